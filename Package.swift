@@ -1,0 +1,79 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// One set of settings for every target (STYLE.md §3.1): Swift 6 mode, strict concurrency,
+/// explicit imports so a module's dependencies are visible in its source.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "nightshift",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "nightshift", targets: ["nightshift"]),
+        .library(name: "NightshiftCore", targets: ["NightshiftCore"]),
+        .library(name: "NightshiftHarness", targets: ["NightshiftHarness"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // Pure: events, run state (the fold), decisions, ports. No IO, no clock, no randomness.
+        .target(name: "NightshiftCore",
+                dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: swiftSettings),
+        // Session: the event store on SQLite (GRDB).
+        .target(name: "NightshiftSQLite",
+                dependencies: ["NightshiftCore", .product(name: "GRDB", package: "GRDB.swift")],
+                swiftSettings: swiftSettings),
+        // Brain I/O: model providers (for now the scripted test double).
+        .target(name: "NightshiftModels",
+                dependencies: ["NightshiftCore"],
+                swiftSettings: swiftSettings),
+        // Plan and scenario files (YAML or JSON) with errors that name the line.
+        .target(name: "NightshiftConfig",
+                dependencies: ["NightshiftCore", "NightshiftModels", "Yams"],
+                swiftSettings: swiftSettings),
+        // Two glibc calls Swift's Glibc module hides (they need _GNU_SOURCE).
+        .target(name: "CNightshiftSpawn"),
+        // Hands: workspace-confined tools and the process runner.
+        .target(name: "NightshiftHands",
+                dependencies: ["NightshiftCore", "CNightshiftSpawn"],
+                swiftSettings: swiftSettings),
+        // Brain loop: wake, fold, decide, act, append. Works through the ports only.
+        .target(name: "NightshiftHarness",
+                dependencies: ["NightshiftCore"],
+                swiftSettings: swiftSettings),
+        // In-memory twins for tests and benchmarks.
+        .target(name: "NightshiftTesting",
+                dependencies: ["NightshiftCore"],
+                swiftSettings: swiftSettings),
+        // The commands and the composition root: the only place that picks concrete adapters.
+        .target(name: "NightshiftCLI",
+                dependencies: ["NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands",
+                               "NightshiftHarness", "NightshiftConfig",
+                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                swiftSettings: swiftSettings),
+        .executableTarget(name: "nightshift", dependencies: ["NightshiftCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
+
+        .testTarget(name: "NightshiftCoreTests", dependencies: ["NightshiftCore", "NightshiftTesting"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "NightshiftStoreTests",
+                    dependencies: ["NightshiftCore", "NightshiftSQLite", "NightshiftTesting",
+                                   .product(name: "GRDB", package: "GRDB.swift")],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "NightshiftHandsTests", dependencies: ["NightshiftCore", "NightshiftHands"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "NightshiftHarnessTests",
+                    dependencies: ["NightshiftCore", "NightshiftHarness", "NightshiftTesting", "NightshiftModels",
+                                   "NightshiftHands", "NightshiftSQLite", "NightshiftConfig", "NightshiftCLI"],
+                    swiftSettings: swiftSettings),
+    ],
+    swiftLanguageModes: [.v6]
+)

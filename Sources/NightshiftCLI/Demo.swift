@@ -1,0 +1,215 @@
+import ArgumentParser
+import Foundation
+import NightshiftConfig
+import NightshiftCore
+import NightshiftHarness
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a small offline demo: a project with failing tests, a three-task plan, the scripted model.",
+        discussion: """
+            Creates a sample Python project with failing tests in a temporary folder, writes a plan with real
+            checks and a scenario for the scripted model (a test double: no network, no real model), and runs it
+            to completion, printing the timeline. One task's first done-claim fails its check on purpose, to show
+            the harness sending the failure back. Needs python3.
+
+            --kill-after N kills the process (SIGKILL) right after event N is committed, so you can watch
+            `nightshift resume RUN` continue the run from its log.
+            """)
+
+    @OptionGroup var store: StoreOptions
+    @Option(help: ArgumentHelp("Where to create the sample project. Defaults to a new temporary folder.", valueName: "DIR"))
+    var dir: String?
+    @Option(help: ArgumentHelp("Kill this process with SIGKILL right after event N is committed (to try resume).", valueName: "N"))
+    var killAfter: Int64?
+    @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
+
+    mutating func run() async throws {
+        let reason = try await reportErrors { () async throws -> StopReason in
+            let root: String
+            if let dir {
+                root = URL(fileURLWithPath: dir).standardizedFileURL.path
+                if FileManager.default.fileExists(atPath: root),
+                   !((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).isEmpty {
+                    throw CLIError("--dir \(root) exists and is not empty: pass a new or empty folder")
+                }
+            } else {
+                root = FileManager.default.temporaryDirectory.appendingPathComponent("nightshift-demo-\(getpid())-\(Int(Date().timeIntervalSince1970))").path
+            }
+            let project = root + "/project"
+            try DemoFiles.write(root: root, project: project)
+            say("Nightshift demo — sample project in \(project)")
+            say("plan: \(root)/plan.yaml   scenario (scripted test double): \(root)/scenario.yaml\n")
+
+            let plan = try PlanFile.load(path: root + "/plan.yaml")
+            let model = try Composition.model("scripted:\(root)/scenario.yaml")
+            let store = try Composition.openStore(store)
+            let printer = quiet ? nil : TimelinePrinter()
+            var harness = Composition.harness(store: store, model: model, printer: printer)
+            if let killAfter {
+                let inner = harness.observer
+                harness = Harness(store: store, model: model, tools: harness.tools, checks: harness.checks, observer: { e in
+                    inner?(e)
+                    if e.seq == killAfter {
+                        FileHandle.standardOutput.write(Data("\n[demo] killing this process with SIGKILL after event \(e.seq), as asked (--kill-after)\n".utf8))
+                        kill(getpid(), SIGKILL)
+                    }
+                })
+            }
+            let runID = Composition.newRunID()
+            try await harness.create(runID, title: plan.title, plan: plan, workspace: project, settings: RunSettings(maxAttempts: 3))
+            FileHandle.standardOutput.write(Data("run id: \(runID)   (if killed: nightshift resume \(runID)\(dbArg))\n\n".utf8))
+            let reason = try await harness.drive(runID)
+            printOutcome(runID, reason, db: self.store.db)
+            say("The workspace now holds the fixed project and PROGRESS.md (a view written from the log): \(project)")
+            say("Try a crash: nightshift demo --kill-after 20, then nightshift resume RUN")
+            return reason
+        }
+        throw exitStatus(for: reason)
+    }
+
+    var dbArg: String { store.db == ".nightshift/nightshift.db" ? "" : " --db \(store.db)" }
+}
+
+/// The demo's sample project, plan and scenario.
+enum DemoFiles {
+    static func write(root: String, project: String) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: project + "/tests", withIntermediateDirectories: true)
+        let files: [String: String] = [
+            project + "/calc.py": """
+                \"\"\"A tiny calculator with a bug and a missing function.\"\"\"
+
+
+                def add(a, b):
+                    return a - b
+
+                """,
+            project + "/tests/__init__.py": "",
+            project + "/tests/test_add.py": """
+                import unittest
+                from calc import add
+
+
+                class TestAdd(unittest.TestCase):
+                    def test_add(self):
+                        self.assertEqual(add(2, 3), 5)
+                        self.assertEqual(add(-1, 1), 0)
+
+
+                if __name__ == "__main__":
+                    unittest.main()
+
+                """,
+            project + "/tests/test_multiply.py": """
+                import unittest
+                import calc
+
+
+                class TestMultiply(unittest.TestCase):
+                    def test_multiply(self):
+                        self.assertEqual(calc.multiply(3, 4), 12)
+                        self.assertEqual(calc.multiply(0, 7), 0)
+                        self.assertEqual(calc.multiply(5, -2), -10)
+
+
+                if __name__ == "__main__":
+                    unittest.main()
+
+                """,
+            root + "/plan.yaml": """
+                title: Fix the calculator
+                tasks:
+                  - id: fix-add
+                    description: add(a, b) returns the wrong result. Fix it so tests/test_add.py passes.
+                    checks:
+                      - command: python3 -m unittest -q tests.test_add
+                  - id: add-multiply
+                    description: Add multiply(a, b) to calc.py so tests/test_multiply.py passes.
+                    checks:
+                      - command: python3 -m unittest -q tests.test_multiply
+                      - command: python3 -m unittest -q tests.test_add
+                  - id: document
+                    description: Write USAGE.md describing add and multiply.
+                    checks:
+                      - command: grep -q multiply USAGE.md && grep -q add USAGE.md
+
+                """,
+            root + "/scenario.yaml": """
+                # Scenario for the scripted model: a TEST DOUBLE that plays these turns in order.
+                # No network and no real model are involved.
+                tasks:
+                  fix-add:
+                    - say: Let me see the project and the failing test.
+                      tools:
+                        - list_files: {}
+                        - read_file: {path: calc.py}
+                    - say: add() subtracts. Fixing it and running the test.
+                      tools:
+                        - write_file:
+                            path: calc.py
+                            content: |
+                              \"\"\"A tiny calculator.\"\"\"
+
+
+                              def add(a, b):
+                                  return a + b
+                        - shell: {command: python3 -m unittest -q tests.test_add}
+                    - say: The add test passes.
+                      done: add() now returns a + b
+                  add-multiply:
+                    - say: Adding multiply as repeated addition.
+                      tools:
+                        - write_file:
+                            path: calc.py
+                            content: |
+                              \"\"\"A tiny calculator.\"\"\"
+
+
+                              def add(a, b):
+                                  return a + b
+
+
+                              def multiply(a, b):
+                                  total = 0
+                                  for _ in range(b):
+                                      total = add(total, a)
+                                  return total
+                      done: multiply() added
+                    - say: Negative factors break the loop. Using the operator instead.
+                      tools:
+                        - write_file:
+                            path: calc.py
+                            content: |
+                              \"\"\"A tiny calculator.\"\"\"
+
+
+                              def add(a, b):
+                                  return a + b
+
+
+                              def multiply(a, b):
+                                  return a * b
+                        - shell: {command: python3 -m unittest -q tests.test_multiply tests.test_add}
+                      done: multiply() uses a * b; negative factors work
+                  document:
+                    - tools:
+                        - write_file:
+                            path: USAGE.md
+                            content: |
+                              # calc
+
+                              - `add(a, b)` returns the sum of a and b.
+                              - `multiply(a, b)` returns the product of a and b.
+                      done: USAGE.md written
+
+                """,
+        ]
+        for (path, text) in files {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import NightshiftConfig
+import NightshiftCore
+import NightshiftHarness
+import NightshiftSQLite
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Start a run from a plan file and drive it until it finishes, fails or pauses.",
+        discussion: """
+            The plan (YAML or JSON) lists tasks, each with acceptance checks: shell commands and the exit status
+            they must return. For each task the model works with tools (shell, read_file, write_file, list_files)
+            in the workspace until it claims the task done; then Nightshift runs the checks itself. A failed
+            check goes back to the model; after --max-attempts the task is blocked.
+
+            Plan file:
+              title: Fix the calculator
+              tasks:
+                - id: fix-add
+                  description: make add() return the sum
+                  checks:
+                    - command: python3 -m unittest tests.test_add
+                      expect_exit: 0          # optional, default 0
+
+            If the process dies, `nightshift resume RUN` continues the run from its log.
+            """)
+
+    @OptionGroup var store: StoreOptions
+    @Option(help: ArgumentHelp("The plan file (YAML or JSON).", valueName: "FILE")) var plan: String
+    @Option(help: ArgumentHelp("The folder the agent works in. Defaults to the current folder.", valueName: "DIR"))
+    var workspace: String = "."
+    @Option(help: ArgumentHelp("The model: scripted:FILE plays a scenario file (the scripted test double).", valueName: "SPEC"))
+    var model: String
+    @Option(help: "Done claims allowed per task before it is blocked.") var maxAttempts: Int = 3
+    @Option(help: "Model turns allowed per attempt.") var maxTurns: Int = 50
+    @Flag(help: "Stop the whole run when a task is blocked (default: go on to the next task).") var stopOnBlocked = false
+    @Option(help: ArgumentHelp("Use this run id instead of a generated one.", valueName: "ID")) var id: String?
+    @Flag(help: "Print events as JSON lines instead of the timeline.") var json = false
+    @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
+
+    func validate() throws {
+        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        guard maxTurns >= 1 else { throw ValidationError("--max-turns must be at least 1") }
+        if let id, id.isEmpty || !id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) {
+            throw ValidationError("--id must be letters, digits, '-', '_' or '.'")
+        }
+    }
+
+    mutating func run() async throws {
+        let reason = try await reportErrors { () async throws -> StopReason in
+            let plan = try PlanFile.load(path: plan)
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: workspace, isDirectory: &isDir), isDir.boolValue else {
+                throw CLIError("the workspace \(workspace) does not exist or is not a folder: create it or pass another --workspace")
+            }
+            let ws = URL(fileURLWithPath: workspace).standardizedFileURL.path
+            let model = try Composition.model(model)
+            let store = try Composition.openStore(store)
+            let printer = quiet ? nil : TimelinePrinter(json: json)
+            let harness = Composition.harness(store: store, model: model, printer: printer)
+            let runID = id.map { RunID($0) } ?? Composition.newRunID()
+            if try await store.summary(of: runID) != nil { throw CLIError("a run with id \(runID) already exists in \(self.store.db)") }
+            try await harness.create(runID, title: plan.title, plan: plan, workspace: ws,
+                                     settings: RunSettings(maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns))
+            let reason = try await harness.drive(runID)
+            printOutcome(runID, reason, db: self.store.db)
+            return reason
+        }
+        throw exitStatus(for: reason)
+    }
+}
+
+func printOutcome(_ run: RunID, _ reason: StopReason, db: String) {
+    let dbArg = db == ".nightshift/nightshift.db" ? "" : " --db \(db)"
+    var text = "\nrun \(run) \(reason.text)\n"
+    switch reason {
+    case .finished: text += "inspect: nightshift status \(run)\(dbArg) · nightshift log \(run)\(dbArg) · nightshift audit verify \(run)\(dbArg)\n"
+    case .paused: text += "continue: nightshift resume \(run)\(dbArg)\n"
+    case .failed: text += "inspect: nightshift log \(run)\(dbArg)\n"
+    }
+    FileHandle.standardOutput.write(Data(text.utf8))
+}
+
+struct Resume: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue a run from its event log (after a crash, a kill or a pause).",
+        discussion: """
+            The harness folds the log and carries on. A model request without a response is sent again; an
+            idempotent tool (read_file, list_files) that was running is run again; a non-idempotent one (shell,
+            write_file) is never re-run: it is recorded as in doubt and the model is told its outcome is unknown.
+            """)
+
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The run id (see `nightshift status`).") var run: String
+    @Option(help: ArgumentHelp("The model; defaults to the one the run was started with.", valueName: "SPEC")) var model: String?
+    @Flag(help: "Print events as JSON lines instead of the timeline.") var json = false
+    @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
+
+    mutating func run() async throws {
+        let reason = try await reportErrors { () async throws -> StopReason in
+            let store = try Composition.openStore(store)
+            let runID = RunID(run)
+            guard try await store.summary(of: runID) != nil else {
+                throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)")
+            }
+            let printer = quiet ? nil : TimelinePrinter(json: json)
+            let probe = Composition.harness(store: store, model: NoModel(), printer: nil)
+            let state = try await probe.wake(runID)
+            if state.isTerminal {
+                FileHandle.standardOutput.write(Data("run \(runID) already \(state.status.rawValue)\(state.statusReason.map { ": \($0)" } ?? ""); nothing to resume\n".utf8))
+                return state.status == .finished ? .finished : .failed(state.statusReason ?? "")
+            }
+            let model = try Composition.model(model ?? state.model)
+            let harness = Composition.harness(store: store, model: model, printer: printer)
+            if let first = try await store.read(runID, after: 0, limit: 1).first { printer?.setStart(first.time) }
+            let reason = try await harness.drive(runID, resumedBy: "nightshift resume (pid \(getpid()))")
+            printOutcome(runID, reason, db: self.store.db)
+            return reason
+        }
+        throw exitStatus(for: reason)
+    }
+}
+
+/// Used only to wake a run before its own model is known; never asked.
+struct NoModel: ModelProvider {
+    var label: String { "none" }
+    func respond(to request: ModelRequest) async throws -> ModelResponse { throw CLIError("no model configured") }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import NightshiftCore
+
+/// Renders events as a readable timeline (shared by live progress and `nightshift log`).
+enum Timeline {
+    static func line(_ e: EventEnvelope, start: Timestamp) -> String {
+        let elapsed = Double(e.time.milliseconds - start.milliseconds) / 1000
+        let t = String(format: "%7.2fs", elapsed)
+        return "\(String(format: "%5d", e.seq))  \(t)  \(describe(e.event))"
+    }
+
+    static func describe(_ event: Event) -> String {
+        func short(_ s: String, _ n: Int = 80) -> String {
+            let one = s.replacingOccurrences(of: "\n", with: " ⏎ ")
+            return one.count > n ? String(one.prefix(n)) + "…" : one
+        }
+        switch event {
+        case let .runCreated(title, workspace, model, _): return "run created: \(title)  (workspace \(workspace), model \(model))"
+        case let .planSet(plan): return "plan: \(plan.tasks.count) task(s): " + plan.tasks.map(\.id.rawValue).joined(separator: ", ")
+        case let .taskStarted(task, attempt): return "▶ task \(task)" + (attempt > 1 ? " — attempt \(attempt)" : "")
+        case let .modelRequested(call, _, turn): return "  model ← \(call) (turn \(turn + 1))"
+        case let .modelResponded(call, text, calls, done, summary, usage, _):
+            var s = "  model → \(call)"
+            if !text.text.isEmpty { s += " “\(short(text.text, 60))”" }
+            if !calls.isEmpty { s += " calls " + calls.map(\.name).joined(separator: ", ") }
+            if done { s += " claims done" + (summary.map { ": \(short($0, 50))" } ?? "") }
+            return s + "  [\(usage.input)+\(usage.output) tok]"
+        case let .modelFailed(call, reason): return "  model ✗ \(call): \(short(reason, 120))"
+        case let .toolRequested(call, name, idempotent): return "    tool \(call) \(name) requested" + (idempotent ? " (idempotent)" : "")
+        case let .toolStarted(call): return "    tool \(call) started"
+        case let .toolFinished(call, result):
+            return "    tool \(call) \(result.ok ? "ok" : "failed")" + (result.exitCode.map { " (exit \($0))" } ?? "") + ": \(short(result.output.text, 70))"
+        case let .toolInDoubt(call, reason): return "    tool \(call) IN DOUBT: \(short(reason, 100))"
+        case let .checkRan(_, _, _, command, expect, exit, passed, _, ms):
+            return "  check \(passed ? "✓" : "✗") \(short(command, 60)) → exit \(exit)" + (passed ? "" : " (expected \(expect))") + " in \(ms) ms"
+        case let .taskFinished(task, attempt, _): return "✔ task \(task) done (attempt \(attempt))"
+        case let .taskAttemptFailed(task, attempt, _): return "✗ task \(task) attempt \(attempt) not accepted: checks failed"
+        case let .taskBlocked(task, reason): return "■ task \(task) blocked: \(short(reason, 100))"
+        case let .noteWritten(_, text): return "  note: \(short(text.text, 90))"
+        case let .runPaused(reason): return "⏸ run paused: \(short(reason, 160))"
+        case let .runResumed(by): return "⏵ run resumed by \(by)"
+        case let .runFinished(summary): return "■ run finished: \(summary)"
+        case let .runFailed(reason): return "■ run failed: \(short(reason, 160))"
+        }
+    }
+}
+
+/// Prints committed events live, with the run's elapsed time.
+final class TimelinePrinter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var start: Timestamp?
+    private let json: Bool
+    init(json: Bool = false) { self.json = json }
+
+    func print(_ e: EventEnvelope) {
+        lock.lock(); defer { lock.unlock() }
+        if start == nil { start = e.time }
+        let line = json ? JSONLine.render(e) : Timeline.line(e, start: start!)
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    func setStart(_ t: Timestamp) { lock.lock(); start = t; lock.unlock() }
+}
+
+/// One event as one JSON object per line (for machines).
+enum JSONLine {
+    struct Line: Encodable {
+        var run: String; var seq: Int64; var time: Int64; var actor: String; var kind: String; var hash: String; var event: Event
+    }
+    static func render(_ e: EventEnvelope) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let line = Line(run: e.run.rawValue, seq: e.seq, time: e.time.milliseconds, actor: e.actor, kind: e.event.kind, hash: e.hash.hex, event: e.event)
+        return (try? String(decoding: encoder.encode(line), as: UTF8.self)) ?? "{}"
+    }
+}

@@ -1,0 +1,79 @@
+public import NightshiftCore
+import Foundation
+import Yams
+
+/// Loads a plan file:
+///
+/// ```yaml
+/// title: Fix the calculator
+/// tasks:
+///   - id: fix-add
+///     description: make add() return the sum
+///     checks:
+///       - command: python3 -m unittest tests.test_add
+///         expect_exit: 0        # optional, default 0
+///         timeout_seconds: 60   # optional, default 120
+/// ```
+public enum PlanFile {
+    public static func load(path: String) throws(FileError) -> Plan {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw FileError(file: path, message: "cannot read the plan file: \(FileManager.default.fileExists(atPath: path) ? "not readable UTF-8 text" : "no such file")")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws(FileError) -> Plan {
+        let r = YAMLReader(file: file)
+        let root = try r.load(text)
+        let top = try r.mapping(root, "the plan")
+        try r.checkKeys(top, allowed: ["title", "tasks"], in: "the plan")
+        guard let tasksNode = top.first(where: { $0.key == "tasks" })?.value else {
+            throw r.fail(root, "the plan has no 'tasks' list")
+        }
+        let title = try top.first(where: { $0.key == "title" }).map { e throws(FileError) in try r.string(e.value, "title") }
+            ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        var tasks: [PlanTask] = []
+        let items = try r.sequence(tasksNode, "'tasks'")
+        guard !items.isEmpty else { throw r.fail(tasksNode, "'tasks' is empty: a plan needs at least one task") }
+        for (n, item) in items.enumerated() {
+            let what = "task \(n + 1)"
+            let fields = try r.mapping(item, what)
+            try r.checkKeys(fields, allowed: ["id", "description", "checks"], in: what)
+            guard let idNode = fields.first(where: { $0.key == "id" })?.value else { throw r.fail(item, "\(what) has no 'id'") }
+            let id = try r.string(idNode, "\(what)'s id")
+            guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+                throw r.fail(idNode, "\(what)'s id '\(id)' must be letters, digits, '-', '_' or '.'")
+            }
+            guard !tasks.contains(where: { $0.id.rawValue == id }) else { throw r.fail(idNode, "task id '\(id)' is used twice") }
+            guard let descNode = fields.first(where: { $0.key == "description" })?.value else {
+                throw r.fail(item, "task '\(id)' has no 'description'")
+            }
+            let description = try r.string(descNode, "task '\(id)' description")
+            var checks: [Check] = []
+            if let checksNode = fields.first(where: { $0.key == "checks" })?.value {
+                for (k, c) in try r.sequence(checksNode, "task '\(id)' checks").enumerated() {
+                    let cw = "check \(k + 1) of task '\(id)'"
+                    if case .scalar = c { checks.append(Check(command: try r.string(c, cw))); continue }
+                    let cf = try r.mapping(c, cw)
+                    try r.checkKeys(cf, allowed: ["command", "expect_exit", "timeout_seconds"], in: cw)
+                    guard let cmd = cf.first(where: { $0.key == "command" })?.value else { throw r.fail(c, "\(cw) has no 'command'") }
+                    var check = Check(command: try r.string(cmd, "\(cw) command"))
+                    if let e = cf.first(where: { $0.key == "expect_exit" })?.value {
+                        let v = try r.int(e, "\(cw) expect_exit")
+                        guard (0...255).contains(v) else { throw r.fail(e, "\(cw) expect_exit must be 0…255") }
+                        check.expectExit = Int32(v)
+                    }
+                    if let t = cf.first(where: { $0.key == "timeout_seconds" })?.value {
+                        let v = try r.int(t, "\(cw) timeout_seconds")
+                        guard v > 0 else { throw r.fail(t, "\(cw) timeout_seconds must be positive") }
+                        check.timeoutSeconds = v
+                    }
+                    checks.append(check)
+                }
+            }
+            tasks.append(PlanTask(id: TaskID(id), description: description, checks: checks))
+        }
+        return Plan(title: title, tasks: tasks)
+    }
+}

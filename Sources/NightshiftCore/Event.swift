@@ -1,0 +1,135 @@
+/// Everything that happens to a run is one of these events. The log of them is the truth;
+/// run state is a fold over them and files in the workspace are views written from them.
+///
+/// On-disk format: synthesised `Codable` writes `{"caseName":{"label":…}}`, so case and label
+/// names are the stored format. Add cases; never rename or remove one (golden tests guard this).
+public enum Event: Sendable, Codable, Equatable {
+    /// First event of every run.
+    case runCreated(title: String, workspace: String, model: String, settings: RunSettings)
+    case planSet(plan: Plan)
+    /// A task's attempt begins (attempt 1 is the first try; higher numbers are rework).
+    case taskStarted(task: TaskID, attempt: Int)
+    /// Intent: the harness is about to ask the model. Re-issued if no response follows.
+    case modelRequested(call: CallID, task: TaskID, turn: Int)
+    case modelResponded(call: CallID, text: Payload, toolCalls: [ToolCall], claimsDone: Bool,
+                        summary: String?, usage: TokenUsage, model: String)
+    /// The model call failed (provider error, bad output); the run pauses with this reason.
+    case modelFailed(call: CallID, reason: String)
+    /// The harness accepted a proposed tool call for execution; `idempotent` is the tool's own declaration.
+    case toolRequested(call: CallID, name: String, idempotent: Bool)
+    /// Intent: the tool is about to run. A started call without a result is re-run only if idempotent.
+    case toolStarted(call: CallID)
+    case toolFinished(call: CallID, result: ToolResult)
+    /// The process died while a non-idempotent tool ran: whether its effect happened is unknown.
+    case toolInDoubt(call: CallID, reason: String)
+    case checkRan(task: TaskID, attempt: Int, index: Int, command: String, expectExit: Int32,
+                  exitCode: Int32, passed: Bool, output: Payload, durationMs: Int64)
+    case taskFinished(task: TaskID, attempt: Int, summary: String)
+    /// An attempt ended without passing its checks; the next attempt gets the feedback.
+    case taskAttemptFailed(task: TaskID, attempt: Int, feedback: Payload)
+    case taskBlocked(task: TaskID, reason: String)
+    case noteWritten(task: TaskID?, text: Payload)
+    case runPaused(reason: String)
+    /// A process woke the run from the log. Calls started before it and not finished are in doubt.
+    case runResumed(by: String)
+    case runFinished(summary: String)
+    case runFailed(reason: String)
+
+    /// A short, stable name for the event kind (indexed by stores; shown by `nightshift log`).
+    public var kind: String {
+        switch self {
+        case .runCreated: "run_created"
+        case .planSet: "plan_set"
+        case .taskStarted: "task_started"
+        case .modelRequested: "model_requested"
+        case .modelResponded: "model_responded"
+        case .modelFailed: "model_failed"
+        case .toolRequested: "tool_requested"
+        case .toolStarted: "tool_started"
+        case .toolFinished: "tool_finished"
+        case .toolInDoubt: "tool_in_doubt"
+        case .checkRan: "check_ran"
+        case .taskFinished: "task_finished"
+        case .taskAttemptFailed: "task_attempt_failed"
+        case .taskBlocked: "task_blocked"
+        case .noteWritten: "note_written"
+        case .runPaused: "run_paused"
+        case .runResumed: "run_resumed"
+        case .runFinished: "run_finished"
+        case .runFailed: "run_failed"
+        }
+    }
+
+    /// Who caused the event: the harness itself, the model, a tool, or a check.
+    public var actor: String {
+        switch self {
+        case .modelResponded, .modelFailed: "model"
+        case .toolFinished: "tool"
+        case .checkRan: "check"
+        default: "harness"
+        }
+    }
+
+    /// The run-index status this event moves the run to, if any (stores keep the index in step).
+    public var statusAfter: RunStatus? {
+        switch self {
+        case .runCreated, .runResumed: .running
+        case .runPaused: .paused
+        case .runFinished: .finished
+        case .runFailed: .failed
+        default: nil
+        }
+    }
+}
+
+public enum RunStatus: String, Sendable, Codable, Equatable {
+    case running, paused, finished, failed
+}
+
+/// A tool call proposed by a model. `id` is assigned by the harness (unique in the run);
+/// `arguments` is the JSON object text exactly as the model produced it.
+public struct ToolCall: Sendable, Codable, Equatable, Hashable {
+    public var id: CallID
+    public var name: String
+    public var arguments: Payload
+    public init(id: CallID, name: String, arguments: Payload) { self.id = id; self.name = name; self.arguments = arguments }
+}
+
+/// What a tool call produced. `ok == false` covers refusals and failures; the output says which.
+public struct ToolResult: Sendable, Codable, Equatable {
+    public var ok: Bool
+    public var output: Payload
+    public var exitCode: Int32?
+    public init(ok: Bool, output: Payload, exitCode: Int32? = nil) { self.ok = ok; self.output = output; self.exitCode = exitCode }
+    public static func failure(_ message: String) -> ToolResult { ToolResult(ok: false, output: Payload(message)) }
+}
+
+/// Token usage as the provider reported it; integers so sums are exact.
+public struct TokenUsage: Sendable, Codable, Equatable {
+    public var input: Int
+    public var output: Int
+    public var cachedInput: Int
+    public init(input: Int = 0, output: Int = 0, cachedInput: Int = 0) {
+        self.input = input; self.output = output; self.cachedInput = cachedInput
+    }
+    public static func + (a: TokenUsage, b: TokenUsage) -> TokenUsage {
+        TokenUsage(input: a.input + b.input, output: a.output + b.output, cachedInput: a.cachedInput + b.cachedInput)
+    }
+}
+
+/// An event as stored: its position, time, chain hash and schema version, assigned by the store.
+public struct EventEnvelope: Sendable, Equatable {
+    public var run: RunID
+    /// 1-based and gap-free within a run.
+    public var seq: Int64
+    public var time: Timestamp
+    public var actor: String
+    public var schemaVersion: Int
+    public var event: Event
+    /// SHA-256(previous hash ‖ canonical bytes of this envelope's body).
+    public var hash: [UInt8]
+    public init(run: RunID, seq: Int64, time: Timestamp, actor: String, schemaVersion: Int, event: Event, hash: [UInt8]) {
+        self.run = run; self.seq = seq; self.time = time; self.actor = actor
+        self.schemaVersion = schemaVersion; self.event = event; self.hash = hash
+    }
+}

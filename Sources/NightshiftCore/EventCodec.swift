@@ -1,0 +1,81 @@
+public import Foundation
+import Crypto
+
+/// Turns envelopes into canonical bytes and chains their hashes. Shared by every store so that
+/// a log written by one verifies under another, in any process, on any platform.
+///
+/// Canonical bytes: JSON with sorted keys, no escaped slashes, integers only (events carry no
+/// floating-point numbers), large payloads replaced by their blob reference.
+public enum EventCodec {
+    /// The schema version written into every new envelope.
+    public static let schemaVersion = 1
+    /// The "previous hash" of a run's first event.
+    public static let genesisHash = [UInt8](repeating: 0, count: 32)
+
+    struct Body: Codable {
+        var run: RunID
+        var seq: Int64
+        var time: Timestamp
+        var actor: String
+        var v: Int
+        var event: Event
+    }
+
+    /// An encoded envelope ready to store: canonical body, chain hash, and blobs it references.
+    public struct Encoded: Sendable {
+        public var envelope: EventEnvelope
+        public var body: Data
+        public var blobs: [String: Data]
+    }
+
+    /// Encodes `event` at position `seq` after `previousHash`.
+    public static func encode(_ event: Event, run: RunID, seq: Int64, time: Timestamp, previousHash: [UInt8]) throws -> Encoded {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let sink = BlobSink()
+        encoder.userInfo[.nightshiftBlobSink] = sink
+        let body = try encoder.encode(Body(run: run, seq: seq, time: time, actor: event.actor, v: schemaVersion, event: event))
+        let hash = chain(previousHash, body)
+        let envelope = EventEnvelope(run: run, seq: seq, time: time, actor: event.actor, schemaVersion: schemaVersion,
+                                     event: event, hash: hash)
+        return Encoded(envelope: envelope, body: body, blobs: sink.blobs)
+    }
+
+    /// SHA-256(previous ‖ body).
+    public static func chain(_ previous: [UInt8], _ body: Data) -> [UInt8] {
+        var h = SHA256()
+        h.update(data: previous)
+        h.update(data: body)
+        return Array(h.finalize())
+    }
+
+    /// Why a stored record cannot be trusted.
+    public enum Fault: Error, Equatable, Sendable {
+        case hashMismatch
+        case undecodable(String)
+        case wrongPosition(expected: Int64, found: Int64)
+    }
+
+    /// Decodes and verifies one stored record: its hash must chain from `previousHash`, its body
+    /// must decode, and it must claim the position it is stored at.
+    public static func decode(body: Data, hash: [UInt8], previousHash: [UInt8], run: RunID, seq: Int64,
+                              blobs: BlobSource? = nil) -> Result<EventEnvelope, Fault> {
+        guard chain(previousHash, body) == hash else { return .failure(.hashMismatch) }
+        let decoder = JSONDecoder()
+        if let blobs { decoder.userInfo[.nightshiftBlobSource] = blobs }
+        let decoded: Body
+        do { decoded = try decoder.decode(Body.self, from: body) } catch {
+            return .failure(.undecodable(String(describing: error).prefix(300).description))
+        }
+        guard decoded.run == run, decoded.seq == seq else {
+            return .failure(.wrongPosition(expected: seq, found: decoded.seq))
+        }
+        return .success(EventEnvelope(run: decoded.run, seq: decoded.seq, time: decoded.time, actor: decoded.actor,
+                                      schemaVersion: decoded.v, event: decoded.event, hash: hash))
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Lowercase hex, for display and JSON export.
+    public var hex: String { self.hexString }
+}

@@ -1,0 +1,42 @@
+/// A plan: ordered tasks, each with machine-checkable acceptance checks. The plan is fixed
+/// before work starts and lives in the log, so the worker cannot rewrite its done-condition.
+public struct Plan: Sendable, Codable, Equatable {
+    public var title: String
+    public var tasks: [PlanTask]
+    public init(title: String, tasks: [PlanTask]) { self.title = title; self.tasks = tasks }
+}
+
+public struct PlanTask: Sendable, Codable, Equatable {
+    public var id: TaskID
+    public var description: String
+    /// Run by the harness (never the model) once the worker claims the task done.
+    public var checks: [Check]
+    public init(id: TaskID, description: String, checks: [Check]) {
+        self.id = id; self.description = description; self.checks = checks
+    }
+}
+
+/// A shell command run in the workspace whose exit status decides pass or fail.
+public struct Check: Sendable, Codable, Equatable {
+    public var command: String
+    /// The exit status that counts as a pass. Defaults to 0.
+    public var expectExit: Int32
+    /// Seconds before the check is killed and counted as failed. Defaults to 120.
+    public var timeoutSeconds: Int
+    public init(command: String, expectExit: Int32 = 0, timeoutSeconds: Int = 120) {
+        self.command = command; self.expectExit = expectExit; self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+/// Settings fixed when a run is created and recorded in its first event.
+public struct RunSettings: Sendable, Codable, Equatable {
+    /// How many times the worker may claim a task done before the task is blocked. Defaults to 3.
+    public var maxAttempts: Int
+    /// Whether a blocked task stops the run (true) or the run goes on to the next task. Defaults to false.
+    public var stopOnBlocked: Bool
+    /// Model turns allowed in one attempt before it counts as failed. Defaults to 50.
+    public var maxTurnsPerAttempt: Int
+    public init(maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 50) {
+        self.maxAttempts = maxAttempts; self.stopOnBlocked = stopOnBlocked; self.maxTurnsPerAttempt = maxTurnsPerAttempt
+    }
+}

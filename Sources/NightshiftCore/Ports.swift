@@ -1,0 +1,166 @@
+/// The ports: one small protocol per replaceable part. Adapters implement them; the harness
+/// works through them only. Each has an in-memory twin (NightshiftTesting).
+
+/// One append-only, hash-chained event log per run.
+public protocol EventStore: Sendable {
+    /// Appends `events` atomically after position `expectedSeq` (0 for a new run).
+    /// - Parameter snapshot: folded state after these events, stored in the same transaction.
+    /// - Throws: ``StoreError`` `.sequenceConflict` if the run's head is not `expectedSeq`; nothing is written.
+    @discardableResult
+    func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?) async throws -> [EventEnvelope]
+
+    /// Events with `seq > after`, at most `limit`, verified against the hash chain as they are read.
+    /// - Throws: ``StoreError`` `.corrupt` naming the first bad seq.
+    func read(_ run: RunID, after: Int64, limit: Int) async throws -> [EventEnvelope]
+
+    /// The run index: every run, newest first.
+    func runs() async throws -> [RunSummary]
+
+    /// One run's index entry, or nil if there is no such run.
+    func summary(of run: RunID) async throws -> RunSummary?
+
+    /// The newest snapshot of the run's folded state, if any.
+    func latestSnapshot(of run: RunID) async throws -> Snapshot?
+
+    /// Recomputes the whole hash chain and checks every blob; reports the first bad seq.
+    func verify(_ run: RunID) async throws -> VerifyReport
+}
+
+extension EventStore {
+    @discardableResult
+    public func append(_ events: [Event], to run: RunID, expectedSeq: Int64) async throws -> [EventEnvelope] {
+        try await append(events, to: run, expectedSeq: expectedSeq, snapshot: nil)
+    }
+    /// Every event of the run.
+    public func readAll(_ run: RunID) async throws -> [EventEnvelope] {
+        try await read(run, after: 0, limit: .max)
+    }
+}
+
+/// A run's entry in the index.
+public struct RunSummary: Sendable, Equatable, Codable {
+    public var id: RunID
+    public var title: String
+    public var status: RunStatus
+    public var created: Timestamp
+    public var updated: Timestamp
+    public var headSeq: Int64
+    public init(id: RunID, title: String, status: RunStatus, created: Timestamp, updated: Timestamp, headSeq: Int64) {
+        self.id = id; self.title = title; self.status = status; self.created = created; self.updated = updated; self.headSeq = headSeq
+    }
+}
+
+/// Folded state at `seq` (JSON of ``RunState``), a cache: the log stays the truth.
+public struct Snapshot: Sendable, Equatable {
+    public var seq: Int64
+    public var state: [UInt8]
+    public init(seq: Int64, state: [UInt8]) { self.seq = seq; self.state = state }
+}
+
+/// The result of recomputing a run's chain.
+public struct VerifyReport: Sendable, Equatable {
+    public var run: RunID
+    public var events: Int64
+    /// The first seq whose record is bad, and why; nil when the whole chain verifies.
+    public var firstBadSeq: Int64?
+    public var problem: String?
+    public var headHash: [UInt8]
+    public var ok: Bool { firstBadSeq == nil }
+    public init(run: RunID, events: Int64, firstBadSeq: Int64?, problem: String?, headHash: [UInt8]) {
+        self.run = run; self.events = events; self.firstBadSeq = firstBadSeq; self.problem = problem; self.headHash = headHash
+    }
+}
+
+/// What the model is handed for one turn, rebuilt from the log every time.
+public struct ModelRequest: Sendable, Equatable {
+    public var run: RunID
+    public var call: CallID
+    public var role: String
+    public var task: PlanTask
+    public var attempt: Int
+    /// Model turns already taken in this task (this turn's index).
+    public var turn: Int
+    /// Put first in the context: calls whose outcome is unknown after a crash.
+    public var notices: [String]
+    public var progressNote: String?
+    /// Why the previous attempt was not accepted (failing check output).
+    public var feedback: String?
+    /// Recent turns of this task, oldest first.
+    public var transcript: [TranscriptEntry]
+    public var tools: [ToolSpec]
+    public init(run: RunID, call: CallID, role: String, task: PlanTask, attempt: Int, turn: Int, notices: [String],
+                progressNote: String?, feedback: String?, transcript: [TranscriptEntry], tools: [ToolSpec]) {
+        self.run = run; self.call = call; self.role = role; self.task = task; self.attempt = attempt; self.turn = turn
+        self.notices = notices; self.progressNote = progressNote; self.feedback = feedback
+        self.transcript = transcript; self.tools = tools
+    }
+}
+
+public enum TranscriptEntry: Sendable, Equatable {
+    case assistant(text: String, toolCalls: [ToolCall])
+    case toolResult(call: CallID, name: String, ok: Bool, output: String)
+    case notice(String)
+}
+
+/// A model's answer to one request. Tool calls carry names and argument JSON; the harness numbers them.
+public struct ModelResponse: Sendable, Equatable {
+    public var text: String
+    public var toolCalls: [ProposedToolCall]
+    /// The worker says the task is done; the harness will run the checks.
+    public var claimsDone: Bool
+    public var summary: String?
+    public var usage: TokenUsage
+    public var model: String
+    public init(text: String, toolCalls: [ProposedToolCall] = [], claimsDone: Bool = false, summary: String? = nil,
+                usage: TokenUsage = TokenUsage(), model: String) {
+        self.text = text; self.toolCalls = toolCalls; self.claimsDone = claimsDone; self.summary = summary
+        self.usage = usage; self.model = model
+    }
+}
+
+public struct ProposedToolCall: Sendable, Equatable {
+    public var name: String
+    public var arguments: String
+    public init(name: String, arguments: String) { self.name = name; self.arguments = arguments }
+}
+
+/// A source of model responses (a real provider, or the scripted test double).
+public protocol ModelProvider: Sendable {
+    /// How runs show this model, e.g. "scripted:demo.yaml (test double)".
+    var label: String { get }
+    func respond(to request: ModelRequest) async throws -> ModelResponse
+}
+
+/// A tool as offered to the model and to the decision function.
+public struct ToolSpec: Sendable, Equatable {
+    public var name: String
+    public var description: String
+    /// Safe to run again with the same call id after a crash (reads are; shell and writes are not).
+    public var idempotent: Bool
+    /// JSON Schema of the arguments object.
+    public var parametersSchema: String
+    public init(name: String, description: String, idempotent: Bool, parametersSchema: String) {
+        self.name = name; self.description = description; self.idempotent = idempotent; self.parametersSchema = parametersSchema
+    }
+}
+
+/// Executes tool calls inside a run's workspace. Failures and refusals are results, not throws:
+/// the model is told what happened and the run goes on.
+public protocol ToolRunner: Sendable {
+    var specs: [ToolSpec] { get }
+    func run(_ call: ToolCall, workspace: String) async -> ToolResult
+}
+
+/// Runs a task's acceptance checks in the workspace (the harness's job, never the model's).
+public protocol CheckRunner: Sendable {
+    func run(_ check: Check, workspace: String) async -> CheckResult
+}
+
+public struct CheckResult: Sendable, Equatable {
+    public var exitCode: Int32
+    public var output: String
+    public var durationMs: Int64
+    public init(exitCode: Int32, output: String, durationMs: Int64) {
+        self.exitCode = exitCode; self.output = output; self.durationMs = durationMs
+    }
+}

@@ -1,0 +1,337 @@
+/// The state of one run, folded from its events: `state = events.reduce(initial, apply)`.
+///
+/// It holds only what deciding the next step needs, so its size depends on the plan, not on
+/// how long the run has gone on: snapshots stay small and waking costs O(snapshot + tail).
+/// No IO, no clock, no randomness.
+public struct RunState: Sendable, Codable, Equatable {
+    public var run: RunID
+    /// Position and hash of the last applied event (0 and the genesis hash before any).
+    public var lastSeq: Int64 = 0
+    public var lastHash: [UInt8] = EventCodec.genesisHash
+    public var created = false
+    public var title = ""
+    public var workspace = ""
+    public var model = ""
+    public var settings = RunSettings()
+    public var plan: Plan?
+    public var status: RunStatus = .running
+    public var statusReason: String?
+    public var tasks: [TaskProgress] = []
+    /// Index into `tasks` of the task being worked on.
+    public var current: Int?
+    public var phase: Phase = .idle
+    public var modelCalls = 0
+    public var toolCalls = 0
+    public var usage = TokenUsage()
+    public var lastNote: String?
+    /// Tool calls of the last model response not yet finished, in the order proposed.
+    public var pendingTools: [PendingTool] = []
+    /// Calls whose outcome is unknown after a crash; told to the model at the top of its next context.
+    public var unreportedInDoubt: [InDoubtNotice] = []
+    public var resumes = 0
+    /// The worker's done-claim (its summary), held until the response's tool calls have finished.
+    public var pendingClaim: String?
+
+    public init(run: RunID) { self.run = run }
+
+    public enum Phase: Sendable, Codable, Equatable {
+        /// No task is active: start the next one or finish the run.
+        case idle
+        /// The active task needs a model turn.
+        case working
+        case awaitingModel(call: CallID)
+        case runningTools
+        /// The worker claimed done; the harness runs the checks.
+        case checking(summary: String)
+        /// An attempt failed; the next attempt or a block follows.
+        case attemptFailed
+    }
+
+    public struct TaskProgress: Sendable, Codable, Equatable {
+        public var id: TaskID
+        public var status: TaskStatus = .pending
+        public var attempts = 0
+        /// Model turns taken in this task, over all attempts.
+        public var turns = 0
+        public var turnsThisAttempt = 0
+        /// Sequence number of the task's first event (where its transcript starts).
+        public var startSeq: Int64 = 0
+        public var usage = TokenUsage()
+        public var checkResults: [CheckOutcome] = []
+        /// Failing-check output of the last failed attempt, handed to the next attempt.
+        public var feedback: String?
+        public init(id: TaskID) { self.id = id }
+    }
+
+    public enum TaskStatus: String, Sendable, Codable, Equatable { case pending, active, done, blocked }
+
+    public struct CheckOutcome: Sendable, Codable, Equatable {
+        public var command: String
+        public var passed: Bool
+        public var exitCode: Int32
+        public var expectExit: Int32
+        /// The tail of the output, kept short: enough to tell the model what failed.
+        public var outputTail: String
+    }
+
+    public struct PendingTool: Sendable, Codable, Equatable {
+        public var call: ToolCall
+        public var requested = false
+        public var idempotent = false
+        public var started = false
+        /// Started by a process that has since died (a `runResumed` followed the start).
+        public var interrupted = false
+    }
+
+    public struct InDoubtNotice: Sendable, Codable, Equatable {
+        public var call: CallID
+        public var name: String
+        public var arguments: String
+    }
+
+    public var activeTask: PlanTask? {
+        guard let current, let plan, current < plan.tasks.count else { return nil }
+        return plan.tasks[current]
+    }
+
+    public var isTerminal: Bool { status == .finished || status == .failed }
+}
+
+/// Why an event cannot be applied to the current state. The state is left as it was.
+public struct ReplayError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var seq: Int64
+    public var kind: String
+    public var message: String
+    public var description: String { "event \(seq) (\(kind)) cannot be applied: \(message)" }
+}
+
+extension RunState {
+    /// Applies one stored event. Throws (leaving `self` unchanged) if the event is invalid here.
+    public mutating func apply(_ envelope: EventEnvelope) throws(ReplayError) {
+        guard envelope.run == run else {
+            throw ReplayError(seq: envelope.seq, kind: envelope.event.kind, message: "belongs to run \(envelope.run), not \(run)")
+        }
+        guard envelope.seq == lastSeq + 1 else {
+            throw ReplayError(seq: envelope.seq, kind: envelope.event.kind, message: "expected seq \(lastSeq + 1)")
+        }
+        var next = self
+        do {
+            try next.reduce(envelope.event)
+        } catch let message {
+            throw ReplayError(seq: envelope.seq, kind: envelope.event.kind, message: message.text)
+        }
+        next.lastSeq = envelope.seq
+        next.lastHash = envelope.hash
+        self = next
+    }
+
+    /// Applies an event the harness has decided but not yet committed: same validation, the
+    /// position advances, the hash is left for the store to assign.
+    public mutating func applyUncommitted(_ event: Event) throws(ReplayError) {
+        var next = self
+        do {
+            try next.reduce(event)
+        } catch let message {
+            throw ReplayError(seq: lastSeq + 1, kind: event.kind, message: message.text)
+        }
+        next.lastSeq += 1
+        self = next
+    }
+
+    /// Folds a sequence of events from the initial state.
+    public static func fold(_ run: RunID, _ envelopes: some Sequence<EventEnvelope>) throws(ReplayError) -> RunState {
+        var state = RunState(run: run)
+        for e in envelopes { try state.apply(e) }
+        return state
+    }
+
+    /// Whether `event` would be accepted now (used by the harness to check its own decisions).
+    public func accepts(_ event: Event) -> Bool {
+        var copy = self
+        do { try copy.reduce(event); return true } catch { return false }
+    }
+
+    struct Invalid: Error { var text: String }
+
+    private mutating func reduce(_ event: Event) throws(Invalid) {
+        func fail(_ m: String) -> Invalid { Invalid(text: m) }
+        if case .runCreated = event {} else if !created { throw fail("the run has no run_created event") }
+        if isTerminal { throw fail("the run already ended (\(status.rawValue))") }
+
+        switch event {
+        case let .runCreated(title, workspace, model, settings):
+            guard !created else { throw fail("the run was already created") }
+            created = true
+            self.title = title; self.workspace = workspace; self.model = model; self.settings = settings
+
+        case let .planSet(plan):
+            guard self.plan == nil else { throw fail("the plan is already set; plans are not rewritten") }
+            guard !plan.tasks.isEmpty else { throw fail("the plan has no tasks") }
+            guard Set(plan.tasks.map(\.id)).count == plan.tasks.count else { throw fail("task ids repeat") }
+            self.plan = plan
+            tasks = plan.tasks.map { TaskProgress(id: $0.id) }
+
+        case let .taskStarted(task, attempt):
+            guard plan != nil else { throw fail("no plan is set") }
+            if let current {
+                guard tasks[current].id == task, phase == .attemptFailed, attempt == tasks[current].attempts + 1 else {
+                    throw fail("task \(tasks[current].id) is active; only its next attempt may start")
+                }
+                guard attempt <= settings.maxAttempts else { throw fail("attempt \(attempt) exceeds the limit \(settings.maxAttempts)") }
+            } else {
+                guard let index = tasks.firstIndex(where: { $0.status == .pending }) else { throw fail("no task is pending") }
+                guard tasks[index].id == task else { throw fail("the next pending task is \(tasks[index].id), not \(task)") }
+                guard attempt == 1 else { throw fail("a task starts at attempt 1") }
+                current = index
+                tasks[index].status = .active
+                tasks[index].startSeq = lastSeq + 1
+            }
+            let i = current!
+            tasks[i].attempts = attempt
+            tasks[i].turnsThisAttempt = 0
+            tasks[i].checkResults = []
+            phase = .working
+
+        case let .modelRequested(call, task, turn):
+            guard let i = current, tasks[i].id == task else { throw fail("task \(task) is not active") }
+            guard phase == .working else { throw fail("the harness is not waiting to call the model (phase \(phase))") }
+            guard call == RunState.modelCallID(modelCalls + 1) else { throw fail("expected call id \(RunState.modelCallID(modelCalls + 1))") }
+            guard turn == tasks[i].turns else { throw fail("expected turn \(tasks[i].turns)") }
+            modelCalls += 1
+            phase = .awaitingModel(call: call)
+
+        case let .modelResponded(call, _, toolCalls, claimsDone, summary, usage, _):
+            guard phase == .awaitingModel(call: call), let i = current else { throw fail("no request \(call) is waiting") }
+            guard Set(toolCalls.map(\.id)).count == toolCalls.count else { throw fail("tool call ids repeat") }
+            for (n, t) in toolCalls.enumerated() where t.id != RunState.toolCallID(call, n + 1) {
+                throw fail("tool call \(n + 1) must have id \(RunState.toolCallID(call, n + 1))")
+            }
+            tasks[i].turns += 1
+            tasks[i].turnsThisAttempt += 1
+            tasks[i].usage = tasks[i].usage + usage
+            self.usage = self.usage + usage
+            unreportedInDoubt = []
+            pendingTools = toolCalls.map { PendingTool(call: $0) }
+            if !pendingTools.isEmpty {
+                phase = .runningTools
+                pendingClaim = claimsDone ? (summary ?? "") : nil
+            } else {
+                phase = claimsDone ? .checking(summary: summary ?? "") : .working
+                pendingClaim = nil
+            }
+
+        case let .modelFailed(call, _):
+            guard phase == .awaitingModel(call: call) else { throw fail("no request \(call) is waiting") }
+            phase = .working
+
+        case let .toolRequested(call, name, idempotent):
+            guard phase == .runningTools, let k = pendingTools.firstIndex(where: { !$0.requested }) else {
+                throw fail("no proposed tool call awaits a request")
+            }
+            guard pendingTools[k].call.id == call, pendingTools[k].call.name == name else {
+                throw fail("the next proposed call is \(pendingTools[k].call.id) (\(pendingTools[k].call.name))")
+            }
+            pendingTools[k].requested = true
+            pendingTools[k].idempotent = idempotent
+
+        case let .toolStarted(call):
+            guard let k = pendingTools.firstIndex(where: { $0.call.id == call }), k == 0 else {
+                throw fail("\(call) is not the next pending tool call")
+            }
+            guard pendingTools[k].requested, !pendingTools[k].started else { throw fail("\(call) is not requested or already started") }
+            pendingTools[k].started = true
+
+        case let .toolFinished(call, _):
+            guard let k = pendingTools.firstIndex(where: { $0.call.id == call }), k == 0, pendingTools[k].requested else {
+                throw fail("\(call) is not the next requested tool call")
+            }
+            pendingTools.removeFirst()
+            toolCalls += 1
+            afterTool()
+
+        case let .toolInDoubt(call, _):
+            guard let k = pendingTools.firstIndex(where: { $0.call.id == call }), k == 0, pendingTools[k].started else {
+                throw fail("\(call) was not started")
+            }
+            let p = pendingTools.removeFirst()
+            unreportedInDoubt.append(InDoubtNotice(call: call, name: p.call.name, arguments: p.call.arguments.text))
+            toolCalls += 1
+            afterTool()
+
+        case let .checkRan(task, attempt, index, command, expectExit, exitCode, passed, output, _):
+            guard let i = current, tasks[i].id == task, case .checking = phase else { throw fail("task \(task) is not being checked") }
+            guard attempt == tasks[i].attempts else { throw fail("attempt \(attempt) is not the current one (\(tasks[i].attempts))") }
+            guard index == tasks[i].checkResults.count, index < (activeTask?.checks.count ?? 0) else {
+                throw fail("expected check index \(tasks[i].checkResults.count)")
+            }
+            tasks[i].checkResults.append(CheckOutcome(command: command, passed: passed, exitCode: exitCode,
+                                                      expectExit: expectExit, outputTail: String(output.text.suffix(2000))))
+
+        case let .taskFinished(task, attempt, _):
+            guard let i = current, tasks[i].id == task, case .checking = phase, attempt == tasks[i].attempts else {
+                throw fail("task \(task) is not being checked")
+            }
+            guard tasks[i].checkResults.count == activeTask?.checks.count, tasks[i].checkResults.allSatisfy(\.passed) else {
+                throw fail("task \(task) has not passed all its checks")
+            }
+            tasks[i].status = .done
+            tasks[i].feedback = nil
+            current = nil
+            phase = .idle
+
+        case let .taskAttemptFailed(task, attempt, feedback):
+            guard let i = current, tasks[i].id == task, attempt == tasks[i].attempts else { throw fail("task \(task) is not active") }
+            switch phase {
+            case .checking, .working: break
+            default: throw fail("an attempt can only fail while working or checking")
+            }
+            tasks[i].feedback = feedback.text
+            phase = .attemptFailed
+
+        case let .taskBlocked(task, _):
+            guard let i = current, tasks[i].id == task, phase == .attemptFailed else { throw fail("task \(task) has no failed attempt") }
+            tasks[i].status = .blocked
+            current = nil
+            phase = .idle
+
+        case let .noteWritten(_, text):
+            lastNote = text.text
+
+        case let .runPaused(reason):
+            guard status == .running else { throw fail("the run is not running") }
+            status = .paused
+            statusReason = reason
+
+        case .runResumed:
+            status = .running
+            statusReason = nil
+            resumes += 1
+            for k in pendingTools.indices where pendingTools[k].started { pendingTools[k].interrupted = true }
+
+        case .runFinished:
+            guard current == nil, tasks.allSatisfy({ $0.status == .done || $0.status == .blocked }) else {
+                throw fail("tasks remain unfinished")
+            }
+            status = .finished
+
+        case let .runFailed(reason):
+            status = .failed
+            statusReason = reason
+        }
+    }
+
+    private mutating func afterTool() {
+        guard pendingTools.isEmpty else { return }
+        if let claim = pendingClaim {
+            phase = .checking(summary: claim)
+            pendingClaim = nil
+        } else {
+            phase = .working
+        }
+    }
+
+    /// Model call ids are numbered in the order calls are made: m1, m2, …
+    public static func modelCallID(_ n: Int) -> CallID { CallID("m\(n)") }
+    /// Tool calls are numbered within the response that proposed them: m7.1, m7.2, …
+    public static func toolCallID(_ modelCall: CallID, _ n: Int) -> CallID { CallID("\(modelCall.rawValue).\(n)") }
+}

@@ -1,0 +1,34 @@
+/// Errors from an event store. `Code` is a struct over a private enum so new codes do not
+/// break callers' switches.
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case sequenceConflict, runNotFound, runExists, corrupt, locked, readOnly, io
+        }
+        private let base: Base
+        private init(_ b: Base) { base = b }
+        public var description: String { base.rawValue }
+        /// Another writer advanced the run: reload and decide again.
+        public static let sequenceConflict = Code(.sequenceConflict)
+        public static let runNotFound = Code(.runNotFound)
+        public static let runExists = Code(.runExists)
+        /// A record fails its hash, does not decode, or a blob is missing. `seq` names the first bad one.
+        public static let corrupt = Code(.corrupt)
+        /// Another process holds the database's write lock past the busy timeout.
+        public static let locked = Code(.locked)
+        public static let readOnly = Code(.readOnly)
+        public static let io = Code(.io)
+    }
+
+    public var code: Code
+    public var message: String
+    public var seq: Int64?
+    public var file: String
+    public var line: Int
+
+    public init(_ code: Code, _ message: String, seq: Int64? = nil, file: String = #fileID, line: Int = #line) {
+        self.code = code; self.message = message; self.seq = seq; self.file = file; self.line = line
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import CNightshiftSpawn
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a finished child process left behind.
+public struct ProcessOutcome: Sendable, Equatable {
+    /// The exit status, or 128 + signal number if it was killed (as shells report it).
+    public var exitCode: Int32
+    /// Captured stdout and stderr, interleaved, cut to the limit with a marker saying how much was cut.
+    public var output: String
+    public var totalBytes: Int
+    public var timedOut: Bool
+    public var durationMs: Int64
+}
+
+/// Runs a command in its own process group with an explicit environment, a timeout that kills
+/// the whole group, and bounded output. Runs on a blocking thread so async callers never spin.
+public enum ProcessRunner {
+    /// - Parameters:
+    ///   - argv: absolute executable path followed by its arguments (no shell unless argv names one).
+    ///   - environment: the complete environment; nothing is inherited.
+    ///   - timeout: after this, the process group gets SIGKILL.
+    ///   - outputLimit: bytes kept (half from the start, half from the end).
+    public static func run(argv: [String], environment: [String: String], cwd: String, timeout: Duration,
+                           outputLimit: Int = 16 * 1024) async -> ProcessOutcome {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(returning: runBlocking(argv: argv, environment: environment, cwd: cwd,
+                                                           timeout: timeout, outputLimit: outputLimit))
+            }
+        }
+    }
+
+    static func runBlocking(argv: [String], environment: [String: String], cwd: String, timeout: Duration,
+                            outputLimit: Int) -> ProcessOutcome {
+        let start = ContinuousClock.now
+        func elapsedMs() -> Int64 {
+            let d = ContinuousClock.now - start
+            return d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+        }
+        var fds: [Int32] = [-1, -1]
+        guard nightshift_pipe_cloexec(&fds) == 0 else {
+            return ProcessOutcome(exitCode: 127, output: "cannot create a pipe: \(String(cString: strerror(errno)))",
+                                  totalBytes: 0, timedOut: false, durationMs: 0)
+        }
+        let (readFD, writeFD) = (fds[0], fds[1])
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, writeFD, 1)
+        posix_spawn_file_actions_adddup2(&actions, writeFD, 2)
+        nightshift_spawn_addchdir(&actions, cwd)
+
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGPIPE, SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGCHLD] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        posix_spawnattr_setsigmask(&attr, &mask)
+        posix_spawnattr_setpgroup(&attr, 0)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
+        close(writeFD)
+        guard rc == 0 else {
+            close(readFD)
+            return ProcessOutcome(exitCode: 127, output: "cannot start \(argv[0]): \(String(cString: strerror(rc)))",
+                                  totalBytes: 0, timedOut: false, durationMs: elapsedMs())
+        }
+
+        var head = [UInt8](), tail = [UInt8]()
+        let half = max(outputLimit / 2, 1)
+        var total = 0
+        var timedOut = false
+        var status: Int32 = 0
+        var exited = false
+        var exitedAt: ContinuousClock.Instant?
+        let deadline = start + timeout
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var eof = false
+        while !eof {
+            var pfd = pollfd(fd: readFD, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, 50)
+            if ready > 0 {
+                let n = read(readFD, &buffer, buffer.count)
+                if n > 0 {
+                    total += n
+                    let chunk = buffer[0..<n]
+                    if head.count < half {
+                        let take = min(half - head.count, n)
+                        head += chunk.prefix(take)
+                        tail += chunk.dropFirst(take)
+                    } else {
+                        tail += chunk
+                    }
+                    if tail.count > 2 * half { tail.removeFirst(tail.count - half) }
+                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
+                    eof = true
+                }
+            }
+            if !exited {
+                let w = waitpid(pid, &status, WNOHANG)
+                if w == pid {
+                    exited = true
+                    exitedAt = .now
+                    // Whatever the command left running in its group goes with it.
+                    kill(-pid, SIGKILL)
+                }
+            }
+            if !exited, ContinuousClock.now >= deadline {
+                timedOut = true
+                kill(-pid, SIGKILL)
+            }
+            // Descendants that left the group may hold the pipe open: stop reading soon after exit.
+            if let exitedAt, ContinuousClock.now - exitedAt > .seconds(1) { break }
+        }
+        close(readFD)
+        if !exited { waitpid(pid, &status, 0) }
+
+        let exitCode: Int32
+        if status & 0x7f == 0 { exitCode = (status >> 8) & 0xff } else { exitCode = 128 + (status & 0x7f) }
+        if tail.count > half { tail.removeFirst(tail.count - half) }
+        var text = render(head)
+        let cut = total - head.count - tail.count
+        if cut > 0 { text += "\n[… \(cut) bytes of output cut …]\n" }
+        text += render(tail)
+        if timedOut { text += "\n[killed: timed out after \(timeout)]" }
+        return ProcessOutcome(exitCode: exitCode, output: text, totalBytes: total, timedOut: timedOut, durationMs: elapsedMs())
+    }
+
+    /// UTF-8 text as is; binary data summarised rather than pasted.
+    static func render(_ bytes: [UInt8]) -> String {
+        if bytes.isEmpty { return "" }
+        let nonText = bytes.lazy.filter { $0 == 0 }.count
+        if nonText > 0 { return "[binary output: \(bytes.count) bytes]" }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,290 @@
+public import NightshiftCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One tool the model may call.
+public protocol Tool: Sendable {
+    var spec: ToolSpec { get }
+    func run(arguments: String, workspace: Workspace, call: CallID) async -> ToolResult
+}
+
+/// The built-in tools, confined to the run's workspace. Code runs unsandboxed for now
+/// (bubblewrap arrives with the sandbox work); the environment is an allowlist, never inherited.
+public struct ToolBox: ToolRunner {
+    public let tools: [any Tool]
+
+    public init(tools: [any Tool]) { self.tools = tools }
+
+    /// shell, read_file, write_file, list_files.
+    public static func standard(limits: ToolLimits = ToolLimits()) -> ToolBox {
+        ToolBox(tools: [ShellTool(limits: limits), ReadFileTool(limits: limits), WriteFileTool(), ListFilesTool(limits: limits)])
+    }
+
+    public var specs: [ToolSpec] { tools.map(\.spec) }
+
+    public func run(_ call: ToolCall, workspace: String) async -> ToolResult {
+        guard let tool = tools.first(where: { $0.spec.name == call.name }) else {
+            return .failure("unknown tool '\(call.name)'")
+        }
+        let ws: Workspace
+        do { ws = try Workspace(workspace) } catch { return .failure(error.message) }
+        return await tool.run(arguments: call.arguments.text, workspace: ws, call: call.id)
+    }
+}
+
+/// Bounds on what tools may produce and how long they may run.
+public struct ToolLimits: Sendable {
+    /// Bytes of tool output handed back. Defaults to 16 KiB.
+    public var outputBytes: Int = 16 * 1024
+    /// Default and maximum shell timeout. Defaults to 120 s and 1 h.
+    public var defaultTimeoutSeconds: Int = 120
+    public var maxTimeoutSeconds: Int = 3600
+    /// Largest file `read_file` returns. Defaults to 256 KiB.
+    public var readBytes: Int = 256 * 1024
+    /// Most entries `list_files` returns. Defaults to 2,000.
+    public var listEntries: Int = 2000
+    public init() {}
+}
+
+/// The environment every command gets: an allowlist, so Nightshift's own credentials never reach a tool.
+public enum ToolEnvironment {
+    public static func make(workspace: String) -> [String: String] {
+        ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workspace, "LANG": "C.UTF-8", "TERM": "dumb", "TMPDIR": "/tmp"]
+    }
+}
+
+/// Decodes a tool's JSON arguments, turning decoding failures into one plain sentence.
+func decodeArguments<T: Decodable>(_ type: T.Type, _ json: String, tool: String) -> Result<T, ToolArgumentError> {
+    guard let data = json.data(using: .utf8), (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
+        return .failure(ToolArgumentError("\(tool): arguments must be a JSON object, got: \(json.prefix(200))"))
+    }
+    do { return .success(try JSONDecoder().decode(T.self, from: data)) } catch let DecodingError.keyNotFound(key, _) {
+        return .failure(ToolArgumentError("\(tool): missing required argument '\(key.stringValue)'"))
+    } catch let DecodingError.typeMismatch(expected, context) {
+        let name = context.codingPath.map(\.stringValue).joined(separator: ".")
+        return .failure(ToolArgumentError("\(tool): argument '\(name)' must be \(expected == String.self ? "a string" : "a \(expected)")"))
+    } catch let DecodingError.valueNotFound(_, context) {
+        let name = context.codingPath.map(\.stringValue).joined(separator: ".")
+        return .failure(ToolArgumentError("\(tool): argument '\(name)' must not be null"))
+    } catch {
+        return .failure(ToolArgumentError("\(tool): invalid arguments"))
+    }
+}
+
+struct ToolArgumentError: Error { var message: String; init(_ m: String) { message = m } }
+
+// MARK: - shell
+
+public struct ShellTool: Tool {
+    let limits: ToolLimits
+    public init(limits: ToolLimits = ToolLimits()) { self.limits = limits }
+
+    public var spec: ToolSpec {
+        ToolSpec(name: "shell", description: "Run a shell command (/bin/sh -c) in the workspace. Returns exit status and output.",
+                 idempotent: false, parametersSchema: """
+                 {"type":"object","properties":{"command":{"type":"string"},"timeout_seconds":{"type":"integer"},"cwd":{"type":"string","description":"directory relative to the workspace"}},"required":["command"]}
+                 """)
+    }
+
+    struct Args: Decodable { var command: String; var timeout_seconds: Int?; var cwd: String? }
+
+    public func run(arguments: String, workspace: Workspace, call: CallID) async -> ToolResult {
+        let args: Args
+        switch decodeArguments(Args.self, arguments, tool: "shell") {
+        case .success(let a): args = a
+        case .failure(let e): return .failure(e.message)
+        }
+        var cwd = workspace.root
+        if let rel = args.cwd {
+            do { cwd = try workspace.resolve(rel) } catch { return .failure("shell: \(error.message)") }
+        }
+        let timeout = min(max(args.timeout_seconds ?? limits.defaultTimeoutSeconds, 1), limits.maxTimeoutSeconds)
+        let outcome = await ProcessRunner.run(argv: ["/bin/sh", "-c", args.command], environment: ToolEnvironment.make(workspace: workspace.root),
+                                              cwd: cwd, timeout: .seconds(timeout), outputLimit: limits.outputBytes)
+        var text = outcome.output
+        if outcome.timedOut { text += "\n(the command was killed after \(timeout) s)" }
+        return ToolResult(ok: outcome.exitCode == 0, output: Payload("exit \(outcome.exitCode)\n" + text), exitCode: outcome.exitCode)
+    }
+}
+
+// MARK: - read_file
+
+public struct ReadFileTool: Tool {
+    let limits: ToolLimits
+    public init(limits: ToolLimits = ToolLimits()) { self.limits = limits }
+
+    public var spec: ToolSpec {
+        ToolSpec(name: "read_file", description: "Read a text file in the workspace, optionally lines start_line…end_line (1-based, inclusive).",
+                 idempotent: true, parametersSchema: """
+                 {"type":"object","properties":{"path":{"type":"string"},"start_line":{"type":"integer"},"end_line":{"type":"integer"}},"required":["path"]}
+                 """)
+    }
+
+    struct Args: Decodable { var path: String; var start_line: Int?; var end_line: Int? }
+
+    public func run(arguments: String, workspace: Workspace, call: CallID) async -> ToolResult {
+        let args: Args
+        switch decodeArguments(Args.self, arguments, tool: "read_file") {
+        case .success(let a): args = a
+        case .failure(let e): return .failure(e.message)
+        }
+        let path: String
+        do { path = try workspace.resolve(args.path) } catch { return .failure("read_file: \(error.message)") }
+        let data: Data
+        switch FileAccess.readRegularFile(path, limit: limits.readBytes) {
+        case .success(let d): data = d
+        case .failure(let e): return .failure("read_file: \(args.path): \(e.message)")
+        }
+        if data.contains(0) { return ToolResult(ok: true, output: Payload("[binary file: \(data.count) bytes; not shown]")) }
+        var text = String(decoding: data, as: UTF8.self)
+        if args.start_line != nil || args.end_line != nil {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            let from = max(args.start_line ?? 1, 1)
+            let to = min(args.end_line ?? lines.count, lines.count)
+            guard from <= to else { return .failure("read_file: line range \(from)…\(to) is empty (the file has \(lines.count) lines)") }
+            text = lines[(from - 1)..<to].joined(separator: "\n")
+        }
+        if text.utf8.count > limits.outputBytes {
+            let kept = String(decoding: Array(text.utf8.prefix(limits.outputBytes)), as: UTF8.self)
+            text = kept + "\n[… cut at \(limits.outputBytes) bytes; use start_line/end_line to read the rest …]"
+        }
+        return ToolResult(ok: true, output: Payload(text))
+    }
+}
+
+// MARK: - write_file
+
+public struct WriteFileTool: Tool {
+    public init() {}
+
+    public var spec: ToolSpec {
+        ToolSpec(name: "write_file", description: "Write (create or replace) a text file in the workspace. Parent folders are created.",
+                 idempotent: false, parametersSchema: """
+                 {"type":"object","properties":{"path":{"type":"string"},"content":{"type":"string"}},"required":["path","content"]}
+                 """)
+    }
+
+    struct Args: Decodable { var path: String; var content: String }
+
+    public func run(arguments: String, workspace: Workspace, call: CallID) async -> ToolResult {
+        let args: Args
+        switch decodeArguments(Args.self, arguments, tool: "write_file") {
+        case .success(let a): args = a
+        case .failure(let e): return .failure(e.message)
+        }
+        let path: String
+        do { path = try workspace.resolve(args.path) } catch { return .failure("write_file: \(error.message)") }
+        switch FileAccess.writeAtomically(path, Data(args.content.utf8), workspace: workspace) {
+        case .success: return ToolResult(ok: true, output: Payload("wrote \(args.content.utf8.count) bytes to \(workspace.relative(path))"))
+        case .failure(let e): return .failure("write_file: \(args.path): \(e.message)")
+        }
+    }
+}
+
+// MARK: - list_files
+
+public struct ListFilesTool: Tool {
+    let limits: ToolLimits
+    public init(limits: ToolLimits = ToolLimits()) { self.limits = limits }
+
+    public var spec: ToolSpec {
+        ToolSpec(name: "list_files", description: "List files under a folder of the workspace (default: the whole workspace), skipping .git.",
+                 idempotent: true, parametersSchema: """
+                 {"type":"object","properties":{"path":{"type":"string"},"recursive":{"type":"boolean"}}}
+                 """)
+    }
+
+    struct Args: Decodable { var path: String?; var recursive: Bool? }
+
+    public func run(arguments: String, workspace: Workspace, call: CallID) async -> ToolResult {
+        let args: Args
+        switch decodeArguments(Args.self, arguments.isEmpty ? "{}" : arguments, tool: "list_files") {
+        case .success(let a): args = a
+        case .failure(let e): return .failure(e.message)
+        }
+        let base: String
+        do { base = try workspace.resolve(args.path ?? ".") } catch { return .failure("list_files: \(error.message)") }
+        var entries: [String] = []
+        var truncated = false
+        func walk(_ dir: String) {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+            for name in names.sorted() where name != ".git" {
+                if entries.count >= limits.listEntries { truncated = true; return }
+                let full = dir + "/" + name
+                var st = stat()
+                guard lstat(full, &st) == 0 else { continue }
+                let isDir = (st.st_mode & S_IFMT) == S_IFDIR
+                entries.append(workspace.relative(full) + (isDir ? "/" : ""))
+                if isDir, args.recursive ?? true { walk(full) }
+            }
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: base, isDirectory: &isDir), isDir.boolValue else {
+            return .failure("list_files: \(args.path ?? ".") is not a folder in the workspace")
+        }
+        walk(base)
+        var text = entries.joined(separator: "\n")
+        if truncated { text += "\n[… stopped at \(limits.listEntries) entries …]" }
+        return ToolResult(ok: true, output: Payload(text.isEmpty ? "(empty)" : text))
+    }
+}
+
+// MARK: - file access helpers
+
+struct FileAccessError: Error { var message: String }
+
+enum FileAccess {
+    /// Reads a regular file without following a final symlink; refuses files with several hard links
+    /// (one of them may live outside the workspace).
+    static func readRegularFile(_ path: String, limit: Int) -> Result<Data, FileAccessError> {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(FileAccessError(message: errno == ENOENT ? "no such file" : String(cString: strerror(errno)))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return .failure(FileAccessError(message: String(cString: strerror(errno)))) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { return .failure(FileAccessError(message: "not a regular file")) }
+        guard st.st_nlink <= 1 else { return .failure(FileAccessError(message: "refused: the file has several hard links")) }
+        guard Int(st.st_size) <= limit else {
+            return .failure(FileAccessError(message: "the file is \(st.st_size) bytes, over the \(limit)-byte limit; read a line range with shell (sed -n)"))
+        }
+        var data = Data(count: Int(st.st_size))
+        let n = data.withUnsafeMutableBytes { read(fd, $0.baseAddress, Int(st.st_size)) }
+        guard n >= 0 else { return .failure(FileAccessError(message: String(cString: strerror(errno)))) }
+        return .success(data.prefix(n))
+    }
+
+    /// Writes through a temporary file and rename, so a hard link or symlink at the destination
+    /// is replaced rather than written through.
+    static func writeAtomically(_ path: String, _ data: Data, workspace: Workspace) -> Result<Void, FileAccessError> {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch { return .failure(FileAccessError(message: "cannot create folder: \(error.localizedDescription)")) }
+        // The folder may have been created through a path checked above; re-check its real location.
+        guard let realDir = Workspace.realPath(dir), realDir == workspace.root || realDir.hasPrefix(workspace.root + "/") else {
+            return .failure(FileAccessError(message: "refused: the folder is outside the workspace"))
+        }
+        var st = stat()
+        if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            return .failure(FileAccessError(message: "is a folder"))
+        }
+        let tmp = realDir + "/.nightshift-write-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return .failure(FileAccessError(message: String(cString: strerror(errno)))) }
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, data.count) }
+        close(fd)
+        guard written == data.count else {
+            unlink(tmp)
+            return .failure(FileAccessError(message: errno == ENOSPC ? "the disk is full" : "short write"))
+        }
+        guard rename(tmp, realDir + "/" + url.lastPathComponent) == 0 else {
+            let message = String(cString: strerror(errno))
+            unlink(tmp)
+            return .failure(FileAccessError(message: message))
+        }
+        return .success(())
+    }
+}

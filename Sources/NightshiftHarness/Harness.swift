@@ -1,0 +1,191 @@
+public import NightshiftCore
+import Foundation
+
+/// The brain's loop. Holds no run state between calls: `drive` wakes a run from the log, then
+/// repeatedly folds, decides (purely) and acts, recording every intent before its IO and every
+/// result after it. A crash anywhere is survived by driving the run again.
+public struct Harness: Sendable {
+    public struct Configuration: Sendable {
+        /// A snapshot of the folded state is stored after this many events. Defaults to 256.
+        public var snapshotEvery: Int64
+        /// How many recent events of the active task the model's transcript draws on. Defaults to 48.
+        public var transcriptWindow: Int
+        /// Whether to keep `PROGRESS.md` in the workspace up to date. Defaults to true.
+        public var writeProgressFile: Bool
+        public init(snapshotEvery: Int64 = 256, transcriptWindow: Int = 48, writeProgressFile: Bool = true) {
+            self.snapshotEvery = snapshotEvery; self.transcriptWindow = transcriptWindow; self.writeProgressFile = writeProgressFile
+        }
+    }
+
+    public let store: any EventStore
+    public let model: any ModelProvider
+    public let tools: any ToolRunner
+    public let checks: any CheckRunner
+    public let configuration: Configuration
+    /// Called with every committed event, in order (live progress, fault injection in tests).
+    public let observer: (@Sendable (EventEnvelope) -> Void)?
+
+    public init(store: any EventStore, model: any ModelProvider, tools: any ToolRunner, checks: any CheckRunner,
+                configuration: Configuration = Configuration(), observer: (@Sendable (EventEnvelope) -> Void)? = nil) {
+        self.store = store; self.model = model; self.tools = tools; self.checks = checks
+        self.configuration = configuration; self.observer = observer
+    }
+
+    /// Creates a run: its first events are `run_created` and `plan_set`.
+    /// - Throws: ``StoreError`` `.sequenceConflict` if a run with this id exists.
+    @discardableResult
+    public func create(_ run: RunID, title: String, plan: Plan, workspace: String, settings: RunSettings) async throws -> RunState {
+        let events: [Event] = [.runCreated(title: title, workspace: workspace, model: model.label, settings: settings), .planSet(plan: plan)]
+        var state = RunState(run: run)
+        for e in events { try state.applyUncommitted(e) }   // validate before writing anything
+        let envelopes = try await store.append(events, to: run, expectedSeq: 0)
+        envelopes.forEach { observer?($0) }
+        return try RunState.fold(run, envelopes)
+    }
+
+    /// Loads a run's state: the newest snapshot that agrees with the log, plus the verified tail.
+    public func wake(_ run: RunID) async throws -> RunState {
+        if let snapshot = try await store.latestSnapshot(of: run),
+           let state = try? JSONDecoder().decode(RunState.self, from: Data(snapshot.state)),
+           state.run == run, state.lastSeq == snapshot.seq, snapshot.seq > 0 {
+            let tail = try await store.read(run, after: snapshot.seq - 1, limit: .max)
+            if let first = tail.first, first.seq == snapshot.seq, first.hash == state.lastHash {
+                var s = state
+                for e in tail.dropFirst() { try s.apply(e) }
+                return s
+            }
+        }
+        guard try await store.summary(of: run) != nil else {
+            throw StoreError(.runNotFound, "no run \(run) in this database (nightshift status lists the runs)")
+        }
+        return try RunState.fold(run, try await store.readAll(run))
+    }
+
+    /// Drives a run until it finishes, fails, pauses or waits.
+    /// - Parameter resumedBy: when waking a run another process left, who is resuming it; recorded
+    ///   as `run_resumed`, which puts calls that were in flight in doubt.
+    public func drive(_ run: RunID, resumedBy: String? = nil) async throws -> StopReason {
+        var committed = try await wake(run)
+        var recent = try await loadRecent(committed)
+        if configuration.writeProgressFile { ProgressFile.write(committed) }
+        if committed.isTerminal { return committed.nextAction(tools: ToolCatalog(tools.specs)) == .stop(.finished) ? .finished : .failed(committed.statusReason ?? "failed") }
+
+        let catalog = ToolCatalog(tools.specs)
+        var scratch = committed
+        var buffer: [Event] = []
+        var lastSnapshotSeq = (try await store.latestSnapshot(of: run))?.seq ?? 0
+        if let resumedBy {
+            buffer.append(.runResumed(by: resumedBy))
+            try scratch.applyUncommitted(.runResumed(by: resumedBy))
+        }
+
+        func commit() async throws {
+            guard !buffer.isEmpty else { return }
+            var snapshot: Snapshot?
+            if committed.lastSeq - lastSnapshotSeq >= configuration.snapshotEvery {
+                snapshot = Snapshot(seq: committed.lastSeq, state: Array(try JSONEncoder().encode(committed)))
+            }
+            let envelopes = try await store.append(buffer, to: run, expectedSeq: committed.lastSeq, snapshot: snapshot)
+            if let snapshot { lastSnapshotSeq = snapshot.seq }
+            for e in envelopes {
+                try committed.apply(e)
+                observer?(e)
+            }
+            recent.append(contentsOf: envelopes)
+            if recent.count > 2 * configuration.transcriptWindow { recent.removeFirst(recent.count - configuration.transcriptWindow) }
+            if configuration.writeProgressFile, buffer.contains(where: \.changesProgress) { ProgressFile.write(committed) }
+            buffer = []
+            scratch = committed
+        }
+
+        while true {
+            let decision = scratch.nextAction(tools: catalog)
+            switch decision {
+            case let .emit(events):
+                for e in events { try scratch.applyUncommitted(e) }
+                buffer += events
+
+            case let .stop(reason):
+                try await commit()
+                return reason
+
+            case let .callModel(call, task, attempt, turn):
+                try await commit()
+                let request = ContextBuilder.request(state: committed, recent: recent, call: call, task: task, attempt: attempt,
+                                                     turn: turn, tools: tools.specs, window: configuration.transcriptWindow)
+                let events: [Event]
+                do {
+                    let response = try await model.respond(to: request)
+                    events = [.modelResponded(call: call, text: Payload(response.text),
+                                              toolCalls: response.toolCalls.enumerated().map { n, t in
+                                                  ToolCall(id: RunState.toolCallID(call, n + 1), name: t.name, arguments: Payload(t.arguments))
+                                              },
+                                              claimsDone: response.claimsDone, summary: response.summary, usage: response.usage,
+                                              model: response.model)]
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    let reason = "the model call failed: \(error)"
+                    events = [.modelFailed(call: call, reason: reason), .runPaused(reason: reason)]
+                }
+                for e in events { try scratch.applyUncommitted(e) }
+                buffer += events
+
+            case let .runTool(call):
+                try await commit()
+                let result = await tools.run(call, workspace: committed.workspace)
+                let event = Event.toolFinished(call: call.id, result: result)
+                try scratch.applyUncommitted(event)
+                buffer.append(event)
+
+            case let .runChecks(task, attempt, from):
+                try await commit()
+                for index in from..<task.checks.count {
+                    let check = task.checks[index]
+                    let result = await checks.run(check, workspace: committed.workspace)
+                    let event = Event.checkRan(task: task.id, attempt: attempt, index: index, command: check.command,
+                                               expectExit: check.expectExit, exitCode: result.exitCode,
+                                               passed: result.exitCode == check.expectExit, output: Payload(result.output),
+                                               durationMs: result.durationMs)
+                    try scratch.applyUncommitted(event)
+                    buffer.append(event)
+                }
+            }
+        }
+    }
+
+    /// Pauses a running run (recorded; `drive` with `resumedBy` continues it).
+    public func pause(_ run: RunID, reason: String) async throws {
+        let state = try await wake(run)
+        guard state.status == .running else { return }
+        let envelopes = try await store.append([.runPaused(reason: reason)], to: run, expectedSeq: state.lastSeq)
+        envelopes.forEach { observer?($0) }
+    }
+
+    private func loadRecent(_ state: RunState) async throws -> [EventEnvelope] {
+        guard let i = state.current else { return [] }
+        let from = max(state.tasks[i].startSeq - 1, state.lastSeq - Int64(configuration.transcriptWindow), 0)
+        return try await store.read(state.run, after: from, limit: configuration.transcriptWindow + 1)
+    }
+}
+
+extension Event {
+    /// Events after which the workspace's PROGRESS.md is rewritten.
+    var changesProgress: Bool {
+        switch self {
+        case .noteWritten, .taskBlocked, .runFinished, .runFailed, .planSet: true
+        default: false
+        }
+    }
+}
+
+extension StopReason {
+    /// A one-line description for terminals.
+    public var text: String {
+        switch self {
+        case .finished: "finished"
+        case .failed(let r): "failed: \(r)"
+        case .paused(let r): "paused: \(r)"
+        }
+    }
+}

@@ -1,0 +1,20 @@
+import NightshiftCore
+import Foundation
+
+/// `PROGRESS.md` in the workspace: a view rendered from the folded state, rewritten whole.
+enum ProgressFile {
+    static func render(_ state: RunState) -> String {
+        var out = "# Progress: \(state.title)\n\n_Written by Nightshift from run \(state.run)'s event log; edits here are overwritten._\n\n"
+        out += "| task | status | attempts | model turns |\n|---|---|---|---|\n"
+        for t in state.tasks { out += "| \(t.id) | \(t.status.rawValue) | \(t.attempts) | \(t.turns) |\n" }
+        if let note = state.lastNote { out += "\n## Latest note\n\n\(note)\n" }
+        out += "\nRun status: \(state.status.rawValue)\(state.statusReason.map { " (\($0))" } ?? "")\n"
+        return out
+    }
+
+    static func write(_ state: RunState) {
+        guard !state.workspace.isEmpty, FileManager.default.fileExists(atPath: state.workspace) else { return }
+        let path = state.workspace + "/PROGRESS.md"
+        try? Data(render(state).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}

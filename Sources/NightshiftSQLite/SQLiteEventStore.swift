@@ -1,0 +1,367 @@
+public import NightshiftCore
+import Foundation
+import GRDB
+
+/// The event store on one SQLite file (WAL). Concurrent appends, from any number of runs in
+/// this process, share commits: while one transaction commits, later appends queue and go into
+/// the next one together (group commit), so N agents cost far fewer than N fsyncs.
+public final class SQLiteEventStore: EventStore {
+    /// How hard each commit waits for the disk.
+    public enum Durability: String, Sendable {
+        /// `synchronous=FULL`: a committed append survives power loss. The default.
+        case full
+        /// `synchronous=NORMAL`: survives a process crash; the last commits may be lost on power loss.
+        case normal
+
+        /// The label benchmarks print next to every figure.
+        public var label: String { "sqlite-wal-\(rawValue)" }
+    }
+
+    public struct Configuration: Sendable {
+        /// Defaults to `.full`.
+        public var durability: Durability
+        /// How long to wait for another process's write lock before failing with `.locked`. Defaults to 5 s.
+        public var busyTimeout: Duration
+        /// Clock for event times. Defaults to the system clock.
+        public var now: @Sendable () -> Timestamp
+        public init(durability: Durability = .full, busyTimeout: Duration = .seconds(5),
+                    now: @escaping @Sendable () -> Timestamp = SQLiteEventStore.systemNow) {
+            self.durability = durability; self.busyTimeout = busyTimeout; self.now = now
+        }
+    }
+
+    public static let systemNow: @Sendable () -> Timestamp = {
+        Timestamp(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
+    }
+
+    let writer: any DatabaseWriter
+    let path: String
+    let configuration: Configuration
+    private let committer: GroupCommitter
+
+    /// Opens (creating if needed) the database at `path`.
+    /// - Throws: ``StoreError`` with the path and what to do when the file cannot be opened.
+    public convenience init(path: String, configuration: Configuration = Configuration()) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError(.io, "cannot create the database folder \(dir): \(error.localizedDescription)")
+        }
+        if FileManager.default.fileExists(atPath: path), !FileManager.default.isWritableFile(atPath: path) {
+            throw StoreError(.readOnly, "the database \(path) is read-only: make it writable (chmod u+w) or pass another --db")
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: Self.grdbConfiguration(configuration))
+        } catch {
+            throw Self.mapError(error, path: path)
+        }
+        try self.init(writer: pool, path: path, configuration: configuration)
+    }
+
+    /// A store in memory (one connection, nothing on disk): for tests of the SQL itself.
+    public static func inMemory(configuration: Configuration = Configuration()) throws -> SQLiteEventStore {
+        try SQLiteEventStore(writer: DatabaseQueue(), configuration: configuration)
+    }
+
+    init(writer: any DatabaseWriter, path: String = ":memory:", configuration: Configuration = Configuration()) throws {
+        self.writer = writer
+        self.path = path
+        self.configuration = configuration
+        do {
+            try SQLiteSchema.migrator.migrate(writer)
+            // GRDB's WAL set-up sets synchronous=NORMAL after prepareDatabase: set it again here.
+            try writer.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(configuration.durability == .full ? "FULL" : "NORMAL")")
+            }
+        } catch {
+            throw Self.mapError(error, path: path)
+        }
+        committer = GroupCommitter(writer: writer, now: configuration.now, path: path)
+    }
+
+    static func grdbConfiguration(_ c: Configuration) -> GRDB.Configuration {
+        var g = GRDB.Configuration()
+        g.busyMode = .timeout(TimeInterval(c.busyTimeout.components.seconds))
+        let sync = c.durability == .full ? "FULL" : "NORMAL"
+        g.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(sync)")
+        }
+        return g
+    }
+
+    /// The `synchronous` setting actually in force on the writer connection (0 OFF, 1 NORMAL, 2 FULL).
+    public func synchronousInForce() throws -> Int {
+        try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// The journal mode in force ("wal" for files).
+    public func journalMode() throws -> String {
+        try writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+    }
+
+    /// Checkpoints the WAL into the main file (benchmarks measure bytes on disk after this).
+    public func checkpoint() throws {
+        try writer.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+
+    // MARK: EventStore
+
+    public func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?) async throws -> [EventEnvelope] {
+        try await committer.submit(AppendRequest(run: run, expectedSeq: expectedSeq, events: events, snapshot: snapshot))
+    }
+
+    public func read(_ run: RunID, after: Int64, limit: Int) async throws -> [EventEnvelope] {
+        do {
+            return try await writer.read { db in try Self.read(db, run: run, after: after, limit: limit) }
+        } catch let error as StoreError { throw error } catch { throw Self.mapError(error, path: path) }
+    }
+
+    static func read(_ db: Database, run: RunID, after: Int64, limit: Int) throws -> [EventEnvelope] {
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM run WHERE id = ?", arguments: [run.rawValue]) == true else {
+            throw StoreError(.runNotFound, "no run \(run) in this database (nightshift status lists the runs)")
+        }
+        var previous = EventCodec.genesisHash
+        if after > 0 {
+            guard let h = try Data.fetchOne(db, sql: "SELECT hash FROM event WHERE run = ? AND seq = ?",
+                                            arguments: [run.rawValue, after]) else {
+                throw StoreError(.corrupt, "run \(run): event \(after) is missing", seq: after)
+            }
+            previous = [UInt8](h)
+        }
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT seq, body, hash, blobs FROM event WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?
+            """), arguments: [run.rawValue, after, limit == .max ? -1 : limit])
+        var keys: [String] = []
+        for row in rows { if let b: String = row["blobs"] { keys += b.split(separator: ",").map(String.init) } }
+        var blobs: [String: Data] = [:]
+        if !keys.isEmpty {
+            for key in Set(keys) {
+                if let bytes = try Data.fetchOne(db, sql: "SELECT bytes FROM blob WHERE key = ?", arguments: [key]) { blobs[key] = bytes }
+            }
+        }
+        let source = BlobSource(blobs)
+        var out: [EventEnvelope] = []
+        out.reserveCapacity(rows.count)
+        var expected = after + 1
+        for row in rows {
+            let seq: Int64 = row["seq"]
+            guard seq == expected else {
+                throw StoreError(.corrupt, "run \(run): event \(expected) is missing", seq: expected)
+            }
+            let body: Data = row["body"]
+            let hash: Data = row["hash"]
+            switch EventCodec.decode(body: body, hash: [UInt8](hash), previousHash: previous, run: run, seq: seq, blobs: source) {
+            case .success(let e): out.append(e)
+            case .failure(let fault): throw StoreError(.corrupt, "run \(run): event \(seq) is corrupt (\(fault))", seq: seq)
+            }
+            previous = [UInt8](hash)
+            expected += 1
+        }
+        return out
+    }
+
+    public func runs() async throws -> [RunSummary] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY created DESC, id DESC").map(Self.summary)
+        }
+    }
+
+    public func summary(of run: RunID) async throws -> RunSummary? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [run.rawValue]).map(Self.summary)
+        }
+    }
+
+    static func summary(_ row: Row) -> RunSummary {
+        RunSummary(id: RunID(row["id"] as String), title: row["title"], status: RunStatus(rawValue: row["status"]) ?? .failed,
+                   created: Timestamp(milliseconds: row["created"]), updated: Timestamp(milliseconds: row["updated"]),
+                   headSeq: row["head_seq"])
+    }
+
+    public func latestSnapshot(of run: RunID) async throws -> Snapshot? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT seq, state FROM snapshot WHERE run = ?", arguments: [run.rawValue]).map {
+                Snapshot(seq: $0["seq"], state: [UInt8]($0["state"] as Data))
+            }
+        }
+    }
+
+    public func verify(_ run: RunID) async throws -> VerifyReport {
+        try await writer.read { db in
+            guard let head = try Row.fetchOne(db, sql: "SELECT head_seq, head_hash FROM run WHERE id = ?", arguments: [run.rawValue]) else {
+                throw StoreError(.runNotFound, "no run \(run) in this database (nightshift status lists the runs)")
+            }
+            let headSeq: Int64 = head["head_seq"]
+            let headHash = [UInt8](head["head_hash"] as Data)
+            var after: Int64 = 0
+            var last = EventCodec.genesisHash
+            do {
+                while true {
+                    let page = try Self.read(db, run: run, after: after, limit: 1000)
+                    guard let tail = page.last else { break }
+                    after = tail.seq
+                    last = tail.hash
+                }
+            } catch let error as StoreError {
+                return VerifyReport(run: run, events: after, firstBadSeq: error.seq ?? after + 1, problem: error.message, headHash: headHash)
+            }
+            if after != headSeq || last != headHash {
+                let bad = min(after, headSeq) + 1
+                return VerifyReport(run: run, events: after, firstBadSeq: bad,
+                                    problem: "the run index says the log ends at event \(headSeq) but it ends at \(after): events were added or removed outside Nightshift",
+                                    headHash: headHash)
+            }
+            return VerifyReport(run: run, events: after, firstBadSeq: nil, problem: nil, headHash: headHash)
+        }
+    }
+
+    static func mapError(_ error: any Error, path: String) -> StoreError {
+        if let e = error as? StoreError { return e }
+        if let db = error as? DatabaseError {
+            switch db.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                return StoreError(.locked, "the database \(path) is locked by another process; wait for it to finish or use another --db")
+            case .SQLITE_READONLY:
+                return StoreError(.readOnly, "the database \(path) is read-only: make it (and its folder) writable or pass another --db")
+            case .SQLITE_FULL:
+                return StoreError(.io, "the disk holding \(path) is full: nothing was written; free space and resume")
+            case .SQLITE_CANTOPEN:
+                return StoreError(.io, "cannot open the database \(path): check the path and its folder's permissions")
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+                return StoreError(.corrupt, "\(path) is not a valid Nightshift database (\(db.message ?? "corrupt"))")
+            default:
+                return StoreError(.io, "database error on \(path): \(db.message ?? "\(db.resultCode)")")
+            }
+        }
+        return StoreError(.io, "database error on \(path): \(error)")
+    }
+}
+
+struct AppendRequest: Sendable {
+    var run: RunID
+    var expectedSeq: Int64
+    var events: [Event]
+    var snapshot: Snapshot?
+}
+
+/// Serialises appends and batches the ones that queue up while a commit is in flight.
+actor GroupCommitter {
+    private let writer: any DatabaseWriter
+    private let now: @Sendable () -> Timestamp
+    private let path: String
+    private var queue: [(AppendRequest, CheckedContinuation<[EventEnvelope], any Error>)] = []
+    private var draining = false
+
+    init(writer: any DatabaseWriter, now: @escaping @Sendable () -> Timestamp, path: String) {
+        self.writer = writer; self.now = now; self.path = path
+    }
+
+    func submit(_ request: AppendRequest) async throws -> [EventEnvelope] {
+        if draining {
+            return try await withCheckedThrowingContinuation { queue.append((request, $0)) }
+        }
+        draining = true
+        var mine: Result<[EventEnvelope], any Error> = .failure(StoreError(.io, "not written"))
+        var batch: [(AppendRequest, CheckedContinuation<[EventEnvelope], any Error>?)] = [(request, nil)]
+        while !batch.isEmpty {
+            let results = await write(batch.map(\.0))
+            for (entry, result) in zip(batch, results) {
+                if let c = entry.1 { c.resume(with: result) } else { mine = result }
+            }
+            batch = queue.map { ($0.0, $0.1) }
+            queue = []
+        }
+        draining = false
+        return try mine.get()
+    }
+
+    /// One transaction for the whole batch; each request in its own savepoint so a conflict fails alone.
+    private func write(_ requests: [AppendRequest]) async -> [Result<[EventEnvelope], any Error>] {
+        let time = now()
+        let path = self.path
+        do {
+            return try await writer.write { db in
+                requests.map { request in
+                    Result { () throws -> [EventEnvelope] in
+                        var out: [EventEnvelope] = []
+                        try db.inSavepoint {
+                            out = try Self.append(db, request, time: time)
+                            return .commit
+                        }
+                        return out
+                    }.mapError { SQLiteEventStore.mapError($0, path: path) as any Error }
+                }
+            }
+        } catch {
+            let mapped = SQLiteEventStore.mapError(error, path: path)
+            return requests.map { _ in .failure(mapped) }
+        }
+    }
+
+    private static func append(_ db: Database, _ r: AppendRequest, time: Timestamp) throws -> [EventEnvelope] {
+        let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT head_seq, head_hash FROM run WHERE id = ?"),
+                                    arguments: [r.run.rawValue])
+        let headSeq: Int64 = head?["head_seq"] ?? 0
+        guard headSeq == r.expectedSeq else {
+            throw StoreError(.sequenceConflict, "run \(r.run) is at seq \(headSeq), not \(r.expectedSeq): another writer advanced it",
+                             seq: headSeq)
+        }
+        guard !r.events.isEmpty else { return [] }
+        var previous = head.map { [UInt8]($0["head_hash"] as Data) } ?? EventCodec.genesisHash
+        if head == nil {
+            guard case let .runCreated(title, _, _, _) = r.events[0] else {
+                throw StoreError(.runNotFound, "no run \(r.run); a run's first event must be run_created")
+            }
+            try db.execute(sql: "INSERT INTO run (id, title, status, created, updated, head_seq, head_hash) VALUES (?, ?, 'running', ?, ?, 0, ?)",
+                           arguments: [r.run.rawValue, title, time.milliseconds, time.milliseconds, Data(previous)])
+        }
+        let insert = try db.cachedStatement(sql: "INSERT INTO event (run, seq, kind, body, hash, blobs) VALUES (?, ?, ?, ?, ?, ?)")
+        let insertBlob = try db.cachedStatement(sql: "INSERT OR IGNORE INTO blob (key, bytes) VALUES (?, ?)")
+        var out: [EventEnvelope] = []
+        out.reserveCapacity(r.events.count)
+        var status: RunStatus?
+        for (n, event) in r.events.enumerated() {
+            let seq = r.expectedSeq + Int64(n) + 1
+            let encoded = try EventCodec.encode(event, run: r.run, seq: seq, time: time, previousHash: previous)
+            let keys = encoded.blobs.keys.sorted()
+            for key in keys { try insertBlob.execute(arguments: [key, encoded.blobs[key]!]) }
+            try insert.execute(arguments: [r.run.rawValue, seq, event.kind, encoded.body, Data(encoded.envelope.hash),
+                                           keys.isEmpty ? nil : keys.joined(separator: ",")])
+            previous = encoded.envelope.hash
+            if let s = event.statusAfter { status = s }
+            out.append(encoded.envelope)
+        }
+        let newHead = r.expectedSeq + Int64(r.events.count)
+        if let status {
+            try db.execute(sql: "UPDATE run SET head_seq = ?, head_hash = ?, updated = ?, status = ? WHERE id = ?",
+                           arguments: [newHead, Data(previous), time.milliseconds, status.rawValue, r.run.rawValue])
+        } else {
+            try db.cachedStatement(sql: "UPDATE run SET head_seq = ?, head_hash = ?, updated = ? WHERE id = ?")
+                .execute(arguments: [newHead, Data(previous), time.milliseconds, r.run.rawValue])
+        }
+        if let s = r.snapshot {
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO snapshot (run, seq, state) VALUES (?, ?, ?)")
+                .execute(arguments: [r.run.rawValue, s.seq, Data(s.state)])
+        }
+        return out
+    }
+}
+
+extension SQLiteEventStore {
+    /// Mean ms of `count` single-row commits in a scratch table, with this store's durability:
+    /// the disk's physical limit that every figure is read against.
+    public func measureRawCommits(count: Int) throws -> Double {
+        try writer.writeWithoutTransaction { db in
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS commit_probe (n INTEGER)")
+        }
+        let start = ContinuousClock.now
+        for n in 0..<count {
+            try writer.write { db in try db.execute(sql: "INSERT INTO commit_probe (n) VALUES (?)", arguments: [n]) }
+        }
+        let d = ContinuousClock.now - start
+        return (Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15) / Double(count)
+    }
+}

@@ -1,0 +1,44 @@
+import GRDB
+
+/// The schema, as SQL migrations. Never edit a shipped migration; add a new one.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-event-log") { db in
+            try db.execute(sql: """
+                CREATE TABLE run (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    title TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    created INTEGER NOT NULL,
+                    updated INTEGER NOT NULL,
+                    head_seq INTEGER NOT NULL,
+                    head_hash BLOB NOT NULL
+                );
+                -- One row per event. body is the canonical JSON the hash covers; blobs lists the
+                -- content keys of large payloads it references (NULL when none).
+                CREATE TABLE event (
+                    run TEXT NOT NULL,
+                    seq INTEGER NOT NULL CHECK (seq >= 1),
+                    kind TEXT NOT NULL,
+                    body BLOB NOT NULL,
+                    hash BLOB NOT NULL,
+                    blobs TEXT,
+                    PRIMARY KEY (run, seq)
+                ) WITHOUT ROWID;
+                -- Large payloads, stored once by SHA-256 of their bytes.
+                CREATE TABLE blob (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    bytes BLOB NOT NULL
+                ) WITHOUT ROWID;
+                -- The newest folded state of each run (a cache; the log is the truth).
+                CREATE TABLE snapshot (
+                    run TEXT PRIMARY KEY NOT NULL,
+                    seq INTEGER NOT NULL,
+                    state BLOB NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
+        return m
+    }
+}

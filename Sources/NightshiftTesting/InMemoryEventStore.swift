@@ -1,0 +1,104 @@
+public import NightshiftCore
+public import Foundation
+
+/// The in-memory twin of the SQLite store: same semantics (canonical bytes, hash chain, blobs,
+/// conflicts, snapshots), no durability. Used by tests and benchmarks that measure the harness alone.
+public actor InMemoryEventStore: EventStore {
+    struct Record { var body: Data; var hash: [UInt8]; var blobKeys: [String] }
+    struct Run { var summary: RunSummary; var records: [Record] = []; var snapshot: Snapshot? }
+
+    private var runsByID: [RunID: Run] = [:]
+    private var blobs: [String: Data] = [:]
+    private let now: @Sendable () -> Timestamp
+
+    public init(now: @escaping @Sendable () -> Timestamp = { Timestamp(milliseconds: 0) }) { self.now = now }
+
+    public func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?) throws -> [EventEnvelope] {
+        let existing = runsByID[run]
+        let head = Int64(existing?.records.count ?? 0)
+        guard head == expectedSeq else {
+            throw StoreError(.sequenceConflict, "run \(run) is at seq \(head), not \(expectedSeq)", seq: head)
+        }
+        guard !events.isEmpty else { return [] }
+        let time = now()
+        var entry = existing ?? Run(summary: RunSummary(id: run, title: "", status: .running, created: time, updated: time, headSeq: 0))
+        if existing == nil {
+            guard case let .runCreated(title, _, _, _) = events[0] else {
+                throw StoreError(.runNotFound, "run \(run) does not exist; its first event must be run_created")
+            }
+            entry.summary.title = title
+        }
+        var previous = entry.records.last?.hash ?? EventCodec.genesisHash
+        var out: [EventEnvelope] = []
+        var newBlobs: [String: Data] = [:]
+        for (n, event) in events.enumerated() {
+            let encoded = try EventCodec.encode(event, run: run, seq: expectedSeq + Int64(n) + 1, time: time, previousHash: previous)
+            entry.records.append(Record(body: encoded.body, hash: encoded.envelope.hash, blobKeys: encoded.blobs.keys.sorted()))
+            newBlobs.merge(encoded.blobs) { a, _ in a }
+            previous = encoded.envelope.hash
+            if let s = event.statusAfter { entry.summary.status = s }
+            out.append(encoded.envelope)
+        }
+        entry.summary.updated = time
+        entry.summary.headSeq = Int64(entry.records.count)
+        if let snapshot { entry.snapshot = snapshot }
+        blobs.merge(newBlobs) { a, _ in a }
+        runsByID[run] = entry
+        return out
+    }
+
+    public func read(_ run: RunID, after: Int64, limit: Int) throws -> [EventEnvelope] {
+        guard let entry = runsByID[run] else { throw StoreError(.runNotFound, "no run \(run)") }
+        let start = Int(max(after, 0))
+        guard start < entry.records.count, limit > 0 else { return [] }
+        let end = min(entry.records.count, start + min(limit, entry.records.count))
+        var previous = start == 0 ? EventCodec.genesisHash : entry.records[start - 1].hash
+        var out: [EventEnvelope] = []
+        for i in start..<end {
+            let r = entry.records[i]
+            let seq = Int64(i + 1)
+            let source = BlobSource(Dictionary(r.blobKeys.compactMap { k in blobs[k].map { (k, $0) } }, uniquingKeysWith: { a, _ in a }))
+            switch EventCodec.decode(body: r.body, hash: r.hash, previousHash: previous, run: run, seq: seq, blobs: source) {
+            case .success(let e): out.append(e)
+            case .failure(let fault): throw StoreError(.corrupt, "run \(run): event \(seq) is corrupt (\(fault))", seq: seq)
+            }
+            previous = r.hash
+        }
+        return out
+    }
+
+    public func runs() -> [RunSummary] {
+        runsByID.values.map(\.summary).sorted { ($0.created, $0.id) > ($1.created, $1.id) }
+    }
+
+    public func summary(of run: RunID) -> RunSummary? { runsByID[run]?.summary }
+
+    public func latestSnapshot(of run: RunID) -> Snapshot? { runsByID[run]?.snapshot }
+
+    public func verify(_ run: RunID) throws -> VerifyReport {
+        guard let entry = runsByID[run] else { throw StoreError(.runNotFound, "no run \(run)") }
+        do {
+            let events = try read(run, after: 0, limit: .max)
+            return VerifyReport(run: run, events: Int64(events.count), firstBadSeq: nil, problem: nil,
+                                headHash: entry.records.last?.hash ?? EventCodec.genesisHash)
+        } catch let error as StoreError {
+            return VerifyReport(run: run, events: Int64(entry.records.count), firstBadSeq: error.seq, problem: error.message,
+                                headHash: entry.records.last?.hash ?? EventCodec.genesisHash)
+        }
+    }
+
+    // MARK: Test hooks: tamper with stored records the way an attacker with file access could.
+
+    /// Replaces the stored body of event `seq` (1-based) without fixing hashes.
+    public func tamper(_ run: RunID, seq: Int64, body: Data) {
+        runsByID[run]?.records[Int(seq - 1)].body = body
+    }
+
+    /// Removes event `seq`, shifting later ones down.
+    public func delete(_ run: RunID, seq: Int64) {
+        runsByID[run]?.records.remove(at: Int(seq - 1))
+    }
+
+    /// The stored canonical body of event `seq`.
+    public func body(_ run: RunID, seq: Int64) -> Data? { runsByID[run]?.records[Int(seq - 1)].body }
+}
