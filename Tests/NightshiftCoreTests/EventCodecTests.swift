@@ -1,0 +1,69 @@
+import Foundation
+import NightshiftCore
+import Testing
+
+@Suite struct EventCodecTests {
+    /// The canonical bytes and hash of a fixed event. If this fails, the on-disk format changed:
+    /// existing logs would no longer verify. Add new cases instead of changing old ones.
+    @Test func canonicalEncodingIsStable() throws {
+        let e = try EventCodec.encode(
+            .toolFinished(call: CallID("m3.1"), result: ToolResult(ok: true, output: "a/b \"q\" ü", exitCode: 0)),
+            run: RunID("run-1"), seq: 7, time: Timestamp(milliseconds: 1_700_000_000_000), previousHash: EventCodec.genesisHash)
+        let golden = #"{"actor":"tool","event":{"toolFinished":{"call":"m3.1","result":{"exitCode":0,"ok":true,"output":"a/b \"q\" ü"}}},"run":"run-1","seq":7,"time":1700000000000,"v":1}"#
+        #expect(String(decoding: e.body, as: UTF8.self) == golden)
+        // SHA-256(32 zero bytes ‖ golden), computed independently (Python hashlib).
+        #expect(e.envelope.hash.hex == "b240c1b096cf0d2a01ae8be6cfcee59f9be3580ef1a066563542a341babc8ebc")
+    }
+
+    @Test func hashChainsFromThePreviousHash() throws {
+        let a = try EventCodec.encode(.runPaused(reason: "x"), run: RunID("r"), seq: 1, time: Timestamp(milliseconds: 0), previousHash: EventCodec.genesisHash)
+        let b = try EventCodec.encode(.runPaused(reason: "x"), run: RunID("r"), seq: 1, time: Timestamp(milliseconds: 0), previousHash: a.envelope.hash)
+        #expect(a.body == b.body)
+        #expect(a.envelope.hash != b.envelope.hash)
+        #expect(EventCodec.chain(EventCodec.genesisHash, a.body) == a.envelope.hash)
+    }
+
+    @Test func decodeRejectsTamperedBodyWrongHashAndWrongPosition() throws {
+        let e = try EventCodec.encode(.runPaused(reason: "x"), run: RunID("r"), seq: 4, time: Timestamp(milliseconds: 0), previousHash: EventCodec.genesisHash)
+        let ok = EventCodec.decode(body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 4)
+        #expect((try? ok.get()) == e.envelope)
+        var tampered = e.body
+        tampered[tampered.count - 3] = UInt8(ascii: "9")
+        #expect(throws: EventCodec.Fault.hashMismatch) {
+            try EventCodec.decode(body: tampered, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 4).get()
+        }
+        #expect(throws: EventCodec.Fault.wrongPosition(expected: 5, found: 4)) {
+            try EventCodec.decode(body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 5).get()
+        }
+        let garbage = Data("not json".utf8)
+        let r = EventCodec.decode(body: garbage, hash: EventCodec.chain(EventCodec.genesisHash, garbage), previousHash: EventCodec.genesisHash,
+                                  run: RunID("r"), seq: 4)
+        guard case .failure(.undecodable) = r else { Issue.record("expected undecodable, got \(r)"); return }
+    }
+
+    @Test func largePayloadLeavesTheEventAsABlobReference() throws {
+        let big = String(repeating: "0123456789", count: 1000)  // 10,000 bytes
+        let e = try EventCodec.encode(.noteWritten(task: nil, text: Payload(big)), run: RunID("r"), seq: 1, time: Timestamp(milliseconds: 0),
+                                      previousHash: EventCodec.genesisHash)
+        #expect(e.body.count < 300)
+        #expect(e.blobs.count == 1)
+        let key = try #require(e.blobs.keys.first)
+        #expect(String(decoding: e.body, as: UTF8.self).contains(key))
+        let back = try EventCodec.decode(body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 1,
+                                         blobs: BlobSource(e.blobs)).get()
+        #expect(back.event == .noteWritten(task: nil, text: Payload(big)))
+        // A missing or altered blob is a fault, never silently decoded.
+        let missing = EventCodec.decode(body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 1)
+        guard case .failure(.undecodable) = missing else { Issue.record("missing blob decoded"); return }
+        let altered = EventCodec.decode(body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 1,
+                                        blobs: BlobSource([key: Data("evil".utf8)]))
+        guard case .failure(.undecodable) = altered else { Issue.record("altered blob decoded"); return }
+    }
+
+    @Test func smallPayloadStaysInline() throws {
+        let e = try EventCodec.encode(.noteWritten(task: nil, text: "short"), run: RunID("r"), seq: 1, time: Timestamp(milliseconds: 0),
+                                      previousHash: EventCodec.genesisHash)
+        #expect(e.blobs.isEmpty)
+        #expect(String(decoding: e.body, as: UTF8.self).contains(#""text":"short""#))
+    }
+}

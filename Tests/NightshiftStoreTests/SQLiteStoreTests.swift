@@ -1,0 +1,142 @@
+import Foundation
+import GRDB
+import NightshiftCore
+import NightshiftSQLite
+import Testing
+
+/// SQLite-specific behaviour: durability in force, tampering through the file, locks, bad files.
+@Suite struct SQLiteStoreTests {
+    func populated() async throws -> (String, SQLiteEventStore, RunID) {
+        let path = temporaryDirectory() + "/t.db"
+        let store = try SQLiteEventStore(path: path)
+        let run = RunID("r1")
+        try await store.append(creation(), to: run, expectedSeq: 0)
+        try await store.append((1...6).map { .noteWritten(task: nil, text: Payload("note \($0)")) }, to: run, expectedSeq: 2)
+        return (path, store, run)
+    }
+
+    /// GRDB resets synchronous to NORMAL in WAL mode unless set again: read back what is in force.
+    @Test func synchronousFullIsInForceByDefaultAndNormalWhenAsked() throws {
+        let full = try SQLiteEventStore(path: temporaryDirectory() + "/full.db")
+        #expect(try full.synchronousInForce() == 2)
+        #expect(try full.journalMode() == "wal")
+        let normal = try SQLiteEventStore(path: temporaryDirectory() + "/normal.db", configuration: .init(durability: .normal))
+        #expect(try normal.synchronousInForce() == 1)
+    }
+
+    /// Tampering through the database file: edit, delete, reorder, insert, truncate. Every one is
+    /// detected at the right seq; the untouched log has no false positive.
+    @Test(arguments: ["edit", "delete", "reorder", "insert", "truncate", "edit-hash", "none"])
+    func tamperingWithTheFileIsDetected(how: String) async throws {
+        let (path, store, run) = try await populated()
+        #expect(try await store.verify(run).ok)
+        let raw = try DatabaseQueue(path: path)
+        try await raw.write { db in
+            switch how {
+            case "edit":
+                try db.execute(sql: "UPDATE event SET body = CAST(REPLACE(CAST(body AS TEXT), 'note 3', 'note X') AS BLOB) WHERE run = 'r1' AND seq = 5")
+            case "edit-hash":
+                try db.execute(sql: "UPDATE event SET hash = zeroblob(32) WHERE run = 'r1' AND seq = 4")
+            case "delete":
+                try db.execute(sql: "DELETE FROM event WHERE run = 'r1' AND seq = 6")
+            case "reorder":
+                try db.execute(sql: "UPDATE event SET seq = 100 WHERE run = 'r1' AND seq = 5")
+                try db.execute(sql: "UPDATE event SET seq = 5 WHERE run = 'r1' AND seq = 6")
+                try db.execute(sql: "UPDATE event SET seq = 6 WHERE run = 'r1' AND seq = 100")
+            case "insert":
+                try db.execute(sql: "INSERT INTO event (run, seq, kind, body, hash) SELECT run, 9, kind, body, hash FROM event WHERE run = 'r1' AND seq = 8")
+            case "truncate":
+                try db.execute(sql: "DELETE FROM event WHERE run = 'r1' AND seq >= 7")
+            default: break
+            }
+        }
+        let report = try await store.verify(run)
+        switch how {
+        case "none": #expect(report.ok)
+        case "edit": #expect(report.firstBadSeq == 5)
+        case "edit-hash": #expect(report.firstBadSeq == 4)
+        case "delete": #expect(report.firstBadSeq == 6)
+        case "reorder": #expect(report.firstBadSeq == 5)
+        case "insert": #expect(report.firstBadSeq == 9)
+        case "truncate": #expect(report.firstBadSeq == 7)
+        default: Issue.record("unknown case")
+        }
+        if how != "none" {
+            #expect(report.problem?.isEmpty == false)
+        }
+    }
+
+    @Test func largePayloadsAreStoredOnceNotRecopied() async throws {
+        let path = temporaryDirectory() + "/blobs.db"
+        let store = try SQLiteEventStore(path: path)
+        let run = RunID("r1")
+        let big = Payload(String(repeating: "0123456789abcdef", count: 4096))  // 64 KB
+        try await store.append(creation(), to: run, expectedSeq: 0)
+        for k in 0..<5 {
+            try await store.append([.noteWritten(task: nil, text: big)], to: run, expectedSeq: Int64(2 + k))
+        }
+        let raw = try DatabaseQueue(path: path)
+        let (blobs, blobBytes, eventBytes) = try await raw.read { db in
+            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blob")!,
+             try Int.fetchOne(db, sql: "SELECT SUM(LENGTH(bytes)) FROM blob")!,
+             try Int.fetchOne(db, sql: "SELECT SUM(LENGTH(body)) FROM event")!)
+        }
+        #expect(blobs == 1)
+        #expect(blobBytes == 65536)
+        #expect(eventBytes < 2000)  // five references, not five copies
+    }
+
+    @Test func aMissingBlobIsReportedAsCorruption() async throws {
+        let path = temporaryDirectory() + "/blobs.db"
+        let store = try SQLiteEventStore(path: path)
+        let run = RunID("r1")
+        try await store.append(creation() + [.noteWritten(task: nil, text: Payload(String(repeating: "z", count: 9000)))], to: run, expectedSeq: 0)
+        try await DatabaseQueue(path: path).write { db in try db.execute(sql: "DELETE FROM blob") }
+        #expect(try await store.verify(run).firstBadSeq == 3)
+    }
+
+    @Test func anotherProcessHoldingTheWriteLockGivesALockedError() async throws {
+        let path = temporaryDirectory() + "/locked.db"
+        _ = try SQLiteEventStore(path: path)
+        // A second process takes the write lock and keeps it for 3 s.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", """
+            import sqlite3, sys, time
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute('BEGIN IMMEDIATE')
+            print('locked', flush=True)
+            time.sleep(3)
+            """, path]
+        let out = Pipe()
+        holder.standardOutput = out
+        try holder.run()
+        defer { holder.terminate() }
+        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        try #require(line.contains("locked"), "the lock holder did not start: \(line)")
+        // Opening runs migrations, which also need the lock: the error may come from either step.
+        let error = await #expect(throws: StoreError.self) {
+            let store = try SQLiteEventStore(path: path, configuration: .init(busyTimeout: .seconds(1)))
+            try await store.append(creation(), to: RunID("r"), expectedSeq: 0)
+        }
+        #expect(error?.code == .locked)
+        #expect(error?.message.contains("locked by another process") == true)
+        holder.terminate()
+        holder.waitUntilExit()
+        let store = try SQLiteEventStore(path: path)
+        try await store.append(creation(), to: RunID("r"), expectedSeq: 0)
+        #expect(try await store.verify(RunID("r")).ok)
+    }
+
+    @Test func aFileThatIsNotADatabaseIsRefusedClearly() throws {
+        let path = temporaryDirectory() + "/garbage.db"
+        try Data(String(repeating: "this is not sqlite ", count: 100).utf8).write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: StoreError.self) { try SQLiteEventStore(path: path) }
+        #expect(error?.message.contains(path) == true)
+    }
+
+    @Test func aDatabaseInAnUncreatableFolderIsRefusedClearly() throws {
+        let error = #expect(throws: StoreError.self) { try SQLiteEventStore(path: "/proc/nightshift/x.db") }
+        #expect(error?.message.contains("/proc/nightshift") == true)
+    }
+}
