@@ -1,0 +1,168 @@
+import Foundation
+import NightshiftCore
+import NightshiftHands
+import Testing
+
+func makeWorkspace() throws -> (root: String, outside: String) {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("ns-hands-\(UUID().uuidString)").path
+    let root = base + "/ws", outside = base + "/outside"
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+    try "secret".write(toFile: outside + "/secret.txt", atomically: true, encoding: .utf8)
+    return (Workspace.realRoot(root), Workspace.realRoot(outside))
+}
+
+extension Workspace {
+    static func realRoot(_ p: String) -> String { (try? Workspace(p).root) ?? p }
+}
+
+func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.1"), name: name, arguments: Payload(args)) }
+
+@Suite struct WorkspaceConfinementTests {
+    let tools = ToolBox.standard()
+
+    @Test(arguments: ["../outside/secret.txt", "a/../../outside/secret.txt", "/etc/passwd", "/etc/shadow", "/proc/1/environ"])
+    func readingOutsideTheWorkspaceIsRefused(path: String) async throws {
+        let (root, _) = try makeWorkspace()
+        let r = await tools.run(call("read_file", #"{"path":"\#(path)"}"#), workspace: root)
+        #expect(!r.ok)
+        #expect(r.output.text.contains("refused") || r.output.text.contains("outside"))
+        #expect(!r.output.text.contains("root:"))
+    }
+
+    @Test(arguments: ["../outside/new.txt", "/tmp/ns-escape.txt", "x/../../outside/new.txt"])
+    func writingOutsideTheWorkspaceIsRefused(path: String) async throws {
+        let (root, outside) = try makeWorkspace()
+        let r = await tools.run(call("write_file", #"{"path":"\#(path)","content":"pwned"}"#), workspace: root)
+        #expect(!r.ok)
+        #expect(!FileManager.default.fileExists(atPath: outside + "/new.txt"))
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/ns-escape.txt"))
+    }
+
+    @Test func symlinkLeafAncestorAndDanglingAreRefused() async throws {
+        let (root, outside) = try makeWorkspace()
+        let fm = FileManager.default
+        try fm.createSymbolicLink(atPath: root + "/leaf", withDestinationPath: outside + "/secret.txt")
+        try fm.createSymbolicLink(atPath: root + "/dir", withDestinationPath: outside)
+        try fm.createSymbolicLink(atPath: root + "/dangling", withDestinationPath: outside + "/does-not-exist")
+        for (tool, args) in [("read_file", #"{"path":"leaf"}"#), ("read_file", #"{"path":"dir/secret.txt"}"#),
+                             ("write_file", #"{"path":"leaf","content":"x"}"#), ("write_file", #"{"path":"dir/new.txt","content":"x"}"#),
+                             ("write_file", #"{"path":"dangling","content":"x"}"#), ("list_files", #"{"path":"dir"}"#)] {
+            let r = await tools.run(call(tool, args), workspace: root)
+            #expect(!r.ok, "\(tool) \(args) was allowed: \(r.output.text)")
+        }
+        #expect(try String(contentsOfFile: outside + "/secret.txt", encoding: .utf8) == "secret")
+        #expect(!fm.fileExists(atPath: outside + "/new.txt"))
+        #expect(!fm.fileExists(atPath: outside + "/does-not-exist"))
+    }
+
+    @Test func symlinkInsideTheWorkspaceIsFollowed() async throws {
+        let (root, _) = try makeWorkspace()
+        try "hello".write(toFile: root + "/real.txt", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: root + "/alias.txt", withDestinationPath: root + "/real.txt")
+        let r = await tools.run(call("read_file", #"{"path":"alias.txt"}"#), workspace: root)
+        #expect(r.ok)
+        #expect(r.output.text == "hello")
+    }
+
+    @Test func hardLinkIsNotWrittenThroughAndNotRead() async throws {
+        let (root, outside) = try makeWorkspace()
+        try FileManager.default.linkItem(atPath: outside + "/secret.txt", toPath: root + "/hard.txt")
+        let read = await tools.run(call("read_file", #"{"path":"hard.txt"}"#), workspace: root)
+        #expect(!read.ok)
+        let write = await tools.run(call("write_file", #"{"path":"hard.txt","content":"overwritten"}"#), workspace: root)
+        #expect(write.ok)  // replaces the workspace entry...
+        #expect(try String(contentsOfFile: outside + "/secret.txt", encoding: .utf8) == "secret")  // ...never the linked file
+    }
+
+    @Test func readWriteListRoundTripWithLineRanges() async throws {
+        let (root, _) = try makeWorkspace()
+        let w = await tools.run(call("write_file", #"{"path":"src/a.txt","content":"one\ntwo\nthree\n"}"#), workspace: root)
+        #expect(w.ok)
+        let r = await tools.run(call("read_file", #"{"path":"src/a.txt","start_line":2,"end_line":3}"#), workspace: root)
+        #expect(r.output.text == "two\nthree")
+        let l = await tools.run(call("list_files", "{}"), workspace: root)
+        #expect(l.output.text == "src/\nsrc/a.txt")
+    }
+
+    @Test(arguments: [
+        ("read_file", "{}", "missing required argument 'path'"),
+        ("read_file", #"{"path":42}"#, "argument 'path' must be a string"),
+        ("write_file", "not json", "arguments must be a JSON object"),
+        ("shell", "[1,2]", "arguments must be a JSON object"),
+        ("write_file", #"{"path":"a"}"#, "missing required argument 'content'"),
+    ])
+    func badArgumentsGetAPlainError(tool: String, args: String, message: String) async throws {
+        let (root, _) = try makeWorkspace()
+        let r = await tools.run(call(tool, args), workspace: root)
+        #expect(!r.ok)
+        #expect(r.output.text.contains(message), "got: \(r.output.text)")
+    }
+
+    @Test func binaryFileIsSummarisedNotPasted() async throws {
+        let (root, _) = try makeWorkspace()
+        try Data([0, 1, 2, 3, 0, 255]).write(to: URL(fileURLWithPath: root + "/bin.dat"))
+        let r = await tools.run(call("read_file", #"{"path":"bin.dat"}"#), workspace: root)
+        #expect(r.output.text == "[binary file: 6 bytes; not shown]")
+    }
+}
+
+@Suite struct ShellToolTests {
+    let tools = ToolBox.standard(limits: {
+        var l = ToolLimits(); l.outputBytes = 4096; return l
+    }())
+
+    @Test func runsInTheWorkspaceAndReportsExitStatus() async throws {
+        let (root, _) = try makeWorkspace()
+        let r = await tools.run(call("shell", #"{"command":"pwd; exit 3"}"#), workspace: root)
+        #expect(!r.ok)
+        #expect(r.exitCode == 3)
+        #expect(r.output.text.contains(root))
+    }
+
+    @Test func timeoutKillsTheWholeProcessGroup() async throws {
+        let (root, _) = try makeWorkspace()
+        let start = ContinuousClock.now
+        // A child that would outlive its parent shell, writing a marker after 3 s.
+        let r = await tools.run(call("shell", #"{"command":"(sleep 3; touch late) & sleep 30","timeout_seconds":1}"#), workspace: root)
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(r.output.text.contains("timed out"))
+        try await Task.sleep(for: .seconds(3))
+        #expect(!FileManager.default.fileExists(atPath: root + "/late"))
+    }
+
+    @Test func backgroundedChildDoesNotOutliveTheCall() async throws {
+        let (root, _) = try makeWorkspace()
+        let r = await tools.run(call("shell", #"{"command":"(sleep 2; touch late) > /dev/null 2>&1 & echo started"}"#), workspace: root)
+        #expect(r.ok)
+        try await Task.sleep(for: .seconds(3))
+        #expect(!FileManager.default.fileExists(atPath: root + "/late"))
+    }
+
+    @Test func hugeOutputIsCutWithAMarker() async throws {
+        let (root, _) = try makeWorkspace()
+        let r = await tools.run(call("shell", #"{"command":"head -c 5000000 /dev/zero | tr '\\0' 'a'; echo END"}"#), workspace: root)
+        #expect(r.ok)
+        #expect(r.output.text.utf8.count < 6000)
+        #expect(r.output.text.contains("bytes of output cut"))
+        #expect(r.output.text.hasSuffix("END\n"))
+    }
+
+    @Test func nightshiftsOwnEnvironmentIsNotVisible() async throws {
+        let (root, _) = try makeWorkspace()
+        setenv("NIGHTSHIFT_CANARY_SECRET", "canary-7f3a", 1)
+        defer { unsetenv("NIGHTSHIFT_CANARY_SECRET") }
+        // The environment is an allowlist, not inherited. (Hiding the parent's /proc entry is the
+        // sandbox's job: a PID namespace, issue 4.)
+        let r = await tools.run(call("shell", #"{"command":"env"}"#), workspace: root)
+        #expect(!r.output.text.contains("canary-7f3a"))
+        #expect(r.output.text.contains("HOME=\(root)"))
+    }
+
+    @Test func cwdOutsideTheWorkspaceIsRefused() async throws {
+        let (root, _) = try makeWorkspace()
+        let r = await tools.run(call("shell", #"{"command":"ls","cwd":"../outside"}"#), workspace: root)
+        #expect(!r.ok)
+        #expect(r.output.text.contains("outside the workspace"))
+    }
+}

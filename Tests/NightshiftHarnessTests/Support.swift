@@ -1,0 +1,82 @@
+import Foundation
+import NightshiftCore
+import NightshiftHands
+import NightshiftHarness
+import NightshiftModels
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func tempDir(_ name: String = "ns") -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)").path
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    chmod(path, 0o755)
+    return path
+}
+
+/// The `nightshift` executable built next to this test bundle.
+func nightshiftBinary() throws -> String {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for dir in [bundle, bundle.deletingLastPathComponent(), URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/.build/debug")] {
+        let candidate = dir.appendingPathComponent("nightshift").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    throw CLITestError("the nightshift executable was not built next to the tests (run `swift build --build-tests` first)")
+}
+
+struct CLITestError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+struct CLIResult { var status: Int32; var stdout: String; var stderr: String }
+
+/// Runs `nightshift` with arguments; waits at most `timeout`.
+func nightshift(_ args: [String], env: [String: String] = [:], asUser uid: UInt32? = nil, timeout: Duration = .seconds(120)) async throws -> CLIResult {
+    let p = Process()
+    var argv = args
+    if let uid {
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        argv = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", try nightshiftBinary()] + args
+    } else {
+        p.executableURL = URL(fileURLWithPath: try nightshiftBinary())
+    }
+    p.arguments = argv
+    var environment = ProcessInfo.processInfo.environment
+    for (k, v) in env { environment[k] = v }
+    p.environment = environment
+    let dir = tempDir("ns-out")
+    FileManager.default.createFile(atPath: dir + "/out", contents: nil)
+    FileManager.default.createFile(atPath: dir + "/err", contents: nil)
+    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
+    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let deadline = ContinuousClock.now + timeout
+    while p.isRunning {
+        if ContinuousClock.now > deadline { p.terminate(); throw CLITestError("nightshift \(args.joined(separator: " ")) timed out") }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    try out.close(); try err.close()
+    return CLIResult(status: p.terminationStatus,
+                     stdout: (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
+                     stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
+}
+
+/// A model double that records every request it is handed, then plays a scripted model.
+actor RequestLog {
+    var requests: [ModelRequest] = []
+    func add(_ r: ModelRequest) { requests.append(r) }
+}
+
+struct RecordingModel: ModelProvider {
+    let inner: ScriptedModel
+    let log: RequestLog
+    var label: String { inner.label }
+    func respond(to request: ModelRequest) async throws -> ModelResponse {
+        await log.add(request)
+        return try await inner.respond(to: request)
+    }
+}
