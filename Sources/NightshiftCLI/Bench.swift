@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NightshiftCore
+import NightshiftHands
 import NightshiftHarness
 import NightshiftSQLite
 #if canImport(Glibc)
@@ -82,7 +83,7 @@ struct Bench: AsyncParsableCommand {
                                   configuration: .init(writeProgressFile: false), observer: clock.record)
             let run = RunID("w1-\(k)")
             let start = ContinuousClock.now
-            try await harness.create(run, title: "W1", plan: w1Plan(k), workspace: FileManager.default.temporaryDirectory.path, settings: RunSettings())
+            try await harness.create(run, title: "W1", plan: w1Plan(k), workspace: FileManager.default.temporaryDirectory.path, settings: w1Settings(k))
             let reason = try await harness.drive(run)
             let wall = ms(ContinuousClock.now - start) / 1000
             guard reason == .finished else { throw CLIError("the W1 run did not finish: \(reason.text)") }
@@ -213,40 +214,22 @@ struct ChildOutcome { var killed: Bool; var finished: Bool; var wakeMs: Double?;
 
 /// Starts a child; optionally SIGKILLs it once it freezes after event `stopAfterSeq`, or after `delayMs`.
 func killChild(_ args: [String], stopAfterSeq: Int64?, delayMs: Int?) async throws -> ChildOutcome {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: selfExecutable())
-    p.arguments = args
     var env = ProcessInfo.processInfo.environment
-    if let stopAfterSeq { env["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(stopAfterSeq)" } else { env["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = nil }
-    p.environment = env
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = out
+    env["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = stopAfterSeq.map { "\($0)" }
+    let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("nightshift-bench-child-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log").path
+    defer { try? FileManager.default.removeItem(atPath: outPath) }
+    let child = try ChildProcess.spawn([selfExecutable()] + args, environment: env, outputPath: outPath)
     let start = ContinuousClock.now
-    try p.run()
-    let pid = p.processIdentifier
     var killed = false
-    var status: Int32 = 0
-    let deadline = start + .seconds(600)
     while true {
-        let w = waitpid(pid, &status, WNOHANG | WUNTRACED)
-        if w == pid {
-            if (status & 0xff) == 0x7f { // stopped (SIGSTOP at the chosen event)
-                kill(pid, SIGKILL); killed = true
-                waitpid(pid, &status, 0)
-            }
-            break
-        }
-        if let delayMs, ContinuousClock.now - start >= .milliseconds(delayMs) {
-            kill(pid, SIGKILL); killed = true
-            waitpid(pid, &status, 0)
-            break
-        }
-        if ContinuousClock.now > deadline { kill(pid, SIGKILL); throw CLIError("benchmark child timed out") }
+        let state = child.poll()
+        if state == .stopped { child.kill(); killed = true; break }    // frozen at the chosen event
+        if state != .running { break }
+        if let delayMs, ContinuousClock.now - start >= .milliseconds(delayMs) { child.kill(); killed = true; break }
+        if ContinuousClock.now - start > .seconds(600) { child.kill(); throw CLIError("benchmark child timed out") }
         try await Task.sleep(for: .milliseconds(1))
     }
-    let data = (try? out.fileHandleForReading.readToEnd()) ?? Data()
-    let text = String(decoding: data, as: UTF8.self)
+    let text = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
     var json: [String: Any]?
     var wake: Double?
     for line in text.split(separator: "\n") where line.hasPrefix("{") {

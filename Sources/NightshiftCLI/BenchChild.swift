@@ -46,7 +46,7 @@ struct BenchChild: AsyncParsableCommand {
                 for a in 0..<agents {
                     group.addTask {
                         let run = RunID("agent-\(a)")
-                        try await harness.create(run, title: "W1 agent \(a)", plan: w1Plan(steps), workspace: "/tmp", settings: RunSettings())
+                        try await harness.create(run, title: "W1 agent \(a)", plan: w1Plan(steps), workspace: "/tmp", settings: w1Settings(steps))
                         return try await harness.drive(run)
                     }
                 }
@@ -73,7 +73,7 @@ struct BenchChild: AsyncParsableCommand {
             let t0 = ContinuousClock.now
             let reason: StopReason
             if try await store.summary(of: id) == nil {
-                try await harness.create(id, title: "W3", plan: w1Plan(steps), workspace: "/tmp", settings: RunSettings())
+                try await harness.create(id, title: "W3", plan: w1Plan(steps), workspace: "/tmp", settings: w1Settings(steps))
                 reason = try await harness.drive(id)
             } else {
                 let state = try await harness.wake(id)

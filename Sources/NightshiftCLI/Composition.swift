@@ -13,7 +13,7 @@ import Glibc
 /// The composition root: the one place that picks concrete adapters and wires them.
 enum Composition {
     static func openStore(_ options: StoreOptions) throws -> SQLiteEventStore {
-        try SQLiteEventStore(path: options.db)
+        try SQLiteEventStore(path: options.db, configuration: .init(busyTimeout: .seconds(options.lockTimeout)))
     }
 
     /// Parses `--model`. Only `scripted:FILE` exists until real providers land.

@@ -23,4 +23,11 @@ public struct Nightshift: AsyncParsableCommand {
 struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The SQLite database holding the event logs.", valueName: "PATH"))
     var db: String = ".nightshift/nightshift.db"
+
+    @Option(help: ArgumentHelp("Seconds to wait for another process's write lock on the database before giving up.", valueName: "SECONDS"))
+    var lockTimeout: Int = 5
+
+    func validate() throws {
+        guard lockTimeout >= 0 else { throw ValidationError("--lock-timeout must be 0 or more seconds") }
+    }
 }

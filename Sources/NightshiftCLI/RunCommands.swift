@@ -34,7 +34,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The model: scripted:FILE plays a scenario file (the scripted test double).", valueName: "SPEC"))
     var model: String
     @Option(help: "Done claims allowed per task before it is blocked.") var maxAttempts: Int = 3
-    @Option(help: "Model turns allowed per attempt.") var maxTurns: Int = 50
+    @Option(help: "Model turns allowed per attempt.") var maxTurns: Int = 200
     @Flag(help: "Stop the whole run when a task is blocked (default: go on to the next task).") var stopOnBlocked = false
     @Option(help: ArgumentHelp("Use this run id instead of a generated one.", valueName: "ID")) var id: String?
     @Flag(help: "Print events as JSON lines instead of the timeline.") var json = false

@@ -17,7 +17,7 @@ struct W1Model: ModelProvider {
             // The history handed over must end with the previous step's echo (or its in-doubt notice).
             guard case let .toolResult(_, name, _, output)? = request.transcript.last, name == "echo",
                   output.hasPrefix("echo#\(i):") || output.hasPrefix("OUTCOME UNKNOWN") else {
-                throw CLIError("W1 model: the context does not end with the result of step \(i)")
+                throw CLIError("W1 model: the context does not end with the result of step \(i) (it ends with \(String(describing: request.transcript.last).prefix(120)), \(request.transcript.count) entries)")
             }
         }
         if i >= steps {
@@ -96,3 +96,6 @@ func peakRSSMB() -> Double {
     }
     return .nan
 }
+
+/// W1 is one long attempt: allow every step's turn.
+func w1Settings(_ steps: Int) -> RunSettings { RunSettings(maxAttempts: 1, maxTurnsPerAttempt: steps + 1) }

@@ -34,9 +34,9 @@ public struct RunSettings: Sendable, Codable, Equatable {
     public var maxAttempts: Int
     /// Whether a blocked task stops the run (true) or the run goes on to the next task. Defaults to false.
     public var stopOnBlocked: Bool
-    /// Model turns allowed in one attempt before it counts as failed. Defaults to 50.
+    /// Model turns allowed in one attempt before it counts as failed. Defaults to 200.
     public var maxTurnsPerAttempt: Int
-    public init(maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 50) {
+    public init(maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200) {
         self.maxAttempts = maxAttempts; self.stopOnBlocked = stopOnBlocked; self.maxTurnsPerAttempt = maxTurnsPerAttempt
     }
 }

@@ -17,15 +17,18 @@ enum SQLiteSchema {
                 );
                 -- One row per event. body is the canonical JSON the hash covers; blobs lists the
                 -- content keys of large payloads it references (NULL when none).
+                -- A rowid table on purpose: WITHOUT ROWID keeps at most ~1 KB of a row on its
+                -- B-tree page, so a typical 1-2 KB event would spill into a mostly empty overflow page.
                 CREATE TABLE event (
+                    id INTEGER PRIMARY KEY,
                     run TEXT NOT NULL,
                     seq INTEGER NOT NULL CHECK (seq >= 1),
                     kind TEXT NOT NULL,
                     body BLOB NOT NULL,
                     hash BLOB NOT NULL,
                     blobs TEXT,
-                    PRIMARY KEY (run, seq)
-                ) WITHOUT ROWID;
+                    UNIQUE (run, seq)
+                );
                 -- Large payloads, stored once by SHA-256 of their bytes.
                 CREATE TABLE blob (
                     key TEXT PRIMARY KEY NOT NULL,

@@ -1,0 +1,63 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process the caller supervises itself (waits, stops, kills). Used by benchmarks and
+/// crash tests that must see a child freeze (SIGSTOP) and then SIGKILL it at an exact point;
+/// Foundation's `Process` reaps children on its own and cannot report a stop.
+public struct ChildProcess: Sendable {
+    public let pid: Int32
+
+    public enum State: Equatable, Sendable { case running, stopped, exited(Int32), signalled(Int32) }
+
+    /// Starts `argv` with `environment`, stdout and stderr appended to `outputPath`.
+    public static func spawn(_ argv: [String], environment: [String: String], outputPath: String) throws -> ChildProcess {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
+        guard rc == 0 else { throw ChildProcessError(message: "cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
+        return ChildProcess(pid: pid)
+    }
+
+    /// Non-blocking look at the child's state (reaps it once it has exited).
+    public func poll() -> State {
+        var status: Int32 = 0
+        let w = waitpid(pid, &status, WNOHANG | WUNTRACED)
+        guard w == pid else { return .running }
+        if status & 0xff == 0x7f { return .stopped }
+        if status & 0x7f == 0 { return .exited((status >> 8) & 0xff) }
+        return .signalled(status & 0x7f)
+    }
+
+    /// Waits until the child stops or ends, or `timeout` passes (then `.running`).
+    public func wait(timeout: Duration) async -> State {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let s = poll()
+            if s != .running { return s }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return .running
+    }
+
+    /// SIGKILL and reap.
+    public func kill() {
+        _ = Glibc.kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+}
+
+public struct ChildProcessError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

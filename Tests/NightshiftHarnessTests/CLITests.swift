@@ -1,0 +1,207 @@
+import Foundation
+import NightshiftCore
+import NightshiftSQLite
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Bad input through the real executable: one clear line, a non-zero exit, and a log left intact.
+@Suite struct CLITests {
+    static let plan = """
+        title: cli
+        tasks:
+          - id: one
+            description: write one.txt
+            checks:
+              - test -f one.txt
+          - id: two
+            description: write two.txt
+            checks:
+              - test -f two.txt
+        """
+    static let scenario = """
+        tasks:
+          one:
+            - tools:
+                - write_file: {path: one.txt, content: "1"}
+              done: wrote one
+          two:
+            - tools:
+                - write_file: {path: two.txt, content: "2"}
+              done: wrote two
+        """
+
+    struct Setup {
+        var root: String
+        var ws: String { root + "/ws" }
+        var db: String { root + "/ns.db" }
+        var plan: String { root + "/plan.yaml" }
+        var scenario: String { root + "/scenario.yaml" }
+        func run(_ extra: [String] = [], plan: String? = nil, model: String? = nil) async throws -> CLIResult {
+            try await nightshift(["run", "--plan", plan ?? self.plan, "--workspace", ws, "--model", model ?? "scripted:\(scenario)", "--db", db] + extra)
+        }
+    }
+
+    func setup(plan: String = CLITests.plan, scenario: String = CLITests.scenario) throws -> Setup {
+        let s = Setup(root: tempDir("ns-cli"))
+        try FileManager.default.createDirectory(atPath: s.ws, withIntermediateDirectories: true)
+        try plan.write(toFile: s.plan, atomically: true, encoding: .utf8)
+        try scenario.write(toFile: s.scenario, atomically: true, encoding: .utf8)
+        return s
+    }
+
+    @Test func aGoodRunFinishesAndCanBeInspected() async throws {
+        let s = try setup()
+        let r = try await s.run(["--id", "good"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("run good finished"))
+        let status = try await nightshift(["status", "good", "--db", s.db])
+        #expect(status.stdout.contains("scripted test double"))
+        #expect(status.stdout.contains("one"))
+        let list = try await nightshift(["status", "--db", s.db])
+        #expect(list.stdout.contains("good") && list.stdout.contains("finished"))
+        let log = try await nightshift(["log", "good", "--db", s.db, "--json"])
+        let lines = log.stdout.split(separator: "\n")
+        #expect(lines.count == (try await SQLiteEventStore(path: s.db).summary(of: RunID("good"))?.headSeq).map(Int.init))
+        #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
+        let follow = try await nightshift(["log", "good", "--db", s.db, "--follow"], timeout: .seconds(20))
+        #expect(follow.stdout.contains("run finished"))
+        #expect(try await nightshift(["audit", "verify", "--all", "--db", s.db]).status == 0)
+        let again = try await nightshift(["resume", "good", "--db", s.db])
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("nothing to resume"))
+    }
+
+    @Test func malformedPlanSaysWhereAndCreatesNothing() async throws {
+        let s = try setup(plan: "title: x\ntasks:\n  - id: one\n    descripton: typo\n")
+        let r = try await s.run()
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("plan.yaml:4:"))
+        #expect(r.stderr.contains("unknown key 'descripton'"))
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: s.db))
+    }
+
+    @Test func malformedScenarioSaysWhere() async throws {
+        let s = try setup(scenario: "tasks:\n  one:\n    - tool:\n        - shell: {command: ls}\n")
+        let r = try await s.run()
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("scenario.yaml:3:"))
+        #expect(r.stderr.contains("unknown key 'tool'"))
+    }
+
+    @Test func missingFilesAndUnknownModelsAreNamed() async throws {
+        let s = try setup()
+        let noPlan = try await s.run(plan: s.root + "/nope.yaml")
+        #expect(noPlan.status == 1)
+        #expect(noPlan.stderr.contains("nope.yaml: cannot read the plan file: no such file"))
+        let badModel = try await s.run(model: "gpt-9")
+        #expect(badModel.status == 1)
+        #expect(badModel.stderr.contains("unknown model 'gpt-9'"))
+    }
+
+    @Test func unknownRunIdIsReported() async throws {
+        let s = try setup()
+        _ = try await s.run(["--id", "real"])
+        for args in [["resume", "nope"], ["status", "nope"], ["log", "nope"], ["audit", "verify", "nope"]] {
+            let r = try await nightshift(args + ["--db", s.db])
+            #expect(r.status == 1, "\(args)")
+            #expect(r.stderr.contains("no run nope"), "\(args): \(r.stderr)")
+        }
+        #expect(try await nightshift(["audit", "verify", "real", "--db", s.db]).status == 0)
+    }
+
+    @Test func missingWorkspaceIsReported() async throws {
+        let s = try setup()
+        let r = try await nightshift(["run", "--plan", s.plan, "--workspace", s.root + "/missing", "--model", "scripted:\(s.scenario)", "--db", s.db])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("the workspace \(s.root)/missing does not exist"))
+    }
+
+    @Test func scenarioEndingBeforeThePlanPausesAndLeavesAVerifiableLog() async throws {
+        let s = try setup(scenario: "tasks:\n  one:\n    - tools:\n        - write_file: {path: one.txt, content: x}\n      done: ok\n")
+        let r = try await s.run(["--id", "short"])
+        #expect(r.status == 3, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("paused"))
+        #expect(r.stdout.contains("has no turns for task 'two'"))
+        #expect(r.stdout.contains("nightshift resume short"))
+        #expect(try await nightshift(["audit", "verify", "short", "--db", s.db]).status == 0)
+        // Fix the scenario and resume: the run finishes.
+        try Self.scenario.write(toFile: s.scenario, atomically: true, encoding: .utf8)
+        let resumed = try await nightshift(["resume", "short", "--db", s.db])
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+    }
+
+    @Test func databaseLockedByAnotherWriterIsReported() async throws {
+        let s = try setup()
+        _ = try await s.run(["--id", "first"])
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", "import sqlite3,sys,time\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('locked',flush=True)\ntime.sleep(10)", s.db]
+        let pipe = Pipe()
+        holder.standardOutput = pipe
+        try holder.run()
+        defer { holder.terminate() }
+        #expect(String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self).contains("locked"))
+        let r = try await s.run(["--id", "second", "--lock-timeout", "1"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("is locked by another process"))
+        holder.terminate(); holder.waitUntilExit()
+        #expect(try await nightshift(["audit", "verify", "--all", "--db", s.db]).status == 0)
+    }
+
+    /// Root ignores file permissions, so the read-only case runs the CLI as an unprivileged user.
+    @Test func readOnlyDatabaseIsReported() async throws {
+        let s = try setup()
+        _ = try await s.run(["--id", "ro"])
+        chmod(s.db, 0o444)
+        chmod(s.root, 0o755)
+        let asUser: UInt32? = getuid() == 0 ? 65534 : nil
+        if asUser != nil { try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "setpriv (util-linux) is needed") }
+        let r = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--model", "scripted:\(s.scenario)", "--db", s.db], asUser: asUser)
+        #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+        #expect(r.stderr.contains("read-only"), "\(r.stderr)")
+        chmod(s.db, 0o644)
+        #expect(try await nightshift(["audit", "verify", "ro", "--db", s.db]).status == 0)
+    }
+
+    @Test func tamperedDatabaseFailsAuditWithTheSeq() async throws {
+        let s = try setup()
+        _ = try await s.run(["--id", "t"])
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nc.execute(\"UPDATE event SET body=CAST(REPLACE(CAST(body AS TEXT),'one.txt','0ne.txt') AS BLOB) WHERE seq=5\")\nc.commit()", s.db]
+        try p.run(); p.waitUntilExit()
+        let r = try await nightshift(["audit", "verify", "t", "--db", s.db])
+        #expect(r.status == 2)
+        #expect(r.stdout.contains("BROKEN at event 5"))
+    }
+
+    @Test func demoRunsOfflineAndSurvivesAKill() async throws {
+        let root = tempDir("ns-demo")
+        let demo = try await nightshift(["demo", "--db", root + "/ns.db", "--dir", root + "/d1"])
+        #expect(demo.status == 0, "\(demo.stdout)\(demo.stderr)")
+        #expect(demo.stdout.contains("run finished: 3 of 3 tasks done"))
+        #expect(demo.stdout.contains("attempt 1 not accepted"))
+        #expect(demo.stdout.contains("nightshift audit verify"))
+        let killed = try await nightshift(["demo", "--db", root + "/ns.db", "--dir", root + "/d2", "--kill-after", "20"])
+        #expect(killed.status != 0)
+        let id = try #require(killed.stdout.split(separator: "\n").first { $0.hasPrefix("run id: ") }?.split(separator: " ")[2])
+        let resumed = try await nightshift(["resume", String(id), "--db", root + "/ns.db"])
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+        #expect(resumed.stdout.contains("run resumed"))
+        #expect(try await nightshift(["audit", "verify", "--all", "--db", root + "/ns.db"]).status == 0)
+    }
+
+    @Test func helpTeaches() async throws {
+        let top = try await nightshift(["--help"])
+        #expect(top.stdout.contains("nightshift demo"))
+        let run = try await nightshift(["run", "--help"])
+        #expect(run.stdout.contains("expect_exit"))
+        #expect(run.stdout.contains("nightshift resume RUN"))
+        let bad = try await nightshift(["run", "--max-attempts", "0", "--plan", "x", "--model", "scripted:x"])
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("--max-attempts must be at least 1"))
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import NightshiftCore
+import NightshiftHands
+import NightshiftSQLite
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The crash contract, end to end: a real `nightshift` process is SIGKILLed at many points —
+/// exact event boundaries and in the middle of a running tool — and resumed each time.
+@Suite(.serialized) struct CrashRecoveryTests {
+    /// 18 turns: shell effects (non-idempotent), reads (idempotent), writes, and three slow shell
+    /// calls to be killed in the middle of.
+    static func scenario() -> String {
+        var turns = ""
+        for k in 1...18 {
+            if k % 6 == 3 {
+                turns += "    - tools:\n        - shell: {command: 'echo slow-\(k)-start >> effects.log; sleep 1; echo slow-\(k)-end >> effects.log'}\n"
+            } else {
+                turns += "    - tools:\n        - shell: {command: 'echo effect-\(k) >> effects.log'}\n        - read_file: {path: effects.log}\n"
+                if k % 4 == 0 { turns += "        - write_file: {path: 'notes/\(k).txt', content: 'note \(k)'}\n" }
+            }
+        }
+        turns += "    - say: all effects written\n      done: done\n"
+        return "tasks:\n  effects:\n" + turns + "  wrap-up:\n    - tools:\n        - write_file: {path: done.txt, content: ok}\n      done: wrapped\n"
+    }
+
+    static let plan = """
+        title: crash test
+        tasks:
+          - id: effects
+            description: append effects
+            checks:
+              - command: grep -q effect-18 effects.log
+          - id: wrap-up
+            description: write done.txt
+            checks:
+              - test -f done.txt
+        """
+
+    @Test func runSurvivesSIGKILLAtManyPointsWithoutDuplicatingEffects() async throws {
+        let root = tempDir("ns-crash")
+        let ws = root + "/ws", db = root + "/ns.db", out = root + "/out.log"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        try Self.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        try Self.scenario().write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        let binary = try nightshiftBinary()
+        let env = ProcessInfo.processInfo.environment.filter { $0.key != "NIGHTSHIFT_TEST_STOP_AFTER_SEQ" }
+        let run = ["run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
+                   "--db", db, "--id", "crash", "-q"]
+        let resume = ["resume", "crash", "--db", db, "-q"]
+        let store = try SQLiteEventStore(path: db)
+        var rng = SystemRandomNumberGenerator()
+        var boundaryKills: Set<Int64> = [], midToolKills: [String] = []
+        var started = false
+        var finished = false
+
+        func effects() -> String { (try? String(contentsOfFile: ws + "/effects.log", encoding: .utf8)) ?? "" }
+
+        /// Runs until a slow tool's start marker appears, then SIGKILLs: the kill lands mid-tool.
+        func killMidTool(_ k: Int) async throws {
+            let child = try ChildProcess.spawn([binary] + (started ? resume : run), environment: env, outputPath: out)
+            started = true
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !effects().contains("slow-\(k)-start") {
+                if case .exited = child.poll() { throw CLITestError("the run ended before slow-\(k) started") }
+                if ContinuousClock.now > deadline { child.kill(); throw CLITestError("slow-\(k) never started") }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            child.kill()
+            midToolKills.append("slow-\(k)")
+        }
+
+        var nextSlow = [3, 9, 15]
+        while !finished && (boundaryKills.count < 25 || !nextSlow.isEmpty) {
+            if let k = nextSlow.first, !effects().contains("slow-\(k)-start"), boundaryKills.count >= 8 * (3 - nextSlow.count) {
+                try await killMidTool(k)
+                nextSlow.removeFirst()
+                continue
+            }
+            if let k = nextSlow.first, effects().contains("slow-\(k)-start") { nextSlow.removeFirst() }  // passed it already
+            let head = started ? (try await store.summary(of: RunID("crash"))?.headSeq ?? 0) : 0
+            let target = head + 1 + Int64.random(in: 0...3, using: &rng)
+            var childEnv = env
+            childEnv["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(target)"
+            let child = try ChildProcess.spawn([binary] + (started ? resume : run), environment: childEnv, outputPath: out)
+            started = true
+            switch await child.wait(timeout: .seconds(60)) {
+            case .stopped:
+                child.kill()
+                boundaryKills.insert(target)
+            case .exited(0):
+                finished = true
+            case let other:
+                child.kill()
+                let log = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+                Issue.record("child ended with \(other) at target \(target): \(log.suffix(800))")
+                return
+            }
+        }
+        #expect(boundaryKills.count >= 25, "only \(boundaryKills.count) boundary kills before the run finished")
+        #expect(midToolKills.count == 3, "mid-tool kills: \(midToolKills)")
+
+        // Resume until it finishes.
+        for _ in 0..<3 where !finished {
+            let r = try await nightshift(resume)
+            finished = r.status == 0
+        }
+        #expect(finished)
+
+        // The run completed, the chain verifies, every tool call ended exactly once.
+        let summary = try #require(try await store.summary(of: RunID("crash")))
+        #expect(summary.status == .finished)
+        #expect(try await store.verify(RunID("crash")).ok)
+        let audit = try await nightshift(["audit", "verify", "crash", "--db", db])
+        #expect(audit.status == 0, "\(audit.stdout)\(audit.stderr)")
+        let events = try await store.readAll(RunID("crash"))
+        var requested: [CallID: Bool] = [:], terminal: [CallID: Int] = [:]
+        for e in events {
+            switch e.event {
+            case let .toolRequested(call, _, idempotent): requested[call] = idempotent
+            case let .toolFinished(call, _), let .toolInDoubt(call, _): terminal[call, default: 0] += 1
+            default: break
+            }
+        }
+        #expect(!requested.isEmpty)
+        for call in requested.keys { #expect(terminal[call] == 1, "\(call) has \(terminal[call] ?? 0) terminal events") }
+        #expect(Set(terminal.keys) == Set(requested.keys))
+        // No side effect happened twice; the in-doubt calls were never re-run.
+        let lines = effects().split(separator: "\n").map(String.init)
+        #expect(lines.count == Set(lines).count, "duplicated effects: \(lines.sorted())")
+        #expect(events.contains { $0.event.kind == "tool_in_doubt" })
+        #expect(events.filter { $0.event.kind == "run_resumed" }.count >= 28)
+        #expect(FileManager.default.fileExists(atPath: ws + "/done.txt"))
+    }
+}
