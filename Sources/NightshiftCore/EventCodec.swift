@@ -12,7 +12,7 @@ public enum EventCodec {
     /// The "previous hash" of a run's first event.
     public static let genesisHash = [UInt8](repeating: 0, count: 32)
 
-    struct Body: Codable {
+    struct Stored: Codable {
         var run: RunID
         var seq: Int64
         var time: Timestamp
@@ -28,17 +28,38 @@ public enum EventCodec {
         public var blobs: [String: Data]
     }
 
-    /// Encodes `event` at position `seq` after `previousHash`.
-    public static func encode(_ event: Event, run: RunID, seq: Int64, time: Timestamp, previousHash: [UInt8]) throws -> Encoded {
+    /// Canonical bytes of an event at a position, before chaining. They do not depend on the
+    /// previous hash, so a store can encode outside its write lock and only chain inside it.
+    public struct Body: Sendable {
+        public var event: Event
+        public var run: RunID
+        public var seq: Int64
+        public var time: Timestamp
+        public var bytes: Data
+        public var blobs: [String: Data]
+
+        /// The envelope once chained after `previousHash`.
+        public func chained(after previousHash: [UInt8]) -> Encoded {
+            let hash = EventCodec.chain(previousHash, bytes)
+            return Encoded(envelope: EventEnvelope(run: run, seq: seq, time: time, actor: event.actor,
+                                                   schemaVersion: EventCodec.schemaVersion, event: event, hash: hash),
+                           body: bytes, blobs: blobs)
+        }
+    }
+
+    /// Encodes `event`'s canonical bytes at position `seq`.
+    public static func body(_ event: Event, run: RunID, seq: Int64, time: Timestamp) throws -> Body {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let sink = BlobSink()
         encoder.userInfo[.nightshiftBlobSink] = sink
-        let body = try encoder.encode(Body(run: run, seq: seq, time: time, actor: event.actor, v: schemaVersion, event: event))
-        let hash = chain(previousHash, body)
-        let envelope = EventEnvelope(run: run, seq: seq, time: time, actor: event.actor, schemaVersion: schemaVersion,
-                                     event: event, hash: hash)
-        return Encoded(envelope: envelope, body: body, blobs: sink.blobs)
+        let bytes = try encoder.encode(Stored(run: run, seq: seq, time: time, actor: event.actor, v: schemaVersion, event: event))
+        return Body(event: event, run: run, seq: seq, time: time, bytes: bytes, blobs: sink.blobs)
+    }
+
+    /// Encodes `event` at position `seq` after `previousHash`.
+    public static func encode(_ event: Event, run: RunID, seq: Int64, time: Timestamp, previousHash: [UInt8]) throws -> Encoded {
+        try body(event, run: run, seq: seq, time: time).chained(after: previousHash)
     }
 
     /// SHA-256(previous ‖ body).
@@ -63,8 +84,8 @@ public enum EventCodec {
         guard chain(previousHash, body) == hash else { return .failure(.hashMismatch) }
         let decoder = JSONDecoder()
         if let blobs { decoder.userInfo[.nightshiftBlobSource] = blobs }
-        let decoded: Body
-        do { decoded = try decoder.decode(Body.self, from: body) } catch {
+        let decoded: Stored
+        do { decoded = try decoder.decode(Stored.self, from: body) } catch {
             return .failure(.undecodable(String(describing: error).prefix(300).description))
         }
         guard decoded.run == run, decoded.seq == seq else {

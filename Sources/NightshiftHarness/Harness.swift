@@ -65,12 +65,12 @@ public struct Harness: Sendable {
     /// - Parameter resumedBy: when waking a run another process left, who is resuming it; recorded
     ///   as `run_resumed`, which puts calls that were in flight in doubt.
     public func drive(_ run: RunID, resumedBy: String? = nil) async throws -> StopReason {
+        let catalog = ToolCatalog(tools.specs)
         var committed = try await wake(run)
         var recent = try await loadRecent(committed)
         if configuration.writeProgressFile { ProgressFile.write(committed) }
-        if committed.isTerminal { return committed.nextAction(tools: ToolCatalog(tools.specs)) == .stop(.finished) ? .finished : .failed(committed.statusReason ?? "failed") }
+        if committed.isTerminal, case let .stop(reason) = committed.nextAction(tools: catalog) { return reason }
 
-        let catalog = ToolCatalog(tools.specs)
         var scratch = committed
         var buffer: [Event] = []
         var lastSnapshotSeq = (try await store.latestSnapshot(of: run))?.seq ?? 0
@@ -152,14 +152,6 @@ public struct Harness: Sendable {
                 }
             }
         }
-    }
-
-    /// Pauses a running run (recorded; `drive` with `resumedBy` continues it).
-    public func pause(_ run: RunID, reason: String) async throws {
-        let state = try await wake(run)
-        guard state.status == .running else { return }
-        let envelopes = try await store.append([.runPaused(reason: reason)], to: run, expectedSeq: state.lastSeq)
-        envelopes.forEach { observer?($0) }
     }
 
     private func loadRecent(_ state: RunState) async throws -> [EventEnvelope] {

@@ -79,7 +79,7 @@ public final class SQLiteEventStore: EventStore {
         } catch {
             throw Self.mapError(error, path: path)
         }
-        committer = GroupCommitter(writer: writer, now: configuration.now, path: path)
+        committer = GroupCommitter(writer: writer, path: path)
     }
 
     static func grdbConfiguration(_ c: Configuration) -> GRDB.Configuration {
@@ -110,7 +110,13 @@ public final class SQLiteEventStore: EventStore {
     // MARK: EventStore
 
     public func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?) async throws -> [EventEnvelope] {
-        try await committer.submit(AppendRequest(run: run, expectedSeq: expectedSeq, events: events, snapshot: snapshot))
+        // Encode here, in the caller's task, so concurrent appenders encode in parallel; only the
+        // hash chaining and the inserts happen under the single write lock.
+        let time = configuration.now()
+        let bodies = try events.enumerated().map { n, event in
+            try EventCodec.body(event, run: run, seq: expectedSeq + Int64(n) + 1, time: time)
+        }
+        return try await committer.submit(AppendRequest(run: run, expectedSeq: expectedSeq, bodies: bodies, snapshot: snapshot))
     }
 
     public func read(_ run: RunID, after: Int64, limit: Int) async throws -> [EventEnvelope] {
@@ -243,20 +249,20 @@ public final class SQLiteEventStore: EventStore {
 struct AppendRequest: Sendable {
     var run: RunID
     var expectedSeq: Int64
-    var events: [Event]
+    /// Canonical bytes of the events at positions expectedSeq + 1, +2, …
+    var bodies: [EventCodec.Body]
     var snapshot: Snapshot?
 }
 
 /// Serialises appends and batches the ones that queue up while a commit is in flight.
 actor GroupCommitter {
     private let writer: any DatabaseWriter
-    private let now: @Sendable () -> Timestamp
     private let path: String
     private var queue: [(AppendRequest, CheckedContinuation<[EventEnvelope], any Error>)] = []
     private var draining = false
 
-    init(writer: any DatabaseWriter, now: @escaping @Sendable () -> Timestamp, path: String) {
-        self.writer = writer; self.now = now; self.path = path
+    init(writer: any DatabaseWriter, path: String) {
+        self.writer = writer; self.path = path
     }
 
     func submit(_ request: AppendRequest) async throws -> [EventEnvelope] {
@@ -280,7 +286,6 @@ actor GroupCommitter {
 
     /// One transaction for the whole batch; each request in its own savepoint so a conflict fails alone.
     private func write(_ requests: [AppendRequest]) async -> [Result<[EventEnvelope], any Error>] {
-        let time = now()
         let path = self.path
         do {
             return try await writer.write { db in
@@ -288,7 +293,7 @@ actor GroupCommitter {
                     Result { () throws -> [EventEnvelope] in
                         var out: [EventEnvelope] = []
                         try db.inSavepoint {
-                            out = try Self.append(db, request, time: time)
+                            out = try Self.append(db, request)
                             return .commit
                         }
                         return out
@@ -301,7 +306,7 @@ actor GroupCommitter {
         }
     }
 
-    private static func append(_ db: Database, _ r: AppendRequest, time: Timestamp) throws -> [EventEnvelope] {
+    private static func append(_ db: Database, _ r: AppendRequest) throws -> [EventEnvelope] {
         let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT head_seq, head_hash FROM run WHERE id = ?"),
                                     arguments: [r.run.rawValue])
         let headSeq: Int64 = head?["head_seq"] ?? 0
@@ -309,10 +314,11 @@ actor GroupCommitter {
             throw StoreError(.sequenceConflict, "run \(r.run) is at seq \(headSeq), not \(r.expectedSeq): another writer advanced it",
                              seq: headSeq)
         }
-        guard !r.events.isEmpty else { return [] }
+        guard let first = r.bodies.first else { return [] }
+        let time = first.time
         var previous = head.map { [UInt8]($0["head_hash"] as Data) } ?? EventCodec.genesisHash
         if head == nil {
-            guard case let .runCreated(title, _, _, _) = r.events[0] else {
+            guard case let .runCreated(title, _, _, _) = first.event else {
                 throw StoreError(.runNotFound, "no run \(r.run); a run's first event must be run_created")
             }
             try db.execute(sql: "INSERT INTO run (id, title, status, created, updated, head_seq, head_hash) VALUES (?, ?, 'running', ?, ?, 0, ?)",
@@ -321,11 +327,11 @@ actor GroupCommitter {
         let insert = try db.cachedStatement(sql: "INSERT INTO event (run, seq, kind, body, hash, blobs) VALUES (?, ?, ?, ?, ?, ?)")
         let insertBlob = try db.cachedStatement(sql: "INSERT OR IGNORE INTO blob (key, bytes) VALUES (?, ?)")
         var out: [EventEnvelope] = []
-        out.reserveCapacity(r.events.count)
+        out.reserveCapacity(r.bodies.count)
         var status: RunStatus?
-        for (n, event) in r.events.enumerated() {
-            let seq = r.expectedSeq + Int64(n) + 1
-            let encoded = try EventCodec.encode(event, run: r.run, seq: seq, time: time, previousHash: previous)
+        for body in r.bodies {
+            let (seq, event) = (body.seq, body.event)
+            let encoded = body.chained(after: previous)
             let keys = encoded.blobs.keys.sorted()
             for key in keys { try insertBlob.execute(arguments: [key, encoded.blobs[key]!]) }
             try insert.execute(arguments: [r.run.rawValue, seq, event.kind, encoded.body, Data(encoded.envelope.hash),
@@ -334,7 +340,7 @@ actor GroupCommitter {
             if let s = event.statusAfter { status = s }
             out.append(encoded.envelope)
         }
-        let newHead = r.expectedSeq + Int64(r.events.count)
+        let newHead = r.expectedSeq + Int64(r.bodies.count)
         if let status {
             try db.execute(sql: "UPDATE run SET head_seq = ?, head_hash = ?, updated = ?, status = ? WHERE id = ?",
                            arguments: [newHead, Data(previous), time.milliseconds, status.rawValue, r.run.rawValue])
