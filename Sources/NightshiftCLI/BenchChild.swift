@@ -20,13 +20,14 @@ struct BenchChild: AsyncParsableCommand {
             let processStart = processStartMs()
             let t0 = ContinuousClock.now
             let store = try SQLiteEventStore(path: db)
+            let opened = ContinuousClock.now
             let harness = Harness(store: store, model: W1Model(steps: 0), tools: W1Tools(effectsFile: nil), checks: NoChecks(),
                                   configuration: .init(writeProgressFile: false))
             let state = try await harness.wake(RunID(run))
             _ = state.nextAction(tools: ToolCatalog(harness.tools.specs))
             let loadMs = ms(ContinuousClock.now - t0)
             let nowMs = Date().timeIntervalSince1970 * 1000
-            say(#"{"wake_ms":\#(round3(loadMs)),"wake_process_ms":\#(round3(nowMs - processStart)),"events":\#(state.lastSeq)}"#)
+            say(#"{"wake_ms":\#(round3(loadMs)),"open_ms":\#(round3(ms(opened - t0))),"wake_process_ms":\#(round3(nowMs - processStart)),"events":\#(state.lastSeq)}"#)
         }
     }
 

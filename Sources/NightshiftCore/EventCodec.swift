@@ -49,6 +49,14 @@ public enum EventCodec {
 
     /// Encodes `event`'s canonical bytes at position `seq`.
     public static func body(_ event: Event, run: RunID, seq: Int64, time: Timestamp) throws -> Body {
+        var writer = CanonicalWriter()
+        writer.stored(run: run, seq: seq, time: time, version: schemaVersion, event: event)
+        return Body(event: event, run: run, seq: seq, time: time, bytes: Data(writer.bytes), blobs: writer.blobs)
+    }
+
+    /// The same bytes through `JSONEncoder` and the synthesised `Codable` conformances: the
+    /// reference the fast writer is tested against.
+    public static func referenceBody(_ event: Event, run: RunID, seq: Int64, time: Timestamp) throws -> Body {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let sink = BlobSink()

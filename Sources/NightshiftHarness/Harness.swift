@@ -6,13 +6,13 @@ import Foundation
 /// result after it. A crash anywhere is survived by driving the run again.
 public struct Harness: Sendable {
     public struct Configuration: Sendable {
-        /// A snapshot of the folded state is stored after this many events. Defaults to 256.
+        /// A snapshot of the folded state is stored after this many events, bounding the tail a wake decodes. Defaults to 64.
         public var snapshotEvery: Int64
         /// How many recent events of the active task the model's transcript draws on. Defaults to 48.
         public var transcriptWindow: Int
         /// Whether to keep `PROGRESS.md` in the workspace up to date. Defaults to true.
         public var writeProgressFile: Bool
-        public init(snapshotEvery: Int64 = 256, transcriptWindow: Int = 48, writeProgressFile: Bool = true) {
+        public init(snapshotEvery: Int64 = 64, transcriptWindow: Int = 48, writeProgressFile: Bool = true) {
             self.snapshotEvery = snapshotEvery; self.transcriptWindow = transcriptWindow; self.writeProgressFile = writeProgressFile
         }
     }

@@ -67,3 +67,56 @@ import Testing
         #expect(String(decoding: e.body, as: UTF8.self).contains(#""text":"short""#))
     }
 }
+
+/// The fast canonical writer must produce exactly what JSONEncoder(.sortedKeys) produces for
+/// every event kind, including escapes, optionals and blob references.
+@Suite struct CanonicalWriterTests {
+    static let tricky = "quote \" backslash \\ slash / nl \n tab \t cr \r bs \u{08} ff \u{0C} nul \u{00} esc \u{1B} del \u{7F} ü 😀 \u{2028}"
+    static let big = Payload(String(repeating: "0123456789", count: 500) + tricky)
+
+    static let events: [Event] = [
+        .runCreated(title: tricky, workspace: "/w/x", model: "scripted:/a b.yaml", settings: RunSettings(maxAttempts: 2, stopOnBlocked: true, maxTurnsPerAttempt: 9)),
+        .planSet(plan: Plan(title: "p", tasks: [PlanTask(id: TaskID("a"), description: tricky, checks: [Check(command: "ls", expectExit: 3, timeoutSeconds: 5), Check(command: "x")]),
+                                               PlanTask(id: TaskID("b"), description: "", checks: [])])),
+        .taskStarted(task: TaskID("a"), attempt: 2),
+        .modelRequested(call: CallID("m1"), task: TaskID("a"), turn: 0),
+        .modelResponded(call: CallID("m1"), text: Payload(tricky), toolCalls: [ToolCall(id: CallID("m1.1"), name: "shell", arguments: #"{"command":"ls"}"#),
+                                                                                 ToolCall(id: CallID("m1.2"), name: "write_file", arguments: big)],
+                        claimsDone: true, summary: tricky, usage: TokenUsage(input: 1, output: 2, cachedInput: 3), model: "m"),
+        .modelResponded(call: CallID("m2"), text: "", toolCalls: [], claimsDone: false, summary: nil, usage: TokenUsage(), model: "m"),
+        .modelFailed(call: CallID("m3"), reason: tricky),
+        .toolRequested(call: CallID("m1.1"), name: "shell", idempotent: false),
+        .toolStarted(call: CallID("m1.1")),
+        .toolFinished(call: CallID("m1.1"), result: ToolResult(ok: false, output: big, exitCode: -1)),
+        .toolFinished(call: CallID("m1.2"), result: ToolResult(ok: true, output: "", exitCode: nil)),
+        .toolInDoubt(call: CallID("m1.1"), reason: tricky),
+        .checkRan(task: TaskID("a"), attempt: 1, index: 0, command: tricky, expectExit: 0, exitCode: 137, passed: false, output: big, durationMs: 12345),
+        .taskFinished(task: TaskID("a"), attempt: 1, summary: tricky),
+        .taskAttemptFailed(task: TaskID("a"), attempt: 1, feedback: Payload(tricky)),
+        .taskBlocked(task: TaskID("a"), reason: tricky),
+        .noteWritten(task: TaskID("a"), text: "n"),
+        .noteWritten(task: nil, text: big),
+        .runPaused(reason: tricky),
+        .runResumed(by: "pid 1"),
+        .runFinished(summary: ""),
+        .runFailed(reason: tricky),
+    ]
+
+    @Test(arguments: events.indices)
+    func fastWriterMatchesJSONEncoder(index: Int) throws {
+        let event = Self.events[index]
+        let fast = try EventCodec.body(event, run: RunID("run-\u{1}"), seq: Int64.max, time: Timestamp(milliseconds: -5))
+        let reference = try EventCodec.referenceBody(event, run: RunID("run-\u{1}"), seq: Int64.max, time: Timestamp(milliseconds: -5))
+        #expect(String(decoding: fast.bytes, as: UTF8.self) == String(decoding: reference.bytes, as: UTF8.self))
+        #expect(fast.blobs == reference.blobs)
+        // And it decodes back to the same event.
+        let enc = fast.chained(after: EventCodec.genesisHash)
+        let back = try EventCodec.decode(body: enc.body, hash: enc.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("run-\u{1}"),
+                                         seq: Int64.max, blobs: BlobSource(fast.blobs)).get()
+        #expect(back.event == event)
+    }
+
+    @Test func everyEventKindIsCovered() {
+        #expect(Set(Self.events.map(\.kind)).count == 19)
+    }
+}
