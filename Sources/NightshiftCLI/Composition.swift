@@ -16,6 +16,14 @@ enum Composition {
         try SQLiteEventStore(path: options.db, configuration: .init(busyTimeout: .seconds(options.lockTimeout)))
     }
 
+    /// For commands that only look at or continue existing runs: never creates an empty database.
+    static func openExistingStore(_ options: StoreOptions) throws -> SQLiteEventStore {
+        guard FileManager.default.fileExists(atPath: options.db) else {
+            throw CLIError("no database at \(options.db): start a run first (nightshift demo, nightshift run) or pass --db")
+        }
+        return try openStore(options)
+    }
+
     /// Parses `--model`. Only `scripted:FILE` exists until real providers land.
     static func model(_ spec: String) throws -> any ModelProvider {
         guard spec.hasPrefix("scripted:") else {

@@ -13,10 +13,7 @@ struct Status: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            guard FileManager.default.fileExists(atPath: store.db) else {
-                throw CLIError("no database at \(store.db): start a run first (nightshift demo, nightshift run) or pass --db")
-            }
-            let store = try Composition.openStore(store)
+            let store = try Composition.openExistingStore(store)
             guard let run else {
                 let runs = try await store.runs()
                 if runs.isEmpty { say("no runs in \(self.store.db)"); return }
@@ -69,7 +66,7 @@ struct Log: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try Composition.openStore(store)
+            let store = try Composition.openExistingStore(store)
             let id = RunID(run)
             guard try await store.summary(of: id) != nil else { throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)") }
             let printer = TimelinePrinter(json: json)
@@ -107,7 +104,7 @@ struct Audit: AsyncParsableCommand {
 
         mutating func run() async throws {
             let ok = try await reportErrors { () async throws -> Bool in
-                let store = try Composition.openStore(store)
+                let store = try Composition.openExistingStore(store)
                 let ids = all ? try await store.runs().map(\.id) : [RunID(run!)]
                 var ok = true
                 for id in ids {

@@ -100,7 +100,7 @@ struct Resume: AsyncParsableCommand {
 
     mutating func run() async throws {
         let reason = try await reportErrors { () async throws -> StopReason in
-            let store = try Composition.openStore(store)
+            let store = try Composition.openExistingStore(store)
             let runID = RunID(run)
             guard try await store.summary(of: runID) != nil else {
                 throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)")

@@ -18,7 +18,7 @@ enum Timeline {
         case let .runCreated(title, workspace, model, _): return "run created: \(title)  (workspace \(workspace), model \(model))"
         case let .planSet(plan): return "plan: \(plan.tasks.count) task(s): " + plan.tasks.map(\.id.rawValue).joined(separator: ", ")
         case let .taskStarted(task, attempt): return "▶ task \(task)" + (attempt > 1 ? " — attempt \(attempt)" : "")
-        case let .modelRequested(call, _, turn): return "  model ← \(call) (turn \(turn + 1))"
+        case let .modelRequested(call, task, turn): return "  model ← \(call) · task \(task) · step \(turn + 1)"
         case let .modelResponded(call, text, calls, done, summary, usage, _):
             var s = "  model → \(call)"
             if !text.text.isEmpty { s += " “\(short(text.text, 60))”" }

@@ -205,3 +205,15 @@ import Glibc
         #expect(bad.stderr.contains("--max-attempts must be at least 1"))
     }
 }
+
+extension CLITests {
+    @Test func inspectingAMissingDatabaseDoesNotCreateOne() async throws {
+        let root = tempDir("ns-nodb")
+        for args in [["status"], ["log", "x"], ["resume", "x"], ["audit", "verify", "--all"]] {
+            let r = try await nightshift(args + ["--db", root + "/none.db"])
+            #expect(r.status == 1, "\(args)")
+            #expect(r.stderr.contains("no database at \(root)/none.db"), "\(args): \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: root + "/none.db"))
+    }
+}
