@@ -18,11 +18,7 @@ import Yams
 /// ```
 public enum ScenarioFile {
     public static func load(path: String) throws(FileError) -> Scenario {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw FileError(file: path, message: "cannot read the scenario file: \(FileManager.default.fileExists(atPath: path) ? "not readable UTF-8 text" : "no such file")")
-        }
-        return try parse(text, file: path)
+        try parse(try YAMLReader.readText(path, what: "scenario"), file: path)
     }
 
     public static func parse(_ text: String, file: String) throws(FileError) -> Scenario {

@@ -22,6 +22,14 @@ public struct FileError: Error, CustomStringConvertible, Sendable, Equatable {
 struct YAMLReader {
     let file: String
 
+    /// Reads a whole text file, or says plainly why it cannot.
+    static func readText(_ path: String, what: String) throws(FileError) -> String {
+        do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
+            let why = FileManager.default.fileExists(atPath: path) ? "not readable UTF-8 text" : "no such file"
+            throw FileError(file: path, message: "cannot read the \(what) file: \(why)")
+        }
+    }
+
     func load(_ text: String) throws(FileError) -> Node {
         do {
             guard let node = try Yams.compose(yaml: text) else { throw FileError(file: file, line: 1, message: "the file is empty") }

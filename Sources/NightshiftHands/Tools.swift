@@ -10,6 +10,22 @@ public protocol Tool: Sendable {
     func run(arguments: String, workspace: Workspace, call: CallID) async -> ToolResult
 }
 
+/// A tool whose arguments decode into a `Decodable` type; decoding errors become one plain
+/// sentence for the model, and `run(_:workspace:call:)` only ever sees valid arguments.
+public protocol TypedTool: Tool {
+    associatedtype Args: Decodable
+    func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult
+}
+
+extension TypedTool {
+    public func run(arguments: String, workspace: Workspace, call: CallID) async -> ToolResult {
+        switch decodeArguments(Args.self, arguments.isEmpty ? "{}" : arguments, tool: spec.name) {
+        case .success(let args): return await run(args, workspace: workspace, call: call)
+        case .failure(let error): return .failure(error.message)
+        }
+    }
+}
+
 /// The built-in tools, confined to the run's workspace. Code runs unsandboxed for now
 /// (bubblewrap arrives with the sandbox work); the environment is an allowlist, never inherited.
 public struct ToolBox: ToolRunner {
@@ -77,7 +93,7 @@ struct ToolArgumentError: Error { var message: String; init(_ m: String) { messa
 
 // MARK: - shell
 
-public struct ShellTool: Tool {
+public struct ShellTool: TypedTool {
     let limits: ToolLimits
     public init(limits: ToolLimits = ToolLimits()) { self.limits = limits }
 
@@ -88,14 +104,9 @@ public struct ShellTool: Tool {
                  """)
     }
 
-    struct Args: Decodable { var command: String; var timeout_seconds: Int?; var cwd: String? }
+    public struct Args: Decodable { var command: String; var timeout_seconds: Int?; var cwd: String? }
 
-    public func run(arguments: String, workspace: Workspace, call: CallID) async -> ToolResult {
-        let args: Args
-        switch decodeArguments(Args.self, arguments, tool: "shell") {
-        case .success(let a): args = a
-        case .failure(let e): return .failure(e.message)
-        }
+    public func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult {
         var cwd = workspace.root
         if let rel = args.cwd {
             do { cwd = try workspace.resolve(rel) } catch { return .failure("shell: \(error.message)") }
@@ -111,7 +122,7 @@ public struct ShellTool: Tool {
 
 // MARK: - read_file
 
-public struct ReadFileTool: Tool {
+public struct ReadFileTool: TypedTool {
     let limits: ToolLimits
     public init(limits: ToolLimits = ToolLimits()) { self.limits = limits }
 
@@ -122,14 +133,9 @@ public struct ReadFileTool: Tool {
                  """)
     }
 
-    struct Args: Decodable { var path: String; var start_line: Int?; var end_line: Int? }
+    public struct Args: Decodable { var path: String; var start_line: Int?; var end_line: Int? }
 
-    public func run(arguments: String, workspace: Workspace, call: CallID) async -> ToolResult {
-        let args: Args
-        switch decodeArguments(Args.self, arguments, tool: "read_file") {
-        case .success(let a): args = a
-        case .failure(let e): return .failure(e.message)
-        }
+    public func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult {
         let path: String
         do { path = try workspace.resolve(args.path) } catch { return .failure("read_file: \(error.message)") }
         let data: Data
@@ -156,7 +162,7 @@ public struct ReadFileTool: Tool {
 
 // MARK: - write_file
 
-public struct WriteFileTool: Tool {
+public struct WriteFileTool: TypedTool {
     public init() {}
 
     public var spec: ToolSpec {
@@ -166,14 +172,9 @@ public struct WriteFileTool: Tool {
                  """)
     }
 
-    struct Args: Decodable { var path: String; var content: String }
+    public struct Args: Decodable { var path: String; var content: String }
 
-    public func run(arguments: String, workspace: Workspace, call: CallID) async -> ToolResult {
-        let args: Args
-        switch decodeArguments(Args.self, arguments, tool: "write_file") {
-        case .success(let a): args = a
-        case .failure(let e): return .failure(e.message)
-        }
+    public func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult {
         let path: String
         do { path = try workspace.resolve(args.path) } catch { return .failure("write_file: \(error.message)") }
         switch FileAccess.writeAtomically(path, Data(args.content.utf8), workspace: workspace) {
@@ -185,7 +186,7 @@ public struct WriteFileTool: Tool {
 
 // MARK: - list_files
 
-public struct ListFilesTool: Tool {
+public struct ListFilesTool: TypedTool {
     let limits: ToolLimits
     public init(limits: ToolLimits = ToolLimits()) { self.limits = limits }
 
@@ -196,14 +197,9 @@ public struct ListFilesTool: Tool {
                  """)
     }
 
-    struct Args: Decodable { var path: String?; var recursive: Bool? }
+    public struct Args: Decodable { var path: String?; var recursive: Bool? }
 
-    public func run(arguments: String, workspace: Workspace, call: CallID) async -> ToolResult {
-        let args: Args
-        switch decodeArguments(Args.self, arguments.isEmpty ? "{}" : arguments, tool: "list_files") {
-        case .success(let a): args = a
-        case .failure(let e): return .failure(e.message)
-        }
+    public func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult {
         let base: String
         do { base = try workspace.resolve(args.path ?? ".") } catch { return .failure("list_files: \(error.message)") }
         var entries: [String] = []

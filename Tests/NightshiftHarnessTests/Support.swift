@@ -37,8 +37,13 @@ func nightshift(_ args: [String], env: [String: String] = [:], asUser uid: UInt3
     let p = Process()
     var argv = args
     if let uid {
+        // The build folder may sit under a directory the unprivileged user cannot enter: run a copy.
+        let copyDir = tempDir("ns-bin")
+        let copy = copyDir + "/nightshift"
+        try FileManager.default.copyItem(atPath: try nightshiftBinary(), toPath: copy)
+        chmod(copy, 0o755)
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        argv = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", try nightshiftBinary()] + args
+        argv = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", copy] + args
     } else {
         p.executableURL = URL(fileURLWithPath: try nightshiftBinary())
     }
