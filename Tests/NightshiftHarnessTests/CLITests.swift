@@ -143,11 +143,11 @@ import Glibc
         holder.standardOutput = pipe
         try holder.run()
         defer { holder.terminate() }
-        #expect(String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self).contains("locked"))
+        #expect(await readUntil(pipe, contains: "locked").contains("locked"))
         let r = try await s.run(["--id", "second", "--lock-timeout", "1"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("is locked by another process"))
-        holder.terminate(); holder.waitUntilExit()
+        holder.terminate(); await holder.exit()
         #expect(try await nightshift(["audit", "verify", "--all", "--db", s.db]).status == 0)
     }
 
@@ -172,7 +172,7 @@ import Glibc
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3", "-c", "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nc.execute(\"UPDATE event SET body=CAST(REPLACE(CAST(body AS TEXT),'one.txt','0ne.txt') AS BLOB) WHERE seq=5\")\nc.commit()", s.db]
-        try p.run(); p.waitUntilExit()
+        try p.run(); await p.exit()
         let r = try await nightshift(["audit", "verify", "t", "--db", s.db])
         #expect(r.status == 2)
         #expect(r.stdout.contains("BROKEN at event 5"))

@@ -15,8 +15,8 @@ import Glibc
     static func scenario() -> String {
         var turns = ""
         for k in 1...18 {
-            if k % 6 == 3 {
-                turns += "    - tools:\n        - shell: {command: 'echo slow-\(k)-start >> effects.log; sleep 1; echo slow-\(k)-end >> effects.log'}\n"
+            if [3, 6, 9].contains(k) {
+                turns += "    - tools:\n        - shell: {command: 'echo slow-\(k)-start >> effects.log; sleep 5; echo slow-\(k)-end >> effects.log'}\n"
             } else {
                 turns += "    - tools:\n        - shell: {command: 'echo effect-\(k) >> effects.log'}\n        - read_file: {path: effects.log}\n"
                 if k % 4 == 0 { turns += "        - write_file: {path: 'notes/\(k).txt', content: 'note \(k)'}\n" }
@@ -77,14 +77,9 @@ import Glibc
             midToolKills.append("slow-\(k)")
         }
 
-        var nextSlow = [3, 9, 15]
-        while !finished && (boundaryKills.count < 25 || !nextSlow.isEmpty) {
-            if let k = nextSlow.first, !effects().contains("slow-\(k)-start"), boundaryKills.count >= 8 * (3 - nextSlow.count) {
-                try await killMidTool(k)
-                nextSlow.removeFirst()
-                continue
-            }
-            if let k = nextSlow.first, effects().contains("slow-\(k)-start") { nextSlow.removeFirst() }  // passed it already
+        // First the three kills inside slow tools, then 25+ kills at random event boundaries.
+        for k in [3, 6, 9] { try await killMidTool(k) }
+        while !finished && boundaryKills.count < 25 {
             let head = started ? (try await store.summary(of: RunID("crash"))?.headSeq ?? 0) : 0
             let target = head + 1 + Int64.random(in: 0...3, using: &rng)
             var childEnv = env

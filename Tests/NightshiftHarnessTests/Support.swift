@@ -85,3 +85,27 @@ struct RecordingModel: ModelProvider {
         return try await inner.respond(to: request)
     }
 }
+
+extension Process {
+    /// Waits for exit without blocking a cooperative-pool thread (which starves other tests).
+    func exit(within timeout: Duration = .seconds(30)) async {
+        let deadline = ContinuousClock.now + timeout
+        while isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+    }
+}
+
+/// Reads from a pipe until `marker` appears, off the cooperative pool.
+func readUntil(_ pipe: Pipe, contains marker: String, timeout: Duration = .seconds(30)) async -> String {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            var text = ""
+            let deadline = Date().addingTimeInterval(Double(timeout.components.seconds))
+            while !text.contains(marker) && Date() < deadline {
+                let data = pipe.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                text += String(decoding: data, as: UTF8.self)
+            }
+            continuation.resume(returning: text)
+        }
+    }
+}

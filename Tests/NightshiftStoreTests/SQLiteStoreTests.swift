@@ -6,6 +6,13 @@ import Testing
 
 /// SQLite-specific behaviour: durability in force, tampering through the file, locks, bad files.
 @Suite struct SQLiteStoreTests {
+    /// One read from a pipe, on its own thread so no cooperative-pool thread blocks.
+    static func readLine(_ pipe: Pipe) async -> String {
+        await withCheckedContinuation { c in
+            Thread.detachNewThread { c.resume(returning: String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)) }
+        }
+    }
+
     func populated() async throws -> (String, SQLiteEventStore, RunID) {
         let path = temporaryDirectory() + "/t.db"
         let store = try SQLiteEventStore(path: path)
@@ -112,7 +119,7 @@ import Testing
         holder.standardOutput = out
         try holder.run()
         defer { holder.terminate() }
-        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        let line = await Self.readLine(out)
         try #require(line.contains("locked"), "the lock holder did not start: \(line)")
         // Opening runs migrations, which also need the lock: the error may come from either step.
         let error = await #expect(throws: StoreError.self) {
@@ -122,7 +129,7 @@ import Testing
         #expect(error?.code == .locked)
         #expect(error?.message.contains("locked by another process") == true)
         holder.terminate()
-        holder.waitUntilExit()
+        while holder.isRunning { try await Task.sleep(for: .milliseconds(5)) }
         let store = try SQLiteEventStore(path: path)
         try await store.append(creation(), to: RunID("r"), expectedSeq: 0)
         #expect(try await store.verify(RunID("r")).ok)
