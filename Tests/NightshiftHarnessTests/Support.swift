@@ -40,8 +40,7 @@ func nightshift(_ args: [String], env: [String: String] = [:], asUser uid: UInt3
         // The build folder may sit under a directory the unprivileged user cannot enter: run a copy.
         let copyDir = tempDir("ns-bin")
         let copy = copyDir + "/nightshift"
-        try FileManager.default.copyItem(atPath: try nightshiftBinary(), toPath: copy)
-        chmod(copy, 0o755)
+        try copyCloseOnExec(from: try nightshiftBinary(), to: copy)
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         argv = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", copy] + args
     } else {
@@ -108,4 +107,15 @@ func readUntil(_ pipe: Pipe, contains marker: String, timeout: Duration = .secon
             continuation.resume(returning: text)
         }
     }
+}
+
+/// Copies a file through a close-on-exec descriptor: a child another test spawns meanwhile must
+/// not inherit the write descriptor, or executing the copy fails with "Text file busy".
+func copyCloseOnExec(from source: String, to destination: String) throws {
+    let data = try Data(contentsOf: URL(fileURLWithPath: source))
+    let fd = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+    guard fd >= 0 else { throw CLITestError("cannot create \(destination)") }
+    let written = data.withUnsafeBytes { write(fd, $0.baseAddress, data.count) }
+    close(fd)
+    guard written == data.count else { throw CLITestError("short write to \(destination)") }
 }
