@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Pure: events, run state (the fold), decisions, ports. No IO, no clock, no randomness.
@@ -34,7 +35,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Brain I/O: model providers (for now the scripted test double).
         .target(name: "NightshiftModels",
-                dependencies: ["NightshiftCore"],
+                dependencies: ["NightshiftCore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
                 swiftSettings: swiftSettings),
         // Plan and scenario files (YAML or JSON) with errors that name the line.
         .target(name: "NightshiftConfig",
@@ -67,6 +68,10 @@ let package = Package(
         .testTarget(name: "NightshiftStoreTests",
                     dependencies: ["NightshiftCore", "NightshiftSQLite", "NightshiftTesting",
                                    .product(name: "GRDB", package: "GRDB.swift")],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "NightshiftModelsTests",
+                    dependencies: ["NightshiftCore", "NightshiftModels", "NightshiftTesting"],
+                    resources: [.copy("Golden")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "NightshiftHandsTests", dependencies: ["NightshiftCore", "NightshiftHands"],
                     swiftSettings: swiftSettings),

@@ -24,15 +24,56 @@ enum Composition {
         return try openStore(options)
     }
 
-    /// Parses `--model`. Only `scripted:FILE` exists until real providers land.
-    static func model(_ spec: String) throws -> any ModelProvider {
-        guard spec.hasPrefix("scripted:") else {
-            throw CLIError("unknown model '\(spec)': this build knows only 'scripted:FILE' (a scenario file played by the scripted test double)")
+    /// Builds the model roster from `--model` and `--role-model`, reading keys from the
+    /// environment or a key file. The HTTP client it may create must be shut down by the caller.
+    static func models(_ options: ModelOptions, recorded: String? = nil) async throws -> (any ModelProvider, ModelHTTPClient?) {
+        var defaultSpec = options.model
+        var overrides: [(role: String, spec: String)] = []
+        if let recorded {
+            let parsed = ModelRoster.parseLabel(recorded)
+            defaultSpec = defaultSpec ?? parsed.default
+            overrides = parsed.byRole
         }
-        let path = String(spec.dropFirst("scripted:".count))
-        guard !path.isEmpty else { throw CLIError("--model scripted: needs a scenario file, e.g. --model scripted:scenario.yaml") }
-        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-        return ScriptedModelWithPath(ScriptedModel(scenario: try ScenarioFile.load(path: absolute)), path: absolute)
+        for entry in options.roleModel {
+            guard let eq = entry.firstIndex(of: "=") else { throw CLIError("--role-model takes ROLE=SPEC, e.g. judge=anthropic:claude-sonnet-4-5") }
+            let role = String(entry[..<eq])
+            guard ModelRoster.roles.contains(role) else {
+                throw CLIError("--role-model: unknown role '\(role)'; roles are \(ModelRoster.roles.joined(separator: ", "))")
+            }
+            overrides.removeAll { $0.role == role }
+            overrides.append((role, String(entry[entry.index(after: eq)...])))
+        }
+        guard let defaultSpec else { throw CLIError("--model is required, e.g. --model openai:gpt-4o or --model scripted:scenario.yaml") }
+        let keys = try KeySource(keyFile: options.keyFile)
+        var pricing = PricingTable.defaults
+        if let file = options.pricing { pricing = pricing.merging(try PricingFile.load(path: file)) }
+        var http: ModelHTTPClient?
+        func make(_ text: String) throws -> any ModelProvider {
+            let spec: ModelSpec
+            do { spec = try ModelSpec.parse(text) } catch { throw CLIError(error.message) }
+            switch spec {
+            case let .scripted(path):
+                let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+                return ScriptedModelWithPath(ScriptedModel(scenario: try ScenarioFile.load(path: absolute)), path: absolute)
+            case let .openAI(model, url, _):
+                let client = http ?? ModelHTTPClient()
+                http = client
+                return OpenAIProvider(model: model, baseURL: url, key: try keys.key(for: spec), keyHint: keys.hint(for: spec),
+                                      label: spec.description, http: client, pricing: pricing)
+            case let .anthropic(model, url, _):
+                let client = http ?? ModelHTTPClient()
+                http = client
+                return AnthropicProvider(model: model, baseURL: url, key: try keys.key(for: spec), keyHint: keys.hint(for: spec),
+                                         label: spec.description, http: client, pricing: pricing)
+            }
+        }
+        do {
+            let roster = ModelRoster(default: try make(defaultSpec), byRole: try overrides.map { ($0.role, try make($0.spec)) })
+            return (overrides.isEmpty ? roster.defaultModel : roster, http)
+        } catch {
+            try? await http?.shutdown()
+            throw error
+        }
     }
 
     static func harness(store: any EventStore, model: any ModelProvider, printer: TimelinePrinter?) -> Harness {
@@ -52,6 +93,59 @@ enum Composition {
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         return RunID("r\(String(ms, radix: 36))\(suffix)")
     }
+}
+
+/// Where API keys come from: the environment, or a key file of `NAME=VALUE` lines (which wins).
+struct KeySource {
+    var fromFile: [String: String] = [:]
+    let file: String?
+
+    init(keyFile: String?) throws {
+        file = keyFile
+        guard let keyFile else { return }
+        guard let text = try? String(contentsOfFile: keyFile, encoding: .utf8) else {
+            throw CLIError("cannot read the key file \(keyFile)")
+        }
+        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.isEmpty || t.hasPrefix("#") { continue }
+            guard let eq = t.firstIndex(of: "=") else { throw CLIError("\(keyFile):\(n + 1): expected NAME=VALUE") }
+            fromFile[String(t[..<eq]).replacingOccurrences(of: "export ", with: "")] = String(t[t.index(after: eq)...])
+                .trimmingCharacters(in: CharacterSet(charactersIn: "\"' "))
+        }
+    }
+
+    func key(for spec: ModelSpec) throws -> Secret? {
+        guard let variable = spec.keyVariable else { return nil }
+        if let v = fromFile[variable] ?? ProcessInfo.processInfo.environment[variable], !v.isEmpty { return Secret(v) }
+        if spec.keyRequired {
+            throw CLIError("\(variable) is not set: export it, or pass --key-file FILE with a line \(variable)=…")
+        }
+        return nil
+    }
+
+    func hint(for spec: ModelSpec) -> String {
+        (spec.keyVariable ?? "the API key") + (file.map { " (in \($0) or the environment)" } ?? "")
+    }
+}
+
+/// Model options shared by `run` and `resume`.
+struct ModelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("""
+        The model for every role: openai:MODEL, anthropic:MODEL, openai-compatible:URL#MODEL \
+        (Ollama, vLLM, llama.cpp, LiteLLM, OpenRouter), anthropic-compatible:URL#MODEL, or scripted:FILE \
+        (the scripted test double).
+        """, valueName: "SPEC"))
+    var model: String?
+
+    @Option(help: ArgumentHelp("A different model for one role (planner, worker, judge). Repeatable.", valueName: "ROLE=SPEC"))
+    var roleModel: [String] = []
+
+    @Option(help: ArgumentHelp("A file of NAME=VALUE lines with API keys (OPENAI_API_KEY, ANTHROPIC_API_KEY, NIGHTSHIFT_API_KEY). Keys are never written to the log.", valueName: "FILE"))
+    var keyFile: String?
+
+    @Option(help: ArgumentHelp("Price overrides, YAML: MODEL_PREFIX: {input: 2.50, cached_input: 1.25, output: 10} in USD per million tokens.", valueName: "FILE"))
+    var pricing: String?
 }
 
 /// The scripted model, labelled with the scenario's full path so `resume` can find it again.

@@ -3,6 +3,7 @@ import Foundation
 import NightshiftConfig
 import NightshiftCore
 import NightshiftHarness
+import NightshiftModels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,7 +46,8 @@ struct Demo: AsyncParsableCommand {
             say("plan: \(root)/plan.yaml   scenario (scripted test double): \(root)/scenario.yaml\n")
 
             let plan = try PlanFile.load(path: root + "/plan.yaml")
-            let model = try Composition.model("scripted:\(root)/scenario.yaml")
+            let absolute = root + "/scenario.yaml"
+            let model = ScriptedModelWithPath(ScriptedModel(scenario: try ScenarioFile.load(path: absolute)), path: absolute)
             let store = try Composition.openStore(store)
             let printer = quiet ? nil : TimelinePrinter()
             var harness = Composition.harness(store: store, model: model, printer: printer)

@@ -44,6 +44,11 @@ struct Status: AsyncParsableCommand {
     }
 }
 
+/// "$0.012345", and how many calls had no price (their cost is unknown, not zero).
+func costText(_ pico: Int64, unpriced: Int) -> String {
+    Money.format(pico) + (unpriced > 0 ? " (+ \(unpriced) unpriced call\(unpriced == 1 ? "" : "s"))" : "")
+}
+
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
 
 func date(_ t: Timestamp) -> String {

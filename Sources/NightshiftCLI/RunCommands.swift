@@ -3,6 +3,7 @@ import Foundation
 import NightshiftConfig
 import NightshiftCore
 import NightshiftHarness
+import NightshiftModels
 import NightshiftSQLite
 
 struct RunCommand: AsyncParsableCommand {
@@ -31,8 +32,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The plan file (YAML or JSON).", valueName: "FILE")) var plan: String
     @Option(help: ArgumentHelp("The folder the agent works in. Defaults to the current folder.", valueName: "DIR"))
     var workspace: String = "."
-    @Option(help: ArgumentHelp("The model: scripted:FILE plays a scenario file (the scripted test double).", valueName: "SPEC"))
-    var model: String
+    @OptionGroup var models: ModelOptions
     @Option(help: "Done claims allowed per task before it is blocked.") var maxAttempts: Int = 3
     @Option(help: "Model turns allowed per attempt.") var maxTurns: Int = 200
     @Flag(help: "Stop the whole run when a task is blocked (default: go on to the next task).") var stopOnBlocked = false
@@ -56,15 +56,22 @@ struct RunCommand: AsyncParsableCommand {
                 throw CLIError("the workspace \(workspace) does not exist or is not a folder: create it or pass another --workspace")
             }
             let ws = URL(fileURLWithPath: workspace).standardizedFileURL.path
-            let model = try Composition.model(model)
             let store = try Composition.openStore(store)
-            let printer = quiet ? nil : TimelinePrinter(json: json)
-            let harness = Composition.harness(store: store, model: model, printer: printer)
             let runID = id.map { RunID($0) } ?? Composition.newRunID()
             if try await store.summary(of: runID) != nil { throw CLIError("a run with id \(runID) already exists in \(self.store.db)") }
-            try await harness.create(runID, title: plan.title, plan: plan, workspace: ws,
-                                     settings: RunSettings(maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns))
-            let reason = try await harness.drive(runID)
+            let (model, http) = try await Composition.models(models)
+            let printer = quiet ? nil : TimelinePrinter(json: json)
+            let harness = Composition.harness(store: store, model: model, printer: printer)
+            let reason: StopReason
+            do {
+                try await harness.create(runID, title: plan.title, plan: plan, workspace: ws,
+                                         settings: RunSettings(maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns))
+                reason = try await harness.drive(runID)
+            } catch {
+                try? await http?.shutdown()
+                throw error
+            }
+            try? await http?.shutdown()
             printOutcome(runID, reason, db: self.store.db)
             return reason
         }
@@ -94,7 +101,7 @@ struct Resume: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @Argument(help: "The run id (see `nightshift status`).") var run: String
-    @Option(help: ArgumentHelp("The model; defaults to the one the run was started with.", valueName: "SPEC")) var model: String?
+    @OptionGroup var models: ModelOptions
     @Flag(help: "Print events as JSON lines instead of the timeline.") var json = false
     @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
 
@@ -112,10 +119,18 @@ struct Resume: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data("run \(runID) already \(state.status.rawValue)\(state.statusReason.map { ": \($0)" } ?? ""); nothing to resume\n".utf8))
                 return state.status == .finished ? .finished : .failed(state.statusReason ?? "")
             }
-            let model = try Composition.model(model ?? state.model)
+            // The models default to the ones the run was started with (keys are read again, never stored).
+            let (model, http) = try await Composition.models(models, recorded: state.model)
             let harness = Composition.harness(store: store, model: model, printer: printer)
             if let first = try await store.read(runID, after: 0, limit: 1).first { printer?.setStart(first.time) }
-            let reason = try await harness.drive(runID, resumedBy: "nightshift resume (pid \(getpid()))")
+            let reason: StopReason
+            do {
+                reason = try await harness.drive(runID, resumedBy: "nightshift resume (pid \(getpid()))")
+            } catch {
+                try? await http?.shutdown()
+                throw error
+            }
+            try? await http?.shutdown()
             printOutcome(runID, reason, db: self.store.db)
             return reason
         }

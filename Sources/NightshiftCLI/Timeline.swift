@@ -18,13 +18,14 @@ enum Timeline {
         case let .runCreated(title, workspace, model, _): return "run created: \(title)  (workspace \(workspace), model \(model))"
         case let .planSet(plan): return "plan: \(plan.tasks.count) task(s): " + plan.tasks.map(\.id.rawValue).joined(separator: ", ")
         case let .taskStarted(task, attempt): return "▶ task \(task)" + (attempt > 1 ? " — attempt \(attempt)" : "")
-        case let .modelRequested(call, task, turn): return "  model ← \(call) · task \(task) · step \(turn + 1)"
-        case let .modelResponded(call, text, calls, done, summary, usage, _):
+        case let .modelRequested(call, task, turn, role): return "  model ← \(call) · \(role ?? "worker") · task \(task) · step \(turn + 1)"
+        case let .modelRetried(call, attempt, reason, delay): return "  model ↻ \(call) attempt \(attempt) failed (\(short(reason, 80))); retrying in \(delay) ms"
+        case let .modelResponded(call, text, calls, done, summary, usage, _, cost):
             var s = "  model → \(call)"
             if !text.text.isEmpty { s += " “\(short(text.text, 60))”" }
             if !calls.isEmpty { s += " calls " + calls.map(\.name).joined(separator: ", ") }
             if done { s += " claims done" + (summary.map { ": \(short($0, 50))" } ?? "") }
-            return s + "  [\(usage.input)+\(usage.output) tok]"
+            return s + "  [\(usage.input)+\(usage.output) tok" + (cost.map { ", \(Money.format($0))" } ?? "") + "]"
         case let .modelFailed(call, reason): return "  model ✗ \(call): \(short(reason, 120))"
         case let .toolRequested(call, name, idempotent): return "    tool \(call) \(name) requested" + (idempotent ? " (idempotent)" : "")
         case let .toolStarted(call): return "    tool \(call) started"

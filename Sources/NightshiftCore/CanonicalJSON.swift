@@ -70,7 +70,9 @@ struct CanonicalWriter {
     }
 
     mutating func usage(_ u: TokenUsage) {
-        raw("{"); key("cachedInput", first: true); int(u.cachedInput); key("input"); int(u.input); key("output"); int(u.output); raw("}")
+        raw("{")
+        if let w = u.cacheWriteInput { key("cacheWriteInput", first: true); int(w); key("cachedInput") } else { key("cachedInput", first: true) }
+        int(u.cachedInput); key("input"); int(u.input); key("output"); int(u.output); raw("}")
     }
 
     mutating func toolCall(_ t: ToolCall) {
@@ -114,11 +116,13 @@ struct CanonicalWriter {
             raw("\"planSet\":{"); key("plan", first: true); self.plan(plan)
         case let .taskStarted(task, attempt):
             raw("\"taskStarted\":{"); key("attempt", first: true); int(attempt); key("task"); string(task.rawValue)
-        case let .modelRequested(call, task, turn):
-            raw("\"modelRequested\":{"); key("call", first: true); string(call.rawValue); key("task"); string(task.rawValue)
-            key("turn"); int(turn)
-        case let .modelResponded(call, text, toolCalls, claimsDone, summary, usage, model):
+        case let .modelRequested(call, task, turn, role):
+            raw("\"modelRequested\":{"); key("call", first: true); string(call.rawValue)
+            if let role { key("role"); string(role) }
+            key("task"); string(task.rawValue); key("turn"); int(turn)
+        case let .modelResponded(call, text, toolCalls, claimsDone, summary, usage, model, cost):
             raw("\"modelResponded\":{"); key("call", first: true); string(call.rawValue); key("claimsDone"); bool(claimsDone)
+            if let cost { key("costPicoUSD"); int(cost) }
             key("model"); string(model)
             if let summary { key("summary"); string(summary) }
             key("text"); payload(text); key("toolCalls"); raw("[")
@@ -126,6 +130,9 @@ struct CanonicalWriter {
             raw("]"); key("usage"); self.usage(usage)
         case let .modelFailed(call, reason):
             raw("\"modelFailed\":{"); key("call", first: true); string(call.rawValue); key("reason"); string(reason)
+        case let .modelRetried(call, attempt, reason, delayMs):
+            raw("\"modelRetried\":{"); key("attempt", first: true); int(attempt); key("call"); string(call.rawValue)
+            key("delayMs"); int(delayMs); key("reason"); string(reason)
         case let .toolRequested(call, name, idempotent):
             raw("\"toolRequested\":{"); key("call", first: true); string(call.rawValue); key("idempotent"); bool(idempotent)
             key("name"); string(name)

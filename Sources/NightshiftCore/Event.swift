@@ -9,10 +9,13 @@ public enum Event: Sendable, Codable, Equatable {
     case planSet(plan: Plan)
     /// A task's attempt begins (attempt 1 is the first try; higher numbers are rework).
     case taskStarted(task: TaskID, attempt: Int)
-    /// Intent: the harness is about to ask the model. Re-issued if no response follows.
-    case modelRequested(call: CallID, task: TaskID, turn: Int)
+    /// Intent: the harness is about to ask the model for `role` (nil: the worker). Re-issued if no response follows.
+    case modelRequested(call: CallID, task: TaskID, turn: Int, role: String?)
+    /// `costPicoUSD`: the priced cost of `usage` (10⁻¹² USD, exact), nil when the model is not in the pricing table.
     case modelResponded(call: CallID, text: Payload, toolCalls: [ToolCall], claimsDone: Bool,
-                        summary: String?, usage: TokenUsage, model: String)
+                        summary: String?, usage: TokenUsage, model: String, costPicoUSD: Int64?)
+    /// A provider attempt failed and will be retried after `delayMs` (rate limit, server error, broken stream).
+    case modelRetried(call: CallID, attempt: Int, reason: String, delayMs: Int64)
     /// The model call failed (provider error, bad output); the run pauses with this reason.
     case modelFailed(call: CallID, reason: String)
     /// The harness accepted a proposed tool call for execution; `idempotent` is the tool's own declaration.
@@ -44,6 +47,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .modelRequested: "model_requested"
         case .modelResponded: "model_responded"
         case .modelFailed: "model_failed"
+        case .modelRetried: "model_retried"
         case .toolRequested: "tool_requested"
         case .toolStarted: "tool_started"
         case .toolFinished: "tool_finished"
@@ -63,7 +67,7 @@ public enum Event: Sendable, Codable, Equatable {
     /// Who caused the event: the harness itself, the model, a tool, or a check.
     public var actor: String {
         switch self {
-        case .modelResponded, .modelFailed: "model"
+        case .modelResponded, .modelFailed, .modelRetried: "model"
         case .toolFinished: "tool"
         case .checkRan: "check"
         default: "harness"
@@ -106,14 +110,19 @@ public struct ToolResult: Sendable, Codable, Equatable {
 
 /// Token usage as the provider reported it; integers so sums are exact.
 public struct TokenUsage: Sendable, Codable, Equatable {
+    /// All prompt tokens, cached or not.
     public var input: Int
     public var output: Int
+    /// Prompt tokens read from the provider's cache (part of `input`, priced lower).
     public var cachedInput: Int
-    public init(input: Int = 0, output: Int = 0, cachedInput: Int = 0) {
-        self.input = input; self.output = output; self.cachedInput = cachedInput
+    /// Prompt tokens written to the provider's cache (part of `input`; Anthropic prices them higher). Nil when not reported.
+    public var cacheWriteInput: Int?
+    public init(input: Int = 0, output: Int = 0, cachedInput: Int = 0, cacheWriteInput: Int? = nil) {
+        self.input = input; self.output = output; self.cachedInput = cachedInput; self.cacheWriteInput = cacheWriteInput
     }
     public static func + (a: TokenUsage, b: TokenUsage) -> TokenUsage {
-        TokenUsage(input: a.input + b.input, output: a.output + b.output, cachedInput: a.cachedInput + b.cachedInput)
+        let writes: Int? = (a.cacheWriteInput == nil && b.cacheWriteInput == nil) ? nil : (a.cacheWriteInput ?? 0) + (b.cacheWriteInput ?? 0)
+        return TokenUsage(input: a.input + b.input, output: a.output + b.output, cachedInput: a.cachedInput + b.cachedInput, cacheWriteInput: writes)
     }
 }
 

@@ -3,7 +3,7 @@
 public enum Decision: Sendable, Equatable {
     case emit([Event])
     /// Ask the model; `modelRequested` for `call` is already in the log.
-    case callModel(call: CallID, task: PlanTask, attempt: Int, turn: Int)
+    case callModel(call: CallID, task: PlanTask, attempt: Int, turn: Int, role: String)
     /// Run a tool; `toolStarted` for it is already in the log.
     case runTool(ToolCall)
     /// Run the active task's checks from index `from` on.
@@ -56,10 +56,10 @@ extension RunState {
                 return .emit(failAttempt(task, progress,
                     feedback: "The attempt used its \(settings.maxTurnsPerAttempt) model turns without a done claim that passed the checks."))
             }
-            return .emit([.modelRequested(call: RunState.modelCallID(modelCalls + 1), task: task.id, turn: progress.turns)])
+            return .emit([.modelRequested(call: RunState.modelCallID(modelCalls + 1), task: task.id, turn: progress.turns, role: "worker")])
 
         case let .awaitingModel(call):
-            return .callModel(call: call, task: task, attempt: progress.attempts, turn: progress.turns)
+            return .callModel(call: call, task: task, attempt: progress.attempts, turn: progress.turns, role: awaitingRole ?? "worker")
 
         case .runningTools:
             guard let p = pendingTools.first else { return .emit([.runFailed(reason: "inconsistent state: no pending tool")]) }

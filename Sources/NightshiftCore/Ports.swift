@@ -111,11 +111,30 @@ public struct ModelResponse: Sendable, Equatable {
     public var summary: String?
     public var usage: TokenUsage
     public var model: String
+    /// The priced cost of `usage` in 10⁻¹² USD; nil when the model has no price.
+    public var costPicoUSD: Int64?
     public init(text: String, toolCalls: [ProposedToolCall] = [], claimsDone: Bool = false, summary: String? = nil,
-                usage: TokenUsage = TokenUsage(), model: String) {
+                usage: TokenUsage = TokenUsage(), model: String, costPicoUSD: Int64? = nil) {
         self.text = text; self.toolCalls = toolCalls; self.claimsDone = claimsDone; self.summary = summary
-        self.usage = usage; self.model = model
+        self.usage = usage; self.model = model; self.costPicoUSD = costPicoUSD
     }
+}
+
+/// A failed provider attempt that will be retried; the harness records each one as an event.
+public struct ModelRetry: Sendable, Equatable {
+    public var attempt: Int
+    public var reason: String
+    public var delayMs: Int64
+    public init(attempt: Int, reason: String, delayMs: Int64) { self.attempt = attempt; self.reason = reason; self.delayMs = delayMs }
+}
+
+/// Why a model call failed for good. `needsAttention` errors (a rejected key, a bad request)
+/// pause the run with the message instead of being retried.
+public struct ModelError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var needsAttention: Bool
+    public init(_ message: String, needsAttention: Bool = false) { self.message = message; self.needsAttention = needsAttention }
+    public var description: String { message }
 }
 
 public struct ProposedToolCall: Sendable, Equatable {
@@ -129,6 +148,14 @@ public protocol ModelProvider: Sendable {
     /// How runs show this model, e.g. "scripted:demo.yaml (test double)".
     var label: String { get }
     func respond(to request: ModelRequest) async throws -> ModelResponse
+    /// Like `respond(to:)`, reporting each retried attempt as it happens.
+    func respond(to request: ModelRequest, onRetry: @escaping @Sendable (ModelRetry) async -> Void) async throws -> ModelResponse
+}
+
+extension ModelProvider {
+    public func respond(to request: ModelRequest, onRetry: @escaping @Sendable (ModelRetry) async -> Void) async throws -> ModelResponse {
+        try await respond(to: request)
+    }
 }
 
 /// A tool as offered to the model and to the decision function.

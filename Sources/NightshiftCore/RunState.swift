@@ -31,6 +31,30 @@ public struct RunState: Sendable, Codable, Equatable {
     public var resumes = 0
     /// The worker's done-claim (its summary), held until the response's tool calls have finished.
     public var pendingClaim: String?
+    /// Role of the model call being awaited.
+    public var awaitingRole: String?
+    /// Tokens and cost per role, in the order roles first appeared: the ledger budgets enforce against.
+    public var ledger: [LedgerEntry] = []
+
+    public struct LedgerEntry: Sendable, Codable, Equatable {
+        public var role: String
+        public var calls = 0
+        public var usage = TokenUsage()
+        /// Sum of priced responses (10⁻¹² USD).
+        public var costPicoUSD: Int64 = 0
+        /// Responses whose model had no price: their cost is unknown, not zero.
+        public var unpricedCalls = 0
+        public var retries = 0
+    }
+
+    /// Total priced cost over every role.
+    public var costPicoUSD: Int64 { ledger.reduce(0) { $0 + $1.costPicoUSD } }
+
+    mutating func ledgerIndex(_ role: String) -> Int {
+        if let i = ledger.firstIndex(where: { $0.role == role }) { return i }
+        ledger.append(LedgerEntry(role: role))
+        return ledger.count - 1
+    }
 
     public init(run: RunID) { self.run = run }
 
@@ -192,15 +216,16 @@ extension RunState {
             tasks[i].checkResults = []
             phase = .working
 
-        case let .modelRequested(call, task, turn):
+        case let .modelRequested(call, task, turn, role):
             guard let i = current, tasks[i].id == task else { throw fail("task \(task) is not active") }
             guard phase == .working else { throw fail("the harness is not waiting to call the model (phase \(phase))") }
             guard call == RunState.modelCallID(modelCalls + 1) else { throw fail("expected call id \(RunState.modelCallID(modelCalls + 1))") }
             guard turn == tasks[i].turns else { throw fail("expected turn \(tasks[i].turns)") }
             modelCalls += 1
+            awaitingRole = role
             phase = .awaitingModel(call: call)
 
-        case let .modelResponded(call, _, toolCalls, claimsDone, summary, usage, _):
+        case let .modelResponded(call, _, toolCalls, claimsDone, summary, usage, _, cost):
             guard phase == .awaitingModel(call: call), let i = current else { throw fail("no request \(call) is waiting") }
             guard Set(toolCalls.map(\.id)).count == toolCalls.count else { throw fail("tool call ids repeat") }
             for (n, t) in toolCalls.enumerated() where t.id != RunState.toolCallID(call, n + 1) {
@@ -210,6 +235,10 @@ extension RunState {
             tasks[i].turnsThisAttempt += 1
             tasks[i].usage = tasks[i].usage + usage
             self.usage = self.usage + usage
+            let l = ledgerIndex(awaitingRole ?? "worker")
+            ledger[l].calls += 1
+            ledger[l].usage = ledger[l].usage + usage
+            if let cost { ledger[l].costPicoUSD += cost } else { ledger[l].unpricedCalls += 1 }
             unreportedInDoubt = []
             pendingTools = toolCalls.map { PendingTool(call: $0) }
             if !pendingTools.isEmpty {
@@ -223,6 +252,11 @@ extension RunState {
         case let .modelFailed(call, _):
             guard phase == .awaitingModel(call: call) else { throw fail("no request \(call) is waiting") }
             phase = .working
+
+        case let .modelRetried(call, attempt, _, delayMs):
+            guard phase == .awaitingModel(call: call) else { throw fail("no request \(call) is waiting") }
+            guard attempt >= 1, delayMs >= 0 else { throw fail("attempt must be at least 1 and the delay not negative") }
+            ledger[ledgerIndex(awaitingRole ?? "worker")].retries += 1
 
         case let .toolRequested(call, name, idempotent):
             guard phase == .runningTools, let k = pendingTools.firstIndex(where: { !$0.requested }) else {

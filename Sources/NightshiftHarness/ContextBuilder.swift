@@ -4,14 +4,14 @@ public import NightshiftCore
 /// recent events — never from the whole history, so its cost does not grow with the run.
 public enum ContextBuilder {
     public static func request(state: RunState, recent: [EventEnvelope], call: CallID, task: PlanTask, attempt: Int, turn: Int,
-                               tools: [ToolSpec], window: Int) -> ModelRequest {
+                               role: String = "worker", tools: [ToolSpec], window: Int) -> ModelRequest {
         let startSeq = state.current.map { state.tasks[$0].startSeq } ?? 0
         let relevant = recent.suffix(window).filter { $0.seq >= startSeq }
         var names: [CallID: String] = [:]
         var transcript: [TranscriptEntry] = []
         for envelope in relevant {
             switch envelope.event {
-            case let .modelResponded(_, text, toolCalls, _, _, _, _):
+            case let .modelResponded(_, text, toolCalls, _, _, _, _, _):
                 for t in toolCalls { names[t.id] = t.name }
                 transcript.append(.assistant(text: text.text, toolCalls: toolCalls))
             case let .toolFinished(id, result):
@@ -29,7 +29,7 @@ public enum ContextBuilder {
                 + "Its outcome is UNKNOWN: it may or may not have taken effect. Check the workspace before repeating it."
         }
         let feedback = state.current.flatMap { state.tasks[$0].feedback }
-        return ModelRequest(run: state.run, call: call, role: "worker", task: task, attempt: attempt, turn: turn, notices: notices,
+        return ModelRequest(run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: notices,
                             progressNote: state.lastNote, feedback: feedback, transcript: transcript, tools: tools)
     }
 }

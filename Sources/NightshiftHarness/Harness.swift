@@ -109,24 +109,37 @@ public struct Harness: Sendable {
                 try await commit()
                 return reason
 
-            case let .callModel(call, task, attempt, turn):
+            case let .callModel(call, task, attempt, turn, role):
                 try await commit()
                 let request = ContextBuilder.request(state: committed, recent: recent, call: call, task: task, attempt: attempt,
-                                                     turn: turn, tools: tools.specs, window: configuration.transcriptWindow)
+                                                     turn: turn, role: role, tools: tools.specs, window: configuration.transcriptWindow)
+                // Retries are appended as they happen, so a long backoff is visible in the log.
+                let recorder = RetryRecorder(store: store, state: committed, observer: observer)
                 let events: [Event]
                 do {
-                    let response = try await model.respond(to: request)
+                    let response = try await model.respond(to: request) { retry in
+                        await recorder.record(.modelRetried(call: call, attempt: retry.attempt, reason: retry.reason, delayMs: retry.delayMs))
+                    }
                     events = [.modelResponded(call: call, text: Payload(response.text),
                                               toolCalls: response.toolCalls.enumerated().map { n, t in
                                                   ToolCall(id: RunState.toolCallID(call, n + 1), name: t.name, arguments: Payload(t.arguments))
                                               },
                                               claimsDone: response.claimsDone, summary: response.summary, usage: response.usage,
-                                              model: response.model)]
+                                              model: response.model, costPicoUSD: response.costPicoUSD)]
                 } catch is CancellationError {
                     throw CancellationError()
+                } catch let error as ModelError {
+                    let reason = error.needsAttention ? error.message : "the model call failed: \(error.message)"
+                    events = [.modelFailed(call: call, reason: reason), .runPaused(reason: reason)]
                 } catch {
                     let reason = "the model call failed: \(error)"
                     events = [.modelFailed(call: call, reason: reason), .runPaused(reason: reason)]
+                }
+                let (afterRetries, appended) = try await recorder.finish()
+                if !appended.isEmpty {
+                    committed = afterRetries
+                    recent.append(contentsOf: appended)
+                    scratch = committed
                 }
                 for e in events { try scratch.applyUncommitted(e) }
                 buffer += events
@@ -158,6 +171,39 @@ public struct Harness: Sendable {
         guard let i = state.current else { return [] }
         let from = max(state.tasks[i].startSeq - 1, state.lastSeq - Int64(configuration.transcriptWindow), 0)
         return try await store.read(state.run, after: from, limit: configuration.transcriptWindow + 1)
+    }
+}
+
+/// Appends `model_retried` events while a model call is in flight, keeping its own copy of the
+/// folded state so each append names the right position.
+actor RetryRecorder {
+    let store: any EventStore
+    var state: RunState
+    var appended: [EventEnvelope] = []
+    var failure: (any Error)?
+    let observer: (@Sendable (EventEnvelope) -> Void)?
+
+    init(store: any EventStore, state: RunState, observer: (@Sendable (EventEnvelope) -> Void)?) {
+        self.store = store; self.state = state; self.observer = observer
+    }
+
+    func record(_ event: Event) async {
+        guard failure == nil else { return }
+        do {
+            for e in try await store.append([event], to: state.run, expectedSeq: state.lastSeq) {
+                try state.apply(e)
+                appended.append(e)
+                observer?(e)
+            }
+        } catch {
+            failure = error
+        }
+    }
+
+    /// The state after the recorded retries; rethrows a failed append (the log must not silently miss one).
+    func finish() throws -> (RunState, [EventEnvelope]) {
+        if let failure { throw failure }
+        return (state, appended)
     }
 }
 

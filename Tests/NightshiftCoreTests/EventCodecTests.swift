@@ -79,11 +79,13 @@ import Testing
         .planSet(plan: Plan(title: "p", tasks: [PlanTask(id: TaskID("a"), description: tricky, checks: [Check(command: "ls", expectExit: 3, timeoutSeconds: 5), Check(command: "x")]),
                                                PlanTask(id: TaskID("b"), description: "", checks: [])])),
         .taskStarted(task: TaskID("a"), attempt: 2),
-        .modelRequested(call: CallID("m1"), task: TaskID("a"), turn: 0),
+        .modelRequested(call: CallID("m1"), task: TaskID("a"), turn: 0, role: "worker"),
         .modelResponded(call: CallID("m1"), text: Payload(tricky), toolCalls: [ToolCall(id: CallID("m1.1"), name: "shell", arguments: #"{"command":"ls"}"#),
                                                                                  ToolCall(id: CallID("m1.2"), name: "write_file", arguments: big)],
-                        claimsDone: true, summary: tricky, usage: TokenUsage(input: 1, output: 2, cachedInput: 3), model: "m"),
-        .modelResponded(call: CallID("m2"), text: "", toolCalls: [], claimsDone: false, summary: nil, usage: TokenUsage(), model: "m"),
+                        claimsDone: true, summary: tricky, usage: TokenUsage(input: 1, output: 2, cachedInput: 3, cacheWriteInput: 4), model: "m", costPicoUSD: 123_456_789),
+        .modelResponded(call: CallID("m2"), text: "", toolCalls: [], claimsDone: false, summary: nil, usage: TokenUsage(), model: "m", costPicoUSD: nil),
+        .modelRequested(call: CallID("m2"), task: TaskID("a"), turn: 3, role: nil),
+        .modelRetried(call: CallID("m2"), attempt: 2, reason: tricky, delayMs: 1500),
         .modelFailed(call: CallID("m3"), reason: tricky),
         .toolRequested(call: CallID("m1.1"), name: "shell", idempotent: false),
         .toolStarted(call: CallID("m1.1")),
@@ -117,6 +119,6 @@ import Testing
     }
 
     @Test func everyEventKindIsCovered() {
-        #expect(Set(Self.events.map(\.kind)).count == 19)
+        #expect(Set(Self.events.map(\.kind)).count == 20)
     }
 }

@@ -50,5 +50,5 @@ func response(_ call: String, tools: [(String, String)] = [], done: Bool = false
     let id = CallID(call)
     return .modelResponded(call: id, text: "ok",
                            toolCalls: tools.enumerated().map { ToolCall(id: RunState.toolCallID(id, $0.offset + 1), name: $0.element.0, arguments: Payload($0.element.1)) },
-                           claimsDone: done, summary: done ? "did it" : nil, usage: TokenUsage(input: 10, output: 2), model: "scripted")
+                           claimsDone: done, summary: done ? "did it" : nil, usage: TokenUsage(input: 10, output: 2), model: "scripted", costPicoUSD: nil)
 }

@@ -7,7 +7,7 @@ import Testing
         var log = LogBuilder()
         try log.add(created())
         let d = try log.advance()
-        #expect(d == .callModel(call: CallID("m1"), task: twoTasks.tasks[0], attempt: 1, turn: 0))
+        #expect(d == .callModel(call: CallID("m1"), task: twoTasks.tasks[0], attempt: 1, turn: 0, role: "worker"))
         #expect(log.envelopes.map(\.event.kind) == ["run_created", "plan_set", "task_started", "model_requested"])
         #expect(log.state.current == 0)
         #expect(log.state.tasks[0].status == .active)
@@ -27,7 +27,7 @@ import Testing
         #expect(log.state.pendingTools.first?.idempotent == false)
         try log.add(.toolFinished(call: CallID("m1.2"), result: ToolResult(ok: true, output: "", exitCode: 0)))
         d = try log.advance()
-        #expect(d == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 1))
+        #expect(d == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 1, role: "worker"))
         #expect(log.state.toolCalls == 2)
         #expect(log.state.usage == TokenUsage(input: 10, output: 2))
     }
@@ -55,7 +55,7 @@ import Testing
         let d = try log.advance()
         #expect(log.state.tasks[0].status == .done)
         #expect(log.state.lastNote?.contains("Task a done on attempt 1") == true)
-        #expect(d == .callModel(call: CallID("m2"), task: twoTasks.tasks[1], attempt: 1, turn: 0))
+        #expect(d == .callModel(call: CallID("m2"), task: twoTasks.tasks[1], attempt: 1, turn: 0, role: "worker"))
     }
 
     @Test func failingChecksStartANewAttemptWithFeedbackThenBlock() throws {
@@ -122,7 +122,7 @@ import Testing
         // It dies again, this time while the shell call runs.
         try log.add(.runResumed(by: "test"))
         let d = try log.advance()
-        #expect(d == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 1))
+        #expect(d == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 1, role: "worker"))
         #expect(log.envelopes.contains { $0.event.kind == "tool_in_doubt" })
         #expect(log.state.unreportedInDoubt.map(\.call) == [CallID("m1.2")])
         // Once the model has been told, the notice is cleared.
@@ -135,7 +135,7 @@ import Testing
         var log = LogBuilder()
         try log.add(created()); try log.advance()
         try log.add(.runResumed(by: "test"))
-        #expect(try log.advance() == .callModel(call: CallID("m1"), task: twoTasks.tasks[0], attempt: 1, turn: 0))
+        #expect(try log.advance() == .callModel(call: CallID("m1"), task: twoTasks.tasks[0], attempt: 1, turn: 0, role: "worker"))
     }
 
     @Test func failedModelCallPausesAndResumeRetriesWithANewCall() throws {
@@ -144,7 +144,7 @@ import Testing
         try log.add([.modelFailed(call: CallID("m1"), reason: "boom"), .runPaused(reason: "boom")])
         #expect(log.state.nextAction(tools: .standard) == .stop(.paused("boom")))
         try log.add(.runResumed(by: "user"))
-        #expect(try log.advance() == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 0))
+        #expect(try log.advance() == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 0, role: "worker"))
     }
 
     /// Every kind of invalid event is rejected with a typed error and leaves the state exactly as it was.
@@ -154,9 +154,9 @@ import Testing
         ("plan rewritten", created(), .planSet(plan: twoTasks)),
         ("wrong task first", created(), .taskStarted(task: TaskID("b"), attempt: 1)),
         ("attempt 2 first", created(), .taskStarted(task: TaskID("a"), attempt: 2)),
-        ("model call out of turn", created(), .modelRequested(call: CallID("m1"), task: TaskID("a"), turn: 0)),
+        ("model call out of turn", created(), .modelRequested(call: CallID("m1"), task: TaskID("a"), turn: 0, role: "worker")),
         ("response without request", created() + [.taskStarted(task: TaskID("a"), attempt: 1)], response("m1")),
-        ("wrong call id", created() + [.taskStarted(task: TaskID("a"), attempt: 1)], .modelRequested(call: CallID("m9"), task: TaskID("a"), turn: 0)),
+        ("wrong call id", created() + [.taskStarted(task: TaskID("a"), attempt: 1)], .modelRequested(call: CallID("m9"), task: TaskID("a"), turn: 0, role: "worker")),
         ("tool finished without request", created(), .toolFinished(call: CallID("m1.1"), result: .failure("x"))),
         ("tool in doubt never started", created(), .toolInDoubt(call: CallID("m1.1"), reason: "x")),
         ("check while working", created() + [.taskStarted(task: TaskID("a"), attempt: 1)],

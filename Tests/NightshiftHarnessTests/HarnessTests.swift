@@ -128,7 +128,7 @@ private let goodScenario = """
             events += more
         }
         events.append(.modelResponded(call: CallID("m1"), text: "", toolCalls: [ToolCall(id: CallID("m1.1"), name: "shell", arguments: #"{"command":"echo once >> effects.log"}"#)],
-                                      claimsDone: false, summary: nil, usage: TokenUsage(), model: "scripted"))
+                                      claimsDone: false, summary: nil, usage: TokenUsage(), model: "scripted", costPicoUSD: nil))
         events += [.toolRequested(call: CallID("m1.1"), name: "shell", idempotent: false), .toolStarted(call: CallID("m1.1"))]
         try await store.append(events, to: run, expectedSeq: 0)
 

@@ -1,0 +1,134 @@
+public import Foundation
+public import NightshiftCore
+
+/// OpenAI Chat Completions, and every server that speaks it (Ollama, vLLM, llama.cpp's server,
+/// LiteLLM, OpenRouter): messages, tools, parallel tool calls, streaming with usage.
+public struct OpenAIProvider: ModelProvider {
+    public let model: String
+    public let baseURL: String
+    let key: Secret?
+    let keyHint: String
+    let http: ModelHTTPClient
+    let pricing: PricingTable
+    public let label: String
+
+    public init(model: String, baseURL: String, key: Secret?, keyHint: String = "OPENAI_API_KEY", label: String,
+                http: ModelHTTPClient, pricing: PricingTable = .defaults) {
+        self.model = model; self.baseURL = baseURL; self.key = key; self.keyHint = keyHint; self.label = label
+        self.http = http; self.pricing = pricing
+    }
+
+    public func respond(to request: ModelRequest) async throws -> ModelResponse {
+        try await respond(to: request, onRetry: { _ in })
+    }
+
+    public func respond(to request: ModelRequest, onRetry: @escaping @Sendable (ModelRetry) async -> Void) async throws -> ModelResponse {
+        var headers = [("content-type", "application/json"), ("accept", "text/event-stream")]
+        if let key { headers.append(("authorization", "Bearer \(key.value)")) }
+        let call = HTTPCall(url: baseURL + "/chat/completions", headers: headers, body: Self.body(request, model: model))
+        let (text, proposed, usage, reported) = try await http.perform(call, as: OpenAIAccumulator.self, model: model, secret: key,
+                                                                       keyHint: keyHint, onRetry: onRetry)
+        let (done, summary, calls) = PromptRenderer.extractDone(proposed)
+        return ModelResponse(text: text, toolCalls: calls, claimsDone: done, summary: summary, usage: usage, model: reported,
+                             costPicoUSD: pricing.cost(usage, model: reported))
+    }
+
+    /// The request body (sorted keys): rendered from the request alone, so it is golden-testable.
+    public static func body(_ request: ModelRequest, model: String) -> Data {
+        let p = PromptRenderer.render(request)
+        var messages: [[String: Any]] = [["role": "system", "content": p.system], ["role": "user", "content": p.taskBlock]]
+        for turn in p.turns {
+            switch turn {
+            case let .assistant(text, calls):
+                var m: [String: Any] = ["role": "assistant", "content": text.isEmpty ? NSNull() : text as Any]
+                if !calls.isEmpty {
+                    m["tool_calls"] = calls.map {
+                        ["id": $0.id.rawValue, "type": "function", "function": ["name": $0.name, "arguments": $0.arguments.text]] as [String: Any]
+                    }
+                }
+                messages.append(m)
+            case let .toolResult(call, _, ok, output):
+                messages.append(["role": "tool", "tool_call_id": call.rawValue, "content": ok ? output : "ERROR: \(output)"])
+            case let .user(text):
+                messages.append(["role": "user", "content": text])
+            }
+        }
+        let tools: [[String: Any]] = p.tools.map {
+            ["type": "function", "function": ["name": $0.name, "description": $0.description,
+                                              "parameters": PromptRenderer.schemaObject($0.parametersSchema)] as [String: Any]]
+        }
+        return jsonData([
+            "model": model, "messages": messages, "tools": tools, "tool_choice": "auto", "parallel_tool_calls": true,
+            "stream": true, "stream_options": ["include_usage": true],
+        ] as [String: Any])
+    }
+}
+
+/// Chat-completion chunks: `data: {…}` lines, tool-call arguments split across chunks by index,
+/// usage in a last chunk with no choices, then `data: [DONE]`.
+struct OpenAIAccumulator: ResponseAccumulator {
+    var text = ""
+    var calls: [Int: (id: String, name: String, arguments: String)] = [:]
+    var usage: TokenUsage?
+    var model: String?
+    var finishReason: String?
+    var complete = false
+
+    init() {}
+
+    mutating func consume(_ event: SSEEvent) throws(AttemptError) {
+        if event.data == "[DONE]" { complete = true; return }
+        guard let json = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) as? [String: Any] else {
+            throw .retryable("a stream chunk was not JSON: \(event.data.prefix(120))", retryAfter: nil)
+        }
+        if let error = json["error"] as? [String: Any] {
+            throw .retryable("the provider reported an error mid-stream: \(error["message"] as? String ?? "unknown")", retryAfter: nil)
+        }
+        if let m = json["model"] as? String { model = m }
+        if let u = json["usage"] as? [String: Any] { usage = Self.usage(u) }
+        for choice in json["choices"] as? [[String: Any]] ?? [] {
+            if let f = choice["finish_reason"] as? String { finishReason = f }
+            guard let delta = choice["delta"] as? [String: Any] else { continue }
+            if let c = delta["content"] as? String { text += c }
+            for tc in delta["tool_calls"] as? [[String: Any]] ?? [] {
+                let index = tc.int("index") ?? calls.count
+                var entry = calls[index] ?? (id: "", name: "", arguments: "")
+                if let id = tc["id"] as? String { entry.id = id }
+                if let f = tc["function"] as? [String: Any] {
+                    if let n = f["name"] as? String { entry.name += n }
+                    if let a = f["arguments"] as? String { entry.arguments += a }
+                }
+                calls[index] = entry
+            }
+        }
+    }
+
+    mutating func consumeWhole(_ json: [String: Any]) throws(AttemptError) {
+        guard let choice = (json["choices"] as? [[String: Any]])?.first, let message = choice["message"] as? [String: Any] else {
+            throw .retryable("the response has no choices", retryAfter: nil)
+        }
+        model = json["model"] as? String
+        if let u = json["usage"] as? [String: Any] { usage = Self.usage(u) }
+        text = message["content"] as? String ?? ""
+        for (n, tc) in (message["tool_calls"] as? [[String: Any]] ?? []).enumerated() {
+            let f = tc["function"] as? [String: Any] ?? [:]
+            calls[n] = (id: tc["id"] as? String ?? "", name: f["name"] as? String ?? "", arguments: f["arguments"] as? String ?? "")
+        }
+        finishReason = choice["finish_reason"] as? String
+        complete = true
+    }
+
+    static func usage(_ u: [String: Any]) -> TokenUsage {
+        let cached = (u["prompt_tokens_details"] as? [String: Any])?.int("cached_tokens") ?? 0
+        return TokenUsage(input: u.int("prompt_tokens") ?? 0, output: u.int("completion_tokens") ?? 0, cachedInput: cached)
+    }
+
+    func response(configuredModel: String) throws(AttemptError) -> (text: String, calls: [ProposedToolCall], usage: TokenUsage, model: String) {
+        let proposed = calls.keys.sorted().compactMap { i -> ProposedToolCall? in
+            let c = calls[i]!
+            return c.name.isEmpty ? nil : ProposedToolCall(name: c.name, arguments: c.arguments.isEmpty ? "{}" : c.arguments)
+        }
+        // Usage the server did not report is recorded as zero tokens: the ledger is exact for what was reported.
+        return (text, proposed, usage ?? TokenUsage(), model ?? configuredModel)
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import NightshiftCore
+import NightshiftModels
+import Testing
+
+/// The context rendered into each provider's wire format, held to golden files. Regenerate with
+/// NIGHTSHIFT_RECORD_GOLDEN=1 after an intended change, and review the diff.
+@Suite struct RenderingTests {
+    static let goldenDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+
+    func check(_ body: Data, golden name: String) throws {
+        let object = try JSONSerialization.jsonObject(with: body)
+        let pretty = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+        let url = Self.goldenDir.appendingPathComponent(name)
+        if ProcessInfo.processInfo.environment["NIGHTSHIFT_RECORD_GOLDEN"] == "1" {
+            try pretty.write(to: url)
+            return
+        }
+        let expected = try Data(contentsOf: url)
+        #expect(String(decoding: pretty, as: UTF8.self) == String(decoding: expected, as: UTF8.self), "\(name) differs from the golden file")
+    }
+
+    @Test func openAIRequestMatchesGolden() throws {
+        try check(OpenAIProvider.body(richRequest, model: "gpt-4o"), golden: "openai-rich.json")
+    }
+
+    @Test func anthropicRequestMatchesGolden() throws {
+        try check(AnthropicProvider.body(richRequest, model: "claude-sonnet-4-5", maxTokens: 8192), golden: "anthropic-rich.json")
+    }
+
+    @Test func inDoubtNoticeComesFirstAndRulesAreNeverDropped() {
+        let p = PromptRenderer.render(richRequest)
+        #expect(p.taskBlock.hasPrefix("IMPORTANT — read first:\n- The call m5.1"))
+        #expect(p.taskBlock.contains("Make add() return the sum."))
+        #expect(p.taskBlock.contains("`python3 -m unittest -q tests.test_add` must exit 0"))
+        #expect(p.taskBlock.contains("AssertionError: -1 != 5"))
+        #expect(p.system.contains("acceptance checks pass"))
+    }
+
+    @Test func anOrphanedToolResultBecomesTextAndPairsStayPaired() {
+        let p = PromptRenderer.render(richRequest)
+        guard case let .user(text) = p.turns.first else { Issue.record("first turn is \(String(describing: p.turns.first))"); return }
+        #expect(text.contains("Earlier result of read_file (m4.2)"))
+        let results = p.turns.compactMap { t -> CallID? in if case let .toolResult(c, _, _, _) = t { return c } else { return nil } }
+        #expect(results == [CallID("m6.1"), CallID("m6.2")])
+    }
+
+    @Test func anthropicMessagesAlternateAndUseValidToolIDs() throws {
+        let body = try #require(try JSONSerialization.jsonObject(with: AnthropicProvider.body(richRequest, model: "m", maxTokens: 10)) as? [String: Any])
+        let messages = try #require(body["messages"] as? [[String: Any]])
+        let roles = messages.compactMap { $0["role"] as? String }
+        #expect(zip(roles, roles.dropFirst()).allSatisfy { $0 != $1 })
+        #expect(roles.first == "user")
+        let ids = messages.flatMap { ($0["content"] as? [[String: Any]]) ?? [] }.compactMap { ($0["id"] ?? $0["tool_use_id"]) as? String }
+        #expect(!ids.isEmpty)
+        #expect(ids.allSatisfy { $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } })
+    }
+
+    @Test func afterTenCompactionsWorthOfTurnsTheTaskAndRulesAreStillVerbatim() {
+        // The transcript window moves; the task block and system prompt are rebuilt every time.
+        var r = richRequest
+        r.transcript = (0..<500).map { .notice("filler \($0)") }
+        let p = PromptRenderer.render(r)
+        #expect(p.taskBlock.contains(richRequest.task.description))
+        #expect(p.system == PromptRenderer.render(richRequest).system)
+    }
+}
+
+@Suite struct ModelSpecTests {
+    @Test(arguments: [
+        ("openai:gpt-4o", ModelSpec.openAI(model: "gpt-4o", baseURL: "https://api.openai.com/v1", compatible: false)),
+        ("anthropic:claude-sonnet-4-5", .anthropic(model: "claude-sonnet-4-5", baseURL: "https://api.anthropic.com", compatible: false)),
+        ("openai-compatible:http://127.0.0.1:11434/v1#llama3", .openAI(model: "llama3", baseURL: "http://127.0.0.1:11434/v1", compatible: true)),
+        ("openai-compatible:http://h:1/v1/#a#b", .openAI(model: "b", baseURL: "http://h:1/v1/#a", compatible: true)),
+        ("anthropic-compatible:http://127.0.0.1:9999#claude-x", .anthropic(model: "claude-x", baseURL: "http://127.0.0.1:9999", compatible: true)),
+        ("scripted:demo.yaml", .scripted(path: "demo.yaml")),
+    ])
+    func parsesAndPrintsBack(text: String, spec: ModelSpec) throws {
+        #expect(try ModelSpec.parse(text) == spec)
+        #expect(try ModelSpec.parse(spec.description) == spec)
+    }
+
+    @Test(arguments: ["gpt-4o", "openai:", "openai-compatible:127.0.0.1#x", "openai-compatible:http://x/v1", "ollama:llama3", "openai-compatible:http://x#"])
+    func rejectsWithAHint(text: String) {
+        let error = #expect(throws: ModelError.self) { try ModelSpec.parse(text) }
+        #expect(error?.message.isEmpty == false)
+    }
+
+    @Test func secretsPrintRedacted() {
+        let s = Secret("sk-live-abcdef")
+        #expect("\(s)" == "<redacted>")
+        #expect(String(reflecting: s) == "<redacted>")
+        #expect(s.scrub("key sk-live-abcdef was wrong") == "key <redacted> was wrong")
+    }
+
+    @Test func rosterRoutesByRoleAndItsLabelRoundTrips() {
+        let parsed = ModelRoster.parseLabel("openai:gpt-4o;judge=anthropic:claude-x")
+        #expect(parsed.default == "openai:gpt-4o")
+        #expect(parsed.byRole.map(\.role) == ["judge"])
+        #expect(parsed.byRole.map(\.spec) == ["anthropic:claude-x"])
+    }
+}
