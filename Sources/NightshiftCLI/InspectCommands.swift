@@ -31,6 +31,15 @@ struct Status: AsyncParsableCommand {
             say("workspace \(state.workspace)")
             say("events    \(state.lastSeq)   model calls \(state.modelCalls)   tool calls \(state.toolCalls)   resumes \(state.resumes)")
             say("tokens    \(state.usage.input) in, \(state.usage.output) out\(state.usage.cachedInput > 0 ? ", \(state.usage.cachedInput) cached" : "")")
+            say("cost      \(costText(state.costPicoUSD, unpriced: state.ledger.reduce(0) { $0 + $1.unpricedCalls }))")
+            if !state.ledger.isEmpty {
+                say("")
+                say(pad("ROLE", 10) + pad("CALLS", 7) + pad("RETRIES", 9) + pad("TOKENS IN", 11) + pad("CACHED", 9) + pad("OUT", 9) + "COST")
+                for l in state.ledger {
+                    say(pad(l.role, 10) + pad("\(l.calls)", 7) + pad("\(l.retries)", 9) + pad("\(l.usage.input)", 11)
+                        + pad("\(l.usage.cachedInput)", 9) + pad("\(l.usage.output)", 9) + costText(l.costPicoUSD, unpriced: l.unpricedCalls))
+                }
+            }
             say("")
             say(pad("TASK", 24) + pad("STATUS", 10) + pad("ATTEMPTS", 10) + pad("TURNS", 8) + "TOKENS (in/out)")
             for t in state.tasks {
