@@ -59,6 +59,7 @@ let package = Package(
         .target(name: "NightshiftCLI",
                 dependencies: ["NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands",
                                "NightshiftHarness", "NightshiftConfig",
+                               "NightshiftTesting",  // bench only: the loopback replay server for `bench provider`
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "nightshift", dependencies: ["NightshiftCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),

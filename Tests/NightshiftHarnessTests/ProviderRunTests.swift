@@ -1,7 +1,11 @@
 import Foundation
 import NightshiftCore
 import NightshiftSQLite
+import NightshiftHands
 import NightshiftTesting
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// Whole runs through the CLI against a local server speaking the OpenAI wire format.
@@ -115,5 +119,60 @@ import Testing
         #expect(r.stdout.contains("arguments must be a JSON object"))
         // The model was told, in the next request's tool message.
         #expect(server.requests[1].body.contains("ERROR: shell: arguments must be a JSON object"))
+    }
+}
+
+extension ProviderRunTests {
+    @Test func ctrlCStopsAPendingRequestPromptlyAndTheRunResumes() async throws {
+        // The first reply takes 30 s to start; Ctrl-C must not wait for it.
+        let server = try ReplayServer([
+            ReplayServer.Reply(status: 200, headers: [("Content-Type", "text/event-stream")],
+                               chunks: OpenAIWire.toolCall("write_file", #"{"path":"one.txt","content":"1"}"#).map { ($0, 0) }).delayingFirst(ms: 30_000),
+            .sse(OpenAIWire.toolCall("write_file", #"{"path":"one.txt","content":"1"}"#)),
+            .sse(OpenAIWire.done("done")),
+        ])
+        defer { server.stop() }
+        let s = try setup()
+        let out = s.root + "/out.log"
+        let child = try ChildProcess.spawn([try nightshiftBinary(), "run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--id", "c",
+                                            "--model", "openai-compatible:\(server.baseURL)/v1#gpt-4o"],
+                                           environment: ProcessInfo.processInfo.environment, outputPath: out)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while server.requests.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let start = ContinuousClock.now
+        kill(child.pid, SIGINT)
+        let state = await child.wait(timeout: .seconds(5))
+        #expect(state != .running, "still running 5 s after Ctrl-C")
+        #expect(ContinuousClock.now - start < .seconds(5))
+        if state == .running { child.kill() }
+        let resumed = try await nightshift(["resume", "c", "--db", s.db])
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+        #expect(resumed.stdout.contains("run resumed"))
+    }
+
+    @Test func roleModelsAreRecordedWithoutKeysAndRebuiltOnResume() async throws {
+        let s = try setup()
+        try "tasks:\n  one:\n    - tools:\n        - write_file: {path: one.txt, content: '1'}\n      done: ok\n"
+            .write(toFile: s.root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        let r = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--id", "roles",
+                                      "--model", "scripted:\(s.root)/scenario.yaml", "--role-model", "judge=openai-compatible:http://127.0.0.1:9/v1#m"],
+                                     env: ["NIGHTSHIFT_API_KEY": Self.canary])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let status = try await nightshift(["status", "roles", "--db", s.db])
+        #expect(status.stdout.contains("scripted:\(s.root)/scenario.yaml;judge=openai-compatible:http://127.0.0.1:9/v1#m"))
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: s.db))
+        #expect(bytes.range(of: Data(Self.canary.utf8)) == nil)
+        let bad = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--model", "scripted:x.yaml",
+                                        "--role-model", "critic=openai:gpt-4o"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("unknown role 'critic'"))
+    }
+}
+
+extension ReplayServer.Reply {
+    func delayingFirst(ms: Int) -> ReplayServer.Reply {
+        var copy = self
+        copy.chunks[0].delayMs = ms
+        return copy
     }
 }
