@@ -27,35 +27,7 @@ struct CanonicalWriter {
         bytes.append(UInt8(ascii: ":"))
     }
 
-    mutating func string(_ s: String) {
-        bytes.append(UInt8(ascii: "\""))
-        var s = s
-        s.withUTF8 { buf in
-            var start = 0
-            for i in 0..<buf.count {
-                let b = buf[i]
-                guard b < 0x20 || b == 0x22 || b == 0x5C else { continue }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[start..<i]))
-                switch b {
-                case 0x22: raw("\\\"")
-                case 0x5C: raw("\\\\")
-                case 0x08: raw("\\b")
-                case 0x09: raw("\\t")
-                case 0x0A: raw("\\n")
-                case 0x0C: raw("\\f")
-                case 0x0D: raw("\\r")
-                default:
-                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                    raw("\\u00")
-                    bytes.append(hex[Int(b >> 4)])
-                    bytes.append(hex[Int(b & 15)])
-                }
-                start = i + 1
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[start..<buf.count]))
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
+    mutating func string(_ s: String) { JSONText.appendString(s, to: &bytes) }
 
     mutating func int<I: BinaryInteger>(_ v: I) { bytes.append(contentsOf: String(v).utf8) }
     mutating func bool(_ v: Bool) { if v { raw("true") } else { raw("false") } }

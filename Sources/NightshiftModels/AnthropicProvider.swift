@@ -41,42 +41,41 @@ public struct AnthropicProvider: ModelProvider {
 
     public static func body(_ request: ModelRequest, model: String, maxTokens: Int) -> Data {
         let p = PromptRenderer.render(request)
-        var messages: [[String: Any]] = []
-        func add(_ role: String, _ block: [String: Any]) {
+        var messages: [(role: String, blocks: [JSONValue])] = []
+        func add(_ role: String, _ block: JSONValue) {
             // Consecutive blocks of one role go into one message: the API wants user and assistant to alternate.
-            if var last = messages.last, last["role"] as? String == role {
-                last["content"] = (last["content"] as? [[String: Any]] ?? []) + [block]
-                messages[messages.count - 1] = last
-            } else {
-                messages.append(["role": role, "content": [block]])
-            }
+            if messages.last?.role == role { messages[messages.count - 1].blocks.append(block) } else { messages.append((role, [block])) }
         }
-        add("user", ["type": "text", "text": p.taskBlock])
+        add("user", .object([("type", "text"), ("text", .string(p.taskBlock))]))
         for turn in p.turns {
             switch turn {
             case let .assistant(text, calls):
-                if !text.isEmpty { add("assistant", ["type": "text", "text": text]) }
+                if !text.isEmpty { add("assistant", .object([("type", "text"), ("text", .string(text))])) }
                 for c in calls {
-                    let input = (try? JSONSerialization.jsonObject(with: Data(c.arguments.text.utf8))) as? [String: Any]
-                        ?? ["_unparsed_arguments": c.arguments.text]
-                    add("assistant", ["type": "tool_use", "id": wireID(c.id), "name": c.name, "input": input])
+                    // tool_use input must be an object: arguments that are not one are shown, never sent as broken JSON.
+                    let input = JSONValue.object(text: c.arguments.text, fallback: .object([("_unparsed_arguments", .string(c.arguments.text))]))
+                    add("assistant", .object([("type", "tool_use"), ("id", .string(wireID(c.id))), ("name", .string(c.name)), ("input", input)]))
                 }
-                if text.isEmpty && calls.isEmpty { add("assistant", ["type": "text", "text": "(no reply)"]) }
+                if text.isEmpty && calls.isEmpty { add("assistant", .object([("type", "text"), ("text", "(no reply)")])) }
             case let .toolResult(call, _, ok, output):
-                add("user", ["type": "tool_result", "tool_use_id": wireID(call), "content": output, "is_error": !ok])
+                add("user", .object([("type", "tool_result"), ("tool_use_id", .string(wireID(call))), ("content", .string(output)), ("is_error", .bool(!ok))]))
             case let .user(text):
-                add("user", ["type": "text", "text": text])
+                add("user", .object([("type", "text"), ("text", .string(text))]))
             }
         }
-        var tools: [[String: Any]] = p.tools.map {
-            ["name": $0.name, "description": $0.description, "input_schema": PromptRenderer.schemaObject($0.parametersSchema)]
+        var tools: [JSONValue] = []
+        for (n, t) in p.tools.enumerated() {
+            var fields: [(String, JSONValue)] = [("name", .string(t.name)), ("description", .string(t.description)),
+                                                 ("input_schema", PromptRenderer.schema(t.parametersSchema))]
+            // Cache breakpoints on the stable prefix: tool definitions, then the system prompt.
+            if n == p.tools.count - 1 { fields.append(("cache_control", .object([("type", "ephemeral")]))) }
+            tools.append(.object(fields))
         }
-        // Cache breakpoints on the stable prefix: tool definitions, then the system prompt.
-        if !tools.isEmpty { tools[tools.count - 1]["cache_control"] = ["type": "ephemeral"] }
-        return jsonData([
-            "model": model, "max_tokens": maxTokens, "stream": true, "tools": tools, "messages": messages,
-            "system": [["type": "text", "text": p.system, "cache_control": ["type": "ephemeral"]]],
-        ] as [String: Any])
+        return Data(JSONValue.object([
+            ("model", .string(model)), ("max_tokens", .int(maxTokens)), ("stream", true), ("tools", .array(tools)),
+            ("messages", .array(messages.map { .object([("role", .string($0.role)), ("content", .array($0.blocks))]) })),
+            ("system", .array([.object([("type", "text"), ("text", .string(p.system)), ("cache_control", .object([("type", "ephemeral")]))])])),
+        ]).bytes)
     }
 }
 

@@ -36,31 +36,33 @@ public struct OpenAIProvider: ModelProvider {
     /// The request body (sorted keys): rendered from the request alone, so it is golden-testable.
     public static func body(_ request: ModelRequest, model: String) -> Data {
         let p = PromptRenderer.render(request)
-        var messages: [[String: Any]] = [["role": "system", "content": p.system], ["role": "user", "content": p.taskBlock]]
+        var messages: [JSONValue] = [.object([("role", "system"), ("content", .string(p.system))]),
+                                     .object([("role", "user"), ("content", .string(p.taskBlock))])]
         for turn in p.turns {
             switch turn {
             case let .assistant(text, calls):
-                var m: [String: Any] = ["role": "assistant", "content": text.isEmpty ? NSNull() : text as Any]
+                var m: [(String, JSONValue)] = [("role", "assistant"), ("content", text.isEmpty ? .null : .string(text))]
                 if !calls.isEmpty {
-                    m["tool_calls"] = calls.map {
-                        ["id": $0.id.rawValue, "type": "function", "function": ["name": $0.name, "arguments": $0.arguments.text]] as [String: Any]
-                    }
+                    m.append(("tool_calls", .array(calls.map {
+                        .object([("id", .string($0.id.rawValue)), ("type", "function"),
+                                 ("function", .object([("name", .string($0.name)), ("arguments", .string($0.arguments.text))]))])
+                    })))
                 }
-                messages.append(m)
+                messages.append(.object(m))
             case let .toolResult(call, _, ok, output):
-                messages.append(["role": "tool", "tool_call_id": call.rawValue, "content": ok ? output : "ERROR: \(output)"])
+                messages.append(.object([("role", "tool"), ("tool_call_id", .string(call.rawValue)), ("content", .string(ok ? output : "ERROR: \(output)"))]))
             case let .user(text):
-                messages.append(["role": "user", "content": text])
+                messages.append(.object([("role", "user"), ("content", .string(text))]))
             }
         }
-        let tools: [[String: Any]] = p.tools.map {
-            ["type": "function", "function": ["name": $0.name, "description": $0.description,
-                                              "parameters": PromptRenderer.schemaObject($0.parametersSchema)] as [String: Any]]
+        let tools: [JSONValue] = p.tools.map {
+            .object([("type", "function"), ("function", .object([("name", .string($0.name)), ("description", .string($0.description)),
+                                                                 ("parameters", PromptRenderer.schema($0.parametersSchema))]))])
         }
-        return jsonData([
-            "model": model, "messages": messages, "tools": tools, "tool_choice": "auto", "parallel_tool_calls": true,
-            "stream": true, "stream_options": ["include_usage": true],
-        ] as [String: Any])
+        return Data(JSONValue.object([
+            ("model", .string(model)), ("messages", .array(messages)), ("tools", .array(tools)), ("tool_choice", "auto"),
+            ("parallel_tool_calls", true), ("stream", true), ("stream_options", .object([("include_usage", true)])),
+        ]).bytes)
     }
 }
 

@@ -83,8 +83,8 @@ public enum PromptRenderer {
         return (done, summary, rest)
     }
 
-    /// A tool's JSON Schema as an object (falls back to an empty object schema if it does not parse).
-    static func schemaObject(_ schema: String) -> Any {
-        (try? JSONSerialization.jsonObject(with: Data(schema.utf8))) ?? ["type": "object", "properties": [String: Any]()]
+    /// A tool's JSON Schema (falls back to an empty object schema if it is not one JSON object).
+    static func schema(_ text: String) -> JSONValue {
+        JSONValue.object(text: text, fallback: .object([("type", "object"), ("properties", .object([]))]))
     }
 }

@@ -1,0 +1,38 @@
+import Foundation
+import NightshiftCore
+import NightshiftModels
+import Testing
+
+@Suite struct JSONValueTests {
+    @Test(arguments: [
+        #"{}"#, #" { "a" : 1 } "#, #"{"a":[1,2.5,-3e4,true,false,null,{"b":"c\n\u00e9\"\\/"}]}"#, #"{"path": "calc.py"}"#,
+    ])
+    func acceptsObjects(text: String) {
+        #expect(JSONText.isObject(text))
+        #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8))) is [String: Any])
+    }
+
+    @Test(arguments: [
+        #"{"command": "touch pwned"#, #"[1]"#, #""s""#, #"{"a":}"#, #"{"a":1,}"#, #"{"a":01}"#, #"{'a':1}"#, #"{"a":1} x"#,
+        "{\"a\":\"tab\there\"}", #"{"a":"\x"}"#, #"{"a":1.}"#, "", "{",
+    ])
+    func rejectsEverythingElse(text: String) {
+        #expect(!JSONText.isObject(text))
+    }
+
+    @Test func writtenValuesParseBackWithSortedKeys() throws {
+        let v: JSONValue = .object([("z", 1), ("a", .array([.null, true, .string("q\"\u{1}é/")])), ("m", .raw(#"{"k":[1]}"#))])
+        let text = String(decoding: v.bytes, as: UTF8.self)
+        #expect(text == #"{"a":[null,true,"q\"\u0001é/"],"m":{"k":[1]},"z":1}"#)
+        #expect((try JSONSerialization.jsonObject(with: Data(v.bytes))) is [String: Any])
+    }
+
+    @Test func brokenModelArgumentsNeverBreakTheRequestBody() throws {
+        var r = richRequest
+        r.transcript.append(.assistant(text: "", toolCalls: [ToolCall(id: CallID("m8.1"), name: "shell", arguments: #"{"command": "touch pwned"#)]))
+        let body = AnthropicProvider.body(r, model: "m", maxTokens: 10)
+        let parsed = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+        #expect(String(decoding: body, as: UTF8.self).contains("_unparsed_arguments"))
+        #expect(parsed["messages"] != nil)
+    }
+}
