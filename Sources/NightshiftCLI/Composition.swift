@@ -76,9 +76,30 @@ enum Composition {
         }
     }
 
-    static func harness(store: any EventStore, model: any ModelProvider, printer: TimelinePrinter?) -> Harness {
+    /// Decides how commands are isolated: bubblewrap when it works here; otherwise only with `--unsandboxed`.
+    static func isolation(_ options: SandboxOptions) throws -> Isolation {
+        var limits = SandboxLimits()
+        limits.network = options.allowNetwork
+        limits.readOnlyPaths = options.sandboxRo
+        // NIGHTSHIFT_BWRAP names a bubblewrap binary elsewhere than /usr/bin.
+        switch Isolation.detect(limits: limits, bwrap: ProcessInfo.processInfo.environment["NIGHTSHIFT_BWRAP"]) {
+        case let .success(isolation):
+            return options.unsandboxed ? .none(reason: "--unsandboxed was passed") : isolation
+        case let .failure(unavailable):
+            guard options.unsandboxed else {
+                throw CLIError("""
+                    cannot sandbox tool commands: \(unavailable.reason). Install bubblewrap (apt-get install bubblewrap), \
+                    or pass --unsandboxed to run commands without isolation (recorded in the run's log)
+                    """)
+            }
+            return .none(reason: "--unsandboxed was passed (\(unavailable.reason))")
+        }
+    }
+
+    static func harness(store: any EventStore, model: any ModelProvider, printer: TimelinePrinter?,
+                        isolation: Isolation = .none(reason: "inspection only: runs no commands")) -> Harness {
         let stopAt = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"].flatMap(Int64.init)
-        return Harness(store: store, model: model, tools: ToolBox.standard(), checks: ShellCheckRunner(),
+        return Harness(store: store, model: model, tools: ToolBox.standard(isolation: isolation), checks: ShellCheckRunner(isolation: isolation),
                        observer: { envelope in
                            printer?.print(envelope)
                            // Test hook (crash tests): freeze right after this event is committed, so the
@@ -127,6 +148,18 @@ struct KeySource {
     func hint(for spec: ModelSpec) -> String {
         (spec.keyVariable ?? "the API key") + (file.map { " (in \($0) or the environment)" } ?? "")
     }
+}
+
+/// Sandbox options shared by `run` and `resume`.
+struct SandboxOptions: ParsableArguments {
+    @Flag(help: "Run tool commands and checks without the bubblewrap sandbox. Recorded in the run's log. Only for trusted work.")
+    var unsandboxed = false
+
+    @Flag(help: "Give sandboxed commands network access (off by default).")
+    var allowNetwork = false
+
+    @Option(help: ArgumentHelp("Bind a host path read-only into the sandbox (e.g. a toolchain under /opt). Repeatable.", valueName: "PATH"))
+    var sandboxRo: [String] = []
 }
 
 /// Model options shared by `run` and `resume`.

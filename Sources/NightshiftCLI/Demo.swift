@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NightshiftConfig
 import NightshiftCore
+import NightshiftHands
 import NightshiftHarness
 import NightshiftModels
 #if canImport(Glibc)
@@ -50,7 +51,15 @@ struct Demo: AsyncParsableCommand {
             let model = ScriptedModelWithPath(ScriptedModel(scenario: try ScenarioFile.load(path: absolute)), path: absolute)
             let store = try Composition.openStore(store)
             let printer = quiet ? nil : TimelinePrinter()
-            var harness = Composition.harness(store: store, model: model, printer: printer)
+            // The demo runs only its own scripted commands, so without bubblewrap it says so and goes on.
+            let isolation: Isolation
+            switch Isolation.detect() {
+            case let .success(i): isolation = i
+            case let .failure(why):
+                say("note: \(why.reason); the demo's own commands run unsandboxed (recorded in the log)\n")
+                isolation = .none(reason: "demo without bubblewrap: \(why.reason)")
+            }
+            var harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation)
             if let killAfter {
                 let inner = harness.observer
                 harness = Harness(store: store, model: model, tools: harness.tools, checks: harness.checks, observer: { e in
@@ -64,7 +73,7 @@ struct Demo: AsyncParsableCommand {
             let runID = Composition.newRunID()
             try await harness.create(runID, title: plan.title, plan: plan, workspace: project, settings: RunSettings(maxAttempts: 3))
             FileHandle.standardOutput.write(Data("run id: \(runID)   (if killed: nightshift resume \(runID)\(dbArg))\n\n".utf8))
-            let reason = try await harness.drive(runID)
+            let reason = try await harness.drive(runID, announce: [.isolationSet(mode: isolation.label)])
             printOutcome(runID, reason, db: self.store.db)
             say("The workspace now holds the fixed project and PROGRESS.md (a view written from the log): \(project)")
             say("Try a crash: nightshift demo --kill-after 20, then nightshift resume RUN")

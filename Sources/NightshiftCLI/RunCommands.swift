@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NightshiftConfig
 import NightshiftCore
+import NightshiftHands
 import NightshiftHarness
 import NightshiftModels
 import NightshiftSQLite
@@ -33,6 +34,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The folder the agent works in. Defaults to the current folder.", valueName: "DIR"))
     var workspace: String = "."
     @OptionGroup var models: ModelOptions
+    @OptionGroup var sandbox: SandboxOptions
     @Option(help: "Done claims allowed per task before it is blocked.") var maxAttempts: Int = 3
     @Option(help: "Model turns allowed per attempt.") var maxTurns: Int = 200
     @Flag(help: "Stop the whole run when a task is blocked (default: go on to the next task).") var stopOnBlocked = false
@@ -59,14 +61,15 @@ struct RunCommand: AsyncParsableCommand {
             let store = try Composition.openStore(store)
             let runID = id.map { RunID($0) } ?? Composition.newRunID()
             if try await store.summary(of: runID) != nil { throw CLIError("a run with id \(runID) already exists in \(self.store.db)") }
+            let isolation = try Composition.isolation(sandbox)
             let (model, http) = try await Composition.models(models)
             let printer = quiet ? nil : TimelinePrinter(json: json)
-            let harness = Composition.harness(store: store, model: model, printer: printer)
+            let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation)
             let reason: StopReason
             do {
                 try await harness.create(runID, title: plan.title, plan: plan, workspace: ws,
                                          settings: RunSettings(maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns))
-                reason = try await harness.drive(runID)
+                reason = try await harness.drive(runID, announce: [.isolationSet(mode: isolation.label)])
             } catch {
                 try? await http?.shutdown()
                 throw error
@@ -102,6 +105,7 @@ struct Resume: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @Argument(help: "The run id (see `nightshift status`).") var run: String
     @OptionGroup var models: ModelOptions
+    @OptionGroup var sandbox: SandboxOptions
     @Flag(help: "Print events as JSON lines instead of the timeline.") var json = false
     @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
 
@@ -120,12 +124,14 @@ struct Resume: AsyncParsableCommand {
                 return state.status == .finished ? .finished : .failed(state.statusReason ?? "")
             }
             // The models default to the ones the run was started with (keys are read again, never stored).
+            let isolation = try Composition.isolation(sandbox)
             let (model, http) = try await Composition.models(models, recorded: state.model)
-            let harness = Composition.harness(store: store, model: model, printer: printer)
+            let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation)
             if let first = try await store.read(runID, after: 0, limit: 1).first { printer?.setStart(first.time) }
             let reason: StopReason
             do {
-                reason = try await harness.drive(runID, resumedBy: "nightshift resume (pid \(getpid()))")
+                reason = try await harness.drive(runID, resumedBy: "nightshift resume (pid \(getpid()))",
+                                                 announce: [.isolationSet(mode: isolation.label)])
             } catch {
                 try? await http?.shutdown()
                 throw error

@@ -42,6 +42,7 @@ enum Timeline {
         case let .runResumed(by): return "⏵ run resumed by \(by)"
         case let .runFinished(summary): return "■ run finished: \(summary)"
         case let .runFailed(reason): return "■ run failed: \(short(reason, 160))"
+        case let .isolationSet(mode): return "  commands run \(mode.hasPrefix("UNSANDBOXED") ? mode : "in " + mode)"
         }
     }
 }

@@ -138,6 +138,8 @@ struct CanonicalWriter {
             raw("\"runFinished\":{"); key("summary", first: true); string(summary)
         case let .runFailed(reason):
             raw("\"runFailed\":{"); key("reason", first: true); string(reason)
+        case let .isolationSet(mode):
+            raw("\"isolationSet\":{"); key("mode", first: true); string(mode)
         }
         raw("}}")
     }

@@ -37,6 +37,8 @@ public enum Event: Sendable, Codable, Equatable {
     case runResumed(by: String)
     case runFinished(summary: String)
     case runFailed(reason: String)
+    /// How this process isolates the commands it runs (recorded at every start; "UNSANDBOXED: …" when the user chose so).
+    case isolationSet(mode: String)
 
     /// A short, stable name for the event kind (indexed by stores; shown by `nightshift log`).
     public var kind: String {
@@ -61,6 +63,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .runResumed: "run_resumed"
         case .runFinished: "run_finished"
         case .runFailed: "run_failed"
+        case .isolationSet: "isolation_set"
         }
     }
 

@@ -31,6 +31,8 @@ public struct RunState: Sendable, Codable, Equatable {
     public var resumes = 0
     /// The worker's done-claim (its summary), held until the response's tool calls have finished.
     public var pendingClaim: String?
+    /// How the process now driving the run isolates commands (from the latest `isolation_set`).
+    public var isolation: String?
     /// Role of the model call being awaited.
     public var awaitingRole: String?
     /// Tokens and cost per role, in the order roles first appeared: the ledger budgets enforce against.
@@ -351,6 +353,9 @@ extension RunState {
         case let .runFailed(reason):
             status = .failed
             statusReason = reason
+
+        case let .isolationSet(mode):
+            isolation = mode
         }
     }
 

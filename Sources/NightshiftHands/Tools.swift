@@ -33,9 +33,9 @@ public struct ToolBox: ToolRunner {
 
     public init(tools: [any Tool]) { self.tools = tools }
 
-    /// shell, read_file, write_file, list_files.
-    public static func standard(limits: ToolLimits = ToolLimits()) -> ToolBox {
-        ToolBox(tools: [ShellTool(limits: limits), ReadFileTool(limits: limits), WriteFileTool(), ListFilesTool(limits: limits)])
+    /// shell, read_file, write_file, list_files. Commands run with `isolation`.
+    public static func standard(isolation: Isolation, limits: ToolLimits = ToolLimits()) -> ToolBox {
+        ToolBox(tools: [ShellTool(isolation: isolation, limits: limits), ReadFileTool(limits: limits), WriteFileTool(), ListFilesTool(limits: limits)])
     }
 
     public var specs: [ToolSpec] { tools.map(\.spec) }
@@ -95,7 +95,8 @@ struct ToolArgumentError: Error { var message: String; init(_ m: String) { messa
 
 public struct ShellTool: TypedTool {
     let limits: ToolLimits
-    public init(limits: ToolLimits = ToolLimits()) { self.limits = limits }
+    let isolation: Isolation
+    public init(isolation: Isolation, limits: ToolLimits = ToolLimits()) { self.isolation = isolation; self.limits = limits }
 
     public var spec: ToolSpec {
         ToolSpec(name: "shell", description: "Run a shell command (/bin/sh -c) in the workspace. Returns exit status and output.",
@@ -112,7 +113,8 @@ public struct ShellTool: TypedTool {
             do { cwd = try workspace.resolve(rel) } catch { return .failure("shell: \(error.message)") }
         }
         let timeout = min(max(args.timeout_seconds ?? limits.defaultTimeoutSeconds, 1), limits.maxTimeoutSeconds)
-        let outcome = await ProcessRunner.run(argv: ["/bin/sh", "-c", args.command], environment: ToolEnvironment.make(workspace: workspace.root),
+        let outcome = await ProcessRunner.run(argv: isolation.argv(["/bin/sh", "-c", args.command], workspace: workspace.root, cwd: cwd),
+                                              environment: ToolEnvironment.make(workspace: workspace.root),
                                               cwd: cwd, timeout: .seconds(timeout), outputLimit: limits.outputBytes)
         var text = outcome.output
         if outcome.timedOut { text += "\n(the command was killed after \(timeout) s)" }

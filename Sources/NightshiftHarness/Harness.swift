@@ -64,7 +64,8 @@ public struct Harness: Sendable {
     /// Drives a run until it finishes, fails, pauses or waits.
     /// - Parameter resumedBy: when waking a run another process left, who is resuming it; recorded
     ///   as `run_resumed`, which puts calls that were in flight in doubt.
-    public func drive(_ run: RunID, resumedBy: String? = nil) async throws -> StopReason {
+    /// - Parameter announce: events this process records before it starts (how it isolates commands).
+    public func drive(_ run: RunID, resumedBy: String? = nil, announce: [Event] = []) async throws -> StopReason {
         let catalog = ToolCatalog(tools.specs)
         var committed = try await wake(run)
         var recent = try await loadRecent(committed)
@@ -77,6 +78,10 @@ public struct Harness: Sendable {
         if let resumedBy {
             buffer.append(.runResumed(by: resumedBy))
             try scratch.applyUncommitted(.runResumed(by: resumedBy))
+        }
+        for e in announce {
+            try scratch.applyUncommitted(e)
+            buffer.append(e)
         }
 
         func commit() async throws {

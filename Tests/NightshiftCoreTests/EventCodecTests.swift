@@ -102,6 +102,7 @@ import Testing
         .runResumed(by: "pid 1"),
         .runFinished(summary: ""),
         .runFailed(reason: tricky),
+        .isolationSet(mode: "UNSANDBOXED: \(tricky)"),
     ]
 
     @Test(arguments: events.indices)
@@ -119,6 +120,6 @@ import Testing
     }
 
     @Test func everyEventKindIsCovered() {
-        #expect(Set(Self.events.map(\.kind)).count == 20)
+        #expect(Set(Self.events.map(\.kind)).count == 21)
     }
 }

@@ -19,7 +19,7 @@ extension Workspace {
 func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.1"), name: name, arguments: Payload(args)) }
 
 @Suite struct WorkspaceConfinementTests {
-    let tools = ToolBox.standard()
+    let tools = ToolBox.standard(isolation: .none(reason: "confinement tests need no sandbox"))
 
     @Test(arguments: ["../outside/secret.txt", "a/../../outside/secret.txt", "/etc/passwd", "/etc/shadow", "/proc/1/environ"])
     func readingOutsideTheWorkspaceIsRefused(path: String) async throws {
@@ -108,7 +108,7 @@ func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.
 }
 
 @Suite struct ShellToolTests {
-    let tools = ToolBox.standard(limits: {
+    let tools = ToolBox.standard(isolation: .none(reason: "process-runner tests"), limits: {
         var l = ToolLimits(); l.outputBytes = 4096; return l
     }())
 

