@@ -33,9 +33,10 @@ public struct ToolBox: ToolRunner {
 
     public init(tools: [any Tool]) { self.tools = tools }
 
-    /// shell, read_file, write_file, list_files. Commands run with `isolation`.
+    /// shell, read_file, write_file, edit_file, list_files, grep. Commands run with `isolation`.
     public static func standard(isolation: Isolation, limits: ToolLimits = ToolLimits()) -> ToolBox {
-        ToolBox(tools: [ShellTool(isolation: isolation, limits: limits), ReadFileTool(limits: limits), WriteFileTool(), ListFilesTool(limits: limits)])
+        ToolBox(tools: [ShellTool(isolation: isolation, limits: limits), ReadFileTool(limits: limits), WriteFileTool(),
+                        EditFileTool(limits: limits), ListFilesTool(limits: limits), GrepTool(limits: limits)])
     }
 
     public var specs: [ToolSpec] { tools.map(\.spec) }
@@ -284,5 +285,108 @@ enum FileAccess {
             return .failure(FileAccessError(message: message))
         }
         return .success(())
+    }
+}
+
+// MARK: - edit_file
+
+/// Replaces one exact occurrence of a string. Refuses when the string is missing or appears more
+/// than once (unless `replace_all`), so an edit never lands in the wrong place.
+public struct EditFileTool: TypedTool {
+    let limits: ToolLimits
+    public init(limits: ToolLimits = ToolLimits()) { self.limits = limits }
+
+    public var spec: ToolSpec {
+        ToolSpec(name: "edit_file", description: "Replace an exact string in a workspace file. Fails if old_string is missing, or appears more than once without replace_all.",
+                 idempotent: false, parametersSchema: """
+                 {"type":"object","properties":{"path":{"type":"string"},"old_string":{"type":"string"},"new_string":{"type":"string"},"replace_all":{"type":"boolean"}},"required":["path","old_string","new_string"]}
+                 """)
+    }
+
+    public struct Args: Decodable { var path: String; var old_string: String; var new_string: String; var replace_all: Bool? }
+
+    public func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult {
+        guard !args.old_string.isEmpty else { return .failure("edit_file: old_string is empty; use write_file to create a file") }
+        let path: String
+        do { path = try workspace.resolve(args.path) } catch { return .failure("edit_file: \(error.message)") }
+        let data: Data
+        switch FileAccess.readRegularFile(path, limit: limits.readBytes) {
+        case .success(let d): data = d
+        case .failure(let e): return .failure("edit_file: \(args.path): \(e.message)")
+        }
+        guard !data.contains(0) else { return .failure("edit_file: \(args.path) is a binary file") }
+        let text = String(decoding: data, as: UTF8.self)
+        let count = text.components(separatedBy: args.old_string).count - 1
+        guard count > 0 else { return .failure("edit_file: \(args.path): old_string was not found; read the file and copy the text exactly") }
+        guard count == 1 || args.replace_all == true else {
+            return .failure("edit_file: \(args.path): old_string appears \(count) times; add surrounding lines to make it unique, or pass replace_all")
+        }
+        let edited = text.replacingOccurrences(of: args.old_string, with: args.new_string)
+        switch FileAccess.writeAtomically(path, Data(edited.utf8), workspace: workspace) {
+        case .success: return ToolResult(ok: true, output: Payload("replaced \(count) occurrence\(count == 1 ? "" : "s") in \(workspace.relative(path))"))
+        case .failure(let e): return .failure("edit_file: \(args.path): \(e.message)")
+        }
+    }
+}
+
+// MARK: - grep
+
+/// Searches workspace files for a regular expression; `path:line: text`, capped. Skips `.git`,
+/// binary files and files over the read limit.
+public struct GrepTool: TypedTool {
+    let limits: ToolLimits
+    public init(limits: ToolLimits = ToolLimits()) { self.limits = limits }
+
+    public var spec: ToolSpec {
+        ToolSpec(name: "grep", description: "Search workspace files for a regular expression. Returns path:line: text for each match.",
+                 idempotent: true, parametersSchema: """
+                 {"type":"object","properties":{"pattern":{"type":"string"},"path":{"type":"string","description":"folder or file, default the workspace"},"ignore_case":{"type":"boolean"}},"required":["pattern"]}
+                 """)
+    }
+
+    public struct Args: Decodable { var pattern: String; var path: String?; var ignore_case: Bool? }
+
+    public func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult {
+        let regex: NSRegularExpression
+        do { regex = try NSRegularExpression(pattern: args.pattern, options: args.ignore_case == true ? [.caseInsensitive] : []) } catch {
+            return .failure("grep: '\(args.pattern)' is not a valid regular expression")
+        }
+        let base: String
+        do { base = try workspace.resolve(args.path ?? ".") } catch { return .failure("grep: \(error.message)") }
+        var files: [String] = []
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: base, isDirectory: &isDir) else { return .failure("grep: \(args.path ?? ".") does not exist") }
+        if isDir.boolValue {
+            func walk(_ dir: String) {
+                guard files.count < 20_000, let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+                for name in names.sorted() where name != ".git" {
+                    let full = dir + "/" + name
+                    var st = stat()
+                    guard lstat(full, &st) == 0 else { continue }
+                    if (st.st_mode & S_IFMT) == S_IFDIR { walk(full) } else if (st.st_mode & S_IFMT) == S_IFREG { files.append(full) }
+                }
+            }
+            walk(base)
+        } else {
+            files = [base]
+        }
+        var lines: [String] = []
+        var bytes = 0
+        var truncated = false
+        outer: for file in files {
+            guard case let .success(data) = FileAccess.readRegularFile(file, limit: limits.readBytes), !data.contains(0) else { continue }
+            let text = String(decoding: data, as: UTF8.self)
+            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let s = String(line)
+                guard regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil else { continue }
+                let entry = "\(workspace.relative(file)):\(n + 1): \(s.prefix(300))"
+                bytes += entry.utf8.count + 1
+                if bytes > limits.outputBytes { truncated = true; break outer }
+                lines.append(entry)
+            }
+        }
+        var out = lines.isEmpty ? "no matches" : lines.joined(separator: "\n")
+        if truncated { out += "\n[… more matches cut at \(limits.outputBytes) bytes; narrow the pattern or the path …]" }
+        return ToolResult(ok: true, output: Payload(out))
     }
 }

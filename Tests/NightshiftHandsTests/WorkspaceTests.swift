@@ -166,3 +166,55 @@ func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.
         #expect(r.output.text.contains("outside the workspace"))
     }
 }
+
+@Suite struct EditAndGrepTests {
+    let tools = ToolBox.standard(isolation: .none(reason: "file tools run no commands"))
+
+    @Test func editReplacesExactlyOneOccurrence() async throws {
+        let (root, _) = try makeWorkspace()
+        try "def add(a, b):\n    return a - b\n".write(toFile: root + "/calc.py", atomically: true, encoding: .utf8)
+        let r = await tools.run(call("edit_file", #"{"path":"calc.py","old_string":"a - b","new_string":"a + b"}"#), workspace: root)
+        #expect(r.ok, "\(r.output.text)")
+        #expect(try String(contentsOfFile: root + "/calc.py", encoding: .utf8) == "def add(a, b):\n    return a + b\n")
+    }
+
+    @Test func editRefusesMissingAndAmbiguousStringsAndChangesNothing() async throws {
+        let (root, _) = try makeWorkspace()
+        let original = "x = 1\nx = 1\n"
+        try original.write(toFile: root + "/f.py", atomically: true, encoding: .utf8)
+        let missing = await tools.run(call("edit_file", #"{"path":"f.py","old_string":"y = 2","new_string":"z"}"#), workspace: root)
+        #expect(!missing.ok)
+        #expect(missing.output.text.contains("was not found"))
+        let ambiguous = await tools.run(call("edit_file", #"{"path":"f.py","old_string":"x = 1","new_string":"x = 2"}"#), workspace: root)
+        #expect(!ambiguous.ok)
+        #expect(ambiguous.output.text.contains("appears 2 times"))
+        #expect(try String(contentsOfFile: root + "/f.py", encoding: .utf8) == original)
+        let all = await tools.run(call("edit_file", #"{"path":"f.py","old_string":"x = 1","new_string":"x = 2","replace_all":true}"#), workspace: root)
+        #expect(all.ok)
+        #expect(try String(contentsOfFile: root + "/f.py", encoding: .utf8) == "x = 2\nx = 2\n")
+    }
+
+    @Test func editOutsideTheWorkspaceIsRefused() async throws {
+        let (root, outside) = try makeWorkspace()
+        let r = await tools.run(call("edit_file", #"{"path":"../outside/secret.txt","old_string":"secret","new_string":"pwned"}"#), workspace: root)
+        #expect(!r.ok)
+        #expect(try String(contentsOfFile: outside + "/secret.txt", encoding: .utf8) == "secret")
+    }
+
+    @Test func grepFindsLinesSkipsGitAndBinaryAndStaysInside() async throws {
+        let (root, _) = try makeWorkspace()
+        try FileManager.default.createDirectory(atPath: root + "/src", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/.git", withIntermediateDirectories: true)
+        try "let a = 1\nfunc add() {}\n".write(toFile: root + "/src/a.swift", atomically: true, encoding: .utf8)
+        try "func add() {}\n".write(toFile: root + "/.git/config", atomically: true, encoding: .utf8)
+        try Data([0, 1, 2] + Array("func add".utf8)).write(to: URL(fileURLWithPath: root + "/bin.dat"))
+        let r = await tools.run(call("grep", #"{"pattern":"func\\s+add"}"#), workspace: root)
+        #expect(r.output.text == "src/a.swift:2: func add() {}")
+        let none = await tools.run(call("grep", #"{"pattern":"zzz"}"#), workspace: root)
+        #expect(none.output.text == "no matches")
+        let bad = await tools.run(call("grep", #"{"pattern":"("}"#), workspace: root)
+        #expect(!bad.ok)
+        let out = await tools.run(call("grep", #"{"pattern":"secret","path":"../outside"}"#), workspace: root)
+        #expect(!out.ok)
+    }
+}
