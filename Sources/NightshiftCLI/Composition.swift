@@ -100,6 +100,7 @@ enum Composition {
                         isolation: Isolation = .none(reason: "inspection only: runs no commands")) -> Harness {
         let stopAt = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"].flatMap(Int64.init)
         return Harness(store: store, model: model, tools: ToolBox.standard(isolation: isolation), checks: ShellCheckRunner(isolation: isolation),
+                       vcs: GitWorkspace(),
                        observer: { envelope in
                            printer?.print(envelope)
                            // Test hook (crash tests): freeze right after this event is committed, so the

@@ -38,6 +38,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Done claims allowed per task before it is blocked.") var maxAttempts: Int = 3
     @Option(help: "Model turns allowed per attempt.") var maxTurns: Int = 200
     @Flag(help: "Stop the whole run when a task is blocked (default: go on to the next task).") var stopOnBlocked = false
+    @Flag(help: "Work in --workspace directly even when it is a git repository (default: a worktree on branch nightshift/RUN, committed after each task).")
+    var noWorktree = false
     @Option(help: ArgumentHelp("Use this run id instead of a generated one.", valueName: "ID")) var id: String?
     @Flag(help: "Print events as JSON lines instead of the timeline.") var json = false
     @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
@@ -57,10 +59,18 @@ struct RunCommand: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: workspace, isDirectory: &isDir), isDir.boolValue else {
                 throw CLIError("the workspace \(workspace) does not exist or is not a folder: create it or pass another --workspace")
             }
-            let ws = URL(fileURLWithPath: workspace).standardizedFileURL.path
+            var ws = URL(fileURLWithPath: workspace).standardizedFileURL.path
             let store = try Composition.openStore(store)
             let runID = id.map { RunID($0) } ?? Composition.newRunID()
             if try await store.summary(of: runID) != nil { throw CLIError("a run with id \(runID) already exists in \(self.store.db)") }
+            // A git repository gets a worktree of its own, beside the database: the user's checkout is never touched.
+            var announce: [Event] = []
+            if !noWorktree, let repository = await GitWorkspace.repositoryRoot(ws) {
+                let root = URL(fileURLWithPath: self.store.db).deletingLastPathComponent().appendingPathComponent("worktrees").path
+                let worktree = try await GitWorkspace.provision(repository: repository, run: runID, worktreesRoot: root)
+                ws = worktree.path
+                announce.append(.workspaceProvisioned(path: worktree.path, branch: worktree.branch, base: worktree.base))
+            }
             let isolation = try Composition.isolation(sandbox)
             let (model, http) = try await Composition.models(models)
             let printer = quiet ? nil : TimelinePrinter(json: json)
@@ -69,7 +79,7 @@ struct RunCommand: AsyncParsableCommand {
             do {
                 try await harness.create(runID, title: plan.title, plan: plan, workspace: ws,
                                          settings: RunSettings(maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns))
-                reason = try await harness.drive(runID, announce: [.isolationSet(mode: isolation.label)])
+                reason = try await harness.drive(runID, announce: announce + [.isolationSet(mode: isolation.label)])
             } catch {
                 try? await http?.shutdown()
                 throw error
@@ -124,6 +134,13 @@ struct Resume: AsyncParsableCommand {
                 return state.status == .finished ? .finished : .failed(state.statusReason ?? "")
             }
             // The models default to the ones the run was started with (keys are read again, never stored).
+            // The workspace must still be there (a worktree is reattached, never recreated empty).
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: state.workspace, isDirectory: &isDir), isDir.boolValue else {
+                let hint = state.branch.map { " Recreate it with: git worktree add \(state.workspace) \($0)" } ?? ""
+                throw CLIError("the run's workspace \(state.workspace) is missing.\(hint)")
+            }
+            if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
             let isolation = try Composition.isolation(sandbox)
             let (model, http) = try await Composition.models(models, recorded: state.model)
             let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation)

@@ -140,6 +140,12 @@ struct CanonicalWriter {
             raw("\"runFailed\":{"); key("reason", first: true); string(reason)
         case let .isolationSet(mode):
             raw("\"isolationSet\":{"); key("mode", first: true); string(mode)
+        case let .workspaceProvisioned(path, branch, base):
+            raw("\"workspaceProvisioned\":{"); key("base", first: true); string(base); key("branch"); string(branch); key("path"); string(path)
+        case let .workCommitted(task, commit, detail):
+            raw("\"workCommitted\":{")
+            if let commit { key("commit", first: true); string(commit); key("detail") } else { key("detail", first: true) }
+            string(detail); key("task"); string(task.rawValue)
         }
         raw("}}")
     }

@@ -37,6 +37,10 @@ public enum Event: Sendable, Codable, Equatable {
     case runResumed(by: String)
     case runFinished(summary: String)
     case runFailed(reason: String)
+    /// The run works in a git worktree on its own branch, created from `base`.
+    case workspaceProvisioned(path: String, branch: String, base: String)
+    /// The workspace was committed to the run's branch after `task` finished (`commit` nil: nothing to commit).
+    case workCommitted(task: TaskID, commit: String?, detail: String)
     /// How this process isolates the commands it runs (recorded at every start; "UNSANDBOXED: …" when the user chose so).
     case isolationSet(mode: String)
 
@@ -64,6 +68,8 @@ public enum Event: Sendable, Codable, Equatable {
         case .runFinished: "run_finished"
         case .runFailed: "run_failed"
         case .isolationSet: "isolation_set"
+        case .workspaceProvisioned: "workspace_provisioned"
+        case .workCommitted: "work_committed"
         }
     }
 

@@ -6,6 +6,8 @@ public enum Decision: Sendable, Equatable {
     case callModel(call: CallID, task: PlanTask, attempt: Int, turn: Int, role: String)
     /// Run a tool; `toolStarted` for it is already in the log.
     case runTool(ToolCall)
+    /// Commit the workspace to the run's branch after `task` finished; `work_committed` records the result.
+    case commitWork(task: TaskID, message: String)
     /// Run the active task's checks from index `from` on.
     case runChecks(task: PlanTask, attempt: Int, from: Int)
     case stop(StopReason)
@@ -36,6 +38,7 @@ extension RunState {
         }
         guard created, let plan else { return .emit([.runFailed(reason: "the run has no plan")]) }
 
+        if let task = pendingCommit { return .commitWork(task: task, message: pendingCommitMessage ?? "nightshift: task \(task) done") }
         guard let i = current else {
             if let next = tasks.firstIndex(where: { $0.status == .pending }) {
                 return .emit([.taskStarted(task: tasks[next].id, attempt: 1)])

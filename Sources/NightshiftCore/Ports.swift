@@ -178,6 +178,12 @@ public protocol ToolRunner: Sendable {
     func run(_ call: ToolCall, workspace: String) async -> ToolResult
 }
 
+/// Commits a run's workspace (a git worktree) to its branch. Never pushes.
+public protocol WorkspaceVCS: Sendable {
+    /// - Returns: the new commit, or nil with the reason when there was nothing to commit or it failed.
+    func commit(workspace: String, message: String) async -> (commit: String?, detail: String)
+}
+
 /// Runs a task's acceptance checks in the workspace (the harness's job, never the model's).
 public protocol CheckRunner: Sendable {
     func run(_ check: Check, workspace: String) async -> CheckResult

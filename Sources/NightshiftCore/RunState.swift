@@ -31,6 +31,11 @@ public struct RunState: Sendable, Codable, Equatable {
     public var resumes = 0
     /// The worker's done-claim (its summary), held until the response's tool calls have finished.
     public var pendingClaim: String?
+    /// The run's git branch when its workspace is a worktree; finished tasks are committed to it.
+    public var branch: String?
+    /// A finished task whose work is not yet committed to the branch, and the commit message.
+    public var pendingCommit: TaskID?
+    public var pendingCommitMessage: String?
     /// How the process now driving the run isolates commands (from the latest `isolation_set`).
     public var isolation: String?
     /// Role of the model call being awaited.
@@ -303,7 +308,7 @@ extension RunState {
             tasks[i].checkResults.append(CheckOutcome(command: command, passed: passed, exitCode: exitCode,
                                                       expectExit: expectExit, outputTail: String(output.text.suffix(2000))))
 
-        case let .taskFinished(task, attempt, _):
+        case let .taskFinished(task, attempt, summary):
             guard let i = current, tasks[i].id == task, case .checking = phase, attempt == tasks[i].attempts else {
                 throw fail("task \(task) is not being checked")
             }
@@ -314,6 +319,10 @@ extension RunState {
             tasks[i].feedback = nil
             current = nil
             phase = .idle
+            if branch != nil {
+                pendingCommit = task
+                pendingCommitMessage = "nightshift: task \(task) done" + (summary.isEmpty ? "" : "\n\n\(summary)")
+            }
 
         case let .taskAttemptFailed(task, attempt, feedback):
             guard let i = current, tasks[i].id == task, attempt == tasks[i].attempts else { throw fail("task \(task) is not active") }
@@ -356,6 +365,15 @@ extension RunState {
 
         case let .isolationSet(mode):
             isolation = mode
+
+        case let .workspaceProvisioned(path, branch, _):
+            guard path == workspace else { throw fail("the run's workspace is \(workspace), not \(path)") }
+            self.branch = branch
+
+        case let .workCommitted(task, _, _):
+            guard pendingCommit == task else { throw fail("task \(task) has no work waiting to be committed") }
+            pendingCommit = nil
+            pendingCommitMessage = nil
         }
     }
 

@@ -21,13 +21,16 @@ public struct Harness: Sendable {
     public let model: any ModelProvider
     public let tools: any ToolRunner
     public let checks: any CheckRunner
+    /// Commits finished tasks when the run works in a git worktree; nil records that this process cannot.
+    public let vcs: (any WorkspaceVCS)?
     public let configuration: Configuration
     /// Called with every committed event, in order (live progress, fault injection in tests).
     public let observer: (@Sendable (EventEnvelope) -> Void)?
 
     public init(store: any EventStore, model: any ModelProvider, tools: any ToolRunner, checks: any CheckRunner,
+                vcs: (any WorkspaceVCS)? = nil,
                 configuration: Configuration = Configuration(), observer: (@Sendable (EventEnvelope) -> Void)? = nil) {
-        self.store = store; self.model = model; self.tools = tools; self.checks = checks
+        self.store = store; self.model = model; self.tools = tools; self.checks = checks; self.vcs = vcs
         self.configuration = configuration; self.observer = observer
     }
 
@@ -153,6 +156,15 @@ public struct Harness: Sendable {
                 try await commit()
                 let result = await tools.run(call, workspace: committed.workspace)
                 let event = Event.toolFinished(call: call.id, result: result)
+                try scratch.applyUncommitted(event)
+                buffer.append(event)
+
+            case let .commitWork(task, message):
+                try await commit()
+                // Committing twice is harmless: after a crash the second try finds nothing to commit.
+                let result: (commit: String?, detail: String) = await vcs?.commit(workspace: committed.workspace, message: message)
+                    ?? (commit: nil, detail: "this process has no version control configured")
+                let event = Event.workCommitted(task: task, commit: result.commit, detail: result.detail)
                 try scratch.applyUncommitted(event)
                 buffer.append(event)
 

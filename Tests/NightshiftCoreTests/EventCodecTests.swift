@@ -103,6 +103,9 @@ import Testing
         .runFinished(summary: ""),
         .runFailed(reason: tricky),
         .isolationSet(mode: "UNSANDBOXED: \(tricky)"),
+        .workspaceProvisioned(path: "/w/x", branch: "nightshift/r1", base: "abc123"),
+        .workCommitted(task: TaskID("a"), commit: "deadbeef", detail: "committed"),
+        .workCommitted(task: TaskID("a"), commit: nil, detail: tricky),
     ]
 
     @Test(arguments: events.indices)
@@ -120,6 +123,6 @@ import Testing
     }
 
     @Test func everyEventKindIsCovered() {
-        #expect(Set(Self.events.map(\.kind)).count == 21)
+        #expect(Set(Self.events.map(\.kind)).count == 23)
     }
 }

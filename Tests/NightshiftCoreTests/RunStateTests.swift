@@ -198,3 +198,32 @@ import Testing
         #expect(try JSONDecoder().decode(RunState.self, from: data) == log.state)
     }
 }
+
+@Suite struct WorkCommitTests {
+    @Test func aFinishedTaskInAWorktreeIsCommittedBeforeTheNextOneStarts() throws {
+        var log = LogBuilder()
+        try log.add(created())
+        try log.add(.workspaceProvisioned(path: "/w", branch: "nightshift/r1", base: "abc"))
+        try log.advance()
+        try log.add(response("m1", done: true)); try log.advance()
+        try log.add(.checkRan(task: TaskID("a"), attempt: 1, index: 0, command: "c", expectExit: 0, exitCode: 0, passed: true, output: "", durationMs: 1))
+        let d = try log.advance()
+        #expect(d == .commitWork(task: TaskID("a"), message: "nightshift: task a done\n\ndid it"))
+        // After a crash the commit is still owed: the decision repeats until it is recorded.
+        try log.add(.runResumed(by: "test"))
+        #expect(try log.advance() == d)
+        try log.add(.workCommitted(task: TaskID("a"), commit: "f00d", detail: "committed"))
+        guard case .callModel = try log.advance() else { Issue.record("the next task did not start"); return }
+        #expect(log.state.pendingCommit == nil)
+    }
+
+    @Test func withoutAWorktreeNothingIsCommittedAndStrayEventsAreRejected() throws {
+        var log = LogBuilder()
+        try log.add(created()); try log.advance()
+        try log.add(response("m1", done: true)); try log.advance()
+        try log.add(.checkRan(task: TaskID("a"), attempt: 1, index: 0, command: "c", expectExit: 0, exitCode: 0, passed: true, output: "", durationMs: 1))
+        guard case .callModel = try log.advance() else { Issue.record("expected the next task"); return }
+        #expect(throws: ReplayError.self) { try log.add(.workCommitted(task: TaskID("a"), commit: nil, detail: "x")) }
+        #expect(throws: ReplayError.self) { try log.add(.workspaceProvisioned(path: "/elsewhere", branch: "b", base: "c")) }
+    }
+}

@@ -249,3 +249,63 @@ extension CLITests {
         #expect(sandboxed.stdout.contains("commands run in bubblewrap (/usr/bin/bwrap); network off"), "\(sandboxed.stdout)")
     }
 }
+
+func git(_ args: [String], in dir: String) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+    p.arguments = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"] + args
+    p.currentDirectoryURL = URL(fileURLWithPath: dir)
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// Makes `dir` a git repository with one commit.
+func makeRepository(_ dir: String) throws {
+    _ = try git(["init", "-q"], in: dir)
+    try "# project\n".write(toFile: dir + "/README.md", atomically: true, encoding: .utf8)
+    _ = try git(["add", "-A"], in: dir)
+    _ = try git(["commit", "-q", "-m", "initial"], in: dir)
+}
+
+extension CLITests {
+    @Test func aGitWorkspaceGetsItsOwnWorktreeAndACommitPerTask() async throws {
+        let s = try setup()
+        try makeRepository(s.ws)
+        let r = try await s.run(["--id", "g1"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let worktree = s.root + "/worktrees/g1"
+        #expect(r.stdout.contains("git worktree \(worktree) on branch nightshift/g1"))
+        #expect(FileManager.default.fileExists(atPath: worktree + "/one.txt"))
+        #expect(FileManager.default.fileExists(atPath: worktree + "/two.txt"))
+        // The user's checkout is untouched, and still on its own branch.
+        #expect(!FileManager.default.fileExists(atPath: s.ws + "/one.txt"))
+        #expect(try git(["rev-parse", "--abbrev-ref", "HEAD"], in: s.ws).trimmingCharacters(in: .whitespacesAndNewlines) == "main")
+        let subjects = try git(["log", "--format=%s", "nightshift/g1"], in: s.ws).split(separator: "\n")
+        #expect(subjects == ["nightshift: task two done", "nightshift: task one done", "initial"])
+        // A missing worktree is not silently recreated.
+        _ = try git(["worktree", "remove", "--force", worktree], in: s.ws)
+        let resumed = try await nightshift(["resume", "g1", "--db", s.db])
+        #expect(resumed.stdout.contains("already finished") || resumed.stderr.contains("is missing"))
+        // --no-worktree works in place.
+        let inPlace = try await s.run(["--id", "g2", "--no-worktree"])
+        #expect(inPlace.status == 0)
+        #expect(FileManager.default.fileExists(atPath: s.ws + "/one.txt"))
+    }
+
+    @Test func resumingARunWhoseWorktreeVanishedSaysHowToRecreateIt() async throws {
+        let s = try setup(scenario: "tasks:\n  one:\n    - tools:\n        - write_file: {path: one.txt, content: x}\n      done: ok\n")
+        try makeRepository(s.ws)
+        let r = try await s.run(["--id", "g3"])
+        #expect(r.status == 3)  // the scenario ends before task two: paused
+        _ = try git(["worktree", "remove", "--force", s.root + "/worktrees/g3"], in: s.ws)
+        let resumed = try await nightshift(["resume", "g3", "--db", s.db])
+        #expect(resumed.status == 1)
+        #expect(resumed.stderr.contains("the run's workspace \(s.root)/worktrees/g3 is missing"))
+        #expect(resumed.stderr.contains("git worktree add \(s.root)/worktrees/g3 nightshift/g3"))
+    }
+}

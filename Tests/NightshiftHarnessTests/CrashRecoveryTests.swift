@@ -46,13 +46,16 @@ import Glibc
 
     @Test func runSurvivesSIGKILLAtManyPointsWithoutDuplicatingEffects() async throws {
         let root = tempDir("ns-crash")
-        let ws = root + "/ws", db = root + "/ns.db", out = root + "/out.log"
-        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        // The workspace is a git repository: the run works in a worktree and commits each finished
+        // task, so kills also land around that effect.
+        let repo = root + "/repo", ws = root + "/worktrees/crash", db = root + "/ns.db", out = root + "/out.log"
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        try makeRepository(repo)
         try Self.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
         try Self.scenario().write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
         let binary = try nightshiftBinary()
         let env = ProcessInfo.processInfo.environment.filter { $0.key != "NIGHTSHIFT_TEST_STOP_AFTER_SEQ" }
-        let run = ["run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
+        let run = ["run", "--plan", root + "/plan.yaml", "--workspace", repo, "--model", "scripted:\(root)/scenario.yaml",
                    "--db", db, "--id", "crash", "--max-attempts", "4", "-q"]
         let resume = ["resume", "crash", "--db", db, "-q"]
         let store = try SQLiteEventStore(path: db)
@@ -132,5 +135,10 @@ import Glibc
         #expect(lines.count == Set(lines).count, "duplicated effects: \(lines.sorted())")
         #expect(events.contains { $0.event.kind == "tool_in_doubt" })
         #expect(events.filter { $0.event.kind == "run_resumed" }.count >= 28)
+        // Each finished task was committed to the run's branch exactly once; the checkout is untouched.
+        let subjects = try git(["log", "--format=%s", "nightshift/crash"], in: repo).split(separator: "\n")
+        #expect(subjects.filter { $0 == "nightshift: task effects done" }.count == 1, "\(subjects)")
+        #expect(subjects.filter { $0 == "nightshift: task wrap-up done" }.count == 1, "\(subjects)")
+        #expect(!FileManager.default.fileExists(atPath: repo + "/effects.log"))
     }
 }

@@ -1,0 +1,74 @@
+public import NightshiftCore
+import Foundation
+
+/// Git for run workspaces: a dedicated worktree on its own branch per run (parallel runs never
+/// share a checkout), reattached after a restart and never silently recreated, and a commit to
+/// that branch after each finished task. It never pushes and never touches other branches.
+public struct GitWorkspace: WorkspaceVCS {
+    public init() {}
+
+    public struct Provisioned: Sendable, Equatable {
+        public var path: String
+        public var branch: String
+        public var base: String
+    }
+
+    static func git(_ args: [String], in dir: String) async -> ProcessOutcome {
+        var env = ToolEnvironment.make(workspace: dir)
+        env["GIT_TERMINAL_PROMPT"] = "0"
+        return await ProcessRunner.run(argv: ["/usr/bin/git", "-c", "user.name=Nightshift", "-c", "user.email=nightshift@localhost",
+                                              "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"] + args,
+                                       environment: env, cwd: dir, timeout: .seconds(60), outputLimit: 16 * 1024)
+    }
+
+    /// The top of the git work tree containing `dir`, or nil when it is not in one.
+    public static func repositoryRoot(_ dir: String) async -> String? {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/git") else { return nil }
+        let r = await git(["rev-parse", "--show-toplevel"], in: dir)
+        return r.exitCode == 0 ? r.output.trimmingCharacters(in: .whitespacesAndNewlines) : nil
+    }
+
+    /// Creates (or reattaches) the worktree `worktreesRoot/RUN` on branch `nightshift/RUN` from the repository's HEAD.
+    /// - Throws: ``WorkspaceError`` when git fails or the path holds something else.
+    public static func provision(repository: String, run: RunID, worktreesRoot: String) async throws(WorkspaceError) -> Provisioned {
+        let path = URL(fileURLWithPath: worktreesRoot).appendingPathComponent(run.rawValue).standardizedFileURL.path
+        let branch = "nightshift/\(run.rawValue)"
+        if FileManager.default.fileExists(atPath: path) {
+            return try await reattach(path: path, branch: branch)
+        }
+        do { try FileManager.default.createDirectory(atPath: worktreesRoot, withIntermediateDirectories: true) } catch {
+            throw WorkspaceError("cannot create \(worktreesRoot): \(error.localizedDescription)")
+        }
+        let head = await git(["rev-parse", "HEAD"], in: repository)
+        guard head.exitCode == 0 else {
+            throw WorkspaceError("the repository \(repository) has no commit yet; commit once, or pass --no-worktree to work in it directly")
+        }
+        let base = head.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let add = await git(["worktree", "add", "-b", branch, path, base], in: repository)
+        guard add.exitCode == 0 else { throw WorkspaceError("git worktree add failed: \(add.output.prefix(300))") }
+        return Provisioned(path: path, branch: branch, base: base)
+    }
+
+    /// Checks that `path` is still the run's worktree on its branch.
+    public static func reattach(path: String, branch: String) async throws(WorkspaceError) -> Provisioned {
+        let current = await git(["rev-parse", "--abbrev-ref", "HEAD"], in: path)
+        guard current.exitCode == 0, current.output.trimmingCharacters(in: .whitespacesAndNewlines) == branch else {
+            throw WorkspaceError("\(path) exists but is not the worktree of branch \(branch); move it away or pass --no-worktree")
+        }
+        let base = await git(["rev-parse", "HEAD"], in: path)
+        return Provisioned(path: path, branch: branch, base: base.output.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    public func commit(workspace: String, message: String) async -> (commit: String?, detail: String) {
+        let add = await Self.git(["add", "-A"], in: workspace)
+        guard add.exitCode == 0 else { return (nil, "git add failed: \(add.output.prefix(300))") }
+        let status = await Self.git(["status", "--porcelain"], in: workspace)
+        if status.exitCode == 0, status.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            return (nil, "nothing to commit")
+        }
+        let commit = await Self.git(["commit", "-q", "-m", message], in: workspace)
+        guard commit.exitCode == 0 else { return (nil, "git commit failed: \(commit.output.prefix(300))") }
+        let head = await Self.git(["rev-parse", "HEAD"], in: workspace)
+        return (head.output.trimmingCharacters(in: .whitespacesAndNewlines), "committed")
+    }
+}
