@@ -33,10 +33,10 @@ public struct ToolBox: ToolRunner {
 
     public init(tools: [any Tool]) { self.tools = tools }
 
-    /// shell, read_file, write_file, edit_file, list_files, grep. Commands run with `isolation`.
+    /// shell, read_file, write_file, edit_file, list_files, grep, git. Commands run with `isolation`.
     public static func standard(isolation: Isolation, limits: ToolLimits = ToolLimits()) -> ToolBox {
         ToolBox(tools: [ShellTool(isolation: isolation, limits: limits), ReadFileTool(limits: limits), WriteFileTool(),
-                        EditFileTool(limits: limits), ListFilesTool(limits: limits), GrepTool(limits: limits)])
+                        EditFileTool(limits: limits), ListFilesTool(limits: limits), GrepTool(limits: limits), GitTool(limits: limits)])
     }
 
     public var specs: [ToolSpec] { tools.map(\.spec) }

@@ -1,5 +1,6 @@
 import Foundation
 import NightshiftCore
+import NightshiftHands
 import NightshiftSQLite
 import Testing
 #if canImport(Glibc)
@@ -307,5 +308,43 @@ extension CLITests {
         #expect(resumed.status == 1)
         #expect(resumed.stderr.contains("the run's workspace \(s.root)/worktrees/g3 is missing"))
         #expect(resumed.stderr.contains("git worktree add \(s.root)/worktrees/g3 nightshift/g3"))
+    }
+}
+
+@Suite struct GitToolTests {
+    let tools = ToolBox.standard(isolation: .none(reason: "git tool runs host git"))
+    func call(_ args: String) -> ToolCall { ToolCall(id: CallID("m1.1"), name: "git", arguments: Payload(args)) }
+
+    @Test func statusDiffLogAndCommitOnTheRunsBranchOnly() async throws {
+        let root = tempDir("ns-git")
+        let repo = root + "/repo"
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        try makeRepository(repo)
+        // On the user's own branch: reading is fine, committing is refused.
+        try "change\n".write(toFile: repo + "/README.md", atomically: true, encoding: .utf8)
+        let refused = await tools.run(call(#"{"command":"commit","message":"sneaky"}"#), workspace: repo)
+        #expect(!refused.ok)
+        #expect(refused.output.text.contains("only to the run's own nightshift/ branch"))
+        // In the run's worktree everything works.
+        let wt = try await GitWorkspace.provision(repository: repo, run: RunID("r9"), worktreesRoot: root + "/worktrees")
+        try "new\n".write(toFile: wt.path + "/new.txt", atomically: true, encoding: .utf8)
+        let status = await tools.run(call(#"{"command":"status"}"#), workspace: wt.path)
+        #expect(status.output.text.contains("nightshift/r9"))
+        #expect(status.output.text.contains("new.txt"))
+        let commit = await tools.run(call(#"{"command":"commit","message":"add new.txt"}"#), workspace: wt.path)
+        #expect(commit.ok, "\(commit.output.text)")
+        let log = await tools.run(call(#"{"command":"log"}"#), workspace: wt.path)
+        #expect(log.output.text.contains("add new.txt"))
+        let again = await tools.run(call(#"{"command":"commit","message":"nothing"}"#), workspace: wt.path)
+        #expect(!again.ok)
+        #expect(again.output.text.contains("nothing to commit"))
+        let push = await tools.run(call(#"{"command":"push"}"#), workspace: wt.path)
+        #expect(!push.ok)
+        #expect(push.output.text.contains("unknown command 'push'"))
+        // Reattaching finds the same worktree; a second run gets its own.
+        #expect(try await GitWorkspace.provision(repository: repo, run: RunID("r9"), worktreesRoot: root + "/worktrees").path == wt.path)
+        let other = try await GitWorkspace.provision(repository: repo, run: RunID("r10"), worktreesRoot: root + "/worktrees")
+        #expect(other.path != wt.path)
+        #expect(!FileManager.default.fileExists(atPath: other.path + "/new.txt"))
     }
 }
