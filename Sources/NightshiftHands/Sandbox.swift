@@ -86,11 +86,19 @@ public enum Isolation: Sendable, Equatable {
     static let identityFiles: (passwd: String, group: String) = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nightshift-identity-\(getuid())").path
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let passwd = dir + "/passwd", group = dir + "/group"
-        try? "root:x:0:0:sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-            .write(toFile: passwd, atomically: true, encoding: .utf8)
-        try? "root:x:0:\nnogroup:x:65534:\n".write(toFile: group, atomically: true, encoding: .utf8)
-        return (passwd, group)
+        // Content-addressed names, created once and never rewritten: another process's bubblewrap may be
+        // binding the file at this moment, and replacing it would leave that bind pointing at a deleted inode.
+        func place(_ name: String, _ text: String) -> String {
+            let path = dir + "/\(name)-v1"
+            guard !FileManager.default.fileExists(atPath: path) else { return path }
+            let tmp = dir + "/.\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            try? text.write(toFile: tmp, atomically: false, encoding: .utf8)
+            _ = link(tmp, path)   // fails harmlessly if another process won the race
+            unlink(tmp)
+            return path
+        }
+        return (place("passwd", "root:x:0:0:sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
+                place("group", "root:x:0:\nnogroup:x:65534:\n"))
     }()
 }
 
