@@ -13,6 +13,8 @@ public struct ProcessOutcome: Sendable, Equatable {
     public var totalBytes: Int
     public var timedOut: Bool
     public var durationMs: Int64
+    /// The most processes the command had at once, where a pids cgroup counted them.
+    public var peakProcesses: Int? = nil
 }
 
 /// Runs a command in its own process group with an explicit environment, a timeout that kills
@@ -23,18 +25,22 @@ public enum ProcessRunner {
     ///   - environment: the complete environment; nothing is inherited.
     ///   - timeout: after this, the process group gets SIGKILL.
     ///   - outputLimit: bytes kept (half from the start, half from the end).
+    ///   - maxProcesses: a cap on the command's process count, through a pids cgroup where one can be made.
     public static func run(argv: [String], environment: [String: String], cwd: String, timeout: Duration,
-                           outputLimit: Int = 16 * 1024) async -> ProcessOutcome {
+                           outputLimit: Int = 16 * 1024, maxProcesses: Int? = nil) async -> ProcessOutcome {
         await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 continuation.resume(returning: runBlocking(argv: argv, environment: environment, cwd: cwd,
-                                                           timeout: timeout, outputLimit: outputLimit))
+                                                           timeout: timeout, outputLimit: outputLimit, maxProcesses: maxProcesses))
             }
         }
     }
 
     static func runBlocking(argv: [String], environment: [String: String], cwd: String, timeout: Duration,
-                            outputLimit: Int) -> ProcessOutcome {
+                            outputLimit: Int, maxProcesses: Int? = nil) -> ProcessOutcome {
+        let cgroup = maxProcesses.flatMap { PidsCgroup.create(max: $0) }
+        var peak: Int?
+        defer { cgroup?.destroy() }
         let start = ContinuousClock.now
         func elapsedMs() -> Int64 {
             let d = ContinuousClock.now - start
@@ -74,6 +80,7 @@ public enum ProcessRunner {
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
         close(writeFD)
+        if rc == 0 { cgroup?.add(pid) }   // before the command has had time to fork
         guard rc == 0 else {
             close(readFD)
             return ProcessOutcome(exitCode: 127, output: "cannot start \(argv[0]): \(String(cString: strerror(rc)))",
@@ -117,11 +124,15 @@ public enum ProcessRunner {
                     exitedAt = .now
                     // Whatever the command left running in its group goes with it.
                     kill(-pid, SIGKILL)
+                    peak = cgroup?.peak ?? peak
+                    cgroup?.destroy()
                 }
             }
             if !exited, ContinuousClock.now >= deadline {
                 timedOut = true
                 kill(-pid, SIGKILL)
+                peak = cgroup?.peak ?? peak
+                cgroup?.destroy()
             }
             // Descendants that left the group may hold the pipe open: stop reading soon after exit.
             if let exitedAt, ContinuousClock.now - exitedAt > .seconds(1) { break }
@@ -137,7 +148,8 @@ public enum ProcessRunner {
         if cut > 0 { text += "\n[… \(cut) bytes of output cut …]\n" }
         text += render(tail)
         if timedOut { text += "\n[killed: timed out after \(timeout)]" }
-        return ProcessOutcome(exitCode: exitCode, output: text, totalBytes: total, timedOut: timedOut, durationMs: elapsedMs())
+        return ProcessOutcome(exitCode: exitCode, output: text, totalBytes: total, timedOut: timedOut, durationMs: elapsedMs(),
+                              peakProcesses: peak ?? cgroup?.peak)
     }
 
     /// UTF-8 text as is; binary data summarised rather than pasted.

@@ -15,6 +15,8 @@ public struct SandboxLimits: Sendable, Equatable {
     public var fileSizeBytes = 1 << 30
     /// Open files per process (RLIMIT_NOFILE). Defaults to 1,024.
     public var openFiles = 1024
+    /// Processes per command, through a pids cgroup where one can be made (RLIMIT_NPROC does not bind root). Defaults to 512.
+    public var processes = 512
     /// Read-only paths bound in besides /usr and a few files of /etc (e.g. a toolchain under /opt). Defaults to none.
     public var readOnlyPaths: [String] = []
     public init() {}
@@ -28,10 +30,21 @@ public enum Isolation: Sendable, Equatable {
     case bubblewrap(path: String, limits: SandboxLimits)
     case none(reason: String)
 
+    /// The process cap for one command, when sandboxed.
+    public var maxProcesses: Int? {
+        if case let .bubblewrap(_, limits) = self { return limits.processes }
+        return nil
+    }
+
+    /// Whether a fork bomb is contained here (a writable pids cgroup exists).
+    public static var processLimitAvailable: Bool { PidsCgroup.root != nil }
+
     /// Recorded in the log when a process starts driving a run.
     public var label: String {
         switch self {
-        case let .bubblewrap(path, limits): "bubblewrap (\(path)); network \(limits.network ? "allowed" : "off")"
+        case let .bubblewrap(path, limits):
+            "bubblewrap (\(path)); network \(limits.network ? "allowed" : "off"); "
+                + (PidsCgroup.root != nil ? "at most \(limits.processes) processes" : "no process limit (no writable pids cgroup)")
         case let .none(reason): "UNSANDBOXED: \(reason)"
         }
     }

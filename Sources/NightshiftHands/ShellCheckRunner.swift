@@ -10,7 +10,8 @@ public struct ShellCheckRunner: CheckRunner {
     public func run(_ check: Check, workspace: String) async -> CheckResult {
         let outcome = await ProcessRunner.run(argv: isolation.argv(["/bin/sh", "-c", check.command], workspace: workspace, cwd: workspace),
                                               environment: ToolEnvironment.make(workspace: workspace),
-                                              cwd: workspace, timeout: .seconds(max(check.timeoutSeconds, 1)), outputLimit: outputBytes)
+                                              cwd: workspace, timeout: .seconds(max(check.timeoutSeconds, 1)), outputLimit: outputBytes,
+                                              maxProcesses: isolation.maxProcesses)
         return CheckResult(exitCode: outcome.exitCode, output: outcome.output, durationMs: outcome.durationMs)
     }
 }

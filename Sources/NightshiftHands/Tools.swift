@@ -116,7 +116,8 @@ public struct ShellTool: TypedTool {
         let timeout = min(max(args.timeout_seconds ?? limits.defaultTimeoutSeconds, 1), limits.maxTimeoutSeconds)
         let outcome = await ProcessRunner.run(argv: isolation.argv(["/bin/sh", "-c", args.command], workspace: workspace.root, cwd: cwd),
                                               environment: ToolEnvironment.make(workspace: workspace.root),
-                                              cwd: cwd, timeout: .seconds(timeout), outputLimit: limits.outputBytes)
+                                              cwd: cwd, timeout: .seconds(timeout), outputLimit: limits.outputBytes,
+                                              maxProcesses: isolation.maxProcesses)
         var text = outcome.output
         if outcome.timedOut { text += "\n(the command was killed after \(timeout) s)" }
         return ToolResult(ok: outcome.exitCode == 0, output: Payload("exit \(outcome.exitCode)\n" + text), exitCode: outcome.exitCode)

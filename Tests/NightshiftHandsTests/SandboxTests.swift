@@ -110,3 +110,34 @@ struct SandboxTests {
 enum SandboxProbe {
     static let isolation: Isolation? = { if case let .success(i) = Isolation.detect() { return i } else { return nil } }()
 }
+
+extension SandboxTests {
+    /// Only where a pids cgroup can hold it: without one, this test would take the machine down.
+    @Test(.enabled(if: Isolation.processLimitAvailable))
+    func aForkBombIsContained() async throws {
+        let (root, _) = try makeWorkspace()
+        guard case let .bubblewrap(path, _)? = SandboxProbe.isolation else { Issue.record("no bubblewrap"); return }
+        var limits = SandboxLimits()
+        limits.processes = 64
+        let isolation = Isolation.bubblewrap(path: path, limits: limits)
+        let start = ContinuousClock.now
+        let outcome = await ProcessRunner.run(argv: isolation.argv(["/bin/sh", "-c", "b() { b | b & }; b; sleep 30"], workspace: root, cwd: root),
+                                              environment: ToolEnvironment.make(workspace: root), cwd: root, timeout: .seconds(4),
+                                              outputLimit: 4096, maxProcesses: limits.processes)
+        #expect(ContinuousClock.now - start < .seconds(20))
+        #expect(outcome.timedOut)
+        let peak = try #require(outcome.peakProcesses)
+        #expect(peak <= 64, "peak \(peak)")
+        // Nothing of it is left: the machine can still start processes normally.
+        let after = await ProcessRunner.run(argv: ["/bin/echo", "alive"], environment: [:], cwd: root, timeout: .seconds(5))
+        #expect(after.output == "alive\n")
+    }
+
+    @Test func aGigabyteOfOutputIsCutNotCollected() async throws {
+        let (root, _) = try makeWorkspace()
+        let r = try await shell("yes a | head -c 1073741824; echo END", in: root, timeout: 120)
+        #expect(r.output.text.utf8.count < 40_000)
+        #expect(r.output.text.contains("bytes of output cut"))
+        #expect(r.output.text.contains("END"))
+    }
+}
