@@ -21,10 +21,21 @@ struct PidsCgroup {
             let dir = base + "/nightshift"
             if mkdir(dir, 0o755) != 0 && errno != EEXIST { continue }
             guard FileManager.default.fileExists(atPath: dir + "/pids.max") else { continue }
+            sweep(dir)
             return dir
         }
         return nil
     }()
+
+    /// Groups left by a Nightshift process that died (SIGKILL gives it no chance to clean up):
+    /// whatever still runs in them is killed, and the groups removed.
+    private static func sweep(_ dir: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            guard let owner = name.split(separator: "-").first.flatMap({ Int32($0) }), owner != getpid() else { continue }
+            if kill(owner, 0) == 0 || errno != ESRCH { continue }   // its owner is alive
+            PidsCgroup(path: dir + "/" + name).destroy()
+        }
+    }
 
     nonisolated(unsafe) private static var counter = 0
     private static let lock = NSLock()
@@ -47,8 +58,6 @@ struct PidsCgroup {
         defer { close(fd) }
         return value.withCString { Glibc.write(fd, $0, strlen($0)) } >= 0
     }
-
-    func add(_ pid: Int32) { write("cgroup.procs", "\(pid)") }
 
     /// The most processes the group held at once (cgroup v1 `pids.peak` when present).
     var peak: Int? { (try? String(contentsOfFile: path + "/pids.peak", encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } }

@@ -39,6 +39,13 @@ public enum ProcessRunner {
     static func runBlocking(argv: [String], environment: [String: String], cwd: String, timeout: Duration,
                             outputLimit: Int, maxProcesses: Int? = nil) -> ProcessOutcome {
         let cgroup = maxProcesses.flatMap { PidsCgroup.create(max: $0) }
+        var argv = argv
+        if let cgroup {
+            // The command joins its group itself before it can fork anything: a shell writes its own
+            // pid into the group, then execs the command. Adding the pid from here after spawning
+            // would race a fork bomb, which could escape under load. If joining fails, nothing runs.
+            argv = ["/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", cgroup.path + "/cgroup.procs"] + argv
+        }
         var peak: Int?
         defer { cgroup?.destroy() }
         let start = ContinuousClock.now
@@ -80,7 +87,6 @@ public enum ProcessRunner {
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
         close(writeFD)
-        if rc == 0 { cgroup?.add(pid) }   // before the command has had time to fork
         guard rc == 0 else {
             close(readFD)
             return ProcessOutcome(exitCode: 127, output: "cannot start \(argv[0]): \(String(cString: strerror(rc)))",

@@ -113,7 +113,7 @@ import Testing
             c = sqlite3.connect(sys.argv[1], isolation_level=None)
             c.execute('BEGIN IMMEDIATE')
             print('locked', flush=True)
-            time.sleep(3)
+            time.sleep(15)
             """, path]
         let out = Pipe()
         holder.standardOutput = out
