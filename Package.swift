@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // Pure: events, run state (the fold), decisions, ports. No IO, no clock, no randomness.
@@ -45,7 +47,8 @@ let package = Package(
         .target(name: "CNightshiftSpawn"),
         // Hands: workspace-confined tools and the process runner.
         .target(name: "NightshiftHands",
-                dependencies: ["NightshiftCore", "CNightshiftSpawn"],
+                dependencies: ["NightshiftCore", "CNightshiftSpawn", .product(name: "MCP", package: "swift-sdk"),
+                               .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // Brain loop: wake, fold, decide, act, append. Works through the ports only.
         .target(name: "NightshiftHarness",

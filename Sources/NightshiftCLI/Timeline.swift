@@ -44,6 +44,7 @@ enum Timeline {
         case let .runFailed(reason): return "■ run failed: \(short(reason, 160))"
         case let .workspaceProvisioned(path, branch, base): return "  workspace: git worktree \(path) on branch \(branch) (from \(base.prefix(10)))"
         case let .workCommitted(task, commit, detail): return "  " + (commit.map { "committed \($0.prefix(10)) for task \(task)" } ?? "nothing committed for task \(task): \(detail)")
+        case let .toolServerStarted(name, tools, _): return "  mcp server \(name) started: \(tools.count) tools (\(short(tools.joined(separator: ", "), 100)))"
         case let .isolationSet(mode): return "  commands run \(mode.hasPrefix("UNSANDBOXED") ? mode : "in " + mode)"
         }
     }

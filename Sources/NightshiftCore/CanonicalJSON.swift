@@ -60,7 +60,26 @@ struct CanonicalWriter {
 
     mutating func settings(_ s: RunSettings) {
         raw("{"); key("maxAttempts", first: true); int(s.maxAttempts); key("maxTurnsPerAttempt"); int(s.maxTurnsPerAttempt)
-        key("stopOnBlocked"); bool(s.stopOnBlocked); raw("}")
+        key("stopOnBlocked"); bool(s.stopOnBlocked)
+        if let servers = s.toolServers {
+            key("toolServers"); raw("[")
+            for (n, v) in servers.enumerated() {
+                if n > 0 { raw(",") }
+                raw("{"); key("args", first: true); strings(v.args); key("command"); string(v.command); key("env"); strings(v.env)
+                key("name"); string(v.name); key("readOnly"); strings(v.readOnly); key("timeoutSeconds"); int(v.timeoutSeconds); raw("}")
+            }
+            raw("]")
+        }
+        raw("}")
+    }
+
+    mutating func strings(_ list: [String]) {
+        raw("[")
+        for (n, s) in list.enumerated() {
+            if n > 0 { raw(",") }
+            string(s)
+        }
+        raw("]")
     }
 
     mutating func plan(_ p: Plan) {
@@ -138,6 +157,8 @@ struct CanonicalWriter {
             raw("\"runFinished\":{"); key("summary", first: true); string(summary)
         case let .runFailed(reason):
             raw("\"runFailed\":{"); key("reason", first: true); string(reason)
+        case let .toolServerStarted(name, tools, detail):
+            raw("\"toolServerStarted\":{"); key("detail", first: true); string(detail); key("name"); string(name); key("tools"); strings(tools)
         case let .isolationSet(mode):
             raw("\"isolationSet\":{"); key("mode", first: true); string(mode)
         case let .workspaceProvisioned(path, branch, base):

@@ -43,6 +43,9 @@ public enum Event: Sendable, Codable, Equatable {
     case workCommitted(task: TaskID, commit: String?, detail: String)
     /// How this process isolates the commands it runs (recorded at every start; "UNSANDBOXED: …" when the user chose so).
     case isolationSet(mode: String)
+    /// An MCP server was started (at every process start, and again after it died): the tools it
+    /// offers, by their namespaced names, and how it runs (command, sandbox). Never its environment's values.
+    case toolServerStarted(name: String, tools: [String], detail: String)
 
     /// A short, stable name for the event kind (indexed by stores; shown by `nightshift log`).
     public var kind: String {
@@ -70,6 +73,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .isolationSet: "isolation_set"
         case .workspaceProvisioned: "workspace_provisioned"
         case .workCommitted: "work_committed"
+        case .toolServerStarted: "tool_server_started"
         }
     }
 

@@ -36,7 +36,31 @@ public struct RunSettings: Sendable, Codable, Equatable {
     public var stopOnBlocked: Bool
     /// Model turns allowed in one attempt before it counts as failed. Defaults to 200.
     public var maxTurnsPerAttempt: Int
-    public init(maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200) {
+    /// MCP servers whose tools the model is offered besides the built-in ones. Nil (the key is
+    /// absent) when the run has none, so logs written before servers existed read the same.
+    public var toolServers: [ToolServer]?
+    public init(maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200, toolServers: [ToolServer]? = nil) {
         self.maxAttempts = maxAttempts; self.stopOnBlocked = stopOnBlocked; self.maxTurnsPerAttempt = maxTurnsPerAttempt
+        self.toolServers = toolServers
+    }
+}
+
+/// An MCP server started over stdio, inside the sandbox, as a source of tools. Recorded in the
+/// run's settings so `resume` starts the same servers; only variable *names* are recorded.
+public struct ToolServer: Sendable, Codable, Equatable {
+    /// Letters, digits and '-': its tools are offered as `mcp__NAME__TOOL`.
+    public var name: String
+    /// The executable, as an absolute path (resolved on the host's PATH when the config is read).
+    public var command: String
+    public var args: [String]
+    /// Names of Nightshift's environment variables passed to the server; nothing else is inherited.
+    public var env: [String]
+    /// Host paths bound read-only into the sandbox (the server's script, its interpreter, a venv).
+    public var readOnly: [String]
+    /// Seconds one tool call may take before the server is killed and restarted. Defaults to 120.
+    public var timeoutSeconds: Int
+    public init(name: String, command: String, args: [String] = [], env: [String] = [], readOnly: [String] = [], timeoutSeconds: Int = 120) {
+        self.name = name; self.command = command; self.args = args; self.env = env; self.readOnly = readOnly
+        self.timeoutSeconds = timeoutSeconds
     }
 }

@@ -176,6 +176,13 @@ public struct ToolSpec: Sendable, Equatable {
 public protocol ToolRunner: Sendable {
     var specs: [ToolSpec] { get }
     func run(_ call: ToolCall, workspace: String) async -> ToolResult
+    /// Events the runner has to report since it was last asked (an MCP server restarted); the
+    /// harness records them with the call's result.
+    func takeEvents() async -> [Event]
+}
+
+extension ToolRunner {
+    public func takeEvents() async -> [Event] { [] }
 }
 
 /// Commits a run's workspace (a git worktree) to its branch. Never pushes.

@@ -366,6 +366,9 @@ extension RunState {
         case let .isolationSet(mode):
             isolation = mode
 
+        case .toolServerStarted:
+            break   // audit only: the catalog comes from the running servers, not the fold
+
         case let .workspaceProvisioned(path, branch, _):
             guard path == workspace else { throw fail("the run's workspace is \(workspace), not \(path)") }
             self.branch = branch

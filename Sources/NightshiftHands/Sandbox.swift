@@ -7,7 +7,7 @@ import Glibc
 public struct SandboxLimits: Sendable, Equatable {
     /// Network access. Defaults to false: only a private loopback exists inside.
     public var network = false
-    /// CPU seconds per command (RLIMIT_CPU). Defaults to 600.
+    /// CPU seconds per command (RLIMIT_CPU); 0 for no limit (long-lived MCP servers). Defaults to 600.
     public var cpuSeconds = 600
     /// Address space per process (RLIMIT_AS). Defaults to 8 GiB.
     public var memoryBytes = 8 << 30
@@ -70,7 +70,10 @@ public enum Isolation: Sendable, Equatable {
     }
 
     /// The argv that runs `command` (absolute executable first) isolated, with `cwd` inside `workspace`.
-    public func argv(_ command: [String], workspace: String, cwd: String) -> [String] {
+    /// - Parameter keepSpawnEnvironment: false sets the tool allowlist inside the sandbox; true keeps
+    ///   the environment the caller spawns bubblewrap with, so values meant for one process (an MCP
+    ///   server's variables) never appear on a command line, which any local user can read.
+    public func argv(_ command: [String], workspace: String, cwd: String, keepSpawnEnvironment: Bool = false) -> [String] {
         guard case let .bubblewrap(path, limits) = self else { return command }
         var a = [path, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                  "--die-with-parent", "--new-session"]
@@ -88,9 +91,13 @@ public enum Isolation: Sendable, Equatable {
         for p in limits.readOnlyPaths { a += ["--ro-bind-try", p, p] }
         a += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", workspace, workspace]
         if FileManager.default.fileExists(atPath: workspace + "/.git") { a += ["--ro-bind", workspace + "/.git", workspace + "/.git"] }
-        a += ["--chdir", cwd, "--clearenv"]
-        for (k, v) in ToolEnvironment.make(workspace: workspace).sorted(by: { $0.key < $1.key }) { a += ["--setenv", k, v] }
-        a += ["--", "/usr/bin/prlimit", "--cpu=\(limits.cpuSeconds)", "--as=\(limits.memoryBytes)", "--fsize=\(limits.fileSizeBytes)",
+        // Nothing outside the binds is writable: bubblewrap's root is a tmpfs, which would otherwise take writes (in memory).
+        a += ["--remount-ro", "/", "--chdir", cwd]
+        if !keepSpawnEnvironment {
+            a.append("--clearenv")
+            for (k, v) in ToolEnvironment.make(workspace: workspace).sorted(by: { $0.key < $1.key }) { a += ["--setenv", k, v] }
+        }
+        a += ["--", "/usr/bin/prlimit", "--cpu=\(limits.cpuSeconds > 0 ? String(limits.cpuSeconds) : "unlimited")", "--as=\(limits.memoryBytes)", "--fsize=\(limits.fileSizeBytes)",
               "--nofile=\(limits.openFiles)", "--core=0", "--"]
         return a + command
     }

@@ -155,9 +155,10 @@ public struct Harness: Sendable {
             case let .runTool(call):
                 try await commit()
                 let result = await tools.run(call, workspace: committed.workspace)
-                let event = Event.toolFinished(call: call.id, result: result)
-                try scratch.applyUncommitted(event)
-                buffer.append(event)
+                for e in await tools.takeEvents() + [.toolFinished(call: call.id, result: result)] {
+                    try scratch.applyUncommitted(e)
+                    buffer.append(e)
+                }
 
             case let .commitWork(task, message):
                 try await commit()

@@ -76,6 +76,10 @@ import Testing
 
     static let events: [Event] = [
         .runCreated(title: tricky, workspace: "/w/x", model: "scripted:/a b.yaml", settings: RunSettings(maxAttempts: 2, stopOnBlocked: true, maxTurnsPerAttempt: 9)),
+        .runCreated(title: "t", workspace: "/w", model: "m", settings: RunSettings(toolServers: [
+            ToolServer(name: "docs", command: "/usr/bin/python3", args: ["s.py", tricky], env: ["A", "B"], readOnly: ["/opt/x"], timeoutSeconds: 7),
+            ToolServer(name: "empty", command: "/bin/true"),
+        ])),
         .planSet(plan: Plan(title: "p", tasks: [PlanTask(id: TaskID("a"), description: tricky, checks: [Check(command: "ls", expectExit: 3, timeoutSeconds: 5), Check(command: "x")]),
                                                PlanTask(id: TaskID("b"), description: "", checks: [])])),
         .taskStarted(task: TaskID("a"), attempt: 2),
@@ -103,6 +107,8 @@ import Testing
         .runFinished(summary: ""),
         .runFailed(reason: tricky),
         .isolationSet(mode: "UNSANDBOXED: \(tricky)"),
+        .toolServerStarted(name: "docs", tools: ["mcp__docs__a", tricky], detail: tricky),
+        .toolServerStarted(name: "none", tools: [], detail: ""),
         .workspaceProvisioned(path: "/w/x", branch: "nightshift/r1", base: "abc123"),
         .workCommitted(task: TaskID("a"), commit: "deadbeef", detail: "committed"),
         .workCommitted(task: TaskID("a"), commit: nil, detail: tricky),

@@ -19,6 +19,16 @@ struct SandboxTests {
 
     func jsonString(_ s: String) -> String { String(decoding: try! JSONSerialization.data(withJSONObject: [s]), as: UTF8.self).dropFirst().dropLast().description }
 
+    @Test func nothingOutsideTheWorkspaceAndTmpIsWritable() async throws {
+        let (root, _) = try makeWorkspace()
+        for path in ["/planted", "/usr/planted", "/etc/planted", "/proc/planted"] {
+            let r = try await shell("echo x > \(path)", in: root)
+            #expect(!r.ok, "\(path) was writable")
+        }
+        let ok = try await shell("echo x > /tmp/scratch && echo x > ./kept && cat /tmp/scratch", in: root)
+        #expect(ok.ok, "\(ok.output.text)")
+    }
+
     @Test func hostSecretsAreNotVisible() async throws {
         let (root, outside) = try makeWorkspace()
         for path in ["/etc/shadow", "\(outside)/secret.txt", "/root/.ssh/id_rsa", NSHomeDirectory() + "/.ssh/id_rsa"] {

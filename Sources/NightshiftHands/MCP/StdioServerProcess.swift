@@ -1,0 +1,95 @@
+import Foundation
+import CNightshiftSpawn
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A long-lived child spoken to over its stdin and stdout (an MCP stdio server). Its stderr goes
+/// to a file so a failed start can be explained. Both pipes are close-on-exec, so no other child
+/// Nightshift starts holds them open: when Nightshift closes its end, the server sees EOF.
+final class StdioServerProcess: @unchecked Sendable {
+    let pid: pid_t
+    /// Nightshift reads the server's stdout here.
+    let readFD: Int32
+    /// Nightshift writes the server's stdin here.
+    let writeFD: Int32
+    let stderrPath: String
+    private let lock = NSLock()
+    private var exitStatus: Int32?
+    private var closed = false
+
+    private init(pid: pid_t, readFD: Int32, writeFD: Int32, stderrPath: String) {
+        self.pid = pid; self.readFD = readFD; self.writeFD = writeFD; self.stderrPath = stderrPath
+    }
+
+    /// Starts `argv` (absolute executable first) in its own process group.
+    static func start(argv: [String], environment: [String: String], cwd: String, stderrPath: String) throws(MCPSourceError) -> StdioServerProcess {
+        // Writing to a server that died must be an error (EPIPE), not a signal that kills Nightshift.
+        _ = ignoreSIGPIPE
+        var toChild: [Int32] = [-1, -1], fromChild: [Int32] = [-1, -1]
+        guard nightshift_pipe_cloexec(&toChild) == 0 else { throw MCPSourceError("cannot create a pipe: \(String(cString: strerror(errno)))") }
+        guard nightshift_pipe_cloexec(&fromChild) == 0 else {
+            close(toChild[0]); close(toChild[1])
+            throw MCPSourceError("cannot create a pipe: \(String(cString: strerror(errno)))")
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        nightshift_spawn_addchdir(&actions, cwd)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        SpawnSignals.reset(&attr, newProcessGroup: true)
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
+        close(toChild[0]); close(fromChild[1])
+        guard rc == 0 else {
+            close(toChild[1]); close(fromChild[0])
+            throw MCPSourceError("cannot start \(argv[0]): \(String(cString: strerror(rc)))")
+        }
+        return StdioServerProcess(pid: pid, readFD: fromChild[0], writeFD: toChild[1], stderrPath: stderrPath)
+    }
+
+    private static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN); return () }()
+
+    /// The exit status (128 + signal when killed) once the process has ended; nil while it runs. Reaps it.
+    var exited: Int32? {
+        lock.withLock {
+            if let exitStatus { return exitStatus }
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+            exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            return exitStatus
+        }
+    }
+
+    /// The last `bytes` of what the server wrote to stderr, for error messages.
+    func stderrTail(_ bytes: Int = 1500) -> String {
+        guard let data = FileManager.default.contents(atPath: stderrPath), !data.isEmpty else { return "" }
+        return String(decoding: data.suffix(bytes), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Closes stdin (a polite server exits on EOF), waits up to `grace`, then kills the whole group.
+    /// Call only after the MCP client stopped reading, so no descriptor is closed under a reader.
+    func stop(grace: Duration = .seconds(2)) async {
+        let first = lock.withLock {
+            defer { closed = true }
+            return !closed
+        }
+        guard first else { return }
+        close(writeFD)
+        let deadline = ContinuousClock.now + grace
+        while exited == nil, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        kill(-pid, SIGKILL)
+        kill(pid, SIGKILL)
+        while exited == nil { try? await Task.sleep(for: .milliseconds(5)) }
+        close(readFD)
+        unlink(stderrPath)
+    }
+}
