@@ -96,10 +96,23 @@ enum Composition {
         }
     }
 
+    /// The built-in tools plus the run's MCP servers, started in the sandbox. Servers that cannot
+    /// start are an error before anything is recorded. The caller stops the servers when done.
+    static func tools(isolation: Isolation, servers: [ToolServer], workspace: String) async throws -> (any ToolRunner, [Event], @Sendable () async -> Void) {
+        let builtin = ToolBox.standard(isolation: isolation)
+        guard !servers.isEmpty else { return (builtin, [], {}) }
+        do {
+            let (runner, events) = try await MCPToolRunner.start(servers, builtin: builtin, isolation: isolation, workspace: workspace)
+            return (runner, events, { await runner.shutdown() })
+        } catch {
+            throw CLIError(error.message)
+        }
+    }
+
     static func harness(store: any EventStore, model: any ModelProvider, printer: TimelinePrinter?,
-                        isolation: Isolation = .none(reason: "inspection only: runs no commands")) -> Harness {
+                        isolation: Isolation = .none(reason: "inspection only: runs no commands"), tools: (any ToolRunner)? = nil) -> Harness {
         let stopAt = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"].flatMap(Int64.init)
-        return Harness(store: store, model: model, tools: ToolBox.standard(isolation: isolation), checks: ShellCheckRunner(isolation: isolation),
+        return Harness(store: store, model: model, tools: tools ?? ToolBox.standard(isolation: isolation), checks: ShellCheckRunner(isolation: isolation),
                        vcs: GitWorkspace(),
                        observer: { envelope in
                            printer?.print(envelope)

@@ -40,6 +40,11 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Stop the whole run when a task is blocked (default: go on to the next task).") var stopOnBlocked = false
     @Flag(help: "Work in --workspace directly even when it is a git repository (default: a worktree on branch nightshift/RUN, committed after each task).")
     var noWorktree = false
+    @Option(help: ArgumentHelp("""
+        MCP servers whose tools the model may use (YAML: servers: [{name, command, args, env, read_only, timeout_seconds}]). \
+        They run in the sandbox; their tools are offered as mcp__NAME__TOOL. Recorded in the run, so resume restarts them.
+        """, valueName: "FILE"))
+    var mcp: String?
     @Option(help: ArgumentHelp("Use this run id instead of a generated one.", valueName: "ID")) var id: String?
     @Flag(help: "Print events as JSON lines instead of the timeline.") var json = false
     @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
@@ -55,6 +60,7 @@ struct RunCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let reason = try await reportErrors { () async throws -> StopReason in
             let plan = try PlanFile.load(path: plan)
+            let servers = try mcp.map { try MCPConfigFile.load(path: $0) } ?? []
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: workspace, isDirectory: &isDir), isDir.boolValue else {
                 throw CLIError("the workspace \(workspace) does not exist or is not a folder: create it or pass another --workspace")
@@ -73,17 +79,25 @@ struct RunCommand: AsyncParsableCommand {
             }
             let isolation = try Composition.isolation(sandbox)
             let (model, http) = try await Composition.models(models)
-            let printer = quiet ? nil : TimelinePrinter(json: json)
-            let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation)
-            let reason: StopReason
-            do {
-                try await harness.create(runID, title: plan.title, plan: plan, workspace: ws,
-                                         settings: RunSettings(maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns))
-                reason = try await harness.drive(runID, announce: announce + [.isolationSet(mode: isolation.label)])
-            } catch {
+            let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
+            do { tools = try await Composition.tools(isolation: isolation, servers: servers, workspace: ws) } catch {
                 try? await http?.shutdown()
                 throw error
             }
+            let printer = quiet ? nil : TimelinePrinter(json: json)
+            let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation, tools: tools.runner)
+            let reason: StopReason
+            do {
+                try await harness.create(runID, title: plan.title, plan: plan, workspace: ws,
+                                         settings: RunSettings(maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns,
+                                                               toolServers: servers.isEmpty ? nil : servers))
+                reason = try await harness.drive(runID, announce: announce + [.isolationSet(mode: isolation.label)] + tools.started)
+            } catch {
+                await tools.stop()
+                try? await http?.shutdown()
+                throw error
+            }
+            await tools.stop()
             try? await http?.shutdown()
             printOutcome(runID, reason, db: self.store.db)
             return reason
@@ -143,16 +157,24 @@ struct Resume: AsyncParsableCommand {
             if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
             let isolation = try Composition.isolation(sandbox)
             let (model, http) = try await Composition.models(models, recorded: state.model)
-            let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation)
+            // The run's MCP servers, as recorded when it was created (variables are read from this environment).
+            let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
+            do { tools = try await Composition.tools(isolation: isolation, servers: state.settings.toolServers ?? [], workspace: state.workspace) } catch {
+                try? await http?.shutdown()
+                throw error
+            }
+            let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation, tools: tools.runner)
             if let first = try await store.read(runID, after: 0, limit: 1).first { printer?.setStart(first.time) }
             let reason: StopReason
             do {
                 reason = try await harness.drive(runID, resumedBy: "nightshift resume (pid \(getpid()))",
-                                                 announce: [.isolationSet(mode: isolation.label)])
+                                                 announce: [.isolationSet(mode: isolation.label)] + tools.started)
             } catch {
+                await tools.stop()
                 try? await http?.shutdown()
                 throw error
             }
+            await tools.stop()
             try? await http?.shutdown()
             printOutcome(runID, reason, db: self.store.db)
             return reason
