@@ -38,6 +38,7 @@ enum Timeline {
         case let .taskAttemptFailed(task, attempt, _): return "✗ task \(task) attempt \(attempt) not accepted: checks failed"
         case let .taskBlocked(task, reason): return "■ task \(task) blocked: \(short(reason, 100))"
         case let .noteWritten(_, text): return "  note: \(short(text.text, 90))"
+        case let .noteAdded(_, text): return "    worker's note: \(short(text, 90))"
         case let .runPaused(reason): return "⏸ run paused: \(short(reason, 160))"
         case let .runResumed(by): return "⏵ run resumed by \(by)"
         case let .runFinished(summary): return "■ run finished: \(summary)"

@@ -149,6 +149,10 @@ struct CanonicalWriter {
             raw("\"noteWritten\":{")
             if let task { key("task", first: true); string(task.rawValue); key("text") } else { key("text", first: true) }
             payload(text)
+        case let .noteAdded(task, text):
+            raw("\"noteAdded\":{")
+            if let task { key("task", first: true); string(task.rawValue); key("text") } else { key("text", first: true) }
+            string(text)
         case let .runPaused(reason):
             raw("\"runPaused\":{"); key("reason", first: true); string(reason)
         case let .runResumed(by):

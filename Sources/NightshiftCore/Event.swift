@@ -32,6 +32,8 @@ public enum Event: Sendable, Codable, Equatable {
     case taskAttemptFailed(task: TaskID, attempt: Int, feedback: Payload)
     case taskBlocked(task: TaskID, reason: String)
     case noteWritten(task: TaskID?, text: Payload)
+    /// The worker appended a line to the handoff note (the `note` tool).
+    case noteAdded(task: TaskID?, text: String)
     case runPaused(reason: String)
     /// A process woke the run from the log. Calls started before it and not finished are in doubt.
     case runResumed(by: String)
@@ -66,6 +68,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .taskAttemptFailed: "task_attempt_failed"
         case .taskBlocked: "task_blocked"
         case .noteWritten: "note_written"
+        case .noteAdded: "note_added"
         case .runPaused: "run_paused"
         case .runResumed: "run_resumed"
         case .runFinished: "run_finished"

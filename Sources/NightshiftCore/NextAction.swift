@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the harness does next. `emit` is pure (events decided from the state alone); the other
 /// cases are IO the effect runner performs after committing the intent that precedes them.
 public enum Decision: Sendable, Equatable {
@@ -66,6 +68,7 @@ extension RunState {
 
         case .runningTools:
             guard let p = pendingTools.first else { return .emit([.runFailed(reason: "inconsistent state: no pending tool")]) }
+            if !p.requested, p.call.name == ToolSpec.note.name { return .emit(noteEvents(p.call)) }
             if !p.requested {
                 guard let idempotent = tools.idempotent[p.call.name] else {
                     let known = tools.idempotent.keys.sorted().joined(separator: ", ")
@@ -103,6 +106,24 @@ extension RunState {
         case .attemptFailed:
             return .emit(nextAttemptOrBlock(task, progress))
         }
+    }
+
+    /// The `note` tool runs inside the decision: its whole effect is an event, committed with its
+    /// request and result in one append, so it can never be half done or in doubt.
+    private func noteEvents(_ call: ToolCall) -> [Event] {
+        let requested = Event.toolRequested(call: call.id, name: call.name, idempotent: true)
+        let object = (try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8))) as? [String: Any]
+        guard let raw = object?["text"] as? String else {
+            return [requested, .toolFinished(call: call.id, result: .failure("note: the arguments must be {\"text\": \"...\"}"))]
+        }
+        let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { return [requested, .toolFinished(call: call.id, result: .failure("note: the text is empty"))] }
+        let limit = ToolSpec.noteLimit
+        let kept = text.count > limit ? String(text.prefix(limit)) + " […]" : text
+        let task = current.map { tasks[$0].id }
+        return [requested, .toolStarted(call: call.id), .noteAdded(task: task, text: kept),
+                .toolFinished(call: call.id, result: ToolResult(ok: true, output: Payload(
+                    "noted" + (text.count > limit ? " (cut to \(limit) characters)" : "") + "; the handoff note carries it to later turns and tasks")))]
     }
 
     private func failAttempt(_ task: PlanTask, _ progress: TaskProgress, feedback: String) -> [Event] {

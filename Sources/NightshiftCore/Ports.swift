@@ -171,6 +171,17 @@ public struct ToolSpec: Sendable, Equatable {
     }
 }
 
+extension ToolSpec {
+    /// Appends a line to the handoff note. Handled by the harness itself (see `RunState.nextAction`):
+    /// it touches no workspace, so every run has it, whatever tool runner is configured.
+    public static let note = ToolSpec(
+        name: "note", description: "Append a short line to the handoff note: what you learned, decided or left to do. "
+            + "Notes stay in your context for later turns and tasks, and in PROGRESS.md.",
+        idempotent: true, parametersSchema: #"{"type":"object","properties":{"text":{"type":"string"}},"required":["text"]}"#)
+    /// Characters of one note kept.
+    public static let noteLimit = 2000
+}
+
 /// Executes tool calls inside a run's workspace. Failures and refusals are results, not throws:
 /// the model is told what happened and the run goes on.
 public protocol ToolRunner: Sendable {

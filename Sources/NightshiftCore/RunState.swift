@@ -24,6 +24,13 @@ public struct RunState: Sendable, Codable, Equatable {
     public var toolCalls = 0
     public var usage = TokenUsage()
     public var lastNote: String?
+    /// The worker's own notes (the `note` tool), newest last; the last ``RunState/notesKept`` are kept.
+    public var notes: [WorkerNote] = []
+    public static let notesKept = 30
+    public struct WorkerNote: Sendable, Codable, Equatable {
+        public var task: TaskID?
+        public var text: String
+    }
     /// Tool calls of the last model response not yet finished, in the order proposed.
     public var pendingTools: [PendingTool] = []
     /// Calls whose outcome is unknown after a crash; told to the model at the top of its next context.
@@ -341,6 +348,10 @@ extension RunState {
 
         case let .noteWritten(_, text):
             lastNote = text.text
+
+        case let .noteAdded(task, text):
+            notes.append(WorkerNote(task: task, text: text))
+            if notes.count > RunState.notesKept { notes.removeFirst(notes.count - RunState.notesKept) }
 
         case let .runPaused(reason):
             guard status == .running else { throw fail("the run is not running") }

@@ -3,6 +3,14 @@ public import NightshiftCore
 /// Builds the model's context for one turn from the folded state and a bounded window of
 /// recent events — never from the whole history, so its cost does not grow with the run.
 public enum ContextBuilder {
+    /// The latest progress note and the worker's own notes, as one handoff note.
+    static func handoffNote(_ state: RunState) -> String? {
+        guard !state.notes.isEmpty else { return state.lastNote }
+        var text = state.lastNote.map { $0 + "\n\n" } ?? ""
+        text += "Notes you left:\n" + state.notes.map { "- " + ($0.task.map { "[\($0)] " } ?? "") + $0.text }.joined(separator: "\n")
+        return text
+    }
+
     public static func request(state: RunState, recent: [EventEnvelope], call: CallID, task: PlanTask, attempt: Int, turn: Int,
                                role: String = "worker", tools: [ToolSpec], window: Int) -> ModelRequest {
         let startSeq = state.current.map { state.tasks[$0].startSeq } ?? 0
@@ -30,6 +38,6 @@ public enum ContextBuilder {
         }
         let feedback = state.current.flatMap { state.tasks[$0].feedback }
         return ModelRequest(run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: notices,
-                            progressNote: state.lastNote, feedback: feedback, transcript: transcript, tools: tools)
+                            progressNote: handoffNote(state), feedback: feedback, transcript: transcript, tools: tools)
     }
 }

@@ -69,7 +69,9 @@ public struct Harness: Sendable {
     ///   as `run_resumed`, which puts calls that were in flight in doubt.
     /// - Parameter announce: events this process records before it starts (how it isolates commands).
     public func drive(_ run: RunID, resumedBy: String? = nil, announce: [Event] = []) async throws -> StopReason {
-        let catalog = ToolCatalog(tools.specs)
+        // Every run has `note` (decided in the core); a runner that offers its own is left alone.
+        let offered = tools.specs.contains { $0.name == ToolSpec.note.name } ? tools.specs : tools.specs + [ToolSpec.note]
+        let catalog = ToolCatalog(offered)
         var committed = try await wake(run)
         var recent = try await loadRecent(committed)
         if configuration.writeProgressFile { ProgressFile.write(committed) }
@@ -120,7 +122,7 @@ public struct Harness: Sendable {
             case let .callModel(call, task, attempt, turn, role):
                 try await commit()
                 let request = ContextBuilder.request(state: committed, recent: recent, call: call, task: task, attempt: attempt,
-                                                     turn: turn, role: role, tools: tools.specs, window: configuration.transcriptWindow)
+                                                     turn: turn, role: role, tools: offered, window: configuration.transcriptWindow)
                 // Retries are appended as they happen, so a long backoff is visible in the log.
                 let recorder = RetryRecorder(store: store, state: committed, observer: observer)
                 let events: [Event]
@@ -229,7 +231,7 @@ extension Event {
     /// Events after which the workspace's PROGRESS.md is rewritten.
     var changesProgress: Bool {
         switch self {
-        case .noteWritten, .taskBlocked, .runFinished, .runFailed, .planSet: true
+        case .noteWritten, .noteAdded, .taskBlocked, .runFinished, .runFailed, .planSet: true
         default: false
         }
     }

@@ -8,6 +8,9 @@ enum ProgressFile {
         out += "| task | status | attempts | model turns |\n|---|---|---|---|\n"
         for t in state.tasks { out += "| \(t.id) | \(t.status.rawValue) | \(t.attempts) | \(t.turns) |\n" }
         if let note = state.lastNote { out += "\n## Latest note\n\n\(note)\n" }
+        if !state.notes.isEmpty {
+            out += "\n## Worker's notes\n\n" + state.notes.map { "- " + ($0.task.map { "[\($0)] " } ?? "") + $0.text + "\n" }.joined()
+        }
         out += "\nRun status: \(state.status.rawValue)\(state.statusReason.map { " (\($0))" } ?? "")\n"
         return out
     }

@@ -109,6 +109,8 @@ import Testing
         .isolationSet(mode: "UNSANDBOXED: \(tricky)"),
         .toolServerStarted(name: "docs", tools: ["mcp__docs__a", tricky], detail: tricky),
         .toolServerStarted(name: "none", tools: [], detail: ""),
+        .noteAdded(task: TaskID("a"), text: tricky),
+        .noteAdded(task: nil, text: ""),
         .workspaceProvisioned(path: "/w/x", branch: "nightshift/r1", base: "abc123"),
         .workCommitted(task: TaskID("a"), commit: "deadbeef", detail: "committed"),
         .workCommitted(task: TaskID("a"), commit: nil, detail: tricky),
@@ -129,6 +131,6 @@ import Testing
     }
 
     @Test func everyEventKindIsCovered() {
-        #expect(Set(Self.events.map(\.kind)).count == 24)   // update when an event kind is added
+        #expect(Set(Self.events.map(\.kind)).count == 25)   // update when an event kind is added
     }
 }

@@ -60,6 +60,43 @@ private let goodScenario = """
         #expect(try await store.verify(run).ok)
     }
 
+    @Test func theNoteToolAppendsToTheHandoffNoteWhichLaterTurnsAndPROGRESSmdCarry() async throws {
+        let ws = tempDir()
+        let store = InMemoryEventStore()
+        let log = RequestLog()
+        let notes = try scenario("""
+            tasks:
+              make-a:
+                - tools:
+                    - note: {text: "the tests live in t/, run them with make check"}
+                    - note: {text: "   "}
+                    - note: {words: wrong}
+                    - write_file: {path: a.txt, content: hello}
+                  done: wrote it
+              make-b:
+                - tools:
+                    - shell: {command: touch b.txt}
+                  done: touched
+            """)
+        let h = harness(store, RecordingModel(inner: ScriptedModel(scenario: notes), log: log))
+        let run = RunID("r1")
+        try await h.create(run, title: plan.title, plan: plan, workspace: ws, settings: RunSettings())
+        #expect(try await h.drive(run) == .finished)
+        let requests = await log.requests
+        #expect(requests[0].tools.contains { $0.name == "note" })
+        // The next task's context carries the note, tagged with the task it was written in.
+        #expect(requests[1].progressNote?.contains("[make-a] the tests live in t/, run them with make check") == true)
+        let events = try await store.readAll(run).map(\.event)
+        let added = events.compactMap { if case let .noteAdded(task, text) = $0 { (task, text) } else { nil } }
+        #expect(added.count == 1 && added.first?.0 == TaskID("make-a"))
+        let results = events.compactMap { if case let .toolFinished(_, r) = $0 { r } else { nil } }
+        #expect(results.contains { !$0.ok && $0.output.text.contains("the text is empty") })
+        #expect(results.contains { !$0.ok && $0.output.text.contains(#"{"text": "...""#) })
+        let progress = try String(contentsOfFile: ws + "/PROGRESS.md", encoding: .utf8)
+        #expect(progress.contains("- [make-a] the tests live in t/"))
+        #expect(try await store.verify(run).ok)
+    }
+
     @Test func aScenarioThatEndsEarlyPausesTheRunWithAClearReasonAndResumeContinues() async throws {
         let ws = tempDir()
         let store = InMemoryEventStore()
