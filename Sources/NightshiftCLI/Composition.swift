@@ -109,6 +109,15 @@ enum Composition {
         }
     }
 
+    /// Makes the run's git worktree (`remake`: again from scratch, after a crash left it unrecorded); its event for the log.
+    static func worktree(repository: String, run: RunID, worktreesRoot: String, remake: Bool = false) -> @Sendable () async throws -> [Event] {
+        {
+            let w = remake ? try await GitWorkspace.remake(repository: repository, run: run, worktreesRoot: worktreesRoot)
+                : try await GitWorkspace.provision(repository: repository, run: run, worktreesRoot: worktreesRoot)
+            return [.workspaceProvisioned(path: w.path, branch: w.branch, base: w.base)]
+        }
+    }
+
     static func harness(store: any EventStore, model: any ModelProvider, printer: TimelinePrinter?,
                         isolation: Isolation = .none(reason: "inspection only: runs no commands"), tools: (any ToolRunner)? = nil) -> Harness {
         let stopAt = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"].flatMap(Int64.init)

@@ -70,12 +70,20 @@ struct RunCommand: AsyncParsableCommand {
             let runID = id.map { RunID($0) } ?? Composition.newRunID()
             if try await store.summary(of: runID) != nil { throw CLIError("a run with id \(runID) already exists in \(self.store.db)") }
             // A git repository gets a worktree of its own, beside the database: the user's checkout is never touched.
+            // It is made while the first model call is in flight (the harness waits for it before any tool runs).
             var announce: [Event] = []
+            var provision: (@Sendable () async throws -> [Event])?
+            var worktreeOf: String?
             if !noWorktree, let repository = await GitWorkspace.repositoryRoot(ws) {
                 let root = URL(fileURLWithPath: self.store.db).deletingLastPathComponent().appendingPathComponent("worktrees").path
-                let worktree = try await GitWorkspace.provision(repository: repository, run: runID, worktreesRoot: root)
-                ws = worktree.path
-                announce.append(.workspaceProvisioned(path: worktree.path, branch: worktree.branch, base: worktree.base))
+                ws = GitWorkspace.plannedPath(run: runID, worktreesRoot: root)
+                worktreeOf = repository
+                provision = Composition.worktree(repository: repository, run: runID, worktreesRoot: root)
+                if !servers.isEmpty {
+                    // MCP servers run in the workspace and their tools are needed for the first call: make it first.
+                    announce += try await provision!()
+                    provision = nil
+                }
             }
             let isolation = try Composition.isolation(sandbox)
             let (model, http) = try await Composition.models(models)
@@ -90,8 +98,9 @@ struct RunCommand: AsyncParsableCommand {
             do {
                 try await harness.create(runID, title: plan.title, plan: plan, workspace: ws,
                                          settings: RunSettings(maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns,
-                                                               toolServers: servers.isEmpty ? nil : servers))
-                reason = try await harness.drive(runID, announce: announce + [.isolationSet(mode: isolation.label)] + tools.started)
+                                                               toolServers: servers.isEmpty ? nil : servers, worktreeOf: worktreeOf))
+                reason = try await harness.drive(runID, announce: announce + [.isolationSet(mode: isolation.label)] + tools.started,
+                                                 provision: provision)
             } catch {
                 await tools.stop()
                 try? await http?.shutdown()
@@ -149,12 +158,24 @@ struct Resume: AsyncParsableCommand {
             }
             // The models default to the ones the run was started with (keys are read again, never stored).
             // The workspace must still be there (a worktree is reattached, never recreated empty).
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: state.workspace, isDirectory: &isDir), isDir.boolValue else {
-                let hint = state.branch.map { " Recreate it with: git worktree add \(state.workspace) \($0)" } ?? ""
-                throw CLIError("the run's workspace \(state.workspace) is missing.\(hint)")
+            // A worktree that was never recorded as made (the process died first) is made now, from the recorded repository.
+            var provision: (@Sendable () async throws -> [Event])?
+            var announce: [Event] = []
+            if state.branch == nil, let repository = state.settings.worktreeOf {
+                provision = Composition.worktree(repository: repository, run: runID,
+                                                 worktreesRoot: URL(fileURLWithPath: state.workspace).deletingLastPathComponent().path, remake: true)
+                if !(state.settings.toolServers ?? []).isEmpty {
+                    announce += try await provision!()
+                    provision = nil
+                }
+            } else {
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: state.workspace, isDirectory: &isDir), isDir.boolValue else {
+                    let hint = state.branch.map { " Recreate it with: git worktree add \(state.workspace) \($0)" } ?? ""
+                    throw CLIError("the run's workspace \(state.workspace) is missing.\(hint)")
+                }
+                if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
             }
-            if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
             let isolation = try Composition.isolation(sandbox)
             let (model, http) = try await Composition.models(models, recorded: state.model)
             // The run's MCP servers, as recorded when it was created (variables are read from this environment).
@@ -168,7 +189,7 @@ struct Resume: AsyncParsableCommand {
             let reason: StopReason
             do {
                 reason = try await harness.drive(runID, resumedBy: "nightshift resume (pid \(getpid()))",
-                                                 announce: [.isolationSet(mode: isolation.label)] + tools.started)
+                                                 announce: announce + [.isolationSet(mode: isolation.label)] + tools.started, provision: provision)
             } catch {
                 await tools.stop()
                 try? await http?.shutdown()

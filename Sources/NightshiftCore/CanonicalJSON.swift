@@ -70,6 +70,7 @@ struct CanonicalWriter {
             }
             raw("]")
         }
+        if let repository = s.worktreeOf { key("worktreeOf"); string(repository) }
         raw("}")
     }
 

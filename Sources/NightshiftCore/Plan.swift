@@ -39,9 +39,14 @@ public struct RunSettings: Sendable, Codable, Equatable {
     /// MCP servers whose tools the model is offered besides the built-in ones. Nil (the key is
     /// absent) when the run has none, so logs written before servers existed read the same.
     public var toolServers: [ToolServer]?
-    public init(maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200, toolServers: [ToolServer]? = nil) {
+    /// The git repository the run's workspace is a worktree of, when it is one. The worktree is
+    /// made while the first model call is in flight; a run that died before it was recorded as
+    /// made (`workspace_provisioned`) gets it made on resume from this.
+    public var worktreeOf: String?
+    public init(maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200, toolServers: [ToolServer]? = nil,
+                worktreeOf: String? = nil) {
         self.maxAttempts = maxAttempts; self.stopOnBlocked = stopOnBlocked; self.maxTurnsPerAttempt = maxTurnsPerAttempt
-        self.toolServers = toolServers
+        self.toolServers = toolServers; self.worktreeOf = worktreeOf
     }
 }
 

@@ -31,7 +31,7 @@ public struct GitWorkspace: WorkspaceVCS {
     /// Creates (or reattaches) the worktree `worktreesRoot/RUN` on branch `nightshift/RUN` from the repository's HEAD.
     /// - Throws: ``WorkspaceError`` when git fails or the path holds something else.
     public static func provision(repository: String, run: RunID, worktreesRoot: String) async throws(WorkspaceError) -> Provisioned {
-        let path = URL(fileURLWithPath: worktreesRoot).appendingPathComponent(run.rawValue).standardizedFileURL.path
+        let path = plannedPath(run: run, worktreesRoot: worktreesRoot)
         let branch = "nightshift/\(run.rawValue)"
         if FileManager.default.fileExists(atPath: path) {
             return try await reattach(path: path, branch: branch)
@@ -47,6 +47,28 @@ public struct GitWorkspace: WorkspaceVCS {
         let add = await git(["worktree", "add", "-b", branch, path, base], in: repository)
         guard add.exitCode == 0 else { throw WorkspaceError("git worktree add failed: \(add.output.prefix(300))") }
         return Provisioned(path: path, branch: branch, base: base)
+    }
+
+    /// Makes the run's worktree again from scratch, for a run that died while it was being made:
+    /// nothing was recorded as done in it (tools wait for `workspace_provisioned`), so a half
+    /// checked-out folder and the run's own branch are removed and made anew. Anything at the
+    /// path that is not a worktree of this repository is left alone and reported.
+    public static func remake(repository: String, run: RunID, worktreesRoot: String) async throws(WorkspaceError) -> Provisioned {
+        let path = plannedPath(run: run, worktreesRoot: worktreesRoot)
+        if FileManager.default.fileExists(atPath: path) {
+            let removed = await git(["worktree", "remove", "--force", "--force", path], in: repository)
+            guard removed.exitCode == 0 else {
+                throw WorkspaceError("\(path) exists but is not a worktree of \(repository); move it away and resume again")
+            }
+        }
+        _ = await git(["worktree", "prune"], in: repository)
+        _ = await git(["branch", "-D", "nightshift/\(run.rawValue)"], in: repository)
+        return try await provision(repository: repository, run: run, worktreesRoot: worktreesRoot)
+    }
+
+    /// Where `provision` puts the run's worktree (known before it is made, so a run can be created first).
+    public static func plannedPath(run: RunID, worktreesRoot: String) -> String {
+        URL(fileURLWithPath: worktreesRoot).appendingPathComponent(run.rawValue).standardizedFileURL.path
     }
 
     /// Checks that `path` is still the run's worktree on its branch.

@@ -68,7 +68,11 @@ public struct Harness: Sendable {
     /// - Parameter resumedBy: when waking a run another process left, who is resuming it; recorded
     ///   as `run_resumed`, which puts calls that were in flight in doubt.
     /// - Parameter announce: events this process records before it starts (how it isolates commands).
-    public func drive(_ run: RunID, resumedBy: String? = nil, announce: [Event] = []) async throws -> StopReason {
+    /// - Parameter provision: makes the workspace, concurrently with the first model call; awaited
+    ///   before anything touches the workspace. Its events (`workspace_provisioned`) are recorded
+    ///   then; if it fails, the run pauses with the reason.
+    public func drive(_ run: RunID, resumedBy: String? = nil, announce: [Event] = [],
+                      provision: (@Sendable () async throws -> [Event])? = nil) async throws -> StopReason {
         // Every run has `note` (decided in the core); a runner that offers its own is left alone.
         let offered = tools.specs.contains { $0.name == ToolSpec.note.name } ? tools.specs : tools.specs + [ToolSpec.note]
         let catalog = ToolCatalog(offered)
@@ -76,6 +80,7 @@ public struct Harness: Sendable {
         var recent = try await loadRecent(committed)
         if configuration.writeProgressFile { ProgressFile.write(committed) }
         if committed.isTerminal, case let .stop(reason) = committed.nextAction(tools: catalog) { return reason }
+        var provisioning: Task<[Event], any Error>? = provision.map { p in Task { try await p() } }
 
         var scratch = committed
         var buffer: [Event] = []
@@ -87,6 +92,24 @@ public struct Harness: Sendable {
         for e in announce {
             try scratch.applyUncommitted(e)
             buffer.append(e)
+        }
+
+        /// Waits for the workspace; false when it could not be made (the run is then paused).
+        func workspaceReady() async throws -> Bool {
+            guard let task = provisioning else { return true }
+            provisioning = nil
+            do {
+                // Recorded before the intents waiting in the buffer, so the log reads in the order things happened.
+                buffer = try await task.value + buffer
+                scratch = committed
+                for e in buffer { try scratch.applyUncommitted(e) }
+                return true
+            } catch {
+                let paused = Event.runPaused(reason: "the workspace could not be made: \(error)")
+                try scratch.applyUncommitted(paused)
+                buffer.append(paused)
+                return false
+            }
         }
 
         func commit() async throws {
@@ -103,7 +126,8 @@ public struct Harness: Sendable {
             }
             recent.append(contentsOf: envelopes)
             if recent.count > 2 * configuration.transcriptWindow { recent.removeFirst(recent.count - configuration.transcriptWindow) }
-            if configuration.writeProgressFile, buffer.contains(where: \.changesProgress) { ProgressFile.write(committed) }
+            // Not while the worktree is being made: a file in its folder would make `git worktree add` fail.
+            if configuration.writeProgressFile, provisioning == nil, buffer.contains(where: \.changesProgress) { ProgressFile.write(committed) }
             buffer = []
             scratch = committed
         }
@@ -116,6 +140,17 @@ public struct Harness: Sendable {
                 buffer += events
 
             case let .stop(reason):
+                if let task = provisioning {
+                    // Record a workspace that was made; a failure no longer matters to a run that stops.
+                    provisioning = nil
+                    if let events = try? await task.value {
+                        var trial = scratch
+                        if (try? events.forEach { try trial.applyUncommitted($0) }) != nil {
+                            scratch = trial
+                            buffer += events
+                        }
+                    }
+                }
                 try await commit()
                 return reason
 
@@ -155,6 +190,7 @@ public struct Harness: Sendable {
                 buffer += events
 
             case let .runTool(call):
+                guard try await workspaceReady() else { continue }
                 try await commit()
                 let result = await tools.run(call, workspace: committed.workspace)
                 for e in await tools.takeEvents() + [.toolFinished(call: call.id, result: result)] {
@@ -163,6 +199,7 @@ public struct Harness: Sendable {
                 }
 
             case let .commitWork(task, message):
+                guard try await workspaceReady() else { continue }
                 try await commit()
                 // Committing twice is harmless: after a crash the second try finds nothing to commit.
                 let result: (commit: String?, detail: String) = await vcs?.commit(workspace: committed.workspace, message: message)
@@ -172,6 +209,7 @@ public struct Harness: Sendable {
                 buffer.append(event)
 
             case let .runChecks(task, attempt, from):
+                guard try await workspaceReady() else { continue }
                 try await commit()
                 for index in from..<task.checks.count {
                     let check = task.checks[index]
@@ -231,7 +269,7 @@ extension Event {
     /// Events after which the workspace's PROGRESS.md is rewritten.
     var changesProgress: Bool {
         switch self {
-        case .noteWritten, .noteAdded, .taskBlocked, .runFinished, .runFailed, .planSet: true
+        case .noteWritten, .noteAdded, .taskBlocked, .runFinished, .runFailed, .planSet, .workspaceProvisioned: true
         default: false
         }
     }

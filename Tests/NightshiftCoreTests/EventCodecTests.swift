@@ -79,7 +79,8 @@ import Testing
         .runCreated(title: "t", workspace: "/w", model: "m", settings: RunSettings(toolServers: [
             ToolServer(name: "docs", command: "/usr/bin/python3", args: ["s.py", tricky], env: ["A", "B"], readOnly: ["/opt/x"], timeoutSeconds: 7),
             ToolServer(name: "empty", command: "/bin/true"),
-        ])),
+        ], worktreeOf: "/repo/\(tricky)")),
+        .runCreated(title: "t", workspace: "/w", model: "m", settings: RunSettings(worktreeOf: "/r")),
         .planSet(plan: Plan(title: "p", tasks: [PlanTask(id: TaskID("a"), description: tricky, checks: [Check(command: "ls", expectExit: 3, timeoutSeconds: 5), Check(command: "x")]),
                                                PlanTask(id: TaskID("b"), description: "", checks: [])])),
         .taskStarted(task: TaskID("a"), attempt: 2),

@@ -141,4 +141,49 @@ import Glibc
         #expect(subjects.filter { $0 == "nightshift: task wrap-up done" }.count == 1, "\(subjects)")
         #expect(!FileManager.default.fileExists(atPath: repo + "/effects.log"))
     }
+
+    /// The worktree is made while the first model call is in flight. A kill at each of the first
+    /// event boundaries (before, during and after it is made and recorded) and a resume: the run
+    /// finishes, the worktree is recorded once, and the task's commit lands once on the run's branch.
+    @Test func aKillWhileTheWorktreeIsBeingMadeIsResumed() async throws {
+        let root = tempDir("ns-crash-wt")
+        let repo = root + "/repo", db = root + "/ns.db", out = root + "/out.log"
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        try makeRepository(repo)
+        try "title: wt\ntasks:\n  - id: one\n    description: write one.txt\n    checks:\n      - grep -q 1 one.txt\n"
+            .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        // Later turns for rework: a kill after the write started puts it in doubt (never re-run).
+        try ("tasks:\n  one:\n" + String(repeating: "    - tools:\n        - write_file: {path: one.txt, content: '1'}\n      done: wrote it\n", count: 3))
+            .write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        let binary = try nightshiftBinary()
+        let env = ProcessInfo.processInfo.environment.filter { $0.key != "NIGHTSHIFT_TEST_STOP_AFTER_SEQ" }
+        let store = try SQLiteEventStore(path: db)
+        for stopAfter in Int64(2)...9 {
+            let id = "wt\(stopAfter)"
+            var childEnv = env
+            childEnv["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(stopAfter)"
+            let child = try ChildProcess.spawn([binary, "run", "--plan", root + "/plan.yaml", "--workspace", repo, "--model",
+                                                "scripted:\(root)/scenario.yaml", "--db", db, "--id", id, "-q"],
+                                               environment: childEnv, outputPath: out)
+            let state = await child.wait(timeout: .seconds(60))
+            child.kill()
+            #expect(state == .stopped, "run \(id) was not stopped after seq \(stopAfter): \(state)")
+            let before = try await store.readAll(RunID(id)).map(\.event)
+            if stopAfter <= 5 {   // killed before the worktree was recorded as made: resume must make it
+                #expect(!before.contains { $0.kind == "workspace_provisioned" }, "\(id): \(before.map(\.kind))")
+            }
+            let resumed = try await nightshift(["resume", id, "--db", db, "-q"])
+            #expect(resumed.status == 0, "\(id): \(resumed.stdout)\(resumed.stderr)")
+            let events = try await store.readAll(RunID(id)).map(\.event)
+            #expect(events.filter { $0.kind == "workspace_provisioned" }.count == 1,
+                    "\(id): \(events.map(\.kind)) (before the kill: \(before.map(\.kind)))")
+            let worktree = root + "/worktrees/\(id)"
+            #expect((try? String(contentsOfFile: worktree + "/one.txt", encoding: .utf8)) == "1", "\(id)")
+            let subjects = try git(["log", "--format=%s", "nightshift/\(id)"], in: repo).split(separator: "\n")
+            #expect(subjects == ["nightshift: task one done", "initial"], "\(id): \(subjects)")
+            #expect(try await store.verify(RunID(id)).ok)
+        }
+        // The user's checkout was never touched.
+        #expect(!FileManager.default.fileExists(atPath: repo + "/one.txt"))
+    }
 }
