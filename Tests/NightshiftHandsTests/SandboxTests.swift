@@ -49,6 +49,23 @@ struct SandboxTests {
         #expect(!r.output.text.split(separator: "\n").contains(Substring("\(getpid())")))
     }
 
+    /// Public addresses and DNS, without sending anything off this machine (loopback-only tests):
+    /// the sandbox's network namespace has only `lo`, no route and no resolver, so a connection to
+    /// 192.0.2.1 (TEST-NET-1, documentation-only, never routed) fails at once with "unreachable".
+    @Test func noRouteToPublicAddressesAndNoDNS() async throws {
+        let (root, _) = try makeWorkspace()
+        let ifaces = try await shell("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '", in: root)
+        #expect(ifaces.output.text.split(separator: "\n").dropFirst() == ["lo"], "interfaces: \(ifaces.output.text)")   // after "exit 0"
+        let routes = try await shell("tail -n +2 /proc/net/route | wc -l", in: root)
+        #expect(routes.output.text.split(separator: "\n").last == "0", "\(routes.output.text)")
+        let connect = try await shell("python3 -c \"import socket; socket.create_connection(('192.0.2.1', 80), timeout=3); print('CONNECTED')\"", in: root)
+        #expect(!connect.ok)
+        #expect(connect.output.text.contains("Network is unreachable"), "\(connect.output.text)")
+        let dns = try await shell("test -e /etc/resolv.conf && echo HAS-RESOLVER; getent hosts example.com || echo NO-DNS", in: root)
+        #expect(!dns.output.text.contains("HAS-RESOLVER"))
+        #expect(dns.output.text.contains("NO-DNS"), "\(dns.output.text)")
+    }
+
     @Test func theHostsLoopbackIsUnreachable() async throws {
         let (root, _) = try makeWorkspace()
         // A listener on the host's 127.0.0.1; the sandbox has its own, empty network namespace.
