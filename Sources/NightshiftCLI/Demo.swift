@@ -13,12 +13,12 @@ struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a small offline demo: a project with failing tests, a three-task plan, the scripted model.",
         discussion: """
-            Creates a sample Python project with failing tests in a temporary folder, writes a plan with real
-            checks and a scenario for the scripted model (a test double: no network, no real model), and runs it
-            to completion, printing the timeline. One task's first done-claim fails its check on purpose, to show
+            Creates a sample Python project with failing tests in a temporary folder, writes a plan with real \
+            checks and a scenario for the scripted model (a test double: no network, no real model), and runs it \
+            to completion, printing the timeline. One task's first done-claim fails its check on purpose, to show \
             the harness sending the failure back. Needs python3.
 
-            --kill-after N kills the process (SIGKILL) right after event N is committed, so you can watch
+            --kill-after N kills the process (SIGKILL) right after event N is committed, so you can watch \
             `nightshift resume RUN` continue the run from its log.
             """)
 

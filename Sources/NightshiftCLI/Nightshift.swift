@@ -6,10 +6,10 @@ public struct Nightshift: AsyncParsableCommand {
         commandName: "nightshift",
         abstract: "Keep an AI agent making verified progress on a long job, across crashes and restarts.",
         discussion: """
-            Every run has an append-only, hash-chained event log (SQLite, ./.nightshift/nightshift.db by default).
+            Every run has an append-only, hash-chained event log (SQLite, ./.nightshift/nightshift.db by default). \
             The harness wakes from that log, so a run killed at any point continues with `nightshift resume RUN`.
 
-            Start with `nightshift demo`: it builds a small project with failing tests, runs a three-task plan
+            Start with `nightshift demo`: it builds a small project with failing tests, runs a three-task plan \
             with the scripted model (a test double, no network) and shows how to inspect and resume it.
 
             Exit status of run/resume/demo: 0 finished, 3 paused (needs attention), 4 failed, 1 error, 64 usage.

@@ -12,10 +12,11 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Start a run from a plan file and drive it until it finishes, fails or pauses.",
         discussion: """
-            The plan (YAML or JSON) lists tasks, each with acceptance checks: shell commands and the exit status
-            they must return. For each task the model works with tools (shell, read_file, write_file, list_files)
-            in the workspace until it claims the task done; then Nightshift runs the checks itself. A failed
-            check goes back to the model; after --max-attempts the task is blocked.
+            The plan (YAML or JSON) lists tasks, each with acceptance checks: shell commands and the exit status \
+            they must return. For each task the model works with tools (shell, read_file, write_file, edit_file, \
+            list_files, grep, git, note, and those of --mcp servers) in the workspace until it claims the task \
+            done; then Nightshift runs the checks itself. A failed check goes back to the model; after \
+            --max-attempts the task is blocked. Commands run in the bubblewrap sandbox.
 
             Plan file:
               title: Fix the calculator
@@ -130,8 +131,8 @@ struct Resume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Continue a run from its event log (after a crash, a kill or a pause).",
         discussion: """
-            The harness folds the log and carries on. A model request without a response is sent again; an
-            idempotent tool (read_file, list_files) that was running is run again; a non-idempotent one (shell,
+            The harness folds the log and carries on. A model request without a response is sent again; an \
+            idempotent tool (read_file, list_files) that was running is run again; a non-idempotent one (shell, \
             write_file) is never re-run: it is recorded as in doubt and the model is told its outcome is unknown.
             """)
 
