@@ -77,8 +77,9 @@ enum Composition {
     }
 
     /// Decides how commands are isolated: bubblewrap when it works here; otherwise only with `--unsandboxed`.
-    static func isolation(_ options: SandboxOptions) throws -> Isolation {
+    static func isolation(_ options: SandboxOptions, sealed: [String] = []) throws -> Isolation {
         var limits = SandboxLimits()
+        limits.sealedPaths = sealed
         limits.network = options.allowNetwork
         limits.readOnlyPaths = options.sandboxRo
         // NIGHTSHIFT_BWRAP names a bubblewrap binary elsewhere than /usr/bin.

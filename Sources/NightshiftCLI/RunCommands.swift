@@ -46,6 +46,11 @@ struct RunCommand: AsyncParsableCommand {
         They run in the sandbox; their tools are offered as mcp__NAME__TOOL. Recorded in the run, so resume restarts them.
         """, valueName: "FILE"))
     var mcp: String?
+    @Option(help: ArgumentHelp("""
+        The policy (YAML): tool rules that allow, deny or ask a human, protected paths, budgets, breakers, approvers. \
+        Recorded in the run; edits to the file apply from the next step. Without it every known tool runs.
+        """, valueName: "FILE"))
+    var policy: String?
     @Option(help: ArgumentHelp("Use this run id instead of a generated one.", valueName: "ID")) var id: String?
     @Flag(help: "Print events as JSON lines instead of the timeline.") var json = false
     @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
@@ -62,6 +67,8 @@ struct RunCommand: AsyncParsableCommand {
         let reason = try await reportErrors { () async throws -> StopReason in
             let plan = try PlanFile.load(path: plan)
             let servers = try mcp.map { try MCPConfigFile.load(path: $0) } ?? []
+            let policyPath = policy.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            if let policyPath { _ = try PolicyFile.load(path: policyPath) }   // a bad policy fails before anything is made
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: workspace, isDirectory: &isDir), isDir.boolValue else {
                 throw CLIError("the workspace \(workspace) does not exist or is not a folder: create it or pass another --workspace")
@@ -86,7 +93,8 @@ struct RunCommand: AsyncParsableCommand {
                     provision = nil
                 }
             }
-            let isolation = try Composition.isolation(sandbox)
+            let policyEvent = try policyPath.map { try PolicyWatcher.event(path: $0, workspace: ws) }
+            let isolation = try Composition.isolation(sandbox, sealed: policyPath.flatMap { PolicyWatcher.sealedPath($0, workspace: ws) }.map { [$0] } ?? [])
             let (model, http) = try await Composition.models(models)
             let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
             do { tools = try await Composition.tools(isolation: isolation, servers: servers, workspace: ws) } catch {
@@ -100,8 +108,13 @@ struct RunCommand: AsyncParsableCommand {
                 try await harness.create(runID, title: plan.title, plan: plan, workspace: ws,
                                          settings: RunSettings(maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns,
                                                                toolServers: servers.isEmpty ? nil : servers, worktreeOf: worktreeOf))
-                reason = try await harness.drive(runID, announce: announce + [.isolationSet(mode: isolation.label)] + tools.started,
-                                                 provision: provision)
+                var watcher: PolicyWatcher?
+                if let policyPath, case let .policySet(_, _, hash, _)? = policyEvent {
+                    watcher = PolicyWatcher(path: policyPath, recordedHash: hash, workspace: ws)
+                }
+                reason = try await harness.drive(runID, announce: (policyEvent.map { [$0] } ?? []) + announce
+                                                    + [.isolationSet(mode: isolation.label)] + tools.started,
+                                                 provision: provision, policyChanges: PolicyWatcher.hook(watcher))
             } catch {
                 await tools.stop()
                 try? await http?.shutdown()
@@ -177,7 +190,7 @@ struct Resume: AsyncParsableCommand {
                 }
                 if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
             }
-            let isolation = try Composition.isolation(sandbox)
+            let isolation = try Composition.isolation(sandbox, sealed: state.policySource.flatMap { PolicyWatcher.sealedPath($0, workspace: state.workspace) }.map { [$0] } ?? [])
             let (model, http) = try await Composition.models(models, recorded: state.model)
             // The run's MCP servers, as recorded when it was created (variables are read from this environment).
             let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
@@ -189,8 +202,15 @@ struct Resume: AsyncParsableCommand {
             if let first = try await store.read(runID, after: 0, limit: 1).first { printer?.setStart(first.time) }
             let reason: StopReason
             do {
+                // The policy file the run was started with is watched again; a change made while no process ran applies now.
+                var watcher: PolicyWatcher?
+                if let source = state.policySource, let hash = state.policyHash {
+                    watcher = PolicyWatcher(path: source, recordedHash: hash, workspace: state.workspace)
+                    if FileManager.default.fileExists(atPath: source) { watcher?.forceCheck() }
+                }
                 reason = try await harness.drive(runID, resumedBy: "nightshift resume (pid \(getpid()))",
-                                                 announce: announce + [.isolationSet(mode: isolation.label)] + tools.started, provision: provision)
+                                                 announce: announce + [.isolationSet(mode: isolation.label)] + tools.started, provision: provision,
+                                                 policyChanges: PolicyWatcher.hook(watcher))
             } catch {
                 await tools.stop()
                 try? await http?.shutdown()

@@ -46,6 +46,18 @@ enum Timeline {
         case let .workspaceProvisioned(path, branch, base): return "  workspace: git worktree \(path) on branch \(branch) (from \(base.prefix(10)))"
         case let .workCommitted(task, commit, detail): return "  " + (commit.map { "committed \($0.prefix(10)) for task \(task)" } ?? "nothing committed for task \(task): \(detail)")
         case let .toolServerStarted(name, tools, _): return "  mcp server \(name) started: \(tools.count) tools (\(short(tools.joined(separator: ", "), 100)))"
+        case let .policySet(policy, source, hash, _):
+            return "  policy \(source) (\(hash.prefix(12))): \(policy.rules.count) rules, default \(policy.defaultEffect.rawValue)"
+        case let .toolDecided(call, effect, rule, reason):
+            return "    policy \(effect.rawValue.uppercased()) \(call)" + (effect == .allow ? "" : " by \(rule): \(short(reason, 90))")
+        case let .approvalDecided(call, approved, by, note, _):
+            return "  \(approved ? "✔ approved" : "✗ denied") \(call) by \(by)" + (note.isEmpty ? "" : ": \(short(note, 80))")
+        case let .budgetExhausted(scope, resource, limit, spent):
+            return "  budget exhausted: \(scope) \(resource) \(spent) of \(limit)"
+        case let .budgetSet(scope, budget, by): return "  \(scope) budget set by \(by): \(BudgetText.describe(budget))"
+        case let .breakerTripped(breaker, _, detail): return "  breaker \(breaker) tripped: \(short(detail, 100))"
+        case let .escalated(_, reason): return "  ⚑ escalated by the agent: \(short(reason, 100))"
+        case let .guidanceGiven(text, by): return "  guidance from \(by): \(short(text, 100))"
         case let .isolationSet(mode): return "  commands run \(mode.hasPrefix("UNSANDBOXED") ? mode : "in " + mode)"
         }
     }
@@ -78,5 +90,18 @@ enum JSONLine {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let line = Line(run: e.run.rawValue, seq: e.seq, time: e.time.milliseconds, actor: e.actor, kind: e.event.kind, hash: e.hash.hex, event: e.event)
         return (try? String(decoding: encoder.encode(line), as: UTF8.self)) ?? "{}"
+    }
+}
+
+/// A budget in words, for the timeline and `nightshift status`.
+enum BudgetText {
+    static func describe(_ b: Budget) -> String {
+        var parts: [String] = []
+        if let c = b.costPicoUSD { parts.append("cost \(Money.format(c))") }
+        if let t = b.tokens { parts.append("\(t) tokens") }
+        if let t = b.toolCalls { parts.append("\(t) tool calls") }
+        if let s = b.steps { parts.append("\(s) steps") }
+        if let w = b.wallSeconds { parts.append("\(w) s") }
+        return parts.isEmpty ? "no limits" : parts.joined(separator: ", ")
     }
 }

@@ -74,6 +74,14 @@ struct CanonicalWriter {
         raw("}")
     }
 
+    /// A rarely written nested value (a policy, a budget) through `JSONEncoder` with the same
+    /// options as the reference: a nested value encodes to the same bytes as it does alone.
+    mutating func encodable<T: Encodable>(_ value: T) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        bytes.append(contentsOf: (try? encoder.encode(value)) ?? Data("null".utf8))
+    }
+
     mutating func strings(_ list: [String]) {
         raw("[")
         for (n, s) in list.enumerated() {
@@ -164,6 +172,28 @@ struct CanonicalWriter {
             raw("\"runFailed\":{"); key("reason", first: true); string(reason)
         case let .toolServerStarted(name, tools, detail):
             raw("\"toolServerStarted\":{"); key("detail", first: true); string(detail); key("name"); string(name); key("tools"); strings(tools)
+        case let .policySet(policy, source, hash, text):
+            raw("\"policySet\":{"); key("hash", first: true); string(hash); key("policy"); encodable(policy)
+            key("source"); string(source); key("text"); payload(text)
+        case let .toolDecided(call, effect, rule, reason):
+            raw("\"toolDecided\":{"); key("call", first: true); string(call.rawValue); key("effect"); string(effect.rawValue)
+            key("reason"); string(reason); key("rule"); string(rule)
+        case let .approvalDecided(call, approved, by, note, argumentsHash):
+            raw("\"approvalDecided\":{"); key("approved", first: true); bool(approved); key("argumentsHash"); string(argumentsHash)
+            key("by"); string(by); key("call"); string(call.rawValue); key("note"); string(note)
+        case let .budgetExhausted(scope, resource, limit, spent):
+            raw("\"budgetExhausted\":{"); key("limit", first: true); int(limit); key("resource"); string(resource)
+            key("scope"); string(scope); key("spent"); int(spent)
+        case let .budgetSet(scope, budget, by):
+            raw("\"budgetSet\":{"); key("budget", first: true); encodable(budget); key("by"); string(by); key("scope"); string(scope)
+        case let .breakerTripped(breaker, count, detail):
+            raw("\"breakerTripped\":{"); key("breaker", first: true); string(breaker); key("count"); int(count); key("detail"); string(detail)
+        case let .escalated(task, reason):
+            raw("\"escalated\":{")
+            key("reason", first: true); string(reason)
+            if let task { key("task"); string(task.rawValue) }
+        case let .guidanceGiven(text, by):
+            raw("\"guidanceGiven\":{"); key("by", first: true); string(by); key("text"); string(text)
         case let .isolationSet(mode):
             raw("\"isolationSet\":{"); key("mode", first: true); string(mode)
         case let .workspaceProvisioned(path, branch, base):

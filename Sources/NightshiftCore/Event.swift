@@ -48,6 +48,23 @@ public enum Event: Sendable, Codable, Equatable {
     /// An MCP server was started (at every process start, and again after it died): the tools it
     /// offers, by their namespaced names, and how it runs (command, sandbox). Never its environment's values.
     case toolServerStarted(name: String, tools: [String], detail: String)
+    /// The policy in force from here on (at the start, and whenever its file changed): the parsed
+    /// policy the decisions use, and the file's text and SHA-256 for the audit.
+    case policySet(policy: Policy, source: String, hash: String, text: Payload)
+    /// The policy gateway's decision on a proposed call, before anything runs.
+    case toolDecided(call: CallID, effect: PolicyEffect, rule: String, reason: String)
+    /// A human approved or denied a call that waited for approval. Binds to the call's arguments by hash.
+    case approvalDecided(call: CallID, approved: Bool, by: String, note: String, argumentsHash: String)
+    /// A budget would be exceeded by the next call, which is not made; the run pauses.
+    case budgetExhausted(scope: String, resource: String, limit: Int64, spent: Int64)
+    /// A human changed a budget (`nightshift budget`); nil fields keep the policy's value.
+    case budgetSet(scope: String, budget: Budget, by: String)
+    /// A breaker tripped (the same failure N times in a row); the run pauses for a human.
+    case breakerTripped(breaker: String, count: Int, detail: String)
+    /// The agent asked for a human (the `escalate` tool).
+    case escalated(task: TaskID?, reason: String)
+    /// A human's answer to an escalation; the next contexts carry it.
+    case guidanceGiven(text: String, by: String)
 
     /// A short, stable name for the event kind (indexed by stores; shown by `nightshift log`).
     public var kind: String {
@@ -77,6 +94,14 @@ public enum Event: Sendable, Codable, Equatable {
         case .workspaceProvisioned: "workspace_provisioned"
         case .workCommitted: "work_committed"
         case .toolServerStarted: "tool_server_started"
+        case .policySet: "policy_set"
+        case .toolDecided: "tool_decided"
+        case .approvalDecided: "approval_decided"
+        case .budgetExhausted: "budget_exhausted"
+        case .budgetSet: "budget_set"
+        case .breakerTripped: "breaker_tripped"
+        case .escalated: "escalated"
+        case .guidanceGiven: "guidance_given"
         }
     }
 
@@ -86,6 +111,8 @@ public enum Event: Sendable, Codable, Equatable {
         case .modelResponded, .modelFailed, .modelRetried: "model"
         case .toolFinished: "tool"
         case .checkRan: "check"
+        case .approvalDecided, .budgetSet, .guidanceGiven: "human"
+        case .escalated: "model"
         default: "harness"
         }
     }

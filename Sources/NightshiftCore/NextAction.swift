@@ -57,6 +57,7 @@ extension RunState {
             return .emit([.runFailed(reason: "inconsistent state: task \(task.id) active while idle")])
 
         case .working:
+            if let stop = breakerOrBudget(forModelCall: true) { return .emit(stop) }
             if progress.turnsThisAttempt >= settings.maxTurnsPerAttempt {
                 return .emit(failAttempt(task, progress,
                     feedback: "The attempt used its \(settings.maxTurnsPerAttempt) model turns without a done claim that passed the checks."))
@@ -69,6 +70,10 @@ extension RunState {
         case .runningTools:
             guard let p = pendingTools.first else { return .emit([.runFailed(reason: "inconsistent state: no pending tool")]) }
             if !p.requested, p.call.name == ToolSpec.note.name { return .emit(noteEvents(p.call)) }
+            if !p.requested, p.call.name == ToolSpec.escalate.name { return .emit(escalateEvents(p.call)) }
+            if !p.requested, policy != nil, tools.idempotent[p.call.name] != nil {
+                if let gate = gateway(p) { return .emit(gate) }
+            }
             if !p.requested {
                 guard let idempotent = tools.idempotent[p.call.name] else {
                     let known = tools.idempotent.keys.sorted().joined(separator: ", ")
@@ -106,6 +111,99 @@ extension RunState {
         case .attemptFailed:
             return .emit(nextAttemptOrBlock(task, progress))
         }
+    }
+
+    /// The policy gateway for the next proposed call: nil when it may be requested now; otherwise
+    /// the events that decide it (a refusal, a pause for approval, a tripped breaker, a budget).
+    private func gateway(_ p: PendingTool) -> [Event]? {
+        guard let policy else { return nil }
+        switch (p.verdict, p.approved) {
+        case (nil, _):
+            if let stop = breakerOrBudget(forModelCall: false, nextCall: p.call) { return stop }
+            let verdict = policy.decide(tool: p.call.name, arguments: p.call.arguments.text)
+            var events: [Event] = [.toolDecided(call: p.call.id, effect: verdict.effect, rule: verdict.rule, reason: verdict.reason)]
+            switch verdict.effect {
+            case .allow: break
+            case .deny:
+                events += [.toolRequested(call: p.call.id, name: p.call.name, idempotent: false),
+                           .toolFinished(call: p.call.id, result: .failure("refused by policy (\(verdict.rule)): \(verdict.reason)"))]
+            case .ask:
+                events.append(.runPaused(reason: approvalReason(p.call, verdict.reason)))
+            }
+            return events
+        case (.ask?, nil):
+            return [.runPaused(reason: approvalReason(p.call, p.verdictReason ?? ""))]
+        case (.ask?, false?):
+            return [.toolRequested(call: p.call.id, name: p.call.name, idempotent: false),
+                    .toolFinished(call: p.call.id, result: .failure("not run: \(p.approvalNote ?? "denied")"))]
+        default:
+            return nil   // allowed, or approved
+        }
+    }
+
+    private func approvalReason(_ call: ToolCall, _ why: String) -> String {
+        "awaiting approval of \(call.id): \(call.name) \(call.arguments.text.prefix(200)) (\(why)); "
+            + "nightshift approve \(run) \(call.id) or nightshift deny \(run) \(call.id) --reason …"
+    }
+
+    /// A tripped breaker or an exhausted budget, as the events that pause the run; nil when neither.
+    /// Checked before each model call (tokens, cost, steps, time) and each tool call (tool calls, repeats).
+    func breakerOrBudget(forModelCall: Bool, nextCall: ToolCall? = nil) -> [Event]? {
+        guard let policy else { return nil }
+        let b = policy.breakers
+        if let n = b.failedChecks, consecutiveFailedAttempts >= n {
+            return trip("failed_checks", consecutiveFailedAttempts, "\(consecutiveFailedAttempts) attempts in a row failed their checks")
+        }
+        if let n = b.toolErrors, consecutiveToolErrors >= n {
+            return trip("tool_errors", consecutiveToolErrors, "\(consecutiveToolErrors) tool calls in a row ended in an error")
+        }
+        if let n = b.repeatedCall, let call = nextCall, call.name + " " + call.arguments.text == lastCallKey, repeatCount + 1 > n {
+            return trip("repeated_call", repeatCount + 1, "\(call.name) with the same arguments \(repeatCount + 1) times in a row without progress")
+        }
+        let i = current
+        for scope in ["run", "task"] {
+            let budget = budget(scope)
+            guard !budget.isEmpty else { continue }
+            let task = (scope == "task" ? i.map { tasks[$0] } : nil)
+            if scope == "task", task == nil { continue }
+            var checks: [(String, Int64?, Int64)] = []
+            if forModelCall {
+                let usage = task?.usage ?? self.usage
+                checks.append(("tokens", budget.tokens.map(Int64.init), Int64(usage.input + usage.output)))
+                checks.append(("cost_picousd", budget.costPicoUSD, task?.costPicoUSD ?? costPicoUSD))
+                checks.append(("steps", budget.steps.map(Int64.init), Int64(task?.turns ?? modelCalls)))
+            } else {
+                checks.append(("tool_calls", budget.toolCalls.map(Int64.init), Int64(task?.toolCalls ?? toolCalls)))
+            }
+            let since = task?.startTime ?? startTime
+            checks.append(("wall_seconds", budget.wallSeconds.map(Int64.init), since > 0 ? (lastTime - since) / 1000 : 0))
+            for (resource, limit, spent) in checks {
+                guard let limit, spent >= limit else { continue }
+                let shown = resource == "cost_picousd" ? "cost \(Money.format(spent)) of \(Money.format(limit))" : "\(resource) \(spent) of \(limit)"
+                return [.budgetExhausted(scope: scope, resource: resource, limit: limit, spent: spent),
+                        .runPaused(reason: "budget_exhausted: the \(scope) budget is spent (\(shown)); "
+                                   + "raise it with nightshift budget \(run)\(scope == "task" ? " --task" : "") … and resume")]
+            }
+        }
+        return nil
+    }
+
+    private func trip(_ breaker: String, _ count: Int, _ detail: String) -> [Event] {
+        [.breakerTripped(breaker: breaker, count: count, detail: detail),
+         .runPaused(reason: "breaker \(breaker): \(detail); escalated: answer with nightshift answer \(run) … and resume")]
+    }
+
+    /// The `escalate` tool: the agent asks for a human. Decided here like `note`; the run pauses after it.
+    private func escalateEvents(_ call: ToolCall) -> [Event] {
+        let requested = Event.toolRequested(call: call.id, name: call.name, idempotent: true)
+        let object = (try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8))) as? [String: Any]
+        guard let reason = (object?["reason"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else {
+            return [requested, .toolFinished(call: call.id, result: .failure("escalate: the arguments must be {\"reason\": \"...\"}"))]
+        }
+        let kept = String(reason.prefix(ToolSpec.noteLimit))
+        return [requested, .toolStarted(call: call.id), .escalated(task: current.map { tasks[$0].id }, reason: kept),
+                .toolFinished(call: call.id, result: ToolResult(ok: true, output: "escalated; the run waits for a human's answer")),
+                .runPaused(reason: "escalated by the agent: \(kept.prefix(300)); answer with nightshift answer \(run) … and resume")]
     }
 
     /// The `note` tool runs inside the decision: its whole effect is an event, committed with its

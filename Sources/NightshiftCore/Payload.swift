@@ -80,3 +80,8 @@ extension Sequence where Element == UInt8 {
         return s
     }
 }
+
+extension Payload {
+    /// SHA-256 of the text, hex: what an approval binds to.
+    public var sha256Hex: String { SHA256.hash(data: Data(text.utf8)).hexString }
+}

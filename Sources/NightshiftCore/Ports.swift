@@ -178,6 +178,11 @@ extension ToolSpec {
         name: "note", description: "Append a short line to the handoff note: what you learned, decided or left to do. "
             + "Notes stay in your context for later turns and tasks, and in PROGRESS.md.",
         idempotent: true, parametersSchema: #"{"type":"object","properties":{"text":{"type":"string"}},"required":["text"]}"#)
+    /// Asks for a human: the run pauses with the reason and shows in `nightshift inbox`.
+    public static let escalate = ToolSpec(
+        name: "escalate", description: "Ask a human for help or a decision you must not make alone (the task is mis-specified, "
+            + "you need a permission, you are stuck). The run pauses until a human answers; the answer comes back to you.",
+        idempotent: true, parametersSchema: #"{"type":"object","properties":{"reason":{"type":"string"}},"required":["reason"]}"#)
     /// Characters of one note kept.
     public static let noteLimit = 2000
 }

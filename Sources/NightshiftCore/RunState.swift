@@ -26,6 +26,23 @@ public struct RunState: Sendable, Codable, Equatable {
     public var lastNote: String?
     /// The worker's own notes (the `note` tool), newest last; the last ``RunState/notesKept`` are kept.
     public var notes: [WorkerNote] = []
+    /// The policy in force (the latest `policy_set`); nil: no gateway, every known tool runs.
+    public var policy: Policy?
+    public var policyHash: String?
+    /// The file the policy was read from (watched for changes by whoever drives the run).
+    public var policySource: String?
+    /// Budgets a human set for this run ("run", "task"), over the policy's.
+    public var budgetOverrides: [String: Budget] = [:]
+    /// The log's own clock: the first and latest committed event times (ms), for wall-clock budgets.
+    public var startTime: Int64 = 0
+    public var lastTime: Int64 = 0
+    /// Breaker counters (folds of the log, so they survive crashes).
+    public var consecutiveToolErrors = 0
+    public var consecutiveFailedAttempts = 0
+    public var lastCallKey: String?
+    public var repeatCount = 0
+    /// Humans' answers to escalations, newest last (the last 10 are kept); the context carries them.
+    public var guidance: [String] = []
     public static let notesKept = 30
     public struct WorkerNote: Sendable, Codable, Equatable {
         public var task: TaskID?
@@ -95,6 +112,10 @@ public struct RunState: Sendable, Codable, Equatable {
         /// Sequence number of the task's first event (where its transcript starts).
         public var startSeq: Int64 = 0
         public var usage = TokenUsage()
+        public var costPicoUSD: Int64 = 0
+        public var toolCalls = 0
+        /// Log time (ms) the task started, for its wall-clock budget.
+        public var startTime: Int64 = 0
         public var checkResults: [CheckOutcome] = []
         /// Failing-check output of the last failed attempt, handed to the next attempt.
         public var feedback: String?
@@ -119,6 +140,11 @@ public struct RunState: Sendable, Codable, Equatable {
         public var started = false
         /// Started by a process that has since died (a `runResumed` followed the start).
         public var interrupted = false
+        /// The gateway's decision and its reason; with `ask`, the human's answer once given.
+        public var verdict: PolicyEffect?
+        public var verdictReason: String?
+        public var approved: Bool?
+        public var approvalNote: String?
     }
 
     public struct InDoubtNotice: Sendable, Codable, Equatable {
@@ -133,6 +159,21 @@ public struct RunState: Sendable, Codable, Equatable {
     }
 
     public var isTerminal: Bool { status == .finished || status == .failed }
+
+    /// The call waiting for a human's approval, if any.
+    public var awaitingApproval: PendingTool? {
+        pendingTools.first { $0.verdict == .ask && $0.approved == nil && !$0.requested }
+    }
+
+    /// The budget in force for `scope` ("run" or "task"): the policy's, with a human's changes over it.
+    public func budget(_ scope: String) -> Budget {
+        var b = (scope == "run" ? policy?.runBudget : policy?.taskBudget) ?? Budget()
+        if let o = budgetOverrides[scope] {
+            b.tokens = o.tokens ?? b.tokens; b.costPicoUSD = o.costPicoUSD ?? b.costPicoUSD; b.toolCalls = o.toolCalls ?? b.toolCalls
+            b.steps = o.steps ?? b.steps; b.wallSeconds = o.wallSeconds ?? b.wallSeconds
+        }
+        return b
+    }
 }
 
 /// Why an event cannot be applied to the current state. The state is left as it was.
@@ -160,6 +201,9 @@ extension RunState {
         }
         next.lastSeq = envelope.seq
         next.lastHash = envelope.hash
+        if next.startTime == 0 { next.startTime = envelope.time.milliseconds }
+        next.lastTime = envelope.time.milliseconds
+        if case .taskStarted(_, 1) = envelope.event, let i = next.current { next.tasks[i].startTime = envelope.time.milliseconds }
         self = next
     }
 
@@ -252,7 +296,7 @@ extension RunState {
             let l = ledgerIndex(awaitingRole ?? "worker")
             ledger[l].calls += 1
             ledger[l].usage = ledger[l].usage + usage
-            if let cost { ledger[l].costPicoUSD += cost } else { ledger[l].unpricedCalls += 1 }
+            if let cost { ledger[l].costPicoUSD += cost; tasks[i].costPicoUSD += cost } else { ledger[l].unpricedCalls += 1 }
             unreportedInDoubt = []
             pendingTools = toolCalls.map { PendingTool(call: $0) }
             if !pendingTools.isEmpty {
@@ -281,6 +325,9 @@ extension RunState {
             }
             pendingTools[k].requested = true
             pendingTools[k].idempotent = idempotent
+            let key = name + " " + pendingTools[k].call.arguments.text
+            repeatCount = key == lastCallKey ? repeatCount + 1 : 1
+            lastCallKey = key
 
         case let .toolStarted(call):
             guard let k = pendingTools.firstIndex(where: { $0.call.id == call }), k == 0 else {
@@ -289,12 +336,14 @@ extension RunState {
             guard pendingTools[k].requested, !pendingTools[k].started else { throw fail("\(call) is not requested or already started") }
             pendingTools[k].started = true
 
-        case let .toolFinished(call, _):
+        case let .toolFinished(call, result):
             guard let k = pendingTools.firstIndex(where: { $0.call.id == call }), k == 0, pendingTools[k].requested else {
                 throw fail("\(call) is not the next requested tool call")
             }
             pendingTools.removeFirst()
             toolCalls += 1
+            if let i = current { tasks[i].toolCalls += 1 }
+            consecutiveToolErrors = result.ok ? 0 : consecutiveToolErrors + 1
             afterTool()
 
         case let .toolInDoubt(call, _):
@@ -304,6 +353,7 @@ extension RunState {
             let p = pendingTools.removeFirst()
             unreportedInDoubt.append(InDoubtNotice(call: call, name: p.call.name, arguments: p.call.arguments.text))
             toolCalls += 1
+            if let i = current { tasks[i].toolCalls += 1 }
             afterTool()
 
         case let .checkRan(task, attempt, index, command, expectExit, exitCode, passed, output, _):
@@ -324,6 +374,7 @@ extension RunState {
             }
             tasks[i].status = .done
             tasks[i].feedback = nil
+            consecutiveFailedAttempts = 0
             current = nil
             phase = .idle
             if branch != nil {
@@ -339,6 +390,7 @@ extension RunState {
             }
             tasks[i].feedback = feedback.text
             phase = .attemptFailed
+            consecutiveFailedAttempts += 1
 
         case let .taskBlocked(task, _):
             guard let i = current, tasks[i].id == task, phase == .attemptFailed else { throw fail("task \(task) has no failed attempt") }
@@ -379,6 +431,51 @@ extension RunState {
 
         case .toolServerStarted:
             break   // audit only: the catalog comes from the running servers, not the fold
+
+        case let .policySet(policy, source, hash, _):
+            self.policy = policy
+            policyHash = hash
+            policySource = source
+
+        case let .toolDecided(call, effect, _, reason):
+            guard phase == .runningTools, let k = pendingTools.firstIndex(where: { !$0.requested }),
+                  pendingTools[k].call.id == call, pendingTools[k].verdict == nil else {
+                throw fail("\(call) is not the next proposed call awaiting a decision")
+            }
+            pendingTools[k].verdict = effect
+            pendingTools[k].verdictReason = reason
+
+        case let .approvalDecided(call, approved, by, note, argumentsHash):
+            guard let k = pendingTools.firstIndex(where: { $0.call.id == call }) else { throw fail("\(call) is not a pending call") }
+            guard pendingTools[k].verdict == .ask, !pendingTools[k].requested else { throw fail("\(call) is not waiting for approval") }
+            guard pendingTools[k].approved == nil else { throw fail("\(call) was already decided") }
+            guard argumentsHash == pendingTools[k].call.arguments.sha256Hex else {
+                throw fail("the approval is for other arguments than \(call)'s")
+            }
+            pendingTools[k].approved = approved
+            pendingTools[k].approvalNote = (approved ? "approved" : "denied") + " by \(by)" + (note.isEmpty ? "" : ": \(note)")
+
+        case .budgetExhausted:
+            break   // the pause that follows holds the run
+
+        case let .budgetSet(scope, budget, _):
+            guard scope == "run" || scope == "task" else { throw fail("a budget's scope is run or task, not \(scope)") }
+            budgetOverrides[scope] = budget
+
+        case let .breakerTripped(breaker, _, _):
+            switch breaker {
+            case "tool_errors": consecutiveToolErrors = 0
+            case "failed_checks": consecutiveFailedAttempts = 0
+            case "repeated_call": repeatCount = 0; lastCallKey = nil
+            default: throw fail("unknown breaker \(breaker)")
+            }
+
+        case .escalated:
+            break
+
+        case let .guidanceGiven(text, by):
+            guidance.append("\(by): \(text)")
+            if guidance.count > 10 { guidance.removeFirst(guidance.count - 10) }
 
         case let .workspaceProvisioned(path, branch, _):
             guard path == workspace else { throw fail("the run's workspace is \(workspace), not \(path)") }

@@ -19,6 +19,8 @@ public struct SandboxLimits: Sendable, Equatable {
     public var processes = 512
     /// Read-only paths bound in besides /usr and a few files of /etc (e.g. a toolchain under /opt). Defaults to none.
     public var readOnlyPaths: [String] = []
+    /// Files inside the workspace that commands may read but not change (the run's own policy). Defaults to none.
+    public var sealedPaths: [String] = []
     public init() {}
 }
 
@@ -91,6 +93,7 @@ public enum Isolation: Sendable, Equatable {
         for p in limits.readOnlyPaths { a += ["--ro-bind-try", p, p] }
         a += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", workspace, workspace]
         if FileManager.default.fileExists(atPath: workspace + "/.git") { a += ["--ro-bind", workspace + "/.git", workspace + "/.git"] }
+        for p in limits.sealedPaths where p.hasPrefix(workspace + "/") { a += ["--ro-bind-try", p, p] }
         // Nothing outside the binds is writable: bubblewrap's root is a tmpfs, which would otherwise take writes (in memory).
         a += ["--remount-ro", "/", "--chdir", cwd]
         if !keepSpawnEnvironment {

@@ -32,7 +32,7 @@ public enum ContextBuilder {
                 break
             }
         }
-        let notices = state.unreportedInDoubt.map {
+        let notices = state.guidance.map { "Guidance from a human (\($0.prefix { $0 != ":" })):\($0.drop { $0 != ":" }.dropFirst())" } + state.unreportedInDoubt.map {
             "The call \($0.call) (\($0.name) with arguments \($0.arguments.prefix(300))) was interrupted when the process stopped. "
                 + "Its outcome is UNKNOWN: it may or may not have taken effect. Check the workspace before repeating it."
         }

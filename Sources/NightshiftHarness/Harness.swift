@@ -68,13 +68,15 @@ public struct Harness: Sendable {
     /// - Parameter resumedBy: when waking a run another process left, who is resuming it; recorded
     ///   as `run_resumed`, which puts calls that were in flight in doubt.
     /// - Parameter announce: events this process records before it starts (how it isolates commands).
+    /// - Parameter policyChanges: asked before every step; returns a `policy_set` when the policy changed.
     /// - Parameter provision: makes the workspace, concurrently with the first model call; awaited
     ///   before anything touches the workspace. Its events (`workspace_provisioned`) are recorded
     ///   then; if it fails, the run pauses with the reason.
     public func drive(_ run: RunID, resumedBy: String? = nil, announce: [Event] = [],
-                      provision: (@Sendable () async throws -> [Event])? = nil) async throws -> StopReason {
-        // Every run has `note` (decided in the core); a runner that offers its own is left alone.
-        let offered = tools.specs.contains { $0.name == ToolSpec.note.name } ? tools.specs : tools.specs + [ToolSpec.note]
+                      provision: (@Sendable () async throws -> [Event])? = nil,
+                      policyChanges: (@Sendable () -> Event?)? = nil) async throws -> StopReason {
+        // Every run has `note` and `escalate` (decided in the core); a runner's own tool of that name is left alone.
+        let offered = tools.specs + [ToolSpec.note, ToolSpec.escalate].filter { core in !tools.specs.contains { $0.name == core.name } }
         let catalog = ToolCatalog(offered)
         var committed = try await wake(run)
         var recent = try await loadRecent(committed)
@@ -133,6 +135,11 @@ public struct Harness: Sendable {
         }
 
         while true {
+            // Hot reload: a changed policy applies from this step on, and the change is an event.
+            if !scratch.isTerminal, let change = policyChanges?() {
+                try scratch.applyUncommitted(change)
+                buffer.append(change)
+            }
             let decision = scratch.nextAction(tools: catalog)
             switch decision {
             case let .emit(events):

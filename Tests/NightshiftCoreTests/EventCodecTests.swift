@@ -112,6 +112,22 @@ import Testing
         .toolServerStarted(name: "none", tools: [], detail: ""),
         .noteAdded(task: TaskID("a"), text: tricky),
         .noteAdded(task: nil, text: ""),
+        .policySet(policy: Policy(rules: [PolicyRule(effect: .ask, tool: "shell", command: tricky, path: nil, reason: tricky, origin: "p.yaml:1"),
+                                          PolicyRule(effect: .deny, tool: "w*", path: "a/**", origin: "p.yaml:2")],
+                                  defaultEffect: .deny, protectedPaths: ["tests/**"], protectedEffect: .ask,
+                                  runBudget: Budget(tokens: 10, costPicoUSD: 5_000_000_000_000), taskBudget: Budget(toolCalls: 3, wallSeconds: 60),
+                                  breakers: Breakers(failedChecks: 2, repeatedCall: 4), approvers: ["alice", tricky]),
+                   source: "/w/\(tricky).yaml", hash: "ab12", text: big),
+        .policySet(policy: Policy(), source: "p", hash: "", text: ""),
+        .toolDecided(call: CallID("m1.1"), effect: .ask, rule: "p.yaml:1", reason: tricky),
+        .approvalDecided(call: CallID("m1.1"), approved: true, by: "alice", note: tricky, argumentsHash: "00ff"),
+        .budgetExhausted(scope: "run", resource: "cost_picousd", limit: 5, spent: -6),
+        .budgetSet(scope: "task", budget: Budget(tokens: 1, costPicoUSD: 2), by: tricky),
+        .budgetSet(scope: "run", budget: Budget(), by: "b"),
+        .breakerTripped(breaker: "tool_errors", count: 3, detail: tricky),
+        .escalated(task: TaskID("a"), reason: tricky),
+        .escalated(task: nil, reason: ""),
+        .guidanceGiven(text: tricky, by: "carol"),
         .workspaceProvisioned(path: "/w/x", branch: "nightshift/r1", base: "abc123"),
         .workCommitted(task: TaskID("a"), commit: "deadbeef", detail: "committed"),
         .workCommitted(task: TaskID("a"), commit: nil, detail: tricky),
@@ -132,6 +148,6 @@ import Testing
     }
 
     @Test func everyEventKindIsCovered() {
-        #expect(Set(Self.events.map(\.kind)).count == 25)   // update when an event kind is added
+        #expect(Set(Self.events.map(\.kind)).count == 33)   // update when an event kind is added
     }
 }

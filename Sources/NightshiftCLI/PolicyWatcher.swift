@@ -1,0 +1,76 @@
+import Crypto
+import Foundation
+import NightshiftConfig
+import NightshiftCore
+
+/// Hot reload: the harness asks before every step whether the policy file changed. A `stat` per
+/// step; the file is read only when its size or modification time moved, and a new policy is
+/// recorded only when its content hash differs. An invalid edit keeps the policy in force and
+/// says so once on stderr.
+final class PolicyWatcher: @unchecked Sendable {
+    let path: String
+    private let lock = NSLock()
+    private var stamp: (Int, Int64)?
+    private var hash: String
+
+    let workspace: String
+
+    init(path: String, recordedHash: String, workspace: String) {
+        self.path = path; self.hash = recordedHash; self.workspace = workspace
+        stamp = Self.stamp(path)
+    }
+
+    static func stamp(_ path: String) -> (Int, Int64)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (Int(st.st_size), Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+    }
+
+    /// The policy file as a `policy_set` event. A policy file inside the workspace is protected
+    /// by the policy itself: the agent cannot edit its own rules (the sandbox also binds it read-only).
+    static func event(path: String, workspace: String) throws -> Event {
+        var (policy, text) = try PolicyFile.load(path: path)
+        if let own = sealedPath(path, workspace: workspace) {
+            policy.protectedPaths.append(String(own.dropFirst(workspace.count + 1)))
+        }
+        return .policySet(policy: policy, source: path, hash: sha256(text), text: Payload(text))
+    }
+
+    /// `path` when it lies inside `workspace` (the sandbox must keep it read-only), else nil.
+    static func sealedPath(_ path: String, workspace: String) -> String? {
+        path.hasPrefix(workspace + "/") ? path : nil
+    }
+
+    static func sha256(_ text: String) -> String { SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined() }
+
+    /// The harness's hook for `watcher`, or nil without a policy.
+    static func hook(_ watcher: PolicyWatcher?) -> (@Sendable () -> Event?)? {
+        guard let watcher else { return nil }
+        return { @Sendable in watcher.check() }
+    }
+
+    /// Makes the next `check` read the file whatever its timestamp (on resume: it may have changed while no process ran).
+    func forceCheck() { lock.withLock { stamp = nil } }
+
+    /// A `policy_set` event when the file now holds a different, valid policy.
+    func check() -> Event? {
+        lock.withLock {
+            let now = Self.stamp(path)
+            guard now?.0 != stamp?.0 || now?.1 != stamp?.1 else { return nil }
+            stamp = now
+            guard now != nil else {
+                FileHandle.standardError.write(Data("nightshift: the policy file \(path) is gone; the policy in force stays\n".utf8))
+                return nil
+            }
+            do {
+                let event = try Self.event(path: path, workspace: workspace)
+                guard case let .policySet(_, _, newHash, _) = event, newHash != hash else { return nil }
+                hash = newHash
+                return event
+            } catch {
+                FileHandle.standardError.write(Data("nightshift: the changed policy file is not valid, the policy in force stays: \(error)\n".utf8))
+                return nil
+            }
+        }
+    }
+}

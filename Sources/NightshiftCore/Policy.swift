@@ -1,0 +1,174 @@
+import Foundation
+
+/// What the policy gateway does with one proposed tool call.
+public enum PolicyEffect: String, Sendable, Codable, Equatable {
+    case allow, deny, ask
+}
+
+/// One rule: the first rule that matches a call decides it. `tool` is a glob on the tool's name
+/// (`shell`, `mcp__github__*`); `command` a glob on a shell command; `path` a glob on a file
+/// tool's `path` argument, relative to the workspace (`*` stays within a folder, `**` crosses them).
+public struct PolicyRule: Sendable, Codable, Equatable {
+    public var effect: PolicyEffect
+    public var tool: String
+    public var command: String?
+    public var path: String?
+    public var reason: String?
+    /// Where the rule was written ("policy.yaml:12"), so a decision can name it.
+    public var origin: String
+    public init(effect: PolicyEffect, tool: String, command: String? = nil, path: String? = nil, reason: String? = nil, origin: String) {
+        self.effect = effect; self.tool = tool; self.command = command; self.path = path; self.reason = reason; self.origin = origin
+    }
+}
+
+/// Limits on what a run, or one task of it, may spend. Nil means no limit.
+public struct Budget: Sendable, Codable, Equatable {
+    public var tokens: Int?
+    /// In 10⁻¹² USD, like the cost ledger.
+    public var costPicoUSD: Int64?
+    public var toolCalls: Int?
+    /// Model turns.
+    public var steps: Int?
+    /// Wall-clock seconds since the run (or task) started, by the log's own timestamps.
+    public var wallSeconds: Int?
+    public init(tokens: Int? = nil, costPicoUSD: Int64? = nil, toolCalls: Int? = nil, steps: Int? = nil, wallSeconds: Int? = nil) {
+        self.tokens = tokens; self.costPicoUSD = costPicoUSD; self.toolCalls = toolCalls; self.steps = steps; self.wallSeconds = wallSeconds
+    }
+    public var isEmpty: Bool { self == Budget() }
+}
+
+/// Trip after this many in a row; nil: never.
+public struct Breakers: Sendable, Codable, Equatable {
+    /// Attempts whose checks failed.
+    public var failedChecks: Int?
+    /// Tool calls that ended in an error.
+    public var toolErrors: Int?
+    /// The same tool with the same arguments.
+    public var repeatedCall: Int?
+    public init(failedChecks: Int? = nil, toolErrors: Int? = nil, repeatedCall: Int? = nil) {
+        self.failedChecks = failedChecks; self.toolErrors = toolErrors; self.repeatedCall = repeatedCall
+    }
+}
+
+/// A run's policy: read from a YAML file (NightshiftConfig), recorded in the log whole, and
+/// applied by a pure function, so a decision can be replayed and explained from the log alone.
+public struct Policy: Sendable, Codable, Equatable {
+    public var rules: [PolicyRule]
+    /// When no rule matches. Defaults to allow.
+    public var defaultEffect: PolicyEffect
+    /// Globs of files the worker may not edit, rename or delete (the test ratchet); adding new files is fine.
+    public var protectedPaths: [String]
+    /// What an edit to a protected file gets: deny (default) or ask.
+    public var protectedEffect: PolicyEffect
+    public var runBudget: Budget
+    public var taskBudget: Budget
+    public var breakers: Breakers
+    /// OS user names that may approve or deny; empty: anyone who can open the database.
+    public var approvers: [String]
+    public init(rules: [PolicyRule] = [], defaultEffect: PolicyEffect = .allow, protectedPaths: [String] = [],
+                protectedEffect: PolicyEffect = .deny, runBudget: Budget = Budget(), taskBudget: Budget = Budget(),
+                breakers: Breakers = Breakers(), approvers: [String] = []) {
+        self.rules = rules; self.defaultEffect = defaultEffect; self.protectedPaths = protectedPaths
+        self.protectedEffect = protectedEffect; self.runBudget = runBudget; self.taskBudget = taskBudget
+        self.breakers = breakers; self.approvers = approvers
+    }
+}
+
+/// A decision and why: which rule (or the default, or the ratchet) and its reason.
+public struct PolicyVerdict: Sendable, Equatable {
+    public var effect: PolicyEffect
+    public var rule: String
+    public var reason: String
+}
+
+/// Tools that write the file named by their `path` argument (the ratchet applies to them).
+let writingTools: Set<String> = ["write_file", "edit_file"]
+
+extension Policy {
+    /// Decides one call. Pure: the same policy and call give the same verdict.
+    public func decide(tool: String, arguments: String) -> PolicyVerdict {
+        let args = (try? JSONSerialization.jsonObject(with: Data(arguments.utf8))) as? [String: Any] ?? [:]
+        let command = tool == "shell" ? args["command"] as? String : nil
+        let path = (args["path"] as? String).map(Policy.normalize)
+        if let path, writingTools.contains(tool), let glob = protectedPaths.first(where: { Glob.matches($0, path, pathMode: true) }) {
+            return PolicyVerdict(effect: protectedEffect, rule: "protected: \(glob)",
+                                 reason: "\(path) is protected (the test ratchet): add new files instead of changing this one")
+        }
+        if let command, let hit = protectedPaths.lazy.compactMap({ Policy.destructiveMention(command, of: $0) }).first {
+            return PolicyVerdict(effect: protectedEffect, rule: "protected: \(hit.glob)",
+                                 reason: "the command would change \(hit.path), which is protected (the test ratchet)")
+        }
+        for rule in rules {
+            guard Glob.matches(rule.tool, tool, pathMode: false) else { continue }
+            if let c = rule.command {
+                guard let command, Glob.matches(c, command.trimmingCharacters(in: .whitespacesAndNewlines), pathMode: false) else { continue }
+            }
+            if let p = rule.path {
+                guard let path, Glob.matches(p, path, pathMode: true) else { continue }
+            }
+            return PolicyVerdict(effect: rule.effect, rule: rule.origin, reason: rule.reason ?? "\(rule.effect.rawValue) by \(rule.origin)")
+        }
+        return PolicyVerdict(effect: defaultEffect, rule: "default", reason: "no rule matched; the default is \(defaultEffect.rawValue)")
+    }
+
+    static func normalize(_ path: String) -> String {
+        var p = path
+        while p.hasPrefix("./") { p.removeFirst(2) }
+        return p
+    }
+
+    /// A shell command that deletes, moves, truncates or rewrites a file matching `glob`. A
+    /// heuristic (shell is a language); the hash check of protected files before a task is
+    /// accepted is the guarantee.
+    static func destructiveMention(_ command: String, of glob: String) -> (glob: String, path: String)? {
+        let verbs = ["rm", "mv", "unlink", "truncate", "shred", "sed", "perl", "git", "cp", "tee", "dd", "chmod", "ln"]
+        let words = command.split(whereSeparator: { " \t\n;&|()".contains($0) }).map(String.init)
+        let destructive = words.contains { verbs.contains(($0 as NSString).lastPathComponent) } || command.contains(">")
+        guard destructive else { return nil }
+        for w in words {
+            let candidate = normalize(w.trimmingCharacters(in: CharacterSet(charactersIn: "'\"<>")))
+            if !candidate.isEmpty, Glob.matches(glob, candidate, pathMode: true) { return (glob, candidate) }
+            // A whole protected folder: `rm -rf tests`.
+            if let top = glob.split(separator: "/").first, !candidate.contains("*"), candidate == String(top) || candidate == String(top) + "/" {
+                return (glob, candidate)
+            }
+        }
+        return nil
+    }
+}
+
+/// Shell-style globs: `*` any run of characters (within one path segment in path mode), `**`
+/// any run including '/', `?` one character.
+public enum Glob {
+    public static func matches(_ pattern: String, _ text: String, pathMode: Bool) -> Bool {
+        let p = Array(pattern), t = Array(text)
+        var memo = [Int: Bool]()
+        func match(_ i: Int, _ j: Int) -> Bool {
+            let key = i * (t.count + 1) + j
+            if let m = memo[key] { return m }
+            var result: Bool
+            if i == p.count {
+                result = j == t.count
+            } else if p[i] == "*" {
+                let double = i + 1 < p.count && p[i + 1] == "*"
+                let next = double ? i + 2 : i + 1
+                // `**/` also matches no folder at all.
+                if double, next < p.count, p[next] == "/", match(next + 1, j) { memo[key] = true; return true }
+                result = match(next, j)
+                var k = j
+                while !result, k < t.count {
+                    if pathMode, !double, t[k] == "/" { break }
+                    k += 1
+                    result = match(next, k)
+                }
+            } else if j < t.count, p[i] == "?" ? (!pathMode || t[j] != "/") : p[i] == t[j] {
+                result = match(i + 1, j + 1)
+            } else {
+                result = false
+            }
+            memo[key] = result
+            return result
+        }
+        return match(0, 0)
+    }
+}
