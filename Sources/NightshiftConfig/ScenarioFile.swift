@@ -33,13 +33,17 @@ public enum ScenarioFile {
             for (n, turnNode) in try r.sequence(entry.value, "the turns of task '\(entry.key)'").enumerated() {
                 let what = "turn \(n + 1) of task '\(entry.key)'"
                 let fields = try r.mapping(turnNode, what)
-                try r.checkKeys(fields, allowed: ["say", "tools", "done", "usage"], in: what)
+                try r.checkKeys(fields, allowed: ["say", "tools", "done", "usage", "cost_usd"], in: what)
                 var turn = Scenario.Turn()
                 for f in fields {
                     switch f.key {
                     case "say": turn.say = try r.string(f.value, "\(what) 'say'")
                     case "done":
                         if case let .scalar(s) = f.value, s.string == "true" { turn.done = "" } else { turn.done = try r.string(f.value, "\(what) 'done'") }
+                    case "cost_usd":
+                        let text = try r.string(f.value, "\(what) 'cost_usd'")
+                        guard let pico = Money.parseUSD(text) else { throw r.fail(f.value, "\(what) cost_usd must be dollars like 0.40") }
+                        turn.costPicoUSD = pico
                     case "usage":
                         let u = try r.mapping(f.value, "\(what) 'usage'")
                         try r.checkKeys(u, allowed: ["input", "output", "cached_input"], in: "\(what) usage")

@@ -166,19 +166,21 @@ extension RunState {
             guard !budget.isEmpty else { continue }
             let task = (scope == "task" ? i.map { tasks[$0] } : nil)
             if scope == "task", task == nil { continue }
-            var checks: [(String, Int64?, Int64)] = []
+            // (resource, limit, spent, what the next call is expected to add): a call that would go over is not made.
+            // The next model call is estimated to cost what the latest one did.
+            var checks: [(String, Int64?, Int64, Int64)] = []
             if forModelCall {
                 let usage = task?.usage ?? self.usage
-                checks.append(("tokens", budget.tokens.map(Int64.init), Int64(usage.input + usage.output)))
-                checks.append(("cost_picousd", budget.costPicoUSD, task?.costPicoUSD ?? costPicoUSD))
-                checks.append(("steps", budget.steps.map(Int64.init), Int64(task?.turns ?? modelCalls)))
+                checks.append(("tokens", budget.tokens.map(Int64.init), Int64(usage.input + usage.output), Int64(lastCallTokens)))
+                checks.append(("cost_picousd", budget.costPicoUSD, task?.costPicoUSD ?? costPicoUSD, lastCallCostPicoUSD))
+                checks.append(("steps", budget.steps.map(Int64.init), Int64(task?.turns ?? modelCalls), 1))
             } else {
-                checks.append(("tool_calls", budget.toolCalls.map(Int64.init), Int64(task?.toolCalls ?? toolCalls)))
+                checks.append(("tool_calls", budget.toolCalls.map(Int64.init), Int64(task?.toolCalls ?? toolCalls), 1))
             }
             let since = task?.startTime ?? startTime
-            checks.append(("wall_seconds", budget.wallSeconds.map(Int64.init), since > 0 ? (lastTime - since) / 1000 : 0))
-            for (resource, limit, spent) in checks {
-                guard let limit, spent >= limit else { continue }
+            checks.append(("wall_seconds", budget.wallSeconds.map(Int64.init), since > 0 ? (lastTime - since) / 1000 : 0, 0))
+            for (resource, limit, spent, next) in checks {
+                guard let limit, spent + next > limit || spent >= limit else { continue }
                 let shown = resource == "cost_picousd" ? "cost \(Money.format(spent)) of \(Money.format(limit))" : "\(resource) \(spent) of \(limit)"
                 return [.budgetExhausted(scope: scope, resource: resource, limit: limit, spent: spent),
                         .runPaused(reason: "budget_exhausted: the \(scope) budget is spent (\(shown)); "

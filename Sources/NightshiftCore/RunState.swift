@@ -40,6 +40,9 @@ public struct RunState: Sendable, Codable, Equatable {
     public var consecutiveToolErrors = 0
     public var consecutiveFailedAttempts = 0
     public var lastCallKey: String?
+    /// The latest model call's cost and tokens: the estimate of what the next call will spend.
+    public var lastCallCostPicoUSD: Int64 = 0
+    public var lastCallTokens = 0
     public var repeatCount = 0
     /// Humans' answers to escalations, newest last (the last 10 are kept); the context carries them.
     public var guidance: [String] = []
@@ -297,6 +300,8 @@ extension RunState {
             ledger[l].calls += 1
             ledger[l].usage = ledger[l].usage + usage
             if let cost { ledger[l].costPicoUSD += cost; tasks[i].costPicoUSD += cost } else { ledger[l].unpricedCalls += 1 }
+            lastCallCostPicoUSD = cost ?? 0
+            lastCallTokens = usage.input + usage.output
             unreportedInDoubt = []
             pendingTools = toolCalls.map { PendingTool(call: $0) }
             if !pendingTools.isEmpty {

@@ -9,8 +9,10 @@ public struct Scenario: Sendable, Equatable {
         public var done: String?
         /// Declared usage; when nil, estimated from the context and reply sizes (4 bytes a token).
         public var usage: TokenUsage?
-        public init(say: String = "", toolCalls: [ProposedToolCall] = [], done: String? = nil, usage: TokenUsage? = nil) {
-            self.say = say; self.toolCalls = toolCalls; self.done = done; self.usage = usage
+        /// Declared cost in 10⁻¹² USD (the scripted model has no price); nil: unpriced, like an unknown model.
+        public var costPicoUSD: Int64?
+        public init(say: String = "", toolCalls: [ProposedToolCall] = [], done: String? = nil, usage: TokenUsage? = nil, costPicoUSD: Int64? = nil) {
+            self.say = say; self.toolCalls = toolCalls; self.done = done; self.usage = usage; self.costPicoUSD = costPicoUSD
         }
     }
     /// Where the scenario came from, for messages ("demo.yaml").
@@ -41,7 +43,7 @@ public struct ScriptedModel: ModelProvider {
         let usage = turn.usage ?? TokenUsage(input: ScriptedModel.estimateTokens(request),
                                              output: (turn.say.utf8.count + turn.toolCalls.reduce(0) { $0 + $1.arguments.utf8.count }) / 4 + 1)
         return ModelResponse(text: turn.say, toolCalls: turn.toolCalls, claimsDone: turn.done != nil, summary: turn.done,
-                             usage: usage, model: "scripted")
+                             usage: usage, model: "scripted", costPicoUSD: turn.costPicoUSD)
     }
 
     /// A rough token count of the context (4 bytes a token), so usage figures move like a real model's.
