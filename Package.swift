@@ -52,7 +52,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Brain loop: wake, fold, decide, act, append. Works through the ports only.
         .target(name: "NightshiftHarness",
-                dependencies: ["NightshiftCore"],
+                dependencies: ["NightshiftCore", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
         // In-memory twins for tests and benchmarks.
         .target(name: "NightshiftTesting",

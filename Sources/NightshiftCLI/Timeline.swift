@@ -58,6 +58,9 @@ enum Timeline {
         case let .breakerTripped(breaker, _, detail): return "  breaker \(breaker) tripped: \(short(detail, 100))"
         case let .escalated(_, reason): return "  ⚑ escalated by the agent: \(short(reason, 100))"
         case let .guidanceGiven(text, by): return "  guidance from \(by): \(short(text, 100))"
+        case let .protectedHashed(hashes): return "  protected files recorded: \(hashes.count)"
+        case let .protectedVerified(task, attempt, changed):
+            return "  protected files of task \(task) attempt \(attempt): " + (changed.isEmpty ? "unchanged" : "CHANGED \(short(changed.joined(separator: ", "), 90))")
         case let .isolationSet(mode): return "  commands run \(mode.hasPrefix("UNSANDBOXED") ? mode : "in " + mode)"
         }
     }

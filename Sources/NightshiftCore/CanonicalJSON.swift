@@ -194,6 +194,11 @@ struct CanonicalWriter {
             if let task { key("task"); string(task.rawValue) }
         case let .guidanceGiven(text, by):
             raw("\"guidanceGiven\":{"); key("by", first: true); string(by); key("text"); string(text)
+        case let .protectedHashed(hashes):
+            raw("\"protectedHashed\":{"); key("hashes", first: true); encodable(hashes)
+        case let .protectedVerified(task, attempt, changed):
+            raw("\"protectedVerified\":{"); key("attempt", first: true); int(attempt); key("changed"); strings(changed)
+            key("task"); string(task.rawValue)
         case let .isolationSet(mode):
             raw("\"isolationSet\":{"); key("mode", first: true); string(mode)
         case let .workspaceProvisioned(path, branch, base):

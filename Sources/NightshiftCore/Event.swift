@@ -65,6 +65,11 @@ public enum Event: Sendable, Codable, Equatable {
     case escalated(task: TaskID?, reason: String)
     /// A human's answer to an escalation; the next contexts carry it.
     case guidanceGiven(text: String, by: String)
+    /// The protected files' SHA-256 hashes (by workspace-relative path) when the run began.
+    case protectedHashed(hashes: [String: String])
+    /// The protected files were hashed again before a done claim was accepted; `changed` lists
+    /// those that differ from the baseline or are gone.
+    case protectedVerified(task: TaskID, attempt: Int, changed: [String])
 
     /// A short, stable name for the event kind (indexed by stores; shown by `nightshift log`).
     public var kind: String {
@@ -102,6 +107,8 @@ public enum Event: Sendable, Codable, Equatable {
         case .breakerTripped: "breaker_tripped"
         case .escalated: "escalated"
         case .guidanceGiven: "guidance_given"
+        case .protectedHashed: "protected_hashed"
+        case .protectedVerified: "protected_verified"
         }
     }
 

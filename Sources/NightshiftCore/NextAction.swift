@@ -12,7 +12,16 @@ public enum Decision: Sendable, Equatable {
     case commitWork(task: TaskID, message: String)
     /// Run the active task's checks from index `from` on.
     case runChecks(task: PlanTask, attempt: Int, from: Int)
+    /// Hash the workspace files matching the protected globs: the baseline (`verify` nil) before the
+    /// first task, or again before `verify`'s task and attempt is accepted. Idempotent: re-run after a crash.
+    case hashProtected(globs: [String], verify: ProtectedCheck?)
     case stop(StopReason)
+}
+
+/// Which done claim a hash of the protected files is for.
+public struct ProtectedCheck: Sendable, Equatable {
+    public var task: TaskID
+    public var attempt: Int
 }
 
 public enum StopReason: Sendable, Equatable {
@@ -41,6 +50,9 @@ extension RunState {
         guard created, let plan else { return .emit([.runFailed(reason: "the run has no plan")]) }
 
         if let task = pendingCommit { return .commitWork(task: task, message: pendingCommitMessage ?? "nightshift: task \(task) done") }
+        if let globs = policy?.protectedPaths, !globs.isEmpty, protectedBaseline == nil {
+            return .hashProtected(globs: globs, verify: nil)
+        }
         guard let i = current else {
             if let next = tasks.firstIndex(where: { $0.status == .pending }) {
                 return .emit([.taskStarted(task: tasks[next].id, attempt: 1)])
@@ -96,6 +108,18 @@ extension RunState {
                 return .runChecks(task: task, attempt: progress.attempts, from: progress.checkResults.count)
             }
             if progress.checkResults.allSatisfy(\.passed) {
+                // The ratchet: protected files must be as they were when the run began.
+                if let globs = policy?.protectedPaths, !globs.isEmpty, protectedBaseline != nil,
+                   progress.protectedVerified != progress.attempts {
+                    return .hashProtected(globs: globs, verify: ProtectedCheck(task: task.id, attempt: progress.attempts))
+                }
+                if let changed = progress.protectedChanged, !changed.isEmpty {
+                    return .emit(failAttempt(task, progress, feedback: """
+                        Your done claim for task \(task.id) was not accepted: these protected files were changed, renamed or \
+                        deleted, which is never allowed (add new tests instead): \(changed.joined(separator: ", ")). \
+                        Restore them exactly as they were.
+                        """))
+                }
                 return .emit([
                     .taskFinished(task: task.id, attempt: progress.attempts, summary: summary),
                     .noteWritten(task: task.id, text: Payload(progressNote(task, progress, summary: summary))),

@@ -46,6 +46,8 @@ public struct RunState: Sendable, Codable, Equatable {
     public var repeatCount = 0
     /// Humans' answers to escalations, newest last (the last 10 are kept); the context carries them.
     public var guidance: [String] = []
+    /// The protected files' hashes at the start of the run (nil until taken).
+    public var protectedBaseline: [String: String]?
     public static let notesKept = 30
     public struct WorkerNote: Sendable, Codable, Equatable {
         public var task: TaskID?
@@ -117,6 +119,9 @@ public struct RunState: Sendable, Codable, Equatable {
         public var usage = TokenUsage()
         public var costPicoUSD: Int64 = 0
         public var toolCalls = 0
+        /// The attempt whose protected files were last verified, and what had changed then.
+        public var protectedVerified: Int?
+        public var protectedChanged: [String]?
         /// Log time (ms) the task started, for its wall-clock budget.
         public var startTime: Int64 = 0
         public var checkResults: [CheckOutcome] = []
@@ -275,6 +280,7 @@ extension RunState {
             tasks[i].attempts = attempt
             tasks[i].turnsThisAttempt = 0
             tasks[i].checkResults = []
+            tasks[i].protectedChanged = nil
             phase = .working
 
         case let .modelRequested(call, task, turn, role):
@@ -477,6 +483,16 @@ extension RunState {
 
         case .escalated:
             break
+
+        case let .protectedHashed(hashes):
+            protectedBaseline = hashes
+
+        case let .protectedVerified(task, attempt, changed):
+            guard let i = current, tasks[i].id == task, attempt == tasks[i].attempts, case .checking = phase else {
+                throw fail("task \(task) attempt \(attempt) is not being checked")
+            }
+            tasks[i].protectedVerified = attempt
+            tasks[i].protectedChanged = changed
 
         case let .guidanceGiven(text, by):
             guidance.append("\(by): \(text)")

@@ -215,6 +215,21 @@ public struct Harness: Sendable {
                 try scratch.applyUncommitted(event)
                 buffer.append(event)
 
+            case let .hashProtected(globs, verify):
+                guard try await workspaceReady() else { continue }
+                try await commit()
+                let now = ProtectedFiles.hashes(workspace: committed.workspace, globs: globs)
+                let event: Event
+                if let verify {
+                    let base = committed.protectedBaseline ?? [:]
+                    event = .protectedVerified(task: verify.task, attempt: verify.attempt,
+                                               changed: base.keys.sorted().filter { now[$0] != base[$0] })
+                } else {
+                    event = .protectedHashed(hashes: now)
+                }
+                try scratch.applyUncommitted(event)
+                buffer.append(event)
+
             case let .runChecks(task, attempt, from):
                 guard try await workspaceReady() else { continue }
                 try await commit()

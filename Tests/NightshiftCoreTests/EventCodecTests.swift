@@ -128,6 +128,9 @@ import Testing
         .escalated(task: TaskID("a"), reason: tricky),
         .escalated(task: nil, reason: ""),
         .guidanceGiven(text: tricky, by: "carol"),
+        .protectedHashed(hashes: ["tests/a.py": "00", tricky: "ff"]),
+        .protectedHashed(hashes: [:]),
+        .protectedVerified(task: TaskID("a"), attempt: 2, changed: ["tests/a.py", tricky]),
         .workspaceProvisioned(path: "/w/x", branch: "nightshift/r1", base: "abc123"),
         .workCommitted(task: TaskID("a"), commit: "deadbeef", detail: "committed"),
         .workCommitted(task: TaskID("a"), commit: nil, detail: tricky),
@@ -148,6 +151,6 @@ import Testing
     }
 
     @Test func everyEventKindIsCovered() {
-        #expect(Set(Self.events.map(\.kind)).count == 33)   // update when an event kind is added
+        #expect(Set(Self.events.map(\.kind)).count == 35)   // update when an event kind is added
     }
 }

@@ -51,12 +51,19 @@ import Glibc
         let repo = root + "/repo", ws = root + "/worktrees/crash", db = root + "/ns.db", out = root + "/out.log"
         try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
         try makeRepository(repo)
+        // Under a policy: every call passes the gateway, and protected files are hashed before and after.
+        try FileManager.default.createDirectory(atPath: repo + "/protected", withIntermediateDirectories: true)
+        try "keep\n".write(toFile: repo + "/protected/keep.txt", atomically: true, encoding: .utf8)
+        _ = try git(["add", "-A"], in: repo)
+        _ = try git(["commit", "-q", "-m", "protected file"], in: repo)
+        try "default: allow\nprotected:\n  paths: [\"protected/**\"]\nbudgets:\n  run: {tool_calls: 10000}\nbreakers: {repeated_call: 50}\n"
+            .write(toFile: root + "/policy.yaml", atomically: true, encoding: .utf8)
         try Self.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
         try Self.scenario().write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
         let binary = try nightshiftBinary()
         let env = ProcessInfo.processInfo.environment.filter { $0.key != "NIGHTSHIFT_TEST_STOP_AFTER_SEQ" }
         let run = ["run", "--plan", root + "/plan.yaml", "--workspace", repo, "--model", "scripted:\(root)/scenario.yaml",
-                   "--db", db, "--id", "crash", "--max-attempts", "4", "-q"]
+                   "--db", db, "--id", "crash", "--max-attempts", "4", "-q", "--policy", root + "/policy.yaml"]
         let resume = ["resume", "crash", "--db", db, "-q"]
         let store = try SQLiteEventStore(path: db)
         var rng = SystemRandomNumberGenerator()
@@ -119,9 +126,10 @@ import Glibc
         let audit = try await nightshift(["audit", "verify", "crash", "--db", db])
         #expect(audit.status == 0, "\(audit.stdout)\(audit.stderr)")
         let events = try await store.readAll(RunID("crash"))
-        var requested: [CallID: Bool] = [:], terminal: [CallID: Int] = [:]
+        var requested: [CallID: Bool] = [:], terminal: [CallID: Int] = [:], decided: [CallID: Int] = [:]
         for e in events {
             switch e.event {
+            case let .toolDecided(call, _, _, _): decided[call, default: 0] += 1
             case let .toolRequested(call, _, idempotent): requested[call] = idempotent
             case let .toolFinished(call, _), let .toolInDoubt(call, _): terminal[call, default: 0] += 1
             default: break
@@ -130,6 +138,10 @@ import Glibc
         #expect(!requested.isEmpty)
         for call in requested.keys { #expect(terminal[call] == 1, "\(call) has \(terminal[call] ?? 0) terminal events") }
         #expect(Set(terminal.keys) == Set(requested.keys))
+        // Every call was decided by the gateway exactly once, kills or not; the ratchet ran for each task.
+        #expect(Set(decided.keys) == Set(requested.keys) && decided.values.allSatisfy { $0 == 1 }, "\(decided.filter { $0.value != 1 })")
+        #expect(events.filter { $0.event.kind == "protected_hashed" }.count == 1)
+        #expect(events.contains { if case let .protectedVerified(_, _, changed) = $0.event { changed.isEmpty } else { false } })
         // No side effect happened twice; the in-doubt calls were never re-run.
         let lines = effects().split(separator: "\n").map(String.init)
         #expect(lines.count == Set(lines).count, "duplicated effects: \(lines.sorted())")

@@ -85,6 +85,32 @@ import Testing
         #expect(state.tasks[0].attempts == 2)   // the first claim failed its check: nothing was weakened
     }
 
+    /// (a) Without the gateway's help: a shell trick the command patterns do not see still fails
+    /// the ratchet, because the protected files are hashed before a done claim is accepted.
+    @Test func aProtectedTestChangedBehindThePatternsIsCaughtByItsHash() async throws {
+        let s = try setup()
+        let reason = try await start(s, """
+            tasks:
+              answer:
+                - tools:
+                    - shell: {command: "python3 -c \\"open('tes'+'ts/check.sh','w').write('exit 0')\\""}
+                  done: the tests pass now
+                - tools:
+                    - shell: {command: "printf 'test \\"$(cat answer.txt 2>/dev/null)\\" = 42\\n' > t.tmp && python3 -c \\"import shutil; shutil.move('t.tmp', 'tes'+'ts/check.sh')\\""}
+                    - write_file: {path: answer.txt, content: "42"}
+                  done: restored and answered
+            """)
+        #expect(reason == .finished)
+        let events = try await s.store.readAll(s.run).map(\.event)
+        let verified = events.compactMap { if case let .protectedVerified(_, attempt, changed) = $0 { (attempt, changed) } else { nil } }
+        #expect(verified.count == 2 && verified[0].1 == ["tests/check.sh"] && verified[1].1.isEmpty, "\(verified)")
+        let state = try await harness(s, "tasks: {}").wake(s.run)
+        #expect(state.tasks[0].attempts == 2)
+        #expect(state.tasks[0].feedback == nil)
+        let failed = events.compactMap { if case let .taskAttemptFailed(_, _, feedback) = $0 { feedback.text } else { nil } }
+        #expect(failed.first?.contains("protected files were changed") == true)
+    }
+
     /// (b) `rm -rf` outside the allowed patterns: refused with the rule's reason, and the run goes on.
     @Test func aRecursiveDeleteIsRefusedAndTheRunGoesOn() async throws {
         let s = try setup()
