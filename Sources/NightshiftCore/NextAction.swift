@@ -144,6 +144,15 @@ extension RunState {
         switch (p.verdict, p.approved) {
         case (nil, _):
             if let stop = breakerOrBudget(forModelCall: false, nextCall: p.call) { return stop }
+            let key = p.call.name + " " + p.call.arguments.text
+            if deniedCalls.contains(key) {
+                let why = "the agent proposed again a call that was denied: \(p.call.name) \(p.call.arguments.text.prefix(200))"
+                return [.toolDecided(call: p.call.id, effect: .deny, rule: "denied before", reason: why),
+                        .toolRequested(call: p.call.id, name: p.call.name, idempotent: false),
+                        .toolFinished(call: p.call.id, result: .failure("refused: this exact call was denied before; a human has been asked")),
+                        .escalated(task: current.map { tasks[$0].id }, reason: why),
+                        .runPaused(reason: "escalated: \(why); answer with nightshift answer \(run) … and resume")]
+            }
             let verdict = policy.decide(tool: p.call.name, arguments: p.call.arguments.text)
             var events: [Event] = [.toolDecided(call: p.call.id, effect: verdict.effect, rule: verdict.rule, reason: verdict.reason)]
             switch verdict.effect {
@@ -261,7 +270,13 @@ extension RunState {
         }
         let reason = "task \(task.id) failed its checks in all \(settings.maxAttempts) attempts"
         var events: [Event] = [.taskBlocked(task: task.id, reason: reason)]
-        if settings.stopOnBlocked { events.append(.runFailed(reason: reason + " (the run stops on a blocked task)")) }
+        if settings.stopOnBlocked {
+            events.append(.runFailed(reason: reason + " (the run stops on a blocked task)"))
+        } else if policy != nil {
+            // Under a policy a blocked task is escalated: a human sees it before the run moves on.
+            events += [.escalated(task: task.id, reason: reason),
+                       .runPaused(reason: "escalated: \(reason); answer with nightshift answer \(run) … (or just resume to go on to the next task)")]
+        }
         return events
     }
 

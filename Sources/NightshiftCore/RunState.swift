@@ -48,6 +48,8 @@ public struct RunState: Sendable, Codable, Equatable {
     public var guidance: [String] = []
     /// The protected files' hashes at the start of the run (nil until taken).
     public var protectedBaseline: [String: String]?
+    /// Calls (tool and arguments) that were denied, by policy or by a human; the last 20. Proposing one again escalates.
+    public var deniedCalls: [String] = []
     public static let notesKept = 30
     public struct WorkerNote: Sendable, Codable, Equatable {
         public var task: TaskID?
@@ -167,6 +169,13 @@ public struct RunState: Sendable, Codable, Equatable {
     }
 
     public var isTerminal: Bool { status == .finished || status == .failed }
+
+    mutating func rememberDenied(_ call: ToolCall) {
+        let key = call.name + " " + call.arguments.text
+        guard !deniedCalls.contains(key) else { return }
+        deniedCalls.append(key)
+        if deniedCalls.count > 20 { deniedCalls.removeFirst() }
+    }
 
     /// The call waiting for a human's approval, if any.
     public var awaitingApproval: PendingTool? {
@@ -455,6 +464,7 @@ extension RunState {
             }
             pendingTools[k].verdict = effect
             pendingTools[k].verdictReason = reason
+            if effect == .deny { rememberDenied(pendingTools[k].call) }
 
         case let .approvalDecided(call, approved, by, note, argumentsHash):
             guard let k = pendingTools.firstIndex(where: { $0.call.id == call }) else { throw fail("\(call) is not a pending call") }
@@ -464,6 +474,7 @@ extension RunState {
                 throw fail("the approval is for other arguments than \(call)'s")
             }
             pendingTools[k].approved = approved
+            if !approved { rememberDenied(pendingTools[k].call) }
             pendingTools[k].approvalNote = (approved ? "approved" : "denied") + " by \(by)" + (note.isEmpty ? "" : ": \(note)")
 
         case .budgetExhausted:

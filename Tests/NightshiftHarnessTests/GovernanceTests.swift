@@ -172,6 +172,46 @@ import Testing
         #expect(state.tasks[0].status == .done)
     }
 
+    /// A denied call proposed again escalates; the human's answer reaches the next context.
+    @Test func retryingADeniedCallEscalatesAndTheAnswerReachesTheAgent() async throws {
+        let s = try setup()
+        let scenario = """
+            tasks:
+              answer:
+                - tools:
+                    - shell: {command: "rm -rf build"}
+                - tools:
+                    - shell: {command: "rm -rf build"}
+                - tools:
+                    - write_file: {path: answer.txt, content: "42"}
+                  done: done
+            """
+        let first = try await start(s, scenario)
+        guard case let .paused(why) = first else { Issue.record("expected an escalation, got \(first)"); return }
+        #expect(why.hasPrefix("escalated") && why.contains("denied"), "\(why)")
+        let state = try await harness(s, scenario).wake(s.run)
+        try await s.store.append([.guidanceGiven(text: "build/ is generated; leave it alone", by: "tester")], to: s.run, expectedSeq: state.lastSeq)
+        let log = RequestLog()
+        let h = Harness(store: s.store, model: RecordingModel(inner: ScriptedModel(scenario: try ScenarioFile.parse(scenario, file: "s.yaml")), log: log),
+                        tools: ToolBox.standard(isolation: .none(reason: "governance tests")),
+                        checks: ShellCheckRunner(isolation: .none(reason: "governance tests")))
+        #expect(try await h.drive(s.run, resumedBy: "test") == .finished)
+        let next = try #require(await log.requests.first)
+        #expect(next.notices.contains { $0.contains("Guidance from a human (tester): build/ is generated") }, "\(next.notices)")
+        let events = try await s.store.readAll(s.run).map(\.event)
+        #expect(events.filter { $0.kind == "escalated" }.count == 1)
+    }
+
+    /// Under a policy, a blocked task is escalated before the run moves on.
+    @Test func aBlockedTaskIsEscalated() async throws {
+        let s = try setup()
+        let r = try await start(s, "tasks:\n  answer:\n    - done: nothing to do\n", maxAttempts: 1)
+        guard case let .paused(why) = r else { Issue.record("expected an escalation, got \(r)"); return }
+        #expect(why.contains("escalated") && why.contains("failed its checks"), "\(why)")
+        let inboxKind = try await harness(s, "tasks: {}").wake(s.run).statusReason
+        #expect(inboxKind?.hasPrefix("escalated") == true)
+    }
+
     /// Deny and ask verdicts, and a policy change mid-run, through the decision function only.
     @Test func aChangedPolicyAppliesFromTheNextStep() async throws {
         let s = try setup(policy: "default: allow\n")
