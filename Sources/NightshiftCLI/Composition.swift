@@ -99,8 +99,9 @@ enum Composition {
 
     /// The built-in tools plus the run's MCP servers, started in the sandbox. Servers that cannot
     /// start are an error before anything is recorded. The caller stops the servers when done.
-    static func tools(isolation: Isolation, servers: [ToolServer], workspace: String) async throws -> (any ToolRunner, [Event], @Sendable () async -> Void) {
-        let builtin = ToolBox.standard(isolation: isolation)
+    static func tools(isolation: Isolation, servers: [ToolServer], workspace: String, sealed: [String] = []) async throws
+        -> (any ToolRunner, [Event], @Sendable () async -> Void) {
+        let builtin = ToolBox.standard(isolation: isolation, sealed: Set(sealed))
         guard !servers.isEmpty else { return (builtin, [], {}) }
         do {
             let (runner, events) = try await MCPToolRunner.start(servers, builtin: builtin, isolation: isolation, workspace: workspace)
@@ -130,6 +131,11 @@ enum Composition {
                            // test can SIGKILL the process at an exact event boundary.
                            if let stopAt, envelope.seq == stopAt { raise(SIGSTOP) }
                        })
+    }
+
+    /// The run's own policy and guidance files that lie inside its workspace: tools may not change them.
+    static func sealed(_ files: [String?], workspace: String) -> [String] {
+        files.compactMap { $0 }.filter { $0.hasPrefix(workspace + "/") }
     }
 
     /// A fresh run id: time-ordered and unique enough for one database.

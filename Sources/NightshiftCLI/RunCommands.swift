@@ -51,6 +51,11 @@ struct RunCommand: AsyncParsableCommand {
         Recorded in the run; edits to the file apply from the next step. Without it every known tool runs.
         """, valueName: "FILE"))
     var policy: String?
+    @Option(help: ArgumentHelp("""
+        The agent's behavioural guidance (markdown: what it is for, what it must never do, when to escalate), \
+        included in every context; its hash is recorded. The agent cannot change it.
+        """, valueName: "FILE"))
+    var guidance: String?
     @Option(help: ArgumentHelp("Use this run id instead of a generated one.", valueName: "ID")) var id: String?
     @Flag(help: "Print events as JSON lines instead of the timeline.") var json = false
     @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
@@ -69,6 +74,8 @@ struct RunCommand: AsyncParsableCommand {
             let servers = try mcp.map { try MCPConfigFile.load(path: $0) } ?? []
             let policyPath = policy.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
             if let policyPath { _ = try PolicyFile.load(path: policyPath) }   // a bad policy fails before anything is made
+            let guidancePath = guidance.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            let guidanceEvent = try guidancePath.map { try GuidanceFile.event(path: $0) }
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: workspace, isDirectory: &isDir), isDir.boolValue else {
                 throw CLIError("the workspace \(workspace) does not exist or is not a folder: create it or pass another --workspace")
@@ -94,10 +101,11 @@ struct RunCommand: AsyncParsableCommand {
                 }
             }
             let policyEvent = try policyPath.map { try PolicyWatcher.event(path: $0, workspace: ws) }
-            let isolation = try Composition.isolation(sandbox, sealed: policyPath.flatMap { PolicyWatcher.sealedPath($0, workspace: ws) }.map { [$0] } ?? [])
+            let sealed = Composition.sealed([policyPath, guidancePath], workspace: ws)
+            let isolation = try Composition.isolation(sandbox, sealed: sealed)
             let (model, http) = try await Composition.models(models)
             let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
-            do { tools = try await Composition.tools(isolation: isolation, servers: servers, workspace: ws) } catch {
+            do { tools = try await Composition.tools(isolation: isolation, servers: servers, workspace: ws, sealed: sealed) } catch {
                 try? await http?.shutdown()
                 throw error
             }
@@ -112,7 +120,7 @@ struct RunCommand: AsyncParsableCommand {
                 if let policyPath, case let .policySet(_, _, hash, _)? = policyEvent {
                     watcher = PolicyWatcher(path: policyPath, recordedHash: hash, workspace: ws)
                 }
-                reason = try await harness.drive(runID, announce: (policyEvent.map { [$0] } ?? []) + announce
+                reason = try await harness.drive(runID, announce: (policyEvent.map { [$0] } ?? []) + (guidanceEvent.map { [$0] } ?? []) + announce
                                                     + [.isolationSet(mode: isolation.label)] + tools.started,
                                                  provision: provision, policyChanges: PolicyWatcher.hook(watcher))
             } catch {
@@ -190,11 +198,12 @@ struct Resume: AsyncParsableCommand {
                 }
                 if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
             }
-            let isolation = try Composition.isolation(sandbox, sealed: state.policySource.flatMap { PolicyWatcher.sealedPath($0, workspace: state.workspace) }.map { [$0] } ?? [])
+            let sealed = Composition.sealed([state.policySource, state.guidanceSource], workspace: state.workspace)
+            let isolation = try Composition.isolation(sandbox, sealed: sealed)
             let (model, http) = try await Composition.models(models, recorded: state.model)
             // The run's MCP servers, as recorded when it was created (variables are read from this environment).
             let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
-            do { tools = try await Composition.tools(isolation: isolation, servers: state.settings.toolServers ?? [], workspace: state.workspace) } catch {
+            do { tools = try await Composition.tools(isolation: isolation, servers: state.settings.toolServers ?? [], workspace: state.workspace, sealed: sealed) } catch {
                 try? await http?.shutdown()
                 throw error
             }
@@ -207,6 +216,11 @@ struct Resume: AsyncParsableCommand {
                 if let source = state.policySource, let hash = state.policyHash {
                     watcher = PolicyWatcher(path: source, recordedHash: hash, workspace: state.workspace)
                     if FileManager.default.fileExists(atPath: source) { watcher?.forceCheck() }
+                }
+                // A guidance file edited while the run waited is a new version, recorded before the next step.
+                if let source = state.guidanceSource, FileManager.default.fileExists(atPath: source),
+                   case let .guidanceSet(_, hash, _) = try GuidanceFile.event(path: source), hash != state.guidanceHash {
+                    announce.append(try GuidanceFile.event(path: source))
                 }
                 reason = try await harness.drive(runID, resumedBy: "nightshift resume (pid \(getpid()))",
                                                  announce: announce + [.isolationSet(mode: isolation.label)] + tools.started, provision: provision,

@@ -61,6 +61,7 @@ enum Timeline {
         case let .protectedHashed(hashes): return "  protected files recorded: \(hashes.count)"
         case let .protectedVerified(task, attempt, changed):
             return "  protected files of task \(task) attempt \(attempt): " + (changed.isEmpty ? "unchanged" : "CHANGED \(short(changed.joined(separator: ", "), 90))")
+        case let .guidanceSet(source, hash, text): return "  guidance \(source) (\(hash.prefix(12)), \(text.text.utf8.count) bytes)"
         case let .isolationSet(mode): return "  commands run \(mode.hasPrefix("UNSANDBOXED") ? mode : "in " + mode)"
         }
     }

@@ -199,6 +199,8 @@ struct CanonicalWriter {
         case let .protectedVerified(task, attempt, changed):
             raw("\"protectedVerified\":{"); key("attempt", first: true); int(attempt); key("changed"); strings(changed)
             key("task"); string(task.rawValue)
+        case let .guidanceSet(source, hash, text):
+            raw("\"guidanceSet\":{"); key("hash", first: true); string(hash); key("source"); string(source); key("text"); payload(text)
         case let .isolationSet(mode):
             raw("\"isolationSet\":{"); key("mode", first: true); string(mode)
         case let .workspaceProvisioned(path, branch, base):

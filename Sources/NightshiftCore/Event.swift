@@ -65,6 +65,8 @@ public enum Event: Sendable, Codable, Equatable {
     case escalated(task: TaskID?, reason: String)
     /// A human's answer to an escalation; the next contexts carry it.
     case guidanceGiven(text: String, by: String)
+    /// The agent's behavioural guidance (a markdown file) in force from here on: its text and SHA-256.
+    case guidanceSet(source: String, hash: String, text: Payload)
     /// The protected files' SHA-256 hashes (by workspace-relative path) when the run began.
     case protectedHashed(hashes: [String: String])
     /// The protected files were hashed again before a done claim was accepted; `changed` lists
@@ -107,6 +109,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .breakerTripped: "breaker_tripped"
         case .escalated: "escalated"
         case .guidanceGiven: "guidance_given"
+        case .guidanceSet: "guidance_set"
         case .protectedHashed: "protected_hashed"
         case .protectedVerified: "protected_verified"
         }

@@ -88,8 +88,11 @@ public struct ModelRequest: Sendable, Equatable {
     /// Recent turns of this task, oldest first.
     public var transcript: [TranscriptEntry]
     public var tools: [ToolSpec]
+    /// The agent's behavioural guidance (markdown): what it is for, what it must never do, when to escalate.
+    public var guidance: String?
     public init(run: RunID, call: CallID, role: String, task: PlanTask, attempt: Int, turn: Int, notices: [String],
-                progressNote: String?, feedback: String?, transcript: [TranscriptEntry], tools: [ToolSpec]) {
+                progressNote: String?, feedback: String?, transcript: [TranscriptEntry], tools: [ToolSpec], guidance: String? = nil) {
+        self.guidance = guidance
         self.run = run; self.call = call; self.role = role; self.task = task; self.attempt = attempt; self.turn = turn
         self.notices = notices; self.progressNote = progressNote; self.feedback = feedback
         self.transcript = transcript; self.tools = tools

@@ -50,6 +50,10 @@ public struct RunState: Sendable, Codable, Equatable {
     public var protectedBaseline: [String: String]?
     /// Calls (tool and arguments) that were denied, by policy or by a human; the last 20. Proposing one again escalates.
     public var deniedCalls: [String] = []
+    /// The behavioural guidance in every context, its file and version hash.
+    public var guidanceSpec: String?
+    public var guidanceSource: String?
+    public var guidanceHash: String?
     public static let notesKept = 30
     public struct WorkerNote: Sendable, Codable, Equatable {
         public var task: TaskID?
@@ -494,6 +498,9 @@ extension RunState {
 
         case .escalated:
             break
+
+        case let .guidanceSet(source, hash, text):
+            guidanceSpec = text.text; guidanceSource = source; guidanceHash = hash
 
         case let .protectedHashed(hashes):
             protectedBaseline = hashes

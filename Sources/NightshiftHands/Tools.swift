@@ -30,13 +30,17 @@ extension TypedTool {
 /// (bubblewrap arrives with the sandbox work); the environment is an allowlist, never inherited.
 public struct ToolBox: ToolRunner {
     public let tools: [any Tool]
+    /// Absolute paths inside the workspace that the file tools may read but never write (the run's
+    /// own policy and guidance); the sandbox keeps them read-only for commands.
+    public let sealed: Set<String>
 
-    public init(tools: [any Tool]) { self.tools = tools }
+    public init(tools: [any Tool], sealed: Set<String> = []) { self.tools = tools; self.sealed = sealed }
 
     /// shell, read_file, write_file, edit_file, list_files, grep, git. Commands run with `isolation`.
-    public static func standard(isolation: Isolation, limits: ToolLimits = ToolLimits()) -> ToolBox {
+    public static func standard(isolation: Isolation, limits: ToolLimits = ToolLimits(), sealed: Set<String> = []) -> ToolBox {
         ToolBox(tools: [ShellTool(isolation: isolation, limits: limits), ReadFileTool(limits: limits), WriteFileTool(),
-                        EditFileTool(limits: limits), ListFilesTool(limits: limits), GrepTool(limits: limits), GitTool(limits: limits)])
+                        EditFileTool(limits: limits), ListFilesTool(limits: limits), GrepTool(limits: limits), GitTool(limits: limits)],
+                sealed: sealed)
     }
 
     public var specs: [ToolSpec] { tools.map(\.spec) }
@@ -47,6 +51,12 @@ public struct ToolBox: ToolRunner {
         }
         let ws: Workspace
         do { ws = try Workspace(workspace) } catch { return .failure(error.message) }
+        if !sealed.isEmpty, ["write_file", "edit_file"].contains(call.name),
+           let object = try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8)) as? [String: Any],
+           let path = object["path"] as? String, let resolved = try? ws.resolve(path),
+           sealed.contains(resolved) || sealed.contains(Workspace.realPath(resolved) ?? resolved) {
+            return .failure("\(call.name): refused: \(path) is the run's own policy or guidance, which the agent may not change")
+        }
         return await tool.run(arguments: call.arguments.text, workspace: ws, call: call.id)
     }
 }

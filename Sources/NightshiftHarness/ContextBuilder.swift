@@ -38,6 +38,7 @@ public enum ContextBuilder {
         }
         let feedback = state.current.flatMap { state.tasks[$0].feedback }
         return ModelRequest(run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: notices,
-                            progressNote: handoffNote(state), feedback: feedback, transcript: transcript, tools: tools)
+                            progressNote: handoffNote(state), feedback: feedback, transcript: transcript, tools: tools,
+                            guidance: state.guidanceSpec)
     }
 }

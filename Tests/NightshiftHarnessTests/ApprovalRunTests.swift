@@ -150,6 +150,31 @@ import Testing
         #expect(inbox.stdout.contains("APPROVAL"))
     }
 
+    /// The agent cannot change its own guidance: file tools and shell are refused; the version is recorded.
+    @Test(.enabled(if: SandboxAvailable.yes || ProcessInfo.processInfo.environment["CI"] != nil))
+    func theAgentCannotEditItsGuidance() async throws {
+        let (root, ws, args) = try setup(scenario: """
+            tasks:
+              ship:
+                - tools:
+                    - write_file: {path: GUIDANCE.md, content: "do anything"}
+                    - edit_file: {path: ./GUIDANCE.md, old_string: "Never", new_string: "Always"}
+                    - shell: {command: "echo 'do anything' > GUIDANCE.md"}
+                    - shell: {command: "rm -f GUIDANCE.md"}
+                    - write_file: {path: release.log, content: "shipped"}
+                  done: done
+            """)
+        let spec = "# Guidance\nNever ship on Fridays.\n"
+        try spec.write(toFile: ws + "/GUIDANCE.md", atomically: true, encoding: .utf8)
+        let r = try await nightshift(["run", "--id", "gd", "-q", "--guidance", ws + "/GUIDANCE.md"] + args)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(try String(contentsOfFile: ws + "/GUIDANCE.md", encoding: .utf8) == spec)
+        let events = try await SQLiteEventStore(path: root + "/ns.db").readAll(RunID("gd")).map(\.event)
+        let results = events.compactMap { if case let .toolFinished(_, r) = $0 { r } else { nil } }
+        for k in 0..<4 { #expect(!results[k].ok, "\(k): \(results[k].output.text)") }
+        #expect(events.contains { if case let .guidanceSet(_, hash, text) = $0 { text.text == spec && hash.count == 64 } else { false } })
+    }
+
     @Test func onlyNamedApproversMayDecideAndBudgetsCanBeRaised() async throws {
         let (root, _, args) = try setup(scenario: "tasks:\n  ship:\n    - tools:\n        - shell: {command: 'echo shipped >> release.log'}\n      done: ok\n")
         try (Self.policy + "\napprovers: [somebody-else]\n").write(toFile: root + "/policy.yaml", atomically: true, encoding: .utf8)

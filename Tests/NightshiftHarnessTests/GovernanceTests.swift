@@ -202,6 +202,23 @@ import Testing
         #expect(events.filter { $0.kind == "escalated" }.count == 1)
     }
 
+    /// The behavioural guidance is in every context (and the system prompt), whatever happens.
+    @Test func guidanceIsInEveryContext() async throws {
+        let s = try setup()
+        let log = RequestLog()
+        let scenario = "tasks:\n  answer:\n    - tools:\n        - list_files: {}\n    - tools:\n        - write_file: {path: answer.txt, content: '42'}\n      done: ok\n"
+        let h = Harness(store: s.store, model: RecordingModel(inner: ScriptedModel(scenario: try ScenarioFile.parse(scenario, file: "s.yaml")), log: log),
+                        tools: ToolBox.standard(isolation: .none(reason: "governance tests")),
+                        checks: ShellCheckRunner(isolation: .none(reason: "governance tests")))
+        let plan = Plan(title: "g", tasks: [PlanTask(id: TaskID("answer"), description: "d", checks: [Check(command: "sh tests/check.sh")])])
+        try await h.create(s.run, title: "g", plan: plan, workspace: s.ws, settings: RunSettings())
+        let spec = "# Guidance\nNever push. Escalate when the task is unclear.\n"
+        #expect(try await h.drive(s.run, announce: [.guidanceSet(source: "g.md", hash: "v1", text: Payload(spec))]) == .finished)
+        let requests = await log.requests
+        #expect(requests.count == 2 && requests.allSatisfy { $0.guidance == spec })
+        #expect(PromptRenderer.render(requests[0]).system.contains("Never push. Escalate when the task is unclear."))
+    }
+
     /// Under a policy, a blocked task is escalated before the run moves on.
     @Test func aBlockedTaskIsEscalated() async throws {
         let s = try setup()
