@@ -63,6 +63,7 @@ let package = Package(
                 dependencies: ["NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands",
                                "NightshiftHarness", "NightshiftConfig",
                                "NightshiftTesting",  // bench only: the loopback replay server for `bench provider`
+                               .product(name: "Crypto", package: "swift-crypto"),   // audit checkpoints (Ed25519)
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "nightshift", dependencies: ["NightshiftCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),

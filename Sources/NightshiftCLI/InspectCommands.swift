@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import NightshiftCore
 import NightshiftHarness
@@ -101,19 +102,31 @@ struct Log: AsyncParsableCommand {
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the tamper-evident record.", subcommands: [Verify.self])
+        abstract: "Check and export the tamper-evident record.", subcommands: [Verify.self, Export.self])
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute a run's hash chain and report the first bad event, if any.",
-            discussion: "Each event's hash is SHA-256(previous hash ‖ canonical bytes). Exit status 0 when every chain verifies, 2 when one does not.")
+            discussion: """
+                Each event's hash is SHA-256(previous hash ‖ canonical bytes). With --checkpoint (a file `audit export` \
+                wrote), also proves the log was not truncated or rolled back since: the checkpoint's signature must verify \
+                with the local audit key, and the log must still hold its event with its hash. Exit status 0 when \
+                everything verifies, 2 when something does not.
+                """)
 
         @OptionGroup var store: StoreOptions
         @Argument(help: "The run id.") var run: String?
         @Flag(help: "Verify every run in the database.") var all = false
+        @Option(help: ArgumentHelp("A signed checkpoint (an export, or a checkpoint file) to check the log against.", valueName: "FILE"))
+        var checkpoint: String?
+        @Option(help: ArgumentHelp("The audit key whose public half is trusted (default: ~/.config/nightshift/audit-ed25519.key).", valueName: "FILE"))
+        var key: String?
+        @Option(help: ArgumentHelp("Trust this Ed25519 public key (hex) instead of the local key file.", valueName: "HEX"))
+        var publicKey: String?
 
         func validate() throws {
             guard (run == nil) != !all else { throw ValidationError("give a run id or --all") }
+            if checkpoint != nil, all { throw ValidationError("--checkpoint checks one run: give its id instead of --all") }
         }
 
         mutating func run() async throws {
@@ -130,9 +143,93 @@ struct Audit: AsyncParsableCommand {
                         say("\(id): BROKEN at event \(report.firstBadSeq!) — \(report.problem ?? "")")
                     }
                 }
+                if let checkpoint, let id = ids.first {
+                    let c = try Checkpoint.read(checkpoint)
+                    let trusted: Curve25519.Signing.PublicKey
+                    if let publicKey {
+                        guard let raw = Data(hex: publicKey), let k = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else {
+                            throw CLIError("--public-key must be 64 hex digits")
+                        }
+                        trusted = k
+                    } else {
+                        trusted = try AuditKey.load(key ?? AuditKey.defaultPath, create: false).publicKey
+                    }
+                    if c.run != id.rawValue { throw CLIError("the checkpoint is for run \(c.run), not \(id)") }
+                    if let bad = c.verifySignature(trusted: trusted) {
+                        ok = false
+                        say("\(id): CHECKPOINT REJECTED — \(bad)")
+                    } else {
+                        let head = try await store.summary(of: id)?.headSeq ?? 0
+                        let at = head < c.seq ? nil : try await store.read(id, after: c.seq - 1, limit: 1).first
+                        if at == nil {
+                            ok = false
+                            say("\(id): TRUNCATED — the checkpoint of \(Date(timeIntervalSince1970: Double(c.time) / 1000)) saw \(c.seq) events; the log now has \(head)")
+                        } else if at?.hash.hex != c.hash {
+                            ok = false
+                            say("\(id): ROLLED BACK OR REWRITTEN — event \(c.seq) no longer has the hash the checkpoint signed")
+                        } else {
+                            say("\(id): checkpoint ok — event \(c.seq) still has the signed hash; \(head - c.seq) events since")
+                        }
+                    }
+                }
                 return ok
             }
             if !ok { throw ExitCode(2) }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a run's full record as JSON lines, ending with a signed checkpoint of its head.",
+            discussion: """
+                One line per event (decisions, approvals, costs and all: `nightshift log --json` lines), a summary line, \
+                then {"checkpoint": …}: the run, head seq and hash, signed with Ed25519. The key is made on first use \
+                at ~/.config/nightshift/audit-ed25519.key (mode 0600), outside the database. Keep the export (or just \
+                its last line) somewhere else; `nightshift audit verify RUN --checkpoint FILE` later proves the log was \
+                not truncated or rolled back.
+                """)
+
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The run id.") var run: String
+        @Option(help: "The format; only jsonl.") var format: String = "jsonl"
+        @Option(help: ArgumentHelp("Write here instead of stdout.", valueName: "FILE")) var out: String?
+        @Option(help: ArgumentHelp("The audit key (made if missing).", valueName: "FILE")) var key: String?
+
+        func validate() throws {
+            guard format == "jsonl" else { throw ValidationError("--format: only jsonl is supported") }
+        }
+
+        mutating func run() async throws {
+            try await reportErrors {
+                let store = try Composition.openExistingStore(store)
+                let id = RunID(run)
+                guard try await store.summary(of: id) != nil else { throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)") }
+                let report = try await store.verify(id)
+                guard report.ok else { throw CLIError("run \(run) does not verify (event \(report.firstBadSeq ?? 0): \(report.problem ?? "")); not signing it") }
+                let envelopes = try await store.readAll(id)
+                let state = try RunState.fold(id, envelopes)
+                let signingKey = try AuditKey.load(key ?? AuditKey.defaultPath, create: true)
+                var text = ""
+                for e in envelopes { text += JSONLine.render(e) + "\n" }
+                let summary: [String: Any] = ["summary": ["run": run, "events": envelopes.count, "status": state.status.rawValue,
+                                                          "costPicoUSD": state.costPicoUSD, "inputTokens": state.usage.input,
+                                                          "outputTokens": state.usage.output, "toolCalls": state.toolCalls,
+                                                          "policyHash": state.policyHash ?? "", "guidanceHash": state.guidanceHash ?? ""]]
+                text += String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self) + "\n"
+                let checkpoint = try Checkpoint.make(run: id, seq: state.lastSeq, hash: state.lastHash, key: signingKey)
+                struct Line: Encodable { var checkpoint: Checkpoint }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                text += String(decoding: try encoder.encode(Line(checkpoint: checkpoint)), as: UTF8.self) + "\n"
+                if let out {
+                    do { try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
+                        throw CLIError("cannot write \(out): \(error.localizedDescription)")
+                    }
+                    FileHandle.standardError.write(Data("exported \(envelopes.count) events of \(run) to \(out), signed at event \(state.lastSeq)\n".utf8))
+                } else {
+                    FileHandle.standardOutput.write(Data(text.utf8))
+                }
+            }
         }
     }
 }
