@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NightshiftCore
+import NightshiftHands
 import NightshiftHarness
 import NightshiftSQLite
 #if canImport(Glibc)
@@ -52,12 +53,17 @@ struct Inbox: AsyncParsableCommand {
             """)
 
     @OptionGroup var store: StoreOptions
+    @Argument(help: "A run: show what is needed to decide (why it waits, its recent events, the diff so far).") var run: String?
     @Flag(help: "One JSON object per waiting run.") var json = false
 
     mutating func run() async throws {
         try await reportErrors {
             let store = try Composition.openExistingStore(store)
             let harness = Composition.harness(store: store, model: NoModel(), printer: nil)
+            if let run {
+                try await Self.detail(RunID(run), store: store, harness: harness)
+                return
+            }
             var shown = 0
             for summary in try await store.runs() where summary.status == .paused {
                 let state = try await harness.wake(summary.id)
@@ -83,6 +89,28 @@ struct Inbox: AsyncParsableCommand {
             }
             if shown == 0, !json { say("nothing waits: no run is paused") }
         }
+    }
+
+    /// One run's case for a decision: why it waits, the call, the last events, the diff so far.
+    static func detail(_ id: RunID, store: SQLiteEventStore, harness: Harness) async throws {
+        guard try await store.summary(of: id) != nil else { throw CLIError("no run \(id) (nightshift status lists the runs)") }
+        let state = try await harness.wake(id)
+        say("run \(id): \(state.status.rawValue)\(state.statusReason.map { " — \($0)" } ?? "")")
+        if let task = state.activeTask { say("task \(task.id): \(task.description)") }
+        if let w = state.awaitingApproval {
+            say("waiting call \(w.call.id): \(w.call.name) \(w.call.arguments.text)")
+            say("why: \(w.verdictReason ?? "")")
+        }
+        if let policy = state.policyHash { say("policy \(state.policySource ?? "") (\(policy.prefix(12)))") }
+        say("spent: \(Money.format(state.costPicoUSD)), \(state.usage.input + state.usage.output) tokens, \(state.toolCalls) tool calls; "
+            + "run budget: \(BudgetText.describe(state.budget("run")))")
+        say("\nrecent events:")
+        let first = try await store.read(id, after: 0, limit: 1).first?.time ?? Timestamp(milliseconds: 0)
+        for e in try await store.read(id, after: max(state.lastSeq - 15, 0), limit: 15) { say(Timeline.line(e, start: first)) }
+        say("\ndiff so far (\(state.workspace)):")
+        let diff = await ToolBox.standard(isolation: .none(reason: "inbox reads the workspace")).run(
+            ToolCall(id: CallID("inbox"), name: "git", arguments: #"{"command":"diff"}"#), workspace: state.workspace)
+        say(diff.ok ? diff.output.text : "(no diff: \(diff.output.text))")
     }
 
     static func kind(_ reason: String) -> String {

@@ -138,37 +138,50 @@ extension Policy {
 }
 
 /// Shell-style globs: `*` any run of characters (within one path segment in path mode), `**`
-/// any run including '/', `?` one character.
+/// any run including '/', `?` one character. Bytes, not Characters: patterns and paths are
+/// compared as UTF-8, and a decision must cost microseconds (the gateway runs on every call).
 public enum Glob {
     public static func matches(_ pattern: String, _ text: String, pathMode: Bool) -> Bool {
-        let p = Array(pattern), t = Array(text)
-        var memo = [Int: Bool]()
-        func match(_ i: Int, _ j: Int) -> Bool {
-            let key = i * (t.count + 1) + j
-            if let m = memo[key] { return m }
+        var pattern = pattern, text = text
+        return pattern.withUTF8 { p in text.withUTF8 { t in match(p, t, pathMode: pathMode) } }
+    }
+
+    static func match(_ p: UnsafeBufferPointer<UInt8>, _ t: UnsafeBufferPointer<UInt8>, pathMode: Bool) -> Bool {
+        let star = UInt8(ascii: "*"), question = UInt8(ascii: "?"), slash = UInt8(ascii: "/")
+        // Fast paths: no wildcard at all; or a literal prefix that already differs.
+        var firstWild = p.count
+        for (i, c) in p.enumerated() where c == star || c == question { firstWild = i; break }
+        if firstWild == p.count { return p.elementsEqual(t) }
+        if t.count < firstWild || !p[0..<firstWild].elementsEqual(t[0..<firstWild]) { return false }
+        // Memoised search over (pattern index, text index): 0 unknown, 1 false, 2 true.
+        let width = t.count + 1
+        var memo = [UInt8](repeating: 0, count: (p.count + 1) * width)
+        func go(_ i: Int, _ j: Int) -> Bool {
+            let key = i * width + j
+            if memo[key] != 0 { return memo[key] == 2 }
             var result: Bool
             if i == p.count {
                 result = j == t.count
-            } else if p[i] == "*" {
-                let double = i + 1 < p.count && p[i + 1] == "*"
+            } else if p[i] == star {
+                let double = i + 1 < p.count && p[i + 1] == star
                 let next = double ? i + 2 : i + 1
+                result = false
                 // `**/` also matches no folder at all.
-                if double, next < p.count, p[next] == "/", match(next + 1, j) { memo[key] = true; return true }
-                result = match(next, j)
+                if double, next < p.count, p[next] == slash, go(next + 1, j) { result = true }
                 var k = j
-                while !result, k < t.count {
-                    if pathMode, !double, t[k] == "/" { break }
+                while !result {
+                    if go(next, k) { result = true; break }
+                    if k == t.count || (pathMode && !double && t[k] == slash) { break }
                     k += 1
-                    result = match(next, k)
                 }
-            } else if j < t.count, p[i] == "?" ? (!pathMode || t[j] != "/") : p[i] == t[j] {
-                result = match(i + 1, j + 1)
+            } else if j < t.count, p[i] == question ? (!pathMode || t[j] != slash) : p[i] == t[j] {
+                result = go(i + 1, j + 1)
             } else {
                 result = false
             }
-            memo[key] = result
+            memo[key] = result ? 2 : 1
             return result
         }
-        return match(0, 0)
+        return go(firstWild, firstWild)
     }
 }

@@ -64,6 +64,9 @@ import Testing
 
         let inbox = try await nightshift(["inbox", "--db", db])
         #expect(inbox.stdout.contains("APPROVAL") && inbox.stdout.contains("m1.1") && inbox.stdout.contains("releases need a human"), "\(inbox.stdout)")
+        let detail = try await nightshift(["inbox", "e", "--db", db])
+        #expect(detail.stdout.contains("waiting call m1.1: shell") && detail.stdout.contains("recent events:")
+                && detail.stdout.contains("diff so far"), "\(detail.stdout)\(detail.stderr)")
         let inboxJSON = try await nightshift(["inbox", "--db", db, "--json"])
         let object = try JSONSerialization.jsonObject(with: Data(inboxJSON.stdout.utf8)) as? [String: Any]
         #expect(object?["call"] as? String == "m1.1" && object?["kind"] as? String == "approval")
