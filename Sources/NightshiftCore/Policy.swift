@@ -88,24 +88,29 @@ extension Policy {
     /// Decides one call. Pure: the same policy and call give the same verdict.
     public func decide(tool: String, arguments: String) -> PolicyVerdict {
         let args = (try? JSONSerialization.jsonObject(with: Data(arguments.utf8))) as? [String: Any] ?? [:]
-        let command = tool == "shell" ? args["command"] as? String : nil
-        let path = (args["path"] as? String).map(Policy.normalize)
+        // Native copies once: matching a bridged string against 200 rules would convert it 200 times.
+        let command = tool == "shell" ? (args["command"] as? String).map { String(decoding: Array($0.utf8), as: UTF8.self) } : nil
+        let path = (args["path"] as? String).map { Policy.normalize(String(decoding: Array($0.utf8), as: UTF8.self)) }
         if let path, writingTools.contains(tool), let glob = protectedPaths.first(where: { Glob.matches($0, path, pathMode: true) }) {
             return PolicyVerdict(effect: protectedEffect, rule: "protected: \(glob)",
                                  reason: "\(path) is protected (the test ratchet): add new files instead of changing this one")
         }
-        if let command, let hit = protectedPaths.lazy.compactMap({ Policy.destructiveMention(command, of: $0) }).first {
+        if let command, !protectedPaths.isEmpty, let hit = Policy.destructiveMention(command, of: protectedPaths) {
             return PolicyVerdict(effect: protectedEffect, rule: "protected: \(hit.glob)",
                                  reason: "the command would change \(hit.path), which is protected (the test ratchet)")
         }
-        for rule in rules {
-            guard Glob.matches(rule.tool, tool, pathMode: false) else { continue }
-            if let c = rule.command {
-                guard let command, Glob.matches(c, command.trimmingCharacters(in: .whitespacesAndNewlines), pathMode: false) else { continue }
+        let trimmed = command.map { String(decoding: Array($0.trimmingCharacters(in: .whitespacesAndNewlines).utf8), as: UTF8.self) }
+        // By index: copying each rule (five strings) would cost more than matching it.
+        let toolBytes = Array(tool.utf8), commandBytes = trimmed.map { Array($0.utf8) }, pathBytes = path.map { Array($0.utf8) }
+        for i in rules.indices {
+            guard Glob.matches(rules[i].tool, toolBytes, pathMode: false) else { continue }
+            if let c = rules[i].command {
+                guard let commandBytes, Glob.matches(c, commandBytes, pathMode: false) else { continue }
             }
-            if let p = rule.path {
-                guard let path, Glob.matches(p, path, pathMode: true) else { continue }
+            if let p = rules[i].path {
+                guard let pathBytes, Glob.matches(p, pathBytes, pathMode: true) else { continue }
             }
+            let rule = rules[i]
             return PolicyVerdict(effect: rule.effect, rule: rule.origin, reason: rule.reason ?? "\(rule.effect.rawValue) by \(rule.origin)")
         }
         return PolicyVerdict(effect: defaultEffect, rule: "default", reason: "no rule matched; the default is \(defaultEffect.rawValue)")
@@ -117,24 +122,30 @@ extension Policy {
         return p
     }
 
-    /// A shell command that deletes, moves, truncates or rewrites a file matching `glob`. A
-    /// heuristic (shell is a language); the hash check of protected files before a task is
+    /// A shell command that deletes, moves, truncates or rewrites a file matching one of `globs`.
+    /// A heuristic (shell is a language); the hash check of protected files before a task is
     /// accepted is the guarantee.
-    static func destructiveMention(_ command: String, of glob: String) -> (glob: String, path: String)? {
-        let verbs = ["rm", "mv", "unlink", "truncate", "shred", "sed", "perl", "git", "cp", "tee", "dd", "chmod", "ln"]
-        let words = command.split(whereSeparator: { " \t\n;&|()".contains($0) }).map(String.init)
-        let destructive = words.contains { verbs.contains(($0 as NSString).lastPathComponent) } || command.contains(">")
+    static func destructiveMention(_ command: String, of globs: [String]) -> (glob: String, path: String)? {
+        let separators: Set<UInt8> = Set(" \t\n;&|()'\"<>".utf8)
+        let words = command.utf8.split(whereSeparator: { separators.contains($0) }).map { String(decoding: $0, as: UTF8.self) }
+        let destructive = command.utf8.contains(UInt8(ascii: ">")) || words.contains { word in
+            let name = word.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(word[word.utf8.index(after: $0)...]) } ?? word
+            return destructiveVerbs.contains(name)
+        }
         guard destructive else { return nil }
-        for w in words {
-            let candidate = normalize(w.trimmingCharacters(in: CharacterSet(charactersIn: "'\"<>")))
-            if !candidate.isEmpty, Glob.matches(glob, candidate, pathMode: true) { return (glob, candidate) }
-            // A whole protected folder: `rm -rf tests`.
-            if let top = glob.split(separator: "/").first, !candidate.contains("*"), candidate == String(top) || candidate == String(top) + "/" {
-                return (glob, candidate)
+        for glob in globs {
+            let top = glob.split(separator: "/").first.map(String.init)
+            for w in words {
+                let candidate = normalize(w)
+                if !candidate.isEmpty, Glob.matches(glob, candidate, pathMode: true) { return (glob, candidate) }
+                // A whole protected folder: `rm -rf tests`.
+                if let top, !candidate.contains("*"), candidate == top || candidate == top + "/" { return (glob, candidate) }
             }
         }
         return nil
     }
+
+    static let destructiveVerbs: Set<String> = ["rm", "mv", "unlink", "truncate", "shred", "sed", "perl", "git", "cp", "tee", "dd", "chmod", "ln"]
 }
 
 /// Shell-style globs: `*` any run of characters (within one path segment in path mode), `**`
@@ -146,42 +157,81 @@ public enum Glob {
         return pattern.withUTF8 { p in text.withUTF8 { t in match(p, t, pathMode: pathMode) } }
     }
 
+    /// The same against text already in UTF-8 (a decision converts its call once, not per rule).
+    static func matches(_ pattern: String, _ text: [UInt8], pathMode: Bool) -> Bool {
+        var pattern = pattern
+        return pattern.withUTF8 { p in text.withUnsafeBufferPointer { t in match(p, t, pathMode: pathMode) } }
+    }
+
     static func match(_ p: UnsafeBufferPointer<UInt8>, _ t: UnsafeBufferPointer<UInt8>, pathMode: Bool) -> Bool {
-        let star = UInt8(ascii: "*"), question = UInt8(ascii: "?"), slash = UInt8(ascii: "/")
         // Fast paths: no wildcard at all; or a literal prefix that already differs.
         var firstWild = p.count
-        for (i, c) in p.enumerated() where c == star || c == question { firstWild = i; break }
+        for (i, c) in p.enumerated() where c == Matcher.star || c == Matcher.question { firstWild = i; break }
         if firstWild == p.count { return p.elementsEqual(t) }
         if t.count < firstWild || !p[0..<firstWild].elementsEqual(t[0..<firstWild]) { return false }
-        // Memoised search over (pattern index, text index): 0 unknown, 1 false, 2 true.
-        let width = t.count + 1
-        var memo = [UInt8](repeating: 0, count: (p.count + 1) * width)
+        // Every literal run between wildcards must occur in the text: most non-matches end here,
+        // without the search below (`*forbidden*` against a command is one substring test).
+        var start = firstWild
+        while start < p.count {
+            while start < p.count, p[start] == Matcher.star || p[start] == Matcher.question { start += 1 }
+            // The '/' of `**/` may match nothing (`**/*.py` matches "a.py").
+            if start >= 2, start < p.count, p[start] == Matcher.slash, p[start - 1] == Matcher.star, p[start - 2] == Matcher.star { start += 1 }
+            var end = start
+            while end < p.count, p[end] != Matcher.star, p[end] != Matcher.question { end += 1 }
+            if end > start, !contains(t, p[start..<end]) { return false }
+            start = end
+        }
+        let size = (p.count + 1) * (t.count + 1)
+        // The memo lives on the stack for the usual sizes: a decision must not allocate per rule.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: size) { memo in
+            memo.initialize(repeating: 0)
+            let m = Matcher(p: p, t: t, pathMode: pathMode, memo: memo)
+            return m.go(firstWild, firstWild)
+        }
+    }
+
+    private static func contains(_ t: UnsafeBufferPointer<UInt8>, _ needle: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        let n = needle.count
+        guard n <= t.count else { return false }
+        let first = needle[needle.startIndex]
+        var i = 0
+        while i + n <= t.count {
+            if t[i] == first, t[i..<(i + n)].elementsEqual(needle) { return true }
+            i += 1
+        }
+        return false
+    }
+
+    /// A memoised search over (pattern index, text index); memo: 0 unknown, 1 false, 2 true.
+    private struct Matcher {
+        static let star = UInt8(ascii: "*"), question = UInt8(ascii: "?"), slash = UInt8(ascii: "/")
+        let p: UnsafeBufferPointer<UInt8>
+        let t: UnsafeBufferPointer<UInt8>
+        let pathMode: Bool
+        let memo: UnsafeMutableBufferPointer<UInt8>
+
         func go(_ i: Int, _ j: Int) -> Bool {
-            let key = i * width + j
+            let key = i * (t.count + 1) + j
             if memo[key] != 0 { return memo[key] == 2 }
-            var result: Bool
+            var result = false
             if i == p.count {
                 result = j == t.count
-            } else if p[i] == star {
-                let double = i + 1 < p.count && p[i + 1] == star
+            } else if p[i] == Matcher.star {
+                let double = i + 1 < p.count && p[i + 1] == Matcher.star
                 let next = double ? i + 2 : i + 1
-                result = false
                 // `**/` also matches no folder at all.
-                if double, next < p.count, p[next] == slash, go(next + 1, j) { result = true }
+                if double, next < p.count, p[next] == Matcher.slash, go(next + 1, j) { result = true }
                 var k = j
                 while !result {
                     if go(next, k) { result = true; break }
-                    if k == t.count || (pathMode && !double && t[k] == slash) { break }
+                    if k == t.count || (pathMode && !double && t[k] == Matcher.slash) { break }
                     k += 1
                 }
-            } else if j < t.count, p[i] == question ? (!pathMode || t[j] != slash) : p[i] == t[j] {
+            } else if j < t.count, p[i] == Matcher.question ? (!pathMode || t[j] != Matcher.slash) : p[i] == t[j] {
                 result = go(i + 1, j + 1)
-            } else {
-                result = false
             }
             memo[key] = result ? 2 : 1
             return result
         }
-        return go(firstWild, firstWild)
     }
 }

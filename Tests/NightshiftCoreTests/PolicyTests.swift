@@ -67,6 +67,9 @@ import Testing
             ("**/*.py", "x/y/a.py", true, true), ("src/?.py", "src/a.py", true, true), ("src/?.py", "src/ab.py", true, false),
             ("mcp__*", "mcp__a__b", false, true), ("git push*", "git pushx", false, true), ("a*b*c", "aXbYc", false, true),
             ("a*b*c", "aXbY", false, false), ("", "", false, true), ("", "x", false, false),
+            ("src/**/test_*.py", "src/test_a.py", true, true), ("src/**/test_*.py", "src/x/y/test_a.py", true, true),
+            ("*forbidden*", "rm forbidden file", false, true), ("*forbidden*", "rm forbid", false, false),
+            ("a?c*", "abcdef", false, true), ("**/x", "x", true, true),
         ]
         for (pattern, text, pathMode, expected) in cases {
             #expect(Glob.matches(pattern, text, pathMode: pathMode) == expected, "\(pattern) ~ \(text) (path mode \(pathMode))")
