@@ -14,7 +14,7 @@ public struct Nightshift: AsyncParsableCommand {
 
             Exit status of run/resume/demo: 0 finished, 3 paused (needs attention), 4 failed, 1 error, 64 usage.
             """,
-        subcommands: [RunCommand.self, Resume.self, Status.self, Log.self, Inbox.self, Approve.self, Deny.self, BudgetCommand.self,
+        subcommands: [RunCommand.self, Resume.self, Worker.self, Status.self, Log.self, Inbox.self, Approve.self, Deny.self, BudgetCommand.self,
                       Answer.self, Audit.self, Demo.self, Bench.self, BenchChild.self])
 
     public init() {}

@@ -172,66 +172,8 @@ struct Resume: AsyncParsableCommand {
                 throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)")
             }
             let printer = quiet ? nil : TimelinePrinter(json: json)
-            let probe = Composition.harness(store: store, model: NoModel(), printer: nil)
-            let state = try await probe.wake(runID)
-            if state.isTerminal {
-                FileHandle.standardOutput.write(Data("run \(runID) already \(state.status.rawValue)\(state.statusReason.map { ": \($0)" } ?? ""); nothing to resume\n".utf8))
-                return state.status == .finished ? .finished : .failed(state.statusReason ?? "")
-            }
-            // The models default to the ones the run was started with (keys are read again, never stored).
-            // The workspace must still be there (a worktree is reattached, never recreated empty).
-            // A worktree that was never recorded as made (the process died first) is made now, from the recorded repository.
-            var provision: (@Sendable () async throws -> [Event])?
-            var announce: [Event] = []
-            if state.branch == nil, let repository = state.settings.worktreeOf {
-                provision = Composition.worktree(repository: repository, run: runID,
-                                                 worktreesRoot: URL(fileURLWithPath: state.workspace).deletingLastPathComponent().path, remake: true)
-                if !(state.settings.toolServers ?? []).isEmpty {
-                    announce += try await provision!()
-                    provision = nil
-                }
-            } else {
-                var isDir: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: state.workspace, isDirectory: &isDir), isDir.boolValue else {
-                    let hint = state.branch.map { " Recreate it with: git worktree add \(state.workspace) \($0)" } ?? ""
-                    throw CLIError("the run's workspace \(state.workspace) is missing.\(hint)")
-                }
-                if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
-            }
-            let sealed = Composition.sealed([state.policySource, state.guidanceSource], workspace: state.workspace)
-            let isolation = try Composition.isolation(sandbox, sealed: sealed)
-            let (model, http) = try await Composition.models(models, recorded: state.model)
-            // The run's MCP servers, as recorded when it was created (variables are read from this environment).
-            let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
-            do { tools = try await Composition.tools(isolation: isolation, servers: state.settings.toolServers ?? [], workspace: state.workspace, sealed: sealed) } catch {
-                try? await http?.shutdown()
-                throw error
-            }
-            let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation, tools: tools.runner)
-            if let first = try await store.read(runID, after: 0, limit: 1).first { printer?.setStart(first.time) }
-            let reason: StopReason
-            do {
-                // The policy file the run was started with is watched again; a change made while no process ran applies now.
-                var watcher: PolicyWatcher?
-                if let source = state.policySource, let hash = state.policyHash {
-                    watcher = PolicyWatcher(path: source, recordedHash: hash, workspace: state.workspace)
-                    if FileManager.default.fileExists(atPath: source) { watcher?.forceCheck() }
-                }
-                // A guidance file edited while the run waited is a new version, recorded before the next step.
-                if let source = state.guidanceSource, FileManager.default.fileExists(atPath: source),
-                   case let .guidanceSet(_, hash, _) = try GuidanceFile.event(path: source), hash != state.guidanceHash {
-                    announce.append(try GuidanceFile.event(path: source))
-                }
-                reason = try await harness.drive(runID, resumedBy: "nightshift resume (pid \(getpid()))",
-                                                 announce: announce + [.isolationSet(mode: isolation.label)] + tools.started, provision: provision,
-                                                 policyChanges: PolicyWatcher.hook(watcher))
-            } catch {
-                await tools.stop()
-                try? await http?.shutdown()
-                throw error
-            }
-            await tools.stop()
-            try? await http?.shutdown()
+            let reason = try await Resumption.resume(runID, store: store, models: models, sandbox: sandbox, printer: printer,
+                                                    by: "nightshift resume (pid \(getpid()))")
             printOutcome(runID, reason, db: self.store.db)
             return reason
         }
@@ -243,4 +185,75 @@ struct Resume: AsyncParsableCommand {
 struct NoModel: ModelProvider {
     var label: String { "none" }
     func respond(to request: ModelRequest) async throws -> ModelResponse { throw CLIError("no model configured") }
+}
+
+
+/// Continuing a run from its log, shared by `resume` and `worker`: the same models (keys read
+/// again), the same workspace (reattached, or made if it never was), the same MCP servers,
+/// sandbox, sealed files and policy watch as the process that started it.
+enum Resumption {
+    static func resume(_ runID: RunID, store: SQLiteEventStore, models: ModelOptions, sandbox: SandboxOptions,
+                       printer: TimelinePrinter?, by: String) async throws -> StopReason {
+        let probe = Composition.harness(store: store, model: NoModel(), printer: nil)
+        let state = try await probe.wake(runID)
+        if state.isTerminal {
+            FileHandle.standardOutput.write(Data("run \(runID) already \(state.status.rawValue)\(state.statusReason.map { ": \($0)" } ?? ""); nothing to resume\n".utf8))
+            return state.status == .finished ? .finished : .failed(state.statusReason ?? "")
+        }
+        // The models default to the ones the run was started with (keys are read again, never stored).
+        // The workspace must still be there (a worktree is reattached, never recreated empty).
+        // A worktree that was never recorded as made (the process died first) is made now, from the recorded repository.
+        var provision: (@Sendable () async throws -> [Event])?
+        var announce: [Event] = []
+        if state.branch == nil, let repository = state.settings.worktreeOf {
+            provision = Composition.worktree(repository: repository, run: runID,
+                                             worktreesRoot: URL(fileURLWithPath: state.workspace).deletingLastPathComponent().path, remake: true)
+            if !(state.settings.toolServers ?? []).isEmpty {
+                announce += try await provision!()
+                provision = nil
+            }
+        } else {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: state.workspace, isDirectory: &isDir), isDir.boolValue else {
+                let hint = state.branch.map { " Recreate it with: git worktree add \(state.workspace) \($0)" } ?? ""
+                throw CLIError("the run's workspace \(state.workspace) is missing.\(hint)")
+            }
+            if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
+        }
+        let sealed = Composition.sealed([state.policySource, state.guidanceSource], workspace: state.workspace)
+        let isolation = try Composition.isolation(sandbox, sealed: sealed)
+        let (model, http) = try await Composition.models(models, recorded: state.model)
+        // The run's MCP servers, as recorded when it was created (variables are read from this environment).
+        let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
+        do { tools = try await Composition.tools(isolation: isolation, servers: state.settings.toolServers ?? [], workspace: state.workspace, sealed: sealed) } catch {
+            try? await http?.shutdown()
+            throw error
+        }
+        let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation, tools: tools.runner)
+        if let first = try await store.read(runID, after: 0, limit: 1).first { printer?.setStart(first.time) }
+        let reason: StopReason
+        do {
+            // The policy file the run was started with is watched again; a change made while no process ran applies now.
+            var watcher: PolicyWatcher?
+            if let source = state.policySource, let hash = state.policyHash {
+                watcher = PolicyWatcher(path: source, recordedHash: hash, workspace: state.workspace)
+                if FileManager.default.fileExists(atPath: source) { watcher?.forceCheck() }
+            }
+            // A guidance file edited while the run waited is a new version, recorded before the next step.
+            if let source = state.guidanceSource, FileManager.default.fileExists(atPath: source),
+               case let .guidanceSet(_, hash, _) = try GuidanceFile.event(path: source), hash != state.guidanceHash {
+                announce.append(try GuidanceFile.event(path: source))
+            }
+            reason = try await harness.drive(runID, resumedBy: by,
+                                             announce: announce + [.isolationSet(mode: isolation.label)] + tools.started, provision: provision,
+                                             policyChanges: PolicyWatcher.hook(watcher))
+        } catch {
+            await tools.stop()
+            try? await http?.shutdown()
+            throw error
+        }
+        await tools.stop()
+        try? await http?.shutdown()
+        return reason
+    }
 }

@@ -95,6 +95,28 @@ import Testing
         #expect(try await nightshift(["audit", "verify", "e", "--db", db]).status == 0)
     }
 
+    /// A running worker continues a run as soon as it is approved; nobody types resume.
+    @Test func aWorkerContinuesARunAsSoonAsItIsApproved() async throws {
+        let (root, ws, args) = try setup(scenario: "tasks:\n  ship:\n    - tools:\n        - shell: {command: 'echo shipped >> release.log'}\n      done: ok\n")
+        let db = root + "/ns.db"
+        #expect(try await nightshift(["run", "--id", "w", "-q", "--unsandboxed"] + args).status == 3)
+        let worker = try ChildProcess.spawn([try nightshiftBinary(), "worker", "--db", db, "--poll-ms", "50", "--unsandboxed"],
+                                            environment: ProcessInfo.processInfo.environment, outputPath: root + "/worker.log")
+        defer { worker.kill() }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!FileManager.default.fileExists(atPath: ws + "/release.log"))   // nothing runs before a human decides
+        #expect(try await nightshift(["approve", "w", "m1.1", "--db", db]).status == 0)
+        let store = try SQLiteEventStore(path: db)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await store.summary(of: RunID("w"))?.status != .finished, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await store.summary(of: RunID("w"))?.status == .finished)
+        #expect(try String(contentsOfFile: ws + "/release.log", encoding: .utf8) == "shipped\n")
+        let log = (try? String(contentsOfFile: root + "/worker.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("resuming w after approval_decided"), "\(log)")
+    }
+
     @Test func aDeniedCallIsNotRunAndTheModelIsToldWhy() async throws {
         let (root, ws, args) = try setup(scenario: """
             tasks:

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import NightshiftCore
+import NightshiftHarness
+import NightshiftSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A long-running process that continues paused runs as soon as a human has acted on them
+/// (approved or denied a call, raised a budget, answered an escalation), so nobody has to type
+/// `resume`. Waiting runs still hold nothing: the worker only polls the run index.
+struct Worker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue paused runs as soon as a human decides (approve, deny, budget, answer). Runs until stopped.",
+        discussion: """
+            Every --poll-ms the worker looks at the paused runs; a run whose latest event is a human's \
+            (approval_decided, budget_set, guidance_given) is resumed here, one at a time, with the models \
+            it was started with. Stop it with Ctrl-C or SIGTERM at any time: a run it was driving continues \
+            from its log on the next resume or worker, like after any crash.
+            """)
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var models: ModelOptions
+    @OptionGroup var sandbox: SandboxOptions
+    @Option(help: "Milliseconds between looks at the run index.") var pollMs: Int = 500
+    @Flag(help: "Look once, resume what is ready, and exit.") var once = false
+
+    func validate() throws {
+        guard pollMs >= 10 else { throw ValidationError("--poll-ms must be at least 10") }
+    }
+
+    mutating func run() async throws {
+        try await reportErrors {
+            let store = try Composition.openExistingStore(store)
+            say("worker (pid \(getpid())) watching \(self.store.db)")
+            var failedAt: [RunID: Int64] = [:]   // runs that could not be resumed, until their log moves
+            while !Task.isCancelled {
+                for summary in try await store.runs() where summary.status == .paused {
+                    guard let last = try await store.read(summary.id, after: summary.headSeq - 1, limit: 1).first,
+                          last.actor == "human", failedAt[summary.id] != summary.headSeq else { continue }
+                    say("resuming \(summary.id) after \(last.event.kind)")
+                    do {
+                        let reason = try await Resumption.resume(summary.id, store: store, models: models, sandbox: sandbox,
+                                                                printer: nil, by: "nightshift worker (pid \(getpid()))")
+                        say("run \(summary.id) \(reason.text)")
+                    } catch {
+                        // One run's trouble (a missing key, a vanished workspace) must not stop the others.
+                        say("run \(summary.id) could not be resumed: \(error)")
+                        failedAt[summary.id] = summary.headSeq
+                    }
+                }
+                if once { return }
+                try await Task.sleep(for: .milliseconds(pollMs))
+            }
+        }
+    }
+}
