@@ -78,7 +78,7 @@ let package = Package(
                     dependencies: ["NightshiftCore", "NightshiftModels", "NightshiftTesting"],
                     resources: [.copy("Golden")],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "NightshiftHandsTests", dependencies: ["NightshiftCore", "NightshiftHands"],
+        .testTarget(name: "NightshiftHandsTests", dependencies: ["NightshiftCore", "NightshiftHands", "NightshiftTesting"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "NightshiftHarnessTests",
                     dependencies: ["NightshiftCore", "NightshiftHarness", "NightshiftTesting", "NightshiftModels",

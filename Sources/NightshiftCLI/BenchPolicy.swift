@@ -84,15 +84,20 @@ extension BenchChild {
     static let w2Policy = Event.policySet(policy: Policy(rules: [PolicyRule(effect: .ask, tool: "echo", origin: "w2:1")]),
                                           source: "bench-w2", hash: "w2", text: "rules: [{ask: echo}]")
 
+    /// W2's store and harness: W1's one-step echo model and tool.
+    static func w2Harness(db: String, durability: String) throws -> (SQLiteEventStore, Harness) {
+        let store = try SQLiteEventStore(path: db, configuration: .init(durability: .init(rawValue: durability) ?? .full))
+        return (store, Harness(store: store, model: W1Model(steps: 1), tools: W1Tools(effectsFile: nil), checks: NoChecks(),
+                               configuration: .init(writeProgressFile: false)))
+    }
+
     struct W2Pause: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "w2-pause")
         @Option var db: String
         @Option var runs: Int
         @Option var durability: String = "full"
         mutating func run() async throws {
-            let store = try SQLiteEventStore(path: db, configuration: .init(durability: .init(rawValue: durability) ?? .full))
-            let harness = Harness(store: store, model: W1Model(steps: 1), tools: W1Tools(effectsFile: nil), checks: NoChecks(),
-                                  configuration: .init(writeProgressFile: false))
+            let (_, harness) = try BenchChild.w2Harness(db: db, durability: durability)
             let start = ContinuousClock.now
             let runs = self.runs
             try await withThrowingTaskGroup(of: StopReason.self) { group in
@@ -117,9 +122,7 @@ extension BenchChild {
         @Option var runs: Int
         @Option var durability: String = "full"
         mutating func run() async throws {
-            let store = try SQLiteEventStore(path: db, configuration: .init(durability: .init(rawValue: durability) ?? .full))
-            let harness = Harness(store: store, model: W1Model(steps: 1), tools: W1Tools(effectsFile: nil), checks: NoChecks(),
-                                  configuration: .init(writeProgressFile: false))
+            let (store, harness) = try BenchChild.w2Harness(db: db, durability: durability)
             let runs = self.runs
             let start = ContinuousClock.now
             // Approve every waiting call, as `nightshift approve` does: wake, check, append one event.

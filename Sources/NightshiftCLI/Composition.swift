@@ -77,10 +77,10 @@ enum Composition {
     }
 
     /// Decides how commands are isolated: bubblewrap when it works here; otherwise only with `--unsandboxed`.
-    static func isolation(_ options: SandboxOptions, sealed: [String] = []) throws -> Isolation {
+    static func isolation(_ options: SandboxOptions, sealed: [String] = [], policyNetwork: Bool? = nil) throws -> Isolation {
         var limits = SandboxLimits()
         limits.sealedPaths = sealed
-        limits.network = options.allowNetwork
+        limits.network = policyNetwork ?? options.allowNetwork   // the policy, when it says, wins over the flag
         limits.readOnlyPaths = options.sandboxRo
         // NIGHTSHIFT_BWRAP names a bubblewrap binary elsewhere than /usr/bin.
         switch Isolation.detect(limits: limits, bwrap: ProcessInfo.processInfo.environment["NIGHTSHIFT_BWRAP"]) {
@@ -136,6 +136,17 @@ enum Composition {
     /// The run's own policy and guidance files that lie inside its workspace: tools may not change them.
     static func sealed(_ files: [String?], workspace: String) -> [String] {
         files.compactMap { $0 }.filter { $0.hasPrefix(workspace + "/") }
+    }
+
+    /// Runs `body`, then `cleanup` whether or not it threw (an async `defer`).
+    static func finally<T>(_ body: () async throws -> T, cleanup: () async -> Void) async throws -> T {
+        let result: T
+        do { result = try await body() } catch {
+            await cleanup()
+            throw error
+        }
+        await cleanup()
+        return result
     }
 
     /// A fresh run id: time-ordered and unique enough for one database.

@@ -102,7 +102,8 @@ struct RunCommand: AsyncParsableCommand {
             }
             let policyEvent = try policyPath.map { try PolicyWatcher.event(path: $0, workspace: ws) }
             let sealed = Composition.sealed([policyPath, guidancePath], workspace: ws)
-            let isolation = try Composition.isolation(sandbox, sealed: sealed)
+            let policyNetwork: Bool? = if case let .policySet(p, _, _, _)? = policyEvent { p.network } else { nil }
+            let isolation = try Composition.isolation(sandbox, sealed: sealed, policyNetwork: policyNetwork)
             let (model, http) = try await Composition.models(models)
             let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
             do { tools = try await Composition.tools(isolation: isolation, servers: servers, workspace: ws, sealed: sealed) } catch {
@@ -111,8 +112,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             let printer = quiet ? nil : TimelinePrinter(json: json)
             let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation, tools: tools.runner)
-            let reason: StopReason
-            do {
+            let reason = try await Composition.finally({
                 try await harness.create(runID, title: plan.title, plan: plan, workspace: ws,
                                          settings: RunSettings(maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns,
                                                                toolServers: servers.isEmpty ? nil : servers, worktreeOf: worktreeOf))
@@ -120,16 +120,13 @@ struct RunCommand: AsyncParsableCommand {
                 if let policyPath, case let .policySet(_, _, hash, _)? = policyEvent {
                     watcher = PolicyWatcher(path: policyPath, recordedHash: hash, workspace: ws)
                 }
-                reason = try await harness.drive(runID, announce: (policyEvent.map { [$0] } ?? []) + (guidanceEvent.map { [$0] } ?? []) + announce
+                return try await harness.drive(runID, announce: (policyEvent.map { [$0] } ?? []) + (guidanceEvent.map { [$0] } ?? []) + announce
                                                     + [.isolationSet(mode: isolation.label)] + tools.started,
                                                  provision: provision, policyChanges: PolicyWatcher.hook(watcher))
-            } catch {
+            }, cleanup: {
                 await tools.stop()
                 try? await http?.shutdown()
-                throw error
-            }
-            await tools.stop()
-            try? await http?.shutdown()
+            })
             printOutcome(runID, reason, db: self.store.db)
             return reason
         }
@@ -221,7 +218,7 @@ enum Resumption {
             if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
         }
         let sealed = Composition.sealed([state.policySource, state.guidanceSource], workspace: state.workspace)
-        let isolation = try Composition.isolation(sandbox, sealed: sealed)
+        let isolation = try Composition.isolation(sandbox, sealed: sealed, policyNetwork: state.policy?.network)
         let (model, http) = try await Composition.models(models, recorded: state.model)
         // The run's MCP servers, as recorded when it was created (variables are read from this environment).
         let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
@@ -231,8 +228,7 @@ enum Resumption {
         }
         let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation, tools: tools.runner)
         if let first = try await store.read(runID, after: 0, limit: 1).first { printer?.setStart(first.time) }
-        let reason: StopReason
-        do {
+        return try await Composition.finally({
             // The policy file the run was started with is watched again; a change made while no process ran applies now.
             var watcher: PolicyWatcher?
             if let source = state.policySource, let hash = state.policyHash {
@@ -244,16 +240,12 @@ enum Resumption {
                case let .guidanceSet(_, hash, _) = try GuidanceFile.event(path: source), hash != state.guidanceHash {
                 announce.append(try GuidanceFile.event(path: source))
             }
-            reason = try await harness.drive(runID, resumedBy: by,
-                                             announce: announce + [.isolationSet(mode: isolation.label)] + tools.started, provision: provision,
-                                             policyChanges: PolicyWatcher.hook(watcher))
-        } catch {
+            return try await harness.drive(runID, resumedBy: by,
+                                           announce: announce + [.isolationSet(mode: isolation.label)] + tools.started, provision: provision,
+                                           policyChanges: PolicyWatcher.hook(watcher))
+        }, cleanup: {
             await tools.stop()
             try? await http?.shutdown()
-            throw error
-        }
-        await tools.stop()
-        try? await http?.shutdown()
-        return reason
+        })
     }
 }

@@ -23,6 +23,7 @@ import Yams
 ///   task: {cost_usd: 1.00, tool_calls: 100}
 /// breakers: {failed_checks: 3, tool_errors: 5, repeated_call: 4}
 /// approvers: [alice, bob]        # OS users who may approve; default: anyone who can open the database
+/// network: false                 # sandboxed commands' network; false wins over --allow-network
 /// ```
 public enum PolicyFile {
     /// The parsed policy and the file's text (recorded whole, with its hash).
@@ -35,7 +36,7 @@ public enum PolicyFile {
         let r = YAMLReader(file: file)
         let root = try r.load(text)
         let top = try r.mapping(root, "the policy")
-        try r.checkKeys(top, allowed: ["default", "rules", "protected", "budgets", "breakers", "approvers"], in: "the policy")
+        try r.checkKeys(top, allowed: ["default", "rules", "protected", "budgets", "breakers", "approvers", "network"], in: "the policy")
         func field(_ entries: [(key: String, keyNode: Node, value: Node)], _ key: String) -> Node? {
             entries.first(where: { $0.key == key })?.value
         }
@@ -100,6 +101,11 @@ public enum PolicyFile {
             }
             policy.breakers = Breakers(failedChecks: try count("failed_checks"), toolErrors: try count("tool_errors"),
                                        repeatedCall: try count("repeated_call"))
+        }
+        if let n = field(top, "network") {
+            let v = try r.string(n, "network")
+            guard v == "true" || v == "false" else { throw r.fail(n, "network must be true or false, not '\(v)'") }
+            policy.network = v == "true"
         }
         if let a = field(top, "approvers") {
             for v in try r.sequence(a, "'approvers'") { policy.approvers.append(try r.string(v, "an approver")) }

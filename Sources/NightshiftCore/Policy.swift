@@ -65,6 +65,10 @@ public struct Policy: Sendable, Codable, Equatable {
     public var breakers: Breakers
     /// OS user names that may approve or deny; empty: anyone who can open the database.
     public var approvers: [String]
+    /// Network for sandboxed commands: true allows it, false forbids it even when `--allow-network`
+    /// was passed; nil leaves it to that flag. Applies from the next process start (the sandbox is
+    /// set up per process), not mid-run like the rules.
+    public var network: Bool?
     public init(rules: [PolicyRule] = [], defaultEffect: PolicyEffect = .allow, protectedPaths: [String] = [],
                 protectedEffect: PolicyEffect = .deny, runBudget: Budget = Budget(), taskBudget: Budget = Budget(),
                 breakers: Breakers = Breakers(), approvers: [String] = []) {

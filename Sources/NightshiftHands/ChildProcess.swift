@@ -68,6 +68,23 @@ public struct ChildProcessError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// posix_spawn with what every child Nightshift starts gets: default signals and an empty mask,
+/// an explicit environment (nothing inherited), and the caller's file actions.
+/// - Returns: the pid, and 0 or the errno posix_spawn failed with.
+func spawnProcess(_ argv: [String], environment: [String: String], actions: inout posix_spawn_file_actions_t,
+                  newProcessGroup: Bool) -> (pid: pid_t, error: Int32) {
+    var attr = posix_spawnattr_t()
+    posix_spawnattr_init(&attr)
+    defer { posix_spawnattr_destroy(&attr) }
+    SpawnSignals.reset(&attr, newProcessGroup: newProcessGroup)
+    let cArgs = argv.map { strdup($0) } + [nil]
+    let cEnv = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { (cArgs + cEnv).forEach { free($0) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
+    return (pid, rc)
+}
+
 /// Signals for every child Nightshift starts, as a shell would give them: none blocked, the
 /// usual ones at their default action. A child otherwise inherits the spawning thread's mask,
 /// and dispatch worker threads block signals (such a child would never see SIGINT or SIGTERM).

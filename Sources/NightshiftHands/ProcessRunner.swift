@@ -68,17 +68,9 @@ public enum ProcessRunner {
         posix_spawn_file_actions_adddup2(&actions, writeFD, 2)
         nightshift_spawn_addchdir(&actions, cwd)
 
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        SpawnSignals.reset(&attr, newProcessGroup: true)
-
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
+        let spawned = spawnProcess(argv, environment: environment, actions: &actions, newProcessGroup: true)
         close(writeFD)
+        let (pid, rc) = spawned
         guard rc == 0 else {
             close(readFD)
             return ProcessOutcome(exitCode: 127, output: "cannot start \(argv[0]): \(String(cString: strerror(rc)))",

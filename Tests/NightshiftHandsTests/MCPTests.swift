@@ -1,5 +1,6 @@
 import Foundation
 import NightshiftCore
+import NightshiftTesting
 import NightshiftHands
 import Testing
 #if canImport(Glibc)
@@ -13,21 +14,7 @@ enum MCPTestServer {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     /// The venv's python and the interpreter's own prefix (the venv links to it), when `mcp` imports.
-    static let python: (executable: String, basePrefix: String)? = {
-        let python = packageRoot + "/.venv/bin/python"
-        guard FileManager.default.isExecutableFile(atPath: python) else { return nil }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = ["-c", "import sys, mcp.server.fastmcp; print(sys.base_prefix)"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        return (python, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-    }()
+    static let python = TestPython.venv(packageRoot: packageRoot, importing: "mcp.server.fastmcp")
 
     static var available: Bool { python != nil }
 

@@ -207,6 +207,13 @@ import Testing
         #expect(try await nightshift(["run", "--id", "p", "-q", "--unsandboxed"] + args).status == 3)
         let refused = try await nightshift(["approve", "p", "m1.1", "--db", db])
         #expect(refused.status == 1 && refused.stderr.contains("may not decide"), "\(refused.stderr)")
+        // The policy's network key wins over the flag, and the log says which way it went.
+        try (Self.policy + "\nnetwork: false\n").write(toFile: root + "/policy.yaml", atomically: true, encoding: .utf8)
+        let offline = try await nightshift(["run", "--id", "n", "-q", "--allow-network"] + args)
+        if SandboxAvailable.yes {
+            let modes = try await SQLiteEventStore(path: db).readAll(RunID("n")).compactMap { if case let .isolationSet(mode) = $0.event { mode } else { nil } }
+            #expect(modes.first?.contains("network off") == true, "\(modes) \(offline.stderr)")
+        }
         let budget = try await nightshift(["budget", "p", "--tool-calls", "99", "--db", db])
         #expect(budget.status == 1)   // budgets are a decision too
         let badPolicy = try await nightshift(["run", "--id", "q", "--plan", root + "/plan.yaml", "--workspace", root + "/ws",

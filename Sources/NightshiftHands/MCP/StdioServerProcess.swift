@@ -39,16 +39,9 @@ final class StdioServerProcess: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         nightshift_spawn_addchdir(&actions, cwd)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        SpawnSignals.reset(&attr, newProcessGroup: true)
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
+        let spawned = spawnProcess(argv, environment: environment, actions: &actions, newProcessGroup: true)
         close(toChild[0]); close(fromChild[1])
+        let (pid, rc) = spawned
         guard rc == 0 else {
             close(toChild[1]); close(fromChild[0])
             throw MCPSourceError("cannot start \(argv[0]): \(String(cString: strerror(rc)))")
