@@ -74,6 +74,7 @@ struct Demo: AsyncParsableCommand {
             try await harness.create(runID, title: plan.title, plan: plan, workspace: project, settings: RunSettings(maxAttempts: 3))
             FileHandle.standardOutput.write(Data("run id: \(runID)   (if killed: nightshift resume \(runID)\(dbArg))\n\n".utf8))
             let reason = try await harness.drive(runID, announce: [.isolationSet(mode: isolation.label)])
+            if reason == .finished { await printReport(runID, store: store) }
             printOutcome(runID, reason, db: self.store.db)
             say("The workspace now holds the fixed project and PROGRESS.md (a view written from the log): \(project)")
             say("Try a crash: nightshift demo --kill-after 20, then nightshift resume RUN")

@@ -127,11 +127,19 @@ struct RunCommand: AsyncParsableCommand {
                 await tools.stop()
                 try? await http?.shutdown()
             })
+            if reason == .finished, !quiet, !json { await printReport(runID, store: store) }
             printOutcome(runID, reason, db: self.store.db)
             return reason
         }
         throw exitStatus(for: reason)
     }
+}
+
+/// Prints the final report (the `run_reported` event) of a run that finished.
+func printReport(_ run: RunID, store: SQLiteEventStore) async {
+    guard let head = try? await store.summary(of: run)?.headSeq,
+          let tail = try? await store.read(run, after: max(head - 4, 0), limit: 4) else { return }
+    for case let .runReported(report) in tail.map(\.event) { say("\n" + report.text) }
 }
 
 func printOutcome(_ run: RunID, _ reason: StopReason, db: String) {
@@ -169,8 +177,10 @@ struct Resume: AsyncParsableCommand {
                 throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)")
             }
             let printer = quiet ? nil : TimelinePrinter(json: json)
+            let wasTerminal = try await store.summary(of: runID)?.status == .finished
             let reason = try await Resumption.resume(runID, store: store, models: models, sandbox: sandbox, printer: printer,
                                                     by: "nightshift resume (pid \(getpid()))")
+            if reason == .finished, !wasTerminal, !quiet, !json { await printReport(runID, store: store) }
             printOutcome(runID, reason, db: self.store.db)
             return reason
         }

@@ -41,6 +41,7 @@ enum Timeline {
         case let .noteAdded(_, text): return "    worker's note: \(short(text, 90))"
         case let .runPaused(reason): return "⏸ run paused: \(short(reason, 160))"
         case let .runResumed(by): return "⏵ run resumed by \(by)"
+        case let .runReported(report): return "  report: \(report.text.split(separator: "\n").count) lines (REPORT.md)"
         case let .runFinished(summary): return "■ run finished: \(summary)"
         case let .runFailed(reason): return "■ run failed: \(short(reason, 160))"
         case let .workspaceProvisioned(path, branch, base): return "  workspace: git worktree \(path) on branch \(branch) (from \(base.prefix(10)))"

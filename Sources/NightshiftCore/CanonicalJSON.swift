@@ -166,6 +166,8 @@ struct CanonicalWriter {
             raw("\"runPaused\":{"); key("reason", first: true); string(reason)
         case let .runResumed(by):
             raw("\"runResumed\":{"); key("by", first: true); string(by)
+        case let .runReported(report):
+            raw("\"runReported\":{"); key("report", first: true); payload(report)
         case let .runFinished(summary):
             raw("\"runFinished\":{"); key("summary", first: true); string(summary)
         case let .runFailed(reason):

@@ -37,6 +37,8 @@ public enum Event: Sendable, Codable, Equatable {
     case runPaused(reason: String)
     /// A process woke the run from the log. Calls started before it and not finished are in doubt.
     case runResumed(by: String)
+    /// The final report (markdown: tasks, attempts, checks, cost, time, commits), just before `run_finished`.
+    case runReported(report: Payload)
     case runFinished(summary: String)
     case runFailed(reason: String)
     /// The run works in a git worktree on its own branch, created from `base`.
@@ -95,6 +97,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .noteAdded: "note_added"
         case .runPaused: "run_paused"
         case .runResumed: "run_resumed"
+        case .runReported: "run_reported"
         case .runFinished: "run_finished"
         case .runFailed: "run_failed"
         case .isolationSet: "isolation_set"

@@ -59,7 +59,8 @@ extension RunState {
             }
             let done = tasks.filter { $0.status == .done }.count
             let blocked = tasks.count - done
-            return .emit([.runFinished(summary: "\(done) of \(tasks.count) tasks done" + (blocked > 0 ? ", \(blocked) blocked" : ""))])
+            let summary = "\(done) of \(tasks.count) tasks done" + (blocked > 0 ? ", \(blocked) blocked" : "")
+            return .emit([.runReported(report: Payload(finalReport(summary: summary))), .runFinished(summary: summary)])
         }
         let task = plan.tasks[i]
         let progress = tasks[i]
@@ -278,6 +279,32 @@ extension RunState {
                        .runPaused(reason: "escalated: \(reason); answer with nightshift answer \(run) … (or just resume to go on to the next task)")]
         }
         return events
+    }
+
+    /// REPORT.md: what was done, how many tries it took, what it cost and where the work is.
+    /// Built from the state alone, so it is the same whoever finishes the run.
+    func finalReport(summary: String) -> String {
+        var out = "# Report: \(title)\n\n_Run \(run), written by Nightshift from the event log._\n\n**\(summary).**\n\n"
+        out += "| task | status | attempts | model turns | tool calls | checks | cost | commit |\n|---|---|---|---|---|---|---|---|\n"
+        for (i, t) in tasks.enumerated() {
+            let checks = plan.map { $0.tasks[i].checks.count } ?? 0
+            let passed = t.status == .done ? "\(checks)/\(checks) passed" : (checks == 0 ? "none" : "not passed")
+            out += "| \(t.id) | \(t.status.rawValue) | \(t.attempts) | \(t.turns) | \(t.toolCalls) | \(passed) | \(Money.format(t.costPicoUSD)) | "
+                + (t.commit.map { "`\($0.prefix(10))`" } ?? "—") + " |\n"
+        }
+        let seconds = startTime > 0 ? (lastTime - startTime) / 1000 : 0
+        out += "\nTotal: \(modelCalls) model calls, \(usage.input) input and \(usage.output) output tokens, \(Money.format(costPicoUSD))"
+        let unpriced = ledger.reduce(0) { $0 + $1.unpricedCalls }
+        if unpriced > 0 { out += " (\(unpriced) calls without a price)" }
+        out += "; \(toolCalls) tool calls; \(seconds / 3600) h \(seconds / 60 % 60) min \(seconds % 60) s by the log's clock"
+        if resumes > 0 { out += "; resumed \(resumes) times" }
+        out += ".\n"
+        if let branch { out += "\nThe work is on branch `\(branch)`.\n" }
+        let blocked = tasks.filter { $0.status == .blocked }
+        if !blocked.isEmpty {
+            out += "\nBlocked: " + blocked.map { "\($0.id)" + ($0.feedback.map { " (last feedback: \($0.prefix(200)))" } ?? "") }.joined(separator: "; ") + "\n"
+        }
+        return out
     }
 
     private func progressNote(_ task: PlanTask, _ progress: TaskProgress, summary: String) -> String {

@@ -125,6 +125,8 @@ public struct RunState: Sendable, Codable, Equatable {
         public var usage = TokenUsage()
         public var costPicoUSD: Int64 = 0
         public var toolCalls = 0
+        /// The commit of the task's work on the run's branch, once made.
+        public var commit: String?
         /// The attempt whose protected files were last verified, and what had changed then.
         public var protectedVerified: Int?
         public var protectedChanged: [String]?
@@ -440,6 +442,9 @@ extension RunState {
             resumes += 1
             for k in pendingTools.indices where pendingTools[k].started { pendingTools[k].interrupted = true }
 
+        case .runReported:
+            guard current == nil else { throw fail("a report comes when no task is active") }
+
         case .runFinished:
             guard current == nil, tasks.allSatisfy({ $0.status == .done || $0.status == .blocked }) else {
                 throw fail("tasks remain unfinished")
@@ -520,8 +525,9 @@ extension RunState {
             guard path == workspace else { throw fail("the run's workspace is \(workspace), not \(path)") }
             self.branch = branch
 
-        case let .workCommitted(task, _, _):
+        case let .workCommitted(task, commit, _):
             guard pendingCommit == task else { throw fail("task \(task) has no work waiting to be committed") }
+            if let k = tasks.firstIndex(where: { $0.id == task }) { tasks[k].commit = commit }
             pendingCommit = nil
             pendingCommitMessage = nil
         }

@@ -130,6 +130,9 @@ public struct Harness: Sendable {
             if recent.count > 2 * configuration.transcriptWindow { recent.removeFirst(recent.count - configuration.transcriptWindow) }
             // Not while the worktree is being made: a file in its folder would make `git worktree add` fail.
             if configuration.writeProgressFile, provisioning == nil, buffer.contains(where: \.changesProgress) { ProgressFile.write(committed) }
+            if configuration.writeProgressFile, provisioning == nil {
+                for case let .runReported(report) in buffer { ProgressFile.writeReport(report.text, workspace: committed.workspace) }
+            }
             buffer = []
             scratch = committed
         }

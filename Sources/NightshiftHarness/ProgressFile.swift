@@ -20,4 +20,10 @@ enum ProgressFile {
         let path = state.workspace + "/PROGRESS.md"
         try? Data(render(state).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
+
+    /// `REPORT.md` in the workspace: the final report, as recorded in the log.
+    static func writeReport(_ report: String, workspace: String) {
+        guard !workspace.isEmpty, FileManager.default.fileExists(atPath: workspace) else { return }
+        try? Data(report.utf8).write(to: URL(fileURLWithPath: workspace + "/REPORT.md"), options: .atomic)
+    }
 }

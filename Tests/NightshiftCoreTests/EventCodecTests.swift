@@ -131,6 +131,7 @@ import Testing
         .protectedHashed(hashes: ["tests/a.py": "00", tricky: "ff"]),
         .protectedHashed(hashes: [:]),
         .guidanceSet(source: tricky, hash: "ab", text: big),
+        .runReported(report: big),
         .protectedVerified(task: TaskID("a"), attempt: 2, changed: ["tests/a.py", tricky]),
         .workspaceProvisioned(path: "/w/x", branch: "nightshift/r1", base: "abc123"),
         .workCommitted(task: TaskID("a"), commit: "deadbeef", detail: "committed"),
@@ -152,6 +153,6 @@ import Testing
     }
 
     @Test func everyEventKindIsCovered() {
-        #expect(Set(Self.events.map(\.kind)).count == 36)   // update when an event kind is added
+        #expect(Set(Self.events.map(\.kind)).count == 37)   // update when an event kind is added
     }
 }

@@ -57,6 +57,7 @@ import Glibc
         let r = try await s.run(["--id", "good"])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("run good finished"))
+        #expect(r.stdout.contains("# Report: cli") && r.stdout.contains("| one | done | 1 |"), "\(r.stdout)")
         let status = try await nightshift(["status", "good", "--db", s.db])
         #expect(status.stdout.contains("scripted test double"))
         #expect(status.stdout.contains("one"))

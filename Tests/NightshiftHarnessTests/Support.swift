@@ -34,6 +34,17 @@ struct CLIResult { var status: Int32; var stdout: String; var stderr: String }
 
 /// Runs `nightshift` with arguments; waits at most `timeout`.
 func nightshift(_ args: [String], env: [String: String] = [:], asUser uid: UInt32? = nil, timeout: Duration = .seconds(120)) async throws -> CLIResult {
+    // The copy run as another user can still be held open for writing for an instant by a child
+    // another test is spawning (between its fork and its exec): exec then fails with ETXTBSY. Retry.
+    for _ in 0..<5 {
+        let r = try await nightshiftOnce(args, env: env, asUser: uid, timeout: timeout)
+        guard uid != nil, r.status == 126, r.stderr.contains("Text file busy") else { return r }
+        try await Task.sleep(for: .milliseconds(200))
+    }
+    return try await nightshiftOnce(args, env: env, asUser: uid, timeout: timeout)
+}
+
+private func nightshiftOnce(_ args: [String], env: [String: String], asUser uid: UInt32?, timeout: Duration) async throws -> CLIResult {
     let p = Process()
     var argv = args
     if let uid {
