@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Nightshift on the common workloads (shared/bench/WORKLOAD.md).",
         discussion: "Build with -c release for figures worth comparing. Every figure states its durability setting.",
-        subcommands: [Steps.self, Crash.self, Provider.self, Tools.self, PolicyBench.self])
+        subcommands: [Steps.self, Crash.self, Provider.self, Tools.self, PolicyBench.self, ContextBench.self])
 
     struct Options: ParsableArguments {
         @Option(help: ArgumentHelp("Folder for the benchmark databases. Defaults to a new temporary folder.", valueName: "DIR"))

@@ -250,6 +250,28 @@ public struct Harness: Sendable {
         }
     }
 
+    /// The context the next model call of `run` would be handed, built exactly as `drive` builds it
+    /// (from the folded state and a bounded window of recent events), without recording anything.
+    /// Nil when the run's next step is not a model call. For inspection and `bench context`.
+    public func nextContext(_ run: RunID) async throws -> ModelRequest? {
+        var state = try await wake(run)
+        guard !state.isTerminal else { return nil }
+        let recent = try await loadRecent(state)
+        if state.status == .paused { try state.applyUncommitted(.runResumed(by: "inspection")) }
+        let offered = tools.specs + [ToolSpec.note, ToolSpec.escalate].filter { core in !tools.specs.contains { $0.name == core.name } }
+        let catalog = ToolCatalog(offered)
+        for _ in 0..<16 {
+            switch state.nextAction(tools: catalog) {
+            case let .emit(events): for e in events { try state.applyUncommitted(e) }
+            case let .callModel(call, task, attempt, turn, role):
+                return ContextBuilder.request(state: state, recent: recent, call: call, task: task, attempt: attempt, turn: turn,
+                                              role: role, tools: offered, window: configuration.transcriptWindow)
+            default: return nil
+            }
+        }
+        return nil
+    }
+
     private func loadRecent(_ state: RunState) async throws -> [EventEnvelope] {
         guard let i = state.current else { return [] }
         let from = max(state.tasks[i].startSeq - 1, state.lastSeq - Int64(configuration.transcriptWindow), 0)

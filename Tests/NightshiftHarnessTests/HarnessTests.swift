@@ -120,6 +120,24 @@ private let goodScenario = """
         #expect(try await full.drive(run, resumedBy: "test") == .finished)
     }
 
+    /// `nextContext` (what `bench context` times) is exactly what the next model call is handed.
+    @Test func theNextContextIsWhatTheModelGetsOnResume() async throws {
+        let ws = tempDir()
+        let store = InMemoryEventStore()
+        let run = RunID("r1")
+        let short = try scenario("tasks:\n  make-a:\n    - tools:\n        - write_file: {path: a.txt, content: hello}\n")
+        let first = harness(store, ScriptedModel(scenario: short))
+        try await first.create(run, title: "t", plan: plan, workspace: ws, settings: RunSettings())
+        _ = try await first.drive(run)
+        let predicted = try #require(try await first.nextContext(run))
+        let log = RequestLog()
+        let full = harness(store, RecordingModel(inner: ScriptedModel(scenario: try scenario(goodScenario.replacingOccurrences(of: "      make-a:\n        - say: first try\n          tools:\n            - write_file: {path: a.txt, content: wrong}\n          done: wrote it\n", with: "      make-a:\n        - say: placeholder\n"))), log: log))
+        _ = try await full.drive(run, resumedBy: "test")
+        let actual = try #require(await log.requests.first)
+        #expect(predicted == actual)
+        #expect(predicted.transcript.count == 2)   // the first turn's call and its result
+    }
+
     @Test func wakingFromASnapshotGivesTheSameStateAsAFullFold() async throws {
         let store = InMemoryEventStore()
         let h = harness(store, ScriptedModel(scenario: try scenario(goodScenario)), snapshotEvery: 4)

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import NightshiftCore
+import NightshiftHarness
+import NightshiftModels
+import NightshiftSQLite
+
+extension Bench {
+    struct ContextBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "context",
+            abstract: "Time to build the next model context of a long run, and its size against the naive full history.",
+            discussion: """
+                W1 runs (the scripted echo model, a test double) are stopped mid-task after enough steps to hold the \
+                given numbers of events. For each, the context the next model call would get is built from the \
+                database (wake from the snapshot, read the recent window, assemble, render) many times; the median \
+                and p99 are printed with its size in tokens (4 bytes a token, the scripted model's estimate) against \
+                the naive context that replays every event's text.
+                """)
+
+        @OptionGroup var options: Bench.Options
+        @Option(help: "Comma-separated event counts.") var events: String = "1000,20000"
+        @Option(help: "Context builds to time per run.") var builds: Int = 200
+
+        mutating func run() async throws {
+            try await reportErrors {
+                let dir = try options.folder()
+                let out = BenchOutput(json: options.json)
+                for n in events.split(separator: ",").compactMap({ Int($0) }) {
+                    let db = dir + "/context-\(n).db"
+                    try? FileManager.default.removeItem(atPath: db)
+                    let store = try options.store(db)
+                    let steps = max(n / 5, 1)   // a W1 step records five events
+                    let run = RunID("ctx-\(n)")
+                    let driver = Harness(store: store, model: StopAfter(inner: W1Model(steps: steps * 2), turns: steps),
+                                         tools: W1Tools(effectsFile: nil), checks: NoChecks(), configuration: .init(writeProgressFile: false))
+                    try await driver.create(run, title: "context", plan: w1Plan(steps * 2), workspace: "/tmp", settings: w1Settings(steps * 2))
+                    _ = try await driver.drive(run)
+                    let harness = Harness(store: store, model: W1Model(steps: steps * 2), tools: W1Tools(effectsFile: nil), checks: NoChecks(),
+                                          configuration: .init(writeProgressFile: false))
+                    var samples: [Double] = []
+                    var request: ModelRequest?
+                    for _ in 0..<builds {
+                        let t0 = ContinuousClock.now
+                        request = try await harness.nextContext(run)
+                        let rendered = request.map(PromptRenderer.render)
+                        samples.append(ms(ContinuousClock.now - t0))
+                        _ = rendered
+                    }
+                    guard let request else { throw CLIError("the run has no next model call") }
+                    let rendered = PromptRenderer.render(request)
+                    var contextBytes = rendered.system.utf8.count + rendered.taskBlock.utf8.count
+                    for t in rendered.turns {
+                        switch t {
+                        case let .assistant(text, calls): contextBytes += text.utf8.count + calls.reduce(0) { $0 + $1.arguments.text.utf8.count + $1.name.utf8.count }
+                        case let .toolResult(_, name, _, output): contextBytes += name.utf8.count + output.utf8.count
+                        case let .user(text): contextBytes += text.utf8.count
+                        }
+                    }
+                    var naiveBytes = rendered.system.utf8.count
+                    let all = try await store.readAll(run)
+                    for e in all {
+                        switch e.event {
+                        case let .modelResponded(_, text, calls, _, _, _, _, _):
+                            naiveBytes += text.text.utf8.count + calls.reduce(0) { $0 + $1.arguments.text.utf8.count + $1.name.utf8.count }
+                        case let .toolFinished(_, result): naiveBytes += result.output.text.utf8.count
+                        default: break
+                        }
+                    }
+                    samples.sort()
+                    let median = samples[samples.count / 2], p99 = samples[min(samples.count - 1, samples.count * 99 / 100)]
+                    out.emit(["workload": "context", "events": all.count, "build_median_ms": round3(median), "build_p99_ms": round3(p99),
+                              "context_tokens": contextBytes / 4, "naive_tokens": naiveBytes / 4, "durability": options.label],
+                             table: String(format: "context of a run with %6d events: built in %.3f ms median, %.3f ms p99; %d tokens against %d for the full history (%.1f%%)",
+                                           all.count, median, p99, contextBytes / 4, naiveBytes / 4, 100 * Double(contextBytes) / Double(max(naiveBytes, 1))))
+                }
+            }
+        }
+    }
+}
+
+/// A model that pauses the run after `turns` turns (a test double for `bench context`).
+struct StopAfter: ModelProvider {
+    let inner: W1Model
+    let turns: Int
+    var label: String { inner.label }
+    func respond(to request: ModelRequest) async throws -> ModelResponse {
+        guard request.turn < turns else { throw ModelError("bench: stopping here", needsAttention: true) }
+        return try await inner.respond(to: request)
+    }
+}
