@@ -90,8 +90,10 @@ public enum Isolation: Sendable, Equatable {
         }
         if limits.network { a += ["--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf", "--ro-bind-try", "/etc/hosts", "/etc/hosts"] }
         a += ["--ro-bind-try", Isolation.identityFiles.passwd, "/etc/passwd", "--ro-bind-try", Isolation.identityFiles.group, "/etc/group"]
+        a += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        // After the private /tmp, so a toolchain or venv that lives under /tmp is not hidden by it.
         for p in limits.readOnlyPaths { a += ["--ro-bind-try", p, p] }
-        a += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", workspace, workspace]
+        a += ["--bind", workspace, workspace]
         if FileManager.default.fileExists(atPath: workspace + "/.git") { a += ["--ro-bind", workspace + "/.git", workspace + "/.git"] }
         for p in limits.sealedPaths where p.hasPrefix(workspace + "/") { a += ["--ro-bind-try", p, p] }
         // Nothing outside the binds is writable: bubblewrap's root is a tmpfs, which would otherwise take writes (in memory).

@@ -19,6 +19,20 @@ struct SandboxTests {
 
     func jsonString(_ s: String) -> String { String(decoding: try! JSONSerialization.data(withJSONObject: [s]), as: UTF8.self).dropFirst().dropLast().description }
 
+    /// A read-only path under /tmp (a venv in a checkout under /tmp) is not hidden by the private /tmp.
+    @Test func readOnlyPathsUnderTmpStayVisible() async throws {
+        let (root, outside) = try makeWorkspace()
+        guard case let .bubblewrap(path, _)? = SandboxProbe.isolation else { Issue.record("no bubblewrap"); return }
+        var limits = SandboxLimits()
+        limits.readOnlyPaths = [outside]
+        let r = await ToolBox.standard(isolation: .bubblewrap(path: path, limits: limits)).run(
+            ToolCall(id: CallID("m1.1"), name: "shell", arguments: Payload(#"{"command":"cat \#(outside)/secret.txt && touch \#(outside)/x"}"#)),
+            workspace: root)
+        #expect(r.output.text.contains("secret"), "\(r.output.text)")
+        #expect(!r.ok)   // readable, not writable
+        #expect(!FileManager.default.fileExists(atPath: outside + "/x"))
+    }
+
     @Test func nothingOutsideTheWorkspaceAndTmpIsWritable() async throws {
         let (root, _) = try makeWorkspace()
         for path in ["/planted", "/usr/planted", "/etc/planted", "/proc/planted"] {
