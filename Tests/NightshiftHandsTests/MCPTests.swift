@@ -120,9 +120,14 @@ struct MCPTests {
         // Host secrets are not there; writes outside the workspace fail; inside they land.
         let shadow = await run(runner, "read", #"{"path":"/etc/shadow"}"#, in: root)
         #expect(!shadow.ok)
-        let home = await run(runner, "write", #"{"path":"\#(MCPTestServer.packageRoot)/escaped.txt","text":"x"}"#, in: root)
-        #expect(!home.ok)
-        #expect(!FileManager.default.fileExists(atPath: MCPTestServer.packageRoot + "/escaped.txt"))
+        // Outside the workspace: a host folder beside it, and the sandbox's read-only root. (Its private
+        // /tmp is writable, and a checkout may live under /tmp, so that is not where to test.)
+        let outside = URL(fileURLWithPath: root).deletingLastPathComponent().appendingPathComponent("outside").path
+        let beside = await run(runner, "write", #"{"path":"\#(outside)/escaped.txt","text":"x"}"#, in: root)
+        #expect(!beside.ok)
+        #expect(!FileManager.default.fileExists(atPath: outside + "/escaped.txt"))
+        let rootfs = await run(runner, "write", #"{"path":"/escaped.txt","text":"x"}"#, in: root)
+        #expect(!rootfs.ok && rootfs.output.text.contains("Read-only file system"), "\(rootfs.output.text)")
         let inside = await run(runner, "write", #"{"path":"\#(root)/made-by-mcp.txt","text":"hello"}"#, in: root)
         #expect(inside.ok, "\(inside.output.text)")
         #expect((try? String(contentsOfFile: root + "/made-by-mcp.txt", encoding: .utf8)) == "hello")
