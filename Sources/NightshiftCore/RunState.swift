@@ -351,9 +351,12 @@ extension RunState {
             }
             pendingTools[k].requested = true
             pendingTools[k].idempotent = idempotent
-            let key = name + " " + pendingTools[k].call.arguments.text
-            repeatCount = key == lastCallKey ? repeatCount + 1 : 1
-            lastCallKey = key
+            // Only where a breaker counts repeats: off the step path (and out of snapshots) otherwise.
+            if policy?.breakers.repeatedCall != nil {
+                let key = name + " " + pendingTools[k].call.arguments.text
+                repeatCount = key == lastCallKey ? repeatCount + 1 : 1
+                lastCallKey = key
+            }
 
         case let .toolStarted(call):
             guard let k = pendingTools.firstIndex(where: { $0.call.id == call }), k == 0 else {

@@ -114,6 +114,20 @@ struct MCPTests {
         #expect(before.ok)
     }
 
+    /// A server that sends one enormous message does not make Nightshift buffer it: the call fails
+    /// truthfully and the server is restarted for the next one.
+    @Test func anOversizedMessageEndsTheCallNotNightshift() async throws {
+        let (root, _) = try makeWorkspace()
+        let connection = MCPServerConnection(server: try MCPTestServer.config(), isolation: try isolation(), workspace: root,
+                                             maxMessageBytes: 256 * 1024)
+        _ = try await connection.start()
+        let big = await connection.call("mcp__t__big", arguments: #"{"kilobytes":1024}"#)
+        #expect(!big.ok && big.output.text.contains("over 262144 bytes"), "\(big.output.text)")
+        let after = await connection.call("mcp__t__add", arguments: #"{"a":1,"b":2}"#)
+        #expect(after.ok && after.output.text.hasSuffix("3"), "\(after.output.text)")
+        await connection.shutdown()
+    }
+
     @Test func theServerRunsInTheSandbox() async throws {
         let (runner, _, root) = try await started()
         defer { Task { await runner.shutdown() } }

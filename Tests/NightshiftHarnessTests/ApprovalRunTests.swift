@@ -216,6 +216,16 @@ import Testing
         }
         let budget = try await nightshift(["budget", "p", "--tool-calls", "99", "--db", db])
         #expect(budget.status == 1)   // budgets are a decision too
+        // A bad guidance file or budget is refused with the reason, before anything is recorded.
+        try "".write(toFile: root + "/empty.md", atomically: true, encoding: .utf8)
+        let emptyGuidance = try await nightshift(["run", "--id", "g", "--guidance", root + "/empty.md"] + args)
+        #expect(emptyGuidance.status == 1 && emptyGuidance.stderr.contains("guidance file") && emptyGuidance.stderr.contains("is empty"))
+        try String(repeating: "x", count: 70_000).write(toFile: root + "/huge.md", atomically: true, encoding: .utf8)
+        let huge = try await nightshift(["run", "--id", "g", "--guidance", root + "/huge.md"] + args)
+        #expect(huge.status == 1 && huge.stderr.contains("at most 65536"), "\(huge.stderr)")
+        #expect(try await SQLiteEventStore(path: db).summary(of: RunID("g")) == nil)
+        let badCost = try await nightshift(["budget", "p", "--cost", "five", "--db", db])
+        #expect(badCost.status == 64 && badCost.stderr.contains("dollars like 5.00"))
         let badPolicy = try await nightshift(["run", "--id", "q", "--plan", root + "/plan.yaml", "--workspace", root + "/ws",
                                               "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--policy", root + "/plan.yaml"])
         #expect(badPolicy.status == 1 && badPolicy.stderr.contains("plan.yaml:1"), "\(badPolicy.stderr)")

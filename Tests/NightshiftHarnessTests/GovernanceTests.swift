@@ -111,6 +111,31 @@ import Testing
         #expect(failed.first?.contains("protected files were changed") == true)
     }
 
+    /// Bad policy files: one clear error naming the line, and nothing loaded.
+    @Test func badPolicyFilesSayWhatAndWhere() {
+        let cases: [(String, Int, String)] = [
+            ("default: maybe\n", 1, "allow, deny or ask"),
+            ("rules:\n  - deny: shell\n    allow: shell\n", 2, "exactly one of allow, deny or ask"),
+            ("rules:\n  - deny: write_file\n    command: rm*\n", 2, "only to the shell tool"),
+            ("rules:\n  - deny: shell\n    commnd: rm*\n", 3, "unknown key 'commnd'"),
+            ("protected:\n  paths: [/etc/**]\n", 2, "inside the workspace"),
+            ("protected:\n  on_edit: allow\n", 2, "deny or ask"),
+            ("budgets:\n  run: {cost_usd: lots}\n", 2, "dollars like 5.00"),
+            ("budgets:\n  run: {tokens: -5}\n", 2, "must not be negative"),
+            ("breakers: {tool_errors: 0}\n", 1, "at least 1"),
+            ("network: sometimes\n", 1, "true or false"),
+            ("rules: [\n", 2, "not valid YAML"),
+        ]
+        for (text, line, message) in cases {
+            do {
+                _ = try PolicyFile.parse(text, file: "p.yaml")
+                Issue.record("accepted: \(text)")
+            } catch {
+                #expect(error.line == line && error.message.contains(message), "\(text) → \(error)")
+            }
+        }
+    }
+
     /// (b) `rm -rf` outside the allowed patterns: refused with the rule's reason, and the run goes on.
     @Test func aRecursiveDeleteIsRefusedAndTheRunGoesOn() async throws {
         let s = try setup()

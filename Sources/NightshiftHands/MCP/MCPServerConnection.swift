@@ -13,6 +13,8 @@ public actor MCPServerConnection {
     let limits: ToolLimits
     /// Seconds a start (spawn, initialize, list tools) may take. Defaults to 30.
     let startTimeout: Duration
+    /// The longest JSON-RPC message accepted from the server. Defaults to 32 MiB.
+    let maxMessageBytes: Int
 
     private var process: StdioServerProcess?
     private var client: Client?
@@ -24,9 +26,9 @@ public actor MCPServerConnection {
     public private(set) var specs: [ToolSpec] = []
 
     public init(server: ToolServer, isolation: Isolation, workspace: String, limits: ToolLimits = ToolLimits(),
-                startTimeout: Duration = .seconds(30)) {
+                startTimeout: Duration = .seconds(30), maxMessageBytes: Int = 32 << 20) {
         self.server = server; self.isolation = isolation; self.workspace = workspace; self.limits = limits
-        self.startTimeout = startTimeout
+        self.startTimeout = startTimeout; self.maxMessageBytes = maxMessageBytes
     }
 
     /// The namespaced name the model sees for `tool` of `server`.
@@ -48,7 +50,7 @@ public actor MCPServerConnection {
         self.process = process
         let client = Client(name: "nightshift", version: "0.1")
         self.client = client
-        let transport = PipeTransport(readFD: process.readFD, writeFD: process.writeFD)
+        let transport = PipeTransport(readFD: process.readFD, writeFD: process.writeFD, maxMessageBytes: maxMessageBytes)
         self.transport = transport
         let listed = await Race.run(timeout: startTimeout, died: { Self.gone(process, transport) }) {
             try await client.connect(transport: transport)
