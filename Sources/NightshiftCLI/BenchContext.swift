@@ -61,7 +61,7 @@ extension Bench {
                     let all = try await store.readAll(run)
                     for e in all {
                         switch e.event {
-                        case let .modelResponded(_, text, calls, _, _, _, _, _):
+                        case let .modelResponded(_, text, calls, _, _, _, _, _, _):
                             naiveBytes += text.text.utf8.count + calls.reduce(0) { $0 + $1.arguments.text.utf8.count + $1.name.utf8.count }
                         case let .toolFinished(_, result): naiveBytes += result.output.text.utf8.count
                         default: break

@@ -20,7 +20,7 @@ enum Timeline {
         case let .taskStarted(task, attempt): return "▶ task \(task)" + (attempt > 1 ? " — attempt \(attempt)" : "")
         case let .modelRequested(call, task, turn, role): return "  model ← \(call) · \(role ?? "worker") · task \(task) · step \(turn + 1)"
         case let .modelRetried(call, attempt, reason, delay): return "  model ↻ \(call) attempt \(attempt) failed (\(short(reason, 80))); retrying in \(delay) ms"
-        case let .modelResponded(call, text, calls, done, summary, usage, _, cost):
+        case let .modelResponded(call, text, calls, done, summary, usage, _, cost, _):
             var s = "  model → \(call)"
             if !text.text.isEmpty { s += " “\(short(text.text, 60))”" }
             if !calls.isEmpty { s += " calls " + calls.map(\.name).joined(separator: ", ") }
@@ -35,7 +35,8 @@ enum Timeline {
         case let .checkRan(_, _, _, command, expect, exit, passed, _, ms):
             return "  check \(passed ? "✓" : "✗") \(short(command, 60)) → exit \(exit)" + (passed ? "" : " (expected \(expect))") + " in \(ms) ms"
         case let .taskFinished(task, attempt, _): return "✔ task \(task) done (attempt \(attempt))"
-        case let .taskAttemptFailed(task, attempt, _): return "✗ task \(task) attempt \(attempt) not accepted: checks failed"
+        case let .taskAttemptFailed(task, attempt, feedback):
+            return "✗ task \(task) attempt \(attempt) not accepted: " + (feedback.text.contains("the judge") ? "the judge asked for rework" : "checks failed")
         case let .taskBlocked(task, reason): return "■ task \(task) blocked: \(short(reason, 100))"
         case let .noteWritten(_, text): return "  note: \(short(text.text, 90))"
         case let .noteAdded(_, text): return "    worker's note: \(short(text, 90))"
@@ -63,6 +64,19 @@ enum Timeline {
         case let .protectedVerified(task, attempt, changed):
             return "  protected files of task \(task) attempt \(attempt): " + (changed.isEmpty ? "unchanged" : "CHANGED \(short(changed.joined(separator: ", "), 90))")
         case let .guidanceSet(source, hash, text): return "  guidance \(source) (\(hash.prefix(12)), \(text.text.utf8.count) bytes)"
+        case let .goalSet(goal): return "goal: \(short(goal.text, 120))"
+        case let .planRevised(version, plan, reason):
+            return "plan version \(version): \(plan.tasks.count) task(s): " + plan.tasks.map(\.id.rawValue).joined(separator: ", ") + " — \(short(reason, 80))"
+        case let .planApproved(version, by, _): return "  ✔ plan version \(version) approved by \(by)"
+        case let .planRejected(version, by, reason): return "  ✗ plan version \(version) rejected by \(by): \(short(reason, 100))"
+        case let .initRan(exit, passed, _, ms): return "  init script \(passed ? "✓" : "✗") exit \(exit) in \(ms) ms"
+        case let .baselineRan(command, _, exit, passed, _, _):
+            return "  baseline \(passed ? "passes" : "fails ") \(short(command, 60)) (exit \(exit))"
+        case let .judgeVerdict(task, attempt, verdict, reasons):
+            return "  ⚖ judge: \(verdict.uppercased()) task \(task) attempt \(attempt)" + (reasons.isEmpty ? "" : ": \(short(reasons.joined(separator: "; "), 100))")
+        case let .contextCompacted(task, summary, through, before):
+            return "  context of task \(task) compacted (through event \(through), ~\(before) tokens): \(short(summary.text, 70))"
+        case let .handoffWritten(task, reason, handoff): return "  handoff (\(reason)) for \(task): \(short(handoff.left.isEmpty ? handoff.done : handoff.left, 90))"
         case let .isolationSet(mode): return "  commands run \(mode.hasPrefix("UNSANDBOXED") ? mode : "in " + mode)"
         }
     }

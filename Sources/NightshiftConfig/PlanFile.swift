@@ -23,7 +23,7 @@ public enum PlanFile {
         let r = YAMLReader(file: file)
         let root = try r.load(text)
         let top = try r.mapping(root, "the plan")
-        try r.checkKeys(top, allowed: ["title", "tasks"], in: "the plan")
+        try r.checkKeys(top, allowed: ["title", "tasks", "init", "guards"], in: "the plan")
         guard let tasksNode = top.first(where: { $0.key == "tasks" })?.value else {
             throw r.fail(root, "the plan has no 'tasks' list")
         }
@@ -35,7 +35,7 @@ public enum PlanFile {
         for (n, item) in items.enumerated() {
             let what = "task \(n + 1)"
             let fields = try r.mapping(item, what)
-            try r.checkKeys(fields, allowed: ["id", "description", "checks"], in: what)
+            try r.checkKeys(fields, allowed: ["id", "description", "checks", "rubric"], in: what)
             guard let idNode = fields.first(where: { $0.key == "id" })?.value else { throw r.fail(item, "\(what) has no 'id'") }
             let id = try r.string(idNode, "\(what)'s id")
             guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
@@ -49,27 +49,44 @@ public enum PlanFile {
             var checks: [Check] = []
             if let checksNode = fields.first(where: { $0.key == "checks" })?.value {
                 for (k, c) in try r.sequence(checksNode, "task '\(id)' checks").enumerated() {
-                    let cw = "check \(k + 1) of task '\(id)'"
-                    if case .scalar = c { checks.append(Check(command: try r.string(c, cw))); continue }
-                    let cf = try r.mapping(c, cw)
-                    try r.checkKeys(cf, allowed: ["command", "expect_exit", "timeout_seconds"], in: cw)
-                    guard let cmd = cf.first(where: { $0.key == "command" })?.value else { throw r.fail(c, "\(cw) has no 'command'") }
-                    var check = Check(command: try r.string(cmd, "\(cw) command"))
-                    if let e = cf.first(where: { $0.key == "expect_exit" })?.value {
-                        let v = try r.int(e, "\(cw) expect_exit")
-                        guard (0...255).contains(v) else { throw r.fail(e, "\(cw) expect_exit must be 0…255") }
-                        check.expectExit = Int32(v)
-                    }
-                    if let t = cf.first(where: { $0.key == "timeout_seconds" })?.value {
-                        let v = try r.int(t, "\(cw) timeout_seconds")
-                        guard v > 0 else { throw r.fail(t, "\(cw) timeout_seconds must be positive") }
-                        check.timeoutSeconds = v
-                    }
-                    checks.append(check)
+                    checks.append(try check(r, c, "check \(k + 1) of task '\(id)'"))
                 }
             }
-            tasks.append(PlanTask(id: TaskID(id), description: description, checks: checks))
+            var rubric: [String]?
+            if let rubricNode = fields.first(where: { $0.key == "rubric" })?.value {
+                rubric = try r.sequence(rubricNode, "task '\(id)' rubric").map { n throws(FileError) in try r.string(n, "a rubric item of task '\(id)'") }
+            }
+            tasks.append(PlanTask(id: TaskID(id), description: description, checks: checks, rubric: (rubric?.isEmpty ?? true) ? nil : rubric))
         }
-        return Plan(title: title, tasks: tasks)
+        let initScript = try top.first(where: { $0.key == "init" }).map { e throws(FileError) in try r.string(e.value, "init") }
+        var guards: [Check]?
+        if let guardsNode = top.first(where: { $0.key == "guards" })?.value {
+            guards = try r.sequence(guardsNode, "'guards'").enumerated().map { k, c throws(FileError) in try check(r, c, "guard \(k + 1)") }
+        }
+        return Plan(title: title, tasks: tasks, initScript: initScript, guards: guards)
+    }
+
+    /// A check: a plain command string, or {command, expect_exit, timeout_seconds, guard}.
+    static func check(_ r: YAMLReader, _ c: Node, _ cw: String) throws(FileError) -> Check {
+        if case .scalar = c { return Check(command: try r.string(c, cw)) }
+        let cf = try r.mapping(c, cw)
+        try r.checkKeys(cf, allowed: ["command", "expect_exit", "timeout_seconds", "guard"], in: cw)
+        guard let cmd = cf.first(where: { $0.key == "command" })?.value else { throw r.fail(c, "\(cw) has no 'command'") }
+        var check = Check(command: try r.string(cmd, "\(cw) command"))
+        if let e = cf.first(where: { $0.key == "expect_exit" })?.value {
+            let v = try r.int(e, "\(cw) expect_exit")
+            guard (0...255).contains(v) else { throw r.fail(e, "\(cw) expect_exit must be 0…255") }
+            check.expectExit = Int32(v)
+        }
+        if let t = cf.first(where: { $0.key == "timeout_seconds" })?.value {
+            let v = try r.int(t, "\(cw) timeout_seconds")
+            guard v > 0 else { throw r.fail(t, "\(cw) timeout_seconds must be positive") }
+            check.timeoutSeconds = v
+        }
+        if let g = cf.first(where: { $0.key == "guard" })?.value {
+            guard case let .scalar(s) = g, ["true", "false"].contains(s.string) else { throw r.fail(g, "\(cw) guard must be true or false") }
+            check.alreadyPasses = s.string == "true" ? true : nil
+        }
+        return check
     }
 }

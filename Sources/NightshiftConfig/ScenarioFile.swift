@@ -25,16 +25,35 @@ public enum ScenarioFile {
         let r = YAMLReader(file: file)
         let root = try r.load(text)
         let top = try r.mapping(root, "the scenario")
-        try r.checkKeys(top, allowed: ["tasks"], in: "the scenario")
+        try r.checkKeys(top, allowed: ["tasks", "planner", "judge", "compactor", "handoff"], in: "the scenario")
         guard let tasksNode = top.first(where: { $0.key == "tasks" })?.value else { throw r.fail(root, "the scenario has no 'tasks' mapping") }
+        var roleTurns: [String: [TaskID: [Scenario.Turn]]] = [:]
+        for entry in top where entry.key != "tasks" {
+            if entry.key == "planner" {
+                roleTurns["planner"] = [TaskID("plan"): try turnList(r, entry.value, "the planner")]
+            } else {
+                var byTask: [TaskID: [Scenario.Turn]] = [:]
+                for t in try r.mapping(entry.value, "'\(entry.key)'") { byTask[TaskID(t.key)] = try turnList(r, t.value, "\(entry.key) '\(t.key)'") }
+                roleTurns[entry.key] = byTask
+            }
+        }
         var turns: [TaskID: [Scenario.Turn]] = [:]
         for entry in try r.mapping(tasksNode, "'tasks'") {
+            turns[TaskID(entry.key)] = try turnList(r, entry.value, "task '\(entry.key)'")
+        }
+        return Scenario(source: URL(fileURLWithPath: file).lastPathComponent, turns: turns, roleTurns: roleTurns)
+    }
+
+    static func turnList(_ r: YAMLReader, _ node: Node, _ owner: String) throws(FileError) -> [Scenario.Turn] {
+        do {
             var list: [Scenario.Turn] = []
-            for (n, turnNode) in try r.sequence(entry.value, "the turns of task '\(entry.key)'").enumerated() {
-                let what = "turn \(n + 1) of task '\(entry.key)'"
+            for (n, turnNode) in try r.sequence(node, "the turns of \(owner)").enumerated() {
+                let what = "turn \(n + 1) of \(owner)"
                 let fields = try r.mapping(turnNode, what)
-                try r.checkKeys(fields, allowed: ["say", "tools", "done", "usage", "cost_usd"], in: what)
+                try r.checkKeys(fields, allowed: ["say", "tools", "done", "usage", "cost_usd", "handoff", "plan", "verdict", "reasons"], in: what)
                 var turn = Scenario.Turn()
+                var verdict: String?
+                var reasons: [Any] = []
                 for f in fields {
                     switch f.key {
                     case "say": turn.say = try r.string(f.value, "\(what) 'say'")
@@ -44,6 +63,19 @@ public enum ScenarioFile {
                         let text = try r.string(f.value, "\(what) 'cost_usd'")
                         guard let pico = Money.parseUSD(text) else { throw r.fail(f.value, "\(what) cost_usd must be dollars like 0.40") }
                         turn.costPicoUSD = pico
+                    case "handoff":
+                        let h = try r.mapping(f.value, "\(what) 'handoff'")
+                        try r.checkKeys(h, allowed: ["done", "left", "learned", "risks"], in: "\(what) handoff")
+                        var note = Handoff()
+                        for x in h {
+                            let v = try r.string(x.value, "handoff \(x.key)")
+                            switch x.key { case "done": note.done = v; case "left": note.left = v; case "learned": note.learned = v; default: note.risks = v }
+                        }
+                        turn.handoff = note
+                    case "plan":
+                        turn.toolCalls.append(ProposedToolCall(name: "submit_plan", arguments: try jsonText(r, f.value, "\(what) 'plan'")))
+                    case "verdict": verdict = try r.string(f.value, "\(what) 'verdict'")
+                    case "reasons": reasons = (try r.jsonValue(f.value) as? [Any]) ?? []
                     case "usage":
                         let u = try r.mapping(f.value, "\(what) 'usage'")
                         try r.checkKeys(u, allowed: ["input", "output", "cached_input"], in: "\(what) usage")
@@ -59,17 +91,26 @@ public enum ScenarioFile {
                             guard call.count == 1, let only = call.first else {
                                 throw r.fail(callNode, "a tool call in \(what) must be one 'tool_name: {arguments}' entry")
                             }
-                            let args = try r.jsonValue(only.value)
-                            guard args is [String: Any] else { throw r.fail(only.value, "the arguments of '\(only.key)' must be a mapping") }
-                            let data = (try? JSONSerialization.data(withJSONObject: args, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-                            turn.toolCalls.append(ProposedToolCall(name: only.key, arguments: String(decoding: data, as: UTF8.self)))
+                            turn.toolCalls.append(ProposedToolCall(name: only.key, arguments: try jsonText(r, only.value, "the arguments of '\(only.key)'")))
                         }
                     }
                 }
+                if let verdict {
+                    let object: [String: Any] = ["verdict": verdict, "reasons": reasons]
+                    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+                    turn.toolCalls.append(ProposedToolCall(name: "submit_verdict", arguments: String(decoding: data, as: UTF8.self)))
+                }
                 list.append(turn)
             }
-            turns[TaskID(entry.key)] = list
+            return list
         }
-        return Scenario(source: URL(fileURLWithPath: file).lastPathComponent, turns: turns)
+    }
+
+    /// A YAML mapping as compact JSON object text.
+    static func jsonText(_ r: YAMLReader, _ node: Node, _ what: String) throws(FileError) -> String {
+        let args = try r.jsonValue(node)
+        guard args is [String: Any] else { throw r.fail(node, "\(what) must be a mapping") }
+        let data = (try? JSONSerialization.data(withJSONObject: args, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
     }
 }

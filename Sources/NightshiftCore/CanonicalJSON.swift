@@ -59,7 +59,9 @@ struct CanonicalWriter {
     }
 
     mutating func settings(_ s: RunSettings) {
-        raw("{"); key("maxAttempts", first: true); int(s.maxAttempts); key("maxTurnsPerAttempt"); int(s.maxTurnsPerAttempt)
+        raw("{")
+        if let loop = s.loop { key("loop", first: true); encodable(loop); key("maxAttempts") } else { key("maxAttempts", first: true) }
+        int(s.maxAttempts); key("maxTurnsPerAttempt"); int(s.maxTurnsPerAttempt)
         key("stopOnBlocked"); bool(s.stopOnBlocked)
         if let servers = s.toolServers {
             key("toolServers"); raw("[")
@@ -91,17 +93,30 @@ struct CanonicalWriter {
         raw("]")
     }
 
+    mutating func check(_ c: Check) {
+        raw("{")
+        if let g = c.alreadyPasses { key("alreadyPasses", first: true); bool(g); key("command") } else { key("command", first: true) }
+        string(c.command); key("expectExit"); int(c.expectExit)
+        key("timeoutSeconds"); int(c.timeoutSeconds); raw("}")
+    }
+
     mutating func plan(_ p: Plan) {
-        raw("{"); key("tasks", first: true); raw("[")
+        raw("{")
+        var first = true
+        if let guards = p.guards {
+            key("guards", first: true); first = false; raw("[")
+            for (k, c) in guards.enumerated() { if k > 0 { raw(",") }; check(c) }
+            raw("]")
+        }
+        if let script = p.initScript { key("initScript", first: first); first = false; string(script) }
+        key("tasks", first: first); raw("[")
         for (n, t) in p.tasks.enumerated() {
             if n > 0 { raw(",") }
             raw("{"); key("checks", first: true); raw("[")
-            for (k, c) in t.checks.enumerated() {
-                if k > 0 { raw(",") }
-                raw("{"); key("command", first: true); string(c.command); key("expectExit"); int(c.expectExit)
-                key("timeoutSeconds"); int(c.timeoutSeconds); raw("}")
-            }
-            raw("]"); key("description"); string(t.description); key("id"); string(t.id.rawValue); raw("}")
+            for (k, c) in t.checks.enumerated() { if k > 0 { raw(",") }; check(c) }
+            raw("]"); key("description"); string(t.description); key("id"); string(t.id.rawValue)
+            if let rubric = t.rubric { key("rubric"); strings(rubric) }
+            raw("}")
         }
         raw("]"); key("title"); string(p.title); raw("}")
     }
@@ -120,9 +135,10 @@ struct CanonicalWriter {
             raw("\"modelRequested\":{"); key("call", first: true); string(call.rawValue)
             if let role { key("role"); string(role) }
             key("task"); string(task.rawValue); key("turn"); int(turn)
-        case let .modelResponded(call, text, toolCalls, claimsDone, summary, usage, model, cost):
+        case let .modelResponded(call, text, toolCalls, claimsDone, summary, usage, model, cost, handoff):
             raw("\"modelResponded\":{"); key("call", first: true); string(call.rawValue); key("claimsDone"); bool(claimsDone)
             if let cost { key("costPicoUSD"); int(cost) }
+            if let handoff { key("handoff"); encodable(handoff) }
             key("model"); string(model)
             if let summary { key("summary"); string(summary) }
             key("text"); payload(text); key("toolCalls"); raw("[")
@@ -200,6 +216,29 @@ struct CanonicalWriter {
             raw("\"protectedHashed\":{"); key("hashes", first: true); encodable(hashes)
         case let .protectedVerified(task, attempt, changed):
             raw("\"protectedVerified\":{"); key("attempt", first: true); int(attempt); key("changed"); strings(changed)
+            key("task"); string(task.rawValue)
+        case let .goalSet(goal):
+            raw("\"goalSet\":{"); key("goal", first: true); payload(goal)
+        case let .planRevised(version, plan, reason):
+            raw("\"planRevised\":{"); key("plan", first: true); self.plan(plan); key("reason"); string(reason); key("version"); int(version)
+        case let .planApproved(version, by, note):
+            raw("\"planApproved\":{"); key("by", first: true); string(by); key("note"); string(note); key("version"); int(version)
+        case let .planRejected(version, by, reason):
+            raw("\"planRejected\":{"); key("by", first: true); string(by); key("reason"); string(reason); key("version"); int(version)
+        case let .initRan(exitCode, passed, output, durationMs):
+            raw("\"initRan\":{"); key("durationMs", first: true); int(durationMs); key("exitCode"); int(exitCode)
+            key("output"); payload(output); key("passed"); bool(passed)
+        case let .baselineRan(command, expectExit, exitCode, passed, output, durationMs):
+            raw("\"baselineRan\":{"); key("command", first: true); string(command); key("durationMs"); int(durationMs)
+            key("exitCode"); int(exitCode); key("expectExit"); int(expectExit); key("output"); payload(output); key("passed"); bool(passed)
+        case let .judgeVerdict(task, attempt, verdict, reasons):
+            raw("\"judgeVerdict\":{"); key("attempt", first: true); int(attempt); key("reasons"); strings(reasons)
+            key("task"); string(task.rawValue); key("verdict"); string(verdict)
+        case let .contextCompacted(task, summary, throughSeq, tokensBefore):
+            raw("\"contextCompacted\":{"); key("summary", first: true); payload(summary); key("task"); string(task.rawValue)
+            key("throughSeq"); int(throughSeq); key("tokensBefore"); int(tokensBefore)
+        case let .handoffWritten(task, reason, handoff):
+            raw("\"handoffWritten\":{"); key("handoff", first: true); encodable(handoff); key("reason"); string(reason)
             key("task"); string(task.rawValue)
         case let .guidanceSet(source, hash, text):
             raw("\"guidanceSet\":{"); key("hash", first: true); string(hash); key("source"); string(source); key("text"); payload(text)

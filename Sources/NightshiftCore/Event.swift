@@ -11,9 +11,10 @@ public enum Event: Sendable, Codable, Equatable {
     case taskStarted(task: TaskID, attempt: Int)
     /// Intent: the harness is about to ask the model for `role` (nil: the worker). Re-issued if no response follows.
     case modelRequested(call: CallID, task: TaskID, turn: Int, role: String?)
+    /// `handoff`: what the worker's done claim left for the next shift (left, learned, risks), when it said.
     /// `costPicoUSD`: the priced cost of `usage` (10⁻¹² USD, exact), nil when the model is not in the pricing table.
     case modelResponded(call: CallID, text: Payload, toolCalls: [ToolCall], claimsDone: Bool,
-                        summary: String?, usage: TokenUsage, model: String, costPicoUSD: Int64?)
+                        summary: String?, usage: TokenUsage, model: String, costPicoUSD: Int64?, handoff: Handoff? = nil)
     /// A provider attempt failed and will be retried after `delayMs` (rate limit, server error, broken stream).
     case modelRetried(call: CallID, attempt: Int, reason: String, delayMs: Int64)
     /// The model call failed (provider error, bad output); the run pauses with this reason.
@@ -74,6 +75,25 @@ public enum Event: Sendable, Codable, Equatable {
     /// The protected files were hashed again before a done claim was accepted; `changed` lists
     /// those that differ from the baseline or are gone.
     case protectedVerified(task: TaskID, attempt: Int, changed: [String])
+    /// The run starts from a goal: the planner role turns it into the plan (`plan_set`).
+    case goalSet(goal: Payload)
+    /// A new version of the plan (the judge escalated a task as mis-specified, or a human rejected
+    /// the plan). Finished tasks that keep their id stay finished; nothing is rewritten silently.
+    case planRevised(version: Int, plan: Plan, reason: String)
+    /// A human approved the plan as a whole (`--review-plan`).
+    case planApproved(version: Int, by: String, note: String)
+    /// The plan was not accepted: by a human (who says why), or by the harness (the planner's output was invalid).
+    case planRejected(version: Int, by: String, reason: String)
+    /// The plan's init script ran in the workspace, before the baseline.
+    case initRan(exitCode: Int32, passed: Bool, output: Payload, durationMs: Int64)
+    /// One check run before any task, to learn what already passes (the ratchet's baseline).
+    case baselineRan(command: String, expectExit: Int32, exitCode: Int32, passed: Bool, output: Payload, durationMs: Int64)
+    /// The judge's verdict on a done claim that passed its checks: pass, rework, escalate (or invalid output).
+    case judgeVerdict(task: TaskID, attempt: Int, verdict: String, reasons: [String])
+    /// Older turns of the shift, up to `throughSeq`, were summarised by the model and leave the context.
+    case contextCompacted(task: TaskID, summary: Payload, throughSeq: Int64, tokensBefore: Int)
+    /// A shift ended (task done, or its context reset) and left this note for the next one.
+    case handoffWritten(task: TaskID, reason: String, handoff: Handoff)
 
     /// A short, stable name for the event kind (indexed by stores; shown by `nightshift log`).
     public var kind: String {
@@ -115,6 +135,15 @@ public enum Event: Sendable, Codable, Equatable {
         case .guidanceSet: "guidance_set"
         case .protectedHashed: "protected_hashed"
         case .protectedVerified: "protected_verified"
+        case .goalSet: "goal_set"
+        case .planRevised: "plan_revised"
+        case .planApproved: "plan_approved"
+        case .planRejected: "plan_rejected"
+        case .initRan: "init_ran"
+        case .baselineRan: "baseline_ran"
+        case .judgeVerdict: "judge_verdict"
+        case .contextCompacted: "context_compacted"
+        case .handoffWritten: "handoff_written"
         }
     }
 
@@ -124,7 +153,9 @@ public enum Event: Sendable, Codable, Equatable {
         case .modelResponded, .modelFailed, .modelRetried: "model"
         case .toolFinished: "tool"
         case .checkRan: "check"
-        case .approvalDecided, .budgetSet, .guidanceGiven: "human"
+        case .approvalDecided, .budgetSet, .guidanceGiven, .planApproved: "human"
+        case .baselineRan, .initRan: "check"
+        case .judgeVerdict, .contextCompacted: "model"
         case .escalated: "model"
         default: "harness"
         }

@@ -10,8 +10,12 @@ public enum Decision: Sendable, Equatable {
     case runTool(ToolCall)
     /// Commit the workspace to the run's branch after `task` finished; `work_committed` records the result.
     case commitWork(task: TaskID, message: String)
-    /// Run the active task's checks from index `from` on.
-    case runChecks(task: PlanTask, attempt: Int, from: Int)
+    /// Run the active task's checks (its own, then the ratchet's) from index `from` on.
+    case runChecks(task: PlanTask, attempt: Int, from: Int, checks: [Check])
+    /// Run the plan's init script in the workspace; `init_ran` records the outcome.
+    case runInit(script: String)
+    /// Run these checks once before any task; each is a `baseline_ran`. Safe to re-run after a crash.
+    case runBaseline([Check])
     /// Hash the workspace files matching the protected globs: the baseline (`verify` nil) before the
     /// first task, or again before `verify`'s task and attempt is accepted. Idempotent: re-run after a crash.
     case hashProtected(globs: [String], verify: ProtectedCheck?)
@@ -47,13 +51,30 @@ extension RunState {
         case .paused: return .stop(.paused(statusReason ?? "paused"))
         case .running: break
         }
+        if let task = pendingCommit { return .commitWork(task: task, message: pendingCommitMessage ?? "nightshift: task \(task) done") }
+        if created, goal != nil, plan == nil || replanning { return planStep() }
         guard created, let plan else { return .emit([.runFailed(reason: "the run has no plan")]) }
 
-        if let task = pendingCommit { return .commitWork(task: task, message: pendingCommitMessage ?? "nightshift: task \(task) done") }
         if let globs = policy?.protectedPaths, !globs.isEmpty, protectedBaseline == nil {
             return .hashProtected(globs: globs, verify: nil)
         }
         guard let i = current else {
+            if let loop = settings.loop {
+                if loop.reviewPlan, goal != nil, !planApproved {
+                    return .emit([.runPaused(reason: "the plan (version \(planVersion)) waits for review (PLAN.md): "
+                                             + "nightshift approve \(run) plan, or nightshift deny \(run) plan --reason … for a new version")])
+                }
+                if let script = plan.initScript, !initDone {
+                    if let failure = initFailure {
+                        return .emit([.runPaused(reason: "the plan's init script failed: \(failure.suffix(300)); fix the workspace and resume (it runs again)")])
+                    }
+                    return .runInit(script: script)
+                }
+                if loop.baseline {
+                    let missing = baselineChecks().filter { baselineExit[$0.command] == nil }
+                    if !missing.isEmpty { return .runBaseline(missing) }
+                }
+            }
             if let next = tasks.firstIndex(where: { $0.status == .pending }) {
                 return .emit([.taskStarted(task: tasks[next].id, attempt: 1)])
             }
@@ -70,6 +91,7 @@ extension RunState {
             return .emit([.runFailed(reason: "inconsistent state: task \(task.id) active while idle")])
 
         case .working:
+            if let shift = shiftStep(task) { return .emit(shift) }
             if let stop = breakerOrBudget(forModelCall: true) { return .emit(stop) }
             if progress.turnsThisAttempt >= settings.maxTurnsPerAttempt {
                 return .emit(failAttempt(task, progress,
@@ -78,7 +100,7 @@ extension RunState {
             return .emit([.modelRequested(call: RunState.modelCallID(modelCalls + 1), task: task.id, turn: progress.turns, role: "worker")])
 
         case let .awaitingModel(call):
-            return .callModel(call: call, task: task, attempt: progress.attempts, turn: progress.turns, role: awaitingRole ?? "worker")
+            return .callModel(call: call, task: task, attempt: progress.attempts, turn: awaitingTurn(task: task.id), role: awaitingRole ?? "worker")
 
         case .runningTools:
             guard let p = pendingTools.first else { return .emit([.runFailed(reason: "inconsistent state: no pending tool")]) }
@@ -105,8 +127,9 @@ extension RunState {
             return .runTool(p.call)
 
         case let .checking(summary):
-            if progress.checkResults.count < task.checks.count {
-                return .runChecks(task: task, attempt: progress.attempts, from: progress.checkResults.count)
+            let checks = attemptChecks(i)
+            if progress.checkResults.count < checks.count {
+                return .runChecks(task: task, attempt: progress.attempts, from: progress.checkResults.count, checks: checks)
             }
             if progress.checkResults.allSatisfy(\.passed) {
                 // The ratchet: protected files must be as they were when the run began.
@@ -121,21 +144,133 @@ extension RunState {
                         Restore them exactly as they were.
                         """))
                 }
-                return .emit([
+                if needsJudge(i), progress.judgedAttempt != progress.attempts {
+                    return .emit(judgeStep(task, progress))
+                }
+                var events: [Event] = [
                     .taskFinished(task: task.id, attempt: progress.attempts, summary: summary),
                     .noteWritten(task: task.id, text: Payload(progressNote(task, progress, summary: summary))),
-                ])
+                ]
+                if settings.loop != nil {
+                    var h = claimHandoff ?? Handoff()
+                    h.done = "Task \(task.id): " + (summary.isEmpty ? "done" : summary)
+                    events.append(.handoffWritten(task: task.id, reason: "task done", handoff: h))
+                }
+                return .emit(events)
             }
-            let failed = progress.checkResults.filter { !$0.passed }
-            var feedback = "Your done claim for task \(task.id) failed \(failed.count) of \(task.checks.count) checks:\n"
-            for f in failed {
-                feedback += "\n$ \(f.command)\nexit \(f.exitCode) (expected \(f.expectExit))\n\(f.outputTail)\n"
+            let own = task.checks.count
+            let failedOwn = progress.checkResults.prefix(own).filter { !$0.passed }
+            let broken = progress.checkResults.dropFirst(own).filter { !$0.passed }
+            var feedback = ""
+            if !failedOwn.isEmpty {
+                feedback = "Your done claim for task \(task.id) failed \(failedOwn.count) of \(own) checks:\n"
+                for f in failedOwn { feedback += "\n$ \(f.command)\nexit \(f.exitCode) (expected \(f.expectExit))\n\(f.outputTail)\n" }
+            }
+            if !broken.isEmpty {
+                feedback += (feedback.isEmpty ? "" : "\n") + "Your change broke \(broken.count) check(s) that passed before (the ratchet: "
+                    + "a task is accepted only when nothing that passed before fails now):\n"
+                for f in broken { feedback += "\n$ \(f.command)\nexit \(f.exitCode) (expected \(f.expectExit))\n\(f.outputTail)\n" }
             }
             return .emit(failAttempt(task, progress, feedback: feedback))
 
         case .attemptFailed:
             return .emit(nextAttemptOrBlock(task, progress))
         }
+    }
+
+    /// The planner's step: read its answer into a plan (or a rejection), or ask it (again).
+    private func planStep() -> Decision {
+        let loop = settings.loop ?? LoopSettings()
+        if case let .awaitingModel(call) = phase {
+            return .callModel(call: call, task: plannerTask, attempt: planVersion + 1, turn: awaitingTurn(task: RunState.planTaskID), role: "planner")
+        }
+        if let r = roleResponse, r.role == "planner" {
+            switch RoleTools.plan(r) {
+            case let .success(newPlan):
+                return .emit([plan == nil ? .planSet(plan: newPlan)
+                                          : .planRevised(version: planVersion + 1, plan: newPlan, reason: planFeedback ?? "a new version was asked for")])
+            case let .failure(error):
+                return .emit([.planRejected(version: planVersion + 1, by: "harness", reason: "the planner's plan is not valid: \(error.message)")])
+            }
+        }
+        if planRejections >= loop.roleRetries, planFeedback != nil {
+            return .emit([.runPaused(reason: "the planner gave no usable plan in \(planRejections) tries (last: \(planFeedback!.prefix(300))); "
+                                     + "adjust the goal or the planner model, or answer with nightshift answer \(run) …, and resume")])
+        }
+        if let stop = breakerOrBudget(forModelCall: true) { return .emit(stop) }
+        return .emit([.modelRequested(call: RunState.modelCallID(modelCalls + 1), task: RunState.planTaskID,
+                                      turn: roleCalls["planner:" + RunState.planTaskID.rawValue, default: 0], role: "planner")])
+    }
+
+    /// The pseudo task the planner is asked under: its description is the goal.
+    public var plannerTask: PlanTask {
+        PlanTask(id: RunState.planTaskID, description: goal ?? "", checks: [])
+    }
+
+    /// The judge's step for a done claim that passed its checks: read its verdict, or ask it.
+    private func judgeStep(_ task: PlanTask, _ progress: TaskProgress) -> [Event] {
+        let loop = settings.loop ?? LoopSettings()
+        guard let r = roleResponse, r.role == "judge" else {
+            if progress.judgeInvalid >= loop.roleRetries {
+                let why = "the judge gave no valid verdict on task \(task.id) in \(progress.judgeInvalid) tries"
+                return [.escalated(task: task.id, reason: why),
+                        .runPaused(reason: "escalated: \(why); check the judge model and resume (it is asked again)")]
+            }
+            if let stop = breakerOrBudget(forModelCall: true) { return stop }
+            return [.modelRequested(call: RunState.modelCallID(modelCalls + 1), task: task.id,
+                                    turn: roleCalls["judge:" + task.id.rawValue, default: 0], role: "judge")]
+        }
+        switch RoleTools.verdict(r) {
+        case let .failure(error):
+            return [.judgeVerdict(task: task.id, attempt: progress.attempts, verdict: "invalid", reasons: [error.message])]
+        case let .success((verdict, reasons)):
+            let verdictEvent = Event.judgeVerdict(task: task.id, attempt: progress.attempts, verdict: verdict, reasons: reasons)
+            let listed = reasons.map { "- " + $0 }.joined(separator: "\n")
+            switch verdict {
+            case "pass":
+                return [verdictEvent]
+            case "rework":
+                return [verdictEvent] + failAttempt(task, progress, feedback: """
+                    Your done claim for task \(task.id) passed its checks, but the judge asked for rework:
+                    \(listed)
+                    """)
+            default:   // escalate
+                let why = "the judge escalated task \(task.id): " + reasons.joined(separator: "; ")
+                if goal != nil, replans < loop.maxReplans {
+                    return [verdictEvent, .escalated(task: task.id, reason: why + " (the planner makes a new version of the plan)")]
+                }
+                return [verdictEvent, .escalated(task: task.id, reason: why),
+                        .taskAttemptFailed(task: task.id, attempt: progress.attempts, feedback: Payload("The judge escalated this task:\n" + listed)),
+                        .runPaused(reason: "escalated: \(why); answer with nightshift answer \(run) … and resume")]
+            }
+        }
+    }
+
+    /// Compaction and resets: read a summary or handoff the model gave, or ask for one when the
+    /// shift's context has grown past its thresholds. Nil when the worker may simply go on.
+    private func shiftStep(_ task: PlanTask) -> [Event]? {
+        guard let loop = settings.loop else { return nil }
+        if let r = roleResponse {
+            switch r.role {
+            case "compactor":
+                let text = r.text.trimmingCharacters(in: .whitespacesAndNewlines)
+                let summary = text.isEmpty ? "(the model gave no summary; the earlier turns of this shift left the context)" : text
+                return [.contextCompacted(task: task.id, summary: Payload(summary), throughSeq: roleRequestSeq - 1, tokensBefore: contextEstimate())]
+            case "handoff":
+                return [.handoffWritten(task: task.id, reason: "context reset", handoff: RoleTools.handoff(r))]
+            default:
+                break
+            }
+        }
+        let estimate = contextEstimate()
+        let call = RunState.modelCallID(modelCalls + 1)
+        if shiftTurns > 0, estimate * 100 >= loop.contextWindow * loop.resetAtPercent || shiftCompactions >= loop.compactionsPerShift {
+            return [.modelRequested(call: call, task: task.id, turn: roleCalls["handoff:" + task.id.rawValue, default: 0], role: "handoff")]
+        }
+        if turnsSinceCompaction > 0, estimate * 100 >= loop.contextWindow * loop.compactAtPercent {
+            return [.modelRequested(call: call, task: task.id, turn: roleCalls["compactor:" + task.id.rawValue, default: 0], role: "compactor")]
+        }
+        return nil
     }
 
     /// The policy gateway for the next proposed call: nil when it may be requested now; otherwise

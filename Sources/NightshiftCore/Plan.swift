@@ -3,7 +3,14 @@
 public struct Plan: Sendable, Codable, Equatable {
     public var title: String
     public var tasks: [PlanTask]
-    public init(title: String, tasks: [PlanTask]) { self.title = title; self.tasks = tasks }
+    /// A shell script the harness runs once in the workspace before the baseline (installs, fixtures).
+    public var initScript: String?
+    /// Plan-wide regression checks (a whole test suite): those that pass at the baseline must keep
+    /// passing for any task to be accepted; those that already fail are recorded and do not block.
+    public var guards: [Check]?
+    public init(title: String, tasks: [PlanTask], initScript: String? = nil, guards: [Check]? = nil) {
+        self.title = title; self.tasks = tasks; self.initScript = initScript; self.guards = guards
+    }
 }
 
 public struct PlanTask: Sendable, Codable, Equatable {
@@ -11,8 +18,11 @@ public struct PlanTask: Sendable, Codable, Equatable {
     public var description: String
     /// Run by the harness (never the model) once the worker claims the task done.
     public var checks: [Check]
-    public init(id: TaskID, description: String, checks: [Check]) {
-        self.id = id; self.description = description; self.checks = checks
+    /// Qualities a check cannot see ("the error message names the file"), graded by the judge role
+    /// from artifacts only. A task with rubric items needs the judge's pass as well as its checks.
+    public var rubric: [String]?
+    public init(id: TaskID, description: String, checks: [Check], rubric: [String]? = nil) {
+        self.id = id; self.description = description; self.checks = checks; self.rubric = rubric
     }
 }
 
@@ -23,8 +33,11 @@ public struct Check: Sendable, Codable, Equatable {
     public var expectExit: Int32
     /// Seconds before the check is killed and counted as failed. Defaults to 120.
     public var timeoutSeconds: Int
-    public init(command: String, expectExit: Int32 = 0, timeoutSeconds: Int = 120) {
-        self.command = command; self.expectExit = expectExit; self.timeoutSeconds = timeoutSeconds
+    /// Declared as a guard: expected to pass already and to keep passing. A check that is not a
+    /// guard and already passes at the baseline is no evidence of progress.
+    public var alreadyPasses: Bool?
+    public init(command: String, expectExit: Int32 = 0, timeoutSeconds: Int = 120, alreadyPasses: Bool? = nil) {
+        self.command = command; self.expectExit = expectExit; self.timeoutSeconds = timeoutSeconds; self.alreadyPasses = alreadyPasses
     }
 }
 
@@ -43,10 +56,58 @@ public struct RunSettings: Sendable, Codable, Equatable {
     /// made while the first model call is in flight; a run that died before it was recorded as
     /// made (`workspace_provisioned`) gets it made on resume from this.
     public var worktreeOf: String?
+    /// The planner / worker / judge loop: baseline and ratchet, judge, shifts and compaction. Nil
+    /// (logs written before it existed, and bare harness runs) keeps the plain check loop.
+    public var loop: LoopSettings?
     public init(maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200, toolServers: [ToolServer]? = nil,
-                worktreeOf: String? = nil) {
+                worktreeOf: String? = nil, loop: LoopSettings? = nil) {
         self.maxAttempts = maxAttempts; self.stopOnBlocked = stopOnBlocked; self.maxTurnsPerAttempt = maxTurnsPerAttempt
-        self.toolServers = toolServers; self.worktreeOf = worktreeOf
+        self.toolServers = toolServers; self.worktreeOf = worktreeOf; self.loop = loop
+    }
+}
+
+/// How the planner / worker / judge loop runs. Recorded in the run's settings.
+public struct LoopSettings: Sendable, Codable, Equatable {
+    /// Run every check once before the first task and hold tasks to the ratchet. Defaults to true.
+    public var baseline: Bool
+    /// Pause after the planner's plan until a human approves it (`nightshift approve RUN plan`).
+    public var reviewPlan: Bool
+    /// The worker model's context window, in tokens (estimated; see `bytesPerToken`).
+    public var contextWindow: Int
+    /// Percent of the window at which older turns of a shift are summarised. Defaults to 60.
+    public var compactAtPercent: Int
+    /// Percent of the window at which the shift ends and a new one starts from its handoff note. Defaults to 85.
+    public var resetAtPercent: Int
+    /// Compactions allowed in one shift before it is reset (a summary of summaries loses detail). Defaults to 4.
+    public var compactionsPerShift: Int
+    /// The provider's bytes of text per token, ×100 (400: four bytes a token), for the estimate.
+    public var bytesPerTokenX100: Int
+    /// Invalid plans or verdicts accepted from the planner or judge before a human is asked. Defaults to 3.
+    public var roleRetries: Int
+    /// Re-plans the judge may trigger by escalating a task as mis-specified. Defaults to 2.
+    public var maxReplans: Int
+    public init(baseline: Bool = true, reviewPlan: Bool = false, contextWindow: Int = 128_000, compactAtPercent: Int = 60,
+                resetAtPercent: Int = 85, compactionsPerShift: Int = 4, bytesPerTokenX100: Int = 400, roleRetries: Int = 3, maxReplans: Int = 2) {
+        self.baseline = baseline; self.reviewPlan = reviewPlan; self.contextWindow = contextWindow
+        self.compactAtPercent = compactAtPercent; self.resetAtPercent = resetAtPercent; self.compactionsPerShift = compactionsPerShift
+        self.bytesPerTokenX100 = bytesPerTokenX100; self.roleRetries = roleRetries; self.maxReplans = maxReplans
+    }
+    /// Tokens an estimated text of `bytes` takes.
+    public func tokens(bytes: Int) -> Int { bytes * 100 / max(bytesPerTokenX100, 1) }
+}
+
+/// What a shift leaves the next one: written by the worker (its done claim, or when its context is reset).
+public struct Handoff: Sendable, Codable, Equatable {
+    public var done: String
+    public var left: String
+    public var learned: String
+    public var risks: String
+    public init(done: String = "", left: String = "", learned: String = "", risks: String = "") {
+        self.done = done; self.left = left; self.learned = learned; self.risks = risks
+    }
+    public var markdown: String {
+        [("Done", done), ("Left", left), ("Learned", learned), ("Risks", risks)].filter { !$0.1.isEmpty }
+            .map { "**\($0.0):** \($0.1)" }.joined(separator: "\n")
     }
 }
 

@@ -90,9 +90,12 @@ public struct ModelRequest: Sendable, Equatable {
     public var tools: [ToolSpec]
     /// The agent's behavioural guidance (markdown): what it is for, what it must never do, when to escalate.
     public var guidance: String?
+    /// What the judge grades (the diff, the check results, the rubric), or what the planner re-plans from.
+    public var artifacts: String?
     public init(run: RunID, call: CallID, role: String, task: PlanTask, attempt: Int, turn: Int, notices: [String],
-                progressNote: String?, feedback: String?, transcript: [TranscriptEntry], tools: [ToolSpec], guidance: String? = nil) {
-        self.guidance = guidance
+                progressNote: String?, feedback: String?, transcript: [TranscriptEntry], tools: [ToolSpec], guidance: String? = nil,
+                artifacts: String? = nil) {
+        self.guidance = guidance; self.artifacts = artifacts
         self.run = run; self.call = call; self.role = role; self.task = task; self.attempt = attempt; self.turn = turn
         self.notices = notices; self.progressNote = progressNote; self.feedback = feedback
         self.transcript = transcript; self.tools = tools
@@ -116,8 +119,11 @@ public struct ModelResponse: Sendable, Equatable {
     public var model: String
     /// The priced cost of `usage` in 10⁻¹² USD; nil when the model has no price.
     public var costPicoUSD: Int64?
+    /// What a done claim leaves the next shift besides its summary (left, learned, risks), when the worker said.
+    public var handoff: Handoff?
     public init(text: String, toolCalls: [ProposedToolCall] = [], claimsDone: Bool = false, summary: String? = nil,
-                usage: TokenUsage = TokenUsage(), model: String, costPicoUSD: Int64? = nil) {
+                usage: TokenUsage = TokenUsage(), model: String, costPicoUSD: Int64? = nil, handoff: Handoff? = nil) {
+        self.handoff = handoff
         self.text = text; self.toolCalls = toolCalls; self.claimsDone = claimsDone; self.summary = summary
         self.usage = usage; self.model = model; self.costPicoUSD = costPicoUSD
     }
@@ -208,6 +214,12 @@ extension ToolRunner {
 public protocol WorkspaceVCS: Sendable {
     /// - Returns: the new commit, or nil with the reason when there was nothing to commit or it failed.
     func commit(workspace: String, message: String) async -> (commit: String?, detail: String)
+    /// The workspace's change since its last commit (the judge reads it); nil when there is no history to diff against.
+    func diff(workspace: String) async -> String?
+}
+
+extension WorkspaceVCS {
+    public func diff(workspace: String) async -> String? { nil }
 }
 
 /// Runs a task's acceptance checks in the workspace (the harness's job, never the model's).

@@ -78,6 +78,53 @@ public struct RunState: Sendable, Codable, Equatable {
     /// Tokens and cost per role, in the order roles first appeared: the ledger budgets enforce against.
     public var ledger: [LedgerEntry] = []
 
+    // The planner / worker / judge loop (RunSettings.loop).
+    /// The goal the planner plans from (nil: the plan was given as a file).
+    public var goal: String?
+    /// 1 for the first plan, +1 for each revision.
+    public var planVersion = 0
+    public var planApproved = false
+    /// Why the last plan was not accepted, or why a new one is asked for: the planner's next input.
+    public var planFeedback: String?
+    /// Plans in a row the harness or a human did not accept (the planner is retried up to `roleRetries`).
+    public var planRejections = 0
+    /// A new version of the plan is asked for (the judge escalated a task as mis-specified, or a human rejected it).
+    public var replanning = false
+    public var replans = 0
+    /// The init script's failure, until the next resume (which runs it again).
+    public var initFailure: String?
+    public var initDone = false
+    /// Exit status of every check at the baseline, by command.
+    public var baselineExit: [String: Int32] = [:]
+    /// Model calls per role and task ("judge:fix-add"), numbering each role's turns for the scripted model.
+    public var roleCalls: [String: Int] = [:]
+    /// The answer of a planner, judge, compactor or handoff call, until the core has turned it into its event.
+    public var roleResponse: RoleResponse?
+    /// What the phase was when the pending model call was requested (restored when it is answered).
+    public var returnPhase: Phase?
+    /// Sequence number of the pending role call's request: a compaction summarises what came before it.
+    public var roleRequestSeq: Int64 = 0
+    /// The current shift: where its transcript starts, its estimated tokens since the last compaction, its summary.
+    public var shiftStartSeq: Int64 = 0
+    public var shiftTokens = 0
+    public var shiftCompactions = 0
+    public var compactionSummary: String?
+    public var compactedThroughSeq: Int64 = 0
+    public var shifts = 0
+    public var compactions = 0
+    /// Worker turns in this shift, and since its last compaction (nothing new: nothing to compact or reset).
+    public var shiftTurns = 0
+    public var turnsSinceCompaction = 0
+    /// The latest handoff note, and the one the pending done claim carries.
+    public var handoff: Handoff?
+    public var claimHandoff: Handoff?
+
+    public struct RoleResponse: Sendable, Codable, Equatable {
+        public var role: String
+        public var text: String
+        public var toolCalls: [ToolCall]
+    }
+
     public struct LedgerEntry: Sendable, Codable, Equatable {
         public var role: String
         public var calls = 0
@@ -135,6 +182,10 @@ public struct RunState: Sendable, Codable, Equatable {
         public var checkResults: [CheckOutcome] = []
         /// Failing-check output of the last failed attempt, handed to the next attempt.
         public var feedback: String?
+        /// The attempt the judge passed; invalid verdicts in a row; the judge's verdicts on this task.
+        public var judgedAttempt: Int?
+        public var judgeInvalid = 0
+        public var verdicts: [String] = []
         public init(id: TaskID) { self.id = id }
     }
 
@@ -270,11 +321,103 @@ extension RunState {
             self.title = title; self.workspace = workspace; self.model = model; self.settings = settings
 
         case let .planSet(plan):
-            guard self.plan == nil else { throw fail("the plan is already set; plans are not rewritten") }
-            guard !plan.tasks.isEmpty else { throw fail("the plan has no tasks") }
-            guard Set(plan.tasks.map(\.id)).count == plan.tasks.count else { throw fail("task ids repeat") }
+            guard self.plan == nil else { throw fail("the plan is already set; plans are not rewritten (a new version is plan_revised)") }
+            if let problem = plan.problem { throw fail(problem) }
             self.plan = plan
             tasks = plan.tasks.map { TaskProgress(id: $0.id) }
+            planVersion = 1
+            acceptedPlan()
+
+        case let .planRevised(version, plan, _):
+            guard let old = self.plan, version == planVersion + 1 else { throw fail("plan version \(planVersion + 1) is next, not \(version)") }
+            guard current == nil, pendingCommit == nil else { throw fail("a plan is revised only between tasks") }
+            if let problem = plan.problem { throw fail(problem) }
+            // Finished tasks that keep their id stay finished; everything else starts afresh.
+            let kept = Dictionary(tasks.filter { $0.status == .done }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            tasks = plan.tasks.map { t in
+                if let k = kept[t.id], old.tasks.first(where: { $0.id == t.id }) != nil { return k }
+                return TaskProgress(id: t.id)
+            }
+            self.plan = plan
+            planVersion = version
+            replans += 1
+            acceptedPlan()
+
+        case let .goalSet(goal):
+            guard plan == nil, self.goal == nil else { throw fail("the run already has a plan or a goal") }
+            guard goal.text.contains(where: { !$0.isWhitespace }) else { throw fail("the goal is empty") }
+            self.goal = goal.text
+
+        case let .planApproved(version, _, _):
+            guard plan != nil, version == planVersion, !planApproved, current == nil else { throw fail("plan version \(version) is not waiting for review") }
+            planApproved = true
+
+        case let .planRejected(version, by, reason):
+            if by == "harness" {
+                guard roleResponse?.role == "planner" else { throw fail("no planner answer is waiting") }
+                roleResponse = nil
+            } else {
+                guard plan != nil, version == planVersion, !planApproved, current == nil, goal != nil else {
+                    throw fail("plan version \(version) is not waiting for review, or the run has no goal to plan from")
+                }
+                replanning = true
+            }
+            planRejections += 1
+            planFeedback = reason
+
+        case let .initRan(_, passed, output, _):
+            guard plan?.initScript != nil, current == nil, !initDone else { throw fail("no init script is due") }
+            initDone = passed
+            initFailure = passed ? nil : String(output.text.suffix(2000))
+
+        case let .baselineRan(command, _, exitCode, _, _, _):
+            guard current == nil, plan != nil else { throw fail("the baseline is taken between tasks") }
+            baselineExit[command] = exitCode
+
+        case let .judgeVerdict(task, attempt, verdict, reasons):
+            guard let i = current, tasks[i].id == task, attempt == tasks[i].attempts, case .checking = phase,
+                  roleResponse?.role == "judge" else { throw fail("no judge answer for task \(task) attempt \(attempt) is waiting") }
+            roleResponse = nil
+            tasks[i].verdicts.append(verdict)
+            switch verdict {
+            case "pass": tasks[i].judgedAttempt = attempt; tasks[i].judgeInvalid = 0
+            case "rework": tasks[i].judgeInvalid = 0; tasks[i].feedback = reasons.joined(separator: "\n")
+            case "escalate":
+                tasks[i].judgeInvalid = 0
+                if goal != nil, replans < (settings.loop?.maxReplans ?? 0) {
+                    // The task is mis-specified: the planner makes a new version of the plan.
+                    replanning = true
+                    planFeedback = "The judge escalated task \(task) as mis-specified:\n" + reasons.map { "- " + $0 }.joined(separator: "\n")
+                    tasks[i].status = .pending
+                    current = nil
+                    phase = .idle
+                }
+            case "invalid": tasks[i].judgeInvalid += 1
+            default: throw fail("a verdict is pass, rework, escalate or invalid, not \(verdict)")
+            }
+
+        case let .contextCompacted(task, summary, throughSeq, _):
+            guard let i = current, tasks[i].id == task, roleResponse?.role == "compactor", phase == .working else {
+                throw fail("no summary of task \(task) is waiting")
+            }
+            roleResponse = nil
+            compactionSummary = summary.text
+            compactedThroughSeq = throughSeq
+            shiftCompactions += 1
+            compactions += 1
+            turnsSinceCompaction = 0
+            shiftTokens = estimateTokens(bytes: summary.text.utf8.count)
+
+        case let .handoffWritten(task, reason, handoff):
+            guard tasks.contains(where: { $0.id == task }) else { throw fail("no task \(task)") }
+            self.handoff = handoff
+            if reason == "context reset" {
+                guard let i = current, tasks[i].id == task, roleResponse?.role == "handoff", phase == .working else {
+                    throw fail("no handoff of task \(task) is waiting")
+                }
+                roleResponse = nil
+                startShift(at: lastSeq + 2)
+            }
 
         case let .taskStarted(task, attempt):
             guard plan != nil else { throw fail("no plan is set") }
@@ -292,6 +435,7 @@ extension RunState {
                 tasks[index].startSeq = lastSeq + 1
             }
             let i = current!
+            if attempt == 1 { startShift(at: lastSeq + 1) } else { shiftTokens += estimateTokens(bytes: tasks[i].feedback?.utf8.count ?? 0) }
             tasks[i].attempts = attempt
             tasks[i].turnsThisAttempt = 0
             tasks[i].checkResults = []
@@ -299,31 +443,68 @@ extension RunState {
             phase = .working
 
         case let .modelRequested(call, task, turn, role):
-            guard let i = current, tasks[i].id == task else { throw fail("task \(task) is not active") }
-            guard phase == .working else { throw fail("the harness is not waiting to call the model (phase \(phase))") }
             guard call == RunState.modelCallID(modelCalls + 1) else { throw fail("expected call id \(RunState.modelCallID(modelCalls + 1))") }
-            guard turn == tasks[i].turns else { throw fail("expected turn \(tasks[i].turns)") }
+            let role = role ?? "worker"
+            switch role {
+            case "worker":
+                guard let i = current, tasks[i].id == task else { throw fail("task \(task) is not active") }
+                guard phase == .working else { throw fail("the harness is not waiting to call the model (phase \(phase))") }
+                guard turn == tasks[i].turns else { throw fail("expected turn \(tasks[i].turns)") }
+            case "planner":
+                guard current == nil, plan == nil || replanning, goal != nil, task == RunState.planTaskID else {
+                    throw fail("no plan is to be made now")
+                }
+            case "judge":
+                guard let i = current, tasks[i].id == task, case .checking = phase else { throw fail("task \(task) is not being checked") }
+            case "compactor", "handoff":
+                guard let i = current, tasks[i].id == task, phase == .working else { throw fail("task \(task) is not being worked on") }
+            default:
+                throw fail("unknown role \(role)")
+            }
+            if role != "worker" {
+                let key = role + ":" + task.rawValue
+                guard turn == roleCalls[key, default: 0] else { throw fail("expected \(role) turn \(roleCalls[key, default: 0])") }
+                roleCalls[key] = turn + 1
+                roleRequestSeq = lastSeq + 1
+            }
             modelCalls += 1
             awaitingRole = role
+            returnPhase = phase
+            roleResponse = nil
             phase = .awaitingModel(call: call)
 
-        case let .modelResponded(call, _, toolCalls, claimsDone, summary, usage, _, cost):
-            guard phase == .awaitingModel(call: call), let i = current else { throw fail("no request \(call) is waiting") }
+        case let .modelResponded(call, text, toolCalls, claimsDone, summary, usage, _, cost, handoff):
+            guard phase == .awaitingModel(call: call) else { throw fail("no request \(call) is waiting") }
             guard Set(toolCalls.map(\.id)).count == toolCalls.count else { throw fail("tool call ids repeat") }
             for (n, t) in toolCalls.enumerated() where t.id != RunState.toolCallID(call, n + 1) {
                 throw fail("tool call \(n + 1) must have id \(RunState.toolCallID(call, n + 1))")
             }
-            tasks[i].turns += 1
-            tasks[i].turnsThisAttempt += 1
-            tasks[i].usage = tasks[i].usage + usage
             self.usage = self.usage + usage
             let l = ledgerIndex(awaitingRole ?? "worker")
             ledger[l].calls += 1
             ledger[l].usage = ledger[l].usage + usage
-            if let cost { ledger[l].costPicoUSD += cost; tasks[i].costPicoUSD += cost } else { ledger[l].unpricedCalls += 1 }
+            if let cost { ledger[l].costPicoUSD += cost } else { ledger[l].unpricedCalls += 1 }
             lastCallCostPicoUSD = cost ?? 0
             lastCallTokens = usage.input + usage.output
+            if let i = current {
+                tasks[i].usage = tasks[i].usage + usage
+                if let cost { tasks[i].costPicoUSD += cost }
+            }
+            guard (awaitingRole ?? "worker") == "worker", let i = current else {
+                // A role's answer waits for the core to read it (a plan, a verdict, a summary, a handoff).
+                roleResponse = RoleResponse(role: awaitingRole ?? "worker", text: text.text, toolCalls: toolCalls)
+                phase = returnPhase ?? .working
+                returnPhase = nil
+                break
+            }
+            returnPhase = nil
+            tasks[i].turns += 1
+            tasks[i].turnsThisAttempt += 1
+            shiftTurns += 1
+            turnsSinceCompaction += 1
+            shiftTokens += estimateTokens(bytes: text.text.utf8.count + toolCalls.reduce(0) { $0 + $1.arguments.text.utf8.count + $1.name.utf8.count + 16 })
             unreportedInDoubt = []
+            claimHandoff = claimsDone ? handoff : nil
             pendingTools = toolCalls.map { PendingTool(call: $0) }
             if !pendingTools.isEmpty {
                 phase = .runningTools
@@ -335,7 +516,8 @@ extension RunState {
 
         case let .modelFailed(call, _):
             guard phase == .awaitingModel(call: call) else { throw fail("no request \(call) is waiting") }
-            phase = .working
+            phase = returnPhase ?? .working
+            returnPhase = nil
 
         case let .modelRetried(call, attempt, _, delayMs):
             guard phase == .awaitingModel(call: call) else { throw fail("no request \(call) is waiting") }
@@ -372,6 +554,7 @@ extension RunState {
             pendingTools.removeFirst()
             toolCalls += 1
             if let i = current { tasks[i].toolCalls += 1 }
+            shiftTokens += estimateTokens(bytes: result.output.text.utf8.count + 32)
             consecutiveToolErrors = result.ok ? 0 : consecutiveToolErrors + 1
             afterTool()
 
@@ -388,7 +571,7 @@ extension RunState {
         case let .checkRan(task, attempt, index, command, expectExit, exitCode, passed, output, _):
             guard let i = current, tasks[i].id == task, case .checking = phase else { throw fail("task \(task) is not being checked") }
             guard attempt == tasks[i].attempts else { throw fail("attempt \(attempt) is not the current one (\(tasks[i].attempts))") }
-            guard index == tasks[i].checkResults.count, index < (activeTask?.checks.count ?? 0) else {
+            guard index == tasks[i].checkResults.count, index < attemptChecks(i).count else {
                 throw fail("expected check index \(tasks[i].checkResults.count)")
             }
             tasks[i].checkResults.append(CheckOutcome(command: command, passed: passed, exitCode: exitCode,
@@ -398,9 +581,10 @@ extension RunState {
             guard let i = current, tasks[i].id == task, case .checking = phase, attempt == tasks[i].attempts else {
                 throw fail("task \(task) is not being checked")
             }
-            guard tasks[i].checkResults.count == activeTask?.checks.count, tasks[i].checkResults.allSatisfy(\.passed) else {
+            guard tasks[i].checkResults.count == attemptChecks(i).count, tasks[i].checkResults.allSatisfy(\.passed) else {
                 throw fail("task \(task) has not passed all its checks")
             }
+            guard !needsJudge(i) || tasks[i].judgedAttempt == attempt else { throw fail("task \(task) needs the judge's pass") }
             tasks[i].status = .done
             tasks[i].feedback = nil
             consecutiveFailedAttempts = 0
@@ -443,6 +627,10 @@ extension RunState {
             status = .running
             statusReason = nil
             resumes += 1
+            // A human looked: the init script, the planner and the judge get their tries again.
+            initFailure = nil
+            planRejections = 0
+            if let i = current { tasks[i].judgeInvalid = 0 }
             for k in pendingTools.indices where pendingTools[k].started { pendingTools[k].interrupted = true }
 
         case .runReported:
@@ -535,6 +723,33 @@ extension RunState {
             pendingCommitMessage = nil
         }
     }
+
+    /// A new shift starts its transcript at `seq`, with nothing compacted.
+    private mutating func startShift(at seq: Int64) {
+        shiftStartSeq = seq
+        shiftTokens = 0
+        shiftCompactions = 0
+        compactionSummary = nil
+        compactedThroughSeq = 0
+        shifts += 1
+        shiftTurns = 0
+        turnsSinceCompaction = 0
+    }
+
+    private mutating func acceptedPlan() {
+        phase = .idle
+        current = nil
+        replanning = false
+        planApproved = false
+        planFeedback = nil
+        planRejections = 0
+        roleResponse = nil
+    }
+
+    func estimateTokens(bytes: Int) -> Int { (settings.loop ?? LoopSettings()).tokens(bytes: bytes) }
+
+    /// The pseudo task id planner calls are made under.
+    public static let planTaskID = TaskID("plan")
 
     private mutating func afterTool() {
         guard pendingTools.isEmpty else { return }

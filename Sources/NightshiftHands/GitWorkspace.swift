@@ -81,6 +81,19 @@ public struct GitWorkspace: WorkspaceVCS {
         return Provisioned(path: path, branch: branch, base: base.output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// The uncommitted change of the workspace (new files included, marked intent-to-add), for the judge.
+    public func diff(workspace: String) async -> String? {
+        guard await Self.git(["rev-parse", "--is-inside-work-tree"], in: workspace).exitCode == 0 else { return nil }
+        _ = await Self.git(["add", "-A", "--intent-to-add"], in: workspace)
+        // The views Nightshift writes from the log are not the worker's change.
+        let views = ["--", ".", ":(exclude)PROGRESS.md", ":(exclude)PLAN.md", ":(exclude)REPORT.md"]
+        let stat = await Self.git(["diff", "HEAD", "--stat"] + views, in: workspace)
+        let full = await Self.git(["diff", "HEAD"] + views, in: workspace)
+        let limit = 60_000
+        let body = full.output.utf8.count > limit ? String(full.output.prefix(limit)) + "\n[… the diff is cut at \(limit) characters]" : full.output
+        return stat.output + "\n" + body
+    }
+
     public func commit(workspace: String, message: String) async -> (commit: String?, detail: String) {
         let add = await Self.git(["add", "-A"], in: workspace)
         guard add.exitCode == 0 else { return (nil, "git add failed: \(add.output.prefix(300))") }

@@ -1,25 +1,57 @@
 public import NightshiftCore
 
-/// Builds the model's context for one turn from the folded state and a bounded window of
+/// Builds each role's context for one model call from the folded state and a bounded window of
 /// recent events — never from the whole history, so its cost does not grow with the run.
+///
+/// - worker: guidance, the task with its checks and rubric, the last handoff note and notes, the
+///   feedback of a failed attempt, in-doubt calls, and this shift's turns since its last compaction
+///   (with the compaction's summary in their place).
+/// - judge: artifacts only — the task, its rubric, the diff and the check results. Never the
+///   worker's reasoning, notes or summary.
+/// - planner: the goal, the guidance, and (re-planning) the current plan and why it must change.
+/// - compactor / handoff: the shift's turns, to be summarised or handed off.
 public enum ContextBuilder {
-    /// The latest progress note and the worker's own notes, as one handoff note.
+    /// The latest handoff and progress note and the worker's own notes, as one note.
     static func handoffNote(_ state: RunState) -> String? {
-        guard !state.notes.isEmpty else { return state.lastNote }
-        var text = state.lastNote.map { $0 + "\n\n" } ?? ""
-        text += "Notes you left:\n" + state.notes.map { "- " + ($0.task.map { "[\($0)] " } ?? "") + $0.text }.joined(separator: "\n")
-        return text
+        var parts: [String] = []
+        if let h = state.handoff { parts.append("Handoff from the previous shift:\n" + h.markdown) }
+        if let note = state.lastNote { parts.append(note) }
+        if !state.notes.isEmpty {
+            parts.append("Notes you left:\n" + state.notes.map { "- " + ($0.task.map { "[\($0)] " } ?? "") + $0.text }.joined(separator: "\n"))
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "\n\n")
     }
 
     public static func request(state: RunState, recent: [EventEnvelope], call: CallID, task: PlanTask, attempt: Int, turn: Int,
-                               role: String = "worker", tools: [ToolSpec], window: Int) -> ModelRequest {
-        let startSeq = state.current.map { state.tasks[$0].startSeq } ?? 0
-        let relevant = recent.suffix(window).filter { $0.seq >= startSeq }
+                               role: String = "worker", tools: [ToolSpec], window: Int, diff: String? = nil) -> ModelRequest {
+        switch role {
+        case "judge":
+            return ModelRequest(run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: [],
+                                progressNote: nil, feedback: nil, transcript: [], tools: [RoleTools.submitVerdict],
+                                artifacts: judgeArtifacts(state, diff: diff))
+        case "planner":
+            var artifacts: String?
+            if let plan = state.plan {
+                artifacts = "The current plan:\n\n" + plan.markdown(version: state.planVersion, goal: nil) + "Task status: "
+                    + state.tasks.map { "\($0.id) \($0.status.rawValue)" }.joined(separator: ", ")
+                    + "\n\nKeep the ids of finished tasks you keep; they stay finished."
+            }
+            return ModelRequest(run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: humanNotices(state),
+                                progressNote: nil, feedback: state.planFeedback, transcript: [], tools: [RoleTools.submitPlan],
+                                guidance: state.guidanceSpec, artifacts: artifacts)
+        default:
+            break
+        }
+        let startSeq = max(state.current.map { state.tasks[$0].startSeq } ?? 0, state.shiftStartSeq)
+        let relevant = recent.suffix(window).filter { $0.seq >= startSeq && $0.seq > state.compactedThroughSeq }
         var names: [CallID: String] = [:]
         var transcript: [TranscriptEntry] = []
+        if let summary = state.compactionSummary {
+            transcript.append(.notice("Summary of the earlier turns of this shift (compacted to keep the context small):\n\(summary)"))
+        }
         for envelope in relevant {
             switch envelope.event {
-            case let .modelResponded(_, text, toolCalls, _, _, _, _, _):
+            case let .modelResponded(_, text, toolCalls, _, _, _, _, _, _):
                 for t in toolCalls { names[t.id] = t.name }
                 transcript.append(.assistant(text: text.text, toolCalls: toolCalls))
             case let .toolFinished(id, result):
@@ -32,13 +64,37 @@ public enum ContextBuilder {
                 break
             }
         }
-        let notices = state.guidance.map { "Guidance from a human (\($0.prefix { $0 != ":" })):\($0.drop { $0 != ":" }.dropFirst())" } + state.unreportedInDoubt.map {
+        let notices = humanNotices(state) + state.unreportedInDoubt.map {
             "The call \($0.call) (\($0.name) with arguments \($0.arguments.prefix(300))) was interrupted when the process stopped. "
                 + "Its outcome is UNKNOWN: it may or may not have taken effect. Check the workspace before repeating it."
         }
         let feedback = state.current.flatMap { state.tasks[$0].feedback }
+        let roleTools: [ToolSpec] = switch role {
+        case "compactor": []
+        case "handoff": [RoleTools.writeHandoff]
+        default: tools
+        }
         return ModelRequest(run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: notices,
-                            progressNote: handoffNote(state), feedback: feedback, transcript: transcript, tools: tools,
+                            progressNote: handoffNote(state), feedback: feedback, transcript: transcript, tools: roleTools,
                             guidance: state.guidanceSpec)
+    }
+
+    static func humanNotices(_ state: RunState) -> [String] {
+        state.guidance.map { "Guidance from a human (\($0.prefix { $0 != ":" })):\($0.drop { $0 != ":" }.dropFirst())" }
+    }
+
+    /// What the judge grades: the diff and every check's result. Nothing the worker said.
+    static func judgeArtifacts(_ state: RunState, diff: String?) -> String {
+        var out = "The change (diff against the last commit):\n\n" + (diff ?? "(no diff: the workspace is not under git)") + "\n\n"
+        if let i = state.current {
+            out += "Check results (run by the harness, after the worker claimed the task done):\n"
+            for c in state.tasks[i].checkResults {
+                out += "\n$ \(c.command)\nexit \(c.exitCode) (expected \(c.expectExit)): \(c.passed ? "passed" : "FAILED")\n\(c.outputTail.suffix(1500))\n"
+            }
+            if let task = state.activeTask, !state.hasEvidence(i) {
+                out += "\nNote: no check of task \(task.id) failed before the work began, so the checks alone cannot show progress; judge the change itself.\n"
+            }
+        }
+        return out
     }
 }

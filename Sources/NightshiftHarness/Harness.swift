@@ -46,6 +46,17 @@ public struct Harness: Sendable {
         return try RunState.fold(run, envelopes)
     }
 
+    /// Creates a run from a goal: `run_created` and `goal_set`; the planner role makes the plan.
+    @discardableResult
+    public func create(_ run: RunID, title: String, goal: String, workspace: String, settings: RunSettings) async throws -> RunState {
+        let events: [Event] = [.runCreated(title: title, workspace: workspace, model: model.label, settings: settings), .goalSet(goal: Payload(goal))]
+        var state = RunState(run: run)
+        for e in events { try state.applyUncommitted(e) }
+        let envelopes = try await store.append(events, to: run, expectedSeq: 0)
+        envelopes.forEach { observer?($0) }
+        return try RunState.fold(run, envelopes)
+    }
+
     /// Loads a run's state: the newest snapshot that agrees with the log, plus the verified tail.
     public func wake(_ run: RunID) async throws -> RunState {
         if let snapshot = try await store.latestSnapshot(of: run),
@@ -165,9 +176,12 @@ public struct Harness: Sendable {
                 return reason
 
             case let .callModel(call, task, attempt, turn, role):
+                // The judge reads the diff: the workspace must exist, and nothing runs in it meanwhile.
+                if role == "judge" { guard try await workspaceReady() else { continue } }
                 try await commit()
+                let diff = role == "judge" ? await vcs?.diff(workspace: committed.workspace) : nil
                 let request = ContextBuilder.request(state: committed, recent: recent, call: call, task: task, attempt: attempt,
-                                                     turn: turn, role: role, tools: offered, window: configuration.transcriptWindow)
+                                                     turn: turn, role: role, tools: offered, window: configuration.transcriptWindow, diff: diff)
                 // Retries are appended as they happen, so a long backoff is visible in the log.
                 let recorder = RetryRecorder(store: store, state: committed, observer: observer)
                 let events: [Event]
@@ -180,7 +194,7 @@ public struct Harness: Sendable {
                                                   ToolCall(id: RunState.toolCallID(call, n + 1), name: t.name, arguments: Payload(t.arguments))
                                               },
                                               claimsDone: response.claimsDone, summary: response.summary, usage: response.usage,
-                                              model: response.model, costPicoUSD: response.costPicoUSD)]
+                                              model: response.model, costPicoUSD: response.costPicoUSD, handoff: response.handoff)]
                 } catch is CancellationError {
                     throw CancellationError()
                 } catch let error as ModelError {
@@ -233,11 +247,32 @@ public struct Harness: Sendable {
                 try scratch.applyUncommitted(event)
                 buffer.append(event)
 
-            case let .runChecks(task, attempt, from):
+            case let .runInit(script):
                 guard try await workspaceReady() else { continue }
                 try await commit()
-                for index in from..<task.checks.count {
-                    let check = task.checks[index]
+                let result = await checks.run(Check(command: script, timeoutSeconds: 1800), workspace: committed.workspace)
+                let event = Event.initRan(exitCode: result.exitCode, passed: result.exitCode == 0, output: Payload(result.output),
+                                          durationMs: result.durationMs)
+                try scratch.applyUncommitted(event)
+                buffer.append(event)
+
+            case let .runBaseline(list):
+                guard try await workspaceReady() else { continue }
+                try await commit()
+                for check in list {
+                    let result = await checks.run(check, workspace: committed.workspace)
+                    let event = Event.baselineRan(command: check.command, expectExit: check.expectExit, exitCode: result.exitCode,
+                                                  passed: result.exitCode == check.expectExit, output: Payload(result.output),
+                                                  durationMs: result.durationMs)
+                    try scratch.applyUncommitted(event)
+                    buffer.append(event)
+                }
+
+            case let .runChecks(task, attempt, from, list):
+                guard try await workspaceReady() else { continue }
+                try await commit()
+                for index in from..<list.count {
+                    let check = list[index]
                     let result = await checks.run(check, workspace: committed.workspace)
                     let event = Event.checkRan(task: task.id, attempt: attempt, index: index, command: check.command,
                                                expectExit: check.expectExit, exitCode: result.exitCode,
@@ -316,7 +351,8 @@ extension Event {
     /// Events after which the workspace's PROGRESS.md is rewritten.
     var changesProgress: Bool {
         switch self {
-        case .noteWritten, .noteAdded, .taskBlocked, .runFinished, .runFailed, .planSet, .workspaceProvisioned: true
+        case .noteWritten, .noteAdded, .taskBlocked, .runFinished, .runFailed, .planSet, .workspaceProvisioned, .planRevised,
+             .handoffWritten, .judgeVerdict, .baselineRan: true
         default: false
         }
     }

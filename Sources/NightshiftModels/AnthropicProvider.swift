@@ -31,9 +31,9 @@ public struct AnthropicProvider: ModelProvider {
         let call = HTTPCall(url: baseURL + "/v1/messages", headers: headers, body: Self.body(request, model: model, maxTokens: maxTokens))
         let (text, proposed, usage, reported) = try await http.perform(call, as: AnthropicAccumulator.self, model: model, secret: key,
                                                                        keyHint: keyHint, onRetry: onRetry)
-        let (done, summary, calls) = PromptRenderer.extractDone(proposed)
+        let (done, summary, handoff, calls) = PromptRenderer.extractClaim(proposed)
         return ModelResponse(text: text, toolCalls: calls, claimsDone: done, summary: summary, usage: usage, model: reported,
-                             costPicoUSD: pricing.cost(usage, model: reported))
+                             costPicoUSD: pricing.cost(usage, model: reported), handoff: handoff)
     }
 
     /// Tool-use ids must match `[a-zA-Z0-9_-]+`: call ids like `m3.1` are sent as `m3_1`.

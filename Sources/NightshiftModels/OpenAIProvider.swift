@@ -28,9 +28,9 @@ public struct OpenAIProvider: ModelProvider {
         let call = HTTPCall(url: baseURL + "/chat/completions", headers: headers, body: Self.body(request, model: model))
         let (text, proposed, usage, reported) = try await http.perform(call, as: OpenAIAccumulator.self, model: model, secret: key,
                                                                        keyHint: keyHint, onRetry: onRetry)
-        let (done, summary, calls) = PromptRenderer.extractDone(proposed)
+        let (done, summary, handoff, calls) = PromptRenderer.extractClaim(proposed)
         return ModelResponse(text: text, toolCalls: calls, claimsDone: done, summary: summary, usage: usage, model: reported,
-                             costPicoUSD: pricing.cost(usage, model: reported))
+                             costPicoUSD: pricing.cost(usage, model: reported), handoff: handoff)
     }
 
     /// The request body (sorted keys): rendered from the request alone, so it is golden-testable.

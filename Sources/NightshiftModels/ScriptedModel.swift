@@ -1,4 +1,5 @@
 public import NightshiftCore
+import Foundation
 
 /// A scenario for the scripted model: for each task, the turns to play in order.
 public struct Scenario: Sendable, Equatable {
@@ -11,14 +12,21 @@ public struct Scenario: Sendable, Equatable {
         public var usage: TokenUsage?
         /// Declared cost in 10⁻¹² USD (the scripted model has no price); nil: unpriced, like an unknown model.
         public var costPicoUSD: Int64?
-        public init(say: String = "", toolCalls: [ProposedToolCall] = [], done: String? = nil, usage: TokenUsage? = nil, costPicoUSD: Int64? = nil) {
-            self.say = say; self.toolCalls = toolCalls; self.done = done; self.usage = usage; self.costPicoUSD = costPicoUSD
+        /// A worker's done claim's handoff fields; for the handoff role, the note it writes.
+        public var handoff: Handoff?
+        public init(say: String = "", toolCalls: [ProposedToolCall] = [], done: String? = nil, usage: TokenUsage? = nil, costPicoUSD: Int64? = nil,
+                    handoff: Handoff? = nil) {
+            self.say = say; self.toolCalls = toolCalls; self.done = done; self.usage = usage; self.costPicoUSD = costPicoUSD; self.handoff = handoff
         }
     }
     /// Where the scenario came from, for messages ("demo.yaml").
     public var source: String
     public var turns: [TaskID: [Turn]]
-    public init(source: String, turns: [TaskID: [Turn]]) { self.source = source; self.turns = turns }
+    /// Turns of the other roles (planner, judge, compactor, handoff) by task ("plan" for the planner).
+    public var roleTurns: [String: [TaskID: [Turn]]]
+    public init(source: String, turns: [TaskID: [Turn]], roleTurns: [String: [TaskID: [Turn]]] = [:]) {
+        self.source = source; self.turns = turns; self.roleTurns = roleTurns
+    }
 }
 
 /// A deterministic model that plays a scenario: the turn it plays depends only on the request
@@ -33,6 +41,7 @@ public struct ScriptedModel: ModelProvider {
     public var label: String { "scripted:\(scenario.source) (test double)" }
 
     public func respond(to request: ModelRequest) async throws -> ModelResponse {
+        if request.role != "worker" { return try respondInRole(request) }
         guard let turns = scenario.turns[request.task.id] else {
             throw ScriptedModelError("the scenario \(scenario.source) has no turns for task '\(request.task.id)': add a '\(request.task.id):' entry under 'tasks'")
         }
@@ -43,7 +52,40 @@ public struct ScriptedModel: ModelProvider {
         let usage = turn.usage ?? TokenUsage(input: ScriptedModel.estimateTokens(request),
                                              output: (turn.say.utf8.count + turn.toolCalls.reduce(0) { $0 + $1.arguments.utf8.count }) / 4 + 1)
         return ModelResponse(text: turn.say, toolCalls: turn.toolCalls, claimsDone: turn.done != nil, summary: turn.done,
-                             usage: usage, model: "scripted", costPicoUSD: turn.costPicoUSD)
+                             usage: usage, model: "scripted", costPicoUSD: turn.costPicoUSD, handoff: turn.done != nil ? turn.handoff : nil)
+    }
+
+    /// The planner, judge, compactor and handoff roles. Planner and judge turns must be in the
+    /// scenario; a compactor or handoff turn that is not is made up mechanically from the request
+    /// (and says so), so long scripted runs need not script every summary.
+    func respondInRole(_ request: ModelRequest) throws -> ModelResponse {
+        let role = request.role
+        let turns = scenario.roleTurns[role]?[request.task.id] ?? []
+        let usage = TokenUsage(input: ScriptedModel.estimateTokens(request), output: 50)
+        guard request.turn < turns.count else {
+            switch role {
+            case "compactor":
+                let calls = request.transcript.compactMap { e -> String? in
+                    if case let .assistant(_, calls) = e { return calls.map(\.name).joined(separator: ", ") } else { return nil }
+                }.filter { !$0.isEmpty }
+                return ModelResponse(text: "Scripted summary (test double) of \(request.transcript.count) transcript entries; tools called: "
+                                     + (calls.isEmpty ? "none" : calls.joined(separator: "; ")), usage: usage, model: "scripted")
+            case "handoff":
+                let args = #"{"done":"scripted handoff (test double): shift of task \#(request.task.id) ended","left":"finish task \#(request.task.id)"}"#
+                return ModelResponse(text: "", toolCalls: [ProposedToolCall(name: "write_handoff", arguments: args)], usage: usage, model: "scripted")
+            default:
+                let example = role == "planner" ? "planner: [{plan: {title: …, tasks: […]}}]" : "judge: {\(request.task.id): [{verdict: pass}]}"
+                throw ScriptedModelError("the scenario \(scenario.source) has \(turns.count) \(role) turn(s) for '\(request.task.id)', but the run needs turn \(request.turn + 1): add them (\(example))")
+            }
+        }
+        let turn = turns[request.turn]
+        var calls = turn.toolCalls
+        if role == "handoff", let h = turn.handoff {
+            let object = ["done": h.done, "left": h.left, "learned": h.learned, "risks": h.risks]
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+            calls.append(ProposedToolCall(name: "write_handoff", arguments: String(decoding: data, as: UTF8.self)))
+        }
+        return ModelResponse(text: turn.say, toolCalls: calls, usage: turn.usage ?? usage, model: "scripted", costPicoUSD: turn.costPicoUSD)
     }
 
     /// A rough token count of the context (4 bytes a token), so usage figures move like a real model's.

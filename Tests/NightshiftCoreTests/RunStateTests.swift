@@ -49,7 +49,7 @@ import Testing
         var log = LogBuilder()
         try log.add(created()); try log.advance()
         try log.add(response("m1", done: true))
-        #expect(try log.advance() == .runChecks(task: twoTasks.tasks[0], attempt: 1, from: 0))
+        #expect(try log.advance() == .runChecks(task: twoTasks.tasks[0], attempt: 1, from: 0, checks: twoTasks.tasks[0].checks))
         try log.add(.checkRan(task: TaskID("a"), attempt: 1, index: 0, command: "test -f a", expectExit: 0, exitCode: 0,
                               passed: true, output: "", durationMs: 3))
         let d = try log.advance()

@@ -55,7 +55,7 @@ import Testing
         var names: [CallID: String] = [:]
         var out: [(String, ToolResult)] = []
         for e in try await s.store.readAll(s.run).map(\.event) {
-            if case let .modelResponded(_, _, calls, _, _, _, _, _) = e { for c in calls { names[c.id] = c.name } }
+            if case let .modelResponded(_, _, calls, _, _, _, _, _, _) = e { for c in calls { names[c.id] = c.name } }
             if case let .toolFinished(call, result) = e { out.append((names[call] ?? "?", result)) }
         }
         return out

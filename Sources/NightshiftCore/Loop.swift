@@ -1,0 +1,201 @@
+import Foundation
+
+/// The ratchet and the roles' rules, as pure functions of the folded state: which checks a done
+/// claim must pass, when the judge is needed, and how full the worker's context is.
+extension RunState {
+    /// Whether `check` passed when the baseline was taken (false when it failed or was never run).
+    public func passedAtBaseline(_ check: Check) -> Bool { baselineExit[check.command] == check.expectExit }
+
+    /// Every check of the plan (its guards, then each task's), once per command: what the baseline runs.
+    public func baselineChecks() -> [Check] {
+        guard let plan else { return [] }
+        var seen = Set<String>()
+        return ((plan.guards ?? []) + plan.tasks.flatMap(\.checks)).filter { seen.insert($0.command).inserted }
+    }
+
+    /// The checks a done claim of task `i` must pass: its own, then (under the ratchet) every other
+    /// check that passed before — at the baseline, or as a check of a finished task. A check that
+    /// already failed at the baseline and belongs to another unfinished task is left out: a
+    /// pre-existing failure does not trap the loop.
+    public func attemptChecks(_ i: Int) -> [Check] {
+        guard let plan, i < plan.tasks.count else { return [] }
+        let own = plan.tasks[i].checks
+        guard settings.loop?.baseline == true else { return own }
+        var seen = Set(own.map(\.command))
+        var regression: [Check] = []
+        for c in plan.guards ?? [] where passedAtBaseline(c) && seen.insert(c.command).inserted { regression.append(c) }
+        for (j, t) in plan.tasks.enumerated() where j != i {
+            let done = j < tasks.count && tasks[j].status == .done
+            for c in t.checks where (done || passedAtBaseline(c)) && seen.insert(c.command).inserted { regression.append(c) }
+        }
+        return own + regression
+    }
+
+    /// Whether a check of task `i` shows progress: it is not a declared guard and it failed at the
+    /// baseline. Without a baseline every check counts.
+    public func hasEvidence(_ i: Int) -> Bool {
+        guard let plan, i < plan.tasks.count else { return false }
+        guard settings.loop?.baseline == true else { return !plan.tasks[i].checks.isEmpty }
+        return plan.tasks[i].checks.contains { $0.alreadyPasses != true && !passedAtBaseline($0) }
+    }
+
+    /// The judge must pass task `i` when it has rubric items, or when no check of it can show progress.
+    public func needsJudge(_ i: Int) -> Bool {
+        guard settings.loop != nil, let plan, i < plan.tasks.count else { return false }
+        return !(plan.tasks[i].rubric ?? []).isEmpty || !hasEvidence(i)
+    }
+
+    /// Bytes of the system prompt and tool schemas, counted into every estimate.
+    static let fixedContextBytes = 6000
+
+    /// The estimated tokens of the worker's next context: what is always there (guidance, task,
+    /// checks, rubric, notes, handoff, feedback) plus the shift's turns since its last compaction.
+    public func contextEstimate() -> Int {
+        guard let i = current, let task = activeTask else { return 0 }
+        var bytes = Self.fixedContextBytes + (guidanceSpec?.utf8.count ?? 0) + task.description.utf8.count
+        bytes += task.checks.reduce(0) { $0 + $1.command.utf8.count + 24 } + (task.rubric ?? []).reduce(0) { $0 + $1.utf8.count + 4 }
+        bytes += (handoff?.markdown.utf8.count ?? 0) + (lastNote?.utf8.count ?? 0) + notes.reduce(0) { $0 + $1.text.utf8.count + 8 }
+        bytes += guidance.reduce(0) { $0 + $1.utf8.count } + (tasks[i].feedback?.utf8.count ?? 0)
+        return estimateTokens(bytes: bytes) + shiftTokens
+    }
+
+    /// The turn number of the pending model call for its role (the scripted model plays by it).
+    func awaitingTurn(task: TaskID) -> Int {
+        let role = awaitingRole ?? "worker"
+        if role == "worker", let i = current { return tasks[i].turns }
+        return max(roleCalls[role + ":" + task.rawValue, default: 1] - 1, 0)
+    }
+}
+
+/// The role tools: how the planner, the judge and a shift's handoff answer. Their arguments are
+/// read here, purely, so a bad answer becomes a recorded rejection, never a crash.
+public enum RoleTools {
+    public static let submitPlan = ToolSpec(
+        name: "submit_plan",
+        description: "Submit the plan: ordered tasks, each with acceptance checks (shell commands and the exit status they must return, "
+            + "run by the harness), optional rubric items for the judge, and an optional init script that prepares the workspace.",
+        idempotent: true,
+        parametersSchema: #"{"type":"object","properties":{"title":{"type":"string"},"init":{"type":"string"},"guards":{"type":"array","items":{"type":"string"}},"tasks":{"type":"array","items":{"type":"object","properties":{"id":{"type":"string"},"description":{"type":"string"},"checks":{"type":"array","items":{"type":"object","properties":{"command":{"type":"string"},"expect_exit":{"type":"integer"},"guard":{"type":"boolean"}},"required":["command"]}},"rubric":{"type":"array","items":{"type":"string"}}},"required":["id","description","checks"]}}},"required":["title","tasks"]}"#)
+    public static let submitVerdict = ToolSpec(
+        name: "submit_verdict",
+        description: "Give your verdict on the task: pass, rework (with concrete reasons the worker can act on) or escalate "
+            + "(the task is mis-specified or needs a human).",
+        idempotent: true,
+        parametersSchema: #"{"type":"object","properties":{"verdict":{"type":"string","enum":["pass","rework","escalate"]},"reasons":{"type":"array","items":{"type":"string"}}},"required":["verdict","reasons"]}"#)
+    public static let writeHandoff = ToolSpec(
+        name: "write_handoff",
+        description: "Write the handoff note for the next shift, which starts from it alone: what is done, what is left, what you learned, what is risky.",
+        idempotent: true,
+        parametersSchema: #"{"type":"object","properties":{"done":{"type":"string"},"left":{"type":"string"},"learned":{"type":"string"},"risks":{"type":"string"}},"required":["done","left"]}"#)
+
+    static func arguments(_ r: RunState.RoleResponse, _ tool: ToolSpec) -> Result<[String: Any], RoleError> {
+        guard let call = r.toolCalls.last(where: { $0.name == tool.name }) else {
+            return .failure(RoleError("the answer did not call \(tool.name) (it called: \(r.toolCalls.map(\.name).joined(separator: ", ")))"))
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8))) as? [String: Any] else {
+            return .failure(RoleError("the arguments of \(tool.name) are not a JSON object"))
+        }
+        return .success(object)
+    }
+
+    /// A plan from the planner's `submit_plan`; every task needs at least one check.
+    public static func plan(_ r: RunState.RoleResponse) -> Result<Plan, RoleError> {
+        let object: [String: Any]
+        switch arguments(r, submitPlan) { case let .success(o): object = o; case let .failure(e): return .failure(e) }
+        guard let title = object["title"] as? String, !title.isEmpty else { return .failure(RoleError("the plan has no title")) }
+        guard let list = object["tasks"] as? [Any], !list.isEmpty else { return .failure(RoleError("the plan has no tasks")) }
+        func check(_ any: Any, _ what: String) -> Result<Check, RoleError> {
+            if let command = any as? String, !command.isEmpty { return .success(Check(command: command)) }
+            guard let o = any as? [String: Any], let command = o["command"] as? String, !command.isEmpty else {
+                return .failure(RoleError("\(what) has no command"))
+            }
+            var c = Check(command: command)
+            if let e = o["expect_exit"] as? Int {
+                guard (0...255).contains(e) else { return .failure(RoleError("\(what): expect_exit must be 0…255")) }
+                c.expectExit = Int32(e)
+            }
+            if let t = o["timeout_seconds"] as? Int, t > 0 { c.timeoutSeconds = min(t, 3600) }
+            if o["guard"] as? Bool == true { c.alreadyPasses = true }
+            return .success(c)
+        }
+        var tasks: [PlanTask] = []
+        for (n, item) in list.enumerated() {
+            guard let t = item as? [String: Any] else { return .failure(RoleError("task \(n + 1) is not an object")) }
+            guard let id = t["id"] as? String, !id.isEmpty, id != RunState.planTaskID.rawValue,
+                  id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+                return .failure(RoleError("task \(n + 1) needs an id of letters, digits, '-', '_' or '.' (and not 'plan')"))
+            }
+            guard let description = t["description"] as? String, !description.isEmpty else {
+                return .failure(RoleError("task \(id) has no description"))
+            }
+            guard let rawChecks = t["checks"] as? [Any], !rawChecks.isEmpty else {
+                return .failure(RoleError("task \(id) has no checks: every task needs a machine-checkable acceptance check"))
+            }
+            var checks: [Check] = []
+            for (k, c) in rawChecks.enumerated() {
+                switch check(c, "check \(k + 1) of task \(id)") { case let .success(c): checks.append(c); case let .failure(e): return .failure(e) }
+            }
+            let rubric = (t["rubric"] as? [Any])?.compactMap { $0 as? String }.filter { !$0.isEmpty }
+            tasks.append(PlanTask(id: TaskID(id), description: description, checks: checks, rubric: (rubric?.isEmpty ?? true) ? nil : rubric))
+        }
+        var guards: [Check] = []
+        for (k, g) in ((object["guards"] as? [Any]) ?? []).enumerated() {
+            switch check(g, "guard \(k + 1)") { case let .success(c): guards.append(c); case let .failure(e): return .failure(e) }
+        }
+        let initScript = (object["init"] as? String).flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
+        let plan = Plan(title: title, tasks: tasks, initScript: initScript, guards: guards.isEmpty ? nil : guards)
+        if let problem = plan.problem { return .failure(RoleError(problem)) }
+        return .success(plan)
+    }
+
+    /// The judge's `submit_verdict`: rework needs at least one reason.
+    public static func verdict(_ r: RunState.RoleResponse) -> Result<(verdict: String, reasons: [String]), RoleError> {
+        let object: [String: Any]
+        switch arguments(r, submitVerdict) { case let .success(o): object = o; case let .failure(e): return .failure(e) }
+        guard let verdict = object["verdict"] as? String, ["pass", "rework", "escalate"].contains(verdict) else {
+            return .failure(RoleError("the verdict must be pass, rework or escalate"))
+        }
+        let reasons = ((object["reasons"] as? [Any]) ?? []).compactMap { $0 as? String }.filter { !$0.isEmpty }.map { String($0.prefix(2000)) }
+        if verdict != "pass", reasons.isEmpty { return .failure(RoleError("a \(verdict) verdict needs concrete reasons")) }
+        return .success((verdict, Array(reasons.prefix(20))))
+    }
+
+    /// The handoff a shift leaves when its context is reset; a free-text answer is kept as "done".
+    public static func handoff(_ r: RunState.RoleResponse) -> Handoff {
+        guard case let .success(o) = arguments(r, writeHandoff) else {
+            return Handoff(done: String(r.text.prefix(4000)), left: "(the worker wrote no structured handoff)")
+        }
+        func field(_ k: String) -> String { String(((o[k] as? String) ?? "").prefix(4000)) }
+        return Handoff(done: field("done"), left: field("left"), learned: field("learned"), risks: field("risks"))
+    }
+
+    public struct RoleError: Error, Equatable, Sendable, CustomStringConvertible {
+        public var message: String
+        public init(_ message: String) { self.message = message }
+        public var description: String { message }
+    }
+}
+
+extension Plan {
+    /// Why this plan cannot be used, or nil.
+    public var problem: String? {
+        if tasks.isEmpty { return "the plan has no tasks" }
+        if Set(tasks.map(\.id)).count != tasks.count { return "task ids repeat" }
+        return nil
+    }
+
+    /// PLAN.md: the plan as the harness holds it (the log is the truth; this is a view).
+    public func markdown(version: Int, goal: String?) -> String {
+        var out = "# Plan: \(title) (version \(version))\n\n_Written by Nightshift from the event log; editing it changes nothing._\n\n"
+        if let goal { out += "Goal: \(goal)\n\n" }
+        if let initScript { out += "Init script:\n\n```sh\n\(initScript)\n```\n\n" }
+        if let guards, !guards.isEmpty { out += "Guards (must keep passing): " + guards.map { "`\($0.command)`" }.joined(separator: ", ") + "\n\n" }
+        for (n, t) in tasks.enumerated() {
+            out += "## \(n + 1). \(t.id)\n\n\(t.description)\n\nChecks:\n"
+            out += t.checks.map { "- `\($0.command)` exits \($0.expectExit)" + ($0.alreadyPasses == true ? " (guard)" : "") }.joined(separator: "\n") + "\n"
+            if let rubric = t.rubric { out += "\nRubric (the judge's):\n" + rubric.map { "- \($0)" }.joined(separator: "\n") + "\n" }
+            out += "\n"
+        }
+        return out
+    }
+}
