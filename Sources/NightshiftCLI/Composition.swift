@@ -133,6 +133,15 @@ enum Composition {
                        })
     }
 
+    /// The worker model's context window and bytes per token, by provider (the estimate compaction uses).
+    /// Local servers get a conservative window; `--context-window` overrides.
+    static func contextProfile(model spec: String) -> (window: Int, bytesPerTokenX100: Int) {
+        let worker = ModelRoster.parseLabel(spec).default
+        if worker.hasPrefix("anthropic") { return (200_000, 350) }
+        if worker.hasPrefix("openai:") || worker.hasPrefix("scripted:") { return (128_000, 400) }
+        return (32_000, 400)
+    }
+
     /// The run's own policy and guidance files that lie inside its workspace: tools may not change them.
     static func sealed(_ files: [String?], workspace: String) -> [String] {
         files.compactMap { $0 }.filter { $0.hasPrefix(workspace + "/") }

@@ -117,6 +117,7 @@ struct Inbox: AsyncParsableCommand {
         if reason.hasPrefix("budget_exhausted") { return "budget" }
         if reason.hasPrefix("breaker") { return "breaker" }
         if reason.hasPrefix("escalated") { return "escalation" }
+        if reason.hasPrefix("the plan (version") { return "plan review" }
         return "paused"
     }
 }
@@ -124,6 +125,7 @@ struct Inbox: AsyncParsableCommand {
 /// `approve` and `deny` share this: the decision binds to the exact call and its arguments.
 struct ApprovalDecision {
     static func decide(_ options: StoreOptions, run: String, call: String, approved: Bool, note: String) async throws {
+        if call == "plan" { return try await decidePlan(options, run: run, approved: approved, note: note) }
         _ = try await Governance.append(options, run: run) { state in
             guard let p = state.pendingTools.first(where: { $0.call.id.rawValue == call }) else {
                 throw CLIError("call \(call) of run \(run) is not waiting for approval (nightshift inbox lists what waits)")
@@ -135,6 +137,23 @@ struct ApprovalDecision {
         }
         say("\(approved ? "approved" : "denied") \(call) of run \(run) as \(Governance.user); continue with: nightshift resume \(run)")
     }
+
+    /// The plan as a whole (`run --review-plan`): approved, it is worked on; denied, the planner
+    /// makes a new version with the reason as its input.
+    static func decidePlan(_ options: StoreOptions, run: String, approved: Bool, note: String) async throws {
+        let state = try await Governance.append(options, run: run) { state in
+            guard state.plan != nil, state.settings.loop?.reviewPlan == true, state.goal != nil else {
+                throw CLIError("run \(run) has no plan waiting for review (only a run started with --goal and --review-plan has one)")
+            }
+            guard !state.planApproved, state.current == nil, !state.replanning else {
+                throw CLIError("plan version \(state.planVersion) of run \(run) was already decided")
+            }
+            return approved ? .planApproved(version: state.planVersion, by: Governance.user, note: note)
+                            : .planRejected(version: state.planVersion, by: Governance.user, reason: note)
+        }
+        say("plan version \(state.planVersion) of run \(run) \(approved ? "approved" : "rejected (the planner makes a new version)") "
+            + "as \(Governance.user); continue with: nightshift resume \(run)")
+    }
 }
 
 struct Approve: AsyncParsableCommand {
@@ -142,7 +161,7 @@ struct Approve: AsyncParsableCommand {
         abstract: "Approve a call that waits for approval; it runs once, when the run resumes.")
     @OptionGroup var store: StoreOptions
     @Argument(help: "The run id.") var run: String
-    @Argument(help: "The call id (nightshift inbox shows it, e.g. m3.1).") var call: String
+    @Argument(help: "The call id (nightshift inbox shows it, e.g. m3.1), or `plan` for a plan that waits for review.") var call: String
     @Option(help: "A note recorded with the approval.") var note: String = ""
 
     mutating func run() async throws {
@@ -155,8 +174,8 @@ struct Deny: AsyncParsableCommand {
         abstract: "Deny a call that waits for approval; the model is told it was not run, and why.")
     @OptionGroup var store: StoreOptions
     @Argument(help: "The run id.") var run: String
-    @Argument(help: "The call id (nightshift inbox shows it, e.g. m3.1).") var call: String
-    @Option(help: "Why; the model reads it.") var reason: String
+    @Argument(help: "The call id (nightshift inbox shows it, e.g. m3.1), or `plan` to ask the planner for a new version.") var call: String
+    @Option(help: "Why; the model (or the planner) reads it.") var reason: String
 
     mutating func run() async throws {
         try await reportErrors { try await ApprovalDecision.decide(store, run: run, call: call, approved: false, note: reason) }

@@ -10,7 +10,7 @@ import NightshiftSQLite
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Start a run from a plan file and drive it until it finishes, fails or pauses.",
+        abstract: "Start a run from a plan file or a goal and drive it until it finishes, fails or pauses.",
         discussion: """
             The plan (YAML or JSON) lists tasks, each with acceptance checks: shell commands and the exit status \
             they must return. For each task the model works with tools (shell, read_file, write_file, edit_file, \
@@ -27,11 +27,30 @@ struct RunCommand: AsyncParsableCommand {
                     - command: python3 -m unittest tests.test_add
                       expect_exit: 0          # optional, default 0
 
+            Or give a goal (--goal TEXT or --goal-file FILE): the planner role turns it into such a plan (written \
+            as PLAN.md in the workspace), optionally waiting for your approval (--review-plan).
+
+            Before the first task every check runs once (the baseline): checks that already fail do not block \
+            other tasks, and a task is accepted only when no check that passed before fails now. A task with \
+            rubric items (or whose checks already passed) also needs the judge role's pass; the judge sees \
+            only the diff and the check results. Long tasks have their older turns summarised when the \
+            context passes --compact-at of the model's window, and start a new shift from a handoff note at \
+            --reset-at.
+
             If the process dies, `nightshift resume RUN` continues the run from its log.
             """)
 
     @OptionGroup var store: StoreOptions
-    @Option(help: ArgumentHelp("The plan file (YAML or JSON).", valueName: "FILE")) var plan: String
+    @Option(help: ArgumentHelp("The plan file (YAML or JSON).", valueName: "FILE")) var plan: String?
+    @Option(help: ArgumentHelp("What the run should achieve; the planner role makes the plan from it.", valueName: "TEXT")) var goal: String?
+    @Option(help: ArgumentHelp("The goal, from a file (markdown or text).", valueName: "FILE")) var goalFile: String?
+    @Flag(help: "With a goal: pause after the planner's plan until `nightshift approve RUN plan` (or `deny RUN plan --reason …` for a new version).")
+    var reviewPlan = false
+    @Flag(help: "Do not run every check before the first task (no baseline, no ratchet on other tasks' checks).") var noBaseline = false
+    @Option(help: ArgumentHelp("The worker model's context window in tokens (default: by provider: 200000 Anthropic, 128000 OpenAI and scripted, 32000 others).", valueName: "TOKENS"))
+    var contextWindow: Int?
+    @Option(help: ArgumentHelp("Summarise older turns when the context passes this share of the window.", valueName: "SHARE")) var compactAt: Double = 0.6
+    @Option(help: ArgumentHelp("End the shift and start a new one from its handoff note at this share.", valueName: "SHARE")) var resetAt: Double = 0.85
     @Option(help: ArgumentHelp("The folder the agent works in. Defaults to the current folder.", valueName: "DIR"))
     var workspace: String = "."
     @OptionGroup var models: ModelOptions
@@ -61,6 +80,14 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
 
     func validate() throws {
+        guard [plan, goal, goalFile].compactMap({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --plan FILE, --goal TEXT or --goal-file FILE")
+        }
+        if reviewPlan, plan != nil { throw ValidationError("--review-plan is for a plan the planner makes (--goal); review your own plan file before running it") }
+        guard (0.05...0.99).contains(compactAt), (0.05...0.99).contains(resetAt), compactAt < resetAt else {
+            throw ValidationError("--compact-at and --reset-at are shares of the window between 0.05 and 0.99, and --compact-at must be below --reset-at")
+        }
+        if let contextWindow, contextWindow < 2000 { throw ValidationError("--context-window must be at least 2000 tokens") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard maxTurns >= 1 else { throw ValidationError("--max-turns must be at least 1") }
         if let id, id.isEmpty || !id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) {
@@ -70,7 +97,8 @@ struct RunCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         let reason = try await reportErrors { () async throws -> StopReason in
-            let plan = try PlanFile.load(path: plan)
+            let plan = try self.plan.map { try PlanFile.load(path: $0) }
+            let goal = try goal ?? goalFile.map { try Self.readGoal($0) }
             let servers = try mcp.map { try MCPConfigFile.load(path: $0) } ?? []
             let policyPath = policy.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
             if let policyPath { _ = try PolicyFile.load(path: policyPath) }   // a bad policy fails before anything is made
@@ -113,9 +141,18 @@ struct RunCommand: AsyncParsableCommand {
             let printer = quiet ? nil : TimelinePrinter(json: json)
             let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation, tools: tools.runner)
             let reason = try await Composition.finally({
-                try await harness.create(runID, title: plan.title, plan: plan, workspace: ws,
-                                         settings: RunSettings(maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns,
-                                                               toolServers: servers.isEmpty ? nil : servers, worktreeOf: worktreeOf))
+                let profile = Composition.contextProfile(model: models.model ?? "")
+                let loop = LoopSettings(baseline: !noBaseline, reviewPlan: reviewPlan, contextWindow: contextWindow ?? profile.window,
+                                        compactAtPercent: Int(compactAt * 100), resetAtPercent: Int(resetAt * 100),
+                                        bytesPerTokenX100: profile.bytesPerTokenX100)
+                let settings = RunSettings(maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns,
+                                           toolServers: servers.isEmpty ? nil : servers, worktreeOf: worktreeOf, loop: loop)
+                if let plan {
+                    try await harness.create(runID, title: plan.title, plan: plan, workspace: ws, settings: settings)
+                } else if let goal {
+                    let title = String(goal.split(separator: "\n").first?.prefix(80) ?? "goal")
+                    try await harness.create(runID, title: title, goal: goal, workspace: ws, settings: settings)
+                }
                 var watcher: PolicyWatcher?
                 if let policyPath, case let .policySet(_, _, hash, _)? = policyEvent {
                     watcher = PolicyWatcher(path: policyPath, recordedHash: hash, workspace: ws)
@@ -132,6 +169,17 @@ struct RunCommand: AsyncParsableCommand {
             return reason
         }
         throw exitStatus(for: reason)
+    }
+}
+
+extension RunCommand {
+    /// A goal file: its text, which must not be empty or huge.
+    static func readGoal(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read the goal file \(path): check the path") }
+        guard data.count <= 256 * 1024 else { throw CLIError("the goal file \(path) is \(data.count) bytes; a goal is at most 256 KiB") }
+        let text = String(decoding: data, as: UTF8.self)
+        guard text.contains(where: { !$0.isWhitespace }) else { throw CLIError("the goal file \(path) is empty") }
+        return text
     }
 }
 

@@ -154,6 +154,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .toolFinished: "tool"
         case .checkRan: "check"
         case .approvalDecided, .budgetSet, .guidanceGiven, .planApproved: "human"
+        case let .planRejected(_, by, _): by == "harness" ? "harness" : "human"
         case .baselineRan, .initRan: "check"
         case .judgeVerdict, .contextCompacted: "model"
         case .escalated: "model"

@@ -420,11 +420,12 @@ extension RunState {
     /// Built from the state alone, so it is the same whoever finishes the run.
     func finalReport(summary: String) -> String {
         var out = "# Report: \(title)\n\n_Run \(run), written by Nightshift from the event log._\n\n**\(summary).**\n\n"
-        out += "| task | status | attempts | model turns | tool calls | checks | cost | commit |\n|---|---|---|---|---|---|---|---|\n"
+        out += "| task | status | attempts | model turns | tool calls | checks | judge | cost | commit |\n|---|---|---|---|---|---|---|---|---|\n"
         for (i, t) in tasks.enumerated() {
             let checks = plan.map { $0.tasks[i].checks.count } ?? 0
             let passed = t.status == .done ? "\(checks)/\(checks) passed" : (checks == 0 ? "none" : "not passed")
-            out += "| \(t.id) | \(t.status.rawValue) | \(t.attempts) | \(t.turns) | \(t.toolCalls) | \(passed) | \(Money.format(t.costPicoUSD)) | "
+            let judge = t.verdicts.isEmpty ? "—" : t.verdicts.joined(separator: ", ")
+            out += "| \(t.id) | \(t.status.rawValue) | \(t.attempts) | \(t.turns) | \(t.toolCalls) | \(passed) | \(judge) | \(Money.format(t.costPicoUSD)) | "
                 + (t.commit.map { "`\($0.prefix(10))`" } ?? "—") + " |\n"
         }
         let seconds = startTime > 0 ? (lastTime - startTime) / 1000 : 0
@@ -434,6 +435,16 @@ extension RunState {
         out += "; \(toolCalls) tool calls; \(seconds / 3600) h \(seconds / 60 % 60) min \(seconds % 60) s by the log's clock"
         if resumes > 0 { out += "; resumed \(resumes) times" }
         out += ".\n"
+        if settings.loop != nil {
+            var loopLine: [String] = []
+            if goal != nil { loopLine.append("plan version \(planVersion) by the planner" + (replans > 0 ? " (re-planned \(replans) times)" : "")) }
+            if !baselineExit.isEmpty {
+                let passing = baselineChecks().filter(passedAtBaseline).count
+                loopLine.append("baseline: \(passing) of \(baselineExit.count) checks passed before any work")
+            }
+            loopLine.append("\(shifts) shifts, \(compactions) context compactions")
+            out += "\n" + loopLine.joined(separator: "; ") + ".\n"
+        }
         if let branch { out += "\nThe work is on branch `\(branch)`.\n" }
         let blocked = tasks.filter { $0.status == .blocked }
         if !blocked.isEmpty {

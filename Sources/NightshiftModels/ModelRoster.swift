@@ -14,8 +14,10 @@ public struct ModelRoster: ModelProvider {
         ([defaultModel.label] + byRole.map { "\($0.role)=\($0.model.label)" }).joined(separator: ";")
     }
 
+    /// The provider for `role`. A shift's summaries and handoffs are the worker's own words: its model writes them.
     public func provider(for role: String) -> any ModelProvider {
-        byRole.first { $0.role == role }?.model ?? defaultModel
+        let role = (role == "compactor" || role == "handoff") ? "worker" : role
+        return byRole.first { $0.role == role }?.model ?? defaultModel
     }
 
     public func respond(to request: ModelRequest) async throws -> ModelResponse {

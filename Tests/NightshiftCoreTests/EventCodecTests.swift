@@ -136,6 +136,24 @@ import Testing
         .workspaceProvisioned(path: "/w/x", branch: "nightshift/r1", base: "abc123"),
         .workCommitted(task: TaskID("a"), commit: "deadbeef", detail: "committed"),
         .workCommitted(task: TaskID("a"), commit: nil, detail: tricky),
+        .runCreated(title: "t", workspace: "/w", model: "m", settings: RunSettings(loop: LoopSettings(reviewPlan: true, contextWindow: 9000))),
+        .planSet(plan: Plan(title: tricky, tasks: [PlanTask(id: TaskID("a"), description: "d", checks: [Check(command: "x", alreadyPasses: true)],
+                                                            rubric: [tricky, ""])],
+                            initScript: "pip install -e .\n\(tricky)", guards: [Check(command: tricky, expectExit: 1)])),
+        .planSet(plan: Plan(title: "g", tasks: [PlanTask(id: TaskID("a"), description: "d", checks: [])], guards: [])),
+        .modelResponded(call: CallID("m4"), text: "", toolCalls: [], claimsDone: true, summary: "s", usage: TokenUsage(), model: "m", costPicoUSD: 7,
+                        handoff: Handoff(done: tricky, left: "l", learned: "", risks: tricky)),
+        .goalSet(goal: big),
+        .planRevised(version: 2, plan: Plan(title: "p", tasks: [PlanTask(id: TaskID("b"), description: tricky, checks: [Check(command: "y")])],
+                                            initScript: tricky), reason: tricky),
+        .planApproved(version: 1, by: "alice", note: tricky),
+        .planRejected(version: 3, by: "harness", reason: tricky),
+        .initRan(exitCode: -9, passed: false, output: big, durationMs: 44),
+        .baselineRan(command: tricky, expectExit: 2, exitCode: 1, passed: false, output: big, durationMs: 5),
+        .judgeVerdict(task: TaskID("a"), attempt: 2, verdict: "rework", reasons: [tricky, "b"]),
+        .judgeVerdict(task: TaskID("a"), attempt: 1, verdict: "pass", reasons: []),
+        .contextCompacted(task: TaskID("a"), summary: big, throughSeq: 77, tokensBefore: 12000),
+        .handoffWritten(task: TaskID("a"), reason: "context reset", handoff: Handoff(done: tricky, left: tricky)),
     ]
 
     @Test(arguments: events.indices)
@@ -153,6 +171,6 @@ import Testing
     }
 
     @Test func everyEventKindIsCovered() {
-        #expect(Set(Self.events.map(\.kind)).count == 37)   // update when an event kind is added
+        #expect(Set(Self.events.map(\.kind)).count == 46)   // update when an event kind is added
     }
 }

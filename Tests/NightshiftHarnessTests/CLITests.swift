@@ -240,7 +240,8 @@ extension CLITests {
         #expect(noBwrap.stderr.contains("cannot sandbox tool commands: bubblewrap is not installed at /nonexistent/bwrap"))
         #expect(noBwrap.stderr.contains("--unsandboxed"))
         let allowed = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--model", "scripted:\(s.scenario)", "--db", s.db,
-                                            "--id", "y", "--unsandboxed"], env: ["NIGHTSHIFT_BWRAP": "/nonexistent/bwrap"])
+                                            // The first run already did the work here: without a baseline its checks count as evidence (no judge needed).
+                                            "--id", "y", "--unsandboxed", "--no-baseline"], env: ["NIGHTSHIFT_BWRAP": "/nonexistent/bwrap"])
         #expect(allowed.status == 0, "\(allowed.stdout)\(allowed.stderr)")
         #expect(allowed.stdout.contains("UNSANDBOXED: --unsandboxed was passed"))
         let log = try await nightshift(["log", "y", "--db", s.db, "--json"])

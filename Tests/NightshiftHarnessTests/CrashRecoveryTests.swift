@@ -175,7 +175,10 @@ import Glibc
             var childEnv = env
             childEnv["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(stopAfter)"
             let child = try ChildProcess.spawn([binary, "run", "--plan", root + "/plan.yaml", "--workspace", repo, "--model",
-                                                "scripted:\(root)/scenario.yaml", "--db", db, "--id", id, "-q"],
+                                                "scripted:\(root)/scenario.yaml", "--db", db, "--id", id, "-q",
+                                                // The baseline runs checks in the worktree before any model call: without it the worktree is
+                                                // made while the first model call is in flight, which is what this kills around.
+                                                "--no-baseline"],
                                                environment: childEnv, outputPath: out)
             let state = await child.wait(timeout: .seconds(60))
             child.kill()
