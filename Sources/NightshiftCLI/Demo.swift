@@ -43,6 +43,7 @@ struct Demo: AsyncParsableCommand {
             }
             let project = root + "/project"
             try DemoFiles.write(root: root, project: project)
+            await DemoFiles.commitProject(project)
             say("Nightshift demo — sample project in \(project)")
             say("plan: \(root)/plan.yaml   scenario (scripted test double): \(root)/scenario.yaml\n")
 
@@ -62,7 +63,7 @@ struct Demo: AsyncParsableCommand {
             var harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation)
             if let killAfter {
                 let inner = harness.observer
-                harness = Harness(store: store, model: model, tools: harness.tools, checks: harness.checks, observer: { e in
+                harness = Harness(store: store, model: model, tools: harness.tools, checks: harness.checks, vcs: harness.vcs, observer: { e in
                     inner?(e)
                     if e.seq == killAfter {
                         FileHandle.standardOutput.write(Data("\n[demo] killing this process with SIGKILL after event \(e.seq), as asked (--kill-after)\n".utf8))
@@ -71,7 +72,7 @@ struct Demo: AsyncParsableCommand {
                 })
             }
             let runID = Composition.newRunID()
-            try await harness.create(runID, title: plan.title, plan: plan, workspace: project, settings: RunSettings(maxAttempts: 3))
+            try await harness.create(runID, title: plan.title, plan: plan, workspace: project, settings: RunSettings(maxAttempts: 3, loop: LoopSettings()))
             FileHandle.standardOutput.write(Data("run id: \(runID)   (if killed: nightshift resume \(runID)\(dbArg))\n\n".utf8))
             let reason = try await harness.drive(runID, announce: [.isolationSet(mode: isolation.label)])
             if reason == .finished { await printReport(runID, store: store) }
@@ -101,6 +102,20 @@ enum DemoFiles {
 
                 """,
             project + "/tests/__init__.py": "",
+            project + "/.gitignore": "__pycache__/\n",
+            project + "/tests/test_legacy.py": """
+                import unittest
+
+
+                class TestLegacy(unittest.TestCase):
+                    def test_known_failure(self):
+                        self.fail("known failure, tracked elsewhere: not part of this plan")
+
+
+                if __name__ == "__main__":
+                    unittest.main()
+
+                """,
             project + "/tests/test_add.py": """
                 import unittest
                 from calc import add
@@ -134,6 +149,10 @@ enum DemoFiles {
                 """,
             root + "/plan.yaml": """
                 title: Fix the calculator
+                # Plan-wide checks: one that already fails before any work (recorded, does not block),
+                # and any that pass must keep passing.
+                guards:
+                  - python3 -m unittest -q tests.test_legacy
                 tasks:
                   - id: fix-add
                     description: add(a, b) returns the wrong result. Fix it so tests/test_add.py passes.
@@ -148,6 +167,8 @@ enum DemoFiles {
                     description: Write USAGE.md describing add and multiply.
                     checks:
                       - command: grep -q multiply USAGE.md && grep -q add USAGE.md
+                    rubric:
+                      - USAGE.md shows an example call with its result for each function
 
                 """,
             root + "/scenario.yaml": """
@@ -192,6 +213,9 @@ enum DemoFiles {
                                   return total
                       done: multiply() added
                     - say: Negative factors break the loop. Using the operator instead.
+                      handoff:
+                        learned: range(b) is empty for negative b; the operator handles every sign
+                        left: USAGE.md
                       tools:
                         - write_file:
                             path: calc.py
@@ -217,11 +241,32 @@ enum DemoFiles {
                               - `add(a, b)` returns the sum of a and b.
                               - `multiply(a, b)` returns the product of a and b.
                       done: USAGE.md written
+                    - say: The judge wants examples. Adding one per function.
+                      tools:
+                        - write_file:
+                            path: USAGE.md
+                            content: |
+                              # calc
+
+                              - `add(a, b)` returns the sum of a and b: `add(2, 3)` is `5`.
+                              - `multiply(a, b)` returns the product of a and b: `multiply(5, -2)` is `-10`.
+                      done: USAGE.md has an example per function
+                # The judge (also scripted here) grades only the diff and the check results.
+                judge:
+                  document:
+                    - verdict: rework
+                      reasons: [USAGE.md shows no example call or result for add or multiply]
+                    - verdict: pass
 
                 """,
         ]
         for (path, text) in files {
             try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         }
+    }
+
+    /// Puts the sample project under git, so the judge reads a real diff of the work.
+    static func commitProject(_ project: String) async {
+        await GitWorkspace.initialCommit(project, message: "sample project")
     }
 }

@@ -21,6 +21,11 @@ public struct GitWorkspace: WorkspaceVCS {
                                        environment: env, cwd: dir, timeout: .seconds(60), outputLimit: 16 * 1024)
     }
 
+    /// Makes `dir` a repository with everything in it committed (the demo's sample project). Best effort.
+    public static func initialCommit(_ dir: String, message: String) async {
+        for args in [["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", message]] { _ = await git(args, in: dir) }
+    }
+
     /// The top of the git work tree containing `dir`, or nil when it is not in one.
     public static func repositoryRoot(_ dir: String) async -> String? {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/git") else { return nil }
@@ -81,17 +86,21 @@ public struct GitWorkspace: WorkspaceVCS {
         return Provisioned(path: path, branch: branch, base: base.output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    /// The uncommitted change of the workspace (new files included, marked intent-to-add), for the judge.
+    /// The uncommitted change of the workspace, new files included, for the judge. Read-only: the
+    /// index is not touched (the workspace may be the user's own checkout with --no-worktree).
     public func diff(workspace: String) async -> String? {
         guard await Self.git(["rev-parse", "--is-inside-work-tree"], in: workspace).exitCode == 0 else { return nil }
-        _ = await Self.git(["add", "-A", "--intent-to-add"], in: workspace)
         // The views Nightshift writes from the log are not the worker's change.
-        let views = ["--", ".", ":(exclude)PROGRESS.md", ":(exclude)PLAN.md", ":(exclude)REPORT.md"]
-        let stat = await Self.git(["diff", "HEAD", "--stat"] + views, in: workspace)
-        let full = await Self.git(["diff", "HEAD"] + views, in: workspace)
-        let limit = 60_000
-        let body = full.output.utf8.count > limit ? String(full.output.prefix(limit)) + "\n[… the diff is cut at \(limit) characters]" : full.output
-        return stat.output + "\n" + body
+        let views = [":(exclude)PROGRESS.md", ":(exclude)PLAN.md", ":(exclude)REPORT.md"]
+        var out = (await Self.git(["diff", "HEAD", "--stat", "--", "."] + views, in: workspace)).output
+        out += (await Self.git(["diff", "HEAD", "--", "."] + views, in: workspace)).output
+        let untracked = (await Self.git(["ls-files", "--others", "--exclude-standard", "--", "."] + views, in: workspace)).output
+            .split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        for file in untracked.prefix(50) {
+            out += (await Self.git(["diff", "--no-index", "--", "/dev/null", file], in: workspace)).output
+        }
+        if untracked.count > 50 { out += "\n[… and \(untracked.count - 50) more new files]\n" }
+        return out
     }
 
     public func commit(workspace: String, message: String) async -> (commit: String?, detail: String) {
