@@ -1,0 +1,120 @@
+import Foundation
+import NightshiftCore
+import NightshiftHands
+import NightshiftSQLite
+import Testing
+
+/// The loop through the `nightshift` executable: a SIGKILL during the judge's call, and a goal
+/// whose plan waits for a human's review.
+@Suite(.serialized) struct LoopCLITests {
+    static let plan = """
+        title: judged
+        tasks:
+          - id: greet
+            description: write a greeting that names Ada into greet.txt
+            checks: [grep -q hello greet.txt]
+            rubric: [the greeting names Ada]
+        """
+    static let scenario = """
+        tasks:
+          greet:
+            - tools:
+                - shell: {command: 'echo effect >> effects.log'}
+                - write_file: {path: greet.txt, content: "hello Ada"}
+              done: greeted Ada
+        judge:
+          greet:
+            - verdict: pass
+        """
+
+    /// The judge's request is in the log and the process is killed before its answer: `resume`
+    /// asks the judge again and finishes, without running any of the worker's tools again.
+    @Test func aKillDuringTheJudgesCallResumesWithoutRerunningTheWorkersTools() async throws {
+        let root = tempDir("ns-judge-kill")
+        let repo = root + "/repo", db = root + "/ns.db"
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        try makeRepository(repo)
+        try Self.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        try Self.scenario.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        let args = ["run", "--plan", root + "/plan.yaml", "--workspace", repo, "--model", "scripted:\(root)/scenario.yaml", "--db", db, "-q"]
+        let store = try SQLiteEventStore(path: db)
+
+        // A reference run shows where the judge's request falls.
+        let reference = try await nightshift(args + ["--id", "ref"])
+        #expect(reference.status == 0, "\(reference.stdout)\(reference.stderr)")
+        let refEvents = try await store.readAll(RunID("ref"))
+        guard let judgeSeq = refEvents.first(where: { if case .modelRequested(_, _, _, "judge") = $0.event { true } else { false } })?.seq else {
+            Issue.record("the reference run never asked the judge: \(refEvents.map(\.event.kind))"); return
+        }
+
+        var env = ProcessInfo.processInfo.environment
+        env["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(judgeSeq)"
+        let child = try ChildProcess.spawn([try nightshiftBinary()] + args + ["--id", "judged"], environment: env, outputPath: root + "/out.log")
+        let state = await child.wait(timeout: .seconds(60))
+        child.kill()
+        #expect(state == .stopped)
+        let before = try await store.readAll(RunID("judged")).map(\.event)
+        #expect(before.last.map { if case .modelRequested(_, _, _, "judge") = $0 { true } else { false } } == true, "\(before.map(\.kind))")
+
+        let resumed = try await nightshift(["resume", "judged", "--db", db, "-q"])
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+        let events = try await store.readAll(RunID("judged")).map(\.event)
+        let after = events.dropFirst(before.count)
+        #expect(!after.contains { $0.kind == "tool_started" || $0.kind == "tool_requested" }, "tools ran again: \(after.map(\.kind))")
+        #expect(events.filter { $0.kind == "tool_started" }.count == refEvents.filter { $0.event.kind == "tool_started" }.count)
+        #expect(events.filter { if case .modelRequested(_, _, _, "judge") = $0 { true } else { false } }.count == 1, "the request is re-sent, not re-recorded")
+        #expect(events.filter { $0.kind == "judge_verdict" }.count == 1)
+        #expect(events.last?.kind == "run_finished")
+        let effects = try String(contentsOfFile: root + "/worktrees/judged/effects.log", encoding: .utf8)
+        #expect(effects == "effect\n", "the worker's shell effect ran once")
+        #expect(try await store.verify(RunID("judged")).ok)
+    }
+
+    /// `run --goal … --review-plan` stops with the plan for review (status 3, PLAN.md, the inbox);
+    /// `deny RUN plan` gets a new version; `approve RUN plan` and `resume` run it.
+    @Test func aGoalsPlanIsReviewedThroughTheCLI() async throws {
+        let root = tempDir("ns-goal")
+        let ws = root + "/ws", db = root + "/ns.db"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        try """
+            planner:
+              - plan: {title: Answer, tasks: [{id: wrong, description: not this, checks: [test -f wrong.txt]}]}
+              - plan: {title: Answer, tasks: [{id: answer, description: write 42 into answer.txt, checks: ['test "$(cat answer.txt)" = 42']}]}
+            tasks:
+              answer:
+                - tools: [{write_file: {path: answer.txt, content: "42"}}]
+                  done: wrote it
+            """.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        try "Make answer.txt hold the answer.\n".write(toFile: root + "/goal.md", atomically: true, encoding: .utf8)
+        let run = try await nightshift(["run", "--goal-file", root + "/goal.md", "--review-plan", "--workspace", ws,
+                                        "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--id", "g"])
+        #expect(run.status == 3, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("waits for review"))
+        #expect(try String(contentsOfFile: ws + "/PLAN.md", encoding: .utf8).contains("wrong"))
+        let inbox = try await nightshift(["inbox", "--db", db])
+        #expect(inbox.stdout.contains("PLAN REVIEW"), "\(inbox.stdout)")
+        // A call id that is not `plan` is refused as before; a second decision on the same version too.
+        let deny = try await nightshift(["deny", "g", "plan", "--reason", "the task is the answer, not wrong.txt", "--db", db])
+        #expect(deny.status == 0, "\(deny.stderr)")
+        let again = try await nightshift(["approve", "g", "plan", "--db", db])
+        #expect(again.status == 1 && again.stderr.contains("already decided"), "\(again.stderr)")
+        let second = try await nightshift(["resume", "g", "--db", db, "-q"])
+        #expect(second.status == 3, "\(second.stdout)\(second.stderr)")
+        #expect(try String(contentsOfFile: ws + "/PLAN.md", encoding: .utf8).contains("version 2"))
+        let approve = try await nightshift(["approve", "g", "plan", "--db", db, "--note", "looks right"])
+        #expect(approve.status == 0, "\(approve.stderr)")
+        let done = try await nightshift(["resume", "g", "--db", db])
+        #expect(done.status == 0, "\(done.stdout)\(done.stderr)")
+        #expect(done.stdout.contains("plan version 2 by the planner (re-planned 1 times)"))
+        let log = try await nightshift(["log", "g", "--db", db, "--json"])
+        for kind in ["goal_set", "plan_set", "plan_rejected", "plan_revised", "plan_approved", "baseline_ran"] {
+            #expect(log.stdout.contains("\"kind\":\"\(kind)\""), "\(kind) missing")
+        }
+        // Bad goal input: an empty goal file, and --plan with --goal.
+        try "  \n".write(toFile: root + "/empty.md", atomically: true, encoding: .utf8)
+        let empty = try await nightshift(["run", "--goal-file", root + "/empty.md", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml", "--db", db])
+        #expect(empty.status == 1 && empty.stderr.contains("is empty"), "\(empty.stderr)")
+        let both = try await nightshift(["run", "--goal", "x", "--plan", root + "/p.yaml", "--workspace", ws, "--model", "scripted:x", "--db", db])
+        #expect(both.status == 64 && both.stderr.contains("exactly one of --plan FILE, --goal TEXT or --goal-file FILE"), "\(both.stderr)")
+    }
+}
