@@ -117,4 +117,77 @@ import Testing
         let both = try await nightshift(["run", "--goal", "x", "--plan", root + "/p.yaml", "--workspace", ws, "--model", "scripted:x", "--db", db])
         #expect(both.status == 64 && both.stderr.contains("exactly one of --plan FILE, --goal TEXT or --goal-file FILE"), "\(both.stderr)")
     }
+
+    /// The whole loop under SIGKILL at random event boundaries: a goal, the planner, the init
+    /// script, the baseline, a worker whose context is compacted and reset, and a judge that asks
+    /// for rework. Every kill is resumed; the run finishes with every decision made once.
+    @Test func theLoopSurvivesKillsAtManyBoundaries() async throws {
+        let root = tempDir("ns-loop-crash")
+        let repo = root + "/repo", ws = root + "/worktrees/lc", db = root + "/ns.db", out = root + "/out.log"
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        try makeRepository(repo)
+        var work = ""
+        for k in 1...8 { work += "    - tools: [{shell: {command: 'echo effect-\(k) >> effects.log; seq 1 300'}}]\n" }
+        work += "    - done: eight effects\n"
+        for r in 1...3 { work += "    - tools: [{shell: {command: 'echo redo-\(r) >> effects.log'}}]\n      done: reworked\n" }
+        try """
+            planner:
+              - plan:
+                  title: effects
+                  init: mkdir -p build && echo ready > build/init.txt
+                  tasks:
+                    - {id: work, description: append effects, checks: [test -s effects.log], rubric: [every effect is logged]}
+            judge:
+              work:
+                - {verdict: rework, reasons: [log one more line]}
+                - {verdict: pass}
+                - {verdict: pass}
+                - {verdict: pass}
+            tasks:
+              work:
+            """.appending("\n" + work).write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        let binary = try nightshiftBinary()
+        let env = ProcessInfo.processInfo.environment.filter { $0.key != "NIGHTSHIFT_TEST_STOP_AFTER_SEQ" }
+        let run = ["run", "--goal", "log effects", "--workspace", repo, "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--id", "lc",
+                   "-q", "--max-attempts", "4", "--context-window", "2000"]
+        let resume = ["resume", "lc", "--db", db, "-q"]
+        let store = try SQLiteEventStore(path: db)
+        var rng = SystemRandomNumberGenerator()
+        var kills = 0, started = false, finished = false
+        while !finished && kills < 80 {
+            let head = started ? (try await store.summary(of: RunID("lc"))?.headSeq ?? 0) : 0
+            var childEnv = env
+            // Each resume records two events (run_resumed, isolation_set): aim past them so the run makes progress.
+            childEnv["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(head + (started ? 3 : 1) + Int64.random(in: 0...4, using: &rng))"
+            let child = try ChildProcess.spawn([binary] + (started ? resume : run), environment: childEnv, outputPath: out)
+            started = true
+            switch await child.wait(timeout: .seconds(60)) {
+            case .stopped: child.kill(); kills += 1
+            case .exited(0): finished = true
+            case let other:
+                child.kill()
+                Issue.record("child ended with \(other): \(((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").suffix(800))")
+                return
+            }
+        }
+        #expect(finished, "not finished after \(kills) kills")
+        #expect(kills >= 15, "only \(kills) kills")
+        let events = try await store.readAll(RunID("lc")).map(\.event)
+        func count(_ kind: String) -> Int { events.filter { $0.kind == kind }.count }
+        #expect(count("goal_set") == 1 && count("plan_set") == 1)
+        #expect(events.filter { if case .initRan(_, true, _, _) = $0 { true } else { false } }.count == 1)
+        #expect(count("baseline_ran") == 1, "the baseline is recorded once per check, kills or not")
+        #expect(count("context_compacted") >= 1 && events.contains { if case .handoffWritten(_, "context reset", _) = $0 { true } else { false } })
+        let verdicts = events.compactMap { if case let .judgeVerdict(_, _, v, _) = $0 { v } else { nil } }
+        #expect(verdicts.first == "rework" && verdicts.last == "pass", "\(verdicts)")
+        #expect(count("run_resumed") >= kills - 1)   // every killed process but the first was a resume
+        // No effect ran twice (an in-doubt call is never re-run), every call ended exactly once.
+        let lines = (try String(contentsOfFile: ws + "/effects.log", encoding: .utf8)).split(separator: "\n").map(String.init)
+        #expect(lines.count == Set(lines).count, "duplicated effects: \(lines.sorted())")
+        var terminal: [CallID: Int] = [:]
+        for e in events { if case let .toolFinished(c, _) = e { terminal[c, default: 0] += 1 }; if case let .toolInDoubt(c, _) = e { terminal[c, default: 0] += 1 } }
+        #expect(terminal.values.allSatisfy { $0 == 1 })
+        #expect(try await store.verify(RunID("lc")).ok)
+        #expect(FileManager.default.fileExists(atPath: ws + "/build/init.txt"))
+    }
 }
