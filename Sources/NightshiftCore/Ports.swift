@@ -216,10 +216,13 @@ public protocol WorkspaceVCS: Sendable {
     func commit(workspace: String, message: String) async -> (commit: String?, detail: String)
     /// The workspace's change since its last commit (the judge reads it); nil when there is no history to diff against.
     func diff(workspace: String) async -> String?
+    /// Which files changed since the last commit, in a few lines (a new shift's worker reads it).
+    func diffSummary(workspace: String) async -> String?
 }
 
 extension WorkspaceVCS {
     public func diff(workspace: String) async -> String? { nil }
+    public func diffSummary(workspace: String) async -> String? { nil }
 }
 
 /// Runs a task's acceptance checks in the workspace (the harness's job, never the model's).

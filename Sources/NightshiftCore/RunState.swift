@@ -123,6 +123,7 @@ public struct RunState: Sendable, Codable, Equatable {
         public var role: String
         public var text: String
         public var toolCalls: [ToolCall]
+        public init(role: String, text: String, toolCalls: [ToolCall]) { self.role = role; self.text = text; self.toolCalls = toolCalls }
     }
 
     public struct LedgerEntry: Sendable, Codable, Equatable {

@@ -103,6 +103,17 @@ public struct GitWorkspace: WorkspaceVCS {
         return out
     }
 
+    public func diffSummary(workspace: String) async -> String? {
+        guard await Self.git(["rev-parse", "--is-inside-work-tree"], in: workspace).exitCode == 0 else { return nil }
+        let views = [":(exclude)PROGRESS.md", ":(exclude)PLAN.md", ":(exclude)REPORT.md"]
+        let stat = (await Self.git(["diff", "HEAD", "--stat", "--", "."] + views, in: workspace)).output
+        let untracked = (await Self.git(["ls-files", "--others", "--exclude-standard", "--", "."] + views, in: workspace)).output
+            .split(separator: "\n").filter { !$0.isEmpty }
+        guard !stat.isEmpty || !untracked.isEmpty else { return "no uncommitted changes" }
+        return stat + (untracked.isEmpty ? "" : "new files: " + untracked.prefix(30).joined(separator: ", ")
+                       + (untracked.count > 30 ? " and \(untracked.count - 30) more" : "") + "\n")
+    }
+
     public func commit(workspace: String, message: String) async -> (commit: String?, detail: String) {
         let add = await Self.git(["add", "-A"], in: workspace)
         guard add.exitCode == 0 else { return (nil, "git add failed: \(add.output.prefix(300))") }

@@ -180,8 +180,13 @@ public struct Harness: Sendable {
                 if role == "judge" { guard try await workspaceReady() else { continue } }
                 try await commit()
                 let diff = role == "judge" ? await vcs?.diff(workspace: committed.workspace) : nil
-                let request = ContextBuilder.request(state: committed, recent: recent, call: call, task: task, attempt: attempt,
+                var request = ContextBuilder.request(state: committed, recent: recent, call: call, task: task, attempt: attempt,
                                                      turn: turn, role: role, tools: offered, window: configuration.transcriptWindow, diff: diff)
+                // A new shift starts from scratch: it is told what the workspace already holds.
+                if role == "worker", committed.settings.loop != nil, committed.shiftTurns == 0, provisioning == nil,
+                   let summary = await vcs?.diffSummary(workspace: committed.workspace) {
+                    request.artifacts = "Changes in the workspace since the last commit (git diff --stat):\n" + summary
+                }
                 // Retries are appended as they happen, so a long backoff is visible in the log.
                 let recorder = RetryRecorder(store: store, state: committed, observer: observer)
                 let events: [Event]

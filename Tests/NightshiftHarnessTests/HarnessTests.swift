@@ -247,6 +247,10 @@ private let goodScenario = """
         ("title: x\ntasks:\n  - id: a\n    description: d\n    checks:\n      - command: ls\n        expect_exit: two\n", 7, "must be a whole number"),
         ("title: x\ntasks: []\n", 2, "'tasks' is empty"),
         ("title: x\n", 1, "no 'tasks' list"),
+        ("title: x\ntasks:\n  - id: a\n    description: d\n    rubric: clear names\n", 5, "must be a list"),
+        ("title: x\ntasks:\n  - id: a\n    description: d\n    checks:\n      - command: ls\n        guard: maybe\n", 7, "guard must be true or false"),
+        ("title: x\nguards:\n  - exit_code: 1\ntasks:\n  - id: a\n    description: d\n", 3, "unknown key 'exit_code'"),
+        ("title: x\ninit: [a]\ntasks:\n  - id: a\n    description: d\n", 2, "init"),
     ])
     func malformedPlanNamesTheLine(yaml: String, line: Int, message: String) throws {
         let error = #expect(throws: FileError.self) { try PlanFile.parse(yaml, file: "plan.yaml") }
@@ -260,6 +264,9 @@ private let goodScenario = """
         ("tasks:\n  a:\n    - tools:\n        - shell: {command: ls}\n          read_file: {path: x}\n", 4, "one 'tool_name: {arguments}' entry"),
         ("tasks:\n  a:\n    - tools:\n        - shell: ls\n", 4, "must be a mapping"),
         ("tasks:\n  a: {\n", 3, "not valid YAML"),
+        ("tasks: {}\njudge:\n  a:\n    - verdict: pass\n      handoff: {done: x, next: y}\n", 5, "unknown key 'next'"),
+        ("tasks: {}\nplanner:\n  - plan: [a]\n", 3, "must be a mapping"),
+        ("tasks: {}\nreviewer: {}\n", 2, "unknown key 'reviewer'"),
     ])
     func malformedScenarioNamesTheLine(yaml: String, line: Int, message: String) throws {
         let error = #expect(throws: FileError.self) { try ScenarioFile.parse(yaml, file: "s.yaml") }

@@ -233,6 +233,7 @@ import Testing
         let afterReset = workers.first { $0.progressNote?.contains("Handoff from the previous shift") == true }
         #expect(afterReset != nil)
         #expect(afterReset?.transcript.isEmpty == true)
+        #expect(afterReset?.artifacts?.contains("new files: steps.log") == true, "the new shift is told what the workspace holds")
         // Summaries went to the compactor role and replaced the turns they covered.
         let compacted = workers.first { r in r.transcript.contains { if case let .notice(t) = $0 { t.hasPrefix("Summary of the earlier turns") } else { false } } }
         #expect(compacted != nil)
