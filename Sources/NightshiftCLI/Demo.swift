@@ -78,7 +78,7 @@ struct Demo: AsyncParsableCommand {
             if reason == .finished { await printReport(runID, store: store) }
             printOutcome(runID, reason, db: self.store.db)
             say("The workspace now holds the fixed project and PROGRESS.md (a view written from the log): \(project)")
-            say("Try a crash: nightshift demo --kill-after 20, then nightshift resume RUN")
+            say("Try a crash: nightshift demo --kill-after 18, then nightshift resume RUN")
             return reason
         }
         throw exitStatus(for: reason)
@@ -193,6 +193,18 @@ enum DemoFiles {
                         - shell: {command: python3 -m unittest -q tests.test_add}
                     - say: The add test passes.
                       done: add() now returns a + b
+                    # Played only when a crash left an earlier call in doubt (it is never run twice): redo the change.
+                    - say: An earlier call's outcome is unknown after a crash, so I write the fix again.
+                      tools:
+                        - write_file:
+                            path: calc.py
+                            content: |
+                              \"\"\"A tiny calculator.\"\"\"
+
+
+                              def add(a, b):
+                                  return a + b
+                      done: add() returns a + b (rewritten after the crash)
                   add-multiply:
                     - say: Adding multiply as repeated addition.
                       tools:
@@ -231,6 +243,21 @@ enum DemoFiles {
                                   return a * b
                         - shell: {command: python3 -m unittest -q tests.test_multiply tests.test_add}
                       done: multiply() uses a * b; negative factors work
+                    - say: An earlier call's outcome is unknown after a crash, so I write calc.py again.
+                      tools:
+                        - write_file:
+                            path: calc.py
+                            content: |
+                              \"\"\"A tiny calculator.\"\"\"
+
+
+                              def add(a, b):
+                                  return a + b
+
+
+                              def multiply(a, b):
+                                  return a * b
+                      done: multiply() uses a * b (rewritten after the crash)
                   document:
                     - tools:
                         - write_file:
@@ -251,11 +278,22 @@ enum DemoFiles {
                               - `add(a, b)` returns the sum of a and b: `add(2, 3)` is `5`.
                               - `multiply(a, b)` returns the product of a and b: `multiply(5, -2)` is `-10`.
                       done: USAGE.md has an example per function
+                    - say: An earlier call's outcome is unknown after a crash, so I write USAGE.md again.
+                      tools:
+                        - write_file:
+                            path: USAGE.md
+                            content: |
+                              # calc
+
+                              - `add(a, b)` returns the sum of a and b: `add(2, 3)` is `5`.
+                              - `multiply(a, b)` returns the product of a and b: `multiply(5, -2)` is `-10`.
+                      done: USAGE.md has an example per function (rewritten after the crash)
                 # The judge (also scripted here) grades only the diff and the check results.
                 judge:
                   document:
                     - verdict: rework
                       reasons: [USAGE.md shows no example call or result for add or multiply]
+                    - verdict: pass
                     - verdict: pass
 
                 """,

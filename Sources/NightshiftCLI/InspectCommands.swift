@@ -42,10 +42,20 @@ struct Status: AsyncParsableCommand {
                 }
             }
             say("")
-            say(pad("TASK", 24) + pad("STATUS", 10) + pad("ATTEMPTS", 10) + pad("TURNS", 8) + "TOKENS (in/out)")
+            if state.settings.loop != nil {
+                var parts: [String] = []
+                if state.goal != nil { parts.append("plan version \(state.planVersion)" + (state.planApproved ? " (approved)" : "")) }
+                if !state.baselineExit.isEmpty {
+                    parts.append("baseline \(state.baselineChecks().filter(state.passedAtBaseline).count)/\(state.baselineExit.count) passing")
+                }
+                parts.append("shift \(state.shifts), \(state.compactions) compactions, context ~\(state.contextEstimate()) tokens")
+                say("loop      " + parts.joined(separator: "; "))
+            }
+            say(pad("TASK", 24) + pad("STATUS", 10) + pad("ATTEMPTS", 10) + pad("TURNS", 8) + pad("JUDGE", 16) + "TOKENS (in/out)")
             for t in state.tasks {
                 say(pad(t.id.rawValue, 24) + pad(t.status.rawValue + (state.current.map { state.tasks[$0].id == t.id } == true ? "*" : ""), 10)
-                      + pad("\(t.attempts)/\(state.settings.maxAttempts)", 10) + pad("\(t.turns)", 8) + "\(t.usage.input)/\(t.usage.output)")
+                      + pad("\(t.attempts)/\(state.settings.maxAttempts)", 10) + pad("\(t.turns)", 8)
+                      + pad(t.verdicts.isEmpty ? "-" : t.verdicts.joined(separator: ","), 16) + "\(t.usage.input)/\(t.usage.output)")
             }
             if !state.unreportedInDoubt.isEmpty {
                 say("\nin doubt: " + state.unreportedInDoubt.map { "\($0.call) (\($0.name))" }.joined(separator: ", "))

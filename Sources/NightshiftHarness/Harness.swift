@@ -89,8 +89,7 @@ public struct Harness: Sendable {
         // Every run has `note` and `escalate` (decided in the core); a runner's own tool of that name is left alone.
         let offered = tools.specs + [ToolSpec.note, ToolSpec.escalate].filter { core in !tools.specs.contains { $0.name == core.name } }
         let catalog = ToolCatalog(offered)
-        var committed = try await wake(run)
-        var recent = try await loadRecent(committed)
+        var (committed, recent) = try await wakeWithRecent(run)
         if configuration.writeProgressFile { ProgressFile.write(committed) }
         if committed.isTerminal, case let .stop(reason) = committed.nextAction(tools: catalog) { return reason }
         var provisioning: Task<[Event], any Error>? = provision.map { p in Task { try await p() } }
@@ -294,9 +293,8 @@ public struct Harness: Sendable {
     /// (from the folded state and a bounded window of recent events), without recording anything.
     /// Nil when the run's next step is not a model call. For inspection and `bench context`.
     public func nextContext(_ run: RunID) async throws -> ModelRequest? {
-        var state = try await wake(run)
+        var (state, recent) = try await wakeWithRecent(run)
         guard !state.isTerminal else { return nil }
-        let recent = try await loadRecent(state)
         if state.status == .paused { try state.applyUncommitted(.runResumed(by: "inspection")) }
         let offered = tools.specs + [ToolSpec.note, ToolSpec.escalate].filter { core in !tools.specs.contains { $0.name == core.name } }
         let catalog = ToolCatalog(offered)
@@ -310,6 +308,27 @@ public struct Harness: Sendable {
             }
         }
         return nil
+    }
+
+    /// Wakes the run and reads the recent window in one verified read: the snapshot's tail and the
+    /// window mostly overlap, so each event is read and decoded once (decoding is most of a wake).
+    func wakeWithRecent(_ run: RunID) async throws -> (RunState, [EventEnvelope]) {
+        if let snapshot = try await store.latestSnapshot(of: run),
+           let state = try? JSONDecoder().decode(RunState.self, from: Data(snapshot.state)),
+           state.run == run, state.lastSeq == snapshot.seq, snapshot.seq > 0,
+           let head = try await store.summary(of: run)?.headSeq {
+            let from = min(snapshot.seq - 1, max(head - Int64(configuration.transcriptWindow), 0))
+            let events = try await store.read(run, after: from, limit: .max)
+            if let first = events.first(where: { $0.seq == snapshot.seq }), first.hash == state.lastHash {
+                var s = state
+                for e in events where e.seq > snapshot.seq { try s.apply(e) }
+                guard let i = s.current else { return (s, []) }
+                let start = max(s.tasks[i].startSeq - 1, s.lastSeq - Int64(configuration.transcriptWindow), 0)
+                return (s, events.filter { $0.seq > start })
+            }
+        }
+        let state = try await wake(run)
+        return (state, try await loadRecent(state))
     }
 
     private func loadRecent(_ state: RunState) async throws -> [EventEnvelope] {

@@ -196,7 +196,7 @@ import Glibc
         #expect(demo.stdout.contains("run finished: 3 of 3 tasks done"))
         #expect(demo.stdout.contains("attempt 1 not accepted"))
         #expect(demo.stdout.contains("nightshift audit verify"))
-        let killed = try await nightshift(["demo", "--db", root + "/ns.db", "--dir", root + "/d2", "--kill-after", "20"])
+        let killed = try await nightshift(["demo", "--db", root + "/ns.db", "--dir", root + "/d2", "--kill-after", "18"])
         #expect(killed.status != 0)
         let id = try #require(killed.stdout.split(separator: "\n").first { $0.hasPrefix("run id: ") }?.split(separator: " ")[2])
         let resumed = try await nightshift(["resume", String(id), "--db", root + "/ns.db"])
