@@ -263,14 +263,18 @@ extension RunState {
             }
         }
         let estimate = contextEstimate()
-        let call = RunState.modelCallID(modelCalls + 1)
+        let role: String
         if shiftTurns > 0, estimate * 100 >= loop.contextWindow * loop.resetAtPercent || shiftCompactions >= loop.compactionsPerShift {
-            return [.modelRequested(call: call, task: task.id, turn: roleCalls["handoff:" + task.id.rawValue, default: 0], role: "handoff")]
+            role = "handoff"
+        } else if turnsSinceCompaction > 0, estimate * 100 >= loop.contextWindow * loop.compactAtPercent {
+            role = "compactor"
+        } else {
+            return nil
         }
-        if turnsSinceCompaction > 0, estimate * 100 >= loop.contextWindow * loop.compactAtPercent {
-            return [.modelRequested(call: call, task: task.id, turn: roleCalls["compactor:" + task.id.rawValue, default: 0], role: "compactor")]
-        }
-        return nil
+        // A summary or a handoff is a model call like any other: budgets and breakers apply.
+        if let stop = breakerOrBudget(forModelCall: true) { return stop }
+        return [.modelRequested(call: RunState.modelCallID(modelCalls + 1), task: task.id,
+                                turn: roleCalls[role + ":" + task.id.rawValue, default: 0], role: role)]
     }
 
     /// The policy gateway for the next proposed call: nil when it may be requested now; otherwise

@@ -407,4 +407,18 @@ import Testing
         #expect(verdicts[0].contains("did not call submit_verdict") && verdicts[1].contains("pass, rework or escalate")
                 && verdicts[2].contains("needs concrete reasons"))
     }
+
+    /// A summary is a model call like any other: a spent budget pauses the run instead of compacting.
+    @Test func compactionRespectsTheBudget() async throws {
+        let s = try setup("tasks:\n  long:\n    - tools: [{shell: {command: 'seq 1 2000'}}]\n    - done: done\n")
+        let plan = "title: b\ntasks:\n  - {id: long, description: d, checks: [test -f nothing]}\n"
+        let policy = try PolicyFile.parse("default: allow\nbudgets:\n  run: {steps: 1}\n", file: "p.yaml")
+        let reason = try await start(s, plan: plan, loop: LoopSettings(baseline: false, contextWindow: 3000),
+                                     announce: [.policySet(policy: policy, source: "p.yaml", hash: "h", text: "")])
+        guard case let .paused(why) = reason else { Issue.record("not paused: \(reason)"); return }
+        #expect(why.contains("budget_exhausted"))
+        let events = try await s.events()
+        #expect(!events.contains { if case .modelRequested(_, _, _, "compactor") = $0 { true } else { false } })
+        #expect(events.contains { $0.kind == "budget_exhausted" })
+    }
 }
