@@ -71,8 +71,10 @@ public struct AnthropicProvider: ModelProvider {
             if n == p.tools.count - 1 { fields.append(("cache_control", .object([("type", "ephemeral")]))) }
             tools.append(.object(fields))
         }
-        return Data(JSONValue.object([
-            ("model", .string(model)), ("max_tokens", .int(maxTokens)), ("stream", true), ("tools", .array(tools)),
+        var head: [(String, JSONValue)] = [("model", .string(model)), ("max_tokens", .int(maxTokens)), ("stream", true)]
+        if !tools.isEmpty { head.append(("tools", .array(tools))) }
+        if let required = p.requiredTool { head.append(("tool_choice", .object([("type", "tool"), ("name", .string(required))]))) }
+        return Data(JSONValue.object(head + [
             ("messages", .array(messages.map { .object([("role", .string($0.role)), ("content", .array($0.blocks))]) })),
             ("system", .array([.object([("type", "text"), ("text", .string(p.system)), ("cache_control", .object([("type", "ephemeral")]))])])),
         ]).bytes)

@@ -59,10 +59,14 @@ public struct OpenAIProvider: ModelProvider {
             .object([("type", "function"), ("function", .object([("name", .string($0.name)), ("description", .string($0.description)),
                                                                  ("parameters", PromptRenderer.schema($0.parametersSchema))]))])
         }
-        return Data(JSONValue.object([
-            ("model", .string(model)), ("messages", .array(messages)), ("tools", .array(tools)), ("tool_choice", "auto"),
-            ("parallel_tool_calls", true), ("stream", true), ("stream_options", .object([("include_usage", true)])),
-        ]).bytes)
+        var fields: [(String, JSONValue)] = [("model", .string(model)), ("messages", .array(messages))]
+        // No tools (a summary): the keys are left out, since an empty list is refused.
+        if !tools.isEmpty {
+            let choice: JSONValue = p.requiredTool.map { .object([("type", "function"), ("function", .object([("name", .string($0))]))]) } ?? "auto"
+            fields += [("tools", .array(tools)), ("tool_choice", choice), ("parallel_tool_calls", .bool(p.requiredTool == nil))]
+        }
+        fields += [("stream", true), ("stream_options", .object([("include_usage", true)]))]
+        return Data(JSONValue.object(fields).bytes)
     }
 }
 

@@ -8,6 +8,8 @@ public struct RenderedPrompt: Sendable, Equatable {
     public var taskBlock: String
     public var turns: [Turn]
     public var tools: [ToolSpec]
+    /// A role that must answer through its one tool (planner, judge, handoff): providers force the call.
+    public var requiredTool: String?
 
     public enum Turn: Sendable, Equatable {
         case assistant(text: String, calls: [ToolCall])
@@ -73,7 +75,9 @@ public enum PromptRenderer {
                 turns.append(.user(text))
             }
         }
-        return RenderedPrompt(system: system, taskBlock: block, turns: turns, tools: r.role == "worker" ? r.tools + [doneTool] : r.tools)
+        let required = ["planner", "judge", "handoff"].contains(r.role) && r.tools.count == 1 ? r.tools[0].name : nil
+        return RenderedPrompt(system: system, taskBlock: block, turns: turns, tools: r.role == "worker" ? r.tools + [doneTool] : r.tools,
+                              requiredTool: required)
     }
 
     /// The stable, cacheable part: who the model is in this call and the rules it works under.

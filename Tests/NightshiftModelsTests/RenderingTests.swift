@@ -24,6 +24,29 @@ import Testing
         try check(OpenAIProvider.body(richRequest, model: "gpt-4o"), golden: "openai-rich.json")
     }
 
+    /// The judge must answer with its verdict tool: both wire formats force that call, and a
+    /// compactor's request (no tools) leaves the tool keys out, since an empty list is refused.
+    @Test func rolesForceTheirToolAndSummariesSendNone() throws {
+        let judge = ModelRequest(run: RunID("r"), call: CallID("m9"), role: "judge",
+                                 task: PlanTask(id: TaskID("t"), description: "d", checks: [], rubric: ["names the user"]),
+                                 attempt: 1, turn: 0, notices: [], progressNote: nil, feedback: nil, transcript: [],
+                                 tools: [ToolSpec(name: "submit_verdict", description: "v", idempotent: true, parametersSchema: "{}")],
+                                 artifacts: "The change:\n+hello")
+        func object(_ d: Data) throws -> [String: Any] { try #require(try JSONSerialization.jsonObject(with: d) as? [String: Any]) }
+        let openAI = try object(OpenAIProvider.body(judge, model: "gpt-4o"))
+        #expect(((openAI["tool_choice"] as? [String: Any])?["function"] as? [String: Any])?["name"] as? String == "submit_verdict")
+        #expect((openAI["tools"] as? [Any])?.count == 1)
+        let anthropic = try object(AnthropicProvider.body(judge, model: "claude-x", maxTokens: 100))
+        #expect((anthropic["tool_choice"] as? [String: Any])?["name"] as? String == "submit_verdict")
+        let rendered = PromptRenderer.render(judge)
+        #expect(rendered.system.hasPrefix("You are the judge") && rendered.taskBlock.contains("names the user") && rendered.taskBlock.contains("+hello"))
+        var compactor = judge
+        compactor.role = "compactor"; compactor.tools = []
+        let summary = try object(OpenAIProvider.body(compactor, model: "gpt-4o"))
+        #expect(summary["tools"] == nil && summary["tool_choice"] == nil)
+        #expect(try object(AnthropicProvider.body(compactor, model: "claude-x", maxTokens: 100))["tools"] == nil)
+    }
+
     @Test func anthropicRequestMatchesGolden() throws {
         try check(AnthropicProvider.body(richRequest, model: "claude-sonnet-4-5", maxTokens: 8192), golden: "anthropic-rich.json")
     }
