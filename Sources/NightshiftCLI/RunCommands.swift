@@ -26,6 +26,9 @@ struct RunCommand: AsyncParsableCommand {
                   checks:
                     - command: python3 -m unittest tests.test_add
                       expect_exit: 0          # optional, default 0
+                  rubric: [no special cases]  # optional: graded by the judge
+
+            (Also optional: `init:` a script run once first, `guards:` plan-wide checks. See the README.)
 
             Or give a goal (--goal TEXT or --goal-file FILE): the planner role turns it into such a plan (written \
             as PLAN.md in the workspace), optionally waiting for your approval (--review-plan).

@@ -421,4 +421,25 @@ import Testing
         #expect(!events.contains { if case .modelRequested(_, _, _, "compactor") = $0 { true } else { false } })
         #expect(events.contains { $0.kind == "budget_exhausted" })
     }
+
+    /// A done claim that fails its checks never reaches the judge: the judge is asked once, for
+    /// the attempt whose checks passed.
+    @Test func aClaimThatFailsItsChecksNeverReachesTheJudge() async throws {
+        let s = try setup("""
+            tasks:
+              greet:
+                - done: surely fine
+                - tools: [{write_file: {path: greet.txt, content: "hello Ada"}}]
+                  done: greeted
+            judge:
+              greet:
+                - verdict: pass
+            """)
+        let plan = "title: g\ntasks:\n  - {id: greet, description: greet Ada, checks: [grep -q hello greet.txt], rubric: [names Ada]}\n"
+        #expect(try await start(s, plan: plan) == .finished)
+        let judged = await s.log.requests.filter { $0.role == "judge" }.map(\.attempt)
+        #expect(judged == [2])
+        let verdicts = try await s.events().compactMap { if case let .judgeVerdict(_, a, v, _) = $0 { "\(a):\(v)" } else { nil } }
+        #expect(verdicts == ["2:pass"])
+    }
 }
