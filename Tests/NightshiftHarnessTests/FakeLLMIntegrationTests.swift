@@ -57,6 +57,67 @@ struct FakeLLMIntegrationTests {
     }
 }
 
+extension FakeLLMIntegrationTests {
+    /// The planner, the worker and the judge, each answering through the real wire format
+    /// (streamed tool calls): fakellm tells the roles apart by their system prompts.
+    static let loopRules = """
+        version: 1
+        rules:
+          - name: planner
+            when: {messages_contain: "You are the planner"}
+            respond:
+              tool_calls:
+                - name: submit_plan
+                  arguments:
+                    title: Out
+                    tasks:
+                      - {id: write, description: write out.txt, checks: ["grep -q fakellm out.txt"], rubric: [the file says where it came from]}
+          - name: judge
+            when: {messages_contain: "You are the judge"}
+            respond:
+              tool_calls:
+                - name: submit_verdict
+                  arguments: {verdict: pass, reasons: []}
+          - name: done
+            when: {tool_result_contains: "wrote"}
+            respond:
+              tool_calls:
+                - name: task_done
+                  arguments: {summary: "wrote out.txt", learned: "fakellm streams tool calls"}
+          - name: write
+            when: {messages_contain: "You are the worker"}
+            respond:
+              tool_calls:
+                - name: write_file
+                  arguments: {path: out.txt, content: "written through fakellm"}
+        """
+
+    @Test(arguments: ["openai", "anthropic"])
+    func aGoalRunWithPlannerAndJudgeDrivenByFakeLLM(provider: String) async throws {
+        let binary = try #require(FakeLLM.binary, "fakellm is not installed: run .ci/run or `python3 -m venv .venv && .venv/bin/pip install fakellm==0.3.5`")
+        let root = tempDir("ns-fakellm-loop")
+        try Self.loopRules.write(toFile: root + "/fakellm.yaml", atomically: true, encoding: .utf8)
+        let port = try FakeLLM.freePort()
+        let server = try ChildProcess.spawn([binary, "serve", "--host", "127.0.0.1", "--port", "\(port)", "--config", root + "/fakellm.yaml"],
+                                            environment: ProcessInfo.processInfo.environment, outputPath: root + "/fakellm.log")
+        defer { server.kill() }
+        try await FakeLLM.waitForPort(port, log: root + "/fakellm.log")
+        try FileManager.default.createDirectory(atPath: root + "/ws", withIntermediateDirectories: true)
+        let model = provider == "openai" ? "openai-compatible:http://127.0.0.1:\(port)/v1#gpt-4o"
+                                         : "anthropic-compatible:http://127.0.0.1:\(port)#claude-sonnet-4-5"
+        let r = try await nightshift(["run", "--goal", "Write out.txt through fakellm.", "--workspace", root + "/ws", "--db", root + "/ns.db",
+                                      "--id", "fl", "--model", model], env: ["NIGHTSHIFT_API_KEY": "not-used"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)\n\((try? String(contentsOfFile: root + "/fakellm.log", encoding: .utf8)) ?? "")")
+        let store = try SQLiteEventStore(path: root + "/ns.db")
+        let events = try await store.readAll(RunID("fl")).map(\.event)
+        #expect(events.contains { if case let .planSet(plan) = $0 { plan.tasks.first?.rubric == ["the file says where it came from"] } else { false } })
+        #expect(events.contains(.judgeVerdict(task: TaskID("write"), attempt: 1, verdict: "pass", reasons: [])))
+        #expect(events.contains { if case let .handoffWritten(_, "task done", h) = $0 { h.learned == "fakellm streams tool calls" } else { false } })
+        let state = try RunState.fold(RunID("fl"), try await store.readAll(RunID("fl")))
+        #expect(state.ledger.map(\.role) == ["planner", "worker", "judge"])
+    }
+}
+
 enum FakeLLM {
     static var binary: String? {
         if let env = ProcessInfo.processInfo.environment["NIGHTSHIFT_FAKELLM"], FileManager.default.isExecutableFile(atPath: env) { return env }
