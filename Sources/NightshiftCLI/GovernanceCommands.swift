@@ -101,6 +101,10 @@ struct Inbox: AsyncParsableCommand {
             say("waiting call \(w.call.id): \(w.call.name) \(w.call.arguments.text)")
             say("why: \(w.verdictReason ?? "")")
         }
+        if let plan = state.plan, state.settings.loop?.reviewPlan == true, !state.planApproved, state.current == nil {
+            say("\n" + plan.markdown(version: state.planVersion, goal: state.goal))
+            say("decide: nightshift approve \(id) plan | nightshift deny \(id) plan --reason …")
+        }
         if let policy = state.policyHash { say("policy \(state.policySource ?? "") (\(policy.prefix(12)))") }
         say("spent: \(Money.format(state.costPicoUSD)), \(state.usage.input + state.usage.output) tokens, \(state.toolCalls) tool calls; "
             + "run budget: \(BudgetText.describe(state.budget("run")))")

@@ -93,6 +93,8 @@ import Testing
         #expect(try String(contentsOfFile: ws + "/PLAN.md", encoding: .utf8).contains("wrong"))
         let inbox = try await nightshift(["inbox", "--db", db])
         #expect(inbox.stdout.contains("PLAN REVIEW"), "\(inbox.stdout)")
+        let detail = try await nightshift(["inbox", "g", "--db", db])
+        #expect(detail.stdout.contains("# Plan: Answer (version 1)") && detail.stdout.contains("nightshift approve g plan"), "\(detail.stdout)")
         // A call id that is not `plan` is refused as before; a second decision on the same version too.
         let deny = try await nightshift(["deny", "g", "plan", "--reason", "the task is the answer, not wrong.txt", "--db", db])
         #expect(deny.status == 0, "\(deny.stderr)")
