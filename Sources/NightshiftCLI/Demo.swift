@@ -184,7 +184,7 @@ enum DemoFiles {
                       tools:
                         - write_file:
                             path: calc.py
-                            content: |
+                            content: &calc_add |
                               \"\"\"A tiny calculator.\"\"\"
 
 
@@ -196,14 +196,7 @@ enum DemoFiles {
                     # Played only when a crash left an earlier call in doubt (it is never run twice): redo the change.
                     - say: An earlier call's outcome is unknown after a crash, so I write the fix again.
                       tools:
-                        - write_file:
-                            path: calc.py
-                            content: |
-                              \"\"\"A tiny calculator.\"\"\"
-
-
-                              def add(a, b):
-                                  return a + b
+                        - write_file: {path: calc.py, content: *calc_add}   # the same text as above (a YAML alias)
                       done: add() returns a + b (rewritten after the crash)
                   add-multiply:
                     - say: Adding multiply as repeated addition.
@@ -231,7 +224,7 @@ enum DemoFiles {
                       tools:
                         - write_file:
                             path: calc.py
-                            content: |
+                            content: &calc_multiply |
                               \"\"\"A tiny calculator.\"\"\"
 
 
@@ -245,18 +238,7 @@ enum DemoFiles {
                       done: multiply() uses a * b; negative factors work
                     - say: An earlier call's outcome is unknown after a crash, so I write calc.py again.
                       tools:
-                        - write_file:
-                            path: calc.py
-                            content: |
-                              \"\"\"A tiny calculator.\"\"\"
-
-
-                              def add(a, b):
-                                  return a + b
-
-
-                              def multiply(a, b):
-                                  return a * b
+                        - write_file: {path: calc.py, content: *calc_multiply}
                       done: multiply() uses a * b (rewritten after the crash)
                   document:
                     - tools:
@@ -272,7 +254,7 @@ enum DemoFiles {
                       tools:
                         - write_file:
                             path: USAGE.md
-                            content: |
+                            content: &usage_examples |
                               # calc
 
                               - `add(a, b)` returns the sum of a and b: `add(2, 3)` is `5`.
@@ -280,13 +262,7 @@ enum DemoFiles {
                       done: USAGE.md has an example per function
                     - say: An earlier call's outcome is unknown after a crash, so I write USAGE.md again.
                       tools:
-                        - write_file:
-                            path: USAGE.md
-                            content: |
-                              # calc
-
-                              - `add(a, b)` returns the sum of a and b: `add(2, 3)` is `5`.
-                              - `multiply(a, b)` returns the product of a and b: `multiply(5, -2)` is `-10`.
+                        - write_file: {path: USAGE.md, content: *usage_examples}
                       done: USAGE.md has an example per function (rewritten after the crash)
                 # The judge (also scripted here) grades only the diff and the check results.
                 judge:

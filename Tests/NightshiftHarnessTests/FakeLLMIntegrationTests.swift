@@ -31,14 +31,9 @@ struct FakeLLMIntegrationTests {
 
     @Test(arguments: ["openai", "anthropic"])
     func aWholeRunDrivenByFakeLLM(provider: String) async throws {
-        let binary = try #require(FakeLLM.binary, "fakellm is not installed: run .ci/run or `python3 -m venv .venv && .venv/bin/pip install fakellm==0.3.5`")
         let root = tempDir("ns-fakellm")
-        try Self.rules.write(toFile: root + "/fakellm.yaml", atomically: true, encoding: .utf8)
-        let port = try FakeLLM.freePort()
-        let server = try ChildProcess.spawn([binary, "serve", "--host", "127.0.0.1", "--port", "\(port)", "--config", root + "/fakellm.yaml"],
-                                            environment: ProcessInfo.processInfo.environment, outputPath: root + "/fakellm.log")
+        let (port, server) = try await FakeLLM.serve(rules: Self.rules, in: root)
         defer { server.kill() }
-        try await FakeLLM.waitForPort(port, log: root + "/fakellm.log")
 
         try FileManager.default.createDirectory(atPath: root + "/ws", withIntermediateDirectories: true)
         try "tasks:\n  - id: write\n    description: write out.txt via \(provider)\n    checks:\n      - grep -q fakellm out.txt\n"
@@ -94,14 +89,9 @@ extension FakeLLMIntegrationTests {
 
     @Test(arguments: ["openai", "anthropic"])
     func aGoalRunWithPlannerAndJudgeDrivenByFakeLLM(provider: String) async throws {
-        let binary = try #require(FakeLLM.binary, "fakellm is not installed: run .ci/run or `python3 -m venv .venv && .venv/bin/pip install fakellm==0.3.5`")
         let root = tempDir("ns-fakellm-loop")
-        try Self.loopRules.write(toFile: root + "/fakellm.yaml", atomically: true, encoding: .utf8)
-        let port = try FakeLLM.freePort()
-        let server = try ChildProcess.spawn([binary, "serve", "--host", "127.0.0.1", "--port", "\(port)", "--config", root + "/fakellm.yaml"],
-                                            environment: ProcessInfo.processInfo.environment, outputPath: root + "/fakellm.log")
+        let (port, server) = try await FakeLLM.serve(rules: Self.loopRules, in: root)
         defer { server.kill() }
-        try await FakeLLM.waitForPort(port, log: root + "/fakellm.log")
         try FileManager.default.createDirectory(atPath: root + "/ws", withIntermediateDirectories: true)
         let model = provider == "openai" ? "openai-compatible:http://127.0.0.1:\(port)/v1#gpt-4o"
                                          : "anthropic-compatible:http://127.0.0.1:\(port)#claude-sonnet-4-5"
@@ -119,6 +109,17 @@ extension FakeLLMIntegrationTests {
 }
 
 enum FakeLLM {
+    /// Starts fakellm on a free loopback port with `rules`; its log is `root/fakellm.log`.
+    static func serve(rules: String, in root: String) async throws -> (UInt16, ChildProcess) {
+        let binary = try #require(binary, "fakellm is not installed: run .ci/run or `python3 -m venv .venv && .venv/bin/pip install fakellm==0.3.5`")
+        try rules.write(toFile: root + "/fakellm.yaml", atomically: true, encoding: .utf8)
+        let port = try freePort()
+        let server = try ChildProcess.spawn([binary, "serve", "--host", "127.0.0.1", "--port", "\(port)", "--config", root + "/fakellm.yaml"],
+                                            environment: ProcessInfo.processInfo.environment, outputPath: root + "/fakellm.log")
+        do { try await waitForPort(port, log: root + "/fakellm.log") } catch { server.kill(); throw error }
+        return (port, server)
+    }
+
     static var binary: String? {
         if let env = ProcessInfo.processInfo.environment["NIGHTSHIFT_FAKELLM"], FileManager.default.isExecutableFile(atPath: env) { return env }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
