@@ -266,7 +266,8 @@ extension RunState {
         let role: String
         if shiftTurns > 0, estimate * 100 >= loop.contextWindow * loop.resetAtPercent || shiftCompactions >= loop.compactionsPerShift {
             role = "handoff"
-        } else if turnsSinceCompaction > 0, estimate * 100 >= loop.contextWindow * loop.compactAtPercent {
+        } else if turnsSinceCompaction > 0, estimate * 100 >= loop.contextWindow * loop.compactAtPercent
+                    || lastSeq - max(shiftStartSeq - 1, compactedThroughSeq) >= Int64(loop.compactAfterEvents) {
             role = "compactor"
         } else {
             return nil

@@ -86,12 +86,36 @@ public struct LoopSettings: Sendable, Codable, Equatable {
     public var roleRetries: Int
     /// Re-plans the judge may trigger by escalating a task as mis-specified. Defaults to 2.
     public var maxReplans: Int
+    /// Events of a shift's transcript after which older turns are summarised even below the token
+    /// threshold, so the context builder's bounded read never drops a turn silently. Defaults to 80.
+    public var compactAfterEvents: Int
     public init(baseline: Bool = true, reviewPlan: Bool = false, contextWindow: Int = 128_000, compactAtPercent: Int = 60,
-                resetAtPercent: Int = 85, compactionsPerShift: Int = 4, bytesPerTokenX100: Int = 400, roleRetries: Int = 3, maxReplans: Int = 2) {
+                resetAtPercent: Int = 85, compactionsPerShift: Int = 4, bytesPerTokenX100: Int = 400, roleRetries: Int = 3, maxReplans: Int = 2,
+                compactAfterEvents: Int = 80) {
         self.baseline = baseline; self.reviewPlan = reviewPlan; self.contextWindow = contextWindow
         self.compactAtPercent = compactAtPercent; self.resetAtPercent = resetAtPercent; self.compactionsPerShift = compactionsPerShift
         self.bytesPerTokenX100 = bytesPerTokenX100; self.roleRetries = roleRetries; self.maxReplans = maxReplans
+        self.compactAfterEvents = compactAfterEvents
     }
+
+    /// Missing keys take their defaults, so settings recorded before a key existed still read.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = LoopSettings()
+        baseline = try c.decodeIfPresent(Bool.self, forKey: .baseline) ?? d.baseline
+        reviewPlan = try c.decodeIfPresent(Bool.self, forKey: .reviewPlan) ?? d.reviewPlan
+        contextWindow = try c.decodeIfPresent(Int.self, forKey: .contextWindow) ?? d.contextWindow
+        compactAtPercent = try c.decodeIfPresent(Int.self, forKey: .compactAtPercent) ?? d.compactAtPercent
+        resetAtPercent = try c.decodeIfPresent(Int.self, forKey: .resetAtPercent) ?? d.resetAtPercent
+        compactionsPerShift = try c.decodeIfPresent(Int.self, forKey: .compactionsPerShift) ?? d.compactionsPerShift
+        bytesPerTokenX100 = try c.decodeIfPresent(Int.self, forKey: .bytesPerTokenX100) ?? d.bytesPerTokenX100
+        roleRetries = try c.decodeIfPresent(Int.self, forKey: .roleRetries) ?? d.roleRetries
+        maxReplans = try c.decodeIfPresent(Int.self, forKey: .maxReplans) ?? d.maxReplans
+        compactAfterEvents = try c.decodeIfPresent(Int.self, forKey: .compactAfterEvents) ?? d.compactAfterEvents
+    }
+
+    /// Events of recent history the context builder reads for a run with these settings.
+    public func transcriptWindow(atLeast window: Int) -> Int { max(window, compactAfterEvents + 16) }
     /// Tokens an estimated text of `bytes` takes.
     public func tokens(bytes: Int) -> Int { bytes * 100 / max(bytesPerTokenX100, 1) }
 }

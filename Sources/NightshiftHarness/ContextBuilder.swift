@@ -49,9 +49,14 @@ public enum ContextBuilder {
         if let summary = state.compactionSummary {
             transcript.append(.notice("Summary of the earlier turns of this shift (compacted to keep the context small):\n\(summary)"))
         }
+        // Only the worker's own turns: a summary, a handoff or a verdict is another role's answer.
+        var roles: [CallID: String] = [:]
         for envelope in relevant {
             switch envelope.event {
-            case let .modelResponded(_, text, toolCalls, _, _, _, _, _, _):
+            case let .modelRequested(call, _, _, role):
+                roles[call] = role ?? "worker"
+            case let .modelResponded(call, text, toolCalls, _, _, _, _, _, _):
+                guard roles[call, default: "worker"] == "worker" else { continue }
                 for t in toolCalls { names[t.id] = t.name }
                 transcript.append(.assistant(text: text.text, toolCalls: toolCalls))
             case let .toolFinished(id, result):

@@ -137,7 +137,8 @@ public struct Harness: Sendable {
                 observer?(e)
             }
             recent.append(contentsOf: envelopes)
-            if recent.count > 2 * configuration.transcriptWindow { recent.removeFirst(recent.count - configuration.transcriptWindow) }
+            let w = window(committed)
+            if recent.count > 2 * w { recent.removeFirst(recent.count - w) }
             // Not while the worktree is being made: a file in its folder would make `git worktree add` fail.
             if configuration.writeProgressFile, provisioning == nil, buffer.contains(where: \.changesProgress) { ProgressFile.write(committed) }
             if configuration.writeProgressFile, provisioning == nil {
@@ -180,7 +181,7 @@ public struct Harness: Sendable {
                 try await commit()
                 let diff = role == "judge" ? await vcs?.diff(workspace: committed.workspace) : nil
                 var request = ContextBuilder.request(state: committed, recent: recent, call: call, task: task, attempt: attempt,
-                                                     turn: turn, role: role, tools: offered, window: configuration.transcriptWindow, diff: diff)
+                                                     turn: turn, role: role, tools: offered, window: window(committed), diff: diff)
                 // A new shift starts from scratch: it is told what the workspace already holds.
                 if role == "worker", committed.settings.loop != nil, committed.shiftTurns == 0, provisioning == nil,
                    let summary = await vcs?.diffSummary(workspace: committed.workspace) {
@@ -303,7 +304,7 @@ public struct Harness: Sendable {
             case let .emit(events): for e in events { try state.applyUncommitted(e) }
             case let .callModel(call, task, attempt, turn, role):
                 return ContextBuilder.request(state: state, recent: recent, call: call, task: task, attempt: attempt, turn: turn,
-                                              role: role, tools: offered, window: configuration.transcriptWindow)
+                                              role: role, tools: offered, window: window(state))
             default: return nil
             }
         }
@@ -317,13 +318,13 @@ public struct Harness: Sendable {
            let state = try? JSONDecoder().decode(RunState.self, from: Data(snapshot.state)),
            state.run == run, state.lastSeq == snapshot.seq, snapshot.seq > 0,
            let head = try await store.summary(of: run)?.headSeq {
-            let from = min(snapshot.seq - 1, max(head - Int64(configuration.transcriptWindow), 0))
+            let from = min(snapshot.seq - 1, max(head - Int64(window(state)), 0))
             let events = try await store.read(run, after: from, limit: .max)
             if let first = events.first(where: { $0.seq == snapshot.seq }), first.hash == state.lastHash {
                 var s = state
                 for e in events where e.seq > snapshot.seq { try s.apply(e) }
                 guard let i = s.current else { return (s, []) }
-                let start = max(s.tasks[i].startSeq - 1, s.lastSeq - Int64(configuration.transcriptWindow), 0)
+                let start = max(s.tasks[i].startSeq - 1, s.lastSeq - Int64(window(s)), 0)
                 return (s, events.filter { $0.seq > start })
             }
         }
@@ -333,8 +334,14 @@ public struct Harness: Sendable {
 
     private func loadRecent(_ state: RunState) async throws -> [EventEnvelope] {
         guard let i = state.current else { return [] }
-        let from = max(state.tasks[i].startSeq - 1, state.lastSeq - Int64(configuration.transcriptWindow), 0)
-        return try await store.read(state.run, after: from, limit: configuration.transcriptWindow + 1)
+        let from = max(state.tasks[i].startSeq - 1, state.lastSeq - Int64(window(state)), 0)
+        return try await store.read(state.run, after: from, limit: window(state) + 1)
+    }
+
+    /// Recent events the worker's transcript draws on: the configured window, widened under the
+    /// loop so that a shift's turns are summarised (compacted) before any could fall out of it.
+    func window(_ state: RunState) -> Int {
+        state.settings.loop?.transcriptWindow(atLeast: configuration.transcriptWindow) ?? configuration.transcriptWindow
     }
 }
 

@@ -124,6 +124,11 @@ import Testing
         // The rework reason is the next attempt's input.
         let second = await s.log.requests.first { $0.role == "worker" && $0.attempt == 2 }
         #expect(second?.feedback?.contains("does not name the user") == true)
+        // The judge's answer is not a worker turn: it never shows in the worker's transcript.
+        let calls: [String] = second?.transcript.flatMap { entry -> [String] in
+            if case let .assistant(_, c) = entry { return c.map(\.name) } else { return [] }
+        } ?? []
+        #expect(!calls.isEmpty && !calls.contains("submit_verdict"), "\(calls)")
     }
 
     static let guardedPlan = """
@@ -441,5 +446,33 @@ import Testing
         #expect(judged == [2])
         let verdicts = try await s.events().compactMap { if case let .judgeVerdict(_, a, v, _) = $0 { "\(a):\(v)" } else { nil } }
         #expect(verdicts == ["2:pass"])
+    }
+
+    /// Below the token threshold a long shift is still summarised every `compactAfterEvents`, so
+    /// the bounded read of recent events never drops a turn silently: every worker context holds
+    /// every turn since the last summary.
+    @Test func manySmallTurnsAreCompactedBeforeAnyFallsOutOfTheWindow() async throws {
+        var turns = ""
+        for k in 1...30 { turns += "    - tools: [{shell: {command: 'echo \(k) >> steps.log'}}]\n" }
+        turns += "    - done: done\n"
+        let s = try setup("tasks:\n  long:\n" + turns)
+        let plan = "title: l\ntasks:\n  - {id: long, description: log 30 steps, checks: ['test $(wc -l < steps.log) -eq 30']}\n"
+        #expect(try await start(s, plan: plan, loop: LoopSettings(contextWindow: 10_000_000, compactAfterEvents: 20)) == .finished)
+        let events = try await s.events()
+        #expect(events.filter { $0.kind == "context_compacted" }.count >= 5)
+        // The turns each worker context should hold: every worker answer since the shift began or the last summary.
+        var expected: [Int] = [], since = 0
+        for e in events {
+            switch e {
+            case .modelRequested(_, _, _, "worker"): expected.append(since)
+            default: break
+            }
+            if case .contextCompacted = e { since = 0 }
+            if case .taskStarted(_, 1) = e { since = 0 }
+            if case .modelResponded(_, _, let calls, _, _, _, _, _, _) = e, calls.first?.name == "shell" { since += 1 }
+        }
+        let workers = await s.log.requests.filter { $0.role == "worker" }
+        let held = workers.map { r in r.transcript.filter { if case .assistant = $0 { true } else { false } }.count }
+        #expect(held == expected, "turns held \(held) against \(expected)")
     }
 }
