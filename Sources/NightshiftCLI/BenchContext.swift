@@ -12,10 +12,12 @@ extension Bench {
             abstract: "Time to build the next model context of a long run, and its size against the naive full history.",
             discussion: """
                 W1 runs (the scripted echo model, a test double) are stopped mid-task after enough steps to hold the \
-                given numbers of events. For each, the context the next model call would get is built from the \
-                database (wake from the snapshot, read the recent window, assemble, render) many times; the median \
-                and p99 are printed with its size in tokens (4 bytes a token, the scripted model's estimate) against \
-                the naive context that replays every event's text.
+                given numbers of events. They run under the planner / worker / judge loop's defaults (no baseline: W1 \
+                has no checks), so the worker's older turns are compacted into summaries as a real run's are. For each, \
+                the context the next worker call would get is built from the database (wake from the snapshot, read \
+                the recent window, assemble, render) many times; the median and p99 are printed with its size in \
+                tokens (4 bytes a token, the scripted model's estimate) against the naive context that replays every \
+                event's text.
                 """)
 
         @OptionGroup var options: Bench.Options
@@ -30,11 +32,14 @@ extension Bench {
                     let db = dir + "/context-\(n).db"
                     try? FileManager.default.removeItem(atPath: db)
                     let store = try options.store(db)
-                    let steps = max(n / 5, 1)   // a W1 step records five events
+                    // A W1 step records five events; every 16 steps a compaction adds three, every 80 a new shift three more.
+                    let steps = max(n * 80 / 418, 1)
                     let run = RunID("ctx-\(n)")
                     let driver = Harness(store: store, model: StopAfter(inner: W1Model(steps: steps * 2), turns: steps),
                                          tools: W1Tools(effectsFile: nil), checks: NoChecks(), configuration: .init(writeProgressFile: false))
-                    try await driver.create(run, title: "context", plan: w1Plan(steps * 2), workspace: "/tmp", settings: w1Settings(steps * 2))
+                    var settings = w1Settings(steps * 2)
+                    settings.loop = LoopSettings(baseline: false)
+                    try await driver.create(run, title: "context", plan: w1Plan(steps * 2), workspace: "/tmp", settings: settings)
                     _ = try await driver.drive(run)
                     let harness = Harness(store: store, model: W1Model(steps: steps * 2), tools: W1Tools(effectsFile: nil), checks: NoChecks(),
                                           configuration: .init(writeProgressFile: false))
@@ -85,7 +90,7 @@ struct StopAfter: ModelProvider {
     let turns: Int
     var label: String { inner.label }
     func respond(to request: ModelRequest) async throws -> ModelResponse {
-        guard request.turn < turns else { throw ModelError("bench: stopping here", needsAttention: true) }
+        guard request.role != "worker" || request.turn < turns else { throw ModelError("bench: stopping here", needsAttention: true) }
         return try await inner.respond(to: request)
     }
 }

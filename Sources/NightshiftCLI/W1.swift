@@ -12,8 +12,21 @@ struct W1Model: ModelProvider {
     static let text = String(repeating: "n", count: 165)
 
     func respond(to request: ModelRequest) async throws -> ModelResponse {
+        // Under the loop the harness asks for summaries of older turns and for handoffs: fixed ones will do here.
+        if request.role == "compactor" {
+            return ModelResponse(text: "Summary (W1 test double): the echo steps so far all returned their text.",
+                                 usage: TokenUsage(input: 200, output: 20), model: "scripted-w1")
+        }
+        if request.role == "handoff" {
+            return ModelResponse(text: "", toolCalls: [ProposedToolCall(name: "write_handoff", arguments: #"{"done":"echo steps so far","left":"the remaining echo steps"}"#)],
+                                 usage: TokenUsage(input: 200, output: 20), model: "scripted-w1")
+        }
         let i = request.turn  // turns already taken = echo results already handed back
-        if i > 0 {
+        if i > 0, case let .notice(text)? = request.transcript.last, text.hasPrefix("Summary of the earlier turns") {
+            // Just compacted: the previous step's result is in the summary.
+        } else if i > 0, request.transcript.isEmpty, request.progressNote?.contains("Handoff from the previous shift") == true {
+            // A new shift: it starts from the handoff note alone.
+        } else if i > 0 {
             // The history handed over must end with the previous step's echo (or its in-doubt notice).
             guard case let .toolResult(_, name, _, output)? = request.transcript.last, name == "echo",
                   output.hasPrefix("echo#\(i):") || output.hasPrefix("OUTCOME UNKNOWN") else {
