@@ -58,7 +58,7 @@ enum Timeline {
             return "  budget exhausted: \(scope) \(resource) \(spent) of \(limit)"
         case let .budgetSet(scope, budget, by): return "  \(scope) budget set by \(by): \(BudgetText.describe(budget))"
         case let .breakerTripped(breaker, _, detail): return "  breaker \(breaker) tripped: \(short(detail, 100))"
-        case let .escalated(_, reason): return "  ⚑ escalated by the agent: \(short(reason, 100))"
+        case let .escalated(_, reason): return "  ⚑ escalated: \(short(reason, 110))"
         case let .guidanceGiven(text, by): return "  guidance from \(by): \(short(text, 100))"
         case let .protectedHashed(hashes): return "  protected files recorded: \(hashes.count)"
         case let .protectedVerified(task, attempt, changed):
