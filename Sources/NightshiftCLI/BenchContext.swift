@@ -14,7 +14,8 @@ extension Bench {
                 W1 runs (the scripted echo model, a test double) are stopped mid-task after enough steps to hold the \
                 given numbers of events. They run under the planner / worker / judge loop's defaults (no baseline: W1 \
                 has no checks), so the worker's older turns are compacted into summaries as a real run's are. For each, \
-                the context the next worker call would get is built from the database (wake from the snapshot, read \
+                the context the next worker call would get — stopped just before a compaction is due, so its \
+                transcript is the longest a worker context holds — is built from the database (wake from the snapshot, read \
                 the recent window, assemble, render) many times; the median and p99 are printed with its size in \
                 tokens (4 bytes a token, the scripted model's estimate) against the naive context that replays every \
                 event's text.
@@ -33,7 +34,9 @@ extension Bench {
                     try? FileManager.default.removeItem(atPath: db)
                     let store = try options.store(db)
                     // A W1 step records five events; every 16 steps a compaction adds three, every 80 a new shift three more.
-                    let steps = max(n * 80 / 418, 1)
+                    // Stopped just before a compaction is due: the longest transcript a worker context holds (the worst case).
+                    let approx = max(n * 80 / 418, 16)
+                    let steps = approx - approx % 16 + 15
                     let run = RunID("ctx-\(n)")
                     let driver = Harness(store: store, model: StopAfter(inner: W1Model(steps: steps * 2), turns: steps),
                                          tools: W1Tools(effectsFile: nil), checks: NoChecks(), configuration: .init(writeProgressFile: false))

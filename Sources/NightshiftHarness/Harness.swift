@@ -124,10 +124,12 @@ public struct Harness: Sendable {
             }
         }
 
-        func commit() async throws {
+        /// `stopping`: the last commit before the run waits. Its snapshot is taken even if not due,
+        /// so whoever wakes the run next (resume, inspection) reads only this commit's few events.
+        func commit(stopping: Bool = false) async throws {
             guard !buffer.isEmpty else { return }
             var snapshot: Snapshot?
-            if committed.lastSeq - lastSnapshotSeq >= configuration.snapshotEvery {
+            if committed.lastSeq - lastSnapshotSeq >= (stopping ? min(8, configuration.snapshotEvery) : configuration.snapshotEvery) {
                 snapshot = Snapshot(seq: committed.lastSeq, state: Array(try JSONEncoder().encode(committed)))
             }
             let envelopes = try await store.append(buffer, to: run, expectedSeq: committed.lastSeq, snapshot: snapshot)
@@ -172,7 +174,7 @@ public struct Harness: Sendable {
                         }
                     }
                 }
-                try await commit()
+                try await commit(stopping: true)
                 return reason
 
             case let .callModel(call, task, attempt, turn, role):
@@ -318,13 +320,14 @@ public struct Harness: Sendable {
            let state = try? JSONDecoder().decode(RunState.self, from: Data(snapshot.state)),
            state.run == run, state.lastSeq == snapshot.seq, snapshot.seq > 0,
            let head = try await store.summary(of: run)?.headSeq {
-            let from = min(snapshot.seq - 1, max(head - Int64(window(state)), 0))
+            // What came before the shift or its last summary is not in any context: it is not read either.
+            let from = min(snapshot.seq - 1, max(head - Int64(window(state)), state.shiftStartSeq - 1, state.compactedThroughSeq, 0))
             let events = try await store.read(run, after: from, limit: .max)
             if let first = events.first(where: { $0.seq == snapshot.seq }), first.hash == state.lastHash {
                 var s = state
                 for e in events where e.seq > snapshot.seq { try s.apply(e) }
                 guard let i = s.current else { return (s, []) }
-                let start = max(s.tasks[i].startSeq - 1, s.lastSeq - Int64(window(s)), 0)
+                let start = max(s.tasks[i].startSeq - 1, s.lastSeq - Int64(window(s)), s.shiftStartSeq - 1, s.compactedThroughSeq, 0)
                 return (s, events.filter { $0.seq > start })
             }
         }
@@ -334,7 +337,7 @@ public struct Harness: Sendable {
 
     private func loadRecent(_ state: RunState) async throws -> [EventEnvelope] {
         guard let i = state.current else { return [] }
-        let from = max(state.tasks[i].startSeq - 1, state.lastSeq - Int64(window(state)), 0)
+        let from = max(state.tasks[i].startSeq - 1, state.lastSeq - Int64(window(state)), state.shiftStartSeq - 1, state.compactedThroughSeq, 0)
         return try await store.read(state.run, after: from, limit: window(state) + 1)
     }
 

@@ -233,6 +233,11 @@ import Testing
         #expect(compactions >= 3, "compactions: \(compactions)")
         #expect(resets >= 1, "resets: \(resets)")
         #expect(try String(contentsOfFile: s.ws + "/steps.log", encoding: .utf8).split(separator: "\n").count == 14, "every step ran once")
+        // The last commit before the run stopped carried a snapshot: a later wake reads only that commit's events.
+        let head = try await s.store.summary(of: s.run)?.headSeq ?? 0
+        let snapshot = try #require(try await s.store.latestSnapshot(of: s.run))
+        #expect(head - snapshot.seq <= 8, "snapshot at \(snapshot.seq), head \(head)")
+        #expect(try await s.harness.wake(s.run) == RunState.fold(s.run, try await s.store.readAll(s.run)))
         // After a reset the worker starts from the handoff note, without the earlier turns.
         let workers = await s.log.requests.filter { $0.role == "worker" }
         let afterReset = workers.first { $0.progressNote?.contains("Handoff from the previous shift") == true }
