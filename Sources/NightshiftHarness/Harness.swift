@@ -139,8 +139,9 @@ public struct Harness: Sendable {
                 observer?(e)
             }
             recent.append(contentsOf: envelopes)
+            // Trimmed close to the window: with many runs driven at once, these events are most of each run's memory.
             let w = window(committed)
-            if recent.count > 2 * w { recent.removeFirst(recent.count - w) }
+            if recent.count > w + 8 { recent.removeFirst(recent.count - w) }
             // Not while the worktree is being made: a file in its folder would make `git worktree add` fail.
             if configuration.writeProgressFile, provisioning == nil, buffer.contains(where: \.changesProgress) { ProgressFile.write(committed) }
             if configuration.writeProgressFile, provisioning == nil {
