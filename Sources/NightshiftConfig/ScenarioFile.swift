@@ -45,65 +45,63 @@ public enum ScenarioFile {
     }
 
     static func turnList(_ r: YAMLReader, _ node: Node, _ owner: String) throws(FileError) -> [Scenario.Turn] {
-        do {
-            var list: [Scenario.Turn] = []
-            for (n, turnNode) in try r.sequence(node, "the turns of \(owner)").enumerated() {
-                let what = "turn \(n + 1) of \(owner)"
-                let fields = try r.mapping(turnNode, what)
-                try r.checkKeys(fields, allowed: ["say", "tools", "done", "usage", "cost_usd", "handoff", "plan", "verdict", "reasons"], in: what)
-                var turn = Scenario.Turn()
-                var verdict: String?
-                var reasons: [Any] = []
-                for f in fields {
-                    switch f.key {
-                    case "say": turn.say = try r.string(f.value, "\(what) 'say'")
-                    case "done":
-                        if case let .scalar(s) = f.value, s.string == "true" { turn.done = "" } else { turn.done = try r.string(f.value, "\(what) 'done'") }
-                    case "cost_usd":
-                        let text = try r.string(f.value, "\(what) 'cost_usd'")
-                        guard let pico = Money.parseUSD(text) else { throw r.fail(f.value, "\(what) cost_usd must be dollars like 0.40") }
-                        turn.costPicoUSD = pico
-                    case "handoff":
-                        let h = try r.mapping(f.value, "\(what) 'handoff'")
-                        try r.checkKeys(h, allowed: ["done", "left", "learned", "risks"], in: "\(what) handoff")
-                        var note = Handoff()
-                        for x in h {
-                            let v = try r.string(x.value, "handoff \(x.key)")
-                            switch x.key { case "done": note.done = v; case "left": note.left = v; case "learned": note.learned = v; default: note.risks = v }
+        var list: [Scenario.Turn] = []
+        for (n, turnNode) in try r.sequence(node, "the turns of \(owner)").enumerated() {
+            let what = "turn \(n + 1) of \(owner)"
+            let fields = try r.mapping(turnNode, what)
+            try r.checkKeys(fields, allowed: ["say", "tools", "done", "usage", "cost_usd", "handoff", "plan", "verdict", "reasons"], in: what)
+            var turn = Scenario.Turn()
+            var verdict: String?
+            var reasons: [Any] = []
+            for f in fields {
+                switch f.key {
+                case "say": turn.say = try r.string(f.value, "\(what) 'say'")
+                case "done":
+                    if case let .scalar(s) = f.value, s.string == "true" { turn.done = "" } else { turn.done = try r.string(f.value, "\(what) 'done'") }
+                case "cost_usd":
+                    let text = try r.string(f.value, "\(what) 'cost_usd'")
+                    guard let pico = Money.parseUSD(text) else { throw r.fail(f.value, "\(what) cost_usd must be dollars like 0.40") }
+                    turn.costPicoUSD = pico
+                case "handoff":
+                    let h = try r.mapping(f.value, "\(what) 'handoff'")
+                    try r.checkKeys(h, allowed: ["done", "left", "learned", "risks"], in: "\(what) handoff")
+                    var note = Handoff()
+                    for x in h {
+                        let v = try r.string(x.value, "handoff \(x.key)")
+                        switch x.key { case "done": note.done = v; case "left": note.left = v; case "learned": note.learned = v; default: note.risks = v }
+                    }
+                    turn.handoff = note
+                case "plan":
+                    turn.toolCalls.append(ProposedToolCall(name: "submit_plan", arguments: try jsonText(r, f.value, "\(what) 'plan'")))
+                case "verdict": verdict = try r.string(f.value, "\(what) 'verdict'")
+                case "reasons": reasons = (try r.jsonValue(f.value) as? [Any]) ?? []
+                case "usage":
+                    let u = try r.mapping(f.value, "\(what) 'usage'")
+                    try r.checkKeys(u, allowed: ["input", "output", "cached_input"], in: "\(what) usage")
+                    var usage = TokenUsage()
+                    for x in u {
+                        let v = try r.int(x.value, "usage \(x.key)")
+                        switch x.key { case "input": usage.input = v; case "output": usage.output = v; default: usage.cachedInput = v }
+                    }
+                    turn.usage = usage
+                default: // tools
+                    for callNode in try r.sequence(f.value, "\(what) 'tools'") {
+                        let call = try r.mapping(callNode, "a tool call in \(what)")
+                        guard call.count == 1, let only = call.first else {
+                            throw r.fail(callNode, "a tool call in \(what) must be one 'tool_name: {arguments}' entry")
                         }
-                        turn.handoff = note
-                    case "plan":
-                        turn.toolCalls.append(ProposedToolCall(name: "submit_plan", arguments: try jsonText(r, f.value, "\(what) 'plan'")))
-                    case "verdict": verdict = try r.string(f.value, "\(what) 'verdict'")
-                    case "reasons": reasons = (try r.jsonValue(f.value) as? [Any]) ?? []
-                    case "usage":
-                        let u = try r.mapping(f.value, "\(what) 'usage'")
-                        try r.checkKeys(u, allowed: ["input", "output", "cached_input"], in: "\(what) usage")
-                        var usage = TokenUsage()
-                        for x in u {
-                            let v = try r.int(x.value, "usage \(x.key)")
-                            switch x.key { case "input": usage.input = v; case "output": usage.output = v; default: usage.cachedInput = v }
-                        }
-                        turn.usage = usage
-                    default: // tools
-                        for callNode in try r.sequence(f.value, "\(what) 'tools'") {
-                            let call = try r.mapping(callNode, "a tool call in \(what)")
-                            guard call.count == 1, let only = call.first else {
-                                throw r.fail(callNode, "a tool call in \(what) must be one 'tool_name: {arguments}' entry")
-                            }
-                            turn.toolCalls.append(ProposedToolCall(name: only.key, arguments: try jsonText(r, only.value, "the arguments of '\(only.key)'")))
-                        }
+                        turn.toolCalls.append(ProposedToolCall(name: only.key, arguments: try jsonText(r, only.value, "the arguments of '\(only.key)'")))
                     }
                 }
-                if let verdict {
-                    let object: [String: Any] = ["verdict": verdict, "reasons": reasons]
-                    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-                    turn.toolCalls.append(ProposedToolCall(name: "submit_verdict", arguments: String(decoding: data, as: UTF8.self)))
-                }
-                list.append(turn)
             }
-            return list
+            if let verdict {
+                let object: [String: Any] = ["verdict": verdict, "reasons": reasons]
+                let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+                turn.toolCalls.append(ProposedToolCall(name: "submit_verdict", arguments: String(decoding: data, as: UTF8.self)))
+            }
+            list.append(turn)
         }
+        return list
     }
 
     /// A YAML mapping as compact JSON object text.
