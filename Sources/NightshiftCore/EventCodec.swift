@@ -89,9 +89,19 @@ public enum EventCodec {
     /// must decode, and it must claim the position it is stored at.
     public static func decode(body: Data, hash: [UInt8], previousHash: [UInt8], run: RunID, seq: Int64,
                               blobs: BlobSource? = nil) -> Result<EventEnvelope, Fault> {
-        guard chain(previousHash, body) == hash else { return .failure(.hashMismatch) }
+        decode(body: body, hash: hash, previousHash: previousHash, run: run, seq: seq, decoder: decoder(blobs: blobs))
+    }
+
+    /// A decoder for a batch of events that share `blobs` (making one per event costs as much as a small event's decoding).
+    public static func decoder(blobs: BlobSource?) -> JSONDecoder {
         let decoder = JSONDecoder()
         if let blobs { decoder.userInfo[.nightshiftBlobSource] = blobs }
+        return decoder
+    }
+
+    public static func decode(body: Data, hash: [UInt8], previousHash: [UInt8], run: RunID, seq: Int64,
+                              decoder: JSONDecoder) -> Result<EventEnvelope, Fault> {
+        guard chain(previousHash, body) == hash else { return .failure(.hashMismatch) }
         let decoded: Stored
         do { decoded = try decoder.decode(Stored.self, from: body) } catch {
             return .failure(.undecodable(String(describing: error).prefix(300).description))

@@ -152,6 +152,7 @@ public final class SQLiteEventStore: EventStore {
         var out: [EventEnvelope] = []
         out.reserveCapacity(rows.count)
         var expected = after + 1
+        let decoder = EventCodec.decoder(blobs: source)
         for row in rows {
             let seq: Int64 = row["seq"]
             guard seq == expected else {
@@ -159,7 +160,7 @@ public final class SQLiteEventStore: EventStore {
             }
             let body: Data = row["body"]
             let hash: Data = row["hash"]
-            switch EventCodec.decode(body: body, hash: [UInt8](hash), previousHash: previous, run: run, seq: seq, blobs: source) {
+            switch EventCodec.decode(body: body, hash: [UInt8](hash), previousHash: previous, run: run, seq: seq, decoder: decoder) {
             case .success(let e): out.append(e)
             case .failure(let fault): throw StoreError(.corrupt, "run \(run): event \(seq) is corrupt (\(fault))", seq: seq)
             }
