@@ -13,11 +13,11 @@ struct W1Model: ModelProvider {
 
     func respond(to request: ModelRequest) async throws -> ModelResponse {
         // Under the loop the harness asks for summaries of older turns and for handoffs: fixed ones will do here.
-        if request.role == "compactor" {
+        if request.role == Role.compactor {
             return ModelResponse(text: "Summary (W1 test double): the echo steps so far all returned their text.",
                                  usage: TokenUsage(input: 200, output: 20), model: "scripted-w1")
         }
-        if request.role == "handoff" {
+        if request.role == Role.handoff {
             return ModelResponse(text: "", toolCalls: [ProposedToolCall(name: "write_handoff", arguments: #"{"done":"echo steps so far","left":"the remaining echo steps"}"#)],
                                  usage: TokenUsage(input: 200, output: 20), model: "scripted-w1")
         }

@@ -61,8 +61,8 @@ extension RunState {
 
     /// The turn number of the pending model call for its role (the scripted model plays by it).
     func awaitingTurn(task: TaskID) -> Int {
-        let role = awaitingRole ?? "worker"
-        if role == "worker", let i = current { return tasks[i].turns }
+        let role = awaitingRole ?? Role.worker
+        if role == Role.worker, let i = current { return tasks[i].turns }
         return max(roleCalls[role + ":" + task.rawValue, default: 1] - 1, 0)
     }
 }

@@ -97,10 +97,10 @@ extension RunState {
                 return .emit(failAttempt(task, progress,
                     feedback: "The attempt used its \(settings.maxTurnsPerAttempt) model turns without a done claim that passed the checks."))
             }
-            return .emit([.modelRequested(call: RunState.modelCallID(modelCalls + 1), task: task.id, turn: progress.turns, role: "worker")])
+            return .emit([.modelRequested(call: RunState.modelCallID(modelCalls + 1), task: task.id, turn: progress.turns, role: Role.worker)])
 
         case let .awaitingModel(call):
-            return .callModel(call: call, task: task, attempt: progress.attempts, turn: awaitingTurn(task: task.id), role: awaitingRole ?? "worker")
+            return .callModel(call: call, task: task, attempt: progress.attempts, turn: awaitingTurn(task: task.id), role: awaitingRole ?? Role.worker)
 
         case .runningTools:
             guard let p = pendingTools.first else { return .emit([.runFailed(reason: "inconsistent state: no pending tool")]) }
@@ -182,9 +182,9 @@ extension RunState {
     private func planStep() -> Decision {
         let loop = settings.loop ?? LoopSettings()
         if case let .awaitingModel(call) = phase {
-            return .callModel(call: call, task: plannerTask, attempt: planVersion + 1, turn: awaitingTurn(task: RunState.planTaskID), role: "planner")
+            return .callModel(call: call, task: plannerTask, attempt: planVersion + 1, turn: awaitingTurn(task: RunState.planTaskID), role: Role.planner)
         }
-        if let r = roleResponse, r.role == "planner" {
+        if let r = roleResponse, r.role == Role.planner {
             switch RoleTools.plan(r) {
             case let .success(newPlan):
                 return .emit([plan == nil ? .planSet(plan: newPlan)
@@ -199,7 +199,7 @@ extension RunState {
         }
         if let stop = breakerOrBudget(forModelCall: true) { return .emit(stop) }
         return .emit([.modelRequested(call: RunState.modelCallID(modelCalls + 1), task: RunState.planTaskID,
-                                      turn: roleCalls["planner:" + RunState.planTaskID.rawValue, default: 0], role: "planner")])
+                                      turn: roleCalls[Role.planner + ":" + RunState.planTaskID.rawValue, default: 0], role: Role.planner)])
     }
 
     /// The pseudo task the planner is asked under: its description is the goal.
@@ -210,7 +210,7 @@ extension RunState {
     /// The judge's step for a done claim that passed its checks: read its verdict, or ask it.
     private func judgeStep(_ task: PlanTask, _ progress: TaskProgress) -> [Event] {
         let loop = settings.loop ?? LoopSettings()
-        guard let r = roleResponse, r.role == "judge" else {
+        guard let r = roleResponse, r.role == Role.judge else {
             if progress.judgeInvalid >= loop.roleRetries {
                 let why = "the judge gave no valid verdict on task \(task.id) in \(progress.judgeInvalid) tries"
                 return [.escalated(task: task.id, reason: why),
@@ -218,7 +218,7 @@ extension RunState {
             }
             if let stop = breakerOrBudget(forModelCall: true) { return stop }
             return [.modelRequested(call: RunState.modelCallID(modelCalls + 1), task: task.id,
-                                    turn: roleCalls["judge:" + task.id.rawValue, default: 0], role: "judge")]
+                                    turn: roleCalls[Role.judge + ":" + task.id.rawValue, default: 0], role: Role.judge)]
         }
         switch RoleTools.verdict(r) {
         case let .failure(error):
@@ -252,11 +252,11 @@ extension RunState {
         guard let loop = settings.loop else { return nil }
         if let r = roleResponse {
             switch r.role {
-            case "compactor":
+            case Role.compactor:
                 let text = r.text.trimmingCharacters(in: .whitespacesAndNewlines)
                 let summary = text.isEmpty ? "(the model gave no summary; the earlier turns of this shift left the context)" : text
                 return [.contextCompacted(task: task.id, summary: Payload(summary), throughSeq: roleRequestSeq - 1, tokensBefore: contextEstimate())]
-            case "handoff":
+            case Role.handoff:
                 return [.handoffWritten(task: task.id, reason: "context reset", handoff: RoleTools.handoff(r))]
             default:
                 break
@@ -265,10 +265,10 @@ extension RunState {
         let estimate = contextEstimate()
         let role: String
         if shiftTurns > 0, estimate * 100 >= loop.contextWindow * loop.resetAtPercent || shiftCompactions >= loop.compactionsPerShift {
-            role = "handoff"
+            role = Role.handoff
         } else if turnsSinceCompaction > 0, estimate * 100 >= loop.contextWindow * loop.compactAtPercent
                     || lastSeq - max(shiftStartSeq - 1, compactedThroughSeq) >= Int64(loop.compactAfterEvents) {
-            role = "compactor"
+            role = Role.compactor
         } else {
             return nil
         }

@@ -71,6 +71,16 @@ public struct VerifyReport: Sendable, Equatable {
     }
 }
 
+/// The roles a model call is made for (the `role` of `model_requested` and of a request). A
+/// compactor writes a shift's summary and a handoff its handoff note; both use the worker's model.
+public enum Role {
+    public static let planner = "planner"
+    public static let worker = "worker"
+    public static let judge = "judge"
+    public static let compactor = "compactor"
+    public static let handoff = "handoff"
+}
+
 /// What the model is handed for one turn, rebuilt from the log every time.
 public struct ModelRequest: Sendable, Equatable {
     public var run: RunID

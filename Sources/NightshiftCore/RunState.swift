@@ -355,7 +355,7 @@ extension RunState {
 
         case let .planRejected(version, by, reason):
             if by == "harness" {
-                guard roleResponse?.role == "planner" else { throw fail("no planner answer is waiting") }
+                guard roleResponse?.role == Role.planner else { throw fail("no planner answer is waiting") }
                 roleResponse = nil
             } else {
                 guard plan != nil, version == planVersion, !planApproved, current == nil, goal != nil else {
@@ -377,7 +377,7 @@ extension RunState {
 
         case let .judgeVerdict(task, attempt, verdict, reasons):
             guard let i = current, tasks[i].id == task, attempt == tasks[i].attempts, case .checking = phase,
-                  roleResponse?.role == "judge" else { throw fail("no judge answer for task \(task) attempt \(attempt) is waiting") }
+                  roleResponse?.role == Role.judge else { throw fail("no judge answer for task \(task) attempt \(attempt) is waiting") }
             roleResponse = nil
             tasks[i].verdicts.append(verdict)
             switch verdict {
@@ -398,7 +398,7 @@ extension RunState {
             }
 
         case let .contextCompacted(task, summary, throughSeq, _):
-            guard let i = current, tasks[i].id == task, roleResponse?.role == "compactor", phase == .working else {
+            guard let i = current, tasks[i].id == task, roleResponse?.role == Role.compactor, phase == .working else {
                 throw fail("no summary of task \(task) is waiting")
             }
             roleResponse = nil
@@ -413,7 +413,7 @@ extension RunState {
             guard tasks.contains(where: { $0.id == task }) else { throw fail("no task \(task)") }
             self.handoff = handoff
             if reason == "context reset" {
-                guard let i = current, tasks[i].id == task, roleResponse?.role == "handoff", phase == .working else {
+                guard let i = current, tasks[i].id == task, roleResponse?.role == Role.handoff, phase == .working else {
                     throw fail("no handoff of task \(task) is waiting")
                 }
                 roleResponse = nil
@@ -445,24 +445,24 @@ extension RunState {
 
         case let .modelRequested(call, task, turn, role):
             guard call == RunState.modelCallID(modelCalls + 1) else { throw fail("expected call id \(RunState.modelCallID(modelCalls + 1))") }
-            let role = role ?? "worker"
+            let role = role ?? Role.worker
             switch role {
-            case "worker":
+            case Role.worker:
                 guard let i = current, tasks[i].id == task else { throw fail("task \(task) is not active") }
                 guard phase == .working else { throw fail("the harness is not waiting to call the model (phase \(phase))") }
                 guard turn == tasks[i].turns else { throw fail("expected turn \(tasks[i].turns)") }
-            case "planner":
+            case Role.planner:
                 guard current == nil, plan == nil || replanning, goal != nil, task == RunState.planTaskID else {
                     throw fail("no plan is to be made now")
                 }
-            case "judge":
+            case Role.judge:
                 guard let i = current, tasks[i].id == task, case .checking = phase else { throw fail("task \(task) is not being checked") }
-            case "compactor", "handoff":
+            case Role.compactor, Role.handoff:
                 guard let i = current, tasks[i].id == task, phase == .working else { throw fail("task \(task) is not being worked on") }
             default:
                 throw fail("unknown role \(role)")
             }
-            if role != "worker" {
+            if role != Role.worker {
                 let key = role + ":" + task.rawValue
                 guard turn == roleCalls[key, default: 0] else { throw fail("expected \(role) turn \(roleCalls[key, default: 0])") }
                 roleCalls[key] = turn + 1
@@ -481,7 +481,7 @@ extension RunState {
                 throw fail("tool call \(n + 1) must have id \(RunState.toolCallID(call, n + 1))")
             }
             self.usage = self.usage + usage
-            let l = ledgerIndex(awaitingRole ?? "worker")
+            let l = ledgerIndex(awaitingRole ?? Role.worker)
             ledger[l].calls += 1
             ledger[l].usage = ledger[l].usage + usage
             if let cost { ledger[l].costPicoUSD += cost } else { ledger[l].unpricedCalls += 1 }
@@ -491,9 +491,9 @@ extension RunState {
                 tasks[i].usage = tasks[i].usage + usage
                 if let cost { tasks[i].costPicoUSD += cost }
             }
-            guard (awaitingRole ?? "worker") == "worker", let i = current else {
+            guard (awaitingRole ?? Role.worker) == Role.worker, let i = current else {
                 // A role's answer waits for the core to read it (a plan, a verdict, a summary, a handoff).
-                roleResponse = RoleResponse(role: awaitingRole ?? "worker", text: text.text, toolCalls: toolCalls)
+                roleResponse = RoleResponse(role: awaitingRole ?? Role.worker, text: text.text, toolCalls: toolCalls)
                 phase = returnPhase ?? .working
                 returnPhase = nil
                 break
@@ -523,7 +523,7 @@ extension RunState {
         case let .modelRetried(call, attempt, _, delayMs):
             guard phase == .awaitingModel(call: call) else { throw fail("no request \(call) is waiting") }
             guard attempt >= 1, delayMs >= 0 else { throw fail("attempt must be at least 1 and the delay not negative") }
-            ledger[ledgerIndex(awaitingRole ?? "worker")].retries += 1
+            ledger[ledgerIndex(awaitingRole ?? Role.worker)].retries += 1
 
         case let .toolRequested(call, name, idempotent):
             guard phase == .runningTools, let k = pendingTools.firstIndex(where: { !$0.requested }) else {

@@ -23,13 +23,13 @@ public enum ContextBuilder {
     }
 
     public static func request(state: RunState, recent: [EventEnvelope], call: CallID, task: PlanTask, attempt: Int, turn: Int,
-                               role: String = "worker", tools: [ToolSpec], window: Int, diff: String? = nil) -> ModelRequest {
+                               role: String = Role.worker, tools: [ToolSpec], window: Int, diff: String? = nil) -> ModelRequest {
         switch role {
-        case "judge":
+        case Role.judge:
             return ModelRequest(run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: [],
                                 progressNote: nil, feedback: nil, transcript: [], tools: [RoleTools.submitVerdict],
                                 artifacts: judgeArtifacts(state, diff: diff))
-        case "planner":
+        case Role.planner:
             var artifacts: String?
             if let plan = state.plan {
                 artifacts = "The current plan:\n\n" + plan.markdown(version: state.planVersion, goal: nil) + "Task status: "
@@ -54,9 +54,9 @@ public enum ContextBuilder {
         for envelope in relevant {
             switch envelope.event {
             case let .modelRequested(call, _, _, role):
-                roles[call] = role ?? "worker"
+                roles[call] = role ?? Role.worker
             case let .modelResponded(call, text, toolCalls, _, _, _, _, _, _):
-                guard roles[call, default: "worker"] == "worker" else { continue }
+                guard roles[call, default: Role.worker] == Role.worker else { continue }
                 for t in toolCalls { names[t.id] = t.name }
                 transcript.append(.assistant(text: text.text, toolCalls: toolCalls))
             case let .toolFinished(id, result):
@@ -75,8 +75,8 @@ public enum ContextBuilder {
         }
         let feedback = state.current.flatMap { state.tasks[$0].feedback }
         let roleTools: [ToolSpec] = switch role {
-        case "compactor": []
-        case "handoff": [RoleTools.writeHandoff]
+        case Role.compactor: []
+        case Role.handoff: [RoleTools.writeHandoff]
         default: tools
         }
         return ModelRequest(run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: notices,

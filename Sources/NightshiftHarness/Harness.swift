@@ -180,13 +180,13 @@ public struct Harness: Sendable {
 
             case let .callModel(call, task, attempt, turn, role):
                 // The judge reads the diff: the workspace must exist, and nothing runs in it meanwhile.
-                if role == "judge" { guard try await workspaceReady() else { continue } }
+                if role == Role.judge { guard try await workspaceReady() else { continue } }
                 try await commit()
-                let diff = role == "judge" ? await vcs?.diff(workspace: committed.workspace) : nil
+                let diff = role == Role.judge ? await vcs?.diff(workspace: committed.workspace) : nil
                 var request = ContextBuilder.request(state: committed, recent: recent, call: call, task: task, attempt: attempt,
                                                      turn: turn, role: role, tools: offered, window: window(committed), diff: diff)
                 // A new shift starts from scratch: it is told what the workspace already holds.
-                if role == "worker", committed.settings.loop != nil, committed.shiftTurns == 0, provisioning == nil,
+                if role == Role.worker, committed.settings.loop != nil, committed.shiftTurns == 0, provisioning == nil,
                    let summary = await vcs?.diffSummary(workspace: committed.workspace) {
                     request.artifacts = "Changes in the workspace since the last commit (git diff --stat):\n" + summary
                 }

@@ -16,7 +16,7 @@ public struct ModelRoster: ModelProvider {
 
     /// The provider for `role`. A shift's summaries and handoffs are the worker's own words: its model writes them.
     public func provider(for role: String) -> any ModelProvider {
-        let role = (role == "compactor" || role == "handoff") ? "worker" : role
+        let role = (role == Role.compactor || role == Role.handoff) ? Role.worker : role
         return byRole.first { $0.role == role }?.model ?? defaultModel
     }
 
@@ -38,5 +38,5 @@ public struct ModelRoster: ModelProvider {
         return (parts.first ?? label, Array(overrides))
     }
 
-    public static let roles = ["planner", "worker", "judge"]
+    public static let roles = [Role.planner, Role.worker, Role.judge]
 }

@@ -41,7 +41,7 @@ public struct ScriptedModel: ModelProvider {
     public var label: String { "scripted:\(scenario.source) (test double)" }
 
     public func respond(to request: ModelRequest) async throws -> ModelResponse {
-        if request.role != "worker" { return try respondInRole(request) }
+        if request.role != Role.worker { return try respondInRole(request) }
         guard let turns = scenario.turns[request.task.id] else {
             throw ScriptedModelError("the scenario \(scenario.source) has no turns for task '\(request.task.id)': add a '\(request.task.id):' entry under 'tasks'")
         }
@@ -64,23 +64,23 @@ public struct ScriptedModel: ModelProvider {
         let usage = TokenUsage(input: ScriptedModel.estimateTokens(request), output: 50)
         guard request.turn < turns.count else {
             switch role {
-            case "compactor":
+            case Role.compactor:
                 let calls = request.transcript.compactMap { e -> String? in
                     if case let .assistant(_, calls) = e { return calls.map(\.name).joined(separator: ", ") } else { return nil }
                 }.filter { !$0.isEmpty }
                 return ModelResponse(text: "Scripted summary (test double) of \(request.transcript.count) transcript entries; tools called: "
                                      + (calls.isEmpty ? "none" : calls.joined(separator: "; ")), usage: usage, model: "scripted")
-            case "handoff":
+            case Role.handoff:
                 let args = #"{"done":"scripted handoff (test double): shift of task \#(request.task.id) ended","left":"finish task \#(request.task.id)"}"#
                 return ModelResponse(text: "", toolCalls: [ProposedToolCall(name: "write_handoff", arguments: args)], usage: usage, model: "scripted")
             default:
-                let example = role == "planner" ? "planner: [{plan: {title: …, tasks: […]}}]" : "judge: {\(request.task.id): [{verdict: pass}]}"
+                let example = role == Role.planner ? "planner: [{plan: {title: …, tasks: […]}}]" : "judge: {\(request.task.id): [{verdict: pass}]}"
                 throw ScriptedModelError("the scenario \(scenario.source) has \(turns.count) \(role) turn(s) for '\(request.task.id)', but the run needs turn \(request.turn + 1): add them (\(example))")
             }
         }
         let turn = turns[request.turn]
         var calls = turn.toolCalls
-        if role == "handoff", let h = turn.handoff {
+        if role == Role.handoff, let h = turn.handoff {
             let object = ["done": h.done, "left": h.left, "learned": h.learned, "risks": h.risks]
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
             calls.append(ProposedToolCall(name: "write_handoff", arguments: String(decoding: data, as: UTF8.self)))
