@@ -192,4 +192,36 @@ import Testing
         #expect(try await store.verify(RunID("lc")).ok)
         #expect(FileManager.default.fileExists(atPath: ws + "/build/init.txt"))
     }
+
+    /// A running `nightshift worker` continues a goal's run as soon as its plan is approved.
+    @Test func aWorkerStartsTheWorkOnceThePlanIsApproved() async throws {
+        let root = tempDir("ns-goal-worker")
+        let ws = root + "/ws", db = root + "/ns.db"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        try """
+            planner:
+              - plan: {title: A, tasks: [{id: answer, description: write 42, checks: ['test "$(cat answer.txt)" = 42']}]}
+            tasks:
+              answer:
+                - tools: [{write_file: {path: answer.txt, content: "42"}}]
+                  done: wrote it
+            """.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        let run = try await nightshift(["run", "--goal", "answer", "--review-plan", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
+                                        "--db", db, "--id", "gw", "-q"])
+        #expect(run.status == 3, "\(run.stdout)\(run.stderr)")
+        let worker = try ChildProcess.spawn([try nightshiftBinary(), "worker", "--db", db, "--poll-ms", "50"],
+                                            environment: ProcessInfo.processInfo.environment, outputPath: root + "/worker.log")
+        defer { worker.kill() }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!FileManager.default.fileExists(atPath: ws + "/answer.txt"), "nothing runs before the plan is approved")
+        #expect(try await nightshift(["approve", "gw", "plan", "--db", db]).status == 0)
+        let store = try SQLiteEventStore(path: db)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await store.summary(of: RunID("gw"))?.status != .finished, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await store.summary(of: RunID("gw"))?.status == .finished)
+        let log = (try? String(contentsOfFile: root + "/worker.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("resuming gw after plan_approved"), "\(log)")
+    }
 }
