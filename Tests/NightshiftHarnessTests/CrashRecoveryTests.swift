@@ -146,7 +146,9 @@ import Glibc
         let lines = effects().split(separator: "\n").map(String.init)
         #expect(lines.count == Set(lines).count, "duplicated effects: \(lines.sorted())")
         #expect(events.contains { $0.event.kind == "tool_in_doubt" })
-        #expect(events.filter { $0.event.kind == "run_resumed" }.count >= 28)
+        // Every resume records run_resumed, except a last one that finds the run already finished
+        // (the final kill can land on the batch that finished it): 27 resumes after the first run's kill.
+        #expect(events.filter { $0.event.kind == "run_resumed" }.count >= 27)
         // Each finished task was committed to the run's branch exactly once; the checkout is untouched.
         let subjects = try git(["log", "--format=%s", "nightshift/crash"], in: repo).split(separator: "\n")
         #expect(subjects.filter { $0 == "nightshift: task effects done" }.count == 1, "\(subjects)")
