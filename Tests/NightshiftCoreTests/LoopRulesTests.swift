@@ -30,6 +30,20 @@ import Testing
         #expect(e.message.contains(reason), "\(e.message)")
     }
 
+    @Test func aRunawayPlanIsBounded() throws {
+        let task = #"{"id":"t%d","description":"d","checks":["x"]}"#
+        let many = (0..<201).map { String(format: task, $0) }.joined(separator: ",")
+        guard case let .failure(e) = RoleTools.plan(answer("submit_plan", #"{"title":"t","tasks":["# + many + "]}")) else {
+            Issue.record("201 tasks accepted"); return
+        }
+        #expect(e.message.contains("at most 200"))
+        let checks = (0..<51).map { "\"c\($0)\"" }.joined(separator: ",")
+        guard case let .failure(f) = RoleTools.plan(answer("submit_plan", #"{"title":"t","tasks":[{"id":"a","description":"d","checks":["# + checks + "]}]}")) else {
+            Issue.record("51 checks accepted"); return
+        }
+        #expect(f.message.contains("at most 50"))
+    }
+
     @Test func aPlanAnswerWithoutTheToolIsRejected() {
         guard case let .failure(e) = RoleTools.plan(answer("shell", "{}", text: "Here is my plan: …")) else { Issue.record("accepted"); return }
         #expect(e.message.contains("did not call submit_plan"))

@@ -106,12 +106,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(300))
         #expect(!FileManager.default.fileExists(atPath: ws + "/release.log"))   // nothing runs before a human decides
         #expect(try await nightshift(["approve", "w", "m1.1", "--db", db]).status == 0)
-        let store = try SQLiteEventStore(path: db)
-        let deadline = ContinuousClock.now + .seconds(30)
-        while try await store.summary(of: RunID("w"))?.status != .finished, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(try await store.summary(of: RunID("w"))?.status == .finished)
+        #expect(try await waitForFinish("w", db: db) == .finished)
         #expect(try String(contentsOfFile: ws + "/release.log", encoding: .utf8) == "shipped\n")
         let log = (try? String(contentsOfFile: root + "/worker.log", encoding: .utf8)) ?? ""
         #expect(log.contains("resuming w after approval_decided"), "\(log)")

@@ -108,6 +108,8 @@ import Testing
         let done = try await nightshift(["resume", "g", "--db", db])
         #expect(done.status == 0, "\(done.stdout)\(done.stderr)")
         #expect(done.stdout.contains("plan version 2 by the planner (re-planned 1 times)"))
+        let status = try await nightshift(["status", "g", "--db", db])
+        #expect(status.stdout.contains("loop      plan version 2 (approved); baseline 0/1 passing"), "\(status.stdout)")
         let log = try await nightshift(["log", "g", "--db", db, "--json"])
         for kind in ["goal_set", "plan_set", "plan_rejected", "plan_revised", "plan_approved", "baseline_ran"] {
             #expect(log.stdout.contains("\"kind\":\"\(kind)\""), "\(kind) missing")
@@ -217,12 +219,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(300))
         #expect(!FileManager.default.fileExists(atPath: ws + "/answer.txt"), "nothing runs before the plan is approved")
         #expect(try await nightshift(["approve", "gw", "plan", "--db", db]).status == 0)
-        let store = try SQLiteEventStore(path: db)
-        let deadline = ContinuousClock.now + .seconds(30)
-        while try await store.summary(of: RunID("gw"))?.status != .finished, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(try await store.summary(of: RunID("gw"))?.status == .finished)
+        #expect(try await waitForFinish("gw", db: db) == .finished)
         let log = (try? String(contentsOfFile: root + "/worker.log", encoding: .utf8)) ?? ""
         #expect(log.contains("resuming gw after plan_approved"), "\(log)")
     }

@@ -121,6 +121,9 @@ import Testing
         }
         #expect(judge[0].artifacts?.contains("+hello") == true)
         #expect(judge[1].artifacts?.contains("+hello Ada") == true)
+        // The diff was read without touching the index: the new file is still untracked, nothing is staged.
+        #expect(try git(["diff", "--cached", "--name-only"], in: s.ws).isEmpty)
+        #expect(try git(["status", "--porcelain", "greet.txt"], in: s.ws).hasPrefix("??"))
         // The rework reason is the next attempt's input.
         let second = await s.log.requests.first { $0.role == "worker" && $0.attempt == 2 }
         #expect(second?.feedback?.contains("does not name the user") == true)

@@ -3,6 +3,7 @@ import NightshiftCore
 import NightshiftHands
 import NightshiftHarness
 import NightshiftModels
+import NightshiftSQLite
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -129,4 +130,14 @@ func copyCloseOnExec(from source: String, to destination: String) throws {
     let written = data.withUnsafeBytes { write(fd, $0.baseAddress, data.count) }
     close(fd)
     guard written == data.count else { throw CLITestError("short write to \(destination)") }
+}
+
+/// Waits (at most `timeout`) until `run` in the database at `db` has finished; its final status.
+func waitForFinish(_ run: String, db: String, timeout: Duration = .seconds(30)) async throws -> RunStatus? {
+    let store = try SQLiteEventStore(path: db)
+    let deadline = ContinuousClock.now + timeout
+    while try await store.summary(of: RunID(run))?.status != .finished, ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return try await store.summary(of: RunID(run))?.status
 }

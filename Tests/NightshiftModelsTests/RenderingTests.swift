@@ -122,4 +122,14 @@ import Testing
         #expect(parsed.byRole.map(\.role) == ["judge"])
         #expect(parsed.byRole.map(\.spec) == ["anthropic:claude-x"])
     }
+
+    /// Summaries and handoffs are the worker's own words: they go to the worker's model, not the default.
+    @Test func summariesAndHandoffsUseTheWorkersModel() {
+        let worker = ScriptedModel(scenario: Scenario(source: "worker.yaml", turns: [:]))
+        let other = ScriptedModel(scenario: Scenario(source: "default.yaml", turns: [:]))
+        let roster = ModelRoster(default: other, byRole: [(role: Role.worker, model: worker)])
+        #expect(roster.provider(for: Role.compactor).label == worker.label)
+        #expect(roster.provider(for: Role.handoff).label == worker.label)
+        #expect(roster.provider(for: Role.judge).label == other.label)
+    }
 }
