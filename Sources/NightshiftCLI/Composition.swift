@@ -77,9 +77,10 @@ enum Composition {
     }
 
     /// Decides how commands are isolated: bubblewrap when it works here; otherwise only with `--unsandboxed`.
-    static func isolation(_ options: SandboxOptions, sealed: [String] = [], policyNetwork: Bool? = nil) throws -> Isolation {
+    static func isolation(_ options: SandboxOptions, sealed: [String] = [], hidden: [String] = [], policyNetwork: Bool? = nil) throws -> Isolation {
         var limits = SandboxLimits()
         limits.sealedPaths = sealed
+        limits.hiddenPaths = hidden
         limits.network = policyNetwork ?? options.allowNetwork   // the policy, when it says, wins over the flag
         limits.readOnlyPaths = options.sandboxRo
         // NIGHTSHIFT_BWRAP names a bubblewrap binary elsewhere than /usr/bin.
@@ -99,9 +100,10 @@ enum Composition {
 
     /// The built-in tools plus the run's MCP servers, started in the sandbox. Servers that cannot
     /// start are an error before anything is recorded. The caller stops the servers when done.
-    static func tools(isolation: Isolation, servers: [ToolServer], workspace: String, sealed: [String] = []) async throws
+    static func tools(isolation: Isolation, servers: [ToolServer], workspace: String, sealed: [String] = [], hidden: [String] = [],
+                      git: GitWorkspace.Trust) async throws
         -> (any ToolRunner, [Event], @Sendable () async -> Void) {
-        let builtin = ToolBox.standard(isolation: isolation, sealed: Set(sealed))
+        let builtin = ToolBox.standard(isolation: isolation, sealed: Set(sealed), hidden: hidden, git: GitWorkspace(trust: git))
         guard !servers.isEmpty else { return (builtin, [], {}) }
         do {
             let (runner, events) = try await MCPToolRunner.start(servers, builtin: builtin, isolation: isolation, workspace: workspace)
@@ -121,10 +123,12 @@ enum Composition {
     }
 
     static func harness(store: any EventStore, model: any ModelProvider, printer: TimelinePrinter?,
-                        isolation: Isolation = .none(reason: "inspection only: runs no commands"), tools: (any ToolRunner)? = nil) -> Harness {
+                        isolation: Isolation = .none(reason: "inspection only: runs no commands"), tools: (any ToolRunner)? = nil,
+                        git: GitWorkspace.Trust = .none) -> Harness {
         let stopAt = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"].flatMap(Int64.init)
-        return Harness(store: store, model: model, tools: tools ?? ToolBox.standard(isolation: isolation), checks: ShellCheckRunner(isolation: isolation),
-                       vcs: GitWorkspace(),
+        return Harness(store: store, model: model, tools: tools ?? ToolBox.standard(isolation: isolation, git: GitWorkspace(trust: git)),
+                       checks: ShellCheckRunner(isolation: isolation),
+                       vcs: GitWorkspace(trust: git),
                        observer: { envelope in
                            printer?.print(envelope)
                            // Test hook (crash tests): freeze right after this event is committed, so the
@@ -144,7 +148,58 @@ enum Composition {
 
     /// The run's own policy and guidance files that lie inside its workspace: tools may not change them.
     static func sealed(_ files: [String?], workspace: String) -> [String] {
-        files.compactMap { $0 }.filter { $0.hasPrefix(workspace + "/") }
+        files.compactMap { $0 }.filter { isInside($0, workspace) }.map { Workspace.canonical($0) }
+    }
+
+    /// Whether `path` lies inside `folder`, both taken by their real paths (a link cannot hide it).
+    static func isInside(_ path: String, _ folder: String) -> Bool {
+        let p = Workspace.canonical(path), f = Workspace.canonical(folder)
+        return p.hasPrefix(f + "/")
+    }
+
+    /// Which git directory Nightshift's own git may use for a run: what was recorded before any
+    /// tool ran (a worktree Nightshift made, or the repository of a `--no-worktree` run), never a
+    /// `.git` found in the workspace now.
+    static func gitTrust(_ state: RunState) -> GitWorkspace.Trust {
+        if state.branch != nil || state.settings.worktreeOf != nil { return .worktree }
+        if let git = state.settings.git { return .repository(git) }
+        return .none
+    }
+
+    /// Nightshift's own files that lie inside the workspace, which the sandbox hides from commands
+    /// and the file tools refuse: the database's folder (with its WAL and the worktrees of other
+    /// runs), the audit key's folder, a key file.
+    /// - Throws: when the database lies directly in the workspace, where hiding its folder would
+    ///   hide the whole workspace.
+    static func hiddenPaths(db: String, workspace: String, keyFile: String?) throws -> [String] {
+        let ws = Workspace.canonical(workspace)
+        let dbFolder = Workspace.canonical(URL(fileURLWithPath: db).standardizedFileURL.deletingLastPathComponent().path)
+        var hidden: [String] = []
+        if dbFolder == ws {
+            throw CLIError("""
+                the database \(db) lies directly in the workspace \(ws), where the agent's commands could read and change it: \
+                give it a folder of its own (the default, --db .nightshift/nightshift.db, is one) or put it outside the workspace
+                """)
+        }
+        if dbFolder.hasPrefix(ws + "/") { hidden.append(dbFolder) }
+        let keyFolder = URL(fileURLWithPath: AuditKey.defaultPath).deletingLastPathComponent().path
+        if isInside(keyFolder, ws) || Workspace.canonical(keyFolder) == ws {
+            throw CLIError("the audit key's folder \(keyFolder) lies in the workspace \(ws); set XDG_CONFIG_HOME outside it")
+        }
+        if let keyFile, isInside(keyFile, ws) { hidden.append(Workspace.canonical(keyFile)) }
+        return hidden
+    }
+
+    /// A policy or guidance file inside the workspace is read once, when the run starts, and never
+    /// again: the agent's commands can change files there (moving a sealed file's folder away and
+    /// writing a new one), so an edit to it must never take effect. Said once on stderr.
+    static func frozenNotice(_ file: String, kind: String) {
+        writeErr("""
+            nightshift: note: the \(kind) file \(file) lies in the workspace, where the agent could change it; \
+            the version recorded when the run started stays in force and edits to the file are not applied \
+            (keep it outside the workspace to edit it during a run)
+
+            """)
     }
 
     /// Runs `body`, then `cleanup` whether or not it threw (an async `defer`).
@@ -261,12 +316,12 @@ func reportErrors<T>(_ body: () async throws -> T) async throws -> T {
     do { return try await body() } catch let e as ExitCode { throw e } catch let e as CleanExit { throw e } catch let e as ValidationError {
         throw e
     } catch {
-        FileHandle.standardError.write(Data("nightshift: error: \(error)\n".utf8))
+        writeErr("nightshift: error: \(error)\n")
         throw ExitCode.failure
     }
 }
 
 /// Writes a line to stdout unbuffered, so lines from every part of the CLI stay in order.
 func say(_ text: String = "") {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    writeOut((text + "\n"))
 }

@@ -41,7 +41,7 @@ struct Demo: AsyncParsableCommand {
             } else {
                 root = FileManager.default.temporaryDirectory.appendingPathComponent("nightshift-demo-\(getpid())-\(Int(Date().timeIntervalSince1970))").path
             }
-            let project = root + "/project"
+            let project = Workspace.canonical(root + "/project")
             try DemoFiles.write(root: root, project: project)
             await DemoFiles.commitProject(project)
             say("Nightshift demo — sample project in \(project)")
@@ -60,20 +60,24 @@ struct Demo: AsyncParsableCommand {
                 say("note: \(why.reason); the demo's own commands run unsandboxed (recorded in the log)\n")
                 isolation = .none(reason: "demo without bubblewrap: \(why.reason)")
             }
-            var harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation)
+            // The sample project is a repository the demo just made; its git directory is fixed now,
+            // before any tool runs, like a `run --no-worktree` in a repository.
+            let gitLocation = await GitWorkspace.discover(project)
+            var harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation,
+                                              git: gitLocation.map { .repository($0) } ?? .none)
             if let killAfter {
                 let inner = harness.observer
                 harness = Harness(store: store, model: model, tools: harness.tools, checks: harness.checks, vcs: harness.vcs, observer: { e in
                     inner?(e)
                     if e.seq == killAfter {
-                        FileHandle.standardOutput.write(Data("\n[demo] killing this process with SIGKILL after event \(e.seq), as asked (--kill-after)\n".utf8))
+                        writeOut("\n[demo] killing this process with SIGKILL after event \(e.seq), as asked (--kill-after)\n")
                         kill(getpid(), SIGKILL)
                     }
                 })
             }
             let runID = Composition.newRunID()
-            try await harness.create(runID, title: plan.title, plan: plan, workspace: project, settings: RunSettings(maxAttempts: 3, loop: LoopSettings()))
-            FileHandle.standardOutput.write(Data("run id: \(runID)   (if killed: nightshift resume \(runID)\(dbArg))\n\n".utf8))
+            try await harness.create(runID, title: plan.title, plan: plan, workspace: project, settings: RunSettings(maxAttempts: 3, loop: LoopSettings(), git: gitLocation))
+            writeOut("run id: \(runID)   (if killed: nightshift resume \(runID)\(dbArg))\n\n")
             let reason = try await harness.drive(runID, announce: [.isolationSet(mode: isolation.label)])
             if reason == .finished { await printReport(runID, store: store) }
             printOutcome(runID, reason, db: self.store.db)

@@ -112,9 +112,10 @@ struct Inbox: AsyncParsableCommand {
         let first = try await store.read(id, after: 0, limit: 1).first?.time ?? Timestamp(milliseconds: 0)
         for e in try await store.read(id, after: max(state.lastSeq - 15, 0), limit: 15) { say(Timeline.line(e, start: first)) }
         say("\ndiff so far (\(state.workspace)):")
-        let diff = await ToolBox.standard(isolation: .none(reason: "inbox reads the workspace")).run(
-            ToolCall(id: CallID("inbox"), name: "git", arguments: #"{"command":"diff"}"#), workspace: state.workspace)
-        say(diff.ok ? diff.output.text : "(no diff: \(diff.output.text))")
+        // With the git directory fixed when the run started, the hardened environment and no
+        // external diff or textconv: nothing the agent wrote runs on this machine as you.
+        let diff = await GitWorkspace(trust: Composition.gitTrust(state)).diff(workspace: state.workspace)
+        say(diff.map { $0.isEmpty ? "(no changes)" : $0 } ?? "(no diff: the workspace is not a git repository Nightshift set up for this run)")
     }
 
     static func kind(_ reason: String) -> String {
@@ -128,7 +129,14 @@ struct Inbox: AsyncParsableCommand {
 
 /// `approve` and `deny` share this: the decision binds to the exact call and its arguments.
 struct ApprovalDecision {
+    /// Whether a reason says nothing: empty, or only spaces, line breaks and other invisible characters.
+    static func isBlank(_ text: String) -> Bool {
+        !text.unicodeScalars.contains { !$0.properties.isWhitespace && !TerminalText.isUnsafe($0) && $0.properties.generalCategory != .format }
+    }
+
     static func decide(_ options: StoreOptions, run: String, call: String, approved: Bool, note: String) async throws {
+        // A denial's reason is what the model (or planner) reads instead of a result: never empty.
+        if !approved, isBlank(note) { throw CLIError("a denial needs a reason that says why (--reason TEXT); it may not be blank") }
         if call == "plan" { return try await decidePlan(options, run: run, approved: approved, note: note) }
         _ = try await Governance.append(options, run: run) { state in
             guard let p = state.pendingTools.first(where: { $0.call.id.rawValue == call }) else {
@@ -179,7 +187,13 @@ struct Deny: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @Argument(help: "The run id.") var run: String
     @Argument(help: "The call id (nightshift inbox shows it, e.g. m3.1), or `plan` to ask the planner for a new version.") var call: String
-    @Option(help: "Why; the model (or the planner) reads it.") var reason: String
+    @Option(help: "Why (required, not blank); the model (or the planner) reads it.") var reason: String
+
+    func validate() throws {
+        guard !ApprovalDecision.isBlank(reason) else {
+            throw ValidationError("--reason must say why the call is denied; the model reads it (it may not be blank)")
+        }
+    }
 
     mutating func run() async throws {
         try await reportErrors { try await ApprovalDecision.decide(store, run: run, call: call, approved: false, note: reason) }

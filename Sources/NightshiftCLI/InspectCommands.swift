@@ -235,9 +235,9 @@ struct Audit: AsyncParsableCommand {
                     do { try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
                         throw CLIError("cannot write \(out): \(error.localizedDescription)")
                     }
-                    FileHandle.standardError.write(Data("exported \(envelopes.count) events of \(run) to \(out), signed at event \(state.lastSeq)\n".utf8))
+                    writeErr("exported \(envelopes.count) events of \(run) to \(out), signed at event \(state.lastSeq)\n")
                 } else {
-                    FileHandle.standardOutput.write(Data(text.utf8))
+                    writeOut(text)
                 }
             }
         }

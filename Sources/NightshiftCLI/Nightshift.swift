@@ -1,4 +1,5 @@
 public import ArgumentParser
+import Foundation
 
 /// The `nightshift` command. The executable's `main` calls ``Nightshift/main()``.
 public struct Nightshift: AsyncParsableCommand {
@@ -18,6 +19,34 @@ public struct Nightshift: AsyncParsableCommand {
                       Answer.self, Audit.self, Demo.self, Bench.self, BenchChild.self])
 
     public init() {}
+
+    /// The entry point of the executable: parses, runs, and reports a usage error in one line on
+    /// stderr (what is wrong, and where `--help` says more), exit status 64. Help and version go
+    /// to stdout in full, as usual.
+    public static func start(_ arguments: [String]? = nil) async {
+        let arguments = arguments ?? Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                writeOut(fullMessage(for: error) + "\n")
+            } else if code == .validationFailure {
+                let brief = message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "invalid arguments"
+                let names = Set(configuration.subcommands.map { $0._commandName })
+                let sub = arguments.first { argument in !argument.hasPrefix("-") && names.contains(argument) }
+                writeErr("nightshift: error: \(brief) (nightshift \(sub.map { "\($0) " } ?? "")--help says more)\n")
+            } else if !(error is ExitCode) {
+                writeErr("nightshift: error: \(error)\n")
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
 }
 
 /// Options every command that opens the database shares.

@@ -59,7 +59,7 @@ final class PolicyWatcher: @unchecked Sendable {
             guard now?.0 != stamp?.0 || now?.1 != stamp?.1 else { return nil }
             stamp = now
             guard now != nil else {
-                FileHandle.standardError.write(Data("nightshift: the policy file \(path) is gone; the policy in force stays\n".utf8))
+                writeErr("nightshift: the policy file \(path) is gone; the policy in force stays\n")
                 return nil
             }
             do {
@@ -68,7 +68,7 @@ final class PolicyWatcher: @unchecked Sendable {
                 hash = newHash
                 return event
             } catch {
-                FileHandle.standardError.write(Data("nightshift: the changed policy file is not valid, the policy in force stays: \(error)\n".utf8))
+                writeErr("nightshift: the changed policy file is not valid, the policy in force stays: \(error)\n")
                 return nil
             }
         }

@@ -111,7 +111,12 @@ struct RunCommand: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: workspace, isDirectory: &isDir), isDir.boolValue else {
                 throw CLIError("the workspace \(workspace) does not exist or is not a folder: create it or pass another --workspace")
             }
-            var ws = URL(fileURLWithPath: workspace).standardizedFileURL.path
+            // The real path: the policy gateway judges absolute paths against it, as the file tools do.
+            var ws = Workspace.canonical(workspace)
+            let repository = noWorktree ? nil : await GitWorkspace.repositoryRoot(ws)
+            // Working in the folder itself: refuse a database that would lie in the agent's reach
+            // before the database is made (a worktree lies elsewhere; checked again below).
+            if repository == nil { _ = try Composition.hiddenPaths(db: self.store.db, workspace: ws, keyFile: models.keyFile) }
             let store = try Composition.openStore(store)
             let runID = id.map { RunID($0) } ?? Composition.newRunID()
             if try await store.summary(of: runID) != nil { throw CLIError("a run with id \(runID) already exists in \(self.store.db)") }
@@ -120,8 +125,9 @@ struct RunCommand: AsyncParsableCommand {
             var announce: [Event] = []
             var provision: (@Sendable () async throws -> [Event])?
             var worktreeOf: String?
-            if !noWorktree, let repository = await GitWorkspace.repositoryRoot(ws) {
-                let root = URL(fileURLWithPath: self.store.db).deletingLastPathComponent().appendingPathComponent("worktrees").path
+            var gitLocation: RunSettings.GitLocation?
+            if let repository {
+                let root = Workspace.canonical(URL(fileURLWithPath: self.store.db).deletingLastPathComponent().appendingPathComponent("worktrees").path)
                 ws = GitWorkspace.plannedPath(run: runID, worktreesRoot: root)
                 worktreeOf = repository
                 provision = Composition.worktree(repository: repository, run: runID, worktreesRoot: root)
@@ -130,26 +136,37 @@ struct RunCommand: AsyncParsableCommand {
                     announce += try await provision!()
                     provision = nil
                 }
+            } else {
+                // Working in the folder itself: its repository, if any, is fixed now, before any tool
+                // runs; Nightshift's git never looks for a `.git` there again.
+                gitLocation = await GitWorkspace.discover(ws)
             }
+            let gitTrust: GitWorkspace.Trust = worktreeOf != nil ? .worktree : gitLocation.map { .repository($0) } ?? .none
+            let hidden = try Composition.hiddenPaths(db: self.store.db, workspace: ws, keyFile: models.keyFile)
             let policyEvent = try policyPath.map { try PolicyWatcher.event(path: $0, workspace: ws) }
             let sealed = Composition.sealed([policyPath, guidancePath], workspace: ws)
             let policyNetwork: Bool? = if case let .policySet(p, _, _, _)? = policyEvent { p.network } else { nil }
-            let isolation = try Composition.isolation(sandbox, sealed: sealed, policyNetwork: policyNetwork)
+            let isolation = try Composition.isolation(sandbox, sealed: sealed, hidden: hidden, policyNetwork: policyNetwork)
             let (model, http) = try await Composition.models(models)
             let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
-            do { tools = try await Composition.tools(isolation: isolation, servers: servers, workspace: ws, sealed: sealed) } catch {
+            do {
+                tools = try await Composition.tools(isolation: isolation, servers: servers, workspace: ws, sealed: sealed, hidden: hidden,
+                                                    git: gitTrust)
+            } catch {
                 try? await http?.shutdown()
                 throw error
             }
             let printer = quiet ? nil : TimelinePrinter(json: json)
-            let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation, tools: tools.runner)
+            let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation, tools: tools.runner,
+                                              git: gitTrust)
             let reason = try await Composition.finally({
                 let profile = Composition.contextProfile(model: models.model ?? "")
                 let loop = LoopSettings(baseline: !noBaseline, reviewPlan: reviewPlan, contextWindow: contextWindow ?? profile.window,
                                         compactAtPercent: Int(compactAt * 100), resetAtPercent: Int(resetAt * 100),
                                         bytesPerTokenX100: profile.bytesPerTokenX100)
                 let settings = RunSettings(maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns,
-                                           toolServers: servers.isEmpty ? nil : servers, worktreeOf: worktreeOf, loop: loop)
+                                           toolServers: servers.isEmpty ? nil : servers, worktreeOf: worktreeOf, loop: loop,
+                                           git: gitLocation)
                 if let plan {
                     try await harness.create(runID, title: plan.title, plan: plan, workspace: ws, settings: settings)
                 } else if let goal {
@@ -158,8 +175,13 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 var watcher: PolicyWatcher?
                 if let policyPath, case let .policySet(_, _, hash, _)? = policyEvent {
-                    watcher = PolicyWatcher(path: policyPath, recordedHash: hash, workspace: ws)
+                    if Composition.isInside(policyPath, ws) {
+                        Composition.frozenNotice(policyPath, kind: "policy")
+                    } else {
+                        watcher = PolicyWatcher(path: policyPath, recordedHash: hash, workspace: ws)
+                    }
                 }
+                if let guidancePath, Composition.isInside(guidancePath, ws) { Composition.frozenNotice(guidancePath, kind: "guidance") }
                 return try await harness.drive(runID, announce: (policyEvent.map { [$0] } ?? []) + (guidanceEvent.map { [$0] } ?? []) + announce
                                                     + [.isolationSet(mode: isolation.label)] + tools.started,
                                                  provision: provision, policyChanges: PolicyWatcher.hook(watcher))
@@ -201,7 +223,7 @@ func printOutcome(_ run: RunID, _ reason: StopReason, db: String) {
     case .paused: text += "continue: nightshift resume \(run)\(dbArg)\n"
     case .failed: text += "inspect: nightshift log \(run)\(dbArg)\n"
     }
-    FileHandle.standardOutput.write(Data(text.utf8))
+    writeOut(text)
 }
 
 struct Resume: AsyncParsableCommand {
@@ -229,7 +251,7 @@ struct Resume: AsyncParsableCommand {
             }
             let printer = quiet ? nil : TimelinePrinter(json: json)
             let wasTerminal = try await store.summary(of: runID)?.status == .finished
-            let reason = try await Resumption.resume(runID, store: store, models: models, sandbox: sandbox, printer: printer,
+            let reason = try await Resumption.resume(runID, store: store, db: self.store.db, models: models, sandbox: sandbox, printer: printer,
                                                     by: "nightshift resume (pid \(getpid()))")
             if reason == .finished, !wasTerminal, !quiet, !json { await printReport(runID, store: store) }
             printOutcome(runID, reason, db: self.store.db)
@@ -250,12 +272,12 @@ struct NoModel: ModelProvider {
 /// again), the same workspace (reattached, or made if it never was), the same MCP servers,
 /// sandbox, sealed files and policy watch as the process that started it.
 enum Resumption {
-    static func resume(_ runID: RunID, store: SQLiteEventStore, models: ModelOptions, sandbox: SandboxOptions,
+    static func resume(_ runID: RunID, store: SQLiteEventStore, db: String, models: ModelOptions, sandbox: SandboxOptions,
                        printer: TimelinePrinter?, by: String) async throws -> StopReason {
         let probe = Composition.harness(store: store, model: NoModel(), printer: nil)
         let state = try await probe.wake(runID)
         if state.isTerminal {
-            FileHandle.standardOutput.write(Data("run \(runID) already \(state.status.rawValue)\(state.statusReason.map { ": \($0)" } ?? ""); nothing to resume\n".utf8))
+            writeOut("run \(runID) already \(state.status.rawValue)\(state.statusReason.map { ": \($0)" } ?? ""); nothing to resume\n")
             return state.status == .finished ? .finished : .failed(state.statusReason ?? "")
         }
         // The models default to the ones the run was started with (keys are read again, never stored).
@@ -279,25 +301,38 @@ enum Resumption {
             if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
         }
         let sealed = Composition.sealed([state.policySource, state.guidanceSource], workspace: state.workspace)
-        let isolation = try Composition.isolation(sandbox, sealed: sealed, policyNetwork: state.policy?.network)
+        let hidden = try Composition.hiddenPaths(db: db, workspace: state.workspace, keyFile: models.keyFile)
+        let gitTrust = Composition.gitTrust(state)
+        let isolation = try Composition.isolation(sandbox, sealed: sealed, hidden: hidden, policyNetwork: state.policy?.network)
         let (model, http) = try await Composition.models(models, recorded: state.model)
         // The run's MCP servers, as recorded when it was created (variables are read from this environment).
         let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
-        do { tools = try await Composition.tools(isolation: isolation, servers: state.settings.toolServers ?? [], workspace: state.workspace, sealed: sealed) } catch {
+        do {
+            tools = try await Composition.tools(isolation: isolation, servers: state.settings.toolServers ?? [], workspace: state.workspace,
+                                                sealed: sealed, hidden: hidden, git: gitTrust)
+        } catch {
             try? await http?.shutdown()
             throw error
         }
-        let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation, tools: tools.runner)
+        let harness = Composition.harness(store: store, model: model, printer: printer, isolation: isolation, tools: tools.runner,
+                                          git: gitTrust)
         if let first = try await store.read(runID, after: 0, limit: 1).first { printer?.setStart(first.time) }
         return try await Composition.finally({
             // The policy file the run was started with is watched again; a change made while no process ran applies now.
+            // Not one inside the workspace: the agent could have made that change (the recorded version stays).
             var watcher: PolicyWatcher?
             if let source = state.policySource, let hash = state.policyHash {
-                watcher = PolicyWatcher(path: source, recordedHash: hash, workspace: state.workspace)
-                if FileManager.default.fileExists(atPath: source) { watcher?.forceCheck() }
+                if Composition.isInside(source, state.workspace) {
+                    Composition.frozenNotice(source, kind: "policy")
+                } else {
+                    watcher = PolicyWatcher(path: source, recordedHash: hash, workspace: state.workspace)
+                    if FileManager.default.fileExists(atPath: source) { watcher?.forceCheck() }
+                }
             }
             // A guidance file edited while the run waited is a new version, recorded before the next step.
-            if let source = state.guidanceSource, FileManager.default.fileExists(atPath: source),
+            if let source = state.guidanceSource, Composition.isInside(source, state.workspace) {
+                Composition.frozenNotice(source, kind: "guidance")
+            } else if let source = state.guidanceSource, FileManager.default.fileExists(atPath: source),
                case let .guidanceSet(_, hash, _) = try GuidanceFile.event(path: source), hash != state.guidanceHash {
                 announce.append(try GuidanceFile.event(path: source))
             }

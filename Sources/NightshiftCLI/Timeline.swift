@@ -93,7 +93,7 @@ final class TimelinePrinter: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         if start == nil { start = e.time }
         let line = json ? JSONLine.render(e) : Timeline.line(e, start: start!)
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        writeOut((line + "\n"))
     }
 
     func setStart(_ t: Timestamp) { lock.lock(); start = t; lock.unlock() }

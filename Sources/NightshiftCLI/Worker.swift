@@ -41,7 +41,7 @@ struct Worker: AsyncParsableCommand {
                           last.actor == "human", failedAt[summary.id] != summary.headSeq else { continue }
                     say("resuming \(summary.id) after \(last.event.kind)")
                     do {
-                        let reason = try await Resumption.resume(summary.id, store: store, models: models, sandbox: sandbox,
+                        let reason = try await Resumption.resume(summary.id, store: store, db: self.store.db, models: models, sandbox: sandbox,
                                                                 printer: nil, by: "nightshift worker (pid \(getpid()))")
                         say("run \(summary.id) \(reason.text)")
                     } catch {

@@ -60,7 +60,12 @@ struct CanonicalWriter {
 
     mutating func settings(_ s: RunSettings) {
         raw("{")
-        if let loop = s.loop { key("loop", first: true); encodable(loop); key("maxAttempts") } else { key("maxAttempts", first: true) }
+        var first = true
+        if let git = s.git {
+            key("git", first: true); first = false
+            raw("{"); key("gitDir", first: true); string(git.gitDir); key("workTree"); string(git.workTree); raw("}")
+        }
+        if let loop = s.loop { key("loop", first: first); encodable(loop); key("maxAttempts") } else { key("maxAttempts", first: first) }
         int(s.maxAttempts); key("maxTurnsPerAttempt"); int(s.maxTurnsPerAttempt)
         key("stopOnBlocked"); bool(s.stopOnBlocked)
         if let servers = s.toolServers {

@@ -294,7 +294,7 @@ extension RunState {
                         .escalated(task: current.map { tasks[$0].id }, reason: why),
                         .runPaused(reason: "escalated: \(why); answer with nightshift answer \(run) … and resume")]
             }
-            let verdict = policy.decide(tool: p.call.name, arguments: p.call.arguments.text)
+            let verdict = policy.decide(tool: p.call.name, arguments: p.call.arguments.text, workspace: workspace)
             var events: [Event] = [.toolDecided(call: p.call.id, effect: verdict.effect, rule: verdict.rule, reason: verdict.reason)]
             switch verdict.effect {
             case .allow: break

@@ -59,10 +59,22 @@ public struct RunSettings: Sendable, Codable, Equatable {
     /// The planner / worker / judge loop: baseline and ratchet, judge, shifts and compaction. Nil
     /// (logs written before it existed, and bare harness runs) keeps the plain check loop.
     public var loop: LoopSettings?
+    /// For a run that works in an existing repository directly (`--no-worktree`): its git
+    /// directory and work tree, found before any tool ran. Nightshift's own git uses exactly
+    /// these and never looks for a `.git` in the workspace again (the agent could make one).
+    /// Nil for worktree runs (their `.git` file is Nightshift's) and for folders not under git.
+    public var git: GitLocation?
     public init(maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200, toolServers: [ToolServer]? = nil,
-                worktreeOf: String? = nil, loop: LoopSettings? = nil) {
+                worktreeOf: String? = nil, loop: LoopSettings? = nil, git: GitLocation? = nil) {
         self.maxAttempts = maxAttempts; self.stopOnBlocked = stopOnBlocked; self.maxTurnsPerAttempt = maxTurnsPerAttempt
-        self.toolServers = toolServers; self.worktreeOf = worktreeOf; self.loop = loop
+        self.toolServers = toolServers; self.worktreeOf = worktreeOf; self.loop = loop; self.git = git
+    }
+
+    /// Where a repository keeps its git directory, and the top of its work tree.
+    public struct GitLocation: Sendable, Codable, Equatable {
+        public var gitDir: String
+        public var workTree: String
+        public init(gitDir: String, workTree: String) { self.gitDir = gitDir; self.workTree = workTree }
     }
 }
 

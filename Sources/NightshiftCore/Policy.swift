@@ -90,16 +90,18 @@ let writingTools: Set<String> = ["write_file", "edit_file"]
 
 extension Policy {
     /// Decides one call. Pure: the same policy and call give the same verdict.
-    public func decide(tool: String, arguments: String) -> PolicyVerdict {
+    /// - Parameter workspace: the run's workspace (a real path); an absolute `path` argument inside
+    ///   it is judged by its path relative to it, as the file tools resolve it.
+    public func decide(tool: String, arguments: String, workspace: String? = nil) -> PolicyVerdict {
         let args = (try? JSONSerialization.jsonObject(with: Data(arguments.utf8))) as? [String: Any] ?? [:]
         // Native copies once: matching a bridged string against 200 rules would convert it 200 times.
         let command = tool == "shell" ? (args["command"] as? String).map { String(decoding: Array($0.utf8), as: UTF8.self) } : nil
-        let path = (args["path"] as? String).map { Policy.normalize(String(decoding: Array($0.utf8), as: UTF8.self)) }
+        let path = (args["path"] as? String).map { Policy.normalize(String(decoding: Array($0.utf8), as: UTF8.self), workspace: workspace) }
         if let path, writingTools.contains(tool), let glob = protectedPaths.first(where: { Glob.matches($0, path, pathMode: true) }) {
             return PolicyVerdict(effect: protectedEffect, rule: "protected: \(glob)",
                                  reason: "\(path) is protected (the test ratchet): add new files instead of changing this one")
         }
-        if let command, !protectedPaths.isEmpty, let hit = Policy.destructiveMention(command, of: protectedPaths) {
+        if let command, !protectedPaths.isEmpty, let hit = Policy.destructiveMention(command, of: protectedPaths, workspace: workspace) {
             return PolicyVerdict(effect: protectedEffect, rule: "protected: \(hit.glob)",
                                  reason: "the command would change \(hit.path), which is protected (the test ratchet)")
         }
@@ -120,16 +122,41 @@ extension Policy {
         return PolicyVerdict(effect: defaultEffect, rule: "default", reason: "no rule matched; the default is \(defaultEffect.rawValue)")
     }
 
-    static func normalize(_ path: String) -> String {
-        var p = path
-        while p.hasPrefix("./") { p.removeFirst(2) }
-        return p
+    /// A path argument as the file tools resolve it, lexically (they follow no symbolic link):
+    /// relative to the workspace, without `.`, `..` or repeated slashes. Every spelling of one file
+    /// in the workspace gives the same string, so a rule cannot be sidestepped by spelling. A path
+    /// that leaves the workspace keeps its leading `..` or `/` (no rule for workspace files matches
+    /// it, and the tools refuse it).
+    public static func normalize(_ path: String, workspace: String? = nil) -> String {
+        var relative = Substring(path)
+        var absolute = path.hasPrefix("/")
+        if absolute, let workspace, !workspace.isEmpty {
+            let root = workspace.hasSuffix("/") ? String(workspace.dropLast()) : workspace
+            if path == root {
+                relative = ""; absolute = false
+            } else if path.hasPrefix(root + "/") {
+                relative = path.dropFirst(root.count + 1); absolute = false
+            }
+        }
+        var parts: [Substring] = []
+        var escapes = 0
+        for component in relative.split(separator: "/", omittingEmptySubsequences: true) {
+            if component == "." { continue }
+            if component == ".." {
+                if parts.isEmpty { if !absolute { escapes += 1 } } else { parts.removeLast() }
+                continue
+            }
+            parts.append(component)
+        }
+        let joined = (Array(repeating: Substring(".."), count: escapes) + parts).joined(separator: "/")
+        if absolute { return "/" + joined }
+        return joined.isEmpty ? "." : joined
     }
 
     /// A shell command that deletes, moves, truncates or rewrites a file matching one of `globs`.
     /// A heuristic (shell is a language); the hash check of protected files before a task is
     /// accepted is the guarantee.
-    static func destructiveMention(_ command: String, of globs: [String]) -> (glob: String, path: String)? {
+    static func destructiveMention(_ command: String, of globs: [String], workspace: String? = nil) -> (glob: String, path: String)? {
         let separators: Set<UInt8> = Set(" \t\n;&|()'\"<>".utf8)
         let words = command.utf8.split(whereSeparator: { separators.contains($0) }).map { String(decoding: $0, as: UTF8.self) }
         let destructive = command.utf8.contains(UInt8(ascii: ">")) || words.contains { word in
@@ -140,7 +167,7 @@ extension Policy {
         for glob in globs {
             let top = glob.split(separator: "/").first.map(String.init)
             for w in words {
-                let candidate = normalize(w)
+                let candidate = normalize(w, workspace: workspace)
                 if !candidate.isEmpty, Glob.matches(glob, candidate, pathMode: true) { return (glob, candidate) }
                 // A whole protected folder: `rm -rf tests`.
                 if let top, !candidate.contains("*"), candidate == top || candidate == top + "/" { return (glob, candidate) }

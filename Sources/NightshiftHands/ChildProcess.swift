@@ -80,6 +80,12 @@ func spawnProcess(_ argv: [String], environment: [String: String], actions: inou
     let cArgs = argv.map { strdup($0) } + [nil]
     let cEnv = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer { (cArgs + cEnv).forEach { free($0) } }
+    // A sandboxed command's seccomp program: bubblewrap reads it from this descriptor. Opened last,
+    // so no earlier action (the output pipe's dup2) lands on the same number; each spawn opens the
+    // file afresh, so every bubblewrap reads it from the start.
+    if let program = Seccomp.programPath, argv.contains("--seccomp") {
+        posix_spawn_file_actions_addopen(&actions, Seccomp.descriptor, program, O_RDONLY, 0)
+    }
     var pid: pid_t = 0
     let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
     return (pid, rc)

@@ -4,8 +4,30 @@ import Foundation
 /// Git for run workspaces: a dedicated worktree on its own branch per run (parallel runs never
 /// share a checkout), reattached after a restart and never silently recreated, and a commit to
 /// that branch after each finished task. It never pushes and never touches other branches.
+///
+/// Git runs outside the sandbox, as Nightshift's user, and git executes commands named in its
+/// configuration (`core.fsmonitor`, filters, external diffs, pagers, hooks…). So every git this
+/// type runs reads no configuration the agent could have written: an empty private `HOME` and
+/// `XDG_CONFIG_HOME`, no system or global file, `-c` overrides for every key that executes, and,
+/// for the run's own workspace, a git directory fixed from what was true before any tool ran
+/// (``Trust``), never one discovered in the agent's folder (an agent could make a `.git` there).
 public struct GitWorkspace: WorkspaceVCS {
-    public init() {}
+    /// Which git directory Nightshift's git may use for a run's workspace.
+    public enum Trust: Sendable, Equatable {
+        /// A worktree Nightshift made: its `.git` file names the git directory inside the user's
+        /// repository. The agent cannot change that file (the sandbox binds it read-only and file
+        /// tools refuse `.git`), and the directory it names must lie outside the workspace.
+        case worktree
+        /// A repository that existed before the run started (`--no-worktree`), recorded in the
+        /// run's settings: its git directory and the top of its work tree.
+        case repository(RunSettings.GitLocation)
+        /// Not under git: Nightshift runs no git there (no diff for the judge, no commits).
+        case none
+    }
+
+    public let trust: Trust
+
+    public init(trust: Trust = .worktree) { self.trust = trust }
 
     public struct Provisioned: Sendable, Equatable {
         public var path: String
@@ -13,12 +35,71 @@ public struct GitWorkspace: WorkspaceVCS {
         public var base: String
     }
 
-    static func git(_ args: [String], in dir: String) async -> ProcessOutcome {
-        var env = ToolEnvironment.make(workspace: dir)
-        env["GIT_TERMINAL_PROMPT"] = "0"
-        return await ProcessRunner.run(argv: ["/usr/bin/git", "-c", "user.name=Nightshift", "-c", "user.email=nightshift@localhost",
-                                              "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"] + args,
-                                       environment: env, cwd: dir, timeout: .seconds(60), outputLimit: 16 * 1024)
+    /// An empty folder of Nightshift's own, for HOME, XDG_CONFIG_HOME and the hooks path.
+    static let emptyHome: String = {
+        guard let dir = PrivateFolder.path else { return "/nonexistent" }
+        let home = dir + "/git-home"
+        _ = mkdir(home, 0o700)
+        return home
+    }()
+
+    /// Overrides for every configuration key that makes git run a command or a pager, so even a
+    /// repository configuration that sets them executes nothing.
+    static let safetyOverrides: [String] = [
+        "core.fsmonitor=false", "core.hooksPath=\(emptyHome)/no-hooks", "core.pager=cat", "core.editor=:",
+        "core.sshCommand=false", "core.askPass=", "core.gitProxy=", "core.alternateRefsCommand=", "credential.helper=",
+        "diff.external=", "log.showSignature=false", "commit.gpgSign=false", "tag.gpgSign=false", "gpg.program=false",
+        "protocol.allow=never", "submodule.recurse=false", "core.untrackedCache=false", "uploadpack.packObjectsHook=",
+        "user.name=Nightshift", "user.email=nightshift@localhost",
+    ]
+
+    /// The environment of every git Nightshift runs: nothing inherited, no configuration file but
+    /// the repository's own.
+    static var environment: [String: String] {
+        ["PATH": "/usr/bin:/bin", "HOME": emptyHome, "XDG_CONFIG_HOME": emptyHome, "GIT_CONFIG_NOSYSTEM": "1",
+         "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_ATTR_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat",
+         "PAGER": "cat", "GIT_OPTIONAL_LOCKS": "0", "GIT_NO_REPLACE_OBJECTS": "1", "LANG": "C.UTF-8"]
+    }
+
+    /// Runs git in `dir` with the safe environment and overrides; `location` fixes the git
+    /// directory and work tree instead of letting git discover them from `dir`.
+    static func git(_ args: [String], in dir: String, location: RunSettings.GitLocation? = nil) async -> ProcessOutcome {
+        var argv = ["/usr/bin/git"]
+        for o in safetyOverrides { argv += ["-c", o] }
+        if let location { argv += ["--git-dir=\(location.gitDir)", "--work-tree=\(location.workTree)"] }
+        return await ProcessRunner.run(argv: argv + args, environment: environment, cwd: dir, timeout: .seconds(60),
+                                       outputLimit: 16 * 1024)
+    }
+
+    /// The git directory and work tree to use for `workspace`, by ``trust``; nil: run no git there.
+    public func location(workspace: String) -> RunSettings.GitLocation? {
+        switch trust {
+        case .none: return nil
+        case let .repository(location): return location
+        case .worktree: return Self.worktreeLocation(workspace)
+        }
+    }
+
+    /// Reads a worktree's `.git` file ("gitdir: PATH"). Refuses a link, a folder, a relative path,
+    /// or a git directory inside the workspace: none of those is what `git worktree add` wrote.
+    static func worktreeLocation(_ workspace: String) -> RunSettings.GitLocation? {
+        let dotGit = workspace + "/.git"
+        var st = stat()
+        guard lstat(dotGit, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size < 4096,
+              let text = try? String(contentsOfFile: dotGit, encoding: .utf8), text.hasPrefix("gitdir: ") else { return nil }
+        let gitDir = text.dropFirst("gitdir: ".count).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard gitDir.hasPrefix("/"), let real = Workspace.realPath(gitDir), let root = Workspace.realPath(workspace),
+              real != root, !real.hasPrefix(root + "/") else { return nil }
+        return RunSettings.GitLocation(gitDir: real, workTree: root)
+    }
+
+    /// Where `dir`'s repository keeps its git directory and work tree, found by git itself, for a
+    /// run started with `--no-worktree` (before any tool ran, so the agent has written nothing yet).
+    public static func discover(_ dir: String) async -> RunSettings.GitLocation? {
+        let r = await git(["rev-parse", "--absolute-git-dir", "--show-toplevel"], in: dir)
+        let lines = r.output.split(separator: "\n").map(String.init)
+        guard r.exitCode == 0, lines.count == 2 else { return nil }
+        return RunSettings.GitLocation(gitDir: lines[0], workTree: lines[1])
     }
 
     /// Makes `dir` a repository with everything in it committed (the demo's sample project). Best effort.
@@ -88,26 +169,33 @@ public struct GitWorkspace: WorkspaceVCS {
 
     /// The uncommitted change of the workspace, new files included, for the judge. Read-only: the
     /// index is not touched (the workspace may be the user's own checkout with --no-worktree).
+    /// git for the run's workspace, with the trusted git directory; nil when the workspace is not under git.
+    func run(_ args: [String], workspace: String) async -> ProcessOutcome? {
+        guard let location = location(workspace: workspace) else { return nil }
+        return await Self.git(args, in: workspace, location: location)
+    }
+
     public func diff(workspace: String) async -> String? {
-        guard await Self.git(["rev-parse", "--is-inside-work-tree"], in: workspace).exitCode == 0 else { return nil }
+        guard let probe = await run(["rev-parse", "--verify", "-q", "HEAD"], workspace: workspace), probe.exitCode == 0 else { return nil }
         // The views Nightshift writes from the log are not the worker's change.
         let views = [":(exclude)PROGRESS.md", ":(exclude)PLAN.md", ":(exclude)REPORT.md"]
-        var out = (await Self.git(["diff", "HEAD", "--stat", "--", "."] + views, in: workspace)).output
-        out += (await Self.git(["diff", "HEAD", "--", "."] + views, in: workspace)).output
-        let untracked = (await Self.git(["ls-files", "--others", "--exclude-standard", "--", "."] + views, in: workspace)).output
+        let diff = ["diff", "--no-ext-diff", "--no-textconv"]
+        var out = (await run(diff + ["HEAD", "--stat", "--", "."] + views, workspace: workspace))?.output ?? ""
+        out += (await run(diff + ["HEAD", "--", "."] + views, workspace: workspace))?.output ?? ""
+        let untracked = ((await run(["ls-files", "--others", "--exclude-standard", "--", "."] + views, workspace: workspace))?.output ?? "")
             .split(separator: "\n").map(String.init).filter { !$0.isEmpty }
         for file in untracked.prefix(50) {
-            out += (await Self.git(["diff", "--no-index", "--", "/dev/null", file], in: workspace)).output
+            out += (await run(diff + ["--no-index", "--", "/dev/null", file], workspace: workspace))?.output ?? ""
         }
         if untracked.count > 50 { out += "\n[… and \(untracked.count - 50) more new files]\n" }
         return out
     }
 
     public func diffSummary(workspace: String) async -> String? {
-        guard await Self.git(["rev-parse", "--is-inside-work-tree"], in: workspace).exitCode == 0 else { return nil }
+        guard let probe = await run(["rev-parse", "--verify", "-q", "HEAD"], workspace: workspace), probe.exitCode == 0 else { return nil }
         let views = [":(exclude)PROGRESS.md", ":(exclude)PLAN.md", ":(exclude)REPORT.md"]
-        let stat = (await Self.git(["diff", "HEAD", "--stat", "--", "."] + views, in: workspace)).output
-        let untracked = (await Self.git(["ls-files", "--others", "--exclude-standard", "--", "."] + views, in: workspace)).output
+        let stat = (await run(["diff", "--no-ext-diff", "--no-textconv", "HEAD", "--stat", "--", "."] + views, workspace: workspace))?.output ?? ""
+        let untracked = ((await run(["ls-files", "--others", "--exclude-standard", "--", "."] + views, workspace: workspace))?.output ?? "")
             .split(separator: "\n").filter { !$0.isEmpty }
         guard !stat.isEmpty || !untracked.isEmpty else { return "no uncommitted changes" }
         return stat + (untracked.isEmpty ? "" : "new files: " + untracked.prefix(30).joined(separator: ", ")
@@ -115,16 +203,19 @@ public struct GitWorkspace: WorkspaceVCS {
     }
 
     public func commit(workspace: String, message: String) async -> (commit: String?, detail: String) {
-        let add = await Self.git(["add", "-A"], in: workspace)
+        guard let add = await run(["add", "-A"], workspace: workspace) else {
+            return (nil, "not a git repository that Nightshift set up for this run")
+        }
         guard add.exitCode == 0 else { return (nil, "git add failed: \(add.output.prefix(300))") }
-        let status = await Self.git(["status", "--porcelain"], in: workspace)
-        if status.exitCode == 0, status.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        let status = await run(["status", "--porcelain"], workspace: workspace)
+        if let status, status.exitCode == 0, status.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             return (nil, "nothing to commit")
         }
-        let commit = await Self.git(["commit", "-q", "-m", message], in: workspace)
-        guard commit.exitCode == 0 else { return (nil, "git commit failed: \(commit.output.prefix(300))") }
-        let head = await Self.git(["rev-parse", "HEAD"], in: workspace)
-        return (head.output.trimmingCharacters(in: .whitespacesAndNewlines), "committed")
+        guard let commit = await run(["commit", "-q", "--no-verify", "-m", message], workspace: workspace), commit.exitCode == 0 else {
+            return (nil, "git commit failed")
+        }
+        let head = await run(["rev-parse", "HEAD"], workspace: workspace)
+        return (head?.output.trimmingCharacters(in: .whitespacesAndNewlines), "committed")
     }
 }
 
@@ -132,7 +223,8 @@ public struct GitWorkspace: WorkspaceVCS {
 /// Fixed argv (no flags from the model), hooks disabled, no push, no other branch.
 public struct GitTool: TypedTool {
     let limits: ToolLimits
-    public init(limits: ToolLimits = ToolLimits()) { self.limits = limits }
+    let git: GitWorkspace
+    public init(limits: ToolLimits = ToolLimits(), git: GitWorkspace = GitWorkspace()) { self.limits = limits; self.git = git }
 
     public var spec: ToolSpec {
         ToolSpec(name: "git", description: "Version control of the workspace: status, diff (against the last commit), log, or commit (with message) on the run's own branch. Never pushes.",
@@ -144,26 +236,27 @@ public struct GitTool: TypedTool {
     public struct Args: Decodable { var command: String; var message: String? }
 
     public func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult {
-        guard await GitWorkspace.repositoryRoot(workspace.root) != nil else {
-            return .failure("git: the workspace is not a git repository")
+        guard git.location(workspace: workspace.root) != nil else {
+            return .failure("git: the workspace is not a git repository that Nightshift set up for this run")
         }
-        func cap(_ o: ProcessOutcome) -> ToolResult {
-            ToolResult(ok: o.exitCode == 0, output: Payload(o.output.isEmpty ? "(no output)" : o.output), exitCode: o.exitCode)
+        func cap(_ o: ProcessOutcome?) -> ToolResult {
+            guard let o else { return .failure("git: the workspace is not a git repository") }
+            return ToolResult(ok: o.exitCode == 0, output: Payload(o.output.isEmpty ? "(no output)" : o.output), exitCode: o.exitCode)
         }
         switch args.command {
-        case "status": return cap(await GitWorkspace.git(["status", "--short", "--branch"], in: workspace.root))
-        case "diff": return cap(await GitWorkspace.git(["diff", "HEAD"], in: workspace.root))
-        case "log": return cap(await GitWorkspace.git(["log", "--oneline", "-n", "20"], in: workspace.root))
+        case "status": return cap(await git.run(["status", "--short", "--branch"], workspace: workspace.root))
+        case "diff": return cap(await git.run(["diff", "--no-ext-diff", "--no-textconv", "HEAD"], workspace: workspace.root))
+        case "log": return cap(await git.run(["log", "--no-show-signature", "--oneline", "-n", "20"], workspace: workspace.root))
         case "commit":
             guard let message = args.message, !message.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                 return .failure("git: commit needs a message")
             }
-            let branch = await GitWorkspace.git(["rev-parse", "--abbrev-ref", "HEAD"], in: workspace.root).output
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let branch = (await git.run(["rev-parse", "--abbrev-ref", "HEAD"], workspace: workspace.root))?.output
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             guard branch.hasPrefix("nightshift/") else {
                 return .failure("git: refused: commits go only to the run's own nightshift/ branch, and this checkout is on '\(branch)'")
             }
-            let result = await GitWorkspace().commit(workspace: workspace.root, message: message)
+            let result = await git.commit(workspace: workspace.root, message: message)
             return result.commit.map { ToolResult(ok: true, output: Payload("committed \($0.prefix(12)) on \(branch)")) }
                 ?? .failure("git: \(result.detail)")
         default:

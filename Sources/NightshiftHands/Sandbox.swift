@@ -21,6 +21,9 @@ public struct SandboxLimits: Sendable, Equatable {
     public var readOnlyPaths: [String] = []
     /// Files inside the workspace that commands may read but not change (the run's own policy). Defaults to none.
     public var sealedPaths: [String] = []
+    /// Nightshift's own files or folders that lie inside the workspace (the database's folder, a key
+    /// file): commands see an empty read-only folder or an empty file in their place. Defaults to none.
+    public var hiddenPaths: [String] = []
     public init() {}
 }
 
@@ -45,7 +48,9 @@ public enum Isolation: Sendable, Equatable {
     public var label: String {
         switch self {
         case let .bubblewrap(path, limits):
-            "bubblewrap (\(path)); network \(limits.network ? "allowed" : "off"); "
+            "bubblewrap (\(path)); uid \(Isolation.sandboxUID), no capabilities; "
+                + (Seccomp.programPath != nil ? "seccomp filter; " : "no seccomp filter on this architecture; ")
+                + "network \(limits.network ? "allowed" : "off"); "
                 + (PidsCgroup.root != nil ? "at most \(limits.processes) processes" : "no process limit (no writable pids cgroup)")
         case let .none(reason): "UNSANDBOXED: \(reason)"
         }
@@ -71,13 +76,22 @@ public enum Isolation: Sendable, Equatable {
         return .success(probe)
     }
 
+    /// The uid and gid a sandboxed command runs as, inside its own user namespace. Never 0: run by
+    /// root, bubblewrap would otherwise keep root's capabilities inside (remounting read-only binds
+    /// writable). The workspace's owner maps to this uid, so the workspace stays writable.
+    public static let sandboxUID = 1000
+
     /// The argv that runs `command` (absolute executable first) isolated, with `cwd` inside `workspace`.
     /// - Parameter keepSpawnEnvironment: false sets the tool allowlist inside the sandbox; true keeps
     ///   the environment the caller spawns bubblewrap with, so values meant for one process (an MCP
     ///   server's variables) never appear on a command line, which any local user can read.
     public func argv(_ command: [String], workspace: String, cwd: String, keepSpawnEnvironment: Bool = false) -> [String] {
         guard case let .bubblewrap(path, limits) = self else { return command }
-        var a = [path, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+        // An unprivileged uid, no capabilities at all, no further user namespaces (so none can be
+        // made to regain capabilities), a new session (no TIOCSTI into the operator's terminal).
+        var a = [path, "--unshare-user", "--uid", "\(Isolation.sandboxUID)", "--gid", "\(Isolation.sandboxUID)",
+                 "--cap-drop", "ALL", "--disable-userns",
+                 "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                  "--die-with-parent", "--new-session"]
         if !limits.network { a.append("--unshare-net") }
         a += ["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
@@ -89,15 +103,29 @@ public enum Isolation: Sendable, Equatable {
             a += ["--ro-bind-try", etc, etc]
         }
         if limits.network { a += ["--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf", "--ro-bind-try", "/etc/hosts", "/etc/hosts"] }
-        a += ["--ro-bind-try", Isolation.identityFiles.passwd, "/etc/passwd", "--ro-bind-try", Isolation.identityFiles.group, "/etc/group"]
+        if let identity = Isolation.identityFiles {
+            a += ["--ro-bind", identity.passwd, "/etc/passwd", "--ro-bind", identity.group, "/etc/group"]
+        }
         a += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
         // After the private /tmp, so a toolchain or venv that lives under /tmp is not hidden by it.
         for p in limits.readOnlyPaths { a += ["--ro-bind-try", p, p] }
         a += ["--bind", workspace, workspace]
         if FileManager.default.fileExists(atPath: workspace + "/.git") { a += ["--ro-bind", workspace + "/.git", workspace + "/.git"] }
         for p in limits.sealedPaths where p.hasPrefix(workspace + "/") { a += ["--ro-bind-try", p, p] }
+        // Nightshift's own files that happen to lie in the workspace (the database's folder, a key
+        // file): an empty read-only folder, or an empty file, in their place.
+        for p in limits.hiddenPaths where p.hasPrefix(workspace + "/") {
+            var st = stat()
+            guard lstat(p, &st) == 0 else { continue }
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                a += ["--tmpfs", p, "--remount-ro", p]
+            } else {
+                a += ["--ro-bind", "/dev/null", p]
+            }
+        }
         // Nothing outside the binds is writable: bubblewrap's root is a tmpfs, which would otherwise take writes (in memory).
         a += ["--remount-ro", "/", "--chdir", cwd]
+        if Seccomp.programPath != nil { a += ["--seccomp", "\(Seccomp.descriptor)"] }
         if !keepSpawnEnvironment {
             a.append("--clearenv")
             for (k, v) in ToolEnvironment.make(workspace: workspace).sorted(by: { $0.key < $1.key }) { a += ["--setenv", k, v] }
@@ -107,23 +135,14 @@ public enum Isolation: Sendable, Equatable {
         return a + command
     }
 
-    /// Minimal passwd and group files for the sandbox (so `id`, `whoami`, git and python work).
-    static let identityFiles: (passwd: String, group: String) = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nightshift-identity-\(getuid())").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        // Content-addressed names, created once and never rewritten: another process's bubblewrap may be
-        // binding the file at this moment, and replacing it would leave that bind pointing at a deleted inode.
-        func place(_ name: String, _ text: String) -> String {
-            let path = dir + "/\(name)-v1"
-            guard !FileManager.default.fileExists(atPath: path) else { return path }
-            let tmp = dir + "/.\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-            try? text.write(toFile: tmp, atomically: false, encoding: .utf8)
-            _ = link(tmp, path)   // fails harmlessly if another process won the race
-            unlink(tmp)
-            return path
-        }
-        return (place("passwd", "root:x:0:0:sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
-                place("group", "root:x:0:\nnogroup:x:65534:\n"))
+    /// Minimal passwd and group files for the sandbox (so `id`, `whoami`, git and python work):
+    /// the sandbox's own user, and nobody (the owner of files whose host owner is not mapped).
+    static let identityFiles: (passwd: String, group: String)? = {
+        guard let dir = PrivateFolder.path else { return nil }
+        let uid = Isolation.sandboxUID
+        guard let passwd = PrivateFolder.place("passwd", Data("agent:x:\(uid):\(uid):sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n".utf8), in: dir),
+              let group = PrivateFolder.place("group", Data("agent:x:\(uid):\nnogroup:x:65534:\n".utf8), in: dir) else { return nil }
+        return (passwd, group)
     }()
 }
 

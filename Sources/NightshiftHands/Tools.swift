@@ -33,24 +33,46 @@ public struct ToolBox: ToolRunner {
     /// Absolute paths inside the workspace that the file tools may read but never write (the run's
     /// own policy and guidance); the sandbox keeps them read-only for commands.
     public let sealed: Set<String>
+    /// Nightshift's own files or folders that lie inside the workspace (the database's folder, a
+    /// key file): no file tool may read, list or write them; the sandbox hides them from commands.
+    public let hidden: [String]
 
-    public init(tools: [any Tool], sealed: Set<String> = []) { self.tools = tools; self.sealed = sealed }
+    public init(tools: [any Tool], sealed: Set<String> = [], hidden: [String] = []) {
+        self.tools = tools; self.sealed = sealed; self.hidden = hidden
+    }
 
-    /// shell, read_file, write_file, edit_file, list_files, grep, git. Commands run with `isolation`.
-    public static func standard(isolation: Isolation, limits: ToolLimits = ToolLimits(), sealed: Set<String> = []) -> ToolBox {
+    /// shell, read_file, write_file, edit_file, list_files, grep, git. Commands run with `isolation`;
+    /// Nightshift's own git runs with `git` (see ``GitWorkspace``).
+    public static func standard(isolation: Isolation, limits: ToolLimits = ToolLimits(), sealed: Set<String> = [],
+                                hidden: [String] = [], git: GitWorkspace = GitWorkspace()) -> ToolBox {
         ToolBox(tools: [ShellTool(isolation: isolation, limits: limits), ReadFileTool(limits: limits), WriteFileTool(),
-                        EditFileTool(limits: limits), ListFilesTool(limits: limits), GrepTool(limits: limits), GitTool(limits: limits)],
-                sealed: sealed)
+                        EditFileTool(limits: limits), ListFilesTool(limits: limits), GrepTool(limits: limits),
+                        GitTool(limits: limits, git: git)],
+                sealed: sealed, hidden: hidden)
     }
 
     public var specs: [ToolSpec] { tools.map(\.spec) }
+
+    /// The shell's own timeout (as the call asks, within the limits) plus a minute; git's four
+    /// commands at most; a minute for a file tool, which never waits on anything but the disk.
+    public func deadline(for call: ToolCall) -> Duration {
+        switch call.name {
+        case "shell":
+            struct Timeout: Decodable { var timeout_seconds: Int? }
+            let asked = (try? JSONDecoder().decode(Timeout.self, from: Data(call.arguments.text.utf8)))?.timeout_seconds
+            let limits = ToolLimits()
+            return .seconds(min(max(asked ?? limits.defaultTimeoutSeconds, 1), limits.maxTimeoutSeconds) + 60)
+        case "git": return .seconds(300)
+        default: return .seconds(60)
+        }
+    }
 
     public func run(_ call: ToolCall, workspace: String) async -> ToolResult {
         guard let tool = tools.first(where: { $0.spec.name == call.name }) else {
             return .failure("unknown tool '\(call.name)'")
         }
         let ws: Workspace
-        do { ws = try Workspace(workspace) } catch { return .failure(error.message) }
+        do { ws = try Workspace(workspace, hidden: hidden) } catch { return .failure(error.message) }
         if !sealed.isEmpty, ["write_file", "edit_file"].contains(call.name),
            let object = try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8)) as? [String: Any],
            let path = object["path"] as? String, let resolved = try? ws.resolve(path),
@@ -220,9 +242,10 @@ public struct ListFilesTool: TypedTool {
         var truncated = false
         func walk(_ dir: String) {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
-            for name in names.sorted() where name != ".git" {
+            for name in names.sorted() where !Workspace.isGitMetadata(name) {
                 if entries.count >= limits.listEntries { truncated = true; return }
                 let full = dir + "/" + name
+                if workspace.isHidden(full) { continue }
                 var st = stat()
                 guard lstat(full, &st) == 0 else { continue }
                 let isDir = (st.st_mode & S_IFMT) == S_IFDIR
@@ -249,12 +272,19 @@ enum FileAccess {
     /// Reads a regular file without following a final symlink; refuses files with several hard links
     /// (one of them may live outside the workspace).
     static func readRegularFile(_ path: String, limit: Int) -> Result<Data, FileAccessError> {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { return .failure(FileAccessError(message: errno == ENOENT ? "no such file" : String(cString: strerror(errno)))) }
+        // O_NONBLOCK: opening a named pipe would otherwise wait for a writer forever (and, the tool
+        // being idempotent, again on every resume). The type is checked on the open descriptor.
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        guard fd >= 0 else {
+            if errno == ENXIO { return .failure(FileAccessError(message: "not a regular file (a socket or device)")) }
+            return .failure(FileAccessError(message: errno == ENOENT ? "no such file" : String(cString: strerror(errno))))
+        }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { return .failure(FileAccessError(message: String(cString: strerror(errno)))) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { return .failure(FileAccessError(message: "not a regular file")) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            return .failure(FileAccessError(message: "not a regular file (\(FileAccess.kind(st.st_mode))); file tools read only regular files"))
+        }
         guard st.st_nlink <= 1 else { return .failure(FileAccessError(message: "refused: the file has several hard links")) }
         guard Int(st.st_size) <= limit else {
             return .failure(FileAccessError(message: "the file is \(st.st_size) bytes, over the \(limit)-byte limit; read a line range with shell (sed -n)"))
@@ -263,6 +293,18 @@ enum FileAccess {
         let n = data.withUnsafeMutableBytes { read(fd, $0.baseAddress, Int(st.st_size)) }
         guard n >= 0 else { return .failure(FileAccessError(message: String(cString: strerror(errno)))) }
         return .success(data.prefix(n))
+    }
+
+    /// A file type in words, for refusals.
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: "a folder"
+        case S_IFIFO: "a named pipe"
+        case S_IFSOCK: "a socket"
+        case S_IFCHR, S_IFBLK: "a device"
+        case S_IFLNK: "a symbolic link"
+        default: "not a regular file"
+        }
     }
 
     /// Writes through a temporary file and rename, so a hard link or symlink at the destination
@@ -370,8 +412,9 @@ public struct GrepTool: TypedTool {
         if isDir.boolValue {
             func walk(_ dir: String) {
                 guard files.count < 20_000, let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
-                for name in names.sorted() where name != ".git" {
+                for name in names.sorted() where !Workspace.isGitMetadata(name) {
                     let full = dir + "/" + name
+                    if workspace.isHidden(full) { continue }
                     var st = stat()
                     guard lstat(full, &st) == 0 else { continue }
                     if (st.st_mode & S_IFMT) == S_IFDIR { walk(full) } else if (st.st_mode & S_IFMT) == S_IFREG { files.append(full) }
@@ -379,6 +422,10 @@ public struct GrepTool: TypedTool {
             }
             walk(base)
         } else {
+            // One file named: say why it cannot be searched rather than "no matches".
+            if case let .failure(e) = FileAccess.readRegularFile(base, limit: limits.readBytes) {
+                return .failure("grep: \(args.path ?? "."): \(e.message)")
+            }
             files = [base]
         }
         var lines: [String] = []

@@ -56,13 +56,17 @@ func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.
         #expect(!fm.fileExists(atPath: outside + "/does-not-exist"))
     }
 
-    @Test func symlinkInsideTheWorkspaceIsFollowed() async throws {
+    /// A link inside the workspace is named with its target, not followed: the policy judges the
+    /// path a call names, so the file a tool opens must be that path (see PathSpellingTests).
+    @Test func symlinkInsideTheWorkspaceIsNamedNotFollowed() async throws {
         let (root, _) = try makeWorkspace()
         try "hello".write(toFile: root + "/real.txt", atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(atPath: root + "/alias.txt", withDestinationPath: root + "/real.txt")
         let r = await tools.run(call("read_file", #"{"path":"alias.txt"}"#), workspace: root)
-        #expect(r.ok)
-        #expect(r.output.text == "hello")
+        #expect(!r.ok)
+        #expect(r.output.text.contains("alias.txt is a symbolic link to real.txt"), "\(r.output.text)")
+        let direct = await tools.run(call("read_file", #"{"path":"real.txt"}"#), workspace: root)
+        #expect(direct.output.text == "hello")
     }
 
     @Test func hardLinkIsNotWrittenThroughAndNotRead() async throws {

@@ -251,7 +251,8 @@ extension CLITests {
         #expect(log.stdout.contains("UNSANDBOXED"))
         // A sandboxed run records bubblewrap.
         let sandboxed = try await nightshift(["log", "nobw", "--db", s.db])
-        #expect(sandboxed.stdout.contains("commands run in bubblewrap (/usr/bin/bwrap); network off"), "\(sandboxed.stdout)")
+        #expect(sandboxed.stdout.contains("commands run in bubblewrap (/usr/bin/bwrap); uid 1000, no capabilities"), "\(sandboxed.stdout)")
+        #expect(sandboxed.stdout.contains("network off"), "\(sandboxed.stdout)")
     }
 }
 
@@ -324,9 +325,11 @@ extension CLITests {
         let repo = root + "/repo"
         try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
         try makeRepository(repo)
-        // On the user's own branch: reading is fine, committing is refused.
+        // On the user's own branch (a --no-worktree run): reading is fine, committing is refused.
         try "change\n".write(toFile: repo + "/README.md", atomically: true, encoding: .utf8)
-        let refused = await tools.run(call(#"{"command":"commit","message":"sneaky"}"#), workspace: repo)
+        let inPlace = ToolBox.standard(isolation: .none(reason: "git tool runs host git"),
+                                       git: GitWorkspace(trust: .repository(.init(gitDir: repo + "/.git", workTree: repo))))
+        let refused = await inPlace.run(call(#"{"command":"commit","message":"sneaky"}"#), workspace: repo)
         #expect(!refused.ok)
         #expect(refused.output.text.contains("only to the run's own nightshift/ branch"))
         // In the run's worktree everything works.

@@ -35,8 +35,10 @@ import Testing
         let log = RequestLog()
         let store = InMemoryEventStore()
         let model = RecordingModel(inner: ScriptedModel(scenario: try ScenarioFile.parse(scenario, file: "s.yaml")), log: log)
-        let harness = Harness(store: store, model: model, tools: ToolBox.standard(isolation: .none(reason: "loop tests")),
-                              checks: ShellCheckRunner(isolation: .none(reason: "loop tests")), vcs: GitWorkspace())
+        // The test's own repository, fixed before any tool runs (as `run --no-worktree` records it).
+        let git = GitWorkspace(trust: .repository(RunSettings.GitLocation(gitDir: ws + "/.git", workTree: ws)))
+        let harness = Harness(store: store, model: model, tools: ToolBox.standard(isolation: .none(reason: "loop tests"), git: git),
+                              checks: ShellCheckRunner(isolation: .none(reason: "loop tests")), vcs: git)
         return Setup(ws: ws, store: store, log: log, harness: harness)
     }
 

@@ -22,7 +22,7 @@ struct SecurityRunTests {
         ("read_file", "{path: ../outside/secret.txt}", "outside the workspace"),
         ("read_file", "{path: /etc/passwd}", "outside the workspace"),
         ("shell", "{command: 'ln -s ../outside leak'}", "exit 0"),
-        ("write_file", "{path: leak/planted.txt, content: x}", "symlink"),
+        ("write_file", "{path: leak/planted.txt, content: x}", "symbolic link"),
         // In a worktree `.git` is a file naming the repository's git folder, whose hooks run on every commit.
         ("shell", "{command: 'echo gitdir: /tmp > .git'}", "Read-only file system"),
         ("shell", "{command: 'echo pwned > \"$(sed s/gitdir:.//  .git)/../../hooks/pre-commit\"'}", "cannot create"),

@@ -40,6 +40,10 @@ public struct MCPToolRunner: ToolRunner {
         return await server.call(call.name, arguments: call.arguments.text)
     }
 
+    public func deadline(for call: ToolCall) -> Duration {
+        call.name.hasPrefix("mcp__") ? .seconds(3720) : builtin.deadline(for: call)
+    }
+
     public func takeEvents() async -> [Event] {
         var events: [Event] = []
         for name in servers.keys.sorted() { events += await servers[name]!.takeEvents() }
