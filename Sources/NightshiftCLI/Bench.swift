@@ -10,7 +10,7 @@ import Glibc
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure Nightshift on the common workloads (shared/bench/WORKLOAD.md).",
+        abstract: "Measure Nightshift on fixed workloads (docs/benchmarks.md in the repository).",
         discussion: "Build with -c release for figures worth comparing. Every figure states its durability setting.",
         subcommands: [Steps.self, Crash.self, Provider.self, Tools.self, PolicyBench.self, ContextBench.self])
 

@@ -103,9 +103,9 @@ struct RunCommand: AsyncParsableCommand {
             let plan = try self.plan.map { try PlanFile.load(path: $0) }
             let goal = try goal ?? goalFile.map { try Self.readGoal($0) }
             let servers = try mcp.map { try MCPConfigFile.load(path: $0) } ?? []
-            let policyPath = policy.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            let policyPath = policy.map { Workspace.canonical($0) }
             if let policyPath { _ = try PolicyFile.load(path: policyPath) }   // a bad policy fails before anything is made
-            let guidancePath = guidance.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            let guidancePath = guidance.map { Workspace.canonical($0) }
             let guidanceEvent = try guidancePath.map { try GuidanceFile.event(path: $0) }
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: workspace, isDirectory: &isDir), isDir.boolValue else {

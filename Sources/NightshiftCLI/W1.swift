@@ -4,7 +4,7 @@ import NightshiftCore
 import Glibc
 #endif
 
-/// Workload W1 of shared/bench/WORKLOAD.md: a scripted model (a test double) that calls `echo`
+/// Workload W1 (docs/benchmarks.md): a scripted model (a test double) that calls `echo`
 /// K times, then answers. Its choice depends only on the request it is handed.
 struct W1Model: ModelProvider {
     let steps: Int

@@ -80,15 +80,17 @@ public struct GitWorkspace: WorkspaceVCS {
         }
     }
 
-    /// Reads a worktree's `.git` file ("gitdir: PATH"). Refuses a link, a folder, a relative path,
-    /// or a git directory inside the workspace: none of those is what `git worktree add` wrote.
+    /// Reads a worktree's `.git` file ("gitdir: PATH", relative to the worktree or absolute).
+    /// Refuses a link, a folder, or a git directory inside the workspace: none of those is what
+    /// `git worktree add` wrote.
     static func worktreeLocation(_ workspace: String) -> RunSettings.GitLocation? {
         let dotGit = workspace + "/.git"
         var st = stat()
         guard lstat(dotGit, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size < 4096,
               let text = try? String(contentsOfFile: dotGit, encoding: .utf8), text.hasPrefix("gitdir: ") else { return nil }
-        let gitDir = text.dropFirst("gitdir: ".count).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard gitDir.hasPrefix("/"), let real = Workspace.realPath(gitDir), let root = Workspace.realPath(workspace),
+        var gitDir = text.dropFirst("gitdir: ".count).trimmingCharacters(in: .whitespacesAndNewlines)
+        if !gitDir.hasPrefix("/") { gitDir = workspace + "/" + gitDir }
+        guard let real = Workspace.realPath(gitDir), let root = Workspace.realPath(workspace),
               real != root, !real.hasPrefix(root + "/") else { return nil }
         return RunSettings.GitLocation(gitDir: real, workTree: root)
     }

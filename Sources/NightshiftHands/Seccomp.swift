@@ -104,14 +104,21 @@ public enum Seccomp {
 /// 0700, so another local user cannot plant or swap those files.
 enum PrivateFolder {
     static let path: String? = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nightshift-sandbox-\(getuid())").path
+        let temporary = FileManager.default.temporaryDirectory.path
+        let dir = temporary + "/nightshift-sandbox-\(getuid())"
         _ = mkdir(dir, 0o700)
-        var st = stat()
-        guard lstat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == getuid(), st.st_mode & 0o077 == 0 else {
-            return nil
-        }
-        return dir
+        if isPrivate(dir) { return dir }
+        // Someone else made (or linked) that name: a fresh folder of our own instead, never theirs.
+        var template = Array((temporary + "/nightshift-sandbox-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { return nil }
+        let fresh = String(cString: made)
+        return isPrivate(fresh) ? fresh : nil
     }()
+
+    static func isPrivate(_ dir: String) -> Bool {
+        var st = stat()
+        return lstat(dir, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR && st.st_uid == getuid() && st.st_mode & 0o077 == 0
+    }
 
     /// Writes `data` under a name derived from its content, never rewritten in place: another
     /// process's bubblewrap may be reading or binding the file at this moment.
