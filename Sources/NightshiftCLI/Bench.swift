@@ -52,14 +52,16 @@ struct Bench: AsyncParsableCommand {
                     let db = "\(dir)/w1-\(k).db"
                     let r = try await runW1(steps: k, db: db)
                     let wake = try await measureWake(db: db, run: r.run)
+                    let chain = try await measureChainCheck(db: db, run: r.run)
                     let bytes = try bytesOnDisk(db: db) / Double(k)
                     out.emit(["workload": "W1", "steps": k, "agents": 1, "durability": options.label,
                               "steps_per_s": round1(r.stepsPerS), "first100_ms": round3(r.first100), "last100_ms": round3(r.last100),
                               "wake_ms": round3(wake.loadMs), "wake_open_ms": round3(wake.openMs), "wake_process_ms": round3(wake.processMs),
-                              "bytes_per_step": Int(bytes),
+                              "bytes_per_step": Int(bytes), "events": chain.events, "verify_chain_ms": round3(chain.ms),
                               "wall_s": round3(r.wall), "fsync_limit_steps_per_s": round1(limit)],
-                             table: String(format: "W1 K=%-6d %6.0f steps/s  first100 %.3f ms  last100 %.3f ms  wake %.2f ms (of which opening the db %.2f; from process start %.1f ms)  %5.0f B/step  [%@]",
-                                           k, r.stepsPerS, r.first100, r.last100, wake.loadMs, wake.openMs, wake.processMs, bytes, options.label))
+                             table: String(format: "W1 K=%-6d %6.0f steps/s  first100 %.3f ms  last100 %.3f ms  wake %.2f ms (of which opening the db %.2f; from process start %.1f ms)  %5.0f B/step  chain check of %d events %.1f ms  [%@]",
+                                           k, r.stepsPerS, r.first100, r.last100, wake.loadMs, wake.openMs, wake.processMs, bytes,
+                                           Int(chain.events), chain.ms, options.label))
                 }
                 for n in agents.split(separator: ",").compactMap({ Int($0) }) {
                     let result = try await childJSON(["bench-child", "concurrent", "--db", "\(dir)/w1-agents-\(n).db", "--agents", "\(n)",
@@ -91,6 +93,22 @@ struct Bench: AsyncParsableCommand {
             let window = min(100, k / 2)
             return W1Result(run: run, stepsPerS: Double(k) / wall, first100: clock.meanStepMs(1, 1 + window),
                             last100: clock.meanStepMs(k - window, k), wall: wall)
+        }
+
+        /// Median of three hash-only checks of the whole chain (what every human decision pays first).
+        func measureChainCheck(db: String, run: RunID) async throws -> (events: Int64, ms: Double) {
+            let store = try SQLiteEventStore(path: db)
+            var samples: [Double] = []
+            var events: Int64 = 0
+            for _ in 0..<3 {
+                let start = ContinuousClock.now
+                let report = try await store.verifyChain(run)
+                let d = ContinuousClock.now - start
+                guard report.ok else { throw CLIError("the benchmark's own log does not verify: \(report.problem ?? "")") }
+                events = report.events
+                samples.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+            }
+            return (events, samples.sorted()[1])
         }
 
         /// Median of three fresh-process wakes.

@@ -24,6 +24,15 @@ enum Governance {
         let store = try Composition.openExistingStore(options)
         let id = RunID(run)
         guard try await store.summary(of: id) != nil else { throw CLIError("no run \(run) in \(options.db) (nightshift status lists the runs)") }
+        // A human's decision is the most audit-sensitive event: never append it to a log that does
+        // not verify from its first event (the wake below reads only the snapshot and its tail).
+        let chain = try await store.verifyChain(id)
+        if let bad = chain.firstBadSeq {
+            throw CLIError("""
+                run \(run)'s log does not verify at event \(bad) (\(chain.problem ?? "broken chain")); no decision was recorded. \
+                See nightshift audit verify \(run)
+                """)
+        }
         let harness = Composition.harness(store: store, model: NoModel(), printer: nil)
         for _ in 0..<10 {
             var state = try await harness.wake(id)

@@ -31,6 +31,13 @@ struct Status: AsyncParsableCommand {
             say("model     \(state.model)\(state.model.hasPrefix("scripted:") ? "  (scripted test double)" : "")")
             say("workspace \(state.workspace)")
             say("events    \(state.lastSeq)   model calls \(state.modelCalls)   tool calls \(state.toolCalls)   resumes \(state.resumes)")
+            // Status reads the newest snapshot and the events after it; it says so rather than imply more.
+            if let snapshot = try await store.latestSnapshot(of: RunID(run))?.seq, snapshot > 0, snapshot <= state.lastSeq {
+                say("checked   events \(snapshot + 1)–\(state.lastSeq) against the chain (read after the snapshot at event \(snapshot)); "
+                    + "nightshift audit verify \(run) checks the whole log")
+            } else {
+                say("checked   every event (1–\(state.lastSeq)) against the chain")
+            }
             say("tokens    \(state.usage.input) in, \(state.usage.output) out\(state.usage.cachedInput > 0 ? ", \(state.usage.cachedInput) cached" : "")")
             say("cost      \(costText(state.costPicoUSD, unpriced: state.ledger.reduce(0) { $0 + $1.unpricedCalls }))")
             if !state.ledger.isEmpty {
@@ -145,6 +152,12 @@ struct Audit: AsyncParsableCommand {
                 let ids = all ? try await store.runs().map(\.id) : [RunID(run!)]
                 var ok = true
                 for id in ids {
+                    // With a checkpoint, a run that is gone is the extreme of a rollback: a verdict, not an error.
+                    if let checkpoint, try await store.summary(of: id) == nil, let c = try? Checkpoint.read(checkpoint) {
+                        say("\(id): MISSING — the checkpoint saw \(c.seq) events; this database has no such run")
+                        ok = false
+                        continue
+                    }
                     let report = try await store.verify(id)
                     if report.ok {
                         say("\(id): ok — \(report.events) events, head \(report.headHash.hex.prefix(16))…")
@@ -170,8 +183,17 @@ struct Audit: AsyncParsableCommand {
                         say("\(id): CHECKPOINT REJECTED — \(bad)")
                     } else {
                         let head = try await store.summary(of: id)?.headSeq ?? 0
-                        let at = head < c.seq ? nil : try await store.read(id, after: c.seq - 1, limit: 1).first
-                        if at == nil {
+                        var at: EventEnvelope?
+                        var unreadable: String?
+                        do {
+                            at = head < c.seq ? nil : try await store.read(id, after: c.seq - 1, limit: 1).first
+                        } catch let error as StoreError where error.code == .corrupt {
+                            unreadable = error.message
+                        }
+                        if let unreadable {
+                            ok = false
+                            say("\(id): CHECKPOINT NOT MATCHED — the signed event \(c.seq) cannot be read: \(unreadable)")
+                        } else if at == nil {
                             ok = false
                             say("\(id): TRUNCATED — the checkpoint of \(Date(timeIntervalSince1970: Double(c.time) / 1000)) saw \(c.seq) events; the log now has \(head)")
                         } else if at?.hash.hex != c.hash {

@@ -276,6 +276,14 @@ enum Resumption {
                        printer: TimelinePrinter?, by: String) async throws -> StopReason {
         let probe = Composition.harness(store: store, model: NoModel(), printer: nil)
         let state = try await probe.wake(runID)
+        // The log ends before the run index's head: events were removed (or a file restored). Say
+        // that, rather than let the first append fail as if another writer had advanced the run.
+        if let head = try await store.summary(of: runID)?.headSeq, head > state.lastSeq {
+            throw CLIError("""
+                run \(runID)'s log ends at event \(state.lastSeq) but its index says it has \(head): events after \(state.lastSeq) \
+                are missing; nothing was done (nightshift audit verify \(runID) shows where)
+                """)
+        }
         if state.isTerminal {
             writeOut("run \(runID) already \(state.status.rawValue)\(state.statusReason.map { ": \($0)" } ?? ""); nothing to resume\n")
             return state.status == .finished ? .finished : .failed(state.statusReason ?? "")

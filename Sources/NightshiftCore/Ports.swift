@@ -24,6 +24,12 @@ public protocol EventStore: Sendable {
 
     /// Recomputes the whole hash chain and checks every blob; reports the first bad seq.
     func verify(_ run: RunID) async throws -> VerifyReport
+
+    /// The whole chain by its hashes alone: every event present, each hash SHA-256 of the one
+    /// before and its stored bytes, every referenced blob present and matching its key, and the
+    /// run index's head equal to the last event. Nothing is decoded, so it is cheap enough to run
+    /// before a human's decision is appended (a decision must never extend a broken log).
+    func verifyChain(_ run: RunID) async throws -> VerifyReport
 }
 
 extension EventStore {
@@ -35,6 +41,9 @@ extension EventStore {
     public func readAll(_ run: RunID) async throws -> [EventEnvelope] {
         try await read(run, after: 0, limit: .max)
     }
+
+    /// By default the full verification (which also decodes every event).
+    public func verifyChain(_ run: RunID) async throws -> VerifyReport { try await verify(run) }
 }
 
 /// A run's entry in the index.

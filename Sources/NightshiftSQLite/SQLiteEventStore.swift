@@ -225,6 +225,52 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    public func verifyChain(_ run: RunID) async throws -> VerifyReport {
+        try await writer.read { db in
+            guard let head = try Row.fetchOne(db, sql: "SELECT head_seq, head_hash FROM run WHERE id = ?", arguments: [run.rawValue]) else {
+                throw StoreError(.runNotFound, "no run \(run) in this database (nightshift status lists the runs)")
+            }
+            let headSeq: Int64 = head["head_seq"]
+            let headHash = [UInt8](head["head_hash"] as Data)
+            var previous = EventCodec.genesisHash
+            var expected: Int64 = 1
+            func bad(_ seq: Int64, _ problem: String) -> VerifyReport {
+                VerifyReport(run: run, events: expected - 1, firstBadSeq: seq, problem: problem, headHash: headHash)
+            }
+            let rows = try Row.fetchCursor(db, sql: "SELECT seq, body, hash, blobs FROM event WHERE run = ? ORDER BY seq",
+                                           arguments: [run.rawValue])
+            let blob = try db.cachedStatement(sql: "SELECT bytes FROM blob WHERE key = ?")
+            while let row = try rows.next() {
+                let seq: Int64 = row["seq"]
+                guard seq == expected else { return bad(expected, "run \(run): event \(expected) is missing") }
+                let body: Data = row["body"]
+                let hash = [UInt8](row["hash"] as Data)
+                guard EventCodec.chain(previous, body) == hash else {
+                    return bad(seq, "run \(run): event \(seq) is corrupt (its hash does not chain)")
+                }
+                if let keys: String = row["blobs"] {
+                    for key in keys.split(separator: ",").map(String.init) {
+                        guard let bytes = try Data.fetchOne(blob, arguments: [key]) else {
+                            return bad(seq, "run \(run): event \(seq) refers to a missing payload \(key.prefix(12))")
+                        }
+                        guard Payload.blobKey(bytes) == key else {
+                            return bad(seq, "run \(run): event \(seq) refers to a payload that does not match its hash")
+                        }
+                    }
+                }
+                previous = hash
+                expected += 1
+            }
+            let last = expected - 1
+            if last != headSeq || previous != headHash {
+                return VerifyReport(run: run, events: last, firstBadSeq: min(last, headSeq) + 1,
+                                    problem: "the run index says the log ends at event \(headSeq) but it ends at \(last): events were added or removed outside Nightshift",
+                                    headHash: headHash)
+            }
+            return VerifyReport(run: run, events: last, firstBadSeq: nil, problem: nil, headHash: headHash)
+        }
+    }
+
     static func mapError(_ error: any Error, path: String) -> StoreError {
         if let e = error as? StoreError { return e }
         if let db = error as? DatabaseError {

@@ -98,6 +98,45 @@ import Testing
         #expect(r.status == 2 && r.stdout.contains("ROLLED BACK OR REWRITTEN"), "\(r.stdout)\(r.stderr)")
     }
 
+    /// The checkpointed event itself deleted or corrupted, or the whole run gone: a verdict and
+    /// exit status 2, as for anything else that does not verify (it used to be an error, exit 1).
+    @Test(arguments: ["delete-checkpointed", "corrupt-checkpointed", "delete-run"])
+    func aMissingOrCorruptCheckpointedEventIsAVerdict(how: String) async throws {
+        let (root, db, key) = try await finishedRun()
+        let export = root + "/a.jsonl"
+        #expect(try await nightshift(["audit", "export", "a", "--db", db, "--key", key, "--out", export]).status == 0)
+        let sql = switch how {
+        case "delete-checkpointed": "DELETE FROM event WHERE run='a' AND seq=(SELECT MAX(seq) FROM event WHERE run='a')"
+        case "corrupt-checkpointed": "UPDATE event SET body=CAST('{}' AS BLOB) WHERE run='a' AND seq=(SELECT MAX(seq) FROM event WHERE run='a')"
+        default: "DELETE FROM run WHERE id='a'"
+        }
+        try await python("import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(sys.argv[2])\nc.execute('DELETE FROM snapshot')\nc.commit()\n",
+                         [db, sql])
+        let r = try await verify(db, export, key: key)
+        #expect(r.status == 2, "\(how): status \(r.status): \(r.stdout)\(r.stderr)")
+        let verdicts = ["CHECKPOINT NOT MATCHED", "TRUNCATED", "MISSING", "ROLLED BACK"]
+        #expect(verdicts.contains { r.stdout.contains($0) }, "\(how): \(r.stdout)\(r.stderr)")
+    }
+
+    /// `resume` of a run whose last events were removed (the index still names the old head) says
+    /// so, instead of blaming another writer.
+    @Test func resumingATruncatedTailSaysEventsAreMissing() async throws {
+        let (_, db, _) = try await finishedRun()
+        try await python("""
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            head = c.execute("SELECT MAX(seq) FROM event WHERE run='a'").fetchone()[0]
+            c.execute("DELETE FROM event WHERE run='a' AND seq > ?", (head - 3,))
+            c.execute("UPDATE run SET status='paused' WHERE id='a'")
+            c.execute("DELETE FROM snapshot")
+            c.commit()
+            """, [db])
+        let r = try await nightshift(["resume", "a", "--db", db, "--unsandboxed"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("are missing"), "\(r.stderr)")
+        #expect(!r.stderr.contains("another writer"), "\(r.stderr)")
+    }
+
     @Test func aForgedOrAlteredCheckpointIsRejected() async throws {
         let (root, db, key) = try await finishedRun()
         let export = root + "/a.jsonl"

@@ -71,6 +71,9 @@ import Testing
         if how != "none" {
             #expect(report.problem?.isEmpty == false)
         }
+        // The hash-only check (before a human's decision) finds the same first bad event.
+        let chain = try await store.verifyChain(run)
+        #expect(chain.firstBadSeq == report.firstBadSeq, "\(how): \(chain)")
     }
 
     @Test func largePayloadsAreStoredOnceNotRecopied() async throws {
@@ -100,6 +103,7 @@ import Testing
         try await store.append(creation() + [.noteWritten(task: nil, text: Payload(String(repeating: "z", count: 9000)))], to: run, expectedSeq: 0)
         try await DatabaseQueue(path: path).write { db in try db.execute(sql: "DELETE FROM blob") }
         #expect(try await store.verify(run).firstBadSeq == 3)
+        #expect(try await store.verifyChain(run).firstBadSeq == 3)
     }
 
     @Test func anotherProcessHoldingTheWriteLockGivesALockedError() async throws {
