@@ -229,6 +229,7 @@ struct BudgetCommand: AsyncParsableCommand {
             throw ValidationError("give at least one of --cost, --tokens, --tool-calls, --steps, --wall-minutes")
         }
         for v in [tokens, toolCalls, steps, wallMinutes].compactMap({ $0 }) where v < 0 { throw ValidationError("limits must not be negative") }
+        if let wallMinutes, wallMinutes > Budget.maxWallMinutes { throw ValidationError("--wall-minutes must be at most \(Budget.maxWallMinutes) (a century)") }
     }
 
     mutating func run() async throws {

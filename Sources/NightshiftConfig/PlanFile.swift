@@ -32,6 +32,9 @@ public enum PlanFile {
         var tasks: [PlanTask] = []
         let items = try r.sequence(tasksNode, "'tasks'")
         guard !items.isEmpty else { throw r.fail(tasksNode, "'tasks' is empty: a plan needs at least one task") }
+        guard items.count <= Plan.maxTasks else {
+            throw r.fail(tasksNode, "the plan has \(items.count) tasks; at most \(Plan.maxTasks): split it into several plans")
+        }
         for (n, item) in items.enumerated() {
             let what = "task \(n + 1)"
             let fields = try r.mapping(item, what)
@@ -48,8 +51,17 @@ public enum PlanFile {
             let description = try r.string(descNode, "task '\(id)' description")
             var checks: [Check] = []
             if let checksNode = fields.first(where: { $0.key == "checks" })?.value {
-                for (k, c) in try r.sequence(checksNode, "task '\(id)' checks").enumerated() {
-                    checks.append(try check(r, c, "check \(k + 1) of task '\(id)'"))
+                let list = try r.sequence(checksNode, "task '\(id)' checks")
+                guard list.count <= Plan.maxChecksPerTask else {
+                    throw r.fail(checksNode, "task '\(id)' has \(list.count) checks; at most \(Plan.maxChecksPerTask)")
+                }
+                for (k, c) in list.enumerated() {
+                    let made = try check(r, c, "check \(k + 1) of task '\(id)'")
+                    // Each check runs at every done claim: a repeat only costs time.
+                    if let first = checks.firstIndex(where: { $0.command == made.command && $0.expectExit == made.expectExit }) {
+                        throw r.fail(c, "check \(k + 1) of task '\(id)' repeats check \(first + 1); list each check once")
+                    }
+                    checks.append(made)
                 }
             }
             var rubric: [String]?
@@ -80,7 +92,7 @@ public enum PlanFile {
         }
         if let t = cf.first(where: { $0.key == "timeout_seconds" })?.value {
             let v = try r.int(t, "\(cw) timeout_seconds")
-            guard v > 0 else { throw r.fail(t, "\(cw) timeout_seconds must be positive") }
+            guard (1...86_400).contains(v) else { throw r.fail(t, "\(cw) timeout_seconds must be 1…86400 (a day)") }
             check.timeoutSeconds = v
         }
         if let g = cf.first(where: { $0.key == "guard" })?.value {

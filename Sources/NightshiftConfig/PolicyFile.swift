@@ -126,6 +126,10 @@ public enum PolicyFile {
             }
             let v = try r.int(f.value, "\(what) \(f.key)")
             guard v >= 0 else { throw r.fail(f.value, "\(what) \(f.key) must not be negative") }
+            // Minutes become seconds; a century is the most a budget can say.
+            if f.key == "wall_minutes", v > Budget.maxWallMinutes {
+                throw r.fail(f.value, "\(what) wall_minutes must be at most \(Budget.maxWallMinutes) (a century)")
+            }
             switch f.key {
             case "tokens": b.tokens = v
             case "tool_calls": b.toolCalls = v

@@ -61,6 +61,7 @@ public enum ScenarioFile {
                 case "cost_usd":
                     let text = try r.string(f.value, "\(what) 'cost_usd'")
                     guard let pico = Money.parseUSD(text) else { throw r.fail(f.value, "\(what) cost_usd must be dollars like 0.40") }
+                    guard pico <= Money.maxPicoPerCall else { throw r.fail(f.value, "\(what) cost_usd must be at most 100000 (one call)") }
                     turn.costPicoUSD = pico
                 case "handoff":
                     let h = try r.mapping(f.value, "\(what) 'handoff'")
@@ -83,6 +84,7 @@ public enum ScenarioFile {
                         let v = try r.int(x.value, "usage \(x.key)")
                         switch x.key { case "input": usage.input = v; case "output": usage.output = v; default: usage.cachedInput = v }
                     }
+                    if let why = usage.implausibility { throw r.fail(f.value, "\(what) usage is out of range: \(why)") }
                     turn.usage = usage
                 default: // tools
                     for callNode in try r.sequence(f.value, "\(what) 'tools'") {

@@ -1,7 +1,8 @@
 import Foundation
 import Yams
 
-/// A problem in an input file, with the line and column it was found at.
+/// A problem in an input file, with the line and column it was found at. Always one line: the
+/// message is cut and its control characters escaped, since it may quote the file's own text.
 public struct FileError: Error, CustomStringConvertible, Sendable, Equatable {
     public var file: String
     public var line: Int?
@@ -13,7 +14,24 @@ public struct FileError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String {
         var where_ = file
         if let line { where_ += ":\(line)" + (column.map { ":\($0)" } ?? "") }
-        return "\(where_): \(message)"
+        return "\(where_): \(FileError.oneLine(message))"
+    }
+
+    /// Line breaks become spaces, other control characters `\uXXXX`, and anything past 400
+    /// characters is cut with a marker.
+    static func oneLine(_ text: String, limit: Int = 400) -> String {
+        var out = ""
+        var count = 0
+        for scalar in text.unicodeScalars {
+            if count >= limit { return out + "…" }
+            switch scalar.value {
+            case 0x0A, 0x0D, 0x09: out.append(" ")
+            case 0x00...0x1F, 0x7F...0x9F: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+            count += 1
+        }
+        return out
     }
 }
 
@@ -21,6 +39,10 @@ public struct FileError: Error, CustomStringConvertible, Sendable, Equatable {
 /// can say where it is.
 struct YAMLReader {
     let file: String
+
+    /// Values a file may expand to, aliases included. A few hundred bytes of nested aliases
+    /// ("billion laughs") would otherwise expand to gigabytes when the file is read.
+    static let maxExpandedNodes = 250_000
 
     /// Reads a whole text file, or says plainly why it cannot.
     static func readText(_ path: String, what: String) throws(FileError) -> String {
@@ -31,21 +53,117 @@ struct YAMLReader {
     }
 
     func load(_ text: String) throws(FileError) -> Node {
+        try refuseAliasKeys(text)
+        let node: Node
         do {
-            guard let node = try Yams.compose(yaml: text) else { throw FileError(file: file, line: 1, message: "the file is empty") }
-            return node
+            guard let composed = try Yams.compose(yaml: text) else { throw FileError(file: file, line: 1, message: "the file is empty") }
+            node = composed
         } catch let e as FileError {
             throw e
         } catch let e as YamlError {
-            switch e {
-            case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _):
-                throw FileError(file: file, line: mark.line, column: mark.column,
-                                message: "not valid YAML or JSON: \(problem)" + (context.map { " (\($0.text))" } ?? ""))
-            default:
-                throw FileError(file: file, message: "not valid YAML or JSON: \(e)")
-            }
+            throw describe(e)
         } catch {
-            throw FileError(file: file, message: "not valid YAML or JSON: \(error)")
+            throw FileError(file: file, message: "not valid YAML or JSON")
+        }
+        var budget = Self.maxExpandedNodes
+        guard Self.fits(node, budget: &budget) else {
+            throw FileError(file: file, message: """
+                the file expands to more than \(Self.maxExpandedNodes) values through its aliases; write the repeated parts out, or use fewer nested aliases
+                """)
+        }
+        return node
+    }
+
+    /// Whether `node`, aliases expanded, has at most `budget` values. Stops as soon as it has not.
+    static func fits(_ node: Node, budget: inout Int) -> Bool {
+        budget -= 1
+        guard budget >= 0 else { return false }
+        switch node {
+        case .scalar, .alias: return true
+        case let .sequence(items):
+            for item in items where !fits(item, budget: &budget) { return false }
+            return true
+        case let .mapping(pairs):
+            for (k, v) in pairs where !fits(k, budget: &budget) || !fits(v, budget: &budget) { return false }
+            return true
+        }
+    }
+
+    /// An alias used as a mapping key (`*name: …`, `? *name`) makes the parser compare whole
+    /// expanded structures for every key (ten times slower per level of nesting). No Nightshift
+    /// file needs one, so they are refused before parsing. Quoted text and comments are skipped.
+    func refuseAliasKeys(_ text: String) throws(FileError) {
+        // Bytes, not Characters: the file may hold anything, and this runs before any parsing.
+        let separators: Set<UInt8> = Set(" \t{},[]".utf8)
+        let star = UInt8(ascii: "*"), colon = UInt8(ascii: ":"), question = UInt8(ascii: "?")
+        var lineNumber = 1
+        var tokens: [[UInt8]] = []
+        var token: [UInt8] = []
+        var quote: UInt8?
+        var comment = false
+        func endToken() {
+            if !token.isEmpty { tokens.append(token); token = [] }
+        }
+        func check() throws(FileError) {
+            endToken()
+            for (i, t) in tokens.enumerated() where t.first == star && t.count > 1 {
+                let named = t.last == colon ? t.count > 2 : true
+                let isKey = t.last == colon || (i + 1 < tokens.count && tokens[i + 1] == [colon]) || (i > 0 && tokens[i - 1] == [question])
+                if isKey, named {
+                    let shown = FileError.oneLine(String(decoding: t.prefix(40), as: UTF8.self))
+                    throw FileError(file: file, line: lineNumber, message: "an alias (\(shown)) is used as a mapping key; write the key out")
+                }
+            }
+            tokens = []
+        }
+        for byte in text.utf8 {
+            if byte == 0x0A {
+                try check()
+                lineNumber += 1
+                quote = nil
+                comment = false
+                continue
+            }
+            if comment { continue }
+            if let q = quote {
+                if byte == q { quote = nil }
+                continue
+            }
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") { quote = byte; continue }
+            if byte == UInt8(ascii: "#") { comment = true; continue }
+            if separators.contains(byte) { endToken() } else { token.append(byte) }
+        }
+        try check()
+    }
+
+    /// A parser error in one line: where, what, and no echo of the file's text.
+    func describe(_ e: YamlError) -> FileError {
+        func clean(_ problem: String) -> String {
+            if problem.contains("max_nest_level") || problem.contains("nest") && problem.contains("depth") {
+                return "nested too deeply"
+            }
+            return problem
+        }
+        switch e {
+        case let .reader(problem, offset, value, yaml):
+            var line: Int?
+            if let offset {
+                line = yaml.utf8.prefix(max(offset, 0)).reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
+            }
+            let what = value >= 0 ? String(format: " (character U+%04X)", value) : ""
+            return FileError(file: file, line: line, message: "not readable as YAML: \(clean(problem))\(what); remove or escape it")
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            let around = context.map { " (\($0.text))" } ?? ""
+            return FileError(file: file, line: mark.line, column: mark.column,
+                             message: "not valid YAML or JSON: \(clean(problem))\(around)")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            let keys = duplicates.sorted().prefix(3).map { "'\(FileError.oneLine($0, limit: 60))'" }.joined(separator: ", ")
+            return FileError(file: file, line: context.mark.line, column: context.mark.column,
+                             message: "the key \(keys) appears more than once in one mapping; keep one")
+        case .dataCouldNotBeDecoded:
+            return FileError(file: file, message: "not UTF-8 text")
+        default:
+            return FileError(file: file, message: "not valid YAML or JSON")
         }
     }
 

@@ -208,6 +208,19 @@ public struct TokenUsage: Sendable, Codable, Equatable {
     public init(input: Int = 0, output: Int = 0, cachedInput: Int = 0, cacheWriteInput: Int? = nil) {
         self.input = input; self.output = output; self.cachedInput = cachedInput; self.cacheWriteInput = cacheWriteInput
     }
+    /// The most tokens of one kind one model call may report: a billion. More (or a negative
+    /// count) is refused where it enters, so the ledger's sums can never overflow.
+    public static let maxPerCall = 1_000_000_000
+
+    /// Why these counts cannot be one call's, or nil when they can.
+    public var implausibility: String? {
+        for (name, v) in [("input", input), ("output", output), ("cached input", cachedInput), ("cache write", cacheWriteInput ?? 0)]
+        where !(0...TokenUsage.maxPerCall).contains(v) {
+            return "\(name) tokens \(v) (a call reports 0 to \(TokenUsage.maxPerCall))"
+        }
+        return nil
+    }
+
     public static func + (a: TokenUsage, b: TokenUsage) -> TokenUsage {
         let writes: Int? = (a.cacheWriteInput == nil && b.cacheWriteInput == nil) ? nil : (a.cacheWriteInput ?? 0) + (b.cacheWriteInput ?? 0)
         return TokenUsage(input: a.input + b.input, output: a.output + b.output, cachedInput: a.cachedInput + b.cachedInput, cacheWriteInput: writes)

@@ -105,7 +105,9 @@ public enum RoleTools {
         guard let title = object["title"] as? String, !title.isEmpty else { return .failure(RoleError("the plan has no title")) }
         guard let list = object["tasks"] as? [Any], !list.isEmpty else { return .failure(RoleError("the plan has no tasks")) }
         // Bounds that keep a runaway answer from bloating every snapshot of the run.
-        guard list.count <= 200 else { return .failure(RoleError("the plan has \(list.count) tasks; at most 200: plan in larger steps")) }
+        guard list.count <= Plan.maxTasks else {
+            return .failure(RoleError("the plan has \(list.count) tasks; at most \(Plan.maxTasks): plan in larger steps"))
+        }
         func check(_ any: Any, _ what: String) -> Result<Check, RoleError> {
             if let command = any as? String, !command.isEmpty { return .success(Check(command: command)) }
             guard let o = any as? [String: Any], let command = o["command"] as? String, !command.isEmpty else {
@@ -133,10 +135,17 @@ public enum RoleTools {
             guard let rawChecks = t["checks"] as? [Any], !rawChecks.isEmpty else {
                 return .failure(RoleError("task \(id) has no checks: every task needs a machine-checkable acceptance check"))
             }
-            guard rawChecks.count <= 50 else { return .failure(RoleError("task \(id) has \(rawChecks.count) checks; at most 50")) }
+            guard rawChecks.count <= Plan.maxChecksPerTask else {
+                return .failure(RoleError("task \(id) has \(rawChecks.count) checks; at most \(Plan.maxChecksPerTask)"))
+            }
             var checks: [Check] = []
             for (k, c) in rawChecks.enumerated() {
-                switch check(c, "check \(k + 1) of task \(id)") { case let .success(c): checks.append(c); case let .failure(e): return .failure(e) }
+                switch check(c, "check \(k + 1) of task \(id)") {
+                case let .success(c):
+                    // A repeated check would only run again at every claim: kept once.
+                    if !checks.contains(where: { $0.command == c.command && $0.expectExit == c.expectExit }) { checks.append(c) }
+                case let .failure(e): return .failure(e)
+                }
             }
             let rubric = (t["rubric"] as? [Any])?.compactMap { $0 as? String }.filter { !$0.isEmpty }.prefix(20).map { String($0.prefix(1000)) }
             tasks.append(PlanTask(id: TaskID(id), description: description, checks: checks, rubric: (rubric?.isEmpty ?? true) ? nil : rubric))

@@ -5,7 +5,7 @@ public enum Money {
 
     /// "$0.001234" (six decimals, rounded half up for display only).
     public static func format(_ pico: Int64) -> String {
-        let micro = (pico + 500_000) / 1_000_000
+        let micro = pico / 1_000_000 + (pico % 1_000_000 >= 500_000 ? 1 : 0)   // no overflow near Int64.max
         let dollars = micro / 1_000_000, rest = micro % 1_000_000
         let frac = String(rest)
         return "$\(dollars).\(String(repeating: "0", count: 6 - frac.count))\(frac)"
@@ -29,8 +29,13 @@ extension Money {
         }
         let (product, overflow) = whole.multipliedReportingOverflow(by: picoPerDollar)
         guard !overflow else { return nil }
-        return product + fraction
+        let (sum, overflowed) = product.addingReportingOverflow(fraction)
+        return overflowed ? nil : sum
     }
+
+    /// The most one model call may cost: $100,000. A response claiming more is refused where it
+    /// enters (it is a broken or hostile provider, or a typo), so ledger sums can never overflow.
+    public static let maxPicoPerCall: Int64 = 100_000 * picoPerDollar
 
     private static func pow10(_ n: Int) -> Int64 { (0..<n).reduce(1) { r, _ in r * 10 } }
 }

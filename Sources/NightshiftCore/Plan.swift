@@ -1,6 +1,11 @@
 /// A plan: ordered tasks, each with machine-checkable acceptance checks. The plan is fixed
 /// before work starts and lives in the log, so the worker cannot rewrite its done-condition.
 public struct Plan: Sendable, Codable, Equatable {
+    /// Tasks one plan may have (a file's, or the planner's).
+    public static let maxTasks = 200
+    /// Checks one task may have; each runs at every done claim.
+    public static let maxChecksPerTask = 50
+
     public var title: String
     public var tasks: [PlanTask]
     /// A shell script the harness runs once in the workspace before the baseline (installs, fixtures).

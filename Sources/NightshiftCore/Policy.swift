@@ -35,6 +35,8 @@ public struct Budget: Sendable, Codable, Equatable {
         self.tokens = tokens; self.costPicoUSD = costPicoUSD; self.toolCalls = toolCalls; self.steps = steps; self.wallSeconds = wallSeconds
     }
     public var isEmpty: Bool { self == Budget() }
+    /// The longest wall-clock budget, in minutes: a century (so minutes × 60 never overflows).
+    public static let maxWallMinutes = 100 * 366 * 24 * 60
 }
 
 /// Trip after this many in a row; nil: never.

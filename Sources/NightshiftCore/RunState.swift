@@ -480,6 +480,13 @@ extension RunState {
             for (n, t) in toolCalls.enumerated() where t.id != RunState.toolCallID(call, n + 1) {
                 throw fail("tool call \(n + 1) must have id \(RunState.toolCallID(call, n + 1))")
             }
+            // Numbers from outside are bounded where they enter; a log that carries others anyway
+            // (written by hand) is refused here rather than trapping on an overflow.
+            if let why = usage.implausibility { throw fail("the response's usage is out of range: \(why)") }
+            if let cost, !(0...Money.maxPicoPerCall).contains(cost) { throw fail("the response's cost \(cost) is out of range") }
+            guard self.usage.input <= Int.max / 2, self.usage.output <= Int.max / 2, costPicoUSD <= Int64.max / 2 else {
+                throw fail("the run's token or cost totals are out of range")
+            }
             self.usage = self.usage + usage
             let l = ledgerIndex(awaitingRole ?? Role.worker)
             ledger[l].calls += 1

@@ -197,6 +197,14 @@ public struct Harness: Sendable {
                     let response = try await model.respond(to: request) { retry in
                         await recorder.record(.modelRetried(call: call, attempt: retry.attempt, reason: retry.reason, delayMs: retry.delayMs))
                     }
+                    if let why = response.usage.implausibility ?? response.costPicoUSD.flatMap({
+                        (0...Money.maxPicoPerCall).contains($0) ? nil : "a cost of \(Money.format($0))"
+                    }) {
+                        // Recorded as a failed call, not folded: a response the fold would refuse must
+                        // not be what every resume stumbles on again.
+                        let reason = "the model's response reported impossible usage (\(why)); it was not recorded. Check the provider, then resume"
+                        throw ModelError(reason, needsAttention: true)
+                    }
                     events = [.modelResponded(call: call, text: Payload(response.text),
                                               toolCalls: response.toolCalls.enumerated().map { n, t in
                                                   ToolCall(id: RunState.toolCallID(call, n + 1), name: t.name, arguments: Payload(t.arguments))
@@ -284,6 +292,8 @@ public struct Harness: Sendable {
                                                   durationMs: result.durationMs)
                     try scratch.applyUncommitted(event)
                     buffer.append(event)
+                    // Each result is durable as it comes: a kill during a long list loses at most the check running.
+                    try await commit()
                 }
 
             case let .runChecks(task, attempt, from, list):
@@ -298,6 +308,7 @@ public struct Harness: Sendable {
                                                durationMs: result.durationMs)
                     try scratch.applyUncommitted(event)
                     buffer.append(event)
+                    try await commit()
                 }
             }
         }

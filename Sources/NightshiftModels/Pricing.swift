@@ -28,7 +28,15 @@ public struct PricingTable: Sendable {
         guard let p = price(for: model) else { return nil }
         let writes = Int64(usage.cacheWriteInput ?? 0), cached = Int64(usage.cachedInput)
         let plain = max(Int64(usage.input) - cached - writes, 0)
-        return plain * p.input + cached * p.cachedInput + writes * p.cacheWrite + Int64(usage.output) * p.output
+        // Overflow-checked: an absurd price or count gives an absurd cost (refused where it enters), never a trap.
+        var total: Int64 = 0
+        for (count, price) in [(plain, p.input), (cached, p.cachedInput), (writes, p.cacheWrite), (Int64(usage.output), p.output)] {
+            let (product, o1) = count.multipliedReportingOverflow(by: price)
+            let (sum, o2) = total.addingReportingOverflow(product)
+            if o1 || o2 { return .max }
+            total = sum
+        }
+        return total
     }
 
     /// List prices as published by the vendors (USD per million tokens), shipped as defaults.
