@@ -202,6 +202,40 @@ enum Composition {
             """)
     }
 
+    /// How long a run's lease outlives its holder's last heartbeat. A holder on this host is
+    /// checked by its pid at once; the time-to-live is for holders that cannot be checked so.
+    static let leaseTTL: Duration = .seconds(30)
+
+    /// Holds `run`'s lease while `body` runs: taken first (a live holder elsewhere makes this a
+    /// ``RunBusy``, exit status 5), renewed every ten seconds, released at the end whatever happened.
+    /// Every append `body` makes with the lease is fenced: once taken over, this process stops.
+    static func withLease<T>(_ run: RunID, store: any EventStore, _ body: (Lease) async throws -> T) async throws -> T {
+        let lease: Lease
+        do {
+            lease = try await store.acquireLease(run, holder: LocalProcess.holder, ttl: leaseTTL, isAlive: LocalProcess.isAlive)
+        } catch let error as StoreError where error.code == .leaseHeld {
+            throw RunBusy(message: error.message)
+        }
+        // Scoped to this call: cancelled when the body ends. A renewal that finds the lease taken
+        // over just stops; the body learns it at its next (fenced) append and stops too.
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: leaseTTL / 3)
+                if Task.isCancelled { return }
+                do { try await store.renewLease(lease) } catch { return }
+            }
+        }
+        defer { heartbeat.cancel() }
+        do {
+            let result = try await body(lease)
+            try? await store.releaseLease(lease)
+            return result
+        } catch {
+            try? await store.releaseLease(lease)
+            throw error
+        }
+    }
+
     /// Runs `body`, then `cleanup` whether or not it threw (an async `defer`).
     static func finally<T>(_ body: () async throws -> T, cleanup: () async -> Void) async throws -> T {
         let result: T
@@ -295,6 +329,12 @@ struct ScriptedModelWithPath: ModelProvider {
     func respond(to request: ModelRequest) async throws -> ModelResponse { try await inner.respond(to: request) }
 }
 
+/// Another live process drives the run; exits 5, so scripts can tell "busy" from a failure.
+struct RunBusy: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
 /// A one-line error for the user; exits 1.
 struct CLIError: Error, CustomStringConvertible {
     var message: String
@@ -315,6 +355,12 @@ func exitStatus(for reason: StopReason) -> ExitCode {
 func reportErrors<T>(_ body: () async throws -> T) async throws -> T {
     do { return try await body() } catch let e as ExitCode { throw e } catch let e as CleanExit { throw e } catch let e as ValidationError {
         throw e
+    } catch let e as RunBusy {
+        writeErr("nightshift: \(e.message)\n")
+        throw ExitCode(5)
+    } catch let e as StoreError where e.code == .leaseLost {
+        writeErr("nightshift: \(e.message)\n")
+        throw ExitCode(5)
     } catch {
         writeErr("nightshift: error: \(error)\n")
         throw ExitCode.failure

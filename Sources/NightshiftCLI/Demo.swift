@@ -78,7 +78,9 @@ struct Demo: AsyncParsableCommand {
             let runID = Composition.newRunID()
             try await harness.create(runID, title: plan.title, plan: plan, workspace: project, settings: RunSettings(maxAttempts: 3, loop: LoopSettings(), git: gitLocation))
             writeOut("run id: \(runID)   (if killed: nightshift resume \(runID)\(dbArg))\n\n")
-            let reason = try await harness.drive(runID, announce: [.isolationSet(mode: isolation.label)])
+            let reason = try await Composition.withLease(runID, store: store) { lease in
+                try await harness.drive(runID, announce: [.isolationSet(mode: isolation.label)], lease: lease)
+            }
             if reason == .finished { await printReport(runID, store: store) }
             printOutcome(runID, reason, db: self.store.db)
             say("The workspace now holds the fixed project and PROGRESS.md (a view written from the log): \(project)")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import NightshiftCore
+import NightshiftHands
 import NightshiftHarness
 import NightshiftSQLite
 
@@ -31,6 +32,11 @@ struct Status: AsyncParsableCommand {
             say("model     \(state.model)\(state.model.hasPrefix("scripted:") ? "  (scripted test double)" : "")")
             say("workspace \(state.workspace)")
             say("events    \(state.lastSeq)   model calls \(state.modelCalls)   tool calls \(state.toolCalls)   resumes \(state.resumes)")
+            if let record = try await store.leaseRecord(of: RunID(run)), !record.released,
+               !record.isFree(now: SQLiteEventStore.systemNow(), ttl: Composition.leaseTTL, isAlive: LocalProcess.isAlive) {
+                let since = Date(timeIntervalSince1970: Double(record.lease.since.milliseconds) / 1000).formatted(.iso8601)
+                say("driven by \(record.lease.holder) since \(since) (lease \(record.lease.epoch))")
+            }
             // Status reads the newest snapshot and the events after it; it says so rather than imply more.
             if let snapshot = try await store.latestSnapshot(of: RunID(run))?.seq, snapshot > 0, snapshot <= state.lastSeq {
                 say("checked   events \(snapshot + 1)–\(state.lastSeq) against the chain (read after the snapshot at event \(snapshot)); "

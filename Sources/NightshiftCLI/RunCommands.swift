@@ -167,6 +167,8 @@ struct RunCommand: AsyncParsableCommand {
                 let settings = RunSettings(maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns,
                                            toolServers: servers.isEmpty ? nil : servers, worktreeOf: worktreeOf, loop: loop,
                                            git: gitLocation)
+                // The lease before the run exists: no other process can start driving it in between.
+                return try await Composition.withLease(runID, store: store) { lease in
                 if let plan {
                     try await harness.create(runID, title: plan.title, plan: plan, workspace: ws, settings: settings)
                 } else if let goal {
@@ -184,7 +186,8 @@ struct RunCommand: AsyncParsableCommand {
                 if let guidancePath, Composition.isInside(guidancePath, ws) { Composition.frozenNotice(guidancePath, kind: "guidance") }
                 return try await harness.drive(runID, announce: (policyEvent.map { [$0] } ?? []) + (guidanceEvent.map { [$0] } ?? []) + announce
                                                     + [.isolationSet(mode: isolation.label)] + tools.started,
-                                                 provision: provision, policyChanges: PolicyWatcher.hook(watcher))
+                                                 provision: provision, policyChanges: PolicyWatcher.hook(watcher), lease: lease)
+                }
             }, cleanup: {
                 await tools.stop()
                 try? await http?.shutdown()
@@ -272,8 +275,17 @@ struct NoModel: ModelProvider {
 /// again), the same workspace (reattached, or made if it never was), the same MCP servers,
 /// sandbox, sealed files and policy watch as the process that started it.
 enum Resumption {
+    /// - Throws: ``RunBusy`` when another live process drives the run (nothing is done then).
     static func resume(_ runID: RunID, store: SQLiteEventStore, db: String, models: ModelOptions, sandbox: SandboxOptions,
                        printer: TimelinePrinter?, by: String) async throws -> StopReason {
+        // The lease first: only then may calls left in flight be put in doubt, or a half-made worktree be remade.
+        try await Composition.withLease(runID, store: store) { lease in
+            try await resumeHolding(runID, lease: lease, store: store, db: db, models: models, sandbox: sandbox, printer: printer, by: by)
+        }
+    }
+
+    static func resumeHolding(_ runID: RunID, lease: Lease, store: SQLiteEventStore, db: String, models: ModelOptions,
+                              sandbox: SandboxOptions, printer: TimelinePrinter?, by: String) async throws -> StopReason {
         let probe = Composition.harness(store: store, model: NoModel(), printer: nil)
         let state = try await probe.wake(runID)
         // The log ends before the run index's head: events were removed (or a file restored). Say
@@ -346,7 +358,7 @@ enum Resumption {
             }
             return try await harness.drive(runID, resumedBy: by,
                                            announce: announce + [.isolationSet(mode: isolation.label)] + tools.started, provision: provision,
-                                           policyChanges: PolicyWatcher.hook(watcher))
+                                           policyChanges: PolicyWatcher.hook(watcher), lease: lease)
         }, cleanup: {
             await tools.stop()
             try? await http?.shutdown()

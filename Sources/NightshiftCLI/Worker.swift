@@ -44,6 +44,10 @@ struct Worker: AsyncParsableCommand {
                         let reason = try await Resumption.resume(summary.id, store: store, db: self.store.db, models: models, sandbox: sandbox,
                                                                 printer: nil, by: "nightshift worker (pid \(getpid()))")
                         say("run \(summary.id) \(reason.text)")
+                    } catch let busy as RunBusy {
+                        // Another live process drives it: not a failure, and not ours to take.
+                        say("run \(summary.id) skipped: \(busy.message)")
+                        failedAt[summary.id] = summary.headSeq   // tried again once its log moves
                     } catch {
                         // One run's trouble (a missing key, a vanished workspace) must not stop the others.
                         say("run \(summary.id) could not be resumed: \(error)")

@@ -5,9 +5,27 @@
 public protocol EventStore: Sendable {
     /// Appends `events` atomically after position `expectedSeq` (0 for a new run).
     /// - Parameter snapshot: folded state after these events, stored in the same transaction.
-    /// - Throws: ``StoreError`` `.sequenceConflict` if the run's head is not `expectedSeq`; nothing is written.
+    /// - Parameter fence: the driver's lease; the append is refused unless it is still the run's
+    ///   lease, checked in the same transaction. Nil for appends that need none (a human's decision).
+    /// - Throws: ``StoreError`` `.sequenceConflict` if the run's head is not `expectedSeq`, `.leaseLost`
+    ///   if `fence` is no longer the run's lease; nothing is written.
     @discardableResult
-    func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?) async throws -> [EventEnvelope]
+    func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?, fence: Lease?) async throws -> [EventEnvelope]
+
+    /// Takes the run for `holder`: when no one holds it, when the holder released it, stopped
+    /// heartbeating for longer than `ttl` (by the store's clock), or is known dead (`isAlive`).
+    /// A take-over increments the epoch, which fences the previous holder out.
+    /// - Throws: ``StoreError`` `.leaseHeld` naming the live holder.
+    func acquireLease(_ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool) async throws -> Lease
+
+    /// The holder's heartbeat. - Throws: `.leaseLost` when the run was taken over meanwhile.
+    func renewLease(_ lease: Lease) async throws
+
+    /// Gives the run up (after a pause, a finish or an error); the next driver takes it at once.
+    func releaseLease(_ lease: Lease) async throws
+
+    /// The run's lease as stored, or nil when no process has ever driven it under a lease.
+    func leaseRecord(of run: RunID) async throws -> LeaseRecord?
 
     /// Events with `seq > after`, at most `limit`, verified against the hash chain as they are read.
     /// - Throws: ``StoreError`` `.corrupt` naming the first bad seq.
@@ -35,7 +53,11 @@ public protocol EventStore: Sendable {
 extension EventStore {
     @discardableResult
     public func append(_ events: [Event], to run: RunID, expectedSeq: Int64) async throws -> [EventEnvelope] {
-        try await append(events, to: run, expectedSeq: expectedSeq, snapshot: nil)
+        try await append(events, to: run, expectedSeq: expectedSeq, snapshot: nil, fence: nil)
+    }
+    @discardableResult
+    public func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?) async throws -> [EventEnvelope] {
+        try await append(events, to: run, expectedSeq: expectedSeq, snapshot: snapshot, fence: nil)
     }
     /// Every event of the run.
     public func readAll(_ run: RunID) async throws -> [EventEnvelope] {

@@ -3,7 +3,7 @@
 public struct StoreError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
-            case sequenceConflict, runNotFound, runExists, corrupt, locked, readOnly, io
+            case sequenceConflict, runNotFound, runExists, corrupt, locked, readOnly, io, leaseHeld, leaseLost
         }
         private let base: Base
         private init(_ b: Base) { base = b }
@@ -18,6 +18,10 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         public static let locked = Code(.locked)
         public static let readOnly = Code(.readOnly)
         public static let io = Code(.io)
+        /// Another live process drives the run: wait for it, or stop it.
+        public static let leaseHeld = Code(.leaseHeld)
+        /// This process's lease was taken over (it had stopped heartbeating): it must stop driving.
+        public static let leaseLost = Code(.leaseLost)
     }
 
     public var code: Code

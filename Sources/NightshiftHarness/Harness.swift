@@ -83,9 +83,11 @@ public struct Harness: Sendable {
     /// - Parameter provision: makes the workspace, concurrently with the first model call; awaited
     ///   before anything touches the workspace. Its events (`workspace_provisioned`) are recorded
     ///   then; if it fails, the run pauses with the reason.
+    /// - Parameter lease: the run's lease, held by this process; every append is fenced with it, so
+    ///   a process whose lease was taken over stops at its next append (`StoreError.leaseLost`).
     public func drive(_ run: RunID, resumedBy: String? = nil, announce: [Event] = [],
                       provision: (@Sendable () async throws -> [Event])? = nil,
-                      policyChanges: (@Sendable () -> Event?)? = nil) async throws -> StopReason {
+                      policyChanges: (@Sendable () -> Event?)? = nil, lease: Lease? = nil) async throws -> StopReason {
         // Every run has `note` and `escalate` (decided in the core); a runner's own tool of that name is left alone.
         let offered = tools.specs + [ToolSpec.note, ToolSpec.escalate].filter { core in !tools.specs.contains { $0.name == core.name } }
         let catalog = ToolCatalog(offered)
@@ -132,7 +134,7 @@ public struct Harness: Sendable {
             if committed.lastSeq - lastSnapshotSeq >= (stopping ? min(8, configuration.snapshotEvery) : configuration.snapshotEvery) {
                 snapshot = Snapshot(seq: committed.lastSeq, state: Array(try JSONEncoder().encode(committed)))
             }
-            let envelopes = try await store.append(buffer, to: run, expectedSeq: committed.lastSeq, snapshot: snapshot)
+            let envelopes = try await store.append(buffer, to: run, expectedSeq: committed.lastSeq, snapshot: snapshot, fence: lease)
             if let snapshot { lastSnapshotSeq = snapshot.seq }
             for e in envelopes {
                 try committed.apply(e)
@@ -191,7 +193,7 @@ public struct Harness: Sendable {
                     request.artifacts = "Changes in the workspace since the last commit (git diff --stat):\n" + summary
                 }
                 // Retries are appended as they happen, so a long backoff is visible in the log.
-                let recorder = RetryRecorder(store: store, state: committed, observer: observer)
+                let recorder = RetryRecorder(store: store, state: committed, fence: lease, observer: observer)
                 let events: [Event]
                 do {
                     let response = try await model.respond(to: request) { retry in
@@ -375,18 +377,19 @@ public struct Harness: Sendable {
 actor RetryRecorder {
     let store: any EventStore
     var state: RunState
+    let fence: Lease?
     var appended: [EventEnvelope] = []
     var failure: (any Error)?
     let observer: (@Sendable (EventEnvelope) -> Void)?
 
-    init(store: any EventStore, state: RunState, observer: (@Sendable (EventEnvelope) -> Void)?) {
-        self.store = store; self.state = state; self.observer = observer
+    init(store: any EventStore, state: RunState, fence: Lease?, observer: (@Sendable (EventEnvelope) -> Void)?) {
+        self.store = store; self.state = state; self.fence = fence; self.observer = observer
     }
 
     func record(_ event: Event) async {
         guard failure == nil else { return }
         do {
-            for e in try await store.append([event], to: state.run, expectedSeq: state.lastSeq) {
+            for e in try await store.append([event], to: state.run, expectedSeq: state.lastSeq, snapshot: nil, fence: fence) {
                 try state.apply(e)
                 appended.append(e)
                 observer?(e)

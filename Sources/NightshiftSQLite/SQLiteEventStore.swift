@@ -109,14 +109,15 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: EventStore
 
-    public func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?) async throws -> [EventEnvelope] {
+    public func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?, fence: Lease?) async throws -> [EventEnvelope] {
         // Encode here, in the caller's task, so concurrent appenders encode in parallel; only the
         // hash chaining and the inserts happen under the single write lock.
         let time = configuration.now()
         let bodies = try events.enumerated().map { n, event in
             try EventCodec.body(event, run: run, seq: expectedSeq + Int64(n) + 1, time: time)
         }
-        return try await committer.submit(AppendRequest(run: run, expectedSeq: expectedSeq, bodies: bodies, snapshot: snapshot))
+        return try await committer.submit(AppendRequest(run: run, expectedSeq: expectedSeq, bodies: bodies, snapshot: snapshot,
+                                                        fence: fence?.epoch))
     }
 
     public func read(_ run: RunID, after: Int64, limit: Int) async throws -> [EventEnvelope] {
@@ -271,6 +272,63 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    // MARK: Leases
+
+    public func acquireLease(_ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool) async throws -> Lease {
+        let now = configuration.now()
+        do {
+            return try await writer.write { db in
+                let current = try Self.leaseRecord(db, run)
+                if let current, current.lease.holder != holder, !current.isFree(now: now, ttl: ttl, isAlive: isAlive) {
+                    let since = Date(timeIntervalSince1970: Double(current.lease.since.milliseconds) / 1000)
+                    throw StoreError(.leaseHeld, """
+                        run \(run) is being advanced by \(current.lease.holder) since \(since.formatted(.iso8601)); \
+                        wait for it, or stop that process
+                        """)
+                }
+                let lease = Lease(run: run, epoch: (current?.lease.epoch ?? 0) + 1, holder: holder, since: now)
+                try db.execute(sql: """
+                    INSERT OR REPLACE INTO lease (run, epoch, host, boot, pid, started, since, heartbeat, released)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
+                    """, arguments: [run.rawValue, lease.epoch, holder.host, holder.boot, holder.pid, holder.started,
+                                     now.milliseconds, now.milliseconds])
+                return lease
+            }
+        } catch { throw Self.mapError(error, path: path) }
+    }
+
+    public func renewLease(_ lease: Lease) async throws {
+        let now = configuration.now()
+        do {
+            try await writer.write { db in
+                try db.execute(sql: "UPDATE lease SET heartbeat = ? WHERE run = ? AND epoch = ? AND released = 0",
+                               arguments: [now.milliseconds, lease.run.rawValue, lease.epoch])
+                guard db.changesCount == 1 else {
+                    throw StoreError(.leaseLost, "run \(lease.run) was taken over; this process stops driving it")
+                }
+            }
+        } catch { throw Self.mapError(error, path: path) }
+    }
+
+    public func releaseLease(_ lease: Lease) async throws {
+        do {
+            try await writer.write { db in
+                try db.execute(sql: "UPDATE lease SET released = 1 WHERE run = ? AND epoch = ?", arguments: [lease.run.rawValue, lease.epoch])
+            }
+        } catch { throw Self.mapError(error, path: path) }
+    }
+
+    public func leaseRecord(of run: RunID) async throws -> LeaseRecord? {
+        try await writer.read { db in try Self.leaseRecord(db, run) }
+    }
+
+    static func leaseRecord(_ db: Database, _ run: RunID) throws -> LeaseRecord? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM lease WHERE run = ?", arguments: [run.rawValue]) else { return nil }
+        let holder = LeaseHolder(host: row["host"], boot: row["boot"], pid: Int32(row["pid"] as Int64), started: row["started"])
+        return LeaseRecord(lease: Lease(run: run, epoch: row["epoch"], holder: holder, since: Timestamp(milliseconds: row["since"])),
+                           heartbeat: Timestamp(milliseconds: row["heartbeat"]), released: (row["released"] as Int64) != 0)
+    }
+
     static func mapError(_ error: any Error, path: String) -> StoreError {
         if let e = error as? StoreError { return e }
         if let db = error as? DatabaseError {
@@ -299,6 +357,8 @@ struct AppendRequest: Sendable {
     /// Canonical bytes of the events at positions expectedSeq + 1, +2, …
     var bodies: [EventCodec.Body]
     var snapshot: Snapshot?
+    /// The driver's lease epoch, checked in the transaction; nil for unfenced appends.
+    var fence: Int64?
 }
 
 /// Serialises appends and batches the ones that queue up while a commit is in flight.
@@ -354,6 +414,14 @@ actor GroupCommitter {
     }
 
     private static func append(_ db: Database, _ r: AppendRequest) throws -> [EventEnvelope] {
+        if let fence = r.fence {
+            let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT epoch, released, pid, host FROM lease WHERE run = ?"),
+                                       arguments: [r.run.rawValue])
+            guard let row, row["epoch"] as Int64 == fence, row["released"] as Int64 == 0 else {
+                let by = row.map { " by pid \($0["pid"] as Int64) on \($0["host"] as String)" } ?? ""
+                throw StoreError(.leaseLost, "run \(r.run) was taken over\(by); this process stops driving it")
+            }
+        }
         let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT head_seq, head_hash FROM run WHERE id = ?"),
                                     arguments: [r.run.rawValue])
         let headSeq: Int64 = head?["head_seq"] ?? 0

@@ -42,6 +42,23 @@ enum SQLiteSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        // Who drives each run (one process at a time). Every append by a driver checks, in its
+        // transaction, that its epoch is still the run's; a take-over increments it.
+        m.registerMigration("v2-leases") { db in
+            try db.execute(sql: """
+                CREATE TABLE lease (
+                    run TEXT PRIMARY KEY NOT NULL,
+                    epoch INTEGER NOT NULL,
+                    host TEXT NOT NULL,
+                    boot TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    started INTEGER NOT NULL,
+                    since INTEGER NOT NULL,
+                    heartbeat INTEGER NOT NULL,
+                    released INTEGER NOT NULL DEFAULT 0
+                ) WITHOUT ROWID;
+                """)
+        }
         return m
     }
 }

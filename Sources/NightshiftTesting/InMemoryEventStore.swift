@@ -9,11 +9,17 @@ public actor InMemoryEventStore: EventStore {
 
     private var runsByID: [RunID: Run] = [:]
     private var blobs: [String: Data] = [:]
+    private var leases: [RunID: LeaseRecord] = [:]
     private let now: @Sendable () -> Timestamp
 
     public init(now: @escaping @Sendable () -> Timestamp = { Timestamp(milliseconds: 0) }) { self.now = now }
 
-    public func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?) throws -> [EventEnvelope] {
+    public func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?, fence: Lease?) throws -> [EventEnvelope] {
+        if let fence {
+            guard let record = leases[run], !record.released, record.lease.epoch == fence.epoch else {
+                throw StoreError(.leaseLost, "run \(run) is no longer driven by this process (its lease was taken over); it stops here")
+            }
+        }
         let existing = runsByID[run]
         let head = Int64(existing?.records.count ?? 0)
         guard head == expectedSeq else {
@@ -66,6 +72,29 @@ public actor InMemoryEventStore: EventStore {
         }
         return out
     }
+
+    public func acquireLease(_ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool) throws -> Lease {
+        let time = now()
+        if let record = leases[run], record.lease.holder != holder, !record.isFree(now: time, ttl: ttl, isAlive: isAlive) {
+            throw StoreError(.leaseHeld, "run \(run) is being advanced by \(record.lease.holder) (lease \(record.lease.epoch)); wait, or stop it")
+        }
+        let lease = Lease(run: run, epoch: (leases[run]?.lease.epoch ?? 0) + 1, holder: holder, since: time)
+        leases[run] = LeaseRecord(lease: lease, heartbeat: time, released: false)
+        return lease
+    }
+
+    public func renewLease(_ lease: Lease) throws {
+        guard let record = leases[lease.run], !record.released, record.lease.epoch == lease.epoch else {
+            throw StoreError(.leaseLost, "run \(lease.run) is no longer driven by this process (its lease was taken over)")
+        }
+        leases[lease.run]?.heartbeat = now()
+    }
+
+    public func releaseLease(_ lease: Lease) {
+        if leases[lease.run]?.lease.epoch == lease.epoch { leases[lease.run]?.released = true }
+    }
+
+    public func leaseRecord(of run: RunID) -> LeaseRecord? { leases[run] }
 
     public func runs() -> [RunSummary] {
         runsByID.values.map(\.summary).sorted { ($0.created, $0.id) > ($1.created, $1.id) }

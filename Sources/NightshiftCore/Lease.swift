@@ -1,0 +1,43 @@
+/// Who drives a run: one process on one host. A run is driven by at most one process at a time;
+/// its lease names that process and a heartbeat says it is still at work.
+public struct LeaseHolder: Sendable, Equatable, Codable, CustomStringConvertible {
+    public var host: String
+    /// The host's boot: a holder recorded before a reboot is gone, whatever its pid.
+    public var boot: String
+    public var pid: Int32
+    /// When the process started (clock ticks since boot), so a reused pid is not taken for the holder.
+    public var started: Int64
+    public init(host: String, boot: String, pid: Int32, started: Int64) {
+        self.host = host; self.boot = boot; self.pid = pid; self.started = started
+    }
+    public var description: String { "pid \(pid) on \(host)" }
+}
+
+/// The right to append to a run. `epoch` grows at every take-over; a store refuses an append
+/// fenced with an older epoch (a process that lost its lease learns it at its next append).
+public struct Lease: Sendable, Equatable {
+    public var run: RunID
+    public var epoch: Int64
+    public var holder: LeaseHolder
+    public var since: Timestamp
+    public init(run: RunID, epoch: Int64, holder: LeaseHolder, since: Timestamp) {
+        self.run = run; self.epoch = epoch; self.holder = holder; self.since = since
+    }
+}
+
+/// A run's lease as stored: who holds it, since when, their last heartbeat, and whether released.
+public struct LeaseRecord: Sendable, Equatable {
+    public var lease: Lease
+    public var heartbeat: Timestamp
+    public var released: Bool
+    public init(lease: Lease, heartbeat: Timestamp, released: Bool) { self.lease = lease; self.heartbeat = heartbeat; self.released = released }
+
+    /// Whether someone may take the run over: released, silent for longer than `ttl`, or its
+    /// holder known dead (`isAlive` answers for holders it can check, such as local processes).
+    public func isFree(now: Timestamp, ttl: Duration, isAlive: (LeaseHolder) -> Bool) -> Bool {
+        if released { return true }
+        let ttlMs = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+        if now.milliseconds - heartbeat.milliseconds >= ttlMs { return true }
+        return !isAlive(lease.holder)
+    }
+}

@@ -1,0 +1,41 @@
+public import NightshiftCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// This process as a run's lease holder, and whether a holder recorded on this host still runs.
+/// A holder is the same process only if its pid exists with the same start time since the same
+/// boot: a pid reused by another program, or any pid from before a reboot, is a dead holder.
+public enum LocalProcess {
+    /// This process.
+    public static let holder: LeaseHolder = LeaseHolder(host: hostName, boot: bootID, pid: getpid(), started: startTicks(getpid()) ?? 0)
+
+    /// Whether `holder` is still running. For another host it answers true: there only the
+    /// heartbeat can tell, and the store applies the time-to-live.
+    @Sendable public static func isAlive(_ holder: LeaseHolder) -> Bool {
+        guard holder.host == hostName else { return true }
+        guard holder.boot == bootID else { return false }
+        return startTicks(holder.pid) == holder.started
+    }
+
+    static let hostName: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
+
+    static let bootID: String = {
+        (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
+    }()
+
+    /// Field 22 of /proc/PID/stat (start time in clock ticks since boot), or nil when there is no such process.
+    static func startTicks(_ pid: Int32) -> Int64? {
+        guard pid > 0, let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        // Fields after the command name (which may hold spaces and parentheses) start at field 3.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? Int64(fields[19]) : nil
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import NightshiftCore
+import NightshiftSQLite
+import NightshiftTesting
+import Testing
+
+/// One process drives a run at a time: the lease and its fencing, the same on every store.
+@Suite struct LeaseConformanceTests {
+    static let me = LeaseHolder(host: "h1", boot: "b", pid: 100, started: 7)
+    static let other = LeaseHolder(host: "h1", boot: "b", pid: 200, started: 9)
+
+    @Test(arguments: StoreKind.allCases)
+    func aLiveHolderKeepsTheRunAndADeadOneLosesIt(kind: StoreKind) async throws {
+        let store = try kind.make()
+        let run = RunID("r1")
+        try await store.append(creation(), to: run, expectedSeq: 0)
+        let first = try await store.acquireLease(run, holder: Self.me, ttl: .seconds(30), isAlive: { _ in true })
+        #expect(first.epoch == 1)
+        // Alive: refused, naming the holder.
+        let busy = await #expect(throws: StoreError.self) {
+            try await store.acquireLease(run, holder: Self.other, ttl: .seconds(30), isAlive: { _ in true })
+        }
+        #expect(busy?.code == .leaseHeld)
+        #expect(busy?.message.contains("pid 100 on h1") == true, "\(busy?.message ?? "")")
+        // Its own appends are fenced and go through.
+        try await store.append([.runPaused(reason: "x")], to: run, expectedSeq: 2, snapshot: nil, fence: first)
+        // Dead: taken over, with a new epoch that fences the old holder out.
+        let second = try await store.acquireLease(run, holder: Self.other, ttl: .seconds(30), isAlive: { $0.pid != 100 })
+        #expect(second.epoch == 2)
+        let lost = await #expect(throws: StoreError.self) {
+            try await store.append([.runResumed(by: "stale")], to: run, expectedSeq: 3, snapshot: nil, fence: first)
+        }
+        #expect(lost?.code == .leaseLost)
+        await #expect(throws: StoreError.self) { try await store.renewLease(first) }
+        #expect(try await store.readAll(run).count == 3)   // nothing of the stale holder's landed
+        try await store.append([.runResumed(by: "new")], to: run, expectedSeq: 3, snapshot: nil, fence: second)
+        try await store.renewLease(second)
+        // An unfenced append (a human's decision) needs no lease.
+        try await store.append([.guidanceGiven(text: "go", by: "alice")], to: run, expectedSeq: 4)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aReleasedOrSilentLeaseIsFreeAndTheRecordSaysWho(kind: StoreKind) async throws {
+        let store = try kind.make()
+        let run = RunID("r1")
+        try await store.append(creation(), to: run, expectedSeq: 0)
+        #expect(try await store.leaseRecord(of: run) == nil)
+        let a = try await store.acquireLease(run, holder: Self.me, ttl: .seconds(30), isAlive: { _ in true })
+        #expect(try await store.leaseRecord(of: run)?.lease.holder == Self.me)
+        try await store.releaseLease(a)
+        #expect(try await store.leaseRecord(of: run)?.released == true)
+        let b = try await store.acquireLease(run, holder: Self.other, ttl: .seconds(30), isAlive: { _ in true })
+        #expect(b.epoch == 2)
+        // Another host's holder that stopped heartbeating longer ago than the time-to-live.
+        let remote = LeaseHolder(host: "h2", boot: "c", pid: 5, started: 1)
+        let c = try await store.acquireLease(run, holder: remote, ttl: .zero, isAlive: { _ in true })
+        #expect(c.epoch == 3)
+        // Taking a lease one already holds is allowed (same process, same run).
+        let again = try await store.acquireLease(run, holder: remote, ttl: .seconds(30), isAlive: { _ in true })
+        #expect(again.epoch == 4)
+    }
+}
