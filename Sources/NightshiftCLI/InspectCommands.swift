@@ -37,6 +37,7 @@ struct Status: AsyncParsableCommand {
                 let since = Date(timeIntervalSince1970: Double(record.lease.since.milliseconds) / 1000).formatted(.iso8601)
                 say("driven by \(record.lease.holder) since \(since) (lease \(record.lease.epoch))")
             }
+            if let ignored = try await harness.snapshotIgnored(RunID(run)) { say("snapshot  \(ignored)") }
             // Status reads the newest snapshot and the events after it; it says so rather than imply more.
             if let snapshot = try await store.latestSnapshot(of: RunID(run))?.seq, snapshot > 0, snapshot <= state.lastSeq {
                 say("checked   events \(snapshot + 1)–\(state.lastSeq) against the chain (read after the snapshot at event \(snapshot)); "
@@ -165,7 +166,11 @@ struct Audit: AsyncParsableCommand {
                         continue
                     }
                     let report = try await store.verify(id)
-                    if report.ok {
+                    let snapshot = report.ok ? try await Composition.harness(store: store, model: NoModel(), printer: nil).snapshotDisagreement(id) : nil
+                    if let snapshot {
+                        ok = false
+                        say("\(id): SNAPSHOT DISAGREES — \(snapshot) (every reader ignores it and folds the log; the chain itself is intact)")
+                    } else if report.ok {
                         say("\(id): ok — \(report.events) events, head \(report.headHash.hex.prefix(16))…")
                     } else {
                         ok = false

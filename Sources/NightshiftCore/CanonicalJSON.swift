@@ -249,6 +249,8 @@ struct CanonicalWriter {
             raw("\"guidanceSet\":{"); key("hash", first: true); string(hash); key("source"); string(source); key("text"); payload(text)
         case let .isolationSet(mode):
             raw("\"isolationSet\":{"); key("mode", first: true); string(mode)
+        case let .snapshotTaken(seq, sha256):
+            raw("\"snapshotTaken\":{"); key("seq", first: true); int(seq); key("sha256"); string(sha256)
         case let .workspaceProvisioned(path, branch, base):
             raw("\"workspaceProvisioned\":{"); key("base", first: true); string(base); key("branch"); string(branch); key("path"); string(path)
         case let .workCommitted(task, commit, detail):

@@ -48,6 +48,10 @@ public enum Event: Sendable, Codable, Equatable {
     case workCommitted(task: TaskID, commit: String?, detail: String)
     /// How this process isolates the commands it runs (recorded at every start; "UNSANDBOXED: …" when the user chose so).
     case isolationSet(mode: String)
+    /// A snapshot of the folded state after event `seq` was stored with the batch this event ends;
+    /// `sha256` is the snapshot's digest. A snapshot is a cache, used only when an event in the
+    /// chain vouches for its exact bytes: one edited in the database is ignored.
+    case snapshotTaken(seq: Int64, sha256: String)
     /// An MCP server was started (at every process start, and again after it died): the tools it
     /// offers, by their namespaced names, and how it runs (command, sandbox). Never its environment's values.
     case toolServerStarted(name: String, tools: [String], detail: String)
@@ -96,6 +100,9 @@ public enum Event: Sendable, Codable, Equatable {
     case handoffWritten(task: TaskID, reason: String, handoff: Handoff)
 
     /// A short, stable name for the event kind (indexed by stores; shown by `nightshift log`).
+    /// Whether this is a `snapshot_taken` (which may follow the end of a run).
+    public var isSnapshotVoucher: Bool { if case .snapshotTaken = self { true } else { false } }
+
     public var kind: String {
         switch self {
         case .runCreated: "run_created"
@@ -121,6 +128,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .runFinished: "run_finished"
         case .runFailed: "run_failed"
         case .isolationSet: "isolation_set"
+        case .snapshotTaken: "snapshot_taken"
         case .workspaceProvisioned: "workspace_provisioned"
         case .workCommitted: "work_committed"
         case .toolServerStarted: "tool_server_started"

@@ -313,7 +313,8 @@ extension RunState {
     private mutating func reduce(_ event: Event) throws(Invalid) {
         func fail(_ m: String) -> Invalid { Invalid(text: m) }
         if case .runCreated = event {} else if !created { throw fail("the run has no run_created event") }
-        if isTerminal { throw fail("the run already ended (\(status.rawValue))") }
+        // The last commit of a run that ended carries its snapshot's voucher; nothing else follows the end.
+        if isTerminal, !event.isSnapshotVoucher { throw fail("the run already ended (\(status.rawValue))") }
 
         switch event {
         case let .runCreated(title, workspace, model, settings):
@@ -656,6 +657,10 @@ extension RunState {
 
         case let .isolationSet(mode):
             isolation = mode
+
+        case let .snapshotTaken(seq, _):
+            // Vouches for a snapshot of an earlier position; nothing to fold.
+            guard (1...lastSeq).contains(seq) else { throw fail("a snapshot of event \(seq) cannot be vouched for at this point") }
 
         case .toolServerStarted:
             break   // audit only: the catalog comes from the running servers, not the fold

@@ -58,12 +58,52 @@ public struct Harness: Sendable {
     }
 
     /// Loads a run's state: the newest snapshot that agrees with the log, plus the verified tail.
+    /// Whether the log vouches for `snapshot`: it follows the event it claims to (same hash), and a
+    /// `snapshot_taken` among `events` (read after it, chain-verified) carries its exact digest.
+    /// A snapshot row edited in the database, or written before snapshots were vouched for, is not
+    /// used: the state is folded from the log instead.
+    static func vouches(for snapshot: Snapshot, state: RunState, in events: [EventEnvelope]) -> Bool {
+        guard let first = events.first(where: { $0.seq == snapshot.seq }), first.hash == state.lastHash else { return false }
+        let digest = Payload.blobKey(Data(snapshot.state))
+        return events.contains { e in
+            if case let .snapshotTaken(seq, sha256) = e.event { seq == snapshot.seq && sha256 == digest } else { false }
+        }
+    }
+
+    /// Why the run's stored snapshot is not used, or nil when it is used (or there is none), for
+    /// `status` to say. Reads only the snapshot and the events after it.
+    public func snapshotIgnored(_ run: RunID) async throws -> String? {
+        guard let snapshot = try await store.latestSnapshot(of: run) else { return nil }
+        guard let state = try? JSONDecoder().decode(RunState.self, from: Data(snapshot.state)), state.run == run,
+              state.lastSeq == snapshot.seq, snapshot.seq > 0 else {
+            return "the snapshot at event \(snapshot.seq) is not this run's state; it is ignored and the log folded instead"
+        }
+        let tail = try await store.read(run, after: snapshot.seq - 1, limit: .max)
+        guard Self.vouches(for: snapshot, state: state, in: tail) else {
+            return "the snapshot at event \(snapshot.seq) is not vouched for by the log (edited, or written before vouchers); "
+                + "it is ignored and the log folded instead"
+        }
+        return nil
+    }
+
+    /// Whether the run's stored snapshot disagrees with the fold of the log up to its event (or
+    /// does not decode): the audit's check, which re-folds from the first event. Nil when it agrees.
+    public func snapshotDisagreement(_ run: RunID) async throws -> String? {
+        guard let snapshot = try await store.latestSnapshot(of: run) else { return nil }
+        guard let state = try? JSONDecoder().decode(RunState.self, from: Data(snapshot.state)), state.run == run,
+              state.lastSeq == snapshot.seq else {
+            return "the snapshot stored for event \(snapshot.seq) is not this run's state"
+        }
+        let folded = try RunState.fold(run, try await store.read(run, after: 0, limit: Int(snapshot.seq)))
+        return folded == state ? nil : "the snapshot stored for event \(snapshot.seq) disagrees with the fold of the log"
+    }
+
     public func wake(_ run: RunID) async throws -> RunState {
         if let snapshot = try await store.latestSnapshot(of: run),
            let state = try? JSONDecoder().decode(RunState.self, from: Data(snapshot.state)),
            state.run == run, state.lastSeq == snapshot.seq, snapshot.seq > 0 {
             let tail = try await store.read(run, after: snapshot.seq - 1, limit: .max)
-            if let first = tail.first, first.seq == snapshot.seq, first.hash == state.lastHash {
+            if Self.vouches(for: snapshot, state: state, in: tail) {
                 var s = state
                 for e in tail.dropFirst() { try s.apply(e) }
                 return s
@@ -134,7 +174,9 @@ public struct Harness: Sendable {
             if committed.lastSeq - lastSnapshotSeq >= (stopping ? min(8, configuration.snapshotEvery) : configuration.snapshotEvery) {
                 snapshot = Snapshot(seq: committed.lastSeq, state: Array(try JSONEncoder().encode(committed)))
             }
-            let envelopes = try await store.append(buffer, to: run, expectedSeq: committed.lastSeq, snapshot: snapshot, fence: lease)
+            // The snapshot's digest goes into the chain with it: a snapshot is used only when the log vouches for it.
+            let voucher = snapshot.map { [Event.snapshotTaken(seq: $0.seq, sha256: Payload.blobKey(Data($0.state)))] } ?? []
+            let envelopes = try await store.append(buffer + voucher, to: run, expectedSeq: committed.lastSeq, snapshot: snapshot, fence: lease)
             if let snapshot { lastSnapshotSeq = snapshot.seq }
             for e in envelopes {
                 try committed.apply(e)
@@ -347,7 +389,7 @@ public struct Harness: Sendable {
             // What came before the shift or its last summary is not in any context: it is not read either.
             let from = min(snapshot.seq - 1, max(head - Int64(window(state)), state.shiftStartSeq - 1, state.compactedThroughSeq, 0))
             let events = try await store.read(run, after: from, limit: .max)
-            if let first = events.first(where: { $0.seq == snapshot.seq }), first.hash == state.lastHash {
+            if Self.vouches(for: snapshot, state: state, in: events) {
                 var s = state
                 for e in events where e.seq > snapshot.seq { try s.apply(e) }
                 guard let i = s.current else { return (s, []) }

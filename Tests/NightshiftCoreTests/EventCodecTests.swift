@@ -108,6 +108,7 @@ import Testing
         .runFinished(summary: ""),
         .runFailed(reason: tricky),
         .isolationSet(mode: "UNSANDBOXED: \(tricky)"),
+        .snapshotTaken(seq: 41, sha256: String(repeating: "ab", count: 32)),
         .toolServerStarted(name: "docs", tools: ["mcp__docs__a", tricky], detail: tricky),
         .toolServerStarted(name: "none", tools: [], detail: ""),
         .noteAdded(task: TaskID("a"), text: tricky),
@@ -171,6 +172,6 @@ import Testing
     }
 
     @Test func everyEventKindIsCovered() {
-        #expect(Set(Self.events.map(\.kind)).count == 46)   // update when an event kind is added
+        #expect(Set(Self.events.map(\.kind)).count == 47)   // update when an event kind is added
     }
 }

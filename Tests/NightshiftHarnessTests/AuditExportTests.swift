@@ -78,17 +78,20 @@ import Testing
         let (root, db, key) = try await finishedRun()
         let export = root + "/a.jsonl"
         #expect(try await nightshift(["audit", "export", "a", "--db", db, "--key", key, "--out", export]).status == 0)
-        // Rewrite the last event and recompute its hash as SHA-256(previous ‖ body): the chain verifies again.
+        // Rewrite run_finished and recompute its hash and every later one as SHA-256(previous ‖ body):
+        // the chain verifies again.
         try await python("""
             import sqlite3, sys, hashlib
             c = sqlite3.connect(sys.argv[1])
+            start = c.execute("SELECT seq FROM event WHERE run='a' AND kind='run_finished'").fetchone()[0]
             head = c.execute("SELECT MAX(seq) FROM event WHERE run='a'").fetchone()[0]
-            prev = c.execute("SELECT hash FROM event WHERE run='a' AND seq=?", (head - 1,)).fetchone()[0]
-            body = bytes(c.execute("SELECT body FROM event WHERE run='a' AND seq=?", (head,)).fetchone()[0])
-            body = body.replace(b'2 of 2 tasks done', b'2 of 2 tasks DONE')
-            h = hashlib.sha256(bytes(prev) + body).digest()
-            c.execute("UPDATE event SET body=?, hash=? WHERE run='a' AND seq=?", (body, h, head))
-            c.execute("UPDATE run SET head_hash=? WHERE id='a'", (h,))
+            prev = bytes(c.execute("SELECT hash FROM event WHERE run='a' AND seq=?", (start - 1,)).fetchone()[0])
+            for seq in range(start, head + 1):
+                body = bytes(c.execute("SELECT body FROM event WHERE run='a' AND seq=?", (seq,)).fetchone()[0])
+                body = body.replace(b'2 of 2 tasks done', b'2 of 2 tasks DONE')
+                prev = hashlib.sha256(prev + body).digest()
+                c.execute("UPDATE event SET body=?, hash=? WHERE run='a' AND seq=?", (body, prev, seq))
+            c.execute("UPDATE run SET head_hash=? WHERE id='a'", (prev,))
             c.execute("DELETE FROM snapshot")
             c.commit()
             """, [db])

@@ -58,9 +58,10 @@ private let goodScenario = """
         #expect(progress.contains("| make-b | done |"))
         #expect(progress.contains("Task make-b done"))
         #expect(try await store.verify(run).ok)
-        // The final report: an event just before run_finished, and REPORT.md.
-        let kinds = try await store.readAll(run).suffix(2).map(\.event.kind)
-        #expect(kinds == ["run_reported", "run_finished"])
+        // The final report: an event just before run_finished, and REPORT.md; the last commit's
+        // snapshot is vouched for after them.
+        let kinds = try await store.readAll(run).suffix(3).map(\.event.kind)
+        #expect(kinds == ["run_reported", "run_finished", "snapshot_taken"])
         let report = try String(contentsOfFile: ws + "/REPORT.md", encoding: .utf8)
         #expect(report.contains("**2 of 2 tasks done.**"))
         #expect(report.contains("| make-a | done | 2 | 2 |"), "\(report)")   // two attempts, two model turns
