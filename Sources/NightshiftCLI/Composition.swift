@@ -236,6 +236,34 @@ enum Composition {
         }
     }
 
+    /// When the run's log ends before the head witnessed outside the database: how far it had
+    /// reached, and a one-line account of what was lost. Nil when the log is where it was.
+    static func rollback(_ run: RunID, store: any EventStore) async throws -> (witnessed: Int64, message: String)? {
+        guard let witness = try await store.witnessedHead(of: run), let summary = try await store.summary(of: run) else { return nil }
+        if witness.seq > summary.headSeq {
+            return (witness.seq, """
+                run \(run)'s log ends at event \(summary.headSeq) but it had reached event \(witness.seq) (its head witness beside the \
+                database): events \(summary.headSeq + 1)–\(witness.seq) were lost, likely with the database's -wal file, and what \
+                they did may have happened; restore the lost file and try again
+                """)
+        }
+        // A head that cannot be read is the chain's problem, which verification reports in its own words.
+        if witness.seq == summary.headSeq, let head = (try? await store.read(run, after: max(witness.seq - 1, 0), limit: 1))?.last,
+           head.hash.hex != witness.hash {
+            return (witness.seq, "run \(run)'s event \(witness.seq) is not the one its head witness recorded: the log was replaced or rewritten")
+        }
+        return nil
+    }
+
+    /// For a run the database does not have: what its witness says, when it has one.
+    static func lostRun(_ run: RunID, store: any EventStore) async throws -> String? {
+        guard let witness = try await store.witnessedHead(of: run) else { return nil }
+        return """
+            the database has no run \(run), but its head witness says it had reached event \(witness.seq): its log was lost \
+            (a deleted -wal file, or an older copy of the database); its effects may remain in its workspace
+            """
+    }
+
     /// Runs `body`, then `cleanup` whether or not it threw (an async `defer`).
     static func finally<T>(_ body: () async throws -> T, cleanup: () async -> Void) async throws -> T {
         let result: T

@@ -158,6 +158,14 @@ struct Audit: AsyncParsableCommand {
                 let store = try Composition.openExistingStore(store)
                 let ids = all ? try await store.runs().map(\.id) : [RunID(run!)]
                 var ok = true
+                // Runs the database lost entirely, that only their head witness remembers.
+                let known = Set(try await store.runs().map(\.id))
+                for id in (all ? try await store.witnessedRuns() : ids) where !known.contains(id) {
+                    if let lost = try await Composition.lostRun(id, store: store) {
+                        ok = false
+                        say("\(id): LOST — \(lost)")
+                    }
+                }
                 for id in ids {
                     // With a checkpoint, a run that is gone is the extreme of a rollback: a verdict, not an error.
                     if let checkpoint, try await store.summary(of: id) == nil, let c = try? Checkpoint.read(checkpoint) {
@@ -165,7 +173,17 @@ struct Audit: AsyncParsableCommand {
                         ok = false
                         continue
                     }
+                    guard known.contains(id) else {
+                        if try await store.witnessedHead(of: id) == nil {
+                            throw CLIError("no run \(id) in \(self.store.db) (nightshift status lists the runs)")
+                        }
+                        continue   // reported as LOST above
+                    }
                     let report = try await store.verify(id)
+                    if let rollback = try await Composition.rollback(id, store: store) {
+                        ok = false
+                        say("\(id): ROLLED BACK — \(rollback.message)")
+                    }
                     let snapshot = report.ok ? try await Composition.harness(store: store, model: NoModel(), printer: nil).snapshotDisagreement(id) : nil
                     if let snapshot {
                         ok = false

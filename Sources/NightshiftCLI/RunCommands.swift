@@ -120,6 +120,8 @@ struct RunCommand: AsyncParsableCommand {
             let store = try Composition.openStore(store)
             let runID = id.map { RunID($0) } ?? Composition.newRunID()
             if try await store.summary(of: runID) != nil { throw CLIError("a run with id \(runID) already exists in \(self.store.db)") }
+            // A run of this id whose log was lost is reported, never silently started anew.
+            if let lost = try await Composition.lostRun(runID, store: store) { throw CLIError(lost + "; choose another --id") }
             // A git repository gets a worktree of its own, beside the database: the user's checkout is never touched.
             // It is made while the first model call is in flight (the harness waits for it before any tool runs).
             var announce: [Event] = []
@@ -236,10 +238,16 @@ struct Resume: AsyncParsableCommand {
             The harness folds the log and carries on. A model request without a response is sent again; an \
             idempotent tool (read_file, list_files) that was running is run again; a non-idempotent one (shell, \
             write_file) is never re-run: it is recorded as in doubt and the model is told its outcome is unknown.
+
+            One process drives a run at a time: when another live process holds the run, resume says which and \
+            exits with status 5. When the log ends before the head witnessed beside the database (a lost -wal \
+            file, an older copy restored), resume refuses; --accept-rollback records the loss and goes on.
             """)
 
     @OptionGroup var store: StoreOptions
     @Argument(help: "The run id (see `nightshift status`).") var run: String
+    @Flag(help: "Continue a run whose log lost its last events (recorded as rollback_accepted; what those events did may have happened).")
+    var acceptRollback = false
     @OptionGroup var models: ModelOptions
     @OptionGroup var sandbox: SandboxOptions
     @Flag(help: "Print events as JSON lines instead of the timeline.") var json = false
@@ -250,12 +258,13 @@ struct Resume: AsyncParsableCommand {
             let store = try Composition.openExistingStore(store)
             let runID = RunID(run)
             guard try await store.summary(of: runID) != nil else {
+                if let lost = try await Composition.lostRun(runID, store: store) { throw CLIError(lost) }
                 throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)")
             }
             let printer = quiet ? nil : TimelinePrinter(json: json)
             let wasTerminal = try await store.summary(of: runID)?.status == .finished
             let reason = try await Resumption.resume(runID, store: store, db: self.store.db, models: models, sandbox: sandbox, printer: printer,
-                                                    by: "nightshift resume (pid \(getpid()))")
+                                                    by: "nightshift resume (pid \(getpid()))", acceptRollback: acceptRollback)
             if reason == .finished, !wasTerminal, !quiet, !json { await printReport(runID, store: store) }
             printOutcome(runID, reason, db: self.store.db)
             return reason
@@ -277,10 +286,17 @@ struct NoModel: ModelProvider {
 enum Resumption {
     /// - Throws: ``RunBusy`` when another live process drives the run (nothing is done then).
     static func resume(_ runID: RunID, store: SQLiteEventStore, db: String, models: ModelOptions, sandbox: SandboxOptions,
-                       printer: TimelinePrinter?, by: String) async throws -> StopReason {
+                       printer: TimelinePrinter?, by: String, acceptRollback: Bool = false) async throws -> StopReason {
         // The lease first: only then may calls left in flight be put in doubt, or a half-made worktree be remade.
         try await Composition.withLease(runID, store: store) { lease in
-            try await resumeHolding(runID, lease: lease, store: store, db: db, models: models, sandbox: sandbox, printer: printer, by: by)
+            // Never act on a log that went back: what its lost events did would be done again.
+            if let rollback = try await Composition.rollback(runID, store: store) {
+                guard acceptRollback else { throw CLIError(rollback.message + "; or continue with nightshift resume \(runID) --accept-rollback") }
+                guard let head = try await store.summary(of: runID)?.headSeq else { throw CLIError(rollback.message) }
+                try await store.append([.rollbackAccepted(lostFrom: head + 1, lostThrough: rollback.witnessed, by: Governance.user)],
+                                       to: runID, expectedSeq: head, snapshot: nil, fence: lease)
+            }
+            return try await resumeHolding(runID, lease: lease, store: store, db: db, models: models, sandbox: sandbox, printer: printer, by: by)
         }
     }
 

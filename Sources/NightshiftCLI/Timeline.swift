@@ -78,6 +78,8 @@ enum Timeline {
             return "  context of task \(task) compacted (through event \(through), ~\(before) tokens): \(short(summary.text, 70))"
         case let .handoffWritten(task, reason, handoff): return "  handoff (\(reason)) for \(task): \(short(handoff.left.isEmpty ? handoff.done : handoff.left, 90))"
         case let .isolationSet(mode): return "  commands run \(mode.hasPrefix("UNSANDBOXED") ? mode : "in " + mode)"
+        case let .rollbackAccepted(from, through, by):
+            return "  ⚠ rollback accepted by \(by): events \(from)–\(through) were lost; their effects may have happened"
         case let .snapshotTaken(seq, sha256): return "  snapshot of the state at event \(seq) stored (\(sha256.prefix(12)))"
         }
     }

@@ -249,6 +249,9 @@ struct CanonicalWriter {
             raw("\"guidanceSet\":{"); key("hash", first: true); string(hash); key("source"); string(source); key("text"); payload(text)
         case let .isolationSet(mode):
             raw("\"isolationSet\":{"); key("mode", first: true); string(mode)
+        case let .rollbackAccepted(lostFrom, lostThrough, by):
+            raw("\"rollbackAccepted\":{"); key("by", first: true); string(by); key("lostFrom"); int(lostFrom)
+            key("lostThrough"); int(lostThrough)
         case let .snapshotTaken(seq, sha256):
             raw("\"snapshotTaken\":{"); key("seq", first: true); int(seq); key("sha256"); string(sha256)
         case let .workspaceProvisioned(path, branch, base):

@@ -52,6 +52,10 @@ public enum Event: Sendable, Codable, Equatable {
     /// `sha256` is the snapshot's digest. A snapshot is a cache, used only when an event in the
     /// chain vouches for its exact bytes: one edited in the database is ignored.
     case snapshotTaken(seq: Int64, sha256: String)
+    /// The log had gone back: it ended at event `lostFrom - 1` while its head witness (beside the
+    /// database) showed it had reached `lostThrough`. A human accepted continuing from there
+    /// (`resume --accept-rollback`); what the lost events did may have happened.
+    case rollbackAccepted(lostFrom: Int64, lostThrough: Int64, by: String)
     /// An MCP server was started (at every process start, and again after it died): the tools it
     /// offers, by their namespaced names, and how it runs (command, sandbox). Never its environment's values.
     case toolServerStarted(name: String, tools: [String], detail: String)
@@ -99,10 +103,10 @@ public enum Event: Sendable, Codable, Equatable {
     /// A shift ended (task done, or its context reset) and left this note for the next one.
     case handoffWritten(task: TaskID, reason: String, handoff: Handoff)
 
-    /// A short, stable name for the event kind (indexed by stores; shown by `nightshift log`).
     /// Whether this is a `snapshot_taken` (which may follow the end of a run).
     public var isSnapshotVoucher: Bool { if case .snapshotTaken = self { true } else { false } }
 
+    /// A short, stable name for the event kind (indexed by stores; shown by `nightshift log`).
     public var kind: String {
         switch self {
         case .runCreated: "run_created"
@@ -129,6 +133,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .runFailed: "run_failed"
         case .isolationSet: "isolation_set"
         case .snapshotTaken: "snapshot_taken"
+        case .rollbackAccepted: "rollback_accepted"
         case .workspaceProvisioned: "workspace_provisioned"
         case .workCommitted: "work_committed"
         case .toolServerStarted: "tool_server_started"
@@ -161,7 +166,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .modelResponded, .modelFailed, .modelRetried: "model"
         case .toolFinished: "tool"
         case .checkRan: "check"
-        case .approvalDecided, .budgetSet, .guidanceGiven, .planApproved: "human"
+        case .approvalDecided, .budgetSet, .guidanceGiven, .planApproved, .rollbackAccepted: "human"
         case let .planRejected(_, by, _): by == "harness" ? "harness" : "human"
         case .baselineRan, .initRan: "check"
         case .judgeVerdict, .contextCompacted: "model"

@@ -27,6 +27,13 @@ public protocol EventStore: Sendable {
     /// The run's lease as stored, or nil when no process has ever driven it under a lease.
     func leaseRecord(of run: RunID) async throws -> LeaseRecord?
 
+    /// The run's head as last witnessed outside the store (seq and hash hex), or nil when the
+    /// store keeps no witness. A witness ahead of the log means committed events were lost.
+    func witnessedHead(of run: RunID) async throws -> (seq: Int64, hash: String)?
+
+    /// Every run with a witness, including runs the store itself no longer has.
+    func witnessedRuns() async throws -> [RunID]
+
     /// Events with `seq > after`, at most `limit`, verified against the hash chain as they are read.
     /// - Throws: ``StoreError`` `.corrupt` naming the first bad seq.
     func read(_ run: RunID, after: Int64, limit: Int) async throws -> [EventEnvelope]
@@ -66,6 +73,10 @@ extension EventStore {
 
     /// By default the full verification (which also decodes every event).
     public func verifyChain(_ run: RunID) async throws -> VerifyReport { try await verify(run) }
+
+    /// By default none: a store that cannot lose committed events needs no witness.
+    public func witnessedHead(of run: RunID) async throws -> (seq: Int64, hash: String)? { nil }
+    public func witnessedRuns() async throws -> [RunID] { [] }
 }
 
 /// A run's entry in the index.

@@ -658,6 +658,13 @@ extension RunState {
         case let .isolationSet(mode):
             isolation = mode
 
+        case let .rollbackAccepted(lostFrom, lostThrough, _):
+            // For the audit: the run goes on from the log as it is.
+            // lostThrough == lostFrom - 1: nothing missing, but the head was replaced (another copy of the log).
+            guard lostFrom == lastSeq + 1, lostThrough >= lostFrom - 1 else {
+                throw fail("events \(lostFrom)–\(lostThrough) are not what this log lost")
+            }
+
         case let .snapshotTaken(seq, _):
             // Vouches for a snapshot of an earlier position; nothing to fold.
             guard (1...lastSeq).contains(seq) else { throw fail("a snapshot of event \(seq) cannot be vouched for at this point") }

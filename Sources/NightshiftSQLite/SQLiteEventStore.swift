@@ -38,6 +38,7 @@ public final class SQLiteEventStore: EventStore {
     let path: String
     let configuration: Configuration
     private let committer: GroupCommitter
+    let witness: HeadWitness
 
     /// Opens (creating if needed) the database at `path`.
     /// - Throws: ``StoreError`` with the path and what to do when the file cannot be opened.
@@ -79,7 +80,8 @@ public final class SQLiteEventStore: EventStore {
         } catch {
             throw Self.mapError(error, path: path)
         }
-        committer = GroupCommitter(writer: writer, path: path)
+        witness = HeadWitness(databasePath: path)
+        committer = GroupCommitter(writer: writer, path: path, witness: witness)
     }
 
     static func grdbConfiguration(_ c: Configuration) -> GRDB.Configuration {
@@ -272,6 +274,12 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    // MARK: Head witness
+
+    public func witnessedHead(of run: RunID) async throws -> (seq: Int64, hash: String)? { witness.read(run) }
+
+    public func witnessedRuns() async throws -> [RunID] { witness.runs() }
+
     // MARK: Leases
 
     public func acquireLease(_ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool) async throws -> Lease {
@@ -365,11 +373,12 @@ struct AppendRequest: Sendable {
 actor GroupCommitter {
     private let writer: any DatabaseWriter
     private let path: String
+    private let witness: HeadWitness
     private var queue: [(AppendRequest, CheckedContinuation<[EventEnvelope], any Error>)] = []
     private var draining = false
 
-    init(writer: any DatabaseWriter, path: String) {
-        self.writer = writer; self.path = path
+    init(writer: any DatabaseWriter, path: String, witness: HeadWitness) {
+        self.writer = writer; self.path = path; self.witness = witness
     }
 
     func submit(_ request: AppendRequest) async throws -> [EventEnvelope] {
@@ -381,6 +390,12 @@ actor GroupCommitter {
         var batch: [(AppendRequest, CheckedContinuation<[EventEnvelope], any Error>?)] = [(request, nil)]
         while !batch.isEmpty {
             let results = await write(batch.map(\.0))
+            // Committed: each run's head is witnessed outside the database before anyone acts on it.
+            for (entry, result) in zip(batch, results) {
+                if case let .success(envelopes) = result, let last = envelopes.last {
+                    witness.record(entry.0.run, seq: last.seq, hash: last.hash)
+                }
+            }
             for (entry, result) in zip(batch, results) {
                 if let c = entry.1 { c.resume(with: result) } else { mine = result }
             }

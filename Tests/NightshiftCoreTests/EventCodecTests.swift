@@ -109,6 +109,7 @@ import Testing
         .runFailed(reason: tricky),
         .isolationSet(mode: "UNSANDBOXED: \(tricky)"),
         .snapshotTaken(seq: 41, sha256: String(repeating: "ab", count: 32)),
+        .rollbackAccepted(lostFrom: 12, lostThrough: 30, by: tricky),
         .toolServerStarted(name: "docs", tools: ["mcp__docs__a", tricky], detail: tricky),
         .toolServerStarted(name: "none", tools: [], detail: ""),
         .noteAdded(task: TaskID("a"), text: tricky),
@@ -172,6 +173,6 @@ import Testing
     }
 
     @Test func everyEventKindIsCovered() {
-        #expect(Set(Self.events.map(\.kind)).count == 47)   // update when an event kind is added
+        #expect(Set(Self.events.map(\.kind)).count == 48)   // update when an event kind is added
     }
 }
