@@ -2,11 +2,15 @@ import ArgumentParser
 import Foundation
 import NightshiftCore
 import NightshiftHands
+import NightshiftHarness
 
 extension Bench {
     struct Tools: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Tool overhead: a sandboxed `shell` call running `true`, and a `read_file`, against running the same directly.")
+            abstract: """
+                Tool overhead: a sandboxed `shell` call running `true`, and a `read_file`, against running the same directly; \
+                and the harness's deadline around each call.
+                """)
 
         @Option(help: "Calls per figure (median and p99 are reported).") var calls: Int = 200
         @Flag(help: "Print one JSON object per line instead of a table.") var json = false
@@ -35,9 +39,12 @@ extension Bench {
                 let raw = await time { _ = await ProcessRunner.run(argv: ["/bin/true"], environment: [:], cwd: dir, timeout: .seconds(10)) }
                 let read = await time { _ = await sandboxed.run(readCall, workspace: dir) }
                 let directRead = await time { _ = try? String(contentsOfFile: dir + "/file.txt", encoding: .utf8) }
+                // The harness's deadline around every call of a real tool runner (a task and a timer).
+                let guarded = await time { _ = await ToolDeadline.run(limit: .seconds(60)) { 1 } }
+                let bare = await time { _ = await { @Sendable () async -> Int in 1 }() }
                 func p(_ xs: [Double], _ q: Double) -> Double { xs[min(xs.count - 1, Int(Double(xs.count) * q))] }
                 for (name, xs, base) in [("shell true, sandboxed", sShell, raw), ("shell true, unsandboxed", dShell, raw),
-                                         ("read_file 4 KB", read, directRead)] {
+                                         ("read_file 4 KB", read, directRead), ("harness deadline per call", guarded, bare)] {
                     out.emit(["workload": "tools", "figure": name, "median_ms": round3(p(xs, 0.5)), "p99_ms": round3(p(xs, 0.99)),
                               "baseline_median_ms": round3(p(base, 0.5)), "ratio": round1(p(xs, 0.5) / max(p(base, 0.5), 0.001)), "calls": calls],
                              table: String(format: "%-26@ median %.3f ms, p99 %.3f ms  (direct: median %.3f ms; ×%.1f)",

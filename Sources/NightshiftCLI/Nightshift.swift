@@ -13,18 +13,33 @@ public struct Nightshift: AsyncParsableCommand {
             Start with `nightshift demo`: it builds a small project with failing tests, runs a three-task plan \
             with the scripted model (a test double, no network) and shows how to inspect and resume it.
 
-            Exit status of run/resume/demo: 0 finished, 3 paused (needs attention), 4 failed, 1 error, 64 usage.
+            Exit status of run/resume/demo: 0 finished, 3 paused (needs attention), 4 failed, 5 another live process \
+            drives the run, 1 error, 64 usage.
             """,
         subcommands: [RunCommand.self, Resume.self, Worker.self, Status.self, Log.self, Inbox.self, Approve.self, Deny.self, BudgetCommand.self,
                       Answer.self, Audit.self, Demo.self, Bench.self, BenchChild.self])
 
     public init() {}
 
+    /// One process may drive thousands of runs, each with a database witness file open: the soft
+    /// open-files limit (often 1,024) is raised to the hard one, at most 65,536. Tool commands
+    /// get their own limit in the sandbox.
+    static func raiseOpenFilesLimit() {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = min(limit.rlim_max, 65_536)
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
+
     /// The entry point of the executable: parses, runs, and reports a usage error in one line on
     /// stderr (what is wrong, and where `--help` says more), exit status 64. Help and version go
     /// to stdout in full, as usual.
     public static func start(_ arguments: [String]? = nil) async {
         let arguments = arguments ?? Array(CommandLine.arguments.dropFirst())
+        raiseOpenFilesLimit()
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -46,6 +46,9 @@ struct W1Model: ModelProvider {
 /// W1's `echo` tool: returns `echo#i:165:` and 1,024 characters. Declared non-idempotent; when
 /// `effectsFile` is set it appends one line per execution, so W3 can count duplicate effects.
 struct W1Tools: ToolRunner {
+    /// The echo double answers at once and cannot block: no backstop timer per call (which real
+    /// runners get; `bench tools` measures its cost on its own, rather than folding it into W1).
+    func deadline(for call: ToolCall) -> Duration? { nil }
     let effectsFile: String?
     static let filler = String(repeating: "x", count: 1024)
 

@@ -258,13 +258,14 @@ public protocol ToolRunner: Sendable {
     func takeEvents() async -> [Event]
     /// How long the harness waits for `call` before it stops waiting: a backstop above the tool's
     /// own timeout, for a tool that blocks where no timeout of its own reaches (a pipe, a hung mount).
-    func deadline(for call: ToolCall) -> Duration
+    /// Nil only for a runner whose calls cannot block (an in-memory double), which is then called directly.
+    func deadline(for call: ToolCall) -> Duration?
 }
 
 extension ToolRunner {
     public func takeEvents() async -> [Event] { [] }
     /// Defaults to an hour and two minutes: above the longest shell timeout a call may ask for.
-    public func deadline(for call: ToolCall) -> Duration { .seconds(3720) }
+    public func deadline(for call: ToolCall) -> Duration? { .seconds(3720) }
 }
 
 /// Commits a run's workspace (a git worktree) to its branch. Never pushes.

@@ -55,7 +55,7 @@ public struct ToolBox: ToolRunner {
 
     /// The shell's own timeout (as the call asks, within the limits) plus a minute; git's four
     /// commands at most; a minute for a file tool, which never waits on anything but the disk.
-    public func deadline(for call: ToolCall) -> Duration {
+    public func deadline(for call: ToolCall) -> Duration? {
         switch call.name {
         case "shell":
             struct Timeout: Decodable { var timeout_seconds: Int? }

@@ -279,13 +279,16 @@ public struct Harness: Sendable {
                 let workspace = committed.workspace, runner = tools
                 let limit = tools.deadline(for: call)
                 let ending: Event
-                if let result = await ToolDeadline.run(limit: limit, { await runner.run(call, workspace: workspace) }) {
+                if limit == nil {
+                    ending = .toolFinished(call: call.id, result: await runner.run(call, workspace: workspace))
+                } else if let limit, let result = await ToolDeadline.run(limit: limit, { await runner.run(call, workspace: workspace) }) {
                     ending = .toolFinished(call: call.id, result: result)
                 } else if tools.specs.first(where: { $0.name == call.name })?.idempotent == true {
-                    ending = .toolFinished(call: call.id, result: .failure("\(call.name) did not finish within \(limit) and was abandoned"))
+                    ending = .toolFinished(call: call.id, result: .failure("\(call.name) did not finish within \(limit ?? .zero) and was abandoned"))
                 } else {
                     // It may still have its effect: say so rather than claim it failed.
-                    ending = .toolInDoubt(call: call.id, reason: "\(call.name) did not finish within \(limit); the harness stopped waiting, so its outcome is unknown")
+                    ending = .toolInDoubt(call: call.id,
+                                          reason: "\(call.name) did not finish within \(limit ?? .zero); the harness stopped waiting, so its outcome is unknown")
                 }
                 for e in await tools.takeEvents() + [ending] {
                     try scratch.applyUncommitted(e)

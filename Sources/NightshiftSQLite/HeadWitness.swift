@@ -1,5 +1,6 @@
 public import NightshiftCore
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,15 +13,29 @@ import Glibc
 /// means events were lost, and `resume`, `worker` and `audit verify` refuse to act on that log
 /// until a human accepts it. Best effort and cheap: no fsync (a crash of the whole machine may
 /// leave an older witness, which only means a loss goes unnoticed, never a false alarm).
-struct HeadWitness: Sendable {
+final class HeadWitness: Sendable {
     /// Nil for a database in memory.
     let folder: String?
+    /// Open descriptors of the runs written lately: a write is then one `pwrite`, not a path
+    /// lookup, an open and a close (which cost more than the write on every commit of many runs).
+    private let open = Mutex<[RunID: Int32]>([:])
+    /// Descriptors kept at most (a quarter of the open-files limit, which `nightshift` raises at
+    /// start); past it they are all closed and opened again as needed.
+    static let maxOpen: Int = {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 128 }
+        return max(64, min(Int(limit.rlim_cur) / 4, 16_384))
+    }()
 
     init(databasePath: String) {
         guard databasePath != ":memory:", !databasePath.isEmpty else { folder = nil; return }
         let dir = databasePath + "-heads"
         _ = mkdir(dir, 0o755)
         folder = dir
+    }
+
+    deinit {
+        open.withLock { fds in for fd in fds.values { close(fd) } }
     }
 
     /// A file name for the run: its id when it is plain, else its hex.
@@ -36,10 +51,19 @@ struct HeadWitness: Sendable {
     func record(_ run: RunID, seq: Int64, hash: [UInt8]) {
         guard let folder else { return }
         let line = String(seq).leftPadded(to: 20) + " " + hash.hex + "\n"
-        let fd = open(folder + "/" + Self.fileName(run), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard fd >= 0 else { return }
-        _ = line.utf8CString.withUnsafeBufferPointer { pwrite(fd, $0.baseAddress, $0.count - 1, 0) }
-        close(fd)
+        open.withLock { fds in
+            var fd = fds[run] ?? -1
+            if fd < 0 {
+                if fds.count >= Self.maxOpen {
+                    for other in fds.values { close(other) }
+                    fds.removeAll(keepingCapacity: true)
+                }
+                fd = Glibc.open(folder + "/" + Self.fileName(run), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+                guard fd >= 0 else { return }
+                fds[run] = fd
+            }
+            _ = line.utf8CString.withUnsafeBufferPointer { pwrite(fd, $0.baseAddress, $0.count - 1, 0) }
+        }
     }
 
     /// The head last recorded for `run`, if any.

@@ -81,7 +81,7 @@ public final class SQLiteEventStore: EventStore {
             throw Self.mapError(error, path: path)
         }
         witness = HeadWitness(databasePath: path)
-        committer = GroupCommitter(writer: writer, path: path, witness: witness)
+        committer = GroupCommitter(writer: writer, path: path)
     }
 
     static func grdbConfiguration(_ c: Configuration) -> GRDB.Configuration {
@@ -118,8 +118,12 @@ public final class SQLiteEventStore: EventStore {
         let bodies = try events.enumerated().map { n, event in
             try EventCodec.body(event, run: run, seq: expectedSeq + Int64(n) + 1, time: time)
         }
-        return try await committer.submit(AppendRequest(run: run, expectedSeq: expectedSeq, bodies: bodies, snapshot: snapshot,
-                                                        fence: fence?.epoch))
+        let envelopes = try await committer.submit(AppendRequest(run: run, expectedSeq: expectedSeq, bodies: bodies, snapshot: snapshot,
+                                                                 fence: fence?.epoch))
+        // Witnessed here, in the appender's task: appenders of different runs write their witnesses in
+        // parallel, off the single commit path, and still before the caller acts on what it appended.
+        if let last = envelopes.last { witness.record(run, seq: last.seq, hash: last.hash) }
+        return envelopes
     }
 
     public func read(_ run: RunID, after: Int64, limit: Int) async throws -> [EventEnvelope] {
@@ -373,12 +377,11 @@ struct AppendRequest: Sendable {
 actor GroupCommitter {
     private let writer: any DatabaseWriter
     private let path: String
-    private let witness: HeadWitness
     private var queue: [(AppendRequest, CheckedContinuation<[EventEnvelope], any Error>)] = []
     private var draining = false
 
-    init(writer: any DatabaseWriter, path: String, witness: HeadWitness) {
-        self.writer = writer; self.path = path; self.witness = witness
+    init(writer: any DatabaseWriter, path: String) {
+        self.writer = writer; self.path = path
     }
 
     func submit(_ request: AppendRequest) async throws -> [EventEnvelope] {
@@ -390,12 +393,6 @@ actor GroupCommitter {
         var batch: [(AppendRequest, CheckedContinuation<[EventEnvelope], any Error>?)] = [(request, nil)]
         while !batch.isEmpty {
             let results = await write(batch.map(\.0))
-            // Committed: each run's head is witnessed outside the database before anyone acts on it.
-            for (entry, result) in zip(batch, results) {
-                if case let .success(envelopes) = result, let last = envelopes.last {
-                    witness.record(entry.0.run, seq: last.seq, hash: last.hash)
-                }
-            }
             for (entry, result) in zip(batch, results) {
                 if let c = entry.1 { c.resume(with: result) } else { mine = result }
             }

@@ -40,7 +40,7 @@ public struct MCPToolRunner: ToolRunner {
         return await server.call(call.name, arguments: call.arguments.text)
     }
 
-    public func deadline(for call: ToolCall) -> Duration {
+    public func deadline(for call: ToolCall) -> Duration? {
         call.name.hasPrefix("mcp__") ? .seconds(3720) : builtin.deadline(for: call)
     }
 
