@@ -22,7 +22,7 @@ import Testing
             }
             return ToolResult(ok: true, output: "too late")
         }
-        func deadline(for call: ToolCall) -> Duration { .milliseconds(300) }
+        func deadline(for call: ToolCall) -> Duration? { .milliseconds(300) }
     }
 
     @Test func aToolThatNeverReturnsEndsInDoubtOrFailedAndTheRunGoesOn() async throws {
