@@ -37,9 +37,10 @@ struct Status: AsyncParsableCommand {
                 let since = Date(timeIntervalSince1970: Double(record.lease.since.milliseconds) / 1000).formatted(.iso8601)
                 say("driven by \(record.lease.holder) since \(since) (lease \(record.lease.epoch))")
             }
-            if let ignored = try await harness.snapshotIgnored(RunID(run)) { say("snapshot  \(ignored)") }
+            let ignored = try await harness.snapshotIgnored(RunID(run))
+            if let ignored { say("snapshot  \(ignored)") }
             // Status reads the newest snapshot and the events after it; it says so rather than imply more.
-            if let snapshot = try await store.latestSnapshot(of: RunID(run))?.seq, snapshot > 0, snapshot <= state.lastSeq {
+            if ignored == nil, let snapshot = try await store.latestSnapshot(of: RunID(run))?.seq, snapshot > 0, snapshot <= state.lastSeq {
                 say("checked   events \(snapshot + 1)–\(state.lastSeq) against the chain (read after the snapshot at event \(snapshot)); "
                     + "nightshift audit verify \(run) checks the whole log")
             } else {
