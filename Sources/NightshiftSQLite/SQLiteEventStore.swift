@@ -203,13 +203,17 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// The run index's head: where the log should end, and the hash it should end with.
+    static func head(_ db: Database, _ run: RunID) throws -> (seq: Int64, hash: [UInt8]) {
+        guard let head = try Row.fetchOne(db, sql: "SELECT head_seq, head_hash FROM run WHERE id = ?", arguments: [run.rawValue]) else {
+            throw StoreError(.runNotFound, "no run \(run) in this database (nightshift status lists the runs)")
+        }
+        return (head["head_seq"], [UInt8](head["head_hash"] as Data))
+    }
+
     public func verify(_ run: RunID) async throws -> VerifyReport {
         try await writer.read { db in
-            guard let head = try Row.fetchOne(db, sql: "SELECT head_seq, head_hash FROM run WHERE id = ?", arguments: [run.rawValue]) else {
-                throw StoreError(.runNotFound, "no run \(run) in this database (nightshift status lists the runs)")
-            }
-            let headSeq: Int64 = head["head_seq"]
-            let headHash = [UInt8](head["head_hash"] as Data)
+            let (headSeq, headHash) = try Self.head(db, run)
             var after: Int64 = 0
             var last = EventCodec.genesisHash
             do {
@@ -234,11 +238,7 @@ public final class SQLiteEventStore: EventStore {
 
     public func verifyChain(_ run: RunID) async throws -> VerifyReport {
         try await writer.read { db in
-            guard let head = try Row.fetchOne(db, sql: "SELECT head_seq, head_hash FROM run WHERE id = ?", arguments: [run.rawValue]) else {
-                throw StoreError(.runNotFound, "no run \(run) in this database (nightshift status lists the runs)")
-            }
-            let headSeq: Int64 = head["head_seq"]
-            let headHash = [UInt8](head["head_hash"] as Data)
+            let (headSeq, headHash) = try Self.head(db, run)
             var previous = EventCodec.genesisHash
             var expected: Int64 = 1
             func bad(_ seq: Int64, _ problem: String) -> VerifyReport {

@@ -1,4 +1,5 @@
 import Foundation
+@testable import NightshiftCLI
 import NightshiftConfig
 import NightshiftCore
 import Testing
@@ -177,16 +178,11 @@ import Testing
         """,
     ]
 
+    /// The benchmarks' SplitMix generator: the same seed gives the same mutations everywhere.
     struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
+        var mix: SplitMix
+        init(state: UInt64) { mix = SplitMix(seed: state) }
+        mutating func below(_ n: Int) -> Int { Int(mix.next() % UInt64(max(n, 1))) }
     }
 
     /// One mutation: bytes flipped, inserted or deleted; lines duplicated or swapped; a number made
