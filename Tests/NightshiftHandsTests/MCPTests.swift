@@ -98,7 +98,11 @@ struct MCPTests {
         #expect(fast.output.text.contains("restarted"))
         let events = await runner.takeEvents()
         #expect(events.count == 1)
-        if case let .toolServerStarted(_, _, detail)? = events.first { #expect(detail.contains("start 2")) }
+        guard case let .toolServerStarted(_, _, detail)? = events.first else {
+            Issue.record("expected a tool_server_started event for the restart, got \(events)")
+            return
+        }
+        #expect(detail.contains("start 2"))
     }
 
     @Test func aServerThatDiesIsRestartedOnTheNextCall() async throws {

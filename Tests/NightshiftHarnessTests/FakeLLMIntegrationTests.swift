@@ -48,7 +48,9 @@ struct FakeLLMIntegrationTests {
         let state = try RunState.fold(RunID("fk"), try await store.readAll(RunID("fk")))
         #expect(state.tasks.map(\.status) == [.done])
         #expect(state.modelCalls == 2)
-        #expect(state.ledger.first?.usage.input ?? 0 > 0 || provider == "openai")  // fakellm reports Anthropic usage only
+        // fakellm reports usage on its Anthropic wire only: there the tokens are read; on both, every call is in the ledger.
+        #expect(state.ledger.first?.calls == 2)
+        if provider == "anthropic" { #expect((state.ledger.first?.usage.input ?? 0) > 0) }
     }
 }
 
