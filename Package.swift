@@ -69,6 +69,7 @@ let package = Package(
         .executableTarget(name: "nightshift", dependencies: ["NightshiftCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
 
         .testTarget(name: "NightshiftCoreTests", dependencies: ["NightshiftCore", "NightshiftTesting"],
+                    exclude: ["golden-events.jsonl"],   // read by path: the committed encoding of every event kind
                     swiftSettings: swiftSettings),
         .testTarget(name: "NightshiftStoreTests",
                     dependencies: ["NightshiftCore", "NightshiftSQLite", "NightshiftTesting",

@@ -106,59 +106,116 @@ public enum Event: Sendable, Codable, Equatable {
     /// Whether this is a `snapshot_taken` (which may follow the end of a run).
     public var isSnapshotVoucher: Bool { if case .snapshotTaken = self { true } else { false } }
 
-    /// A short, stable name for the event kind (indexed by stores; shown by `nightshift log`).
-    public var kind: String {
+    /// Every kind of event, by the short, stable name stores index and `nightshift log` shows.
+    /// The raw values are the on-disk vocabulary: add cases, never rename one. A test holds a
+    /// fixture of every case (`Event.Kind.allCases`), so a kind added without one fails it.
+    public enum Kind: String, CaseIterable, Sendable {
+        case runCreated = "run_created"
+        case planSet = "plan_set"
+        case taskStarted = "task_started"
+        case modelRequested = "model_requested"
+        case modelResponded = "model_responded"
+        case modelFailed = "model_failed"
+        case modelRetried = "model_retried"
+        case toolRequested = "tool_requested"
+        case toolStarted = "tool_started"
+        case toolFinished = "tool_finished"
+        case toolInDoubt = "tool_in_doubt"
+        case checkRan = "check_ran"
+        case taskFinished = "task_finished"
+        case taskAttemptFailed = "task_attempt_failed"
+        case taskBlocked = "task_blocked"
+        case noteWritten = "note_written"
+        case noteAdded = "note_added"
+        case runPaused = "run_paused"
+        case runResumed = "run_resumed"
+        case runReported = "run_reported"
+        case runFinished = "run_finished"
+        case runFailed = "run_failed"
+        case isolationSet = "isolation_set"
+        case snapshotTaken = "snapshot_taken"
+        case rollbackAccepted = "rollback_accepted"
+        case workspaceProvisioned = "workspace_provisioned"
+        case workCommitted = "work_committed"
+        case toolServerStarted = "tool_server_started"
+        case policySet = "policy_set"
+        case toolDecided = "tool_decided"
+        case approvalDecided = "approval_decided"
+        case budgetExhausted = "budget_exhausted"
+        case budgetSet = "budget_set"
+        case breakerTripped = "breaker_tripped"
+        case escalated = "escalated"
+        case guidanceGiven = "guidance_given"
+        case guidanceSet = "guidance_set"
+        case protectedHashed = "protected_hashed"
+        case protectedVerified = "protected_verified"
+        case goalSet = "goal_set"
+        case planRevised = "plan_revised"
+        case planApproved = "plan_approved"
+        case planRejected = "plan_rejected"
+        case initRan = "init_ran"
+        case baselineRan = "baseline_ran"
+        case judgeVerdict = "judge_verdict"
+        case contextCompacted = "context_compacted"
+        case handoffWritten = "handoff_written"
+    }
+
+    /// This event's kind.
+    public var eventKind: Kind {
         switch self {
-        case .runCreated: "run_created"
-        case .planSet: "plan_set"
-        case .taskStarted: "task_started"
-        case .modelRequested: "model_requested"
-        case .modelResponded: "model_responded"
-        case .modelFailed: "model_failed"
-        case .modelRetried: "model_retried"
-        case .toolRequested: "tool_requested"
-        case .toolStarted: "tool_started"
-        case .toolFinished: "tool_finished"
-        case .toolInDoubt: "tool_in_doubt"
-        case .checkRan: "check_ran"
-        case .taskFinished: "task_finished"
-        case .taskAttemptFailed: "task_attempt_failed"
-        case .taskBlocked: "task_blocked"
-        case .noteWritten: "note_written"
-        case .noteAdded: "note_added"
-        case .runPaused: "run_paused"
-        case .runResumed: "run_resumed"
-        case .runReported: "run_reported"
-        case .runFinished: "run_finished"
-        case .runFailed: "run_failed"
-        case .isolationSet: "isolation_set"
-        case .snapshotTaken: "snapshot_taken"
-        case .rollbackAccepted: "rollback_accepted"
-        case .workspaceProvisioned: "workspace_provisioned"
-        case .workCommitted: "work_committed"
-        case .toolServerStarted: "tool_server_started"
-        case .policySet: "policy_set"
-        case .toolDecided: "tool_decided"
-        case .approvalDecided: "approval_decided"
-        case .budgetExhausted: "budget_exhausted"
-        case .budgetSet: "budget_set"
-        case .breakerTripped: "breaker_tripped"
-        case .escalated: "escalated"
-        case .guidanceGiven: "guidance_given"
-        case .guidanceSet: "guidance_set"
-        case .protectedHashed: "protected_hashed"
-        case .protectedVerified: "protected_verified"
-        case .goalSet: "goal_set"
-        case .planRevised: "plan_revised"
-        case .planApproved: "plan_approved"
-        case .planRejected: "plan_rejected"
-        case .initRan: "init_ran"
-        case .baselineRan: "baseline_ran"
-        case .judgeVerdict: "judge_verdict"
-        case .contextCompacted: "context_compacted"
-        case .handoffWritten: "handoff_written"
+        case .runCreated: .runCreated
+        case .planSet: .planSet
+        case .taskStarted: .taskStarted
+        case .modelRequested: .modelRequested
+        case .modelResponded: .modelResponded
+        case .modelFailed: .modelFailed
+        case .modelRetried: .modelRetried
+        case .toolRequested: .toolRequested
+        case .toolStarted: .toolStarted
+        case .toolFinished: .toolFinished
+        case .toolInDoubt: .toolInDoubt
+        case .checkRan: .checkRan
+        case .taskFinished: .taskFinished
+        case .taskAttemptFailed: .taskAttemptFailed
+        case .taskBlocked: .taskBlocked
+        case .noteWritten: .noteWritten
+        case .noteAdded: .noteAdded
+        case .runPaused: .runPaused
+        case .runResumed: .runResumed
+        case .runReported: .runReported
+        case .runFinished: .runFinished
+        case .runFailed: .runFailed
+        case .isolationSet: .isolationSet
+        case .snapshotTaken: .snapshotTaken
+        case .rollbackAccepted: .rollbackAccepted
+        case .workspaceProvisioned: .workspaceProvisioned
+        case .workCommitted: .workCommitted
+        case .toolServerStarted: .toolServerStarted
+        case .policySet: .policySet
+        case .toolDecided: .toolDecided
+        case .approvalDecided: .approvalDecided
+        case .budgetExhausted: .budgetExhausted
+        case .budgetSet: .budgetSet
+        case .breakerTripped: .breakerTripped
+        case .escalated: .escalated
+        case .guidanceGiven: .guidanceGiven
+        case .guidanceSet: .guidanceSet
+        case .protectedHashed: .protectedHashed
+        case .protectedVerified: .protectedVerified
+        case .goalSet: .goalSet
+        case .planRevised: .planRevised
+        case .planApproved: .planApproved
+        case .planRejected: .planRejected
+        case .initRan: .initRan
+        case .baselineRan: .baselineRan
+        case .judgeVerdict: .judgeVerdict
+        case .contextCompacted: .contextCompacted
+        case .handoffWritten: .handoffWritten
         }
     }
+
+    /// A short, stable name for the event kind (indexed by stores; shown by `nightshift log`).
+    public var kind: String { eventKind.rawValue }
 
     /// Who caused the event: the harness itself, the model, a tool, or a check.
     public var actor: String {

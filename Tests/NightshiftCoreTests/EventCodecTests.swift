@@ -172,7 +172,29 @@ import Testing
         #expect(back.event == event)
     }
 
+    /// The encoded bytes of every fixture, committed: a label renamed in both the enum and the
+    /// writer (which the test above would not notice) changes the on-disk format, and fails here.
+    /// After an intended addition, `NIGHTSHIFT_RECORD_GOLDEN=1 swift test --filter goldenBytes`
+    /// rewrites the file; review its diff: existing lines must never change.
+    @Test func goldenBytesOfEveryFixture() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("golden-events.jsonl").path
+        let lines = try Self.events.map { event in
+            String(decoding: try EventCodec.body(event, run: RunID("golden"), seq: 7, time: Timestamp(milliseconds: 1_700_000_000_000)).bytes,
+                   as: UTF8.self)
+        }
+        if ProcessInfo.processInfo.environment["NIGHTSHIFT_RECORD_GOLDEN"] == "1" {
+            try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        let golden = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(golden.count == lines.count, "the golden file has \(golden.count) lines for \(lines.count) fixtures")
+        for (n, (line, expected)) in zip(lines, golden).enumerated() {
+            #expect(line == expected, "fixture \(n) (\(Self.events[n].kind)) encodes differently from its golden line")
+        }
+    }
+
     @Test func everyEventKindIsCovered() {
-        #expect(Set(Self.events.map(\.kind)).count == 48)   // update when an event kind is added
+        // Every kind has a fixture above, so its encoding is pinned by the golden tests.
+        #expect(Set(Self.events.map(\.eventKind)) == Set(Event.Kind.allCases),
+                "no fixture for: \(Set(Event.Kind.allCases).subtracting(Self.events.map(\.eventKind)).map(\.rawValue).sorted())")
     }
 }
