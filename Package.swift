@@ -84,6 +84,7 @@ let package = Package(
         .testTarget(name: "NightshiftHarnessTests",
                     dependencies: ["NightshiftCore", "NightshiftHarness", "NightshiftTesting", "NightshiftModels",
                                    "NightshiftHands", "NightshiftSQLite", "NightshiftConfig", "NightshiftCLI"],
+                    exclude: ["Fixtures"],   // read by path: a database written by an earlier main
                     swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
