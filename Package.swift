@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "nightshift", targets: ["nightshift"]),
+        .executable(name: "nightshift-bench", targets: ["nightshift-bench"]),
         .library(name: "NightshiftCore", targets: ["NightshiftCore"]),
         .library(name: "NightshiftHarness", targets: ["NightshiftHarness"]),
     ],
@@ -62,10 +63,15 @@ let package = Package(
         .target(name: "NightshiftCLI",
                 dependencies: ["NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands",
                                "NightshiftHarness", "NightshiftConfig",
-                               "NightshiftTesting",  // bench only: the loopback replay server for `bench provider`
                                .product(name: "Crypto", package: "swift-crypto"),   // audit checkpoints (Ed25519)
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: swiftSettings),
+        // The benchmarks (W1–W3, tools, policy, context, provider) and their doubles: not in the product.
+        .executableTarget(name: "nightshift-bench",
+                          dependencies: ["NightshiftCLI", "NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands",
+                                         "NightshiftHarness", "NightshiftTesting",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: swiftSettings),
         .executableTarget(name: "nightshift", dependencies: ["NightshiftCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
 
         .testTarget(name: "NightshiftCoreTests", dependencies: ["NightshiftCore", "NightshiftTesting"],

@@ -364,10 +364,10 @@ struct RunBusy: Error, CustomStringConvertible {
 }
 
 /// A one-line error for the user; exits 1.
-struct CLIError: Error, CustomStringConvertible {
-    var message: String
-    init(_ message: String) { self.message = message }
-    var description: String { message }
+public struct CLIError: Error, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
 }
 
 /// Maps a stop reason to the documented exit status.
@@ -380,7 +380,7 @@ func exitStatus(for reason: StopReason) -> ExitCode {
 }
 
 /// Prints errors the way every command does: one line on stderr, no stack trace.
-func reportErrors<T>(_ body: () async throws -> T) async throws -> T {
+public func reportErrors<T>(_ body: () async throws -> T) async throws -> T {
     do { return try await body() } catch let e as ExitCode { throw e } catch let e as CleanExit { throw e } catch let e as ValidationError {
         throw e
     } catch let e as RunBusy {
@@ -396,6 +396,6 @@ func reportErrors<T>(_ body: () async throws -> T) async throws -> T {
 }
 
 /// Writes a line to stdout unbuffered, so lines from every part of the CLI stay in order.
-func say(_ text: String = "") {
+public func say(_ text: String = "") {
     writeOut((text + "\n"))
 }

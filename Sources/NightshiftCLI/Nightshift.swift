@@ -17,7 +17,7 @@ public struct Nightshift: AsyncParsableCommand {
             drives the run, 1 error, 64 usage.
             """,
         subcommands: [RunCommand.self, Resume.self, Worker.self, Status.self, Log.self, Inbox.self, Approve.self, Deny.self, BudgetCommand.self,
-                      Answer.self, Audit.self, Demo.self, Bench.self, BenchChild.self])
+                      Answer.self, Audit.self, Demo.self, BenchMoved.self])
 
     public init() {}
 
@@ -75,6 +75,8 @@ public struct Nightshift: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)   // the command has said what it had to
         } catch {
             let code = exitCode(for: error)
             if code == .success {

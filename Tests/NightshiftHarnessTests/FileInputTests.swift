@@ -1,5 +1,4 @@
 import Foundation
-@testable import NightshiftCLI
 import NightshiftConfig
 import NightshiftCore
 import Testing
@@ -178,11 +177,16 @@ import Testing
         """,
     ]
 
-    /// The benchmarks' SplitMix generator: the same seed gives the same mutations everywhere.
+    /// SplitMix64: the same seed gives the same mutations on every machine.
     struct Generator {
-        var mix: SplitMix
-        init(state: UInt64) { mix = SplitMix(seed: state) }
-        mutating func below(_ n: Int) -> Int { Int(mix.next() % UInt64(max(n, 1))) }
+        var state: UInt64
+        mutating func below(_ n: Int) -> Int {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int((z ^ (z >> 31)) % UInt64(max(n, 1)))
+        }
     }
 
     /// One mutation: bytes flipped, inserted or deleted; lines duplicated or swapped; a number made

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NightshiftCLI
 import NightshiftCore
 import NightshiftHands
 import NightshiftHarness
@@ -8,11 +9,15 @@ import NightshiftSQLite
 import Glibc
 #endif
 
+/// `nightshift-bench`: Nightshift measured on fixed workloads. Its own executable, so the shipped
+/// `nightshift` binary carries no benchmark code and no test doubles.
+@main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "nightshift-bench",
         abstract: "Measure Nightshift on fixed workloads (docs/benchmarks.md in the repository).",
         discussion: "Build with -c release for figures worth comparing. Every figure states its durability setting.",
-        subcommands: [Steps.self, Crash.self, Provider.self, Tools.self, PolicyBench.self, ContextBench.self])
+        subcommands: [Steps.self, Crash.self, Provider.self, Tools.self, PolicyBench.self, ContextBench.self, BenchChild.self])
 
     struct Options: ParsableArguments {
         @Option(help: ArgumentHelp("Folder for the benchmark databases. Defaults to a new temporary folder.", valueName: "DIR"))

@@ -1,4 +1,5 @@
 import Foundation
+import NightshiftCLI
 import NightshiftCore
 #if canImport(Glibc)
 import Glibc

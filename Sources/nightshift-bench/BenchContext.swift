@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NightshiftCLI
 import NightshiftCore
 import NightshiftHarness
 import NightshiftModels

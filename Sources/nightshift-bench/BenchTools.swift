@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NightshiftCLI
 import NightshiftCore
 import NightshiftHands
 import NightshiftHarness

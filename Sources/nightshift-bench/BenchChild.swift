@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NightshiftCLI
 import NightshiftCore
 import NightshiftHarness
 import NightshiftSQLite
@@ -7,7 +8,7 @@ import NightshiftSQLite
 import Glibc
 #endif
 
-/// Child processes of `nightshift bench` (hidden): each measures one thing in a fresh process.
+/// Child processes of `nightshift-bench` (hidden): each measures one thing in a fresh process.
 struct BenchChild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-child", abstract: "Internal: one benchmark measurement in a fresh process.",
