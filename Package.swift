@@ -59,10 +59,14 @@ let package = Package(
         .target(name: "NightshiftTesting",
                 dependencies: ["NightshiftCore"],
                 swiftSettings: swiftSettings),
+        // Use cases every front end calls: for now, a human's decisions on a run.
+        .target(name: "NightshiftRuntime",
+                dependencies: ["NightshiftCore"],
+                swiftSettings: swiftSettings),
         // The commands and the composition root: the only place that picks concrete adapters.
         .target(name: "NightshiftCLI",
                 dependencies: ["NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands",
-                               "NightshiftHarness", "NightshiftConfig",
+                               "NightshiftHarness", "NightshiftConfig", "NightshiftRuntime",
                                .product(name: "Crypto", package: "swift-crypto"),   // audit checkpoints (Ed25519)
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: swiftSettings),
@@ -89,7 +93,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "NightshiftHarnessTests",
                     dependencies: ["NightshiftCore", "NightshiftHarness", "NightshiftTesting", "NightshiftModels",
-                                   "NightshiftHands", "NightshiftSQLite", "NightshiftConfig", "NightshiftCLI"],
+                                   "NightshiftHands", "NightshiftSQLite", "NightshiftConfig", "NightshiftCLI", "NightshiftRuntime"],
                     exclude: ["Fixtures"],   // read by path: a database written by an earlier main
                     swiftSettings: swiftSettings),
     ],

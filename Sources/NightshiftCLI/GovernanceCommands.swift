@@ -3,6 +3,7 @@ import Foundation
 import NightshiftCore
 import NightshiftHands
 import NightshiftHarness
+import NightshiftRuntime
 import NightshiftSQLite
 #if canImport(Glibc)
 import Glibc
@@ -18,37 +19,9 @@ enum Governance {
         return "uid \(geteuid())"
     }
 
-    /// Appends a human's event to `run`, re-reading the log if another process appended first.
-    /// `check` sees the current state and returns the event, or throws why it is refused.
-    static func append(_ options: StoreOptions, run: String, _ check: (RunState) throws -> Event) async throws -> RunState {
-        let store = try Composition.openExistingStore(options)
-        let id = RunID(run)
-        guard try await store.summary(of: id) != nil else { throw CLIError("no run \(run) in \(options.db) (nightshift status lists the runs)") }
-        // A human's decision is the most audit-sensitive event: never append it to a log that does
-        // not verify from its first event (the wake below reads only the snapshot and its tail).
-        let chain = try await store.verifyChain(id)
-        if let bad = chain.firstBadSeq {
-            throw CLIError("""
-                run \(run)'s log does not verify at event \(bad) (\(chain.problem ?? "broken chain")); no decision was recorded. \
-                See nightshift audit verify \(run)
-                """)
-        }
-        let harness = Composition.harness(store: store, model: NoModel(), printer: nil)
-        for _ in 0..<10 {
-            var state = try await harness.wake(id)
-            if state.isTerminal { throw CLIError("run \(run) already \(state.status.rawValue); nothing to decide") }
-            let event = try check(state)
-            if let approvers = state.policy?.approvers, !approvers.isEmpty, !approvers.contains(user) {
-                throw CLIError("\(user) may not decide for run \(run): its policy names the approvers \(approvers.joined(separator: ", "))")
-            }
-            do {
-                for e in try await store.append([event], to: id, expectedSeq: state.lastSeq) { try state.apply(e) }
-                return state
-            } catch let error as StoreError where error.code == .sequenceConflict {
-                continue   // the run moved on meanwhile: decide again on the new state
-            }
-        }
-        throw CLIError("run \(run) keeps changing; try again")
+    /// The decisions use case, on the database the options name, decided by the OS user.
+    static func decisions(_ options: StoreOptions) throws -> Decisions {
+        Decisions(store: try Composition.openExistingStore(options), decider: user)
     }
 }
 
@@ -68,14 +41,13 @@ struct Inbox: AsyncParsableCommand {
     mutating func run() async throws {
         try await reportErrors {
             let store = try Composition.openExistingStore(store)
-            let harness = Composition.harness(store: store, model: NoModel(), printer: nil)
             if let run {
-                try await Self.detail(RunID(run), store: store, harness: harness)
+                try await Self.detail(RunID(run), store: store)
                 return
             }
             var shown = 0
             for summary in try await store.runs() where summary.status == .paused {
-                let state = try await harness.wake(summary.id)
+                let state = try await store.state(of: summary.id)
                 let task = state.current.map { state.tasks[$0].id.rawValue } ?? "-"
                 let waiting = state.awaitingApproval
                 let kind = waiting != nil ? "approval" : Self.kind(state.statusReason ?? "")
@@ -101,9 +73,9 @@ struct Inbox: AsyncParsableCommand {
     }
 
     /// One run's case for a decision: why it waits, the call, the last events, the diff so far.
-    static func detail(_ id: RunID, store: SQLiteEventStore, harness: Harness) async throws {
+    static func detail(_ id: RunID, store: SQLiteEventStore) async throws {
         guard try await store.summary(of: id) != nil else { throw CLIError("no run \(id) (nightshift status lists the runs)") }
-        let state = try await harness.wake(id)
+        let state = try await store.state(of: id)
         say("run \(id): \(state.status.rawValue)\(state.statusReason.map { " — \($0)" } ?? "")")
         if let task = state.activeTask { say("task \(task.id): \(task.description)") }
         if let w = state.awaitingApproval {
@@ -136,47 +108,6 @@ struct Inbox: AsyncParsableCommand {
     }
 }
 
-/// `approve` and `deny` share this: the decision binds to the exact call and its arguments.
-struct ApprovalDecision {
-    /// Whether a reason says nothing: empty, or only spaces, line breaks and other invisible characters.
-    static func isBlank(_ text: String) -> Bool {
-        !text.unicodeScalars.contains { !$0.properties.isWhitespace && !TerminalText.isUnsafe($0) && $0.properties.generalCategory != .format }
-    }
-
-    static func decide(_ options: StoreOptions, run: String, call: String, approved: Bool, note: String) async throws {
-        // A denial's reason is what the model (or planner) reads instead of a result: never empty.
-        if !approved, isBlank(note) { throw CLIError("a denial needs a reason that says why (--reason TEXT); it may not be blank") }
-        if call == "plan" { return try await decidePlan(options, run: run, approved: approved, note: note) }
-        _ = try await Governance.append(options, run: run) { state in
-            guard let p = state.pendingTools.first(where: { $0.call.id.rawValue == call }) else {
-                throw CLIError("call \(call) of run \(run) is not waiting for approval (nightshift inbox lists what waits)")
-            }
-            guard p.verdict == .ask, !p.requested else { throw CLIError("call \(call) of run \(run) did not ask for approval") }
-            guard p.approved == nil else { throw CLIError("call \(call) of run \(run) was already decided (\(p.approvalNote ?? ""))") }
-            return .approvalDecided(call: p.call.id, approved: approved, by: Governance.user, note: note,
-                                    argumentsHash: p.call.arguments.sha256Hex)
-        }
-        say("\(approved ? "approved" : "denied") \(call) of run \(run) as \(Governance.user); continue with: nightshift resume \(run)")
-    }
-
-    /// The plan as a whole (`run --review-plan`): approved, it is worked on; denied, the planner
-    /// makes a new version with the reason as its input.
-    static func decidePlan(_ options: StoreOptions, run: String, approved: Bool, note: String) async throws {
-        let state = try await Governance.append(options, run: run) { state in
-            guard state.plan != nil, state.settings.loop?.reviewPlan == true, state.goal != nil else {
-                throw CLIError("run \(run) has no plan waiting for review (only a run started with --goal and --review-plan has one)")
-            }
-            guard !state.planApproved, state.current == nil, !state.replanning else {
-                throw CLIError("plan version \(state.planVersion) of run \(run) was already decided")
-            }
-            return approved ? .planApproved(version: state.planVersion, by: Governance.user, note: note)
-                            : .planRejected(version: state.planVersion, by: Governance.user, reason: note)
-        }
-        say("plan version \(state.planVersion) of run \(run) \(approved ? "approved" : "rejected (the planner makes a new version)") "
-            + "as \(Governance.user); continue with: nightshift resume \(run)")
-    }
-}
-
 struct Approve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Approve a call that waits for approval; it runs once, when the run resumes.")
@@ -186,7 +117,11 @@ struct Approve: AsyncParsableCommand {
     @Option(help: "A note recorded with the approval.") var note: String = ""
 
     mutating func run() async throws {
-        try await reportErrors { try await ApprovalDecision.decide(store, run: run, call: call, approved: true, note: note) }
+        try await reportErrors {
+            try await Governance.decisions(store).approve(RunID(run), call: call, note: note)
+            say(call == "plan" ? "plan of run \(run) approved as \(Governance.user); continue with: nightshift resume \(run)"
+                : "approved \(call) of run \(run) as \(Governance.user); continue with: nightshift resume \(run)")
+        }
     }
 }
 
@@ -199,13 +134,17 @@ struct Deny: AsyncParsableCommand {
     @Option(help: "Why (required, not blank); the model (or the planner) reads it.") var reason: String
 
     func validate() throws {
-        guard !ApprovalDecision.isBlank(reason) else {
+        guard !Decisions.isBlank(reason) else {
             throw ValidationError("--reason must say why the call is denied; the model reads it (it may not be blank)")
         }
     }
 
     mutating func run() async throws {
-        try await reportErrors { try await ApprovalDecision.decide(store, run: run, call: call, approved: false, note: reason) }
+        try await reportErrors {
+            try await Governance.decisions(store).deny(RunID(run), call: call, reason: reason)
+            say(call == "plan" ? "plan of run \(run) rejected as \(Governance.user) (the planner makes a new version); continue with: nightshift resume \(run)"
+                : "denied \(call) of run \(run) as \(Governance.user); continue with: nightshift resume \(run)")
+        }
     }
 }
 
@@ -237,12 +176,7 @@ struct BudgetCommand: AsyncParsableCommand {
         let change = Budget(tokens: tokens, costPicoUSD: cost.flatMap(Money.parseUSD), toolCalls: toolCalls, steps: steps,
                             wallSeconds: wallMinutes.map { $0 * 60 })
         try await reportErrors {
-            let state = try await Governance.append(store, run: run) { state in
-                var b = state.budgetOverrides[scope] ?? Budget()
-                b.tokens = change.tokens ?? b.tokens; b.costPicoUSD = change.costPicoUSD ?? b.costPicoUSD
-                b.toolCalls = change.toolCalls ?? b.toolCalls; b.steps = change.steps ?? b.steps; b.wallSeconds = change.wallSeconds ?? b.wallSeconds
-                return .budgetSet(scope: scope, budget: b, by: Governance.user)
-            }
+            let state = try await Governance.decisions(store).setBudget(RunID(run), scope: scope, change: change)
             say("\(scope) budget of \(run) is now: \(BudgetText.describe(state.budget(scope))); continue with: nightshift resume \(run)")
         }
     }
@@ -257,8 +191,7 @@ struct Answer: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw CLIError("the guidance text is empty") }
-            _ = try await Governance.append(store, run: run) { _ in .guidanceGiven(text: text, by: Governance.user) }
+            try await Governance.decisions(store).answer(RunID(run), text: text)
             say("guidance recorded for \(run); continue with: nightshift resume \(run)")
         }
     }

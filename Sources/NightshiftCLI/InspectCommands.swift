@@ -25,8 +25,7 @@ struct Status: AsyncParsableCommand {
                 }
                 return
             }
-            let harness = Composition.harness(store: store, model: NoModel(), printer: nil)
-            let state = try await harness.wake(RunID(run))
+            let state = try await store.state(of: RunID(run))
             say("run       \(state.run)  \(state.title)")
             say("status    \(state.status.rawValue)\(state.statusReason.map { " — \($0)" } ?? "")")
             say("model     \(state.model)\(state.model.hasPrefix("scripted:") ? "  (scripted test double)" : "")")
@@ -37,7 +36,7 @@ struct Status: AsyncParsableCommand {
                 let since = Date(timeIntervalSince1970: Double(record.lease.since.milliseconds) / 1000).formatted(.iso8601)
                 say("driven by \(record.lease.holder) since \(since) (lease \(record.lease.epoch))")
             }
-            let ignored = try await harness.snapshotIgnored(RunID(run))
+            let ignored = try await store.snapshotIgnored(RunID(run))
             if let ignored { say("snapshot  \(ignored)") }
             // Status reads the newest snapshot and the events after it; it says so rather than imply more.
             if ignored == nil, let snapshot = try await store.latestSnapshot(of: RunID(run))?.seq, snapshot > 0, snapshot <= state.lastSeq {
@@ -185,7 +184,7 @@ struct Audit: AsyncParsableCommand {
                         ok = false
                         say("\(id): ROLLED BACK — \(rollback.message)")
                     }
-                    let snapshot = report.ok ? try await Composition.harness(store: store, model: NoModel(), printer: nil).snapshotDisagreement(id) : nil
+                    let snapshot = report.ok ? try await store.snapshotDisagreement(id) : nil
                     if let snapshot {
                         ok = false
                         say("\(id): SNAPSHOT DISAGREES — \(snapshot) (every reader ignores it and folds the log; the chain itself is intact)")

@@ -273,11 +273,6 @@ struct Resume: AsyncParsableCommand {
     }
 }
 
-/// Used only to wake a run before its own model is known; never asked.
-struct NoModel: ModelProvider {
-    var label: String { "none" }
-    func respond(to request: ModelRequest) async throws -> ModelResponse { throw CLIError("no model configured") }
-}
 
 
 /// Continuing a run from its log, shared by `resume` and `worker`: the same models (keys read
@@ -302,8 +297,7 @@ enum Resumption {
 
     static func resumeHolding(_ runID: RunID, lease: Lease, store: SQLiteEventStore, db: String, models: ModelOptions,
                               sandbox: SandboxOptions, printer: TimelinePrinter?, by: String) async throws -> StopReason {
-        let probe = Composition.harness(store: store, model: NoModel(), printer: nil)
-        let state = try await probe.wake(runID)
+        let state = try await store.state(of: runID)
         // The log ends before the run index's head: events were removed (or a file restored). Say
         // that, rather than let the first append fail as if another writer had advanced the run.
         if let head = try await store.summary(of: runID)?.headSeq, head > state.lastSeq {

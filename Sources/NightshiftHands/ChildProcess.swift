@@ -8,6 +8,8 @@ import Glibc
 /// Foundation's `Process` reaps children on its own and cannot report a stop.
 public struct ChildProcess: Sendable {
     public let pid: Int32
+    /// When it started (ticks since boot): how `kill` knows the pid is still this child's.
+    let startTicks: Int64?
 
     public enum State: Equatable, Sendable { case running, stopped, exited(Int32), signalled(Int32) }
 
@@ -31,7 +33,7 @@ public struct ChildProcess: Sendable {
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
         guard rc == 0 else { throw ChildProcessError(message: "cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
-        return ChildProcess(pid: pid)
+        return ChildProcess(pid: pid, startTicks: LocalProcess.startTicks(pid, includingZombies: true))
     }
 
     /// Non-blocking look at the child's state (reaps it once it has exited).
@@ -55,8 +57,10 @@ public struct ChildProcess: Sendable {
         return .running
     }
 
-    /// SIGKILL and reap.
+    /// SIGKILL and reap, if it is still this child: a child already reaped (by `poll`) is not
+    /// signalled, since its pid may belong to another process by now (pids wrap).
     public func kill() {
+        guard let startTicks, LocalProcess.startTicks(pid, includingZombies: true) == startTicks else { return }
         _ = Glibc.kill(pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)

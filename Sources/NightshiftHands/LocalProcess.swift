@@ -30,12 +30,15 @@ public enum LocalProcess {
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
     }()
 
-    /// Field 22 of /proc/PID/stat (start time in clock ticks since boot), or nil when there is no such process.
-    static func startTicks(_ pid: Int32) -> Int64? {
+    /// Field 22 of /proc/PID/stat (start time in clock ticks since boot), or nil when there is no
+    /// such process or it has ended (a zombie, unless `includingZombies`: it still holds its pid).
+    static func startTicks(_ pid: Int32, includingZombies: Bool = false) -> Int64? {
         guard pid > 0, let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = text.lastIndex(of: ")") else { return nil }
         // Fields after the command name (which may hold spaces and parentheses) start at field 3.
         let fields = text[text.index(after: close)...].split(separator: " ")
-        return fields.count > 19 ? Int64(fields[19]) : nil
+        // A zombie ("Z") or dead ("X") process has ended: it holds its pid until reaped, nothing more.
+        guard fields.count > 19, includingZombies || (fields[0] != "Z" && fields[0] != "X") else { return nil }
+        return Int64(fields[19])
     }
 }

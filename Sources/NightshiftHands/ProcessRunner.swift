@@ -107,16 +107,16 @@ public enum ProcessRunner {
                     eof = true
                 }
             }
-            if !exited {
-                let w = waitpid(pid, &status, WNOHANG)
-                if w == pid {
-                    exited = true
-                    exitedAt = .now
-                    // Whatever the command left running in its group goes with it.
-                    kill(-pid, SIGKILL)
-                    peak = cgroup?.peak ?? peak
-                    cgroup?.destroy()
-                }
+            if !exited, ProcessRunner.hasExited(pid) {
+                // Whatever the command left running in its group goes with it. Signalled before the
+                // leader is reaped: until then its pid, and so its group id, cannot be reused (pids
+                // wrap, at 32,768 on some hosts); after, the same number may be another's group.
+                kill(-pid, SIGKILL)
+                waitpid(pid, &status, 0)
+                exited = true
+                exitedAt = .now
+                peak = cgroup?.peak ?? peak
+                cgroup?.destroy()
             }
             if !exited, ContinuousClock.now >= deadline {
                 timedOut = true
@@ -140,6 +140,13 @@ public enum ProcessRunner {
         if timedOut { text += "\n[killed: timed out after \(timeout)]" }
         return ProcessOutcome(exitCode: exitCode, output: text, totalBytes: total, timedOut: timedOut, durationMs: elapsedMs(),
                               peakProcesses: peak ?? cgroup?.peak)
+    }
+
+    /// Whether `pid` has exited, without reaping it (`WNOWAIT`): it stays a zombie, holding its pid.
+    static func hasExited(_ pid: pid_t) -> Bool {
+        var info = siginfo_t()
+        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return false }
+        return info._sifields._sigchld.si_pid == pid
     }
 
     /// UTF-8 text as is; binary data summarised rather than pasted.

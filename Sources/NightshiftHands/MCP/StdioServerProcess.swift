@@ -79,8 +79,13 @@ final class StdioServerProcess: @unchecked Sendable {
         close(writeFD)
         let deadline = ContinuousClock.now + grace
         while exited == nil, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
-        kill(-pid, SIGKILL)
-        kill(pid, SIGKILL)
+        // Under the lock that reaps: once reaped, the pid (and its group id) may belong to another
+        // process already (pids wrap), and must never be signalled again.
+        lock.withLock {
+            guard exitStatus == nil else { return }
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+        }
         while exited == nil { try? await Task.sleep(for: .milliseconds(5)) }
         close(readFD)
         unlink(stderrPath)

@@ -1,0 +1,154 @@
+public import NightshiftCore
+
+/// A human's decisions on a run: approve or deny a call or a plan, change a budget, answer an
+/// escalation. The one home of their rules, for every front end (the CLI today; a server or a
+/// fleet driver later): the log must verify from its first event, the run must be waiting for
+/// exactly this decision, the decider must be one of the policy's approvers, and the event is
+/// appended once, deciding again on the new state if another writer got there first.
+public struct Decisions: Sendable {
+    public let store: any EventStore
+    /// Who decides: established by the front end (the CLI uses the OS user), never typed by the caller.
+    public let decider: String
+
+    public init(store: any EventStore, decider: String) { self.store = store; self.decider = decider }
+
+    /// Approves call `call` (e.g. "m3.1"), or the plan waiting for review (`call` "plan").
+    @discardableResult
+    public func approve(_ run: RunID, call: String, note: String = "") async throws(DecisionError) -> RunState {
+        if call == "plan" { return try await decidePlan(run, approved: true, note: note) }
+        return try await decideCall(run, call: call, approved: true, note: note)
+    }
+
+    /// Denies call `call`, or the plan (the planner then makes a new version). The reason is what
+    /// the model or planner reads instead of a result: it may not be blank.
+    @discardableResult
+    public func deny(_ run: RunID, call: String, reason: String) async throws(DecisionError) -> RunState {
+        guard !Self.isBlank(reason) else {
+            throw DecisionError(.invalid, "a denial needs a reason that says why (--reason TEXT); it may not be blank")
+        }
+        if call == "plan" { return try await decidePlan(run, approved: false, note: reason) }
+        return try await decideCall(run, call: call, approved: false, note: reason)
+    }
+
+    /// Changes the run's (`scope` "run") or per-task ("task") budget; unset limits keep their values.
+    @discardableResult
+    public func setBudget(_ run: RunID, scope: String, change: Budget) async throws(DecisionError) -> RunState {
+        try await append(run) { state throws(DecisionError) in
+            var b = state.budgetOverrides[scope] ?? Budget()
+            b.tokens = change.tokens ?? b.tokens
+            b.costPicoUSD = change.costPicoUSD ?? b.costPicoUSD
+            b.toolCalls = change.toolCalls ?? b.toolCalls
+            b.steps = change.steps ?? b.steps
+            b.wallSeconds = change.wallSeconds ?? b.wallSeconds
+            return .budgetSet(scope: scope, budget: b, by: decider)
+        }
+    }
+
+    /// Guidance the agent's next contexts include (an answer to an escalation).
+    @discardableResult
+    public func answer(_ run: RunID, text: String) async throws(DecisionError) -> RunState {
+        guard !Self.isBlank(text) else { throw DecisionError(.invalid, "the guidance text is empty") }
+        return try await append(run) { _ in .guidanceGiven(text: text, by: decider) }
+    }
+
+    /// Whether a text says nothing: empty, or only spaces, line breaks, control and format characters.
+    public static func isBlank(_ text: String) -> Bool {
+        !text.unicodeScalars.contains { s in
+            !s.properties.isWhitespace && s.properties.generalCategory != .control && s.properties.generalCategory != .format
+        }
+    }
+
+    func decideCall(_ run: RunID, call: String, approved: Bool, note: String) async throws(DecisionError) -> RunState {
+        try await append(run) { state throws(DecisionError) in
+            guard let p = state.pendingTools.first(where: { $0.call.id.rawValue == call }) else {
+                throw DecisionError(.notWaiting, "call \(call) of run \(run) is not waiting for approval (nightshift inbox lists what waits)")
+            }
+            guard p.verdict == .ask, !p.requested else { throw DecisionError(.notWaiting, "call \(call) of run \(run) did not ask for approval") }
+            guard p.approved == nil else {
+                throw DecisionError(.alreadyDecided, "call \(call) of run \(run) was already decided (\(p.approvalNote ?? ""))")
+            }
+            return .approvalDecided(call: p.call.id, approved: approved, by: decider, note: note, argumentsHash: p.call.arguments.sha256Hex)
+        }
+    }
+
+    /// The plan as a whole (`run --review-plan`): approved, it is worked on; denied, the planner
+    /// makes a new version with the reason as its input.
+    func decidePlan(_ run: RunID, approved: Bool, note: String) async throws(DecisionError) -> RunState {
+        try await append(run) { state throws(DecisionError) in
+            guard state.plan != nil, state.settings.loop?.reviewPlan == true, state.goal != nil else {
+                throw DecisionError(.notWaiting, "run \(run) has no plan waiting for review (only a run started with --goal and --review-plan has one)")
+            }
+            guard !state.planApproved, state.current == nil, !state.replanning else {
+                throw DecisionError(.alreadyDecided, "plan version \(state.planVersion) of run \(run) was already decided")
+            }
+            return approved ? .planApproved(version: state.planVersion, by: decider, note: note)
+                : .planRejected(version: state.planVersion, by: decider, reason: note)
+        }
+    }
+
+    /// Appends a human's event to `run`, re-reading the log if another writer appended first.
+    /// `decide` sees the current state and returns the event, or throws why it is refused.
+    func append(_ run: RunID, _ decide: (RunState) throws(DecisionError) -> Event) async throws(DecisionError) -> RunState {
+        do {
+            guard try await store.summary(of: run) != nil else {
+                throw DecisionError(.notFound, "no run \(run) (nightshift status lists the runs)")
+            }
+            // The most audit-sensitive event is never appended to a log that does not verify from
+            // its first event (reading the state below checks only the snapshot's tail).
+            let chain = try await store.verifyChain(run)
+            if let bad = chain.firstBadSeq {
+                throw DecisionError(.brokenLog, """
+                    run \(run)'s log does not verify at event \(bad) (\(chain.problem ?? "broken chain")); no decision was recorded. \
+                    See nightshift audit verify \(run)
+                    """)
+            }
+            for _ in 0..<10 {
+                var state = try await store.state(of: run)
+                if state.isTerminal { throw DecisionError(.ended, "run \(run) already \(state.status.rawValue); nothing to decide") }
+                let event = try decide(state)
+                if let approvers = state.policy?.approvers, !approvers.isEmpty, !approvers.contains(decider) {
+                    throw DecisionError(.notAllowed, "\(decider) may not decide for run \(run): its policy names the approvers \(approvers.joined(separator: ", "))")
+                }
+                do {
+                    for e in try await store.append([event], to: run, expectedSeq: state.lastSeq) { try state.apply(e) }
+                    return state
+                } catch let error as StoreError where error.code == .sequenceConflict {
+                    continue   // the run moved on meanwhile: decide again on the new state
+                }
+            }
+            throw DecisionError(.busy, "run \(run) keeps changing; try again")
+        } catch let error as DecisionError {
+            throw error
+        } catch {
+            throw DecisionError(.store, "\(error)")
+        }
+    }
+}
+
+/// Why a decision was not recorded. `Code` is a struct over a private enum, so new codes do not
+/// break callers' switches; the message is one line for a person.
+public struct DecisionError: Error, CustomStringConvertible, Sendable {
+    public struct Code: Hashable, Sendable {
+        private enum Base: Hashable, Sendable { case notFound, notWaiting, alreadyDecided, notAllowed, ended, brokenLog, invalid, busy, store }
+        private let base: Base
+        private init(_ b: Base) { base = b }
+        public static let notFound = Code(.notFound)
+        /// Nothing of that kind waits for a decision.
+        public static let notWaiting = Code(.notWaiting)
+        public static let alreadyDecided = Code(.alreadyDecided)
+        /// The decider is not one of the policy's approvers.
+        public static let notAllowed = Code(.notAllowed)
+        /// The run finished or failed.
+        public static let ended = Code(.ended)
+        /// The log does not verify: nothing is appended to it.
+        public static let brokenLog = Code(.brokenLog)
+        public static let invalid = Code(.invalid)
+        public static let busy = Code(.busy)
+        public static let store = Code(.store)
+    }
+
+    public var code: Code
+    public var message: String
+    public init(_ code: Code, _ message: String) { self.code = code; self.message = message }
+    public var description: String { message }
+}
