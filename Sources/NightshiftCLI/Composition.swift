@@ -128,7 +128,7 @@ enum Composition {
         let stopAt = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"].flatMap(Int64.init)
         return Harness(store: store, model: model, tools: tools ?? ToolBox.standard(isolation: isolation, git: GitWorkspace(trust: git)),
                        checks: ShellCheckRunner(isolation: isolation),
-                       vcs: GitWorkspace(trust: git),
+                       vcs: GitWorkspace(trust: git), files: LocalWorkspaceFiles(),
                        observer: { envelope in
                            printer?.print(envelope)
                            // Test hook (crash tests): freeze right after this event is committed, so the

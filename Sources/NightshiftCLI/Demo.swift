@@ -67,7 +67,7 @@ struct Demo: AsyncParsableCommand {
                                               git: gitLocation.map { .repository($0) } ?? .none)
             if let killAfter {
                 let inner = harness.observer
-                harness = Harness(store: store, model: model, tools: harness.tools, checks: harness.checks, vcs: harness.vcs, observer: { e in
+                harness = Harness(store: store, model: model, tools: harness.tools, checks: harness.checks, vcs: harness.vcs, files: harness.files, observer: { e in
                     inner?(e)
                     if e.seq == killAfter {
                         writeOut("\n[demo] killing this process with SIGKILL after event \(e.seq), as asked (--kill-after)\n")

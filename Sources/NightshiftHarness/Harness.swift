@@ -10,10 +10,8 @@ public struct Harness: Sendable {
         public var snapshotEvery: Int64
         /// How many recent events of the active task the model's transcript draws on. Defaults to 48.
         public var transcriptWindow: Int
-        /// Whether to keep `PROGRESS.md` in the workspace up to date. Defaults to true.
-        public var writeProgressFile: Bool
-        public init(snapshotEvery: Int64 = 64, transcriptWindow: Int = 48, writeProgressFile: Bool = true) {
-            self.snapshotEvery = snapshotEvery; self.transcriptWindow = transcriptWindow; self.writeProgressFile = writeProgressFile
+        public init(snapshotEvery: Int64 = 64, transcriptWindow: Int = 48) {
+            self.snapshotEvery = snapshotEvery; self.transcriptWindow = transcriptWindow
         }
     }
 
@@ -23,14 +21,17 @@ public struct Harness: Sendable {
     public let checks: any CheckRunner
     /// Commits finished tasks when the run works in a git worktree; nil records that this process cannot.
     public let vcs: (any WorkspaceVCS)?
+    /// Writes PROGRESS.md, PLAN.md and REPORT.md and hashes protected files; nil: no views, and a
+    /// run whose policy protects files pauses (the ratchet fails closed without its evidence).
+    public let files: (any WorkspaceFiles)?
     public let configuration: Configuration
     /// Called with every committed event, in order (live progress, fault injection in tests).
     public let observer: (@Sendable (EventEnvelope) -> Void)?
 
     public init(store: any EventStore, model: any ModelProvider, tools: any ToolRunner, checks: any CheckRunner,
-                vcs: (any WorkspaceVCS)? = nil,
+                vcs: (any WorkspaceVCS)? = nil, files: (any WorkspaceFiles)? = nil,
                 configuration: Configuration = Configuration(), observer: (@Sendable (EventEnvelope) -> Void)? = nil) {
-        self.store = store; self.model = model; self.tools = tools; self.checks = checks; self.vcs = vcs
+        self.store = store; self.model = model; self.tools = tools; self.checks = checks; self.vcs = vcs; self.files = files
         self.configuration = configuration; self.observer = observer
     }
 
@@ -77,7 +78,7 @@ public struct Harness: Sendable {
         let offered = tools.specs + [ToolSpec.note, ToolSpec.escalate].filter { core in !tools.specs.contains { $0.name == core.name } }
         let catalog = ToolCatalog(offered)
         var (committed, recent) = try await wakeWithRecent(run)
-        if configuration.writeProgressFile { ProgressFile.write(committed) }
+        await files?.write(WorkspaceViews.progress(committed), workspace: committed.workspace)
         if committed.isTerminal, case let .stop(reason) = committed.nextAction(tools: catalog) { return reason }
         var provisioning: Task<[Event], any Error>? = provision.map { p in Task { try await p() } }
 
@@ -132,9 +133,10 @@ public struct Harness: Sendable {
             let w = window(committed)
             if recent.count > w + 8 { recent.removeFirst(recent.count - w) }
             // Not while the worktree is being made: a file in its folder would make `git worktree add` fail.
-            if configuration.writeProgressFile, provisioning == nil, buffer.contains(where: \.changesProgress) { ProgressFile.write(committed) }
-            if configuration.writeProgressFile, provisioning == nil {
-                for case let .runReported(report) in buffer { ProgressFile.writeReport(report.text, workspace: committed.workspace) }
+            if let files, provisioning == nil {
+                var views = buffer.contains(where: \.changesProgress) ? WorkspaceViews.progress(committed) : []
+                for case let .runReported(report) in buffer { views.append(WorkspaceViews.report(report.text)) }
+                if !views.isEmpty { await files.write(views, workspace: committed.workspace) }
             }
             buffer = []
             scratch = committed
@@ -253,7 +255,13 @@ public struct Harness: Sendable {
             case let .hashProtected(globs, verify):
                 guard try await workspaceReady() else { continue }
                 try await commit()
-                let now = ProtectedFiles.hashes(workspace: committed.workspace, globs: globs)
+                guard let files else {
+                    let paused = Event.runPaused(reason: "this process cannot read the workspace's protected files (no workspace files port); resume with nightshift")
+                    try scratch.applyUncommitted(paused)
+                    buffer.append(paused)
+                    continue
+                }
+                let now = await files.hashes(workspace: committed.workspace, globs: globs)
                 let event: Event
                 if let verify {
                     let base = committed.protectedBaseline ?? [:]

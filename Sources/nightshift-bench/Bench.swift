@@ -88,7 +88,7 @@ struct Bench: AsyncParsableCommand {
             let store = try options.store(db)
             let clock = StepClock()
             let harness = Harness(store: store, model: W1Model(steps: k), tools: W1Tools(effectsFile: nil), checks: NoChecks(),
-                                  configuration: .init(writeProgressFile: false), observer: clock.record)
+                                  configuration: .init(), observer: clock.record)
             let run = RunID("w1-\(k)")
             let start = ContinuousClock.now
             try await harness.create(run, title: "W1", plan: w1Plan(k), workspace: FileManager.default.temporaryDirectory.path, settings: w1Settings(k))

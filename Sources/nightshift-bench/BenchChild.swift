@@ -23,7 +23,7 @@ struct BenchChild: AsyncParsableCommand {
             let store = try SQLiteEventStore(path: db)
             let opened = ContinuousClock.now
             let harness = Harness(store: store, model: W1Model(steps: 0), tools: W1Tools(effectsFile: nil), checks: NoChecks(),
-                                  configuration: .init(writeProgressFile: false))
+                                  configuration: .init())
             let state = try await harness.wake(RunID(run))
             _ = state.nextAction(tools: ToolCatalog(harness.tools.specs))
             let loadMs = ms(ContinuousClock.now - t0)
@@ -41,7 +41,7 @@ struct BenchChild: AsyncParsableCommand {
             try? FileManager.default.removeItem(atPath: db)
             let store = try SQLiteEventStore(path: db, configuration: .init(durability: .init(rawValue: durability) ?? .full))
             let harness = Harness(store: store, model: W1Model(steps: steps), tools: W1Tools(effectsFile: nil), checks: NoChecks(),
-                                  configuration: .init(writeProgressFile: false))
+                                  configuration: .init())
             let start = ContinuousClock.now
             let (agents, steps) = (self.agents, self.steps)
             try await withThrowingTaskGroup(of: StopReason.self) { group in
@@ -69,7 +69,7 @@ struct BenchChild: AsyncParsableCommand {
             let store = try SQLiteEventStore(path: db, configuration: .init(durability: .init(rawValue: durability) ?? .full))
             let stopAt = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"].flatMap(Int64.init)
             let harness = Harness(store: store, model: W1Model(steps: steps), tools: W1Tools(effectsFile: effects), checks: NoChecks(),
-                                  configuration: .init(writeProgressFile: false),
+                                  configuration: .init(),
                                   observer: { e in if let stopAt, e.seq == stopAt { raise(SIGSTOP) } })
             let id = RunID(run)
             let t0 = ContinuousClock.now

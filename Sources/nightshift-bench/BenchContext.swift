@@ -40,13 +40,13 @@ extension Bench {
                     let steps = approx - approx % 16 + 15
                     let run = RunID("ctx-\(n)")
                     let driver = Harness(store: store, model: StopAfter(inner: W1Model(steps: steps * 2), turns: steps),
-                                         tools: W1Tools(effectsFile: nil), checks: NoChecks(), configuration: .init(writeProgressFile: false))
+                                         tools: W1Tools(effectsFile: nil), checks: NoChecks(), configuration: .init())
                     var settings = w1Settings(steps * 2)
                     settings.loop = LoopSettings(baseline: false)
                     try await driver.create(run, title: "context", plan: w1Plan(steps * 2), workspace: "/tmp", settings: settings)
                     _ = try await driver.drive(run)
                     let harness = Harness(store: store, model: W1Model(steps: steps * 2), tools: W1Tools(effectsFile: nil), checks: NoChecks(),
-                                          configuration: .init(writeProgressFile: false))
+                                          configuration: .init())
                     var samples: [Double] = []
                     var request: ModelRequest?
                     for _ in 0..<builds {

@@ -89,7 +89,7 @@ extension BenchChild {
     static func w2Harness(db: String, durability: String) throws -> (SQLiteEventStore, Harness) {
         let store = try SQLiteEventStore(path: db, configuration: .init(durability: .init(rawValue: durability) ?? .full))
         return (store, Harness(store: store, model: W1Model(steps: 1), tools: W1Tools(effectsFile: nil), checks: NoChecks(),
-                               configuration: .init(writeProgressFile: false)))
+                               configuration: .init()))
     }
 
     struct W2Pause: AsyncParsableCommand {

@@ -40,7 +40,7 @@ import Testing
     func harness(_ s: Setup, _ scenario: String) throws -> Harness {
         Harness(store: s.store, model: ScriptedModel(scenario: try ScenarioFile.parse(scenario, file: "s.yaml")),
                 tools: ToolBox.standard(isolation: .none(reason: "governance tests")),
-                checks: ShellCheckRunner(isolation: .none(reason: "governance tests")))
+                checks: ShellCheckRunner(isolation: .none(reason: "governance tests")), files: LocalWorkspaceFiles())
     }
 
     func start(_ s: Setup, _ scenario: String, maxAttempts: Int = 3) async throws -> StopReason {
@@ -219,7 +219,7 @@ import Testing
         let log = RequestLog()
         let h = Harness(store: s.store, model: RecordingModel(inner: ScriptedModel(scenario: try ScenarioFile.parse(scenario, file: "s.yaml")), log: log),
                         tools: ToolBox.standard(isolation: .none(reason: "governance tests")),
-                        checks: ShellCheckRunner(isolation: .none(reason: "governance tests")))
+                        checks: ShellCheckRunner(isolation: .none(reason: "governance tests")), files: LocalWorkspaceFiles())
         #expect(try await h.drive(s.run, resumedBy: "test") == .finished)
         let next = try #require(await log.requests.first)
         #expect(next.notices.contains { $0.contains("Guidance from a human (tester): build/ is generated") }, "\(next.notices)")
@@ -234,7 +234,7 @@ import Testing
         let scenario = "tasks:\n  answer:\n    - tools:\n        - list_files: {}\n    - tools:\n        - write_file: {path: answer.txt, content: '42'}\n      done: ok\n"
         let h = Harness(store: s.store, model: RecordingModel(inner: ScriptedModel(scenario: try ScenarioFile.parse(scenario, file: "s.yaml")), log: log),
                         tools: ToolBox.standard(isolation: .none(reason: "governance tests")),
-                        checks: ShellCheckRunner(isolation: .none(reason: "governance tests")))
+                        checks: ShellCheckRunner(isolation: .none(reason: "governance tests")), files: LocalWorkspaceFiles())
         let plan = Plan(title: "g", tasks: [PlanTask(id: TaskID("answer"), description: "d", checks: [Check(command: "sh tests/check.sh")])])
         try await h.create(s.run, title: "g", plan: plan, workspace: s.ws, settings: RunSettings())
         let spec = "# Guidance\nNever push. Escalate when the task is unclear.\n"

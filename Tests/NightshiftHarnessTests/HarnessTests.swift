@@ -34,7 +34,7 @@ private let goodScenario = """
 @Suite struct HarnessTests {
     func harness(_ store: any EventStore, _ model: any ModelProvider, snapshotEvery: Int64 = 256) -> Harness {
         Harness(store: store, model: model, tools: ToolBox.standard(isolation: .none(reason: "harness tests")), checks: ShellCheckRunner(isolation: .none(reason: "harness tests")),
-                configuration: .init(snapshotEvery: snapshotEvery))
+                files: LocalWorkspaceFiles(), configuration: .init(snapshotEvery: snapshotEvery))
     }
 
     @Test func runsAPlanToCompletionWithReworkAfterAFailedCheck() async throws {
@@ -214,7 +214,8 @@ private let goodScenario = """
         let log = RequestLog()
         let store = InMemoryEventStore()
         let h = Harness(store: store, model: RecordingModel(inner: ScriptedModel(scenario: s), log: log), tools: ToolBox.standard(isolation: .none(reason: "harness tests")),
-                        checks: ShellCheckRunner(isolation: .none(reason: "harness tests")), configuration: .init(transcriptWindow: 12))
+                        checks: ShellCheckRunner(isolation: .none(reason: "harness tests")), files: LocalWorkspaceFiles(),
+                        configuration: .init(transcriptWindow: 12))
         let run = RunID("r1")
         try await h.create(run, title: "t", plan: Plan(title: "t", tasks: [PlanTask(id: TaskID("only"), description: "d", checks: [])]),
                            workspace: tempDir(), settings: RunSettings())

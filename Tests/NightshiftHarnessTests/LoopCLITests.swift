@@ -133,7 +133,9 @@ import Testing
         var work = ""
         for k in 1...8 { work += "    - tools: [{shell: {command: 'echo effect-\(k) >> effects.log; seq 1 300'}}]\n" }
         work += "    - done: eight effects\n"
-        for r in 1...3 { work += "    - tools: [{shell: {command: 'echo redo-\(r) >> effects.log'}}]\n      done: reworked\n" }
+        // Kills land mid-call often (the call is then in doubt and never re-run): enough rework
+        // turns and attempts that some effect lands even when most calls are killed.
+        for r in 1...7 { work += "    - tools: [{shell: {command: 'echo redo-\(r) >> effects.log'}}]\n      done: reworked\n" }
         try """
             planner:
               - plan:
@@ -153,7 +155,7 @@ import Testing
         let binary = try nightshiftBinary()
         let env = ProcessInfo.processInfo.environment.filter { $0.key != "NIGHTSHIFT_TEST_STOP_AFTER_SEQ" }
         let run = ["run", "--goal", "log effects", "--workspace", repo, "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--id", "lc",
-                   "-q", "--max-attempts", "4", "--context-window", "2000"]
+                   "-q", "--max-attempts", "8", "--context-window", "2000"]
         let resume = ["resume", "lc", "--db", db, "-q"]
         let store = try SQLiteEventStore(path: db)
         var rng = SystemRandomNumberGenerator()

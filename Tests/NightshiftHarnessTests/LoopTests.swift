@@ -38,7 +38,7 @@ import Testing
         // The test's own repository, fixed before any tool runs (as `run --no-worktree` records it).
         let git = GitWorkspace(trust: .repository(RunSettings.GitLocation(gitDir: ws + "/.git", workTree: ws)))
         let harness = Harness(store: store, model: model, tools: ToolBox.standard(isolation: .none(reason: "loop tests"), git: git),
-                              checks: ShellCheckRunner(isolation: .none(reason: "loop tests")), vcs: git)
+                              checks: ShellCheckRunner(isolation: .none(reason: "loop tests")), vcs: git, files: LocalWorkspaceFiles())
         return Setup(ws: ws, store: store, log: log, harness: harness)
     }
 
