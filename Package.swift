@@ -29,73 +29,101 @@ let package = Package(
     ],
     targets: [
         // Pure: events, run state (the fold), decisions, ports. No IO, no clock, no randomness.
-        .target(name: "NightshiftCore",
-                dependencies: [.product(name: "Crypto", package: "swift-crypto")],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "NightshiftCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         // Session: the event store on SQLite (GRDB).
-        .target(name: "NightshiftSQLite",
-                dependencies: ["NightshiftCore", .product(name: "GRDB", package: "GRDB.swift")],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "NightshiftSQLite",
+            dependencies: ["NightshiftCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
         // Brain I/O: model providers (for now the scripted test double).
-        .target(name: "NightshiftModels",
-                dependencies: ["NightshiftCore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "NightshiftModels",
+            dependencies: ["NightshiftCore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: swiftSettings),
         // Plan and scenario files (YAML or JSON) with errors that name the line.
-        .target(name: "NightshiftConfig",
-                dependencies: ["NightshiftCore", "NightshiftModels", "Yams"],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "NightshiftConfig",
+            dependencies: ["NightshiftCore", "NightshiftModels", "Yams"],
+            swiftSettings: swiftSettings),
         // Two glibc calls Swift's Glibc module hides (they need _GNU_SOURCE).
         .target(name: "CNightshiftSpawn"),
         // Hands: workspace-confined tools and the process runner.
-        .target(name: "NightshiftHands",
-                dependencies: ["NightshiftCore", "CNightshiftSpawn", .product(name: "MCP", package: "swift-sdk"),
-                               .product(name: "Logging", package: "swift-log")],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "NightshiftHands",
+            dependencies: [
+                "NightshiftCore", "CNightshiftSpawn", .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         // Brain loop: wake, fold, decide, act, append. Works through the ports only.
-        .target(name: "NightshiftHarness",
-                dependencies: ["NightshiftCore", .product(name: "Crypto", package: "swift-crypto")],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "NightshiftHarness",
+            dependencies: ["NightshiftCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         // In-memory twins for tests and benchmarks.
-        .target(name: "NightshiftTesting",
-                dependencies: ["NightshiftCore"],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "NightshiftTesting",
+            dependencies: ["NightshiftCore"],
+            swiftSettings: swiftSettings),
         // Use cases every front end calls: for now, a human's decisions on a run.
-        .target(name: "NightshiftRuntime",
-                dependencies: ["NightshiftCore"],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "NightshiftRuntime",
+            dependencies: ["NightshiftCore"],
+            swiftSettings: swiftSettings),
         // The commands and the composition root: the only place that picks concrete adapters.
-        .target(name: "NightshiftCLI",
-                dependencies: ["NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands",
-                               "NightshiftHarness", "NightshiftConfig", "NightshiftRuntime",
-                               .product(name: "Crypto", package: "swift-crypto"),   // audit checkpoints (Ed25519)
-                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "NightshiftCLI",
+            dependencies: [
+                "NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands",
+                "NightshiftHarness", "NightshiftConfig", "NightshiftRuntime",
+                .product(name: "Crypto", package: "swift-crypto"),  // audit checkpoints (Ed25519)
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
         // The benchmarks (W1–W3, tools, policy, context, provider) and their doubles: not in the product.
-        .executableTarget(name: "nightshift-bench",
-                          dependencies: ["NightshiftCLI", "NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands",
-                                         "NightshiftHarness", "NightshiftTesting",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                          swiftSettings: swiftSettings),
-        .executableTarget(name: "nightshift", dependencies: ["NightshiftCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "nightshift-bench",
+            dependencies: [
+                "NightshiftCLI", "NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands",
+                "NightshiftHarness", "NightshiftTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "nightshift",
+            dependencies: ["NightshiftCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
 
-        .testTarget(name: "NightshiftCoreTests", dependencies: ["NightshiftCore", "NightshiftTesting"],
-                    exclude: ["golden-events.jsonl"],   // read by path: the committed encoding of every event kind
-                    swiftSettings: swiftSettings),
-        .testTarget(name: "NightshiftStoreTests",
-                    dependencies: ["NightshiftCore", "NightshiftSQLite", "NightshiftTesting",
-                                   .product(name: "GRDB", package: "GRDB.swift")],
-                    swiftSettings: swiftSettings),
-        .testTarget(name: "NightshiftModelsTests",
-                    dependencies: ["NightshiftCore", "NightshiftModels", "NightshiftTesting"],
-                    resources: [.copy("Golden")],
-                    swiftSettings: swiftSettings),
-        .testTarget(name: "NightshiftHandsTests", dependencies: ["NightshiftCore", "NightshiftHands", "NightshiftTesting"],
-                    swiftSettings: swiftSettings),
-        .testTarget(name: "NightshiftHarnessTests",
-                    dependencies: ["NightshiftCore", "NightshiftHarness", "NightshiftTesting", "NightshiftModels",
-                                   "NightshiftHands", "NightshiftSQLite", "NightshiftConfig", "NightshiftCLI", "NightshiftRuntime"],
-                    exclude: ["Fixtures"],   // read by path: a database written by an earlier main
-                    swiftSettings: swiftSettings),
+        .testTarget(
+            name: "NightshiftCoreTests", dependencies: ["NightshiftCore", "NightshiftTesting"],
+            exclude: ["golden-events.jsonl"],  // read by path: the committed encoding of every event kind
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "NightshiftStoreTests",
+            dependencies: [
+                "NightshiftCore", "NightshiftSQLite", "NightshiftTesting",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "NightshiftModelsTests",
+            dependencies: ["NightshiftCore", "NightshiftModels", "NightshiftTesting"],
+            resources: [.copy("Golden")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "NightshiftHandsTests", dependencies: ["NightshiftCore", "NightshiftHands", "NightshiftTesting"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "NightshiftHarnessTests",
+            dependencies: [
+                "NightshiftCore", "NightshiftHarness", "NightshiftTesting", "NightshiftModels",
+                "NightshiftHands", "NightshiftSQLite", "NightshiftConfig", "NightshiftCLI", "NightshiftRuntime",
+            ],
+            exclude: ["Fixtures"],  // read by path: a database written by an earlier main
+            swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )

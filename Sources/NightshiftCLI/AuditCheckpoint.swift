@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NightshiftCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,8 +23,9 @@ struct Checkpoint: Codable, Equatable {
     var message: Data { Data("nightshift-checkpoint v1\n\(run)\n\(seq)\n\(hash)\n\(time)\n".utf8) }
 
     static func make(run: RunID, seq: Int64, hash: [UInt8], key: Curve25519.Signing.PrivateKey) throws -> Checkpoint {
-        var c = Checkpoint(run: run.rawValue, seq: seq, hash: hash.hex, time: Int64(Date().timeIntervalSince1970 * 1000),
-                           publicKey: key.publicKey.rawRepresentation.hexString, signature: "")
+        var c = Checkpoint(
+            run: run.rawValue, seq: seq, hash: hash.hex, time: Int64(Date().timeIntervalSince1970 * 1000),
+            publicKey: key.publicKey.rawRepresentation.hexString, signature: "")
         c.signature = try key.signature(for: c.message).hexString
         return c
     }
@@ -31,15 +33,20 @@ struct Checkpoint: Codable, Equatable {
     /// Checks the signature against `trusted` (the local key's public half, or one given by hex).
     func verifySignature(trusted: Curve25519.Signing.PublicKey) -> String? {
         guard publicKey == trusted.rawRepresentation.hexString else {
-            return "the checkpoint was signed by another key (\(publicKey.prefix(16))…), not the trusted one (\(trusted.rawRepresentation.hexString.prefix(16))…)"
+            return
+                "the checkpoint was signed by another key (\(publicKey.prefix(16))…), not the trusted one (\(trusted.rawRepresentation.hexString.prefix(16))…)"
         }
-        guard let sig = Data(hex: signature), trusted.isValidSignature(sig, for: message) else { return "the checkpoint's signature is not valid" }
+        guard let sig = Data(hex: signature), trusted.isValidSignature(sig, for: message) else {
+            return "the checkpoint's signature is not valid"
+        }
         return nil
     }
 
     /// The checkpoint in a file: a checkpoint of its own, or the last `checkpoint` line of an export.
     static func read(_ path: String) throws -> Checkpoint {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError("cannot read the checkpoint file \(path)") }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CLIError("cannot read the checkpoint file \(path)")
+        }
         struct Line: Decodable { var checkpoint: Checkpoint }
         for line in text.split(separator: "\n").reversed() {
             if let l = try? JSONDecoder().decode(Line.self, from: Data(line.utf8)) { return l.checkpoint }
@@ -59,18 +66,26 @@ enum AuditKey {
 
     static func load(_ path: String, create: Bool) throws -> Curve25519.Signing.PrivateKey {
         if let data = FileManager.default.contents(atPath: path) {
-            guard let raw = Data(hex: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
-                  let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw) else {
+            guard
+                let raw = Data(
+                    hex: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+                let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
+            else {
                 throw CLIError("\(path) is not an audit key (64 hex digits)")
             }
             return key
         }
-        guard create else { throw CLIError("no audit key at \(path): nothing was ever signed with it (nightshift audit export makes one)") }
+        guard create else {
+            throw CLIError(
+                "no audit key at \(path): nothing was ever signed with it (nightshift audit export makes one)")
+        }
         let key = Curve25519.Signing.PrivateKey()
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CLIError("cannot create the audit key \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw CLIError("cannot create the audit key \(path): \(String(cString: strerror(errno)))")
+        }
         let hex = key.rawRepresentation.hexString + "\n"
         _ = hex.withCString { write(fd, $0, strlen($0)) }
         close(fd)

@@ -6,6 +6,7 @@ import NightshiftHands
 import NightshiftHarness
 import NightshiftModels
 import NightshiftSQLite
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,14 +20,17 @@ enum Composition {
     /// For commands that only look at or continue existing runs: never creates an empty database.
     static func openExistingStore(_ options: StoreOptions) throws -> SQLiteEventStore {
         guard FileManager.default.fileExists(atPath: options.db) else {
-            throw CLIError("no database at \(options.db): start a run first (nightshift demo, nightshift run) or pass --db")
+            throw CLIError(
+                "no database at \(options.db): start a run first (nightshift demo, nightshift run) or pass --db")
         }
         return try openStore(options)
     }
 
     /// Builds the model roster from `--model` and `--role-model`, reading keys from the
     /// environment or a key file. The HTTP client it may create must be shut down by the caller.
-    static func models(_ options: ModelOptions, recorded: String? = nil) async throws -> (any ModelProvider, ModelHTTPClient?) {
+    static func models(
+        _ options: ModelOptions, recorded: String? = nil
+    ) async throws -> (any ModelProvider, ModelHTTPClient?) {
         var defaultSpec = options.model
         var overrides: [(role: String, spec: String)] = []
         if let recorded {
@@ -35,15 +39,20 @@ enum Composition {
             overrides = parsed.byRole
         }
         for entry in options.roleModel {
-            guard let eq = entry.firstIndex(of: "=") else { throw CLIError("--role-model takes ROLE=SPEC, e.g. judge=anthropic:claude-sonnet-4-5") }
+            guard let eq = entry.firstIndex(of: "=") else {
+                throw CLIError("--role-model takes ROLE=SPEC, e.g. judge=anthropic:claude-sonnet-4-5")
+            }
             let role = String(entry[..<eq])
             guard ModelRoster.roles.contains(role) else {
-                throw CLIError("--role-model: unknown role '\(role)'; roles are \(ModelRoster.roles.joined(separator: ", "))")
+                throw CLIError(
+                    "--role-model: unknown role '\(role)'; roles are \(ModelRoster.roles.joined(separator: ", "))")
             }
             overrides.removeAll { $0.role == role }
             overrides.append((role, String(entry[entry.index(after: eq)...])))
         }
-        guard let defaultSpec else { throw CLIError("--model is required, e.g. --model openai:gpt-4o or --model scripted:scenario.yaml") }
+        guard let defaultSpec else {
+            throw CLIError("--model is required, e.g. --model openai:gpt-4o or --model scripted:scenario.yaml")
+        }
         let keys = try KeySource(keyFile: options.keyFile)
         var pricing = PricingTable.defaults
         if let file = options.pricing { pricing = pricing.merging(try PricingFile.load(path: file)) }
@@ -54,21 +63,25 @@ enum Composition {
             switch spec {
             case let .scripted(path):
                 let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-                return ScriptedModelWithPath(ScriptedModel(scenario: try ScenarioFile.load(path: absolute)), path: absolute)
+                return ScriptedModelWithPath(
+                    ScriptedModel(scenario: try ScenarioFile.load(path: absolute)), path: absolute)
             case let .openAI(model, url, _):
                 let client = http ?? ModelHTTPClient()
                 http = client
-                return OpenAIProvider(model: model, baseURL: url, key: try keys.key(for: spec), keyHint: keys.hint(for: spec),
-                                      label: spec.description, http: client, pricing: pricing)
+                return OpenAIProvider(
+                    model: model, baseURL: url, key: try keys.key(for: spec), keyHint: keys.hint(for: spec),
+                    label: spec.description, http: client, pricing: pricing)
             case let .anthropic(model, url, _):
                 let client = http ?? ModelHTTPClient()
                 http = client
-                return AnthropicProvider(model: model, baseURL: url, key: try keys.key(for: spec), keyHint: keys.hint(for: spec),
-                                         label: spec.description, http: client, pricing: pricing)
+                return AnthropicProvider(
+                    model: model, baseURL: url, key: try keys.key(for: spec), keyHint: keys.hint(for: spec),
+                    label: spec.description, http: client, pricing: pricing)
             }
         }
         do {
-            let roster = ModelRoster(default: try make(defaultSpec), byRole: try overrides.map { ($0.role, try make($0.spec)) })
+            let roster = ModelRoster(
+                default: try make(defaultSpec), byRole: try overrides.map { ($0.role, try make($0.spec)) })
             return (overrides.isEmpty ? roster.defaultModel : roster, http)
         } catch {
             try? await http?.shutdown()
@@ -77,11 +90,13 @@ enum Composition {
     }
 
     /// Decides how commands are isolated: bubblewrap when it works here; otherwise only with `--unsandboxed`.
-    static func isolation(_ options: SandboxOptions, sealed: [String] = [], hidden: [String] = [], policyNetwork: Bool? = nil) throws -> Isolation {
+    static func isolation(
+        _ options: SandboxOptions, sealed: [String] = [], hidden: [String] = [], policyNetwork: Bool? = nil
+    ) throws -> Isolation {
         var limits = SandboxLimits()
         limits.sealedPaths = sealed
         limits.hiddenPaths = hidden
-        limits.network = policyNetwork ?? options.allowNetwork   // the policy, when it says, wins over the flag
+        limits.network = policyNetwork ?? options.allowNetwork  // the policy, when it says, wins over the flag
         limits.readOnlyPaths = options.sandboxRo
         // NIGHTSHIFT_BWRAP names a bubblewrap binary elsewhere than /usr/bin.
         switch Isolation.detect(limits: limits, bwrap: ProcessInfo.processInfo.environment["NIGHTSHIFT_BWRAP"]) {
@@ -89,7 +104,8 @@ enum Composition {
             return options.unsandboxed ? .none(reason: "--unsandboxed was passed") : isolation
         case let .failure(unavailable):
             guard options.unsandboxed else {
-                throw CLIError("""
+                throw CLIError(
+                    """
                     cannot sandbox tool commands: \(unavailable.reason). Install bubblewrap (apt-get install bubblewrap), \
                     or pass --unsandboxed to run commands without isolation (recorded in the run's log)
                     """)
@@ -100,13 +116,18 @@ enum Composition {
 
     /// The built-in tools plus the run's MCP servers, started in the sandbox. Servers that cannot
     /// start are an error before anything is recorded. The caller stops the servers when done.
-    static func tools(isolation: Isolation, servers: [ToolServer], workspace: String, sealed: [String] = [], hidden: [String] = [],
-                      git: GitWorkspace.Trust) async throws
-        -> (any ToolRunner, [Event], @Sendable () async -> Void) {
-        let builtin = ToolBox.standard(isolation: isolation, sealed: Set(sealed), hidden: hidden, git: GitWorkspace(trust: git))
+    static func tools(
+        isolation: Isolation, servers: [ToolServer], workspace: String, sealed: [String] = [], hidden: [String] = [],
+        git: GitWorkspace.Trust
+    ) async throws
+        -> (any ToolRunner, [Event], @Sendable () async -> Void)
+    {
+        let builtin = ToolBox.standard(
+            isolation: isolation, sealed: Set(sealed), hidden: hidden, git: GitWorkspace(trust: git))
         guard !servers.isEmpty else { return (builtin, [], {}) }
         do {
-            let (runner, events) = try await MCPToolRunner.start(servers, builtin: builtin, isolation: isolation, workspace: workspace)
+            let (runner, events) = try await MCPToolRunner.start(
+                servers, builtin: builtin, isolation: isolation, workspace: workspace)
             return (runner, events, { await runner.shutdown() })
         } catch {
             throw CLIError(error.message)
@@ -114,27 +135,35 @@ enum Composition {
     }
 
     /// Makes the run's git worktree (`remake`: again from scratch, after a crash left it unrecorded); its event for the log.
-    static func worktree(repository: String, run: RunID, worktreesRoot: String, remake: Bool = false) -> @Sendable () async throws -> [Event] {
+    static func worktree(
+        repository: String, run: RunID, worktreesRoot: String, remake: Bool = false
+    ) -> @Sendable () async throws -> [Event] {
         {
-            let w = remake ? try await GitWorkspace.remake(repository: repository, run: run, worktreesRoot: worktreesRoot)
+            let w =
+                remake
+                ? try await GitWorkspace.remake(repository: repository, run: run, worktreesRoot: worktreesRoot)
                 : try await GitWorkspace.provision(repository: repository, run: run, worktreesRoot: worktreesRoot)
             return [.workspaceProvisioned(path: w.path, branch: w.branch, base: w.base)]
         }
     }
 
-    static func harness(store: any EventStore, model: any ModelProvider, printer: TimelinePrinter?,
-                        isolation: Isolation = .none(reason: "inspection only: runs no commands"), tools: (any ToolRunner)? = nil,
-                        git: GitWorkspace.Trust = .none) -> Harness {
+    static func harness(
+        store: any EventStore, model: any ModelProvider, printer: TimelinePrinter?,
+        isolation: Isolation = .none(reason: "inspection only: runs no commands"), tools: (any ToolRunner)? = nil,
+        git: GitWorkspace.Trust = .none
+    ) -> Harness {
         let stopAt = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"].flatMap(Int64.init)
-        return Harness(store: store, model: model, tools: tools ?? ToolBox.standard(isolation: isolation, git: GitWorkspace(trust: git)),
-                       checks: ShellCheckRunner(isolation: isolation),
-                       vcs: GitWorkspace(trust: git), files: LocalWorkspaceFiles(),
-                       observer: { envelope in
-                           printer?.print(envelope)
-                           // Test hook (crash tests): freeze right after this event is committed, so the
-                           // test can SIGKILL the process at an exact event boundary.
-                           if let stopAt, envelope.seq == stopAt { raise(SIGSTOP) }
-                       })
+        return Harness(
+            store: store, model: model,
+            tools: tools ?? ToolBox.standard(isolation: isolation, git: GitWorkspace(trust: git)),
+            checks: ShellCheckRunner(isolation: isolation),
+            vcs: GitWorkspace(trust: git), files: LocalWorkspaceFiles(),
+            observer: { envelope in
+                printer?.print(envelope)
+                // Test hook (crash tests): freeze right after this event is committed, so the
+                // test can SIGKILL the process at an exact event boundary.
+                if let stopAt, envelope.seq == stopAt { raise(SIGSTOP) }
+            })
     }
 
     /// The worker model's context window and bytes per token, by provider (the estimate compaction uses).
@@ -173,10 +202,12 @@ enum Composition {
     ///   hide the whole workspace.
     static func hiddenPaths(db: String, workspace: String, keyFile: String?) throws -> [String] {
         let ws = Workspace.canonical(workspace)
-        let dbFolder = Workspace.canonical(URL(fileURLWithPath: db).standardizedFileURL.deletingLastPathComponent().path)
+        let dbFolder = Workspace.canonical(
+            URL(fileURLWithPath: db).standardizedFileURL.deletingLastPathComponent().path)
         var hidden: [String] = []
         if dbFolder == ws {
-            throw CLIError("""
+            throw CLIError(
+                """
                 the database \(db) lies directly in the workspace \(ws), where the agent's commands could read and change it: \
                 give it a folder of its own (the default, --db .nightshift/nightshift.db, is one) or put it outside the workspace
                 """)
@@ -184,7 +215,8 @@ enum Composition {
         if dbFolder.hasPrefix(ws + "/") { hidden.append(dbFolder) }
         let keyFolder = URL(fileURLWithPath: AuditKey.defaultPath).deletingLastPathComponent().path
         if isInside(keyFolder, ws) || Workspace.canonical(keyFolder) == ws {
-            throw CLIError("the audit key's folder \(keyFolder) lies in the workspace \(ws); set XDG_CONFIG_HOME outside it")
+            throw CLIError(
+                "the audit key's folder \(keyFolder) lies in the workspace \(ws); set XDG_CONFIG_HOME outside it")
         }
         if let keyFile, isInside(keyFile, ws) { hidden.append(Workspace.canonical(keyFile)) }
         return hidden
@@ -194,7 +226,8 @@ enum Composition {
     /// again: the agent's commands can change files there (moving a sealed file's folder away and
     /// writing a new one), so an edit to it must never take effect. Said once on stderr.
     static func frozenNotice(_ file: String, kind: String) {
-        writeErr("""
+        writeErr(
+            """
             nightshift: note: the \(kind) file \(file) lies in the workspace, where the agent could change it; \
             the version recorded when the run started stays in force and edits to the file are not applied \
             (keep it outside the workspace to edit it during a run)
@@ -212,7 +245,8 @@ enum Composition {
     static func withLease<T>(_ run: RunID, store: any EventStore, _ body: (Lease) async throws -> T) async throws -> T {
         let lease: Lease
         do {
-            lease = try await store.acquireLease(run, holder: LocalProcess.holder, ttl: leaseTTL, isAlive: LocalProcess.isAlive)
+            lease = try await store.acquireLease(
+                run, holder: LocalProcess.holder, ttl: leaseTTL, isAlive: LocalProcess.isAlive)
         } catch let error as StoreError where error.code == .leaseHeld {
             throw RunBusy(message: error.message)
         }
@@ -239,18 +273,27 @@ enum Composition {
     /// When the run's log ends before the head witnessed outside the database: how far it had
     /// reached, and a one-line account of what was lost. Nil when the log is where it was.
     static func rollback(_ run: RunID, store: any EventStore) async throws -> (witnessed: Int64, message: String)? {
-        guard let witness = try await store.witnessedHead(of: run), let summary = try await store.summary(of: run) else { return nil }
+        guard let witness = try await store.witnessedHead(of: run), let summary = try await store.summary(of: run)
+        else { return nil }
         if witness.seq > summary.headSeq {
-            return (witness.seq, """
+            return (
+                witness.seq,
+                """
                 run \(run)'s log ends at event \(summary.headSeq) but it had reached event \(witness.seq) (its head witness beside the \
                 database): events \(summary.headSeq + 1)–\(witness.seq) were lost, likely with the database's -wal file, and what \
                 they did may have happened; restore the lost file and try again
-                """)
+                """
+            )
         }
         // A head that cannot be read is the chain's problem, which verification reports in its own words.
-        if witness.seq == summary.headSeq, let head = (try? await store.read(run, after: max(witness.seq - 1, 0), limit: 1))?.last,
-           head.hash.hex != witness.hash {
-            return (witness.seq, "run \(run)'s event \(witness.seq) is not the one its head witness recorded: the log was replaced or rewritten")
+        if witness.seq == summary.headSeq,
+            let head = (try? await store.read(run, after: max(witness.seq - 1, 0), limit: 1))?.last,
+            head.hash.hex != witness.hash
+        {
+            return (
+                witness.seq,
+                "run \(run)'s event \(witness.seq) is not the one its head witness recorded: the log was replaced or rewritten"
+            )
         }
         return nil
     }
@@ -319,32 +362,48 @@ struct KeySource {
 
 /// Sandbox options shared by `run` and `resume`.
 struct SandboxOptions: ParsableArguments {
-    @Flag(help: "Run tool commands and checks without the bubblewrap sandbox. Recorded in the run's log. Only for trusted work.")
+    @Flag(
+        help:
+            "Run tool commands and checks without the bubblewrap sandbox. Recorded in the run's log. Only for trusted work."
+    )
     var unsandboxed = false
 
     @Flag(help: "Give sandboxed commands network access (off by default).")
     var allowNetwork = false
 
-    @Option(help: ArgumentHelp("Bind a host path read-only into the sandbox (e.g. a toolchain under /opt). Repeatable.", valueName: "PATH"))
+    @Option(
+        help: ArgumentHelp(
+            "Bind a host path read-only into the sandbox (e.g. a toolchain under /opt). Repeatable.", valueName: "PATH")
+    )
     var sandboxRo: [String] = []
 }
 
 /// Model options shared by `run` and `resume`.
 struct ModelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("""
-        The model for every role: openai:MODEL, anthropic:MODEL, openai-compatible:URL#MODEL \
-        (Ollama, vLLM, llama.cpp, LiteLLM, OpenRouter), anthropic-compatible:URL#MODEL, or scripted:FILE \
-        (the scripted test double).
-        """, valueName: "SPEC"))
+    @Option(
+        help: ArgumentHelp(
+            """
+            The model for every role: openai:MODEL, anthropic:MODEL, openai-compatible:URL#MODEL \
+            (Ollama, vLLM, llama.cpp, LiteLLM, OpenRouter), anthropic-compatible:URL#MODEL, or scripted:FILE \
+            (the scripted test double).
+            """, valueName: "SPEC"))
     var model: String?
 
-    @Option(help: ArgumentHelp("A different model for one role (planner, worker, judge). Repeatable.", valueName: "ROLE=SPEC"))
+    @Option(
+        help: ArgumentHelp(
+            "A different model for one role (planner, worker, judge). Repeatable.", valueName: "ROLE=SPEC"))
     var roleModel: [String] = []
 
-    @Option(help: ArgumentHelp("A file of NAME=VALUE lines with API keys (OPENAI_API_KEY, ANTHROPIC_API_KEY, NIGHTSHIFT_API_KEY). Keys are never written to the log.", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "A file of NAME=VALUE lines with API keys (OPENAI_API_KEY, ANTHROPIC_API_KEY, NIGHTSHIFT_API_KEY). Keys are never written to the log.",
+            valueName: "FILE"))
     var keyFile: String?
 
-    @Option(help: ArgumentHelp("Price overrides, YAML: MODEL_PREFIX: {input: 2.50, cached_input: 1.25, output: 10} in USD per million tokens.", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "Price overrides, YAML: MODEL_PREFIX: {input: 2.50, cached_input: 1.25, output: 10} in USD per million tokens.",
+            valueName: "FILE"))
     var pricing: String?
 }
 
@@ -352,7 +411,10 @@ struct ModelOptions: ParsableArguments {
 struct ScriptedModelWithPath: ModelProvider {
     let inner: ScriptedModel
     let path: String
-    init(_ inner: ScriptedModel, path: String) { self.inner = inner; self.path = path }
+    init(_ inner: ScriptedModel, path: String) {
+        self.inner = inner
+        self.path = path
+    }
     var label: String { "scripted:\(path)" }
     func respond(to request: ModelRequest) async throws -> ModelResponse { try await inner.respond(to: request) }
 }
@@ -381,7 +443,9 @@ func exitStatus(for reason: StopReason) -> ExitCode {
 
 /// Prints errors the way every command does: one line on stderr, no stack trace.
 public func reportErrors<T>(_ body: () async throws -> T) async throws -> T {
-    do { return try await body() } catch let e as ExitCode { throw e } catch let e as CleanExit { throw e } catch let e as ValidationError {
+    do { return try await body() } catch let e as ExitCode { throw e } catch let e as CleanExit { throw e } catch let e
+        as ValidationError
+    {
         throw e
     } catch let e as RunBusy {
         writeErr("nightshift: \(e.message)\n")

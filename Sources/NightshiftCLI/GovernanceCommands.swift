@@ -5,6 +5,7 @@ import NightshiftHands
 import NightshiftHarness
 import NightshiftRuntime
 import NightshiftSQLite
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,7 +36,8 @@ struct Inbox: AsyncParsableCommand {
             """)
 
     @OptionGroup var store: StoreOptions
-    @Argument(help: "A run: show what is needed to decide (why it waits, its recent events, the diff so far).") var run: String?
+    @Argument(help: "A run: show what is needed to decide (why it waits, its recent events, the diff so far).") var run:
+        String?
     @Flag(help: "One JSON object per waiting run.") var json = false
 
     mutating func run() async throws {
@@ -53,17 +55,26 @@ struct Inbox: AsyncParsableCommand {
                 let kind = waiting != nil ? "approval" : Self.kind(state.statusReason ?? "")
                 shown += 1
                 if json {
-                    var object: [String: Any] = ["run": summary.id.rawValue, "task": task, "kind": kind, "reason": state.statusReason ?? ""]
+                    var object: [String: Any] = [
+                        "run": summary.id.rawValue, "task": task, "kind": kind, "reason": state.statusReason ?? "",
+                    ]
                     if let w = waiting {
-                        object["call"] = w.call.id.rawValue; object["tool"] = w.call.name; object["arguments"] = w.call.arguments.text
+                        object["call"] = w.call.id.rawValue
+                        object["tool"] = w.call.name
+                        object["arguments"] = w.call.arguments.text
                         object["why"] = w.verdictReason ?? ""
                     }
-                    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+                    let data = try JSONSerialization.data(
+                        withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
                     say(String(decoding: data, as: UTF8.self))
                 } else if let w = waiting {
-                    say("\(summary.id)  task \(task)  APPROVAL  call \(w.call.id): \(w.call.name) \(w.call.arguments.text.prefix(160))")
+                    say(
+                        "\(summary.id)  task \(task)  APPROVAL  call \(w.call.id): \(w.call.name) \(w.call.arguments.text.prefix(160))"
+                    )
                     say("    why: \(w.verdictReason ?? "")")
-                    say("    decide: nightshift approve \(summary.id) \(w.call.id) | nightshift deny \(summary.id) \(w.call.id) --reason …")
+                    say(
+                        "    decide: nightshift approve \(summary.id) \(w.call.id) | nightshift deny \(summary.id) \(w.call.id) --reason …"
+                    )
                 } else {
                     say("\(summary.id)  task \(task)  \(kind.uppercased())  \(state.statusReason ?? "")")
                 }
@@ -74,7 +85,9 @@ struct Inbox: AsyncParsableCommand {
 
     /// One run's case for a decision: why it waits, the call, the last events, the diff so far.
     static func detail(_ id: RunID, store: SQLiteEventStore) async throws {
-        guard try await store.summary(of: id) != nil else { throw CLIError("no run \(id) (nightshift status lists the runs)") }
+        guard try await store.summary(of: id) != nil else {
+            throw CLIError("no run \(id) (nightshift status lists the runs)")
+        }
         let state = try await store.state(of: id)
         say("run \(id): \(state.status.rawValue)\(state.statusReason.map { " — \($0)" } ?? "")")
         if let task = state.activeTask { say("task \(task.id): \(task.description)") }
@@ -87,16 +100,21 @@ struct Inbox: AsyncParsableCommand {
             say("decide: nightshift approve \(id) plan | nightshift deny \(id) plan --reason …")
         }
         if let policy = state.policyHash { say("policy \(state.policySource ?? "") (\(policy.prefix(12)))") }
-        say("spent: \(Money.format(state.costPicoUSD)), \(state.usage.input + state.usage.output) tokens, \(state.toolCalls) tool calls; "
-            + "run budget: \(BudgetText.describe(state.budget("run")))")
+        say(
+            "spent: \(Money.format(state.costPicoUSD)), \(state.usage.input + state.usage.output) tokens, \(state.toolCalls) tool calls; "
+                + "run budget: \(BudgetText.describe(state.budget("run")))")
         say("\nrecent events:")
         let first = try await store.read(id, after: 0, limit: 1).first?.time ?? Timestamp(milliseconds: 0)
-        for e in try await store.read(id, after: max(state.lastSeq - 15, 0), limit: 15) { say(Timeline.line(e, start: first)) }
+        for e in try await store.read(id, after: max(state.lastSeq - 15, 0), limit: 15) {
+            say(Timeline.line(e, start: first))
+        }
         say("\ndiff so far (\(state.workspace)):")
         // With the git directory fixed when the run started, the hardened environment and no
         // external diff or textconv: nothing the agent wrote runs on this machine as you.
         let diff = await GitWorkspace(trust: Composition.gitTrust(state)).diff(workspace: state.workspace)
-        say(diff.map { $0.isEmpty ? "(no changes)" : $0 } ?? "(no diff: the workspace is not a git repository Nightshift set up for this run)")
+        say(
+            diff.map { $0.isEmpty ? "(no changes)" : $0 }
+                ?? "(no diff: the workspace is not a git repository Nightshift set up for this run)")
     }
 
     static func kind(_ reason: String) -> String {
@@ -113,14 +131,17 @@ struct Approve: AsyncParsableCommand {
         abstract: "Approve a call that waits for approval; it runs once, when the run resumes.")
     @OptionGroup var store: StoreOptions
     @Argument(help: "The run id.") var run: String
-    @Argument(help: "The call id (nightshift inbox shows it, e.g. m3.1), or `plan` for a plan that waits for review.") var call: String
+    @Argument(help: "The call id (nightshift inbox shows it, e.g. m3.1), or `plan` for a plan that waits for review.")
+    var call: String
     @Option(help: "A note recorded with the approval.") var note: String = ""
 
     mutating func run() async throws {
         try await reportErrors {
             try await Governance.decisions(store).approve(RunID(run), call: call, note: note)
-            say(call == "plan" ? "plan of run \(run) approved as \(Governance.user); continue with: nightshift resume \(run)"
-                : "approved \(call) of run \(run) as \(Governance.user); continue with: nightshift resume \(run)")
+            say(
+                call == "plan"
+                    ? "plan of run \(run) approved as \(Governance.user); continue with: nightshift resume \(run)"
+                    : "approved \(call) of run \(run) as \(Governance.user); continue with: nightshift resume \(run)")
         }
     }
 }
@@ -130,7 +151,9 @@ struct Deny: AsyncParsableCommand {
         abstract: "Deny a call that waits for approval; the model is told it was not run, and why.")
     @OptionGroup var store: StoreOptions
     @Argument(help: "The run id.") var run: String
-    @Argument(help: "The call id (nightshift inbox shows it, e.g. m3.1), or `plan` to ask the planner for a new version.") var call: String
+    @Argument(
+        help: "The call id (nightshift inbox shows it, e.g. m3.1), or `plan` to ask the planner for a new version.")
+    var call: String
     @Option(help: "Why (required, not blank); the model (or the planner) reads it.") var reason: String
 
     func validate() throws {
@@ -142,8 +165,10 @@ struct Deny: AsyncParsableCommand {
     mutating func run() async throws {
         try await reportErrors {
             try await Governance.decisions(store).deny(RunID(run), call: call, reason: reason)
-            say(call == "plan" ? "plan of run \(run) rejected as \(Governance.user) (the planner makes a new version); continue with: nightshift resume \(run)"
-                : "denied \(call) of run \(run) as \(Governance.user); continue with: nightshift resume \(run)")
+            say(
+                call == "plan"
+                    ? "plan of run \(run) rejected as \(Governance.user) (the planner makes a new version); continue with: nightshift resume \(run)"
+                    : "denied \(call) of run \(run) as \(Governance.user); continue with: nightshift resume \(run)")
         }
     }
 }
@@ -167,17 +192,24 @@ struct BudgetCommand: AsyncParsableCommand {
         guard cost != nil || tokens != nil || toolCalls != nil || steps != nil || wallMinutes != nil else {
             throw ValidationError("give at least one of --cost, --tokens, --tool-calls, --steps, --wall-minutes")
         }
-        for v in [tokens, toolCalls, steps, wallMinutes].compactMap({ $0 }) where v < 0 { throw ValidationError("limits must not be negative") }
-        if let wallMinutes, wallMinutes > Budget.maxWallMinutes { throw ValidationError("--wall-minutes must be at most \(Budget.maxWallMinutes) (a century)") }
+        for v in [tokens, toolCalls, steps, wallMinutes].compactMap({ $0 }) where v < 0 {
+            throw ValidationError("limits must not be negative")
+        }
+        if let wallMinutes, wallMinutes > Budget.maxWallMinutes {
+            throw ValidationError("--wall-minutes must be at most \(Budget.maxWallMinutes) (a century)")
+        }
     }
 
     mutating func run() async throws {
         let scope = task ? "task" : "run"
-        let change = Budget(tokens: tokens, costPicoUSD: cost.flatMap(Money.parseUSD), toolCalls: toolCalls, steps: steps,
-                            wallSeconds: wallMinutes.map { $0 * 60 })
+        let change = Budget(
+            tokens: tokens, costPicoUSD: cost.flatMap(Money.parseUSD), toolCalls: toolCalls, steps: steps,
+            wallSeconds: wallMinutes.map { $0 * 60 })
         try await reportErrors {
             let state = try await Governance.decisions(store).setBudget(RunID(run), scope: scope, change: change)
-            say("\(scope) budget of \(run) is now: \(BudgetText.describe(state.budget(scope))); continue with: nightshift resume \(run)")
+            say(
+                "\(scope) budget of \(run) is now: \(BudgetText.describe(state.budget(scope))); continue with: nightshift resume \(run)"
+            )
         }
     }
 }

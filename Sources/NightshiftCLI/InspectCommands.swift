@@ -18,10 +18,15 @@ struct Status: AsyncParsableCommand {
             let store = try Composition.openExistingStore(store)
             guard let run else {
                 let runs = try await store.runs()
-                if runs.isEmpty { say("no runs in \(self.store.db)"); return }
+                if runs.isEmpty {
+                    say("no runs in \(self.store.db)")
+                    return
+                }
                 say(pad("RUN", 22) + pad("STATUS", 10) + pad("EVENTS", 8) + pad("UPDATED", 21) + "TITLE")
                 for r in runs {
-                    say(pad(r.id.rawValue, 22) + pad(r.status.rawValue, 10) + pad("\(r.headSeq)", 8) + pad(date(r.updated), 21) + r.title)
+                    say(
+                        pad(r.id.rawValue, 22) + pad(r.status.rawValue, 10) + pad("\(r.headSeq)", 8)
+                            + pad(date(r.updated), 21) + r.title)
                 }
                 return
             }
@@ -30,46 +35,73 @@ struct Status: AsyncParsableCommand {
             say("status    \(state.status.rawValue)\(state.statusReason.map { " — \($0)" } ?? "")")
             say("model     \(state.model)\(state.model.hasPrefix("scripted:") ? "  (scripted test double)" : "")")
             say("workspace \(state.workspace)")
-            say("events    \(state.lastSeq)   model calls \(state.modelCalls)   tool calls \(state.toolCalls)   resumes \(state.resumes)")
+            say(
+                "events    \(state.lastSeq)   model calls \(state.modelCalls)   tool calls \(state.toolCalls)   resumes \(state.resumes)"
+            )
             if let record = try await store.leaseRecord(of: RunID(run)), !record.released,
-               !record.isFree(now: SQLiteEventStore.systemNow(), ttl: Composition.leaseTTL, isAlive: LocalProcess.isAlive) {
-                let since = Date(timeIntervalSince1970: Double(record.lease.since.milliseconds) / 1000).formatted(.iso8601)
+                !record.isFree(
+                    now: SQLiteEventStore.systemNow(), ttl: Composition.leaseTTL, isAlive: LocalProcess.isAlive)
+            {
+                let since = Date(timeIntervalSince1970: Double(record.lease.since.milliseconds) / 1000).formatted(
+                    .iso8601)
                 say("driven by \(record.lease.holder) since \(since) (lease \(record.lease.epoch))")
             }
             let ignored = try await store.snapshotIgnored(RunID(run))
             if let ignored { say("snapshot  \(ignored)") }
             // Status reads the newest snapshot and the events after it; it says so rather than imply more.
-            if ignored == nil, let snapshot = try await store.latestSnapshot(of: RunID(run))?.seq, snapshot > 0, snapshot <= state.lastSeq {
-                say("checked   events \(snapshot + 1)–\(state.lastSeq) against the chain (read after the snapshot at event \(snapshot)); "
-                    + "nightshift audit verify \(run) checks the whole log")
+            if ignored == nil, let snapshot = try await store.latestSnapshot(of: RunID(run))?.seq, snapshot > 0,
+                snapshot <= state.lastSeq
+            {
+                say(
+                    "checked   events \(snapshot + 1)–\(state.lastSeq) against the chain (read after the snapshot at event \(snapshot)); "
+                        + "nightshift audit verify \(run) checks the whole log")
             } else {
                 say("checked   every event (1–\(state.lastSeq)) against the chain")
             }
-            say("tokens    \(state.usage.input) in, \(state.usage.output) out\(state.usage.cachedInput > 0 ? ", \(state.usage.cachedInput) cached" : "")")
+            say(
+                "tokens    \(state.usage.input) in, \(state.usage.output) out\(state.usage.cachedInput > 0 ? ", \(state.usage.cachedInput) cached" : "")"
+            )
             say("cost      \(costText(state.costPicoUSD, unpriced: state.ledger.reduce(0) { $0 + $1.unpricedCalls }))")
             if !state.ledger.isEmpty {
                 say("")
-                say(pad("ROLE", 10) + pad("CALLS", 7) + pad("RETRIES", 9) + pad("TOKENS IN", 11) + pad("CACHED", 9) + pad("OUT", 9) + "COST")
+                say(
+                    pad("ROLE", 10) + pad("CALLS", 7) + pad("RETRIES", 9) + pad("TOKENS IN", 11) + pad("CACHED", 9)
+                        + pad("OUT", 9) + "COST")
                 for l in state.ledger {
-                    say(pad(l.role, 10) + pad("\(l.calls)", 7) + pad("\(l.retries)", 9) + pad("\(l.usage.input)", 11)
-                        + pad("\(l.usage.cachedInput)", 9) + pad("\(l.usage.output)", 9) + costText(l.costPicoUSD, unpriced: l.unpricedCalls))
+                    say(
+                        pad(l.role, 10) + pad("\(l.calls)", 7) + pad("\(l.retries)", 9) + pad("\(l.usage.input)", 11)
+                            + pad("\(l.usage.cachedInput)", 9) + pad("\(l.usage.output)", 9)
+                            + costText(l.costPicoUSD, unpriced: l.unpricedCalls))
                 }
             }
             say("")
             if state.settings.loop != nil {
                 var parts: [String] = []
-                if state.goal != nil { parts.append("plan version \(state.planVersion)" + (state.planApproved ? " (approved)" : "")) }
-                if !state.baselineExit.isEmpty {
-                    parts.append("baseline \(state.baselineChecks().filter(state.passedAtBaseline).count)/\(state.baselineExit.count) passing")
+                if state.goal != nil {
+                    parts.append("plan version \(state.planVersion)" + (state.planApproved ? " (approved)" : ""))
                 }
-                parts.append("shift \(state.shifts), \(state.compactions) compactions, context ~\(state.contextEstimate()) tokens")
+                if !state.baselineExit.isEmpty {
+                    parts.append(
+                        "baseline \(state.baselineChecks().filter(state.passedAtBaseline).count)/\(state.baselineExit.count) passing"
+                    )
+                }
+                parts.append(
+                    "shift \(state.shifts), \(state.compactions) compactions, context ~\(state.contextEstimate()) tokens"
+                )
                 say("loop      " + parts.joined(separator: "; "))
             }
-            say(pad("TASK", 24) + pad("STATUS", 10) + pad("ATTEMPTS", 10) + pad("TURNS", 8) + pad("JUDGE", 16) + "TOKENS (in/out)")
+            say(
+                pad("TASK", 24) + pad("STATUS", 10) + pad("ATTEMPTS", 10) + pad("TURNS", 8) + pad("JUDGE", 16)
+                    + "TOKENS (in/out)")
             for t in state.tasks {
-                say(pad(t.id.rawValue, 24) + pad(t.status.rawValue + (state.current.map { state.tasks[$0].id == t.id } == true ? "*" : ""), 10)
-                      + pad("\(t.attempts)/\(state.settings.maxAttempts)", 10) + pad("\(t.turns)", 8)
-                      + pad(t.verdicts.isEmpty ? "-" : t.verdicts.joined(separator: ","), 16) + "\(t.usage.input)/\(t.usage.output)")
+                say(
+                    pad(t.id.rawValue, 24)
+                        + pad(
+                            t.status.rawValue + (state.current.map { state.tasks[$0].id == t.id } == true ? "*" : ""),
+                            10)
+                        + pad("\(t.attempts)/\(state.settings.maxAttempts)", 10) + pad("\(t.turns)", 8)
+                        + pad(t.verdicts.isEmpty ? "-" : t.verdicts.joined(separator: ","), 16)
+                        + "\(t.usage.input)/\(t.usage.output)")
             }
             if !state.unreportedInDoubt.isEmpty {
                 say("\nin doubt: " + state.unreportedInDoubt.map { "\($0.call) (\($0.name))" }.joined(separator: ", "))
@@ -99,7 +131,8 @@ struct Log: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @Argument(help: "The run id.") var run: String
     @Flag(help: "One JSON object per event (run, seq, time, actor, kind, hash, event).") var json = false
-    @Flag(name: .shortAndLong, help: "Keep printing new events until the run finishes, fails or pauses (Ctrl-C to stop).")
+    @Flag(
+        name: .shortAndLong, help: "Keep printing new events until the run finishes, fails or pauses (Ctrl-C to stop).")
     var follow = false
     @Option(help: "Start after this sequence number.") var after: Int64 = 0
 
@@ -107,7 +140,9 @@ struct Log: AsyncParsableCommand {
         try await reportErrors {
             let store = try Composition.openExistingStore(store)
             let id = RunID(run)
-            guard try await store.summary(of: id) != nil else { throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)") }
+            guard try await store.summary(of: id) != nil else {
+                throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)")
+            }
             let printer = TimelinePrinter(json: json)
             if let first = try await store.read(id, after: 0, limit: 1).first { printer.setStart(first.time) }
             var position = after
@@ -141,16 +176,24 @@ struct Audit: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
         @Argument(help: "The run id.") var run: String?
         @Flag(help: "Verify every run in the database.") var all = false
-        @Option(help: ArgumentHelp("A signed checkpoint (an export, or a checkpoint file) to check the log against.", valueName: "FILE"))
+        @Option(
+            help: ArgumentHelp(
+                "A signed checkpoint (an export, or a checkpoint file) to check the log against.", valueName: "FILE"))
         var checkpoint: String?
-        @Option(help: ArgumentHelp("The audit key whose public half is trusted (default: ~/.config/nightshift/audit-ed25519.key).", valueName: "FILE"))
+        @Option(
+            help: ArgumentHelp(
+                "The audit key whose public half is trusted (default: ~/.config/nightshift/audit-ed25519.key).",
+                valueName: "FILE"))
         var key: String?
-        @Option(help: ArgumentHelp("Trust this Ed25519 public key (hex) instead of the local key file.", valueName: "HEX"))
+        @Option(
+            help: ArgumentHelp("Trust this Ed25519 public key (hex) instead of the local key file.", valueName: "HEX"))
         var publicKey: String?
 
         func validate() throws {
             guard (run == nil) != !all else { throw ValidationError("give a run id or --all") }
-            if checkpoint != nil, all { throw ValidationError("--checkpoint checks one run: give its id instead of --all") }
+            if checkpoint != nil, all {
+                throw ValidationError("--checkpoint checks one run: give its id instead of --all")
+            }
         }
 
         mutating func run() async throws {
@@ -168,7 +211,8 @@ struct Audit: AsyncParsableCommand {
                 }
                 for id in ids {
                     // With a checkpoint, a run that is gone is the extreme of a rollback: a verdict, not an error.
-                    if let checkpoint, try await store.summary(of: id) == nil, let c = try? Checkpoint.read(checkpoint) {
+                    if let checkpoint, try await store.summary(of: id) == nil, let c = try? Checkpoint.read(checkpoint)
+                    {
                         say("\(id): MISSING — the checkpoint saw \(c.seq) events; this database has no such run")
                         ok = false
                         continue
@@ -177,7 +221,7 @@ struct Audit: AsyncParsableCommand {
                         if try await store.witnessedHead(of: id) == nil {
                             throw CLIError("no run \(id) in \(self.store.db) (nightshift status lists the runs)")
                         }
-                        continue   // reported as LOST above
+                        continue  // reported as LOST above
                     }
                     let report = try await store.verify(id)
                     if let rollback = try await Composition.rollback(id, store: store) {
@@ -187,7 +231,9 @@ struct Audit: AsyncParsableCommand {
                     let snapshot = report.ok ? try await store.snapshotDisagreement(id) : nil
                     if let snapshot {
                         ok = false
-                        say("\(id): SNAPSHOT DISAGREES — \(snapshot) (every reader ignores it and folds the log; the chain itself is intact)")
+                        say(
+                            "\(id): SNAPSHOT DISAGREES — \(snapshot) (every reader ignores it and folds the log; the chain itself is intact)"
+                        )
                     } else if report.ok {
                         say("\(id): ok — \(report.events) events, head \(report.headHash.hex.prefix(16))…")
                     } else {
@@ -199,7 +245,9 @@ struct Audit: AsyncParsableCommand {
                     let c = try Checkpoint.read(checkpoint)
                     let trusted: Curve25519.Signing.PublicKey
                     if let publicKey {
-                        guard let raw = Data(hex: publicKey), let k = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else {
+                        guard let raw = Data(hex: publicKey),
+                            let k = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
+                        else {
                             throw CLIError("--public-key must be 64 hex digits")
                         }
                         trusted = k
@@ -221,15 +269,23 @@ struct Audit: AsyncParsableCommand {
                         }
                         if let unreadable {
                             ok = false
-                            say("\(id): CHECKPOINT NOT MATCHED — the signed event \(c.seq) cannot be read: \(unreadable)")
+                            say(
+                                "\(id): CHECKPOINT NOT MATCHED — the signed event \(c.seq) cannot be read: \(unreadable)"
+                            )
                         } else if at == nil {
                             ok = false
-                            say("\(id): TRUNCATED — the checkpoint of \(Date(timeIntervalSince1970: Double(c.time) / 1000)) saw \(c.seq) events; the log now has \(head)")
+                            say(
+                                "\(id): TRUNCATED — the checkpoint of \(Date(timeIntervalSince1970: Double(c.time) / 1000)) saw \(c.seq) events; the log now has \(head)"
+                            )
                         } else if at?.hash.hex != c.hash {
                             ok = false
-                            say("\(id): ROLLED BACK OR REWRITTEN — event \(c.seq) no longer has the hash the checkpoint signed")
+                            say(
+                                "\(id): ROLLED BACK OR REWRITTEN — event \(c.seq) no longer has the hash the checkpoint signed"
+                            )
                         } else {
-                            say("\(id): checkpoint ok — event \(c.seq) still has the signed hash; \(head - c.seq) events since")
+                            say(
+                                "\(id): checkpoint ok — event \(c.seq) still has the signed hash; \(head - c.seq) events since"
+                            )
                         }
                     }
                 }
@@ -264,19 +320,33 @@ struct Audit: AsyncParsableCommand {
             try await reportErrors {
                 let store = try Composition.openExistingStore(store)
                 let id = RunID(run)
-                guard try await store.summary(of: id) != nil else { throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)") }
+                guard try await store.summary(of: id) != nil else {
+                    throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)")
+                }
                 let report = try await store.verify(id)
-                guard report.ok else { throw CLIError("run \(run) does not verify (event \(report.firstBadSeq ?? 0): \(report.problem ?? "")); not signing it") }
+                guard report.ok else {
+                    throw CLIError(
+                        "run \(run) does not verify (event \(report.firstBadSeq ?? 0): \(report.problem ?? "")); not signing it"
+                    )
+                }
                 let envelopes = try await store.readAll(id)
                 let state = try RunState.fold(id, envelopes)
                 let signingKey = try AuditKey.load(key ?? AuditKey.defaultPath, create: true)
                 var text = ""
                 for e in envelopes { text += JSONLine.render(e) + "\n" }
-                let summary: [String: Any] = ["summary": ["run": run, "events": envelopes.count, "status": state.status.rawValue,
-                                                          "costPicoUSD": state.costPicoUSD, "inputTokens": state.usage.input,
-                                                          "outputTokens": state.usage.output, "toolCalls": state.toolCalls,
-                                                          "policyHash": state.policyHash ?? "", "guidanceHash": state.guidanceHash ?? ""]]
-                text += String(decoding: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self) + "\n"
+                let summary: [String: Any] = [
+                    "summary": [
+                        "run": run, "events": envelopes.count, "status": state.status.rawValue,
+                        "costPicoUSD": state.costPicoUSD, "inputTokens": state.usage.input,
+                        "outputTokens": state.usage.output, "toolCalls": state.toolCalls,
+                        "policyHash": state.policyHash ?? "", "guidanceHash": state.guidanceHash ?? "",
+                    ]
+                ]
+                text +=
+                    String(
+                        decoding: try JSONSerialization.data(
+                            withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+                    + "\n"
                 let checkpoint = try Checkpoint.make(run: id, seq: state.lastSeq, hash: state.lastHash, key: signingKey)
                 struct Line: Encodable { var checkpoint: Checkpoint }
                 let encoder = JSONEncoder()
@@ -286,7 +356,8 @@ struct Audit: AsyncParsableCommand {
                     do { try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
                         throw CLIError("cannot write \(out): \(error.localizedDescription)")
                     }
-                    writeErr("exported \(envelopes.count) events of \(run) to \(out), signed at event \(state.lastSeq)\n")
+                    writeErr(
+                        "exported \(envelopes.count) events of \(run) to \(out), signed at event \(state.lastSeq)\n")
                 } else {
                     writeOut(text)
                 }

@@ -16,8 +16,11 @@ public struct Nightshift: AsyncParsableCommand {
             Exit status of run/resume/demo: 0 finished, 3 paused (needs attention), 4 failed, 5 another live process \
             drives the run, 1 error, 64 usage.
             """,
-        subcommands: [RunCommand.self, Resume.self, Worker.self, Status.self, Log.self, Inbox.self, Approve.self, Deny.self, BudgetCommand.self,
-                      Answer.self, Audit.self, Demo.self, BenchMoved.self])
+        subcommands: [
+            RunCommand.self, Resume.self, Worker.self, Status.self, Log.self, Inbox.self, Approve.self, Deny.self,
+            BudgetCommand.self,
+            Answer.self, Audit.self, Demo.self, BenchMoved.self,
+        ])
 
     public init() {}
 
@@ -76,13 +79,14 @@ public struct Nightshift: AsyncParsableCommand {
                 try command.run()
             }
         } catch let exit as ExitCode {
-            Foundation.exit(exit.rawValue)   // the command has said what it had to
+            Foundation.exit(exit.rawValue)  // the command has said what it had to
         } catch {
             let code = exitCode(for: error)
             if code == .success {
                 writeOut(fullMessage(for: error) + "\n")
             } else if code == .validationFailure {
-                let brief = message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "invalid arguments"
+                let brief =
+                    message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "invalid arguments"
                 let names = Set(configuration.subcommands.map { $0._commandName })
                 let sub = arguments.first { argument in !argument.hasPrefix("-") && names.contains(argument) }
                 writeErr("nightshift: error: \(brief) (nightshift \(sub.map { "\($0) " } ?? "")--help says more)\n")
@@ -99,7 +103,9 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The SQLite database holding the event logs.", valueName: "PATH"))
     var db: String = ".nightshift/nightshift.db"
 
-    @Option(help: ArgumentHelp("Seconds to wait for another process's write lock on the database before giving up.", valueName: "SECONDS"))
+    @Option(
+        help: ArgumentHelp(
+            "Seconds to wait for another process's write lock on the database before giving up.", valueName: "SECONDS"))
     var lockTimeout: Int = 5
 
     func validate() throws {

@@ -16,7 +16,9 @@ final class PolicyWatcher: @unchecked Sendable {
     let workspace: String
 
     init(path: String, recordedHash: String, workspace: String) {
-        self.path = path; self.hash = recordedHash; self.workspace = workspace
+        self.path = path
+        self.hash = recordedHash
+        self.workspace = workspace
         stamp = Self.stamp(path)
     }
 
@@ -41,7 +43,9 @@ final class PolicyWatcher: @unchecked Sendable {
         path.hasPrefix(workspace + "/") ? path : nil
     }
 
-    static func sha256(_ text: String) -> String { SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined() }
+    static func sha256(_ text: String) -> String {
+        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
 
     /// The harness's hook for `watcher`, or nil without a policy.
     static func hook(_ watcher: PolicyWatcher?) -> (@Sendable () -> Event?)? {

@@ -15,11 +15,15 @@ enum Timeline {
             return one.count > n ? String(one.prefix(n)) + "…" : one
         }
         switch event {
-        case let .runCreated(title, workspace, model, _): return "run created: \(title)  (workspace \(workspace), model \(model))"
-        case let .planSet(plan): return "plan: \(plan.tasks.count) task(s): " + plan.tasks.map(\.id.rawValue).joined(separator: ", ")
+        case let .runCreated(title, workspace, model, _):
+            return "run created: \(title)  (workspace \(workspace), model \(model))"
+        case let .planSet(plan):
+            return "plan: \(plan.tasks.count) task(s): " + plan.tasks.map(\.id.rawValue).joined(separator: ", ")
         case let .taskStarted(task, attempt): return "▶ task \(task)" + (attempt > 1 ? " — attempt \(attempt)" : "")
-        case let .modelRequested(call, task, turn, role): return "  model ← \(call) · \(role ?? "worker") · task \(task) · step \(turn + 1)"
-        case let .modelRetried(call, attempt, reason, delay): return "  model ↻ \(call) attempt \(attempt) failed (\(short(reason, 80))); retrying in \(delay) ms"
+        case let .modelRequested(call, task, turn, role):
+            return "  model ← \(call) · \(role ?? "worker") · task \(task) · step \(turn + 1)"
+        case let .modelRetried(call, attempt, reason, delay):
+            return "  model ↻ \(call) attempt \(attempt) failed (\(short(reason, 80))); retrying in \(delay) ms"
         case let .modelResponded(call, text, calls, done, summary, usage, _, cost, _):
             var s = "  model → \(call)"
             if !text.text.isEmpty { s += " “\(short(text.text, 60))”" }
@@ -27,16 +31,20 @@ enum Timeline {
             if done { s += " claims done" + (summary.map { ": \(short($0, 50))" } ?? "") }
             return s + "  [\(usage.input)+\(usage.output) tok" + (cost.map { ", \(Money.format($0))" } ?? "") + "]"
         case let .modelFailed(call, reason): return "  model ✗ \(call): \(short(reason, 120))"
-        case let .toolRequested(call, name, idempotent): return "    tool \(call) \(name) requested" + (idempotent ? " (idempotent)" : "")
+        case let .toolRequested(call, name, idempotent):
+            return "    tool \(call) \(name) requested" + (idempotent ? " (idempotent)" : "")
         case let .toolStarted(call): return "    tool \(call) started"
         case let .toolFinished(call, result):
-            return "    tool \(call) \(result.ok ? "ok" : "failed")" + (result.exitCode.map { " (exit \($0))" } ?? "") + ": \(short(result.output.text, 70))"
+            return "    tool \(call) \(result.ok ? "ok" : "failed")" + (result.exitCode.map { " (exit \($0))" } ?? "")
+                + ": \(short(result.output.text, 70))"
         case let .toolInDoubt(call, reason): return "    tool \(call) IN DOUBT: \(short(reason, 100))"
         case let .checkRan(_, _, _, command, expect, exit, passed, _, ms):
-            return "  check \(passed ? "✓" : "✗") \(short(command, 60)) → exit \(exit)" + (passed ? "" : " (expected \(expect))") + " in \(ms) ms"
+            return "  check \(passed ? "✓" : "✗") \(short(command, 60)) → exit \(exit)"
+                + (passed ? "" : " (expected \(expect))") + " in \(ms) ms"
         case let .taskFinished(task, attempt, _): return "✔ task \(task) done (attempt \(attempt))"
         case let .taskAttemptFailed(task, attempt, feedback):
-            return "✗ task \(task) attempt \(attempt) not accepted: " + (feedback.text.contains("the judge") ? "the judge asked for rework" : "checks failed")
+            return "✗ task \(task) attempt \(attempt) not accepted: "
+                + (feedback.text.contains("the judge") ? "the judge asked for rework" : "checks failed")
         case let .taskBlocked(task, reason): return "■ task \(task) blocked: \(short(reason, 100))"
         case let .noteWritten(_, text): return "  note: \(short(text.text, 90))"
         case let .noteAdded(_, text): return "    worker's note: \(short(text, 90))"
@@ -45,15 +53,23 @@ enum Timeline {
         case let .runReported(report): return "  report: \(report.text.split(separator: "\n").count) lines (REPORT.md)"
         case let .runFinished(summary): return "■ run finished: \(summary)"
         case let .runFailed(reason): return "■ run failed: \(short(reason, 160))"
-        case let .workspaceProvisioned(path, branch, base): return "  workspace: git worktree \(path) on branch \(branch) (from \(base.prefix(10)))"
-        case let .workCommitted(task, commit, detail): return "  " + (commit.map { "committed \($0.prefix(10)) for task \(task)" } ?? "nothing committed for task \(task): \(detail)")
-        case let .toolServerStarted(name, tools, _): return "  mcp server \(name) started: \(tools.count) tools (\(short(tools.joined(separator: ", "), 100)))"
+        case let .workspaceProvisioned(path, branch, base):
+            return "  workspace: git worktree \(path) on branch \(branch) (from \(base.prefix(10)))"
+        case let .workCommitted(task, commit, detail):
+            return "  "
+                + (commit.map { "committed \($0.prefix(10)) for task \(task)" }
+                    ?? "nothing committed for task \(task): \(detail)")
+        case let .toolServerStarted(name, tools, _):
+            return "  mcp server \(name) started: \(tools.count) tools (\(short(tools.joined(separator: ", "), 100)))"
         case let .policySet(policy, source, hash, _):
-            return "  policy \(source) (\(hash.prefix(12))): \(policy.rules.count) rules, default \(policy.defaultEffect.rawValue)"
+            return
+                "  policy \(source) (\(hash.prefix(12))): \(policy.rules.count) rules, default \(policy.defaultEffect.rawValue)"
         case let .toolDecided(call, effect, rule, reason):
-            return "    policy \(effect.rawValue.uppercased()) \(call)" + (effect == .allow ? "" : " by \(rule): \(short(reason, 90))")
+            return "    policy \(effect.rawValue.uppercased()) \(call)"
+                + (effect == .allow ? "" : " by \(rule): \(short(reason, 90))")
         case let .approvalDecided(call, approved, by, note, _):
-            return "  \(approved ? "✔ approved" : "✗ denied") \(call) by \(by)" + (note.isEmpty ? "" : ": \(short(note, 80))")
+            return "  \(approved ? "✔ approved" : "✗ denied") \(call) by \(by)"
+                + (note.isEmpty ? "" : ": \(short(note, 80))")
         case let .budgetExhausted(scope, resource, limit, spent):
             return "  budget exhausted: \(scope) \(resource) \(spent) of \(limit)"
         case let .budgetSet(scope, budget, by): return "  \(scope) budget set by \(by): \(BudgetText.describe(budget))"
@@ -62,25 +78,34 @@ enum Timeline {
         case let .guidanceGiven(text, by): return "  guidance from \(by): \(short(text, 100))"
         case let .protectedHashed(hashes): return "  protected files recorded: \(hashes.count)"
         case let .protectedVerified(task, attempt, changed):
-            return "  protected files of task \(task) attempt \(attempt): " + (changed.isEmpty ? "unchanged" : "CHANGED \(short(changed.joined(separator: ", "), 90))")
-        case let .guidanceSet(source, hash, text): return "  guidance \(source) (\(hash.prefix(12)), \(text.text.utf8.count) bytes)"
+            return "  protected files of task \(task) attempt \(attempt): "
+                + (changed.isEmpty ? "unchanged" : "CHANGED \(short(changed.joined(separator: ", "), 90))")
+        case let .guidanceSet(source, hash, text):
+            return "  guidance \(source) (\(hash.prefix(12)), \(text.text.utf8.count) bytes)"
         case let .goalSet(goal): return "goal: \(short(goal.text, 120))"
         case let .planRevised(version, plan, reason):
-            return "plan version \(version): \(plan.tasks.count) task(s): " + plan.tasks.map(\.id.rawValue).joined(separator: ", ") + " — \(short(reason, 80))"
+            return "plan version \(version): \(plan.tasks.count) task(s): "
+                + plan.tasks.map(\.id.rawValue).joined(separator: ", ") + " — \(short(reason, 80))"
         case let .planApproved(version, by, _): return "  ✔ plan version \(version) approved by \(by)"
-        case let .planRejected(version, by, reason): return "  ✗ plan version \(version) rejected by \(by): \(short(reason, 100))"
+        case let .planRejected(version, by, reason):
+            return "  ✗ plan version \(version) rejected by \(by): \(short(reason, 100))"
         case let .initRan(exit, passed, _, ms): return "  init script \(passed ? "✓" : "✗") exit \(exit) in \(ms) ms"
         case let .baselineRan(command, _, exit, passed, _, _):
             return "  baseline \(passed ? "passes" : "fails ") \(short(command, 60)) (exit \(exit))"
         case let .judgeVerdict(task, attempt, verdict, reasons):
-            return "  ⚖ judge: \(verdict.uppercased()) task \(task) attempt \(attempt)" + (reasons.isEmpty ? "" : ": \(short(reasons.joined(separator: "; "), 100))")
+            return "  ⚖ judge: \(verdict.uppercased()) task \(task) attempt \(attempt)"
+                + (reasons.isEmpty ? "" : ": \(short(reasons.joined(separator: "; "), 100))")
         case let .contextCompacted(task, summary, through, before):
-            return "  context of task \(task) compacted (through event \(through), ~\(before) tokens): \(short(summary.text, 70))"
-        case let .handoffWritten(task, reason, handoff): return "  handoff (\(reason)) for \(task): \(short(handoff.left.isEmpty ? handoff.done : handoff.left, 90))"
+            return
+                "  context of task \(task) compacted (through event \(through), ~\(before) tokens): \(short(summary.text, 70))"
+        case let .handoffWritten(task, reason, handoff):
+            return "  handoff (\(reason)) for \(task): \(short(handoff.left.isEmpty ? handoff.done : handoff.left, 90))"
         case let .isolationSet(mode): return "  commands run \(mode.hasPrefix("UNSANDBOXED") ? mode : "in " + mode)"
         case let .rollbackAccepted(from, through, by):
-            return "  ⚠ rollback accepted by \(by): events \(from)–\(through) were lost; their effects may have happened"
-        case let .snapshotTaken(seq, sha256): return "  snapshot of the state at event \(seq) stored (\(sha256.prefix(12)))"
+            return
+                "  ⚠ rollback accepted by \(by): events \(from)–\(through) were lost; their effects may have happened"
+        case let .snapshotTaken(seq, sha256):
+            return "  snapshot of the state at event \(seq) stored (\(sha256.prefix(12)))"
         }
     }
 }
@@ -93,24 +118,37 @@ final class TimelinePrinter: @unchecked Sendable {
     init(json: Bool = false) { self.json = json }
 
     func print(_ e: EventEnvelope) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if start == nil { start = e.time }
         let line = json ? JSONLine.render(e) : Timeline.line(e, start: start!)
         writeOut((line + "\n"))
     }
 
-    func setStart(_ t: Timestamp) { lock.lock(); start = t; lock.unlock() }
+    func setStart(_ t: Timestamp) {
+        lock.lock()
+        start = t
+        lock.unlock()
+    }
 }
 
 /// One event as one JSON object per line (for machines).
 enum JSONLine {
     struct Line: Encodable {
-        var run: String; var seq: Int64; var time: Int64; var actor: String; var kind: String; var hash: String; var event: Event
+        var run: String
+        var seq: Int64
+        var time: Int64
+        var actor: String
+        var kind: String
+        var hash: String
+        var event: Event
     }
     static func render(_ e: EventEnvelope) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let line = Line(run: e.run.rawValue, seq: e.seq, time: e.time.milliseconds, actor: e.actor, kind: e.event.kind, hash: e.hash.hex, event: e.event)
+        let line = Line(
+            run: e.run.rawValue, seq: e.seq, time: e.time.milliseconds, actor: e.actor, kind: e.event.kind,
+            hash: e.hash.hex, event: e.event)
         return (try? String(decoding: encoder.encode(line), as: UTF8.self)) ?? "{}"
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import NightshiftCore
 import NightshiftHarness
 import NightshiftSQLite
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +13,8 @@ import Glibc
 /// `resume`. Waiting runs still hold nothing: the worker only polls the run index.
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Continue paused runs as soon as a human decides (approve, deny, budget, answer). Runs until stopped.",
+        abstract:
+            "Continue paused runs as soon as a human decides (approve, deny, budget, answer). Runs until stopped.",
         discussion: """
             Every --poll-ms the worker looks at the paused runs; a run whose latest event is a human's \
             (approval_decided, budget_set, guidance_given) is resumed here, one at a time, with the models \
@@ -34,20 +36,22 @@ struct Worker: AsyncParsableCommand {
         try await reportErrors {
             let store = try Composition.openExistingStore(store)
             say("worker (pid \(getpid())) watching \(self.store.db)")
-            var failedAt: [RunID: Int64] = [:]   // runs that could not be resumed, until their log moves
+            var failedAt: [RunID: Int64] = [:]  // runs that could not be resumed, until their log moves
             while !Task.isCancelled {
                 for summary in try await store.runs() where summary.status == .paused {
                     guard let last = try await store.read(summary.id, after: summary.headSeq - 1, limit: 1).first,
-                          last.actor == "human", failedAt[summary.id] != summary.headSeq else { continue }
+                        last.actor == "human", failedAt[summary.id] != summary.headSeq
+                    else { continue }
                     say("resuming \(summary.id) after \(last.event.kind)")
                     do {
-                        let reason = try await Resumption.resume(summary.id, store: store, db: self.store.db, models: models, sandbox: sandbox,
-                                                                printer: nil, by: "nightshift worker (pid \(getpid()))")
+                        let reason = try await Resumption.resume(
+                            summary.id, store: store, db: self.store.db, models: models, sandbox: sandbox,
+                            printer: nil, by: "nightshift worker (pid \(getpid()))")
                         say("run \(summary.id) \(reason.text)")
                     } catch let busy as RunBusy {
                         // Another live process drives it: not a failure, and not ours to take.
                         say("run \(summary.id) skipped: \(busy.message)")
-                        failedAt[summary.id] = summary.headSeq   // tried again once its log moves
+                        failedAt[summary.id] = summary.headSeq  // tried again once its log moves
                     } catch {
                         // One run's trouble (a missing key, a vanished workspace) must not stop the others.
                         say("run \(summary.id) could not be resumed: \(error)")

@@ -1,5 +1,5 @@
-public import NightshiftCore
 import Foundation
+public import NightshiftCore
 import Yams
 
 /// Loads a plan file:
@@ -27,24 +27,30 @@ public enum PlanFile {
         guard let tasksNode = top.first(where: { $0.key == "tasks" })?.value else {
             throw r.fail(root, "the plan has no 'tasks' list")
         }
-        let title = try top.first(where: { $0.key == "title" }).map { e throws(FileError) in try r.string(e.value, "title") }
+        let title =
+            try top.first(where: { $0.key == "title" }).map { e throws(FileError) in try r.string(e.value, "title") }
             ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         var tasks: [PlanTask] = []
         let items = try r.sequence(tasksNode, "'tasks'")
         guard !items.isEmpty else { throw r.fail(tasksNode, "'tasks' is empty: a plan needs at least one task") }
         guard items.count <= Plan.maxTasks else {
-            throw r.fail(tasksNode, "the plan has \(items.count) tasks; at most \(Plan.maxTasks): split it into several plans")
+            throw r.fail(
+                tasksNode, "the plan has \(items.count) tasks; at most \(Plan.maxTasks): split it into several plans")
         }
         for (n, item) in items.enumerated() {
             let what = "task \(n + 1)"
             let fields = try r.mapping(item, what)
             try r.checkKeys(fields, allowed: ["id", "description", "checks", "rubric"], in: what)
-            guard let idNode = fields.first(where: { $0.key == "id" })?.value else { throw r.fail(item, "\(what) has no 'id'") }
+            guard let idNode = fields.first(where: { $0.key == "id" })?.value else {
+                throw r.fail(item, "\(what) has no 'id'")
+            }
             let id = try r.string(idNode, "\(what)'s id")
             guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
                 throw r.fail(idNode, "\(what)'s id '\(id)' must be letters, digits, '-', '_' or '.'")
             }
-            guard !tasks.contains(where: { $0.id.rawValue == id }) else { throw r.fail(idNode, "task id '\(id)' is used twice") }
+            guard !tasks.contains(where: { $0.id.rawValue == id }) else {
+                throw r.fail(idNode, "task id '\(id)' is used twice")
+            }
             guard let descNode = fields.first(where: { $0.key == "description" })?.value else {
                 throw r.fail(item, "task '\(id)' has no 'description'")
             }
@@ -58,22 +64,34 @@ public enum PlanFile {
                 for (k, c) in list.enumerated() {
                     let made = try check(r, c, "check \(k + 1) of task '\(id)'")
                     // Each check runs at every done claim: a repeat only costs time.
-                    if let first = checks.firstIndex(where: { $0.command == made.command && $0.expectExit == made.expectExit }) {
-                        throw r.fail(c, "check \(k + 1) of task '\(id)' repeats check \(first + 1); list each check once")
+                    if let first = checks.firstIndex(where: {
+                        $0.command == made.command && $0.expectExit == made.expectExit
+                    }) {
+                        throw r.fail(
+                            c, "check \(k + 1) of task '\(id)' repeats check \(first + 1); list each check once")
                     }
                     checks.append(made)
                 }
             }
             var rubric: [String]?
             if let rubricNode = fields.first(where: { $0.key == "rubric" })?.value {
-                rubric = try r.sequence(rubricNode, "task '\(id)' rubric").map { n throws(FileError) in try r.string(n, "a rubric item of task '\(id)'") }
+                rubric = try r.sequence(rubricNode, "task '\(id)' rubric").map { n throws(FileError) in
+                    try r.string(n, "a rubric item of task '\(id)'")
+                }
             }
-            tasks.append(PlanTask(id: TaskID(id), description: description, checks: checks, rubric: (rubric?.isEmpty ?? true) ? nil : rubric))
+            tasks.append(
+                PlanTask(
+                    id: TaskID(id), description: description, checks: checks,
+                    rubric: (rubric?.isEmpty ?? true) ? nil : rubric))
         }
-        let initScript = try top.first(where: { $0.key == "init" }).map { e throws(FileError) in try r.string(e.value, "init") }
+        let initScript = try top.first(where: { $0.key == "init" }).map { e throws(FileError) in
+            try r.string(e.value, "init")
+        }
         var guards: [Check]?
         if let guardsNode = top.first(where: { $0.key == "guards" })?.value {
-            guards = try r.sequence(guardsNode, "'guards'").enumerated().map { k, c throws(FileError) in try check(r, c, "guard \(k + 1)") }
+            guards = try r.sequence(guardsNode, "'guards'").enumerated().map { k, c throws(FileError) in
+                try check(r, c, "guard \(k + 1)")
+            }
         }
         return Plan(title: title, tasks: tasks, initScript: initScript, guards: guards)
     }
@@ -83,7 +101,9 @@ public enum PlanFile {
         if case .scalar = c { return Check(command: try r.string(c, cw)) }
         let cf = try r.mapping(c, cw)
         try r.checkKeys(cf, allowed: ["command", "expect_exit", "timeout_seconds", "guard"], in: cw)
-        guard let cmd = cf.first(where: { $0.key == "command" })?.value else { throw r.fail(c, "\(cw) has no 'command'") }
+        guard let cmd = cf.first(where: { $0.key == "command" })?.value else {
+            throw r.fail(c, "\(cw) has no 'command'")
+        }
         var check = Check(command: try r.string(cmd, "\(cw) command"))
         if let e = cf.first(where: { $0.key == "expect_exit" })?.value {
             let v = try r.int(e, "\(cw) expect_exit")
@@ -96,7 +116,9 @@ public enum PlanFile {
             check.timeoutSeconds = v
         }
         if let g = cf.first(where: { $0.key == "guard" })?.value {
-            guard case let .scalar(s) = g, ["true", "false"].contains(s.string) else { throw r.fail(g, "\(cw) guard must be true or false") }
+            guard case let .scalar(s) = g, ["true", "false"].contains(s.string) else {
+                throw r.fail(g, "\(cw) guard must be true or false")
+            }
             check.alreadyPasses = s.string == "true" ? true : nil
         }
         return check

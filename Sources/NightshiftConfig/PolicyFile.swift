@@ -1,5 +1,5 @@
-public import NightshiftCore
 import Foundation
+public import NightshiftCore
 import Yams
 
 /// Loads a policy file (`nightshift run --policy FILE`):
@@ -36,13 +36,17 @@ public enum PolicyFile {
         let r = YAMLReader(file: file)
         let root = try r.load(text)
         let top = try r.mapping(root, "the policy")
-        try r.checkKeys(top, allowed: ["default", "rules", "protected", "budgets", "breakers", "approvers", "network"], in: "the policy")
+        try r.checkKeys(
+            top, allowed: ["default", "rules", "protected", "budgets", "breakers", "approvers", "network"],
+            in: "the policy")
         func field(_ entries: [(key: String, keyNode: Node, value: Node)], _ key: String) -> Node? {
             entries.first(where: { $0.key == key })?.value
         }
         func effect(_ node: Node, _ what: String) throws(FileError) -> PolicyEffect {
             let s = try r.string(node, what)
-            guard let e = PolicyEffect(rawValue: s) else { throw r.fail(node, "\(what) must be allow, deny or ask, not '\(s)'") }
+            guard let e = PolicyEffect(rawValue: s) else {
+                throw r.fail(node, "\(what) must be allow, deny or ask, not '\(s)'")
+            }
             return e
         }
         var policy = Policy()
@@ -55,16 +59,21 @@ public enum PolicyFile {
                 try r.checkKeys(fields, allowed: ["allow", "deny", "ask", "command", "path", "reason"], in: what)
                 let effects = fields.filter { PolicyEffect(rawValue: $0.key) != nil }
                 guard effects.count == 1, let e = effects.first else {
-                    throw r.fail(item, "\(what) needs exactly one of allow, deny or ask, naming the tool (a glob: shell, mcp__x__*, *)")
+                    throw r.fail(
+                        item,
+                        "\(what) needs exactly one of allow, deny or ask, naming the tool (a glob: shell, mcp__x__*, *)"
+                    )
                 }
                 let tool = try r.string(e.value, "\(what)'s tool")
                 guard !tool.isEmpty else { throw r.fail(e.value, "\(what)'s tool is empty") }
-                var rule = PolicyRule(effect: PolicyEffect(rawValue: e.key)!, tool: tool, origin: "\(name):\(item.mark?.line ?? 0)")
+                var rule = PolicyRule(
+                    effect: PolicyEffect(rawValue: e.key)!, tool: tool, origin: "\(name):\(item.mark?.line ?? 0)")
                 if let c = field(fields, "command") { rule.command = try r.string(c, "\(what)'s command") }
                 if let p = field(fields, "path") { rule.path = try r.string(p, "\(what)'s path") }
                 if let why = field(fields, "reason") { rule.reason = try r.string(why, "\(what)'s reason") }
                 if rule.command != nil, !Glob.matches(tool, "shell", pathMode: false) {
-                    throw r.fail(item, "\(what): 'command' applies only to the shell tool, and this rule is for '\(tool)'")
+                    throw r.fail(
+                        item, "\(what): 'command' applies only to the shell tool, and this rule is for '\(tool)'")
                 }
                 policy.rules.append(rule)
             }
@@ -75,7 +84,9 @@ public enum PolicyFile {
             if let paths = field(fields, "paths") {
                 for v in try r.sequence(paths, "protected paths") {
                     let glob = try r.string(v, "a protected path")
-                    guard !glob.hasPrefix("/"), !glob.contains("..") else { throw r.fail(v, "protected paths are globs inside the workspace, like tests/**") }
+                    guard !glob.hasPrefix("/"), !glob.contains("..") else {
+                        throw r.fail(v, "protected paths are globs inside the workspace, like tests/**")
+                    }
                     policy.protectedPaths.append(glob)
                 }
             }
@@ -99,8 +110,9 @@ public enum PolicyFile {
                 guard v >= 1 else { throw r.fail(n, "breaker \(key) must be at least 1") }
                 return v
             }
-            policy.breakers = Breakers(failedChecks: try count("failed_checks"), toolErrors: try count("tool_errors"),
-                                       repeatedCall: try count("repeated_call"))
+            policy.breakers = Breakers(
+                failedChecks: try count("failed_checks"), toolErrors: try count("tool_errors"),
+                repeatedCall: try count("repeated_call"))
         }
         if let n = field(top, "network") {
             let v = try r.string(n, "network")
@@ -120,7 +132,9 @@ public enum PolicyFile {
         for f in fields {
             if f.key == "cost_usd" {
                 let text = try r.string(f.value, "\(what) cost_usd")
-                guard let pico = Money.parseUSD(text) else { throw r.fail(f.value, "\(what) cost_usd must be dollars like 5.00, not '\(text)'") }
+                guard let pico = Money.parseUSD(text) else {
+                    throw r.fail(f.value, "\(what) cost_usd must be dollars like 5.00, not '\(text)'")
+                }
                 b.costPicoUSD = pico
                 continue
             }

@@ -19,19 +19,28 @@ public enum PricingFile {
         var out: [(prefix: String, price: Price)] = []
         for entry in try r.mapping(try r.load(text), "the pricing file") {
             let fields = try r.mapping(entry.value, "the price of '\(entry.key)'")
-            try r.checkKeys(fields, allowed: ["input", "cached_input", "cache_write", "output"], in: "the price of '\(entry.key)'")
+            try r.checkKeys(
+                fields, allowed: ["input", "cached_input", "cache_write", "output"], in: "the price of '\(entry.key)'")
             var values: [String: Int64] = [:]
             for f in fields {
                 let text = try r.string(f.value, "\(entry.key).\(f.key)")
                 guard let micro = microDollars(text) else {
-                    throw r.fail(f.value, "\(entry.key).\(f.key) must be a non-negative number of dollars per million tokens, e.g. 2.50")
+                    throw r.fail(
+                        f.value,
+                        "\(entry.key).\(f.key) must be a non-negative number of dollars per million tokens, e.g. 2.50")
                 }
                 values[f.key] = micro
             }
             guard let input = values["input"], let output = values["output"] else {
                 throw r.fail(entry.value, "the price of '\(entry.key)' needs at least 'input' and 'output'")
             }
-            out.append((entry.key, Price(input: input, cachedInput: values["cached_input"], cacheWrite: values["cache_write"], output: output)))
+            out.append(
+                (
+                    entry.key,
+                    Price(
+                        input: input, cachedInput: values["cached_input"], cacheWrite: values["cache_write"],
+                        output: output)
+                ))
         }
         return out
     }
@@ -39,11 +48,14 @@ public enum PricingFile {
     /// "2.50" → 2,500,000 exactly (no floating point); nil if not a plain decimal with ≤ 6 places.
     static func microDollars(_ text: String) -> Int64? {
         let parts = text.trimmingCharacters(in: .whitespaces).split(separator: ".", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), let whole = Int64(parts[0].isEmpty ? "0" : String(parts[0])), whole >= 0 else { return nil }
+        guard (1...2).contains(parts.count), let whole = Int64(parts[0].isEmpty ? "0" : String(parts[0])), whole >= 0
+        else { return nil }
         var frac: Int64 = 0
         if parts.count == 2 {
             let digits = String(parts[1])
-            guard digits.count <= 6, digits.allSatisfy(\.isNumber), let f = Int64(digits.isEmpty ? "0" : digits) else { return nil }
+            guard digits.count <= 6, digits.allSatisfy(\.isNumber), let f = Int64(digits.isEmpty ? "0" : digits) else {
+                return nil
+            }
             frac = f * Int64(pow(10, Double(6 - digits.count)))
         }
         return whole * 1_000_000 + frac

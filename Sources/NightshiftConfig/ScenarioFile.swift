@@ -1,6 +1,6 @@
+import Foundation
 public import NightshiftCore
 public import NightshiftModels
-import Foundation
 import Yams
 
 /// Loads a scenario for the scripted model (a test double):
@@ -26,14 +26,18 @@ public enum ScenarioFile {
         let root = try r.load(text)
         let top = try r.mapping(root, "the scenario")
         try r.checkKeys(top, allowed: ["tasks", "planner", "judge", "compactor", "handoff"], in: "the scenario")
-        guard let tasksNode = top.first(where: { $0.key == "tasks" })?.value else { throw r.fail(root, "the scenario has no 'tasks' mapping") }
+        guard let tasksNode = top.first(where: { $0.key == "tasks" })?.value else {
+            throw r.fail(root, "the scenario has no 'tasks' mapping")
+        }
         var roleTurns: [String: [TaskID: [Scenario.Turn]]] = [:]
         for entry in top where entry.key != "tasks" {
             if entry.key == "planner" {
                 roleTurns["planner"] = [TaskID("plan"): try turnList(r, entry.value, "the planner")]
             } else {
                 var byTask: [TaskID: [Scenario.Turn]] = [:]
-                for t in try r.mapping(entry.value, "'\(entry.key)'") { byTask[TaskID(t.key)] = try turnList(r, t.value, "\(entry.key) '\(t.key)'") }
+                for t in try r.mapping(entry.value, "'\(entry.key)'") {
+                    byTask[TaskID(t.key)] = try turnList(r, t.value, "\(entry.key) '\(t.key)'")
+                }
                 roleTurns[entry.key] = byTask
             }
         }
@@ -49,7 +53,10 @@ public enum ScenarioFile {
         for (n, turnNode) in try r.sequence(node, "the turns of \(owner)").enumerated() {
             let what = "turn \(n + 1) of \(owner)"
             let fields = try r.mapping(turnNode, what)
-            try r.checkKeys(fields, allowed: ["say", "tools", "done", "usage", "cost_usd", "handoff", "plan", "verdict", "reasons"], in: what)
+            try r.checkKeys(
+                fields,
+                allowed: ["say", "tools", "done", "usage", "cost_usd", "handoff", "plan", "verdict", "reasons"],
+                in: what)
             var turn = Scenario.Turn()
             var verdict: String?
             var reasons: [Any] = []
@@ -57,11 +64,19 @@ public enum ScenarioFile {
                 switch f.key {
                 case "say": turn.say = try r.string(f.value, "\(what) 'say'")
                 case "done":
-                    if case let .scalar(s) = f.value, s.string == "true" { turn.done = "" } else { turn.done = try r.string(f.value, "\(what) 'done'") }
+                    if case let .scalar(s) = f.value, s.string == "true" {
+                        turn.done = ""
+                    } else {
+                        turn.done = try r.string(f.value, "\(what) 'done'")
+                    }
                 case "cost_usd":
                     let text = try r.string(f.value, "\(what) 'cost_usd'")
-                    guard let pico = Money.parseUSD(text) else { throw r.fail(f.value, "\(what) cost_usd must be dollars like 0.40") }
-                    guard pico <= Money.maxPicoPerCall else { throw r.fail(f.value, "\(what) cost_usd must be at most 100000 (one call)") }
+                    guard let pico = Money.parseUSD(text) else {
+                        throw r.fail(f.value, "\(what) cost_usd must be dollars like 0.40")
+                    }
+                    guard pico <= Money.maxPicoPerCall else {
+                        throw r.fail(f.value, "\(what) cost_usd must be at most 100000 (one call)")
+                    }
                     turn.costPicoUSD = pico
                 case "handoff":
                     let h = try r.mapping(f.value, "\(what) 'handoff'")
@@ -69,11 +84,17 @@ public enum ScenarioFile {
                     var note = Handoff()
                     for x in h {
                         let v = try r.string(x.value, "handoff \(x.key)")
-                        switch x.key { case "done": note.done = v; case "left": note.left = v; case "learned": note.learned = v; default: note.risks = v }
+                        switch x.key {
+                        case "done": note.done = v
+                        case "left": note.left = v
+                        case "learned": note.learned = v
+                        default: note.risks = v
+                        }
                     }
                     turn.handoff = note
                 case "plan":
-                    turn.toolCalls.append(ProposedToolCall(name: "submit_plan", arguments: try jsonText(r, f.value, "\(what) 'plan'")))
+                    turn.toolCalls.append(
+                        ProposedToolCall(name: "submit_plan", arguments: try jsonText(r, f.value, "\(what) 'plan'")))
                 case "verdict": verdict = try r.string(f.value, "\(what) 'verdict'")
                 case "reasons": reasons = (try r.jsonValue(f.value) as? [Any]) ?? []
                 case "usage":
@@ -82,24 +103,34 @@ public enum ScenarioFile {
                     var usage = TokenUsage()
                     for x in u {
                         let v = try r.int(x.value, "usage \(x.key)")
-                        switch x.key { case "input": usage.input = v; case "output": usage.output = v; default: usage.cachedInput = v }
+                        switch x.key {
+                        case "input": usage.input = v
+                        case "output": usage.output = v
+                        default: usage.cachedInput = v
+                        }
                     }
                     if let why = usage.implausibility { throw r.fail(f.value, "\(what) usage is out of range: \(why)") }
                     turn.usage = usage
-                default: // tools
+                default:  // tools
                     for callNode in try r.sequence(f.value, "\(what) 'tools'") {
                         let call = try r.mapping(callNode, "a tool call in \(what)")
                         guard call.count == 1, let only = call.first else {
                             throw r.fail(callNode, "a tool call in \(what) must be one 'tool_name: {arguments}' entry")
                         }
-                        turn.toolCalls.append(ProposedToolCall(name: only.key, arguments: try jsonText(r, only.value, "the arguments of '\(only.key)'")))
+                        turn.toolCalls.append(
+                            ProposedToolCall(
+                                name: only.key, arguments: try jsonText(r, only.value, "the arguments of '\(only.key)'")
+                            ))
                     }
                 }
             }
             if let verdict {
                 let object: [String: Any] = ["verdict": verdict, "reasons": reasons]
-                let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-                turn.toolCalls.append(ProposedToolCall(name: "submit_verdict", arguments: String(decoding: data, as: UTF8.self)))
+                let data =
+                    (try? JSONSerialization.data(
+                        withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+                turn.toolCalls.append(
+                    ProposedToolCall(name: "submit_verdict", arguments: String(decoding: data, as: UTF8.self)))
             }
             list.append(turn)
         }
@@ -110,7 +141,9 @@ public enum ScenarioFile {
     static func jsonText(_ r: YAMLReader, _ node: Node, _ what: String) throws(FileError) -> String {
         let args = try r.jsonValue(node)
         guard args is [String: Any] else { throw r.fail(node, "\(what) must be a mapping") }
-        let data = (try? JSONSerialization.data(withJSONObject: args, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        let data =
+            (try? JSONSerialization.data(withJSONObject: args, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 }

@@ -9,7 +9,10 @@ public struct FileError: Error, CustomStringConvertible, Sendable, Equatable {
     public var column: Int?
     public var message: String
     public init(file: String, line: Int? = nil, column: Int? = nil, message: String) {
-        self.file = file; self.line = line; self.column = column; self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.message = message
     }
     public var description: String {
         var where_ = file
@@ -56,7 +59,9 @@ struct YAMLReader {
         try refuseAliasKeys(text)
         let node: Node
         do {
-            guard let composed = try Yams.compose(yaml: text) else { throw FileError(file: file, line: 1, message: "the file is empty") }
+            guard let composed = try Yams.compose(yaml: text) else {
+                throw FileError(file: file, line: 1, message: "the file is empty")
+            }
             node = composed
         } catch let e as FileError {
             throw e
@@ -67,9 +72,11 @@ struct YAMLReader {
         }
         var budget = Self.maxExpandedNodes
         guard Self.fits(node, budget: &budget) else {
-            throw FileError(file: file, message: """
-                the file expands to more than \(Self.maxExpandedNodes) values through its aliases; write the repeated parts out, or use fewer nested aliases
-                """)
+            throw FileError(
+                file: file,
+                message: """
+                    the file expands to more than \(Self.maxExpandedNodes) values through its aliases; write the repeated parts out, or use fewer nested aliases
+                    """)
         }
         return node
     }
@@ -102,16 +109,23 @@ struct YAMLReader {
         var quote: UInt8?
         var comment = false
         func endToken() {
-            if !token.isEmpty { tokens.append(token); token = [] }
+            if !token.isEmpty {
+                tokens.append(token)
+                token = []
+            }
         }
         func check() throws(FileError) {
             endToken()
             for (i, t) in tokens.enumerated() where t.first == star && t.count > 1 {
                 let named = t.last == colon ? t.count > 2 : true
-                let isKey = t.last == colon || (i + 1 < tokens.count && tokens[i + 1] == [colon]) || (i > 0 && tokens[i - 1] == [question])
+                let isKey =
+                    t.last == colon || (i + 1 < tokens.count && tokens[i + 1] == [colon])
+                    || (i > 0 && tokens[i - 1] == [question])
                 if isKey, named {
                     let shown = FileError.oneLine(String(decoding: t.prefix(40), as: UTF8.self))
-                    throw FileError(file: file, line: lineNumber, message: "an alias (\(shown)) is used as a mapping key; write the key out")
+                    throw FileError(
+                        file: file, line: lineNumber,
+                        message: "an alias (\(shown)) is used as a mapping key; write the key out")
                 }
             }
             tokens = []
@@ -129,8 +143,14 @@ struct YAMLReader {
                 if byte == q { quote = nil }
                 continue
             }
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") { quote = byte; continue }
-            if byte == UInt8(ascii: "#") { comment = true; continue }
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
+                quote = byte
+                continue
+            }
+            if byte == UInt8(ascii: "#") {
+                comment = true
+                continue
+            }
             if separators.contains(byte) { endToken() } else { token.append(byte) }
         }
         try check()
@@ -151,15 +171,20 @@ struct YAMLReader {
                 line = yaml.utf8.prefix(max(offset, 0)).reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
             }
             let what = value >= 0 ? String(format: " (character U+%04X)", value) : ""
-            return FileError(file: file, line: line, message: "not readable as YAML: \(clean(problem))\(what); remove or escape it")
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            return FileError(
+                file: file, line: line, message: "not readable as YAML: \(clean(problem))\(what); remove or escape it")
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
+            let .composer(context, problem, mark, _):
             let around = context.map { " (\($0.text))" } ?? ""
-            return FileError(file: file, line: mark.line, column: mark.column,
-                             message: "not valid YAML or JSON: \(clean(problem))\(around)")
+            return FileError(
+                file: file, line: mark.line, column: mark.column,
+                message: "not valid YAML or JSON: \(clean(problem))\(around)")
         case let .duplicatedKeysInMapping(duplicates, context):
-            let keys = duplicates.sorted().prefix(3).map { "'\(FileError.oneLine($0, limit: 60))'" }.joined(separator: ", ")
-            return FileError(file: file, line: context.mark.line, column: context.mark.column,
-                             message: "the key \(keys) appears more than once in one mapping; keep one")
+            let keys = duplicates.sorted().prefix(3).map { "'\(FileError.oneLine($0, limit: 60))'" }.joined(
+                separator: ", ")
+            return FileError(
+                file: file, line: context.mark.line, column: context.mark.column,
+                message: "the key \(keys) appears more than once in one mapping; keep one")
         case .dataCouldNotBeDecoded:
             return FileError(file: file, message: "not UTF-8 text")
         default:
@@ -187,14 +212,19 @@ struct YAMLReader {
     }
 
     func int(_ node: Node, _ what: String) throws(FileError) -> Int {
-        guard case let .scalar(s) = node, let v = Int(s.string) else { throw fail(node, "\(what) must be a whole number") }
+        guard case let .scalar(s) = node, let v = Int(s.string) else {
+            throw fail(node, "\(what) must be a whole number")
+        }
         return v
     }
 
     /// Rejects keys other than `allowed`, naming the unknown key and its line (catches typos).
-    func checkKeys(_ entries: [(key: String, keyNode: Node, value: Node)], allowed: [String], in what: String) throws(FileError) {
+    func checkKeys(
+        _ entries: [(key: String, keyNode: Node, value: Node)], allowed: [String], in what: String
+    ) throws(FileError) {
         for e in entries where !allowed.contains(e.key) {
-            throw fail(e.keyNode, "unknown key '\(e.key)' in \(what); expected one of: \(allowed.joined(separator: ", "))")
+            throw fail(
+                e.keyNode, "unknown key '\(e.key)' in \(what); expected one of: \(allowed.joined(separator: ", "))")
         }
     }
 

@@ -34,50 +34,114 @@ struct CanonicalWriter {
 
     mutating func payload(_ p: Payload) {
         let count = p.text.utf8.count
-        guard count > Payload.inlineLimit else { string(p.text); return }
+        guard count > Payload.inlineLimit else {
+            string(p.text)
+            return
+        }
         let data = Data(p.text.utf8)
         let key = Payload.blobKey(data)
         blobs[key] = data
-        raw("{\"blob\":"); string(key); raw(",\"size\":"); int(count); raw("}")
+        raw("{\"blob\":")
+        string(key)
+        raw(",\"size\":")
+        int(count)
+        raw("}")
     }
 
     mutating func usage(_ u: TokenUsage) {
         raw("{")
-        if let w = u.cacheWriteInput { key("cacheWriteInput", first: true); int(w); key("cachedInput") } else { key("cachedInput", first: true) }
-        int(u.cachedInput); key("input"); int(u.input); key("output"); int(u.output); raw("}")
+        if let w = u.cacheWriteInput {
+            key("cacheWriteInput", first: true)
+            int(w)
+            key("cachedInput")
+        } else {
+            key("cachedInput", first: true)
+        }
+        int(u.cachedInput)
+        key("input")
+        int(u.input)
+        key("output")
+        int(u.output)
+        raw("}")
     }
 
     mutating func toolCall(_ t: ToolCall) {
-        raw("{"); key("arguments", first: true); payload(t.arguments); key("id"); string(t.id.rawValue); key("name"); string(t.name); raw("}")
+        raw("{")
+        key("arguments", first: true)
+        payload(t.arguments)
+        key("id")
+        string(t.id.rawValue)
+        key("name")
+        string(t.name)
+        raw("}")
     }
 
     mutating func result(_ r: ToolResult) {
         raw("{")
         var first = true
-        if let code = r.exitCode { key("exitCode", first: true); int(code); first = false }
-        key("ok", first: first); bool(r.ok); key("output"); payload(r.output); raw("}")
+        if let code = r.exitCode {
+            key("exitCode", first: true)
+            int(code)
+            first = false
+        }
+        key("ok", first: first)
+        bool(r.ok)
+        key("output")
+        payload(r.output)
+        raw("}")
     }
 
     mutating func settings(_ s: RunSettings) {
         raw("{")
         var first = true
         if let git = s.git {
-            key("git", first: true); first = false
-            raw("{"); key("gitDir", first: true); string(git.gitDir); key("workTree"); string(git.workTree); raw("}")
+            key("git", first: true)
+            first = false
+            raw("{")
+            key("gitDir", first: true)
+            string(git.gitDir)
+            key("workTree")
+            string(git.workTree)
+            raw("}")
         }
-        if let loop = s.loop { key("loop", first: first); encodable(loop); key("maxAttempts") } else { key("maxAttempts", first: first) }
-        int(s.maxAttempts); key("maxTurnsPerAttempt"); int(s.maxTurnsPerAttempt)
-        key("stopOnBlocked"); bool(s.stopOnBlocked)
+        if let loop = s.loop {
+            key("loop", first: first)
+            encodable(loop)
+            key("maxAttempts")
+        } else {
+            key("maxAttempts", first: first)
+        }
+        int(s.maxAttempts)
+        key("maxTurnsPerAttempt")
+        int(s.maxTurnsPerAttempt)
+        key("stopOnBlocked")
+        bool(s.stopOnBlocked)
         if let servers = s.toolServers {
-            key("toolServers"); raw("[")
+            key("toolServers")
+            raw("[")
             for (n, v) in servers.enumerated() {
                 if n > 0 { raw(",") }
-                raw("{"); key("args", first: true); strings(v.args); key("command"); string(v.command); key("env"); strings(v.env)
-                key("name"); string(v.name); key("readOnly"); strings(v.readOnly); key("timeoutSeconds"); int(v.timeoutSeconds); raw("}")
+                raw("{")
+                key("args", first: true)
+                strings(v.args)
+                key("command")
+                string(v.command)
+                key("env")
+                strings(v.env)
+                key("name")
+                string(v.name)
+                key("readOnly")
+                strings(v.readOnly)
+                key("timeoutSeconds")
+                int(v.timeoutSeconds)
+                raw("}")
             }
             raw("]")
         }
-        if let repository = s.worktreeOf { key("worktreeOf"); string(repository) }
+        if let repository = s.worktreeOf {
+            key("worktreeOf")
+            string(repository)
+        }
         raw("}")
     }
 
@@ -100,173 +164,492 @@ struct CanonicalWriter {
 
     mutating func check(_ c: Check) {
         raw("{")
-        if let g = c.alreadyPasses { key("alreadyPasses", first: true); bool(g); key("command") } else { key("command", first: true) }
-        string(c.command); key("expectExit"); int(c.expectExit)
-        key("timeoutSeconds"); int(c.timeoutSeconds); raw("}")
+        if let g = c.alreadyPasses {
+            key("alreadyPasses", first: true)
+            bool(g)
+            key("command")
+        } else {
+            key("command", first: true)
+        }
+        string(c.command)
+        key("expectExit")
+        int(c.expectExit)
+        key("timeoutSeconds")
+        int(c.timeoutSeconds)
+        raw("}")
     }
 
     mutating func plan(_ p: Plan) {
         raw("{")
         var first = true
         if let guards = p.guards {
-            key("guards", first: true); first = false; raw("[")
-            for (k, c) in guards.enumerated() { if k > 0 { raw(",") }; check(c) }
+            key("guards", first: true)
+            first = false
+            raw("[")
+            for (k, c) in guards.enumerated() {
+                if k > 0 { raw(",") }
+                check(c)
+            }
             raw("]")
         }
-        if let script = p.initScript { key("initScript", first: first); first = false; string(script) }
-        key("tasks", first: first); raw("[")
+        if let script = p.initScript {
+            key("initScript", first: first)
+            first = false
+            string(script)
+        }
+        key("tasks", first: first)
+        raw("[")
         for (n, t) in p.tasks.enumerated() {
             if n > 0 { raw(",") }
-            raw("{"); key("checks", first: true); raw("[")
-            for (k, c) in t.checks.enumerated() { if k > 0 { raw(",") }; check(c) }
-            raw("]"); key("description"); string(t.description); key("id"); string(t.id.rawValue)
-            if let rubric = t.rubric { key("rubric"); strings(rubric) }
+            raw("{")
+            key("checks", first: true)
+            raw("[")
+            for (k, c) in t.checks.enumerated() {
+                if k > 0 { raw(",") }
+                check(c)
+            }
+            raw("]")
+            key("description")
+            string(t.description)
+            key("id")
+            string(t.id.rawValue)
+            if let rubric = t.rubric {
+                key("rubric")
+                strings(rubric)
+            }
             raw("}")
         }
-        raw("]"); key("title"); string(p.title); raw("}")
+        raw("]")
+        key("title")
+        string(p.title)
+        raw("}")
     }
 
     mutating func event(_ e: Event) {
         raw("{")
         switch e {
         case let .runCreated(title, workspace, model, settings):
-            raw("\"runCreated\":{"); key("model", first: true); string(model); key("settings"); self.settings(settings)
-            key("title"); string(title); key("workspace"); string(workspace)
+            raw("\"runCreated\":{")
+            key("model", first: true)
+            string(model)
+            key("settings")
+            self.settings(settings)
+            key("title")
+            string(title)
+            key("workspace")
+            string(workspace)
         case let .planSet(plan):
-            raw("\"planSet\":{"); key("plan", first: true); self.plan(plan)
+            raw("\"planSet\":{")
+            key("plan", first: true)
+            self.plan(plan)
         case let .taskStarted(task, attempt):
-            raw("\"taskStarted\":{"); key("attempt", first: true); int(attempt); key("task"); string(task.rawValue)
+            raw("\"taskStarted\":{")
+            key("attempt", first: true)
+            int(attempt)
+            key("task")
+            string(task.rawValue)
         case let .modelRequested(call, task, turn, role):
-            raw("\"modelRequested\":{"); key("call", first: true); string(call.rawValue)
-            if let role { key("role"); string(role) }
-            key("task"); string(task.rawValue); key("turn"); int(turn)
+            raw("\"modelRequested\":{")
+            key("call", first: true)
+            string(call.rawValue)
+            if let role {
+                key("role")
+                string(role)
+            }
+            key("task")
+            string(task.rawValue)
+            key("turn")
+            int(turn)
         case let .modelResponded(call, text, toolCalls, claimsDone, summary, usage, model, cost, handoff):
-            raw("\"modelResponded\":{"); key("call", first: true); string(call.rawValue); key("claimsDone"); bool(claimsDone)
-            if let cost { key("costPicoUSD"); int(cost) }
-            if let handoff { key("handoff"); encodable(handoff) }
-            key("model"); string(model)
-            if let summary { key("summary"); string(summary) }
-            key("text"); payload(text); key("toolCalls"); raw("[")
-            for (n, t) in toolCalls.enumerated() { if n > 0 { raw(",") }; toolCall(t) }
-            raw("]"); key("usage"); self.usage(usage)
+            raw("\"modelResponded\":{")
+            key("call", first: true)
+            string(call.rawValue)
+            key("claimsDone")
+            bool(claimsDone)
+            if let cost {
+                key("costPicoUSD")
+                int(cost)
+            }
+            if let handoff {
+                key("handoff")
+                encodable(handoff)
+            }
+            key("model")
+            string(model)
+            if let summary {
+                key("summary")
+                string(summary)
+            }
+            key("text")
+            payload(text)
+            key("toolCalls")
+            raw("[")
+            for (n, t) in toolCalls.enumerated() {
+                if n > 0 { raw(",") }
+                toolCall(t)
+            }
+            raw("]")
+            key("usage")
+            self.usage(usage)
         case let .modelFailed(call, reason):
-            raw("\"modelFailed\":{"); key("call", first: true); string(call.rawValue); key("reason"); string(reason)
+            raw("\"modelFailed\":{")
+            key("call", first: true)
+            string(call.rawValue)
+            key("reason")
+            string(reason)
         case let .modelRetried(call, attempt, reason, delayMs):
-            raw("\"modelRetried\":{"); key("attempt", first: true); int(attempt); key("call"); string(call.rawValue)
-            key("delayMs"); int(delayMs); key("reason"); string(reason)
+            raw("\"modelRetried\":{")
+            key("attempt", first: true)
+            int(attempt)
+            key("call")
+            string(call.rawValue)
+            key("delayMs")
+            int(delayMs)
+            key("reason")
+            string(reason)
         case let .toolRequested(call, name, idempotent):
-            raw("\"toolRequested\":{"); key("call", first: true); string(call.rawValue); key("idempotent"); bool(idempotent)
-            key("name"); string(name)
+            raw("\"toolRequested\":{")
+            key("call", first: true)
+            string(call.rawValue)
+            key("idempotent")
+            bool(idempotent)
+            key("name")
+            string(name)
         case let .toolStarted(call):
-            raw("\"toolStarted\":{"); key("call", first: true); string(call.rawValue)
+            raw("\"toolStarted\":{")
+            key("call", first: true)
+            string(call.rawValue)
         case let .toolFinished(call, result):
-            raw("\"toolFinished\":{"); key("call", first: true); string(call.rawValue); key("result"); self.result(result)
+            raw("\"toolFinished\":{")
+            key("call", first: true)
+            string(call.rawValue)
+            key("result")
+            self.result(result)
         case let .toolInDoubt(call, reason):
-            raw("\"toolInDoubt\":{"); key("call", first: true); string(call.rawValue); key("reason"); string(reason)
+            raw("\"toolInDoubt\":{")
+            key("call", first: true)
+            string(call.rawValue)
+            key("reason")
+            string(reason)
         case let .checkRan(task, attempt, index, command, expectExit, exitCode, passed, output, durationMs):
-            raw("\"checkRan\":{"); key("attempt", first: true); int(attempt); key("command"); string(command)
-            key("durationMs"); int(durationMs); key("exitCode"); int(exitCode); key("expectExit"); int(expectExit)
-            key("index"); int(index); key("output"); payload(output); key("passed"); bool(passed); key("task"); string(task.rawValue)
+            raw("\"checkRan\":{")
+            key("attempt", first: true)
+            int(attempt)
+            key("command")
+            string(command)
+            key("durationMs")
+            int(durationMs)
+            key("exitCode")
+            int(exitCode)
+            key("expectExit")
+            int(expectExit)
+            key("index")
+            int(index)
+            key("output")
+            payload(output)
+            key("passed")
+            bool(passed)
+            key("task")
+            string(task.rawValue)
         case let .taskFinished(task, attempt, summary):
-            raw("\"taskFinished\":{"); key("attempt", first: true); int(attempt); key("summary"); string(summary)
-            key("task"); string(task.rawValue)
+            raw("\"taskFinished\":{")
+            key("attempt", first: true)
+            int(attempt)
+            key("summary")
+            string(summary)
+            key("task")
+            string(task.rawValue)
         case let .taskAttemptFailed(task, attempt, feedback):
-            raw("\"taskAttemptFailed\":{"); key("attempt", first: true); int(attempt); key("feedback"); payload(feedback)
-            key("task"); string(task.rawValue)
+            raw("\"taskAttemptFailed\":{")
+            key("attempt", first: true)
+            int(attempt)
+            key("feedback")
+            payload(feedback)
+            key("task")
+            string(task.rawValue)
         case let .taskBlocked(task, reason):
-            raw("\"taskBlocked\":{"); key("reason", first: true); string(reason); key("task"); string(task.rawValue)
+            raw("\"taskBlocked\":{")
+            key("reason", first: true)
+            string(reason)
+            key("task")
+            string(task.rawValue)
         case let .noteWritten(task, text):
             raw("\"noteWritten\":{")
-            if let task { key("task", first: true); string(task.rawValue); key("text") } else { key("text", first: true) }
+            if let task {
+                key("task", first: true)
+                string(task.rawValue)
+                key("text")
+            } else {
+                key("text", first: true)
+            }
             payload(text)
         case let .noteAdded(task, text):
             raw("\"noteAdded\":{")
-            if let task { key("task", first: true); string(task.rawValue); key("text") } else { key("text", first: true) }
+            if let task {
+                key("task", first: true)
+                string(task.rawValue)
+                key("text")
+            } else {
+                key("text", first: true)
+            }
             string(text)
         case let .runPaused(reason):
-            raw("\"runPaused\":{"); key("reason", first: true); string(reason)
+            raw("\"runPaused\":{")
+            key("reason", first: true)
+            string(reason)
         case let .runResumed(by):
-            raw("\"runResumed\":{"); key("by", first: true); string(by)
+            raw("\"runResumed\":{")
+            key("by", first: true)
+            string(by)
         case let .runReported(report):
-            raw("\"runReported\":{"); key("report", first: true); payload(report)
+            raw("\"runReported\":{")
+            key("report", first: true)
+            payload(report)
         case let .runFinished(summary):
-            raw("\"runFinished\":{"); key("summary", first: true); string(summary)
+            raw("\"runFinished\":{")
+            key("summary", first: true)
+            string(summary)
         case let .runFailed(reason):
-            raw("\"runFailed\":{"); key("reason", first: true); string(reason)
+            raw("\"runFailed\":{")
+            key("reason", first: true)
+            string(reason)
         case let .toolServerStarted(name, tools, detail):
-            raw("\"toolServerStarted\":{"); key("detail", first: true); string(detail); key("name"); string(name); key("tools"); strings(tools)
+            raw("\"toolServerStarted\":{")
+            key("detail", first: true)
+            string(detail)
+            key("name")
+            string(name)
+            key("tools")
+            strings(tools)
         case let .policySet(policy, source, hash, text):
-            raw("\"policySet\":{"); key("hash", first: true); string(hash); key("policy"); encodable(policy)
-            key("source"); string(source); key("text"); payload(text)
+            raw("\"policySet\":{")
+            key("hash", first: true)
+            string(hash)
+            key("policy")
+            encodable(policy)
+            key("source")
+            string(source)
+            key("text")
+            payload(text)
         case let .toolDecided(call, effect, rule, reason):
-            raw("\"toolDecided\":{"); key("call", first: true); string(call.rawValue); key("effect"); string(effect.rawValue)
-            key("reason"); string(reason); key("rule"); string(rule)
+            raw("\"toolDecided\":{")
+            key("call", first: true)
+            string(call.rawValue)
+            key("effect")
+            string(effect.rawValue)
+            key("reason")
+            string(reason)
+            key("rule")
+            string(rule)
         case let .approvalDecided(call, approved, by, note, argumentsHash):
-            raw("\"approvalDecided\":{"); key("approved", first: true); bool(approved); key("argumentsHash"); string(argumentsHash)
-            key("by"); string(by); key("call"); string(call.rawValue); key("note"); string(note)
+            raw("\"approvalDecided\":{")
+            key("approved", first: true)
+            bool(approved)
+            key("argumentsHash")
+            string(argumentsHash)
+            key("by")
+            string(by)
+            key("call")
+            string(call.rawValue)
+            key("note")
+            string(note)
         case let .budgetExhausted(scope, resource, limit, spent):
-            raw("\"budgetExhausted\":{"); key("limit", first: true); int(limit); key("resource"); string(resource)
-            key("scope"); string(scope); key("spent"); int(spent)
+            raw("\"budgetExhausted\":{")
+            key("limit", first: true)
+            int(limit)
+            key("resource")
+            string(resource)
+            key("scope")
+            string(scope)
+            key("spent")
+            int(spent)
         case let .budgetSet(scope, budget, by):
-            raw("\"budgetSet\":{"); key("budget", first: true); encodable(budget); key("by"); string(by); key("scope"); string(scope)
+            raw("\"budgetSet\":{")
+            key("budget", first: true)
+            encodable(budget)
+            key("by")
+            string(by)
+            key("scope")
+            string(scope)
         case let .breakerTripped(breaker, count, detail):
-            raw("\"breakerTripped\":{"); key("breaker", first: true); string(breaker); key("count"); int(count); key("detail"); string(detail)
+            raw("\"breakerTripped\":{")
+            key("breaker", first: true)
+            string(breaker)
+            key("count")
+            int(count)
+            key("detail")
+            string(detail)
         case let .escalated(task, reason):
             raw("\"escalated\":{")
-            key("reason", first: true); string(reason)
-            if let task { key("task"); string(task.rawValue) }
+            key("reason", first: true)
+            string(reason)
+            if let task {
+                key("task")
+                string(task.rawValue)
+            }
         case let .guidanceGiven(text, by):
-            raw("\"guidanceGiven\":{"); key("by", first: true); string(by); key("text"); string(text)
+            raw("\"guidanceGiven\":{")
+            key("by", first: true)
+            string(by)
+            key("text")
+            string(text)
         case let .protectedHashed(hashes):
-            raw("\"protectedHashed\":{"); key("hashes", first: true); encodable(hashes)
+            raw("\"protectedHashed\":{")
+            key("hashes", first: true)
+            encodable(hashes)
         case let .protectedVerified(task, attempt, changed):
-            raw("\"protectedVerified\":{"); key("attempt", first: true); int(attempt); key("changed"); strings(changed)
-            key("task"); string(task.rawValue)
+            raw("\"protectedVerified\":{")
+            key("attempt", first: true)
+            int(attempt)
+            key("changed")
+            strings(changed)
+            key("task")
+            string(task.rawValue)
         case let .goalSet(goal):
-            raw("\"goalSet\":{"); key("goal", first: true); payload(goal)
+            raw("\"goalSet\":{")
+            key("goal", first: true)
+            payload(goal)
         case let .planRevised(version, plan, reason):
-            raw("\"planRevised\":{"); key("plan", first: true); self.plan(plan); key("reason"); string(reason); key("version"); int(version)
+            raw("\"planRevised\":{")
+            key("plan", first: true)
+            self.plan(plan)
+            key("reason")
+            string(reason)
+            key("version")
+            int(version)
         case let .planApproved(version, by, note):
-            raw("\"planApproved\":{"); key("by", first: true); string(by); key("note"); string(note); key("version"); int(version)
+            raw("\"planApproved\":{")
+            key("by", first: true)
+            string(by)
+            key("note")
+            string(note)
+            key("version")
+            int(version)
         case let .planRejected(version, by, reason):
-            raw("\"planRejected\":{"); key("by", first: true); string(by); key("reason"); string(reason); key("version"); int(version)
+            raw("\"planRejected\":{")
+            key("by", first: true)
+            string(by)
+            key("reason")
+            string(reason)
+            key("version")
+            int(version)
         case let .initRan(exitCode, passed, output, durationMs):
-            raw("\"initRan\":{"); key("durationMs", first: true); int(durationMs); key("exitCode"); int(exitCode)
-            key("output"); payload(output); key("passed"); bool(passed)
+            raw("\"initRan\":{")
+            key("durationMs", first: true)
+            int(durationMs)
+            key("exitCode")
+            int(exitCode)
+            key("output")
+            payload(output)
+            key("passed")
+            bool(passed)
         case let .baselineRan(command, expectExit, exitCode, passed, output, durationMs):
-            raw("\"baselineRan\":{"); key("command", first: true); string(command); key("durationMs"); int(durationMs)
-            key("exitCode"); int(exitCode); key("expectExit"); int(expectExit); key("output"); payload(output); key("passed"); bool(passed)
+            raw("\"baselineRan\":{")
+            key("command", first: true)
+            string(command)
+            key("durationMs")
+            int(durationMs)
+            key("exitCode")
+            int(exitCode)
+            key("expectExit")
+            int(expectExit)
+            key("output")
+            payload(output)
+            key("passed")
+            bool(passed)
         case let .judgeVerdict(task, attempt, verdict, reasons):
-            raw("\"judgeVerdict\":{"); key("attempt", first: true); int(attempt); key("reasons"); strings(reasons)
-            key("task"); string(task.rawValue); key("verdict"); string(verdict)
+            raw("\"judgeVerdict\":{")
+            key("attempt", first: true)
+            int(attempt)
+            key("reasons")
+            strings(reasons)
+            key("task")
+            string(task.rawValue)
+            key("verdict")
+            string(verdict)
         case let .contextCompacted(task, summary, throughSeq, tokensBefore):
-            raw("\"contextCompacted\":{"); key("summary", first: true); payload(summary); key("task"); string(task.rawValue)
-            key("throughSeq"); int(throughSeq); key("tokensBefore"); int(tokensBefore)
+            raw("\"contextCompacted\":{")
+            key("summary", first: true)
+            payload(summary)
+            key("task")
+            string(task.rawValue)
+            key("throughSeq")
+            int(throughSeq)
+            key("tokensBefore")
+            int(tokensBefore)
         case let .handoffWritten(task, reason, handoff):
-            raw("\"handoffWritten\":{"); key("handoff", first: true); encodable(handoff); key("reason"); string(reason)
-            key("task"); string(task.rawValue)
+            raw("\"handoffWritten\":{")
+            key("handoff", first: true)
+            encodable(handoff)
+            key("reason")
+            string(reason)
+            key("task")
+            string(task.rawValue)
         case let .guidanceSet(source, hash, text):
-            raw("\"guidanceSet\":{"); key("hash", first: true); string(hash); key("source"); string(source); key("text"); payload(text)
+            raw("\"guidanceSet\":{")
+            key("hash", first: true)
+            string(hash)
+            key("source")
+            string(source)
+            key("text")
+            payload(text)
         case let .isolationSet(mode):
-            raw("\"isolationSet\":{"); key("mode", first: true); string(mode)
+            raw("\"isolationSet\":{")
+            key("mode", first: true)
+            string(mode)
         case let .rollbackAccepted(lostFrom, lostThrough, by):
-            raw("\"rollbackAccepted\":{"); key("by", first: true); string(by); key("lostFrom"); int(lostFrom)
-            key("lostThrough"); int(lostThrough)
+            raw("\"rollbackAccepted\":{")
+            key("by", first: true)
+            string(by)
+            key("lostFrom")
+            int(lostFrom)
+            key("lostThrough")
+            int(lostThrough)
         case let .snapshotTaken(seq, sha256):
-            raw("\"snapshotTaken\":{"); key("seq", first: true); int(seq); key("sha256"); string(sha256)
+            raw("\"snapshotTaken\":{")
+            key("seq", first: true)
+            int(seq)
+            key("sha256")
+            string(sha256)
         case let .workspaceProvisioned(path, branch, base):
-            raw("\"workspaceProvisioned\":{"); key("base", first: true); string(base); key("branch"); string(branch); key("path"); string(path)
+            raw("\"workspaceProvisioned\":{")
+            key("base", first: true)
+            string(base)
+            key("branch")
+            string(branch)
+            key("path")
+            string(path)
         case let .workCommitted(task, commit, detail):
             raw("\"workCommitted\":{")
-            if let commit { key("commit", first: true); string(commit); key("detail") } else { key("detail", first: true) }
-            string(detail); key("task"); string(task.rawValue)
+            if let commit {
+                key("commit", first: true)
+                string(commit)
+                key("detail")
+            } else {
+                key("detail", first: true)
+            }
+            string(detail)
+            key("task")
+            string(task.rawValue)
         }
         raw("}}")
     }
 
     /// The stored body: `{"actor":…,"event":…,"run":…,"seq":…,"time":…,"v":…}`.
     mutating func stored(run: RunID, seq: Int64, time: Timestamp, version: Int, event e: Event) {
-        raw("{"); key("actor", first: true); string(e.actor); key("event"); event(e); key("run"); string(run.rawValue)
-        key("seq"); int(seq); key("time"); int(time.milliseconds); key("v"); int(version); raw("}")
+        raw("{")
+        key("actor", first: true)
+        string(e.actor)
+        key("event")
+        event(e)
+        key("run")
+        string(run.rawValue)
+        key("seq")
+        int(seq)
+        key("time")
+        int(time.milliseconds)
+        key("v")
+        int(version)
+        raw("}")
     }
 }

@@ -13,8 +13,9 @@ public enum Event: Sendable, Codable, Equatable {
     case modelRequested(call: CallID, task: TaskID, turn: Int, role: String?)
     /// `handoff`: what the worker's done claim left for the next shift (left, learned, risks), when it said.
     /// `costPicoUSD`: the priced cost of `usage` (10⁻¹² USD, exact), nil when the model is not in the pricing table.
-    case modelResponded(call: CallID, text: Payload, toolCalls: [ToolCall], claimsDone: Bool,
-                        summary: String?, usage: TokenUsage, model: String, costPicoUSD: Int64?, handoff: Handoff? = nil)
+    case modelResponded(
+        call: CallID, text: Payload, toolCalls: [ToolCall], claimsDone: Bool,
+        summary: String?, usage: TokenUsage, model: String, costPicoUSD: Int64?, handoff: Handoff? = nil)
     /// A provider attempt failed and will be retried after `delayMs` (rate limit, server error, broken stream).
     case modelRetried(call: CallID, attempt: Int, reason: String, delayMs: Int64)
     /// The model call failed (provider error, bad output); the run pauses with this reason.
@@ -26,8 +27,9 @@ public enum Event: Sendable, Codable, Equatable {
     case toolFinished(call: CallID, result: ToolResult)
     /// The process died while a non-idempotent tool ran: whether its effect happened is unknown.
     case toolInDoubt(call: CallID, reason: String)
-    case checkRan(task: TaskID, attempt: Int, index: Int, command: String, expectExit: Int32,
-                  exitCode: Int32, passed: Bool, output: Payload, durationMs: Int64)
+    case checkRan(
+        task: TaskID, attempt: Int, index: Int, command: String, expectExit: Int32,
+        exitCode: Int32, passed: Bool, output: Payload, durationMs: Int64)
     case taskFinished(task: TaskID, attempt: Int, summary: String)
     /// An attempt ended without passing its checks; the next attempt gets the feedback.
     case taskAttemptFailed(task: TaskID, attempt: Int, feedback: Payload)
@@ -95,7 +97,8 @@ public enum Event: Sendable, Codable, Equatable {
     /// The plan's init script ran in the workspace, before the baseline.
     case initRan(exitCode: Int32, passed: Bool, output: Payload, durationMs: Int64)
     /// One check run before any task, to learn what already passes (the ratchet's baseline).
-    case baselineRan(command: String, expectExit: Int32, exitCode: Int32, passed: Bool, output: Payload, durationMs: Int64)
+    case baselineRan(
+        command: String, expectExit: Int32, exitCode: Int32, passed: Bool, output: Payload, durationMs: Int64)
     /// The judge's verdict on a done claim that passed its checks: pass, rework, escalate (or invalid output).
     case judgeVerdict(task: TaskID, attempt: Int, verdict: String, reasons: [String])
     /// Older turns of the shift, up to `throughSeq`, were summarised by the model and leave the context.
@@ -254,7 +257,11 @@ public struct ToolCall: Sendable, Codable, Equatable, Hashable {
     public var id: CallID
     public var name: String
     public var arguments: Payload
-    public init(id: CallID, name: String, arguments: Payload) { self.id = id; self.name = name; self.arguments = arguments }
+    public init(id: CallID, name: String, arguments: Payload) {
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+    }
 }
 
 /// What a tool call produced. `ok == false` covers refusals and failures; the output says which.
@@ -262,7 +269,11 @@ public struct ToolResult: Sendable, Codable, Equatable {
     public var ok: Bool
     public var output: Payload
     public var exitCode: Int32?
-    public init(ok: Bool, output: Payload, exitCode: Int32? = nil) { self.ok = ok; self.output = output; self.exitCode = exitCode }
+    public init(ok: Bool, output: Payload, exitCode: Int32? = nil) {
+        self.ok = ok
+        self.output = output
+        self.exitCode = exitCode
+    }
     public static func failure(_ message: String) -> ToolResult { ToolResult(ok: false, output: Payload(message)) }
 }
 
@@ -276,7 +287,10 @@ public struct TokenUsage: Sendable, Codable, Equatable {
     /// Prompt tokens written to the provider's cache (part of `input`; Anthropic prices them higher). Nil when not reported.
     public var cacheWriteInput: Int?
     public init(input: Int = 0, output: Int = 0, cachedInput: Int = 0, cacheWriteInput: Int? = nil) {
-        self.input = input; self.output = output; self.cachedInput = cachedInput; self.cacheWriteInput = cacheWriteInput
+        self.input = input
+        self.output = output
+        self.cachedInput = cachedInput
+        self.cacheWriteInput = cacheWriteInput
     }
     /// The most tokens of one kind one model call may report: a billion. More (or a negative
     /// count) is refused where it enters, so the ledger's sums can never overflow.
@@ -284,7 +298,9 @@ public struct TokenUsage: Sendable, Codable, Equatable {
 
     /// Why these counts cannot be one call's, or nil when they can.
     public var implausibility: String? {
-        for (name, v) in [("input", input), ("output", output), ("cached input", cachedInput), ("cache write", cacheWriteInput ?? 0)]
+        for (name, v) in [
+            ("input", input), ("output", output), ("cached input", cachedInput), ("cache write", cacheWriteInput ?? 0),
+        ]
         where !(0...TokenUsage.maxPerCall).contains(v) {
             return "\(name) tokens \(v) (a call reports 0 to \(TokenUsage.maxPerCall))"
         }
@@ -292,8 +308,12 @@ public struct TokenUsage: Sendable, Codable, Equatable {
     }
 
     public static func + (a: TokenUsage, b: TokenUsage) -> TokenUsage {
-        let writes: Int? = (a.cacheWriteInput == nil && b.cacheWriteInput == nil) ? nil : (a.cacheWriteInput ?? 0) + (b.cacheWriteInput ?? 0)
-        return TokenUsage(input: a.input + b.input, output: a.output + b.output, cachedInput: a.cachedInput + b.cachedInput, cacheWriteInput: writes)
+        let writes: Int? =
+            (a.cacheWriteInput == nil && b.cacheWriteInput == nil)
+            ? nil : (a.cacheWriteInput ?? 0) + (b.cacheWriteInput ?? 0)
+        return TokenUsage(
+            input: a.input + b.input, output: a.output + b.output, cachedInput: a.cachedInput + b.cachedInput,
+            cacheWriteInput: writes)
     }
 }
 
@@ -308,8 +328,14 @@ public struct EventEnvelope: Sendable, Equatable {
     public var event: Event
     /// SHA-256(previous hash ‖ canonical bytes of this envelope's body).
     public var hash: [UInt8]
-    public init(run: RunID, seq: Int64, time: Timestamp, actor: String, schemaVersion: Int, event: Event, hash: [UInt8]) {
-        self.run = run; self.seq = seq; self.time = time; self.actor = actor
-        self.schemaVersion = schemaVersion; self.event = event; self.hash = hash
+    public init(run: RunID, seq: Int64, time: Timestamp, actor: String, schemaVersion: Int, event: Event, hash: [UInt8])
+    {
+        self.run = run
+        self.seq = seq
+        self.time = time
+        self.actor = actor
+        self.schemaVersion = schemaVersion
+        self.event = event
+        self.hash = hash
     }
 }

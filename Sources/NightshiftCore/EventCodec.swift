@@ -1,5 +1,5 @@
-public import Foundation
 import Crypto
+public import Foundation
 
 /// Turns envelopes into canonical bytes and chains their hashes. Shared by every store so that
 /// a log written by one verifies under another, in any process, on any platform.
@@ -41,9 +41,11 @@ public enum EventCodec {
         /// The envelope once chained after `previousHash`.
         public func chained(after previousHash: [UInt8]) -> Encoded {
             let hash = EventCodec.chain(previousHash, bytes)
-            return Encoded(envelope: EventEnvelope(run: run, seq: seq, time: time, actor: event.actor,
-                                                   schemaVersion: EventCodec.schemaVersion, event: event, hash: hash),
-                           body: bytes, blobs: blobs)
+            return Encoded(
+                envelope: EventEnvelope(
+                    run: run, seq: seq, time: time, actor: event.actor,
+                    schemaVersion: EventCodec.schemaVersion, event: event, hash: hash),
+                body: bytes, blobs: blobs)
         }
     }
 
@@ -61,12 +63,15 @@ public enum EventCodec {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let sink = BlobSink()
         encoder.userInfo[.nightshiftBlobSink] = sink
-        let bytes = try encoder.encode(Stored(run: run, seq: seq, time: time, actor: event.actor, v: schemaVersion, event: event))
+        let bytes = try encoder.encode(
+            Stored(run: run, seq: seq, time: time, actor: event.actor, v: schemaVersion, event: event))
         return Body(event: event, run: run, seq: seq, time: time, bytes: bytes, blobs: sink.blobs)
     }
 
     /// Encodes `event` at position `seq` after `previousHash`.
-    public static func encode(_ event: Event, run: RunID, seq: Int64, time: Timestamp, previousHash: [UInt8]) throws -> Encoded {
+    public static func encode(
+        _ event: Event, run: RunID, seq: Int64, time: Timestamp, previousHash: [UInt8]
+    ) throws -> Encoded {
         try body(event, run: run, seq: seq, time: time).chained(after: previousHash)
     }
 
@@ -87,8 +92,10 @@ public enum EventCodec {
 
     /// Decodes and verifies one stored record: its hash must chain from `previousHash`, its body
     /// must decode, and it must claim the position it is stored at.
-    public static func decode(body: Data, hash: [UInt8], previousHash: [UInt8], run: RunID, seq: Int64,
-                              blobs: BlobSource? = nil) -> Result<EventEnvelope, Fault> {
+    public static func decode(
+        body: Data, hash: [UInt8], previousHash: [UInt8], run: RunID, seq: Int64,
+        blobs: BlobSource? = nil
+    ) -> Result<EventEnvelope, Fault> {
         decode(body: body, hash: hash, previousHash: previousHash, run: run, seq: seq, decoder: decoder(blobs: blobs))
     }
 
@@ -99,8 +106,10 @@ public enum EventCodec {
         return decoder
     }
 
-    public static func decode(body: Data, hash: [UInt8], previousHash: [UInt8], run: RunID, seq: Int64,
-                              decoder: JSONDecoder) -> Result<EventEnvelope, Fault> {
+    public static func decode(
+        body: Data, hash: [UInt8], previousHash: [UInt8], run: RunID, seq: Int64,
+        decoder: JSONDecoder
+    ) -> Result<EventEnvelope, Fault> {
         guard chain(previousHash, body) == hash else { return .failure(.hashMismatch) }
         let decoded: Stored
         do { decoded = try decoder.decode(Stored.self, from: body) } catch {
@@ -109,8 +118,10 @@ public enum EventCodec {
         guard decoded.run == run, decoded.seq == seq else {
             return .failure(.wrongPosition(expected: seq, found: decoded.seq))
         }
-        return .success(EventEnvelope(run: decoded.run, seq: decoded.seq, time: decoded.time, actor: decoded.actor,
-                                      schemaVersion: decoded.v, event: decoded.event, hash: hash))
+        return .success(
+            EventEnvelope(
+                run: decoded.run, seq: decoded.seq, time: decoded.time, actor: decoded.actor,
+                schemaVersion: decoded.v, event: decoded.event, hash: hash))
     }
 }
 

@@ -8,8 +8,9 @@ extension EventStore {
     /// - Throws: ``StoreError`` `.runNotFound`, or `.corrupt` for a record that fails its hash.
     public func state(of run: RunID) async throws -> RunState {
         if let snapshot = try await latestSnapshot(of: run),
-           let state = try? JSONDecoder().decode(RunState.self, from: Data(snapshot.state)),
-           state.run == run, state.lastSeq == snapshot.seq, snapshot.seq > 0 {
+            let state = try? JSONDecoder().decode(RunState.self, from: Data(snapshot.state)),
+            state.run == run, state.lastSeq == snapshot.seq, snapshot.seq > 0
+        {
             let tail = try await read(run, after: snapshot.seq - 1, limit: .max)
             if RunState.vouches(for: snapshot, state: state, in: tail) {
                 var s = state
@@ -28,12 +29,15 @@ extension EventStore {
     public func snapshotIgnored(_ run: RunID) async throws -> String? {
         guard let snapshot = try await latestSnapshot(of: run) else { return nil }
         guard let state = try? JSONDecoder().decode(RunState.self, from: Data(snapshot.state)), state.run == run,
-              state.lastSeq == snapshot.seq, snapshot.seq > 0 else {
-            return "the snapshot at event \(snapshot.seq) is not this run's state; it is ignored and the log folded instead"
+            state.lastSeq == snapshot.seq, snapshot.seq > 0
+        else {
+            return
+                "the snapshot at event \(snapshot.seq) is not this run's state; it is ignored and the log folded instead"
         }
         let tail = try await read(run, after: snapshot.seq - 1, limit: .max)
         guard RunState.vouches(for: snapshot, state: state, in: tail) else {
-            return "the snapshot at event \(snapshot.seq) is not vouched for by the log (edited, or written before vouchers); "
+            return
+                "the snapshot at event \(snapshot.seq) is not vouched for by the log (edited, or written before vouchers); "
                 + "it is ignored and the log folded instead"
         }
         return nil
@@ -44,11 +48,13 @@ extension EventStore {
     public func snapshotDisagreement(_ run: RunID) async throws -> String? {
         guard let snapshot = try await latestSnapshot(of: run) else { return nil }
         guard let state = try? JSONDecoder().decode(RunState.self, from: Data(snapshot.state)), state.run == run,
-              state.lastSeq == snapshot.seq else {
+            state.lastSeq == snapshot.seq
+        else {
             return "the snapshot stored for event \(snapshot.seq) is not this run's state"
         }
         let folded = try RunState.fold(run, try await read(run, after: 0, limit: Int(snapshot.seq)))
-        return folded == state ? nil : "the snapshot stored for event \(snapshot.seq) disagrees with the fold of the log"
+        return folded == state
+            ? nil : "the snapshot stored for event \(snapshot.seq) disagrees with the fold of the log"
     }
 }
 
@@ -58,7 +64,9 @@ extension RunState {
     /// A snapshot row edited in the database, or written before snapshots were vouched for, is not
     /// used: the state is folded from the log instead.
     public static func vouches(for snapshot: Snapshot, state: RunState, in events: [EventEnvelope]) -> Bool {
-        guard let first = events.first(where: { $0.seq == snapshot.seq }), first.hash == state.lastHash else { return false }
+        guard let first = events.first(where: { $0.seq == snapshot.seq }), first.hash == state.lastHash else {
+            return false
+        }
         let digest = Payload.blobKey(Data(snapshot.state))
         return events.contains { e in
             if case let .snapshotTaken(seq, sha256) = e.event { seq == snapshot.seq && sha256 == digest } else { false }

@@ -8,7 +8,10 @@ public struct RunID: RawRepresentable, Hashable, Sendable, Codable, CustomString
     public var description: String { rawValue }
     public static func < (a: RunID, b: RunID) -> Bool { a.rawValue < b.rawValue }
     public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
 }
 
 /// Identifies one model call or one tool call inside a run; it is also the idempotency key
@@ -20,7 +23,10 @@ public struct CallID: RawRepresentable, Hashable, Sendable, Codable, CustomStrin
     public var description: String { rawValue }
     public static func < (a: CallID, b: CallID) -> Bool { a.rawValue < b.rawValue }
     public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
 }
 
 /// Identifies a task of a plan; chosen by the plan's author, unique within the plan.
@@ -31,7 +37,10 @@ public struct TaskID: RawRepresentable, Hashable, Sendable, Codable, CustomStrin
     public var description: String { rawValue }
     public static func < (a: TaskID, b: TaskID) -> Bool { a.rawValue < b.rawValue }
     public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
 }
 
 /// Milliseconds since the Unix epoch. Integer, so its canonical encoding never varies.
@@ -42,5 +51,8 @@ public struct Timestamp: RawRepresentable, Hashable, Sendable, Codable, Comparab
     public var milliseconds: Int64 { rawValue }
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.rawValue < b.rawValue }
     public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(Int64.self) }
-    public func encode(to encoder: any Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(rawValue) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
 }

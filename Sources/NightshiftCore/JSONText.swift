@@ -61,8 +61,12 @@ public enum JSONText {
             guard let c = peek else { return false }
             switch c {
             case UInt8(ascii: "{"):
-                i += 1; skipSpace()
-                if peek == UInt8(ascii: "}") { i += 1; return true }
+                i += 1
+                skipSpace()
+                if peek == UInt8(ascii: "}") {
+                    i += 1
+                    return true
+                }
                 while true {
                     skipSpace()
                     guard peek == UInt8(ascii: "\""), string() else { return false }
@@ -71,18 +75,34 @@ public enum JSONText {
                     i += 1
                     guard value(depth: depth + 1) else { return false }
                     skipSpace()
-                    if peek == UInt8(ascii: ",") { i += 1; continue }
-                    if peek == UInt8(ascii: "}") { i += 1; return true }
+                    if peek == UInt8(ascii: ",") {
+                        i += 1
+                        continue
+                    }
+                    if peek == UInt8(ascii: "}") {
+                        i += 1
+                        return true
+                    }
                     return false
                 }
             case UInt8(ascii: "["):
-                i += 1; skipSpace()
-                if peek == UInt8(ascii: "]") { i += 1; return true }
+                i += 1
+                skipSpace()
+                if peek == UInt8(ascii: "]") {
+                    i += 1
+                    return true
+                }
                 while true {
                     guard value(depth: depth + 1) else { return false }
                     skipSpace()
-                    if peek == UInt8(ascii: ",") { i += 1; continue }
-                    if peek == UInt8(ascii: "]") { i += 1; return true }
+                    if peek == UInt8(ascii: ",") {
+                        i += 1
+                        continue
+                    }
+                    if peek == UInt8(ascii: "]") {
+                        i += 1
+                        return true
+                    }
                     return false
                 }
             case UInt8(ascii: "\""): return string()
@@ -103,7 +123,9 @@ public enum JSONText {
                     i += 1
                     if e == UInt8(ascii: "u") {
                         for _ in 0..<4 {
-                            guard let h = peek, (h >= 48 && h <= 57) || (h | 0x20 >= 97 && h | 0x20 <= 102) else { return false }
+                            guard let h = peek, (h >= 48 && h <= 57) || (h | 0x20 >= 97 && h | 0x20 <= 102) else {
+                                return false
+                            }
                             i += 1
                         }
                     } else if !"\"\\/bfnrt".utf8.contains(e) {

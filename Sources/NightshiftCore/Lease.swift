@@ -8,7 +8,10 @@ public struct LeaseHolder: Sendable, Equatable, Codable, CustomStringConvertible
     /// When the process started (clock ticks since boot), so a reused pid is not taken for the holder.
     public var started: Int64
     public init(host: String, boot: String, pid: Int32, started: Int64) {
-        self.host = host; self.boot = boot; self.pid = pid; self.started = started
+        self.host = host
+        self.boot = boot
+        self.pid = pid
+        self.started = started
     }
     public var description: String { "pid \(pid) on \(host)" }
 }
@@ -21,7 +24,10 @@ public struct Lease: Sendable, Equatable {
     public var holder: LeaseHolder
     public var since: Timestamp
     public init(run: RunID, epoch: Int64, holder: LeaseHolder, since: Timestamp) {
-        self.run = run; self.epoch = epoch; self.holder = holder; self.since = since
+        self.run = run
+        self.epoch = epoch
+        self.holder = holder
+        self.since = since
     }
 }
 
@@ -30,7 +36,11 @@ public struct LeaseRecord: Sendable, Equatable {
     public var lease: Lease
     public var heartbeat: Timestamp
     public var released: Bool
-    public init(lease: Lease, heartbeat: Timestamp, released: Bool) { self.lease = lease; self.heartbeat = heartbeat; self.released = released }
+    public init(lease: Lease, heartbeat: Timestamp, released: Bool) {
+        self.lease = lease
+        self.heartbeat = heartbeat
+        self.released = released
+    }
 
     /// Whether someone may take the run over: released, silent for longer than `ttl`, or its
     /// holder known dead (`isAlive` answers for holders it can check, such as local processes).

@@ -26,7 +26,9 @@ extension RunState {
         for c in plan.guards ?? [] where passedAtBaseline(c) && seen.insert(c.command).inserted { regression.append(c) }
         for (j, t) in plan.tasks.enumerated() where j != i {
             let done = j < tasks.count && tasks[j].status == .done
-            for c in t.checks where (done || passedAtBaseline(c)) && seen.insert(c.command).inserted { regression.append(c) }
+            for c in t.checks where (done || passedAtBaseline(c)) && seen.insert(c.command).inserted {
+                regression.append(c)
+            }
         }
         return own + regression
     }
@@ -53,8 +55,12 @@ extension RunState {
     public func contextEstimate() -> Int {
         guard let i = current, let task = activeTask else { return 0 }
         var bytes = Self.fixedContextBytes + (guidanceSpec?.utf8.count ?? 0) + task.description.utf8.count
-        bytes += task.checks.reduce(0) { $0 + $1.command.utf8.count + 24 } + (task.rubric ?? []).reduce(0) { $0 + $1.utf8.count + 4 }
-        bytes += (handoff?.markdown.utf8.count ?? 0) + (lastNote?.utf8.count ?? 0) + notes.reduce(0) { $0 + $1.text.utf8.count + 8 }
+        bytes +=
+            task.checks.reduce(0) { $0 + $1.command.utf8.count + 24 }
+            + (task.rubric ?? []).reduce(0) { $0 + $1.utf8.count + 4 }
+        bytes +=
+            (handoff?.markdown.utf8.count ?? 0) + (lastNote?.utf8.count ?? 0)
+            + notes.reduce(0) { $0 + $1.text.utf8.count + 8 }
         bytes += guidance.reduce(0) { $0 + $1.utf8.count } + (tasks[i].feedback?.utf8.count ?? 0)
         return estimateTokens(bytes: bytes) + shiftTokens
     }
@@ -72,27 +78,40 @@ extension RunState {
 public enum RoleTools {
     public static let submitPlan = ToolSpec(
         name: "submit_plan",
-        description: "Submit the plan: ordered tasks, each with acceptance checks (shell commands and the exit status they must return, "
+        description:
+            "Submit the plan: ordered tasks, each with acceptance checks (shell commands and the exit status they must return, "
             + "run by the harness), optional rubric items for the judge, and an optional init script that prepares the workspace.",
         idempotent: true,
-        parametersSchema: #"{"type":"object","properties":{"title":{"type":"string"},"init":{"type":"string"},"guards":{"type":"array","items":{"type":"string"}},"tasks":{"type":"array","items":{"type":"object","properties":{"id":{"type":"string"},"description":{"type":"string"},"checks":{"type":"array","items":{"type":"object","properties":{"command":{"type":"string"},"expect_exit":{"type":"integer"},"guard":{"type":"boolean"}},"required":["command"]}},"rubric":{"type":"array","items":{"type":"string"}}},"required":["id","description","checks"]}}},"required":["title","tasks"]}"#)
+        parametersSchema:
+            #"{"type":"object","properties":{"title":{"type":"string"},"init":{"type":"string"},"guards":{"type":"array","items":{"type":"string"}},"tasks":{"type":"array","items":{"type":"object","properties":{"id":{"type":"string"},"description":{"type":"string"},"checks":{"type":"array","items":{"type":"object","properties":{"command":{"type":"string"},"expect_exit":{"type":"integer"},"guard":{"type":"boolean"}},"required":["command"]}},"rubric":{"type":"array","items":{"type":"string"}}},"required":["id","description","checks"]}}},"required":["title","tasks"]}"#
+    )
     public static let submitVerdict = ToolSpec(
         name: "submit_verdict",
-        description: "Give your verdict on the task: pass, rework (with concrete reasons the worker can act on) or escalate "
+        description:
+            "Give your verdict on the task: pass, rework (with concrete reasons the worker can act on) or escalate "
             + "(the task is mis-specified or needs a human).",
         idempotent: true,
-        parametersSchema: #"{"type":"object","properties":{"verdict":{"type":"string","enum":["pass","rework","escalate"]},"reasons":{"type":"array","items":{"type":"string"}}},"required":["verdict","reasons"]}"#)
+        parametersSchema:
+            #"{"type":"object","properties":{"verdict":{"type":"string","enum":["pass","rework","escalate"]},"reasons":{"type":"array","items":{"type":"string"}}},"required":["verdict","reasons"]}"#
+    )
     public static let writeHandoff = ToolSpec(
         name: "write_handoff",
-        description: "Write the handoff note for the next shift, which starts from it alone: what is done, what is left, what you learned, what is risky.",
+        description:
+            "Write the handoff note for the next shift, which starts from it alone: what is done, what is left, what you learned, what is risky.",
         idempotent: true,
-        parametersSchema: #"{"type":"object","properties":{"done":{"type":"string"},"left":{"type":"string"},"learned":{"type":"string"},"risks":{"type":"string"}},"required":["done","left"]}"#)
+        parametersSchema:
+            #"{"type":"object","properties":{"done":{"type":"string"},"left":{"type":"string"},"learned":{"type":"string"},"risks":{"type":"string"}},"required":["done","left"]}"#
+    )
 
     static func arguments(_ r: RunState.RoleResponse, _ tool: ToolSpec) -> Result<[String: Any], RoleError> {
         guard let call = r.toolCalls.last(where: { $0.name == tool.name }) else {
-            return .failure(RoleError("the answer did not call \(tool.name) (it called: \(r.toolCalls.map(\.name).joined(separator: ", ")))"))
+            return .failure(
+                RoleError(
+                    "the answer did not call \(tool.name) (it called: \(r.toolCalls.map(\.name).joined(separator: ", ")))"
+                ))
         }
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8))) as? [String: Any] else {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8))) as? [String: Any]
+        else {
             return .failure(RoleError("the arguments of \(tool.name) are not a JSON object"))
         }
         return .success(object)
@@ -101,12 +120,20 @@ public enum RoleTools {
     /// A plan from the planner's `submit_plan`; every task needs at least one check.
     public static func plan(_ r: RunState.RoleResponse) -> Result<Plan, RoleError> {
         let object: [String: Any]
-        switch arguments(r, submitPlan) { case let .success(o): object = o; case let .failure(e): return .failure(e) }
-        guard let title = object["title"] as? String, !title.isEmpty else { return .failure(RoleError("the plan has no title")) }
-        guard let list = object["tasks"] as? [Any], !list.isEmpty else { return .failure(RoleError("the plan has no tasks")) }
+        switch arguments(r, submitPlan) {
+        case let .success(o): object = o
+        case let .failure(e): return .failure(e)
+        }
+        guard let title = object["title"] as? String, !title.isEmpty else {
+            return .failure(RoleError("the plan has no title"))
+        }
+        guard let list = object["tasks"] as? [Any], !list.isEmpty else {
+            return .failure(RoleError("the plan has no tasks"))
+        }
         // Bounds that keep a runaway answer from bloating every snapshot of the run.
         guard list.count <= Plan.maxTasks else {
-            return .failure(RoleError("the plan has \(list.count) tasks; at most \(Plan.maxTasks): plan in larger steps"))
+            return .failure(
+                RoleError("the plan has \(list.count) tasks; at most \(Plan.maxTasks): plan in larger steps"))
         }
         func check(_ any: Any, _ what: String) -> Result<Check, RoleError> {
             if let command = any as? String, !command.isEmpty { return .success(Check(command: command)) }
@@ -126,14 +153,17 @@ public enum RoleTools {
         for (n, item) in list.enumerated() {
             guard let t = item as? [String: Any] else { return .failure(RoleError("task \(n + 1) is not an object")) }
             guard let id = t["id"] as? String, !id.isEmpty, id != RunState.planTaskID.rawValue,
-                  id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-                return .failure(RoleError("task \(n + 1) needs an id of letters, digits, '-', '_' or '.' (and not 'plan')"))
+                id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
+            else {
+                return .failure(
+                    RoleError("task \(n + 1) needs an id of letters, digits, '-', '_' or '.' (and not 'plan')"))
             }
             guard let description = t["description"] as? String, !description.isEmpty else {
                 return .failure(RoleError("task \(id) has no description"))
             }
             guard let rawChecks = t["checks"] as? [Any], !rawChecks.isEmpty else {
-                return .failure(RoleError("task \(id) has no checks: every task needs a machine-checkable acceptance check"))
+                return .failure(
+                    RoleError("task \(id) has no checks: every task needs a machine-checkable acceptance check"))
             }
             guard rawChecks.count <= Plan.maxChecksPerTask else {
                 return .failure(RoleError("task \(id) has \(rawChecks.count) checks; at most \(Plan.maxChecksPerTask)"))
@@ -143,18 +173,30 @@ public enum RoleTools {
                 switch check(c, "check \(k + 1) of task \(id)") {
                 case let .success(c):
                     // A repeated check would only run again at every claim: kept once.
-                    if !checks.contains(where: { $0.command == c.command && $0.expectExit == c.expectExit }) { checks.append(c) }
+                    if !checks.contains(where: { $0.command == c.command && $0.expectExit == c.expectExit }) {
+                        checks.append(c)
+                    }
                 case let .failure(e): return .failure(e)
                 }
             }
-            let rubric = (t["rubric"] as? [Any])?.compactMap { $0 as? String }.filter { !$0.isEmpty }.prefix(20).map { String($0.prefix(1000)) }
-            tasks.append(PlanTask(id: TaskID(id), description: description, checks: checks, rubric: (rubric?.isEmpty ?? true) ? nil : rubric))
+            let rubric = (t["rubric"] as? [Any])?.compactMap { $0 as? String }.filter { !$0.isEmpty }.prefix(20).map {
+                String($0.prefix(1000))
+            }
+            tasks.append(
+                PlanTask(
+                    id: TaskID(id), description: description, checks: checks,
+                    rubric: (rubric?.isEmpty ?? true) ? nil : rubric))
         }
         var guards: [Check] = []
         for (k, g) in ((object["guards"] as? [Any]) ?? []).enumerated() {
-            switch check(g, "guard \(k + 1)") { case let .success(c): guards.append(c); case let .failure(e): return .failure(e) }
+            switch check(g, "guard \(k + 1)") {
+            case let .success(c): guards.append(c)
+            case let .failure(e): return .failure(e)
+            }
         }
-        let initScript = (object["init"] as? String).flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
+        let initScript = (object["init"] as? String).flatMap {
+            $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0
+        }
         let plan = Plan(title: title, tasks: tasks, initScript: initScript, guards: guards.isEmpty ? nil : guards)
         if let problem = plan.problem { return .failure(RoleError(problem)) }
         return .success(plan)
@@ -163,12 +205,19 @@ public enum RoleTools {
     /// The judge's `submit_verdict`: rework needs at least one reason.
     public static func verdict(_ r: RunState.RoleResponse) -> Result<(verdict: String, reasons: [String]), RoleError> {
         let object: [String: Any]
-        switch arguments(r, submitVerdict) { case let .success(o): object = o; case let .failure(e): return .failure(e) }
+        switch arguments(r, submitVerdict) {
+        case let .success(o): object = o
+        case let .failure(e): return .failure(e)
+        }
         guard let verdict = object["verdict"] as? String, ["pass", "rework", "escalate"].contains(verdict) else {
             return .failure(RoleError("the verdict must be pass, rework or escalate"))
         }
-        let reasons = ((object["reasons"] as? [Any]) ?? []).compactMap { $0 as? String }.filter { !$0.isEmpty }.map { String($0.prefix(2000)) }
-        if verdict != "pass", reasons.isEmpty { return .failure(RoleError("a \(verdict) verdict needs concrete reasons")) }
+        let reasons = ((object["reasons"] as? [Any]) ?? []).compactMap { $0 as? String }.filter { !$0.isEmpty }.map {
+            String($0.prefix(2000))
+        }
+        if verdict != "pass", reasons.isEmpty {
+            return .failure(RoleError("a \(verdict) verdict needs concrete reasons"))
+        }
         return .success((verdict, Array(reasons.prefix(20))))
     }
 
@@ -198,14 +247,22 @@ extension Plan {
 
     /// PLAN.md: the plan as the harness holds it (the log is the truth; this is a view).
     public func markdown(version: Int, goal: String?) -> String {
-        var out = "# Plan: \(title) (version \(version))\n\n_Written by Nightshift from the event log; editing it changes nothing._\n\n"
+        var out =
+            "# Plan: \(title) (version \(version))\n\n_Written by Nightshift from the event log; editing it changes nothing._\n\n"
         if let goal { out += "Goal: \(goal)\n\n" }
         if let initScript { out += "Init script:\n\n```sh\n\(initScript)\n```\n\n" }
-        if let guards, !guards.isEmpty { out += "Guards (must keep passing): " + guards.map { "`\($0.command)`" }.joined(separator: ", ") + "\n\n" }
+        if let guards, !guards.isEmpty {
+            out += "Guards (must keep passing): " + guards.map { "`\($0.command)`" }.joined(separator: ", ") + "\n\n"
+        }
         for (n, t) in tasks.enumerated() {
             out += "## \(n + 1). \(t.id)\n\n\(t.description)\n\nChecks:\n"
-            out += t.checks.map { "- `\($0.command)` exits \($0.expectExit)" + ($0.alreadyPasses == true ? " (guard)" : "") }.joined(separator: "\n") + "\n"
-            if let rubric = t.rubric { out += "\nRubric (the judge's):\n" + rubric.map { "- \($0)" }.joined(separator: "\n") + "\n" }
+            out +=
+                t.checks.map {
+                    "- `\($0.command)` exits \($0.expectExit)" + ($0.alreadyPasses == true ? " (guard)" : "")
+                }.joined(separator: "\n") + "\n"
+            if let rubric = t.rubric {
+                out += "\nRubric (the judge's):\n" + rubric.map { "- \($0)" }.joined(separator: "\n") + "\n"
+            }
             out += "\n"
         }
         return out

@@ -5,7 +5,7 @@ public enum Money {
 
     /// "$0.001234" (six decimals, rounded half up for display only).
     public static func format(_ pico: Int64) -> String {
-        let micro = pico / 1_000_000 + (pico % 1_000_000 >= 500_000 ? 1 : 0)   // no overflow near Int64.max
+        let micro = pico / 1_000_000 + (pico % 1_000_000 >= 500_000 ? 1 : 0)  // no overflow near Int64.max
         let dollars = micro / 1_000_000, rest = micro % 1_000_000
         let frac = String(rest)
         return "$\(dollars).\(String(repeating: "0", count: 6 - frac.count))\(frac)"
@@ -20,7 +20,8 @@ extension Money {
         guard !t.isEmpty else { return nil }
         let parts = t.split(separator: ".", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count), let whole = Int64(parts[0].isEmpty ? "0" : String(parts[0])), whole >= 0,
-              parts[0].allSatisfy(\.isNumber) else { return nil }
+            parts[0].allSatisfy(\.isNumber)
+        else { return nil }
         var fraction: Int64 = 0
         if parts.count == 2 {
             let f = parts[1]

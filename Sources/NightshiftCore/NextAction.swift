@@ -51,7 +51,9 @@ extension RunState {
         case .paused: return .stop(.paused(statusReason ?? "paused"))
         case .running: break
         }
-        if let task = pendingCommit { return .commitWork(task: task, message: pendingCommitMessage ?? "nightshift: task \(task) done") }
+        if let task = pendingCommit {
+            return .commitWork(task: task, message: pendingCommitMessage ?? "nightshift: task \(task) done")
+        }
         if created, goal != nil, plan == nil || replanning { return planStep() }
         guard created, let plan else { return .emit([.runFailed(reason: "the run has no plan")]) }
 
@@ -61,12 +63,21 @@ extension RunState {
         guard let i = current else {
             if let loop = settings.loop {
                 if loop.reviewPlan, goal != nil, !planApproved {
-                    return .emit([.runPaused(reason: "the plan (version \(planVersion)) waits for review (PLAN.md): "
-                                             + "nightshift approve \(run) plan, or nightshift deny \(run) plan --reason … for a new version")])
+                    return .emit([
+                        .runPaused(
+                            reason: "the plan (version \(planVersion)) waits for review (PLAN.md): "
+                                + "nightshift approve \(run) plan, or nightshift deny \(run) plan --reason … for a new version"
+                        )
+                    ])
                 }
                 if let script = plan.initScript, !initDone {
                     if let failure = initFailure {
-                        return .emit([.runPaused(reason: "the plan's init script failed: \(failure.suffix(300)); fix the workspace and resume (it runs again)")])
+                        return .emit([
+                            .runPaused(
+                                reason:
+                                    "the plan's init script failed: \(failure.suffix(300)); fix the workspace and resume (it runs again)"
+                            )
+                        ])
                     }
                     return .runInit(script: script)
                 }
@@ -94,16 +105,27 @@ extension RunState {
             if let shift = shiftStep(task) { return .emit(shift) }
             if let stop = breakerOrBudget(forModelCall: true) { return .emit(stop) }
             if progress.turnsThisAttempt >= settings.maxTurnsPerAttempt {
-                return .emit(failAttempt(task, progress,
-                    feedback: "The attempt used its \(settings.maxTurnsPerAttempt) model turns without a done claim that passed the checks."))
+                return .emit(
+                    failAttempt(
+                        task, progress,
+                        feedback:
+                            "The attempt used its \(settings.maxTurnsPerAttempt) model turns without a done claim that passed the checks."
+                    ))
             }
-            return .emit([.modelRequested(call: RunState.modelCallID(modelCalls + 1), task: task.id, turn: progress.turns, role: Role.worker)])
+            return .emit([
+                .modelRequested(
+                    call: RunState.modelCallID(modelCalls + 1), task: task.id, turn: progress.turns, role: Role.worker)
+            ])
 
         case let .awaitingModel(call):
-            return .callModel(call: call, task: task, attempt: progress.attempts, turn: awaitingTurn(task: task.id), role: awaitingRole ?? Role.worker)
+            return .callModel(
+                call: call, task: task, attempt: progress.attempts, turn: awaitingTurn(task: task.id),
+                role: awaitingRole ?? Role.worker)
 
         case .runningTools:
-            guard let p = pendingTools.first else { return .emit([.runFailed(reason: "inconsistent state: no pending tool")]) }
+            guard let p = pendingTools.first else {
+                return .emit([.runFailed(reason: "inconsistent state: no pending tool")])
+            }
             if !p.requested, p.call.name == ToolSpec.note.name { return .emit(noteEvents(p.call)) }
             if !p.requested, p.call.name == ToolSpec.escalate.name { return .emit(escalateEvents(p.call)) }
             if !p.requested, policy != nil, tools.idempotent[p.call.name] != nil {
@@ -114,35 +136,48 @@ extension RunState {
                     let known = tools.idempotent.keys.sorted().joined(separator: ", ")
                     return .emit([
                         .toolRequested(call: p.call.id, name: p.call.name, idempotent: false),
-                        .toolFinished(call: p.call.id, result: .failure("unknown tool '\(p.call.name)'; available tools: \(known)")),
+                        .toolFinished(
+                            call: p.call.id,
+                            result: .failure("unknown tool '\(p.call.name)'; available tools: \(known)")),
                     ])
                 }
                 return .emit([.toolRequested(call: p.call.id, name: p.call.name, idempotent: idempotent)])
             }
             if !p.started { return .emit([.toolStarted(call: p.call.id)]) }
             if p.interrupted && !p.idempotent {
-                return .emit([.toolInDoubt(call: p.call.id, reason:
-                    "the process stopped while '\(p.call.name)' was running; it is not idempotent, so it was not run again")])
+                return .emit([
+                    .toolInDoubt(
+                        call: p.call.id,
+                        reason:
+                            "the process stopped while '\(p.call.name)' was running; it is not idempotent, so it was not run again"
+                    )
+                ])
             }
             return .runTool(p.call)
 
         case let .checking(summary):
             let checks = attemptChecks(i)
             if progress.checkResults.count < checks.count {
-                return .runChecks(task: task, attempt: progress.attempts, from: progress.checkResults.count, checks: checks)
+                return .runChecks(
+                    task: task, attempt: progress.attempts, from: progress.checkResults.count, checks: checks)
             }
             if progress.checkResults.allSatisfy(\.passed) {
                 // The ratchet: protected files must be as they were when the run began.
                 if let globs = policy?.protectedPaths, !globs.isEmpty, protectedBaseline != nil,
-                   progress.protectedVerified != progress.attempts {
-                    return .hashProtected(globs: globs, verify: ProtectedCheck(task: task.id, attempt: progress.attempts))
+                    progress.protectedVerified != progress.attempts
+                {
+                    return .hashProtected(
+                        globs: globs, verify: ProtectedCheck(task: task.id, attempt: progress.attempts))
                 }
                 if let changed = progress.protectedChanged, !changed.isEmpty {
-                    return .emit(failAttempt(task, progress, feedback: """
-                        Your done claim for task \(task.id) was not accepted: these protected files were changed, renamed or \
-                        deleted, which is never allowed (add new tests instead): \(changed.joined(separator: ", ")). \
-                        Restore them exactly as they were.
-                        """))
+                    return .emit(
+                        failAttempt(
+                            task, progress,
+                            feedback: """
+                                Your done claim for task \(task.id) was not accepted: these protected files were changed, renamed or \
+                                deleted, which is never allowed (add new tests instead): \(changed.joined(separator: ", ")). \
+                                Restore them exactly as they were.
+                                """))
                 }
                 if needsJudge(i), progress.judgedAttempt != progress.attempts {
                     return .emit(judgeStep(task, progress))
@@ -164,12 +199,18 @@ extension RunState {
             var feedback = ""
             if !failedOwn.isEmpty {
                 feedback = "Your done claim for task \(task.id) failed \(failedOwn.count) of \(own) checks:\n"
-                for f in failedOwn { feedback += "\n$ \(f.command)\nexit \(f.exitCode) (expected \(f.expectExit))\n\(f.outputTail)\n" }
+                for f in failedOwn {
+                    feedback += "\n$ \(f.command)\nexit \(f.exitCode) (expected \(f.expectExit))\n\(f.outputTail)\n"
+                }
             }
             if !broken.isEmpty {
-                feedback += (feedback.isEmpty ? "" : "\n") + "Your change broke \(broken.count) check(s) that passed before (the ratchet: "
+                feedback +=
+                    (feedback.isEmpty ? "" : "\n")
+                    + "Your change broke \(broken.count) check(s) that passed before (the ratchet: "
                     + "a task is accepted only when nothing that passed before fails now):\n"
-                for f in broken { feedback += "\n$ \(f.command)\nexit \(f.exitCode) (expected \(f.expectExit))\n\(f.outputTail)\n" }
+                for f in broken {
+                    feedback += "\n$ \(f.command)\nexit \(f.exitCode) (expected \(f.expectExit))\n\(f.outputTail)\n"
+                }
             }
             return .emit(failAttempt(task, progress, feedback: feedback))
 
@@ -182,24 +223,42 @@ extension RunState {
     private func planStep() -> Decision {
         let loop = settings.loop ?? LoopSettings()
         if case let .awaitingModel(call) = phase {
-            return .callModel(call: call, task: plannerTask, attempt: planVersion + 1, turn: awaitingTurn(task: RunState.planTaskID), role: Role.planner)
+            return .callModel(
+                call: call, task: plannerTask, attempt: planVersion + 1, turn: awaitingTurn(task: RunState.planTaskID),
+                role: Role.planner)
         }
         if let r = roleResponse, r.role == Role.planner {
             switch RoleTools.plan(r) {
             case let .success(newPlan):
-                return .emit([plan == nil ? .planSet(plan: newPlan)
-                                          : .planRevised(version: planVersion + 1, plan: newPlan, reason: planFeedback ?? "a new version was asked for")])
+                return .emit([
+                    plan == nil
+                        ? .planSet(plan: newPlan)
+                        : .planRevised(
+                            version: planVersion + 1, plan: newPlan,
+                            reason: planFeedback ?? "a new version was asked for")
+                ])
             case let .failure(error):
-                return .emit([.planRejected(version: planVersion + 1, by: "harness", reason: "the planner's plan is not valid: \(error.message)")])
+                return .emit([
+                    .planRejected(
+                        version: planVersion + 1, by: "harness",
+                        reason: "the planner's plan is not valid: \(error.message)")
+                ])
             }
         }
         if planRejections >= loop.roleRetries, planFeedback != nil {
-            return .emit([.runPaused(reason: "the planner gave no usable plan in \(planRejections) tries (last: \(planFeedback!.prefix(300))); "
-                                     + "adjust the goal or the planner model, or answer with nightshift answer \(run) …, and resume")])
+            return .emit([
+                .runPaused(
+                    reason:
+                        "the planner gave no usable plan in \(planRejections) tries (last: \(planFeedback!.prefix(300))); "
+                        + "adjust the goal or the planner model, or answer with nightshift answer \(run) …, and resume")
+            ])
         }
         if let stop = breakerOrBudget(forModelCall: true) { return .emit(stop) }
-        return .emit([.modelRequested(call: RunState.modelCallID(modelCalls + 1), task: RunState.planTaskID,
-                                      turn: roleCalls[Role.planner + ":" + RunState.planTaskID.rawValue, default: 0], role: Role.planner)])
+        return .emit([
+            .modelRequested(
+                call: RunState.modelCallID(modelCalls + 1), task: RunState.planTaskID,
+                turn: roleCalls[Role.planner + ":" + RunState.planTaskID.rawValue, default: 0], role: Role.planner)
+        ])
     }
 
     /// The pseudo task the planner is asked under: its description is the goal.
@@ -213,35 +272,53 @@ extension RunState {
         guard let r = roleResponse, r.role == Role.judge else {
             if progress.judgeInvalid >= loop.roleRetries {
                 let why = "the judge gave no valid verdict on task \(task.id) in \(progress.judgeInvalid) tries"
-                return [.escalated(task: task.id, reason: why),
-                        .runPaused(reason: "escalated: \(why); check the judge model and resume (it is asked again)")]
+                return [
+                    .escalated(task: task.id, reason: why),
+                    .runPaused(reason: "escalated: \(why); check the judge model and resume (it is asked again)"),
+                ]
             }
             if let stop = breakerOrBudget(forModelCall: true) { return stop }
-            return [.modelRequested(call: RunState.modelCallID(modelCalls + 1), task: task.id,
-                                    turn: roleCalls[Role.judge + ":" + task.id.rawValue, default: 0], role: Role.judge)]
+            return [
+                .modelRequested(
+                    call: RunState.modelCallID(modelCalls + 1), task: task.id,
+                    turn: roleCalls[Role.judge + ":" + task.id.rawValue, default: 0], role: Role.judge)
+            ]
         }
         switch RoleTools.verdict(r) {
         case let .failure(error):
-            return [.judgeVerdict(task: task.id, attempt: progress.attempts, verdict: "invalid", reasons: [error.message])]
+            return [
+                .judgeVerdict(task: task.id, attempt: progress.attempts, verdict: "invalid", reasons: [error.message])
+            ]
         case let .success((verdict, reasons)):
-            let verdictEvent = Event.judgeVerdict(task: task.id, attempt: progress.attempts, verdict: verdict, reasons: reasons)
+            let verdictEvent = Event.judgeVerdict(
+                task: task.id, attempt: progress.attempts, verdict: verdict, reasons: reasons)
             let listed = reasons.map { "- " + $0 }.joined(separator: "\n")
             switch verdict {
             case "pass":
                 return [verdictEvent]
             case "rework":
-                return [verdictEvent] + failAttempt(task, progress, feedback: """
-                    Your done claim for task \(task.id) passed its checks, but the judge asked for rework:
-                    \(listed)
-                    """)
-            default:   // escalate
+                return [verdictEvent]
+                    + failAttempt(
+                        task, progress,
+                        feedback: """
+                            Your done claim for task \(task.id) passed its checks, but the judge asked for rework:
+                            \(listed)
+                            """)
+            default:  // escalate
                 let why = "the judge escalated task \(task.id): " + reasons.joined(separator: "; ")
                 if goal != nil, replans < loop.maxReplans {
-                    return [verdictEvent, .escalated(task: task.id, reason: why + " (the planner makes a new version of the plan)")]
+                    return [
+                        verdictEvent,
+                        .escalated(task: task.id, reason: why + " (the planner makes a new version of the plan)"),
+                    ]
                 }
-                return [verdictEvent, .escalated(task: task.id, reason: why),
-                        .taskAttemptFailed(task: task.id, attempt: progress.attempts, feedback: Payload("The judge escalated this task:\n" + listed)),
-                        .runPaused(reason: "escalated: \(why); answer with nightshift answer \(run) … and resume")]
+                return [
+                    verdictEvent, .escalated(task: task.id, reason: why),
+                    .taskAttemptFailed(
+                        task: task.id, attempt: progress.attempts,
+                        feedback: Payload("The judge escalated this task:\n" + listed)),
+                    .runPaused(reason: "escalated: \(why); answer with nightshift answer \(run) … and resume"),
+                ]
             }
         }
     }
@@ -254,8 +331,14 @@ extension RunState {
             switch r.role {
             case Role.compactor:
                 let text = r.text.trimmingCharacters(in: .whitespacesAndNewlines)
-                let summary = text.isEmpty ? "(the model gave no summary; the earlier turns of this shift left the context)" : text
-                return [.contextCompacted(task: task.id, summary: Payload(summary), throughSeq: roleRequestSeq - 1, tokensBefore: contextEstimate())]
+                let summary =
+                    text.isEmpty
+                    ? "(the model gave no summary; the earlier turns of this shift left the context)" : text
+                return [
+                    .contextCompacted(
+                        task: task.id, summary: Payload(summary), throughSeq: roleRequestSeq - 1,
+                        tokensBefore: contextEstimate())
+                ]
             case Role.handoff:
                 return [.handoffWritten(task: task.id, reason: "context reset", handoff: RoleTools.handoff(r))]
             default:
@@ -264,18 +347,25 @@ extension RunState {
         }
         let estimate = contextEstimate()
         let role: String
-        if shiftTurns > 0, estimate * 100 >= loop.contextWindow * loop.resetAtPercent || shiftCompactions >= loop.compactionsPerShift {
+        if shiftTurns > 0,
+            estimate * 100 >= loop.contextWindow * loop.resetAtPercent || shiftCompactions >= loop.compactionsPerShift
+        {
             role = Role.handoff
-        } else if turnsSinceCompaction > 0, estimate * 100 >= loop.contextWindow * loop.compactAtPercent
-                    || lastSeq - max(shiftStartSeq - 1, compactedThroughSeq) >= Int64(loop.compactAfterEvents) {
+        } else if turnsSinceCompaction > 0,
+            estimate * 100 >= loop.contextWindow * loop.compactAtPercent
+                || lastSeq - max(shiftStartSeq - 1, compactedThroughSeq) >= Int64(loop.compactAfterEvents)
+        {
             role = Role.compactor
         } else {
             return nil
         }
         // A summary or a handoff is a model call like any other: budgets and breakers apply.
         if let stop = breakerOrBudget(forModelCall: true) { return stop }
-        return [.modelRequested(call: RunState.modelCallID(modelCalls + 1), task: task.id,
-                                turn: roleCalls[role + ":" + task.id.rawValue, default: 0], role: role)]
+        return [
+            .modelRequested(
+                call: RunState.modelCallID(modelCalls + 1), task: task.id,
+                turn: roleCalls[role + ":" + task.id.rawValue, default: 0], role: role)
+        ]
     }
 
     /// The policy gateway for the next proposed call: nil when it may be requested now; otherwise
@@ -287,20 +377,30 @@ extension RunState {
             if let stop = breakerOrBudget(forModelCall: false, nextCall: p.call) { return stop }
             let key = p.call.name + " " + p.call.arguments.text
             if deniedCalls.contains(key) {
-                let why = "the agent proposed again a call that was denied: \(p.call.name) \(p.call.arguments.text.prefix(200))"
-                return [.toolDecided(call: p.call.id, effect: .deny, rule: "denied before", reason: why),
-                        .toolRequested(call: p.call.id, name: p.call.name, idempotent: false),
-                        .toolFinished(call: p.call.id, result: .failure("refused: this exact call was denied before; a human has been asked")),
-                        .escalated(task: current.map { tasks[$0].id }, reason: why),
-                        .runPaused(reason: "escalated: \(why); answer with nightshift answer \(run) … and resume")]
+                let why =
+                    "the agent proposed again a call that was denied: \(p.call.name) \(p.call.arguments.text.prefix(200))"
+                return [
+                    .toolDecided(call: p.call.id, effect: .deny, rule: "denied before", reason: why),
+                    .toolRequested(call: p.call.id, name: p.call.name, idempotent: false),
+                    .toolFinished(
+                        call: p.call.id,
+                        result: .failure("refused: this exact call was denied before; a human has been asked")),
+                    .escalated(task: current.map { tasks[$0].id }, reason: why),
+                    .runPaused(reason: "escalated: \(why); answer with nightshift answer \(run) … and resume"),
+                ]
             }
             let verdict = policy.decide(tool: p.call.name, arguments: p.call.arguments.text, workspace: workspace)
-            var events: [Event] = [.toolDecided(call: p.call.id, effect: verdict.effect, rule: verdict.rule, reason: verdict.reason)]
+            var events: [Event] = [
+                .toolDecided(call: p.call.id, effect: verdict.effect, rule: verdict.rule, reason: verdict.reason)
+            ]
             switch verdict.effect {
             case .allow: break
             case .deny:
-                events += [.toolRequested(call: p.call.id, name: p.call.name, idempotent: false),
-                           .toolFinished(call: p.call.id, result: .failure("refused by policy (\(verdict.rule)): \(verdict.reason)"))]
+                events += [
+                    .toolRequested(call: p.call.id, name: p.call.name, idempotent: false),
+                    .toolFinished(
+                        call: p.call.id, result: .failure("refused by policy (\(verdict.rule)): \(verdict.reason)")),
+                ]
             case .ask:
                 events.append(.runPaused(reason: approvalReason(p.call, verdict.reason)))
             }
@@ -308,10 +408,12 @@ extension RunState {
         case (.ask?, nil):
             return [.runPaused(reason: approvalReason(p.call, p.verdictReason ?? ""))]
         case (.ask?, false?):
-            return [.toolRequested(call: p.call.id, name: p.call.name, idempotent: false),
-                    .toolFinished(call: p.call.id, result: .failure("not run: \(p.approvalNote ?? "denied")"))]
+            return [
+                .toolRequested(call: p.call.id, name: p.call.name, idempotent: false),
+                .toolFinished(call: p.call.id, result: .failure("not run: \(p.approvalNote ?? "denied")")),
+            ]
         default:
-            return nil   // allowed, or approved
+            return nil  // allowed, or approved
         }
     }
 
@@ -326,13 +428,20 @@ extension RunState {
         guard let policy else { return nil }
         let b = policy.breakers
         if let n = b.failedChecks, consecutiveFailedAttempts >= n {
-            return trip("failed_checks", consecutiveFailedAttempts, "\(consecutiveFailedAttempts) attempts in a row failed their checks")
+            return trip(
+                "failed_checks", consecutiveFailedAttempts,
+                "\(consecutiveFailedAttempts) attempts in a row failed their checks")
         }
         if let n = b.toolErrors, consecutiveToolErrors >= n {
-            return trip("tool_errors", consecutiveToolErrors, "\(consecutiveToolErrors) tool calls in a row ended in an error")
+            return trip(
+                "tool_errors", consecutiveToolErrors, "\(consecutiveToolErrors) tool calls in a row ended in an error")
         }
-        if let n = b.repeatedCall, let call = nextCall, call.name + " " + call.arguments.text == lastCallKey, repeatCount + 1 > n {
-            return trip("repeated_call", repeatCount + 1, "\(call.name) with the same arguments \(repeatCount + 1) times in a row without progress")
+        if let n = b.repeatedCall, let call = nextCall, call.name + " " + call.arguments.text == lastCallKey,
+            repeatCount + 1 > n
+        {
+            return trip(
+                "repeated_call", repeatCount + 1,
+                "\(call.name) with the same arguments \(repeatCount + 1) times in a row without progress")
         }
         let i = current
         for scope in ["run", "task"] {
@@ -345,41 +454,62 @@ extension RunState {
             var checks: [(String, Int64?, Int64, Int64)] = []
             if forModelCall {
                 let usage = task?.usage ?? self.usage
-                checks.append(("tokens", budget.tokens.map(Int64.init), Int64(usage.input + usage.output), Int64(lastCallTokens)))
-                checks.append(("cost_picousd", budget.costPicoUSD, task?.costPicoUSD ?? costPicoUSD, lastCallCostPicoUSD))
+                checks.append(
+                    ("tokens", budget.tokens.map(Int64.init), Int64(usage.input + usage.output), Int64(lastCallTokens)))
+                checks.append(
+                    ("cost_picousd", budget.costPicoUSD, task?.costPicoUSD ?? costPicoUSD, lastCallCostPicoUSD))
                 checks.append(("steps", budget.steps.map(Int64.init), Int64(task?.turns ?? modelCalls), 1))
             } else {
                 checks.append(("tool_calls", budget.toolCalls.map(Int64.init), Int64(task?.toolCalls ?? toolCalls), 1))
             }
             let since = task?.startTime ?? startTime
-            checks.append(("wall_seconds", budget.wallSeconds.map(Int64.init), since > 0 ? (lastTime - since) / 1000 : 0, 0))
+            checks.append(
+                ("wall_seconds", budget.wallSeconds.map(Int64.init), since > 0 ? (lastTime - since) / 1000 : 0, 0))
             for (resource, limit, spent, next) in checks {
                 guard let limit, spent + next > limit || spent >= limit else { continue }
-                let shown = resource == "cost_picousd" ? "cost \(Money.format(spent)) of \(Money.format(limit))" : "\(resource) \(spent) of \(limit)"
-                return [.budgetExhausted(scope: scope, resource: resource, limit: limit, spent: spent),
-                        .runPaused(reason: "budget_exhausted: the \(scope) budget is spent (\(shown)); "
-                                   + "raise it with nightshift budget \(run)\(scope == "task" ? " --task" : "") … and resume")]
+                let shown =
+                    resource == "cost_picousd"
+                    ? "cost \(Money.format(spent)) of \(Money.format(limit))" : "\(resource) \(spent) of \(limit)"
+                return [
+                    .budgetExhausted(scope: scope, resource: resource, limit: limit, spent: spent),
+                    .runPaused(
+                        reason: "budget_exhausted: the \(scope) budget is spent (\(shown)); "
+                            + "raise it with nightshift budget \(run)\(scope == "task" ? " --task" : "") … and resume"),
+                ]
             }
         }
         return nil
     }
 
     private func trip(_ breaker: String, _ count: Int, _ detail: String) -> [Event] {
-        [.breakerTripped(breaker: breaker, count: count, detail: detail),
-         .runPaused(reason: "breaker \(breaker): \(detail); escalated: answer with nightshift answer \(run) … and resume")]
+        [
+            .breakerTripped(breaker: breaker, count: count, detail: detail),
+            .runPaused(
+                reason: "breaker \(breaker): \(detail); escalated: answer with nightshift answer \(run) … and resume"),
+        ]
     }
 
     /// The `escalate` tool: the agent asks for a human. Decided here like `note`; the run pauses after it.
     private func escalateEvents(_ call: ToolCall) -> [Event] {
         let requested = Event.toolRequested(call: call.id, name: call.name, idempotent: true)
         let object = (try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8))) as? [String: Any]
-        guard let reason = (object?["reason"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else {
-            return [requested, .toolFinished(call: call.id, result: .failure("escalate: the arguments must be {\"reason\": \"...\"}"))]
+        guard let reason = (object?["reason"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines),
+            !reason.isEmpty
+        else {
+            return [
+                requested,
+                .toolFinished(call: call.id, result: .failure("escalate: the arguments must be {\"reason\": \"...\"}")),
+            ]
         }
         let kept = String(reason.prefix(ToolSpec.noteLimit))
-        return [requested, .toolStarted(call: call.id), .escalated(task: current.map { tasks[$0].id }, reason: kept),
-                .toolFinished(call: call.id, result: ToolResult(ok: true, output: "escalated; the run waits for a human's answer")),
-                .runPaused(reason: "escalated by the agent: \(kept.prefix(300)); answer with nightshift answer \(run) … and resume")]
+        return [
+            requested, .toolStarted(call: call.id), .escalated(task: current.map { tasks[$0].id }, reason: kept),
+            .toolFinished(
+                call: call.id, result: ToolResult(ok: true, output: "escalated; the run waits for a human's answer")),
+            .runPaused(
+                reason: "escalated by the agent: \(kept.prefix(300)); answer with nightshift answer \(run) … and resume"
+            ),
+        ]
     }
 
     /// The `note` tool runs inside the decision: its whole effect is an event, committed with its
@@ -388,16 +518,28 @@ extension RunState {
         let requested = Event.toolRequested(call: call.id, name: call.name, idempotent: true)
         let object = (try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8))) as? [String: Any]
         guard let raw = object?["text"] as? String else {
-            return [requested, .toolFinished(call: call.id, result: .failure("note: the arguments must be {\"text\": \"...\"}"))]
+            return [
+                requested,
+                .toolFinished(call: call.id, result: .failure("note: the arguments must be {\"text\": \"...\"}")),
+            ]
         }
         let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !text.isEmpty else { return [requested, .toolFinished(call: call.id, result: .failure("note: the text is empty"))] }
+        guard !text.isEmpty else {
+            return [requested, .toolFinished(call: call.id, result: .failure("note: the text is empty"))]
+        }
         let limit = ToolSpec.noteLimit
         let kept = text.count > limit ? String(text.prefix(limit)) + " […]" : text
         let task = current.map { tasks[$0].id }
-        return [requested, .toolStarted(call: call.id), .noteAdded(task: task, text: kept),
-                .toolFinished(call: call.id, result: ToolResult(ok: true, output: Payload(
-                    "noted" + (text.count > limit ? " (cut to \(limit) characters)" : "") + "; the handoff note carries it to later turns and tasks")))]
+        return [
+            requested, .toolStarted(call: call.id), .noteAdded(task: task, text: kept),
+            .toolFinished(
+                call: call.id,
+                result: ToolResult(
+                    ok: true,
+                    output: Payload(
+                        "noted" + (text.count > limit ? " (cut to \(limit) characters)" : "")
+                            + "; the handoff note carries it to later turns and tasks"))),
+        ]
     }
 
     private func failAttempt(_ task: PlanTask, _ progress: TaskProgress, feedback: String) -> [Event] {
@@ -415,8 +557,13 @@ extension RunState {
             events.append(.runFailed(reason: reason + " (the run stops on a blocked task)"))
         } else if policy != nil {
             // Under a policy a blocked task is escalated: a human sees it before the run moves on.
-            events += [.escalated(task: task.id, reason: reason),
-                       .runPaused(reason: "escalated: \(reason); answer with nightshift answer \(run) … (or just resume to go on to the next task)")]
+            events += [
+                .escalated(task: task.id, reason: reason),
+                .runPaused(
+                    reason:
+                        "escalated: \(reason); answer with nightshift answer \(run) … (or just resume to go on to the next task)"
+                ),
+            ]
         }
         return events
     }
@@ -425,24 +572,32 @@ extension RunState {
     /// Built from the state alone, so it is the same whoever finishes the run.
     func finalReport(summary: String) -> String {
         var out = "# Report: \(title)\n\n_Run \(run), written by Nightshift from the event log._\n\n**\(summary).**\n\n"
-        out += "| task | status | attempts | model turns | tool calls | checks | judge | cost | commit |\n|---|---|---|---|---|---|---|---|---|\n"
+        out +=
+            "| task | status | attempts | model turns | tool calls | checks | judge | cost | commit |\n|---|---|---|---|---|---|---|---|---|\n"
         for (i, t) in tasks.enumerated() {
             let checks = plan.map { $0.tasks[i].checks.count } ?? 0
             let passed = t.status == .done ? "\(checks)/\(checks) passed" : (checks == 0 ? "none" : "not passed")
             let judge = t.verdicts.isEmpty ? "—" : t.verdicts.joined(separator: ", ")
-            out += "| \(t.id) | \(t.status.rawValue) | \(t.attempts) | \(t.turns) | \(t.toolCalls) | \(passed) | \(judge) | \(Money.format(t.costPicoUSD)) | "
+            out +=
+                "| \(t.id) | \(t.status.rawValue) | \(t.attempts) | \(t.turns) | \(t.toolCalls) | \(passed) | \(judge) | \(Money.format(t.costPicoUSD)) | "
                 + (t.commit.map { "`\($0.prefix(10))`" } ?? "—") + " |\n"
         }
         let seconds = startTime > 0 ? (lastTime - startTime) / 1000 : 0
-        out += "\nTotal: \(modelCalls) model calls, \(usage.input) input and \(usage.output) output tokens, \(Money.format(costPicoUSD))"
+        out +=
+            "\nTotal: \(modelCalls) model calls, \(usage.input) input and \(usage.output) output tokens, \(Money.format(costPicoUSD))"
         let unpriced = ledger.reduce(0) { $0 + $1.unpricedCalls }
         if unpriced > 0 { out += " (\(unpriced) calls without a price)" }
-        out += "; \(toolCalls) tool calls; \(seconds / 3600) h \(seconds / 60 % 60) min \(seconds % 60) s by the log's clock"
+        out +=
+            "; \(toolCalls) tool calls; \(seconds / 3600) h \(seconds / 60 % 60) min \(seconds % 60) s by the log's clock"
         if resumes > 0 { out += "; resumed \(resumes) times" }
         out += ".\n"
         if settings.loop != nil {
             var loopLine: [String] = []
-            if goal != nil { loopLine.append("plan version \(planVersion) by the planner" + (replans > 0 ? " (re-planned \(replans) times)" : "")) }
+            if goal != nil {
+                loopLine.append(
+                    "plan version \(planVersion) by the planner" + (replans > 0 ? " (re-planned \(replans) times)" : "")
+                )
+            }
             if !baselineExit.isEmpty {
                 let passing = baselineChecks().filter(passedAtBaseline).count
                 loopLine.append("baseline: \(passing) of \(baselineExit.count) checks passed before any work")
@@ -453,7 +608,10 @@ extension RunState {
         if let branch { out += "\nThe work is on branch `\(branch)`.\n" }
         let blocked = tasks.filter { $0.status == .blocked }
         if !blocked.isEmpty {
-            out += "\nBlocked: " + blocked.map { "\($0.id)" + ($0.feedback.map { " (last feedback: \($0.prefix(200)))" } ?? "") }.joined(separator: "; ") + "\n"
+            out +=
+                "\nBlocked: "
+                + blocked.map { "\($0.id)" + ($0.feedback.map { " (last feedback: \($0.prefix(200)))" } ?? "") }.joined(
+                    separator: "; ") + "\n"
         }
         return out
     }

@@ -1,5 +1,5 @@
-public import Foundation
 import Crypto
+public import Foundation
 
 /// Text that may be large (model output, tool output, file contents).
 ///
@@ -42,7 +42,8 @@ public struct Payload: Sendable, Equatable, Hashable, Codable, ExpressibleByStri
             throw DecodingError.dataCorruptedError(forKey: .blob, in: c, debugDescription: "blob \(key) is missing")
         }
         guard Payload.blobKey(bytes) == key else {
-            throw DecodingError.dataCorruptedError(forKey: .blob, in: c, debugDescription: "blob \(key) does not match its hash")
+            throw DecodingError.dataCorruptedError(
+                forKey: .blob, in: c, debugDescription: "blob \(key) does not match its hash")
         }
         text = String(decoding: bytes, as: UTF8.self)
     }

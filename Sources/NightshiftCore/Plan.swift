@@ -14,7 +14,10 @@ public struct Plan: Sendable, Codable, Equatable {
     /// passing for any task to be accepted; those that already fail are recorded and do not block.
     public var guards: [Check]?
     public init(title: String, tasks: [PlanTask], initScript: String? = nil, guards: [Check]? = nil) {
-        self.title = title; self.tasks = tasks; self.initScript = initScript; self.guards = guards
+        self.title = title
+        self.tasks = tasks
+        self.initScript = initScript
+        self.guards = guards
     }
 }
 
@@ -27,7 +30,10 @@ public struct PlanTask: Sendable, Codable, Equatable {
     /// from artifacts only. A task with rubric items needs the judge's pass as well as its checks.
     public var rubric: [String]?
     public init(id: TaskID, description: String, checks: [Check], rubric: [String]? = nil) {
-        self.id = id; self.description = description; self.checks = checks; self.rubric = rubric
+        self.id = id
+        self.description = description
+        self.checks = checks
+        self.rubric = rubric
     }
 }
 
@@ -42,7 +48,10 @@ public struct Check: Sendable, Codable, Equatable {
     /// guard and already passes at the baseline is no evidence of progress.
     public var alreadyPasses: Bool?
     public init(command: String, expectExit: Int32 = 0, timeoutSeconds: Int = 120, alreadyPasses: Bool? = nil) {
-        self.command = command; self.expectExit = expectExit; self.timeoutSeconds = timeoutSeconds; self.alreadyPasses = alreadyPasses
+        self.command = command
+        self.expectExit = expectExit
+        self.timeoutSeconds = timeoutSeconds
+        self.alreadyPasses = alreadyPasses
     }
 }
 
@@ -69,17 +78,28 @@ public struct RunSettings: Sendable, Codable, Equatable {
     /// these and never looks for a `.git` in the workspace again (the agent could make one).
     /// Nil for worktree runs (their `.git` file is Nightshift's) and for folders not under git.
     public var git: GitLocation?
-    public init(maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200, toolServers: [ToolServer]? = nil,
-                worktreeOf: String? = nil, loop: LoopSettings? = nil, git: GitLocation? = nil) {
-        self.maxAttempts = maxAttempts; self.stopOnBlocked = stopOnBlocked; self.maxTurnsPerAttempt = maxTurnsPerAttempt
-        self.toolServers = toolServers; self.worktreeOf = worktreeOf; self.loop = loop; self.git = git
+    public init(
+        maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200,
+        toolServers: [ToolServer]? = nil,
+        worktreeOf: String? = nil, loop: LoopSettings? = nil, git: GitLocation? = nil
+    ) {
+        self.maxAttempts = maxAttempts
+        self.stopOnBlocked = stopOnBlocked
+        self.maxTurnsPerAttempt = maxTurnsPerAttempt
+        self.toolServers = toolServers
+        self.worktreeOf = worktreeOf
+        self.loop = loop
+        self.git = git
     }
 
     /// Where a repository keeps its git directory, and the top of its work tree.
     public struct GitLocation: Sendable, Codable, Equatable {
         public var gitDir: String
         public var workTree: String
-        public init(gitDir: String, workTree: String) { self.gitDir = gitDir; self.workTree = workTree }
+        public init(gitDir: String, workTree: String) {
+            self.gitDir = gitDir
+            self.workTree = workTree
+        }
     }
 }
 
@@ -106,12 +126,21 @@ public struct LoopSettings: Sendable, Codable, Equatable {
     /// Events of a shift's transcript after which older turns are summarised even below the token
     /// threshold, so the context builder's bounded read never drops a turn silently. Defaults to 80.
     public var compactAfterEvents: Int
-    public init(baseline: Bool = true, reviewPlan: Bool = false, contextWindow: Int = 128_000, compactAtPercent: Int = 60,
-                resetAtPercent: Int = 85, compactionsPerShift: Int = 4, bytesPerTokenX100: Int = 400, roleRetries: Int = 3, maxReplans: Int = 2,
-                compactAfterEvents: Int = 80) {
-        self.baseline = baseline; self.reviewPlan = reviewPlan; self.contextWindow = contextWindow
-        self.compactAtPercent = compactAtPercent; self.resetAtPercent = resetAtPercent; self.compactionsPerShift = compactionsPerShift
-        self.bytesPerTokenX100 = bytesPerTokenX100; self.roleRetries = roleRetries; self.maxReplans = maxReplans
+    public init(
+        baseline: Bool = true, reviewPlan: Bool = false, contextWindow: Int = 128_000, compactAtPercent: Int = 60,
+        resetAtPercent: Int = 85, compactionsPerShift: Int = 4, bytesPerTokenX100: Int = 400, roleRetries: Int = 3,
+        maxReplans: Int = 2,
+        compactAfterEvents: Int = 80
+    ) {
+        self.baseline = baseline
+        self.reviewPlan = reviewPlan
+        self.contextWindow = contextWindow
+        self.compactAtPercent = compactAtPercent
+        self.resetAtPercent = resetAtPercent
+        self.compactionsPerShift = compactionsPerShift
+        self.bytesPerTokenX100 = bytesPerTokenX100
+        self.roleRetries = roleRetries
+        self.maxReplans = maxReplans
         self.compactAfterEvents = compactAfterEvents
     }
 
@@ -144,7 +173,10 @@ public struct Handoff: Sendable, Codable, Equatable {
     public var learned: String
     public var risks: String
     public init(done: String = "", left: String = "", learned: String = "", risks: String = "") {
-        self.done = done; self.left = left; self.learned = learned; self.risks = risks
+        self.done = done
+        self.left = left
+        self.learned = learned
+        self.risks = risks
     }
     public var markdown: String {
         [("Done", done), ("Left", left), ("Learned", learned), ("Risks", risks)].filter { !$0.1.isEmpty }
@@ -166,8 +198,15 @@ public struct ToolServer: Sendable, Codable, Equatable {
     public var readOnly: [String]
     /// Seconds one tool call may take before the server is killed and restarted. Defaults to 120.
     public var timeoutSeconds: Int
-    public init(name: String, command: String, args: [String] = [], env: [String] = [], readOnly: [String] = [], timeoutSeconds: Int = 120) {
-        self.name = name; self.command = command; self.args = args; self.env = env; self.readOnly = readOnly
+    public init(
+        name: String, command: String, args: [String] = [], env: [String] = [], readOnly: [String] = [],
+        timeoutSeconds: Int = 120
+    ) {
+        self.name = name
+        self.command = command
+        self.args = args
+        self.env = env
+        self.readOnly = readOnly
         self.timeoutSeconds = timeoutSeconds
     }
 }

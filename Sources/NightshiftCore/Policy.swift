@@ -16,8 +16,16 @@ public struct PolicyRule: Sendable, Codable, Equatable {
     public var reason: String?
     /// Where the rule was written ("policy.yaml:12"), so a decision can name it.
     public var origin: String
-    public init(effect: PolicyEffect, tool: String, command: String? = nil, path: String? = nil, reason: String? = nil, origin: String) {
-        self.effect = effect; self.tool = tool; self.command = command; self.path = path; self.reason = reason; self.origin = origin
+    public init(
+        effect: PolicyEffect, tool: String, command: String? = nil, path: String? = nil, reason: String? = nil,
+        origin: String
+    ) {
+        self.effect = effect
+        self.tool = tool
+        self.command = command
+        self.path = path
+        self.reason = reason
+        self.origin = origin
     }
 }
 
@@ -31,8 +39,14 @@ public struct Budget: Sendable, Codable, Equatable {
     public var steps: Int?
     /// Wall-clock seconds since the run (or task) started, by the log's own timestamps.
     public var wallSeconds: Int?
-    public init(tokens: Int? = nil, costPicoUSD: Int64? = nil, toolCalls: Int? = nil, steps: Int? = nil, wallSeconds: Int? = nil) {
-        self.tokens = tokens; self.costPicoUSD = costPicoUSD; self.toolCalls = toolCalls; self.steps = steps; self.wallSeconds = wallSeconds
+    public init(
+        tokens: Int? = nil, costPicoUSD: Int64? = nil, toolCalls: Int? = nil, steps: Int? = nil, wallSeconds: Int? = nil
+    ) {
+        self.tokens = tokens
+        self.costPicoUSD = costPicoUSD
+        self.toolCalls = toolCalls
+        self.steps = steps
+        self.wallSeconds = wallSeconds
     }
     public var isEmpty: Bool { self == Budget() }
     /// The longest wall-clock budget, in minutes: a century (so minutes × 60 never overflows).
@@ -48,7 +62,9 @@ public struct Breakers: Sendable, Codable, Equatable {
     /// The same tool with the same arguments.
     public var repeatedCall: Int?
     public init(failedChecks: Int? = nil, toolErrors: Int? = nil, repeatedCall: Int? = nil) {
-        self.failedChecks = failedChecks; self.toolErrors = toolErrors; self.repeatedCall = repeatedCall
+        self.failedChecks = failedChecks
+        self.toolErrors = toolErrors
+        self.repeatedCall = repeatedCall
     }
 }
 
@@ -71,12 +87,19 @@ public struct Policy: Sendable, Codable, Equatable {
     /// was passed; nil leaves it to that flag. Applies from the next process start (the sandbox is
     /// set up per process), not mid-run like the rules.
     public var network: Bool?
-    public init(rules: [PolicyRule] = [], defaultEffect: PolicyEffect = .allow, protectedPaths: [String] = [],
-                protectedEffect: PolicyEffect = .deny, runBudget: Budget = Budget(), taskBudget: Budget = Budget(),
-                breakers: Breakers = Breakers(), approvers: [String] = []) {
-        self.rules = rules; self.defaultEffect = defaultEffect; self.protectedPaths = protectedPaths
-        self.protectedEffect = protectedEffect; self.runBudget = runBudget; self.taskBudget = taskBudget
-        self.breakers = breakers; self.approvers = approvers
+    public init(
+        rules: [PolicyRule] = [], defaultEffect: PolicyEffect = .allow, protectedPaths: [String] = [],
+        protectedEffect: PolicyEffect = .deny, runBudget: Budget = Budget(), taskBudget: Budget = Budget(),
+        breakers: Breakers = Breakers(), approvers: [String] = []
+    ) {
+        self.rules = rules
+        self.defaultEffect = defaultEffect
+        self.protectedPaths = protectedPaths
+        self.protectedEffect = protectedEffect
+        self.runBudget = runBudget
+        self.taskBudget = taskBudget
+        self.breakers = breakers
+        self.approvers = approvers
     }
 }
 
@@ -97,19 +120,31 @@ extension Policy {
     public func decide(tool: String, arguments: String, workspace: String? = nil) -> PolicyVerdict {
         let args = (try? JSONSerialization.jsonObject(with: Data(arguments.utf8))) as? [String: Any] ?? [:]
         // Native copies once: matching a bridged string against 200 rules would convert it 200 times.
-        let command = tool == "shell" ? (args["command"] as? String).map { String(decoding: Array($0.utf8), as: UTF8.self) } : nil
-        let path = (args["path"] as? String).map { Policy.normalize(String(decoding: Array($0.utf8), as: UTF8.self), workspace: workspace) }
-        if let path, writingTools.contains(tool), let glob = protectedPaths.first(where: { Glob.matches($0, path, pathMode: true) }) {
-            return PolicyVerdict(effect: protectedEffect, rule: "protected: \(glob)",
-                                 reason: "\(path) is protected (the test ratchet): add new files instead of changing this one")
+        let command =
+            tool == "shell" ? (args["command"] as? String).map { String(decoding: Array($0.utf8), as: UTF8.self) } : nil
+        let path = (args["path"] as? String).map {
+            Policy.normalize(String(decoding: Array($0.utf8), as: UTF8.self), workspace: workspace)
         }
-        if let command, !protectedPaths.isEmpty, let hit = Policy.destructiveMention(command, of: protectedPaths, workspace: workspace) {
-            return PolicyVerdict(effect: protectedEffect, rule: "protected: \(hit.glob)",
-                                 reason: "the command would change \(hit.path), which is protected (the test ratchet)")
+        if let path, writingTools.contains(tool),
+            let glob = protectedPaths.first(where: { Glob.matches($0, path, pathMode: true) })
+        {
+            return PolicyVerdict(
+                effect: protectedEffect, rule: "protected: \(glob)",
+                reason: "\(path) is protected (the test ratchet): add new files instead of changing this one")
         }
-        let trimmed = command.map { String(decoding: Array($0.trimmingCharacters(in: .whitespacesAndNewlines).utf8), as: UTF8.self) }
+        if let command, !protectedPaths.isEmpty,
+            let hit = Policy.destructiveMention(command, of: protectedPaths, workspace: workspace)
+        {
+            return PolicyVerdict(
+                effect: protectedEffect, rule: "protected: \(hit.glob)",
+                reason: "the command would change \(hit.path), which is protected (the test ratchet)")
+        }
+        let trimmed = command.map {
+            String(decoding: Array($0.trimmingCharacters(in: .whitespacesAndNewlines).utf8), as: UTF8.self)
+        }
         // By index: copying each rule (five strings) would cost more than matching it.
-        let toolBytes = Array(tool.utf8), commandBytes = trimmed.map { Array($0.utf8) }, pathBytes = path.map { Array($0.utf8) }
+        let toolBytes = Array(tool.utf8), commandBytes = trimmed.map { Array($0.utf8) },
+            pathBytes = path.map { Array($0.utf8) }
         for i in rules.indices {
             guard Glob.matches(rules[i].tool, toolBytes, pathMode: false) else { continue }
             if let c = rules[i].command {
@@ -119,9 +154,12 @@ extension Policy {
                 guard let pathBytes, Glob.matches(p, pathBytes, pathMode: true) else { continue }
             }
             let rule = rules[i]
-            return PolicyVerdict(effect: rule.effect, rule: rule.origin, reason: rule.reason ?? "\(rule.effect.rawValue) by \(rule.origin)")
+            return PolicyVerdict(
+                effect: rule.effect, rule: rule.origin,
+                reason: rule.reason ?? "\(rule.effect.rawValue) by \(rule.origin)")
         }
-        return PolicyVerdict(effect: defaultEffect, rule: "default", reason: "no rule matched; the default is \(defaultEffect.rawValue)")
+        return PolicyVerdict(
+            effect: defaultEffect, rule: "default", reason: "no rule matched; the default is \(defaultEffect.rawValue)")
     }
 
     /// A path argument as the file tools resolve it, lexically (they follow no symbolic link):
@@ -135,9 +173,11 @@ extension Policy {
         if absolute, let workspace, !workspace.isEmpty {
             let root = workspace.hasSuffix("/") ? String(workspace.dropLast()) : workspace
             if path == root {
-                relative = ""; absolute = false
+                relative = ""
+                absolute = false
             } else if path.hasPrefix(root + "/") {
-                relative = path.dropFirst(root.count + 1); absolute = false
+                relative = path.dropFirst(root.count + 1)
+                absolute = false
             }
         }
         var parts: [Substring] = []
@@ -158,13 +198,21 @@ extension Policy {
     /// A shell command that deletes, moves, truncates or rewrites a file matching one of `globs`.
     /// A heuristic (shell is a language); the hash check of protected files before a task is
     /// accepted is the guarantee.
-    static func destructiveMention(_ command: String, of globs: [String], workspace: String? = nil) -> (glob: String, path: String)? {
+    static func destructiveMention(
+        _ command: String, of globs: [String], workspace: String? = nil
+    ) -> (glob: String, path: String)? {
         let separators: Set<UInt8> = Set(" \t\n;&|()'\"<>".utf8)
-        let words = command.utf8.split(whereSeparator: { separators.contains($0) }).map { String(decoding: $0, as: UTF8.self) }
-        let destructive = command.utf8.contains(UInt8(ascii: ">")) || words.contains { word in
-            let name = word.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(word[word.utf8.index(after: $0)...]) } ?? word
-            return destructiveVerbs.contains(name)
+        let words = command.utf8.split(whereSeparator: { separators.contains($0) }).map {
+            String(decoding: $0, as: UTF8.self)
         }
+        let destructive =
+            command.utf8.contains(UInt8(ascii: ">"))
+            || words.contains { word in
+                let name =
+                    word.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(word[word.utf8.index(after: $0)...]) }
+                    ?? word
+                return destructiveVerbs.contains(name)
+            }
         guard destructive else { return nil }
         for glob in globs {
             let top = glob.split(separator: "/").first.map(String.init)
@@ -172,13 +220,17 @@ extension Policy {
                 let candidate = normalize(w, workspace: workspace)
                 if !candidate.isEmpty, Glob.matches(glob, candidate, pathMode: true) { return (glob, candidate) }
                 // A whole protected folder: `rm -rf tests`.
-                if let top, !candidate.contains("*"), candidate == top || candidate == top + "/" { return (glob, candidate) }
+                if let top, !candidate.contains("*"), candidate == top || candidate == top + "/" {
+                    return (glob, candidate)
+                }
             }
         }
         return nil
     }
 
-    static let destructiveVerbs: Set<String> = ["rm", "mv", "unlink", "truncate", "shred", "sed", "perl", "git", "cp", "tee", "dd", "chmod", "ln"]
+    static let destructiveVerbs: Set<String> = [
+        "rm", "mv", "unlink", "truncate", "shred", "sed", "perl", "git", "cp", "tee", "dd", "chmod", "ln",
+    ]
 }
 
 /// Shell-style globs: `*` any run of characters (within one path segment in path mode), `**`
@@ -199,7 +251,10 @@ public enum Glob {
     static func match(_ p: UnsafeBufferPointer<UInt8>, _ t: UnsafeBufferPointer<UInt8>, pathMode: Bool) -> Bool {
         // Fast paths: no wildcard at all; or a literal prefix that already differs.
         var firstWild = p.count
-        for (i, c) in p.enumerated() where c == Matcher.star || c == Matcher.question { firstWild = i; break }
+        for (i, c) in p.enumerated() where c == Matcher.star || c == Matcher.question {
+            firstWild = i
+            break
+        }
         if firstWild == p.count { return p.elementsEqual(t) }
         if t.count < firstWild || !p[0..<firstWild].elementsEqual(t[0..<firstWild]) { return false }
         // Every literal run between wildcards must occur in the text: most non-matches end here,
@@ -208,7 +263,11 @@ public enum Glob {
         while start < p.count {
             while start < p.count, p[start] == Matcher.star || p[start] == Matcher.question { start += 1 }
             // The '/' of `**/` may match nothing (`**/*.py` matches "a.py").
-            if start >= 2, start < p.count, p[start] == Matcher.slash, p[start - 1] == Matcher.star, p[start - 2] == Matcher.star { start += 1 }
+            if start >= 2, start < p.count, p[start] == Matcher.slash, p[start - 1] == Matcher.star,
+                p[start - 2] == Matcher.star
+            {
+                start += 1
+            }
             var end = start
             while end < p.count, p[end] != Matcher.star, p[end] != Matcher.question { end += 1 }
             if end > start, !contains(t, p[start..<end]) { return false }
@@ -256,7 +315,10 @@ public enum Glob {
                 if double, next < p.count, p[next] == Matcher.slash, go(next + 1, j) { result = true }
                 var k = j
                 while !result {
-                    if go(next, k) { result = true; break }
+                    if go(next, k) {
+                        result = true
+                        break
+                    }
                     if k == t.count || (pathMode && !double && t[k] == Matcher.slash) { break }
                     k += 1
                 }

@@ -10,13 +10,17 @@ public protocol EventStore: Sendable {
     /// - Throws: ``StoreError`` `.sequenceConflict` if the run's head is not `expectedSeq`, `.leaseLost`
     ///   if `fence` is no longer the run's lease; nothing is written.
     @discardableResult
-    func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?, fence: Lease?) async throws -> [EventEnvelope]
+    func append(
+        _ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?, fence: Lease?
+    ) async throws -> [EventEnvelope]
 
     /// Takes the run for `holder`: when no one holds it, when the holder released it, stopped
     /// heartbeating for longer than `ttl` (by the store's clock), or is known dead (`isAlive`).
     /// A take-over increments the epoch, which fences the previous holder out.
     /// - Throws: ``StoreError`` `.leaseHeld` naming the live holder.
-    func acquireLease(_ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool) async throws -> Lease
+    func acquireLease(
+        _ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool
+    ) async throws -> Lease
 
     /// The holder's heartbeat. - Throws: `.leaseLost` when the run was taken over meanwhile.
     func renewLease(_ lease: Lease) async throws
@@ -63,7 +67,9 @@ extension EventStore {
         try await append(events, to: run, expectedSeq: expectedSeq, snapshot: nil, fence: nil)
     }
     @discardableResult
-    public func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?) async throws -> [EventEnvelope] {
+    public func append(
+        _ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?
+    ) async throws -> [EventEnvelope] {
         try await append(events, to: run, expectedSeq: expectedSeq, snapshot: snapshot, fence: nil)
     }
     /// Every event of the run.
@@ -88,7 +94,12 @@ public struct RunSummary: Sendable, Equatable, Codable {
     public var updated: Timestamp
     public var headSeq: Int64
     public init(id: RunID, title: String, status: RunStatus, created: Timestamp, updated: Timestamp, headSeq: Int64) {
-        self.id = id; self.title = title; self.status = status; self.created = created; self.updated = updated; self.headSeq = headSeq
+        self.id = id
+        self.title = title
+        self.status = status
+        self.created = created
+        self.updated = updated
+        self.headSeq = headSeq
     }
 }
 
@@ -96,7 +107,10 @@ public struct RunSummary: Sendable, Equatable, Codable {
 public struct Snapshot: Sendable, Equatable {
     public var seq: Int64
     public var state: [UInt8]
-    public init(seq: Int64, state: [UInt8]) { self.seq = seq; self.state = state }
+    public init(seq: Int64, state: [UInt8]) {
+        self.seq = seq
+        self.state = state
+    }
 }
 
 /// The result of recomputing a run's chain.
@@ -109,7 +123,11 @@ public struct VerifyReport: Sendable, Equatable {
     public var headHash: [UInt8]
     public var ok: Bool { firstBadSeq == nil }
     public init(run: RunID, events: Int64, firstBadSeq: Int64?, problem: String?, headHash: [UInt8]) {
-        self.run = run; self.events = events; self.firstBadSeq = firstBadSeq; self.problem = problem; self.headHash = headHash
+        self.run = run
+        self.events = events
+        self.firstBadSeq = firstBadSeq
+        self.problem = problem
+        self.headHash = headHash
     }
 }
 
@@ -144,13 +162,25 @@ public struct ModelRequest: Sendable, Equatable {
     public var guidance: String?
     /// What the judge grades (the diff, the check results, the rubric), or what the planner re-plans from.
     public var artifacts: String?
-    public init(run: RunID, call: CallID, role: String, task: PlanTask, attempt: Int, turn: Int, notices: [String],
-                progressNote: String?, feedback: String?, transcript: [TranscriptEntry], tools: [ToolSpec], guidance: String? = nil,
-                artifacts: String? = nil) {
-        self.guidance = guidance; self.artifacts = artifacts
-        self.run = run; self.call = call; self.role = role; self.task = task; self.attempt = attempt; self.turn = turn
-        self.notices = notices; self.progressNote = progressNote; self.feedback = feedback
-        self.transcript = transcript; self.tools = tools
+    public init(
+        run: RunID, call: CallID, role: String, task: PlanTask, attempt: Int, turn: Int, notices: [String],
+        progressNote: String?, feedback: String?, transcript: [TranscriptEntry], tools: [ToolSpec],
+        guidance: String? = nil,
+        artifacts: String? = nil
+    ) {
+        self.guidance = guidance
+        self.artifacts = artifacts
+        self.run = run
+        self.call = call
+        self.role = role
+        self.task = task
+        self.attempt = attempt
+        self.turn = turn
+        self.notices = notices
+        self.progressNote = progressNote
+        self.feedback = feedback
+        self.transcript = transcript
+        self.tools = tools
     }
 }
 
@@ -173,11 +203,18 @@ public struct ModelResponse: Sendable, Equatable {
     public var costPicoUSD: Int64?
     /// What a done claim leaves the next shift besides its summary (left, learned, risks), when the worker said.
     public var handoff: Handoff?
-    public init(text: String, toolCalls: [ProposedToolCall] = [], claimsDone: Bool = false, summary: String? = nil,
-                usage: TokenUsage = TokenUsage(), model: String, costPicoUSD: Int64? = nil, handoff: Handoff? = nil) {
+    public init(
+        text: String, toolCalls: [ProposedToolCall] = [], claimsDone: Bool = false, summary: String? = nil,
+        usage: TokenUsage = TokenUsage(), model: String, costPicoUSD: Int64? = nil, handoff: Handoff? = nil
+    ) {
         self.handoff = handoff
-        self.text = text; self.toolCalls = toolCalls; self.claimsDone = claimsDone; self.summary = summary
-        self.usage = usage; self.model = model; self.costPicoUSD = costPicoUSD
+        self.text = text
+        self.toolCalls = toolCalls
+        self.claimsDone = claimsDone
+        self.summary = summary
+        self.usage = usage
+        self.model = model
+        self.costPicoUSD = costPicoUSD
     }
 }
 
@@ -186,7 +223,11 @@ public struct ModelRetry: Sendable, Equatable {
     public var attempt: Int
     public var reason: String
     public var delayMs: Int64
-    public init(attempt: Int, reason: String, delayMs: Int64) { self.attempt = attempt; self.reason = reason; self.delayMs = delayMs }
+    public init(attempt: Int, reason: String, delayMs: Int64) {
+        self.attempt = attempt
+        self.reason = reason
+        self.delayMs = delayMs
+    }
 }
 
 /// Why a model call failed for good. `needsAttention` errors (a rejected key, a bad request)
@@ -194,14 +235,20 @@ public struct ModelRetry: Sendable, Equatable {
 public struct ModelError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var needsAttention: Bool
-    public init(_ message: String, needsAttention: Bool = false) { self.message = message; self.needsAttention = needsAttention }
+    public init(_ message: String, needsAttention: Bool = false) {
+        self.message = message
+        self.needsAttention = needsAttention
+    }
     public var description: String { message }
 }
 
 public struct ProposedToolCall: Sendable, Equatable {
     public var name: String
     public var arguments: String
-    public init(name: String, arguments: String) { self.name = name; self.arguments = arguments }
+    public init(name: String, arguments: String) {
+        self.name = name
+        self.arguments = arguments
+    }
 }
 
 /// A source of model responses (a real provider, or the scripted test double).
@@ -210,11 +257,15 @@ public protocol ModelProvider: Sendable {
     var label: String { get }
     func respond(to request: ModelRequest) async throws -> ModelResponse
     /// Like `respond(to:)`, reporting each retried attempt as it happens.
-    func respond(to request: ModelRequest, onRetry: @escaping @Sendable (ModelRetry) async -> Void) async throws -> ModelResponse
+    func respond(
+        to request: ModelRequest, onRetry: @escaping @Sendable (ModelRetry) async -> Void
+    ) async throws -> ModelResponse
 }
 
 extension ModelProvider {
-    public func respond(to request: ModelRequest, onRetry: @escaping @Sendable (ModelRetry) async -> Void) async throws -> ModelResponse {
+    public func respond(
+        to request: ModelRequest, onRetry: @escaping @Sendable (ModelRetry) async -> Void
+    ) async throws -> ModelResponse {
         try await respond(to: request)
     }
 }
@@ -228,7 +279,10 @@ public struct ToolSpec: Sendable, Equatable {
     /// JSON Schema of the arguments object.
     public var parametersSchema: String
     public init(name: String, description: String, idempotent: Bool, parametersSchema: String) {
-        self.name = name; self.description = description; self.idempotent = idempotent; self.parametersSchema = parametersSchema
+        self.name = name
+        self.description = description
+        self.idempotent = idempotent
+        self.parametersSchema = parametersSchema
     }
 }
 
@@ -236,14 +290,18 @@ extension ToolSpec {
     /// Appends a line to the handoff note. Handled by the harness itself (see `RunState.nextAction`):
     /// it touches no workspace, so every run has it, whatever tool runner is configured.
     public static let note = ToolSpec(
-        name: "note", description: "Append a short line to the handoff note: what you learned, decided or left to do. "
+        name: "note",
+        description: "Append a short line to the handoff note: what you learned, decided or left to do. "
             + "Notes stay in your context for later turns and tasks, and in PROGRESS.md.",
-        idempotent: true, parametersSchema: #"{"type":"object","properties":{"text":{"type":"string"}},"required":["text"]}"#)
+        idempotent: true,
+        parametersSchema: #"{"type":"object","properties":{"text":{"type":"string"}},"required":["text"]}"#)
     /// Asks for a human: the run pauses with the reason and shows in `nightshift inbox`.
     public static let escalate = ToolSpec(
-        name: "escalate", description: "Ask a human for help or a decision you must not make alone (the task is mis-specified, "
+        name: "escalate",
+        description: "Ask a human for help or a decision you must not make alone (the task is mis-specified, "
             + "you need a permission, you are stuck). The run pauses until a human answers; the answer comes back to you.",
-        idempotent: true, parametersSchema: #"{"type":"object","properties":{"reason":{"type":"string"}},"required":["reason"]}"#)
+        idempotent: true,
+        parametersSchema: #"{"type":"object","properties":{"reason":{"type":"string"}},"required":["reason"]}"#)
     /// Characters of one note kept.
     public static let noteLimit = 2000
 }
@@ -297,7 +355,10 @@ public protocol WorkspaceFiles: Sendable {
 public struct WorkspaceView: Sendable, Equatable {
     public var name: String
     public var text: String
-    public init(name: String, text: String) { self.name = name; self.text = text }
+    public init(name: String, text: String) {
+        self.name = name
+        self.text = text
+    }
 }
 
 /// Runs a task's acceptance checks in the workspace (the harness's job, never the model's).
@@ -310,6 +371,8 @@ public struct CheckResult: Sendable, Equatable {
     public var output: String
     public var durationMs: Int64
     public init(exitCode: Int32, output: String, durationMs: Int64) {
-        self.exitCode = exitCode; self.output = output; self.durationMs = durationMs
+        self.exitCode = exitCode
+        self.output = output
+        self.durationMs = durationMs
     }
 }

@@ -123,7 +123,11 @@ public struct RunState: Sendable, Codable, Equatable {
         public var role: String
         public var text: String
         public var toolCalls: [ToolCall]
-        public init(role: String, text: String, toolCalls: [ToolCall]) { self.role = role; self.text = text; self.toolCalls = toolCalls }
+        public init(role: String, text: String, toolCalls: [ToolCall]) {
+            self.role = role
+            self.text = text
+            self.toolCalls = toolCalls
+        }
     }
 
     public struct LedgerEntry: Sendable, Codable, Equatable {
@@ -244,8 +248,11 @@ public struct RunState: Sendable, Codable, Equatable {
     public func budget(_ scope: String) -> Budget {
         var b = (scope == "run" ? policy?.runBudget : policy?.taskBudget) ?? Budget()
         if let o = budgetOverrides[scope] {
-            b.tokens = o.tokens ?? b.tokens; b.costPicoUSD = o.costPicoUSD ?? b.costPicoUSD; b.toolCalls = o.toolCalls ?? b.toolCalls
-            b.steps = o.steps ?? b.steps; b.wallSeconds = o.wallSeconds ?? b.wallSeconds
+            b.tokens = o.tokens ?? b.tokens
+            b.costPicoUSD = o.costPicoUSD ?? b.costPicoUSD
+            b.toolCalls = o.toolCalls ?? b.toolCalls
+            b.steps = o.steps ?? b.steps
+            b.wallSeconds = o.wallSeconds ?? b.wallSeconds
         }
         return b
     }
@@ -263,7 +270,8 @@ extension RunState {
     /// Applies one stored event. Throws (leaving `self` unchanged) if the event is invalid here.
     public mutating func apply(_ envelope: EventEnvelope) throws(ReplayError) {
         guard envelope.run == run else {
-            throw ReplayError(seq: envelope.seq, kind: envelope.event.kind, message: "belongs to run \(envelope.run), not \(run)")
+            throw ReplayError(
+                seq: envelope.seq, kind: envelope.event.kind, message: "belongs to run \(envelope.run), not \(run)")
         }
         guard envelope.seq == lastSeq + 1 else {
             throw ReplayError(seq: envelope.seq, kind: envelope.event.kind, message: "expected seq \(lastSeq + 1)")
@@ -278,7 +286,9 @@ extension RunState {
         next.lastHash = envelope.hash
         if next.startTime == 0 { next.startTime = envelope.time.milliseconds }
         next.lastTime = envelope.time.milliseconds
-        if case .taskStarted(_, 1) = envelope.event, let i = next.current { next.tasks[i].startTime = envelope.time.milliseconds }
+        if case .taskStarted(_, 1) = envelope.event, let i = next.current {
+            next.tasks[i].startTime = envelope.time.milliseconds
+        }
         self = next
     }
 
@@ -305,7 +315,10 @@ extension RunState {
     /// Whether `event` would be accepted now (used by the harness to check its own decisions).
     public func accepts(_ event: Event) -> Bool {
         var copy = self
-        do { try copy.reduce(event); return true } catch { return false }
+        do {
+            try copy.reduce(event)
+            return true
+        } catch { return false }
     }
 
     struct Invalid: Error { var text: String }
@@ -320,10 +333,15 @@ extension RunState {
         case let .runCreated(title, workspace, model, settings):
             guard !created else { throw fail("the run was already created") }
             created = true
-            self.title = title; self.workspace = workspace; self.model = model; self.settings = settings
+            self.title = title
+            self.workspace = workspace
+            self.model = model
+            self.settings = settings
 
         case let .planSet(plan):
-            guard self.plan == nil else { throw fail("the plan is already set; plans are not rewritten (a new version is plan_revised)") }
+            guard self.plan == nil else {
+                throw fail("the plan is already set; plans are not rewritten (a new version is plan_revised)")
+            }
             if let problem = plan.problem { throw fail(problem) }
             self.plan = plan
             tasks = plan.tasks.map { TaskProgress(id: $0.id) }
@@ -331,11 +349,14 @@ extension RunState {
             acceptedPlan()
 
         case let .planRevised(version, plan, _):
-            guard let old = self.plan, version == planVersion + 1 else { throw fail("plan version \(planVersion + 1) is next, not \(version)") }
+            guard let old = self.plan, version == planVersion + 1 else {
+                throw fail("plan version \(planVersion + 1) is next, not \(version)")
+            }
             guard current == nil, pendingCommit == nil else { throw fail("a plan is revised only between tasks") }
             if let problem = plan.problem { throw fail(problem) }
             // Finished tasks that keep their id stay finished; everything else starts afresh.
-            let kept = Dictionary(tasks.filter { $0.status == .done }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            let kept = Dictionary(
+                tasks.filter { $0.status == .done }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             tasks = plan.tasks.map { t in
                 if let k = kept[t.id], old.tasks.first(where: { $0.id == t.id }) != nil { return k }
                 return TaskProgress(id: t.id)
@@ -351,7 +372,9 @@ extension RunState {
             self.goal = goal.text
 
         case let .planApproved(version, _, _):
-            guard plan != nil, version == planVersion, !planApproved, current == nil else { throw fail("plan version \(version) is not waiting for review") }
+            guard plan != nil, version == planVersion, !planApproved, current == nil else {
+                throw fail("plan version \(version) is not waiting for review")
+            }
             planApproved = true
 
         case let .planRejected(version, by, reason):
@@ -378,18 +401,25 @@ extension RunState {
 
         case let .judgeVerdict(task, attempt, verdict, reasons):
             guard let i = current, tasks[i].id == task, attempt == tasks[i].attempts, case .checking = phase,
-                  roleResponse?.role == Role.judge else { throw fail("no judge answer for task \(task) attempt \(attempt) is waiting") }
+                roleResponse?.role == Role.judge
+            else { throw fail("no judge answer for task \(task) attempt \(attempt) is waiting") }
             roleResponse = nil
             tasks[i].verdicts.append(verdict)
             switch verdict {
-            case "pass": tasks[i].judgedAttempt = attempt; tasks[i].judgeInvalid = 0
-            case "rework": tasks[i].judgeInvalid = 0; tasks[i].feedback = reasons.joined(separator: "\n")
+            case "pass":
+                tasks[i].judgedAttempt = attempt
+                tasks[i].judgeInvalid = 0
+            case "rework":
+                tasks[i].judgeInvalid = 0
+                tasks[i].feedback = reasons.joined(separator: "\n")
             case "escalate":
                 tasks[i].judgeInvalid = 0
                 if goal != nil, replans < (settings.loop?.maxReplans ?? 0) {
                     // The task is mis-specified: the planner makes a new version of the plan.
                     replanning = true
-                    planFeedback = "The judge escalated task \(task) as mis-specified:\n" + reasons.map { "- " + $0 }.joined(separator: "\n")
+                    planFeedback =
+                        "The judge escalated task \(task) as mis-specified:\n"
+                        + reasons.map { "- " + $0 }.joined(separator: "\n")
                     tasks[i].status = .pending
                     current = nil
                     phase = .idle
@@ -427,17 +457,27 @@ extension RunState {
                 guard tasks[current].id == task, phase == .attemptFailed, attempt == tasks[current].attempts + 1 else {
                     throw fail("task \(tasks[current].id) is active; only its next attempt may start")
                 }
-                guard attempt <= settings.maxAttempts else { throw fail("attempt \(attempt) exceeds the limit \(settings.maxAttempts)") }
+                guard attempt <= settings.maxAttempts else {
+                    throw fail("attempt \(attempt) exceeds the limit \(settings.maxAttempts)")
+                }
             } else {
-                guard let index = tasks.firstIndex(where: { $0.status == .pending }) else { throw fail("no task is pending") }
-                guard tasks[index].id == task else { throw fail("the next pending task is \(tasks[index].id), not \(task)") }
+                guard let index = tasks.firstIndex(where: { $0.status == .pending }) else {
+                    throw fail("no task is pending")
+                }
+                guard tasks[index].id == task else {
+                    throw fail("the next pending task is \(tasks[index].id), not \(task)")
+                }
                 guard attempt == 1 else { throw fail("a task starts at attempt 1") }
                 current = index
                 tasks[index].status = .active
                 tasks[index].startSeq = lastSeq + 1
             }
             let i = current!
-            if attempt == 1 { startShift(at: lastSeq + 1) } else { shiftTokens += estimateTokens(bytes: tasks[i].feedback?.utf8.count ?? 0) }
+            if attempt == 1 {
+                startShift(at: lastSeq + 1)
+            } else {
+                shiftTokens += estimateTokens(bytes: tasks[i].feedback?.utf8.count ?? 0)
+            }
             tasks[i].attempts = attempt
             tasks[i].turnsThisAttempt = 0
             tasks[i].checkResults = []
@@ -445,27 +485,37 @@ extension RunState {
             phase = .working
 
         case let .modelRequested(call, task, turn, role):
-            guard call == RunState.modelCallID(modelCalls + 1) else { throw fail("expected call id \(RunState.modelCallID(modelCalls + 1))") }
+            guard call == RunState.modelCallID(modelCalls + 1) else {
+                throw fail("expected call id \(RunState.modelCallID(modelCalls + 1))")
+            }
             let role = role ?? Role.worker
             switch role {
             case Role.worker:
                 guard let i = current, tasks[i].id == task else { throw fail("task \(task) is not active") }
-                guard phase == .working else { throw fail("the harness is not waiting to call the model (phase \(phase))") }
+                guard phase == .working else {
+                    throw fail("the harness is not waiting to call the model (phase \(phase))")
+                }
                 guard turn == tasks[i].turns else { throw fail("expected turn \(tasks[i].turns)") }
             case Role.planner:
                 guard current == nil, plan == nil || replanning, goal != nil, task == RunState.planTaskID else {
                     throw fail("no plan is to be made now")
                 }
             case Role.judge:
-                guard let i = current, tasks[i].id == task, case .checking = phase else { throw fail("task \(task) is not being checked") }
+                guard let i = current, tasks[i].id == task, case .checking = phase else {
+                    throw fail("task \(task) is not being checked")
+                }
             case Role.compactor, Role.handoff:
-                guard let i = current, tasks[i].id == task, phase == .working else { throw fail("task \(task) is not being worked on") }
+                guard let i = current, tasks[i].id == task, phase == .working else {
+                    throw fail("task \(task) is not being worked on")
+                }
             default:
                 throw fail("unknown role \(role)")
             }
             if role != Role.worker {
                 let key = role + ":" + task.rawValue
-                guard turn == roleCalls[key, default: 0] else { throw fail("expected \(role) turn \(roleCalls[key, default: 0])") }
+                guard turn == roleCalls[key, default: 0] else {
+                    throw fail("expected \(role) turn \(roleCalls[key, default: 0])")
+                }
                 roleCalls[key] = turn + 1
                 roleRequestSeq = lastSeq + 1
             }
@@ -484,7 +534,9 @@ extension RunState {
             // Numbers from outside are bounded where they enter; a log that carries others anyway
             // (written by hand) is refused here rather than trapping on an overflow.
             if let why = usage.implausibility { throw fail("the response's usage is out of range: \(why)") }
-            if let cost, !(0...Money.maxPicoPerCall).contains(cost) { throw fail("the response's cost \(cost) is out of range") }
+            if let cost, !(0...Money.maxPicoPerCall).contains(cost) {
+                throw fail("the response's cost \(cost) is out of range")
+            }
             guard self.usage.input <= Int.max / 2, self.usage.output <= Int.max / 2, costPicoUSD <= Int64.max / 2 else {
                 throw fail("the run's token or cost totals are out of range")
             }
@@ -511,7 +563,9 @@ extension RunState {
             tasks[i].turnsThisAttempt += 1
             shiftTurns += 1
             turnsSinceCompaction += 1
-            shiftTokens += estimateTokens(bytes: text.text.utf8.count + toolCalls.reduce(0) { $0 + $1.arguments.text.utf8.count + $1.name.utf8.count + 16 })
+            shiftTokens += estimateTokens(
+                bytes: text.text.utf8.count
+                    + toolCalls.reduce(0) { $0 + $1.arguments.text.utf8.count + $1.name.utf8.count + 16 })
             unreportedInDoubt = []
             claimHandoff = claimsDone ? handoff : nil
             pendingTools = toolCalls.map { PendingTool(call: $0) }
@@ -530,7 +584,9 @@ extension RunState {
 
         case let .modelRetried(call, attempt, _, delayMs):
             guard phase == .awaitingModel(call: call) else { throw fail("no request \(call) is waiting") }
-            guard attempt >= 1, delayMs >= 0 else { throw fail("attempt must be at least 1 and the delay not negative") }
+            guard attempt >= 1, delayMs >= 0 else {
+                throw fail("attempt must be at least 1 and the delay not negative")
+            }
             ledger[ledgerIndex(awaitingRole ?? Role.worker)].retries += 1
 
         case let .toolRequested(call, name, idempotent):
@@ -553,11 +609,14 @@ extension RunState {
             guard let k = pendingTools.firstIndex(where: { $0.call.id == call }), k == 0 else {
                 throw fail("\(call) is not the next pending tool call")
             }
-            guard pendingTools[k].requested, !pendingTools[k].started else { throw fail("\(call) is not requested or already started") }
+            guard pendingTools[k].requested, !pendingTools[k].started else {
+                throw fail("\(call) is not requested or already started")
+            }
             pendingTools[k].started = true
 
         case let .toolFinished(call, result):
-            guard let k = pendingTools.firstIndex(where: { $0.call.id == call }), k == 0, pendingTools[k].requested else {
+            guard let k = pendingTools.firstIndex(where: { $0.call.id == call }), k == 0, pendingTools[k].requested
+            else {
                 throw fail("\(call) is not the next requested tool call")
             }
             pendingTools.removeFirst()
@@ -578,22 +637,31 @@ extension RunState {
             afterTool()
 
         case let .checkRan(task, attempt, index, command, expectExit, exitCode, passed, output, _):
-            guard let i = current, tasks[i].id == task, case .checking = phase else { throw fail("task \(task) is not being checked") }
-            guard attempt == tasks[i].attempts else { throw fail("attempt \(attempt) is not the current one (\(tasks[i].attempts))") }
+            guard let i = current, tasks[i].id == task, case .checking = phase else {
+                throw fail("task \(task) is not being checked")
+            }
+            guard attempt == tasks[i].attempts else {
+                throw fail("attempt \(attempt) is not the current one (\(tasks[i].attempts))")
+            }
             guard index == tasks[i].checkResults.count, index < attemptChecks(i).count else {
                 throw fail("expected check index \(tasks[i].checkResults.count)")
             }
-            tasks[i].checkResults.append(CheckOutcome(command: command, passed: passed, exitCode: exitCode,
-                                                      expectExit: expectExit, outputTail: String(output.text.suffix(2000))))
+            tasks[i].checkResults.append(
+                CheckOutcome(
+                    command: command, passed: passed, exitCode: exitCode,
+                    expectExit: expectExit, outputTail: String(output.text.suffix(2000))))
 
         case let .taskFinished(task, attempt, summary):
             guard let i = current, tasks[i].id == task, case .checking = phase, attempt == tasks[i].attempts else {
                 throw fail("task \(task) is not being checked")
             }
-            guard tasks[i].checkResults.count == attemptChecks(i).count, tasks[i].checkResults.allSatisfy(\.passed) else {
+            guard tasks[i].checkResults.count == attemptChecks(i).count, tasks[i].checkResults.allSatisfy(\.passed)
+            else {
                 throw fail("task \(task) has not passed all its checks")
             }
-            guard !needsJudge(i) || tasks[i].judgedAttempt == attempt else { throw fail("task \(task) needs the judge's pass") }
+            guard !needsJudge(i) || tasks[i].judgedAttempt == attempt else {
+                throw fail("task \(task) needs the judge's pass")
+            }
             tasks[i].status = .done
             tasks[i].feedback = nil
             consecutiveFailedAttempts = 0
@@ -605,7 +673,9 @@ extension RunState {
             }
 
         case let .taskAttemptFailed(task, attempt, feedback):
-            guard let i = current, tasks[i].id == task, attempt == tasks[i].attempts else { throw fail("task \(task) is not active") }
+            guard let i = current, tasks[i].id == task, attempt == tasks[i].attempts else {
+                throw fail("task \(task) is not active")
+            }
             switch phase {
             case .checking, .working: break
             default: throw fail("an attempt can only fail while working or checking")
@@ -615,7 +685,9 @@ extension RunState {
             consecutiveFailedAttempts += 1
 
         case let .taskBlocked(task, _):
-            guard let i = current, tasks[i].id == task, phase == .attemptFailed else { throw fail("task \(task) has no failed attempt") }
+            guard let i = current, tasks[i].id == task, phase == .attemptFailed else {
+                throw fail("task \(task) has no failed attempt")
+            }
             tasks[i].status = .blocked
             current = nil
             phase = .idle
@@ -667,10 +739,12 @@ extension RunState {
 
         case let .snapshotTaken(seq, _):
             // Vouches for a snapshot of an earlier position; nothing to fold.
-            guard (1...lastSeq).contains(seq) else { throw fail("a snapshot of event \(seq) cannot be vouched for at this point") }
+            guard (1...lastSeq).contains(seq) else {
+                throw fail("a snapshot of event \(seq) cannot be vouched for at this point")
+            }
 
         case .toolServerStarted:
-            break   // audit only: the catalog comes from the running servers, not the fold
+            break  // audit only: the catalog comes from the running servers, not the fold
 
         case let .policySet(policy, source, hash, _):
             self.policy = policy
@@ -679,7 +753,8 @@ extension RunState {
 
         case let .toolDecided(call, effect, _, reason):
             guard phase == .runningTools, let k = pendingTools.firstIndex(where: { !$0.requested }),
-                  pendingTools[k].call.id == call, pendingTools[k].verdict == nil else {
+                pendingTools[k].call.id == call, pendingTools[k].verdict == nil
+            else {
                 throw fail("\(call) is not the next proposed call awaiting a decision")
             }
             pendingTools[k].verdict = effect
@@ -687,18 +762,23 @@ extension RunState {
             if effect == .deny { rememberDenied(pendingTools[k].call) }
 
         case let .approvalDecided(call, approved, by, note, argumentsHash):
-            guard let k = pendingTools.firstIndex(where: { $0.call.id == call }) else { throw fail("\(call) is not a pending call") }
-            guard pendingTools[k].verdict == .ask, !pendingTools[k].requested else { throw fail("\(call) is not waiting for approval") }
+            guard let k = pendingTools.firstIndex(where: { $0.call.id == call }) else {
+                throw fail("\(call) is not a pending call")
+            }
+            guard pendingTools[k].verdict == .ask, !pendingTools[k].requested else {
+                throw fail("\(call) is not waiting for approval")
+            }
             guard pendingTools[k].approved == nil else { throw fail("\(call) was already decided") }
             guard argumentsHash == pendingTools[k].call.arguments.sha256Hex else {
                 throw fail("the approval is for other arguments than \(call)'s")
             }
             pendingTools[k].approved = approved
             if !approved { rememberDenied(pendingTools[k].call) }
-            pendingTools[k].approvalNote = (approved ? "approved" : "denied") + " by \(by)" + (note.isEmpty ? "" : ": \(note)")
+            pendingTools[k].approvalNote =
+                (approved ? "approved" : "denied") + " by \(by)" + (note.isEmpty ? "" : ": \(note)")
 
         case .budgetExhausted:
-            break   // the pause that follows holds the run
+            break  // the pause that follows holds the run
 
         case let .budgetSet(scope, budget, _):
             guard scope == "run" || scope == "task" else { throw fail("a budget's scope is run or task, not \(scope)") }
@@ -708,7 +788,9 @@ extension RunState {
             switch breaker {
             case "tool_errors": consecutiveToolErrors = 0
             case "failed_checks": consecutiveFailedAttempts = 0
-            case "repeated_call": repeatCount = 0; lastCallKey = nil
+            case "repeated_call":
+                repeatCount = 0
+                lastCallKey = nil
             default: throw fail("unknown breaker \(breaker)")
             }
 
@@ -716,7 +798,9 @@ extension RunState {
             break
 
         case let .guidanceSet(source, hash, text):
-            guidanceSpec = text.text; guidanceSource = source; guidanceHash = hash
+            guidanceSpec = text.text
+            guidanceSource = source
+            guidanceHash = hash
 
         case let .protectedHashed(hashes):
             protectedBaseline = hashes

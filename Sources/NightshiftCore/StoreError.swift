@@ -31,7 +31,11 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public var line: Int
 
     public init(_ code: Code, _ message: String, seq: Int64? = nil, file: String = #fileID, line: Int = #line) {
-        self.code = code; self.message = message; self.seq = seq; self.file = file; self.line = line
+        self.code = code
+        self.message = message
+        self.seq = seq
+        self.file = file
+        self.line = line
     }
 
     public var description: String { message }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,8 @@ public struct ChildProcess: Sendable {
     public enum State: Equatable, Sendable { case running, stopped, exited(Int32), signalled(Int32) }
 
     /// Starts `argv` with `environment`, stdout and stderr appended to `outputPath`.
-    public static func spawn(_ argv: [String], environment: [String: String], outputPath: String) throws -> ChildProcess {
+    public static func spawn(_ argv: [String], environment: [String: String], outputPath: String) throws -> ChildProcess
+    {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -32,7 +34,9 @@ public struct ChildProcess: Sendable {
         SpawnSignals.reset(&attr, newProcessGroup: false)
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
-        guard rc == 0 else { throw ChildProcessError(message: "cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
+        guard rc == 0 else {
+            throw ChildProcessError(message: "cannot start \(argv[0]): \(String(cString: strerror(rc)))")
+        }
         return ChildProcess(pid: pid, startTicks: LocalProcess.startTicks(pid, includingZombies: true))
     }
 
@@ -75,8 +79,10 @@ public struct ChildProcessError: Error, CustomStringConvertible {
 /// posix_spawn with what every child Nightshift starts gets: default signals and an empty mask,
 /// an explicit environment (nothing inherited), and the caller's file actions.
 /// - Returns: the pid, and 0 or the errno posix_spawn failed with.
-func spawnProcess(_ argv: [String], environment: [String: String], actions: inout posix_spawn_file_actions_t,
-                  newProcessGroup: Bool) -> (pid: pid_t, error: Int32) {
+func spawnProcess(
+    _ argv: [String], environment: [String: String], actions: inout posix_spawn_file_actions_t,
+    newProcessGroup: Bool
+) -> (pid: pid_t, error: Int32) {
     var attr = posix_spawnattr_t()
     posix_spawnattr_init(&attr)
     defer { posix_spawnattr_destroy(&attr) }

@@ -1,5 +1,5 @@
-public import NightshiftCore
 import Foundation
+public import NightshiftCore
 
 /// Git for run workspaces: a dedicated worktree on its own branch per run (parallel runs never
 /// share a checkout), reattached after a restart and never silently recreated, and a commit to
@@ -56,19 +56,23 @@ public struct GitWorkspace: WorkspaceVCS {
     /// The environment of every git Nightshift runs: nothing inherited, no configuration file but
     /// the repository's own.
     static var environment: [String: String] {
-        ["PATH": "/usr/bin:/bin", "HOME": emptyHome, "XDG_CONFIG_HOME": emptyHome, "GIT_CONFIG_NOSYSTEM": "1",
-         "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_ATTR_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat",
-         "PAGER": "cat", "GIT_OPTIONAL_LOCKS": "0", "GIT_NO_REPLACE_OBJECTS": "1", "LANG": "C.UTF-8"]
+        [
+            "PATH": "/usr/bin:/bin", "HOME": emptyHome, "XDG_CONFIG_HOME": emptyHome, "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_ATTR_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat",
+            "PAGER": "cat", "GIT_OPTIONAL_LOCKS": "0", "GIT_NO_REPLACE_OBJECTS": "1", "LANG": "C.UTF-8",
+        ]
     }
 
     /// Runs git in `dir` with the safe environment and overrides; `location` fixes the git
     /// directory and work tree instead of letting git discover them from `dir`.
-    static func git(_ args: [String], in dir: String, location: RunSettings.GitLocation? = nil) async -> ProcessOutcome {
+    static func git(_ args: [String], in dir: String, location: RunSettings.GitLocation? = nil) async -> ProcessOutcome
+    {
         var argv = ["/usr/bin/git"]
         for o in safetyOverrides { argv += ["-c", o] }
         if let location { argv += ["--git-dir=\(location.gitDir)", "--work-tree=\(location.workTree)"] }
-        return await ProcessRunner.run(argv: argv + args, environment: environment, cwd: dir, timeout: .seconds(60),
-                                       outputLimit: 16 * 1024)
+        return await ProcessRunner.run(
+            argv: argv + args, environment: environment, cwd: dir, timeout: .seconds(60),
+            outputLimit: 16 * 1024)
     }
 
     /// The git directory and work tree to use for `workspace`, by ``trust``; nil: run no git there.
@@ -87,11 +91,13 @@ public struct GitWorkspace: WorkspaceVCS {
         let dotGit = workspace + "/.git"
         var st = stat()
         guard lstat(dotGit, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size < 4096,
-              let text = try? String(contentsOfFile: dotGit, encoding: .utf8), text.hasPrefix("gitdir: ") else { return nil }
+            let text = try? String(contentsOfFile: dotGit, encoding: .utf8), text.hasPrefix("gitdir: ")
+        else { return nil }
         var gitDir = text.dropFirst("gitdir: ".count).trimmingCharacters(in: .whitespacesAndNewlines)
         if !gitDir.hasPrefix("/") { gitDir = workspace + "/" + gitDir }
         guard let real = Workspace.realPath(gitDir), let root = Workspace.realPath(workspace),
-              real != root, !real.hasPrefix(root + "/") else { return nil }
+            real != root, !real.hasPrefix(root + "/")
+        else { return nil }
         return RunSettings.GitLocation(gitDir: real, workTree: root)
     }
 
@@ -118,7 +124,9 @@ public struct GitWorkspace: WorkspaceVCS {
 
     /// Creates (or reattaches) the worktree `worktreesRoot/RUN` on branch `nightshift/RUN` from the repository's HEAD.
     /// - Throws: ``WorkspaceError`` when git fails or the path holds something else.
-    public static func provision(repository: String, run: RunID, worktreesRoot: String) async throws(WorkspaceError) -> Provisioned {
+    public static func provision(
+        repository: String, run: RunID, worktreesRoot: String
+    ) async throws(WorkspaceError) -> Provisioned {
         let path = plannedPath(run: run, worktreesRoot: worktreesRoot)
         let branch = "nightshift/\(run.rawValue)"
         if FileManager.default.fileExists(atPath: path) {
@@ -129,7 +137,9 @@ public struct GitWorkspace: WorkspaceVCS {
         }
         let head = await git(["rev-parse", "HEAD"], in: repository)
         guard head.exitCode == 0 else {
-            throw WorkspaceError("the repository \(repository) has no commit yet; commit once, or pass --no-worktree to work in it directly")
+            throw WorkspaceError(
+                "the repository \(repository) has no commit yet; commit once, or pass --no-worktree to work in it directly"
+            )
         }
         let base = head.output.trimmingCharacters(in: .whitespacesAndNewlines)
         let add = await git(["worktree", "add", "-b", branch, path, base], in: repository)
@@ -141,12 +151,15 @@ public struct GitWorkspace: WorkspaceVCS {
     /// nothing was recorded as done in it (tools wait for `workspace_provisioned`), so a half
     /// checked-out folder and the run's own branch are removed and made anew. Anything at the
     /// path that is not a worktree of this repository is left alone and reported.
-    public static func remake(repository: String, run: RunID, worktreesRoot: String) async throws(WorkspaceError) -> Provisioned {
+    public static func remake(
+        repository: String, run: RunID, worktreesRoot: String
+    ) async throws(WorkspaceError) -> Provisioned {
         let path = plannedPath(run: run, worktreesRoot: worktreesRoot)
         if FileManager.default.fileExists(atPath: path) {
             let removed = await git(["worktree", "remove", "--force", "--force", path], in: repository)
             guard removed.exitCode == 0 else {
-                throw WorkspaceError("\(path) exists but is not a worktree of \(repository); move it away and resume again")
+                throw WorkspaceError(
+                    "\(path) exists but is not a worktree of \(repository); move it away and resume again")
             }
         }
         _ = await git(["worktree", "prune"], in: repository)
@@ -163,10 +176,12 @@ public struct GitWorkspace: WorkspaceVCS {
     public static func reattach(path: String, branch: String) async throws(WorkspaceError) -> Provisioned {
         let current = await git(["rev-parse", "--abbrev-ref", "HEAD"], in: path)
         guard current.exitCode == 0, current.output.trimmingCharacters(in: .whitespacesAndNewlines) == branch else {
-            throw WorkspaceError("\(path) exists but is not the worktree of branch \(branch); move it away or pass --no-worktree")
+            throw WorkspaceError(
+                "\(path) exists but is not the worktree of branch \(branch); move it away or pass --no-worktree")
         }
         let base = await git(["rev-parse", "HEAD"], in: path)
-        return Provisioned(path: path, branch: branch, base: base.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        return Provisioned(
+            path: path, branch: branch, base: base.output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// The uncommitted change of the workspace, new files included, for the judge. Read-only: the
@@ -178,13 +193,16 @@ public struct GitWorkspace: WorkspaceVCS {
     }
 
     public func diff(workspace: String) async -> String? {
-        guard let probe = await run(["rev-parse", "--verify", "-q", "HEAD"], workspace: workspace), probe.exitCode == 0 else { return nil }
+        guard let probe = await run(["rev-parse", "--verify", "-q", "HEAD"], workspace: workspace), probe.exitCode == 0
+        else { return nil }
         // The views Nightshift writes from the log are not the worker's change.
         let views = [":(exclude)PROGRESS.md", ":(exclude)PLAN.md", ":(exclude)REPORT.md"]
         let diff = ["diff", "--no-ext-diff", "--no-textconv"]
         var out = (await run(diff + ["HEAD", "--stat", "--", "."] + views, workspace: workspace))?.output ?? ""
         out += (await run(diff + ["HEAD", "--", "."] + views, workspace: workspace))?.output ?? ""
-        let untracked = ((await run(["ls-files", "--others", "--exclude-standard", "--", "."] + views, workspace: workspace))?.output ?? "")
+        let untracked =
+            ((await run(["ls-files", "--others", "--exclude-standard", "--", "."] + views, workspace: workspace))?
+            .output ?? "")
             .split(separator: "\n").map(String.init).filter { !$0.isEmpty }
         for file in untracked.prefix(50) {
             out += (await run(diff + ["--no-index", "--", "/dev/null", file], workspace: workspace))?.output ?? ""
@@ -194,14 +212,23 @@ public struct GitWorkspace: WorkspaceVCS {
     }
 
     public func diffSummary(workspace: String) async -> String? {
-        guard let probe = await run(["rev-parse", "--verify", "-q", "HEAD"], workspace: workspace), probe.exitCode == 0 else { return nil }
+        guard let probe = await run(["rev-parse", "--verify", "-q", "HEAD"], workspace: workspace), probe.exitCode == 0
+        else { return nil }
         let views = [":(exclude)PROGRESS.md", ":(exclude)PLAN.md", ":(exclude)REPORT.md"]
-        let stat = (await run(["diff", "--no-ext-diff", "--no-textconv", "HEAD", "--stat", "--", "."] + views, workspace: workspace))?.output ?? ""
-        let untracked = ((await run(["ls-files", "--others", "--exclude-standard", "--", "."] + views, workspace: workspace))?.output ?? "")
+        let stat =
+            (await run(
+                ["diff", "--no-ext-diff", "--no-textconv", "HEAD", "--stat", "--", "."] + views, workspace: workspace))?
+            .output ?? ""
+        let untracked =
+            ((await run(["ls-files", "--others", "--exclude-standard", "--", "."] + views, workspace: workspace))?
+            .output ?? "")
             .split(separator: "\n").filter { !$0.isEmpty }
         guard !stat.isEmpty || !untracked.isEmpty else { return "no uncommitted changes" }
-        return stat + (untracked.isEmpty ? "" : "new files: " + untracked.prefix(30).joined(separator: ", ")
-                       + (untracked.count > 30 ? " and \(untracked.count - 30) more" : "") + "\n")
+        return stat
+            + (untracked.isEmpty
+                ? ""
+                : "new files: " + untracked.prefix(30).joined(separator: ", ")
+                    + (untracked.count > 30 ? " and \(untracked.count - 30) more" : "") + "\n")
     }
 
     public func commit(workspace: String, message: String) async -> (commit: String?, detail: String) {
@@ -213,7 +240,9 @@ public struct GitWorkspace: WorkspaceVCS {
         if let status, status.exitCode == 0, status.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             return (nil, "nothing to commit")
         }
-        guard let commit = await run(["commit", "-q", "--no-verify", "-m", message], workspace: workspace), commit.exitCode == 0 else {
+        guard let commit = await run(["commit", "-q", "--no-verify", "-m", message], workspace: workspace),
+            commit.exitCode == 0
+        else {
             return (nil, "git commit failed")
         }
         let head = await run(["rev-parse", "HEAD"], workspace: workspace)
@@ -226,16 +255,26 @@ public struct GitWorkspace: WorkspaceVCS {
 public struct GitTool: TypedTool {
     let limits: ToolLimits
     let git: GitWorkspace
-    public init(limits: ToolLimits = ToolLimits(), git: GitWorkspace = GitWorkspace()) { self.limits = limits; self.git = git }
-
-    public var spec: ToolSpec {
-        ToolSpec(name: "git", description: "Version control of the workspace: status, diff (against the last commit), log, or commit (with message) on the run's own branch. Never pushes.",
-                 idempotent: false, parametersSchema: """
-                 {"type":"object","properties":{"command":{"type":"string","enum":["status","diff","log","commit"]},"message":{"type":"string"}},"required":["command"]}
-                 """)
+    public init(limits: ToolLimits = ToolLimits(), git: GitWorkspace = GitWorkspace()) {
+        self.limits = limits
+        self.git = git
     }
 
-    public struct Args: Decodable { var command: String; var message: String? }
+    public var spec: ToolSpec {
+        ToolSpec(
+            name: "git",
+            description:
+                "Version control of the workspace: status, diff (against the last commit), log, or commit (with message) on the run's own branch. Never pushes.",
+            idempotent: false,
+            parametersSchema: """
+                {"type":"object","properties":{"command":{"type":"string","enum":["status","diff","log","commit"]},"message":{"type":"string"}},"required":["command"]}
+                """)
+    }
+
+    public struct Args: Decodable {
+        var command: String
+        var message: String?
+    }
 
     public func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult {
         guard git.location(workspace: workspace.root) != nil else {
@@ -243,23 +282,32 @@ public struct GitTool: TypedTool {
         }
         func cap(_ o: ProcessOutcome?) -> ToolResult {
             guard let o else { return .failure("git: the workspace is not a git repository") }
-            return ToolResult(ok: o.exitCode == 0, output: Payload(o.output.isEmpty ? "(no output)" : o.output), exitCode: o.exitCode)
+            return ToolResult(
+                ok: o.exitCode == 0, output: Payload(o.output.isEmpty ? "(no output)" : o.output), exitCode: o.exitCode)
         }
         switch args.command {
         case "status": return cap(await git.run(["status", "--short", "--branch"], workspace: workspace.root))
-        case "diff": return cap(await git.run(["diff", "--no-ext-diff", "--no-textconv", "HEAD"], workspace: workspace.root))
-        case "log": return cap(await git.run(["log", "--no-show-signature", "--oneline", "-n", "20"], workspace: workspace.root))
+        case "diff":
+            return cap(await git.run(["diff", "--no-ext-diff", "--no-textconv", "HEAD"], workspace: workspace.root))
+        case "log":
+            return cap(
+                await git.run(["log", "--no-show-signature", "--oneline", "-n", "20"], workspace: workspace.root))
         case "commit":
             guard let message = args.message, !message.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                 return .failure("git: commit needs a message")
             }
-            let branch = (await git.run(["rev-parse", "--abbrev-ref", "HEAD"], workspace: workspace.root))?.output
+            let branch =
+                (await git.run(["rev-parse", "--abbrev-ref", "HEAD"], workspace: workspace.root))?.output
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             guard branch.hasPrefix("nightshift/") else {
-                return .failure("git: refused: commits go only to the run's own nightshift/ branch, and this checkout is on '\(branch)'")
+                return .failure(
+                    "git: refused: commits go only to the run's own nightshift/ branch, and this checkout is on '\(branch)'"
+                )
             }
             let result = await git.commit(workspace: workspace.root, message: message)
-            return result.commit.map { ToolResult(ok: true, output: Payload("committed \($0.prefix(12)) on \(branch)")) }
+            return result.commit.map {
+                ToolResult(ok: true, output: Payload("committed \($0.prefix(12)) on \(branch)"))
+            }
                 ?? .failure("git: \(result.detail)")
         default:
             return .failure("git: unknown command '\(args.command)'; use status, diff, log or commit")

@@ -1,5 +1,6 @@
-public import NightshiftCore
 import Foundation
+public import NightshiftCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,7 +10,8 @@ import Glibc
 /// boot: a pid reused by another program, or any pid from before a reboot, is a dead holder.
 public enum LocalProcess {
     /// This process.
-    public static let holder: LeaseHolder = LeaseHolder(host: hostName, boot: bootID, pid: getpid(), started: startTicks(getpid()) ?? 0)
+    public static let holder: LeaseHolder = LeaseHolder(
+        host: hostName, boot: bootID, pid: getpid(), started: startTicks(getpid()) ?? 0)
 
     /// Whether `holder` is still running. For another host it answers true: there only the
     /// heartbeat can tell, and the store applies the time-to-live.
@@ -34,7 +36,8 @@ public enum LocalProcess {
     /// such process or it has ended (a zombie, unless `includingZombies`: it still holds its pid).
     static func startTicks(_ pid: Int32, includingZombies: Bool = false) -> Int64? {
         guard pid > 0, let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = text.lastIndex(of: ")") else { return nil }
+            let close = text.lastIndex(of: ")")
+        else { return nil }
         // Fields after the command name (which may hold spaces and parentheses) start at field 3.
         let fields = text[text.index(after: close)...].split(separator: " ")
         // A zombie ("Z") or dead ("X") process has ended: it holds its pid until reaped, nothing more.

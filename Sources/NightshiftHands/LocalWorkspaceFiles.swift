@@ -1,5 +1,5 @@
-public import NightshiftCore
 import Foundation
+public import NightshiftCore
 
 /// The harness's workspace files on the local disk: its views written atomically, and the test
 /// ratchet's evidence (SHA-256 of every regular file matching a protected glob; a link is not the
@@ -17,14 +17,21 @@ public struct LocalWorkspaceFiles: WorkspaceFiles {
     public func hashes(workspace: String, globs: [String]) async -> [String: String] {
         var out: [String: String] = [:]
         let root = URL(fileURLWithPath: workspace)
-        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey, .isSymbolicLinkKey],
-                                                          options: []) else { return out }
+        guard
+            let walker = FileManager.default.enumerator(
+                at: root, includingPropertiesForKeys: [.isRegularFileKey, .isSymbolicLinkKey],
+                options: [])
+        else { return out }
         for case let url as URL in walker {
             let relative = String(url.path.dropFirst(root.path.count + 1))
-            if Workspace.isGitMetadata(relative.split(separator: "/").first ?? "") { walker.skipDescendants(); continue }
+            if Workspace.isGitMetadata(relative.split(separator: "/").first ?? "") {
+                walker.skipDescendants()
+                continue
+            }
             guard globs.contains(where: { Glob.matches($0, relative, pathMode: true) }) else { continue }
             let values = try? url.resourceValues(forKeys: [.isRegularFileKey, .isSymbolicLinkKey])
-            guard values?.isRegularFile == true, values?.isSymbolicLink != true, let data = try? Data(contentsOf: url) else { continue }
+            guard values?.isRegularFile == true, values?.isSymbolicLink != true, let data = try? Data(contentsOf: url)
+            else { continue }
             out[relative] = Payload.blobKey(data)
         }
         return out

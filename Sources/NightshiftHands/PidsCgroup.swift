@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,11 @@ struct PidsCgroup {
             let limitFile = base == "/sys/fs/cgroup" ? base + "/cgroup.controllers" : base + "/cgroup.procs"
             guard FileManager.default.fileExists(atPath: limitFile), access(base, W_OK) == 0 else { continue }
             if base == "/sys/fs/cgroup",
-               !((try? String(contentsOfFile: base + "/cgroup.subtree_control", encoding: .utf8)) ?? "").contains("pids") { continue }
+                !((try? String(contentsOfFile: base + "/cgroup.subtree_control", encoding: .utf8)) ?? "").contains(
+                    "pids")
+            {
+                continue
+            }
             let dir = base + "/nightshift"
             if mkdir(dir, 0o755) != 0 && errno != EEXIST { continue }
             guard FileManager.default.fileExists(atPath: dir + "/pids.max") else { continue }
@@ -31,8 +36,10 @@ struct PidsCgroup {
     /// whatever still runs in them is killed, and the groups removed.
     private static func sweep(_ dir: String) {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
-            guard let owner = name.split(separator: "-").first.flatMap({ Int32($0) }), owner != getpid() else { continue }
-            if kill(owner, 0) == 0 || errno != ESRCH { continue }   // its owner is alive
+            guard let owner = name.split(separator: "-").first.flatMap({ Int32($0) }), owner != getpid() else {
+                continue
+            }
+            if kill(owner, 0) == 0 || errno != ESRCH { continue }  // its owner is alive
             PidsCgroup(path: dir + "/" + name).destroy()
         }
     }
@@ -43,11 +50,17 @@ struct PidsCgroup {
     /// Creates a group allowing at most `max` processes.
     static func create(max: Int) -> PidsCgroup? {
         guard let root else { return nil }
-        lock.lock(); counter += 1; let n = counter; lock.unlock()
+        lock.lock()
+        counter += 1
+        let n = counter
+        lock.unlock()
         let path = root + "/\(getpid())-\(n)"
         guard mkdir(path, 0o755) == 0 else { return nil }
         let group = PidsCgroup(path: path)
-        guard group.write("pids.max", "\(max)") else { rmdir(path); return nil }
+        guard group.write("pids.max", "\(max)") else {
+            rmdir(path)
+            return nil
+        }
         return group
     }
 
@@ -60,12 +73,18 @@ struct PidsCgroup {
     }
 
     /// The most processes the group held at once (cgroup v1 `pids.peak` when present).
-    var peak: Int? { (try? String(contentsOfFile: path + "/pids.peak", encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } }
+    var peak: Int? {
+        (try? String(contentsOfFile: path + "/pids.peak", encoding: .utf8)).flatMap {
+            Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+    }
 
     /// Kills every process left in the group, then removes it.
     func destroy() {
         for _ in 0..<100 {
-            let pids = ((try? String(contentsOfFile: path + "/cgroup.procs", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+            let pids = ((try? String(contentsOfFile: path + "/cgroup.procs", encoding: .utf8)) ?? "").split(
+                separator: "\n"
+            ).compactMap { Int32($0) }
             if pids.isEmpty { break }
             for pid in pids { kill(pid, SIGKILL) }
             usleep(10_000)

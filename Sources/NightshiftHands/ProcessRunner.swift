@@ -1,5 +1,6 @@
-import Foundation
 import CNightshiftSpawn
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,18 +27,24 @@ public enum ProcessRunner {
     ///   - timeout: after this, the process group gets SIGKILL.
     ///   - outputLimit: bytes kept (half from the start, half from the end).
     ///   - maxProcesses: a cap on the command's process count, through a pids cgroup where one can be made.
-    public static func run(argv: [String], environment: [String: String], cwd: String, timeout: Duration,
-                           outputLimit: Int = 16 * 1024, maxProcesses: Int? = nil) async -> ProcessOutcome {
+    public static func run(
+        argv: [String], environment: [String: String], cwd: String, timeout: Duration,
+        outputLimit: Int = 16 * 1024, maxProcesses: Int? = nil
+    ) async -> ProcessOutcome {
         await withCheckedContinuation { continuation in
             Thread.detachNewThread {
-                continuation.resume(returning: runBlocking(argv: argv, environment: environment, cwd: cwd,
-                                                           timeout: timeout, outputLimit: outputLimit, maxProcesses: maxProcesses))
+                continuation.resume(
+                    returning: runBlocking(
+                        argv: argv, environment: environment, cwd: cwd,
+                        timeout: timeout, outputLimit: outputLimit, maxProcesses: maxProcesses))
             }
         }
     }
 
-    static func runBlocking(argv: [String], environment: [String: String], cwd: String, timeout: Duration,
-                            outputLimit: Int, maxProcesses: Int? = nil) -> ProcessOutcome {
+    static func runBlocking(
+        argv: [String], environment: [String: String], cwd: String, timeout: Duration,
+        outputLimit: Int, maxProcesses: Int? = nil
+    ) -> ProcessOutcome {
         let cgroup = maxProcesses.flatMap { PidsCgroup.create(max: $0) }
         var argv = argv
         if let cgroup {
@@ -55,8 +62,9 @@ public enum ProcessRunner {
         }
         var fds: [Int32] = [-1, -1]
         guard nightshift_pipe_cloexec(&fds) == 0 else {
-            return ProcessOutcome(exitCode: 127, output: "cannot create a pipe: \(String(cString: strerror(errno)))",
-                                  totalBytes: 0, timedOut: false, durationMs: 0)
+            return ProcessOutcome(
+                exitCode: 127, output: "cannot create a pipe: \(String(cString: strerror(errno)))",
+                totalBytes: 0, timedOut: false, durationMs: 0)
         }
         let (readFD, writeFD) = (fds[0], fds[1])
 
@@ -73,8 +81,9 @@ public enum ProcessRunner {
         let (pid, rc) = spawned
         guard rc == 0 else {
             close(readFD)
-            return ProcessOutcome(exitCode: 127, output: "cannot start \(argv[0]): \(String(cString: strerror(rc)))",
-                                  totalBytes: 0, timedOut: false, durationMs: elapsedMs())
+            return ProcessOutcome(
+                exitCode: 127, output: "cannot start \(argv[0]): \(String(cString: strerror(rc)))",
+                totalBytes: 0, timedOut: false, durationMs: elapsedMs())
         }
 
         var head = [UInt8](), tail = [UInt8]()
@@ -138,8 +147,9 @@ public enum ProcessRunner {
         if cut > 0 { text += "\n[… \(cut) bytes of output cut …]\n" }
         text += render(tail)
         if timedOut { text += "\n[killed: timed out after \(timeout)]" }
-        return ProcessOutcome(exitCode: exitCode, output: text, totalBytes: total, timedOut: timedOut, durationMs: elapsedMs(),
-                              peakProcesses: peak ?? cgroup?.peak)
+        return ProcessOutcome(
+            exitCode: exitCode, output: text, totalBytes: total, timedOut: timedOut, durationMs: elapsedMs(),
+            peakProcesses: peak ?? cgroup?.peak)
     }
 
     /// Whether `pid` has exited, without reaping it (`WNOWAIT`): it stays a zombie, holding its pid.

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,7 +52,8 @@ public enum Isolation: Sendable, Equatable {
             "bubblewrap (\(path)); uid \(Isolation.sandboxUID), no capabilities; "
                 + (Seccomp.programPath != nil ? "seccomp filter; " : "no seccomp filter on this architecture; ")
                 + "network \(limits.network ? "allowed" : "off"); "
-                + (PidsCgroup.root != nil ? "at most \(limits.processes) processes" : "no process limit (no writable pids cgroup)")
+                + (PidsCgroup.root != nil
+                    ? "at most \(limits.processes) processes" : "no process limit (no writable pids cgroup)")
         case let .none(reason): "UNSANDBOXED: \(reason)"
         }
     }
@@ -59,19 +61,29 @@ public enum Isolation: Sendable, Equatable {
     /// Finds bubblewrap and checks that it can create its namespaces here.
     /// - Returns: the isolation, or why bubblewrap cannot be used.
     /// - Parameter bwrap: the bubblewrap executable to use; nil looks in /usr/bin, /usr/local/bin and /bin.
-    public static func detect(limits: SandboxLimits = SandboxLimits(), bwrap: String? = nil) -> Result<Isolation, SandboxUnavailable> {
+    public static func detect(
+        limits: SandboxLimits = SandboxLimits(), bwrap: String? = nil
+    ) -> Result<Isolation, SandboxUnavailable> {
         let candidates = bwrap.map { [$0] } ?? ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"]
         guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            return .failure(SandboxUnavailable(reason: "bubblewrap is not installed\(bwrap.map { " at \($0)" } ?? "") (apt-get install bubblewrap)"))
+            return .failure(
+                SandboxUnavailable(
+                    reason: "bubblewrap is not installed\(bwrap.map { " at \($0)" } ?? "") (apt-get install bubblewrap)"
+                ))
         }
         let probe = Isolation.bubblewrap(path: path, limits: limits)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nightshift-probe-\(getpid())").path
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let outcome = ProcessRunner.runBlocking(argv: probe.argv(["/bin/sh", "-c", "exit 0"], workspace: dir, cwd: dir),
-                                                environment: ["PATH": "/usr/bin:/bin"], cwd: dir, timeout: .seconds(10), outputLimit: 4096)
+        let outcome = ProcessRunner.runBlocking(
+            argv: probe.argv(["/bin/sh", "-c", "exit 0"], workspace: dir, cwd: dir),
+            environment: ["PATH": "/usr/bin:/bin"], cwd: dir, timeout: .seconds(10), outputLimit: 4096)
         guard outcome.exitCode == 0 else {
-            return .failure(SandboxUnavailable(reason: "bubblewrap cannot create its namespaces here (unprivileged user namespaces may be off): \(outcome.output.prefix(200))"))
+            return .failure(
+                SandboxUnavailable(
+                    reason:
+                        "bubblewrap cannot create its namespaces here (unprivileged user namespaces may be off): \(outcome.output.prefix(200))"
+                ))
         }
         return .success(probe)
     }
@@ -85,24 +97,34 @@ public enum Isolation: Sendable, Equatable {
     /// - Parameter keepSpawnEnvironment: false sets the tool allowlist inside the sandbox; true keeps
     ///   the environment the caller spawns bubblewrap with, so values meant for one process (an MCP
     ///   server's variables) never appear on a command line, which any local user can read.
-    public func argv(_ command: [String], workspace: String, cwd: String, keepSpawnEnvironment: Bool = false) -> [String] {
+    public func argv(
+        _ command: [String], workspace: String, cwd: String, keepSpawnEnvironment: Bool = false
+    ) -> [String] {
         guard case let .bubblewrap(path, limits) = self else { return command }
         // An unprivileged uid, no capabilities at all, no further user namespaces (so none can be
         // made to regain capabilities), a new session (no TIOCSTI into the operator's terminal).
-        var a = [path, "--unshare-user", "--uid", "\(Isolation.sandboxUID)", "--gid", "\(Isolation.sandboxUID)",
-                 "--cap-drop", "ALL", "--disable-userns",
-                 "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-                 "--die-with-parent", "--new-session"]
+        var a = [
+            path, "--unshare-user", "--uid", "\(Isolation.sandboxUID)", "--gid", "\(Isolation.sandboxUID)",
+            "--cap-drop", "ALL", "--disable-userns",
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session",
+        ]
         if !limits.network { a.append("--unshare-net") }
-        a += ["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-              "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin"]
+        a += [
+            "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+            "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+        ]
         // The parts of /etc that programs need to run; never passwd/shadow/ssh keys of the host.
-        for etc in ["/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
-                    "/etc/ssl", "/etc/ca-certificates", "/etc/nsswitch.conf", "/etc/mime.types", "/etc/python3",
-                    "/etc/python3.11", "/etc/gitconfig"] {
+        for etc in [
+            "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+            "/etc/ssl", "/etc/ca-certificates", "/etc/nsswitch.conf", "/etc/mime.types", "/etc/python3",
+            "/etc/python3.11", "/etc/gitconfig",
+        ] {
             a += ["--ro-bind-try", etc, etc]
         }
-        if limits.network { a += ["--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf", "--ro-bind-try", "/etc/hosts", "/etc/hosts"] }
+        if limits.network {
+            a += ["--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf", "--ro-bind-try", "/etc/hosts", "/etc/hosts"]
+        }
         if let identity = Isolation.identityFiles {
             a += ["--ro-bind", identity.passwd, "/etc/passwd", "--ro-bind", identity.group, "/etc/group"]
         }
@@ -110,7 +132,9 @@ public enum Isolation: Sendable, Equatable {
         // After the private /tmp, so a toolchain or venv that lives under /tmp is not hidden by it.
         for p in limits.readOnlyPaths { a += ["--ro-bind-try", p, p] }
         a += ["--bind", workspace, workspace]
-        if FileManager.default.fileExists(atPath: workspace + "/.git") { a += ["--ro-bind", workspace + "/.git", workspace + "/.git"] }
+        if FileManager.default.fileExists(atPath: workspace + "/.git") {
+            a += ["--ro-bind", workspace + "/.git", workspace + "/.git"]
+        }
         for p in limits.sealedPaths where p.hasPrefix(workspace + "/") { a += ["--ro-bind-try", p, p] }
         // Nightshift's own files that happen to lie in the workspace (the database's folder, a key
         // file): an empty read-only folder, or an empty file, in their place.
@@ -128,10 +152,15 @@ public enum Isolation: Sendable, Equatable {
         if Seccomp.programPath != nil { a += ["--seccomp", "\(Seccomp.descriptor)"] }
         if !keepSpawnEnvironment {
             a.append("--clearenv")
-            for (k, v) in ToolEnvironment.make(workspace: workspace).sorted(by: { $0.key < $1.key }) { a += ["--setenv", k, v] }
+            for (k, v) in ToolEnvironment.make(workspace: workspace).sorted(by: { $0.key < $1.key }) {
+                a += ["--setenv", k, v]
+            }
         }
-        a += ["--", "/usr/bin/prlimit", "--cpu=\(limits.cpuSeconds > 0 ? String(limits.cpuSeconds) : "unlimited")", "--as=\(limits.memoryBytes)", "--fsize=\(limits.fileSizeBytes)",
-              "--nofile=\(limits.openFiles)", "--core=0", "--"]
+        a += [
+            "--", "/usr/bin/prlimit", "--cpu=\(limits.cpuSeconds > 0 ? String(limits.cpuSeconds) : "unlimited")",
+            "--as=\(limits.memoryBytes)", "--fsize=\(limits.fileSizeBytes)",
+            "--nofile=\(limits.openFiles)", "--core=0", "--",
+        ]
         return a + command
     }
 
@@ -140,8 +169,14 @@ public enum Isolation: Sendable, Equatable {
     static let identityFiles: (passwd: String, group: String)? = {
         guard let dir = PrivateFolder.path else { return nil }
         let uid = Isolation.sandboxUID
-        guard let passwd = PrivateFolder.place("passwd", Data("agent:x:\(uid):\(uid):sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n".utf8), in: dir),
-              let group = PrivateFolder.place("group", Data("agent:x:\(uid):\nnogroup:x:65534:\n".utf8), in: dir) else { return nil }
+        guard
+            let passwd = PrivateFolder.place(
+                "passwd",
+                Data(
+                    "agent:x:\(uid):\(uid):sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+                        .utf8), in: dir),
+            let group = PrivateFolder.place("group", Data("agent:x:\(uid):\nnogroup:x:65534:\n".utf8), in: dir)
+        else { return nil }
         return (passwd, group)
     }()
 }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,16 +62,17 @@ public enum Seccomp {
     static func program(for arch: Architecture) -> [UInt8] {
         // BPF opcodes and seccomp return values (linux/filter.h, linux/seccomp.h).
         let ldAbsW: UInt16 = 0x20, jeq: UInt16 = 0x15, jge: UInt16 = 0x35, ret: UInt16 = 0x06
-        let allow: UInt32 = 0x7FFF_0000, errnoEPERM: UInt32 = 0x0005_0000 | UInt32(EPERM), killProcess: UInt32 = 0x8000_0000
+        let allow: UInt32 = 0x7FFF_0000, errnoEPERM: UInt32 = 0x0005_0000 | UInt32(EPERM),
+            killProcess: UInt32 = 0x8000_0000
         let numbers = table.compactMap { arch == .x86_64 ? $0.x86 : $0.arm }
         var code: [(UInt16, UInt8, UInt8, UInt32)] = []
         // Layout: [arch check][load nr][x32 check][one jeq per call][allow][deny][kill]
         let checks = numbers.count + (arch == .x86_64 ? 1 : 0)
         let afterLoad = checks  // instructions between the load and `allow`
-        code.append((ldAbsW, 0, 0, 4))                                   // A = seccomp_data.arch
-        code.append((jeq, 1, 0, arch.audit))                             // same arch: skip the kill
-        code.append((ret, 0, 0, killProcess))                            // another ABI (i386 on x86_64): never
-        code.append((ldAbsW, 0, 0, 0))                                   // A = seccomp_data.nr
+        code.append((ldAbsW, 0, 0, 4))  // A = seccomp_data.arch
+        code.append((jeq, 1, 0, arch.audit))  // same arch: skip the kill
+        code.append((ret, 0, 0, killProcess))  // another ABI (i386 on x86_64): never
+        code.append((ldAbsW, 0, 0, 0))  // A = seccomp_data.nr
         var index = 0
         if arch == .x86_64 {
             // x32 calls carry bit 30; they would bypass the numbers below.
@@ -78,7 +80,7 @@ public enum Seccomp {
             index += 1
         }
         for n in numbers {
-            code.append((jeq, UInt8(afterLoad - index), 0, n))          // jump to `deny`
+            code.append((jeq, UInt8(afterLoad - index), 0, n))  // jump to `deny`
             index += 1
         }
         code.append((ret, 0, 0, allow))
@@ -117,7 +119,8 @@ enum PrivateFolder {
 
     static func isPrivate(_ dir: String) -> Bool {
         var st = stat()
-        return lstat(dir, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR && st.st_uid == getuid() && st.st_mode & 0o077 == 0
+        return lstat(dir, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR && st.st_uid == getuid()
+            && st.st_mode & 0o077 == 0
     }
 
     /// Writes `data` under a name derived from its content, never rewritten in place: another
@@ -128,7 +131,9 @@ enum PrivateFolder {
         let path = dir + "/" + String(hash, radix: 16) + "-" + name
         if FileManager.default.contents(atPath: path) == data { return path }
         let tmp = dir + "/.\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o644]) else { return nil }
+        guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o644]) else {
+            return nil
+        }
         defer { unlink(tmp) }
         // link() never replaces: if another process won the race it wrote the same bytes.
         _ = link(tmp, path)

@@ -1,5 +1,6 @@
-public import NightshiftCore
 import Foundation
+public import NightshiftCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,17 +39,24 @@ public struct ToolBox: ToolRunner {
     public let hidden: [String]
 
     public init(tools: [any Tool], sealed: Set<String> = [], hidden: [String] = []) {
-        self.tools = tools; self.sealed = sealed; self.hidden = hidden
+        self.tools = tools
+        self.sealed = sealed
+        self.hidden = hidden
     }
 
     /// shell, read_file, write_file, edit_file, list_files, grep, git. Commands run with `isolation`;
     /// Nightshift's own git runs with `git` (see ``GitWorkspace``).
-    public static func standard(isolation: Isolation, limits: ToolLimits = ToolLimits(), sealed: Set<String> = [],
-                                hidden: [String] = [], git: GitWorkspace = GitWorkspace()) -> ToolBox {
-        ToolBox(tools: [ShellTool(isolation: isolation, limits: limits), ReadFileTool(limits: limits), WriteFileTool(),
-                        EditFileTool(limits: limits), ListFilesTool(limits: limits), GrepTool(limits: limits),
-                        GitTool(limits: limits, git: git)],
-                sealed: sealed, hidden: hidden)
+    public static func standard(
+        isolation: Isolation, limits: ToolLimits = ToolLimits(), sealed: Set<String> = [],
+        hidden: [String] = [], git: GitWorkspace = GitWorkspace()
+    ) -> ToolBox {
+        ToolBox(
+            tools: [
+                ShellTool(isolation: isolation, limits: limits), ReadFileTool(limits: limits), WriteFileTool(),
+                EditFileTool(limits: limits), ListFilesTool(limits: limits), GrepTool(limits: limits),
+                GitTool(limits: limits, git: git),
+            ],
+            sealed: sealed, hidden: hidden)
     }
 
     public var specs: [ToolSpec] { tools.map(\.spec) }
@@ -74,10 +82,12 @@ public struct ToolBox: ToolRunner {
         let ws: Workspace
         do { ws = try Workspace(workspace, hidden: hidden) } catch { return .failure(error.message) }
         if !sealed.isEmpty, ["write_file", "edit_file"].contains(call.name),
-           let object = try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8)) as? [String: Any],
-           let path = object["path"] as? String, let resolved = try? ws.resolve(path),
-           sealed.contains(resolved) || sealed.contains(Workspace.realPath(resolved) ?? resolved) {
-            return .failure("\(call.name): refused: \(path) is the run's own policy or guidance, which the agent may not change")
+            let object = try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8)) as? [String: Any],
+            let path = object["path"] as? String, let resolved = try? ws.resolve(path),
+            sealed.contains(resolved) || sealed.contains(Workspace.realPath(resolved) ?? resolved)
+        {
+            return .failure(
+                "\(call.name): refused: \(path) is the run's own policy or guidance, which the agent may not change")
         }
         return await tool.run(arguments: call.arguments.text, workspace: ws, call: call.id)
     }
@@ -100,7 +110,10 @@ public struct ToolLimits: Sendable {
 /// The environment every command gets: an allowlist, so Nightshift's own credentials never reach a tool.
 public enum ToolEnvironment {
     public static func make(workspace: String) -> [String: String] {
-        ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workspace, "LANG": "C.UTF-8", "TERM": "dumb", "TMPDIR": "/tmp"]
+        [
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workspace, "LANG": "C.UTF-8", "TERM": "dumb",
+            "TMPDIR": "/tmp",
+        ]
     }
 }
 
@@ -113,7 +126,9 @@ func decodeArguments<T: Decodable>(_ type: T.Type, _ json: String, tool: String)
         return .failure(ToolArgumentError("\(tool): missing required argument '\(key.stringValue)'"))
     } catch let DecodingError.typeMismatch(expected, context) {
         let name = context.codingPath.map(\.stringValue).joined(separator: ".")
-        return .failure(ToolArgumentError("\(tool): argument '\(name)' must be \(expected == String.self ? "a string" : "a \(expected)")"))
+        return .failure(
+            ToolArgumentError(
+                "\(tool): argument '\(name)' must be \(expected == String.self ? "a string" : "a \(expected)")"))
     } catch let DecodingError.valueNotFound(_, context) {
         let name = context.codingPath.map(\.stringValue).joined(separator: ".")
         return .failure(ToolArgumentError("\(tool): argument '\(name)' must not be null"))
@@ -122,23 +137,36 @@ func decodeArguments<T: Decodable>(_ type: T.Type, _ json: String, tool: String)
     }
 }
 
-struct ToolArgumentError: Error { var message: String; init(_ m: String) { message = m } }
+struct ToolArgumentError: Error {
+    var message: String
+    init(_ m: String) { message = m }
+}
 
 // MARK: - shell
 
 public struct ShellTool: TypedTool {
     let limits: ToolLimits
     let isolation: Isolation
-    public init(isolation: Isolation, limits: ToolLimits = ToolLimits()) { self.isolation = isolation; self.limits = limits }
-
-    public var spec: ToolSpec {
-        ToolSpec(name: "shell", description: "Run a shell command (/bin/sh -c) in the workspace. Returns exit status and output.",
-                 idempotent: false, parametersSchema: """
-                 {"type":"object","properties":{"command":{"type":"string"},"timeout_seconds":{"type":"integer"},"cwd":{"type":"string","description":"directory relative to the workspace"}},"required":["command"]}
-                 """)
+    public init(isolation: Isolation, limits: ToolLimits = ToolLimits()) {
+        self.isolation = isolation
+        self.limits = limits
     }
 
-    public struct Args: Decodable { var command: String; var timeout_seconds: Int?; var cwd: String? }
+    public var spec: ToolSpec {
+        ToolSpec(
+            name: "shell",
+            description: "Run a shell command (/bin/sh -c) in the workspace. Returns exit status and output.",
+            idempotent: false,
+            parametersSchema: """
+                {"type":"object","properties":{"command":{"type":"string"},"timeout_seconds":{"type":"integer"},"cwd":{"type":"string","description":"directory relative to the workspace"}},"required":["command"]}
+                """)
+    }
+
+    public struct Args: Decodable {
+        var command: String
+        var timeout_seconds: Int?
+        var cwd: String?
+    }
 
     public func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult {
         var cwd = workspace.root
@@ -146,13 +174,15 @@ public struct ShellTool: TypedTool {
             do { cwd = try workspace.resolve(rel) } catch { return .failure("shell: \(error.message)") }
         }
         let timeout = min(max(args.timeout_seconds ?? limits.defaultTimeoutSeconds, 1), limits.maxTimeoutSeconds)
-        let outcome = await ProcessRunner.run(argv: isolation.argv(["/bin/sh", "-c", args.command], workspace: workspace.root, cwd: cwd),
-                                              environment: ToolEnvironment.make(workspace: workspace.root),
-                                              cwd: cwd, timeout: .seconds(timeout), outputLimit: limits.outputBytes,
-                                              maxProcesses: isolation.maxProcesses)
+        let outcome = await ProcessRunner.run(
+            argv: isolation.argv(["/bin/sh", "-c", args.command], workspace: workspace.root, cwd: cwd),
+            environment: ToolEnvironment.make(workspace: workspace.root),
+            cwd: cwd, timeout: .seconds(timeout), outputLimit: limits.outputBytes,
+            maxProcesses: isolation.maxProcesses)
         var text = outcome.output
         if outcome.timedOut { text += "\n(the command was killed after \(timeout) s)" }
-        return ToolResult(ok: outcome.exitCode == 0, output: Payload("exit \(outcome.exitCode)\n" + text), exitCode: outcome.exitCode)
+        return ToolResult(
+            ok: outcome.exitCode == 0, output: Payload("exit \(outcome.exitCode)\n" + text), exitCode: outcome.exitCode)
     }
 }
 
@@ -163,13 +193,21 @@ public struct ReadFileTool: TypedTool {
     public init(limits: ToolLimits = ToolLimits()) { self.limits = limits }
 
     public var spec: ToolSpec {
-        ToolSpec(name: "read_file", description: "Read a text file in the workspace, optionally lines start_line…end_line (1-based, inclusive).",
-                 idempotent: true, parametersSchema: """
-                 {"type":"object","properties":{"path":{"type":"string"},"start_line":{"type":"integer"},"end_line":{"type":"integer"}},"required":["path"]}
-                 """)
+        ToolSpec(
+            name: "read_file",
+            description:
+                "Read a text file in the workspace, optionally lines start_line…end_line (1-based, inclusive).",
+            idempotent: true,
+            parametersSchema: """
+                {"type":"object","properties":{"path":{"type":"string"},"start_line":{"type":"integer"},"end_line":{"type":"integer"}},"required":["path"]}
+                """)
     }
 
-    public struct Args: Decodable { var path: String; var start_line: Int?; var end_line: Int? }
+    public struct Args: Decodable {
+        var path: String
+        var start_line: Int?
+        var end_line: Int?
+    }
 
     public func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult {
         let path: String
@@ -179,13 +217,17 @@ public struct ReadFileTool: TypedTool {
         case .success(let d): data = d
         case .failure(let e): return .failure("read_file: \(args.path): \(e.message)")
         }
-        if data.contains(0) { return ToolResult(ok: true, output: Payload("[binary file: \(data.count) bytes; not shown]")) }
+        if data.contains(0) {
+            return ToolResult(ok: true, output: Payload("[binary file: \(data.count) bytes; not shown]"))
+        }
         var text = String(decoding: data, as: UTF8.self)
         if args.start_line != nil || args.end_line != nil {
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             let from = max(args.start_line ?? 1, 1)
             let to = min(args.end_line ?? lines.count, lines.count)
-            guard from <= to else { return .failure("read_file: line range \(from)…\(to) is empty (the file has \(lines.count) lines)") }
+            guard from <= to else {
+                return .failure("read_file: line range \(from)…\(to) is empty (the file has \(lines.count) lines)")
+            }
             text = lines[(from - 1)..<to].joined(separator: "\n")
         }
         if text.utf8.count > limits.outputBytes {
@@ -202,19 +244,27 @@ public struct WriteFileTool: TypedTool {
     public init() {}
 
     public var spec: ToolSpec {
-        ToolSpec(name: "write_file", description: "Write (create or replace) a text file in the workspace. Parent folders are created.",
-                 idempotent: false, parametersSchema: """
-                 {"type":"object","properties":{"path":{"type":"string"},"content":{"type":"string"}},"required":["path","content"]}
-                 """)
+        ToolSpec(
+            name: "write_file",
+            description: "Write (create or replace) a text file in the workspace. Parent folders are created.",
+            idempotent: false,
+            parametersSchema: """
+                {"type":"object","properties":{"path":{"type":"string"},"content":{"type":"string"}},"required":["path","content"]}
+                """)
     }
 
-    public struct Args: Decodable { var path: String; var content: String }
+    public struct Args: Decodable {
+        var path: String
+        var content: String
+    }
 
     public func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult {
         let path: String
         do { path = try workspace.resolve(args.path) } catch { return .failure("write_file: \(error.message)") }
         switch FileAccess.writeAtomically(path, Data(args.content.utf8), workspace: workspace) {
-        case .success: return ToolResult(ok: true, output: Payload("wrote \(args.content.utf8.count) bytes to \(workspace.relative(path))"))
+        case .success:
+            return ToolResult(
+                ok: true, output: Payload("wrote \(args.content.utf8.count) bytes to \(workspace.relative(path))"))
         case .failure(let e): return .failure("write_file: \(args.path): \(e.message)")
         }
     }
@@ -227,13 +277,19 @@ public struct ListFilesTool: TypedTool {
     public init(limits: ToolLimits = ToolLimits()) { self.limits = limits }
 
     public var spec: ToolSpec {
-        ToolSpec(name: "list_files", description: "List files under a folder of the workspace (default: the whole workspace), skipping .git.",
-                 idempotent: true, parametersSchema: """
-                 {"type":"object","properties":{"path":{"type":"string"},"recursive":{"type":"boolean"}}}
-                 """)
+        ToolSpec(
+            name: "list_files",
+            description: "List files under a folder of the workspace (default: the whole workspace), skipping .git.",
+            idempotent: true,
+            parametersSchema: """
+                {"type":"object","properties":{"path":{"type":"string"},"recursive":{"type":"boolean"}}}
+                """)
     }
 
-    public struct Args: Decodable { var path: String?; var recursive: Bool? }
+    public struct Args: Decodable {
+        var path: String?
+        var recursive: Bool?
+    }
 
     public func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult {
         let base: String
@@ -243,7 +299,10 @@ public struct ListFilesTool: TypedTool {
         func walk(_ dir: String) {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
             for name in names.sorted() where !Workspace.isGitMetadata(name) {
-                if entries.count >= limits.listEntries { truncated = true; return }
+                if entries.count >= limits.listEntries {
+                    truncated = true
+                    return
+                }
                 let full = dir + "/" + name
                 if workspace.isHidden(full) { continue }
                 var st = stat()
@@ -277,17 +336,26 @@ enum FileAccess {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else {
             if errno == ENXIO { return .failure(FileAccessError(message: "not a regular file (a socket or device)")) }
-            return .failure(FileAccessError(message: errno == ENOENT ? "no such file" : String(cString: strerror(errno))))
+            return .failure(
+                FileAccessError(message: errno == ENOENT ? "no such file" : String(cString: strerror(errno))))
         }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { return .failure(FileAccessError(message: String(cString: strerror(errno)))) }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            return .failure(FileAccessError(message: "not a regular file (\(FileAccess.kind(st.st_mode))); file tools read only regular files"))
+            return .failure(
+                FileAccessError(
+                    message: "not a regular file (\(FileAccess.kind(st.st_mode))); file tools read only regular files"))
         }
-        guard st.st_nlink <= 1 else { return .failure(FileAccessError(message: "refused: the file has several hard links")) }
+        guard st.st_nlink <= 1 else {
+            return .failure(FileAccessError(message: "refused: the file has several hard links"))
+        }
         guard Int(st.st_size) <= limit else {
-            return .failure(FileAccessError(message: "the file is \(st.st_size) bytes, over the \(limit)-byte limit; read a line range with shell (sed -n)"))
+            return .failure(
+                FileAccessError(
+                    message:
+                        "the file is \(st.st_size) bytes, over the \(limit)-byte limit; read a line range with shell (sed -n)"
+                ))
         }
         var data = Data(count: Int(st.st_size))
         let n = data.withUnsafeMutableBytes { read(fd, $0.baseAddress, Int(st.st_size)) }
@@ -316,7 +384,9 @@ enum FileAccess {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         } catch { return .failure(FileAccessError(message: "cannot create folder: \(error.localizedDescription)")) }
         // The folder may have been created through a path checked above; re-check its real location.
-        guard let realDir = Workspace.realPath(dir), realDir == workspace.root || realDir.hasPrefix(workspace.root + "/") else {
+        guard let realDir = Workspace.realPath(dir),
+            realDir == workspace.root || realDir.hasPrefix(workspace.root + "/")
+        else {
             return .failure(FileAccessError(message: "refused: the folder is outside the workspace"))
         }
         var st = stat()
@@ -350,16 +420,27 @@ public struct EditFileTool: TypedTool {
     public init(limits: ToolLimits = ToolLimits()) { self.limits = limits }
 
     public var spec: ToolSpec {
-        ToolSpec(name: "edit_file", description: "Replace an exact string in a workspace file. Fails if old_string is missing, or appears more than once without replace_all.",
-                 idempotent: false, parametersSchema: """
-                 {"type":"object","properties":{"path":{"type":"string"},"old_string":{"type":"string"},"new_string":{"type":"string"},"replace_all":{"type":"boolean"}},"required":["path","old_string","new_string"]}
-                 """)
+        ToolSpec(
+            name: "edit_file",
+            description:
+                "Replace an exact string in a workspace file. Fails if old_string is missing, or appears more than once without replace_all.",
+            idempotent: false,
+            parametersSchema: """
+                {"type":"object","properties":{"path":{"type":"string"},"old_string":{"type":"string"},"new_string":{"type":"string"},"replace_all":{"type":"boolean"}},"required":["path","old_string","new_string"]}
+                """)
     }
 
-    public struct Args: Decodable { var path: String; var old_string: String; var new_string: String; var replace_all: Bool? }
+    public struct Args: Decodable {
+        var path: String
+        var old_string: String
+        var new_string: String
+        var replace_all: Bool?
+    }
 
     public func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult {
-        guard !args.old_string.isEmpty else { return .failure("edit_file: old_string is empty; use write_file to create a file") }
+        guard !args.old_string.isEmpty else {
+            return .failure("edit_file: old_string is empty; use write_file to create a file")
+        }
         let path: String
         do { path = try workspace.resolve(args.path) } catch { return .failure("edit_file: \(error.message)") }
         let data: Data
@@ -370,13 +451,21 @@ public struct EditFileTool: TypedTool {
         guard !data.contains(0) else { return .failure("edit_file: \(args.path) is a binary file") }
         let text = String(decoding: data, as: UTF8.self)
         let count = text.components(separatedBy: args.old_string).count - 1
-        guard count > 0 else { return .failure("edit_file: \(args.path): old_string was not found; read the file and copy the text exactly") }
+        guard count > 0 else {
+            return .failure(
+                "edit_file: \(args.path): old_string was not found; read the file and copy the text exactly")
+        }
         guard count == 1 || args.replace_all == true else {
-            return .failure("edit_file: \(args.path): old_string appears \(count) times; add surrounding lines to make it unique, or pass replace_all")
+            return .failure(
+                "edit_file: \(args.path): old_string appears \(count) times; add surrounding lines to make it unique, or pass replace_all"
+            )
         }
         let edited = text.replacingOccurrences(of: args.old_string, with: args.new_string)
         switch FileAccess.writeAtomically(path, Data(edited.utf8), workspace: workspace) {
-        case .success: return ToolResult(ok: true, output: Payload("replaced \(count) occurrence\(count == 1 ? "" : "s") in \(workspace.relative(path))"))
+        case .success:
+            return ToolResult(
+                ok: true,
+                output: Payload("replaced \(count) occurrence\(count == 1 ? "" : "s") in \(workspace.relative(path))"))
         case .failure(let e): return .failure("edit_file: \(args.path): \(e.message)")
         }
     }
@@ -391,33 +480,51 @@ public struct GrepTool: TypedTool {
     public init(limits: ToolLimits = ToolLimits()) { self.limits = limits }
 
     public var spec: ToolSpec {
-        ToolSpec(name: "grep", description: "Search workspace files for a regular expression. Returns path:line: text for each match.",
-                 idempotent: true, parametersSchema: """
-                 {"type":"object","properties":{"pattern":{"type":"string"},"path":{"type":"string","description":"folder or file, default the workspace"},"ignore_case":{"type":"boolean"}},"required":["pattern"]}
-                 """)
+        ToolSpec(
+            name: "grep",
+            description: "Search workspace files for a regular expression. Returns path:line: text for each match.",
+            idempotent: true,
+            parametersSchema: """
+                {"type":"object","properties":{"pattern":{"type":"string"},"path":{"type":"string","description":"folder or file, default the workspace"},"ignore_case":{"type":"boolean"}},"required":["pattern"]}
+                """)
     }
 
-    public struct Args: Decodable { var pattern: String; var path: String?; var ignore_case: Bool? }
+    public struct Args: Decodable {
+        var pattern: String
+        var path: String?
+        var ignore_case: Bool?
+    }
 
     public func run(_ args: Args, workspace: Workspace, call: CallID) async -> ToolResult {
         let regex: NSRegularExpression
-        do { regex = try NSRegularExpression(pattern: args.pattern, options: args.ignore_case == true ? [.caseInsensitive] : []) } catch {
+        do {
+            regex = try NSRegularExpression(
+                pattern: args.pattern, options: args.ignore_case == true ? [.caseInsensitive] : [])
+        } catch {
             return .failure("grep: '\(args.pattern)' is not a valid regular expression")
         }
         let base: String
         do { base = try workspace.resolve(args.path ?? ".") } catch { return .failure("grep: \(error.message)") }
         var files: [String] = []
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: base, isDirectory: &isDir) else { return .failure("grep: \(args.path ?? ".") does not exist") }
+        guard FileManager.default.fileExists(atPath: base, isDirectory: &isDir) else {
+            return .failure("grep: \(args.path ?? ".") does not exist")
+        }
         if isDir.boolValue {
             func walk(_ dir: String) {
-                guard files.count < 20_000, let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+                guard files.count < 20_000, let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
+                    return
+                }
                 for name in names.sorted() where !Workspace.isGitMetadata(name) {
                     let full = dir + "/" + name
                     if workspace.isHidden(full) { continue }
                     var st = stat()
                     guard lstat(full, &st) == 0 else { continue }
-                    if (st.st_mode & S_IFMT) == S_IFDIR { walk(full) } else if (st.st_mode & S_IFMT) == S_IFREG { files.append(full) }
+                    if (st.st_mode & S_IFMT) == S_IFDIR {
+                        walk(full)
+                    } else if (st.st_mode & S_IFMT) == S_IFREG {
+                        files.append(full)
+                    }
                 }
             }
             walk(base)
@@ -432,19 +539,25 @@ public struct GrepTool: TypedTool {
         var bytes = 0
         var truncated = false
         outer: for file in files {
-            guard case let .success(data) = FileAccess.readRegularFile(file, limit: limits.readBytes), !data.contains(0) else { continue }
+            guard case let .success(data) = FileAccess.readRegularFile(file, limit: limits.readBytes), !data.contains(0)
+            else { continue }
             let text = String(decoding: data, as: UTF8.self)
             for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 let s = String(line)
                 guard regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil else { continue }
                 let entry = "\(workspace.relative(file)):\(n + 1): \(s.prefix(300))"
                 bytes += entry.utf8.count + 1
-                if bytes > limits.outputBytes { truncated = true; break outer }
+                if bytes > limits.outputBytes {
+                    truncated = true
+                    break outer
+                }
                 lines.append(entry)
             }
         }
         var out = lines.isEmpty ? "no matches" : lines.joined(separator: "\n")
-        if truncated { out += "\n[… more matches cut at \(limits.outputBytes) bytes; narrow the pattern or the path …]" }
+        if truncated {
+            out += "\n[… more matches cut at \(limits.outputBytes) bytes; narrow the pattern or the path …]"
+        }
         return ToolResult(ok: true, output: Payload(out))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -69,7 +70,8 @@ public struct Workspace: Sendable {
             }
         }
         if parts.contains(where: Workspace.isGitMetadata) {
-            throw WorkspaceError("refused: \(path) is inside .git, git's own metadata, which tools may not touch (use the git tool)")
+            throw WorkspaceError(
+                "refused: \(path) is inside .git, git's own metadata, which tools may not touch (use the git tool)")
         }
         // Walk the existing prefix: no component may be a symbolic link.
         var current = root
@@ -84,24 +86,29 @@ public struct Workspace: Sendable {
             if (st.st_mode & S_IFMT) == S_IFLNK {
                 let shown = parts[...i].joined(separator: "/")
                 guard let target = Workspace.realPath(next) else {
-                    throw WorkspaceError("refused: \(shown) is a dangling symbolic link; file tools do not follow links")
+                    throw WorkspaceError(
+                        "refused: \(shown) is a dangling symbolic link; file tools do not follow links")
                 }
                 guard target == root || target.hasPrefix(root + "/") else {
                     throw WorkspaceError("refused: \(shown) is a symbolic link that leads outside the workspace")
                 }
-                throw WorkspaceError("refused: \(shown) is a symbolic link to \(self.relative(target)); file tools do not follow links: use that path")
+                throw WorkspaceError(
+                    "refused: \(shown) is a symbolic link to \(self.relative(target)); file tools do not follow links: use that path"
+                )
             }
             current = next
         }
         if isHidden(current) {
-            throw WorkspaceError("refused: \(path) is Nightshift's own (its database or keys), not part of the agent's workspace")
+            throw WorkspaceError(
+                "refused: \(path) is Nightshift's own (its database or keys), not part of the agent's workspace")
         }
         return current
     }
 
     /// The path relative to the root, for messages.
     public func relative(_ absolute: String) -> String {
-        absolute == root ? "." : (absolute.hasPrefix(root + "/") ? String(absolute.dropFirst(root.count + 1)) : absolute)
+        absolute == root
+            ? "." : (absolute.hasPrefix(root + "/") ? String(absolute.dropFirst(root.count + 1)) : absolute)
     }
 
     /// `path` absolute and without links: the real path of its longest existing prefix, with the

@@ -17,28 +17,36 @@ public enum ContextBuilder {
         if let h = state.handoff { parts.append("Handoff from the previous shift:\n" + h.markdown) }
         if let note = state.lastNote { parts.append(note) }
         if !state.notes.isEmpty {
-            parts.append("Notes you left:\n" + state.notes.map { "- " + ($0.task.map { "[\($0)] " } ?? "") + $0.text }.joined(separator: "\n"))
+            parts.append(
+                "Notes you left:\n"
+                    + state.notes.map { "- " + ($0.task.map { "[\($0)] " } ?? "") + $0.text }.joined(separator: "\n"))
         }
         return parts.isEmpty ? nil : parts.joined(separator: "\n\n")
     }
 
-    public static func request(state: RunState, recent: [EventEnvelope], call: CallID, task: PlanTask, attempt: Int, turn: Int,
-                               role: String = Role.worker, tools: [ToolSpec], window: Int, diff: String? = nil) -> ModelRequest {
+    public static func request(
+        state: RunState, recent: [EventEnvelope], call: CallID, task: PlanTask, attempt: Int, turn: Int,
+        role: String = Role.worker, tools: [ToolSpec], window: Int, diff: String? = nil
+    ) -> ModelRequest {
         switch role {
         case Role.judge:
-            return ModelRequest(run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: [],
-                                progressNote: nil, feedback: nil, transcript: [], tools: [RoleTools.submitVerdict],
-                                artifacts: judgeArtifacts(state, diff: diff))
+            return ModelRequest(
+                run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: [],
+                progressNote: nil, feedback: nil, transcript: [], tools: [RoleTools.submitVerdict],
+                artifacts: judgeArtifacts(state, diff: diff))
         case Role.planner:
             var artifacts: String?
             if let plan = state.plan {
-                artifacts = "The current plan:\n\n" + plan.markdown(version: state.planVersion, goal: nil) + "Task status: "
+                artifacts =
+                    "The current plan:\n\n" + plan.markdown(version: state.planVersion, goal: nil) + "Task status: "
                     + state.tasks.map { "\($0.id) \($0.status.rawValue)" }.joined(separator: ", ")
                     + "\n\nKeep the ids of finished tasks you keep; they stay finished."
             }
-            return ModelRequest(run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: humanNotices(state),
-                                progressNote: nil, feedback: state.planFeedback, transcript: [], tools: [RoleTools.submitPlan],
-                                guidance: state.guidanceSpec, artifacts: artifacts)
+            return ModelRequest(
+                run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn,
+                notices: humanNotices(state),
+                progressNote: nil, feedback: state.planFeedback, transcript: [], tools: [RoleTools.submitPlan],
+                guidance: state.guidanceSpec, artifacts: artifacts)
         default:
             break
         }
@@ -47,7 +55,9 @@ public enum ContextBuilder {
         var names: [CallID: String] = [:]
         var transcript: [TranscriptEntry] = []
         if let summary = state.compactionSummary {
-            transcript.append(.notice("Summary of the earlier turns of this shift (compacted to keep the context small):\n\(summary)"))
+            transcript.append(
+                .notice("Summary of the earlier turns of this shift (compacted to keep the context small):\n\(summary)")
+            )
         }
         // Only the worker's own turns: a summary, a handoff or a verdict is another role's answer.
         var roles: [CallID: String] = [:]
@@ -60,28 +70,34 @@ public enum ContextBuilder {
                 for t in toolCalls { names[t.id] = t.name }
                 transcript.append(.assistant(text: text.text, toolCalls: toolCalls))
             case let .toolFinished(id, result):
-                transcript.append(.toolResult(call: id, name: names[id] ?? "tool", ok: result.ok, output: result.output.text))
+                transcript.append(
+                    .toolResult(call: id, name: names[id] ?? "tool", ok: result.ok, output: result.output.text))
             case let .toolInDoubt(id, reason):
-                transcript.append(.toolResult(call: id, name: names[id] ?? "tool", ok: false, output: "OUTCOME UNKNOWN: \(reason)"))
+                transcript.append(
+                    .toolResult(call: id, name: names[id] ?? "tool", ok: false, output: "OUTCOME UNKNOWN: \(reason)"))
             case let .taskStarted(_, n) where n > 1:
                 transcript.append(.notice("Attempt \(n) of this task begins."))
             default:
                 break
             }
         }
-        let notices = humanNotices(state) + state.unreportedInDoubt.map {
-            "The call \($0.call) (\($0.name) with arguments \($0.arguments.prefix(300))) was interrupted when the process stopped. "
-                + "Its outcome is UNKNOWN: it may or may not have taken effect. Check the workspace before repeating it."
-        }
+        let notices =
+            humanNotices(state)
+            + state.unreportedInDoubt.map {
+                "The call \($0.call) (\($0.name) with arguments \($0.arguments.prefix(300))) was interrupted when the process stopped. "
+                    + "Its outcome is UNKNOWN: it may or may not have taken effect. Check the workspace before repeating it."
+            }
         let feedback = state.current.flatMap { state.tasks[$0].feedback }
-        let roleTools: [ToolSpec] = switch role {
-        case Role.compactor: []
-        case Role.handoff: [RoleTools.writeHandoff]
-        default: tools
-        }
-        return ModelRequest(run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: notices,
-                            progressNote: handoffNote(state), feedback: feedback, transcript: transcript, tools: roleTools,
-                            guidance: state.guidanceSpec)
+        let roleTools: [ToolSpec] =
+            switch role {
+            case Role.compactor: []
+            case Role.handoff: [RoleTools.writeHandoff]
+            default: tools
+            }
+        return ModelRequest(
+            run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: notices,
+            progressNote: handoffNote(state), feedback: feedback, transcript: transcript, tools: roleTools,
+            guidance: state.guidanceSpec)
     }
 
     static func humanNotices(_ state: RunState) -> [String] {
@@ -90,14 +106,18 @@ public enum ContextBuilder {
 
     /// What the judge grades: the diff and every check's result. Nothing the worker said.
     static func judgeArtifacts(_ state: RunState, diff: String?) -> String {
-        var out = "The change (diff against the last commit):\n\n" + (diff ?? "(no diff: the workspace is not under git)") + "\n\n"
+        var out =
+            "The change (diff against the last commit):\n\n" + (diff ?? "(no diff: the workspace is not under git)")
+            + "\n\n"
         if let i = state.current {
             out += "Check results (run by the harness, after the worker claimed the task done):\n"
             for c in state.tasks[i].checkResults {
-                out += "\n$ \(c.command)\nexit \(c.exitCode) (expected \(c.expectExit)): \(c.passed ? "passed" : "FAILED")\n\(c.outputTail.suffix(1500))\n"
+                out +=
+                    "\n$ \(c.command)\nexit \(c.exitCode) (expected \(c.expectExit)): \(c.passed ? "passed" : "FAILED")\n\(c.outputTail.suffix(1500))\n"
             }
             if let task = state.activeTask, !state.hasEvidence(i) {
-                out += "\nNote: no check of task \(task.id) failed before the work began, so the checks alone cannot show progress; judge the change itself.\n"
+                out +=
+                    "\nNote: no check of task \(task.id) failed before the work began, so the checks alone cannot show progress; judge the change itself.\n"
             }
         }
         return out

@@ -1,5 +1,5 @@
-public import NightshiftCore
 import Foundation
+public import NightshiftCore
 
 /// The brain's loop. Holds no run state between calls: `drive` wakes a run from the log, then
 /// repeatedly folds, decides (purely) and acts, recording every intent before its IO and every
@@ -11,7 +11,8 @@ public struct Harness: Sendable {
         /// How many recent events of the active task the model's transcript draws on. Defaults to 48.
         public var transcriptWindow: Int
         public init(snapshotEvery: Int64 = 64, transcriptWindow: Int = 48) {
-            self.snapshotEvery = snapshotEvery; self.transcriptWindow = transcriptWindow
+            self.snapshotEvery = snapshotEvery
+            self.transcriptWindow = transcriptWindow
         }
     }
 
@@ -28,20 +29,33 @@ public struct Harness: Sendable {
     /// Called with every committed event, in order (live progress, fault injection in tests).
     public let observer: (@Sendable (EventEnvelope) -> Void)?
 
-    public init(store: any EventStore, model: any ModelProvider, tools: any ToolRunner, checks: any CheckRunner,
-                vcs: (any WorkspaceVCS)? = nil, files: (any WorkspaceFiles)? = nil,
-                configuration: Configuration = Configuration(), observer: (@Sendable (EventEnvelope) -> Void)? = nil) {
-        self.store = store; self.model = model; self.tools = tools; self.checks = checks; self.vcs = vcs; self.files = files
-        self.configuration = configuration; self.observer = observer
+    public init(
+        store: any EventStore, model: any ModelProvider, tools: any ToolRunner, checks: any CheckRunner,
+        vcs: (any WorkspaceVCS)? = nil, files: (any WorkspaceFiles)? = nil,
+        configuration: Configuration = Configuration(), observer: (@Sendable (EventEnvelope) -> Void)? = nil
+    ) {
+        self.store = store
+        self.model = model
+        self.tools = tools
+        self.checks = checks
+        self.vcs = vcs
+        self.files = files
+        self.configuration = configuration
+        self.observer = observer
     }
 
     /// Creates a run: its first events are `run_created` and `plan_set`.
     /// - Throws: ``StoreError`` `.sequenceConflict` if a run with this id exists.
     @discardableResult
-    public func create(_ run: RunID, title: String, plan: Plan, workspace: String, settings: RunSettings) async throws -> RunState {
-        let events: [Event] = [.runCreated(title: title, workspace: workspace, model: model.label, settings: settings), .planSet(plan: plan)]
+    public func create(
+        _ run: RunID, title: String, plan: Plan, workspace: String, settings: RunSettings
+    ) async throws -> RunState {
+        let events: [Event] = [
+            .runCreated(title: title, workspace: workspace, model: model.label, settings: settings),
+            .planSet(plan: plan),
+        ]
         var state = RunState(run: run)
-        for e in events { try state.applyUncommitted(e) }   // validate before writing anything
+        for e in events { try state.applyUncommitted(e) }  // validate before writing anything
         let envelopes = try await store.append(events, to: run, expectedSeq: 0)
         envelopes.forEach { observer?($0) }
         return try RunState.fold(run, envelopes)
@@ -49,8 +63,13 @@ public struct Harness: Sendable {
 
     /// Creates a run from a goal: `run_created` and `goal_set`; the planner role makes the plan.
     @discardableResult
-    public func create(_ run: RunID, title: String, goal: String, workspace: String, settings: RunSettings) async throws -> RunState {
-        let events: [Event] = [.runCreated(title: title, workspace: workspace, model: model.label, settings: settings), .goalSet(goal: Payload(goal))]
+    public func create(
+        _ run: RunID, title: String, goal: String, workspace: String, settings: RunSettings
+    ) async throws -> RunState {
+        let events: [Event] = [
+            .runCreated(title: title, workspace: workspace, model: model.label, settings: settings),
+            .goalSet(goal: Payload(goal)),
+        ]
         var state = RunState(run: run)
         for e in events { try state.applyUncommitted(e) }
         let envelopes = try await store.append(events, to: run, expectedSeq: 0)
@@ -71,11 +90,15 @@ public struct Harness: Sendable {
     ///   then; if it fails, the run pauses with the reason.
     /// - Parameter lease: the run's lease, held by this process; every append is fenced with it, so
     ///   a process whose lease was taken over stops at its next append (`StoreError.leaseLost`).
-    public func drive(_ run: RunID, resumedBy: String? = nil, announce: [Event] = [],
-                      provision: (@Sendable () async throws -> [Event])? = nil,
-                      policyChanges: (@Sendable () -> Event?)? = nil, lease: Lease? = nil) async throws -> StopReason {
+    public func drive(
+        _ run: RunID, resumedBy: String? = nil, announce: [Event] = [],
+        provision: (@Sendable () async throws -> [Event])? = nil,
+        policyChanges: (@Sendable () -> Event?)? = nil, lease: Lease? = nil
+    ) async throws -> StopReason {
         // Every run has `note` and `escalate` (decided in the core); a runner's own tool of that name is left alone.
-        let offered = tools.specs + [ToolSpec.note, ToolSpec.escalate].filter { core in !tools.specs.contains { $0.name == core.name } }
+        let offered =
+            tools.specs
+            + [ToolSpec.note, ToolSpec.escalate].filter { core in !tools.specs.contains { $0.name == core.name } }
         let catalog = ToolCatalog(offered)
         var (committed, recent) = try await wakeWithRecent(run)
         await files?.write(WorkspaceViews.progress(committed), workspace: committed.workspace)
@@ -117,12 +140,16 @@ public struct Harness: Sendable {
         func commit(stopping: Bool = false) async throws {
             guard !buffer.isEmpty else { return }
             var snapshot: Snapshot?
-            if committed.lastSeq - lastSnapshotSeq >= (stopping ? min(8, configuration.snapshotEvery) : configuration.snapshotEvery) {
+            if committed.lastSeq - lastSnapshotSeq
+                >= (stopping ? min(8, configuration.snapshotEvery) : configuration.snapshotEvery)
+            {
                 snapshot = Snapshot(seq: committed.lastSeq, state: Array(try JSONEncoder().encode(committed)))
             }
             // The snapshot's digest goes into the chain with it: a snapshot is used only when the log vouches for it.
-            let voucher = snapshot.map { [Event.snapshotTaken(seq: $0.seq, sha256: Payload.blobKey(Data($0.state)))] } ?? []
-            let envelopes = try await store.append(buffer + voucher, to: run, expectedSeq: committed.lastSeq, snapshot: snapshot, fence: lease)
+            let voucher =
+                snapshot.map { [Event.snapshotTaken(seq: $0.seq, sha256: Payload.blobKey(Data($0.state)))] } ?? []
+            let envelopes = try await store.append(
+                buffer + voucher, to: run, expectedSeq: committed.lastSeq, snapshot: snapshot, fence: lease)
             if let snapshot { lastSnapshotSeq = snapshot.seq }
             for e in envelopes {
                 try committed.apply(e)
@@ -174,11 +201,13 @@ public struct Harness: Sendable {
                 if role == Role.judge { guard try await workspaceReady() else { continue } }
                 try await commit()
                 let diff = role == Role.judge ? await vcs?.diff(workspace: committed.workspace) : nil
-                var request = ContextBuilder.request(state: committed, recent: recent, call: call, task: task, attempt: attempt,
-                                                     turn: turn, role: role, tools: offered, window: window(committed), diff: diff)
+                var request = ContextBuilder.request(
+                    state: committed, recent: recent, call: call, task: task, attempt: attempt,
+                    turn: turn, role: role, tools: offered, window: window(committed), diff: diff)
                 // A new shift starts from scratch: it is told what the workspace already holds.
                 if role == Role.worker, committed.settings.loop != nil, committed.shiftTurns == 0, provisioning == nil,
-                   let summary = await vcs?.diffSummary(workspace: committed.workspace) {
+                    let summary = await vcs?.diffSummary(workspace: committed.workspace)
+                {
                     request.artifacts = "Changes in the workspace since the last commit (git diff --stat):\n" + summary
                 }
                 // Retries are appended as they happen, so a long backoff is visible in the log.
@@ -186,22 +215,31 @@ public struct Harness: Sendable {
                 let events: [Event]
                 do {
                     let response = try await model.respond(to: request) { retry in
-                        await recorder.record(.modelRetried(call: call, attempt: retry.attempt, reason: retry.reason, delayMs: retry.delayMs))
+                        await recorder.record(
+                            .modelRetried(
+                                call: call, attempt: retry.attempt, reason: retry.reason, delayMs: retry.delayMs))
                     }
-                    if let why = response.usage.implausibility ?? response.costPicoUSD.flatMap({
-                        (0...Money.maxPicoPerCall).contains($0) ? nil : "a cost of \(Money.format($0))"
-                    }) {
+                    if let why = response.usage.implausibility
+                        ?? response.costPicoUSD.flatMap({
+                            (0...Money.maxPicoPerCall).contains($0) ? nil : "a cost of \(Money.format($0))"
+                        })
+                    {
                         // Recorded as a failed call, not folded: a response the fold would refuse must
                         // not be what every resume stumbles on again.
-                        let reason = "the model's response reported impossible usage (\(why)); it was not recorded. Check the provider, then resume"
+                        let reason =
+                            "the model's response reported impossible usage (\(why)); it was not recorded. Check the provider, then resume"
                         throw ModelError(reason, needsAttention: true)
                     }
-                    events = [.modelResponded(call: call, text: Payload(response.text),
-                                              toolCalls: response.toolCalls.enumerated().map { n, t in
-                                                  ToolCall(id: RunState.toolCallID(call, n + 1), name: t.name, arguments: Payload(t.arguments))
-                                              },
-                                              claimsDone: response.claimsDone, summary: response.summary, usage: response.usage,
-                                              model: response.model, costPicoUSD: response.costPicoUSD, handoff: response.handoff)]
+                    events = [
+                        .modelResponded(
+                            call: call, text: Payload(response.text),
+                            toolCalls: response.toolCalls.enumerated().map { n, t in
+                                ToolCall(
+                                    id: RunState.toolCallID(call, n + 1), name: t.name, arguments: Payload(t.arguments))
+                            },
+                            claimsDone: response.claimsDone, summary: response.summary, usage: response.usage,
+                            model: response.model, costPicoUSD: response.costPicoUSD, handoff: response.handoff)
+                    ]
                 } catch is CancellationError {
                     throw CancellationError()
                 } catch let error as ModelError {
@@ -228,14 +266,21 @@ public struct Harness: Sendable {
                 let ending: Event
                 if limit == nil {
                     ending = .toolFinished(call: call.id, result: await runner.run(call, workspace: workspace))
-                } else if let limit, let result = await ToolDeadline.run(limit: limit, { await runner.run(call, workspace: workspace) }) {
+                } else if let limit,
+                    let result = await ToolDeadline.run(limit: limit, { await runner.run(call, workspace: workspace) })
+                {
                     ending = .toolFinished(call: call.id, result: result)
                 } else if tools.specs.first(where: { $0.name == call.name })?.idempotent == true {
-                    ending = .toolFinished(call: call.id, result: .failure("\(call.name) did not finish within \(limit ?? .zero) and was abandoned"))
+                    ending = .toolFinished(
+                        call: call.id,
+                        result: .failure("\(call.name) did not finish within \(limit ?? .zero) and was abandoned"))
                 } else {
                     // It may still have its effect: say so rather than claim it failed.
-                    ending = .toolInDoubt(call: call.id,
-                                          reason: "\(call.name) did not finish within \(limit ?? .zero); the harness stopped waiting, so its outcome is unknown")
+                    ending = .toolInDoubt(
+                        call: call.id,
+                        reason:
+                            "\(call.name) did not finish within \(limit ?? .zero); the harness stopped waiting, so its outcome is unknown"
+                    )
                 }
                 for e in await tools.takeEvents() + [ending] {
                     try scratch.applyUncommitted(e)
@@ -246,7 +291,8 @@ public struct Harness: Sendable {
                 guard try await workspaceReady() else { continue }
                 try await commit()
                 // Committing twice is harmless: after a crash the second try finds nothing to commit.
-                let result: (commit: String?, detail: String) = await vcs?.commit(workspace: committed.workspace, message: message)
+                let result: (commit: String?, detail: String) =
+                    await vcs?.commit(workspace: committed.workspace, message: message)
                     ?? (commit: nil, detail: "this process has no version control configured")
                 let event = Event.workCommitted(task: task, commit: result.commit, detail: result.detail)
                 try scratch.applyUncommitted(event)
@@ -256,7 +302,10 @@ public struct Harness: Sendable {
                 guard try await workspaceReady() else { continue }
                 try await commit()
                 guard let files else {
-                    let paused = Event.runPaused(reason: "this process cannot read the workspace's protected files (no workspace files port); resume with nightshift")
+                    let paused = Event.runPaused(
+                        reason:
+                            "this process cannot read the workspace's protected files (no workspace files port); resume with nightshift"
+                    )
                     try scratch.applyUncommitted(paused)
                     buffer.append(paused)
                     continue
@@ -265,8 +314,9 @@ public struct Harness: Sendable {
                 let event: Event
                 if let verify {
                     let base = committed.protectedBaseline ?? [:]
-                    event = .protectedVerified(task: verify.task, attempt: verify.attempt,
-                                               changed: base.keys.sorted().filter { now[$0] != base[$0] })
+                    event = .protectedVerified(
+                        task: verify.task, attempt: verify.attempt,
+                        changed: base.keys.sorted().filter { now[$0] != base[$0] })
                 } else {
                     event = .protectedHashed(hashes: now)
                 }
@@ -276,9 +326,11 @@ public struct Harness: Sendable {
             case let .runInit(script):
                 guard try await workspaceReady() else { continue }
                 try await commit()
-                let result = await checks.run(Check(command: script, timeoutSeconds: 1800), workspace: committed.workspace)
-                let event = Event.initRan(exitCode: result.exitCode, passed: result.exitCode == 0, output: Payload(result.output),
-                                          durationMs: result.durationMs)
+                let result = await checks.run(
+                    Check(command: script, timeoutSeconds: 1800), workspace: committed.workspace)
+                let event = Event.initRan(
+                    exitCode: result.exitCode, passed: result.exitCode == 0, output: Payload(result.output),
+                    durationMs: result.durationMs)
                 try scratch.applyUncommitted(event)
                 buffer.append(event)
 
@@ -287,9 +339,10 @@ public struct Harness: Sendable {
                 try await commit()
                 for check in list {
                     let result = await checks.run(check, workspace: committed.workspace)
-                    let event = Event.baselineRan(command: check.command, expectExit: check.expectExit, exitCode: result.exitCode,
-                                                  passed: result.exitCode == check.expectExit, output: Payload(result.output),
-                                                  durationMs: result.durationMs)
+                    let event = Event.baselineRan(
+                        command: check.command, expectExit: check.expectExit, exitCode: result.exitCode,
+                        passed: result.exitCode == check.expectExit, output: Payload(result.output),
+                        durationMs: result.durationMs)
                     try scratch.applyUncommitted(event)
                     buffer.append(event)
                     // Each result is durable as it comes: a kill during a long list loses at most the check running.
@@ -302,10 +355,11 @@ public struct Harness: Sendable {
                 for index in from..<list.count {
                     let check = list[index]
                     let result = await checks.run(check, workspace: committed.workspace)
-                    let event = Event.checkRan(task: task.id, attempt: attempt, index: index, command: check.command,
-                                               expectExit: check.expectExit, exitCode: result.exitCode,
-                                               passed: result.exitCode == check.expectExit, output: Payload(result.output),
-                                               durationMs: result.durationMs)
+                    let event = Event.checkRan(
+                        task: task.id, attempt: attempt, index: index, command: check.command,
+                        expectExit: check.expectExit, exitCode: result.exitCode,
+                        passed: result.exitCode == check.expectExit, output: Payload(result.output),
+                        durationMs: result.durationMs)
                     try scratch.applyUncommitted(event)
                     buffer.append(event)
                     try await commit()
@@ -321,14 +375,17 @@ public struct Harness: Sendable {
         var (state, recent) = try await wakeWithRecent(run)
         guard !state.isTerminal else { return nil }
         if state.status == .paused { try state.applyUncommitted(.runResumed(by: "inspection")) }
-        let offered = tools.specs + [ToolSpec.note, ToolSpec.escalate].filter { core in !tools.specs.contains { $0.name == core.name } }
+        let offered =
+            tools.specs
+            + [ToolSpec.note, ToolSpec.escalate].filter { core in !tools.specs.contains { $0.name == core.name } }
         let catalog = ToolCatalog(offered)
         for _ in 0..<16 {
             switch state.nextAction(tools: catalog) {
             case let .emit(events): for e in events { try state.applyUncommitted(e) }
             case let .callModel(call, task, attempt, turn, role):
-                return ContextBuilder.request(state: state, recent: recent, call: call, task: task, attempt: attempt, turn: turn,
-                                              role: role, tools: offered, window: window(state))
+                return ContextBuilder.request(
+                    state: state, recent: recent, call: call, task: task, attempt: attempt, turn: turn,
+                    role: role, tools: offered, window: window(state))
             default: return nil
             }
         }
@@ -339,17 +396,22 @@ public struct Harness: Sendable {
     /// window mostly overlap, so each event is read and decoded once (decoding is most of a wake).
     func wakeWithRecent(_ run: RunID) async throws -> (RunState, [EventEnvelope]) {
         if let snapshot = try await store.latestSnapshot(of: run),
-           let state = try? JSONDecoder().decode(RunState.self, from: Data(snapshot.state)),
-           state.run == run, state.lastSeq == snapshot.seq, snapshot.seq > 0,
-           let head = try await store.summary(of: run)?.headSeq {
+            let state = try? JSONDecoder().decode(RunState.self, from: Data(snapshot.state)),
+            state.run == run, state.lastSeq == snapshot.seq, snapshot.seq > 0,
+            let head = try await store.summary(of: run)?.headSeq
+        {
             // What came before the shift or its last summary is not in any context: it is not read either.
-            let from = min(snapshot.seq - 1, max(head - Int64(window(state)), state.shiftStartSeq - 1, state.compactedThroughSeq, 0))
+            let from = min(
+                snapshot.seq - 1,
+                max(head - Int64(window(state)), state.shiftStartSeq - 1, state.compactedThroughSeq, 0))
             let events = try await store.read(run, after: from, limit: .max)
             if RunState.vouches(for: snapshot, state: state, in: events) {
                 var s = state
                 for e in events where e.seq > snapshot.seq { try s.apply(e) }
                 guard let i = s.current else { return (s, []) }
-                let start = max(s.tasks[i].startSeq - 1, s.lastSeq - Int64(window(s)), s.shiftStartSeq - 1, s.compactedThroughSeq, 0)
+                let start = max(
+                    s.tasks[i].startSeq - 1, s.lastSeq - Int64(window(s)), s.shiftStartSeq - 1, s.compactedThroughSeq, 0
+                )
                 return (s, events.filter { $0.seq > start })
             }
         }
@@ -359,7 +421,9 @@ public struct Harness: Sendable {
 
     private func loadRecent(_ state: RunState) async throws -> [EventEnvelope] {
         guard let i = state.current else { return [] }
-        let from = max(state.tasks[i].startSeq - 1, state.lastSeq - Int64(window(state)), state.shiftStartSeq - 1, state.compactedThroughSeq, 0)
+        let from = max(
+            state.tasks[i].startSeq - 1, state.lastSeq - Int64(window(state)), state.shiftStartSeq - 1,
+            state.compactedThroughSeq, 0)
         return try await store.read(state.run, after: from, limit: window(state) + 1)
     }
 
@@ -381,13 +445,18 @@ actor RetryRecorder {
     let observer: (@Sendable (EventEnvelope) -> Void)?
 
     init(store: any EventStore, state: RunState, fence: Lease?, observer: (@Sendable (EventEnvelope) -> Void)?) {
-        self.store = store; self.state = state; self.fence = fence; self.observer = observer
+        self.store = store
+        self.state = state
+        self.fence = fence
+        self.observer = observer
     }
 
     func record(_ event: Event) async {
         guard failure == nil else { return }
         do {
-            for e in try await store.append([event], to: state.run, expectedSeq: state.lastSeq, snapshot: nil, fence: fence) {
+            for e in try await store.append(
+                [event], to: state.run, expectedSeq: state.lastSeq, snapshot: nil, fence: fence)
+            {
                 try state.apply(e)
                 appended.append(e)
                 observer?(e)
@@ -408,8 +477,10 @@ extension Event {
     /// Events after which the workspace's PROGRESS.md is rewritten.
     var changesProgress: Bool {
         switch self {
-        case .noteWritten, .noteAdded, .taskBlocked, .runFinished, .runFailed, .planSet, .workspaceProvisioned, .planRevised,
-             .handoffWritten, .judgeVerdict, .baselineRan: true
+        case .noteWritten, .noteAdded, .taskBlocked, .runFinished, .runFailed, .planSet, .workspaceProvisioned,
+            .planRevised,
+            .handoffWritten, .judgeVerdict, .baselineRan:
+            true
         default: false
         }
     }

@@ -25,7 +25,8 @@ public enum ToolDeadline {
 
         func arm(timer: Timer, work: Task<Void, Never>) {
             let late = state.withLock { s -> Bool in
-                s.timer = timer; s.work = work
+                s.timer = timer
+                s.work = work
                 return s.done
             }
             if late { timer.source.cancel() }
@@ -60,8 +61,10 @@ public enum ToolDeadline {
                 let source = DispatchSource.makeTimerSource(queue: .global())
                 let c = limit.components
                 let (ns, overflow) = c.seconds.multipliedReportingOverflow(by: 1_000_000_000)
-                source.schedule(deadline: overflow || ns >= Int64(Int.max / 2) ? .distantFuture
-                                    : .now() + .nanoseconds(Int(ns + c.attoseconds / 1_000_000_000)))
+                source.schedule(
+                    deadline: overflow || ns >= Int64(Int.max / 2)
+                        ? .distantFuture
+                        : .now() + .nanoseconds(Int(ns + c.attoseconds / 1_000_000_000)))
                 source.setEventHandler { race.finish(nil) }
                 let timer = Timer(source: source)
                 race.arm(timer: timer, work: work)

@@ -15,25 +15,42 @@ public struct AnthropicProvider: ModelProvider {
     public let label: String
     public static let apiVersion = "2023-06-01"
 
-    public init(model: String, baseURL: String, key: Secret?, keyHint: String = "ANTHROPIC_API_KEY", label: String,
-                http: ModelHTTPClient, pricing: PricingTable = .defaults, maxTokens: Int = 8192) {
-        self.model = model; self.baseURL = baseURL; self.key = key; self.keyHint = keyHint; self.label = label
-        self.http = http; self.pricing = pricing; self.maxTokens = maxTokens
+    public init(
+        model: String, baseURL: String, key: Secret?, keyHint: String = "ANTHROPIC_API_KEY", label: String,
+        http: ModelHTTPClient, pricing: PricingTable = .defaults, maxTokens: Int = 8192
+    ) {
+        self.model = model
+        self.baseURL = baseURL
+        self.key = key
+        self.keyHint = keyHint
+        self.label = label
+        self.http = http
+        self.pricing = pricing
+        self.maxTokens = maxTokens
     }
 
     public func respond(to request: ModelRequest) async throws -> ModelResponse {
         try await respond(to: request, onRetry: { _ in })
     }
 
-    public func respond(to request: ModelRequest, onRetry: @escaping @Sendable (ModelRetry) async -> Void) async throws -> ModelResponse {
-        var headers = [("content-type", "application/json"), ("accept", "text/event-stream"), ("anthropic-version", Self.apiVersion)]
+    public func respond(
+        to request: ModelRequest, onRetry: @escaping @Sendable (ModelRetry) async -> Void
+    ) async throws -> ModelResponse {
+        var headers = [
+            ("content-type", "application/json"), ("accept", "text/event-stream"),
+            ("anthropic-version", Self.apiVersion),
+        ]
         if let key { headers.append(("x-api-key", key.value)) }
-        let call = HTTPCall(url: baseURL + "/v1/messages", headers: headers, body: Self.body(request, model: model, maxTokens: maxTokens))
-        let (text, proposed, usage, reported) = try await http.perform(call, as: AnthropicAccumulator.self, model: model, secret: key,
-                                                                       keyHint: keyHint, onRetry: onRetry)
+        let call = HTTPCall(
+            url: baseURL + "/v1/messages", headers: headers,
+            body: Self.body(request, model: model, maxTokens: maxTokens))
+        let (text, proposed, usage, reported) = try await http.perform(
+            call, as: AnthropicAccumulator.self, model: model, secret: key,
+            keyHint: keyHint, onRetry: onRetry)
         let (done, summary, handoff, calls) = PromptRenderer.extractClaim(proposed)
-        return ModelResponse(text: text, toolCalls: calls, claimsDone: done, summary: summary, usage: usage, model: reported,
-                             costPicoUSD: pricing.cost(usage, model: reported), handoff: handoff)
+        return ModelResponse(
+            text: text, toolCalls: calls, claimsDone: done, summary: summary, usage: usage, model: reported,
+            costPicoUSD: pricing.cost(usage, model: reported), handoff: handoff)
     }
 
     /// Tool-use ids must match `[a-zA-Z0-9_-]+`: call ids like `m3.1` are sent as `m3_1`.
@@ -44,7 +61,11 @@ public struct AnthropicProvider: ModelProvider {
         var messages: [(role: String, blocks: [JSONValue])] = []
         func add(_ role: String, _ block: JSONValue) {
             // Consecutive blocks of one role go into one message: the API wants user and assistant to alternate.
-            if messages.last?.role == role { messages[messages.count - 1].blocks.append(block) } else { messages.append((role, [block])) }
+            if messages.last?.role == role {
+                messages[messages.count - 1].blocks.append(block)
+            } else {
+                messages.append((role, [block]))
+            }
         }
         add("user", .object([("type", "text"), ("text", .string(p.taskBlock))]))
         for turn in p.turns {
@@ -53,38 +74,77 @@ public struct AnthropicProvider: ModelProvider {
                 if !text.isEmpty { add("assistant", .object([("type", "text"), ("text", .string(text))])) }
                 for c in calls {
                     // tool_use input must be an object: arguments that are not one are shown, never sent as broken JSON.
-                    let input = JSONValue.object(text: c.arguments.text, fallback: .object([("_unparsed_arguments", .string(c.arguments.text))]))
-                    add("assistant", .object([("type", "tool_use"), ("id", .string(wireID(c.id))), ("name", .string(c.name)), ("input", input)]))
+                    let input = JSONValue.object(
+                        text: c.arguments.text, fallback: .object([("_unparsed_arguments", .string(c.arguments.text))]))
+                    add(
+                        "assistant",
+                        .object([
+                            ("type", "tool_use"), ("id", .string(wireID(c.id))), ("name", .string(c.name)),
+                            ("input", input),
+                        ]))
                 }
-                if text.isEmpty && calls.isEmpty { add("assistant", .object([("type", "text"), ("text", "(no reply)")])) }
+                if text.isEmpty && calls.isEmpty {
+                    add("assistant", .object([("type", "text"), ("text", "(no reply)")]))
+                }
             case let .toolResult(call, _, ok, output):
-                add("user", .object([("type", "tool_result"), ("tool_use_id", .string(wireID(call))), ("content", .string(output)), ("is_error", .bool(!ok))]))
+                add(
+                    "user",
+                    .object([
+                        ("type", "tool_result"), ("tool_use_id", .string(wireID(call))), ("content", .string(output)),
+                        ("is_error", .bool(!ok)),
+                    ]))
             case let .user(text):
                 add("user", .object([("type", "text"), ("text", .string(text))]))
             }
         }
         var tools: [JSONValue] = []
         for (n, t) in p.tools.enumerated() {
-            var fields: [(String, JSONValue)] = [("name", .string(t.name)), ("description", .string(t.description)),
-                                                 ("input_schema", PromptRenderer.schema(t.parametersSchema))]
+            var fields: [(String, JSONValue)] = [
+                ("name", .string(t.name)), ("description", .string(t.description)),
+                ("input_schema", PromptRenderer.schema(t.parametersSchema)),
+            ]
             // Cache breakpoints on the stable prefix: tool definitions, then the system prompt.
             if n == p.tools.count - 1 { fields.append(("cache_control", .object([("type", "ephemeral")]))) }
             tools.append(.object(fields))
         }
-        var head: [(String, JSONValue)] = [("model", .string(model)), ("max_tokens", .int(maxTokens)), ("stream", true)]
+        var head: [(String, JSONValue)] = [
+            ("model", .string(model)), ("max_tokens", .int(maxTokens)), ("stream", true),
+        ]
         if !tools.isEmpty { head.append(("tools", .array(tools))) }
-        if let required = p.requiredTool { head.append(("tool_choice", .object([("type", "tool"), ("name", .string(required))]))) }
-        return Data(JSONValue.object(head + [
-            ("messages", .array(messages.map { .object([("role", .string($0.role)), ("content", .array($0.blocks))]) })),
-            ("system", .array([.object([("type", "text"), ("text", .string(p.system)), ("cache_control", .object([("type", "ephemeral")]))])])),
-        ]).bytes)
+        if let required = p.requiredTool {
+            head.append(("tool_choice", .object([("type", "tool"), ("name", .string(required))])))
+        }
+        return Data(
+            JSONValue.object(
+                head + [
+                    (
+                        "messages",
+                        .array(messages.map { .object([("role", .string($0.role)), ("content", .array($0.blocks))]) })
+                    ),
+                    (
+                        "system",
+                        .array([
+                            .object([
+                                ("type", "text"), ("text", .string(p.system)),
+                                ("cache_control", .object([("type", "ephemeral")])),
+                            ])
+                        ])
+                    ),
+                ]
+            ).bytes)
     }
 }
 
 /// `message_start` (input usage), `content_block_start/delta/stop` (text, or tool_use with
 /// `input_json_delta` pieces), `message_delta` (stop reason, output usage), `message_stop`.
 struct AnthropicAccumulator: ResponseAccumulator {
-    struct Block { var type: String; var text = ""; var id = ""; var name = ""; var json = "" }
+    struct Block {
+        var type: String
+        var text = ""
+        var id = ""
+        var name = ""
+        var json = ""
+    }
     var blocks: [Int: Block] = [:]
     var usage = TokenUsage()
     var sawUsage = false
@@ -131,7 +191,10 @@ struct AnthropicAccumulator: ResponseAccumulator {
             if ["overloaded_error", "api_error", "rate_limit_error", "timeout_error"].contains(kind) {
                 throw .retryable("the provider reported \(message) mid-stream", retryAfter: nil)
             }
-            throw .fatal(ModelError("the provider reported \(message)", needsAttention: kind == "authentication_error" || kind == "permission_error"))
+            throw .fatal(
+                ModelError(
+                    "the provider reported \(message)",
+                    needsAttention: kind == "authentication_error" || kind == "permission_error"))
         default:
             break  // ping, content_block_stop, unknown future events
         }
@@ -168,7 +231,9 @@ struct AnthropicAccumulator: ResponseAccumulator {
         complete = true
     }
 
-    func response(configuredModel: String) throws(AttemptError) -> (text: String, calls: [ProposedToolCall], usage: TokenUsage, model: String) {
+    func response(
+        configuredModel: String
+    ) throws(AttemptError) -> (text: String, calls: [ProposedToolCall], usage: TokenUsage, model: String) {
         var text = ""
         var calls: [ProposedToolCall] = []
         for i in blocks.keys.sorted() {
@@ -181,7 +246,10 @@ struct AnthropicAccumulator: ResponseAccumulator {
         }
         if stopReason == "max_tokens" && !calls.isEmpty {
             // A tool call cut off by the token limit has incomplete arguments: never run it.
-            throw .fatal(ModelError("the response hit max_tokens in the middle of a tool call: raise the model's output limit", needsAttention: true))
+            throw .fatal(
+                ModelError(
+                    "the response hit max_tokens in the middle of a tool call: raise the model's output limit",
+                    needsAttention: true))
         }
         return (text, calls, usage, model ?? configuredModel)
     }

@@ -3,7 +3,9 @@ public import NightshiftCore
 /// A JSON value for request bodies, written straight to bytes (Foundation's JSONSerialization
 /// cost milliseconds per call on a full context). Object keys are written sorted, so bodies are
 /// stable and golden-testable. `.raw` embeds text already known to be valid JSON.
-public indirect enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral {
+public indirect enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByBooleanLiteral
+{
     case null
     case bool(Bool)
     case int(Int)
@@ -41,7 +43,9 @@ public indirect enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral,
             out.append(UInt8(ascii: "]"))
         case let .object(fields):
             out.append(UInt8(ascii: "{"))
-            for (n, (k, v)) in fields.sorted(by: { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }).enumerated() {
+            for (n, (k, v)) in fields.sorted(by: { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) })
+                .enumerated()
+            {
                 if n > 0 { out.append(UInt8(ascii: ",")) }
                 JSONText.appendString(k, to: &out)
                 out.append(UInt8(ascii: ":"))

@@ -6,7 +6,8 @@ public struct ModelRoster: ModelProvider {
     public let defaultModel: any ModelProvider
     public let byRole: [(role: String, model: any ModelProvider)]
     public init(default defaultModel: any ModelProvider, byRole: [(role: String, model: any ModelProvider)] = []) {
-        self.defaultModel = defaultModel; self.byRole = byRole
+        self.defaultModel = defaultModel
+        self.byRole = byRole
     }
 
     /// `DEFAULT` or `DEFAULT;role=SPEC;…`: recorded in the run, read back by `resume`. Holds no secret.
@@ -24,7 +25,9 @@ public struct ModelRoster: ModelProvider {
         try await provider(for: request.role).respond(to: request)
     }
 
-    public func respond(to request: ModelRequest, onRetry: @escaping @Sendable (ModelRetry) async -> Void) async throws -> ModelResponse {
+    public func respond(
+        to request: ModelRequest, onRetry: @escaping @Sendable (ModelRetry) async -> Void
+    ) async throws -> ModelResponse {
         try await provider(for: request.role).respond(to: request, onRetry: onRetry)
     }
 

@@ -1,5 +1,5 @@
-public import NightshiftCore
 import Foundation
+public import NightshiftCore
 
 /// Which model a role uses, as written on the command line or in a config file. Holds no secret:
 /// this string is recorded in the run's log, and the key is looked up again on every start.
@@ -30,13 +30,17 @@ public enum ModelSpec: Equatable, Sendable, CustomStringConvertible {
         let kind = String(text[..<colon]), rest = text[text.index(after: colon)...]
         switch kind {
         case "scripted":
-            guard !rest.isEmpty else { throw ModelError("scripted: needs a scenario file, e.g. scripted:scenario.yaml") }
+            guard !rest.isEmpty else {
+                throw ModelError("scripted: needs a scenario file, e.g. scripted:scenario.yaml")
+            }
             return .scripted(path: String(rest))
         case "openai":
             guard !rest.isEmpty else { throw ModelError("openai: needs a model name, e.g. openai:gpt-4o") }
             return .openAI(model: String(rest), baseURL: openAIBaseURL, compatible: false)
         case "anthropic":
-            guard !rest.isEmpty else { throw ModelError("anthropic: needs a model name, e.g. anthropic:claude-sonnet-4-5") }
+            guard !rest.isEmpty else {
+                throw ModelError("anthropic: needs a model name, e.g. anthropic:claude-sonnet-4-5")
+            }
             return .anthropic(model: String(rest), baseURL: anthropicBaseURL, compatible: false)
         case "openai-compatible":
             let (url, model) = try split(rest, kind)
@@ -57,7 +61,8 @@ public enum ModelSpec: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .scripted(path): "scripted:\(path)"
         case let .openAI(model, url, compatible): compatible ? "openai-compatible:\(url)#\(model)" : "openai:\(model)"
-        case let .anthropic(model, url, compatible): compatible ? "anthropic-compatible:\(url)#\(model)" : "anthropic:\(model)"
+        case let .anthropic(model, url, compatible):
+            compatible ? "anthropic-compatible:\(url)#\(model)" : "anthropic:\(model)"
         }
     }
 

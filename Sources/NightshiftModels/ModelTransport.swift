@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Foundation
-public import NightshiftCore
 import NIOCore
 import NIOHTTP1
+public import NightshiftCore
 
 /// Timeouts, retries and limits for model HTTP calls. Every default is stated on its property.
 public struct ModelHTTPSettings: Sendable {
@@ -33,7 +33,9 @@ public struct ModelHTTPSettings: Sendable {
 }
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-func milliseconds(_ d: Duration) -> Int64 { d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000 }
+func milliseconds(_ d: Duration) -> Int64 {
+    d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+}
 
 /// The HTTP client model providers share. The composition root creates one and shuts it down.
 public final class ModelHTTPClient: Sendable {
@@ -43,8 +45,9 @@ public final class ModelHTTPClient: Sendable {
     public init(settings: ModelHTTPSettings = ModelHTTPSettings()) {
         self.settings = settings
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .milliseconds(milliseconds(settings.connectTimeout)),
-                                      read: .milliseconds(milliseconds(settings.idleTimeout)))
+        configuration.timeout = .init(
+            connect: .milliseconds(milliseconds(settings.connectTimeout)),
+            read: .milliseconds(milliseconds(settings.idleTimeout)))
         configuration.redirectConfiguration = .disallow  // a key is sent only to the configured host
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
@@ -66,7 +69,9 @@ protocol ResponseAccumulator {
     mutating func consumeWhole(_ json: [String: Any]) throws(AttemptError)
     /// The stream reached its final event (anything else is a truncated stream).
     var complete: Bool { get }
-    func response(configuredModel: String) throws(AttemptError) -> (text: String, calls: [ProposedToolCall], usage: TokenUsage, model: String)
+    func response(
+        configuredModel: String
+    ) throws(AttemptError) -> (text: String, calls: [ProposedToolCall], usage: TokenUsage, model: String)
 }
 
 struct HTTPCall: Sendable {
@@ -78,9 +83,12 @@ struct HTTPCall: Sendable {
 
 extension ModelHTTPClient {
     /// Runs `call` with retries; reports each retry; returns the accumulated response.
-    func perform<A: ResponseAccumulator>(_ call: HTTPCall, as: A.Type, model: String, secret: Secret?, keyHint: String,
-                                         onRetry: @Sendable (ModelRetry) async -> Void) async throws
-        -> (text: String, calls: [ProposedToolCall], usage: TokenUsage, model: String) {
+    func perform<A: ResponseAccumulator>(
+        _ call: HTTPCall, as: A.Type, model: String, secret: Secret?, keyHint: String,
+        onRetry: @Sendable (ModelRetry) async -> Void
+    ) async throws
+        -> (text: String, calls: [ProposedToolCall], usage: TokenUsage, model: String)
+    {
         var attempt = 1
         while true {
             do {
@@ -88,11 +96,14 @@ extension ModelHTTPClient {
             } catch let e as AttemptError {
                 switch e {
                 case let .fatal(error):
-                    throw ModelError(secret?.scrub(error.message) ?? error.message, needsAttention: error.needsAttention)
+                    throw ModelError(
+                        secret?.scrub(error.message) ?? error.message, needsAttention: error.needsAttention)
                 case let .retryable(reason, retryAfter):
                     let reason = secret?.scrub(reason) ?? reason
                     if let retryAfter, retryAfter > settings.maxRetryAfter {
-                        throw ModelError("\(reason); the provider asks to wait \(milliseconds(retryAfter) / 1000) s, longer than this run waits: resume later")
+                        throw ModelError(
+                            "\(reason); the provider asks to wait \(milliseconds(retryAfter) / 1000) s, longer than this run waits: resume later"
+                        )
                     }
                     guard attempt < settings.maxAttempts else {
                         throw ModelError("\(reason) (gave up after \(attempt) attempts)")
@@ -113,7 +124,8 @@ extension ModelHTTPClient {
         request.body = .bytes(ByteBuffer(bytes: call.body))
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, deadline: .now() + .milliseconds(milliseconds(settings.firstByteTimeout)))
+            response = try await client.execute(
+                request, deadline: .now() + .milliseconds(milliseconds(settings.firstByteTimeout)))
         } catch is CancellationError {
             throw CancellationError()
         } catch {
@@ -133,7 +145,8 @@ extension ModelHTTPClient {
                 for try await chunk in response.body {
                     total += chunk.readableBytes
                     guard total <= settings.maxResponseBytes else {
-                        throw AttemptError.fatal(ModelError("the response from \(call.host) exceeded \(settings.maxResponseBytes) bytes"))
+                        throw AttemptError.fatal(
+                            ModelError("the response from \(call.host) exceeded \(settings.maxResponseBytes) bytes"))
                     }
                     for event in parser.feed(chunk.readableBytesView) { try accumulator.consume(event) }
                 }
@@ -146,31 +159,41 @@ extension ModelHTTPClient {
             }
             _ = parser.finish()
             guard accumulator.complete else {
-                throw AttemptError.retryable("the stream from \(call.host) ended before its final event", retryAfter: nil)
+                throw AttemptError.retryable(
+                    "the stream from \(call.host) ended before its final event", retryAfter: nil)
             }
             return accumulator
         }
         let body: ByteBuffer
         do { body = try await response.body.collect(upTo: settings.maxResponseBytes) } catch {
-            throw AttemptError.retryable("reading the response from \(call.host) failed: \(describe(error))", retryAfter: nil)
+            throw AttemptError.retryable(
+                "reading the response from \(call.host) failed: \(describe(error))", retryAfter: nil)
         }
         let text = String(buffer: body)
         guard let json = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
             let kind = text.trimmingCharacters(in: .whitespaces).hasPrefix("<") ? "HTML" : "not JSON"
-            throw AttemptError.retryable("\(call.host) answered HTTP \(status) with a body that is \(kind): \(text.prefix(120))", retryAfter: nil)
+            throw AttemptError.retryable(
+                "\(call.host) answered HTTP \(status) with a body that is \(kind): \(text.prefix(120))", retryAfter: nil
+            )
         }
         try accumulator.consumeWhole(json)
         return accumulator
     }
 
-    private func classify(status: Int, body: String, headers: HTTPHeaders, host: String, keyHint: String) -> AttemptError {
+    private func classify(
+        status: Int, body: String, headers: HTTPHeaders, host: String, keyHint: String
+    ) -> AttemptError {
         let json = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
-        let message = ((json?["error"] as? [String: Any])?["message"] as? String)
+        let message =
+            ((json?["error"] as? [String: Any])?["message"] as? String)
             ?? (json?["error"] as? String) ?? (json?["message"] as? String)
             ?? String(body.prefix(200)).trimmingCharacters(in: .whitespacesAndNewlines)
         switch status {
         case 401, 403:
-            return .fatal(ModelError("\(host) rejected the API key (HTTP \(status)): check \(keyHint). \(message)", needsAttention: true))
+            return .fatal(
+                ModelError(
+                    "\(host) rejected the API key (HTTP \(status)): check \(keyHint). \(message)", needsAttention: true)
+            )
         case 408, 409, 429, 500...599:
             return .retryable("\(host) answered HTTP \(status): \(message)", retryAfter: retryAfter(headers))
         default:
@@ -210,5 +233,6 @@ extension Dictionary where Key == String, Value == Any {
 
 /// JSON text of `object` with sorted keys (stable request bodies, golden-testable).
 func jsonData(_ object: Any) -> Data {
-    (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+    (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+        ?? Data("{}".utf8)
 }

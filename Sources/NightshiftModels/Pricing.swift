@@ -9,7 +9,10 @@ public struct Price: Sendable, Equatable {
     public var cacheWrite: Int64
     public var output: Int64
     public init(input: Int64, cachedInput: Int64? = nil, cacheWrite: Int64? = nil, output: Int64) {
-        self.input = input; self.cachedInput = cachedInput ?? input; self.cacheWrite = cacheWrite ?? input; self.output = output
+        self.input = input
+        self.cachedInput = cachedInput ?? input
+        self.cacheWrite = cacheWrite ?? input
+        self.output = output
     }
 }
 
@@ -30,7 +33,9 @@ public struct PricingTable: Sendable {
         let plain = max(Int64(usage.input) - cached - writes, 0)
         // Overflow-checked: an absurd price or count gives an absurd cost (refused where it enters), never a trap.
         var total: Int64 = 0
-        for (count, price) in [(plain, p.input), (cached, p.cachedInput), (writes, p.cacheWrite), (Int64(usage.output), p.output)] {
+        for (count, price) in [
+            (plain, p.input), (cached, p.cachedInput), (writes, p.cacheWrite), (Int64(usage.output), p.output),
+        ] {
             let (product, o1) = count.multipliedReportingOverflow(by: price)
             let (sum, o2) = total.addingReportingOverflow(product)
             if o1 || o2 { return .max }

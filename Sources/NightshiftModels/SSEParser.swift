@@ -2,7 +2,10 @@
 public struct SSEEvent: Sendable, Equatable {
     public var event: String?
     public var data: String
-    public init(event: String? = nil, data: String) { self.event = event; self.data = data }
+    public init(event: String? = nil, data: String) {
+        self.event = event
+        self.data = data
+    }
 }
 
 /// An incremental server-sent-events parser (the WHATWG format): feed it bytes as they arrive,
@@ -25,7 +28,9 @@ public struct SSEParser: Sendable {
             }
             switch b {
             case 0x0A: endLine(&out)
-            case 0x0D: endLine(&out); sawCR = true
+            case 0x0D:
+                endLine(&out)
+                sawCR = true
             default: line.append(b)
             }
         }
@@ -33,13 +38,19 @@ public struct SSEParser: Sendable {
     }
 
     /// Ends the stream: an event without its blank line is incomplete and is dropped, as the format says.
-    public mutating func finish() -> [SSEEvent] { line = []; data = []; event = nil; return [] }
+    public mutating func finish() -> [SSEEvent] {
+        line = []
+        data = []
+        event = nil
+        return []
+    }
 
     private mutating func endLine(_ out: inout [SSEEvent]) {
         defer { line.removeAll(keepingCapacity: true) }
         if line.isEmpty {
             if !data.isEmpty { out.append(SSEEvent(event: event, data: data.joined(separator: "\n"))) }
-            data = []; event = nil
+            data = []
+            event = nil
             return
         }
         if line[0] == UInt8(ascii: ":") { return }

@@ -10,7 +10,10 @@ public struct Decisions: Sendable {
     /// Who decides: established by the front end (the CLI uses the OS user), never typed by the caller.
     public let decider: String
 
-    public init(store: any EventStore, decider: String) { self.store = store; self.decider = decider }
+    public init(store: any EventStore, decider: String) {
+        self.store = store
+        self.decider = decider
+    }
 
     /// Approves call `call` (e.g. "m3.1"), or the plan waiting for review (`call` "plan").
     @discardableResult
@@ -54,20 +57,27 @@ public struct Decisions: Sendable {
     /// Whether a text says nothing: empty, or only spaces, line breaks, control and format characters.
     public static func isBlank(_ text: String) -> Bool {
         !text.unicodeScalars.contains { s in
-            !s.properties.isWhitespace && s.properties.generalCategory != .control && s.properties.generalCategory != .format
+            !s.properties.isWhitespace && s.properties.generalCategory != .control
+                && s.properties.generalCategory != .format
         }
     }
 
     func decideCall(_ run: RunID, call: String, approved: Bool, note: String) async throws(DecisionError) -> RunState {
         try await append(run) { state throws(DecisionError) in
             guard let p = state.pendingTools.first(where: { $0.call.id.rawValue == call }) else {
-                throw DecisionError(.notWaiting, "call \(call) of run \(run) is not waiting for approval (nightshift inbox lists what waits)")
+                throw DecisionError(
+                    .notWaiting,
+                    "call \(call) of run \(run) is not waiting for approval (nightshift inbox lists what waits)")
             }
-            guard p.verdict == .ask, !p.requested else { throw DecisionError(.notWaiting, "call \(call) of run \(run) did not ask for approval") }
+            guard p.verdict == .ask, !p.requested else {
+                throw DecisionError(.notWaiting, "call \(call) of run \(run) did not ask for approval")
+            }
             guard p.approved == nil else {
-                throw DecisionError(.alreadyDecided, "call \(call) of run \(run) was already decided (\(p.approvalNote ?? ""))")
+                throw DecisionError(
+                    .alreadyDecided, "call \(call) of run \(run) was already decided (\(p.approvalNote ?? ""))")
             }
-            return .approvalDecided(call: p.call.id, approved: approved, by: decider, note: note, argumentsHash: p.call.arguments.sha256Hex)
+            return .approvalDecided(
+                call: p.call.id, approved: approved, by: decider, note: note, argumentsHash: p.call.arguments.sha256Hex)
         }
     }
 
@@ -76,19 +86,26 @@ public struct Decisions: Sendable {
     func decidePlan(_ run: RunID, approved: Bool, note: String) async throws(DecisionError) -> RunState {
         try await append(run) { state throws(DecisionError) in
             guard state.plan != nil, state.settings.loop?.reviewPlan == true, state.goal != nil else {
-                throw DecisionError(.notWaiting, "run \(run) has no plan waiting for review (only a run started with --goal and --review-plan has one)")
+                throw DecisionError(
+                    .notWaiting,
+                    "run \(run) has no plan waiting for review (only a run started with --goal and --review-plan has one)"
+                )
             }
             guard !state.planApproved, state.current == nil, !state.replanning else {
-                throw DecisionError(.alreadyDecided, "plan version \(state.planVersion) of run \(run) was already decided")
+                throw DecisionError(
+                    .alreadyDecided, "plan version \(state.planVersion) of run \(run) was already decided")
             }
-            return approved ? .planApproved(version: state.planVersion, by: decider, note: note)
+            return approved
+                ? .planApproved(version: state.planVersion, by: decider, note: note)
                 : .planRejected(version: state.planVersion, by: decider, reason: note)
         }
     }
 
     /// Appends a human's event to `run`, re-reading the log if another writer appended first.
     /// `decide` sees the current state and returns the event, or throws why it is refused.
-    func append(_ run: RunID, _ decide: (RunState) throws(DecisionError) -> Event) async throws(DecisionError) -> RunState {
+    func append(
+        _ run: RunID, _ decide: (RunState) throws(DecisionError) -> Event
+    ) async throws(DecisionError) -> RunState {
         do {
             guard try await store.summary(of: run) != nil else {
                 throw DecisionError(.notFound, "no run \(run) (nightshift status lists the runs)")
@@ -97,23 +114,30 @@ public struct Decisions: Sendable {
             // its first event (reading the state below checks only the snapshot's tail).
             let chain = try await store.verifyChain(run)
             if let bad = chain.firstBadSeq {
-                throw DecisionError(.brokenLog, """
+                throw DecisionError(
+                    .brokenLog,
+                    """
                     run \(run)'s log does not verify at event \(bad) (\(chain.problem ?? "broken chain")); no decision was recorded. \
                     See nightshift audit verify \(run)
                     """)
             }
             for _ in 0..<10 {
                 var state = try await store.state(of: run)
-                if state.isTerminal { throw DecisionError(.ended, "run \(run) already \(state.status.rawValue); nothing to decide") }
+                if state.isTerminal {
+                    throw DecisionError(.ended, "run \(run) already \(state.status.rawValue); nothing to decide")
+                }
                 let event = try decide(state)
                 if let approvers = state.policy?.approvers, !approvers.isEmpty, !approvers.contains(decider) {
-                    throw DecisionError(.notAllowed, "\(decider) may not decide for run \(run): its policy names the approvers \(approvers.joined(separator: ", "))")
+                    throw DecisionError(
+                        .notAllowed,
+                        "\(decider) may not decide for run \(run): its policy names the approvers \(approvers.joined(separator: ", "))"
+                    )
                 }
                 do {
                     for e in try await store.append([event], to: run, expectedSeq: state.lastSeq) { try state.apply(e) }
                     return state
                 } catch let error as StoreError where error.code == .sequenceConflict {
-                    continue   // the run moved on meanwhile: decide again on the new state
+                    continue  // the run moved on meanwhile: decide again on the new state
                 }
             }
             throw DecisionError(.busy, "run \(run) keeps changing; try again")
@@ -129,7 +153,9 @@ public struct Decisions: Sendable {
 /// break callers' switches; the message is one line for a person.
 public struct DecisionError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable {
-        private enum Base: Hashable, Sendable { case notFound, notWaiting, alreadyDecided, notAllowed, ended, brokenLog, invalid, busy, store }
+        private enum Base: Hashable, Sendable {
+            case notFound, notWaiting, alreadyDecided, notAllowed, ended, brokenLog, invalid, busy, store
+        }
         private let base: Base
         private init(_ b: Base) { base = b }
         public static let notFound = Code(.notFound)
@@ -149,6 +175,9 @@ public struct DecisionError: Error, CustomStringConvertible, Sendable {
 
     public var code: Code
     public var message: String
-    public init(_ code: Code, _ message: String) { self.code = code; self.message = message }
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
     public var description: String { message }
 }

@@ -1,6 +1,7 @@
-public import NightshiftCore
 import Foundation
+public import NightshiftCore
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,7 +29,10 @@ final class HeadWitness: Sendable {
     }()
 
     init(databasePath: String) {
-        guard databasePath != ":memory:", !databasePath.isEmpty else { folder = nil; return }
+        guard databasePath != ":memory:", !databasePath.isEmpty else {
+            folder = nil
+            return
+        }
         let dir = databasePath + "-heads"
         _ = mkdir(dir, 0o755)
         folder = dir
@@ -41,9 +45,14 @@ final class HeadWitness: Sendable {
     /// A file name for the run: its id when it is plain, else its hex.
     static func fileName(_ run: RunID) -> String {
         let id = run.rawValue
-        if !id.isEmpty, id.count <= 200, id.utf8.allSatisfy({ b in
-            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D || b == 0x5F
-        }) { return id }
+        if !id.isEmpty, id.count <= 200,
+            id.utf8.allSatisfy({ b in
+                (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D
+                    || b == 0x5F
+            })
+        {
+            return id
+        }
         return "x-" + id.utf8.prefix(100).map { String(format: "%02x", $0) }.joined()
     }
 
@@ -68,7 +77,8 @@ final class HeadWitness: Sendable {
 
     /// The head last recorded for `run`, if any.
     func read(_ run: RunID) -> (seq: Int64, hash: String)? {
-        guard let folder, let text = try? String(contentsOfFile: folder + "/" + Self.fileName(run), encoding: .utf8) else { return nil }
+        guard let folder, let text = try? String(contentsOfFile: folder + "/" + Self.fileName(run), encoding: .utf8)
+        else { return nil }
         let parts = text.split(separator: " ", omittingEmptySubsequences: true)
         guard parts.count == 2, let seq = Int64(parts[0]) else { return nil }
         return (seq, parts[1].trimmingCharacters(in: .whitespacesAndNewlines))
@@ -82,5 +92,7 @@ final class HeadWitness: Sendable {
 }
 
 extension String {
-    func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
 }

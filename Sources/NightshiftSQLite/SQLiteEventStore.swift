@@ -1,6 +1,6 @@
-public import NightshiftCore
 import Foundation
 import GRDB
+public import NightshiftCore
 
 /// The event store on one SQLite file (WAL). Concurrent appends, from any number of runs in
 /// this process, share commits: while one transaction commits, later appends queue and go into
@@ -24,9 +24,13 @@ public final class SQLiteEventStore: EventStore {
         public var busyTimeout: Duration
         /// Clock for event times. Defaults to the system clock.
         public var now: @Sendable () -> Timestamp
-        public init(durability: Durability = .full, busyTimeout: Duration = .seconds(5),
-                    now: @escaping @Sendable () -> Timestamp = SQLiteEventStore.systemNow) {
-            self.durability = durability; self.busyTimeout = busyTimeout; self.now = now
+        public init(
+            durability: Durability = .full, busyTimeout: Duration = .seconds(5),
+            now: @escaping @Sendable () -> Timestamp = SQLiteEventStore.systemNow
+        ) {
+            self.durability = durability
+            self.busyTimeout = busyTimeout
+            self.now = now
         }
     }
 
@@ -51,7 +55,8 @@ public final class SQLiteEventStore: EventStore {
             throw StoreError(.io, "cannot create the database folder \(dir): \(error.localizedDescription)")
         }
         if FileManager.default.fileExists(atPath: path), !FileManager.default.isWritableFile(atPath: path) {
-            throw StoreError(.readOnly, "the database \(path) is read-only: make it writable (chmod u+w) or pass another --db")
+            throw StoreError(
+                .readOnly, "the database \(path) is read-only: make it writable (chmod u+w) or pass another --db")
         }
         let pool: DatabasePool
         do {
@@ -111,15 +116,19 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: EventStore
 
-    public func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?, fence: Lease?) async throws -> [EventEnvelope] {
+    public func append(
+        _ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?, fence: Lease?
+    ) async throws -> [EventEnvelope] {
         // Encode here, in the caller's task, so concurrent appenders encode in parallel; only the
         // hash chaining and the inserts happen under the single write lock.
         let time = configuration.now()
         let bodies = try events.enumerated().map { n, event in
             try EventCodec.body(event, run: run, seq: expectedSeq + Int64(n) + 1, time: time)
         }
-        let envelopes = try await committer.submit(AppendRequest(run: run, expectedSeq: expectedSeq, bodies: bodies, snapshot: snapshot,
-                                                                 fence: fence?.epoch))
+        let envelopes = try await committer.submit(
+            AppendRequest(
+                run: run, expectedSeq: expectedSeq, bodies: bodies, snapshot: snapshot,
+                fence: fence?.epoch))
         // Witnessed here, in the appender's task: appenders of different runs write their witnesses in
         // parallel, off the single commit path, and still before the caller acts on what it appended.
         if let last = envelopes.last { witness.record(run, seq: last.seq, hash: last.hash) }
@@ -138,21 +147,28 @@ public final class SQLiteEventStore: EventStore {
         }
         var previous = EventCodec.genesisHash
         if after > 0 {
-            guard let h = try Data.fetchOne(db, sql: "SELECT hash FROM event WHERE run = ? AND seq = ?",
-                                            arguments: [run.rawValue, after]) else {
+            guard
+                let h = try Data.fetchOne(
+                    db, sql: "SELECT hash FROM event WHERE run = ? AND seq = ?",
+                    arguments: [run.rawValue, after])
+            else {
                 throw StoreError(.corrupt, "run \(run): event \(after) is missing", seq: after)
             }
             previous = [UInt8](h)
         }
-        let rows = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT seq, body, hash, blobs FROM event WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?
-            """), arguments: [run.rawValue, after, limit == .max ? -1 : limit])
+        let rows = try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT seq, body, hash, blobs FROM event WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?
+                    """), arguments: [run.rawValue, after, limit == .max ? -1 : limit])
         var keys: [String] = []
         for row in rows { if let b: String = row["blobs"] { keys += b.split(separator: ",").map(String.init) } }
         var blobs: [String: Data] = [:]
         if !keys.isEmpty {
             for key in Set(keys) {
-                if let bytes = try Data.fetchOne(db, sql: "SELECT bytes FROM blob WHERE key = ?", arguments: [key]) { blobs[key] = bytes }
+                if let bytes = try Data.fetchOne(db, sql: "SELECT bytes FROM blob WHERE key = ?", arguments: [key]) {
+                    blobs[key] = bytes
+                }
             }
         }
         let source = BlobSource(blobs)
@@ -167,9 +183,12 @@ public final class SQLiteEventStore: EventStore {
             }
             let body: Data = row["body"]
             let hash: Data = row["hash"]
-            switch EventCodec.decode(body: body, hash: [UInt8](hash), previousHash: previous, run: run, seq: seq, decoder: decoder) {
+            switch EventCodec.decode(
+                body: body, hash: [UInt8](hash), previousHash: previous, run: run, seq: seq, decoder: decoder)
+            {
             case .success(let e): out.append(e)
-            case .failure(let fault): throw StoreError(.corrupt, "run \(run): event \(seq) is corrupt (\(fault))", seq: seq)
+            case .failure(let fault):
+                throw StoreError(.corrupt, "run \(run): event \(seq) is corrupt (\(fault))", seq: seq)
             }
             previous = [UInt8](hash)
             expected += 1
@@ -190,9 +209,10 @@ public final class SQLiteEventStore: EventStore {
     }
 
     static func summary(_ row: Row) -> RunSummary {
-        RunSummary(id: RunID(row["id"] as String), title: row["title"], status: RunStatus(rawValue: row["status"]) ?? .failed,
-                   created: Timestamp(milliseconds: row["created"]), updated: Timestamp(milliseconds: row["updated"]),
-                   headSeq: row["head_seq"])
+        RunSummary(
+            id: RunID(row["id"] as String), title: row["title"], status: RunStatus(rawValue: row["status"]) ?? .failed,
+            created: Timestamp(milliseconds: row["created"]), updated: Timestamp(milliseconds: row["updated"]),
+            headSeq: row["head_seq"])
     }
 
     public func latestSnapshot(of run: RunID) async throws -> Snapshot? {
@@ -205,7 +225,10 @@ public final class SQLiteEventStore: EventStore {
 
     /// The run index's head: where the log should end, and the hash it should end with.
     static func head(_ db: Database, _ run: RunID) throws -> (seq: Int64, hash: [UInt8]) {
-        guard let head = try Row.fetchOne(db, sql: "SELECT head_seq, head_hash FROM run WHERE id = ?", arguments: [run.rawValue]) else {
+        guard
+            let head = try Row.fetchOne(
+                db, sql: "SELECT head_seq, head_hash FROM run WHERE id = ?", arguments: [run.rawValue])
+        else {
             throw StoreError(.runNotFound, "no run \(run) in this database (nightshift status lists the runs)")
         }
         return (head["head_seq"], [UInt8](head["head_hash"] as Data))
@@ -224,13 +247,17 @@ public final class SQLiteEventStore: EventStore {
                     last = tail.hash
                 }
             } catch let error as StoreError {
-                return VerifyReport(run: run, events: after, firstBadSeq: error.seq ?? after + 1, problem: error.message, headHash: headHash)
+                return VerifyReport(
+                    run: run, events: after, firstBadSeq: error.seq ?? after + 1, problem: error.message,
+                    headHash: headHash)
             }
             if after != headSeq || last != headHash {
                 let bad = min(after, headSeq) + 1
-                return VerifyReport(run: run, events: after, firstBadSeq: bad,
-                                    problem: "the run index says the log ends at event \(headSeq) but it ends at \(after): events were added or removed outside Nightshift",
-                                    headHash: headHash)
+                return VerifyReport(
+                    run: run, events: after, firstBadSeq: bad,
+                    problem:
+                        "the run index says the log ends at event \(headSeq) but it ends at \(after): events were added or removed outside Nightshift",
+                    headHash: headHash)
             }
             return VerifyReport(run: run, events: after, firstBadSeq: nil, problem: nil, headHash: headHash)
         }
@@ -244,8 +271,9 @@ public final class SQLiteEventStore: EventStore {
             func bad(_ seq: Int64, _ problem: String) -> VerifyReport {
                 VerifyReport(run: run, events: expected - 1, firstBadSeq: seq, problem: problem, headHash: headHash)
             }
-            let rows = try Row.fetchCursor(db, sql: "SELECT seq, body, hash, blobs FROM event WHERE run = ? ORDER BY seq",
-                                           arguments: [run.rawValue])
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT seq, body, hash, blobs FROM event WHERE run = ? ORDER BY seq",
+                arguments: [run.rawValue])
             let blob = try db.cachedStatement(sql: "SELECT bytes FROM blob WHERE key = ?")
             while let row = try rows.next() {
                 let seq: Int64 = row["seq"]
@@ -270,9 +298,11 @@ public final class SQLiteEventStore: EventStore {
             }
             let last = expected - 1
             if last != headSeq || previous != headHash {
-                return VerifyReport(run: run, events: last, firstBadSeq: min(last, headSeq) + 1,
-                                    problem: "the run index says the log ends at event \(headSeq) but it ends at \(last): events were added or removed outside Nightshift",
-                                    headHash: headHash)
+                return VerifyReport(
+                    run: run, events: last, firstBadSeq: min(last, headSeq) + 1,
+                    problem:
+                        "the run index says the log ends at event \(headSeq) but it ends at \(last): events were added or removed outside Nightshift",
+                    headHash: headHash)
             }
             return VerifyReport(run: run, events: last, firstBadSeq: nil, problem: nil, headHash: headHash)
         }
@@ -286,24 +316,32 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: Leases
 
-    public func acquireLease(_ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool) async throws -> Lease {
+    public func acquireLease(
+        _ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool
+    ) async throws -> Lease {
         let now = configuration.now()
         do {
             return try await writer.write { db in
                 let current = try Self.leaseRecord(db, run)
                 if let current, current.lease.holder != holder, !current.isFree(now: now, ttl: ttl, isAlive: isAlive) {
                     let since = Date(timeIntervalSince1970: Double(current.lease.since.milliseconds) / 1000)
-                    throw StoreError(.leaseHeld, """
+                    throw StoreError(
+                        .leaseHeld,
+                        """
                         run \(run) is being advanced by \(current.lease.holder) since \(since.formatted(.iso8601)); \
                         wait for it, or stop that process
                         """)
                 }
                 let lease = Lease(run: run, epoch: (current?.lease.epoch ?? 0) + 1, holder: holder, since: now)
-                try db.execute(sql: """
-                    INSERT OR REPLACE INTO lease (run, epoch, host, boot, pid, started, since, heartbeat, released)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
-                    """, arguments: [run.rawValue, lease.epoch, holder.host, holder.boot, holder.pid, holder.started,
-                                     now.milliseconds, now.milliseconds])
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO lease (run, epoch, host, boot, pid, started, since, heartbeat, released)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
+                        """,
+                    arguments: [
+                        run.rawValue, lease.epoch, holder.host, holder.boot, holder.pid, holder.started,
+                        now.milliseconds, now.milliseconds,
+                    ])
                 return lease
             }
         } catch { throw Self.mapError(error, path: path) }
@@ -313,8 +351,9 @@ public final class SQLiteEventStore: EventStore {
         let now = configuration.now()
         do {
             try await writer.write { db in
-                try db.execute(sql: "UPDATE lease SET heartbeat = ? WHERE run = ? AND epoch = ? AND released = 0",
-                               arguments: [now.milliseconds, lease.run.rawValue, lease.epoch])
+                try db.execute(
+                    sql: "UPDATE lease SET heartbeat = ? WHERE run = ? AND epoch = ? AND released = 0",
+                    arguments: [now.milliseconds, lease.run.rawValue, lease.epoch])
                 guard db.changesCount == 1 else {
                     throw StoreError(.leaseLost, "run \(lease.run) was taken over; this process stops driving it")
                 }
@@ -325,7 +364,9 @@ public final class SQLiteEventStore: EventStore {
     public func releaseLease(_ lease: Lease) async throws {
         do {
             try await writer.write { db in
-                try db.execute(sql: "UPDATE lease SET released = 1 WHERE run = ? AND epoch = ?", arguments: [lease.run.rawValue, lease.epoch])
+                try db.execute(
+                    sql: "UPDATE lease SET released = 1 WHERE run = ? AND epoch = ?",
+                    arguments: [lease.run.rawValue, lease.epoch])
             }
         } catch { throw Self.mapError(error, path: path) }
     }
@@ -335,10 +376,14 @@ public final class SQLiteEventStore: EventStore {
     }
 
     static func leaseRecord(_ db: Database, _ run: RunID) throws -> LeaseRecord? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM lease WHERE run = ?", arguments: [run.rawValue]) else { return nil }
-        let holder = LeaseHolder(host: row["host"], boot: row["boot"], pid: Int32(row["pid"] as Int64), started: row["started"])
-        return LeaseRecord(lease: Lease(run: run, epoch: row["epoch"], holder: holder, since: Timestamp(milliseconds: row["since"])),
-                           heartbeat: Timestamp(milliseconds: row["heartbeat"]), released: (row["released"] as Int64) != 0)
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM lease WHERE run = ?", arguments: [run.rawValue]) else {
+            return nil
+        }
+        let holder = LeaseHolder(
+            host: row["host"], boot: row["boot"], pid: Int32(row["pid"] as Int64), started: row["started"])
+        return LeaseRecord(
+            lease: Lease(run: run, epoch: row["epoch"], holder: holder, since: Timestamp(milliseconds: row["since"])),
+            heartbeat: Timestamp(milliseconds: row["heartbeat"]), released: (row["released"] as Int64) != 0)
     }
 
     static func mapError(_ error: any Error, path: String) -> StoreError {
@@ -346,9 +391,13 @@ public final class SQLiteEventStore: EventStore {
         if let db = error as? DatabaseError {
             switch db.resultCode {
             case .SQLITE_BUSY, .SQLITE_LOCKED:
-                return StoreError(.locked, "the database \(path) is locked by another process; wait for it to finish or use another --db")
+                return StoreError(
+                    .locked,
+                    "the database \(path) is locked by another process; wait for it to finish or use another --db")
             case .SQLITE_READONLY:
-                return StoreError(.readOnly, "the database \(path) is read-only: make it (and its folder) writable or pass another --db")
+                return StoreError(
+                    .readOnly,
+                    "the database \(path) is read-only: make it (and its folder) writable or pass another --db")
             case .SQLITE_FULL:
                 return StoreError(.io, "the disk holding \(path) is full: nothing was written; free space and resume")
             case .SQLITE_CANTOPEN:
@@ -381,7 +430,8 @@ actor GroupCommitter {
     private var draining = false
 
     init(writer: any DatabaseWriter, path: String) {
-        self.writer = writer; self.path = path
+        self.writer = writer
+        self.path = path
     }
 
     func submit(_ request: AppendRequest) async throws -> [EventEnvelope] {
@@ -427,19 +477,23 @@ actor GroupCommitter {
 
     private static func append(_ db: Database, _ r: AppendRequest) throws -> [EventEnvelope] {
         if let fence = r.fence {
-            let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT epoch, released, pid, host FROM lease WHERE run = ?"),
-                                       arguments: [r.run.rawValue])
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT epoch, released, pid, host FROM lease WHERE run = ?"),
+                arguments: [r.run.rawValue])
             guard let row, row["epoch"] as Int64 == fence, row["released"] as Int64 == 0 else {
                 let by = row.map { " by pid \($0["pid"] as Int64) on \($0["host"] as String)" } ?? ""
                 throw StoreError(.leaseLost, "run \(r.run) was taken over\(by); this process stops driving it")
             }
         }
-        let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT head_seq, head_hash FROM run WHERE id = ?"),
-                                    arguments: [r.run.rawValue])
+        let head = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT head_seq, head_hash FROM run WHERE id = ?"),
+            arguments: [r.run.rawValue])
         let headSeq: Int64 = head?["head_seq"] ?? 0
         guard headSeq == r.expectedSeq else {
-            throw StoreError(.sequenceConflict, "run \(r.run) is at seq \(headSeq), not \(r.expectedSeq): another writer advanced it",
-                             seq: headSeq)
+            throw StoreError(
+                .sequenceConflict,
+                "run \(r.run) is at seq \(headSeq), not \(r.expectedSeq): another writer advanced it",
+                seq: headSeq)
         }
         guard let first = r.bodies.first else { return [] }
         let time = first.time
@@ -448,10 +502,13 @@ actor GroupCommitter {
             guard case let .runCreated(title, _, _, _) = first.event else {
                 throw StoreError(.runNotFound, "no run \(r.run); a run's first event must be run_created")
             }
-            try db.execute(sql: "INSERT INTO run (id, title, status, created, updated, head_seq, head_hash) VALUES (?, ?, 'running', ?, ?, 0, ?)",
-                           arguments: [r.run.rawValue, title, time.milliseconds, time.milliseconds, Data(previous)])
+            try db.execute(
+                sql:
+                    "INSERT INTO run (id, title, status, created, updated, head_seq, head_hash) VALUES (?, ?, 'running', ?, ?, 0, ?)",
+                arguments: [r.run.rawValue, title, time.milliseconds, time.milliseconds, Data(previous)])
         }
-        let insert = try db.cachedStatement(sql: "INSERT INTO event (run, seq, kind, body, hash, blobs) VALUES (?, ?, ?, ?, ?, ?)")
+        let insert = try db.cachedStatement(
+            sql: "INSERT INTO event (run, seq, kind, body, hash, blobs) VALUES (?, ?, ?, ?, ?, ?)")
         let insertBlob = try db.cachedStatement(sql: "INSERT OR IGNORE INTO blob (key, bytes) VALUES (?, ?)")
         var out: [EventEnvelope] = []
         out.reserveCapacity(r.bodies.count)
@@ -461,16 +518,19 @@ actor GroupCommitter {
             let encoded = body.chained(after: previous)
             let keys = encoded.blobs.keys.sorted()
             for key in keys { try insertBlob.execute(arguments: [key, encoded.blobs[key]!]) }
-            try insert.execute(arguments: [r.run.rawValue, seq, event.kind, encoded.body, Data(encoded.envelope.hash),
-                                           keys.isEmpty ? nil : keys.joined(separator: ",")])
+            try insert.execute(arguments: [
+                r.run.rawValue, seq, event.kind, encoded.body, Data(encoded.envelope.hash),
+                keys.isEmpty ? nil : keys.joined(separator: ","),
+            ])
             previous = encoded.envelope.hash
             if let s = event.statusAfter { status = s }
             out.append(encoded.envelope)
         }
         let newHead = r.expectedSeq + Int64(r.bodies.count)
         if let status {
-            try db.execute(sql: "UPDATE run SET head_seq = ?, head_hash = ?, updated = ?, status = ? WHERE id = ?",
-                           arguments: [newHead, Data(previous), time.milliseconds, status.rawValue, r.run.rawValue])
+            try db.execute(
+                sql: "UPDATE run SET head_seq = ?, head_hash = ?, updated = ?, status = ? WHERE id = ?",
+                arguments: [newHead, Data(previous), time.milliseconds, status.rawValue, r.run.rawValue])
         } else {
             try db.cachedStatement(sql: "UPDATE run SET head_seq = ?, head_hash = ?, updated = ? WHERE id = ?")
                 .execute(arguments: [newHead, Data(previous), time.milliseconds, r.run.rawValue])

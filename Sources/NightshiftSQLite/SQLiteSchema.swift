@@ -5,59 +5,61 @@ enum SQLiteSchema {
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1-event-log") { db in
-            try db.execute(sql: """
-                CREATE TABLE run (
-                    id TEXT PRIMARY KEY NOT NULL,
-                    title TEXT NOT NULL,
-                    status TEXT NOT NULL,
-                    created INTEGER NOT NULL,
-                    updated INTEGER NOT NULL,
-                    head_seq INTEGER NOT NULL,
-                    head_hash BLOB NOT NULL
-                );
-                -- One row per event. body is the canonical JSON the hash covers; blobs lists the
-                -- content keys of large payloads it references (NULL when none).
-                -- A rowid table on purpose: WITHOUT ROWID keeps at most ~1 KB of a row on its
-                -- B-tree page, so a typical 1-2 KB event would spill into a mostly empty overflow page.
-                CREATE TABLE event (
-                    id INTEGER PRIMARY KEY,
-                    run TEXT NOT NULL,
-                    seq INTEGER NOT NULL CHECK (seq >= 1),
-                    kind TEXT NOT NULL,
-                    body BLOB NOT NULL,
-                    hash BLOB NOT NULL,
-                    blobs TEXT,
-                    UNIQUE (run, seq)
-                );
-                -- Large payloads, stored once by SHA-256 of their bytes.
-                CREATE TABLE blob (
-                    key TEXT PRIMARY KEY NOT NULL,
-                    bytes BLOB NOT NULL
-                ) WITHOUT ROWID;
-                -- The newest folded state of each run (a cache; the log is the truth).
-                CREATE TABLE snapshot (
-                    run TEXT PRIMARY KEY NOT NULL,
-                    seq INTEGER NOT NULL,
-                    state BLOB NOT NULL
-                ) WITHOUT ROWID;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE run (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        title TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        created INTEGER NOT NULL,
+                        updated INTEGER NOT NULL,
+                        head_seq INTEGER NOT NULL,
+                        head_hash BLOB NOT NULL
+                    );
+                    -- One row per event. body is the canonical JSON the hash covers; blobs lists the
+                    -- content keys of large payloads it references (NULL when none).
+                    -- A rowid table on purpose: WITHOUT ROWID keeps at most ~1 KB of a row on its
+                    -- B-tree page, so a typical 1-2 KB event would spill into a mostly empty overflow page.
+                    CREATE TABLE event (
+                        id INTEGER PRIMARY KEY,
+                        run TEXT NOT NULL,
+                        seq INTEGER NOT NULL CHECK (seq >= 1),
+                        kind TEXT NOT NULL,
+                        body BLOB NOT NULL,
+                        hash BLOB NOT NULL,
+                        blobs TEXT,
+                        UNIQUE (run, seq)
+                    );
+                    -- Large payloads, stored once by SHA-256 of their bytes.
+                    CREATE TABLE blob (
+                        key TEXT PRIMARY KEY NOT NULL,
+                        bytes BLOB NOT NULL
+                    ) WITHOUT ROWID;
+                    -- The newest folded state of each run (a cache; the log is the truth).
+                    CREATE TABLE snapshot (
+                        run TEXT PRIMARY KEY NOT NULL,
+                        seq INTEGER NOT NULL,
+                        state BLOB NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
         }
         // Who drives each run (one process at a time). Every append by a driver checks, in its
         // transaction, that its epoch is still the run's; a take-over increments it.
         m.registerMigration("v2-leases") { db in
-            try db.execute(sql: """
-                CREATE TABLE lease (
-                    run TEXT PRIMARY KEY NOT NULL,
-                    epoch INTEGER NOT NULL,
-                    host TEXT NOT NULL,
-                    boot TEXT NOT NULL,
-                    pid INTEGER NOT NULL,
-                    started INTEGER NOT NULL,
-                    since INTEGER NOT NULL,
-                    heartbeat INTEGER NOT NULL,
-                    released INTEGER NOT NULL DEFAULT 0
-                ) WITHOUT ROWID;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE lease (
+                        run TEXT PRIMARY KEY NOT NULL,
+                        epoch INTEGER NOT NULL,
+                        host TEXT NOT NULL,
+                        boot TEXT NOT NULL,
+                        pid INTEGER NOT NULL,
+                        started INTEGER NOT NULL,
+                        since INTEGER NOT NULL,
+                        heartbeat INTEGER NOT NULL,
+                        released INTEGER NOT NULL DEFAULT 0
+                    ) WITHOUT ROWID;
+                    """)
         }
         return m
     }

@@ -1,11 +1,19 @@
-public import NightshiftCore
 public import Foundation
+public import NightshiftCore
 
 /// The in-memory twin of the SQLite store: same semantics (canonical bytes, hash chain, blobs,
 /// conflicts, snapshots), no durability. Used by tests and benchmarks that measure the harness alone.
 public actor InMemoryEventStore: EventStore {
-    struct Record { var body: Data; var hash: [UInt8]; var blobKeys: [String] }
-    struct Run { var summary: RunSummary; var records: [Record] = []; var snapshot: Snapshot? }
+    struct Record {
+        var body: Data
+        var hash: [UInt8]
+        var blobKeys: [String]
+    }
+    struct Run {
+        var summary: RunSummary
+        var records: [Record] = []
+        var snapshot: Snapshot?
+    }
 
     private var runsByID: [RunID: Run] = [:]
     private var blobs: [String: Data] = [:]
@@ -14,10 +22,14 @@ public actor InMemoryEventStore: EventStore {
 
     public init(now: @escaping @Sendable () -> Timestamp = { Timestamp(milliseconds: 0) }) { self.now = now }
 
-    public func append(_ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?, fence: Lease?) throws -> [EventEnvelope] {
+    public func append(
+        _ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?, fence: Lease?
+    ) throws -> [EventEnvelope] {
         if let fence {
             guard let record = leases[run], !record.released, record.lease.epoch == fence.epoch else {
-                throw StoreError(.leaseLost, "run \(run) is no longer driven by this process (its lease was taken over); it stops here")
+                throw StoreError(
+                    .leaseLost,
+                    "run \(run) is no longer driven by this process (its lease was taken over); it stops here")
             }
         }
         let existing = runsByID[run]
@@ -27,7 +39,9 @@ public actor InMemoryEventStore: EventStore {
         }
         guard !events.isEmpty else { return [] }
         let time = now()
-        var entry = existing ?? Run(summary: RunSummary(id: run, title: "", status: .running, created: time, updated: time, headSeq: 0))
+        var entry =
+            existing
+            ?? Run(summary: RunSummary(id: run, title: "", status: .running, created: time, updated: time, headSeq: 0))
         if existing == nil {
             guard case let .runCreated(title, _, _, _) = events[0] else {
                 throw StoreError(.runNotFound, "run \(run) does not exist; its first event must be run_created")
@@ -38,8 +52,10 @@ public actor InMemoryEventStore: EventStore {
         var out: [EventEnvelope] = []
         var newBlobs: [String: Data] = [:]
         for (n, event) in events.enumerated() {
-            let encoded = try EventCodec.encode(event, run: run, seq: expectedSeq + Int64(n) + 1, time: time, previousHash: previous)
-            entry.records.append(Record(body: encoded.body, hash: encoded.envelope.hash, blobKeys: encoded.blobs.keys.sorted()))
+            let encoded = try EventCodec.encode(
+                event, run: run, seq: expectedSeq + Int64(n) + 1, time: time, previousHash: previous)
+            entry.records.append(
+                Record(body: encoded.body, hash: encoded.envelope.hash, blobKeys: encoded.blobs.keys.sorted()))
             newBlobs.merge(encoded.blobs) { a, _ in a }
             previous = encoded.envelope.hash
             if let s = event.statusAfter { entry.summary.status = s }
@@ -63,20 +79,31 @@ public actor InMemoryEventStore: EventStore {
         for i in start..<end {
             let r = entry.records[i]
             let seq = Int64(i + 1)
-            let source = BlobSource(Dictionary(r.blobKeys.compactMap { k in blobs[k].map { (k, $0) } }, uniquingKeysWith: { a, _ in a }))
-            switch EventCodec.decode(body: r.body, hash: r.hash, previousHash: previous, run: run, seq: seq, blobs: source) {
+            let source = BlobSource(
+                Dictionary(r.blobKeys.compactMap { k in blobs[k].map { (k, $0) } }, uniquingKeysWith: { a, _ in a }))
+            switch EventCodec.decode(
+                body: r.body, hash: r.hash, previousHash: previous, run: run, seq: seq, blobs: source)
+            {
             case .success(let e): out.append(e)
-            case .failure(let fault): throw StoreError(.corrupt, "run \(run): event \(seq) is corrupt (\(fault))", seq: seq)
+            case .failure(let fault):
+                throw StoreError(.corrupt, "run \(run): event \(seq) is corrupt (\(fault))", seq: seq)
             }
             previous = r.hash
         }
         return out
     }
 
-    public func acquireLease(_ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool) throws -> Lease {
+    public func acquireLease(
+        _ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool
+    ) throws -> Lease {
         let time = now()
-        if let record = leases[run], record.lease.holder != holder, !record.isFree(now: time, ttl: ttl, isAlive: isAlive) {
-            throw StoreError(.leaseHeld, "run \(run) is being advanced by \(record.lease.holder) (lease \(record.lease.epoch)); wait, or stop it")
+        if let record = leases[run], record.lease.holder != holder,
+            !record.isFree(now: time, ttl: ttl, isAlive: isAlive)
+        {
+            throw StoreError(
+                .leaseHeld,
+                "run \(run) is being advanced by \(record.lease.holder) (lease \(record.lease.epoch)); wait, or stop it"
+            )
         }
         let lease = Lease(run: run, epoch: (leases[run]?.lease.epoch ?? 0) + 1, holder: holder, since: time)
         leases[run] = LeaseRecord(lease: lease, heartbeat: time, released: false)
@@ -85,7 +112,8 @@ public actor InMemoryEventStore: EventStore {
 
     public func renewLease(_ lease: Lease) throws {
         guard let record = leases[lease.run], !record.released, record.lease.epoch == lease.epoch else {
-            throw StoreError(.leaseLost, "run \(lease.run) is no longer driven by this process (its lease was taken over)")
+            throw StoreError(
+                .leaseLost, "run \(lease.run) is no longer driven by this process (its lease was taken over)")
         }
         leases[lease.run]?.heartbeat = now()
     }
@@ -108,11 +136,13 @@ public actor InMemoryEventStore: EventStore {
         guard let entry = runsByID[run] else { throw StoreError(.runNotFound, "no run \(run)") }
         do {
             let events = try read(run, after: 0, limit: .max)
-            return VerifyReport(run: run, events: Int64(events.count), firstBadSeq: nil, problem: nil,
-                                headHash: entry.records.last?.hash ?? EventCodec.genesisHash)
+            return VerifyReport(
+                run: run, events: Int64(events.count), firstBadSeq: nil, problem: nil,
+                headHash: entry.records.last?.hash ?? EventCodec.genesisHash)
         } catch let error as StoreError {
-            return VerifyReport(run: run, events: Int64(entry.records.count), firstBadSeq: error.seq, problem: error.message,
-                                headHash: entry.records.last?.hash ?? EventCodec.genesisHash)
+            return VerifyReport(
+                run: run, events: Int64(entry.records.count), firstBadSeq: error.seq, problem: error.message,
+                headHash: entry.records.last?.hash ?? EventCodec.genesisHash)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,16 +16,27 @@ public final class ReplayServer: @unchecked Sendable {
         /// Close the connection abruptly (RST) after this many chunks, without finishing the body.
         public var resetAfter: Int?
 
-        public init(status: Int = 200, headers: [(String, String)] = [], chunks: [(text: String, delayMs: Int)], resetAfter: Int? = nil) {
-            self.status = status; self.headers = headers; self.chunks = chunks; self.resetAfter = resetAfter
+        public init(
+            status: Int = 200, headers: [(String, String)] = [], chunks: [(text: String, delayMs: Int)],
+            resetAfter: Int? = nil
+        ) {
+            self.status = status
+            self.headers = headers
+            self.chunks = chunks
+            self.resetAfter = resetAfter
         }
 
         /// A server-sent-events reply, one chunk per event.
-        public static func sse(_ events: [String], status: Int = 200, resetAfter: Int? = nil, delayMs: Int = 0) -> Reply {
-            Reply(status: status, headers: [("Content-Type", "text/event-stream")], chunks: events.map { ($0, delayMs) }, resetAfter: resetAfter)
+        public static func sse(_ events: [String], status: Int = 200, resetAfter: Int? = nil, delayMs: Int = 0) -> Reply
+        {
+            Reply(
+                status: status, headers: [("Content-Type", "text/event-stream")], chunks: events.map { ($0, delayMs) },
+                resetAfter: resetAfter)
         }
 
-        public static func body(_ text: String, status: Int, contentType: String = "application/json", headers: [(String, String)] = []) -> Reply {
+        public static func body(
+            _ text: String, status: Int, contentType: String = "application/json", headers: [(String, String)] = []
+        ) -> Reply {
             Reply(status: status, headers: [("Content-Type", contentType)] + headers, chunks: [(text, 0)])
         }
     }
@@ -53,22 +65,39 @@ public final class ReplayServer: @unchecked Sendable {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard bound == 0, listen(fd, 16) == 0 else { close(fd); throw ReplayServerError("cannot listen on 127.0.0.1") }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else {
+            close(fd)
+            throw ReplayServerError("cannot listen on 127.0.0.1")
+        }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         port = UInt16(bigEndian: addr.sin_port)
         listener = fd
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
     /// Every request received so far.
-    public var requests: [Captured] { lock.lock(); defer { lock.unlock() }; return captured }
+    public var requests: [Captured] {
+        lock.lock()
+        defer { lock.unlock() }
+        return captured
+    }
 
-    public func stop() { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
+    public func stop() {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
 
     private func nextReply() -> Reply {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return replies.count > 1 ? replies.removeFirst() : replies[0]
     }
 
@@ -89,13 +118,16 @@ public final class ReplayServer: @unchecked Sendable {
             let n = read(fd, &chunk, chunk.count)
             guard n > 0 else { return }
             buffer += chunk[0..<n]
-            headerEnd = buffer.indices.dropLast(3).first { buffer[$0] == 13 && buffer[$0 + 1] == 10 && buffer[$0 + 2] == 13 && buffer[$0 + 3] == 10 }
+            headerEnd = buffer.indices.dropLast(3).first {
+                buffer[$0] == 13 && buffer[$0 + 1] == 10 && buffer[$0 + 2] == 13 && buffer[$0 + 3] == 10
+            }
         }
         let head = String(decoding: buffer[0..<headerEnd!], as: UTF8.self).split(separator: "\r\n").map(String.init)
         var headers: [String: String] = [:]
         for line in head.dropFirst() {
             if let colon = line.firstIndex(of: ":") {
-                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                    in: .whitespaces)
             }
         }
         let length = Int(headers["content-length"] ?? "0") ?? 0
@@ -107,8 +139,10 @@ public final class ReplayServer: @unchecked Sendable {
         }
         let parts = (head.first ?? "").split(separator: " ")
         lock.lock()
-        captured.append(Captured(method: parts.first.map(String.init) ?? "", path: parts.count > 1 ? String(parts[1]) : "",
-                                 headers: headers, body: String(decoding: body, as: UTF8.self)))
+        captured.append(
+            Captured(
+                method: parts.first.map(String.init) ?? "", path: parts.count > 1 ? String(parts[1]) : "",
+                headers: headers, body: String(decoding: body, as: UTF8.self)))
         lock.unlock()
 
         let reply = nextReply()
@@ -117,12 +151,18 @@ public final class ReplayServer: @unchecked Sendable {
         out += "\r\n"
         send(fd, out)
         for (i, piece) in reply.chunks.enumerated() {
-            if reply.resetAfter == i { reset(fd); return }
+            if reply.resetAfter == i {
+                reset(fd)
+                return
+            }
             if piece.delayMs > 0 { usleep(UInt32(piece.delayMs) * 1000) }
             let bytes = Array(piece.text.utf8)
             send(fd, String(bytes.count, radix: 16) + "\r\n" + piece.text + "\r\n")
         }
-        if reply.resetAfter == reply.chunks.count { reset(fd); return }
+        if reply.resetAfter == reply.chunks.count {
+            reset(fd)
+            return
+        }
         send(fd, "0\r\n\r\n")
     }
 

@@ -4,7 +4,8 @@ import Foundation
 /// that start Python servers: its interpreter and the prefix the venv links to (the sandbox must
 /// bind both), or nil when the venv or the module is missing.
 public enum TestPython {
-    public static func venv(packageRoot: String, importing module: String) -> (executable: String, basePrefix: String)? {
+    public static func venv(packageRoot: String, importing module: String) -> (executable: String, basePrefix: String)?
+    {
         let python = packageRoot + "/.venv/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python) else { return nil }
         let p = Process()

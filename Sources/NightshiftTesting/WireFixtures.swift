@@ -7,7 +7,9 @@ public enum OpenAIWire {
     }
 
     /// One tool call (arguments split in two pieces), a usage chunk, [DONE].
-    public static func toolCall(_ name: String, _ argumentsJSON: String, promptTokens: Int = 500, completionTokens: Int = 20) -> [String] {
+    public static func toolCall(
+        _ name: String, _ argumentsJSON: String, promptTokens: Int = 500, completionTokens: Int = 20
+    ) -> [String] {
         // Split the text first, then escape each piece: a cut inside an escape sequence would not be JSON.
         func escape(_ s: Substring) -> String {
             s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
@@ -16,7 +18,9 @@ public enum OpenAIWire {
         let (a, b) = (escape(argumentsJSON[..<cut]), escape(argumentsJSON[cut...]))
         return [
             chunk(#"{"role":"assistant","content":"Working."}"#),
-            chunk(#"{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"\#(name)","arguments":"\#(a)"}}]}"#),
+            chunk(
+                #"{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"\#(name)","arguments":"\#(a)"}}]}"#
+            ),
             chunk(#"{"tool_calls":[{"index":0,"function":{"arguments":"\#(b)"}}]}"#),
             chunk("{}", finish: "tool_calls"),
             "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-2024-08-06\",\"choices\":[],\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(completionTokens),\"total_tokens\":\(promptTokens + completionTokens)}}\n\n",

@@ -10,7 +10,8 @@ extension Bench {
     struct ContextBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "context",
-            abstract: "Time to build the next model context of a long run, and its size against the naive full history.",
+            abstract:
+                "Time to build the next model context of a long run, and its size against the naive full history.",
             discussion: """
                 W1 runs (the scripted echo model, a test double) are stopped mid-task after enough steps to hold the \
                 given numbers of events. They run under the planner / worker / judge loop's defaults (no baseline: W1 \
@@ -39,14 +40,18 @@ extension Bench {
                     let approx = max(n * 80 / 418, 16)
                     let steps = approx - approx % 16 + 15
                     let run = RunID("ctx-\(n)")
-                    let driver = Harness(store: store, model: StopAfter(inner: W1Model(steps: steps * 2), turns: steps),
-                                         tools: W1Tools(effectsFile: nil), checks: NoChecks(), configuration: .init())
+                    let driver = Harness(
+                        store: store, model: StopAfter(inner: W1Model(steps: steps * 2), turns: steps),
+                        tools: W1Tools(effectsFile: nil), checks: NoChecks(), configuration: .init())
                     var settings = w1Settings(steps * 2)
                     settings.loop = LoopSettings(baseline: false)
-                    try await driver.create(run, title: "context", plan: w1Plan(steps * 2), workspace: "/tmp", settings: settings)
+                    try await driver.create(
+                        run, title: "context", plan: w1Plan(steps * 2), workspace: "/tmp", settings: settings)
                     _ = try await driver.drive(run)
-                    let harness = Harness(store: store, model: W1Model(steps: steps * 2), tools: W1Tools(effectsFile: nil), checks: NoChecks(),
-                                          configuration: .init())
+                    let harness = Harness(
+                        store: store, model: W1Model(steps: steps * 2), tools: W1Tools(effectsFile: nil),
+                        checks: NoChecks(),
+                        configuration: .init())
                     var samples: [Double] = []
                     var request: ModelRequest?
                     for _ in 0..<builds {
@@ -61,7 +66,10 @@ extension Bench {
                     var contextBytes = rendered.system.utf8.count + rendered.taskBlock.utf8.count
                     for t in rendered.turns {
                         switch t {
-                        case let .assistant(text, calls): contextBytes += text.utf8.count + calls.reduce(0) { $0 + $1.arguments.text.utf8.count + $1.name.utf8.count }
+                        case let .assistant(text, calls):
+                            contextBytes +=
+                                text.utf8.count
+                                + calls.reduce(0) { $0 + $1.arguments.text.utf8.count + $1.name.utf8.count }
                         case let .toolResult(_, name, _, output): contextBytes += name.utf8.count + output.utf8.count
                         case let .user(text): contextBytes += text.utf8.count
                         }
@@ -71,17 +79,28 @@ extension Bench {
                     for e in all {
                         switch e.event {
                         case let .modelResponded(_, text, calls, _, _, _, _, _, _):
-                            naiveBytes += text.text.utf8.count + calls.reduce(0) { $0 + $1.arguments.text.utf8.count + $1.name.utf8.count }
+                            naiveBytes +=
+                                text.text.utf8.count
+                                + calls.reduce(0) { $0 + $1.arguments.text.utf8.count + $1.name.utf8.count }
                         case let .toolFinished(_, result): naiveBytes += result.output.text.utf8.count
                         default: break
                         }
                     }
                     samples.sort()
-                    let median = samples[samples.count / 2], p99 = samples[min(samples.count - 1, samples.count * 99 / 100)]
-                    out.emit(["workload": "context", "events": all.count, "build_median_ms": round3(median), "build_p99_ms": round3(p99),
-                              "context_tokens": contextBytes / 4, "naive_tokens": naiveBytes / 4, "durability": options.label],
-                             table: String(format: "context of a run with %6d events: built in %.3f ms median, %.3f ms p99; %d tokens against %d for the full history (%.1f%%)",
-                                           all.count, median, p99, contextBytes / 4, naiveBytes / 4, 100 * Double(contextBytes) / Double(max(naiveBytes, 1))))
+                    let median = samples[samples.count / 2],
+                        p99 = samples[min(samples.count - 1, samples.count * 99 / 100)]
+                    out.emit(
+                        [
+                            "workload": "context", "events": all.count, "build_median_ms": round3(median),
+                            "build_p99_ms": round3(p99),
+                            "context_tokens": contextBytes / 4, "naive_tokens": naiveBytes / 4,
+                            "durability": options.label,
+                        ],
+                        table: String(
+                            format:
+                                "context of a run with %6d events: built in %.3f ms median, %.3f ms p99; %d tokens against %d for the full history (%.1f%%)",
+                            all.count, median, p99, contextBytes / 4, naiveBytes / 4,
+                            100 * Double(contextBytes) / Double(max(naiveBytes, 1))))
                 }
             }
         }
@@ -94,7 +113,9 @@ struct StopAfter: ModelProvider {
     let turns: Int
     var label: String { inner.label }
     func respond(to request: ModelRequest) async throws -> ModelResponse {
-        guard request.role != "worker" || request.turn < turns else { throw ModelError("bench: stopping here", needsAttention: true) }
+        guard request.role != "worker" || request.turn < turns else {
+            throw ModelError("bench: stopping here", needsAttention: true)
+        }
         return try await inner.respond(to: request)
     }
 }

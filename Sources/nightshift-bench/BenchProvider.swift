@@ -29,12 +29,15 @@ extension Bench {
                     var build: [Double] = [], render: [Double] = [], parse: [Double] = []
                     for _ in 0..<calls {
                         var t = ContinuousClock.now
-                        let request = ContextBuilder.request(state: state, recent: recent, call: CallID("m99"), task: state.activeTask!,
-                                                             attempt: 1, turn: 40, tools: benchTools, window: 48)
+                        let request = ContextBuilder.request(
+                            state: state, recent: recent, call: CallID("m99"), task: state.activeTask!,
+                            attempt: 1, turn: 40, tools: benchTools, window: 48)
                         build.append(ms(ContinuousClock.now - t))
                         t = ContinuousClock.now
-                        let body = provider == "openai" ? OpenAIProvider.body(request, model: "gpt-4o")
-                                                        : AnthropicProvider.body(request, model: "claude-sonnet-4-5", maxTokens: 8192)
+                        let body =
+                            provider == "openai"
+                            ? OpenAIProvider.body(request, model: "gpt-4o")
+                            : AnthropicProvider.body(request, model: "claude-sonnet-4-5", maxTokens: 8192)
                         render.append(ms(ContinuousClock.now - t))
                         precondition(!body.isEmpty)
                         t = ContinuousClock.now
@@ -44,34 +47,55 @@ extension Bench {
                     }
                     let roundTrip = try await loopbackRoundTrip(provider: provider, state: state, recent: recent)
                     let overhead = median(build) + median(render) + median(parse)
-                    out.emit(["workload": "provider", "provider": provider, "calls": calls, "overhead_ms": round3(overhead),
-                              "context_ms": round3(median(build)), "render_ms": round3(median(render)), "parse_ms": round3(median(parse)),
-                              "loopback_round_trip_ms": round3(roundTrip)],
-                             table: String(format: "%@: overhead per call %.3f ms (context %.3f, render %.3f, parse %.3f; medians of %d) · loopback round trip %.2f ms",
-                                           provider, overhead, median(build), median(render), median(parse), calls, roundTrip))
+                    out.emit(
+                        [
+                            "workload": "provider", "provider": provider, "calls": calls,
+                            "overhead_ms": round3(overhead),
+                            "context_ms": round3(median(build)), "render_ms": round3(median(render)),
+                            "parse_ms": round3(median(parse)),
+                            "loopback_round_trip_ms": round3(roundTrip),
+                        ],
+                        table: String(
+                            format:
+                                "%@: overhead per call %.3f ms (context %.3f, render %.3f, parse %.3f; medians of %d) · loopback round trip %.2f ms",
+                            provider, overhead, median(build), median(render), median(parse), calls, roundTrip))
                 }
                 let (mb, seconds, events) = sseThroughput(megabytes: megabytes)
-                out.emit(["workload": "sse", "megabytes": round1(mb), "mb_per_s": round1(mb / seconds), "events": events],
-                         table: String(format: "SSE parse + OpenAI chunk decoding: %.1f MB in %.2f s = %.1f MB/s (%d events)", mb, seconds, mb / seconds, events))
+                out.emit(
+                    ["workload": "sse", "megabytes": round1(mb), "mb_per_s": round1(mb / seconds), "events": events],
+                    table: String(
+                        format: "SSE parse + OpenAI chunk decoding: %.1f MB in %.2f s = %.1f MB/s (%d events)", mb,
+                        seconds, mb / seconds, events))
             }
         }
     }
 }
 
 private let benchTools = [
-    ToolSpec(name: "shell", description: "Run a shell command.", idempotent: false, parametersSchema: #"{"type":"object","properties":{"command":{"type":"string"}}}"#),
-    ToolSpec(name: "read_file", description: "Read a file.", idempotent: true, parametersSchema: #"{"type":"object","properties":{"path":{"type":"string"}}}"#),
+    ToolSpec(
+        name: "shell", description: "Run a shell command.", idempotent: false,
+        parametersSchema: #"{"type":"object","properties":{"command":{"type":"string"}}}"#),
+    ToolSpec(
+        name: "read_file", description: "Read a file.", idempotent: true,
+        parametersSchema: #"{"type":"object","properties":{"path":{"type":"string"}}}"#),
 ]
 
 /// A worker mid-task with a full transcript window of 1 KB tool outputs.
 private func benchState() throws -> (RunState, [EventEnvelope]) {
     let run = RunID("bench")
-    let plan = Plan(title: "b", tasks: [PlanTask(id: TaskID("t"), description: "Refactor the parser and keep the tests green.",
-                                                 checks: [Check(command: "swift test")])])
+    let plan = Plan(
+        title: "b",
+        tasks: [
+            PlanTask(
+                id: TaskID("t"), description: "Refactor the parser and keep the tests green.",
+                checks: [Check(command: "swift test")])
+        ])
     var state = RunState(run: run)
     var envelopes: [EventEnvelope] = []
     func add(_ e: Event) throws {
-        let env = try EventCodec.encode(e, run: run, seq: state.lastSeq + 1, time: Timestamp(milliseconds: 0), previousHash: state.lastHash).envelope
+        let env = try EventCodec.encode(
+            e, run: run, seq: state.lastSeq + 1, time: Timestamp(milliseconds: 0), previousHash: state.lastHash
+        ).envelope
         try state.apply(env)
         envelopes.append(env)
     }
@@ -81,18 +105,29 @@ private func benchState() throws -> (RunState, [EventEnvelope]) {
     for n in 1...40 {
         let call = RunState.modelCallID(n)
         try add(.modelRequested(call: call, task: TaskID("t"), turn: n - 1, role: "worker"))
-        try add(.modelResponded(call: call, text: Payload("Looking at part \(n)."), toolCalls: [ToolCall(id: RunState.toolCallID(call, 1), name: "read_file",
-                                arguments: Payload(#"{"path":"Sources/Parser/Part\#(n).swift"}"#))], claimsDone: false, summary: nil,
-                                usage: TokenUsage(input: 5000, output: 50), model: "m", costPicoUSD: nil))
+        try add(
+            .modelResponded(
+                call: call, text: Payload("Looking at part \(n)."),
+                toolCalls: [
+                    ToolCall(
+                        id: RunState.toolCallID(call, 1), name: "read_file",
+                        arguments: Payload(#"{"path":"Sources/Parser/Part\#(n).swift"}"#))
+                ], claimsDone: false, summary: nil,
+                usage: TokenUsage(input: 5000, output: 50), model: "m", costPicoUSD: nil))
         try add(.toolRequested(call: RunState.toolCallID(call, 1), name: "read_file", idempotent: true))
         try add(.toolStarted(call: RunState.toolCallID(call, 1)))
-        try add(.toolFinished(call: RunState.toolCallID(call, 1), result: ToolResult(ok: true, output: Payload(String(repeating: "let x = 1\n", count: 102)))))
+        try add(
+            .toolFinished(
+                call: RunState.toolCallID(call, 1),
+                result: ToolResult(ok: true, output: Payload(String(repeating: "let x = 1\n", count: 102)))))
     }
     try add(.modelRequested(call: RunState.modelCallID(41), task: TaskID("t"), turn: 40, role: "worker"))
     return (state, Array(envelopes.suffix(48)))
 }
 
-private func openAIStream() -> [UInt8] { Array(OpenAIWire.toolCall("read_file", #"{"path":"Sources/Parser/Part41.swift"}"#).joined().utf8) }
+private func openAIStream() -> [UInt8] {
+    Array(OpenAIWire.toolCall("read_file", #"{"path":"Sources/Parser/Part41.swift"}"#).joined().utf8)
+}
 
 private func anthropicStream() -> [UInt8] {
     let events = [
@@ -115,18 +150,24 @@ private func parseStream(_ bytes: [UInt8]) throws -> Int {
 private func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
 private func loopbackRoundTrip(provider: String, state: RunState, recent: [EventEnvelope]) async throws -> Double {
-    let reply = provider == "openai" ? ReplayServer.Reply.sse(OpenAIWire.toolCall("read_file", #"{"path":"a"}"#))
-                                     : ReplayServer.Reply(status: 200, headers: [("Content-Type", "text/event-stream")], chunks: [(String(decoding: anthropicStream(), as: UTF8.self), 0)])
+    let reply =
+        provider == "openai"
+        ? ReplayServer.Reply.sse(OpenAIWire.toolCall("read_file", #"{"path":"a"}"#))
+        : ReplayServer.Reply(
+            status: 200, headers: [("Content-Type", "text/event-stream")],
+            chunks: [(String(decoding: anthropicStream(), as: UTF8.self), 0)])
     let server = try ReplayServer([reply])
     defer { server.stop() }
     let http = ModelHTTPClient()
-    let model: any ModelProvider = provider == "openai"
+    let model: any ModelProvider =
+        provider == "openai"
         ? OpenAIProvider(model: "gpt-4o", baseURL: server.baseURL + "/v1", key: nil, label: "bench", http: http)
         : AnthropicProvider(model: "claude-sonnet-4-5", baseURL: server.baseURL, key: nil, label: "bench", http: http)
     var times: [Double] = []
     for _ in 0..<50 {
-        let request = ContextBuilder.request(state: state, recent: recent, call: CallID("m99"), task: state.activeTask!, attempt: 1, turn: 40,
-                                             tools: benchTools, window: 48)
+        let request = ContextBuilder.request(
+            state: state, recent: recent, call: CallID("m99"), task: state.activeTask!, attempt: 1, turn: 40,
+            tools: benchTools, window: 48)
         let t = ContinuousClock.now
         _ = try await model.respond(to: request)
         times.append(ms(ContinuousClock.now - t))

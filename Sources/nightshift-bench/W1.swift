@@ -1,6 +1,7 @@
 import Foundation
 import NightshiftCLI
 import NightshiftCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,32 +16,46 @@ struct W1Model: ModelProvider {
     func respond(to request: ModelRequest) async throws -> ModelResponse {
         // Under the loop the harness asks for summaries of older turns and for handoffs: fixed ones will do here.
         if request.role == Role.compactor {
-            return ModelResponse(text: "Summary (W1 test double): the echo steps so far all returned their text.",
-                                 usage: TokenUsage(input: 200, output: 20), model: "scripted-w1")
+            return ModelResponse(
+                text: "Summary (W1 test double): the echo steps so far all returned their text.",
+                usage: TokenUsage(input: 200, output: 20), model: "scripted-w1")
         }
         if request.role == Role.handoff {
-            return ModelResponse(text: "", toolCalls: [ProposedToolCall(name: "write_handoff", arguments: #"{"done":"echo steps so far","left":"the remaining echo steps"}"#)],
-                                 usage: TokenUsage(input: 200, output: 20), model: "scripted-w1")
+            return ModelResponse(
+                text: "",
+                toolCalls: [
+                    ProposedToolCall(
+                        name: "write_handoff",
+                        arguments: #"{"done":"echo steps so far","left":"the remaining echo steps"}"#)
+                ],
+                usage: TokenUsage(input: 200, output: 20), model: "scripted-w1")
         }
         let i = request.turn  // turns already taken = echo results already handed back
         if i > 0, case let .notice(text)? = request.transcript.last, text.hasPrefix("Summary of the earlier turns") {
             // Just compacted: the previous step's result is in the summary.
-        } else if i > 0, request.transcript.isEmpty, request.progressNote?.contains("Handoff from the previous shift") == true {
+        } else if i > 0, request.transcript.isEmpty,
+            request.progressNote?.contains("Handoff from the previous shift") == true
+        {
             // A new shift: it starts from the handoff note alone.
         } else if i > 0 {
             // The history handed over must end with the previous step's echo (or its in-doubt notice).
             guard case let .toolResult(_, name, _, output)? = request.transcript.last, name == "echo",
-                  output.hasPrefix("echo#\(i):") || output.hasPrefix("OUTCOME UNKNOWN") else {
-                throw CLIError("W1 model: the context does not end with the result of step \(i) (it ends with \(String(describing: request.transcript.last).prefix(120)), \(request.transcript.count) entries)")
+                output.hasPrefix("echo#\(i):") || output.hasPrefix("OUTCOME UNKNOWN")
+            else {
+                throw CLIError(
+                    "W1 model: the context does not end with the result of step \(i) (it ends with \(String(describing: request.transcript.last).prefix(120)), \(request.transcript.count) entries)"
+                )
             }
         }
         if i >= steps {
-            return ModelResponse(text: "All \(steps) steps echoed.", claimsDone: true, summary: "echoed \(steps) steps",
-                                 usage: TokenUsage(input: 200, output: 10), model: "scripted-w1")
+            return ModelResponse(
+                text: "All \(steps) steps echoed.", claimsDone: true, summary: "echoed \(steps) steps",
+                usage: TokenUsage(input: 200, output: 10), model: "scripted-w1")
         }
         let args = "{\"of\":\(steps),\"step\":\(i + 1),\"text\":\"\(W1Model.text)\"}"
-        return ModelResponse(text: "", toolCalls: [ProposedToolCall(name: "echo", arguments: args)],
-                             usage: TokenUsage(input: 200, output: 60), model: "scripted-w1")
+        return ModelResponse(
+            text: "", toolCalls: [ProposedToolCall(name: "echo", arguments: args)],
+            usage: TokenUsage(input: 200, output: 60), model: "scripted-w1")
     }
 }
 
@@ -54,12 +69,20 @@ struct W1Tools: ToolRunner {
     static let filler = String(repeating: "x", count: 1024)
 
     var specs: [ToolSpec] {
-        [ToolSpec(name: "echo", description: "Echo the step back.", idempotent: false,
-                  parametersSchema: #"{"type":"object","properties":{"step":{"type":"integer"},"of":{"type":"integer"},"text":{"type":"string"}}}"#)]
+        [
+            ToolSpec(
+                name: "echo", description: "Echo the step back.", idempotent: false,
+                parametersSchema:
+                    #"{"type":"object","properties":{"step":{"type":"integer"},"of":{"type":"integer"},"text":{"type":"string"}}}"#
+            )
+        ]
     }
 
     func run(_ call: ToolCall, workspace: String) async -> ToolResult {
-        struct Args: Decodable { var step: Int; var text: String }
+        struct Args: Decodable {
+            var step: Int
+            var text: String
+        }
         guard let args = try? JSONDecoder().decode(Args.self, from: Data(call.arguments.text.utf8)) else {
             return .failure("echo: bad arguments")
         }
@@ -78,7 +101,9 @@ struct W1Tools: ToolRunner {
 
 /// W1 has no acceptance checks; this runner is never asked.
 struct NoChecks: CheckRunner {
-    func run(_ check: Check, workspace: String) async -> CheckResult { CheckResult(exitCode: 1, output: "no checks in W1", durationMs: 0) }
+    func run(_ check: Check, workspace: String) async -> CheckResult {
+        CheckResult(exitCode: 1, output: "no checks in W1", durationMs: 0)
+    }
 }
 
 /// The W1 plan: one task whose description is the user message `steps=K`.
@@ -91,11 +116,16 @@ final class StepClock: @unchecked Sendable {
     private let lock = NSLock()
     private(set) var instants: [ContinuousClock.Instant] = []
     func record(_ e: EventEnvelope) {
-        if case .toolFinished = e.event { lock.lock(); instants.append(.now); lock.unlock() }
+        if case .toolFinished = e.event {
+            lock.lock()
+            instants.append(.now)
+            lock.unlock()
+        }
     }
     /// Mean ms per step over steps [from, to) (step k's time = commit of k minus commit of k-1).
     func meanStepMs(_ from: Int, _ to: Int) -> Double {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard to <= instants.count, from >= 1, to > from else { return .nan }
         return ms(instants[to - 1] - instants[from - 1]) / Double(to - from)
     }

@@ -8,61 +8,91 @@ import Testing
     @Test func canonicalEncodingIsStable() throws {
         let e = try EventCodec.encode(
             .toolFinished(call: CallID("m3.1"), result: ToolResult(ok: true, output: "a/b \"q\" ü", exitCode: 0)),
-            run: RunID("run-1"), seq: 7, time: Timestamp(milliseconds: 1_700_000_000_000), previousHash: EventCodec.genesisHash)
-        let golden = #"{"actor":"tool","event":{"toolFinished":{"call":"m3.1","result":{"exitCode":0,"ok":true,"output":"a/b \"q\" ü"}}},"run":"run-1","seq":7,"time":1700000000000,"v":1}"#
+            run: RunID("run-1"), seq: 7, time: Timestamp(milliseconds: 1_700_000_000_000),
+            previousHash: EventCodec.genesisHash)
+        let golden =
+            #"{"actor":"tool","event":{"toolFinished":{"call":"m3.1","result":{"exitCode":0,"ok":true,"output":"a/b \"q\" ü"}}},"run":"run-1","seq":7,"time":1700000000000,"v":1}"#
         #expect(String(decoding: e.body, as: UTF8.self) == golden)
         // SHA-256(32 zero bytes ‖ golden), computed independently (Python hashlib).
         #expect(e.envelope.hash.hex == "b240c1b096cf0d2a01ae8be6cfcee59f9be3580ef1a066563542a341babc8ebc")
     }
 
     @Test func hashChainsFromThePreviousHash() throws {
-        let a = try EventCodec.encode(.runPaused(reason: "x"), run: RunID("r"), seq: 1, time: Timestamp(milliseconds: 0), previousHash: EventCodec.genesisHash)
-        let b = try EventCodec.encode(.runPaused(reason: "x"), run: RunID("r"), seq: 1, time: Timestamp(milliseconds: 0), previousHash: a.envelope.hash)
+        let a = try EventCodec.encode(
+            .runPaused(reason: "x"), run: RunID("r"), seq: 1, time: Timestamp(milliseconds: 0),
+            previousHash: EventCodec.genesisHash)
+        let b = try EventCodec.encode(
+            .runPaused(reason: "x"), run: RunID("r"), seq: 1, time: Timestamp(milliseconds: 0),
+            previousHash: a.envelope.hash)
         #expect(a.body == b.body)
         #expect(a.envelope.hash != b.envelope.hash)
         #expect(EventCodec.chain(EventCodec.genesisHash, a.body) == a.envelope.hash)
     }
 
     @Test func decodeRejectsTamperedBodyWrongHashAndWrongPosition() throws {
-        let e = try EventCodec.encode(.runPaused(reason: "x"), run: RunID("r"), seq: 4, time: Timestamp(milliseconds: 0), previousHash: EventCodec.genesisHash)
-        let ok = EventCodec.decode(body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 4)
+        let e = try EventCodec.encode(
+            .runPaused(reason: "x"), run: RunID("r"), seq: 4, time: Timestamp(milliseconds: 0),
+            previousHash: EventCodec.genesisHash)
+        let ok = EventCodec.decode(
+            body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 4)
         #expect((try? ok.get()) == e.envelope)
         var tampered = e.body
         tampered[tampered.count - 3] = UInt8(ascii: "9")
         #expect(throws: EventCodec.Fault.hashMismatch) {
-            try EventCodec.decode(body: tampered, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 4).get()
+            try EventCodec.decode(
+                body: tampered, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 4
+            ).get()
         }
         #expect(throws: EventCodec.Fault.wrongPosition(expected: 5, found: 4)) {
-            try EventCodec.decode(body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 5).get()
+            try EventCodec.decode(
+                body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 5
+            ).get()
         }
         let garbage = Data("not json".utf8)
-        let r = EventCodec.decode(body: garbage, hash: EventCodec.chain(EventCodec.genesisHash, garbage), previousHash: EventCodec.genesisHash,
-                                  run: RunID("r"), seq: 4)
-        guard case .failure(.undecodable) = r else { Issue.record("expected undecodable, got \(r)"); return }
+        let r = EventCodec.decode(
+            body: garbage, hash: EventCodec.chain(EventCodec.genesisHash, garbage),
+            previousHash: EventCodec.genesisHash,
+            run: RunID("r"), seq: 4)
+        guard case .failure(.undecodable) = r else {
+            Issue.record("expected undecodable, got \(r)")
+            return
+        }
     }
 
     @Test func largePayloadLeavesTheEventAsABlobReference() throws {
         let big = String(repeating: "0123456789", count: 1000)  // 10,000 bytes
-        let e = try EventCodec.encode(.noteWritten(task: nil, text: Payload(big)), run: RunID("r"), seq: 1, time: Timestamp(milliseconds: 0),
-                                      previousHash: EventCodec.genesisHash)
+        let e = try EventCodec.encode(
+            .noteWritten(task: nil, text: Payload(big)), run: RunID("r"), seq: 1, time: Timestamp(milliseconds: 0),
+            previousHash: EventCodec.genesisHash)
         #expect(e.body.count < 300)
         #expect(e.blobs.count == 1)
         let key = try #require(e.blobs.keys.first)
         #expect(String(decoding: e.body, as: UTF8.self).contains(key))
-        let back = try EventCodec.decode(body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 1,
-                                         blobs: BlobSource(e.blobs)).get()
+        let back = try EventCodec.decode(
+            body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 1,
+            blobs: BlobSource(e.blobs)
+        ).get()
         #expect(back.event == .noteWritten(task: nil, text: Payload(big)))
         // A missing or altered blob is a fault, never silently decoded.
-        let missing = EventCodec.decode(body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 1)
-        guard case .failure(.undecodable) = missing else { Issue.record("missing blob decoded"); return }
-        let altered = EventCodec.decode(body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 1,
-                                        blobs: BlobSource([key: Data("evil".utf8)]))
-        guard case .failure(.undecodable) = altered else { Issue.record("altered blob decoded"); return }
+        let missing = EventCodec.decode(
+            body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 1)
+        guard case .failure(.undecodable) = missing else {
+            Issue.record("missing blob decoded")
+            return
+        }
+        let altered = EventCodec.decode(
+            body: e.body, hash: e.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("r"), seq: 1,
+            blobs: BlobSource([key: Data("evil".utf8)]))
+        guard case .failure(.undecodable) = altered else {
+            Issue.record("altered blob decoded")
+            return
+        }
     }
 
     @Test func smallPayloadStaysInline() throws {
-        let e = try EventCodec.encode(.noteWritten(task: nil, text: "short"), run: RunID("r"), seq: 1, time: Timestamp(milliseconds: 0),
-                                      previousHash: EventCodec.genesisHash)
+        let e = try EventCodec.encode(
+            .noteWritten(task: nil, text: "short"), run: RunID("r"), seq: 1, time: Timestamp(milliseconds: 0),
+            previousHash: EventCodec.genesisHash)
         #expect(e.blobs.isEmpty)
         #expect(String(decoding: e.body, as: UTF8.self).contains(#""text":"short""#))
     }
@@ -71,24 +101,47 @@ import Testing
 /// The fast canonical writer must produce exactly what JSONEncoder(.sortedKeys) produces for
 /// every event kind, including escapes, optionals and blob references.
 @Suite struct CanonicalWriterTests {
-    static let tricky = "quote \" backslash \\ slash / nl \n tab \t cr \r bs \u{08} ff \u{0C} nul \u{00} esc \u{1B} del \u{7F} ü 😀 \u{2028}"
+    static let tricky =
+        "quote \" backslash \\ slash / nl \n tab \t cr \r bs \u{08} ff \u{0C} nul \u{00} esc \u{1B} del \u{7F} ü 😀 \u{2028}"
     static let big = Payload(String(repeating: "0123456789", count: 500) + tricky)
 
     static let events: [Event] = [
-        .runCreated(title: tricky, workspace: "/w/x", model: "scripted:/a b.yaml", settings: RunSettings(maxAttempts: 2, stopOnBlocked: true, maxTurnsPerAttempt: 9)),
-        .runCreated(title: "t", workspace: "/w", model: "m", settings: RunSettings(toolServers: [
-            ToolServer(name: "docs", command: "/usr/bin/python3", args: ["s.py", tricky], env: ["A", "B"], readOnly: ["/opt/x"], timeoutSeconds: 7),
-            ToolServer(name: "empty", command: "/bin/true"),
-        ], worktreeOf: "/repo/\(tricky)")),
+        .runCreated(
+            title: tricky, workspace: "/w/x", model: "scripted:/a b.yaml",
+            settings: RunSettings(maxAttempts: 2, stopOnBlocked: true, maxTurnsPerAttempt: 9)),
+        .runCreated(
+            title: "t", workspace: "/w", model: "m",
+            settings: RunSettings(
+                toolServers: [
+                    ToolServer(
+                        name: "docs", command: "/usr/bin/python3", args: ["s.py", tricky], env: ["A", "B"],
+                        readOnly: ["/opt/x"], timeoutSeconds: 7),
+                    ToolServer(name: "empty", command: "/bin/true"),
+                ], worktreeOf: "/repo/\(tricky)")),
         .runCreated(title: "t", workspace: "/w", model: "m", settings: RunSettings(worktreeOf: "/r")),
-        .planSet(plan: Plan(title: "p", tasks: [PlanTask(id: TaskID("a"), description: tricky, checks: [Check(command: "ls", expectExit: 3, timeoutSeconds: 5), Check(command: "x")]),
-                                               PlanTask(id: TaskID("b"), description: "", checks: [])])),
+        .planSet(
+            plan: Plan(
+                title: "p",
+                tasks: [
+                    PlanTask(
+                        id: TaskID("a"), description: tricky,
+                        checks: [Check(command: "ls", expectExit: 3, timeoutSeconds: 5), Check(command: "x")]),
+                    PlanTask(id: TaskID("b"), description: "", checks: []),
+                ])),
         .taskStarted(task: TaskID("a"), attempt: 2),
         .modelRequested(call: CallID("m1"), task: TaskID("a"), turn: 0, role: "worker"),
-        .modelResponded(call: CallID("m1"), text: Payload(tricky), toolCalls: [ToolCall(id: CallID("m1.1"), name: "shell", arguments: #"{"command":"ls"}"#),
-                                                                                 ToolCall(id: CallID("m1.2"), name: "write_file", arguments: big)],
-                        claimsDone: true, summary: tricky, usage: TokenUsage(input: 1, output: 2, cachedInput: 3, cacheWriteInput: 4), model: "m", costPicoUSD: 123_456_789),
-        .modelResponded(call: CallID("m2"), text: "", toolCalls: [], claimsDone: false, summary: nil, usage: TokenUsage(), model: "m", costPicoUSD: nil),
+        .modelResponded(
+            call: CallID("m1"), text: Payload(tricky),
+            toolCalls: [
+                ToolCall(id: CallID("m1.1"), name: "shell", arguments: #"{"command":"ls"}"#),
+                ToolCall(id: CallID("m1.2"), name: "write_file", arguments: big),
+            ],
+            claimsDone: true, summary: tricky,
+            usage: TokenUsage(input: 1, output: 2, cachedInput: 3, cacheWriteInput: 4), model: "m",
+            costPicoUSD: 123_456_789),
+        .modelResponded(
+            call: CallID("m2"), text: "", toolCalls: [], claimsDone: false, summary: nil, usage: TokenUsage(),
+            model: "m", costPicoUSD: nil),
         .modelRequested(call: CallID("m2"), task: TaskID("a"), turn: 3, role: nil),
         .modelRetried(call: CallID("m2"), attempt: 2, reason: tricky, delayMs: 1500),
         .modelFailed(call: CallID("m3"), reason: tricky),
@@ -97,7 +150,9 @@ import Testing
         .toolFinished(call: CallID("m1.1"), result: ToolResult(ok: false, output: big, exitCode: -1)),
         .toolFinished(call: CallID("m1.2"), result: ToolResult(ok: true, output: "", exitCode: nil)),
         .toolInDoubt(call: CallID("m1.1"), reason: tricky),
-        .checkRan(task: TaskID("a"), attempt: 1, index: 0, command: tricky, expectExit: 0, exitCode: 137, passed: false, output: big, durationMs: 12345),
+        .checkRan(
+            task: TaskID("a"), attempt: 1, index: 0, command: tricky, expectExit: 0, exitCode: 137, passed: false,
+            output: big, durationMs: 12345),
         .taskFinished(task: TaskID("a"), attempt: 1, summary: tricky),
         .taskAttemptFailed(task: TaskID("a"), attempt: 1, feedback: Payload(tricky)),
         .taskBlocked(task: TaskID("a"), reason: tricky),
@@ -114,12 +169,18 @@ import Testing
         .toolServerStarted(name: "none", tools: [], detail: ""),
         .noteAdded(task: TaskID("a"), text: tricky),
         .noteAdded(task: nil, text: ""),
-        .policySet(policy: Policy(rules: [PolicyRule(effect: .ask, tool: "shell", command: tricky, path: nil, reason: tricky, origin: "p.yaml:1"),
-                                          PolicyRule(effect: .deny, tool: "w*", path: "a/**", origin: "p.yaml:2")],
-                                  defaultEffect: .deny, protectedPaths: ["tests/**"], protectedEffect: .ask,
-                                  runBudget: Budget(tokens: 10, costPicoUSD: 5_000_000_000_000), taskBudget: Budget(toolCalls: 3, wallSeconds: 60),
-                                  breakers: Breakers(failedChecks: 2, repeatedCall: 4), approvers: ["alice", tricky]),
-                   source: "/w/\(tricky).yaml", hash: "ab12", text: big),
+        .policySet(
+            policy: Policy(
+                rules: [
+                    PolicyRule(
+                        effect: .ask, tool: "shell", command: tricky, path: nil, reason: tricky, origin: "p.yaml:1"),
+                    PolicyRule(effect: .deny, tool: "w*", path: "a/**", origin: "p.yaml:2"),
+                ],
+                defaultEffect: .deny, protectedPaths: ["tests/**"], protectedEffect: .ask,
+                runBudget: Budget(tokens: 10, costPicoUSD: 5_000_000_000_000),
+                taskBudget: Budget(toolCalls: 3, wallSeconds: 60),
+                breakers: Breakers(failedChecks: 2, repeatedCall: 4), approvers: ["alice", tricky]),
+            source: "/w/\(tricky).yaml", hash: "ab12", text: big),
         .policySet(policy: Policy(), source: "p", hash: "", text: ""),
         .toolDecided(call: CallID("m1.1"), effect: .ask, rule: "p.yaml:1", reason: tricky),
         .approvalDecided(call: CallID("m1.1"), approved: true, by: "alice", note: tricky, argumentsHash: "00ff"),
@@ -138,16 +199,29 @@ import Testing
         .workspaceProvisioned(path: "/w/x", branch: "nightshift/r1", base: "abc123"),
         .workCommitted(task: TaskID("a"), commit: "deadbeef", detail: "committed"),
         .workCommitted(task: TaskID("a"), commit: nil, detail: tricky),
-        .runCreated(title: "t", workspace: "/w", model: "m", settings: RunSettings(loop: LoopSettings(reviewPlan: true, contextWindow: 9000))),
-        .planSet(plan: Plan(title: tricky, tasks: [PlanTask(id: TaskID("a"), description: "d", checks: [Check(command: "x", alreadyPasses: true)],
-                                                            rubric: [tricky, ""])],
-                            initScript: "pip install -e .\n\(tricky)", guards: [Check(command: tricky, expectExit: 1)])),
+        .runCreated(
+            title: "t", workspace: "/w", model: "m",
+            settings: RunSettings(loop: LoopSettings(reviewPlan: true, contextWindow: 9000))),
+        .planSet(
+            plan: Plan(
+                title: tricky,
+                tasks: [
+                    PlanTask(
+                        id: TaskID("a"), description: "d", checks: [Check(command: "x", alreadyPasses: true)],
+                        rubric: [tricky, ""])
+                ],
+                initScript: "pip install -e .\n\(tricky)", guards: [Check(command: tricky, expectExit: 1)])),
         .planSet(plan: Plan(title: "g", tasks: [PlanTask(id: TaskID("a"), description: "d", checks: [])], guards: [])),
-        .modelResponded(call: CallID("m4"), text: "", toolCalls: [], claimsDone: true, summary: "s", usage: TokenUsage(), model: "m", costPicoUSD: 7,
-                        handoff: Handoff(done: tricky, left: "l", learned: "", risks: tricky)),
+        .modelResponded(
+            call: CallID("m4"), text: "", toolCalls: [], claimsDone: true, summary: "s", usage: TokenUsage(),
+            model: "m", costPicoUSD: 7,
+            handoff: Handoff(done: tricky, left: "l", learned: "", risks: tricky)),
         .goalSet(goal: big),
-        .planRevised(version: 2, plan: Plan(title: "p", tasks: [PlanTask(id: TaskID("b"), description: tricky, checks: [Check(command: "y")])],
-                                            initScript: tricky), reason: tricky),
+        .planRevised(
+            version: 2,
+            plan: Plan(
+                title: "p", tasks: [PlanTask(id: TaskID("b"), description: tricky, checks: [Check(command: "y")])],
+                initScript: tricky), reason: tricky),
         .planApproved(version: 1, by: "alice", note: tricky),
         .planRejected(version: 3, by: "harness", reason: tricky),
         .initRan(exitCode: -9, passed: false, output: big, durationMs: 44),
@@ -161,14 +235,18 @@ import Testing
     @Test(arguments: events.indices)
     func fastWriterMatchesJSONEncoder(index: Int) throws {
         let event = Self.events[index]
-        let fast = try EventCodec.body(event, run: RunID("run-\u{1}"), seq: Int64.max, time: Timestamp(milliseconds: -5))
-        let reference = try EventCodec.referenceBody(event, run: RunID("run-\u{1}"), seq: Int64.max, time: Timestamp(milliseconds: -5))
+        let fast = try EventCodec.body(
+            event, run: RunID("run-\u{1}"), seq: Int64.max, time: Timestamp(milliseconds: -5))
+        let reference = try EventCodec.referenceBody(
+            event, run: RunID("run-\u{1}"), seq: Int64.max, time: Timestamp(milliseconds: -5))
         #expect(String(decoding: fast.bytes, as: UTF8.self) == String(decoding: reference.bytes, as: UTF8.self))
         #expect(fast.blobs == reference.blobs)
         // And it decodes back to the same event.
         let enc = fast.chained(after: EventCodec.genesisHash)
-        let back = try EventCodec.decode(body: enc.body, hash: enc.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("run-\u{1}"),
-                                         seq: Int64.max, blobs: BlobSource(fast.blobs)).get()
+        let back = try EventCodec.decode(
+            body: enc.body, hash: enc.envelope.hash, previousHash: EventCodec.genesisHash, run: RunID("run-\u{1}"),
+            seq: Int64.max, blobs: BlobSource(fast.blobs)
+        ).get()
         #expect(back.event == event)
     }
 
@@ -177,10 +255,15 @@ import Testing
     /// After an intended addition, `NIGHTSHIFT_RECORD_GOLDEN=1 swift test --filter goldenBytes`
     /// rewrites the file; review its diff: existing lines must never change.
     @Test func goldenBytesOfEveryFixture() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("golden-events.jsonl").path
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "golden-events.jsonl"
+        ).path
         let lines = try Self.events.map { event in
-            String(decoding: try EventCodec.body(event, run: RunID("golden"), seq: 7, time: Timestamp(milliseconds: 1_700_000_000_000)).bytes,
-                   as: UTF8.self)
+            String(
+                decoding: try EventCodec.body(
+                    event, run: RunID("golden"), seq: 7, time: Timestamp(milliseconds: 1_700_000_000_000)
+                ).bytes,
+                as: UTF8.self)
         }
         if ProcessInfo.processInfo.environment["NIGHTSHIFT_RECORD_GOLDEN"] == "1" {
             try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
@@ -194,7 +277,9 @@ import Testing
 
     @Test func everyEventKindIsCovered() {
         // Every kind has a fixture above, so its encoding is pinned by the golden tests.
-        #expect(Set(Self.events.map(\.eventKind)) == Set(Event.Kind.allCases),
-                "no fixture for: \(Set(Event.Kind.allCases).subtracting(Self.events.map(\.eventKind)).map(\.rawValue).sorted())")
+        #expect(
+            Set(Self.events.map(\.eventKind)) == Set(Event.Kind.allCases),
+            "no fixture for: \(Set(Event.Kind.allCases).subtracting(Self.events.map(\.eventKind)).map(\.rawValue).sorted())"
+        )
     }
 }

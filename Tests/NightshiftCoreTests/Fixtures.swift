@@ -11,8 +11,10 @@ struct LogBuilder {
     /// Appends and applies `event`; throws the reducer's error (and appends nothing) if invalid.
     mutating func add(_ event: Event) throws {
         let seq = Int64(envelopes.count + 1)
-        let e = try EventCodec.encode(event, run: run, seq: seq, time: Timestamp(milliseconds: 1_000 + seq),
-                                      previousHash: envelopes.last?.hash ?? EventCodec.genesisHash).envelope
+        let e = try EventCodec.encode(
+            event, run: run, seq: seq, time: Timestamp(milliseconds: 1_000 + seq),
+            previousHash: envelopes.last?.hash ?? EventCodec.genesisHash
+        ).envelope
         try state.apply(e)
         envelopes.append(e)
     }
@@ -37,10 +39,12 @@ extension ToolCatalog {
     ])
 }
 
-let twoTasks = Plan(title: "t", tasks: [
-    PlanTask(id: TaskID("a"), description: "do a", checks: [Check(command: "test -f a")]),
-    PlanTask(id: TaskID("b"), description: "do b", checks: []),
-])
+let twoTasks = Plan(
+    title: "t",
+    tasks: [
+        PlanTask(id: TaskID("a"), description: "do a", checks: [Check(command: "test -f a")]),
+        PlanTask(id: TaskID("b"), description: "do b", checks: []),
+    ])
 
 func created(_ settings: RunSettings = RunSettings(maxAttempts: 2)) -> [Event] {
     [.runCreated(title: "t", workspace: "/w", model: "scripted:x", settings: settings), .planSet(plan: twoTasks)]
@@ -48,7 +52,11 @@ func created(_ settings: RunSettings = RunSettings(maxAttempts: 2)) -> [Event] {
 
 func response(_ call: String, tools: [(String, String)] = [], done: Bool = false) -> Event {
     let id = CallID(call)
-    return .modelResponded(call: id, text: "ok",
-                           toolCalls: tools.enumerated().map { ToolCall(id: RunState.toolCallID(id, $0.offset + 1), name: $0.element.0, arguments: Payload($0.element.1)) },
-                           claimsDone: done, summary: done ? "did it" : nil, usage: TokenUsage(input: 10, output: 2), model: "scripted", costPicoUSD: nil)
+    return .modelResponded(
+        call: id, text: "ok",
+        toolCalls: tools.enumerated().map {
+            ToolCall(id: RunState.toolCallID(id, $0.offset + 1), name: $0.element.0, arguments: Payload($0.element.1))
+        },
+        claimsDone: done, summary: done ? "did it" : nil, usage: TokenUsage(input: 10, output: 2), model: "scripted",
+        costPicoUSD: nil)
 }

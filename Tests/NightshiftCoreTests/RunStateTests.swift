@@ -16,7 +16,8 @@ import Testing
 
     @Test func toolCallsAreRequestedStartedAndFinishedInOrder() throws {
         var log = LogBuilder()
-        try log.add(created()); try log.advance()
+        try log.add(created())
+        try log.advance()
         try log.add(response("m1", tools: [("read_file", #"{"path":"x"}"#), ("shell", #"{"command":"ls"}"#)]))
         var d = try log.advance()
         #expect(d == .runTool(ToolCall(id: CallID("m1.1"), name: "read_file", arguments: #"{"path":"x"}"#)))
@@ -34,12 +35,18 @@ import Testing
 
     @Test func unknownToolGetsAnErrorResultWithoutRunning() throws {
         var log = LogBuilder()
-        try log.add(created()); try log.advance()
+        try log.add(created())
+        try log.advance()
         try log.add(response("m1", tools: [("rm_everything", "{}")]))
         let d = try log.advance()
-        guard case .callModel = d else { Issue.record("expected the next model call, got \(d)"); return }
-        guard case let .toolFinished(_, result) = log.envelopes.last(where: { $0.event.kind == "tool_finished" })?.event else {
-            Issue.record("no tool_finished"); return
+        guard case .callModel = d else {
+            Issue.record("expected the next model call, got \(d)")
+            return
+        }
+        guard case let .toolFinished(_, result) = log.envelopes.last(where: { $0.event.kind == "tool_finished" })?.event
+        else {
+            Issue.record("no tool_finished")
+            return
         }
         #expect(!result.ok)
         #expect(result.output.text.contains("unknown tool 'rm_everything'"))
@@ -47,11 +54,16 @@ import Testing
 
     @Test func doneClaimRunsChecksAndPassingChecksFinishTheTask() throws {
         var log = LogBuilder()
-        try log.add(created()); try log.advance()
+        try log.add(created())
+        try log.advance()
         try log.add(response("m1", done: true))
-        #expect(try log.advance() == .runChecks(task: twoTasks.tasks[0], attempt: 1, from: 0, checks: twoTasks.tasks[0].checks))
-        try log.add(.checkRan(task: TaskID("a"), attempt: 1, index: 0, command: "test -f a", expectExit: 0, exitCode: 0,
-                              passed: true, output: "", durationMs: 3))
+        #expect(
+            try log.advance()
+                == .runChecks(task: twoTasks.tasks[0], attempt: 1, from: 0, checks: twoTasks.tasks[0].checks))
+        try log.add(
+            .checkRan(
+                task: TaskID("a"), attempt: 1, index: 0, command: "test -f a", expectExit: 0, exitCode: 0,
+                passed: true, output: "", durationMs: 3))
         let d = try log.advance()
         #expect(log.state.tasks[0].status == .done)
         #expect(log.state.lastNote?.contains("Task a done on attempt 1") == true)
@@ -60,12 +72,15 @@ import Testing
 
     @Test func failingChecksStartANewAttemptWithFeedbackThenBlock() throws {
         var log = LogBuilder()
-        try log.add(created(RunSettings(maxAttempts: 2))); try log.advance()
+        try log.add(created(RunSettings(maxAttempts: 2)))
+        try log.advance()
         for attempt in 1...2 {
             try log.add(response("m\(attempt)", done: true))
             try log.advance()
-            try log.add(.checkRan(task: TaskID("a"), attempt: attempt, index: 0, command: "test -f a", expectExit: 0, exitCode: 1,
-                                  passed: false, output: "no such file", durationMs: 1))
+            try log.add(
+                .checkRan(
+                    task: TaskID("a"), attempt: attempt, index: 0, command: "test -f a", expectExit: 0, exitCode: 1,
+                    passed: false, output: "no such file", durationMs: 1))
             try log.advance()
             if attempt == 1 {
                 #expect(log.state.tasks[0].attempts == 2)
@@ -78,32 +93,47 @@ import Testing
 
     @Test func blockedTaskStopsTheRunWhenConfigured() throws {
         var log = LogBuilder()
-        try log.add(created(RunSettings(maxAttempts: 1, stopOnBlocked: true))); try log.advance()
-        try log.add(response("m1", done: true)); try log.advance()
-        try log.add(.checkRan(task: TaskID("a"), attempt: 1, index: 0, command: "c", expectExit: 0, exitCode: 2, passed: false,
-                              output: "", durationMs: 1))
+        try log.add(created(RunSettings(maxAttempts: 1, stopOnBlocked: true)))
+        try log.advance()
+        try log.add(response("m1", done: true))
+        try log.advance()
+        try log.add(
+            .checkRan(
+                task: TaskID("a"), attempt: 1, index: 0, command: "c", expectExit: 0, exitCode: 2, passed: false,
+                output: "", durationMs: 1))
         let d = try log.advance()
         #expect(log.state.status == .failed)
-        guard case .stop(.failed) = d else { Issue.record("expected stop(failed), got \(d)"); return }
+        guard case .stop(.failed) = d else {
+            Issue.record("expected stop(failed), got \(d)")
+            return
+        }
     }
 
     @Test func turnLimitFailsTheAttempt() throws {
         var log = LogBuilder()
-        try log.add(created(RunSettings(maxAttempts: 1, maxTurnsPerAttempt: 2))); try log.advance()
-        try log.add(response("m1")); try log.advance()
-        try log.add(response("m2")); try log.advance()
+        try log.add(created(RunSettings(maxAttempts: 1, maxTurnsPerAttempt: 2)))
+        try log.advance()
+        try log.add(response("m1"))
+        try log.advance()
+        try log.add(response("m2"))
+        try log.advance()
         #expect(log.state.tasks[0].status == .blocked)
         #expect(log.envelopes.contains { $0.event.kind == "task_attempt_failed" })
     }
 
     @Test func allTasksDoneFinishesTheRun() throws {
         var log = LogBuilder()
-        try log.add(created()); try log.advance()
-        try log.add(response("m1", done: true)); try log.advance()
-        try log.add(.checkRan(task: TaskID("a"), attempt: 1, index: 0, command: "c", expectExit: 0, exitCode: 0, passed: true, output: "", durationMs: 1))
+        try log.add(created())
+        try log.advance()
+        try log.add(response("m1", done: true))
+        try log.advance()
+        try log.add(
+            .checkRan(
+                task: TaskID("a"), attempt: 1, index: 0, command: "c", expectExit: 0, exitCode: 0, passed: true,
+                output: "", durationMs: 1))
         try log.advance()
         try log.add(response("m2", done: true))
-        let d = try log.advance()   // task b has no checks: done at once
+        let d = try log.advance()  // task b has no checks: done at once
         #expect(d == .stop(.finished))
         #expect(log.state.status == .finished)
         #expect(log.envelopes.last?.event.kind == "run_finished")
@@ -111,14 +141,17 @@ import Testing
 
     @Test func resumeAfterCrashPutsStartedNonIdempotentCallInDoubtAndRerunsIdempotentOnes() throws {
         var log = LogBuilder()
-        try log.add(created()); try log.advance()
+        try log.add(created())
+        try log.advance()
         try log.add(response("m1", tools: [("read_file", "{}"), ("shell", #"{"command":"rm x"}"#)]))
         #expect(try log.advance() == .runTool(ToolCall(id: CallID("m1.1"), name: "read_file", arguments: "{}")))
         // The process dies while read_file runs; a new one resumes.
         try log.add(.runResumed(by: "test"))
         #expect(try log.advance() == .runTool(ToolCall(id: CallID("m1.1"), name: "read_file", arguments: "{}")))
         try log.add(.toolFinished(call: CallID("m1.1"), result: ToolResult(ok: true, output: "x")))
-        #expect(try log.advance() == .runTool(ToolCall(id: CallID("m1.2"), name: "shell", arguments: #"{"command":"rm x"}"#)))
+        #expect(
+            try log.advance()
+                == .runTool(ToolCall(id: CallID("m1.2"), name: "shell", arguments: #"{"command":"rm x"}"#)))
         // It dies again, this time while the shell call runs.
         try log.add(.runResumed(by: "test"))
         let d = try log.advance()
@@ -133,40 +166,62 @@ import Testing
 
     @Test func pendingModelRequestIsReissuedAfterResume() throws {
         var log = LogBuilder()
-        try log.add(created()); try log.advance()
+        try log.add(created())
+        try log.advance()
         try log.add(.runResumed(by: "test"))
-        #expect(try log.advance() == .callModel(call: CallID("m1"), task: twoTasks.tasks[0], attempt: 1, turn: 0, role: "worker"))
+        #expect(
+            try log.advance()
+                == .callModel(call: CallID("m1"), task: twoTasks.tasks[0], attempt: 1, turn: 0, role: "worker"))
     }
 
     @Test func failedModelCallPausesAndResumeRetriesWithANewCall() throws {
         var log = LogBuilder()
-        try log.add(created()); try log.advance()
+        try log.add(created())
+        try log.advance()
         try log.add([.modelFailed(call: CallID("m1"), reason: "boom"), .runPaused(reason: "boom")])
         #expect(log.state.nextAction(tools: .standard) == .stop(.paused("boom")))
         try log.add(.runResumed(by: "user"))
-        #expect(try log.advance() == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 0, role: "worker"))
+        #expect(
+            try log.advance()
+                == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 0, role: "worker"))
     }
 
     /// Every kind of invalid event is rejected with a typed error and leaves the state exactly as it was.
-    @Test(arguments: [
-        ("before run_created", [], Event.planSet(plan: twoTasks)),
-        ("second run_created", created(), .runCreated(title: "x", workspace: "/", model: "m", settings: RunSettings())),
-        ("plan rewritten", created(), .planSet(plan: twoTasks)),
-        ("wrong task first", created(), .taskStarted(task: TaskID("b"), attempt: 1)),
-        ("attempt 2 first", created(), .taskStarted(task: TaskID("a"), attempt: 2)),
-        ("model call out of turn", created(), .modelRequested(call: CallID("m1"), task: TaskID("a"), turn: 0, role: "worker")),
-        ("response without request", created() + [.taskStarted(task: TaskID("a"), attempt: 1)], response("m1")),
-        ("wrong call id", created() + [.taskStarted(task: TaskID("a"), attempt: 1)], .modelRequested(call: CallID("m9"), task: TaskID("a"), turn: 0, role: "worker")),
-        ("tool finished without request", created(), .toolFinished(call: CallID("m1.1"), result: .failure("x"))),
-        ("tool in doubt never started", created(), .toolInDoubt(call: CallID("m1.1"), reason: "x")),
-        ("check while working", created() + [.taskStarted(task: TaskID("a"), attempt: 1)],
-         .checkRan(task: TaskID("a"), attempt: 1, index: 0, command: "c", expectExit: 0, exitCode: 0, passed: true, output: "", durationMs: 0)),
-        ("task finished without checks", created() + [.taskStarted(task: TaskID("a"), attempt: 1)],
-         .taskFinished(task: TaskID("a"), attempt: 1, summary: "")),
-        ("run finished early", created(), .runFinished(summary: "")),
-        ("pause while paused", created() + [.runPaused(reason: "x")], .runPaused(reason: "y")),
-        ("event after the end", created() + [.runFailed(reason: "x")], .runResumed(by: "me")),
-    ] as [(String, [Event], Event)])
+    @Test(
+        arguments: [
+            ("before run_created", [], Event.planSet(plan: twoTasks)),
+            (
+                "second run_created", created(),
+                .runCreated(title: "x", workspace: "/", model: "m", settings: RunSettings())
+            ),
+            ("plan rewritten", created(), .planSet(plan: twoTasks)),
+            ("wrong task first", created(), .taskStarted(task: TaskID("b"), attempt: 1)),
+            ("attempt 2 first", created(), .taskStarted(task: TaskID("a"), attempt: 2)),
+            (
+                "model call out of turn", created(),
+                .modelRequested(call: CallID("m1"), task: TaskID("a"), turn: 0, role: "worker")
+            ),
+            ("response without request", created() + [.taskStarted(task: TaskID("a"), attempt: 1)], response("m1")),
+            (
+                "wrong call id", created() + [.taskStarted(task: TaskID("a"), attempt: 1)],
+                .modelRequested(call: CallID("m9"), task: TaskID("a"), turn: 0, role: "worker")
+            ),
+            ("tool finished without request", created(), .toolFinished(call: CallID("m1.1"), result: .failure("x"))),
+            ("tool in doubt never started", created(), .toolInDoubt(call: CallID("m1.1"), reason: "x")),
+            (
+                "check while working", created() + [.taskStarted(task: TaskID("a"), attempt: 1)],
+                .checkRan(
+                    task: TaskID("a"), attempt: 1, index: 0, command: "c", expectExit: 0, exitCode: 0, passed: true,
+                    output: "", durationMs: 0)
+            ),
+            (
+                "task finished without checks", created() + [.taskStarted(task: TaskID("a"), attempt: 1)],
+                .taskFinished(task: TaskID("a"), attempt: 1, summary: "")
+            ),
+            ("run finished early", created(), .runFinished(summary: "")),
+            ("pause while paused", created() + [.runPaused(reason: "x")], .runPaused(reason: "y")),
+            ("event after the end", created() + [.runFailed(reason: "x")], .runResumed(by: "me")),
+        ] as [(String, [Event], Event)])
     func invalidEventIsRejectedAndNothingChanges(name: String, before: [Event], bad: Event) throws {
         var log = LogBuilder()
         try log.add(before)
@@ -178,20 +233,26 @@ import Testing
     @Test func eventFromAnotherRunOrOutOfOrderIsRejected() throws {
         var log = LogBuilder()
         try log.add(created())
-        let foreign = try EventCodec.encode(.runPaused(reason: "x"), run: RunID("other"), seq: 3, time: Timestamp(milliseconds: 0),
-                                            previousHash: log.state.lastHash).envelope
+        let foreign = try EventCodec.encode(
+            .runPaused(reason: "x"), run: RunID("other"), seq: 3, time: Timestamp(milliseconds: 0),
+            previousHash: log.state.lastHash
+        ).envelope
         var state = log.state
         #expect(throws: ReplayError.self) { try state.apply(foreign) }
-        let gap = try EventCodec.encode(.runPaused(reason: "x"), run: log.run, seq: 5, time: Timestamp(milliseconds: 0),
-                                        previousHash: log.state.lastHash).envelope
+        let gap = try EventCodec.encode(
+            .runPaused(reason: "x"), run: log.run, seq: 5, time: Timestamp(milliseconds: 0),
+            previousHash: log.state.lastHash
+        ).envelope
         #expect(throws: ReplayError.self) { try state.apply(gap) }
         #expect(state == log.state)
     }
 
     @Test func foldIsDeterministicAndSnapshotRoundTrips() throws {
         var log = LogBuilder()
-        try log.add(created()); try log.advance()
-        try log.add(response("m1", tools: [("shell", "{}")])); try log.advance()
+        try log.add(created())
+        try log.advance()
+        try log.add(response("m1", tools: [("shell", "{}")]))
+        try log.advance()
         let again = try RunState.fold(log.run, log.envelopes)
         #expect(again == log.state)
         let data = try JSONEncoder().encode(log.state)
@@ -205,25 +266,42 @@ import Testing
         try log.add(created())
         try log.add(.workspaceProvisioned(path: "/w", branch: "nightshift/r1", base: "abc"))
         try log.advance()
-        try log.add(response("m1", done: true)); try log.advance()
-        try log.add(.checkRan(task: TaskID("a"), attempt: 1, index: 0, command: "c", expectExit: 0, exitCode: 0, passed: true, output: "", durationMs: 1))
+        try log.add(response("m1", done: true))
+        try log.advance()
+        try log.add(
+            .checkRan(
+                task: TaskID("a"), attempt: 1, index: 0, command: "c", expectExit: 0, exitCode: 0, passed: true,
+                output: "", durationMs: 1))
         let d = try log.advance()
         #expect(d == .commitWork(task: TaskID("a"), message: "nightshift: task a done\n\ndid it"))
         // After a crash the commit is still owed: the decision repeats until it is recorded.
         try log.add(.runResumed(by: "test"))
         #expect(try log.advance() == d)
         try log.add(.workCommitted(task: TaskID("a"), commit: "f00d", detail: "committed"))
-        guard case .callModel = try log.advance() else { Issue.record("the next task did not start"); return }
+        guard case .callModel = try log.advance() else {
+            Issue.record("the next task did not start")
+            return
+        }
         #expect(log.state.pendingCommit == nil)
     }
 
     @Test func withoutAWorktreeNothingIsCommittedAndStrayEventsAreRejected() throws {
         var log = LogBuilder()
-        try log.add(created()); try log.advance()
-        try log.add(response("m1", done: true)); try log.advance()
-        try log.add(.checkRan(task: TaskID("a"), attempt: 1, index: 0, command: "c", expectExit: 0, exitCode: 0, passed: true, output: "", durationMs: 1))
-        guard case .callModel = try log.advance() else { Issue.record("expected the next task"); return }
+        try log.add(created())
+        try log.advance()
+        try log.add(response("m1", done: true))
+        try log.advance()
+        try log.add(
+            .checkRan(
+                task: TaskID("a"), attempt: 1, index: 0, command: "c", expectExit: 0, exitCode: 0, passed: true,
+                output: "", durationMs: 1))
+        guard case .callModel = try log.advance() else {
+            Issue.record("expected the next task")
+            return
+        }
         #expect(throws: ReplayError.self) { try log.add(.workCommitted(task: TaskID("a"), commit: nil, detail: "x")) }
-        #expect(throws: ReplayError.self) { try log.add(.workspaceProvisioned(path: "/elsewhere", branch: "b", base: "c")) }
+        #expect(throws: ReplayError.self) {
+            try log.add(.workspaceProvisioned(path: "/elsewhere", branch: "b", base: "c"))
+        }
     }
 }

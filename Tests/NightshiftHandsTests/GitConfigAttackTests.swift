@@ -54,7 +54,8 @@ import Testing
         try "* filter=evil diff=evil\n".write(toFile: ws + "/.gitattributes", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: ws + "/hooks", withIntermediateDirectories: true)
         for hook in ["pre-commit", "post-commit", "commit-msg"] {
-            try "#!/bin/sh\ntouch \(sentinels)/hook-\(hook)\n".write(toFile: ws + "/hooks/" + hook, atomically: true, encoding: .utf8)
+            try "#!/bin/sh\ntouch \(sentinels)/hook-\(hook)\n".write(
+                toFile: ws + "/hooks/" + hook, atomically: true, encoding: .utf8)
             chmod(ws + "/hooks/" + hook, 0o755)
         }
         try "changed\n".write(toFile: ws + "/README.md", atomically: true, encoding: .utf8)
@@ -71,7 +72,9 @@ import Testing
         notes.append(await git.diffSummary(workspace: ws) ?? "nil")
         let tools = ToolBox.standard(isolation: .none(reason: "host git under test"), git: git)
         for command in ["status", "diff", "log"] {
-            let r = await tools.run(ToolCall(id: CallID("m1.1"), name: "git", arguments: Payload(#"{"command":"\#(command)"}"#)), workspace: ws)
+            let r = await tools.run(
+                ToolCall(id: CallID("m1.1"), name: "git", arguments: Payload(#"{"command":"\#(command)"}"#)),
+                workspace: ws)
             notes.append(r.output.text)
         }
         notes.append(await git.commit(workspace: ws, message: "task done").detail)
@@ -79,7 +82,8 @@ import Testing
     }
 
     @Test func configurationPlantedInAWorktreeRunsNothing() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ns-gitattack-\(UUID().uuidString)").path
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ns-gitattack-\(UUID().uuidString)")
+            .path
         let repo = root + "/repo", sentinels = root + "/fired"
         try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: sentinels, withIntermediateDirectories: true)
@@ -87,7 +91,8 @@ import Testing
         try "# project\n".write(toFile: repo + "/README.md", atomically: true, encoding: .utf8)
         try hostGit(["add", "-A"], in: repo)
         try hostGit(["commit", "-q", "-m", "init"], in: repo)
-        let wt = try await GitWorkspace.provision(repository: repo, run: RunID("atk"), worktreesRoot: root + "/worktrees")
+        let wt = try await GitWorkspace.provision(
+            repository: repo, run: RunID("atk"), worktreesRoot: root + "/worktrees")
         try plant(in: wt.path, sentinels: sentinels)
         let git = GitWorkspace(trust: .worktree)
         let notes = await everyOperation(git, ws: wt.path)
@@ -101,7 +106,8 @@ import Testing
     /// A workspace that was not a repository when the run started: the agent makes a `.git` with a
     /// configuration of its own. Nightshift's git never treats it as the run's repository.
     @Test func aGitFolderTheAgentMadeIsNeverUsed() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ns-gitattack-\(UUID().uuidString)").path
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ns-gitattack-\(UUID().uuidString)")
+            .path
         let ws = root + "/ws", sentinels = root + "/fired"
         try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: sentinels, withIntermediateDirectories: true)
@@ -110,7 +116,9 @@ import Testing
         try plant(in: ws, sentinels: sentinels)
         // The agent's repository configuration, too (it made the whole `.git`).
         try FileManager.default.copyItem(atPath: ws + "/.gitconfig", toPath: ws + "/.git/config.agent")
-        let agentConfig = try String(contentsOfFile: ws + "/.git/config", encoding: .utf8) + String(contentsOfFile: ws + "/.gitconfig", encoding: .utf8)
+        let agentConfig =
+            try String(contentsOfFile: ws + "/.git/config", encoding: .utf8)
+            + String(contentsOfFile: ws + "/.gitconfig", encoding: .utf8)
         try agentConfig.write(toFile: ws + "/.git/config", atomically: true, encoding: .utf8)
         for trust in [GitWorkspace.Trust.none, .worktree] {
             let notes = await everyOperation(GitWorkspace(trust: trust), ws: ws)
@@ -128,7 +136,8 @@ import Testing
     /// The repository of a `--no-worktree` run, fixed before any tool ran: its own configuration
     /// (the user's) is read, but keys that execute are overridden all the same.
     @Test func executingKeysAreOverriddenEvenInTheRepositorysOwnConfiguration() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ns-gitattack-\(UUID().uuidString)").path
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ns-gitattack-\(UUID().uuidString)")
+            .path
         let ws = root + "/ws", sentinels = root + "/fired"
         try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: sentinels, withIntermediateDirectories: true)
@@ -144,7 +153,8 @@ import Testing
         try hostGit(["config", "diff.external", "touch \(sentinels)/external"], in: ws)
         try hostGit(["config", "core.hooksPath", ws + "/hooks"], in: ws)
         try FileManager.default.createDirectory(atPath: ws + "/hooks", withIntermediateDirectories: true)
-        try "#!/bin/sh\ntouch \(sentinels)/hook\n".write(toFile: ws + "/hooks/pre-commit", atomically: true, encoding: .utf8)
+        try "#!/bin/sh\ntouch \(sentinels)/hook\n".write(
+            toFile: ws + "/hooks/pre-commit", atomically: true, encoding: .utf8)
         chmod(ws + "/hooks/pre-commit", 0o755)
         try "changed\n".write(toFile: ws + "/README.md", atomically: true, encoding: .utf8)
         let notes = await everyOperation(GitWorkspace(trust: .repository(location)), ws: ws)

@@ -1,8 +1,9 @@
 import Foundation
 import NightshiftCore
-import NightshiftTesting
 import NightshiftHands
+import NightshiftTesting
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,8 +11,11 @@ import Glibc
 /// The test MCP server (MCPServer/test_server.py, official Python SDK), run with the venv that
 /// .ci/run creates. Required in CI; elsewhere the suite is skipped when the venv lacks `mcp`.
 enum MCPTestServer {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("MCPServer/test_server.py").path
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "MCPServer/test_server.py"
+    ).path
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
 
     /// The venv's python and the interpreter's own prefix (the venv links to it), when `mcp` imports.
     static let python = TestPython.venv(packageRoot: packageRoot, importing: "mcp.server.fastmcp")
@@ -20,9 +24,13 @@ enum MCPTestServer {
 
     static func config(name: String = "t", timeout: Int = 10, env: [String] = []) throws -> ToolServer {
         let python = try #require(python, "the venv with the Python mcp SDK is missing: bash .ci/run creates it")
-        return ToolServer(name: name, command: python.executable, args: [script], env: env,
-                          readOnly: [packageRoot + "/.venv", python.basePrefix, URL(fileURLWithPath: script).deletingLastPathComponent().path],
-                          timeoutSeconds: timeout)
+        return ToolServer(
+            name: name, command: python.executable, args: [script], env: env,
+            readOnly: [
+                packageRoot + "/.venv", python.basePrefix,
+                URL(fileURLWithPath: script).deletingLastPathComponent().path,
+            ],
+            timeoutSeconds: timeout)
     }
 }
 
@@ -32,30 +40,39 @@ struct MCPTests {
         try #require(SandboxProbe.isolation, "bubblewrap does not work here; CI installs it")
     }
 
-    func started(_ server: ToolServer? = nil, isolation: Isolation? = nil) async throws -> (MCPToolRunner, [Event], String) {
+    func started(
+        _ server: ToolServer? = nil, isolation: Isolation? = nil
+    ) async throws -> (MCPToolRunner, [Event], String) {
         let (root, _) = try makeWorkspace()
-        let (runner, events) = try await MCPToolRunner.start([try server ?? MCPTestServer.config()],
-                                                             builtin: ToolBox.standard(isolation: try isolation ?? self.isolation()),
-                                                             isolation: try isolation ?? self.isolation(), workspace: root)
+        let (runner, events) = try await MCPToolRunner.start(
+            [try server ?? MCPTestServer.config()],
+            builtin: ToolBox.standard(isolation: try isolation ?? self.isolation()),
+            isolation: try isolation ?? self.isolation(), workspace: root)
         return (runner, events, root)
     }
 
     func run(_ runner: MCPToolRunner, _ tool: String, _ args: String, in root: String) async -> ToolResult {
-        await runner.run(ToolCall(id: CallID("m1.1"), name: "mcp__t__\(tool)", arguments: Payload(args)), workspace: root)
+        await runner.run(
+            ToolCall(id: CallID("m1.1"), name: "mcp__t__\(tool)", arguments: Payload(args)), workspace: root)
     }
 
     @Test func toolsAreListedUnderNamespacedNamesWithSchemasAndIdempotency() async throws {
         let (runner, events, _) = try await started()
         defer { Task { await runner.shutdown() } }
         let names = runner.specs.map(\.name)
-        #expect(names.contains("shell") && names.contains("read_file"))   // built-ins stay
-        for t in ["add", "slow", "fail", "big", "env", "read", "write", "crash"] { #expect(names.contains("mcp__t__\(t)")) }
+        #expect(names.contains("shell") && names.contains("read_file"))  // built-ins stay
+        for t in ["add", "slow", "fail", "big", "env", "read", "write", "crash"] {
+            #expect(names.contains("mcp__t__\(t)"))
+        }
         let add = try #require(runner.specs.first { $0.name == "mcp__t__add" })
-        #expect(add.idempotent)                                           // readOnlyHint
+        #expect(add.idempotent)  // readOnlyHint
         #expect(add.parametersSchema.contains(#""required":["a","b"]"#))
         #expect(add.description.hasPrefix("[MCP server t]"))
         #expect(runner.specs.first { $0.name == "mcp__t__write" }?.idempotent == false)
-        guard case let .toolServerStarted(name, tools, detail)? = events.first else { Issue.record("no start event"); return }
+        guard case let .toolServerStarted(name, tools, detail)? = events.first else {
+            Issue.record("no start event")
+            return
+        }
         #expect(name == "t" && tools.contains("mcp__t__add") && detail.contains("sandboxed"))
     }
 
@@ -69,7 +86,7 @@ struct MCPTests {
         #expect(!failed.ok)
         #expect(failed.output.text.contains("the widget is broken"))
 
-        let big = await run(runner, "big", #"{"kilobytes":2048}"#, in: root)   // 2 MiB of text
+        let big = await run(runner, "big", #"{"kilobytes":2048}"#, in: root)  // 2 MiB of text
         #expect(big.ok)
         #expect(big.output.text.utf8.count < 20_000)
         #expect(big.output.text.contains("bytes of output cut"))
@@ -77,8 +94,9 @@ struct MCPTests {
         let bad = await run(runner, "add", #"[1,2]"#, in: root)
         #expect(!bad.ok && bad.output.text.contains("must be a JSON object"))
         let wrongType = await run(runner, "add", #"{"a":"two","b":1}"#, in: root)
-        #expect(!wrongType.ok)   // the server validates against its schema
-        let unknown = await runner.run(ToolCall(id: CallID("m1.1"), name: "mcp__nope__x", arguments: "{}"), workspace: root)
+        #expect(!wrongType.ok)  // the server validates against its schema
+        let unknown = await runner.run(
+            ToolCall(id: CallID("m1.1"), name: "mcp__nope__x", arguments: "{}"), workspace: root)
         #expect(!unknown.ok && unknown.output.text.contains("unknown tool"))
 
         // The server still answers after all that.
@@ -122,8 +140,9 @@ struct MCPTests {
     /// truthfully and the server is restarted for the next one.
     @Test func anOversizedMessageEndsTheCallNotNightshift() async throws {
         let (root, _) = try makeWorkspace()
-        let connection = MCPServerConnection(server: try MCPTestServer.config(), isolation: try isolation(), workspace: root,
-                                             maxMessageBytes: 256 * 1024)
+        let connection = MCPServerConnection(
+            server: try MCPTestServer.config(), isolation: try isolation(), workspace: root,
+            maxMessageBytes: 256 * 1024)
         _ = try await connection.start()
         let big = await connection.call("mcp__t__big", arguments: #"{"kilobytes":1024}"#)
         #expect(!big.ok && big.output.text.contains("over 262144 bytes"), "\(big.output.text)")
@@ -157,7 +176,10 @@ struct MCPTests {
     @Test func onlyAllowlistedVariablesReachTheServer() async throws {
         setenv("NIGHTSHIFT_MCP_CANARY", "canary-7f3a", 1)
         setenv("NIGHTSHIFT_MCP_PASSED", "passed-value", 1)
-        defer { unsetenv("NIGHTSHIFT_MCP_CANARY"); unsetenv("NIGHTSHIFT_MCP_PASSED") }
+        defer {
+            unsetenv("NIGHTSHIFT_MCP_CANARY")
+            unsetenv("NIGHTSHIFT_MCP_PASSED")
+        }
         let (runner, events, root) = try await started(try MCPTestServer.config(env: ["NIGHTSHIFT_MCP_PASSED"]))
         defer { Task { await runner.shutdown() } }
         let canary = await run(runner, "env", #"{"name":"NIGHTSHIFT_MCP_CANARY"}"#, in: root)
@@ -165,7 +187,10 @@ struct MCPTests {
         let passed = await run(runner, "env", #"{"name":"NIGHTSHIFT_MCP_PASSED"}"#, in: root)
         #expect(passed.output.text == "passed-value")
         // The log records the variable's name, never its value.
-        guard case let .toolServerStarted(_, _, detail)? = events.first else { Issue.record("no start event"); return }
+        guard case let .toolServerStarted(_, _, detail)? = events.first else {
+            Issue.record("no start event")
+            return
+        }
         #expect(detail.contains("NIGHTSHIFT_MCP_PASSED") && !detail.contains("passed-value"))
     }
 
@@ -176,7 +201,8 @@ struct MCPTests {
         var server = try MCPTestServer.config()
         server.readOnly = []
         do {
-            _ = try await MCPToolRunner.start([server], builtin: ToolBox.standard(isolation: isolation), isolation: isolation, workspace: root)
+            _ = try await MCPToolRunner.start(
+                [server], builtin: ToolBox.standard(isolation: isolation), isolation: isolation, workspace: root)
             Issue.record("a server without its interpreter started")
         } catch {
             #expect(error.message.contains("MCP server t"))
@@ -185,7 +211,8 @@ struct MCPTests {
         // A server that exits at once.
         let quits = ToolServer(name: "q", command: "/bin/sh", args: ["-c", "echo going away >&2; exit 5"])
         do {
-            _ = try await MCPToolRunner.start([quits], builtin: ToolBox.standard(isolation: isolation), isolation: isolation, workspace: root)
+            _ = try await MCPToolRunner.start(
+                [quits], builtin: ToolBox.standard(isolation: isolation), isolation: isolation, workspace: root)
             Issue.record("a server that exits started")
         } catch {
             #expect(error.message.contains("going away"), "\(error.message)")

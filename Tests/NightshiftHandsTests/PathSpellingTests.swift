@@ -2,6 +2,7 @@ import Foundation
 import NightshiftCore
 import NightshiftHands
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,18 +12,28 @@ import Glibc
 /// same path, and a spelling that names another file than it seems must be refused by the tool.
 @Suite struct PathSpellingTests {
     static let policy = Policy(
-        rules: [PolicyRule(effect: .deny, tool: "read_file", path: "secrets/**", reason: "secrets stay secret", origin: "policy.yaml:2")],
+        rules: [
+            PolicyRule(
+                effect: .deny, tool: "read_file", path: "secrets/**", reason: "secrets stay secret",
+                origin: "policy.yaml:2")
+        ],
         protectedPaths: ["tests/**"])
 
     func spellings(_ root: String) -> [String] {
-        ["secrets/token.txt", "./secrets/token.txt", "secrets//token.txt", "secrets/./token.txt", "docs/../secrets/token.txt",
-         "./docs/./../secrets/token.txt", "docs/sub/../../secrets/token.txt", "secrets/x/../token.txt",
-         "\(root)/secrets/token.txt", "\(root)//secrets/token.txt", "\(root)/./secrets/token.txt", "\(root)/docs/../secrets/token.txt"]
+        [
+            "secrets/token.txt", "./secrets/token.txt", "secrets//token.txt", "secrets/./token.txt",
+            "docs/../secrets/token.txt",
+            "./docs/./../secrets/token.txt", "docs/sub/../../secrets/token.txt", "secrets/x/../token.txt",
+            "\(root)/secrets/token.txt", "\(root)//secrets/token.txt", "\(root)/./secrets/token.txt",
+            "\(root)/docs/../secrets/token.txt",
+        ]
     }
 
     func setup() throws -> (root: String, tools: ToolBox) {
         let (root, _) = try makeWorkspace()
-        for dir in ["secrets/x", "docs/sub", "tests"] { try FileManager.default.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true) }
+        for dir in ["secrets/x", "docs/sub", "tests"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
+        }
         try "TOKEN-123".write(toFile: root + "/secrets/token.txt", atomically: true, encoding: .utf8)
         try "def test(): pass\n".write(toFile: root + "/tests/test_a.py", atomically: true, encoding: .utf8)
         return (root, ToolBox.standard(isolation: .none(reason: "path tests")))
@@ -49,11 +60,19 @@ import Glibc
 
     @Test func everySpellingOfAProtectedFileIsProtected() throws {
         let (root, _) = try setup()
-        for spelling in ["tests/test_a.py", "./tests/test_a.py", "docs/../tests/test_a.py", "\(root)/tests/test_a.py", "tests//test_a.py"] {
-            let args = String(decoding: try JSONSerialization.data(withJSONObject: ["path": spelling, "content": "x"]), as: UTF8.self)
-            #expect(Self.policy.decide(tool: "write_file", arguments: args, workspace: root).effect == .deny, "\(spelling)")
-            let command = String(decoding: try JSONSerialization.data(withJSONObject: ["command": "rm \(spelling)"]), as: UTF8.self)
-            #expect(Self.policy.decide(tool: "shell", arguments: command, workspace: root).effect == .deny, "rm \(spelling)")
+        for spelling in [
+            "tests/test_a.py", "./tests/test_a.py", "docs/../tests/test_a.py", "\(root)/tests/test_a.py",
+            "tests//test_a.py",
+        ] {
+            let args = String(
+                decoding: try JSONSerialization.data(withJSONObject: ["path": spelling, "content": "x"]), as: UTF8.self)
+            #expect(
+                Self.policy.decide(tool: "write_file", arguments: args, workspace: root).effect == .deny, "\(spelling)")
+            let command = String(
+                decoding: try JSONSerialization.data(withJSONObject: ["command": "rm \(spelling)"]), as: UTF8.self)
+            #expect(
+                Self.policy.decide(tool: "shell", arguments: command, workspace: root).effect == .deny, "rm \(spelling)"
+            )
         }
     }
 
@@ -61,12 +80,15 @@ import Glibc
     @Test func aLinkToADeniedFileIsRefusedByTheTool() async throws {
         let (root, tools) = try setup()
         try FileManager.default.createSymbolicLink(atPath: root + "/docs/link", withDestinationPath: "../secrets")
-        try FileManager.default.createSymbolicLink(atPath: root + "/token", withDestinationPath: root + "/secrets/token.txt")
+        try FileManager.default.createSymbolicLink(
+            atPath: root + "/token", withDestinationPath: root + "/secrets/token.txt")
         for path in ["docs/link/token.txt", "token"] {
             let args = #"{"path":"\#(path)"}"#
-            #expect(Self.policy.decide(tool: "read_file", arguments: args, workspace: root).effect == .allow)  // looks harmless…
-            let r = await tools.run(ToolCall(id: CallID("m1.1"), name: "read_file", arguments: Payload(args)), workspace: root)
-            #expect(!r.ok)                                                                                    // …and is refused
+            // looks harmless…
+            #expect(Self.policy.decide(tool: "read_file", arguments: args, workspace: root).effect == .allow)
+            let r = await tools.run(
+                ToolCall(id: CallID("m1.1"), name: "read_file", arguments: Payload(args)), workspace: root)
+            #expect(!r.ok)  // …and is refused
             #expect(!r.output.text.contains("TOKEN-123"), "\(r.output.text)")
             #expect(r.output.text.contains("symbolic link"), "\(r.output.text)")
         }
@@ -78,8 +100,10 @@ import Glibc
         let (root, tools) = try setup()
         let alias = root + "-alias"
         try FileManager.default.createSymbolicLink(atPath: alias, withDestinationPath: root)
-        let r = await tools.run(ToolCall(id: CallID("m1.1"), name: "read_file", arguments: Payload(#"{"path":"\#(root)/secrets/token.txt"}"#)),
-                                workspace: alias)
+        let r = await tools.run(
+            ToolCall(
+                id: CallID("m1.1"), name: "read_file", arguments: Payload(#"{"path":"\#(root)/secrets/token.txt"}"#)),
+            workspace: alias)
         #expect(!r.ok)
         #expect(!r.output.text.contains("TOKEN-123"))
     }
@@ -94,14 +118,21 @@ import Glibc
         try "[core]\n".write(toFile: root + "/.git/config", atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(atPath: root + "/g", withDestinationPath: ".git")
         let tools = ToolBox.standard(isolation: .none(reason: ".git tests"))
-        let paths = [".git/config", ".git/hooks/pre-commit", "./.git/config", "a/../.git/config", ".git/../.git/hooks/post-commit",
-                     ".GIT/config", ".Git/hooks/pre-commit", "\(root)/.git/config", "g/config", "g/hooks/pre-commit", ".git", "sub/.git/config"]
+        let paths = [
+            ".git/config", ".git/hooks/pre-commit", "./.git/config", "a/../.git/config",
+            ".git/../.git/hooks/post-commit",
+            ".GIT/config", ".Git/hooks/pre-commit", "\(root)/.git/config", "g/config", "g/hooks/pre-commit", ".git",
+            "sub/.git/config",
+        ]
         for path in paths {
-            for (tool, extra) in [("write_file", #","content":"[core]\n\tfsmonitor = touch /tmp/pwned""#),
-                                  ("edit_file", #","old_string":"[core]","new_string":"[core]\n\tfsmonitor = x""#),
-                                  ("read_file", ""), ("list_files", "")] {
-                let r = await tools.run(ToolCall(id: CallID("m1.1"), name: tool, arguments: Payload(#"{"path":"\#(path)"\#(extra)}"#)),
-                                        workspace: root)
+            for (tool, extra) in [
+                ("write_file", #","content":"[core]\n\tfsmonitor = touch /tmp/pwned""#),
+                ("edit_file", #","old_string":"[core]","new_string":"[core]\n\tfsmonitor = x""#),
+                ("read_file", ""), ("list_files", ""),
+            ] {
+                let r = await tools.run(
+                    ToolCall(id: CallID("m1.1"), name: tool, arguments: Payload(#"{"path":"\#(path)"\#(extra)}"#)),
+                    workspace: root)
                 #expect(!r.ok, "\(tool) \(path) was allowed: \(r.output.text)")
             }
         }
@@ -114,7 +145,8 @@ import Glibc
         try "needle\n".write(toFile: root + "/.GIT/x", atomically: true, encoding: .utf8)
         let list = await tools.run(ToolCall(id: CallID("m1.1"), name: "list_files", arguments: "{}"), workspace: root)
         #expect(!list.output.text.lowercased().contains(".git/"), "\(list.output.text)")
-        let grep = await tools.run(ToolCall(id: CallID("m1.1"), name: "grep", arguments: #"{"pattern":"needle|core"}"#), workspace: root)
+        let grep = await tools.run(
+            ToolCall(id: CallID("m1.1"), name: "grep", arguments: #"{"pattern":"needle|core"}"#), workspace: root)
         #expect(grep.output.text == "no matches", "\(grep.output.text)")
     }
 
@@ -123,16 +155,21 @@ import Glibc
         let (root, _) = try makeWorkspace()
         try FileManager.default.createDirectory(atPath: root + "/.nightshift", withIntermediateDirectories: true)
         try "SQLite format 3".write(toFile: root + "/.nightshift/nightshift.db", atomically: true, encoding: .utf8)
-        let tools = ToolBox(tools: ToolBox.standard(isolation: .none(reason: "hidden tests")).tools, hidden: [root + "/.nightshift"])
-        for (tool, args) in [("read_file", #"{"path":".nightshift/nightshift.db"}"#), ("read_file", #"{"path":"x/../.nightshift/nightshift.db"}"#),
-                             ("write_file", #"{"path":".nightshift/nightshift.db","content":"x"}"#),
-                             ("write_file", #"{"path":".nightshift/new","content":"x"}"#), ("list_files", #"{"path":".nightshift"}"#),
-                             ("grep", #"{"pattern":"SQLite","path":".nightshift"}"#)] {
+        let tools = ToolBox(
+            tools: ToolBox.standard(isolation: .none(reason: "hidden tests")).tools, hidden: [root + "/.nightshift"])
+        for (tool, args) in [
+            ("read_file", #"{"path":".nightshift/nightshift.db"}"#),
+            ("read_file", #"{"path":"x/../.nightshift/nightshift.db"}"#),
+            ("write_file", #"{"path":".nightshift/nightshift.db","content":"x"}"#),
+            ("write_file", #"{"path":".nightshift/new","content":"x"}"#), ("list_files", #"{"path":".nightshift"}"#),
+            ("grep", #"{"pattern":"SQLite","path":".nightshift"}"#),
+        ] {
             let r = await tools.run(ToolCall(id: CallID("m1.1"), name: tool, arguments: Payload(args)), workspace: root)
             #expect(!r.ok, "\(tool) \(args): \(r.output.text)")
             #expect(!r.output.text.contains("SQLite format"), "\(tool) \(args)")
         }
-        let grep = await tools.run(ToolCall(id: CallID("m1.1"), name: "grep", arguments: #"{"pattern":"SQLite"}"#), workspace: root)
+        let grep = await tools.run(
+            ToolCall(id: CallID("m1.1"), name: "grep", arguments: #"{"pattern":"SQLite"}"#), workspace: root)
         #expect(grep.output.text == "no matches", "\(grep.output.text)")
         let list = await tools.run(ToolCall(id: CallID("m1.1"), name: "list_files", arguments: "{}"), workspace: root)
         #expect(!list.output.text.contains(".nightshift"), "\(list.output.text)")
@@ -148,21 +185,28 @@ import Glibc
         try "needle\n".write(toFile: root + "/a.txt", atomically: true, encoding: .utf8)
         let tools = ToolBox.standard(isolation: .none(reason: "fifo tests"))
         let start = ContinuousClock.now
-        for (tool, args) in [("read_file", #"{"path":"pipe"}"#), ("edit_file", #"{"path":"pipe","old_string":"a","new_string":"b"}"#),
-                             ("grep", #"{"pattern":"x","path":"pipe"}"#)] {
+        for (tool, args) in [
+            ("read_file", #"{"path":"pipe"}"#), ("edit_file", #"{"path":"pipe","old_string":"a","new_string":"b"}"#),
+            ("grep", #"{"pattern":"x","path":"pipe"}"#),
+        ] {
             let r = await tools.run(ToolCall(id: CallID("m1.1"), name: tool, arguments: Payload(args)), workspace: root)
             #expect(!r.ok, "\(tool): \(r.output.text)")
-            #expect(r.output.text.contains("named pipe") || r.output.text.contains("not a regular file"), "\(tool): \(r.output.text)")
+            #expect(
+                r.output.text.contains("named pipe") || r.output.text.contains("not a regular file"),
+                "\(tool): \(r.output.text)")
         }
         // A search over the folder passes the pipe by and finds the rest.
-        let grep = await tools.run(ToolCall(id: CallID("m1.1"), name: "grep", arguments: #"{"pattern":"needle"}"#), workspace: root)
+        let grep = await tools.run(
+            ToolCall(id: CallID("m1.1"), name: "grep", arguments: #"{"pattern":"needle"}"#), workspace: root)
         #expect(grep.output.text.contains("a.txt:1: needle"), "\(grep.output.text)")
         #expect(ContinuousClock.now - start < .seconds(10))
     }
 
     @Test func deadlinesAreAboveEachToolsOwnTimeout() {
         let tools = ToolBox.standard(isolation: .none(reason: "deadline tests"))
-        func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.1"), name: name, arguments: Payload(args)) }
+        func call(_ name: String, _ args: String) -> ToolCall {
+            ToolCall(id: CallID("m1.1"), name: name, arguments: Payload(args))
+        }
         #expect(tools.deadline(for: call("shell", #"{"command":"true","timeout_seconds":30}"#)) == .seconds(90))
         #expect(tools.deadline(for: call("shell", #"{"command":"true","timeout_seconds":999999}"#)) == .seconds(3660))
         #expect(tools.deadline(for: call("shell", #"{"command":"true"}"#)) == .seconds(180))

@@ -1,7 +1,9 @@
 import Foundation
 import NightshiftCore
-@testable import NightshiftHands
 import Testing
+
+@testable import NightshiftHands
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,8 +37,9 @@ struct SandboxEscapeTests {
         limits.readOnlyPaths = [toolchain]
         limits.sealedPaths = [root + "/conf/policy.yaml"]
         limits.hiddenPaths = [root + "/.nightshift"]
-        return Scene(root: root, outside: outside, sealed: root + "/conf/policy.yaml", hidden: root + "/.nightshift",
-                     toolchain: toolchain, isolation: .bubblewrap(path: path, limits: limits))
+        return Scene(
+            root: root, outside: outside, sealed: root + "/conf/policy.yaml", hidden: root + "/.nightshift",
+            toolchain: toolchain, isolation: .bubblewrap(path: path, limits: limits))
     }
 
     struct ProbeError: Error {}
@@ -49,7 +52,8 @@ struct SandboxEscapeTests {
 
     @Test func theCommandRunsWithNoCapabilitiesAsAnUnprivilegedUser() async throws {
         let s = try scene()
-        let r = await shell("id -u; id -g; grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status", s)
+        let r = await shell(
+            "id -u; id -g; grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status", s)
         #expect(r.ok, "\(r.output.text)")
         let lines = r.output.text.split(separator: "\n").map(String.init)
         #expect(lines.contains("\(Isolation.sandboxUID)"), "\(r.output.text)")
@@ -67,7 +71,8 @@ struct SandboxEscapeTests {
         let s = try scene()
         let targets = ["/usr", s.toolchain, s.root + "/.git", s.sealed, s.hidden, "/"]
         for target in targets {
-            let r = await shell("""
+            let r = await shell(
+                """
                 mount -o remount,bind,rw '\(target)' 2>&1 && echo REMOUNTED
                 mount -o remount,rw '\(target)' 2>&1 && echo REMOUNTED
                 if [ -d '\(target)' ]; then echo x > '\(target)/planted' 2>&1 && echo WROTE; else echo x >> '\(target)' 2>&1 && echo WROTE; fi
@@ -88,7 +93,8 @@ struct SandboxEscapeTests {
     /// New namespaces (the way back to capabilities), mounts and the calls the filter refuses.
     @Test func namespacesMountsAndKernelInterfacesAreRefused() async throws {
         let s = try scene()
-        let r = await shell("""
+        let r = await shell(
+            """
             unshare -r true 2>/dev/null && echo UNSHARED-USER
             unshare -m true 2>/dev/null && echo UNSHARED-MOUNT
             unshare -U -m -r sh -c 'mount -t tmpfs none /usr && echo MOUNTED-IN-NEW-NS' 2>/dev/null
@@ -125,11 +131,13 @@ struct SandboxEscapeTests {
             let bytes = Seccomp.program(for: arch)
             #expect(bytes.count % 8 == 0)
             let count = bytes.count / 8
-            func k(_ i: Int) -> UInt32 { bytes[(i * 8 + 4)..<(i * 8 + 8)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } }
+            func k(_ i: Int) -> UInt32 {
+                bytes[(i * 8 + 4)..<(i * 8 + 8)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+            }
             #expect(k(1) == arch.audit)
-            #expect(k(2) == 0x8000_0000)                   // kill another ABI
-            #expect(k(count - 2) == 0x7FFF_0000)           // allow
-            #expect(k(count - 1) == 0x0005_0000 | 1)       // EPERM
+            #expect(k(2) == 0x8000_0000)  // kill another ABI
+            #expect(k(count - 2) == 0x7FFF_0000)  // allow
+            #expect(k(count - 1) == 0x0005_0000 | 1)  // EPERM
             let listed = Seccomp.table.compactMap { arch == .x86_64 ? $0.x86 : $0.arm }
             #expect(count == 4 + listed.count + (arch == .x86_64 ? 1 : 0) + 2)
             // Every conditional jump lands on the deny instruction.
@@ -143,7 +151,8 @@ struct SandboxEscapeTests {
     /// Nightshift's own folder in the workspace is empty and read-only inside; the database is not there.
     @Test func nightshiftsOwnFolderIsEmptyInside() async throws {
         let s = try scene()
-        let r = await shell("ls -A .nightshift; cat .nightshift/nightshift.db 2>&1; echo x > .nightshift/new 2>&1 || echo REFUSED", s)
+        let r = await shell(
+            "ls -A .nightshift; cat .nightshift/nightshift.db 2>&1; echo x > .nightshift/new 2>&1 || echo REFUSED", s)
         #expect(!r.output.text.contains("database"), "\(r.output.text)")
         #expect(r.output.text.contains("REFUSED"), "\(r.output.text)")
         #expect(try String(contentsOfFile: s.hidden + "/nightshift.db", encoding: .utf8) == "database")

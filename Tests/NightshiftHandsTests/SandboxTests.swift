@@ -2,6 +2,7 @@ import Foundation
 import NightshiftCore
 import NightshiftHands
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,23 +14,33 @@ struct SandboxTests {
     func shell(_ command: String, in root: String, timeout: Int = 20) async throws -> ToolResult {
         let isolation = try #require(SandboxProbe.isolation, "bubblewrap does not work here; CI installs it")
         return await ToolBox.standard(isolation: isolation).run(
-            ToolCall(id: CallID("m1.1"), name: "shell", arguments: Payload(#"{"command":\#(jsonString(command)),"timeout_seconds":\#(timeout)}"#)),
+            ToolCall(
+                id: CallID("m1.1"), name: "shell",
+                arguments: Payload(#"{"command":\#(jsonString(command)),"timeout_seconds":\#(timeout)}"#)),
             workspace: root)
     }
 
-    func jsonString(_ s: String) -> String { String(decoding: try! JSONSerialization.data(withJSONObject: [s]), as: UTF8.self).dropFirst().dropLast().description }
+    func jsonString(_ s: String) -> String {
+        String(decoding: try! JSONSerialization.data(withJSONObject: [s]), as: UTF8.self).dropFirst().dropLast()
+            .description
+    }
 
     /// A read-only path under /tmp (a venv in a checkout under /tmp) is not hidden by the private /tmp.
     @Test func readOnlyPathsUnderTmpStayVisible() async throws {
         let (root, outside) = try makeWorkspace()
-        guard case let .bubblewrap(path, _)? = SandboxProbe.isolation else { Issue.record("no bubblewrap"); return }
+        guard case let .bubblewrap(path, _)? = SandboxProbe.isolation else {
+            Issue.record("no bubblewrap")
+            return
+        }
         var limits = SandboxLimits()
         limits.readOnlyPaths = [outside]
         let r = await ToolBox.standard(isolation: .bubblewrap(path: path, limits: limits)).run(
-            ToolCall(id: CallID("m1.1"), name: "shell", arguments: Payload(#"{"command":"cat \#(outside)/secret.txt && touch \#(outside)/x"}"#)),
+            ToolCall(
+                id: CallID("m1.1"), name: "shell",
+                arguments: Payload(#"{"command":"cat \#(outside)/secret.txt && touch \#(outside)/x"}"#)),
             workspace: root)
         #expect(r.output.text.contains("secret"), "\(r.output.text)")
-        #expect(!r.ok)   // readable, not writable
+        #expect(!r.ok)  // readable, not writable
         #expect(!FileManager.default.fileExists(atPath: outside + "/x"))
     }
 
@@ -69,13 +80,17 @@ struct SandboxTests {
     @Test func noRouteToPublicAddressesAndNoDNS() async throws {
         let (root, _) = try makeWorkspace()
         let ifaces = try await shell("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '", in: root)
-        #expect(ifaces.output.text.split(separator: "\n").dropFirst() == ["lo"], "interfaces: \(ifaces.output.text)")   // after "exit 0"
+        // after "exit 0"
+        #expect(ifaces.output.text.split(separator: "\n").dropFirst() == ["lo"], "interfaces: \(ifaces.output.text)")
         let routes = try await shell("tail -n +2 /proc/net/route | wc -l", in: root)
         #expect(routes.output.text.split(separator: "\n").last == "0", "\(routes.output.text)")
-        let connect = try await shell("python3 -c \"import socket; socket.create_connection(('192.0.2.1', 80), timeout=3); print('CONNECTED')\"", in: root)
+        let connect = try await shell(
+            "python3 -c \"import socket; socket.create_connection(('192.0.2.1', 80), timeout=3); print('CONNECTED')\"",
+            in: root)
         #expect(!connect.ok)
         #expect(connect.output.text.contains("Network is unreachable"), "\(connect.output.text)")
-        let dns = try await shell("test -e /etc/resolv.conf && echo HAS-RESOLVER; getent hosts example.com || echo NO-DNS", in: root)
+        let dns = try await shell(
+            "test -e /etc/resolv.conf && echo HAS-RESOLVER; getent hosts example.com || echo NO-DNS", in: root)
         #expect(!dns.output.text.contains("HAS-RESOLVER"))
         #expect(dns.output.text.contains("NO-DNS"), "\(dns.output.text)")
     }
@@ -88,12 +103,20 @@ struct SandboxTests {
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         listen(fd, 4)
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         let port = UInt16(bigEndian: addr.sin_port)
-        let r = try await shell("python3 -c \"import socket; socket.create_connection(('127.0.0.1', \(port)), timeout=3); print('CONNECTED')\"", in: root)
+        let r = try await shell(
+            "python3 -c \"import socket; socket.create_connection(('127.0.0.1', \(port)), timeout=3); print('CONNECTED')\"",
+            in: root)
         #expect(!r.ok)
         #expect(!r.output.text.contains("CONNECTED"))
     }
@@ -101,7 +124,8 @@ struct SandboxTests {
     @Test func onlyTheWorkspaceIsWritableAndGitMetadataIsReadOnly() async throws {
         let (root, outside) = try makeWorkspace()
         try FileManager.default.createDirectory(atPath: root + "/.git/hooks", withIntermediateDirectories: true)
-        let r = try await shell("""
+        let r = try await shell(
+            """
             echo ok > inside.txt
             touch /usr/evil 2>/dev/null && echo WROTE-USR
             touch \(outside)/evil 2>/dev/null && echo WROTE-OUTSIDE
@@ -111,7 +135,9 @@ struct SandboxTests {
             """, in: root)
         #expect(r.ok, "\(r.output.text)")
         #expect(try String(contentsOfFile: root + "/inside.txt", encoding: .utf8) == "ok\n")
-        for marker in ["WROTE-USR", "WROTE-OUTSIDE", "WROTE-HOOK"] { #expect(!r.output.text.contains(marker), "\(marker)") }
+        for marker in ["WROTE-USR", "WROTE-OUTSIDE", "WROTE-HOOK"] {
+            #expect(!r.output.text.contains(marker), "\(marker)")
+        }
         #expect(!FileManager.default.fileExists(atPath: root + "/.git/hooks/pre-commit"))
         #expect(r.output.text.contains("tmp"))  // a private /tmp works inside…
         #expect(!FileManager.default.fileExists(atPath: "/tmp/ns-sandbox-private"))  // …and is not the host's
@@ -138,10 +164,14 @@ struct SandboxTests {
         let (root, _) = try makeWorkspace()
         var limits = SandboxLimits()
         limits.fileSizeBytes = 1 << 20
-        guard case let .bubblewrap(path, _)? = SandboxProbe.isolation else { Issue.record("no bubblewrap"); return }
+        guard case let .bubblewrap(path, _)? = SandboxProbe.isolation else {
+            Issue.record("no bubblewrap")
+            return
+        }
         let tools = ToolBox.standard(isolation: .bubblewrap(path: path, limits: limits))
-        let r = await tools.run(ToolCall(id: CallID("m1.1"), name: "shell", arguments: #"{"command":"head -c 5000000 /dev/zero > big"}"#),
-                                workspace: root)
+        let r = await tools.run(
+            ToolCall(id: CallID("m1.1"), name: "shell", arguments: #"{"command":"head -c 5000000 /dev/zero > big"}"#),
+            workspace: root)
         #expect(!r.ok)
         let size = (try? FileManager.default.attributesOfItem(atPath: root + "/big")[.size] as? NSNumber)?.intValue ?? 0
         #expect(size <= 1 << 20)
@@ -149,7 +179,9 @@ struct SandboxTests {
 }
 
 enum SandboxProbe {
-    static let isolation: Isolation? = { if case let .success(i) = Isolation.detect() { return i } else { return nil } }()
+    static let isolation: Isolation? = {
+        if case let .success(i) = Isolation.detect() { return i } else { return nil }
+    }()
 }
 
 extension SandboxTests {
@@ -157,21 +189,27 @@ extension SandboxTests {
     @Test(.enabled(if: Isolation.processLimitAvailable))
     func aForkBombIsContained() async throws {
         let (root, _) = try makeWorkspace()
-        guard case let .bubblewrap(path, _)? = SandboxProbe.isolation else { Issue.record("no bubblewrap"); return }
+        guard case let .bubblewrap(path, _)? = SandboxProbe.isolation else {
+            Issue.record("no bubblewrap")
+            return
+        }
         var limits = SandboxLimits()
         limits.processes = 64
         let isolation = Isolation.bubblewrap(path: path, limits: limits)
         let start = ContinuousClock.now
         // Exponential all the same; the short sleep keeps it from starving tests running beside it.
-        let outcome = await ProcessRunner.run(argv: isolation.argv(["/bin/sh", "-c", "b() { sleep 0.05; b | b & }; b; sleep 30"], workspace: root, cwd: root),
-                                              environment: ToolEnvironment.make(workspace: root), cwd: root, timeout: .seconds(4),
-                                              outputLimit: 4096, maxProcesses: limits.processes)
+        let outcome = await ProcessRunner.run(
+            argv: isolation.argv(
+                ["/bin/sh", "-c", "b() { sleep 0.05; b | b & }; b; sleep 30"], workspace: root, cwd: root),
+            environment: ToolEnvironment.make(workspace: root), cwd: root, timeout: .seconds(4),
+            outputLimit: 4096, maxProcesses: limits.processes)
         #expect(ContinuousClock.now - start < .seconds(20))
         #expect(outcome.timedOut)
         let peak = try #require(outcome.peakProcesses)
         #expect(peak <= 64, "peak \(peak)")
         // Nothing of it is left: the machine can still start processes normally.
-        let after = await ProcessRunner.run(argv: ["/bin/echo", "alive"], environment: [:], cwd: root, timeout: .seconds(5))
+        let after = await ProcessRunner.run(
+            argv: ["/bin/echo", "alive"], environment: [:], cwd: root, timeout: .seconds(5))
         #expect(after.output == "alive\n")
     }
 

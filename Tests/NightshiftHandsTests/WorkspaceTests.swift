@@ -16,12 +16,16 @@ extension Workspace {
     static func realRoot(_ p: String) -> String { (try? Workspace(p).root) ?? p }
 }
 
-func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.1"), name: name, arguments: Payload(args)) }
+func call(_ name: String, _ args: String) -> ToolCall {
+    ToolCall(id: CallID("m1.1"), name: name, arguments: Payload(args))
+}
 
 @Suite struct WorkspaceConfinementTests {
     let tools = ToolBox.standard(isolation: .none(reason: "confinement tests need no sandbox"))
 
-    @Test(arguments: ["../outside/secret.txt", "a/../../outside/secret.txt", "/etc/passwd", "/etc/shadow", "/proc/1/environ"])
+    @Test(arguments: [
+        "../outside/secret.txt", "a/../../outside/secret.txt", "/etc/passwd", "/etc/shadow", "/proc/1/environ",
+    ])
     func readingOutsideTheWorkspaceIsRefused(path: String) async throws {
         let (root, _) = try makeWorkspace()
         let r = await tools.run(call("read_file", #"{"path":"\#(path)"}"#), workspace: root)
@@ -45,9 +49,11 @@ func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.
         try fm.createSymbolicLink(atPath: root + "/leaf", withDestinationPath: outside + "/secret.txt")
         try fm.createSymbolicLink(atPath: root + "/dir", withDestinationPath: outside)
         try fm.createSymbolicLink(atPath: root + "/dangling", withDestinationPath: outside + "/does-not-exist")
-        for (tool, args) in [("read_file", #"{"path":"leaf"}"#), ("read_file", #"{"path":"dir/secret.txt"}"#),
-                             ("write_file", #"{"path":"leaf","content":"x"}"#), ("write_file", #"{"path":"dir/new.txt","content":"x"}"#),
-                             ("write_file", #"{"path":"dangling","content":"x"}"#), ("list_files", #"{"path":"dir"}"#)] {
+        for (tool, args) in [
+            ("read_file", #"{"path":"leaf"}"#), ("read_file", #"{"path":"dir/secret.txt"}"#),
+            ("write_file", #"{"path":"leaf","content":"x"}"#), ("write_file", #"{"path":"dir/new.txt","content":"x"}"#),
+            ("write_file", #"{"path":"dangling","content":"x"}"#), ("list_files", #"{"path":"dir"}"#),
+        ] {
             let r = await tools.run(call(tool, args), workspace: root)
             #expect(!r.ok, "\(tool) \(args) was allowed: \(r.output.text)")
         }
@@ -74,16 +80,20 @@ func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.
         try FileManager.default.linkItem(atPath: outside + "/secret.txt", toPath: root + "/hard.txt")
         let read = await tools.run(call("read_file", #"{"path":"hard.txt"}"#), workspace: root)
         #expect(!read.ok)
-        let write = await tools.run(call("write_file", #"{"path":"hard.txt","content":"overwritten"}"#), workspace: root)
+        let write = await tools.run(
+            call("write_file", #"{"path":"hard.txt","content":"overwritten"}"#), workspace: root)
         #expect(write.ok)  // replaces the workspace entry...
-        #expect(try String(contentsOfFile: outside + "/secret.txt", encoding: .utf8) == "secret")  // ...never the linked file
+        // ...never the linked file
+        #expect(try String(contentsOfFile: outside + "/secret.txt", encoding: .utf8) == "secret")
     }
 
     @Test func readWriteListRoundTripWithLineRanges() async throws {
         let (root, _) = try makeWorkspace()
-        let w = await tools.run(call("write_file", #"{"path":"src/a.txt","content":"one\ntwo\nthree\n"}"#), workspace: root)
+        let w = await tools.run(
+            call("write_file", #"{"path":"src/a.txt","content":"one\ntwo\nthree\n"}"#), workspace: root)
         #expect(w.ok)
-        let r = await tools.run(call("read_file", #"{"path":"src/a.txt","start_line":2,"end_line":3}"#), workspace: root)
+        let r = await tools.run(
+            call("read_file", #"{"path":"src/a.txt","start_line":2,"end_line":3}"#), workspace: root)
         #expect(r.output.text == "two\nthree")
         let l = await tools.run(call("list_files", "{}"), workspace: root)
         #expect(l.output.text == "src/\nsrc/a.txt")
@@ -112,9 +122,13 @@ func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.
 }
 
 @Suite struct ShellToolTests {
-    let tools = ToolBox.standard(isolation: .none(reason: "process-runner tests"), limits: {
-        var l = ToolLimits(); l.outputBytes = 4096; return l
-    }())
+    let tools = ToolBox.standard(
+        isolation: .none(reason: "process-runner tests"),
+        limits: {
+            var l = ToolLimits()
+            l.outputBytes = 4096
+            return l
+        }())
 
     @Test func runsInTheWorkspaceAndReportsExitStatus() async throws {
         let (root, _) = try makeWorkspace()
@@ -128,7 +142,8 @@ func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.
         let (root, _) = try makeWorkspace()
         let start = ContinuousClock.now
         // A child that would outlive its parent shell, writing a marker after 3 s.
-        let r = await tools.run(call("shell", #"{"command":"(sleep 3; touch late) & sleep 30","timeout_seconds":1}"#), workspace: root)
+        let r = await tools.run(
+            call("shell", #"{"command":"(sleep 3; touch late) & sleep 30","timeout_seconds":1}"#), workspace: root)
         #expect(ContinuousClock.now - start < .seconds(25))  // the command alone would take 30 s
         #expect(r.output.text.contains("timed out"))
         try await Task.sleep(for: .seconds(3))
@@ -137,7 +152,8 @@ func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.
 
     @Test func backgroundedChildDoesNotOutliveTheCall() async throws {
         let (root, _) = try makeWorkspace()
-        let r = await tools.run(call("shell", #"{"command":"(sleep 2; touch late) > /dev/null 2>&1 & echo started"}"#), workspace: root)
+        let r = await tools.run(
+            call("shell", #"{"command":"(sleep 2; touch late) > /dev/null 2>&1 & echo started"}"#), workspace: root)
         #expect(r.ok)
         try await Task.sleep(for: .seconds(3))
         #expect(!FileManager.default.fileExists(atPath: root + "/late"))
@@ -145,7 +161,8 @@ func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.
 
     @Test func hugeOutputIsCutWithAMarker() async throws {
         let (root, _) = try makeWorkspace()
-        let r = await tools.run(call("shell", #"{"command":"head -c 5000000 /dev/zero | tr '\\0' 'a'; echo END"}"#), workspace: root)
+        let r = await tools.run(
+            call("shell", #"{"command":"head -c 5000000 /dev/zero | tr '\\0' 'a'; echo END"}"#), workspace: root)
         #expect(r.ok)
         #expect(r.output.text.utf8.count < 6000)
         #expect(r.output.text.contains("bytes of output cut"))
@@ -177,7 +194,8 @@ func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.
     @Test func editReplacesExactlyOneOccurrence() async throws {
         let (root, _) = try makeWorkspace()
         try "def add(a, b):\n    return a - b\n".write(toFile: root + "/calc.py", atomically: true, encoding: .utf8)
-        let r = await tools.run(call("edit_file", #"{"path":"calc.py","old_string":"a - b","new_string":"a + b"}"#), workspace: root)
+        let r = await tools.run(
+            call("edit_file", #"{"path":"calc.py","old_string":"a - b","new_string":"a + b"}"#), workspace: root)
         #expect(r.ok, "\(r.output.text)")
         #expect(try String(contentsOfFile: root + "/calc.py", encoding: .utf8) == "def add(a, b):\n    return a + b\n")
     }
@@ -186,21 +204,27 @@ func call(_ name: String, _ args: String) -> ToolCall { ToolCall(id: CallID("m1.
         let (root, _) = try makeWorkspace()
         let original = "x = 1\nx = 1\n"
         try original.write(toFile: root + "/f.py", atomically: true, encoding: .utf8)
-        let missing = await tools.run(call("edit_file", #"{"path":"f.py","old_string":"y = 2","new_string":"z"}"#), workspace: root)
+        let missing = await tools.run(
+            call("edit_file", #"{"path":"f.py","old_string":"y = 2","new_string":"z"}"#), workspace: root)
         #expect(!missing.ok)
         #expect(missing.output.text.contains("was not found"))
-        let ambiguous = await tools.run(call("edit_file", #"{"path":"f.py","old_string":"x = 1","new_string":"x = 2"}"#), workspace: root)
+        let ambiguous = await tools.run(
+            call("edit_file", #"{"path":"f.py","old_string":"x = 1","new_string":"x = 2"}"#), workspace: root)
         #expect(!ambiguous.ok)
         #expect(ambiguous.output.text.contains("appears 2 times"))
         #expect(try String(contentsOfFile: root + "/f.py", encoding: .utf8) == original)
-        let all = await tools.run(call("edit_file", #"{"path":"f.py","old_string":"x = 1","new_string":"x = 2","replace_all":true}"#), workspace: root)
+        let all = await tools.run(
+            call("edit_file", #"{"path":"f.py","old_string":"x = 1","new_string":"x = 2","replace_all":true}"#),
+            workspace: root)
         #expect(all.ok)
         #expect(try String(contentsOfFile: root + "/f.py", encoding: .utf8) == "x = 2\nx = 2\n")
     }
 
     @Test func editOutsideTheWorkspaceIsRefused() async throws {
         let (root, outside) = try makeWorkspace()
-        let r = await tools.run(call("edit_file", #"{"path":"../outside/secret.txt","old_string":"secret","new_string":"pwned"}"#), workspace: root)
+        let r = await tools.run(
+            call("edit_file", #"{"path":"../outside/secret.txt","old_string":"secret","new_string":"pwned"}"#),
+            workspace: root)
         #expect(!r.ok)
         #expect(try String(contentsOfFile: outside + "/secret.txt", encoding: .utf8) == "secret")
     }

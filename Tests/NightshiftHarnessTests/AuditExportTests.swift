@@ -12,8 +12,10 @@ import Testing
         try FileManager.default.createDirectory(atPath: root + "/ws", withIntermediateDirectories: true)
         try CLITests.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
         try CLITests.scenario.write(toFile: root + "/s.yaml", atomically: true, encoding: .utf8)
-        let r = try await nightshift(["run", "--id", "a", "-q", "--unsandboxed", "--plan", root + "/plan.yaml", "--workspace", root + "/ws",
-                                      "--model", "scripted:\(root)/s.yaml", "--db", root + "/ns.db"])
+        let r = try await nightshift([
+            "run", "--id", "a", "-q", "--unsandboxed", "--plan", root + "/plan.yaml", "--workspace", root + "/ws",
+            "--model", "scripted:\(root)/s.yaml", "--db", root + "/ns.db",
+        ])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         return (root, root + "/ns.db", root + "/keys/audit.key")
     }
@@ -58,7 +60,8 @@ import Testing
         let export = root + "/a.jsonl"
         #expect(try await nightshift(["audit", "export", "a", "--db", db, "--key", key, "--out", export]).status == 0)
         // Drop the last three events and make the run's head agree: a chain that verifies, but shorter.
-        try await python("""
+        try await python(
+            """
             import sqlite3, sys
             c = sqlite3.connect(sys.argv[1])
             head = c.execute("SELECT MAX(seq) FROM event WHERE run='a'").fetchone()[0]
@@ -85,7 +88,8 @@ import Testing
         #expect(try await nightshift(["audit", "export", "a", "--db", db, "--key", key, "--out", export]).status == 0)
         // Rewrite run_finished and recompute its hash and every later one as SHA-256(previous ‖ body):
         // the chain verifies again.
-        try await python("""
+        try await python(
+            """
             import sqlite3, sys, hashlib
             c = sqlite3.connect(sys.argv[1])
             start = c.execute("SELECT seq FROM event WHERE run='a' AND kind='run_finished'").fetchone()[0]
@@ -101,10 +105,11 @@ import Testing
             c.commit()
             """, [db])
         let witnessed = try await nightshift(["audit", "verify", "a", "--db", db])
-        #expect(witnessed.status == 2 && witnessed.stdout.contains("rewritten"), "\(witnessed.stdout)")   // the head witness sees it
+        // the head witness sees it
+        #expect(witnessed.status == 2 && witnessed.stdout.contains("rewritten"), "\(witnessed.stdout)")
         try FileManager.default.removeItem(atPath: db + "-heads")
         let plain = try await nightshift(["audit", "verify", "a", "--db", db])
-        #expect(plain.status == 0, "\(plain.stdout)")   // without it, a consistent rewrite fools the chain
+        #expect(plain.status == 0, "\(plain.stdout)")  // without it, a consistent rewrite fools the chain
         let r = try await verify(db, export, key: key)
         #expect(r.status == 2 && r.stdout.contains("ROLLED BACK OR REWRITTEN"), "\(r.stdout)\(r.stderr)")
     }
@@ -116,13 +121,17 @@ import Testing
         let (root, db, key) = try await finishedRun()
         let export = root + "/a.jsonl"
         #expect(try await nightshift(["audit", "export", "a", "--db", db, "--key", key, "--out", export]).status == 0)
-        let sql = switch how {
-        case "delete-checkpointed": "DELETE FROM event WHERE run='a' AND seq=(SELECT MAX(seq) FROM event WHERE run='a')"
-        case "corrupt-checkpointed": "UPDATE event SET body=CAST('{}' AS BLOB) WHERE run='a' AND seq=(SELECT MAX(seq) FROM event WHERE run='a')"
-        default: "DELETE FROM run WHERE id='a'"
-        }
-        try await python("import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(sys.argv[2])\nc.execute('DELETE FROM snapshot')\nc.commit()\n",
-                         [db, sql])
+        let sql =
+            switch how {
+            case "delete-checkpointed":
+                "DELETE FROM event WHERE run='a' AND seq=(SELECT MAX(seq) FROM event WHERE run='a')"
+            case "corrupt-checkpointed":
+                "UPDATE event SET body=CAST('{}' AS BLOB) WHERE run='a' AND seq=(SELECT MAX(seq) FROM event WHERE run='a')"
+            default: "DELETE FROM run WHERE id='a'"
+            }
+        try await python(
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(sys.argv[2])\nc.execute('DELETE FROM snapshot')\nc.commit()\n",
+            [db, sql])
         let r = try await verify(db, export, key: key)
         #expect(r.status == 2, "\(how): status \(r.status): \(r.stdout)\(r.stderr)")
         let verdicts = ["CHECKPOINT NOT MATCHED", "TRUNCATED", "MISSING", "ROLLED BACK"]
@@ -133,7 +142,8 @@ import Testing
     /// so, instead of blaming another writer.
     @Test func resumingATruncatedTailSaysEventsAreMissing() async throws {
         let (_, db, _) = try await finishedRun()
-        try await python("""
+        try await python(
+            """
             import sqlite3, sys
             c = sqlite3.connect(sys.argv[1])
             head = c.execute("SELECT MAX(seq) FROM event WHERE run='a'").fetchone()[0]
@@ -155,16 +165,20 @@ import Testing
         // Signed with another key (an attacker's own): rejected against the trusted key.
         let other = root + "/keys/other.key"
         let forged = root + "/forged.jsonl"
-        #expect(try await nightshift(["audit", "export", "a", "--db", db, "--key", other, "--out", forged]).status == 0)
+        #expect(
+            try await nightshift(["audit", "export", "a", "--db", db, "--key", other, "--out", forged]).status == 0)
         let r1 = try await verify(db, forged, key: key)
         #expect(r1.status == 2 && r1.stdout.contains("another key"), "\(r1.stdout)")
         // A checkpoint whose seq was edited: the signature no longer matches.
         let text = try String(contentsOfFile: export, encoding: .utf8)
         var lines = text.split(separator: "\n").map(String.init)
         let last = lines.removeLast()
-        let seq = try #require((try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: [String: Any]])?["checkpoint"]?["seq"] as? Int)
+        let seq = try #require(
+            (try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: [String: Any]])?["checkpoint"]?["seq"]
+                as? Int)
         lines.append(last.replacingOccurrences(of: "\"seq\":\(seq)", with: "\"seq\":\(seq - 1)"))
-        try (lines.joined(separator: "\n") + "\n").write(toFile: root + "/edited.jsonl", atomically: true, encoding: .utf8)
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: root + "/edited.jsonl", atomically: true, encoding: .utf8)
         let r2 = try await verify(db, root + "/edited.jsonl", key: key)
         #expect(r2.status == 2 && r2.stdout.contains("signature is not valid"), "\(r2.stdout)")
         let missingKey = try await verify(db, export, key: root + "/keys/none.key")

@@ -3,6 +3,7 @@ import NightshiftCore
 import NightshiftHands
 import NightshiftSQLite
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,7 +41,11 @@ import Glibc
         var plan: String { root + "/plan.yaml" }
         var scenario: String { root + "/scenario.yaml" }
         func run(_ extra: [String] = [], plan: String? = nil, model: String? = nil) async throws -> CLIResult {
-            try await nightshift(["run", "--plan", plan ?? self.plan, "--workspace", ws, "--model", model ?? "scripted:\(scenario)", "--db", db] + extra)
+            try await nightshift(
+                [
+                    "run", "--plan", plan ?? self.plan, "--workspace", ws, "--model", model ?? "scripted:\(scenario)",
+                    "--db", db,
+                ] + extra)
         }
     }
 
@@ -65,7 +70,8 @@ import Glibc
         #expect(list.stdout.contains("good") && list.stdout.contains("finished"))
         let log = try await nightshift(["log", "good", "--db", s.db, "--json"])
         let lines = log.stdout.split(separator: "\n")
-        #expect(lines.count == (try await SQLiteEventStore(path: s.db).summary(of: RunID("good"))?.headSeq).map(Int.init))
+        #expect(
+            lines.count == (try await SQLiteEventStore(path: s.db).summary(of: RunID("good"))?.headSeq).map(Int.init))
         #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
         let follow = try await nightshift(["log", "good", "--db", s.db, "--follow"], timeout: .seconds(20))
         #expect(follow.stdout.contains("run finished"))
@@ -116,13 +122,18 @@ import Glibc
 
     @Test func missingWorkspaceIsReported() async throws {
         let s = try setup()
-        let r = try await nightshift(["run", "--plan", s.plan, "--workspace", s.root + "/missing", "--model", "scripted:\(s.scenario)", "--db", s.db])
+        let r = try await nightshift([
+            "run", "--plan", s.plan, "--workspace", s.root + "/missing", "--model", "scripted:\(s.scenario)", "--db",
+            s.db,
+        ])
         #expect(r.status == 1)
         #expect(r.stderr.contains("the workspace \(s.root)/missing does not exist"))
     }
 
     @Test func scenarioEndingBeforeThePlanPausesAndLeavesAVerifiableLog() async throws {
-        let s = try setup(scenario: "tasks:\n  one:\n    - tools:\n        - write_file: {path: one.txt, content: x}\n      done: ok\n")
+        let s = try setup(
+            scenario:
+                "tasks:\n  one:\n    - tools:\n        - write_file: {path: one.txt, content: x}\n      done: ok\n")
         let r = try await s.run(["--id", "short"])
         #expect(r.status == 3, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("paused"))
@@ -140,7 +151,11 @@ import Glibc
         _ = try await s.run(["--id", "first"])
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", "import sqlite3,sys,time\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('locked',flush=True)\ntime.sleep(10)", s.db]
+        holder.arguments = [
+            "python3", "-c",
+            "import sqlite3,sys,time\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('locked',flush=True)\ntime.sleep(10)",
+            s.db,
+        ]
         let pipe = Pipe()
         holder.standardOutput = pipe
         try holder.run()
@@ -149,7 +164,8 @@ import Glibc
         let r = try await s.run(["--id", "second", "--lock-timeout", "1"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("is locked by another process"))
-        holder.terminate(); await holder.exit()
+        holder.terminate()
+        await holder.exit()
         #expect(try await nightshift(["audit", "verify", "--all", "--db", s.db]).status == 0)
     }
 
@@ -160,8 +176,13 @@ import Glibc
         chmod(s.db, 0o444)
         chmod(s.root, 0o755)
         let asUser: UInt32? = getuid() == 0 ? 65534 : nil
-        if asUser != nil { try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "setpriv (util-linux) is needed") }
-        let r = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--model", "scripted:\(s.scenario)", "--db", s.db], asUser: asUser)
+        if asUser != nil {
+            try #require(
+                FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "setpriv (util-linux) is needed")
+        }
+        let r = try await nightshift(
+            ["run", "--plan", s.plan, "--workspace", s.ws, "--model", "scripted:\(s.scenario)", "--db", s.db],
+            asUser: asUser)
         #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
         #expect(r.stderr.contains("read-only"), "\(r.stderr)")
         chmod(s.db, 0o644)
@@ -174,15 +195,19 @@ import Glibc
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // Edit the first event that mentions one.txt, as someone with write access to the file could.
-        p.arguments = ["python3", "-c", """
+        p.arguments = [
+            "python3", "-c",
+            """
             import sqlite3, sys
             c = sqlite3.connect(sys.argv[1])
             seq = c.execute("SELECT MIN(seq) FROM event WHERE CAST(body AS TEXT) LIKE '%one.txt%'").fetchone()[0]
             c.execute("UPDATE event SET body=CAST(REPLACE(CAST(body AS TEXT),'one.txt','0ne.txt') AS BLOB) WHERE seq=?", (seq,))
             c.commit()
             open(sys.argv[2], 'w').write(str(seq))
-            """, s.db, s.root + "/seq"]
-        try p.run(); await p.exit()
+            """, s.db, s.root + "/seq",
+        ]
+        try p.run()
+        await p.exit()
         let seq = try String(contentsOfFile: s.root + "/seq", encoding: .utf8)
         let r = try await nightshift(["audit", "verify", "t", "--db", s.db])
         #expect(r.status == 2)
@@ -196,14 +221,19 @@ import Glibc
         #expect(demo.stdout.contains("run finished: 3 of 3 tasks done"))
         #expect(demo.stdout.contains("attempt 1 not accepted"))
         #expect(demo.stdout.contains("nightshift audit verify"))
-        let killed = try await nightshift(["demo", "--db", root + "/ns.db", "--dir", root + "/d2", "--kill-after", "18"])
+        let killed = try await nightshift([
+            "demo", "--db", root + "/ns.db", "--dir", root + "/d2", "--kill-after", "18",
+        ])
         #expect(killed.status != 0)
-        let id = try #require(killed.stdout.split(separator: "\n").first { $0.hasPrefix("run id: ") }?.split(separator: " ")[2])
+        let id = try #require(
+            killed.stdout.split(separator: "\n").first { $0.hasPrefix("run id: ") }?.split(separator: " ")[2])
         let resumed = try await nightshift(["resume", String(id), "--db", root + "/ns.db"])
         #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
         #expect(resumed.stdout.contains("run resumed"))
         // The kill left the fix's write in doubt: it is not re-run; the worker writes it again.
-        #expect(resumed.stdout.contains("IN DOUBT") && resumed.stdout.contains("rewritten after the crash"), "\(resumed.stdout)")
+        #expect(
+            resumed.stdout.contains("IN DOUBT") && resumed.stdout.contains("rewritten after the crash"),
+            "\(resumed.stdout)")
         #expect(try await nightshift(["audit", "verify", "--all", "--db", root + "/ns.db"]).status == 0)
     }
 
@@ -236,14 +266,22 @@ extension CLITests {
         let s = try setup()
         let sandboxedRun = try await s.run(["--id", "nobw"])
         #expect(sandboxedRun.status == 0, "\(sandboxedRun.stdout)\(sandboxedRun.stderr)")
-        let noBwrap = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--model", "scripted:\(s.scenario)", "--db", s.db, "--id", "x"],
-                                           env: ["NIGHTSHIFT_BWRAP": "/nonexistent/bwrap"])
+        let noBwrap = try await nightshift(
+            [
+                "run", "--plan", s.plan, "--workspace", s.ws, "--model", "scripted:\(s.scenario)", "--db", s.db, "--id",
+                "x",
+            ],
+            env: ["NIGHTSHIFT_BWRAP": "/nonexistent/bwrap"])
         #expect(noBwrap.status == 1)
-        #expect(noBwrap.stderr.contains("cannot sandbox tool commands: bubblewrap is not installed at /nonexistent/bwrap"))
+        #expect(
+            noBwrap.stderr.contains("cannot sandbox tool commands: bubblewrap is not installed at /nonexistent/bwrap"))
         #expect(noBwrap.stderr.contains("--unsandboxed"))
-        let allowed = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--model", "scripted:\(s.scenario)", "--db", s.db,
-                                            // The first run already did the work here: without a baseline its checks count as evidence (no judge needed).
-                                            "--id", "y", "--unsandboxed", "--no-baseline"], env: ["NIGHTSHIFT_BWRAP": "/nonexistent/bwrap"])
+        let allowed = try await nightshift(
+            [
+                "run", "--plan", s.plan, "--workspace", s.ws, "--model", "scripted:\(s.scenario)", "--db", s.db,
+                // The first run already did the work here: without a baseline its checks count as evidence (no judge needed).
+                "--id", "y", "--unsandboxed", "--no-baseline",
+            ], env: ["NIGHTSHIFT_BWRAP": "/nonexistent/bwrap"])
         #expect(allowed.status == 0, "\(allowed.stdout)\(allowed.stderr)")
         #expect(allowed.stdout.contains("UNSANDBOXED: --unsandboxed was passed"))
         let log = try await nightshift(["log", "y", "--db", s.db, "--json"])
@@ -251,7 +289,9 @@ extension CLITests {
         #expect(log.stdout.contains("UNSANDBOXED"))
         // A sandboxed run records bubblewrap.
         let sandboxed = try await nightshift(["log", "nobw", "--db", s.db])
-        #expect(sandboxed.stdout.contains("commands run in bubblewrap (/usr/bin/bwrap); uid 1000, no capabilities"), "\(sandboxed.stdout)")
+        #expect(
+            sandboxed.stdout.contains("commands run in bubblewrap (/usr/bin/bwrap); uid 1000, no capabilities"),
+            "\(sandboxed.stdout)")
         #expect(sandboxed.stdout.contains("network off"), "\(sandboxed.stdout)")
     }
 }
@@ -290,7 +330,9 @@ extension CLITests {
         #expect(FileManager.default.fileExists(atPath: worktree + "/two.txt"))
         // The user's checkout is untouched, and still on its own branch.
         #expect(!FileManager.default.fileExists(atPath: s.ws + "/one.txt"))
-        #expect(try git(["rev-parse", "--abbrev-ref", "HEAD"], in: s.ws).trimmingCharacters(in: .whitespacesAndNewlines) == "main")
+        #expect(
+            try git(["rev-parse", "--abbrev-ref", "HEAD"], in: s.ws).trimmingCharacters(in: .whitespacesAndNewlines)
+                == "main")
         let subjects = try git(["log", "--format=%s", "nightshift/g1"], in: s.ws).split(separator: "\n")
         #expect(subjects == ["nightshift: task two done", "nightshift: task one done", "initial"])
         // A finished run whose worktree is gone: resume says it is finished and touches nothing
@@ -307,7 +349,9 @@ extension CLITests {
     }
 
     @Test func resumingARunWhoseWorktreeVanishedSaysHowToRecreateIt() async throws {
-        let s = try setup(scenario: "tasks:\n  one:\n    - tools:\n        - write_file: {path: one.txt, content: x}\n      done: ok\n")
+        let s = try setup(
+            scenario:
+                "tasks:\n  one:\n    - tools:\n        - write_file: {path: one.txt, content: x}\n      done: ok\n")
         try makeRepository(s.ws)
         let r = try await s.run(["--id", "g3"])
         #expect(r.status == 3)  // the scenario ends before task two: paused
@@ -330,13 +374,15 @@ extension CLITests {
         try makeRepository(repo)
         // On the user's own branch (a --no-worktree run): reading is fine, committing is refused.
         try "change\n".write(toFile: repo + "/README.md", atomically: true, encoding: .utf8)
-        let inPlace = ToolBox.standard(isolation: .none(reason: "git tool runs host git"),
-                                       git: GitWorkspace(trust: .repository(.init(gitDir: repo + "/.git", workTree: repo))))
+        let inPlace = ToolBox.standard(
+            isolation: .none(reason: "git tool runs host git"),
+            git: GitWorkspace(trust: .repository(.init(gitDir: repo + "/.git", workTree: repo))))
         let refused = await inPlace.run(call(#"{"command":"commit","message":"sneaky"}"#), workspace: repo)
         #expect(!refused.ok)
         #expect(refused.output.text.contains("only to the run's own nightshift/ branch"))
         // In the run's worktree everything works.
-        let wt = try await GitWorkspace.provision(repository: repo, run: RunID("r9"), worktreesRoot: root + "/worktrees")
+        let wt = try await GitWorkspace.provision(
+            repository: repo, run: RunID("r9"), worktreesRoot: root + "/worktrees")
         try "new\n".write(toFile: wt.path + "/new.txt", atomically: true, encoding: .utf8)
         let status = await tools.run(call(#"{"command":"status"}"#), workspace: wt.path)
         #expect(status.output.text.contains("nightshift/r9"))
@@ -352,8 +398,11 @@ extension CLITests {
         #expect(!push.ok)
         #expect(push.output.text.contains("unknown command 'push'"))
         // Reattaching finds the same worktree; a second run gets its own.
-        #expect(try await GitWorkspace.provision(repository: repo, run: RunID("r9"), worktreesRoot: root + "/worktrees").path == wt.path)
-        let other = try await GitWorkspace.provision(repository: repo, run: RunID("r10"), worktreesRoot: root + "/worktrees")
+        #expect(
+            try await GitWorkspace.provision(repository: repo, run: RunID("r9"), worktreesRoot: root + "/worktrees")
+                .path == wt.path)
+        let other = try await GitWorkspace.provision(
+            repository: repo, run: RunID("r10"), worktreesRoot: root + "/worktrees")
         #expect(other.path != wt.path)
         #expect(!FileManager.default.fileExists(atPath: other.path + "/new.txt"))
     }

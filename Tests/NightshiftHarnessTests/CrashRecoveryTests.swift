@@ -3,6 +3,7 @@ import NightshiftCore
 import NightshiftHands
 import NightshiftSQLite
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,18 +17,24 @@ import Glibc
         var turns = ""
         for k in 1...18 {
             if [3, 6, 9].contains(k) {
-                turns += "    - tools:\n        - shell: {command: 'echo slow-\(k)-start >> effects.log; sleep 5; echo slow-\(k)-end >> effects.log'}\n"
+                turns +=
+                    "    - tools:\n        - shell: {command: 'echo slow-\(k)-start >> effects.log; sleep 5; echo slow-\(k)-end >> effects.log'}\n"
             } else {
-                turns += "    - tools:\n        - shell: {command: 'echo effect-\(k) >> effects.log'}\n        - read_file: {path: effects.log}\n"
+                turns +=
+                    "    - tools:\n        - shell: {command: 'echo effect-\(k) >> effects.log'}\n        - read_file: {path: effects.log}\n"
                 if k % 4 == 0 { turns += "        - write_file: {path: 'notes/\(k).txt', content: 'note \(k)'}\n" }
             }
         }
         turns += "    - say: all effects written\n      done: done\n"
         // Rework turns: a kill can put the call a check depends on in doubt (never re-run), and
         // the scripted model cannot improvise, so each task has turns for its later attempts.
-        for r in 1...3 { turns += "    - tools:\n        - shell: {command: 'echo redo-\(r) >> effects.log'}\n      done: redone\n" }
+        for r in 1...3 {
+            turns += "    - tools:\n        - shell: {command: 'echo redo-\(r) >> effects.log'}\n      done: redone\n"
+        }
         var wrap = ""
-        for r in 1...4 { wrap += "    - tools:\n        - write_file: {path: done.txt, content: 'ok \(r)'}\n      done: wrapped\n" }
+        for r in 1...4 {
+            wrap += "    - tools:\n        - write_file: {path: done.txt, content: 'ok \(r)'}\n      done: wrapped\n"
+        }
         return "tasks:\n  effects:\n" + turns + "  wrap-up:\n" + wrap
     }
 
@@ -56,14 +63,17 @@ import Glibc
         try "keep\n".write(toFile: repo + "/protected/keep.txt", atomically: true, encoding: .utf8)
         _ = try git(["add", "-A"], in: repo)
         _ = try git(["commit", "-q", "-m", "protected file"], in: repo)
-        try "default: allow\nprotected:\n  paths: [\"protected/**\"]\nbudgets:\n  run: {tool_calls: 10000}\nbreakers: {repeated_call: 50}\n"
+        try
+            "default: allow\nprotected:\n  paths: [\"protected/**\"]\nbudgets:\n  run: {tool_calls: 10000}\nbreakers: {repeated_call: 50}\n"
             .write(toFile: root + "/policy.yaml", atomically: true, encoding: .utf8)
         try Self.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
         try Self.scenario().write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
         let binary = try nightshiftBinary()
         let env = ProcessInfo.processInfo.environment.filter { $0.key != "NIGHTSHIFT_TEST_STOP_AFTER_SEQ" }
-        let run = ["run", "--plan", root + "/plan.yaml", "--workspace", repo, "--model", "scripted:\(root)/scenario.yaml",
-                   "--db", db, "--id", "crash", "--max-attempts", "4", "-q", "--policy", root + "/policy.yaml"]
+        let run = [
+            "run", "--plan", root + "/plan.yaml", "--workspace", repo, "--model", "scripted:\(root)/scenario.yaml",
+            "--db", db, "--id", "crash", "--max-attempts", "4", "-q", "--policy", root + "/policy.yaml",
+        ]
         let resume = ["resume", "crash", "--db", db, "-q"]
         let store = try SQLiteEventStore(path: db)
         var rng = SystemRandomNumberGenerator()
@@ -80,7 +90,10 @@ import Glibc
             let deadline = ContinuousClock.now + .seconds(60)
             while !effects().contains("slow-\(k)-start") {
                 if case .exited = child.poll() { throw CLITestError("the run ended before slow-\(k) started") }
-                if ContinuousClock.now > deadline { child.kill(); throw CLITestError("slow-\(k) never started") }
+                if ContinuousClock.now > deadline {
+                    child.kill()
+                    throw CLITestError("slow-\(k) never started")
+                }
                 try await Task.sleep(for: .milliseconds(5))
             }
             child.kill()
@@ -94,7 +107,8 @@ import Glibc
             let target = head + 1 + Int64.random(in: 0...3, using: &rng)
             var childEnv = env
             childEnv["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(target)"
-            let child = try ChildProcess.spawn([binary] + (started ? resume : run), environment: childEnv, outputPath: out)
+            let child = try ChildProcess.spawn(
+                [binary] + (started ? resume : run), environment: childEnv, outputPath: out)
             started = true
             switch await child.wait(timeout: .seconds(60)) {
             case .stopped:
@@ -136,12 +150,19 @@ import Glibc
             }
         }
         #expect(!requested.isEmpty)
-        for call in requested.keys { #expect(terminal[call] == 1, "\(call) has \(terminal[call] ?? 0) terminal events") }
+        for call in requested.keys {
+            #expect(terminal[call] == 1, "\(call) has \(terminal[call] ?? 0) terminal events")
+        }
         #expect(Set(terminal.keys) == Set(requested.keys))
         // Every call was decided by the gateway exactly once, kills or not; the ratchet ran for each task.
-        #expect(Set(decided.keys) == Set(requested.keys) && decided.values.allSatisfy { $0 == 1 }, "\(decided.filter { $0.value != 1 })")
+        #expect(
+            Set(decided.keys) == Set(requested.keys) && decided.values.allSatisfy { $0 == 1 },
+            "\(decided.filter { $0.value != 1 })")
         #expect(events.filter { $0.event.kind == "protected_hashed" }.count == 1)
-        #expect(events.contains { if case let .protectedVerified(_, _, changed) = $0.event { changed.isEmpty } else { false } })
+        #expect(
+            events.contains {
+                if case let .protectedVerified(_, _, changed) = $0.event { changed.isEmpty } else { false }
+            })
         // No side effect happened twice; the in-doubt calls were never re-run.
         let lines = effects().split(separator: "\n").map(String.init)
         #expect(lines.count == Set(lines).count, "duplicated effects: \(lines.sorted())")
@@ -167,7 +188,11 @@ import Glibc
         try "title: wt\ntasks:\n  - id: one\n    description: write one.txt\n    checks:\n      - grep -q 1 one.txt\n"
             .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
         // Later turns for rework: a kill after the write started puts it in doubt (never re-run).
-        try ("tasks:\n  one:\n" + String(repeating: "    - tools:\n        - write_file: {path: one.txt, content: '1'}\n      done: wrote it\n", count: 3))
+        try
+            ("tasks:\n  one:\n"
+            + String(
+                repeating: "    - tools:\n        - write_file: {path: one.txt, content: '1'}\n      done: wrote it\n",
+                count: 3))
             .write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
         let binary = try nightshiftBinary()
         let env = ProcessInfo.processInfo.environment.filter { $0.key != "NIGHTSHIFT_TEST_STOP_AFTER_SEQ" }
@@ -176,24 +201,28 @@ import Glibc
             let id = "wt\(stopAfter)"
             var childEnv = env
             childEnv["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(stopAfter)"
-            let child = try ChildProcess.spawn([binary, "run", "--plan", root + "/plan.yaml", "--workspace", repo, "--model",
-                                                "scripted:\(root)/scenario.yaml", "--db", db, "--id", id, "-q",
-                                                // The baseline runs checks in the worktree before any model call: without it the worktree is
-                                                // made while the first model call is in flight, which is what this kills around.
-                                                "--no-baseline"],
-                                               environment: childEnv, outputPath: out)
+            let child = try ChildProcess.spawn(
+                [
+                    binary, "run", "--plan", root + "/plan.yaml", "--workspace", repo, "--model",
+                    "scripted:\(root)/scenario.yaml", "--db", db, "--id", id, "-q",
+                    // The baseline runs checks in the worktree before any model call: without it the worktree is
+                    // made while the first model call is in flight, which is what this kills around.
+                    "--no-baseline",
+                ],
+                environment: childEnv, outputPath: out)
             let state = await child.wait(timeout: .seconds(60))
             child.kill()
             #expect(state == .stopped, "run \(id) was not stopped after seq \(stopAfter): \(state)")
             let before = try await store.readAll(RunID(id)).map(\.event)
-            if stopAfter <= 5 {   // killed before the worktree was recorded as made: resume must make it
+            if stopAfter <= 5 {  // killed before the worktree was recorded as made: resume must make it
                 #expect(!before.contains { $0.kind == "workspace_provisioned" }, "\(id): \(before.map(\.kind))")
             }
             let resumed = try await nightshift(["resume", id, "--db", db, "-q"])
             #expect(resumed.status == 0, "\(id): \(resumed.stdout)\(resumed.stderr)")
             let events = try await store.readAll(RunID(id)).map(\.event)
-            #expect(events.filter { $0.kind == "workspace_provisioned" }.count == 1,
-                    "\(id): \(events.map(\.kind)) (before the kill: \(before.map(\.kind)))")
+            #expect(
+                events.filter { $0.kind == "workspace_provisioned" }.count == 1,
+                "\(id): \(events.map(\.kind)) (before the kill: \(before.map(\.kind)))")
             let worktree = root + "/worktrees/\(id)"
             #expect((try? String(contentsOfFile: worktree + "/one.txt", encoding: .utf8)) == "1", "\(id)")
             let subjects = try git(["log", "--format=%s", "nightshift/\(id)"], in: repo).split(separator: "\n")

@@ -14,13 +14,18 @@ import Testing
     /// A run paused on a call that asks for approval, under `policy`.
     func pausedRun(_ policy: Policy) async throws -> (InMemoryEventStore, RunID) {
         let store = InMemoryEventStore()
-        let scenario = try ScenarioFile.parse("tasks:\n  t:\n    - tools:\n        - shell: {command: 'touch a'}\n      done: ok\n", file: "s.yaml")
-        let harness = Harness(store: store, model: ScriptedModel(scenario: scenario), tools: ToolBox.standard(isolation: .none(reason: "t")),
-                              checks: ShellCheckRunner(isolation: .none(reason: "t")))
+        let scenario = try ScenarioFile.parse(
+            "tasks:\n  t:\n    - tools:\n        - shell: {command: 'touch a'}\n      done: ok\n", file: "s.yaml")
+        let harness = Harness(
+            store: store, model: ScriptedModel(scenario: scenario),
+            tools: ToolBox.standard(isolation: .none(reason: "t")),
+            checks: ShellCheckRunner(isolation: .none(reason: "t")))
         let run = RunID("d")
-        try await harness.create(run, title: "d", plan: Plan(title: "d", tasks: [PlanTask(id: TaskID("t"), description: "d", checks: [])]),
-                                 workspace: tempDir("ns-decide"), settings: RunSettings())
-        let reason = try await harness.drive(run, announce: [.policySet(policy: policy, source: "p.yaml", hash: "h", text: "")])
+        try await harness.create(
+            run, title: "d", plan: Plan(title: "d", tasks: [PlanTask(id: TaskID("t"), description: "d", checks: [])]),
+            workspace: tempDir("ns-decide"), settings: RunSettings())
+        let reason = try await harness.drive(
+            run, announce: [.policySet(policy: policy, source: "p.yaml", hash: "h", text: "")])
         guard case .paused = reason else { throw CLITestError("expected a pause, got \(reason)") }
         return (store, run)
     }
@@ -34,9 +39,13 @@ import Testing
         #expect(missing?.code == .notWaiting)
         let state = try await decisions.approve(run, call: "m1.1", note: "fine")
         #expect(state.pendingTools.first?.approved == true)
-        let again = await #expect(throws: DecisionError.self) { try await decisions.deny(run, call: "m1.1", reason: "changed my mind") }
+        let again = await #expect(throws: DecisionError.self) {
+            try await decisions.deny(run, call: "m1.1", reason: "changed my mind")
+        }
         #expect(again?.code == .alreadyDecided)
-        let blank = await #expect(throws: DecisionError.self) { try await decisions.deny(run, call: "m1.1", reason: " \n\u{200B}\t") }
+        let blank = await #expect(throws: DecisionError.self) {
+            try await decisions.deny(run, call: "m1.1", reason: " \n\u{200B}\t")
+        }
         #expect(blank?.code == .invalid)
     }
 
@@ -44,7 +53,9 @@ import Testing
         var policy = Self.asks
         policy.approvers = ["bob"]
         let (store, run) = try await pausedRun(policy)
-        let refused = await #expect(throws: DecisionError.self) { try await Decisions(store: store, decider: "mallory").approve(run, call: "m1.1") }
+        let refused = await #expect(throws: DecisionError.self) {
+            try await Decisions(store: store, decider: "mallory").approve(run, call: "m1.1")
+        }
         #expect(refused?.code == .notAllowed)
         try await Decisions(store: store, decider: "bob").approve(run, call: "m1.1")
     }
@@ -53,7 +64,9 @@ import Testing
         let (store, run) = try await pausedRun(Self.asks)
         let head = try #require(await store.summary(of: run)?.headSeq)
         await store.tamper(run, seq: 3, body: Data("{}".utf8))
-        let broken = await #expect(throws: DecisionError.self) { try await Decisions(store: store, decider: "alice").answer(run, text: "go on") }
+        let broken = await #expect(throws: DecisionError.self) {
+            try await Decisions(store: store, decider: "alice").answer(run, text: "go on")
+        }
         #expect(broken?.code == .brokenLog)
         #expect(await store.summary(of: run)?.headSeq == head)
     }

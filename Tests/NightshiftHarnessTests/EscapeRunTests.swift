@@ -13,21 +13,28 @@ struct EscapeRunTests {
         var args: [String]
     }
 
-    func setup(_ name: String, plan: String = "title: t\ntasks:\n  - id: t\n    description: d\n    checks: ['true']\n",
-               scenario: String, repository: Bool = false) throws -> Run {
+    func setup(
+        _ name: String, plan: String = "title: t\ntasks:\n  - id: t\n    description: d\n    checks: ['true']\n",
+        scenario: String, repository: Bool = false
+    ) throws -> Run {
         let root = tempDir("ns-esc-\(name)")
         let ws = root + "/ws"
         try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
         if repository { try makeRepository(ws) }
         try plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
         try scenario.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
-        return Run(root: root, ws: ws, db: root + "/db/ns.db",
-                   args: ["run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
-                          "--db", root + "/db/ns.db", "--id", name, "-q"])
+        return Run(
+            root: root, ws: ws, db: root + "/db/ns.db",
+            args: [
+                "run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
+                "--db", root + "/db/ns.db", "--id", name, "-q",
+            ])
     }
 
     func results(_ db: String, _ run: String) async throws -> [ToolResult] {
-        try await SQLiteEventStore(path: db).readAll(RunID(run)).compactMap { if case let .toolFinished(_, r) = $0.event { r } else { nil } }
+        try await SQLiteEventStore(path: db).readAll(RunID(run)).compactMap {
+            if case let .toolFinished(_, r) = $0.event { r } else { nil }
+        }
     }
 
     /// Git configuration the agent writes where `HOME` pointed (its workspace) and attributes naming
@@ -41,14 +48,14 @@ struct EscapeRunTests {
             echo '* filter=x' > .gitattributes && echo change >> README.md
             """
         try """
-            tasks:
-              t:
-                - tools:
-                    - shell: {command: \(jsonQuoted(plant))}
-                    - git: {command: status}
-                    - git: {command: diff}
-                  done: planted
-            """.write(toFile: r.root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        tasks:
+          t:
+            - tools:
+                - shell: {command: \(jsonQuoted(plant))}
+                - git: {command: status}
+                - git: {command: diff}
+              done: planted
+        """.write(toFile: r.root + "/scenario.yaml", atomically: true, encoding: .utf8)
         r.args += ["--no-baseline"]
         let run = try await nightshift(r.args, env: ["NIGHTSHIFT_CANARY": "canary-gitcfg"], timeout: .seconds(120))
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
@@ -68,18 +75,18 @@ struct EscapeRunTests {
         var r = try setup("dbws", scenario: "tasks: {}\n")
         let fired = r.root + "/fired"
         try """
-            tasks:
-              t:
-                - tools:
-                    - shell: {command: "echo entries: $(ls -A .nightshift | wc -l); head -c 15 .nightshift/ns.db; echo x > .nightshift/planted || echo REFUSED"}
-                    - read_file: {path: .nightshift/ns.db}
-                    - list_files: {}
-                    - shell: {command: "mkfifo pipe && echo made"}
-                    - read_file: {path: pipe}
-                    - grep: {pattern: x, path: pipe}
-                    - shell: {command: "git init -q . && git config core.fsmonitor 'touch \(fired)' && git config core.hooksPath .git/hooks"}
-                  done: tried
-            """.write(toFile: r.root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        tasks:
+          t:
+            - tools:
+                - shell: {command: "echo entries: $(ls -A .nightshift | wc -l); head -c 15 .nightshift/ns.db; echo x > .nightshift/planted || echo REFUSED"}
+                - read_file: {path: .nightshift/ns.db}
+                - list_files: {}
+                - shell: {command: "mkfifo pipe && echo made"}
+                - read_file: {path: pipe}
+                - grep: {pattern: x, path: pipe}
+                - shell: {command: "git init -q . && git config core.fsmonitor 'touch \(fired)' && git config core.hooksPath .git/hooks"}
+              done: tried
+        """.write(toFile: r.root + "/scenario.yaml", atomically: true, encoding: .utf8)
         r.args = r.args.map { $0 == r.db ? r.ws + "/.nightshift/ns.db" : $0 } + ["--no-baseline"]
         let start = ContinuousClock.now
         let run = try await nightshift(r.args, timeout: .seconds(120))
@@ -87,7 +94,9 @@ struct EscapeRunTests {
         #expect(ContinuousClock.now - start < .seconds(100))
         let out = try await results(r.ws + "/.nightshift/ns.db", "dbws")
         try #require(out.count == 7, "\(out)")
-        #expect(out[0].output.text.contains("entries: 0") && !out[0].output.text.contains("SQLite format"), "\(out[0].output.text)")
+        #expect(
+            out[0].output.text.contains("entries: 0") && !out[0].output.text.contains("SQLite format"),
+            "\(out[0].output.text)")
         #expect(out[0].output.text.contains("REFUSED"), "\(out[0].output.text)")
         #expect(!out[1].ok && out[1].output.text.contains("Nightshift's own"), "\(out[1].output.text)")
         #expect(!out[2].output.text.contains(".nightshift"), "\(out[2].output.text)")
@@ -98,8 +107,10 @@ struct EscapeRunTests {
         let verify = try await nightshift(["audit", "verify", "dbws", "--db", r.ws + "/.nightshift/ns.db"])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         // Directly in the workspace: refused in one line, and no database is made.
-        let direct = try await nightshift(["run", "--plan", r.root + "/plan.yaml", "--workspace", r.ws, "--model", "scripted:\(r.root)/scenario.yaml",
-                                           "--db", r.ws + "/direct.db", "--no-worktree"])
+        let direct = try await nightshift([
+            "run", "--plan", r.root + "/plan.yaml", "--workspace", r.ws, "--model", "scripted:\(r.root)/scenario.yaml",
+            "--db", r.ws + "/direct.db", "--no-worktree",
+        ])
         #expect(direct.status == 1)
         #expect(direct.stderr.contains("lies directly in the workspace"), "\(direct.stderr)")
         #expect(direct.stderr.split(separator: "\n").count == 1, "\(direct.stderr)")
@@ -110,21 +121,23 @@ struct EscapeRunTests {
     /// with it) and writes a permissive policy at the old path. The policy in force does not change,
     /// during the run or on resume.
     @Test func aPolicyInTheWorkspaceCannotBeReplacedByTheAgent() async throws {
-        var r = try setup("sealed", plan: "title: t\ntasks:\n  - id: t\n    description: d\n    checks: ['test -f done.txt']\n", scenario: "tasks: {}\n")
+        var r = try setup(
+            "sealed", plan: "title: t\ntasks:\n  - id: t\n    description: d\n    checks: ['test -f done.txt']\n",
+            scenario: "tasks: {}\n")
         try FileManager.default.createDirectory(atPath: r.ws + "/conf", withIntermediateDirectories: true)
         try "default: allow\nrules:\n  - deny: shell\n    command: \"*forbidden*\"\n    reason: not allowed\n"
             .write(toFile: r.ws + "/conf/policy.yaml", atomically: true, encoding: .utf8)
         try """
-            tasks:
-              t:
-                - tools:
-                    - shell: {command: "d=con; mv ${d}f old && mkdir ${d}f && cd ${d}f && printf 'default: allow\\\\n' > policy.yaml && echo REPLACED"}
-                - tools:
-                    - shell: {command: "echo forbidden > forbidden.txt"}
-                - tools:
-                    - write_file: {path: done.txt, content: ok}
-                  done: tried
-            """.write(toFile: r.root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        tasks:
+          t:
+            - tools:
+                - shell: {command: "d=con; mv ${d}f old && mkdir ${d}f && cd ${d}f && printf 'default: allow\\\\n' > policy.yaml && echo REPLACED"}
+            - tools:
+                - shell: {command: "echo forbidden > forbidden.txt"}
+            - tools:
+                - write_file: {path: done.txt, content: ok}
+              done: tried
+        """.write(toFile: r.root + "/scenario.yaml", atomically: true, encoding: .utf8)
         r.args += ["--policy", r.ws + "/conf/policy.yaml", "--no-baseline"]
         let run = try await nightshift(r.args, timeout: .seconds(120))
         // The done claim is not accepted (the ratchet sees the policy file moved); the scenario then ends: paused.
@@ -133,12 +146,15 @@ struct EscapeRunTests {
         let out = try await results(r.db, "sealed")
         try #require(out.count == 3, "\(out)")
         #expect(out[0].output.text.contains("REPLACED"), "the attack itself did not work: \(out[0].output.text)")
-        #expect(out[1].output.text.contains("refused by policy"), "the agent's policy took effect: \(out[1].output.text)")
+        #expect(
+            out[1].output.text.contains("refused by policy"), "the agent's policy took effect: \(out[1].output.text)")
         #expect(!FileManager.default.fileExists(atPath: r.ws + "/forbidden.txt"))
         // Nor on resume, which reads a policy file outside the workspace again but not this one.
         let resumed = try await nightshift(["resume", "sealed", "--db", r.db, "-q"], timeout: .seconds(60))
         #expect(resumed.stderr.contains("lies in the workspace"), "\(resumed.stderr)")
-        let policies = try await SQLiteEventStore(path: r.db).readAll(RunID("sealed")).filter { $0.event.kind == "policy_set" }
+        let policies = try await SQLiteEventStore(path: r.db).readAll(RunID("sealed")).filter {
+            $0.event.kind == "policy_set"
+        }
         #expect(policies.count == 1)
         let verified = try await SQLiteEventStore(path: r.db).readAll(RunID("sealed"))
             .compactMap { if case let .protectedVerified(_, _, changed) = $0.event { changed } else { nil } }
@@ -148,14 +164,16 @@ struct EscapeRunTests {
     /// Model text and tool output with terminal escapes (window title, clipboard, clear screen) reach
     /// the operator's terminal escaped, in the live timeline and in `log`; `--json` stays lossless.
     @Test func terminalEscapesNeverReachTheTerminal() async throws {
-        var r = try setup("esc", scenario: """
-            tasks:
-              t:
-                - say: "\\e]0;pwned\\a\\e[2J\\u009b31m hello"
-                  tools:
-                    - shell: {command: "printf '\\\\033]52;c;cHduZWQ=\\\\007 out'"}
-                  done: "\\e[31mred"
-            """)
+        var r = try setup(
+            "esc",
+            scenario: """
+                tasks:
+                  t:
+                    - say: "\\e]0;pwned\\a\\e[2J\\u009b31m hello"
+                      tools:
+                        - shell: {command: "printf '\\\\033]52;c;cHduZWQ=\\\\007 out'"}
+                      done: "\\e[31mred"
+                """)
         r.args.removeAll { $0 == "-q" }
         r.args += ["--no-baseline"]
         let run = try await nightshift(r.args, timeout: .seconds(120))
@@ -163,7 +181,9 @@ struct EscapeRunTests {
         let log = try await nightshift(["log", "esc", "--db", r.db])
         let json = try await nightshift(["log", "esc", "--db", r.db, "--json"])
         for (name, text) in [("run", run.stdout), ("log", log.stdout), ("json", json.stdout)] {
-            let bad = text.unicodeScalars.filter { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || (0x7F...0x9F).contains($0.value) }
+            let bad = text.unicodeScalars.filter {
+                ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || (0x7F...0x9F).contains($0.value)
+            }
             #expect(bad.isEmpty, "\(name) printed control characters: \(bad.map { String($0.value, radix: 16) })")
         }
         #expect(log.stdout.contains("\\u001b]0;pwned"), "\(log.stdout)")
@@ -179,7 +199,9 @@ struct EscapeRunTests {
     /// A denial needs a reason that says something; usage errors are one line.
     @Test func aDenialWithoutAReasonIsRefusedInOneLine() async throws {
         let r = try setup("deny", scenario: "tasks: {}\n")
-        for args in [["deny", "deny", "m1.1", "--db", r.db], ["deny", "deny", "m1.1", "--db", r.db, "--reason", "  \n\t "]] {
+        for args in [
+            ["deny", "deny", "m1.1", "--db", r.db], ["deny", "deny", "m1.1", "--db", r.db, "--reason", "  \n\t "],
+        ] {
             let result = try await nightshift(args)
             #expect(result.status == 64, "\(args): \(result.status) \(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
@@ -200,7 +222,8 @@ struct SandboxUnprivilegedTests {
         try FileManager.default.createDirectory(atPath: ws + "/.nightshift", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/outside", withIntermediateDirectories: true)
         try "secret".write(toFile: root + "/outside/secret.txt", atomically: true, encoding: .utf8)
-        try "title: t\ntasks:\n  - id: t\n    description: d\n    checks: ['true']\n".write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        try "title: t\ntasks:\n  - id: t\n    description: d\n    checks: ['true']\n".write(
+            toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
         let attack = """
             id -u; grep -E '^(CapEff|CapPrm|Seccomp):' /proc/self/status
             unshare -r true 2>/dev/null && echo UNSHARED
@@ -213,20 +236,24 @@ struct SandboxUnprivilegedTests {
             true
             """
         try """
-            tasks:
-              t:
-                - tools:
-                    - shell: {command: \(jsonQuoted(attack))}
-                  done: tried
-            """.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        tasks:
+          t:
+            - tools:
+                - shell: {command: \(jsonQuoted(attack))}
+              done: tried
+        """.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
         // Everything the unprivileged user needs to write is theirs.
         for path in [root, ws, ws + "/.nightshift"] { chown(path, 65534, 65534) }
-        let run = try await nightshift(["run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
-                                        "--db", ws + "/.nightshift/ns.db", "--id", "u", "-q", "--no-baseline"],
-                                       env: ["HOME": root, "XDG_CONFIG_HOME": root + "/.config"], asUser: 65534, timeout: .seconds(120))
+        let run = try await nightshift(
+            [
+                "run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
+                "--db", ws + "/.nightshift/ns.db", "--id", "u", "-q", "--no-baseline",
+            ],
+            env: ["HOME": root, "XDG_CONFIG_HOME": root + "/.config"], asUser: 65534, timeout: .seconds(120))
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         let events = try await SQLiteEventStore(path: ws + "/.nightshift/ns.db").readAll(RunID("u")).map(\.event)
-        let output = try #require(events.compactMap { if case let .toolFinished(_, r) = $0 { r.output.text } else { nil } }.first)
+        let output = try #require(
+            events.compactMap { if case let .toolFinished(_, r) = $0 { r.output.text } else { nil } }.first)
         let lines = output.split(separator: "\n").map(String.init)
         #expect(lines.contains("1000"), "\(output)")
         #expect(lines.contains { $0.hasPrefix("CapEff:") && $0.hasSuffix("0000000000000000") }, "\(output)")
@@ -241,6 +268,8 @@ struct SandboxUnprivilegedTests {
 
 /// A string as a JSON (and so YAML flow) scalar, quoted and escaped.
 func jsonQuoted(_ text: String) -> String {
-    String(decoding: try! JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes]), as: UTF8.self)
-        .dropFirst().dropLast().description
+    String(
+        decoding: try! JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes]), as: UTF8.self
+    )
+    .dropFirst().dropLast().description
 }

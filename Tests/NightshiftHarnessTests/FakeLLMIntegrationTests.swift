@@ -3,6 +3,7 @@ import NightshiftCore
 import NightshiftHands
 import NightshiftSQLite
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,13 +37,21 @@ struct FakeLLMIntegrationTests {
         defer { server.kill() }
 
         try FileManager.default.createDirectory(atPath: root + "/ws", withIntermediateDirectories: true)
-        try "tasks:\n  - id: write\n    description: write out.txt via \(provider)\n    checks:\n      - grep -q fakellm out.txt\n"
+        try
+            "tasks:\n  - id: write\n    description: write out.txt via \(provider)\n    checks:\n      - grep -q fakellm out.txt\n"
             .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
-        let model = provider == "openai" ? "openai-compatible:http://127.0.0.1:\(port)/v1#gpt-4o"
-                                         : "anthropic-compatible:http://127.0.0.1:\(port)#claude-sonnet-4-5"
-        let r = try await nightshift(["run", "--plan", root + "/plan.yaml", "--workspace", root + "/ws", "--db", root + "/ns.db",
-                                      "--id", "fk", "--model", model], env: ["NIGHTSHIFT_API_KEY": "not-used"])
-        #expect(r.status == 0, "\(r.stdout)\(r.stderr)\n\((try? String(contentsOfFile: root + "/fakellm.log", encoding: .utf8)) ?? "")")
+        let model =
+            provider == "openai"
+            ? "openai-compatible:http://127.0.0.1:\(port)/v1#gpt-4o"
+            : "anthropic-compatible:http://127.0.0.1:\(port)#claude-sonnet-4-5"
+        let r = try await nightshift(
+            [
+                "run", "--plan", root + "/plan.yaml", "--workspace", root + "/ws", "--db", root + "/ns.db",
+                "--id", "fk", "--model", model,
+            ], env: ["NIGHTSHIFT_API_KEY": "not-used"])
+        #expect(
+            r.status == 0,
+            "\(r.stdout)\(r.stderr)\n\((try? String(contentsOfFile: root + "/fakellm.log", encoding: .utf8)) ?? "")")
         #expect(try String(contentsOfFile: root + "/ws/out.txt", encoding: .utf8) == "written through fakellm")
         let store = try SQLiteEventStore(path: root + "/ns.db")
         let state = try RunState.fold(RunID("fk"), try await store.readAll(RunID("fk")))
@@ -95,16 +104,37 @@ extension FakeLLMIntegrationTests {
         let (port, server) = try await FakeLLM.serve(rules: Self.loopRules, in: root)
         defer { server.kill() }
         try FileManager.default.createDirectory(atPath: root + "/ws", withIntermediateDirectories: true)
-        let model = provider == "openai" ? "openai-compatible:http://127.0.0.1:\(port)/v1#gpt-4o"
-                                         : "anthropic-compatible:http://127.0.0.1:\(port)#claude-sonnet-4-5"
-        let r = try await nightshift(["run", "--goal", "Write out.txt through fakellm.", "--workspace", root + "/ws", "--db", root + "/ns.db",
-                                      "--id", "fl", "--model", model], env: ["NIGHTSHIFT_API_KEY": "not-used"])
-        #expect(r.status == 0, "\(r.stdout)\(r.stderr)\n\((try? String(contentsOfFile: root + "/fakellm.log", encoding: .utf8)) ?? "")")
+        let model =
+            provider == "openai"
+            ? "openai-compatible:http://127.0.0.1:\(port)/v1#gpt-4o"
+            : "anthropic-compatible:http://127.0.0.1:\(port)#claude-sonnet-4-5"
+        let r = try await nightshift(
+            [
+                "run", "--goal", "Write out.txt through fakellm.", "--workspace", root + "/ws", "--db", root + "/ns.db",
+                "--id", "fl", "--model", model,
+            ], env: ["NIGHTSHIFT_API_KEY": "not-used"])
+        #expect(
+            r.status == 0,
+            "\(r.stdout)\(r.stderr)\n\((try? String(contentsOfFile: root + "/fakellm.log", encoding: .utf8)) ?? "")")
         let store = try SQLiteEventStore(path: root + "/ns.db")
         let events = try await store.readAll(RunID("fl")).map(\.event)
-        #expect(events.contains { if case let .planSet(plan) = $0 { plan.tasks.first?.rubric == ["the file says where it came from"] } else { false } })
+        #expect(
+            events.contains {
+                if case let .planSet(plan) = $0 {
+                    plan.tasks.first?.rubric == ["the file says where it came from"]
+                } else {
+                    false
+                }
+            })
         #expect(events.contains(.judgeVerdict(task: TaskID("write"), attempt: 1, verdict: "pass", reasons: [])))
-        #expect(events.contains { if case let .handoffWritten(_, "task done", h) = $0 { h.learned == "fakellm streams tool calls" } else { false } })
+        #expect(
+            events.contains {
+                if case let .handoffWritten(_, "task done", h) = $0 {
+                    h.learned == "fakellm streams tool calls"
+                } else {
+                    false
+                }
+            })
         let state = try RunState.fold(RunID("fl"), try await store.readAll(RunID("fl")))
         #expect(state.ledger.map(\.role) == ["planner", "worker", "judge"])
     }
@@ -113,18 +143,29 @@ extension FakeLLMIntegrationTests {
 enum FakeLLM {
     /// Starts fakellm on a free loopback port with `rules`; its log is `root/fakellm.log`.
     static func serve(rules: String, in root: String) async throws -> (UInt16, ChildProcess) {
-        let binary = try #require(binary, "fakellm is not installed: run .ci/run or `python3 -m venv .venv && .venv/bin/pip install fakellm==0.3.5`")
+        let binary = try #require(
+            binary,
+            "fakellm is not installed: run .ci/run or `python3 -m venv .venv && .venv/bin/pip install fakellm==0.3.5`")
         try rules.write(toFile: root + "/fakellm.yaml", atomically: true, encoding: .utf8)
         let port = try freePort()
-        let server = try ChildProcess.spawn([binary, "serve", "--host", "127.0.0.1", "--port", "\(port)", "--config", root + "/fakellm.yaml"],
-                                            environment: ProcessInfo.processInfo.environment, outputPath: root + "/fakellm.log")
-        do { try await waitForPort(port, log: root + "/fakellm.log") } catch { server.kill(); throw error }
+        let server = try ChildProcess.spawn(
+            [binary, "serve", "--host", "127.0.0.1", "--port", "\(port)", "--config", root + "/fakellm.yaml"],
+            environment: ProcessInfo.processInfo.environment, outputPath: root + "/fakellm.log")
+        do { try await waitForPort(port, log: root + "/fakellm.log") } catch {
+            server.kill()
+            throw error
+        }
         return (port, server)
     }
 
     static var binary: String? {
-        if let env = ProcessInfo.processInfo.environment["NIGHTSHIFT_FAKELLM"], FileManager.default.isExecutableFile(atPath: env) { return env }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        if let env = ProcessInfo.processInfo.environment["NIGHTSHIFT_FAKELLM"],
+            FileManager.default.isExecutableFile(atPath: env)
+        {
+            return env
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let candidate = root.appendingPathComponent(".venv/bin/fakellm").path
         return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
     }
@@ -135,9 +176,15 @@ enum FakeLLM {
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         return UInt16(bigEndian: addr.sin_port)
     }
 
@@ -149,7 +196,11 @@ enum FakeLLM {
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")
             addr.sin_port = port.bigEndian
-            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            let ok = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
             close(fd)
             if ok == 0 { return }
             try await Task.sleep(for: .milliseconds(100))

@@ -10,24 +10,36 @@ import Testing
     static func parseAll(_ text: String) -> [String: String?] {
         var out: [String: String?] = [:]
         func attempt(_ kind: String, _ body: () throws(FileError) -> Void) {
-            do { try body(); out[kind] = .some(nil) } catch { out[kind] = .some(error.description) }
+            do {
+                try body()
+                out[kind] = .some(nil)
+            } catch { out[kind] = .some(error.description) }
         }
         attempt("plan") { () throws(FileError) in _ = try PlanFile.parse(text, file: "f.yaml") }
         attempt("scenario") { () throws(FileError) in _ = try ScenarioFile.parse(text, file: "f.yaml") }
         attempt("policy") { () throws(FileError) in _ = try PolicyFile.parse(text, file: "f.yaml") }
-        attempt("mcp") { () throws(FileError) in _ = try MCPConfigFile.parse(text, file: "f.yaml", searchPath: "/usr/bin:/bin") }
+        attempt("mcp") { () throws(FileError) in
+            _ = try MCPConfigFile.parse(text, file: "f.yaml", searchPath: "/usr/bin:/bin")
+        }
         return out
     }
 
-    func expectOneLineError(_ text: String, containing: String, line: Int? = nil, within limit: Duration = .seconds(5),
-                            sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectOneLineError(
+        _ text: String, containing: String, line: Int? = nil, within limit: Duration = .seconds(5),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let start = ContinuousClock.now
         for (kind, error) in Self.parseAll(text) {
-            guard let error = error else { Issue.record("\(kind) accepted it", sourceLocation: sourceLocation); continue }
+            guard let error = error else {
+                Issue.record("\(kind) accepted it", sourceLocation: sourceLocation)
+                continue
+            }
             #expect(!error.contains("\n"), "\(kind): \(error)", sourceLocation: sourceLocation)
             #expect(error.count < 600, "\(kind): \(error.count) characters", sourceLocation: sourceLocation)
             #expect(error.contains(containing), "\(kind): \(error)", sourceLocation: sourceLocation)
-            if let line { #expect(error.hasPrefix("f.yaml:\(line)"), "\(kind): \(error)", sourceLocation: sourceLocation) }
+            if let line {
+                #expect(error.hasPrefix("f.yaml:\(line)"), "\(kind): \(error)", sourceLocation: sourceLocation)
+            }
         }
         #expect(ContinuousClock.now - start < limit, sourceLocation: sourceLocation)
     }
@@ -82,16 +94,24 @@ import Testing
         ]
         for (text, expected) in cases {
             #expect(throws: FileError.self) { try PolicyFile.parse(text, file: "p.yaml") }
-            do { _ = try PolicyFile.parse(text, file: "p.yaml") } catch { #expect(error.description.contains(expected), "\(error)") }
+            do { _ = try PolicyFile.parse(text, file: "p.yaml") } catch {
+                #expect(error.description.contains(expected), "\(error)")
+            }
         }
         let scenarios: [(String, String)] = [
             ("tasks:\n  t:\n    - done: x\n      usage: {input: -5, output: 1}\n", "usage is out of range"),
-            ("tasks:\n  t:\n    - done: x\n      usage: {input: 9223372036854775807, output: 1}\n", "usage is out of range"),
+            (
+                "tasks:\n  t:\n    - done: x\n      usage: {input: 9223372036854775807, output: 1}\n",
+                "usage is out of range"
+            ),
             ("tasks:\n  t:\n    - done: x\n      cost_usd: \"9223372.999999999999\"\n", "cost_usd must be"),
             ("tasks:\n  t:\n    - done: x\n      cost_usd: \"5000000\"\n", "at most 100000"),
         ]
         for (text, expected) in scenarios {
-            do { _ = try ScenarioFile.parse(text, file: "s.yaml"); Issue.record("accepted: \(text)") } catch {
+            do {
+                _ = try ScenarioFile.parse(text, file: "s.yaml")
+                Issue.record("accepted: \(text)")
+            } catch {
                 #expect(error.description.contains(expected), "\(error)")
             }
         }
@@ -102,16 +122,28 @@ import Testing
 
     /// A task's checks: each once, at most 50; a check's timeout at most a day.
     @Test func repeatedOrTooManyChecksAreRefused() {
-        let repeated = "tasks:\n  - id: t\n    description: d\n    checks:\n" + String(repeating: "      - make test\n", count: 1000)
-        do { _ = try PlanFile.parse(repeated, file: "p.yaml"); Issue.record("accepted") } catch {
+        let repeated =
+            "tasks:\n  - id: t\n    description: d\n    checks:\n"
+            + String(repeating: "      - make test\n", count: 1000)
+        do {
+            _ = try PlanFile.parse(repeated, file: "p.yaml")
+            Issue.record("accepted")
+        } catch {
             #expect(error.description.contains("at most 50"), "\(error)")
         }
         let twice = "tasks:\n  - id: t\n    description: d\n    checks: [make test, make lint, make test]\n"
-        do { _ = try PlanFile.parse(twice, file: "p.yaml"); Issue.record("accepted") } catch {
+        do {
+            _ = try PlanFile.parse(twice, file: "p.yaml")
+            Issue.record("accepted")
+        } catch {
             #expect(error.description.contains("check 3 of task 't' repeats check 1"), "\(error)")
         }
-        let slow = "tasks:\n  - id: t\n    description: d\n    checks:\n      - {command: x, timeout_seconds: 999999999999}\n"
-        do { _ = try PlanFile.parse(slow, file: "p.yaml"); Issue.record("accepted") } catch {
+        let slow =
+            "tasks:\n  - id: t\n    description: d\n    checks:\n      - {command: x, timeout_seconds: 999999999999}\n"
+        do {
+            _ = try PlanFile.parse(slow, file: "p.yaml")
+            Issue.record("accepted")
+        } catch {
             #expect(error.description.contains("1…86400"), "\(error)")
         }
     }
@@ -199,7 +231,10 @@ import Testing
             for _ in 0...g.below(4) where !bytes.isEmpty { bytes[g.below(bytes.count)] = UInt8(g.below(256)) }
             return String(decoding: bytes, as: UTF8.self)
         case 1:
-            let junk: [String] = ["{", "}", "[", "]", ":", "- ", "&a ", "*a", "? ", "|", ">", "\"", "'", "#", "\t", "\u{0}", "!!binary ", "<<: "]
+            let junk: [String] = [
+                "{", "}", "[", "]", ":", "- ", "&a ", "*a", "? ", "|", ">", "\"", "'", "#", "\t", "\u{0}", "!!binary ",
+                "<<: ",
+            ]
             bytes.insert(contentsOf: Array(junk[g.below(junk.count)].utf8), at: g.below(bytes.count + 1))
             return String(decoding: bytes, as: UTF8.self)
         case 2:
@@ -209,17 +244,26 @@ import Testing
             }
             return String(decoding: bytes, as: UTF8.self)
         case 3:
-            if !lines.isEmpty { let i = g.below(lines.count); lines.insert(lines[i], at: i) }
+            if !lines.isEmpty {
+                let i = g.below(lines.count)
+                lines.insert(lines[i], at: i)
+            }
         case 4:
             if lines.count > 1 { lines.swapAt(g.below(lines.count), g.below(lines.count)) }
         case 5:
-            let extremes = ["9223372036854775807", "-9223372036854775808", "99999999999999999999999", "-1", "1e400", "0x7fffffff",
-                            "\"9223372.999999999999\"", ".nan"]
+            let extremes = [
+                "9223372036854775807", "-9223372036854775808", "99999999999999999999999", "-1", "1e400", "0x7fffffff",
+                "\"9223372.999999999999\"", ".nan",
+            ]
             return text.replacing(/\b\d+(\.\d+)?\b/) { _ in extremes[g.below(extremes.count)] }
         case 6:
             let depth = 2 + g.below(6)
             var bomb = "b0: &b0 [x, x, x, x, x, x, x, x, x, x]\n"
-            for level in 1...depth { bomb += "b\(level): &b\(level) [" + Array(repeating: "*b\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }
+            for level in 1...depth {
+                bomb +=
+                    "b\(level): &b\(level) [" + Array(repeating: "*b\(level - 1)", count: 10).joined(separator: ", ")
+                    + "]\n"
+            }
             return bomb + text
         default:
             let i = g.below(lines.count)
@@ -239,7 +283,9 @@ import Testing
             let start = ContinuousClock.now
             for (kind, error) in FileInputTests.parseAll(text) {
                 guard let error = error else { continue }
-                #expect(!error.contains("\n") && error.count < 700 && error.hasPrefix("f.yaml"), "mutation \(n), \(kind): \(error.prefix(300))")
+                #expect(
+                    !error.contains("\n") && error.count < 700 && error.hasPrefix("f.yaml"),
+                    "mutation \(n), \(kind): \(error.prefix(300))")
             }
             worst = max(worst, ContinuousClock.now - start)
         }

@@ -8,10 +8,14 @@ import NightshiftSQLite
 import NightshiftTesting
 import Testing
 
-private let plan = Plan(title: "demo", tasks: [
-    PlanTask(id: TaskID("make-a"), description: "create a.txt containing hello", checks: [Check(command: "grep -q hello a.txt")]),
-    PlanTask(id: TaskID("make-b"), description: "create b.txt", checks: [Check(command: "test -f b.txt")]),
-])
+private let plan = Plan(
+    title: "demo",
+    tasks: [
+        PlanTask(
+            id: TaskID("make-a"), description: "create a.txt containing hello",
+            checks: [Check(command: "grep -q hello a.txt")]),
+        PlanTask(id: TaskID("make-b"), description: "create b.txt", checks: [Check(command: "test -f b.txt")]),
+    ])
 
 private func scenario(_ yaml: String) throws -> Scenario { try ScenarioFile.parse(yaml, file: "test.yaml") }
 
@@ -33,8 +37,10 @@ private let goodScenario = """
 
 @Suite struct HarnessTests {
     func harness(_ store: any EventStore, _ model: any ModelProvider, snapshotEvery: Int64 = 256) -> Harness {
-        Harness(store: store, model: model, tools: ToolBox.standard(isolation: .none(reason: "harness tests")), checks: ShellCheckRunner(isolation: .none(reason: "harness tests")),
-                files: LocalWorkspaceFiles(), configuration: .init(snapshotEvery: snapshotEvery))
+        Harness(
+            store: store, model: model, tools: ToolBox.standard(isolation: .none(reason: "harness tests")),
+            checks: ShellCheckRunner(isolation: .none(reason: "harness tests")),
+            files: LocalWorkspaceFiles(), configuration: .init(snapshotEvery: snapshotEvery))
     }
 
     @Test func runsAPlanToCompletionWithReworkAfterAFailedCheck() async throws {
@@ -64,7 +70,7 @@ private let goodScenario = """
         #expect(kinds == ["run_reported", "run_finished", "snapshot_taken"])
         let report = try String(contentsOfFile: ws + "/REPORT.md", encoding: .utf8)
         #expect(report.contains("**2 of 2 tasks done.**"))
-        #expect(report.contains("| make-a | done | 2 | 2 |"), "\(report)")   // two attempts, two model turns
+        #expect(report.contains("| make-a | done | 2 | 2 |"), "\(report)")  // two attempts, two model turns
         #expect(report.contains("| make-b | done | 1 | 1 | 1 | 1/1 passed |"), "\(report)")
     }
 
@@ -72,7 +78,8 @@ private let goodScenario = """
         let ws = tempDir()
         let store = InMemoryEventStore()
         let log = RequestLog()
-        let notes = try scenario("""
+        let notes = try scenario(
+            """
             tasks:
               make-a:
                 - tools:
@@ -108,16 +115,27 @@ private let goodScenario = """
     @Test func aScenarioThatEndsEarlyPausesTheRunWithAClearReasonAndResumeContinues() async throws {
         let ws = tempDir()
         let store = InMemoryEventStore()
-        let short = try scenario("tasks:\n  make-a:\n    - tools:\n        - write_file: {path: a.txt, content: hello}\n")
+        let short = try scenario(
+            "tasks:\n  make-a:\n    - tools:\n        - write_file: {path: a.txt, content: hello}\n")
         let run = RunID("r1")
         let first = harness(store, ScriptedModel(scenario: short))
         try await first.create(run, title: "t", plan: plan, workspace: ws, settings: RunSettings())
         let reason = try await first.drive(run)
-        guard case let .paused(why) = reason else { Issue.record("expected a pause, got \(reason)"); return }
+        guard case let .paused(why) = reason else {
+            Issue.record("expected a pause, got \(reason)")
+            return
+        }
         #expect(why.contains("ends after 1 turn(s) of task 'make-a'"))
         #expect(try await store.verify(run).ok)
         // With a complete scenario the run continues where it stopped.
-        let full = harness(store, ScriptedModel(scenario: try scenario(goodScenario.replacingOccurrences(of: "      make-a:\n        - say: first try\n          tools:\n            - write_file: {path: a.txt, content: wrong}\n          done: wrote it\n", with: "      make-a:\n        - say: placeholder\n"))))
+        let full = harness(
+            store,
+            ScriptedModel(
+                scenario: try scenario(
+                    goodScenario.replacingOccurrences(
+                        of:
+                            "      make-a:\n        - say: first try\n          tools:\n            - write_file: {path: a.txt, content: wrong}\n          done: wrote it\n",
+                        with: "      make-a:\n        - say: placeholder\n"))))
         #expect(try await full.drive(run, resumedBy: "test") == .finished)
     }
 
@@ -126,17 +144,26 @@ private let goodScenario = """
         let ws = tempDir()
         let store = InMemoryEventStore()
         let run = RunID("r1")
-        let short = try scenario("tasks:\n  make-a:\n    - tools:\n        - write_file: {path: a.txt, content: hello}\n")
+        let short = try scenario(
+            "tasks:\n  make-a:\n    - tools:\n        - write_file: {path: a.txt, content: hello}\n")
         let first = harness(store, ScriptedModel(scenario: short))
         try await first.create(run, title: "t", plan: plan, workspace: ws, settings: RunSettings())
         _ = try await first.drive(run)
         let predicted = try #require(try await first.nextContext(run))
         let log = RequestLog()
-        let full = harness(store, RecordingModel(inner: ScriptedModel(scenario: try scenario(goodScenario.replacingOccurrences(of: "      make-a:\n        - say: first try\n          tools:\n            - write_file: {path: a.txt, content: wrong}\n          done: wrote it\n", with: "      make-a:\n        - say: placeholder\n"))), log: log))
+        let full = harness(
+            store,
+            RecordingModel(
+                inner: ScriptedModel(
+                    scenario: try scenario(
+                        goodScenario.replacingOccurrences(
+                            of:
+                                "      make-a:\n        - say: first try\n          tools:\n            - write_file: {path: a.txt, content: wrong}\n          done: wrote it\n",
+                            with: "      make-a:\n        - say: placeholder\n"))), log: log))
         _ = try await full.drive(run, resumedBy: "test")
         let actual = try #require(await log.requests.first)
         #expect(predicted == actual)
-        #expect(predicted.transcript.count == 2)   // the first turn's call and its result
+        #expect(predicted.transcript.count == 2)  // the first turn's call and its result
     }
 
     @Test func wakingFromASnapshotGivesTheSameStateAsAFullFold() async throws {
@@ -159,8 +186,17 @@ private let goodScenario = """
         try await h.create(run, title: "t", plan: plan, workspace: tempDir(), settings: RunSettings())
         var forged = try await h.wake(run)
         forged.title = "forged"
-        try await store.append([.noteWritten(task: nil, text: "x")], to: run, expectedSeq: 2,
-                               snapshot: Snapshot(seq: 2, state: Array(try JSONEncoder().encode({ var f = forged; f.lastHash = [UInt8](repeating: 7, count: 32); return f }()))))
+        try await store.append(
+            [.noteWritten(task: nil, text: "x")], to: run, expectedSeq: 2,
+            snapshot: Snapshot(
+                seq: 2,
+                state: Array(
+                    try JSONEncoder().encode(
+                        {
+                            var f = forged
+                            f.lastHash = [UInt8](repeating: 7, count: 32)
+                            return f
+                        }()))))
         let woken = try await h.wake(run)
         #expect(woken.title == "t")
     }
@@ -169,7 +205,8 @@ private let goodScenario = """
         let ws = tempDir()
         let store = InMemoryEventStore()
         let run = RunID("r1")
-        let s = try scenario("""
+        let s = try scenario(
+            """
             tasks:
               make-a:
                 - tools:
@@ -184,15 +221,26 @@ private let goodScenario = """
             """)
         // Simulate a process that died while the shell call ran: its intent is logged, no result.
         var state = RunState(run: run)
-        var events: [Event] = [.runCreated(title: "t", workspace: ws, model: "scripted", settings: RunSettings()), .planSet(plan: plan)]
+        var events: [Event] = [
+            .runCreated(title: "t", workspace: ws, model: "scripted", settings: RunSettings()), .planSet(plan: plan),
+        ]
         for e in events { try state.applyUncommitted(e) }
-        while case let .emit(more) = state.nextAction(tools: ToolCatalog(ToolBox.standard(isolation: .none(reason: "harness tests")).specs)) {
+        while case let .emit(more) = state.nextAction(
+            tools: ToolCatalog(ToolBox.standard(isolation: .none(reason: "harness tests")).specs))
+        {
             for e in more { try state.applyUncommitted(e) }
             events += more
         }
-        events.append(.modelResponded(call: CallID("m1"), text: "", toolCalls: [ToolCall(id: CallID("m1.1"), name: "shell", arguments: #"{"command":"echo once >> effects.log"}"#)],
-                                      claimsDone: false, summary: nil, usage: TokenUsage(), model: "scripted", costPicoUSD: nil))
-        events += [.toolRequested(call: CallID("m1.1"), name: "shell", idempotent: false), .toolStarted(call: CallID("m1.1"))]
+        events.append(
+            .modelResponded(
+                call: CallID("m1"), text: "",
+                toolCalls: [
+                    ToolCall(id: CallID("m1.1"), name: "shell", arguments: #"{"command":"echo once >> effects.log"}"#)
+                ],
+                claimsDone: false, summary: nil, usage: TokenUsage(), model: "scripted", costPicoUSD: nil))
+        events += [
+            .toolRequested(call: CallID("m1.1"), name: "shell", idempotent: false), .toolStarted(call: CallID("m1.1")),
+        ]
         try await store.append(events, to: run, expectedSeq: 0)
 
         let log = RequestLog()
@@ -213,12 +261,16 @@ private let goodScenario = """
         let s = try scenario("tasks:\n  only:\n" + turns)
         let log = RequestLog()
         let store = InMemoryEventStore()
-        let h = Harness(store: store, model: RecordingModel(inner: ScriptedModel(scenario: s), log: log), tools: ToolBox.standard(isolation: .none(reason: "harness tests")),
-                        checks: ShellCheckRunner(isolation: .none(reason: "harness tests")), files: LocalWorkspaceFiles(),
-                        configuration: .init(transcriptWindow: 12))
+        let h = Harness(
+            store: store, model: RecordingModel(inner: ScriptedModel(scenario: s), log: log),
+            tools: ToolBox.standard(isolation: .none(reason: "harness tests")),
+            checks: ShellCheckRunner(isolation: .none(reason: "harness tests")), files: LocalWorkspaceFiles(),
+            configuration: .init(transcriptWindow: 12))
         let run = RunID("r1")
-        try await h.create(run, title: "t", plan: Plan(title: "t", tasks: [PlanTask(id: TaskID("only"), description: "d", checks: [])]),
-                           workspace: tempDir(), settings: RunSettings())
+        try await h.create(
+            run, title: "t",
+            plan: Plan(title: "t", tasks: [PlanTask(id: TaskID("only"), description: "d", checks: [])]),
+            workspace: tempDir(), settings: RunSettings())
         #expect(try await h.drive(run) == .finished)
         let sizes = await log.requests.map(\.transcript.count)
         #expect(sizes.max()! <= 12)
@@ -242,15 +294,30 @@ private let goodScenario = """
 
 @Suite struct FileErrorTests {
     @Test(arguments: [
-        ("title: x\ntasks:\n  - id: a\n    description: d\n    checks:\n      - command: [unclosed\n", 7, "not valid YAML"),
+        (
+            "title: x\ntasks:\n  - id: a\n    description: d\n    checks:\n      - command: [unclosed\n", 7,
+            "not valid YAML"
+        ),
         ("title: x\ntasks:\n  - id: a\n    descripton: typo\n", 4, "unknown key 'descripton'"),
-        ("title: x\ntasks:\n  - id: a\n    description: d\n  - id: a\n    description: e\n", 5, "task id 'a' is used twice"),
-        ("title: x\ntasks:\n  - id: a\n    description: d\n    checks:\n      - expect_exit: 0\n", 6, "has no 'command'"),
-        ("title: x\ntasks:\n  - id: a\n    description: d\n    checks:\n      - command: ls\n        expect_exit: two\n", 7, "must be a whole number"),
+        (
+            "title: x\ntasks:\n  - id: a\n    description: d\n  - id: a\n    description: e\n", 5,
+            "task id 'a' is used twice"
+        ),
+        (
+            "title: x\ntasks:\n  - id: a\n    description: d\n    checks:\n      - expect_exit: 0\n", 6,
+            "has no 'command'"
+        ),
+        (
+            "title: x\ntasks:\n  - id: a\n    description: d\n    checks:\n      - command: ls\n        expect_exit: two\n",
+            7, "must be a whole number"
+        ),
         ("title: x\ntasks: []\n", 2, "'tasks' is empty"),
         ("title: x\n", 1, "no 'tasks' list"),
         ("title: x\ntasks:\n  - id: a\n    description: d\n    rubric: clear names\n", 5, "must be a list"),
-        ("title: x\ntasks:\n  - id: a\n    description: d\n    checks:\n      - command: ls\n        guard: maybe\n", 7, "guard must be true or false"),
+        (
+            "title: x\ntasks:\n  - id: a\n    description: d\n    checks:\n      - command: ls\n        guard: maybe\n",
+            7, "guard must be true or false"
+        ),
         ("title: x\nguards:\n  - exit_code: 1\ntasks:\n  - id: a\n    description: d\n", 3, "unknown key 'exit_code'"),
         ("title: x\ninit: [a]\ntasks:\n  - id: a\n    description: d\n", 2, "init"),
     ])
@@ -263,7 +330,10 @@ private let goodScenario = """
 
     @Test(arguments: [
         ("tasks:\n  a:\n    - say: hi\n      tool:\n        - shell: {command: ls}\n", 4, "unknown key 'tool'"),
-        ("tasks:\n  a:\n    - tools:\n        - shell: {command: ls}\n          read_file: {path: x}\n", 4, "one 'tool_name: {arguments}' entry"),
+        (
+            "tasks:\n  a:\n    - tools:\n        - shell: {command: ls}\n          read_file: {path: x}\n", 4,
+            "one 'tool_name: {arguments}' entry"
+        ),
         ("tasks:\n  a:\n    - tools:\n        - shell: ls\n", 4, "must be a mapping"),
         ("tasks:\n  a: {\n", 3, "not valid YAML"),
         ("tasks: {}\njudge:\n  a:\n    - verdict: pass\n      handoff: {done: x, next: y}\n", 5, "unknown key 'next'"),
@@ -277,18 +347,24 @@ private let goodScenario = """
     }
 
     @Test func validPlanParsesWithDefaults() throws {
-        let p = try PlanFile.parse("tasks:\n  - id: a\n    description: d\n    checks:\n      - ls\n      - command: false\n        expect_exit: 1\n", file: "/x/my-plan.yaml")
+        let p = try PlanFile.parse(
+            "tasks:\n  - id: a\n    description: d\n    checks:\n      - ls\n      - command: false\n        expect_exit: 1\n",
+            file: "/x/my-plan.yaml")
         #expect(p.title == "my-plan")
         #expect(p.tasks[0].checks == [Check(command: "ls"), Check(command: "false", expectExit: 1)])
     }
 
     @Test func jsonPlansWorkToo() throws {
-        let p = try PlanFile.parse(#"{"title": "j", "tasks": [{"id": "a", "description": "d", "checks": [{"command": "true"}]}]}"#, file: "p.json")
+        let p = try PlanFile.parse(
+            #"{"title": "j", "tasks": [{"id": "a", "description": "d", "checks": [{"command": "true"}]}]}"#,
+            file: "p.json")
         #expect(p.tasks.map(\.id) == [TaskID("a")])
     }
 
     @Test func scenarioToolArgumentsBecomeSortedJSON() throws {
-        let s = try ScenarioFile.parse("tasks:\n  a:\n    - tools:\n        - read_file: {path: x.txt, start_line: 2}\n      done: yes\n", file: "s.yaml")
+        let s = try ScenarioFile.parse(
+            "tasks:\n  a:\n    - tools:\n        - read_file: {path: x.txt, start_line: 2}\n      done: yes\n",
+            file: "s.yaml")
         let turn = try #require(s.turns[TaskID("a")]?.first)
         #expect(turn.toolCalls == [ProposedToolCall(name: "read_file", arguments: #"{"path":"x.txt","start_line":2}"#)])
         #expect(turn.done == "yes")

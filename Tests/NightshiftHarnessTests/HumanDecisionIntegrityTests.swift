@@ -17,18 +17,27 @@ import Testing
         try "tasks:\n  t:\n    - tools:\n        - write_file: {path: out.txt, content: x}\n      done: wrote\n"
             .write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
         let db = root + "/ns.db"
-        let run = try await nightshift(["run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
-                                        "--db", db, "--policy", root + "/policy.yaml", "--id", "d", "-q", "--unsandboxed", "--no-baseline"])
+        let run = try await nightshift([
+            "run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
+            "--db", db, "--policy", root + "/policy.yaml", "--id", "d", "-q", "--unsandboxed", "--no-baseline",
+        ])
         #expect(run.status == 3, "\(run.stdout)\(run.stderr)")
         let before = try await SQLiteEventStore(path: db).summary(of: RunID("d"))?.headSeq
         // Remove an event from the middle, the way a hand with file access could.
         let python = Process()
         python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"DELETE FROM event WHERE run='d' AND seq=3\"); c.commit()", db]
+        python.arguments = [
+            "python3", "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"DELETE FROM event WHERE run='d' AND seq=3\"); c.commit()",
+            db,
+        ]
         try python.run()
         await python.exit()
         #expect(python.terminationStatus == 0)
-        for args in [["approve", "d", "m1.1"], ["deny", "d", "m1.1", "--reason", "no"], ["budget", "d", "--cost", "5"], ["answer", "d", "go on"]] {
+        for args in [
+            ["approve", "d", "m1.1"], ["deny", "d", "m1.1", "--reason", "no"], ["budget", "d", "--cost", "5"],
+            ["answer", "d", "go on"],
+        ] {
             let decided = try await nightshift(args + ["--db", db])
             #expect(decided.status == 1, "\(args): \(decided.stdout)")
             #expect(decided.stderr.contains("does not verify at event 3"), "\(args): \(decided.stderr)")

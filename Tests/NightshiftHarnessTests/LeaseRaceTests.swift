@@ -13,21 +13,24 @@ import Testing
         let root = tempDir("ns-race")
         try "title: t\ntasks:\n  - id: t\n    description: d\n    checks: ['test -f done.txt']\n"
             .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
-        try "default: allow\nrules:\n  - ask: shell\n".write(toFile: root + "/policy.yaml", atomically: true, encoding: .utf8)
+        try "default: allow\nrules:\n  - ask: shell\n".write(
+            toFile: root + "/policy.yaml", atomically: true, encoding: .utf8)
         try """
-            tasks:
-              t:
-                - tools:
-                    - shell: {command: "sleep 0.3; echo effect >> ../effects-$(basename $PWD).txt; touch done.txt"}
-                  done: did it
-            """.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        tasks:
+          t:
+            - tools:
+                - shell: {command: "sleep 0.3; echo effect >> ../effects-$(basename $PWD).txt; touch done.txt"}
+              done: did it
+        """.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
         let db = root + "/ns.db"
         var busyCount = 0
         for n in 0..<races {
             let id = "race\(n)", ws = root + "/\(id)"
             try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
-            let run = try await nightshift(["run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
-                                            "--db", db, "--policy", root + "/policy.yaml", "--id", id, "-q", "--unsandboxed", "--no-baseline"])
+            let run = try await nightshift([
+                "run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
+                "--db", db, "--policy", root + "/policy.yaml", "--id", id, "-q", "--unsandboxed", "--no-baseline",
+            ])
             try #require(run.status == 3, "\(run.stdout)\(run.stderr)")
             let approve = try await nightshift(["approve", id, "m1.1", "--db", db])
             try #require(approve.status == 0, "\(approve.stderr)")
@@ -44,7 +47,9 @@ import Testing
             }
             #expect(results.contains { $0.status == 0 }, "race \(n): neither finished it")
             let events = try await SQLiteEventStore(path: db).readAll(RunID(id)).map(\.event)
-            #expect(!events.contains { if case .toolInDoubt = $0 { true } else { false } }, "race \(n): a finished call was put in doubt")
+            #expect(
+                !events.contains { if case .toolInDoubt = $0 { true } else { false } },
+                "race \(n): a finished call was put in doubt")
             #expect(events.filter { if case .toolStarted = $0 { true } else { false } }.count == 1, "race \(n)")
             let effects = try String(contentsOfFile: root + "/effects-\(id).txt", encoding: .utf8)
             #expect(effects == "effect\n", "race \(n): \(effects.split(separator: "\n").count) effects")
@@ -65,14 +70,18 @@ import Testing
         try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
         try "title: t\ntasks:\n  - id: t\n    description: d\n    checks: ['test -f done.txt']\n"
             .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
-        try "tasks:\n  t:\n    - tools:\n        - write_file: {path: done.txt, content: x}\n      done: did it\n    - tools:\n        - write_file: {path: done.txt, content: x}\n      done: again\n"
+        try
+            "tasks:\n  t:\n    - tools:\n        - write_file: {path: done.txt, content: x}\n      done: did it\n    - tools:\n        - write_file: {path: done.txt, content: x}\n      done: again\n"
             .write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
         let db = root + "/ns.db"
         var env = ProcessInfo.processInfo.environment
-        env["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "8"   // frozen just after an event of the first turn
-        let child = try ChildProcess.spawn([try nightshiftBinary(), "run", "--plan", root + "/plan.yaml", "--workspace", ws,
-                                            "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--id", "f", "-q",
-                                            "--unsandboxed", "--no-baseline"], environment: env, outputPath: root + "/out.log")
+        env["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "8"  // frozen just after an event of the first turn
+        let child = try ChildProcess.spawn(
+            [
+                try nightshiftBinary(), "run", "--plan", root + "/plan.yaml", "--workspace", ws,
+                "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--id", "f", "-q",
+                "--unsandboxed", "--no-baseline",
+            ], environment: env, outputPath: root + "/out.log")
         defer { child.kill() }
         #expect(await child.wait(timeout: .seconds(60)) == .stopped)
         let refused = try await nightshift(["resume", "f", "--db", db, "--unsandboxed"])

@@ -12,14 +12,17 @@ import Testing
     static let home = "/tmp/nightshift-fixture-v1"
 
     @Test func aDatabaseFromTheLastReleaseOpensVerifiesAndResumes() async throws {
-        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/legacy-main-2026-11-26.db").path
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Fixtures/legacy-main-2026-11-26.db"
+        ).path
         let root = tempDir("ns-legacy")
         let db = root + "/legacy.db"
         try FileManager.default.copyItem(atPath: fixture, toPath: db)
         try? FileManager.default.removeItem(atPath: Self.home)
         try FileManager.default.createDirectory(atPath: Self.home + "/ws", withIntermediateDirectories: true)
         try "echo 1 > one.txt\n".write(toFile: Self.home + "/ws/one.txt", atomically: true, encoding: .utf8)
-        try "tasks:\n  t:\n    - tools:\n        - shell: {command: 'echo 1 > one.txt'}\n    - tools:\n        - shell: {command: 'touch done.txt'}\n      done: done\n"
+        try
+            "tasks:\n  t:\n    - tools:\n        - shell: {command: 'echo 1 > one.txt'}\n    - tools:\n        - shell: {command: 'touch done.txt'}\n      done: done\n"
             .write(toFile: Self.home + "/scenario.yaml", atomically: true, encoding: .utf8)
 
         let verify = try await nightshift(["audit", "verify", "legacy", "--db", db])

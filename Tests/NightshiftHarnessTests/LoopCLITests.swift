@@ -36,33 +36,50 @@ import Testing
         try makeRepository(repo)
         try Self.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
         try Self.scenario.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
-        let args = ["run", "--plan", root + "/plan.yaml", "--workspace", repo, "--model", "scripted:\(root)/scenario.yaml", "--db", db, "-q"]
+        let args = [
+            "run", "--plan", root + "/plan.yaml", "--workspace", repo, "--model", "scripted:\(root)/scenario.yaml",
+            "--db", db, "-q",
+        ]
         let store = try SQLiteEventStore(path: db)
 
         // A reference run shows where the judge's request falls.
         let reference = try await nightshift(args + ["--id", "ref"])
         #expect(reference.status == 0, "\(reference.stdout)\(reference.stderr)")
         let refEvents = try await store.readAll(RunID("ref"))
-        guard let judgeSeq = refEvents.first(where: { if case .modelRequested(_, _, _, "judge") = $0.event { true } else { false } })?.seq else {
-            Issue.record("the reference run never asked the judge: \(refEvents.map(\.event.kind))"); return
+        guard
+            let judgeSeq = refEvents.first(where: {
+                if case .modelRequested(_, _, _, "judge") = $0.event { true } else { false }
+            })?.seq
+        else {
+            Issue.record("the reference run never asked the judge: \(refEvents.map(\.event.kind))")
+            return
         }
 
         var env = ProcessInfo.processInfo.environment
         env["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(judgeSeq)"
-        let child = try ChildProcess.spawn([try nightshiftBinary()] + args + ["--id", "judged"], environment: env, outputPath: root + "/out.log")
+        let child = try ChildProcess.spawn(
+            [try nightshiftBinary()] + args + ["--id", "judged"], environment: env, outputPath: root + "/out.log")
         let state = await child.wait(timeout: .seconds(60))
         child.kill()
         #expect(state == .stopped)
         let before = try await store.readAll(RunID("judged")).map(\.event)
-        #expect(before.last.map { if case .modelRequested(_, _, _, "judge") = $0 { true } else { false } } == true, "\(before.map(\.kind))")
+        #expect(
+            before.last.map { if case .modelRequested(_, _, _, "judge") = $0 { true } else { false } } == true,
+            "\(before.map(\.kind))")
 
         let resumed = try await nightshift(["resume", "judged", "--db", db, "-q"])
         #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
         let events = try await store.readAll(RunID("judged")).map(\.event)
         let after = events.dropFirst(before.count)
-        #expect(!after.contains { $0.kind == "tool_started" || $0.kind == "tool_requested" }, "tools ran again: \(after.map(\.kind))")
-        #expect(events.filter { $0.kind == "tool_started" }.count == refEvents.filter { $0.event.kind == "tool_started" }.count)
-        #expect(events.filter { if case .modelRequested(_, _, _, "judge") = $0 { true } else { false } }.count == 1, "the request is re-sent, not re-recorded")
+        #expect(
+            !after.contains { $0.kind == "tool_started" || $0.kind == "tool_requested" },
+            "tools ran again: \(after.map(\.kind))")
+        #expect(
+            events.filter { $0.kind == "tool_started" }.count
+                == refEvents.filter { $0.event.kind == "tool_started" }.count)
+        #expect(
+            events.filter { if case .modelRequested(_, _, _, "judge") = $0 { true } else { false } }.count == 1,
+            "the request is re-sent, not re-recorded")
         #expect(events.filter { $0.kind == "judge_verdict" }.count == 1)
         #expect(events.last { !$0.isSnapshotVoucher }?.kind == "run_finished")
         let effects = try String(contentsOfFile: root + "/worktrees/judged/effects.log", encoding: .utf8)
@@ -77,26 +94,32 @@ import Testing
         let ws = root + "/ws", db = root + "/ns.db"
         try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
         try """
-            planner:
-              - plan: {title: Answer, tasks: [{id: wrong, description: not this, checks: [test -f wrong.txt]}]}
-              - plan: {title: Answer, tasks: [{id: answer, description: write 42 into answer.txt, checks: ['test "$(cat answer.txt)" = 42']}]}
-            tasks:
-              answer:
-                - tools: [{write_file: {path: answer.txt, content: "42"}}]
-                  done: wrote it
-            """.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        planner:
+          - plan: {title: Answer, tasks: [{id: wrong, description: not this, checks: [test -f wrong.txt]}]}
+          - plan: {title: Answer, tasks: [{id: answer, description: write 42 into answer.txt, checks: ['test "$(cat answer.txt)" = 42']}]}
+        tasks:
+          answer:
+            - tools: [{write_file: {path: answer.txt, content: "42"}}]
+              done: wrote it
+        """.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
         try "Make answer.txt hold the answer.\n".write(toFile: root + "/goal.md", atomically: true, encoding: .utf8)
-        let run = try await nightshift(["run", "--goal-file", root + "/goal.md", "--review-plan", "--workspace", ws,
-                                        "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--id", "g"])
+        let run = try await nightshift([
+            "run", "--goal-file", root + "/goal.md", "--review-plan", "--workspace", ws,
+            "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--id", "g",
+        ])
         #expect(run.status == 3, "\(run.stdout)\(run.stderr)")
         #expect(run.stdout.contains("waits for review"))
         #expect(try String(contentsOfFile: ws + "/PLAN.md", encoding: .utf8).contains("wrong"))
         let inbox = try await nightshift(["inbox", "--db", db])
         #expect(inbox.stdout.contains("PLAN REVIEW"), "\(inbox.stdout)")
         let detail = try await nightshift(["inbox", "g", "--db", db])
-        #expect(detail.stdout.contains("# Plan: Answer (version 1)") && detail.stdout.contains("nightshift approve g plan"), "\(detail.stdout)")
+        #expect(
+            detail.stdout.contains("# Plan: Answer (version 1)") && detail.stdout.contains("nightshift approve g plan"),
+            "\(detail.stdout)")
         // A call id that is not `plan` is refused as before; a second decision on the same version too.
-        let deny = try await nightshift(["deny", "g", "plan", "--reason", "the task is the answer, not wrong.txt", "--db", db])
+        let deny = try await nightshift([
+            "deny", "g", "plan", "--reason", "the task is the answer, not wrong.txt", "--db", db,
+        ])
         #expect(deny.status == 0, "\(deny.stderr)")
         let again = try await nightshift(["approve", "g", "plan", "--db", db])
         #expect(again.status == 1 && again.stderr.contains("already decided"), "\(again.stderr)")
@@ -116,10 +139,17 @@ import Testing
         }
         // Bad goal input: an empty goal file, and --plan with --goal.
         try "  \n".write(toFile: root + "/empty.md", atomically: true, encoding: .utf8)
-        let empty = try await nightshift(["run", "--goal-file", root + "/empty.md", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml", "--db", db])
+        let empty = try await nightshift([
+            "run", "--goal-file", root + "/empty.md", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
+            "--db", db,
+        ])
         #expect(empty.status == 1 && empty.stderr.contains("is empty"), "\(empty.stderr)")
-        let both = try await nightshift(["run", "--goal", "x", "--plan", root + "/p.yaml", "--workspace", ws, "--model", "scripted:x", "--db", db])
-        #expect(both.status == 64 && both.stderr.contains("exactly one of --plan FILE, --goal TEXT or --goal-file FILE"), "\(both.stderr)")
+        let both = try await nightshift([
+            "run", "--goal", "x", "--plan", root + "/p.yaml", "--workspace", ws, "--model", "scripted:x", "--db", db,
+        ])
+        #expect(
+            both.status == 64 && both.stderr.contains("exactly one of --plan FILE, --goal TEXT or --goal-file FILE"),
+            "\(both.stderr)")
     }
 
     /// The whole loop under SIGKILL at random event boundaries: a goal, the planner, the init
@@ -135,27 +165,32 @@ import Testing
         work += "    - done: eight effects\n"
         // Kills land mid-call often (the call is then in doubt and never re-run): enough rework
         // turns and attempts that some effect lands even when most calls are killed.
-        for r in 1...7 { work += "    - tools: [{shell: {command: 'echo redo-\(r) >> effects.log'}}]\n      done: reworked\n" }
+        for r in 1...7 {
+            work += "    - tools: [{shell: {command: 'echo redo-\(r) >> effects.log'}}]\n      done: reworked\n"
+        }
         try """
-            planner:
-              - plan:
-                  title: effects
-                  init: mkdir -p build && echo ready > build/init.txt
-                  tasks:
-                    - {id: work, description: append effects, checks: [test -s effects.log], rubric: [every effect is logged]}
-            judge:
-              work:
-                - {verdict: rework, reasons: [log one more line]}
-                - {verdict: pass}
-                - {verdict: pass}
-                - {verdict: pass}
-            tasks:
-              work:
-            """.appending("\n" + work).write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        planner:
+          - plan:
+              title: effects
+              init: mkdir -p build && echo ready > build/init.txt
+              tasks:
+                - {id: work, description: append effects, checks: [test -s effects.log], rubric: [every effect is logged]}
+        judge:
+          work:
+            - {verdict: rework, reasons: [log one more line]}
+            - {verdict: pass}
+            - {verdict: pass}
+            - {verdict: pass}
+        tasks:
+          work:
+        """.appending("\n" + work).write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
         let binary = try nightshiftBinary()
         let env = ProcessInfo.processInfo.environment.filter { $0.key != "NIGHTSHIFT_TEST_STOP_AFTER_SEQ" }
-        let run = ["run", "--goal", "log effects", "--workspace", repo, "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--id", "lc",
-                   "-q", "--max-attempts", "8", "--context-window", "2000"]
+        let run = [
+            "run", "--goal", "log effects", "--workspace", repo, "--model", "scripted:\(root)/scenario.yaml", "--db",
+            db, "--id", "lc",
+            "-q", "--max-attempts", "8", "--context-window", "2000",
+        ]
         let resume = ["resume", "lc", "--db", db, "-q"]
         let store = try SQLiteEventStore(path: db)
         var rng = SystemRandomNumberGenerator()
@@ -164,15 +199,21 @@ import Testing
             let head = started ? (try await store.summary(of: RunID("lc"))?.headSeq ?? 0) : 0
             var childEnv = env
             // Each resume records two events (run_resumed, isolation_set): aim past them so the run makes progress.
-            childEnv["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(head + (started ? 3 : 1) + Int64.random(in: 0...4, using: &rng))"
-            let child = try ChildProcess.spawn([binary] + (started ? resume : run), environment: childEnv, outputPath: out)
+            childEnv["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] =
+                "\(head + (started ? 3 : 1) + Int64.random(in: 0...4, using: &rng))"
+            let child = try ChildProcess.spawn(
+                [binary] + (started ? resume : run), environment: childEnv, outputPath: out)
             started = true
             switch await child.wait(timeout: .seconds(60)) {
-            case .stopped: child.kill(); kills += 1
+            case .stopped:
+                child.kill()
+                kills += 1
             case .exited(0): finished = true
             case let other:
                 child.kill()
-                Issue.record("child ended with \(other): \(((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").suffix(800))")
+                Issue.record(
+                    "child ended with \(other): \(((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").suffix(800))"
+                )
                 return
             }
         }
@@ -183,17 +224,23 @@ import Testing
         #expect(count("goal_set") == 1 && count("plan_set") == 1)
         #expect(events.filter { if case .initRan(_, true, _, _) = $0 { true } else { false } }.count == 1)
         #expect(count("baseline_ran") == 1, "the baseline is recorded once per check, kills or not")
-        #expect(count("context_compacted") >= 1 && events.contains { if case .handoffWritten(_, "context reset", _) = $0 { true } else { false } })
+        #expect(
+            count("context_compacted") >= 1
+                && events.contains { if case .handoffWritten(_, "context reset", _) = $0 { true } else { false } })
         let verdicts = events.compactMap { if case let .judgeVerdict(_, _, v, _) = $0 { v } else { nil } }
         #expect(verdicts.first == "rework" && verdicts.last == "pass", "\(verdicts)")
         // Every killed process but the first (`run`) was a resume; the last, successful one records no
         // run_resumed when the final kill already landed on the batch that finished the run.
         #expect(count("run_resumed") >= kills - 1)
         // No effect ran twice (an in-doubt call is never re-run), every call ended exactly once.
-        let lines = (try String(contentsOfFile: ws + "/effects.log", encoding: .utf8)).split(separator: "\n").map(String.init)
+        let lines = (try String(contentsOfFile: ws + "/effects.log", encoding: .utf8)).split(separator: "\n").map(
+            String.init)
         #expect(lines.count == Set(lines).count, "duplicated effects: \(lines.sorted())")
         var terminal: [CallID: Int] = [:]
-        for e in events { if case let .toolFinished(c, _) = e { terminal[c, default: 0] += 1 }; if case let .toolInDoubt(c, _) = e { terminal[c, default: 0] += 1 } }
+        for e in events {
+            if case let .toolFinished(c, _) = e { terminal[c, default: 0] += 1 }
+            if case let .toolInDoubt(c, _) = e { terminal[c, default: 0] += 1 }
+        }
         #expect(terminal.values.allSatisfy { $0 == 1 })
         #expect(try await store.verify(RunID("lc")).ok)
         #expect(FileManager.default.fileExists(atPath: ws + "/build/init.txt"))
@@ -205,18 +252,21 @@ import Testing
         let ws = root + "/ws", db = root + "/ns.db"
         try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
         try """
-            planner:
-              - plan: {title: A, tasks: [{id: answer, description: write 42, checks: ['test "$(cat answer.txt)" = 42']}]}
-            tasks:
-              answer:
-                - tools: [{write_file: {path: answer.txt, content: "42"}}]
-                  done: wrote it
-            """.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
-        let run = try await nightshift(["run", "--goal", "answer", "--review-plan", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
-                                        "--db", db, "--id", "gw", "-q"])
+        planner:
+          - plan: {title: A, tasks: [{id: answer, description: write 42, checks: ['test "$(cat answer.txt)" = 42']}]}
+        tasks:
+          answer:
+            - tools: [{write_file: {path: answer.txt, content: "42"}}]
+              done: wrote it
+        """.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        let run = try await nightshift([
+            "run", "--goal", "answer", "--review-plan", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
+            "--db", db, "--id", "gw", "-q",
+        ])
         #expect(run.status == 3, "\(run.stdout)\(run.stderr)")
-        let worker = try ChildProcess.spawn([try nightshiftBinary(), "worker", "--db", db, "--poll-ms", "50"],
-                                            environment: ProcessInfo.processInfo.environment, outputPath: root + "/worker.log")
+        let worker = try ChildProcess.spawn(
+            [try nightshiftBinary(), "worker", "--db", db, "--poll-ms", "50"],
+            environment: ProcessInfo.processInfo.environment, outputPath: root + "/worker.log")
         defer { worker.kill() }
         try await Task.sleep(for: .milliseconds(300))
         #expect(!FileManager.default.fileExists(atPath: ws + "/answer.txt"), "nothing runs before the plan is approved")

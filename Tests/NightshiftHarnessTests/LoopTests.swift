@@ -25,7 +25,8 @@ import Testing
         try makeRepository(ws)
         for (path, text) in files {
             let url = URL(fileURLWithPath: ws + "/" + path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
         if !files.isEmpty {
@@ -34,17 +35,22 @@ import Testing
         }
         let log = RequestLog()
         let store = InMemoryEventStore()
-        let model = RecordingModel(inner: ScriptedModel(scenario: try ScenarioFile.parse(scenario, file: "s.yaml")), log: log)
+        let model = RecordingModel(
+            inner: ScriptedModel(scenario: try ScenarioFile.parse(scenario, file: "s.yaml")), log: log)
         // The test's own repository, fixed before any tool runs (as `run --no-worktree` records it).
         let git = GitWorkspace(trust: .repository(RunSettings.GitLocation(gitDir: ws + "/.git", workTree: ws)))
-        let harness = Harness(store: store, model: model, tools: ToolBox.standard(isolation: .none(reason: "loop tests"), git: git),
-                              checks: ShellCheckRunner(isolation: .none(reason: "loop tests")), vcs: git, files: LocalWorkspaceFiles())
+        let harness = Harness(
+            store: store, model: model, tools: ToolBox.standard(isolation: .none(reason: "loop tests"), git: git),
+            checks: ShellCheckRunner(isolation: .none(reason: "loop tests")), vcs: git, files: LocalWorkspaceFiles())
         return Setup(ws: ws, store: store, log: log, harness: harness)
     }
 
-    func start(_ s: Setup, plan: String, loop: LoopSettings = LoopSettings(), announce: [Event] = []) async throws -> StopReason {
+    func start(
+        _ s: Setup, plan: String, loop: LoopSettings = LoopSettings(), announce: [Event] = []
+    ) async throws -> StopReason {
         let plan = try PlanFile.parse(plan, file: "plan.yaml")
-        try await s.harness.create(s.run, title: plan.title, plan: plan, workspace: s.ws, settings: RunSettings(loop: loop))
+        try await s.harness.create(
+            s.run, title: plan.title, plan: plan, workspace: s.ws, settings: RunSettings(loop: loop))
         return try await s.harness.drive(s.run, announce: announce)
     }
 
@@ -58,7 +64,8 @@ import Testing
 
     /// A worker that claims done before doing anything is caught by the checks, not believed.
     @Test func anEarlyDoneClaimIsCaughtByTheChecks() async throws {
-        let s = try setup("""
+        let s = try setup(
+            """
             tasks:
               answer:
                 - say: This is surely done already.
@@ -82,7 +89,8 @@ import Testing
     /// attempt gets that reason, and the judge passes the reworked change. The judge never sees
     /// what the worker said.
     @Test func theJudgeCatchesWhatTheChecksCannotAndTheReworkPasses() async throws {
-        let s = try setup("""
+        let s = try setup(
+            """
             tasks:
               greet:
                 - say: "SECRET-REASONING: a bare hello is enough, the judge will not notice."
@@ -117,8 +125,12 @@ import Testing
             #expect(r.transcript.isEmpty && r.progressNote == nil && r.feedback == nil && r.notices.isEmpty)
             let p = PromptRenderer.render(r)
             let all = p.system + p.taskBlock + p.tools.map(\.name).joined()
-            #expect(!all.contains("SECRET-REASONING") && !all.contains("WORKER-SUMMARY") && !all.contains("WORKER-LEARNED"), "the judge saw the worker's words")
-            #expect(p.taskBlock.contains("the greeting names the user") && p.taskBlock.contains("exit 0 (expected 0): passed"))
+            #expect(
+                !all.contains("SECRET-REASONING") && !all.contains("WORKER-SUMMARY") && !all.contains("WORKER-LEARNED"),
+                "the judge saw the worker's words")
+            #expect(
+                p.taskBlock.contains("the greeting names the user")
+                    && p.taskBlock.contains("exit 0 (expected 0): passed"))
             #expect(p.tools.map(\.name) == ["submit_verdict"])
         }
         #expect(judge[0].artifacts?.contains("+hello") == true)
@@ -130,9 +142,10 @@ import Testing
         let second = await s.log.requests.first { $0.role == "worker" && $0.attempt == 2 }
         #expect(second?.feedback?.contains("does not name the user") == true)
         // The judge's answer is not a worker turn: it never shows in the worker's transcript.
-        let calls: [String] = second?.transcript.flatMap { entry -> [String] in
-            if case let .assistant(_, c) = entry { return c.map(\.name) } else { return [] }
-        } ?? []
+        let calls: [String] =
+            second?.transcript.flatMap { entry -> [String] in
+                if case let .assistant(_, c) = entry { return c.map(\.name) } else { return [] }
+            } ?? []
         #expect(!calls.isEmpty && !calls.contains("submit_verdict"), "\(calls)")
     }
 
@@ -155,7 +168,8 @@ import Testing
     /// A test that already failed before any work is recorded, left out of the ratchet, and does
     /// not block the task; a passing one is held to.
     @Test func aPreExistingFailureDoesNotBlock() async throws {
-        let s = try setup("""
+        let s = try setup(
+            """
             tasks:
               answer:
                 - tools: [{write_file: {path: answer.txt, content: "42"}}]
@@ -163,8 +177,13 @@ import Testing
             """, files: Self.guardFiles)
         #expect(try await start(s, plan: Self.guardedPlan) == .finished)
         let events = try await s.events()
-        let baseline = events.compactMap { if case let .baselineRan(c, _, _, p, _, _) = $0 { "\(c)=\(p)" } else { nil } }
-        #expect(baseline == ["sh tests/legacy.sh=false", "sh tests/lib.sh=true", #"test "$(cat answer.txt 2>/dev/null)" = 42=false"#])
+        let baseline = events.compactMap {
+            if case let .baselineRan(c, _, _, p, _, _) = $0 { "\(c)=\(p)" } else { nil }
+        }
+        #expect(
+            baseline == [
+                "sh tests/legacy.sh=false", "sh tests/lib.sh=true", #"test "$(cat answer.txt 2>/dev/null)" = 42=false"#,
+            ])
         let checked = events.compactMap { if case let .checkRan(_, _, _, c, _, _, _, _, _) = $0 { c } else { nil } }
         #expect(checked == [#"test "$(cat answer.txt 2>/dev/null)" = 42"#, "sh tests/lib.sh"])
         #expect(events.contains(.taskFinished(task: TaskID("answer"), attempt: 1, summary: "wrote the answer")))
@@ -172,7 +191,8 @@ import Testing
 
     /// A change that passes the task's own check but breaks a check that passed before is not accepted.
     @Test func breakingAPreviouslyPassingCheckIsNotAccepted() async throws {
-        let s = try setup("""
+        let s = try setup(
+            """
             tasks:
               answer:
                 - tools:
@@ -186,14 +206,17 @@ import Testing
         let events = try await s.events()
         let failed = events.compactMap { if case let .taskAttemptFailed(_, 1, f) = $0 { f.text } else { nil } }
         #expect(failed.count == 1)
-        #expect(failed.first?.contains("broke 1 check(s) that passed before") == true && failed.first?.contains("sh tests/lib.sh") == true)
+        #expect(
+            failed.first?.contains("broke 1 check(s) that passed before") == true
+                && failed.first?.contains("sh tests/lib.sh") == true)
         #expect(failed.first?.contains("failed 1 of") == false, "the task's own check passed")
         #expect(events.contains(.taskFinished(task: TaskID("answer"), attempt: 2, summary: "restored lib.txt")))
     }
 
     /// A later task's checks include the earlier task's: finishing task b may not undo task a.
     @Test func aFinishedTasksChecksJoinTheRatchet() async throws {
-        let s = try setup("""
+        let s = try setup(
+            """
             tasks:
               a:
                 - tools: [{write_file: {path: a.txt, content: "a"}}]
@@ -212,7 +235,14 @@ import Testing
             """
         #expect(try await start(s, plan: plan) == .finished)
         let events = try await s.events()
-        #expect(events.contains { if case let .taskAttemptFailed(TaskID("b"), 1, f) = $0 { f.text.contains("test -f a.txt") } else { false } })
+        #expect(
+            events.contains {
+                if case let .taskAttemptFailed(TaskID("b"), 1, f) = $0 {
+                    f.text.contains("test -f a.txt")
+                } else {
+                    false
+                }
+            })
         #expect(events.contains(.taskFinished(task: TaskID("b"), attempt: 2, summary: "b, with a.txt back")))
     }
 
@@ -237,7 +267,9 @@ import Testing
         let resets = events.filter { if case .handoffWritten(_, "context reset", _) = $0 { true } else { false } }.count
         #expect(compactions >= 3, "compactions: \(compactions)")
         #expect(resets >= 1, "resets: \(resets)")
-        #expect(try String(contentsOfFile: s.ws + "/steps.log", encoding: .utf8).split(separator: "\n").count == 14, "every step ran once")
+        #expect(
+            try String(contentsOfFile: s.ws + "/steps.log", encoding: .utf8).split(separator: "\n").count == 14,
+            "every step ran once")
         // The last commit before the run stopped carried a snapshot: a later wake reads only that commit's events.
         let head = try await s.store.summary(of: s.run)?.headSeq ?? 0
         let snapshot = try #require(try await s.store.latestSnapshot(of: s.run))
@@ -248,9 +280,15 @@ import Testing
         let afterReset = workers.first { $0.progressNote?.contains("Handoff from the previous shift") == true }
         #expect(afterReset != nil)
         #expect(afterReset?.transcript.isEmpty == true)
-        #expect(afterReset?.artifacts?.contains("new files: steps.log") == true, "the new shift is told what the workspace holds")
+        #expect(
+            afterReset?.artifacts?.contains("new files: steps.log") == true,
+            "the new shift is told what the workspace holds")
         // Summaries went to the compactor role and replaced the turns they covered.
-        let compacted = workers.first { r in r.transcript.contains { if case let .notice(t) = $0 { t.hasPrefix("Summary of the earlier turns") } else { false } } }
+        let compacted = workers.first { r in
+            r.transcript.contains {
+                if case let .notice(t) = $0 { t.hasPrefix("Summary of the earlier turns") } else { false }
+            }
+        }
         #expect(compacted != nil)
         let all = await s.log.requests
         #expect(all.contains { $0.role == "compactor" } && all.contains { $0.role == "handoff" })
@@ -263,12 +301,15 @@ import Testing
         for k in 1...24 { turns += "    - tools: [{shell: {command: \"seq 2000 2500; echo \(k) >> steps.log\"}}]\n" }
         turns += "    - done: done\n"
         let s = try setup("tasks:\n  long:\n" + turns)
-        let guidance = "GUIDANCE-VERBATIM: never push; never touch tests/; escalate when unsure.\nSecond line stays too."
+        let guidance =
+            "GUIDANCE-VERBATIM: never push; never touch tests/; escalate when unsure.\nSecond line stays too."
         let description = "TASK-VERBATIM log twenty-four steps into steps.log, one per line, and nothing else."
-        let plan = "title: long\ntasks:\n  - id: long\n    description: \(description)\n    checks: ['test -f steps.log']\n"
+        let plan =
+            "title: long\ntasks:\n  - id: long\n    description: \(description)\n    checks: ['test -f steps.log']\n"
         let loop = LoopSettings(contextWindow: 4000, compactAtPercent: 60, resetAtPercent: 99, compactionsPerShift: 50)
-        let reason = try await start(s, plan: plan, loop: loop,
-                                     announce: [.guidanceSet(source: "g.md", hash: "h", text: Payload(guidance))])
+        let reason = try await start(
+            s, plan: plan, loop: loop,
+            announce: [.guidanceSet(source: "g.md", hash: "h", text: Payload(guidance))])
         #expect(reason == .finished)
         let events = try await s.events()
         #expect(events.filter { $0.kind == "context_compacted" }.count >= 10)
@@ -288,7 +329,8 @@ import Testing
     /// A goal: the planner's first answer is invalid (a task without checks) and is rejected with
     /// the reason; the second is the plan, written as PLAN.md; its init script runs before the baseline.
     @Test func thePlannerTurnsAGoalIntoAPlan() async throws {
-        let s = try setup("""
+        let s = try setup(
+            """
             planner:
               - plan: {title: Answer, tasks: [{id: answer, description: write 42, checks: []}]}
               - plan:
@@ -301,12 +343,18 @@ import Testing
                 - tools: [{write_file: {path: answer.txt, content: "42"}}]
                   done: wrote it
             """)
-        try await s.harness.create(s.run, title: "answer", goal: "Make answer.txt hold the answer.", workspace: s.ws,
-                                   settings: RunSettings(loop: LoopSettings()))
+        try await s.harness.create(
+            s.run, title: "answer", goal: "Make answer.txt hold the answer.", workspace: s.ws,
+            settings: RunSettings(loop: LoopSettings()))
         #expect(try await s.harness.drive(s.run) == .finished)
         let kinds = try await s.events().map(\.kind)
-        let order = ["goal_set", "plan_rejected", "plan_set", "init_ran", "baseline_ran", "task_started", "task_finished", "run_finished"]
-        #expect(order.map { kinds.firstIndex(of: $0) ?? -1 } == order.map { kinds.firstIndex(of: $0) ?? -1 }.sorted() && !kinds.isEmpty)
+        let order = [
+            "goal_set", "plan_rejected", "plan_set", "init_ran", "baseline_ran", "task_started", "task_finished",
+            "run_finished",
+        ]
+        #expect(
+            order.map { kinds.firstIndex(of: $0) ?? -1 } == order.map { kinds.firstIndex(of: $0) ?? -1 }.sorted()
+                && !kinds.isEmpty)
         #expect(order.allSatisfy(kinds.contains))
         let rejected = try await s.events().compactMap { if case let .planRejected(_, _, r) = $0 { r } else { nil } }
         #expect(rejected.first?.contains("task answer has no checks") == true)
@@ -320,7 +368,8 @@ import Testing
 
     /// With review, the plan waits for a human; a rejection gets a new, versioned plan; an approval starts the work.
     @Test func aReviewedPlanWaitsAndARejectionMakesANewVersion() async throws {
-        let s = try setup("""
+        let s = try setup(
+            """
             planner:
               - plan: {title: A, tasks: [{id: wrong, description: the wrong thing, checks: [test -f wrong.txt]}]}
               - plan: {title: A, tasks: [{id: answer, description: write 42, checks: ['test "$(cat answer.txt)" = 42']}]}
@@ -329,17 +378,28 @@ import Testing
                 - tools: [{write_file: {path: answer.txt, content: "42"}}]
                   done: wrote it
             """)
-        try await s.harness.create(s.run, title: "a", goal: "answer", workspace: s.ws, settings: RunSettings(loop: LoopSettings(reviewPlan: true)))
-        guard case let .paused(why) = try await s.harness.drive(s.run) else { Issue.record("not paused for review"); return }
+        try await s.harness.create(
+            s.run, title: "a", goal: "answer", workspace: s.ws,
+            settings: RunSettings(loop: LoopSettings(reviewPlan: true)))
+        guard case let .paused(why) = try await s.harness.drive(s.run) else {
+            Issue.record("not paused for review")
+            return
+        }
         #expect(why.contains("waits for review"))
         var state = try await s.harness.wake(s.run)
-        try await s.store.append([.planRejected(version: 1, by: "alice", reason: "not that task: the answer")], to: s.run, expectedSeq: state.lastSeq)
-        guard case .paused = try await s.harness.drive(s.run, resumedBy: "test") else { Issue.record("version 2 did not wait"); return }
+        try await s.store.append(
+            [.planRejected(version: 1, by: "alice", reason: "not that task: the answer")], to: s.run,
+            expectedSeq: state.lastSeq)
+        guard case .paused = try await s.harness.drive(s.run, resumedBy: "test") else {
+            Issue.record("version 2 did not wait")
+            return
+        }
         state = try await s.harness.wake(s.run)
         #expect(state.planVersion == 2 && state.plan?.tasks.map(\.id.rawValue) == ["answer"])
         let planners = await s.log.requests.filter { $0.role == "planner" }
         #expect(planners.last?.feedback == "not that task: the answer")
-        try await s.store.append([.planApproved(version: 2, by: "alice", note: "")], to: s.run, expectedSeq: state.lastSeq)
+        try await s.store.append(
+            [.planApproved(version: 2, by: "alice", note: "")], to: s.run, expectedSeq: state.lastSeq)
         #expect(try await s.harness.drive(s.run, resumedBy: "test") == .finished)
         let kinds = try await s.events().map(\.kind)
         #expect(kinds.contains("plan_revised") && kinds.contains("plan_approved"))
@@ -350,7 +410,8 @@ import Testing
     /// The judge escalates a task as mis-specified: the planner makes version 2 of the plan (an
     /// event, never a silent rewrite) and the run finishes on it; the finished task stays finished.
     @Test func aJudgeEscalationReplans() async throws {
-        let s = try setup("""
+        let s = try setup(
+            """
             planner:
               - plan:
                   title: P
@@ -377,10 +438,18 @@ import Testing
                 - verdict: escalate
                   reasons: ["'nice' is not defined: the task cannot be judged"]
             """)
-        try await s.harness.create(s.run, title: "p", goal: "make things", workspace: s.ws, settings: RunSettings(loop: LoopSettings()))
+        try await s.harness.create(
+            s.run, title: "p", goal: "make things", workspace: s.ws, settings: RunSettings(loop: LoopSettings()))
         #expect(try await s.harness.drive(s.run) == .finished)
         let events = try await s.events()
-        #expect(events.contains { if case let .planRevised(2, plan, reason) = $0 { plan.tasks.count == 2 && reason.contains("not defined") } else { false } })
+        #expect(
+            events.contains {
+                if case let .planRevised(2, plan, reason) = $0 {
+                    plan.tasks.count == 2 && reason.contains("not defined")
+                } else {
+                    false
+                }
+            })
         #expect(events.contains { $0.kind == "escalated" })
         let state = try await s.harness.wake(s.run)
         #expect(state.tasks.map(\.status) == [.done, .done])
@@ -391,8 +460,12 @@ import Testing
     /// A failing init script pauses the run with its output; resume runs it again.
     @Test func aFailingInitScriptPausesAndRunsAgainOnResume() async throws {
         let s = try setup("tasks:\n  a:\n    - tools: [{write_file: {path: a.txt, content: a}}]\n      done: a\n")
-        let plan = "title: i\ninit: test -f ready.txt || { echo 'ready.txt is missing'; exit 3; }\ntasks:\n  - {id: a, description: a, checks: [test -f a.txt]}\n"
-        guard case let .paused(why) = try await start(s, plan: plan) else { Issue.record("did not pause"); return }
+        let plan =
+            "title: i\ninit: test -f ready.txt || { echo 'ready.txt is missing'; exit 3; }\ntasks:\n  - {id: a, description: a, checks: [test -f a.txt]}\n"
+        guard case let .paused(why) = try await start(s, plan: plan) else {
+            Issue.record("did not pause")
+            return
+        }
         #expect(why.contains("init script failed") && why.contains("ready.txt is missing"))
         try "ok".write(toFile: s.ws + "/ready.txt", atomically: true, encoding: .utf8)
         #expect(try await s.harness.drive(s.run, resumedBy: "test") == .finished)
@@ -403,7 +476,8 @@ import Testing
     /// Bad judge output is recorded as an invalid verdict and the judge is asked again; after
     /// `roleRetries` a human is asked instead.
     @Test func invalidVerdictsAreRetriedThenEscalated() async throws {
-        let s = try setup("""
+        let s = try setup(
+            """
             tasks:
               g:
                 - tools: [{write_file: {path: g.txt, content: "g"}}]
@@ -415,11 +489,17 @@ import Testing
                 - verdict: rework
             """)
         let plan = "title: g\ntasks:\n  - {id: g, description: g, checks: [test -f g.txt], rubric: [good]}\n"
-        guard case let .paused(why) = try await start(s, plan: plan) else { Issue.record("did not pause"); return }
+        guard case let .paused(why) = try await start(s, plan: plan) else {
+            Issue.record("did not pause")
+            return
+        }
         #expect(why.contains("no valid verdict"))
-        let verdicts = try await s.events().compactMap { if case let .judgeVerdict(_, _, v, r) = $0 { "\(v): \(r.joined())" } else { nil } }
+        let verdicts = try await s.events().compactMap {
+            if case let .judgeVerdict(_, _, v, r) = $0 { "\(v): \(r.joined())" } else { nil }
+        }
         #expect(verdicts.count == 3 && verdicts.allSatisfy { $0.hasPrefix("invalid") })
-        #expect(verdicts[0].contains("did not call submit_verdict") && verdicts[1].contains("pass, rework or escalate")
+        #expect(
+            verdicts[0].contains("did not call submit_verdict") && verdicts[1].contains("pass, rework or escalate")
                 && verdicts[2].contains("needs concrete reasons"))
     }
 
@@ -428,9 +508,13 @@ import Testing
         let s = try setup("tasks:\n  long:\n    - tools: [{shell: {command: 'seq 1 2000'}}]\n    - done: done\n")
         let plan = "title: b\ntasks:\n  - {id: long, description: d, checks: [test -f nothing]}\n"
         let policy = try PolicyFile.parse("default: allow\nbudgets:\n  run: {steps: 1}\n", file: "p.yaml")
-        let reason = try await start(s, plan: plan, loop: LoopSettings(baseline: false, contextWindow: 3000),
-                                     announce: [.policySet(policy: policy, source: "p.yaml", hash: "h", text: "")])
-        guard case let .paused(why) = reason else { Issue.record("not paused: \(reason)"); return }
+        let reason = try await start(
+            s, plan: plan, loop: LoopSettings(baseline: false, contextWindow: 3000),
+            announce: [.policySet(policy: policy, source: "p.yaml", hash: "h", text: "")])
+        guard case let .paused(why) = reason else {
+            Issue.record("not paused: \(reason)")
+            return
+        }
         #expect(why.contains("budget_exhausted"))
         let events = try await s.events()
         #expect(!events.contains { if case .modelRequested(_, _, _, "compactor") = $0 { true } else { false } })
@@ -440,7 +524,8 @@ import Testing
     /// A done claim that fails its checks never reaches the judge: the judge is asked once, for
     /// the attempt whose checks passed.
     @Test func aClaimThatFailsItsChecksNeverReachesTheJudge() async throws {
-        let s = try setup("""
+        let s = try setup(
+            """
             tasks:
               greet:
                 - done: surely fine
@@ -450,11 +535,14 @@ import Testing
               greet:
                 - verdict: pass
             """)
-        let plan = "title: g\ntasks:\n  - {id: greet, description: greet Ada, checks: [grep -q hello greet.txt], rubric: [names Ada]}\n"
+        let plan =
+            "title: g\ntasks:\n  - {id: greet, description: greet Ada, checks: [grep -q hello greet.txt], rubric: [names Ada]}\n"
         #expect(try await start(s, plan: plan) == .finished)
         let judged = await s.log.requests.filter { $0.role == "judge" }.map(\.attempt)
         #expect(judged == [2])
-        let verdicts = try await s.events().compactMap { if case let .judgeVerdict(_, a, v, _) = $0 { "\(a):\(v)" } else { nil } }
+        let verdicts = try await s.events().compactMap {
+            if case let .judgeVerdict(_, a, v, _) = $0 { "\(a):\(v)" } else { nil }
+        }
         #expect(verdicts == ["2:pass"])
     }
 
@@ -466,8 +554,11 @@ import Testing
         for k in 1...30 { turns += "    - tools: [{shell: {command: 'echo \(k) >> steps.log'}}]\n" }
         turns += "    - done: done\n"
         let s = try setup("tasks:\n  long:\n" + turns)
-        let plan = "title: l\ntasks:\n  - {id: long, description: log 30 steps, checks: ['test $(wc -l < steps.log) -eq 30']}\n"
-        #expect(try await start(s, plan: plan, loop: LoopSettings(contextWindow: 10_000_000, compactAfterEvents: 20)) == .finished)
+        let plan =
+            "title: l\ntasks:\n  - {id: long, description: log 30 steps, checks: ['test $(wc -l < steps.log) -eq 30']}\n"
+        #expect(
+            try await start(s, plan: plan, loop: LoopSettings(contextWindow: 10_000_000, compactAfterEvents: 20))
+                == .finished)
         let events = try await s.events()
         #expect(events.filter { $0.kind == "context_compacted" }.count >= 5)
         // The turns each worker context should hold: every worker answer since the shift began or the last summary.

@@ -12,14 +12,21 @@ import Testing
 /// before it is committed).
 @Suite struct NumericInputTests {
     /// A provider that reports the usage it is given, then behaves.
-    actor Counter { var n = 0; func next() -> Int { n += 1; return n } }
+    actor Counter {
+        var n = 0
+        func next() -> Int {
+            n += 1
+            return n
+        }
+    }
 
     struct OddProvider: ModelProvider {
         let usage: TokenUsage
         let cost: Int64?
         var label: String { "test double: odd usage" }
         func respond(to request: ModelRequest) async throws -> ModelResponse {
-            ModelResponse(text: "done", claimsDone: true, summary: "done", usage: usage, model: "odd", costPicoUSD: cost)
+            ModelResponse(
+                text: "done", claimsDone: true, summary: "done", usage: usage, model: "odd", costPicoUSD: cost)
         }
     }
 
@@ -33,14 +40,19 @@ import Testing
     func impossibleUsagePausesWithAReasonAndResumeDoesNotTrap(usage: TokenUsage, cost: Int64?) async throws {
         let ws = tempDir("ns-usage")
         let store = InMemoryEventStore()
-        let harness = Harness(store: store, model: OddProvider(usage: usage, cost: cost),
-                              tools: ToolBox.standard(isolation: .none(reason: "usage tests")),
-                              checks: ShellCheckRunner(isolation: .none(reason: "usage tests")))
-        let plan = Plan(title: "u", tasks: [PlanTask(id: TaskID("t"), description: "d", checks: [Check(command: "true")])])
+        let harness = Harness(
+            store: store, model: OddProvider(usage: usage, cost: cost),
+            tools: ToolBox.standard(isolation: .none(reason: "usage tests")),
+            checks: ShellCheckRunner(isolation: .none(reason: "usage tests")))
+        let plan = Plan(
+            title: "u", tasks: [PlanTask(id: TaskID("t"), description: "d", checks: [Check(command: "true")])])
         try await harness.create(RunID("u"), title: "u", plan: plan, workspace: ws, settings: RunSettings())
         for round in 0..<3 {
             let reason = try await harness.drive(RunID("u"), resumedBy: round == 0 ? nil : "test")
-            guard case let .paused(why) = reason else { Issue.record("round \(round): \(reason)"); return }
+            guard case let .paused(why) = reason else {
+                Issue.record("round \(round): \(reason)")
+                return
+            }
             #expect(why.contains("impossible usage"), "\(why)")
         }
         let events = try await store.readAll(RunID("u")).map(\.event)
@@ -55,7 +67,10 @@ import Testing
 /// A task's check results are durable one by one: a kill during a long list loses at most the
 /// check that was running.
 @Suite struct CheckRecordingTests {
-    actor Seen { var counts: [Int] = []; func add(_ n: Int) { counts.append(n) } }
+    actor Seen {
+        var counts: [Int] = []
+        func add(_ n: Int) { counts.append(n) }
+    }
 
     struct PeekingChecks: CheckRunner {
         let store: InMemoryEventStore
@@ -71,11 +86,19 @@ import Testing
         let store = InMemoryEventStore()
         let seen = Seen()
         let scenario = try ScenarioFile.parse("tasks:\n  t:\n    - done: claimed\n", file: "s.yaml")
-        let harness = Harness(store: store, model: ScriptedModel(scenario: scenario), tools: ToolBox.standard(isolation: .none(reason: "t")),
-                              checks: PeekingChecks(store: store, seen: seen))
-        let plan = Plan(title: "c", tasks: [PlanTask(id: TaskID("t"), description: "d",
-                                                     checks: [Check(command: "one"), Check(command: "two"), Check(command: "three")])])
-        try await harness.create(RunID("c"), title: "c", plan: plan, workspace: tempDir("ns-checks"), settings: RunSettings())
+        let harness = Harness(
+            store: store, model: ScriptedModel(scenario: scenario),
+            tools: ToolBox.standard(isolation: .none(reason: "t")),
+            checks: PeekingChecks(store: store, seen: seen))
+        let plan = Plan(
+            title: "c",
+            tasks: [
+                PlanTask(
+                    id: TaskID("t"), description: "d",
+                    checks: [Check(command: "one"), Check(command: "two"), Check(command: "three")])
+            ])
+        try await harness.create(
+            RunID("c"), title: "c", plan: plan, workspace: tempDir("ns-checks"), settings: RunSettings())
         #expect(try await harness.drive(RunID("c")) == .finished)
         #expect(await seen.counts == [0, 1, 2])
     }

@@ -1,12 +1,13 @@
 import Foundation
 import NightshiftCore
-import NightshiftSQLite
 import NightshiftHands
+import NightshiftSQLite
 import NightshiftTesting
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Testing
 
 /// Whole runs through the CLI against a local server speaking the OpenAI wire format.
 @Suite struct ProviderRunTests {
@@ -34,9 +35,12 @@ import Testing
         ])
         defer { server.stop() }
         let s = try setup()
-        let run = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--id", "p1",
-                                        "--model", "openai-compatible:\(server.baseURL)/v1#gpt-4o"],
-                                       env: ["NIGHTSHIFT_API_KEY": Self.canary])
+        let run = try await nightshift(
+            [
+                "run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--id", "p1",
+                "--model", "openai-compatible:\(server.baseURL)/v1#gpt-4o",
+            ],
+            env: ["NIGHTSHIFT_API_KEY": Self.canary])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         #expect(run.stdout.contains("model ↻ m1 attempt 1 failed"))
         #expect(FileManager.default.fileExists(atPath: s.ws + "/one.txt"))
@@ -67,8 +71,9 @@ import Testing
         defer { server.stop() }
         let s = try setup()
         let model = "openai-compatible:\(server.baseURL)/v1#gpt-4o"
-        let first = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--id", "k", "--model", model],
-                                         env: ["NIGHTSHIFT_API_KEY": "wrong-key"])
+        let first = try await nightshift(
+            ["run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--id", "k", "--model", model],
+            env: ["NIGHTSHIFT_API_KEY": "wrong-key"])
         #expect(first.status == 3)
         #expect(first.stdout.contains("rejected the API key (HTTP 401): check NIGHTSHIFT_API_KEY"))
         #expect(server.requests.count == 1)  // no retries burned on a bad key
@@ -84,11 +89,17 @@ import Testing
     @Test func aRedirectIsNotFollowedSoTheKeyStaysWithTheConfiguredHost() async throws {
         let elsewhere = try ReplayServer([.sse(OpenAIWire.done("x"))])
         defer { elsewhere.stop() }
-        let server = try ReplayServer([.body("", status: 307, headers: [("location", elsewhere.baseURL + "/v1/chat/completions")])])
+        let server = try ReplayServer([
+            .body("", status: 307, headers: [("location", elsewhere.baseURL + "/v1/chat/completions")])
+        ])
         defer { server.stop() }
         let s = try setup()
-        let r = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--model", "openai-compatible:\(server.baseURL)/v1#m"],
-                                     env: ["NIGHTSHIFT_API_KEY": Self.canary])
+        let r = try await nightshift(
+            [
+                "run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--model",
+                "openai-compatible:\(server.baseURL)/v1#m",
+            ],
+            env: ["NIGHTSHIFT_API_KEY": Self.canary])
         #expect(r.status == 3)
         #expect(elsewhere.requests.isEmpty)
     }
@@ -97,7 +108,8 @@ import Testing
         let s = try setup()
         var env = ["OPENAI_API_KEY": ""]
         env["HOME"] = s.root
-        let r = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--model", "openai:gpt-4o"], env: env)
+        let r = try await nightshift(
+            ["run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--model", "openai:gpt-4o"], env: env)
         #expect(r.status == 1)
         #expect(r.stderr.contains("OPENAI_API_KEY is not set"))
         let runs = try await nightshift(["status", "--db", s.db])
@@ -106,14 +118,16 @@ import Testing
 
     @Test func toolArgumentsThatAreNotJSONAreRefusedNotRun() async throws {
         let server = try ReplayServer([
-            .sse(OpenAIWire.toolCall("shell", #"{"command": "touch pwned"#)),   // cut-off JSON
+            .sse(OpenAIWire.toolCall("shell", #"{"command": "touch pwned"#)),  // cut-off JSON
             .sse(OpenAIWire.toolCall("write_file", #"{"path":"one.txt","content":"1"}"#)),
             .sse(OpenAIWire.done("done")),
         ])
         defer { server.stop() }
         let s = try setup()
-        let r = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--id", "j",
-                                      "--model", "openai-compatible:\(server.baseURL)/v1#gpt-4o"])
+        let r = try await nightshift([
+            "run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--id", "j",
+            "--model", "openai-compatible:\(server.baseURL)/v1#gpt-4o",
+        ])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: s.ws + "/pwned"))
         #expect(r.stdout.contains("arguments must be a JSON object"))
@@ -126,17 +140,22 @@ extension ProviderRunTests {
     @Test func ctrlCStopsAPendingRequestPromptlyAndTheRunResumes() async throws {
         // The first reply takes 30 s to start; Ctrl-C must not wait for it.
         let server = try ReplayServer([
-            ReplayServer.Reply(status: 200, headers: [("Content-Type", "text/event-stream")],
-                               chunks: OpenAIWire.toolCall("write_file", #"{"path":"one.txt","content":"1"}"#).map { ($0, 0) }).delayingFirst(ms: 30_000),
+            ReplayServer.Reply(
+                status: 200, headers: [("Content-Type", "text/event-stream")],
+                chunks: OpenAIWire.toolCall("write_file", #"{"path":"one.txt","content":"1"}"#).map { ($0, 0) }
+            ).delayingFirst(ms: 30_000),
             .sse(OpenAIWire.toolCall("write_file", #"{"path":"one.txt","content":"1"}"#)),
             .sse(OpenAIWire.done("done")),
         ])
         defer { server.stop() }
         let s = try setup()
         let out = s.root + "/out.log"
-        let child = try ChildProcess.spawn([try nightshiftBinary(), "run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--id", "c",
-                                            "--model", "openai-compatible:\(server.baseURL)/v1#gpt-4o"],
-                                           environment: ProcessInfo.processInfo.environment, outputPath: out)
+        let child = try ChildProcess.spawn(
+            [
+                try nightshiftBinary(), "run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--id", "c",
+                "--model", "openai-compatible:\(server.baseURL)/v1#gpt-4o",
+            ],
+            environment: ProcessInfo.processInfo.environment, outputPath: out)
         let deadline = ContinuousClock.now + .seconds(20)
         while server.requests.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let start = ContinuousClock.now
@@ -154,16 +173,23 @@ extension ProviderRunTests {
         let s = try setup()
         try "tasks:\n  one:\n    - tools:\n        - write_file: {path: one.txt, content: '1'}\n      done: ok\n"
             .write(toFile: s.root + "/scenario.yaml", atomically: true, encoding: .utf8)
-        let r = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--id", "roles",
-                                      "--model", "scripted:\(s.root)/scenario.yaml", "--role-model", "judge=openai-compatible:http://127.0.0.1:9/v1#m"],
-                                     env: ["NIGHTSHIFT_API_KEY": Self.canary])
+        let r = try await nightshift(
+            [
+                "run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--id", "roles",
+                "--model", "scripted:\(s.root)/scenario.yaml", "--role-model",
+                "judge=openai-compatible:http://127.0.0.1:9/v1#m",
+            ],
+            env: ["NIGHTSHIFT_API_KEY": Self.canary])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         let status = try await nightshift(["status", "roles", "--db", s.db])
-        #expect(status.stdout.contains("scripted:\(s.root)/scenario.yaml;judge=openai-compatible:http://127.0.0.1:9/v1#m"))
+        #expect(
+            status.stdout.contains("scripted:\(s.root)/scenario.yaml;judge=openai-compatible:http://127.0.0.1:9/v1#m"))
         let bytes = try Data(contentsOf: URL(fileURLWithPath: s.db))
         #expect(bytes.range(of: Data(Self.canary.utf8)) == nil)
-        let bad = try await nightshift(["run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--model", "scripted:x.yaml",
-                                        "--role-model", "critic=openai:gpt-4o"])
+        let bad = try await nightshift([
+            "run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--model", "scripted:x.yaml",
+            "--role-model", "critic=openai:gpt-4o",
+        ])
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("unknown role 'critic'"))
     }

@@ -15,8 +15,13 @@ import Testing
         try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
         try "title: t\ntasks:\n  - id: t\n    description: d\n    checks: ['test -f done.txt']\n"
             .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
-        return (root, root + "/ns.db", ["--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
-                                        "--db", root + "/ns.db", "--id", "rb", "--unsandboxed", "--no-baseline"])
+        return (
+            root, root + "/ns.db",
+            [
+                "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
+                "--db", root + "/ns.db", "--id", "rb", "--unsandboxed", "--no-baseline",
+            ]
+        )
     }
 
     /// Shell turns 0…`turns` (each appends its number to effects.txt), then, if `finish`, the done claim.
@@ -31,7 +36,8 @@ import Testing
     func killAfter(_ seq: Int64, _ args: [String], root: String, db: String) async throws {
         var env = ProcessInfo.processInfo.environment
         env["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(seq)"
-        let child = try ChildProcess.spawn([try nightshiftBinary()] + args, environment: env, outputPath: root + "/out-\(seq).log")
+        let child = try ChildProcess.spawn(
+            [try nightshiftBinary()] + args, environment: env, outputPath: root + "/out-\(seq).log")
         #expect(await child.wait(timeout: .seconds(60)) == .stopped)
         child.kill()
         _ = await child.wait(timeout: .seconds(3))
@@ -49,14 +55,14 @@ import Testing
         try scenario(root, turns: 2)
         try await killAfter(paused + 14, ["resume", "rb", "-q", "--db", db, "--unsandboxed"], root: root, db: db)
         #expect(try String(contentsOfFile: root + "/ws/../effects.txt", encoding: .utf8).contains("1"))
-        #expect(try await SQLiteEventStore(path: db).summary(of: RunID("rb"))?.headSeq == paused)   // the log went back
+        #expect(try await SQLiteEventStore(path: db).summary(of: RunID("rb"))?.headSeq == paused)  // the log went back
 
         let refused = try await nightshift(["resume", "rb", "--db", db, "--unsandboxed"])
         #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
         #expect(refused.stderr.contains("were lost"), "\(refused.stderr)")
         #expect(refused.stderr.contains("--accept-rollback"), "\(refused.stderr)")
         #expect(refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
-        #expect(try await SQLiteEventStore(path: db).summary(of: RunID("rb"))?.headSeq == paused)   // nothing done
+        #expect(try await SQLiteEventStore(path: db).summary(of: RunID("rb"))?.headSeq == paused)  // nothing done
         let audit = try await nightshift(["audit", "verify", "rb", "--db", db])
         #expect(audit.status == 2, "\(audit.stdout)\(audit.stderr)")
         #expect(audit.stdout.contains("ROLLED BACK"), "\(audit.stdout)")
@@ -64,7 +70,9 @@ import Testing
         let accepted = try await nightshift(["resume", "rb", "--db", db, "--unsandboxed", "--accept-rollback", "-q"])
         #expect(accepted.status == 0, "\(accepted.stdout)\(accepted.stderr)")
         let events = try await SQLiteEventStore(path: db).readAll(RunID("rb")).map(\.event)
-        let rollback = events.compactMap { if case let .rollbackAccepted(from, through, _) = $0 { (from, through) } else { nil } }
+        let rollback = events.compactMap {
+            if case let .rollbackAccepted(from, through, _) = $0 { (from, through) } else { nil }
+        }
         #expect(rollback.count == 1)
         #expect(rollback.first?.0 == paused + 1 && (rollback.first?.1 ?? 0) >= paused + 14, "\(rollback)")
         #expect(try await nightshift(["audit", "verify", "rb", "--db", db]).status == 0)

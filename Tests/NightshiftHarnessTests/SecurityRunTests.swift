@@ -17,7 +17,11 @@ struct SecurityRunTests {
     /// (tool, arguments, what the result must show).
     static let attacks: [(String, String, String)] = [
         ("shell", "{command: 'cat /etc/shadow'}", "No such file"),
-        ("shell", "{command: 'cat $HOME/../outside/secret.txt; cat /proc/1/environ | tr \"\\\\0\" \"\\\\n\" | grep NIGHTSHIFT_CANARY'}", "exit 1"),
+        (
+            "shell",
+            "{command: 'cat $HOME/../outside/secret.txt; cat /proc/1/environ | tr \"\\\\0\" \"\\\\n\" | grep NIGHTSHIFT_CANARY'}",
+            "exit 1"
+        ),
         ("shell", "{command: 'env | grep NIGHTSHIFT_CANARY || echo no-canary'}", "no-canary"),
         ("read_file", "{path: ../outside/secret.txt}", "outside the workspace"),
         ("read_file", "{path: /etc/passwd}", "outside the workspace"),
@@ -26,7 +30,11 @@ struct SecurityRunTests {
         // In a worktree `.git` is a file naming the repository's git folder, whose hooks run on every commit.
         ("shell", "{command: 'echo gitdir: /tmp > .git'}", "Read-only file system"),
         ("shell", "{command: 'echo pwned > \"$(sed s/gitdir:.//  .git)/../../hooks/pre-commit\"'}", "cannot create"),
-        ("shell", "{command: 'python3 -c \"import socket; socket.create_connection((\\\"127.0.0.1\\\", 22), timeout=2)\"'}", "exit 1"),
+        (
+            "shell",
+            "{command: 'python3 -c \"import socket; socket.create_connection((\\\"127.0.0.1\\\", 22), timeout=2)\"'}",
+            "exit 1"
+        ),
         ("shell", "{command: 'sleep 600', timeout_seconds: 2}", "timed out"),
         ("shell", "{command: 'head -c 1073741824 /dev/zero', timeout_seconds: 120}", "bytes of output cut"),
         ("shell", "{command: 'nohup sh -c \"sleep 3; echo daemon > daemon.txt\" > /dev/null 2>&1 &'}", "exit 0"),
@@ -39,24 +47,29 @@ struct SecurityRunTests {
         try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
         try "secret".write(toFile: outside + "/secret.txt", atomically: true, encoding: .utf8)
         try makeRepository(repo)
-        try "title: sec\ntasks:\n  - id: t\n    description: try things, then write ok.txt\n    checks:\n      - test -f ok.txt\n"
+        try
+            "title: sec\ntasks:\n  - id: t\n    description: try things, then write ok.txt\n    checks:\n      - test -f ok.txt\n"
             .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
         var turns = ""
         for (tool, args, _) in Self.attacks { turns += "    - tools:\n        - \(tool): \(args)\n" }
         turns += "    - tools:\n        - write_file: {path: ok.txt, content: done}\n      done: tried everything\n"
         try ("tasks:\n  t:\n" + turns).write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
 
-        let r = try await nightshift(["run", "--plan", root + "/plan.yaml", "--workspace", repo, "--model", "scripted:\(root)/scenario.yaml",
-                                      "--db", db, "--id", "sec", "-q"],
-                                     env: ["NIGHTSHIFT_CANARY": Self.canary], timeout: .seconds(300))
+        let r = try await nightshift(
+            [
+                "run", "--plan", root + "/plan.yaml", "--workspace", repo, "--model", "scripted:\(root)/scenario.yaml",
+                "--db", db, "--id", "sec", "-q",
+            ],
+            env: ["NIGHTSHIFT_CANARY": Self.canary], timeout: .seconds(300))
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
 
         let events = try await SQLiteEventStore(path: db).readAll(RunID("sec")).map(\.event)
         let results = events.compactMap { if case let .toolFinished(_, result) = $0 { result } else { nil } }
         #expect(results.count == Self.attacks.count + 1)
         for (n, (tool, args, expected)) in Self.attacks.enumerated() where n < results.count {
-            #expect(results[n].output.text.contains(expected), "\(tool) \(args) → \(results[n].output.text.prefix(300))")
-            #expect(results[n].output.text.utf8.count < 40_000)   // short, even for 1 GiB of output
+            #expect(
+                results[n].output.text.contains(expected), "\(tool) \(args) → \(results[n].output.text.prefix(300))")
+            #expect(results[n].output.text.utf8.count < 40_000)  // short, even for 1 GiB of output
         }
         // Nothing escaped: no file outside, no hook, no daemon left to write after the call returned.
         #expect(!FileManager.default.fileExists(atPath: outside + "/planted.txt"))

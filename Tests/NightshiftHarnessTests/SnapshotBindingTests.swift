@@ -10,29 +10,36 @@ import Testing
     @Test func aForgedSnapshotIsIgnoredEverywhereAndNamedByTheAudit() async throws {
         let root = tempDir("ns-snap")
         let ws = root + "/ws", elsewhere = root + "/elsewhere"
-        for dir in [ws, elsewhere] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        for dir in [ws, elsewhere] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
         try "title: t\ntasks:\n  - id: t\n    description: d\n    checks: ['test -f done.txt']\n"
             .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
         // The scenario ends before the task is done: the run pauses, and its last commit stores a snapshot.
         try "tasks:\n  t:\n    - tools:\n        - shell: {command: 'echo one > one.txt'}\n"
             .write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
         let db = root + "/ns.db"
-        let run = try await nightshift(["run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
-                                        "--db", db, "--id", "s", "-q", "--unsandboxed", "--no-baseline"])
+        let run = try await nightshift([
+            "run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/scenario.yaml",
+            "--db", db, "--id", "s", "-q", "--unsandboxed", "--no-baseline",
+        ])
         #expect(run.status == 3, "\(run.stdout)\(run.stderr)")
         let clean = try await nightshift(["audit", "verify", "s", "--db", db])
         #expect(clean.status == 0, "\(clean.stdout)")
         // Redirect the run to another folder, in the snapshot only.
         let python = Process()
         python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = ["python3", "-c", """
+        python.arguments = [
+            "python3", "-c",
+            """
             import sqlite3, sys, json
             c = sqlite3.connect(sys.argv[1])
             state = json.loads(bytes(c.execute("SELECT state FROM snapshot WHERE run='s'").fetchone()[0]))
             state["workspace"] = sys.argv[2]
             c.execute("UPDATE snapshot SET state=? WHERE run='s'", (json.dumps(state).encode(),))
             c.commit()
-            """, db, elsewhere]
+            """, db, elsewhere,
+        ]
         try python.run()
         await python.exit()
         #expect(python.terminationStatus == 0)
@@ -45,7 +52,8 @@ import Testing
         #expect(audit.status == 2, "\(audit.stdout)\(audit.stderr)")
         #expect(audit.stdout.contains("SNAPSHOT DISAGREES"), "\(audit.stdout)")
         // Resume works where the log says, not where the snapshot said.
-        try "tasks:\n  t:\n    - tools:\n        - shell: {command: 'echo one > one.txt'}\n    - tools:\n        - shell: {command: 'touch done.txt'}\n      done: finished\n"
+        try
+            "tasks:\n  t:\n    - tools:\n        - shell: {command: 'echo one > one.txt'}\n    - tools:\n        - shell: {command: 'touch done.txt'}\n      done: finished\n"
             .write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
         let resumed = try await nightshift(["resume", "s", "--db", db, "-q", "--unsandboxed"])
         #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")

@@ -5,6 +5,7 @@ import NightshiftHarness
 import NightshiftModels
 import NightshiftSQLite
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,11 +20,15 @@ func tempDir(_ name: String = "ns") -> String {
 /// The `nightshift` executable built next to this test bundle.
 func nightshiftBinary() throws -> String {
     let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for dir in [bundle, bundle.deletingLastPathComponent(), URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/.build/debug")] {
+    for dir in [
+        bundle, bundle.deletingLastPathComponent(),
+        URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/.build/debug"),
+    ] {
         let candidate = dir.appendingPathComponent("nightshift").path
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
     }
-    throw CLITestError("the nightshift executable was not built next to the tests (run `swift build --build-tests` first)")
+    throw CLITestError(
+        "the nightshift executable was not built next to the tests (run `swift build --build-tests` first)")
 }
 
 struct CLITestError: Error, CustomStringConvertible {
@@ -31,10 +36,16 @@ struct CLITestError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-struct CLIResult { var status: Int32; var stdout: String; var stderr: String }
+struct CLIResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
 
 /// Runs `nightshift` with arguments; waits at most `timeout`.
-func nightshift(_ args: [String], env: [String: String] = [:], asUser uid: UInt32? = nil, timeout: Duration = .seconds(120)) async throws -> CLIResult {
+func nightshift(
+    _ args: [String], env: [String: String] = [:], asUser uid: UInt32? = nil, timeout: Duration = .seconds(120)
+) async throws -> CLIResult {
     // The copy run as another user can still be held open for writing for an instant by a child
     // another test is spawning (between its fork and its exec): exec then fails with ETXTBSY. Retry.
     for _ in 0..<5 {
@@ -45,7 +56,9 @@ func nightshift(_ args: [String], env: [String: String] = [:], asUser uid: UInt3
     return try await nightshiftOnce(args, env: env, asUser: uid, timeout: timeout)
 }
 
-private func nightshiftOnce(_ args: [String], env: [String: String], asUser uid: UInt32?, timeout: Duration) async throws -> CLIResult {
+private func nightshiftOnce(
+    _ args: [String], env: [String: String], asUser uid: UInt32?, timeout: Duration
+) async throws -> CLIResult {
     let p = Process()
     var argv = args
     if let uid {
@@ -72,13 +85,18 @@ private func nightshiftOnce(_ args: [String], env: [String: String], asUser uid:
     try p.run()
     let deadline = ContinuousClock.now + timeout
     while p.isRunning {
-        if ContinuousClock.now > deadline { p.terminate(); throw CLITestError("nightshift \(args.joined(separator: " ")) timed out") }
+        if ContinuousClock.now > deadline {
+            p.terminate()
+            throw CLITestError("nightshift \(args.joined(separator: " ")) timed out")
+        }
         try await Task.sleep(for: .milliseconds(10))
     }
-    try out.close(); try err.close()
-    return CLIResult(status: p.terminationStatus,
-                     stdout: (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
-                     stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
+    try out.close()
+    try err.close()
+    return CLIResult(
+        status: p.terminationStatus,
+        stdout: (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
 }
 
 /// A model double that records every request it is handed, then plays a scripted model.

@@ -5,7 +5,8 @@ import Testing
 
 @Suite struct JSONValueTests {
     @Test(arguments: [
-        #"{}"#, #" { "a" : 1 } "#, #"{"a":[1,2.5,-3e4,true,false,null,{"b":"c\n\u00e9\"\\/"}]}"#, #"{"path": "calc.py"}"#,
+        #"{}"#, #" { "a" : 1 } "#, #"{"a":[1,2.5,-3e4,true,false,null,{"b":"c\n\u00e9\"\\/"}]}"#,
+        #"{"path": "calc.py"}"#,
     ])
     func acceptsObjects(text: String) {
         #expect(JSONText.isObject(text))
@@ -13,7 +14,8 @@ import Testing
     }
 
     @Test(arguments: [
-        #"{"command": "touch pwned"#, #"[1]"#, #""s""#, #"{"a":}"#, #"{"a":1,}"#, #"{"a":01}"#, #"{'a':1}"#, #"{"a":1} x"#,
+        #"{"command": "touch pwned"#, #"[1]"#, #""s""#, #"{"a":}"#, #"{"a":1,}"#, #"{"a":01}"#, #"{'a':1}"#,
+        #"{"a":1} x"#,
         "{\"a\":\"tab\there\"}", #"{"a":"\x"}"#, #"{"a":1.}"#, "", "{",
     ])
     func rejectsEverythingElse(text: String) {
@@ -21,7 +23,9 @@ import Testing
     }
 
     @Test func writtenValuesParseBackWithSortedKeys() throws {
-        let v: JSONValue = .object([("z", 1), ("a", .array([.null, true, .string("q\"\u{1}é/")])), ("m", .raw(#"{"k":[1]}"#))])
+        let v: JSONValue = .object([
+            ("z", 1), ("a", .array([.null, true, .string("q\"\u{1}é/")])), ("m", .raw(#"{"k":[1]}"#)),
+        ])
         let text = String(decoding: v.bytes, as: UTF8.self)
         #expect(text == #"{"a":[null,true,"q\"\u0001é/"],"m":{"k":[1]},"z":1}"#)
         #expect((try JSONSerialization.jsonObject(with: Data(v.bytes))) is [String: Any])
@@ -29,7 +33,10 @@ import Testing
 
     @Test func brokenModelArgumentsNeverBreakTheRequestBody() throws {
         var r = richRequest
-        r.transcript.append(.assistant(text: "", toolCalls: [ToolCall(id: CallID("m8.1"), name: "shell", arguments: #"{"command": "touch pwned"#)]))
+        r.transcript.append(
+            .assistant(
+                text: "",
+                toolCalls: [ToolCall(id: CallID("m8.1"), name: "shell", arguments: #"{"command": "touch pwned"#)]))
         let body = AnthropicProvider.body(r, model: "m", maxTokens: 10)
         let parsed = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
         #expect(String(decoding: body, as: UTF8.self).contains("_unparsed_arguments"))

@@ -11,16 +11,26 @@ import Testing
     static let key = Secret(keyText)
 
     func openAI(_ server: ReplayServer, http: ModelHTTPClient) -> OpenAIProvider {
-        OpenAIProvider(model: "gpt-4o", baseURL: server.baseURL + "/v1", key: Self.key, label: "openai-compatible", http: http)
+        OpenAIProvider(
+            model: "gpt-4o", baseURL: server.baseURL + "/v1", key: Self.key, label: "openai-compatible", http: http)
     }
 
     func anthropic(_ server: ReplayServer, http: ModelHTTPClient) -> AnthropicProvider {
-        AnthropicProvider(model: "claude-sonnet-4-5", baseURL: server.baseURL, key: Self.key, label: "anthropic-compatible", http: http)
+        AnthropicProvider(
+            model: "claude-sonnet-4-5", baseURL: server.baseURL, key: Self.key, label: "anthropic-compatible",
+            http: http)
     }
 
     func withHTTP<T>(_ body: (ModelHTTPClient) async throws -> T) async throws -> T {
         let http = ModelHTTPClient(settings: fastSettings())
-        do { let r = try await body(http); try await http.shutdown(); return r } catch { try? await http.shutdown(); throw error }
+        do {
+            let r = try await body(http)
+            try await http.shutdown()
+            return r
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
     }
 
     @Test func openAIStreamsTextAndParallelToolCallsWithUsageAndCost() async throws {
@@ -28,8 +38,11 @@ import Testing
         defer { server.stop() }
         let response = try await withHTTP { try await openAI(server, http: $0).respond(to: simpleRequest) }
         #expect(response.text == "Reading both files.")
-        #expect(response.toolCalls == [ProposedToolCall(name: "read_file", arguments: #"{"path":"a.txt"}"#),
-                                       ProposedToolCall(name: "read_file", arguments: #"{"path":"b.txt"}"#)])
+        #expect(
+            response.toolCalls == [
+                ProposedToolCall(name: "read_file", arguments: #"{"path":"a.txt"}"#),
+                ProposedToolCall(name: "read_file", arguments: #"{"path":"b.txt"}"#),
+            ])
         #expect(response.usage == TokenUsage(input: 1200, output: 45, cachedInput: 1024))
         #expect(response.model == "gpt-4o-2024-08-06")
         // gpt-4o: $2.50/M input, $1.25/M cached, $10/M output → 176×2.5 + 1024×1.25 + 45×10 micro-dollars.
@@ -41,16 +54,22 @@ import Testing
         let body = try #require(try JSONSerialization.jsonObject(with: Data(sent.body.utf8)) as? [String: Any])
         #expect(body["model"] as? String == "gpt-4o")
         #expect(body["stream"] as? Bool == true)
-        let tools = (body["tools"] as? [[String: Any]] ?? []).compactMap { ($0["function"] as? [String: Any])?["name"] as? String }
+        let tools = (body["tools"] as? [[String: Any]] ?? []).compactMap {
+            ($0["function"] as? [String: Any])?["name"] as? String
+        }
         #expect(tools == ["read_file", "task_done"])
     }
 
     @Test func taskDoneBecomesADoneClaimWithItsSummary() async throws {
-        let server = try ReplayServer([.sse([
-            openAIChunk(#"{"role":"assistant","content":"All good."}"#),
-            openAIChunk(#"{"tool_calls":[{"index":0,"id":"call_d","type":"function","function":{"name":"task_done","arguments":"{\"summary\":\"fixed add\"}"}}]}"#),
-            openAIChunk("{}", finish: "tool_calls"), "data: [DONE]\n\n",
-        ])])
+        let server = try ReplayServer([
+            .sse([
+                openAIChunk(#"{"role":"assistant","content":"All good."}"#),
+                openAIChunk(
+                    #"{"tool_calls":[{"index":0,"id":"call_d","type":"function","function":{"name":"task_done","arguments":"{\"summary\":\"fixed add\"}"}}]}"#
+                ),
+                openAIChunk("{}", finish: "tool_calls"), "data: [DONE]\n\n",
+            ])
+        ])
         defer { server.stop() }
         let response = try await withHTTP { try await openAI(server, http: $0).respond(to: simpleRequest) }
         #expect(response.claimsDone)
@@ -86,7 +105,9 @@ import Testing
 
     @Test func rateLimitIsRetriedAfterTheDelayTheServerAsks() async throws {
         let server = try ReplayServer([
-            .body(#"{"error":{"message":"Rate limit reached","type":"requests"}}"#, status: 429, headers: [("retry-after", "1")]),
+            .body(
+                #"{"error":{"message":"Rate limit reached","type":"requests"}}"#, status: 429,
+                headers: [("retry-after", "1")]),
             .sse(openAIToolStream),
         ])
         defer { server.stop() }
@@ -111,7 +132,8 @@ import Testing
         case "500": first = .body(#"{"error":{"message":"internal error"}}"#, status: 500)
         case "reset": first = .sse(openAIToolStream, resetAfter: 3)
         case "truncated": first = .sse(Array(openAIToolStream.dropLast(2)))  // ends cleanly, without [DONE]
-        default: first = .sse(openAIToolStream, delayMs: 0).withDelay(at: 2, ms: 7000)  // silent longer than the idle timeout
+        // silent longer than the idle timeout
+        default: first = .sse(openAIToolStream, delayMs: 0).withDelay(at: 2, ms: 7000)
         }
         let server = try ReplayServer([first, .sse(openAIToolStream)])
         defer { server.stop() }
@@ -125,7 +147,11 @@ import Testing
 
     @Test func anthropicOverloadedErrorEventMidStreamIsRetried() async throws {
         let server = try ReplayServer([
-            .sse(Array(anthropicToolStream.prefix(3)) + [anthropicEvent("error", #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#)]),
+            .sse(
+                Array(anthropicToolStream.prefix(3)) + [
+                    anthropicEvent(
+                        "error", #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#)
+                ]),
             .sse(anthropicToolStream),
         ])
         defer { server.stop() }
@@ -138,7 +164,9 @@ import Testing
     }
 
     @Test func htmlInsteadOfJSONIsRetriedThenReportedNeverParsed() async throws {
-        let server = try ReplayServer([.body("<html><body>502 Bad Gateway</body></html>", status: 200, contentType: "text/html")])
+        let server = try ReplayServer([
+            .body("<html><body>502 Bad Gateway</body></html>", status: 200, contentType: "text/html")
+        ])
         defer { server.stop() }
         let error = await #expect(throws: ModelError.self) {
             try await withHTTP { try await openAI(server, http: $0).respond(to: simpleRequest) }
@@ -152,7 +180,9 @@ import Testing
     @Test(arguments: [401, 403])
     func rejectedKeyPausesAtOnceAndNeverLeaksTheKey(status: Int) async throws {
         // The body echoes the key, as some servers do: it must be scrubbed from the message.
-        let server = try ReplayServer([.body(#"{"error":{"message":"Incorrect API key provided: \#(Self.keyText)"}}"#, status: status)])
+        let server = try ReplayServer([
+            .body(#"{"error":{"message":"Incorrect API key provided: \#(Self.keyText)"}}"#, status: status)
+        ])
         defer { server.stop() }
         let error = await #expect(throws: ModelError.self) {
             try await withHTTP { try await openAI(server, http: $0).respond(to: simpleRequest) }
@@ -165,7 +195,11 @@ import Testing
     }
 
     @Test func badRequestIsNotRetried() async throws {
-        let server = try ReplayServer([.body(#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: too large"}}"#, status: 400)])
+        let server = try ReplayServer([
+            .body(
+                #"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: too large"}}"#,
+                status: 400)
+        ])
         defer { server.stop() }
         let error = await #expect(throws: ModelError.self) {
             try await withHTTP { try await anthropic(server, http: $0).respond(to: simpleRequest) }
@@ -176,7 +210,9 @@ import Testing
 
     @Test func aToolCallCutOffByMaxTokensIsNeverReturned() async throws {
         var stream = anthropicToolStream
-        stream[11] = anthropicEvent("message_delta", #"{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":8192}}"#)
+        stream[11] = anthropicEvent(
+            "message_delta",
+            #"{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":8192}}"#)
         let server = try ReplayServer([.sse(stream)])
         defer { server.stop() }
         let error = await #expect(throws: ModelError.self) {
@@ -186,11 +222,14 @@ import Testing
     }
 
     @Test func nonStreamingServersAreUnderstoodToo() async throws {
-        let server = try ReplayServer([.body(#"""
-            {"id":"c","object":"chat.completion","model":"llama3","choices":[{"index":0,"message":{"role":"assistant","content":null,
-            "tool_calls":[{"id":"x","type":"function","function":{"name":"read_file","arguments":"{\"path\":\"a\"}"}}]},"finish_reason":"tool_calls"}],
-            "usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}}
-            """#, status: 200)])
+        let server = try ReplayServer([
+            .body(
+                #"""
+                {"id":"c","object":"chat.completion","model":"llama3","choices":[{"index":0,"message":{"role":"assistant","content":null,
+                "tool_calls":[{"id":"x","type":"function","function":{"name":"read_file","arguments":"{\"path\":\"a\"}"}}]},"finish_reason":"tool_calls"}],
+                "usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}}
+                """#, status: 200)
+        ])
         defer { server.stop() }
         let response = try await withHTTP { try await openAI(server, http: $0).respond(to: simpleRequest) }
         #expect(response.toolCalls == [ProposedToolCall(name: "read_file", arguments: #"{"path":"a"}"#)])

@@ -10,14 +10,17 @@ import Testing
 
     func check(_ body: Data, golden name: String) throws {
         let object = try JSONSerialization.jsonObject(with: body)
-        let pretty = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+        let pretty = try JSONSerialization.data(
+            withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
         let url = Self.goldenDir.appendingPathComponent(name)
         if ProcessInfo.processInfo.environment["NIGHTSHIFT_RECORD_GOLDEN"] == "1" {
             try pretty.write(to: url)
             return
         }
         let expected = try Data(contentsOf: url)
-        #expect(String(decoding: pretty, as: UTF8.self) == String(decoding: expected, as: UTF8.self), "\(name) differs from the golden file")
+        #expect(
+            String(decoding: pretty, as: UTF8.self) == String(decoding: expected, as: UTF8.self),
+            "\(name) differs from the golden file")
     }
 
     @Test func openAIRequestMatchesGolden() throws {
@@ -27,28 +30,38 @@ import Testing
     /// The judge must answer with its verdict tool: both wire formats force that call, and a
     /// compactor's request (no tools) leaves the tool keys out, since an empty list is refused.
     @Test func rolesForceTheirToolAndSummariesSendNone() throws {
-        let judge = ModelRequest(run: RunID("r"), call: CallID("m9"), role: "judge",
-                                 task: PlanTask(id: TaskID("t"), description: "d", checks: [], rubric: ["names the user"]),
-                                 attempt: 1, turn: 0, notices: [], progressNote: nil, feedback: nil, transcript: [],
-                                 tools: [ToolSpec(name: "submit_verdict", description: "v", idempotent: true, parametersSchema: "{}")],
-                                 artifacts: "The change:\n+hello")
-        func object(_ d: Data) throws -> [String: Any] { try #require(try JSONSerialization.jsonObject(with: d) as? [String: Any]) }
+        let judge = ModelRequest(
+            run: RunID("r"), call: CallID("m9"), role: "judge",
+            task: PlanTask(id: TaskID("t"), description: "d", checks: [], rubric: ["names the user"]),
+            attempt: 1, turn: 0, notices: [], progressNote: nil, feedback: nil, transcript: [],
+            tools: [ToolSpec(name: "submit_verdict", description: "v", idempotent: true, parametersSchema: "{}")],
+            artifacts: "The change:\n+hello")
+        func object(_ d: Data) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: d) as? [String: Any])
+        }
         let openAI = try object(OpenAIProvider.body(judge, model: "gpt-4o"))
-        #expect(((openAI["tool_choice"] as? [String: Any])?["function"] as? [String: Any])?["name"] as? String == "submit_verdict")
+        #expect(
+            ((openAI["tool_choice"] as? [String: Any])?["function"] as? [String: Any])?["name"] as? String
+                == "submit_verdict")
         #expect((openAI["tools"] as? [Any])?.count == 1)
         let anthropic = try object(AnthropicProvider.body(judge, model: "claude-x", maxTokens: 100))
         #expect((anthropic["tool_choice"] as? [String: Any])?["name"] as? String == "submit_verdict")
         let rendered = PromptRenderer.render(judge)
-        #expect(rendered.system.hasPrefix("You are the judge") && rendered.taskBlock.contains("names the user") && rendered.taskBlock.contains("+hello"))
+        #expect(
+            rendered.system.hasPrefix("You are the judge") && rendered.taskBlock.contains("names the user")
+                && rendered.taskBlock.contains("+hello"))
         var compactor = judge
-        compactor.role = "compactor"; compactor.tools = []
+        compactor.role = "compactor"
+        compactor.tools = []
         let summary = try object(OpenAIProvider.body(compactor, model: "gpt-4o"))
         #expect(summary["tools"] == nil && summary["tool_choice"] == nil)
         #expect(try object(AnthropicProvider.body(compactor, model: "claude-x", maxTokens: 100))["tools"] == nil)
     }
 
     @Test func anthropicRequestMatchesGolden() throws {
-        try check(AnthropicProvider.body(richRequest, model: "claude-sonnet-4-5", maxTokens: 8192), golden: "anthropic-rich.json")
+        try check(
+            AnthropicProvider.body(richRequest, model: "claude-sonnet-4-5", maxTokens: 8192),
+            golden: "anthropic-rich.json")
     }
 
     @Test func inDoubtNoticeComesFirstAndRulesAreNeverDropped() {
@@ -62,19 +75,28 @@ import Testing
 
     @Test func anOrphanedToolResultBecomesTextAndPairsStayPaired() {
         let p = PromptRenderer.render(richRequest)
-        guard case let .user(text) = p.turns.first else { Issue.record("first turn is \(String(describing: p.turns.first))"); return }
+        guard case let .user(text) = p.turns.first else {
+            Issue.record("first turn is \(String(describing: p.turns.first))")
+            return
+        }
         #expect(text.contains("Earlier result of read_file (m4.2)"))
-        let results = p.turns.compactMap { t -> CallID? in if case let .toolResult(c, _, _, _) = t { return c } else { return nil } }
+        let results = p.turns.compactMap { t -> CallID? in
+            if case let .toolResult(c, _, _, _) = t { return c } else { return nil }
+        }
         #expect(results == [CallID("m6.1"), CallID("m6.2")])
     }
 
     @Test func anthropicMessagesAlternateAndUseValidToolIDs() throws {
-        let body = try #require(try JSONSerialization.jsonObject(with: AnthropicProvider.body(richRequest, model: "m", maxTokens: 10)) as? [String: Any])
+        let body = try #require(
+            try JSONSerialization.jsonObject(with: AnthropicProvider.body(richRequest, model: "m", maxTokens: 10))
+                as? [String: Any])
         let messages = try #require(body["messages"] as? [[String: Any]])
         let roles = messages.compactMap { $0["role"] as? String }
         #expect(zip(roles, roles.dropFirst()).allSatisfy { $0 != $1 })
         #expect(roles.first == "user")
-        let ids = messages.flatMap { ($0["content"] as? [[String: Any]]) ?? [] }.compactMap { ($0["id"] ?? $0["tool_use_id"]) as? String }
+        let ids = messages.flatMap { ($0["content"] as? [[String: Any]]) ?? [] }.compactMap {
+            ($0["id"] ?? $0["tool_use_id"]) as? String
+        }
         #expect(!ids.isEmpty)
         #expect(ids.allSatisfy { $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } })
     }
@@ -92,10 +114,19 @@ import Testing
 @Suite struct ModelSpecTests {
     @Test(arguments: [
         ("openai:gpt-4o", ModelSpec.openAI(model: "gpt-4o", baseURL: "https://api.openai.com/v1", compatible: false)),
-        ("anthropic:claude-sonnet-4-5", .anthropic(model: "claude-sonnet-4-5", baseURL: "https://api.anthropic.com", compatible: false)),
-        ("openai-compatible:http://127.0.0.1:11434/v1#llama3", .openAI(model: "llama3", baseURL: "http://127.0.0.1:11434/v1", compatible: true)),
+        (
+            "anthropic:claude-sonnet-4-5",
+            .anthropic(model: "claude-sonnet-4-5", baseURL: "https://api.anthropic.com", compatible: false)
+        ),
+        (
+            "openai-compatible:http://127.0.0.1:11434/v1#llama3",
+            .openAI(model: "llama3", baseURL: "http://127.0.0.1:11434/v1", compatible: true)
+        ),
         ("openai-compatible:http://h:1/v1/#a#b", .openAI(model: "b", baseURL: "http://h:1/v1/#a", compatible: true)),
-        ("anthropic-compatible:http://127.0.0.1:9999#claude-x", .anthropic(model: "claude-x", baseURL: "http://127.0.0.1:9999", compatible: true)),
+        (
+            "anthropic-compatible:http://127.0.0.1:9999#claude-x",
+            .anthropic(model: "claude-x", baseURL: "http://127.0.0.1:9999", compatible: true)
+        ),
         ("scripted:demo.yaml", .scripted(path: "demo.yaml")),
     ])
     func parsesAndPrintsBack(text: String, spec: ModelSpec) throws {
@@ -103,7 +134,10 @@ import Testing
         #expect(try ModelSpec.parse(spec.description) == spec)
     }
 
-    @Test(arguments: ["gpt-4o", "openai:", "openai-compatible:127.0.0.1#x", "openai-compatible:http://x/v1", "ollama:llama3", "openai-compatible:http://x#"])
+    @Test(arguments: [
+        "gpt-4o", "openai:", "openai-compatible:127.0.0.1#x", "openai-compatible:http://x/v1", "ollama:llama3",
+        "openai-compatible:http://x#",
+    ])
     func rejectsWithAHint(text: String) {
         let error = #expect(throws: ModelError.self) { try ModelSpec.parse(text) }
         #expect(error?.message.isEmpty == false)

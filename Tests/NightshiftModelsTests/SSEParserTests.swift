@@ -3,8 +3,12 @@ import Testing
 
 @Suite struct SSEParserTests {
     @Test func parsesEventsSplitAcrossChunksInAnyPlace() {
-        let stream = "event: a\ndata: one\n\n: a comment\ndata: two\ndata: lines\n\nevent: b\r\ndata:no-space\r\n\r\ndata: cr\r\r"
-        let expected = [SSEEvent(event: "a", data: "one"), SSEEvent(data: "two\nlines"), SSEEvent(event: "b", data: "no-space"), SSEEvent(data: "cr")]
+        let stream =
+            "event: a\ndata: one\n\n: a comment\ndata: two\ndata: lines\n\nevent: b\r\ndata:no-space\r\n\r\ndata: cr\r\r"
+        let expected = [
+            SSEEvent(event: "a", data: "one"), SSEEvent(data: "two\nlines"), SSEEvent(event: "b", data: "no-space"),
+            SSEEvent(data: "cr"),
+        ]
         for size in [1, 2, 3, 7, 1000] {
             var parser = SSEParser()
             var events: [SSEEvent] = []

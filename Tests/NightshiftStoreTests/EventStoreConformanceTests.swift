@@ -40,7 +40,13 @@ func creation(_ title: String = "title") -> [Event] {
         #expect(second.map(\.seq) == [3])
         let all = try await store.readAll(run)
         #expect(all == first + second)
-        #expect(all[0].hash == EventCodec.chain(EventCodec.genesisHash, try EventCodec.encode(all[0].event, run: run, seq: 1, time: all[0].time, previousHash: EventCodec.genesisHash).body))
+        #expect(
+            all[0].hash
+                == EventCodec.chain(
+                    EventCodec.genesisHash,
+                    try EventCodec.encode(
+                        all[0].event, run: run, seq: 1, time: all[0].time, previousHash: EventCodec.genesisHash
+                    ).body))
         #expect(try RunState.fold(run, all).lastSeq == 3)
     }
 
@@ -66,7 +72,10 @@ func creation(_ title: String = "title") -> [Event] {
         // 20 writers all believe the head is 2: exactly one wins.
         let wins = await withTaskGroup(of: Bool.self) { group in
             for i in 0..<20 {
-                group.addTask { (try? await store.append([.noteWritten(task: nil, text: Payload("w\(i)"))], to: run, expectedSeq: 2)) != nil }
+                group.addTask {
+                    (try? await store.append([.noteWritten(task: nil, text: Payload("w\(i)"))], to: run, expectedSeq: 2))
+                        != nil
+                }
             }
             return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }
@@ -83,7 +92,8 @@ func creation(_ title: String = "title") -> [Event] {
                     let run = RunID("run-\(r)")
                     try await store.append(creation("t\(r)"), to: run, expectedSeq: 0)
                     for k in 0..<10 {
-                        try await store.append([.noteWritten(task: nil, text: Payload("n\(k)"))], to: run, expectedSeq: Int64(2 + k))
+                        try await store.append(
+                            [.noteWritten(task: nil, text: Payload("n\(k)"))], to: run, expectedSeq: Int64(2 + k))
                     }
                 }
             }
@@ -102,7 +112,8 @@ func creation(_ title: String = "title") -> [Event] {
         let store = try kind.make()
         let run = RunID("r1")
         try await store.append(creation(), to: run, expectedSeq: 0)
-        try await store.append((1...10).map { .noteWritten(task: nil, text: Payload("n\($0)")) }, to: run, expectedSeq: 2)
+        try await store.append(
+            (1...10).map { .noteWritten(task: nil, text: Payload("n\($0)")) }, to: run, expectedSeq: 2)
         let window = try await store.read(run, after: 4, limit: 3)
         #expect(window.map(\.seq) == [5, 6, 7])
         #expect(try await store.read(run, after: 12, limit: 10).isEmpty)
@@ -121,14 +132,18 @@ func creation(_ title: String = "title") -> [Event] {
         #expect(b.headSeq == 3)
         #expect(Set(try await store.runs().map(\.id)) == [RunID("a"), RunID("b")])
         #expect(try await store.summary(of: RunID("nope")) == nil)
-        let missing = await #expect(throws: StoreError.self) { try await store.read(RunID("nope"), after: 0, limit: 10) }
+        let missing = await #expect(throws: StoreError.self) {
+            try await store.read(RunID("nope"), after: 0, limit: 10)
+        }
         #expect(missing?.code == .runNotFound)
     }
 
     @Test(arguments: StoreKind.allCases)
     func aRunMustBeginWithRunCreated(kind: StoreKind) async throws {
         let store = try kind.make()
-        await #expect(throws: StoreError.self) { try await store.append([.runPaused(reason: "x")], to: RunID("r"), expectedSeq: 0) }
+        await #expect(throws: StoreError.self) {
+            try await store.append([.runPaused(reason: "x")], to: RunID("r"), expectedSeq: 0)
+        }
         #expect(try await store.runs().isEmpty)
     }
 
@@ -138,10 +153,12 @@ func creation(_ title: String = "title") -> [Event] {
         let run = RunID("r1")
         #expect(try await store.latestSnapshot(of: run) == nil)
         try await store.append(creation(), to: run, expectedSeq: 0)
-        try await store.append([.noteWritten(task: nil, text: "x")], to: run, expectedSeq: 2, snapshot: Snapshot(seq: 2, state: [1, 2, 3]))
+        try await store.append(
+            [.noteWritten(task: nil, text: "x")], to: run, expectedSeq: 2, snapshot: Snapshot(seq: 2, state: [1, 2, 3]))
         #expect(try await store.latestSnapshot(of: run) == Snapshot(seq: 2, state: [1, 2, 3]))
         // A conflicting append stores no snapshot either.
-        _ = try? await store.append([.noteWritten(task: nil, text: "y")], to: run, expectedSeq: 1, snapshot: Snapshot(seq: 3, state: [9]))
+        _ = try? await store.append(
+            [.noteWritten(task: nil, text: "y")], to: run, expectedSeq: 1, snapshot: Snapshot(seq: 3, state: [9]))
         #expect(try await store.latestSnapshot(of: run) == Snapshot(seq: 2, state: [1, 2, 3]))
     }
 
@@ -151,7 +168,8 @@ func creation(_ title: String = "title") -> [Event] {
         let run = RunID("r1")
         let big = Payload(String(repeating: "abcdefgh", count: 4000))  // 32 KB
         try await store.append(creation(), to: run, expectedSeq: 0)
-        try await store.append([.noteWritten(task: nil, text: big), .noteWritten(task: nil, text: big)], to: run, expectedSeq: 2)
+        try await store.append(
+            [.noteWritten(task: nil, text: big), .noteWritten(task: nil, text: big)], to: run, expectedSeq: 2)
         let events = try await store.readAll(run)
         #expect(events[2].event == .noteWritten(task: nil, text: big))
         #expect(events[3].event == .noteWritten(task: nil, text: big))

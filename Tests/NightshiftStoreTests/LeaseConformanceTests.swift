@@ -25,14 +25,15 @@ import Testing
         // Its own appends are fenced and go through.
         try await store.append([.runPaused(reason: "x")], to: run, expectedSeq: 2, snapshot: nil, fence: first)
         // Dead: taken over, with a new epoch that fences the old holder out.
-        let second = try await store.acquireLease(run, holder: Self.other, ttl: .seconds(30), isAlive: { $0.pid != 100 })
+        let second = try await store.acquireLease(
+            run, holder: Self.other, ttl: .seconds(30), isAlive: { $0.pid != 100 })
         #expect(second.epoch == 2)
         let lost = await #expect(throws: StoreError.self) {
             try await store.append([.runResumed(by: "stale")], to: run, expectedSeq: 3, snapshot: nil, fence: first)
         }
         #expect(lost?.code == .leaseLost)
         await #expect(throws: StoreError.self) { try await store.renewLease(first) }
-        #expect(try await store.readAll(run).count == 3)   // nothing of the stale holder's landed
+        #expect(try await store.readAll(run).count == 3)  // nothing of the stale holder's landed
         try await store.append([.runResumed(by: "new")], to: run, expectedSeq: 3, snapshot: nil, fence: second)
         try await store.renewLease(second)
         // An unfenced append (a human's decision) needs no lease.

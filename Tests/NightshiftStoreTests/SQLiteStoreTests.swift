@@ -9,7 +9,9 @@ import Testing
     /// One read from a pipe, on its own thread so no cooperative-pool thread blocks.
     static func readLine(_ pipe: Pipe) async -> String {
         await withCheckedContinuation { c in
-            Thread.detachNewThread { c.resume(returning: String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)) }
+            Thread.detachNewThread {
+                c.resume(returning: String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self))
+            }
         }
     }
 
@@ -18,7 +20,8 @@ import Testing
         let store = try SQLiteEventStore(path: path)
         let run = RunID("r1")
         try await store.append(creation(), to: run, expectedSeq: 0)
-        try await store.append((1...6).map { .noteWritten(task: nil, text: Payload("note \($0)")) }, to: run, expectedSeq: 2)
+        try await store.append(
+            (1...6).map { .noteWritten(task: nil, text: Payload("note \($0)")) }, to: run, expectedSeq: 2)
         return (path, store, run)
     }
 
@@ -27,7 +30,8 @@ import Testing
         let full = try SQLiteEventStore(path: temporaryDirectory() + "/full.db")
         #expect(try full.synchronousInForce() == 2)
         #expect(try full.journalMode() == "wal")
-        let normal = try SQLiteEventStore(path: temporaryDirectory() + "/normal.db", configuration: .init(durability: .normal))
+        let normal = try SQLiteEventStore(
+            path: temporaryDirectory() + "/normal.db", configuration: .init(durability: .normal))
         #expect(try normal.synchronousInForce() == 1)
     }
 
@@ -41,7 +45,10 @@ import Testing
         try await raw.write { db in
             switch how {
             case "edit":
-                try db.execute(sql: "UPDATE event SET body = CAST(REPLACE(CAST(body AS TEXT), 'note 3', 'note X') AS BLOB) WHERE run = 'r1' AND seq = 5")
+                try db.execute(
+                    sql:
+                        "UPDATE event SET body = CAST(REPLACE(CAST(body AS TEXT), 'note 3', 'note X') AS BLOB) WHERE run = 'r1' AND seq = 5"
+                )
             case "edit-hash":
                 try db.execute(sql: "UPDATE event SET hash = zeroblob(32) WHERE run = 'r1' AND seq = 4")
             case "delete":
@@ -51,7 +58,10 @@ import Testing
                 try db.execute(sql: "UPDATE event SET seq = 5 WHERE run = 'r1' AND seq = 6")
                 try db.execute(sql: "UPDATE event SET seq = 6 WHERE run = 'r1' AND seq = 100")
             case "insert":
-                try db.execute(sql: "INSERT INTO event (run, seq, kind, body, hash) SELECT run, 9, kind, body, hash FROM event WHERE run = 'r1' AND seq = 8")
+                try db.execute(
+                    sql:
+                        "INSERT INTO event (run, seq, kind, body, hash) SELECT run, 9, kind, body, hash FROM event WHERE run = 'r1' AND seq = 8"
+                )
             case "truncate":
                 try db.execute(sql: "DELETE FROM event WHERE run = 'r1' AND seq >= 7")
             default: break
@@ -87,9 +97,11 @@ import Testing
         }
         let raw = try DatabaseQueue(path: path)
         let (blobs, blobBytes, eventBytes) = try await raw.read { db in
-            (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blob")!,
-             try Int.fetchOne(db, sql: "SELECT SUM(LENGTH(bytes)) FROM blob")!,
-             try Int.fetchOne(db, sql: "SELECT SUM(LENGTH(body)) FROM event")!)
+            (
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blob")!,
+                try Int.fetchOne(db, sql: "SELECT SUM(LENGTH(bytes)) FROM blob")!,
+                try Int.fetchOne(db, sql: "SELECT SUM(LENGTH(body)) FROM event")!
+            )
         }
         #expect(blobs == 1)
         #expect(blobBytes == 65536)
@@ -100,7 +112,9 @@ import Testing
         let path = temporaryDirectory() + "/blobs.db"
         let store = try SQLiteEventStore(path: path)
         let run = RunID("r1")
-        try await store.append(creation() + [.noteWritten(task: nil, text: Payload(String(repeating: "z", count: 9000)))], to: run, expectedSeq: 0)
+        try await store.append(
+            creation() + [.noteWritten(task: nil, text: Payload(String(repeating: "z", count: 9000)))], to: run,
+            expectedSeq: 0)
         try await DatabaseQueue(path: path).write { db in try db.execute(sql: "DELETE FROM blob") }
         #expect(try await store.verify(run).firstBadSeq == 3)
         #expect(try await store.verifyChain(run).firstBadSeq == 3)
@@ -112,13 +126,16 @@ import Testing
         // A second process takes the write lock and keeps it for 3 s.
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
+        holder.arguments = [
+            "python3", "-c",
+            """
             import sqlite3, sys, time
             c = sqlite3.connect(sys.argv[1], isolation_level=None)
             c.execute('BEGIN IMMEDIATE')
             print('locked', flush=True)
             time.sleep(15)
-            """, path]
+            """, path,
+        ]
         let out = Pipe()
         holder.standardOutput = out
         try holder.run()

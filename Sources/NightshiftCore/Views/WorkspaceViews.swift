@@ -4,7 +4,10 @@ public enum WorkspaceViews {
     /// `PROGRESS.md`, and `PLAN.md` once the run has a plan.
     public static func progress(_ state: RunState) -> [WorkspaceView] {
         var views = [WorkspaceView(name: "PROGRESS.md", text: renderProgress(state))]
-        if let plan = state.plan { views.append(WorkspaceView(name: "PLAN.md", text: plan.markdown(version: state.planVersion, goal: state.goal))) }
+        if let plan = state.plan {
+            views.append(
+                WorkspaceView(name: "PLAN.md", text: plan.markdown(version: state.planVersion, goal: state.goal)))
+        }
         return views
     }
 
@@ -13,10 +16,12 @@ public enum WorkspaceViews {
 
     /// The text of `PROGRESS.md`.
     public static func renderProgress(_ state: RunState) -> String {
-        var out = "# Progress: \(state.title)\n\n_Written by Nightshift from run \(state.run)'s event log; edits here are overwritten._\n\n"
+        var out =
+            "# Progress: \(state.title)\n\n_Written by Nightshift from run \(state.run)'s event log; edits here are overwritten._\n\n"
         out += "| task | status | attempts | model turns | judge |\n|---|---|---|---|---|\n"
         for t in state.tasks {
-            out += "| \(t.id) | \(t.status.rawValue) | \(t.attempts) | \(t.turns) | \(t.verdicts.isEmpty ? "—" : t.verdicts.joined(separator: ", ")) |\n"
+            out +=
+                "| \(t.id) | \(t.status.rawValue) | \(t.attempts) | \(t.turns) | \(t.verdicts.isEmpty ? "—" : t.verdicts.joined(separator: ", ")) |\n"
         }
         if let h = state.handoff { out += "\n## Handoff note (the next shift starts from it)\n\n\(h.markdown)\n" }
         if state.compactions > 0 || state.shifts > 1 {
@@ -24,7 +29,9 @@ public enum WorkspaceViews {
         }
         if let note = state.lastNote { out += "\n## Latest note\n\n\(note)\n" }
         if !state.notes.isEmpty {
-            out += "\n## Worker's notes\n\n" + state.notes.map { "- " + ($0.task.map { "[\($0)] " } ?? "") + $0.text + "\n" }.joined()
+            out +=
+                "\n## Worker's notes\n\n"
+                + state.notes.map { "- " + ($0.task.map { "[\($0)] " } ?? "") + $0.text + "\n" }.joined()
         }
         out += "\nRun status: \(state.status.rawValue)\(state.statusReason.map { " (\($0))" } ?? "")\n"
         return out

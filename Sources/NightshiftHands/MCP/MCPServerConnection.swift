@@ -1,6 +1,6 @@
-public import NightshiftCore
 import Foundation
 import MCP
+public import NightshiftCore
 
 /// One MCP stdio server as a source of tools: started inside the sandbox, its tools listed and
 /// offered under `mcp__SERVER__TOOL`, each call bounded by the server's timeout. A server that
@@ -25,10 +25,16 @@ public actor MCPServerConnection {
     /// The tools as offered to the model, fixed at the first start (the catalog the decision function uses).
     public private(set) var specs: [ToolSpec] = []
 
-    public init(server: ToolServer, isolation: Isolation, workspace: String, limits: ToolLimits = ToolLimits(),
-                startTimeout: Duration = .seconds(30), maxMessageBytes: Int = 32 << 20) {
-        self.server = server; self.isolation = isolation; self.workspace = workspace; self.limits = limits
-        self.startTimeout = startTimeout; self.maxMessageBytes = maxMessageBytes
+    public init(
+        server: ToolServer, isolation: Isolation, workspace: String, limits: ToolLimits = ToolLimits(),
+        startTimeout: Duration = .seconds(30), maxMessageBytes: Int = 32 << 20
+    ) {
+        self.server = server
+        self.isolation = isolation
+        self.workspace = workspace
+        self.limits = limits
+        self.startTimeout = startTimeout
+        self.maxMessageBytes = maxMessageBytes
     }
 
     /// The namespaced name the model sees for `tool` of `server`.
@@ -46,17 +52,19 @@ public actor MCPServerConnection {
         for name in server.env { if let v = host[name] { environment[name] = v } }
         let stderrPath = FileManager.default.temporaryDirectory
             .appendingPathComponent("nightshift-mcp-\(getpid())-\(server.name)-\(starts).log").path
-        let process = try StdioServerProcess.start(argv: argv, environment: environment, cwd: workspace, stderrPath: stderrPath)
+        let process = try StdioServerProcess.start(
+            argv: argv, environment: environment, cwd: workspace, stderrPath: stderrPath)
         self.process = process
         let client = Client(name: "nightshift", version: "0.1")
         self.client = client
-        let transport = PipeTransport(readFD: process.readFD, writeFD: process.writeFD, maxMessageBytes: maxMessageBytes)
+        let transport = PipeTransport(
+            readFD: process.readFD, writeFD: process.writeFD, maxMessageBytes: maxMessageBytes)
         self.transport = transport
         let listed = await Race.run(timeout: startTimeout, died: { Self.gone(process, transport) }) {
             try await client.connect(transport: transport)
             var tools: [MCP.Tool] = []
             var cursor: String?
-            for _ in 0..<100 {   // pages; a server that never stops paging is cut off here
+            for _ in 0..<100 {  // pages; a server that never stops paging is cut off here
                 let page = try await client.listTools(cursor: cursor)
                 tools += page.tools
                 cursor = page.nextCursor
@@ -75,20 +83,27 @@ public actor MCPServerConnection {
         remoteName = [:]
         for tool in tools {
             let name = Self.offeredName(server: server.name, tool: tool.name)
-            guard name.count <= 64, tool.name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {
+            guard name.count <= 64,
+                tool.name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
+            else {
                 skipped.append(tool.name)
                 continue
             }
             remoteName[name] = tool.name
             let idempotent = tool.annotations.readOnlyHint == true || tool.annotations.idempotentHint == true
-            offered.append(ToolSpec(name: name, description: "[MCP server \(server.name)] " + (tool.description ?? tool.name),
-                                    idempotent: idempotent, parametersSchema: Self.schemaText(tool.inputSchema)))
+            offered.append(
+                ToolSpec(
+                    name: name, description: "[MCP server \(server.name)] " + (tool.description ?? tool.name),
+                    idempotent: idempotent, parametersSchema: Self.schemaText(tool.inputSchema)))
         }
         if specs.isEmpty { specs = offered }
-        var detail = "\(argv.first == server.command ? "" : "sandboxed: ")\(([server.command] + server.args).joined(separator: " "))"
+        var detail =
+            "\(argv.first == server.command ? "" : "sandboxed: ")\(([server.command] + server.args).joined(separator: " "))"
         detail += "; start \(starts)"
         if !server.env.isEmpty { detail += "; environment variables passed: \(server.env.joined(separator: ", "))" }
-        if !skipped.isEmpty { detail += "; not offered (names must be letters, digits, '_' or '-'): \(skipped.joined(separator: ", "))" }
+        if !skipped.isEmpty {
+            detail += "; not offered (names must be letters, digits, '_' or '-'): \(skipped.joined(separator: ", "))"
+        }
         return .toolServerStarted(name: server.name, tools: offered.map(\.name), detail: detail)
     }
 
@@ -106,15 +121,19 @@ public actor MCPServerConnection {
         }
         var restarted = ""
         if client == nil || process.flatMap({ Self.gone($0, transport) }) != nil {
-            let why = process.flatMap { Self.gone($0, transport) }.map { "its previous process \($0)" } ?? "it was stopped"
+            let why =
+                process.flatMap { Self.gone($0, transport) }.map { "its previous process \($0)" } ?? "it was stopped"
             do {
                 events.append(try await start())
                 restarted = "[MCP server \(server.name) was restarted: \(why)]\n"
             } catch {
-                return .failure("\(offered): MCP server \(server.name) is not running and could not be restarted: \(error.message)")
+                return .failure(
+                    "\(offered): MCP server \(server.name) is not running and could not be restarted: \(error.message)")
             }
         }
-        guard let client, let process, let transport else { return .failure("\(offered): MCP server \(server.name) is not running") }
+        guard let client, let process, let transport else {
+            return .failure("\(offered): MCP server \(server.name) is not running")
+        }
         let timeout = Duration.seconds(server.timeoutSeconds)
         let outcome = await Race.run(timeout: timeout, died: { Self.gone(process, transport) }) {
             try await client.callTool(name: remote, arguments: args)
@@ -127,12 +146,16 @@ public actor MCPServerConnection {
             return .failure(restarted + "\(offered): the MCP call failed: \(error)")
         case .timedOut:
             await shutdown(grace: .zero)
-            return .failure(restarted + "\(offered): no answer within \(server.timeoutSeconds) s; the MCP server was stopped and will be restarted on the next call")
+            return .failure(
+                restarted
+                    + "\(offered): no answer within \(server.timeoutSeconds) s; the MCP server was stopped and will be restarted on the next call"
+            )
         case let .died(why):
             let tail = process.stderrTail(600)
             await shutdown(grace: .zero)
-            return .failure(restarted + "\(offered): the MCP server \(why) during the call; it will be restarted on the next call"
-                            + (tail.isEmpty ? "" : "\nits stderr ends with:\n\(tail)"))
+            return .failure(
+                restarted + "\(offered): the MCP server \(why) during the call; it will be restarted on the next call"
+                    + (tail.isEmpty ? "" : "\nits stderr ends with:\n\(tail)"))
         }
     }
 
@@ -163,7 +186,8 @@ public actor MCPServerConnection {
         var message = "MCP server \(server.name) (\(([server.command] + server.args).joined(separator: " "))) \(what)"
         if !tail.isEmpty { message += "\nits stderr ends with:\n\(tail)" }
         if case .bubblewrap = isolation {
-            message += "\n(it runs in the sandbox: the command, its interpreter and its files must be under /usr or listed in read_only)"
+            message +=
+                "\n(it runs in the sandbox: the command, its interpreter and its files must be under /usr or listed in read_only)"
         }
         return MCPSourceError(message)
     }
@@ -182,7 +206,9 @@ public actor MCPServerConnection {
     static func schemaText(_ schema: Value) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(schema), case .object = schema else { return #"{"type":"object","properties":{}}"# }
+        guard let data = try? encoder.encode(schema), case .object = schema else {
+            return #"{"type":"object","properties":{}}"#
+        }
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -196,8 +222,12 @@ public actor MCPServerConnection {
             case let .image(data, mime, _, _): parts.append("[image \(mime), \(data.count * 3 / 4) bytes, not shown]")
             case let .audio(data, mime, _, _): parts.append("[audio \(mime), \(data.count * 3 / 4) bytes, not shown]")
             case let .resource(resource, _, _):
-                if let text = resource.text { parts.append("[resource \(resource.uri)]\n\(text)") } else {
-                    parts.append("[resource \(resource.uri)\(resource.mimeType.map { ", \($0)" } ?? ""), \((resource.blob?.count ?? 0) * 3 / 4) bytes of binary, not shown]")
+                if let text = resource.text {
+                    parts.append("[resource \(resource.uri)]\n\(text)")
+                } else {
+                    parts.append(
+                        "[resource \(resource.uri)\(resource.mimeType.map { ", \($0)" } ?? ""), \((resource.blob?.count ?? 0) * 3 / 4) bytes of binary, not shown]"
+                    )
                 }
             case let .resourceLink(uri, name, _, _, _, _): parts.append("[link \(name): \(uri)]")
             }

@@ -1,5 +1,5 @@
-public import NightshiftCore
 import Foundation
+public import NightshiftCore
 
 /// The built-in tools plus the tools of a run's MCP servers, behind one `ToolRunner`. Calls
 /// named `mcp__SERVER__TOOL` go to that server; everything else to the built-in tools.
@@ -12,13 +12,16 @@ public struct MCPToolRunner: ToolRunner {
     /// - Returns: the runner and the `tool_server_started` events to record.
     /// - Throws: ``MCPSourceError`` naming the first server that did not start; the ones already
     ///   started are stopped again.
-    public static func start(_ servers: [ToolServer], builtin: any ToolRunner, isolation: Isolation, workspace: String,
-                             limits: ToolLimits = ToolLimits()) async throws(MCPSourceError) -> (MCPToolRunner, [Event]) {
+    public static func start(
+        _ servers: [ToolServer], builtin: any ToolRunner, isolation: Isolation, workspace: String,
+        limits: ToolLimits = ToolLimits()
+    ) async throws(MCPSourceError) -> (MCPToolRunner, [Event]) {
         var connections: [String: MCPServerConnection] = [:]
         var specs = builtin.specs
         var events: [Event] = []
         for server in servers {
-            let connection = MCPServerConnection(server: server, isolation: isolation, workspace: workspace, limits: limits)
+            let connection = MCPServerConnection(
+                server: server, isolation: isolation, workspace: workspace, limits: limits)
             do {
                 events.append(try await connection.start())
             } catch {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MCP
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,7 +25,9 @@ actor PipeTransport: Transport {
     /// - Parameter maxMessageBytes: a longer line ends the connection (a hostile or broken server
     ///   cannot make Nightshift buffer without bound). Defaults to 32 MiB.
     init(readFD: Int32, writeFD: Int32, maxMessageBytes: Int = 32 << 20) {
-        self.readFD = readFD; self.writeFD = writeFD; self.maxMessageBytes = maxMessageBytes
+        self.readFD = readFD
+        self.writeFD = writeFD
+        self.maxMessageBytes = maxMessageBytes
         reader = Reader()
         (stream, continuation) = AsyncThrowingStream.makeStream()
     }
@@ -48,9 +51,12 @@ actor PipeTransport: Transport {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { write(writeFD, $0.baseAddress, $0.count) }
-            if n > 0 { offset += n; continue }
+            if n > 0 {
+                offset += n
+                continue
+            }
             if n < 0, errno == EAGAIN || errno == EINTR {
-                try Task.checkCancellation()   // a server that stopped reading its stdin
+                try Task.checkCancellation()  // a server that stopped reading its stdin
                 try await Task.sleep(for: .milliseconds(5))
                 continue
             }
@@ -87,7 +93,7 @@ actor PipeTransport: Transport {
                 guard poll(&pfd, 1, 50) > 0 else { continue }
                 let n = read(fd, &chunk, chunk.count)
                 if n < 0, errno == EINTR || errno == EAGAIN { continue }
-                if n <= 0 {   // EOF: the server closed its stdout or died
+                if n <= 0 {  // EOF: the server closed its stdout or died
                     end("closed its output")
                     continuation.finish()
                     return
@@ -99,7 +105,10 @@ actor PipeTransport: Transport {
                     start = nl + 1
                     scanned = start
                 }
-                if start > 0 { pending.removeFirst(start); scanned = 0 }
+                if start > 0 {
+                    pending.removeFirst(start)
+                    scanned = 0
+                }
                 scanned = pending.count
                 if pending.count > limit {
                     end("sent a message over \(limit) bytes")

@@ -13,8 +13,10 @@ enum Race {
     }
 
     /// - Parameter died: polled every 20 ms; a non-nil answer ends the wait.
-    static func run<T: Sendable>(timeout: Duration, died: @escaping @Sendable () -> String?,
-                                 _ operation: @escaping @Sendable () async throws -> T) async -> Outcome<T> {
+    static func run<T: Sendable>(
+        timeout: Duration, died: @escaping @Sendable () -> String?,
+        _ operation: @escaping @Sendable () async throws -> T
+    ) async -> Outcome<T> {
         let once = Once<Outcome<T>>()
         let deadline = ContinuousClock.now + timeout
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Outcome<T>, Never>) in
@@ -24,8 +26,14 @@ enum Race {
             }
             once.watch = Task {
                 while !Task.isCancelled {
-                    if let why = died() { once.resume(.died(why)); return }
-                    if ContinuousClock.now >= deadline { once.resume(.timedOut); return }
+                    if let why = died() {
+                        once.resume(.died(why))
+                        return
+                    }
+                    if ContinuousClock.now >= deadline {
+                        once.resume(.timedOut)
+                        return
+                    }
                     try? await Task.sleep(for: .milliseconds(20))
                 }
             }

@@ -1,5 +1,6 @@
-import Foundation
 import CNightshiftSpawn
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,17 +20,25 @@ final class StdioServerProcess: @unchecked Sendable {
     private var closed = false
 
     private init(pid: pid_t, readFD: Int32, writeFD: Int32, stderrPath: String) {
-        self.pid = pid; self.readFD = readFD; self.writeFD = writeFD; self.stderrPath = stderrPath
+        self.pid = pid
+        self.readFD = readFD
+        self.writeFD = writeFD
+        self.stderrPath = stderrPath
     }
 
     /// Starts `argv` (absolute executable first) in its own process group.
-    static func start(argv: [String], environment: [String: String], cwd: String, stderrPath: String) throws(MCPSourceError) -> StdioServerProcess {
+    static func start(
+        argv: [String], environment: [String: String], cwd: String, stderrPath: String
+    ) throws(MCPSourceError) -> StdioServerProcess {
         // Writing to a server that died must be an error (EPIPE), not a signal that kills Nightshift.
         _ = ignoreSIGPIPE
         var toChild: [Int32] = [-1, -1], fromChild: [Int32] = [-1, -1]
-        guard nightshift_pipe_cloexec(&toChild) == 0 else { throw MCPSourceError("cannot create a pipe: \(String(cString: strerror(errno)))") }
+        guard nightshift_pipe_cloexec(&toChild) == 0 else {
+            throw MCPSourceError("cannot create a pipe: \(String(cString: strerror(errno)))")
+        }
         guard nightshift_pipe_cloexec(&fromChild) == 0 else {
-            close(toChild[0]); close(toChild[1])
+            close(toChild[0])
+            close(toChild[1])
             throw MCPSourceError("cannot create a pipe: \(String(cString: strerror(errno)))")
         }
         var actions = posix_spawn_file_actions_t()
@@ -40,16 +49,21 @@ final class StdioServerProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         nightshift_spawn_addchdir(&actions, cwd)
         let spawned = spawnProcess(argv, environment: environment, actions: &actions, newProcessGroup: true)
-        close(toChild[0]); close(fromChild[1])
+        close(toChild[0])
+        close(fromChild[1])
         let (pid, rc) = spawned
         guard rc == 0 else {
-            close(toChild[1]); close(fromChild[0])
+            close(toChild[1])
+            close(fromChild[0])
             throw MCPSourceError("cannot start \(argv[0]): \(String(cString: strerror(rc)))")
         }
         return StdioServerProcess(pid: pid, readFD: fromChild[0], writeFD: toChild[1], stderrPath: stderrPath)
     }
 
-    private static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN); return () }()
+    private static let ignoreSIGPIPE: Void = {
+        signal(SIGPIPE, SIG_IGN)
+        return ()
+    }()
 
     /// The exit status (128 + signal when killed) once the process has ended; nil while it runs. Reaps it.
     var exited: Int32? {
