@@ -32,7 +32,7 @@ enum Composition {
         _ options: ModelOptions, recorded: String? = nil
     ) async throws -> (any ModelProvider, ModelHTTPClient?) {
         var defaultSpec = options.model
-        var overrides: [(role: String, spec: String)] = []
+        var overrides: [(role: Role, spec: String)] = []
         if let recorded {
             let parsed = ModelRoster.parseLabel(recorded)
             defaultSpec = defaultSpec ?? parsed.default
@@ -42,10 +42,11 @@ enum Composition {
             guard let eq = entry.firstIndex(of: "=") else {
                 throw CLIError("--role-model takes ROLE=SPEC, e.g. judge=anthropic:claude-sonnet-4-5")
             }
-            let role = String(entry[..<eq])
-            guard ModelRoster.roles.contains(role) else {
+            let name = String(entry[..<eq])
+            guard let role = Role(rawValue: name), Role.configurable.contains(role) else {
                 throw CLIError(
-                    "--role-model: unknown role '\(role)'; roles are \(ModelRoster.roles.joined(separator: ", "))")
+                    "--role-model: unknown role '\(name)'; roles are \(Role.configurable.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             overrides.removeAll { $0.role == role }
             overrides.append((role, String(entry[entry.index(after: eq)...])))

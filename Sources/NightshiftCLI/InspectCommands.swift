@@ -69,7 +69,8 @@ struct Status: AsyncParsableCommand {
                         + pad("OUT", 9) + "COST")
                 for l in state.ledger {
                     say(
-                        pad(l.role, 10) + pad("\(l.calls)", 7) + pad("\(l.retries)", 9) + pad("\(l.usage.input)", 11)
+                        pad(l.role.rawValue, 10) + pad("\(l.calls)", 7) + pad("\(l.retries)", 9)
+                            + pad("\(l.usage.input)", 11)
                             + pad("\(l.usage.cachedInput)", 9) + pad("\(l.usage.output)", 9)
                             + costText(l.costPicoUSD, unpriced: l.unpricedCalls))
                 }

@@ -21,7 +21,7 @@ enum Timeline {
             return "plan: \(plan.tasks.count) task(s): " + plan.tasks.map(\.id.rawValue).joined(separator: ", ")
         case let .taskStarted(task, attempt): return "▶ task \(task)" + (attempt > 1 ? " — attempt \(attempt)" : "")
         case let .modelRequested(call, task, turn, role):
-            return "  model ← \(call) · \(role ?? "worker") · task \(task) · step \(turn + 1)"
+            return "  model ← \(call) · \((role ?? .worker).rawValue) · task \(task) · step \(turn + 1)"
         case let .modelRetried(call, attempt, reason, delay):
             return "  model ↻ \(call) attempt \(attempt) failed (\(short(reason, 80))); retrying in \(delay) ms"
         case let .modelResponded(call, text, calls, done, summary, usage, _, cost, _):

@@ -29,16 +29,20 @@ public enum ScenarioFile {
         guard let tasksNode = top.first(where: { $0.key == "tasks" })?.value else {
             throw r.fail(root, "the scenario has no 'tasks' mapping")
         }
-        var roleTurns: [String: [TaskID: [Scenario.Turn]]] = [:]
+        var roleTurns: [Role: [TaskID: [Scenario.Turn]]] = [:]
         for entry in top where entry.key != "tasks" {
-            if entry.key == "planner" {
-                roleTurns["planner"] = [TaskID("plan"): try turnList(r, entry.value, "the planner")]
+            guard let role = Role(rawValue: entry.key), role != .worker else {
+                throw r.fail(
+                    entry.keyNode, "unknown key '\(entry.key)'; expected tasks, planner, judge, compactor or handoff")
+            }
+            if role == .planner {
+                roleTurns[.planner] = [TaskID("plan"): try turnList(r, entry.value, "the planner")]
             } else {
                 var byTask: [TaskID: [Scenario.Turn]] = [:]
                 for t in try r.mapping(entry.value, "'\(entry.key)'") {
                     byTask[TaskID(t.key)] = try turnList(r, t.value, "\(entry.key) '\(t.key)'")
                 }
-                roleTurns[entry.key] = byTask
+                roleTurns[role] = byTask
             }
         }
         var turns: [TaskID: [Scenario.Turn]] = [:]

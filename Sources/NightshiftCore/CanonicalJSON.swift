@@ -254,7 +254,7 @@ struct CanonicalWriter {
             string(call.rawValue)
             if let role {
                 key("role")
-                string(role)
+                string(role.rawValue)
             }
             key("task")
             string(task.rawValue)

@@ -10,7 +10,7 @@ public enum Event: Sendable, Codable, Equatable {
     /// A task's attempt begins (attempt 1 is the first try; higher numbers are rework).
     case taskStarted(task: TaskID, attempt: Int)
     /// Intent: the harness is about to ask the model for `role` (nil: the worker). Re-issued if no response follows.
-    case modelRequested(call: CallID, task: TaskID, turn: Int, role: String?)
+    case modelRequested(call: CallID, task: TaskID, turn: Int, role: Role?)
     /// `handoff`: what the worker's done claim left for the next shift (left, learned, risks), when it said.
     /// `costPicoUSD`: the priced cost of `usage` (10⁻¹² USD, exact), nil when the model is not in the pricing table.
     case modelResponded(

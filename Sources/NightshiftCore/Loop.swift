@@ -69,7 +69,7 @@ extension RunState {
     func awaitingTurn(task: TaskID) -> Int {
         let role = awaitingRole ?? Role.worker
         if role == Role.worker, let i = current { return tasks[i].turns }
-        return max(roleCalls[role + ":" + task.rawValue, default: 1] - 1, 0)
+        return max(roleCalls[role.rawValue + ":" + task.rawValue, default: 1] - 1, 0)
     }
 }
 

@@ -5,7 +5,7 @@ import Foundation
 public enum Decision: Sendable, Equatable {
     case emit([Event])
     /// Ask the model; `modelRequested` for `call` is already in the log.
-    case callModel(call: CallID, task: PlanTask, attempt: Int, turn: Int, role: String)
+    case callModel(call: CallID, task: PlanTask, attempt: Int, turn: Int, role: Role)
     /// Run a tool; `toolStarted` for it is already in the log.
     case runTool(ToolCall)
     /// Commit the workspace to the run's branch after `task` finished; `work_committed` records the result.
@@ -257,7 +257,8 @@ extension RunState {
         return .emit([
             .modelRequested(
                 call: RunState.modelCallID(modelCalls + 1), task: RunState.planTaskID,
-                turn: roleCalls[Role.planner + ":" + RunState.planTaskID.rawValue, default: 0], role: Role.planner)
+                turn: roleCalls[Role.planner.rawValue + ":" + RunState.planTaskID.rawValue, default: 0],
+                role: Role.planner)
         ])
     }
 
@@ -281,7 +282,7 @@ extension RunState {
             return [
                 .modelRequested(
                     call: RunState.modelCallID(modelCalls + 1), task: task.id,
-                    turn: roleCalls[Role.judge + ":" + task.id.rawValue, default: 0], role: Role.judge)
+                    turn: roleCalls[Role.judge.rawValue + ":" + task.id.rawValue, default: 0], role: Role.judge)
             ]
         }
         switch RoleTools.verdict(r) {
@@ -346,7 +347,7 @@ extension RunState {
             }
         }
         let estimate = contextEstimate()
-        let role: String
+        let role: Role
         if shiftTurns > 0,
             estimate * 100 >= loop.contextWindow * loop.resetAtPercent || shiftCompactions >= loop.compactionsPerShift
         {
@@ -364,7 +365,7 @@ extension RunState {
         return [
             .modelRequested(
                 call: RunState.modelCallID(modelCalls + 1), task: task.id,
-                turn: roleCalls[role + ":" + task.id.rawValue, default: 0], role: role)
+                turn: roleCalls[role.rawValue + ":" + task.id.rawValue, default: 0], role: role)
         ]
     }
 

@@ -133,19 +133,19 @@ public struct VerifyReport: Sendable, Equatable {
 
 /// The roles a model call is made for (the `role` of `model_requested` and of a request). A
 /// compactor writes a shift's summary and a handoff its handoff note; both use the worker's model.
-public enum Role {
-    public static let planner = "planner"
-    public static let worker = "worker"
-    public static let judge = "judge"
-    public static let compactor = "compactor"
-    public static let handoff = "handoff"
+public enum Role: String, Codable, CaseIterable, Sendable, CustomStringConvertible {
+    case planner, worker, judge, compactor, handoff
+    /// The roles a user may give a model of their own (`--role-model`); the compactor and the
+    /// handoff use the worker's.
+    public static let configurable: [Role] = [.planner, .worker, .judge]
+    public var description: String { rawValue }
 }
 
 /// What the model is handed for one turn, rebuilt from the log every time.
 public struct ModelRequest: Sendable, Equatable {
     public var run: RunID
     public var call: CallID
-    public var role: String
+    public var role: Role
     public var task: PlanTask
     public var attempt: Int
     /// Model turns already taken in this task (this turn's index).
@@ -163,7 +163,7 @@ public struct ModelRequest: Sendable, Equatable {
     /// What the judge grades (the diff, the check results, the rubric), or what the planner re-plans from.
     public var artifacts: String?
     public init(
-        run: RunID, call: CallID, role: String, task: PlanTask, attempt: Int, turn: Int, notices: [String],
+        run: RunID, call: CallID, role: Role, task: PlanTask, attempt: Int, turn: Int, notices: [String],
         progressNote: String?, feedback: String?, transcript: [TranscriptEntry], tools: [ToolSpec],
         guidance: String? = nil,
         artifacts: String? = nil

@@ -74,7 +74,7 @@ public struct RunState: Sendable, Codable, Equatable {
     /// How the process now driving the run isolates commands (from the latest `isolation_set`).
     public var isolation: String?
     /// Role of the model call being awaited.
-    public var awaitingRole: String?
+    public var awaitingRole: Role?
     /// Tokens and cost per role, in the order roles first appeared: the ledger budgets enforce against.
     public var ledger: [LedgerEntry] = []
 
@@ -120,10 +120,10 @@ public struct RunState: Sendable, Codable, Equatable {
     public var claimHandoff: Handoff?
 
     public struct RoleResponse: Sendable, Codable, Equatable {
-        public var role: String
+        public var role: Role
         public var text: String
         public var toolCalls: [ToolCall]
-        public init(role: String, text: String, toolCalls: [ToolCall]) {
+        public init(role: Role, text: String, toolCalls: [ToolCall]) {
             self.role = role
             self.text = text
             self.toolCalls = toolCalls
@@ -131,7 +131,7 @@ public struct RunState: Sendable, Codable, Equatable {
     }
 
     public struct LedgerEntry: Sendable, Codable, Equatable {
-        public var role: String
+        public var role: Role
         public var calls = 0
         public var usage = TokenUsage()
         /// Sum of priced responses (10⁻¹² USD).
@@ -144,7 +144,7 @@ public struct RunState: Sendable, Codable, Equatable {
     /// Total priced cost over every role.
     public var costPicoUSD: Int64 { ledger.reduce(0) { $0 + $1.costPicoUSD } }
 
-    mutating func ledgerIndex(_ role: String) -> Int {
+    mutating func ledgerIndex(_ role: Role) -> Int {
         if let i = ledger.firstIndex(where: { $0.role == role }) { return i }
         ledger.append(LedgerEntry(role: role))
         return ledger.count - 1
@@ -512,7 +512,7 @@ extension RunState {
                 throw fail("unknown role \(role)")
             }
             if role != Role.worker {
-                let key = role + ":" + task.rawValue
+                let key = role.rawValue + ":" + task.rawValue
                 guard turn == roleCalls[key, default: 0] else {
                     throw fail("expected \(role) turn \(roleCalls[key, default: 0])")
                 }

@@ -26,7 +26,7 @@ public enum ContextBuilder {
 
     public static func request(
         state: RunState, recent: [EventEnvelope], call: CallID, task: PlanTask, attempt: Int, turn: Int,
-        role: String = Role.worker, tools: [ToolSpec], window: Int, diff: String? = nil
+        role: Role = .worker, tools: [ToolSpec], window: Int, diff: String? = nil
     ) -> ModelRequest {
         switch role {
         case Role.judge:
@@ -60,7 +60,7 @@ public enum ContextBuilder {
             )
         }
         // Only the worker's own turns: a summary, a handoff or a verdict is another role's answer.
-        var roles: [CallID: String] = [:]
+        var roles: [CallID: Role] = [:]
         for envelope in relevant {
             switch envelope.event {
             case let .modelRequested(call, _, _, role):

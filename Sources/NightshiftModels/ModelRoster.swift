@@ -4,8 +4,8 @@ public import NightshiftCore
 /// harness sees a single `ModelProvider`; each request goes to the provider for its role.
 public struct ModelRoster: ModelProvider {
     public let defaultModel: any ModelProvider
-    public let byRole: [(role: String, model: any ModelProvider)]
-    public init(default defaultModel: any ModelProvider, byRole: [(role: String, model: any ModelProvider)] = []) {
+    public let byRole: [(role: Role, model: any ModelProvider)]
+    public init(default defaultModel: any ModelProvider, byRole: [(role: Role, model: any ModelProvider)] = []) {
         self.defaultModel = defaultModel
         self.byRole = byRole
     }
@@ -16,8 +16,8 @@ public struct ModelRoster: ModelProvider {
     }
 
     /// The provider for `role`. A shift's summaries and handoffs are the worker's own words: its model writes them.
-    public func provider(for role: String) -> any ModelProvider {
-        let role = (role == Role.compactor || role == Role.handoff) ? Role.worker : role
+    public func provider(for role: Role) -> any ModelProvider {
+        let role: Role = (role == .compactor || role == .handoff) ? .worker : role
         return byRole.first { $0.role == role }?.model ?? defaultModel
     }
 
@@ -32,14 +32,13 @@ public struct ModelRoster: ModelProvider {
     }
 
     /// Splits a recorded label back into the default spec and role overrides.
-    public static func parseLabel(_ label: String) -> (default: String, byRole: [(role: String, spec: String)]) {
+    public static func parseLabel(_ label: String) -> (default: String, byRole: [(role: Role, spec: String)]) {
         let parts = label.split(separator: ";").map(String.init)
-        let overrides = parts.dropFirst().compactMap { p -> (role: String, spec: String)? in
-            guard let eq = p.firstIndex(of: "=") else { return nil }
-            return (String(p[..<eq]), String(p[p.index(after: eq)...]))
+        let overrides = parts.dropFirst().compactMap { p -> (role: Role, spec: String)? in
+            guard let eq = p.firstIndex(of: "="), let role = Role(rawValue: String(p[..<eq])) else { return nil }
+            return (role, String(p[p.index(after: eq)...]))
         }
         return (parts.first ?? label, Array(overrides))
     }
 
-    public static let roles = [Role.planner, Role.worker, Role.judge]
 }

@@ -31,8 +31,8 @@ public struct Scenario: Sendable, Equatable {
     public var source: String
     public var turns: [TaskID: [Turn]]
     /// Turns of the other roles (planner, judge, compactor, handoff) by task ("plan" for the planner).
-    public var roleTurns: [String: [TaskID: [Turn]]]
-    public init(source: String, turns: [TaskID: [Turn]], roleTurns: [String: [TaskID: [Turn]]] = [:]) {
+    public var roleTurns: [Role: [TaskID: [Turn]]]
+    public init(source: String, turns: [TaskID: [Turn]], roleTurns: [Role: [TaskID: [Turn]]] = [:]) {
         self.source = source
         self.turns = turns
         self.roleTurns = roleTurns

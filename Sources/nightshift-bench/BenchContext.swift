@@ -113,7 +113,7 @@ struct StopAfter: ModelProvider {
     let turns: Int
     var label: String { inner.label }
     func respond(to request: ModelRequest) async throws -> ModelResponse {
-        guard request.role != "worker" || request.turn < turns else {
+        guard request.role != .worker || request.turn < turns else {
             throw ModelError("bench: stopping here", needsAttention: true)
         }
         return try await inner.respond(to: request)

@@ -104,7 +104,7 @@ private func benchState() throws -> (RunState, [EventEnvelope]) {
     try add(.taskStarted(task: TaskID("t"), attempt: 1))
     for n in 1...40 {
         let call = RunState.modelCallID(n)
-        try add(.modelRequested(call: call, task: TaskID("t"), turn: n - 1, role: "worker"))
+        try add(.modelRequested(call: call, task: TaskID("t"), turn: n - 1, role: .worker))
         try add(
             .modelResponded(
                 call: call, text: Payload("Looking at part \(n)."),
@@ -121,7 +121,7 @@ private func benchState() throws -> (RunState, [EventEnvelope]) {
                 call: RunState.toolCallID(call, 1),
                 result: ToolResult(ok: true, output: Payload(String(repeating: "let x = 1\n", count: 102)))))
     }
-    try add(.modelRequested(call: RunState.modelCallID(41), task: TaskID("t"), turn: 40, role: "worker"))
+    try add(.modelRequested(call: RunState.modelCallID(41), task: TaskID("t"), turn: 40, role: .worker))
     return (state, Array(envelopes.suffix(48)))
 }
 

@@ -129,7 +129,7 @@ import Testing
                     PlanTask(id: TaskID("b"), description: "", checks: []),
                 ])),
         .taskStarted(task: TaskID("a"), attempt: 2),
-        .modelRequested(call: CallID("m1"), task: TaskID("a"), turn: 0, role: "worker"),
+        .modelRequested(call: CallID("m1"), task: TaskID("a"), turn: 0, role: .worker),
         .modelResponded(
             call: CallID("m1"), text: Payload(tricky),
             toolCalls: [

@@ -7,7 +7,7 @@ import Testing
 @Suite struct LoopRulesTests {
     func answer(_ tool: String, _ args: String, text: String = "") -> RunState.RoleResponse {
         RunState.RoleResponse(
-            role: "x", text: text, toolCalls: [ToolCall(id: CallID("m1.1"), name: tool, arguments: Payload(args))])
+            role: .planner, text: text, toolCalls: [ToolCall(id: CallID("m1.1"), name: tool, arguments: Payload(args))])
     }
 
     static let badPlans: [(String, String)] = [

@@ -7,7 +7,7 @@ import Testing
         var log = LogBuilder()
         try log.add(created())
         let d = try log.advance()
-        #expect(d == .callModel(call: CallID("m1"), task: twoTasks.tasks[0], attempt: 1, turn: 0, role: "worker"))
+        #expect(d == .callModel(call: CallID("m1"), task: twoTasks.tasks[0], attempt: 1, turn: 0, role: .worker))
         #expect(log.envelopes.map(\.event.kind) == ["run_created", "plan_set", "task_started", "model_requested"])
         #expect(log.state.current == 0)
         #expect(log.state.tasks[0].status == .active)
@@ -28,7 +28,7 @@ import Testing
         #expect(log.state.pendingTools.first?.idempotent == false)
         try log.add(.toolFinished(call: CallID("m1.2"), result: ToolResult(ok: true, output: "", exitCode: 0)))
         d = try log.advance()
-        #expect(d == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 1, role: "worker"))
+        #expect(d == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 1, role: .worker))
         #expect(log.state.toolCalls == 2)
         #expect(log.state.usage == TokenUsage(input: 10, output: 2))
     }
@@ -67,7 +67,7 @@ import Testing
         let d = try log.advance()
         #expect(log.state.tasks[0].status == .done)
         #expect(log.state.lastNote?.contains("Task a done on attempt 1") == true)
-        #expect(d == .callModel(call: CallID("m2"), task: twoTasks.tasks[1], attempt: 1, turn: 0, role: "worker"))
+        #expect(d == .callModel(call: CallID("m2"), task: twoTasks.tasks[1], attempt: 1, turn: 0, role: .worker))
     }
 
     @Test func failingChecksStartANewAttemptWithFeedbackThenBlock() throws {
@@ -155,7 +155,7 @@ import Testing
         // It dies again, this time while the shell call runs.
         try log.add(.runResumed(by: "test"))
         let d = try log.advance()
-        #expect(d == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 1, role: "worker"))
+        #expect(d == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 1, role: .worker))
         #expect(log.envelopes.contains { $0.event.kind == "tool_in_doubt" })
         #expect(log.state.unreportedInDoubt.map(\.call) == [CallID("m1.2")])
         // Once the model has been told, the notice is cleared.
@@ -171,7 +171,7 @@ import Testing
         try log.add(.runResumed(by: "test"))
         #expect(
             try log.advance()
-                == .callModel(call: CallID("m1"), task: twoTasks.tasks[0], attempt: 1, turn: 0, role: "worker"))
+                == .callModel(call: CallID("m1"), task: twoTasks.tasks[0], attempt: 1, turn: 0, role: .worker))
     }
 
     @Test func failedModelCallPausesAndResumeRetriesWithANewCall() throws {
@@ -183,7 +183,7 @@ import Testing
         try log.add(.runResumed(by: "user"))
         #expect(
             try log.advance()
-                == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 0, role: "worker"))
+                == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 0, role: .worker))
     }
 
     /// Every kind of invalid event is rejected with a typed error and leaves the state exactly as it was.
@@ -199,12 +199,12 @@ import Testing
             ("attempt 2 first", created(), .taskStarted(task: TaskID("a"), attempt: 2)),
             (
                 "model call out of turn", created(),
-                .modelRequested(call: CallID("m1"), task: TaskID("a"), turn: 0, role: "worker")
+                .modelRequested(call: CallID("m1"), task: TaskID("a"), turn: 0, role: .worker)
             ),
             ("response without request", created() + [.taskStarted(task: TaskID("a"), attempt: 1)], response("m1")),
             (
                 "wrong call id", created() + [.taskStarted(task: TaskID("a"), attempt: 1)],
-                .modelRequested(call: CallID("m9"), task: TaskID("a"), turn: 0, role: "worker")
+                .modelRequested(call: CallID("m9"), task: TaskID("a"), turn: 0, role: .worker)
             ),
             ("tool finished without request", created(), .toolFinished(call: CallID("m1.1"), result: .failure("x"))),
             ("tool in doubt never started", created(), .toolInDoubt(call: CallID("m1.1"), reason: "x")),

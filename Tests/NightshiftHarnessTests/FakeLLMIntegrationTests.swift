@@ -136,7 +136,7 @@ extension FakeLLMIntegrationTests {
                 }
             })
         let state = try RunState.fold(RunID("fl"), try await store.readAll(RunID("fl")))
-        #expect(state.ledger.map(\.role) == ["planner", "worker", "judge"])
+        #expect(state.ledger.map(\.role) == [.planner, .worker, .judge])
     }
 }
 

@@ -48,7 +48,7 @@ import Testing
         let refEvents = try await store.readAll(RunID("ref"))
         guard
             let judgeSeq = refEvents.first(where: {
-                if case .modelRequested(_, _, _, "judge") = $0.event { true } else { false }
+                if case .modelRequested(_, _, _, .judge) = $0.event { true } else { false }
             })?.seq
         else {
             Issue.record("the reference run never asked the judge: \(refEvents.map(\.event.kind))")
@@ -64,7 +64,7 @@ import Testing
         #expect(state == .stopped)
         let before = try await store.readAll(RunID("judged")).map(\.event)
         #expect(
-            before.last.map { if case .modelRequested(_, _, _, "judge") = $0 { true } else { false } } == true,
+            before.last.map { if case .modelRequested(_, _, _, .judge) = $0 { true } else { false } } == true,
             "\(before.map(\.kind))")
 
         let resumed = try await nightshift(["resume", "judged", "--db", db, "-q"])
@@ -78,7 +78,7 @@ import Testing
             events.filter { $0.kind == "tool_started" }.count
                 == refEvents.filter { $0.event.kind == "tool_started" }.count)
         #expect(
-            events.filter { if case .modelRequested(_, _, _, "judge") = $0 { true } else { false } }.count == 1,
+            events.filter { if case .modelRequested(_, _, _, .judge) = $0 { true } else { false } }.count == 1,
             "the request is re-sent, not re-recorded")
         #expect(events.filter { $0.kind == "judge_verdict" }.count == 1)
         #expect(events.last { !$0.isSnapshotVoucher }?.kind == "run_finished")

@@ -119,7 +119,7 @@ import Testing
         #expect(verdicts == ["1:rework", "2:pass"])
         #expect(events.contains(.taskFinished(task: TaskID("greet"), attempt: 2, summary: "named the user")))
 
-        let judge = await s.log.requests.filter { $0.role == "judge" }
+        let judge = await s.log.requests.filter { $0.role == .judge }
         #expect(judge.count == 2)
         for r in judge {
             #expect(r.transcript.isEmpty && r.progressNote == nil && r.feedback == nil && r.notices.isEmpty)
@@ -139,7 +139,7 @@ import Testing
         #expect(try git(["diff", "--cached", "--name-only"], in: s.ws).isEmpty)
         #expect(try git(["status", "--porcelain", "greet.txt"], in: s.ws).hasPrefix("??"))
         // The rework reason is the next attempt's input.
-        let second = await s.log.requests.first { $0.role == "worker" && $0.attempt == 2 }
+        let second = await s.log.requests.first { $0.role == .worker && $0.attempt == 2 }
         #expect(second?.feedback?.contains("does not name the user") == true)
         // The judge's answer is not a worker turn: it never shows in the worker's transcript.
         let calls: [String] =
@@ -276,7 +276,7 @@ import Testing
         #expect(head - snapshot.seq <= 8, "snapshot at \(snapshot.seq), head \(head)")
         #expect(try await s.harness.wake(s.run) == RunState.fold(s.run, try await s.store.readAll(s.run)))
         // After a reset the worker starts from the handoff note, without the earlier turns.
-        let workers = await s.log.requests.filter { $0.role == "worker" }
+        let workers = await s.log.requests.filter { $0.role == .worker }
         let afterReset = workers.first { $0.progressNote?.contains("Handoff from the previous shift") == true }
         #expect(afterReset != nil)
         #expect(afterReset?.transcript.isEmpty == true)
@@ -291,7 +291,7 @@ import Testing
         }
         #expect(compacted != nil)
         let all = await s.log.requests
-        #expect(all.contains { $0.role == "compactor" } && all.contains { $0.role == "handoff" })
+        #expect(all.contains { $0.role == .compactor } && all.contains { $0.role == .handoff })
     }
 
     /// Rules, guidance and the task are never summarised away: after ten compactions the worker's
@@ -315,9 +315,9 @@ import Testing
         #expect(events.filter { $0.kind == "context_compacted" }.count >= 10)
         // The worker's contexts after the tenth compaction.
         let all = await s.log.requests
-        let compactorCalls = all.enumerated().filter { $0.element.role == "compactor" }.map(\.offset)
+        let compactorCalls = all.enumerated().filter { $0.element.role == .compactor }.map(\.offset)
         #expect(compactorCalls.count >= 10)
-        let later = all[(compactorCalls[9] + 1)...].filter { $0.role == "worker" }
+        let later = all[(compactorCalls[9] + 1)...].filter { $0.role == .worker }
         #expect(!later.isEmpty)
         for r in later {
             let p = PromptRenderer.render(r)
@@ -362,7 +362,7 @@ import Testing
         let planFile = try String(contentsOfFile: s.ws + "/PLAN.md", encoding: .utf8)
         #expect(planFile.contains("answer") && planFile.contains("Goal: Make answer.txt hold the answer."))
         // The second planner call was told why the first plan was refused.
-        let planners = await s.log.requests.filter { $0.role == "planner" }
+        let planners = await s.log.requests.filter { $0.role == .planner }
         #expect(planners.count == 2 && planners[1].feedback?.contains("no checks") == true)
     }
 
@@ -396,7 +396,7 @@ import Testing
         }
         state = try await s.harness.wake(s.run)
         #expect(state.planVersion == 2 && state.plan?.tasks.map(\.id.rawValue) == ["answer"])
-        let planners = await s.log.requests.filter { $0.role == "planner" }
+        let planners = await s.log.requests.filter { $0.role == .planner }
         #expect(planners.last?.feedback == "not that task: the answer")
         try await s.store.append(
             [.planApproved(version: 2, by: "alice", note: "")], to: s.run, expectedSeq: state.lastSeq)
@@ -517,7 +517,7 @@ import Testing
         }
         #expect(why.contains("budget_exhausted"))
         let events = try await s.events()
-        #expect(!events.contains { if case .modelRequested(_, _, _, "compactor") = $0 { true } else { false } })
+        #expect(!events.contains { if case .modelRequested(_, _, _, .compactor) = $0 { true } else { false } })
         #expect(events.contains { $0.kind == "budget_exhausted" })
     }
 
@@ -538,7 +538,7 @@ import Testing
         let plan =
             "title: g\ntasks:\n  - {id: greet, description: greet Ada, checks: [grep -q hello greet.txt], rubric: [names Ada]}\n"
         #expect(try await start(s, plan: plan) == .finished)
-        let judged = await s.log.requests.filter { $0.role == "judge" }.map(\.attempt)
+        let judged = await s.log.requests.filter { $0.role == .judge }.map(\.attempt)
         #expect(judged == [2])
         let verdicts = try await s.events().compactMap {
             if case let .judgeVerdict(_, a, v, _) = $0 { "\(a):\(v)" } else { nil }
@@ -565,14 +565,14 @@ import Testing
         var expected: [Int] = [], since = 0
         for e in events {
             switch e {
-            case .modelRequested(_, _, _, "worker"): expected.append(since)
+            case .modelRequested(_, _, _, .worker): expected.append(since)
             default: break
             }
             if case .contextCompacted = e { since = 0 }
             if case .taskStarted(_, 1) = e { since = 0 }
             if case .modelResponded(_, _, let calls, _, _, _, _, _, _) = e, calls.first?.name == "shell" { since += 1 }
         }
-        let workers = await s.log.requests.filter { $0.role == "worker" }
+        let workers = await s.log.requests.filter { $0.role == .worker }
         let held = workers.map { r in r.transcript.filter { if case .assistant = $0 { true } else { false } }.count }
         #expect(held == expected, "turns held \(held) against \(expected)")
     }

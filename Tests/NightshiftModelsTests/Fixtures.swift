@@ -6,7 +6,7 @@ import NightshiftModels
 /// from a failed attempt, a transcript whose window starts with an orphaned tool result, a
 /// failed tool call, and an attempt notice.
 let richRequest = ModelRequest(
-    run: RunID("r1"), call: CallID("m7"), role: "worker",
+    run: RunID("r1"), call: CallID("m7"), role: .worker,
     task: PlanTask(
         id: TaskID("fix-add"), description: "Make add() return the sum.",
         checks: [Check(command: "python3 -m unittest -q tests.test_add")]),
@@ -42,7 +42,7 @@ let richRequest = ModelRequest(
     ])
 
 let simpleRequest = ModelRequest(
-    run: RunID("r1"), call: CallID("m1"), role: "worker",
+    run: RunID("r1"), call: CallID("m1"), role: .worker,
     task: PlanTask(id: TaskID("t"), description: "Say hello.", checks: []), attempt: 1, turn: 0, notices: [],
     progressNote: nil, feedback: nil, transcript: [],
     tools: [

@@ -31,7 +31,7 @@ import Testing
     /// compactor's request (no tools) leaves the tool keys out, since an empty list is refused.
     @Test func rolesForceTheirToolAndSummariesSendNone() throws {
         let judge = ModelRequest(
-            run: RunID("r"), call: CallID("m9"), role: "judge",
+            run: RunID("r"), call: CallID("m9"), role: .judge,
             task: PlanTask(id: TaskID("t"), description: "d", checks: [], rubric: ["names the user"]),
             attempt: 1, turn: 0, notices: [], progressNote: nil, feedback: nil, transcript: [],
             tools: [ToolSpec(name: "submit_verdict", description: "v", idempotent: true, parametersSchema: "{}")],
@@ -51,7 +51,7 @@ import Testing
             rendered.system.hasPrefix("You are the judge") && rendered.taskBlock.contains("names the user")
                 && rendered.taskBlock.contains("+hello"))
         var compactor = judge
-        compactor.role = "compactor"
+        compactor.role = .compactor
         compactor.tools = []
         let summary = try object(OpenAIProvider.body(compactor, model: "gpt-4o"))
         #expect(summary["tools"] == nil && summary["tool_choice"] == nil)
@@ -153,7 +153,7 @@ import Testing
     @Test func rosterRoutesByRoleAndItsLabelRoundTrips() {
         let parsed = ModelRoster.parseLabel("openai:gpt-4o;judge=anthropic:claude-x")
         #expect(parsed.default == "openai:gpt-4o")
-        #expect(parsed.byRole.map(\.role) == ["judge"])
+        #expect(parsed.byRole.map(\.role) == [.judge])
         #expect(parsed.byRole.map(\.spec) == ["anthropic:claude-x"])
     }
 
