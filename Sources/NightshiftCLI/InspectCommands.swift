@@ -101,7 +101,7 @@ struct Status: AsyncParsableCommand {
                             t.status.rawValue + (state.current.map { state.tasks[$0].id == t.id } == true ? "*" : ""),
                             10)
                         + pad("\(t.attempts)/\(state.settings.maxAttempts)", 10) + pad("\(t.turns)", 8)
-                        + pad(t.verdicts.isEmpty ? "-" : t.verdicts.joined(separator: ","), 16)
+                        + pad(t.verdicts.isEmpty ? "-" : t.verdicts.map(\.rawValue).joined(separator: ","), 16)
                         + "\(t.usage.input)/\(t.usage.output)")
             }
             if !state.unreportedInDoubt.isEmpty {

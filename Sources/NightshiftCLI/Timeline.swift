@@ -93,7 +93,7 @@ enum Timeline {
         case let .baselineRan(command, _, exit, passed, _, _):
             return "  baseline \(passed ? "passes" : "fails ") \(short(command, 60)) (exit \(exit))"
         case let .judgeVerdict(task, attempt, verdict, reasons):
-            return "  ⚖ judge: \(verdict.uppercased()) task \(task) attempt \(attempt)"
+            return "  ⚖ judge: \(verdict.rawValue.uppercased()) task \(task) attempt \(attempt)"
                 + (reasons.isEmpty ? "" : ": \(short(reasons.joined(separator: "; "), 100))")
         case let .contextCompacted(task, summary, through, before):
             return

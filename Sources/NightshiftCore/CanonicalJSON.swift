@@ -566,7 +566,7 @@ struct CanonicalWriter {
             key("task")
             string(task.rawValue)
             key("verdict")
-            string(verdict)
+            string(verdict.rawValue)
         case let .contextCompacted(task, summary, throughSeq, tokensBefore):
             raw("\"contextCompacted\":{")
             key("summary", first: true)

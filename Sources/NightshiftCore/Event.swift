@@ -100,7 +100,7 @@ public enum Event: Sendable, Codable, Equatable {
     case baselineRan(
         command: String, expectExit: Int32, exitCode: Int32, passed: Bool, output: Payload, durationMs: Int64)
     /// The judge's verdict on a done claim that passed its checks: pass, rework, escalate (or invalid output).
-    case judgeVerdict(task: TaskID, attempt: Int, verdict: String, reasons: [String])
+    case judgeVerdict(task: TaskID, attempt: Int, verdict: Verdict, reasons: [String])
     /// Older turns of the shift, up to `throughSeq`, were summarised by the model and leave the context.
     case contextCompacted(task: TaskID, summary: Payload, throughSeq: Int64, tokensBefore: Int)
     /// A shift ended (task done, or its context reset) and left this note for the next one.
@@ -338,4 +338,12 @@ public struct EventEnvelope: Sendable, Equatable {
         self.event = event
         self.hash = hash
     }
+}
+
+/// The judge's answer on a done claim that passed its checks: `pass`, `rework` (the reasons are
+/// the next attempt's input), `escalate` (a human or the planner decides), or `invalid` (the judge's
+/// answer was not a verdict; it is asked again). The raw values are the on-disk vocabulary.
+public enum Verdict: String, Codable, CaseIterable, Sendable, CustomStringConvertible {
+    case pass, rework, escalate, invalid
+    public var description: String { rawValue }
 }

@@ -203,19 +203,19 @@ public enum RoleTools {
     }
 
     /// The judge's `submit_verdict`: rework needs at least one reason.
-    public static func verdict(_ r: RunState.RoleResponse) -> Result<(verdict: String, reasons: [String]), RoleError> {
+    public static func verdict(_ r: RunState.RoleResponse) -> Result<(verdict: Verdict, reasons: [String]), RoleError> {
         let object: [String: Any]
         switch arguments(r, submitVerdict) {
         case let .success(o): object = o
         case let .failure(e): return .failure(e)
         }
-        guard let verdict = object["verdict"] as? String, ["pass", "rework", "escalate"].contains(verdict) else {
+        guard let name = object["verdict"] as? String, let verdict = Verdict(rawValue: name), verdict != .invalid else {
             return .failure(RoleError("the verdict must be pass, rework or escalate"))
         }
         let reasons = ((object["reasons"] as? [Any]) ?? []).compactMap { $0 as? String }.filter { !$0.isEmpty }.map {
             String($0.prefix(2000))
         }
-        if verdict != "pass", reasons.isEmpty {
+        if verdict != .pass, reasons.isEmpty {
             return .failure(RoleError("a \(verdict) verdict needs concrete reasons"))
         }
         return .success((verdict, Array(reasons.prefix(20))))

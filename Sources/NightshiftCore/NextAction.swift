@@ -288,16 +288,16 @@ extension RunState {
         switch RoleTools.verdict(r) {
         case let .failure(error):
             return [
-                .judgeVerdict(task: task.id, attempt: progress.attempts, verdict: "invalid", reasons: [error.message])
+                .judgeVerdict(task: task.id, attempt: progress.attempts, verdict: .invalid, reasons: [error.message])
             ]
         case let .success((verdict, reasons)):
             let verdictEvent = Event.judgeVerdict(
                 task: task.id, attempt: progress.attempts, verdict: verdict, reasons: reasons)
             let listed = reasons.map { "- " + $0 }.joined(separator: "\n")
             switch verdict {
-            case "pass":
+            case .pass:
                 return [verdictEvent]
-            case "rework":
+            case .rework:
                 return [verdictEvent]
                     + failAttempt(
                         task, progress,
@@ -578,7 +578,7 @@ extension RunState {
         for (i, t) in tasks.enumerated() {
             let checks = plan.map { $0.tasks[i].checks.count } ?? 0
             let passed = t.status == .done ? "\(checks)/\(checks) passed" : (checks == 0 ? "none" : "not passed")
-            let judge = t.verdicts.isEmpty ? "—" : t.verdicts.joined(separator: ", ")
+            let judge = t.verdicts.isEmpty ? "—" : t.verdicts.map(\.rawValue).joined(separator: ", ")
             out +=
                 "| \(t.id) | \(t.status.rawValue) | \(t.attempts) | \(t.turns) | \(t.toolCalls) | \(passed) | \(judge) | \(Money.format(t.costPicoUSD)) | "
                 + (t.commit.map { "`\($0.prefix(10))`" } ?? "—") + " |\n"

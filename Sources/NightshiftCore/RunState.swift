@@ -190,7 +190,7 @@ public struct RunState: Sendable, Codable, Equatable {
         /// The attempt the judge passed; invalid verdicts in a row; the judge's verdicts on this task.
         public var judgedAttempt: Int?
         public var judgeInvalid = 0
-        public var verdicts: [String] = []
+        public var verdicts: [Verdict] = []
         public init(id: TaskID) { self.id = id }
     }
 
@@ -406,13 +406,13 @@ extension RunState {
             roleResponse = nil
             tasks[i].verdicts.append(verdict)
             switch verdict {
-            case "pass":
+            case .pass:
                 tasks[i].judgedAttempt = attempt
                 tasks[i].judgeInvalid = 0
-            case "rework":
+            case .rework:
                 tasks[i].judgeInvalid = 0
                 tasks[i].feedback = reasons.joined(separator: "\n")
-            case "escalate":
+            case .escalate:
                 tasks[i].judgeInvalid = 0
                 if goal != nil, replans < (settings.loop?.maxReplans ?? 0) {
                     // The task is mis-specified: the planner makes a new version of the plan.
@@ -424,8 +424,7 @@ extension RunState {
                     current = nil
                     phase = .idle
                 }
-            case "invalid": tasks[i].judgeInvalid += 1
-            default: throw fail("a verdict is pass, rework, escalate or invalid, not \(verdict)")
+            case .invalid: tasks[i].judgeInvalid += 1
             }
 
         case let .contextCompacted(task, summary, throughSeq, _):
@@ -508,8 +507,6 @@ extension RunState {
                 guard let i = current, tasks[i].id == task, phase == .working else {
                     throw fail("task \(task) is not being worked on")
                 }
-            default:
-                throw fail("unknown role \(role)")
             }
             if role != Role.worker {
                 let key = role.rawValue + ":" + task.rawValue

@@ -226,8 +226,8 @@ import Testing
         .planRejected(version: 3, by: "harness", reason: tricky),
         .initRan(exitCode: -9, passed: false, output: big, durationMs: 44),
         .baselineRan(command: tricky, expectExit: 2, exitCode: 1, passed: false, output: big, durationMs: 5),
-        .judgeVerdict(task: TaskID("a"), attempt: 2, verdict: "rework", reasons: [tricky, "b"]),
-        .judgeVerdict(task: TaskID("a"), attempt: 1, verdict: "pass", reasons: []),
+        .judgeVerdict(task: TaskID("a"), attempt: 2, verdict: .rework, reasons: [tricky, "b"]),
+        .judgeVerdict(task: TaskID("a"), attempt: 1, verdict: .pass, reasons: []),
         .contextCompacted(task: TaskID("a"), summary: big, throughSeq: 77, tokensBefore: 12000),
         .handoffWritten(task: TaskID("a"), reason: "context reset", handoff: Handoff(done: tricky, left: tricky)),
     ]

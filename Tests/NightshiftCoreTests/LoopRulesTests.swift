@@ -88,12 +88,12 @@ import Testing
 
     @Test func verdictsAreRead() throws {
         #expect(
-            try RoleTools.verdict(answer("submit_verdict", #"{"verdict":"pass","reasons":[]}"#)).get().verdict == "pass"
+            try RoleTools.verdict(answer("submit_verdict", #"{"verdict":"pass","reasons":[]}"#)).get().verdict == .pass
         )
         let rework = try RoleTools.verdict(
             answer("submit_verdict", #"{"verdict":"rework","reasons":["name the file",7]}"#)
         ).get()
-        #expect(rework.verdict == "rework" && rework.reasons == ["name the file"])
+        #expect(rework.verdict == .rework && rework.reasons == ["name the file"])
         for (args, reason) in [
             (#"{"verdict":"fine"}"#, "pass, rework or escalate"),
             (#"{"verdict":"rework","reasons":[]}"#, "needs concrete reasons"),

@@ -126,7 +126,7 @@ extension FakeLLMIntegrationTests {
                     false
                 }
             })
-        #expect(events.contains(.judgeVerdict(task: TaskID("write"), attempt: 1, verdict: "pass", reasons: [])))
+        #expect(events.contains(.judgeVerdict(task: TaskID("write"), attempt: 1, verdict: .pass, reasons: [])))
         #expect(
             events.contains {
                 if case let .handoffWritten(_, "task done", h) = $0 {

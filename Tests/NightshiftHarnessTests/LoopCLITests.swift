@@ -228,7 +228,7 @@ import Testing
             count("context_compacted") >= 1
                 && events.contains { if case .handoffWritten(_, "context reset", _) = $0 { true } else { false } })
         let verdicts = events.compactMap { if case let .judgeVerdict(_, _, v, _) = $0 { v } else { nil } }
-        #expect(verdicts.first == "rework" && verdicts.last == "pass", "\(verdicts)")
+        #expect(verdicts.first == .rework && verdicts.last == .pass, "\(verdicts)")
         // Every killed process but the first (`run`) was a resume; the last, successful one records no
         // run_resumed when the final kill already landed on the batch that finished the run.
         #expect(count("run_resumed") >= kills - 1)

@@ -21,7 +21,7 @@ public enum WorkspaceViews {
         out += "| task | status | attempts | model turns | judge |\n|---|---|---|---|---|\n"
         for t in state.tasks {
             out +=
-                "| \(t.id) | \(t.status.rawValue) | \(t.attempts) | \(t.turns) | \(t.verdicts.isEmpty ? "—" : t.verdicts.joined(separator: ", ")) |\n"
+                "| \(t.id) | \(t.status.rawValue) | \(t.attempts) | \(t.turns) | \(t.verdicts.isEmpty ? "—" : t.verdicts.map(\.rawValue).joined(separator: ", ")) |\n"
         }
         if let h = state.handoff { out += "\n## Handoff note (the next shift starts from it)\n\n\(h.markdown)\n" }
         if state.compactions > 0 || state.shifts > 1 {
