@@ -81,16 +81,22 @@ import Testing
         return notes
     }
 
-    @Test func configurationPlantedInAWorktreeRunsNothing() async throws {
+    /// A fresh folder with a repository of one commit (`name`) and an empty folder for sentinels.
+    func repository(named name: String) throws -> (root: String, repo: String, sentinels: String) {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("ns-gitattack-\(UUID().uuidString)")
             .path
-        let repo = root + "/repo", sentinels = root + "/fired"
+        let repo = root + "/" + name, sentinels = root + "/fired"
         try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: sentinels, withIntermediateDirectories: true)
         try hostGit(["init", "-q"], in: repo)
         try "# project\n".write(toFile: repo + "/README.md", atomically: true, encoding: .utf8)
         try hostGit(["add", "-A"], in: repo)
         try hostGit(["commit", "-q", "-m", "init"], in: repo)
+        return (root, repo, sentinels)
+    }
+
+    @Test func configurationPlantedInAWorktreeRunsNothing() async throws {
+        let (root, repo, sentinels) = try repository(named: "repo")
         let wt = try await GitWorkspace.provision(
             repository: repo, run: RunID("atk"), worktreesRoot: root + "/worktrees")
         try plant(in: wt.path, sentinels: sentinels)
@@ -136,15 +142,7 @@ import Testing
     /// The repository of a `--no-worktree` run, fixed before any tool ran: its own configuration
     /// (the user's) is read, but keys that execute are overridden all the same.
     @Test func executingKeysAreOverriddenEvenInTheRepositorysOwnConfiguration() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ns-gitattack-\(UUID().uuidString)")
-            .path
-        let ws = root + "/ws", sentinels = root + "/fired"
-        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: sentinels, withIntermediateDirectories: true)
-        try hostGit(["init", "-q"], in: ws)
-        try "# project\n".write(toFile: ws + "/README.md", atomically: true, encoding: .utf8)
-        try hostGit(["add", "-A"], in: ws)
-        try hostGit(["commit", "-q", "-m", "init"], in: ws)
+        let (_, ws, sentinels) = try repository(named: "ws")
         let location = try #require(await GitWorkspace.discover(ws))
         try hostGit(["checkout", "-q", "-b", "nightshift/x"], in: ws)
         // From here on only Nightshift's git runs in this repository (the test's own would obey these).
