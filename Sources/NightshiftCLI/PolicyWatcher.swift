@@ -2,24 +2,27 @@ import Crypto
 import Foundation
 import NightshiftConfig
 import NightshiftCore
+import Synchronization
 
 /// Hot reload: the harness asks before every step whether the policy file changed. A `stat` per
 /// step; the file is read only when its size or modification time moved, and a new policy is
 /// recorded only when its content hash differs. An invalid edit keeps the policy in force and
 /// says so once on stderr.
-final class PolicyWatcher: @unchecked Sendable {
+final class PolicyWatcher: Sendable {
     let path: String
-    private let lock = NSLock()
-    private var stamp: (Int, Int64)?
-    private var hash: String
+    /// The file's size and modification time when last read, and the hash of the policy in force.
+    private struct Seen {
+        var stamp: (Int, Int64)?
+        var hash: String
+    }
+    private let seen: Mutex<Seen>
 
     let workspace: String
 
     init(path: String, recordedHash: String, workspace: String) {
         self.path = path
-        self.hash = recordedHash
         self.workspace = workspace
-        stamp = Self.stamp(path)
+        seen = Mutex(Seen(stamp: Self.stamp(path), hash: recordedHash))
     }
 
     static func stamp(_ path: String) -> (Int, Int64)? {
@@ -54,22 +57,22 @@ final class PolicyWatcher: @unchecked Sendable {
     }
 
     /// Makes the next `check` read the file whatever its timestamp (on resume: it may have changed while no process ran).
-    func forceCheck() { lock.withLock { stamp = nil } }
+    func forceCheck() { seen.withLock { $0.stamp = nil } }
 
     /// A `policy_set` event when the file now holds a different, valid policy.
     func check() -> Event? {
-        lock.withLock {
+        seen.withLock { seen in
             let now = Self.stamp(path)
-            guard now?.0 != stamp?.0 || now?.1 != stamp?.1 else { return nil }
-            stamp = now
+            guard now?.0 != seen.stamp?.0 || now?.1 != seen.stamp?.1 else { return nil }
+            seen.stamp = now
             guard now != nil else {
                 writeErr("nightshift: the policy file \(path) is gone; the policy in force stays\n")
                 return nil
             }
             do {
                 let event = try Self.event(path: path, workspace: workspace)
-                guard case let .policySet(_, _, newHash, _) = event, newHash != hash else { return nil }
-                hash = newHash
+                guard case let .policySet(_, _, newHash, _) = event, newHash != seen.hash else { return nil }
+                seen.hash = newHash
                 return event
             } catch {
                 writeErr("nightshift: the changed policy file is not valid, the policy in force stays: \(error)\n")

@@ -1,5 +1,6 @@
 import Foundation
 import NightshiftCore
+import Synchronization
 
 /// Renders events as a readable timeline (shared by live progress and `nightshift log`).
 enum Timeline {
@@ -111,25 +112,22 @@ enum Timeline {
 }
 
 /// Prints committed events live, with the run's elapsed time.
-final class TimelinePrinter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var start: Timestamp?
+final class TimelinePrinter: Sendable {
+    /// The time the timeline counts from: the run's first event.
+    private let start = Mutex<Timestamp?>(nil)
     private let json: Bool
     init(json: Bool = false) { self.json = json }
 
     func print(_ e: EventEnvelope) {
-        lock.lock()
-        defer { lock.unlock() }
-        if start == nil { start = e.time }
-        let line = json ? JSONLine.render(e) : Timeline.line(e, start: start!)
-        writeOut((line + "\n"))
+        // Under the lock, so lines from concurrent appenders come out whole and in order.
+        start.withLock { start in
+            if start == nil { start = e.time }
+            let line = json ? JSONLine.render(e) : Timeline.line(e, start: start ?? e.time)
+            writeOut(line + "\n")
+        }
     }
 
-    func setStart(_ t: Timestamp) {
-        lock.lock()
-        start = t
-        lock.unlock()
-    }
+    func setStart(_ t: Timestamp) { start.withLock { $0 = t } }
 }
 
 /// One event as one JSON object per line (for machines).

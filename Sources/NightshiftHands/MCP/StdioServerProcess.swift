@@ -1,5 +1,6 @@
 import CNightshiftSpawn
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -8,16 +9,19 @@ import Glibc
 /// A long-lived child spoken to over its stdin and stdout (an MCP stdio server). Its stderr goes
 /// to a file so a failed start can be explained. Both pipes are close-on-exec, so no other child
 /// Nightshift starts holds them open: when Nightshift closes its end, the server sees EOF.
-final class StdioServerProcess: @unchecked Sendable {
+final class StdioServerProcess: Sendable {
     let pid: pid_t
     /// Nightshift reads the server's stdout here.
     let readFD: Int32
     /// Nightshift writes the server's stdin here.
     let writeFD: Int32
     let stderrPath: String
-    private let lock = NSLock()
-    private var exitStatus: Int32?
-    private var closed = false
+    /// Reaping and signalling happen under this lock: a reaped pid must never be signalled again.
+    private struct State {
+        var exitStatus: Int32?
+        var closed = false
+    }
+    private let state = Mutex(State())
 
     private init(pid: pid_t, readFD: Int32, writeFD: Int32, stderrPath: String) {
         self.pid = pid
@@ -67,11 +71,12 @@ final class StdioServerProcess: @unchecked Sendable {
 
     /// The exit status (128 + signal when killed) once the process has ended; nil while it runs. Reaps it.
     var exited: Int32? {
-        lock.withLock {
-            if let exitStatus { return exitStatus }
+        state.withLock { state in
+            if let exitStatus = state.exitStatus { return exitStatus }
             var status: Int32 = 0
             guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
-            exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            let exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            state.exitStatus = exitStatus
             return exitStatus
         }
     }
@@ -85,9 +90,9 @@ final class StdioServerProcess: @unchecked Sendable {
     /// Closes stdin (a polite server exits on EOF), waits up to `grace`, then kills the whole group.
     /// Call only after the MCP client stopped reading, so no descriptor is closed under a reader.
     func stop(grace: Duration = .seconds(2)) async {
-        let first = lock.withLock {
-            defer { closed = true }
-            return !closed
+        let first = state.withLock { state in
+            defer { state.closed = true }
+            return !state.closed
         }
         guard first else { return }
         close(writeFD)
@@ -95,8 +100,8 @@ final class StdioServerProcess: @unchecked Sendable {
         while exited == nil, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
         // Under the lock that reaps: once reaped, the pid (and its group id) may belong to another
         // process already (pids wrap), and must never be signalled again.
-        lock.withLock {
-            guard exitStatus == nil else { return }
+        state.withLock { state in
+            guard state.exitStatus == nil else { return }
             kill(-pid, SIGKILL)
             kill(pid, SIGKILL)
         }
