@@ -1,47 +1,5 @@
 import Foundation
 
-/// What the harness does next. `emit` is pure (events decided from the state alone); the other
-/// cases are IO the effect runner performs after committing the intent that precedes them.
-public enum Decision: Sendable, Equatable {
-    case emit([Event])
-    /// Ask the model; `modelRequested` for `call` is already in the log.
-    case callModel(call: CallID, task: PlanTask, attempt: Int, turn: Int, role: Role)
-    /// Run a tool; `toolStarted` for it is already in the log.
-    case runTool(ToolCall)
-    /// Commit the workspace to the run's branch after `task` finished; `work_committed` records the result.
-    case commitWork(task: TaskID, message: String)
-    /// Run the active task's checks (its own, then the ratchet's) from index `from` on.
-    case runChecks(task: PlanTask, attempt: Int, from: Int, checks: [Check])
-    /// Run the plan's init script in the workspace; `init_ran` records the outcome.
-    case runInit(script: String)
-    /// Run these checks once before any task; each is a `baseline_ran`. Safe to re-run after a crash.
-    case runBaseline([Check])
-    /// Hash the workspace files matching the protected globs: the baseline (`verify` nil) before the
-    /// first task, or again before `verify`'s task and attempt is accepted. Idempotent: re-run after a crash.
-    case hashProtected(globs: [String], verify: ProtectedCheck?)
-    case stop(StopReason)
-}
-
-/// Which done claim a hash of the protected files is for.
-public struct ProtectedCheck: Sendable, Equatable {
-    public var task: TaskID
-    public var attempt: Int
-}
-
-public enum StopReason: Sendable, Equatable {
-    case finished
-    case failed(String)
-    case paused(String)
-}
-
-/// The tools a harness offers, as the decision function needs them: name → declared idempotency.
-public struct ToolCatalog: Sendable, Equatable {
-    public var idempotent: [String: Bool]
-    public init(_ specs: [ToolSpec]) {
-        idempotent = Dictionary(specs.map { ($0.name, $0.idempotent) }, uniquingKeysWith: { a, _ in a })
-    }
-}
-
 extension RunState {
     /// Decides the next step from the state alone. Same state and catalog ⇒ same decision.
     public func nextAction(tools: ToolCatalog) -> Decision {
@@ -423,73 +381,6 @@ extension RunState {
             + "nightshift approve \(run) \(call.id) or nightshift deny \(run) \(call.id) --reason …"
     }
 
-    /// A tripped breaker or an exhausted budget, as the events that pause the run; nil when neither.
-    /// Checked before each model call (tokens, cost, steps, time) and each tool call (tool calls, repeats).
-    func breakerOrBudget(forModelCall: Bool, nextCall: ToolCall? = nil) -> [Event]? {
-        guard let policy else { return nil }
-        let b = policy.breakers
-        if let n = b.failedChecks, consecutiveFailedAttempts >= n {
-            return trip(
-                "failed_checks", consecutiveFailedAttempts,
-                "\(consecutiveFailedAttempts) attempts in a row failed their checks")
-        }
-        if let n = b.toolErrors, consecutiveToolErrors >= n {
-            return trip(
-                "tool_errors", consecutiveToolErrors, "\(consecutiveToolErrors) tool calls in a row ended in an error")
-        }
-        if let n = b.repeatedCall, let call = nextCall, call.name + " " + call.arguments.text == lastCallKey,
-            repeatCount + 1 > n
-        {
-            return trip(
-                "repeated_call", repeatCount + 1,
-                "\(call.name) with the same arguments \(repeatCount + 1) times in a row without progress")
-        }
-        let i = current
-        for scope in ["run", "task"] {
-            let budget = budget(scope)
-            guard !budget.isEmpty else { continue }
-            let task = (scope == "task" ? i.map { tasks[$0] } : nil)
-            if scope == "task", task == nil { continue }
-            // (resource, limit, spent, what the next call is expected to add): a call that would go over is not made.
-            // The next model call is estimated to cost what the latest one did.
-            var checks: [(String, Int64?, Int64, Int64)] = []
-            if forModelCall {
-                let usage = task?.usage ?? self.usage
-                checks.append(
-                    ("tokens", budget.tokens.map(Int64.init), Int64(usage.input + usage.output), Int64(lastCallTokens)))
-                checks.append(
-                    ("cost_picousd", budget.costPicoUSD, task?.costPicoUSD ?? costPicoUSD, lastCallCostPicoUSD))
-                checks.append(("steps", budget.steps.map(Int64.init), Int64(task?.turns ?? modelCalls), 1))
-            } else {
-                checks.append(("tool_calls", budget.toolCalls.map(Int64.init), Int64(task?.toolCalls ?? toolCalls), 1))
-            }
-            let since = task?.startTime ?? startTime
-            checks.append(
-                ("wall_seconds", budget.wallSeconds.map(Int64.init), since > 0 ? (lastTime - since) / 1000 : 0, 0))
-            for (resource, limit, spent, next) in checks {
-                guard let limit, spent + next > limit || spent >= limit else { continue }
-                let shown =
-                    resource == "cost_picousd"
-                    ? "cost \(Money.format(spent)) of \(Money.format(limit))" : "\(resource) \(spent) of \(limit)"
-                return [
-                    .budgetExhausted(scope: scope, resource: resource, limit: limit, spent: spent),
-                    .runPaused(
-                        reason: "budget_exhausted: the \(scope) budget is spent (\(shown)); "
-                            + "raise it with nightshift budget \(run)\(scope == "task" ? " --task" : "") … and resume"),
-                ]
-            }
-        }
-        return nil
-    }
-
-    private func trip(_ breaker: String, _ count: Int, _ detail: String) -> [Event] {
-        [
-            .breakerTripped(breaker: breaker, count: count, detail: detail),
-            .runPaused(
-                reason: "breaker \(breaker): \(detail); escalated: answer with nightshift answer \(run) … and resume"),
-        ]
-    }
-
     /// The `escalate` tool: the agent asks for a human. Decided here like `note`; the run pauses after it.
     private func escalateEvents(_ call: ToolCall) -> [Event] {
         let requested = Event.toolRequested(call: call.id, name: call.name, idempotent: true)
@@ -567,62 +458,5 @@ extension RunState {
             ]
         }
         return events
-    }
-
-    /// REPORT.md: what was done, how many tries it took, what it cost and where the work is.
-    /// Built from the state alone, so it is the same whoever finishes the run.
-    func finalReport(summary: String) -> String {
-        var out = "# Report: \(title)\n\n_Run \(run), written by Nightshift from the event log._\n\n**\(summary).**\n\n"
-        out +=
-            "| task | status | attempts | model turns | tool calls | checks | judge | cost | commit |\n|---|---|---|---|---|---|---|---|---|\n"
-        for (i, t) in tasks.enumerated() {
-            let checks = plan.map { $0.tasks[i].checks.count } ?? 0
-            let passed = t.status == .done ? "\(checks)/\(checks) passed" : (checks == 0 ? "none" : "not passed")
-            let judge = t.verdicts.isEmpty ? "—" : t.verdicts.map(\.rawValue).joined(separator: ", ")
-            out +=
-                "| \(t.id) | \(t.status.rawValue) | \(t.attempts) | \(t.turns) | \(t.toolCalls) | \(passed) | \(judge) | \(Money.format(t.costPicoUSD)) | "
-                + (t.commit.map { "`\($0.prefix(10))`" } ?? "—") + " |\n"
-        }
-        let seconds = startTime > 0 ? (lastTime - startTime) / 1000 : 0
-        out +=
-            "\nTotal: \(modelCalls) model calls, \(usage.input) input and \(usage.output) output tokens, \(Money.format(costPicoUSD))"
-        let unpriced = ledger.reduce(0) { $0 + $1.unpricedCalls }
-        if unpriced > 0 { out += " (\(unpriced) calls without a price)" }
-        out +=
-            "; \(toolCalls) tool calls; \(seconds / 3600) h \(seconds / 60 % 60) min \(seconds % 60) s by the log's clock"
-        if resumes > 0 { out += "; resumed \(resumes) times" }
-        out += ".\n"
-        if settings.loop != nil {
-            var loopLine: [String] = []
-            if goal != nil {
-                loopLine.append(
-                    "plan version \(planVersion) by the planner" + (replans > 0 ? " (re-planned \(replans) times)" : "")
-                )
-            }
-            if !baselineExit.isEmpty {
-                let passing = baselineChecks().filter(passedAtBaseline).count
-                loopLine.append("baseline: \(passing) of \(baselineExit.count) checks passed before any work")
-            }
-            loopLine.append("\(shifts) shifts, \(compactions) context compactions")
-            out += "\n" + loopLine.joined(separator: "; ") + ".\n"
-        }
-        if let branch { out += "\nThe work is on branch `\(branch)`.\n" }
-        let blocked = tasks.filter { $0.status == .blocked }
-        if !blocked.isEmpty {
-            out +=
-                "\nBlocked: "
-                + blocked.map { "\($0.id)" + ($0.feedback.map { " (last feedback: \($0.prefix(200)))" } ?? "") }.joined(
-                    separator: "; ") + "\n"
-        }
-        return out
-    }
-
-    private func progressNote(_ task: PlanTask, _ progress: TaskProgress, summary: String) -> String {
-        var note = "Task \(task.id) done on attempt \(progress.attempts) after \(progress.turns) model turns."
-        if !summary.isEmpty { note += "\nWorker's summary: \(summary)" }
-        if !task.checks.isEmpty {
-            note += "\nChecks passed: " + task.checks.map { "`\($0.command)`" }.joined(separator: ", ")
-        }
-        return note
     }
 }

@@ -1,0 +1,43 @@
+import Foundation
+
+/// What the harness does next. `emit` is pure (events decided from the state alone); the other
+/// cases are IO the effect runner performs after committing the intent that precedes them.
+public enum Decision: Sendable, Equatable {
+    case emit([Event])
+    /// Ask the model; `modelRequested` for `call` is already in the log.
+    case callModel(call: CallID, task: PlanTask, attempt: Int, turn: Int, role: Role)
+    /// Run a tool; `toolStarted` for it is already in the log.
+    case runTool(ToolCall)
+    /// Commit the workspace to the run's branch after `task` finished; `work_committed` records the result.
+    case commitWork(task: TaskID, message: String)
+    /// Run the active task's checks (its own, then the ratchet's) from index `from` on.
+    case runChecks(task: PlanTask, attempt: Int, from: Int, checks: [Check])
+    /// Run the plan's init script in the workspace; `init_ran` records the outcome.
+    case runInit(script: String)
+    /// Run these checks once before any task; each is a `baseline_ran`. Safe to re-run after a crash.
+    case runBaseline([Check])
+    /// Hash the workspace files matching the protected globs: the baseline (`verify` nil) before the
+    /// first task, or again before `verify`'s task and attempt is accepted. Idempotent: re-run after a crash.
+    case hashProtected(globs: [String], verify: ProtectedCheck?)
+    case stop(StopReason)
+}
+
+/// Which done claim a hash of the protected files is for.
+public struct ProtectedCheck: Sendable, Equatable {
+    public var task: TaskID
+    public var attempt: Int
+}
+
+public enum StopReason: Sendable, Equatable {
+    case finished
+    case failed(String)
+    case paused(String)
+}
+
+/// The tools a harness offers, as the decision function needs them: name → declared idempotency.
+public struct ToolCatalog: Sendable, Equatable {
+    public var idempotent: [String: Bool]
+    public init(_ specs: [ToolSpec]) {
+        idempotent = Dictionary(specs.map { ($0.name, $0.idempotent) }, uniquingKeysWith: { a, _ in a })
+    }
+}

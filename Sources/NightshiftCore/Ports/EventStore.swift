@@ -1,0 +1,134 @@
+import Foundation
+
+// The ports: one small protocol per replaceable part, one file each in this folder. Adapters
+// implement them; the harness works through them only.
+
+/// One append-only, hash-chained event log per run.
+public protocol EventStore: Sendable {
+    /// Appends `events` atomically after position `expectedSeq` (0 for a new run).
+    /// - Parameter snapshot: folded state after these events, stored in the same transaction.
+    /// - Parameter fence: the driver's lease; the append is refused unless it is still the run's
+    ///   lease, checked in the same transaction. Nil for appends that need none (a human's decision).
+    /// - Throws: ``StoreError`` `.sequenceConflict` if the run's head is not `expectedSeq`, `.leaseLost`
+    ///   if `fence` is no longer the run's lease; nothing is written.
+    @discardableResult
+    func append(
+        _ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?, fence: Lease?
+    ) async throws -> [EventEnvelope]
+
+    /// Takes the run for `holder`: when no one holds it, when the holder released it, stopped
+    /// heartbeating for longer than `ttl` (by the store's clock), or is known dead (`isAlive`).
+    /// A take-over increments the epoch, which fences the previous holder out.
+    /// - Throws: ``StoreError`` `.leaseHeld` naming the live holder.
+    func acquireLease(
+        _ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool
+    ) async throws -> Lease
+
+    /// The holder's heartbeat. - Throws: `.leaseLost` when the run was taken over meanwhile.
+    func renewLease(_ lease: Lease) async throws
+
+    /// Gives the run up (after a pause, a finish or an error); the next driver takes it at once.
+    func releaseLease(_ lease: Lease) async throws
+
+    /// The run's lease as stored, or nil when no process has ever driven it under a lease.
+    func leaseRecord(of run: RunID) async throws -> LeaseRecord?
+
+    /// The run's head as last witnessed outside the store (seq and hash hex), or nil when the
+    /// store keeps no witness. A witness ahead of the log means committed events were lost.
+    func witnessedHead(of run: RunID) async throws -> (seq: Int64, hash: String)?
+
+    /// Every run with a witness, including runs the store itself no longer has.
+    func witnessedRuns() async throws -> [RunID]
+
+    /// Events with `seq > after`, at most `limit`, verified against the hash chain as they are read.
+    /// - Throws: ``StoreError`` `.corrupt` naming the first bad seq.
+    func read(_ run: RunID, after: Int64, limit: Int) async throws -> [EventEnvelope]
+
+    /// The run index: every run, newest first.
+    func runs() async throws -> [RunSummary]
+
+    /// One run's index entry, or nil if there is no such run.
+    func summary(of run: RunID) async throws -> RunSummary?
+
+    /// The newest snapshot of the run's folded state, if any.
+    func latestSnapshot(of run: RunID) async throws -> Snapshot?
+
+    /// Recomputes the whole hash chain and checks every blob; reports the first bad seq.
+    func verify(_ run: RunID) async throws -> VerifyReport
+
+    /// The whole chain by its hashes alone: every event present, each hash SHA-256 of the one
+    /// before and its stored bytes, every referenced blob present and matching its key, and the
+    /// run index's head equal to the last event. Nothing is decoded, so it is cheap enough to run
+    /// before a human's decision is appended (a decision must never extend a broken log).
+    func verifyChain(_ run: RunID) async throws -> VerifyReport
+}
+
+extension EventStore {
+    @discardableResult
+    public func append(_ events: [Event], to run: RunID, expectedSeq: Int64) async throws -> [EventEnvelope] {
+        try await append(events, to: run, expectedSeq: expectedSeq, snapshot: nil, fence: nil)
+    }
+    @discardableResult
+    public func append(
+        _ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?
+    ) async throws -> [EventEnvelope] {
+        try await append(events, to: run, expectedSeq: expectedSeq, snapshot: snapshot, fence: nil)
+    }
+    /// Every event of the run.
+    public func readAll(_ run: RunID) async throws -> [EventEnvelope] {
+        try await read(run, after: 0, limit: .max)
+    }
+
+    /// By default the full verification (which also decodes every event).
+    public func verifyChain(_ run: RunID) async throws -> VerifyReport { try await verify(run) }
+
+    /// By default none: a store that cannot lose committed events needs no witness.
+    public func witnessedHead(of run: RunID) async throws -> (seq: Int64, hash: String)? { nil }
+    public func witnessedRuns() async throws -> [RunID] { [] }
+}
+
+/// A run's entry in the index.
+public struct RunSummary: Sendable, Equatable, Codable {
+    public var id: RunID
+    public var title: String
+    public var status: RunStatus
+    public var created: Timestamp
+    public var updated: Timestamp
+    public var headSeq: Int64
+    public init(id: RunID, title: String, status: RunStatus, created: Timestamp, updated: Timestamp, headSeq: Int64) {
+        self.id = id
+        self.title = title
+        self.status = status
+        self.created = created
+        self.updated = updated
+        self.headSeq = headSeq
+    }
+}
+
+/// Folded state at `seq` (JSON of ``RunState``), a cache: the log stays the truth.
+public struct Snapshot: Sendable, Equatable {
+    public var seq: Int64
+    public var state: [UInt8]
+    public init(seq: Int64, state: [UInt8]) {
+        self.seq = seq
+        self.state = state
+    }
+}
+
+/// The result of recomputing a run's chain.
+public struct VerifyReport: Sendable, Equatable {
+    public var run: RunID
+    public var events: Int64
+    /// The first seq whose record is bad, and why; nil when the whole chain verifies.
+    public var firstBadSeq: Int64?
+    public var problem: String?
+    public var headHash: [UInt8]
+    public var ok: Bool { firstBadSeq == nil }
+    public init(run: RunID, events: Int64, firstBadSeq: Int64?, problem: String?, headHash: [UInt8]) {
+        self.run = run
+        self.events = events
+        self.firstBadSeq = firstBadSeq
+        self.problem = problem
+        self.headHash = headHash
+    }
+}

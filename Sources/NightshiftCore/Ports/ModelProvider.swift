@@ -1,0 +1,130 @@
+import Foundation
+
+/// What the model is handed for one turn, rebuilt from the log every time.
+public struct ModelRequest: Sendable, Equatable {
+    public var run: RunID
+    public var call: CallID
+    public var role: Role
+    public var task: PlanTask
+    public var attempt: Int
+    /// Model turns already taken in this task (this turn's index).
+    public var turn: Int
+    /// Put first in the context: calls whose outcome is unknown after a crash.
+    public var notices: [String]
+    public var progressNote: String?
+    /// Why the previous attempt was not accepted (failing check output).
+    public var feedback: String?
+    /// Recent turns of this task, oldest first.
+    public var transcript: [TranscriptEntry]
+    public var tools: [ToolSpec]
+    /// The agent's behavioural guidance (markdown): what it is for, what it must never do, when to escalate.
+    public var guidance: String?
+    /// What the judge grades (the diff, the check results, the rubric), or what the planner re-plans from.
+    public var artifacts: String?
+    public init(
+        run: RunID, call: CallID, role: Role, task: PlanTask, attempt: Int, turn: Int, notices: [String],
+        progressNote: String?, feedback: String?, transcript: [TranscriptEntry], tools: [ToolSpec],
+        guidance: String? = nil,
+        artifacts: String? = nil
+    ) {
+        self.guidance = guidance
+        self.artifacts = artifacts
+        self.run = run
+        self.call = call
+        self.role = role
+        self.task = task
+        self.attempt = attempt
+        self.turn = turn
+        self.notices = notices
+        self.progressNote = progressNote
+        self.feedback = feedback
+        self.transcript = transcript
+        self.tools = tools
+    }
+}
+
+public enum TranscriptEntry: Sendable, Equatable {
+    case assistant(text: String, toolCalls: [ToolCall])
+    case toolResult(call: CallID, name: String, ok: Bool, output: String)
+    case notice(String)
+}
+
+/// A model's answer to one request. Tool calls carry names and argument JSON; the harness numbers them.
+public struct ModelResponse: Sendable, Equatable {
+    public var text: String
+    public var toolCalls: [ProposedToolCall]
+    /// The worker says the task is done; the harness will run the checks.
+    public var claimsDone: Bool
+    public var summary: String?
+    public var usage: TokenUsage
+    public var model: String
+    /// The priced cost of `usage` in 10⁻¹² USD; nil when the model has no price.
+    public var costPicoUSD: Int64?
+    /// What a done claim leaves the next shift besides its summary (left, learned, risks), when the worker said.
+    public var handoff: Handoff?
+    public init(
+        text: String, toolCalls: [ProposedToolCall] = [], claimsDone: Bool = false, summary: String? = nil,
+        usage: TokenUsage = TokenUsage(), model: String, costPicoUSD: Int64? = nil, handoff: Handoff? = nil
+    ) {
+        self.handoff = handoff
+        self.text = text
+        self.toolCalls = toolCalls
+        self.claimsDone = claimsDone
+        self.summary = summary
+        self.usage = usage
+        self.model = model
+        self.costPicoUSD = costPicoUSD
+    }
+}
+
+/// A failed provider attempt that will be retried; the harness records each one as an event.
+public struct ModelRetry: Sendable, Equatable {
+    public var attempt: Int
+    public var reason: String
+    public var delayMs: Int64
+    public init(attempt: Int, reason: String, delayMs: Int64) {
+        self.attempt = attempt
+        self.reason = reason
+        self.delayMs = delayMs
+    }
+}
+
+/// Why a model call failed for good. `needsAttention` errors (a rejected key, a bad request)
+/// pause the run with the message instead of being retried.
+public struct ModelError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var needsAttention: Bool
+    public init(_ message: String, needsAttention: Bool = false) {
+        self.message = message
+        self.needsAttention = needsAttention
+    }
+    public var description: String { message }
+}
+
+public struct ProposedToolCall: Sendable, Equatable {
+    public var name: String
+    public var arguments: String
+    public init(name: String, arguments: String) {
+        self.name = name
+        self.arguments = arguments
+    }
+}
+
+/// A source of model responses (a real provider, or the scripted test double).
+public protocol ModelProvider: Sendable {
+    /// How runs show this model, e.g. "scripted:demo.yaml (test double)".
+    var label: String { get }
+    func respond(to request: ModelRequest) async throws -> ModelResponse
+    /// Like `respond(to:)`, reporting each retried attempt as it happens.
+    func respond(
+        to request: ModelRequest, onRetry: @escaping @Sendable (ModelRetry) async -> Void
+    ) async throws -> ModelResponse
+}
+
+extension ModelProvider {
+    public func respond(
+        to request: ModelRequest, onRetry: @escaping @Sendable (ModelRetry) async -> Void
+    ) async throws -> ModelResponse {
+        try await respond(to: request)
+    }
+}

@@ -1,0 +1,111 @@
+extension RunState {
+    /// Model calls: requested, answered, failed, retried; the ledger of tokens and cost.
+    mutating func reduceModel(_ event: Event) throws(Invalid) {
+        func fail(_ m: String) -> Invalid { Invalid(text: m) }
+        switch event {
+        case let .modelRequested(call, task, turn, role):
+            guard call == RunState.modelCallID(modelCalls + 1) else {
+                throw fail("expected call id \(RunState.modelCallID(modelCalls + 1))")
+            }
+            let role = role ?? Role.worker
+            switch role {
+            case Role.worker:
+                guard let i = current, tasks[i].id == task else { throw fail("task \(task) is not active") }
+                guard phase == .working else {
+                    throw fail("the harness is not waiting to call the model (phase \(phase))")
+                }
+                guard turn == tasks[i].turns else { throw fail("expected turn \(tasks[i].turns)") }
+            case Role.planner:
+                guard current == nil, plan == nil || replanning, goal != nil, task == RunState.planTaskID else {
+                    throw fail("no plan is to be made now")
+                }
+            case Role.judge:
+                guard let i = current, tasks[i].id == task, case .checking = phase else {
+                    throw fail("task \(task) is not being checked")
+                }
+            case Role.compactor, Role.handoff:
+                guard let i = current, tasks[i].id == task, phase == .working else {
+                    throw fail("task \(task) is not being worked on")
+                }
+            }
+            if role != Role.worker {
+                let key = role.rawValue + ":" + task.rawValue
+                guard turn == roleCalls[key, default: 0] else {
+                    throw fail("expected \(role) turn \(roleCalls[key, default: 0])")
+                }
+                roleCalls[key] = turn + 1
+                roleRequestSeq = lastSeq + 1
+            }
+            modelCalls += 1
+            awaitingRole = role
+            returnPhase = phase
+            roleResponse = nil
+            phase = .awaitingModel(call: call)
+
+        case let .modelResponded(call, text, toolCalls, claimsDone, summary, usage, _, cost, handoff):
+            guard phase == .awaitingModel(call: call) else { throw fail("no request \(call) is waiting") }
+            guard Set(toolCalls.map(\.id)).count == toolCalls.count else { throw fail("tool call ids repeat") }
+            for (n, t) in toolCalls.enumerated() where t.id != RunState.toolCallID(call, n + 1) {
+                throw fail("tool call \(n + 1) must have id \(RunState.toolCallID(call, n + 1))")
+            }
+            // Numbers from outside are bounded where they enter; a log that carries others anyway
+            // (written by hand) is refused here rather than trapping on an overflow.
+            if let why = usage.implausibility { throw fail("the response's usage is out of range: \(why)") }
+            if let cost, !(0...Money.maxPicoPerCall).contains(cost) {
+                throw fail("the response's cost \(cost) is out of range")
+            }
+            guard self.usage.input <= Int.max / 2, self.usage.output <= Int.max / 2, costPicoUSD <= Int64.max / 2 else {
+                throw fail("the run's token or cost totals are out of range")
+            }
+            self.usage = self.usage + usage
+            let l = ledgerIndex(awaitingRole ?? Role.worker)
+            ledger[l].calls += 1
+            ledger[l].usage = ledger[l].usage + usage
+            if let cost { ledger[l].costPicoUSD += cost } else { ledger[l].unpricedCalls += 1 }
+            lastCallCostPicoUSD = cost ?? 0
+            lastCallTokens = usage.input + usage.output
+            if let i = current {
+                tasks[i].usage = tasks[i].usage + usage
+                if let cost { tasks[i].costPicoUSD += cost }
+            }
+            guard (awaitingRole ?? Role.worker) == Role.worker, let i = current else {
+                // A role's answer waits for the core to read it (a plan, a verdict, a summary, a handoff).
+                roleResponse = RoleResponse(role: awaitingRole ?? Role.worker, text: text.text, toolCalls: toolCalls)
+                phase = returnPhase ?? .working
+                returnPhase = nil
+                break
+            }
+            returnPhase = nil
+            tasks[i].turns += 1
+            tasks[i].turnsThisAttempt += 1
+            shiftTurns += 1
+            turnsSinceCompaction += 1
+            shiftTokens += estimateTokens(
+                bytes: text.text.utf8.count
+                    + toolCalls.reduce(0) { $0 + $1.arguments.text.utf8.count + $1.name.utf8.count + 16 })
+            unreportedInDoubt = []
+            claimHandoff = claimsDone ? handoff : nil
+            pendingTools = toolCalls.map { PendingTool(call: $0) }
+            if !pendingTools.isEmpty {
+                phase = .runningTools
+                pendingClaim = claimsDone ? (summary ?? "") : nil
+            } else {
+                phase = claimsDone ? .checking(summary: summary ?? "") : .working
+                pendingClaim = nil
+            }
+
+        case let .modelFailed(call, _):
+            guard phase == .awaitingModel(call: call) else { throw fail("no request \(call) is waiting") }
+            phase = returnPhase ?? .working
+            returnPhase = nil
+
+        case let .modelRetried(call, attempt, _, delayMs):
+            guard phase == .awaitingModel(call: call) else { throw fail("no request \(call) is waiting") }
+            guard attempt >= 1, delayMs >= 0 else {
+                throw fail("attempt must be at least 1 and the delay not negative")
+            }
+            ledger[ledgerIndex(awaitingRole ?? Role.worker)].retries += 1
+        default: throw fail("not a model event: \(event.kind)")
+        }
+    }
+}
