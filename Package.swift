@@ -68,12 +68,16 @@ let package = Package(
             name: "NightshiftTesting",
             dependencies: ["NightshiftCore"],
             swiftSettings: swiftSettings),
-        // Use cases every front end calls: for now, a human's decisions on a run.
+        // The application layer every front end calls: the use cases (start, resume, inspect, decide,
+        // cancel, the inbox) and the composition root that picks the concrete adapters for them.
         .target(
             name: "NightshiftRuntime",
-            dependencies: ["NightshiftCore"],
+            dependencies: [
+                "NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands", "NightshiftHarness",
+                "NightshiftConfig", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings),
-        // The commands and the composition root: the only place that picks concrete adapters.
+        // The commands: parse, call the runtime, print.
         .target(
             name: "NightshiftCLI",
             dependencies: [

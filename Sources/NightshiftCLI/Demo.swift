@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NightshiftConfig
 import NightshiftCore
+import NightshiftRuntime
 import NightshiftHands
 import NightshiftHarness
 import NightshiftModels
@@ -59,7 +60,7 @@ struct Demo: AsyncParsableCommand {
             let absolute = root + "/scenario.yaml"
             let model = ScriptedModelWithPath(
                 ScriptedModel(scenario: try ScenarioFile.load(path: absolute)), path: absolute)
-            let store = try Composition.openStore(store)
+            let store = try Adapters.openStore(store.config)
             let printer = quiet ? nil : TimelinePrinter()
             // The demo runs only its own scripted commands, so without bubblewrap it says so and goes on.
             let isolation: Isolation
@@ -72,8 +73,8 @@ struct Demo: AsyncParsableCommand {
             // The sample project is a repository the demo just made; its git directory is fixed now,
             // before any tool runs, like a `run --no-worktree` in a repository.
             let gitLocation = await GitWorkspace.discover(project)
-            var harness = Composition.harness(
-                store: store, model: model, printer: printer, isolation: isolation,
+            var harness = Adapters.harness(
+                store: store, model: model, observer: printer?.events, isolation: isolation,
                 git: gitLocation.map { .repository($0) } ?? .none)
             if let killAfter {
                 let inner = harness.observer
@@ -90,12 +91,12 @@ struct Demo: AsyncParsableCommand {
                         }
                     })
             }
-            let runID = Composition.newRunID()
+            let runID = Adapters.newRunID()
             try await harness.create(
                 runID, title: plan.title, plan: plan, workspace: project,
                 settings: RunSettings(maxAttempts: 3, loop: LoopSettings(), git: gitLocation))
             writeOut("run id: \(runID)   (if killed: nightshift resume \(runID)\(dbArg))\n\n")
-            let reason = try await Composition.withLease(runID, store: store) { lease in
+            let reason = try await Leasing.withLease(runID, store: store) { lease in
                 try await harness.drive(runID, announce: [.isolationSet(mode: isolation.label)], lease: lease)
             }
             if reason == .finished { await printReport(runID, store: store) }

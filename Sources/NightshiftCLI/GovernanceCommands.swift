@@ -22,7 +22,7 @@ enum Governance {
 
     /// The decisions use case, on the database the options name, decided by the OS user.
     static func decisions(_ options: StoreOptions) throws -> Decisions {
-        Decisions(store: try Composition.openExistingStore(options), decider: user)
+        Decisions(store: try Adapters.openExistingStore(options.config), decider: user)
     }
 }
 
@@ -42,23 +42,18 @@ struct Inbox: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try Composition.openExistingStore(store)
+            let store = try Adapters.openExistingStore(store.config)
             if let run {
-                try await Self.detail(RunID(run), store: store)
+                Self.show(try await NightshiftRuntime.Inbox.detail(RunID(run), store: store))
                 return
             }
-            var shown = 0
-            for summary in try await store.runs() where summary.status == .paused {
-                let state = try await store.state(of: summary.id)
-                let task = state.current.map { state.tasks[$0].id.rawValue } ?? "-"
-                let waiting = state.awaitingApproval
-                let kind = waiting != nil ? "approval" : Self.kind(state.statusReason ?? "")
-                shown += 1
+            let items = try await NightshiftRuntime.Inbox.items(store)
+            for item in items {
+                let task = item.task?.rawValue ?? "-"
+                let kind = item.kind?.rawValue ?? "paused"
                 if json {
-                    var object: [String: Any] = [
-                        "run": summary.id.rawValue, "task": task, "kind": kind, "reason": state.statusReason ?? "",
-                    ]
-                    if let w = waiting {
+                    var object: [String: Any] = ["run": item.run.rawValue, "task": task, "kind": kind, "reason": item.reason]
+                    if let w = item.waiting {
                         object["call"] = w.call.id.rawValue
                         object["tool"] = w.call.name
                         object["arguments"] = w.call.arguments.text
@@ -67,62 +62,47 @@ struct Inbox: AsyncParsableCommand {
                     let data = try JSONSerialization.data(
                         withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
                     say(String(decoding: data, as: UTF8.self))
-                } else if let w = waiting {
+                } else if let w = item.waiting {
                     say(
-                        "\(summary.id)  task \(task)  APPROVAL  call \(w.call.id): \(w.call.name) \(w.call.arguments.text.prefix(160))"
+                        "\(item.run)  task \(task)  APPROVAL  call \(w.call.id): \(w.call.name) \(w.call.arguments.text.prefix(160))"
                     )
                     say("    why: \(w.verdictReason ?? "")")
                     say(
-                        "    decide: nightshift approve \(summary.id) \(w.call.id) | nightshift deny \(summary.id) \(w.call.id) --reason …"
+                        "    decide: nightshift approve \(item.run) \(w.call.id) | nightshift deny \(item.run) \(w.call.id) --reason …"
                     )
                 } else {
-                    say("\(summary.id)  task \(task)  \(kind.uppercased())  \(state.statusReason ?? "")")
+                    let label = kind.replacingOccurrences(of: "_", with: " ").uppercased()
+                    say("\(item.run)  task \(task)  \(label)  \(item.reason)")
                 }
             }
-            if shown == 0, !json { say("nothing waits: no run is paused") }
+            if items.isEmpty, !json { say("nothing waits: no run is paused") }
         }
     }
 
     /// One run's case for a decision: why it waits, the call, the last events, the diff so far.
-    static func detail(_ id: RunID, store: SQLiteEventStore) async throws {
-        guard try await store.summary(of: id) != nil else {
-            throw CLIError("no run \(id) (nightshift status lists the runs)")
-        }
-        let state = try await store.state(of: id)
+    static func show(_ c: NightshiftRuntime.Inbox.Case) {
+        let state = c.state
+        let id = state.run
         say("run \(id): \(state.status.rawValue)\(state.statusReason.map { " — \($0)" } ?? "")")
         if let task = state.activeTask { say("task \(task.id): \(task.description)") }
         if let w = state.awaitingApproval {
             say("waiting call \(w.call.id): \(w.call.name) \(w.call.arguments.text)")
             say("why: \(w.verdictReason ?? "")")
         }
-        if let plan = state.plan, state.settings.loop?.reviewPlan == true, !state.planApproved, state.current == nil {
+        if let plan = c.planForReview {
             say("\n" + plan.markdown(version: state.planVersion, goal: state.goal))
             say("decide: nightshift approve \(id) plan | nightshift deny \(id) plan --reason …")
         }
         if let policy = state.policyHash { say("policy \(state.policySource ?? "") (\(policy.prefix(12)))") }
         say(
             "spent: \(Money.format(state.costPicoUSD)), \(state.usage.input + state.usage.output) tokens, \(state.toolCalls) tool calls; "
-                + "run budget: \(BudgetText.describe(state.budget("run")))")
+                + "run budget: \(BudgetText.describe(state.budget(.run)))")
         say("\nrecent events:")
-        let first = try await store.read(id, after: 0, limit: 1).first?.time ?? Timestamp(milliseconds: 0)
-        for e in try await store.read(id, after: max(state.lastSeq - 15, 0), limit: 15) {
-            say(Timeline.line(e, start: first))
-        }
+        for e in c.recent { say(Timeline.line(e, start: c.start)) }
         say("\ndiff so far (\(state.workspace)):")
-        // With the git directory fixed when the run started, the hardened environment and no
-        // external diff or textconv: nothing the agent wrote runs on this machine as you.
-        let diff = await GitWorkspace(trust: Composition.gitTrust(state)).diff(workspace: state.workspace)
         say(
-            diff.map { $0.isEmpty ? "(no changes)" : $0 }
+            c.diff.map { $0.isEmpty ? "(no changes)" : $0 }
                 ?? "(no diff: the workspace is not a git repository Nightshift set up for this run)")
-    }
-
-    static func kind(_ reason: String) -> String {
-        if reason.hasPrefix("budget_exhausted") { return "budget" }
-        if reason.hasPrefix("breaker") { return "breaker" }
-        if reason.hasPrefix("escalated") { return "escalation" }
-        if reason.hasPrefix("the plan (version") { return "plan review" }
-        return "paused"
     }
 }
 
@@ -201,7 +181,7 @@ struct BudgetCommand: AsyncParsableCommand {
     }
 
     mutating func run() async throws {
-        let scope = task ? "task" : "run"
+        let scope: BudgetScope = task ? .task : .run
         let change = Budget(
             tokens: tokens, costPicoUSD: cost.flatMap(Money.parseUSD), toolCalls: toolCalls, steps: steps,
             wallSeconds: wallMinutes.map { $0 * 60 })
@@ -225,6 +205,27 @@ struct Answer: AsyncParsableCommand {
         try await reportErrors {
             try await Governance.decisions(store).answer(RunID(run), text: text)
             say("guidance recorded for \(run); continue with: nightshift resume \(run)")
+        }
+    }
+}
+
+struct Cancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "End a run for good: it is recorded as failed, cancelled by you, with your reason.",
+        discussion: """
+            For a paused run, or one whose process died. A run a live process is driving is refused (exit \
+            status 5): stop that process first (Ctrl-C or SIGTERM; the log is durable at every step), then \
+            cancel. A cancelled run cannot be resumed; its workspace and branch stay as they are.
+            """)
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The run id.") var run: String
+    @Option(help: "Why the run is cancelled (recorded in its log).") var reason: String
+
+    mutating func run() async throws {
+        try await reportErrors {
+            let store = try Adapters.openExistingStore(store.config)
+            try await CancelRun.cancel(RunID(run), reason: reason, by: Governance.user, store: store)
+            say("run \(run) cancelled; its log ends with run_failed (nightshift log \(run) shows it)")
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import NightshiftCore
+import NightshiftRuntime
 import NightshiftHands
 import NightshiftHarness
 import NightshiftSQLite
@@ -15,7 +16,7 @@ struct Status: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try Composition.openExistingStore(store)
+            let store = try Adapters.openExistingStore(store.config)
             guard let run else {
                 let runs = try await store.runs()
                 if runs.isEmpty {
@@ -40,7 +41,7 @@ struct Status: AsyncParsableCommand {
             )
             if let record = try await store.leaseRecord(of: RunID(run)), !record.released,
                 !record.isFree(
-                    now: SQLiteEventStore.systemNow(), ttl: Composition.leaseTTL, isAlive: LocalProcess.isAlive)
+                    now: SQLiteEventStore.systemNow(), ttl: Leasing.leaseTTL, isAlive: LocalProcess.isAlive)
             {
                 let since = Date(timeIntervalSince1970: Double(record.lease.since.milliseconds) / 1000).formatted(
                     .iso8601)
@@ -139,7 +140,7 @@ struct Log: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try Composition.openExistingStore(store)
+            let store = try Adapters.openExistingStore(store.config)
             let id = RunID(run)
             guard try await store.summary(of: id) != nil else {
                 throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)")
@@ -199,13 +200,13 @@ struct Audit: AsyncParsableCommand {
 
         mutating func run() async throws {
             let ok = try await reportErrors { () async throws -> Bool in
-                let store = try Composition.openExistingStore(store)
+                let store = try Adapters.openExistingStore(store.config)
                 let ids = all ? try await store.runs().map(\.id) : [RunID(run!)]
                 var ok = true
                 // Runs the database lost entirely, that only their head witness remembers.
                 let known = Set(try await store.runs().map(\.id))
                 for id in (all ? try await store.witnessedRuns() : ids) where !known.contains(id) {
-                    if let lost = try await Composition.lostRun(id, store: store) {
+                    if let lost = try await Leasing.lostRun(id, store: store) {
                         ok = false
                         say("\(id): LOST — \(lost)")
                     }
@@ -225,7 +226,7 @@ struct Audit: AsyncParsableCommand {
                         continue  // reported as LOST above
                     }
                     let report = try await store.verify(id)
-                    if let rollback = try await Composition.rollback(id, store: store) {
+                    if let rollback = try await Leasing.rollback(id, store: store) {
                         ok = false
                         say("\(id): ROLLED BACK — \(rollback.message)")
                     }
@@ -319,7 +320,7 @@ struct Audit: AsyncParsableCommand {
 
         mutating func run() async throws {
             try await reportErrors {
-                let store = try Composition.openExistingStore(store)
+                let store = try Adapters.openExistingStore(store.config)
                 let id = RunID(run)
                 guard try await store.summary(of: id) != nil else {
                     throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)")

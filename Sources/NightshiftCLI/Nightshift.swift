@@ -19,7 +19,7 @@ public struct Nightshift: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, Resume.self, Worker.self, Status.self, Log.self, Inbox.self, Approve.self, Deny.self,
             BudgetCommand.self,
-            Answer.self, Audit.self, Demo.self, BenchMoved.self,
+            Answer.self, Cancel.self, Audit.self, Demo.self, BenchMoved.self,
         ])
 
     public init() {}

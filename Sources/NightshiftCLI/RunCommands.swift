@@ -6,6 +6,7 @@ import NightshiftHands
 import NightshiftHarness
 import NightshiftModels
 import NightshiftSQLite
+import NightshiftRuntime
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -110,166 +111,59 @@ struct RunCommand: AsyncParsableCommand {
         guard [plan, goal, goalFile].compactMap({ $0 }).count == 1 else {
             throw ValidationError("give exactly one of --plan FILE, --goal TEXT or --goal-file FILE")
         }
-        if reviewPlan, plan != nil {
-            throw ValidationError(
-                "--review-plan is for a plan the planner makes (--goal); review your own plan file before running it")
-        }
-        guard (0.05...0.99).contains(compactAt), (0.05...0.99).contains(resetAt), compactAt < resetAt else {
-            throw ValidationError(
-                "--compact-at and --reset-at are shares of the window between 0.05 and 0.99, and --compact-at must be below --reset-at"
-            )
-        }
-        if let contextWindow, contextWindow < 2000 {
-            throw ValidationError("--context-window must be at least 2000 tokens")
-        }
-        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
-        guard maxTurns >= 1 else { throw ValidationError("--max-turns must be at least 1") }
-        if let id, id.isEmpty || !id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) {
-            throw ValidationError("--id must be letters, digits, '-', '_' or '.'")
-        }
+        if reviewPlan, plan != nil { throw ValidationError(StartRequest.reviewOwnPlan) }
+        // The same rules the use case applies, as usage errors (the goal is read later).
+        if let problem = request(source: .goal("")).problem { throw ValidationError(problem) }
+    }
+
+    /// The use case's request from the options (files are read by the caller).
+    func request(source: StartRequest.Source, servers: [ToolServer] = []) -> StartRequest {
+        var r = StartRequest(source: source, workspace: workspace)
+        r.id = id.map { RunID($0) }
+        r.useWorktree = !noWorktree
+        r.servers = servers
+        r.policyPath = policy
+        r.guidancePath = guidance
+        r.reviewPlan = reviewPlan
+        r.baseline = !noBaseline
+        r.contextWindow = contextWindow
+        r.compactAt = compactAt
+        r.resetAt = resetAt
+        r.maxAttempts = maxAttempts
+        r.maxTurns = maxTurns
+        r.stopOnBlocked = stopOnBlocked
+        r.store = store.config
+        r.models = models.config
+        r.sandbox = sandbox.config
+        return r
     }
 
     mutating func run() async throws {
-        let reason = try await reportErrors { () async throws -> StopReason in
-            let plan = try self.plan.map { try PlanFile.load(path: $0) }
-            let goal = try goal ?? goalFile.map { try Self.readGoal($0) }
-            let servers = try mcp.map { try MCPConfigFile.load(path: $0) } ?? []
-            let policyPath = policy.map { Workspace.canonical($0) }
-            // a bad policy fails before anything is made
-            if let policyPath { _ = try PolicyFile.load(path: policyPath) }
-            let guidancePath = guidance.map { Workspace.canonical($0) }
-            let guidanceEvent = try guidancePath.map { try GuidanceFile.event(path: $0) }
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: workspace, isDirectory: &isDir), isDir.boolValue else {
-                throw CLIError(
-                    "the workspace \(workspace) does not exist or is not a folder: create it or pass another --workspace"
-                )
-            }
-            // The real path: the policy gateway judges absolute paths against it, as the file tools do.
-            var ws = Workspace.canonical(workspace)
-            let repository = noWorktree ? nil : await GitWorkspace.repositoryRoot(ws)
-            // Working in the folder itself: refuse a database that would lie in the agent's reach
-            // before the database is made (a worktree lies elsewhere; checked again below).
-            if repository == nil {
-                _ = try Composition.hiddenPaths(db: self.store.db, workspace: ws, keyFile: models.keyFile)
-            }
-            let store = try Composition.openStore(store)
-            let runID = id.map { RunID($0) } ?? Composition.newRunID()
-            if try await store.summary(of: runID) != nil {
-                throw CLIError("a run with id \(runID) already exists in \(self.store.db)")
-            }
-            // A run of this id whose log was lost is reported, never silently started anew.
-            if let lost = try await Composition.lostRun(runID, store: store) {
-                throw CLIError(lost + "; choose another --id")
-            }
-            // A git repository gets a worktree of its own, beside the database: the user's checkout is never touched.
-            // It is made while the first model call is in flight (the harness waits for it before any tool runs).
-            var announce: [Event] = []
-            var provision: (@Sendable () async throws -> [Event])?
-            var worktreeOf: String?
-            var gitLocation: RunSettings.GitLocation?
-            if let repository {
-                let root = Workspace.canonical(
-                    URL(fileURLWithPath: self.store.db).deletingLastPathComponent().appendingPathComponent("worktrees")
-                        .path)
-                ws = GitWorkspace.plannedPath(run: runID, worktreesRoot: root)
-                worktreeOf = repository
-                provision = Composition.worktree(repository: repository, run: runID, worktreesRoot: root)
-                if !servers.isEmpty {
-                    // MCP servers run in the workspace and their tools are needed for the first call: make it first.
-                    announce += try await provision!()
-                    provision = nil
-                }
+        let outcome = try await reportErrors { () async throws -> RunOutcome in
+            let source: StartRequest.Source
+            if let plan {
+                source = .plan(try PlanFile.load(path: plan))
             } else {
-                // Working in the folder itself: its repository, if any, is fixed now, before any tool
-                // runs; Nightshift's git never looks for a `.git` there again.
-                gitLocation = await GitWorkspace.discover(ws)
+                source = .goal(try goal ?? GoalFile.read(goalFile ?? ""))
             }
-            let gitTrust: GitWorkspace.Trust =
-                worktreeOf != nil ? .worktree : gitLocation.map { .repository($0) } ?? .none
-            let hidden = try Composition.hiddenPaths(db: self.store.db, workspace: ws, keyFile: models.keyFile)
-            let policyEvent = try policyPath.map { try PolicyWatcher.event(path: $0, workspace: ws) }
-            let sealed = Composition.sealed([policyPath, guidancePath], workspace: ws)
-            let policyNetwork: Bool? = if case let .policySet(p, _, _, _)? = policyEvent { p.network } else { nil }
-            let isolation = try Composition.isolation(
-                sandbox, sealed: sealed, hidden: hidden, policyNetwork: policyNetwork)
-            let (model, http) = try await Composition.models(models)
-            let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
-            do {
-                tools = try await Composition.tools(
-                    isolation: isolation, servers: servers, workspace: ws, sealed: sealed, hidden: hidden,
-                    git: gitTrust)
-            } catch {
-                try? await http?.shutdown()
-                throw error
-            }
+            let servers = try mcp.map { try MCPConfigFile.load(path: $0) } ?? []
             let printer = quiet ? nil : TimelinePrinter(json: json)
-            let harness = Composition.harness(
-                store: store, model: model, printer: printer, isolation: isolation, tools: tools.runner,
-                git: gitTrust)
-            let reason = try await Composition.finally(
-                {
-                    let profile = Composition.contextProfile(model: models.model ?? "")
-                    let loop = LoopSettings(
-                        baseline: !noBaseline, reviewPlan: reviewPlan, contextWindow: contextWindow ?? profile.window,
-                        compactAtPercent: Int(compactAt * 100), resetAtPercent: Int(resetAt * 100),
-                        bytesPerTokenX100: profile.bytesPerTokenX100)
-                    let settings = RunSettings(
-                        maxAttempts: maxAttempts, stopOnBlocked: stopOnBlocked, maxTurnsPerAttempt: maxTurns,
-                        toolServers: servers.isEmpty ? nil : servers, worktreeOf: worktreeOf, loop: loop,
-                        git: gitLocation)
-                    // The lease before the run exists: no other process can start driving it in between.
-                    return try await Composition.withLease(runID, store: store) { lease in
-                        if let plan {
-                            try await harness.create(
-                                runID, title: plan.title, plan: plan, workspace: ws, settings: settings)
-                        } else if let goal {
-                            let title = String(goal.split(separator: "\n").first?.prefix(80) ?? "goal")
-                            try await harness.create(runID, title: title, goal: goal, workspace: ws, settings: settings)
-                        }
-                        var watcher: PolicyWatcher?
-                        if let policyPath, case let .policySet(_, _, hash, _)? = policyEvent {
-                            if Composition.isInside(policyPath, ws) {
-                                Composition.frozenNotice(policyPath, kind: "policy")
-                            } else {
-                                watcher = PolicyWatcher(path: policyPath, recordedHash: hash, workspace: ws)
-                            }
-                        }
-                        if let guidancePath, Composition.isInside(guidancePath, ws) {
-                            Composition.frozenNotice(guidancePath, kind: "guidance")
-                        }
-                        return try await harness.drive(
-                            runID,
-                            announce: (policyEvent.map { [$0] } ?? []) + (guidanceEvent.map { [$0] } ?? []) + announce
-                                + [.isolationSet(mode: isolation.label)] + tools.started,
-                            provision: provision, policyChanges: PolicyWatcher.hook(watcher), lease: lease)
-                    }
-                },
-                cleanup: {
-                    await tools.stop()
-                    try? await http?.shutdown()
-                })
-            if reason == .finished, !quiet, !json { await printReport(runID, store: store) }
-            printOutcome(runID, reason, db: self.store.db)
-            return reason
+            let outcome = try await StartRun.start(
+                request(source: source, servers: servers),
+                observer: RunObserver(event: printer?.events, notice: notice))
+            if outcome.reason == .finished, !quiet, !json {
+                await printReport(outcome.run, store: try Adapters.openExistingStore(store.config))
+            }
+            printOutcome(outcome.run, outcome.reason, db: store.db)
+            return outcome
         }
-        throw exitStatus(for: reason)
+        throw exitStatus(for: outcome.reason)
     }
 }
 
-extension RunCommand {
-    /// A goal file: its text, which must not be empty or huge.
-    static func readGoal(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError("cannot read the goal file \(path): check the path")
-        }
-        guard data.count <= 256 * 1024 else {
-            throw CLIError("the goal file \(path) is \(data.count) bytes; a goal is at most 256 KiB")
-        }
-        let text = String(decoding: data, as: UTF8.self)
-        guard text.contains(where: { !$0.isWhitespace }) else { throw CLIError("the goal file \(path) is empty") }
-        return text
-    }
+/// A notice from the runtime for the person at the terminal: one paragraph on stderr.
+@Sendable func notice(_ text: String) {
+    writeErr("nightshift: \(text)\n")
 }
 
 /// Prints the final report (the `run_reported` event) of a run that finished.
@@ -319,142 +213,29 @@ struct Resume: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
 
     mutating func run() async throws {
-        let reason = try await reportErrors { () async throws -> StopReason in
-            let store = try Composition.openExistingStore(store)
-            let runID = RunID(run)
-            guard try await store.summary(of: runID) != nil else {
-                if let lost = try await Composition.lostRun(runID, store: store) { throw CLIError(lost) }
-                throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)")
-            }
+        let outcome = try await reportErrors { () async throws -> RunOutcome in
             let printer = quiet ? nil : TimelinePrinter(json: json)
-            let wasTerminal = try await store.summary(of: runID)?.status == .finished
-            let reason = try await Resumption.resume(
-                runID, store: store, db: self.store.db, models: models, sandbox: sandbox, printer: printer,
-                by: "nightshift resume (pid \(getpid()))", acceptRollback: acceptRollback)
-            if reason == .finished, !wasTerminal, !quiet, !json { await printReport(runID, store: store) }
-            printOutcome(runID, reason, db: self.store.db)
-            return reason
-        }
-        throw exitStatus(for: reason)
-    }
-}
-
-/// Continuing a run from its log, shared by `resume` and `worker`: the same models (keys read
-/// again), the same workspace (reattached, or made if it never was), the same MCP servers,
-/// sandbox, sealed files and policy watch as the process that started it.
-enum Resumption {
-    /// - Throws: ``RunBusy`` when another live process drives the run (nothing is done then).
-    static func resume(
-        _ runID: RunID, store: SQLiteEventStore, db: String, models: ModelOptions, sandbox: SandboxOptions,
-        printer: TimelinePrinter?, by: String, acceptRollback: Bool = false
-    ) async throws -> StopReason {
-        // The lease first: only then may calls left in flight be put in doubt, or a half-made worktree be remade.
-        try await Composition.withLease(runID, store: store) { lease in
-            // Never act on a log that went back: what its lost events did would be done again.
-            if let rollback = try await Composition.rollback(runID, store: store) {
-                guard acceptRollback else {
-                    throw CLIError(rollback.message + "; or continue with nightshift resume \(runID) --accept-rollback")
-                }
-                guard let head = try await store.summary(of: runID)?.headSeq else { throw CLIError(rollback.message) }
-                try await store.append(
-                    [.rollbackAccepted(lostFrom: head + 1, lostThrough: rollback.witnessed, by: Governance.user)],
-                    to: runID, expectedSeq: head, snapshot: nil, fence: lease)
+            var request = ResumeRequest(run: RunID(run), by: "nightshift resume (pid \(getpid()))")
+            request.store = store.config
+            request.models = models.config
+            request.sandbox = sandbox.config
+            request.acceptRollback = acceptRollback
+            request.decider = Governance.user
+            let outcome = try await ResumeRun.resume(
+                request,
+                observer: RunObserver(
+                    event: printer?.events, notice: notice,
+                    woke: printer?.wake))
+            if outcome.alreadyEnded {
+                let why: String = if case let .failed(r) = outcome.reason, !r.isEmpty { ": \(r)" } else { "" }
+                let status = outcome.reason == .finished ? "finished" : "failed"
+                writeOut("run \(outcome.run) already \(status)\(why); nothing to resume\n")
+            } else if outcome.reason == .finished, !quiet, !json {
+                await printReport(outcome.run, store: try Adapters.openExistingStore(store.config))
             }
-            return try await resumeHolding(
-                runID, lease: lease, store: store, db: db, models: models, sandbox: sandbox, printer: printer, by: by)
+            printOutcome(outcome.run, outcome.reason, db: store.db)
+            return outcome
         }
-    }
-
-    static func resumeHolding(
-        _ runID: RunID, lease: Lease, store: SQLiteEventStore, db: String, models: ModelOptions,
-        sandbox: SandboxOptions, printer: TimelinePrinter?, by: String
-    ) async throws -> StopReason {
-        let state = try await store.state(of: runID)
-        // The log ends before the run index's head: events were removed (or a file restored). Say
-        // that, rather than let the first append fail as if another writer had advanced the run.
-        if let head = try await store.summary(of: runID)?.headSeq, head > state.lastSeq {
-            throw CLIError(
-                """
-                run \(runID)'s log ends at event \(state.lastSeq) but its index says it has \(head): events after \(state.lastSeq) \
-                are missing; nothing was done (nightshift audit verify \(runID) shows where)
-                """)
-        }
-        if state.isTerminal {
-            writeOut(
-                "run \(runID) already \(state.status.rawValue)\(state.statusReason.map { ": \($0)" } ?? ""); nothing to resume\n"
-            )
-            return state.status == .finished ? .finished : .failed(state.statusReason ?? "")
-        }
-        // The models default to the ones the run was started with (keys are read again, never stored).
-        // The workspace must still be there (a worktree is reattached, never recreated empty).
-        // A worktree that was never recorded as made (the process died first) is made now, from the recorded repository.
-        var provision: (@Sendable () async throws -> [Event])?
-        var announce: [Event] = []
-        if state.branch == nil, let repository = state.settings.worktreeOf {
-            provision = Composition.worktree(
-                repository: repository, run: runID,
-                worktreesRoot: URL(fileURLWithPath: state.workspace).deletingLastPathComponent().path, remake: true)
-            if !(state.settings.toolServers ?? []).isEmpty {
-                announce += try await provision!()
-                provision = nil
-            }
-        } else {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: state.workspace, isDirectory: &isDir), isDir.boolValue else {
-                let hint = state.branch.map { " Recreate it with: git worktree add \(state.workspace) \($0)" } ?? ""
-                throw CLIError("the run's workspace \(state.workspace) is missing.\(hint)")
-            }
-            if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
-        }
-        let sealed = Composition.sealed([state.policySource, state.guidanceSource], workspace: state.workspace)
-        let hidden = try Composition.hiddenPaths(db: db, workspace: state.workspace, keyFile: models.keyFile)
-        let gitTrust = Composition.gitTrust(state)
-        let isolation = try Composition.isolation(
-            sandbox, sealed: sealed, hidden: hidden, policyNetwork: state.policy?.network)
-        let (model, http) = try await Composition.models(models, recorded: state.model)
-        // The run's MCP servers, as recorded when it was created (variables are read from this environment).
-        let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
-        do {
-            tools = try await Composition.tools(
-                isolation: isolation, servers: state.settings.toolServers ?? [], workspace: state.workspace,
-                sealed: sealed, hidden: hidden, git: gitTrust)
-        } catch {
-            try? await http?.shutdown()
-            throw error
-        }
-        let harness = Composition.harness(
-            store: store, model: model, printer: printer, isolation: isolation, tools: tools.runner,
-            git: gitTrust)
-        if let first = try await store.read(runID, after: 0, limit: 1).first { printer?.setStart(first.time) }
-        return try await Composition.finally(
-            {
-                // The policy file the run was started with is watched again; a change made while no process ran applies now.
-                // Not one inside the workspace: the agent could have made that change (the recorded version stays).
-                var watcher: PolicyWatcher?
-                if let source = state.policySource, let hash = state.policyHash {
-                    if Composition.isInside(source, state.workspace) {
-                        Composition.frozenNotice(source, kind: "policy")
-                    } else {
-                        watcher = PolicyWatcher(path: source, recordedHash: hash, workspace: state.workspace)
-                        if FileManager.default.fileExists(atPath: source) { watcher?.forceCheck() }
-                    }
-                }
-                // A guidance file edited while the run waited is a new version, recorded before the next step.
-                if let source = state.guidanceSource, Composition.isInside(source, state.workspace) {
-                    Composition.frozenNotice(source, kind: "guidance")
-                } else if let source = state.guidanceSource, FileManager.default.fileExists(atPath: source),
-                    case let .guidanceSet(_, hash, _) = try GuidanceFile.event(path: source), hash != state.guidanceHash
-                {
-                    announce.append(try GuidanceFile.event(path: source))
-                }
-                return try await harness.drive(
-                    runID, resumedBy: by,
-                    announce: announce + [.isolationSet(mode: isolation.label)] + tools.started, provision: provision,
-                    policyChanges: PolicyWatcher.hook(watcher), lease: lease)
-            },
-            cleanup: {
-                await tools.stop()
-                try? await http?.shutdown()
-            })
+        throw exitStatus(for: outcome.reason)
     }
 }

@@ -49,7 +49,7 @@ enum Timeline {
         case let .taskBlocked(task, reason): return "■ task \(task) blocked: \(short(reason, 100))"
         case let .noteWritten(_, text): return "  note: \(short(text.text, 90))"
         case let .noteAdded(_, text): return "    worker's note: \(short(text, 90))"
-        case let .runPaused(reason): return "⏸ run paused: \(short(reason, 160))"
+        case let .runPaused(reason, _): return "⏸ run paused: \(short(reason, 160))"
         case let .runResumed(by): return "⏵ run resumed by \(by)"
         case let .runReported(report): return "  report: \(report.text.split(separator: "\n").count) lines (REPORT.md)"
         case let .runFinished(summary): return "■ run finished: \(summary)"
@@ -145,7 +145,7 @@ enum JSONLine {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let line = Line(
-            run: e.run.rawValue, seq: e.seq, time: e.time.milliseconds, actor: e.actor, kind: e.event.kind,
+            run: e.run.rawValue, seq: e.seq, time: e.time.milliseconds, actor: e.actor.rawValue, kind: e.event.kind,
             hash: e.hash.hex, event: e.event)
         return (try? String(decoding: encoder.encode(line), as: UTF8.self)) ?? "{}"
     }
@@ -162,4 +162,11 @@ enum BudgetText {
         if let w = b.wallSeconds { parts.append("\(w) s") }
         return parts.isEmpty ? "no limits" : parts.joined(separator: ", ")
     }
+}
+
+extension TimelinePrinter {
+    /// For a use case's observer: every committed event, printed.
+    var events: @Sendable (EventEnvelope) -> Void { { [self] in self.print($0) } }
+    /// For a use case's observer: the woken run's first event time, where the timeline counts from.
+    var wake: @Sendable (Timestamp) -> Void { { [self] in self.setStart($0) } }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NightshiftCore
 import NightshiftHarness
+import NightshiftRuntime
 import NightshiftSQLite
 
 #if canImport(Glibc)
@@ -34,21 +35,24 @@ struct Worker: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try Composition.openExistingStore(store)
+            let store = try Adapters.openExistingStore(store.config)
             say("worker (pid \(getpid())) watching \(self.store.db)")
             var failedAt: [RunID: Int64] = [:]  // runs that could not be resumed, until their log moves
             while !Task.isCancelled {
                 for summary in try await store.runs() where summary.status == .paused {
                     guard let last = try await store.read(summary.id, after: summary.headSeq - 1, limit: 1).first,
-                        last.actor == "human", failedAt[summary.id] != summary.headSeq
+                        last.actor == .human, failedAt[summary.id] != summary.headSeq
                     else { continue }
                     say("resuming \(summary.id) after \(last.event.kind)")
+                    var request = ResumeRequest(run: summary.id, by: "nightshift worker (pid \(getpid()))")
+                    request.store = self.store.config
+                    request.models = models.config
+                    request.sandbox = sandbox.config
+                    request.decider = Governance.user
                     do {
-                        let reason = try await Resumption.resume(
-                            summary.id, store: store, db: self.store.db, models: models, sandbox: sandbox,
-                            printer: nil, by: "nightshift worker (pid \(getpid()))")
-                        say("run \(summary.id) \(reason.text)")
-                    } catch let busy as RunBusy {
+                        let outcome = try await ResumeRun.resume(request, observer: RunObserver(notice: notice))
+                        say("run \(summary.id) \(outcome.reason.text)")
+                    } catch let busy as RuntimeError where busy.code == .busy {
                         // Another live process drives it: not a failure, and not ours to take.
                         say("run \(summary.id) skipped: \(busy.message)")
                         failedAt[summary.id] = summary.headSeq  // tried again once its log moves

@@ -128,7 +128,7 @@ public struct Harness: Sendable {
                 for e in buffer { try scratch.applyUncommitted(e) }
                 return true
             } catch {
-                let paused = Event.runPaused(reason: "the workspace could not be made: \(error)")
+                let paused = Event.runPaused(reason: "the workspace could not be made: \(error)", kind: .workspace)
                 try scratch.applyUncommitted(paused)
                 buffer.append(paused)
                 return false
@@ -244,10 +244,10 @@ public struct Harness: Sendable {
                     throw CancellationError()
                 } catch let error as ModelError {
                     let reason = error.needsAttention ? error.message : "the model call failed: \(error.message)"
-                    events = [.modelFailed(call: call, reason: reason), .runPaused(reason: reason)]
+                    events = [.modelFailed(call: call, reason: reason), .runPaused(reason: reason, kind: .model)]
                 } catch {
                     let reason = "the model call failed: \(error)"
-                    events = [.modelFailed(call: call, reason: reason), .runPaused(reason: reason)]
+                    events = [.modelFailed(call: call, reason: reason), .runPaused(reason: reason, kind: .model)]
                 }
                 let (afterRetries, appended) = try await recorder.finish()
                 if !appended.isEmpty {
@@ -304,8 +304,8 @@ public struct Harness: Sendable {
                 guard let files else {
                     let paused = Event.runPaused(
                         reason:
-                            "this process cannot read the workspace's protected files (no workspace files port); resume with nightshift"
-                    )
+                            "this process cannot read the workspace's protected files (no workspace files port); resume with nightshift",
+                        kind: .workspace)
                     try scratch.applyUncommitted(paused)
                     buffer.append(paused)
                     continue

@@ -33,9 +33,9 @@ public struct Decisions: Sendable {
         return try await decideCall(run, call: call, approved: false, note: reason)
     }
 
-    /// Changes the run's (`scope` "run") or per-task ("task") budget; unset limits keep their values.
+    /// Changes the run's or the per-task budget; unset limits keep their values.
     @discardableResult
-    public func setBudget(_ run: RunID, scope: String, change: Budget) async throws(DecisionError) -> RunState {
+    public func setBudget(_ run: RunID, scope: BudgetScope, change: Budget) async throws(DecisionError) -> RunState {
         try await append(run) { state throws(DecisionError) in
             var b = state.budgetOverrides[scope] ?? Budget()
             b.tokens = change.tokens ?? b.tokens
@@ -97,7 +97,7 @@ public struct Decisions: Sendable {
             }
             return approved
                 ? .planApproved(version: state.planVersion, by: decider, note: note)
-                : .planRejected(version: state.planVersion, by: decider, reason: note)
+                : .planRejected(version: state.planVersion, by: Decider(rawValue: decider), reason: note)
         }
     }
 

@@ -184,10 +184,10 @@ import Testing
         .policySet(policy: Policy(), source: "p", hash: "", text: ""),
         .toolDecided(call: CallID("m1.1"), effect: .ask, rule: "p.yaml:1", reason: tricky),
         .approvalDecided(call: CallID("m1.1"), approved: true, by: "alice", note: tricky, argumentsHash: "00ff"),
-        .budgetExhausted(scope: "run", resource: "cost_picousd", limit: 5, spent: -6),
-        .budgetSet(scope: "task", budget: Budget(tokens: 1, costPicoUSD: 2), by: tricky),
-        .budgetSet(scope: "run", budget: Budget(), by: "b"),
-        .breakerTripped(breaker: "tool_errors", count: 3, detail: tricky),
+        .budgetExhausted(scope: .run, resource: .costPicoUSD, limit: 5, spent: -6),
+        .budgetSet(scope: .task, budget: Budget(tokens: 1, costPicoUSD: 2), by: tricky),
+        .budgetSet(scope: .run, budget: Budget(), by: "b"),
+        .breakerTripped(breaker: .toolErrors, count: 3, detail: tricky),
         .escalated(task: TaskID("a"), reason: tricky),
         .escalated(task: nil, reason: ""),
         .guidanceGiven(text: tricky, by: "carol"),
@@ -223,13 +223,16 @@ import Testing
                 title: "p", tasks: [PlanTask(id: TaskID("b"), description: tricky, checks: [Check(command: "y")])],
                 initScript: tricky), reason: tricky),
         .planApproved(version: 1, by: "alice", note: tricky),
-        .planRejected(version: 3, by: "harness", reason: tricky),
+        .planRejected(version: 3, by: .harness, reason: tricky),
         .initRan(exitCode: -9, passed: false, output: big, durationMs: 44),
         .baselineRan(command: tricky, expectExit: 2, exitCode: 1, passed: false, output: big, durationMs: 5),
         .judgeVerdict(task: TaskID("a"), attempt: 2, verdict: .rework, reasons: [tricky, "b"]),
         .judgeVerdict(task: TaskID("a"), attempt: 1, verdict: .pass, reasons: []),
         .contextCompacted(task: TaskID("a"), summary: big, throughSeq: 77, tokensBefore: 12000),
-        .handoffWritten(task: TaskID("a"), reason: "context reset", handoff: Handoff(done: tricky, left: tricky)),
+        .handoffWritten(task: TaskID("a"), reason: .contextReset, handoff: Handoff(done: tricky, left: tricky)),
+        // Added with the typed vocabulary: a pause with its kind, a plan rejected by a person.
+        .runPaused(reason: tricky, kind: .budget),
+        .planRejected(version: 2, by: Decider(rawValue: tricky), reason: ""),
     ]
 
     @Test(arguments: events.indices)

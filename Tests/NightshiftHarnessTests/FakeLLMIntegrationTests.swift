@@ -129,7 +129,7 @@ extension FakeLLMIntegrationTests {
         #expect(events.contains(.judgeVerdict(task: TaskID("write"), attempt: 1, verdict: .pass, reasons: [])))
         #expect(
             events.contains {
-                if case let .handoffWritten(_, "task done", h) = $0 {
+                if case let .handoffWritten(_, .taskDone, h) = $0 {
                     h.learned == "fakellm streams tool calls"
                 } else {
                     false

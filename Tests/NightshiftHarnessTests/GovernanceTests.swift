@@ -202,7 +202,7 @@ import Testing
         let shells = try await results(s).filter { $0.name == "shell" }
         #expect(shells.count == 3, "\(shells.count) calls ran; the breaker allows 3")
         let events = try await s.store.readAll(s.run).map(\.event)
-        #expect(events.contains { if case .breakerTripped("repeated_call", 4, _) = $0 { true } else { false } })
+        #expect(events.contains { if case .breakerTripped(.repeatedCall, 4, _) = $0 { true } else { false } })
     }
 
     /// (d) A cost budget runs out mid-task: the call that would exceed it is not made; raising the
@@ -225,7 +225,7 @@ import Testing
         #expect(state.ledger.first?.calls == 2)
         // A human raises the budget (what `nightshift budget RUN --cost 5.00` appends), then resumes.
         try await s.store.append(
-            [.budgetSet(scope: "run", budget: Budget(costPicoUSD: 5 * Money.picoPerDollar), by: "tester")],
+            [.budgetSet(scope: .run, budget: Budget(costPicoUSD: 5 * Money.picoPerDollar), by: "tester")],
             to: s.run, expectedSeq: state.lastSeq)
         #expect(try await harness(s, scenario).drive(s.run, resumedBy: "test") == .finished)
         state = try await harness(s, scenario).wake(s.run)

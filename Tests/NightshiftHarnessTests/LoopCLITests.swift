@@ -230,7 +230,7 @@ import Testing
         #expect(count("baseline_ran") == 1, "the baseline is recorded once per check, kills or not")
         #expect(
             count("context_compacted") >= 1
-                && events.contains { if case .handoffWritten(_, "context reset", _) = $0 { true } else { false } })
+                && events.contains { if case .handoffWritten(_, .contextReset, _) = $0 { true } else { false } })
         let verdicts = events.compactMap { if case let .judgeVerdict(_, _, v, _) = $0 { v } else { nil } }
         #expect(verdicts.first == .rework && verdicts.last == .pass, "\(verdicts)")
         // Every killed process but the first (`run`) was a resume; the last, successful one records no

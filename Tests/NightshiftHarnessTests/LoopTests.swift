@@ -264,7 +264,7 @@ import Testing
         #expect(try await start(s, plan: plan, loop: loop) == .finished)
         let events = try await s.events()
         let compactions = events.filter { $0.kind == "context_compacted" }.count
-        let resets = events.filter { if case .handoffWritten(_, "context reset", _) = $0 { true } else { false } }.count
+        let resets = events.filter { if case .handoffWritten(_, .contextReset, _) = $0 { true } else { false } }.count
         #expect(compactions >= 3, "compactions: \(compactions)")
         #expect(resets >= 1, "resets: \(resets)")
         #expect(
@@ -388,7 +388,7 @@ import Testing
         #expect(why.contains("waits for review"))
         var state = try await s.harness.wake(s.run)
         try await s.store.append(
-            [.planRejected(version: 1, by: "alice", reason: "not that task: the answer")], to: s.run,
+            [.planRejected(version: 1, by: Decider(rawValue: "alice"), reason: "not that task: the answer")], to: s.run,
             expectedSeq: state.lastSeq)
         guard case .paused = try await s.harness.drive(s.run, resumedBy: "test") else {
             Issue.record("version 2 did not wait")

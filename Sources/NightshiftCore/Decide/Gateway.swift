@@ -9,63 +9,65 @@ extension RunState {
         let b = policy.breakers
         if let n = b.failedChecks, consecutiveFailedAttempts >= n {
             return trip(
-                "failed_checks", consecutiveFailedAttempts,
+                .failedChecks, consecutiveFailedAttempts,
                 "\(consecutiveFailedAttempts) attempts in a row failed their checks")
         }
         if let n = b.toolErrors, consecutiveToolErrors >= n {
             return trip(
-                "tool_errors", consecutiveToolErrors, "\(consecutiveToolErrors) tool calls in a row ended in an error")
+                .toolErrors, consecutiveToolErrors, "\(consecutiveToolErrors) tool calls in a row ended in an error")
         }
         if let n = b.repeatedCall, let call = nextCall, call.name + " " + call.arguments.text == lastCallKey,
             repeatCount + 1 > n
         {
             return trip(
-                "repeated_call", repeatCount + 1,
+                .repeatedCall, repeatCount + 1,
                 "\(call.name) with the same arguments \(repeatCount + 1) times in a row without progress")
         }
         let i = current
-        for scope in ["run", "task"] {
+        for scope in BudgetScope.allCases {
             let budget = budget(scope)
             guard !budget.isEmpty else { continue }
-            let task = (scope == "task" ? i.map { tasks[$0] } : nil)
-            if scope == "task", task == nil { continue }
+            let task = (scope == .task ? i.map { tasks[$0] } : nil)
+            if scope == .task, task == nil { continue }
             // (resource, limit, spent, what the next call is expected to add): a call that would go over is not made.
             // The next model call is estimated to cost what the latest one did.
-            var checks: [(String, Int64?, Int64, Int64)] = []
+            var checks: [(BudgetResource, Int64?, Int64, Int64)] = []
             if forModelCall {
                 let usage = task?.usage ?? self.usage
                 checks.append(
-                    ("tokens", budget.tokens.map(Int64.init), Int64(usage.input + usage.output), Int64(lastCallTokens)))
+                    (.tokens, budget.tokens.map(Int64.init), Int64(usage.input + usage.output), Int64(lastCallTokens)))
                 checks.append(
-                    ("cost_picousd", budget.costPicoUSD, task?.costPicoUSD ?? costPicoUSD, lastCallCostPicoUSD))
-                checks.append(("steps", budget.steps.map(Int64.init), Int64(task?.turns ?? modelCalls), 1))
+                    (.costPicoUSD, budget.costPicoUSD, task?.costPicoUSD ?? costPicoUSD, lastCallCostPicoUSD))
+                checks.append((.steps, budget.steps.map(Int64.init), Int64(task?.turns ?? modelCalls), 1))
             } else {
-                checks.append(("tool_calls", budget.toolCalls.map(Int64.init), Int64(task?.toolCalls ?? toolCalls), 1))
+                checks.append((.toolCalls, budget.toolCalls.map(Int64.init), Int64(task?.toolCalls ?? toolCalls), 1))
             }
             let since = task?.startTime ?? startTime
             checks.append(
-                ("wall_seconds", budget.wallSeconds.map(Int64.init), since > 0 ? (lastTime - since) / 1000 : 0, 0))
+                (.wallSeconds, budget.wallSeconds.map(Int64.init), since > 0 ? (lastTime - since) / 1000 : 0, 0))
             for (resource, limit, spent, next) in checks {
                 guard let limit, spent + next > limit || spent >= limit else { continue }
                 let shown =
-                    resource == "cost_picousd"
+                    resource == .costPicoUSD
                     ? "cost \(Money.format(spent)) of \(Money.format(limit))" : "\(resource) \(spent) of \(limit)"
                 return [
                     .budgetExhausted(scope: scope, resource: resource, limit: limit, spent: spent),
                     .runPaused(
                         reason: "budget_exhausted: the \(scope) budget is spent (\(shown)); "
-                            + "raise it with nightshift budget \(run)\(scope == "task" ? " --task" : "") … and resume"),
+                            + "raise it with nightshift budget \(run)\(scope == .task ? " --task" : "") … and resume",
+                        kind: .budget),
                 ]
             }
         }
         return nil
     }
 
-    private func trip(_ breaker: String, _ count: Int, _ detail: String) -> [Event] {
+    private func trip(_ breaker: Breaker, _ count: Int, _ detail: String) -> [Event] {
         [
             .breakerTripped(breaker: breaker, count: count, detail: detail),
             .runPaused(
-                reason: "breaker \(breaker): \(detail); escalated: answer with nightshift answer \(run) … and resume"),
+                reason: "breaker \(breaker): \(detail); escalated: answer with nightshift answer \(run) … and resume",
+                kind: .breaker),
         ]
     }
 }

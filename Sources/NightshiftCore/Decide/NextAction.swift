@@ -24,8 +24,8 @@ extension RunState {
                     return .emit([
                         .runPaused(
                             reason: "the plan (version \(planVersion)) waits for review (PLAN.md): "
-                                + "nightshift approve \(run) plan, or nightshift deny \(run) plan --reason … for a new version"
-                        )
+                                + "nightshift approve \(run) plan, or nightshift deny \(run) plan --reason … for a new version",
+                            kind: .planReview)
                     ])
                 }
                 if let script = plan.initScript, !initDone {
@@ -33,8 +33,8 @@ extension RunState {
                         return .emit([
                             .runPaused(
                                 reason:
-                                    "the plan's init script failed: \(failure.suffix(300)); fix the workspace and resume (it runs again)"
-                            )
+                                    "the plan's init script failed: \(failure.suffix(300)); fix the workspace and resume (it runs again)",
+                                kind: .planning)
                         ])
                     }
                     return .runInit(script: script)
@@ -147,7 +147,7 @@ extension RunState {
                 if settings.loop != nil {
                     var h = claimHandoff ?? Handoff()
                     h.done = "Task \(task.id): " + (summary.isEmpty ? "done" : summary)
-                    events.append(.handoffWritten(task: task.id, reason: "task done", handoff: h))
+                    events.append(.handoffWritten(task: task.id, reason: .taskDone, handoff: h))
                 }
                 return .emit(events)
             }
@@ -198,7 +198,7 @@ extension RunState {
             case let .failure(error):
                 return .emit([
                     .planRejected(
-                        version: planVersion + 1, by: "harness",
+                        version: planVersion + 1, by: .harness,
                         reason: "the planner's plan is not valid: \(error.message)")
                 ])
             }
@@ -208,7 +208,8 @@ extension RunState {
                 .runPaused(
                     reason:
                         "the planner gave no usable plan in \(planRejections) tries (last: \(planFeedback!.prefix(300))); "
-                        + "adjust the goal or the planner model, or answer with nightshift answer \(run) …, and resume")
+                        + "adjust the goal or the planner model, or answer with nightshift answer \(run) …, and resume",
+                    kind: .planning)
             ])
         }
         if let stop = breakerOrBudget(forModelCall: true) { return .emit(stop) }
@@ -233,7 +234,8 @@ extension RunState {
                 let why = "the judge gave no valid verdict on task \(task.id) in \(progress.judgeInvalid) tries"
                 return [
                     .escalated(task: task.id, reason: why),
-                    .runPaused(reason: "escalated: \(why); check the judge model and resume (it is asked again)"),
+                    .runPaused(
+                        reason: "escalated: \(why); check the judge model and resume (it is asked again)", kind: .escalation),
                 ]
             }
             if let stop = breakerOrBudget(forModelCall: true) { return stop }
@@ -276,7 +278,7 @@ extension RunState {
                     .taskAttemptFailed(
                         task: task.id, attempt: progress.attempts,
                         feedback: Payload("The judge escalated this task:\n" + listed)),
-                    .runPaused(reason: "escalated: \(why); answer with nightshift answer \(run) … and resume"),
+                    .runPaused(reason: "escalated: \(why); answer with nightshift answer \(run) … and resume", kind: .escalation),
                 ]
             }
         }
@@ -299,7 +301,7 @@ extension RunState {
                         tokensBefore: contextEstimate())
                 ]
             case Role.handoff:
-                return [.handoffWritten(task: task.id, reason: "context reset", handoff: RoleTools.handoff(r))]
+                return [.handoffWritten(task: task.id, reason: .contextReset, handoff: RoleTools.handoff(r))]
             default:
                 break
             }
@@ -345,7 +347,7 @@ extension RunState {
                         call: p.call.id,
                         result: .failure("refused: this exact call was denied before; a human has been asked")),
                     .escalated(task: current.map { tasks[$0].id }, reason: why),
-                    .runPaused(reason: "escalated: \(why); answer with nightshift answer \(run) … and resume"),
+                    .runPaused(reason: "escalated: \(why); answer with nightshift answer \(run) … and resume", kind: .escalation),
                 ]
             }
             let verdict = policy.decide(tool: p.call.name, arguments: p.call.arguments.text, workspace: workspace)
@@ -361,11 +363,11 @@ extension RunState {
                         call: p.call.id, result: .failure("refused by policy (\(verdict.rule)): \(verdict.reason)")),
                 ]
             case .ask:
-                events.append(.runPaused(reason: approvalReason(p.call, verdict.reason)))
+                events.append(.runPaused(reason: approvalReason(p.call, verdict.reason), kind: .approval))
             }
             return events
         case (.ask?, nil):
-            return [.runPaused(reason: approvalReason(p.call, p.verdictReason ?? ""))]
+            return [.runPaused(reason: approvalReason(p.call, p.verdictReason ?? ""), kind: .approval)]
         case (.ask?, false?):
             return [
                 .toolRequested(call: p.call.id, name: p.call.name, idempotent: false),
@@ -399,8 +401,8 @@ extension RunState {
             .toolFinished(
                 call: call.id, result: ToolResult(ok: true, output: "escalated; the run waits for a human's answer")),
             .runPaused(
-                reason: "escalated by the agent: \(kept.prefix(300)); answer with nightshift answer \(run) … and resume"
-            ),
+                reason: "escalated by the agent: \(kept.prefix(300)); answer with nightshift answer \(run) … and resume",
+                kind: .escalation),
         ]
     }
 
@@ -453,8 +455,8 @@ extension RunState {
                 .escalated(task: task.id, reason: reason),
                 .runPaused(
                     reason:
-                        "escalated: \(reason); answer with nightshift answer \(run) … (or just resume to go on to the next task)"
-                ),
+                        "escalated: \(reason); answer with nightshift answer \(run) … (or just resume to go on to the next task)",
+                    kind: .escalation),
             ]
         }
         return events

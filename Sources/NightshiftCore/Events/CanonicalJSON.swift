@@ -393,9 +393,16 @@ struct CanonicalWriter {
                 key("text", first: true)
             }
             string(text)
-        case let .runPaused(reason):
+        case let .runPaused(reason, kind):
             raw("\"runPaused\":{")
-            key("reason", first: true)
+            // Absent in pauses recorded before the kind was: their bytes stay as they were.
+            if let kind {
+                key("kind", first: true)
+                string(kind.rawValue)
+                key("reason")
+            } else {
+                key("reason", first: true)
+            }
             string(reason)
         case let .runResumed(by):
             raw("\"runResumed\":{")
@@ -458,9 +465,9 @@ struct CanonicalWriter {
             key("limit", first: true)
             int(limit)
             key("resource")
-            string(resource)
+            string(resource.rawValue)
             key("scope")
-            string(scope)
+            string(scope.rawValue)
             key("spent")
             int(spent)
         case let .budgetSet(scope, budget, by):
@@ -470,11 +477,11 @@ struct CanonicalWriter {
             key("by")
             string(by)
             key("scope")
-            string(scope)
+            string(scope.rawValue)
         case let .breakerTripped(breaker, count, detail):
             raw("\"breakerTripped\":{")
             key("breaker", first: true)
-            string(breaker)
+            string(breaker.rawValue)
             key("count")
             int(count)
             key("detail")
@@ -528,7 +535,7 @@ struct CanonicalWriter {
         case let .planRejected(version, by, reason):
             raw("\"planRejected\":{")
             key("by", first: true)
-            string(by)
+            string(by.rawValue)
             key("reason")
             string(reason)
             key("version")
@@ -582,7 +589,7 @@ struct CanonicalWriter {
             key("handoff", first: true)
             encodable(handoff)
             key("reason")
-            string(reason)
+            string(reason.rawValue)
             key("task")
             string(task.rawValue)
         case let .guidanceSet(source, hash, text):
@@ -639,7 +646,7 @@ struct CanonicalWriter {
     mutating func stored(run: RunID, seq: Int64, time: Timestamp, version: Int, event e: Event) {
         raw("{")
         key("actor", first: true)
-        string(e.actor)
+        string(e.actor.rawValue)
         key("event")
         event(e)
         key("run")

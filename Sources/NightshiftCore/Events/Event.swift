@@ -37,7 +37,7 @@ public enum Event: Sendable, Codable, Equatable {
     case noteWritten(task: TaskID?, text: Payload)
     /// The worker appended a line to the handoff note (the `note` tool).
     case noteAdded(task: TaskID?, text: String)
-    case runPaused(reason: String)
+    case runPaused(reason: String, kind: PauseKind? = nil)
     /// A process woke the run from the log. Calls started before it and not finished are in doubt.
     case runResumed(by: String)
     /// The final report (markdown: tasks, attempts, checks, cost, time, commits), just before `run_finished`.
@@ -69,11 +69,11 @@ public enum Event: Sendable, Codable, Equatable {
     /// A human approved or denied a call that waited for approval. Binds to the call's arguments by hash.
     case approvalDecided(call: CallID, approved: Bool, by: String, note: String, argumentsHash: String)
     /// A budget would be exceeded by the next call, which is not made; the run pauses.
-    case budgetExhausted(scope: String, resource: String, limit: Int64, spent: Int64)
+    case budgetExhausted(scope: BudgetScope, resource: BudgetResource, limit: Int64, spent: Int64)
     /// A human changed a budget (`nightshift budget`); nil fields keep the policy's value.
-    case budgetSet(scope: String, budget: Budget, by: String)
+    case budgetSet(scope: BudgetScope, budget: Budget, by: String)
     /// A breaker tripped (the same failure N times in a row); the run pauses for a human.
-    case breakerTripped(breaker: String, count: Int, detail: String)
+    case breakerTripped(breaker: Breaker, count: Int, detail: String)
     /// The agent asked for a human (the `escalate` tool).
     case escalated(task: TaskID?, reason: String)
     /// A human's answer to an escalation; the next contexts carry it.
@@ -93,7 +93,7 @@ public enum Event: Sendable, Codable, Equatable {
     /// A human approved the plan as a whole (`--review-plan`).
     case planApproved(version: Int, by: String, note: String)
     /// The plan was not accepted: by a human (who says why), or by the harness (the planner's output was invalid).
-    case planRejected(version: Int, by: String, reason: String)
+    case planRejected(version: Int, by: Decider, reason: String)
     /// The plan's init script ran in the workspace, before the baseline.
     case initRan(exitCode: Int32, passed: Bool, output: Payload, durationMs: Int64)
     /// One check run before any task, to learn what already passes (the ratchet's baseline).
@@ -104,7 +104,7 @@ public enum Event: Sendable, Codable, Equatable {
     /// Older turns of the shift, up to `throughSeq`, were summarised by the model and leave the context.
     case contextCompacted(task: TaskID, summary: Payload, throughSeq: Int64, tokensBefore: Int)
     /// A shift ended (task done, or its context reset) and left this note for the next one.
-    case handoffWritten(task: TaskID, reason: String, handoff: Handoff)
+    case handoffWritten(task: TaskID, reason: HandoffReason, handoff: Handoff)
 
     /// Whether this is a `snapshot_taken` (which may follow the end of a run).
     public var isSnapshotVoucher: Bool { if case .snapshotTaken = self { true } else { false } }
@@ -221,17 +221,17 @@ public enum Event: Sendable, Codable, Equatable {
     public var kind: String { eventKind.rawValue }
 
     /// Who caused the event: the harness itself, the model, a tool, or a check.
-    public var actor: String {
+    public var actor: EventActor {
         switch self {
-        case .modelResponded, .modelFailed, .modelRetried: "model"
-        case .toolFinished: "tool"
-        case .checkRan: "check"
-        case .approvalDecided, .budgetSet, .guidanceGiven, .planApproved, .rollbackAccepted: "human"
-        case let .planRejected(_, by, _): by == "harness" ? "harness" : "human"
-        case .baselineRan, .initRan: "check"
-        case .judgeVerdict, .contextCompacted: "model"
-        case .escalated: "model"
-        default: "harness"
+        case .modelResponded, .modelFailed, .modelRetried: .model
+        case .toolFinished: .tool
+        case .checkRan: .check
+        case .approvalDecided, .budgetSet, .guidanceGiven, .planApproved, .rollbackAccepted: .human
+        case let .planRejected(_, by, _): by.isHarness ? .harness : .human
+        case .baselineRan, .initRan: .check
+        case .judgeVerdict, .contextCompacted: .model
+        case .escalated: .model
+        default: .harness
         }
     }
 
@@ -323,12 +323,12 @@ public struct EventEnvelope: Sendable, Equatable {
     /// 1-based and gap-free within a run.
     public var seq: Int64
     public var time: Timestamp
-    public var actor: String
+    public var actor: EventActor
     public var schemaVersion: Int
     public var event: Event
     /// SHA-256(previous hash ‖ canonical bytes of this envelope's body).
     public var hash: [UInt8]
-    public init(run: RunID, seq: Int64, time: Timestamp, actor: String, schemaVersion: Int, event: Event, hash: [UInt8])
+    public init(run: RunID, seq: Int64, time: Timestamp, actor: EventActor, schemaVersion: Int, event: Event, hash: [UInt8])
     {
         self.run = run
         self.seq = seq
@@ -338,6 +338,12 @@ public struct EventEnvelope: Sendable, Equatable {
         self.event = event
         self.hash = hash
     }
+}
+
+/// Who caused an event: the harness itself, the model, a tool, a check, or a person.
+public enum EventActor: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    case harness, model, tool, check, human
+    public var description: String { rawValue }
 }
 
 /// The judge's answer on a done claim that passed its checks: `pass`, `rework` (the reasons are

@@ -16,7 +16,7 @@ public enum EventCodec {
         var run: RunID
         var seq: Int64
         var time: Timestamp
-        var actor: String
+        var actor: EventActor
         var v: Int
         var event: Event
     }

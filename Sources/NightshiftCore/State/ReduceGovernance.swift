@@ -38,17 +38,15 @@ extension RunState {
             break  // the pause that follows holds the run
 
         case let .budgetSet(scope, budget, _):
-            guard scope == "run" || scope == "task" else { throw fail("a budget's scope is run or task, not \(scope)") }
             budgetOverrides[scope] = budget
 
         case let .breakerTripped(breaker, _, _):
             switch breaker {
-            case "tool_errors": consecutiveToolErrors = 0
-            case "failed_checks": consecutiveFailedAttempts = 0
-            case "repeated_call":
+            case .toolErrors: consecutiveToolErrors = 0
+            case .failedChecks: consecutiveFailedAttempts = 0
+            case .repeatedCall:
                 repeatCount = 0
                 lastCallKey = nil
-            default: throw fail("unknown breaker \(breaker)")
             }
 
         case .escalated:

@@ -11,14 +11,16 @@ extension RunState {
             self.model = model
             self.settings = settings
 
-        case let .runPaused(reason):
+        case let .runPaused(reason, kind):
             guard status == .running else { throw fail("the run is not running") }
             status = .paused
             statusReason = reason
+            pauseKind = kind ?? PauseKind(legacyReason: reason)
 
         case .runResumed:
             status = .running
             statusReason = nil
+            pauseKind = nil
             resumes += 1
             // A human looked: the init script, the planner and the judge get their tries again.
             initFailure = nil

@@ -43,7 +43,7 @@ extension RunState {
             planApproved = true
 
         case let .planRejected(version, by, reason):
-            if by == "harness" {
+            if by.isHarness {
                 guard roleResponse?.role == Role.planner else { throw fail("no planner answer is waiting") }
                 roleResponse = nil
             } else {

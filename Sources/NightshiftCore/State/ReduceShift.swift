@@ -18,7 +18,7 @@ extension RunState {
         case let .handoffWritten(task, reason, handoff):
             guard tasks.contains(where: { $0.id == task }) else { throw fail("no task \(task)") }
             self.handoff = handoff
-            if reason == "context reset" {
+            if reason == .contextReset {
                 guard let i = current, tasks[i].id == task, roleResponse?.role == Role.handoff, phase == .working else {
                     throw fail("no handoff of task \(task) is waiting")
                 }

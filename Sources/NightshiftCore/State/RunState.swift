@@ -16,6 +16,8 @@ public struct RunState: Sendable, Codable, Equatable {
     public var plan: Plan?
     public var status: RunStatus = .running
     public var statusReason: String?
+    /// Why the run is paused (nil while it runs): what the inbox files it under.
+    public var pauseKind: PauseKind?
     public var tasks: [TaskProgress] = []
     /// Index into `tasks` of the task being worked on.
     public var current: Int?
@@ -31,8 +33,8 @@ public struct RunState: Sendable, Codable, Equatable {
     public var policyHash: String?
     /// The file the policy was read from (watched for changes by whoever drives the run).
     public var policySource: String?
-    /// Budgets a human set for this run ("run", "task"), over the policy's.
-    public var budgetOverrides: [String: Budget] = [:]
+    /// Budgets a human set for this run, over the policy's.
+    public var budgetOverrides: [BudgetScope: Budget] = [:]
     /// The log's own clock: the first and latest committed event times (ms), for wall-clock budgets.
     public var startTime: Int64 = 0
     public var lastTime: Int64 = 0
@@ -244,9 +246,9 @@ public struct RunState: Sendable, Codable, Equatable {
         pendingTools.first { $0.verdict == .ask && $0.approved == nil && !$0.requested }
     }
 
-    /// The budget in force for `scope` ("run" or "task"): the policy's, with a human's changes over it.
-    public func budget(_ scope: String) -> Budget {
-        var b = (scope == "run" ? policy?.runBudget : policy?.taskBudget) ?? Budget()
+    /// The budget in force for `scope`: the policy's, with a human's changes over it.
+    public func budget(_ scope: BudgetScope) -> Budget {
+        var b = (scope == .run ? policy?.runBudget : policy?.taskBudget) ?? Budget()
         if let o = budgetOverrides[scope] {
             b.tokens = o.tokens ?? b.tokens
             b.costPicoUSD = o.costPicoUSD ?? b.costPicoUSD

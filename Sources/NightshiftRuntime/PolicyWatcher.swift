@@ -10,6 +10,8 @@ import Synchronization
 /// says so once on stderr.
 final class PolicyWatcher: Sendable {
     let path: String
+    /// Where the watcher says that a changed file was not taken (the front end's stderr).
+    let notice: @Sendable (String) -> Void
     /// The file's size and modification time when last read, and the hash of the policy in force.
     private struct Seen {
         var stamp: (Int, Int64)?
@@ -19,8 +21,9 @@ final class PolicyWatcher: Sendable {
 
     let workspace: String
 
-    init(path: String, recordedHash: String, workspace: String) {
+    init(path: String, recordedHash: String, workspace: String, notice: @escaping @Sendable (String) -> Void) {
         self.path = path
+        self.notice = notice
         self.workspace = workspace
         seen = Mutex(Seen(stamp: Self.stamp(path), hash: recordedHash))
     }
@@ -66,7 +69,7 @@ final class PolicyWatcher: Sendable {
             guard now?.0 != seen.stamp?.0 || now?.1 != seen.stamp?.1 else { return nil }
             seen.stamp = now
             guard now != nil else {
-                writeErr("nightshift: the policy file \(path) is gone; the policy in force stays\n")
+                notice("the policy file \(path) is gone; the policy in force stays")
                 return nil
             }
             do {
@@ -75,7 +78,7 @@ final class PolicyWatcher: Sendable {
                 seen.hash = newHash
                 return event
             } catch {
-                writeErr("nightshift: the changed policy file is not valid, the policy in force stays: \(error)\n")
+                notice("the changed policy file is not valid, the policy in force stays: \(error)")
                 return nil
             }
         }

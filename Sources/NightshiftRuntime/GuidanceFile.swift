@@ -9,16 +9,16 @@ enum GuidanceFile {
 
     static func event(path: String) throws -> Event {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError("cannot read the guidance file \(path)")
+            throw RuntimeError(.invalidInput, "cannot read the guidance file \(path)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw CLIError("the guidance file \(path) is not UTF-8 text")
+            throw RuntimeError(.invalidInput, "the guidance file \(path) is not UTF-8 text")
         }
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw CLIError("the guidance file \(path) is empty")
+            throw RuntimeError(.invalidInput, "the guidance file \(path) is empty")
         }
         guard data.count <= limit else {
-            throw CLIError("the guidance file \(path) is \(data.count) bytes; at most \(limit) are allowed")
+            throw RuntimeError(.invalidInput, "the guidance file \(path) is \(data.count) bytes; at most \(limit) are allowed")
         }
         return .guidanceSet(source: path, hash: PolicyWatcher.sha256(text), text: Payload(text))
     }

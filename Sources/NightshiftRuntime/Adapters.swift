@@ -1,0 +1,262 @@
+import Foundation
+import NightshiftConfig
+public import NightshiftCore
+public import NightshiftHands
+public import NightshiftHarness
+public import NightshiftModels
+public import NightshiftSQLite
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The composition root: the one place that picks concrete adapters (SQLite, bubblewrap, the
+/// providers, git) from plain configuration and wires them into a harness. The use cases call it;
+/// front ends never pick an adapter themselves.
+public enum Adapters {
+    /// Opens (creating if needed) the event store at `config.db`.
+    public static func openStore(_ config: StoreConfig) throws -> SQLiteEventStore {
+        try SQLiteEventStore(
+            path: config.db, configuration: .init(busyTimeout: .seconds(config.lockTimeoutSeconds)))
+    }
+
+    /// For commands that only look at or continue existing runs: never creates an empty database.
+    public static func openExistingStore(_ config: StoreConfig) throws -> SQLiteEventStore {
+        guard FileManager.default.fileExists(atPath: config.db) else {
+            throw RuntimeError(
+                .notFound,
+                "no database at \(config.db): start a run first (nightshift demo, nightshift run) or pass --db")
+        }
+        return try openStore(config)
+    }
+
+    /// Builds the model roster from `--model` and `--role-model`, reading keys from the
+    /// environment or a key file. The HTTP client it may create must be shut down by the caller.
+    static func models(
+        _ options: ModelConfig, recorded: String? = nil
+    ) async throws -> (any ModelProvider, ModelHTTPClient?) {
+        var defaultSpec = options.model
+        var overrides: [(role: Role, spec: String)] = []
+        if let recorded {
+            let parsed = ModelRoster.parseLabel(recorded)
+            defaultSpec = defaultSpec ?? parsed.default
+            overrides = parsed.byRole
+        }
+        for entry in options.roleModels {
+            guard let eq = entry.firstIndex(of: "=") else {
+                throw RuntimeError(.invalidInput, "--role-model takes ROLE=SPEC, e.g. judge=anthropic:claude-sonnet-4-5")
+            }
+            let name = String(entry[..<eq])
+            guard let role = Role(rawValue: name), Role.configurable.contains(role) else {
+                throw RuntimeError(
+                    .invalidInput,
+                    "--role-model: unknown role '\(name)'; roles are \(Role.configurable.map(\.rawValue).joined(separator: ", "))"
+                )
+            }
+            overrides.removeAll { $0.role == role }
+            overrides.append((role, String(entry[entry.index(after: eq)...])))
+        }
+        guard let defaultSpec else {
+            throw RuntimeError(.invalidInput, "--model is required, e.g. --model openai:gpt-4o or --model scripted:scenario.yaml")
+        }
+        let keys = try KeySource(keyFile: options.keyFile)
+        var pricing = PricingTable.defaults
+        if let file = options.pricing { pricing = pricing.merging(try PricingFile.load(path: file)) }
+        var http: ModelHTTPClient?
+        func make(_ text: String) throws -> any ModelProvider {
+            let spec: ModelSpec
+            do { spec = try ModelSpec.parse(text) } catch { throw RuntimeError(.invalidInput, error.message) }
+            switch spec {
+            case let .scripted(path):
+                let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+                return ScriptedModelWithPath(
+                    ScriptedModel(scenario: try ScenarioFile.load(path: absolute)), path: absolute)
+            case let .openAI(model, url, _):
+                let client = http ?? ModelHTTPClient()
+                http = client
+                return OpenAIProvider(
+                    model: model, baseURL: url, key: try keys.key(for: spec), keyHint: keys.hint(for: spec),
+                    label: spec.description, http: client, pricing: pricing)
+            case let .anthropic(model, url, _):
+                let client = http ?? ModelHTTPClient()
+                http = client
+                return AnthropicProvider(
+                    model: model, baseURL: url, key: try keys.key(for: spec), keyHint: keys.hint(for: spec),
+                    label: spec.description, http: client, pricing: pricing)
+            }
+        }
+        do {
+            let roster = ModelRoster(
+                default: try make(defaultSpec), byRole: try overrides.map { ($0.role, try make($0.spec)) })
+            return (overrides.isEmpty ? roster.defaultModel : roster, http)
+        } catch {
+            try? await http?.shutdown()
+            throw error
+        }
+    }
+
+    /// Decides how commands are isolated: bubblewrap when it works here; otherwise only with `--unsandboxed`.
+    static func isolation(
+        _ options: SandboxConfig, sealed: [String] = [], hidden: [String] = [], policyNetwork: Bool? = nil
+    ) throws -> Isolation {
+        var limits = SandboxLimits()
+        limits.sealedPaths = sealed
+        limits.hiddenPaths = hidden
+        limits.network = policyNetwork ?? options.allowNetwork  // the policy, when it says, wins over the flag
+        limits.readOnlyPaths = options.readOnlyPaths
+        // NIGHTSHIFT_BWRAP names a bubblewrap binary elsewhere than /usr/bin.
+        switch Isolation.detect(limits: limits, bwrap: ProcessInfo.processInfo.environment["NIGHTSHIFT_BWRAP"]) {
+        case let .success(isolation):
+            return options.unsandboxed ? .none(reason: "--unsandboxed was passed") : isolation
+        case let .failure(unavailable):
+            guard options.unsandboxed else {
+                throw RuntimeError(
+                    .unavailable,
+                    """
+                    cannot sandbox tool commands: \(unavailable.reason). Install bubblewrap (apt-get install bubblewrap), \
+                    or pass --unsandboxed to run commands without isolation (recorded in the run's log)
+                    """)
+            }
+            return .none(reason: "--unsandboxed was passed (\(unavailable.reason))")
+        }
+    }
+
+    /// The built-in tools plus the run's MCP servers, started in the sandbox. Servers that cannot
+    /// start are an error before anything is recorded. The caller stops the servers when done.
+    static func tools(
+        isolation: Isolation, servers: [ToolServer], workspace: String, sealed: [String] = [], hidden: [String] = [],
+        git: GitWorkspace.Trust
+    ) async throws
+        -> (any ToolRunner, [Event], @Sendable () async -> Void)
+    {
+        let builtin = ToolBox.standard(
+            isolation: isolation, sealed: Set(sealed), hidden: hidden, git: GitWorkspace(trust: git))
+        guard !servers.isEmpty else { return (builtin, [], {}) }
+        do {
+            let (runner, events) = try await MCPToolRunner.start(
+                servers, builtin: builtin, isolation: isolation, workspace: workspace)
+            return (runner, events, { await runner.shutdown() })
+        } catch {
+            throw RuntimeError(.unavailable, error.message)
+        }
+    }
+
+    /// Makes the run's git worktree (`remake`: again from scratch, after a crash left it unrecorded); its event for the log.
+    static func worktree(
+        repository: String, run: RunID, worktreesRoot: String, remake: Bool = false
+    ) -> @Sendable () async throws -> [Event] {
+        {
+            let w =
+                remake
+                ? try await GitWorkspace.remake(repository: repository, run: run, worktreesRoot: worktreesRoot)
+                : try await GitWorkspace.provision(repository: repository, run: run, worktreesRoot: worktreesRoot)
+            return [.workspaceProvisioned(path: w.path, branch: w.branch, base: w.base)]
+        }
+    }
+
+    public static func harness(
+        store: any EventStore, model: any ModelProvider, observer: (@Sendable (EventEnvelope) -> Void)?,
+        isolation: Isolation = .none(reason: "inspection only: runs no commands"), tools: (any ToolRunner)? = nil,
+        git: GitWorkspace.Trust = .none
+    ) -> Harness {
+        let stopAt = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"].flatMap(Int64.init)
+        return Harness(
+            store: store, model: model,
+            tools: tools ?? ToolBox.standard(isolation: isolation, git: GitWorkspace(trust: git)),
+            checks: ShellCheckRunner(isolation: isolation),
+            vcs: GitWorkspace(trust: git), files: LocalWorkspaceFiles(),
+            observer: { envelope in
+                observer?(envelope)
+                // Test hook (crash tests): freeze right after this event is committed, so the
+                // test can SIGKILL the process at an exact event boundary.
+                if let stopAt, envelope.seq == stopAt { raise(SIGSTOP) }
+            })
+    }
+
+    /// The worker model's context window and bytes per token, by provider (the estimate compaction uses).
+    /// Local servers get a conservative window; `--context-window` overrides.
+    static func contextProfile(model spec: String) -> (window: Int, bytesPerTokenX100: Int) {
+        let worker = ModelRoster.parseLabel(spec).default
+        if worker.hasPrefix("anthropic") { return (200_000, 350) }
+        if worker.hasPrefix("openai:") || worker.hasPrefix("scripted:") { return (128_000, 400) }
+        return (32_000, 400)
+    }
+
+    /// The run's own policy and guidance files that lie inside its workspace: tools may not change them.
+    static func sealed(_ files: [String?], workspace: String) -> [String] {
+        files.compactMap { $0 }.filter { isInside($0, workspace) }.map { Workspace.canonical($0) }
+    }
+
+    /// Whether `path` lies inside `folder`, both taken by their real paths (a link cannot hide it).
+    public static func isInside(_ path: String, _ folder: String) -> Bool {
+        let p = Workspace.canonical(path), f = Workspace.canonical(folder)
+        return p.hasPrefix(f + "/")
+    }
+
+    /// Which git directory Nightshift's own git may use for a run: what was recorded before any
+    /// tool ran (a worktree Nightshift made, or the repository of a `--no-worktree` run), never a
+    /// `.git` found in the workspace now.
+    public static func gitTrust(_ state: RunState) -> GitWorkspace.Trust {
+        if state.branch != nil || state.settings.worktreeOf != nil { return .worktree }
+        if let git = state.settings.git { return .repository(git) }
+        return .none
+    }
+
+    /// Nightshift's own files that lie inside the workspace, which the sandbox hides from commands
+    /// and the file tools refuse: the database's folder (with its WAL and the worktrees of other
+    /// runs), the audit key's folder, a key file.
+    /// - Throws: when the database lies directly in the workspace, where hiding its folder would
+    ///   hide the whole workspace.
+    static func hiddenPaths(db: String, workspace: String, keyFile: String?) throws -> [String] {
+        let ws = Workspace.canonical(workspace)
+        let dbFolder = Workspace.canonical(
+            URL(fileURLWithPath: db).standardizedFileURL.deletingLastPathComponent().path)
+        var hidden: [String] = []
+        if dbFolder == ws {
+            throw RuntimeError(
+                .invalidInput,
+                """
+                the database \(db) lies directly in the workspace \(ws), where the agent's commands could read and change it: \
+                give it a folder of its own (the default, --db .nightshift/nightshift.db, is one) or put it outside the workspace
+                """)
+        }
+        if dbFolder.hasPrefix(ws + "/") { hidden.append(dbFolder) }
+        let keyFolder = URL(fileURLWithPath: AuditKey.defaultPath).deletingLastPathComponent().path
+        if isInside(keyFolder, ws) || Workspace.canonical(keyFolder) == ws {
+            throw RuntimeError(
+                .invalidInput,
+                "the audit key's folder \(keyFolder) lies in the workspace \(ws); set XDG_CONFIG_HOME outside it")
+        }
+        if let keyFile, isInside(keyFile, ws) { hidden.append(Workspace.canonical(keyFile)) }
+        return hidden
+    }
+
+    /// A policy or guidance file inside the workspace is read once, when the run starts, and never
+    /// again: the agent's commands can change files there (moving a sealed file's folder away and
+    /// writing a new one), so an edit to it must never take effect. The notice says so once.
+    static func frozenNotice(_ file: String, kind: String) -> String {
+        """
+        note: the \(kind) file \(file) lies in the workspace, where the agent could change it; \
+        the version recorded when the run started stays in force and edits to the file are not applied \
+        (keep it outside the workspace to edit it during a run)
+        """
+    }
+
+    /// Runs `body`, then `cleanup` whether or not it threw (an async `defer`).
+    static func finally<T>(_ body: () async throws -> T, cleanup: () async -> Void) async throws -> T {
+        let result: T
+        do { result = try await body() } catch {
+            await cleanup()
+            throw error
+        }
+        await cleanup()
+        return result
+    }
+
+    /// A fresh run id: time-ordered and unique enough for one database.
+    public static func newRunID() -> RunID {
+        let ms = Int64(Date().timeIntervalSince1970 * 1000)
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        return RunID("r\(String(ms, radix: 36))\(suffix)")
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+import NightshiftModels
+import NightshiftCore
+
+/// Where API keys come from: the environment, or a key file of `NAME=VALUE` lines (which wins).
+struct KeySource {
+    var fromFile: [String: String] = [:]
+    let file: String?
+
+    init(keyFile: String?) throws {
+        file = keyFile
+        guard let keyFile else { return }
+        guard let text = try? String(contentsOfFile: keyFile, encoding: .utf8) else {
+            throw RuntimeError(.notFound, "cannot read the key file \(keyFile)")
+        }
+        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.isEmpty || t.hasPrefix("#") { continue }
+            guard let eq = t.firstIndex(of: "=") else { throw RuntimeError(.invalidInput, "\(keyFile):\(n + 1): expected NAME=VALUE") }
+            fromFile[String(t[..<eq]).replacingOccurrences(of: "export ", with: "")] = String(t[t.index(after: eq)...])
+                .trimmingCharacters(in: CharacterSet(charactersIn: "\"' "))
+        }
+    }
+
+    func key(for spec: ModelSpec) throws -> Secret? {
+        guard let variable = spec.keyVariable else { return nil }
+        if let v = fromFile[variable] ?? ProcessInfo.processInfo.environment[variable], !v.isEmpty { return Secret(v) }
+        if spec.keyRequired {
+            throw RuntimeError(.unavailable, "\(variable) is not set: export it, or pass --key-file FILE with a line \(variable)=…")
+        }
+        return nil
+    }
+
+    func hint(for spec: ModelSpec) -> String {
+        (spec.keyVariable ?? "the API key") + (file.map { " (in \($0) or the environment)" } ?? "")
+    }
+}

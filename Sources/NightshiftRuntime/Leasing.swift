@@ -1,0 +1,79 @@
+import Foundation
+public import NightshiftCore
+public import NightshiftHands
+
+/// One process drives a run at a time (its lease), and a log that went back is never acted on
+/// without a person's say (the head witness). Every use case that appends to a run goes through here.
+public enum Leasing {
+    /// How long a run's lease outlives its holder's last heartbeat. A holder on this host is
+    /// checked by its pid at once; the time-to-live is for holders that cannot be checked so.
+    public static let leaseTTL: Duration = .seconds(30)
+
+    /// Holds `run`'s lease while `body` runs: taken first (a live holder elsewhere makes this a
+    /// ``RuntimeError`` with code `busy`), renewed every ten seconds, released at the end whatever happened.
+    /// Every append `body` makes with the lease is fenced: once taken over, this process stops.
+    public static func withLease<T>(_ run: RunID, store: any EventStore, _ body: (Lease) async throws -> T) async throws -> T {
+        let lease: Lease
+        do {
+            lease = try await store.acquireLease(
+                run, holder: LocalProcess.holder, ttl: leaseTTL, isAlive: LocalProcess.isAlive)
+        } catch let error as StoreError where error.code == .leaseHeld {
+            throw RuntimeError(.busy, error.message)
+        }
+        // Scoped to this call: cancelled when the body ends. A renewal that finds the lease taken
+        // over just stops; the body learns it at its next (fenced) append and stops too.
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: leaseTTL / 3)
+                if Task.isCancelled { return }
+                do { try await store.renewLease(lease) } catch { return }
+            }
+        }
+        defer { heartbeat.cancel() }
+        do {
+            let result = try await body(lease)
+            try? await store.releaseLease(lease)
+            return result
+        } catch {
+            try? await store.releaseLease(lease)
+            throw error
+        }
+    }
+
+    /// When the run's log ends before the head witnessed outside the database: how far it had
+    /// reached, and a one-line account of what was lost. Nil when the log is where it was.
+    public static func rollback(_ run: RunID, store: any EventStore) async throws -> (witnessed: Int64, message: String)? {
+        guard let witness = try await store.witnessedHead(of: run), let summary = try await store.summary(of: run)
+        else { return nil }
+        if witness.seq > summary.headSeq {
+            return (
+                witness.seq,
+                """
+                run \(run)'s log ends at event \(summary.headSeq) but it had reached event \(witness.seq) (its head witness beside the \
+                database): events \(summary.headSeq + 1)–\(witness.seq) were lost, likely with the database's -wal file, and what \
+                they did may have happened; restore the lost file and try again
+                """
+            )
+        }
+        // A head that cannot be read is the chain's problem, which verification reports in its own words.
+        if witness.seq == summary.headSeq,
+            let head = (try? await store.read(run, after: max(witness.seq - 1, 0), limit: 1))?.last,
+            head.hash.hex != witness.hash
+        {
+            return (
+                witness.seq,
+                "run \(run)'s event \(witness.seq) is not the one its head witness recorded: the log was replaced or rewritten"
+            )
+        }
+        return nil
+    }
+
+    /// For a run the database does not have: what its witness says, when it has one.
+    public static func lostRun(_ run: RunID, store: any EventStore) async throws -> String? {
+        guard let witness = try await store.witnessedHead(of: run) else { return nil }
+        return """
+            the database has no run \(run), but its head witness says it had reached event \(witness.seq): its log was lost \
+            (a deleted -wal file, or an older copy of the database); its effects may remain in its workspace
+            """
+    }
+}

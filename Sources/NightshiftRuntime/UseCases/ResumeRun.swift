@@ -1,0 +1,154 @@
+import Foundation
+public import NightshiftCore
+import NightshiftHands
+import NightshiftHarness
+import NightshiftModels
+import NightshiftSQLite
+
+/// What continuing a run needs: the run, and this process's models and sandbox (keys are read
+/// again, never stored; the models default to the ones the run was started with).
+public struct ResumeRequest: Sendable {
+    public var run: RunID
+    public var store = StoreConfig()
+    public var models = ModelConfig()
+    public var sandbox = SandboxConfig()
+    /// Who resumes, as recorded in `run_resumed` (e.g. "nightshift resume (pid 42)").
+    public var by: String
+    /// Continue a run whose log lost its last events, recording the loss (`rollback_accepted`).
+    public var acceptRollback = false
+    /// Who accepts a rollback (the OS user, established by the front end).
+    public var decider = "unknown"
+
+    public init(run: RunID, by: String) {
+        self.run = run
+        self.by = by
+    }
+}
+
+/// Continuing a run from its log, for `resume`, the worker and any other front end: the same
+/// models, the same workspace (reattached, or made if it never was), the same MCP servers,
+/// sandbox, sealed files and policy watch as the process that started it.
+public enum ResumeRun {
+    /// - Throws: ``RuntimeError`` `busy` when another live process drives the run (nothing is done
+    ///   then); `lost` when the log went back and `acceptRollback` is off.
+    public static func resume(_ request: ResumeRequest, observer: RunObserver) async throws -> RunOutcome {
+        let store = try Adapters.openExistingStore(request.store)
+        let runID = request.run
+        guard try await store.summary(of: runID) != nil else {
+            if let lost = try await Leasing.lostRun(runID, store: store) { throw RuntimeError(.lost, lost) }
+            throw RuntimeError(.notFound, "no run \(runID) in \(request.store.db) (nightshift status lists the runs)")
+        }
+        // The lease first: only then may calls left in flight be put in doubt, or a half-made worktree be remade.
+        return try await Leasing.withLease(runID, store: store) { lease in
+            // Never act on a log that went back: what its lost events did would be done again.
+            if let rollback = try await Leasing.rollback(runID, store: store) {
+                guard request.acceptRollback else {
+                    throw RuntimeError(
+                        .lost, rollback.message + "; or continue with nightshift resume \(runID) --accept-rollback")
+                }
+                guard let head = try await store.summary(of: runID)?.headSeq else {
+                    throw RuntimeError(.lost, rollback.message)
+                }
+                try await store.append(
+                    [.rollbackAccepted(lostFrom: head + 1, lostThrough: rollback.witnessed, by: request.decider)],
+                    to: runID, expectedSeq: head, snapshot: nil, fence: lease)
+            }
+            return try await holding(request, lease: lease, store: store, observer: observer)
+        }
+    }
+
+    static func holding(
+        _ request: ResumeRequest, lease: Lease, store: SQLiteEventStore, observer: RunObserver
+    ) async throws -> RunOutcome {
+        let runID = request.run
+        let state = try await store.state(of: runID)
+        // The log ends before the run index's head: events were removed (or a file restored). Say
+        // that, rather than let the first append fail as if another writer had advanced the run.
+        if let head = try await store.summary(of: runID)?.headSeq, head > state.lastSeq {
+            throw RuntimeError(
+                .lost,
+                """
+                run \(runID)'s log ends at event \(state.lastSeq) but its index says it has \(head): events after \(state.lastSeq) \
+                are missing; nothing was done (nightshift audit verify \(runID) shows where)
+                """)
+        }
+        if state.isTerminal {
+            let reason: StopReason = state.status == .finished ? .finished : .failed(state.statusReason ?? "")
+            return RunOutcome(run: runID, reason: reason, alreadyEnded: true)
+        }
+        // The workspace must still be there (a worktree is reattached, never recreated empty).
+        // A worktree that was never recorded as made (the process died first) is made now, from the recorded repository.
+        var provision: (@Sendable () async throws -> [Event])?
+        var announce: [Event] = []
+        if state.branch == nil, let repository = state.settings.worktreeOf {
+            let make = Adapters.worktree(
+                repository: repository, run: runID,
+                worktreesRoot: URL(fileURLWithPath: state.workspace).deletingLastPathComponent().path, remake: true)
+            if (state.settings.toolServers ?? []).isEmpty {
+                provision = make
+            } else {
+                announce += try await make()
+            }
+        } else {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: state.workspace, isDirectory: &isDir), isDir.boolValue else {
+                let hint = state.branch.map { " Recreate it with: git worktree add \(state.workspace) \($0)" } ?? ""
+                throw RuntimeError(.notFound, "the run's workspace \(state.workspace) is missing.\(hint)")
+            }
+            if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
+        }
+        let sealed = Adapters.sealed([state.policySource, state.guidanceSource], workspace: state.workspace)
+        let hidden = try Adapters.hiddenPaths(
+            db: request.store.db, workspace: state.workspace, keyFile: request.models.keyFile)
+        let gitTrust = Adapters.gitTrust(state)
+        let isolation = try Adapters.isolation(
+            request.sandbox, sealed: sealed, hidden: hidden, policyNetwork: state.policy?.network)
+        let (model, http) = try await Adapters.models(request.models, recorded: state.model)
+        // The run's MCP servers, as recorded when it was created (variables are read from this environment).
+        let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
+        do {
+            tools = try await Adapters.tools(
+                isolation: isolation, servers: state.settings.toolServers ?? [], workspace: state.workspace,
+                sealed: sealed, hidden: hidden, git: gitTrust)
+        } catch {
+            try? await http?.shutdown()
+            throw error
+        }
+        let harness = Adapters.harness(
+            store: store, model: model, observer: observer.event, isolation: isolation, tools: tools.runner,
+            git: gitTrust)
+        if let first = try await store.read(runID, after: 0, limit: 1).first { observer.woke?(first.time) }
+        let reason = try await Adapters.finally(
+            {
+                // The policy file the run was started with is watched again; a change made while no process ran applies now.
+                // Not one inside the workspace: the agent could have made that change (the recorded version stays).
+                var watcher: PolicyWatcher?
+                if let source = state.policySource, let hash = state.policyHash {
+                    if Adapters.isInside(source, state.workspace) {
+                        observer.notice(Adapters.frozenNotice(source, kind: "policy"))
+                    } else {
+                        watcher = PolicyWatcher(
+                            path: source, recordedHash: hash, workspace: state.workspace, notice: observer.notice)
+                        if FileManager.default.fileExists(atPath: source) { watcher?.forceCheck() }
+                    }
+                }
+                // A guidance file edited while the run waited is a new version, recorded before the next step.
+                if let source = state.guidanceSource, Adapters.isInside(source, state.workspace) {
+                    observer.notice(Adapters.frozenNotice(source, kind: "guidance"))
+                } else if let source = state.guidanceSource, FileManager.default.fileExists(atPath: source),
+                    case let .guidanceSet(_, hash, _) = try GuidanceFile.event(path: source), hash != state.guidanceHash
+                {
+                    announce.append(try GuidanceFile.event(path: source))
+                }
+                return try await harness.drive(
+                    runID, resumedBy: request.by,
+                    announce: announce + [.isolationSet(mode: isolation.label)] + tools.started, provision: provision,
+                    policyChanges: PolicyWatcher.hook(watcher), lease: lease)
+            },
+            cleanup: {
+                await tools.stop()
+                try? await http?.shutdown()
+            })
+        return RunOutcome(run: runID, reason: reason, alreadyEnded: false)
+    }
+}

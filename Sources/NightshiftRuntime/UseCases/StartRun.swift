@@ -1,0 +1,192 @@
+import Foundation
+import NightshiftConfig
+public import NightshiftCore
+import NightshiftHands
+import NightshiftHarness
+import NightshiftSQLite
+import NightshiftModels
+
+/// Everything a new run is made from, as plain values.
+public struct StartRequest: Sendable {
+    /// A plan (tasks with checks), or a goal the planner role turns into one.
+    public enum Source: Sendable {
+        case plan(Plan)
+        case goal(String)
+    }
+    public var source: Source
+    /// The folder the agent works in. A git repository gets a worktree of its own unless `useWorktree` is off.
+    public var workspace: String
+    public var id: RunID?
+    public var useWorktree = true
+    /// MCP servers whose tools the model may use; recorded in the run so resume restarts them.
+    public var servers: [ToolServer] = []
+    /// A policy file (watched for edits when it lies outside the workspace).
+    public var policyPath: String?
+    /// A guidance file, in every context.
+    public var guidancePath: String?
+    public var reviewPlan = false
+    public var baseline = true
+    /// The worker's window in tokens; nil: by provider.
+    public var contextWindow: Int?
+    public var compactAt = 0.6
+    public var resetAt = 0.85
+    public var maxAttempts = 3
+    public var maxTurns = 200
+    public var stopOnBlocked = false
+    public var store = StoreConfig()
+    public var models = ModelConfig()
+    public var sandbox = SandboxConfig()
+
+    public init(source: Source, workspace: String = ".") {
+        self.source = source
+        self.workspace = workspace
+    }
+
+    /// Why these settings cannot make a run, in the words of the CLI's options; nil when they can.
+    public var problem: String? {
+        if case .plan = source, reviewPlan { return Self.reviewOwnPlan }
+        guard (0.05...0.99).contains(compactAt), (0.05...0.99).contains(resetAt), compactAt < resetAt else {
+            return
+                "--compact-at and --reset-at are shares of the window between 0.05 and 0.99, and --compact-at must be below --reset-at"
+        }
+        if let contextWindow, contextWindow < 2000 { return "--context-window must be at least 2000 tokens" }
+        guard maxAttempts >= 1 else { return "--max-attempts must be at least 1" }
+        guard maxTurns >= 1 else { return "--max-turns must be at least 1" }
+        if let id, !Self.isValidID(id.rawValue) { return "--id must be letters, digits, '-', '_' or '.'" }
+        return nil
+    }
+
+    public static let reviewOwnPlan =
+        "--review-plan is for a plan the planner makes (--goal); review your own plan file before running it"
+
+    static func isValidID(_ id: String) -> Bool {
+        !id.isEmpty && id.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+    }
+}
+
+/// Starting a run: checks everything that can be checked before anything is made (the plan,
+/// the policy, the guidance, the workspace, where the database lies, the sandbox, the models, the
+/// tool servers), takes the run's lease before the run exists, records it, and drives it until it
+/// finishes, fails or pauses.
+public enum StartRun {
+    public static func start(_ request: StartRequest, observer: RunObserver) async throws -> RunOutcome {
+        if let problem = request.problem { throw RuntimeError(.invalidInput, problem) }
+        let policyPath = request.policyPath.map { Workspace.canonical($0) }
+        // A bad policy fails before anything is made.
+        if let policyPath { _ = try PolicyFile.load(path: policyPath) }
+        let guidancePath = request.guidancePath.map { Workspace.canonical($0) }
+        let guidanceEvent = try guidancePath.map { try GuidanceFile.event(path: $0) }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: request.workspace, isDirectory: &isDir), isDir.boolValue else {
+            throw RuntimeError(
+                .notFound,
+                "the workspace \(request.workspace) does not exist or is not a folder: create it or pass another --workspace"
+            )
+        }
+        // The real path: the policy gateway judges absolute paths against it, as the file tools do.
+        var ws = Workspace.canonical(request.workspace)
+        let repository = request.useWorktree ? await GitWorkspace.repositoryRoot(ws) : nil
+        let keyFile = request.models.keyFile
+        // Working in the folder itself: refuse a database that would lie in the agent's reach
+        // before the database is made (a worktree lies elsewhere; checked again below).
+        if repository == nil { _ = try Adapters.hiddenPaths(db: request.store.db, workspace: ws, keyFile: keyFile) }
+        let store = try Adapters.openStore(request.store)
+        let runID = request.id ?? Adapters.newRunID()
+        if try await store.summary(of: runID) != nil {
+            throw RuntimeError(.exists, "a run with id \(runID) already exists in \(request.store.db)")
+        }
+        // A run of this id whose log was lost is reported, never silently started anew.
+        if let lost = try await Leasing.lostRun(runID, store: store) {
+            throw RuntimeError(.lost, lost + "; choose another --id")
+        }
+        // A git repository gets a worktree of its own, beside the database: the user's checkout is never touched.
+        // It is made while the first model call is in flight (the harness waits for it before any tool runs).
+        var announce: [Event] = []
+        var provision: (@Sendable () async throws -> [Event])?
+        var worktreeOf: String?
+        var gitLocation: RunSettings.GitLocation?
+        if let repository {
+            let root = Workspace.canonical(
+                URL(fileURLWithPath: request.store.db).deletingLastPathComponent().appendingPathComponent("worktrees")
+                    .path)
+            ws = GitWorkspace.plannedPath(run: runID, worktreesRoot: root)
+            worktreeOf = repository
+            let make = Adapters.worktree(repository: repository, run: runID, worktreesRoot: root)
+            if request.servers.isEmpty {
+                provision = make
+            } else {
+                // MCP servers run in the workspace and their tools are needed for the first call: make it first.
+                announce += try await make()
+            }
+        } else {
+            // Working in the folder itself: its repository, if any, is fixed now, before any tool
+            // runs; Nightshift's git never looks for a `.git` there again.
+            gitLocation = await GitWorkspace.discover(ws)
+        }
+        let gitTrust: GitWorkspace.Trust =
+            worktreeOf != nil ? .worktree : gitLocation.map { .repository($0) } ?? .none
+        let hidden = try Adapters.hiddenPaths(db: request.store.db, workspace: ws, keyFile: keyFile)
+        let policyEvent = try policyPath.map { try PolicyWatcher.event(path: $0, workspace: ws) }
+        let sealed = Adapters.sealed([policyPath, guidancePath], workspace: ws)
+        let policyNetwork: Bool? = if case let .policySet(p, _, _, _)? = policyEvent { p.network } else { nil }
+        let isolation = try Adapters.isolation(
+            request.sandbox, sealed: sealed, hidden: hidden, policyNetwork: policyNetwork)
+        let (model, http) = try await Adapters.models(request.models)
+        let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
+        do {
+            tools = try await Adapters.tools(
+                isolation: isolation, servers: request.servers, workspace: ws, sealed: sealed, hidden: hidden,
+                git: gitTrust)
+        } catch {
+            try? await http?.shutdown()
+            throw error
+        }
+        let harness = Adapters.harness(
+            store: store, model: model, observer: observer.event, isolation: isolation, tools: tools.runner,
+            git: gitTrust)
+        let profile = Adapters.contextProfile(model: request.models.model ?? "")
+        let loop = LoopSettings(
+            baseline: request.baseline, reviewPlan: request.reviewPlan,
+            contextWindow: request.contextWindow ?? profile.window, compactAtPercent: Int(request.compactAt * 100),
+            resetAtPercent: Int(request.resetAt * 100), bytesPerTokenX100: profile.bytesPerTokenX100)
+        let settings = RunSettings(
+            maxAttempts: request.maxAttempts, stopOnBlocked: request.stopOnBlocked,
+            maxTurnsPerAttempt: request.maxTurns, toolServers: request.servers.isEmpty ? nil : request.servers,
+            worktreeOf: worktreeOf, loop: loop, git: gitLocation)
+        let reason = try await Adapters.finally(
+            {
+                // The lease before the run exists: no other process can start driving it in between.
+                try await Leasing.withLease(runID, store: store) { lease in
+                    switch request.source {
+                    case let .plan(plan):
+                        try await harness.create(runID, title: plan.title, plan: plan, workspace: ws, settings: settings)
+                    case let .goal(goal):
+                        let title = String(goal.split(separator: "\n").first?.prefix(80) ?? "goal")
+                        try await harness.create(runID, title: title, goal: goal, workspace: ws, settings: settings)
+                    }
+                    var watcher: PolicyWatcher?
+                    if let policyPath, case let .policySet(_, _, hash, _)? = policyEvent {
+                        if Adapters.isInside(policyPath, ws) {
+                            observer.notice(Adapters.frozenNotice(policyPath, kind: "policy"))
+                        } else {
+                            watcher = PolicyWatcher(
+                                path: policyPath, recordedHash: hash, workspace: ws, notice: observer.notice)
+                        }
+                    }
+                    if let guidancePath, Adapters.isInside(guidancePath, ws) {
+                        observer.notice(Adapters.frozenNotice(guidancePath, kind: "guidance"))
+                    }
+                    return try await harness.drive(
+                        runID,
+                        announce: (policyEvent.map { [$0] } ?? []) + (guidanceEvent.map { [$0] } ?? []) + announce
+                            + [.isolationSet(mode: isolation.label)] + tools.started,
+                        provision: provision, policyChanges: PolicyWatcher.hook(watcher), lease: lease)
+                }
+            },
+            cleanup: {
+                await tools.stop()
+                try? await http?.shutdown()
+            })
+        return RunOutcome(run: runID, reason: reason, alreadyEnded: false)
+    }
+}
