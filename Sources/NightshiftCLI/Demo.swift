@@ -2,10 +2,10 @@ import ArgumentParser
 import Foundation
 import NightshiftConfig
 import NightshiftCore
-import NightshiftRuntime
 import NightshiftHands
 import NightshiftHarness
 import NightshiftModels
+import NightshiftRuntime
 
 #if canImport(Glibc)
 import Glibc

@@ -52,7 +52,9 @@ struct Inbox: AsyncParsableCommand {
                 let task = item.task?.rawValue ?? "-"
                 let kind = item.kind?.rawValue ?? "paused"
                 if json {
-                    var object: [String: Any] = ["run": item.run.rawValue, "task": task, "kind": kind, "reason": item.reason]
+                    var object: [String: Any] = [
+                        "run": item.run.rawValue, "task": task, "kind": kind, "reason": item.reason,
+                    ]
                     if let w = item.waiting {
                         object["call"] = w.call.id.rawValue
                         object["tool"] = w.call.name

@@ -2,9 +2,9 @@ import ArgumentParser
 import Crypto
 import Foundation
 import NightshiftCore
-import NightshiftRuntime
 import NightshiftHands
 import NightshiftHarness
+import NightshiftRuntime
 import NightshiftSQLite
 
 struct Status: AsyncParsableCommand {

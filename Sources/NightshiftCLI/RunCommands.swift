@@ -5,8 +5,8 @@ import NightshiftCore
 import NightshiftHands
 import NightshiftHarness
 import NightshiftModels
-import NightshiftSQLite
 import NightshiftRuntime
+import NightshiftSQLite
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -159,7 +159,8 @@ public struct ShellTool: TypedTool {
             idempotent: false,
             parametersSchema: """
                 {"type":"object","properties":{"command":{"type":"string"},"timeout_seconds":{"type":"integer"},"cwd":{"type":"string","description":"directory relative to the workspace"}},"required":["command"]}
-                """)
+                """,
+            traits: .runsCommand)
     }
 
     public struct Args: Decodable {
@@ -250,7 +251,8 @@ public struct WriteFileTool: TypedTool {
             idempotent: false,
             parametersSchema: """
                 {"type":"object","properties":{"path":{"type":"string"},"content":{"type":"string"}},"required":["path","content"]}
-                """)
+                """,
+            traits: .writesPath)
     }
 
     public struct Args: Decodable {
@@ -427,7 +429,8 @@ public struct EditFileTool: TypedTool {
             idempotent: false,
             parametersSchema: """
                 {"type":"object","properties":{"path":{"type":"string"},"old_string":{"type":"string"},"new_string":{"type":"string"},"replace_all":{"type":"boolean"}},"required":["path","old_string","new_string"]}
-                """)
+                """,
+            traits: .writesPath)
     }
 
     public struct Args: Decodable {

@@ -44,7 +44,8 @@ public enum Adapters {
         }
         for entry in options.roleModels {
             guard let eq = entry.firstIndex(of: "=") else {
-                throw RuntimeError(.invalidInput, "--role-model takes ROLE=SPEC, e.g. judge=anthropic:claude-sonnet-4-5")
+                throw RuntimeError(
+                    .invalidInput, "--role-model takes ROLE=SPEC, e.g. judge=anthropic:claude-sonnet-4-5")
             }
             let name = String(entry[..<eq])
             guard let role = Role(rawValue: name), Role.configurable.contains(role) else {
@@ -57,7 +58,8 @@ public enum Adapters {
             overrides.append((role, String(entry[entry.index(after: eq)...])))
         }
         guard let defaultSpec else {
-            throw RuntimeError(.invalidInput, "--model is required, e.g. --model openai:gpt-4o or --model scripted:scenario.yaml")
+            throw RuntimeError(
+                .invalidInput, "--model is required, e.g. --model openai:gpt-4o or --model scripted:scenario.yaml")
         }
         let keys = try KeySource(keyFile: options.keyFile)
         var pricing = PricingTable.defaults

@@ -22,7 +22,9 @@ public struct Checkpoint: Codable, Equatable {
     /// What is signed: versioned, one field per line, so no two checkpoints share a message.
     public var message: Data { Data("nightshift-checkpoint v1\n\(run)\n\(seq)\n\(hash)\n\(time)\n".utf8) }
 
-    public static func make(run: RunID, seq: Int64, hash: [UInt8], key: Curve25519.Signing.PrivateKey) throws -> Checkpoint {
+    public static func make(
+        run: RunID, seq: Int64, hash: [UInt8], key: Curve25519.Signing.PrivateKey
+    ) throws -> Checkpoint {
         var c = Checkpoint(
             run: run.rawValue, seq: seq, hash: hash.hex, time: Int64(Date().timeIntervalSince1970 * 1000),
             publicKey: key.publicKey.rawRepresentation.hexString, signature: "")
@@ -51,7 +53,9 @@ public struct Checkpoint: Codable, Equatable {
         for line in text.split(separator: "\n").reversed() {
             if let l = try? JSONDecoder().decode(Line.self, from: Data(line.utf8)) { return l.checkpoint }
         }
-        throw RuntimeError(.invalidInput, "\(path) holds no checkpoint (a line {\"checkpoint\": …}, as `nightshift audit export` writes)")
+        throw RuntimeError(
+            .invalidInput,
+            "\(path) holds no checkpoint (a line {\"checkpoint\": …}, as `nightshift audit export` writes)")
     }
 }
 
@@ -77,7 +81,8 @@ public enum AuditKey {
         }
         guard create else {
             throw RuntimeError(
-                .invalidInput, "no audit key at \(path): nothing was ever signed with it (nightshift audit export makes one)")
+                .invalidInput,
+                "no audit key at \(path): nothing was ever signed with it (nightshift audit export makes one)")
         }
         let key = Curve25519.Signing.PrivateKey()
         let dir = (path as NSString).deletingLastPathComponent

@@ -18,7 +18,8 @@ enum GuidanceFile {
             throw RuntimeError(.invalidInput, "the guidance file \(path) is empty")
         }
         guard data.count <= limit else {
-            throw RuntimeError(.invalidInput, "the guidance file \(path) is \(data.count) bytes; at most \(limit) are allowed")
+            throw RuntimeError(
+                .invalidInput, "the guidance file \(path) is \(data.count) bytes; at most \(limit) are allowed")
         }
         return .guidanceSet(source: path, hash: PolicyWatcher.sha256(text), text: Payload(text))
     }

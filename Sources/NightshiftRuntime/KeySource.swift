@@ -1,6 +1,6 @@
 import Foundation
-import NightshiftModels
 import NightshiftCore
+import NightshiftModels
 
 /// Where API keys come from: the environment, or a key file of `NAME=VALUE` lines (which wins).
 struct KeySource {
@@ -16,7 +16,9 @@ struct KeySource {
         for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let t = line.trimmingCharacters(in: .whitespaces)
             if t.isEmpty || t.hasPrefix("#") { continue }
-            guard let eq = t.firstIndex(of: "=") else { throw RuntimeError(.invalidInput, "\(keyFile):\(n + 1): expected NAME=VALUE") }
+            guard let eq = t.firstIndex(of: "=") else {
+                throw RuntimeError(.invalidInput, "\(keyFile):\(n + 1): expected NAME=VALUE")
+            }
             fromFile[String(t[..<eq]).replacingOccurrences(of: "export ", with: "")] = String(t[t.index(after: eq)...])
                 .trimmingCharacters(in: CharacterSet(charactersIn: "\"' "))
         }
@@ -26,7 +28,8 @@ struct KeySource {
         guard let variable = spec.keyVariable else { return nil }
         if let v = fromFile[variable] ?? ProcessInfo.processInfo.environment[variable], !v.isEmpty { return Secret(v) }
         if spec.keyRequired {
-            throw RuntimeError(.unavailable, "\(variable) is not set: export it, or pass --key-file FILE with a line \(variable)=…")
+            throw RuntimeError(
+                .unavailable, "\(variable) is not set: export it, or pass --key-file FILE with a line \(variable)=…")
         }
         return nil
     }

@@ -12,7 +12,9 @@ public enum Leasing {
     /// Holds `run`'s lease while `body` runs: taken first (a live holder elsewhere makes this a
     /// ``RuntimeError`` with code `busy`), renewed every ten seconds, released at the end whatever happened.
     /// Every append `body` makes with the lease is fenced: once taken over, this process stops.
-    public static func withLease<T>(_ run: RunID, store: any EventStore, _ body: (Lease) async throws -> T) async throws -> T {
+    public static func withLease<T>(
+        _ run: RunID, store: any EventStore, _ body: (Lease) async throws -> T
+    ) async throws -> T {
         let lease: Lease
         do {
             lease = try await store.acquireLease(
@@ -42,7 +44,9 @@ public enum Leasing {
 
     /// When the run's log ends before the head witnessed outside the database: how far it had
     /// reached, and a one-line account of what was lost. Nil when the log is where it was.
-    public static func rollback(_ run: RunID, store: any EventStore) async throws -> (witnessed: Int64, message: String)? {
+    public static func rollback(
+        _ run: RunID, store: any EventStore
+    ) async throws -> (witnessed: Int64, message: String)? {
         guard let witness = try await store.witnessedHead(of: run), let summary = try await store.summary(of: run)
         else { return nil }
         if witness.seq > summary.headSeq {

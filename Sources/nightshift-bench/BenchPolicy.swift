@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NightshiftCLI
 import NightshiftCore
+import NightshiftHands
 import NightshiftHarness
 import NightshiftSQLite
 
@@ -34,11 +35,12 @@ extension Bench {
                     ("mcp__docs__search", #"{"query":"how"}"#),
                     ("read_file", #"{"path":"README.md"}"#),
                 ]
+                let traits = ToolCatalog(ToolBox.standard(isolation: .none(reason: "bench")).specs).traits
                 var sink = 0
                 let t0 = ContinuousClock.now
                 for i in 0..<decisions {
                     let (tool, args) = calls[i % calls.count]
-                    sink &+= policy.decide(tool: tool, arguments: args).rule.utf8.count
+                    sink &+= policy.decide(tool: tool, arguments: args, traits: traits[tool] ?? []).rule.utf8.count
                 }
                 let perDecisionUs = ms(ContinuousClock.now - t0) * 1000 / Double(decisions)
                 let commitMs = try rawCommitMs(dir: dir)

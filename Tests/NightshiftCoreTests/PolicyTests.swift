@@ -4,6 +4,14 @@ import Testing
 
 /// The gateway's decisions are a pure function of (policy, call): one table, every row a case.
 @Suite struct PolicyTests {
+    /// The traits the built-in tools declare (a Hands test checks that their specs say so).
+    static let traits: [String: ToolTraits] = [
+        "shell": .runsCommand, "write_file": .writesPath, "edit_file": .writesPath,
+    ]
+    static func decide(_ p: Policy, _ tool: String, _ args: String) -> PolicyVerdict {
+        p.decide(tool: tool, arguments: args, traits: traits[tool] ?? [])
+    }
+
     static let policy = Policy(
         rules: [
             PolicyRule(
@@ -50,7 +58,7 @@ import Testing
 
     @Test func everyRowOfTheTable() {
         for row in Self.table {
-            let v = Self.policy.decide(tool: row.tool, arguments: row.args)
+            let v = Self.decide(Self.policy, row.tool, row.args)
             #expect(
                 v.effect == row.effect && v.rule == row.rule,
                 "\(row.tool) \(row.args) → \(v.effect) by \(v.rule), expected \(row.effect) by \(row.rule)")
@@ -61,12 +69,12 @@ import Testing
     @Test func askForProtectedEditsWhenThePolicySaysSo() {
         var p = Self.policy
         p.protectedEffect = .ask
-        #expect(p.decide(tool: "write_file", arguments: #"{"path":"tests/t.py","content":""}"#).effect == .ask)
+        #expect(Self.decide(p, "write_file", #"{"path":"tests/t.py","content":""}"#).effect == .ask)
         // A new file beside the protected ones is not protected by a rule on other files.
         var narrow = Policy(protectedPaths: ["tests/test_old.py"])
         narrow.defaultEffect = .allow
         #expect(
-            narrow.decide(tool: "write_file", arguments: #"{"path":"tests/test_new.py","content":""}"#).effect == .allow
+            Self.decide(narrow, "write_file", #"{"path":"tests/test_new.py","content":""}"#).effect == .allow
         )
     }
 
@@ -99,5 +107,18 @@ import Testing
         for bad in ["-1", "1.2.3", "abc", "", "1.", "0.0000000000001", "99999999999"] {
             #expect(Money.parseUSD(bad) == nil, "\(bad)")
         }
+    }
+
+    /// The ratchet reads what a tool declares, not its name: an MCP tool that writes its `path` is
+    /// refused on a protected file, and a built-in name without the trait is not judged as a writer.
+    @Test func theRatchetAsksTheToolsTraitsNotItsName() {
+        let p = Policy(defaultEffect: .allow, protectedPaths: ["tests/**"])
+        let args = #"{"path":"tests/t.py","content":""}"#
+        #expect(p.decide(tool: "mcp__fs__write", arguments: args, traits: .writesPath).effect == .deny)
+        #expect(p.decide(tool: "mcp__fs__write", arguments: args, traits: []).effect == .allow)
+        #expect(p.decide(tool: "write_file", arguments: args, traits: []).effect == .allow)
+        let rm = #"{"command":"rm -f tests/t.py"}"#
+        #expect(p.decide(tool: "mcp__sh__run", arguments: rm, traits: .runsCommand).effect == .deny)
+        #expect(p.decide(tool: "shell", arguments: rm, traits: []).effect == .allow)
     }
 }

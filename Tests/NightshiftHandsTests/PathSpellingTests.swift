@@ -11,6 +11,8 @@ import Glibc
 /// then opens a file. For a rule to hold, every spelling of one file must reach the gateway as the
 /// same path, and a spelling that names another file than it seems must be refused by the tool.
 @Suite struct PathSpellingTests {
+    /// What the built-in tools declare, from their own specs.
+    static let traits = ToolCatalog(ToolBox.standard(isolation: .none(reason: "test")).specs).traits
     static let policy = Policy(
         rules: [
             PolicyRule(
@@ -43,7 +45,8 @@ import Glibc
         let (root, _) = try setup()
         for spelling in spellings(root) {
             let args = String(decoding: try JSONSerialization.data(withJSONObject: ["path": spelling]), as: UTF8.self)
-            let verdict = Self.policy.decide(tool: "read_file", arguments: args, workspace: root)
+            let verdict = Self.policy.decide(
+                tool: "read_file", arguments: args, traits: Self.traits["read_file"] ?? [], workspace: root)
             #expect(verdict.effect == .deny, "\(spelling) → \(verdict)")
         }
     }
@@ -67,11 +70,15 @@ import Glibc
             let args = String(
                 decoding: try JSONSerialization.data(withJSONObject: ["path": spelling, "content": "x"]), as: UTF8.self)
             #expect(
-                Self.policy.decide(tool: "write_file", arguments: args, workspace: root).effect == .deny, "\(spelling)")
+                Self.policy.decide(
+                    tool: "write_file", arguments: args, traits: Self.traits["write_file"] ?? [], workspace: root
+                ).effect == .deny, "\(spelling)")
             let command = String(
                 decoding: try JSONSerialization.data(withJSONObject: ["command": "rm \(spelling)"]), as: UTF8.self)
             #expect(
-                Self.policy.decide(tool: "shell", arguments: command, workspace: root).effect == .deny, "rm \(spelling)"
+                Self.policy.decide(
+                    tool: "shell", arguments: command, traits: Self.traits["shell"] ?? [], workspace: root
+                ).effect == .deny, "rm \(spelling)"
             )
         }
     }
@@ -85,7 +92,10 @@ import Glibc
         for path in ["docs/link/token.txt", "token"] {
             let args = #"{"path":"\#(path)"}"#
             // looks harmless…
-            #expect(Self.policy.decide(tool: "read_file", arguments: args, workspace: root).effect == .allow)
+            #expect(
+                Self.policy.decide(
+                    tool: "read_file", arguments: args, traits: Self.traits["read_file"] ?? [], workspace: root
+                ).effect == .allow)
             let r = await tools.run(
                 ToolCall(id: CallID("m1.1"), name: "read_file", arguments: Payload(args)), workspace: root)
             #expect(!r.ok)  // …and is refused

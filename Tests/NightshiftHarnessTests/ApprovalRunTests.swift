@@ -262,4 +262,33 @@ import Testing
         ])
         #expect(badPolicy.status == 1 && badPolicy.stderr.contains("plan.yaml:1"), "\(badPolicy.stderr)")
     }
+
+    /// A paused run is cancelled from the command line: it ends as failed with who and why, it
+    /// cannot be resumed, and the call that waited never runs.
+    @Test func aCancelledRunEndsAndIsNeverResumed() async throws {
+        let (root, ws, args) = try setup(
+            scenario: """
+                tasks:
+                  ship:
+                    - tools:
+                        - shell: {command: "echo shipped >> release.log"}
+                      done: shipped
+                """)
+        let db = root + "/ns.db"
+        let run = try await nightshift(["run", "--id", "c", "-q", "--unsandboxed"] + args)
+        #expect(run.status == 3, "\(run.stdout)\(run.stderr)")
+        let blank = try await nightshift(["cancel", "c", "--db", db, "--reason", "  "])
+        #expect(blank.status == 1 && blank.stderr.contains("may not be blank"), "\(blank.stderr)")
+        let cancel = try await nightshift(["cancel", "c", "--db", db, "--reason", "wrong release"])
+        #expect(cancel.status == 0 && cancel.stdout.contains("run c cancelled"), "\(cancel.stdout)\(cancel.stderr)")
+        let status = try await nightshift(["status", "c", "--db", db])
+        #expect(status.stdout.contains("failed") && status.stdout.contains("wrong release"), "\(status.stdout)")
+        let resume = try await nightshift(["resume", "c", "--db", db, "-q", "--unsandboxed"])
+        #expect(resume.status == 4 && resume.stdout.contains("already failed"), "\(resume.stdout)\(resume.stderr)")
+        let again = try await nightshift(["cancel", "c", "--db", db, "--reason", "twice"])
+        #expect(again.status == 1 && again.stderr.contains("already failed"), "\(again.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: ws + "/release.log"))
+        let inbox = try await nightshift(["inbox", "--db", db])
+        #expect(inbox.stdout.contains("nothing waits"), "\(inbox.stdout)")
+    }
 }

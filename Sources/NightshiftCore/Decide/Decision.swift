@@ -34,10 +34,13 @@ public enum StopReason: Sendable, Equatable {
     case paused(String)
 }
 
-/// The tools a harness offers, as the decision function needs them: name → declared idempotency.
+/// The tools a harness offers, as the decision function needs them: by name, each one's declared
+/// idempotency and traits.
 public struct ToolCatalog: Sendable, Equatable {
     public var idempotent: [String: Bool]
+    public var traits: [String: ToolTraits]
     public init(_ specs: [ToolSpec]) {
         idempotent = Dictionary(specs.map { ($0.name, $0.idempotent) }, uniquingKeysWith: { a, _ in a })
+        traits = Dictionary(specs.map { ($0.name, $0.traits) }, uniquingKeysWith: { a, _ in a })
     }
 }

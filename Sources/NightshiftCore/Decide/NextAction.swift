@@ -87,7 +87,7 @@ extension RunState {
             if !p.requested, p.call.name == ToolSpec.note.name { return .emit(noteEvents(p.call)) }
             if !p.requested, p.call.name == ToolSpec.escalate.name { return .emit(escalateEvents(p.call)) }
             if !p.requested, policy != nil, tools.idempotent[p.call.name] != nil {
-                if let gate = gateway(p) { return .emit(gate) }
+                if let gate = gateway(p, traits: tools.traits[p.call.name] ?? []) { return .emit(gate) }
             }
             if !p.requested {
                 guard let idempotent = tools.idempotent[p.call.name] else {
@@ -235,7 +235,8 @@ extension RunState {
                 return [
                     .escalated(task: task.id, reason: why),
                     .runPaused(
-                        reason: "escalated: \(why); check the judge model and resume (it is asked again)", kind: .escalation),
+                        reason: "escalated: \(why); check the judge model and resume (it is asked again)",
+                        kind: .escalation),
                 ]
             }
             if let stop = breakerOrBudget(forModelCall: true) { return stop }
@@ -278,7 +279,9 @@ extension RunState {
                     .taskAttemptFailed(
                         task: task.id, attempt: progress.attempts,
                         feedback: Payload("The judge escalated this task:\n" + listed)),
-                    .runPaused(reason: "escalated: \(why); answer with nightshift answer \(run) … and resume", kind: .escalation),
+                    .runPaused(
+                        reason: "escalated: \(why); answer with nightshift answer \(run) … and resume",
+                        kind: .escalation),
                 ]
             }
         }
@@ -331,7 +334,7 @@ extension RunState {
 
     /// The policy gateway for the next proposed call: nil when it may be requested now; otherwise
     /// the events that decide it (a refusal, a pause for approval, a tripped breaker, a budget).
-    private func gateway(_ p: PendingTool) -> [Event]? {
+    private func gateway(_ p: PendingTool, traits: ToolTraits) -> [Event]? {
         guard let policy else { return nil }
         switch (p.verdict, p.approved) {
         case (nil, _):
@@ -347,10 +350,13 @@ extension RunState {
                         call: p.call.id,
                         result: .failure("refused: this exact call was denied before; a human has been asked")),
                     .escalated(task: current.map { tasks[$0].id }, reason: why),
-                    .runPaused(reason: "escalated: \(why); answer with nightshift answer \(run) … and resume", kind: .escalation),
+                    .runPaused(
+                        reason: "escalated: \(why); answer with nightshift answer \(run) … and resume",
+                        kind: .escalation),
                 ]
             }
-            let verdict = policy.decide(tool: p.call.name, arguments: p.call.arguments.text, workspace: workspace)
+            let verdict = policy.decide(
+                tool: p.call.name, arguments: p.call.arguments.text, traits: traits, workspace: workspace)
             var events: [Event] = [
                 .toolDecided(call: p.call.id, effect: verdict.effect, rule: verdict.rule, reason: verdict.reason)
             ]
@@ -401,7 +407,8 @@ extension RunState {
             .toolFinished(
                 call: call.id, result: ToolResult(ok: true, output: "escalated; the run waits for a human's answer")),
             .runPaused(
-                reason: "escalated by the agent: \(kept.prefix(300)); answer with nightshift answer \(run) … and resume",
+                reason:
+                    "escalated by the agent: \(kept.prefix(300)); answer with nightshift answer \(run) … and resume",
                 kind: .escalation),
         ]
     }

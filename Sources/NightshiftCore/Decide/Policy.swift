@@ -110,22 +110,21 @@ public struct PolicyVerdict: Sendable, Equatable {
     public var reason: String
 }
 
-/// Tools that write the file named by their `path` argument (the ratchet applies to them).
-let writingTools: Set<String> = ["write_file", "edit_file"]
-
 extension Policy {
     /// Decides one call. Pure: the same policy and call give the same verdict.
     /// - Parameter workspace: the run's workspace (a real path); an absolute `path` argument inside
     ///   it is judged by its path relative to it, as the file tools resolve it.
-    public func decide(tool: String, arguments: String, workspace: String? = nil) -> PolicyVerdict {
+    /// - Parameter traits: what the tool's spec declares about its arguments (``ToolTraits``).
+    public func decide(tool: String, arguments: String, traits: ToolTraits, workspace: String? = nil) -> PolicyVerdict {
         let args = (try? JSONSerialization.jsonObject(with: Data(arguments.utf8))) as? [String: Any] ?? [:]
         // Native copies once: matching a bridged string against 200 rules would convert it 200 times.
         let command =
-            tool == "shell" ? (args["command"] as? String).map { String(decoding: Array($0.utf8), as: UTF8.self) } : nil
+            traits.contains(.runsCommand)
+            ? (args["command"] as? String).map { String(decoding: Array($0.utf8), as: UTF8.self) } : nil
         let path = (args["path"] as? String).map {
             Policy.normalize(String(decoding: Array($0.utf8), as: UTF8.self), workspace: workspace)
         }
-        if let path, writingTools.contains(tool),
+        if let path, traits.contains(.writesPath),
             let glob = protectedPaths.first(where: { Glob.matches($0, path, pathMode: true) })
         {
             return PolicyVerdict(

@@ -328,8 +328,9 @@ public struct EventEnvelope: Sendable, Equatable {
     public var event: Event
     /// SHA-256(previous hash ‖ canonical bytes of this envelope's body).
     public var hash: [UInt8]
-    public init(run: RunID, seq: Int64, time: Timestamp, actor: EventActor, schemaVersion: Int, event: Event, hash: [UInt8])
-    {
+    public init(
+        run: RunID, seq: Int64, time: Timestamp, actor: EventActor, schemaVersion: Int, event: Event, hash: [UInt8]
+    ) {
         self.run = run
         self.seq = seq
         self.time = time

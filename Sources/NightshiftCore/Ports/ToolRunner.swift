@@ -8,12 +8,29 @@ public struct ToolSpec: Sendable, Equatable {
     public var idempotent: Bool
     /// JSON Schema of the arguments object.
     public var parametersSchema: String
-    public init(name: String, description: String, idempotent: Bool, parametersSchema: String) {
+    /// What the gateway must know about the tool's arguments to judge a call: declared by the
+    /// tool, so the core never needs to know a tool by its name.
+    public var traits: ToolTraits
+    public init(
+        name: String, description: String, idempotent: Bool, parametersSchema: String, traits: ToolTraits = []
+    ) {
         self.name = name
         self.description = description
         self.idempotent = idempotent
         self.parametersSchema = parametersSchema
+        self.traits = traits
     }
+}
+
+/// How a tool's arguments bear on the policy: which argument the protected-path ratchet reads.
+public struct ToolTraits: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// Its `path` argument names a workspace file it writes: protected paths refuse it.
+    public static let writesPath = ToolTraits(rawValue: 1 << 0)
+    /// Its `command` argument is a shell command: rules with `command:` match it, and a command
+    /// that would change a protected path is refused.
+    public static let runsCommand = ToolTraits(rawValue: 1 << 1)
 }
 
 extension ToolSpec {

@@ -3,8 +3,8 @@ import NightshiftConfig
 public import NightshiftCore
 import NightshiftHands
 import NightshiftHarness
-import NightshiftSQLite
 import NightshiftModels
+import NightshiftSQLite
 
 /// Everything a new run is made from, as plain values.
 public struct StartRequest: Sendable {
@@ -159,7 +159,8 @@ public enum StartRun {
                 try await Leasing.withLease(runID, store: store) { lease in
                     switch request.source {
                     case let .plan(plan):
-                        try await harness.create(runID, title: plan.title, plan: plan, workspace: ws, settings: settings)
+                        try await harness.create(
+                            runID, title: plan.title, plan: plan, workspace: ws, settings: settings)
                     case let .goal(goal):
                         let title = String(goal.split(separator: "\n").first?.prefix(80) ?? "goal")
                         try await harness.create(runID, title: title, goal: goal, workspace: ws, settings: settings)
