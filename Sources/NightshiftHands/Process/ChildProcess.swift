@@ -1,3 +1,4 @@
+import CNightshiftSpawn
 import Foundation
 
 #if canImport(Glibc)

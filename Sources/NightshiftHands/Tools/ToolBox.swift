@@ -1,0 +1,73 @@
+import Foundation
+public import NightshiftCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built-in tools, confined to the run's workspace: file tools resolve every path inside it
+/// and follow no link; commands run in the run's isolation (bubblewrap unless the run says
+/// otherwise); the environment is an allowlist, never inherited.
+public struct ToolBox: ToolRunner {
+    public let tools: [any Tool]
+    /// Absolute paths inside the workspace that the file tools may read but never write (the run's
+    /// own policy and guidance); the sandbox keeps them read-only for commands.
+    public let sealed: Set<String>
+    /// Nightshift's own files or folders that lie inside the workspace (the database's folder, a
+    /// key file): no file tool may read, list or write them; the sandbox hides them from commands.
+    public let hidden: [String]
+
+    public init(tools: [any Tool], sealed: Set<String> = [], hidden: [String] = []) {
+        self.tools = tools
+        self.sealed = sealed
+        self.hidden = hidden
+    }
+
+    /// shell, read_file, write_file, edit_file, list_files, grep, git. Commands run with `isolation`;
+    /// Nightshift's own git runs with `git` (see ``GitWorkspace``).
+    public static func standard(
+        isolation: Isolation, limits: ToolLimits = ToolLimits(), sealed: Set<String> = [],
+        hidden: [String] = [], git: GitWorkspace = GitWorkspace()
+    ) -> ToolBox {
+        ToolBox(
+            tools: [
+                ShellTool(isolation: isolation, limits: limits), ReadFileTool(limits: limits), WriteFileTool(),
+                EditFileTool(limits: limits), ListFilesTool(limits: limits), GrepTool(limits: limits),
+                GitTool(limits: limits, git: git),
+            ],
+            sealed: sealed, hidden: hidden)
+    }
+
+    public var specs: [ToolSpec] { tools.map(\.spec) }
+
+    /// The shell's own timeout (as the call asks, within the limits) plus a minute; git's four
+    /// commands at most; a minute for a file tool, which never waits on anything but the disk.
+    public func deadline(for call: ToolCall) -> Duration? {
+        switch call.name {
+        case "shell":
+            struct Timeout: Decodable { var timeout_seconds: Int? }
+            let asked = (try? JSONDecoder().decode(Timeout.self, from: Data(call.arguments.text.utf8)))?.timeout_seconds
+            let limits = ToolLimits()
+            return .seconds(min(max(asked ?? limits.defaultTimeoutSeconds, 1), limits.maxTimeoutSeconds) + 60)
+        case "git": return .seconds(300)
+        default: return .seconds(60)
+        }
+    }
+
+    public func run(_ call: ToolCall, workspace: String) async -> ToolResult {
+        guard let tool = tools.first(where: { $0.spec.name == call.name }) else {
+            return .failure("unknown tool '\(call.name)'")
+        }
+        let ws: Workspace
+        do { ws = try Workspace(workspace, hidden: hidden) } catch { return .failure(error.message) }
+        if !sealed.isEmpty, ["write_file", "edit_file"].contains(call.name),
+            let object = try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8)) as? [String: Any],
+            let path = object["path"] as? String, let resolved = try? ws.resolve(path),
+            sealed.contains(resolved) || sealed.contains(Workspace.realPath(resolved) ?? resolved)
+        {
+            return .failure(
+                "\(call.name): refused: \(path) is the run's own policy or guidance, which the agent may not change")
+        }
+        return await tool.run(arguments: call.arguments.text, workspace: ws, call: call.id)
+    }
+}
