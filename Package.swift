@@ -118,6 +118,9 @@ let package = Package(
             resources: [.copy("Golden")],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "NightshiftConfigTests", dependencies: ["NightshiftCore", "NightshiftConfig"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "NightshiftHandsTests", dependencies: ["NightshiftCore", "NightshiftHands", "NightshiftTesting"],
             swiftSettings: swiftSettings),
         .testTarget(

@@ -18,8 +18,9 @@ import Testing
             "tasks:\n  t:\n    - tools:\n        - shell: {command: 'touch a'}\n      done: ok\n", file: "s.yaml")
         let harness = Harness(
             store: store, model: ScriptedModel(scenario: scenario),
-            tools: ToolBox.standard(isolation: .none(reason: "t")),
-            checks: ShellCheckRunner(isolation: .none(reason: "t")))
+            // Twins: the policy decides before any tool runs, so no shell is needed to show it.
+            tools: InMemoryToolRunner([InMemoryToolRunner.constant("shell", traits: .runsCommand)]),
+            checks: InMemoryCheckRunner())
         let run = RunID("d")
         try await harness.create(
             run, title: "d", plan: Plan(title: "d", tasks: [PlanTask(id: TaskID("t"), description: "d", checks: [])]),

@@ -60,7 +60,7 @@ public struct ToolBox: ToolRunner {
         }
         let ws: Workspace
         do { ws = try Workspace(workspace, hidden: hidden) } catch { return .failure(error.message) }
-        if !sealed.isEmpty, ["write_file", "edit_file"].contains(call.name),
+        if !sealed.isEmpty, tool.spec.traits.contains(.writesPath),
             let object = try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8)) as? [String: Any],
             let path = object["path"] as? String, let resolved = try? ws.resolve(path),
             sealed.contains(resolved) || sealed.contains(Workspace.realPath(resolved) ?? resolved)
