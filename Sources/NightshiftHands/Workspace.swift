@@ -26,11 +26,12 @@ public struct Workspace: Sendable {
     /// - Throws: ``WorkspaceError`` if the directory does not exist.
     public init(_ path: String, hidden: [String] = []) throws(WorkspaceError) {
         guard let real = Workspace.realPath(path) else {
-            throw WorkspaceError("the workspace \(path) does not exist: create it or pass another --workspace")
+            throw WorkspaceError(
+                "the workspace \(path) does not exist: create it or pass another --workspace", code: .missing)
         }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: real, isDirectory: &isDir), isDir.boolValue else {
-            throw WorkspaceError("the workspace \(path) is not a directory")
+            throw WorkspaceError("the workspace \(path) is not a directory", code: .missing)
         }
         root = real
         acceptsAbsolute = URL(fileURLWithPath: path).standardizedFileURL.path == real
@@ -50,12 +51,13 @@ public struct Workspace: Sendable {
 
     /// Resolves a tool's path argument to an absolute path inside the workspace.
     public func resolve(_ path: String) throws(WorkspaceError) -> String {
-        guard !path.isEmpty else { throw WorkspaceError("the path is empty") }
-        guard !path.contains("\0") else { throw WorkspaceError("the path contains a NUL byte") }
+        guard !path.isEmpty else { throw WorkspaceError("the path is empty", code: .invalidPath) }
+        guard !path.contains("\0") else { throw WorkspaceError("the path contains a NUL byte", code: .invalidPath) }
         var relative = path
         if path.hasPrefix("/") {
             guard acceptsAbsolute, path == root || path.hasPrefix(root + "/") else {
-                throw WorkspaceError("refused: \(path) is outside the workspace (use a path relative to the workspace)")
+                throw WorkspaceError(
+                    "refused: \(path) is outside the workspace (use a path relative to the workspace)", code: .outside)
             }
             relative = String(path.dropFirst(root.count))
         }
@@ -64,14 +66,17 @@ public struct Workspace: Sendable {
             switch component {
             case ".": continue
             case "..":
-                guard !parts.isEmpty else { throw WorkspaceError("refused: \(path) leads outside the workspace") }
+                guard !parts.isEmpty else {
+                    throw WorkspaceError("refused: \(path) leads outside the workspace", code: .outside)
+                }
                 parts.removeLast()
             default: parts.append(String(component))
             }
         }
         if parts.contains(where: Workspace.isGitMetadata) {
             throw WorkspaceError(
-                "refused: \(path) is inside .git, git's own metadata, which tools may not touch (use the git tool)")
+                "refused: \(path) is inside .git, git's own metadata, which tools may not touch (use the git tool)",
+                code: .protected)
         }
         // Walk the existing prefix: no component may be a symbolic link.
         var current = root
@@ -87,20 +92,22 @@ public struct Workspace: Sendable {
                 let shown = parts[...i].joined(separator: "/")
                 guard let target = Workspace.realPath(next) else {
                     throw WorkspaceError(
-                        "refused: \(shown) is a dangling symbolic link; file tools do not follow links")
+                        "refused: \(shown) is a dangling symbolic link; file tools do not follow links", code: .link)
                 }
                 guard target == root || target.hasPrefix(root + "/") else {
-                    throw WorkspaceError("refused: \(shown) is a symbolic link that leads outside the workspace")
+                    throw WorkspaceError(
+                        "refused: \(shown) is a symbolic link that leads outside the workspace", code: .link)
                 }
                 throw WorkspaceError(
-                    "refused: \(shown) is a symbolic link to \(self.relative(target)); file tools do not follow links: use that path"
-                )
+                    "refused: \(shown) is a symbolic link to \(self.relative(target)); file tools do not follow links: use that path",
+                    code: .link)
             }
             current = next
         }
         if isHidden(current) {
             throw WorkspaceError(
-                "refused: \(path) is Nightshift's own (its database or keys), not part of the agent's workspace")
+                "refused: \(path) is Nightshift's own (its database or keys), not part of the agent's workspace",
+                code: .protected)
         }
         return current
     }
@@ -131,8 +138,33 @@ public struct Workspace: Sendable {
     }
 }
 
+/// Why a workspace or a path in it cannot be used: one line for the model or the person, and a
+/// code that says which line of defence refused it.
 public struct WorkspaceError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A struct over a private enum, so adding a code does not break callers' switches.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable { case missing, invalidPath, outside, link, protected, git }
+        private let base: Base
+        private init(_ b: Base) { base = b }
+        /// The workspace does not exist or is not a folder.
+        public static let missing = Code(.missing)
+        /// An empty path, or one with a NUL byte.
+        public static let invalidPath = Code(.invalidPath)
+        /// The path leads outside the workspace.
+        public static let outside = Code(.outside)
+        /// A component is a symbolic link (file tools follow none).
+        public static let link = Code(.link)
+        /// Git's metadata, or Nightshift's own files: never the agent's.
+        public static let protected = Code(.protected)
+        /// Making or reattaching the run's worktree failed.
+        public static let git = Code(.git)
+        public var description: String { base.rawValue }
+    }
+    public var code: Code
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String, code: Code) {
+        self.message = message
+        self.code = code
+    }
     public var description: String { message }
 }

@@ -228,7 +228,7 @@ public struct Harness: Sendable {
                         // not be what every resume stumbles on again.
                         let reason =
                             "the model's response reported impossible usage (\(why)); it was not recorded. Check the provider, then resume"
-                        throw ModelError(reason, needsAttention: true)
+                        throw ModelError(reason, code: .badResponse, needsAttention: true)
                     }
                     events = [
                         .modelResponded(

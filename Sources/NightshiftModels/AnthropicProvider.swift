@@ -193,7 +193,7 @@ struct AnthropicAccumulator: ResponseAccumulator {
             }
             throw .fatal(
                 ModelError(
-                    "the provider reported \(message)",
+                    "the provider reported \(message)", code: .rejected,
                     needsAttention: kind == "authentication_error" || kind == "permission_error"))
         default:
             break  // ping, content_block_stop, unknown future events
@@ -249,7 +249,7 @@ struct AnthropicAccumulator: ResponseAccumulator {
             throw .fatal(
                 ModelError(
                     "the response hit max_tokens in the middle of a tool call: raise the model's output limit",
-                    needsAttention: true))
+                    code: .badResponse, needsAttention: true))
         }
         return (text, calls, usage, model ?? configuredModel)
     }

@@ -17,29 +17,35 @@ public enum ModelSpec: Equatable, Sendable, CustomStringConvertible {
     public static func parse(_ text: String) throws(ModelError) -> ModelSpec {
         func split(_ rest: Substring, _ kind: String) throws(ModelError) -> (String, String) {
             guard let hash = rest.lastIndex(of: "#") else {
-                throw ModelError("'\(text)' needs a model after '#', e.g. \(kind):http://127.0.0.1:11434/v1#llama3")
+                throw ModelError(
+                    "'\(text)' needs a model after '#', e.g. \(kind):http://127.0.0.1:11434/v1#llama3",
+                    code: .invalidSpec)
             }
             let url = String(rest[..<hash]), model = String(rest[rest.index(after: hash)...])
             guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
-                throw ModelError("'\(text)': the base URL must start with http:// or https://")
+                throw ModelError("'\(text)': the base URL must start with http:// or https://", code: .invalidSpec)
             }
-            guard !model.isEmpty else { throw ModelError("'\(text)': the model name after '#' is empty") }
+            guard !model.isEmpty else {
+                throw ModelError("'\(text)': the model name after '#' is empty", code: .invalidSpec)
+            }
             return (url.hasSuffix("/") ? String(url.dropLast()) : url, model)
         }
-        guard let colon = text.firstIndex(of: ":") else { throw ModelError(usage(text)) }
+        guard let colon = text.firstIndex(of: ":") else { throw ModelError(usage(text), code: .invalidSpec) }
         let kind = String(text[..<colon]), rest = text[text.index(after: colon)...]
         switch kind {
         case "scripted":
             guard !rest.isEmpty else {
-                throw ModelError("scripted: needs a scenario file, e.g. scripted:scenario.yaml")
+                throw ModelError("scripted: needs a scenario file, e.g. scripted:scenario.yaml", code: .invalidSpec)
             }
             return .scripted(path: String(rest))
         case "openai":
-            guard !rest.isEmpty else { throw ModelError("openai: needs a model name, e.g. openai:gpt-4o") }
+            guard !rest.isEmpty else {
+                throw ModelError("openai: needs a model name, e.g. openai:gpt-4o", code: .invalidSpec)
+            }
             return .openAI(model: String(rest), baseURL: openAIBaseURL, compatible: false)
         case "anthropic":
             guard !rest.isEmpty else {
-                throw ModelError("anthropic: needs a model name, e.g. anthropic:claude-sonnet-4-5")
+                throw ModelError("anthropic: needs a model name, e.g. anthropic:claude-sonnet-4-5", code: .invalidSpec)
             }
             return .anthropic(model: String(rest), baseURL: anthropicBaseURL, compatible: false)
         case "openai-compatible":
@@ -49,7 +55,7 @@ public enum ModelSpec: Equatable, Sendable, CustomStringConvertible {
             let (url, model) = try split(rest, kind)
             return .anthropic(model: model, baseURL: url, compatible: true)
         default:
-            throw ModelError(usage(text))
+            throw ModelError(usage(text), code: .invalidSpec)
         }
     }
 

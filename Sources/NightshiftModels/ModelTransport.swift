@@ -97,16 +97,17 @@ extension ModelHTTPClient {
                 switch e {
                 case let .fatal(error):
                     throw ModelError(
-                        secret?.scrub(error.message) ?? error.message, needsAttention: error.needsAttention)
+                        secret?.scrub(error.message) ?? error.message, code: error.code,
+                        needsAttention: error.needsAttention)
                 case let .retryable(reason, retryAfter):
                     let reason = secret?.scrub(reason) ?? reason
                     if let retryAfter, retryAfter > settings.maxRetryAfter {
                         throw ModelError(
-                            "\(reason); the provider asks to wait \(milliseconds(retryAfter) / 1000) s, longer than this run waits: resume later"
-                        )
+                            "\(reason); the provider asks to wait \(milliseconds(retryAfter) / 1000) s, longer than this run waits: resume later",
+                            code: .unavailable)
                     }
                     guard attempt < settings.maxAttempts else {
-                        throw ModelError("\(reason) (gave up after \(attempt) attempts)")
+                        throw ModelError("\(reason) (gave up after \(attempt) attempts)", code: .unavailable)
                     }
                     let delay = settings.delay(attempt: attempt, retryAfter: retryAfter)
                     await onRetry(ModelRetry(attempt: attempt, reason: reason, delayMs: milliseconds(delay)))
@@ -146,7 +147,9 @@ extension ModelHTTPClient {
                     total += chunk.readableBytes
                     guard total <= settings.maxResponseBytes else {
                         throw AttemptError.fatal(
-                            ModelError("the response from \(call.host) exceeded \(settings.maxResponseBytes) bytes"))
+                            ModelError(
+                                "the response from \(call.host) exceeded \(settings.maxResponseBytes) bytes",
+                                code: .badResponse))
                     }
                     for event in parser.feed(chunk.readableBytesView) { try accumulator.consume(event) }
                 }
@@ -192,12 +195,15 @@ extension ModelHTTPClient {
         case 401, 403:
             return .fatal(
                 ModelError(
-                    "\(host) rejected the API key (HTTP \(status)): check \(keyHint). \(message)", needsAttention: true)
+                    "\(host) rejected the API key (HTTP \(status)): check \(keyHint). \(message)", code: .rejected,
+                    needsAttention: true)
             )
         case 408, 409, 429, 500...599:
             return .retryable("\(host) answered HTTP \(status): \(message)", retryAfter: retryAfter(headers))
         default:
-            return .fatal(ModelError("\(host) refused the request (HTTP \(status)): \(message)", needsAttention: true))
+            return .fatal(
+                ModelError(
+                    "\(host) refused the request (HTTP \(status)): \(message)", code: .rejected, needsAttention: true))
         }
     }
 

@@ -23,6 +23,24 @@ func call(_ name: String, _ args: String) -> ToolCall {
 @Suite struct WorkspaceConfinementTests {
     let tools = ToolBox.standard(isolation: .none(reason: "confinement tests need no sandbox"))
 
+    /// Each refusal says which defence held, as a code a caller can branch on.
+    @Test func refusalsCarryTheCodeOfTheDefenceThatHeld() throws {
+        let (root, outside) = try makeWorkspace()
+        try FileManager.default.createSymbolicLink(atPath: root + "/out", withDestinationPath: outside)
+        try FileManager.default.createDirectory(atPath: root + "/.git", withIntermediateDirectories: true)
+        let ws = try Workspace(root)
+        let cases: [(String, WorkspaceError.Code)] = [
+            ("", .invalidPath), ("a\u{0}b", .invalidPath), ("../x", .outside), ("/etc/passwd", .outside),
+            ("out/secret.txt", .link), (".git/config", .protected), (".GIT/config", .protected),
+        ]
+        for (path, code) in cases {
+            let error = #expect(throws: WorkspaceError.self) { try ws.resolve(path) }
+            #expect(error?.code == code, "\(path): \(error?.message ?? "")")
+        }
+        let missing = #expect(throws: WorkspaceError.self) { try Workspace(root + "/nope") }
+        #expect(missing?.code == .missing)
+    }
+
     @Test(arguments: [
         "../outside/secret.txt", "a/../../outside/secret.txt", "/etc/passwd", "/etc/shadow", "/proc/1/environ",
     ])

@@ -187,7 +187,7 @@ import Testing
         let error = await #expect(throws: ModelError.self) {
             try await withHTTP { try await openAI(server, http: $0).respond(to: simpleRequest) }
         }
-        #expect(error?.needsAttention == true)
+        #expect(error?.needsAttention == true && error?.code == .rejected)
         #expect(error?.message.contains("check OPENAI_API_KEY") == true)
         #expect(error?.message.contains(Self.keyText) == false)
         #expect(error?.message.contains("<redacted>") == true)

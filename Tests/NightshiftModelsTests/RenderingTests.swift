@@ -141,6 +141,7 @@ import Testing
     func rejectsWithAHint(text: String) {
         let error = #expect(throws: ModelError.self) { try ModelSpec.parse(text) }
         #expect(error?.message.isEmpty == false)
+        #expect(error?.code == .invalidSpec)
     }
 
     @Test func secretsPrintRedacted() {

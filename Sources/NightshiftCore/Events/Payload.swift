@@ -1,5 +1,6 @@
 import Crypto
 public import Foundation
+import Synchronization
 
 /// Text that may be large (model output, tool output, file contents).
 ///
@@ -21,7 +22,7 @@ public struct Payload: Sendable, Equatable, Hashable, Codable, ExpressibleByStri
         let bytes = Data(text.utf8)
         if bytes.count > Self.inlineLimit {
             let key = Payload.blobKey(bytes)
-            if let sink = encoder.userInfo[.nightshiftBlobSink] as? BlobSink { sink.blobs[key] = bytes }
+            if let sink = encoder.userInfo[.nightshiftBlobSink] as? BlobSink { sink.add(key, bytes) }
             var c = encoder.container(keyedBy: Keys.self)
             try c.encode(key, forKey: .blob)
             try c.encode(bytes.count, forKey: .size)
@@ -52,14 +53,17 @@ public struct Payload: Sendable, Equatable, Hashable, Codable, ExpressibleByStri
     public static func blobKey(_ bytes: Data) -> String { SHA256.hash(data: bytes).hexString }
 }
 
-/// Collects blobs while an event is encoded. Used by one encoding at a time.
-public final class BlobSink: @unchecked Sendable {
-    public var blobs: [String: Data] = [:]
+/// Collects blobs while an event is encoded (the reference encoder's side channel: `Codable`
+/// offers no other way out of `encode(to:)`). Locked, so sharing one is safe, not just rare.
+public final class BlobSink: Sendable {
+    private let collected = Mutex<[String: Data]>([:])
     public init() {}
+    public var blobs: [String: Data] { collected.withLock { $0 } }
+    public func add(_ key: String, _ bytes: Data) { collected.withLock { $0[key] = bytes } }
 }
 
-/// Supplies blobs while an event is decoded. Read-only once built.
-public final class BlobSource: @unchecked Sendable {
+/// Supplies blobs while an event is decoded. Immutable once built.
+public final class BlobSource: Sendable {
     public let blobs: [String: Data]
     public init(_ blobs: [String: Data]) { self.blobs = blobs }
 }

@@ -91,11 +91,33 @@ public struct ModelRetry: Sendable, Equatable {
 
 /// Why a model call failed for good. `needsAttention` errors (a rejected key, a bad request)
 /// pause the run with the message instead of being retried.
+/// Why a model call failed: one line for a person, whether a person must act before a retry can
+/// help, and a code a front end can branch on.
 public struct ModelError: Error, CustomStringConvertible, Sendable {
+    /// A struct over a private enum, so adding a code does not break callers' switches.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable { case failed, invalidSpec, rejected, unavailable, badResponse }
+        private let base: Base
+        private init(_ b: Base) { base = b }
+        /// Anything else the call ran into.
+        public static let failed = Code(.failed)
+        /// A model spec that names no usable model (`openai:` with no name, a bad URL).
+        public static let invalidSpec = Code(.invalidSpec)
+        /// The provider refused the request or its key (HTTP 401, 403, 4xx, a refusal mid-stream).
+        public static let rejected = Code(.rejected)
+        /// The provider stayed unreachable or overloaded through every retry, or asked to wait too long.
+        public static let unavailable = Code(.unavailable)
+        /// The response cannot be used (too large, cut off in a tool call, impossible usage).
+        public static let badResponse = Code(.badResponse)
+        public var description: String { base.rawValue }
+    }
+
+    public var code: Code
     public var message: String
     public var needsAttention: Bool
-    public init(_ message: String, needsAttention: Bool = false) {
+    public init(_ message: String, code: Code = .failed, needsAttention: Bool = false) {
         self.message = message
+        self.code = code
         self.needsAttention = needsAttention
     }
     public var description: String { message }

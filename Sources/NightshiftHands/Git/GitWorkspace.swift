@@ -133,17 +133,19 @@ public struct GitWorkspace: WorkspaceVCS {
             return try await reattach(path: path, branch: branch)
         }
         do { try FileManager.default.createDirectory(atPath: worktreesRoot, withIntermediateDirectories: true) } catch {
-            throw WorkspaceError("cannot create \(worktreesRoot): \(error.localizedDescription)")
+            throw WorkspaceError("cannot create \(worktreesRoot): \(error.localizedDescription)", code: .git)
         }
         let head = await git(["rev-parse", "HEAD"], in: repository)
         guard head.exitCode == 0 else {
             throw WorkspaceError(
-                "the repository \(repository) has no commit yet; commit once, or pass --no-worktree to work in it directly"
-            )
+                "the repository \(repository) has no commit yet; commit once, or pass --no-worktree to work in it directly",
+                code: .git)
         }
         let base = head.output.trimmingCharacters(in: .whitespacesAndNewlines)
         let add = await git(["worktree", "add", "-b", branch, path, base], in: repository)
-        guard add.exitCode == 0 else { throw WorkspaceError("git worktree add failed: \(add.output.prefix(300))") }
+        guard add.exitCode == 0 else {
+            throw WorkspaceError("git worktree add failed: \(add.output.prefix(300))", code: .git)
+        }
         return Provisioned(path: path, branch: branch, base: base)
     }
 
@@ -159,7 +161,7 @@ public struct GitWorkspace: WorkspaceVCS {
             let removed = await git(["worktree", "remove", "--force", "--force", path], in: repository)
             guard removed.exitCode == 0 else {
                 throw WorkspaceError(
-                    "\(path) exists but is not a worktree of \(repository); move it away and resume again")
+                    "\(path) exists but is not a worktree of \(repository); move it away and resume again", code: .git)
             }
         }
         _ = await git(["worktree", "prune"], in: repository)
@@ -177,7 +179,8 @@ public struct GitWorkspace: WorkspaceVCS {
         let current = await git(["rev-parse", "--abbrev-ref", "HEAD"], in: path)
         guard current.exitCode == 0, current.output.trimmingCharacters(in: .whitespacesAndNewlines) == branch else {
             throw WorkspaceError(
-                "\(path) exists but is not the worktree of branch \(branch); move it away or pass --no-worktree")
+                "\(path) exists but is not the worktree of branch \(branch); move it away or pass --no-worktree",
+                code: .git)
         }
         let base = await git(["rev-parse", "HEAD"], in: path)
         return Provisioned(

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MCP
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -70,21 +71,23 @@ actor PipeTransport: Transport {
     nonisolated var ended: String? { reader.ended }
 
     /// The blocking read loop, on its own thread.
-    final class Reader: @unchecked Sendable {
-        private let lock = NSLock()
-        private var stopping = false
-        private var done = false
-        private var endReason: String?
+    final class Reader: Sendable {
+        private struct Flags {
+            var stopping = false
+            var done = false
+            var endReason: String?
+        }
+        private let flags = Mutex(Flags())
 
-        var ended: String? { lock.withLock { endReason } }
-        private func end(_ why: String) { lock.withLock { endReason = why } }
+        var ended: String? { flags.withLock { $0.endReason } }
+        private func end(_ why: String) { flags.withLock { $0.endReason = why } }
 
-        var finished: Bool { lock.withLock { done } }
-        func stop() { lock.withLock { stopping = true } }
-        private var shouldStop: Bool { lock.withLock { stopping } }
+        var finished: Bool { flags.withLock { $0.done } }
+        func stop() { flags.withLock { $0.stopping = true } }
+        private var shouldStop: Bool { flags.withLock { $0.stopping } }
 
         func loop(fd: Int32, limit: Int, continuation: AsyncThrowingStream<Data, any Error>.Continuation) {
-            defer { lock.withLock { done = true } }
+            defer { flags.withLock { $0.done = true } }
             var pending = [UInt8]()
             var scanned = 0
             var chunk = [UInt8](repeating: 0, count: 65536)

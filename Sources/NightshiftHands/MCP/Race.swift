@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Waits for an async operation that may never finish (a request to a hung or dead server), so
 /// the caller can give up and clean up instead of waiting forever. The operation is left to end
@@ -44,26 +45,28 @@ enum Race {
     }
 
     /// Resumes a continuation exactly once, whichever side finishes first.
-    private final class Once<V: Sendable>: @unchecked Sendable {
-        private let lock = NSLock()
-        private var continuation: CheckedContinuation<V, Never>?
+    private final class Once<V: Sendable>: Sendable {
+        private struct Slots {
+            var continuation: CheckedContinuation<V, Never>?
+            var work: Task<Void, Never>?
+            var watch: Task<Void, Never>?
+        }
+        private let slots = Mutex(Slots())
         var work: Task<Void, Never>? {
-            get { lock.withLock { _work } }
-            set { lock.withLock { _work = newValue } }
+            get { slots.withLock { $0.work } }
+            set { slots.withLock { $0.work = newValue } }
         }
         var watch: Task<Void, Never>? {
-            get { lock.withLock { _watch } }
-            set { lock.withLock { _watch = newValue } }
+            get { slots.withLock { $0.watch } }
+            set { slots.withLock { $0.watch = newValue } }
         }
-        private var _work: Task<Void, Never>?
-        private var _watch: Task<Void, Never>?
 
-        func set(_ c: CheckedContinuation<V, Never>) { lock.withLock { continuation = c } }
+        func set(_ c: CheckedContinuation<V, Never>) { slots.withLock { $0.continuation = c } }
 
         func resume(_ value: V) {
-            let c: CheckedContinuation<V, Never>? = lock.withLock {
-                defer { continuation = nil }
-                return continuation
+            let c = slots.withLock { slots in
+                defer { slots.continuation = nil }
+                return slots.continuation
             }
             c?.resume(returning: value)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -44,16 +45,13 @@ struct PidsCgroup {
         }
     }
 
-    nonisolated(unsafe) private static var counter = 0
-    private static let lock = NSLock()
+    /// Numbers this process's groups: their names must not collide.
+    private static let counter = Atomic<Int>(0)
 
     /// Creates a group allowing at most `max` processes.
     static func create(max: Int) -> PidsCgroup? {
         guard let root else { return nil }
-        lock.lock()
-        counter += 1
-        let n = counter
-        lock.unlock()
+        let n = counter.add(1, ordering: .relaxed).newValue
         let path = root + "/\(getpid())-\(n)"
         guard mkdir(path, 0o755) == 0 else { return nil }
         let group = PidsCgroup(path: path)
