@@ -50,9 +50,23 @@ public struct Harness: Sendable {
     public func create(
         _ run: RunID, title: String, plan: Plan, workspace: String, settings: RunSettings
     ) async throws -> RunState {
+        try await create(run, title: title, workspace: workspace, settings: settings, then: .planSet(plan: plan))
+    }
+
+    /// Creates a run from a goal: `run_created` and `goal_set`; the planner role makes the plan.
+    @discardableResult
+    public func create(
+        _ run: RunID, title: String, goal: String, workspace: String, settings: RunSettings
+    ) async throws -> RunState {
+        try await create(
+            run, title: title, workspace: workspace, settings: settings, then: .goalSet(goal: Payload(goal)))
+    }
+
+    private func create(
+        _ run: RunID, title: String, workspace: String, settings: RunSettings, then second: Event
+    ) async throws -> RunState {
         let events: [Event] = [
-            .runCreated(title: title, workspace: workspace, model: model.label, settings: settings),
-            .planSet(plan: plan),
+            .runCreated(title: title, workspace: workspace, model: model.label, settings: settings), second,
         ]
         var state = RunState(run: run)
         for e in events { try state.applyUncommitted(e) }  // validate before writing anything
@@ -61,33 +75,24 @@ public struct Harness: Sendable {
         return try RunState.fold(run, envelopes)
     }
 
-    /// Creates a run from a goal: `run_created` and `goal_set`; the planner role makes the plan.
-    @discardableResult
-    public func create(
-        _ run: RunID, title: String, goal: String, workspace: String, settings: RunSettings
-    ) async throws -> RunState {
-        let events: [Event] = [
-            .runCreated(title: title, workspace: workspace, model: model.label, settings: settings),
-            .goalSet(goal: Payload(goal)),
-        ]
-        var state = RunState(run: run)
-        for e in events { try state.applyUncommitted(e) }
-        let envelopes = try await store.append(events, to: run, expectedSeq: 0)
-        envelopes.forEach { observer?($0) }
-        return try RunState.fold(run, envelopes)
-    }
-
     /// Loads a run's state (see ``EventStore/state(of:)``).
     public func wake(_ run: RunID) async throws -> RunState { try await store.state(of: run) }
 
-    /// Drives a run until it finishes, fails, pauses or waits.
+    /// The tools every model call is offered: the runner's, plus `note` and `escalate` (decided in
+    /// the core), unless the runner has its own tool of that name.
+    var offered: [ToolSpec] {
+        tools.specs
+            + [ToolSpec.note, ToolSpec.escalate].filter { core in !tools.specs.contains { $0.name == core.name } }
+    }
+
+    /// Drives a run until it finishes, fails, pauses or waits (see ``RunDriver``).
     /// - Parameter resumedBy: when waking a run another process left, who is resuming it; recorded
     ///   as `run_resumed`, which puts calls that were in flight in doubt.
     /// - Parameter announce: events this process records before it starts (how it isolates commands).
     /// - Parameter policyChanges: asked before every step; returns a `policy_set` when the policy changed.
     /// - Parameter provision: makes the workspace, concurrently with the first model call; awaited
     ///   before anything touches the workspace. Its events (`workspace_provisioned`) are recorded
-    ///   then; if it fails, the run pauses with the reason.
+    ///   then; if it fails, the run pauses with the reason. It never outlives the drive.
     /// - Parameter lease: the run's lease, held by this process; every append is fenced with it, so
     ///   a process whose lease was taken over stops at its next append (`StoreError.leaseLost`).
     public func drive(
@@ -95,276 +100,22 @@ public struct Harness: Sendable {
         provision: (@Sendable () async throws -> [Event])? = nil,
         policyChanges: (@Sendable () -> Event?)? = nil, lease: Lease? = nil
     ) async throws -> StopReason {
-        // Every run has `note` and `escalate` (decided in the core); a runner's own tool of that name is left alone.
-        let offered =
-            tools.specs
-            + [ToolSpec.note, ToolSpec.escalate].filter { core in !tools.specs.contains { $0.name == core.name } }
-        let catalog = ToolCatalog(offered)
-        var (committed, recent) = try await wakeWithRecent(run)
+        let (committed, recent) = try await wakeWithRecent(run)
         await files?.write(WorkspaceViews.progress(committed), workspace: committed.workspace)
+        let catalog = ToolCatalog(offered)
         if committed.isTerminal, case let .stop(reason) = committed.nextAction(tools: catalog) { return reason }
-        var provisioning: Task<[Event], any Error>? = provision.map { p in Task { try await p() } }
-
-        var scratch = committed
-        var buffer: [Event] = []
-        var lastSnapshotSeq = (try await store.latestSnapshot(of: run))?.seq ?? 0
-        if let resumedBy {
-            buffer.append(.runResumed(by: resumedBy))
-            try scratch.applyUncommitted(.runResumed(by: resumedBy))
-        }
-        for e in announce {
-            try scratch.applyUncommitted(e)
-            buffer.append(e)
-        }
-
-        /// Waits for the workspace; false when it could not be made (the run is then paused).
-        func workspaceReady() async throws -> Bool {
-            guard let task = provisioning else { return true }
-            provisioning = nil
-            do {
-                // Recorded before the intents waiting in the buffer, so the log reads in the order things happened.
-                buffer = try await task.value + buffer
-                scratch = committed
-                for e in buffer { try scratch.applyUncommitted(e) }
-                return true
-            } catch {
-                let paused = Event.runPaused(reason: "the workspace could not be made: \(error)", kind: .workspace)
-                try scratch.applyUncommitted(paused)
-                buffer.append(paused)
-                return false
-            }
-        }
-
-        /// `stopping`: the last commit before the run waits. Its snapshot is taken even if not due,
-        /// so whoever wakes the run next (resume, inspection) reads only this commit's few events.
-        func commit(stopping: Bool = false) async throws {
-            guard !buffer.isEmpty else { return }
-            var snapshot: Snapshot?
-            if committed.lastSeq - lastSnapshotSeq
-                >= (stopping ? min(8, configuration.snapshotEvery) : configuration.snapshotEvery)
-            {
-                snapshot = Snapshot(seq: committed.lastSeq, state: Array(try JSONEncoder().encode(committed)))
-            }
-            // The snapshot's digest goes into the chain with it: a snapshot is used only when the log vouches for it.
-            let voucher =
-                snapshot.map { [Event.snapshotTaken(seq: $0.seq, sha256: Payload.blobKey(Data($0.state)))] } ?? []
-            let envelopes = try await store.append(
-                buffer + voucher, to: run, expectedSeq: committed.lastSeq, snapshot: snapshot, fence: lease)
-            if let snapshot { lastSnapshotSeq = snapshot.seq }
-            for e in envelopes {
-                try committed.apply(e)
-                observer?(e)
-            }
-            recent.append(contentsOf: envelopes)
-            // Trimmed close to the window: with many runs driven at once, these events are most of each run's memory.
-            let w = window(committed)
-            if recent.count > w + 8 { recent.removeFirst(recent.count - w) }
-            // Not while the worktree is being made: a file in its folder would make `git worktree add` fail.
-            if let files, provisioning == nil {
-                var views = buffer.contains(where: \.changesProgress) ? WorkspaceViews.progress(committed) : []
-                for case let .runReported(report) in buffer { views.append(WorkspaceViews.report(report.text)) }
-                if !views.isEmpty { await files.write(views, workspace: committed.workspace) }
-            }
-            buffer = []
-            scratch = committed
-        }
-
-        while true {
-            // Hot reload: a changed policy applies from this step on, and the change is an event.
-            if !scratch.isTerminal, let change = policyChanges?() {
-                try scratch.applyUncommitted(change)
-                buffer.append(change)
-            }
-            let decision = scratch.nextAction(tools: catalog)
-            switch decision {
-            case let .emit(events):
-                for e in events { try scratch.applyUncommitted(e) }
-                buffer += events
-
-            case let .stop(reason):
-                if let task = provisioning {
-                    // Record a workspace that was made; a failure no longer matters to a run that stops.
-                    provisioning = nil
-                    if let events = try? await task.value {
-                        var trial = scratch
-                        if (try? events.forEach { try trial.applyUncommitted($0) }) != nil {
-                            scratch = trial
-                            buffer += events
-                        }
-                    }
-                }
-                try await commit(stopping: true)
-                return reason
-
-            case let .callModel(call, task, attempt, turn, role):
-                // The judge reads the diff: the workspace must exist, and nothing runs in it meanwhile.
-                if role == Role.judge { guard try await workspaceReady() else { continue } }
-                try await commit()
-                let diff = role == Role.judge ? await vcs?.diff(workspace: committed.workspace) : nil
-                var request = ContextBuilder.request(
-                    state: committed, recent: recent, call: call, task: task, attempt: attempt,
-                    turn: turn, role: role, tools: offered, window: window(committed), diff: diff)
-                // A new shift starts from scratch: it is told what the workspace already holds.
-                if role == Role.worker, committed.settings.loop != nil, committed.shiftTurns == 0, provisioning == nil,
-                    let summary = await vcs?.diffSummary(workspace: committed.workspace)
-                {
-                    request.artifacts = "Changes in the workspace since the last commit (git diff --stat):\n" + summary
-                }
-                // Retries are appended as they happen, so a long backoff is visible in the log.
-                let recorder = RetryRecorder(store: store, state: committed, fence: lease, observer: observer)
-                let events: [Event]
-                do {
-                    let response = try await model.respond(to: request) { retry in
-                        await recorder.record(
-                            .modelRetried(
-                                call: call, attempt: retry.attempt, reason: retry.reason, delayMs: retry.delayMs))
-                    }
-                    if let why = response.usage.implausibility
-                        ?? response.costPicoUSD.flatMap({
-                            (0...Money.maxPicoPerCall).contains($0) ? nil : "a cost of \(Money.format($0))"
-                        })
-                    {
-                        // Recorded as a failed call, not folded: a response the fold would refuse must
-                        // not be what every resume stumbles on again.
-                        let reason =
-                            "the model's response reported impossible usage (\(why)); it was not recorded. Check the provider, then resume"
-                        throw ModelError(reason, code: .badResponse, needsAttention: true)
-                    }
-                    events = [
-                        .modelResponded(
-                            call: call, text: Payload(response.text),
-                            toolCalls: response.toolCalls.enumerated().map { n, t in
-                                ToolCall(
-                                    id: RunState.toolCallID(call, n + 1), name: t.name, arguments: Payload(t.arguments))
-                            },
-                            claimsDone: response.claimsDone, summary: response.summary, usage: response.usage,
-                            model: response.model, costPicoUSD: response.costPicoUSD, handoff: response.handoff)
-                    ]
-                } catch is CancellationError {
-                    throw CancellationError()
-                } catch let error as ModelError {
-                    let reason = error.needsAttention ? error.message : "the model call failed: \(error.message)"
-                    events = [.modelFailed(call: call, reason: reason), .runPaused(reason: reason, kind: .model)]
-                } catch {
-                    let reason = "the model call failed: \(error)"
-                    events = [.modelFailed(call: call, reason: reason), .runPaused(reason: reason, kind: .model)]
-                }
-                let (afterRetries, appended) = try await recorder.finish()
-                if !appended.isEmpty {
-                    committed = afterRetries
-                    recent.append(contentsOf: appended)
-                    scratch = committed
-                }
-                for e in events { try scratch.applyUncommitted(e) }
-                buffer += events
-
-            case let .runTool(call):
-                guard try await workspaceReady() else { continue }
-                try await commit()
-                let workspace = committed.workspace, runner = tools
-                let limit = tools.deadline(for: call)
-                let ending: Event
-                if limit == nil {
-                    ending = .toolFinished(call: call.id, result: await runner.run(call, workspace: workspace))
-                } else if let limit,
-                    let result = await ToolDeadline.run(limit: limit, { await runner.run(call, workspace: workspace) })
-                {
-                    ending = .toolFinished(call: call.id, result: result)
-                } else if tools.specs.first(where: { $0.name == call.name })?.idempotent == true {
-                    ending = .toolFinished(
-                        call: call.id,
-                        result: .failure("\(call.name) did not finish within \(limit ?? .zero) and was abandoned"))
-                } else {
-                    // It may still have its effect: say so rather than claim it failed.
-                    ending = .toolInDoubt(
-                        call: call.id,
-                        reason:
-                            "\(call.name) did not finish within \(limit ?? .zero); the harness stopped waiting, so its outcome is unknown"
-                    )
-                }
-                for e in await tools.takeEvents() + [ending] {
-                    try scratch.applyUncommitted(e)
-                    buffer.append(e)
-                }
-
-            case let .commitWork(task, message):
-                guard try await workspaceReady() else { continue }
-                try await commit()
-                // Committing twice is harmless: after a crash the second try finds nothing to commit.
-                let result: (commit: String?, detail: String) =
-                    await vcs?.commit(workspace: committed.workspace, message: message)
-                    ?? (commit: nil, detail: "this process has no version control configured")
-                let event = Event.workCommitted(task: task, commit: result.commit, detail: result.detail)
-                try scratch.applyUncommitted(event)
-                buffer.append(event)
-
-            case let .hashProtected(globs, verify):
-                guard try await workspaceReady() else { continue }
-                try await commit()
-                guard let files else {
-                    let paused = Event.runPaused(
-                        reason:
-                            "this process cannot read the workspace's protected files (no workspace files port); resume with nightshift",
-                        kind: .workspace)
-                    try scratch.applyUncommitted(paused)
-                    buffer.append(paused)
-                    continue
-                }
-                let now = await files.hashes(workspace: committed.workspace, globs: globs)
-                let event: Event
-                if let verify {
-                    let base = committed.protectedBaseline ?? [:]
-                    event = .protectedVerified(
-                        task: verify.task, attempt: verify.attempt,
-                        changed: base.keys.sorted().filter { now[$0] != base[$0] })
-                } else {
-                    event = .protectedHashed(hashes: now)
-                }
-                try scratch.applyUncommitted(event)
-                buffer.append(event)
-
-            case let .runInit(script):
-                guard try await workspaceReady() else { continue }
-                try await commit()
-                let result = await checks.run(
-                    Check(command: script, timeoutSeconds: 1800), workspace: committed.workspace)
-                let event = Event.initRan(
-                    exitCode: result.exitCode, passed: result.exitCode == 0, output: Payload(result.output),
-                    durationMs: result.durationMs)
-                try scratch.applyUncommitted(event)
-                buffer.append(event)
-
-            case let .runBaseline(list):
-                guard try await workspaceReady() else { continue }
-                try await commit()
-                for check in list {
-                    let result = await checks.run(check, workspace: committed.workspace)
-                    let event = Event.baselineRan(
-                        command: check.command, expectExit: check.expectExit, exitCode: result.exitCode,
-                        passed: result.exitCode == check.expectExit, output: Payload(result.output),
-                        durationMs: result.durationMs)
-                    try scratch.applyUncommitted(event)
-                    buffer.append(event)
-                    // Each result is durable as it comes: a kill during a long list loses at most the check running.
-                    try await commit()
-                }
-
-            case let .runChecks(task, attempt, from, list):
-                guard try await workspaceReady() else { continue }
-                try await commit()
-                for index in from..<list.count {
-                    let check = list[index]
-                    let result = await checks.run(check, workspace: committed.workspace)
-                    let event = Event.checkRan(
-                        task: task.id, attempt: attempt, index: index, command: check.command,
-                        expectExit: check.expectExit, exitCode: result.exitCode,
-                        passed: result.exitCode == check.expectExit, output: Payload(result.output),
-                        durationMs: result.durationMs)
-                    try scratch.applyUncommitted(event)
-                    buffer.append(event)
-                    try await commit()
-                }
-            }
+        var driver = RunDriver(
+            harness: self, committed: committed, recent: recent, catalog: catalog, lease: lease,
+            policyChanges: policyChanges,
+            lastSnapshotSeq: (try await store.latestSnapshot(of: run))?.seq ?? 0)
+        if let resumedBy { try driver.record([.runResumed(by: resumedBy)]) }
+        try driver.record(announce)
+        driver.startProvisioning(provision)
+        do {
+            return try await driver.loop()
+        } catch {
+            await driver.abandonProvisioning()
+            throw error
         }
     }
 
@@ -375,9 +126,7 @@ public struct Harness: Sendable {
         var (state, recent) = try await wakeWithRecent(run)
         guard !state.isTerminal else { return nil }
         if state.status == .paused { try state.applyUncommitted(.runResumed(by: "inspection")) }
-        let offered =
-            tools.specs
-            + [ToolSpec.note, ToolSpec.escalate].filter { core in !tools.specs.contains { $0.name == core.name } }
+        let offered = offered
         let catalog = ToolCatalog(offered)
         for _ in 0..<16 {
             switch state.nextAction(tools: catalog) {
@@ -408,10 +157,7 @@ public struct Harness: Sendable {
             if RunState.vouches(for: snapshot, state: state, in: events) {
                 var s = state
                 for e in events where e.seq > snapshot.seq { try s.apply(e) }
-                guard let i = s.current else { return (s, []) }
-                let start = max(
-                    s.tasks[i].startSeq - 1, s.lastSeq - Int64(window(s)), s.shiftStartSeq - 1, s.compactedThroughSeq, 0
-                )
+                guard let start = recentStart(s) else { return (s, []) }
                 return (s, events.filter { $0.seq > start })
             }
         }
@@ -420,11 +166,17 @@ public struct Harness: Sendable {
     }
 
     private func loadRecent(_ state: RunState) async throws -> [EventEnvelope] {
-        guard let i = state.current else { return [] }
-        let from = max(
+        guard let from = recentStart(state) else { return [] }
+        return try await store.read(state.run, after: from, limit: window(state) + 1)
+    }
+
+    /// Where the events a context may draw on begin (exclusive): the active task's first event,
+    /// the window, the shift's start and its last summary, whichever is latest. Nil with no task.
+    func recentStart(_ state: RunState) -> Int64? {
+        guard let i = state.current else { return nil }
+        return max(
             state.tasks[i].startSeq - 1, state.lastSeq - Int64(window(state)), state.shiftStartSeq - 1,
             state.compactedThroughSeq, 0)
-        return try await store.read(state.run, after: from, limit: window(state) + 1)
     }
 
     /// Recent events the worker's transcript draws on: the configured window, widened under the
