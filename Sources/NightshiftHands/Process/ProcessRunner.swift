@@ -1,5 +1,6 @@
 import CNightshiftSpawn
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -31,19 +32,33 @@ public enum ProcessRunner {
         argv: [String], environment: [String: String], cwd: String, timeout: Duration,
         outputLimit: Int = 16 * 1024, maxProcesses: Int? = nil
     ) async -> ProcessOutcome {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(
-                    returning: runBlocking(
-                        argv: argv, environment: environment, cwd: cwd,
-                        timeout: timeout, outputLimit: outputLimit, maxProcesses: maxProcesses))
+        // Cancelling the calling task kills the command's group, as a timeout does: a caller that
+        // stopped waiting (the harness's deadline) leaves nothing running.
+        let stop = StopFlag()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    continuation.resume(
+                        returning: runBlocking(
+                            argv: argv, environment: environment, cwd: cwd,
+                            timeout: timeout, outputLimit: outputLimit, maxProcesses: maxProcesses, stop: stop))
+                }
             }
+        } onCancel: {
+            stop.raise()
         }
+    }
+
+    /// Set when the caller's task is cancelled; read by the blocking loop between polls.
+    final class StopFlag: Sendable {
+        private let raised = Atomic<Bool>(false)
+        func raise() { raised.store(true, ordering: .relaxed) }
+        var isRaised: Bool { raised.load(ordering: .relaxed) }
     }
 
     static func runBlocking(
         argv: [String], environment: [String: String], cwd: String, timeout: Duration,
-        outputLimit: Int, maxProcesses: Int? = nil
+        outputLimit: Int, maxProcesses: Int? = nil, stop: StopFlag? = nil
     ) -> ProcessOutcome {
         let cgroup = maxProcesses.flatMap { PidsCgroup.create(max: $0) }
         var argv = argv
@@ -90,6 +105,7 @@ public enum ProcessRunner {
         let half = max(outputLimit / 2, 1)
         var total = 0
         var timedOut = false
+        var stopped = false
         var status: Int32 = 0
         var exited = false
         var exitedAt: ContinuousClock.Instant?
@@ -127,6 +143,12 @@ public enum ProcessRunner {
                 peak = cgroup?.peak ?? peak
                 cgroup?.destroy()
             }
+            if !exited, stop?.isRaised == true {
+                stopped = true
+                kill(-pid, SIGKILL)
+                peak = cgroup?.peak ?? peak
+                cgroup?.destroy()
+            }
             if !exited, ContinuousClock.now >= deadline {
                 timedOut = true
                 kill(-pid, SIGKILL)
@@ -147,6 +169,7 @@ public enum ProcessRunner {
         if cut > 0 { text += "\n[… \(cut) bytes of output cut …]\n" }
         text += render(tail)
         if timedOut { text += "\n[killed: timed out after \(timeout)]" }
+        if stopped, !timedOut { text += "\n[killed: the caller stopped waiting]" }
         return ProcessOutcome(
             exitCode: exitCode, output: text, totalBytes: total, timedOut: timedOut, durationMs: elapsedMs(),
             peakProcesses: peak ?? cgroup?.peak)
