@@ -1,5 +1,7 @@
 public import ArgumentParser
 import Foundation
+import NightshiftConfig
+import NightshiftRuntime
 
 /// The `nightshift` command. The executable's `main` calls ``Nightshift/main()``.
 public struct Nightshift: AsyncParsableCommand {
@@ -19,7 +21,7 @@ public struct Nightshift: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, Resume.self, Worker.self, Status.self, Log.self, Inbox.self, Approve.self, Deny.self,
             BudgetCommand.self,
-            Answer.self, Cancel.self, Audit.self, Demo.self, BenchMoved.self,
+            Answer.self, Cancel.self, Audit.self, Init.self, ConfigCommand.self, Demo.self, BenchMoved.self,
         ])
 
     public init() {}
@@ -98,17 +100,45 @@ public struct Nightshift: AsyncParsableCommand {
     }
 }
 
-/// Options every command that opens the database shares.
+/// Options every command that opens the database shares, with the configuration file that may
+/// name the database (and, for `run`, everything else).
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The SQLite database holding the event logs.", valueName: "PATH"))
-    var db: String = ".nightshift/nightshift.db"
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The SQLite database holding the event logs (default: the configuration's db, else .nightshift/nightshift.db).",
+            valueName: "PATH"))
+    var db: String?
 
     @Option(
         help: ArgumentHelp(
             "Seconds to wait for another process's write lock on the database before giving up.", valueName: "SECONDS"))
     var lockTimeout: Int = 5
 
+    @Option(
+        help: ArgumentHelp(
+            "The project's configuration file (default: .nightshift/config.yaml here or in the nearest folder above).",
+            valueName: "FILE"))
+    var config: String?
+
     func validate() throws {
         guard lockTimeout >= 0 else { throw ValidationError("--lock-timeout must be 0 or more seconds") }
     }
+
+    /// Every source of settings, with `commandLine` (the command's own options) and `--db` over them.
+    func settings(_ commandLine: ConfigLayer = ConfigLayer()) throws -> Settings {
+        var layer = commandLine
+        layer.set(.db, db.map { .text($0) }, from: "--db")
+        return try Settings.resolve(commandLine: layer, configFile: config)
+    }
+
+    /// The store these options name.
+    func resolved() throws -> StoreConfig {
+        var store = try settings().store
+        store.lockTimeoutSeconds = lockTimeout
+        return store
+    }
+
+    /// The database's path, for messages (the configuration's when it names one).
+    var dbPath: String { (try? resolved().db) ?? db ?? StoreConfig.defaultPath }
 }

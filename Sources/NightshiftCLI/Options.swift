@@ -1,4 +1,5 @@
 import ArgumentParser
+import NightshiftConfig
 import NightshiftRuntime
 
 /// Sandbox options shared by `run` and `resume`.
@@ -49,15 +50,56 @@ struct ModelOptions: ParsableArguments {
 }
 
 extension SandboxOptions {
-    var config: SandboxConfig {
-        SandboxConfig(unsandboxed: unsandboxed, allowNetwork: allowNetwork, readOnlyPaths: sandboxRo)
+    /// What these flags say, for the settings' command-line layer (a flag can only turn a setting on).
+    func add(to layer: inout ConfigLayer) {
+        if unsandboxed { layer.set(.unsandboxed, .flag(true), from: "--unsandboxed") }
+        if allowNetwork { layer.set(.allowNetwork, .flag(true), from: "--allow-network") }
+        if !sandboxRo.isEmpty { layer.set(.readOnly, .list(sandboxRo), from: "--sandbox-ro") }
+    }
+}
+
+extension ConfigLayer {
+    func adding(_ sandbox: SandboxOptions) -> ConfigLayer {
+        var layer = self
+        sandbox.add(to: &layer)
+        return layer
     }
 }
 
 extension ModelOptions {
-    var config: ModelConfig { ModelConfig(model: model, roleModels: roleModel, keyFile: keyFile, pricing: pricing) }
+    /// What these options say, for the settings' command-line layer.
+    func layer() throws -> ConfigLayer {
+        var layer = ConfigLayer()
+        layer.set(.model, model.map { .text($0) }, from: "--model")
+        for entry in roleModel {
+            guard let eq = entry.firstIndex(of: "=") else {
+                throw ValidationError("--role-model takes ROLE=SPEC, e.g. judge=anthropic:claude-sonnet-4-5")
+            }
+            let key: ConfigKey? =
+                switch entry[..<eq] {
+                case "planner": .rolePlanner
+                case "worker": .roleWorker
+                case "judge": .roleJudge
+                default: nil
+                }
+            guard let key else {
+                throw ValidationError(
+                    "--role-model: unknown role '\(entry[..<eq])'; roles are planner, worker, judge")
+            }
+            layer.set(key, .text(String(entry[entry.index(after: eq)...])), from: "--role-model")
+        }
+        layer.set(.keyFile, keyFile.map { .text($0) }, from: "--key-file")
+        layer.set(.pricing, pricing.map { .text($0) }, from: "--pricing")
+        return layer
+    }
 }
 
-extension StoreOptions {
-    var config: StoreConfig { StoreConfig(db: db, lockTimeoutSeconds: lockTimeout) }
+extension ModelConfig {
+    /// For a run that exists: its recorded models stay unless the command line names others.
+    func keepingRecorded(_ options: ModelOptions) -> ModelConfig {
+        var m = self
+        m.model = options.model
+        m.roleModels = options.roleModel
+        return m
+    }
 }

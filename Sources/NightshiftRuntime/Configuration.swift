@@ -27,6 +27,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var keyFile: String?
     /// A YAML file of price overrides.
     public var pricing: String?
+    /// API keys from the user's own configuration file: used when neither the key file nor the
+    /// environment has the variable.
+    public var keys: [String: String] = [:]
     public init(model: String? = nil, roleModels: [String] = [], keyFile: String? = nil, pricing: String? = nil) {
         self.model = model
         self.roleModels = roleModels

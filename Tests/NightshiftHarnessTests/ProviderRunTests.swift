@@ -190,7 +190,8 @@ extension ProviderRunTests {
             "run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--model", "scripted:x.yaml",
             "--role-model", "critic=openai:gpt-4o",
         ])
-        #expect(bad.status == 1)
+        // A bad option value is a usage error (exit 64), in one line.
+        #expect(bad.status == 64)
         #expect(bad.stderr.contains("unknown role 'critic'"))
     }
 }

@@ -44,22 +44,24 @@ struct CLIResult {
 
 /// Runs `nightshift` with arguments; waits at most `timeout`.
 func nightshift(
-    _ args: [String], env: [String: String] = [:], asUser uid: UInt32? = nil, timeout: Duration = .seconds(120)
+    _ args: [String], env: [String: String] = [:], asUser uid: UInt32? = nil, timeout: Duration = .seconds(120),
+    cwd: String? = nil
 ) async throws -> CLIResult {
     // The copy run as another user can still be held open for writing for an instant by a child
     // another test is spawning (between its fork and its exec): exec then fails with ETXTBSY. Retry.
     for _ in 0..<5 {
-        let r = try await nightshiftOnce(args, env: env, asUser: uid, timeout: timeout)
+        let r = try await nightshiftOnce(args, env: env, asUser: uid, timeout: timeout, cwd: cwd)
         guard uid != nil, r.status == 126, r.stderr.contains("Text file busy") else { return r }
         try await Task.sleep(for: .milliseconds(200))
     }
-    return try await nightshiftOnce(args, env: env, asUser: uid, timeout: timeout)
+    return try await nightshiftOnce(args, env: env, asUser: uid, timeout: timeout, cwd: cwd)
 }
 
 private func nightshiftOnce(
-    _ args: [String], env: [String: String], asUser uid: UInt32?, timeout: Duration
+    _ args: [String], env: [String: String], asUser uid: UInt32?, timeout: Duration, cwd: String?
 ) async throws -> CLIResult {
     let p = Process()
+    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
     var argv = args
     if let uid {
         // The build folder may sit under a directory the unprivileged user cannot enter: run a copy.

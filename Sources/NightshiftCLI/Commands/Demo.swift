@@ -60,7 +60,7 @@ struct Demo: AsyncParsableCommand {
             let absolute = root + "/scenario.yaml"
             let model = ScriptedModelWithPath(
                 ScriptedModel(scenario: try ScenarioFile.load(path: absolute)), path: absolute)
-            let store = try Adapters.openStore(store.config)
+            let store = try Adapters.openStore(try store.resolved())
             let printer = quiet ? nil : TimelinePrinter()
             // The demo runs only its own scripted commands, so without bubblewrap it says so and goes on.
             let isolation: Isolation
@@ -100,7 +100,7 @@ struct Demo: AsyncParsableCommand {
                 try await harness.drive(runID, announce: [.isolationSet(mode: isolation.label)], lease: lease)
             }
             if reason == .finished { await printReport(runID, store: store) }
-            printOutcome(runID, reason, db: self.store.db)
+            printOutcome(runID, reason, db: self.store.db ?? StoreConfig.defaultPath)
             say("The workspace now holds the fixed project and PROGRESS.md (a view written from the log): \(project)")
             say("Try a crash: nightshift demo --kill-after 18, then nightshift resume RUN")
             return reason
@@ -108,7 +108,7 @@ struct Demo: AsyncParsableCommand {
         throw exitStatus(for: reason)
     }
 
-    var dbArg: String { store.db == ".nightshift/nightshift.db" ? "" : " --db \(store.db)" }
+    var dbArg: String { store.dbPath == ".nightshift/nightshift.db" ? "" : " --db \(store.dbPath)" }
 }
 
 /// The demo's sample project, plan and scenario.

@@ -22,7 +22,7 @@ enum Governance {
 
     /// The decisions use case, on the database the options name, decided by the OS user.
     static func decisions(_ options: StoreOptions) throws -> Decisions {
-        Decisions(store: try Adapters.openExistingStore(options.config), decider: user)
+        Decisions(store: try Adapters.openExistingStore(try options.resolved()), decider: user)
     }
 }
 
@@ -36,13 +36,14 @@ struct Inbox: AsyncParsableCommand {
             """)
 
     @OptionGroup var store: StoreOptions
-    @Argument(help: "A run: show what is needed to decide (why it waits, its recent events, the diff so far).") var run:
-        String?
+    @Argument(
+        help: "A run: show what is needed to decide (why it waits, its recent events, the diff so far).",
+        completion: RunIDCompletion.kind) var run: String?
     @Flag(help: "One JSON object per waiting run.") var json = false
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try Adapters.openExistingStore(store.config)
+            let store = try Adapters.openExistingStore(try store.resolved())
             if let run {
                 Self.show(try await NightshiftRuntime.Inbox.detail(RunID(run), store: store))
                 return
@@ -112,7 +113,7 @@ struct Approve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Approve a call that waits for approval; it runs once, when the run resumes.")
     @OptionGroup var store: StoreOptions
-    @Argument(help: "The run id.") var run: String
+    @Argument(help: "The run id.", completion: RunIDCompletion.kind) var run: String
     @Argument(help: "The call id (nightshift inbox shows it, e.g. m3.1), or `plan` for a plan that waits for review.")
     var call: String
     @Option(help: "A note recorded with the approval.") var note: String = ""
@@ -132,7 +133,7 @@ struct Deny: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Deny a call that waits for approval; the model is told it was not run, and why.")
     @OptionGroup var store: StoreOptions
-    @Argument(help: "The run id.") var run: String
+    @Argument(help: "The run id.", completion: RunIDCompletion.kind) var run: String
     @Argument(
         help: "The call id (nightshift inbox shows it, e.g. m3.1), or `plan` to ask the planner for a new version.")
     var call: String
@@ -161,7 +162,7 @@ struct BudgetCommand: AsyncParsableCommand {
         abstract: "Change a run's budget (or its per-task budget); then resume the run.",
         discussion: "Unset limits keep the policy's values. Example: nightshift budget RUN --cost 5.00")
     @OptionGroup var store: StoreOptions
-    @Argument(help: "The run id.") var run: String
+    @Argument(help: "The run id.", completion: RunIDCompletion.kind) var run: String
     @Flag(help: "Change the per-task budget instead of the run's.") var task = false
     @Option(help: ArgumentHelp("Dollars, e.g. 5.00.", valueName: "USD")) var cost: String?
     @Option(help: "Tokens (input + output).") var tokens: Int?
@@ -200,7 +201,7 @@ struct Answer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Answer an escalation with guidance the agent's next contexts include; then resume the run.")
     @OptionGroup var store: StoreOptions
-    @Argument(help: "The run id.") var run: String
+    @Argument(help: "The run id.", completion: RunIDCompletion.kind) var run: String
     @Argument(help: "The guidance text.") var text: String
 
     mutating func run() async throws {
@@ -220,12 +221,12 @@ struct Cancel: AsyncParsableCommand {
             cancel. A cancelled run cannot be resumed; its workspace and branch stay as they are.
             """)
     @OptionGroup var store: StoreOptions
-    @Argument(help: "The run id.") var run: String
+    @Argument(help: "The run id.", completion: RunIDCompletion.kind) var run: String
     @Option(help: "Why the run is cancelled (recorded in its log).") var reason: String
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try Adapters.openExistingStore(store.config)
+            let store = try Adapters.openExistingStore(try store.resolved())
             try await CancelRun.cancel(RunID(run), reason: reason, by: Governance.user, store: store)
             say("run \(run) cancelled; its log ends with run_failed (nightshift log \(run) shows it)")
         }

@@ -12,15 +12,15 @@ struct Status: AsyncParsableCommand {
         abstract: "List runs, or show one run's tasks, attempts and token usage.")
 
     @OptionGroup var store: StoreOptions
-    @Argument(help: "A run id; without it, every run is listed.") var run: String?
+    @Argument(help: "A run id; without it, every run is listed.", completion: RunIDCompletion.kind) var run: String?
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try Adapters.openExistingStore(store.config)
+            let store = try Adapters.openExistingStore(try store.resolved())
             guard let run else {
                 let runs = try await store.runs()
                 if runs.isEmpty {
-                    say("no runs in \(self.store.db)")
+                    say("no runs in \(self.store.dbPath)")
                     return
                 }
                 say(pad("RUN", 22) + pad("STATUS", 10) + pad("EVENTS", 8) + pad("UPDATED", 21) + "TITLE")
@@ -131,7 +131,7 @@ struct Log: AsyncParsableCommand {
         abstract: "Show a run's events as a timeline (or JSON lines), optionally following new ones live.")
 
     @OptionGroup var store: StoreOptions
-    @Argument(help: "The run id.") var run: String
+    @Argument(help: "The run id.", completion: RunIDCompletion.kind) var run: String
     @Flag(help: "One JSON object per event (run, seq, time, actor, kind, hash, event).") var json = false
     @Flag(
         name: .shortAndLong, help: "Keep printing new events until the run finishes, fails or pauses (Ctrl-C to stop).")
@@ -140,10 +140,10 @@ struct Log: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try Adapters.openExistingStore(store.config)
+            let store = try Adapters.openExistingStore(try store.resolved())
             let id = RunID(run)
             guard try await store.summary(of: id) != nil else {
-                throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)")
+                throw CLIError("no run \(run) in \(self.store.dbPath) (nightshift status lists the runs)")
             }
             let printer = TimelinePrinter(json: json)
             if let first = try await store.read(id, after: 0, limit: 1).first { printer.setStart(first.time) }
@@ -176,7 +176,7 @@ struct Audit: AsyncParsableCommand {
                 """)
 
         @OptionGroup var store: StoreOptions
-        @Argument(help: "The run id.") var run: String?
+        @Argument(help: "The run id.", completion: RunIDCompletion.kind) var run: String?
         @Flag(help: "Verify every run in the database.") var all = false
         @Option(
             help: ArgumentHelp(
@@ -200,7 +200,7 @@ struct Audit: AsyncParsableCommand {
 
         mutating func run() async throws {
             let ok = try await reportErrors { () async throws -> Bool in
-                let store = try Adapters.openExistingStore(store.config)
+                let store = try Adapters.openExistingStore(try store.resolved())
                 let ids = all ? try await store.runs().map(\.id) : [RunID(run!)]
                 var ok = true
                 // Runs the database lost entirely, that only their head witness remembers.
@@ -221,7 +221,7 @@ struct Audit: AsyncParsableCommand {
                     }
                     guard known.contains(id) else {
                         if try await store.witnessedHead(of: id) == nil {
-                            throw CLIError("no run \(id) in \(self.store.db) (nightshift status lists the runs)")
+                            throw CLIError("no run \(id) in \(self.store.dbPath) (nightshift status lists the runs)")
                         }
                         continue  // reported as LOST above
                     }
@@ -309,7 +309,7 @@ struct Audit: AsyncParsableCommand {
                 """)
 
         @OptionGroup var store: StoreOptions
-        @Argument(help: "The run id.") var run: String
+        @Argument(help: "The run id.", completion: RunIDCompletion.kind) var run: String
         @Option(help: "The format; only jsonl.") var format: String = "jsonl"
         @Option(help: ArgumentHelp("Write here instead of stdout.", valueName: "FILE")) var out: String?
         @Option(help: ArgumentHelp("The audit key (made if missing).", valueName: "FILE")) var key: String?
@@ -320,10 +320,10 @@ struct Audit: AsyncParsableCommand {
 
         mutating func run() async throws {
             try await reportErrors {
-                let store = try Adapters.openExistingStore(store.config)
+                let store = try Adapters.openExistingStore(try store.resolved())
                 let id = RunID(run)
                 guard try await store.summary(of: id) != nil else {
-                    throw CLIError("no run \(run) in \(self.store.db) (nightshift status lists the runs)")
+                    throw CLIError("no run \(run) in \(self.store.dbPath) (nightshift status lists the runs)")
                 }
                 let report = try await store.verify(id)
                 guard report.ok else {

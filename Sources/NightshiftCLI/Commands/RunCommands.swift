@@ -64,17 +64,19 @@ struct RunCommand: AsyncParsableCommand {
     var contextWindow: Int?
     @Option(
         help: ArgumentHelp(
-            "Summarise older turns when the context passes this share of the window.", valueName: "SHARE"))
-    var compactAt: Double = 0.6
+            "Summarise older turns when the context passes this share of the window (default 0.6).",
+            valueName: "SHARE"))
+    var compactAt: Double?
     @Option(
-        help: ArgumentHelp("End the shift and start a new one from its handoff note at this share.", valueName: "SHARE")
-    ) var resetAt: Double = 0.85
+        help: ArgumentHelp(
+            "End the shift and start a new one from its handoff note at this share (default 0.85).", valueName: "SHARE")
+    ) var resetAt: Double?
     @Option(help: ArgumentHelp("The folder the agent works in. Defaults to the current folder.", valueName: "DIR"))
     var workspace: String = "."
     @OptionGroup var models: ModelOptions
     @OptionGroup var sandbox: SandboxOptions
-    @Option(help: "Done claims allowed per task before it is blocked.") var maxAttempts: Int = 3
-    @Option(help: "Model turns allowed per attempt.") var maxTurns: Int = 200
+    @Option(help: "Done claims allowed per task before it is blocked (default 3).") var maxAttempts: Int?
+    @Option(help: "Model turns allowed per attempt (default 200).") var maxTurns: Int?
     @Flag(help: "Stop the whole run when a task is blocked (default: go on to the next task).") var stopOnBlocked =
         false
     @Flag(
@@ -112,29 +114,56 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("give exactly one of --plan FILE, --goal TEXT or --goal-file FILE")
         }
         if reviewPlan, plan != nil { throw ValidationError(StartRequest.reviewOwnPlan) }
-        // The same rules the use case applies, as usage errors (the goal is read later).
-        if let problem = request(source: .goal("")).problem { throw ValidationError(problem) }
+        // The use case's rules on what was given here, as usage errors; values from a
+        // configuration file are checked when they are merged (with the file's name).
+        var given = StartRequest(source: .goal(""))
+        given.id = id.map { RunID($0) }
+        given.contextWindow = contextWindow
+        given.compactAt = compactAt ?? min(given.compactAt, (resetAt ?? 1) - 0.01)
+        given.resetAt = resetAt ?? max(given.resetAt, (compactAt ?? 0) + 0.01)
+        given.maxAttempts = maxAttempts ?? 1
+        given.maxTurns = maxTurns ?? 1
+        if let problem = given.problem { throw ValidationError(problem) }
     }
 
-    /// The use case's request from the options (files are read by the caller).
-    func request(source: StartRequest.Source, servers: [ToolServer] = []) -> StartRequest {
+    /// What this command's options say, for the settings' command-line layer.
+    func commandLine() throws -> ConfigLayer {
+        var layer = try models.layer()
+        sandbox.add(to: &layer)
+        layer.set(.policy, policy.map { .text($0) }, from: "--policy")
+        layer.set(.guidance, guidance.map { .text($0) }, from: "--guidance")
+        layer.set(.mcp, mcp.map { .text($0) }, from: "--mcp")
+        layer.set(.contextWindow, contextWindow.map { .number($0) }, from: "--context-window")
+        layer.set(.compactAt, compactAt.map { .share($0) }, from: "--compact-at")
+        layer.set(.resetAt, resetAt.map { .share($0) }, from: "--reset-at")
+        layer.set(.maxAttempts, maxAttempts.map { .number($0) }, from: "--max-attempts")
+        layer.set(.maxTurns, maxTurns.map { .number($0) }, from: "--max-turns")
+        if noWorktree { layer.set(.worktree, .flag(false), from: "--no-worktree") }
+        if noBaseline { layer.set(.baseline, .flag(false), from: "--no-baseline") }
+        if stopOnBlocked { layer.set(.stopOnBlocked, .flag(true), from: "--stop-on-blocked") }
+        return layer
+    }
+
+    /// The use case's request from the settings in force (files are read by the caller).
+    func request(source: StartRequest.Source, settings: Settings, servers: [ToolServer]) throws -> StartRequest {
         var r = StartRequest(source: source, workspace: workspace)
         r.id = id.map { RunID($0) }
-        r.useWorktree = !noWorktree
+        r.useWorktree = settings.flag(.worktree) ?? true
         r.servers = servers
-        r.policyPath = policy
-        r.guidancePath = guidance
+        r.policyPath = settings.text(.policy)
+        r.guidancePath = settings.text(.guidance)
         r.reviewPlan = reviewPlan
-        r.baseline = !noBaseline
-        r.contextWindow = contextWindow
-        r.compactAt = compactAt
-        r.resetAt = resetAt
-        r.maxAttempts = maxAttempts
-        r.maxTurns = maxTurns
-        r.stopOnBlocked = stopOnBlocked
-        r.store = store.config
-        r.models = models.config
-        r.sandbox = sandbox.config
+        r.baseline = settings.flag(.baseline) ?? true
+        r.contextWindow = settings.number(.contextWindow)
+        r.compactAt = settings.share(.compactAt) ?? r.compactAt
+        r.resetAt = settings.share(.resetAt) ?? r.resetAt
+        r.maxAttempts = settings.number(.maxAttempts) ?? r.maxAttempts
+        r.maxTurns = settings.number(.maxTurns) ?? r.maxTurns
+        r.stopOnBlocked = settings.flag(.stopOnBlocked) ?? false
+        r.store = settings.store
+        r.store.lockTimeoutSeconds = store.lockTimeout
+        r.models = settings.models
+        r.sandbox = settings.sandbox
         return r
     }
 
@@ -146,15 +175,16 @@ struct RunCommand: AsyncParsableCommand {
             } else {
                 source = .goal(try goal ?? GoalFile.read(goalFile ?? ""))
             }
-            let servers = try mcp.map { try MCPConfigFile.load(path: $0) } ?? []
+            let settings = try store.settings(try commandLine())
+            let servers = try settings.text(.mcp).map { try MCPConfigFile.load(path: $0) } ?? []
             let printer = quiet ? nil : TimelinePrinter(json: json)
             let outcome = try await StartRun.start(
-                request(source: source, servers: servers),
+                try request(source: source, settings: settings, servers: servers),
                 observer: RunObserver(event: printer?.events, notice: notice))
             if outcome.reason == .finished, !quiet, !json {
-                await printReport(outcome.run, store: try Adapters.openExistingStore(store.config))
+                await printReport(outcome.run, store: try Adapters.openExistingStore(try store.resolved()))
             }
-            printOutcome(outcome.run, outcome.reason, db: store.db)
+            printOutcome(outcome.run, outcome.reason, db: store.db ?? StoreConfig.defaultPath)
             return outcome
         }
         throw exitStatus(for: outcome.reason)
@@ -201,7 +231,7 @@ struct Resume: AsyncParsableCommand {
             """)
 
     @OptionGroup var store: StoreOptions
-    @Argument(help: "The run id (see `nightshift status`).") var run: String
+    @Argument(help: "The run id (see `nightshift status`).", completion: RunIDCompletion.kind) var run: String
     @Flag(
         help:
             "Continue a run whose log lost its last events (recorded as rollback_accepted; what those events did may have happened)."
@@ -216,9 +246,12 @@ struct Resume: AsyncParsableCommand {
         let outcome = try await reportErrors { () async throws -> RunOutcome in
             let printer = quiet ? nil : TimelinePrinter(json: json)
             var request = ResumeRequest(run: RunID(run), by: "nightshift resume (pid \(getpid()))")
-            request.store = store.config
-            request.models = models.config
-            request.sandbox = sandbox.config
+            let settings = try store.settings(try models.layer().adding(sandbox))
+            request.store = settings.store
+            request.store.lockTimeoutSeconds = store.lockTimeout
+            // The run's own models, unless this command names others: a configured model is for new runs.
+            request.models = settings.models.keepingRecorded(models)
+            request.sandbox = settings.sandbox
             request.acceptRollback = acceptRollback
             request.decider = Governance.user
             let outcome = try await ResumeRun.resume(
@@ -231,9 +264,9 @@ struct Resume: AsyncParsableCommand {
                 let status = outcome.reason == .finished ? "finished" : "failed"
                 writeOut("run \(outcome.run) already \(status)\(why); nothing to resume\n")
             } else if outcome.reason == .finished, !quiet, !json {
-                await printReport(outcome.run, store: try Adapters.openExistingStore(store.config))
+                await printReport(outcome.run, store: try Adapters.openExistingStore(try store.resolved()))
             }
-            printOutcome(outcome.run, outcome.reason, db: store.db)
+            printOutcome(outcome.run, outcome.reason, db: store.db ?? StoreConfig.defaultPath)
             return outcome
         }
         throw exitStatus(for: outcome.reason)

@@ -35,8 +35,8 @@ struct Worker: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try Adapters.openExistingStore(store.config)
-            say("worker (pid \(getpid())) watching \(self.store.db)")
+            let store = try Adapters.openExistingStore(try store.resolved())
+            say("worker (pid \(getpid())) watching \(self.store.dbPath)")
             var failedAt: [RunID: Int64] = [:]  // runs that could not be resumed, until their log moves
             while !Task.isCancelled {
                 for summary in try await store.runs() where summary.status == .paused {
@@ -45,9 +45,11 @@ struct Worker: AsyncParsableCommand {
                     else { continue }
                     say("resuming \(summary.id) after \(last.event.kind)")
                     var request = ResumeRequest(run: summary.id, by: "nightshift worker (pid \(getpid()))")
-                    request.store = self.store.config
-                    request.models = models.config
-                    request.sandbox = sandbox.config
+                    let settings = try self.store.settings(try models.layer().adding(sandbox))
+                    request.store = settings.store
+                    request.store.lockTimeoutSeconds = self.store.lockTimeout
+                    request.models = settings.models.keepingRecorded(models)
+                    request.sandbox = settings.sandbox
                     request.decider = Governance.user
                     do {
                         let outcome = try await ResumeRun.resume(request, observer: RunObserver(notice: notice))

@@ -61,7 +61,7 @@ public enum Adapters {
             throw RuntimeError(
                 .invalidInput, "--model is required, e.g. --model openai:gpt-4o or --model scripted:scenario.yaml")
         }
-        let keys = try KeySource(keyFile: options.keyFile)
+        let keys = try KeySource(keyFile: options.keyFile, configured: options.keys)
         var pricing = PricingTable.defaults
         if let file = options.pricing { pricing = pricing.merging(try PricingFile.load(path: file)) }
         var http: ModelHTTPClient?

@@ -2,13 +2,16 @@ import Foundation
 import NightshiftCore
 import NightshiftModels
 
-/// Where API keys come from: the environment, or a key file of `NAME=VALUE` lines (which wins).
+/// Where API keys come from: a key file of `NAME=VALUE` lines (which wins), the environment, or
+/// the user's own configuration file (`keys:`).
 struct KeySource {
     var fromFile: [String: String] = [:]
     let file: String?
+    let configured: [String: String]
 
-    init(keyFile: String?) throws {
+    init(keyFile: String?, configured: [String: String] = [:]) throws {
         file = keyFile
+        self.configured = configured
         guard let keyFile else { return }
         guard let text = try? String(contentsOfFile: keyFile, encoding: .utf8) else {
             throw RuntimeError(.notFound, "cannot read the key file \(keyFile)")
@@ -26,7 +29,11 @@ struct KeySource {
 
     func key(for spec: ModelSpec) throws -> Secret? {
         guard let variable = spec.keyVariable else { return nil }
-        if let v = fromFile[variable] ?? ProcessInfo.processInfo.environment[variable], !v.isEmpty { return Secret(v) }
+        if let v = fromFile[variable] ?? ProcessInfo.processInfo.environment[variable] ?? configured[variable],
+            !v.isEmpty
+        {
+            return Secret(v)
+        }
         if spec.keyRequired {
             throw RuntimeError(
                 .unavailable, "\(variable) is not set: export it, or pass --key-file FILE with a line \(variable)=…")

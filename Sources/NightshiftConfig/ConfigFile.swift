@@ -1,0 +1,246 @@
+import Foundation
+import Yams
+
+/// One setting a configuration file, the environment or the command line may give. The raw value
+/// is its dotted name in `nightshift config` and in errors.
+public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
+    case model
+    case rolePlanner = "roles.planner"
+    case roleWorker = "roles.worker"
+    case roleJudge = "roles.judge"
+    case policy, guidance, mcp, db, pricing
+    case keyFile = "key_file"
+    case unsandboxed = "sandbox.unsandboxed"
+    case allowNetwork = "sandbox.allow_network"
+    case readOnly = "sandbox.read_only"
+    case contextWindow = "context.window"
+    case compactAt = "context.compact_at"
+    case resetAt = "context.reset_at"
+    case maxAttempts = "limits.max_attempts"
+    case maxTurns = "limits.max_turns"
+    case worktree, baseline
+    case stopOnBlocked = "stop_on_blocked"
+
+    public static func < (a: ConfigKey, b: ConfigKey) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+
+    /// Keys whose value is a file path: a relative path in a file is taken from that file's project
+    /// (or, for the user file, its folder), not from wherever the command runs.
+    public var isPath: Bool { [.policy, .guidance, .mcp, .db, .pricing, .keyFile].contains(self) }
+}
+
+/// A setting's value, typed as the key wants it.
+public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
+    case text(String)
+    case flag(Bool)
+    case number(Int)
+    case share(Double)
+    case list([String])
+
+    public var description: String {
+        switch self {
+        case let .text(s): s
+        case let .flag(b): b ? "true" : "false"
+        case let .number(n): String(n)
+        case let .share(d): String(d)
+        case let .list(l): "[" + l.joined(separator: ", ") + "]"
+        }
+    }
+}
+
+/// The settings one source gives, each with where it came from ("FILE:LINE", "--model", "NIGHTSHIFT_DB").
+public struct ConfigLayer: Sendable, Equatable {
+    public var values: [ConfigKey: ConfigValue] = [:]
+    public var origins: [ConfigKey: String] = [:]
+    /// API keys (`NAME: value`), only ever from the user's own file.
+    public var keys: [String: String] = [:]
+    public init() {}
+
+    public mutating func set(_ key: ConfigKey, _ value: ConfigValue?, from origin: String) {
+        guard let value else { return }
+        values[key] = value
+        origins[key] = origin
+    }
+}
+
+/// Reads `.nightshift/config.yaml` (the project's) or the user's `config.yaml`:
+///
+/// ```yaml
+/// model: openai:gpt-4o             # every role; roles: {planner: …, worker: …, judge: …} for one
+/// policy: .nightshift/policy.yaml  # paths are relative to the project (the folder holding .nightshift/)
+/// guidance: .nightshift/guidance.md
+/// mcp: .nightshift/mcp.yaml
+/// db: .nightshift/nightshift.db
+/// pricing: pricing.yaml
+/// key_file: ~/.config/nightshift/keys.env
+/// sandbox: {unsandboxed: false, allow_network: false, read_only: [/opt/toolchain]}
+/// context: {window: 128000, compact_at: 0.6, reset_at: 0.85}
+/// limits: {max_attempts: 3, max_turns: 200}
+/// worktree: true                   # false: work in the repository itself (--no-worktree)
+/// baseline: true
+/// stop_on_blocked: false
+/// keys: {OPENAI_API_KEY: sk-…}      # the user's file only: never in a project
+/// ```
+public enum ConfigFile {
+    /// Whose file it is: a project's is reviewed and shared like code, so it may hold no secret.
+    public enum Scope: Sendable { case project, user }
+
+    /// The layer a file gives; relative paths are resolved against `base`.
+    public static func load(path: String, scope: Scope, base: String) throws(FileError) -> ConfigLayer {
+        let text = try YAMLReader.readText(path, what: "configuration")
+        return try parse(text, file: path, scope: scope, base: base)
+    }
+
+    public static func parse(
+        _ text: String, file: String, scope: Scope, base: String
+    ) throws(FileError)
+        -> ConfigLayer
+    {
+        let r = YAMLReader(file: file)
+        var layer = ConfigLayer()
+        let name = file
+        // An empty file (every line a comment, as `nightshift init` writes it) sets nothing.
+        guard
+            text.split(separator: "\n").contains(where: {
+                !$0.trimmingCharacters(in: .whitespaces).hasPrefix("#")
+                    && !$0.trimmingCharacters(in: .whitespaces).isEmpty
+            })
+        else { return layer }
+        let root = try r.load(text)
+        let top = try r.mapping(root, "the configuration")
+        try r.checkKeys(
+            top,
+            allowed: [
+                "model", "roles", "policy", "guidance", "mcp", "db", "pricing", "key_file", "sandbox", "context",
+                "limits", "worktree", "baseline", "stop_on_blocked", "keys",
+            ], in: "the configuration")
+        try refuseSecrets(top, r, scope: scope)
+
+        func origin(_ node: Node) -> String { "\(name):\(node.mark?.line ?? 0)" }
+        // A scripted model's scenario is a file like any other path here.
+        func scripted(_ spec: String) -> String {
+            spec.hasPrefix("scripted:") ? "scripted:" + resolve(String(spec.dropFirst(9)), base: base) : spec
+        }
+        func path(_ node: Node, _ what: String) throws(FileError) -> String {
+            let p = try r.string(node, what)
+            guard !p.isEmpty else { throw r.fail(node, "\(what) is empty") }
+            return resolve(p, base: base)
+        }
+        func flag(_ node: Node, _ what: String) throws(FileError) -> Bool {
+            switch try r.string(node, what) {
+            case "true", "yes", "on": return true
+            case "false", "no", "off": return false
+            case let other: throw r.fail(node, "\(what) must be true or false, not '\(other)'")
+            }
+        }
+        func share(_ node: Node, _ what: String) throws(FileError) -> Double {
+            let s = try r.string(node, what)
+            guard let d = Double(s), (0.05...0.99).contains(d) else {
+                throw r.fail(node, "\(what) must be a share of the window between 0.05 and 0.99, not '\(s)'")
+            }
+            return d
+        }
+        func count(_ node: Node, _ what: String, min: Int) throws(FileError) -> Int {
+            let n = try r.int(node, what)
+            guard n >= min, n <= 1_000_000_000 else { throw r.fail(node, "\(what) must be at least \(min)") }
+            return n
+        }
+
+        for (key, _, value) in top {
+            switch key {
+            case "model": layer.set(.model, .text(scripted(try r.string(value, "model"))), from: origin(value))
+            case "roles":
+                let roles = try r.mapping(value, "'roles'")
+                try r.checkKeys(roles, allowed: ["planner", "worker", "judge"], in: "'roles'")
+                for (role, _, spec) in roles {
+                    let k: ConfigKey = role == "planner" ? .rolePlanner : role == "worker" ? .roleWorker : .roleJudge
+                    layer.set(k, .text(scripted(try r.string(spec, "the \(role)'s model"))), from: origin(spec))
+                }
+            case "policy", "guidance", "mcp", "db", "pricing", "key_file":
+                let k = ConfigKey(rawValue: key)!
+                layer.set(k, .text(try path(value, key)), from: origin(value))
+            case "sandbox":
+                let s = try r.mapping(value, "'sandbox'")
+                try r.checkKeys(s, allowed: ["unsandboxed", "allow_network", "read_only"], in: "'sandbox'")
+                for (k, _, v) in s {
+                    switch k {
+                    case "unsandboxed": layer.set(.unsandboxed, .flag(try flag(v, k)), from: origin(v))
+                    case "allow_network": layer.set(.allowNetwork, .flag(try flag(v, k)), from: origin(v))
+                    default:
+                        var list: [String] = []
+                        for item in try r.sequence(v, "sandbox.read_only") { list.append(try path(item, "a path")) }
+                        layer.set(.readOnly, .list(list), from: origin(v))
+                    }
+                }
+            case "context":
+                let c = try r.mapping(value, "'context'")
+                try r.checkKeys(c, allowed: ["window", "compact_at", "reset_at"], in: "'context'")
+                for (k, _, v) in c {
+                    switch k {
+                    case "window":
+                        layer.set(.contextWindow, .number(try count(v, "context.window", min: 2000)), from: origin(v))
+                    case "compact_at":
+                        layer.set(.compactAt, .share(try share(v, "context.compact_at")), from: origin(v))
+                    default: layer.set(.resetAt, .share(try share(v, "context.reset_at")), from: origin(v))
+                    }
+                }
+            case "limits":
+                let l = try r.mapping(value, "'limits'")
+                try r.checkKeys(l, allowed: ["max_attempts", "max_turns"], in: "'limits'")
+                for (k, _, v) in l {
+                    let ck: ConfigKey = k == "max_attempts" ? .maxAttempts : .maxTurns
+                    layer.set(ck, .number(try count(v, "limits.\(k)", min: 1)), from: origin(v))
+                }
+            case "worktree", "baseline", "stop_on_blocked":
+                layer.set(ConfigKey(rawValue: key)!, .flag(try flag(value, key)), from: origin(value))
+            default:  // keys (the user's file only; refused above in a project's)
+                for (k, _, v) in try r.mapping(value, "'keys'") { layer.keys[k] = try r.string(v, "the key \(k)") }
+            }
+        }
+        if case let .share(c)? = layer.values[.compactAt], case let .share(s)? = layer.values[.resetAt], c >= s {
+            throw FileError(file: file, message: "context.compact_at (\(c)) must be below context.reset_at (\(s))")
+        }
+        return layer
+    }
+
+    /// `~/…` from the home folder; a relative path from `base`; an absolute one as it is.
+    public static func resolve(_ path: String, base: String) -> String {
+        if path.hasPrefix("~/") { return NSHomeDirectory() + String(path.dropFirst()) }
+        if path.hasPrefix("/") { return path }
+        return URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
+    }
+
+    /// Names that hold a secret, and values that look like one: a project's file is committed and
+    /// read by everyone with the repository, so a key there is refused, pointing to where keys go.
+    static func refuseSecrets(
+        _ top: [(key: String, keyNode: Node, value: Node)], _ r: YAMLReader, scope: Scope
+    ) throws(FileError) {
+        guard scope == .project else { return }
+        let hint =
+            "keys never go in a project's file: use the environment, --key-file, or keys: in ~/.config/nightshift/config.yaml"
+        if let keys = top.first(where: { $0.key == "keys" }) { throw r.fail(keys.keyNode, hint) }
+        func scan(_ node: Node) throws(FileError) {
+            switch node {
+            case let .scalar(s):
+                let v = s.string
+                if ["sk-", "sk_", "xoxb-", "ghp_", "github_pat_", "AKIA"].contains(where: { v.hasPrefix($0) }),
+                    v.count >= 16
+                {
+                    throw r.fail(node, "this looks like a secret; " + hint)
+                }
+            case let .mapping(m):
+                for (k, v) in m {
+                    let name = (k.string ?? "").lowercased()
+                    if ["api_key", "apikey", "token", "secret", "password"].contains(where: { name.contains($0) }) {
+                        throw r.fail(k, "'\(k.string ?? "")' would hold a secret; " + hint)
+                    }
+                    try scan(v)
+                }
+            case let .sequence(s): for v in s { try scan(v) }
+            case .alias: break
+            }
+        }
+        for entry in top { try scan(entry.value) }
+    }
+}

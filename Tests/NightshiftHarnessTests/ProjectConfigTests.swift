@@ -1,0 +1,176 @@
+import Foundation
+import NightshiftConfig
+import NightshiftCore
+import NightshiftRuntime
+import NightshiftSQLite
+import Testing
+
+/// `nightshift init`, the configuration files and their precedence, and `nightshift config`.
+@Suite struct ProjectConfigTests {
+    func gitRepository() throws -> String {
+        let dir = tempDir("ns-init")
+        for args in [["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "init"]] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+            p.arguments = ["-c", "user.name=t", "-c", "user.email=t@t"] + args
+            p.currentDirectoryURL = URL(fileURLWithPath: dir)
+            p.environment = ["PATH": "/usr/bin:/bin", "HOME": dir, "GIT_CONFIG_NOSYSTEM": "1"]
+            try p.run()
+            p.waitUntilExit()
+        }
+        return dir
+    }
+
+    func listing(_ dir: String) -> [String] {
+        (FileManager.default.enumerator(atPath: dir)?.compactMap { $0 as? String } ?? [])
+            .filter { !$0.hasPrefix(".git/") && $0 != ".git" }.sorted()
+    }
+
+    @Test func initWritesItsFilesOnceAndTouchesNothingElse() async throws {
+        let repo = try gitRepository()
+        try "build/\n".write(toFile: repo + "/.gitignore", atomically: true, encoding: .utf8)
+        let first = try await nightshift(["init"], cwd: repo)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("next:") && first.stdout.contains("nightshift run"))
+        #expect(
+            listing(repo) == [
+                ".gitignore", ".nightshift", ".nightshift/config.yaml", ".nightshift/guidance.md",
+                ".nightshift/policy.yaml",
+            ])
+        let ignore = try String(contentsOfFile: repo + "/.gitignore", encoding: .utf8)
+        #expect(ignore.hasPrefix("build/\n") && ignore.contains(".nightshift/nightshift.db*"))
+        // What it wrote is valid: the policy loads and the configuration names it.
+        _ = try PolicyFile.load(path: repo + "/.nightshift/policy.yaml")
+        let settings = try Settings.resolve(commandLine: ConfigLayer(), workingFolder: repo, environment: [:])
+        #expect(settings.text(.policy) == repo + "/.nightshift/policy.yaml")
+
+        // Again: everything is kept, the edit survives, .gitignore gains nothing.
+        try "# mine\n".write(toFile: repo + "/.nightshift/guidance.md", atomically: true, encoding: .utf8)
+        let second = try await nightshift(["init"], cwd: repo)
+        #expect(second.status == 0 && second.stdout.components(separatedBy: "kept").count == 5, "\(second.stdout)")
+        #expect(try String(contentsOfFile: repo + "/.nightshift/guidance.md", encoding: .utf8) == "# mine\n")
+        #expect(try String(contentsOfFile: repo + "/.gitignore", encoding: .utf8) == ignore)
+        // --force writes the templates again.
+        let forced = try await nightshift(["init", "--force"], cwd: repo)
+        #expect(forced.status == 0)
+        #expect(try String(contentsOfFile: repo + "/.nightshift/guidance.md", encoding: .utf8) != "# mine\n")
+    }
+
+    /// Command line > environment > project file > user file > defaults, key by key.
+    @Test func eachSourceWinsOverTheOnesBelowIt() throws {
+        let repo = tempDir("ns-precedence")
+        let sub = repo + "/src/deep"
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: repo + "/.nightshift", withIntermediateDirectories: true)
+        try "model: openai:project\npolicy: rules.yaml\nlimits: {max_attempts: 7}\n".write(
+            toFile: repo + "/.nightshift/config.yaml", atomically: true, encoding: .utf8)
+        let xdg = tempDir("ns-xdg")
+        try FileManager.default.createDirectory(atPath: xdg + "/nightshift", withIntermediateDirectories: true)
+        try
+            "model: openai:user\nlimits: {max_turns: 9, max_attempts: 2}\nkeys: {OPENAI_API_KEY: sk-user-0123456789abcdef}\n"
+            .write(toFile: xdg + "/nightshift/config.yaml", atomically: true, encoding: .utf8)
+        var cli = ConfigLayer()
+        cli.set(.model, .text("openai:cli"), from: "--model")
+        let env = ["XDG_CONFIG_HOME": xdg, "NIGHTSHIFT_MODEL": "openai:env"]
+        // Found from a folder below the project; paths are the project's, not the working folder's.
+        let all = try Settings.resolve(commandLine: cli, workingFolder: sub, environment: env)
+        #expect(all.entry(.model)?.value == .text("openai:cli") && all.entry(.model)?.origin == "--model")
+        #expect(all.text(.policy) == repo + "/rules.yaml")
+        #expect(all.number(.maxAttempts) == 7)  // project over user
+        #expect(all.number(.maxTurns) == 9)  // user over default
+        #expect(all.share(.compactAt) == 0.6 && all.entry(.compactAt)?.origin == "default")
+        #expect(all.models.keys["OPENAI_API_KEY"] == "sk-user-0123456789abcdef")
+        let noCLI = try Settings.resolve(commandLine: ConfigLayer(), workingFolder: sub, environment: env)
+        #expect(noCLI.text(.model) == "openai:env" && noCLI.entry(.model)?.origin == "NIGHTSHIFT_MODEL")
+        let noEnv = try Settings.resolve(
+            commandLine: ConfigLayer(), workingFolder: sub, environment: ["XDG_CONFIG_HOME": xdg])
+        #expect(noEnv.text(.model) == "openai:project")
+        #expect(noEnv.entry(.model)?.origin == repo + "/.nightshift/config.yaml:1")
+        let noProject = try Settings.resolve(
+            commandLine: ConfigLayer(), workingFolder: tempDir("ns-elsewhere"), environment: ["XDG_CONFIG_HOME": xdg])
+        #expect(noProject.text(.model) == "openai:user" && noProject.number(.maxAttempts) == 2)
+        #expect(noProject.projectFile == nil)
+    }
+
+    @Test(arguments: [
+        ("keys: {OPENAI_API_KEY: x}\n", 1),
+        ("model: openai:gpt-4o\nsandbox:\n  api_key: abc\n", 3),
+        ("model: openai:gpt-4o\npricing: sk-live-0123456789abcdefgh\n", 2),
+        ("roles:\n  judge: ghp_0123456789abcdef0123\n", 2),
+    ])
+    func aSecretInAProjectFileIsRefusedWithItsLine(text: String, line: Int) throws {
+        let error = #expect(throws: FileError.self) {
+            try ConfigFile.parse(text, file: "p/.nightshift/config.yaml", scope: .project, base: "/p")
+        }
+        #expect(error?.line == line, "\(error?.description ?? "")")
+        #expect(error?.description.contains("environment") == true)
+        // The same in the user's own file is where keys belong (unknown keys are still refused).
+        if text.hasPrefix("keys:") {
+            let user = try ConfigFile.parse(text, file: "u/config.yaml", scope: .user, base: "/u")
+            #expect(user.keys == ["OPENAI_API_KEY": "x"])
+        }
+    }
+
+    @Test func badValuesAreOneLineWithFileAndLine() throws {
+        for (text, line) in [
+            ("limits:\n  max_attempts: 0\n", 2), ("context: {compact_at: 2}\n", 1), ("worktree: maybe\n", 1),
+            ("modle: openai:x\n", 1), ("sandbox:\n  read_only: /opt\n", 2),
+        ] {
+            let error = #expect(throws: FileError.self) {
+                try ConfigFile.parse(text, file: "c.yaml", scope: .project, base: "/p")
+            }
+            #expect(error?.line == line, "\(text): \(error?.description ?? "")")
+            #expect(error?.description.contains("\n") == false)
+        }
+    }
+
+    @Test func configShowsSourcesAndMasksKeys() async throws {
+        let repo = try gitRepository()
+        let xdg = tempDir("ns-xdg")
+        try FileManager.default.createDirectory(atPath: xdg + "/nightshift", withIntermediateDirectories: true)
+        try "keys: {ANTHROPIC_API_KEY: sk-ant-very-secret-0123456789}\n".write(
+            toFile: xdg + "/nightshift/config.yaml", atomically: true, encoding: .utf8)
+        _ = try await nightshift(["init"], cwd: repo)
+        let r = try await nightshift(
+            ["config", "--model", "openai:gpt-4o"], env: ["XDG_CONFIG_HOME": xdg], cwd: repo)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("model = openai:gpt-4o    # --model"), "\(r.stdout)")
+        #expect(r.stdout.contains("policy = \(repo)/.nightshift/policy.yaml"))
+        #expect(r.stdout.contains("keys.ANTHROPIC_API_KEY = •••• (masked)"))
+        #expect(!r.stdout.contains("very-secret"))
+        // A project file that holds a key stops every command, naming the line.
+        try "model: openai:gpt-4o\nkeys: {OPENAI_API_KEY: sk-0123456789abcdef0123}\n".write(
+            toFile: repo + "/.nightshift/config.yaml", atomically: true, encoding: .utf8)
+        let refused = try await nightshift(["config"], cwd: repo)
+        #expect(refused.status == 1 && refused.stderr.contains("config.yaml:2"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains("0123456789abcdef0123"))
+    }
+
+    /// A run started with no options but the plan takes its model, policy, guidance and database
+    /// from the project's configuration.
+    @Test func aRunTakesItsSettingsFromTheProject() async throws {
+        let repo = try gitRepository()
+        _ = try await nightshift(["init"], cwd: repo)
+        try "tasks:\n  a:\n    - tools:\n        - shell: {command: \"touch done.txt\"}\n      done: made it\n".write(
+            toFile: repo + "/.nightshift/scenario.yaml", atomically: true, encoding: .utf8)
+        var config = try String(contentsOfFile: repo + "/.nightshift/config.yaml", encoding: .utf8)
+        config += "model: scripted:.nightshift/scenario.yaml\nsandbox: {unsandboxed: true}\n"
+        try config.write(toFile: repo + "/.nightshift/config.yaml", atomically: true, encoding: .utf8)
+        try "title: t\ntasks:\n  - id: a\n    description: make a file\n    checks:\n      - test -f done.txt\n"
+            .write(toFile: repo + "/plan.yaml", atomically: true, encoding: .utf8)
+        let sub = repo + "/sub"
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+        let run = try await nightshift(
+            ["run", "--plan", "../plan.yaml", "--workspace", "..", "--id", "p", "-q"], cwd: sub)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let store = try SQLiteEventStore(path: repo + "/.nightshift/nightshift.db")
+        let events = try await store.readAll(RunID("p")).map(\.event)
+        #expect(
+            events.contains {
+                if case let .policySet(_, source, _, _) = $0 { source.hasSuffix("policy.yaml") } else { false }
+            })
+        #expect(events.contains { if case .guidanceSet = $0 { true } else { false } })
+        #expect(
+            events.contains { if case let .isolationSet(mode) = $0 { mode.hasPrefix("UNSANDBOXED") } else { false } })
+    }
+}
