@@ -74,7 +74,7 @@ public struct Nightshift: AsyncParsableCommand {
         raiseOpenFilesLimit()
         deliverStopSignals()
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try await asyncParseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -170,6 +170,10 @@ import Testing
                 if case let .policySet(_, source, _, _) = $0 { source.hasSuffix("policy.yaml") } else { false }
             })
         #expect(events.contains { if case .guidanceSet = $0 { true } else { false } })
+        // The shell's completion asks the binary for run ids: they come from the project's database.
+        let completion = try await nightshift(
+            ["---completion", "status", "--", "positional@0", "2", "0", "nightshift", "status", ""], cwd: sub)
+        #expect(completion.stdout.split(separator: "\n").contains("p"), "\(completion.stdout)\(completion.stderr)")
         #expect(
             events.contains { if case let .isolationSet(mode) = $0 { mode.hasPrefix("UNSANDBOXED") } else { false } })
     }
