@@ -81,3 +81,44 @@ enum RunIDCompletion {
         return runs.map(\.id.rawValue).filter { $0.hasPrefix(prefix) }
     }
 }
+
+/// `nightshift doctor`: what works on this machine for the settings in force, one line each.
+struct DoctorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check what a real run needs on this machine: sandbox, git, store, models, MCP servers, audit key.",
+        discussion: """
+            One line per check, with the fix for what fails. Each configured model gets one tiny request (its \
+            likely cost is said first); --no-model-calls only checks that the spec parses and its key is found. \
+            Exit status 0 when nothing failed (warnings allowed), 1 otherwise.
+            """)
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var models: ModelOptions
+    @OptionGroup var sandbox: SandboxOptions
+    @Option(help: ArgumentHelp("MCP servers to start and list (default: the configuration's mcp).", valueName: "FILE"))
+    var mcp: String?
+    @Flag(help: "Do not send the models a request; only check their specs and keys.") var noModelCalls = false
+
+    mutating func run() async throws {
+        let failed = try await reportErrors { () async throws -> Bool in
+            var layer = try models.layer().adding(sandbox)
+            layer.set(.mcp, mcp.map { .text($0) }, from: "--mcp")
+            let settings = try store.settings(layer)
+            let findings = await Doctor.examine(
+                settings, modelCalls: !noModelCalls, environment: ProcessInfo.processInfo.environment
+            ) { finding in
+                let mark =
+                    switch finding.severity {
+                    case .ok: "ok  "
+                    case .warn: "warn"
+                    case .fail: "FAIL"
+                    case .note: "…   "
+                    }
+                say("\(mark)  \(finding.check): \(finding.detail)\(finding.fix.map { " — fix: \($0)" } ?? "")")
+            }
+            return findings.contains { $0.severity == .fail }
+        }
+        if failed { throw ExitCode.failure }
+    }
+}

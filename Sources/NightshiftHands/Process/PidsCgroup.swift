@@ -90,3 +90,8 @@ struct PidsCgroup {
         rmdir(path)
     }
 }
+
+/// Whether commands' process counts can be capped here (a writable pids cgroup), for `doctor`.
+public enum ProcessLimits {
+    public static var pidsCgroupAvailable: Bool { PidsCgroup.root != nil }
+}

@@ -33,7 +33,7 @@ public enum Adapters {
     /// Builds the model roster from `--model` and `--role-model`, reading keys from the
     /// environment or a key file. The HTTP client it may create must be shut down by the caller.
     static func models(
-        _ options: ModelConfig, recorded: String? = nil
+        _ options: ModelConfig, recorded: String? = nil, http settings: ModelHTTPSettings = ModelHTTPSettings()
     ) async throws -> (any ModelProvider, ModelHTTPClient?) {
         var defaultSpec = options.model
         var overrides: [(role: Role, spec: String)] = []
@@ -74,13 +74,13 @@ public enum Adapters {
                 return ScriptedModelWithPath(
                     ScriptedModel(scenario: try ScenarioFile.load(path: absolute)), path: absolute)
             case let .openAI(model, url, _):
-                let client = http ?? ModelHTTPClient()
+                let client = http ?? ModelHTTPClient(settings: settings)
                 http = client
                 return OpenAIProvider(
                     model: model, baseURL: url, key: try keys.key(for: spec), keyHint: keys.hint(for: spec),
                     label: spec.description, http: client, pricing: pricing)
             case let .anthropic(model, url, _):
-                let client = http ?? ModelHTTPClient()
+                let client = http ?? ModelHTTPClient(settings: settings)
                 http = client
                 return AnthropicProvider(
                     model: model, baseURL: url, key: try keys.key(for: spec), keyHint: keys.hint(for: spec),

@@ -1,0 +1,52 @@
+import Foundation
+import NightshiftCore
+import NightshiftHands
+import Testing
+
+/// `nightshift doctor`: one line per check, the fix for what fails, exit 1 when anything failed.
+@Suite struct DoctorTests {
+    @Test func aMissingSandboxAndAnUnreachableModelAreFailuresWithTheirFix() async throws {
+        let dir = tempDir("ns-doctor")
+        // bubblewrap "missing": Nightshift is pointed at a binary that is not there.
+        let r = try await nightshift(
+            ["doctor", "--db", dir + "/ns.db", "--model", "openai-compatible:http://127.0.0.1:9/v1#m"],
+            env: ["NIGHTSHIFT_BWRAP": dir + "/no-bwrap"], cwd: dir)
+        #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let sandbox = lines.first { $0.contains("sandbox:") } ?? ""
+        #expect(sandbox.hasPrefix("FAIL") && sandbox.contains("fix: apt-get install bubblewrap"), "\(sandbox)")
+        // The likely cost is said before the call, then the call fails fast (one attempt, loopback).
+        let model = lines.filter { $0.contains("model openai-compatible:http://127.0.0.1:9/v1#m") }
+        #expect(model.count == 2 && model[0].hasPrefix("…") && model[0].contains("tokens"), "\(model)")
+        #expect(model.last?.hasPrefix("FAIL") == true && model.last?.contains("127.0.0.1") == true, "\(model)")
+        #expect(lines.contains { $0.hasPrefix("ok") && $0.contains("store: no database yet") })
+        #expect(lines.contains { $0.hasPrefix("ok") && $0.contains("git: git version") })
+        // Without model calls, the same model only has its spec checked.
+        let quiet = try await nightshift(
+            [
+                "doctor", "--db", dir + "/ns.db", "--model", "openai-compatible:http://127.0.0.1:9/v1#m",
+                "--no-model-calls",
+            ],
+            cwd: dir)
+        #expect(quiet.stdout.contains("no call made"), "\(quiet.stdout)")
+        #expect(!quiet.stdout.contains("sending one probe"))
+    }
+
+    @Test(.enabled(if: FakeLLM.binary != nil || ProcessInfo.processInfo.environment["CI"] != nil))
+    func aModelThatAnswersIsOk() async throws {
+        let root = tempDir("ns-doctor-llm")
+        let rules = """
+            version: 1
+            rules:
+              - name: ok
+                respond: {content: "OK"}
+            """
+        let (port, server) = try await FakeLLM.serve(rules: rules, in: root)
+        defer { server.kill() }
+        let r = try await nightshift(
+            ["doctor", "--db", root + "/ns.db", "--model", "openai-compatible:http://127.0.0.1:\(port)/v1#gpt-4o"],
+            env: ["NIGHTSHIFT_API_KEY": "not-used"], cwd: root)
+        let line = r.stdout.split(separator: "\n").last { $0.contains("model openai-compatible") } ?? ""
+        #expect(line.hasPrefix("ok") && line.contains("answered"), "\(r.stdout)\(r.stderr)")
+    }
+}
