@@ -1,4 +1,5 @@
 import Foundation
+public import NightshiftCore
 import Yams
 
 /// One setting a configuration file, the environment or the command line may give. The raw value
@@ -20,6 +21,7 @@ public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
     case maxTurns = "limits.max_turns"
     case worktree, baseline
     case stopOnBlocked = "stop_on_blocked"
+    case hooks
 
     public static func < (a: ConfigKey, b: ConfigKey) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
@@ -37,6 +39,7 @@ public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
     case number(Int)
     case share(Double)
     case list([String])
+    case hooks([Hook])
 
     public var description: String {
         switch self {
@@ -45,6 +48,8 @@ public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
         case let .number(n): String(n)
         case let .share(d): String(d)
         case let .list(l): "[" + l.joined(separator: ", ") + "]"
+        case let .hooks(h):
+            "[" + h.map { "\($0.on): \($0.command)\($0.blocking ? " (blocking)" : "")" }.joined(separator: "; ") + "]"
         }
     }
 }
@@ -80,6 +85,10 @@ public struct ConfigLayer: Sendable, Equatable {
 /// worktree: true                   # false: work in the repository itself (--no-worktree)
 /// baseline: true
 /// stop_on_blocked: false
+/// hooks:                           # commands run in the sandbox at points of the agent's work
+///   - {on: after_edit, command: 'ruff check "$@"', timeout_seconds: 60, blocking: true}
+///   - {on: shift_start, command: make lint}
+///   - {on: before_check, command: mypy .}
 /// keys: {OPENAI_API_KEY: sk-…}      # the user's file only: never in a project
 /// ```
 public enum ConfigFile {
@@ -113,7 +122,7 @@ public enum ConfigFile {
             top,
             allowed: [
                 "model", "roles", "policy", "guidance", "mcp", "db", "pricing", "key_file", "sandbox", "context",
-                "limits", "worktree", "baseline", "stop_on_blocked", "keys",
+                "limits", "worktree", "baseline", "stop_on_blocked", "keys", "hooks",
             ], in: "the configuration")
         try refuseSecrets(top, r, scope: scope)
 
@@ -194,6 +203,45 @@ public enum ConfigFile {
                 }
             case "worktree", "baseline", "stop_on_blocked":
                 layer.set(ConfigKey(rawValue: key)!, .flag(try flag(value, key)), from: origin(value))
+            case "hooks":
+                var hooks: [Hook] = []
+                for (n, item) in try r.sequence(value, "'hooks'").enumerated() {
+                    let what = "hook \(n + 1)"
+                    let fields = try r.mapping(item, what)
+                    try r.checkKeys(fields, allowed: ["on", "command", "timeout_seconds", "blocking"], in: what)
+                    func field(_ k: String) -> Node? { fields.first { $0.key == k }?.value }
+                    guard let onNode = field("on"), let commandNode = field("command") else {
+                        throw r.fail(item, "\(what) needs on: (after_edit, shift_start or before_check) and command:")
+                    }
+                    let onText = try r.string(onNode, "\(what)'s on")
+                    guard let on = Hook.When(rawValue: onText) else {
+                        throw r.fail(
+                            onNode, "\(what)'s on must be after_edit, shift_start or before_check, not '\(onText)'")
+                    }
+                    let command = try r.string(commandNode, "\(what)'s command")
+                    guard command.contains(where: { !$0.isWhitespace }) else {
+                        throw r.fail(commandNode, "\(what)'s command is empty")
+                    }
+                    var hook = Hook(on: on, command: command)
+                    if let t = field("timeout_seconds") {
+                        hook.timeoutSeconds = try count(t, "\(what)'s timeout_seconds", min: 1)
+                        guard hook.timeoutSeconds <= 3600 else {
+                            throw r.fail(t, "\(what)'s timeout_seconds is at most 3600")
+                        }
+                    }
+                    if let b = field("blocking") {
+                        hook.blocking = try flag(b, "\(what)'s blocking")
+                        if hook.blocking, on != .afterEdit {
+                            throw r.fail(
+                                b,
+                                "only after_edit hooks can be blocking; \(on) hooks are advisory (checks decide a task)"
+                            )
+                        }
+                    }
+                    hooks.append(hook)
+                }
+                guard hooks.count <= 20 else { throw r.fail(value, "at most 20 hooks") }
+                layer.set(.hooks, .hooks(hooks), from: origin(value))
             default:  // keys (the user's file only; refused above in a project's)
                 for (k, _, v) in try r.mapping(value, "'keys'") { layer.keys[k] = try r.string(v, "the key \(k)") }
             }

@@ -11,8 +11,14 @@ public struct ShellCheckRunner: CheckRunner {
     }
 
     public func run(_ check: Check, workspace: String) async -> CheckResult {
+        await run(check, arguments: [], workspace: workspace)
+    }
+
+    public func run(_ check: Check, arguments: [String], workspace: String) async -> CheckResult {
+        // `sh -c COMMAND NAME ARGS…`: the arguments are $1… inside the command, never parsed as shell.
+        let argv = ["/bin/sh", "-c", check.command] + (arguments.isEmpty ? [] : ["nightshift-hook"] + arguments)
         let outcome = await ProcessRunner.run(
-            argv: isolation.argv(["/bin/sh", "-c", check.command], workspace: workspace, cwd: workspace),
+            argv: isolation.argv(argv, workspace: workspace, cwd: workspace),
             environment: ToolEnvironment.make(workspace: workspace),
             cwd: workspace, timeout: .seconds(max(check.timeoutSeconds, 1)), outputLimit: outputBytes,
             maxProcesses: isolation.maxProcesses)

@@ -87,6 +87,11 @@ public enum ContextBuilder {
                 "The call \($0.call) (\($0.name) with arguments \($0.arguments.prefix(300))) was interrupted when the process stopped. "
                     + "Its outcome is UNKNOWN: it may or may not have taken effect. Check the workspace before repeating it."
             }
+            // Marked as the project's hooks' output: what a command reported, not an instruction.
+            + (state.hookNotices ?? []).map {
+                "The project's \($0.on) hook `\($0.command)` failed (exit \($0.exitCode)). Its output (the end of it):\n"
+                    + $0.output
+            }
         let feedback = state.current.flatMap { state.tasks[$0].feedback }
         let roleTools: [ToolSpec] =
             switch role {

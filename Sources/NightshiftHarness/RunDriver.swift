@@ -52,6 +52,8 @@ struct RunDriver {
             case let .callModel(call, task, attempt, turn, role):
                 try await callModel(call, task: task, attempt: attempt, turn: turn, role: role)
             case let .runTool(call): try await runTool(call)
+            case let .runToolThenHooks(call, hooks, paths): try await runTool(call, then: hooks, paths: paths)
+            case let .runHooks(on, hooks): try await runHooks(on, hooks)
             case let .commitWork(task, message): try await commitWork(task, message: message)
             case let .hashProtected(globs, verify): try await hashProtected(globs, verify: verify)
             case let .runInit(script): try await runInit(script)
@@ -223,7 +225,9 @@ struct RunDriver {
             model: response.model, costPicoUSD: response.costPicoUSD, handoff: response.handoff)
     }
 
-    mutating func runTool(_ call: ToolCall) async throws {
+    /// Runs a tool, then (when it finished well) the `after_edit` hooks on the paths it wrote. A
+    /// failing blocking hook becomes the call's result; the hooks' runs are recorded before it.
+    mutating func runTool(_ call: ToolCall, then hooks: [Hook] = [], paths: [String] = []) async throws {
         guard try await beforeEffect() else { return }
         let workspace = committed.workspace, runner = harness.tools
         let limit = runner.deadline(for: call)
@@ -246,7 +250,44 @@ struct RunDriver {
                     "\(call.name) did not finish within \(limit ?? .zero); the harness stopped waiting, so its outcome is unknown"
             )
         }
-        try record(await runner.takeEvents() + [ending])
+        var events = await runner.takeEvents()
+        var final = ending
+        if case let .toolFinished(id, result) = ending, result.ok, !hooks.isEmpty {
+            for hook in hooks {
+                let ran = await runHook(hook, arguments: paths)
+                events.append(ran)
+                if case let .hookRan(_, command, exitCode, false, true, output, _) = ran {
+                    final = .toolFinished(
+                        call: id,
+                        result: .failure(
+                            "\(call.name) wrote \(paths.joined(separator: ", ")), but the project's hook `\(command)` "
+                                + "failed (exit \(exitCode)); fix what it reports:\n"
+                                + String(output.text.suffix(Hook.outputShown))))
+                    break
+                }
+            }
+        }
+        try record(events + [final])
+    }
+
+    /// Runs one hook in the sandbox (through the check runner) and returns its `hook_ran`.
+    func runHook(_ hook: Hook, arguments: [String] = []) async -> Event {
+        let result = await harness.checks.run(
+            Check(command: hook.command, timeoutSeconds: hook.timeoutSeconds), arguments: arguments,
+            workspace: committed.workspace)
+        return .hookRan(
+            on: hook.on, command: hook.command, exitCode: result.exitCode, passed: result.exitCode == 0,
+            blocking: hook.blocking, output: Payload(result.output), durationMs: result.durationMs)
+    }
+
+    /// Runs the project's hooks for `on`, recorded together: a kill among them runs them all again
+    /// (hooks only look at the workspace), never half of them.
+    mutating func runHooks(_ on: Hook.When, _ hooks: [Hook]) async throws {
+        guard try await beforeEffect() else { return }
+        var ran: [Event] = []
+        for hook in hooks { ran.append(await runHook(hook)) }
+        try record(ran)
+        try await commit()
     }
 
     mutating func commitWork(_ task: TaskID, message: String) async throws {

@@ -1,5 +1,6 @@
 import Foundation
 public import NightshiftConfig
+public import NightshiftCore
 
 /// The settings in force for one command, and where each came from. Precedence, highest first:
 /// the command line, the environment (`NIGHTSHIFT_MODEL`, `NIGHTSHIFT_DB`, `NIGHTSHIFT_POLICY`,
@@ -39,6 +40,10 @@ public struct Settings: Sendable {
     public func share(_ key: ConfigKey) -> Double? {
         if case let .share(d)? = entry(key)?.value { return d }
         return nil
+    }
+    public var hooks: [Hook] {
+        if case let .hooks(h)? = entry(.hooks)?.value { return h }
+        return []
     }
     public func list(_ key: ConfigKey) -> [String] {
         if case let .list(l)? = entry(key)?.value { return l }

@@ -233,6 +233,16 @@ import Testing
         // Added with the typed vocabulary: a pause with its kind, a plan rejected by a person.
         .runPaused(reason: tricky, kind: .budget),
         .planRejected(version: 2, by: Decider(rawValue: tricky), reason: ""),
+        // Added with the project's hooks.
+        .runCreated(
+            title: "hooks", workspace: "/w", model: "m",
+            settings: RunSettings(
+                hooks: [
+                    Hook(on: .afterEdit, command: tricky, timeoutSeconds: 30, blocking: true),
+                    Hook(on: .beforeCheck, command: "mypy ."),
+                ])),
+        .hookRan(
+            on: .afterEdit, command: tricky, exitCode: 1, passed: false, blocking: true, output: big, durationMs: 12),
     ]
 
     @Test(arguments: events.indices)

@@ -160,6 +160,7 @@ struct RunCommand: AsyncParsableCommand {
         r.maxAttempts = settings.number(.maxAttempts) ?? r.maxAttempts
         r.maxTurns = settings.number(.maxTurns) ?? r.maxTurns
         r.stopOnBlocked = settings.flag(.stopOnBlocked) ?? false
+        r.hooks = settings.hooks
         r.store = settings.store
         r.store.lockTimeoutSeconds = store.lockTimeout
         r.models = settings.models

@@ -101,6 +101,10 @@ enum Timeline {
                 "  context of task \(task) compacted (through event \(through), ~\(before) tokens): \(short(summary.text, 70))"
         case let .handoffWritten(task, reason, handoff):
             return "  handoff (\(reason)) for \(task): \(short(handoff.left.isEmpty ? handoff.done : handoff.left, 90))"
+        case let .hookRan(on, command, exitCode, passed, blocking, _, ms):
+            let verdict =
+                passed ? "passed" : "failed (exit \(exitCode))\(blocking && on == .afterEdit ? ", blocking" : "")"
+            return "    hook \(on) `\(short(command, 60))` \(verdict) in \(ms) ms"
         case let .isolationSet(mode): return "  commands run \(mode.hasPrefix("UNSANDBOXED") ? mode : "in " + mode)"
         case let .rollbackAccepted(from, through, by):
             return

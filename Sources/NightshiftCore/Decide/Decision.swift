@@ -8,6 +8,11 @@ public enum Decision: Sendable, Equatable {
     case callModel(call: CallID, task: PlanTask, attempt: Int, turn: Int, role: Role)
     /// Run a tool; `toolStarted` for it is already in the log.
     case runTool(ToolCall)
+    /// Run a tool that writes `paths`, then the project's `after_edit` hooks on them (each a
+    /// `hook_ran`, before the call's `tool_finished`).
+    case runToolThenHooks(ToolCall, hooks: [Hook], paths: [String])
+    /// Run the project's hooks for `on` (`shift_start`, `before_check`); each is a `hook_ran`.
+    case runHooks(on: Hook.When, hooks: [Hook])
     /// Commit the workspace to the run's branch after `task` finished; `work_committed` records the result.
     case commitWork(task: TaskID, message: String)
     /// Run the active task's checks (its own, then the ratchet's) from index `from` on.

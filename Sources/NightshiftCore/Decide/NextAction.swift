@@ -70,6 +70,11 @@ extension RunState {
                             "The attempt used its \(settings.maxTurnsPerAttempt) model turns without a done claim that passed the checks."
                     ))
             }
+            // The project's shift_start hooks run once per shift, before its first worker call.
+            let shiftHooks = hooks(.shiftStart)
+            if !shiftHooks.isEmpty, hooksRanForShift != shiftStartSeq {
+                return .runHooks(on: .shiftStart, hooks: shiftHooks)
+            }
             return .emit([
                 .modelRequested(
                     call: RunState.modelCallID(modelCalls + 1), task: task.id, turn: progress.turns, role: Role.worker)
@@ -111,10 +116,21 @@ extension RunState {
                     )
                 ])
             }
+            let editHooks = hooks(.afterEdit)
+            if !editHooks.isEmpty, tools.traits[p.call.name]?.contains(.writesPath) == true {
+                return .runToolThenHooks(p.call, hooks: editHooks, paths: Self.pathArgument(p.call).map { [$0] } ?? [])
+            }
             return .runTool(p.call)
 
         case let .checking(summary):
             let checks = attemptChecks(i)
+            // The project's before_check hooks: advisory, before the claim's checks run.
+            let checkHooks = hooks(.beforeCheck)
+            if !checkHooks.isEmpty, progress.checkResults.isEmpty,
+                hooksRanForClaim != Self.claimKey(task.id, progress.attempts)
+            {
+                return .runHooks(on: .beforeCheck, hooks: checkHooks)
+            }
             if progress.checkResults.count < checks.count {
                 return .runChecks(
                     task: task, attempt: progress.attempts, from: progress.checkResults.count, checks: checks)
@@ -467,5 +483,19 @@ extension RunState {
             ]
         }
         return events
+    }
+
+    /// The project's hooks for `on`, in the order configured.
+    func hooks(_ on: Hook.When) -> [Hook] { (settings.hooks ?? []).filter { $0.on == on } }
+
+    /// Which done claim the before_check hooks ran for.
+    static func claimKey(_ task: TaskID, _ attempt: Int) -> String { "\(task.rawValue)#\(attempt)" }
+
+    /// The `path` argument of a call, when it has one (the file a writing tool changes).
+    static func pathArgument(_ call: ToolCall) -> String? {
+        guard let data = call.arguments.text.data(using: .utf8),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return nil }
+        return object["path"] as? String
     }
 }

@@ -104,6 +104,11 @@ struct CanonicalWriter {
             string(git.workTree)
             raw("}")
         }
+        if let hooks = s.hooks {
+            key("hooks", first: first)
+            first = false
+            encodable(hooks)
+        }
         if let loop = s.loop {
             key("loop", first: first)
             encodable(loop)
@@ -626,6 +631,22 @@ struct CanonicalWriter {
             string(branch)
             key("path")
             string(path)
+        case let .hookRan(on, command, exitCode, passed, blocking, output, durationMs):
+            raw("\"hookRan\":{")
+            key("blocking", first: true)
+            bool(blocking)
+            key("command")
+            string(command)
+            key("durationMs")
+            int(durationMs)
+            key("exitCode")
+            int(exitCode)
+            key("on")
+            string(on.rawValue)
+            key("output")
+            payload(output)
+            key("passed")
+            bool(passed)
         case let .workCommitted(task, commit, detail):
             raw("\"workCommitted\":{")
             if let commit {

@@ -105,6 +105,11 @@ public enum Event: Sendable, Codable, Equatable {
     case contextCompacted(task: TaskID, summary: Payload, throughSeq: Int64, tokensBefore: Int)
     /// A shift ended (task done, or its context reset) and left this note for the next one.
     case handoffWritten(task: TaskID, reason: HandoffReason, handoff: Handoff)
+    /// One of the project's hooks ran (in the sandbox). A failing one's output goes to the model
+    /// with its next context; a failing blocking `after_edit` hook is the call's result.
+    case hookRan(
+        on: Hook.When, command: String, exitCode: Int32, passed: Bool, blocking: Bool, output: Payload,
+        durationMs: Int64)
 
     /// Whether this is a `snapshot_taken` (which may follow the end of a run).
     public var isSnapshotVoucher: Bool { if case .snapshotTaken = self { true } else { false } }
@@ -161,6 +166,7 @@ public enum Event: Sendable, Codable, Equatable {
         case judgeVerdict = "judge_verdict"
         case contextCompacted = "context_compacted"
         case handoffWritten = "handoff_written"
+        case hookRan = "hook_ran"
     }
 
     /// This event's kind.
@@ -214,6 +220,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .judgeVerdict: .judgeVerdict
         case .contextCompacted: .contextCompacted
         case .handoffWritten: .handoffWritten
+        case .hookRan: .hookRan
         }
     }
 

@@ -78,11 +78,14 @@ public struct RunSettings: Sendable, Codable, Equatable {
     /// these and never looks for a `.git` in the workspace again (the agent could make one).
     /// Nil for worktree runs (their `.git` file is Nightshift's) and for folders not under git.
     public var git: GitLocation?
+    /// The project's hooks (see ``Hook``); nil when it has none, so earlier logs read the same.
+    public var hooks: [Hook]?
     public init(
         maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200,
         toolServers: [ToolServer]? = nil,
-        worktreeOf: String? = nil, loop: LoopSettings? = nil, git: GitLocation? = nil
+        worktreeOf: String? = nil, loop: LoopSettings? = nil, git: GitLocation? = nil, hooks: [Hook]? = nil
     ) {
+        self.hooks = hooks
         self.maxAttempts = maxAttempts
         self.stopOnBlocked = stopOnBlocked
         self.maxTurnsPerAttempt = maxTurnsPerAttempt

@@ -84,6 +84,7 @@ extension RunState {
                 bytes: text.text.utf8.count
                     + toolCalls.reduce(0) { $0 + $1.arguments.text.utf8.count + $1.name.utf8.count + 16 })
             unreportedInDoubt = []
+            if hookNotices != nil { hookNotices = [] }  // shown in the context this response answered
             claimHandoff = claimsDone ? handoff : nil
             pendingTools = toolCalls.map { PendingTool(call: $0) }
             if !pendingTools.isEmpty {

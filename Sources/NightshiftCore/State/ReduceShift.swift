@@ -1,5 +1,5 @@
 extension RunState {
-    /// Shifts: compactions, handoffs and the worker's notes.
+    /// Shifts: compactions, handoffs, the worker's notes, and the project's hooks.
     mutating func reduceShift(_ event: Event) throws(Invalid) {
         func fail(_ m: String) -> Invalid { Invalid(text: m) }
         switch event {
@@ -32,6 +32,30 @@ extension RunState {
         case let .noteAdded(task, text):
             notes.append(WorkerNote(task: task, text: text))
             if notes.count > RunState.notesKept { notes.removeFirst(notes.count - RunState.notesKept) }
+        case let .hookRan(on, command, exitCode, passed, blocking, output, _):
+            switch on {
+            case .afterEdit:
+                guard phase == .runningTools, pendingTools.first?.started == true else {
+                    throw fail("an after_edit hook runs only after a tool call that is under way")
+                }
+            case .shiftStart:
+                guard current != nil, phase == .working else { throw fail("a shift_start hook runs only in a shift") }
+                hooksRanForShift = shiftStartSeq
+            case .beforeCheck:
+                guard let i = current, case .checking = phase, tasks[i].checkResults.isEmpty else {
+                    throw fail("a before_check hook runs only before a claim's checks")
+                }
+                hooksRanForClaim = RunState.claimKey(tasks[i].id, tasks[i].attempts)
+            }
+            // A blocking after_edit failure is the call's result; any other failure is told to the worker next.
+            if !passed, !(blocking && on == .afterEdit) {
+                var notices = hookNotices ?? []
+                notices.append(
+                    HookNotice(
+                        on: on, command: command, exitCode: exitCode,
+                        output: String(output.text.suffix(Hook.outputShown))))
+                hookNotices = Array(notices.suffix(5))
+            }
         default: throw fail("not a shift event: \(event.kind)")
         }
     }

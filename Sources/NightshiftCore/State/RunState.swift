@@ -65,6 +65,18 @@ public struct RunState: Sendable, Codable, Equatable {
     public var pendingTools: [PendingTool] = []
     /// Calls whose outcome is unknown after a crash; told to the model at the top of its next context.
     public var unreportedInDoubt: [InDoubtNotice] = []
+    /// Failing hooks' output not yet shown to the worker (the last few); nil when none ever failed.
+    public var hookNotices: [HookNotice]?
+    /// The shift whose shift_start hooks ran (its start seq), and the claim whose before_check hooks ran.
+    public var hooksRanForShift: Int64?
+    public var hooksRanForClaim: String?
+    public struct HookNotice: Sendable, Codable, Equatable {
+        public var on: Hook.When
+        public var command: String
+        public var exitCode: Int32
+        /// The end of its output, where errors are.
+        public var output: String
+    }
     public var resumes = 0
     /// The worker's done-claim (its summary), held until the response's tool calls have finished.
     public var pendingClaim: String?
@@ -342,7 +354,7 @@ extension RunState {
             try reduceTask(event)
         case .modelRequested, .modelResponded, .modelFailed, .modelRetried:
             try reduceModel(event)
-        case .contextCompacted, .handoffWritten, .noteWritten, .noteAdded:
+        case .contextCompacted, .handoffWritten, .noteWritten, .noteAdded, .hookRan:
             try reduceShift(event)
         case .toolRequested, .toolStarted, .toolFinished, .toolInDoubt:
             try reduceTool(event)

@@ -33,6 +33,8 @@ public struct StartRequest: Sendable {
     public var maxAttempts = 3
     public var maxTurns = 200
     public var stopOnBlocked = false
+    /// The project's hooks, recorded in the run (a resumed run keeps them).
+    public var hooks: [Hook] = []
     public var store = StoreConfig()
     public var models = ModelConfig()
     public var sandbox = SandboxConfig()
@@ -152,7 +154,7 @@ public enum StartRun {
         let settings = RunSettings(
             maxAttempts: request.maxAttempts, stopOnBlocked: request.stopOnBlocked,
             maxTurnsPerAttempt: request.maxTurns, toolServers: request.servers.isEmpty ? nil : request.servers,
-            worktreeOf: worktreeOf, loop: loop, git: gitLocation)
+            worktreeOf: worktreeOf, loop: loop, git: gitLocation, hooks: request.hooks.isEmpty ? nil : request.hooks)
         let reason = try await Adapters.finally(
             {
                 // The lease before the run exists: no other process can start driving it in between.
