@@ -22,6 +22,8 @@ public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
     case worktree, baseline
     case stopOnBlocked = "stop_on_blocked"
     case hooks
+    case runBudget = "budgets.run"
+    case taskBudget = "budgets.task"
 
     public static func < (a: ConfigKey, b: ConfigKey) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
@@ -40,6 +42,7 @@ public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
     case share(Double)
     case list([String])
     case hooks([Hook])
+    case budget(Budget)
 
     public var description: String {
         switch self {
@@ -48,6 +51,12 @@ public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
         case let .number(n): String(n)
         case let .share(d): String(d)
         case let .list(l): "[" + l.joined(separator: ", ") + "]"
+        case let .budget(b):
+            [
+                b.costPicoUSD.map { "cost_usd \(Money.format($0))" }, b.tokens.map { "tokens \($0)" },
+                b.toolCalls.map { "tool_calls \($0)" }, b.steps.map { "steps \($0)" },
+                b.wallSeconds.map { "wall_minutes \($0 / 60)" },
+            ].compactMap { $0 }.joined(separator: ", ")
         case let .hooks(h):
             "[" + h.map { "\($0.on): \($0.command)\($0.blocking ? " (blocking)" : "")" }.joined(separator: "; ") + "]"
         }
@@ -85,6 +94,8 @@ public struct ConfigLayer: Sendable, Equatable {
 /// worktree: true                   # false: work in the repository itself (--no-worktree)
 /// baseline: true
 /// stop_on_blocked: false
+/// budgets:                         # over the policy's (they apply under a policy)
+///   run: {cost_usd: 10.00, wall_minutes: 600}
 /// hooks:                           # commands run in the sandbox at points of the agent's work
 ///   - {on: after_edit, command: 'ruff check "$@"', timeout_seconds: 60, blocking: true}
 ///   - {on: shift_start, command: make lint}
@@ -122,7 +133,7 @@ public enum ConfigFile {
             top,
             allowed: [
                 "model", "roles", "policy", "guidance", "mcp", "db", "pricing", "key_file", "sandbox", "context",
-                "limits", "worktree", "baseline", "stop_on_blocked", "keys", "hooks",
+                "limits", "worktree", "baseline", "stop_on_blocked", "keys", "hooks", "budgets",
             ], in: "the configuration")
         try refuseSecrets(top, r, scope: scope)
 
@@ -203,6 +214,13 @@ public enum ConfigFile {
                 }
             case "worktree", "baseline", "stop_on_blocked":
                 layer.set(ConfigKey(rawValue: key)!, .flag(try flag(value, key)), from: origin(value))
+            case "budgets":
+                let fields = try r.mapping(value, "'budgets'")
+                try r.checkKeys(fields, allowed: ["run", "task"], in: "'budgets'")
+                for (k, _, v) in fields {
+                    let b = try PolicyFile.budget(v, "the \(k) budget", r)
+                    layer.set(k == "run" ? .runBudget : .taskBudget, .budget(b), from: origin(v))
+                }
             case "hooks":
                 var hooks: [Hook] = []
                 for (n, item) in try r.sequence(value, "'hooks'").enumerated() {

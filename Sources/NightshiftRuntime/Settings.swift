@@ -41,6 +41,16 @@ public struct Settings: Sendable {
         if case let .share(d)? = entry(key)?.value { return d }
         return nil
     }
+    /// Budgets the configuration sets, by scope.
+    public var budgets: [BudgetScope: Budget] {
+        var out: [BudgetScope: Budget] = [:]
+        if case let .budget(b)? = entry(.runBudget)?.value { out[.run] = b }
+        if case let .budget(b)? = entry(.taskBudget)?.value { out[.task] = b }
+        return out
+    }
+    /// Where the budgets came from, for the record.
+    public var budgetOrigin: String { entry(.runBudget)?.origin ?? entry(.taskBudget)?.origin ?? "configuration" }
+
     public var hooks: [Hook] {
         if case let .hooks(h)? = entry(.hooks)?.value { return h }
         return []

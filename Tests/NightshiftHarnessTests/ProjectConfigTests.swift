@@ -177,4 +177,36 @@ import Testing
         #expect(
             events.contains { if case let .isolationSet(mode) = $0 { mode.hasPrefix("UNSANDBOXED") } else { false } })
     }
+
+    /// Budgets in the configuration are recorded as the run starts and hold it like a person's.
+    @Test func configuredBudgetsAreRecordedAndEnforced() async throws {
+        let repo = try gitRepository()
+        _ = try await nightshift(["init"], cwd: repo)
+        try "tasks:\n  a:\n    - tools:\n        - shell: {command: \"true\"}\n    - done: ok\n".write(
+            toFile: repo + "/.nightshift/scenario.yaml", atomically: true, encoding: .utf8)
+        var config = try String(contentsOfFile: repo + "/.nightshift/config.yaml", encoding: .utf8)
+        config +=
+            "model: scripted:.nightshift/scenario.yaml\nsandbox: {unsandboxed: true}\nbudgets:\n  run: {steps: 1}\n"
+        try config.write(toFile: repo + "/.nightshift/config.yaml", atomically: true, encoding: .utf8)
+        try "title: t\ntasks:\n  - id: a\n    description: d\n    checks:\n      - \"true\"\n"
+            .write(toFile: repo + "/plan.yaml", atomically: true, encoding: .utf8)
+        let run = try await nightshift(["run", "--plan", "plan.yaml", "--id", "b", "-q", "--no-worktree"], cwd: repo)
+        #expect(run.status == 3 && run.stdout.contains("budget"), "\(run.stdout)\(run.stderr)")
+        let store = try SQLiteEventStore(path: repo + "/.nightshift/nightshift.db")
+        let events = try await store.readAll(RunID("b")).map(\.event)
+        #expect(
+            events.contains {
+                if case let .budgetSet(.run, budget, by) = $0 {
+                    budget.steps == 1 && by.contains("config.yaml:")
+                } else {
+                    false
+                }
+            }, "\(events.map(\.kind))")
+        // Without a policy they would not hold: refused before anything is made.
+        config = config.replacingOccurrences(of: "policy: .nightshift/policy.yaml\n", with: "")
+        try config.write(toFile: repo + "/.nightshift/config.yaml", atomically: true, encoding: .utf8)
+        let refused = try await nightshift(
+            ["run", "--plan", "plan.yaml", "--id", "c", "-q", "--no-worktree"], cwd: repo)
+        #expect(refused.status == 1 && refused.stderr.contains("apply under a policy"), "\(refused.stderr)")
+    }
 }

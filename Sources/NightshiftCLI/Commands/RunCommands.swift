@@ -161,6 +161,8 @@ struct RunCommand: AsyncParsableCommand {
         r.maxTurns = settings.number(.maxTurns) ?? r.maxTurns
         r.stopOnBlocked = settings.flag(.stopOnBlocked) ?? false
         r.hooks = settings.hooks
+        r.budgets = settings.budgets
+        r.budgetsFrom = settings.budgetOrigin
         r.store = settings.store
         r.store.lockTimeoutSeconds = store.lockTimeout
         r.models = settings.models

@@ -35,6 +35,9 @@ public struct StartRequest: Sendable {
     public var stopOnBlocked = false
     /// The project's hooks, recorded in the run (a resumed run keeps them).
     public var hooks: [Hook] = []
+    /// Budgets over the policy's, recorded as `budget_set` when the run starts (`by` says where from).
+    public var budgets: [BudgetScope: Budget] = [:]
+    public var budgetsFrom = "configuration"
     public var store = StoreConfig()
     public var models = ModelConfig()
     public var sandbox = SandboxConfig()
@@ -55,6 +58,9 @@ public struct StartRequest: Sendable {
         guard maxAttempts >= 1 else { return "--max-attempts must be at least 1" }
         guard maxTurns >= 1 else { return "--max-turns must be at least 1" }
         if let id, !Self.isValidID(id.rawValue) { return "--id must be letters, digits, '-', '_' or '.'" }
+        if !budgets.isEmpty, policyPath == nil {
+            return "budgets in the configuration apply under a policy: set policy: too (nightshift init writes one)"
+        }
         return nil
     }
 
@@ -181,7 +187,12 @@ public enum StartRun {
                     }
                     return try await harness.drive(
                         runID,
-                        announce: (policyEvent.map { [$0] } ?? []) + (guidanceEvent.map { [$0] } ?? []) + announce
+                        announce: (policyEvent.map { [$0] } ?? []) + (guidanceEvent.map { [$0] } ?? [])
+                            + BudgetScope.allCases.compactMap { scope in
+                                request.budgets[scope].map {
+                                    Event.budgetSet(scope: scope, budget: $0, by: request.budgetsFrom)
+                                }
+                            } + announce
                             + [.isolationSet(mode: isolation.label)] + tools.started,
                         provision: provision, policyChanges: PolicyWatcher.hook(watcher), lease: lease)
                 }
