@@ -143,6 +143,43 @@ public enum Adapters {
         }
     }
 
+    /// A harness wired for one run in this process, and how to release what it holds.
+    struct Wiring: Sendable {
+        let harness: Harness
+        let isolation: Isolation
+        /// Events the tool servers' start gave (recorded with the run's first commit).
+        let started: [Event]
+        /// Stops the tool servers and the HTTP client.
+        let release: @Sendable () async -> Void
+    }
+
+    /// Picks the isolation, the models and the tools (MCP servers started) for a run, and wires a
+    /// harness with them. Nothing is left running when it throws.
+    static func wire(
+        store: any EventStore, models: ModelConfig, recorded: String? = nil, sandbox: SandboxConfig,
+        sealed: [String], hidden: [String], policyNetwork: Bool?, servers: [ToolServer], workspace: String,
+        git: GitWorkspace.Trust, observer: (@Sendable (EventEnvelope) -> Void)?
+    ) async throws -> Wiring {
+        let isolation = try Adapters.isolation(sandbox, sealed: sealed, hidden: hidden, policyNetwork: policyNetwork)
+        let (model, http) = try await Adapters.models(models, recorded: recorded)
+        let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
+        do {
+            tools = try await Adapters.tools(
+                isolation: isolation, servers: servers, workspace: workspace, sealed: sealed, hidden: hidden, git: git)
+        } catch {
+            try? await http?.shutdown()
+            throw error
+        }
+        let harness = Adapters.harness(
+            store: store, model: model, observer: observer, isolation: isolation, tools: tools.runner, git: git)
+        return Wiring(
+            harness: harness, isolation: isolation, started: tools.started,
+            release: {
+                await tools.stop()
+                try? await http?.shutdown()
+            })
+    }
+
     /// Makes the run's git worktree (`remake`: again from scratch, after a crash left it unrecorded); its event for the log.
     static func worktree(
         repository: String, run: RunID, worktreesRoot: String, remake: Bool = false

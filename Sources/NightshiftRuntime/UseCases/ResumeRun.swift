@@ -101,22 +101,12 @@ public enum ResumeRun {
         let hidden = try Adapters.hiddenPaths(
             db: request.store.db, workspace: state.workspace, keyFile: request.models.keyFile)
         let gitTrust = Adapters.gitTrust(state)
-        let isolation = try Adapters.isolation(
-            request.sandbox, sealed: sealed, hidden: hidden, policyNetwork: state.policy?.network)
-        let (model, http) = try await Adapters.models(request.models, recorded: state.model)
         // The run's MCP servers, as recorded when it was created (variables are read from this environment).
-        let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
-        do {
-            tools = try await Adapters.tools(
-                isolation: isolation, servers: state.settings.toolServers ?? [], workspace: state.workspace,
-                sealed: sealed, hidden: hidden, git: gitTrust)
-        } catch {
-            try? await http?.shutdown()
-            throw error
-        }
-        let harness = Adapters.harness(
-            store: store, model: model, observer: observer.event, isolation: isolation, tools: tools.runner,
-            git: gitTrust)
+        let wiring = try await Adapters.wire(
+            store: store, models: request.models, recorded: state.model, sandbox: request.sandbox, sealed: sealed,
+            hidden: hidden, policyNetwork: state.policy?.network, servers: state.settings.toolServers ?? [],
+            workspace: state.workspace, git: gitTrust, observer: observer.event)
+        let (harness, isolation) = (wiring.harness, wiring.isolation)
         if let first = try await store.read(runID, after: 0, limit: 1).first { observer.woke?(first.time) }
         let reason = try await Adapters.finally(
             {
@@ -142,13 +132,10 @@ public enum ResumeRun {
                 }
                 return try await harness.drive(
                     runID, resumedBy: request.by,
-                    announce: announce + [.isolationSet(mode: isolation.label)] + tools.started, provision: provision,
+                    announce: announce + [.isolationSet(mode: isolation.label)] + wiring.started, provision: provision,
                     policyChanges: PolicyWatcher.hook(watcher), lease: lease)
             },
-            cleanup: {
-                await tools.stop()
-                try? await http?.shutdown()
-            })
+            cleanup: wiring.release)
         return RunOutcome(run: runID, reason: reason, alreadyEnded: false)
     }
 }

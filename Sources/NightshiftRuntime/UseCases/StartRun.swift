@@ -137,21 +137,11 @@ public enum StartRun {
         let policyEvent = try policyPath.map { try PolicyWatcher.event(path: $0, workspace: ws) }
         let sealed = Adapters.sealed([policyPath, guidancePath], workspace: ws)
         let policyNetwork: Bool? = if case let .policySet(p, _, _, _)? = policyEvent { p.network } else { nil }
-        let isolation = try Adapters.isolation(
-            request.sandbox, sealed: sealed, hidden: hidden, policyNetwork: policyNetwork)
-        let (model, http) = try await Adapters.models(request.models)
-        let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
-        do {
-            tools = try await Adapters.tools(
-                isolation: isolation, servers: request.servers, workspace: ws, sealed: sealed, hidden: hidden,
-                git: gitTrust)
-        } catch {
-            try? await http?.shutdown()
-            throw error
-        }
-        let harness = Adapters.harness(
-            store: store, model: model, observer: observer.event, isolation: isolation, tools: tools.runner,
-            git: gitTrust)
+        let wiring = try await Adapters.wire(
+            store: store, models: request.models, sandbox: request.sandbox, sealed: sealed, hidden: hidden,
+            policyNetwork: policyNetwork, servers: request.servers, workspace: ws, git: gitTrust,
+            observer: observer.event)
+        let (harness, isolation) = (wiring.harness, wiring.isolation)
         let profile = Adapters.contextProfile(model: request.models.model ?? "")
         let loop = LoopSettings(
             baseline: request.baseline, reviewPlan: request.reviewPlan,
@@ -193,14 +183,11 @@ public enum StartRun {
                                     Event.budgetSet(scope: scope, budget: $0, by: request.budgetsFrom)
                                 }
                             } + announce
-                            + [.isolationSet(mode: isolation.label)] + tools.started,
+                            + [.isolationSet(mode: isolation.label)] + wiring.started,
                         provision: provision, policyChanges: PolicyWatcher.hook(watcher), lease: lease)
                 }
             },
-            cleanup: {
-                await tools.stop()
-                try? await http?.shutdown()
-            })
+            cleanup: wiring.release)
         return RunOutcome(run: runID, reason: reason, alreadyEnded: false)
     }
 }
