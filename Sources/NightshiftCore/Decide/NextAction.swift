@@ -372,7 +372,7 @@ extension RunState {
                 ]
             }
             let verdict = policy.decide(
-                tool: p.call.name, arguments: p.call.arguments.text, traits: traits, workspace: workspace)
+                tool: p.call.name, arguments: p.call.parsed, traits: traits, workspace: workspace)
             var events: [Event] = [
                 .toolDecided(call: p.call.id, effect: verdict.effect, rule: verdict.rule, reason: verdict.reason)
             ]
@@ -492,10 +492,5 @@ extension RunState {
     static func claimKey(_ task: TaskID, _ attempt: Int) -> String { "\(task.rawValue)#\(attempt)" }
 
     /// The `path` argument of a call, when it has one (the file a writing tool changes).
-    static func pathArgument(_ call: ToolCall) -> String? {
-        guard let data = call.arguments.text.data(using: .utf8),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { return nil }
-        return object["path"] as? String
-    }
+    static func pathArgument(_ call: ToolCall) -> String? { call.parsed.path }
 }

@@ -111,19 +111,20 @@ public struct PolicyVerdict: Sendable, Equatable {
 }
 
 extension Policy {
+    /// Decides a call given as its arguments' text (parsed here; the harness passes the call's own parse).
+    public func decide(tool: String, arguments: String, traits: ToolTraits, workspace: String? = nil) -> PolicyVerdict {
+        decide(tool: tool, arguments: ToolArguments(parsing: arguments), traits: traits, workspace: workspace)
+    }
+
     /// Decides one call. Pure: the same policy and call give the same verdict.
     /// - Parameter workspace: the run's workspace (a real path); an absolute `path` argument inside
     ///   it is judged by its path relative to it, as the file tools resolve it.
     /// - Parameter traits: what the tool's spec declares about its arguments (``ToolTraits``).
-    public func decide(tool: String, arguments: String, traits: ToolTraits, workspace: String? = nil) -> PolicyVerdict {
-        let args = (try? JSONSerialization.jsonObject(with: Data(arguments.utf8))) as? [String: Any] ?? [:]
-        // Native copies once: matching a bridged string against 200 rules would convert it 200 times.
-        let command =
-            traits.contains(.runsCommand)
-            ? (args["command"] as? String).map { String(decoding: Array($0.utf8), as: UTF8.self) } : nil
-        let path = (args["path"] as? String).map {
-            Policy.normalize(String(decoding: Array($0.utf8), as: UTF8.self), workspace: workspace)
-        }
+    public func decide(
+        tool: String, arguments: ToolArguments, traits: ToolTraits, workspace: String? = nil
+    ) -> PolicyVerdict {
+        let command = traits.contains(.runsCommand) ? arguments.command : nil
+        let path = arguments.path.map { Policy.normalize($0, workspace: workspace) }
         if let path, traits.contains(.writesPath),
             let glob = protectedPaths.first(where: { Glob.matches($0, path, pathMode: true) })
         {

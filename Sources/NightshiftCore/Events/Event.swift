@@ -264,10 +264,28 @@ public struct ToolCall: Sendable, Codable, Equatable, Hashable {
     public var id: CallID
     public var name: String
     public var arguments: Payload
+    /// The arguments parsed once (see ``ToolArguments``); not part of the call's record.
+    private let slot = ParsedArgumentsSlot()
+
     public init(id: CallID, name: String, arguments: Payload) {
         self.id = id
         self.name = name
         self.arguments = arguments
+    }
+
+    /// The facts the gateway and the tool box need from the arguments, parsed on first use and
+    /// shared by every copy of this call.
+    public var parsed: ToolArguments { slot.value(for: arguments.text) }
+
+    private enum CodingKeys: String, CodingKey { case id, name, arguments }
+
+    public static func == (a: ToolCall, b: ToolCall) -> Bool {
+        a.id == b.id && a.name == b.name && a.arguments == b.arguments
+    }
+    public func hash(into h: inout Hasher) {
+        h.combine(id)
+        h.combine(name)
+        h.combine(arguments)
     }
 }
 

@@ -45,8 +45,7 @@ public struct ToolBox: ToolRunner {
     public func deadline(for call: ToolCall) -> Duration? {
         switch call.name {
         case "shell":
-            struct Timeout: Decodable { var timeout_seconds: Int? }
-            let asked = (try? JSONDecoder().decode(Timeout.self, from: Data(call.arguments.text.utf8)))?.timeout_seconds
+            let asked = call.parsed.timeoutSeconds
             let limits = ToolLimits()
             return .seconds(min(max(asked ?? limits.defaultTimeoutSeconds, 1), limits.maxTimeoutSeconds) + 60)
         case "git": return .seconds(300)
@@ -60,9 +59,8 @@ public struct ToolBox: ToolRunner {
         }
         let ws: Workspace
         do { ws = try Workspace(workspace, hidden: hidden) } catch { return .failure(error.message) }
-        if !sealed.isEmpty, tool.spec.traits.contains(.writesPath),
-            let object = try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8)) as? [String: Any],
-            let path = object["path"] as? String, let resolved = try? ws.resolve(path),
+        if !sealed.isEmpty, tool.spec.traits.contains(.writesPath), let path = call.parsed.path,
+            let resolved = try? ws.resolve(path),
             sealed.contains(resolved) || sealed.contains(Workspace.realPath(resolved) ?? resolved)
         {
             return .failure(

@@ -29,12 +29,16 @@ public enum ToolEnvironment {
     }
 }
 
-/// Decodes a tool's JSON arguments, turning decoding failures into one plain sentence.
+/// Decodes a tool's JSON arguments into its own typed value (one parse; the facts the gateway
+/// needs were parsed once with the call), turning decoding failures into one plain sentence.
 func decodeArguments<T: Decodable>(_ type: T.Type, _ json: String, tool: String) -> Result<T, ToolArgumentError> {
-    guard let data = json.data(using: .utf8), (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
-        return .failure(ToolArgumentError("\(tool): arguments must be a JSON object, got: \(json.prefix(200))"))
-    }
-    do { return .success(try JSONDecoder().decode(T.self, from: data)) } catch let DecodingError.keyNotFound(key, _) {
+    let notObject = ToolArgumentError("\(tool): arguments must be a JSON object, got: \(json.prefix(200))")
+    let data = Data(json.utf8)
+    do { return .success(try JSONDecoder().decode(T.self, from: data)) } catch DecodingError.dataCorrupted {
+        return .failure(notObject)
+    } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
+        return .failure(notObject)
+    } catch let DecodingError.keyNotFound(key, _) {
         return .failure(ToolArgumentError("\(tool): missing required argument '\(key.stringValue)'"))
     } catch let DecodingError.typeMismatch(expected, context) {
         let name = context.codingPath.map(\.stringValue).joined(separator: ".")
