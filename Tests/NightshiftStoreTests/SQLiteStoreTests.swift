@@ -123,7 +123,8 @@ import Testing
     @Test func anotherProcessHoldingTheWriteLockGivesALockedError() async throws {
         let path = temporaryDirectory() + "/locked.db"
         _ = try SQLiteEventStore(path: path)
-        // A second process takes the write lock and keeps it for 3 s.
+        // A second process takes the write lock and keeps it until the test ends it (at most two
+        // minutes, so a machine slowed by other work cannot see the lock lapse before the append).
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         holder.arguments = [
@@ -133,7 +134,7 @@ import Testing
             c = sqlite3.connect(sys.argv[1], isolation_level=None)
             c.execute('BEGIN IMMEDIATE')
             print('locked', flush=True)
-            time.sleep(15)
+            time.sleep(120)
             """, path,
         ]
         let out = Pipe()
