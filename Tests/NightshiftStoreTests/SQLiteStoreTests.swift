@@ -140,7 +140,8 @@ import Testing
         let out = Pipe()
         holder.standardOutput = out
         try holder.run()
-        defer { holder.terminate() }
+        // SIGKILL: the child inherits the test process's blocked signals, SIGTERM among them.
+        defer { kill(holder.processIdentifier, SIGKILL) }
         let line = await Self.readLine(out)
         try #require(line.contains("locked"), "the lock holder did not start: \(line)")
         // Opening runs migrations, which also need the lock: the error may come from either step.
@@ -150,7 +151,7 @@ import Testing
         }
         #expect(error?.code == .locked)
         #expect(error?.message.contains("locked by another process") == true)
-        holder.terminate()
+        kill(holder.processIdentifier, SIGKILL)
         while holder.isRunning { try await Task.sleep(for: .milliseconds(5)) }
         let store = try SQLiteEventStore(path: path)
         try await store.append(creation(), to: RunID("r"), expectedSeq: 0)
