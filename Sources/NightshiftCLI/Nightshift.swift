@@ -21,7 +21,8 @@ public struct Nightshift: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, Resume.self, Worker.self, Status.self, Log.self, Inbox.self, Approve.self, Deny.self,
             BudgetCommand.self,
-            Answer.self, Cancel.self, Audit.self, Init.self, ConfigCommand.self, DoctorCommand.self, Demo.self,
+            Answer.self, Cancel.self, Audit.self, Init.self, ConfigCommand.self, DoctorCommand.self, AgentsCommand.self,
+            Demo.self,
             BenchMoved.self,
         ])
 

@@ -9,7 +9,7 @@ public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
     case rolePlanner = "roles.planner"
     case roleWorker = "roles.worker"
     case roleJudge = "roles.judge"
-    case policy, guidance, mcp, db, pricing
+    case policy, guidance, mcp, db, pricing, agents
     case keyFile = "key_file"
     case unsandboxed = "sandbox.unsandboxed"
     case allowNetwork = "sandbox.allow_network"
@@ -31,7 +31,7 @@ public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
 
     /// Keys whose value is a file path: a relative path in a file is taken from that file's project
     /// (or, for the user file, its folder), not from wherever the command runs.
-    public var isPath: Bool { [.policy, .guidance, .mcp, .db, .pricing, .keyFile].contains(self) }
+    public var isPath: Bool { [.policy, .guidance, .mcp, .db, .pricing, .keyFile, .agents].contains(self) }
 }
 
 /// A setting's value, typed as the key wants it.
@@ -88,6 +88,7 @@ public struct ConfigLayer: Sendable, Equatable {
 /// db: .nightshift/nightshift.db
 /// pricing: pricing.yaml
 /// key_file: ~/.config/nightshift/keys.env
+/// agents: agents                   # the folder of agent profiles (default: agents/ in the project)
 /// sandbox: {unsandboxed: false, allow_network: false, read_only: [/opt/toolchain]}
 /// context: {window: 128000, compact_at: 0.6, reset_at: 0.85}
 /// limits: {max_attempts: 3, max_turns: 200}
@@ -132,7 +133,8 @@ public enum ConfigFile {
         try r.checkKeys(
             top,
             allowed: [
-                "model", "roles", "policy", "guidance", "mcp", "db", "pricing", "key_file", "sandbox", "context",
+                "model", "roles", "policy", "guidance", "mcp", "db", "pricing", "key_file", "agents", "sandbox",
+                "context",
                 "limits", "worktree", "baseline", "stop_on_blocked", "keys", "hooks", "budgets",
             ], in: "the configuration")
         try refuseSecrets(top, r, scope: scope)
@@ -177,7 +179,7 @@ public enum ConfigFile {
                     let k: ConfigKey = role == "planner" ? .rolePlanner : role == "worker" ? .roleWorker : .roleJudge
                     layer.set(k, .text(scripted(try r.string(spec, "the \(role)'s model"))), from: origin(spec))
                 }
-            case "policy", "guidance", "mcp", "db", "pricing", "key_file":
+            case "policy", "guidance", "mcp", "db", "pricing", "key_file", "agents":
                 let k = ConfigKey(rawValue: key)!
                 layer.set(k, .text(try path(value, key)), from: origin(value))
             case "sandbox":

@@ -41,6 +41,18 @@ public struct Settings: Sendable {
         if case let .share(d)? = entry(key)?.value { return d }
         return nil
     }
+    /// The folder of agent profiles: the configuration's `agents`, else `agents/` in the project
+    /// (the folder holding `.nightshift/`), else in the working folder.
+    public var agentsFolder: String {
+        if let folder = text(.agents) { return folder }
+        if let projectFile {
+            let folder = URL(fileURLWithPath: projectFile).deletingLastPathComponent()
+            let root = folder.lastPathComponent == ".nightshift" ? folder.deletingLastPathComponent() : folder
+            return root.appendingPathComponent("agents").path
+        }
+        return FileManager.default.currentDirectoryPath + "/agents"
+    }
+
     /// Budgets the configuration sets, by scope.
     public var budgets: [BudgetScope: Budget] {
         var out: [BudgetScope: Budget] = [:]

@@ -122,3 +122,60 @@ struct DoctorCommand: AsyncParsableCommand {
         if failed { throw ExitCode.failure }
     }
 }
+
+/// `nightshift agents`: the profiles, their versions, and which runs used which version.
+struct AgentsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agents",
+        abstract: "List the agent profiles (agents/NAME.yaml), their versions, and which runs use which version.",
+        discussion: """
+            A profile defines a specialist: what it is for, its model, guidance, policy, allowed tools \
+            (globs), default budget and how many may run at once. `nightshift run --agent NAME` starts a run \
+            as that profile; the run records the profile's name and version (a hash of the file and the \
+            guidance and policy it names), so an edited profile is a new version and old runs keep theirs.
+            """)
+
+    @OptionGroup var store: StoreOptions
+    @Option(
+        help: ArgumentHelp(
+            "The folder of agent profiles (default: the configuration's agents, else agents/ in the project).",
+            valueName: "DIR"))
+    var agents: String?
+
+    mutating func run() async throws {
+        try await reportErrors {
+            var layer = ConfigLayer()
+            layer.set(.agents, agents.map { .text($0) }, from: "--agents")
+            let settings = try store.settings(layer)
+            let profiles = try AgentProfileFile.registry(settings.agentsFolder)
+            // Which runs were started from which profile version.
+            var used: [String: [(run: RunID, version: String)]] = [:]
+            let db = settings.store.db
+            if FileManager.default.fileExists(atPath: db) {
+                let events = try Adapters.openExistingStore(settings.store)
+                for summary in try await events.runs() {
+                    guard let profile = try await events.state(of: summary.id).settings.profile else { continue }
+                    used[profile.name, default: []].append((summary.id, profile.version))
+                }
+            }
+            if profiles.isEmpty { say("no agent profiles in \(settings.agentsFolder)") }
+            for p in profiles {
+                say("\(p.name)  version \(p.version.prefix(12))  model \(p.model ?? "(the run's)")")
+                say("    \(p.description)")
+                if let tools = p.tools { say("    tools: \(tools.joined(separator: ", "))") }
+                let runs = used[p.name] ?? []
+                let current = runs.filter { $0.version == p.version }.map(\.run.rawValue)
+                let older = runs.filter { $0.version != p.version }
+                say("    runs on this version: \(current.isEmpty ? "none" : current.joined(separator: ", "))")
+                for (run, version) in older { say("    run \(run) used an earlier version \(version.prefix(12))") }
+            }
+            // Runs of profiles that are no longer in the folder.
+            for (name, runs) in used.sorted(by: { $0.key < $1.key })
+            where !profiles.contains(where: { $0.name == name }) {
+                say(
+                    "\(name)  (no longer in \(settings.agentsFolder)): runs \(runs.map(\.run.rawValue).joined(separator: ", "))"
+                )
+            }
+        }
+    }
+}

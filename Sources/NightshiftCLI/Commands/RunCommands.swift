@@ -105,6 +105,16 @@ struct RunCommand: AsyncParsableCommand {
             included in every context; its hash is recorded. The agent cannot change it.
             """, valueName: "FILE"))
     var guidance: String?
+    @Option(
+        help: ArgumentHelp(
+            "Start the run as this agent profile (agents/NAME.yaml): its model, guidance, policy, tools and budget, under what the command line gives.",
+            valueName: "NAME"))
+    var agent: String?
+    @Option(
+        help: ArgumentHelp(
+            "The folder of agent profiles (default: the configuration's agents, else agents/ in the project).",
+            valueName: "DIR"))
+    var agents: String?
     @Option(help: ArgumentHelp("Use this run id instead of a generated one.", valueName: "ID")) var id: String?
     @Flag(help: "Print events as JSON lines instead of the timeline.") var json = false
     @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
@@ -131,6 +141,7 @@ struct RunCommand: AsyncParsableCommand {
         var layer = try models.layer()
         sandbox.add(to: &layer)
         layer.set(.policy, policy.map { .text($0) }, from: "--policy")
+        layer.set(.agents, agents.map { .text($0) }, from: "--agents")
         layer.set(.guidance, guidance.map { .text($0) }, from: "--guidance")
         layer.set(.mcp, mcp.map { .text($0) }, from: "--mcp")
         layer.set(.contextWindow, contextWindow.map { .number($0) }, from: "--context-window")
@@ -163,9 +174,32 @@ struct RunCommand: AsyncParsableCommand {
         r.hooks = settings.hooks
         r.budgets = settings.budgets
         r.budgetsFrom = settings.budgetOrigin
+        /// Set on the command line or in the environment: over a profile's choice.
+        func given(_ key: ConfigKey) -> Bool {
+            guard let origin = settings.entry(key)?.origin else { return false }
+            return origin.hasPrefix("--") || origin.hasPrefix("NIGHTSHIFT_")
+        }
+        if let agent {
+            // The profile's choices, under what the command line and the environment say.
+            let registry = try AgentProfileFile.registry(settings.agentsFolder)
+            guard let profile = registry.first(where: { $0.name == agent }) else {
+                let known = registry.map(\.name).joined(separator: ", ")
+                throw CLIError(
+                    "no agent profile '\(agent)' in \(settings.agentsFolder)"
+                        + (known.isEmpty ? " (it has none)" : " (it has: \(known))"))
+            }
+            r.profile = profile
+            if !given(.policy), let p = profile.policy { r.policyPath = p }
+            if !given(.guidance), let g = profile.guidance { r.guidancePath = g }
+            if r.budgets.isEmpty, let b = profile.budget {
+                r.budgets = [.run: b]
+                r.budgetsFrom = "profile \(profile.name)"
+            }
+        }
         r.store = settings.store
         r.store.lockTimeoutSeconds = store.lockTimeout
         r.models = settings.models
+        if let model = r.profile?.model, !given(.model) { r.models.model = model }
         r.sandbox = settings.sandbox
         return r
     }

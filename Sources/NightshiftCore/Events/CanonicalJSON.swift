@@ -119,6 +119,10 @@ struct CanonicalWriter {
         int(s.maxAttempts)
         key("maxTurnsPerAttempt")
         int(s.maxTurnsPerAttempt)
+        if let profile = s.profile {
+            key("profile")
+            encodable(profile)
+        }
         key("stopOnBlocked")
         bool(s.stopOnBlocked)
         if let servers = s.toolServers {

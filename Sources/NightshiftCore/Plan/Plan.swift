@@ -80,6 +80,8 @@ public struct RunSettings: Sendable, Codable, Equatable {
     public var git: GitLocation?
     /// The project's hooks (see ``Hook``); nil when it has none, so earlier logs read the same.
     public var hooks: [Hook]?
+    /// The agent profile the run was started from, with its version; nil for a run without one.
+    public var profile: AgentProfile.Reference?
     public init(
         maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200,
         toolServers: [ToolServer]? = nil,

@@ -158,7 +158,7 @@ public enum Adapters {
     static func wire(
         store: any EventStore, models: ModelConfig, recorded: String? = nil, sandbox: SandboxConfig,
         sealed: [String], hidden: [String], policyNetwork: Bool?, servers: [ToolServer], workspace: String,
-        git: GitWorkspace.Trust, observer: (@Sendable (EventEnvelope) -> Void)?
+        git: GitWorkspace.Trust, allowedTools: [String]? = nil, observer: (@Sendable (EventEnvelope) -> Void)?
     ) async throws -> Wiring {
         let isolation = try Adapters.isolation(sandbox, sealed: sealed, hidden: hidden, policyNetwork: policyNetwork)
         let (model, http) = try await Adapters.models(models, recorded: recorded)
@@ -170,8 +170,10 @@ public enum Adapters {
             try? await http?.shutdown()
             throw error
         }
+        let runner: any ToolRunner =
+            allowedTools.map { ProfileToolRunner(inner: tools.runner, globs: $0) } ?? tools.runner
         let harness = Adapters.harness(
-            store: store, model: model, observer: observer, isolation: isolation, tools: tools.runner, git: git)
+            store: store, model: model, observer: observer, isolation: isolation, tools: runner, git: git)
         return Wiring(
             harness: harness, isolation: isolation, started: tools.started,
             release: {

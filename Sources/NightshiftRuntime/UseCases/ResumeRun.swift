@@ -105,7 +105,8 @@ public enum ResumeRun {
         let wiring = try await Adapters.wire(
             store: store, models: request.models, recorded: state.model, sandbox: request.sandbox, sealed: sealed,
             hidden: hidden, policyNetwork: state.policy?.network, servers: state.settings.toolServers ?? [],
-            workspace: state.workspace, git: gitTrust, observer: observer.event)
+            workspace: state.workspace, git: gitTrust, allowedTools: state.settings.profile?.tools,
+            observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
         if let first = try await store.read(runID, after: 0, limit: 1).first { observer.woke?(first.time) }
         let reason = try await Adapters.finally(

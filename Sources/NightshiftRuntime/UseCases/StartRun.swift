@@ -38,6 +38,9 @@ public struct StartRequest: Sendable {
     /// Budgets over the policy's, recorded as `budget_set` when the run starts (`by` says where from).
     public var budgets: [BudgetScope: Budget] = [:]
     public var budgetsFrom = "configuration"
+    /// The agent profile the run is started from: recorded with its version; its tools are the
+    /// only ones offered (the caller has applied its model, guidance, policy and budget).
+    public var profile: AgentProfile?
     public var store = StoreConfig()
     public var models = ModelConfig()
     public var sandbox = SandboxConfig()
@@ -140,17 +143,18 @@ public enum StartRun {
         let wiring = try await Adapters.wire(
             store: store, models: request.models, sandbox: request.sandbox, sealed: sealed, hidden: hidden,
             policyNetwork: policyNetwork, servers: request.servers, workspace: ws, git: gitTrust,
-            observer: observer.event)
+            allowedTools: request.profile?.tools, observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
         let profile = Adapters.contextProfile(model: request.models.model ?? "")
         let loop = LoopSettings(
             baseline: request.baseline, reviewPlan: request.reviewPlan,
             contextWindow: request.contextWindow ?? profile.window, compactAtPercent: Int(request.compactAt * 100),
             resetAtPercent: Int(request.resetAt * 100), bytesPerTokenX100: profile.bytesPerTokenX100)
-        let settings = RunSettings(
+        var settings = RunSettings(
             maxAttempts: request.maxAttempts, stopOnBlocked: request.stopOnBlocked,
             maxTurnsPerAttempt: request.maxTurns, toolServers: request.servers.isEmpty ? nil : request.servers,
             worktreeOf: worktreeOf, loop: loop, git: gitLocation, hooks: request.hooks.isEmpty ? nil : request.hooks)
+        settings.profile = request.profile?.reference
         let reason = try await Adapters.finally(
             {
                 // The lease before the run exists: no other process can start driving it in between.

@@ -1,0 +1,106 @@
+import Foundation
+import NightshiftConfig
+import NightshiftCore
+import NightshiftSQLite
+import Testing
+
+/// Agent profiles: the registry's files, their versions, a run started as one, and `nightshift agents`.
+@Suite struct AgentProfileTests {
+    func folder(_ files: [String: String]) throws -> String {
+        let dir = tempDir("ns-agents")
+        for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
+        return dir
+    }
+
+    @Test func aProfileIsReadWithItsVersion() throws {
+        let dir = try folder([
+            "reviewer.yaml": """
+            description: Reviews a diff for security problems
+            model: scripted:s.yaml
+            guidance: reviewer.md
+            tools: [read_file, grep, "mcp__github__*"]
+            budget: {cost_usd: 2.00, steps: 100}
+            max_concurrent: 4
+            """,
+            "reviewer.md": "Look for injections.\n",
+        ])
+        let p = try #require(try AgentProfileFile.registry(dir).first)
+        #expect(p.name == "reviewer" && p.guidance == dir + "/reviewer.md" && p.maxConcurrent == 4)
+        #expect(p.budget?.steps == 100 && p.budget?.costPicoUSD == 2 * Money.picoPerDollar)
+        #expect(AgentProfile.allows(p.tools, "mcp__github__create_issue") && !AgentProfile.allows(p.tools, "shell"))
+        // The guidance is part of the version: an edit to it is a new version.
+        try "Look for injections and leaks.\n".write(toFile: dir + "/reviewer.md", atomically: true, encoding: .utf8)
+        #expect(try AgentProfileFile.load(path: dir + "/reviewer.yaml").version != p.version)
+    }
+
+    @Test(arguments: [
+        ("model: x\n", 1, "needs a description"),
+        ("description: d\nmodle: x\n", 2, "unknown key 'modle'"),
+        ("description: d\nguidance: missing.md\n", 2, "cannot read the guidance file"),
+        ("description: d\nbudget: {cost_usd: lots}\n", 2, "cost_usd"),
+        ("description: d\nmax_concurrent: 0\n", 2, "at least 1"),
+        ("description: d\ntools: read_file\n", 2, "must be a list"),
+    ])
+    func aBadProfileIsOneLineWithItsLine(text: String, line: Int, says: String) throws {
+        let dir = try folder(["p.yaml": text])
+        let error = #expect(throws: FileError.self) { try AgentProfileFile.registry(dir) }
+        #expect(error?.line == line && error?.description.contains(says) == true, "\(error?.description ?? "")")
+    }
+
+    @Test func twoFilesOfOneNameAreRefused() throws {
+        let dir = try folder(["a.yaml": "description: one\n", "a.yml": "description: two\n"])
+        let error = #expect(throws: FileError.self) { try AgentProfileFile.registry(dir) }
+        #expect(error?.description.contains("also defined") == true)
+    }
+
+    /// A run started as a profile takes its model and guidance, is offered only its tools, and
+    /// records its name and version; `nightshift agents` says which runs used which version.
+    @Test func aRunAsAProfileRecordsItAndKeepsToItsTools() async throws {
+        let root = tempDir("ns-agentrun")
+        try FileManager.default.createDirectory(atPath: root + "/agents", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/ws", withIntermediateDirectories: true)
+        try """
+        description: Writes notes, never runs commands
+        model: scripted:../scenario.yaml
+        guidance: writer.md
+        tools: [write_file, read_file]
+        """.write(toFile: root + "/agents/writer.yaml", atomically: true, encoding: .utf8)
+        try "Write plainly.\n".write(toFile: root + "/agents/writer.md", atomically: true, encoding: .utf8)
+        try """
+        tasks:
+          t:
+            - tools:
+                - shell: {command: "touch ran-shell"}
+                - write_file: {path: note.txt, content: hello}
+            - done: wrote it
+        """.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        try "title: p\ntasks:\n  - id: t\n    description: write a note\n    checks:\n      - test -f note.txt\n"
+            .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        let args = ["--db", root + "/ns.db", "--agents", root + "/agents"]
+        let r = try await nightshift(
+            [
+                "run", "--plan", root + "/plan.yaml", "--workspace", root + "/ws", "--agent", "writer", "--id", "w",
+                "-q",
+                "--unsandboxed",
+            ] + args, cwd: root)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/ws/ran-shell"))
+        let store = try SQLiteEventStore(path: root + "/ns.db")
+        let state = try await store.state(of: RunID("w"))
+        #expect(state.settings.profile?.name == "writer" && state.guidanceSpec == "Write plainly.\n")
+        let version = try #require(state.settings.profile?.version)
+        let listing = try await nightshift(["agents"] + args, cwd: root)
+        #expect(listing.stdout.contains("writer  version \(version.prefix(12))"), "\(listing.stdout)")
+        #expect(listing.stdout.contains("runs on this version: w"))
+        // An edited profile is a new version; the run keeps the one it started with.
+        try "Write plainly and briefly.\n".write(toFile: root + "/agents/writer.md", atomically: true, encoding: .utf8)
+        let after = try await nightshift(["agents"] + args, cwd: root)
+        #expect(after.stdout.contains("run w used an earlier version \(version.prefix(12))"), "\(after.stdout)")
+        // An unknown profile is one line naming the ones there are.
+        let unknown = try await nightshift(
+            ["run", "--plan", root + "/plan.yaml", "--workspace", root + "/ws", "--agent", "nobody"] + args, cwd: root)
+        #expect(
+            unknown.status == 1 && unknown.stderr.contains("no agent profile 'nobody'")
+                && unknown.stderr.contains("writer"))
+    }
+}
