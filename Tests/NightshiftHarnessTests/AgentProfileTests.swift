@@ -4,55 +4,8 @@ import NightshiftCore
 import NightshiftSQLite
 import Testing
 
-/// Agent profiles: the registry's files, their versions, a run started as one, and `nightshift agents`.
+/// Agent profiles through the executable: a run started as one, and `nightshift agents`.
 @Suite struct AgentProfileTests {
-    func folder(_ files: [String: String]) throws -> String {
-        let dir = tempDir("ns-agents")
-        for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
-        return dir
-    }
-
-    @Test func aProfileIsReadWithItsVersion() throws {
-        let dir = try folder([
-            "reviewer.yaml": """
-            description: Reviews a diff for security problems
-            model: scripted:s.yaml
-            guidance: reviewer.md
-            tools: [read_file, grep, "mcp__github__*"]
-            budget: {cost_usd: 2.00, steps: 100}
-            max_concurrent: 4
-            """,
-            "reviewer.md": "Look for injections.\n",
-        ])
-        let p = try #require(try AgentProfileFile.registry(dir).first)
-        #expect(p.name == "reviewer" && p.guidance == dir + "/reviewer.md" && p.maxConcurrent == 4)
-        #expect(p.budget?.steps == 100 && p.budget?.costPicoUSD == 2 * Money.picoPerDollar)
-        #expect(AgentProfile.allows(p.tools, "mcp__github__create_issue") && !AgentProfile.allows(p.tools, "shell"))
-        // The guidance is part of the version: an edit to it is a new version.
-        try "Look for injections and leaks.\n".write(toFile: dir + "/reviewer.md", atomically: true, encoding: .utf8)
-        #expect(try AgentProfileFile.load(path: dir + "/reviewer.yaml").version != p.version)
-    }
-
-    @Test(arguments: [
-        ("model: x\n", 1, "needs a description"),
-        ("description: d\nmodle: x\n", 2, "unknown key 'modle'"),
-        ("description: d\nguidance: missing.md\n", 2, "cannot read the guidance file"),
-        ("description: d\nbudget: {cost_usd: lots}\n", 2, "cost_usd"),
-        ("description: d\nmax_concurrent: 0\n", 2, "at least 1"),
-        ("description: d\ntools: read_file\n", 2, "must be a list"),
-    ])
-    func aBadProfileIsOneLineWithItsLine(text: String, line: Int, says: String) throws {
-        let dir = try folder(["p.yaml": text])
-        let error = #expect(throws: FileError.self) { try AgentProfileFile.registry(dir) }
-        #expect(error?.line == line && error?.description.contains(says) == true, "\(error?.description ?? "")")
-    }
-
-    @Test func twoFilesOfOneNameAreRefused() throws {
-        let dir = try folder(["a.yaml": "description: one\n", "a.yml": "description: two\n"])
-        let error = #expect(throws: FileError.self) { try AgentProfileFile.registry(dir) }
-        #expect(error?.description.contains("also defined") == true)
-    }
-
     /// A run started as a profile takes its model and guidance, is offered only its tools, and
     /// records its name and version; `nightshift agents` says which runs used which version.
     @Test func aRunAsAProfileRecordsItAndKeepsToItsTools() async throws {

@@ -103,28 +103,6 @@ import Testing
         }
     }
 
-    @Test func hooksInTheConfigurationAreCheckedWithTheirLine() throws {
-        let good = try ConfigFile.parse(
-            "hooks:\n  - {on: after_edit, command: 'ruff check \"$@\"', blocking: true}\n  - {on: shift_start, command: make lint}\n",
-            file: "c.yaml", scope: .project, base: "/p")
-        #expect(
-            good.values[.hooks]
-                == .hooks([
-                    Hook(on: .afterEdit, command: "ruff check \"$@\"", blocking: true),
-                    Hook(on: .shiftStart, command: "make lint"),
-                ]))
-        for (text, line) in [
-            ("hooks:\n  - {on: before_check, command: x, blocking: true}\n", 2),
-            ("hooks:\n  - {on: later, command: x}\n", 2),
-            ("hooks:\n  - {on: after_edit}\n", 2),
-            ("hooks:\n  - {on: after_edit, command: x, timeout_seconds: 0}\n", 2),
-        ] {
-            let error = #expect(throws: FileError.self) {
-                try ConfigFile.parse(text, file: "c.yaml", scope: .project, base: "/p")
-            }
-            #expect(error?.line == line, "\(text): \(error?.description ?? "")")
-        }
-    }
 }
 
 /// Hooks through the executable, from the project's configuration, and a kill while one runs.

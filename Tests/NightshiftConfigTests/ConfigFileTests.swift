@@ -1,0 +1,111 @@
+import Foundation
+import NightshiftConfig
+import NightshiftCore
+import Testing
+
+/// The configuration file, hooks and agent profiles as files: what they accept, and the one-line
+/// errors with file and line for what they do not.
+@Suite struct ConfigFileTests {
+    func folder(_ files: [String: String]) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-config-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
+        return dir
+    }
+
+    @Test(arguments: [
+        ("keys: {OPENAI_API_KEY: x}\n", 1),
+        ("model: openai:gpt-4o\nsandbox:\n  api_key: abc\n", 3),
+        ("model: openai:gpt-4o\npricing: sk-live-0123456789abcdefgh\n", 2),
+        ("roles:\n  judge: ghp_0123456789abcdef0123\n", 2),
+    ])
+    func aSecretInAProjectFileIsRefusedWithItsLine(text: String, line: Int) throws {
+        let error = #expect(throws: FileError.self) {
+            try ConfigFile.parse(text, file: "p/.nightshift/config.yaml", scope: .project, base: "/p")
+        }
+        #expect(error?.line == line, "\(error?.description ?? "")")
+        #expect(error?.description.contains("environment") == true)
+        // The same in the user's own file is where keys belong (unknown keys are still refused).
+        if text.hasPrefix("keys:") {
+            let user = try ConfigFile.parse(text, file: "u/config.yaml", scope: .user, base: "/u")
+            #expect(user.keys == ["OPENAI_API_KEY": "x"])
+        }
+    }
+
+    @Test func badValuesAreOneLineWithFileAndLine() throws {
+        for (text, line) in [
+            ("limits:\n  max_attempts: 0\n", 2), ("context: {compact_at: 2}\n", 1), ("worktree: maybe\n", 1),
+            ("modle: openai:x\n", 1), ("sandbox:\n  read_only: /opt\n", 2),
+        ] {
+            let error = #expect(throws: FileError.self) {
+                try ConfigFile.parse(text, file: "c.yaml", scope: .project, base: "/p")
+            }
+            #expect(error?.line == line, "\(text): \(error?.description ?? "")")
+            #expect(error?.description.contains("\n") == false)
+        }
+    }
+
+    @Test func hooksInTheConfigurationAreCheckedWithTheirLine() throws {
+        let good = try ConfigFile.parse(
+            "hooks:\n  - {on: after_edit, command: 'ruff check \"$@\"', blocking: true}\n  - {on: shift_start, command: make lint}\n",
+            file: "c.yaml", scope: .project, base: "/p")
+        #expect(
+            good.values[.hooks]
+                == .hooks([
+                    Hook(on: .afterEdit, command: "ruff check \"$@\"", blocking: true),
+                    Hook(on: .shiftStart, command: "make lint"),
+                ]))
+        for (text, line) in [
+            ("hooks:\n  - {on: before_check, command: x, blocking: true}\n", 2),
+            ("hooks:\n  - {on: later, command: x}\n", 2),
+            ("hooks:\n  - {on: after_edit}\n", 2),
+            ("hooks:\n  - {on: after_edit, command: x, timeout_seconds: 0}\n", 2),
+        ] {
+            let error = #expect(throws: FileError.self) {
+                try ConfigFile.parse(text, file: "c.yaml", scope: .project, base: "/p")
+            }
+            #expect(error?.line == line, "\(text): \(error?.description ?? "")")
+        }
+    }
+
+    @Test func aProfileIsReadWithItsVersion() throws {
+        let dir = try folder([
+            "reviewer.yaml": """
+            description: Reviews a diff for security problems
+            model: scripted:s.yaml
+            guidance: reviewer.md
+            tools: [read_file, grep, "mcp__github__*"]
+            budget: {cost_usd: 2.00, steps: 100}
+            max_concurrent: 4
+            """,
+            "reviewer.md": "Look for injections.\n",
+        ])
+        let p = try #require(try AgentProfileFile.registry(dir).first)
+        #expect(p.name == "reviewer" && p.guidance == dir + "/reviewer.md" && p.maxConcurrent == 4)
+        #expect(p.budget?.steps == 100 && p.budget?.costPicoUSD == 2 * Money.picoPerDollar)
+        #expect(AgentProfile.allows(p.tools, "mcp__github__create_issue") && !AgentProfile.allows(p.tools, "shell"))
+        // The guidance is part of the version: an edit to it is a new version.
+        try "Look for injections and leaks.\n".write(toFile: dir + "/reviewer.md", atomically: true, encoding: .utf8)
+        #expect(try AgentProfileFile.load(path: dir + "/reviewer.yaml").version != p.version)
+    }
+
+    @Test(arguments: [
+        ("model: x\n", 1, "needs a description"),
+        ("description: d\nmodle: x\n", 2, "unknown key 'modle'"),
+        ("description: d\nguidance: missing.md\n", 2, "cannot read the guidance file"),
+        ("description: d\nbudget: {cost_usd: lots}\n", 2, "cost_usd"),
+        ("description: d\nmax_concurrent: 0\n", 2, "at least 1"),
+        ("description: d\ntools: read_file\n", 2, "must be a list"),
+    ])
+    func aBadProfileIsOneLineWithItsLine(text: String, line: Int, says: String) throws {
+        let dir = try folder(["p.yaml": text])
+        let error = #expect(throws: FileError.self) { try AgentProfileFile.registry(dir) }
+        #expect(error?.line == line && error?.description.contains(says) == true, "\(error?.description ?? "")")
+    }
+
+    @Test func twoFilesOfOneNameAreRefused() throws {
+        let dir = try folder(["a.yaml": "description: one\n", "a.yml": "description: two\n"])
+        let error = #expect(throws: FileError.self) { try AgentProfileFile.registry(dir) }
+        #expect(error?.description.contains("also defined") == true)
+    }
+}
