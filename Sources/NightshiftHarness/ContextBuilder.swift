@@ -38,23 +38,26 @@ public enum ContextBuilder {
             var artifacts: String?
             if let plan = state.plan {
                 artifacts =
-                    "The current plan:\n\n" + plan.markdown(version: state.planVersion, goal: nil) + "Task status: "
+                    "The current plan:\n\n" + plan.markdown(version: state.planning.planVersion, goal: nil)
+                    + "Task status: "
                     + state.tasks.map { "\($0.id) \($0.status.rawValue)" }.joined(separator: ", ")
                     + "\n\nKeep the ids of finished tasks you keep; they stay finished."
             }
             return ModelRequest(
                 run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn,
                 notices: humanNotices(state),
-                progressNote: nil, feedback: state.planFeedback, transcript: [], tools: [RoleTools.submitPlan],
-                guidance: state.guidanceSpec, artifacts: artifacts)
+                progressNote: nil, feedback: state.planning.planFeedback, transcript: [], tools: [RoleTools.submitPlan],
+                guidance: state.gate.guidanceSpec, artifacts: artifacts)
         default:
             break
         }
-        let startSeq = max(state.current.map { state.tasks[$0].startSeq } ?? 0, state.shiftStartSeq)
-        let relevant = recent.suffix(window).filter { $0.seq >= startSeq && $0.seq > state.compactedThroughSeq }
+        let startSeq = max(state.current.map { state.tasks[$0].startSeq } ?? 0, state.shiftState.shiftStartSeq)
+        let relevant = recent.suffix(window).filter {
+            $0.seq >= startSeq && $0.seq > state.shiftState.compactedThroughSeq
+        }
         var names: [CallID: String] = [:]
         var transcript: [TranscriptEntry] = []
-        if let summary = state.compactionSummary {
+        if let summary = state.shiftState.compactionSummary {
             transcript.append(
                 .notice("Summary of the earlier turns of this shift (compacted to keep the context small):\n\(summary)")
             )
@@ -83,12 +86,12 @@ public enum ContextBuilder {
         }
         let notices =
             humanNotices(state)
-            + state.unreportedInDoubt.map {
+            + state.pending.unreportedInDoubt.map {
                 "The call \($0.call) (\($0.name) with arguments \($0.arguments.prefix(300))) was interrupted when the process stopped. "
                     + "Its outcome is UNKNOWN: it may or may not have taken effect. Check the workspace before repeating it."
             }
             // Marked as the project's hooks' output: what a command reported, not an instruction.
-            + (state.hookNotices ?? []).map {
+            + (state.shiftState.hookNotices ?? []).map {
                 "The project's \($0.on) hook `\($0.command)` failed (exit \($0.exitCode)). Its output (the end of it):\n"
                     + $0.output
             }
@@ -102,7 +105,7 @@ public enum ContextBuilder {
         return ModelRequest(
             run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: notices,
             progressNote: handoffNote(state), feedback: feedback, transcript: transcript, tools: roleTools,
-            guidance: state.guidanceSpec)
+            guidance: state.gate.guidanceSpec)
     }
 
     static func humanNotices(_ state: RunState) -> [String] {

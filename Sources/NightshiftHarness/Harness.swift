@@ -152,7 +152,9 @@ public struct Harness: Sendable {
             // What came before the shift or its last summary is not in any context: it is not read either.
             let from = min(
                 snapshot.seq - 1,
-                max(head - Int64(window(state)), state.shiftStartSeq - 1, state.compactedThroughSeq, 0))
+                max(
+                    head - Int64(window(state)), state.shiftState.shiftStartSeq - 1,
+                    state.shiftState.compactedThroughSeq, 0))
             let events = try await store.read(run, after: from, limit: .max)
             if RunState.vouches(for: snapshot, state: state, in: events) {
                 var s = state
@@ -175,8 +177,8 @@ public struct Harness: Sendable {
     func recentStart(_ state: RunState) -> Int64? {
         guard let i = state.current else { return nil }
         return max(
-            state.tasks[i].startSeq - 1, state.lastSeq - Int64(window(state)), state.shiftStartSeq - 1,
-            state.compactedThroughSeq, 0)
+            state.tasks[i].startSeq - 1, state.lastSeq - Int64(window(state)), state.shiftState.shiftStartSeq - 1,
+            state.shiftState.compactedThroughSeq, 0)
     }
 
     /// Recent events the worker's transcript draws on: the configured window, widened under the

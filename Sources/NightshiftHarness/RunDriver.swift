@@ -172,7 +172,7 @@ struct RunDriver {
             state: committed, recent: recent, call: call, task: task, attempt: attempt,
             turn: turn, role: role, tools: harness.offered, window: harness.window(committed), diff: diff)
         // A new shift starts from scratch: it is told what the workspace already holds.
-        if role == .worker, committed.settings.loop != nil, committed.shiftTurns == 0, provisioning == nil,
+        if role == .worker, committed.settings.loop != nil, committed.shiftState.shiftTurns == 0, provisioning == nil,
             let summary = await vcs?.diffSummary(workspace: committed.workspace)
         {
             request.artifacts = "Changes in the workspace since the last commit (git diff --stat):\n" + summary
@@ -312,7 +312,7 @@ struct RunDriver {
         }
         let now = await files.hashes(workspace: committed.workspace, globs: globs)
         if let verify {
-            let base = committed.protectedBaseline ?? [:]
+            let base = committed.gate.protectedBaseline ?? [:]
             try record([
                 .protectedVerified(
                     task: verify.task, attempt: verify.attempt,

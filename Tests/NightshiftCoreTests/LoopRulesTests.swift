@@ -166,6 +166,6 @@ import Testing
                 claimsDone: false,
                 summary: nil, usage: TokenUsage(), model: "m", costPicoUSD: nil))
         #expect(log.state.contextEstimate() == base + 1000)
-        #expect(log.state.shiftTurns == 1 && log.state.shifts == 1)
+        #expect(log.state.shiftState.shiftTurns == 1 && log.state.shiftState.shifts == 1)
     }
 }

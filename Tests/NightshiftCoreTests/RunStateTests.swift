@@ -21,11 +21,11 @@ import Testing
         try log.add(response("m1", tools: [("read_file", #"{"path":"x"}"#), ("shell", #"{"command":"ls"}"#)]))
         var d = try log.advance()
         #expect(d == .runTool(ToolCall(id: CallID("m1.1"), name: "read_file", arguments: #"{"path":"x"}"#)))
-        #expect(log.state.pendingTools.first?.idempotent == true)
+        #expect(log.state.pending.pendingTools.first?.idempotent == true)
         try log.add(.toolFinished(call: CallID("m1.1"), result: ToolResult(ok: true, output: "x")))
         d = try log.advance()
         #expect(d == .runTool(ToolCall(id: CallID("m1.2"), name: "shell", arguments: #"{"command":"ls"}"#)))
-        #expect(log.state.pendingTools.first?.idempotent == false)
+        #expect(log.state.pending.pendingTools.first?.idempotent == false)
         try log.add(.toolFinished(call: CallID("m1.2"), result: ToolResult(ok: true, output: "", exitCode: 0)))
         d = try log.advance()
         #expect(d == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 1, role: .worker))
@@ -157,10 +157,10 @@ import Testing
         let d = try log.advance()
         #expect(d == .callModel(call: CallID("m2"), task: twoTasks.tasks[0], attempt: 1, turn: 1, role: .worker))
         #expect(log.envelopes.contains { $0.event.kind == "tool_in_doubt" })
-        #expect(log.state.unreportedInDoubt.map(\.call) == [CallID("m1.2")])
+        #expect(log.state.pending.unreportedInDoubt.map(\.call) == [CallID("m1.2")])
         // Once the model has been told, the notice is cleared.
         try log.add(response("m2"))
-        #expect(log.state.unreportedInDoubt.isEmpty)
+        #expect(log.state.pending.unreportedInDoubt.isEmpty)
         #expect(log.state.resumes == 2)
     }
 
@@ -282,7 +282,7 @@ import Testing
             Issue.record("the next task did not start")
             return
         }
-        #expect(log.state.pendingCommit == nil)
+        #expect(log.state.pending.pendingCommit == nil)
     }
 
     @Test func withoutAWorktreeNothingIsCommittedAndStrayEventsAreRejected() throws {

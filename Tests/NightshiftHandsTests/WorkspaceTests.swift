@@ -139,7 +139,9 @@ func call(_ name: String, _ args: String) -> ToolCall {
     }
 }
 
-@Suite struct ShellToolTests {
+/// Serialized: these tests start commands that leave children behind on purpose, and check
+/// that none outlives its call; run side by side on a loaded machine they were seen to flake.
+@Suite(.serialized) struct ShellToolTests {
     let tools = ToolBox.standard(
         isolation: .none(reason: "process-runner tests"),
         limits: {
@@ -171,9 +173,9 @@ func call(_ name: String, _ args: String) -> ToolCall {
     @Test func backgroundedChildDoesNotOutliveTheCall() async throws {
         let (root, _) = try makeWorkspace()
         let r = await tools.run(
-            call("shell", #"{"command":"(sleep 2; touch late) > /dev/null 2>&1 & echo started"}"#), workspace: root)
+            call("shell", #"{"command":"(sleep 5; touch late) > /dev/null 2>&1 & echo started"}"#), workspace: root)
         #expect(r.ok)
-        try await Task.sleep(for: .seconds(3))
+        try await Task.sleep(for: .seconds(6))
         #expect(!FileManager.default.fileExists(atPath: root + "/late"))
     }
 
@@ -203,6 +205,47 @@ func call(_ name: String, _ args: String) -> ToolCall {
         let r = await tools.run(call("shell", #"{"command":"ls","cwd":"../outside"}"#), workspace: root)
         #expect(!r.ok)
         #expect(r.output.text.contains("outside the workspace"))
+    }
+
+    /// A caller that stops waiting for a command leaves nothing of it running.
+    @Test func cancellingTheCallerKillsTheCommandsWholeGroup() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-cancel-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // A child in the background writes its pid, then both sleep far past the test.
+        let work = Task {
+            await ProcessRunner.run(
+                argv: ["/bin/sh", "-c", "sleep 300 & echo $! > child.pid; sleep 300"], environment: [:], cwd: dir,
+                timeout: .seconds(600))
+        }
+        let pidFile = dir + "/child.pid"
+        let start = ContinuousClock.now
+        while !FileManager.default.fileExists(atPath: pidFile), ContinuousClock.now - start < .seconds(120) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // Whatever happens below, the command does not outlive the test.
+        defer { work.cancel() }
+        let childText = try String(contentsOfFile: pidFile, encoding: .utf8)
+        let child = try #require(pid_t(childText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        work.cancel()
+        let outcome = await work.value
+        #expect(ContinuousClock.now - start < .seconds(150))
+        #expect(outcome.exitCode == 128 + SIGKILL, "\(outcome)")
+        #expect(outcome.output.contains("the caller stopped waiting"), "\(outcome.output)")
+        #expect(!outcome.timedOut)
+        // The background child went with its group (it may linger as a zombie of init for a moment).
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = kill(child, 0) != 0 || Self.isZombie(child)
+            if !gone { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(gone, "pid \(child) still runs")
+    }
+
+    static func isZombie(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return true }
+        return stat[stat.index(close, offsetBy: 2)] == "Z"
     }
 }
 

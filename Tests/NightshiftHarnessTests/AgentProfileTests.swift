@@ -40,7 +40,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: root + "/ws/ran-shell"))
         let store = try SQLiteEventStore(path: root + "/ns.db")
         let state = try await store.state(of: RunID("w"))
-        #expect(state.settings.profile?.name == "writer" && state.guidanceSpec == "Write plainly.\n")
+        #expect(state.settings.profile?.name == "writer" && state.gate.guidanceSpec == "Write plainly.\n")
         let version = try #require(state.settings.profile?.version)
         let listing = try await nightshift(["agents"] + args, cwd: root)
         #expect(listing.stdout.contains("writer  version \(version.prefix(12))"), "\(listing.stdout)")

@@ -39,7 +39,7 @@ import Testing
         let missing = await #expect(throws: DecisionError.self) { try await decisions.approve(run, call: "m9.9") }
         #expect(missing?.code == .notWaiting)
         let state = try await decisions.approve(run, call: "m1.1", note: "fine")
-        #expect(state.pendingTools.first?.approved == true)
+        #expect(state.pending.pendingTools.first?.approved == true)
         let again = await #expect(throws: DecisionError.self) {
             try await decisions.deny(run, call: "m1.1", reason: "changed my mind")
         }

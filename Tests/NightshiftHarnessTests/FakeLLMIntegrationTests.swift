@@ -56,10 +56,10 @@ struct FakeLLMIntegrationTests {
         let store = try SQLiteEventStore(path: root + "/ns.db")
         let state = try RunState.fold(RunID("fk"), try await store.readAll(RunID("fk")))
         #expect(state.tasks.map(\.status) == [.done])
-        #expect(state.modelCalls == 2)
+        #expect(state.spend.modelCalls == 2)
         // fakellm reports usage on its Anthropic wire only: there the tokens are read; on both, every call is in the ledger.
-        #expect(state.ledger.first?.calls == 2)
-        if provider == "anthropic" { #expect((state.ledger.first?.usage.input ?? 0) > 0) }
+        #expect(state.spend.ledger.first?.calls == 2)
+        if provider == "anthropic" { #expect((state.spend.ledger.first?.usage.input ?? 0) > 0) }
     }
 }
 
@@ -136,7 +136,7 @@ extension FakeLLMIntegrationTests {
                 }
             })
         let state = try RunState.fold(RunID("fl"), try await store.readAll(RunID("fl")))
-        #expect(state.ledger.map(\.role) == [.planner, .worker, .judge])
+        #expect(state.spend.ledger.map(\.role) == [.planner, .worker, .judge])
     }
 }
 

@@ -222,7 +222,7 @@ import Testing
         #expect(why.hasPrefix("budget_exhausted"), "\(why)")
         var state = try await harness(s, scenario).wake(s.run)
         #expect(state.costPicoUSD == 800_000_000_000)  // two calls made; the third (to $1.20) was not
-        #expect(state.ledger.first?.calls == 2)
+        #expect(state.spend.ledger.first?.calls == 2)
         // A human raises the budget (what `nightshift budget RUN --cost 5.00` appends), then resumes.
         try await s.store.append(
             [.budgetSet(scope: .run, budget: Budget(costPicoUSD: 5 * Money.picoPerDollar), by: "tester")],

@@ -395,7 +395,7 @@ import Testing
             return
         }
         state = try await s.harness.wake(s.run)
-        #expect(state.planVersion == 2 && state.plan?.tasks.map(\.id.rawValue) == ["answer"])
+        #expect(state.planning.planVersion == 2 && state.plan?.tasks.map(\.id.rawValue) == ["answer"])
         let planners = await s.log.requests.filter { $0.role == .planner }
         #expect(planners.last?.feedback == "not that task: the answer")
         try await s.store.append(

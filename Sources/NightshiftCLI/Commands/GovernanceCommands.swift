@@ -93,10 +93,10 @@ struct Inbox: AsyncParsableCommand {
             say("why: \(w.verdictReason ?? "")")
         }
         if let plan = c.planForReview {
-            say("\n" + plan.markdown(version: state.planVersion, goal: state.goal))
+            say("\n" + plan.markdown(version: state.planning.planVersion, goal: state.goal))
             say("decide: nightshift approve \(id) plan | nightshift deny \(id) plan --reason …")
         }
-        if let policy = state.policyHash { say("policy \(state.policySource ?? "") (\(policy.prefix(12)))") }
+        if let policy = state.gate.policyHash { say("policy \(state.gate.policySource ?? "") (\(policy.prefix(12)))") }
         say(
             "spent: \(Money.format(state.costPicoUSD)), \(state.usage.input + state.usage.output) tokens, \(state.toolCalls) tool calls; "
                 + "run budget: \(BudgetText.describe(state.budget(.run)))")

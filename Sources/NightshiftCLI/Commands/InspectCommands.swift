@@ -37,7 +37,7 @@ struct Status: AsyncParsableCommand {
             say("model     \(state.model)\(state.model.hasPrefix("scripted:") ? "  (scripted test double)" : "")")
             say("workspace \(state.workspace)")
             say(
-                "events    \(state.lastSeq)   model calls \(state.modelCalls)   tool calls \(state.toolCalls)   resumes \(state.resumes)"
+                "events    \(state.lastSeq)   model calls \(state.spend.modelCalls)   tool calls \(state.toolCalls)   resumes \(state.resumes)"
             )
             if let record = try await store.leaseRecord(of: RunID(run)), !record.released,
                 !record.isFree(
@@ -62,13 +62,15 @@ struct Status: AsyncParsableCommand {
             say(
                 "tokens    \(state.usage.input) in, \(state.usage.output) out\(state.usage.cachedInput > 0 ? ", \(state.usage.cachedInput) cached" : "")"
             )
-            say("cost      \(costText(state.costPicoUSD, unpriced: state.ledger.reduce(0) { $0 + $1.unpricedCalls }))")
-            if !state.ledger.isEmpty {
+            say(
+                "cost      \(costText(state.costPicoUSD, unpriced: state.spend.ledger.reduce(0) { $0 + $1.unpricedCalls }))"
+            )
+            if !state.spend.ledger.isEmpty {
                 say("")
                 say(
                     pad("ROLE", 10) + pad("CALLS", 7) + pad("RETRIES", 9) + pad("TOKENS IN", 11) + pad("CACHED", 9)
                         + pad("OUT", 9) + "COST")
-                for l in state.ledger {
+                for l in state.spend.ledger {
                     say(
                         pad(l.role.rawValue, 10) + pad("\(l.calls)", 7) + pad("\(l.retries)", 9)
                             + pad("\(l.usage.input)", 11)
@@ -80,15 +82,17 @@ struct Status: AsyncParsableCommand {
             if state.settings.loop != nil {
                 var parts: [String] = []
                 if state.goal != nil {
-                    parts.append("plan version \(state.planVersion)" + (state.planApproved ? " (approved)" : ""))
-                }
-                if !state.baselineExit.isEmpty {
                     parts.append(
-                        "baseline \(state.baselineChecks().filter(state.passedAtBaseline).count)/\(state.baselineExit.count) passing"
+                        "plan version \(state.planning.planVersion)"
+                            + (state.planning.planApproved ? " (approved)" : ""))
+                }
+                if !state.planning.baselineExit.isEmpty {
+                    parts.append(
+                        "baseline \(state.baselineChecks().filter(state.passedAtBaseline).count)/\(state.planning.baselineExit.count) passing"
                     )
                 }
                 parts.append(
-                    "shift \(state.shifts), \(state.compactions) compactions, context ~\(state.contextEstimate()) tokens"
+                    "shift \(state.shiftState.shifts), \(state.shiftState.compactions) compactions, context ~\(state.contextEstimate()) tokens"
                 )
                 say("loop      " + parts.joined(separator: "; "))
             }
@@ -105,8 +109,10 @@ struct Status: AsyncParsableCommand {
                         + pad(t.verdicts.isEmpty ? "-" : t.verdicts.map(\.rawValue).joined(separator: ","), 16)
                         + "\(t.usage.input)/\(t.usage.output)")
             }
-            if !state.unreportedInDoubt.isEmpty {
-                say("\nin doubt: " + state.unreportedInDoubt.map { "\($0.call) (\($0.name))" }.joined(separator: ", "))
+            if !state.pending.unreportedInDoubt.isEmpty {
+                say(
+                    "\nin doubt: "
+                        + state.pending.unreportedInDoubt.map { "\($0.call) (\($0.name))" }.joined(separator: ", "))
             }
         }
     }
@@ -341,7 +347,7 @@ struct Audit: AsyncParsableCommand {
                         "run": run, "events": envelopes.count, "status": state.status.rawValue,
                         "costPicoUSD": state.costPicoUSD, "inputTokens": state.usage.input,
                         "outputTokens": state.usage.output, "toolCalls": state.toolCalls,
-                        "policyHash": state.policyHash ?? "", "guidanceHash": state.guidanceHash ?? "",
+                        "policyHash": state.gate.policyHash ?? "", "guidanceHash": state.gate.guidanceHash ?? "",
                     ]
                 ]
                 text +=

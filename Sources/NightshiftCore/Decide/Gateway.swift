@@ -7,21 +7,22 @@ extension RunState {
     func breakerOrBudget(forModelCall: Bool, nextCall: ToolCall? = nil) -> [Event]? {
         guard let policy else { return nil }
         let b = policy.breakers
-        if let n = b.failedChecks, consecutiveFailedAttempts >= n {
+        if let n = b.failedChecks, gate.consecutiveFailedAttempts >= n {
             return trip(
-                .failedChecks, consecutiveFailedAttempts,
-                "\(consecutiveFailedAttempts) attempts in a row failed their checks")
+                .failedChecks, gate.consecutiveFailedAttempts,
+                "\(gate.consecutiveFailedAttempts) attempts in a row failed their checks")
         }
-        if let n = b.toolErrors, consecutiveToolErrors >= n {
+        if let n = b.toolErrors, gate.consecutiveToolErrors >= n {
             return trip(
-                .toolErrors, consecutiveToolErrors, "\(consecutiveToolErrors) tool calls in a row ended in an error")
+                .toolErrors, gate.consecutiveToolErrors,
+                "\(gate.consecutiveToolErrors) tool calls in a row ended in an error")
         }
-        if let n = b.repeatedCall, let call = nextCall, call.name + " " + call.arguments.text == lastCallKey,
-            repeatCount + 1 > n
+        if let n = b.repeatedCall, let call = nextCall, call.name + " " + call.arguments.text == gate.lastCallKey,
+            gate.repeatCount + 1 > n
         {
             return trip(
-                .repeatedCall, repeatCount + 1,
-                "\(call.name) with the same arguments \(repeatCount + 1) times in a row without progress")
+                .repeatedCall, gate.repeatCount + 1,
+                "\(call.name) with the same arguments \(gate.repeatCount + 1) times in a row without progress")
         }
         let i = current
         for scope in BudgetScope.allCases {
@@ -35,10 +36,13 @@ extension RunState {
             if forModelCall {
                 let usage = task?.usage ?? self.usage
                 checks.append(
-                    (.tokens, budget.tokens.map(Int64.init), Int64(usage.input + usage.output), Int64(lastCallTokens)))
+                    (
+                        .tokens, budget.tokens.map(Int64.init), Int64(usage.input + usage.output),
+                        Int64(spend.lastCallTokens)
+                    ))
                 checks.append(
-                    (.costPicoUSD, budget.costPicoUSD, task?.costPicoUSD ?? costPicoUSD, lastCallCostPicoUSD))
-                checks.append((.steps, budget.steps.map(Int64.init), Int64(task?.turns ?? modelCalls), 1))
+                    (.costPicoUSD, budget.costPicoUSD, task?.costPicoUSD ?? costPicoUSD, spend.lastCallCostPicoUSD))
+                checks.append((.steps, budget.steps.map(Int64.init), Int64(task?.turns ?? spend.modelCalls), 1))
             } else {
                 checks.append((.toolCalls, budget.toolCalls.map(Int64.init), Int64(task?.toolCalls ?? toolCalls), 1))
             }

@@ -9,27 +9,27 @@ extension RunState {
         case .paused: return .stop(.paused(statusReason ?? "paused"))
         case .running: break
         }
-        if let task = pendingCommit {
-            return .commitWork(task: task, message: pendingCommitMessage ?? "nightshift: task \(task) done")
+        if let task = pending.pendingCommit {
+            return .commitWork(task: task, message: pending.pendingCommitMessage ?? "nightshift: task \(task) done")
         }
-        if created, goal != nil, plan == nil || replanning { return planStep() }
+        if created, goal != nil, plan == nil || planning.replanning { return planStep() }
         guard created, let plan else { return .emit([.runFailed(reason: "the run has no plan")]) }
 
-        if let globs = policy?.protectedPaths, !globs.isEmpty, protectedBaseline == nil {
+        if let globs = policy?.protectedPaths, !globs.isEmpty, gate.protectedBaseline == nil {
             return .hashProtected(globs: globs, verify: nil)
         }
         guard let i = current else {
             if let loop = settings.loop {
-                if loop.reviewPlan, goal != nil, !planApproved {
+                if loop.reviewPlan, goal != nil, !planning.planApproved {
                     return .emit([
                         .runPaused(
-                            reason: "the plan (version \(planVersion)) waits for review (PLAN.md): "
+                            reason: "the plan (version \(planning.planVersion)) waits for review (PLAN.md): "
                                 + "nightshift approve \(run) plan, or nightshift deny \(run) plan --reason … for a new version",
                             kind: .planReview)
                     ])
                 }
-                if let script = plan.initScript, !initDone {
-                    if let failure = initFailure {
+                if let script = plan.initScript, !planning.initDone {
+                    if let failure = planning.initFailure {
                         return .emit([
                             .runPaused(
                                 reason:
@@ -40,7 +40,7 @@ extension RunState {
                     return .runInit(script: script)
                 }
                 if loop.baseline {
-                    let missing = baselineChecks().filter { baselineExit[$0.command] == nil }
+                    let missing = baselineChecks().filter { planning.baselineExit[$0.command] == nil }
                     if !missing.isEmpty { return .runBaseline(missing) }
                 }
             }
@@ -72,21 +72,22 @@ extension RunState {
             }
             // The project's shift_start hooks run once per shift, before its first worker call.
             let shiftHooks = hooks(.shiftStart)
-            if !shiftHooks.isEmpty, hooksRanForShift != shiftStartSeq {
+            if !shiftHooks.isEmpty, shiftState.hooksRanForShift != shiftState.shiftStartSeq {
                 return .runHooks(on: .shiftStart, hooks: shiftHooks)
             }
             return .emit([
                 .modelRequested(
-                    call: RunState.modelCallID(modelCalls + 1), task: task.id, turn: progress.turns, role: Role.worker)
+                    call: RunState.modelCallID(spend.modelCalls + 1), task: task.id, turn: progress.turns,
+                    role: Role.worker)
             ])
 
         case let .awaitingModel(call):
             return .callModel(
                 call: call, task: task, attempt: progress.attempts, turn: awaitingTurn(task: task.id),
-                role: awaitingRole ?? Role.worker)
+                role: pending.awaitingRole ?? Role.worker)
 
         case .runningTools:
-            guard let p = pendingTools.first else {
+            guard let p = pending.pendingTools.first else {
                 return .emit([.runFailed(reason: "inconsistent state: no pending tool")])
             }
             if !p.requested, p.call.name == ToolSpec.note.name { return .emit(noteEvents(p.call)) }
@@ -127,7 +128,7 @@ extension RunState {
             // The project's before_check hooks: advisory, before the claim's checks run.
             let checkHooks = hooks(.beforeCheck)
             if !checkHooks.isEmpty, progress.checkResults.isEmpty,
-                hooksRanForClaim != Self.claimKey(task.id, progress.attempts)
+                shiftState.hooksRanForClaim != Self.claimKey(task.id, progress.attempts)
             {
                 return .runHooks(on: .beforeCheck, hooks: checkHooks)
             }
@@ -137,7 +138,7 @@ extension RunState {
             }
             if progress.checkResults.allSatisfy(\.passed) {
                 // The ratchet: protected files must be as they were when the run began.
-                if let globs = policy?.protectedPaths, !globs.isEmpty, protectedBaseline != nil,
+                if let globs = policy?.protectedPaths, !globs.isEmpty, gate.protectedBaseline != nil,
                     progress.protectedVerified != progress.attempts
                 {
                     return .hashProtected(
@@ -161,7 +162,7 @@ extension RunState {
                     .noteWritten(task: task.id, text: Payload(progressNote(task, progress, summary: summary))),
                 ]
                 if settings.loop != nil {
-                    var h = claimHandoff ?? Handoff()
+                    var h = shiftState.claimHandoff ?? Handoff()
                     h.done = "Task \(task.id): " + (summary.isEmpty ? "done" : summary)
                     events.append(.handoffWritten(task: task.id, reason: .taskDone, handoff: h))
                 }
@@ -198,32 +199,33 @@ extension RunState {
         let loop = settings.loop ?? LoopSettings()
         if case let .awaitingModel(call) = phase {
             return .callModel(
-                call: call, task: plannerTask, attempt: planVersion + 1, turn: awaitingTurn(task: RunState.planTaskID),
+                call: call, task: plannerTask, attempt: planning.planVersion + 1,
+                turn: awaitingTurn(task: RunState.planTaskID),
                 role: Role.planner)
         }
-        if let r = roleResponse, r.role == Role.planner {
+        if let r = pending.roleResponse, r.role == Role.planner {
             switch RoleTools.plan(r) {
             case let .success(newPlan):
                 return .emit([
                     plan == nil
                         ? .planSet(plan: newPlan)
                         : .planRevised(
-                            version: planVersion + 1, plan: newPlan,
-                            reason: planFeedback ?? "a new version was asked for")
+                            version: planning.planVersion + 1, plan: newPlan,
+                            reason: planning.planFeedback ?? "a new version was asked for")
                 ])
             case let .failure(error):
                 return .emit([
                     .planRejected(
-                        version: planVersion + 1, by: .harness,
+                        version: planning.planVersion + 1, by: .harness,
                         reason: "the planner's plan is not valid: \(error.message)")
                 ])
             }
         }
-        if planRejections >= loop.roleRetries, planFeedback != nil {
+        if planning.planRejections >= loop.roleRetries, planning.planFeedback != nil {
             return .emit([
                 .runPaused(
                     reason:
-                        "the planner gave no usable plan in \(planRejections) tries (last: \(planFeedback!.prefix(300))); "
+                        "the planner gave no usable plan in \(planning.planRejections) tries (last: \(planning.planFeedback!.prefix(300))); "
                         + "adjust the goal or the planner model, or answer with nightshift answer \(run) …, and resume",
                     kind: .planning)
             ])
@@ -231,8 +233,8 @@ extension RunState {
         if let stop = breakerOrBudget(forModelCall: true) { return .emit(stop) }
         return .emit([
             .modelRequested(
-                call: RunState.modelCallID(modelCalls + 1), task: RunState.planTaskID,
-                turn: roleCalls[Role.planner.rawValue + ":" + RunState.planTaskID.rawValue, default: 0],
+                call: RunState.modelCallID(spend.modelCalls + 1), task: RunState.planTaskID,
+                turn: spend.roleCalls[Role.planner.rawValue + ":" + RunState.planTaskID.rawValue, default: 0],
                 role: Role.planner)
         ])
     }
@@ -245,7 +247,7 @@ extension RunState {
     /// The judge's step for a done claim that passed its checks: read its verdict, or ask it.
     private func judgeStep(_ task: PlanTask, _ progress: TaskProgress) -> [Event] {
         let loop = settings.loop ?? LoopSettings()
-        guard let r = roleResponse, r.role == Role.judge else {
+        guard let r = pending.roleResponse, r.role == Role.judge else {
             if progress.judgeInvalid >= loop.roleRetries {
                 let why = "the judge gave no valid verdict on task \(task.id) in \(progress.judgeInvalid) tries"
                 return [
@@ -258,8 +260,8 @@ extension RunState {
             if let stop = breakerOrBudget(forModelCall: true) { return stop }
             return [
                 .modelRequested(
-                    call: RunState.modelCallID(modelCalls + 1), task: task.id,
-                    turn: roleCalls[Role.judge.rawValue + ":" + task.id.rawValue, default: 0], role: Role.judge)
+                    call: RunState.modelCallID(spend.modelCalls + 1), task: task.id,
+                    turn: spend.roleCalls[Role.judge.rawValue + ":" + task.id.rawValue, default: 0], role: Role.judge)
             ]
         }
         switch RoleTools.verdict(r) {
@@ -284,7 +286,7 @@ extension RunState {
                             """)
             default:  // escalate
                 let why = "the judge escalated task \(task.id): " + reasons.joined(separator: "; ")
-                if goal != nil, replans < loop.maxReplans {
+                if goal != nil, planning.replans < loop.maxReplans {
                     return [
                         verdictEvent,
                         .escalated(task: task.id, reason: why + " (the planner makes a new version of the plan)"),
@@ -307,7 +309,7 @@ extension RunState {
     /// shift's context has grown past its thresholds. Nil when the worker may simply go on.
     private func shiftStep(_ task: PlanTask) -> [Event]? {
         guard let loop = settings.loop else { return nil }
-        if let r = roleResponse {
+        if let r = pending.roleResponse {
             switch r.role {
             case Role.compactor:
                 let text = r.text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -316,7 +318,7 @@ extension RunState {
                     ? "(the model gave no summary; the earlier turns of this shift left the context)" : text
                 return [
                     .contextCompacted(
-                        task: task.id, summary: Payload(summary), throughSeq: roleRequestSeq - 1,
+                        task: task.id, summary: Payload(summary), throughSeq: pending.roleRequestSeq - 1,
                         tokensBefore: contextEstimate())
                 ]
             case Role.handoff:
@@ -327,13 +329,15 @@ extension RunState {
         }
         let estimate = contextEstimate()
         let role: Role
-        if shiftTurns > 0,
-            estimate * 100 >= loop.contextWindow * loop.resetAtPercent || shiftCompactions >= loop.compactionsPerShift
+        if shiftState.shiftTurns > 0,
+            estimate * 100 >= loop.contextWindow * loop.resetAtPercent
+                || shiftState.shiftCompactions >= loop.compactionsPerShift
         {
             role = Role.handoff
-        } else if turnsSinceCompaction > 0,
+        } else if shiftState.turnsSinceCompaction > 0,
             estimate * 100 >= loop.contextWindow * loop.compactAtPercent
-                || lastSeq - max(shiftStartSeq - 1, compactedThroughSeq) >= Int64(loop.compactAfterEvents)
+                || lastSeq - max(shiftState.shiftStartSeq - 1, shiftState.compactedThroughSeq)
+                    >= Int64(loop.compactAfterEvents)
         {
             role = Role.compactor
         } else {
@@ -343,8 +347,8 @@ extension RunState {
         if let stop = breakerOrBudget(forModelCall: true) { return stop }
         return [
             .modelRequested(
-                call: RunState.modelCallID(modelCalls + 1), task: task.id,
-                turn: roleCalls[role.rawValue + ":" + task.id.rawValue, default: 0], role: role)
+                call: RunState.modelCallID(spend.modelCalls + 1), task: task.id,
+                turn: spend.roleCalls[role.rawValue + ":" + task.id.rawValue, default: 0], role: role)
         ]
     }
 
@@ -356,7 +360,7 @@ extension RunState {
         case (nil, _):
             if let stop = breakerOrBudget(forModelCall: false, nextCall: p.call) { return stop }
             let key = p.call.name + " " + p.call.arguments.text
-            if deniedCalls.contains(key) {
+            if gate.deniedCalls.contains(key) {
                 let why =
                     "the agent proposed again a call that was denied: \(p.call.name) \(p.call.arguments.text.prefix(200))"
                 return [

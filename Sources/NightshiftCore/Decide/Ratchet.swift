@@ -4,7 +4,7 @@ import Foundation
 /// claim must pass, when the judge is needed, and how full the worker's context is.
 extension RunState {
     /// Whether `check` passed when the baseline was taken (false when it failed or was never run).
-    public func passedAtBaseline(_ check: Check) -> Bool { baselineExit[check.command] == check.expectExit }
+    public func passedAtBaseline(_ check: Check) -> Bool { planning.baselineExit[check.command] == check.expectExit }
 
     /// Every check of the plan (its guards, then each task's), once per command: what the baseline runs.
     public func baselineChecks() -> [Check] {
@@ -54,7 +54,7 @@ extension RunState {
     /// checks, rubric, notes, handoff, feedback) plus the shift's turns since its last compaction.
     public func contextEstimate() -> Int {
         guard let i = current, let task = activeTask else { return 0 }
-        var bytes = Self.fixedContextBytes + (guidanceSpec?.utf8.count ?? 0) + task.description.utf8.count
+        var bytes = Self.fixedContextBytes + (gate.guidanceSpec?.utf8.count ?? 0) + task.description.utf8.count
         bytes +=
             task.checks.reduce(0) { $0 + $1.command.utf8.count + 24 }
             + (task.rubric ?? []).reduce(0) { $0 + $1.utf8.count + 4 }
@@ -62,13 +62,13 @@ extension RunState {
             (handoff?.markdown.utf8.count ?? 0) + (lastNote?.utf8.count ?? 0)
             + notes.reduce(0) { $0 + $1.text.utf8.count + 8 }
         bytes += guidance.reduce(0) { $0 + $1.utf8.count } + (tasks[i].feedback?.utf8.count ?? 0)
-        return estimateTokens(bytes: bytes) + shiftTokens
+        return estimateTokens(bytes: bytes) + shiftState.shiftTokens
     }
 
     /// The turn number of the pending model call for its role (the scripted model plays by it).
     func awaitingTurn(task: TaskID) -> Int {
-        let role = awaitingRole ?? Role.worker
+        let role = pending.awaitingRole ?? Role.worker
         if role == Role.worker, let i = current { return tasks[i].turns }
-        return max(roleCalls[role.rawValue + ":" + task.rawValue, default: 1] - 1, 0)
+        return max(spend.roleCalls[role.rawValue + ":" + task.rawValue, default: 1] - 1, 0)
     }
 }

@@ -5,57 +5,57 @@ extension RunState {
         switch event {
         case let .policySet(policy, source, hash, _):
             self.policy = policy
-            policyHash = hash
-            policySource = source
+            gate.policyHash = hash
+            gate.policySource = source
 
         case let .toolDecided(call, effect, _, reason):
-            guard phase == .runningTools, let k = pendingTools.firstIndex(where: { !$0.requested }),
-                pendingTools[k].call.id == call, pendingTools[k].verdict == nil
+            guard phase == .runningTools, let k = pending.pendingTools.firstIndex(where: { !$0.requested }),
+                pending.pendingTools[k].call.id == call, pending.pendingTools[k].verdict == nil
             else {
                 throw fail("\(call) is not the next proposed call awaiting a decision")
             }
-            pendingTools[k].verdict = effect
-            pendingTools[k].verdictReason = reason
-            if effect == .deny { rememberDenied(pendingTools[k].call) }
+            pending.pendingTools[k].verdict = effect
+            pending.pendingTools[k].verdictReason = reason
+            if effect == .deny { rememberDenied(pending.pendingTools[k].call) }
 
         case let .approvalDecided(call, approved, by, note, argumentsHash):
-            guard let k = pendingTools.firstIndex(where: { $0.call.id == call }) else {
+            guard let k = pending.pendingTools.firstIndex(where: { $0.call.id == call }) else {
                 throw fail("\(call) is not a pending call")
             }
-            guard pendingTools[k].verdict == .ask, !pendingTools[k].requested else {
+            guard pending.pendingTools[k].verdict == .ask, !pending.pendingTools[k].requested else {
                 throw fail("\(call) is not waiting for approval")
             }
-            guard pendingTools[k].approved == nil else { throw fail("\(call) was already decided") }
-            guard argumentsHash == pendingTools[k].call.arguments.sha256Hex else {
+            guard pending.pendingTools[k].approved == nil else { throw fail("\(call) was already decided") }
+            guard argumentsHash == pending.pendingTools[k].call.arguments.sha256Hex else {
                 throw fail("the approval is for other arguments than \(call)'s")
             }
-            pendingTools[k].approved = approved
-            if !approved { rememberDenied(pendingTools[k].call) }
-            pendingTools[k].approvalNote =
+            pending.pendingTools[k].approved = approved
+            if !approved { rememberDenied(pending.pendingTools[k].call) }
+            pending.pendingTools[k].approvalNote =
                 (approved ? "approved" : "denied") + " by \(by)" + (note.isEmpty ? "" : ": \(note)")
 
         case .budgetExhausted:
             break  // the pause that follows holds the run
 
         case let .budgetSet(scope, budget, _):
-            budgetOverrides[scope] = budget
+            gate.budgetOverrides[scope] = budget
 
         case let .breakerTripped(breaker, _, _):
             switch breaker {
-            case .toolErrors: consecutiveToolErrors = 0
-            case .failedChecks: consecutiveFailedAttempts = 0
+            case .toolErrors: gate.consecutiveToolErrors = 0
+            case .failedChecks: gate.consecutiveFailedAttempts = 0
             case .repeatedCall:
-                repeatCount = 0
-                lastCallKey = nil
+                gate.repeatCount = 0
+                gate.lastCallKey = nil
             }
 
         case .escalated:
             break
 
         case let .guidanceSet(source, hash, text):
-            guidanceSpec = text.text
-            guidanceSource = source
-            guidanceHash = hash
+            gate.guidanceSpec = text.text
+            gate.guidanceSource = source
+            gate.guidanceHash = hash
 
         case let .guidanceGiven(text, by):
             guidance.append("\(by): \(text)")

@@ -23,10 +23,12 @@ extension RunState {
             pauseKind = nil
             resumes += 1
             // A human looked: the init script, the planner and the judge get their tries again.
-            initFailure = nil
-            planRejections = 0
+            planning.initFailure = nil
+            planning.planRejections = 0
             if let i = current { tasks[i].judgeInvalid = 0 }
-            for k in pendingTools.indices where pendingTools[k].started { pendingTools[k].interrupted = true }
+            for k in pending.pendingTools.indices where pending.pendingTools[k].started {
+                pending.pendingTools[k].interrupted = true
+            }
 
         case .runReported:
             guard current == nil else { throw fail("a report comes when no task is active") }
@@ -65,10 +67,10 @@ extension RunState {
             self.branch = branch
 
         case let .workCommitted(task, commit, _):
-            guard pendingCommit == task else { throw fail("task \(task) has no work waiting to be committed") }
+            guard pending.pendingCommit == task else { throw fail("task \(task) has no work waiting to be committed") }
             if let k = tasks.firstIndex(where: { $0.id == task }) { tasks[k].commit = commit }
-            pendingCommit = nil
-            pendingCommitMessage = nil
+            pending.pendingCommit = nil
+            pending.pendingCommitMessage = nil
         default: throw fail("not a lifecycle event: \(event.kind)")
         }
     }

@@ -4,8 +4,8 @@ extension RunState {
         func fail(_ m: String) -> Invalid { Invalid(text: m) }
         switch event {
         case let .modelRequested(call, task, turn, role):
-            guard call == RunState.modelCallID(modelCalls + 1) else {
-                throw fail("expected call id \(RunState.modelCallID(modelCalls + 1))")
+            guard call == RunState.modelCallID(spend.modelCalls + 1) else {
+                throw fail("expected call id \(RunState.modelCallID(spend.modelCalls + 1))")
             }
             let role = role ?? Role.worker
             switch role {
@@ -16,7 +16,8 @@ extension RunState {
                 }
                 guard turn == tasks[i].turns else { throw fail("expected turn \(tasks[i].turns)") }
             case Role.planner:
-                guard current == nil, plan == nil || replanning, goal != nil, task == RunState.planTaskID else {
+                guard current == nil, plan == nil || planning.replanning, goal != nil, task == RunState.planTaskID
+                else {
                     throw fail("no plan is to be made now")
                 }
             case Role.judge:
@@ -30,16 +31,16 @@ extension RunState {
             }
             if role != Role.worker {
                 let key = role.rawValue + ":" + task.rawValue
-                guard turn == roleCalls[key, default: 0] else {
-                    throw fail("expected \(role) turn \(roleCalls[key, default: 0])")
+                guard turn == spend.roleCalls[key, default: 0] else {
+                    throw fail("expected \(role) turn \(spend.roleCalls[key, default: 0])")
                 }
-                roleCalls[key] = turn + 1
-                roleRequestSeq = lastSeq + 1
+                spend.roleCalls[key] = turn + 1
+                pending.roleRequestSeq = lastSeq + 1
             }
-            modelCalls += 1
-            awaitingRole = role
-            returnPhase = phase
-            roleResponse = nil
+            spend.modelCalls += 1
+            pending.awaitingRole = role
+            pending.returnPhase = phase
+            pending.roleResponse = nil
             phase = .awaitingModel(call: call)
 
         case let .modelResponded(call, text, toolCalls, claimsDone, summary, usage, _, cost, handoff):
@@ -58,54 +59,56 @@ extension RunState {
                 throw fail("the run's token or cost totals are out of range")
             }
             self.usage = self.usage + usage
-            let l = ledgerIndex(awaitingRole ?? Role.worker)
-            ledger[l].calls += 1
-            ledger[l].usage = ledger[l].usage + usage
-            if let cost { ledger[l].costPicoUSD += cost } else { ledger[l].unpricedCalls += 1 }
-            lastCallCostPicoUSD = cost ?? 0
-            lastCallTokens = usage.input + usage.output
+            let l = ledgerIndex(pending.awaitingRole ?? Role.worker)
+            spend.ledger[l].calls += 1
+            spend.ledger[l].usage = spend.ledger[l].usage + usage
+            if let cost { spend.ledger[l].costPicoUSD += cost } else { spend.ledger[l].unpricedCalls += 1 }
+            spend.lastCallCostPicoUSD = cost ?? 0
+            spend.lastCallTokens = usage.input + usage.output
             if let i = current {
                 tasks[i].usage = tasks[i].usage + usage
                 if let cost { tasks[i].costPicoUSD += cost }
             }
-            guard (awaitingRole ?? Role.worker) == Role.worker, let i = current else {
+            guard (pending.awaitingRole ?? Role.worker) == Role.worker, let i = current else {
                 // A role's answer waits for the core to read it (a plan, a verdict, a summary, a handoff).
-                roleResponse = RoleResponse(role: awaitingRole ?? Role.worker, text: text.text, toolCalls: toolCalls)
-                phase = returnPhase ?? .working
-                returnPhase = nil
+                pending.roleResponse = RoleResponse(
+                    role: pending.awaitingRole ?? Role.worker, text: text.text, toolCalls: toolCalls)
+                phase = pending.returnPhase ?? .working
+                pending.returnPhase = nil
                 break
             }
-            returnPhase = nil
+            pending.returnPhase = nil
             tasks[i].turns += 1
             tasks[i].turnsThisAttempt += 1
-            shiftTurns += 1
-            turnsSinceCompaction += 1
-            shiftTokens += estimateTokens(
+            shiftState.shiftTurns += 1
+            shiftState.turnsSinceCompaction += 1
+            shiftState.shiftTokens += estimateTokens(
                 bytes: text.text.utf8.count
                     + toolCalls.reduce(0) { $0 + $1.arguments.text.utf8.count + $1.name.utf8.count + 16 })
-            unreportedInDoubt = []
-            if hookNotices != nil { hookNotices = [] }  // shown in the context this response answered
-            claimHandoff = claimsDone ? handoff : nil
-            pendingTools = toolCalls.map { PendingTool(call: $0) }
-            if !pendingTools.isEmpty {
+            pending.unreportedInDoubt = []
+            // The hooks' notices were shown in the context this response answered.
+            if shiftState.hookNotices != nil { shiftState.hookNotices = [] }
+            shiftState.claimHandoff = claimsDone ? handoff : nil
+            pending.pendingTools = toolCalls.map { PendingTool(call: $0) }
+            if !pending.pendingTools.isEmpty {
                 phase = .runningTools
-                pendingClaim = claimsDone ? (summary ?? "") : nil
+                pending.pendingClaim = claimsDone ? (summary ?? "") : nil
             } else {
                 phase = claimsDone ? .checking(summary: summary ?? "") : .working
-                pendingClaim = nil
+                pending.pendingClaim = nil
             }
 
         case let .modelFailed(call, _):
             guard phase == .awaitingModel(call: call) else { throw fail("no request \(call) is waiting") }
-            phase = returnPhase ?? .working
-            returnPhase = nil
+            phase = pending.returnPhase ?? .working
+            pending.returnPhase = nil
 
         case let .modelRetried(call, attempt, _, delayMs):
             guard phase == .awaitingModel(call: call) else { throw fail("no request \(call) is waiting") }
             guard attempt >= 1, delayMs >= 0 else {
                 throw fail("attempt must be at least 1 and the delay not negative")
             }
-            ledger[ledgerIndex(awaitingRole ?? Role.worker)].retries += 1
+            spend.ledger[ledgerIndex(pending.awaitingRole ?? Role.worker)].retries += 1
         default: throw fail("not a model event: \(event.kind)")
         }
     }

@@ -10,14 +10,16 @@ extension RunState {
             if let problem = plan.problem { throw fail(problem) }
             self.plan = plan
             tasks = plan.tasks.map { TaskProgress(id: $0.id) }
-            planVersion = 1
+            planning.planVersion = 1
             acceptedPlan()
 
         case let .planRevised(version, plan, _):
-            guard let old = self.plan, version == planVersion + 1 else {
-                throw fail("plan version \(planVersion + 1) is next, not \(version)")
+            guard let old = self.plan, version == planning.planVersion + 1 else {
+                throw fail("plan version \(planning.planVersion + 1) is next, not \(version)")
             }
-            guard current == nil, pendingCommit == nil else { throw fail("a plan is revised only between tasks") }
+            guard current == nil, pending.pendingCommit == nil else {
+                throw fail("a plan is revised only between tasks")
+            }
             if let problem = plan.problem { throw fail(problem) }
             // Finished tasks that keep their id stay finished; everything else starts afresh.
             let kept = Dictionary(
@@ -27,8 +29,8 @@ extension RunState {
                 return TaskProgress(id: t.id)
             }
             self.plan = plan
-            planVersion = version
-            replans += 1
+            planning.planVersion = version
+            planning.replans += 1
             acceptedPlan()
 
         case let .goalSet(goal):
@@ -37,32 +39,35 @@ extension RunState {
             self.goal = goal.text
 
         case let .planApproved(version, _, _):
-            guard plan != nil, version == planVersion, !planApproved, current == nil else {
+            guard plan != nil, version == planning.planVersion, !planning.planApproved, current == nil else {
                 throw fail("plan version \(version) is not waiting for review")
             }
-            planApproved = true
+            planning.planApproved = true
 
         case let .planRejected(version, by, reason):
             if by.isHarness {
-                guard roleResponse?.role == Role.planner else { throw fail("no planner answer is waiting") }
-                roleResponse = nil
+                guard pending.roleResponse?.role == Role.planner else { throw fail("no planner answer is waiting") }
+                pending.roleResponse = nil
             } else {
-                guard plan != nil, version == planVersion, !planApproved, current == nil, goal != nil else {
+                guard plan != nil, version == planning.planVersion, !planning.planApproved, current == nil, goal != nil
+                else {
                     throw fail("plan version \(version) is not waiting for review, or the run has no goal to plan from")
                 }
-                replanning = true
+                planning.replanning = true
             }
-            planRejections += 1
-            planFeedback = reason
+            planning.planRejections += 1
+            planning.planFeedback = reason
 
         case let .initRan(_, passed, output, _):
-            guard plan?.initScript != nil, current == nil, !initDone else { throw fail("no init script is due") }
-            initDone = passed
-            initFailure = passed ? nil : String(output.text.suffix(2000))
+            guard plan?.initScript != nil, current == nil, !planning.initDone else {
+                throw fail("no init script is due")
+            }
+            planning.initDone = passed
+            planning.initFailure = passed ? nil : String(output.text.suffix(2000))
 
         case let .baselineRan(command, _, exitCode, _, _, _):
             guard current == nil, plan != nil else { throw fail("the baseline is taken between tasks") }
-            baselineExit[command] = exitCode
+            planning.baselineExit[command] = exitCode
         default: throw fail("not a plan event: \(event.kind)")
         }
     }

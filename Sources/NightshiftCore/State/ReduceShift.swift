@@ -4,25 +4,28 @@ extension RunState {
         func fail(_ m: String) -> Invalid { Invalid(text: m) }
         switch event {
         case let .contextCompacted(task, summary, throughSeq, _):
-            guard let i = current, tasks[i].id == task, roleResponse?.role == Role.compactor, phase == .working else {
+            guard let i = current, tasks[i].id == task, pending.roleResponse?.role == Role.compactor, phase == .working
+            else {
                 throw fail("no summary of task \(task) is waiting")
             }
-            roleResponse = nil
-            compactionSummary = summary.text
-            compactedThroughSeq = throughSeq
-            shiftCompactions += 1
-            compactions += 1
-            turnsSinceCompaction = 0
-            shiftTokens = estimateTokens(bytes: summary.text.utf8.count)
+            pending.roleResponse = nil
+            shiftState.compactionSummary = summary.text
+            shiftState.compactedThroughSeq = throughSeq
+            shiftState.shiftCompactions += 1
+            shiftState.compactions += 1
+            shiftState.turnsSinceCompaction = 0
+            shiftState.shiftTokens = estimateTokens(bytes: summary.text.utf8.count)
 
         case let .handoffWritten(task, reason, handoff):
             guard tasks.contains(where: { $0.id == task }) else { throw fail("no task \(task)") }
             self.handoff = handoff
             if reason == .contextReset {
-                guard let i = current, tasks[i].id == task, roleResponse?.role == Role.handoff, phase == .working else {
+                guard let i = current, tasks[i].id == task, pending.roleResponse?.role == Role.handoff,
+                    phase == .working
+                else {
                     throw fail("no handoff of task \(task) is waiting")
                 }
-                roleResponse = nil
+                pending.roleResponse = nil
                 startShift(at: lastSeq + 2)
             }
 
@@ -35,26 +38,26 @@ extension RunState {
         case let .hookRan(on, command, exitCode, passed, blocking, output, _):
             switch on {
             case .afterEdit:
-                guard phase == .runningTools, pendingTools.first?.started == true else {
+                guard phase == .runningTools, pending.pendingTools.first?.started == true else {
                     throw fail("an after_edit hook runs only after a tool call that is under way")
                 }
             case .shiftStart:
                 guard current != nil, phase == .working else { throw fail("a shift_start hook runs only in a shift") }
-                hooksRanForShift = shiftStartSeq
+                shiftState.hooksRanForShift = shiftState.shiftStartSeq
             case .beforeCheck:
                 guard let i = current, case .checking = phase, tasks[i].checkResults.isEmpty else {
                     throw fail("a before_check hook runs only before a claim's checks")
                 }
-                hooksRanForClaim = RunState.claimKey(tasks[i].id, tasks[i].attempts)
+                shiftState.hooksRanForClaim = RunState.claimKey(tasks[i].id, tasks[i].attempts)
             }
             // A blocking after_edit failure is the call's result; any other failure is told to the worker next.
             if !passed, !(blocking && on == .afterEdit) {
-                var notices = hookNotices ?? []
+                var notices = shiftState.hookNotices ?? []
                 notices.append(
                     HookNotice(
                         on: on, command: command, exitCode: exitCode,
                         output: String(output.text.suffix(Hook.outputShown))))
-                hookNotices = Array(notices.suffix(5))
+                shiftState.hookNotices = Array(notices.suffix(5))
             }
         default: throw fail("not a shift event: \(event.kind)")
         }

@@ -5,9 +5,9 @@ extension RunState {
         switch event {
         case let .judgeVerdict(task, attempt, verdict, reasons):
             guard let i = current, tasks[i].id == task, attempt == tasks[i].attempts, case .checking = phase,
-                roleResponse?.role == Role.judge
+                pending.roleResponse?.role == Role.judge
             else { throw fail("no judge answer for task \(task) attempt \(attempt) is waiting") }
-            roleResponse = nil
+            pending.roleResponse = nil
             tasks[i].verdicts.append(verdict)
             switch verdict {
             case .pass:
@@ -18,10 +18,10 @@ extension RunState {
                 tasks[i].feedback = reasons.joined(separator: "\n")
             case .escalate:
                 tasks[i].judgeInvalid = 0
-                if goal != nil, replans < (settings.loop?.maxReplans ?? 0) {
+                if goal != nil, planning.replans < (settings.loop?.maxReplans ?? 0) {
                     // The task is mis-specified: the planner makes a new version of the plan.
-                    replanning = true
-                    planFeedback =
+                    planning.replanning = true
+                    planning.planFeedback =
                         "The judge escalated task \(task) as mis-specified:\n"
                         + reasons.map { "- " + $0 }.joined(separator: "\n")
                     tasks[i].status = .pending
@@ -56,7 +56,7 @@ extension RunState {
             if attempt == 1 {
                 startShift(at: lastSeq + 1)
             } else {
-                shiftTokens += estimateTokens(bytes: tasks[i].feedback?.utf8.count ?? 0)
+                shiftState.shiftTokens += estimateTokens(bytes: tasks[i].feedback?.utf8.count ?? 0)
             }
             tasks[i].attempts = attempt
             tasks[i].turnsThisAttempt = 0
@@ -92,12 +92,13 @@ extension RunState {
             }
             tasks[i].status = .done
             tasks[i].feedback = nil
-            consecutiveFailedAttempts = 0
+            gate.consecutiveFailedAttempts = 0
             current = nil
             phase = .idle
             if branch != nil {
-                pendingCommit = task
-                pendingCommitMessage = "nightshift: task \(task) done" + (summary.isEmpty ? "" : "\n\n\(summary)")
+                pending.pendingCommit = task
+                pending.pendingCommitMessage =
+                    "nightshift: task \(task) done" + (summary.isEmpty ? "" : "\n\n\(summary)")
             }
 
         case let .taskAttemptFailed(task, attempt, feedback):
@@ -110,7 +111,7 @@ extension RunState {
             }
             tasks[i].feedback = feedback.text
             phase = .attemptFailed
-            consecutiveFailedAttempts += 1
+            gate.consecutiveFailedAttempts += 1
 
         case let .taskBlocked(task, _):
             guard let i = current, tasks[i].id == task, phase == .attemptFailed else {
@@ -121,7 +122,7 @@ extension RunState {
             phase = .idle
 
         case let .protectedHashed(hashes):
-            protectedBaseline = hashes
+            gate.protectedBaseline = hashes
 
         case let .protectedVerified(task, attempt, changed):
             guard let i = current, tasks[i].id == task, attempt == tasks[i].attempts, case .checking = phase else {

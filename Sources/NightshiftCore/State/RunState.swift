@@ -5,6 +5,19 @@
 /// No IO, no clock, no randomness.
 public struct RunState: Sendable, Codable, Equatable {
     public var run: RunID
+    /// The plan's review and revisions, the init script and the baseline.
+    public var planning = Planning()
+    /// The current shift: its transcript, compactions and handoff, and the hooks run for it.
+    public var shiftState = ShiftState()
+    /// The gateway's memory: budgets set by people, breaker counters, denied calls, the policy's
+    /// and the guidance's sources and versions, the protected files' baseline.
+    public var gate = Gate()
+    /// What the run has spent: model calls, the ledger by role, the last call's cost (the estimate
+    /// of the next), role calls.
+    public var spend = Spend()
+    /// Work in flight: the last response's tool calls, calls in doubt, a claim or commit waiting,
+    /// the role call awaited.
+    public var pending = Pending()
     /// Position and hash of the last applied event (0 and the genesis hash before any).
     public var lastSeq: Int64 = 0
     public var lastHash: [UInt8] = EventCodec.genesisHash
@@ -22,7 +35,6 @@ public struct RunState: Sendable, Codable, Equatable {
     /// Index into `tasks` of the task being worked on.
     public var current: Int?
     public var phase: Phase = .idle
-    public var modelCalls = 0
     public var toolCalls = 0
     public var usage = TokenUsage()
     public var lastNote: String?
@@ -30,46 +42,16 @@ public struct RunState: Sendable, Codable, Equatable {
     public var notes: [WorkerNote] = []
     /// The policy in force (the latest `policy_set`); nil: no gateway, every known tool runs.
     public var policy: Policy?
-    public var policyHash: String?
-    /// The file the policy was read from (watched for changes by whoever drives the run).
-    public var policySource: String?
-    /// Budgets a human set for this run, over the policy's.
-    public var budgetOverrides: [BudgetScope: Budget] = [:]
     /// The log's own clock: the first and latest committed event times (ms), for wall-clock budgets.
     public var startTime: Int64 = 0
     public var lastTime: Int64 = 0
-    /// Breaker counters (folds of the log, so they survive crashes).
-    public var consecutiveToolErrors = 0
-    public var consecutiveFailedAttempts = 0
-    public var lastCallKey: String?
-    /// The latest model call's cost and tokens: the estimate of what the next call will spend.
-    public var lastCallCostPicoUSD: Int64 = 0
-    public var lastCallTokens = 0
-    public var repeatCount = 0
     /// Humans' answers to escalations, newest last (the last 10 are kept); the context carries them.
     public var guidance: [String] = []
-    /// The protected files' hashes at the start of the run (nil until taken).
-    public var protectedBaseline: [String: String]?
-    /// Calls (tool and arguments) that were denied, by policy or by a human; the last 20. Proposing one again escalates.
-    public var deniedCalls: [String] = []
-    /// The behavioural guidance in every context, its file and version hash.
-    public var guidanceSpec: String?
-    public var guidanceSource: String?
-    public var guidanceHash: String?
     public static let notesKept = 30
     public struct WorkerNote: Sendable, Codable, Equatable {
         public var task: TaskID?
         public var text: String
     }
-    /// Tool calls of the last model response not yet finished, in the order proposed.
-    public var pendingTools: [PendingTool] = []
-    /// Calls whose outcome is unknown after a crash; told to the model at the top of its next context.
-    public var unreportedInDoubt: [InDoubtNotice] = []
-    /// Failing hooks' output not yet shown to the worker (the last few); nil when none ever failed.
-    public var hookNotices: [HookNotice]?
-    /// The shift whose shift_start hooks ran (its start seq), and the claim whose before_check hooks ran.
-    public var hooksRanForShift: Int64?
-    public var hooksRanForClaim: String?
     public struct HookNotice: Sendable, Codable, Equatable {
         public var on: Hook.When
         public var command: String
@@ -78,60 +60,16 @@ public struct RunState: Sendable, Codable, Equatable {
         public var output: String
     }
     public var resumes = 0
-    /// The worker's done-claim (its summary), held until the response's tool calls have finished.
-    public var pendingClaim: String?
     /// The run's git branch when its workspace is a worktree; finished tasks are committed to it.
     public var branch: String?
-    /// A finished task whose work is not yet committed to the branch, and the commit message.
-    public var pendingCommit: TaskID?
-    public var pendingCommitMessage: String?
     /// How the process now driving the run isolates commands (from the latest `isolation_set`).
     public var isolation: String?
-    /// Role of the model call being awaited.
-    public var awaitingRole: Role?
-    /// Tokens and cost per role, in the order roles first appeared: the ledger budgets enforce against.
-    public var ledger: [LedgerEntry] = []
 
     // The planner / worker / judge loop (RunSettings.loop).
     /// The goal the planner plans from (nil: the plan was given as a file).
     public var goal: String?
-    /// 1 for the first plan, +1 for each revision.
-    public var planVersion = 0
-    public var planApproved = false
-    /// Why the last plan was not accepted, or why a new one is asked for: the planner's next input.
-    public var planFeedback: String?
-    /// Plans in a row the harness or a human did not accept (the planner is retried up to `roleRetries`).
-    public var planRejections = 0
-    /// A new version of the plan is asked for (the judge escalated a task as mis-specified, or a human rejected it).
-    public var replanning = false
-    public var replans = 0
-    /// The init script's failure, until the next resume (which runs it again).
-    public var initFailure: String?
-    public var initDone = false
-    /// Exit status of every check at the baseline, by command.
-    public var baselineExit: [String: Int32] = [:]
-    /// Model calls per role and task ("judge:fix-add"), numbering each role's turns for the scripted model.
-    public var roleCalls: [String: Int] = [:]
-    /// The answer of a planner, judge, compactor or handoff call, until the core has turned it into its event.
-    public var roleResponse: RoleResponse?
-    /// What the phase was when the pending model call was requested (restored when it is answered).
-    public var returnPhase: Phase?
-    /// Sequence number of the pending role call's request: a compaction summarises what came before it.
-    public var roleRequestSeq: Int64 = 0
-    /// The current shift: where its transcript starts, its estimated tokens since the last compaction, its summary.
-    public var shiftStartSeq: Int64 = 0
-    public var shiftTokens = 0
-    public var shiftCompactions = 0
-    public var compactionSummary: String?
-    public var compactedThroughSeq: Int64 = 0
-    public var shifts = 0
-    public var compactions = 0
-    /// Worker turns in this shift, and since its last compaction (nothing new: nothing to compact or reset).
-    public var shiftTurns = 0
-    public var turnsSinceCompaction = 0
     /// The latest handoff note, and the one the pending done claim carries.
     public var handoff: Handoff?
-    public var claimHandoff: Handoff?
 
     public struct RoleResponse: Sendable, Codable, Equatable {
         public var role: Role
@@ -156,12 +94,12 @@ public struct RunState: Sendable, Codable, Equatable {
     }
 
     /// Total priced cost over every role.
-    public var costPicoUSD: Int64 { ledger.reduce(0) { $0 + $1.costPicoUSD } }
+    public var costPicoUSD: Int64 { spend.ledger.reduce(0) { $0 + $1.costPicoUSD } }
 
     mutating func ledgerIndex(_ role: Role) -> Int {
-        if let i = ledger.firstIndex(where: { $0.role == role }) { return i }
-        ledger.append(LedgerEntry(role: role))
-        return ledger.count - 1
+        if let i = spend.ledger.firstIndex(where: { $0.role == role }) { return i }
+        spend.ledger.append(LedgerEntry(role: role))
+        return spend.ledger.count - 1
     }
 
     public init(run: RunID) { self.run = run }
@@ -248,20 +186,20 @@ public struct RunState: Sendable, Codable, Equatable {
 
     mutating func rememberDenied(_ call: ToolCall) {
         let key = call.name + " " + call.arguments.text
-        guard !deniedCalls.contains(key) else { return }
-        deniedCalls.append(key)
-        if deniedCalls.count > 20 { deniedCalls.removeFirst() }
+        guard !gate.deniedCalls.contains(key) else { return }
+        gate.deniedCalls.append(key)
+        if gate.deniedCalls.count > 20 { gate.deniedCalls.removeFirst() }
     }
 
     /// The call waiting for a human's approval, if any.
     public var awaitingApproval: PendingTool? {
-        pendingTools.first { $0.verdict == .ask && $0.approved == nil && !$0.requested }
+        pending.pendingTools.first { $0.verdict == .ask && $0.approved == nil && !$0.requested }
     }
 
     /// The budget in force for `scope`: the policy's, with a human's changes over it.
     public func budget(_ scope: BudgetScope) -> Budget {
         var b = (scope == .run ? policy?.runBudget : policy?.taskBudget) ?? Budget()
-        if let o = budgetOverrides[scope] {
+        if let o = gate.budgetOverrides[scope] {
             b.tokens = o.tokens ?? b.tokens
             b.costPicoUSD = o.costPicoUSD ?? b.costPicoUSD
             b.toolCalls = o.toolCalls ?? b.toolCalls
@@ -366,24 +304,24 @@ extension RunState {
 
     /// A new shift starts its transcript at `seq`, with nothing compacted.
     mutating func startShift(at seq: Int64) {
-        shiftStartSeq = seq
-        shiftTokens = 0
-        shiftCompactions = 0
-        compactionSummary = nil
-        compactedThroughSeq = 0
-        shifts += 1
-        shiftTurns = 0
-        turnsSinceCompaction = 0
+        shiftState.shiftStartSeq = seq
+        shiftState.shiftTokens = 0
+        shiftState.shiftCompactions = 0
+        shiftState.compactionSummary = nil
+        shiftState.compactedThroughSeq = 0
+        shiftState.shifts += 1
+        shiftState.shiftTurns = 0
+        shiftState.turnsSinceCompaction = 0
     }
 
     mutating func acceptedPlan() {
         phase = .idle
         current = nil
-        replanning = false
-        planApproved = false
-        planFeedback = nil
-        planRejections = 0
-        roleResponse = nil
+        planning.replanning = false
+        planning.planApproved = false
+        planning.planFeedback = nil
+        planning.planRejections = 0
+        pending.roleResponse = nil
     }
 
     func estimateTokens(bytes: Int) -> Int { (settings.loop ?? LoopSettings()).tokens(bytes: bytes) }
@@ -392,10 +330,10 @@ extension RunState {
     public static let planTaskID = TaskID("plan")
 
     mutating func afterTool() {
-        guard pendingTools.isEmpty else { return }
-        if let claim = pendingClaim {
+        guard pending.pendingTools.isEmpty else { return }
+        if let claim = pending.pendingClaim {
             phase = .checking(summary: claim)
-            pendingClaim = nil
+            pending.pendingClaim = nil
         } else {
             phase = .working
         }

@@ -17,8 +17,8 @@ extension RunState {
         }
         let seconds = startTime > 0 ? (lastTime - startTime) / 1000 : 0
         out +=
-            "\nTotal: \(modelCalls) model calls, \(usage.input) input and \(usage.output) output tokens, \(Money.format(costPicoUSD))"
-        let unpriced = ledger.reduce(0) { $0 + $1.unpricedCalls }
+            "\nTotal: \(spend.modelCalls) model calls, \(usage.input) input and \(usage.output) output tokens, \(Money.format(costPicoUSD))"
+        let unpriced = spend.ledger.reduce(0) { $0 + $1.unpricedCalls }
         if unpriced > 0 { out += " (\(unpriced) calls without a price)" }
         out +=
             "; \(toolCalls) tool calls; \(seconds / 3600) h \(seconds / 60 % 60) min \(seconds % 60) s by the log's clock"
@@ -28,14 +28,15 @@ extension RunState {
             var loopLine: [String] = []
             if goal != nil {
                 loopLine.append(
-                    "plan version \(planVersion) by the planner" + (replans > 0 ? " (re-planned \(replans) times)" : "")
+                    "plan version \(planning.planVersion) by the planner"
+                        + (planning.replans > 0 ? " (re-planned \(planning.replans) times)" : "")
                 )
             }
-            if !baselineExit.isEmpty {
+            if !planning.baselineExit.isEmpty {
                 let passing = baselineChecks().filter(passedAtBaseline).count
-                loopLine.append("baseline: \(passing) of \(baselineExit.count) checks passed before any work")
+                loopLine.append("baseline: \(passing) of \(planning.baselineExit.count) checks passed before any work")
             }
-            loopLine.append("\(shifts) shifts, \(compactions) context compactions")
+            loopLine.append("\(shiftState.shifts) shifts, \(shiftState.compactions) context compactions")
             out += "\n" + loopLine.joined(separator: "; ") + ".\n"
         }
         if let branch { out += "\nThe work is on branch `\(branch)`.\n" }

@@ -6,7 +6,8 @@ public enum WorkspaceViews {
         var views = [WorkspaceView(name: "PROGRESS.md", text: renderProgress(state))]
         if let plan = state.plan {
             views.append(
-                WorkspaceView(name: "PLAN.md", text: plan.markdown(version: state.planVersion, goal: state.goal)))
+                WorkspaceView(
+                    name: "PLAN.md", text: plan.markdown(version: state.planning.planVersion, goal: state.goal)))
         }
         return views
     }
@@ -24,8 +25,8 @@ public enum WorkspaceViews {
                 "| \(t.id) | \(t.status.rawValue) | \(t.attempts) | \(t.turns) | \(t.verdicts.isEmpty ? "—" : t.verdicts.map(\.rawValue).joined(separator: ", ")) |\n"
         }
         if let h = state.handoff { out += "\n## Handoff note (the next shift starts from it)\n\n\(h.markdown)\n" }
-        if state.compactions > 0 || state.shifts > 1 {
-            out += "\nShifts: \(state.shifts); context compactions: \(state.compactions).\n"
+        if state.shiftState.compactions > 0 || state.shiftState.shifts > 1 {
+            out += "\nShifts: \(state.shiftState.shifts); context compactions: \(state.shiftState.compactions).\n"
         }
         if let note = state.lastNote { out += "\n## Latest note\n\n\(note)\n" }
         if !state.notes.isEmpty {

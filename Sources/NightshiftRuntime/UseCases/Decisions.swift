@@ -37,7 +37,7 @@ public struct Decisions: Sendable {
     @discardableResult
     public func setBudget(_ run: RunID, scope: BudgetScope, change: Budget) async throws(DecisionError) -> RunState {
         try await append(run) { state throws(DecisionError) in
-            var b = state.budgetOverrides[scope] ?? Budget()
+            var b = state.gate.budgetOverrides[scope] ?? Budget()
             b.tokens = change.tokens ?? b.tokens
             b.costPicoUSD = change.costPicoUSD ?? b.costPicoUSD
             b.toolCalls = change.toolCalls ?? b.toolCalls
@@ -64,7 +64,7 @@ public struct Decisions: Sendable {
 
     func decideCall(_ run: RunID, call: String, approved: Bool, note: String) async throws(DecisionError) -> RunState {
         try await append(run) { state throws(DecisionError) in
-            guard let p = state.pendingTools.first(where: { $0.call.id.rawValue == call }) else {
+            guard let p = state.pending.pendingTools.first(where: { $0.call.id.rawValue == call }) else {
                 throw DecisionError(
                     .notWaiting,
                     "call \(call) of run \(run) is not waiting for approval (nightshift inbox lists what waits)")
@@ -91,13 +91,13 @@ public struct Decisions: Sendable {
                     "run \(run) has no plan waiting for review (only a run started with --goal and --review-plan has one)"
                 )
             }
-            guard !state.planApproved, state.current == nil, !state.replanning else {
+            guard !state.planning.planApproved, state.current == nil, !state.planning.replanning else {
                 throw DecisionError(
-                    .alreadyDecided, "plan version \(state.planVersion) of run \(run) was already decided")
+                    .alreadyDecided, "plan version \(state.planning.planVersion) of run \(run) was already decided")
             }
             return approved
-                ? .planApproved(version: state.planVersion, by: decider, note: note)
-                : .planRejected(version: state.planVersion, by: Decider(rawValue: decider), reason: note)
+                ? .planApproved(version: state.planning.planVersion, by: decider, note: note)
+                : .planRejected(version: state.planning.planVersion, by: Decider(rawValue: decider), reason: note)
         }
     }
 

@@ -54,7 +54,8 @@ public enum Inbox {
         // on this machine as the person reading.
         let diff = await GitWorkspace(trust: Adapters.gitTrust(state)).diff(workspace: state.workspace)
         let review =
-            state.settings.loop?.reviewPlan == true && !state.planApproved && state.current == nil ? state.plan : nil
+            state.settings.loop?.reviewPlan == true && !state.planning.planApproved && state.current == nil
+            ? state.plan : nil
         return Case(state: state, recent: events, start: first, diff: diff, planForReview: review)
     }
 }

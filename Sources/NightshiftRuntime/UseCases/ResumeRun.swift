@@ -97,7 +97,7 @@ public enum ResumeRun {
             }
             if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
         }
-        let sealed = Adapters.sealed([state.policySource, state.guidanceSource], workspace: state.workspace)
+        let sealed = Adapters.sealed([state.gate.policySource, state.gate.guidanceSource], workspace: state.workspace)
         let hidden = try Adapters.hiddenPaths(
             db: request.store.db, workspace: state.workspace, keyFile: request.models.keyFile)
         let gitTrust = Adapters.gitTrust(state)
@@ -114,7 +114,7 @@ public enum ResumeRun {
                 // The policy file the run was started with is watched again; a change made while no process ran applies now.
                 // Not one inside the workspace: the agent could have made that change (the recorded version stays).
                 var watcher: PolicyWatcher?
-                if let source = state.policySource, let hash = state.policyHash {
+                if let source = state.gate.policySource, let hash = state.gate.policyHash {
                     if Adapters.isInside(source, state.workspace) {
                         observer.notice(Adapters.frozenNotice(source, kind: "policy"))
                     } else {
@@ -124,10 +124,11 @@ public enum ResumeRun {
                     }
                 }
                 // A guidance file edited while the run waited is a new version, recorded before the next step.
-                if let source = state.guidanceSource, Adapters.isInside(source, state.workspace) {
+                if let source = state.gate.guidanceSource, Adapters.isInside(source, state.workspace) {
                     observer.notice(Adapters.frozenNotice(source, kind: "guidance"))
-                } else if let source = state.guidanceSource, FileManager.default.fileExists(atPath: source),
-                    case let .guidanceSet(_, hash, _) = try GuidanceFile.event(path: source), hash != state.guidanceHash
+                } else if let source = state.gate.guidanceSource, FileManager.default.fileExists(atPath: source),
+                    case let .guidanceSet(_, hash, _) = try GuidanceFile.event(path: source),
+                    hash != state.gate.guidanceHash
                 {
                     announce.append(try GuidanceFile.event(path: source))
                 }
