@@ -9,11 +9,15 @@ public struct Nightshift: AsyncParsableCommand {
         commandName: "nightshift",
         abstract: "Keep an AI agent making verified progress on a long job, across crashes and restarts.",
         discussion: """
-            Every run has an append-only, hash-chained event log (SQLite, ./.nightshift/nightshift.db by default). \
+            Every run has an append-only, hash-chained event log (SQLite, ./.nightshift/nightshift.db by default, \
+            or the configuration's db). \
             The harness wakes from that log, so a run killed at any point continues with `nightshift resume RUN`.
 
             Start with `nightshift demo`: it builds a small project with failing tests, runs a three-task plan \
-            with the scripted model (a test double, no network) and shows how to inspect and resume it.
+            with the scripted model (a test double, no network) and shows how to inspect and resume it. For a \
+            repository of your own: `nightshift init` writes a configuration, a starter policy and guidance in \
+            .nightshift/, `nightshift doctor` says what works on this machine, and `nightshift config` shows the \
+            settings in force and where each comes from.
 
             Exit status of run/resume/demo: 0 finished, 3 paused (needs attention), 4 failed, 5 another live process \
             drives the run, 1 error, 64 usage.
