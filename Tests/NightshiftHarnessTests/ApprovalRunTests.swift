@@ -15,6 +15,15 @@ import Testing
             checks:
               - grep -q shipped release.log
         """
+    /// The worker appends to release.log once, then claims done: the call the policy asks about.
+    static let ship = """
+        tasks:
+          ship:
+            - tools:
+                - shell: {command: "echo shipped >> release.log"}
+              done: shipped
+        """
+
     static let policy = """
         default: allow
         rules:
@@ -46,14 +55,7 @@ import Testing
     /// executes exactly that call once. A second decision, and a decision on a call that no longer
     /// waits, are refused.
     @Test func anApprovalAfterAKillRunsTheCallExactlyOnce() async throws {
-        let (root, ws, args) = try setup(
-            scenario: """
-                tasks:
-                  ship:
-                    - tools:
-                        - shell: {command: "echo shipped >> release.log"}
-                      done: shipped
-                """)
+        let (root, ws, args) = try setup(scenario: Self.ship)
         let db = root + "/ns.db"
         // Freeze the process right after it records the pause, then kill it: nothing is held while waiting.
         let binary = try nightshiftBinary()
@@ -266,14 +268,7 @@ import Testing
     /// A paused run is cancelled from the command line: it ends as failed with who and why, it
     /// cannot be resumed, and the call that waited never runs.
     @Test func aCancelledRunEndsAndIsNeverResumed() async throws {
-        let (root, ws, args) = try setup(
-            scenario: """
-                tasks:
-                  ship:
-                    - tools:
-                        - shell: {command: "echo shipped >> release.log"}
-                      done: shipped
-                """)
+        let (root, ws, args) = try setup(scenario: Self.ship)
         let db = root + "/ns.db"
         let run = try await nightshift(["run", "--id", "c", "-q", "--unsandboxed"] + args)
         #expect(run.status == 3, "\(run.stdout)\(run.stderr)")
