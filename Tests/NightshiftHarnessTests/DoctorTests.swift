@@ -49,4 +49,20 @@ import Testing
         let line = r.stdout.split(separator: "\n").last { $0.contains("model openai-compatible") } ?? ""
         #expect(line.hasPrefix("ok") && line.contains("answered"), "\(r.stdout)\(r.stderr)")
     }
+
+    /// A key in the user's own file is found when the environment has none (or an empty one).
+    @Test func aKeyFromTheUsersFileIsFound() async throws {
+        let dir = tempDir("ns-doctor-key")
+        let xdg = tempDir("ns-doctor-xdg")
+        try FileManager.default.createDirectory(atPath: xdg + "/nightshift", withIntermediateDirectories: true)
+        let args = ["doctor", "--db", dir + "/ns.db", "--model", "openai:gpt-4o", "--no-model-calls"]
+        let missing = try await nightshift(args, env: ["XDG_CONFIG_HOME": xdg, "OPENAI_API_KEY": ""], cwd: dir)
+        #expect(missing.stdout.contains("FAIL  model openai:gpt-4o") && missing.stdout.contains("OPENAI_API_KEY"))
+        try "keys: {OPENAI_API_KEY: sk-user-file-0123456789}\n".write(
+            toFile: xdg + "/nightshift/config.yaml", atomically: true, encoding: .utf8)
+        let found = try await nightshift(args, env: ["XDG_CONFIG_HOME": xdg, "OPENAI_API_KEY": ""], cwd: dir)
+        #expect(
+            found.stdout.contains("ok    model openai:gpt-4o") && found.stdout.contains("key found"), "\(found.stdout)")
+        #expect(!found.stdout.contains("sk-user-file"))
+    }
 }

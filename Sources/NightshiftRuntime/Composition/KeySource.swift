@@ -29,9 +29,9 @@ struct KeySource {
 
     func key(for spec: ModelSpec) throws -> Secret? {
         guard let variable = spec.keyVariable else { return nil }
-        if let v = fromFile[variable] ?? ProcessInfo.processInfo.environment[variable] ?? configured[variable],
-            !v.isEmpty
-        {
+        // The first source that has a value; an empty one (`export OPENAI_API_KEY=`) counts as none.
+        let sources = [fromFile[variable], ProcessInfo.processInfo.environment[variable], configured[variable]]
+        if let v = sources.compactMap({ $0 }).first(where: { !$0.isEmpty }) {
             return Secret(v)
         }
         if spec.keyRequired {
