@@ -103,3 +103,18 @@ extension ModelConfig {
         return m
     }
 }
+
+/// How many runs of a fleet this process drives at once.
+struct FleetOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            """
+            When the run waits for its sub-agents (spawn_agents, wait_agents), drive them in this process, \
+            this many runs at once; 0 leaves them to other processes (nightshift worker).
+            """, valueName: "N"))
+    var concurrency = 4
+
+    func validate() throws {
+        guard (0...1000).contains(concurrency) else { throw ValidationError("--concurrency must be 0 … 1000") }
+    }
+}

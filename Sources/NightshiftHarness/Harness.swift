@@ -28,12 +28,16 @@ public struct Harness: Sendable {
     public let configuration: Configuration
     /// Called with every committed event, in order (live progress, fault injection in tests).
     public let observer: (@Sendable (EventEnvelope) -> Void)?
+    /// Makes sub-agents' runs; nil: the run is not offered `spawn_agents` and `wait_agents`.
+    public let children: (any ChildRunMaker)?
 
     public init(
         store: any EventStore, model: any ModelProvider, tools: any ToolRunner, checks: any CheckRunner,
         vcs: (any WorkspaceVCS)? = nil, files: (any WorkspaceFiles)? = nil,
-        configuration: Configuration = Configuration(), observer: (@Sendable (EventEnvelope) -> Void)? = nil
+        configuration: Configuration = Configuration(), observer: (@Sendable (EventEnvelope) -> Void)? = nil,
+        children: (any ChildRunMaker)? = nil
     ) {
+        self.children = children
         self.store = store
         self.model = model
         self.tools = tools
@@ -81,9 +85,12 @@ public struct Harness: Sendable {
     /// The tools every model call is offered: the runner's, plus `note` and `escalate` (decided in
     /// the core), unless the runner has its own tool of that name.
     var offered: [ToolSpec] {
-        tools.specs
-            + [ToolSpec.note, ToolSpec.escalate].filter { core in !tools.specs.contains { $0.name == core.name } }
+        let core = [ToolSpec.note, ToolSpec.escalate] + (children == nil ? [] : [ToolSpec.spawnAgents, .waitAgents])
+        return tools.specs + core.filter { core in !tools.specs.contains { $0.name == core.name } }
     }
+
+    /// The catalog decisions are made against: the offered tools, and the profiles children may be spawned as.
+    var catalog: ToolCatalog { ToolCatalog(offered, profiles: children?.profiles) }
 
     /// Drives a run until it finishes, fails, pauses or waits (see ``RunDriver``).
     /// - Parameter resumedBy: when waking a run another process left, who is resuming it; recorded
@@ -102,7 +109,7 @@ public struct Harness: Sendable {
     ) async throws -> StopReason {
         let (committed, recent) = try await wakeWithRecent(run)
         await files?.write(WorkspaceViews.progress(committed), workspace: committed.workspace)
-        let catalog = ToolCatalog(offered)
+        let catalog = catalog
         if committed.isTerminal, case let .stop(reason) = committed.nextAction(tools: catalog) { return reason }
         var driver = RunDriver(
             harness: self, committed: committed, recent: recent, catalog: catalog, lease: lease,
@@ -127,7 +134,7 @@ public struct Harness: Sendable {
         guard !state.isTerminal else { return nil }
         if state.status == .paused { try state.applyUncommitted(.runResumed(by: "inspection")) }
         let offered = offered
-        let catalog = ToolCatalog(offered)
+        let catalog = catalog
         for _ in 0..<16 {
             switch state.nextAction(tools: catalog) {
             case let .emit(events): for e in events { try state.applyUncommitted(e) }

@@ -60,6 +60,8 @@ struct RunDriver {
             case let .runBaseline(list): try await runBaseline(list)
             case let .runChecks(task, attempt, from, list):
                 try await runChecks(task, attempt: attempt, from: from, list)
+            case let .createChildren(children): try await createChildren(children)
+            case let .pollChildren(call, children): try await pollChildren(call, children)
             }
         }
     }

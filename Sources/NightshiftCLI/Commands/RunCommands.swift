@@ -115,6 +115,7 @@ struct RunCommand: AsyncParsableCommand {
             "The folder of agent profiles (default: the configuration's agents, else agents/ in the project).",
             valueName: "DIR"))
     var agents: String?
+    @OptionGroup var fleet: FleetOptions
     @Option(help: ArgumentHelp("Use this run id instead of a generated one.", valueName: "ID")) var id: String?
     @Flag(help: "Print events as JSON lines instead of the timeline.") var json = false
     @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
@@ -196,6 +197,8 @@ struct RunCommand: AsyncParsableCommand {
                 r.budgetsFrom = "profile \(profile.name)"
             }
         }
+        r.agentsFolder = settings.agentsFolder
+        r.fleetConcurrency = fleet.concurrency
         r.store = settings.store
         r.store.lockTimeoutSeconds = store.lockTimeout
         r.models = settings.models
@@ -276,6 +279,7 @@ struct Resume: AsyncParsableCommand {
     var acceptRollback = false
     @OptionGroup var models: ModelOptions
     @OptionGroup var sandbox: SandboxOptions
+    @OptionGroup var fleet: FleetOptions
     @Flag(help: "Print events as JSON lines instead of the timeline.") var json = false
     @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
 
@@ -283,6 +287,7 @@ struct Resume: AsyncParsableCommand {
         let outcome = try await reportErrors { () async throws -> RunOutcome in
             let printer = quiet ? nil : TimelinePrinter(json: json)
             var request = ResumeRequest(run: RunID(run), by: "nightshift resume (pid \(getpid()))")
+            request.fleetConcurrency = fleet.concurrency
             let settings = try store.settings(try models.layer().adding(sandbox))
             request.store = settings.store
             request.store.lockTimeoutSeconds = store.lockTimeout

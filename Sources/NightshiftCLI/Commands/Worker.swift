@@ -15,12 +15,14 @@ import Glibc
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Continue paused runs as soon as a human decides (approve, deny, budget, answer). Runs until stopped.",
+            "Continue paused runs as soon as a human decides (approve, deny, budget, answer), and drive fleets. Runs until stopped.",
         discussion: """
-            Every --poll-ms the worker looks at the paused runs; a run whose latest event is a human's \
-            (approval_decided, budget_set, guidance_given) is resumed here, one at a time, with the models \
-            it was started with. Stop it with Ctrl-C or SIGTERM at any time: a run it was driving continues \
-            from its log on the next resume or worker, like after any crash.
+            Every --poll-ms the worker looks at the runs. It resumes, with the models each was started with: a \
+            paused run whose latest event is a human's (approval_decided, budget_set, guidance_given); a run \
+            waiting for its sub-agents once its wait would end; and a sub-agent no live process drives (made \
+            and never driven, or its process died). A run another live process holds is left to it, so \
+            several workers can share one database. Stop it with Ctrl-C or SIGTERM at any time: a run it was \
+            driving continues from its log on the next resume or worker, like after any crash.
             """)
 
     @OptionGroup var store: StoreOptions
@@ -28,6 +30,7 @@ struct Worker: AsyncParsableCommand {
     @OptionGroup var sandbox: SandboxOptions
     @Option(help: "Milliseconds between looks at the run index.") var pollMs: Int = 500
     @Flag(help: "Look once, resume what is ready, and exit.") var once = false
+    @OptionGroup var fleet: FleetOptions
 
     func validate() throws {
         guard pollMs >= 10 else { throw ValidationError("--poll-ms must be at least 10") }
@@ -39,11 +42,9 @@ struct Worker: AsyncParsableCommand {
             say("worker (pid \(getpid())) watching \(self.store.dbPath)")
             var failedAt: [RunID: Int64] = [:]  // runs that could not be resumed, until their log moves
             while !Task.isCancelled {
-                for summary in try await store.runs() where summary.status == .paused {
-                    guard let last = try await store.read(summary.id, after: summary.headSeq - 1, limit: 1).first,
-                        last.actor == .human, failedAt[summary.id] != summary.headSeq
-                    else { continue }
-                    say("resuming \(summary.id) after \(last.event.kind)")
+                for ready in try await ReadyRuns.list(store: store) where failedAt[ready.run] != ready.headSeq {
+                    let summary = (id: ready.run, headSeq: ready.headSeq)
+                    say("resuming \(ready.run): \(ready.why)")
                     var request = ResumeRequest(run: summary.id, by: "nightshift worker (pid \(getpid()))")
                     let settings = try self.store.settings(try models.layer().adding(sandbox))
                     request.store = settings.store
@@ -51,6 +52,7 @@ struct Worker: AsyncParsableCommand {
                     request.models = settings.models.keepingRecorded(models)
                     request.sandbox = settings.sandbox
                     request.decider = Governance.user
+                    request.fleetConcurrency = fleet.concurrency
                     do {
                         let outcome = try await ResumeRun.resume(request, observer: RunObserver(notice: notice))
                         say("run \(summary.id) \(outcome.reason.text)")

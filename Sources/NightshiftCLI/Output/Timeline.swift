@@ -111,6 +111,17 @@ enum Timeline {
                 "  ⚠ rollback accepted by \(by): events \(from)–\(through) were lost; their effects may have happened"
         case let .snapshotTaken(seq, sha256):
             return "  snapshot of the state at event \(seq) stored (\(sha256.prefix(12)))"
+        case let .childSpawned(child, _, profile, _, task, budget):
+            return
+                "  ⇢ sub-agent \(child) (\(profile)) spawned for task \(task.id), holding \(BudgetText.describe(budget))"
+        case let .childCreated(child, workspace): return "  sub-agent \(child) made, working in \(workspace)"
+        case let .waitStarted(_, agents, need, deadline):
+            return "  waiting for \(need) of \(agents.count) sub-agent(s)"
+                + (deadline.map { _ in " (with a timeout)" } ?? "")
+        case let .childrenPolled(_, open): return "  \(open.count) sub-agent(s) still running"
+        case let .childEnded(child, outcome):
+            return "  ⇠ sub-agent \(child) \(outcome.status): \(short(outcome.summary, 80)) "
+                + "(\(outcome.spent.steps) steps, \(Money.format(outcome.spent.costPicoUSD)))"
         }
     }
 }

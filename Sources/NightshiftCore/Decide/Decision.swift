@@ -24,6 +24,11 @@ public enum Decision: Sendable, Equatable {
     /// Hash the workspace files matching the protected globs: the baseline (`verify` nil) before the
     /// first task, or again before `verify`'s task and attempt is accepted. Idempotent: re-run after a crash.
     case hashProtected(globs: [String], verify: ProtectedCheck?)
+    /// Make the logs and workspaces of children spawned but not yet made: each becomes a
+    /// `child_created`, or a `child_ended` (failed) when it cannot be made. Safe to repeat.
+    case createChildren([RunState.Fleet.Child])
+    /// Look at the pending wait's open children: each that ended is a `child_ended`, then `children_polled`.
+    case pollChildren(call: CallID, children: [RunID])
     case stop(StopReason)
 }
 
@@ -44,7 +49,10 @@ public enum StopReason: Sendable, Equatable {
 public struct ToolCatalog: Sendable, Equatable {
     public var idempotent: [String: Bool]
     public var traits: [String: ToolTraits]
-    public init(_ specs: [ToolSpec]) {
+    /// The profiles `spawn_agents` may start, by name; nil: this run cannot spawn.
+    public var profiles: [String: SpawnableProfile]?
+    public init(_ specs: [ToolSpec], profiles: [SpawnableProfile]? = nil) {
+        self.profiles = profiles.map { Dictionary($0.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }) }
         idempotent = Dictionary(specs.map { ($0.name, $0.idempotent) }, uniquingKeysWith: { a, _ in a })
         traits = Dictionary(specs.map { ($0.name, $0.traits) }, uniquingKeysWith: { a, _ in a })
     }

@@ -5,8 +5,8 @@ extension RunState {
     /// A tripped breaker or an exhausted budget, as the events that pause the run; nil when neither.
     /// Checked before each model call (tokens, cost, steps, time) and each tool call (tool calls, repeats).
     func breakerOrBudget(forModelCall: Bool, nextCall: ToolCall? = nil) -> [Event]? {
-        guard let policy else { return nil }
-        let b = policy.breakers
+        guard policy != nil || !gate.budgetOverrides.isEmpty else { return nil }
+        let b = policy?.breakers ?? Breakers()
         if let n = b.failedChecks, gate.consecutiveFailedAttempts >= n {
             return trip(
                 .failedChecks, gate.consecutiveFailedAttempts,
@@ -33,18 +33,32 @@ extension RunState {
             // (resource, limit, spent, what the next call is expected to add): a call that would go over is not made.
             // The next model call is estimated to cost what the latest one did.
             var checks: [(BudgetResource, Int64?, Int64, Int64)] = []
+            // The run scope counts its children too: what ended ones spent and what open ones hold.
+            let countsChildren = scope == .run && !fleet.children.isEmpty
+            func fleetShare(_ r: BudgetResource) -> Int64 { countsChildren ? childrenCommitted(r) : 0 }
             if forModelCall {
                 let usage = task?.usage ?? self.usage
                 checks.append(
                     (
-                        .tokens, budget.tokens.map(Int64.init), Int64(usage.input + usage.output),
-                        Int64(spend.lastCallTokens)
+                        .tokens, budget.tokens.map(Int64.init),
+                        Int64(usage.input + usage.output) + fleetShare(.tokens), Int64(spend.lastCallTokens)
                     ))
                 checks.append(
-                    (.costPicoUSD, budget.costPicoUSD, task?.costPicoUSD ?? costPicoUSD, spend.lastCallCostPicoUSD))
-                checks.append((.steps, budget.steps.map(Int64.init), Int64(task?.turns ?? spend.modelCalls), 1))
+                    (
+                        .costPicoUSD, budget.costPicoUSD, (task?.costPicoUSD ?? costPicoUSD) + fleetShare(.costPicoUSD),
+                        spend.lastCallCostPicoUSD
+                    ))
+                checks.append(
+                    (
+                        .steps, budget.steps.map(Int64.init),
+                        Int64(task?.turns ?? spend.modelCalls) + fleetShare(.steps), 1
+                    ))
             } else {
-                checks.append((.toolCalls, budget.toolCalls.map(Int64.init), Int64(task?.toolCalls ?? toolCalls), 1))
+                checks.append(
+                    (
+                        .toolCalls, budget.toolCalls.map(Int64.init),
+                        Int64(task?.toolCalls ?? toolCalls) + fleetShare(.toolCalls), 1
+                    ))
             }
             let since = task?.startTime ?? startTime
             checks.append(
@@ -54,6 +68,15 @@ extension RunState {
                 let shown =
                     resource == .costPicoUSD
                     ? "cost \(Money.format(spent)) of \(Money.format(limit))" : "\(resource) \(spent) of \(limit)"
+                // A sub-agent's run budget is its reservation: nobody can raise it, so the sub-agent ends
+                // and its parent gets the result.
+                if scope == .run, let parent = settings.parent {
+                    return [
+                        .budgetExhausted(scope: scope, resource: resource, limit: limit, spent: spent),
+                        .runFailed(
+                            reason: "budget_exhausted: the reservation from \(parent.run) is spent (\(shown))"),
+                    ]
+                }
                 return [
                     .budgetExhausted(scope: scope, resource: resource, limit: limit, spent: spent),
                     .runPaused(

@@ -9,6 +9,10 @@ extension RunState {
         case .paused: return .stop(.paused(statusReason ?? "paused"))
         case .running: break
         }
+        if !fleet.children.isEmpty {
+            let uncreated = uncreatedChildren
+            if !uncreated.isEmpty { return .createChildren(uncreated) }
+        }
         if let task = pending.pendingCommit {
             return .commitWork(task: task, message: pending.pendingCommitMessage ?? "nightshift: task \(task) done")
         }
@@ -92,6 +96,19 @@ extension RunState {
             }
             if !p.requested, p.call.name == ToolSpec.note.name { return .emit(noteEvents(p.call)) }
             if !p.requested, p.call.name == ToolSpec.escalate.name { return .emit(escalateEvents(p.call)) }
+            if tools.profiles != nil || !fleet.children.isEmpty {
+                if !p.requested, p.call.name == ToolSpec.spawnAgents.name {
+                    return .emit(spawnEvents(p.call, profiles: tools.profiles))
+                }
+                if !p.requested, p.call.name == ToolSpec.waitAgents.name { return .emit(waitStartEvents(p.call)) }
+                if let wait = fleet.wait, wait.call == p.call.id { return waitStep(wait) }
+            }
+            // Without a policy, a run with budgets of its own (a sub-agent's reservation) still counts its tool calls.
+            if !p.requested, policy == nil, !gate.budgetOverrides.isEmpty, tools.idempotent[p.call.name] != nil,
+                let stop = breakerOrBudget(forModelCall: false, nextCall: p.call)
+            {
+                return .emit(stop)
+            }
             if !p.requested, policy != nil, tools.idempotent[p.call.name] != nil {
                 if let gate = gateway(p, traits: tools.traits[p.call.name] ?? []) { return .emit(gate) }
             }

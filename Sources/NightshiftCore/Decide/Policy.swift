@@ -87,6 +87,8 @@ public struct Policy: Sendable, Codable, Equatable {
     /// was passed; nil leaves it to that flag. Applies from the next process start (the sandbox is
     /// set up per process), not mid-run like the rules.
     public var network: Bool?
+    /// How deep and wide the run's sub-agents may go (`fleet:`); nil: ``FleetLimits``' defaults.
+    public var fleet: FleetLimits?
     public init(
         rules: [PolicyRule] = [], defaultEffect: PolicyEffect = .allow, protectedPaths: [String] = [],
         protectedEffect: PolicyEffect = .deny, runBudget: Budget = Budget(), taskBudget: Budget = Budget(),

@@ -62,57 +62,14 @@ public enum RoleTools {
             return .failure(
                 RoleError("the plan has \(list.count) tasks; at most \(Plan.maxTasks): plan in larger steps"))
         }
-        func check(_ any: Any, _ what: String) -> Result<Check, RoleError> {
-            if let command = any as? String, !command.isEmpty { return .success(Check(command: command)) }
-            guard let o = any as? [String: Any], let command = o["command"] as? String, !command.isEmpty else {
-                return .failure(RoleError("\(what) has no command"))
-            }
-            var c = Check(command: command)
-            if let e = o["expect_exit"] as? Int {
-                guard (0...255).contains(e) else { return .failure(RoleError("\(what): expect_exit must be 0…255")) }
-                c.expectExit = Int32(e)
-            }
-            if let t = o["timeout_seconds"] as? Int, t > 0 { c.timeoutSeconds = min(t, 3600) }
-            if o["guard"] as? Bool == true { c.alreadyPasses = true }
-            return .success(c)
-        }
+        let check = RoleTools.check
         var tasks: [PlanTask] = []
         for (n, item) in list.enumerated() {
             guard let t = item as? [String: Any] else { return .failure(RoleError("task \(n + 1) is not an object")) }
-            guard let id = t["id"] as? String, !id.isEmpty, id != RunState.planTaskID.rawValue,
-                id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
-            else {
-                return .failure(
-                    RoleError("task \(n + 1) needs an id of letters, digits, '-', '_' or '.' (and not 'plan')"))
+            switch task(t, number: n + 1) {
+            case let .success(task): tasks.append(task)
+            case let .failure(e): return .failure(e)
             }
-            guard let description = t["description"] as? String, !description.isEmpty else {
-                return .failure(RoleError("task \(id) has no description"))
-            }
-            guard let rawChecks = t["checks"] as? [Any], !rawChecks.isEmpty else {
-                return .failure(
-                    RoleError("task \(id) has no checks: every task needs a machine-checkable acceptance check"))
-            }
-            guard rawChecks.count <= Plan.maxChecksPerTask else {
-                return .failure(RoleError("task \(id) has \(rawChecks.count) checks; at most \(Plan.maxChecksPerTask)"))
-            }
-            var checks: [Check] = []
-            for (k, c) in rawChecks.enumerated() {
-                switch check(c, "check \(k + 1) of task \(id)") {
-                case let .success(c):
-                    // A repeated check would only run again at every claim: kept once.
-                    if !checks.contains(where: { $0.command == c.command && $0.expectExit == c.expectExit }) {
-                        checks.append(c)
-                    }
-                case let .failure(e): return .failure(e)
-                }
-            }
-            let rubric = (t["rubric"] as? [Any])?.compactMap { $0 as? String }.filter { !$0.isEmpty }.prefix(20).map {
-                String($0.prefix(1000))
-            }
-            tasks.append(
-                PlanTask(
-                    id: TaskID(id), description: description, checks: checks,
-                    rubric: (rubric?.isEmpty ?? true) ? nil : rubric))
         }
         var guards: [Check] = []
         for (k, g) in ((object["guards"] as? [Any]) ?? []).enumerated() {
@@ -127,6 +84,62 @@ public enum RoleTools {
         let plan = Plan(title: title, tasks: tasks, initScript: initScript, guards: guards.isEmpty ? nil : guards)
         if let problem = plan.problem { return .failure(RoleError(problem)) }
         return .success(plan)
+    }
+
+    /// One task as the planner (or a coordinator) writes it: an id, a description, at least one
+    /// check, an optional rubric for the judge.
+    static func task(_ t: [String: Any], number: Int) -> Result<PlanTask, RoleError> {
+        guard let id = t["id"] as? String, !id.isEmpty, id != RunState.planTaskID.rawValue,
+            id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
+        else {
+            return .failure(
+                RoleError("task \(number) needs an id of letters, digits, '-', '_' or '.' (and not 'plan')"))
+        }
+        guard let description = t["description"] as? String, !description.isEmpty else {
+            return .failure(RoleError("task \(id) has no description"))
+        }
+        guard let rawChecks = t["checks"] as? [Any], !rawChecks.isEmpty else {
+            return .failure(
+                RoleError("task \(id) has no checks: every task needs a machine-checkable acceptance check"))
+        }
+        guard rawChecks.count <= Plan.maxChecksPerTask else {
+            return .failure(RoleError("task \(id) has \(rawChecks.count) checks; at most \(Plan.maxChecksPerTask)"))
+        }
+        var checks: [Check] = []
+        for (k, c) in rawChecks.enumerated() {
+            switch check(c, "check \(k + 1) of task \(id)") {
+            case let .success(c):
+                // A repeated check would only run again at every claim: kept once.
+                if !checks.contains(where: { $0.command == c.command && $0.expectExit == c.expectExit }) {
+                    checks.append(c)
+                }
+            case let .failure(e): return .failure(e)
+            }
+        }
+        let rubric = (t["rubric"] as? [Any])?.compactMap { $0 as? String }.filter { !$0.isEmpty }.prefix(20).map {
+            String($0.prefix(1000))
+        }
+        return .success(
+            PlanTask(
+                id: TaskID(id), description: description, checks: checks,
+                rubric: (rubric?.isEmpty ?? true) ? nil : rubric))
+    }
+
+    /// One acceptance check as the planner (or a coordinator) writes it: a command, or
+    /// `{command, expect_exit, timeout_seconds, guard}`.
+    static func check(_ any: Any, _ what: String) -> Result<Check, RoleError> {
+        if let command = any as? String, !command.isEmpty { return .success(Check(command: command)) }
+        guard let o = any as? [String: Any], let command = o["command"] as? String, !command.isEmpty else {
+            return .failure(RoleError("\(what) has no command"))
+        }
+        var c = Check(command: command)
+        if let e = o["expect_exit"] as? Int {
+            guard (0...255).contains(e) else { return .failure(RoleError("\(what): expect_exit must be 0…255")) }
+            c.expectExit = Int32(e)
+        }
+        if let t = o["timeout_seconds"] as? Int, t > 0 { c.timeoutSeconds = min(t, 3600) }
+        if o["guard"] as? Bool == true { c.alreadyPasses = true }
+        return .success(c)
     }
 
     /// The judge's `submit_verdict`: rework needs at least one reason.

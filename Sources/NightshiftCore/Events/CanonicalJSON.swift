@@ -94,8 +94,13 @@ struct CanonicalWriter {
     mutating func settings(_ s: RunSettings) {
         raw("{")
         var first = true
+        if let agents = s.agents {
+            key("agents", first: true)
+            first = false
+            string(agents)
+        }
         if let git = s.git {
-            key("git", first: true)
+            key("git", first: first)
             first = false
             raw("{")
             key("gitDir", first: true)
@@ -119,6 +124,10 @@ struct CanonicalWriter {
         int(s.maxAttempts)
         key("maxTurnsPerAttempt")
         int(s.maxTurnsPerAttempt)
+        if let parent = s.parent {
+            key("parent")
+            encodable(parent)
+        }
         if let profile = s.profile {
             key("profile")
             encodable(profile)
@@ -651,6 +660,50 @@ struct CanonicalWriter {
             payload(output)
             key("passed")
             bool(passed)
+        case let .childSpawned(child, call, profile, version, task, budget):
+            raw("\"childSpawned\":{")
+            key("budget", first: true)
+            encodable(budget)
+            key("call")
+            string(call.rawValue)
+            key("child")
+            string(child.rawValue)
+            key("profile")
+            string(profile)
+            key("task")
+            encodable(task)
+            key("version")
+            string(version)
+        case let .childCreated(child, workspace):
+            raw("\"childCreated\":{")
+            key("child", first: true)
+            string(child.rawValue)
+            key("workspace")
+            string(workspace)
+        case let .waitStarted(call, agents, need, deadline):
+            raw("\"waitStarted\":{")
+            key("agents", first: true)
+            strings(agents.map(\.rawValue))
+            key("call")
+            string(call.rawValue)
+            if let deadline {
+                key("deadline")
+                int(deadline)
+            }
+            key("need")
+            int(need)
+        case let .childrenPolled(call, open):
+            raw("\"childrenPolled\":{")
+            key("call", first: true)
+            string(call.rawValue)
+            key("open")
+            strings(open.map(\.rawValue))
+        case let .childEnded(child, outcome):
+            raw("\"childEnded\":{")
+            key("child", first: true)
+            string(child.rawValue)
+            key("outcome")
+            encodable(outcome)
         case let .workCommitted(task, commit, detail):
             raw("\"workCommitted\":{")
             if let commit {

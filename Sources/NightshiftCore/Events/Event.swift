@@ -110,6 +110,20 @@ public enum Event: Sendable, Codable, Equatable {
     case hookRan(
         on: Hook.When, command: String, exitCode: Int32, passed: Bool, blocking: Bool, output: Payload,
         durationMs: Int64)
+    /// `spawn_agents` (call `call`) spawned `child` as `profile` (at `version`) on `task`: the intent
+    /// to make it, and its reservation (`budget`, held from this run's budget until it ends). The
+    /// child's id is derived from the call, so a crash before it exists never makes it twice.
+    case childSpawned(child: RunID, call: CallID, profile: String, version: String, task: PlanTask, budget: Budget)
+    /// The child's log exists; it works in `workspace`.
+    case childCreated(child: RunID, workspace: String)
+    /// A `wait_agents` call began: it ends when `need` of `agents` have ended, or at `deadline`
+    /// (the log's clock, ms).
+    case waitStarted(call: CallID, agents: [RunID], need: Int, deadline: Int64?)
+    /// The pending wait looked at its children in this wake; `open` had not ended. The run parks.
+    case childrenPolled(call: CallID, open: [RunID])
+    /// A child ended: how, its summary and branch, and what it spent (the rest of its
+    /// reservation returns to this run). Recorded once per child.
+    case childEnded(child: RunID, outcome: ChildOutcome)
 
     /// Whether this is a `snapshot_taken` (which may follow the end of a run).
     public var isSnapshotVoucher: Bool { if case .snapshotTaken = self { true } else { false } }
@@ -167,6 +181,11 @@ public enum Event: Sendable, Codable, Equatable {
         case contextCompacted = "context_compacted"
         case handoffWritten = "handoff_written"
         case hookRan = "hook_ran"
+        case childSpawned = "child_spawned"
+        case childCreated = "child_created"
+        case waitStarted = "wait_started"
+        case childrenPolled = "children_polled"
+        case childEnded = "child_ended"
     }
 
     /// This event's kind.
@@ -221,6 +240,11 @@ public enum Event: Sendable, Codable, Equatable {
         case .contextCompacted: .contextCompacted
         case .handoffWritten: .handoffWritten
         case .hookRan: .hookRan
+        case .childSpawned: .childSpawned
+        case .childCreated: .childCreated
+        case .waitStarted: .waitStarted
+        case .childrenPolled: .childrenPolled
+        case .childEnded: .childEnded
         }
     }
 

@@ -82,6 +82,11 @@ public struct RunSettings: Sendable, Codable, Equatable {
     public var hooks: [Hook]?
     /// The agent profile the run was started from, with its version; nil for a run without one.
     public var profile: AgentProfile.Reference?
+    /// For a sub-agent: the run that spawned it; nil for a root run.
+    public var parent: ParentLink?
+    /// The folder of agent profiles its `spawn_agents` draws on (recorded so a resumed run spawns
+    /// from the same registry); nil: it cannot spawn.
+    public var agents: String?
     public init(
         maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200,
         toolServers: [ToolServer]? = nil,

@@ -37,6 +37,10 @@ extension RunState {
                 throw fail("\(call) is not the next requested tool call")
             }
             pending.pendingTools.removeFirst()
+            if fleet.wait?.call == call {
+                fleet.wait = nil
+                fleet.polledAtResume = nil
+            }
             toolCalls += 1
             if let i = current { tasks[i].toolCalls += 1 }
             shiftState.shiftTokens += estimateTokens(bytes: result.output.text.utf8.count + 32)

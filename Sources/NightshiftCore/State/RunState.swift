@@ -18,6 +18,8 @@ public struct RunState: Sendable, Codable, Equatable {
     /// Work in flight: the last response's tool calls, calls in doubt, a claim or commit waiting,
     /// the role call awaited.
     public var pending = Pending()
+    /// The runs this one spawned, their reservations and outcomes, and the wait on them.
+    public var fleet = Fleet()
     /// Position and hash of the last applied event (0 and the genesis hash before any).
     public var lastSeq: Int64 = 0
     public var lastHash: [UInt8] = EventCodec.genesisHash
@@ -299,6 +301,8 @@ extension RunState {
         case .policySet, .toolDecided, .approvalDecided, .budgetExhausted, .budgetSet, .breakerTripped, .escalated,
             .guidanceSet, .guidanceGiven:
             try reduceGovernance(event)
+        case .childSpawned, .childCreated, .waitStarted, .childrenPolled, .childEnded:
+            try reduceFleet(event)
         }
     }
 

@@ -150,6 +150,7 @@ extension RunState {
         gate = try Gate(from: decoder)
         spend = try Spend(from: decoder)
         pending = try Pending(from: decoder)
+        fleet = try Fleet(from: decoder)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -187,5 +188,6 @@ extension RunState {
         try gate.encode(to: encoder)
         try spend.encode(to: encoder)
         try pending.encode(to: encoder)
+        try fleet.encode(to: encoder)
     }
 }

@@ -56,6 +56,8 @@ public enum PauseKind: String, Sendable, Codable, CaseIterable, CustomStringConv
     case model
     /// The workspace could not be made or read.
     case workspace
+    /// The run waits for its sub-agents (`wait_agents`); whoever drives them wakes it, no human is needed.
+    case agents
 
     public var description: String { rawValue }
 

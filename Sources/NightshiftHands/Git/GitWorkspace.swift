@@ -122,10 +122,11 @@ public struct GitWorkspace: WorkspaceVCS {
         return r.exitCode == 0 ? r.output.trimmingCharacters(in: .whitespacesAndNewlines) : nil
     }
 
-    /// Creates (or reattaches) the worktree `worktreesRoot/RUN` on branch `nightshift/RUN` from the repository's HEAD.
+    /// Creates (or reattaches) the worktree `worktreesRoot/RUN` on branch `nightshift/RUN` from the
+    /// repository's HEAD, or from `from` (a branch: a sub-agent starts from its parent's work).
     /// - Throws: ``WorkspaceError`` when git fails or the path holds something else.
     public static func provision(
-        repository: String, run: RunID, worktreesRoot: String
+        repository: String, run: RunID, worktreesRoot: String, from: String? = nil
     ) async throws(WorkspaceError) -> Provisioned {
         let path = plannedPath(run: run, worktreesRoot: worktreesRoot)
         let branch = "nightshift/\(run.rawValue)"
@@ -135,7 +136,12 @@ public struct GitWorkspace: WorkspaceVCS {
         do { try FileManager.default.createDirectory(atPath: worktreesRoot, withIntermediateDirectories: true) } catch {
             throw WorkspaceError("cannot create \(worktreesRoot): \(error.localizedDescription)", code: .git)
         }
-        let head = await git(["rev-parse", "HEAD"], in: repository)
+        let head = await git(
+            ["rev-parse", "--verify", "--quiet", (from.map { "refs/heads/" + $0 } ?? "HEAD") + "^{commit}"],
+            in: repository)
+        if let from, head.exitCode != 0 {
+            throw WorkspaceError("the branch \(from) to start from does not exist in \(repository)", code: .git)
+        }
         guard head.exitCode == 0 else {
             throw WorkspaceError(
                 "the repository \(repository) has no commit yet; commit once, or pass --no-worktree to work in it directly",

@@ -158,7 +158,8 @@ public enum Adapters {
     static func wire(
         store: any EventStore, models: ModelConfig, recorded: String? = nil, sandbox: SandboxConfig,
         sealed: [String], hidden: [String], policyNetwork: Bool?, servers: [ToolServer], workspace: String,
-        git: GitWorkspace.Trust, allowedTools: [String]? = nil, observer: (@Sendable (EventEnvelope) -> Void)?
+        git: GitWorkspace.Trust, allowedTools: [String]? = nil, children: (any ChildRunMaker)? = nil,
+        observer: (@Sendable (EventEnvelope) -> Void)?
     ) async throws -> Wiring {
         let isolation = try Adapters.isolation(sandbox, sealed: sealed, hidden: hidden, policyNetwork: policyNetwork)
         let (model, http) = try await Adapters.models(models, recorded: recorded)
@@ -172,14 +173,27 @@ public enum Adapters {
         }
         let runner: any ToolRunner =
             allowedTools.map { ProfileToolRunner(inner: tools.runner, globs: $0) } ?? tools.runner
+        // A profile that does not allow spawn_agents makes a run that cannot spawn.
+        let maker = AgentProfile.allows(allowedTools, ToolSpec.spawnAgents.name) ? children : nil
         let harness = Adapters.harness(
-            store: store, model: model, observer: observer, isolation: isolation, tools: runner, git: git)
+            store: store, model: model, observer: observer, isolation: isolation, tools: runner, git: git,
+            children: maker)
         return Wiring(
             harness: harness, isolation: isolation, started: tools.started,
             release: {
                 await tools.stop()
                 try? await http?.shutdown()
             })
+    }
+
+    /// The maker of sub-agents for a run whose profiles live in `folder` (nil: none there).
+    static func children(store: any EventStore, folder: String?, db: String) throws -> (any ChildRunMaker)? {
+        guard let folder else { return nil }
+        do {
+            return try ChildRuns(store: store, folder: folder, db: db)
+        } catch let e as FileError {
+            throw RuntimeError(.invalidInput, "\(e)")
+        }
     }
 
     /// Makes the run's git worktree (`remake`: again from scratch, after a crash left it unrecorded); its event for the log.
@@ -198,7 +212,7 @@ public enum Adapters {
     public static func harness(
         store: any EventStore, model: any ModelProvider, observer: (@Sendable (EventEnvelope) -> Void)?,
         isolation: Isolation = .none(reason: "inspection only: runs no commands"), tools: (any ToolRunner)? = nil,
-        git: GitWorkspace.Trust = .none
+        git: GitWorkspace.Trust = .none, children: (any ChildRunMaker)? = nil
     ) -> Harness {
         let stopAt = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"].flatMap(Int64.init)
         return Harness(
@@ -211,7 +225,7 @@ public enum Adapters {
                 // Test hook (crash tests): freeze right after this event is committed, so the
                 // test can SIGKILL the process at an exact event boundary.
                 if let stopAt, envelope.seq == stopAt { raise(SIGSTOP) }
-            })
+            }, children: children)
     }
 
     /// The worker model's context window and bytes per token, by provider (the estimate compaction uses).

@@ -16,6 +16,9 @@ public struct ResumeRequest: Sendable {
     public var by: String
     /// Continue a run whose log lost its last events, recording the loss (`rollback_accepted`).
     public var acceptRollback = false
+    /// When the run waits for its sub-agents, drive them here, this many at once, until the run
+    /// goes on and stops for another reason (0: leave them to other processes).
+    public var fleetConcurrency = 4
     /// Who accepts a rollback (the OS user, established by the front end).
     public var decider = "unknown"
 
@@ -33,6 +36,16 @@ public enum ResumeRun {
     ///   then); `lost` when the log went back and `acceptRollback` is off.
     public static func resume(_ request: ResumeRequest, observer: RunObserver) async throws -> RunOutcome {
         let store = try Adapters.openExistingStore(request.store)
+        let outcome = try await resume(request, store: store, observer: observer)
+        guard request.fleetConcurrency > 0, !outcome.alreadyEnded else { return outcome }
+        return try await DriveFleet.after(
+            outcome, store: store, template: request, concurrency: request.fleetConcurrency, observer: observer)
+    }
+
+    /// One drive of one run on an open store (the fleet driver's step).
+    static func resume(
+        _ request: ResumeRequest, store: SQLiteEventStore, observer: RunObserver
+    ) async throws -> RunOutcome {
         let runID = request.run
         guard try await store.summary(of: runID) != nil else {
             if let lost = try await Leasing.lostRun(runID, store: store) { throw RuntimeError(.lost, lost) }
@@ -76,6 +89,19 @@ public enum ResumeRun {
             let reason: StopReason = state.status == .finished ? .finished : .failed(state.statusReason ?? "")
             return RunOutcome(run: runID, reason: reason, alreadyEnded: true)
         }
+        // A sub-agent whose parent ended is not driven on: it is cancelled (finishing a subtree
+        // cancellation a crash interrupted, or ending a child its coordinator left behind).
+        if let parent = state.settings.parent, let parentState = try? await store.state(of: parent.run),
+            parentState.isTerminal
+        {
+            let reason =
+                RunState.cancelledPrefix + "nightshift: the run that spawned it, \(parent.run), "
+                + "\(parentState.status.rawValue)"
+            try await store.append(
+                [.runFailed(reason: reason)], to: runID, expectedSeq: state.lastSeq, snapshot: nil, fence: lease)
+            await CancelRun.cancelChildren(of: state, by: "nightshift", store: store, notice: observer.notice)
+            return RunOutcome(run: runID, reason: .failed(reason), alreadyEnded: false)
+        }
         // The workspace must still be there (a worktree is reattached, never recreated empty).
         // A worktree that was never recorded as made (the process died first) is made now, from the recorded repository.
         var provision: (@Sendable () async throws -> [Event])?
@@ -106,6 +132,7 @@ public enum ResumeRun {
             store: store, models: request.models, recorded: state.model, sandbox: request.sandbox, sealed: sealed,
             hidden: hidden, policyNetwork: state.policy?.network, servers: state.settings.toolServers ?? [],
             workspace: state.workspace, git: gitTrust, allowedTools: state.settings.profile?.tools,
+            children: try Adapters.children(store: store, folder: state.settings.agents, db: request.store.db),
             observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
         if let first = try await store.read(runID, after: 0, limit: 1).first { observer.woke?(first.time) }

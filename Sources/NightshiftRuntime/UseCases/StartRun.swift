@@ -41,6 +41,12 @@ public struct StartRequest: Sendable {
     /// The agent profile the run is started from: recorded with its version; its tools are the
     /// only ones offered (the caller has applied its model, guidance, policy and budget).
     public var profile: AgentProfile?
+    /// The folder of agent profiles the run may spawn sub-agents from (`spawn_agents`); nil or a
+    /// folder without profiles: it cannot spawn.
+    public var agentsFolder: String?
+    /// When the run waits for its sub-agents, drive them in this process, this many at once
+    /// (0: leave them to other processes, e.g. `nightshift worker`).
+    public var fleetConcurrency = 4
     public var store = StoreConfig()
     public var models = ModelConfig()
     public var sandbox = SandboxConfig()
@@ -139,11 +145,13 @@ public enum StartRun {
         let hidden = try Adapters.hiddenPaths(db: request.store.db, workspace: ws, keyFile: keyFile)
         let policyEvent = try policyPath.map { try PolicyWatcher.event(path: $0, workspace: ws) }
         let sealed = Adapters.sealed([policyPath, guidancePath], workspace: ws)
+        let agentsFolder = request.agentsFolder.map { Workspace.canonical($0) }
+        let children = try Adapters.children(store: store, folder: agentsFolder, db: request.store.db)
         let policyNetwork: Bool? = if case let .policySet(p, _, _, _)? = policyEvent { p.network } else { nil }
         let wiring = try await Adapters.wire(
             store: store, models: request.models, sandbox: request.sandbox, sealed: sealed, hidden: hidden,
             policyNetwork: policyNetwork, servers: request.servers, workspace: ws, git: gitTrust,
-            allowedTools: request.profile?.tools, observer: observer.event)
+            allowedTools: request.profile?.tools, children: children, observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
         let profile = Adapters.contextProfile(model: request.models.model ?? "")
         let loop = LoopSettings(
@@ -155,6 +163,7 @@ public enum StartRun {
             maxTurnsPerAttempt: request.maxTurns, toolServers: request.servers.isEmpty ? nil : request.servers,
             worktreeOf: worktreeOf, loop: loop, git: gitLocation, hooks: request.hooks.isEmpty ? nil : request.hooks)
         settings.profile = request.profile?.reference
+        if children != nil { settings.agents = agentsFolder }
         let reason = try await Adapters.finally(
             {
                 // The lease before the run exists: no other process can start driving it in between.
@@ -192,6 +201,13 @@ public enum StartRun {
                 }
             },
             cleanup: wiring.release)
-        return RunOutcome(run: runID, reason: reason, alreadyEnded: false)
+        let outcome = RunOutcome(run: runID, reason: reason, alreadyEnded: false)
+        guard request.fleetConcurrency > 0 else { return outcome }
+        var template = ResumeRequest(run: runID, by: "nightshift (pid \(getpid()))")
+        template.store = request.store
+        template.models = request.models
+        template.sandbox = request.sandbox
+        return try await DriveFleet.after(
+            outcome, store: store, template: template, concurrency: request.fleetConcurrency, observer: observer)
     }
 }

@@ -1,0 +1,153 @@
+import Foundation
+
+/// The coordinator's tools: `spawn_agents` and `wait_agents`. Decided in the core like `note`
+/// (their whole effect is events), offered only where the runtime can make child runs.
+extension ToolSpec {
+    public static let spawnAgents = ToolSpec(
+        name: "spawn_agents",
+        description:
+            "Start sub-agents, each a run of its own: a profile (a specialist), a task with acceptance checks the harness "
+            + "runs (and an optional rubric for the judge), and a budget held from yours until it ends. A sub-agent sees "
+            + "only its task, never your conversation. Returns their ids; collect their results with wait_agents.",
+        idempotent: false,
+        parametersSchema:
+            #"{"type":"object","properties":{"agents":{"type":"array","items":{"type":"object","properties":{"profile":{"type":"string"},"task":{"type":"object","properties":{"id":{"type":"string"},"description":{"type":"string"},"checks":{"type":"array","items":{"type":"object","properties":{"command":{"type":"string"},"expect_exit":{"type":"integer"}},"required":["command"]}},"rubric":{"type":"array","items":{"type":"string"}}},"required":["id","description","checks"]},"budget":{"type":"object","properties":{"tokens":{"type":"integer"},"cost_usd":{"type":"string"},"tool_calls":{"type":"integer"},"steps":{"type":"integer"}}}},"required":["profile","task"]}}},"required":["agents"]}"#
+    )
+    public static let waitAgents = ToolSpec(
+        name: "wait_agents",
+        description:
+            "Wait for sub-agents to end (finished, blocked, failed or cancelled) and get each one's summary, branch and cost. "
+            + "agents: the ids (default: every one not yet ended); mode: all (default), any, or first with count; "
+            + "timeout_seconds: give up waiting after this long. A failed sub-agent is a result, not your failure.",
+        idempotent: true,
+        parametersSchema:
+            #"{"type":"object","properties":{"agents":{"type":"array","items":{"type":"string"}},"mode":{"type":"string","enum":["all","any","first"]},"count":{"type":"integer"},"timeout_seconds":{"type":"integer"}}}"#
+    )
+}
+
+/// What `spawn_agents` asks for, read purely from its arguments.
+struct SpawnRequest: Equatable {
+    struct Item: Equatable {
+        var profile: String
+        var task: PlanTask
+        var budget: Budget?
+    }
+    var items: [Item]
+
+    /// The most children one call may spawn.
+    static let maxPerCall = 1000
+
+    static func parse(_ arguments: String) -> Result<SpawnRequest, RoleTools.RoleError> {
+        typealias E = RoleTools.RoleError
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(arguments.utf8))) as? [String: Any],
+            let list = object["agents"] as? [Any]
+        else {
+            return .failure(E("the arguments must be {\"agents\": [{\"profile\", \"task\", \"budget\"}, …]}"))
+        }
+        guard !list.isEmpty else { return .failure(E("agents is empty: name at least one sub-agent")) }
+        guard list.count <= maxPerCall else {
+            return .failure(E("\(list.count) sub-agents in one call; at most \(maxPerCall)"))
+        }
+        var items: [Item] = []
+        for (n, any) in list.enumerated() {
+            let what = "sub-agent \(n + 1)"
+            guard let o = any as? [String: Any] else { return .failure(E("\(what) is not an object")) }
+            guard let profile = o["profile"] as? String, !profile.isEmpty else {
+                return .failure(E("\(what) has no profile"))
+            }
+            guard let t = o["task"] as? [String: Any] else { return .failure(E("\(what) has no task object")) }
+            let task: PlanTask
+            switch RoleTools.task(t, number: n + 1) {
+            case let .success(v): task = v
+            case let .failure(e): return .failure(E("\(what): \(e.message)"))
+            }
+            var budget: Budget?
+            if let b = o["budget"] {
+                switch parseBudget(b, what) {
+                case let .success(v): budget = v
+                case let .failure(e): return .failure(e)
+                }
+            }
+            items.append(Item(profile: profile, task: task, budget: budget))
+        }
+        return .success(SpawnRequest(items: items))
+    }
+
+    static func parseBudget(_ any: Any, _ what: String) -> Result<Budget, RoleTools.RoleError> {
+        typealias E = RoleTools.RoleError
+        guard let o = any as? [String: Any] else { return .failure(E("the budget of \(what) is not an object")) }
+        var b = Budget()
+        for (key, value) in o {
+            if key == "cost_usd" {
+                let text = (value as? String) ?? (value as? NSNumber).map { "\($0)" } ?? ""
+                guard let pico = Money.parseUSD(text) else {
+                    return .failure(E("the budget of \(what): cost_usd must be dollars like \"0.50\""))
+                }
+                b.costPicoUSD = pico
+                continue
+            }
+            guard let n = value as? Int, n >= 0 else {
+                return .failure(E("the budget of \(what): \(key) must be a whole number ≥ 0"))
+            }
+            switch key {
+            case "tokens": b.tokens = n
+            case "tool_calls": b.toolCalls = n
+            case "steps": b.steps = n
+            default:
+                return .failure(
+                    E("the budget of \(what) has an unknown key '\(key)' (tokens, cost_usd, tool_calls, steps)"))
+            }
+        }
+        return .success(b)
+    }
+}
+
+/// What `wait_agents` waits for, read purely from its arguments.
+struct WaitRequest: Equatable {
+    enum Mode: String { case all, any, first }
+    /// Nil: every child not yet ended when the wait began.
+    var agents: [RunID]?
+    var mode: Mode
+    var count: Int
+    var timeoutSeconds: Int?
+
+    static func parse(_ arguments: String) -> Result<WaitRequest, RoleTools.RoleError> {
+        typealias E = RoleTools.RoleError
+        let text = arguments.trimmingCharacters(in: .whitespacesAndNewlines)
+        let object: [String: Any]
+        if text.isEmpty {
+            object = [:]
+        } else {
+            guard let o = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+                return .failure(E("the arguments must be a JSON object ({} waits for every sub-agent)"))
+            }
+            object = o
+        }
+        var agents: [RunID]?
+        if let list = object["agents"] {
+            guard let ids = list as? [String], ids.allSatisfy({ !$0.isEmpty }) else {
+                return .failure(E("agents must be a list of sub-agent ids"))
+            }
+            agents = ids.isEmpty ? nil : ids.map { RunID($0) }
+        }
+        let modeName = (object["mode"] as? String) ?? "all"
+        guard let mode = Mode(rawValue: modeName) else {
+            return .failure(E("mode must be all, any or first, not '\(modeName)'"))
+        }
+        var count = mode == .any ? 1 : 0
+        if mode == .first {
+            guard let c = object["count"] as? Int, c >= 1 else {
+                return .failure(E("mode first needs a count ≥ 1"))
+            }
+            count = c
+        }
+        var timeout: Int?
+        if let t = object["timeout_seconds"] {
+            guard let s = t as? Int, s >= 1, s <= 30 * 24 * 3600 else {
+                return .failure(E("timeout_seconds must be 1 … 2592000 (30 days)"))
+            }
+            timeout = s
+        }
+        return .success(WaitRequest(agents: agents, mode: mode, count: count, timeoutSeconds: timeout))
+    }
+}

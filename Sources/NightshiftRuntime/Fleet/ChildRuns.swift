@@ -1,0 +1,97 @@
+import Foundation
+import NightshiftConfig
+import NightshiftCore
+import NightshiftHands
+
+/// Makes sub-agents' runs from their profiles (the ``ChildRunMaker`` of every run that may
+/// spawn). A child gets its own log, linked to its parent; its own workspace (a worktree on its
+/// own branch, started from the parent's branch, or an empty folder beside the parent's when the
+/// parent works outside git); its profile's model, policy and guidance (else the parent's); and
+/// its reservation as its run budget. Its context is its task and profile alone.
+struct ChildRuns: ChildRunMaker {
+    let store: any EventStore
+    let folder: String
+    let registry: [AgentProfile]
+    /// Where children's workspaces go when the parent has no worktree root of its own.
+    let workspacesRoot: String
+
+    /// The profiles in `folder`; nil when it has none (the run is then not offered spawn_agents).
+    init?(store: any EventStore, folder: String, db: String) throws {
+        let registry = try AgentProfileFile.registry(folder)
+        guard !registry.isEmpty else { return nil }
+        self.store = store
+        self.folder = folder
+        self.registry = registry
+        self.workspacesRoot = Workspace.canonical(
+            URL(fileURLWithPath: db).deletingLastPathComponent().appendingPathComponent("worktrees").path)
+    }
+
+    var profiles: [SpawnableProfile] {
+        registry.map {
+            SpawnableProfile(name: $0.name, description: $0.description, version: $0.version, budget: $0.budget)
+        }
+    }
+
+    func make(_ request: ChildToMake) async throws -> String {
+        let id = request.child.id
+        // Made before a crash: found, never made twice.
+        if try await store.summary(of: id) != nil { return try await store.state(of: id).workspace }
+        guard let profile = registry.first(where: { $0.name == request.child.profile }) else {
+            throw RuntimeError(.notFound, "no agent profile '\(request.child.profile)' in \(folder) any more")
+        }
+        let parent = request.parent
+        var events: [Event] = []
+        var workspace: String
+        var worktreeOf: String?
+        if let repository = parent.settings.worktreeOf, let branch = parent.branch {
+            // Beside the parent's worktree, from the parent's branch as it is now.
+            let root = URL(fileURLWithPath: parent.workspace).deletingLastPathComponent().path
+            let w = try await GitWorkspace.provision(repository: repository, run: id, worktreesRoot: root, from: branch)
+            workspace = w.path
+            worktreeOf = repository
+            events.append(.workspaceProvisioned(path: w.path, branch: w.branch, base: w.base))
+        } else {
+            workspace = GitWorkspace.plannedPath(run: id, worktreesRoot: workspacesRoot)
+            try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+            workspace = Workspace.canonical(workspace)
+        }
+        var settings = RunSettings(
+            maxAttempts: parent.settings.maxAttempts, stopOnBlocked: false,
+            maxTurnsPerAttempt: parent.settings.maxTurnsPerAttempt, toolServers: parent.settings.toolServers,
+            worktreeOf: worktreeOf,
+            loop: parent.settings.loop.map { loop in
+                var l = loop
+                l.reviewPlan = false
+                return l
+            }, hooks: parent.settings.hooks)
+        settings.profile = profile.reference
+        settings.parent = request.link
+        settings.agents = folder
+        let model = profile.model ?? parent.model
+        let title =
+            "\(profile.name): " + String(request.task.description.split(separator: "\n").first?.prefix(70) ?? "")
+        var created: [Event] = [
+            .runCreated(title: title, workspace: workspace, model: model, settings: settings),
+            .planSet(plan: Plan(title: title, tasks: [request.task])),
+        ]
+        if let path = profile.policy ?? parent.gate.policySource {
+            created.append(try PolicyWatcher.event(path: path, workspace: workspace))
+        }
+        if let path = profile.guidance ?? parent.gate.guidanceSource {
+            created.append(try GuidanceFile.event(path: path))
+        }
+        if !request.child.budget.isEmpty {
+            created.append(.budgetSet(scope: .run, budget: request.child.budget, by: "reservation from \(parent.run)"))
+        }
+        created += events
+        var check = RunState(run: id)
+        for e in created { try check.applyUncommitted(e) }
+        do {
+            try await store.append(created, to: id, expectedSeq: 0)
+        } catch let e as StoreError where e.code == .sequenceConflict || e.code == .runExists {
+            // Made meanwhile by another process driving the same parent: that one stands.
+            return try await store.state(of: id).workspace
+        }
+        return workspace
+    }
+}

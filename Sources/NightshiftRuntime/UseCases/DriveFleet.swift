@@ -1,0 +1,185 @@
+import Foundation
+public import NightshiftCore
+import NightshiftSQLite
+
+/// Drives a run's sub-agents in this process when the run parks waiting for them: up to
+/// `concurrency` runs of the tree at once, first come first served, each under its own lease
+/// on the one shared store (so their commits share the store's group commit). A parent is woken
+/// only when its wait would end (enough children ended, or its deadline passed), and then
+/// records the ends itself from its children's logs, so a crash anywhere loses nothing and
+/// delivers nothing twice. Runs driven by another live process are left to it.
+public enum DriveFleet {
+    /// Continues after `outcome` (a drive of `outcome.run`): when that run waits for sub-agents,
+    /// drives the tree until the run stops for another reason; otherwise returns the outcome.
+    static func after(
+        _ outcome: RunOutcome, store: SQLiteEventStore, template: ResumeRequest, concurrency: Int,
+        observer: RunObserver
+    ) async throws -> RunOutcome {
+        guard case .paused = outcome.reason,
+            let state = try? await store.state(of: outcome.run), state.pauseKind == .agents
+        else { return outcome }
+        let scheduler = FleetScheduler(
+            store: store, template: template, root: outcome.run, rootReason: outcome.reason, observer: observer)
+        await scheduler.expand(state)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, concurrency) {
+                group.addTask {
+                    while let run = await scheduler.take() { await scheduler.drive(run) }
+                }
+            }
+        }
+        if let error = await scheduler.rootError { throw error }
+        return RunOutcome(run: outcome.run, reason: await scheduler.rootReason, alreadyEnded: false)
+    }
+}
+
+/// The fleet driver's shared state: what waits to be driven, what is being driven, and the
+/// parents to wake. Everything it decides from is read back from the logs.
+actor FleetScheduler {
+    let store: SQLiteEventStore
+    let template: ResumeRequest
+    let root: RunID
+    let observer: RunObserver
+    private(set) var rootReason: StopReason
+    private(set) var rootError: (any Error)?
+
+    private var queue: [RunID] = []
+    private var queued: Set<RunID> = []
+    private var running: Set<RunID> = []
+    /// Runs to drive again when their current drive ends (a child ended meanwhile).
+    private var again: Set<RunID> = []
+    /// Runs known to have ended (so a parent's wake needs no look at each child's log).
+    private var ended: Set<RunID> = []
+    private var timers = 0
+    private var waiters: [CheckedContinuation<RunID?, Never>] = []
+
+    init(store: SQLiteEventStore, template: ResumeRequest, root: RunID, rootReason: StopReason, observer: RunObserver) {
+        self.store = store
+        self.template = template
+        self.root = root
+        self.rootReason = rootReason
+        self.observer = observer
+    }
+
+    /// The next run to drive; waits while others are driven; nil when nothing is left to do.
+    func take() async -> RunID? {
+        if !queue.isEmpty {
+            let run = queue.removeFirst()
+            queued.remove(run)
+            running.insert(run)
+            return run
+        }
+        if running.isEmpty { return nil }
+        return await withCheckedContinuation { waiters.append($0) }
+    }
+
+    private func enqueue(_ run: RunID) {
+        if running.contains(run) {
+            again.insert(run)
+            return
+        }
+        guard !queued.contains(run) else { return }
+        if let w = waiters.first {
+            waiters.removeFirst()
+            running.insert(run)
+            w.resume(returning: run)
+            return
+        }
+        queue.append(run)
+        queued.insert(run)
+    }
+
+    /// Wakes every waiting worker with nil once nothing is queued or driven. A wait's deadline
+    /// alone does not keep the process: the parked run is woken at it by the next `resume` or
+    /// `worker` (its log holds the deadline).
+    private func settle() {
+        guard queue.isEmpty, running.isEmpty else { return }
+        let w = waiters
+        waiters = []
+        for c in w { c.resume(returning: nil) }
+    }
+
+    /// One drive of `run` (no fleet of its own: this scheduler drives the tree), then what follows from how it stopped.
+    func drive(_ run: RunID) async {
+        var request = template
+        request.run = run
+        request.fleetConcurrency = 0
+        if run != root {
+            // A sub-agent runs with the models it recorded (its profile's), never the command line's.
+            request.models.model = nil
+            request.models.roleModels = []
+            request.by = template.by + " for the fleet of \(root)"
+        }
+        do {
+            // Only the root's wake sets where a timeline counts from.
+            let seen = run == root ? observer : RunObserver(event: observer.event, notice: observer.notice)
+            let outcome = try await ResumeRun.resume(request, store: store, observer: seen)
+            if run == root { rootReason = outcome.reason }
+        } catch let e as RuntimeError where e.code == .busy {
+            observer.notice("\(run) is driven by another process; left to it")
+        } catch {
+            if run == root { rootError = error }
+            observer.notice("\(run) stopped with an error: \(error)")
+        }
+        running.remove(run)
+        if let state = try? await store.state(of: run) { await follow(state) }
+        if again.remove(run) != nil { enqueue(run) }
+        settle()
+    }
+
+    /// What a run's stop leads to: its parent woken when it ended, its children driven when it parked on them.
+    private func follow(_ state: RunState) async {
+        if state.isTerminal {
+            ended.insert(state.run)
+            if let parent = state.settings.parent?.run, let p = try? await store.state(of: parent) {
+                wakeIfReady(p)
+            }
+            // A coordinator that ended leaves nothing running under it.
+            if state.fleet.children.contains(where: { $0.created && $0.outcome == nil }) {
+                await CancelRun.cancelChildren(of: state, by: "nightshift", store: store, notice: observer.notice)
+            }
+            return
+        }
+        if state.status == .paused, state.pauseKind == .agents { await expand(state) }
+    }
+
+    /// A run parked on its sub-agents: drive those that can go on, wake it if its wait would already end,
+    /// and wake it at its deadline.
+    func expand(_ state: RunState) async {
+        for child in state.fleet.children where child.created && child.outcome == nil {
+            guard let s = try? await store.state(of: child.id) else { continue }
+            if s.isTerminal {
+                ended.insert(child.id)
+            } else if s.status == .running {
+                enqueue(child.id)  // made and never driven, or its process died
+            } else if s.pauseKind == .agents {
+                await expand(s)  // a sub-coordinator: its own children first
+            }
+            // Paused for a person (approval, escalation): it waits for them; the parent waits too.
+        }
+        wakeIfReady(state)
+        if let deadline = state.fleet.wait?.deadline {
+            let delay = max(0, deadline - Int64(Date().timeIntervalSince1970 * 1000))
+            timers += 1
+            let run = state.run
+            Task {
+                try? await Task.sleep(for: .milliseconds(delay + 5))
+                await self.timerFired(run)
+            }
+        }
+    }
+
+    private func timerFired(_ run: RunID) async {
+        timers -= 1
+        if let s = try? await store.state(of: run), s.status == .paused, s.pauseKind == .agents {
+            enqueue(run)
+        }
+        settle()
+    }
+
+    private func wakeIfReady(_ parent: RunState) {
+        guard parent.status == .paused, parent.pauseKind == .agents else { return }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        if parent.waitWouldEnd(ended: ended, now: now) { enqueue(parent.run) }
+    }
+}
