@@ -24,6 +24,7 @@ import Yams
 /// breakers: {failed_checks: 3, tool_errors: 5, repeated_call: 4}
 /// approvers: [alice, bob]        # OS users who may approve; default: anyone who can open the database
 /// network: false                 # sandboxed commands' network; false wins over --allow-network
+/// fleet: {max_depth: 2, max_children: 300}   # sub-agents: how deep, how many per run (defaults 3, 1000)
 /// ```
 public enum PolicyFile {
     /// The parsed policy and the file's text (recorded whole, with its hash).
@@ -37,7 +38,7 @@ public enum PolicyFile {
         let root = try r.load(text)
         let top = try r.mapping(root, "the policy")
         try r.checkKeys(
-            top, allowed: ["default", "rules", "protected", "budgets", "breakers", "approvers", "network"],
+            top, allowed: ["default", "rules", "protected", "budgets", "breakers", "approvers", "network", "fleet"],
             in: "the policy")
         func field(_ entries: [(key: String, keyNode: Node, value: Node)], _ key: String) -> Node? {
             entries.first(where: { $0.key == key })?.value
@@ -121,6 +122,22 @@ public enum PolicyFile {
         }
         if let a = field(top, "approvers") {
             for v in try r.sequence(a, "'approvers'") { policy.approvers.append(try r.string(v, "an approver")) }
+        }
+        if let f = field(top, "fleet") {
+            let fields = try r.mapping(f, "'fleet'")
+            try r.checkKeys(fields, allowed: ["max_depth", "max_children"], in: "'fleet'")
+            var limits = FleetLimits()
+            if let n = field(fields, "max_depth") {
+                limits.maxDepth = try r.int(n, "fleet max_depth")
+                guard (0...32).contains(limits.maxDepth) else { throw r.fail(n, "fleet max_depth must be 0 … 32") }
+            }
+            if let n = field(fields, "max_children") {
+                limits.maxChildren = try r.int(n, "fleet max_children")
+                guard (0...100_000).contains(limits.maxChildren) else {
+                    throw r.fail(n, "fleet max_children must be 0 … 100000")
+                }
+            }
+            policy.fleet = limits
         }
         return policy
     }

@@ -243,6 +243,32 @@ import Testing
                 ])),
         .hookRan(
             on: .afterEdit, command: tricky, exitCode: 1, passed: false, blocking: true, output: big, durationMs: 12),
+        // Added with fleets: a child's settings, its spawn, making, the wait and the end.
+        .runCreated(
+            title: "child", workspace: "/w/c", model: "m",
+            settings: {
+                var s = RunSettings()
+                s.parent = ParentLink(run: RunID("root"), call: CallID("m3.1"), depth: 1)
+                s.agents = "/p/agents"
+                return s
+            }()),
+        .childSpawned(
+            child: RunID("root.m3.1.1"), call: CallID("m3.1"), profile: "coder", version: "abc",
+            task: PlanTask(
+                id: TaskID("a"), description: tricky, checks: [Check(command: "test -f a")], rubric: [tricky]),
+            budget: Budget(tokens: 100, costPicoUSD: 5, toolCalls: 3, steps: 2)),
+        .childCreated(child: RunID("root.m3.1.1"), workspace: tricky),
+        .waitStarted(
+            call: CallID("m4.1"), agents: [RunID("root.m3.1.1"), RunID("x")], need: 1, deadline: 1_700_000_060_000),
+        .waitStarted(call: CallID("m5.1"), agents: [], need: 0, deadline: nil),
+        .childrenPolled(call: CallID("m4.1"), open: [RunID("x")]),
+        .childEnded(
+            child: RunID("root.m3.1.1"),
+            outcome: ChildOutcome(
+                status: .blocked, summary: tricky, branch: "nightshift/root.m3.1.1",
+                spent: Spent(tokens: 9, costPicoUSD: 8, toolCalls: 7, steps: 6))),
+        .childEnded(
+            child: RunID("y"), outcome: ChildOutcome(status: .cancelled, summary: "", branch: nil, spent: Spent())),
     ]
 
     @Test(arguments: events.indices)

@@ -65,6 +65,30 @@ struct Status: AsyncParsableCommand {
             say(
                 "cost      \(costText(state.costPicoUSD, unpriced: state.spend.ledger.reduce(0) { $0 + $1.unpricedCalls }))"
             )
+            if let parent = state.settings.parent {
+                say("parent    \(parent.run) (spawned by its call \(parent.call), depth \(parent.depth))")
+            }
+            if !state.fleet.children.isEmpty {
+                let tree = try await FleetTree.load(state.run, store: store)
+                say("")
+                say(
+                    pad("SUB-AGENTS", 34) + pad("PROFILE", 12) + pad("STATUS", 13) + pad("STEPS", 7) + pad("TOKENS", 10)
+                        + "COST")
+                func show(_ node: FleetTree, _ indent: String) {
+                    for c in node.children {
+                        let steps = "\(c.total.steps)" + (c.reservation?.steps.map { "/\($0)" } ?? "")
+                        say(
+                            pad(indent + c.run.rawValue, 34) + pad(c.profile ?? "-", 12) + pad(c.status, 13)
+                                + pad(steps, 7) + pad("\(c.total.tokens)", 10) + Money.format(c.total.costPicoUSD))
+                        show(c, indent + "  ")
+                    }
+                }
+                show(tree, "")
+                let t = tree.total
+                say(
+                    "fleet     \(t.steps) steps, \(t.tokens) tokens, \(t.toolCalls) tool calls, \(Money.format(t.costPicoUSD)) "
+                        + "in total (this run and every sub-agent under it)")
+            }
             if !state.spend.ledger.isEmpty {
                 say("")
                 say(

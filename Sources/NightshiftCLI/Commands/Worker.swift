@@ -44,7 +44,7 @@ struct Worker: AsyncParsableCommand {
             while !Task.isCancelled {
                 for ready in try await ReadyRuns.list(store: store) where failedAt[ready.run] != ready.headSeq {
                     let summary = (id: ready.run, headSeq: ready.headSeq)
-                    say("resuming \(ready.run): \(ready.why)")
+                    say("resuming \(ready.run) \(ready.why)")
                     var request = ResumeRequest(run: summary.id, by: "nightshift worker (pid \(getpid()))")
                     let settings = try self.store.settings(try models.layer().adding(sandbox))
                     request.store = settings.store

@@ -33,12 +33,13 @@ public enum ReadyRuns {
                     }
                 }
                 if state.waitWouldEnd(ended: ended, now: now) {
-                    ready.append(Ready(run: summary.id, why: "its sub-agents ended", headSeq: summary.headSeq))
+                    ready.append(
+                        Ready(run: summary.id, why: "(its wait for sub-agents would end)", headSeq: summary.headSeq))
                 }
             case .running:
                 // Only sub-agents: a root left running is resumed by a person (`nightshift resume`).
                 guard let state = try? await store.state(of: summary.id), state.settings.parent != nil else { continue }
-                ready.append(Ready(run: summary.id, why: "a sub-agent with no process", headSeq: summary.headSeq))
+                ready.append(Ready(run: summary.id, why: "(a sub-agent no process drives)", headSeq: summary.headSeq))
             case .finished, .failed:
                 continue
             }
