@@ -232,5 +232,11 @@ import Testing
         #expect(log.state.status == .failed)
         #expect(log.state.childOutcome?.status == .failed && log.state.childOutcome?.spent.steps == 1)
         #expect(log.state.statusReason?.contains("the reservation from root is spent") == true)
+        // Nobody can raise it: the fold refuses a second run budget on a sub-agent.
+        var raised = LogBuilder()
+        try raised.add(created(settings))
+        try raised.add(.budgetSet(scope: .run, budget: Budget(steps: 1), by: "reservation from root"))
+        #expect(!raised.state.accepts(.budgetSet(scope: .run, budget: Budget(steps: 100), by: "mallory")))
+        #expect(raised.state.accepts(.budgetSet(scope: .task, budget: Budget(steps: 100), by: "alice")))
     }
 }

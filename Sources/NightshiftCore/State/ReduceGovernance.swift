@@ -38,6 +38,11 @@ extension RunState {
             break  // the pause that follows holds the run
 
         case let .budgetSet(scope, budget, _):
+            // A sub-agent's run budget is its reservation, set when it is made: raising it would
+            // spend past what its parent holds for it.
+            if scope == .run, let parent = settings.parent, gate.budgetOverrides[.run] != nil {
+                throw fail("the run budget of a sub-agent is its reservation from \(parent.run); it cannot change")
+            }
             gate.budgetOverrides[scope] = budget
 
         case let .breakerTripped(breaker, _, _):

@@ -37,6 +37,12 @@ public struct Decisions: Sendable {
     @discardableResult
     public func setBudget(_ run: RunID, scope: BudgetScope, change: Budget) async throws(DecisionError) -> RunState {
         try await append(run) { state throws(DecisionError) in
+            if scope == .run, let parent = state.settings.parent {
+                throw DecisionError(
+                    .notAllowed,
+                    "\(run) is a sub-agent: its run budget is its reservation from \(parent.run), which cannot grow; "
+                        + "raise \(parent.run)'s budget and let it spawn again, or set a --task budget")
+            }
             var b = state.gate.budgetOverrides[scope] ?? Budget()
             b.tokens = change.tokens ?? b.tokens
             b.costPicoUSD = change.costPicoUSD ?? b.costPicoUSD
