@@ -182,6 +182,10 @@ import Glibc
         let store = try SQLiteEventStore(path: p.db)
         #expect(try await store.state(of: RunID("x")).pauseKind == .agents)
         #expect(try await store.state(of: RunID("x.m1.1.1")).pauseKind == .approval)
+        // The inbox lists the sub-agents' approvals, not the coordinator waiting on them.
+        let inbox = try await nightshift(["inbox", "--db", p.db])
+        #expect(
+            inbox.stdout.contains("x.m1.1.1  task") && !("\n" + inbox.stdout).contains("\nx  task"), "\(inbox.stdout)")
         // A crash mid-cancel: the parent ended, its second child was not reached.
         let parent = try await store.state(of: RunID("x"))
         try await store.append(

@@ -15,11 +15,13 @@ public enum Inbox {
         public var waiting: RunState.PendingTool?
     }
 
-    /// The paused runs of `store`, in the order the store lists runs.
+    /// The paused runs of `store`, in the order the store lists runs. A coordinator waiting for
+    /// its sub-agents waits for no person and is not listed (its sub-agents are, when they wait).
     public static func items(_ store: any EventStore) async throws -> [Item] {
         var items: [Item] = []
         for summary in try await store.runs() where summary.status == .paused {
             let state = try await store.state(of: summary.id)
+            if state.pauseKind == .agents { continue }
             let waiting = state.awaitingApproval
             items.append(
                 Item(
