@@ -241,7 +241,7 @@ import Glibc
         }
         #expect(finished, "\((try? String(contentsOfFile: out, encoding: .utf8))?.suffix(1500) ?? "")")
         #expect(kills >= 5, "only \(kills) kills landed")
-        #expect(landed.contains(children + 1), "no kill landed while the sub-agents ran: \(landed)")
+        #expect(landed.contains(children + 1), "no kill landed after the sub-agents were made: \(landed)")
         let state = try await checkLogs(p.db, root: RunID("k"), children: children)
         #expect(state.status == .finished)
         let store = try SQLiteEventStore(path: p.db)
