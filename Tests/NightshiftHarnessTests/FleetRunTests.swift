@@ -122,6 +122,24 @@ import Glibc
         #expect(status.stdout.contains("fleet     6 steps"), "\(status.stdout)")
     }
 
+    /// `--concurrency 0` leaves the sub-agents to other processes: a worker drives the ones no
+    /// process drives, then wakes the coordinator once its wait would end.
+    @Test func aWorkerDrivesAFleetAnotherProcessStarted() async throws {
+        let p = try Project(children: 2, steps: 5)
+        let r = try await nightshift(p.run("w", extra: ["--concurrency", "0"]), cwd: p.root)
+        #expect(r.status == 3, "\(r.stdout)\(r.stderr)")
+        let store = try SQLiteEventStore(path: p.db)
+        #expect(try await store.summary(of: RunID("w.m1.1.1"))?.status == .running)
+        let worker = ["worker", "--once", "--db", p.db, "--unsandboxed", "--concurrency", "0"]
+        let first = try await nightshift(worker)
+        #expect(first.stdout.contains("resuming w.m1.1.1 (a sub-agent no process drives)"), "\(first.stdout)")
+        #expect(try await store.state(of: RunID("w")).status == .paused)
+        let second = try await nightshift(worker)
+        #expect(second.stdout.contains("resuming w (its wait for sub-agents would end)"), "\(second.stdout)")
+        let state = try await checkLogs(p.db, root: RunID("w"), children: 2)
+        #expect(state.status == .finished)
+    }
+
     /// The second child's check can never pass; its reservation (1 step) ends it after its first
     /// claim. The coordinator gets the failure as a result and finishes.
     @Test func aFailedChildIsAResultNotTheParentsFailure() async throws {

@@ -24,8 +24,9 @@ public enum ReadyRuns {
                     ready.append(Ready(run: summary.id, why: "after \(last.event.kind)", headSeq: summary.headSeq))
                     continue
                 }
-                guard case .runPaused(_, .agents?) = last.event else { continue }
+                // (Its last event may be the snapshot voucher that follows the pause: the fold says why it paused.)
                 let state = try await store.state(of: summary.id)
+                guard state.pauseKind == .agents else { continue }
                 var ended = Set<RunID>()
                 for id in state.fleet.wait?.agents ?? [] {
                     if let s = try await store.summary(of: id), s.status == .finished || s.status == .failed {
