@@ -91,6 +91,9 @@ import Testing
             ("budgets:\n  run: {cost_usd: \"99999999999999999999\"}\n", "cost_usd must be dollars"),
             ("budgets:\n  run: {wall_minutes: 9223372036854775807}\n", "wall_minutes must be at most"),
             ("budgets:\n  task: {wall_minutes: 153722867280912931}\n", "wall_minutes must be at most"),
+            ("fleet: {max_depth: -1}\n", "p.yaml:1:20: fleet max_depth must be 0 … 32"),
+            ("fleet:\n  max_children: 100001\n", "p.yaml:2:17: fleet max_children must be 0 … 100000"),
+            ("fleet: {max_width: 3}\n", "max_width"),
         ]
         for (text, expected) in cases {
             #expect(throws: FileError.self) { try PolicyFile.parse(text, file: "p.yaml") }

@@ -217,6 +217,26 @@ import Testing
         #expect(!r.ok && r.output.text.contains("no sub-agents to wait for"))
     }
 
+    /// A reservation of tool calls holds without a policy: the gateway counts them all the same.
+    @Test func aChildsToolCallReservationHoldsWithoutAPolicy() throws {
+        var settings = RunSettings()
+        settings.parent = ParentLink(run: RunID("root"), call: CallID("m1.1"), depth: 1)
+        var log = LogBuilder()
+        try log.add(created(settings))
+        try log.add(.budgetSet(scope: .run, budget: Budget(toolCalls: 1), by: "reservation from root"))
+        try log.add([.taskStarted(task: TaskID("a"), attempt: 1)])
+        try log.add(.modelRequested(call: CallID("m1"), task: TaskID("a"), turn: 0, role: nil))
+        try log.add(response("m1", tools: [("shell", #"{"command":"a"}"#), ("shell", #"{"command":"b"}"#)]))
+        guard case let .runTool(first) = try log.advance(tools: Self.catalog) else {
+            Issue.record("the first call fits the reservation")
+            return
+        }
+        try log.add(.toolFinished(call: first.id, result: ToolResult(ok: true, output: "a")))
+        _ = try log.advance(tools: Self.catalog)
+        #expect(log.state.status == .failed && log.state.toolCalls == 1, "\(log.state.statusReason ?? "")")
+        #expect(log.state.statusReason?.contains("tool_calls 1 of 1") == true, "\(log.state.statusReason ?? "")")
+    }
+
     /// A sub-agent's run budget is its reservation: spent, the sub-agent ends (failed) rather than
     /// waiting for a person who could raise it.
     @Test func aChildWhoseReservationIsSpentEnds() throws {

@@ -140,6 +140,28 @@ import Glibc
         #expect(state.status == .finished)
     }
 
+    /// In a git repository each sub-agent works in a worktree of its own, on its own branch,
+    /// started from the parent's branch; its finished task is committed there.
+    @Test func subAgentsInARepositoryGetWorktreesFromTheParentsBranch() async throws {
+        let p = try Project(children: 2, steps: 5)
+        try makeRepository(p.ws)
+        let base = try git(["rev-parse", "HEAD"], in: p.ws).trimmingCharacters(in: .whitespacesAndNewlines)
+        let r = try await nightshift(p.run("g"), cwd: p.root)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let state = try await checkLogs(p.db, root: RunID("g"), children: 2)
+        let store = try SQLiteEventStore(path: p.db)
+        for c in state.fleet.children {
+            let child = try await store.state(of: c.id)
+            #expect(child.branch == "nightshift/\(c.id)" && c.outcome?.branch == child.branch)
+            #expect(child.workspace == p.root + "/worktrees/\(c.id)")
+            // Its branch holds its own work, committed on top of where the parent's branch was.
+            let files = try git(["show", "--name-only", "--format=", "nightshift/\(c.id)"], in: p.ws)
+            #expect(files.contains("\(c.task)-1.txt"), "\(files)")
+            let parent = try git(["rev-parse", "nightshift/\(c.id)~1"], in: p.ws)
+            #expect(parent.trimmingCharacters(in: .whitespacesAndNewlines) == base)
+        }
+    }
+
     /// The second child's check can never pass; its reservation (1 step) ends it after its first
     /// claim. The coordinator gets the failure as a result and finishes.
     @Test func aFailedChildIsAResultNotTheParentsFailure() async throws {
@@ -204,6 +226,10 @@ import Glibc
         let inbox = try await nightshift(["inbox", "--db", p.db])
         #expect(
             inbox.stdout.contains("x.m1.1.1  task") && !("\n" + inbox.stdout).contains("\nx  task"), "\(inbox.stdout)")
+        // A person cannot raise a sub-agent's reservation.
+        let raise = try await nightshift(["budget", "x.m1.1.1", "--steps", "100", "--db", p.db])
+        #expect(
+            raise.status != 0 && raise.stderr.contains("its run budget is its reservation from x"), "\(raise.stderr)")
         // A crash mid-cancel: the parent ended, its second child was not reached.
         let parent = try await store.state(of: RunID("x"))
         try await store.append(

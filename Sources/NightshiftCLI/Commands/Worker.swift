@@ -43,9 +43,8 @@ struct Worker: AsyncParsableCommand {
             var failedAt: [RunID: Int64] = [:]  // runs that could not be resumed, until their log moves
             while !Task.isCancelled {
                 for ready in try await ReadyRuns.list(store: store) where failedAt[ready.run] != ready.headSeq {
-                    let summary = (id: ready.run, headSeq: ready.headSeq)
                     say("resuming \(ready.run) \(ready.why)")
-                    var request = ResumeRequest(run: summary.id, by: "nightshift worker (pid \(getpid()))")
+                    var request = ResumeRequest(run: ready.run, by: "nightshift worker (pid \(getpid()))")
                     let settings = try self.store.settings(try models.layer().adding(sandbox))
                     request.store = settings.store
                     request.store.lockTimeoutSeconds = self.store.lockTimeout
@@ -55,15 +54,15 @@ struct Worker: AsyncParsableCommand {
                     request.fleetConcurrency = fleet.concurrency
                     do {
                         let outcome = try await ResumeRun.resume(request, observer: RunObserver(notice: notice))
-                        say("run \(summary.id) \(outcome.reason.text)")
+                        say("run \(ready.run) \(outcome.reason.text)")
                     } catch let busy as RuntimeError where busy.code == .busy {
                         // Another live process drives it: not a failure, and not ours to take.
-                        say("run \(summary.id) skipped: \(busy.message)")
-                        failedAt[summary.id] = summary.headSeq  // tried again once its log moves
+                        say("run \(ready.run) skipped: \(busy.message)")
+                        failedAt[ready.run] = ready.headSeq  // tried again once its log moves
                     } catch {
                         // One run's trouble (a missing key, a vanished workspace) must not stop the others.
-                        say("run \(summary.id) could not be resumed: \(error)")
-                        failedAt[summary.id] = summary.headSeq
+                        say("run \(ready.run) could not be resumed: \(error)")
+                        failedAt[ready.run] = ready.headSeq
                     }
                 }
                 if once { return }

@@ -103,13 +103,8 @@ extension RunState {
                 if !p.requested, p.call.name == ToolSpec.waitAgents.name { return .emit(waitStartEvents(p.call)) }
                 if let wait = fleet.wait, wait.call == p.call.id { return waitStep(wait) }
             }
-            // Without a policy, a run with budgets of its own (a sub-agent's reservation) still counts its tool calls.
-            if !p.requested, policy == nil, !gate.budgetOverrides.isEmpty, tools.idempotent[p.call.name] != nil,
-                let stop = breakerOrBudget(forModelCall: false, nextCall: p.call)
-            {
-                return .emit(stop)
-            }
-            if !p.requested, policy != nil, tools.idempotent[p.call.name] != nil {
+            // The gateway: a policy's rules, and budgets (a sub-agent's reservation needs no policy).
+            if !p.requested, policy != nil || !gate.budgetOverrides.isEmpty, tools.idempotent[p.call.name] != nil {
                 if let gate = gateway(p, traits: tools.traits[p.call.name] ?? []) { return .emit(gate) }
             }
             if !p.requested {
@@ -372,10 +367,10 @@ extension RunState {
     /// The policy gateway for the next proposed call: nil when it may be requested now; otherwise
     /// the events that decide it (a refusal, a pause for approval, a tripped breaker, a budget).
     private func gateway(_ p: PendingTool, traits: ToolTraits) -> [Event]? {
-        guard let policy else { return nil }
         switch (p.verdict, p.approved) {
         case (nil, _):
             if let stop = breakerOrBudget(forModelCall: false, nextCall: p.call) { return stop }
+            guard let policy else { return nil }  // budgets only: no rules to apply
             let key = p.call.name + " " + p.call.arguments.text
             if gate.deniedCalls.contains(key) {
                 let why =

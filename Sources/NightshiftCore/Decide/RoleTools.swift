@@ -62,7 +62,6 @@ public enum RoleTools {
             return .failure(
                 RoleError("the plan has \(list.count) tasks; at most \(Plan.maxTasks): plan in larger steps"))
         }
-        let check = RoleTools.check
         var tasks: [PlanTask] = []
         for (n, item) in list.enumerated() {
             guard let t = item as? [String: Any] else { return .failure(RoleError("task \(n + 1) is not an object")) }

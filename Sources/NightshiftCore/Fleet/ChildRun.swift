@@ -178,9 +178,7 @@ extension RunState {
 
     /// How this run ended, as its parent records it; nil while it has not ended.
     public var childOutcome: ChildOutcome? {
-        let spent = Spent(
-            tokens: Int64(usage.input + usage.output), costPicoUSD: costPicoUSD, toolCalls: Int64(toolCalls),
-            steps: Int64(spend.modelCalls))
+        let spent = ownSpent
         switch status {
         case .finished:
             let done = tasks.filter { $0.status == .done }.count

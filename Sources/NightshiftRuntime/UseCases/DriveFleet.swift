@@ -50,7 +50,6 @@ actor FleetScheduler {
     private var again: Set<RunID> = []
     /// Runs known to have ended (so a parent's wake needs no look at each child's log).
     private var ended: Set<RunID> = []
-    private var timers = 0
     private var waiters: [CheckedContinuation<RunID?, Never>] = []
 
     init(store: SQLiteEventStore, template: ResumeRequest, root: RunID, rootReason: StopReason, observer: RunObserver) {
@@ -160,7 +159,6 @@ actor FleetScheduler {
         wakeIfReady(state)
         if let deadline = state.fleet.wait?.deadline {
             let delay = max(0, deadline - Int64(Date().timeIntervalSince1970 * 1000))
-            timers += 1
             let run = state.run
             Task {
                 try? await Task.sleep(for: .milliseconds(delay + 5))
@@ -170,7 +168,6 @@ actor FleetScheduler {
     }
 
     private func timerFired(_ run: RunID) async {
-        timers -= 1
         if let s = try? await store.state(of: run), s.status == .paused, s.pauseKind == .agents {
             enqueue(run)
         }
