@@ -92,7 +92,7 @@ let package = Package(
             name: "nightshift-bench",
             dependencies: [
                 "NightshiftCLI", "NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands",
-                "NightshiftHarness", "NightshiftTesting",
+                "NightshiftHarness", "NightshiftRuntime", "NightshiftTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),

@@ -7,42 +7,73 @@ extension RunDriver {
     /// those it made before; one it cannot make ends as failed, with the reason, for the model.
     mutating func createChildren(_ children: [RunState.Fleet.Child]) async throws {
         guard try await beforeEffect() else { return }
-        var events: [Event] = []
-        for child in children {
-            guard let maker = harness.children else {
-                events.append(.childEnded(child: child.id, outcome: Self.unmade("this process cannot make sub-agents")))
-                continue
+        let (parent, maker) = (committed, harness.children)
+        @Sendable func make(_ child: RunState.Fleet.Child) async -> Event {
+            guard let maker else {
+                return .childEnded(child: child.id, outcome: Self.unmade("this process cannot make sub-agents"))
             }
             guard let task = child.spec else {
-                events.append(.childEnded(child: child.id, outcome: Self.unmade("its task was not recorded")))
-                continue
+                return .childEnded(child: child.id, outcome: Self.unmade("its task was not recorded"))
             }
             do {
-                let workspace = try await maker.make(ChildToMake(parent: committed, child: child, task: task))
-                events.append(.childCreated(child: child.id, workspace: workspace))
+                let workspace = try await maker.make(ChildToMake(parent: parent, child: child, task: task))
+                return .childCreated(child: child.id, workspace: workspace)
             } catch {
-                events.append(.childEnded(child: child.id, outcome: Self.unmade("\(error)")))
+                return .childEnded(child: child.id, outcome: Self.unmade("\(error)"))
             }
         }
-        try record(events)
+        // A few at a time: their logs' first appends share group commits; recorded in spawn order.
+        var made = [Event?](repeating: nil, count: children.count)
+        await withTaskGroup(of: (Int, Event).self) { group in
+            var next = 0
+            func start() {
+                guard next < children.count else { return }
+                let (i, child) = (next, children[next])
+                next += 1
+                group.addTask { (i, await make(child)) }
+            }
+            for _ in 0..<Self.makeAtOnce { start() }
+            for await (i, event) in group {
+                made[i] = event
+                start()
+            }
+        }
+        try record(made.compactMap { $0 })
         try await commit()
     }
 
     /// Reads each open child's log: those that ended are recorded (once: the fold refuses a
     /// second end), then the poll itself, after which the wait either ends or parks the run.
     mutating func pollChildren(_ call: CallID, _ children: [RunID]) async throws {
+        // Read a few logs at a time (decoding them is most of a fan-in); recorded in the wait's order.
+        let store = harness.store
+        var outcomes = [ChildOutcome?](repeating: nil, count: children.count)
+        await withTaskGroup(of: (Int, ChildOutcome?).self) { group in
+            var next = 0
+            func start() {
+                guard next < children.count else { return }
+                let (i, id) = (next, children[next])
+                next += 1
+                group.addTask { (i, (try? await store.state(of: id))?.childOutcome) }
+            }
+            for _ in 0..<Self.makeAtOnce { start() }
+            for await (i, outcome) in group {
+                outcomes[i] = outcome
+                start()
+            }
+        }
         var events: [Event] = []
         var open: [RunID] = []
-        for id in children {
-            if let state = try? await harness.store.state(of: id), let outcome = state.childOutcome {
-                events.append(.childEnded(child: id, outcome: outcome))
-            } else {
-                open.append(id)
-            }
+        for (id, outcome) in zip(children, outcomes) {
+            if let outcome { events.append(.childEnded(child: id, outcome: outcome)) } else { open.append(id) }
         }
         events.append(.childrenPolled(call: call, open: open))
         try record(events)
     }
+
+    /// Children made, or their logs read, at once (worktrees of one repository are made by git
+    /// under its lock anyway; reads beyond the cores only queue).
+    static let makeAtOnce = 8
 
     static func unmade(_ why: String) -> ChildOutcome {
         ChildOutcome(status: .failed, summary: "the sub-agent could not be made: \(why)", branch: nil, spent: Spent())

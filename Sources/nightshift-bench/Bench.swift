@@ -19,7 +19,8 @@ struct Bench: AsyncParsableCommand {
         abstract: "Measure Nightshift on fixed workloads (docs/benchmarks.md in the repository).",
         discussion: "Build with -c release for figures worth comparing. Every figure states its durability setting.",
         subcommands: [
-            Steps.self, Crash.self, Provider.self, Tools.self, PolicyBench.self, ContextBench.self, BenchChild.self,
+            Steps.self, Crash.self, Provider.self, Tools.self, PolicyBench.self, ContextBench.self, FleetBench.self,
+            BenchChild.self,
         ])
 
     struct Options: ParsableArguments {

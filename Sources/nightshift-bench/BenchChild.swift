@@ -13,7 +13,8 @@ import Glibc
 struct BenchChild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-child", abstract: "Internal: one benchmark measurement in a fresh process.",
-        shouldDisplay: false, subcommands: [Wake.self, Concurrent.self, W3.self, W2Pause.self, W2Approve.self])
+        shouldDisplay: false,
+        subcommands: [Wake.self, Concurrent.self, W3.self, W2Pause.self, W2Approve.self, Fleet.self])
 
     struct Wake: AsyncParsableCommand {
         @Option var db: String

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import NightshiftCore
 import NightshiftSQLite
+import Synchronization
 import Testing
 
 /// SQLite-specific behaviour: durability in force, tampering through the file, locks, bad files.
@@ -23,6 +24,43 @@ import Testing
         try await store.append(
             (1...6).map { .noteWritten(task: nil, text: Payload("note \($0)")) }, to: run, expectedSeq: 2)
         return (path, store, run)
+    }
+
+    /// Group commit is fair: with many runs appending at once, each append returns after at most a
+    /// couple of batches, never after committing everyone else's for as long as they keep coming.
+    @Test func noAppenderIsHeldCommittingOtherRunsBatches() async throws {
+        let store = try SQLiteEventStore(
+            path: temporaryDirectory() + "/fair.db", configuration: .init(durability: .normal))
+        let (runs, appends) = (8, 100)
+        final class Counter: Sendable { let value = Mutex(0) }
+        let completed = Counter()
+        let worstGap = try await withThrowingTaskGroup(of: Int.self) { group in
+            for r in 0..<runs {
+                group.addTask {
+                    let run = RunID("fair-\(r)")
+                    try await store.append(creation(), to: run, expectedSeq: 0)
+                    var seq: Int64 = 2
+                    var last = completed.value.withLock { $0 }
+                    var worst = 0
+                    for n in 0..<appends {
+                        try await store.append(
+                            [.noteWritten(task: nil, text: Payload("\(n)"))], to: run, expectedSeq: seq)
+                        seq += 1
+                        // How many appends of other runs completed while this one waited.
+                        let now = completed.value.withLock { count in
+                            count += 1
+                            return count
+                        }
+                        worst = max(worst, now - last - 1)
+                        last = now
+                    }
+                    return worst
+                }
+            }
+            return try await group.reduce(0) { max($0, $1) }
+        }
+        // One batch in flight plus its own: at most about two batches of the other runs' appends.
+        #expect(worstGap <= 4 * runs, "an append waited while \(worstGap) others completed")
     }
 
     /// GRDB resets synchronous to NORMAL in WAL mode unless set again: read back what is in force.

@@ -153,6 +153,13 @@ extension RunState {
             try c.encodeIfPresent(wait, forKey: .wait)
         }
 
+        /// The recorded ends, by child (one pass, for decisions over many children).
+        public var outcomes: [RunID: ChildOutcome] {
+            var out: [RunID: ChildOutcome] = [:]
+            for c in children { if let o = c.outcome { out[c.id] = o } }
+            return out
+        }
+
         /// Children whose end is not yet recorded.
         public var open: [Child] { children.filter { $0.outcome == nil } }
 

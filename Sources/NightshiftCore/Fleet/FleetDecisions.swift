@@ -139,11 +139,12 @@ extension RunState {
     /// The started wait: its result once enough children ended (or its deadline passed), else a
     /// look at the children once per wake, else the run parks until whoever drives them wakes it.
     func waitStep(_ wait: Fleet.Wait) -> Decision {
-        let ended = wait.agents.filter { id in fleet.children.first { $0.id == id }?.outcome != nil }
+        let outcomes = fleet.outcomes
+        let ended = wait.agents.filter { outcomes[$0] != nil }
         if ended.count >= wait.need { return .emit([waitResult(wait, timedOut: false)]) }
         if let deadline = wait.deadline, lastTime >= deadline { return .emit([waitResult(wait, timedOut: true)]) }
         if fleet.polledAtResume != resumes {
-            let open = wait.agents.filter { id in fleet.children.first { $0.id == id }?.outcome == nil }
+            let open = wait.agents.filter { outcomes[$0] == nil }
             return .pollChildren(call: wait.call, children: open)
         }
         return .emit([
@@ -160,17 +161,17 @@ extension RunState {
     public func waitWouldEnd(ended: Set<RunID>, now: Int64) -> Bool {
         guard let wait = fleet.wait else { return true }
         if let deadline = wait.deadline, now >= deadline { return true }
-        let done = wait.agents.filter { id in
-            ended.contains(id) || fleet.children.first { $0.id == id }?.outcome != nil
-        }
+        let outcomes = fleet.outcomes
+        let done = wait.agents.filter { ended.contains($0) || outcomes[$0] != nil }
         return done.count >= wait.need
     }
 
     private func waitResult(_ wait: Fleet.Wait, timedOut: Bool) -> Event {
         var lines: [String] = []
         var open = 0
+        let byID = Dictionary(fleet.children.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         for id in wait.agents {
-            guard let c = fleet.children.first(where: { $0.id == id }) else { continue }
+            guard let c = byID[id] else { continue }
             guard let o = c.outcome else {
                 open += 1
                 lines.append("- \(id) (\(c.profile), task \(c.task)): still running")

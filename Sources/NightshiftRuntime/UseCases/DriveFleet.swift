@@ -15,11 +15,37 @@ public enum DriveFleet {
         _ outcome: RunOutcome, store: SQLiteEventStore, template: ResumeRequest, concurrency: Int,
         observer: RunObserver
     ) async throws -> RunOutcome {
-        guard case .paused = outcome.reason,
-            let state = try? await store.state(of: outcome.run), state.pauseKind == .agents
-        else { return outcome }
-        let scheduler = FleetScheduler(
-            store: store, template: template, root: outcome.run, rootReason: outcome.reason, observer: observer)
+        let root = outcome.run
+        let reason = try await drive(
+            after: outcome.reason, root: root, store: store, concurrency: concurrency, notice: observer.notice
+        ) { run in
+            var request = template
+            request.run = run
+            request.fleetConcurrency = 0
+            var seen = observer
+            if run != root {
+                // A sub-agent runs with the models it recorded (its profile's), never the command line's.
+                request.models.model = nil
+                request.models.roleModels = []
+                request.by = template.by + " for the fleet of \(root)"
+                seen = RunObserver(event: observer.event, notice: observer.notice)  // the root's wake sets the timeline's start
+            }
+            return try await ResumeRun.resume(request, store: store, observer: seen).reason
+        }
+        return RunOutcome(run: root, reason: reason, alreadyEnded: false)
+    }
+
+    /// The scheduler itself, with how one run is driven given (the application's resume, or a
+    /// benchmark's harness): after `root` stopped with `first`, drives its tree while it waits for
+    /// sub-agents, and returns how the root last stopped. A drive that throws `busy` is left to the
+    /// process that holds the run; the root's other errors are rethrown, its children's reported.
+    public static func drive(
+        after first: StopReason, root: RunID, store: any EventStore, concurrency: Int,
+        notice: @escaping @Sendable (String) -> Void, driveOne: @escaping @Sendable (RunID) async throws -> StopReason
+    ) async throws -> StopReason {
+        guard case .paused = first, let state = try? await store.state(of: root), state.pauseKind == .agents
+        else { return first }
+        let scheduler = FleetScheduler(store: store, root: root, rootReason: first, notice: notice, driveOne: driveOne)
         await scheduler.expand(state)
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, concurrency) {
@@ -29,17 +55,17 @@ public enum DriveFleet {
             }
         }
         if let error = await scheduler.rootError { throw error }
-        return RunOutcome(run: outcome.run, reason: await scheduler.rootReason, alreadyEnded: false)
+        return await scheduler.rootReason
     }
 }
 
 /// The fleet driver's shared state: what waits to be driven, what is being driven, and the
 /// parents to wake. Everything it decides from is read back from the logs.
 actor FleetScheduler {
-    let store: SQLiteEventStore
-    let template: ResumeRequest
+    let store: any EventStore
     let root: RunID
-    let observer: RunObserver
+    let notice: @Sendable (String) -> Void
+    let driveOne: @Sendable (RunID) async throws -> StopReason
     private(set) var rootReason: StopReason
     private(set) var rootError: (any Error)?
 
@@ -50,14 +76,20 @@ actor FleetScheduler {
     private var again: Set<RunID> = []
     /// Runs known to have ended (so a parent's wake needs no look at each child's log).
     private var ended: Set<RunID> = []
+    /// Parked parents as last read (their waits), so a child's end is checked against its parent
+    /// without reading the parent's log again; forgotten when the parent is driven.
+    private var parked: [RunID: RunState] = [:]
     private var waiters: [CheckedContinuation<RunID?, Never>] = []
 
-    init(store: SQLiteEventStore, template: ResumeRequest, root: RunID, rootReason: StopReason, observer: RunObserver) {
+    init(
+        store: any EventStore, root: RunID, rootReason: StopReason, notice: @escaping @Sendable (String) -> Void,
+        driveOne: @escaping @Sendable (RunID) async throws -> StopReason
+    ) {
         self.store = store
-        self.template = template
         self.root = root
         self.rootReason = rootReason
-        self.observer = observer
+        self.notice = notice
+        self.driveOne = driveOne
     }
 
     /// The next run to drive; waits while others are driven; nil when nothing is left to do.
@@ -100,25 +132,15 @@ actor FleetScheduler {
 
     /// One drive of `run` (no fleet of its own: this scheduler drives the tree), then what follows from how it stopped.
     func drive(_ run: RunID) async {
-        var request = template
-        request.run = run
-        request.fleetConcurrency = 0
-        if run != root {
-            // A sub-agent runs with the models it recorded (its profile's), never the command line's.
-            request.models.model = nil
-            request.models.roleModels = []
-            request.by = template.by + " for the fleet of \(root)"
-        }
+        parked[run] = nil
         do {
-            // Only the root's wake sets where a timeline counts from.
-            let seen = run == root ? observer : RunObserver(event: observer.event, notice: observer.notice)
-            let outcome = try await ResumeRun.resume(request, store: store, observer: seen)
-            if run == root { rootReason = outcome.reason }
+            let reason = try await driveOne(run)
+            if run == root { rootReason = reason }
         } catch let e as RuntimeError where e.code == .busy {
-            observer.notice("\(run) is driven by another process; left to it")
+            notice("\(run) is driven by another process; left to it")
         } catch {
             if run == root { rootError = error }
-            observer.notice("\(run) stopped with an error: \(error)")
+            notice("\(run) stopped with an error: \(error)")
         }
         running.remove(run)
         if let state = try? await store.state(of: run) { await follow(state) }
@@ -130,12 +152,10 @@ actor FleetScheduler {
     private func follow(_ state: RunState) async {
         if state.isTerminal {
             ended.insert(state.run)
-            if let parent = state.settings.parent?.run, let p = try? await store.state(of: parent) {
-                wakeIfReady(p)
-            }
+            if let parent = state.settings.parent?.run, let p = parked[parent] { wakeIfReady(p) }
             // A coordinator that ended leaves nothing running under it.
             if state.fleet.children.contains(where: { $0.created && $0.outcome == nil }) {
-                await CancelRun.cancelChildren(of: state, by: "nightshift", store: store, notice: observer.notice)
+                await CancelRun.cancelChildren(of: state, by: "nightshift", store: store, notice: notice)
             }
             return
         }
@@ -145,14 +165,18 @@ actor FleetScheduler {
     /// A run parked on its sub-agents: drive those that can go on, wake it if its wait would already end,
     /// and wake it at its deadline.
     func expand(_ state: RunState) async {
+        parked[state.run] = state
         for child in state.fleet.children where child.created && child.outcome == nil {
-            guard let s = try? await store.state(of: child.id) else { continue }
-            if s.isTerminal {
+            // The run index says most of it; a paused child's log says why it paused.
+            guard let summary = try? await store.summary(of: child.id) else { continue }
+            switch summary.status {
+            case .finished, .failed:
                 ended.insert(child.id)
-            } else if s.status == .running {
+            case .running:
                 enqueue(child.id)  // made and never driven, or its process died
-            } else if s.pauseKind == .agents {
-                await expand(s)  // a sub-coordinator: its own children first
+            case .paused:
+                // A sub-coordinator: its own children first.
+                if let s = try? await store.state(of: child.id), s.pauseKind == .agents { await expand(s) }
             }
             // Paused for a person (approval, escalation): it waits for them; the parent waits too.
         }
