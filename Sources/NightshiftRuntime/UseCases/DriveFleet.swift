@@ -28,7 +28,8 @@ public enum DriveFleet {
                 request.models.model = nil
                 request.models.roleModels = []
                 request.by = template.by + " for the fleet of \(root)"
-                seen = RunObserver(event: observer.event, notice: observer.notice)  // the root's wake sets the timeline's start
+                // Only the root's wake sets where the timeline counts from.
+                seen = RunObserver(event: observer.event, notice: observer.notice)
             }
             return try await ResumeRun.resume(request, store: store, observer: seen).reason
         }
