@@ -26,6 +26,20 @@ struct SandboxTests {
     }
 
     /// A read-only path under /tmp (a venv in a checkout under /tmp) is not hidden by the private /tmp.
+    /// A fleet wires several runs at once, each probing bubblewrap: every probe succeeds (they
+    /// once shared one folder, which the first to finish removed under the others).
+    @Test func concurrentProbesAllSucceed() async throws {
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    if case .success = Isolation.detect() { true } else { false }
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results.count == 16 && results.allSatisfy { $0 }, "\(results.filter { !$0 }.count) probes failed")
+    }
+
     @Test func readOnlyPathsUnderTmpStayVisible() async throws {
         let (root, outside) = try makeWorkspace()
         guard case let .bubblewrap(path, _)? = SandboxProbe.isolation else {

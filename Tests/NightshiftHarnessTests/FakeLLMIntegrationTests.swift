@@ -208,3 +208,89 @@ enum FakeLLM {
         throw CLITestError("fakellm did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
     }
 }
+
+extension FakeLLMIntegrationTests {
+    /// A fleet through a real wire format: the coordinator and its sub-agents all talk to fakellm,
+    /// which tells them apart by what their contexts hold. A sub-agent's context is its own task:
+    /// nothing of the coordinator's reaches it (the rule for the coordinator's words never fires there).
+    static let fleetRules = """
+        version: 1
+        rules:
+          - name: judge
+            when: {messages_contain: "You are the judge"}
+            respond:
+              tool_calls:
+                - name: submit_verdict
+                  arguments: {verdict: pass, reasons: []}
+          - name: coordinator-done
+            when: {tool_result_contains: "sub-agents ended"}
+            respond:
+              tool_calls:
+                - name: task_done
+                  arguments: {summary: "both sub-agents reported"}
+          - name: coordinator-wait
+            when: {tool_result_contains: "spawned 2 sub-agent"}
+            respond:
+              tool_calls:
+                - name: wait_agents
+                  arguments: {}
+          - name: coordinator-spawn
+            when: {messages_contain: "coordinate the fleet"}
+            respond:
+              tool_calls:
+                - name: spawn_agents
+                  arguments:
+                    agents:
+                      - {profile: writer, task: {id: a, description: "make file a", checks: ["test -f a.txt"]}, budget: {steps: 4}}
+                      - {profile: writer, task: {id: b, description: "make file b", checks: ["test -f b.txt"]}, budget: {steps: 4}}
+          - name: child-done
+            when: {tool_result_contains: "wrote"}
+            respond:
+              tool_calls:
+                - name: task_done
+                  arguments: {summary: "made the file"}
+          - name: child-a
+            when: {messages_contain: "make file a"}
+            respond:
+              tool_calls:
+                - name: write_file
+                  arguments: {path: a.txt, content: "a"}
+          - name: child-b
+            when: {messages_contain: "make file b"}
+            respond:
+              tool_calls:
+                - name: write_file
+                  arguments: {path: b.txt, content: "b"}
+        """
+
+    @Test func aFleetDrivenByFakeLLM() async throws {
+        let root = tempDir("ns-fakellm-fleet")
+        let (port, server) = try await FakeLLM.serve(rules: Self.fleetRules, in: root)
+        defer { server.kill() }
+        for dir in ["/ws", "/agents"] {
+            try FileManager.default.createDirectory(atPath: root + dir, withIntermediateDirectories: true)
+        }
+        try "description: Writes one file\n".write(
+            toFile: root + "/agents/writer.yaml", atomically: true, encoding: .utf8)
+        try "title: fleet\ntasks:\n  - id: lead\n    description: coordinate the fleet\n    checks:\n      - \"true\"\n"
+            .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        let r = try await nightshift(
+            [
+                "run", "--plan", root + "/plan.yaml", "--workspace", root + "/ws", "--db", root + "/ns.db",
+                "--id", "ff", "--agents", root + "/agents", "--model",
+                "openai-compatible:http://127.0.0.1:\(port)/v1#gpt-4o",
+            ], env: ["NIGHTSHIFT_API_KEY": "not-used"])
+        #expect(
+            r.status == 0,
+            "\(r.stdout)\(r.stderr)\n\((try? String(contentsOfFile: root + "/fakellm.log", encoding: .utf8)) ?? "")")
+        let store = try SQLiteEventStore(path: root + "/ns.db")
+        let state = try await store.state(of: RunID("ff"))
+        #expect(state.status == .finished)
+        #expect(state.fleet.children.map { $0.outcome?.status } == [.finished, .finished])
+        for (c, file) in zip(state.fleet.children, ["a.txt", "b.txt"]) {
+            let child = try await store.state(of: c.id)
+            #expect(FileManager.default.fileExists(atPath: child.workspace + "/" + file))
+            #expect(child.model.hasPrefix("openai-compatible:") && child.spend.modelCalls == 2)
+        }
+    }
+}

@@ -72,7 +72,11 @@ public enum Isolation: Sendable, Equatable {
                 ))
         }
         let probe = Isolation.bubblewrap(path: path, limits: limits)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nightshift-probe-\(getpid())").path
+        // A folder of this probe's own: a process wiring several runs at once (a fleet) probes
+        // concurrently, and one probe removing a shared folder failed the others.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "nightshift-probe-\(getpid())-\(UUID().uuidString)"
+        ).path
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let outcome = ProcessRunner.runBlocking(
