@@ -54,7 +54,12 @@ extension RunDriver {
                 guard next < children.count else { return }
                 let (i, id) = (next, children[next])
                 next += 1
-                group.addTask { (i, (try? await store.state(of: id))?.childOutcome) }
+                group.addTask {
+                    // The run index first: only a child that ended has its log read.
+                    guard let s = try? await store.summary(of: id), s.status == .finished || s.status == .failed
+                    else { return (i, nil) }
+                    return (i, (try? await store.state(of: id))?.childOutcome)
+                }
             }
             for _ in 0..<Self.makeAtOnce { start() }
             for await (i, outcome) in group {

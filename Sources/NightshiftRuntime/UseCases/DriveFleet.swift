@@ -80,6 +80,9 @@ actor FleetScheduler {
     /// Parked parents as last read (their waits), so a child's end is checked against its parent
     /// without reading the parent's log again; forgotten when the parent is driven.
     private var parked: [RunID: RunState] = [:]
+    /// Each sub-agent's parent, and the runs that ever waited for sub-agents of their own.
+    private var parentOf: [RunID: RunID] = [:]
+    private var everParked: Set<RunID> = []
     private var waiters: [CheckedContinuation<RunID?, Never>] = []
 
     init(
@@ -144,7 +147,16 @@ actor FleetScheduler {
             notice("\(run) stopped with an error: \(error)")
         }
         running.remove(run)
-        if let state = try? await store.state(of: run) { await follow(state) }
+        // A sub-agent that ended and never spawned is settled from the run index alone: at the end of
+        // a wide fleet, hundreds end at once, and reading each one's log here slowed the fan-in.
+        if let parent = parentOf[run], !everParked.contains(run),
+            let s = try? await store.summary(of: run), s.status == .finished || s.status == .failed
+        {
+            ended.insert(run)
+            if let p = parked[parent] { wakeIfReady(p) }
+        } else if let state = try? await store.state(of: run) {
+            await follow(state)
+        }
         if again.remove(run) != nil { enqueue(run) }
         settle()
     }
@@ -167,7 +179,10 @@ actor FleetScheduler {
     /// and wake it at its deadline.
     func expand(_ state: RunState) async {
         parked[state.run] = state
+        everParked.insert(state.run)
+        for child in state.fleet.children { parentOf[child.id] = state.run }
         for child in state.fleet.children where child.created && child.outcome == nil {
+            if running.contains(child.id) || queued.contains(child.id) || ended.contains(child.id) { continue }
             // The run index says most of it; a paused child's log says why it paused.
             guard let summary = try? await store.summary(of: child.id) else { continue }
             switch summary.status {
