@@ -38,6 +38,12 @@ public struct Harness: Sendable {
         children: (any ChildRunMaker)? = nil
     ) {
         self.children = children
+        let profiles = children?.profiles
+        let fleet = profiles.map { [ToolSpec.spawnAgents(offering: $0), .waitAgents] } ?? []
+        let core = [ToolSpec.note, ToolSpec.escalate] + fleet
+        let offered = tools.specs + core.filter { core in !tools.specs.contains { $0.name == core.name } }
+        self.offered = offered
+        self.catalog = ToolCatalog(offered, profiles: profiles)
         self.store = store
         self.model = model
         self.tools = tools
@@ -83,14 +89,12 @@ public struct Harness: Sendable {
     public func wake(_ run: RunID) async throws -> RunState { try await store.state(of: run) }
 
     /// The tools every model call is offered: the runner's, plus `note` and `escalate` (decided in
-    /// the core), unless the runner has its own tool of that name.
-    var offered: [ToolSpec] {
-        let core = [ToolSpec.note, ToolSpec.escalate] + (children == nil ? [] : [ToolSpec.spawnAgents, .waitAgents])
-        return tools.specs + core.filter { core in !tools.specs.contains { $0.name == core.name } }
-    }
+    /// the core) and, where sub-agents can be made, `spawn_agents` and `wait_agents`, unless the
+    /// runner has its own tool of that name. Worked out once: every model call is handed them.
+    let offered: [ToolSpec]
 
     /// The catalog decisions are made against: the offered tools, and the profiles children may be spawned as.
-    var catalog: ToolCatalog { ToolCatalog(offered, profiles: children?.profiles) }
+    let catalog: ToolCatalog
 
     /// Drives a run until it finishes, fails, pauses or waits (see ``RunDriver``).
     /// - Parameter resumedBy: when waking a run another process left, who is resuming it; recorded

@@ -1,7 +1,11 @@
 import Foundation
+import NightshiftConfig
 import NightshiftCore
 import NightshiftHands
+import NightshiftHarness
+import NightshiftModels
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
@@ -298,5 +302,45 @@ import Glibc
             #expect(events.filter { if case .runCreated = $0 { true } else { false } }.count == 1)
         }
         #expect(state.ownSpent.steps + state.fleet.settled.steps <= 60)
+    }
+}
+
+extension FleetRunTests {
+    struct Profiles: ChildRunMaker {
+        var profiles: [SpawnableProfile] {
+            [
+                SpawnableProfile(name: "worker", description: "Writes one file", version: "v", budget: nil),
+                SpawnableProfile(
+                    name: "reviewer", description: "Reviews diffs for security problems", version: "v", budget: nil),
+            ]
+        }
+        func make(_ child: ChildToMake) async throws -> String { "/nowhere" }
+    }
+
+    /// The coordinator is told which profiles it may spawn and what each is for, in the
+    /// `spawn_agents` tool it is offered; a run that cannot make sub-agents is offered neither tool.
+    @Test func theCoordinatorIsOfferedTheProfilesWithWhatEachIsFor() async throws {
+        for maker in [Profiles() as (any ChildRunMaker)?, nil] {
+            let log = RequestLog()
+            let scenario = try ScenarioFile.parse("tasks:\n  t:\n    - done: nothing to do\n", file: "s.yaml")
+            let harness = Harness(
+                store: InMemoryEventStore(), model: RecordingModel(inner: ScriptedModel(scenario: scenario), log: log),
+                tools: InMemoryToolRunner([]), checks: InMemoryCheckRunner(), children: maker)
+            let plan = Plan(title: "t", tasks: [PlanTask(id: TaskID("t"), description: "d", checks: [])])
+            try await harness.create(RunID("o"), title: "t", plan: plan, workspace: "/w", settings: RunSettings())
+            _ = try await harness.drive(RunID("o"))
+            let tools = try #require(await log.requests.first).tools
+            let spawn = tools.first { $0.name == "spawn_agents" }
+            if maker == nil {
+                #expect(spawn == nil && !tools.contains { $0.name == "wait_agents" })
+            } else {
+                #expect(
+                    spawn?.description.hasSuffix(
+                        "Profiles:\n- reviewer: Reviews diffs for security problems\n- worker: Writes one file")
+                        == true,
+                    "\(spawn?.description ?? "not offered")")
+                #expect(tools.contains { $0.name == "wait_agents" })
+            }
+        }
     }
 }

@@ -25,6 +25,17 @@ extension ToolSpec {
     )
 }
 
+extension ToolSpec {
+    /// `spawn_agents` as offered to a run: its description names the profiles it may spawn and
+    /// what each is for, so the coordinator can choose.
+    public static func spawnAgents(offering profiles: [SpawnableProfile]) -> ToolSpec {
+        var spec = spawnAgents
+        let list = profiles.sorted { $0.name < $1.name }.map { "- \($0.name): \($0.description)" }
+        spec.description += "\nProfiles:\n" + list.joined(separator: "\n")
+        return spec
+    }
+}
+
 /// What `spawn_agents` asks for, read purely from its arguments.
 struct SpawnRequest: Equatable {
     struct Item: Equatable {
