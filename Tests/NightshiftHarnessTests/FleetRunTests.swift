@@ -344,3 +344,47 @@ extension FleetRunTests {
         }
     }
 }
+
+extension FleetRunTests {
+    /// A sub-agent that is itself a coordinator: the root spawns a lead, the lead spawns two
+    /// workers. Each report goes to the run that spawned it, and `status` shows the tree.
+    @Test func aSubAgentCanCoordinateItsOwnSubAgents() async throws {
+        let p = try Project(children: 2, steps: 5)
+        // The lead: spawns the two workers of the project's scenario, waits, and is done.
+        let coord = try String(contentsOfFile: p.root + "/coord.yaml", encoding: .utf8)
+        try coord.replacingOccurrences(of: "coordinate:", with: "lead:").write(
+            toFile: p.root + "/lead.yaml", atomically: true, encoding: .utf8)
+        try "description: Splits its task among workers\nmodel: scripted:../lead.yaml\n".write(
+            toFile: p.root + "/agents/lead.yaml", atomically: true, encoding: .utf8)
+        try """
+        tasks:
+          coordinate:
+            - tools:
+                - spawn_agents: {agents: [{profile: lead, task: {id: lead, description: "lead the work", checks: ["test -f summary.txt"]}, budget: {steps: 30}}]}
+            - tools:
+                - wait_agents: {}
+            - tools:
+                - write_file: {path: summary.txt, content: "done"}
+              done: the lead reported
+        judge:
+          coordinate:
+            - tools:
+                - submit_verdict: {verdict: pass, reasons: []}
+        """.write(toFile: p.root + "/coord.yaml", atomically: true, encoding: .utf8)
+        let r = try await nightshift(p.run("n"), cwd: p.root)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let store = try SQLiteEventStore(path: p.db)
+        let root = try await store.state(of: RunID("n"))
+        let lead = try await store.state(of: RunID("n.m1.1.1"))
+        #expect(root.status == .finished && lead.status == .finished && lead.depth == 1)
+        // The workers' ends are in the lead's log, the lead's in the root's.
+        #expect(root.fleet.children.map(\.id.rawValue) == ["n.m1.1.1"])
+        #expect(lead.fleet.children.map(\.id.rawValue) == ["n.m1.1.1.m1.1.1", "n.m1.1.1.m1.1.2"])
+        #expect(lead.fleet.children.allSatisfy { $0.outcome?.status == .finished })
+        let worker = try await store.state(of: RunID("n.m1.1.1.m1.1.1"))
+        #expect(worker.settings.parent?.run == RunID("n.m1.1.1") && worker.depth == 2)
+        for run in try await store.runs() { #expect(try await store.verify(run.id).ok) }
+        let status = try await nightshift(["status", "n", "--db", p.db])
+        #expect(status.stdout.contains("  n.m1.1.1.m1.1.2"), "\(status.stdout)")  // indented under its lead
+    }
+}
