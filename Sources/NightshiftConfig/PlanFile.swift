@@ -31,6 +31,7 @@ public enum PlanFile {
             try top.first(where: { $0.key == "title" }).map { e throws(FileError) in try r.string(e.value, "title") }
             ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         var tasks: [PlanTask] = []
+        var afterNodes: [TaskID: Node] = [:]
         let items = try r.sequence(tasksNode, "'tasks'")
         guard !items.isEmpty else { throw r.fail(tasksNode, "'tasks' is empty: a plan needs at least one task") }
         guard items.count <= Plan.maxTasks else {
@@ -40,7 +41,7 @@ public enum PlanFile {
         for (n, item) in items.enumerated() {
             let what = "task \(n + 1)"
             let fields = try r.mapping(item, what)
-            try r.checkKeys(fields, allowed: ["id", "description", "checks", "rubric"], in: what)
+            try r.checkKeys(fields, allowed: ["id", "description", "checks", "rubric", "after"], in: what)
             guard let idNode = fields.first(where: { $0.key == "id" })?.value else {
                 throw r.fail(item, "\(what) has no 'id'")
             }
@@ -79,10 +80,24 @@ public enum PlanFile {
                     try r.string(n, "a rubric item of task '\(id)'")
                 }
             }
+            var after: [TaskID]?
+            if let afterNode = fields.first(where: { $0.key == "after" })?.value {
+                let list = try r.sequence(afterNode, "task '\(id)' after").map { n throws(FileError) in
+                    TaskID(try r.string(n, "a task id in task '\(id)' after"))
+                }
+                afterNodes[TaskID(id)] = afterNode
+                after = list.isEmpty ? nil : list
+            }
             tasks.append(
                 PlanTask(
                     id: TaskID(id), description: description, checks: checks,
-                    rubric: (rubric?.isEmpty ?? true) ? nil : rubric))
+                    rubric: (rubric?.isEmpty ?? true) ? nil : rubric, after: after))
+        }
+        // Dependencies are checked once every id is known (a task may come after a later one).
+        let plan = Plan(title: title, tasks: tasks)
+        if let problem = plan.dependencyProblem {
+            let culprit = tasks.first { problem.hasPrefix("task \($0.id)") }
+            throw r.fail(culprit.flatMap { afterNodes[$0.id] } ?? tasksNode, problem)
         }
         let initScript = try top.first(where: { $0.key == "init" }).map { e throws(FileError) in
             try r.string(e.value, "init")

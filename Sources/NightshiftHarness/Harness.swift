@@ -38,7 +38,8 @@ public struct Harness: Sendable {
         children: (any ChildRunMaker)? = nil
     ) {
         self.children = children
-        let profiles = children?.profiles
+        // A maker with no profiles makes only a coding fleet's workers: nothing to spawn.
+        let profiles = (children?.profiles).flatMap { $0.isEmpty ? nil : $0 }
         let fleet = profiles.map { [ToolSpec.spawnAgents(offering: $0), .waitAgents] } ?? []
         let core = [ToolSpec.note, ToolSpec.escalate] + fleet
         let offered = tools.specs + core.filter { core in !tools.specs.contains { $0.name == core.name } }

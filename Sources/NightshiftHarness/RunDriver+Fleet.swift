@@ -76,6 +76,86 @@ extension RunDriver {
         try record(events)
     }
 
+    /// The merge queue's merge (its `merge_started` is committed): merge the worker's branch in a
+    /// scratch worktree, run the ratchet's checks there, and only when all pass advance the run's
+    /// branch, by compare-and-swap. After a crash this runs again: a merge that was already made
+    /// is found (the worker's tip is in the branch) and recorded, never made a second time.
+    mutating func merge(_ work: MergeWork) async throws {
+        guard try await beforeEffect() else { return }
+        guard let vcs = harness.vcs else {
+            try record([
+                .runPaused(reason: "this process cannot merge: it has no version control for the run", kind: .workspace)
+            ])
+            return
+        }
+        let workspace = committed.workspace
+        let prepared: MergePrepared
+        do {
+            prepared = try await vcs.prepareMerge(branch: work.branch, workspace: workspace, message: work.message)
+        } catch {
+            try record([
+                .runPaused(reason: "the merge of \(work.child) failed: \(error); resume to try again", kind: .workspace)
+            ])
+            return
+        }
+        switch prepared {
+        case let .alreadyMerged(head):
+            // Merged before a crash: the checkout may not have followed the branch yet.
+            _ = try? await vcs.advance(workspace: workspace, from: head, to: head)
+            try record([.workMerged(task: work.task, child: work.child, commit: head)])
+        case let .rejected(why):
+            try record([
+                .workRejected(
+                    task: work.task, child: work.child,
+                    feedback: Payload(
+                        "The work on task \(work.task) (branch \(work.branch)) could not be merged into the work merged "
+                            + "since it started:\n" + why))
+            ])
+        case let .ready(scratch, base, merged):
+            var failed: [(Check, CheckResult)] = []
+            for check in work.checks {
+                let result = await harness.checks.run(check, workspace: scratch)
+                if result.exitCode != check.expectExit { failed.append((check, result)) }
+            }
+            if !failed.isEmpty {
+                await vcs.discardMerge(scratch: scratch, workspace: workspace)
+                var text =
+                    "The work on task \(work.task) (branch \(work.branch)) merged cleanly, but the merged tree failed "
+                    + "\(failed.count) of \(work.checks.count) checks (its own, or ones that passed before):\n"
+                for (c, r) in failed {
+                    text +=
+                        "\n$ \(c.command)\nexit \(r.exitCode) (expected \(c.expectExit))\n\(r.output.suffix(1500))\n"
+                }
+                try record([.workRejected(task: work.task, child: work.child, feedback: Payload(text))])
+            } else {
+                let moved: Bool
+                do { moved = try await vcs.advance(workspace: workspace, from: base, to: merged) } catch {
+                    await vcs.discardMerge(scratch: scratch, workspace: workspace)
+                    try record([
+                        .runPaused(
+                            reason:
+                                "advancing the branch to the merge of \(work.child) failed: \(error); resume to try again",
+                            kind: .workspace)
+                    ])
+                    return
+                }
+                await vcs.discardMerge(scratch: scratch, workspace: workspace)
+                guard moved else {
+                    // Only this run moves its branch; someone else did: a person must look.
+                    try record([
+                        .runPaused(
+                            reason: "the run's branch moved while \(work.child) was being merged (someone else "
+                                + "committed to it); resume to merge again onto it",
+                            kind: .workspace)
+                    ])
+                    return
+                }
+                try record([.workMerged(task: work.task, child: work.child, commit: merged)])
+            }
+        }
+        try await commit()
+    }
+
     /// Children made, or their logs read, at once (worktrees of one repository are made by git
     /// under its lock anyway; reads beyond the cores only queue).
     static let makeAtOnce = 8

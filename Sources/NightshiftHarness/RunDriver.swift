@@ -62,6 +62,7 @@ struct RunDriver {
                 try await runChecks(task, attempt: attempt, from: from, list)
             case let .createChildren(children): try await createChildren(children)
             case let .pollChildren(call, children): try await pollChildren(call, children)
+            case let .mergeWork(work): try await merge(work)
             }
         }
     }

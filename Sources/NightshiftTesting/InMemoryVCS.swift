@@ -11,16 +11,43 @@ public final class InMemoryVCS: WorkspaceVCS, Sendable {
         var committed: [String: String] = [:]
         var current: [String: String] = [:]
         var commits: [String] = []
+        /// The branch checked out here, when it has one (merges go by branch name).
+        var branch: String?
+        /// The files where the branch started, and how many commits it had then (the merge base).
+        var base: [String: String] = [:]
+        var forkedAt = 1
+        /// Tips of other branches merged into this one ("branch@commits").
+        var merged: Set<String> = []
+    }
+    private struct Scratch {
+        var workspace: String
+        var files: [String: String]
+        var tip: String
     }
     private let repositories = Mutex<[String: Repository]>([:])
+    private let scratches = Mutex<[String: Scratch]>([:])
 
     public init() {}
 
-    /// Makes `workspace` a repository with `files` as its first commit.
-    public func initialise(_ workspace: String, files: [String: String] = [:]) {
+    /// Makes `workspace` a repository with `files` as its first commit, on `branch`.
+    public func initialise(_ workspace: String, files: [String: String] = [:], branch: String? = nil) {
         repositories.withLock {
-            $0[workspace] = Repository(committed: files, current: files, commits: ["c0"])
+            $0[workspace] = Repository(committed: files, current: files, commits: ["c0"], branch: branch, base: files)
         }
+    }
+
+    /// Makes `workspace` a worktree on a new `branch` started from `parent`'s last commit (a worker's).
+    public func provision(_ workspace: String, branch: String, from parent: String) {
+        repositories.withLock { all in
+            let p = all[parent] ?? Repository()
+            all[workspace] = Repository(
+                committed: p.committed, current: p.committed, commits: ["c0"], branch: branch, base: p.committed)
+        }
+    }
+
+    /// The files `workspace` has committed.
+    public func committedFiles(_ workspace: String) -> [String: String] {
+        repositories.withLock { $0[workspace]?.committed ?? [:] }
     }
 
     /// The agent's change: `path` now holds `content` (nil deletes it).
@@ -71,5 +98,53 @@ public final class InMemoryVCS: WorkspaceVCS, Sendable {
             guard !changed.isEmpty else { return "no uncommitted changes" }
             return changed.map { " \($0.path) | changed\n" }.joined()
         }
+    }
+
+    // MARK: - The merge queue: a three-way merge by whole files
+
+    public func prepareMerge(branch: String, workspace: String, message: String) async throws -> MergePrepared {
+        let result: MergePrepared = repositories.withLock { all in
+            guard let target = all[workspace] else { return .rejected("not a repository") }
+            guard let source = all.values.first(where: { $0.branch == branch }) else {
+                return .rejected("the branch \(branch) does not exist")
+            }
+            let tip = "\(branch)@\(source.commits.count)"
+            let head = target.commits.last ?? "c0"
+            if source.commits.count == source.forkedAt || target.merged.contains(tip) {
+                return .alreadyMerged(head: head)
+            }
+            var files = target.committed
+            var conflicts: [String] = []
+            for path in Set(source.committed.keys).union(source.base.keys).sorted() {
+                let (base, ours, theirs) = (source.base[path], target.committed[path], source.committed[path])
+                if theirs == base || theirs == ours { continue }
+                if ours == base { files[path] = theirs } else { conflicts.append(path) }
+            }
+            if !conflicts.isEmpty { return .rejected("conflicting files: " + conflicts.joined(separator: ", ")) }
+            let scratch = workspace + ".merge"
+            scratches.withLock { $0[scratch] = Scratch(workspace: workspace, files: files, tip: tip) }
+            return .ready(scratch: scratch, base: head, merged: "m-" + tip)
+        }
+        return result
+    }
+
+    public func advance(workspace: String, from base: String, to merged: String) async throws -> Bool {
+        let pending = scratches.withLock { $0.values.first { "m-" + $0.tip == merged && $0.workspace == workspace } }
+        return repositories.withLock { all in
+            guard var target = all[workspace], target.commits.last == base else { return false }
+            if merged == base { return true }
+            guard let pending else { return false }
+            let views = target.current.filter { Self.views.contains($0.key) }
+            target.committed = pending.files
+            target.current = pending.files.merging(views) { _, view in view }
+            target.commits.append(merged)
+            target.merged.insert(pending.tip)
+            all[workspace] = target
+            return true
+        }
+    }
+
+    public func discardMerge(scratch: String, workspace: String) async {
+        scratches.withLock { $0[scratch] = nil }
     }
 }

@@ -269,6 +269,30 @@ import Testing
                 spent: Spent(tokens: 9, costPicoUSD: 8, toolCalls: 7, steps: 6))),
         .childEnded(
             child: RunID("y"), outcome: ChildOutcome(status: .cancelled, summary: "", branch: nil, spent: Spent())),
+        // Added with coding fleets: a fleet's settings, a task with dependencies, dispatch and the merge queue.
+        .runCreated(
+            title: "fleet", workspace: "/w/f", model: "m",
+            settings: {
+                var s = RunSettings(worktreeOf: "/repo")
+                s.workers = 3
+                return s
+            }()),
+        .planSet(
+            plan: Plan(
+                title: "deps",
+                tasks: [
+                    PlanTask(id: TaskID("a"), description: "first", checks: [Check(command: "test -f a")]),
+                    PlanTask(
+                        id: TaskID("b"), description: tricky, checks: [Check(command: "test -f b")],
+                        after: [TaskID("a")]),
+                ])),
+        .taskDispatched(
+            task: TaskID("b"), attempt: 2, child: RunID("root.w4"),
+            spec: PlanTask(id: TaskID("b"), description: tricky, checks: [Check(command: "test -f b")]),
+            budget: Budget(steps: 40)),
+        .mergeStarted(task: TaskID("b"), child: RunID("root.w4"), branch: "nightshift/root.w4"),
+        .workMerged(task: TaskID("b"), child: RunID("root.w4"), commit: "0123456789abcdef"),
+        .workRejected(task: TaskID("b"), child: RunID("root.w4"), feedback: big),
     ]
 
     @Test(arguments: events.indices)

@@ -166,6 +166,9 @@ import Testing
         try f.write("PROGRESS.md", "# progress\n")
         #expect(await f.vcs.diffSummary(workspace: f.workspace) == "no uncommitted changes")
         #expect(await f.vcs.diff(workspace: f.workspace)?.contains("PROGRESS.md") == false)
+        // Nor committed: two workers' branches would otherwise conflict over them at every merge.
+        let commit = await f.vcs.commit(workspace: f.workspace, message: "views only")
+        #expect(commit.commit == nil && commit.detail == "nothing to commit", "\(commit)")
     }
 
     @Test func aWorkspaceThatIsNoRepositoryHasNoDiffAndNoCommit() async throws {
@@ -175,5 +178,130 @@ import Testing
             #expect(await vcs.diff(workspace: ws) == nil)
             #expect(await vcs.commit(workspace: ws, message: "m").commit == nil)
         }
+    }
+}
+
+/// The merge queue's half of the version-control port, against real git and the twin: a
+/// worker's branch merges into the run's branch once, a conflict changes nothing, and the branch
+/// moves only from the commit the merge was made on.
+@Suite struct MergeQueueConformanceTests {
+    enum Kind: String, CaseIterable { case git, twin }
+
+    /// A run's workspace on its branch, and a worker's worktree on a branch started from it.
+    struct Fixture {
+        var vcs: any WorkspaceVCS
+        var parent: String
+        var worker: String
+        var branch: String
+        var write: (String, String, String) throws -> Void
+        var files: (String) -> [String: String]
+    }
+
+    func make(_ kind: Kind) async throws -> Fixture {
+        switch kind {
+        case .git:
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("ns-merge-\(UUID().uuidString)")
+                .path
+            let repo = root + "/repo"
+            try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+            try "# project\n".write(toFile: repo + "/README.md", atomically: true, encoding: .utf8)
+            let vcsTests = WorkspaceVCSConformanceTests()
+            for args in [["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "init"]] {
+                try vcsTests.hostGit(args, in: repo)
+            }
+            let parent = try await GitWorkspace.provision(
+                repository: repo, run: RunID("P"), worktreesRoot: root + "/worktrees")
+            let worker = try await GitWorkspace.provision(
+                repository: repo, run: RunID("P.w1"), worktreesRoot: root + "/worktrees", from: parent.branch)
+            return Fixture(
+                vcs: GitWorkspace(trust: .worktree), parent: parent.path, worker: worker.path, branch: worker.branch,
+                write: { ws, path, text in try text.write(toFile: ws + "/" + path, atomically: true, encoding: .utf8) },
+                files: { ws in
+                    var out: [String: String] = [:]
+                    for name in (try? FileManager.default.contentsOfDirectory(atPath: ws)) ?? [] where name != ".git" {
+                        out[name] = try? String(contentsOfFile: ws + "/" + name, encoding: .utf8)
+                    }
+                    return out
+                })
+        case .twin:
+            let vcs = InMemoryVCS()
+            vcs.initialise("/p", files: ["README.md": "# project\n"], branch: "nightshift/P")
+            vcs.provision("/p.w1", branch: "nightshift/P.w1", from: "/p")
+            return Fixture(
+                vcs: vcs, parent: "/p", worker: "/p.w1", branch: "nightshift/P.w1",
+                write: { ws, path, text in vcs.write(ws, path, text) }, files: { vcs.committedFiles($0) })
+        }
+    }
+
+    func commit(_ f: Fixture, _ ws: String, _ path: String, _ text: String) async throws {
+        try f.write(ws, path, text)
+        #expect(await f.vcs.commit(workspace: ws, message: "edit \(path)").commit != nil)
+    }
+
+    @Test(arguments: Kind.allCases) func aWorkersBranchMergesOnceAndTheCheckoutFollows(_ kind: Kind) async throws {
+        let f = try await make(kind)
+        try await commit(f, f.worker, "a.txt", "from the worker\n")
+        try await commit(f, f.parent, "b.txt", "merged meanwhile\n")
+        let prepared = try await f.vcs.prepareMerge(branch: f.branch, workspace: f.parent, message: "merge")
+        guard case let .ready(scratch, base, merged) = prepared else {
+            Issue.record("expected a merge ready for its checks, got \(prepared)")
+            return
+        }
+        if kind == .git {
+            // The merged tree is checked out in the scratch worktree; the run's checkout is untouched.
+            #expect(FileManager.default.fileExists(atPath: scratch + "/a.txt"))
+            #expect(!FileManager.default.fileExists(atPath: f.parent + "/a.txt"))
+        }
+        #expect(try await f.vcs.advance(workspace: f.parent, from: base, to: merged))
+        await f.vcs.discardMerge(scratch: scratch, workspace: f.parent)
+        #expect(f.files(f.parent)["a.txt"] == "from the worker\n")
+        #expect(f.files(f.parent)["b.txt"] == "merged meanwhile\n")
+        #expect(await f.vcs.diffSummary(workspace: f.parent) == "no uncommitted changes")
+        if kind == .git { #expect(!FileManager.default.fileExists(atPath: scratch)) }
+        // Asked again (a crash after the branch moved): found merged, at the same commit.
+        #expect(
+            try await f.vcs.prepareMerge(branch: f.branch, workspace: f.parent, message: "merge")
+                == .alreadyMerged(head: merged))
+    }
+
+    @Test(arguments: Kind.allCases) func aConflictIsRejectedNamingTheFileAndChangesNothing(_ kind: Kind) async throws {
+        let f = try await make(kind)
+        try await commit(f, f.worker, "README.md", "# the worker's title\n")
+        try await commit(f, f.parent, "README.md", "# another worker's title\n")
+        let prepared = try await f.vcs.prepareMerge(branch: f.branch, workspace: f.parent, message: "merge")
+        guard case let .rejected(why) = prepared else {
+            Issue.record("expected a conflict, got \(prepared)")
+            return
+        }
+        #expect(why.contains("README.md"), "\(why)")
+        #expect(f.files(f.parent)["README.md"] == "# another worker's title\n")
+        #expect(await f.vcs.diffSummary(workspace: f.parent) == "no uncommitted changes")
+        if kind == .git { #expect(!FileManager.default.fileExists(atPath: f.parent + ".merge")) }
+    }
+
+    @Test(arguments: Kind.allCases) func theBranchMovesOnlyFromTheCommitTheMergeWasMadeOn(_ kind: Kind) async throws {
+        let f = try await make(kind)
+        try await commit(f, f.worker, "a.txt", "from the worker\n")
+        let prepared = try await f.vcs.prepareMerge(branch: f.branch, workspace: f.parent, message: "merge")
+        guard case let .ready(scratch, base, merged) = prepared else {
+            Issue.record("expected a merge ready for its checks, got \(prepared)")
+            return
+        }
+        try await commit(f, f.parent, "c.txt", "someone else moved the branch\n")
+        #expect(try await f.vcs.advance(workspace: f.parent, from: base, to: merged) == false)
+        await f.vcs.discardMerge(scratch: scratch, workspace: f.parent)
+        #expect(f.files(f.parent)["a.txt"] == nil)
+    }
+
+    @Test(arguments: Kind.allCases) func aWorkerThatCommittedNothingIsAlreadyMerged(_ kind: Kind) async throws {
+        let f = try await make(kind)
+        let prepared = try await f.vcs.prepareMerge(branch: f.branch, workspace: f.parent, message: "merge")
+        guard case .alreadyMerged = prepared else {
+            Issue.record("expected nothing to merge, got \(prepared)")
+            return
+        }
+        #expect(
+            try await f.vcs.prepareMerge(branch: "nightshift/none", workspace: f.parent, message: "m")
+                == .rejected("the branch nightshift/none does not exist"))
     }
 }

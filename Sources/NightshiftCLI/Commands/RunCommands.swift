@@ -87,6 +87,15 @@ struct RunCommand: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp(
             """
+            A coding fleet: hand the plan's tasks (in the order their 'after' lists allow) to up to N worker \
+            sub-agents at once, each in its own worktree from the run's branch; merge each finished worker's branch \
+            one at a time, re-running every check that passed before on the merged tree; send a conflict or a \
+            failing check back as rework. Needs a git repository.
+            """, valueName: "N"))
+    var workers: Int?
+    @Option(
+        help: ArgumentHelp(
+            """
             MCP servers whose tools the model may use (YAML: servers: [{name, command, args, env, read_only, timeout_seconds}]). \
             They run in the sandbox; their tools are offered as mcp__NAME__TOOL. Recorded in the run, so resume restarts them.
             """, valueName: "FILE"))
@@ -134,6 +143,8 @@ struct RunCommand: AsyncParsableCommand {
         given.resetAt = resetAt ?? max(given.resetAt, (compactAt ?? 0) + 0.01)
         given.maxAttempts = maxAttempts ?? 1
         given.maxTurns = maxTurns ?? 1
+        given.workers = workers
+        given.useWorktree = !noWorktree
         if let problem = given.problem { throw ValidationError(problem) }
     }
 
@@ -198,7 +209,9 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         r.agentsFolder = settings.agentsFolder
-        r.fleetConcurrency = fleet.concurrency
+        r.workers = workers
+        // The workers are driven in this process unless told otherwise: room for all of them.
+        r.fleetConcurrency = fleet.concurrency == 0 ? 0 : max(fleet.concurrency, workers ?? 0)
         r.store = settings.store
         r.store.lockTimeoutSeconds = store.lockTimeout
         r.models = settings.models

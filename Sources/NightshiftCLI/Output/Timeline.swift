@@ -122,6 +122,14 @@ enum Timeline {
         case let .childEnded(child, outcome):
             return "  ⇠ sub-agent \(child) \(outcome.status): \(short(outcome.summary, 80)) "
                 + "(\(outcome.spent.steps) steps, \(Money.format(outcome.spent.costPicoUSD)))"
+        case let .taskDispatched(task, attempt, child, _, budget):
+            return "▶ task \(task) attempt \(attempt) handed to worker \(child), holding \(BudgetText.describe(budget))"
+        case let .mergeStarted(task, child, branch):
+            return "  ⇄ merging \(branch) (task \(task), worker \(child)) into the run's branch"
+        case let .workMerged(task, _, commit):
+            return "✓ task \(task) merged at \(commit.prefix(12)); the merged tree passed the ratchet"
+        case let .workRejected(task, child, feedback):
+            return "  ✗ work of \(child) on task \(task) sent back: \(short(feedback.text, 90))"
         }
     }
 }

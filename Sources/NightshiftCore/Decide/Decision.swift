@@ -29,6 +29,9 @@ public enum Decision: Sendable, Equatable {
     case createChildren([RunState.Fleet.Child])
     /// Look at the pending wait's open children: each that ended is a `child_ended`, then `children_polled`.
     case pollChildren(call: CallID, children: [RunID])
+    /// The merge queue's one merge (``MergeWork``), its `merge_started` already in the log: it ends
+    /// as `work_merged` or `work_rejected`. Safe to repeat: a merge already made is found, not made again.
+    case mergeWork(MergeWork)
     case stop(StopReason)
 }
 

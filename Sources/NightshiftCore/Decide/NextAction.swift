@@ -48,7 +48,11 @@ extension RunState {
                     if !missing.isEmpty { return .runBaseline(missing) }
                 }
             }
-            if let next = tasks.firstIndex(where: { $0.status == .pending }) {
+            if settings.workers != nil, let step = fleetStep() { return step }
+            if let (task, on) = blockedByDependency() {
+                return .emit([.taskBlocked(task: task, reason: "it comes after task \(on), which is blocked")])
+            }
+            if let next = tasks.indices.first(where: isReady) {
                 return .emit([.taskStarted(task: tasks[next].id, attempt: 1)])
             }
             let done = tasks.filter { $0.status == .done }.count

@@ -7,10 +7,10 @@ public enum RoleTools {
         name: "submit_plan",
         description:
             "Submit the plan: ordered tasks, each with acceptance checks (shell commands and the exit status they must return, "
-            + "run by the harness), optional rubric items for the judge, and an optional init script that prepares the workspace.",
+            + "run by the harness), optional rubric items for the judge, optional 'after' (ids of tasks that must be done first), and an optional init script that prepares the workspace.",
         idempotent: true,
         parametersSchema:
-            #"{"type":"object","properties":{"title":{"type":"string"},"init":{"type":"string"},"guards":{"type":"array","items":{"type":"string"}},"tasks":{"type":"array","items":{"type":"object","properties":{"id":{"type":"string"},"description":{"type":"string"},"checks":{"type":"array","items":{"type":"object","properties":{"command":{"type":"string"},"expect_exit":{"type":"integer"},"guard":{"type":"boolean"}},"required":["command"]}},"rubric":{"type":"array","items":{"type":"string"}}},"required":["id","description","checks"]}}},"required":["title","tasks"]}"#
+            #"{"type":"object","properties":{"title":{"type":"string"},"init":{"type":"string"},"guards":{"type":"array","items":{"type":"string"}},"tasks":{"type":"array","items":{"type":"object","properties":{"id":{"type":"string"},"description":{"type":"string"},"checks":{"type":"array","items":{"type":"object","properties":{"command":{"type":"string"},"expect_exit":{"type":"integer"},"guard":{"type":"boolean"}},"required":["command"]}},"rubric":{"type":"array","items":{"type":"string"}},"after":{"type":"array","items":{"type":"string"}}},"required":["id","description","checks"]}}},"required":["title","tasks"]}"#
     )
     public static let submitVerdict = ToolSpec(
         name: "submit_verdict",
@@ -118,10 +118,23 @@ public enum RoleTools {
         let rubric = (t["rubric"] as? [Any])?.compactMap { $0 as? String }.filter { !$0.isEmpty }.prefix(20).map {
             String($0.prefix(1000))
         }
+        // Ids of tasks that must be done first; which exist is checked with the whole plan.
+        var after: [TaskID] = []
+        if let raw = t["after"] {
+            guard let list = raw as? [Any], list.count <= Plan.maxTasks else {
+                return .failure(RoleError("task \(id): 'after' must be a list of task ids"))
+            }
+            for d in list {
+                guard let s = d as? String, !s.isEmpty else {
+                    return .failure(RoleError("task \(id): 'after' must be a list of task ids"))
+                }
+                if !after.contains(TaskID(s)) { after.append(TaskID(s)) }
+            }
+        }
         return .success(
             PlanTask(
                 id: TaskID(id), description: description, checks: checks,
-                rubric: (rubric?.isEmpty ?? true) ? nil : rubric))
+                rubric: (rubric?.isEmpty ?? true) ? nil : rubric, after: after.isEmpty ? nil : after))
     }
 
     /// One acceptance check as the planner (or a coordinator) writes it: a command, or

@@ -156,6 +156,10 @@ struct CanonicalWriter {
             }
             raw("]")
         }
+        if let workers = s.workers {
+            key("workers")
+            int(workers)
+        }
         if let repository = s.worktreeOf {
             key("worktreeOf")
             string(repository)
@@ -220,7 +224,13 @@ struct CanonicalWriter {
         for (n, t) in p.tasks.enumerated() {
             if n > 0 { raw(",") }
             raw("{")
-            key("checks", first: true)
+            if let after = t.after {
+                key("after", first: true)
+                strings(after.map(\.rawValue))
+                key("checks")
+            } else {
+                key("checks", first: true)
+            }
             raw("[")
             for (k, c) in t.checks.enumerated() {
                 if k > 0 { raw(",") }
@@ -704,6 +714,42 @@ struct CanonicalWriter {
             string(child.rawValue)
             key("outcome")
             encodable(outcome)
+        case let .taskDispatched(task, attempt, child, spec, budget):
+            raw("\"taskDispatched\":{")
+            key("attempt", first: true)
+            int(attempt)
+            key("budget")
+            encodable(budget)
+            key("child")
+            string(child.rawValue)
+            key("spec")
+            encodable(spec)
+            key("task")
+            string(task.rawValue)
+        case let .mergeStarted(task, child, branch):
+            raw("\"mergeStarted\":{")
+            key("branch", first: true)
+            string(branch)
+            key("child")
+            string(child.rawValue)
+            key("task")
+            string(task.rawValue)
+        case let .workMerged(task, child, commit):
+            raw("\"workMerged\":{")
+            key("child", first: true)
+            string(child.rawValue)
+            key("commit")
+            string(commit)
+            key("task")
+            string(task.rawValue)
+        case let .workRejected(task, child, feedback):
+            raw("\"workRejected\":{")
+            key("child", first: true)
+            string(child.rawValue)
+            key("feedback")
+            payload(feedback)
+            key("task")
+            string(task.rawValue)
         case let .workCommitted(task, commit, detail):
             raw("\"workCommitted\":{")
             if let commit {

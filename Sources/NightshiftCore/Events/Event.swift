@@ -124,6 +124,21 @@ public enum Event: Sendable, Codable, Equatable {
     /// A child ended: how, its summary and branch, and what it spent (the rest of its
     /// reservation returns to this run). Recorded once per child.
     case childEnded(child: RunID, outcome: ChildOutcome)
+    /// A coding fleet handed attempt `attempt` of `task` to the worker sub-agent `child`: the
+    /// intent to make it (`spec` is the task as the worker sees it, rework feedback included),
+    /// and its reservation. Like a spawn, the child's log is made next.
+    case taskDispatched(task: TaskID, attempt: Int, child: RunID, spec: PlanTask, budget: Budget)
+    /// The merge queue began merging the worker `child`'s `branch` into this run's branch: the
+    /// intent. Its end is `work_merged` or `work_rejected`; after a crash the merge is done again,
+    /// or found already done (the worker's tip is in the branch), never done twice.
+    case mergeStarted(task: TaskID, child: RunID, branch: String)
+    /// The worker's branch merged cleanly, the ratchet passed on the merged tree, and this run's
+    /// branch was advanced to `commit`: the task is done.
+    case workMerged(task: TaskID, child: RunID, commit: String)
+    /// The worker's work was not taken (it did not finish, its branch conflicts with what was
+    /// merged since it started, or the merged tree failed a check): `feedback` goes to the task's
+    /// next worker, started from the branch as it is now.
+    case workRejected(task: TaskID, child: RunID, feedback: Payload)
 
     /// Whether this is a `snapshot_taken` (which may follow the end of a run).
     public var isSnapshotVoucher: Bool { if case .snapshotTaken = self { true } else { false } }
@@ -186,6 +201,10 @@ public enum Event: Sendable, Codable, Equatable {
         case waitStarted = "wait_started"
         case childrenPolled = "children_polled"
         case childEnded = "child_ended"
+        case taskDispatched = "task_dispatched"
+        case mergeStarted = "merge_started"
+        case workMerged = "work_merged"
+        case workRejected = "work_rejected"
     }
 
     /// This event's kind.
@@ -245,6 +264,10 @@ public enum Event: Sendable, Codable, Equatable {
         case .waitStarted: .waitStarted
         case .childrenPolled: .childrenPolled
         case .childEnded: .childEnded
+        case .taskDispatched: .taskDispatched
+        case .mergeStarted: .mergeStarted
+        case .workMerged: .workMerged
+        case .workRejected: .workRejected
         }
     }
 

@@ -109,9 +109,17 @@ extension RunState {
         /// The `resumes` count when the children were last polled for the pending wait (a wait
         /// polls once per wake, then parks the run).
         public var polledAtResume: Int?
-        /// The `wait_agents` call in progress.
+        /// The `wait_agents` call in progress (or a coding fleet's wait for any of its workers).
         public var wait: Wait?
+        /// The merge the merge queue began and has not ended (a coding fleet merges one at a time).
+        public var merging: Merging?
         public init() {}
+
+        public struct Merging: Sendable, Codable, Equatable {
+            public var task: TaskID
+            public var child: RunID
+            public var branch: String
+        }
 
         public struct Wait: Sendable, Codable, Equatable {
             public var call: CallID
@@ -138,19 +146,21 @@ extension RunState {
             public var outcome: ChildOutcome?
         }
 
-        private enum CodingKeys: String, CodingKey { case children, polledAtResume, wait }
+        private enum CodingKeys: String, CodingKey { case children, polledAtResume, wait, merging }
         public init(from decoder: any Decoder) throws {
             // Absent in snapshots written before fleets: an empty fleet.
             let c = try decoder.container(keyedBy: CodingKeys.self)
             children = try c.decodeIfPresent([Child].self, forKey: .children) ?? []
             polledAtResume = try c.decodeIfPresent(Int.self, forKey: .polledAtResume)
             wait = try c.decodeIfPresent(Wait.self, forKey: .wait)
+            merging = try c.decodeIfPresent(Merging.self, forKey: .merging)
         }
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             if !children.isEmpty { try c.encode(children, forKey: .children) }
             try c.encodeIfPresent(polledAtResume, forKey: .polledAtResume)
             try c.encodeIfPresent(wait, forKey: .wait)
+            try c.encodeIfPresent(merging, forKey: .merging)
         }
 
         /// The recorded ends, by child (one pass, for decisions over many children).

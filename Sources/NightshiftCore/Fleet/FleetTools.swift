@@ -67,9 +67,11 @@ struct SpawnRequest: Equatable {
                 return .failure(E("\(what) has no profile"))
             }
             guard let t = o["task"] as? [String: Any] else { return .failure(E("\(what) has no task object")) }
-            let task: PlanTask
+            var task: PlanTask
             switch RoleTools.task(t, number: n + 1) {
-            case let .success(v): task = v
+            case let .success(v):
+                task = v
+                task.after = nil  // a sub-agent's plan is this one task: it comes after nothing
             case let .failure(e): return .failure(E("\(what): \(e.message)"))
             }
             var budget: Budget?

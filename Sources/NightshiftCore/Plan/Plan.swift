@@ -29,11 +29,15 @@ public struct PlanTask: Sendable, Codable, Equatable {
     /// Qualities a check cannot see ("the error message names the file"), graded by the judge role
     /// from artifacts only. A task with rubric items needs the judge's pass as well as its checks.
     public var rubric: [String]?
-    public init(id: TaskID, description: String, checks: [Check], rubric: [String]? = nil) {
+    /// Tasks that must be done before this one starts (a coding fleet hands a task to a worker
+    /// only once they are merged). Nil: none; a task that depends on a blocked one is blocked.
+    public var after: [TaskID]?
+    public init(id: TaskID, description: String, checks: [Check], rubric: [String]? = nil, after: [TaskID]? = nil) {
         self.id = id
         self.description = description
         self.checks = checks
         self.rubric = rubric
+        self.after = after
     }
 }
 
@@ -87,6 +91,10 @@ public struct RunSettings: Sendable, Codable, Equatable {
     /// The folder of agent profiles its `spawn_agents` draws on (recorded so a resumed run spawns
     /// from the same registry); nil: it cannot spawn.
     public var agents: String?
+    /// A coding fleet: the plan's tasks are handed to up to this many worker sub-agents at once,
+    /// each in its own worktree, and their work is merged one at a time by the merge queue. Nil:
+    /// the run works through its tasks itself, one at a time.
+    public var workers: Int?
     public init(
         maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200,
         toolServers: [ToolServer]? = nil,

@@ -41,11 +41,9 @@ extension RunState {
                     throw fail("attempt \(attempt) exceeds the limit \(settings.maxAttempts)")
                 }
             } else {
-                guard let index = tasks.firstIndex(where: { $0.status == .pending }) else {
-                    throw fail("no task is pending")
-                }
+                guard let index = tasks.indices.first(where: isReady) else { throw fail("no task is ready to start") }
                 guard tasks[index].id == task else {
-                    throw fail("the next pending task is \(tasks[index].id), not \(task)")
+                    throw fail("the next task ready to start is \(tasks[index].id), not \(task)")
                 }
                 guard attempt == 1 else { throw fail("a task starts at attempt 1") }
                 current = index
@@ -114,6 +112,11 @@ extension RunState {
             gate.consecutiveFailedAttempts += 1
 
         case let .taskBlocked(task, _):
+            if current == nil, let i = tasks.firstIndex(where: { $0.id == task }), tasks[i].status == .pending {
+                // Not started: it comes after a blocked task, or a coding fleet's workers used its attempts.
+                tasks[i].status = .blocked
+                break
+            }
             guard let i = current, tasks[i].id == task, phase == .attemptFailed else {
                 throw fail("task \(task) has no failed attempt")
             }

@@ -145,10 +145,13 @@ public struct RunState: Sendable, Codable, Equatable {
         public var judgedAttempt: Int?
         public var judgeInvalid = 0
         public var verdicts: [Verdict] = []
+        /// In a coding fleet: the worker sub-agent holding the task's latest attempt.
+        public var worker: RunID?
         public init(id: TaskID) { self.id = id }
     }
 
-    public enum TaskStatus: String, Sendable, Codable, Equatable { case pending, active, done, blocked }
+    /// `dispatched`: handed to a worker sub-agent (a coding fleet); its work is merged or rejected when it ends.
+    public enum TaskStatus: String, Sendable, Codable, Equatable { case pending, active, dispatched, done, blocked }
 
     public struct CheckOutcome: Sendable, Codable, Equatable {
         public var command: String
@@ -301,7 +304,8 @@ extension RunState {
         case .policySet, .toolDecided, .approvalDecided, .budgetExhausted, .budgetSet, .breakerTripped, .escalated,
             .guidanceSet, .guidanceGiven:
             try reduceGovernance(event)
-        case .childSpawned, .childCreated, .waitStarted, .childrenPolled, .childEnded:
+        case .childSpawned, .childCreated, .waitStarted, .childrenPolled, .childEnded, .taskDispatched, .mergeStarted,
+            .workMerged, .workRejected:
             try reduceFleet(event)
         }
     }

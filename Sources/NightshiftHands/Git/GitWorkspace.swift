@@ -240,13 +240,17 @@ public struct GitWorkspace: WorkspaceVCS {
                     + (untracked.count > 30 ? " and \(untracked.count - 30) more" : "") + "\n")
     }
 
+    /// The views Nightshift writes from the log: never part of the work (not diffed, not committed,
+    /// so two workers' branches never conflict over them).
+    static let viewExclusions = [":(exclude)PROGRESS.md", ":(exclude)PLAN.md", ":(exclude)REPORT.md"]
+
     public func commit(workspace: String, message: String) async -> (commit: String?, detail: String) {
-        guard let add = await run(["add", "-A"], workspace: workspace) else {
+        guard let add = await run(["add", "-A", "--", "."] + Self.viewExclusions, workspace: workspace) else {
             return (nil, "not a git repository that Nightshift set up for this run")
         }
         guard add.exitCode == 0 else { return (nil, "git add failed: \(add.output.prefix(300))") }
-        let status = await run(["status", "--porcelain"], workspace: workspace)
-        if let status, status.exitCode == 0, status.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        // Nothing staged (exit 0): nothing to commit.
+        if let staged = await run(["diff", "--cached", "--quiet"], workspace: workspace), staged.exitCode == 0 {
             return (nil, "nothing to commit")
         }
         guard let commit = await run(["commit", "-q", "--no-verify", "-m", message], workspace: workspace),
@@ -256,5 +260,88 @@ public struct GitWorkspace: WorkspaceVCS {
         }
         let head = await run(["rev-parse", "HEAD"], workspace: workspace)
         return (head?.output.trimmingCharacters(in: .whitespacesAndNewlines), "committed")
+    }
+
+    // MARK: - The merge queue
+
+    /// Where a workspace's merges are made: a worktree beside it, of its own name (no run's id ends so).
+    static func scratchPath(_ workspace: String) -> String { workspace + ".merge" }
+
+    public func prepareMerge(branch: String, workspace: String, message: String) async throws -> MergePrepared {
+        guard let location = location(workspace: workspace) else {
+            throw WorkspaceError("\(workspace) is not a git worktree Nightshift set up", code: .git)
+        }
+        func git(_ args: [String]) async -> ProcessOutcome { await Self.git(args, in: workspace, location: location) }
+        func text(_ r: ProcessOutcome) -> String { r.output.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let head = await git(["rev-parse", "--verify", "-q", "HEAD^{commit}"])
+        guard head.exitCode == 0 else { throw WorkspaceError("the run's branch has no commit", code: .git) }
+        let tip = await git(["rev-parse", "--verify", "-q", "refs/heads/\(branch)^{commit}"])
+        guard tip.exitCode == 0 else { return .rejected("the branch \(branch) does not exist") }
+        // Already in the branch: merged before a crash, or the worker committed nothing.
+        if await git(["merge-base", "--is-ancestor", text(tip), text(head)]).exitCode == 0 {
+            return .alreadyMerged(head: text(head))
+        }
+        let scratch = Self.scratchPath(workspace)
+        await discardMerge(scratch: scratch, workspace: workspace)
+        let add = await git(["worktree", "add", "--detach", scratch, text(head)])
+        guard add.exitCode == 0 else {
+            throw WorkspaceError("git worktree add for the merge failed: \(add.output.prefix(300))", code: .git)
+        }
+        guard let scratchLocation = Self.worktreeLocation(scratch) else {
+            await discardMerge(scratch: scratch, workspace: workspace)
+            throw WorkspaceError("the merge worktree \(scratch) is not one git made", code: .git)
+        }
+        func inScratch(_ args: [String]) async -> ProcessOutcome {
+            await Self.git(args, in: scratch, location: scratchLocation)
+        }
+        let merge = await inScratch(["merge", "--no-ff", "--no-edit", "-m", message, text(tip)])
+        guard merge.exitCode == 0 else {
+            let conflicted = text(await inScratch(["diff", "--name-only", "--diff-filter=U"]))
+            await discardMerge(scratch: scratch, workspace: workspace)
+            let files = conflicted.split(separator: "\n").prefix(50).joined(separator: ", ")
+            return .rejected(
+                (files.isEmpty ? "" : "conflicting files: \(files)\n") + String(merge.output.suffix(1500)))
+        }
+        let merged = await inScratch(["rev-parse", "HEAD"])
+        guard merged.exitCode == 0 else {
+            await discardMerge(scratch: scratch, workspace: workspace)
+            throw WorkspaceError("reading the merge commit failed", code: .git)
+        }
+        return .ready(scratch: scratch, base: text(head), merged: text(merged))
+    }
+
+    public func advance(workspace: String, from base: String, to merged: String) async throws -> Bool {
+        guard let location = location(workspace: workspace) else {
+            throw WorkspaceError("\(workspace) is not a git worktree Nightshift set up", code: .git)
+        }
+        let ref = await Self.git(["symbolic-ref", "-q", "HEAD"], in: workspace, location: location)
+        let name = ref.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard ref.exitCode == 0, name.hasPrefix("refs/heads/") else {
+            throw WorkspaceError("the run's workspace is not on a branch", code: .git)
+        }
+        // The compare-and-swap: git moves the ref only if it still names `base`.
+        let update = await Self.git(
+            ["update-ref", "-m", "nightshift: merge queue", name, merged, base], in: workspace, location: location)
+        guard update.exitCode == 0 else { return false }
+        // The run's own checkout follows its branch (nothing of the parent's own is in it to lose).
+        let reset = await Self.git(["reset", "-q", "--hard", merged], in: workspace, location: location)
+        guard reset.exitCode == 0 else {
+            throw WorkspaceError(
+                "the branch moved, but its checkout did not follow: \(reset.output.prefix(300))", code: .git)
+        }
+        return true
+    }
+
+    public func discardMerge(scratch: String, workspace: String) async {
+        guard let location = location(workspace: workspace) else { return }
+        if FileManager.default.fileExists(atPath: scratch) {
+            _ = await Self.git(
+                ["worktree", "remove", "--force", "--force", scratch], in: workspace, location: location)
+        }
+        // Left half made by a crash (git does not know it): the folder is the queue's own.
+        if FileManager.default.fileExists(atPath: scratch), scratch == Self.scratchPath(workspace) {
+            try? FileManager.default.removeItem(atPath: scratch)
+        }
+        _ = await Self.git(["worktree", "prune"], in: workspace, location: location)
     }
 }

@@ -186,11 +186,14 @@ public enum Adapters {
             })
     }
 
-    /// The maker of sub-agents for a run whose profiles live in `folder` (nil: none there).
-    static func children(store: any EventStore, folder: String?, db: String) throws -> (any ChildRunMaker)? {
-        guard let folder else { return nil }
+    /// The maker of sub-agents for a run whose profiles live in `folder` (nil: none there), or
+    /// whose plan is worked by a coding fleet's `workers`.
+    static func children(
+        store: any EventStore, folder: String?, db: String, workers: Bool = false
+    ) throws -> (any ChildRunMaker)? {
+        guard folder != nil || workers else { return nil }
         do {
-            return try ChildRuns(store: store, folder: folder, db: db)
+            return try ChildRuns(store: store, folder: folder, db: db, workers: workers)
         } catch let e as FileError {
             throw RuntimeError(.invalidInput, "\(e)")
         }

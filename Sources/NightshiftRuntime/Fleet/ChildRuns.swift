@@ -8,17 +8,22 @@ import NightshiftHands
 /// own branch, started from the parent's branch, or an empty folder beside the parent's when the
 /// parent works outside git); its profile's model, policy and guidance (else the parent's); and
 /// its reservation as its run budget. Its context is its task and profile alone.
+///
+/// A coding fleet's worker is made the same way, as the profile `worker` when the registry has
+/// one and else with the parent's model, policy and guidance; its plan is its task with the
+/// parent's init script, and the checks it must keep passing as guards.
 struct ChildRuns: ChildRunMaker {
     let store: any EventStore
-    let folder: String
+    let folder: String?
     let registry: [AgentProfile]
     /// Where children's workspaces go when the parent has no worktree root of its own.
     let workspacesRoot: String
 
-    /// The profiles in `folder`; nil when it has none (the run is then not offered spawn_agents).
-    init?(store: any EventStore, folder: String, db: String) throws {
-        let registry = try AgentProfileFile.registry(folder)
-        guard !registry.isEmpty else { return nil }
+    /// The profiles in `folder`; nil when it has none (the run is then not offered spawn_agents),
+    /// unless the run is a coding fleet (`workers`), whose workers need no profile.
+    init?(store: any EventStore, folder: String?, db: String, workers: Bool = false) throws {
+        let registry = try folder.map { try AgentProfileFile.registry($0) } ?? []
+        guard !registry.isEmpty || workers else { return nil }
         self.store = store
         self.folder = folder
         self.registry = registry
@@ -36,8 +41,11 @@ struct ChildRuns: ChildRunMaker {
         let id = request.child.id
         // Made before a crash: found, never made twice.
         if try await store.summary(of: id) != nil { return try await store.state(of: id).workspace }
-        guard let profile = registry.first(where: { $0.name == request.child.profile }) else {
-            throw RuntimeError(.notFound, "no agent profile '\(request.child.profile)' in \(folder) any more")
+        let worker = request.child.call == RunState.dispatchCall
+        let profile = registry.first(where: { $0.name == request.child.profile })
+        if profile == nil, !worker {
+            throw RuntimeError(
+                .notFound, "no agent profile '\(request.child.profile)' in \(folder ?? "the agents folder") any more")
         }
         let parent = request.parent
         var events: [Event] = []
@@ -64,20 +72,27 @@ struct ChildRuns: ChildRunMaker {
                 l.reviewPlan = false
                 return l
             }, hooks: parent.settings.hooks)
-        settings.profile = profile.reference
+        settings.profile = profile?.reference
         settings.parent = request.link
-        settings.agents = folder
-        let model = profile.model ?? parent.model
+        settings.agents = registry.isEmpty ? nil : folder
+        let model = profile?.model ?? parent.model
         let title =
-            "\(profile.name): " + String(request.task.description.split(separator: "\n").first?.prefix(70) ?? "")
+            "\(request.child.profile): "
+            + String(request.task.description.split(separator: "\n").first?.prefix(70) ?? "")
+        // A worker keeps to what passed before (its guards) and prepares its worktree as the plan says.
+        let plan =
+            worker
+            ? Plan(
+                title: title, tasks: [request.task], initScript: parent.plan?.initScript,
+                guards: parent.workerGuards(for: request.child.task).nilIfEmpty)
+            : Plan(title: title, tasks: [request.task])
         var created: [Event] = [
-            .runCreated(title: title, workspace: workspace, model: model, settings: settings),
-            .planSet(plan: Plan(title: title, tasks: [request.task])),
+            .runCreated(title: title, workspace: workspace, model: model, settings: settings), .planSet(plan: plan),
         ]
-        if let path = profile.policy ?? parent.gate.policySource {
+        if let path = profile?.policy ?? parent.gate.policySource {
             created.append(try PolicyWatcher.event(path: path, workspace: workspace))
         }
-        if let path = profile.guidance ?? parent.gate.guidanceSource {
+        if let path = profile?.guidance ?? parent.gate.guidanceSource {
             created.append(try GuidanceFile.event(path: path))
         }
         if !request.child.budget.isEmpty {
@@ -94,4 +109,9 @@ struct ChildRuns: ChildRunMaker {
         }
         return workspace
     }
+}
+
+extension Array {
+    /// Nil for an empty array (a plan without guards records none).
+    var nilIfEmpty: Self? { isEmpty ? nil : self }
 }

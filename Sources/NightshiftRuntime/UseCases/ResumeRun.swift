@@ -132,7 +132,9 @@ public enum ResumeRun {
             store: store, models: request.models, recorded: state.model, sandbox: request.sandbox, sealed: sealed,
             hidden: hidden, policyNetwork: state.policy?.network, servers: state.settings.toolServers ?? [],
             workspace: state.workspace, git: gitTrust, allowedTools: state.settings.profile?.tools,
-            children: try Adapters.children(store: store, folder: state.settings.agents, db: request.store.db),
+            children: try Adapters.children(
+                store: store, folder: state.settings.agents, db: request.store.db,
+                workers: state.settings.workers != nil),
             observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
         if let first = try await store.read(runID, after: 0, limit: 1).first { observer.woke?(first.time) }

@@ -47,6 +47,10 @@ public struct StartRequest: Sendable {
     /// When the run waits for its sub-agents, drive them in this process, this many at once
     /// (0: leave them to other processes, e.g. `nightshift worker`).
     public var fleetConcurrency = 4
+    /// A coding fleet: hand the plan's tasks to up to this many worker sub-agents at once, each in
+    /// its own worktree, and merge their branches one at a time (the merge queue). Nil: the run
+    /// works through its tasks itself. Needs a git repository (a worktree).
+    public var workers: Int?
     public var store = StoreConfig()
     public var models = ModelConfig()
     public var sandbox = SandboxConfig()
@@ -67,11 +71,20 @@ public struct StartRequest: Sendable {
         guard maxAttempts >= 1 else { return "--max-attempts must be at least 1" }
         guard maxTurns >= 1 else { return "--max-turns must be at least 1" }
         if let id, !Self.isValidID(id.rawValue) { return "--id must be letters, digits, '-', '_' or '.'" }
+        if let workers {
+            guard (1...Self.maxWorkers).contains(workers) else { return "--workers must be 1 … \(Self.maxWorkers)" }
+            guard useWorktree else {
+                return "--workers needs worktrees (each worker works on its own branch): drop --no-worktree"
+            }
+        }
         if !budgets.isEmpty, policyPath == nil {
             return "budgets in the configuration apply under a policy: set policy: too (nightshift init writes one)"
         }
         return nil
     }
+
+    /// The most workers one coding fleet runs at once.
+    public static let maxWorkers = 64
 
     public static let reviewOwnPlan =
         "--review-plan is for a plan the planner makes (--goal); review your own plan file before running it"
@@ -140,13 +153,20 @@ public enum StartRun {
             // runs; Nightshift's git never looks for a `.git` there again.
             gitLocation = await GitWorkspace.discover(ws)
         }
+        if request.workers != nil, worktreeOf == nil {
+            throw RuntimeError(
+                .invalidInput,
+                "--workers needs the workspace to be in a git repository with a commit: each worker works on a branch "
+                    + "of its own and the merge queue merges them (git init, commit, and run again)")
+        }
         let gitTrust: GitWorkspace.Trust =
             worktreeOf != nil ? .worktree : gitLocation.map { .repository($0) } ?? .none
         let hidden = try Adapters.hiddenPaths(db: request.store.db, workspace: ws, keyFile: keyFile)
         let policyEvent = try policyPath.map { try PolicyWatcher.event(path: $0, workspace: ws) }
         let sealed = Adapters.sealed([policyPath, guidancePath], workspace: ws)
         let agentsFolder = request.agentsFolder.map { Workspace.canonical($0) }
-        let children = try Adapters.children(store: store, folder: agentsFolder, db: request.store.db)
+        let children = try Adapters.children(
+            store: store, folder: agentsFolder, db: request.store.db, workers: request.workers != nil)
         let policyNetwork: Bool? = if case let .policySet(p, _, _, _)? = policyEvent { p.network } else { nil }
         let wiring = try await Adapters.wire(
             store: store, models: request.models, sandbox: request.sandbox, sealed: sealed, hidden: hidden,
@@ -163,7 +183,8 @@ public enum StartRun {
             maxTurnsPerAttempt: request.maxTurns, toolServers: request.servers.isEmpty ? nil : request.servers,
             worktreeOf: worktreeOf, loop: loop, git: gitLocation, hooks: request.hooks.isEmpty ? nil : request.hooks)
         settings.profile = request.profile?.reference
-        if children != nil { settings.agents = agentsFolder }
+        if let children, !children.profiles.isEmpty { settings.agents = agentsFolder }
+        settings.workers = request.workers
         let reason = try await Adapters.finally(
             {
                 // The lease before the run exists: no other process can start driving it in between.
