@@ -45,6 +45,11 @@ public final class InMemoryVCS: WorkspaceVCS, Sendable {
         }
     }
 
+    /// The commits of `workspace`'s branch, oldest first ("c0" is its first).
+    public func commits(_ workspace: String) -> [String] {
+        repositories.withLock { $0[workspace]?.commits ?? [] }
+    }
+
     /// The files `workspace` has committed.
     public func committedFiles(_ workspace: String) -> [String: String] {
         repositories.withLock { $0[workspace]?.committed ?? [:] }

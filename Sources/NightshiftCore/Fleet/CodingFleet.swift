@@ -9,6 +9,13 @@ public struct MergeWork: Sendable, Equatable {
     public var branch: String
     public var checks: [Check]
     public var message: String
+    public init(task: TaskID, child: RunID, branch: String, checks: [Check], message: String) {
+        self.task = task
+        self.child = child
+        self.branch = branch
+        self.checks = checks
+        self.message = message
+    }
 }
 
 /// A coding fleet (`RunSettings.workers`), decided purely: the plan's ready tasks are handed to
@@ -49,7 +56,19 @@ extension RunState {
     public func workerGuards(for task: TaskID) -> [Check] {
         guard let plan, let i = plan.tasks.firstIndex(where: { $0.id == task }) else { return [] }
         let own = Set(plan.tasks[i].checks.map(\.command))
-        return attemptChecks(i).filter { !own.contains($0.command) }
+        return mergeChecks(i).filter { !own.contains($0.command) }
+    }
+
+    /// What the merged tree of task `i` must pass: the ratchet of a done claim, and (with or
+    /// without a baseline) every check of a task already merged.
+    public func mergeChecks(_ i: Int) -> [Check] {
+        guard let plan else { return [] }
+        var checks = attemptChecks(i)
+        var seen = Set(checks.map(\.command))
+        for (j, t) in plan.tasks.enumerated() where j != i && j < tasks.count && tasks[j].status == .done {
+            for c in t.checks where seen.insert(c.command).inserted { checks.append(c) }
+        }
+        return checks
     }
 
     /// The next step of a coding fleet once its plan, init and baseline are settled; nil when
@@ -59,7 +78,7 @@ extension RunState {
         if let m = fleet.merging, let i = plan.tasks.firstIndex(where: { $0.id == m.task }) {
             return .mergeWork(
                 MergeWork(
-                    task: m.task, child: m.child, branch: m.branch, checks: attemptChecks(i),
+                    task: m.task, child: m.child, branch: m.branch, checks: mergeChecks(i),
                     message: "nightshift: merge task \(m.task) (worker \(m.child))"))
         }
         let outcomes = fleet.outcomes
@@ -135,16 +154,19 @@ extension RunState {
         let runBudget = budget(.run)
         var heldNow: [BudgetResource: Int64] = [:]
         let waiting = Int64(max(1, tasks.filter { $0.status == .pending }.count))
+        let limited = [BudgetResource.tokens, .costPicoUSD, .toolCalls, .steps].filter { runBudget.amount($0) != nil }
+        // What is left of the run budget now; each waiting task's share is an even part of it.
+        var leftNow: [BudgetResource: Int64] = [:]
+        for r in limited { leftNow[r] = max(0, runBudget.amount(r)! - ownSpent.amount(r)! - childrenCommitted(r)) }
         for i in ready {
             var reservation = taskBudget
-            for resource in [BudgetResource.tokens, .costPicoUSD, .toolCalls, .steps] {
-                guard let cap = runBudget.amount(resource) else { continue }
-                let left =
-                    cap - ownSpent.amount(resource)! - childrenCommitted(resource) - heldNow[resource, default: 0]
-                let amount = min(taskBudget.amount(resource) ?? max(0, left) / waiting, max(0, left))
+            for resource in limited {
+                let cap = runBudget.amount(resource)!
+                let left = max(0, leftNow[resource]! - heldNow[resource, default: 0])
+                let amount = min(taskBudget.amount(resource) ?? leftNow[resource]! / waiting, left)
                 if amount < 1 {
                     if !events.isEmpty { return .success(events) }
-                    let spent = cap - max(0, left)
+                    let spent = cap - left
                     return .failure(
                         NoRoom(events: [
                             .budgetExhausted(scope: .run, resource: resource, limit: cap, spent: spent),

@@ -160,7 +160,7 @@ public struct GitWorkspace: WorkspaceVCS {
     /// checked-out folder and the run's own branch are removed and made anew. Anything at the
     /// path that is not a worktree of this repository is left alone and reported.
     public static func remake(
-        repository: String, run: RunID, worktreesRoot: String
+        repository: String, run: RunID, worktreesRoot: String, from: String? = nil
     ) async throws(WorkspaceError) -> Provisioned {
         let path = plannedPath(run: run, worktreesRoot: worktreesRoot)
         if FileManager.default.fileExists(atPath: path) {
@@ -172,7 +172,7 @@ public struct GitWorkspace: WorkspaceVCS {
         }
         _ = await git(["worktree", "prune"], in: repository)
         _ = await git(["branch", "-D", "nightshift/\(run.rawValue)"], in: repository)
-        return try await provision(repository: repository, run: run, worktreesRoot: worktreesRoot)
+        return try await provision(repository: repository, run: run, worktreesRoot: worktreesRoot, from: from)
     }
 
     /// Where `provision` puts the run's worktree (known before it is made, so a run can be created first).

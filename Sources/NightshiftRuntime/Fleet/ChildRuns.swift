@@ -54,7 +54,8 @@ struct ChildRuns: ChildRunMaker {
         if let repository = parent.settings.worktreeOf, let branch = parent.branch {
             // Beside the parent's worktree, from the parent's branch as it is now.
             let root = URL(fileURLWithPath: parent.workspace).deletingLastPathComponent().path
-            let w = try await GitWorkspace.provision(repository: repository, run: id, worktreesRoot: root, from: branch)
+            // Its log does not exist, so nothing was done in a worktree a crash left: it is made anew.
+            let w = try await GitWorkspace.remake(repository: repository, run: id, worktreesRoot: root, from: branch)
             workspace = w.path
             worktreeOf = repository
             events.append(.workspaceProvisioned(path: w.path, branch: w.branch, base: w.base))
