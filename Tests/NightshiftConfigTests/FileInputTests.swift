@@ -150,6 +150,34 @@ import Testing
             #expect(error.description.contains("1…86400"), "\(error)")
         }
     }
+
+    /// A task's `after` list: ids of the plan's other tasks, no cycle; the error names the line.
+    @Test(arguments: [
+        (
+            "tasks:\n  - id: a\n    description: d\n    after: [zz]\n", "p.yaml:4:",
+            "task a comes after 'zz', which is no task of the plan"
+        ),
+        ("tasks:\n  - id: a\n    description: d\n    after: [a]\n", "p.yaml:4:", "listed in its own 'after'"),
+        (
+            "tasks:\n  - id: a\n    description: d\n    after: [b]\n  - id: b\n    description: d\n    after: [a]\n",
+            "p.yaml:4:", "goes round in a cycle"
+        ),
+        ("tasks:\n  - id: a\n    description: d\n    after: b\n", "p.yaml:4:", "after"),
+    ])
+    func dependenciesThatCannotBeFollowedAreRefusedWithTheirLine(text: String, place: String, message: String) {
+        do {
+            _ = try PlanFile.parse(text, file: "p.yaml")
+            Issue.record("accepted")
+        } catch {
+            #expect(error.description.hasPrefix(place) && error.description.contains(message), "\(error)")
+        }
+    }
+
+    @Test func aTaskMayComeAfterALaterOne() throws {
+        let plan = try PlanFile.parse(
+            "tasks:\n  - id: b\n    description: d\n    after: [a]\n  - id: a\n    description: d\n", file: "p.yaml")
+        #expect(plan.tasks.map(\.after) == [[TaskID("a")], nil])
+    }
 }
 
 /// Mutated files of the four kinds: every one either parses or gives one short line naming the
