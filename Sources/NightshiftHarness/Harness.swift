@@ -30,14 +30,18 @@ public struct Harness: Sendable {
     public let observer: (@Sendable (EventEnvelope) -> Void)?
     /// Makes sub-agents' runs; nil: the run is not offered `spawn_agents` and `wait_agents`.
     public let children: (any ChildRunMaker)?
+    /// Sub-agents' ends seen in this process (shared by every harness of one fleet driver); nil:
+    /// a parent reads each child's end from its log.
+    public let settled: SettledRuns?
 
     public init(
         store: any EventStore, model: any ModelProvider, tools: any ToolRunner, checks: any CheckRunner,
         vcs: (any WorkspaceVCS)? = nil, files: (any WorkspaceFiles)? = nil,
         configuration: Configuration = Configuration(), observer: (@Sendable (EventEnvelope) -> Void)? = nil,
-        children: (any ChildRunMaker)? = nil
+        children: (any ChildRunMaker)? = nil, settled: SettledRuns? = nil
     ) {
         self.children = children
+        self.settled = settled
         // A maker with no profiles makes only a coding fleet's workers: nothing to spawn.
         let profiles = (children?.profiles).flatMap { $0.isEmpty ? nil : $0 }
         let fleet = profiles.map { [ToolSpec.spawnAgents(offering: $0), .waitAgents] } ?? []

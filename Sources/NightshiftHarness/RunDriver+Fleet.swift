@@ -47,12 +47,13 @@ extension RunDriver {
     mutating func pollChildren(_ call: CallID, _ children: [RunID]) async throws {
         // Read a few logs at a time (decoding them is most of a fan-in); recorded in the wait's order.
         let store = harness.store
-        var outcomes = [ChildOutcome?](repeating: nil, count: children.count)
+        var outcomes = children.map { harness.settled?.outcome(of: $0) }
+        let unknown = children.indices.filter { outcomes[$0] == nil }
         await withTaskGroup(of: (Int, ChildOutcome?).self) { group in
             var next = 0
             func start() {
-                guard next < children.count else { return }
-                let (i, id) = (next, children[next])
+                guard next < unknown.count else { return }
+                let (i, id) = (unknown[next], children[unknown[next]])
                 next += 1
                 group.addTask {
                     // The run index first: only a child that ended has its log read.

@@ -162,6 +162,12 @@ struct RunDriver {
             }
         }
         try await commit(stopping: true)
+        // A sub-agent's end is durable now: its parent, woken in this process, need not read it back.
+        if committed.isTerminal, committed.settings.parent != nil, let settled = harness.settled,
+            let outcome = committed.childOutcome
+        {
+            settled.record(run, outcome)
+        }
         return reason
     }
 

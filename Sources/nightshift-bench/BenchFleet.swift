@@ -183,11 +183,12 @@ extension BenchChild {
             let clock = FleetClock(root: root, keep: 100)
             let (n, k) = (children, steps)
             let maker = BenchChildren(store: store, steps: k)
+            let settled = SettledRuns()
             @Sendable func harness(_ run: RunID) -> Harness {
                 Harness(
                     store: store, model: run == root ? CoordinatorModel(children: n, steps: k) : W1Model(steps: k),
                     tools: W1Tools(effectsFile: nil), checks: PassingChecks(), configuration: .init(),
-                    observer: clock.record, children: run == root ? maker : nil)
+                    observer: clock.record, children: run == root ? maker : nil, settled: settled)
             }
             let start = ContinuousClock.now
             let coordinator = harness(root)

@@ -1,5 +1,6 @@
 import Foundation
 public import NightshiftCore
+import NightshiftHarness
 import NightshiftSQLite
 
 /// Drives a run's sub-agents in this process when the run parks waiting for them: up to
@@ -16,12 +17,14 @@ public enum DriveFleet {
         observer: RunObserver
     ) async throws -> RunOutcome {
         let root = outcome.run
+        let settled = SettledRuns()
         let reason = try await drive(
             after: outcome.reason, root: root, store: store, concurrency: concurrency, notice: observer.notice
         ) { run in
             var request = template
             request.run = run
             request.fleetConcurrency = 0
+            request.settled = settled
             var seen = observer
             if run != root {
                 // A sub-agent runs with the models it recorded (its profile's), never the command line's.

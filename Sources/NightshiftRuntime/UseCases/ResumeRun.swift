@@ -21,6 +21,8 @@ public struct ResumeRequest: Sendable {
     public var fleetConcurrency = 4
     /// Who accepts a rollback (the OS user, established by the front end).
     public var decider = "unknown"
+    /// Sub-agents' ends seen by this process's fleet driver, shared by the runs it drives.
+    var settled: SettledRuns?
 
     public init(run: RunID, by: String) {
         self.run = run
@@ -135,7 +137,7 @@ public enum ResumeRun {
             children: try Adapters.children(
                 store: store, folder: state.settings.agents, db: request.store.db,
                 workers: state.settings.workers != nil),
-            observer: observer.event)
+            settled: request.settled, observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
         if let first = try await store.read(runID, after: 0, limit: 1).first { observer.woke?(first.time) }
         let reason = try await Adapters.finally(
