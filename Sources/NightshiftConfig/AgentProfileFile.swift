@@ -11,7 +11,7 @@ import Yams
 /// policy: readonly.yaml
 /// tools: [read_file, grep, list_files, "mcp__github__*"]   # globs; absent: every tool
 /// budget: {cost_usd: 2.00, steps: 100}                    # as in a policy
-/// max_concurrent: 4
+/// max_concurrent: 4          # open sub-agents of it under one coordinator
 /// ```
 ///
 /// The name is the file's (`reviewer.yaml` is `reviewer`): letters, digits, `-` and `_`.

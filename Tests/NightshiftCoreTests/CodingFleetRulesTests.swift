@@ -177,4 +177,13 @@ import Testing
         #expect(dispatched(none).isEmpty)
         #expect(none.state.pauseKind == .budget, "\(none.state.statusReason ?? "")")
     }
+
+    /// An `agents/worker.yaml` with `max_concurrent` lowers `--workers`.
+    @Test func theWorkerProfilesMaxConcurrentLowersTheWorkers() throws {
+        var log = try fleet([Self.task("a"), Self.task("b"), Self.task("c")], workers: 3)
+        let worker = SpawnableProfile(
+            name: RunState.workerProfile, description: "works", version: "v", budget: nil, maxConcurrent: 1)
+        _ = try log.advance(tools: ToolCatalog([], profiles: [worker]))
+        #expect(dispatched(log).map(\.0) == [TaskID("a")])
+    }
 }

@@ -259,4 +259,37 @@ import Testing
         #expect(!raised.state.accepts(.budgetSet(scope: .run, budget: Budget(steps: 100), by: "mallory")))
         #expect(raised.state.accepts(.budgetSet(scope: .task, budget: Budget(steps: 100), by: "alice")))
     }
+
+    /// A profile's `max_concurrent` caps how many of its sub-agents one coordinator has open.
+    @Test func aProfilesMaxConcurrentCapsItsOpenSubAgents() throws {
+        let limited = [
+            SpawnableProfile(name: "coder", description: "writes code", version: "v1", budget: nil, maxConcurrent: 2)
+        ]
+        let catalog = ToolCatalog(
+            [ToolSpec(name: "shell", description: "", idempotent: false, parametersSchema: "{}")], profiles: limited)
+        let three = Self.spawn(
+            [Self.task("x"), Self.task("y"), Self.task("z")].map { #"{"profile":"coder","task":\#($0)}"# }
+                .joined(separator: ","))
+        var log = try proposing([("spawn_agents", three)])
+        _ = try log.advance(tools: catalog)
+        let refused = log.envelopes.compactMap { e -> ToolResult? in
+            if case let .toolFinished(_, r) = e.event { r } else { nil }
+        }
+        #expect(refused.first?.ok == false)
+        #expect(refused.first?.output.text.contains("profile 'coder' allows 2 at once") == true, "\(refused)")
+        #expect(log.state.fleet.children.isEmpty)
+        // Two fit; a third, while they are open, does not.
+        let two = Self.spawn(
+            [Self.task("x"), Self.task("y")].map { #"{"profile":"coder","task":\#($0)}"# }.joined(separator: ","))
+        let one = Self.spawn(#"{"profile":"coder","task":\#(Self.task("z"))}"#)
+        var again = try proposing([("spawn_agents", two), ("spawn_agents", one)])
+        _ = try again.advance(tools: catalog)
+        for c in again.state.fleet.children { try again.add(.childCreated(child: c.id, workspace: "/w/\(c.id)")) }
+        _ = try again.advance(tools: catalog)
+        #expect(again.state.fleet.children.count == 2)
+        let results = again.envelopes.compactMap { e -> ToolResult? in
+            if case let .toolFinished(_, r) = e.event { r } else { nil }
+        }
+        #expect(results.map(\.ok) == [true, false], "\(results)")
+    }
 }

@@ -273,4 +273,47 @@ import Testing
             "coding fleet kill test: \(kills) kills, \(killedMerging) with a merge in progress, "
                 + "\(state.fleet.children.count) workers")
     }
+
+    /// `--goal … --workers N`: the planner's plan (its `after` lists included) is worked by the fleet.
+    @Test func thePlannersPlanIsWorkedByTheFleet() async throws {
+        let root = tempDir("ns-coding-goal")
+        let ws = root + "/ws"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        try makeRepository(ws)
+        try """
+        planner:
+          - plan:
+              title: two files, the second after the first
+              tasks:
+                - {id: second, description: write two.txt, after: [first], checks: [test -f one.txt && test -f two.txt]}
+                - {id: first, description: write one.txt, checks: [test -f one.txt]}
+        tasks:
+          first:
+            - tools: [{write_file: {path: one.txt, content: "1"}}]
+              done: wrote one
+          second:
+            - tools: [{write_file: {path: two.txt, content: "2"}}]
+              done: wrote two
+        """.write(toFile: root + "/model.yaml", atomically: true, encoding: .utf8)
+        let db = root + "/ns.db"
+        let r = try await nightshift([
+            "run", "--goal", "write one.txt, then two.txt", "--workspace", ws, "--model", "scripted:\(root)/model.yaml",
+            "--db", db, "--id", "g", "-q", "--unsandboxed", "--workers", "2",
+        ])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let store = try SQLiteEventStore(path: db)
+        let state = try await store.state(of: RunID("g"))
+        #expect(state.status == .finished && state.tasks.allSatisfy { $0.status == .done })
+        #expect(state.plan?.tasks.first?.after == [TaskID("first")])
+        // first went to a worker on its own; second only once first was merged, from the merged branch.
+        let order = try await store.readAll(RunID("g")).compactMap { e -> String? in
+            switch e.event {
+            case let .taskDispatched(task, _, _, _, _): "dispatch \(task)"
+            case let .workMerged(task, _, _): "merged \(task)"
+            default: nil
+            }
+        }
+        #expect(order == ["dispatch first", "merged first", "dispatch second", "merged second"], "\(order)")
+        #expect(try git(["show", "nightshift/g:two.txt"], in: ws) == "2")
+    }
 }

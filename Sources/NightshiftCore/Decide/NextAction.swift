@@ -48,7 +48,9 @@ extension RunState {
                     if !missing.isEmpty { return .runBaseline(missing) }
                 }
             }
-            if settings.workers != nil, let step = fleetStep() { return step }
+            if settings.workers != nil, let step = fleetStep(workerProfile: tools.profiles?[Self.workerProfile]) {
+                return step
+            }
             if let (task, on) = blockedByDependency() {
                 return .emit([.taskBlocked(task: task, reason: "it comes after task \(on), which is blocked")])
             }

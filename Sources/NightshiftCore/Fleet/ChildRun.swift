@@ -94,11 +94,15 @@ public struct SpawnableProfile: Sendable, Equatable {
     public var description: String
     public var version: String
     public var budget: Budget?
-    public init(name: String, description: String, version: String, budget: Budget?) {
+    /// How many of its runs one coordinator may have open at once (`max_concurrent`); nil: no limit
+    /// beyond the fleet's.
+    public var maxConcurrent: Int?
+    public init(name: String, description: String, version: String, budget: Budget?, maxConcurrent: Int? = nil) {
         self.name = name
         self.description = description
         self.version = version
         self.budget = budget
+        self.maxConcurrent = maxConcurrent
     }
 }
 

@@ -73,8 +73,11 @@ extension RunState {
 
     /// The next step of a coding fleet once its plan, init and baseline are settled; nil when
     /// every task is done or blocked (the run then reports and finishes as any other).
-    func fleetStep() -> Decision? {
-        guard let plan, let workers = settings.workers else { return nil }
+    /// `workerProfile`: the `worker` profile, when the run's registry has one (its
+    /// `max_concurrent` lowers `workers`).
+    func fleetStep(workerProfile: SpawnableProfile? = nil) -> Decision? {
+        guard let plan, let asked = settings.workers else { return nil }
+        let workers = min(asked, workerProfile?.maxConcurrent ?? asked)
         if let m = fleet.merging, let i = plan.tasks.firstIndex(where: { $0.id == m.task }) {
             return .mergeWork(
                 MergeWork(

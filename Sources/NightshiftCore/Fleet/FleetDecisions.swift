@@ -64,6 +64,19 @@ extension RunState {
             }
             budgets.append(item.budget ?? profile.budget ?? Budget())
         }
+        // A profile's max_concurrent: its open sub-agents of this run, with the new ones.
+        let open = fleet.open
+        for (name, asked) in Dictionary(grouping: request.items, by: \.profile).mapValues(\.count).sorted(by: {
+            $0.key < $1.key
+        }) {
+            guard let limit = profiles[name]?.maxConcurrent else { continue }
+            let running = open.filter { $0.profile == name }.count
+            guard running + asked <= limit else {
+                return refuse(
+                    "profile '\(name)' allows \(limit) at once (max_concurrent); \(running) are open and \(asked) more "
+                        + "were asked: wait for some with wait_agents, or spawn fewer")
+            }
+        }
         // The reservation: every limited resource of the run budget must cover what is held for the new children.
         let limit = budget(.run)
         for resource in [BudgetResource.tokens, .costPicoUSD, .toolCalls, .steps] {

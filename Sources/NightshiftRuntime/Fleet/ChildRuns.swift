@@ -33,7 +33,9 @@ struct ChildRuns: ChildRunMaker {
 
     var profiles: [SpawnableProfile] {
         registry.map {
-            SpawnableProfile(name: $0.name, description: $0.description, version: $0.version, budget: $0.budget)
+            SpawnableProfile(
+                name: $0.name, description: $0.description, version: $0.version, budget: $0.budget,
+                maxConcurrent: $0.maxConcurrent)
         }
     }
 
