@@ -61,6 +61,32 @@ enum SQLiteSchema {
                     ) WITHOUT ROWID;
                     """)
         }
+        // The memory bank: its hash-chained log (the truth), each memory as it stands (a cache the
+        // log can rebuild), and a full-text index of the live ones (rowid = memory.n).
+        m.registerMigration("v3-memory") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE memory_log (
+                        seq INTEGER PRIMARY KEY CHECK (seq >= 1),
+                        time INTEGER NOT NULL,
+                        memory TEXT NOT NULL,
+                        body BLOB NOT NULL,
+                        hash TEXT NOT NULL
+                    );
+                    CREATE INDEX memory_log_by_memory ON memory_log (memory, seq);
+                    CREATE TABLE memory (
+                        n INTEGER PRIMARY KEY,
+                        id TEXT NOT NULL UNIQUE,
+                        scope TEXT NOT NULL,
+                        updated INTEGER NOT NULL,
+                        live INTEGER NOT NULL,
+                        expires INTEGER,
+                        state BLOB NOT NULL
+                    );
+                    CREATE INDEX memory_by_scope ON memory (scope, updated);
+                    CREATE VIRTUAL TABLE memory_fts USING fts5(text, tags, tokenize = 'porter unicode61');
+                    """)
+        }
         return m
     }
 }

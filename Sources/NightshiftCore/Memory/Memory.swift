@@ -1,0 +1,192 @@
+public import Foundation
+
+/// What a memory is about: used to rank and show it (a lesson is not a preference).
+public enum MemoryKind: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    /// Something true of the project ("the tests need Python 3.11").
+    case fact
+    /// Something learned the hard way ("test_sync is flaky under load: re-run it before debugging").
+    case lesson
+    /// How someone wants things done ("prefer small commits").
+    case preference
+    /// How to do a thing ("to build the docs: make -C docs html").
+    case procedure
+    public var description: String { rawValue }
+}
+
+/// Whose memory it is: a user, an agent profile, or a project, each by an identity string
+/// (`user:alice`, `agent:reviewer`, `project:/srv/repo`). A run reads and writes only its own scopes.
+public struct MemoryScope: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Codable, CaseIterable { case user, agent, project }
+    public var kind: Kind
+    public var identity: String
+
+    public init(_ kind: Kind, _ identity: String) {
+        self.kind = kind
+        self.identity = identity
+    }
+
+    /// Reads `KIND:IDENTITY`; nil when the kind is unknown or the identity empty or too long.
+    public init?(parsing text: String) {
+        guard let colon = text.firstIndex(of: ":"), let kind = Kind(rawValue: String(text[..<colon])) else {
+            return nil
+        }
+        let identity = String(text[text.index(after: colon)...])
+        guard !identity.isEmpty, identity.utf8.count <= 512, !identity.contains(where: \.isNewline) else { return nil }
+        self.init(kind, identity)
+    }
+
+    public var description: String { "\(kind.rawValue):\(identity)" }
+    public static func < (a: MemoryScope, b: MemoryScope) -> Bool { a.description < b.description }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let scope = MemoryScope(parsing: text) else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "bad scope \(text)"))
+        }
+        self = scope
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}
+
+/// A memory's id: `mem-` and 16 hex digits, chosen when it is created.
+public struct MemoryID: RawRepresentable, Hashable, Sendable, Codable, Comparable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ raw: String) { self.rawValue = raw }
+    public var description: String { rawValue }
+    public static func < (a: MemoryID, b: MemoryID) -> Bool { a.rawValue < b.rawValue }
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+
+    /// A new random id.
+    public static func make() -> MemoryID {
+        var g = SystemRandomNumberGenerator()
+        return MemoryID("mem-" + String(format: "%016llx", g.next() as UInt64))
+    }
+}
+
+/// Where a memory (or a version of it) came from: the run and the events it was drawn from, or
+/// the person who wrote it, or the file it was imported from.
+public struct MemorySource: Sendable, Codable, Equatable {
+    public var run: RunID?
+    public var seqs: [Int64]?
+    public var human: String?
+    public var imported: String?
+    public init(run: RunID? = nil, seqs: [Int64]? = nil, human: String? = nil, imported: String? = nil) {
+        self.run = run
+        self.seqs = seqs
+        self.human = human
+        self.imported = imported
+    }
+
+    public var summary: String {
+        var parts: [String] = []
+        if let human { parts.append("written by \(human)") }
+        if let run {
+            parts.append("run \(run)" + (seqs.map { " events \($0.map(String.init).joined(separator: ","))" } ?? ""))
+        }
+        if let imported { parts.append("imported from \(imported)") }
+        return parts.isEmpty ? "unknown" : parts.joined(separator: "; ")
+    }
+}
+
+/// One memory as it stands: its latest version, and how that came about.
+public struct Memory: Sendable, Codable, Equatable {
+    public var id: MemoryID
+    public var kind: MemoryKind
+    public var scope: MemoryScope
+    public var text: String
+    public var tags: [String]
+    /// Who made the latest version.
+    public var source: MemorySource
+    /// 1 for the first version; each revision adds one.
+    public var version: Int
+    /// The hash of the memory log record that made this version (a revision names it).
+    public var versionHash: String
+    /// Log times (ms).
+    public var created: Int64
+    public var updated: Int64
+    /// When it leaves the context by itself; nil: never.
+    public var expires: Int64?
+    /// Expired (by a person, by time, or by an accepted proposal) or deleted: out of search and
+    /// context, still in the log.
+    public var expired: Bool = false
+    public var deleted: Bool = false
+    public var goneReason: String?
+
+    /// Whether it may be searched and shown at `now` (ms).
+    public func isLive(at now: Int64) -> Bool { !expired && !deleted && (expires.map { now < $0 } ?? true) }
+}
+
+/// One change to the memory bank: the records of its hash-chained log.
+public enum MemoryChange: Sendable, Codable, Equatable {
+    case created(
+        id: MemoryID, kind: MemoryKind, scope: MemoryScope, text: String, tags: [String], source: MemorySource,
+        expires: Int64?)
+    /// A new version of `id`, replacing version `replaces` (whose record hash is `replacesHash`).
+    case revised(
+        id: MemoryID, replaces: Int, replacesHash: String, text: String, tags: [String], source: MemorySource,
+        expires: Int64?)
+    case expired(id: MemoryID, version: Int, reason: String, by: String)
+    case deleted(id: MemoryID, version: Int, reason: String, by: String)
+
+    public var memory: MemoryID {
+        switch self {
+        case let .created(id, _, _, _, _, _, _), let .revised(id, _, _, _, _, _, _), let .expired(id, _, _, _),
+            let .deleted(id, _, _, _):
+            id
+        }
+    }
+
+    public var kindName: String {
+        switch self {
+        case .created: "created"
+        case .revised: "revised"
+        case .expired: "expired"
+        case .deleted: "deleted"
+        }
+    }
+}
+
+/// A record of the memory log: a change, where it sits and its link in the chain.
+public struct MemoryRecord: Sendable, Codable, Equatable {
+    public var seq: Int64
+    public var time: Int64
+    public var change: MemoryChange
+    /// SHA-256 (hex) of the previous record's hash and this record's canonical bytes.
+    public var hash: String
+    public init(seq: Int64, time: Int64, change: MemoryChange, hash: String) {
+        self.seq = seq
+        self.time = time
+        self.change = change
+        self.hash = hash
+    }
+}
+
+/// Why a change to the memory bank was refused.
+public struct MemoryError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// A revision named a version that is no longer the latest: someone revised it meanwhile.
+        case conflict
+        case notFound
+        /// It was deleted or expired: a new memory is made instead.
+        case gone
+        /// Too long, empty, too many tags, a bad scope.
+        case invalid
+        case exists
+    }
+    public var code: Code
+    public var message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { message }
+}

@@ -1,0 +1,18 @@
+/// The memory bank: long-term memories with provenance, changed only by appending to a
+/// hash-chained memory log (in the same database as the runs), and searched by rank. Every
+/// change is checked by ``MemoryRules`` inside the append, so two writers revising the same
+/// memory cannot both win: the later one gets ``MemoryError/Code/conflict``.
+public protocol MemoryStore: Sendable {
+    /// Appends `change` at `time` (ms) and returns the memory as it now stands.
+    /// - Throws: ``MemoryError`` when the rules refuse it (nothing is written), or the store's own error.
+    func apply(_ change: MemoryChange, at time: Int64) async throws -> Memory
+    func memory(_ id: MemoryID) async throws -> Memory?
+    /// Memories in `scopes` (nil: every scope), newest first; `includeGone`: expired and deleted too.
+    func list(scopes: [MemoryScope]?, includeGone: Bool) async throws -> [Memory]
+    /// The live memories in `scopes` that match `query`'s words, best first, at most `limit`.
+    func search(_ query: String, scopes: [MemoryScope]?, limit: Int, now: Int64) async throws -> [Memory]
+    /// Every record about `id`, oldest first.
+    func history(_ id: MemoryID) async throws -> [MemoryRecord]
+    /// Walks the whole memory log: how many records, and the first that does not chain (nil: all do).
+    func verifyLog() async throws -> (records: Int64, firstBad: Int64?)
+}

@@ -1,0 +1,155 @@
+import Foundation
+import GRDB
+public import NightshiftCore
+
+/// The memory bank on SQLite, in the runs' database: the memory log, each memory as it stands,
+/// and an FTS5 index ranked by BM25. A change is checked against the memory as it stands inside
+/// an immediate transaction, so concurrent writers (threads or processes) are serialised and a
+/// stale revision is refused, never applied over a newer one.
+public final class SQLiteMemoryStore: MemoryStore, Sendable {
+    let writer: any DatabaseWriter
+    let path: String
+
+    /// The memory bank of the database `store` has open (one connection pool for both).
+    public init(sharing store: SQLiteEventStore) {
+        writer = store.writer
+        path = store.path
+    }
+
+    private static func decode(_ data: Data) throws -> Memory { try JSONDecoder().decode(Memory.self, from: data) }
+    private static func encode(_ m: Memory) throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try e.encode(m)
+    }
+
+    public func apply(_ change: MemoryChange, at time: Int64) async throws -> Memory {
+        do {
+            return try await writer.writeWithoutTransaction { db in
+                var result: Memory?
+                try db.inTransaction(.immediate) {
+                    let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM memory_log ORDER BY seq DESC LIMIT 1")
+                    let seq = (head?["seq"] as Int64? ?? 0) + 1
+                    let body = try MemoryRules.body(seq: seq, time: time, change: change)
+                    let hash = MemoryRules.chain(previous: head?["hash"] ?? "", body: body)
+                    let row = try Row.fetchOne(
+                        db, sql: "SELECT n, state FROM memory WHERE id = ?", arguments: [change.memory.rawValue])
+                    let current = try row.map { try Self.decode($0["state"]) }
+                    let m = try MemoryRules.apply(change, to: current, at: time, hash: hash)
+                    try db.execute(
+                        sql: "INSERT INTO memory_log (seq, time, memory, body, hash) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [seq, time, m.id.rawValue, body, hash])
+                    let live = !m.expired && !m.deleted
+                    let n: Int64
+                    if let row {
+                        n = row["n"]
+                        try db.execute(
+                            sql: "UPDATE memory SET updated = ?, live = ?, expires = ?, state = ? WHERE n = ?",
+                            arguments: [m.updated, live, m.expires, try Self.encode(m), n])
+                        try db.execute(sql: "DELETE FROM memory_fts WHERE rowid = ?", arguments: [n])
+                    } else {
+                        try db.execute(
+                            sql:
+                                "INSERT INTO memory (id, scope, updated, live, expires, state) VALUES (?, ?, ?, ?, ?, ?)",
+                            arguments: [
+                                m.id.rawValue, m.scope.description, m.updated, live, m.expires, try Self.encode(m),
+                            ])
+                        n = db.lastInsertedRowID
+                    }
+                    if live {
+                        try db.execute(
+                            sql: "INSERT INTO memory_fts (rowid, text, tags) VALUES (?, ?, ?)",
+                            arguments: [n, m.text, m.tags.joined(separator: " ")])
+                    }
+                    result = m
+                    return .commit
+                }
+                return result!
+            }
+        } catch let e as MemoryError {
+            throw e
+        } catch {
+            throw SQLiteEventStore.mapError(error, path: path)
+        }
+    }
+
+    public func memory(_ id: MemoryID) async throws -> Memory? {
+        try await read { db in
+            try Data.fetchOne(db, sql: "SELECT state FROM memory WHERE id = ?", arguments: [id.rawValue]).map(
+                Self.decode)
+        }
+    }
+
+    public func list(scopes: [MemoryScope]?, includeGone: Bool) async throws -> [Memory] {
+        var sql = "SELECT state FROM memory WHERE 1"
+        var args: [any DatabaseValueConvertible] = []
+        if let scopes {
+            sql += " AND scope IN (\(Array(repeating: "?", count: scopes.count).joined(separator: ",")))"
+            args += scopes.map(\.description)
+        }
+        if !includeGone { sql += " AND live = 1" }
+        sql += " ORDER BY updated DESC, id DESC"
+        let (q, a) = (sql, args.map(\.databaseValue))
+        return try await read { db in try Data.fetchAll(db, sql: q, arguments: StatementArguments(a)).map(Self.decode) }
+    }
+
+    public func search(_ query: String, scopes: [MemoryScope]?, limit: Int, now: Int64) async throws -> [Memory] {
+        // Each word quoted (words are letters and digits only): no FTS5 syntax reaches the query.
+        let words = MemoryRules.words(query).prefix(64)
+        guard !words.isEmpty, limit > 0 else { return [] }
+        if scopes?.isEmpty == true { return [] }
+        let match = words.map { "\"\($0)\"" }.joined(separator: " OR ")
+        var sql = """
+            SELECT m.state FROM memory_fts JOIN memory m ON m.n = memory_fts.rowid
+            WHERE memory_fts MATCH ? AND (m.expires IS NULL OR m.expires > ?)
+            """
+        var args: [any DatabaseValueConvertible] = [match, now]
+        if let scopes {
+            sql += " AND m.scope IN (\(Array(repeating: "?", count: scopes.count).joined(separator: ",")))"
+            args += scopes.map(\.description)
+        }
+        sql += " ORDER BY bm25(memory_fts, 1.0, 0.5) LIMIT ?"
+        args.append(limit)
+        let (q, a) = (sql, args.map(\.databaseValue))
+        return try await read { db in try Data.fetchAll(db, sql: q, arguments: StatementArguments(a)).map(Self.decode) }
+    }
+
+    public func history(_ id: MemoryID) async throws -> [MemoryRecord] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT seq, time, body, hash FROM memory_log WHERE memory = ? ORDER BY seq",
+                arguments: [id.rawValue]
+            ).map { row in
+                struct Body: Decodable { var change: MemoryChange }
+                let change = try JSONDecoder().decode(Body.self, from: row["body"] as Data).change
+                return MemoryRecord(seq: row["seq"], time: row["time"], change: change, hash: row["hash"])
+            }
+        }
+    }
+
+    public func verifyLog() async throws -> (records: Int64, firstBad: Int64?) {
+        try await read { db in
+            var previous = ""
+            var count: Int64 = 0
+            var expected: Int64 = 1
+            let rows = try Row.fetchCursor(db, sql: "SELECT seq, body, hash FROM memory_log ORDER BY seq")
+            while let row = try rows.next() {
+                count += 1
+                let seq: Int64 = row["seq"]
+                let hash: String = row["hash"]
+                guard seq == expected,
+                    MemoryRules.verify(seq: seq, body: row["body"], hash: hash, previous: previous) != nil
+                else { return (count, seq) }
+                previous = hash
+                expected += 1
+            }
+            return (count, nil)
+        }
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await writer.read(body) } catch let e as MemoryError { throw e } catch {
+            throw SQLiteEventStore.mapError(error, path: path)
+        }
+    }
+}

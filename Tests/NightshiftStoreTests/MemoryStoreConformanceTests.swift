@@ -1,0 +1,179 @@
+import Foundation
+import GRDB
+import NightshiftCore
+import NightshiftSQLite
+import NightshiftTesting
+import Testing
+
+/// The memory bank's contract, on SQLite and on its twin: every change goes through the log and
+/// the rules; a stale revision is a conflict; gone memories leave search but stay in the log;
+/// scopes are walls; the log's chain verifies.
+@Suite struct MemoryStoreConformanceTests {
+    enum Kind: String, CaseIterable { case sqlite, twin }
+
+    func make(_ kind: Kind) throws -> any MemoryStore {
+        switch kind {
+        case .sqlite:
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-mem-\(UUID().uuidString)").path
+            return SQLiteMemoryStore(sharing: try SQLiteEventStore(path: dir + "/ns.db"))
+        case .twin: return InMemoryMemoryStore()
+        }
+    }
+
+    static let project = MemoryScope(.project, "/srv/app")
+    static let agent = MemoryScope(.agent, "reviewer")
+
+    static func create(
+        _ id: String, _ text: String, scope: MemoryScope = project, kind: MemoryKind = .lesson, tags: [String] = [],
+        expires: Int64? = nil
+    ) -> MemoryChange {
+        .created(
+            id: MemoryID(id), kind: kind, scope: scope, text: text, tags: tags,
+            source: MemorySource(human: "alice"), expires: expires)
+    }
+
+    @Test(arguments: Kind.allCases) func aMemoryIsCreatedRevisedAndItsHistoryKept(_ kind: Kind) async throws {
+        let store = try make(kind)
+        let first = try await store.apply(Self.create("mem-1", "run make test before pushing"), at: 1000)
+        #expect(first.version == 1 && first.created == 1000)
+        let second = try await store.apply(
+            .revised(
+                id: first.id, replaces: 1, replacesHash: first.versionHash, text: "run make check before pushing",
+                tags: ["ci"], source: MemorySource(run: RunID("r1"), seqs: [12, 14]), expires: nil), at: 2000)
+        #expect(second.version == 2 && second.text == "run make check before pushing" && second.updated == 2000)
+        #expect(second.source.run == RunID("r1") && second.created == 1000)
+        #expect(try await store.memory(first.id) == second)
+        let history = try await store.history(first.id)
+        #expect(history.map(\.change.kindName) == ["created", "revised"])
+        #expect(history.last?.hash == second.versionHash)
+        let verified = try await store.verifyLog()
+        #expect(verified.records == 2 && verified.firstBad == nil)
+    }
+
+    @Test(arguments: Kind.allCases) func aStaleRevisionIsAConflictNeverAppliedOverTheNewer(_ kind: Kind) async throws {
+        let store = try make(kind)
+        let m = try await store.apply(Self.create("mem-1", "the flaky test is test_sync"), at: 1)
+        func revise(_ text: String) -> MemoryChange {
+            .revised(
+                id: m.id, replaces: 1, replacesHash: m.versionHash, text: text, tags: [],
+                source: MemorySource(human: "a"),
+                expires: nil)
+        }
+        _ = try await store.apply(revise("first writer"), at: 2)
+        let stale = await #expect(throws: MemoryError.self) { try await store.apply(revise("second writer"), at: 3) }
+        #expect(stale?.code == .conflict)
+        #expect(stale?.message.contains("is at version 2, not 1") == true, "\(stale?.message ?? "")")
+        #expect(try await store.memory(m.id)?.text == "first writer")
+        #expect(try await store.verifyLog().records == 2)
+    }
+
+    @Test(arguments: Kind.allCases) func goneMemoriesLeaveSearchButStayInTheLog(_ kind: Kind) async throws {
+        let store = try make(kind)
+        let a = try await store.apply(Self.create("mem-a", "docs build with make html"), at: 1)
+        _ = try await store.apply(Self.create("mem-b", "the docs need sphinx 7"), at: 2)
+        _ = try await store.apply(Self.create("mem-c", "docs deploy on tag", expires: 50), at: 3)
+        #expect(
+            Set(try await store.search("docs", scopes: nil, limit: 10, now: 10).map(\.id.rawValue)) == [
+                "mem-a", "mem-b", "mem-c",
+            ])
+        _ = try await store.apply(.expired(id: a.id, version: 1, reason: "we moved to mkdocs", by: "alice"), at: 4)
+        // Expired by a person, and by its own time.
+        #expect(try await store.search("docs", scopes: nil, limit: 10, now: 100).map(\.id.rawValue) == ["mem-b"])
+        #expect(
+            try await store.list(scopes: nil, includeGone: false).map(\.id.rawValue).sorted() == ["mem-b", "mem-c"])
+        #expect(try await store.list(scopes: nil, includeGone: true).count == 3)
+        let gone = await #expect(throws: MemoryError.self) {
+            try await store.apply(
+                .revised(
+                    id: a.id, replaces: 1, replacesHash: a.versionHash, text: "x", tags: [],
+                    source: MemorySource(human: "a"), expires: nil), at: 5)
+        }
+        #expect(gone?.code == .gone)
+        #expect(try await store.history(a.id).count == 2)
+        let missing = await #expect(throws: MemoryError.self) {
+            try await store.apply(.deleted(id: MemoryID("mem-zz"), version: 1, reason: "r", by: "a"), at: 6)
+        }
+        #expect(missing?.code == .notFound)
+    }
+
+    @Test(arguments: Kind.allCases) func searchStaysInsideTheScopesAskedFor(_ kind: Kind) async throws {
+        let store = try make(kind)
+        _ = try await store.apply(Self.create("mem-p", "never push to main directly", scope: Self.project), at: 1)
+        _ = try await store.apply(Self.create("mem-r", "push reviews as one comment", scope: Self.agent), at: 2)
+        #expect(
+            try await store.search("push", scopes: [Self.project], limit: 5, now: 3).map(\.id.rawValue) == ["mem-p"])
+        #expect(try await store.search("push", scopes: [Self.agent], limit: 5, now: 3).map(\.id.rawValue) == ["mem-r"])
+        #expect(try await store.search("push", scopes: [], limit: 5, now: 3).isEmpty)
+        #expect(try await store.list(scopes: [Self.agent], includeGone: false).map(\.id.rawValue) == ["mem-r"])
+    }
+
+    @Test(arguments: Kind.allCases) func theBestMatchComesFirst(_ kind: Kind) async throws {
+        let store = try make(kind)
+        _ = try await store.apply(Self.create("mem-1", "use uv to install python packages"), at: 1)
+        _ = try await store.apply(Self.create("mem-2", "the integration tests need postgres running"), at: 2)
+        _ = try await store.apply(
+            Self.create("mem-3", "postgres tests: start it with pg_ctlcluster 15 main start"), at: 3)
+        let hits = try await store.search("start postgres tests", scopes: nil, limit: 2, now: 4)
+        #expect(hits.first?.id.rawValue == "mem-3", "\(hits.map(\.id))")
+        // Words only: search syntax in the query is text, never an operator.
+        #expect(try await store.search("\" OR NEAR(* -- )", scopes: nil, limit: 5, now: 4).isEmpty)
+    }
+
+    @Test(arguments: Kind.allCases) func badMemoriesAreRefusedWithTheLimit(_ kind: Kind) async throws {
+        let store = try make(kind)
+        for (change, message) in [
+            (Self.create("mem-1", String(repeating: "x", count: 2001)), "at most 2000"),
+            (Self.create("mem-2", "   "), "empty"),
+            (Self.create("mem-3", "ok", tags: ["no spaces"]), "tag 'no spaces'"),
+        ] {
+            let e = await #expect(throws: MemoryError.self) { try await store.apply(change, at: 1) }
+            #expect(e?.code == .invalid && e?.message.contains(message) == true, "\(e?.message ?? "")")
+        }
+        #expect(try await store.verifyLog().records == 0)
+        _ = try await store.apply(Self.create("mem-4", "fine"), at: 1)
+        let twice = await #expect(throws: MemoryError.self) {
+            try await store.apply(Self.create("mem-4", "again"), at: 2)
+        }
+        #expect(twice?.code == .exists)
+    }
+}
+
+/// What only the SQLite store can show: writers on separate connections, and a tampered log.
+@Suite struct SQLiteMemoryStoreTests {
+    @Test func writersOnSeparateConnectionsRevisingOneVersionHaveOneWinner() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-mem-\(UUID().uuidString)").path
+        let a = SQLiteMemoryStore(sharing: try SQLiteEventStore(path: dir + "/ns.db"))
+        let b = SQLiteMemoryStore(sharing: try SQLiteEventStore(path: dir + "/ns.db"))
+        var m = try await a.apply(MemoryStoreConformanceTests.create("mem-1", "v1"), at: 1)
+        for round in 0..<20 {
+            let base = m
+            func revise(_ s: SQLiteMemoryStore, _ who: String) async -> Memory? {
+                try? await s.apply(
+                    .revised(
+                        id: base.id, replaces: base.version, replacesHash: base.versionHash, text: "\(who) \(round)",
+                        tags: [], source: MemorySource(human: who), expires: nil), at: Int64(round + 2))
+            }
+            async let x = revise(a, "a")
+            async let y = revise(b, "b")
+            let won = [await x, await y].compactMap { $0 }
+            #expect(won.count == 1, "round \(round): \(won.map(\.text))")
+            m = try #require(try await a.memory(base.id))
+            #expect(m.version == base.version + 1 && won.first?.text == m.text)
+        }
+        #expect(try await b.verifyLog() == (21, nil))
+    }
+
+    @Test func aTamperedRecordIsFoundByTheChain() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-mem-\(UUID().uuidString)").path
+        let store = SQLiteMemoryStore(sharing: try SQLiteEventStore(path: dir + "/ns.db"))
+        for k in 1...3 {
+            _ = try await store.apply(MemoryStoreConformanceTests.create("mem-\(k)", "lesson \(k)"), at: 1)
+        }
+        let db = try DatabaseQueue(path: dir + "/ns.db")
+        try await db.write { db in
+            try db.execute(sql: "UPDATE memory_log SET body = replace(body, 'lesson 2', 'lesson X') WHERE seq = 2")
+        }
+        let v = try await store.verifyLog()
+        #expect(v.records == 2 && v.firstBad == 2)
+    }
+}
