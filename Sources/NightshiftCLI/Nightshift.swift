@@ -26,6 +26,7 @@ public struct Nightshift: AsyncParsableCommand {
             RunCommand.self, Resume.self, Worker.self, Status.self, Log.self, Inbox.self, Approve.self, Deny.self,
             BudgetCommand.self,
             Answer.self, Cancel.self, Audit.self, Init.self, ConfigCommand.self, DoctorCommand.self, AgentsCommand.self,
+            MemoryCommand.self,
             Demo.self,
             BenchMoved.self,
         ])

@@ -1,0 +1,147 @@
+import Foundation
+public import NightshiftCore
+import NightshiftSQLite
+
+/// The memory bank's use cases, for every front end: add, revise, expire, delete, list, show,
+/// search, export and import. Each change is one record of the memory log; none overwrites a
+/// version it did not name.
+public struct MemoryBank: Sendable {
+    public let store: any MemoryStore
+    /// Who makes the changes (a person's name, recorded as the provenance).
+    public let by: String
+
+    public init(store: any MemoryStore, by: String) {
+        self.store = store
+        self.by = by
+    }
+
+    /// The bank in the database `config` names (made when it does not exist: memories may come before runs).
+    public static func open(_ config: StoreConfig, by: String) throws -> MemoryBank {
+        MemoryBank(store: SQLiteMemoryStore(sharing: try Adapters.openStore(config)), by: by)
+    }
+
+    static var now: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    public func add(
+        _ text: String, kind: MemoryKind, scope: MemoryScope, tags: [String] = [], expires: Int64? = nil
+    ) async throws -> Memory {
+        try await store.apply(
+            .created(
+                id: MemoryID.make(), kind: kind, scope: scope, text: text, tags: tags,
+                source: MemorySource(human: by), expires: expires), at: Self.now)
+    }
+
+    /// A new version of `id`, replacing `version` (the one the caller read); `text` or `tags` nil keep them.
+    public func revise(_ id: MemoryID, version: Int, text: String?, tags: [String]?) async throws -> Memory {
+        guard let current = try await store.memory(id) else { throw MemoryError(.notFound, "no memory \(id)") }
+        // The version the caller read: the store refuses it (a conflict) unless it is still the latest,
+        // checked again inside the append, so a revision racing this one cannot slip in between.
+        return try await store.apply(
+            .revised(
+                id: id, replaces: version, replacesHash: version == current.version ? current.versionHash : "",
+                text: text ?? current.text, tags: tags ?? current.tags, source: MemorySource(human: by),
+                expires: current.expires), at: Self.now)
+    }
+
+    public func expire(_ id: MemoryID, reason: String) async throws -> Memory {
+        guard let current = try await store.memory(id) else { throw MemoryError(.notFound, "no memory \(id)") }
+        return try await store.apply(.expired(id: id, version: current.version, reason: reason, by: by), at: Self.now)
+    }
+
+    public func delete(_ id: MemoryID, reason: String) async throws -> Memory {
+        guard let current = try await store.memory(id) else { throw MemoryError(.notFound, "no memory \(id)") }
+        return try await store.apply(.deleted(id: id, version: current.version, reason: reason, by: by), at: Self.now)
+    }
+
+    public func show(_ id: MemoryID) async throws -> (Memory, [MemoryRecord]) {
+        guard let m = try await store.memory(id) else { throw MemoryError(.notFound, "no memory \(id)") }
+        return (m, try await store.history(id))
+    }
+
+    public func list(scopes: [MemoryScope]?, includeGone: Bool) async throws -> [Memory] {
+        try await store.list(scopes: scopes, includeGone: includeGone)
+    }
+
+    public func search(_ query: String, scopes: [MemoryScope]?, limit: Int) async throws -> [Memory] {
+        try await store.search(query, scopes: scopes, limit: limit, now: Self.now)
+    }
+
+    // MARK: - Export and import (JSONL, one memory a line, provenance kept)
+
+    /// One line of an export: a memory as it stands.
+    public struct Line: Codable, Sendable {
+        public var id: MemoryID
+        public var kind: MemoryKind
+        public var scope: MemoryScope
+        public var text: String
+        public var tags: [String]?
+        public var source: MemorySource?
+        public var version: Int?
+        public var expires: Int64?
+    }
+
+    public func export(scopes: [MemoryScope]?) async throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try await store.list(scopes: scopes, includeGone: false).reversed().map { m in
+            let line = Line(
+                id: m.id, kind: m.kind, scope: m.scope, text: m.text, tags: m.tags, source: m.source,
+                version: m.version, expires: m.expires)
+            return String(decoding: try e.encode(line), as: UTF8.self) + "\n"
+        }.joined()
+    }
+
+    /// What an import did.
+    public struct Imported: Sendable, Equatable {
+        public var added: Int
+        /// Ids already in the bank: left as they are.
+        public var skipped: [MemoryID]
+    }
+
+    /// Reads every line first: one bad line (named `file:LINE: reason`) refuses the whole file and
+    /// nothing is added. Each memory keeps its id and provenance, with the file named as its source.
+    public func importLines(_ text: String, file: String) async throws -> Imported {
+        var lines: [Line] = []
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = raw.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            let where_ = "\(file):\(n + 1)"
+            let line: Line
+            do {
+                line = try JSONDecoder().decode(Line.self, from: Data(trimmed.utf8))
+            } catch let DecodingError.keyNotFound(key, _) {
+                throw RuntimeError(.invalidInput, "\(where_): no \"\(key.stringValue)\"")
+            } catch let DecodingError.dataCorrupted(c) {
+                throw RuntimeError(.invalidInput, "\(where_): \(c.debugDescription.prefix(200))")
+            } catch {
+                throw RuntimeError(
+                    .invalidInput, "\(where_): not a memory line ({\"id\", \"kind\", \"scope\", \"text\", …})")
+            }
+            guard line.id.rawValue.hasPrefix("mem-"), line.id.rawValue.count <= 64 else {
+                throw RuntimeError(.invalidInput, "\(where_): the id must start with mem- (at most 64 characters)")
+            }
+            do { try MemoryRules.check(text: line.text, tags: line.tags ?? []) } catch {
+                throw RuntimeError(.invalidInput, "\(where_): \(error.message)")
+            }
+            if lines.contains(where: { $0.id == line.id }) {
+                throw RuntimeError(.invalidInput, "\(where_): memory \(line.id) is in the file twice")
+            }
+            lines.append(line)
+        }
+        var result = Imported(added: 0, skipped: [])
+        for line in lines {
+            if try await store.memory(line.id) != nil {
+                result.skipped.append(line.id)
+                continue
+            }
+            var source = line.source ?? MemorySource()
+            source.imported = file
+            _ = try await store.apply(
+                .created(
+                    id: line.id, kind: line.kind, scope: line.scope, text: line.text, tags: line.tags ?? [],
+                    source: source, expires: line.expires), at: Self.now)
+            result.added += 1
+        }
+        return result
+    }
+}

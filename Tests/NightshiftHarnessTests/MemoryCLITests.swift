@@ -1,0 +1,129 @@
+import Foundation
+import NightshiftCore
+import NightshiftSQLite
+import Testing
+
+/// `nightshift memory …` through the executable: the bank by hand, across processes.
+@Suite struct MemoryCLITests {
+    func add(
+        _ db: String, _ text: String, scope: String = "project:/srv/app", extra: [String] = []
+    ) async throws
+        -> Memory
+    {
+        let r = try await nightshift(["memory", "add", "--db", db, "--scope", scope, "--json", text] + extra)
+        #expect(r.status == 0, "\(r.stderr)")
+        return try JSONDecoder().decode(Memory.self, from: Data(r.stdout.utf8))
+    }
+
+    @Test func memoriesAreAddedRevisedSearchedExpiredAndCarriedThroughExportAndImport() async throws {
+        let db = tempDir("ns-memcli") + "/ns.db"
+        let a = try await add(db, "run make check before pushing: make test skips the linters", extra: ["--tag", "ci"])
+        _ = try await add(db, "the integration tests need postgres 15 running", extra: ["--kind", "fact"])
+        _ = try await add(db, "reviews go in one comment", scope: "agent:reviewer")
+        let revised = try await nightshift([
+            "memory", "revise", a.id.rawValue, "--db", db, "--version", "1", "--text",
+            "run make check (not make test) before pushing",
+        ])
+        #expect(revised.status == 0 && revised.stdout.contains("now version 2"), "\(revised.stderr)")
+        let search = try await nightshift([
+            "memory", "search", "--db", db, "--scope", "project:/srv/app", "before pushing",
+        ])
+        #expect(search.stdout.hasPrefix("\(a.id)  v2  lesson"), "\(search.stdout)")
+        let scoped = try await nightshift(["memory", "search", "--db", db, "--scope", "agent:reviewer", "pushing"])
+        #expect(scoped.stdout.contains("no memory matches"), "\(scoped.stdout)")
+        let show = try await nightshift(["memory", "show", a.id.rawValue, "--db", db])
+        #expect(
+            show.stdout.contains("created") && show.stdout.contains("revised") && show.stdout.contains("written by"))
+        let expired = try await nightshift(["memory", "expire", a.id.rawValue, "--db", db, "--reason", "we use just"])
+        #expect(expired.status == 0, "\(expired.stderr)")
+        let list = try await nightshift(["memory", "list", "--db", db, "--json"])
+        #expect(list.stdout.split(separator: "\n").count == 2)
+        let all = try await nightshift(["memory", "list", "--db", db, "--all"])
+        #expect(all.stdout.contains("(expired)"))
+        // Export and import into another database: ids and provenance kept, the file named.
+        let file = tempDir("ns-memcli") + "/bank.jsonl"
+        let export = try await nightshift(["memory", "export", "--db", db, "--out", file])
+        #expect(export.stdout.contains("wrote 2 memories"), "\(export.stdout)\(export.stderr)")
+        let other = tempDir("ns-memcli") + "/other.db"
+        let imported = try await nightshift(["memory", "import", file, "--db", other])
+        #expect(imported.stdout.contains("imported 2 memories"), "\(imported.stdout)\(imported.stderr)")
+        let again = try await nightshift(["memory", "import", file, "--db", other])
+        #expect(again.stdout.contains("imported 0 memories; 2 already in the bank"), "\(again.stdout)")
+        let moved = try await nightshift(["memory", "list", "--db", other, "--json", "--scope", "agent:reviewer"])
+        let m = try JSONDecoder().decode(Memory.self, from: Data(moved.stdout.utf8))
+        #expect(m.text == "reviews go in one comment" && m.source.imported == file && m.source.human != nil)
+    }
+
+    @Test func badInputIsOneLineAndAddsNothing() async throws {
+        let db = tempDir("ns-memcli") + "/ns.db"
+        _ = try await add(db, "kept")
+        let big = try await nightshift([
+            "memory", "add", "--db", db, "--scope", "user:alice", String(repeating: "x", count: 3000),
+        ])
+        #expect(big.status != 0 && big.stderr.contains("at most 2000"), "\(big.stderr)")
+        let scope = try await nightshift(["memory", "add", "--db", db, "--scope", "team:x", "t"])
+        #expect(scope.status != 0 && scope.stderr.contains("is not a scope"), "\(scope.stderr)")
+        let file = tempDir("ns-memcli") + "/bad.jsonl"
+        try """
+        {"id":"mem-1","kind":"lesson","scope":"user:bob","text":"fine"}
+        {"id":"mem-2","kind":"rumour","scope":"user:bob","text":"bad kind"}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let bad = try await nightshift(["memory", "import", file, "--db", db])
+        #expect(bad.status != 0 && bad.stderr.contains("bad.jsonl:2:"), "\(bad.stderr)")
+        let list = try await nightshift(["memory", "list", "--db", db, "--json"])
+        #expect(list.stdout.split(separator: "\n").count == 1, "the good line was not imported either")
+        let missing = try await nightshift(["memory", "expire", "mem-nope", "--db", db, "--reason", "r"])
+        #expect(missing.status != 0 && missing.stderr.contains("no memory mem-nope"))
+        let store = SQLiteMemoryStore(sharing: try SQLiteEventStore(path: db))
+        #expect(try await store.verifyLog() == (1, nil))
+    }
+
+    /// Two processes revise the same version at once, round after round: one wins each round,
+    /// the other is refused as stale; the log verifies.
+    @Test func twoProcessesRevisingOneMemoryNeverOverwriteEachOther() async throws {
+        let db = tempDir("ns-memcli") + "/ns.db"
+        let m = try await add(db, "version 1")
+        let binary = try nightshiftBinary()
+        let rounds = 8
+        for round in 1...rounds {
+            let outs = (0..<2).map { k in tempDir("ns-memcli") + "/out\(k)" }
+            let procs = try (0..<2).map { k in
+                try ChildProcessForTests.spawn(
+                    [
+                        binary, "memory", "revise", m.id.rawValue, "--db", db, "--version", "\(round)", "--text",
+                        "writer \(k) round \(round)", "--lock-timeout", "30",
+                    ], output: outs[k])
+            }
+            let statuses = procs.map { $0.wait() }
+            #expect(statuses.filter { $0 == 0 }.count == 1, "round \(round): \(statuses)")
+            let loser = zip(statuses, outs).first { $0.0 != 0 }.map {
+                (try? String(contentsOfFile: $0.1, encoding: .utf8)) ?? ""
+            }
+            #expect(loser?.contains("revised meanwhile") == true, "\(loser ?? "")")
+        }
+        let store = SQLiteMemoryStore(sharing: try SQLiteEventStore(path: db))
+        #expect(try await store.memory(m.id)?.version == rounds + 1)
+        #expect(try await store.history(m.id).count == rounds + 1)
+        #expect(try await store.verifyLog() == (Int64(rounds + 1), nil))
+    }
+}
+
+/// A child process whose output goes to a file, waited for (both writers start before either is waited on).
+struct ChildProcessForTests {
+    let process: Process
+    static func spawn(_ argv: [String], output: String) throws -> ChildProcessForTests {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        return ChildProcessForTests(process: p)
+    }
+    func wait() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
