@@ -267,13 +267,14 @@ import Glibc
         var kills = 0
         var landed: Set<Int> = []  // how many runs existed at each kill: kills during spawning and after
         var finished = false
-        for _ in 0..<40 where !finished {
+        for round in 0..<40 where !finished {
             // Until the run exists (a kill can land before it is made), it is started, not resumed.
             let exists = (try? await SQLiteEventStore(path: p.db).summary(of: RunID("k"))) != nil
             let child = try ChildProcess.spawn(
                 [binary] + (exists ? resume : start), environment: ProcessInfo.processInfo.environment,
                 outputPath: out)
-            try await Task.sleep(for: .milliseconds(Int.random(in: 10...120, using: &rng)))
+            // Longer as the rounds go on: on a loaded machine the process may take longer than 120 ms to start.
+            try await Task.sleep(for: .milliseconds(Int.random(in: 10...(120 + 20 * round), using: &rng)))
             if case let .exited(status) = child.poll() {
                 finished = status == 0
                 continue
@@ -284,7 +285,8 @@ import Glibc
             if let runs = try? await store?.runs() { landed.insert(runs.count) }
         }
         for _ in 0..<5 where !finished {
-            let r = try await nightshift(resume, timeout: .seconds(300))
+            let exists = (try? await SQLiteEventStore(path: p.db).summary(of: RunID("k"))) != nil
+            let r = try await nightshift(exists ? resume : start, timeout: .seconds(300))
             finished = r.status == 0
         }
         #expect(finished, "\((try? String(contentsOfFile: out, encoding: .utf8))?.suffix(1500) ?? "")")
