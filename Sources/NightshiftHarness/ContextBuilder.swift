@@ -102,10 +102,12 @@ public enum ContextBuilder {
             case Role.handoff: [RoleTools.writeHandoff]
             default: tools
             }
-        return ModelRequest(
+        var request = ModelRequest(
             run: state.run, call: call, role: role, task: task, attempt: attempt, turn: turn, notices: notices,
             progressNote: handoffNote(state), feedback: feedback, transcript: transcript, tools: roleTools,
             guidance: state.gate.guidanceSpec)
+        if role == Role.worker { request.memories = state.shiftState.memories ?? [] }
+        return request
     }
 
     static func humanNotices(_ state: RunState) -> [String] {

@@ -33,13 +33,16 @@ public struct Harness: Sendable {
     /// Sub-agents' ends seen in this process (shared by every harness of one fleet driver); nil:
     /// a parent reads each child's end from its log.
     public let settled: SettledRuns?
+    /// The memory bank a run's shifts recall from; nil: shifts are shown no memories (and say so).
+    public let memories: (any MemoryStore)?
 
     public init(
         store: any EventStore, model: any ModelProvider, tools: any ToolRunner, checks: any CheckRunner,
         vcs: (any WorkspaceVCS)? = nil, files: (any WorkspaceFiles)? = nil,
         configuration: Configuration = Configuration(), observer: (@Sendable (EventEnvelope) -> Void)? = nil,
-        children: (any ChildRunMaker)? = nil, settled: SettledRuns? = nil
+        children: (any ChildRunMaker)? = nil, settled: SettledRuns? = nil, memories: (any MemoryStore)? = nil
     ) {
+        self.memories = memories
         self.children = children
         self.settled = settled
         // A maker with no profiles makes only a coding fleet's workers: nothing to spawn.

@@ -63,6 +63,8 @@ struct RunDriver {
             case let .createChildren(children): try await createChildren(children)
             case let .pollChildren(call, children): try await pollChildren(call, children)
             case let .mergeWork(work): try await merge(work)
+            case let .recallMemories(task, scopes, tokens):
+                try await recallMemories(task, scopes: scopes, tokens: tokens)
             }
         }
     }

@@ -293,6 +293,21 @@ import Testing
         .mergeStarted(task: TaskID("b"), child: RunID("root.w4"), branch: "nightshift/root.w4"),
         .workMerged(task: TaskID("b"), child: RunID("root.w4"), commit: "0123456789abcdef"),
         .workRejected(task: TaskID("b"), child: RunID("root.w4"), feedback: big),
+        // Added with the memory bank: a run's memory scopes, and what a shift was shown.
+        .runCreated(
+            title: "remembers", workspace: "/w/m", model: "m",
+            settings: {
+                var s = RunSettings()
+                s.memory = MemorySettings(
+                    scopes: [MemoryScope(.project, "/srv/app"), MemoryScope(.user, "alice")], tokens: 500)
+                return s
+            }()),
+        .memoriesShown(
+            task: TaskID("a"),
+            memories: [
+                ShownMemory(id: MemoryID("mem-00000000000000ff"), version: 2, kind: .lesson, text: tricky)
+            ]),
+        .memoriesShown(task: TaskID("b"), memories: []),
     ]
 
     @Test(arguments: events.indices)

@@ -187,12 +187,15 @@ import Testing
         var model = "tasks:\n"
         for t in tasks {
             plan += "  - id: \(t)\n    description: write \(t).txt\n    checks: [\"sleep 0.1; test -f \(t).txt\"]\n"
-            model +=
-                "  \(t):\n    - tools:\n        - write_file: {path: \(t).txt, content: \"\(t)\"}\n      done: wrote \(t)\n"
+            // Three turns alike: a kill that leaves the write in doubt fails the check, and the next attempt writes again.
+            let turn =
+                "    - tools:\n        - write_file: {path: \(t).txt, content: \"\(t)\"}\n      done: wrote \(t)\n"
+            model += "  \(t):\n" + String(repeating: turn, count: 3)
         }
         plan += "  - id: z\n    description: write z.txt\n    after: [\(tasks.joined(separator: ", "))]\n"
         plan += "    checks: [\"test -f z.txt && test -f a.txt && test -f e.txt\"]\n"
-        model += "  z:\n    - tools:\n        - write_file: {path: z.txt, content: \"z\"}\n      done: wrote z\n"
+        let zTurn = "    - tools:\n        - write_file: {path: z.txt, content: \"z\"}\n      done: wrote z\n"
+        model += "  z:\n" + String(repeating: zTurn, count: 3)
         try plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
         try model.write(toFile: root + "/model.yaml", atomically: true, encoding: .utf8)
         let db = root + "/ns.db"

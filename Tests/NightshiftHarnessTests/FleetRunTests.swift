@@ -37,6 +37,11 @@ import Glibc
                     child += "    - tools:\n        - write_file: {path: t\(k)-\(n).txt, content: \"\(n)\"}\n"
                     if n == turns { child += "      done: wrote t\(k)\n" }
                 }
+                // A next attempt (a kill left the last write in doubt, so the check failed) writes it again.
+                for _ in 0..<2 {
+                    child += "    - tools:\n        - write_file: {path: t\(k)-\(turns).txt, content: \"\(turns)\"}\n"
+                    child += "      done: wrote t\(k) again\n"
+                }
             }
             try child.write(toFile: root + "/child.yaml", atomically: true, encoding: .utf8)
             let agents = (1...children).map { k in

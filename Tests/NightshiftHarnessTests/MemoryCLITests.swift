@@ -108,6 +108,54 @@ import Testing
     }
 }
 
+extension MemoryCLITests {
+    /// A shift is shown the memories of its project and its user that match its task, and the log
+    /// records which (ids and versions); other projects' and users' memories never reach it.
+    @Test func aShiftIsShownItsScopesMemoriesAndTheLogSaysWhich() async throws {
+        let root = tempDir("ns-memrun")
+        let ws = root + "/ws"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        // A repository: each run works in a worktree of its own; the project is the repository.
+        try makeRepository(ws)
+        let db = root + "/ns.db"
+        let me = String(cString: getpwuid(geteuid())!.pointee.pw_name)
+        let lesson = try await add(
+            db, "test_sync_upload is flaky under load: re-run it once before debugging", scope: "project:\(ws)")
+        let mine = try await add(db, "I want upload fixes to log the file name", scope: "user:\(me)")
+        _ = try await add(db, "the upload sync test is fine here", scope: "project:/some/other/repo")
+        _ = try await add(db, "upload sync tests need a token", scope: "user:someone-else")
+        try "tasks:\n  - id: fix\n    description: fix the flaky upload sync test\n    checks: [test -f done.txt]\n"
+            .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        try "tasks:\n  fix:\n    - tools:\n        - write_file: {path: done.txt, content: ok}\n      done: fixed\n"
+            .write(toFile: root + "/model.yaml", atomically: true, encoding: .utf8)
+        func run(_ id: String, _ extra: [String] = []) async throws -> [[ShownMemory]] {
+            let r = try await nightshift(
+                [
+                    "run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/model.yaml",
+                    "--db", db, "--id", id, "-q", "--unsandboxed",
+                ] + extra)
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+            return try await SQLiteEventStore(path: db).readAll(RunID(id)).compactMap {
+                if case let .memoriesShown(_, m) = $0.event { m } else { nil }
+            }
+        }
+        let first = try await run("m1")
+        #expect(first.count == 1)
+        #expect(Set(first.first?.map(\.id) ?? []) == [lesson.id, mine.id], "\(first)")
+        #expect(first.first?.allSatisfy { $0.version == 1 } == true)
+        // Revised between runs: the next run is shown the new version, and says so.
+        let revised = try await nightshift([
+            "memory", "revise", lesson.id.rawValue, "--db", db, "--version", "1", "--text",
+            "test_sync_upload races the upload worker: re-run it once before debugging",
+        ])
+        #expect(revised.status == 0)
+        let second = try await run("m2")
+        #expect(second.first?.first { $0.id == lesson.id }?.version == 2)
+        #expect(second.first?.first { $0.id == lesson.id }?.text.contains("races the upload worker") == true)
+        #expect(try await run("m3", ["--no-memory"]).isEmpty)
+    }
+}
+
 /// A child process whose output goes to a file, waited for (both writers start before either is waited on).
 struct ChildProcessForTests {
     let process: Process

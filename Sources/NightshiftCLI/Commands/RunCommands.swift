@@ -93,6 +93,11 @@ struct RunCommand: AsyncParsableCommand {
             failing check back as rework. Needs a git repository.
             """, valueName: "N"))
     var workers: Int?
+    @Flag(
+        help:
+            "Show no memories (by default each shift is shown the top memories of the project, your user and the profile: nightshift memory)."
+    )
+    var noMemory = false
     @Option(
         help: ArgumentHelp(
             """
@@ -210,6 +215,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         r.agentsFolder = settings.agentsFolder
         r.workers = workers
+        r.user = Governance.user
+        r.memory = !noMemory
         // The workers are driven in this process unless told otherwise: room for all of them.
         r.fleetConcurrency = fleet.concurrency == 0 ? 0 : max(fleet.concurrency, workers ?? 0)
         r.store = settings.store

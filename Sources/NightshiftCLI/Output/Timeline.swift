@@ -128,6 +128,11 @@ enum Timeline {
             return "  ⇄ merging \(branch) (task \(task), worker \(child)) into the run's branch"
         case let .workMerged(task, _, commit):
             return "✓ task \(task) merged at \(commit.prefix(12)); the merged tree passed the ratchet"
+        case let .memoriesShown(task, memories):
+            return memories.isEmpty
+                ? "  no memories matched task \(task)"
+                : "  \(memories.count) memor\(memories.count == 1 ? "y" : "ies") shown for task \(task): "
+                    + memories.map { "\($0.id) v\($0.version)" }.joined(separator: ", ")
         case let .workRejected(task, child, feedback):
             return "  ✗ work of \(child) on task \(task) sent back: \(short(feedback.text, 90))"
         }

@@ -32,6 +32,9 @@ public enum Decision: Sendable, Equatable {
     /// The merge queue's one merge (``MergeWork``), its `merge_started` already in the log: it ends
     /// as `work_merged` or `work_rejected`. Safe to repeat: a merge already made is found, not made again.
     case mergeWork(MergeWork)
+    /// Find the memories for this shift of `task` in `scopes`, within `tokens`, and record them
+    /// (`memories_shown`, empty when none match). Safe to repeat: it only reads.
+    case recallMemories(task: PlanTask, scopes: [MemoryScope], tokens: Int)
     case stop(StopReason)
 }
 

@@ -80,6 +80,10 @@ extension RunState {
                             "The attempt used its \(settings.maxTurnsPerAttempt) model turns without a done claim that passed the checks."
                     ))
             }
+            // The memories for this shift's task, found once per shift, before its first worker call.
+            if let memory = settings.memory, shiftState.memoriesForShift != shiftState.shiftStartSeq {
+                return .recallMemories(task: task, scopes: memory.scopes, tokens: memory.tokens)
+            }
             // The project's shift_start hooks run once per shift, before its first worker call.
             let shiftHooks = hooks(.shiftStart)
             if !shiftHooks.isEmpty, shiftState.hooksRanForShift != shiftState.shiftStartSeq {

@@ -124,6 +124,10 @@ struct CanonicalWriter {
         int(s.maxAttempts)
         key("maxTurnsPerAttempt")
         int(s.maxTurnsPerAttempt)
+        if let memory = s.memory {
+            key("memory")
+            encodable(memory)
+        }
         if let parent = s.parent {
             key("parent")
             encodable(parent)
@@ -748,6 +752,12 @@ struct CanonicalWriter {
             string(child.rawValue)
             key("feedback")
             payload(feedback)
+            key("task")
+            string(task.rawValue)
+        case let .memoriesShown(task, memories):
+            raw("\"memoriesShown\":{")
+            key("memories", first: true)
+            encodable(memories)
             key("task")
             string(task.rawValue)
         case let .workCommitted(task, commit, detail):

@@ -139,6 +139,9 @@ public enum Event: Sendable, Codable, Equatable {
     /// merged since it started, or the merged tree failed a check): `feedback` goes to the task's
     /// next worker, started from the branch as it is now.
     case workRejected(task: TaskID, child: RunID, feedback: Payload)
+    /// The memories this shift of `task` is shown (their ids, versions and texts), found in the
+    /// run's memory scopes when the shift began; empty when none matched.
+    case memoriesShown(task: TaskID, memories: [ShownMemory])
 
     /// Whether this is a `snapshot_taken` (which may follow the end of a run).
     public var isSnapshotVoucher: Bool { if case .snapshotTaken = self { true } else { false } }
@@ -205,6 +208,7 @@ public enum Event: Sendable, Codable, Equatable {
         case mergeStarted = "merge_started"
         case workMerged = "work_merged"
         case workRejected = "work_rejected"
+        case memoriesShown = "memories_shown"
     }
 
     /// This event's kind.
@@ -268,6 +272,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .mergeStarted: .mergeStarted
         case .workMerged: .workMerged
         case .workRejected: .workRejected
+        case .memoriesShown: .memoriesShown
         }
     }
 

@@ -190,3 +190,29 @@ public struct MemoryError: Error, Sendable, Equatable, CustomStringConvertible {
     }
     public var description: String { message }
 }
+
+/// A memory as a shift was shown it: recorded in the run's log, so the log says what the agent knew.
+public struct ShownMemory: Sendable, Codable, Equatable {
+    public var id: MemoryID
+    public var version: Int
+    public var kind: MemoryKind
+    public var text: String
+    public init(id: MemoryID, version: Int, kind: MemoryKind, text: String) {
+        self.id = id
+        self.version = version
+        self.kind = kind
+        self.text = text
+    }
+    public init(_ m: Memory) { self.init(id: m.id, version: m.version, kind: m.kind, text: m.text) }
+}
+
+/// Which memories a run reads: its scopes, and how many tokens of them each shift may carry.
+public struct MemorySettings: Sendable, Codable, Equatable {
+    public var scopes: [MemoryScope]
+    /// Estimated tokens of memories in one shift's context. Defaults to 800.
+    public var tokens: Int
+    public init(scopes: [MemoryScope], tokens: Int = 800) {
+        self.scopes = scopes
+        self.tokens = tokens
+    }
+}

@@ -95,6 +95,9 @@ public struct RunSettings: Sendable, Codable, Equatable {
     /// each in its own worktree, and their work is merged one at a time by the merge queue. Nil:
     /// the run works through its tasks itself, one at a time.
     public var workers: Int?
+    /// The memory scopes the run reads (the top memories for each shift's task go into its
+    /// context); nil: it reads no memories.
+    public var memory: MemorySettings?
     public init(
         maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200,
         toolServers: [ToolServer]? = nil,

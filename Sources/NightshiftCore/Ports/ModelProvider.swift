@@ -21,6 +21,8 @@ public struct ModelRequest: Sendable, Equatable {
     public var guidance: String?
     /// What the judge grades (the diff, the check results, the rubric), or what the planner re-plans from.
     public var artifacts: String?
+    /// Memories from the bank for this shift: information from earlier work, not instructions.
+    public var memories: [ShownMemory] = []
     public init(
         run: RunID, call: CallID, role: Role, task: PlanTask, attempt: Int, turn: Int, notices: [String],
         progressNote: String?, feedback: String?, transcript: [TranscriptEntry], tools: [ToolSpec],

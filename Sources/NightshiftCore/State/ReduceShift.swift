@@ -35,6 +35,12 @@ extension RunState {
         case let .noteAdded(task, text):
             notes.append(WorkerNote(task: task, text: text))
             if notes.count > RunState.notesKept { notes.removeFirst(notes.count - RunState.notesKept) }
+        case let .memoriesShown(task, memories):
+            guard let i = current, tasks[i].id == task, phase == .working else {
+                throw fail("memories are shown only at the start of a shift of the active task")
+            }
+            shiftState.memories = memories
+            shiftState.memoriesForShift = shiftState.shiftStartSeq
         case let .hookRan(on, command, exitCode, passed, blocking, output, _):
             switch on {
             case .afterEdit:

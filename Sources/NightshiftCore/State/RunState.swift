@@ -297,7 +297,7 @@ extension RunState {
             try reduceTask(event)
         case .modelRequested, .modelResponded, .modelFailed, .modelRetried:
             try reduceModel(event)
-        case .contextCompacted, .handoffWritten, .noteWritten, .noteAdded, .hookRan:
+        case .contextCompacted, .handoffWritten, .noteWritten, .noteAdded, .hookRan, .memoriesShown:
             try reduceShift(event)
         case .toolRequested, .toolStarted, .toolFinished, .toolInDoubt:
             try reduceTool(event)

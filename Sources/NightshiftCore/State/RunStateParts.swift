@@ -40,6 +40,9 @@ extension RunState {
         public var shiftTurns = 0
         public var turnsSinceCompaction = 0
         public var claimHandoff: Handoff?
+        /// The memories this shift was shown, and the shift (its start seq) they were found for.
+        public var memories: [ShownMemory]?
+        public var memoriesForShift: Int64?
         public init() {}
     }
 

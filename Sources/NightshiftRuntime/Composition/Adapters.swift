@@ -159,7 +159,8 @@ public enum Adapters {
         store: any EventStore, models: ModelConfig, recorded: String? = nil, sandbox: SandboxConfig,
         sealed: [String], hidden: [String], policyNetwork: Bool?, servers: [ToolServer], workspace: String,
         git: GitWorkspace.Trust, allowedTools: [String]? = nil, children: (any ChildRunMaker)? = nil,
-        settled: SettledRuns? = nil, observer: (@Sendable (EventEnvelope) -> Void)?
+        settled: SettledRuns? = nil, memories: (any MemoryStore)? = nil,
+        observer: (@Sendable (EventEnvelope) -> Void)?
     ) async throws -> Wiring {
         let isolation = try Adapters.isolation(sandbox, sealed: sealed, hidden: hidden, policyNetwork: policyNetwork)
         let (model, http) = try await Adapters.models(models, recorded: recorded)
@@ -177,7 +178,7 @@ public enum Adapters {
         let maker = AgentProfile.allows(allowedTools, ToolSpec.spawnAgents.name) ? children : nil
         let harness = Adapters.harness(
             store: store, model: model, observer: observer, isolation: isolation, tools: runner, git: git,
-            children: maker, settled: settled)
+            children: maker, settled: settled, memories: memories)
         return Wiring(
             harness: harness, isolation: isolation, started: tools.started,
             release: {
@@ -215,7 +216,8 @@ public enum Adapters {
     public static func harness(
         store: any EventStore, model: any ModelProvider, observer: (@Sendable (EventEnvelope) -> Void)?,
         isolation: Isolation = .none(reason: "inspection only: runs no commands"), tools: (any ToolRunner)? = nil,
-        git: GitWorkspace.Trust = .none, children: (any ChildRunMaker)? = nil, settled: SettledRuns? = nil
+        git: GitWorkspace.Trust = .none, children: (any ChildRunMaker)? = nil, settled: SettledRuns? = nil,
+        memories: (any MemoryStore)? = nil
     ) -> Harness {
         let stopAt = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"].flatMap(Int64.init)
         return Harness(
@@ -228,7 +230,7 @@ public enum Adapters {
                 // Test hook (crash tests): freeze right after this event is committed, so the
                 // test can SIGKILL the process at an exact event boundary.
                 if let stopAt, envelope.seq == stopAt { raise(SIGSTOP) }
-            }, children: children, settled: settled)
+            }, children: children, settled: settled, memories: memories)
     }
 
     /// The worker model's context window and bytes per token, by provider (the estimate compaction uses).

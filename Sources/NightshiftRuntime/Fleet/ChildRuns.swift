@@ -78,6 +78,12 @@ struct ChildRuns: ChildRunMaker {
         settings.profile = profile?.reference
         settings.parent = request.link
         settings.agents = registry.isEmpty ? nil : folder
+        // The parent's project and user memories; the profile's own bank instead of the parent's.
+        settings.memory = parent.settings.memory.map { memory in
+            var m = memory
+            m.scopes = m.scopes.filter { $0.kind != .agent } + (profile.map { [MemoryScope(.agent, $0.name)] } ?? [])
+            return m
+        }
         let model = profile?.model ?? parent.model
         let title =
             "\(request.child.profile): "

@@ -137,7 +137,7 @@ public enum ResumeRun {
             children: try Adapters.children(
                 store: store, folder: state.settings.agents, db: request.store.db,
                 workers: state.settings.workers != nil),
-            settled: request.settled, observer: observer.event)
+            settled: request.settled, memories: SQLiteMemoryStore(sharing: store), observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
         if let first = try await store.read(runID, after: 0, limit: 1).first { observer.woke?(first.time) }
         let reason = try await Adapters.finally(

@@ -51,6 +51,10 @@ public struct StartRequest: Sendable {
     /// its own worktree, and merge their branches one at a time (the merge queue). Nil: the run
     /// works through its tasks itself. Needs a git repository (a worktree).
     public var workers: Int?
+    /// Who starts the run: their memories (`user:NAME`) are among those its shifts are shown.
+    public var user: String?
+    /// Show each shift the top memories of the run's scopes (the project, the user, the profile).
+    public var memory = true
     public var store = StoreConfig()
     public var models = ModelConfig()
     public var sandbox = SandboxConfig()
@@ -171,7 +175,8 @@ public enum StartRun {
         let wiring = try await Adapters.wire(
             store: store, models: request.models, sandbox: request.sandbox, sealed: sealed, hidden: hidden,
             policyNetwork: policyNetwork, servers: request.servers, workspace: ws, git: gitTrust,
-            allowedTools: request.profile?.tools, children: children, observer: observer.event)
+            allowedTools: request.profile?.tools, children: children, memories: SQLiteMemoryStore(sharing: store),
+            observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
         let profile = Adapters.contextProfile(model: request.models.model ?? "")
         let loop = LoopSettings(
@@ -185,6 +190,13 @@ public enum StartRun {
         settings.profile = request.profile?.reference
         if let children, !children.profiles.isEmpty { settings.agents = agentsFolder }
         settings.workers = request.workers
+        if request.memory {
+            // The project is the repository (a worktree's and its own checkout's memories are one bank).
+            var scopes = [MemoryScope(.project, worktreeOf ?? gitLocation?.workTree ?? ws)]
+            if let user = request.user { scopes.append(MemoryScope(.user, user)) }
+            if let profile = request.profile { scopes.append(MemoryScope(.agent, profile.name)) }
+            settings.memory = MemorySettings(scopes: scopes)
+        }
         let reason = try await Adapters.finally(
             {
                 // The lease before the run exists: no other process can start driving it in between.
