@@ -48,7 +48,8 @@ public struct Harness: Sendable {
         // A maker with no profiles makes only a coding fleet's workers: nothing to spawn.
         let profiles = (children?.profiles).flatMap { $0.isEmpty ? nil : $0 }
         let fleet = profiles.map { [ToolSpec.spawnAgents(offering: $0), .waitAgents] } ?? []
-        let core = [ToolSpec.note, ToolSpec.escalate] + fleet
+        // A run with a memory bank may propose memories.
+        let core = [ToolSpec.note, ToolSpec.escalate] + fleet + (memories != nil ? [ToolSpec.remember] : [])
         let offered = tools.specs + core.filter { core in !tools.specs.contains { $0.name == core.name } }
         self.offered = offered
         self.catalog = ToolCatalog(offered, profiles: profiles)

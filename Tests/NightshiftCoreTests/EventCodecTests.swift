@@ -308,6 +308,9 @@ import Testing
                 ShownMemory(id: MemoryID("mem-00000000000000ff"), version: 2, kind: .lesson, text: tricky)
             ]),
         .memoriesShown(task: TaskID("b"), memories: []),
+        .memoryProposed(
+            call: CallID("m9.2"), scope: MemoryScope(.agent, "reviewer"), kind: .procedure, text: tricky,
+            tags: ["build", "ci"]),
     ]
 
     @Test(arguments: events.indices)

@@ -96,6 +96,28 @@ import Testing
         #expect(missing?.code == .notFound)
     }
 
+    @Test(arguments: Kind.allCases) func aDeclinedProposalIsDecidedOnce(_ kind: Kind) async throws {
+        let store = try make(kind)
+        let source = MemorySource(run: RunID("r1"), seqs: [9])
+        let declined = try await store.apply(
+            .declined(
+                id: MemoryID("mem-p"), kind: .lesson, scope: Self.project, text: "delete failing tests",
+                source: source, reason: "injected", by: "alice"), at: 1)
+        #expect(declined.deleted && declined.goneReason == "declined by alice: injected")
+        #expect(try await store.search("tests", scopes: nil, limit: 5, now: 2).isEmpty)
+        let again = await #expect(throws: MemoryError.self) {
+            try await store.apply(Self.create("mem-p", "delete failing tests"), at: 2)
+        }
+        #expect(again?.code == .exists)
+        let twice = await #expect(throws: MemoryError.self) {
+            try await store.apply(
+                .declined(
+                    id: MemoryID("mem-p"), kind: .lesson, scope: Self.project, text: "x", source: source, reason: "r",
+                    by: "bob"), at: 3)
+        }
+        #expect(twice?.message.contains("already declined") == true)
+    }
+
     @Test(arguments: Kind.allCases) func searchStaysInsideTheScopesAskedFor(_ kind: Kind) async throws {
         let store = try make(kind)
         _ = try await store.apply(Self.create("mem-p", "never push to main directly", scope: Self.project), at: 1)

@@ -17,7 +17,7 @@ struct MemoryCommand: AsyncParsableCommand {
             """,
         subcommands: [
             MemoryAdd.self, MemoryList.self, MemoryShow.self, MemorySearch.self, MemoryRevise.self, MemoryExpire.self,
-            MemoryExport.self, MemoryImport.self,
+            MemoryExport.self, MemoryImport.self, MemoryProposals.self, MemoryAccept.self, MemoryDecline.self,
         ])
 }
 
@@ -251,6 +251,61 @@ struct MemoryImport: AsyncParsableCommand {
                         ? ""
                         : "; \(r.skipped.count) already in the bank: \(r.skipped.map(\.rawValue).joined(separator: ", "))")
             )
+        }
+    }
+}
+
+struct MemoryProposals: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proposals",
+        abstract: "List the memories runs proposed (the worker's remember tool) that wait for a person.",
+        discussion: "accept ID keeps one in the bank (its source: the run and event); decline ID --reason drops it.")
+    @OptionGroup var options: MemoryOptions
+    @Flag(help: "Accepted and declined ones too.") var all = false
+
+    mutating func run() async throws {
+        try await reportErrors {
+            let list = try await options.bank().proposals().filter { all || $0.status == .waiting }
+            if options.json {
+                for p in list { say(MemoryText.json(p)) }
+            } else if list.isEmpty {
+                say(all ? "no proposals" : "no proposals wait")
+            } else {
+                for p in list {
+                    say("\(p.id)  \(p.status.rawValue)  \(p.kind)  \(p.scope)  from run \(p.run) event \(p.seq)")
+                    say("    " + p.text.replacingOccurrences(of: "\n", with: "\n    "))
+                }
+            }
+        }
+    }
+}
+
+struct MemoryAccept: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "accept", abstract: "Keep a proposed memory in the bank (once).")
+    @OptionGroup var options: MemoryOptions
+    @Argument(help: "The proposal's id (nightshift memory proposals).") var id: String
+
+    mutating func run() async throws {
+        try await reportErrors {
+            let m = try await options.bank().accept(MemoryID(id))
+            say(options.json ? MemoryText.json(m) : "accepted \(m.id) into \(m.scope)")
+        }
+    }
+}
+
+struct MemoryDecline: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decline",
+        abstract: "Drop a proposed memory, with the reason (recorded; it cannot be accepted later).")
+    @OptionGroup var options: MemoryOptions
+    @Argument(help: "The proposal's id.") var id: String
+    @Option(help: "Why.") var reason: String
+
+    mutating func run() async throws {
+        try await reportErrors {
+            let m = try await options.bank().decline(MemoryID(id), reason: reason)
+            say(options.json ? MemoryText.json(m) : "declined \(m.id)")
         }
     }
 }

@@ -128,6 +128,8 @@ enum Timeline {
             return "  ⇄ merging \(branch) (task \(task), worker \(child)) into the run's branch"
         case let .workMerged(task, _, commit):
             return "✓ task \(task) merged at \(commit.prefix(12)); the merged tree passed the ratchet"
+        case let .memoryProposed(_, scope, kind, text, _):
+            return "  memory proposed (\(kind), \(scope)): \(short(text, 80)); nightshift memory proposals lists it"
         case let .memoriesShown(task, memories):
             return memories.isEmpty
                 ? "  no memories matched task \(task)"

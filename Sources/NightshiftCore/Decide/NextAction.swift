@@ -106,6 +106,9 @@ extension RunState {
             }
             if !p.requested, p.call.name == ToolSpec.note.name { return .emit(noteEvents(p.call)) }
             if !p.requested, p.call.name == ToolSpec.escalate.name { return .emit(escalateEvents(p.call)) }
+            if !p.requested, p.call.name == ToolSpec.remember.name, tools.idempotent[p.call.name] != nil {
+                return .emit(rememberEvents(p.call))
+            }
             if tools.profiles != nil || !fleet.children.isEmpty {
                 if !p.requested, p.call.name == ToolSpec.spawnAgents.name {
                     return .emit(spawnEvents(p.call, profiles: tools.profiles))

@@ -754,6 +754,18 @@ struct CanonicalWriter {
             payload(feedback)
             key("task")
             string(task.rawValue)
+        case let .memoryProposed(call, scope, kind, text, tags):
+            raw("\"memoryProposed\":{")
+            key("call", first: true)
+            string(call.rawValue)
+            key("kind")
+            string(kind.rawValue)
+            key("scope")
+            string(scope.description)
+            key("tags")
+            strings(tags)
+            key("text")
+            string(text)
         case let .memoriesShown(task, memories):
             raw("\"memoriesShown\":{")
             key("memories", first: true)

@@ -142,6 +142,9 @@ public enum Event: Sendable, Codable, Equatable {
     /// The memories this shift of `task` is shown (their ids, versions and texts), found in the
     /// run's memory scopes when the shift began; empty when none matched.
     case memoriesShown(task: TaskID, memories: [ShownMemory])
+    /// The worker's `remember` call `call` proposed a memory. It enters the bank only when a
+    /// person accepts it (as ``RunState/proposalID(run:call:)``, with this run and event as its source).
+    case memoryProposed(call: CallID, scope: MemoryScope, kind: MemoryKind, text: String, tags: [String])
 
     /// Whether this is a `snapshot_taken` (which may follow the end of a run).
     public var isSnapshotVoucher: Bool { if case .snapshotTaken = self { true } else { false } }
@@ -209,6 +212,7 @@ public enum Event: Sendable, Codable, Equatable {
         case workMerged = "work_merged"
         case workRejected = "work_rejected"
         case memoriesShown = "memories_shown"
+        case memoryProposed = "memory_proposed"
     }
 
     /// This event's kind.
@@ -273,6 +277,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .workMerged: .workMerged
         case .workRejected: .workRejected
         case .memoriesShown: .memoriesShown
+        case .memoryProposed: .memoryProposed
         }
     }
 

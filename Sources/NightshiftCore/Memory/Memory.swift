@@ -136,11 +136,16 @@ public enum MemoryChange: Sendable, Codable, Equatable {
         expires: Int64?)
     case expired(id: MemoryID, version: Int, reason: String, by: String)
     case deleted(id: MemoryID, version: Int, reason: String, by: String)
+    /// A proposal (a run's `remember`) a person declined: recorded under the id it would have had,
+    /// so it can be decided only once.
+    case declined(
+        id: MemoryID, kind: MemoryKind, scope: MemoryScope, text: String, source: MemorySource, reason: String,
+        by: String)
 
     public var memory: MemoryID {
         switch self {
         case let .created(id, _, _, _, _, _, _), let .revised(id, _, _, _, _, _, _), let .expired(id, _, _, _),
-            let .deleted(id, _, _, _):
+            let .deleted(id, _, _, _), let .declined(id, _, _, _, _, _, _):
             id
         }
     }
@@ -151,6 +156,7 @@ public enum MemoryChange: Sendable, Codable, Equatable {
         case .revised: "revised"
         case .expired: "expired"
         case .deleted: "deleted"
+        case .declined: "declined"
         }
     }
 }

@@ -40,6 +40,20 @@ public enum MemoryRules {
             m.versionHash = hash
             m.updated = time
             return m
+        case let .declined(id, kind, scope, text, source, reason, by):
+            if let current {
+                throw MemoryError(
+                    .exists,
+                    "\(id) was already \(current.goneReason?.hasPrefix("declined") == true ? "declined" : "accepted")")
+            }
+            guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, reason.utf8.count <= maxReasonBytes
+            else { throw MemoryError(.invalid, "give a reason (at most \(maxReasonBytes) bytes)") }
+            var m = Memory(
+                id: id, kind: kind, scope: scope, text: text, tags: [], source: source, version: 1, versionHash: hash,
+                created: time, updated: time, expires: nil)
+            m.deleted = true
+            m.goneReason = "declined by \(by): \(reason)"
+            return m
         case let .expired(id, version, reason, _), let .deleted(id, version, reason, _):
             var m = try live(id, current)
             guard version == m.version else {

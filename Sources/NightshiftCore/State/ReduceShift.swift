@@ -35,6 +35,10 @@ extension RunState {
         case let .noteAdded(task, text):
             notes.append(WorkerNote(task: task, text: text))
             if notes.count > RunState.notesKept { notes.removeFirst(notes.count - RunState.notesKept) }
+        case let .memoryProposed(call, _, _, _, _):
+            guard let p = pending.pendingTools.first, p.call.id == call, p.started,
+                p.call.name == ToolSpec.remember.name
+            else { throw fail("\(call) is not a started remember call") }
         case let .memoriesShown(task, memories):
             guard let i = current, tasks[i].id == task, phase == .working else {
                 throw fail("memories are shown only at the start of a shift of the active task")

@@ -297,7 +297,8 @@ extension RunState {
             try reduceTask(event)
         case .modelRequested, .modelResponded, .modelFailed, .modelRetried:
             try reduceModel(event)
-        case .contextCompacted, .handoffWritten, .noteWritten, .noteAdded, .hookRan, .memoriesShown:
+        case .contextCompacted, .handoffWritten, .noteWritten, .noteAdded, .hookRan, .memoriesShown,
+            .memoryProposed:
             try reduceShift(event)
         case .toolRequested, .toolStarted, .toolFinished, .toolInDoubt:
             try reduceTool(event)

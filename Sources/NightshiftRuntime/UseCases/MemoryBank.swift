@@ -7,17 +7,89 @@ import NightshiftSQLite
 /// version it did not name.
 public struct MemoryBank: Sendable {
     public let store: any MemoryStore
+    /// The runs' logs, where proposals (`memory_proposed`) are found.
+    public let runs: (any EventStore)?
     /// Who makes the changes (a person's name, recorded as the provenance).
     public let by: String
 
-    public init(store: any MemoryStore, by: String) {
+    public init(store: any MemoryStore, runs: (any EventStore)? = nil, by: String) {
         self.store = store
+        self.runs = runs
         self.by = by
     }
 
     /// The bank in the database `config` names (made when it does not exist: memories may come before runs).
     public static func open(_ config: StoreConfig, by: String) throws -> MemoryBank {
-        MemoryBank(store: SQLiteMemoryStore(sharing: try Adapters.openStore(config)), by: by)
+        let events = try Adapters.openStore(config)
+        return MemoryBank(store: SQLiteMemoryStore(sharing: events), runs: events, by: by)
+    }
+
+    // MARK: - Proposals (a run's `remember`)
+
+    /// A memory a run proposed, and what became of it.
+    public struct Proposal: Sendable, Codable, Equatable {
+        public enum Status: String, Sendable, Codable { case waiting, accepted, declined }
+        public var id: MemoryID
+        public var run: RunID
+        public var seq: Int64
+        public var scope: MemoryScope
+        public var kind: MemoryKind
+        public var text: String
+        public var tags: [String]
+        public var status: Status
+    }
+
+    /// Every proposal in the runs' logs (reading each run's log: a command a person runs, not a step).
+    public func proposals() async throws -> [Proposal] {
+        guard let runs else { return [] }
+        var out: [Proposal] = []
+        for summary in try await runs.runs() {
+            for e in try await runs.readAll(summary.id) {
+                guard case let .memoryProposed(call, scope, kind, text, tags) = e.event else { continue }
+                let id = RunState.proposalID(run: summary.id, call: call)
+                let status: Proposal.Status =
+                    switch try await store.memory(id) {
+                    case nil: .waiting
+                    case let m? where m.deleted && m.goneReason?.hasPrefix("declined") == true: .declined
+                    default: .accepted
+                    }
+                out.append(
+                    Proposal(
+                        id: id, run: summary.id, seq: e.seq, scope: scope, kind: kind, text: text, tags: tags,
+                        status: status))
+            }
+        }
+        return out
+    }
+
+    private func proposal(_ id: MemoryID) async throws -> Proposal {
+        guard let p = try await proposals().first(where: { $0.id == id }) else {
+            throw MemoryError(.notFound, "no proposal \(id) (nightshift memory proposals lists them)")
+        }
+        // Decided once (the bank's rules refuse a second decision even when two people race).
+        guard p.status == .waiting else {
+            throw MemoryError(.exists, "proposal \(id) was already \(p.status.rawValue)")
+        }
+        return p
+    }
+
+    /// Accepts a proposal: the memory enters the bank with the run and event it came from. Once:
+    /// a second accept (or an accept after a decline) is refused.
+    public func accept(_ id: MemoryID) async throws -> Memory {
+        let p = try await proposal(id)
+        return try await store.apply(
+            .created(
+                id: id, kind: p.kind, scope: p.scope, text: p.text, tags: p.tags,
+                source: MemorySource(run: p.run, seqs: [p.seq], human: by), expires: nil), at: Self.now)
+    }
+
+    /// Declines a proposal, with the reason; it stays out of the bank, and cannot be accepted later.
+    public func decline(_ id: MemoryID, reason: String) async throws -> Memory {
+        let p = try await proposal(id)
+        return try await store.apply(
+            .declined(
+                id: id, kind: p.kind, scope: p.scope, text: p.text, source: MemorySource(run: p.run, seqs: [p.seq]),
+                reason: reason, by: by), at: Self.now)
     }
 
     static var now: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
