@@ -127,8 +127,15 @@ extension MemoryCLITests {
         _ = try await add(db, "upload sync tests need a token", scope: "user:someone-else")
         try "tasks:\n  - id: fix\n    description: fix the flaky upload sync test\n    checks: [test -f done.txt]\n"
             .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
-        try "tasks:\n  fix:\n    - tools:\n        - write_file: {path: done.txt, content: ok}\n      done: fixed\n"
-            .write(toFile: root + "/model.yaml", atomically: true, encoding: .utf8)
+        try """
+        tasks:
+          fix:
+            - tools:
+                - recall: {query: upload sync test}
+            - tools:
+                - write_file: {path: done.txt, content: ok}
+              done: fixed
+        """.write(toFile: root + "/model.yaml", atomically: true, encoding: .utf8)
         func run(_ id: String, _ extra: [String] = []) async throws -> [[ShownMemory]] {
             let r = try await nightshift(
                 [
@@ -142,6 +149,17 @@ extension MemoryCLITests {
         }
         let first = try await run("m1")
         #expect(first.count == 1)
+        // recall searched the same scopes: never another project's or another user's memories.
+        let recalled =
+            try await SQLiteEventStore(path: db).readAll(RunID("m1")).compactMap {
+                if case let .toolFinished(call, result) = $0.event, call.rawValue == "m1.1" {
+                    result.output.text
+                } else {
+                    nil
+                }
+            }.first ?? ""
+        #expect(recalled.contains(lesson.id.rawValue) && recalled.contains(mine.id.rawValue), "\(recalled)")
+        #expect(!recalled.contains("is fine here") && !recalled.contains("need a token"), "\(recalled)")
         #expect(Set(first.first?.map(\.id) ?? []) == [lesson.id, mine.id], "\(first)")
         #expect(first.first?.allSatisfy { $0.version == 1 } == true)
         // Revised between runs: the next run is shown the new version, and says so.

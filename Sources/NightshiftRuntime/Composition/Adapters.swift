@@ -159,7 +159,7 @@ public enum Adapters {
         store: any EventStore, models: ModelConfig, recorded: String? = nil, sandbox: SandboxConfig,
         sealed: [String], hidden: [String], policyNetwork: Bool?, servers: [ToolServer], workspace: String,
         git: GitWorkspace.Trust, allowedTools: [String]? = nil, children: (any ChildRunMaker)? = nil,
-        settled: SettledRuns? = nil, memories: (any MemoryStore)? = nil,
+        settled: SettledRuns? = nil, memories: (any MemoryStore)? = nil, memoryScopes: [MemoryScope]? = nil,
         observer: (@Sendable (EventEnvelope) -> Void)?
     ) async throws -> Wiring {
         let isolation = try Adapters.isolation(sandbox, sealed: sealed, hidden: hidden, policyNetwork: policyNetwork)
@@ -172,8 +172,15 @@ public enum Adapters {
             try? await http?.shutdown()
             throw error
         }
+        // `recall` searches the run's own memory scopes; a profile's globs apply to it like any tool.
+        let withMemory: any ToolRunner =
+            if let memories, let memoryScopes {
+                MemoryToolRunner(inner: tools.runner, bank: memories, scopes: memoryScopes)
+            } else {
+                tools.runner
+            }
         let runner: any ToolRunner =
-            allowedTools.map { ProfileToolRunner(inner: tools.runner, globs: $0) } ?? tools.runner
+            allowedTools.map { ProfileToolRunner(inner: withMemory, globs: $0) } ?? withMemory
         // A profile that does not allow spawn_agents makes a run that cannot spawn.
         let maker = AgentProfile.allows(allowedTools, ToolSpec.spawnAgents.name) ? children : nil
         let harness = Adapters.harness(

@@ -172,11 +172,20 @@ public enum StartRun {
         let children = try Adapters.children(
             store: store, folder: agentsFolder, db: request.store.db, workers: request.workers != nil)
         let policyNetwork: Bool? = if case let .policySet(p, _, _, _)? = policyEvent { p.network } else { nil }
+        // The run's memory scopes. The project is the repository (a worktree's and its own
+        // checkout's memories are one bank).
+        var memory: MemorySettings?
+        if request.memory {
+            var scopes = [MemoryScope(.project, worktreeOf ?? gitLocation?.workTree ?? ws)]
+            if let user = request.user { scopes.append(MemoryScope(.user, user)) }
+            if let profile = request.profile { scopes.append(MemoryScope(.agent, profile.name)) }
+            memory = MemorySettings(scopes: scopes)
+        }
         let wiring = try await Adapters.wire(
             store: store, models: request.models, sandbox: request.sandbox, sealed: sealed, hidden: hidden,
             policyNetwork: policyNetwork, servers: request.servers, workspace: ws, git: gitTrust,
             allowedTools: request.profile?.tools, children: children, memories: SQLiteMemoryStore(sharing: store),
-            observer: observer.event)
+            memoryScopes: memory?.scopes, observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
         let profile = Adapters.contextProfile(model: request.models.model ?? "")
         let loop = LoopSettings(
@@ -190,13 +199,7 @@ public enum StartRun {
         settings.profile = request.profile?.reference
         if let children, !children.profiles.isEmpty { settings.agents = agentsFolder }
         settings.workers = request.workers
-        if request.memory {
-            // The project is the repository (a worktree's and its own checkout's memories are one bank).
-            var scopes = [MemoryScope(.project, worktreeOf ?? gitLocation?.workTree ?? ws)]
-            if let user = request.user { scopes.append(MemoryScope(.user, user)) }
-            if let profile = request.profile { scopes.append(MemoryScope(.agent, profile.name)) }
-            settings.memory = MemorySettings(scopes: scopes)
-        }
+        settings.memory = memory
         let reason = try await Adapters.finally(
             {
                 // The lease before the run exists: no other process can start driving it in between.
