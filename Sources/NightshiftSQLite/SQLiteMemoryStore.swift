@@ -58,8 +58,8 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
                     }
                     if live {
                         try db.execute(
-                            sql: "INSERT INTO memory_fts (rowid, text, tags) VALUES (?, ?, ?)",
-                            arguments: [n, m.text, m.tags.joined(separator: " ")])
+                            sql: "INSERT INTO memory_fts (rowid, text, tags, sk) VALUES (?, ?, ?, ?)",
+                            arguments: [n, m.text, m.tags.joined(separator: " "), Self.scopeKey(m.scope)])
                     }
                     result = m
                     return .commit
@@ -71,6 +71,11 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
         } catch {
             throw SQLiteEventStore.mapError(error, path: path)
         }
+    }
+
+    /// The one index token naming `scope` (letters and digits only, so no tokenizer splits it).
+    static func scopeKey(_ scope: MemoryScope) -> String {
+        "s" + Payload(scope.description).sha256Hex.prefix(24)
     }
 
     public func memory(_ id: MemoryID) async throws -> Memory? {
@@ -98,17 +103,18 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
         let words = MemoryRules.words(query).prefix(64)
         guard !words.isEmpty, limit > 0 else { return [] }
         if scopes?.isEmpty == true { return [] }
-        let match = words.map { "\"\($0)\"" }.joined(separator: " OR ")
-        var sql = """
+        // (A word never equals a scope token: those are "s" and 24 hex digits.)
+        var match = "(" + words.map { "\"\($0)\"" }.joined(separator: " OR ") + ")"
+        if let scopes {
+            // The scope is a token of the index: only that scope's memories are matched and ranked.
+            match = "(" + scopes.map { "sk : \"\(Self.scopeKey($0))\"" }.joined(separator: " OR ") + ") AND " + match
+        }
+        let sql = """
             SELECT m.state FROM memory_fts JOIN memory m ON m.n = memory_fts.rowid
             WHERE memory_fts MATCH ? AND (m.expires IS NULL OR m.expires > ?)
+            ORDER BY bm25(memory_fts, 1.0, 0.5, 0.0) LIMIT ?
             """
         var args: [any DatabaseValueConvertible] = [match, now]
-        if let scopes {
-            sql += " AND m.scope IN (\(Array(repeating: "?", count: scopes.count).joined(separator: ",")))"
-            args += scopes.map(\.description)
-        }
-        sql += " ORDER BY bm25(memory_fts, 1.0, 0.5) LIMIT ?"
         args.append(limit)
         let (q, a) = (sql, args.map(\.databaseValue))
         return try await read { db in try Data.fetchAll(db, sql: q, arguments: StatementArguments(a)).map(Self.decode) }

@@ -84,7 +84,8 @@ enum SQLiteSchema {
                         state BLOB NOT NULL
                     );
                     CREATE INDEX memory_by_scope ON memory (scope, updated);
-                    CREATE VIRTUAL TABLE memory_fts USING fts5(text, tags, tokenize = 'porter unicode61');
+                    -- sk: one token naming the memory's scope, so the scope filter is part of the match.
+                    CREATE VIRTUAL TABLE memory_fts USING fts5(text, tags, sk, tokenize = 'porter unicode61');
                     """)
         }
         return m

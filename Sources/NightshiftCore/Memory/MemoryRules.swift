@@ -135,9 +135,18 @@ public enum MemoryRules {
         return MemoryRecord(seq: seq, time: b.time, change: b.change, hash: hash)
     }
 
-    /// The words of a search, lower-cased, without punctuation (what both stores match on).
+    /// The words of a search, lower-cased, without punctuation, each once, without the commonest
+    /// English words (they match nearly everything and rank nothing, and long task descriptions
+    /// are full of them): what both stores match on.
     public static func words(_ text: String) -> [String] {
-        text.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }).map(String.init)
-            .filter { $0.count >= 2 }
+        var seen = Set<String>()
+        return text.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }).map(String.init)
+            .filter { $0.count >= 2 && !stopWords.contains($0) && seen.insert($0).inserted }
     }
+
+    static let stopWords: Set<String> = [
+        "the", "an", "and", "or", "of", "to", "in", "is", "it", "for", "on", "with", "when", "be", "are", "was",
+        "as", "at", "by", "this", "that", "from", "if", "not", "do", "does", "how", "what", "so", "its", "my",
+        "me", "we", "you", "our", "your", "can", "should", "there", "them", "they", "then", "than", "into",
+    ]
 }
