@@ -305,3 +305,36 @@ import Testing
                 == .rejected("the branch nightshift/none does not exist"))
     }
 }
+
+/// Worktrees made at once in one repository (a coding fleet's workers are made eight at a time),
+/// some over what an earlier, interrupted attempt left: every one is made, on its own branch.
+@Suite struct ConcurrentWorktreeTests {
+    @Test func manyWorktreesMadeAtOnceAreAllMade() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ns-wt-\(UUID().uuidString)").path
+        let repo = root + "/repo"
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        try "# p\n".write(toFile: repo + "/README.md", atomically: true, encoding: .utf8)
+        let host = WorkspaceVCSConformanceTests()
+        for args in [["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "init"]] { try host.hostGit(args, in: repo) }
+        let parent = try await GitWorkspace.provision(repository: repo, run: RunID("P"), worktreesRoot: root + "/wt")
+        // Half of them have a branch left by an attempt that died before its log existed.
+        for k in stride(from: 1, through: 12, by: 2) { try host.hostGit(["branch", "nightshift/P.w\(k)"], in: repo) }
+        let made = try await withThrowingTaskGroup(of: GitWorkspace.Provisioned.self) { group in
+            for k in 1...12 {
+                group.addTask {
+                    try await GitWorkspace.remake(
+                        repository: repo, run: RunID("P.w\(k)"), worktreesRoot: root + "/wt", from: parent.branch)
+                }
+            }
+            var all: [GitWorkspace.Provisioned] = []
+            for try await p in group { all.append(p) }
+            return all
+        }
+        #expect(made.count == 12)
+        for p in made {
+            #expect(GitWorkspace(trust: .worktree).location(workspace: p.path) != nil, "\(p.path) is not a worktree")
+            let again = try await GitWorkspace.reattach(path: p.path, branch: p.branch)
+            #expect(again.base == parent.base)
+        }
+    }
+}

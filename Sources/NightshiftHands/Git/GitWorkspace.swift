@@ -148,7 +148,9 @@ public struct GitWorkspace: WorkspaceVCS {
                 code: .git)
         }
         let base = head.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        let add = await git(["worktree", "add", "-b", branch, path, base], in: repository)
+        let add = await WorktreeLock.shared.serialized {
+            await git(["worktree", "add", "-b", branch, path, base], in: repository)
+        }
         guard add.exitCode == 0 else {
             throw WorkspaceError("git worktree add failed: \(add.output.prefix(300))", code: .git)
         }
@@ -163,15 +165,24 @@ public struct GitWorkspace: WorkspaceVCS {
         repository: String, run: RunID, worktreesRoot: String, from: String? = nil
     ) async throws(WorkspaceError) -> Provisioned {
         let path = plannedPath(run: run, worktreesRoot: worktreesRoot)
-        if FileManager.default.fileExists(atPath: path) {
-            let removed = await git(["worktree", "remove", "--force", "--force", path], in: repository)
-            guard removed.exitCode == 0 else {
-                throw WorkspaceError(
-                    "\(path) exists but is not a worktree of \(repository); move it away and resume again", code: .git)
+        let branch = "nightshift/\(run.rawValue)"
+        let cleared: Bool = await WorktreeLock.shared.serialized {
+            if FileManager.default.fileExists(atPath: path) {
+                let removed = await git(["worktree", "remove", "--force", "--force", path], in: repository)
+                guard removed.exitCode == 0 else { return false }
             }
+            // Only what an earlier attempt left: pruning while another worktree is being added
+            // (by a process that does not share this lock) could take its half-written entry.
+            if await git(["rev-parse", "--verify", "-q", "refs/heads/\(branch)"], in: repository).exitCode == 0 {
+                _ = await git(["worktree", "prune"], in: repository)
+                _ = await git(["branch", "-D", branch], in: repository)
+            }
+            return true
         }
-        _ = await git(["worktree", "prune"], in: repository)
-        _ = await git(["branch", "-D", "nightshift/\(run.rawValue)"], in: repository)
+        guard cleared else {
+            throw WorkspaceError(
+                "\(path) exists but is not a worktree of \(repository); move it away and resume again", code: .git)
+        }
         return try await provision(repository: repository, run: run, worktreesRoot: worktreesRoot, from: from)
     }
 
@@ -283,7 +294,10 @@ public struct GitWorkspace: WorkspaceVCS {
         }
         let scratch = Self.scratchPath(workspace)
         await discardMerge(scratch: scratch, workspace: workspace)
-        let add = await git(["worktree", "add", "--detach", scratch, text(head)])
+        let headCommit = text(head)
+        let add = await WorktreeLock.shared.serialized {
+            await Self.git(["worktree", "add", "--detach", scratch, headCommit], in: workspace, location: location)
+        }
         guard add.exitCode == 0 else {
             throw WorkspaceError("git worktree add for the merge failed: \(add.output.prefix(300))", code: .git)
         }
@@ -334,6 +348,10 @@ public struct GitWorkspace: WorkspaceVCS {
 
     public func discardMerge(scratch: String, workspace: String) async {
         guard let location = location(workspace: workspace) else { return }
+        await WorktreeLock.shared.serialized { await removeScratch(scratch, workspace: workspace, location: location) }
+    }
+
+    private func removeScratch(_ scratch: String, workspace: String, location: RunSettings.GitLocation) async {
         if FileManager.default.fileExists(atPath: scratch) {
             _ = await Self.git(
                 ["worktree", "remove", "--force", "--force", scratch], in: workspace, location: location)
@@ -343,5 +361,36 @@ public struct GitWorkspace: WorkspaceVCS {
             try? FileManager.default.removeItem(atPath: scratch)
         }
         _ = await Self.git(["worktree", "prune"], in: workspace, location: location)
+    }
+}
+
+/// Serialises this process's changes to worktrees (add, remove, prune): git does not, and a prune
+/// or an add running beside another add can read or remove that one's half-written entry.
+actor WorktreeLock {
+    static let shared = WorktreeLock()
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func serialized<T: Sendable>(_ body: @Sendable () async -> T) async -> T {
+        await acquire()
+        let result = await body()
+        release()
+        return result
+    }
+
+    private func acquire() async {
+        if !busy {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    private func release() {
+        if waiting.isEmpty {
+            busy = false
+        } else {
+            waiting.removeFirst().resume()  // handed on: still busy
+        }
     }
 }
