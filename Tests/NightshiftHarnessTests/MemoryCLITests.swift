@@ -244,6 +244,46 @@ extension MemoryCLITests {
     }
 }
 
+extension MemoryCLITests {
+    /// A memory shown for tasks that then ended blocked more often than others is flagged, with its
+    /// counts; one shown for tasks that were done is not.
+    @Test func aMemoryShownForTasksThatFailIsFlagged() async throws {
+        let root = tempDir("ns-memflag")
+        let ws = root + "/ws"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        try makeRepository(ws)
+        let db = root + "/ns.db"
+        let bad = try await add(db, "the parser crash goes away when its suite is skipped", scope: "project:\(ws)")
+        let good = try await add(db, "the changelog is written in the past tense", scope: "project:\(ws)")
+        try "tasks:\n  - id: p\n    description: fix the parser crash\n    checks: [test -f never-there]\n"
+            .write(toFile: root + "/parser.yaml", atomically: true, encoding: .utf8)
+        try "tasks:\n  - id: c\n    description: update the changelog\n    checks: [test -f done.txt]\n"
+            .write(toFile: root + "/changelog.yaml", atomically: true, encoding: .utf8)
+        try """
+        tasks:
+          p:
+            - tools: [{write_file: {path: x.txt, content: x}}]
+              done: tried
+          c:
+            - tools: [{write_file: {path: done.txt, content: ok}}]
+              done: updated
+        """.write(toFile: root + "/model.yaml", atomically: true, encoding: .utf8)
+        for (k, plan) in [
+            (1, "parser"), (2, "changelog"), (3, "parser"), (4, "changelog"), (5, "parser"), (6, "changelog"),
+        ] {
+            let r = try await nightshift([
+                "run", "--plan", root + "/\(plan).yaml", "--workspace", ws, "--model", "scripted:\(root)/model.yaml",
+                "--db", db, "--id", "f\(k)", "-q", "--unsandboxed", "--max-attempts", "1",
+            ])
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        }
+        let flagged = try await nightshift(["memory", "list", "--flagged", "--db", db])
+        #expect(flagged.stdout.contains(bad.id.rawValue), "\(flagged.stdout)")
+        #expect(flagged.stdout.contains("3 of the 3 tasks it was shown for ended blocked"), "\(flagged.stdout)")
+        #expect(!flagged.stdout.contains(good.id.rawValue))
+    }
+}
+
 /// A child process whose output goes to a file, waited for (both writers start before either is waited on).
 struct ChildProcessForTests {
     let process: Process

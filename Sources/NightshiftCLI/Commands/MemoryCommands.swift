@@ -90,9 +90,34 @@ struct MemoryList: AsyncParsableCommand {
     @OptionGroup var options: MemoryOptions
     @Option(name: .customLong("scope"), help: "Only this scope (repeatable).") var scopes: [String] = []
     @Flag(help: "Expired and deleted memories too.") var all = false
+    @Flag(
+        help:
+            "Only memories whose tasks failed more often than others (shown for 3 or more tasks that ended, half or more blocked, a quarter above the rest)."
+    )
+    var flagged = false
 
     mutating func run() async throws {
         try await reportErrors {
+            if flagged {
+                let list = try await options.bank().flagged()
+                if options.json {
+                    struct Flagged: Encodable {
+                        var memory: Memory
+                        var use: MemoryBank.Use
+                    }
+                    for (m, u) in list { say(MemoryText.json(Flagged(memory: m, use: u))) }
+                } else if list.isEmpty {
+                    say("no memory is flagged")
+                } else {
+                    for (m, u) in list {
+                        say(MemoryText.line(m))
+                        say(
+                            "    shown \(u.shown) times; \(u.failed) of the \(u.ended) tasks it was shown for ended blocked"
+                        )
+                    }
+                }
+                return
+            }
             let scopes = try scopes.map(MemoryText.scope)
             let list = try await options.bank().list(scopes: scopes.isEmpty ? nil : scopes, includeGone: all)
             if options.json {

@@ -24,6 +24,60 @@ public struct MemoryBank: Sendable {
         return MemoryBank(store: SQLiteMemoryStore(sharing: events), runs: events, by: by)
     }
 
+    // MARK: - Use: how often a memory was shown, and how those tasks ended
+
+    /// A memory's use, read from the runs' logs.
+    public struct Use: Sendable, Codable, Equatable {
+        public var id: MemoryID
+        /// Shifts it was shown in.
+        public var shown: Int
+        /// Tasks it was shown for that ended, and those that ended blocked.
+        public var ended: Int
+        public var failed: Int
+        public var failureRate: Double { ended == 0 ? 0 : Double(failed) / Double(ended) }
+    }
+
+    /// Every shown memory's use, and the failure rate of all ended tasks that were shown memories.
+    public func uses() async throws -> (uses: [MemoryID: Use], baseline: Double) {
+        guard let runs else { return ([:], 0) }
+        var uses: [MemoryID: Use] = [:]
+        var (ended, failed) = (0, 0)
+        for summary in try await runs.runs() {
+            var shownFor: [TaskID: Set<MemoryID>] = [:]
+            for e in try await runs.readAll(summary.id) {
+                guard case let .memoriesShown(task, memories) = e.event else { continue }
+                for m in memories {
+                    uses[m.id, default: Use(id: m.id, shown: 0, ended: 0, failed: 0)].shown += 1
+                    shownFor[task, default: []].insert(m.id)
+                }
+            }
+            guard !shownFor.isEmpty else { continue }
+            let state = try await runs.state(of: summary.id)
+            for t in state.tasks {
+                guard let ids = shownFor[t.id], t.status == .done || t.status == .blocked else { continue }
+                ended += 1
+                if t.status == .blocked { failed += 1 }
+                for id in ids {
+                    uses[id]?.ended += 1
+                    if t.status == .blocked { uses[id]?.failed += 1 }
+                }
+            }
+        }
+        return (uses, ended == 0 ? 0 : Double(failed) / Double(ended))
+    }
+
+    /// Memories whose tasks failed more often than others: shown for at least 3 tasks that ended,
+    /// at least half of them blocked, and a failure rate a quarter above that of all tasks shown memories.
+    public func flagged() async throws -> [(Memory, Use)] {
+        let (uses, baseline) = try await uses()
+        var out: [(Memory, Use)] = []
+        for use in uses.values.sorted(by: { $0.id < $1.id })
+        where use.ended >= 3 && use.failureRate >= 0.5 && use.failureRate >= baseline + 0.25 {
+            if let m = try await store.memory(use.id) { out.append((m, use)) }
+        }
+        return out
+    }
+
     // MARK: - Proposals (a run's `remember`)
 
     /// A memory a run proposed, and what became of it.
