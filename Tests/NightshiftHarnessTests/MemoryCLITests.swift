@@ -220,6 +220,8 @@ extension MemoryCLITests {
             try JSONDecoder().decode(MemoryBank.Proposal.self, from: Data($0.utf8))
         }
         #expect(proposals.count == 2 && proposals.allSatisfy { $0.status == .waiting && $0.run == RunID("p1") })
+        let inbox = try await nightshift(["inbox", "--db", db])
+        #expect(inbox.stdout.components(separatedBy: "MEMORY PROPOSAL").count == 3, "\(inbox.stdout)")
         let injected = try #require(proposals.first { $0.text.contains("deleted") })
         let useful = try #require(proposals.first { $0.text.contains("make 4.3") })
         let proposedAt = events.first { if case .memoryProposed = $0.event { true } else { false } }?.seq
@@ -241,6 +243,8 @@ extension MemoryCLITests {
         #expect(list.stdout.split(separator: "\n").count == 1)
         let store = SQLiteMemoryStore(sharing: try SQLiteEventStore(path: db))
         #expect(try await store.verifyLog() == (2, nil))
+        let decided = try await nightshift(["inbox", "--db", db])
+        #expect(decided.stdout.contains("nothing waits"), "\(decided.stdout)")
     }
 }
 

@@ -28,7 +28,8 @@ enum Governance {
 
 struct Inbox: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List what waits for a human: approvals, escalations, exhausted budgets, tripped breakers.",
+        abstract:
+            "List what waits for a human: approvals, escalations, exhausted budgets, tripped breakers, proposed memories.",
         discussion: """
             Every paused run, with why it paused. A call waiting for approval shows its run, task, tool, \
             arguments and the rule that asked; decide with `nightshift approve RUN CALL` or `nightshift deny RUN CALL --reason …`, \
@@ -78,7 +79,23 @@ struct Inbox: AsyncParsableCommand {
                     say("\(item.run)  task \(task)  \(label)  \(item.reason)")
                 }
             }
-            if items.isEmpty, !json { say("nothing waits: no run is paused") }
+            // Memories runs proposed wait for a person too.
+            let proposals = try await NightshiftRuntime.Inbox.proposals(store)
+            for p in proposals {
+                if json {
+                    let object: [String: Any] = [
+                        "kind": "memory_proposal", "id": p.id.rawValue, "run": p.run.rawValue, "seq": p.seq,
+                        "scope": p.scope.description, "memory_kind": p.kind.rawValue, "text": p.text,
+                    ]
+                    let data = try JSONSerialization.data(
+                        withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+                    say(String(decoding: data, as: UTF8.self))
+                } else {
+                    say("\(p.run)  MEMORY PROPOSAL  \(p.id) (\(p.kind), \(p.scope)): \(p.text.prefix(160))")
+                    say("    decide: nightshift memory accept \(p.id) | nightshift memory decline \(p.id) --reason …")
+                }
+            }
+            if items.isEmpty, proposals.isEmpty, !json { say("nothing waits: no run is paused, no memory is proposed") }
         }
     }
 

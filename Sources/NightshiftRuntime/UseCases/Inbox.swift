@@ -1,5 +1,6 @@
 public import NightshiftCore
 import NightshiftHands
+public import NightshiftSQLite
 
 /// What waits for a person: every paused run, filed by why it paused. The rules of what a run
 /// waits for are the fold's (``RunState/awaitingApproval``, ``RunState/pauseKind``), not text.
@@ -30,6 +31,12 @@ public enum Inbox {
                     waiting: waiting))
         }
         return items
+    }
+
+    /// Memories runs proposed (`remember`) that wait for a person to accept or decline them.
+    public static func proposals(_ store: SQLiteEventStore) async throws -> [MemoryBank.Proposal] {
+        try await MemoryBank(store: SQLiteMemoryStore(sharing: store), runs: store, by: "inbox").proposals()
+            .filter { $0.status == .waiting }
     }
 
     /// One run's case for a decision: its state, its latest events, and the diff of its workspace.
