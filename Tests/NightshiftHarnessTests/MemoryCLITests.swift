@@ -1,5 +1,6 @@
 import Foundation
 import NightshiftCore
+import NightshiftHands
 import NightshiftRuntime
 import NightshiftSQLite
 import Testing
@@ -285,6 +286,57 @@ extension MemoryCLITests {
         #expect(flagged.stdout.contains(bad.id.rawValue), "\(flagged.stdout)")
         #expect(flagged.stdout.contains("3 of the 3 tasks it was shown for ended blocked"), "\(flagged.stdout)")
         #expect(!flagged.stdout.contains(good.id.rawValue))
+    }
+}
+
+extension MemoryCLITests {
+    /// Accepting a proposal killed at a random moment and run again: each proposal is accepted
+    /// exactly once (one record in the memory log), and the log verifies.
+    @Test func anAcceptKilledAnywhereAndRunAgainAcceptsOnce() async throws {
+        let root = tempDir("ns-memkill")
+        let ws = root + "/ws"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        try makeRepository(ws)
+        let db = root + "/ns.db"
+        try "tasks:\n  - id: t\n    description: learn things\n    checks: [test -f done.txt]\n"
+            .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        let remembers = (1...10).map { "        - remember: {text: \"lesson number \($0)\"}\n" }.joined()
+        try
+            "tasks:\n  t:\n    - tools:\n\(remembers)        - write_file: {path: done.txt, content: ok}\n      done: ok\n"
+            .write(toFile: root + "/model.yaml", atomically: true, encoding: .utf8)
+        let r = try await nightshift([
+            "run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/model.yaml",
+            "--db", db, "--id", "k", "-q", "--unsandboxed",
+        ])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let listed = try await nightshift(["memory", "proposals", "--db", db, "--json"])
+        let ids = try listed.stdout.split(separator: "\n").map {
+            try JSONDecoder().decode(MemoryBank.Proposal.self, from: Data($0.utf8)).id
+        }
+        #expect(ids.count == 10)
+        let binary = try nightshiftBinary()
+        var rng = SystemRandomNumberGenerator()
+        var killed = 0
+        var landedFirst = 0  // accepted by the first process (killed or not) before the second ran
+        for id in ids {
+            let child = try ChildProcess.spawn(
+                [binary, "memory", "accept", id.rawValue, "--db", db], environment: ProcessInfo.processInfo.environment,
+                outputPath: root + "/out.log")
+            // From before the database is opened to after the accept is committed.
+            try await Task.sleep(for: .milliseconds(Int.random(in: 5...90, using: &rng)))
+            if case .exited = child.poll() {
+            } else {
+                child.kill()
+                killed += 1
+            }
+            let again = try await nightshift(["memory", "accept", id.rawValue, "--db", db])
+            #expect(again.status == 0 || again.stderr.contains("already accepted"), "\(again.stderr)")
+            if again.status != 0 { landedFirst += 1 }
+        }
+        let store = SQLiteMemoryStore(sharing: try SQLiteEventStore(path: db))
+        #expect(try await store.verifyLog() == (10, nil))
+        for id in ids { #expect(try await store.history(id).count == 1) }
+        print("memory accept kill test: \(killed) of 10 accepts killed; \(landedFirst) had landed first")
     }
 }
 
