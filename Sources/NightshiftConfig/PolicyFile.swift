@@ -38,7 +38,10 @@ public enum PolicyFile {
         let root = try r.load(text)
         let top = try r.mapping(root, "the policy")
         try r.checkKeys(
-            top, allowed: ["default", "rules", "protected", "budgets", "breakers", "approvers", "network", "fleet"],
+            top,
+            allowed: [
+                "default", "rules", "protected", "budgets", "breakers", "approvers", "network", "fleet", "memory",
+            ],
             in: "the policy")
         func field(_ entries: [(key: String, keyNode: Node, value: Node)], _ key: String) -> Node? {
             entries.first(where: { $0.key == key })?.value
@@ -138,6 +141,30 @@ public enum PolicyFile {
                 }
             }
             policy.fleet = limits
+        }
+        if let m = field(top, "memory") {
+            let fields = try r.mapping(m, "'memory'")
+            try r.checkKeys(fields, allowed: ["write"], in: "'memory'")
+            if let w = field(fields, "write") {
+                let scopes = try r.mapping(w, "memory 'write'")
+                try r.checkKeys(scopes, allowed: MemoryScope.Kind.allCases.map(\.rawValue), in: "memory 'write'")
+                var rules: [MemoryWriteRule] = []
+                for entry in scopes {
+                    var kinds: [MemoryKind] = []
+                    for k in try r.sequence(entry.value, "memory write \(entry.key)") {
+                        let name = try r.string(k, "a memory kind")
+                        guard let kind = MemoryKind(rawValue: name) else {
+                            throw r.fail(
+                                k,
+                                "'\(name)' is not a memory kind: \(MemoryKind.allCases.map(\.rawValue).joined(separator: ", "))"
+                            )
+                        }
+                        kinds.append(kind)
+                    }
+                    rules.append(MemoryWriteRule(scope: MemoryScope.Kind(rawValue: entry.key)!, kinds: kinds))
+                }
+                policy.memoryWrites = rules
+            }
         }
         return policy
     }

@@ -25,4 +25,32 @@ extension RunDriver {
         }
         try record([.memoriesShown(task: task.id, memories: shown)])
     }
+
+    /// A `remember` the policy lets in: the intent (`memory_proposed`) is committed first; the
+    /// memory is written under its derived id (found if a crash came after the write); the call's
+    /// result says which. A bank that cannot take it leaves it a proposal for a person.
+    mutating func writeMemory(_ decided: PendingMemoryWrite) async throws {
+        guard try await beforeEffect() else { return }
+        // As committed: events recorded before it (a worktree made meanwhile) moved its seq.
+        let write = committed.pending.memoryWrite ?? decided
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let result: ToolResult
+        do {
+            guard let bank = harness.memories else { throw MemoryError(.notFound, "this process has no memory bank") }
+            do {
+                _ = try await bank.apply(write.change, at: now)
+            } catch let e as MemoryError where e.code == .exists {
+                // Written before a crash: nothing to do again.
+            }
+            result = ToolResult(
+                ok: true, output: Payload("remembered as \(write.id); later runs in its scope are shown it"))
+        } catch {
+            result = ToolResult(
+                ok: true,
+                output: Payload(
+                    "kept as proposal \(write.id) (the bank did not take it: \(error)); a person reviews it"))
+        }
+        try record([.toolFinished(call: write.call, result: result)])
+        try await commit()
+    }
 }

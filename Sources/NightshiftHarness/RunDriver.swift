@@ -65,6 +65,7 @@ struct RunDriver {
             case let .mergeWork(work): try await merge(work)
             case let .recallMemories(task, scopes, tokens):
                 try await recallMemories(task, scopes: scopes, tokens: tokens)
+            case let .writeMemory(write): try await writeMemory(write)
             }
         }
     }

@@ -340,6 +340,104 @@ extension MemoryCLITests {
     }
 }
 
+extension MemoryCLITests {
+    /// A project whose policy lets lessons about the project into the bank without review, and a
+    /// worker that remembers a lesson and a fact.
+    func directWriteProject() throws -> (root: String, ws: String, db: String, run: (String) -> [String]) {
+        let root = tempDir("ns-memdirect")
+        let ws = root + "/ws"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        try makeRepository(ws)
+        try "default: allow\nmemory:\n  write:\n    project: [lesson]\n"
+            .write(toFile: root + "/policy.yaml", atomically: true, encoding: .utf8)
+        try "tasks:\n  - id: t\n    description: learn\n    checks: [test -f done.txt]\n"
+            .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        try """
+        tasks:
+          t:
+            - tools:
+                - remember: {text: "run make check, not make test", kind: lesson}
+                - remember: {text: "the build needs make 4.3", kind: fact}
+                - write_file: {path: done.txt, content: ok}
+              done: ok
+        """.write(toFile: root + "/model.yaml", atomically: true, encoding: .utf8)
+        let db = root + "/ns.db"
+        return (
+            root, ws, db,
+            { id in
+                [
+                    "run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/model.yaml",
+                    "--db", db, "--id", id, "-q", "--unsandboxed", "--policy", root + "/policy.yaml",
+                ]
+            }
+        )
+    }
+
+    @Test func thePolicyLetsSomeMemoriesInWithoutReview() async throws {
+        let p = try directWriteProject()
+        let r = try await nightshift(p.run("d1"))
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let events = try await SQLiteEventStore(path: p.db).readAll(RunID("d1"))
+        let results = events.compactMap { e -> String? in
+            if case let .toolFinished(call, result) = e.event, call.rawValue.hasPrefix("m1.") {
+                result.output.text
+            } else {
+                nil
+            }
+        }
+        #expect(results.first?.hasPrefix("remembered as") == true, "\(results)")
+        #expect(results.dropFirst().first?.hasPrefix("proposed as") == true, "\(results)")
+        let list = try await nightshift(["memory", "list", "--db", p.db, "--json"])
+        let m = try JSONDecoder().decode(Memory.self, from: Data(list.stdout.utf8))
+        let proposedAt = events.first { if case .memoryProposed = $0.event { true } else { false } }?.seq
+        #expect(
+            m.text == "run make check, not make test" && m.source.run == RunID("d1") && m.source.seqs == [proposedAt!])
+        let waiting = try await nightshift(["memory", "proposals", "--db", p.db])
+        #expect(waiting.stdout.contains("the build needs make 4.3") && !waiting.stdout.contains("make check"))
+        let bad = tempDir("ns-memdirect") + "/bad.yaml"
+        try "memory:\n  write:\n    project: [gossip]\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let refused = try await nightshift(p.run("d2") + ["--policy", bad])
+        #expect(refused.status != 0 && refused.stderr.contains("bad.yaml:3:"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("'gossip' is not a memory kind"), "\(refused.stderr)")
+    }
+
+    /// Killed between the intent (`memory_proposed`) and the write, resumed: written once.
+    @Test func aDirectWriteKilledAfterItsIntentIsWrittenOnce() async throws {
+        let reference = try directWriteProject()
+        #expect(try await nightshift(reference.run("ref")).status == 0)
+        let at = try #require(
+            try await SQLiteEventStore(path: reference.db).readAll(RunID("ref")).first {
+                if case .memoryProposed = $0.event { true } else { false }
+            }?.seq)
+        let p = try directWriteProject()
+        var env = ProcessInfo.processInfo.environment
+        env["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(at)"
+        let child = try ChildProcess.spawn(
+            [try nightshiftBinary()] + p.run("k"), environment: env, outputPath: p.root + "/out")
+        guard case .stopped = await child.wait(timeout: .seconds(60)) else {
+            child.kill()
+            Issue.record("the run did not stop at event \(at)")
+            return
+        }
+        child.kill()
+        let store = try SQLiteEventStore(path: p.db)
+        let last = try await store.readAll(RunID("k")).last
+        guard case .memoryProposed = last?.event else {
+            Issue.record("the kill landed after \(last?.event.kind ?? "nothing"), not after the intent")
+            return
+        }
+        #expect(try await SQLiteMemoryStore(sharing: store).verifyLog().records == 0, "not written before the kill")
+        let resumed = try await nightshift(["resume", "k", "--db", p.db, "-q", "--unsandboxed"])
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+        let bank = SQLiteMemoryStore(sharing: store)
+        #expect(try await bank.verifyLog() == (1, nil))
+        let results = try await store.readAll(RunID("k")).compactMap { e -> String? in
+            if case let .toolFinished(_, result) = e.event { result.output.text } else { nil }
+        }
+        #expect(results.filter { $0.hasPrefix("remembered as") }.count == 1, "\(results)")
+    }
+}
+
 /// A child process whose output goes to a file, waited for (both writers start before either is waited on).
 struct ChildProcessForTests {
     let process: Process

@@ -35,6 +35,9 @@ public enum Decision: Sendable, Equatable {
     /// Find the memories for this shift of `task` in `scopes`, within `tokens`, and record them
     /// (`memories_shown`, empty when none match). Safe to repeat: it only reads.
     case recallMemories(task: PlanTask, scopes: [MemoryScope], tokens: Int)
+    /// Write the memory a `remember` the policy allows recorded (`memory_proposed` is in the log),
+    /// then finish the call. Safe to repeat: its id is derived from the call, and found if written.
+    case writeMemory(PendingMemoryWrite)
     case stop(StopReason)
 }
 

@@ -104,6 +104,7 @@ extension RunState {
             guard let p = pending.pendingTools.first else {
                 return .emit([.runFailed(reason: "inconsistent state: no pending tool")])
             }
+            if let write = pending.memoryWrite, write.call == p.call.id { return .writeMemory(write) }
             if !p.requested, p.call.name == ToolSpec.note.name { return .emit(noteEvents(p.call)) }
             if !p.requested, p.call.name == ToolSpec.escalate.name { return .emit(escalateEvents(p.call)) }
             if !p.requested, p.call.name == ToolSpec.remember.name, tools.idempotent[p.call.name] != nil {

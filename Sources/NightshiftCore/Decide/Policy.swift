@@ -89,6 +89,14 @@ public struct Policy: Sendable, Codable, Equatable {
     public var network: Bool?
     /// How deep and wide the run's sub-agents may go (`fleet:`); nil: ``FleetLimits``' defaults.
     public var fleet: FleetLimits?
+    /// Which memories the worker's `remember` writes straight into the bank (`memory: {write:
+    /// {project: [lesson]}}`); anything else it proposes waits for a person. Nil: nothing is direct.
+    public var memoryWrites: [MemoryWriteRule]?
+
+    /// Whether `remember` of `kind` into the run's `scope` needs no person.
+    public func allowsMemoryWrite(_ scope: MemoryScope.Kind, _ kind: MemoryKind) -> Bool {
+        (memoryWrites ?? []).contains { $0.scope == scope && $0.kinds.contains(kind) }
+    }
     public init(
         rules: [PolicyRule] = [], defaultEffect: PolicyEffect = .allow, protectedPaths: [String] = [],
         protectedEffect: PolicyEffect = .deny, runBudget: Budget = Budget(), taskBudget: Budget = Budget(),
@@ -233,4 +241,14 @@ extension Policy {
     static let destructiveVerbs: Set<String> = [
         "rm", "mv", "unlink", "truncate", "shred", "sed", "perl", "git", "cp", "tee", "dd", "chmod", "ln",
     ]
+}
+
+/// One scope whose memories of these kinds the worker may write without review.
+public struct MemoryWriteRule: Sendable, Codable, Equatable {
+    public var scope: MemoryScope.Kind
+    public var kinds: [MemoryKind]
+    public init(scope: MemoryScope.Kind, kinds: [MemoryKind]) {
+        self.scope = scope
+        self.kinds = kinds
+    }
 }

@@ -49,6 +49,13 @@ extension RunState {
         let tags = (object?["tags"] as? [Any])?.compactMap { $0 as? String } ?? []
         do { try MemoryRules.check(text: text, tags: tags) } catch { return refuse(error.message) }
         let id = Self.proposalID(run: run, call: call.id)
+        if policy?.allowsMemoryWrite(scope.kind, kind) == true {
+            // Written into the bank next (``Decision/writeMemory``); the result follows the write.
+            return [
+                requested, .toolStarted(call: call.id),
+                .memoryProposed(call: call.id, scope: scope, kind: kind, text: text, tags: tags),
+            ]
+        }
         return [
             requested, .toolStarted(call: call.id),
             .memoryProposed(call: call.id, scope: scope, kind: kind, text: text, tags: tags),

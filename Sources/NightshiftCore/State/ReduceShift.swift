@@ -35,10 +35,19 @@ extension RunState {
         case let .noteAdded(task, text):
             notes.append(WorkerNote(task: task, text: text))
             if notes.count > RunState.notesKept { notes.removeFirst(notes.count - RunState.notesKept) }
-        case let .memoryProposed(call, _, _, _, _):
+        case let .memoryProposed(call, scope, kind, text, tags):
             guard let p = pending.pendingTools.first, p.call.id == call, p.started,
                 p.call.name == ToolSpec.remember.name
             else { throw fail("\(call) is not a started remember call") }
+            // The policy lets it in without review: written next, with this event as its source.
+            if policy?.allowsMemoryWrite(scope.kind, kind) == true {
+                let id = Self.proposalID(run: run, call: call)
+                pending.memoryWrite = PendingMemoryWrite(
+                    call: call, id: id,
+                    change: .created(
+                        id: id, kind: kind, scope: scope, text: text, tags: tags,
+                        source: MemorySource(run: run, seqs: [lastSeq + 1]), expires: nil))
+            }
         case let .memoriesShown(task, memories):
             guard let i = current, tasks[i].id == task, phase == .working else {
                 throw fail("memories are shown only at the start of a shift of the active task")

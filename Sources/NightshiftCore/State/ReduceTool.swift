@@ -37,6 +37,7 @@ extension RunState {
                 throw fail("\(call) is not the next requested tool call")
             }
             pending.pendingTools.removeFirst()
+            if pending.memoryWrite?.call == call { pending.memoryWrite = nil }
             if fleet.wait?.call == call {
                 fleet.wait = nil
                 fleet.polledAtResume = nil

@@ -89,6 +89,8 @@ extension RunState {
     public struct Pending: Sendable, Codable, Equatable {
         /// Tool calls of the last model response not yet finished, in the order proposed.
         public var pendingTools: [PendingTool] = []
+        /// A `remember` the policy lets into the bank directly: recorded, not yet written.
+        public var memoryWrite: PendingMemoryWrite?
         /// Calls whose outcome is unknown after a crash; told to the model at the top of its next context.
         public var unreportedInDoubt: [InDoubtNotice] = []
         /// The worker's done-claim (its summary), held until the response's tool calls have finished.
@@ -193,4 +195,12 @@ extension RunState {
         try pending.encode(to: encoder)
         try fleet.encode(to: encoder)
     }
+}
+
+/// A memory the worker's `remember` writes into the bank without review (the policy allows it):
+/// its id derives from the run and the call, so writing it again after a crash finds it written.
+public struct PendingMemoryWrite: Sendable, Codable, Equatable {
+    public var call: CallID
+    public var id: MemoryID
+    public var change: MemoryChange
 }
