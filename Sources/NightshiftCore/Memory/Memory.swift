@@ -52,26 +52,6 @@ public struct MemoryScope: Sendable, Hashable, Codable, Comparable, CustomString
     }
 }
 
-/// A memory's id: `mem-` and 16 hex digits, chosen when it is created.
-public struct MemoryID: RawRepresentable, Hashable, Sendable, Codable, Comparable, CustomStringConvertible {
-    public let rawValue: String
-    public init(rawValue: String) { self.rawValue = rawValue }
-    public init(_ raw: String) { self.rawValue = raw }
-    public var description: String { rawValue }
-    public static func < (a: MemoryID, b: MemoryID) -> Bool { a.rawValue < b.rawValue }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
-
-    /// A new random id.
-    public static func make() -> MemoryID {
-        var g = SystemRandomNumberGenerator()
-        return MemoryID("mem-" + String(format: "%016llx", g.next() as UInt64))
-    }
-}
-
 /// Where a memory (or a version of it) came from: the run and the events it was drawn from, or
 /// the person who wrote it, or the file it was imported from.
 public struct MemorySource: Sendable, Codable, Equatable {
@@ -119,6 +99,8 @@ public struct Memory: Sendable, Codable, Equatable {
     /// context, still in the log.
     public var expired: Bool = false
     public var deleted: Bool = false
+    /// A run's proposal a person declined (recorded so it is decided once; never in search).
+    public var declined: Bool = false
     public var goneReason: String?
 
     /// Whether it may be searched and shown at `now` (ms).

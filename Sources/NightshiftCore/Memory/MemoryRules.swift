@@ -44,7 +44,7 @@ public enum MemoryRules {
             if let current {
                 throw MemoryError(
                     .exists,
-                    "\(id) was already \(current.goneReason?.hasPrefix("declined") == true ? "declined" : "accepted")")
+                    "\(id) was already \(current.declined ? "declined" : "accepted")")
             }
             guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, reason.utf8.count <= maxReasonBytes
             else { throw MemoryError(.invalid, "give a reason (at most \(maxReasonBytes) bytes)") }
@@ -52,6 +52,7 @@ public enum MemoryRules {
                 id: id, kind: kind, scope: scope, text: text, tags: [], source: source, version: 1, versionHash: hash,
                 created: time, updated: time, expires: nil)
             m.deleted = true
+            m.declined = true
             m.goneReason = "declined by \(by): \(reason)"
             return m
         case let .expired(id, version, reason, _), let .deleted(id, version, reason, _):

@@ -56,3 +56,24 @@ public struct Timestamp: RawRepresentable, Hashable, Sendable, Codable, Comparab
         try c.encode(rawValue)
     }
 }
+
+/// A memory's id: `mem-` and 16 hex digits, chosen when it is created.
+public struct MemoryID: RawRepresentable, Hashable, Sendable, Codable, Comparable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ raw: String) { self.rawValue = raw }
+    public var description: String { rawValue }
+    public static func < (a: MemoryID, b: MemoryID) -> Bool { a.rawValue < b.rawValue }
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+
+    /// A new random id.
+    public static func make() -> MemoryID {
+        var g = SystemRandomNumberGenerator()
+        let hex = String(g.next() as UInt64, radix: 16)
+        return MemoryID("mem-" + String(repeating: "0", count: 16 - hex.count) + hex)
+    }
+}

@@ -104,7 +104,7 @@ public struct MemoryBank: Sendable {
                 let status: Proposal.Status =
                     switch try await store.memory(id) {
                     case nil: .waiting
-                    case let m? where m.deleted && m.goneReason?.hasPrefix("declined") == true: .declined
+                    case let m? where m.declined: .declined
                     default: .accepted
                     }
                 out.append(
