@@ -26,7 +26,7 @@ public struct Nightshift: AsyncParsableCommand {
             RunCommand.self, Resume.self, Worker.self, Status.self, Log.self, Inbox.self, Approve.self, Deny.self,
             BudgetCommand.self,
             Answer.self, Cancel.self, Audit.self, Init.self, ConfigCommand.self, DoctorCommand.self, AgentsCommand.self,
-            MemoryCommand.self,
+            MemoryCommand.self, DreamCommand.self,
             Demo.self,
             BenchMoved.self,
         ])

@@ -33,7 +33,7 @@ struct ModelOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "A different model for one role (planner, worker, judge). Repeatable.", valueName: "ROLE=SPEC"))
+            "A different model for one role (planner, worker, judge, dreamer). Repeatable.", valueName: "ROLE=SPEC"))
     var roleModel: [String] = []
 
     @Option(
@@ -75,16 +75,10 @@ extension ModelOptions {
             guard let eq = entry.firstIndex(of: "=") else {
                 throw ValidationError("--role-model takes ROLE=SPEC, e.g. judge=anthropic:claude-sonnet-4-5")
             }
-            let key: ConfigKey? =
-                switch entry[..<eq] {
-                case "planner": .rolePlanner
-                case "worker": .roleWorker
-                case "judge": .roleJudge
-                default: nil
-                }
-            guard let key else {
+            guard let key = ConfigKey.roles.first(where: { $0.role == entry[..<eq] })?.key else {
                 throw ValidationError(
-                    "--role-model: unknown role '\(entry[..<eq])'; roles are planner, worker, judge")
+                    "--role-model: unknown role '\(entry[..<eq])'; roles are "
+                        + ConfigKey.roles.map(\.role).joined(separator: ", "))
             }
             layer.set(key, .text(String(entry[entry.index(after: eq)...])), from: "--role-model")
         }

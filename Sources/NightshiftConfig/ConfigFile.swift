@@ -9,6 +9,7 @@ public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
     case rolePlanner = "roles.planner"
     case roleWorker = "roles.worker"
     case roleJudge = "roles.judge"
+    case roleDreamer = "roles.dreamer"
     case policy, guidance, mcp, db, pricing, agents
     case keyFile = "key_file"
     case unsandboxed = "sandbox.unsandboxed"
@@ -32,6 +33,11 @@ public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
     /// Keys whose value is a file path: a relative path in a file is taken from that file's project
     /// (or, for the user file, its folder), not from wherever the command runs.
     public var isPath: Bool { [.policy, .guidance, .mcp, .db, .pricing, .keyFile, .agents].contains(self) }
+
+    /// The keys of the roles a user may give a model of their own, with the role's name.
+    public static let roles: [(role: String, key: ConfigKey)] = [
+        ("planner", .rolePlanner), ("worker", .roleWorker), ("judge", .roleJudge), ("dreamer", .roleDreamer),
+    ]
 }
 
 /// A setting's value, typed as the key wants it.
@@ -81,7 +87,7 @@ public struct ConfigLayer: Sendable, Equatable {
 /// Reads `.nightshift/config.yaml` (the project's) or the user's `config.yaml`:
 ///
 /// ```yaml
-/// model: openai:gpt-4o             # every role; roles: {planner: …, worker: …, judge: …} for one
+/// model: openai:gpt-4o             # every role; roles: {planner: …, worker: …, judge: …, dreamer: …} for one
 /// policy: .nightshift/policy.yaml  # paths are relative to the project (the folder holding .nightshift/)
 /// guidance: .nightshift/guidance.md
 /// mcp: .nightshift/mcp.yaml
@@ -174,9 +180,9 @@ public enum ConfigFile {
             case "model": layer.set(.model, .text(scripted(try r.string(value, "model"))), from: origin(value))
             case "roles":
                 let roles = try r.mapping(value, "'roles'")
-                try r.checkKeys(roles, allowed: ["planner", "worker", "judge"], in: "'roles'")
+                try r.checkKeys(roles, allowed: ConfigKey.roles.map(\.role), in: "'roles'")
                 for (role, _, spec) in roles {
-                    let k: ConfigKey = role == "planner" ? .rolePlanner : role == "worker" ? .roleWorker : .roleJudge
+                    let k = ConfigKey.roles.first { $0.role == role }!.key
                     layer.set(k, .text(scripted(try r.string(spec, "the \(role)'s model"))), from: origin(spec))
                 }
             case "policy", "guidance", "mcp", "db", "pricing", "key_file", "agents":

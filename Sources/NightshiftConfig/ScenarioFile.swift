@@ -25,7 +25,8 @@ public enum ScenarioFile {
         let r = YAMLReader(file: file)
         let root = try r.load(text)
         let top = try r.mapping(root, "the scenario")
-        try r.checkKeys(top, allowed: ["tasks", "planner", "judge", "compactor", "handoff"], in: "the scenario")
+        try r.checkKeys(
+            top, allowed: ["tasks", "planner", "judge", "compactor", "handoff", "dreamer"], in: "the scenario")
         guard let tasksNode = top.first(where: { $0.key == "tasks" })?.value else {
             throw r.fail(root, "the scenario has no 'tasks' mapping")
         }
@@ -33,10 +34,14 @@ public enum ScenarioFile {
         for entry in top where entry.key != "tasks" {
             guard let role = Role(rawValue: entry.key), role != .worker else {
                 throw r.fail(
-                    entry.keyNode, "unknown key '\(entry.key)'; expected tasks, planner, judge, compactor or handoff")
+                    entry.keyNode,
+                    "unknown key '\(entry.key)'; expected tasks, planner, judge, compactor, handoff or dreamer")
             }
             if role == .planner {
                 roleTurns[.planner] = [TaskID("plan"): try turnList(r, entry.value, "the planner")]
+            } else if role == .dreamer {
+                // One turn per dream, in the order the dreams are made.
+                roleTurns[.dreamer] = [Dream.taskID: try turnList(r, entry.value, "the dreamer")]
             } else {
                 var byTask: [TaskID: [Scenario.Turn]] = [:]
                 for t in try r.mapping(entry.value, "'\(entry.key)'") {
@@ -59,7 +64,9 @@ public enum ScenarioFile {
             let fields = try r.mapping(turnNode, what)
             try r.checkKeys(
                 fields,
-                allowed: ["say", "tools", "done", "usage", "cost_usd", "handoff", "plan", "verdict", "reasons"],
+                allowed: [
+                    "say", "tools", "done", "usage", "cost_usd", "handoff", "plan", "verdict", "reasons", "proposals",
+                ],
                 in: what)
             var turn = Scenario.Turn()
             var verdict: String?
@@ -101,6 +108,17 @@ public enum ScenarioFile {
                         ProposedToolCall(name: "submit_plan", arguments: try jsonText(r, f.value, "\(what) 'plan'")))
                 case "verdict": verdict = try r.string(f.value, "\(what) 'verdict'")
                 case "reasons": reasons = (try r.jsonValue(f.value) as? [Any]) ?? []
+                case "proposals":
+                    // The dreamer's answer: submit_proposals with this list.
+                    guard let list = try r.jsonValue(f.value) as? [Any] else {
+                        throw r.fail(f.value, "\(what) 'proposals' must be a list")
+                    }
+                    let data =
+                        (try? JSONSerialization.data(
+                            withJSONObject: ["proposals": list], options: [.sortedKeys, .withoutEscapingSlashes]))
+                        ?? Data("{}".utf8)
+                    turn.toolCalls.append(
+                        ProposedToolCall(name: DreamRules.tool.name, arguments: String(decoding: data, as: UTF8.self)))
                 case "usage":
                     let u = try r.mapping(f.value, "\(what) 'usage'")
                     try r.checkKeys(u, allowed: ["input", "output", "cached_input"], in: "\(what) usage")

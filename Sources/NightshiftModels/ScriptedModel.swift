@@ -104,7 +104,10 @@ public struct ScriptedModel: ModelProvider {
             default:
                 let example =
                     role == Role.planner
-                    ? "planner: [{plan: {title: …, tasks: […]}}]" : "judge: {\(request.task.id): [{verdict: pass}]}"
+                    ? "planner: [{plan: {title: …, tasks: […]}}]"
+                    : role == Role.dreamer
+                        ? "dreamer: [{proposals: […]}], one turn per dream"
+                        : "judge: {\(request.task.id): [{verdict: pass}]}"
                 throw ScriptedModelError(
                     "the scenario \(scenario.source) has \(turns.count) \(role) turn(s) for '\(request.task.id)', but the run needs turn \(request.turn + 1): add them (\(example))"
                 )

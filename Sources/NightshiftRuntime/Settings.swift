@@ -161,7 +161,7 @@ public struct Settings: Sendable {
 
     public var models: ModelConfig {
         var roles: [String] = []
-        for (key, role) in [(ConfigKey.rolePlanner, "planner"), (.roleWorker, "worker"), (.roleJudge, "judge")] {
+        for (role, key) in ConfigKey.roles {
             if let spec = text(key) { roles.append("\(role)=\(spec)") }
         }
         var m = ModelConfig(model: text(.model), roleModels: roles, keyFile: text(.keyFile), pricing: text(.pricing))

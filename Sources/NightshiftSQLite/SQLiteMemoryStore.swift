@@ -17,51 +17,78 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
     }
 
     private static func decode(_ data: Data) throws -> Memory { try JSONDecoder().decode(Memory.self, from: data) }
-    private static func encode(_ m: Memory) throws -> Data {
+    private static func encode(_ m: some Encodable) throws -> Data {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try e.encode(m)
     }
 
     public func apply(_ change: MemoryChange, at time: Int64) async throws -> Memory {
+        guard change.changesMemory else { throw MemoryError(.invalid, "a \(change.kindName) record changes no memory") }
+        return try await write { db in try Self.applyMemory(db, change, at: time) }
+    }
+
+    public func record(_ dream: Dream, at time: Int64) async throws {
+        try await write { db in
+            _ = try Self.append(db, .dreamt(dream), at: time)
+            try db.execute(
+                sql: "INSERT INTO memory_dream (id, state) VALUES (?, ?)",
+                arguments: [dream.id, try Self.encode(dream)])
+            for p in dream.proposals {
+                try db.execute(
+                    sql: "INSERT INTO memory_proposal (id, status, state) VALUES (?, ?, ?)",
+                    arguments: [
+                        p.id.rawValue, ProposalState.Status.waiting.rawValue,
+                        try Self.encode(ProposalState(dream: dream.id, proposal: p, status: .waiting)),
+                    ])
+            }
+        }
+    }
+
+    public func dreams() async throws -> [Dream] {
+        try await read { db in
+            try Data.fetchAll(db, sql: "SELECT state FROM memory_dream ORDER BY n").map {
+                try JSONDecoder().decode(Dream.self, from: $0)
+            }
+        }
+    }
+
+    public func proposals() async throws -> [ProposalState] {
+        try await read { db in
+            try Data.fetchAll(db, sql: "SELECT state FROM memory_proposal ORDER BY n").map {
+                try JSONDecoder().decode(ProposalState.self, from: $0)
+            }
+        }
+    }
+
+    public func decide(
+        _ proposal: MemoryID, accepted: Bool, by: String, note: String, changes: [MemoryChange], at time: Int64
+    ) async throws -> [Memory] {
+        try await write { db in
+            let current = try Data.fetchOne(
+                db, sql: "SELECT state FROM memory_proposal WHERE id = ?", arguments: [proposal.rawValue]
+            ).map { try JSONDecoder().decode(ProposalState.self, from: $0) }
+            let decided = try MemoryRules.decide(current, id: proposal, accepted: accepted, by: by, note: note)
+            // Any refused change throws out of the transaction: nothing of the decision is kept.
+            let memories = try changes.map { try Self.applyMemory(db, $0, at: time) }
+            _ = try Self.append(
+                db, .decided(proposal: proposal, dream: decided.dream, accepted: accepted, by: by, note: note), at: time
+            )
+            try db.execute(
+                sql: "UPDATE memory_proposal SET status = ?, state = ? WHERE id = ?",
+                arguments: [decided.status.rawValue, try Self.encode(decided), proposal.rawValue])
+            return memories
+        }
+    }
+
+    /// `body` in one immediate transaction: writers (threads or processes) take turns, and each
+    /// sees what the one before it appended.
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await writer.writeWithoutTransaction { db in
-                var result: Memory?
+                var result: T?
                 try db.inTransaction(.immediate) {
-                    let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM memory_log ORDER BY seq DESC LIMIT 1")
-                    let seq = (head?["seq"] as Int64? ?? 0) + 1
-                    let body = try MemoryRules.body(seq: seq, time: time, change: change)
-                    let hash = MemoryRules.chain(previous: head?["hash"] ?? "", body: body)
-                    let row = try Row.fetchOne(
-                        db, sql: "SELECT n, state FROM memory WHERE id = ?", arguments: [change.memory.rawValue])
-                    let current = try row.map { try Self.decode($0["state"]) }
-                    let m = try MemoryRules.apply(change, to: current, at: time, hash: hash)
-                    try db.execute(
-                        sql: "INSERT INTO memory_log (seq, time, memory, body, hash) VALUES (?, ?, ?, ?, ?)",
-                        arguments: [seq, time, m.id.rawValue, body, hash])
-                    let live = !m.expired && !m.deleted
-                    let n: Int64
-                    if let row {
-                        n = row["n"]
-                        try db.execute(
-                            sql: "UPDATE memory SET updated = ?, live = ?, expires = ?, state = ? WHERE n = ?",
-                            arguments: [m.updated, live, m.expires, try Self.encode(m), n])
-                        try db.execute(sql: "DELETE FROM memory_fts WHERE rowid = ?", arguments: [n])
-                    } else {
-                        try db.execute(
-                            sql:
-                                "INSERT INTO memory (id, scope, updated, live, expires, state) VALUES (?, ?, ?, ?, ?, ?)",
-                            arguments: [
-                                m.id.rawValue, m.scope.description, m.updated, live, m.expires, try Self.encode(m),
-                            ])
-                        n = db.lastInsertedRowID
-                    }
-                    if live {
-                        try db.execute(
-                            sql: "INSERT INTO memory_fts (rowid, text, tags, sk) VALUES (?, ?, ?, ?)",
-                            arguments: [n, m.text, m.tags.joined(separator: " "), Self.scopeKey(m.scope)])
-                    }
-                    result = m
+                    result = try body(db)
                     return .commit
                 }
                 return result!
@@ -71,6 +98,49 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
         } catch {
             throw SQLiteEventStore.mapError(error, path: path)
         }
+    }
+
+    /// Appends `change` to the memory log; returns its hash.
+    private static func append(_ db: Database, _ change: MemoryChange, at time: Int64) throws -> String {
+        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM memory_log ORDER BY seq DESC LIMIT 1")
+        let seq = (head?["seq"] as Int64? ?? 0) + 1
+        let body = try MemoryRules.body(seq: seq, time: time, change: change)
+        let hash = MemoryRules.chain(previous: head?["hash"] ?? "", body: body)
+        try db.execute(
+            sql: "INSERT INTO memory_log (seq, time, memory, body, hash) VALUES (?, ?, ?, ?, ?)",
+            arguments: [seq, time, change.memory.rawValue, body, hash])
+        return hash
+    }
+
+    /// Checks `change` by the rules against the memory as it stands, appends it, and updates the
+    /// memory and its index entry.
+    private static func applyMemory(_ db: Database, _ change: MemoryChange, at time: Int64) throws -> Memory {
+        let row = try Row.fetchOne(
+            db, sql: "SELECT n, state FROM memory WHERE id = ?", arguments: [change.memory.rawValue])
+        let current = try row.map { try decode($0["state"]) }
+        // A refusal throws out of the transaction, taking the appended record with it.
+        let hash = try append(db, change, at: time)
+        let m = try MemoryRules.apply(change, to: current, at: time, hash: hash)
+        let live = !m.expired && !m.deleted
+        let n: Int64
+        if let row {
+            n = row["n"]
+            try db.execute(
+                sql: "UPDATE memory SET updated = ?, live = ?, expires = ?, state = ? WHERE n = ?",
+                arguments: [m.updated, live, m.expires, try encode(m), n])
+            try db.execute(sql: "DELETE FROM memory_fts WHERE rowid = ?", arguments: [n])
+        } else {
+            try db.execute(
+                sql: "INSERT INTO memory (id, scope, updated, live, expires, state) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [m.id.rawValue, m.scope.description, m.updated, live, m.expires, try encode(m)])
+            n = db.lastInsertedRowID
+        }
+        if live {
+            try db.execute(
+                sql: "INSERT INTO memory_fts (rowid, text, tags, sk) VALUES (?, ?, ?, ?)",
+                arguments: [n, m.text, m.tags.joined(separator: " "), scopeKey(m.scope)])
+        }
+        return m
     }
 
     /// The one index token naming `scope` (letters and digits only, so no tokenizer splits it).

@@ -88,6 +88,23 @@ enum SQLiteSchema {
                     CREATE VIRTUAL TABLE memory_fts USING fts5(text, tags, sk, tokenize = 'porter unicode61');
                     """)
         }
+        // Dreams and their proposals as they stand: caches of the memory log's dream and decision records.
+        m.registerMigration("v4-dreams") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE memory_dream (
+                        n INTEGER PRIMARY KEY,
+                        id TEXT NOT NULL UNIQUE,
+                        state BLOB NOT NULL
+                    );
+                    CREATE TABLE memory_proposal (
+                        n INTEGER PRIMARY KEY,
+                        id TEXT NOT NULL UNIQUE,
+                        status TEXT NOT NULL,
+                        state BLOB NOT NULL
+                    );
+                    """)
+        }
         return m
     }
 }

@@ -8,20 +8,66 @@ public final class InMemoryMemoryStore: MemoryStore, Sendable {
     private struct State {
         var records: [(record: MemoryRecord, body: Data)] = []
         var memories: [MemoryID: Memory] = [:]
+        var dreams: [Dream] = []
+        var proposals: [ProposalState] = []
+
+        /// Appends a record (the caller has checked it).
+        mutating func append(_ change: MemoryChange, at time: Int64) throws -> String {
+            let seq = Int64(records.count + 1)
+            let body = try MemoryRules.body(seq: seq, time: time, change: change)
+            let hash = MemoryRules.chain(previous: records.last?.record.hash ?? "", body: body)
+            records.append((MemoryRecord(seq: seq, time: time, change: change, hash: hash), body))
+            return hash
+        }
+
+        mutating func apply(_ change: MemoryChange, at time: Int64) throws -> Memory {
+            guard change.changesMemory else {
+                throw MemoryError(.invalid, "a \(change.kindName) record changes no memory")
+            }
+            let seq = Int64(records.count + 1)
+            let hash = MemoryRules.chain(
+                previous: records.last?.record.hash ?? "",
+                body: try MemoryRules.body(seq: seq, time: time, change: change))
+            let m = try MemoryRules.apply(change, to: memories[change.memory], at: time, hash: hash)
+            _ = try append(change, at: time)
+            memories[m.id] = m
+            return m
+        }
     }
     private let state = Mutex(State())
 
     public init() {}
 
     public func apply(_ change: MemoryChange, at time: Int64) async throws -> Memory {
+        try state.withLock { s in try s.apply(change, at: time) }
+    }
+
+    public func record(_ dream: Dream, at time: Int64) async throws {
         try state.withLock { s in
-            let seq = Int64(s.records.count + 1)
-            let body = try MemoryRules.body(seq: seq, time: time, change: change)
-            let hash = MemoryRules.chain(previous: s.records.last?.record.hash ?? "", body: body)
-            let m = try MemoryRules.apply(change, to: s.memories[change.memory], at: time, hash: hash)
-            s.records.append((MemoryRecord(seq: seq, time: time, change: change, hash: hash), body))
-            s.memories[m.id] = m
-            return m
+            _ = try s.append(.dreamt(dream), at: time)
+            s.dreams.append(dream)
+            s.proposals += dream.proposals.map { ProposalState(dream: dream.id, proposal: $0, status: .waiting) }
+        }
+    }
+
+    public func dreams() async throws -> [Dream] { state.withLock { $0.dreams } }
+    public func proposals() async throws -> [ProposalState] { state.withLock { $0.proposals } }
+
+    public func decide(
+        _ proposal: MemoryID, accepted: Bool, by: String, note: String, changes: [MemoryChange], at time: Int64
+    ) async throws -> [Memory] {
+        try state.withLock { s in
+            // All or nothing, as the database's transaction: work on a copy, keep it if all went in.
+            var t = s
+            let i = t.proposals.firstIndex { $0.proposal.id == proposal }
+            let decided = try MemoryRules.decide(
+                i.map { t.proposals[$0] }, id: proposal, accepted: accepted, by: by, note: note)
+            let memories = try changes.map { try t.apply($0, at: time) }
+            _ = try t.append(
+                .decided(proposal: proposal, dream: decided.dream, accepted: accepted, by: by, note: note), at: time)
+            t.proposals[i!] = decided
+            s = t
+            return memories
         }
     }
 

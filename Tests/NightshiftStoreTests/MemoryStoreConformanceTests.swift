@@ -160,6 +160,82 @@ import Testing
     }
 }
 
+extension MemoryStoreConformanceTests {
+    static func dream(_ id: String, _ actions: [DreamAction]) -> Dream {
+        Dream(
+            id: id, by: "alice", model: "scripted (test double)", scopes: [project],
+            reviewed: [ReviewedRun(run: RunID("r1"), seq: 9)],
+            proposals: actions.enumerated().map { n, a in
+                DreamProposal(
+                    id: Dream.proposalID(dream: id, n: n + 1), action: a, reason: "because",
+                    sources: [ReviewedRun(run: RunID("r1"), seq: 4)])
+            }, dropped: ["proposal 9: no sources"])
+    }
+
+    @Test(arguments: Kind.allCases) func aDreamIsOneRecordAndItsProposalsWait(_ kind: Kind) async throws {
+        let store = try make(kind)
+        let d = Self.dream(
+            "dream-0000000000d1", [.create(kind: .lesson, scope: Self.project, text: "write done.txt", tags: [])])
+        try await store.record(d, at: 5)
+        #expect(try await store.dreams() == [d])
+        let waiting = try await store.proposals()
+        #expect(waiting.map(\.status) == [.waiting] && waiting.first?.dream == d.id)
+        #expect(try await store.list(scopes: nil, includeGone: true).isEmpty)
+        #expect(try await store.verifyLog() == (1, nil))
+        #expect(try await store.history(MemoryID(d.id)).map(\.change.kindName) == ["dreamt"])
+        // Dreams and decisions go through their own calls, never apply.
+        await #expect(throws: MemoryError.self) { try await store.apply(.dreamt(d), at: 6) }
+    }
+
+    @Test(arguments: Kind.allCases) func aProposalIsDecidedOnceWithItsChangesInOneAppend(_ kind: Kind) async throws {
+        let store = try make(kind)
+        let a = try await store.apply(Self.create("mem-a", "run make before the tests"), at: 1)
+        let b = try await store.apply(Self.create("mem-b", "make first, then test"), at: 2)
+        let d = Self.dream(
+            "dream-0000000000d2",
+            [
+                .merge(
+                    memories: [VersionedMemory(id: a.id, version: 1), VersionedMemory(id: b.id, version: 1)],
+                    kind: .procedure, scope: Self.project, text: "make, then the tests", tags: []),
+                .expire(memory: a.id, version: 1),
+            ])
+        try await store.record(d, at: 3)
+        let ps = try await store.proposals()
+        let merged = try await store.decide(
+            ps[0].proposal.id, accepted: true, by: "bob", note: "",
+            changes: DreamRules.changes(accepting: ps[0], by: "bob"), at: 4)
+        #expect(merged.map(\.id) == [ps[0].proposal.id, a.id, b.id])
+        #expect(try await store.memory(a.id)?.expired == true)
+        #expect(try await store.memory(b.id)?.expired == true)
+        #expect(try await store.memory(ps[0].proposal.id)?.source.dream == d.id)
+        // Decided once: a second decision, either way, is refused and changes nothing.
+        for accept in [true, false] {
+            await #expect(throws: MemoryError.self) {
+                try await store.decide(
+                    ps[0].proposal.id, accepted: accept, by: "eve", note: "again", changes: [], at: 5)
+            }
+        }
+        // The expiry of a memory the merge already expired is refused whole: the proposal still waits.
+        await #expect(throws: MemoryError.self) {
+            try await store.decide(
+                ps[1].proposal.id, accepted: true, by: "bob", note: "",
+                changes: DreamRules.changes(accepting: ps[1], by: "bob"), at: 6)
+        }
+        #expect(try await store.proposals().map(\.status) == [.accepted, .waiting])
+        let before = try await store.verifyLog()
+        // Declined with its reason: recorded, and it can never be accepted.
+        _ = try await store.decide(
+            ps[1].proposal.id, accepted: false, by: "bob", note: "merged already", changes: [], at: 7)
+        #expect(try await store.proposals().last?.note == "merged already")
+        // dream, 2 creates, merge (create + 2 expiries + decision) = 7; then the decline.
+        #expect(before == (7, nil))
+        #expect(try await store.verifyLog() == (8, nil))
+        await #expect(throws: MemoryError.self) {
+            try await store.decide(MemoryID("mem-none"), accepted: true, by: "bob", note: "", changes: [], at: 8)
+        }
+    }
+}
+
 /// What only the SQLite store can show: writers on separate connections, and a tampered log.
 @Suite struct SQLiteMemoryStoreTests {
     @Test func writersOnSeparateConnectionsRevisingOneVersionHaveOneWinner() async throws {
@@ -183,6 +259,30 @@ import Testing
             #expect(m.version == base.version + 1 && won.first?.text == m.text)
         }
         #expect(try await b.verifyLog() == (21, nil))
+    }
+
+    @Test func twoConnectionsDecidingOneProposalHaveOneWinner() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-mem-\(UUID().uuidString)").path
+        let a = SQLiteMemoryStore(sharing: try SQLiteEventStore(path: dir + "/ns.db"))
+        let b = SQLiteMemoryStore(sharing: try SQLiteEventStore(path: dir + "/ns.db"))
+        let actions = (1...20).map {
+            DreamAction.create(
+                kind: .lesson, scope: MemoryStoreConformanceTests.project, text: "lesson \($0)", tags: [])
+        }
+        try await a.record(MemoryStoreConformanceTests.dream("dream-0000000000d3", actions), at: 1)
+        for p in try await a.proposals() {
+            func accept(_ s: SQLiteMemoryStore, _ who: String) async -> [Memory]? {
+                try? await s.decide(
+                    p.proposal.id, accepted: true, by: who, note: "",
+                    changes: DreamRules.changes(accepting: p, by: who), at: 2)
+            }
+            async let x = accept(a, "a")
+            async let y = accept(b, "b")
+            #expect([await x, await y].compactMap { $0 }.count == 1)
+        }
+        // The dream, and one create and one decision per proposal.
+        #expect(try await b.verifyLog() == (41, nil))
+        #expect(try await b.list(scopes: nil, includeGone: false).count == 20)
     }
 
     @Test func aTamperedRecordIsFoundByTheChain() async throws {

@@ -92,10 +92,26 @@ struct Inbox: AsyncParsableCommand {
                     say(String(decoding: data, as: UTF8.self))
                 } else {
                     say("\(p.run)  MEMORY PROPOSAL  \(p.id) (\(p.kind), \(p.scope)): \(p.text.prefix(160))")
-                    say("    decide: nightshift memory accept \(p.id) | nightshift memory decline \(p.id) --reason …")
+                    say("    decide: nightshift approve \(p.id) | nightshift deny \(p.id) --reason …")
                 }
             }
-            if items.isEmpty, proposals.isEmpty, !json { say("nothing waits: no run is paused, no memory is proposed") }
+            // And what dreams proposed.
+            let dreamt = try await NightshiftRuntime.Inbox.dreamProposals(store)
+            for p in dreamt {
+                if json {
+                    say(MemoryText.json(DreamProposalJSON(p)))
+                } else {
+                    say("\(p.dream)  DREAM PROPOSAL  \(p.proposal.id): \(p.proposal.action.summary.prefix(200))")
+                    for line in p.proposal.action.diff { say("    \(line)") }
+                    say(
+                        "    why: \(p.proposal.reason.prefix(300))  (from "
+                            + p.proposal.sources.map { "\($0.run)#\($0.seq)" }.joined(separator: ", ") + ")")
+                    say("    decide: nightshift approve \(p.proposal.id) | nightshift deny \(p.proposal.id) --reason …")
+                }
+            }
+            if items.isEmpty, proposals.isEmpty, dreamt.isEmpty, !json {
+                say("nothing waits: no run is paused, no memory is proposed")
+            }
         }
     }
 
@@ -130,13 +146,21 @@ struct Approve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Approve a call that waits for approval; it runs once, when the run resumes.")
     @OptionGroup var store: StoreOptions
-    @Argument(help: "The run id.", completion: RunIDCompletion.kind) var run: String
+    @Argument(
+        help: "The run id; or, alone, a memory proposal's id (mem-…, nightshift inbox lists them).",
+        completion: RunIDCompletion.kind) var run: String
     @Argument(help: "The call id (nightshift inbox shows it, e.g. m3.1), or `plan` for a plan that waits for review.")
-    var call: String
+    var call: String?
     @Option(help: "A note recorded with the approval.") var note: String = ""
 
     mutating func run() async throws {
         try await reportErrors {
+            guard let call else {
+                let d = try await MemoryBank.open(try store.resolved(), by: Governance.user).decide(
+                    MemoryID(run), accept: true, note: note)
+                say(MemoryText.decided(d))
+                return
+            }
             try await Governance.decisions(store).approve(RunID(run), call: call, note: note)
             say(
                 call == "plan"
@@ -150,10 +174,12 @@ struct Deny: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Deny a call that waits for approval; the model is told it was not run, and why.")
     @OptionGroup var store: StoreOptions
-    @Argument(help: "The run id.", completion: RunIDCompletion.kind) var run: String
+    @Argument(
+        help: "The run id; or, alone, a memory proposal's id (mem-…, nightshift inbox lists them).",
+        completion: RunIDCompletion.kind) var run: String
     @Argument(
         help: "The call id (nightshift inbox shows it, e.g. m3.1), or `plan` to ask the planner for a new version.")
-    var call: String
+    var call: String?
     @Option(help: "Why (required, not blank); the model (or the planner) reads it.") var reason: String
 
     func validate() throws {
@@ -164,6 +190,12 @@ struct Deny: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
+            guard let call else {
+                let d = try await MemoryBank.open(try store.resolved(), by: Governance.user).decide(
+                    MemoryID(run), accept: false, note: reason)
+                say(MemoryText.decided(d))
+                return
+            }
             try await Governance.decisions(store).deny(RunID(run), call: call, reason: reason)
             say(
                 call == "plan"

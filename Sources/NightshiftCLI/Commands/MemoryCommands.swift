@@ -45,6 +45,17 @@ enum MemoryText {
         return k
     }
 
+    /// One line on a decided proposal.
+    static func decided(_ d: MemoryBank.Decision) -> String {
+        guard d.accepted else { return "declined \(d.proposal); it cannot be accepted later" }
+        if case let .guidance(file, _, _, _, _)? = d.dreamt?.proposal.action {
+            return "accepted \(d.proposal): \(file) edited"
+        }
+        return "accepted \(d.proposal): "
+            + d.memories.map { "\($0.id) \($0.expired ? "expired" : "v\($0.version)") in \($0.scope)" }.joined(
+                separator: ", ")
+    }
+
     static func json<T: Encodable>(_ value: T) -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -283,22 +294,34 @@ struct MemoryImport: AsyncParsableCommand {
 struct MemoryProposals: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proposals",
-        abstract: "List the memories runs proposed (the worker's remember tool) that wait for a person.",
-        discussion: "accept ID keeps one in the bank (its source: the run and event); decline ID --reason drops it.")
+        abstract: "List what waits for a person: memories runs proposed (remember) and what dreams proposed.",
+        discussion:
+            "accept ID applies one (a memory keeps its source: the run and event); decline ID --reason drops it. "
+            + "nightshift approve ID and deny ID do the same.")
     @OptionGroup var options: MemoryOptions
     @Flag(help: "Accepted and declined ones too.") var all = false
 
     mutating func run() async throws {
         try await reportErrors {
-            let list = try await options.bank().proposals().filter { all || $0.status == .waiting }
+            let bank = try options.bank()
+            let list = try await bank.proposals().filter { all || $0.status == .waiting }
+            let dreamt = try await bank.store.proposals().filter { all || $0.status == .waiting }
             if options.json {
                 for p in list { say(MemoryText.json(p)) }
-            } else if list.isEmpty {
+                for p in dreamt { say(MemoryText.json(DreamProposalJSON(p))) }
+            } else if list.isEmpty, dreamt.isEmpty {
                 say(all ? "no proposals" : "no proposals wait")
             } else {
                 for p in list {
                     say("\(p.id)  \(p.status.rawValue)  \(p.kind)  \(p.scope)  from run \(p.run) event \(p.seq)")
                     say("    " + p.text.replacingOccurrences(of: "\n", with: "\n    "))
+                }
+                for p in dreamt {
+                    say("\(p.proposal.id)  \(p.status.rawValue)  from \(p.dream): \(p.proposal.action.summary)")
+                    for line in p.proposal.action.diff { say("    \(line)") }
+                    say(
+                        "    why: \(p.proposal.reason)  (from "
+                            + p.proposal.sources.map { "\($0.run)#\($0.seq)" }.joined(separator: ", ") + ")")
                 }
             }
         }
@@ -313,8 +336,8 @@ struct MemoryAccept: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let m = try await options.bank().accept(MemoryID(id))
-            say(options.json ? MemoryText.json(m) : "accepted \(m.id) into \(m.scope)")
+            let d = try await options.bank().decide(MemoryID(id), accept: true, note: "")
+            say(options.json ? MemoryText.json(d.memories) : MemoryText.decided(d))
         }
     }
 }
@@ -329,8 +352,8 @@ struct MemoryDecline: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let m = try await options.bank().decline(MemoryID(id), reason: reason)
-            say(options.json ? MemoryText.json(m) : "declined \(m.id)")
+            let d = try await options.bank().decide(MemoryID(id), accept: false, note: reason)
+            say(options.json ? MemoryText.json(d.memories) : MemoryText.decided(d))
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NightshiftConfig
 import NightshiftCore
 import NightshiftHarness
 import NightshiftRuntime
@@ -31,9 +32,36 @@ struct Worker: AsyncParsableCommand {
     @Option(help: "Milliseconds between looks at the run index.") var pollMs: Int = 500
     @Flag(help: "Look once, resume what is ready, and exit.") var once = false
     @OptionGroup var fleet: FleetOptions
+    @Option(
+        help: ArgumentHelp(
+            "Between runs, dream over the finished runs of this scope (user:NAME, agent:PROFILE, project:PATH; repeatable): when a look resumed nothing, at most once every --dream-every minutes. Uses --model (or the configured dreamer); proposals wait in nightshift inbox.",
+            valueName: "SCOPE"))
+    var dream: [String] = []
+    @Option(help: "Minutes between dreams (with --dream).") var dreamEvery: Int = 60
 
     func validate() throws {
         guard pollMs >= 10 else { throw ValidationError("--poll-ms must be at least 10") }
+        for s in dream { _ = try MemoryText.scope(s) }
+        guard dreamEvery >= 1 else { throw ValidationError("--dream-every must be at least 1 (minutes)") }
+    }
+
+    /// One dream with the worker's settings; its trouble is reported, not thrown (runs come first).
+    func dreamOnce(_ scopes: [MemoryScope]) async {
+        do {
+            let settings = try self.store.settings(try models.layer())
+            var config = settings.store
+            config.lockTimeoutSeconds = self.store.lockTimeout
+            let outcome = try await Dreaming.run(
+                Dreaming.Request(scopes: scopes), store: config, models: settings.models,
+                policyPath: settings.text(.policy), by: "nightshift worker (pid \(getpid()))")
+            if let d = outcome.dream {
+                say(
+                    "\(d.id): reviewed \(d.reviewed.count) run(s); \(d.proposals.count) proposal(s), "
+                        + "\(outcome.applied.count) applied by the policy; the rest wait in nightshift inbox")
+            }
+        } catch {
+            say("dream failed: \(error)")
+        }
     }
 
     mutating func run() async throws {
@@ -41,8 +69,12 @@ struct Worker: AsyncParsableCommand {
             let store = try Adapters.openExistingStore(try store.resolved())
             say("worker (pid \(getpid())) watching \(self.store.dbPath)")
             var failedAt: [RunID: Int64] = [:]  // runs that could not be resumed, until their log moves
+            let dreamScopes = try dream.map(MemoryText.scope)
+            var dreamt: ContinuousClock.Instant?
             while !Task.isCancelled {
+                var resumed = 0
                 for ready in try await ReadyRuns.list(store: store) where failedAt[ready.run] != ready.headSeq {
+                    resumed += 1
                     say("resuming \(ready.run) \(ready.why)")
                     var request = ResumeRequest(run: ready.run, by: "nightshift worker (pid \(getpid()))")
                     let settings = try self.store.settings(try models.layer().adding(sandbox))
@@ -64,6 +96,12 @@ struct Worker: AsyncParsableCommand {
                         say("run \(ready.run) could not be resumed: \(error)")
                         failedAt[ready.run] = ready.headSeq
                     }
+                }
+                if !dreamScopes.isEmpty, resumed == 0 || once,
+                    dreamt.map({ ContinuousClock.now - $0 >= .seconds(dreamEvery * 60) }) ?? true
+                {
+                    await dreamOnce(dreamScopes)
+                    dreamt = ContinuousClock.now
                 }
                 if once { return }
                 try await Task.sleep(for: .milliseconds(pollMs))

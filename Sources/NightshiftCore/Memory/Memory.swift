@@ -59,16 +59,22 @@ public struct MemorySource: Sendable, Codable, Equatable {
     public var seqs: [Int64]?
     public var human: String?
     public var imported: String?
-    public init(run: RunID? = nil, seqs: [Int64]? = nil, human: String? = nil, imported: String? = nil) {
+    /// The dream that proposed it (then `human` is who accepted it).
+    public var dream: String?
+    public init(
+        run: RunID? = nil, seqs: [Int64]? = nil, human: String? = nil, imported: String? = nil, dream: String? = nil
+    ) {
         self.run = run
         self.seqs = seqs
         self.human = human
         self.imported = imported
+        self.dream = dream
     }
 
     public var summary: String {
         var parts: [String] = []
-        if let human { parts.append("written by \(human)") }
+        if let dream { parts.append("proposed by \(dream)" + (human.map { ", accepted by \($0)" } ?? "")) }
+        if let human, dream == nil { parts.append("written by \(human)") }
         if let run {
             parts.append("run \(run)" + (seqs.map { " events \($0.map(String.init).joined(separator: ","))" } ?? ""))
         }
@@ -103,6 +109,23 @@ public struct Memory: Sendable, Codable, Equatable {
     public var declined: Bool = false
     public var goneReason: String?
 
+    public init(
+        id: MemoryID, kind: MemoryKind, scope: MemoryScope, text: String, tags: [String], source: MemorySource,
+        version: Int, versionHash: String, created: Int64, updated: Int64, expires: Int64?
+    ) {
+        self.id = id
+        self.kind = kind
+        self.scope = scope
+        self.text = text
+        self.tags = tags
+        self.source = source
+        self.version = version
+        self.versionHash = versionHash
+        self.created = created
+        self.updated = updated
+        self.expires = expires
+    }
+
     /// Whether it may be searched and shown at `now` (ms).
     public func isLive(at now: Int64) -> Bool { !expired && !deleted && (expires.map { now < $0 } ?? true) }
 }
@@ -123,12 +146,26 @@ public enum MemoryChange: Sendable, Codable, Equatable {
     case declined(
         id: MemoryID, kind: MemoryKind, scope: MemoryScope, text: String, source: MemorySource, reason: String,
         by: String)
+    /// A dream and everything it proposed (no memory changes until each proposal is decided).
+    case dreamt(Dream)
+    /// A dream proposal decided, once: recorded in the same append as the changes it makes.
+    case decided(proposal: MemoryID, dream: String, accepted: Bool, by: String, note: String)
 
+    /// The memory the record is about (for a dream, its id; for a decision, the proposal's).
     public var memory: MemoryID {
         switch self {
         case let .created(id, _, _, _, _, _, _), let .revised(id, _, _, _, _, _, _), let .expired(id, _, _, _),
-            let .deleted(id, _, _, _), let .declined(id, _, _, _, _, _, _):
+            let .deleted(id, _, _, _), let .declined(id, _, _, _, _, _, _), let .decided(id, _, _, _, _):
             id
+        case let .dreamt(dream): MemoryID(dream.id)
+        }
+    }
+
+    /// Whether it changes a memory (dreams and decisions are records about proposals).
+    public var changesMemory: Bool {
+        switch self {
+        case .dreamt, .decided: false
+        default: true
         }
     }
 
@@ -139,6 +176,8 @@ public enum MemoryChange: Sendable, Codable, Equatable {
         case .expired: "expired"
         case .deleted: "deleted"
         case .declined: "declined"
+        case .dreamt: "dreamt"
+        case .decided: "decided"
         }
     }
 }

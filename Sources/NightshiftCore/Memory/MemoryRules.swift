@@ -68,7 +68,30 @@ public enum MemoryRules {
             m.goneReason = reason
             m.updated = time
             return m
+        case .dreamt, .decided:
+            throw MemoryError(.invalid, "a \(change.kindName) record changes no memory")
         }
+    }
+
+    /// The proposal after a decision, given how it stands (nil: no such proposal). Decided once:
+    /// a second decision, by anyone, is refused.
+    public static func decide(
+        _ current: ProposalState?, id: MemoryID, accepted: Bool, by: String, note: String
+    ) throws(MemoryError) -> ProposalState {
+        guard var p = current else {
+            throw MemoryError(.notFound, "no proposal \(id) (nightshift memory proposals lists them)")
+        }
+        guard p.status == .waiting else {
+            throw MemoryError(
+                .exists, "proposal \(id) was already \(p.status.rawValue)" + (p.decidedBy.map { " by \($0)" } ?? ""))
+        }
+        guard note.utf8.count <= maxReasonBytes else {
+            throw MemoryError(.invalid, "the note is \(note.utf8.count) bytes; at most \(maxReasonBytes)")
+        }
+        p.status = accepted ? .accepted : .declined
+        p.decidedBy = by
+        p.note = note.isEmpty ? nil : note
+        return p
     }
 
     private static func live(_ id: MemoryID, _ current: Memory?) throws(MemoryError) -> Memory {

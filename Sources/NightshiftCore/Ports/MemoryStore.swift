@@ -13,6 +13,18 @@ public protocol MemoryStore: Sendable {
     func search(_ query: String, scopes: [MemoryScope]?, limit: Int, now: Int64) async throws -> [Memory]
     /// Every record about `id`, oldest first.
     func history(_ id: MemoryID) async throws -> [MemoryRecord]
+    /// Appends a dream (one record, with all its proposals); they wait from then on.
+    func record(_ dream: Dream, at time: Int64) async throws
+    /// Every dream, oldest first.
+    func dreams() async throws -> [Dream]
+    /// The dreams' proposals as they stand, oldest first.
+    func proposals() async throws -> [ProposalState]
+    /// Decides a dream proposal: each of `changes` (what accepting it does; none when declined)
+    /// and the decision are appended at once, or nothing is. A proposal is decided once.
+    /// - Throws: ``MemoryError`` when it was decided already or a change is refused.
+    func decide(
+        _ proposal: MemoryID, accepted: Bool, by: String, note: String, changes: [MemoryChange], at time: Int64
+    ) async throws -> [Memory]
     /// Walks the whole memory log: how many records, and the first that does not chain (nil: all do).
     func verifyLog() async throws -> (records: Int64, firstBad: Int64?)
 }

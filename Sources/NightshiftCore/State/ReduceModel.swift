@@ -28,6 +28,8 @@ extension RunState {
                 guard let i = current, tasks[i].id == task, phase == .working else {
                     throw fail("task \(task) is not being worked on")
                 }
+            case Role.dreamer:
+                throw fail("the dreamer is not called in a run (nightshift dream records in the memory log)")
             }
             if role != Role.worker {
                 let key = role.rawValue + ":" + task.rawValue

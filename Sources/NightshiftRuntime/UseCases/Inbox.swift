@@ -39,6 +39,11 @@ public enum Inbox {
             .filter { $0.status == .waiting }
     }
 
+    /// What dreams proposed that waits for a person (`approve ID` / `deny ID`).
+    public static func dreamProposals(_ store: SQLiteEventStore) async throws -> [ProposalState] {
+        try await SQLiteMemoryStore(sharing: store).proposals().filter { $0.status == .waiting }
+    }
+
     /// One run's case for a decision: its state, its latest events, and the diff of its workspace.
     public struct Case: Sendable {
         public var state: RunState

@@ -148,6 +148,72 @@ public struct MemoryBank: Sendable {
 
     static var now: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
+    // MARK: - Decisions on any proposal (a run's remember, or a dream's)
+
+    /// What a decision did.
+    public struct Decision: Sendable {
+        public var proposal: MemoryID
+        public var accepted: Bool
+        /// The memories it made or changed (none for a decline or a guidance edit).
+        public var memories: [Memory]
+        /// The dream proposal, when it was one.
+        public var dreamt: ProposalState?
+    }
+
+    /// Accepts or declines a proposal, once, whichever kind it is. A declined one needs a reason.
+    public func decide(_ id: MemoryID, accept: Bool, note: String) async throws -> Decision {
+        guard let p = try await store.proposals().first(where: { $0.proposal.id == id }) else {
+            let m = try await accept ? self.accept(id) : decline(id, reason: note)
+            return Decision(proposal: id, accepted: accept, memories: accept ? [m] : [], dreamt: nil)
+        }
+        if !accept, Decisions.isBlank(note) {
+            throw RuntimeError(.invalidInput, "a declined proposal needs a reason (--reason)")
+        }
+        guard p.status == .waiting else {
+            throw MemoryError(
+                .exists, "proposal \(id) was already \(p.status.rawValue)" + (p.decidedBy.map { " by \($0)" } ?? ""))
+        }
+        if accept, case let .guidance(file, old, new, baseHash, resultHash) = p.proposal.action {
+            try Self.edit(file, old: old, new: new, baseHash: baseHash, resultHash: resultHash)
+            TestStop.at(.guidanceEdited)
+        }
+        let memories = try await store.decide(
+            id, accepted: accept, by: by, note: note,
+            changes: accept ? DreamRules.changes(accepting: p, by: by) : [], at: Self.now)
+        var decided = p
+        decided.status = accept ? .accepted : .declined
+        decided.decidedBy = by
+        return Decision(proposal: id, accepted: accept, memories: memories, dreamt: decided)
+    }
+
+    /// Applies an accepted guidance edit to the file as the dreamer read it, or finds it applied
+    /// (a decision killed after the edit and made again); a file changed otherwise is refused.
+    static func edit(_ file: String, old: String, new: String, baseHash: String, resultHash: String) throws {
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8)
+        else { throw RuntimeError(.notFound, "cannot read the guidance file \(file)") }
+        let hash = Payload(text).sha256Hex
+        if hash == resultHash { return }
+        guard hash == baseHash, let result = DreamRules.edited(text, old: old, new: new) else {
+            throw RuntimeError(
+                .exists,
+                "\(file) changed since the dream read it: decline this proposal (nightshift memory decline) and dream again"
+            )
+        }
+        // Written whole beside the file and renamed over it: a crash leaves the old or the new text.
+        let temporary = file + ".nightshift-edit"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(result.utf8)) else {
+            throw RuntimeError(.unavailable, "cannot write \(temporary)")
+        }
+        if let mode = try? FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] {
+            try? FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: temporary)
+        }
+        guard rename(temporary, file) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw RuntimeError(.unavailable, "cannot replace \(file): \(reason)")
+        }
+    }
+
     public func add(
         _ text: String, kind: MemoryKind, scope: MemoryScope, tags: [String] = [], expires: Int64? = nil
     ) async throws -> Memory {

@@ -1,0 +1,21 @@
+import Foundation
+
+/// Fault injection for the crash tests: with `NIGHTSHIFT_TEST_STOP_AT=POINT` in its environment,
+/// the process stops itself (SIGSTOP) at that point, so a test can SIGKILL it exactly there. Like
+/// `NIGHTSHIFT_TEST_STOP_AFTER_SEQ` for runs; unset, it does nothing.
+enum TestStop: String, CaseIterable {
+    /// The dreamer answered; the dream is not recorded yet.
+    case dreamAnswered = "dream-answered"
+    /// The dream is recorded; the policy has applied none of its proposals yet.
+    case dreamRecorded = "dream-recorded"
+    /// The policy applied one proposal.
+    case dreamApplied = "dream-applied"
+    /// An accepted guidance edit is in the file; the decision is not recorded yet.
+    case guidanceEdited = "guidance-edited"
+
+    private static let point = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_STOP_AT"].flatMap(TestStop.init)
+
+    static func at(_ here: TestStop) {
+        if point == here { raise(SIGSTOP) }
+    }
+}
