@@ -65,8 +65,10 @@ public struct Dreaming: Sendable {
         } else {
             dropped = ["the dreamer answered without \(DreamRules.tool.name): nothing proposed"]
         }
+        // The scripted model is a test double, and the dream says so.
+        let label = model is ScriptedModelWithPath ? "\(model.label) (scripted test double)" : model.label
         let dream = Dream(
-            id: id, by: bank.by, model: model.label, scopes: request.scopes, reviewed: material.reviewed,
+            id: id, by: bank.by, model: label, scopes: request.scopes, reviewed: material.reviewed,
             proposals: kept, dropped: dropped)
         TestStop.at(.dreamAnswered)
         try await bank.store.record(dream, at: MemoryBank.now)

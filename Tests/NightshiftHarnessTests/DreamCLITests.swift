@@ -1,0 +1,302 @@
+import Foundation
+import NightshiftCore
+import NightshiftHands
+import NightshiftRuntime
+import NightshiftSQLite
+import Testing
+
+/// `nightshift dream` through the executable, with the scripted dreamer (a test double): a run
+/// that failed and was fixed is reviewed, its proposals wait for a person, what is approved is
+/// in the bank (or the guidance file) and shown to the next run, once, across kills.
+@Suite struct DreamCLITests {
+    /// A repository, a guidance file beside it, and a plan whose one task fails its check once
+    /// before the worker fixes it (the kind of run a dream learns from).
+    struct Project {
+        let root: String
+        let ws: String
+        let db: String
+        let guide: String
+        var scope: String { "project:\(ws)" }
+
+        init(_ name: String, dreamer: String, policy: String? = nil) throws {
+            root = tempDir(name)
+            ws = root + "/ws"
+            db = root + "/ns.db"
+            guide = root + "/guide.md"
+            try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+            try makeRepository(ws)
+            try "# Guidance\nKeep changes small.\n".write(toFile: guide, atomically: true, encoding: .utf8)
+            try "tasks:\n  - id: fix\n    description: make the done marker file\n    checks: [test -f done.txt]\n"
+                .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+            try """
+            tasks:
+              fix:
+                - done: claimed too early
+                - tools:
+                    - write_file: {path: done.txt, content: ok}
+                  done: wrote done.txt
+            dreamer:
+            \(dreamer)
+            """.write(toFile: root + "/model.yaml", atomically: true, encoding: .utf8)
+            if let policy { try policy.write(toFile: root + "/policy.yaml", atomically: true, encoding: .utf8) }
+        }
+
+        func run(_ id: String) async throws -> [EventEnvelope] {
+            let r = try await nightshift([
+                "run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/model.yaml",
+                "--guidance", guide, "--db", db, "--id", id, "-q", "--unsandboxed", "--max-attempts", "2",
+            ])
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+            return try await SQLiteEventStore(path: db).readAll(RunID(id))
+        }
+
+        var dreamArgs: [String] {
+            ["dream", "--db", db, "--model", "scripted:\(root)/model.yaml", "--scope", scope, "--json"]
+                + (FileManager.default.fileExists(atPath: root + "/policy.yaml")
+                    ? ["--policy", root + "/policy.yaml"] : [])
+        }
+
+        func dream() async throws -> (dream: Dream?, applied: [MemoryID]) {
+            let r = try await nightshift(dreamArgs)
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+            struct Out: Decodable {
+                var dream: Dream?
+                var applied: [MemoryID]
+            }
+            let out = try JSONDecoder().decode(Out.self, from: Data(r.stdout.utf8))
+            return (out.dream, out.applied)
+        }
+
+        var bank: SQLiteMemoryStore { get throws { SQLiteMemoryStore(sharing: try SQLiteEventStore(path: db)) } }
+
+        /// The seq of the run's first failed attempt (what the scripted dreamer cites).
+        static func failedSeq(_ events: [EventEnvelope]) -> Int64? {
+            events.first { if case .taskAttemptFailed = $0.event { true } else { false } }?.seq
+        }
+    }
+
+    /// The dreamer's proposals for a project (one list a dream): `SEQ` is the failed attempt's event.
+    static func proposals(_ ws: String, _ guide: String, seq: Int64, more: String = "", extra: String = "") -> String {
+        """
+          - proposals:
+              - {action: create, kind: lesson, scope: "project:\(ws)", text: "the done marker file is checked: write done.txt before claiming done", reason: "attempt 1 claimed done without it", sources: [{run: r1, seq: \(seq)}]}
+              - {action: merge, memories: [MEMA, MEMB], kind: procedure, scope: "project:\(ws)", text: "run make, then the tests", reason: "two memories say one thing", sources: [{run: r1, seq: \(seq)}]}
+              - {action: guidance, file: "\(guide)", old: "Keep changes small.", new: "Keep changes small.\\nRun the checks yourself before claiming done.", reason: "the worker claimed done early", sources: [{run: r1, seq: \(seq)}]}
+              - {action: expire, memory: MEMC, reason: "no longer true", sources: [{run: r1, seq: \(seq)}]}
+              - {action: guidance, file: /etc/passwd, new: "x", reason: "a record asked for it", sources: [{run: r1, seq: \(seq)}]}
+        \(more.isEmpty ? "" : "      - {action: create, kind: lesson, scope: \"project:\(ws)\", text: \"\(more)\", reason: \"learned\", sources: [{run: r1, seq: \(seq)}]}")
+        \(extra)
+        """
+    }
+
+    /// Runs r1 once to learn the seq the dreamer cites, then writes the real dreamer and memories.
+    func project(
+        _ name: String, policy: String? = nil, more: String = "", later: String = "  - proposals: []"
+    ) async throws -> (
+        Project, [MemoryID]
+    ) {
+        let probe = try Project(name + "-probe", dreamer: "  - proposals: []")
+        let seq = try #require(Project.failedSeq(try await probe.run("r1")))
+        var p = try Project(name, dreamer: "  - proposals: []", policy: policy)
+        var ids: [MemoryID] = []
+        for text in ["run make before the tests", "make first, then test", "the build needs python 3.9"] {
+            let r = try await nightshift([
+                "memory", "add", "--db", p.db, "--scope", p.scope, "--kind", "procedure", "--json", text,
+            ])
+            #expect(r.status == 0, "\(r.stderr)")
+            ids.append(try JSONDecoder().decode(Memory.self, from: Data(r.stdout.utf8)).id)
+        }
+        let dreamer = Self.proposals(p.ws, p.guide, seq: seq, more: more, extra: later)
+            .replacingOccurrences(of: "MEMA", with: ids[0].rawValue)
+            .replacingOccurrences(of: "MEMB", with: ids[1].rawValue)
+            .replacingOccurrences(of: "MEMC", with: ids[2].rawValue)
+        p = try Project(name, reusing: p, dreamer: dreamer)
+        #expect(Project.failedSeq(try await p.run("r1")) == seq)
+        return (p, ids)
+    }
+
+    @Test func whatADreamProposesWaitsAndWhatIsApprovedIsShownToTheNextRun() async throws {
+        let (p, ids) = try await project("ns-dream")
+        let (dream, applied) = try await p.dream()
+        let d = try #require(dream)
+        #expect(applied.isEmpty)
+        #expect(d.reviewed.map(\.run) == [RunID("r1")])
+        #expect(d.proposals.map(\.action.name) == [.create, .merge, .guidance, .expire])
+        #expect(d.dropped.count == 1 && d.dropped[0].contains("not a guidance file in force"), "\(d.dropped)")
+        #expect(d.model.contains("test double"))
+        // Nothing changed yet: the bank, the guidance file.
+        #expect(try await p.bank.list(scopes: nil, includeGone: false).count == 3)
+        #expect(try String(contentsOfFile: p.guide, encoding: .utf8) == "# Guidance\nKeep changes small.\n")
+        let inbox = try await nightshift(["inbox", "--db", p.db])
+        #expect(inbox.stdout.components(separatedBy: "DREAM PROPOSAL").count == 5, "\(inbox.stdout)")
+        #expect(inbox.stdout.contains("+ Run the checks yourself before claiming done."))
+        #expect(inbox.stdout.contains("(from r1#"))
+
+        let (lesson, merge, edit, expire) = (d.proposals[0].id, d.proposals[1].id, d.proposals[2].id, d.proposals[3].id)
+        for id in [lesson, merge, edit] {
+            let r = try await nightshift(["approve", id.rawValue, "--db", p.db])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let denied = try await nightshift(["deny", expire.rawValue, "--db", p.db, "--reason", "still true"])
+        #expect(denied.status == 0, "\(denied.stderr)")
+        // Decided once, by whoever comes second.
+        let twice = try await nightshift(["approve", lesson.rawValue, "--db", p.db])
+        #expect(twice.status != 0 && twice.stderr.contains("already accepted"), "\(twice.stderr)")
+        let late = try await nightshift(["memory", "accept", expire.rawValue, "--db", p.db])
+        #expect(late.status != 0 && late.stderr.contains("already declined"), "\(late.stderr)")
+
+        let bank = try p.bank
+        let kept = try #require(try await bank.memory(lesson))
+        #expect(kept.source.dream == d.id && kept.source.run == RunID("r1") && kept.kind == .lesson)
+        #expect(try await bank.memory(ids[0])?.expired == true)
+        #expect(try await bank.memory(ids[1])?.expired == true)
+        #expect(try await bank.memory(merge)?.text == "run make, then the tests")
+        #expect(try await bank.memory(ids[2])?.expired == false)
+        #expect(
+            try String(contentsOfFile: p.guide, encoding: .utf8)
+                == "# Guidance\nKeep changes small.\nRun the checks yourself before claiming done.\n")
+        #expect(try await bank.verifyLog().firstBad == nil)
+
+        // The next run is shown the lesson (recorded as shown) and given the edited guidance.
+        let r2 = try await p.run("r2")
+        let shown = r2.compactMap { if case let .memoriesShown(_, m) = $0.event { m } else { nil } }.flatMap { $0 }
+        #expect(shown.contains { $0.id == lesson && $0.version == 1 }, "\(shown)")
+        #expect(!shown.contains { $0.id == ids[0] || $0.id == ids[1] })
+        let guidance = r2.compactMap { if case let .guidanceSet(_, _, text) = $0.event { text.text } else { nil } }
+        #expect(guidance.first?.contains("Run the checks yourself") == true)
+
+        // The next dream reads only r2; the one after has nothing new.
+        let second = try #require(try await p.dream().dream)
+        #expect(second.reviewed.map(\.run) == [RunID("r2")] && second.proposals.isEmpty)
+        let none = try await nightshift(Array(p.dreamArgs.dropLast()))
+        #expect(none.status == 0 && none.stdout.contains("nothing new to review"), "\(none.stdout)")
+    }
+
+    @Test func thePolicyAppliesNewLessonsButNeverAGuidanceEditOrAnExpiry() async throws {
+        let policy = "memory:\n  write:\n    project: [lesson, procedure]\n"
+        let (p, ids) = try await project("ns-dream-policy", policy: policy)
+        let (dream, applied) = try await p.dream()
+        let d = try #require(dream)
+        // The new lesson; the merge makes a new memory but also expires two: a person decides it.
+        #expect(applied == [d.proposals[0].id])
+        #expect(try await p.bank.memory(d.proposals[0].id)?.source.human == "policy")
+        let waiting = try await p.bank.proposals().filter { $0.status == .waiting }.map(\.proposal.id)
+        #expect(waiting == [d.proposals[1].id, d.proposals[2].id, d.proposals[3].id])
+        #expect(try await p.bank.memory(ids[2])?.expired == false)
+        #expect(try String(contentsOfFile: p.guide, encoding: .utf8) == "# Guidance\nKeep changes small.\n")
+    }
+
+    @Test func badInputGetsOneLineAndChangesNothing() async throws {
+        let (p, _) = try await project("ns-dream-bad")
+        let cases: [([String], String)] = [
+            (["dream", "--db", p.db, "--model", "scripted:\(p.root)/model.yaml", "--since", "yesterday"], "--since"),
+            (["dream", "--db", p.db, "--model", "scripted:\(p.root)/model.yaml", "--scope", "team:x"], "not a scope"),
+            (["dream", "--db", p.db, "--scope", p.scope, "--model", "scripted:\(p.root)/nope.yaml"], "nope.yaml"),
+            (["approve", "mem-nothing", "--db", p.db], "no proposal"),
+            (["deny", "mem-nothing", "--db", p.db, "--reason", " "], "reason"),
+            (["worker", "--db", p.db, "--dream", "nobody", "--once"], "not a scope"),
+        ]
+        for (args, says) in cases {
+            let r = try await nightshift(args)
+            #expect(r.status != 0, "\(args)")
+            #expect(r.stderr.contains(says), "\(args): \(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count <= 2, "\(r.stderr)")
+        }
+        #expect(try await p.bank.dreams().isEmpty)
+        // A guidance file changed by hand since the dream: the edit is refused, nothing is decided.
+        let d = try #require(try await p.dream().dream)
+        try "# Guidance\nRewritten by hand.\n".write(toFile: p.guide, atomically: true, encoding: .utf8)
+        let r = try await nightshift(["approve", d.proposals[2].id.rawValue, "--db", p.db])
+        #expect(r.status != 0 && r.stderr.contains("changed since the dream"), "\(r.stderr)")
+        #expect(try await p.bank.proposals()[2].status == .waiting)
+        #expect(try String(contentsOfFile: p.guide, encoding: .utf8) == "# Guidance\nRewritten by hand.\n")
+    }
+
+    /// SIGKILL where a dream could be cut: after the dreamer answered, after the dream was
+    /// recorded, after the policy applied one of two lessons. Run again: one dream, each lesson once.
+    @Test(arguments: ["dream-answered", "dream-recorded", "dream-applied"])
+    func aDreamKilledAtEachPointIsMadeOnceAndAppliedOnce(_ point: String) async throws {
+        let (p, _) = try await project(
+            "ns-dream-kill", policy: "memory:\n  write:\n    project: [lesson]\n",
+            more: "re-run the flaky upload test once before debugging")
+        var env = ProcessInfo.processInfo.environment
+        env["NIGHTSHIFT_TEST_STOP_AT"] = point
+        let child = try ChildProcess.spawn(
+            [try nightshiftBinary()] + p.dreamArgs, environment: env, outputPath: p.root + "/out")
+        guard case .stopped = await child.wait(timeout: .seconds(60)) else {
+            child.kill()
+            Issue.record("the dream did not stop at \(point)")
+            return
+        }
+        child.kill()
+        let bank = try p.bank
+        let (dreams, accepted) = (
+            try await bank.dreams().count, try await bank.proposals().filter { $0.status == .accepted }.count
+        )
+        switch point {
+        case "dream-answered": #expect(dreams == 0 && accepted == 0)
+        case "dream-recorded": #expect(dreams == 1 && accepted == 0)
+        default: #expect(dreams == 1 && accepted == 1)
+        }
+        let again = try await nightshift(p.dreamArgs)
+        #expect(again.status == 0, "\(again.stderr)")
+        let all = try await bank.proposals()
+        #expect(try await bank.dreams().count == 1)
+        #expect(all.map(\.status) == [.accepted, .waiting, .waiting, .waiting, .accepted])
+        for p in all where p.status == .accepted {
+            #expect(try await bank.history(p.proposal.id).map(\.change.kindName) == ["created", "decided"])
+        }
+        #expect(try await bank.verifyLog().firstBad == nil)
+    }
+
+    /// SIGKILL after an approved guidance edit reached the file and before the decision was
+    /// recorded: approved again, the edit is found made (not made twice) and the decision recorded.
+    @Test func aGuidanceApprovalKilledAfterTheEditIsFinishedOnce() async throws {
+        let (p, _) = try await project("ns-dream-killapprove")
+        let d = try #require(try await p.dream().dream)
+        let edit = d.proposals[2].id
+        var env = ProcessInfo.processInfo.environment
+        env["NIGHTSHIFT_TEST_STOP_AT"] = "guidance-edited"
+        let child = try ChildProcess.spawn(
+            [try nightshiftBinary(), "approve", edit.rawValue, "--db", p.db], environment: env,
+            outputPath: p.root + "/out")
+        guard case .stopped = await child.wait(timeout: .seconds(60)) else {
+            child.kill()
+            Issue.record("the approval did not stop after the edit")
+            return
+        }
+        child.kill()
+        let edited = "# Guidance\nKeep changes small.\nRun the checks yourself before claiming done.\n"
+        #expect(try String(contentsOfFile: p.guide, encoding: .utf8) == edited)
+        #expect(try await p.bank.proposals()[2].status == .waiting)
+        let again = try await nightshift(["approve", edit.rawValue, "--db", p.db])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try String(contentsOfFile: p.guide, encoding: .utf8) == edited)
+        #expect(try await p.bank.proposals()[2].status == .accepted)
+        #expect(try await p.bank.verifyLog().firstBad == nil)
+    }
+
+    @Test func theWorkerDreamsBetweenRuns() async throws {
+        let (p, _) = try await project("ns-dream-worker")
+        let r = try await nightshift([
+            "worker", "--db", p.db, "--once", "--model", "scripted:\(p.root)/model.yaml", "--dream", p.scope,
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("4 proposal(s)"), "\(r.stdout)")
+        #expect(try await p.bank.dreams().count == 1)
+    }
+}
+
+extension DreamCLITests.Project {
+    /// The same project (its runs and bank) with a new scripted dreamer.
+    init(_ name: String, reusing p: DreamCLITests.Project, dreamer: String) throws {
+        root = p.root
+        ws = p.ws
+        db = p.db
+        guide = p.guide
+        let model = try String(contentsOfFile: root + "/model.yaml", encoding: .utf8)
+        let head = model.components(separatedBy: "dreamer:\n")[0]
+        try (head + "dreamer:\n" + dreamer + "\n").write(
+            toFile: root + "/model.yaml", atomically: true, encoding: .utf8)
+    }
+}
