@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(
             name: "NightshiftStoreTests",
             dependencies: [
-                "NightshiftCore", "NightshiftSQLite", "NightshiftTesting",
+                "NightshiftCore", "NightshiftSQLite", "NightshiftTesting", "NightshiftHarness",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings),

@@ -10,6 +10,8 @@ public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
     case roleWorker = "roles.worker"
     case roleJudge = "roles.judge"
     case roleDreamer = "roles.dreamer"
+    /// The memory bank's embeddings model (openai:MODEL or openai-compatible:URL#MODEL): hybrid search.
+    case embeddings
     case policy, guidance, mcp, db, pricing, agents
     case keyFile = "key_file"
     case unsandboxed = "sandbox.unsandboxed"
@@ -95,6 +97,7 @@ public struct ConfigLayer: Sendable, Equatable {
 /// pricing: pricing.yaml
 /// key_file: ~/.config/nightshift/keys.env
 /// agents: agents                   # the folder of agent profiles (default: agents/ in the project)
+/// embeddings: openai-compatible:http://127.0.0.1:11434/v1#nomic-embed-text   # hybrid memory search
 /// sandbox: {unsandboxed: false, allow_network: false, read_only: [/opt/toolchain]}
 /// context: {window: 128000, compact_at: 0.6, reset_at: 0.85}
 /// limits: {max_attempts: 3, max_turns: 200}
@@ -140,7 +143,7 @@ public enum ConfigFile {
             top,
             allowed: [
                 "model", "roles", "policy", "guidance", "mcp", "db", "pricing", "key_file", "agents", "sandbox",
-                "context",
+                "context", "embeddings",
                 "limits", "worktree", "baseline", "stop_on_blocked", "keys", "hooks", "budgets",
             ], in: "the configuration")
         try refuseSecrets(top, r, scope: scope)
@@ -178,6 +181,8 @@ public enum ConfigFile {
         for (key, _, value) in top {
             switch key {
             case "model": layer.set(.model, .text(scripted(try r.string(value, "model"))), from: origin(value))
+            case "embeddings":
+                layer.set(.embeddings, .text(try r.string(value, "embeddings")), from: origin(value))
             case "roles":
                 let roles = try r.mapping(value, "'roles'")
                 try r.checkKeys(roles, allowed: ConfigKey.roles.map(\.role), in: "'roles'")

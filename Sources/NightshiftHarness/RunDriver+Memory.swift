@@ -23,6 +23,12 @@ extension RunDriver {
                 shown.append(ShownMemory(m))
             }
         }
+        // Vector search failed: recorded once a run (searches went on with full-text alone).
+        if let hybrid = harness.memories as? HybridMemoryStore, let reason = hybrid.degradation,
+            committed.shiftState.memorySearchDegraded == nil
+        {
+            try record([.memorySearchDegraded(reason: reason)])
+        }
         try record([.memoriesShown(task: task.id, memories: shown)])
     }
 

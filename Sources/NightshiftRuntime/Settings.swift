@@ -4,7 +4,7 @@ public import NightshiftCore
 
 /// The settings in force for one command, and where each came from. Precedence, highest first:
 /// the command line, the environment (`NIGHTSHIFT_MODEL`, `NIGHTSHIFT_DB`, `NIGHTSHIFT_POLICY`,
-/// `NIGHTSHIFT_GUIDANCE`, `NIGHTSHIFT_KEY_FILE`), the project's `.nightshift/config.yaml` (found from
+/// `NIGHTSHIFT_GUIDANCE`, `NIGHTSHIFT_KEY_FILE`, `NIGHTSHIFT_EMBEDDINGS`), the project's `.nightshift/config.yaml` (found from
 /// the working folder up, or `--config FILE`), the user's `config.yaml` under the XDG config folder,
 /// and the defaults.
 public struct Settings: Sendable {
@@ -91,7 +91,7 @@ public struct Settings: Sendable {
     /// The environment variables that set a key, by key.
     public static let environmentNames: [ConfigKey: String] = [
         .model: "NIGHTSHIFT_MODEL", .db: "NIGHTSHIFT_DB", .policy: "NIGHTSHIFT_POLICY",
-        .guidance: "NIGHTSHIFT_GUIDANCE", .keyFile: "NIGHTSHIFT_KEY_FILE",
+        .guidance: "NIGHTSHIFT_GUIDANCE", .keyFile: "NIGHTSHIFT_KEY_FILE", .embeddings: "NIGHTSHIFT_EMBEDDINGS",
     ]
 
     /// Reads every source. `commandLine` holds only what was given on the command line.

@@ -129,6 +129,8 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
                 sql: "UPDATE memory SET updated = ?, live = ?, expires = ?, state = ? WHERE n = ?",
                 arguments: [m.updated, live, m.expires, try encode(m), n])
             try db.execute(sql: "DELETE FROM memory_fts WHERE rowid = ?", arguments: [n])
+            // Its vector was made from the version this change replaces.
+            try db.execute(sql: "DELETE FROM memory_vector WHERE n = ?", arguments: [n])
         } else {
             try db.execute(
                 sql: "INSERT INTO memory (id, scope, updated, live, expires, state) VALUES (?, ?, ?, ?, ?, ?)",
@@ -188,6 +190,94 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
         args.append(limit)
         let (q, a) = (sql, args.map(\.databaseValue))
         return try await read { db in try Data.fetchAll(db, sql: q, arguments: StatementArguments(a)).map(Self.decode) }
+    }
+
+    // MARK: - Vectors
+
+    /// `AND scope IN (…)` for `scopes` on table alias `m`, and its arguments.
+    private static func scopeFilter(_ scopes: [MemoryScope]?) -> (String, [any DatabaseValueConvertible]) {
+        guard let scopes else { return ("", []) }
+        return (
+            " AND m.scope IN (\(Array(repeating: "?", count: scopes.count).joined(separator: ",")))",
+            scopes.map(\.description)
+        )
+    }
+
+    public func unembedded(model: String, scopes: [MemoryScope]?, limit: Int) async throws -> [Memory] {
+        if scopes?.isEmpty == true { return [] }
+        let (filter, scopeArgs) = Self.scopeFilter(scopes)
+        let sql =
+            "SELECT m.state FROM memory m LEFT JOIN memory_vector v ON v.n = m.n AND v.model = ? "
+            + "WHERE m.live = 1 AND v.n IS NULL\(filter) ORDER BY m.n LIMIT ?"
+        let args = ([model] + scopeArgs + [limit]).map(\.databaseValue)
+        return try await read { db in
+            try Data.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(Self.decode)
+        }
+    }
+
+    public func setVectors(_ vectors: [MemoryVector], model: String) async throws {
+        try await write { db in
+            for v in vectors {
+                guard
+                    let row = try Row.fetchOne(
+                        db, sql: "SELECT n, state FROM memory WHERE id = ?", arguments: [v.id.rawValue]),
+                    try Self.decode(row["state"]).version == v.version
+                else { continue }  // changed since it was read: embedded again next time
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO memory_vector (n, model, version, vec) VALUES (?, ?, ?, ?)",
+                    arguments: [row["n"] as Int64, model, v.version, Self.blob(v.vector)])
+            }
+        }
+    }
+
+    public func nearest(
+        _ vector: [Float], model: String, scopes: [MemoryScope]?, limit: Int, atLeast: Float, now: Int64
+    )
+        async throws -> [Memory]
+    {
+        if scopes?.isEmpty == true || limit <= 0 { return [] }
+        let (filter, scopeArgs) = Self.scopeFilter(scopes)
+        let sql =
+            "SELECT v.n, v.vec FROM memory_vector v JOIN memory m ON m.n = v.n "
+            + "WHERE v.model = ? AND m.live = 1 AND (m.expires IS NULL OR m.expires > ?)\(filter)"
+        let args = ([model, now] + scopeArgs).map(\.databaseValue)
+        return try await read { db in
+            var best: [(n: Int64, score: Float)] = []
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(args))
+            while let row = try rows.next() {
+                let score = Self.cosine(vector, row["vec"] as Data)
+                guard score >= atLeast, best.count < limit || score > best[best.count - 1].score else { continue }
+                let at = best.firstIndex { score > $0.score } ?? best.count
+                best.insert((row["n"], score), at: at)
+                if best.count > limit { best.removeLast() }
+            }
+            return try best.compactMap { hit in
+                try Data.fetchOne(db, sql: "SELECT state FROM memory WHERE n = ?", arguments: [hit.n]).map(Self.decode)
+            }
+        }
+    }
+
+    /// A vector as little-endian 32-bit floats.
+    static func blob(_ v: [Float]) -> Data {
+        var data = Data(capacity: v.count * 4)
+        for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    /// Cosine of `a` and a stored vector, read in place.
+    static func cosine(_ a: [Float], _ stored: Data) -> Float {
+        guard stored.count == a.count * 4 else { return -2 }
+        return stored.withUnsafeBytes { raw in
+            var (dot, na, nb): (Float, Float, Float) = (0, 0, 0)
+            for i in 0..<a.count {
+                let b = Float(
+                    bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                dot += a[i] * b
+                na += a[i] * a[i]
+                nb += b * b
+            }
+            return na == 0 || nb == 0 ? 0 : dot / (na.squareRoot() * nb.squareRoot())
+        }
     }
 
     public func history(_ id: MemoryID) async throws -> [MemoryRecord] {

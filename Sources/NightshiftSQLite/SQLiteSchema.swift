@@ -105,6 +105,18 @@ enum SQLiteSchema {
                     );
                     """)
         }
+        // Memories' vectors for hybrid search (n = memory.n), dropped when the memory changes.
+        m.registerMigration("v5-vectors") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE memory_vector (
+                        n INTEGER PRIMARY KEY,
+                        model TEXT NOT NULL,
+                        version INTEGER NOT NULL,
+                        vec BLOB NOT NULL
+                    );
+                    """)
+        }
         return m
     }
 }

@@ -10,6 +10,8 @@ public final class InMemoryMemoryStore: MemoryStore, Sendable {
         var memories: [MemoryID: Memory] = [:]
         var dreams: [Dream] = []
         var proposals: [ProposalState] = []
+        /// Vectors by model, for the version they were made from.
+        var vectors: [String: [MemoryID: (version: Int, vector: [Float])]] = [:]
 
         /// Appends a record (the caller has checked it).
         mutating func append(_ change: MemoryChange, at time: Int64) throws -> String {
@@ -103,6 +105,39 @@ public final class InMemoryMemoryStore: MemoryStore, Sendable {
                     score += idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * Double(w.count) / max(average, 1)))
                 }
                 return score > 0 ? (m, score) : nil
+            }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.id < $1.0.id }.prefix(limit).map(\.0)
+        }
+    }
+
+    public func unembedded(model: String, scopes: [MemoryScope]?, limit: Int) async throws -> [Memory] {
+        state.withLock { s in
+            s.memories.values.filter { m in
+                !m.expired && !m.deleted && (scopes.map { $0.contains(m.scope) } ?? true)
+                    && s.vectors[model]?[m.id]?.version != m.version
+            }.sorted { $0.id < $1.id }.prefix(limit).map { $0 }
+        }
+    }
+
+    public func setVectors(_ vectors: [MemoryVector], model: String) async throws {
+        state.withLock { s in
+            for v in vectors where s.memories[v.id]?.version == v.version {
+                s.vectors[model, default: [:]][v.id] = (v.version, v.vector)
+            }
+        }
+    }
+
+    public func nearest(
+        _ vector: [Float], model: String, scopes: [MemoryScope]?, limit: Int, atLeast: Float, now: Int64
+    )
+        async throws -> [Memory]
+    {
+        state.withLock { s in
+            (s.vectors[model] ?? [:]).compactMap { id, v -> (Memory, Float)? in
+                guard let m = s.memories[id], m.version == v.version, m.isLive(at: now),
+                    scopes.map({ $0.contains(m.scope) }) ?? true
+                else { return nil }
+                let score = RankFusion.cosine(vector, v.vector)
+                return score >= atLeast ? (m, score) : nil
             }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.id < $1.0.id }.prefix(limit).map(\.0)
         }
     }

@@ -311,6 +311,8 @@ import Testing
         .memoryProposed(
             call: CallID("m9.2"), scope: MemoryScope(.agent, "reviewer"), kind: .procedure, text: tricky,
             tags: ["build", "ci"]),
+        // Added with hybrid memory search.
+        .memorySearchDegraded(reason: tricky),
     ]
 
     @Test(arguments: events.indices)

@@ -236,6 +236,56 @@ extension MemoryStoreConformanceTests {
     }
 }
 
+extension MemoryStoreConformanceTests {
+    @Test(arguments: Kind.allCases) func vectorsAreKeptPerVersionAndSearchedWithinScopes(_ kind: Kind) async throws {
+        let store = try make(kind)
+        let a = try await store.apply(Self.create("mem-a", "alpha"), at: 1)
+        let b = try await store.apply(Self.create("mem-b", "beta"), at: 1)
+        let c = try await store.apply(Self.create("mem-c", "gamma", scope: Self.agent), at: 1)
+        let gone = try await store.apply(Self.create("mem-d", "delta", expires: 5), at: 1)
+        #expect(
+            Set(try await store.unembedded(model: "m", scopes: nil, limit: 10).map(\.id)) == [
+                a.id, b.id, c.id, gone.id,
+            ])
+        #expect(try await store.unembedded(model: "m", scopes: [Self.agent], limit: 10).map(\.id) == [c.id])
+        try await store.setVectors(
+            [
+                MemoryVector(id: a.id, version: 1, vector: [1, 0, 0]),
+                MemoryVector(id: b.id, version: 1, vector: [0.6, 0.8, 0]),
+                MemoryVector(id: c.id, version: 1, vector: [1, 0, 0]),
+                MemoryVector(id: gone.id, version: 1, vector: [1, 0, 0]),
+                MemoryVector(id: MemoryID("mem-none"), version: 1, vector: [1, 0, 0]),
+            ], model: "m")
+        #expect(try await store.unembedded(model: "m", scopes: nil, limit: 10).isEmpty)
+        #expect(try await store.unembedded(model: "other", scopes: nil, limit: 10).count == 4)
+        // Nearest first, only the scopes asked for, only live ones, only above the floor.
+        let near = try await store.nearest(
+            [1, 0.1, 0], model: "m", scopes: [Self.project], limit: 5, atLeast: 0, now: 10)
+        #expect(near.map(\.id) == [a.id, b.id])
+        #expect(
+            try await store.nearest([0, 1, 0], model: "m", scopes: [Self.project], limit: 5, atLeast: 0.5, now: 10).map(
+                \.id) == [b.id])
+        #expect(try await store.nearest([1, 0, 0], model: "other", scopes: nil, limit: 5, atLeast: 0, now: 10).isEmpty)
+        // A revision's vector is made again; a vector of the old version is not kept.
+        _ = try await store.apply(
+            .revised(
+                id: a.id, replaces: 1, replacesHash: a.versionHash, text: "alpha two", tags: [],
+                source: MemorySource(human: "x"), expires: nil), at: 2)
+        #expect(try await store.unembedded(model: "m", scopes: nil, limit: 10).map(\.id) == [a.id])
+        try await store.setVectors([MemoryVector(id: a.id, version: 1, vector: [1, 0, 0])], model: "m")
+        #expect(try await store.unembedded(model: "m", scopes: nil, limit: 10).map(\.id) == [a.id])
+        try await store.setVectors([MemoryVector(id: a.id, version: 2, vector: [0, 0, 1])], model: "m")
+        #expect(
+            try await store.nearest([0, 0, 1], model: "m", scopes: nil, limit: 1, atLeast: 0.9, now: 10).map(\.id) == [
+                a.id
+            ])
+        // An expired memory leaves vector search too.
+        _ = try await store.apply(.expired(id: b.id, version: 1, reason: "stale", by: "x"), at: 3)
+        #expect(
+            try await store.nearest([0.6, 0.8, 0], model: "m", scopes: nil, limit: 5, atLeast: 0.9, now: 10).isEmpty)
+    }
+}
+
 /// What only the SQLite store can show: writers on separate connections, and a tampered log.
 @Suite struct SQLiteMemoryStoreTests {
     @Test func writersOnSeparateConnectionsRevisingOneVersionHaveOneWinner() async throws {

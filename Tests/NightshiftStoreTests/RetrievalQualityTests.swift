@@ -1,5 +1,6 @@
 import Foundation
 import NightshiftCore
+import NightshiftHarness
 import NightshiftSQLite
 import NightshiftTesting
 import Testing
@@ -18,8 +19,9 @@ import Testing
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Retrieval").path
     }
 
-    /// Loads the memories into `store` and returns recall@5 over the queries.
-    static func recallAt5(_ store: any MemoryStore) async throws -> Double {
+    /// Loads the memories into `store` and returns recall@5 over the queries (searching `searcher`,
+    /// by default the store itself).
+    static func recallAt5(_ store: any MemoryStore, searcher: (any MemoryStore)? = nil) async throws -> Double {
         let bank = try String(contentsOfFile: folder + "/memories.jsonl", encoding: .utf8)
         struct Line: Decodable {
             var id: MemoryID
@@ -38,7 +40,8 @@ import Testing
             .map { try JSONDecoder().decode(Labelled.self, from: Data($0.utf8)) }
         var total = 0.0
         for q in queries {
-            let hits = Set(try await store.search(q.query, scopes: nil, limit: 5, now: 2).map(\.id.rawValue))
+            let hits = Set(
+                try await (searcher ?? store).search(q.query, scopes: nil, limit: 5, now: 2).map(\.id.rawValue))
             total += Double(q.relevant.filter(hits.contains).count) / Double(q.relevant.count)
         }
         return total / Double(queries.count)
@@ -58,5 +61,46 @@ import Testing
         let recall = try await Self.recallAt5(SQLiteMemoryStore(sharing: try SQLiteEventStore(path: dir + "/ns.db")))
         print("retrieval: text search recall@5 = \(String(format: "%.3f", recall))")
         #expect(recall >= 0.80, "recall@5 \(recall)")
+    }
+
+    /// all-MiniLM-L6-v2's vectors for every text of the set, recorded once with the real model
+    /// (Tests/EmbeddingServer/record_vectors.py), so this test needs no model: an embedder that
+    /// answers from the recording, and fails on a text it has not got.
+    struct RecordedEmbedder: Embedder {
+        let model = "all-MiniLM-L6-v2"
+        let table: [String: [Float]]
+        init() throws {
+            var table: [String: [Float]] = [:]
+            struct Line: Decodable {
+                var text: String
+                var int8: String
+            }
+            let file = try String(
+                contentsOfFile: RetrievalQualityTests.folder + "/vectors-all-minilm-l6-v2.jsonl", encoding: .utf8)
+            for raw in file.split(separator: "\n") {
+                let line = try JSONDecoder().decode(Line.self, from: Data(raw.utf8))
+                table[line.text] = Data(base64Encoded: line.int8)!.map { Float(Int8(bitPattern: $0)) }
+            }
+            self.table = table
+        }
+        func embed(_ texts: [String]) async throws -> [[Float]] {
+            try texts.map { t in
+                guard let v = table[t] else { throw MemoryError(.notFound, "no recorded vector for \(t.prefix(60))") }
+                return v
+            }
+        }
+    }
+
+    /// Text and vectors fused (reciprocal rank), with the real model's recorded vectors: the floor
+    /// is below what it measured (see the README's memory section), and above text alone's floor.
+    @Test func hybridSearchRecallAt5HasAFloor() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-recall-\(UUID().uuidString)").path
+        let store = SQLiteMemoryStore(sharing: try SQLiteEventStore(path: dir + "/ns.db"))
+        let hybrid = HybridMemoryStore(base: store, embedder: try RecordedEmbedder())
+        let recall = try await Self.recallAt5(store, searcher: hybrid)
+        print("retrieval: hybrid search recall@5 = \(String(format: "%.3f", recall))")
+        #expect(hybrid.degradation == nil, "\(hybrid.degradation ?? "")")
+        #expect(try await store.unembedded(model: "all-MiniLM-L6-v2", scopes: nil, limit: 1).isEmpty)
+        #expect(recall >= 0.85, "recall@5 \(recall)")
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NightshiftConfig
 import NightshiftCore
 import NightshiftRuntime
 
@@ -172,7 +173,10 @@ struct MemoryShow: AsyncParsableCommand {
 
 struct MemorySearch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "search", abstract: "Search live memories by their words, best first (BM25).")
+        commandName: "search",
+        abstract:
+            "Search live memories, best first: by their words (BM25), fused with vector search when the configuration names embeddings."
+    )
     @OptionGroup var options: MemoryOptions
     @Option(name: .customLong("scope"), help: "Only this scope (repeatable).") var scopes: [String] = []
     @Option(help: "How many (default 5).") var limit = 5
@@ -185,7 +189,14 @@ struct MemorySearch: AsyncParsableCommand {
     mutating func run() async throws {
         try await reportErrors {
             let scopes = try scopes.map(MemoryText.scope)
-            let hits = try await options.bank().search(query, scopes: scopes.isEmpty ? nil : scopes, limit: limit)
+            let settings = try options.store.settings()
+            var config = settings.store
+            config.lockTimeoutSeconds = options.store.lockTimeout
+            let hits = try await MemoryBank.withSearch(
+                config, by: Governance.user, embeddings: settings.text(.embeddings), models: settings.models
+            ) { bank in
+                try await bank.search(query, scopes: scopes.isEmpty ? nil : scopes, limit: limit)
+            }
             if options.json {
                 for m in hits { say(MemoryText.json(m)) }
             } else if hits.isEmpty {
@@ -337,7 +348,7 @@ struct MemoryAccept: AsyncParsableCommand {
     mutating func run() async throws {
         try await reportErrors {
             let d = try await options.bank().decide(MemoryID(id), accept: true, note: "")
-            say(options.json ? MemoryText.json(d.memories) : MemoryText.decided(d))
+            if options.json { d.memories.forEach { say(MemoryText.json($0)) } } else { say(MemoryText.decided(d)) }
         }
     }
 }
@@ -353,7 +364,7 @@ struct MemoryDecline: AsyncParsableCommand {
     mutating func run() async throws {
         try await reportErrors {
             let d = try await options.bank().decide(MemoryID(id), accept: false, note: reason)
-            say(options.json ? MemoryText.json(d.memories) : MemoryText.decided(d))
+            if options.json { d.memories.forEach { say(MemoryText.json($0)) } } else { say(MemoryText.decided(d)) }
         }
     }
 }

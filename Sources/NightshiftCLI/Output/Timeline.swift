@@ -130,6 +130,8 @@ enum Timeline {
             return "✓ task \(task) merged at \(commit.prefix(12)); the merged tree passed the ratchet"
         case let .memoryProposed(_, scope, kind, text, _):
             return "  memory proposed (\(kind), \(scope)): \(short(text, 80)); nightshift memory proposals lists it"
+        case let .memorySearchDegraded(reason):
+            return "  memory search is full-text only for this run: \(short(reason, 120))"
         case let .memoriesShown(task, memories):
             return memories.isEmpty
                 ? "  no memories matched task \(task)"

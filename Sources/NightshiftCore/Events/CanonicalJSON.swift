@@ -766,6 +766,10 @@ struct CanonicalWriter {
             strings(tags)
             key("text")
             string(text)
+        case let .memorySearchDegraded(reason):
+            raw("\"memorySearchDegraded\":{")
+            key("reason", first: true)
+            string(reason)
         case let .memoriesShown(task, memories):
             raw("\"memoriesShown\":{")
             key("memories", first: true)

@@ -145,6 +145,9 @@ public enum Event: Sendable, Codable, Equatable {
     /// The worker's `remember` call `call` proposed a memory. It enters the bank only when a
     /// person accepts it (as ``RunState/proposalID(run:call:)``, with this run and event as its source).
     case memoryProposed(call: CallID, scope: MemoryScope, kind: MemoryKind, text: String, tags: [String])
+    /// The memory bank's vector search failed (its embeddings endpoint is down or refused):
+    /// memories are found by full-text search alone. Recorded once a run, when first seen.
+    case memorySearchDegraded(reason: String)
 
     /// Whether this is a `snapshot_taken` (which may follow the end of a run).
     public var isSnapshotVoucher: Bool { if case .snapshotTaken = self { true } else { false } }
@@ -213,6 +216,7 @@ public enum Event: Sendable, Codable, Equatable {
         case workRejected = "work_rejected"
         case memoriesShown = "memories_shown"
         case memoryProposed = "memory_proposed"
+        case memorySearchDegraded = "memory_search_degraded"
     }
 
     /// This event's kind.
@@ -278,6 +282,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .workRejected: .workRejected
         case .memoriesShown: .memoriesShown
         case .memoryProposed: .memoryProposed
+        case .memorySearchDegraded: .memorySearchDegraded
         }
     }
 

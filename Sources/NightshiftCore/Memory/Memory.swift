@@ -238,8 +238,11 @@ public struct MemorySettings: Sendable, Codable, Equatable {
     public var scopes: [MemoryScope]
     /// Estimated tokens of memories in one shift's context. Defaults to 800.
     public var tokens: Int
-    public init(scopes: [MemoryScope], tokens: Int = 800) {
+    /// The embeddings model for hybrid search (a model spec, no key); nil: full-text search alone.
+    public var embeddings: String?
+    public init(scopes: [MemoryScope], tokens: Int = 800, embeddings: String? = nil) {
         self.scopes = scopes
         self.tokens = tokens
+        self.embeddings = embeddings
     }
 }

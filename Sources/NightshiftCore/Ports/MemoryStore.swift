@@ -11,6 +11,17 @@ public protocol MemoryStore: Sendable {
     func list(scopes: [MemoryScope]?, includeGone: Bool) async throws -> [Memory]
     /// The live memories in `scopes` that match `query`'s words, best first, at most `limit`.
     func search(_ query: String, scopes: [MemoryScope]?, limit: Int, now: Int64) async throws -> [Memory]
+    /// Live memories in `scopes` (nil: all) with no vector from `model` for their current version, at most `limit`.
+    func unembedded(model: String, scopes: [MemoryScope]?, limit: Int) async throws -> [Memory]
+    /// Keeps each memory's vector from `model`, for the version it was made from (a vector of an
+    /// older version than the memory's is dropped, not kept).
+    func setVectors(_ vectors: [MemoryVector], model: String) async throws
+    /// The live memories in `scopes` whose vectors from `model` are nearest `vector` (cosine, at
+    /// least `atLeast`), best first.
+    func nearest(
+        _ vector: [Float], model: String, scopes: [MemoryScope]?, limit: Int, atLeast: Float, now: Int64
+    ) async throws
+        -> [Memory]
     /// Every record about `id`, oldest first.
     func history(_ id: MemoryID) async throws -> [MemoryRecord]
     /// Appends a dream (one record, with all its proposals); they wait from then on.
@@ -27,4 +38,16 @@ public protocol MemoryStore: Sendable {
     ) async throws -> [Memory]
     /// Walks the whole memory log: how many records, and the first that does not chain (nil: all do).
     func verifyLog() async throws -> (records: Int64, firstBad: Int64?)
+}
+
+/// A memory's vector, and the version of the memory it was made from.
+public struct MemoryVector: Sendable, Equatable {
+    public var id: MemoryID
+    public var version: Int
+    public var vector: [Float]
+    public init(id: MemoryID, version: Int, vector: [Float]) {
+        self.id = id
+        self.version = version
+        self.vector = vector
+    }
 }

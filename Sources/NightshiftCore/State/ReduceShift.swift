@@ -48,6 +48,8 @@ extension RunState {
                         id: id, kind: kind, scope: scope, text: text, tags: tags,
                         source: MemorySource(run: run, seqs: [lastSeq + 1]), expires: nil))
             }
+        case let .memorySearchDegraded(reason):
+            shiftState.memorySearchDegraded = reason
         case let .memoriesShown(task, memories):
             guard let i = current, tasks[i].id == task, phase == .working else {
                 throw fail("memories are shown only at the start of a shift of the active task")

@@ -298,7 +298,7 @@ extension RunState {
         case .modelRequested, .modelResponded, .modelFailed, .modelRetried:
             try reduceModel(event)
         case .contextCompacted, .handoffWritten, .noteWritten, .noteAdded, .hookRan, .memoriesShown,
-            .memoryProposed:
+            .memoryProposed, .memorySearchDegraded:
             try reduceShift(event)
         case .toolRequested, .toolStarted, .toolFinished, .toolInDoubt:
             try reduceTool(event)

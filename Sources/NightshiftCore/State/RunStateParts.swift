@@ -43,6 +43,8 @@ extension RunState {
         /// The memories this shift was shown, and the shift (its start seq) they were found for.
         public var memories: [ShownMemory]?
         public var memoriesForShift: Int64?
+        /// Why the bank's vector search failed, once it was recorded (then it is not recorded again).
+        public var memorySearchDegraded: String?
         public init() {}
     }
 

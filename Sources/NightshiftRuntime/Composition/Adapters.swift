@@ -97,6 +97,22 @@ public enum Adapters {
         }
     }
 
+    /// The embeddings endpoint `spec` names (openai:MODEL, openai-compatible:URL#MODEL), with its
+    /// key from the environment or the key file (a compatible server may need none).
+    static func embedder(_ spec: String, models: ModelConfig, http: ModelHTTPClient) throws -> any Embedder {
+        let parsed: ModelSpec
+        do { parsed = try ModelSpec.parse(spec) } catch {
+            throw RuntimeError(.invalidInput, "embeddings: \(error.message)")
+        }
+        guard case let .openAI(model, url, _) = parsed else {
+            throw RuntimeError(
+                .invalidInput,
+                "embeddings: '\(spec)' is not an OpenAI-compatible model (openai:MODEL or openai-compatible:URL#MODEL)")
+        }
+        let keys = try KeySource(keyFile: models.keyFile, configured: models.keys)
+        return OpenAIEmbedder(model: model, baseURL: url, key: try keys.key(for: parsed), http: http)
+    }
+
     /// Decides how commands are isolated: bubblewrap when it works here; otherwise only with `--unsandboxed`.
     static func isolation(
         _ options: SandboxConfig, sealed: [String] = [], hidden: [String] = [], policyNetwork: Bool? = nil
@@ -160,16 +176,31 @@ public enum Adapters {
         sealed: [String], hidden: [String], policyNetwork: Bool?, servers: [ToolServer], workspace: String,
         git: GitWorkspace.Trust, allowedTools: [String]? = nil, children: (any ChildRunMaker)? = nil,
         settled: SettledRuns? = nil, memories: (any MemoryStore)? = nil, memoryScopes: [MemoryScope]? = nil,
-        observer: (@Sendable (EventEnvelope) -> Void)?
+        embeddings: String? = nil, observer: (@Sendable (EventEnvelope) -> Void)?
     ) async throws -> Wiring {
         let isolation = try Adapters.isolation(sandbox, sealed: sealed, hidden: hidden, policyNetwork: policyNetwork)
-        let (model, http) = try await Adapters.models(models, recorded: recorded)
+        let (model, modelHTTP) = try await Adapters.models(models, recorded: recorded)
+        var memories = memories
+        var embeddingsHTTP: ModelHTTPClient?
+        if let spec = embeddings, let bank = memories {
+            let client = ModelHTTPClient(settings: OpenAIEmbedder.httpSettings)
+            embeddingsHTTP = client
+            do {
+                memories = HybridMemoryStore(base: bank, embedder: try embedder(spec, models: models, http: client))
+            } catch {
+                try? await client.shutdown()
+                try? await modelHTTP?.shutdown()
+                throw error
+            }
+        }
+        let http = modelHTTP
         let tools: (runner: any ToolRunner, started: [Event], stop: @Sendable () async -> Void)
         do {
             tools = try await Adapters.tools(
                 isolation: isolation, servers: servers, workspace: workspace, sealed: sealed, hidden: hidden, git: git)
         } catch {
             try? await http?.shutdown()
+            try? await embeddingsHTTP?.shutdown()
             throw error
         }
         // `recall` searches the run's own memory scopes; a profile's globs apply to it like any tool.
@@ -186,11 +217,12 @@ public enum Adapters {
         let harness = Adapters.harness(
             store: store, model: model, observer: observer, isolation: isolation, tools: runner, git: git,
             children: maker, settled: settled, memories: memories)
+        let clients = [http, embeddingsHTTP].compactMap { $0 }
         return Wiring(
             harness: harness, isolation: isolation, started: tools.started,
             release: {
                 await tools.stop()
-                try? await http?.shutdown()
+                for client in clients { try? await client.shutdown() }
             })
     }
 

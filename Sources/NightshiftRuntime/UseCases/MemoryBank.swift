@@ -1,5 +1,7 @@
 import Foundation
 public import NightshiftCore
+import NightshiftHarness
+import NightshiftModels
 import NightshiftSQLite
 
 /// The memory bank's use cases, for every front end: add, revise, expire, delete, list, show,
@@ -22,6 +24,24 @@ public struct MemoryBank: Sendable {
     public static func open(_ config: StoreConfig, by: String) throws -> MemoryBank {
         let events = try Adapters.openStore(config)
         return MemoryBank(store: SQLiteMemoryStore(sharing: events), runs: events, by: by)
+    }
+
+    /// `body` with the bank, searched by text and vectors when `embeddings` names a model
+    /// (its HTTP client shut down after), by text alone otherwise.
+    public static func withSearch<T: Sendable>(
+        _ config: StoreConfig, by: String, embeddings: String?, models: ModelConfig,
+        _ body: (MemoryBank) async throws -> T
+    ) async throws -> T {
+        let plain = try open(config, by: by)
+        guard let embeddings else { return try await body(plain) }
+        let http = ModelHTTPClient(settings: OpenAIEmbedder.httpSettings)
+        return try await Adapters.finally {
+            let hybrid = HybridMemoryStore(
+                base: plain.store, embedder: try Adapters.embedder(embeddings, models: models, http: http))
+            return try await body(MemoryBank(store: hybrid, runs: plain.runs, by: by))
+        } cleanup: {
+            try? await http.shutdown()
+        }
     }
 
     // MARK: - Use: how often a memory was shown, and how those tasks ended

@@ -138,7 +138,8 @@ public enum ResumeRun {
                 store: store, folder: state.settings.agents, db: request.store.db,
                 workers: state.settings.workers != nil),
             settled: request.settled, memories: SQLiteMemoryStore(sharing: store),
-            memoryScopes: state.settings.memory?.scopes, observer: observer.event)
+            memoryScopes: state.settings.memory?.scopes, embeddings: state.settings.memory?.embeddings,
+            observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
         if let first = try await store.read(runID, after: 0, limit: 1).first { observer.woke?(first.time) }
         let reason = try await Adapters.finally(

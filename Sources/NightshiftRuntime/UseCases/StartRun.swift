@@ -55,6 +55,8 @@ public struct StartRequest: Sendable {
     public var user: String?
     /// Show each shift the top memories of the run's scopes (the project, the user, the profile).
     public var memory = true
+    /// The embeddings model for hybrid memory search (configuration `embeddings`); nil: full-text alone.
+    public var embeddings: String?
     public var store = StoreConfig()
     public var models = ModelConfig()
     public var sandbox = SandboxConfig()
@@ -179,13 +181,13 @@ public enum StartRun {
             var scopes = [MemoryScope(.project, worktreeOf ?? gitLocation?.workTree ?? ws)]
             if let user = request.user { scopes.append(MemoryScope(.user, user)) }
             if let profile = request.profile { scopes.append(MemoryScope(.agent, profile.name)) }
-            memory = MemorySettings(scopes: scopes)
+            memory = MemorySettings(scopes: scopes, embeddings: request.embeddings)
         }
         let wiring = try await Adapters.wire(
             store: store, models: request.models, sandbox: request.sandbox, sealed: sealed, hidden: hidden,
             policyNetwork: policyNetwork, servers: request.servers, workspace: ws, git: gitTrust,
             allowedTools: request.profile?.tools, children: children, memories: SQLiteMemoryStore(sharing: store),
-            memoryScopes: memory?.scopes, observer: observer.event)
+            memoryScopes: memory?.scopes, embeddings: memory?.embeddings, observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
         let profile = Adapters.contextProfile(model: request.models.model ?? "")
         let loop = LoopSettings(
