@@ -164,7 +164,11 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
             sql += " AND scope IN (\(Array(repeating: "?", count: scopes.count).joined(separator: ",")))"
             args += scopes.map(\.description)
         }
-        if !includeGone { sql += " AND live = 1" }
+        if !includeGone {
+            // Past its expiry time it is gone too, as search has it.
+            sql += " AND live = 1 AND (expires IS NULL OR expires > ?)"
+            args.append(Int64(Date().timeIntervalSince1970 * 1000))
+        }
         sql += " ORDER BY updated DESC, id DESC"
         let (q, a) = (sql, args.map(\.databaseValue))
         return try await read { db in try Data.fetchAll(db, sql: q, arguments: StatementArguments(a)).map(Self.decode) }

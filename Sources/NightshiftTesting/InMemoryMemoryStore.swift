@@ -78,7 +78,8 @@ public final class InMemoryMemoryStore: MemoryStore, Sendable {
     public func list(scopes: [MemoryScope]?, includeGone: Bool) async throws -> [Memory] {
         state.withLock { s in
             s.memories.values.filter { m in
-                (scopes.map { $0.contains(m.scope) } ?? true) && (includeGone || (!m.expired && !m.deleted))
+                (scopes.map { $0.contains(m.scope) } ?? true)
+                    && (includeGone || m.isLive(at: Int64(Date().timeIntervalSince1970 * 1000)))
             }.sorted { ($0.updated, $0.id) > ($1.updated, $1.id) }
         }
     }

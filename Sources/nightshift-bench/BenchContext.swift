@@ -20,12 +20,15 @@ extension Bench {
                 transcript is the longest a worker context holds — is built from the database (wake from the snapshot, read \
                 the recent window, assemble, render) many times; the median and p99 are printed with its size in \
                 tokens (4 bytes a token, the scripted model's estimate) against the naive context that replays every \
-                event's text.
+                event's text. With --memories N, the run keeps memories and its bank holds N that match its task: \
+                every shift is shown those that fit its budget, and each context carries them.
                 """)
 
         @OptionGroup var options: Bench.Options
         @Option(help: "Comma-separated event counts.") var events: String = "1000,20000"
         @Option(help: "Context builds to time per run.") var builds: Int = 200
+        @Option(help: "Memories in the run's scope that match its task (0: the run keeps no memories).")
+        var memories: Int = 0
 
         mutating func run() async throws {
             try await reportErrors {
@@ -40,18 +43,33 @@ extension Bench {
                     let approx = max(n * 80 / 418, 16)
                     let steps = approx - approx % 16 + 15
                     let run = RunID("ctx-\(n)")
+                    let project = MemoryScope(.project, "/tmp")
+                    var bank: SQLiteMemoryStore?
+                    if memories > 0 {
+                        let b = SQLiteMemoryStore(sharing: store)
+                        for k in 0..<memories {
+                            _ = try await b.apply(
+                                .created(
+                                    id: MemoryID(String(format: "mem-%016llx", UInt64(k))), kind: .lesson,
+                                    scope: project,
+                                    text: "steps lesson \(k): the echo tool answers each step with its input \(k)",
+                                    tags: [], source: MemorySource(human: "bench"), expires: nil), at: 1)
+                        }
+                        bank = b
+                    }
                     let driver = Harness(
                         store: store, model: StopAfter(inner: W1Model(steps: steps * 2), turns: steps),
-                        tools: W1Tools(effectsFile: nil), checks: NoChecks(), configuration: .init())
+                        tools: W1Tools(effectsFile: nil), checks: NoChecks(), configuration: .init(), memories: bank)
                     var settings = w1Settings(steps * 2)
                     settings.loop = LoopSettings(baseline: false)
+                    if memories > 0 { settings.memory = MemorySettings(scopes: [project]) }
                     try await driver.create(
                         run, title: "context", plan: w1Plan(steps * 2), workspace: "/tmp", settings: settings)
                     _ = try await driver.drive(run)
                     let harness = Harness(
                         store: store, model: W1Model(steps: steps * 2), tools: W1Tools(effectsFile: nil),
                         checks: NoChecks(),
-                        configuration: .init())
+                        configuration: .init(), memories: bank)
                     var samples: [Double] = []
                     var request: ModelRequest?
                     for _ in 0..<builds {
@@ -91,15 +109,16 @@ extension Bench {
                         p99 = samples[min(samples.count - 1, samples.count * 99 / 100)]
                     out.emit(
                         [
-                            "workload": "context", "events": all.count, "build_median_ms": round3(median),
+                            "workload": "context", "events": all.count, "memories_in_context": request.memories.count,
+                            "build_median_ms": round3(median),
                             "build_p99_ms": round3(p99),
                             "context_tokens": contextBytes / 4, "naive_tokens": naiveBytes / 4,
                             "durability": options.label,
                         ],
                         table: String(
                             format:
-                                "context of a run with %6d events: built in %.3f ms median, %.3f ms p99; %d tokens against %d for the full history (%.1f%%)",
-                            all.count, median, p99, contextBytes / 4, naiveBytes / 4,
+                                "context of a run with %6d events (%d memories in it): built in %.3f ms median, %.3f ms p99; %d tokens against %d for the full history (%.1f%%)",
+                            all.count, request.memories.count, median, p99, contextBytes / 4, naiveBytes / 4,
                             100 * Double(contextBytes) / Double(max(naiveBytes, 1))))
                 }
             }

@@ -7,7 +7,8 @@ public protocol MemoryStore: Sendable {
     /// - Throws: ``MemoryError`` when the rules refuse it (nothing is written), or the store's own error.
     func apply(_ change: MemoryChange, at time: Int64) async throws -> Memory
     func memory(_ id: MemoryID) async throws -> Memory?
-    /// Memories in `scopes` (nil: every scope), newest first; `includeGone`: expired and deleted too.
+    /// Memories in `scopes` (nil: every scope), newest first; `includeGone`: expired (by a person or
+    /// past their expiry time) and deleted too.
     func list(scopes: [MemoryScope]?, includeGone: Bool) async throws -> [Memory]
     /// The live memories in `scopes` that match `query`'s words, best first, at most `limit`.
     func search(_ query: String, scopes: [MemoryScope]?, limit: Int, now: Int64) async throws -> [Memory]
