@@ -13,8 +13,10 @@ public final class HybridMemoryStore: MemoryStore, Sendable {
     public let embedder: any Embedder
     /// Memories a search embeds before it ranks; a larger backlog is embedded over the next searches.
     public static let indexPerSearch = 256
-    /// Candidates taken from each ranking before fusing.
-    public static let candidates = 20
+    /// Candidates taken from each ranking before fusing: full-text hits are read whole, vector hits
+    /// are ids until they are kept, so the vector ranking offers more for the same cost.
+    public static let textCandidates = 10
+    public static let vectorCandidates = 20
     /// The least cosine a vector hit needs: below it, a memory is about something else and would
     /// only fill the shift's context. On the labelled set with all-MiniLM-L6-v2 it keeps 97.7 % of
     /// the relevant pairs and drops 88 % of all pairs.
@@ -37,18 +39,36 @@ public final class HybridMemoryStore: MemoryStore, Sendable {
     public var degradation: String? { health.withLock { $0.degradation } }
 
     public func search(_ query: String, scopes: [MemoryScope]?, limit: Int, now: Int64) async throws -> [Memory] {
-        let text = try await base.search(query, scopes: scopes, limit: max(limit, Self.candidates), now: now)
+        guard limit > 0 else { return [] }
+        // Both rankings at once: the full-text search does not wait for the query's vector.
+        async let textHits = base.search(query, scopes: scopes, limit: max(limit, Self.textCandidates), now: now)
         let paused = health.withLock { h in h.retryAt.map { ContinuousClock.now < $0 } ?? false }
-        guard !paused, limit > 0 else { return Array(text.prefix(limit)) }
+        let near = paused ? nil : try await vectorRanking(query, scopes: scopes, limit: limit, now: now)
+        let text = try await textHits
+        guard let near else { return Array(text.prefix(limit)) }
+        var byID: [MemoryID: Memory] = [:]
+        for m in text { byID[m.id] = m }
+        var fused: [Memory] = []
+        for id in RankFusion.fuse([text.map(\.id), near], limit: limit) {
+            // Found by meaning alone: read now (the ranking needed only its id).
+            if let m = byID[id] {
+                fused.append(m)
+            } else if let m = try await base.memory(id) {
+                fused.append(m)
+            }
+        }
+        return fused
+    }
+
+    /// The ids of the memories nearest the query's vector, after embedding what the scopes lack;
+    /// nil when the embedder or the store failed (the reason kept, the endpoint rested).
+    func vectorRanking(_ query: String, scopes: [MemoryScope]?, limit: Int, now: Int64) async throws -> [MemoryID]? {
         do {
             try await index(scopes)
-            guard let vector = try await embedder.embed([query]).first else { return Array(text.prefix(limit)) }
-            let near = try await base.nearest(
-                vector, model: embedder.model, scopes: scopes, limit: max(limit, Self.candidates),
+            guard let vector = try await embedder.embed([query]).first else { return nil }
+            return try await base.nearest(
+                vector, model: embedder.model, scopes: scopes, limit: max(limit, Self.vectorCandidates),
                 atLeast: Self.minSimilarity, now: now)
-            var byID: [MemoryID: Memory] = [:]
-            for m in text + near { byID[m.id] = m }
-            return RankFusion.fuse([text.map(\.id), near.map(\.id)], limit: limit).compactMap { byID[$0] }
         } catch is CancellationError {
             throw CancellationError()
         } catch {
@@ -56,7 +76,7 @@ public final class HybridMemoryStore: MemoryStore, Sendable {
                 if h.degradation == nil { h.degradation = "\(error)" }
                 h.retryAt = ContinuousClock.now + Self.pause
             }
-            return Array(text.prefix(limit))
+            return nil
         }
     }
 
@@ -102,7 +122,7 @@ public final class HybridMemoryStore: MemoryStore, Sendable {
     public func nearest(
         _ vector: [Float], model: String, scopes: [MemoryScope]?, limit: Int, atLeast: Float, now: Int64
     )
-        async throws -> [Memory]
+        async throws -> [MemoryID]
     {
         try await base.nearest(vector, model: model, scopes: scopes, limit: limit, atLeast: atLeast, now: now)
     }

@@ -198,24 +198,38 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
 
     // MARK: - Vectors
 
-    /// `AND scope IN (…)` for `scopes` on table alias `m`, and its arguments.
-    private static func scopeFilter(_ scopes: [MemoryScope]?) -> (String, [any DatabaseValueConvertible]) {
+    /// `scope IN (…)` for `scopes` on `column`, and its arguments.
+    private static func scopeFilter(
+        _ scopes: [MemoryScope]?, _ column: String
+    ) -> (String, [any DatabaseValueConvertible]) {
         guard let scopes else { return ("", []) }
         return (
-            " AND m.scope IN (\(Array(repeating: "?", count: scopes.count).joined(separator: ",")))",
+            " AND \(column) IN (\(Array(repeating: "?", count: scopes.count).joined(separator: ",")))",
             scopes.map(\.description)
         )
     }
 
     public func unembedded(model: String, scopes: [MemoryScope]?, limit: Int) async throws -> [Memory] {
-        if scopes?.isEmpty == true { return [] }
-        let (filter, scopeArgs) = Self.scopeFilter(scopes)
-        let sql =
-            "SELECT m.state FROM memory m LEFT JOIN memory_vector v ON v.n = m.n AND v.model = ? "
-            + "WHERE m.live = 1 AND v.n IS NULL\(filter) ORDER BY m.n LIMIT ?"
-        let args = ([model] + scopeArgs + [limit]).map(\.databaseValue)
+        if scopes?.isEmpty == true || limit <= 0 { return [] }
+        let (memoryFilter, memoryArgs) = Self.scopeFilter(scopes, "scope")
+        let (vectorFilter, vectorArgs) = Self.scopeFilter(scopes, "scope")
+        let (joinedFilter, _) = Self.scopeFilter(scopes, "m.scope")
+        // A vector exists only for a live memory at its version, so equal counts (both from
+        // indexes) mean every live memory of the scopes is embedded: the usual case, answered
+        // without visiting each memory.
+        let live = "SELECT count(*) FROM memory WHERE live = 1\(memoryFilter)"
+        let embedded = "SELECT count(*) FROM memory_vector WHERE model = ?\(vectorFilter)"
+        let missing =
+            "SELECT m.state FROM memory m WHERE m.live = 1\(joinedFilter) "
+            + "AND NOT EXISTS (SELECT 1 FROM memory_vector v WHERE v.n = m.n AND v.model = ?) LIMIT ?"
+        let liveArgs = memoryArgs.map(\.databaseValue)
+        let embeddedArgs = ([model] + vectorArgs).map(\.databaseValue)
+        let missingArgs = (memoryArgs + [model, limit]).map(\.databaseValue)
         return try await read { db in
-            try Data.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(Self.decode)
+            let total = try Int.fetchOne(db, sql: live, arguments: StatementArguments(liveArgs)) ?? 0
+            let done = try Int.fetchOne(db, sql: embedded, arguments: StatementArguments(embeddedArgs)) ?? 0
+            guard done < total else { return [] }
+            return try Data.fetchAll(db, sql: missing, arguments: StatementArguments(missingArgs)).map(Self.decode)
         }
     }
 
@@ -224,63 +238,89 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
             for v in vectors {
                 guard
                     let row = try Row.fetchOne(
-                        db, sql: "SELECT n, state FROM memory WHERE id = ?", arguments: [v.id.rawValue]),
-                    try Self.decode(row["state"]).version == v.version
-                else { continue }  // changed since it was read: embedded again next time
+                        db, sql: "SELECT n, state FROM memory WHERE id = ?", arguments: [v.id.rawValue])
+                else { continue }
+                let m = try Self.decode(row["state"])
+                // Changed since it was read (embedded again next time), or gone (never searched).
+                guard m.version == v.version, !m.expired, !m.deleted, !v.vector.isEmpty else { continue }
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO memory_vector (n, model, version, vec) VALUES (?, ?, ?, ?)",
-                    arguments: [row["n"] as Int64, model, v.version, Self.blob(v.vector)])
+                    sql:
+                        "INSERT OR REPLACE INTO memory_vector (model, scope, n, version, expires, vec) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [
+                        model, m.scope.description, row["n"] as Int64, v.version, m.expires, Self.int8(v.vector),
+                    ])
             }
         }
     }
 
     public func nearest(
         _ vector: [Float], model: String, scopes: [MemoryScope]?, limit: Int, atLeast: Float, now: Int64
-    )
-        async throws -> [Memory]
-    {
+    ) async throws -> [MemoryID] {
         if scopes?.isEmpty == true || limit <= 0 { return [] }
-        let (filter, scopeArgs) = Self.scopeFilter(scopes)
+        let (filter, scopeArgs) = Self.scopeFilter(scopes, "scope")
         let sql =
-            "SELECT v.n, v.vec FROM memory_vector v JOIN memory m ON m.n = v.n "
-            + "WHERE v.model = ? AND m.live = 1 AND (m.expires IS NULL OR m.expires > ?)\(filter)"
-        let args = ([model, now] + scopeArgs).map(\.databaseValue)
+            "SELECT n, vec FROM memory_vector WHERE model = ?\(filter) AND (expires IS NULL OR expires > ?)"
+        let args = ([model] + scopeArgs + [now]).map(\.databaseValue)
+        let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        guard norm > 0 else { return [] }
+        let query = Self.lanes(vector)
         return try await read { db in
             var best: [(n: Int64, score: Float)] = []
             let rows = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(args))
             while let row = try rows.next() {
-                let score = Self.cosine(vector, row["vec"] as Data)
+                let score = Self.cosine(
+                    query, count: vector.count, norm: norm, int8: row.dataNoCopy(atIndex: 1) ?? Data())
                 guard score >= atLeast, best.count < limit || score > best[best.count - 1].score else { continue }
                 let at = best.firstIndex { score > $0.score } ?? best.count
-                best.insert((row["n"], score), at: at)
+                best.insert((row[0], score), at: at)
                 if best.count > limit { best.removeLast() }
             }
-            return try best.compactMap { hit in
-                try Data.fetchOne(db, sql: "SELECT state FROM memory WHERE n = ?", arguments: [hit.n]).map(Self.decode)
+            var ids: [MemoryID] = []
+            for hit in best {
+                if let id = try String.fetchOne(db, sql: "SELECT id FROM memory WHERE n = ?", arguments: [hit.n]) {
+                    ids.append(MemoryID(id))
+                }
             }
+            return ids
         }
     }
 
-    /// A vector as little-endian 32-bit floats.
-    static func blob(_ v: [Float]) -> Data {
-        var data = Data(capacity: v.count * 4)
-        for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-        return data
+    /// A vector as int8, scaled so its largest component is ±127 (the cosine stays what it was,
+    /// to within the rounding).
+    static func int8(_ v: [Float]) -> Data {
+        let top = v.reduce(0) { max($0, abs($1)) }
+        let scale = top > 0 ? 127 / top : 0
+        return Data(v.map { UInt8(bitPattern: Int8(($0 * scale).rounded())) })
     }
 
-    /// Cosine of `a` and a stored vector, read in place.
-    static func cosine(_ a: [Float], _ stored: Data) -> Float {
-        guard stored.count == a.count * 4 else { return -2 }
+    /// A query vector in 16-wide lanes (zero-padded), for ``cosine(_:count:norm:int8:)``.
+    static func lanes(_ v: [Float]) -> [SIMD16<Float>] {
+        stride(from: 0, to: v.count, by: 16).map { start in
+            var lane = SIMD16<Float>()
+            for i in 0..<min(16, v.count - start) { lane[i] = v[start + i] }
+            return lane
+        }
+    }
+
+    /// Cosine of a query (`count` components in lanes, its norm `norm`) and a stored int8 vector.
+    static func cosine(_ query: [SIMD16<Float>], count: Int, norm: Float, int8 stored: Data) -> Float {
+        guard stored.count == count else { return -2 }
         return stored.withUnsafeBytes { raw in
-            var (dot, na, nb): (Float, Float, Float) = (0, 0, 0)
-            for i in 0..<a.count {
-                let b = Float(
-                    bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
-                dot += a[i] * b
-                na += a[i] * a[i]
-                nb += b * b
+            var dot = SIMD16<Float>()
+            var nb = SIMD16<Float>()
+            let full = count / 16
+            for k in 0..<full {
+                let x = SIMD16<Float>(raw.loadUnaligned(fromByteOffset: k * 16, as: SIMD16<Int8>.self))
+                dot += query[k] * x
+                nb += x * x
             }
-            return na == 0 || nb == 0 ? 0 : dot / (na.squareRoot() * nb.squareRoot())
+            var (d, n) = (dot.sum(), nb.sum())
+            for i in (full * 16)..<count {
+                let x = Float(raw.load(fromByteOffset: i, as: Int8.self))
+                d += query[full][i - full * 16] * x
+                n += x * x
+            }
+            return n == 0 ? 0 : d / (norm * n.squareRoot())
         }
     }
 

@@ -105,16 +105,26 @@ enum SQLiteSchema {
                     );
                     """)
         }
-        // Memories' vectors for hybrid search (n = memory.n), dropped when the memory changes.
+        // Live memories' vectors for hybrid search (n = memory.n), dropped when the memory changes.
+        // Stored by model and scope, so a search reads its scopes' vectors as one range; each is
+        // int8 (scaled to its largest component: a cosine does not change), 4 times smaller than floats.
+        // memory_live_by_scope and memory_vector_by_scope let "is every live memory of these scopes
+        // embedded" be counted from indexes alone.
         m.registerMigration("v5-vectors") { db in
             try db.execute(
                 sql: """
                     CREATE TABLE memory_vector (
-                        n INTEGER PRIMARY KEY,
                         model TEXT NOT NULL,
+                        scope TEXT NOT NULL,
+                        n INTEGER NOT NULL,
                         version INTEGER NOT NULL,
-                        vec BLOB NOT NULL
-                    );
+                        expires INTEGER,
+                        vec BLOB NOT NULL,
+                        PRIMARY KEY (model, scope, n)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX memory_vector_by_memory ON memory_vector (n, model);
+                    CREATE INDEX memory_vector_by_scope ON memory_vector (model, scope);
+                    CREATE INDEX memory_live_by_scope ON memory (scope, live, n);
                     """)
         }
         return m

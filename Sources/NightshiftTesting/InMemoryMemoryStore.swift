@@ -121,7 +121,8 @@ public final class InMemoryMemoryStore: MemoryStore, Sendable {
 
     public func setVectors(_ vectors: [MemoryVector], model: String) async throws {
         state.withLock { s in
-            for v in vectors where s.memories[v.id]?.version == v.version {
+            for v in vectors {
+                guard let m = s.memories[v.id], m.version == v.version, !m.expired, !m.deleted else { continue }
                 s.vectors[model, default: [:]][v.id] = (v.version, v.vector)
             }
         }
@@ -130,7 +131,7 @@ public final class InMemoryMemoryStore: MemoryStore, Sendable {
     public func nearest(
         _ vector: [Float], model: String, scopes: [MemoryScope]?, limit: Int, atLeast: Float, now: Int64
     )
-        async throws -> [Memory]
+        async throws -> [MemoryID]
     {
         state.withLock { s in
             (s.vectors[model] ?? [:]).compactMap { id, v -> (Memory, Float)? in
@@ -139,7 +140,7 @@ public final class InMemoryMemoryStore: MemoryStore, Sendable {
                 else { return nil }
                 let score = RankFusion.cosine(vector, v.vector)
                 return score >= atLeast ? (m, score) : nil
-            }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.id < $1.0.id }.prefix(limit).map(\.0)
+            }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.id < $1.0.id }.prefix(limit).map(\.0.id)
         }
     }
 

@@ -131,6 +131,34 @@ import Glibc
         #expect(status.stdout.contains("fleet     6 steps"), "\(status.stdout)")
     }
 
+    /// A sub-agent reads its own profile's bank, never another profile's, and its parent (of no
+    /// profile) reads neither: the scopes are fixed in each run's settings and every search stays in them.
+    @Test func aSubAgentReadsItsOwnProfilesBankNotAnothers() async throws {
+        let p = try Project(children: 1, steps: 5)
+        func add(_ scope: String, _ text: String) async throws -> MemoryID {
+            let r = try await nightshift(["memory", "add", "--db", p.db, "--scope", scope, "--json", text])
+            #expect(r.status == 0, "\(r.stderr)")
+            return try JSONDecoder().decode(Memory.self, from: Data(r.stdout.utf8)).id
+        }
+        let own = try await add("agent:worker", "t1 files are written in one turn")
+        let other = try await add("agent:reviewer", "t1 reviews need two approvals")
+        let r = try await nightshift(p.run("iso"), cwd: p.root)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let store = try SQLiteEventStore(path: p.db)
+        func shown(_ run: String) async throws -> Set<MemoryID> {
+            Set(
+                try await store.readAll(RunID(run)).flatMap { e -> [MemoryID] in
+                    if case let .memoriesShown(_, m) = e.event { m.map(\.id) } else { [] }
+                })
+        }
+        let child = "iso.m1.1.1"
+        #expect(try await shown(child) == [own])
+        #expect(try await shown("iso").isDisjoint(with: [own, other]))
+        let scopes = try await store.state(of: RunID(child)).settings.memory?.scopes ?? []
+        #expect(scopes.contains(MemoryScope(.agent, "worker")) && !scopes.contains(MemoryScope(.agent, "reviewer")))
+        #expect(try await store.state(of: RunID("iso")).settings.memory?.scopes.contains { $0.kind == .agent } == false)
+    }
+
     /// `--concurrency 0` leaves the sub-agents to other processes: a worker drives the ones no
     /// process drives, then wakes the coordinator once its wait would end.
     @Test func aWorkerDrivesAFleetAnotherProcessStarted() async throws {

@@ -18,11 +18,11 @@ public protocol MemoryStore: Sendable {
     /// older version than the memory's is dropped, not kept).
     func setVectors(_ vectors: [MemoryVector], model: String) async throws
     /// The live memories in `scopes` whose vectors from `model` are nearest `vector` (cosine, at
-    /// least `atLeast`), best first.
+    /// least `atLeast`), best first: their ids (a fused ranking reads only the memories it keeps).
     func nearest(
         _ vector: [Float], model: String, scopes: [MemoryScope]?, limit: Int, atLeast: Float, now: Int64
     ) async throws
-        -> [Memory]
+        -> [MemoryID]
     /// Every record about `id`, oldest first.
     func history(_ id: MemoryID) async throws -> [MemoryRecord]
     /// Appends a dream (one record, with all its proposals); they wait from then on.
