@@ -60,7 +60,10 @@ extension EmbeddingIntegrationTests {
             "Run `make check`, not `make test`, before pushing: make test skips the linters and CI runs both.",
         ]
         let live = try await embedder.embed(texts)
-        let recorded = try RecordedVectors.load()
+        let recorded = try RecordedEmbedder(
+            file: EmbeddingModel.packageRoot + "/Tests/NightshiftStoreTests/Retrieval/vectors-all-minilm-l6-v2.jsonl",
+            model: "all-MiniLM-L6-v2"
+        ).table
         try await http.shutdown()
         #expect(live.count == 2 && live.allSatisfy { $0.count == 384 })
         for (text, v) in zip(texts, live) {
@@ -198,24 +201,5 @@ extension EmbeddingIntegrationTests {
         #expect(try await store.state(of: RunID("k")).tasks.map(\.status) == [.done, .done])
         let verify = try await nightshift(["audit", "verify", "k", "--db", p.db])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
-    }
-}
-
-/// all-MiniLM-L6-v2's recorded vectors of the labelled retrieval set, by text.
-enum RecordedVectors {
-    static func load() throws -> [String: [Float]] {
-        let file =
-            EmbeddingIntegrationTests.packageRoot
-            + "/Tests/NightshiftStoreTests/Retrieval/vectors-all-minilm-l6-v2.jsonl"
-        var table: [String: [Float]] = [:]
-        struct Line: Decodable {
-            var text: String
-            var int8: String
-        }
-        for raw in try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n") {
-            let line = try JSONDecoder().decode(Line.self, from: Data(raw.utf8))
-            table[line.text] = Data(base64Encoded: line.int8)!.map { Float(Int8(bitPattern: $0)) }
-        }
-        return table
     }
 }

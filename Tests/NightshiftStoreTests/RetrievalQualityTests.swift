@@ -64,31 +64,9 @@ import Testing
     }
 
     /// all-MiniLM-L6-v2's vectors for every text of the set, recorded once with the real model
-    /// (Tests/EmbeddingServer/record_vectors.py), so this test needs no model: an embedder that
-    /// answers from the recording, and fails on a text it has not got.
-    struct RecordedEmbedder: Embedder {
-        let model = "all-MiniLM-L6-v2"
-        let table: [String: [Float]]
-        init() throws {
-            var table: [String: [Float]] = [:]
-            struct Line: Decodable {
-                var text: String
-                var int8: String
-            }
-            let file = try String(
-                contentsOfFile: RetrievalQualityTests.folder + "/vectors-all-minilm-l6-v2.jsonl", encoding: .utf8)
-            for raw in file.split(separator: "\n") {
-                let line = try JSONDecoder().decode(Line.self, from: Data(raw.utf8))
-                table[line.text] = Data(base64Encoded: line.int8)!.map { Float(Int8(bitPattern: $0)) }
-            }
-            self.table = table
-        }
-        func embed(_ texts: [String]) async throws -> [[Float]] {
-            try texts.map { t in
-                guard let v = table[t] else { throw MemoryError(.notFound, "no recorded vector for \(t.prefix(60))") }
-                return v
-            }
-        }
+    /// (Tests/EmbeddingServer/record_vectors.py), so this test needs no model.
+    static func recorded() throws -> RecordedEmbedder {
+        try RecordedEmbedder(file: folder + "/vectors-all-minilm-l6-v2.jsonl", model: "all-MiniLM-L6-v2")
     }
 
     /// Text and vectors fused (reciprocal rank), with the real model's recorded vectors: the floor
@@ -96,7 +74,7 @@ import Testing
     @Test func hybridSearchRecallAt5HasAFloor() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-recall-\(UUID().uuidString)").path
         let store = SQLiteMemoryStore(sharing: try SQLiteEventStore(path: dir + "/ns.db"))
-        let hybrid = HybridMemoryStore(base: store, embedder: try RecordedEmbedder())
+        let hybrid = HybridMemoryStore(base: store, embedder: try Self.recorded())
         let recall = try await Self.recallAt5(store, searcher: hybrid)
         print("retrieval: hybrid search recall@5 = \(String(format: "%.3f", recall))")
         #expect(hybrid.degradation == nil, "\(hybrid.degradation ?? "")")
