@@ -124,6 +124,7 @@ import Testing
         #expect(d.proposals.map(\.action.name) == [.create, .merge, .guidance, .expire])
         #expect(d.dropped.count == 1 && d.dropped[0].contains("not a guidance file in force"), "\(d.dropped)")
         #expect(d.model.contains("test double"))
+        #expect((d.usage?.input ?? 0) > 0, "what the dreamer's call used is recorded with the dream")
         // Nothing changed yet: the bank, the guidance file.
         #expect(try await p.bank.list(scopes: nil, includeGone: false).count == 3)
         #expect(try String(contentsOfFile: p.guide, encoding: .utf8) == "# Guidance\nKeep changes small.\n")

@@ -75,7 +75,11 @@ struct DreamCommand: AsyncParsableCommand {
                 return
             }
             let events = dream.reviewed.count
-            say("\(dream.id): reviewed \(events) run\(events == 1 ? "" : "s") with \(dream.model)")
+            let spent =
+                dream.usage.map { u in
+                    "; \(u.input + u.output) tokens" + (dream.costPicoUSD.map { ", \(Money.format($0))" } ?? "")
+                } ?? ""
+            say("\(dream.id): reviewed \(events) run\(events == 1 ? "" : "s") with \(dream.model)\(spent)")
             for p in dream.proposals {
                 let state = outcome.applied.contains(p.id) ? "applied" : "waits"
                 say("  \(p.id)  \(state)  \(p.action.summary)")

@@ -16,6 +16,9 @@ public struct Dream: Sendable, Codable, Equatable {
     public var proposals: [DreamProposal]
     /// What the dreamer proposed that the rules refused, and why (kept for the record, never applied).
     public var dropped: [String]
+    /// What the dreamer's call used and cost (10⁻¹² USD; nil: the model has no price).
+    public var usage: TokenUsage?
+    public var costPicoUSD: Int64?
 
     public init(
         id: String, by: String, model: String, scopes: [MemoryScope], reviewed: [ReviewedRun],

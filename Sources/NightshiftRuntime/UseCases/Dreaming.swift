@@ -67,9 +67,11 @@ public struct Dreaming: Sendable {
         }
         // The scripted model is a test double, and the dream says so.
         let label = model is ScriptedModelWithPath ? "\(model.label) (scripted test double)" : model.label
-        let dream = Dream(
+        var dream = Dream(
             id: id, by: bank.by, model: label, scopes: request.scopes, reviewed: material.reviewed,
             proposals: kept, dropped: dropped)
+        dream.usage = response.usage
+        dream.costPicoUSD = response.costPicoUSD
         TestStop.at(.dreamAnswered)
         try await bank.store.record(dream, at: MemoryBank.now)
         TestStop.at(.dreamRecorded)
