@@ -132,6 +132,13 @@ import Testing
         #expect(inbox.stdout.components(separatedBy: "DREAM PROPOSAL").count == 5, "\(inbox.stdout)")
         #expect(inbox.stdout.contains("+ Run the checks yourself before claiming done."))
         #expect(inbox.stdout.contains("(from r1#"))
+        // As JSON: one object a proposal, with its action, reason and sources.
+        let json = try await nightshift(["inbox", "--db", p.db, "--json"])
+        let objects = json.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.filter { $0["kind"] as? String == "dream_proposal" }
+        #expect(objects.count == 4, "\(json.stdout)")
+        #expect(objects.allSatisfy { ($0["sources"] as? [Any])?.isEmpty == false && $0["reason"] is String })
 
         let (lesson, merge, edit, expire) = (d.proposals[0].id, d.proposals[1].id, d.proposals[2].id, d.proposals[3].id)
         for id in [lesson, merge, edit] {
