@@ -135,6 +135,27 @@ public final class SQLiteEventStore: EventStore {
         return envelopes
     }
 
+    public func events(of kind: Event.Kind) async throws -> [EventEnvelope] {
+        // The partial index event_memory_kinds holds these kinds (the query repeats its condition
+        // so SQLite uses it); another kind is a scan of the event table.
+        let sql =
+            Self.indexedKinds.contains(kind)
+            ? "SELECT run, seq FROM event WHERE kind = ? AND kind IN ('memory_proposed', 'memories_shown')"
+            : "SELECT run, seq FROM event WHERE kind = ?"
+        do {
+            return try await writer.read { db in
+                let found = try Row.fetchAll(db, sql: sql, arguments: [kind.rawValue]).map {
+                    (RunID($0["run"] as String), $0["seq"] as Int64)
+                }
+                // Each read like any other: decoded and checked against the hash before it.
+                return try found.flatMap { run, seq in try Self.read(db, run: run, after: seq - 1, limit: 1) }
+            }
+        } catch let error as StoreError { throw error } catch { throw Self.mapError(error, path: path) }
+    }
+
+    /// The kinds the partial index `event_memory_kinds` holds (its condition names the same).
+    static let indexedKinds: Set<Event.Kind> = [.memoryProposed, .memoriesShown]
+
     public func read(_ run: RunID, after: Int64, limit: Int) async throws -> [EventEnvelope] {
         do {
             return try await writer.read { db in try Self.read(db, run: run, after: after, limit: limit) }

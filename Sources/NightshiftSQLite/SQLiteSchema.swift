@@ -127,6 +127,16 @@ enum SQLiteSchema {
                     CREATE INDEX memory_live_by_scope ON memory (scope, live, n);
                     """)
         }
+        // The events the memory bank reads across every run (proposals, what shifts were shown),
+        // found without reading every log. Partial: other events never enter it, so appends of
+        // every other kind pay nothing.
+        m.registerMigration("v6-memory-events") { db in
+            try db.execute(
+                sql: """
+                    CREATE INDEX event_memory_kinds ON event (kind, run, seq)
+                        WHERE kind IN ('memory_proposed', 'memories_shown');
+                    """)
+        }
         return m
     }
 }

@@ -50,6 +50,28 @@ func creation(_ title: String = "title") -> [Event] {
         #expect(try RunState.fold(run, all).lastSeq == 3)
     }
 
+    /// What the memory bank reads across runs (proposals, shown memories) is found in every run
+    /// without reading whole logs, each event decoded as a read would.
+    @Test(arguments: StoreKind.allCases)
+    func eventsOfOneKindAreFoundInEveryRun(kind: StoreKind) async throws {
+        let store = try kind.make()
+        let shown = ShownMemory(id: MemoryID("mem-1"), version: 1, kind: .lesson, text: "make first")
+        for r in ["a", "b"] {
+            try await store.append(creation(), to: RunID(r), expectedSeq: 0)
+            try await store.append(
+                [
+                    .taskStarted(task: TaskID("t"), attempt: 1), .memoriesShown(task: TaskID("t"), memories: [shown]),
+                    .noteAdded(task: TaskID("t"), text: "n"),
+                ], to: RunID(r), expectedSeq: 2)
+        }
+        let found = try await store.events(of: .memoriesShown)
+        #expect(Set(found.map { "\($0.run)#\($0.seq)" }) == ["a#4", "b#4"])
+        #expect(found.allSatisfy { $0.event == .memoriesShown(task: TaskID("t"), memories: [shown]) })
+        #expect(try await store.events(of: .memoryProposed).isEmpty)
+        // A kind no index holds is found too (by reading everything).
+        #expect(try await store.events(of: .taskStarted).count == 2)
+    }
+
     @Test(arguments: StoreKind.allCases)
     func staleExpectedSequenceGetsAConflictAndWritesNothing(kind: StoreKind) async throws {
         let store = try kind.make()

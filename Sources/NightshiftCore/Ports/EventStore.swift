@@ -47,6 +47,11 @@ public protocol EventStore: Sendable {
     /// The run index: every run, newest first.
     func runs() async throws -> [RunSummary]
 
+    /// Every event of `kind` in every run, each verified against the event before it, in no set
+    /// order. For the kinds the memory bank reads across runs (`memory_proposed`,
+    /// `memories_shown`), which a store may index; any other kind reads every log.
+    func events(of kind: Event.Kind) async throws -> [EventEnvelope]
+
     /// One run's index entry, or nil if there is no such run.
     func summary(of run: RunID) async throws -> RunSummary?
 
@@ -77,6 +82,13 @@ extension EventStore {
     /// Every event of the run.
     public func readAll(_ run: RunID) async throws -> [EventEnvelope] {
         try await read(run, after: 0, limit: .max)
+    }
+
+    /// By default every run's log, read and filtered.
+    public func events(of kind: Event.Kind) async throws -> [EventEnvelope] {
+        var out: [EventEnvelope] = []
+        for summary in try await runs() { out += try await readAll(summary.id).filter { $0.event.eventKind == kind } }
+        return out
     }
 
     /// By default the full verification (which also decodes every event).

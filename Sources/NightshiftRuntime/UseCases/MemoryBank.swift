@@ -62,17 +62,18 @@ public struct MemoryBank: Sendable {
         guard let runs else { return ([:], 0) }
         var uses: [MemoryID: Use] = [:]
         var (ended, failed) = (0, 0)
-        for summary in try await runs.runs() {
-            var shownFor: [TaskID: Set<MemoryID>] = [:]
-            for e in try await runs.readAll(summary.id) {
-                guard case let .memoriesShown(task, memories) = e.event else { continue }
-                for m in memories {
-                    uses[m.id, default: Use(id: m.id, shown: 0, ended: 0, failed: 0)].shown += 1
-                    shownFor[task, default: []].insert(m.id)
-                }
+        // Only the shifts that were shown memories are read (an index finds them), and the state
+        // of their runs.
+        var shownIn: [RunID: [TaskID: Set<MemoryID>]] = [:]
+        for e in try await runs.events(of: .memoriesShown) {
+            guard case let .memoriesShown(task, memories) = e.event else { continue }
+            for m in memories {
+                uses[m.id, default: Use(id: m.id, shown: 0, ended: 0, failed: 0)].shown += 1
+                shownIn[e.run, default: [:]][task, default: []].insert(m.id)
             }
-            guard !shownFor.isEmpty else { continue }
-            let state = try await runs.state(of: summary.id)
+        }
+        for (run, shownFor) in shownIn.sorted(by: { $0.key < $1.key }) {
+            let state = try await runs.state(of: run)
             for t in state.tasks {
                 guard let ids = shownFor[t.id], t.status == .done || t.status == .blocked else { continue }
                 ended += 1
@@ -113,25 +114,22 @@ public struct MemoryBank: Sendable {
         public var status: Status
     }
 
-    /// Every proposal in the runs' logs (reading each run's log: a command a person runs, not a step).
+    /// Every proposal in the runs' logs, by run and event (an index finds them: no log is read whole).
     public func proposals() async throws -> [Proposal] {
         guard let runs else { return [] }
         var out: [Proposal] = []
-        for summary in try await runs.runs() {
-            for e in try await runs.readAll(summary.id) {
-                guard case let .memoryProposed(call, scope, kind, text, tags) = e.event else { continue }
-                let id = RunState.proposalID(run: summary.id, call: call)
-                let status: Proposal.Status =
-                    switch try await store.memory(id) {
-                    case nil: .waiting
-                    case let m? where m.declined: .declined
-                    default: .accepted
-                    }
-                out.append(
-                    Proposal(
-                        id: id, run: summary.id, seq: e.seq, scope: scope, kind: kind, text: text, tags: tags,
-                        status: status))
-            }
+        for e in try await runs.events(of: .memoryProposed).sorted(by: { ($0.run, $0.seq) < ($1.run, $1.seq) }) {
+            guard case let .memoryProposed(call, scope, kind, text, tags) = e.event else { continue }
+            let id = RunState.proposalID(run: e.run, call: call)
+            let status: Proposal.Status =
+                switch try await store.memory(id) {
+                case nil: .waiting
+                case let m? where m.declined: .declined
+                default: .accepted
+                }
+            out.append(
+                Proposal(
+                    id: id, run: e.run, seq: e.seq, scope: scope, kind: kind, text: text, tags: tags, status: status))
         }
         return out
     }
