@@ -37,12 +37,16 @@ actor PipeTransport: Transport {
         let flags = fcntl(writeFD, F_GETFL)
         _ = fcntl(writeFD, F_SETFL, flags | O_NONBLOCK)
         let (fd, limit, reader, continuation) = (readFD, maxMessageBytes, reader, continuation)
+        reader.markStarted()
         Thread.detachNewThread { reader.loop(fd: fd, limit: limit, continuation: continuation) }
     }
 
     func disconnect() async {
         reader.stop()
-        while !reader.finished { try? await Task.sleep(for: .milliseconds(5)) }
+        // The reader sees the stop within one 50 ms poll; bounded all the same (a reader that was
+        // never started never finishes), and no busy wait if this task is cancelled.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while reader.started, !reader.finished, ContinuousClock.now < deadline { await StdioServerProcess.pause() }
         continuation.finish()
     }
 
@@ -73,6 +77,7 @@ actor PipeTransport: Transport {
     /// The blocking read loop, on its own thread.
     final class Reader: Sendable {
         private struct Flags {
+            var started = false
             var stopping = false
             var done = false
             var endReason: String?
@@ -83,6 +88,8 @@ actor PipeTransport: Transport {
         private func end(_ why: String) { flags.withLock { $0.endReason = why } }
 
         var finished: Bool { flags.withLock { $0.done } }
+        var started: Bool { flags.withLock { $0.started } }
+        func markStarted() { flags.withLock { $0.started = true } }
         func stop() { flags.withLock { $0.stopping = true } }
         private var shouldStop: Bool { flags.withLock { $0.stopping } }
 

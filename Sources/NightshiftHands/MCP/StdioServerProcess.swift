@@ -74,7 +74,13 @@ final class StdioServerProcess: Sendable {
         state.withLock { state in
             if let exitStatus = state.exitStatus { return exitStatus }
             var status: Int32 = 0
-            guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+            let w = waitpid(pid, &status, WNOHANG)
+            // Reaped by someone else (ECHILD): it has ended, status unknown; never wait for it forever.
+            if w == -1, errno == ECHILD {
+                state.exitStatus = 128 + SIGKILL
+                return state.exitStatus
+            }
+            guard w == pid else { return nil }
             let exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
             state.exitStatus = exitStatus
             return exitStatus
@@ -87,6 +93,12 @@ final class StdioServerProcess: Sendable {
         return String(decoding: data.suffix(bytes), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// A short wait that stays a wait when the task is cancelled (a cancelled `Task.sleep` returns
+    /// at once, and a loop around it would spin a core).
+    static func pause() async {
+        do { try await Task.sleep(for: .milliseconds(5)) } catch { usleep(5_000) }
+    }
+
     /// Closes stdin (a polite server exits on EOF), waits up to `grace`, then kills the whole group.
     /// Call only after the MCP client stopped reading, so no descriptor is closed under a reader.
     func stop(grace: Duration = .seconds(2)) async {
@@ -97,7 +109,7 @@ final class StdioServerProcess: Sendable {
         guard first else { return }
         close(writeFD)
         let deadline = ContinuousClock.now + grace
-        while exited == nil, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        while exited == nil, ContinuousClock.now < deadline { await Self.pause() }
         // Under the lock that reaps: once reaped, the pid (and its group id) may belong to another
         // process already (pids wrap), and must never be signalled again.
         state.withLock { state in
@@ -105,7 +117,9 @@ final class StdioServerProcess: Sendable {
             kill(-pid, SIGKILL)
             kill(pid, SIGKILL)
         }
-        while exited == nil { try? await Task.sleep(for: .milliseconds(5)) }
+        // SIGKILL ends it at once; bounded all the same, and no busy wait if this task is cancelled.
+        let killed = ContinuousClock.now + .seconds(10)
+        while exited == nil, ContinuousClock.now < killed { await Self.pause() }
         close(readFD)
         unlink(stderrPath)
     }
