@@ -37,8 +37,9 @@ import Glibc
                     child += "    - tools:\n        - write_file: {path: t\(k)-\(n).txt, content: \"\(n)\"}\n"
                     if n == turns { child += "      done: wrote t\(k)\n" }
                 }
-                // A next attempt (a kill left the last write in doubt, so the check failed) writes it again.
-                for _ in 0..<2 {
+                // A next attempt (a kill left the last write in doubt, so the check failed) writes it again;
+                // a loaded machine lets more kills land on one child, so there are three.
+                for _ in 0..<3 {
                     child += "    - tools:\n        - write_file: {path: t\(k)-\(turns).txt, content: \"\(turns)\"}\n"
                     child += "      done: wrote t\(k) again\n"
                 }
@@ -290,8 +291,9 @@ import Glibc
     /// no end is lost or recorded twice, no non-idempotent tool runs twice, the budget holds, every log verifies.
     @Test func aFleetSurvivesSIGKILLAnywhere() async throws {
         let children = 12
+        // Each child may redo its write twice after kills (3 turns and 2 redos: 5 of its 6 steps).
         let p = try Project(
-            children: children, steps: 4, turns: 3, policy: "default: allow\nbudgets:\n  run: {steps: 60}\n")
+            children: children, steps: 6, turns: 3, policy: "default: allow\nbudgets:\n  run: {steps: 90}\n")
         let binary = try nightshiftBinary()
         let start = p.run("k", extra: ["--policy", p.root + "/policy.yaml", "--concurrency", "3"])
         let resume = ["resume", "k", "--db", p.db, "-q", "--unsandboxed", "--concurrency", "3"]
@@ -336,7 +338,7 @@ import Glibc
             #expect(starts.values.allSatisfy { $0 == 1 }, "\(c.id): \(starts)")
             #expect(events.filter { if case .runCreated = $0 { true } else { false } }.count == 1)
         }
-        #expect(state.ownSpent.steps + state.fleet.settled.steps <= 60)
+        #expect(state.ownSpent.steps + state.fleet.settled.steps <= 90)
     }
 }
 
