@@ -30,6 +30,27 @@ extension Bench {
         @Option(help: "Project scopes they are spread over.") var scopes = 100
         @Option(help: "Searches to time.") var searches = 2000
 
+        /// Times `searches` short queries through `store`, each in one project and one user scope.
+        func timeSearches(_ store: any MemoryStore) async throws -> ((median: Double, p99: Double), Int) {
+            var samples: [Double] = []
+            var hits = 0
+            for i in 0..<searches {
+                let scope = [MemoryScope(.project, "/p\(i % scopes)"), MemoryScope(.user, "u\(i % 7)")]
+                let t = ContinuousClock.now
+                hits += try await store.search(Self.queries[i % Self.queries.count], scopes: scope, limit: 10, now: 2)
+                    .count
+                samples.append(ms(ContinuousClock.now - t))
+            }
+            return (percentiles(samples), hits)
+        }
+
+        /// The database's bytes on disk (with its WAL).
+        static func bytes(_ db: String) -> Int {
+            ["", "-wal"].reduce(0) {
+                $0 + ((try? FileManager.default.attributesOfItem(atPath: db + $1)[.size] as? Int) ?? 0)
+            }
+        }
+
         static let subjects = [
             "the integration tests", "the build", "the docs", "the release", "the migration", "the e2e suite",
             "the cache", "the worker", "the scheduler", "the importer", "the exporter", "the sandbox",
@@ -78,23 +99,9 @@ extension Bench {
                             text: text, tags: [], source: MemorySource(human: "bench"), expires: nil), at: 1)
                 }
                 let fillS = ms(ContinuousClock.now - t0) / 1000
-                var bytes = 0
-                for s in ["", "-wal"] {
-                    bytes += (try? FileManager.default.attributesOfItem(atPath: db + s)[.size] as? Int) ?? 0
-                }
+                let bytes = Self.bytes(db)
                 // Short queries, in one project and a user's scope.
-                var samples: [Double] = []
-                var hits = 0
-                for i in 0..<searches {
-                    let scope = [MemoryScope(.project, "/p\(i % scopes)"), MemoryScope(.user, "u\(i % 7)")]
-                    let t = ContinuousClock.now
-                    hits += try await bank.search(
-                        Self.queries[i % Self.queries.count], scopes: scope, limit: 10, now: 2
-                    )
-                    .count
-                    samples.append(ms(ContinuousClock.now - t))
-                }
-                let search = percentiles(samples)
+                let (search, hits) = try await timeSearches(bank)
                 // A shift's recall: a long query (the task and its checks), with the budget applied.
                 let task = PlanTask(
                     id: TaskID("fix"),
@@ -150,21 +157,8 @@ extension Bench {
                         model: embedder.model)
                 }
                 let indexS = ms(ContinuousClock.now - tIndex) / 1000
-                var hybridBytes = 0
-                for s in ["", "-wal"] {
-                    hybridBytes += (try? FileManager.default.attributesOfItem(atPath: db + s)[.size] as? Int) ?? 0
-                }
-                var hybridSamples: [Double] = []
-                var hybridHits = 0
-                for i in 0..<searches {
-                    let scope = [MemoryScope(.project, "/p\(i % scopes)"), MemoryScope(.user, "u\(i % 7)")]
-                    let t = ContinuousClock.now
-                    hybridHits += try await hybrid.search(
-                        Self.queries[i % Self.queries.count], scopes: scope, limit: 10, now: 2
-                    ).count
-                    hybridSamples.append(ms(ContinuousClock.now - t))
-                }
-                let hybridSearch = percentiles(hybridSamples)
+                let hybridBytes = Self.bytes(db)
+                let (hybridSearch, hybridHits) = try await timeSearches(hybrid)
                 // Its parts: the check that every memory of the scopes has a vector, and the vector ranking.
                 var checkSamples: [Double] = []
                 var nearestSamples: [Double] = []

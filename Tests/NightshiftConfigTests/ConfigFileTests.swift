@@ -32,6 +32,20 @@ import Testing
         }
     }
 
+    /// The dreamer's model and the memory bank's embeddings model are settings like the others.
+    @Test func theDreamerAndTheEmbeddingsAreSettings() throws {
+        let layer = try ConfigFile.parse(
+            "roles:\n  dreamer: scripted:dream.yaml\nembeddings: openai-compatible:http://127.0.0.1:11434/v1#nomic\n",
+            file: "p/.nightshift/config.yaml", scope: .project, base: "/p")
+        #expect(layer.values[.roleDreamer] == .text("scripted:/p/dream.yaml"))
+        #expect(layer.origins[.roleDreamer] == "p/.nightshift/config.yaml:2")
+        #expect(layer.values[.embeddings] == .text("openai-compatible:http://127.0.0.1:11434/v1#nomic"))
+        let error = #expect(throws: FileError.self) {
+            try ConfigFile.parse("roles:\n  dreamr: x\n", file: "c.yaml", scope: .project, base: "/p")
+        }
+        #expect(error?.description.contains("dreamer") == true, "\(error?.description ?? "")")
+    }
+
     @Test func badValuesAreOneLineWithFileAndLine() throws {
         for (text, line) in [
             ("limits:\n  max_attempts: 0\n", 2), ("context: {compact_at: 2}\n", 1), ("worktree: maybe\n", 1),

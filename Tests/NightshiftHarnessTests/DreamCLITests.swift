@@ -227,16 +227,9 @@ import Testing
         let (p, _) = try await project(
             "ns-dream-kill", policy: "memory:\n  write:\n    project: [lesson]\n",
             more: "re-run the flaky upload test once before debugging")
-        var env = ProcessInfo.processInfo.environment
-        env["NIGHTSHIFT_TEST_STOP_AT"] = point
-        let child = try ChildProcess.spawn(
-            [try nightshiftBinary()] + p.dreamArgs, environment: env, outputPath: p.root + "/out")
-        guard case .stopped = await child.wait(timeout: .seconds(60)) else {
-            child.kill()
-            Issue.record("the dream did not stop at \(point)")
-            return
-        }
-        child.kill()
+        guard
+            try await killWhereItStops(p.dreamArgs, env: ["NIGHTSHIFT_TEST_STOP_AT": point], output: p.root + "/out")
+        else { return }
         let bank = try p.bank
         let (dreams, accepted) = (
             try await bank.dreams().count, try await bank.proposals().filter { $0.status == .accepted }.count
@@ -263,17 +256,11 @@ import Testing
         let (p, _) = try await project("ns-dream-killapprove")
         let d = try #require(try await p.dream().dream)
         let edit = d.proposals[2].id
-        var env = ProcessInfo.processInfo.environment
-        env["NIGHTSHIFT_TEST_STOP_AT"] = "guidance-edited"
-        let child = try ChildProcess.spawn(
-            [try nightshiftBinary(), "approve", edit.rawValue, "--db", p.db], environment: env,
-            outputPath: p.root + "/out")
-        guard case .stopped = await child.wait(timeout: .seconds(60)) else {
-            child.kill()
-            Issue.record("the approval did not stop after the edit")
-            return
-        }
-        child.kill()
+        guard
+            try await killWhereItStops(
+                ["approve", edit.rawValue, "--db", p.db], env: ["NIGHTSHIFT_TEST_STOP_AT": "guidance-edited"],
+                output: p.root + "/out")
+        else { return }
         let edited = "# Guidance\nKeep changes small.\nRun the checks yourself before claiming done.\n"
         #expect(try String(contentsOfFile: p.guide, encoding: .utf8) == edited)
         #expect(try await p.bank.proposals()[2].status == .waiting)
@@ -282,6 +269,17 @@ import Testing
         #expect(try String(contentsOfFile: p.guide, encoding: .utf8) == edited)
         #expect(try await p.bank.proposals()[2].status == .accepted)
         #expect(try await p.bank.verifyLog().firstBad == nil)
+    }
+
+    @Test func sinceReadsAnAgeOrADate() {
+        let now: Int64 = 1_800_000_000_000
+        #expect(Dreaming.Request.since("36h", now: now) == now - 36 * 3_600_000)
+        #expect(Dreaming.Request.since("2w", now: now) == now - 2 * 604_800_000)
+        #expect(Dreaming.Request.since("2026-11-20", now: now) == 1_795_132_800_000)
+        #expect(Dreaming.Request.since("2026-11-20T08:00:00Z", now: now) == 1_795_161_600_000)
+        for bad in ["yesterday", "7", "-3d", "d", "2026-13-40"] {
+            #expect(Dreaming.Request.since(bad, now: now) == nil)
+        }
     }
 
     @Test func theWorkerDreamsBetweenRuns() async throws {

@@ -179,16 +179,11 @@ extension EmbeddingIntegrationTests {
                 if case .memorySearchDegraded = $0.event { true } else { false }
             }?.seq)
         let p = try await Self.downProject("ns-emb-kill")
-        var env = ProcessInfo.processInfo.environment.merging(p.env) { $1 }
-        env["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(at)"
-        let child = try ChildProcess.spawn(
-            [try nightshiftBinary()] + p.run("k"), environment: env, outputPath: p.root + "/out")
-        guard case .stopped = await child.wait(timeout: .seconds(60)) else {
-            child.kill()
-            Issue.record("the run did not stop at event \(at)")
-            return
-        }
-        child.kill()
+        guard
+            try await killWhereItStops(
+                p.run("k"), env: p.env.merging(["NIGHTSHIFT_TEST_STOP_AFTER_SEQ": "\(at)"]) { $1 },
+                output: p.root + "/out")
+        else { return }
         let store = try SQLiteEventStore(path: p.db)
         // Committed with what followed it in the same append: the kill lands before any task ended.
         let before = try await store.readAll(RunID("k"))

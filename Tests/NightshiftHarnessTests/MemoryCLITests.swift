@@ -410,16 +410,10 @@ extension MemoryCLITests {
                 if case .memoryProposed = $0.event { true } else { false }
             }?.seq)
         let p = try directWriteProject()
-        var env = ProcessInfo.processInfo.environment
-        env["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(at)"
-        let child = try ChildProcess.spawn(
-            [try nightshiftBinary()] + p.run("k"), environment: env, outputPath: p.root + "/out")
-        guard case .stopped = await child.wait(timeout: .seconds(60)) else {
-            child.kill()
-            Issue.record("the run did not stop at event \(at)")
-            return
-        }
-        child.kill()
+        guard
+            try await killWhereItStops(
+                p.run("k"), env: ["NIGHTSHIFT_TEST_STOP_AFTER_SEQ": "\(at)"], output: p.root + "/out")
+        else { return }
         let store = try SQLiteEventStore(path: p.db)
         let last = try await store.readAll(RunID("k")).last
         guard case .memoryProposed = last?.event else {

@@ -34,13 +34,8 @@ import Testing
 
     /// Runs `args` frozen after event `seq` is committed, then kills it and deletes the WAL.
     func killAfter(_ seq: Int64, _ args: [String], root: String, db: String) async throws {
-        var env = ProcessInfo.processInfo.environment
-        env["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(seq)"
-        let child = try ChildProcess.spawn(
-            [try nightshiftBinary()] + args, environment: env, outputPath: root + "/out-\(seq).log")
-        #expect(await child.wait(timeout: .seconds(60)) == .stopped)
-        child.kill()
-        _ = await child.wait(timeout: .seconds(3))
+        _ = try await killWhereItStops(
+            args, env: ["NIGHTSHIFT_TEST_STOP_AFTER_SEQ": "\(seq)"], output: root + "/out-\(seq).log")
         for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
     }
 

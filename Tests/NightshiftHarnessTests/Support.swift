@@ -161,3 +161,19 @@ func waitForFinish(_ run: String, db: String, timeout: Duration = .seconds(30)) 
     }
     return try await store.summary(of: RunID(run))?.status
 }
+
+/// Runs the binary with `argv` and a test stop point in `env` (`NIGHTSHIFT_TEST_STOP_AFTER_SEQ`
+/// or `NIGHTSHIFT_TEST_STOP_AT`), waits until it stops itself there, and SIGKILLs it. False (an
+/// issue recorded) when it never stopped.
+func killWhereItStops(_ argv: [String], env: [String: String], output: String) async throws -> Bool {
+    let child = try ChildProcess.spawn(
+        [try nightshiftBinary()] + argv, environment: ProcessInfo.processInfo.environment.merging(env) { $1 },
+        outputPath: output)
+    guard case .stopped = await child.wait(timeout: .seconds(60)) else {
+        child.kill()
+        Issue.record("\(argv.prefix(2).joined(separator: " ")) did not stop at \(env)")
+        return false
+    }
+    child.kill()
+    return true
+}

@@ -46,7 +46,7 @@ actor PipeTransport: Transport {
         // The reader sees the stop within one 50 ms poll; bounded all the same (a reader that was
         // never started never finishes), and no busy wait if this task is cancelled.
         let deadline = ContinuousClock.now + .seconds(5)
-        while reader.started, !reader.finished, ContinuousClock.now < deadline { await StdioServerProcess.pause() }
+        while reader.started, !reader.finished, ContinuousClock.now < deadline { await pollPause() }
         continuation.finish()
     }
 

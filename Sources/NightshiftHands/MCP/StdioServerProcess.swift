@@ -93,12 +93,6 @@ final class StdioServerProcess: Sendable {
         return String(decoding: data.suffix(bytes), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// A short wait that stays a wait when the task is cancelled (a cancelled `Task.sleep` returns
-    /// at once, and a loop around it would spin a core).
-    static func pause() async {
-        do { try await Task.sleep(for: .milliseconds(5)) } catch { usleep(5_000) }
-    }
-
     /// Closes stdin (a polite server exits on EOF), waits up to `grace`, then kills the whole group.
     /// Call only after the MCP client stopped reading, so no descriptor is closed under a reader.
     func stop(grace: Duration = .seconds(2)) async {
@@ -109,7 +103,7 @@ final class StdioServerProcess: Sendable {
         guard first else { return }
         close(writeFD)
         let deadline = ContinuousClock.now + grace
-        while exited == nil, ContinuousClock.now < deadline { await Self.pause() }
+        while exited == nil, ContinuousClock.now < deadline { await pollPause() }
         // Under the lock that reaps: once reaped, the pid (and its group id) may belong to another
         // process already (pids wrap), and must never be signalled again.
         state.withLock { state in
@@ -119,7 +113,7 @@ final class StdioServerProcess: Sendable {
         }
         // SIGKILL ends it at once; bounded all the same, and no busy wait if this task is cancelled.
         let killed = ContinuousClock.now + .seconds(10)
-        while exited == nil, ContinuousClock.now < killed { await Self.pause() }
+        while exited == nil, ContinuousClock.now < killed { await pollPause() }
         close(readFD)
         unlink(stderrPath)
     }

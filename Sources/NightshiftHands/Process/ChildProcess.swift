@@ -57,7 +57,7 @@ public struct ChildProcess: Sendable {
         while ContinuousClock.now < deadline {
             let s = poll()
             if s != .running { return s }
-            try? await Task.sleep(for: .milliseconds(2))
+            await pollPause(milliseconds: 2)
         }
         return .running
     }

@@ -187,10 +187,8 @@ public struct MemoryBank: Sendable {
         if !accept, Decisions.isBlank(note) {
             throw RuntimeError(.invalidInput, "a declined proposal needs a reason (--reason)")
         }
-        guard p.status == .waiting else {
-            throw MemoryError(
-                .exists, "proposal \(id) was already \(p.status.rawValue)" + (p.decidedBy.map { " by \($0)" } ?? ""))
-        }
+        // The store's rule, asked before a guidance file is touched (the store asks it again in the append).
+        let decided = try MemoryRules.decide(p, id: id, accepted: accept, by: by, note: note)
         if accept, case let .guidance(file, old, new, baseHash, resultHash) = p.proposal.action {
             try Self.edit(file, old: old, new: new, baseHash: baseHash, resultHash: resultHash)
             TestStop.at(.guidanceEdited)
@@ -198,9 +196,6 @@ public struct MemoryBank: Sendable {
         let memories = try await store.decide(
             id, accepted: accept, by: by, note: note,
             changes: accept ? DreamRules.changes(accepting: p, by: by) : [], at: Self.now)
-        var decided = p
-        decided.status = accept ? .accepted : .declined
-        decided.decidedBy = by
         return Decision(proposal: id, accepted: accept, memories: memories, dreamt: decided)
     }
 
