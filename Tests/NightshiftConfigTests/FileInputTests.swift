@@ -25,7 +25,7 @@ import Testing
     }
 
     func expectOneLineError(
-        _ text: String, containing: String, line: Int? = nil, within limit: Duration = .seconds(5),
+        _ text: String, containing: String, line: Int? = nil, within limit: Duration = .seconds(30),
         sourceLocation: SourceLocation = #_sourceLocation
     ) {
         let start = ContinuousClock.now

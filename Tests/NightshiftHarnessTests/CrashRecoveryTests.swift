@@ -80,12 +80,20 @@ import Glibc
         var boundaryKills: Set<Int64> = [], midToolKills: [String] = []
         var started = false
         var finished = false
+        /// Each process the test started, and the run's head when it started: a failure names the
+        /// resumes that recorded no `run_resumed`, with what they did record.
+        var launches: [(what: String, head: Int64)] = []
+        func launch(_ what: String) async throws -> [String] {
+            let head = started ? (try await store.summary(of: RunID("crash"))?.headSeq ?? 0) : 0
+            launches.append((what, head))
+            return [binary] + (started ? resume : run)
+        }
 
         func effects() -> String { (try? String(contentsOfFile: ws + "/effects.log", encoding: .utf8)) ?? "" }
 
         /// Runs until a slow tool's start marker appears, then SIGKILLs: the kill lands mid-tool.
         func killMidTool(_ k: Int) async throws {
-            let child = try ChildProcess.spawn([binary] + (started ? resume : run), environment: env, outputPath: out)
+            let child = try ChildProcess.spawn(try await launch("mid-tool \(k)"), environment: env, outputPath: out)
             started = true
             let deadline = ContinuousClock.now + .seconds(60)
             while !effects().contains("slow-\(k)-start") {
@@ -108,7 +116,7 @@ import Glibc
             var childEnv = env
             childEnv["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"] = "\(target)"
             let child = try ChildProcess.spawn(
-                [binary] + (started ? resume : run), environment: childEnv, outputPath: out)
+                try await launch("stop after \(target)"), environment: childEnv, outputPath: out)
             started = true
             switch await child.wait(timeout: .seconds(60)) {
             case .stopped:
@@ -128,6 +136,7 @@ import Glibc
 
         // Resume until it finishes.
         for _ in 0..<3 where !finished {
+            _ = try await launch("final")
             let r = try await nightshift(resume)
             finished = r.status == 0
         }
@@ -169,7 +178,14 @@ import Glibc
         #expect(events.contains { $0.event.kind == "tool_in_doubt" })
         // Every resume records run_resumed, except a last one that finds the run already finished
         // (the final kill can land on the batch that finished it): 27 resumes after the first run's kill.
-        #expect(events.filter { $0.event.kind == "run_resumed" }.count >= 27)
+        let resumes = events.filter { $0.event.kind == "run_resumed" }
+        var silent: [String] = []
+        for (i, l) in launches.enumerated().dropFirst() {
+            let next = i + 1 < launches.count ? launches[i + 1].head : Int64.max
+            let kinds = events.filter { $0.seq > l.head && $0.seq <= next }.map(\.event.kind)
+            if !kinds.contains("run_resumed") { silent.append("\(l.what) at head \(l.head): \(kinds.prefix(6))") }
+        }
+        #expect(resumes.count >= 27, "\(launches.count - 1) resumes; without run_resumed: \(silent)")
         // Each finished task was committed to the run's branch exactly once; the checkout is untouched.
         let subjects = try git(["log", "--format=%s", "nightshift/crash"], in: repo).split(separator: "\n")
         #expect(subjects.filter { $0 == "nightshift: task effects done" }.count == 1, "\(subjects)")

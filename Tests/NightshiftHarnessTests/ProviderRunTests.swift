@@ -138,13 +138,13 @@ import Glibc
 
 extension ProviderRunTests {
     @Test func ctrlCStopsAPendingRequestPromptlyAndTheRunResumes() async throws {
-        // The first reply takes 60 s to start; Ctrl-C must not wait for it. The bound is a third of
+        // The first reply takes 600 s to start; Ctrl-C must not wait for it. The bound is a fifth of
         // that, so a machine loaded by the rest of the suite does not fail it (it took 6.6 s once).
         let server = try ReplayServer([
             ReplayServer.Reply(
                 status: 200, headers: [("Content-Type", "text/event-stream")],
                 chunks: OpenAIWire.toolCall("write_file", #"{"path":"one.txt","content":"1"}"#).map { ($0, 0) }
-            ).delayingFirst(ms: 60_000),
+            ).delayingFirst(ms: 600_000),
             .sse(OpenAIWire.toolCall("write_file", #"{"path":"one.txt","content":"1"}"#)),
             .sse(OpenAIWire.done("done")),
         ])
@@ -161,9 +161,9 @@ extension ProviderRunTests {
         while server.requests.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let start = ContinuousClock.now
         kill(child.pid, SIGINT)
-        let state = await child.wait(timeout: .seconds(20))
-        #expect(state != .running, "still running 20 s after Ctrl-C (the reply takes 60 s)")
-        #expect(ContinuousClock.now - start < .seconds(20))
+        let state = await child.wait(timeout: .seconds(120))
+        #expect(state != .running, "still running 120 s after Ctrl-C (the reply takes 600 s)")
+        #expect(ContinuousClock.now - start < .seconds(120))
         if state == .running { child.kill() }
         let resumed = try await nightshift(["resume", "c", "--db", s.db])
         #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
