@@ -12,13 +12,16 @@ import Glibc
 /// exact event boundaries and in the middle of a running tool — and resumed each time.
 @Suite(.serialized) struct CrashRecoveryTests {
     /// 18 turns: shell effects (non-idempotent), reads (idempotent), writes, and three slow shell
-    /// calls to be killed in the middle of.
+    /// calls to be killed in the middle of. Slow enough that the kill lands inside the call even
+    /// when the test itself is starved of CPU for seconds by the tests running beside it (with 5 s,
+    /// a starved test once missed slow-3, killed the run inside slow-6, then killed the next
+    /// process before it had recorded anything).
     static func scenario() -> String {
         var turns = ""
         for k in 1...18 {
             if [3, 6, 9].contains(k) {
                 turns +=
-                    "    - tools:\n        - shell: {command: 'echo slow-\(k)-start >> effects.log; sleep 5; echo slow-\(k)-end >> effects.log'}\n"
+                    "    - tools:\n        - shell: {command: 'echo slow-\(k)-start >> effects.log; sleep 60; echo slow-\(k)-end >> effects.log'}\n"
             } else {
                 turns +=
                     "    - tools:\n        - shell: {command: 'echo effect-\(k) >> effects.log'}\n        - read_file: {path: effects.log}\n"
@@ -105,6 +108,8 @@ import Glibc
                 try await Task.sleep(for: .milliseconds(5))
             }
             child.kill()
+            let seen = effects()
+            #expect(!seen.contains("slow-\(k)-end"), "the kill meant for the middle of slow-\(k) came after it ended")
             midToolKills.append("slow-\(k)")
         }
 
