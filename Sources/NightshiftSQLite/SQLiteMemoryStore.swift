@@ -45,6 +45,25 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
         }
     }
 
+    public func start(_ dream: DreamStart) async throws {
+        try await write { db in _ = try Self.append(db, .dreamStarted(dream), at: dream.time) }
+    }
+
+    public func unfinishedDreams() async throws -> [DreamStart] {
+        let starts = try await read { db in
+            // Dream ids begin `dream-`: the log's index by memory holds their records together.
+            try Data.fetchAll(
+                db, sql: "SELECT body FROM memory_log WHERE memory >= 'dream-' AND memory < 'dream.' ORDER BY seq"
+            ).compactMap { body -> DreamStart? in
+                struct Body: Decodable { var change: MemoryChange }
+                guard case let .dreamStarted(start) = try JSONDecoder().decode(Body.self, from: body).change
+                else { return nil }
+                return start
+            }
+        }
+        return DreamStart.unfinished(starts, recorded: try await dreams())
+    }
+
     public func dreams() async throws -> [Dream] {
         try await read { db in
             try Data.fetchAll(db, sql: "SELECT state FROM memory_dream ORDER BY n").map {

@@ -9,6 +9,7 @@ public final class InMemoryMemoryStore: MemoryStore, Sendable {
         var records: [(record: MemoryRecord, body: Data)] = []
         var memories: [MemoryID: Memory] = [:]
         var dreams: [Dream] = []
+        var starts: [DreamStart] = []
         var proposals: [ProposalState] = []
         /// Vectors by model, for the version they were made from.
         var vectors: [String: [MemoryID: (version: Int, vector: [Float])]] = [:]
@@ -50,6 +51,17 @@ public final class InMemoryMemoryStore: MemoryStore, Sendable {
             s.dreams.append(dream)
             s.proposals += dream.proposals.map { ProposalState(dream: dream.id, proposal: $0, status: .waiting) }
         }
+    }
+
+    public func start(_ dream: DreamStart) async throws {
+        try state.withLock { s in
+            _ = try s.append(.dreamStarted(dream), at: dream.time)
+            s.starts.append(dream)
+        }
+    }
+
+    public func unfinishedDreams() async throws -> [DreamStart] {
+        state.withLock { s in DreamStart.unfinished(s.starts, recorded: s.dreams) }
     }
 
     public func dreams() async throws -> [Dream] { state.withLock { $0.dreams } }

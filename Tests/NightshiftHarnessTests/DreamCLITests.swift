@@ -222,6 +222,7 @@ import Testing
 
     /// SIGKILL where a dream could be cut: after the dreamer answered, after the dream was
     /// recorded, after the policy applied one of two lessons. Run again: one dream, each lesson once.
+    /// A dream killed after its model answered is named by the next one: that call's cost is unknown.
     @Test(arguments: ["dream-answered", "dream-recorded", "dream-applied"])
     func aDreamKilledAtEachPointIsMadeOnceAndAppliedOnce(_ point: String) async throws {
         let (p, _) = try await project(
@@ -234,13 +235,20 @@ import Testing
         let (dreams, accepted) = (
             try await bank.dreams().count, try await bank.proposals().filter { $0.status == .accepted }.count
         )
+        let started = try await bank.unfinishedDreams()
         switch point {
-        case "dream-answered": #expect(dreams == 0 && accepted == 0)
-        case "dream-recorded": #expect(dreams == 1 && accepted == 0)
-        default: #expect(dreams == 1 && accepted == 1)
+        case "dream-answered": #expect(dreams == 0 && accepted == 0 && started.count == 1)
+        case "dream-recorded": #expect(dreams == 1 && accepted == 0 && started.isEmpty)
+        default: #expect(dreams == 1 && accepted == 1 && started.isEmpty)
         }
-        let again = try await nightshift(p.dreamArgs)
+        let again = try await nightshift(p.dreamArgs.filter { $0 != "--json" })  // what a person reads
         #expect(again.status == 0, "\(again.stderr)")
+        let recorded = try #require(try await bank.dreams().last)
+        #expect(recorded.interrupted?.map(\.id) == (point == "dream-answered" ? started.map(\.id) : nil))
+        #expect(
+            again.stdout.contains("\(started.first?.id ?? "-"), started") == (point == "dream-answered"),
+            "\(again.stdout)")
+        #expect(try await bank.unfinishedDreams().isEmpty)
         let all = try await bank.proposals()
         #expect(try await bank.dreams().count == 1)
         #expect(all.map(\.status) == [.accepted, .waiting, .waiting, .waiting, .accepted])

@@ -186,6 +186,32 @@ extension MemoryStoreConformanceTests {
         await #expect(throws: MemoryError.self) { try await store.apply(.dreamt(d), at: 6) }
     }
 
+    /// A dream's start is in the log before its model is asked. One that is never recorded stays
+    /// unfinished until a recorded dream names it; a start that was recorded is finished.
+    @Test(arguments: Kind.allCases) func aDreamStartedAndNeverRecordedIsUnfinishedUntilADreamNamesIt(
+        _ kind: Kind
+    ) async throws {
+        let store = try make(kind)
+        #expect(try await store.unfinishedDreams().isEmpty)
+        let lost = DreamStart(id: "dream-0000000000e1", by: "ann", model: "m", scopes: [Self.project], time: 1)
+        try await store.start(lost)
+        // A memory whose id sorts among the dreams' is not taken for one.
+        _ = try await store.apply(Self.create("dream-not-a-dream", "not a dream"), at: 2)
+        #expect(try await store.unfinishedDreams() == [lost])
+        let next = DreamStart(id: "dream-0000000000e2", by: "ann", model: "m", scopes: [Self.project], time: 3)
+        try await store.start(next)
+        #expect(try await store.unfinishedDreams() == [lost, next])
+        var d = Self.dream(next.id, [])
+        d.interrupted = [lost]
+        try await store.record(d, at: 4)
+        #expect(try await store.unfinishedDreams().isEmpty)
+        #expect(try await store.dreams().first?.interrupted == [lost])
+        #expect(try await store.history(MemoryID(next.id)).map(\.change.kindName) == ["dream_started", "dreamt"])
+        #expect(try await store.history(MemoryID(lost.id)).map(\.change.kindName) == ["dream_started"])
+        #expect(try await store.verifyLog() == (4, nil))
+        await #expect(throws: MemoryError.self) { try await store.apply(.dreamStarted(lost), at: 5) }
+    }
+
     @Test(arguments: Kind.allCases) func aProposalIsDecidedOnceWithItsChangesInOneAppend(_ kind: Kind) async throws {
         let store = try make(kind)
         let a = try await store.apply(Self.create("mem-a", "run make before the tests"), at: 1)

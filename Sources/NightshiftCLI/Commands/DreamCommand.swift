@@ -80,6 +80,11 @@ struct DreamCommand: AsyncParsableCommand {
                     "; \(u.input + u.output) tokens" + (dream.costPicoUSD.map { ", \(Money.format($0))" } ?? "")
                 } ?? ""
             say("\(dream.id): reviewed \(events) run\(events == 1 ? "" : "s") with \(dream.model)\(spent)")
+            for d in dream.interrupted ?? [] {
+                say(
+                    "  \(d.id), started \(Date(timeIntervalSince1970: Double(d.time) / 1000).formatted(.iso8601)) by \(d.by), asked \(d.model) and was never recorded (killed, or the call failed): what that call cost is unknown"
+                )
+            }
             for p in dream.proposals {
                 let state = outcome.applied.contains(p.id) ? "applied" : "waits"
                 say("  \(p.id)  \(state)  \(p.action.summary)")

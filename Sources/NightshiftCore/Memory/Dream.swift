@@ -19,6 +19,9 @@ public struct Dream: Sendable, Codable, Equatable {
     /// What the dreamer's call used and cost (10⁻¹² USD; nil: the model has no price).
     public var usage: TokenUsage?
     public var costPicoUSD: Int64?
+    /// Earlier dreams that asked their model and were never recorded (killed, or the call
+    /// failed): what those calls cost is unknown, and this dream says so. Nil: none.
+    public var interrupted: [DreamStart]?
 
     public init(
         id: String, by: String, model: String, scopes: [MemoryScope], reviewed: [ReviewedRun],
@@ -45,6 +48,31 @@ public struct Dream: Sendable, Codable, Equatable {
     /// The id of the dream's `n`th proposal (from 1): for a new or merged memory, its id too.
     public static func proposalID(dream: String, n: Int) -> MemoryID {
         MemoryID("mem-" + dream.dropFirst("dream-".count) + "-\(n)")
+    }
+}
+
+/// A dream about to ask its model, recorded before it does: a start that no `dreamt` record
+/// follows is a model call whose answer, and cost, the bank never saw.
+public struct DreamStart: Sendable, Codable, Equatable {
+    public var id: String
+    public var by: String
+    public var model: String
+    public var scopes: [MemoryScope]
+    /// When it asked (ms since the epoch).
+    public var time: Int64
+
+    public init(id: String, by: String, model: String, scopes: [MemoryScope], time: Int64) {
+        self.id = id
+        self.by = by
+        self.model = model
+        self.scopes = scopes
+        self.time = time
+    }
+
+    /// Of `starts`, those no dream in `recorded` is, or names as interrupted: the rule every store keeps.
+    public static func unfinished(_ starts: [DreamStart], recorded: [Dream]) -> [DreamStart] {
+        let accounted = Set(recorded.flatMap { [$0.id] + ($0.interrupted ?? []).map(\.id) })
+        return starts.filter { !accounted.contains($0.id) }
     }
 }
 

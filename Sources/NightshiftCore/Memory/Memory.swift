@@ -146,6 +146,8 @@ public enum MemoryChange: Sendable, Codable, Equatable {
     case declined(
         id: MemoryID, kind: MemoryKind, scope: MemoryScope, text: String, source: MemorySource, reason: String,
         by: String)
+    /// A dream about to ask its model (so an answer that is never recorded is still accounted for).
+    case dreamStarted(DreamStart)
     /// A dream and everything it proposed (no memory changes until each proposal is decided).
     case dreamt(Dream)
     /// A dream proposal decided, once: recorded in the same append as the changes it makes.
@@ -158,13 +160,14 @@ public enum MemoryChange: Sendable, Codable, Equatable {
             let .deleted(id, _, _, _), let .declined(id, _, _, _, _, _, _), let .decided(id, _, _, _, _):
             id
         case let .dreamt(dream): MemoryID(dream.id)
+        case let .dreamStarted(start): MemoryID(start.id)
         }
     }
 
     /// Whether it changes a memory (dreams and decisions are records about proposals).
     public var changesMemory: Bool {
         switch self {
-        case .dreamt, .decided: false
+        case .dreamStarted, .dreamt, .decided: false
         default: true
         }
     }
@@ -176,6 +179,7 @@ public enum MemoryChange: Sendable, Codable, Equatable {
         case .expired: "expired"
         case .deleted: "deleted"
         case .declined: "declined"
+        case .dreamStarted: "dream_started"
         case .dreamt: "dreamt"
         case .decided: "decided"
         }

@@ -68,7 +68,7 @@ public enum MemoryRules {
             m.goneReason = reason
             m.updated = time
             return m
-        case .dreamt, .decided:
+        case .dreamStarted, .dreamt, .decided:
             throw MemoryError(.invalid, "a \(change.kindName) record changes no memory")
         }
     }

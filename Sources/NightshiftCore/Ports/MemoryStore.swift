@@ -25,6 +25,10 @@ public protocol MemoryStore: Sendable {
         -> [MemoryID]
     /// Every record about `id`, oldest first.
     func history(_ id: MemoryID) async throws -> [MemoryRecord]
+    /// Appends a dream's start, before it asks its model (its time is the record's).
+    func start(_ dream: DreamStart) async throws
+    /// Dreams started and never recorded that no recorded dream names as interrupted yet, oldest first.
+    func unfinishedDreams() async throws -> [DreamStart]
     /// Appends a dream (one record, with all its proposals); they wait from then on.
     func record(_ dream: Dream, at time: Int64) async throws
     /// Every dream, oldest first.

@@ -7,8 +7,10 @@ import NightshiftModels
 /// `nightshift dream`: the dreamer role reviews finished runs of some scopes and proposes
 /// memories, revisions, merges, expiries and guidance edits. The dream is one record of the
 /// memory log (its runs, its proposals, what was dropped), so a dream killed before it is
-/// recorded is made again, and one killed after is not. Nothing it proposes changes the bank
-/// until it is decided: by a person, or by the policy for the new memories `memory.write` allows.
+/// recorded is made again, and one killed after is not. Its start is recorded before the model
+/// is asked: a dream that never got further is named by the next one, whose record says its
+/// model call's cost is unknown. Nothing it proposes changes the bank until it is decided: by a
+/// person, or by the policy for the new memories `memory.write` allows.
 public struct Dreaming: Sendable {
     public let bank: MemoryBank
     public let model: any ModelProvider
@@ -49,6 +51,11 @@ public struct Dreaming: Sendable {
         guard !material.reviewed.isEmpty else { return Outcome(dream: nil, applied: applied) }
         let id = Dream.makeID()
         let turn = try await bank.store.dreams().count
+        // The scripted model is a test double, and the dream says so.
+        let label = model is ScriptedModelWithPath ? "\(model.label) (scripted test double)" : model.label
+        let interrupted = try await bank.store.unfinishedDreams()
+        try await bank.store.start(
+            DreamStart(id: id, by: bank.by, model: label, scopes: request.scopes, time: MemoryBank.now))
         let ask = ModelRequest(
             run: RunID("dream"), call: CallID(id), role: .dreamer,
             task: PlanTask(id: Dream.taskID, description: material.render(scopes: request.scopes), checks: []),
@@ -56,7 +63,8 @@ public struct Dreaming: Sendable {
             tools: [DreamRules.tool])
         let response: ModelResponse
         do { response = try await model.respond(to: ask) } catch {
-            throw RuntimeError(.unavailable, "the dreamer's model failed (\(error)); nothing was recorded: dream again")
+            throw RuntimeError(
+                .unavailable, "the dreamer's model failed (\(error)); the dream proposed nothing: dream again")
         }
         var (kept, dropped): ([DreamProposal], [String]) = ([], [])
         if let call = response.toolCalls.first(where: { $0.name == DreamRules.tool.name }) {
@@ -65,13 +73,12 @@ public struct Dreaming: Sendable {
         } else {
             dropped = ["the dreamer answered without \(DreamRules.tool.name): nothing proposed"]
         }
-        // The scripted model is a test double, and the dream says so.
-        let label = model is ScriptedModelWithPath ? "\(model.label) (scripted test double)" : model.label
         var dream = Dream(
             id: id, by: bank.by, model: label, scopes: request.scopes, reviewed: material.reviewed,
             proposals: kept, dropped: dropped)
         dream.usage = response.usage
         dream.costPicoUSD = response.costPicoUSD
+        dream.interrupted = interrupted.isEmpty ? nil : interrupted
         TestStop.at(.dreamAnswered)
         try await bank.store.record(dream, at: MemoryBank.now)
         TestStop.at(.dreamRecorded)
