@@ -49,19 +49,27 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
         try await write { db in _ = try Self.append(db, .dreamStarted(dream), at: dream.time) }
     }
 
+    public func fail(dream: String, reason: String, at time: Int64) async throws {
+        try await write { db in _ = try Self.append(db, .dreamFailed(id: dream, reason: reason), at: time) }
+    }
+
     public func unfinishedDreams() async throws -> [DreamStart] {
-        let starts = try await read { db in
+        let (starts, failed) = try await read { db in
+            var starts: [DreamStart] = [], failed: Set<String> = []
             // Dream ids begin `dream-`: the log's index by memory holds their records together.
-            try Data.fetchAll(
-                db, sql: "SELECT body FROM memory_log WHERE memory >= 'dream-' AND memory < 'dream.' ORDER BY seq"
-            ).compactMap { body -> DreamStart? in
+            for body in try Data.fetchAll(
+                db, sql: "SELECT body FROM memory_log WHERE memory >= 'dream-' AND memory < 'dream.' ORDER BY seq")
+            {
                 struct Body: Decodable { var change: MemoryChange }
-                guard case let .dreamStarted(start) = try JSONDecoder().decode(Body.self, from: body).change
-                else { return nil }
-                return start
+                switch try JSONDecoder().decode(Body.self, from: body).change {
+                case let .dreamStarted(start): starts.append(start)
+                case let .dreamFailed(id, _): failed.insert(id)
+                default: break
+                }
             }
+            return (starts, failed)
         }
-        return DreamStart.unfinished(starts, recorded: try await dreams())
+        return DreamStart.unfinished(starts, failed: failed, recorded: try await dreams())
     }
 
     public func dreams() async throws -> [Dream] {

@@ -10,6 +10,7 @@ public final class InMemoryMemoryStore: MemoryStore, Sendable {
         var memories: [MemoryID: Memory] = [:]
         var dreams: [Dream] = []
         var starts: [DreamStart] = []
+        var failed: Set<String> = []
         var proposals: [ProposalState] = []
         /// Vectors by model, for the version they were made from.
         var vectors: [String: [MemoryID: (version: Int, vector: [Float])]] = [:]
@@ -60,8 +61,15 @@ public final class InMemoryMemoryStore: MemoryStore, Sendable {
         }
     }
 
+    public func fail(dream: String, reason: String, at time: Int64) async throws {
+        try state.withLock { s in
+            _ = try s.append(.dreamFailed(id: dream, reason: reason), at: time)
+            s.failed.insert(dream)
+        }
+    }
+
     public func unfinishedDreams() async throws -> [DreamStart] {
-        state.withLock { s in DreamStart.unfinished(s.starts, recorded: s.dreams) }
+        state.withLock { s in DreamStart.unfinished(s.starts, failed: s.failed, recorded: s.dreams) }
     }
 
     public func dreams() async throws -> [Dream] { state.withLock { $0.dreams } }

@@ -220,6 +220,25 @@ import Testing
         #expect(try String(contentsOfFile: p.guide, encoding: .utf8) == "# Guidance\nRewritten by hand.\n")
     }
 
+    /// A dreamer whose call fails: one line; the log records the dream as started and failed (so
+    /// it is not taken for one that was killed), and the next dream reviews the same runs.
+    @Test func aFailedDreamerCallIsRecordedAndTheNextDreamReviewsTheSameRuns() async throws {
+        let (p, _) = try await project("ns-dream-fail")
+        let model = try String(contentsOfFile: p.root + "/model.yaml", encoding: .utf8)
+        _ = try Project("ns-dream-fail", reusing: p, dreamer: "  []")  // no turn for the dreamer
+        let failed = try await nightshift(p.dreamArgs.filter { $0 != "--json" })
+        #expect(failed.status != 0)
+        #expect(failed.stderr.contains("the dreamer's model failed"), "\(failed.stderr)")
+        #expect(failed.stderr.split(separator: "\n").count <= 2, "\(failed.stderr)")
+        let bank = try p.bank
+        #expect(try await bank.dreams().isEmpty)
+        #expect(try await bank.unfinishedDreams().isEmpty)
+        try model.write(toFile: p.root + "/model.yaml", atomically: true, encoding: .utf8)
+        let d = try #require(try await p.dream().dream)
+        #expect(d.reviewed.map(\.run) == [RunID("r1")] && d.proposals.count == 4 && d.interrupted == nil)
+        #expect(try await bank.verifyLog() == (3 + 4, nil), "3 memories added; started and failed; started and dreamt")
+    }
+
     /// SIGKILL where a dream could be cut: after the dreamer answered, after the dream was
     /// recorded, after the policy applied one of two lessons. Run again: one dream, each lesson once.
     /// A dream killed after its model answered is named by the next one: that call's cost is unknown.

@@ -208,8 +208,15 @@ extension MemoryStoreConformanceTests {
         #expect(try await store.dreams().first?.interrupted == [lost])
         #expect(try await store.history(MemoryID(next.id)).map(\.change.kindName) == ["dream_started", "dreamt"])
         #expect(try await store.history(MemoryID(lost.id)).map(\.change.kindName) == ["dream_started"])
-        #expect(try await store.verifyLog() == (4, nil))
-        await #expect(throws: MemoryError.self) { try await store.apply(.dreamStarted(lost), at: 5) }
+        // A start whose call failed is recorded as failed, not left unfinished.
+        let failed = DreamStart(id: "dream-0000000000e3", by: "ann", model: "m", scopes: [Self.project], time: 5)
+        try await store.start(failed)
+        try await store.fail(dream: failed.id, reason: "connection refused", at: 6)
+        #expect(try await store.unfinishedDreams().isEmpty)
+        #expect(
+            try await store.history(MemoryID(failed.id)).map(\.change.kindName) == ["dream_started", "dream_failed"])
+        #expect(try await store.verifyLog() == (6, nil))
+        await #expect(throws: MemoryError.self) { try await store.apply(.dreamStarted(lost), at: 7) }
     }
 
     @Test(arguments: Kind.allCases) func aProposalIsDecidedOnceWithItsChangesInOneAppend(_ kind: Kind) async throws {

@@ -19,8 +19,8 @@ public struct Dream: Sendable, Codable, Equatable {
     /// What the dreamer's call used and cost (10⁻¹² USD; nil: the model has no price).
     public var usage: TokenUsage?
     public var costPicoUSD: Int64?
-    /// Earlier dreams that asked their model and were never recorded (killed, or the call
-    /// failed): what those calls cost is unknown, and this dream says so. Nil: none.
+    /// Earlier dreams that asked their model and were never recorded, nor recorded as failed (the
+    /// process was killed): what those calls cost is unknown, and this dream says so. Nil: none.
     public var interrupted: [DreamStart]?
 
     public init(
@@ -51,8 +51,8 @@ public struct Dream: Sendable, Codable, Equatable {
     }
 }
 
-/// A dream about to ask its model, recorded before it does: a start that no `dreamt` record
-/// follows is a model call whose answer, and cost, the bank never saw.
+/// A dream about to ask its model, recorded before it does: a start that no `dreamt` or
+/// `dream_failed` record follows is a model call whose answer, and cost, the bank never saw.
 public struct DreamStart: Sendable, Codable, Equatable {
     public var id: String
     public var by: String
@@ -69,9 +69,10 @@ public struct DreamStart: Sendable, Codable, Equatable {
         self.time = time
     }
 
-    /// Of `starts`, those no dream in `recorded` is, or names as interrupted: the rule every store keeps.
-    public static func unfinished(_ starts: [DreamStart], recorded: [Dream]) -> [DreamStart] {
-        let accounted = Set(recorded.flatMap { [$0.id] + ($0.interrupted ?? []).map(\.id) })
+    /// Of `starts`, those not `failed`, and that no dream in `recorded` is or names as
+    /// interrupted: the rule every store keeps.
+    public static func unfinished(_ starts: [DreamStart], failed: Set<String>, recorded: [Dream]) -> [DreamStart] {
+        let accounted = failed.union(recorded.flatMap { [$0.id] + ($0.interrupted ?? []).map(\.id) })
         return starts.filter { !accounted.contains($0.id) }
     }
 }

@@ -148,6 +148,8 @@ public enum MemoryChange: Sendable, Codable, Equatable {
         by: String)
     /// A dream about to ask its model (so an answer that is never recorded is still accounted for).
     case dreamStarted(DreamStart)
+    /// A dream whose model call failed: it proposed nothing, and read nothing a later dream skips.
+    case dreamFailed(id: String, reason: String)
     /// A dream and everything it proposed (no memory changes until each proposal is decided).
     case dreamt(Dream)
     /// A dream proposal decided, once: recorded in the same append as the changes it makes.
@@ -161,13 +163,14 @@ public enum MemoryChange: Sendable, Codable, Equatable {
             id
         case let .dreamt(dream): MemoryID(dream.id)
         case let .dreamStarted(start): MemoryID(start.id)
+        case let .dreamFailed(id, _): MemoryID(id)
         }
     }
 
     /// Whether it changes a memory (dreams and decisions are records about proposals).
     public var changesMemory: Bool {
         switch self {
-        case .dreamStarted, .dreamt, .decided: false
+        case .dreamStarted, .dreamFailed, .dreamt, .decided: false
         default: true
         }
     }
@@ -180,6 +183,7 @@ public enum MemoryChange: Sendable, Codable, Equatable {
         case .deleted: "deleted"
         case .declined: "declined"
         case .dreamStarted: "dream_started"
+        case .dreamFailed: "dream_failed"
         case .dreamt: "dreamt"
         case .decided: "decided"
         }

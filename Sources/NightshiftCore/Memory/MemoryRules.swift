@@ -68,7 +68,7 @@ public enum MemoryRules {
             m.goneReason = reason
             m.updated = time
             return m
-        case .dreamStarted, .dreamt, .decided:
+        case .dreamStarted, .dreamFailed, .dreamt, .decided:
             throw MemoryError(.invalid, "a \(change.kindName) record changes no memory")
         }
     }

@@ -27,6 +27,8 @@ public protocol MemoryStore: Sendable {
     func history(_ id: MemoryID) async throws -> [MemoryRecord]
     /// Appends a dream's start, before it asks its model (its time is the record's).
     func start(_ dream: DreamStart) async throws
+    /// Appends that a started dream's model call failed (it proposed nothing).
+    func fail(dream: String, reason: String, at time: Int64) async throws
     /// Dreams started and never recorded that no recorded dream names as interrupted yet, oldest first.
     func unfinishedDreams() async throws -> [DreamStart]
     /// Appends a dream (one record, with all its proposals); they wait from then on.

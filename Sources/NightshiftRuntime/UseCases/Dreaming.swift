@@ -8,8 +8,8 @@ import NightshiftModels
 /// memories, revisions, merges, expiries and guidance edits. The dream is one record of the
 /// memory log (its runs, its proposals, what was dropped), so a dream killed before it is
 /// recorded is made again, and one killed after is not. Its start is recorded before the model
-/// is asked: a dream that never got further is named by the next one, whose record says its
-/// model call's cost is unknown. Nothing it proposes changes the bank until it is decided: by a
+/// is asked, and a failed call after it: a dream killed in between is named by the next one,
+/// whose record says that model call's cost is unknown. Nothing it proposes changes the bank until it is decided: by a
 /// person, or by the policy for the new memories `memory.write` allows.
 public struct Dreaming: Sendable {
     public let bank: MemoryBank
@@ -63,6 +63,9 @@ public struct Dreaming: Sendable {
             tools: [DreamRules.tool])
         let response: ModelResponse
         do { response = try await model.respond(to: ask) } catch {
+            // Recorded, so the next dream does not take it for one that was killed. If even this
+            // fails, the start stands alone and the next dream names it.
+            try? await bank.store.fail(dream: id, reason: "\(error)", at: MemoryBank.now)
             throw RuntimeError(
                 .unavailable, "the dreamer's model failed (\(error)); the dream proposed nothing: dream again")
         }
