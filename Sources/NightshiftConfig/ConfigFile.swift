@@ -12,6 +12,8 @@ public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
     case roleDreamer = "roles.dreamer"
     /// The memory bank's embeddings model (openai:MODEL or openai-compatible:URL#MODEL): hybrid search.
     case embeddings
+    /// The least cosine a memory found by meaning needs (`embeddings: {model: …, min_similarity: …}`).
+    case embeddingsMinSimilarity = "embeddings.min_similarity"
     case policy, guidance, mcp, db, pricing, agents
     case keyFile = "key_file"
     case unsandboxed = "sandbox.unsandboxed"
@@ -97,7 +99,8 @@ public struct ConfigLayer: Sendable, Equatable {
 /// pricing: pricing.yaml
 /// key_file: ~/.config/nightshift/keys.env
 /// agents: agents                   # the folder of agent profiles (default: agents/ in the project)
-/// embeddings: openai-compatible:http://127.0.0.1:11434/v1#nomic-embed-text   # hybrid memory search
+/// embeddings: openai-compatible:http://127.0.0.1:11434/v1#all-minilm   # hybrid memory search, or:
+/// embeddings: {model: "openai-compatible:http://127.0.0.1:11434/v1#nomic-embed-text", min_similarity: 0.45}
 /// sandbox: {unsandboxed: false, allow_network: false, read_only: [/opt/toolchain]}
 /// context: {window: 128000, compact_at: 0.6, reset_at: 0.85}
 /// limits: {max_attempts: 3, max_turns: 200}
@@ -182,7 +185,28 @@ public enum ConfigFile {
             switch key {
             case "model": layer.set(.model, .text(scripted(try r.string(value, "model"))), from: origin(value))
             case "embeddings":
-                layer.set(.embeddings, .text(try r.string(value, "embeddings")), from: origin(value))
+                // A model spec, or {model, min_similarity}: a model under which unrelated texts score
+                // high needs a higher floor than the default 0.2.
+                guard case .mapping = value else {
+                    layer.set(.embeddings, .text(try r.string(value, "embeddings")), from: origin(value))
+                    continue
+                }
+                let e = try r.mapping(value, "'embeddings'")
+                try r.checkKeys(e, allowed: ["model", "min_similarity"], in: "'embeddings'")
+                guard e.contains(where: { $0.0 == "model" }) else {
+                    throw r.fail(value, "'embeddings' needs a model (openai:MODEL or openai-compatible:URL#MODEL)")
+                }
+                for (k, _, v) in e {
+                    if k == "model" {
+                        layer.set(.embeddings, .text(try r.string(v, "embeddings.model")), from: origin(v))
+                        continue
+                    }
+                    let s = try r.string(v, "embeddings.min_similarity")
+                    guard let d = Double(s), (0.0...0.99).contains(d) else {
+                        throw r.fail(v, "embeddings.min_similarity must be a cosine between 0 and 0.99, not '\(s)'")
+                    }
+                    layer.set(.embeddingsMinSimilarity, .share(d), from: origin(v))
+                }
             case "roles":
                 let roles = try r.mapping(value, "'roles'")
                 try r.checkKeys(roles, allowed: ConfigKey.roles.map(\.role), in: "'roles'")

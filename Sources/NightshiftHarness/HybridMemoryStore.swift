@@ -17,10 +17,13 @@ public final class HybridMemoryStore: MemoryStore, Sendable {
     /// are ids until they are kept, so the vector ranking offers more for the same cost.
     public static let textCandidates = 10
     public static let vectorCandidates = 20
-    /// The least cosine a vector hit needs: below it, a memory is about something else and would
-    /// only fill the shift's context. On the labelled set with all-MiniLM-L6-v2 it keeps 97.7 % of
-    /// the relevant pairs and drops 88 % of all pairs.
-    public static let minSimilarity: Float = 0.2
+    /// The least cosine a vector hit needs, unless configured: below it, a memory is about
+    /// something else and would only fill the shift's context. On the labelled set with
+    /// all-MiniLM-L6-v2 it keeps 97.7 % of the relevant pairs and drops 88 % of all pairs. A model
+    /// under which unrelated texts score higher needs a higher floor (`embeddings.min_similarity`).
+    public static let defaultMinSimilarity: Float = 0.2
+    /// The floor this store applies.
+    public let minSimilarity: Float
     /// How long searches stay full-text only after the embedder failed.
     public static let pause: Duration = .seconds(60)
 
@@ -30,9 +33,10 @@ public final class HybridMemoryStore: MemoryStore, Sendable {
     }
     private let health = Mutex(Health())
 
-    public init(base: any MemoryStore, embedder: any Embedder) {
+    public init(base: any MemoryStore, embedder: any Embedder, minSimilarity: Double? = nil) {
         self.base = base
         self.embedder = embedder
+        self.minSimilarity = minSimilarity.map { Float($0) } ?? Self.defaultMinSimilarity
     }
 
     /// Why vector search failed, from the first failure on (nil: it never did in this process).
@@ -68,7 +72,7 @@ public final class HybridMemoryStore: MemoryStore, Sendable {
             guard let vector = try await embedder.embed([query]).first else { return nil }
             return try await base.nearest(
                 vector, model: embedder.model, scopes: scopes, limit: max(limit, Self.vectorCandidates),
-                atLeast: Self.minSimilarity, now: now)
+                atLeast: minSimilarity, now: now)
         } catch is CancellationError {
             throw CancellationError()
         } catch {

@@ -171,7 +171,7 @@ extension Bench {
                     t = ContinuousClock.now
                     _ = try await bank.nearest(
                         queryVectors[i % Self.queries.count], model: embedder.model, scopes: scope, limit: 20,
-                        atLeast: HybridMemoryStore.minSimilarity, now: 2)
+                        atLeast: HybridMemoryStore.defaultMinSimilarity, now: 2)
                     nearestSamples.append(ms(ContinuousClock.now - t))
                 }
                 let (check, nearest) = (percentiles(checkSamples), percentiles(nearestSamples))

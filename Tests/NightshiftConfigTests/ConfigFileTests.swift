@@ -44,6 +44,23 @@ import Testing
             try ConfigFile.parse("roles:\n  dreamr: x\n", file: "c.yaml", scope: .project, base: "/p")
         }
         #expect(error?.description.contains("dreamer") == true, "\(error?.description ?? "")")
+        // The long form gives the vector hits' floor too.
+        let long = try ConfigFile.parse(
+            "embeddings:\n  model: openai-compatible:http://127.0.0.1:11434/v1#nomic\n  min_similarity: 0.45\n",
+            file: "c.yaml", scope: .project, base: "/p")
+        #expect(long.values[.embeddings] == .text("openai-compatible:http://127.0.0.1:11434/v1#nomic"))
+        #expect(long.values[.embeddingsMinSimilarity] == .share(0.45))
+        #expect(long.origins[.embeddingsMinSimilarity] == "c.yaml:3")
+        for (text, says, line) in [
+            ("embeddings: {model: openai:x, min_similarity: 1.5}\n", "between 0 and 0.99", 1),
+            ("embeddings:\n  min_similarity: 0.5\n", "needs a model", 2),
+            ("embeddings: {model: openai:x, floor: 0.5}\n", "floor", 1),
+        ] {
+            let bad = #expect(throws: FileError.self) {
+                try ConfigFile.parse(text, file: "c.yaml", scope: .project, base: "/p")
+            }
+            #expect(bad?.description.contains(says) == true && bad?.line == line, "\(bad?.description ?? "")")
+        }
     }
 
     @Test func badValuesAreOneLineWithFileAndLine() throws {

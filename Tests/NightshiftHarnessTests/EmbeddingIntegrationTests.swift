@@ -80,7 +80,7 @@ extension EmbeddingIntegrationTests {
     }
 
     /// A memory that shares no word with the task: a run with embeddings is shown it (and the
-    /// log says so); a run without is not.
+    /// log says so); a run without is not, nor one whose configuration sets a floor above its cosine.
     @Test func aShiftIsShownAMemoryFoundByMeaningAlone() async throws {
         let root = tempDir("ns-emb-run")
         let (port, server) = try await Self.serve(in: root)
@@ -98,13 +98,13 @@ extension EmbeddingIntegrationTests {
             .write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
         try "tasks:\n  fix:\n    - tools:\n        - write_file: {path: done.txt, content: ok}\n      done: fixed\n"
             .write(toFile: root + "/model.yaml", atomically: true, encoding: .utf8)
-        func shown(_ id: String, _ env: [String: String]) async throws -> [MemoryID] {
+        func shown(_ id: String, _ env: [String: String], _ extra: [String] = []) async throws -> [MemoryID] {
             try? FileManager.default.removeItem(atPath: ws + "/done.txt")
             let r = try await nightshift(
                 [
                     "run", "--plan", root + "/plan.yaml", "--workspace", ws, "--model", "scripted:\(root)/model.yaml",
                     "--db", db, "--id", id, "-q", "--unsandboxed",
-                ], env: env)
+                ] + extra, env: env)
             #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
             return try await SQLiteEventStore(path: db).readAll(RunID(id)).flatMap { e -> [MemoryID] in
                 if case let .memoriesShown(_, m) = e.event { m.map(\.id) } else { [] }
@@ -115,6 +115,12 @@ extension EmbeddingIntegrationTests {
         #expect(try await shown("hybrid", ["NIGHTSHIFT_EMBEDDINGS": spec]) == [utc])
         let state = try await SQLiteEventStore(path: db).state(of: RunID("hybrid"))
         #expect(state.settings.memory?.embeddings == spec, "recorded, so a resume searches the same way")
+        #expect(state.settings.memory?.minSimilarity == nil)
+        try "embeddings: {model: \"\(spec)\", min_similarity: 0.9}\n".write(
+            toFile: root + "/config.yaml", atomically: true, encoding: .utf8)
+        #expect(try await shown("strict", [:], ["--config", root + "/config.yaml"]).isEmpty)
+        let strict = try await SQLiteEventStore(path: db).state(of: RunID("strict"))
+        #expect(strict.settings.memory?.embeddings == spec && strict.settings.memory?.minSimilarity == 0.9)
     }
 
     /// Two tasks, a memory both match by their words, and embeddings at a port nothing listens on.

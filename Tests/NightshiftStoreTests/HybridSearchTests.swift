@@ -67,6 +67,23 @@ import Testing
             ])
     }
 
+    /// A query half about each memory scores a cosine of 0.71 with both: in above the default
+    /// floor, out below a configured one of 0.8 (what a model with high baseline similarity needs).
+    @Test func aConfiguredFloorKeepsWeakerMeaningMatchesOut() async throws {
+        let store = try await bank()
+        let query = "postgres commit"  // neither word is in a memory's text (the twin does not stem)
+        #expect(try await store.search(query, scopes: nil, limit: 5, now: 2).isEmpty)
+        let loose = HybridMemoryStore(base: store, embedder: KeywordEmbedder())
+        #expect(loose.minSimilarity == HybridMemoryStore.defaultMinSimilarity)
+        #expect(
+            Set(try await loose.search(query, scopes: nil, limit: 5, now: 2).map(\.id)) == [
+                MemoryID("mem-pg"), MemoryID("mem-commits"),
+            ])
+        let strict = HybridMemoryStore(base: store, embedder: KeywordEmbedder(), minSimilarity: 0.8)
+        #expect(try await strict.search(query, scopes: nil, limit: 5, now: 2).isEmpty)
+        #expect(try await strict.search("database", scopes: nil, limit: 5, now: 2).map(\.id) == [MemoryID("mem-pg")])
+    }
+
     @Test func aFailingEmbedderLeavesFullTextAndIsNotCalledAgainForAWhile() async throws {
         let embedder = KeywordEmbedder(failing: true)
         let hybrid = HybridMemoryStore(base: try await bank(), embedder: embedder)

@@ -193,7 +193,8 @@ struct MemorySearch: AsyncParsableCommand {
             var config = settings.store
             config.lockTimeoutSeconds = options.store.lockTimeout
             let hits = try await MemoryBank.withSearch(
-                config, by: Governance.user, embeddings: settings.text(.embeddings), models: settings.models
+                config, by: Governance.user, embeddings: settings.text(.embeddings),
+                minSimilarity: settings.share(.embeddingsMinSimilarity), models: settings.models
             ) { bank in
                 try await bank.search(query, scopes: scopes.isEmpty ? nil : scopes, limit: limit)
             }

@@ -218,6 +218,7 @@ struct RunCommand: AsyncParsableCommand {
         r.user = Governance.user
         r.memory = !noMemory
         r.embeddings = settings.text(.embeddings)
+        r.embeddingsMinSimilarity = settings.share(.embeddingsMinSimilarity)
         // The workers are driven in this process unless told otherwise: room for all of them.
         r.fleetConcurrency = fleet.concurrency == 0 ? 0 : max(fleet.concurrency, workers ?? 0)
         r.store = settings.store

@@ -248,9 +248,12 @@ public struct MemorySettings: Sendable, Codable, Equatable {
     public var tokens: Int
     /// The embeddings model for hybrid search (a model spec, no key); nil: full-text search alone.
     public var embeddings: String?
-    public init(scopes: [MemoryScope], tokens: Int = 800, embeddings: String? = nil) {
+    /// The least cosine a memory found by meaning needs; nil: the default (0.2).
+    public var minSimilarity: Double?
+    public init(scopes: [MemoryScope], tokens: Int = 800, embeddings: String? = nil, minSimilarity: Double? = nil) {
         self.scopes = scopes
         self.tokens = tokens
         self.embeddings = embeddings
+        self.minSimilarity = minSimilarity
     }
 }

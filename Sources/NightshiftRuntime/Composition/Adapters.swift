@@ -176,7 +176,7 @@ public enum Adapters {
         sealed: [String], hidden: [String], policyNetwork: Bool?, servers: [ToolServer], workspace: String,
         git: GitWorkspace.Trust, allowedTools: [String]? = nil, children: (any ChildRunMaker)? = nil,
         settled: SettledRuns? = nil, memories: (any MemoryStore)? = nil, memoryScopes: [MemoryScope]? = nil,
-        embeddings: String? = nil, observer: (@Sendable (EventEnvelope) -> Void)?
+        embeddings: String? = nil, minSimilarity: Double? = nil, observer: (@Sendable (EventEnvelope) -> Void)?
     ) async throws -> Wiring {
         let isolation = try Adapters.isolation(sandbox, sealed: sealed, hidden: hidden, policyNetwork: policyNetwork)
         let (model, modelHTTP) = try await Adapters.models(models, recorded: recorded)
@@ -186,7 +186,9 @@ public enum Adapters {
             let client = ModelHTTPClient(settings: OpenAIEmbedder.httpSettings)
             embeddingsHTTP = client
             do {
-                memories = HybridMemoryStore(base: bank, embedder: try embedder(spec, models: models, http: client))
+                memories = HybridMemoryStore(
+                    base: bank, embedder: try embedder(spec, models: models, http: client), minSimilarity: minSimilarity
+                )
             } catch {
                 try? await client.shutdown()
                 try? await modelHTTP?.shutdown()

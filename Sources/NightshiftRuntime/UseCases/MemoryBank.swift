@@ -27,9 +27,10 @@ public struct MemoryBank: Sendable {
     }
 
     /// `body` with the bank, searched by text and vectors when `embeddings` names a model
-    /// (its HTTP client shut down after), by text alone otherwise.
+    /// (its HTTP client shut down after), by text alone otherwise. `minSimilarity`: the vector
+    /// hits' floor (nil: the default).
     public static func withSearch<T: Sendable>(
-        _ config: StoreConfig, by: String, embeddings: String?, models: ModelConfig,
+        _ config: StoreConfig, by: String, embeddings: String?, minSimilarity: Double? = nil, models: ModelConfig,
         _ body: (MemoryBank) async throws -> T
     ) async throws -> T {
         let plain = try open(config, by: by)
@@ -37,7 +38,8 @@ public struct MemoryBank: Sendable {
         let http = ModelHTTPClient(settings: OpenAIEmbedder.httpSettings)
         return try await Adapters.finally {
             let hybrid = HybridMemoryStore(
-                base: plain.store, embedder: try Adapters.embedder(embeddings, models: models, http: http))
+                base: plain.store, embedder: try Adapters.embedder(embeddings, models: models, http: http),
+                minSimilarity: minSimilarity)
             return try await body(MemoryBank(store: hybrid, runs: plain.runs, by: by))
         } cleanup: {
             try? await http.shutdown()

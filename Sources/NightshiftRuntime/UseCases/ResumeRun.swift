@@ -139,6 +139,7 @@ public enum ResumeRun {
                 workers: state.settings.workers != nil),
             settled: request.settled, memories: SQLiteMemoryStore(sharing: store),
             memoryScopes: state.settings.memory?.scopes, embeddings: state.settings.memory?.embeddings,
+            minSimilarity: state.settings.memory?.minSimilarity,
             observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
         if let first = try await store.read(runID, after: 0, limit: 1).first { observer.woke?(first.time) }

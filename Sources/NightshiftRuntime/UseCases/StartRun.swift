@@ -57,6 +57,8 @@ public struct StartRequest: Sendable {
     public var memory = true
     /// The embeddings model for hybrid memory search (configuration `embeddings`); nil: full-text alone.
     public var embeddings: String?
+    /// The vector hits' floor for hybrid search (configuration `embeddings.min_similarity`); nil: 0.2.
+    public var embeddingsMinSimilarity: Double?
     public var store = StoreConfig()
     public var models = ModelConfig()
     public var sandbox = SandboxConfig()
@@ -181,13 +183,16 @@ public enum StartRun {
             var scopes = [MemoryScope(.project, worktreeOf ?? gitLocation?.workTree ?? ws)]
             if let user = request.user { scopes.append(MemoryScope(.user, user)) }
             if let profile = request.profile { scopes.append(MemoryScope(.agent, profile.name)) }
-            memory = MemorySettings(scopes: scopes, embeddings: request.embeddings)
+            memory = MemorySettings(
+                scopes: scopes, embeddings: request.embeddings,
+                minSimilarity: request.embeddings == nil ? nil : request.embeddingsMinSimilarity)
         }
         let wiring = try await Adapters.wire(
             store: store, models: request.models, sandbox: request.sandbox, sealed: sealed, hidden: hidden,
             policyNetwork: policyNetwork, servers: request.servers, workspace: ws, git: gitTrust,
             allowedTools: request.profile?.tools, children: children, memories: SQLiteMemoryStore(sharing: store),
-            memoryScopes: memory?.scopes, embeddings: memory?.embeddings, observer: observer.event)
+            memoryScopes: memory?.scopes, embeddings: memory?.embeddings, minSimilarity: memory?.minSimilarity,
+            observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
         let profile = Adapters.contextProfile(model: request.models.model ?? "")
         let loop = LoopSettings(
