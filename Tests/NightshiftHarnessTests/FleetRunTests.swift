@@ -45,6 +45,12 @@ import Glibc
                 }
             }
             try child.write(toFile: root + "/child.yaml", atomically: true, encoding: .utf8)
+            // The coordinator's next attempts, for a kill that left its summary write in doubt (not
+            // re-run, so the check fails): without them it ran out of scripted turns and paused.
+            let redo = String(
+                repeating:
+                    "    - tools:\n        - write_file: {path: summary.txt, content: \"done\"}\n      done: wrote it again\n",
+                count: 2)
             let agents = (1...children).map { k in
                 let check = failing.contains(k) ? "test -f never-there" : "test -f t\(k)-\(turns).txt"
                 return
@@ -60,10 +66,10 @@ import Glibc
                 - tools:
                     - write_file: {path: summary.txt, content: "done"}
                   done: every sub-agent reported
+            \(redo)
             judge:
               coordinate:
-                - tools:
-                    - submit_verdict: {verdict: pass, reasons: []}
+            \(String(repeating: "    - tools:\n        - submit_verdict: {verdict: pass, reasons: []}\n", count: 3))
             """.write(toFile: root + "/coord.yaml", atomically: true, encoding: .utf8)
             try
                 "title: coordinate\ntasks:\n  - id: coordinate\n    description: split the work\n    checks:\n      - test -f summary.txt\n"
