@@ -220,6 +220,38 @@ import Testing
         #expect(try String(contentsOfFile: p.guide, encoding: .utf8) == "# Guidance\nRewritten by hand.\n")
     }
 
+    /// One dream at a time per database: a second dream while one is in flight is refused (busy,
+    /// one line naming the dreaming process) and records nothing; once the first is killed, the next
+    /// goes ahead and names it as interrupted.
+    @Test func aSecondDreamWhileOneIsInFlightIsRefused() async throws {
+        let (p, _) = try await project("ns-dream-two")
+        let first = try ChildProcess.spawn(
+            [try nightshiftBinary()] + p.dreamArgs,
+            environment: ProcessInfo.processInfo.environment.merging(["NIGHTSHIFT_TEST_STOP_AT": "dream-answered"]) {
+                $1
+            }, outputPath: p.root + "/first.out")
+        defer { first.kill() }
+        guard case .stopped = await first.wait(timeout: .seconds(60)) else {
+            Issue.record("the first dream did not stop after its model answered")
+            return
+        }
+        let bank = try p.bank
+        let started = try await bank.unfinishedDreams()
+        #expect(started.count == 1)
+        let second = try await nightshift(p.dreamArgs)
+        #expect(second.status == 5, "\(second.stdout)\(second.stderr)")
+        #expect(
+            second.stderr.contains("another process is dreaming over this database (pid \(first.pid)"),
+            "\(second.stderr)")
+        #expect(second.stderr.split(separator: "\n").count <= 2, "\(second.stderr)")
+        #expect(try await bank.unfinishedDreams() == started)
+        #expect(try await bank.dreams().isEmpty)
+        first.kill()
+        let third = try await p.dream()
+        #expect(third.dream?.interrupted == started && third.dream?.proposals.count == 4)
+        #expect(try await bank.verifyLog().firstBad == nil)
+    }
+
     /// A dreamer whose call fails: one line; the log records the dream as started and failed (so
     /// it is not taken for one that was killed), and the next dream reviews the same runs.
     @Test func aFailedDreamerCallIsRecordedAndTheNextDreamReviewsTheSameRuns() async throws {

@@ -152,12 +152,36 @@ extension Dreaming {
     ) async throws -> Outcome {
         let policy = try policyPath.map { try PolicyFile.load(path: $0).policy }
         let bank = try MemoryBank.open(store, by: by)
+        guard let runs = bank.runs else { throw RuntimeError(.invalidInput, "a dream needs the runs' database") }
         let (provider, http) = try await Adapters.models(models)
         let model = (provider as? ModelRoster)?.provider(for: .dreamer) ?? provider
         return try await Adapters.finally {
-            try await Dreaming(bank: bank, model: model, policy: policy).dream(request)
+            try await exclusively(runs) {
+                try await Dreaming(bank: bank, model: model, policy: policy).dream(request)
+            }
         } cleanup: {
             try? await http?.shutdown()
+        }
+    }
+
+    /// The key of the lease a dream holds: no run is given it (`nightshift run --id` would have to
+    /// be told to, and a run of that name would then wait for dreams and dreams for it).
+    public static let leaseKey = RunID("@dream")
+
+    /// Runs `body` holding the database's dream lease, as a run's driver holds its run's: one dream
+    /// at a time. Two at once would review the same runs twice, and each would take the other's
+    /// start, not yet followed by its record, for a dream that was killed.
+    /// - Throws: ``RuntimeError`` `busy` when another live process is dreaming (nothing is done then).
+    static func exclusively<T: Sendable>(_ store: any EventStore, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await Leasing.withLease(leaseKey, store: store) { _ in try await body() }
+        } catch let busy as RuntimeError where busy.code == .busy {
+            // Only taking the lease says busy: a dream itself takes no other lease.
+            let holder = try? await store.leaseRecord(of: leaseKey)?.lease.holder
+            throw RuntimeError(
+                .busy,
+                "another process is dreaming over this database (\(holder.map { "\($0)" } ?? "a live process")): "
+                    + "wait for it to finish")
         }
     }
 
