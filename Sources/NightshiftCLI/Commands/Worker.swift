@@ -59,6 +59,8 @@ struct Worker: AsyncParsableCommand {
                     "\(d.id): reviewed \(d.reviewed.count) run(s); \(d.proposals.count) proposal(s), "
                         + "\(outcome.applied.count) applied by the policy; the rest wait in nightshift inbox")
             }
+        } catch let busy as RuntimeError where busy.code == .busy {
+            say("dream skipped: \(busy.message)")  // another worker is dreaming; tried again --dream-every later
         } catch {
             say("dream failed: \(error)")
         }
