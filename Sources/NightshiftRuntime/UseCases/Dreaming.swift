@@ -164,8 +164,8 @@ extension Dreaming {
         }
     }
 
-    /// The key of the lease a dream holds: no run is given it (`nightshift run --id` would have to
-    /// be told to, and a run of that name would then wait for dreams and dreams for it).
+    /// The key of the lease a dream holds, in the runs' lease table: no run can have it (a run id
+    /// is letters, digits, '-', '_' and '.').
     public static let leaseKey = RunID("@dream")
 
     /// Runs `body` holding the database's dream lease, as a run's driver holds its run's: one dream
