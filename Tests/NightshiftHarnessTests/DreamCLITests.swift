@@ -164,6 +164,16 @@ import Testing
             try String(contentsOfFile: p.guide, encoding: .utf8)
                 == "# Guidance\nKeep changes small.\nRun the checks yourself before claiming done.\n")
         #expect(try await bank.verifyLog().firstBad == nil)
+        // The dream's history: what it read, how its proposals stand, what it cost.
+        let history = try await nightshift(["memory", "dreams", "--db", p.db])
+        #expect(
+            history.stdout.contains("\(d.id)  ") && history.stdout.contains("read r1#")
+                && history.stdout.contains("4 proposals: 3 accepted, 0 waiting, 1 declined; 1 dropped; "),
+            "\(history.stdout)")
+        let past = try await nightshift(["memory", "dreams", "--db", p.db, "--json"])
+        let line = try #require(
+            try JSONSerialization.jsonObject(with: Data(past.stdout.utf8)) as? [String: Any], "\(past.stdout)")
+        #expect(line["kind"] as? String == "dream" && line["accepted"] as? Int == 3 && line["declined"] as? Int == 1)
 
         // The next run is shown the lesson (recorded as shown) and given the edited guidance.
         let r2 = try await p.run("r2")
@@ -287,6 +297,9 @@ import Testing
             try await bank.dreams().count, try await bank.proposals().filter { $0.status == .accepted }.count
         )
         let started = try await bank.unfinishedDreams()
+        let listed = try await nightshift(["memory", "dreams", "--db", p.db])
+        #expect(
+            listed.stdout.contains("started, never recorded") == (point == "dream-answered"), "\(listed.stdout)")
         switch point {
         case "dream-answered": #expect(dreams == 0 && accepted == 0 && started.count == 1)
         case "dream-recorded": #expect(dreams == 1 && accepted == 0 && started.isEmpty)
@@ -300,6 +313,10 @@ import Testing
             again.stdout.contains("\(started.first?.id ?? "-"), started") == (point == "dream-answered"),
             "\(again.stdout)")
         #expect(try await bank.unfinishedDreams().isEmpty)
+        let afterwards = try await nightshift(["memory", "dreams", "--db", p.db])
+        #expect(
+            afterwards.stdout.contains("before it, \(started.first?.id ?? "-")") == (point == "dream-answered")
+                && !afterwards.stdout.contains("started, never recorded"), "\(afterwards.stdout)")
         let all = try await bank.proposals()
         #expect(try await bank.dreams().count == 1)
         #expect(all.map(\.status) == [.accepted, .waiting, .waiting, .waiting, .accepted])

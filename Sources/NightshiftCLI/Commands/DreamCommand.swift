@@ -82,7 +82,7 @@ struct DreamCommand: AsyncParsableCommand {
             say("\(dream.id): reviewed \(events) run\(events == 1 ? "" : "s") with \(dream.model)\(spent)")
             for d in dream.interrupted ?? [] {
                 say(
-                    "  \(d.id), started \(Date(timeIntervalSince1970: Double(d.time) / 1000).formatted(.iso8601)) by \(d.by), asked \(d.model) and was never recorded (the process was killed): what that call cost is unknown"
+                    "  \(d.id), started \(MemoryText.time(d.time)) by \(d.by), asked \(d.model) and was never recorded (the process was killed): what that call cost is unknown"
                 )
             }
             for p in dream.proposals {

@@ -9,7 +9,8 @@ import NightshiftRuntime
 struct MemoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "memory",
-        abstract: "Long-term memories: add, list, show, search, revise, expire, export and import them.",
+        abstract:
+            "Long-term memories: add, list, show, search, revise, expire, export and import them; review proposals and dreams.",
         discussion: """
             A memory is a short text (a fact, lesson, preference or procedure) in a scope: user:NAME, \
             agent:PROFILE or project:PATH. Every change is a record of a hash-chained memory log in the \
@@ -19,6 +20,7 @@ struct MemoryCommand: AsyncParsableCommand {
         subcommands: [
             MemoryAdd.self, MemoryList.self, MemoryShow.self, MemorySearch.self, MemoryRevise.self, MemoryExpire.self,
             MemoryExport.self, MemoryImport.self, MemoryProposals.self, MemoryAccept.self, MemoryDecline.self,
+            MemoryDreams.self,
         ])
 }
 
@@ -55,6 +57,11 @@ enum MemoryText {
         return "accepted \(d.proposal): "
             + d.memories.map { "\($0.id) \($0.expired ? "expired" : "v\($0.version)") in \($0.scope)" }.joined(
                 separator: ", ")
+    }
+
+    /// A log time (ms since the epoch) as an ISO 8601 UTC time.
+    static func time(_ ms: Int64) -> String {
+        Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601)
     }
 
     static func json<T: Encodable>(_ value: T) -> String {
@@ -164,7 +171,7 @@ struct MemoryShow: AsyncParsableCommand {
             say("    source: \(m.source.summary)")
             if let reason = m.goneReason { say("    \(m.deleted ? "deleted" : "expired"): \(reason)") }
             for r in history {
-                let when = Date(timeIntervalSince1970: Double(r.time) / 1000).formatted(.iso8601)
+                let when = MemoryText.time(r.time)
                 say("  #\(r.seq) \(when) \(r.change.kindName)  \(r.hash.prefix(12))")
             }
         }
@@ -335,6 +342,52 @@ struct MemoryProposals: AsyncParsableCommand {
                         "    why: \(p.proposal.reason)  (from "
                             + p.proposal.sources.map { "\($0.run)#\($0.seq)" }.joined(separator: ", ") + ")")
                 }
+            }
+        }
+    }
+}
+
+struct MemoryDreams: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dreams",
+        abstract: "List past dreams: what each read and proposed, how its proposals stand, what it cost.",
+        discussion:
+            "Also the dreams that were started and never recorded (the process was killed after asking its model, "
+            + "or one is dreaming now): what their model calls cost is unknown.")
+    @OptionGroup var options: MemoryOptions
+
+    mutating func run() async throws {
+        try await reportErrors {
+            let (dreams, unfinished) = try await Dreaming.history(try options.bank())
+            if options.json {
+                struct Unfinished: Encodable {
+                    var kind = "unfinished_dream"
+                    var start: DreamStart
+                }
+                for d in dreams { say(MemoryText.json(d)) }
+                for s in unfinished { say(MemoryText.json(Unfinished(start: s))) }
+                return
+            }
+            if dreams.isEmpty, unfinished.isEmpty { say("no dreams yet (nightshift dream makes one)") }
+            for p in dreams {
+                let d = p.dream
+                say("\(d.id)  \(MemoryText.time(p.time))  by \(d.by)  with \(d.model)")
+                let runs = d.reviewed.map { "\($0.run)#\($0.seq)" }.joined(separator: ", ")
+                let spent =
+                    d.usage.map { u in
+                        "; \(u.input + u.output) tokens" + (d.costPicoUSD.map { ", \(Money.format($0))" } ?? "")
+                    } ?? ""
+                say(
+                    "    read \(runs.isEmpty ? "no run" : runs); \(d.proposals.count) proposals: \(p.accepted) accepted, "
+                        + "\(p.waiting) waiting, \(p.declined) declined; \(d.dropped.count) dropped\(spent)")
+                for s in d.interrupted ?? [] {
+                    say("    before it, \(s.id) (started \(MemoryText.time(s.time))) was never recorded: cost unknown")
+                }
+            }
+            for s in unfinished {
+                say(
+                    "\(s.id)  \(MemoryText.time(s.time))  by \(s.by)  with \(s.model): started, never recorded "
+                        + "(killed after asking its model, or dreaming now)")
             }
         }
     }

@@ -210,3 +210,37 @@ extension Dreaming.Request {
         return nil
     }
 }
+
+extension Dreaming {
+    /// A recorded dream as a person reviews it later (`memory dreams`): when it was recorded, and
+    /// how its proposals stand now.
+    public struct Past: Sendable, Encodable {
+        public var kind = "dream"
+        public var dream: Dream
+        /// When it was recorded (ms since the epoch).
+        public var time: Int64
+        public var accepted: Int
+        public var declined: Int
+        public var waiting: Int
+    }
+
+    /// Every recorded dream, oldest first, and the starts no dream accounts for yet: dreams killed
+    /// before their record (or one in flight now). Read from the memory log alone.
+    public static func history(_ bank: MemoryBank) async throws -> (dreams: [Past], unfinished: [DreamStart]) {
+        let proposals = try await bank.store.proposals()
+        var past: [Past] = []
+        for d in try await bank.store.dreams() {
+            let recorded = try await bank.store.history(MemoryID(d.id)).last {
+                if case .dreamt = $0.change { true } else { false }
+            }
+            let time = recorded?.time ?? 0
+            let mine = proposals.filter { $0.dream == d.id }
+            past.append(
+                Past(
+                    dream: d, time: time, accepted: mine.filter { $0.status == .accepted }.count,
+                    declined: mine.filter { $0.status == .declined }.count,
+                    waiting: mine.filter { $0.status == .waiting }.count))
+        }
+        return (past, try await bank.store.unfinishedDreams())
+    }
+}
