@@ -11,13 +11,20 @@ public enum TestPython {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python)
         p.arguments = ["-c", "import sys, \(module); print(sys.base_prefix)"]
-        let out = Pipe()
+        // To a file, not a pipe: a process a test starts meanwhile could hold a pipe open, and this
+        // read would wait for it.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ns-python-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        FileManager.default.createFile(atPath: file, contents: nil)
+        guard let out = try? FileHandle(forWritingTo: URL(fileURLWithPath: file)) else { return nil }
+        defer { try? out.close() }
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         guard (try? p.run()) != nil else { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        return (python, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        guard p.terminationStatus == 0, let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            return nil
+        }
+        return (python, text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }

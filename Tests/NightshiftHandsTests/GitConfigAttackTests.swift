@@ -16,13 +16,18 @@ import Testing
         p.arguments = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"] + args
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
         p.environment = ["PATH": "/usr/bin:/bin", "HOME": dir, "GIT_CONFIG_NOSYSTEM": "1"]
-        let out = Pipe()
+        // To a file, not a pipe: a process another test starts meanwhile could hold the pipe open.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ns-host-git-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        FileManager.default.createFile(atPath: file, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        defer { try? out.close() }
         p.standardOutput = out
         p.standardError = out
         try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        return (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
     }
 
     /// Everything an agent can plant in its workspace that git would execute: a `.gitconfig` and an

@@ -170,6 +170,25 @@ func call(_ name: String, _ args: String) -> ToolCall {
         #expect(!FileManager.default.fileExists(atPath: root + "/late"))
     }
 
+    /// A descriptor this process holds without close-on-exec (as a library or a racing spawn can
+    /// leave one) never reaches a command: not the database, not a key file, not a pipe some
+    /// reader waits to see closed.
+    @Test func aCommandInheritsNoDescriptorBeyondTheStandardThree() async throws {
+        let (root, _) = try makeWorkspace()
+        let leaky = open(root + "/held.txt", O_WRONLY | O_CREAT, 0o600)  // no O_CLOEXEC
+        #expect(leaky > 2)
+        defer { close(leaky) }
+        let probe =
+            "for fd in \(leaky) 3 4 5 6 7 8; do test -e /proc/$$/fd/$fd && echo \"open $fd\"; done; echo checked"
+        let outcome = await ProcessRunner.run(
+            argv: ["/bin/sh", "-c", probe], environment: ["PATH": "/usr/bin:/bin"], cwd: root, timeout: .seconds(30))
+        #expect(outcome.output == "checked\n", "\(outcome.output)")
+        // The shell's own descriptors, listed by a child (no pipe, which would be the shell's for a moment).
+        let r = await tools.run(call("shell", #"{"command":"ls /proc/$$/fd; true"}"#), workspace: root)
+        let listed = r.output.text.split(separator: "\n").dropFirst().map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(r.ok && listed == ["0", "1", "2"], "\(r.output.text)")
+    }
+
     @Test func backgroundedChildDoesNotOutliveTheCall() async throws {
         let (root, _) = try makeWorkspace()
         let r = await tools.run(

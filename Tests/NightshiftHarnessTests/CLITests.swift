@@ -296,18 +296,24 @@ extension CLITests {
     }
 }
 
+/// Runs the host's git for a test's set-up and checks. Its output goes to a file, not a pipe: a
+/// pipe's reader waits for every copy of the write end to close, and a process another test starts
+/// at that moment could hold one (a full run once hung for good in this read).
 func git(_ args: [String], in dir: String) throws -> String {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
     p.arguments = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"] + args
     p.currentDirectoryURL = URL(fileURLWithPath: dir)
-    let out = Pipe()
+    let dir = tempDir("ns-git"), file = dir + "/out"
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    FileManager.default.createFile(atPath: file, contents: nil)
+    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+    defer { try? out.close() }
     p.standardOutput = out
     p.standardError = out
     try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    return (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
 }
 
 /// Makes `dir` a git repository with one commit.

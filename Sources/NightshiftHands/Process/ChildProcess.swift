@@ -91,6 +91,11 @@ func spawnProcess(
     let cArgs = argv.map { strdup($0) } + [nil]
     let cEnv = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer { (cArgs + cEnv).forEach { free($0) } }
+    // Nothing of this process beyond 0, 1 and 2 reaches the child, whatever opened it without
+    // close-on-exec (a library, or a pipe made while another thread spawned): a tool never holds the
+    // database or a key file, and no long-lived child holds a pipe another reader waits to see end.
+    // After the caller's actions, which may dup2 from higher descriptors onto 0-2.
+    nightshift_spawn_addclosefrom(&actions, 3)
     // A sandboxed command's seccomp program: bubblewrap reads it from this descriptor. Opened last,
     // so no earlier action (the output pipe's dup2) lands on the same number; each spawn opens the
     // file afresh, so every bubblewrap reads it from the start.
