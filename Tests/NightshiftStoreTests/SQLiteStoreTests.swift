@@ -59,8 +59,11 @@ import Testing
             }
             return try await group.reduce(0) { max($0, $1) }
         }
-        // One batch in flight plus its own: at most about two batches of the other runs' appends.
-        #expect(worstGap <= 4 * runs, "an append waited while \(worstGap) others completed")
+        // One batch in flight plus its own is about two batches of the other runs' appends, but the
+        // count also takes in the time this task waits to be scheduled after its append returned: on a
+        // machine loaded by the rest of the suite that was 33 once. A leader held until the queue is
+        // empty (the unfairness this guards against) could wait for as long as the others keep coming.
+        #expect(worstGap <= 12 * runs, "an append waited while \(worstGap) others completed")
     }
 
     /// GRDB resets synchronous to NORMAL in WAL mode unless set again: read back what is in force.
