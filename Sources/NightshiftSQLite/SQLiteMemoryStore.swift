@@ -60,8 +60,7 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
             for body in try Data.fetchAll(
                 db, sql: "SELECT body FROM memory_log WHERE memory >= 'dream-' AND memory < 'dream.' ORDER BY seq")
             {
-                struct Body: Decodable { var change: MemoryChange }
-                switch try JSONDecoder().decode(Body.self, from: body).change {
+                switch try Self.change(body) {
                 case let .dreamStarted(start): starts.append(start)
                 case let .dreamFailed(id, _): failed.insert(id)
                 default: break
@@ -357,11 +356,16 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
                 db, sql: "SELECT seq, time, body, hash FROM memory_log WHERE memory = ? ORDER BY seq",
                 arguments: [id.rawValue]
             ).map { row in
-                struct Body: Decodable { var change: MemoryChange }
-                let change = try JSONDecoder().decode(Body.self, from: row["body"] as Data).change
-                return MemoryRecord(seq: row["seq"], time: row["time"], change: change, hash: row["hash"])
+                MemoryRecord(
+                    seq: row["seq"], time: row["time"], change: try Self.change(row["body"]), hash: row["hash"])
             }
         }
+    }
+
+    /// The change a memory log record's body holds.
+    private static func change(_ body: Data) throws -> MemoryChange {
+        struct Body: Decodable { var change: MemoryChange }
+        return try JSONDecoder().decode(Body.self, from: body).change
     }
 
     public func verifyLog() async throws -> (records: Int64, firstBad: Int64?) {

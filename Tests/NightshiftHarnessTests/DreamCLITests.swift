@@ -221,6 +221,8 @@ import Testing
             #expect(r.stderr.split(separator: "\n").count <= 2, "\(r.stderr)")
         }
         #expect(try await p.bank.dreams().isEmpty)
+        let none = try await nightshift(["memory", "dreams", "--db", p.db])
+        #expect(none.status == 0 && none.stdout.contains("no dreams yet"), "\(none.stdout)")
         // A guidance file changed by hand since the dream: the edit is refused, nothing is decided.
         let d = try #require(try await p.dream().dream)
         try "# Guidance\nRewritten by hand.\n".write(toFile: p.guide, atomically: true, encoding: .utf8)
@@ -254,6 +256,12 @@ import Testing
             second.stderr.contains("another process is dreaming over this database (pid \(first.pid)"),
             "\(second.stderr)")
         #expect(second.stderr.split(separator: "\n").count <= 2, "\(second.stderr)")
+        // A worker finding another process dreaming skips its dream and goes on.
+        let worker = try await nightshift([
+            "worker", "--db", p.db, "--once", "--model", "scripted:\(p.root)/model.yaml", "--dream", p.scope,
+        ])
+        #expect(worker.status == 0, "\(worker.stderr)")
+        #expect(worker.stdout.contains("dream skipped: another process is dreaming"), "\(worker.stdout)")
         #expect(try await bank.unfinishedDreams() == started)
         #expect(try await bank.dreams().isEmpty)
         first.kill()

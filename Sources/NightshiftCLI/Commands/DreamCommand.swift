@@ -75,11 +75,9 @@ struct DreamCommand: AsyncParsableCommand {
                 return
             }
             let events = dream.reviewed.count
-            let spent =
-                dream.usage.map { u in
-                    "; \(u.input + u.output) tokens" + (dream.costPicoUSD.map { ", \(Money.format($0))" } ?? "")
-                } ?? ""
-            say("\(dream.id): reviewed \(events) run\(events == 1 ? "" : "s") with \(dream.model)\(spent)")
+            say(
+                "\(dream.id): reviewed \(events) run\(events == 1 ? "" : "s") with \(dream.model)\(MemoryText.spent(dream))"
+            )
             for d in dream.interrupted ?? [] {
                 say(
                     "  \(d.id), started \(MemoryText.time(d.time)) by \(d.by), asked \(d.model) and was never recorded (the process was killed): what that call cost is unknown"

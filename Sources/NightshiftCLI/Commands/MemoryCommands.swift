@@ -59,6 +59,12 @@ enum MemoryText {
                 separator: ", ")
     }
 
+    /// What a dream's model call used and cost, as "; N tokens, $X" (empty when not reported).
+    static func spent(_ d: Dream) -> String {
+        d.usage.map { u in "; \(u.input + u.output) tokens" + (d.costPicoUSD.map { ", \(Money.format($0))" } ?? "") }
+            ?? ""
+    }
+
     /// A log time (ms since the epoch) as an ISO 8601 UTC time.
     static func time(_ ms: Int64) -> String {
         Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601)
@@ -373,13 +379,10 @@ struct MemoryDreams: AsyncParsableCommand {
                 let d = p.dream
                 say("\(d.id)  \(MemoryText.time(p.time))  by \(d.by)  with \(d.model)")
                 let runs = d.reviewed.map { "\($0.run)#\($0.seq)" }.joined(separator: ", ")
-                let spent =
-                    d.usage.map { u in
-                        "; \(u.input + u.output) tokens" + (d.costPicoUSD.map { ", \(Money.format($0))" } ?? "")
-                    } ?? ""
                 say(
                     "    read \(runs.isEmpty ? "no run" : runs); \(d.proposals.count) proposals: \(p.accepted) accepted, "
-                        + "\(p.waiting) waiting, \(p.declined) declined; \(d.dropped.count) dropped\(spent)")
+                        + "\(p.waiting) waiting, \(p.declined) declined; \(d.dropped.count) dropped\(MemoryText.spent(d))"
+                )
                 for s in d.interrupted ?? [] {
                     say("    before it, \(s.id) (started \(MemoryText.time(s.time))) was never recorded: cost unknown")
                 }

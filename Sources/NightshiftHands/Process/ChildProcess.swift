@@ -95,7 +95,9 @@ func spawnProcess(
     // close-on-exec (a library, or a pipe made while another thread spawned): a tool never holds the
     // database or a key file, and no long-lived child holds a pipe another reader waits to see end.
     // After the caller's actions, which may dup2 from higher descriptors onto 0-2.
-    nightshift_spawn_addclosefrom(&actions, 3)
+    // Refused (out of memory), the child is not started rather than started with them.
+    let closing = nightshift_spawn_addclosefrom(&actions, 3)
+    guard closing == 0 else { return (0, closing) }
     // A sandboxed command's seccomp program: bubblewrap reads it from this descriptor. Opened last,
     // so no earlier action (the output pipe's dup2) lands on the same number; each spawn opens the
     // file afresh, so every bubblewrap reads it from the start.

@@ -9,8 +9,8 @@ import NightshiftModels
 /// memory log (its runs, its proposals, what was dropped), so a dream killed before it is
 /// recorded is made again, and one killed after is not. Its start is recorded before the model
 /// is asked, and a failed call after it: a dream killed in between is named by the next one,
-/// whose record says that model call's cost is unknown. Nothing it proposes changes the bank until it is decided: by a
-/// person, or by the policy for the new memories `memory.write` allows.
+/// whose record says that model call's cost is unknown. Nothing it proposes changes the bank
+/// until it is decided: by a person, or by the policy for the new memories `memory.write` allows.
 public struct Dreaming: Sendable {
     public let bank: MemoryBank
     public let model: any ModelProvider
