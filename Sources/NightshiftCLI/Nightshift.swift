@@ -25,7 +25,8 @@ public struct Nightshift: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, Resume.self, Worker.self, Status.self, Log.self, Inbox.self, Approve.self, Deny.self,
             BudgetCommand.self,
-            Answer.self, Cancel.self, Audit.self, Init.self, ConfigCommand.self, DoctorCommand.self, AgentsCommand.self,
+            Answer.self, Cancel.self, Audit.self, Init.self, TrustCommand.self, ConfigCommand.self, DoctorCommand.self,
+            AgentsCommand.self,
             MemoryCommand.self, DreamCommand.self,
             Demo.self,
             BenchMoved.self,
@@ -128,15 +129,30 @@ struct StoreOptions: ParsableArguments {
             valueName: "FILE"))
     var config: String?
 
+    @Flag(
+        help: """
+            Use the project's configuration files as they are, even those no person trusted (new, or changed since \
+            `nightshift trust`): for CI and scripts that check the files out themselves. A run records that it was \
+            given this.
+            """)
+    var trustProject = false
+
     func validate() throws {
         guard lockTimeout >= 0 else { throw ValidationError("--lock-timeout must be 0 or more seconds") }
     }
 
     /// Every source of settings, with `commandLine` (the command's own options) and `--db` over them.
-    func settings(_ commandLine: ConfigLayer = ConfigLayer()) throws -> Settings {
+    /// - Parameter setAsideUntrusted: go on without a found project file nobody trusted (saying so),
+    ///   for the commands that report on the settings.
+    func settings(_ commandLine: ConfigLayer = ConfigLayer(), setAsideUntrusted: Bool = false) throws -> Settings {
         var layer = commandLine
         layer.set(.db, db.map { .text($0) }, from: "--db")
-        return try Settings.resolve(commandLine: layer, configFile: config)
+        let environment = ProcessInfo.processInfo.environment
+        return try Settings.resolve(
+            commandLine: layer, configFile: config, environment: environment,
+            trust: ConfigTrust(
+                store: FileTrustStore(folder: FileTrustStore.defaultFolder(environment)), trustProject: trustProject),
+            setAsideUntrusted: setAsideUntrusted)
     }
 
     /// The store these options name.

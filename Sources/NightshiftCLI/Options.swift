@@ -88,13 +88,23 @@ extension ModelOptions {
     }
 }
 
-extension ModelConfig {
-    /// For a run that exists: its recorded models stay unless the command line names others.
-    func keepingRecorded(_ options: ModelOptions) -> ModelConfig {
-        var m = self
-        m.model = options.model
-        m.roleModels = options.roleModel
+extension ModelOptions {
+    /// For a run that exists: its recorded models and prices stay unless this command line names
+    /// others; the key file and keys come from the settings (never from the run's record).
+    func forResume(_ settings: Settings) throws -> ModelConfig {
+        var m = ModelConfig(model: model, roleModels: roleModel, keyFile: settings.text(.keyFile))
+        m.keys = settings.keys
+        if let pricing { m.pricing = try settings.trust.read(pricing, .named(by: "--pricing"), what: "the price list") }
         return m
+    }
+}
+
+extension SandboxOptions {
+    /// What these flags add to a run's recorded sandbox.
+    var flags: SandboxConfig {
+        SandboxConfig(
+            unsandboxed: unsandboxed, allowNetwork: allowNetwork, readOnlyPaths: sandboxRo,
+            unsandboxedBy: unsandboxed ? "--unsandboxed" : nil)
     }
 }
 

@@ -18,6 +18,22 @@ import Yams
 public enum AgentProfileFile {
     public static func load(path: String) throws(FileError) -> AgentProfile {
         let text = try YAMLReader.readText(path, what: "agent profile")
+        var profile = try parse(text, path: path)
+        var named: [(key: String, text: String)] = []
+        for (key, file, line) in profile.namedFiles {
+            guard let content = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw FileError(file: path, line: line, message: "cannot read the \(key) file \(file)")
+            }
+            named.append((key, content))
+        }
+        profile.version = version(text, named: named)
+        return profile
+    }
+
+    /// The profile in `text` (read from `path`), with the files it names resolved from its folder
+    /// but not read: its ``AgentProfile/version`` is left empty for the caller, who reads them
+    /// (see ``version(_:named:)``).
+    public static func parse(_ text: String, path: String) throws(FileError) -> AgentProfile {
         let url = URL(fileURLWithPath: path)
         let name = url.deletingPathExtension().lastPathComponent
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -43,15 +59,12 @@ public enum AgentProfileFile {
                 spec.hasPrefix("scripted:")
                 ? "scripted:" + ConfigFile.resolve(String(spec.dropFirst(9)), base: base) : spec
         }
-        var named = text
         for (key, keyPath) in [("guidance", \AgentProfile.guidance), ("policy", \AgentProfile.policy)] {
             guard let node = field(key) else { continue }
-            let file = ConfigFile.resolve(try r.string(node, key), base: base)
-            guard let content = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw r.fail(node, "cannot read the \(key) file \(file)")
-            }
-            profile[keyPath: keyPath] = file
-            named += "\u{0}" + key + "\u{0}" + content
+            let file = try r.string(node, key)
+            guard !file.isEmpty else { throw r.fail(node, "the \(key) file is empty") }
+            profile[keyPath: keyPath] = ConfigFile.resolve(file, base: base)
+            profile.lines[key] = node.mark?.line
         }
         if let t = field("tools") {
             var globs: [String] = []
@@ -68,16 +81,30 @@ public enum AgentProfileFile {
             guard n >= 1 else { throw r.fail(c, "max_concurrent must be at least 1") }
             profile.maxConcurrent = n
         }
-        profile.version = Payload.blobKey(Data(named.utf8))
         return profile
+    }
+
+    /// A profile's version: SHA-256 over its file's text and the texts of the files it names
+    /// (guidance, then policy), so an edit to any of them is a new version.
+    public static func version(_ text: String, named: [(key: String, text: String)]) -> String {
+        var all = text
+        for (key, content) in named { all += "\u{0}" + key + "\u{0}" + content }
+        return Payload.blobKey(Data(all.utf8))
+    }
+
+    /// The profile files in `folder` (`*.yaml`, `*.yml`), sorted; none for a folder that does not exist.
+    public static func files(in folder: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+        return names.sorted().filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.map {
+            URL(fileURLWithPath: folder).appendingPathComponent($0).path
+        }
     }
 
     /// Every profile in `folder` (`*.yaml`, `*.yml`), by name. A folder that does not exist has none.
     public static func registry(_ folder: String) throws(FileError) -> [AgentProfile] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
         var profiles: [AgentProfile] = []
-        for file in names.sorted() where file.hasSuffix(".yaml") || file.hasSuffix(".yml") {
-            let profile = try load(path: URL(fileURLWithPath: folder).appendingPathComponent(file).path)
+        for file in files(in: folder) {
+            let profile = try load(path: file)
             if let other = profiles.first(where: { $0.name == profile.name }) {
                 throw FileError(
                     file: profile.file, message: "the profile \(profile.name) is also defined in \(other.file)")

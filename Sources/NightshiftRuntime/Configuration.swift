@@ -1,3 +1,5 @@
+public import NightshiftCore
+
 /// Plain configuration values the use cases take. Front ends fill them from wherever their
 /// settings come from (the CLI from its options); nothing here knows about argument parsing.
 
@@ -25,12 +27,13 @@ public struct ModelConfig: Sendable, Equatable {
     public var roleModels: [String]
     /// A file of `NAME=VALUE` lines with API keys (wins over the environment).
     public var keyFile: String?
-    /// A YAML file of price overrides.
-    public var pricing: String?
+    /// Price overrides (a YAML file's content, read and checked by whoever filled this in); nil:
+    /// the shipped list prices.
+    public var pricing: PinnedFile?
     /// API keys from the user's own configuration file: used when neither the key file nor the
     /// environment has the variable.
     public var keys: [String: String] = [:]
-    public init(model: String? = nil, roleModels: [String] = [], keyFile: String? = nil, pricing: String? = nil) {
+    public init(model: String? = nil, roleModels: [String] = [], keyFile: String? = nil, pricing: PinnedFile? = nil) {
         self.model = model
         self.roleModels = roleModels
         self.keyFile = keyFile
@@ -46,9 +49,36 @@ public struct SandboxConfig: Sendable, Equatable {
     public var allowNetwork: Bool
     /// Host paths bound read-only into the sandbox.
     public var readOnlyPaths: [String]
-    public init(unsandboxed: Bool = false, allowNetwork: Bool = false, readOnlyPaths: [String] = []) {
+    /// Where `unsandboxed` came from ("--unsandboxed", "FILE:LINE (sha256 …)"), for the record.
+    public var unsandboxedBy: String?
+    public init(
+        unsandboxed: Bool = false, allowNetwork: Bool = false, readOnlyPaths: [String] = [],
+        unsandboxedBy: String? = nil
+    ) {
         self.unsandboxed = unsandboxed
         self.allowNetwork = allowNetwork
         self.readOnlyPaths = readOnlyPaths
+        self.unsandboxedBy = unsandboxedBy
+    }
+
+    /// The choice a run records when it starts.
+    public var choice: SandboxChoice {
+        SandboxChoice(
+            unsandboxed: unsandboxed, allowNetwork: allowNetwork, readOnly: readOnlyPaths,
+            unsandboxedBy: unsandboxed ? unsandboxedBy ?? "--unsandboxed" : nil)
+    }
+
+    /// The run's recorded choice with what this process's command line adds (a flag can only turn
+    /// a setting on; nothing a file says later changes a run).
+    public static func recorded(_ choice: SandboxChoice?, adding flags: SandboxConfig) -> SandboxConfig {
+        let base = choice ?? SandboxChoice()
+        var c = SandboxConfig(
+            unsandboxed: base.unsandboxed || flags.unsandboxed, allowNetwork: base.allowNetwork || flags.allowNetwork,
+            readOnlyPaths: base.readOnly + flags.readOnlyPaths.filter { !base.readOnly.contains($0) })
+        c.unsandboxedBy =
+            base.unsandboxed
+            ? (base.unsandboxedBy ?? "the run's settings") + " (recorded when the run started)"
+            : flags.unsandboxed ? flags.unsandboxedBy ?? "--unsandboxed" : nil
+        return c
     }
 }

@@ -5,7 +5,7 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
     /// A struct over a private enum, so adding a code does not break callers' switches.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
-            case notFound, exists, invalidInput, unavailable, lost, busy
+            case notFound, exists, invalidInput, unavailable, lost, busy, untrusted
         }
         private let base: Base
         private init(_ b: Base) { base = b }
@@ -21,6 +21,8 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
         public static let lost = Code(.lost)
         /// Another live process drives the run.
         public static let busy = Code(.busy)
+        /// A configuration file was found that no person trusted (new, or changed since).
+        public static let untrusted = Code(.untrusted)
         public var description: String { base.rawValue }
     }
 

@@ -7,15 +7,29 @@ public import NightshiftCore
 /// `NIGHTSHIFT_GUIDANCE`, `NIGHTSHIFT_KEY_FILE`, `NIGHTSHIFT_EMBEDDINGS`), the project's `.nightshift/config.yaml` (found from
 /// the working folder up, or `--config FILE`), the user's `config.yaml` under the XDG config folder,
 /// and the defaults.
+///
+/// A project's file that was found (not named with `--config`), and every file a project's file
+/// names, configures Nightshift only when a person trusted its exact content (``ConfigTrust``):
+/// an agent can write files in a project, and a person's next command must never obey one
+/// nobody reviewed.
 public struct Settings: Sendable {
     /// The layers in precedence order, each with its name.
     public var layers: [(name: String, layer: ConfigLayer)]
     /// The project's configuration file, when one was found or given.
     public var projectFile: String?
+    /// The project file as read (its hash and text), when it is in force.
+    public var project: PinnedFile?
+    /// Whether the project file was named with `--config` rather than found.
+    public var projectNamed = false
+    /// A found project file that is not trusted, which this command set aside (only `config` and
+    /// `doctor` go on without it, to say so); nil when there is none.
+    public var untrusted: RuntimeError?
     /// The user's configuration file (whether or not it exists).
     public var userFile: String
     /// API keys from the user's file (`keys:`), the last place keys are looked for.
     public var keys: [String: String]
+    /// Reads the files the settings name, refusing found ones nobody trusted.
+    public var trust: ConfigTrust
 
     /// The value in force for `key`, and where it came from.
     public func entry(_ key: ConfigKey) -> (value: ConfigValue, origin: String)? {
@@ -45,12 +59,33 @@ public struct Settings: Sendable {
     /// (the folder holding `.nightshift/`), else in the working folder.
     public var agentsFolder: String {
         if let folder = text(.agents) { return folder }
-        if let projectFile {
-            let folder = URL(fileURLWithPath: projectFile).deletingLastPathComponent()
-            let root = folder.lastPathComponent == ".nightshift" ? folder.deletingLastPathComponent() : folder
-            return root.appendingPathComponent("agents").path
-        }
+        if let projectRoot { return projectRoot + "/agents" }
         return FileManager.default.currentDirectoryPath + "/agents"
+    }
+
+    /// The folder that holds `.nightshift/` (the project's root), when a project file is in force.
+    public var projectRoot: String? {
+        guard let projectFile else { return nil }
+        let folder = URL(fileURLWithPath: projectFile).deletingLastPathComponent()
+        return (folder.lastPathComponent == ".nightshift" ? folder.deletingLastPathComponent() : folder).path
+    }
+
+    /// Where the file a path setting names came from: named by a person (the command line, the
+    /// environment, their own file), or found through a project's file.
+    public func provenance(of key: ConfigKey) -> ConfigProvenance {
+        for (name, layer) in layers where layer.values[key] != nil {
+            let origin = layer.origins[key] ?? name
+            return name == "project" ? .found(how: "named in \(origin)") : .named(by: origin)
+        }
+        // The profiles folder nobody named is found: agents/ in the project or the working folder.
+        return key == .agents ? .found(how: "found at \(agentsFolder)") : .named(by: "default")
+    }
+
+    /// The file the path setting `key` names, read once and checked (nil when the setting is not set).
+    /// - Throws: ``RuntimeError`` `.untrusted` for a found file nobody trusted; `.notFound` when missing.
+    public func read(_ key: ConfigKey) throws -> PinnedFile? {
+        guard let path = text(key) else { return nil }
+        return try trust.read(path, provenance(of: key), what: key.what)
     }
 
     /// Budgets the configuration sets, by scope.
@@ -95,13 +130,20 @@ public struct Settings: Sendable {
     ]
 
     /// Reads every source. `commandLine` holds only what was given on the command line.
-    /// - Throws: a ``FileError`` naming the file and line of a bad configuration file, or a
-    ///   ``RuntimeError`` for a `--config` file that does not exist.
+    /// - Parameters:
+    ///   - trust: the trust store and whether `--trust-project` was given; nil: the person's own
+    ///     store (under the XDG config folder), without `--trust-project`.
+    ///   - setAsideUntrusted: go on without a found project file nobody trusted, recording why in
+    ///     ``untrusted`` (for commands that report on the settings: `config`, `doctor`).
+    /// - Throws: a ``FileError`` naming the file and line of a bad configuration file, a
+    ///   ``RuntimeError`` for a `--config` file that does not exist, or `.untrusted` for a found
+    ///   project file nobody trusted.
     public static func resolve(
         commandLine: ConfigLayer, configFile: String? = nil, workingFolder: String? = nil,
-        environment: [String: String]? = nil
+        environment: [String: String]? = nil, trust: ConfigTrust? = nil, setAsideUntrusted: Bool = false
     ) throws -> Settings {
         let environment = environment ?? ProcessInfo.processInfo.environment
+        let trust = trust ?? ConfigTrust(store: FileTrustStore(folder: FileTrustStore.defaultFolder(environment)))
         let cwd = workingFolder ?? FileManager.default.currentDirectoryPath
         var env = ConfigLayer()
         for (key, name) in environmentNames {
@@ -110,6 +152,8 @@ public struct Settings: Sendable {
         }
         var project = ConfigLayer()
         var projectFile: String?
+        var pinned: PinnedFile?
+        var untrusted: RuntimeError?
         if let configFile {
             guard FileManager.default.fileExists(atPath: configFile) else {
                 throw RuntimeError(.notFound, "no configuration file at \(configFile) (--config)")
@@ -118,11 +162,20 @@ public struct Settings: Sendable {
         } else {
             projectFile = Self.findProjectFile(from: cwd)
         }
-        if let projectFile {
+        if let file = projectFile {
             // Paths in a project's file are the project's: from the folder that holds `.nightshift/`.
-            let folder = URL(fileURLWithPath: projectFile).deletingLastPathComponent()
+            let folder = URL(fileURLWithPath: file).deletingLastPathComponent()
             let root = folder.lastPathComponent == ".nightshift" ? folder.deletingLastPathComponent() : folder
-            project = try ConfigFile.load(path: projectFile, scope: .project, base: root.path)
+            let provenance: ConfigProvenance =
+                configFile != nil ? .named(by: "--config") : .found(how: "found from \(cwd)")
+            do {
+                let read = try trust.read(file, provenance, what: "the project's configuration")
+                project = try ConfigFile.parse(read.text, file: file, scope: .project, base: root.path)
+                pinned = read
+            } catch let e as RuntimeError where e.code == .untrusted && setAsideUntrusted {
+                untrusted = e
+                projectFile = nil
+            }
         }
         let userFile = Self.userFile(environment)
         var user = ConfigLayer()
@@ -130,11 +183,15 @@ public struct Settings: Sendable {
             user = try ConfigFile.load(
                 path: userFile, scope: .user, base: URL(fileURLWithPath: userFile).deletingLastPathComponent().path)
         }
-        return Settings(
+        var settings = Settings(
             layers: [
                 ("command line", commandLine), ("environment", env), ("project", project), ("user", user),
                 ("default", defaults),
-            ], projectFile: projectFile, userFile: userFile, keys: user.keys)
+            ], projectFile: projectFile, userFile: userFile, keys: user.keys, trust: trust)
+        settings.project = pinned
+        settings.projectNamed = configFile != nil
+        settings.untrusted = untrusted
+        return settings
     }
 
     /// `.nightshift/config.yaml` in `folder` or the nearest folder above it that has one.
@@ -159,33 +216,74 @@ public struct Settings: Sendable {
 
     public var store: StoreConfig { StoreConfig(db: text(.db) ?? StoreConfig.defaultPath) }
 
-    public var models: ModelConfig {
+    /// The models, keys and prices these settings name. The price list, a file, is read (and
+    /// checked like every configuration file) and handed on by content.
+    public func modelConfig() throws -> ModelConfig {
         var roles: [String] = []
         for (role, key) in ConfigKey.roles {
             if let spec = text(key) { roles.append("\(role)=\(spec)") }
         }
-        var m = ModelConfig(model: text(.model), roleModels: roles, keyFile: text(.keyFile), pricing: text(.pricing))
+        var m = ModelConfig(model: text(.model), roleModels: roles, keyFile: text(.keyFile))
+        m.pricing = try read(.pricing)
         m.keys = keys
         return m
     }
 
     public var sandbox: SandboxConfig {
-        SandboxConfig(
+        var config = SandboxConfig(
             unsandboxed: flag(.unsandboxed) ?? false, allowNetwork: flag(.allowNetwork) ?? false,
             readOnlyPaths: list(.readOnly))
+        if config.unsandboxed { config.unsandboxedBy = source(of: .unsandboxed) }
+        return config
+    }
+
+    /// Where the value in force for `key` came from, for the record: `--flag`, an environment
+    /// variable, `FILE:LINE (sha256 …, trusted by …)` for a configuration file, or `default`.
+    public func source(of key: ConfigKey) -> String {
+        for (name, layer) in layers where layer.values[key] != nil {
+            let origin = layer.origins[key] ?? name
+            if name == "project", let project {
+                return "\(origin) (\(trust.describe(project, projectNamed ? .named(by: "--config") : .found(how: ""))))"
+            }
+            return origin
+        }
+        return "default"
+    }
+
+    /// Every setting in force, with its value and where it came from: what a run records when it starts.
+    public var sources: [SettingSource] {
+        ConfigKey.allCases.compactMap { key in
+            guard let (value, _) = entry(key) else { return nil }
+            return SettingSource(key: key.rawValue, value: "\(value)", source: source(of: key))
+        }
     }
 
     /// Lines for `nightshift config`: every key with its value and source; secrets never shown.
     public var report: [String] {
         var lines: [String] = []
         for key in ConfigKey.allCases {
-            guard let (value, origin) = entry(key) else {
+            guard let (value, _) = entry(key) else {
                 lines.append("\(key.rawValue) = (not set)")
                 continue
             }
-            lines.append("\(key.rawValue) = \(value)    # \(origin)")
+            lines.append("\(key.rawValue) = \(value)    # \(source(of: key))")
         }
         for name in keys.keys.sorted() { lines.append("keys.\(name) = •••• (masked)    # user") }
         return lines
+    }
+}
+
+extension ConfigKey {
+    /// What the file a path setting names is, in words ("the policy").
+    var what: String {
+        switch self {
+        case .policy: "the policy"
+        case .guidance: "the guidance"
+        case .mcp: "the MCP server list"
+        case .pricing: "the price list"
+        case .agents: "the profiles folder"
+        case .keyFile: "the key file"
+        default: "the file of \(rawValue)"
+        }
     }
 }

@@ -283,7 +283,7 @@ extension CLITests {
                 "--id", "y", "--unsandboxed", "--no-baseline",
             ], env: ["NIGHTSHIFT_BWRAP": "/nonexistent/bwrap"])
         #expect(allowed.status == 0, "\(allowed.stdout)\(allowed.stderr)")
-        #expect(allowed.stdout.contains("UNSANDBOXED: --unsandboxed was passed"))
+        #expect(allowed.stdout.contains("UNSANDBOXED: unsandboxed by --unsandboxed"), "\(allowed.stdout)")
         let log = try await nightshift(["log", "y", "--db", s.db, "--json"])
         #expect(log.stdout.contains(#""kind":"isolation_set""#))
         #expect(log.stdout.contains("UNSANDBOXED"))

@@ -135,6 +135,7 @@ import Testing
                         - write_file: {path: a.txt, content: good}
                     - done: fixed
                 """)
+        try await trustProject(root)
         let r = try await nightshift(
             ["run", "--plan", "plan.yaml", "--workspace", "ws", "--id", "b", "-q"], cwd: root)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
@@ -160,6 +161,7 @@ import Testing
                         - write_file: {path: a.txt, content: good}
                     - done: wrote it
                 """)
+        try await trustProject(root)
         let child = try ChildProcess.spawn(
             [
                 try nightshiftBinary(), "run", "--config", root + "/.nightshift/config.yaml", "--plan",

@@ -3,6 +3,7 @@ import NightshiftConfig
 import NightshiftCore
 import NightshiftRuntime
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// `nightshift init`, the configuration files and their precedence, and `nightshift config`.
@@ -41,7 +42,9 @@ import Testing
         #expect(ignore.hasPrefix("build/\n") && ignore.contains(".nightshift/nightshift.db*"))
         // What it wrote is valid: the policy loads and the configuration names it.
         _ = try PolicyFile.load(path: repo + "/.nightshift/policy.yaml")
-        let settings = try Settings.resolve(commandLine: ConfigLayer(), workingFolder: repo, environment: [:])
+        // Trusted as written: init trusts what it writes.
+        let settings = try Settings.resolve(
+            commandLine: ConfigLayer(), workingFolder: repo, environment: ["XDG_CONFIG_HOME": testConfigHome])
         #expect(settings.text(.policy) == repo + "/.nightshift/policy.yaml")
 
         // Again: everything is kept, the edit survives, .gitignore gains nothing.
@@ -73,17 +76,19 @@ import Testing
         cli.set(.model, .text("openai:cli"), from: "--model")
         let env = ["XDG_CONFIG_HOME": xdg, "NIGHTSHIFT_MODEL": "openai:env"]
         // Found from a folder below the project; paths are the project's, not the working folder's.
-        let all = try Settings.resolve(commandLine: cli, workingFolder: sub, environment: env)
+        let trust = ConfigTrust(store: InMemoryTrustStore(), trustProject: true)
+        let all = try Settings.resolve(commandLine: cli, workingFolder: sub, environment: env, trust: trust)
         #expect(all.entry(.model)?.value == .text("openai:cli") && all.entry(.model)?.origin == "--model")
         #expect(all.text(.policy) == repo + "/rules.yaml")
         #expect(all.number(.maxAttempts) == 7)  // project over user
         #expect(all.number(.maxTurns) == 9)  // user over default
         #expect(all.share(.compactAt) == 0.6 && all.entry(.compactAt)?.origin == "default")
-        #expect(all.models.keys["OPENAI_API_KEY"] == "sk-user-0123456789abcdef")
-        let noCLI = try Settings.resolve(commandLine: ConfigLayer(), workingFolder: sub, environment: env)
+        #expect(try all.modelConfig().keys["OPENAI_API_KEY"] == "sk-user-0123456789abcdef")
+        let noCLI = try Settings.resolve(
+            commandLine: ConfigLayer(), workingFolder: sub, environment: env, trust: trust)
         #expect(noCLI.text(.model) == "openai:env" && noCLI.entry(.model)?.origin == "NIGHTSHIFT_MODEL")
         let noEnv = try Settings.resolve(
-            commandLine: ConfigLayer(), workingFolder: sub, environment: ["XDG_CONFIG_HOME": xdg])
+            commandLine: ConfigLayer(), workingFolder: sub, environment: ["XDG_CONFIG_HOME": xdg], trust: trust)
         #expect(noEnv.text(.model) == "openai:project")
         #expect(noEnv.entry(.model)?.origin == repo + "/.nightshift/config.yaml:1")
         let noProject = try Settings.resolve(
@@ -98,7 +103,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: xdg + "/nightshift", withIntermediateDirectories: true)
         try "keys: {ANTHROPIC_API_KEY: sk-ant-very-secret-0123456789}\n".write(
             toFile: xdg + "/nightshift/config.yaml", atomically: true, encoding: .utf8)
-        _ = try await nightshift(["init"], cwd: repo)
+        _ = try await nightshift(["init"], env: ["XDG_CONFIG_HOME": xdg], cwd: repo)
         let r = try await nightshift(
             ["config", "--model", "openai:gpt-4o"], env: ["XDG_CONFIG_HOME": xdg], cwd: repo)
         #expect(r.status == 0, "\(r.stderr)")
@@ -109,7 +114,7 @@ import Testing
         // A project file that holds a key stops every command, naming the line.
         try "model: openai:gpt-4o\nkeys: {OPENAI_API_KEY: sk-0123456789abcdef0123}\n".write(
             toFile: repo + "/.nightshift/config.yaml", atomically: true, encoding: .utf8)
-        let refused = try await nightshift(["config"], cwd: repo)
+        let refused = try await nightshift(["config", "--trust-project"], cwd: repo)
         #expect(refused.status == 1 && refused.stderr.contains("config.yaml:2"), "\(refused.stderr)")
         #expect(!refused.stderr.contains("0123456789abcdef0123"))
     }
@@ -124,6 +129,7 @@ import Testing
         var config = try String(contentsOfFile: repo + "/.nightshift/config.yaml", encoding: .utf8)
         config += "model: scripted:.nightshift/scenario.yaml\nsandbox: {unsandboxed: true}\n"
         try config.write(toFile: repo + "/.nightshift/config.yaml", atomically: true, encoding: .utf8)
+        try await trustProject(repo)
         try "title: t\ntasks:\n  - id: a\n    description: make a file\n    checks:\n      - test -f done.txt\n"
             .write(toFile: repo + "/plan.yaml", atomically: true, encoding: .utf8)
         let sub = repo + "/sub"
@@ -156,6 +162,7 @@ import Testing
         config +=
             "model: scripted:.nightshift/scenario.yaml\nsandbox: {unsandboxed: true}\nbudgets:\n  run: {steps: 1}\n"
         try config.write(toFile: repo + "/.nightshift/config.yaml", atomically: true, encoding: .utf8)
+        try await trustProject(repo)
         try "title: t\ntasks:\n  - id: a\n    description: d\n    checks:\n      - \"true\"\n"
             .write(toFile: repo + "/plan.yaml", atomically: true, encoding: .utf8)
         let run = try await nightshift(["run", "--plan", "plan.yaml", "--id", "b", "-q", "--no-worktree"], cwd: repo)
@@ -173,6 +180,7 @@ import Testing
         // Without a policy they would not hold: refused before anything is made.
         config = config.replacingOccurrences(of: "policy: .nightshift/policy.yaml\n", with: "")
         try config.write(toFile: repo + "/.nightshift/config.yaml", atomically: true, encoding: .utf8)
+        try await trustProject(repo)
         let refused = try await nightshift(
             ["run", "--plan", "plan.yaml", "--id", "c", "-q", "--no-worktree"], cwd: repo)
         #expect(refused.status == 1 && refused.stderr.contains("apply under a policy"), "\(refused.stderr)")

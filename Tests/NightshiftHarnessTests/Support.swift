@@ -17,6 +17,15 @@ func tempDir(_ name: String = "ns") -> String {
     return path
 }
 
+/// The configuration folder the CLI tests' commands use unless a test names its own: shared by
+/// this test process (so `nightshift init` trusts files for the commands after it), apart from the
+/// machine user's own.
+let testConfigHome: String = {
+    let path = tempDir("ns-config-home")
+    chmod(path, 0o777)
+    return path
+}()
+
 /// The `nightshift` executable built next to this test bundle.
 func nightshiftBinary() throws -> String {
     let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -75,6 +84,9 @@ private func nightshiftOnce(
     }
     p.arguments = argv
     var environment = ProcessInfo.processInfo.environment
+    // The person's configuration folder (their own file, the trust store, the audit key): one of
+    // this test process's own unless the test names one, never the machine user's.
+    environment["XDG_CONFIG_HOME"] = testConfigHome
     for (k, v) in env { environment[k] = v }
     p.environment = environment
     let dir = tempDir("ns-out")
@@ -176,4 +188,11 @@ func killWhereItStops(_ argv: [String], env: [String: String], output: String) a
     }
     child.kill()
     return true
+}
+
+/// `nightshift trust` in `dir`: a person's review of the project's configuration files as they
+/// are now (what a person does after editing them by hand).
+func trustProject(_ dir: String, env: [String: String] = [:]) async throws {
+    let r = try await nightshift(["trust"], env: env, cwd: dir)
+    guard r.status == 0 else { throw CLITestError("nightshift trust failed: \(r.stdout)\(r.stderr)") }
 }

@@ -59,7 +59,7 @@ struct DreamCommand: AsyncParsableCommand {
             var config = settings.store
             config.lockTimeoutSeconds = store.lockTimeout
             let outcome = try await Dreaming.run(
-                request, store: config, models: settings.models, policyPath: settings.text(.policy),
+                request, store: config, models: try settings.modelConfig(), policy: try settings.read(.policy),
                 by: Governance.user)
             if json {
                 say(MemoryText.json(DreamJSON(dream: outcome.dream, applied: outcome.applied)))

@@ -68,6 +68,20 @@ struct Status: AsyncParsableCommand {
             if let parent = state.settings.parent {
                 say("parent    \(parent.run) (spawned by its call \(parent.call), depth \(parent.depth))")
             }
+            if let sandbox = state.settings.sandbox {
+                say(
+                    "sandbox   "
+                        + (sandbox.unsandboxed
+                            ? "UNSANDBOXED (by \(sandbox.unsandboxedBy ?? "the run's settings"))"
+                            : "commands sandboxed")
+                        + (sandbox.allowNetwork ? ", network allowed" : "")
+                        + (sandbox.readOnly.isEmpty ? "" : ", read-only: \(sandbox.readOnly.joined(separator: ", "))"))
+            }
+            // Every setting in force when the run started, and where it came from.
+            if let sources = state.settings.sources, !sources.isEmpty {
+                say("settings  as recorded when the run started (value, then where it came from):")
+                for s in sources where s.source != "default" { say("          \(s.key) = \(s.value)    # \(s.source)") }
+            }
             if !state.fleet.children.isEmpty {
                 let tree = try await FleetTree.load(state.run, store: store)
                 say("")

@@ -207,7 +207,7 @@ struct MemorySearch: AsyncParsableCommand {
             config.lockTimeoutSeconds = options.store.lockTimeout
             let hits = try await MemoryBank.withSearch(
                 config, by: Governance.user, embeddings: settings.text(.embeddings),
-                minSimilarity: settings.share(.embeddingsMinSimilarity), models: settings.models
+                minSimilarity: settings.share(.embeddingsMinSimilarity), models: try settings.modelConfig()
             ) { bank in
                 try await bank.search(query, scopes: scopes.isEmpty ? nil : scopes, limit: limit)
             }

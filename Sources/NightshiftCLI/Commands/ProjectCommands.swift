@@ -27,7 +27,10 @@ struct Init: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
                 throw CLIError("\(dir) is not a folder: create it first, or pass another --dir")
             }
-            let result = try ProjectSetup.write(into: dir, force: force)
+            let environment = ProcessInfo.processInfo.environment
+            let result = try ProjectSetup.write(
+                into: dir, force: force, trust: FileTrustStore(folder: FileTrustStore.defaultFolder(environment)),
+                by: Governance.user, at: Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))
             for line in result.lines { say(line) }
             say(
                 """
@@ -58,8 +61,16 @@ struct ConfigCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let settings = try store.settings(try models.layer())
-            say("project file: \(settings.projectFile ?? "(none: no .nightshift/config.yaml here or above)")")
+            let settings = try store.settings(try models.layer(), setAsideUntrusted: true)
+            if let untrusted = settings.untrusted {
+                say("project file: NOT IN FORCE: \(untrusted.message)")
+            } else if let project = settings.project {
+                let how = settings.trust.describe(
+                    project, settings.projectNamed ? .named(by: "--config") : .found(how: "found"))
+                say("project file: \(project.source) (\(how))")
+            } else {
+                say("project file: (none: no .nightshift/config.yaml here or above)")
+            }
             let userExists = FileManager.default.fileExists(atPath: settings.userFile)
             say("user file:    \(settings.userFile)\(userExists ? "" : " (none)")")
             say("")
@@ -104,7 +115,7 @@ struct DoctorCommand: AsyncParsableCommand {
         let failed = try await reportErrors { () async throws -> Bool in
             var layer = try models.layer().adding(sandbox)
             layer.set(.mcp, mcp.map { .text($0) }, from: "--mcp")
-            let settings = try store.settings(layer)
+            let settings = try store.settings(layer, setAsideUntrusted: true)
             let findings = await Doctor.examine(
                 settings, modelCalls: !noModelCalls, environment: ProcessInfo.processInfo.environment
             ) { finding in

@@ -172,60 +172,19 @@ struct RunCommand: AsyncParsableCommand {
         return layer
     }
 
-    /// The use case's request from the settings in force (files are read by the caller).
-    func request(source: StartRequest.Source, settings: Settings, servers: [ToolServer]) throws -> StartRequest {
+    /// The use case's request: this command's own options, then the settings in force (the
+    /// runtime reads and checks the files they name).
+    func request(source: StartRequest.Source, settings: Settings) throws -> StartRequest {
         var r = StartRequest(source: source, workspace: workspace)
         r.id = id.map { RunID($0) }
-        r.useWorktree = settings.flag(.worktree) ?? true
-        r.servers = servers
-        r.policyPath = settings.text(.policy)
-        r.guidancePath = settings.text(.guidance)
         r.reviewPlan = reviewPlan
-        r.baseline = settings.flag(.baseline) ?? true
-        r.contextWindow = settings.number(.contextWindow)
-        r.compactAt = settings.share(.compactAt) ?? r.compactAt
-        r.resetAt = settings.share(.resetAt) ?? r.resetAt
-        r.maxAttempts = settings.number(.maxAttempts) ?? r.maxAttempts
-        r.maxTurns = settings.number(.maxTurns) ?? r.maxTurns
-        r.stopOnBlocked = settings.flag(.stopOnBlocked) ?? false
-        r.hooks = settings.hooks
-        r.budgets = settings.budgets
-        r.budgetsFrom = settings.budgetOrigin
-        /// Set on the command line or in the environment: over a profile's choice.
-        func given(_ key: ConfigKey) -> Bool {
-            guard let origin = settings.entry(key)?.origin else { return false }
-            return origin.hasPrefix("--") || origin.hasPrefix("NIGHTSHIFT_")
-        }
-        if let agent {
-            // The profile's choices, under what the command line and the environment say.
-            let registry = try AgentProfileFile.registry(settings.agentsFolder)
-            guard let profile = registry.first(where: { $0.name == agent }) else {
-                let known = registry.map(\.name).joined(separator: ", ")
-                throw CLIError(
-                    "no agent profile '\(agent)' in \(settings.agentsFolder)"
-                        + (known.isEmpty ? " (it has none)" : " (it has: \(known))"))
-            }
-            r.profile = profile
-            if !given(.policy), let p = profile.policy { r.policyPath = p }
-            if !given(.guidance), let g = profile.guidance { r.guidancePath = g }
-            if r.budgets.isEmpty, let b = profile.budget {
-                r.budgets = [.run: b]
-                r.budgetsFrom = "profile \(profile.name)"
-            }
-        }
-        r.agentsFolder = settings.agentsFolder
         r.workers = workers
         r.user = Governance.user
         r.memory = !noMemory
-        r.embeddings = settings.text(.embeddings)
-        r.embeddingsMinSimilarity = settings.share(.embeddingsMinSimilarity)
         // The workers are driven in this process unless told otherwise: room for all of them.
         r.fleetConcurrency = fleet.concurrency == 0 ? 0 : max(fleet.concurrency, workers ?? 0)
-        r.store = settings.store
+        try r.configure(from: settings, agent: agent)
         r.store.lockTimeoutSeconds = store.lockTimeout
-        r.models = settings.models
-        if let model = r.profile?.model, !given(.model) { r.models.model = model }
-        r.sandbox = settings.sandbox
         return r
     }
 
@@ -238,10 +197,9 @@ struct RunCommand: AsyncParsableCommand {
                 source = .goal(try goal ?? GoalFile.read(goalFile ?? ""))
             }
             let settings = try store.settings(try commandLine())
-            let servers = try settings.text(.mcp).map { try MCPConfigFile.load(path: $0) } ?? []
             let printer = quiet ? nil : TimelinePrinter(json: json)
             let outcome = try await StartRun.start(
-                try request(source: source, settings: settings, servers: servers),
+                try request(source: source, settings: settings),
                 observer: RunObserver(event: printer?.events, notice: notice))
             if outcome.reason == .finished, !quiet, !json {
                 await printReport(outcome.run, store: try Adapters.openExistingStore(try store.resolved()))
@@ -310,12 +268,14 @@ struct Resume: AsyncParsableCommand {
             let printer = quiet ? nil : TimelinePrinter(json: json)
             var request = ResumeRequest(run: RunID(run), by: "nightshift resume (pid \(getpid()))")
             request.fleetConcurrency = fleet.concurrency
-            let settings = try store.settings(try models.layer().adding(sandbox))
+            let settings = try store.settings(try models.layer())
             request.store = settings.store
             request.store.lockTimeoutSeconds = store.lockTimeout
-            // The run's own models, unless this command names others: a configured model is for new runs.
-            request.models = settings.models.keepingRecorded(models)
-            request.sandbox = settings.sandbox
+            // The run's own models, prices and sandbox, unless this command names others: the
+            // configuration's are for new runs.
+            request.models = try models.forResume(settings)
+            request.sandbox = sandbox.flags
+            request.trust = settings.trust.store
             request.acceptRollback = acceptRollback
             request.decider = Governance.user
             let outcome = try await ResumeRun.resume(

@@ -52,8 +52,8 @@ struct Worker: AsyncParsableCommand {
             var config = settings.store
             config.lockTimeoutSeconds = self.store.lockTimeout
             let outcome = try await Dreaming.run(
-                Dreaming.Request(scopes: scopes), store: config, models: settings.models,
-                policyPath: settings.text(.policy), by: "nightshift worker (pid \(getpid()))")
+                Dreaming.Request(scopes: scopes), store: config, models: try settings.modelConfig(),
+                policy: try settings.read(.policy), by: "nightshift worker (pid \(getpid()))")
             if let d = outcome.dream {
                 say(
                     "\(d.id): reviewed \(d.reviewed.count) run(s); \(d.proposals.count) proposal(s), "
@@ -79,11 +79,12 @@ struct Worker: AsyncParsableCommand {
                     resumed += 1
                     say("resuming \(ready.run) \(ready.why)")
                     var request = ResumeRequest(run: ready.run, by: "nightshift worker (pid \(getpid()))")
-                    let settings = try self.store.settings(try models.layer().adding(sandbox))
+                    let settings = try self.store.settings(try models.layer())
                     request.store = settings.store
                     request.store.lockTimeoutSeconds = self.store.lockTimeout
-                    request.models = settings.models.keepingRecorded(models)
-                    request.sandbox = settings.sandbox
+                    request.models = try models.forResume(settings)
+                    request.sandbox = sandbox.flags
+                    request.trust = settings.trust.store
                     request.decider = Governance.user
                     request.fleetConcurrency = fleet.concurrency
                     do {

@@ -132,9 +132,29 @@ struct CanonicalWriter {
             key("parent")
             encodable(parent)
         }
+        if let pinned = s.pinnedProfiles {
+            key("pinnedProfiles")
+            encodable(pinned)
+        }
+        if let pricing = s.pricing {
+            key("pricing")
+            encodable(pricing)
+        }
         if let profile = s.profile {
             key("profile")
             encodable(profile)
+        }
+        if let sandbox = s.sandbox {
+            key("sandbox")
+            encodable(sandbox)
+        }
+        if let sealed = s.sealed {
+            key("sealed")
+            strings(sealed)
+        }
+        if let sources = s.sources {
+            key("sources")
+            encodable(sources)
         }
         key("stopOnBlocked")
         bool(s.stopOnBlocked)
@@ -176,7 +196,11 @@ struct CanonicalWriter {
     mutating func encodable<T: Encodable>(_ value: T) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // A large payload nested in the value leaves it as a blob, as it does from the reference encoder.
+        let sink = BlobSink()
+        encoder.userInfo[.nightshiftBlobSink] = sink
         bytes.append(contentsOf: (try? encoder.encode(value)) ?? Data("null".utf8))
+        for (key, data) in sink.blobs { blobs[key] = data }
     }
 
     mutating func strings(_ list: [String]) {

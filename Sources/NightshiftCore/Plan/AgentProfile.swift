@@ -17,6 +17,16 @@ public struct AgentProfile: Sendable, Equatable {
     /// policy texts it names, so an edit to any of them is a new version.
     public var file: String
     public var version: String
+    /// The line of the profile's file that names each file (`guidance`, `policy`), for errors.
+    public var lines: [String: Int] = [:]
+
+    /// The files the profile names, in the order its version covers them (guidance, then policy),
+    /// with the line that names each.
+    public var namedFiles: [(key: String, file: String, line: Int?)] {
+        [("guidance", guidance), ("policy", policy)].compactMap { key, file in
+            file.map { (key, $0, lines[key]) }
+        }
+    }
 
     public init(name: String, description: String, file: String, version: String) {
         self.name = name

@@ -98,6 +98,20 @@ public struct RunSettings: Sendable, Codable, Equatable {
     /// The memory scopes the run reads (the top memories for each shift's task go into its
     /// context); nil: it reads no memories.
     public var memory: MemorySettings?
+    /// The agent profiles the run may spawn, as they were when its fleet's root started (a
+    /// sub-agent that may spawn gets a copy); nil: none pinned (logs written before profiles were
+    /// pinned, whose runs spawn nothing new).
+    public var pinnedProfiles: [PinnedProfile]?
+    /// The price overrides in force when the run started; nil: the shipped list prices.
+    public var pricing: PinnedFile?
+    /// How commands are isolated, as chosen when the run started; nil for logs written before it
+    /// was recorded (their resumes start from the defaults).
+    public var sandbox: SandboxChoice?
+    /// Workspace-relative paths of Nightshift's configuration (`.nightshift`, the profiles folder,
+    /// the policy and guidance files) that the agent may read but never change.
+    public var sealed: [String]?
+    /// Every setting in force when the run started, with where it came from.
+    public var sources: [SettingSource]?
     public init(
         maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200,
         toolServers: [ToolServer]? = nil,

@@ -26,8 +26,14 @@ public struct GitWorkspace: WorkspaceVCS {
     }
 
     public let trust: Trust
+    /// Workspace-relative paths of Nightshift's configuration that commits leave out (besides any
+    /// `.nightshift` folder, always left out): the agent may not put configuration on a branch.
+    public let sealed: [String]
 
-    public init(trust: Trust = .worktree) { self.trust = trust }
+    public init(trust: Trust = .worktree, sealed: [String] = []) {
+        self.trust = trust
+        self.sealed = sealed
+    }
 
     public struct Provisioned: Sendable, Equatable {
         public var path: String
@@ -255,8 +261,31 @@ public struct GitWorkspace: WorkspaceVCS {
     /// so two workers' branches never conflict over them).
     static let viewExclusions = [":(exclude)PROGRESS.md", ":(exclude)PLAN.md", ":(exclude)REPORT.md"]
 
+    /// Nightshift's configuration, left out of every commit Nightshift makes: any `.nightshift`
+    /// folder (in any case, at any depth) and the run's sealed paths. A configuration file the agent
+    /// wrote stays in the workspace, uncommitted, and never reaches a branch a person merges.
+    var configurationExclusions: [String] {
+        [":(exclude,glob,icase)**/.nightshift", ":(exclude,glob,icase)**/.nightshift/**"]
+            + sealed.filter { !$0.isEmpty && $0 != ".nightshift" }.flatMap {
+                [":(exclude,literal)\($0)", ":(exclude,glob)\(Self.globEscaped($0))/**"]
+            }
+    }
+
+    /// `path` with git's glob characters escaped.
+    static func globEscaped(_ path: String) -> String {
+        var out = ""
+        for c in path {
+            if "*?[]\\".contains(c) { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+
     public func commit(workspace: String, message: String) async -> (commit: String?, detail: String) {
-        guard let add = await run(["add", "-A", "--", "."] + Self.viewExclusions, workspace: workspace) else {
+        guard
+            let add = await run(
+                ["add", "-A", "--", "."] + Self.viewExclusions + configurationExclusions, workspace: workspace)
+        else {
             return (nil, "not a git repository that Nightshift set up for this run")
         }
         guard add.exitCode == 0 else { return (nil, "git add failed: \(add.output.prefix(300))") }

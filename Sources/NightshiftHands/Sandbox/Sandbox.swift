@@ -16,7 +16,8 @@ public struct SandboxLimits: Sendable, Equatable {
     public var fileSizeBytes = 1 << 30
     /// Open files per process (RLIMIT_NOFILE). Defaults to 1,024.
     public var openFiles = 1024
-    /// Processes per command, through a pids cgroup where one can be made (RLIMIT_NPROC does not bind root). Defaults to 512.
+    /// Processes per command: through a pids cgroup where one can be made, and RLIMIT_NPROC in the
+    /// sandbox's own user namespace (which binds an ordinary user, never root). Defaults to 512.
     public var processes = 512
     /// Read-only paths bound in besides /usr and a few files of /etc (e.g. a toolchain under /opt). Defaults to none.
     public var readOnlyPaths: [String] = []
@@ -45,6 +46,23 @@ public enum Isolation: Sendable, Equatable {
     /// Whether a fork bomb is contained here (a writable pids cgroup exists).
     public static var processLimitAvailable: Bool { PidsCgroup.root != nil }
 
+    /// Whether Nightshift runs as root: RLIMIT_NPROC then does not bind its sandboxed commands
+    /// (their uid maps to root outside, which the kernel exempts), so only a pids cgroup caps them.
+    public static var runsAsRoot: Bool { getuid() == 0 || geteuid() == 0 }
+
+    /// How a command's processes are capped here, or nil when nothing caps them.
+    public static var processCap: String? {
+        if PidsCgroup.root != nil { return "a pids cgroup" }
+        if !runsAsRoot { return "RLIMIT_NPROC in the sandbox's user namespace" }
+        return nil
+    }
+
+    /// Whether `isolation` caps each command's processes (unsandboxed runs are labelled as such already).
+    public static func processCapAvailable(_ isolation: Isolation) -> Bool {
+        guard case .bubblewrap = isolation else { return true }
+        return processCap != nil
+    }
+
     /// Recorded in the log when a process starts driving a run.
     public var label: String {
         switch self {
@@ -52,8 +70,8 @@ public enum Isolation: Sendable, Equatable {
             "bubblewrap (\(path)); uid \(Isolation.sandboxUID), no capabilities; "
                 + (Seccomp.programPath != nil ? "seccomp filter; " : "no seccomp filter on this architecture; ")
                 + "network \(limits.network ? "allowed" : "off"); "
-                + (PidsCgroup.root != nil
-                    ? "at most \(limits.processes) processes" : "no process limit (no writable pids cgroup)")
+                + (Isolation.processCap.map { "at most \(limits.processes) processes (\($0))" }
+                    ?? "no process limit (no writable pids cgroup, and RLIMIT_NPROC does not bind root)")
         case let .none(reason): "UNSANDBOXED: \(reason)"
         }
     }
@@ -163,7 +181,7 @@ public enum Isolation: Sendable, Equatable {
         a += [
             "--", "/usr/bin/prlimit", "--cpu=\(limits.cpuSeconds > 0 ? String(limits.cpuSeconds) : "unlimited")",
             "--as=\(limits.memoryBytes)", "--fsize=\(limits.fileSizeBytes)",
-            "--nofile=\(limits.openFiles)", "--core=0", "--",
+            "--nofile=\(limits.openFiles)", "--nproc=\(limits.processes)", "--core=0", "--",
         ]
         return a + command
     }

@@ -53,18 +53,28 @@ public struct ToolBox: ToolRunner {
         }
     }
 
+    /// Whether `path` (absolute, in the workspace `root`) is sealed configuration: a sealed file or
+    /// anything under a sealed folder, or anything under a `.nightshift` folder at any depth (in any
+    /// case: a project's configuration folder, which a person's command would find).
+    func isConfiguration(_ path: String, workspace root: String) -> Bool {
+        let real = Workspace.realPath(path) ?? path
+        for p in [path, real] where sealed.contains(where: { p == $0 || p.hasPrefix($0 + "/") }) { return true }
+        let relative = path.hasPrefix(root + "/") ? path.dropFirst(root.count + 1) : Substring(path)
+        return relative.split(separator: "/").contains { $0.lowercased() == ".nightshift" }
+    }
+
     public func run(_ call: ToolCall, workspace: String) async -> ToolResult {
         guard let tool = tools.first(where: { $0.spec.name == call.name }) else {
             return .failure("unknown tool '\(call.name)'")
         }
         let ws: Workspace
         do { ws = try Workspace(workspace, hidden: hidden) } catch { return .failure(error.message) }
-        if !sealed.isEmpty, tool.spec.traits.contains(.writesPath), let path = call.parsed.path,
-            let resolved = try? ws.resolve(path),
-            sealed.contains(resolved) || sealed.contains(Workspace.realPath(resolved) ?? resolved)
+        if tool.spec.traits.contains(.writesPath), let path = call.parsed.path, let resolved = try? ws.resolve(path),
+            isConfiguration(resolved, workspace: ws.root)
         {
             return .failure(
-                "\(call.name): refused: \(path) is the run's own policy or guidance, which the agent may not change")
+                "\(call.name): refused: \(path) is Nightshift's configuration (the run's policy, guidance, agent "
+                    + "profiles or a .nightshift folder), which the agent may read but not change")
         }
         return await tool.run(arguments: call.arguments.text, workspace: ws, call: call.id)
     }

@@ -63,7 +63,9 @@ public enum Adapters {
         }
         let keys = try KeySource(keyFile: options.keyFile, configured: options.keys)
         var pricing = PricingTable.defaults
-        if let file = options.pricing { pricing = pricing.merging(try PricingFile.load(path: file)) }
+        if let file = options.pricing {
+            pricing = pricing.merging(try PricingFile.parse(file.text, file: file.source))
+        }
         var http: ModelHTTPClient?
         func make(_ text: String) throws -> any ModelProvider {
             let spec: ModelSpec
@@ -125,7 +127,9 @@ public enum Adapters {
         // NIGHTSHIFT_BWRAP names a bubblewrap binary elsewhere than /usr/bin.
         switch Isolation.detect(limits: limits, bwrap: ProcessInfo.processInfo.environment["NIGHTSHIFT_BWRAP"]) {
         case let .success(isolation):
-            return options.unsandboxed ? .none(reason: "--unsandboxed was passed") : isolation
+            // Says truly who chose it: a flag, or a configuration file (with its line and hash).
+            return options.unsandboxed
+                ? .none(reason: "unsandboxed by \(options.unsandboxedBy ?? "--unsandboxed")") : isolation
         case let .failure(unavailable):
             guard options.unsandboxed else {
                 throw RuntimeError(
@@ -135,7 +139,7 @@ public enum Adapters {
                     or pass --unsandboxed to run commands without isolation (recorded in the run's log)
                     """)
             }
-            return .none(reason: "--unsandboxed was passed (\(unavailable.reason))")
+            return .none(reason: "unsandboxed by \(options.unsandboxedBy ?? "--unsandboxed") (\(unavailable.reason))")
         }
     }
 
@@ -148,7 +152,8 @@ public enum Adapters {
         -> (any ToolRunner, [Event], @Sendable () async -> Void)
     {
         let builtin = ToolBox.standard(
-            isolation: isolation, sealed: Set(sealed), hidden: hidden, git: GitWorkspace(trust: git))
+            isolation: isolation, sealed: Set(sealed), hidden: hidden,
+            git: GitWorkspace(trust: git, sealed: relative(sealed, in: workspace)))
         guard !servers.isEmpty else { return (builtin, [], {}) }
         do {
             let (runner, events) = try await MCPToolRunner.start(
@@ -218,7 +223,7 @@ public enum Adapters {
         let maker = AgentProfile.allows(allowedTools, ToolSpec.spawnAgents.name) ? children : nil
         let harness = Adapters.harness(
             store: store, model: model, observer: observer, isolation: isolation, tools: runner, git: git,
-            children: maker, settled: settled, memories: memories)
+            sealed: relative(sealed, in: workspace), children: maker, settled: settled, memories: memories)
         let clients = [http, embeddingsHTTP].compactMap { $0 }
         return Wiring(
             harness: harness, isolation: isolation, started: tools.started,
@@ -228,18 +233,19 @@ public enum Adapters {
             })
     }
 
-    /// The maker of sub-agents for a run whose profiles live in `folder` (nil: none there), or
-    /// whose plan is worked by a coding fleet's `workers`.
+    /// The maker of sub-agents for a run that may spawn the pinned profiles `registry` (empty:
+    /// none), or whose plan is worked by a coding fleet's `workers`.
     static func children(
-        store: any EventStore, folder: String?, db: String, workers: Bool = false
+        store: any EventStore, registry: [PinnedProfile], db: String, workers: Bool = false
     ) throws -> (any ChildRunMaker)? {
-        guard folder != nil || workers else { return nil }
-        do {
-            return try ChildRuns(store: store, folder: folder, db: db, workers: workers)
-        } catch let e as FileError {
-            throw RuntimeError(.invalidInput, "\(e)")
-        }
+        ChildRuns(store: store, registry: registry, db: db, workers: workers)
     }
+
+    /// Said when a run starts where nothing caps a command's processes.
+    static let noProcessCapNotice =
+        "warning: nothing caps the processes of a tool command here (no writable pids cgroup, and RLIMIT_NPROC "
+        + "does not bind root): a fork bomb is stopped only by the command's timeout. Run as an ordinary user, "
+        + "or where the cgroup v2 pids controller is delegated (nightshift doctor says which)"
 
     /// Makes the run's git worktree (`remake`: again from scratch, after a crash left it unrecorded); its event for the log.
     static func worktree(
@@ -257,15 +263,15 @@ public enum Adapters {
     public static func harness(
         store: any EventStore, model: any ModelProvider, observer: (@Sendable (EventEnvelope) -> Void)?,
         isolation: Isolation = .none(reason: "inspection only: runs no commands"), tools: (any ToolRunner)? = nil,
-        git: GitWorkspace.Trust = .none, children: (any ChildRunMaker)? = nil, settled: SettledRuns? = nil,
-        memories: (any MemoryStore)? = nil
+        git: GitWorkspace.Trust = .none, sealed: [String] = [], children: (any ChildRunMaker)? = nil,
+        settled: SettledRuns? = nil, memories: (any MemoryStore)? = nil
     ) -> Harness {
         let stopAt = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_STOP_AFTER_SEQ"].flatMap(Int64.init)
         return Harness(
             store: store, model: model,
             tools: tools ?? ToolBox.standard(isolation: isolation, git: GitWorkspace(trust: git)),
             checks: ShellCheckRunner(isolation: isolation),
-            vcs: GitWorkspace(trust: git), files: LocalWorkspaceFiles(),
+            vcs: GitWorkspace(trust: git, sealed: sealed), files: LocalWorkspaceFiles(),
             observer: { envelope in
                 observer?(envelope)
                 // Test hook (crash tests): freeze right after this event is committed, so the
@@ -281,6 +287,11 @@ public enum Adapters {
         if worker.hasPrefix("anthropic") { return (200_000, 350) }
         if worker.hasPrefix("openai:") || worker.hasPrefix("scripted:") { return (128_000, 400) }
         return (32_000, 400)
+    }
+
+    /// The paths of `absolute` that lie in `workspace`, relative to it.
+    static func relative(_ absolute: [String], in workspace: String) -> [String] {
+        absolute.filter { $0.hasPrefix(workspace + "/") }.map { String($0.dropFirst(workspace.count + 1)) }
     }
 
     /// The run's own policy and guidance files that lie inside its workspace: tools may not change them.

@@ -4,27 +4,37 @@ import NightshiftConfig
 import NightshiftCore
 import Synchronization
 
-/// Hot reload: the harness asks before every step whether the policy file changed. A `stat` per
-/// step; the file is read only when its size or modification time moved, and a new policy is
-/// recorded only when its content hash differs. An invalid edit keeps the policy in force and
-/// says so once on stderr.
+/// Hot reload, by a person only: the harness asks before every step whether the policy file
+/// changed. A `stat` per step; the file is read only when its size or modification time moved,
+/// and a new version is recorded only when its content hash differs **and a person trusted that
+/// content** (`nightshift trust FILE`, which shows what changed). A file changes under a run for
+/// many reasons, an agent of another run among them: nothing takes effect because a file says so.
+/// An untrusted or invalid edit keeps the policy in force and says so once on stderr.
 final class PolicyWatcher: Sendable {
     let path: String
     /// Where the watcher says that a changed file was not taken (the front end's stderr).
     let notice: @Sendable (String) -> Void
-    /// The file's size and modification time when last read, and the hash of the policy in force.
+    /// Whether a person trusted a content of the file: the only way a change applies.
+    let trust: any TrustStore
+    /// The file's size and modification time when last read, the hash of the policy in force,
+    /// and the last untrusted hash said (so it is said once).
     private struct Seen {
         var stamp: (Int, Int64)?
         var hash: String
+        var refused: String?
     }
     private let seen: Mutex<Seen>
 
     let workspace: String
 
-    init(path: String, recordedHash: String, workspace: String, notice: @escaping @Sendable (String) -> Void) {
+    init(
+        path: String, recordedHash: String, workspace: String, trust: any TrustStore,
+        notice: @escaping @Sendable (String) -> Void
+    ) {
         self.path = path
         self.notice = notice
         self.workspace = workspace
+        self.trust = trust
         seen = Mutex(Seen(stamp: Self.stamp(path), hash: recordedHash))
     }
 
@@ -34,14 +44,18 @@ final class PolicyWatcher: Sendable {
         return (Int(st.st_size), Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
     }
 
-    /// The policy file as a `policy_set` event. A policy file inside the workspace is protected
-    /// by the policy itself: the agent cannot edit its own rules (the sandbox also binds it read-only).
-    static func event(path: String, workspace: String) throws -> Event {
-        var (policy, text) = try PolicyFile.load(path: path)
-        if let own = sealedPath(path, workspace: workspace) {
+    /// The policy, as read and checked by whoever read it, as a `policy_set` event. A policy file
+    /// inside the workspace is protected by the policy itself: the agent cannot edit its own rules
+    /// (the sandbox also binds it read-only).
+    static func event(_ file: PinnedFile, workspace: String) throws -> Event {
+        var policy: Policy
+        do { policy = try PolicyFile.parse(file.text, file: file.source) } catch {
+            throw RuntimeError(.invalidInput, "\(error)")
+        }
+        if let own = sealedPath(file.source, workspace: workspace) {
             policy.protectedPaths.append(String(own.dropFirst(workspace.count + 1)))
         }
-        return .policySet(policy: policy, source: path, hash: sha256(text), text: Payload(text))
+        return .policySet(policy: policy, source: file.source, hash: file.sha256, text: Payload(file.text))
     }
 
     /// `path` when it lies inside `workspace` (the sandbox must keep it read-only), else nil.
@@ -62,7 +76,7 @@ final class PolicyWatcher: Sendable {
     /// Makes the next `check` read the file whatever its timestamp (on resume: it may have changed while no process ran).
     func forceCheck() { seen.withLock { $0.stamp = nil } }
 
-    /// A `policy_set` event when the file now holds a different, valid policy.
+    /// A `policy_set` event when the file now holds a different, valid policy that a person trusted.
     func check() -> Event? {
         seen.withLock { seen in
             let now = Self.stamp(path)
@@ -73,9 +87,20 @@ final class PolicyWatcher: Sendable {
                 return nil
             }
             do {
-                let event = try Self.event(path: path, workspace: workspace)
-                guard case let .policySet(_, _, newHash, _) = event, newHash != seen.hash else { return nil }
-                seen.hash = newHash
+                let text = try ConfigTrust.readText(path, what: "the policy")
+                let file = PinnedFile(source: path, sha256: Self.sha256(text), text: text)
+                guard file.sha256 != seen.hash else { return nil }
+                guard try trust.isTrusted(ConfigTrust.key(path), sha256: file.sha256) else {
+                    if seen.refused != file.sha256 {
+                        seen.refused = file.sha256
+                        notice(
+                            "the policy file \(path) changed; the policy in force stays until a person trusts the new "
+                                + "version: nightshift trust \(path) shows the change and applies it")
+                    }
+                    return nil
+                }
+                let event = try Self.event(file, workspace: workspace)
+                seen.hash = file.sha256
                 return event
             } catch {
                 notice("the changed policy file is not valid, the policy in force stays: \(error)")

@@ -2,30 +2,33 @@ import Foundation
 import NightshiftConfig
 import NightshiftCore
 import NightshiftHands
+import Synchronization
 
-/// Makes sub-agents' runs from their profiles (the ``ChildRunMaker`` of every run that may
-/// spawn). A child gets its own log, linked to its parent; its own workspace (a worktree on its
-/// own branch, started from the parent's branch, or an empty folder beside the parent's when the
-/// parent works outside git); its profile's model, policy and guidance (else the parent's); and
-/// its reservation as its run budget. Its context is its task and profile alone.
+/// Makes sub-agents' runs from the profiles pinned when the fleet's root started (the
+/// ``ChildRunMaker`` of every run that may spawn). A child gets its own log, linked to its parent;
+/// its own workspace (a worktree on its own branch, started from the parent's branch, or an empty
+/// folder beside the parent's when the parent works outside git); its profile's model, policy and
+/// guidance as pinned (else the parent's, as recorded in the parent's log, never read from a
+/// file); the parent's recorded sandbox, prices and sealed paths; and its reservation as its run
+/// budget. Its context is its task and profile alone. Nothing here reads the profiles folder or a
+/// policy file: a coordinator that rewrites them in its workspace changes nothing.
 ///
 /// A coding fleet's worker is made the same way, as the profile `worker` when the registry has
 /// one and else with the parent's model, policy and guidance; its plan is its task with the
 /// parent's init script, and the checks it must keep passing as guards.
 struct ChildRuns: ChildRunMaker {
     let store: any EventStore
-    let folder: String?
-    let registry: [AgentProfile]
+    let registry: [PinnedProfile]
     /// Where children's workspaces go when the parent has no worktree root of its own.
     let workspacesRoot: String
+    /// Parents' policies in force, found in their logs, by parent and hash (read once a process).
+    private let policies = PolicyCache()
 
-    /// The profiles in `folder`; nil when it has none (the run is then not offered spawn_agents),
-    /// unless the run is a coding fleet (`workers`), whose workers need no profile.
-    init?(store: any EventStore, folder: String?, db: String, workers: Bool = false) throws {
-        let registry = try folder.map { try AgentProfileFile.registry($0) } ?? []
+    /// Nil when there are no profiles (the run is then not offered spawn_agents), unless the run
+    /// is a coding fleet (`workers`), whose workers need no profile.
+    init?(store: any EventStore, registry: [PinnedProfile], db: String, workers: Bool = false) {
         guard !registry.isEmpty || workers else { return nil }
         self.store = store
-        self.folder = folder
         self.registry = registry
         self.workspacesRoot = Workspace.canonical(
             URL(fileURLWithPath: db).deletingLastPathComponent().appendingPathComponent("worktrees").path)
@@ -39,6 +42,22 @@ struct ChildRuns: ChildRunMaker {
         }
     }
 
+    /// The policy in force in `parent`, as its log recorded it (the last `policy_set`).
+    func parentPolicy(_ parent: RunState) async throws -> Event? {
+        guard let hash = parent.gate.policyHash else { return nil }
+        let key = parent.run.rawValue + "\u{0}" + hash
+        if let known = policies.events.withLock({ $0[key] }) { return known }
+        var found: Event?
+        for e in try await store.readAll(parent.run) {
+            if case let .policySet(_, _, h, _) = e.event, h == hash { found = e.event }
+        }
+        guard let found else {
+            throw RuntimeError(.lost, "the policy in force in \(parent.run) (\(hash.prefix(12))) is not in its log")
+        }
+        policies.events.withLock { $0[key] = found }
+        return found
+    }
+
     func make(_ request: ChildToMake) async throws -> String {
         let id = request.child.id
         // Made before a crash: found, never made twice.
@@ -47,7 +66,7 @@ struct ChildRuns: ChildRunMaker {
         let profile = registry.first(where: { $0.name == request.child.profile })
         if profile == nil, !worker {
             throw RuntimeError(
-                .notFound, "no agent profile '\(request.child.profile)' in \(folder ?? "the agents folder") any more")
+                .notFound, "no agent profile '\(request.child.profile)' among those pinned when the run started")
         }
         let parent = request.parent
         var events: [Event] = []
@@ -77,7 +96,15 @@ struct ChildRuns: ChildRunMaker {
             }, hooks: parent.settings.hooks)
         settings.profile = profile?.reference
         settings.parent = request.link
-        settings.agents = registry.isEmpty ? nil : folder
+        // A child that may spawn spawns from the same pinned profiles.
+        if !registry.isEmpty, AgentProfile.allows(profile?.tools, ToolSpec.spawnAgents.name) {
+            settings.agents = parent.settings.agents
+            settings.pinnedProfiles = registry
+        }
+        settings.sandbox = parent.settings.sandbox
+        settings.sealed = parent.settings.sealed
+        settings.pricing = parent.settings.pricing
+        settings.sources = parent.settings.sources
         // The parent's project and user memories; the profile's own bank instead of the parent's.
         settings.memory = parent.settings.memory.map { memory in
             var m = memory
@@ -98,11 +125,18 @@ struct ChildRuns: ChildRunMaker {
         var created: [Event] = [
             .runCreated(title: title, workspace: workspace, model: model, settings: settings), .planSet(plan: plan),
         ]
-        if let path = profile?.policy ?? parent.gate.policySource {
-            created.append(try PolicyWatcher.event(path: path, workspace: workspace))
+        if let pinned = profile?.policy {
+            created.append(try PolicyWatcher.event(pinned, workspace: workspace))
+        } else if let inherited = try await parentPolicy(parent) {
+            created.append(inherited)
         }
-        if let path = profile?.guidance ?? parent.gate.guidanceSource {
-            created.append(try GuidanceFile.event(path: path))
+        if let pinned = profile?.guidance {
+            created.append(try GuidanceFile.event(pinned))
+        } else if let spec = parent.gate.guidanceSpec {
+            created.append(
+                .guidanceSet(
+                    source: parent.gate.guidanceSource ?? "the guidance of \(parent.run)",
+                    hash: parent.gate.guidanceHash ?? PolicyWatcher.sha256(spec), text: Payload(spec)))
         }
         if !request.child.budget.isEmpty {
             created.append(.budgetSet(scope: .run, budget: request.child.budget, by: "reservation from \(parent.run)"))
@@ -123,4 +157,9 @@ struct ChildRuns: ChildRunMaker {
 extension Array {
     /// Nil for an empty array (a plan without guards records none).
     var nilIfEmpty: Self? { isEmpty ? nil : self }
+}
+
+/// Parents' policies found in their logs, shared by the copies of one maker.
+final class PolicyCache: Sendable {
+    let events = Mutex<[String: Event]>([:])
 }

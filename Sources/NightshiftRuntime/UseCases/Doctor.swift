@@ -28,18 +28,31 @@ public enum Doctor {
             findings.append(f)
             report(f)
         }
+        if let untrusted = settings.untrusted {
+            // Set aside: nothing it names is started, contacted or sent a key.
+            add(
+                Finding(
+                    check: "configuration", severity: .fail, detail: untrusted.message,
+                    fix: "review it with nightshift trust; until then nothing it says is used"))
+        }
         add(sandbox(environment["NIGHTSHIFT_BWRAP"]))
         add(
-            ProcessLimits.pidsCgroupAvailable
-                ? Finding(check: "process cap", severity: .ok, detail: "a pids cgroup caps each command's processes")
-                : Finding(
+            Isolation.processCap.map {
+                Finding(check: "process cap", severity: .ok, detail: "\($0) caps each command's processes")
+            }
+                ?? Finding(
                     check: "process cap", severity: .warn,
-                    detail: "no writable pids cgroup: a command's processes are capped by RLIMIT_NPROC only",
-                    fix: "run where the cgroup v2 pids controller is delegated to this user (or as root)"))
+                    detail:
+                        "nothing caps a command's processes: no writable pids cgroup, and RLIMIT_NPROC does not bind root",
+                    fix: "run Nightshift as an ordinary user, or where the cgroup v2 pids controller is writable"))
         add(await git())
         add(store(settings.store))
-        for f in await models(settings.models, modelCalls: modelCalls, report: report) { add(f) }
-        for f in await toolServers(settings.text(.mcp), sandbox: settings.sandbox) { add(f) }
+        do {
+            for f in await models(try settings.modelConfig(), modelCalls: modelCalls, report: report) { add(f) }
+        } catch {
+            add(Finding(check: "model", severity: .fail, detail: "\(error)", fix: "see the file named"))
+        }
+        for f in await toolServers(settings) { add(f) }
         add(auditKey())
         return findings
     }
@@ -168,7 +181,9 @@ public enum Doctor {
     /// What the probe may cost, said before it is sent: about 100 tokens in and 20 out, at list price.
     static func estimate(_ text: String, _ config: ModelConfig) -> String {
         var pricing = PricingTable.defaults
-        if let file = config.pricing, let table = try? PricingFile.load(path: file) { pricing = pricing.merging(table) }
+        if let file = config.pricing, let table = try? PricingFile.parse(file.text, file: file.source) {
+            pricing = pricing.merging(table)
+        }
         let name: String? =
             switch try? ModelSpec.parse(text) {
             case let .openAI(model, _, _)?, let .anthropic(model, _, _)?: model
@@ -181,12 +196,27 @@ public enum Doctor {
         return "about 100 tokens in and 20 out, about \(Money.format(cost)) at list price"
     }
 
-    static func toolServers(_ file: String?, sandbox: SandboxConfig) async -> [Finding] {
-        guard let file else { return [] }
+    /// Starts each configured MCP server and lists its tools: always in the sandbox (whatever the
+    /// settings say of `unsandboxed`: a check runs nothing unconfined), with only the variables the
+    /// list names, from a list that was named by a person or trusted.
+    static func toolServers(_ settings: Settings) async -> [Finding] {
         let servers: [ToolServer]
-        do { servers = try MCPConfigFile.load(path: file) } catch {
+        do {
+            guard let file = try settings.read(.mcp) else { return [] }
+            servers = try MCPConfigFile.parse(
+                file.text, file: file.source,
+                searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+        } catch let e as RuntimeError where e.code == .untrusted {
+            return [
+                Finding(
+                    check: "mcp", severity: .fail, detail: e.message + " (its servers were not started)",
+                    fix: "review it with nightshift trust")
+            ]
+        } catch {
             return [Finding(check: "mcp", severity: .fail, detail: "\(error)", fix: "fix the file at the line named")]
         }
+        var sandbox = settings.sandbox
+        sandbox.unsandboxed = false
         let workspace = FileManager.default.temporaryDirectory
             .appendingPathComponent("nightshift-doctor-\(getpid())").path
         try? FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)

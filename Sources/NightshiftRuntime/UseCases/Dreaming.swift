@@ -148,9 +148,12 @@ extension Dreaming {
     /// Dreams with the settings in force: the bank in `store`, the dreamer's model (its role's,
     /// else the default), and the policy file's `memory.write` (none: every proposal waits).
     public static func run(
-        _ request: Request, store: StoreConfig, models: ModelConfig, policyPath: String?, by: String
+        _ request: Request, store: StoreConfig, models: ModelConfig, policy policyFile: PinnedFile?, by: String
     ) async throws -> Outcome {
-        let policy = try policyPath.map { try PolicyFile.load(path: $0).policy }
+        let policy: Policy?
+        do { policy = try policyFile.map { try PolicyFile.parse($0.text, file: $0.source) } } catch {
+            throw RuntimeError(.invalidInput, "\(error)")
+        }
         let bank = try MemoryBank.open(store, by: by)
         guard let runs = bank.runs else { throw RuntimeError(.invalidInput, "a dream needs the runs' database") }
         let (provider, http) = try await Adapters.models(models)

@@ -1,4 +1,5 @@
 import Foundation
+public import NightshiftCore
 
 /// Setting a project up for Nightshift (`nightshift init`): three files in `.nightshift/` and two
 /// lines in `.gitignore`. Existing files are kept unless `force`; nothing else is touched.
@@ -12,7 +13,12 @@ public enum ProjectSetup {
     /// The `.gitignore` lines that keep Nightshift's own state out of the repository.
     public static let ignored = [".nightshift/nightshift.db*", ".nightshift/worktrees/"]
 
-    public static func write(into folder: String, force: Bool) throws -> Result {
+    /// Writes the files; each configuration file it writes is trusted in `trust` (by `by`): a
+    /// person asked for exactly this content. A file it keeps is not trusted by this.
+    public static func write(
+        into folder: String, force: Bool, trust: (any TrustStore)? = nil, by: String = "nightshift init",
+        at: Timestamp = Timestamp(milliseconds: 0)
+    ) throws -> Result {
         let fm = FileManager.default
         let dir = URL(fileURLWithPath: folder).standardizedFileURL.appendingPathComponent(".nightshift")
         do {
@@ -34,8 +40,11 @@ public enum ProjectSetup {
             } catch {
                 throw RuntimeError(.unavailable, "cannot write \(path): \(error.localizedDescription)")
             }
-            lines.append("wrote    .nightshift/\(name)")
+            lines.append("wrote    .nightshift/\(name)" + (trust == nil ? "" : " (trusted)"))
             written.append(path)
+            do { try trust?.trust(ConfigTrust.key(path), text: text, by: by, at: at) } catch {
+                throw RuntimeError(.unavailable, "\(error)")
+            }
         }
         let gitignore = URL(fileURLWithPath: folder).standardizedFileURL.appendingPathComponent(".gitignore").path
         let existing = (try? String(contentsOfFile: gitignore, encoding: .utf8)) ?? ""

@@ -10,8 +10,13 @@ import NightshiftSQLite
 public struct ResumeRequest: Sendable {
     public var run: RunID
     public var store = StoreConfig()
+    /// This process's models: nil fields keep what the run recorded (its models, its prices).
     public var models = ModelConfig()
+    /// What this process's command line adds to the sandbox the run recorded (a flag can only
+    /// turn a setting on). A configuration file never changes a run that exists.
     public var sandbox = SandboxConfig()
+    /// Where a changed policy or guidance file must be trusted before it applies; nil: no change applies.
+    public var trust: (any TrustStore)?
     /// Who resumes, as recorded in `run_resumed` (e.g. "nightshift resume (pid 42)").
     public var by: String
     /// Continue a run whose log lost its last events, recording the loss (`rollback_accepted`).
@@ -125,17 +130,23 @@ public enum ResumeRun {
             }
             if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
         }
-        let sealed = Adapters.sealed([state.gate.policySource, state.gate.guidanceSource], workspace: state.workspace)
+        let sealed =
+            Adapters.sealed([state.gate.policySource, state.gate.guidanceSource], workspace: state.workspace)
+            + Sealing.absolute(state.settings.sealed ?? [], workspace: state.workspace)
         let hidden = try Adapters.hiddenPaths(
             db: request.store.db, workspace: state.workspace, keyFile: request.models.keyFile)
         let gitTrust = Adapters.gitTrust(state)
+        // The run's own prices and sandbox, as recorded when it started; the command line may add.
+        var models = request.models
+        if models.pricing == nil { models.pricing = state.settings.pricing }
+        let sandbox = SandboxConfig.recorded(state.settings.sandbox, adding: request.sandbox)
         // The run's MCP servers, as recorded when it was created (variables are read from this environment).
         let wiring = try await Adapters.wire(
-            store: store, models: request.models, recorded: state.model, sandbox: request.sandbox, sealed: sealed,
+            store: store, models: models, recorded: state.model, sandbox: sandbox, sealed: sealed,
             hidden: hidden, policyNetwork: state.policy?.network, servers: state.settings.toolServers ?? [],
             workspace: state.workspace, git: gitTrust, allowedTools: state.settings.profile?.tools,
             children: try Adapters.children(
-                store: store, folder: state.settings.agents, db: request.store.db,
+                store: store, registry: state.settings.pinnedProfiles ?? [], db: request.store.db,
                 workers: state.settings.workers != nil),
             settled: request.settled, memories: SQLiteMemoryStore(sharing: store),
             memoryScopes: state.settings.memory?.scopes, embeddings: state.settings.memory?.embeddings,
@@ -151,21 +162,24 @@ public enum ResumeRun {
                 if let source = state.gate.policySource, let hash = state.gate.policyHash {
                     if Adapters.isInside(source, state.workspace) {
                         observer.notice(Adapters.frozenNotice(source, kind: "policy"))
-                    } else {
+                    } else if let trust = request.trust {
                         watcher = PolicyWatcher(
-                            path: source, recordedHash: hash, workspace: state.workspace, notice: observer.notice)
+                            path: source, recordedHash: hash, workspace: state.workspace, trust: trust,
+                            notice: observer.notice)
                         if FileManager.default.fileExists(atPath: source) { watcher?.forceCheck() }
                     }
                 }
-                // A guidance file edited while the run waited is a new version, recorded before the next step.
+                // A guidance file edited while the run waited is a new version, recorded before the
+                // next step, once a person trusted it.
                 if let source = state.gate.guidanceSource, Adapters.isInside(source, state.workspace) {
                     observer.notice(Adapters.frozenNotice(source, kind: "guidance"))
-                } else if let source = state.gate.guidanceSource, FileManager.default.fileExists(atPath: source),
-                    case let .guidanceSet(_, hash, _) = try GuidanceFile.event(path: source),
-                    hash != state.gate.guidanceHash
+                } else if let source = state.gate.guidanceSource, let trust = request.trust,
+                    let changed = try GuidanceFile.changed(
+                        source, recordedHash: state.gate.guidanceHash, trust: trust, notice: observer.notice)
                 {
-                    announce.append(try GuidanceFile.event(path: source))
+                    announce.append(changed)
                 }
+                if !Isolation.processCapAvailable(isolation) { observer.notice(Adapters.noProcessCapNotice) }
                 return try await harness.drive(
                     runID, resumedBy: request.by,
                     announce: announce + [.isolationSet(mode: isolation.label)] + wiring.started, provision: provision,

@@ -20,10 +20,11 @@ public struct StartRequest: Sendable {
     public var useWorktree = true
     /// MCP servers whose tools the model may use; recorded in the run so resume restarts them.
     public var servers: [ToolServer] = []
-    /// A policy file (watched for edits when it lies outside the workspace).
-    public var policyPath: String?
-    /// A guidance file, in every context.
-    public var guidancePath: String?
+    /// The policy, as read (and checked) from its file: recorded by content. Its file is watched
+    /// for a new version a person trusted when it lies outside the workspace.
+    public var policy: PinnedFile?
+    /// The guidance, as read from its file, in every context.
+    public var guidance: PinnedFile?
     public var reviewPlan = false
     public var baseline = true
     /// The worker's window in tokens; nil: by provider.
@@ -40,10 +41,20 @@ public struct StartRequest: Sendable {
     public var budgetsFrom = "configuration"
     /// The agent profile the run is started from: recorded with its version; its tools are the
     /// only ones offered (the caller has applied its model, guidance, policy and budget).
-    public var profile: AgentProfile?
-    /// The folder of agent profiles the run may spawn sub-agents from (`spawn_agents`); nil or a
-    /// folder without profiles: it cannot spawn.
+    public var profile: PinnedProfile?
+    /// The folder the profiles were read from (for people; never read again).
     public var agentsFolder: String?
+    /// The profiles the run may spawn sub-agents as (`spawn_agents`), pinned: the run and its
+    /// sub-agents spawn from these, never from the folder again. Empty: it cannot spawn.
+    public var profiles: [PinnedProfile] = []
+    /// Nightshift's configuration files and folders (the project's `.nightshift`, the profiles
+    /// folder, the policy, guidance and the files profiles name): sealed where they lie in the workspace.
+    public var configurationPaths: [String] = []
+    /// Every setting in force, with where it came from: recorded in the run.
+    public var sources: [SettingSource] = []
+    /// Where a changed policy or guidance file must be trusted before it applies; nil: nothing
+    /// applies after the start.
+    public var trust: (any TrustStore)?
     /// When the run waits for its sub-agents, drive them in this process, this many at once
     /// (0: leave them to other processes, e.g. `nightshift worker`).
     public var fleetConcurrency = 4
@@ -85,7 +96,7 @@ public struct StartRequest: Sendable {
                 return "--workers needs worktrees (each worker works on its own branch): drop --no-worktree"
             }
         }
-        if !budgets.isEmpty, policyPath == nil {
+        if !budgets.isEmpty, policy == nil {
             return "budgets in the configuration apply under a policy: set policy: too (nightshift init writes one)"
         }
         return nil
@@ -109,11 +120,9 @@ public struct StartRequest: Sendable {
 public enum StartRun {
     public static func start(_ request: StartRequest, observer: RunObserver) async throws -> RunOutcome {
         if let problem = request.problem { throw RuntimeError(.invalidInput, problem) }
-        let policyPath = request.policyPath.map { Workspace.canonical($0) }
-        // A bad policy fails before anything is made.
-        if let policyPath { _ = try PolicyFile.load(path: policyPath) }
-        let guidancePath = request.guidancePath.map { Workspace.canonical($0) }
-        let guidanceEvent = try guidancePath.map { try GuidanceFile.event(path: $0) }
+        // A bad policy or guidance fails before anything is made.
+        if let policy = request.policy { _ = try PolicyWatcher.event(policy, workspace: "/") }
+        let guidanceEvent = try request.guidance.map { try GuidanceFile.event($0) }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: request.workspace, isDirectory: &isDir), isDir.boolValue else {
             throw RuntimeError(
@@ -170,11 +179,15 @@ public enum StartRun {
         let gitTrust: GitWorkspace.Trust =
             worktreeOf != nil ? .worktree : gitLocation.map { .repository($0) } ?? .none
         let hidden = try Adapters.hiddenPaths(db: request.store.db, workspace: ws, keyFile: keyFile)
-        let policyEvent = try policyPath.map { try PolicyWatcher.event(path: $0, workspace: ws) }
-        let sealed = Adapters.sealed([policyPath, guidancePath], workspace: ws)
+        let policyEvent = try request.policy.map { try PolicyWatcher.event($0, workspace: ws) }
+        // Nightshift's configuration as it lies in this workspace (a worktree holds the repository's
+        // copy): the agent may read it, never change it.
+        let sealedPaths = Sealing.paths(
+            request.configurationPaths, workspace: ws, source: worktreeOf ?? gitLocation?.workTree)
+        let sealed = Sealing.absolute(sealedPaths, workspace: ws)
         let agentsFolder = request.agentsFolder.map { Workspace.canonical($0) }
         let children = try Adapters.children(
-            store: store, folder: agentsFolder, db: request.store.db, workers: request.workers != nil)
+            store: store, registry: request.profiles, db: request.store.db, workers: request.workers != nil)
         let policyNetwork: Bool? = if case let .policySet(p, _, _, _)? = policyEvent { p.network } else { nil }
         // The run's memory scopes. The project is the repository (a worktree's and its own
         // checkout's memories are one bank).
@@ -204,9 +217,16 @@ public enum StartRun {
             maxTurnsPerAttempt: request.maxTurns, toolServers: request.servers.isEmpty ? nil : request.servers,
             worktreeOf: worktreeOf, loop: loop, git: gitLocation, hooks: request.hooks.isEmpty ? nil : request.hooks)
         settings.profile = request.profile?.reference
-        if let children, !children.profiles.isEmpty { settings.agents = agentsFolder }
+        if let children, !children.profiles.isEmpty {
+            settings.agents = agentsFolder
+            settings.pinnedProfiles = request.profiles
+        }
         settings.workers = request.workers
         settings.memory = memory
+        settings.pricing = request.models.pricing
+        settings.sandbox = request.sandbox.choice
+        settings.sealed = sealedPaths
+        settings.sources = request.sources.isEmpty ? nil : request.sources
         let reason = try await Adapters.finally(
             {
                 // The lease before the run exists: no other process can start driving it in between.
@@ -220,16 +240,20 @@ public enum StartRun {
                         try await harness.create(runID, title: title, goal: goal, workspace: ws, settings: settings)
                     }
                     var watcher: PolicyWatcher?
-                    if let policyPath, case let .policySet(_, _, hash, _)? = policyEvent {
-                        if Adapters.isInside(policyPath, ws) {
-                            observer.notice(Adapters.frozenNotice(policyPath, kind: "policy"))
-                        } else {
+                    if let policy = request.policy {
+                        if Adapters.isInside(policy.source, ws) {
+                            observer.notice(Adapters.frozenNotice(policy.source, kind: "policy"))
+                        } else if let trust = request.trust {
                             watcher = PolicyWatcher(
-                                path: policyPath, recordedHash: hash, workspace: ws, notice: observer.notice)
+                                path: policy.source, recordedHash: policy.sha256, workspace: ws, trust: trust,
+                                notice: observer.notice)
                         }
                     }
-                    if let guidancePath, Adapters.isInside(guidancePath, ws) {
-                        observer.notice(Adapters.frozenNotice(guidancePath, kind: "guidance"))
+                    if let guidance = request.guidance, Adapters.isInside(guidance.source, ws) {
+                        observer.notice(Adapters.frozenNotice(guidance.source, kind: "guidance"))
+                    }
+                    if !Isolation.processCapAvailable(isolation) {
+                        observer.notice(Adapters.noProcessCapNotice)
                     }
                     return try await harness.drive(
                         runID,
@@ -248,8 +272,10 @@ public enum StartRun {
         guard request.fleetConcurrency > 0 else { return outcome }
         var template = ResumeRequest(run: runID, by: "nightshift (pid \(getpid()))")
         template.store = request.store
-        template.models = request.models
-        template.sandbox = request.sandbox
+        // Sub-agents keep the models, prices and sandbox recorded in their own logs.
+        template.models = ModelConfig(keyFile: request.models.keyFile)
+        template.models.keys = request.models.keys
+        template.trust = request.trust
         return try await DriveFleet.after(
             outcome, store: store, template: template, concurrency: request.fleetConcurrency, observer: observer)
     }
