@@ -118,7 +118,7 @@ let package = Package(
             resources: [.copy("Golden")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "NightshiftConfigTests", dependencies: ["NightshiftCore", "NightshiftConfig"],
+            name: "NightshiftConfigTests", dependencies: ["NightshiftCore", "NightshiftConfig", "NightshiftTesting"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "NightshiftHandsTests", dependencies: ["NightshiftCore", "NightshiftHands", "NightshiftTesting"],

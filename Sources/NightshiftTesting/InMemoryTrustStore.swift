@@ -1,14 +1,15 @@
 public import NightshiftCore
 import Synchronization
 
-/// The in-memory twin of the trust store: what a person trusted, kept in memory.
+/// The in-memory twin of the trust store: what a person trusted, kept in memory. As the file
+/// store, only the latest version trusted for a path is trusted.
 public final class InMemoryTrustStore: TrustStore {
     private let versions = Mutex<[String: [TrustedFile]]>([:])
 
     public init() {}
 
     public func isTrusted(_ path: String, sha256: String) -> Bool {
-        versions.withLock { ($0[path] ?? []).contains { $0.sha256 == sha256 } }
+        versions.withLock { $0[path]?.last?.sha256 == sha256 }
     }
 
     public func lastTrusted(_ path: String) -> TrustedFile? { versions.withLock { $0[path]?.last } }

@@ -26,8 +26,17 @@ public final class InMemoryVCS: WorkspaceVCS, Sendable {
     }
     private let repositories = Mutex<[String: Repository]>([:])
     private let scratches = Mutex<[String: Scratch]>([:])
+    /// Workspace-relative paths of configuration commits leave out, besides any `.nightshift` folder.
+    private let sealed: [String]
 
-    public init() {}
+    public init(sealed: [String] = []) { self.sealed = sealed }
+
+    /// Whether `path` is configuration no commit takes: under a `.nightshift` folder (any case,
+    /// any depth) or a sealed path, as the git adapter leaves them out.
+    func isConfiguration(_ path: String) -> Bool {
+        path.split(separator: "/").contains { $0.lowercased() == ".nightshift" }
+            || sealed.contains { path == $0 || path.hasPrefix($0 + "/") }
+    }
 
     /// Makes `workspace` a repository with `files` as its first commit, on `branch`.
     public func initialise(_ workspace: String, files: [String: String] = [:], branch: String? = nil) {
@@ -73,8 +82,9 @@ public final class InMemoryVCS: WorkspaceVCS, Sendable {
             guard var r = all[workspace] else {
                 return (nil, "not a git repository that Nightshift set up for this run")
             }
-            guard !changes(r).isEmpty else { return (nil, "nothing to commit") }
-            r.committed = r.current
+            let work = changes(r).filter { !isConfiguration($0.path) }
+            guard !work.isEmpty else { return (nil, "nothing to commit") }
+            for change in work { r.committed[change.path] = change.new }
             r.commits.append("c\(r.commits.count)")
             all[workspace] = r
             return (r.commits.last, "committed")

@@ -113,9 +113,11 @@ import Testing
         var vcs: any WorkspaceVCS
         var workspace: String
         var write: (String, String) throws -> Void
+        /// The files the last commit holds.
+        var committed: () throws -> [String]
     }
 
-    func make(_ kind: Kind) async throws -> Fixture {
+    func make(_ kind: Kind, sealed: [String] = []) async throws -> Fixture {
         switch kind {
         case .git:
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-vcs-\(UUID().uuidString)").path
@@ -123,14 +125,58 @@ import Testing
             try "# project\n".write(toFile: dir + "/README.md", atomically: true, encoding: .utf8)
             for args in [["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "init"]] { try hostGit(args, in: dir) }
             let location = try #require(await GitWorkspace.discover(dir))
-            return Fixture(vcs: GitWorkspace(trust: .repository(location)), workspace: dir) { path, text in
-                try text.write(toFile: dir + "/" + path, atomically: true, encoding: .utf8)
-            }
+            return Fixture(
+                vcs: GitWorkspace(trust: .repository(location), sealed: sealed), workspace: dir,
+                write: { path, text in
+                    let file = dir + "/" + path
+                    try FileManager.default.createDirectory(
+                        atPath: URL(fileURLWithPath: file).deletingLastPathComponent().path,
+                        withIntermediateDirectories: true)
+                    try text.write(toFile: file, atomically: true, encoding: .utf8)
+                },
+                committed: {
+                    try hostGitOutput(["ls-tree", "-r", "--name-only", "HEAD"], in: dir).split(separator: "\n")
+                        .map(String.init)
+                })
         case .twin:
-            let vcs = InMemoryVCS()
+            let vcs = InMemoryVCS(sealed: sealed)
             vcs.initialise("/ws", files: ["README.md": "# project\n"])
-            return Fixture(vcs: vcs, workspace: "/ws") { path, text in vcs.write("/ws", path, text) }
+            return Fixture(
+                vcs: vcs, workspace: "/ws", write: { path, text in vcs.write("/ws", path, text) },
+                committed: { vcs.committedFiles("/ws").keys.sorted() })
         }
+    }
+
+    func hostGitOutput(_ args: [String], in dir: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.environment = ["PATH": "/usr/bin:/bin", "HOME": dir, "GIT_CONFIG_NOSYSTEM": "1"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Configuration an agent wrote (a `.nightshift` folder at any depth and in any case, the
+    /// sealed profiles folder) is never committed: it cannot reach a branch a person merges.
+    @Test(arguments: Kind.allCases) func configurationIsNeverCommitted(_ kind: Kind) async throws {
+        let f = try await make(kind, sealed: ["agents", ".nightshift"])
+        for path in [
+            ".nightshift/config.yaml", "src/.nightshift/config.yaml", "src/.NightShift/config.yaml", "agents/w.yaml",
+        ] {
+            try f.write(path, "sandbox: {unsandboxed: true}\n")
+        }
+        try f.write("src/work.py", "print(1)\n")
+        let commit = await f.vcs.commit(workspace: f.workspace, message: "work")
+        #expect(commit.commit != nil, "\(commit)")
+        #expect(try f.committed().sorted() == ["README.md", "src/work.py"])
+        // What is left is configuration only: nothing more to commit.
+        let again = await f.vcs.commit(workspace: f.workspace, message: "again")
+        #expect(again.commit == nil && again.detail == "nothing to commit", "\(again)")
     }
 
     func hostGit(_ args: [String], in dir: String) throws {

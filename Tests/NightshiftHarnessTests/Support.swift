@@ -196,3 +196,59 @@ func trustProject(_ dir: String, env: [String: String] = [:]) async throws {
     let r = try await nightshift(["trust"], env: env, cwd: dir)
     guard r.status == 0 else { throw CLITestError("nightshift trust failed: \(r.stdout)\(r.stderr)") }
 }
+
+/// A TCP listener on loopback that only counts who connects and keeps what they sent first: an
+/// attacker's endpoint, which a test expects never to be reached.
+final class ConnectionCounter: @unchecked Sendable {
+    let port: Int
+    private let fd: Int32
+    private let lock = NSLock()
+    private var accepted = 0
+    private var bytes = ""
+
+    init() throws {
+        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard sock >= 0 else { throw CLITestError("socket failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0, listen(sock, 16) == 0 else { throw CLITestError("cannot listen on loopback") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &length) }
+        }
+        fd = sock
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread { [self] in self.serve() }
+    }
+
+    private func serve() {
+        while true {
+            let client = accept(fd, nil, nil)
+            guard client >= 0 else { return }  // closed
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            var timeout = timeval(tv_sec: 1, tv_usec: 0)
+            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let n = read(client, &buffer, buffer.count)
+            lock.withLock {
+                accepted += 1
+                if n > 0 { bytes += String(decoding: buffer.prefix(n), as: UTF8.self) }
+            }
+            Glibc.close(client)
+        }
+    }
+
+    var connections: Int { lock.withLock { accepted } }
+    var received: String { lock.withLock { bytes } }
+
+    deinit {
+        shutdown(fd, Int32(SHUT_RDWR))
+        Glibc.close(fd)
+    }
+}

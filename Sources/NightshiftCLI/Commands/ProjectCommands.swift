@@ -171,7 +171,13 @@ struct AgentsCommand: AsyncParsableCommand {
             }
             if profiles.isEmpty { say("no agent profiles in \(settings.agentsFolder)") }
             for p in profiles {
-                say("\(p.name)  version \(p.version.prefix(12))  model \(p.model ?? "(the run's)")")
+                let untrusted = ([p.file] + p.namedFiles.map(\.file)).filter { file in
+                    (try? settings.trust.read(file, settings.provenance(of: .agents), what: "")) == nil
+                }
+                say(
+                    "\(p.name)  version \(p.version.prefix(12))  model \(p.model ?? "(the run's)")"
+                        + (untrusted.isEmpty
+                            ? "" : "  NOT TRUSTED (\(untrusted.joined(separator: ", ")): nightshift trust)"))
                 say("    \(p.description)")
                 if let tools = p.tools { say("    tools: \(tools.joined(separator: ", "))") }
                 let runs = used[p.name] ?? []

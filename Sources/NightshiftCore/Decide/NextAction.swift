@@ -145,7 +145,8 @@ extension RunState {
             }
             let editHooks = hooks(.afterEdit)
             if !editHooks.isEmpty, tools.traits[p.call.name]?.contains(.writesPath) == true {
-                return .runToolThenHooks(p.call, hooks: editHooks, paths: Self.pathArgument(p.call).map { [$0] } ?? [])
+                return .runToolThenHooks(
+                    p.call, hooks: editHooks, paths: Self.pathArgument(p.call, workspace: workspace).map { [$0] } ?? [])
             }
             return .runTool(p.call)
 
@@ -522,5 +523,12 @@ extension RunState {
     static func claimKey(_ task: TaskID, _ attempt: Int) -> String { "\(task.rawValue)#\(attempt)" }
 
     /// The `path` argument of a call, when it has one (the file a writing tool changes).
-    static func pathArgument(_ call: ToolCall) -> String? { call.parsed.path }
+    /// The path a file tool wrote, as a hook receives it: relative to the workspace, normalised
+    /// (every spelling of a file is one path), and never starting with `-`: `./--version` stays a
+    /// path to the hook's program, where `--version` would be read as an option.
+    static func pathArgument(_ call: ToolCall, workspace: String) -> String? {
+        guard let path = call.parsed.path else { return nil }
+        let normal = Policy.normalize(path, workspace: workspace)
+        return normal.hasPrefix("-") ? "./" + normal : normal
+    }
 }

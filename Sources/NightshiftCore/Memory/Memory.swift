@@ -61,6 +61,9 @@ public struct MemorySource: Sendable, Codable, Equatable {
     public var imported: String?
     /// The dream that proposed it (then `human` is who accepted it).
     public var dream: String?
+    /// For an imported memory: the provenance the file claimed, as the file said it (kept for a
+    /// person to read, never taken as true: `human` is who imported it).
+    public var claimed: String?
     public init(
         run: RunID? = nil, seqs: [Int64]? = nil, human: String? = nil, imported: String? = nil, dream: String? = nil
     ) {
@@ -72,6 +75,10 @@ public struct MemorySource: Sendable, Codable, Equatable {
     }
 
     public var summary: String {
+        if let imported {
+            return "imported from \(imported)" + (human.map { " by \($0)" } ?? "")
+                + (claimed.map { "; the file claims: \($0)" } ?? "")
+        }
         var parts: [String] = []
         if let dream { parts.append("proposed by \(dream)" + (human.map { ", accepted by \($0)" } ?? "")) }
         if let human, dream == nil { parts.append("written by \(human)") }

@@ -324,8 +324,14 @@ public struct MemoryBank: Sendable {
                 throw RuntimeError(
                     .invalidInput, "\(where_): not a memory line ({\"id\", \"kind\", \"scope\", \"text\", …})")
             }
-            guard line.id.rawValue.hasPrefix("mem-"), line.id.rawValue.count <= 64 else {
-                throw RuntimeError(.invalidInput, "\(where_): the id must start with mem- (at most 64 characters)")
+            guard line.id.rawValue.hasPrefix("mem-"), line.id.rawValue.count <= 64,
+                line.id.rawValue.dropFirst(4).allSatisfy({
+                    $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0))
+                })
+            else {
+                throw RuntimeError(
+                    .invalidInput,
+                    "\(where_): the id must be mem- and letters, digits, '-', '_' or '.' (at most 64 characters)")
             }
             do { try MemoryRules.check(text: line.text, tags: line.tags ?? []) } catch {
                 throw RuntimeError(.invalidInput, "\(where_): \(error.message)")
@@ -335,14 +341,25 @@ public struct MemoryBank: Sendable {
             }
             lines.append(line)
         }
+        // A proposal's id is decided by a person reviewing it, never by a file: importing it would
+        // take the proposal out of review (and `approve` would then say it was accepted).
+        let proposals =
+            Set(try await self.proposals().map(\.id)).union(try await store.proposals().map(\.proposal.id))
+        if let taken = lines.first(where: { proposals.contains($0.id) }) {
+            throw RuntimeError(
+                .invalidInput,
+                "\(file): \(taken.id) is the id of a proposal (nightshift memory proposals, nightshift inbox): "
+                    + "a proposal is decided by approve or deny, never by an import; give the memory another id")
+        }
         var result = Imported(added: 0, skipped: [])
         for line in lines {
             if try await store.memory(line.id) != nil {
                 result.skipped.append(line.id)
                 continue
             }
-            var source = line.source ?? MemorySource()
-            source.imported = file
+            // Who imported it, from which file: what the file says of its origin is kept as its claim.
+            var source = MemorySource(human: by, imported: file)
+            source.claimed = line.source.map(\.summary)
             _ = try await store.apply(
                 .created(
                     id: line.id, kind: line.kind, scope: line.scope, text: line.text, tags: line.tags ?? [],
