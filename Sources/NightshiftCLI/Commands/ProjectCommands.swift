@@ -14,7 +14,8 @@ struct Init: AsyncParsableCommand {
             (protected tests, ask before git push, no recursive deletes outside the workspace, budgets and \
             breakers), .nightshift/guidance.md (what the agent is for, what it must never do, when to escalate), \
             and adds the database and worktrees to .gitignore. Existing files are left alone unless --force; \
-            nothing else is touched. Then edit the three files and start a run.
+            nothing else is touched. The files it writes are trusted as written (see nightshift trust); after you \
+            edit them, `nightshift trust` shows your changes and trusts them. Then start a run.
             """)
 
     @Option(help: ArgumentHelp("The project folder (default: the current folder).", valueName: "DIR"))
@@ -36,7 +37,8 @@ struct Init: AsyncParsableCommand {
                 """
 
                 next: edit .nightshift/guidance.md and .nightshift/policy.yaml, set your model in .nightshift/config.yaml \
-                (or pass --model), then:
+                (or pass --model), review your edits with `nightshift trust` (Nightshift obeys a project's files only as \
+                a person last trusted them), then:
                   nightshift run --goal "what the agent should achieve" --review-plan
                 """)
         }

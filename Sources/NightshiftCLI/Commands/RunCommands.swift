@@ -109,7 +109,7 @@ struct RunCommand: AsyncParsableCommand {
         help: ArgumentHelp(
             """
             The policy (YAML): tool rules that allow, deny or ask a human, protected paths, budgets, breakers, approvers. \
-            Recorded in the run; edits to the file apply from the next step. Without it every known tool runs.
+            Recorded in the run by content; an edit to the file applies from the next step once you trust it (nightshift trust FILE). Without it every known tool runs.
             """, valueName: "FILE"))
     var policy: String?
     @Option(

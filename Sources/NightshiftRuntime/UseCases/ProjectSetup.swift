@@ -106,8 +106,9 @@ public enum ProjectSetup {
 
     static let policyTemplate = """
         # What the agent may do without asking. The first rule that matches a call decides; a call no
-        # rule matches gets `default`. Edits apply from the run's next step (this file is outside the
-        # run's worktree). `nightshift run --help` and the README describe every key.
+        # rule matches gets `default`. After an edit, `nightshift trust` shows the change and applies it
+        # from a run's next step (this file is outside the run's worktree). `nightshift run --help` and
+        # the README describe every key.
         default: allow
         rules:
           - deny: shell
