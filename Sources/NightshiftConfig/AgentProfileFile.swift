@@ -1,5 +1,6 @@
 import Foundation
 public import NightshiftCore
+import NightshiftModels
 import Yams
 
 /// Reads agent profiles: one YAML file per specialist in a folder (`agents/NAME.yaml`):
@@ -54,6 +55,7 @@ public enum AgentProfileFile {
         var profile = AgentProfile(name: name, description: description, file: path, version: "")
         if let m = field("model") {
             let spec = try r.string(m, "model")
+            do { _ = try ModelSpec.parse(spec) } catch { throw r.fail(m, "model: \(error.message)") }
             // A scripted model's scenario is a file: from the profile's folder, like its other files.
             profile.model =
                 spec.hasPrefix("scripted:")

@@ -1,5 +1,6 @@
 import Foundation
 public import NightshiftCore
+import NightshiftModels
 import Yams
 
 /// One setting a configuration file, the environment or the command line may give. The raw value
@@ -126,10 +127,11 @@ public enum ConfigFile {
     }
 
     public static func parse(
-        _ text: String, file: String, scope: Scope, base: String
+        _ raw: String, file: String, scope: Scope, base: String
     ) throws(FileError)
         -> ConfigLayer
     {
+        let text = LineEnds.unix(raw)
         let r = YAMLReader(file: file)
         var layer = ConfigLayer()
         let name = file
@@ -155,6 +157,12 @@ public enum ConfigFile {
         // A scripted model's scenario is a file like any other path here.
         func scripted(_ spec: String) -> String {
             spec.hasPrefix("scripted:") ? "scripted:" + resolve(String(spec.dropFirst(9)), base: base) : spec
+        }
+        /// A model spec, checked where it is written (an unknown one is refused with this file's line).
+        func model(_ node: Node, _ what: String) throws(FileError) -> String {
+            let spec = try r.string(node, what)
+            do { _ = try ModelSpec.parse(spec) } catch { throw r.fail(node, "\(what): \(error.message)") }
+            return scripted(spec)
         }
         func path(_ node: Node, _ what: String) throws(FileError) -> String {
             let p = try r.string(node, what)
@@ -183,12 +191,12 @@ public enum ConfigFile {
 
         for (key, _, value) in top {
             switch key {
-            case "model": layer.set(.model, .text(scripted(try r.string(value, "model"))), from: origin(value))
+            case "model": layer.set(.model, .text(try model(value, "model")), from: origin(value))
             case "embeddings":
                 // A model spec, or {model, min_similarity}: a model under which unrelated texts score
                 // high needs a higher floor than the default 0.2.
                 guard case .mapping = value else {
-                    layer.set(.embeddings, .text(try r.string(value, "embeddings")), from: origin(value))
+                    layer.set(.embeddings, .text(try model(value, "embeddings")), from: origin(value))
                     continue
                 }
                 let e = try r.mapping(value, "'embeddings'")
@@ -198,7 +206,7 @@ public enum ConfigFile {
                 }
                 for (k, _, v) in e {
                     if k == "model" {
-                        layer.set(.embeddings, .text(try r.string(v, "embeddings.model")), from: origin(v))
+                        layer.set(.embeddings, .text(try model(v, "embeddings.model")), from: origin(v))
                         continue
                     }
                     let s = try r.string(v, "embeddings.min_similarity")
@@ -212,7 +220,7 @@ public enum ConfigFile {
                 try r.checkKeys(roles, allowed: ConfigKey.roles.map(\.role), in: "'roles'")
                 for (role, _, spec) in roles {
                     let k = ConfigKey.roles.first { $0.role == role }!.key
-                    layer.set(k, .text(scripted(try r.string(spec, "the \(role)'s model"))), from: origin(spec))
+                    layer.set(k, .text(try model(spec, "the \(role)'s model")), from: origin(spec))
                 }
             case "policy", "guidance", "mcp", "db", "pricing", "key_file", "agents":
                 let k = ConfigKey(rawValue: key)!
@@ -314,6 +322,29 @@ public enum ConfigFile {
         return URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
     }
 
+    /// Whether a key's name says it holds a secret: a word of it is `token`, `secret`, `password`
+    /// (`github_token`, `apiSecret`), or it is an API key. A budget's `tokens` is a count, not one.
+    static func holdsSecret(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        if lower.contains("api_key") || lower.contains("apikey") || lower.contains("api-key") { return true }
+        var words: [String] = []
+        var word = ""
+        for c in name {
+            if c.isUppercase, !word.isEmpty, word.last?.isLowercase == true {
+                words.append(word)
+                word = ""
+            }
+            if c.isLetter || c.isNumber {
+                word.append(c)
+            } else if !word.isEmpty {
+                words.append(word)
+                word = ""
+            }
+        }
+        if !word.isEmpty { words.append(word) }
+        return words.map { $0.lowercased() }.contains { ["token", "secret", "password", "passwd"].contains($0) }
+    }
+
     /// Names that hold a secret, and values that look like one: a project's file is committed and
     /// read by everyone with the repository, so a key there is refused, pointing to where keys go.
     static func refuseSecrets(
@@ -334,8 +365,7 @@ public enum ConfigFile {
                 }
             case let .mapping(m):
                 for (k, v) in m {
-                    let name = (k.string ?? "").lowercased()
-                    if ["api_key", "apikey", "token", "secret", "password"].contains(where: { name.contains($0) }) {
+                    if holdsSecret(k.string ?? "") {
                         throw r.fail(k, "'\(k.string ?? "")' would hold a secret; " + hint)
                     }
                     try scan(v)

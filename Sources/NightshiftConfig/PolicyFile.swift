@@ -179,11 +179,17 @@ public enum PolicyFile {
                 guard let pico = Money.parseUSD(text) else {
                     throw r.fail(f.value, "\(what) cost_usd must be dollars like 5.00, not '\(text)'")
                 }
+                guard pico <= Budget.maxCostPicoUSD else {
+                    throw r.fail(f.value, "\(what) cost_usd must be at most 1000000.00 dollars")
+                }
                 b.costPicoUSD = pico
                 continue
             }
             let v = try r.int(f.value, "\(what) \(f.key)")
             guard v >= 0 else { throw r.fail(f.value, "\(what) \(f.key) must not be negative") }
+            if f.key != "wall_minutes", v > Budget.maxCount {
+                throw r.fail(f.value, "\(what) \(f.key) must be at most \(Budget.maxCount)")
+            }
             // Minutes become seconds; a century is the most a budget can say.
             if f.key == "wall_minutes", v > Budget.maxWallMinutes {
                 throw r.fail(f.value, "\(what) wall_minutes must be at most \(Budget.maxWallMinutes) (a century)")

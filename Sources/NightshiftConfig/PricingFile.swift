@@ -27,7 +27,8 @@ public enum PricingFile {
                 guard let micro = microDollars(text) else {
                     throw r.fail(
                         f.value,
-                        "\(entry.key).\(f.key) must be a non-negative number of dollars per million tokens, e.g. 2.50")
+                        "\(entry.key).\(f.key) must be a number of dollars per million tokens from 0 to "
+                            + "\(maxDollars), e.g. 2.50")
                 }
                 values[f.key] = micro
             }
@@ -46,9 +47,16 @@ public enum PricingFile {
     }
 
     /// "2.50" → 2,500,000 exactly (no floating point); nil if not a plain decimal with ≤ 6 places.
+    /// The highest price accepted, in dollars per million tokens: far above any list price, and
+    /// low enough that its micro-dollars can never overflow.
+    static let maxDollars: Int64 = 1_000_000
+
+    /// Dollars per million tokens as micro-dollars; nil for anything but 0 … ``maxDollars`` with
+    /// at most six decimals.
     static func microDollars(_ text: String) -> Int64? {
         let parts = text.trimmingCharacters(in: .whitespaces).split(separator: ".", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), let whole = Int64(parts[0].isEmpty ? "0" : String(parts[0])), whole >= 0
+        guard (1...2).contains(parts.count), parts[0].allSatisfy(\.isNumber),
+            let whole = Int64(parts[0].isEmpty ? "0" : String(parts[0])), (0...maxDollars).contains(whole)
         else { return nil }
         var frac: Int64 = 0
         if parts.count == 2 {

@@ -15,7 +15,7 @@ public struct FileError: Error, CustomStringConvertible, Sendable, Equatable {
         self.message = message
     }
     public var description: String {
-        var where_ = file
+        var where_ = FileError.oneLine(file, limit: 300)
         if let line { where_ += ":\(line)" + (column.map { ":\($0)" } ?? "") }
         return "\(where_): \(FileError.oneLine(message))"
     }
@@ -55,7 +55,8 @@ struct YAMLReader {
         }
     }
 
-    func load(_ text: String) throws(FileError) -> Node {
+    func load(_ raw: String) throws(FileError) -> Node {
+        let text = LineEnds.unix(raw)
         try refuseAliasKeys(text)
         let node: Node
         do {
@@ -75,7 +76,7 @@ struct YAMLReader {
             throw FileError(
                 file: file,
                 message: """
-                    the file expands to more than \(Self.maxExpandedNodes) values through its aliases; write the repeated parts out, or use fewer nested aliases
+                    the file holds more than \(Self.maxExpandedNodes) values (counting what its aliases expand to); split it, or write fewer nested aliases
                     """)
         }
         return node

@@ -103,6 +103,9 @@ public final class HybridMemoryStore: MemoryStore, Sendable {
     public func apply(_ change: MemoryChange, at time: Int64) async throws -> Memory {
         try await base.apply(change, at: time)
     }
+    public func apply(_ changes: [MemoryChange], at time: Int64) async throws -> [Memory] {
+        try await base.apply(changes, at: time)
+    }
     public func memory(_ id: MemoryID) async throws -> Memory? { try await base.memory(id) }
     public func list(scopes: [MemoryScope]?, includeGone: Bool) async throws -> [Memory] {
         try await base.list(scopes: scopes, includeGone: includeGone)

@@ -14,7 +14,18 @@ public enum ModelSpec: Equatable, Sendable, CustomStringConvertible {
     public static let openAIBaseURL = "https://api.openai.com/v1"
     public static let anthropicBaseURL = "https://api.anthropic.com"
 
+    /// The longest spec accepted: a model's name and a base URL, never a document.
+    public static let maxLength = 2048
+
     public static func parse(_ text: String) throws(ModelError) -> ModelSpec {
+        guard text.utf8.count <= maxLength else {
+            throw ModelError(
+                "'\(text.prefix(60))…' is \(text.utf8.count) bytes long; a model spec is at most \(maxLength)",
+                code: .invalidSpec)
+        }
+        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ModelError("a model spec may not hold control characters (line breaks, tabs)", code: .invalidSpec)
+        }
         func split(_ rest: Substring, _ kind: String) throws(ModelError) -> (String, String) {
             guard let hash = rest.lastIndex(of: "#") else {
                 throw ModelError(

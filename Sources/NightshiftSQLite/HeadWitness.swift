@@ -42,22 +42,47 @@ final class HeadWitness: Sendable {
         open.withLock { fds in for fd in fds.values { close(fd) } }
     }
 
-    /// A file name for the run: its id when it is plain, else its hex.
+    /// A file name for the run: its id when it is plain (letters, digits, `-`, `_`, `.`, not
+    /// starting with a dot: sub-agents' ids have dots), else `x-` and its hex, which decodes back.
     static func fileName(_ run: RunID) -> String {
         let id = run.rawValue
-        if !id.isEmpty, id.count <= 200,
+        if !id.isEmpty, id.count <= 200, !id.hasPrefix("."), !id.hasPrefix("x-"),
             id.utf8.allSatisfy({ b in
                 (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D
-                    || b == 0x5F
+                    || b == 0x5F || b == 0x2E
             })
         {
             return id
         }
+        return "x-" + id.utf8.prefix(120).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The name the first witnesses had for runs with a dot (or other characters) in their id:
+    /// read too, so a witness written before dots were allowed in names still counts.
+    static func legacyFileName(_ run: RunID) -> String? {
+        let id = run.rawValue
+        guard id.contains("."), !id.isEmpty else { return nil }
         return "x-" + id.utf8.prefix(100).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// Records `seq` and `hash` as the run's head: one fixed-length write in place.
-    func record(_ run: RunID, seq: Int64, hash: [UInt8]) {
+    /// The run a witness file is for, from its name.
+    static func run(fileName name: String) -> RunID? {
+        if name.hasPrefix(".") || name.contains(".tmp") { return nil }
+        guard name.hasPrefix("x-") else { return RunID(name) }
+        let hex = Array(name.utf8.dropFirst(2))
+        guard hex.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        for k in stride(from: 0, to: hex.count, by: 2) {
+            guard let b = UInt8(String(decoding: hex[k..<k + 2], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(b)
+        }
+        return String(bytes: bytes, encoding: .utf8).map { RunID($0) }
+    }
+
+    /// Records `seq` and `hash` as the run's head: one fixed-length write in place. A head behind
+    /// the one already witnessed is not written (another process got further; a person's
+    /// acceptance of a loss passes `backwards`), so a witness never moves back by a race.
+    func record(_ run: RunID, seq: Int64, hash: [UInt8], backwards: Bool = false) {
         guard let folder else { return }
         let line = String(seq).leftPadded(to: 20) + " " + hash.hex + "\n"
         open.withLock { fds in
@@ -67,27 +92,42 @@ final class HeadWitness: Sendable {
                     for other in fds.values { close(other) }
                     fds.removeAll(keepingCapacity: true)
                 }
-                fd = Glibc.open(folder + "/" + Self.fileName(run), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+                fd = Glibc.open(folder + "/" + Self.fileName(run), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
                 guard fd >= 0 else { return }
                 fds[run] = fd
             }
+            if !backwards, let current = Self.parse(Self.pread(fd)), current.seq > seq { return }
             _ = line.utf8CString.withUnsafeBufferPointer { pwrite(fd, $0.baseAddress, $0.count - 1, 0) }
         }
     }
 
-    /// The head last recorded for `run`, if any.
+    /// The head last recorded for `run`, if any: through this process's open descriptor when it
+    /// has one (one `pread`: appends check the witness on every commit), else from the file.
     func read(_ run: RunID) -> (seq: Int64, hash: String)? {
-        guard let folder, let text = try? String(contentsOfFile: folder + "/" + Self.fileName(run), encoding: .utf8)
-        else { return nil }
+        guard let folder else { return nil }
+        if let text = open.withLock({ fds in fds[run].map { Self.pread($0) } }) { return Self.parse(text) }
+        for name in [Self.fileName(run), Self.legacyFileName(run)].compactMap({ $0 }) {
+            if let text = try? String(contentsOfFile: folder + "/" + name, encoding: .utf8) { return Self.parse(text) }
+        }
+        return nil
+    }
+
+    static func pread(_ fd: Int32) -> String {
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let n = buffer.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress, 128, 0) }
+        return n > 0 ? String(decoding: buffer.prefix(n), as: UTF8.self) : ""
+    }
+
+    static func parse(_ text: String) -> (seq: Int64, hash: String)? {
         let parts = text.split(separator: " ", omittingEmptySubsequences: true)
         guard parts.count == 2, let seq = Int64(parts[0]) else { return nil }
         return (seq, parts[1].trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    /// Runs that have a witness (their ids, where the file name is the id).
+    /// Every run that has a witness, whatever its id.
     func runs() -> [RunID] {
         guard let folder, let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
-        return names.filter { !$0.hasPrefix("x-") && !$0.hasPrefix(".") }.sorted().map { RunID($0) }
+        return Array(Set(names.compactMap(Self.run(fileName:)))).sorted { $0.rawValue < $1.rawValue }
     }
 }
 

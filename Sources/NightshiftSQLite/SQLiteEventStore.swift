@@ -85,8 +85,9 @@ public final class SQLiteEventStore: EventStore {
         } catch {
             throw Self.mapError(error, path: path)
         }
-        witness = HeadWitness(databasePath: path)
-        committer = GroupCommitter(writer: writer, path: path)
+        let witness = HeadWitness(databasePath: path)
+        self.witness = witness
+        committer = GroupCommitter(writer: writer, path: path) { run in witness.read(run) }
     }
 
     static func grdbConfiguration(_ c: Configuration) -> GRDB.Configuration {
@@ -131,7 +132,10 @@ public final class SQLiteEventStore: EventStore {
                 fence: fence?.epoch))
         // Witnessed here, in the appender's task: appenders of different runs write their witnesses in
         // parallel, off the single commit path, and still before the caller acts on what it appended.
-        if let last = envelopes.last { witness.record(run, seq: last.seq, hash: last.hash) }
+        if let last = envelopes.last {
+            let accepting = if case .rollbackAccepted = events.first { true } else { false }
+            witness.record(run, seq: last.seq, hash: last.hash, backwards: accepting)
+        }
         return envelopes
     }
 
@@ -456,10 +460,16 @@ actor GroupCommitter {
     private let path: String
     private var queue: [(AppendRequest, CheckedContinuation<[EventEnvelope], any Error>)] = []
     private var draining = false
+    /// The run's head as witnessed outside the database, read in the transaction of every append.
+    private let witnessed: @Sendable (RunID) -> (seq: Int64, hash: String)?
 
-    init(writer: any DatabaseWriter, path: String) {
+    init(
+        writer: any DatabaseWriter, path: String,
+        witnessed: @escaping @Sendable (RunID) -> (seq: Int64, hash: String)? = { _ in nil }
+    ) {
         self.writer = writer
         self.path = path
+        self.witnessed = witnessed
     }
 
     func submit(_ request: AppendRequest) async throws -> [EventEnvelope] {
@@ -489,13 +499,14 @@ actor GroupCommitter {
     /// One transaction for the whole batch; each request in its own savepoint so a conflict fails alone.
     private func write(_ requests: [AppendRequest]) async -> [Result<[EventEnvelope], any Error>] {
         let path = self.path
+        let witnessed = self.witnessed
         do {
             return try await writer.write { db in
                 requests.map { request in
                     Result { () throws -> [EventEnvelope] in
                         var out: [EventEnvelope] = []
                         try db.inSavepoint {
-                            out = try Self.append(db, request)
+                            out = try Self.append(db, request, witness: witnessed(request.run))
                             return .commit
                         }
                         return out
@@ -508,7 +519,9 @@ actor GroupCommitter {
         }
     }
 
-    private static func append(_ db: Database, _ r: AppendRequest) throws -> [EventEnvelope] {
+    private static func append(
+        _ db: Database, _ r: AppendRequest, witness: (seq: Int64, hash: String)?
+    ) throws -> [EventEnvelope] {
         if let fence = r.fence {
             let row = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT epoch, released, pid, host FROM lease WHERE run = ?"),
@@ -531,6 +544,12 @@ actor GroupCommitter {
         guard let first = r.bodies.first else { return [] }
         let time = first.time
         var previous = head.map { [UInt8]($0["head_hash"] as Data) } ?? EventCodec.genesisHash
+        // Never append to a log that went back, or forked, from the head witnessed outside the
+        // database: whatever the lost events did would be done again, and the append would erase
+        // the evidence. Only a person's acceptance of the loss is appended to such a log.
+        if let witness, !first.event.isRollbackAcceptance {
+            try Self.check(db, r.run, head: headSeq, headHash: previous, against: witness)
+        }
         if head == nil {
             guard case let .runCreated(title, _, _, _) = first.event else {
                 throw StoreError(.runNotFound, "no run \(r.run); a run's first event must be run_created")
@@ -573,6 +592,36 @@ actor GroupCommitter {
                 .execute(arguments: [r.run.rawValue, s.seq, Data(s.state)])
         }
         return out
+    }
+}
+
+extension GroupCommitter {
+    /// Throws `rolledBack` when the log ends before the witnessed head, or its event at the
+    /// witnessed position is not the one witnessed (rewritten or replaced).
+    static func check(
+        _ db: Database, _ run: RunID, head: Int64, headHash: [UInt8], against witness: (seq: Int64, hash: String)
+    ) throws {
+        if witness.seq > head {
+            throw StoreError(
+                .rolledBack,
+                "run \(run)'s log ends at event \(head) but it had reached event \(witness.seq) (its head witness beside "
+                    + "the database): events \(head + 1)–\(witness.seq) were lost, likely with the database's -wal file, "
+                    + "and what they did may have happened; nothing was appended", seq: head)
+        }
+        guard witness.seq > 0 else { return }
+        let hash: [UInt8]? =
+            witness.seq == head
+            ? headHash
+            : try Data.fetchOne(
+                db.cachedStatement(sql: "SELECT hash FROM event WHERE run = ? AND seq = ?"),
+                arguments: [run.rawValue, witness.seq]
+            ).map { [UInt8]($0) }
+        guard let hash, hash.hex == witness.hash else {
+            throw StoreError(
+                .rolledBack,
+                "run \(run)'s event \(witness.seq) is not the one its head witness recorded: the log was replaced or "
+                    + "rewritten; nothing was appended", seq: witness.seq)
+        }
     }
 }
 

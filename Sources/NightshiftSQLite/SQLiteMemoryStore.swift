@@ -28,6 +28,13 @@ public final class SQLiteMemoryStore: MemoryStore, Sendable {
         return try await write { db in try Self.applyMemory(db, change, at: time) }
     }
 
+    public func apply(_ changes: [MemoryChange], at time: Int64) async throws -> [Memory] {
+        if let other = changes.first(where: { !$0.changesMemory }) {
+            throw MemoryError(.invalid, "a \(other.kindName) record changes no memory")
+        }
+        return try await write { db in try changes.map { try Self.applyMemory(db, $0, at: time) } }
+    }
+
     public func record(_ dream: Dream, at time: Int64) async throws {
         try await write { db in
             _ = try Self.append(db, .dreamt(dream), at: time)

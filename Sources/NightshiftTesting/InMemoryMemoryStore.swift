@@ -46,6 +46,15 @@ public final class InMemoryMemoryStore: MemoryStore, Sendable {
         try state.withLock { s in try s.apply(change, at: time) }
     }
 
+    public func apply(_ changes: [MemoryChange], at time: Int64) async throws -> [Memory] {
+        try state.withLock { s in
+            var next = s  // applied to a copy: a refusal leaves the bank as it was
+            let out = try changes.map { try next.apply($0, at: time) }
+            s = next
+            return out
+        }
+    }
+
     public func record(_ dream: Dream, at time: Int64) async throws {
         try state.withLock { s in
             _ = try s.append(.dreamt(dream), at: time)

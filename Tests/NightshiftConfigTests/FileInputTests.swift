@@ -51,7 +51,7 @@ import Testing
             text += "a\(level): &a\(level) [\(refs)]\n"
         }
         text += "tasks: *a9\n"
-        expectOneLineError(text, containing: "expands to more than")
+        expectOneLineError(text, containing: "holds more than 250000 values")
     }
 
     @Test func anAliasAsAMappingKeyIsRefusedBeforeParsing() {

@@ -293,3 +293,73 @@ import Testing
         #expect(results.map(\.ok) == [true, false], "\(results)")
     }
 }
+
+/// Budgets past the range (issue: a model asked for `Int64.max` steps, and every resume trapped):
+/// refused where they enter, and where a log already holds one, summed without trapping.
+@Suite struct BudgetRangeTests {
+    let rules = FleetRulesTests()
+
+    @Test(arguments: [
+        #"{"steps":9223372036854775807}"#, #"{"tokens":1000000000001}"#, #"{"tool_calls":9223372036854775807}"#,
+        #"{"cost_usd":"5000000.00"}"#,
+    ])
+    func aModelsHugeBudgetIsARefusalNotATrap(budget: String) throws {
+        let args = FleetRulesTests.spawn(
+            #"{"profile":"coder","task":\#(FleetRulesTests.task("x")),"budget":\#(budget)}"#)
+        var policy = Policy()
+        policy.runBudget = Budget(tokens: 1000, costPicoUSD: 1_000_000_000_000, toolCalls: 100, steps: 100)
+        var log = try rules.proposing([("spawn_agents", args)], policy: policy)
+        let r = try #require(try rules.result(&log))
+        #expect(!r.ok && r.output.text.contains("must be 0 …"), "\(r.output.text)")
+        #expect(log.state.fleet.children.isEmpty)
+    }
+
+    /// A log written before the limit, holding reservations near `Int64.max` under a run budget
+    /// (as an old version recorded a model's spawn): the fold, the gateway and the next spawn's
+    /// check add them up without trapping, and the next spawn is refused for want of room.
+    @Test func hugeReservationsInALogAreSummedWithoutTrapping() throws {
+        var policy = Policy()
+        policy.runBudget = Budget(steps: 1_000_000)
+        let two = FleetRulesTests.spawn(
+            #"{"profile":"free","task":\#(FleetRulesTests.task("a")),"budget":{"steps":1}},"#
+                + #"{"profile":"free","task":\#(FleetRulesTests.task("b")),"budget":{"steps":1}}"#)
+        var valid = try rules.proposing([("spawn_agents", two)], policy: policy)
+        _ = try valid.advance(tools: FleetRulesTests.catalog)
+        // The same log, with the reservations an old version let through.
+        var old = LogBuilder()
+        for e in valid.envelopes.map(\.event) {
+            if case let .childSpawned(child, call, profile, version, task, _) = e {
+                try old.add(
+                    .childSpawned(
+                        child: child, call: call, profile: profile, version: version, task: task,
+                        budget: Budget(steps: Int.max)))
+            } else {
+                try old.add(e)
+            }
+        }
+        #expect(old.state.fleet.reserved(.steps) == .max)
+        for child in old.state.fleet.children {
+            try old.add(.childCreated(child: child.id, workspace: "/w/\(child.id)"))
+        }
+        try old.add(.modelRequested(call: CallID("m2"), task: TaskID("a"), turn: 1, role: nil))
+        try old.add(
+            response(
+                "m2",
+                tools: [
+                    (
+                        "spawn_agents",
+                        FleetRulesTests.spawn(
+                            #"{"profile":"free","task":\#(FleetRulesTests.task("c")),"budget":{"steps":1}}"#)
+                    )
+                ]))
+        let r = try #require(try rules.result(&old))
+        #expect(!r.ok && r.output.text.contains("do not fit"), "\(r.output.text)")
+    }
+
+    @Test func saturatingSumsHoldAtTheEnds() {
+        #expect(Int64.max.plusSaturating(1) == .max)
+        #expect(Int64.min.plusSaturating(-1) == .min)
+        #expect(Int64(5).minusSaturating(Int64.min) == .max)
+        #expect(Int64(5).plusSaturating(3) == 8)
+    }
+}

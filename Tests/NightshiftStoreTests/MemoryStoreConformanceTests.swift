@@ -50,6 +50,20 @@ import Testing
         #expect(verified.records == 2 && verified.firstBad == nil)
     }
 
+    /// A batch (an import) is one commit: every change, or none when the rules refuse one.
+    @Test(arguments: Kind.allCases) func aBatchIsAppliedWholeOrNotAtAll(_ kind: Kind) async throws {
+        let store = try make(kind)
+        let made = try await store.apply([Self.create("mem-a", "one"), Self.create("mem-b", "two")], at: 5)
+        #expect(made.map(\.id.rawValue) == ["mem-a", "mem-b"])
+        // The second creates mem-a again: refused, and mem-c (before it) is not made either.
+        await #expect(throws: (any Error).self) {
+            try await store.apply([Self.create("mem-c", "three"), Self.create("mem-a", "again")], at: 6)
+        }
+        #expect(try await store.memory(MemoryID("mem-c")) == nil)
+        let verified = try await store.verifyLog()
+        #expect(verified.records == 2 && verified.firstBad == nil)
+    }
+
     @Test(arguments: Kind.allCases) func aStaleRevisionIsAConflictNeverAppliedOverTheNewer(_ kind: Kind) async throws {
         let store = try make(kind)
         let m = try await store.apply(Self.create("mem-1", "the flaky test is test_sync"), at: 1)

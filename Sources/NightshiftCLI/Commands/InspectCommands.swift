@@ -15,13 +15,13 @@ struct Status: AsyncParsableCommand {
     @Argument(help: "A run id; without it, every run is listed.", completion: RunIDCompletion.kind) var run: String?
 
     mutating func run() async throws {
-        try await reportErrors {
+        let damaged = try await reportErrors { () async throws -> Bool in
             let store = try Adapters.openExistingStore(try store.resolved())
             guard let run else {
                 let runs = try await store.runs()
                 if runs.isEmpty {
                     say("no runs in \(self.store.dbPath)")
-                    return
+                    return false
                 }
                 say(pad("RUN", 22) + pad("STATUS", 10) + pad("EVENTS", 8) + pad("UPDATED", 21) + "TITLE")
                 for r in runs {
@@ -29,8 +29,9 @@ struct Status: AsyncParsableCommand {
                         pad(r.id.rawValue, 22) + pad(r.status.rawValue, 10) + pad("\(r.headSeq)", 8)
                             + pad(date(r.updated), 21) + r.title)
                 }
-                return
+                return false
             }
+            var damaged = false
             let state = try await store.state(of: RunID(run))
             say("run       \(state.run)  \(state.title)")
             say("status    \(state.status.rawValue)\(state.statusReason.map { " — \($0)" } ?? "")")
@@ -49,15 +50,20 @@ struct Status: AsyncParsableCommand {
             }
             let ignored = try await store.snapshotIgnored(RunID(run))
             if let ignored { say("snapshot  \(ignored)") }
-            // Status reads the newest snapshot and the events after it; it says so rather than imply more.
-            if ignored == nil, let snapshot = try await store.latestSnapshot(of: RunID(run))?.seq, snapshot > 0,
-                snapshot <= state.lastSeq
-            {
+            // The whole chain, by its hashes (not only the tail after the snapshot the state came from),
+            // and the head witnessed beside the database: damage or a loss anywhere is said, exit 2.
+            let chain = try await store.verifyChain(RunID(run))
+            if let bad = chain.firstBadSeq {
+                damaged = true
                 say(
-                    "checked   events \(snapshot + 1)–\(state.lastSeq) against the chain (read after the snapshot at event \(snapshot)); "
-                        + "nightshift audit verify \(run) checks the whole log")
+                    "DAMAGED   the log does not verify at event \(bad) (\(chain.problem ?? "broken chain")); "
+                        + "nightshift audit verify \(run) says more")
             } else {
-                say("checked   every event (1–\(state.lastSeq)) against the chain")
+                say("checked   every event (1–\(state.lastSeq)) against the chain by its hashes")
+            }
+            if let rollback = try await Leasing.rollback(RunID(run), store: store) {
+                damaged = true
+                say("ROLLED BACK  \(rollback.message)")
             }
             say(
                 "tokens    \(state.usage.input) in, \(state.usage.output) out\(state.usage.cachedInput > 0 ? ", \(state.usage.cachedInput) cached" : "")"
@@ -152,7 +158,10 @@ struct Status: AsyncParsableCommand {
                     "\nin doubt: "
                         + state.pending.unreportedInDoubt.map { "\($0.call) (\($0.name))" }.joined(separator: ", "))
             }
+            return damaged
         }
+        // As `audit verify`: a log that does not verify, or went back, is not a status to exit 0 on.
+        if damaged { throw ExitCode(2) }
     }
 }
 
@@ -270,12 +279,15 @@ struct Audit: AsyncParsableCommand {
                         continue  // reported as LOST above
                     }
                     let report = try await store.verify(id)
-                    if let rollback = try await Leasing.rollback(id, store: store) {
+                    let rollback = try await Leasing.rollback(id, store: store)
+                    if let rollback {
                         ok = false
                         say("\(id): ROLLED BACK — \(rollback.message)")
                     }
                     let snapshot = report.ok ? try await store.snapshotDisagreement(id) : nil
-                    if let snapshot {
+                    if rollback != nil, report.ok {
+                        // The chain of what is left verifies; the run is not ok, and is not said to be.
+                    } else if let snapshot {
                         ok = false
                         say(
                             "\(id): SNAPSHOT DISAGREES — \(snapshot) (every reader ignores it and folds the log; the chain itself is intact)"
@@ -285,6 +297,18 @@ struct Audit: AsyncParsableCommand {
                     } else {
                         ok = false
                         say("\(id): BROKEN at event \(report.firstBadSeq!) — \(report.problem ?? "")")
+                    }
+                }
+                if all {
+                    // The memory bank's log is chained like a run's: its records are checked too.
+                    let memory = try await SQLiteMemoryStore(sharing: store).verifyLog()
+                    if let bad = memory.firstBad {
+                        ok = false
+                        say(
+                            "memory log: BROKEN at record \(bad) — a record does not match its hash or the one before it"
+                        )
+                    } else {
+                        say("memory log: ok — \(memory.records) records")
                     }
                 }
                 if let checkpoint, let id = ids.first {

@@ -69,7 +69,10 @@ struct ConfigCommand: AsyncParsableCommand {
             } else if let project = settings.project {
                 let how = settings.trust.describe(
                     project, settings.projectNamed ? .named(by: "--config") : .found(how: "found"))
-                say("project file: \(project.source) (\(how))")
+                let empty = settings.layers.first { $0.name == "project" }?.layer.values.isEmpty ?? true
+                say(
+                    "project file: \(project.source) (\(how))"
+                        + (empty ? "; it sets nothing (every line is a comment)" : ""))
             } else {
                 say("project file: (none: no .nightshift/config.yaml here or above)")
             }

@@ -71,11 +71,17 @@ struct Worker: AsyncParsableCommand {
             let store = try Adapters.openExistingStore(try store.resolved())
             say("worker (pid \(getpid())) watching \(self.store.dbPath)")
             var failedAt: [RunID: Int64] = [:]  // runs that could not be resumed, until their log moves
+            // Runs another process drove when last tried: tried again as soon as their lease is free
+            // (the holder died, or went silent past the lease's time-to-live), or their log moves.
+            var busyAt: [RunID: Int64] = [:]
             let dreamScopes = try dream.map(MemoryText.scope)
             var dreamt: ContinuousClock.Instant?
             while !Task.isCancelled {
                 var resumed = 0
                 for ready in try await ReadyRuns.list(store: store) where failedAt[ready.run] != ready.headSeq {
+                    if busyAt[ready.run] == ready.headSeq, !(try await Leasing.isFree(ready.run, store: store)) {
+                        continue
+                    }
                     resumed += 1
                     say("resuming \(ready.run) \(ready.why)")
                     var request = ResumeRequest(run: ready.run, by: "nightshift worker (pid \(getpid()))")
@@ -92,8 +98,8 @@ struct Worker: AsyncParsableCommand {
                         say("run \(ready.run) \(outcome.reason.text)")
                     } catch let busy as RuntimeError where busy.code == .busy {
                         // Another live process drives it: not a failure, and not ours to take.
-                        say("run \(ready.run) skipped: \(busy.message)")
-                        failedAt[ready.run] = ready.headSeq  // tried again once its log moves
+                        if busyAt[ready.run] != ready.headSeq { say("run \(ready.run) skipped: \(busy.message)") }
+                        busyAt[ready.run] = ready.headSeq  // tried again once its lease is free or its log moves
                     } catch {
                         // One run's trouble (a missing key, a vanished workspace) must not stop the others.
                         say("run \(ready.run) could not be resumed: \(error)")

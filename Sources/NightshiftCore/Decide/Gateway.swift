@@ -41,30 +41,32 @@ extension RunState {
                 checks.append(
                     (
                         .tokens, budget.tokens.map(Int64.init),
-                        Int64(usage.input + usage.output) + fleetShare(.tokens), Int64(spend.lastCallTokens)
+                        Int64(usage.input + usage.output).plusSaturating(fleetShare(.tokens)),
+                        Int64(spend.lastCallTokens)
                     ))
                 checks.append(
                     (
-                        .costPicoUSD, budget.costPicoUSD, (task?.costPicoUSD ?? costPicoUSD) + fleetShare(.costPicoUSD),
+                        .costPicoUSD, budget.costPicoUSD,
+                        (task?.costPicoUSD ?? costPicoUSD).plusSaturating(fleetShare(.costPicoUSD)),
                         spend.lastCallCostPicoUSD
                     ))
                 checks.append(
                     (
                         .steps, budget.steps.map(Int64.init),
-                        Int64(task?.turns ?? spend.modelCalls) + fleetShare(.steps), 1
+                        Int64(task?.turns ?? spend.modelCalls).plusSaturating(fleetShare(.steps)), 1
                     ))
             } else {
                 checks.append(
                     (
                         .toolCalls, budget.toolCalls.map(Int64.init),
-                        Int64(task?.toolCalls ?? toolCalls) + fleetShare(.toolCalls), 1
+                        Int64(task?.toolCalls ?? toolCalls).plusSaturating(fleetShare(.toolCalls)), 1
                     ))
             }
             let since = task?.startTime ?? startTime
             checks.append(
                 (.wallSeconds, budget.wallSeconds.map(Int64.init), since > 0 ? (lastTime - since) / 1000 : 0, 0))
             for (resource, limit, spent, next) in checks {
-                guard let limit, spent + next > limit || spent >= limit else { continue }
+                guard let limit, spent.plusSaturating(next) > limit || spent >= limit else { continue }
                 let shown =
                     resource == .costPicoUSD
                     ? "cost \(Money.format(spent)) of \(Money.format(limit))" : "\(resource) \(spent) of \(limit)"

@@ -51,6 +51,28 @@ public struct Budget: Sendable, Codable, Equatable {
     public var isEmpty: Bool { self == Budget() }
     /// The longest wall-clock budget, in minutes: a century (so minutes × 60 never overflows).
     public static let maxWallMinutes = 100 * 366 * 24 * 60
+    /// The most tokens, tool calls or steps a budget may hold: a trillion. More is refused where
+    /// it enters (a policy, a profile, a configuration, a model's `spawn_agents`, `nightshift
+    /// budget`), so sums of many reservations stay far inside the range.
+    public static let maxCount = 1_000_000_000_000
+    /// The most a cost budget may hold: $1,000,000 (10¹⁸ picodollars).
+    public static let maxCostPicoUSD: Int64 = 1_000_000_000_000_000_000
+
+    /// Why this budget cannot be used (a limit below zero or past the most a budget holds), or nil.
+    public var outOfRange: String? {
+        for (name, value) in [("tokens", tokens), ("tool_calls", toolCalls), ("steps", steps)] {
+            if let value, !(0...Self.maxCount).contains(value) {
+                return "\(name) must be 0 … \(Self.maxCount), not \(value)"
+            }
+        }
+        if let c = costPicoUSD, !(0...Self.maxCostPicoUSD).contains(c) {
+            return "cost_usd must be 0 … 1000000.00 dollars, not \(Money.format(c))"
+        }
+        if let w = wallSeconds, !(0...Self.maxWallMinutes * 60).contains(w) {
+            return "wall_minutes must be 0 … \(Self.maxWallMinutes) (a century)"
+        }
+        return nil
+    }
 }
 
 /// Trip after this many in a row; nil: never.

@@ -152,6 +152,10 @@ public enum Event: Sendable, Codable, Equatable {
     /// Whether this is a `snapshot_taken` (which may follow the end of a run).
     public var isSnapshotVoucher: Bool { if case .snapshotTaken = self { true } else { false } }
 
+    /// Whether this is a person's acceptance of a lost tail (`rollback_accepted`): the one event a
+    /// log behind its head witness takes.
+    public var isRollbackAcceptance: Bool { if case .rollbackAccepted = self { true } else { false } }
+
     /// Every kind of event, by the short, stable name stores index and `nightshift log` shows.
     /// The raw values are the on-disk vocabulary: add cases, never rename one. A test holds a
     /// fixture of every case (`Event.Kind.allCases`), so a kind added without one fails it.

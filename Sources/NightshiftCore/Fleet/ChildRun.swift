@@ -38,9 +38,8 @@ public struct Spent: Sendable, Codable, Equatable {
 
     public static func + (a: Spent, b: Spent) -> Spent {
         Spent(
-            tokens: a.tokens + b.tokens, costPicoUSD: a.costPicoUSD + b.costPicoUSD,
-            toolCalls: a.toolCalls + b.toolCalls,
-            steps: a.steps + b.steps)
+            tokens: a.tokens.plusSaturating(b.tokens), costPicoUSD: a.costPicoUSD.plusSaturating(b.costPicoUSD),
+            toolCalls: a.toolCalls.plusSaturating(b.toolCalls), steps: a.steps.plusSaturating(b.steps))
     }
 }
 
@@ -185,7 +184,7 @@ extension RunState {
             var total: Int64 = 0
             for c in open {
                 guard let v = c.budget.amount(resource) else { return nil }
-                total += v
+                total = total.plusSaturating(v)
             }
             return total
         }

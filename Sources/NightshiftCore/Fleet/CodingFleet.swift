@@ -160,16 +160,19 @@ extension RunState {
         let limited = [BudgetResource.tokens, .costPicoUSD, .toolCalls, .steps].filter { runBudget.amount($0) != nil }
         // What is left of the run budget now; each waiting task's share is an even part of it.
         var leftNow: [BudgetResource: Int64] = [:]
-        for r in limited { leftNow[r] = max(0, runBudget.amount(r)! - ownSpent.amount(r)! - childrenCommitted(r)) }
+        for r in limited {
+            leftNow[r] = max(
+                0, runBudget.amount(r)!.minusSaturating(ownSpent.amount(r)!.plusSaturating(childrenCommitted(r))))
+        }
         for i in ready {
             var reservation = taskBudget
             for resource in limited {
                 let cap = runBudget.amount(resource)!
-                let left = max(0, leftNow[resource]! - heldNow[resource, default: 0])
+                let left = max(0, leftNow[resource]!.minusSaturating(heldNow[resource, default: 0]))
                 let amount = min(taskBudget.amount(resource) ?? leftNow[resource]! / waiting, left)
                 if amount < 1 {
                     if !events.isEmpty { return .success(events) }
-                    let spent = cap - left
+                    let spent = cap.minusSaturating(left)
                     return .failure(
                         NoRoom(events: [
                             .budgetExhausted(scope: .run, resource: resource, limit: cap, spent: spent),
@@ -181,7 +184,7 @@ extension RunState {
                         ]))
                 }
                 reservation.set(resource, amount)
-                heldNow[resource, default: 0] += amount
+                heldNow[resource] = heldNow[resource, default: 0].plusSaturating(amount)
             }
             number += 1
             let task = plan.tasks[i]

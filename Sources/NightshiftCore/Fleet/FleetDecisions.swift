@@ -17,7 +17,7 @@ extension RunState {
     /// spent and what the others hold (an open child without a limit on it counts nothing more).
     func childrenCommitted(_ resource: BudgetResource) -> Int64 {
         guard !fleet.children.isEmpty, let settled = fleet.settled.amount(resource) else { return 0 }
-        return settled + (fleet.reserved(resource) ?? 0)
+        return settled.plusSaturating(fleet.reserved(resource) ?? 0)
     }
 
     /// A child's id: derived from the parent and the call that spawned it, so making it again
@@ -86,12 +86,13 @@ extension RunState {
                     "your run's budget limits \(resource): give every sub-agent a budget with \(Self.budgetKey(resource))"
                 )
             }
-            let asked = budgets.reduce(Int64(0)) { $0 + $1.amount(resource)! }
-            let committed = ownSpent.amount(resource)! + childrenCommitted(resource)
-            guard committed + asked <= cap else {
+            let asked = budgets.reduce(Int64(0)) { $0.plusSaturating($1.amount(resource)!) }
+            let committed = ownSpent.amount(resource)!.plusSaturating(childrenCommitted(resource))
+            guard committed.plusSaturating(asked) <= cap else {
                 return refuse(
                     "the budgets do not fit: \(resource) asked \(Self.shown(resource, asked)), left "
-                        + "\(Self.shown(resource, max(0, cap - committed))) of \(Self.shown(resource, cap))")
+                        + "\(Self.shown(resource, max(0, cap.minusSaturating(committed)))) of \(Self.shown(resource, cap))"
+                )
             }
         }
         var events: [Event] = [requested, .toolStarted(call: call.id)]

@@ -111,6 +111,7 @@ struct SpawnRequest: Equatable {
                     E("the budget of \(what) has an unknown key '\(key)' (tokens, cost_usd, tool_calls, steps)"))
             }
         }
+        if let problem = b.outOfRange { return .failure(E("the budget of \(what): \(problem)")) }
         return .success(b)
     }
 }

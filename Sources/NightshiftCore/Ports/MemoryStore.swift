@@ -6,6 +6,9 @@ public protocol MemoryStore: Sendable {
     /// Appends `change` at `time` (ms) and returns the memory as it now stands.
     /// - Throws: ``MemoryError`` when the rules refuse it (nothing is written), or the store's own error.
     func apply(_ change: MemoryChange, at time: Int64) async throws -> Memory
+    /// Appends every change of `changes`, in order, as one commit: all of them, or (when the rules
+    /// refuse one) none. An import of thousands of memories is one durable commit, not thousands.
+    func apply(_ changes: [MemoryChange], at time: Int64) async throws -> [Memory]
     func memory(_ id: MemoryID) async throws -> Memory?
     /// Memories in `scopes` (nil: every scope), newest first; `includeGone`: expired (by a person or
     /// past their expiry time) and deleted too.

@@ -3,7 +3,8 @@
 public struct StoreError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
-            case sequenceConflict, runNotFound, runExists, corrupt, locked, readOnly, io, leaseHeld, leaseLost
+            case sequenceConflict, runNotFound, runExists, corrupt, locked, readOnly, io, leaseHeld, leaseLost,
+                rolledBack
         }
         private let base: Base
         private init(_ b: Base) { base = b }
@@ -22,6 +23,9 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         public static let leaseHeld = Code(.leaseHeld)
         /// This process's lease was taken over (it had stopped heartbeating): it must stop driving.
         public static let leaseLost = Code(.leaseLost)
+        /// The log ends before (or forks from) the head witnessed outside the store: events were
+        /// lost. Nothing is appended until a person accepts the loss (`rollback_accepted`).
+        public static let rolledBack = Code(.rolledBack)
     }
 
     public var code: Code

@@ -1,4 +1,5 @@
 import Foundation
+import NightshiftConfig
 import NightshiftCore
 import NightshiftModels
 
@@ -16,7 +17,9 @@ struct KeySource {
         guard let text = try? String(contentsOfFile: keyFile, encoding: .utf8) else {
             throw RuntimeError(.notFound, "cannot read the key file \(keyFile)")
         }
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, line) in LineEnds.unix(text).split(separator: "\n", omittingEmptySubsequences: false)
+            .enumerated()
+        {
             let t = line.trimmingCharacters(in: .whitespaces)
             if t.isEmpty || t.hasPrefix("#") { continue }
             guard let eq = t.firstIndex(of: "=") else {

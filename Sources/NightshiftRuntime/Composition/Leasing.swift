@@ -1,6 +1,7 @@
 import Foundation
 public import NightshiftCore
 public import NightshiftHands
+import NightshiftSQLite
 
 /// One process drives a run at a time (its lease), and a log that went back is never acted on
 /// without a person's say (the head witness). Every use case that appends to a run goes through here.
@@ -42,6 +43,13 @@ public enum Leasing {
         }
     }
 
+    /// Whether another process may take `run` over now: its lease was released, its holder is
+    /// gone (a local pid that no longer runs with its start time) or silent past the time-to-live.
+    public static func isFree(_ run: RunID, store: any EventStore) async throws -> Bool {
+        guard let record = try await store.leaseRecord(of: run) else { return true }
+        return record.isFree(now: SQLiteEventStore.systemNow(), ttl: leaseTTL, isAlive: LocalProcess.isAlive)
+    }
+
     /// When the run's log ends before the head witnessed outside the database: how far it had
     /// reached, and a one-line account of what was lost. Nil when the log is where it was.
     public static func rollback(
@@ -59,10 +67,12 @@ public enum Leasing {
                 """
             )
         }
-        // A head that cannot be read is the chain's problem, which verification reports in its own words.
-        if witness.seq == summary.headSeq,
+        // The event at the witnessed position must be the one witnessed: a log rewritten from a
+        // forged point (longer, shorter or as long) forks there. An event that cannot be read is the
+        // chain's problem, which verification reports in its own words.
+        if witness.seq > 0,
             let head = (try? await store.read(run, after: max(witness.seq - 1, 0), limit: 1))?.last,
-            head.hash.hex != witness.hash
+            head.seq == witness.seq, head.hash.hex != witness.hash
         {
             return (
                 witness.seq,

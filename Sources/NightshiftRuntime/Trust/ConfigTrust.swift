@@ -58,7 +58,10 @@ public struct ConfigTrust: Sendable {
     ///   `.notFound` / `.invalidInput` when it cannot be read.
     public func read(_ path: String, _ provenance: ConfigProvenance, what: String) throws -> PinnedFile {
         let text = try Self.readText(path, what: what)
-        let pinned = PinnedFile(source: Self.key(path), sha256: Payload(text).sha256Hex, text: text)
+        // Named as the person or the file named it (a link is not replaced by its target in what
+        // is said and recorded); trusted by its real path.
+        let pinned = PinnedFile(
+            source: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: Payload(text).sha256Hex, text: text)
         seen?.add(pinned, provenance, what)
         if case .found = provenance { try require(pinned, what: what) }
         return pinned
@@ -68,11 +71,12 @@ public struct ConfigTrust: Sendable {
     public func require(_ file: PinnedFile, what: String) throws {
         if trustProject { return }
         let trusted: Bool
-        do { trusted = try store.isTrusted(file.source, sha256: file.sha256) } catch {
+        let key = Self.key(file.source)
+        do { trusted = try store.isTrusted(key, sha256: file.sha256) } catch {
             throw RuntimeError(.unavailable, "\(error)")
         }
         if trusted { return }
-        let last = try? store.lastTrusted(file.source)
+        let last = try? store.lastTrusted(key)
         let why =
             last.map { "it changed since \($0.by) trusted it on \(Self.date($0.at))" }
             ?? "no person has trusted it (it may have been written by an agent)"
@@ -89,7 +93,7 @@ public struct ConfigTrust: Sendable {
         switch provenance {
         case let .named(by): return "\(hash), named by \(by)"
         case .found:
-            if let last = try? store.lastTrusted(file.source), last.sha256 == file.sha256 {
+            if let last = try? store.lastTrusted(Self.key(file.source)), last.sha256 == file.sha256 {
                 return "\(hash), trusted by \(last.by)"
             }
             return "\(hash), used with --trust-project"

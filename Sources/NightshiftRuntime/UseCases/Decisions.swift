@@ -36,7 +36,8 @@ public struct Decisions: Sendable {
     /// Changes the run's or the per-task budget; unset limits keep their values.
     @discardableResult
     public func setBudget(_ run: RunID, scope: BudgetScope, change: Budget) async throws(DecisionError) -> RunState {
-        try await append(run) { state throws(DecisionError) in
+        if let problem = change.outOfRange { throw DecisionError(.invalid, "the budget: \(problem)") }
+        return try await append(run) { state throws(DecisionError) in
             if scope == .run, let parent = state.settings.parent {
                 throw DecisionError(
                     .notAllowed,
@@ -58,6 +59,12 @@ public struct Decisions: Sendable {
     public func answer(_ run: RunID, text: String) async throws(DecisionError) -> RunState {
         guard !Self.isBlank(text) else { throw DecisionError(.invalid, "the guidance text is empty") }
         return try await append(run) { _ in .guidanceGiven(text: text, by: decider) }
+    }
+
+    /// The refusal of a decision on a log that went back, with the way on.
+    static func rolledBack(_ run: RunID, _ what: String) -> String {
+        what + "; no decision was recorded. Restore the lost file, or accept the loss with nightshift resume \(run) "
+            + "--accept-rollback, then decide again"
     }
 
     /// Whether a text says nothing: empty, or only spaces, line breaks, control and format characters.
@@ -116,6 +123,12 @@ public struct Decisions: Sendable {
             guard try await store.summary(of: run) != nil else {
                 throw DecisionError(.notFound, "no run \(run) (nightshift status lists the runs)")
             }
+            // Nor to a log that went back from the head witnessed beside the database: the lost
+            // events' work would be done again once the run goes on, and the decision's append
+            // would move the witness over the loss. (The store refuses such an append too.)
+            if let rollback = try await Leasing.rollback(run, store: store) {
+                throw DecisionError(.rolledBack, Self.rolledBack(run, rollback.message))
+            }
             // The most audit-sensitive event is never appended to a log that does not verify from
             // its first event (reading the state below checks only the snapshot's tail).
             let chain = try await store.verifyChain(run)
@@ -144,6 +157,8 @@ public struct Decisions: Sendable {
                     return state
                 } catch let error as StoreError where error.code == .sequenceConflict {
                     continue  // the run moved on meanwhile: decide again on the new state
+                } catch let error as StoreError where error.code == .rolledBack {
+                    throw DecisionError(.rolledBack, Self.rolledBack(run, error.message))
                 }
             }
             throw DecisionError(.busy, "run \(run) keeps changing; try again")
@@ -160,7 +175,7 @@ public struct Decisions: Sendable {
 public struct DecisionError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable {
         private enum Base: Hashable, Sendable {
-            case notFound, notWaiting, alreadyDecided, notAllowed, ended, brokenLog, invalid, busy, store
+            case notFound, notWaiting, alreadyDecided, notAllowed, ended, brokenLog, rolledBack, invalid, busy, store
         }
         private let base: Base
         private init(_ b: Base) { base = b }
@@ -174,6 +189,8 @@ public struct DecisionError: Error, CustomStringConvertible, Sendable {
         public static let ended = Code(.ended)
         /// The log does not verify: nothing is appended to it.
         public static let brokenLog = Code(.brokenLog)
+        /// The log went back from its head witness: nothing is appended until a person accepts the loss.
+        public static let rolledBack = Code(.rolledBack)
         public static let invalid = Code(.invalid)
         public static let busy = Code(.busy)
         public static let store = Code(.store)

@@ -1,4 +1,5 @@
 import Foundation
+import NightshiftConfig
 public import NightshiftCore
 import NightshiftHarness
 import NightshiftModels
@@ -309,7 +310,9 @@ public struct MemoryBank: Sendable {
     /// nothing is added. Each memory keeps its id and provenance, with the file named as its source.
     public func importLines(_ text: String, file: String) async throws -> Imported {
         var lines: [Line] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, raw) in LineEnds.unix(text).split(separator: "\n", omittingEmptySubsequences: false)
+            .enumerated()
+        {
             let trimmed = raw.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
             let where_ = "\(file):\(n + 1)"
@@ -352,6 +355,7 @@ public struct MemoryBank: Sendable {
                     + "a proposal is decided by approve or deny, never by an import; give the memory another id")
         }
         var result = Imported(added: 0, skipped: [])
+        var changes: [MemoryChange] = []
         for line in lines {
             if try await store.memory(line.id) != nil {
                 result.skipped.append(line.id)
@@ -360,12 +364,13 @@ public struct MemoryBank: Sendable {
             // Who imported it, from which file: what the file says of its origin is kept as its claim.
             var source = MemorySource(human: by, imported: file)
             source.claimed = line.source.map(\.summary)
-            _ = try await store.apply(
+            changes.append(
                 .created(
                     id: line.id, kind: line.kind, scope: line.scope, text: line.text, tags: line.tags ?? [],
-                    source: source, expires: line.expires), at: Self.now)
-            result.added += 1
+                    source: source, expires: line.expires))
         }
+        // One commit for the whole file: all of it, or nothing.
+        result.added = try await store.apply(changes, at: Self.now).count
         return result
     }
 }

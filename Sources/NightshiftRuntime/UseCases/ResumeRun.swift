@@ -93,6 +93,14 @@ public enum ResumeRun {
                 """)
         }
         if state.isTerminal {
+            // Its end was read from a snapshot and the events after it: say so if the rest is damaged.
+            let chain = try await store.verifyChain(runID)
+            if let bad = chain.firstBadSeq {
+                throw RuntimeError(
+                    .lost,
+                    "run \(runID) ended (\(state.status.rawValue)), but its log does not verify at event \(bad) "
+                        + "(\(chain.problem ?? "broken chain")); nightshift audit verify \(runID) says more")
+            }
             let reason: StopReason = state.status == .finished ? .finished : .failed(state.statusReason ?? "")
             return RunOutcome(run: runID, reason: reason, alreadyEnded: true)
         }

@@ -97,7 +97,8 @@ public struct StartRequest: Sendable {
             }
         }
         if !budgets.isEmpty, policy == nil {
-            return "budgets in the configuration apply under a policy: set policy: too (nightshift init writes one)"
+            return
+                "the budgets set by \(budgetsFrom) apply under a policy: set policy: too (nightshift init writes one)"
         }
         return nil
     }

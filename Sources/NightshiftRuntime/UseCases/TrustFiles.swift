@@ -50,9 +50,10 @@ public enum TrustFiles {
 
     static func review(_ file: PinnedFile, what: String, store: any TrustStore) throws -> Item {
         let status: Status
-        if try store.isTrusted(file.source, sha256: file.sha256) {
+        let key = ConfigTrust.key(file.source)
+        if try store.isTrusted(key, sha256: file.sha256) {
             status = .trusted
-        } else if let last = try store.lastTrusted(file.source) {
+        } else if let last = try store.lastTrusted(key) {
             status = .changed(since: last, lines: last.text.flatMap { LineDiff.changes(from: $0, to: file.text) })
         } else {
             status = .new
@@ -63,7 +64,7 @@ public enum TrustFiles {
     /// Records that `by` trusts each item's content as it was read (not as the file may be now).
     public static func record(_ items: [Item], store: any TrustStore, by: String, at: Timestamp) throws {
         for item in items where item.status != .trusted {
-            do { try store.trust(item.file.source, text: item.file.text, by: by, at: at) } catch {
+            do { try store.trust(ConfigTrust.key(item.file.source), text: item.file.text, by: by, at: at) } catch {
                 throw RuntimeError(.unavailable, "\(error)")
             }
         }
