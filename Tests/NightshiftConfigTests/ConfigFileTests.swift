@@ -1,7 +1,8 @@
 import Foundation
-import NightshiftConfig
 import NightshiftCore
 import Testing
+
+@testable import NightshiftConfig
 
 /// The configuration file, hooks and agent profiles as files: what they accept, and the one-line
 /// errors with file and line for what they do not.
@@ -138,5 +139,70 @@ import Testing
         let dir = try folder(["a.yaml": "description: one\n", "a.yml": "description: two\n"])
         let error = #expect(throws: FileError.self) { try AgentProfileFile.registry(dir) }
         #expect(error?.description.contains("also defined") == true)
+    }
+}
+
+/// Files read the same whatever their line ends, and the numbers and names that enter through
+/// them are checked where they are written.
+@Suite struct ConfigLineEndAndRangeTests {
+    /// A CRLF (or lone CR) configuration whose first line is a comment was read as one long
+    /// comment: its policy, budgets, hooks and sandbox settings silently dropped.
+    @Test(arguments: ["\r\n", "\r"])
+    func aConfigurationReadsTheSameWhateverItsLineEnds(lineEnd: String) throws {
+        let text = ["# the project's settings", "policy: deny-all.yaml", "budgets:", "  run: {tokens: 5000}", ""]
+            .joined(separator: lineEnd)
+        let layer = try ConfigFile.parse(text, file: "c.yaml", scope: .project, base: "/p")
+        #expect(layer.values[.policy] == .text("/p/deny-all.yaml"))
+        #expect(layer.values[.runBudget] == .budget(Budget(tokens: 5000)), "a budget's tokens is not a secret")
+        #expect(layer.origins[.policy] == "c.yaml:2")
+        let policy = try PolicyFile.parse(
+            ["# deny all", "default: deny", ""].joined(separator: lineEnd), file: "deny-all.yaml")
+        #expect(policy.defaultEffect == .deny)
+    }
+
+    @Test func aSecretIsStillASecretWhateverItsSpelling() {
+        for name in ["github_token", "apiToken", "API_KEY", "client-secret", "db_password", "token"] {
+            #expect(ConfigFile.holdsSecret(name), "\(name)")
+        }
+        for name in ["tokens", "max_tokens", "tokenizer", "key_file", "secretary_notes_count"] {
+            #expect(!ConfigFile.holdsSecret(name), "\(name)")
+        }
+    }
+
+    @Test(arguments: [
+        ("model: gpt-4o\n", 1, "model: unknown model"),
+        ("roles:\n  judge: openai-compatible:localhost/v1#m\n", 2, "must start with http"),
+        ("budgets:\n  run: {steps: 9223372036854775807}\n", 2, "at most 1000000000000"),
+        ("budgets:\n  run: {cost_usd: 5000000.00}\n", 2, "at most 1000000.00 dollars"),
+    ])
+    func aBadModelOrBudgetNamesItsLine(text: String, line: Int, message: String) {
+        let error = #expect(throws: FileError.self) {
+            try ConfigFile.parse(text, file: "c.yaml", scope: .project, base: "/p")
+        }
+        #expect(error?.line == line && error?.message.contains(message) == true, "\(error?.description ?? "")")
+    }
+
+    @Test func aProfilesHugeBudgetOrUnknownModelNamesItsLine() {
+        for (text, message) in [
+            ("description: d\nbudget: {steps: 9223372036854775807}\n", "at most"),
+            ("description: d\nmodel: \(String(repeating: "x", count: 100_000))\n", "a model spec is at most"),
+        ] {
+            let error = #expect(throws: FileError.self) { try AgentProfileFile.parse(text, path: "/a/w.yaml") }
+            #expect(error?.line == 2 && error?.message.contains(message) == true, "\(error?.description ?? "")")
+            #expect((error?.description.count ?? 0) < 700, "never the whole name")
+        }
+    }
+
+    @Test func aPriceLargeEnoughToOverflowIsRefusedWithItsLine() {
+        let error = #expect(throws: FileError.self) {
+            try PricingFile.parse("m: {input: 1, output: 9223372036855}\n", file: "p.yaml")
+        }
+        #expect(error?.line == 1 && error?.message.contains("from 0 to 1000000") == true, "\(error?.description ?? "")")
+    }
+
+    /// The file's own name is escaped like its message: a file name cannot break the line.
+    @Test func aFileNameWithControlCharactersStaysOneLine() {
+        let e = FileError(file: "a\nb\u{1b}[31m.yaml", line: 3, message: "bad")
+        #expect(!e.description.contains("\n") && !e.description.contains("\u{1b}"), "\(e.description)")
     }
 }

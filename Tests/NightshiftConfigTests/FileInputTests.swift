@@ -21,6 +21,14 @@ import Testing
         attempt("mcp") { () throws(FileError) in
             _ = try MCPConfigFile.parse(text, file: "f.yaml", searchPath: "/usr/bin:/bin")
         }
+        attempt("profile") { () throws(FileError) in _ = try AgentProfileFile.parse(text, path: "f.yaml") }
+        attempt("pricing") { () throws(FileError) in _ = try PricingFile.parse(text, file: "f.yaml") }
+        attempt("configuration") { () throws(FileError) in
+            _ = try ConfigFile.parse(text, file: "f.yaml", scope: .project, base: "/p")
+        }
+        attempt("user configuration") { () throws(FileError) in
+            _ = try ConfigFile.parse(text, file: "f.yaml", scope: .user, base: "/home/u/.config/nightshift")
+        }
         return out
     }
 
@@ -238,6 +246,26 @@ import Testing
             read_only: [/opt/venv]
             timeout_seconds: 60
         """,
+        """
+        description: Reviews a diff for security problems
+        model: anthropic:claude-sonnet-4-5
+        guidance: ../.nightshift/reviewer.md
+        policy: ../.nightshift/readonly.yaml
+        tools: [read_file, grep, "mcp__github__*"]
+        budget: {cost_usd: 2.00, steps: 100, tokens: 400000}
+        max_concurrent: 4
+        """,
+        """
+        gpt-4o: {input: 2.50, cached_input: 1.25, output: 10.00}
+        my-local-model: {input: 0, output: 0}
+        claude-sonnet-4: {input: 3, cached_input: 0.30, cache_write: 3.75, output: 15}
+        """,
+        "# the project's settings\r\nmodel: openai:gpt-4o\r\npolicy: .nightshift/policy.yaml\r\n"
+            + "roles: {judge: \"anthropic-compatible:http://127.0.0.1:9/v1#j\"}\r\nsandbox: {allow_network: false, "
+            + "read_only: [/opt/tool]}\r\ncontext: {window: 64000, compact_at: 0.5, reset_at: 0.8}\r\n"
+            + "limits: {max_attempts: 3, max_turns: 50}\r\nbudgets:\r\n  run: {tokens: 100000, cost_usd: 5.00}\r\n"
+            + "hooks:\r\n  - {on: after_edit, command: 'ruff check \"$@\"', blocking: true}\r\n"
+            + "embeddings: {model: \"openai:text-embedding-3-small\", min_similarity: 0.3}\r\n",
     ]
 
     /// SplitMix64: the same seed gives the same mutations on every machine.

@@ -317,12 +317,14 @@ public struct GitWorkspace: WorkspaceVCS {
         guard head.exitCode == 0 else { throw WorkspaceError("the run's branch has no commit", code: .git) }
         let tip = await git(["rev-parse", "--verify", "-q", "refs/heads/\(branch)^{commit}"])
         guard tip.exitCode == 0 else { return .rejected("the branch \(branch) does not exist") }
+        // A scratch worktree a crash left (after the branch moved, say) goes first, whatever comes next:
+        // cleaning up is part of the merge, which runs again after a crash until it is recorded.
+        let scratch = Self.scratchPath(workspace)
+        await discardMerge(scratch: scratch, workspace: workspace)
         // Already in the branch: merged before a crash, or the worker committed nothing.
         if await git(["merge-base", "--is-ancestor", text(tip), text(head)]).exitCode == 0 {
             return .alreadyMerged(head: text(head))
         }
-        let scratch = Self.scratchPath(workspace)
-        await discardMerge(scratch: scratch, workspace: workspace)
         let headCommit = text(head)
         let add = await WorktreeLock.shared.serialized {
             await Self.git(["worktree", "add", "--detach", scratch, headCommit], in: workspace, location: location)
@@ -366,6 +368,7 @@ public struct GitWorkspace: WorkspaceVCS {
         let update = await Self.git(
             ["update-ref", "-m", "nightshift: merge queue", name, merged, base], in: workspace, location: location)
         guard update.exitCode == 0 else { return false }
+        TestStop.at(.mergeAdvanced)
         // The run's own checkout follows its branch (nothing of the parent's own is in it to lose).
         let reset = await Self.git(["reset", "-q", "--hard", merged], in: workspace, location: location)
         guard reset.exitCode == 0 else {

@@ -22,6 +22,13 @@ public enum CancelRun {
             throw RuntimeError(.notFound, "no run \(run) (nightshift status lists the runs)")
         }
         let ended = try await Leasing.withLease(run, store: store) { lease in
+            // A log that went back is not ended on its older state: the person decides on the loss first.
+            if let rollback = try await Leasing.rollback(run, store: store) {
+                throw RuntimeError(
+                    .lost,
+                    rollback.message + "; nothing was recorded. Accept the loss with nightshift resume \(run) "
+                        + "--accept-rollback, then cancel again")
+            }
             let state = try await store.state(of: run)
             if state.isTerminal {
                 guard try await hasLiveChildren(state, store: store) else {

@@ -1,6 +1,7 @@
 import Foundation
 import NightshiftConfig
 public import NightshiftCore
+import NightshiftHands
 import NightshiftHarness
 import NightshiftModels
 import NightshiftSQLite
