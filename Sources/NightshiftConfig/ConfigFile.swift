@@ -21,6 +21,8 @@ public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
     case allowNetwork = "sandbox.allow_network"
     case readOnly = "sandbox.read_only"
     case contextWindow = "context.window"
+    /// The most tokens a model's answer may take (`max_tokens`).
+    case maxOutput = "context.max_output"
     case compactAt = "context.compact_at"
     case resetAt = "context.reset_at"
     case maxAttempts = "limits.max_attempts"
@@ -103,7 +105,7 @@ public struct ConfigLayer: Sendable, Equatable {
 /// embeddings: openai-compatible:http://127.0.0.1:11434/v1#all-minilm   # hybrid memory search, or:
 /// embeddings: {model: "openai-compatible:http://127.0.0.1:11434/v1#nomic-embed-text", min_similarity: 0.45}
 /// sandbox: {unsandboxed: false, allow_network: false, read_only: [/opt/toolchain]}
-/// context: {window: 128000, compact_at: 0.6, reset_at: 0.85}
+/// context: {window: 128000, compact_at: 0.6, reset_at: 0.85, max_output: 4096}
 /// limits: {max_attempts: 3, max_turns: 200}
 /// worktree: true                   # false: work in the repository itself (--no-worktree)
 /// baseline: true
@@ -240,11 +242,15 @@ public enum ConfigFile {
                 }
             case "context":
                 let c = try r.mapping(value, "'context'")
-                try r.checkKeys(c, allowed: ["window", "compact_at", "reset_at"], in: "'context'")
+                try r.checkKeys(c, allowed: ["window", "compact_at", "reset_at", "max_output"], in: "'context'")
                 for (k, _, v) in c {
                     switch k {
                     case "window":
                         layer.set(.contextWindow, .number(try count(v, "context.window", min: 2000)), from: origin(v))
+                    case "max_output":
+                        let n = try count(v, "context.max_output", min: 256)
+                        guard n <= 1_000_000 else { throw r.fail(v, "context.max_output is at most 1000000 tokens") }
+                        layer.set(.maxOutput, .number(n), from: origin(v))
                     case "compact_at":
                         layer.set(.compactAt, .share(try share(v, "context.compact_at")), from: origin(v))
                     default: layer.set(.resetAt, .share(try share(v, "context.reset_at")), from: origin(v))

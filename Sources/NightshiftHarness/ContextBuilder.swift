@@ -28,6 +28,17 @@ public enum ContextBuilder {
         state: RunState, recent: [EventEnvelope], call: CallID, task: PlanTask, attempt: Int, turn: Int,
         role: Role = .worker, tools: [ToolSpec], window: Int, diff: String? = nil
     ) -> ModelRequest {
+        var request = body(
+            state: state, recent: recent, call: call, task: task, attempt: attempt, turn: turn, role: role,
+            tools: tools, window: window, diff: diff)
+        request.limits = state.settings.loop?.limits(role)
+        return request
+    }
+
+    static func body(
+        state: RunState, recent: [EventEnvelope], call: CallID, task: PlanTask, attempt: Int, turn: Int,
+        role: Role, tools: [ToolSpec], window: Int, diff: String?
+    ) -> ModelRequest {
         switch role {
         case Role.judge:
             return ModelRequest(

@@ -43,7 +43,7 @@ public struct AnthropicProvider: ModelProvider {
         if let key { headers.append(("x-api-key", key.value)) }
         let call = HTTPCall(
             url: baseURL + "/v1/messages", headers: headers,
-            body: Self.body(request, model: model, maxTokens: maxTokens))
+            body: try Self.body(request, model: model, maxTokens: maxTokens))
         let (text, proposed, usage, reported) = try await http.perform(
             call, as: AnthropicAccumulator.self, model: model, secret: key,
             keyHint: keyHint, onRetry: onRetry)
@@ -56,8 +56,11 @@ public struct AnthropicProvider: ModelProvider {
     /// Tool-use ids must match `[a-zA-Z0-9_-]+`: call ids like `m3.1` are sent as `m3_1`.
     static func wireID(_ id: CallID) -> String { id.rawValue.replacingOccurrences(of: ".", with: "_") }
 
-    public static func body(_ request: ModelRequest, model: String, maxTokens: Int) -> Data {
-        let p = PromptRenderer.render(request)
+    /// - Throws: ``ModelError`` `tooLarge` when the request cannot fit the model's window.
+    public static func body(_ request: ModelRequest, model: String, maxTokens: Int) throws(ModelError) -> Data {
+        let (p, fittedOutput) = try PromptRenderer.render(request).fitted(request.limits)
+        // The request's own cap (its role's, fitted to the window), else the provider's.
+        let maxTokens = fittedOutput ?? maxTokens
         var messages: [(role: String, blocks: [JSONValue])] = []
         func add(_ role: String, _ block: JSONValue) {
             // Consecutive blocks of one role go into one message: the API wants user and assistant to alternate.
@@ -74,8 +77,7 @@ public struct AnthropicProvider: ModelProvider {
                 if !text.isEmpty { add("assistant", .object([("type", "text"), ("text", .string(text))])) }
                 for c in calls {
                     // tool_use input must be an object: arguments that are not one are shown, never sent as broken JSON.
-                    let input = JSONValue.object(
-                        text: c.arguments.text, fallback: .object([("_unparsed_arguments", .string(c.arguments.text))]))
+                    let input = PromptRenderer.replayedArguments(c)
                     add(
                         "assistant",
                         .object([
@@ -244,13 +246,9 @@ struct AnthropicAccumulator: ResponseAccumulator {
             default: break
             }
         }
-        if stopReason == "max_tokens" && !calls.isEmpty {
-            // A tool call cut off by the token limit has incomplete arguments: never run it.
-            throw .fatal(
-                ModelError(
-                    "the response hit max_tokens in the middle of a tool call: raise the model's output limit",
-                    code: .badResponse, needsAttention: true))
-        }
+        // A tool call cut off by the token limit has incomplete arguments: it is passed on as it is,
+        // and the harness never runs it (arguments that are not a JSON object are a failed call the
+        // model is told about), as for every provider.
         return (text, calls, usage, model ?? configuredModel)
     }
 }

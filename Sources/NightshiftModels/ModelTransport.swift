@@ -90,6 +90,7 @@ extension ModelHTTPClient {
         -> (text: String, calls: [ProposedToolCall], usage: TokenUsage, model: String)
     {
         var attempt = 1
+        var previous: String?
         while true {
             do {
                 return try await once(call, A.self, keyHint: keyHint).response(configuredModel: model)
@@ -101,6 +102,15 @@ extension ModelHTTPClient {
                         needsAttention: error.needsAttention)
                 case let .retryable(reason, retryAfter):
                     let reason = secret?.scrub(reason) ?? reason
+                    // The same server error to the same request twice: the request is what fails
+                    // (llama.cpp answers HTTP 500 to a history it cannot parse), and a retry will too.
+                    if reason == previous, reason.contains(" answered HTTP 5") {
+                        throw ModelError(
+                            "\(reason) (the same answer to the same request twice: retrying will not change it; "
+                                + "the server's log says why it cannot take this request)", code: .rejected,
+                            needsAttention: true)
+                    }
+                    previous = reason
                     if let retryAfter, retryAfter > settings.maxRetryAfter {
                         throw ModelError(
                             "\(reason); the provider asks to wait \(milliseconds(retryAfter) / 1000) s, longer than this run waits: resume later",
@@ -201,9 +211,19 @@ extension ModelHTTPClient {
         case 408, 409, 429, 500...599:
             return .retryable("\(host) answered HTTP \(status): \(message)", retryAfter: retryAfter(headers))
         default:
+            // A request too large for the model's window will be refused again as it is: say what to change.
+            let lower = message.lowercased()
+            let tooLarge =
+                (lower.contains("context") || lower.contains("token"))
+                && ["exceed", "too long", "too large", "maximum", "limit"].contains { lower.contains($0) }
+            let advice =
+                tooLarge
+                ? " (the request and its answer do not fit the model's context: set context.window, or "
+                    + "--context-window, to the server's context size, or lower context.max_output)" : ""
             return .fatal(
                 ModelError(
-                    "\(host) refused the request (HTTP \(status)): \(message)", code: .rejected, needsAttention: true))
+                    "\(host) refused the request (HTTP \(status)): \(message)\(advice)", code: .rejected,
+                    needsAttention: true))
         }
     }
 

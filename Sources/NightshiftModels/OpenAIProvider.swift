@@ -35,7 +35,8 @@ public struct OpenAIProvider: ModelProvider {
         var headers = [("content-type", "application/json"), ("accept", "text/event-stream")]
         if let key { headers.append(("authorization", "Bearer \(key.value)")) }
         let call = HTTPCall(
-            url: baseURL + "/chat/completions", headers: headers, body: Self.body(request, model: model))
+            url: baseURL + "/chat/completions", headers: headers,
+            body: try Self.body(request, model: model, official: baseURL == ModelSpec.openAIBaseURL))
         let (text, proposed, usage, reported) = try await http.perform(
             call, as: OpenAIAccumulator.self, model: model, secret: key,
             keyHint: keyHint, onRetry: onRetry)
@@ -45,9 +46,13 @@ public struct OpenAIProvider: ModelProvider {
             costPicoUSD: pricing.cost(usage, model: reported), handoff: handoff)
     }
 
-    /// The request body (sorted keys): rendered from the request alone, so it is golden-testable.
-    public static func body(_ request: ModelRequest, model: String) -> Data {
-        let p = PromptRenderer.render(request)
+    /// The request body: rendered from the request alone, so it is golden-testable. `official`:
+    /// api.openai.com, which takes `max_completion_tokens` and a tool choice by name; the servers
+    /// people run themselves take `max_tokens`, and some (llama.cpp) treat a named tool choice as
+    /// "auto", so they get "required" (the role then has that one tool: the same demand).
+    /// - Throws: ``ModelError`` `tooLarge` when the request cannot fit the model's window.
+    public static func body(_ request: ModelRequest, model: String, official: Bool = false) throws(ModelError) -> Data {
+        let (p, maxOutput) = try PromptRenderer.render(request).fitted(request.limits)
         var messages: [JSONValue] = [
             .object([("role", "system"), ("content", .string(p.system))]),
             .object([("role", "user"), ("content", .string(p.taskBlock))]),
@@ -69,7 +74,14 @@ public struct OpenAIProvider: ModelProvider {
                                         (
                                             "function",
                                             .object([
-                                                ("name", .string($0.name)), ("arguments", .string($0.arguments.text)),
+                                                ("name", .string($0.name)),
+                                                (
+                                                    "arguments",
+                                                    .string(
+                                                        String(
+                                                            decoding: PromptRenderer.replayedArguments($0).bytes,
+                                                            as: UTF8.self))
+                                                ),
                                             ])
                                         ),
                                     ])
@@ -100,10 +112,14 @@ public struct OpenAIProvider: ModelProvider {
             ])
         }
         var fields: [(String, JSONValue)] = [("model", .string(model)), ("messages", .array(messages))]
+        if let maxOutput { fields.append((official ? "max_completion_tokens" : "max_tokens", .int(maxOutput))) }
         // No tools (a summary): the keys are left out, since an empty list is refused.
         if !tools.isEmpty {
             let choice: JSONValue =
-                p.requiredTool.map { .object([("type", "function"), ("function", .object([("name", .string($0))]))]) }
+                p.requiredTool.map {
+                    official
+                        ? .object([("type", "function"), ("function", .object([("name", .string($0))]))]) : "required"
+                }
                 ?? "auto"
             fields += [
                 ("tools", .array(tools)), ("tool_choice", choice),

@@ -101,9 +101,42 @@ public enum PromptRenderer {
             [Role.planner, Role.judge, Role.handoff, Role.dreamer].contains(r.role) && r.tools.count == 1
             ? r.tools[0].name : nil
         return RenderedPrompt(
-            system: system, taskBlock: block, turns: turns,
+            system: system, taskBlock: block, turns: Self.alternating(turns, role: r.role, required: required),
             tools: r.role == Role.worker ? r.tools + [doneTool] : r.tools,
             requiredTool: required)
+    }
+
+    /// `turns` where no answer of the model is followed by another, and the last turn is never
+    /// the model's: after an answer with no tool call the harness says what it expects next. A
+    /// request that ends with the model's answer is taken by some servers as text to continue
+    /// (llama.cpp, as a prefill), and two answers in a row are refused outright; the nudge is
+    /// derived from the log (a text-only answer), so every request built from it is the same.
+    static func alternating(_ turns: [RenderedPrompt.Turn], role: Role, required: String?) -> [RenderedPrompt.Turn] {
+        var out: [RenderedPrompt.Turn] = []
+        for (n, turn) in turns.enumerated() {
+            out.append(turn)
+            guard case let .assistant(_, calls) = turn, calls.isEmpty else { continue }
+            if n + 1 < turns.count, case .user = turns[n + 1] { continue }
+            out.append(.user(nudge(role: role, required: required)))
+        }
+        return out
+    }
+
+    /// What the harness says after an answer that called no tool.
+    static func nudge(role: Role, required: String?) -> String {
+        if let required { return "(Nightshift) Answer by calling \(required)." }
+        if role == Role.compactor { return "(Nightshift) Now write the summary of the turns above, as plain text." }
+        return "(Nightshift) You answered without calling a tool. Call a tool to work on the task, or task_done "
+            + "when the task is complete."
+    }
+
+    /// A call's arguments as sent back in the history: its JSON object as the model wrote it, or,
+    /// when that is not one (an answer cut off at its output limit mid-call), an object that says
+    /// so. Servers parse the history's arguments (llama.cpp answers HTTP 500 to broken JSON there).
+    public static func replayedArguments(_ call: ToolCall) -> JSONValue {
+        JSONValue.object(
+            text: call.arguments.text,
+            fallback: .object([("_unparsed_arguments", .string(String(call.arguments.text.prefix(2000))))]))
     }
 
     /// The stable, cacheable part: who the model is in this call and the rules it works under.

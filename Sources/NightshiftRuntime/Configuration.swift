@@ -9,9 +9,20 @@ public struct StoreConfig: Sendable, Equatable {
     public var db: String
     /// How long to wait for another process's write lock.
     public var lockTimeoutSeconds: Int
+    /// For a database the person did not name (the default, or a project's configuration's): the
+    /// trust store that must know it as one Nightshift made for them. A database is data an agent
+    /// or a repository can supply, and its runs' records say how to run commands (unsandboxed, with
+    /// which servers and keys): only one Nightshift made here, or one a person named, is obeyed.
+    /// Nil: the person named it (`--db`, `NIGHTSHIFT_DB`, their own file).
+    public var mustBeKnownTo: (any TrustStore)?
     public init(db: String = StoreConfig.defaultPath, lockTimeoutSeconds: Int = 5) {
         self.db = db
         self.lockTimeoutSeconds = lockTimeoutSeconds
+    }
+
+    public static func == (a: StoreConfig, b: StoreConfig) -> Bool {
+        a.db == b.db && a.lockTimeoutSeconds == b.lockTimeoutSeconds
+            && (a.mustBeKnownTo == nil) == (b.mustBeKnownTo == nil)
     }
     /// The database a project uses unless told otherwise: in a folder of its own, so the sandbox
     /// can hide that folder when it lies in the workspace.

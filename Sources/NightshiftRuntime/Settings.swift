@@ -66,7 +66,8 @@ public struct Settings: Sendable {
     /// The folder that holds `.nightshift/` (the project's root), when a project file is in force.
     public var projectRoot: String? {
         guard let projectFile else { return nil }
-        let folder = URL(fileURLWithPath: projectFile).deletingLastPathComponent()
+        // From where the file really is: a folder linked into another project is that project.
+        let folder = URL(fileURLWithPath: ConfigTrust.key(projectFile)).deletingLastPathComponent()
         return (folder.lastPathComponent == ".nightshift" ? folder.deletingLastPathComponent() : folder).path
     }
 
@@ -163,8 +164,9 @@ public struct Settings: Sendable {
             projectFile = Self.findProjectFile(from: cwd)
         }
         if let file = projectFile {
-            // Paths in a project's file are the project's: from the folder that holds `.nightshift/`.
-            let folder = URL(fileURLWithPath: file).deletingLastPathComponent()
+            // Paths in a project's file are the project's: from the folder that really holds
+            // `.nightshift/` (a linked folder does not move the project).
+            let folder = URL(fileURLWithPath: ConfigTrust.key(file)).deletingLastPathComponent()
             let root = folder.lastPathComponent == ".nightshift" ? folder.deletingLastPathComponent() : folder
             let provenance: ConfigProvenance =
                 configFile != nil ? .named(by: "--config") : .found(how: "found from \(cwd)")
@@ -214,7 +216,17 @@ public struct Settings: Sendable {
 
     // MARK: - The use cases' values
 
-    public var store: StoreConfig { StoreConfig(db: text(.db) ?? StoreConfig.defaultPath) }
+    /// The database: as named, else the default in the project (the folder holding `.nightshift/`),
+    /// else in the working folder. One nobody named on the command line, in the environment or in
+    /// their own file must be one Nightshift made for them (see ``StoreConfig/mustBeKnownTo``).
+    public var store: StoreConfig {
+        let origin = layers.first { $0.layer.values[.db] != nil }?.name ?? "default"
+        var db = text(.db) ?? StoreConfig.defaultPath
+        if origin == "default", let projectRoot { db = projectRoot + "/" + StoreConfig.defaultPath }
+        var config = StoreConfig(db: db)
+        if origin == "default" || origin == "project" { config.mustBeKnownTo = trust.store }
+        return config
+    }
 
     /// The models, keys and prices these settings name. The price list, a file, is read (and
     /// checked like every configuration file) and handed on by content.

@@ -96,6 +96,10 @@ final class HeadWitness: Sendable {
                 guard fd >= 0 else { return }
                 fds[run] = fd
             }
+            // Compared and written under the file's lock: another process recording the same run's
+            // head in between cannot be overwritten by an older one.
+            flock(fd, LOCK_EX)
+            defer { flock(fd, LOCK_UN) }
             if !backwards, let current = Self.parse(Self.pread(fd)), current.seq > seq { return }
             _ = line.utf8CString.withUnsafeBufferPointer { pwrite(fd, $0.baseAddress, $0.count - 1, 0) }
         }

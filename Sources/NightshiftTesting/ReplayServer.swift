@@ -53,6 +53,8 @@ public final class ReplayServer: @unchecked Sendable {
     private let lock = NSLock()
     private var replies: [Reply]
     private var captured: [Captured] = []
+    private var fixedReplies: [String: Reply] = [:]
+    private var probed: [Captured] = []
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
@@ -81,6 +83,25 @@ public final class ReplayServer: @unchecked Sendable {
         port = UInt16(bigEndian: addr.sin_port)
         listener = fd
         Thread.detachNewThread { [self] in acceptLoop() }
+    }
+
+    /// Paths a server people run themselves answers besides its model endpoint, asked when a run
+    /// starts (llama.cpp's `/props`, Ollama's `/api/show`): answered with the reply set here, else
+    /// 404, never from the scripted replies and never among ``requests``.
+    public static let probePaths: Set<String> = ["/props", "/api/show"]
+
+    /// Answers `path` (one of ``probePaths``) with `reply` from now on.
+    public func answer(_ path: String, with reply: Reply) {
+        lock.lock()
+        defer { lock.unlock() }
+        fixedReplies[path] = reply
+    }
+
+    /// The probes received so far (requests to ``probePaths``).
+    public var probes: [Captured] {
+        lock.lock()
+        defer { lock.unlock() }
+        return probed
     }
 
     /// Every request received so far.
@@ -138,14 +159,20 @@ public final class ReplayServer: @unchecked Sendable {
             body += chunk[0..<n]
         }
         let parts = (head.first ?? "").split(separator: " ")
+        let request = Captured(
+            method: parts.first.map(String.init) ?? "", path: parts.count > 1 ? String(parts[1]) : "",
+            headers: headers, body: String(decoding: body, as: UTF8.self))
+        let reply: Reply
         lock.lock()
-        captured.append(
-            Captured(
-                method: parts.first.map(String.init) ?? "", path: parts.count > 1 ? String(parts[1]) : "",
-                headers: headers, body: String(decoding: body, as: UTF8.self)))
-        lock.unlock()
-
-        let reply = nextReply()
+        if Self.probePaths.contains(request.path) {
+            probed.append(request)
+            reply = fixedReplies[request.path] ?? .body(#"{"error":"not found"}"#, status: 404)
+            lock.unlock()
+        } else {
+            captured.append(request)
+            lock.unlock()
+            reply = nextReply()
+        }
         var out = "HTTP/1.1 \(reply.status) Status\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n"
         for (k, v) in reply.headers { out += "\(k): \(v)\r\n" }
         out += "\r\n"

@@ -36,8 +36,8 @@ extension Bench {
                         t = ContinuousClock.now
                         let body =
                             provider == "openai"
-                            ? OpenAIProvider.body(request, model: "gpt-4o")
-                            : AnthropicProvider.body(request, model: "claude-sonnet-4-5", maxTokens: 8192)
+                            ? try OpenAIProvider.body(request, model: "gpt-4o")
+                            : try AnthropicProvider.body(request, model: "claude-sonnet-4-5", maxTokens: 8192)
                         render.append(ms(ContinuousClock.now - t))
                         precondition(!body.isEmpty)
                         t = ContinuousClock.now

@@ -92,7 +92,7 @@ struct MCPTests {
         #expect(big.output.text.contains("bytes of output cut"))
 
         let bad = await run(runner, "add", #"[1,2]"#, in: root)
-        #expect(!bad.ok && bad.output.text.contains("must be a JSON object"))
+        #expect(!bad.ok && bad.output.text.contains("not a complete JSON object"))
         let wrongType = await run(runner, "add", #"{"a":"two","b":1}"#, in: root)
         #expect(!wrongType.ok)  // the server validates against its schema
         let unknown = await runner.run(

@@ -120,8 +120,8 @@ func call(_ name: String, _ args: String) -> ToolCall {
     @Test(arguments: [
         ("read_file", "{}", "missing required argument 'path'"),
         ("read_file", #"{"path":42}"#, "argument 'path' must be a string"),
-        ("write_file", "not json", "arguments must be a JSON object"),
-        ("shell", "[1,2]", "arguments must be a JSON object"),
+        ("write_file", "not json", "arguments are not a complete JSON object"),
+        ("shell", "[1,2]", "arguments are not a complete JSON object"),
         ("write_file", #"{"path":"a"}"#, "missing required argument 'content'"),
     ])
     func badArgumentsGetAPlainError(tool: String, args: String, message: String) async throws {

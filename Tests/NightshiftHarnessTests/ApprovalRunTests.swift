@@ -122,7 +122,7 @@ import Testing
         #expect(try await nightshift(["run", "--id", "w", "-q", "--unsandboxed"] + args).status == 3)
         let worker = try ChildProcess.spawn(
             [try nightshiftBinary(), "worker", "--db", db, "--poll-ms", "50", "--unsandboxed"],
-            environment: ProcessInfo.processInfo.environment, outputPath: root + "/worker.log")
+            environment: testEnvironment, outputPath: root + "/worker.log")
         defer { worker.kill() }
         try await Task.sleep(for: .milliseconds(300))
         #expect(!FileManager.default.fileExists(atPath: ws + "/release.log"))  // nothing runs before a human decides

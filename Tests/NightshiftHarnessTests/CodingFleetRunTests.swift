@@ -213,7 +213,7 @@ import Testing
         for round in 0..<40 where !finished {
             let exists = (try? await SQLiteEventStore(path: db).summary(of: RunID("k"))) != nil
             let child = try ChildProcess.spawn(
-                [binary] + (exists ? resume : start), environment: ProcessInfo.processInfo.environment,
+                [binary] + (exists ? resume : start), environment: testEnvironment,
                 outputPath: out)
             if Bool.random(using: &rng) {
                 // Longer as the rounds go on, so the run also gets past each phase between kills.

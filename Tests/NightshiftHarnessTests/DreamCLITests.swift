@@ -239,7 +239,7 @@ import Testing
         let (p, _) = try await project("ns-dream-two")
         let first = try ChildProcess.spawn(
             [try nightshiftBinary()] + p.dreamArgs,
-            environment: ProcessInfo.processInfo.environment.merging(["NIGHTSHIFT_TEST_STOP_AT": "dream-answered"]) {
+            environment: testEnvironment.merging(["NIGHTSHIFT_TEST_STOP_AT": "dream-answered"]) {
                 $1
             }, outputPath: p.root + "/first.out")
         defer { first.kill() }

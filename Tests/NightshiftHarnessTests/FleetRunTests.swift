@@ -312,7 +312,7 @@ import Glibc
             // Until the run exists (a kill can land before it is made), it is started, not resumed.
             let exists = (try? await SQLiteEventStore(path: p.db).summary(of: RunID("k"))) != nil
             let child = try ChildProcess.spawn(
-                [binary] + (exists ? resume : start), environment: ProcessInfo.processInfo.environment,
+                [binary] + (exists ? resume : start), environment: testEnvironment,
                 outputPath: out)
             // Longer as the rounds go on: on a loaded machine the process may take longer than 120 ms to start.
             try await Task.sleep(for: .milliseconds(Int.random(in: 10...(120 + 20 * round), using: &rng)))

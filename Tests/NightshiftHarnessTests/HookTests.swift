@@ -168,7 +168,7 @@ import Testing
                 root + "/plan.yaml",
                 "--workspace", root + "/ws", "--id", "k", "-q",
             ],
-            environment: ProcessInfo.processInfo.environment, outputPath: root + "/out.log")
+            environment: testEnvironment, outputPath: root + "/out.log")
         let start = ContinuousClock.now
         while !FileManager.default.fileExists(atPath: root + "/ws/hook-runs.log"),
             ContinuousClock.now - start < .seconds(120)

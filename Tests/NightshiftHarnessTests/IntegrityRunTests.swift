@@ -191,7 +191,7 @@ import Glibc
         let workers = try (0..<2).map { n in
             try ChildProcess.spawn(
                 [try nightshiftBinary(), "worker", "--db", db, "--poll-ms", "100", "--concurrency", "1"],
-                environment: ProcessInfo.processInfo.environment.merging(["XDG_CONFIG_HOME": testConfigHome]) { $1 },
+                environment: testEnvironment,
                 outputPath: root + "/worker-\(n).log")
         }
         defer { for w in workers { w.kill() } }

@@ -270,7 +270,7 @@ import Testing
         #expect(run.status == 3, "\(run.stdout)\(run.stderr)")
         let worker = try ChildProcess.spawn(
             [try nightshiftBinary(), "worker", "--db", db, "--poll-ms", "50"],
-            environment: ProcessInfo.processInfo.environment, outputPath: root + "/worker.log")
+            environment: testEnvironment, outputPath: root + "/worker.log")
         defer { worker.kill() }
         try await Task.sleep(for: .milliseconds(300))
         #expect(!FileManager.default.fileExists(atPath: ws + "/answer.txt"), "nothing runs before the plan is approved")

@@ -321,7 +321,7 @@ extension MemoryCLITests {
         var landedFirst = 0  // accepted by the first process (killed or not) before the second ran
         for id in ids {
             let child = try ChildProcess.spawn(
-                [binary, "memory", "accept", id.rawValue, "--db", db], environment: ProcessInfo.processInfo.environment,
+                [binary, "memory", "accept", id.rawValue, "--db", db], environment: testEnvironment,
                 outputPath: root + "/out.log")
             // From before the database is opened to after the accept is committed.
             try await Task.sleep(for: .milliseconds(Int.random(in: 5...90, using: &rng)))

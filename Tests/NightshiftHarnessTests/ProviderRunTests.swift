@@ -130,9 +130,9 @@ import Glibc
         ])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: s.ws + "/pwned"))
-        #expect(r.stdout.contains("arguments must be a JSON object"))
+        #expect(r.stdout.contains("arguments are not a complete JSON object"))
         // The model was told, in the next request's tool message.
-        #expect(server.requests[1].body.contains("ERROR: shell: arguments must be a JSON object"))
+        #expect(server.requests[1].body.contains("ERROR: shell: not run: its arguments are not a complete JSON object"))
     }
 }
 
@@ -156,7 +156,7 @@ extension ProviderRunTests {
                 try nightshiftBinary(), "run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--id", "c",
                 "--model", "openai-compatible:\(server.baseURL)/v1#gpt-4o",
             ],
-            environment: ProcessInfo.processInfo.environment, outputPath: out)
+            environment: testEnvironment, outputPath: out)
         let deadline = ContinuousClock.now + .seconds(20)
         while server.requests.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let start = ContinuousClock.now

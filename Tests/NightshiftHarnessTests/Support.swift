@@ -179,7 +179,7 @@ func waitForFinish(_ run: String, db: String, timeout: Duration = .seconds(30)) 
 /// issue recorded) when it never stopped.
 func killWhereItStops(_ argv: [String], env: [String: String], output: String) async throws -> Bool {
     let child = try ChildProcess.spawn(
-        [try nightshiftBinary()] + argv, environment: ProcessInfo.processInfo.environment.merging(env) { $1 },
+        [try nightshiftBinary()] + argv, environment: testEnvironment.merging(env) { $1 },
         outputPath: output)
     guard case .stopped = await child.wait(timeout: .seconds(60)) else {
         child.kill()
@@ -193,7 +193,7 @@ func killWhereItStops(_ argv: [String], env: [String: String], output: String) a
 /// `nightshift trust` in `dir`: a person's review of the project's configuration files as they
 /// are now (what a person does after editing them by hand).
 func trustProject(_ dir: String, env: [String: String] = [:]) async throws {
-    let r = try await nightshift(["trust"], env: env, cwd: dir)
+    let r = try await nightshift(["trust", "--yes"], env: env, cwd: dir)
     guard r.status == 0 else { throw CLITestError("nightshift trust failed: \(r.stdout)\(r.stderr)") }
 }
 
@@ -251,4 +251,10 @@ final class ConnectionCounter: @unchecked Sendable {
         shutdown(fd, Int32(SHUT_RDWR))
         Glibc.close(fd)
     }
+}
+
+/// The environment a test spawns `nightshift` with directly: this process's, with the test
+/// configuration folder (its trust store) that the `nightshift` helper uses.
+var testEnvironment: [String: String] {
+    ProcessInfo.processInfo.environment.merging(["XDG_CONFIG_HOME": testConfigHome]) { $1 }
 }

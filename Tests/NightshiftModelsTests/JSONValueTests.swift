@@ -37,7 +37,7 @@ import Testing
             .assistant(
                 text: "",
                 toolCalls: [ToolCall(id: CallID("m8.1"), name: "shell", arguments: #"{"command": "touch pwned"#)]))
-        let body = AnthropicProvider.body(r, model: "m", maxTokens: 10)
+        let body = try AnthropicProvider.body(r, model: "m", maxTokens: 10)
         let parsed = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
         #expect(String(decoding: body, as: UTF8.self).contains("_unparsed_arguments"))
         #expect(parsed["messages"] != nil)

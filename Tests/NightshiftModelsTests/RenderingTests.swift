@@ -39,11 +39,15 @@ import Testing
         func object(_ d: Data) throws -> [String: Any] {
             try #require(try JSONSerialization.jsonObject(with: d) as? [String: Any])
         }
-        let openAI = try object(OpenAIProvider.body(judge, model: "gpt-4o"))
+        // api.openai.com by name; the servers people run (llama.cpp treats a name as "auto") "required",
+        // which with the role's one tool demands the same.
+        let openAI = try object(OpenAIProvider.body(judge, model: "gpt-4o", official: true))
         #expect(
             ((openAI["tool_choice"] as? [String: Any])?["function"] as? [String: Any])?["name"] as? String
                 == "submit_verdict")
         #expect((openAI["tools"] as? [Any])?.count == 1)
+        let compatible = try object(OpenAIProvider.body(judge, model: "gemma"))
+        #expect(compatible["tool_choice"] as? String == "required" && (compatible["tools"] as? [Any])?.count == 1)
         let anthropic = try object(AnthropicProvider.body(judge, model: "claude-x", maxTokens: 100))
         #expect((anthropic["tool_choice"] as? [String: Any])?["name"] as? String == "submit_verdict")
         let rendered = PromptRenderer.render(judge)

@@ -64,6 +64,11 @@ struct RunCommand: AsyncParsableCommand {
     var contextWindow: Int?
     @Option(
         help: ArgumentHelp(
+            "The most tokens a model's answer may take, sent as its max_tokens (default 4096; the judge, summaries and handoffs get half). Every request is made to fit the window with it.",
+            valueName: "TOKENS"))
+    var maxOutput: Int?
+    @Option(
+        help: ArgumentHelp(
             "Summarise older turns when the context passes this share of the window (default 0.6).",
             valueName: "SHARE"))
     var compactAt: Double?
@@ -144,6 +149,7 @@ struct RunCommand: AsyncParsableCommand {
         var given = StartRequest(source: .goal(""))
         given.id = id.map { RunID($0) }
         given.contextWindow = contextWindow
+        given.maxOutput = maxOutput
         given.compactAt = compactAt ?? min(given.compactAt, (resetAt ?? 1) - 0.01)
         given.resetAt = resetAt ?? max(given.resetAt, (compactAt ?? 0) + 0.01)
         given.maxAttempts = maxAttempts ?? 1
@@ -162,6 +168,7 @@ struct RunCommand: AsyncParsableCommand {
         layer.set(.guidance, guidance.map { .text($0) }, from: "--guidance")
         layer.set(.mcp, mcp.map { .text($0) }, from: "--mcp")
         layer.set(.contextWindow, contextWindow.map { .number($0) }, from: "--context-window")
+        layer.set(.maxOutput, maxOutput.map { .number($0) }, from: "--max-output")
         layer.set(.compactAt, compactAt.map { .share($0) }, from: "--compact-at")
         layer.set(.resetAt, resetAt.map { .share($0) }, from: "--reset-at")
         layer.set(.maxAttempts, maxAttempts.map { .number($0) }, from: "--max-attempts")

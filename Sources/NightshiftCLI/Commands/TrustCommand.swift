@@ -35,8 +35,17 @@ struct TrustCommand: AsyncParsableCommand {
             valueName: "FILE"))
     var config: String?
     @Flag(help: "Only show what is not trusted, and exit 1 if anything is; record nothing.") var check = false
+    @Flag(
+        name: .shortAndLong,
+        help: "Trust what is shown without asking (needed where there is no terminal to ask on, as in scripts).")
+    var yes = false
     @Flag(help: "List the trusted files: path, hash, who trusted them and when.") var list = false
     @Option(help: ArgumentHelp("Forget the trust of this file.", valueName: "PATH")) var revoke: String?
+    @Option(
+        help: ArgumentHelp(
+            "Record this database as yours: one Nightshift did not make here for you (a copy, a restore) is otherwise obeyed only when named with --db.",
+            valueName: "PATH"))
+    var database: String?
 
     mutating func run() async throws {
         let untrusted = try await reportErrors { () async throws -> Bool in
@@ -48,6 +57,11 @@ struct TrustCommand: AsyncParsableCommand {
                 for e in entries {
                     say("\(e.path)  sha256 \(e.sha256.prefix(12))  trusted by \(e.by) on \(date(e.at))")
                 }
+                return false
+            }
+            if let database {
+                try KnownDatabase.remember(database, in: store, by: Governance.user)
+                say("\(database) is recorded as your database")
                 return false
             }
             if let revoke {
@@ -74,6 +88,20 @@ struct TrustCommand: AsyncParsableCommand {
                 say("\nevery file is trusted as it is")
                 return false
             }
+            if !yes {
+                guard isatty(0) == 1 else {
+                    throw CLIError(
+                        "nothing was trusted: there is no terminal to ask on; read what is shown above and pass --yes to trust it"
+                    )
+                }
+                writeOut(
+                    "\ntrust \(pending.count == 1 ? "this file" : "these \(pending.count) files") as shown above? [y/N] "
+                )
+                guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
+                    say("nothing was trusted")
+                    return true
+                }
+            }
             let now = Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
             try TrustFiles.record(pending, store: store, by: Governance.user, at: now)
             say("\ntrusted \(pending.count) file\(pending.count == 1 ? "" : "s") as shown, by \(Governance.user)")
@@ -88,25 +116,33 @@ struct TrustCommand: AsyncParsableCommand {
         case .trusted:
             say("trusted   \(item.file.source)  (\(item.what))\(note)")
         case .new:
-            let lines = item.file.text.split(separator: "\n", omittingEmptySubsequences: false)
-            say("NEW       \(item.file.source)  (\(item.what), \(lines.count) lines, never trusted)\(note)")
-            for (n, line) in lines.prefix(400).enumerated() { say(String(format: "  %4d | ", n + 1) + line) }
-            if lines.count > 400 { say("  … \(lines.count - 400) more lines: read the file before trusting it") }
+            say("NEW       \(item.file.source)  (\(item.what), never trusted)\(note)")
+            showWhole(item.file.text)
         case let .changed(since, changes):
             say(
                 "CHANGED   \(item.file.source)  (\(item.what); since \(since.by) trusted it on \(date(since.at)))\(note)"
             )
             guard let changes else {
-                say("  (too long to compare line by line here: compare it with your own tools)")
+                say("  (too long to compare line by line: the whole file as it is now)")
+                showWhole(item.file.text)
                 return
             }
-            for change in changes.prefix(400) {
+            // Everything that changed is shown: what is trusted is exactly what was shown.
+            if changes.isEmpty { say("  (only its line ends changed)") }
+            for change in changes {
                 switch change {
                 case let .removed(n, text): say(String(format: "  %4d - ", n) + text)
                 case let .added(n, text): say(String(format: "  %4d + ", n) + text)
                 }
             }
-            if changes.count > 400 { say("  … \(changes.count - 400) more changed lines") }
+        }
+    }
+
+    /// Every line of `text`, numbered (line ends of any kind read as one).
+    func showWhole(_ text: String) {
+        if text.utf8.contains(13) { say("  (its lines end in CR LF or CR)") }
+        for (n, line) in LineEnds.unix(text).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            say(String(format: "  %4d | ", n + 1) + line)
         }
     }
 

@@ -68,8 +68,10 @@ struct Worker: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try Adapters.openExistingStore(try store.resolved())
-            say("worker (pid \(getpid())) watching \(self.store.dbPath)")
+            // The database is chosen once: the one this worker watches is the one it resumes runs of.
+            let config = try store.resolved()
+            let store = try Adapters.openExistingStore(config)
+            say("worker (pid \(getpid())) watching \(config.db)")
             var failedAt: [RunID: Int64] = [:]  // runs that could not be resumed, until their log moves
             // Runs another process drove when last tried: tried again as soon as their lease is free
             // (the holder died, or went silent past the lease's time-to-live), or their log moves.
@@ -85,15 +87,16 @@ struct Worker: AsyncParsableCommand {
                     resumed += 1
                     say("resuming \(ready.run) \(ready.why)")
                     var request = ResumeRequest(run: ready.run, by: "nightshift worker (pid \(getpid()))")
-                    let settings = try self.store.settings(try models.layer())
-                    request.store = settings.store
-                    request.store.lockTimeoutSeconds = self.store.lockTimeout
-                    request.models = try models.forResume(settings)
+                    request.store = config
                     request.sandbox = sandbox.flags
-                    request.trust = settings.trust.store
                     request.decider = Governance.user
                     request.fleetConcurrency = fleet.concurrency
                     do {
+                        // Read again for each run (a key file may change); an untrusted edit stops
+                        // this run's resume, never the worker.
+                        let settings = try self.store.settings(try models.layer())
+                        request.models = try models.forResume(settings)
+                        request.trust = settings.trust.store
                         let outcome = try await ResumeRun.resume(request, observer: RunObserver(notice: notice))
                         say("run \(ready.run) \(outcome.reason.text)")
                     } catch let busy as RuntimeError where busy.code == .busy {

@@ -136,6 +136,10 @@ struct CanonicalWriter {
             key("pinnedProfiles")
             encodable(pinned)
         }
+        if let named = s.policyNamed {
+            key("policyNamed")
+            bool(named)
+        }
         if let pricing = s.pricing {
             key("pricing")
             encodable(pricing)

@@ -84,6 +84,12 @@ public struct FleetLimits: Sendable, Codable, Equatable {
         self.maxDepth = maxDepth
         self.maxChildren = maxChildren
     }
+
+    /// The tighter of two sets of limits: a sub-agent's policy never lets it spawn deeper or more
+    /// than its parent's does.
+    public func tightened(by other: FleetLimits) -> FleetLimits {
+        FleetLimits(maxDepth: min(maxDepth, other.maxDepth), maxChildren: min(maxChildren, other.maxChildren))
+    }
 }
 
 /// A profile as a coordinator may spawn it: what the decision needs (its name, version and

@@ -112,6 +112,9 @@ public struct RunSettings: Sendable, Codable, Equatable {
     public var sealed: [String]?
     /// Every setting in force when the run started, with where it came from.
     public var sources: [SettingSource]?
+    /// The run's policy was named by the person on the command line or in the environment: its
+    /// sub-agents keep it over their profiles' policies, as a run started as a profile does.
+    public var policyNamed: Bool?
     public init(
         maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200,
         toolServers: [ToolServer]? = nil,
@@ -161,6 +164,9 @@ public struct LoopSettings: Sendable, Codable, Equatable {
     /// Events of a shift's transcript after which older turns are summarised even below the token
     /// threshold, so the context builder's bounded read never drops a turn silently. Defaults to 80.
     public var compactAfterEvents: Int
+    /// The most tokens a model's answer may take (`max_tokens`), as configured (`context.max_output`);
+    /// nil: 4,096, or a quarter of a smaller window. The judge, the compactor and the handoff get half.
+    public var maxOutputTokens: Int?
     public init(
         baseline: Bool = true, reviewPlan: Bool = false, contextWindow: Int = 128_000, compactAtPercent: Int = 60,
         resetAtPercent: Int = 85, compactionsPerShift: Int = 4, bytesPerTokenX100: Int = 400, roleRetries: Int = 3,
@@ -193,6 +199,23 @@ public struct LoopSettings: Sendable, Codable, Equatable {
         roleRetries = try c.decodeIfPresent(Int.self, forKey: .roleRetries) ?? d.roleRetries
         maxReplans = try c.decodeIfPresent(Int.self, forKey: .maxReplans) ?? d.maxReplans
         compactAfterEvents = try c.decodeIfPresent(Int.self, forKey: .compactAfterEvents) ?? d.compactAfterEvents
+        maxOutputTokens = try c.decodeIfPresent(Int.self, forKey: .maxOutputTokens)
+    }
+
+    /// The default answer cap: long enough for a file of a few hundred lines, short enough to
+    /// leave most of a small local model's window to the request.
+    public static let defaultMaxOutput = 4096
+
+    /// The cap on `role`'s answers: the configured one, and for the roles that answer briefly (a
+    /// verdict, a summary, a handoff note) at most half of it.
+    public func maxOutput(_ role: Role) -> Int {
+        let base = maxOutputTokens ?? min(Self.defaultMaxOutput, max(256, contextWindow / 4))
+        return [Role.judge, Role.compactor, Role.handoff].contains(role) ? max(base / 2, 256) : base
+    }
+
+    /// The limits of a request for `role`.
+    public func limits(_ role: Role) -> RequestLimits {
+        RequestLimits(window: contextWindow, maxOutput: maxOutput(role), bytesPerTokenX100: bytesPerTokenX100)
     }
 
     /// Events of recent history the context builder reads for a run with these settings.

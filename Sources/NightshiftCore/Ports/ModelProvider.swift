@@ -23,6 +23,9 @@ public struct ModelRequest: Sendable, Equatable {
     public var artifacts: String?
     /// Memories from the bank for this shift: information from earlier work, not instructions.
     public var memories: [ShownMemory] = []
+    /// The model's window and this role's output cap: the provider sends the cap and builds a
+    /// request that fits the window with it. Nil (a bare harness): no cap is sent, nothing is trimmed.
+    public var limits: RequestLimits?
     public init(
         run: RunID, call: CallID, role: Role, task: PlanTask, attempt: Int, turn: Int, notices: [String],
         progressNote: String?, feedback: String?, transcript: [TranscriptEntry], tools: [ToolSpec],
@@ -42,6 +45,21 @@ public struct ModelRequest: Sendable, Equatable {
         self.feedback = feedback
         self.transcript = transcript
         self.tools = tools
+    }
+}
+
+/// How large a request and its answer may be, in tokens.
+public struct RequestLimits: Sendable, Equatable {
+    /// What the model's context holds: the request and its answer together.
+    public var window: Int
+    /// The most tokens the answer may take (sent as the request's `max_tokens`).
+    public var maxOutput: Int
+    /// The provider's bytes of text per token, ×100, for estimating a request's size.
+    public var bytesPerTokenX100: Int
+    public init(window: Int, maxOutput: Int, bytesPerTokenX100: Int = 400) {
+        self.window = window
+        self.maxOutput = maxOutput
+        self.bytesPerTokenX100 = bytesPerTokenX100
     }
 }
 
@@ -98,7 +116,9 @@ public struct ModelRetry: Sendable, Equatable {
 public struct ModelError: Error, CustomStringConvertible, Sendable {
     /// A struct over a private enum, so adding a code does not break callers' switches.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Base: String, Hashable, Sendable { case failed, invalidSpec, rejected, unavailable, badResponse }
+        private enum Base: String, Hashable, Sendable {
+            case failed, invalidSpec, rejected, unavailable, badResponse, tooLarge
+        }
         private let base: Base
         private init(_ b: Base) { base = b }
         /// Anything else the call ran into.
@@ -111,6 +131,8 @@ public struct ModelError: Error, CustomStringConvertible, Sendable {
         public static let unavailable = Code(.unavailable)
         /// The response cannot be used (too large, cut off in a tool call, impossible usage).
         public static let badResponse = Code(.badResponse)
+        /// Even the smallest request for the call does not fit the model's window with room to answer.
+        public static let tooLarge = Code(.tooLarge)
         public var description: String { base.rawValue }
     }
 

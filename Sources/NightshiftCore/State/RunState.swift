@@ -284,7 +284,11 @@ extension RunState {
         func fail(_ m: String) -> Invalid { Invalid(text: m) }
         if case .runCreated = event {} else if !created { throw fail("the run has no run_created event") }
         // The last commit of a run that ended carries its snapshot's voucher; nothing else follows the end.
-        if isTerminal, !event.isSnapshotVoucher { throw fail("the run already ended (\(status.rawValue))") }
+        // After the end: a snapshot's voucher, and a person's acceptance of a log that went back or
+        // was replaced (so an ended run's record can be made consistent again; it changes nothing else).
+        if isTerminal, !event.isSnapshotVoucher, !event.isRollbackAcceptance {
+            throw fail("the run already ended (\(status.rawValue))")
+        }
 
         switch event {
         case .runCreated, .runPaused, .runResumed, .runReported, .runFinished, .runFailed, .isolationSet,

@@ -117,7 +117,7 @@ public actor MCPServerConnection {
             let text = arguments.isEmpty ? "{}" : arguments
             args = try JSONDecoder().decode([String: Value].self, from: Data(text.utf8))
         } catch {
-            return .failure("\(offered): arguments must be a JSON object, got: \(arguments.prefix(200))")
+            return .failure(notAnObject(offered, arguments))
         }
         var restarted = ""
         if client == nil || process.flatMap({ Self.gone($0, transport) }) != nil {

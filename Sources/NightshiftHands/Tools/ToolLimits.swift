@@ -29,10 +29,17 @@ public enum ToolEnvironment {
     }
 }
 
+/// Why arguments that are not a JSON object were not run: most often an answer cut off at its
+/// output limit in the middle of the call, which the model can fix by asking again, shorter.
+func notAnObject(_ tool: String, _ json: String) -> String {
+    "\(tool): not run: its arguments are not a complete JSON object (got: \(json.prefix(200))); if your answer was cut "
+        + "off at its output limit, call it again with shorter arguments (write a large file in parts)"
+}
+
 /// Decodes a tool's JSON arguments into its own typed value (one parse; the facts the gateway
 /// needs were parsed once with the call), turning decoding failures into one plain sentence.
 func decodeArguments<T: Decodable>(_ type: T.Type, _ json: String, tool: String) -> Result<T, ToolArgumentError> {
-    let notObject = ToolArgumentError("\(tool): arguments must be a JSON object, got: \(json.prefix(200))")
+    let notObject = ToolArgumentError(notAnObject(tool, json))
     let data = Data(json.utf8)
     do { return .success(try JSONDecoder().decode(T.self, from: data)) } catch DecodingError.dataCorrupted {
         return .failure(notObject)

@@ -14,10 +14,16 @@ import Glibc
 /// providers, git) from plain configuration and wires them into a harness. The use cases call it;
 /// front ends never pick an adapter themselves.
 public enum Adapters {
-    /// Opens (creating if needed) the event store at `config.db`.
+    /// Opens (creating if needed) the event store at `config.db`. A database it creates is
+    /// recorded as one Nightshift made; an existing one nobody named must be one (see
+    /// ``StoreConfig/mustBeKnownTo``).
     public static func openStore(_ config: StoreConfig) throws -> SQLiteEventStore {
-        try SQLiteEventStore(
+        let existed = FileManager.default.fileExists(atPath: config.db)
+        if existed, let known = config.mustBeKnownTo { try KnownDatabase.require(config.db, known: known) }
+        let store = try SQLiteEventStore(
             path: config.db, configuration: .init(busyTimeout: .seconds(config.lockTimeoutSeconds)))
+        if !existed, let known = config.mustBeKnownTo { try? KnownDatabase.remember(config.db, in: known) }
+        return store
     }
 
     /// For commands that only look at or continue existing runs: never creates an empty database.
@@ -236,9 +242,13 @@ public enum Adapters {
     /// The maker of sub-agents for a run that may spawn the pinned profiles `registry` (empty:
     /// none), or whose plan is worked by a coding fleet's `workers`.
     static func children(
-        store: any EventStore, registry: [PinnedProfile], db: String, workers: Bool = false
+        store: any EventStore, registry: [PinnedProfile], db: String, workers: Bool = false, legacy: Bool = false
     ) throws -> (any ChildRunMaker)? {
-        ChildRuns(store: store, registry: registry, db: db, workers: workers)
+        ChildRuns(
+            store: store, registry: registry, db: db, workers: workers,
+            refusal: legacy
+                ? "this run was started before runs pinned their agent profiles, so no new sub-agent is made for it "
+                    + "(a profile's files may have changed since): start the rest of the work in a new run" : nil)
     }
 
     /// Said when a run starts where nothing caps a command's processes.
@@ -278,6 +288,22 @@ public enum Adapters {
                 // test can SIGKILL the process at an exact event boundary.
                 if let stopAt, envelope.seq == stopAt { raise(SIGSTOP) }
             }, children: children, settled: settled, memories: memories)
+    }
+
+    /// The context size the worker model's server reports, when it is one people run themselves
+    /// (llama.cpp, Ollama) and says; nil otherwise.
+    static func serverWindow(_ models: ModelConfig) async -> Int? {
+        let worker = models.roleModels.first { $0.hasPrefix("worker=") }.map { String($0.dropFirst(7)) }
+        guard let spec = try? ModelSpec.parse(worker ?? ModelRoster.parseLabel(models.model ?? "").default) else {
+            return nil
+        }
+        let key = try? KeySource(keyFile: models.keyFile, configured: models.keys).key(for: spec)
+        var settings = ModelHTTPSettings()
+        settings.connectTimeout = .seconds(3)
+        let http = ModelHTTPClient(settings: settings)
+        let window = await ServerContext.window(spec, key: key ?? nil, http: http)
+        try? await http.shutdown()
+        return window
     }
 
     /// The worker model's context window and bytes per token, by provider (the estimate compaction uses).

@@ -80,7 +80,14 @@ final class PolicyWatcher: Sendable {
     func check() -> Event? {
         seen.withLock { seen in
             let now = Self.stamp(path)
-            guard now?.0 != seen.stamp?.0 || now?.1 != seen.stamp?.1 else { return nil }
+            let unchanged = now?.0 == seen.stamp?.0 && now?.1 == seen.stamp?.1
+            // An unchanged file is read again only when its version waits for trust and a person
+            // has since trusted it (`nightshift trust` does not touch the file).
+            if unchanged {
+                guard let refused = seen.refused,
+                    (try? trust.isTrusted(ConfigTrust.key(path), sha256: refused)) == true
+                else { return nil }
+            }
             seen.stamp = now
             guard now != nil else {
                 notice("the policy file \(path) is gone; the policy in force stays")
@@ -101,6 +108,7 @@ final class PolicyWatcher: Sendable {
                 }
                 let event = try Self.event(file, workspace: workspace)
                 seen.hash = file.sha256
+                seen.refused = nil
                 return event
             } catch {
                 notice("the changed policy file is not valid, the policy in force stays: \(error)")

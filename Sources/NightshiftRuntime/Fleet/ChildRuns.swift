@@ -23,11 +23,15 @@ struct ChildRuns: ChildRunMaker {
     let workspacesRoot: String
     /// Parents' policies in force, found in their logs, by parent and hash (read once a process).
     private let policies = PolicyCache()
+    /// Why no sub-agent can be made for this run (it was started before profiles were pinned in
+    /// runs): its spawns end failed with this reason, which its coordinator reads.
+    let refusal: String?
 
     /// Nil when there are no profiles (the run is then not offered spawn_agents), unless the run
-    /// is a coding fleet (`workers`), whose workers need no profile.
-    init?(store: any EventStore, registry: [PinnedProfile], db: String, workers: Bool = false) {
-        guard !registry.isEmpty || workers else { return nil }
+    /// is a coding fleet (`workers`), whose workers need no profile, or `refusal` says why none can be made.
+    init?(store: any EventStore, registry: [PinnedProfile], db: String, workers: Bool = false, refusal: String? = nil) {
+        guard !registry.isEmpty || workers || refusal != nil else { return nil }
+        self.refusal = refusal
         self.store = store
         self.registry = registry
         self.workspacesRoot = Workspace.canonical(
@@ -59,6 +63,7 @@ struct ChildRuns: ChildRunMaker {
     }
 
     func make(_ request: ChildToMake) async throws -> String {
+        if let refusal { throw RuntimeError(.invalidInput, refusal) }
         let id = request.child.id
         // Made before a crash: found, never made twice.
         if try await store.summary(of: id) != nil { return try await store.state(of: id).workspace }
@@ -105,6 +110,7 @@ struct ChildRuns: ChildRunMaker {
         settings.sealed = parent.settings.sealed
         settings.pricing = parent.settings.pricing
         settings.sources = parent.settings.sources
+        settings.policyNamed = parent.settings.policyNamed
         // The parent's project and user memories; the profile's own bank instead of the parent's.
         settings.memory = parent.settings.memory.map { memory in
             var m = memory
@@ -125,9 +131,22 @@ struct ChildRuns: ChildRunMaker {
         var created: [Event] = [
             .runCreated(title: title, workspace: workspace, model: model, settings: settings), .planSet(plan: plan),
         ]
-        if let pinned = profile?.policy {
-            created.append(try PolicyWatcher.event(pinned, workspace: workspace))
-        } else if let inherited = try await parentPolicy(parent) {
+        // The profile's policy, unless the person named the run's own (then theirs holds throughout
+        // the fleet). Either way a sub-agent spawns no deeper, no more and with no more network than
+        // its parent's policy lets the parent.
+        let inherited = try await parentPolicy(parent)
+        if let pinned = profile?.policy, parent.settings.policyNamed != true {
+            guard
+                case .policySet(var policy, let source, let hash, let text) = try PolicyWatcher.event(
+                    pinned, workspace: workspace)
+            else { throw RuntimeError(.invalidInput, "the policy of the profile \(request.child.profile)") }
+            if let limits = parent.policy?.fleet {
+                policy.fleet = (policy.fleet ?? FleetLimits()).tightened(by: limits)
+            }
+            let parentNetwork = parent.policy?.network ?? (parent.settings.sandbox?.allowNetwork ?? false)
+            if !parentNetwork, policy.network == true { policy.network = false }
+            created.append(.policySet(policy: policy, source: source, hash: hash, text: text))
+        } else if let inherited {
             created.append(inherited)
         }
         if let pinned = profile?.guidance {

@@ -57,6 +57,7 @@ public struct ConfigTrust: Sendable {
     /// - Throws: ``RuntimeError`` `.untrusted` naming the file and the command that trusts it;
     ///   `.notFound` / `.invalidInput` when it cannot be read.
     public func read(_ path: String, _ provenance: ConfigProvenance, what: String) throws -> PinnedFile {
+        if case .found = provenance { try Self.refuseLink(path, what: what) }
         let text = try Self.readText(path, what: what)
         // Named as the person or the file named it (a link is not replaced by its target in what
         // is said and recorded); trusted by its real path.
@@ -98,6 +99,18 @@ public struct ConfigTrust: Sendable {
             }
             return "\(hash), used with --trust-project"
         }
+    }
+
+    /// A found configuration file may not be a symbolic link: trust is for a file where it lies,
+    /// and a link to a trusted file elsewhere would lend it that trust in another project.
+    static func refuseLink(_ path: String, what: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK else { return }
+        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?"
+        throw RuntimeError(
+            .untrusted,
+            "\(what) \(path) is a symbolic link (to \(target)); a configuration file found in a project must be "
+                + "the file itself: put it there, or name the file you mean (--config, --policy, …)")
     }
 
     static func readText(_ path: String, what: String) throws -> String {

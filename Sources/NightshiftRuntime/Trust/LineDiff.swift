@@ -1,3 +1,5 @@
+import NightshiftConfig
+
 /// The lines that differ between two texts, for a person reviewing a changed configuration file:
 /// a longest-common-subsequence diff, each changed line with its line number.
 public enum LineDiff {
@@ -13,8 +15,8 @@ public enum LineDiff {
 
     /// The changed lines, in order; nil when a text is too long to compare here.
     public static func changes(from old: String, to new: String) -> [Line]? {
-        let a = old.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let b = new.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let a = LineEnds.unix(old).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let b = LineEnds.unix(new).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard a.count <= maxLines, b.count <= maxLines else { return nil }
         let n = a.count, m = b.count
         // lcs[i][j]: the longest common subsequence of a[i...] and b[j...].

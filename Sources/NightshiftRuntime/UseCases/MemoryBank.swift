@@ -125,11 +125,14 @@ public struct MemoryBank: Sendable {
         for e in try await runs.events(of: .memoryProposed).sorted(by: { ($0.run, $0.seq) < ($1.run, $1.seq) }) {
             guard case let .memoryProposed(call, scope, kind, text, tags) = e.event else { continue }
             let id = RunState.proposalID(run: e.run, call: call)
+            // Decided only by a memory made from this very proposal (its run and event): a memory
+            // that took the id otherwise (an import) decides nothing, and accepting then says so.
             let status: Proposal.Status =
                 switch try await store.memory(id) {
-                case nil: .waiting
-                case let m? where m.declined: .declined
-                default: .accepted
+                case let m? where m.source.run == e.run && (m.source.seqs ?? []).contains(e.seq):
+                    m.declined ? .declined : .accepted
+                case let m? where m.declined && m.source.run == e.run: .declined
+                default: .waiting
                 }
             out.append(
                 Proposal(

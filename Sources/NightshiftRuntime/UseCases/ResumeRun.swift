@@ -69,9 +69,13 @@ public enum ResumeRun {
                 guard let head = try await store.summary(of: runID)?.headSeq else {
                     throw RuntimeError(.lost, rollback.message)
                 }
-                try await store.append(
-                    [.rollbackAccepted(lostFrom: head + 1, lostThrough: rollback.witnessed, by: request.decider)],
-                    to: runID, expectedSeq: head, snapshot: nil, fence: lease)
+                // A log that forked (replaced by another copy, as long or longer) lost nothing after its
+                // head: what it had is recorded as replaced (`lostThrough` = the head).
+                let accepted = Event.rollbackAccepted(
+                    lostFrom: head + 1, lostThrough: max(rollback.witnessed, head), by: request.decider)
+                var check = try await store.state(of: runID)
+                try check.applyUncommitted(accepted)
+                try await store.append([accepted], to: runID, expectedSeq: head, snapshot: nil, fence: lease)
             }
             return try await holding(request, lease: lease, store: store, observer: observer)
         }
@@ -155,7 +159,9 @@ public enum ResumeRun {
             workspace: state.workspace, git: gitTrust, allowedTools: state.settings.profile?.tools,
             children: try Adapters.children(
                 store: store, registry: state.settings.pinnedProfiles ?? [], db: request.store.db,
-                workers: state.settings.workers != nil),
+                workers: state.settings.workers != nil,
+                legacy: state.settings.agents != nil && state.settings.pinnedProfiles == nil
+                    && state.settings.workers == nil),
             settled: request.settled, memories: SQLiteMemoryStore(sharing: store),
             memoryScopes: state.settings.memory?.scopes, embeddings: state.settings.memory?.embeddings,
             minSimilarity: state.settings.memory?.minSimilarity,
@@ -166,11 +172,14 @@ public enum ResumeRun {
             {
                 // The policy file the run was started with is watched again; a change made while no process ran applies now.
                 // Not one inside the workspace: the agent could have made that change (the recorded version stays).
+                // A sub-agent keeps the policy and guidance it was made with (its parent's files may lie
+                // in its parent's workspace): a person's change reaches the sub-agents spawned after it.
+                let watches = state.settings.parent == nil ? request.trust : nil
                 var watcher: PolicyWatcher?
                 if let source = state.gate.policySource, let hash = state.gate.policyHash {
                     if Adapters.isInside(source, state.workspace) {
                         observer.notice(Adapters.frozenNotice(source, kind: "policy"))
-                    } else if let trust = request.trust {
+                    } else if let trust = watches {
                         watcher = PolicyWatcher(
                             path: source, recordedHash: hash, workspace: state.workspace, trust: trust,
                             notice: observer.notice)
@@ -181,7 +190,7 @@ public enum ResumeRun {
                 // next step, once a person trusted it.
                 if let source = state.gate.guidanceSource, Adapters.isInside(source, state.workspace) {
                     observer.notice(Adapters.frozenNotice(source, kind: "guidance"))
-                } else if let source = state.gate.guidanceSource, let trust = request.trust,
+                } else if let source = state.gate.guidanceSource, let trust = watches,
                     let changed = try GuidanceFile.changed(
                         source, recordedHash: state.gate.guidanceHash, trust: trust, notice: observer.notice)
                 {

@@ -10,7 +10,8 @@ extension StartRequest {
     /// - Throws: ``RuntimeError`` naming a file that cannot be used (untrusted, missing, invalid).
     public mutating func configure(from settings: Settings, agent: String? = nil) throws {
         useWorktree = settings.flag(.worktree) ?? true
-        if let file = try settings.read(.mcp) {
+        let mcpFile = try settings.read(.mcp)
+        if let file = mcpFile {
             do {
                 servers = try MCPConfigFile.parse(
                     file.text, file: file.source,
@@ -21,6 +22,7 @@ extension StartRequest {
         guidance = try settings.read(.guidance)
         baseline = settings.flag(.baseline) ?? true
         contextWindow = settings.number(.contextWindow)
+        maxOutput = settings.number(.maxOutput)
         compactAt = settings.share(.compactAt) ?? compactAt
         resetAt = settings.share(.resetAt) ?? resetAt
         maxAttempts = settings.number(.maxAttempts) ?? maxAttempts
@@ -48,6 +50,7 @@ extension StartRequest {
                 ($0.name == "command line" || $0.name == "environment") && $0.layer.values[key] != nil
             }
         }
+        policyNamed = given(.policy)
         if let agent {
             // The profile's choices, under what the command line and the environment say.
             guard let profile = profiles.first(where: { $0.name == agent }) else {
@@ -68,7 +71,11 @@ extension StartRequest {
         }
         // What is sealed in the run's workspace where it lies there.
         configurationPaths =
-            [settings.projectRoot.map { $0 + "/.nightshift" }, settings.agentsFolder, policy?.source, guidance?.source]
+            [
+                settings.projectRoot.map { $0 + "/.nightshift" }, settings.agentsFolder, policy?.source,
+                guidance?.source, mcpFile?.source, models.pricing?.source,
+            ]
             .compactMap { $0 } + profiles.flatMap { [$0.policy?.source, $0.guidance?.source].compactMap { $0 } }
+            + servers.map(\.command)
     }
 }

@@ -27,8 +27,11 @@ public struct StartRequest: Sendable {
     public var guidance: PinnedFile?
     public var reviewPlan = false
     public var baseline = true
-    /// The worker's window in tokens; nil: by provider.
+    /// The worker's window in tokens; nil: what a self-run server says it has (llama.cpp, Ollama),
+    /// else by provider.
     public var contextWindow: Int?
+    /// The most tokens a model's answer may take; nil: 4,096 (the brief roles half of it).
+    public var maxOutput: Int?
     public var compactAt = 0.6
     public var resetAt = 0.85
     public var maxAttempts = 3
@@ -52,6 +55,8 @@ public struct StartRequest: Sendable {
     public var configurationPaths: [String] = []
     /// Every setting in force, with where it came from: recorded in the run.
     public var sources: [SettingSource] = []
+    /// The policy was named by the person on the command line or in the environment: sub-agents keep it.
+    public var policyNamed = false
     /// Where a changed policy or guidance file must be trusted before it applies; nil: nothing
     /// applies after the start.
     public var trust: (any TrustStore)?
@@ -87,6 +92,11 @@ public struct StartRequest: Sendable {
                 "--compact-at and --reset-at are shares of the window between 0.05 and 0.99, and --compact-at must be below --reset-at"
         }
         if let contextWindow, contextWindow < 2000 { return "--context-window must be at least 2000 tokens" }
+        if let maxOutput, !(256...1_000_000).contains(maxOutput) { return "--max-output must be 256 … 1000000 tokens" }
+        if let contextWindow, let maxOutput, maxOutput * 2 > contextWindow {
+            return
+                "--max-output (\(maxOutput)) must leave at least half of the window (\(contextWindow)) to the request"
+        }
         guard maxAttempts >= 1 else { return "--max-attempts must be at least 1" }
         guard maxTurns >= 1 else { return "--max-turns must be at least 1" }
         if let id, !Self.isValidID(id.rawValue) { return "--id must be letters, digits, '-', '_' or '.'" }
@@ -183,8 +193,9 @@ public enum StartRun {
         let policyEvent = try request.policy.map { try PolicyWatcher.event($0, workspace: ws) }
         // Nightshift's configuration as it lies in this workspace (a worktree holds the repository's
         // copy): the agent may read it, never change it.
-        let sealedPaths = Sealing.paths(
-            request.configurationPaths, workspace: ws, source: worktreeOf ?? gitLocation?.workTree)
+        // (A worktree holds the repository's files at their paths from its top; a folder worked in
+        // place seals only what lies in it.)
+        let sealedPaths = Sealing.paths(request.configurationPaths, workspace: ws, source: worktreeOf)
         let sealed = Sealing.absolute(sealedPaths, workspace: ws)
         let agentsFolder = request.agentsFolder.map { Workspace.canonical($0) }
         let children = try Adapters.children(
@@ -209,10 +220,27 @@ public enum StartRun {
             observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
         let profile = Adapters.contextProfile(model: request.models.model ?? "")
-        let loop = LoopSettings(
+        // A server people run themselves says how large its context is: the run's window is that.
+        var sources = request.sources
+        var window = request.contextWindow
+        if window == nil, let reported = await Adapters.serverWindow(request.models) {
+            window = reported
+            sources.append(
+                SettingSource(
+                    key: "context.window", value: "\(reported)", source: "the model's server (its context size)"))
+        }
+        var loop = LoopSettings(
             baseline: request.baseline, reviewPlan: request.reviewPlan,
-            contextWindow: request.contextWindow ?? profile.window, compactAtPercent: Int(request.compactAt * 100),
+            contextWindow: window ?? profile.window, compactAtPercent: Int(request.compactAt * 100),
             resetAtPercent: Int(request.resetAt * 100), bytesPerTokenX100: profile.bytesPerTokenX100)
+        loop.maxOutputTokens = request.maxOutput
+        if let cap = request.maxOutput, cap * 2 > loop.contextWindow {
+            throw RuntimeError(
+                .invalidInput,
+                "the model's window (\(loop.contextWindow) tokens) is too small for answers of up to "
+                    + "\(loop.maxOutput(.worker)) tokens: lower context.max_output (--max-output) to at most half of it"
+            )
+        }
         var settings = RunSettings(
             maxAttempts: request.maxAttempts, stopOnBlocked: request.stopOnBlocked,
             maxTurnsPerAttempt: request.maxTurns, toolServers: request.servers.isEmpty ? nil : request.servers,
@@ -227,7 +255,8 @@ public enum StartRun {
         settings.pricing = request.models.pricing
         settings.sandbox = request.sandbox.choice
         settings.sealed = sealedPaths
-        settings.sources = request.sources.isEmpty ? nil : request.sources
+        settings.sources = sources.isEmpty ? nil : sources
+        if request.policyNamed, request.policy != nil { settings.policyNamed = true }
         let reason = try await Adapters.finally(
             {
                 // The lease before the run exists: no other process can start driving it in between.
