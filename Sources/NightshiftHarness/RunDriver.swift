@@ -47,7 +47,14 @@ struct RunDriver {
             // Hot reload: a changed policy applies from this step on, and the change is an event.
             if !scratch.isTerminal, let change = policyChanges?() { try record([change]) }
             switch scratch.nextAction(tools: catalog) {
-            case let .emit(events): try record(events)
+            case let .emit(events):
+                // The final report counts the run's time by the log's clock: what is buffered is
+                // committed first (so its last step has a time), then the report is decided again.
+                if !buffer.isEmpty, events.contains(where: { $0.eventKind == .runReported }) {
+                    try await commit()
+                    continue
+                }
+                try record(events)
             case let .stop(reason): return try await stop(reason)
             case let .callModel(call, task, attempt, turn, role):
                 try await callModel(call, task: task, attempt: attempt, turn: turn, role: role)

@@ -249,6 +249,10 @@ extension ModelHTTPClient {
             default: return "\(e)"
             }
         }
+        // NIO's text for a refused connection reads "connection reset (error set): …": say what it is.
+        if let e = error as? IOError, e.errnoCode == ECONNREFUSED {
+            return "connection refused (is the server running and listening there?)"
+        }
         return "\(error)"
     }
 }

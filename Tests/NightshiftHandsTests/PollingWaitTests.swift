@@ -23,6 +23,31 @@ import Testing
         #expect(done.withLock { $0 }, "disconnect never returned")
     }
 
+    /// The server's end of the pipe closing ends the stream with an error, not a normal finish:
+    /// the MCP SDK's client asks for the stream again after a normal finish, in a loop with no
+    /// pause, and a server that exits between calls made it spin a core until disconnect.
+    @Test func aServerThatClosesItsOutputEndsTheStreamWithAnError() async throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        var out: [Int32] = [0, 0]
+        #expect(pipe(&out) == 0)
+        defer { [fds[0], out[0], out[1]].forEach { close($0) } }
+        let transport = PipeTransport(readFD: fds[0], writeFD: out[1])
+        try await transport.connect()
+        let line = Array("{\"jsonrpc\":\"2.0\"}\n".utf8)
+        #expect(line.withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) } == line.count)
+        close(fds[1])
+        var received: [Data] = []
+        var failure: (any Error)?
+        do {
+            for try await data in await transport.receive() { received.append(data) }
+        } catch { failure = error }
+        #expect(received == [Data("{\"jsonrpc\":\"2.0\"}".utf8)])
+        #expect(failure.map { "\($0)" }?.contains("closed its output") == true, "\(String(describing: failure))")
+        #expect(transport.ended == "closed its output")
+        await transport.disconnect()
+    }
+
     @Test func aCancelledPauseStillPauses() async {
         let task = Task {
             withUnsafeCurrentTask { $0?.cancel() }

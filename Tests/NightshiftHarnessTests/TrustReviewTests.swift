@@ -108,11 +108,19 @@ import Testing
     @Test func aProfilesPolicyCannotWidenTheFleetOrTheNetwork() throws {
         var parent = Policy()
         parent.fleet = FleetLimits(maxDepth: 1, maxChildren: 5)
-        let child = FleetLimits().tightened(by: parent.fleet!)
-        #expect(child == FleetLimits(maxDepth: 1, maxChildren: 5))
+        var profile = Policy()
+        profile.network = true
+        let child = profile.bounded(byParent: parent, parentHasNetwork: false)
+        #expect(child.fleet == FleetLimits(maxDepth: 1, maxChildren: 5), "the default limits are the parent's")
+        #expect(child.network == false, "no network the parent lacks")
+        profile.fleet = FleetLimits(maxDepth: 0, maxChildren: 9)
         #expect(
-            FleetLimits(maxDepth: 0, maxChildren: 9).tightened(by: parent.fleet!)
-                == FleetLimits(maxDepth: 0, maxChildren: 5))
+            profile.bounded(byParent: parent, parentHasNetwork: true).fleet == FleetLimits(maxDepth: 0, maxChildren: 5),
+            "each limit the tighter of the two")
+        #expect(
+            profile.bounded(byParent: parent, parentHasNetwork: true).network == true,
+            "the parent's network may be kept")
+        #expect(profile.bounded(byParent: nil, parentHasNetwork: false).fleet == profile.fleet)
     }
 
     /// Without a terminal to ask on, `trust` records nothing unless told `--yes`; and every line of

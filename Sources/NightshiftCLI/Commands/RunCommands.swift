@@ -59,7 +59,7 @@ struct RunCommand: AsyncParsableCommand {
     var noBaseline = false
     @Option(
         help: ArgumentHelp(
-            "The worker model's context window in tokens (default: by provider: 200000 Anthropic, 128000 OpenAI and scripted, 32000 others).",
+            "The worker model's context window in tokens (default: by provider: 200000 Anthropic, 128000 OpenAI and scripted; for other servers the size a llama.cpp or Ollama server reports at start, else 32000).",
             valueName: "TOKENS"))
     var contextWindow: Int?
     @Option(

@@ -45,7 +45,10 @@ enum Timeline {
         case let .taskFinished(task, attempt, _): return "✔ task \(task) done (attempt \(attempt))"
         case let .taskAttemptFailed(task, attempt, feedback):
             return "✗ task \(task) attempt \(attempt) not accepted: "
-                + (feedback.text.contains("the judge") ? "the judge asked for rework" : "checks failed")
+                + (feedback.text.contains("the judge")
+                    ? "the judge asked for rework"
+                    : RunState.isTurnLimit(feedback.text)
+                        ? "it used its model turns without a done claim" : "checks failed")
         case let .taskBlocked(task, reason): return "■ task \(task) blocked: \(short(reason, 100))"
         case let .noteWritten(_, text): return "  note: \(short(text.text, 90))"
         case let .noteAdded(_, text): return "    worker's note: \(short(text, 90))"

@@ -76,9 +76,7 @@ extension RunState {
                 return .emit(
                     failAttempt(
                         task, progress,
-                        feedback:
-                            "The attempt used its \(settings.maxTurnsPerAttempt) model turns without a done claim that passed the checks."
-                    ))
+                        feedback: Self.turnLimitFeedback(settings.maxTurnsPerAttempt)))
             }
             // The memories for this shift's task, found once per shift, before its first worker call.
             if let memory = settings.memory, shiftState.memoriesForShift != shiftState.shiftStartSeq {
@@ -526,6 +524,17 @@ extension RunState {
     /// The path a file tool wrote, as a hook receives it: relative to the workspace, normalised
     /// (every spelling of a file is one path), and never starting with `-`: `./--version` stays a
     /// path to the hook's program, where `--version` would be read as an option.
+    /// The feedback of an attempt that ended at its turn limit (views tell it from failed checks by it).
+    public static func turnLimitFeedback(_ turns: Int) -> String {
+        "The attempt used its \(turns) model turns without a done claim that passed the checks."
+    }
+
+    /// Whether `feedback` is an attempt's end at its turn limit.
+    public static func isTurnLimit(_ feedback: String) -> Bool {
+        feedback.hasPrefix("The attempt used its ")
+            && feedback.hasSuffix(" model turns without a done claim that passed the checks.")
+    }
+
     static func pathArgument(_ call: ToolCall, workspace: String) -> String? {
         guard let path = call.parsed.path else { return nil }
         let normal = Policy.normalize(path, workspace: workspace)

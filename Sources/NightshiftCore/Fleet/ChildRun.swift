@@ -236,3 +236,14 @@ extension Budget {
         }
     }
 }
+
+extension Policy {
+    /// This policy (a profile's own) as a sub-agent gets it under a parent: it spawns no deeper and
+    /// no more than the parent's policy lets the parent, and has the network only if the parent does.
+    public func bounded(byParent parent: Policy?, parentHasNetwork: Bool) -> Policy {
+        var policy = self
+        if let limits = parent?.fleet { policy.fleet = (policy.fleet ?? FleetLimits()).tightened(by: limits) }
+        if !parentHasNetwork, policy.network == true { policy.network = false }
+        return policy
+    }
+}

@@ -104,8 +104,13 @@ actor PipeTransport: Transport {
                 let n = read(fd, &chunk, chunk.count)
                 if n < 0, errno == EINTR || errno == EAGAIN { continue }
                 if n <= 0 {  // EOF: the server closed its stdout or died
+                    // Ended with an error, never a normal finish: the SDK client's receive loop
+                    // calls `receive()` again after a stream that finishes normally, and on this
+                    // finished stream that is a busy loop holding a thread until `disconnect`
+                    // (a server that died between calls spun a core; in the tests it starved the
+                    // cooperative pool). An error ends that loop.
                     end("closed its output")
-                    continuation.finish()
+                    continuation.finish(throwing: MCPSourceError("the MCP server closed its output"))
                     return
                 }
                 pending += chunk[0..<n]

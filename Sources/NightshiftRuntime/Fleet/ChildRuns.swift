@@ -137,15 +137,14 @@ struct ChildRuns: ChildRunMaker {
         let inherited = try await parentPolicy(parent)
         if let pinned = profile?.policy, parent.settings.policyNamed != true {
             guard
-                case .policySet(var policy, let source, let hash, let text) = try PolicyWatcher.event(
+                case .policySet(let policy, let source, let hash, let text) = try PolicyWatcher.event(
                     pinned, workspace: workspace)
             else { throw RuntimeError(.invalidInput, "the policy of the profile \(request.child.profile)") }
-            if let limits = parent.policy?.fleet {
-                policy.fleet = (policy.fleet ?? FleetLimits()).tightened(by: limits)
-            }
             let parentNetwork = parent.policy?.network ?? (parent.settings.sandbox?.allowNetwork ?? false)
-            if !parentNetwork, policy.network == true { policy.network = false }
-            created.append(.policySet(policy: policy, source: source, hash: hash, text: text))
+            created.append(
+                .policySet(
+                    policy: policy.bounded(byParent: parent.policy, parentHasNetwork: parentNetwork), source: source,
+                    hash: hash, text: text))
         } else if let inherited {
             created.append(inherited)
         }

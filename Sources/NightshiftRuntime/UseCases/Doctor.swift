@@ -172,11 +172,16 @@ public enum Doctor {
         return findings
     }
 
-    /// The smallest request that shows a model answers: one short instruction, no tools.
-    static let probe = ModelRequest(
-        run: RunID("doctor"), call: CallID("m1"), role: .worker,
-        task: PlanTask(id: TaskID("doctor"), description: "Reply with the single word OK.", checks: []), attempt: 1,
-        turn: 0, notices: [], progressNote: nil, feedback: nil, transcript: [], tools: [])
+    /// The smallest request that shows a model answers: one short instruction, no tools, and an
+    /// answer cap of 16 tokens (a model that rambles is stopped there, not after thousands).
+    static let probe: ModelRequest = {
+        var r = ModelRequest(
+            run: RunID("doctor"), call: CallID("m1"), role: .worker,
+            task: PlanTask(id: TaskID("doctor"), description: "Reply with the single word OK.", checks: []),
+            attempt: 1, turn: 0, notices: [], progressNote: nil, feedback: nil, transcript: [], tools: [])
+        r.limits = RequestLimits(window: 8192, maxOutput: 16)
+        return r
+    }()
 
     /// What the probe may cost, said before it is sent: about 100 tokens in and 20 out, at list price.
     static func estimate(_ text: String, _ config: ModelConfig) -> String {
@@ -189,11 +194,11 @@ public enum Doctor {
             case let .openAI(model, _, _)?, let .anthropic(model, _, _)?: model
             default: nil
             }
-        let usage = TokenUsage(input: 100, output: 20)
+        let usage = TokenUsage(input: 100, output: 16)
         guard let name, let cost = pricing.cost(usage, model: name) else {
-            return "about 100 tokens in and 20 out (no list price known for this model)"
+            return "about 100 tokens in and at most 16 out (no list price known for this model)"
         }
-        return "about 100 tokens in and 20 out, about \(Money.format(cost)) at list price"
+        return "about 100 tokens in and at most 16 out, about \(Money.format(cost)) at list price"
     }
 
     /// Starts each configured MCP server and lists its tools: always in the sandbox (whatever the

@@ -1,0 +1,235 @@
+import Foundation
+import NightshiftCore
+import NightshiftModels
+import NightshiftTesting
+import Testing
+
+/// The OpenAI-compatible provider against what a real llama.cpp server (llama-server b11434 with
+/// Gemma 3 270M) answered, recorded once by `scripts/local-model/capture-fixtures.py` and replayed
+/// byte for byte: a tool call cut off by max_tokens, a whole one, a text-only answer with its
+/// usage chunk, and the server's refusals (HTTP 500 for broken arguments in the history, HTTP 400
+/// for two answers at the end and for a request larger than its context).
+@Suite struct LlamaServerTests {
+    struct Fixture: Decodable {
+        var status: Int
+        var body: String
+    }
+
+    static func fixture(_ name: String) throws -> Fixture {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Golden/llama/\(name).json")
+        return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+    }
+
+    /// The recorded answer as the replay server sends it: a stream event by event, or a body.
+    static func reply(_ name: String) throws -> ReplayServer.Reply {
+        let f = try fixture(name)
+        guard f.status == 200 else { return .body(f.body, status: f.status) }
+        return .sse(f.body.components(separatedBy: "\n\n").filter { !$0.isEmpty }.map { $0 + "\n\n" })
+    }
+
+    func provider(_ server: ReplayServer, _ http: ModelHTTPClient) -> OpenAIProvider {
+        OpenAIProvider(model: "gemma", baseURL: server.baseURL + "/v1", key: nil, label: "llama", http: http)
+    }
+
+    func respond(
+        _ replies: [ReplayServer.Reply], _ request: ModelRequest = simpleRequest
+    ) async throws -> (
+        Result<ModelResponse, ModelError>, ReplayServer
+    ) {
+        let server = try ReplayServer(replies)
+        var settings = ModelHTTPSettings()
+        settings.baseDelay = .milliseconds(1)
+        settings.maxDelay = .milliseconds(2)
+        let http = ModelHTTPClient(settings: settings)
+        defer { server.stop() }
+        let result: Result<ModelResponse, ModelError>
+        do { result = .success(try await provider(server, http).respond(to: request)) } catch let e as ModelError {
+            result = .failure(e)
+        }
+        try await http.shutdown()
+        return (result, server)
+    }
+
+    /// Cut off inside its arguments (finish_reason "length"): returned as the broken text it is,
+    /// with the usage the server reported; the harness never runs such a call, and the history
+    /// replays it as JSON every server accepts.
+    @Test func aToolCallCutOffByMaxTokensIsReturnedBrokenAndReplayedAsJSON() async throws {
+        let (result, _) = try await respond([try Self.reply("tool-call-cut-off")])
+        let response = try result.get()
+        let call = try #require(response.toolCalls.first)
+        #expect(
+            call.name == "write_file" && call.arguments.hasPrefix("{\"path\": \"c")
+                && !JSONText.isObject(call.arguments))
+        #expect(response.usage.output == 22 && response.usage.input == 429 && response.usage.cachedInput == 424)
+        // The next request carries it: as an object that says what happened, never as broken JSON.
+        var next = simpleRequest
+        next.transcript = [
+            .assistant(
+                text: "", toolCalls: [ToolCall(id: CallID("m1.1"), name: call.name, arguments: Payload(call.arguments))]
+            ),
+            .toolResult(call: CallID("m1.1"), name: call.name, ok: false, output: "not run: cut off"),
+        ]
+        let body = try #require(
+            try JSONSerialization.jsonObject(with: try OpenAIProvider.body(next, model: "gemma")) as? [String: Any])
+        let messages = try #require(body["messages"] as? [[String: Any]])
+        let sent = try #require(
+            ((messages.first { $0["tool_calls"] != nil }?["tool_calls"] as? [[String: Any]])?.first?["function"]
+                as? [String: Any])?["arguments"] as? String)
+        #expect(JSONText.isObject(sent) && sent.contains("_unparsed_arguments"), "\(sent)")
+    }
+
+    @Test func aWholeToolCallAndItsUsageAreRead() async throws {
+        let (result, _) = try await respond([try Self.reply("tool-call-whole")])
+        let response = try result.get()
+        #expect(response.toolCalls.first?.name == "write_file", "\(response.toolCalls)")
+        #expect(response.toolCalls.allSatisfy { JSONText.isObject($0.arguments) })
+        #expect(response.usage.input == 429 && response.usage.output > 0)
+    }
+
+    @Test func aTextOnlyAnswerIsTextWithItsUsage() async throws {
+        let (result, _) = try await respond([try Self.reply("text-only")])
+        let response = try result.get()
+        #expect(response.toolCalls.isEmpty && !response.text.isEmpty && response.usage.output == 24)
+    }
+
+    /// HTTP 500 "Failed to parse tool call arguments as JSON" is what llama.cpp says to broken
+    /// arguments in the history: the same answer to the same request twice is not retried further.
+    @Test func theSameServerErrorTwiceIsNotRetriedAgain() async throws {
+        let (result, server) = try await respond(
+            [
+                try Self.reply("broken-arguments-500"), try Self.reply("broken-arguments-500"),
+                try Self.reply("text-only"),
+            ])
+        guard case let .failure(error) = result else {
+            Issue.record("the third attempt was made")
+            return
+        }
+        #expect(error.needsAttention && error.message.contains("Failed to parse tool call arguments"), "\(error)")
+        #expect(server.requests.count == 2)
+    }
+
+    /// HTTP 400s are refused at once (never retried), and a request larger than the server's
+    /// context says what to change.
+    @Test func aRefusalIsNotRetriedAndSaysWhatToChange() async throws {
+        let (twice, s1) = try await respond([try Self.reply("two-answers-400")])
+        guard case let .failure(e1) = twice else { throw CLITestFailure("expected a refusal") }
+        #expect(e1.message.contains("Cannot have 2 or more assistant messages") && s1.requests.count == 1)
+        let (large, s2) = try await respond([try Self.reply("context-exceeded-400")])
+        guard case let .failure(e2) = large else { throw CLITestFailure("expected a refusal") }
+        #expect(e2.message.contains("exceeds the available context size") && e2.message.contains("context.window"))
+        #expect(s2.requests.count == 1)
+    }
+
+    /// A local server that is not running is named as such, not as NIO's "connection reset".
+    @Test func aServerThatIsNotRunningIsSaidToRefuse() async throws {
+        let server = try ReplayServer([])
+        let url = server.baseURL
+        server.stop()  // the port is now closed: connections are refused
+        var settings = ModelHTTPSettings()
+        settings.connectTimeout = .milliseconds(300)
+        settings.maxAttempts = 1
+        let http = ModelHTTPClient(settings: settings)
+        let provider = OpenAIProvider(model: "gemma", baseURL: url + "/v1", key: nil, label: "llama", http: http)
+        do {
+            _ = try await provider.respond(to: simpleRequest)
+            Issue.record("a closed port answered")
+        } catch let e as ModelError {
+            #expect(e.message.contains("connection refused (is the server running"), "\(e.message)")
+        }
+        try await http.shutdown()
+    }
+
+    /// What the server reports of its context, read when a run starts.
+    @Test func theServersContextSizeIsRead() async throws {
+        let server = try ReplayServer([.body("{}", status: 200)])
+        defer { server.stop() }
+        server.answer("/props", with: .body(#"{"default_generation_settings":{"n_ctx":8192}}"#, status: 200))
+        let http = ModelHTTPClient()
+        let window = await ServerContext.window(
+            try ModelSpec.parse("openai-compatible:\(server.baseURL)/v1#gemma"), key: nil, http: http)
+        try await http.shutdown()
+        #expect(window == 8192)
+    }
+}
+
+struct CLITestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// The three request-building defects found against llama.cpp, on the request builder alone:
+/// every request ends with a person's or a tool's turn; a call whose arguments are not JSON is
+/// replayed as JSON; an answer cap is sent and the request fits the window with it.
+@Suite struct RequestBuildingTests {
+    func messages(_ body: Data) throws -> [[String: Any]] {
+        let object = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+        return try #require(object["messages"] as? [[String: Any]])
+    }
+
+    @Test func noRequestEndsWithTheModelsAnswerOrHasTwoInARow() throws {
+        var r = simpleRequest
+        r.transcript = [
+            .assistant(text: "I will think.", toolCalls: []), .assistant(text: "Still thinking.", toolCalls: []),
+        ]
+        let openAI = try messages(try OpenAIProvider.body(r, model: "m"))
+        #expect(openAI.last?["role"] as? String == "user", "\(openAI)")
+        for (a, b) in zip(openAI, openAI.dropFirst()) {
+            #expect(!(a["role"] as? String == "assistant" && b["role"] as? String == "assistant"), "\(openAI)")
+        }
+        #expect((openAI.last?["content"] as? String)?.contains("Call a tool") == true)
+        let anthropic = try messages(try AnthropicProvider.body(r, model: "m", maxTokens: 100))
+        #expect(anthropic.last?["role"] as? String == "user")
+    }
+
+    @Test func aCutOffCallIsReplayedAsJSONByBothProviders() throws {
+        var r = simpleRequest
+        r.transcript = [
+            .assistant(
+                text: "", toolCalls: [ToolCall(id: CallID("m1.1"), name: "read_file", arguments: #"{"path": "ca"#)]),
+            .toolResult(call: CallID("m1.1"), name: "read_file", ok: false, output: "not run"),
+        ]
+        let text = String(decoding: try OpenAIProvider.body(r, model: "m"), as: UTF8.self)
+        #expect(!text.contains(#"{\"path\": \"ca""#) || text.contains("_unparsed_arguments"), "\(text)")
+        let call = try #require(
+            (try messages(try OpenAIProvider.body(r, model: "m")).first { $0["tool_calls"] != nil }?["tool_calls"]
+                as? [[String: Any]])?.first?["function"] as? [String: Any])
+        #expect(JSONText.isObject(call["arguments"] as? String ?? ""))
+    }
+
+    @Test func theAnswerCapIsSentAndTheRequestFitsTheWindowWithIt() throws {
+        var r = simpleRequest
+        // A long shift: 60 turns of 2 KB tool output each, far more than a 8,192-token window holds.
+        for n in 0..<60 {
+            let id = CallID("m\(n).1")
+            r.transcript.append(
+                .assistant(text: "", toolCalls: [ToolCall(id: id, name: "read_file", arguments: #"{"path":"a"}"#)]))
+            r.transcript.append(
+                .toolResult(call: id, name: "read_file", ok: true, output: String(repeating: "x", count: 2048)))
+        }
+        r.limits = RequestLimits(window: 8192, maxOutput: 1024, bytesPerTokenX100: 400)
+        let body = try OpenAIProvider.body(r, model: "m")
+        let object = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+        let cap = try #require(object["max_tokens"] as? Int)
+        #expect(cap == 1024)
+        // The request's own estimate plus the cap fits the window, and the latest turn is still there.
+        #expect(body.count / 4 + cap < 8192, "\(body.count) bytes")
+        let last = try #require((object["messages"] as? [[String: Any]])?.last)
+        #expect(last["tool_call_id"] as? String == "m59.1")
+        // Official OpenAI takes max_completion_tokens instead.
+        let official = try #require(
+            try JSONSerialization.jsonObject(with: try OpenAIProvider.body(r, model: "m", official: true))
+                as? [String: Any])
+        #expect(official["max_completion_tokens"] as? Int == 1024 && official["max_tokens"] == nil)
+    }
+
+    @Test func aRequestThatCannotFitEvenAtItsLeastPausesWithWhatToChange() throws {
+        var r = simpleRequest
+        r.guidance = String(repeating: "Be careful. ", count: 4000)  // ~48 KB of guidance
+        r.limits = RequestLimits(window: 4096, maxOutput: 512, bytesPerTokenX100: 400)
+        let error = #expect(throws: ModelError.self) { try OpenAIProvider.body(r, model: "m") }
+        #expect(
+            error?.code == .tooLarge && error?.needsAttention == true
+                && error?.message.contains("context.window") == true)
+    }
+}
