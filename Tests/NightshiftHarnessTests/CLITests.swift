@@ -81,6 +81,15 @@ import Glibc
         #expect(again.stdout.contains("nothing to resume"))
     }
 
+    /// An attempt ended by its turn limit is named as such in the timeline, not as failed checks.
+    @Test func theTimelineNamesATurnLimit() async throws {
+        let s = try setup(scenario: "tasks:\n  one:\n    - say: only talk\n  two:\n    - say: only talk\n")
+        let r = try await s.run(["--max-turns", "1", "--max-attempts", "1", "--unsandboxed", "--no-baseline"])
+        #expect(
+            r.stdout.contains("attempt 1 not accepted: it used its model turns without a done claim"), "\(r.stdout)")
+        #expect(!r.stdout.contains("checks failed"), "\(r.stdout)")
+    }
+
     @Test func malformedPlanSaysWhereAndCreatesNothing() async throws {
         let s = try setup(plan: "title: x\ntasks:\n  - id: one\n    descripton: typo\n")
         let r = try await s.run()

@@ -1,6 +1,7 @@
 import Foundation
 import NightshiftCore
 import NightshiftHands
+import NightshiftTesting
 import Testing
 
 /// `nightshift doctor`: one line per check, the fix for what fails, exit 1 when anything failed.
@@ -48,6 +49,20 @@ import Testing
             env: ["NIGHTSHIFT_API_KEY": "not-used"], cwd: root)
         let line = r.stdout.split(separator: "\n").last { $0.contains("model openai-compatible") } ?? ""
         #expect(line.hasPrefix("ok") && line.contains("answered"), "\(r.stdout)\(r.stderr)")
+    }
+
+    /// The probe caps the answer (a local model once wrote 8,044 tokens in 6.5 minutes for it).
+    @Test func theProbeCapsTheAnswer() async throws {
+        let server = try ReplayServer([.sse(OpenAIWire.done("OK"))])
+        defer { server.stop() }
+        let dir = tempDir("ns-doctor-cap")
+        let r = try await nightshift(
+            ["doctor", "--db", dir + "/ns.db", "--model", "openai-compatible:\(server.baseURL)/v1#m"], cwd: dir)
+        let line = r.stdout.split(separator: "\n").last { $0.contains("model openai-compatible") } ?? ""
+        #expect(line.hasPrefix("ok"), "\(r.stdout)\(r.stderr)")
+        let body = try #require(server.requests.first { $0.path.hasSuffix("/chat/completions") }?.body)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+        #expect(json["max_tokens"] as? Int == 16, "\(body)")
     }
 
     /// A key in the user's own file is found when the environment has none (or an empty one).

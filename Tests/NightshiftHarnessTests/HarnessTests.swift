@@ -43,6 +43,36 @@ private let goodScenario = """
             files: LocalWorkspaceFiles(), configuration: .init(snapshotEvery: snapshotEvery))
     }
 
+    /// REPORT.md's time is the log's, to the last step: an attempt whose last model turn takes
+    /// two seconds, then ends the run by its turn limit, is reported with them (the last step's
+    /// events used to be reported on before they were committed, so before they had a time).
+    @Test func theReportCountsTheLastStepsTime() async throws {
+        struct SlowModel: ModelProvider {
+            let inner: ScriptedModel
+            var label: String { inner.label }
+            func respond(to request: ModelRequest) async throws -> ModelResponse {
+                try await Task.sleep(for: .seconds(2))
+                return try await inner.respond(to: request)
+            }
+        }
+        let ws = tempDir()
+        let store = InMemoryEventStore(now: { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) })
+        let slow = Plan(
+            title: "slow", tasks: [PlanTask(id: TaskID("t"), description: "d", checks: [Check(command: "false")])])
+        let model = SlowModel(inner: ScriptedModel(scenario: try scenario("tasks:\n  t:\n    - say: thinking\n")))
+        let h = harness(store, model)
+        let run = RunID("slow")
+        try await h.create(
+            run, title: slow.title, plan: slow, workspace: ws,
+            settings: RunSettings(maxAttempts: 1, maxTurnsPerAttempt: 1))
+        _ = try await h.drive(run)
+        let state = try await h.wake(run)
+        #expect(state.tasks.first?.status == .blocked)
+        let report = try String(contentsOfFile: ws + "/REPORT.md", encoding: .utf8)
+        let line = try #require(report.split(separator: "\n").first { $0.hasPrefix("Total:") })
+        #expect(!line.contains("0 h 0 min 0 s") && !line.contains("0 h 0 min 1 s"), "\(line)")
+    }
+
     @Test func runsAPlanToCompletionWithReworkAfterAFailedCheck() async throws {
         let ws = tempDir()
         let store = InMemoryEventStore()

@@ -520,10 +520,6 @@ extension RunState {
     /// Which done claim the before_check hooks ran for.
     static func claimKey(_ task: TaskID, _ attempt: Int) -> String { "\(task.rawValue)#\(attempt)" }
 
-    /// The `path` argument of a call, when it has one (the file a writing tool changes).
-    /// The path a file tool wrote, as a hook receives it: relative to the workspace, normalised
-    /// (every spelling of a file is one path), and never starting with `-`: `./--version` stays a
-    /// path to the hook's program, where `--version` would be read as an option.
     /// The feedback of an attempt that ended at its turn limit (views tell it from failed checks by it).
     public static func turnLimitFeedback(_ turns: Int) -> String {
         "The attempt used its \(turns) model turns without a done claim that passed the checks."
@@ -535,6 +531,10 @@ extension RunState {
             && feedback.hasSuffix(" model turns without a done claim that passed the checks.")
     }
 
+    /// The `path` argument of a call, when it has one (the file a writing tool changes), as a hook
+    /// receives it: relative to the workspace, normalised (every spelling of a file is one path),
+    /// and never starting with `-`: `./--version` stays a path to the hook's program, where
+    /// `--version` would be read as an option.
     static func pathArgument(_ call: ToolCall, workspace: String) -> String? {
         guard let path = call.parsed.path else { return nil }
         let normal = Policy.normalize(path, workspace: workspace)
