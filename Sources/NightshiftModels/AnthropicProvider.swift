@@ -41,9 +41,10 @@ public struct AnthropicProvider: ModelProvider {
             ("anthropic-version", Self.apiVersion),
         ]
         if let key { headers.append(("x-api-key", key.value)) }
-        let call = HTTPCall(
+        var call = HTTPCall(
             url: baseURL + "/v1/messages", headers: headers,
             body: try Self.body(request, model: model, maxTokens: maxTokens))
+        call.repeatedServerErrorIsFinal = !ModelSpec.isHosted(baseURL, ModelSpec.anthropicBaseURL)
         let (text, proposed, usage, reported) = try await http.perform(
             call, as: AnthropicAccumulator.self, model: model, secret: key,
             keyHint: keyHint, onRetry: onRetry)

@@ -14,6 +14,13 @@ public enum ModelSpec: Equatable, Sendable, CustomStringConvertible {
     public static let openAIBaseURL = "https://api.openai.com/v1"
     public static let anthropicBaseURL = "https://api.anthropic.com"
 
+    /// Whether `baseURL` is the hosted API at `official` (same scheme and host, whatever the
+    /// trailing slash), rather than a server that speaks its protocol.
+    static func isHosted(_ baseURL: String, _ official: String) -> Bool {
+        guard let url = URL(string: baseURL), let api = URL(string: official) else { return false }
+        return url.scheme == api.scheme && url.host?.lowercased() == api.host && url.port == nil
+    }
+
     /// The longest spec accepted: a model's name and a base URL, never a document.
     public static let maxLength = 2048
 

@@ -78,6 +78,10 @@ struct HTTPCall: Sendable {
     var url: String
     var headers: [(String, String)]
     var body: Data
+    /// Whether the same HTTP 500 twice ends the retries: true for servers people run themselves,
+    /// where it means the request is what fails (llama.cpp answers 500 to a history it cannot
+    /// parse); a hosted provider's 500s are outages, retried as any other.
+    var repeatedServerErrorIsFinal = false
     var host: String { URL(string: url)?.host ?? url }
 }
 
@@ -104,7 +108,9 @@ extension ModelHTTPClient {
                     let reason = secret?.scrub(reason) ?? reason
                     // The same server error to the same request twice: the request is what fails
                     // (llama.cpp answers HTTP 500 to a history it cannot parse), and a retry will too.
-                    if reason == previous, reason.contains(" answered HTTP 5") {
+                    if call.repeatedServerErrorIsFinal, retryAfter == nil, reason == previous,
+                        reason.contains(" answered HTTP 500:")
+                    {
                         throw ModelError(
                             "\(reason) (the same answer to the same request twice: retrying will not change it; "
                                 + "the server's log says why it cannot take this request)", code: .rejected,

@@ -34,9 +34,11 @@ public struct OpenAIProvider: ModelProvider {
     ) async throws -> ModelResponse {
         var headers = [("content-type", "application/json"), ("accept", "text/event-stream")]
         if let key { headers.append(("authorization", "Bearer \(key.value)")) }
-        let call = HTTPCall(
+        let official = ModelSpec.isHosted(baseURL, ModelSpec.openAIBaseURL)
+        var call = HTTPCall(
             url: baseURL + "/chat/completions", headers: headers,
-            body: try Self.body(request, model: model, official: baseURL == ModelSpec.openAIBaseURL))
+            body: try Self.body(request, model: model, official: official))
+        call.repeatedServerErrorIsFinal = !official
         let (text, proposed, usage, reported) = try await http.perform(
             call, as: OpenAIAccumulator.self, model: model, secret: key,
             keyHint: keyHint, onRetry: onRetry)
@@ -112,7 +114,13 @@ public struct OpenAIProvider: ModelProvider {
             ])
         }
         var fields: [(String, JSONValue)] = [("model", .string(model)), ("messages", .array(messages))]
-        if let maxOutput { fields.append((official ? "max_completion_tokens" : "max_tokens", .int(maxOutput))) }
+        // Hosted OpenAI gets a cap a person set, or one fitting had to lower; Nightshift's default
+        // is left to the model there (see ``RequestLimits/configured``).
+        if let maxOutput, let limits = request.limits,
+            !official || limits.configured || maxOutput < limits.maxOutput
+        {
+            fields.append((official ? "max_completion_tokens" : "max_tokens", .int(maxOutput)))
+        }
         // No tools (a summary): the keys are left out, since an empty list is refused.
         if !tools.isEmpty {
             let choice: JSONValue =

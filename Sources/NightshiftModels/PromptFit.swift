@@ -91,10 +91,18 @@ extension RenderedPrompt {
     /// `turn` with a text or output longer than `limit` bytes cut to its head and tail.
     static func cut(_ turn: Turn, to limit: Int) -> Turn {
         func shorter(_ text: String) -> String {
-            guard text.utf8.count > limit else { return text }
-            let head = String(text.utf8.prefix(limit / 2)) ?? String(text.prefix(limit / 8))
-            let tail = String(text.utf8.suffix(limit / 2)) ?? String(text.suffix(limit / 8))
-            return head + "\n[… \(text.utf8.count - limit) bytes left out to fit the model's window …]\n" + tail
+            let bytes = Array(text.utf8)
+            guard bytes.count > limit else { return text }
+            // Cut at scalar boundaries, by bytes: never by Characters, one of which can be any
+            // length (a letter with thousands of combining marks would not shrink at all).
+            func continuation(_ i: Int) -> Bool { i > 0 && i < bytes.count && bytes[i] & 0xC0 == 0x80 }
+            var headEnd = limit / 2
+            while continuation(headEnd) { headEnd -= 1 }
+            var tailStart = bytes.count - limit / 2
+            while continuation(tailStart) { tailStart += 1 }
+            return String(decoding: bytes[..<headEnd], as: UTF8.self)
+                + "\n[… \(bytes.count - headEnd - (bytes.count - tailStart)) bytes left out to fit the model's window …]\n"
+                + String(decoding: bytes[tailStart...], as: UTF8.self)
         }
         switch turn {
         case let .assistant(text, calls):

@@ -6,7 +6,9 @@ public import NightshiftCore
 
 /// The context size a server people run themselves says it has: llama.cpp's `/props`
 /// (`n_ctx`), Ollama's `/api/show` (the model's `num_ctx` when set, else its context length, at
-/// most Ollama's default of 4,096 unless set). A run started against such a server records the
+/// most 2,048: Ollama cuts the front of a longer prompt without an error, and 2,048 is the
+/// smallest default its versions have had; a server started with `OLLAMA_CONTEXT_LENGTH` does not
+/// say so, and `context.window` tells Nightshift). A run started against such a server records the
 /// size it found as its window, so every request is made to fit it (see ``RenderedPrompt``).
 public enum ServerContext {
     /// The window `spec`'s server reports, or nil when it says nothing (or is not such a server).
@@ -37,7 +39,7 @@ public enum ServerContext {
             if let length = info.first(where: { $0.key.hasSuffix(".context_length") }).flatMap({
                 ($0.value as? NSNumber)?.intValue
             }) {
-                return min(length, 4096)
+                return min(length, 2048)
             }
         }
         return nil

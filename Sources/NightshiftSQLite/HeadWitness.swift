@@ -98,7 +98,8 @@ final class HeadWitness: Sendable {
             }
             // Compared and written under the file's lock: another process recording the same run's
             // head in between cannot be overwritten by an older one.
-            flock(fd, LOCK_EX)
+            // (A holder stopped mid-write blocks this as it blocks SQLite's own write lock.)
+            while flock(fd, LOCK_EX) != 0, errno == EINTR {}
             defer { flock(fd, LOCK_UN) }
             if !backwards, let current = Self.parse(Self.pread(fd)), current.seq > seq { return }
             _ = line.utf8CString.withUnsafeBufferPointer { pwrite(fd, $0.baseAddress, $0.count - 1, 0) }

@@ -62,6 +62,32 @@ import Glibc
         #expect(status.stdout.contains("1000 in, 40 out"))
     }
 
+    /// A run against a server people run themselves takes its window from the server (and the
+    /// answer cap from the window), unless the size it reports is no window at all.
+    @Test(arguments: [(8192, 8192), (100_000_000_000_000_000, 32000), (512, 32000)])
+    func theServersContextSizeIsTheRunsWindowWhenItIsOne(reported: Int, window: Int) async throws {
+        let server = try ReplayServer([
+            .sse(OpenAIWire.toolCall("write_file", #"{"path":"one.txt","content":"1"}"#)),
+            .sse(OpenAIWire.done("wrote one.txt")),
+        ])
+        defer { server.stop() }
+        server.answer(
+            "/props", with: .body(#"{"default_generation_settings":{"n_ctx":\#(reported)}}"#, status: 200))
+        let s = try setup()
+        let run = try await nightshift([
+            "run", "--plan", s.plan, "--workspace", s.ws, "--db", s.db, "--id", "w",
+            "--model", "openai-compatible:\(server.baseURL)/v1#local",
+        ])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let state = try await SQLiteEventStore(path: s.db).state(of: RunID("w"))
+        #expect(state.settings.loop?.contextWindow == window)
+        let fromServer = state.settings.sources?.contains { $0.source.contains("the model's server") } == true
+        #expect(fromServer == (window == reported))
+        let body = try #require(server.requests.first { $0.path.hasSuffix("/chat/completions") }?.body)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+        #expect(json["max_tokens"] as? Int == min(8192, window / 4), "\(body.prefix(300))")
+    }
+
     @Test func aRejectedKeyPausesTheRunWhichResumesOnceFixed() async throws {
         let server = try ReplayServer([
             .body(#"{"error":{"message":"invalid api key"}}"#, status: 401),

@@ -121,6 +121,13 @@ import Testing
             profile.bounded(byParent: parent, parentHasNetwork: true).network == true,
             "the parent's network may be kept")
         #expect(profile.bounded(byParent: nil, parentHasNetwork: false).fleet == profile.fleet)
+        // A parent whose policy sets no limits runs under the defaults: a profile cannot exceed them.
+        var deep = Policy()
+        deep.fleet = FleetLimits(maxDepth: 50, maxChildren: 100_000)
+        #expect(deep.bounded(byParent: Policy(), parentHasNetwork: true).fleet == FleetLimits())
+        // A profile that says nothing of the network gets the parent's, stated (never the child's sandbox's).
+        #expect(Policy().bounded(byParent: parent, parentHasNetwork: false).network == false)
+        #expect(Policy().bounded(byParent: parent, parentHasNetwork: true).network == true)
     }
 
     /// Without a terminal to ask on, `trust` records nothing unless told `--yes`; and every line of

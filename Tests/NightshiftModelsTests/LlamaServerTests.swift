@@ -151,6 +151,39 @@ import Testing
         try await http.shutdown()
         #expect(window == 8192)
     }
+
+    /// Ollama's `/api/show`: the model's `num_ctx` when it sets one; else its context length, but
+    /// no more than 2,048, since Ollama would cut a longer prompt's front without an error.
+    @Test func ollamasContextSizeIsReadAndItsDefaultAssumedSmall() async throws {
+        let set = try ReplayServer([])
+        defer { set.stop() }
+        set.answer(
+            "/api/show",
+            with: .body(
+                #"{"parameters":"stop \"<end>\"\nnum_ctx                        16384","model_info":{"gemma3.context_length":32768}}"#,
+                status: 200))
+        let unset = try ReplayServer([])
+        defer { unset.stop() }
+        unset.answer("/api/show", with: .body(#"{"model_info":{"gemma3.context_length":32768}}"#, status: 200))
+        let http = ModelHTTPClient()
+        let withNumCtx = await ServerContext.window(
+            try ModelSpec.parse("openai-compatible:\(set.baseURL)/v1#gemma3"), key: nil, http: http)
+        let without = await ServerContext.window(
+            try ModelSpec.parse("openai-compatible:\(unset.baseURL)/v1#gemma3"), key: nil, http: http)
+        try await http.shutdown()
+        #expect(withNumCtx == 16384)
+        #expect(without == 2048)
+        #expect(set.requests.isEmpty, "probes are not model calls")
+    }
+
+    /// Only a server people run themselves is believed to fail the same way twice: the same HTTP
+    /// 500 twice ends its retries; a 503 (an outage) is retried as before.
+    @Test func onlyALocalServersRepeated500EndsTheRetries() async throws {
+        let busy = ReplayServer.Reply.body(#"{"error":{"message":"busy"}}"#, status: 503)
+        let (result, server) = try await respond([busy, busy, try Self.reply("text-only")])
+        #expect((try? result.get()) != nil, "\(result)")
+        #expect(server.requests.count == 3)
+    }
 }
 
 struct CLITestFailure: Error, CustomStringConvertible {
@@ -221,6 +254,49 @@ struct CLITestFailure: Error, CustomStringConvertible {
             try JSONSerialization.jsonObject(with: try OpenAIProvider.body(r, model: "m", official: true))
                 as? [String: Any])
         #expect(official["max_completion_tokens"] as? Int == 1024 && official["max_tokens"] == nil)
+        // Nightshift's default cap (nobody set one) goes to servers people run, not to hosted
+        // OpenAI, unless fitting had to lower it.
+        var small = simpleRequest
+        small.limits = RequestLimits(window: 128_000, maxOutput: 8192, configured: false)
+        let hosted = try #require(
+            try JSONSerialization.jsonObject(with: try OpenAIProvider.body(small, model: "m", official: true))
+                as? [String: Any])
+        #expect(hosted["max_completion_tokens"] == nil && hosted["max_tokens"] == nil)
+        let local = try #require(
+            try JSONSerialization.jsonObject(with: try OpenAIProvider.body(small, model: "m")) as? [String: Any])
+        #expect(local["max_tokens"] as? Int == 8192)
+        var long = simpleRequest
+        long.guidance = String(repeating: "Be careful. ", count: 1800)  // about 5,400 tokens
+        long.limits = RequestLimits(window: 8192, maxOutput: 4096, bytesPerTokenX100: 400, configured: false)
+        let lowered = try #require(
+            try JSONSerialization.jsonObject(with: try OpenAIProvider.body(long, model: "m", official: true))
+                as? [String: Any])
+        let loweredCap = try #require(lowered["max_completion_tokens"] as? Int, "fitting lowered it: sent")
+        #expect(loweredCap < 4096 && loweredCap >= 256)
+    }
+
+    /// A text is cut by bytes at scalar boundaries: one Character of 32 KB (a letter and 16,000
+    /// combining accents, in a file the agent read) still shrinks, and the request still fits.
+    @Test func oneHugeCharacterIsCutToo() throws {
+        var r = simpleRequest
+        let id = CallID("m1.1")
+        r.transcript = [
+            .assistant(text: "", toolCalls: [ToolCall(id: id, name: "read_file", arguments: #"{"path":"a"}"#)]),
+            .toolResult(
+                call: id, name: "read_file", ok: true, output: "e" + String(repeating: "\u{301}", count: 16000)),
+        ]
+        r.limits = RequestLimits(window: 4096, maxOutput: 512, bytesPerTokenX100: 400)
+        let body = try OpenAIProvider.body(r, model: "m")
+        #expect(body.count / 4 + 512 < 4096, "\(body.count) bytes")
+        #expect((try? JSONSerialization.jsonObject(with: body)) != nil, "still valid JSON")
+    }
+
+    /// Arguments the grammar allows but strict servers refuse (a lone surrogate) are replayed as
+    /// the JSON object that says so, never as they were.
+    @Test func argumentsAStrictServerRefusesAreReplayedAsJSON() throws {
+        let call = ToolCall(id: CallID("m1.1"), name: "write_file", arguments: #"{"content":"\ud800"}"#)
+        let replayed = PromptRenderer.replayedArguments(call)
+        #expect(String(decoding: replayed.bytes, as: UTF8.self).contains("_unparsed_arguments"))
     }
 
     @Test func aRequestThatCannotFitEvenAtItsLeastPausesWithWhatToChange() throws {

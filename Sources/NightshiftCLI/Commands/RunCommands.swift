@@ -59,12 +59,12 @@ struct RunCommand: AsyncParsableCommand {
     var noBaseline = false
     @Option(
         help: ArgumentHelp(
-            "The worker model's context window in tokens (default: by provider: 200000 Anthropic, 128000 OpenAI and scripted; for other servers the size a llama.cpp or Ollama server reports at start, else 32000).",
+            "The worker model's context window in tokens (default: by provider: 200000 Anthropic, 128000 OpenAI and scripted; for other servers the size a llama.cpp or Ollama server reports at start, else 32000; at most 1000000000).",
             valueName: "TOKENS"))
     var contextWindow: Int?
     @Option(
         help: ArgumentHelp(
-            "The most tokens a model's answer may take, sent as its max_tokens (default 4096; the judge, summaries and handoffs get half). Every request is made to fit the window with it.",
+            "The most tokens a model's answer may take, sent as its max_tokens (default 8192, or a quarter of a smaller window; the judge, summaries and handoffs get half). Every request is made to fit the window with it.",
             valueName: "TOKENS"))
     var maxOutput: Int?
     @Option(

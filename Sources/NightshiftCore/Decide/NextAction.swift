@@ -355,12 +355,12 @@ extension RunState {
         let estimate = contextEstimate()
         let role: Role
         if shiftState.shiftTurns > 0,
-            estimate * 100 >= loop.contextWindow * loop.resetAtPercent
+            estimate.timesSaturating(100) >= loop.contextWindow.timesSaturating(loop.resetAtPercent)
                 || shiftState.shiftCompactions >= loop.compactionsPerShift
         {
             role = Role.handoff
         } else if shiftState.turnsSinceCompaction > 0,
-            estimate * 100 >= loop.contextWindow * loop.compactAtPercent
+            estimate.timesSaturating(100) >= loop.contextWindow.timesSaturating(loop.compactAtPercent)
                 || lastSeq - max(shiftState.shiftStartSeq - 1, shiftState.compactedThroughSeq)
                     >= Int64(loop.compactAfterEvents)
         {

@@ -122,11 +122,14 @@ public enum JSONText {
                     guard let e = peek else { return false }
                     i += 1
                     if e == UInt8(ascii: "u") {
-                        for _ in 0..<4 {
-                            guard let h = peek, (h >= 48 && h <= 57) || (h | 0x20 >= 97 && h | 0x20 <= 102) else {
+                        // UTF-16 escapes: a surrogate only as a high-low pair. Strict parsers
+                        // (llama.cpp's, Anthropic's) refuse a lone one, so it is not valid here.
+                        guard let unit = hex4() else { return false }
+                        if (0xDC00...0xDFFF).contains(unit) { return false }
+                        if (0xD800...0xDBFF).contains(unit) {
+                            guard literal("\\u"), let low = hex4(), (0xDC00...0xDFFF).contains(low) else {
                                 return false
                             }
-                            i += 1
                         }
                     } else if !"\"\\/bfnrt".utf8.contains(e) {
                         return false
@@ -135,7 +138,31 @@ public enum JSONText {
             }
             return false
         }
+        /// Four hex digits, as their value.
+        mutating func hex4() -> Int? {
+            var value = 0
+            for _ in 0..<4 {
+                guard let h = peek else { return nil }
+                let digit: Int
+                switch h {
+                case 48...57: digit = Int(h) - 48
+                case 65...70: digit = Int(h) - 55
+                case 97...102: digit = Int(h) - 87
+                default: return nil
+                }
+                value = value * 16 + digit
+                i += 1
+            }
+            return value
+        }
+        /// A number, which must also be one a double holds (`1e999` is refused by strict parsers).
         mutating func number() -> Bool {
+            guard lexNumber() else { return false }
+            return Double(String(decoding: b[numberStart..<i], as: UTF8.self))?.isFinite == true
+        }
+        var numberStart = 0
+        mutating func lexNumber() -> Bool {
+            numberStart = i
             let start = i
             if peek == UInt8(ascii: "-") { i += 1 }
             guard let first = peek, first >= 48 && first <= 57 else { return false }

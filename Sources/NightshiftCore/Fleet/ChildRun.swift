@@ -239,11 +239,13 @@ extension Budget {
 
 extension Policy {
     /// This policy (a profile's own) as a sub-agent gets it under a parent: it spawns no deeper and
-    /// no more than the parent's policy lets the parent, and has the network only if the parent does.
+    /// no more than the parent may (the parent's limits, or the defaults when its policy sets
+    /// none), and has the network only if the parent does. The network is always stated, so the
+    /// child's sandbox setting cannot fill in what the profile left out.
     public func bounded(byParent parent: Policy?, parentHasNetwork: Bool) -> Policy {
         var policy = self
-        if let limits = parent?.fleet { policy.fleet = (policy.fleet ?? FleetLimits()).tightened(by: limits) }
-        if !parentHasNetwork, policy.network == true { policy.network = false }
+        policy.fleet = (policy.fleet ?? FleetLimits()).tightened(by: parent?.fleet ?? FleetLimits())
+        policy.network = (policy.network ?? parentHasNetwork) && parentHasNetwork
         return policy
     }
 }

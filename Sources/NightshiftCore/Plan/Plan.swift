@@ -202,9 +202,14 @@ public struct LoopSettings: Sendable, Codable, Equatable {
         maxOutputTokens = try c.decodeIfPresent(Int.self, forKey: .maxOutputTokens)
     }
 
-    /// The default answer cap: long enough for a file of a few hundred lines, short enough to
-    /// leave most of a small local model's window to the request.
-    public static let defaultMaxOutput = 4096
+    /// The default answer cap, for a window of four times it or more: long enough for a file of
+    /// several hundred lines (and Anthropic's default before caps were per role); a smaller
+    /// window gets a quarter of itself, leaving most of a small local model's window to the request.
+    public static let defaultMaxOutput = 8192
+
+    /// The windows a run accepts, from a flag, a file or a server's report: below 2,000 tokens no
+    /// request fits; above a billion the number is not a window.
+    public static let windowRange = 2000...1_000_000_000
 
     /// The cap on `role`'s answers: the configured one, and for the roles that answer briefly (a
     /// verdict, a summary, a handoff note) at most half of it.
@@ -215,7 +220,9 @@ public struct LoopSettings: Sendable, Codable, Equatable {
 
     /// The limits of a request for `role`.
     public func limits(_ role: Role) -> RequestLimits {
-        RequestLimits(window: contextWindow, maxOutput: maxOutput(role), bytesPerTokenX100: bytesPerTokenX100)
+        RequestLimits(
+            window: contextWindow, maxOutput: maxOutput(role), bytesPerTokenX100: bytesPerTokenX100,
+            configured: maxOutputTokens != nil)
     }
 
     /// Events of recent history the context builder reads for a run with these settings.

@@ -56,10 +56,15 @@ public struct RequestLimits: Sendable, Equatable {
     public var maxOutput: Int
     /// The provider's bytes of text per token, ×100, for estimating a request's size.
     public var bytesPerTokenX100: Int
-    public init(window: Int, maxOutput: Int, bytesPerTokenX100: Int = 400) {
+    /// Whether a person set the cap (`context.max_output`, `--max-output`). Nightshift's default
+    /// is not sent to hosted OpenAI unless fitting needs it lower: its models' own limits (and
+    /// reasoning tokens, which count against the cap) are known better there.
+    public var configured: Bool
+    public init(window: Int, maxOutput: Int, bytesPerTokenX100: Int = 400, configured: Bool = true) {
         self.window = window
         self.maxOutput = maxOutput
         self.bytesPerTokenX100 = bytesPerTokenX100
+        self.configured = configured
     }
 }
 

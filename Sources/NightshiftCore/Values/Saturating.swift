@@ -13,3 +13,12 @@ extension Int64 {
         return overflow ? (other > 0 ? .min : .max) : difference
     }
 }
+
+extension Int {
+    /// `self * other`, held at the ends of the range instead of trapping: a window from a log
+    /// written before windows were bounded is still compared, never a trap on every resume.
+    public func timesSaturating(_ other: Int) -> Int {
+        let (product, overflow) = multipliedReportingOverflow(by: other)
+        return overflow ? ((self < 0) != (other < 0) ? .min : .max) : product
+    }
+}

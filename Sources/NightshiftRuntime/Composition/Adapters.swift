@@ -303,7 +303,8 @@ public enum Adapters {
         let http = ModelHTTPClient(settings: settings)
         let window = await ServerContext.window(spec, key: key ?? nil, http: http)
         try? await http.shutdown()
-        return window
+        // A size no window can be (a broken or hostile server) is not believed: the default holds.
+        return window.flatMap { LoopSettings.windowRange.contains($0) ? $0 : nil }
     }
 
     /// The worker model's context window and bytes per token, by provider (the estimate compaction uses).

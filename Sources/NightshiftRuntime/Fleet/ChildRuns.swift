@@ -133,7 +133,9 @@ struct ChildRuns: ChildRunMaker {
         ]
         // The profile's policy, unless the person named the run's own (then theirs holds throughout
         // the fleet). Either way a sub-agent spawns no deeper, no more and with no more network than
-        // its parent's policy lets the parent.
+        // its parent's policy lets the parent. The event records the file's text and hash as they
+        // are and the policy as bounded (what is enforced); its source stays the file's path, which
+        // sealing reads.
         let inherited = try await parentPolicy(parent)
         if let pinned = profile?.policy, parent.settings.policyNamed != true {
             guard

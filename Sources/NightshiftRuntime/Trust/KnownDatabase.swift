@@ -14,7 +14,13 @@ public enum KnownDatabase {
     /// The trust store's key for the database at `path`.
     static func key(_ path: String) -> String { "database:" + ConfigTrust.key(path) }
 
-    /// What identifies the file: its device and inode (a copy, a restore or a replacement is another file).
+    /// What identifies the file: its device and inode. A copy, a restore or a replacement put in
+    /// its place is another file; bytes written *into* it keep its inode, but writing into the
+    /// database takes write access to it, which the agent's sandbox and file tools never have (and
+    /// which would be the whole database anyway). An inode freed by deleting the database may be
+    /// reused by a later file at the same path, which again takes write access to the database's
+    /// folder (sealed from the agent). A stronger mark, an id stored in the database, is left for
+    /// when databases move between hosts.
     static func identity(_ path: String) -> String? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }

@@ -91,7 +91,9 @@ public struct StartRequest: Sendable {
             return
                 "--compact-at and --reset-at are shares of the window between 0.05 and 0.99, and --compact-at must be below --reset-at"
         }
-        if let contextWindow, contextWindow < 2000 { return "--context-window must be at least 2000 tokens" }
+        if let contextWindow, !LoopSettings.windowRange.contains(contextWindow) {
+            return "--context-window must be 2000 … 1000000000 tokens"
+        }
         if let maxOutput, !(256...1_000_000).contains(maxOutput) { return "--max-output must be 256 … 1000000 tokens" }
         if let contextWindow, let maxOutput, maxOutput * 2 > contextWindow {
             return
