@@ -19,7 +19,18 @@ final class HeadWitness: Sendable {
     let folder: String?
     /// Open descriptors of the runs written lately: a write is then one `pwrite`, not a path
     /// lookup, an open and a close (which cost more than the write on every commit of many runs).
-    private let open = Mutex<[RunID: Int32]>([:])
+    /// The map's lock is held only to find or open a file; each file has its own lock for its
+    /// reads and writes, so the commits of many runs do not queue behind one another's syscalls.
+    private let open = Mutex<[RunID: Handle]>([:])
+
+    /// One run's witness file, open. Closed when the last holder lets go: a handle dropped from
+    /// the map while another thread still writes through it stays open until that write ends.
+    final class Handle: Sendable {
+        let fd: Int32
+        let lock = Mutex(())
+        init(fd: Int32) { self.fd = fd }
+        deinit { close(fd) }
+    }
     /// Descriptors kept at most (a quarter of the open-files limit, which `nightshift` raises at
     /// start); past it they are all closed and opened again as needed.
     static let maxOpen: Int = {
@@ -36,10 +47,6 @@ final class HeadWitness: Sendable {
         let dir = databasePath + "-heads"
         _ = mkdir(dir, 0o755)
         folder = dir
-    }
-
-    deinit {
-        open.withLock { fds in for fd in fds.values { close(fd) } }
     }
 
     /// A file name for the run: its id when it is plain (letters, digits, `-`, `_`, `.`, not
@@ -85,17 +92,18 @@ final class HeadWitness: Sendable {
     func record(_ run: RunID, seq: Int64, hash: [UInt8], backwards: Bool = false) {
         guard let folder else { return }
         let line = String(seq).leftPadded(to: 20) + " " + hash.hex + "\n"
-        open.withLock { fds in
-            var fd = fds[run] ?? -1
-            if fd < 0 {
-                if fds.count >= Self.maxOpen {
-                    for other in fds.values { close(other) }
-                    fds.removeAll(keepingCapacity: true)
-                }
-                fd = Glibc.open(folder + "/" + Self.fileName(run), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
-                guard fd >= 0 else { return }
-                fds[run] = fd
-            }
+        let handle: Handle? = open.withLock { handles in
+            if let handle = handles[run] { return handle }
+            if handles.count >= Self.maxOpen { handles.removeAll(keepingCapacity: true) }
+            let fd = Glibc.open(folder + "/" + Self.fileName(run), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            guard fd >= 0 else { return nil }
+            let handle = Handle(fd: fd)
+            handles[run] = handle
+            return handle
+        }
+        guard let handle else { return }
+        handle.lock.withLock { _ in
+            let fd = handle.fd
             // Compared and written under the file's lock: another process recording the same run's
             // head in between cannot be overwritten by an older one.
             // (A holder stopped mid-write blocks this as it blocks SQLite's own write lock.)
@@ -110,23 +118,47 @@ final class HeadWitness: Sendable {
     /// has one (one `pread`: appends check the witness on every commit), else from the file.
     func read(_ run: RunID) -> (seq: Int64, hash: String)? {
         guard let folder else { return nil }
-        if let text = open.withLock({ fds in fds[run].map { Self.pread($0) } }) { return Self.parse(text) }
+        if let handle = open.withLock({ $0[run] }) {
+            return Self.parse(handle.lock.withLock { _ in Self.pread(handle.fd) })
+        }
         for name in [Self.fileName(run), Self.legacyFileName(run)].compactMap({ $0 }) {
             if let text = try? String(contentsOfFile: folder + "/" + name, encoding: .utf8) { return Self.parse(text) }
         }
         return nil
     }
 
-    static func pread(_ fd: Int32) -> String {
+    static func pread(_ fd: Int32) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: 128)
         let n = buffer.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress, 128, 0) }
-        return n > 0 ? String(decoding: buffer.prefix(n), as: UTF8.self) : ""
+        return n > 0 ? Array(buffer.prefix(n)) : []
     }
 
-    static func parse(_ text: String) -> (seq: Int64, hash: String)? {
-        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
-        guard parts.count == 2, let seq = Int64(parts[0]) else { return nil }
-        return (seq, parts[1].trimmingCharacters(in: .whitespacesAndNewlines))
+    static func parse(_ text: String) -> (seq: Int64, hash: String)? { parse(Array(text.utf8)) }
+
+    /// `seq hash`, the sequence number right-aligned, read byte by byte: it is read in every
+    /// append's transaction, where splitting and trimming Strings cost more than the write.
+    static func parse(_ bytes: [UInt8]) -> (seq: Int64, hash: String)? {
+        var i = 0
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+        while i < bytes.count, isSpace(bytes[i]) { i += 1 }
+        var seq: Int64 = 0
+        let digits = i
+        while i < bytes.count, (0x30...0x39).contains(bytes[i]) {
+            let (times, o1) = seq.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.addingReportingOverflow(Int64(bytes[i] - 0x30))
+            guard !o1, !o2 else { return nil }
+            seq = sum
+            i += 1
+        }
+        guard i > digits, i < bytes.count, bytes[i] == 0x20 else { return nil }
+        while i < bytes.count, bytes[i] == 0x20 { i += 1 }
+        let start = i
+        while i < bytes.count, !isSpace(bytes[i]) { i += 1 }
+        let end = i
+        guard end > start else { return nil }
+        while i < bytes.count, isSpace(bytes[i]) { i += 1 }
+        guard i == bytes.count else { return nil }  // one line of two fields, nothing after
+        return (seq, String(decoding: bytes[start..<end], as: UTF8.self))
     }
 
     /// Every run that has a witness, whatever its id.

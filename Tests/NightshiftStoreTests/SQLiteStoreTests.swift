@@ -149,6 +149,33 @@ import Testing
         #expect(eventBytes < 2000)  // five references, not five copies
     }
 
+    /// The head witness beside the database: written after each commit as `seq hash`, read back
+    /// exactly; an append behind a witness that is ahead of the log is refused; a witness file
+    /// that is not one line of two fields counts as none.
+    @Test func theHeadWitnessIsReadAsWrittenAndGuardsAppends() async throws {
+        let path = temporaryDirectory() + "/witness.db"
+        let store = try SQLiteEventStore(path: path)
+        let run = RunID("r1")
+        try await store.append(creation(), to: run, expectedSeq: 0)
+        let last = try #require(try await store.readAll(run).last)
+        let hash = last.hash.map { String(format: "%02x", $0) }.joined()
+        let witnessed = try #require(try await store.witnessedHead(of: run))
+        #expect(witnessed.seq == last.seq && witnessed.hash == hash)
+        let file = path + "-heads/r1"
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(text == String(repeating: " ", count: 19) + "\(last.seq) \(hash)\n", "\(text)")
+        // A witness ahead of the log (a backup restored under it): no append.
+        try ("                   9 " + hash + "\n").write(toFile: file, atomically: false, encoding: .utf8)
+        let reopened = try SQLiteEventStore(path: path)
+        await #expect(throws: StoreError.self) {
+            try await reopened.append([.noteWritten(task: nil, text: "x")], to: run, expectedSeq: last.seq)
+        }
+        for garbage in ["", "9", "9 abc def\n", "x abc\n", "99999999999999999999999 abc\n"] {
+            try garbage.write(toFile: file, atomically: false, encoding: .utf8)
+            #expect(try await SQLiteEventStore(path: path).witnessedHead(of: run) == nil, "\(garbage)")
+        }
+    }
+
     @Test func aMissingBlobIsReportedAsCorruption() async throws {
         let path = temporaryDirectory() + "/blobs.db"
         let store = try SQLiteEventStore(path: path)
