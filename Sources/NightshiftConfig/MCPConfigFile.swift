@@ -12,6 +12,7 @@ import Yams
 ///     env: [DOCS_TOKEN]          # variables passed from Nightshift's environment (names only are logged)
 ///     read_only: [/opt/venv, .]  # host paths bound read-only into the sandbox; relative to this file
 ///     timeout_seconds: 60        # per call; default 120
+///     startup_seconds: 120       # to start and list its tools; default 30
 /// ```
 ///
 /// Paths are made absolute here, so the run's log records exactly what was started.
@@ -41,7 +42,8 @@ public enum MCPConfigFile {
             let what = "server \(n + 1)"
             let fields = try r.mapping(item, what)
             try r.checkKeys(
-                fields, allowed: ["name", "command", "args", "env", "read_only", "timeout_seconds"], in: what)
+                fields, allowed: ["name", "command", "args", "env", "read_only", "timeout_seconds", "startup_seconds"],
+                in: what)
             func field(_ key: String) -> Node? { fields.first(where: { $0.key == key })?.value }
             guard let nameNode = field("name") else { throw r.fail(item, "\(what) has no 'name'") }
             let name = try r.string(nameNode, "\(what)'s name")
@@ -103,10 +105,18 @@ public enum MCPConfigFile {
                     throw r.fail(t, "server '\(name)' timeout_seconds must be 1…86400")
                 }
             }
+            var startup: Int?
+            if let t = field("startup_seconds") {
+                let seconds = try r.int(t, "server '\(name)' startup_seconds")
+                guard (1...3600).contains(seconds) else {
+                    throw r.fail(t, "server '\(name)' startup_seconds must be 1…3600")
+                }
+                startup = seconds
+            }
             servers.append(
                 ToolServer(
                     name: name, command: resolved, args: try strings("args"), env: env, readOnly: readOnly,
-                    timeoutSeconds: timeout))
+                    timeoutSeconds: timeout, startupSeconds: startup))
         }
         guard !servers.isEmpty else { throw r.fail(list, "'servers' is empty") }
         return servers

@@ -16,7 +16,7 @@ public enum ModelSpec: Equatable, Sendable, CustomStringConvertible {
 
     /// Whether `baseURL` is the hosted API at `official` (same scheme and host, whatever the
     /// trailing slash), rather than a server that speaks its protocol.
-    static func isHosted(_ baseURL: String, _ official: String) -> Bool {
+    public static func isHosted(_ baseURL: String, _ official: String) -> Bool {
         guard let url = URL(string: baseURL), let api = URL(string: official) else { return false }
         return url.scheme == api.scheme && url.host?.lowercased() == api.host && url.port == nil
     }

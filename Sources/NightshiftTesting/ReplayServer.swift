@@ -116,10 +116,15 @@ public final class ReplayServer: @unchecked Sendable {
         close(listener)
     }
 
+    /// The next scripted reply; the last one again when it is the only one left; a 500 that
+    /// says so when none was scripted (a server made only for probes, reached by a stray request).
     private func nextReply() -> Reply {
         lock.lock()
         defer { lock.unlock() }
-        return replies.count > 1 ? replies.removeFirst() : replies[0]
+        guard let first = replies.first else {
+            return .body(#"{"error":{"message":"no reply scripted for this request"}}"#, status: 500)
+        }
+        return replies.count > 1 ? replies.removeFirst() : first
     }
 
     private func acceptLoop() {

@@ -206,3 +206,22 @@ import Testing
         #expect(!e.description.contains("\n") && !e.description.contains("\u{1b}"), "\(e.description)")
     }
 }
+
+/// An MCP server's start window: set per server, bounded, and absent unless set.
+@Suite struct MCPStartupWindowTests {
+    @Test func theStartWindowIsReadAndBounded() throws {
+        let servers = try MCPConfigFile.parse(
+            "servers:\n  - name: a\n    command: /bin/true\n    startup_seconds: 180\n  - name: b\n    command: /bin/true\n",
+            file: "m.yaml", searchPath: "/usr/bin:/bin")
+        #expect(servers.map(\.startupSeconds) == [180, nil])
+        for bad in ["0", "3601", "soon"] {
+            #expect {
+                _ = try MCPConfigFile.parse(
+                    "servers:\n  - name: a\n    command: /bin/true\n    startup_seconds: \(bad)\n", file: "m.yaml",
+                    searchPath: "/usr/bin:/bin")
+            } throws: { error in
+                "\(error)".contains("m.yaml:4:") && "\(error)".contains("startup_seconds")
+            }
+        }
+    }
+}

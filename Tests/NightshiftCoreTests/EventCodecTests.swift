@@ -313,6 +313,12 @@ import Testing
             tags: ["build", "ci"]),
         // Added with hybrid memory search.
         .memorySearchDegraded(reason: tricky),
+        // Added with an MCP server's start window (absent when not set, so older logs encode as before).
+        .runCreated(
+            title: "slow server", workspace: "/w", model: "m",
+            settings: RunSettings(toolServers: [
+                ToolServer(name: "npx", command: "/usr/bin/npx", args: ["-y", "pkg"], startupSeconds: 180)
+            ])),
     ]
 
     @Test(arguments: events.indices)

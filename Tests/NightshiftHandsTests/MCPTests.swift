@@ -30,7 +30,9 @@ enum MCPTestServer {
                 packageRoot + "/.venv", python.basePrefix,
                 URL(fileURLWithPath: script).deletingLastPathComponent().path,
             ],
-            timeoutSeconds: timeout)
+            // The suite starts while the whole test run is at its busiest (its first server start
+            // took 27–33 s there, against 3–4 s alone): the window a slow first start can be given.
+            timeoutSeconds: timeout, startupSeconds: 120)
     }
 }
 

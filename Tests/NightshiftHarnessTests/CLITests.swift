@@ -90,6 +90,18 @@ import Glibc
         #expect(!r.stdout.contains("checks failed"), "\(r.stdout)")
     }
 
+    /// A window no model has is refused in one line before anything is made.
+    @Test func aWindowOutOfRangeIsRefused() async throws {
+        let s = try setup()
+        for window in ["1000", "5000000000"] {
+            let r = try await s.run(["--context-window", window])
+            #expect(
+                r.status == 64 && r.stderr.contains("--context-window must be 2000 … 1000000000 tokens"), "\(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1)
+        }
+        #expect(!FileManager.default.fileExists(atPath: s.db))
+    }
+
     @Test func malformedPlanSaysWhereAndCreatesNothing() async throws {
         let s = try setup(plan: "title: x\ntasks:\n  - id: one\n    descripton: typo\n")
         let r = try await s.run()

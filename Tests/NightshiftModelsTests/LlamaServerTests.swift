@@ -4,6 +4,10 @@ import NightshiftModels
 import NightshiftTesting
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The OpenAI-compatible provider against what a real llama.cpp server (llama-server b11434 with
 /// Gemma 3 270M) answered, recorded once by `scripts/local-model/capture-fixtures.py` and replayed
 /// byte for byte: a tool call cut off by max_tokens, a whole one, a text-only answer with its
@@ -123,9 +127,22 @@ import Testing
 
     /// A local server that is not running is named as such, not as NIO's "connection reset".
     @Test func aServerThatIsNotRunningIsSaidToRefuse() async throws {
-        let server = try ReplayServer([])
-        let url = server.baseURL
-        server.stop()  // the port is now closed: connections are refused
+        // A port bound but not listening: connections are refused, and no other test's server can
+        // be given it meanwhile (a closed port could be, and would answer).
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(socketFD >= 0)
+        defer { close(socketFD) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socketFD, $0, length) == 0 && getsockname(socketFD, $0, &length) == 0
+            }
+        }
+        #expect(bound)
+        let url = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
         var settings = ModelHTTPSettings()
         settings.connectTimeout = .milliseconds(300)
         settings.maxAttempts = 1
@@ -307,5 +324,24 @@ struct CLITestFailure: Error, CustomStringConvertible {
         #expect(
             error?.code == .tooLarge && error?.needsAttention == true
                 && error?.message.contains("context.window") == true)
+    }
+}
+
+/// The hosted APIs are told from servers that speak their protocol by scheme and host, whatever
+/// the trailing slash; and a window's arithmetic never traps, whatever a log holds.
+@Suite struct HostedAndBoundsTests {
+    @Test func hostedIsByHostNotBySpelling() {
+        #expect(ModelSpec.isHosted("https://api.openai.com/v1", ModelSpec.openAIBaseURL))
+        #expect(ModelSpec.isHosted("https://API.openai.com/v1/", ModelSpec.openAIBaseURL))
+        #expect(!ModelSpec.isHosted("http://127.0.0.1:18080/v1", ModelSpec.openAIBaseURL))
+        #expect(!ModelSpec.isHosted("https://api.openai.com.evil.example/v1", ModelSpec.openAIBaseURL))
+        #expect(!ModelSpec.isHosted("https://api.openai.com:8443/v1", ModelSpec.openAIBaseURL))
+        #expect(ModelSpec.isHosted("https://api.anthropic.com/", ModelSpec.anthropicBaseURL))
+    }
+
+    @Test func aWindowTimesAShareSaturates() {
+        #expect(Int.max.timesSaturating(85) == Int.max)
+        #expect(Int.min.timesSaturating(2) == Int.min)
+        #expect(32_000.timesSaturating(85) == 2_720_000)
     }
 }

@@ -178,6 +178,10 @@ struct CanonicalWriter {
                 string(v.name)
                 key("readOnly")
                 strings(v.readOnly)
+                if let startup = v.startupSeconds {
+                    key("startupSeconds")
+                    int(startup)
+                }
                 key("timeoutSeconds")
                 int(v.timeoutSeconds)
                 raw("}")

@@ -263,9 +263,15 @@ public struct ToolServer: Sendable, Codable, Equatable {
     public var readOnly: [String]
     /// Seconds one tool call may take before the server is killed and restarted. Defaults to 120.
     public var timeoutSeconds: Int
+    /// Seconds the server has to start and list its tools; nil: ``defaultStartupSeconds``. A
+    /// server fetched on its first start (`npx -y …`) or a large Python import on a busy machine
+    /// can need more.
+    public var startupSeconds: Int?
+    /// The start window when none is set.
+    public static let defaultStartupSeconds = 30
     public init(
         name: String, command: String, args: [String] = [], env: [String] = [], readOnly: [String] = [],
-        timeoutSeconds: Int = 120
+        timeoutSeconds: Int = 120, startupSeconds: Int? = nil
     ) {
         self.name = name
         self.command = command
@@ -273,5 +279,6 @@ public struct ToolServer: Sendable, Codable, Equatable {
         self.env = env
         self.readOnly = readOnly
         self.timeoutSeconds = timeoutSeconds
+        self.startupSeconds = startupSeconds
     }
 }

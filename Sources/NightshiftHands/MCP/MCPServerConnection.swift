@@ -27,13 +27,13 @@ public actor MCPServerConnection {
 
     public init(
         server: ToolServer, isolation: Isolation, workspace: String, limits: ToolLimits = ToolLimits(),
-        startTimeout: Duration = .seconds(30), maxMessageBytes: Int = 32 << 20
+        startTimeout: Duration? = nil, maxMessageBytes: Int = 32 << 20
     ) {
         self.server = server
         self.isolation = isolation
         self.workspace = workspace
         self.limits = limits
-        self.startTimeout = startTimeout
+        self.startTimeout = startTimeout ?? .seconds(server.startupSeconds ?? ToolServer.defaultStartupSeconds)
         self.maxMessageBytes = maxMessageBytes
     }
 
