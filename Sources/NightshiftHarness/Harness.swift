@@ -255,7 +255,16 @@ extension Event {
             .planRevised,
             .handoffWritten, .judgeVerdict, .baselineRan:
             true
-        default: false
+        // The rest by name: a new kind must say whether PROGRESS.md shows it.
+        case .runCreated, .taskStarted, .modelRequested, .modelResponded, .modelFailed, .modelRetried,
+            .toolRequested, .toolStarted, .toolFinished, .toolInDoubt, .checkRan, .taskFinished, .taskAttemptFailed,
+            .runPaused, .runResumed, .runReported, .isolationSet, .snapshotTaken, .rollbackAccepted, .workCommitted,
+            .toolServerStarted, .policySet, .toolDecided, .approvalDecided, .budgetExhausted, .budgetSet,
+            .breakerTripped, .escalated, .guidanceGiven, .guidanceSet, .protectedHashed, .protectedVerified,
+            .goalSet, .planApproved, .planRejected, .initRan, .contextCompacted, .hookRan, .childSpawned,
+            .childCreated, .waitStarted, .childrenPolled, .childEnded, .taskDispatched, .mergeStarted, .workMerged,
+            .workRejected, .memoriesShown, .memoryProposed, .memorySearchDegraded:
+            false
         }
     }
 }

@@ -532,7 +532,7 @@ actor GroupCommitter {
             }
         }
         let head = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT head_seq, head_hash FROM run WHERE id = ?"),
+            db.cachedStatement(sql: "SELECT head_seq, head_hash, status, parent FROM run WHERE id = ?"),
             arguments: [r.run.rawValue])
         let headSeq: Int64 = head?["head_seq"] ?? 0
         guard headSeq == r.expectedSeq else {
@@ -550,14 +550,20 @@ actor GroupCommitter {
         if let witness, !first.event.isRollbackAcceptance {
             try Self.check(db, r.run, head: headSeq, headHash: previous, against: witness)
         }
+        var parent = (head?["parent"] as String?).map { RunID($0) }
         if head == nil {
-            guard case let .runCreated(title, _, _, _) = first.event else {
+            guard case let .runCreated(title, _, _, settings) = first.event else {
                 throw StoreError(.runNotFound, "no run \(r.run); a run's first event must be run_created")
             }
+            parent = settings.parent?.run
             try db.execute(
-                sql:
-                    "INSERT INTO run (id, title, status, created, updated, head_seq, head_hash) VALUES (?, ?, 'running', ?, ?, 0, ?)",
-                arguments: [r.run.rawValue, title, time.milliseconds, time.milliseconds, Data(previous)])
+                sql: """
+                    INSERT INTO run (id, title, status, created, updated, head_seq, head_hash, parent)
+                    VALUES (?, ?, 'running', ?, ?, 0, ?, ?)
+                    """,
+                arguments: [
+                    r.run.rawValue, title, time.milliseconds, time.milliseconds, Data(previous), parent?.rawValue,
+                ])
         }
         let insert = try db.cachedStatement(
             sql: "INSERT INTO event (run, seq, kind, body, hash, blobs) VALUES (?, ?, ?, ?, ?, ?)")
@@ -578,6 +584,7 @@ actor GroupCommitter {
             if let s = event.statusAfter { status = s }
             out.append(encoded.envelope)
         }
+        let lastEventRow = db.lastInsertedRowID  // the queue's version (see SQLiteRunQueue.apply)
         let newHead = r.expectedSeq + Int64(r.bodies.count)
         if let status {
             try db.execute(
@@ -590,6 +597,12 @@ actor GroupCommitter {
         if let s = r.snapshot {
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO snapshot (run, seq, state) VALUES (?, ?, ?)")
                 .execute(arguments: [r.run.rawValue, s.seq, Data(s.state)])
+        }
+        let statusNow = status ?? head.flatMap { RunStatus(rawValue: $0["status"]) } ?? .running
+        let changes = QueueChange.after(
+            appending: r.bodies.map(\.event), to: r.run, status: statusNow, parent: parent)
+        if !changes.isEmpty {
+            try SQLiteRunQueue.apply(changes, db, time: time, version: lastEventRow)
         }
         return out
     }

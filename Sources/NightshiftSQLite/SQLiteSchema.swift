@@ -137,6 +137,25 @@ enum SQLiteSchema {
                         WHERE kind IN ('memory_proposed', 'memories_shown');
                     """)
         }
+        // The run queue (see `RunQueue`): the runs a worker may have to continue, kept by the appends
+        // that make a run runnable, so a worker reads one index instead of folding every run. Each
+        // run's parent, for a sub-agent, so its end can wake the run waiting for it. Existing runs
+        // get their parent from their first event, and every paused run and running sub-agent is
+        // queued to be checked once (the checks settle the ones that are not ready).
+        m.registerMigration("v7-run-queue") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE run ADD COLUMN parent TEXT;
+                    CREATE TABLE run_queue (
+                        run TEXT PRIMARY KEY NOT NULL,
+                        reason TEXT NOT NULL,
+                        not_before INTEGER NOT NULL,
+                        version INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX run_queue_due ON run_queue (not_before);
+                    """)
+            try SQLiteRunQueue.backfill(db)
+        }
         return m
     }
 }

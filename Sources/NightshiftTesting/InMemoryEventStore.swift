@@ -3,7 +3,7 @@ public import NightshiftCore
 
 /// The in-memory twin of the SQLite store: same semantics (canonical bytes, hash chain, blobs,
 /// conflicts, snapshots), no durability. Used by tests and benchmarks that measure the harness alone.
-public actor InMemoryEventStore: EventStore {
+public actor InMemoryEventStore: EventStore, RunQueue {
     struct Record {
         var body: Data
         var hash: [UInt8]
@@ -13,11 +13,15 @@ public actor InMemoryEventStore: EventStore {
         var summary: RunSummary
         var records: [Record] = []
         var snapshot: Snapshot?
+        var parent: RunID?
     }
 
     private var runsByID: [RunID: Run] = [:]
     private var blobs: [String: Data] = [:]
     private var leases: [RunID: LeaseRecord] = [:]
+    private var queue: [RunID: QueuedRun] = [:]
+    /// Grows with every append, as the SQLite store's event rowids do: the queue's versions.
+    private var appends: Int64 = 0
     private let now: @Sendable () -> Timestamp
 
     public init(now: @escaping @Sendable () -> Timestamp = { Timestamp(milliseconds: 0) }) { self.now = now }
@@ -47,6 +51,7 @@ public actor InMemoryEventStore: EventStore {
                 throw StoreError(.runNotFound, "run \(run) does not exist; its first event must be run_created")
             }
             entry.summary.title = title
+            if case let .runCreated(_, _, _, settings) = events[0] { entry.parent = settings.parent?.run }
         }
         var previous = entry.records.last?.hash ?? EventCodec.genesisHash
         var out: [EventEnvelope] = []
@@ -66,7 +71,33 @@ public actor InMemoryEventStore: EventStore {
         if let snapshot { entry.snapshot = snapshot }
         blobs.merge(newBlobs) { a, _ in a }
         runsByID[run] = entry
+        appends += 1
+        for change in QueueChange.after(appending: events, to: run, status: entry.summary.status, parent: entry.parent) {
+            switch change {
+            case .wake(let id, let reason):
+                let notBefore = min(queue[id]?.notBefore ?? time, time)
+                queue[id] = QueuedRun(run: id, reason: reason, notBefore: notBefore, version: appends)
+            case .remove(let id):
+                queue[id] = nil
+            }
+        }
         return out
+    }
+
+    // MARK: RunQueue
+
+    public func due(now: Timestamp, limit: Int) -> [QueuedRun] {
+        Array(queued().filter { $0.notBefore <= now }.prefix(limit))
+    }
+
+    public func settle(_ entry: QueuedRun, until: Timestamp?) -> Bool {
+        guard queue[entry.run]?.version == entry.version else { return false }
+        if let until { queue[entry.run]?.notBefore = until } else { queue[entry.run] = nil }
+        return true
+    }
+
+    public func queued() -> [QueuedRun] {
+        queue.values.sorted { ($0.notBefore.milliseconds, $0.run.rawValue) < ($1.notBefore.milliseconds, $1.run.rawValue) }
     }
 
     public func read(_ run: RunID, after: Int64, limit: Int) throws -> [EventEnvelope] {

@@ -12,16 +12,18 @@ import Glibc
 
 /// A long-running process that continues paused runs as soon as a human has acted on them
 /// (approved or denied a call, raised a budget, answered an escalation), so nobody has to type
-/// `resume`. Waiting runs still hold nothing: the worker only polls the run index.
+/// `resume`. Waiting runs still hold nothing: the worker only reads the run queue (``WorkerLoop``).
 struct Worker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
             "Continue paused runs as soon as a human decides (approve, deny, budget, answer), and drive fleets. Runs until stopped.",
         discussion: """
-            Every --poll-ms the worker looks at the runs. It resumes, with the models each was started with: a \
-            paused run whose latest event is a human's (approval_decided, budget_set, guidance_given); a run \
-            waiting for its sub-agents once its wait would end; and a sub-agent no live process drives (made \
-            and never driven, or its process died). A run another live process holds is left to it, so \
+            Every --poll-ms the worker reads the run queue, which the database keeps as events are appended \
+            (one indexed read, however many runs the database holds). It resumes, with the models each was \
+            started with: a paused run whose latest event is a human's (approval_decided, budget_set, \
+            guidance_given, plan_approved); a run waiting for its sub-agents once its wait would end (a \
+            sub-agent ended, or the wait's deadline came); and a sub-agent no live process drives (made and \
+            never driven, or its process died). A run another live process holds is left to it, so \
             several workers can share one database. Stop it with Ctrl-C or SIGTERM at any time: a run it was \
             driving continues from its log on the next resume or worker, like after any crash.
             """)
@@ -29,7 +31,7 @@ struct Worker: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var models: ModelOptions
     @OptionGroup var sandbox: SandboxOptions
-    @Option(help: "Milliseconds between looks at the run index.") var pollMs: Int = 500
+    @Option(help: "Milliseconds between looks at the run queue.") var pollMs: Int = 500
     @Flag(help: "Look once, resume what is ready, and exit.") var once = false
     @OptionGroup var fleet: FleetOptions
     @Option(
@@ -72,52 +74,55 @@ struct Worker: AsyncParsableCommand {
             let config = try store.resolved()
             let store = try Adapters.openExistingStore(config)
             say("worker (pid \(getpid())) watching \(config.db)")
-            var failedAt: [RunID: Int64] = [:]  // runs that could not be resumed, until their log moves
-            // Runs another process drove when last tried: tried again as soon as their lease is free
-            // (the holder died, or went silent past the lease's time-to-live), or their log moves.
-            var busyAt: [RunID: Int64] = [:]
-            let dreamScopes = try dream.map(MemoryText.scope)
-            var dreamt: ContinuousClock.Instant?
-            while !Task.isCancelled {
-                var resumed = 0
-                for ready in try await ReadyRuns.list(store: store) where failedAt[ready.run] != ready.headSeq {
-                    if busyAt[ready.run] == ready.headSeq, !(try await Leasing.isFree(ready.run, store: store)) {
-                        continue
-                    }
-                    resumed += 1
-                    say("resuming \(ready.run) \(ready.why)")
-                    var request = ResumeRequest(run: ready.run, by: "nightshift worker (pid \(getpid()))")
+            let (options, models, sandbox, fleet) = (self.store, self.models, self.sandbox, self.fleet)
+            let dreams = DreamSchedule(
+                scopes: try dream.map(MemoryText.scope), every: .seconds(dreamEvery * 60), once: once)
+            let worker = self
+            let loop = WorkerLoop(
+                store: store, poll: .milliseconds(pollMs),
+                request: { run in
+                    var request = ResumeRequest(run: run, by: "nightshift worker (pid \(getpid()))")
                     request.store = config
                     request.sandbox = sandbox.flags
                     request.decider = Governance.user
                     request.fleetConcurrency = fleet.concurrency
-                    do {
-                        // Read again for each run (a key file may change); an untrusted edit stops
-                        // this run's resume, never the worker.
-                        let settings = try self.store.settings(try models.layer())
-                        request.models = try models.forResume(settings)
-                        request.trust = settings.trust.store
-                        let outcome = try await ResumeRun.resume(request, observer: RunObserver(notice: notice))
-                        say("run \(ready.run) \(outcome.reason.text)")
-                    } catch let busy as RuntimeError where busy.code == .busy {
-                        // Another live process drives it: not a failure, and not ours to take.
-                        if busyAt[ready.run] != ready.headSeq { say("run \(ready.run) skipped: \(busy.message)") }
-                        busyAt[ready.run] = ready.headSeq  // tried again once its lease is free or its log moves
-                    } catch {
-                        // One run's trouble (a missing key, a vanished workspace) must not stop the others.
-                        say("run \(ready.run) could not be resumed: \(error)")
-                        failedAt[ready.run] = ready.headSeq
-                    }
-                }
-                if !dreamScopes.isEmpty, resumed == 0 || once,
-                    dreamt.map({ ContinuousClock.now - $0 >= .seconds(dreamEvery * 60) }) ?? true
-                {
-                    await dreamOnce(dreamScopes)
-                    dreamt = ContinuousClock.now
-                }
-                if once { return }
-                try await Task.sleep(for: .milliseconds(pollMs))
-            }
+                    // Read again for each run (a key file may change); an untrusted edit stops
+                    // this run's resume, never the worker.
+                    let settings = try options.settings(try models.layer())
+                    request.models = try models.forResume(settings)
+                    request.trust = settings.trust.store
+                    return request
+                },
+                resume: { try await ResumeRun.resume($0, observer: RunObserver(notice: notice)) },
+                say: { say($0) },
+                afterLook: { resumed in
+                    if await dreams.due(resumed: resumed) { await worker.dreamOnce(dreams.scopes) }
+                })
+            try await loop.run(once: once)
         }
+    }
+}
+
+/// When the worker dreams: between runs (after a look that resumed nothing, or the only look of
+/// `--once`), at most once every `--dream-every`.
+actor DreamSchedule {
+    let scopes: [MemoryScope]
+    let every: Duration
+    let once: Bool
+    private var last: ContinuousClock.Instant?
+
+    init(scopes: [MemoryScope], every: Duration, once: Bool) {
+        self.scopes = scopes
+        self.every = every
+        self.once = once
+    }
+
+    /// Whether to dream now; when it says yes, the next dream is `every` from now.
+    func due(resumed: Int) -> Bool {
+        guard !scopes.isEmpty, resumed == 0 || once, last.map({ ContinuousClock.now - $0 >= every }) ?? true else {
+            return false
+        }
+        last = ContinuousClock.now
+        return true
     }
 }

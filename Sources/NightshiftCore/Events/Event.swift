@@ -304,7 +304,16 @@ public enum Event: Sendable, Codable, Equatable {
         case .baselineRan, .initRan: .check
         case .judgeVerdict, .contextCompacted: .model
         case .escalated: .model
-        default: .harness
+        // Every other kind by name, never `default:`: a new kind must say who causes it, since a
+        // person's event is what wakes a paused run (``QueueChange``).
+        case .runCreated, .planSet, .taskStarted, .modelRequested, .toolRequested, .toolStarted, .toolInDoubt,
+            .taskFinished, .taskAttemptFailed, .taskBlocked, .noteWritten, .noteAdded, .runPaused, .runResumed,
+            .runReported, .runFinished, .runFailed, .isolationSet, .snapshotTaken, .workspaceProvisioned,
+            .workCommitted, .toolServerStarted, .policySet, .toolDecided, .budgetExhausted, .breakerTripped,
+            .guidanceSet, .protectedHashed, .protectedVerified, .goalSet, .planRevised, .handoffWritten, .hookRan,
+            .childSpawned, .childCreated, .waitStarted, .childrenPolled, .childEnded, .taskDispatched, .mergeStarted,
+            .workMerged, .workRejected, .memoriesShown, .memoryProposed, .memorySearchDegraded:
+            .harness
         }
     }
 
@@ -315,7 +324,16 @@ public enum Event: Sendable, Codable, Equatable {
         case .runPaused: .paused
         case .runFinished: .finished
         case .runFailed: .failed
-        default: nil
+        case .planSet, .taskStarted, .modelRequested, .modelResponded, .modelFailed, .modelRetried, .toolRequested,
+            .toolStarted, .toolFinished, .toolInDoubt, .checkRan, .taskFinished, .taskAttemptFailed, .taskBlocked,
+            .noteWritten, .noteAdded, .runReported, .isolationSet, .snapshotTaken, .rollbackAccepted,
+            .workspaceProvisioned, .workCommitted, .toolServerStarted, .policySet, .toolDecided, .approvalDecided,
+            .budgetExhausted, .budgetSet, .breakerTripped, .escalated, .guidanceGiven, .guidanceSet,
+            .protectedHashed, .protectedVerified, .goalSet, .planRevised, .planApproved, .planRejected, .initRan,
+            .baselineRan, .judgeVerdict, .contextCompacted, .handoffWritten, .hookRan, .childSpawned, .childCreated,
+            .waitStarted, .childrenPolled, .childEnded, .taskDispatched, .mergeStarted, .workMerged, .workRejected,
+            .memoriesShown, .memoryProposed, .memorySearchDegraded:
+            nil
         }
     }
 }

@@ -4,6 +4,11 @@ public import NightshiftCore
 /// Which runs a worker should continue now, and why: a paused run a person has acted on, a run
 /// waiting for sub-agents whose wait would end, and a sub-agent left running with no process
 /// (made and never driven, or its process died).
+///
+/// Found from the run queue the appends keep (see ``RunQueue``), not by folding every run: a
+/// worker over a thousand finished runs reads one empty index. Each queued run is checked against
+/// its own log (``Readiness``) before it is named; one that is not ready is settled (parked until
+/// its wait's deadline, or taken out until something wakes it again).
 public enum ReadyRuns {
     public struct Ready: Sendable, Equatable {
         public var run: RunID
@@ -11,40 +16,44 @@ public enum ReadyRuns {
         public var headSeq: Int64
     }
 
-    public static func list(store: any EventStore) async throws -> [Ready] {
+    /// The queued runs due at `now`, each checked; at most `limit` entries are read per call.
+    public static func next(
+        store: any EventStore & RunQueue, now: Timestamp, limit: Int = 256
+    ) async throws -> [Ready] {
         var ready: [Ready] = []
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
-        for summary in try await store.runs() {
-            switch summary.status {
-            case .paused:
-                guard let last = try await store.read(summary.id, after: summary.headSeq - 1, limit: 1).first else {
-                    continue
-                }
-                if last.actor == .human {
-                    ready.append(Ready(run: summary.id, why: "after \(last.event.kind)", headSeq: summary.headSeq))
-                    continue
-                }
-                // (Its last event may be the snapshot voucher that follows the pause: the fold says why it paused.)
-                let state = try await store.state(of: summary.id)
-                guard state.pauseKind == .agents else { continue }
-                var ended = Set<RunID>()
-                for id in state.fleet.wait?.agents ?? [] {
-                    if let s = try await store.summary(of: id), s.status == .finished || s.status == .failed {
-                        ended.insert(id)
-                    }
-                }
-                if state.waitWouldEnd(ended: ended, now: now) {
-                    ready.append(
-                        Ready(run: summary.id, why: "(its wait for sub-agents would end)", headSeq: summary.headSeq))
-                }
-            case .running:
-                // Only sub-agents: a root left running is resumed by a person (`nightshift resume`).
-                guard let state = try? await store.state(of: summary.id), state.settings.parent != nil else { continue }
-                ready.append(Ready(run: summary.id, why: "(a sub-agent no process drives)", headSeq: summary.headSeq))
-            case .finished, .failed:
+        for entry in try await store.due(now: now, limit: limit) {
+            guard let summary = try await store.summary(of: entry.run) else {
+                try await store.settle(entry, until: nil)
                 continue
+            }
+            switch try await readiness(of: summary, store: store, now: now.milliseconds) {
+            case .ready(let why):
+                ready.append(Ready(run: summary.id, why: why, headSeq: summary.headSeq))
+            case .notBefore(let deadline):
+                try await store.settle(entry, until: Timestamp(milliseconds: deadline))
+            case .idle:
+                try await store.settle(entry, until: nil)
             }
         }
         return ready
+    }
+
+    /// One run's readiness from its log and, for a wait, its sub-agents' index entries.
+    static func readiness(of summary: RunSummary, store: any EventStore, now: Int64) async throws -> Readiness {
+        switch summary.status {
+        case .finished, .failed:
+            return .idle
+        case .running, .paused:
+            let last = try await store.read(summary.id, after: summary.headSeq - 1, limit: 1).first?.event
+            // (A paused run's last event may be the snapshot voucher that follows the pause: the fold says why.)
+            let state = try await store.state(of: summary.id)
+            var ended = Set<RunID>()
+            for id in state.fleet.wait?.agents ?? [] {
+                if let s = try await store.summary(of: id), s.status == .finished || s.status == .failed {
+                    ended.insert(id)
+                }
+            }
+            return Readiness.of(state, last: last, ended: ended, now: now)
+        }
     }
 }

@@ -1,0 +1,29 @@
+/// Whether a queued run should be driven now, from its folded log: the check a worker makes
+/// before it continues a run the queue named.
+public enum Readiness: Sendable, Equatable {
+    /// Continue it now; `why` is for the person watching the worker.
+    case ready(why: String)
+    /// Not before this time (a wait's deadline, epoch ms).
+    case notBefore(Int64)
+    /// Nothing to do until something else wakes it (a person, a sub-agent's end).
+    case idle
+
+    /// - Parameters:
+    ///   - last: the run's last event.
+    ///   - ended: the sub-agents of its wait known to have ended, from their own logs.
+    public static func of(_ state: RunState, last: Event?, ended: Set<RunID>, now: Int64) -> Readiness {
+        switch state.status {
+        case .finished, .failed:
+            return .idle
+        case .running:
+            // Only a sub-agent: a root run left running is resumed by a person.
+            return state.settings.parent == nil ? .idle : .ready(why: "(a sub-agent no process drives)")
+        case .paused:
+            if let last, last.actor == .human { return .ready(why: "after \(last.kind)") }
+            guard state.pauseKind == .agents else { return .idle }
+            if state.waitWouldEnd(ended: ended, now: now) { return .ready(why: "(its wait for sub-agents would end)") }
+            if let deadline = state.fleet.wait?.deadline { return .notBefore(deadline) }
+            return .idle
+        }
+    }
+}

@@ -1,0 +1,104 @@
+/// The runs a worker may have to continue, kept by the appends that make a run runnable, so a
+/// worker finds its work with one indexed read instead of folding every run in the database.
+///
+/// An entry is a hint, never an order: whoever claims one checks the run's log before driving it
+/// (``Readiness``) and settles the entry when the run turns out not to be ready yet. Each entry
+/// carries a version that every wake increments; settling names the version it read, so a wake
+/// that lands between the check and the settle is never lost.
+public protocol RunQueue: Sendable {
+    /// Entries due at `now` (their `notBefore` has come), earliest first, at most `limit`.
+    func due(now: Timestamp, limit: Int) async throws -> [QueuedRun]
+
+    /// After a check found `entry`'s run not ready: parks the entry until `until` (a wait's
+    /// deadline), or removes it when nil. Does nothing (and returns false) when the entry was woken
+    /// again since it was read: the run is then checked again.
+    @discardableResult
+    func settle(_ entry: QueuedRun, until: Timestamp?) async throws -> Bool
+
+    /// Every entry, due or not (for status and tests).
+    func queued() async throws -> [QueuedRun]
+}
+
+/// One run in the queue: why it was woken, from when it may be taken, and the version of that wake.
+public struct QueuedRun: Sendable, Equatable, Codable {
+    public var run: RunID
+    public var reason: WakeReason
+    public var notBefore: Timestamp
+    public var version: Int64
+    public init(run: RunID, reason: WakeReason, notBefore: Timestamp, version: Int64) {
+        self.run = run
+        self.reason = reason
+        self.notBefore = notBefore
+        self.version = version
+    }
+}
+
+/// Why a run entered the queue. The raw values are stored.
+public enum WakeReason: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    /// A person decided on a paused run (approved, denied, answered, raised a budget, reviewed a plan).
+    case decision
+    /// The run paused to wait for its sub-agents: checked at once, then at the wait's deadline.
+    case wait
+    /// One of the run's sub-agents finished or failed: its wait may end.
+    case childEnded = "child_ended"
+    /// A sub-agent is running: continued by a worker whenever no live process holds its lease.
+    case subAgent = "sub_agent"
+    /// Queued when the database was upgraded to keep a queue, to be checked once.
+    case upgraded
+
+    public var description: String {
+        switch self {
+        case .decision: "after a person's decision"
+        case .wait: "its wait for sub-agents may end"
+        case .childEnded: "a sub-agent of it ended"
+        case .subAgent: "a sub-agent no process may drive"
+        case .upgraded: "found when the database was upgraded"
+        }
+    }
+}
+
+/// What one append does to the queue: the pure rule both stores apply inside the append's
+/// transaction, so the queue can never disagree with the log it was derived from.
+public enum QueueChange: Sendable, Equatable {
+    /// Enter the queue (or, when already in it, become due now, with this reason).
+    case wake(RunID, WakeReason)
+    /// Leave the queue: the run is driven by a process, waits for a person, or has ended.
+    case remove(RunID)
+
+    /// The changes an append of `events` to `run` makes.
+    /// - Parameters:
+    ///   - status: the run's status after the append (the index's, which the events may have moved).
+    ///   - parent: the run that spawned `run`, for a sub-agent.
+    public static func after(
+        appending events: [Event], to run: RunID, status: RunStatus, parent: RunID?
+    ) -> [QueueChange] {
+        var ends = false
+        var pause: PauseKind?? = .none  // .some(kind) when the events hold a pause
+        var human = false
+        var starts = false
+        for event in events {
+            switch event {
+            case .runFinished, .runFailed: ends = true
+            case .runPaused(_, let kind): pause = .some(kind)
+            case .runCreated, .runResumed: starts = true
+            default: break
+            }
+            if event.actor == .human { human = true }
+        }
+        switch status {
+        case .finished, .failed:
+            var out: [QueueChange] = [.remove(run)]
+            if ends, let parent { out.append(.wake(parent, .childEnded)) }
+            return out
+        case .paused:
+            if human { return [.wake(run, .decision)] }
+            if case .some(let kind) = pause { return kind == .agents ? [.wake(run, .wait)] : [.remove(run)] }
+            return []
+        case .running:
+            // A root run left running is continued by a person (`resume`); a sub-agent by any worker
+            // once its driver's lease is free.
+            guard starts else { return [] }
+            return parent == nil ? [.remove(run)] : [.wake(run, .subAgent)]
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+public import NightshiftCore
+import NightshiftHarness
+
+/// The worker's loop: continues the runs the queue names (see ``ReadyRuns``) until cancelled,
+/// so nobody has to type `resume` after a decision, and fleets go on without their first process.
+///
+/// A front end gives it how to build each run's resume request (its settings are read again for
+/// every run: a key file may change) and where to say what it does; the loop owns the rules: a run
+/// another live process holds is left to it and tried again once its lease is free or its log
+/// moves, and a run that could not be resumed is not tried again until its log moves.
+public struct WorkerLoop: Sendable {
+    public var store: any EventStore & RunQueue
+    /// Between looks at the queue. The queue is one indexed read, so a short poll costs little.
+    public var poll: Duration
+    /// The resume request for a run (the loop sets nothing else in it).
+    public var request: @Sendable (RunID) throws -> ResumeRequest
+    /// Drives one run to its next stop.
+    public var resume: @Sendable (ResumeRequest) async throws -> RunOutcome
+    /// What the worker does, one line at a time.
+    public var say: @Sendable (String) -> Void
+    /// Called after each look with how many runs it resumed (the worker dreams when it resumed none).
+    public var afterLook: (@Sendable (_ resumed: Int) async -> Void)?
+    /// The time a look reads the queue at.
+    public var now: @Sendable () -> Timestamp
+
+    public init(
+        store: any EventStore & RunQueue, poll: Duration,
+        request: @escaping @Sendable (RunID) throws -> ResumeRequest,
+        resume: @escaping @Sendable (ResumeRequest) async throws -> RunOutcome,
+        say: @escaping @Sendable (String) -> Void,
+        afterLook: (@Sendable (_ resumed: Int) async -> Void)? = nil,
+        now: @escaping @Sendable () -> Timestamp = WorkerLoop.systemNow
+    ) {
+        self.store = store
+        self.poll = poll
+        self.request = request
+        self.resume = resume
+        self.say = say
+        self.afterLook = afterLook
+        self.now = now
+    }
+
+    public static let systemNow: @Sendable () -> Timestamp = {
+        Timestamp(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
+    }
+
+    /// Looks until the task is cancelled, or once when `once`.
+    public func run(once: Bool) async throws {
+        var state = LoopState()
+        while !Task.isCancelled {
+            let resumed = try await look(&state)
+            await afterLook?(resumed)
+            if once { return }
+            try await Task.sleep(for: poll)
+        }
+    }
+
+    /// What the loop remembers between looks.
+    struct LoopState {
+        /// Runs that could not be resumed, until their log moves.
+        var failedAt: [RunID: Int64] = [:]
+        /// Runs another process drove when last tried: tried again as soon as their lease is free
+        /// (the holder died, or went silent past the lease's time-to-live), or their log moves.
+        var busyAt: [RunID: Int64] = [:]
+    }
+
+    /// One look: every ready run, in the queue's order. Returns how many it resumed.
+    func look(_ state: inout LoopState) async throws -> Int {
+        var resumed = 0
+        for ready in try await ReadyRuns.next(store: store, now: now()) where state.failedAt[ready.run] != ready.headSeq {
+            if state.busyAt[ready.run] == ready.headSeq, !(try await Leasing.isFree(ready.run, store: store)) {
+                continue
+            }
+            resumed += 1
+            say("resuming \(ready.run) \(ready.why)")
+            do {
+                let outcome = try await resume(try request(ready.run))
+                say("run \(ready.run) \(outcome.reason.text)")
+            } catch let busy as RuntimeError where busy.code == .busy {
+                // Another live process drives it: not a failure, and not ours to take.
+                if state.busyAt[ready.run] != ready.headSeq { say("run \(ready.run) skipped: \(busy.message)") }
+                state.busyAt[ready.run] = ready.headSeq
+            } catch {
+                // One run's trouble (a missing key, a vanished workspace, an untrusted edit) must not stop the others.
+                say("run \(ready.run) could not be resumed: \(error)")
+                state.failedAt[ready.run] = ready.headSeq
+            }
+        }
+        return resumed
+    }
+}

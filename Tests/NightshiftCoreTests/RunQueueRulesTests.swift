@@ -1,0 +1,48 @@
+import NightshiftCore
+import Testing
+
+/// The pure rule of what an append does to the run queue, and the check a worker makes before it
+/// drives a queued run.
+@Suite struct RunQueueRulesTests {
+    let run = RunID("r")
+    let parent = RunID("p")
+
+    @Test func everyPersonsEventWakesAPausedRunAndNothingElseDoes() {
+        let human = CanonicalWriterTests.events.filter { $0.actor == .human }
+        #expect(
+            Set(human.map(\.eventKind)).isSubset(of: [
+                .approvalDecided, .budgetSet, .guidanceGiven, .planApproved, .planRejected, .rollbackAccepted,
+            ]) && human.count >= 5)
+        for event in CanonicalWriterTests.events where event.statusAfter == nil {
+            let changes = QueueChange.after(appending: [event], to: run, status: .paused, parent: nil)
+            #expect(changes == (event.actor == .human ? [.wake(run, .decision)] : []), "\(event.kind)")
+        }
+    }
+
+    @Test func pausesEndsAndStartsMoveTheRunAndItsParent() {
+        func after(_ e: Event, _ s: RunStatus, parent: RunID? = nil) -> [QueueChange] {
+            QueueChange.after(appending: [e], to: run, status: s, parent: parent)
+        }
+        #expect(after(.runPaused(reason: "w", kind: .agents), .paused) == [.wake(run, .wait)])
+        #expect(after(.runPaused(reason: "a", kind: .approval), .paused) == [.remove(run)])
+        #expect(after(.runPaused(reason: "old text", kind: nil), .paused) == [.remove(run)])
+        #expect(after(.runFinished(summary: ""), .finished, parent: parent) == [.remove(run), .wake(parent, .childEnded)])
+        #expect(after(.runFailed(reason: ""), .failed) == [.remove(run)])
+        #expect(after(.runResumed(by: "x"), .running) == [.remove(run)])
+        #expect(after(.runResumed(by: "x"), .running, parent: parent) == [.wake(run, .subAgent)])
+        #expect(after(.noteAdded(task: nil, text: "n"), .running, parent: parent) == [])  // the hot path pays nothing
+    }
+
+    @Test func aQueuedRunIsCheckedAgainstItsLog() throws {
+        var state = RunState(run: run)
+        state.status = .paused
+        state.pauseKind = .approval
+        let decided = Event.approvalDecided(call: CallID("m1"), approved: true, by: "a", note: "", argumentsHash: "")
+        #expect(Readiness.of(state, last: decided, ended: [], now: 0) == .ready(why: "after approval_decided"))
+        #expect(Readiness.of(state, last: .runPaused(reason: "x"), ended: [], now: 0) == .idle)
+        state.status = .finished
+        #expect(Readiness.of(state, last: decided, ended: [], now: 0) == .idle)
+        state.status = .running
+        #expect(Readiness.of(state, last: nil, ended: [], now: 0) == .idle)  // a root is resumed by a person
+    }
+}
