@@ -42,3 +42,48 @@ import Testing
         #expect(events.contains { if case .snapshotTaken = $0 { true } else { false } })
     }
 }
+
+/// A database written by the main branch of 2026-12-07, before the run queue
+/// (`Fixtures/main-2026-12-07-approved.db`): a run paused for approval, approved, and never
+/// resumed. Opened by a worker, it is upgraded (the paused run is queued to be checked) and the
+/// worker continues it at once, running the approved call exactly once; no event of the old
+/// version is changed.
+@Suite(.serialized) struct QueueUpgradeDatabaseTests {
+    static let home = "/tmp/nightshift-fixture-v2"
+
+    @Test func aDecisionMadeBeforeTheUpgradeIsContinuedByAWorker() async throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Fixtures/main-2026-12-07-approved.db"
+        ).path
+        let root = tempDir("ns-upgrade")
+        let db = root + "/old.db"
+        try FileManager.default.copyItem(atPath: fixture, toPath: db)
+        try? FileManager.default.removeItem(atPath: Self.home)
+        try FileManager.default.createDirectory(atPath: Self.home + "/ws", withIntermediateDirectories: true)
+        let files = [
+            "plan.yaml":
+                "title: approvals\ntasks:\n  - id: ship\n    description: record the release\n    checks:\n      - grep -q shipped release.log\n",
+            "scenario.yaml":
+                "tasks:\n  ship:\n    - tools:\n        - shell: {command: \"echo shipped >> release.log\"}\n      done: shipped\n",
+            "policy.yaml":
+                "default: allow\nrules:\n  - ask: shell\n    command: \"*release.log*\"\n    reason: releases need a human\n",
+        ]
+        for (name, text) in files { try text.write(toFile: Self.home + "/" + name, atomically: true, encoding: .utf8) }
+        let before = try await SQLiteEventStore(path: db).readAll(RunID("approved"))
+        #expect(before.count == 13 && before.last?.actor == .human)
+
+        let worker = try await nightshift(["worker", "--once", "--db", db, "--unsandboxed"])
+        #expect(worker.status == 0, "\(worker.stdout)\(worker.stderr)")
+        #expect(worker.stdout.contains("resuming approved after approval_decided"), "\(worker.stdout)")
+        #expect(try String(contentsOfFile: Self.home + "/ws/release.log", encoding: .utf8) == "shipped\n")
+        let store = try SQLiteEventStore(path: db)
+        let after = try await store.readAll(RunID("approved"))
+        #expect(Array(after.prefix(13)) == before)  // the old log is extended, never rewritten
+        #expect(try await store.summary(of: RunID("approved"))?.status == .finished)
+        #expect(try await store.queued().isEmpty)
+        #expect(try await nightshift(["audit", "verify", "approved", "--db", db]).status == 0)
+        // A second look finds nothing to do.
+        let again = try await nightshift(["worker", "--once", "--db", db, "--unsandboxed"])
+        #expect(again.status == 0 && !again.stdout.contains("resuming"), "\(again.stdout)")
+    }
+}

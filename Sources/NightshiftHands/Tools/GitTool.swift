@@ -11,6 +11,9 @@ public struct GitTool: TypedTool {
         self.git = git
     }
 
+    /// Its four commands at most, each bounded by git's own timeouts.
+    public func deadline(for call: ToolCall) -> Duration { .seconds(300) }
+
     public var spec: ToolSpec {
         ToolSpec(
             name: "git",

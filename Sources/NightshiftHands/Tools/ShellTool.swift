@@ -24,6 +24,12 @@ public struct ShellTool: TypedTool {
             traits: .runsCommand)
     }
 
+    /// The command's own timeout (as the call asks, within this tool's limits) plus a minute to
+    /// stop it and collect its output.
+    public func deadline(for call: ToolCall) -> Duration {
+        .seconds(min(max(call.parsed.timeoutSeconds ?? limits.defaultTimeoutSeconds, 1), limits.maxTimeoutSeconds) + 60)
+    }
+
     public struct Args: Decodable {
         var command: String
         var timeout_seconds: Int?

@@ -9,6 +9,14 @@ import Glibc
 public protocol Tool: Sendable {
     var spec: ToolSpec { get }
     func run(arguments: String, workspace: Workspace, call: CallID) async -> ToolResult
+    /// How long the harness waits for this call before it gives up on it (see `ToolDeadline`):
+    /// each tool answers from its own limits. Defaults to a minute, for a tool that never waits on
+    /// anything but the disk.
+    func deadline(for call: ToolCall) -> Duration
+}
+
+extension Tool {
+    public func deadline(for call: ToolCall) -> Duration { .seconds(60) }
 }
 
 /// A tool whose arguments decode into a `Decodable` type; decoding errors become one plain

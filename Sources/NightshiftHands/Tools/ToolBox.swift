@@ -40,17 +40,9 @@ public struct ToolBox: ToolRunner {
 
     public var specs: [ToolSpec] { tools.map(\.spec) }
 
-    /// The shell's own timeout (as the call asks, within the limits) plus a minute; git's four
-    /// commands at most; a minute for a file tool, which never waits on anything but the disk.
+    /// The tool's own deadline (each answers from its own limits); a minute for a name no tool has.
     public func deadline(for call: ToolCall) -> Duration? {
-        switch call.name {
-        case "shell":
-            let asked = call.parsed.timeoutSeconds
-            let limits = ToolLimits()
-            return .seconds(min(max(asked ?? limits.defaultTimeoutSeconds, 1), limits.maxTimeoutSeconds) + 60)
-        case "git": return .seconds(300)
-        default: return .seconds(60)
-        }
+        tools.first(where: { $0.spec.name == call.name })?.deadline(for: call) ?? .seconds(60)
     }
 
     /// Whether `path` (absolute, in the workspace `root`) is sealed configuration: a sealed file or
