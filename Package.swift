@@ -105,6 +105,11 @@ let package = Package(
             name: "NightshiftCoreTests", dependencies: ["NightshiftCore", "NightshiftTesting"],
             exclude: ["golden-events.jsonl"],  // read by path: the committed encoding of every event kind
             swiftSettings: swiftSettings),
+        // The use cases in-process, on the in-memory twins and on SQLite (no binary spawned).
+        .testTarget(
+            name: "NightshiftRuntimeTests",
+            dependencies: ["NightshiftCore", "NightshiftRuntime", "NightshiftSQLite", "NightshiftTesting"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "NightshiftStoreTests",
             dependencies: [

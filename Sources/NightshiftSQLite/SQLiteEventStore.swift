@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 public import NightshiftCore
+import Synchronization
 
 /// The event store on one SQLite file (WAL). Concurrent appends, from any number of runs in
 /// this process, share commits: while one transaction commits, later appends queue and go into
@@ -43,6 +44,19 @@ public final class SQLiteEventStore: EventStore {
     let configuration: Configuration
     private let committer: GroupCommitter
     let witness: HeadWitness
+    /// Made on first use (a live view or a worker waits on it): each costs an inotify instance,
+    /// of which a user has few, and most commands never wait.
+    private let watcher = Mutex<HeadWatcher?>(nil)
+
+    /// The store's log signal (see ``LogSignal``).
+    var signal: HeadWatcher {
+        watcher.withLock { w in
+            if let w { return w }
+            let made = HeadWatcher(folder: witness.folder)
+            w = made
+            return made
+        }
+    }
 
     /// Opens (creating if needed) the database at `path`.
     /// - Throws: ``StoreError`` with the path and what to do when the file cannot be opened.
@@ -135,6 +149,7 @@ public final class SQLiteEventStore: EventStore {
         if let last = envelopes.last {
             let accepting = if case .rollbackAccepted = events.first { true } else { false }
             witness.record(run, seq: last.seq, hash: last.hash, backwards: accepting)
+            if let w = watcher.withLock({ $0 }) { w.bump([HeadWitness.fileName(run)]) }
         }
         return envelopes
     }

@@ -33,6 +33,12 @@ extension SQLiteEventStore: RunQueue {
         } catch { throw Self.mapError(error, path: path) }
     }
 
+    public func nextDue() async throws -> Timestamp? {
+        try await writer.read { db in
+            try Int64.fetchOne(db, sql: "SELECT MIN(not_before) FROM run_queue").map { Timestamp(milliseconds: $0) }
+        }
+    }
+
     public func queued() async throws -> [QueuedRun] {
         try await writer.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM run_queue ORDER BY not_before, run").map(SQLiteRunQueue.entry)
@@ -78,7 +84,8 @@ enum SQLiteRunQueue {
             var parent: RunID?
             if case let .runCreated(_, _, _, settings) = first?.event { parent = settings.parent?.run }
             if let parent {
-                try db.execute(sql: "UPDATE run SET parent = ? WHERE id = ?", arguments: [parent.rawValue, run.rawValue])
+                try db.execute(
+                    sql: "UPDATE run SET parent = ? WHERE id = ?", arguments: [parent.rawValue, run.rawValue])
             }
             if status == .paused || (status == .running && parent != nil) {
                 try db.execute(

@@ -3,7 +3,7 @@ public import NightshiftCore
 
 /// The in-memory twin of the SQLite store: same semantics (canonical bytes, hash chain, blobs,
 /// conflicts, snapshots), no durability. Used by tests and benchmarks that measure the harness alone.
-public actor InMemoryEventStore: EventStore, RunQueue {
+public actor InMemoryEventStore: EventStore, RunQueue, LogSignal {
     struct Record {
         var body: Data
         var hash: [UInt8]
@@ -20,6 +20,10 @@ public actor InMemoryEventStore: EventStore, RunQueue {
     private var blobs: [String: Data] = [:]
     private var leases: [RunID: LeaseRecord] = [:]
     private var queue: [RunID: QueuedRun] = [:]
+    private var generations: [RunID: UInt64] = [:]
+    private var anyGeneration: UInt64 = 0
+    private var waiters: [Int: (run: RunID?, seen: UInt64, continuation: CheckedContinuation<Bool, Never>)] = [:]
+    private var nextWaiter = 0
     /// Grows with every append, as the SQLite store's event rowids do: the queue's versions.
     private var appends: Int64 = 0
     private let now: @Sendable () -> Timestamp
@@ -72,7 +76,9 @@ public actor InMemoryEventStore: EventStore, RunQueue {
         blobs.merge(newBlobs) { a, _ in a }
         runsByID[run] = entry
         appends += 1
-        for change in QueueChange.after(appending: events, to: run, status: entry.summary.status, parent: entry.parent) {
+        signal(run)
+        for change in QueueChange.after(appending: events, to: run, status: entry.summary.status, parent: entry.parent)
+        {
             switch change {
             case .wake(let id, let reason):
                 let notBefore = min(queue[id]?.notBefore ?? time, time)
@@ -83,6 +89,37 @@ public actor InMemoryEventStore: EventStore, RunQueue {
         }
         return out
     }
+
+    // MARK: LogSignal
+
+    private func signal(_ run: RunID) {
+        generations[run, default: 0] &+= 1
+        anyGeneration &+= 1
+        for (id, w) in waiters where generation(of: w.run) > w.seen {
+            waiters[id] = nil
+            w.continuation.resume(returning: true)
+        }
+    }
+
+    public func generation(of run: RunID?) -> UInt64 { run.map { generations[$0] ?? 0 } ?? anyGeneration }
+
+    public func wait(for run: RunID?, past seen: UInt64, timeout: Duration) async -> Bool {
+        if generation(of: run) > seen { return true }
+        nextWaiter += 1
+        let id = nextWaiter
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.expire(id)
+        }
+        defer { timer.cancel() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { waiters[id] = (run, seen, $0) }
+        } onCancel: {
+            Task { await self.expire(id) }
+        }
+    }
+
+    private func expire(_ id: Int) { waiters.removeValue(forKey: id)?.continuation.resume(returning: false) }
 
     // MARK: RunQueue
 
@@ -96,8 +133,12 @@ public actor InMemoryEventStore: EventStore, RunQueue {
         return true
     }
 
+    public func nextDue() -> Timestamp? { queue.values.map(\.notBefore).min() }
+
     public func queued() -> [QueuedRun] {
-        queue.values.sorted { ($0.notBefore.milliseconds, $0.run.rawValue) < ($1.notBefore.milliseconds, $1.run.rawValue) }
+        queue.values.sorted {
+            ($0.notBefore.milliseconds, $0.run.rawValue) < ($1.notBefore.milliseconds, $1.run.rawValue)
+        }
     }
 
     public func read(_ run: RunID, after: Int64, limit: Int) throws -> [EventEnvelope] {

@@ -45,7 +45,8 @@ extension Bench {
                 try await Self.fill(db: db, finished: finished, paused: paused, store: options.store)
                 let binary =
                     nightshift
-                    ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+                    ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+                    .appendingPathComponent(
                         "nightshift"
                     ).path
                 guard FileManager.default.isExecutableFile(atPath: binary) else {
@@ -95,7 +96,8 @@ extension Bench {
                 let run = RunID(String(format: "idle-%07d", n))
                 try await store.append(
                     [
-                        .runCreated(title: "idle", workspace: "/nowhere", model: "scripted:none", settings: RunSettings()),
+                        .runCreated(
+                            title: "idle", workspace: "/nowhere", model: "scripted:none", settings: RunSettings()),
                         .planSet(plan: plan),
                     ], to: run, expectedSeq: 0)
                 let end: Event =

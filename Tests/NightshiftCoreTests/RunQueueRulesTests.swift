@@ -26,7 +26,8 @@ import Testing
         #expect(after(.runPaused(reason: "w", kind: .agents), .paused) == [.wake(run, .wait)])
         #expect(after(.runPaused(reason: "a", kind: .approval), .paused) == [.remove(run)])
         #expect(after(.runPaused(reason: "old text", kind: nil), .paused) == [.remove(run)])
-        #expect(after(.runFinished(summary: ""), .finished, parent: parent) == [.remove(run), .wake(parent, .childEnded)])
+        #expect(
+            after(.runFinished(summary: ""), .finished, parent: parent) == [.remove(run), .wake(parent, .childEnded)])
         #expect(after(.runFailed(reason: ""), .failed) == [.remove(run)])
         #expect(after(.runResumed(by: "x"), .running) == [.remove(run)])
         #expect(after(.runResumed(by: "x"), .running, parent: parent) == [.wake(run, .subAgent)])

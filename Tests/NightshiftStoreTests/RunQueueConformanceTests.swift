@@ -6,13 +6,16 @@ import NightshiftTesting
 import Testing
 
 extension StoreKind {
-    func makeQueued(now: @escaping @Sendable () -> Timestamp = { Timestamp(milliseconds: 1_000) }) throws -> any EventStore
+    func makeQueued(
+        now: @escaping @Sendable () -> Timestamp = { Timestamp(milliseconds: 1_000) }
+    ) throws -> any EventStore
         & RunQueue
     {
         switch self {
         case .memory: return InMemoryEventStore(now: now)
         case .sqliteMemory: return try SQLiteEventStore.inMemory(configuration: .init(now: now))
-        case .sqliteFile: return try SQLiteEventStore(path: temporaryDirectory() + "/store.db", configuration: .init(now: now))
+        case .sqliteFile:
+            return try SQLiteEventStore(path: temporaryDirectory() + "/store.db", configuration: .init(now: now))
         }
     }
 }
@@ -25,7 +28,9 @@ extension StoreKind {
     func child(of parent: RunID) -> [Event] {
         var settings = RunSettings()
         settings.parent = ParentLink(run: parent, call: CallID("m1.1"), depth: 1)
-        return [.runCreated(title: "c", workspace: "/w", model: "scripted:x", settings: settings), .planSet(plan: plan)]
+        return [
+            .runCreated(title: "c", workspace: "/w", model: "scripted:x", settings: settings), .planSet(plan: plan),
+        ]
     }
 
     @Test(arguments: StoreKind.allCases)

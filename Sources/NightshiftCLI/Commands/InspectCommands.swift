@@ -5,7 +5,6 @@ import NightshiftCore
 import NightshiftHands
 import NightshiftHarness
 import NightshiftRuntime
-import NightshiftSQLite
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,9 +15,9 @@ struct Status: AsyncParsableCommand {
 
     mutating func run() async throws {
         let damaged = try await reportErrors { () async throws -> Bool in
-            let store = try Adapters.openExistingStore(try store.resolved())
+            let config = try store.resolved()
             guard let run else {
-                let runs = try await store.runs()
+                let runs = try await Inspect.runs(config)
                 if runs.isEmpty {
                     say("no runs in \(self.store.dbPath)")
                     return false
@@ -31,8 +30,8 @@ struct Status: AsyncParsableCommand {
                 }
                 return false
             }
-            var damaged = false
-            let state = try await store.state(of: RunID(run))
+            let view = try await Inspect.run(RunID(run), config)
+            let state = view.state
             say("run       \(state.run)  \(state.title)")
             say("status    \(state.status.rawValue)\(state.statusReason.map { " — \($0)" } ?? "")")
             say("model     \(state.model)\(state.model.hasPrefix("scripted:") ? "  (scripted test double)" : "")")
@@ -40,31 +39,22 @@ struct Status: AsyncParsableCommand {
             say(
                 "events    \(state.lastSeq)   model calls \(state.spend.modelCalls)   tool calls \(state.toolCalls)   resumes \(state.resumes)"
             )
-            if let record = try await store.leaseRecord(of: RunID(run)), !record.released,
-                !record.isFree(
-                    now: SQLiteEventStore.systemNow(), ttl: Leasing.leaseTTL, isAlive: LocalProcess.isAlive)
-            {
-                let since = Date(timeIntervalSince1970: Double(record.lease.since.milliseconds) / 1000).formatted(
-                    .iso8601)
-                say("driven by \(record.lease.holder) since \(since) (lease \(record.lease.epoch))")
+            if let lease = view.drivenBy {
+                let since = Date(timeIntervalSince1970: Double(lease.since.milliseconds) / 1000).formatted(.iso8601)
+                say("driven by \(lease.holder) since \(since) (lease \(lease.epoch))")
             }
-            let ignored = try await store.snapshotIgnored(RunID(run))
-            if let ignored { say("snapshot  \(ignored)") }
+            if let ignored = view.snapshotIgnored { say("snapshot  \(ignored)") }
             // The whole chain, by its hashes (not only the tail after the snapshot the state came from),
             // and the head witnessed beside the database: damage or a loss anywhere is said, exit 2.
-            let chain = try await store.verifyChain(RunID(run))
+            let chain = view.chain
             if let bad = chain.firstBadSeq {
-                damaged = true
                 say(
                     "DAMAGED   the log does not verify at event \(bad) (\(chain.problem ?? "broken chain")); "
                         + "nightshift audit verify \(run) says more")
             } else {
                 say("checked   every event (1–\(state.lastSeq)) against the chain by its hashes")
             }
-            if let rollback = try await Leasing.rollback(RunID(run), store: store) {
-                damaged = true
-                say("ROLLED BACK  \(rollback.message)")
-            }
+            if let rollback = view.rollback { say("ROLLED BACK  \(rollback)") }
             say(
                 "tokens    \(state.usage.input) in, \(state.usage.output) out\(state.usage.cachedInput > 0 ? ", \(state.usage.cachedInput) cached" : "")"
             )
@@ -88,8 +78,7 @@ struct Status: AsyncParsableCommand {
                 say("settings  as recorded when the run started (value, then where it came from):")
                 for s in sources where s.source != "default" { say("          \(s.key) = \(s.value)    # \(s.source)") }
             }
-            if !state.fleet.children.isEmpty {
-                let tree = try await FleetTree.load(state.run, store: store)
+            if let tree = view.fleet {
                 say("")
                 say(
                     pad("SUB-AGENTS", 34) + pad("PROFILE", 12) + pad("STATUS", 13) + pad("STEPS", 7) + pad("TOKENS", 10)
@@ -158,7 +147,7 @@ struct Status: AsyncParsableCommand {
                     "\nin doubt: "
                         + state.pending.unreportedInDoubt.map { "\($0.call) (\($0.name))" }.joined(separator: ", "))
             }
-            return damaged
+            return view.damaged
         }
         // As `audit verify`: a log that does not verify, or went back, is not a status to exit 0 on.
         if damaged { throw ExitCode(2) }
@@ -193,22 +182,12 @@ struct Log: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try Adapters.openExistingStore(try store.resolved())
-            let id = RunID(run)
-            guard try await store.summary(of: id) != nil else {
-                throw CLIError("no run \(run) in \(self.store.dbPath) (nightshift status lists the runs)")
-            }
+            let (start, events) = try await Inspect.events(
+                of: RunID(run), after: after, follow: follow, try store.resolved())
             let printer = TimelinePrinter(json: json)
-            if let first = try await store.read(id, after: 0, limit: 1).first { printer.setStart(first.time) }
-            var position = after
-            while true {
-                let page = try await store.read(id, after: position, limit: 500)
-                page.forEach(printer.print)
-                position = page.last?.seq ?? position
-                if page.count == 500 { continue }
-                guard follow else { return }
-                if let s = try await store.summary(of: id), s.status != .running, s.headSeq == position { return }
-                try await Task.sleep(for: .milliseconds(200))
+            if let start { printer.setStart(start) }
+            for try await event in events {
+                printer.print(event)
             }
         }
     }
@@ -253,113 +232,11 @@ struct Audit: AsyncParsableCommand {
 
         mutating func run() async throws {
             let ok = try await reportErrors { () async throws -> Bool in
-                let store = try Adapters.openExistingStore(try store.resolved())
-                let ids = all ? try await store.runs().map(\.id) : [RunID(run!)]
-                var ok = true
-                // Runs the database lost entirely, that only their head witness remembers.
-                let known = Set(try await store.runs().map(\.id))
-                for id in (all ? try await store.witnessedRuns() : ids) where !known.contains(id) {
-                    if let lost = try await Leasing.lostRun(id, store: store) {
-                        ok = false
-                        say("\(id): LOST — \(lost)")
-                    }
-                }
-                for id in ids {
-                    // With a checkpoint, a run that is gone is the extreme of a rollback: a verdict, not an error.
-                    if let checkpoint, try await store.summary(of: id) == nil, let c = try? Checkpoint.read(checkpoint)
-                    {
-                        say("\(id): MISSING — the checkpoint saw \(c.seq) events; this database has no such run")
-                        ok = false
-                        continue
-                    }
-                    guard known.contains(id) else {
-                        if try await store.witnessedHead(of: id) == nil {
-                            throw CLIError("no run \(id) in \(self.store.dbPath) (nightshift status lists the runs)")
-                        }
-                        continue  // reported as LOST above
-                    }
-                    let report = try await store.verify(id)
-                    let rollback = try await Leasing.rollback(id, store: store)
-                    if let rollback {
-                        ok = false
-                        say("\(id): ROLLED BACK — \(rollback.message)")
-                    }
-                    let snapshot = report.ok ? try await store.snapshotDisagreement(id) : nil
-                    if rollback != nil, report.ok {
-                        // The chain of what is left verifies; the run is not ok, and is not said to be.
-                    } else if let snapshot {
-                        ok = false
-                        say(
-                            "\(id): SNAPSHOT DISAGREES — \(snapshot) (every reader ignores it and folds the log; the chain itself is intact)"
-                        )
-                    } else if report.ok {
-                        say("\(id): ok — \(report.events) events, head \(report.headHash.hex.prefix(16))…")
-                    } else {
-                        ok = false
-                        say("\(id): BROKEN at event \(report.firstBadSeq!) — \(report.problem ?? "")")
-                    }
-                }
-                if all {
-                    // The memory bank's log is chained like a run's: its records are checked too.
-                    let memory = try await SQLiteMemoryStore(sharing: store).verifyLog()
-                    if let bad = memory.firstBad {
-                        ok = false
-                        say(
-                            "memory log: BROKEN at record \(bad) — a record does not match its hash or the one before it"
-                        )
-                    } else {
-                        say("memory log: ok — \(memory.records) records")
-                    }
-                }
-                if let checkpoint, let id = ids.first {
-                    let c = try Checkpoint.read(checkpoint)
-                    let trusted: Curve25519.Signing.PublicKey
-                    if let publicKey {
-                        guard let raw = Data(hex: publicKey),
-                            let k = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
-                        else {
-                            throw CLIError("--public-key must be 64 hex digits")
-                        }
-                        trusted = k
-                    } else {
-                        trusted = try AuditKey.load(key ?? AuditKey.defaultPath, create: false).publicKey
-                    }
-                    if c.run != id.rawValue { throw CLIError("the checkpoint is for run \(c.run), not \(id)") }
-                    if let bad = c.verifySignature(trusted: trusted) {
-                        ok = false
-                        say("\(id): CHECKPOINT REJECTED — \(bad)")
-                    } else {
-                        let head = try await store.summary(of: id)?.headSeq ?? 0
-                        var at: EventEnvelope?
-                        var unreadable: String?
-                        do {
-                            at = head < c.seq ? nil : try await store.read(id, after: c.seq - 1, limit: 1).first
-                        } catch let error as StoreError where error.code == .corrupt {
-                            unreadable = error.message
-                        }
-                        if let unreadable {
-                            ok = false
-                            say(
-                                "\(id): CHECKPOINT NOT MATCHED — the signed event \(c.seq) cannot be read: \(unreadable)"
-                            )
-                        } else if at == nil {
-                            ok = false
-                            say(
-                                "\(id): TRUNCATED — the checkpoint of \(Date(timeIntervalSince1970: Double(c.time) / 1000)) saw \(c.seq) events; the log now has \(head)"
-                            )
-                        } else if at?.hash.hex != c.hash {
-                            ok = false
-                            say(
-                                "\(id): ROLLED BACK OR REWRITTEN — event \(c.seq) no longer has the hash the checkpoint signed"
-                            )
-                        } else {
-                            say(
-                                "\(id): checkpoint ok — event \(c.seq) still has the signed hash; \(head - c.seq) events since"
-                            )
-                        }
-                    }
-                }
-                return ok
+                let request = AuditVerify.Request(
+                    runs: all ? nil : [RunID(run!)], checkpoint: checkpoint, publicKey: publicKey, keyFile: key)
+                let findings = try await AuditVerify.verify(request, try store.resolved())
+                for finding in findings { say(finding.line) }
+                return findings.allSatisfy(\.ok)
             }
             if !ok { throw ExitCode(2) }
         }
@@ -388,46 +265,14 @@ struct Audit: AsyncParsableCommand {
 
         mutating func run() async throws {
             try await reportErrors {
-                let store = try Adapters.openExistingStore(try store.resolved())
-                let id = RunID(run)
-                guard try await store.summary(of: id) != nil else {
-                    throw CLIError("no run \(run) in \(self.store.dbPath) (nightshift status lists the runs)")
-                }
-                let report = try await store.verify(id)
-                guard report.ok else {
-                    throw CLIError(
-                        "run \(run) does not verify (event \(report.firstBadSeq ?? 0): \(report.problem ?? "")); not signing it"
-                    )
-                }
-                let envelopes = try await store.readAll(id)
-                let state = try RunState.fold(id, envelopes)
-                let signingKey = try AuditKey.load(key ?? AuditKey.defaultPath, create: true)
-                var text = ""
-                for e in envelopes { text += JSONLine.render(e) + "\n" }
-                let summary: [String: Any] = [
-                    "summary": [
-                        "run": run, "events": envelopes.count, "status": state.status.rawValue,
-                        "costPicoUSD": state.costPicoUSD, "inputTokens": state.usage.input,
-                        "outputTokens": state.usage.output, "toolCalls": state.toolCalls,
-                        "policyHash": state.gate.policyHash ?? "", "guidanceHash": state.gate.guidanceHash ?? "",
-                    ]
-                ]
-                text +=
-                    String(
-                        decoding: try JSONSerialization.data(
-                            withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
-                    + "\n"
-                let checkpoint = try Checkpoint.make(run: id, seq: state.lastSeq, hash: state.lastHash, key: signingKey)
-                struct Line: Encodable { var checkpoint: Checkpoint }
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                text += String(decoding: try encoder.encode(Line(checkpoint: checkpoint)), as: UTF8.self) + "\n"
+                let export = try await AuditExport.export(RunID(run), keyFile: key, try store.resolved())
+                let text = export.text
                 if let out {
                     do { try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
                         throw CLIError("cannot write \(out): \(error.localizedDescription)")
                     }
                     writeErr(
-                        "exported \(envelopes.count) events of \(run) to \(out), signed at event \(state.lastSeq)\n")
+                        "exported \(export.events) events of \(run) to \(out), signed at event \(export.signedSeq)\n")
                 } else {
                     writeOut(text)
                 }

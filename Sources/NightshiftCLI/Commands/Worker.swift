@@ -4,7 +4,6 @@ import NightshiftConfig
 import NightshiftCore
 import NightshiftHarness
 import NightshiftRuntime
-import NightshiftSQLite
 
 #if canImport(Glibc)
 import Glibc
@@ -18,8 +17,11 @@ struct Worker: AsyncParsableCommand {
         abstract:
             "Continue paused runs as soon as a human decides (approve, deny, budget, answer), and drive fleets. Runs until stopped.",
         discussion: """
-            Every --poll-ms the worker reads the run queue, which the database keeps as events are appended \
-            (one indexed read, however many runs the database holds). It resumes, with the models each was \
+            The worker reads the run queue, which the database keeps as events are appended (one indexed \
+            read, however many runs the database holds), whenever a run's log grows (it watches the \
+            database's head files: a decision, an answer or a sub-agent's end wakes it at once), when a \
+            parked wait's deadline comes, and at least every 5 seconds; never more often than --poll-ms. \
+            It resumes, with the models each was \
             started with: a paused run whose latest event is a human's (approval_decided, budget_set, \
             guidance_given, plan_approved); a run waiting for its sub-agents once its wait would end (a \
             sub-agent ended, or the wait's deadline came); and a sub-agent no live process drives (made and \
@@ -31,7 +33,7 @@ struct Worker: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var models: ModelOptions
     @OptionGroup var sandbox: SandboxOptions
-    @Option(help: "Milliseconds between looks at the run queue.") var pollMs: Int = 500
+    @Option(help: "The shortest time between looks at the run queue, in milliseconds.") var pollMs: Int = 500
     @Flag(help: "Look once, resume what is ready, and exit.") var once = false
     @OptionGroup var fleet: FleetOptions
     @Option(

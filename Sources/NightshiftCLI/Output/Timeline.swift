@@ -1,5 +1,6 @@
 import Foundation
 import NightshiftCore
+import NightshiftRuntime
 import Synchronization
 
 /// Renders events as a readable timeline (shared by live progress and `nightshift log`).
@@ -163,27 +164,6 @@ final class TimelinePrinter: Sendable {
     }
 
     func setStart(_ t: Timestamp) { start.withLock { $0 = t } }
-}
-
-/// One event as one JSON object per line (for machines).
-enum JSONLine {
-    struct Line: Encodable {
-        var run: String
-        var seq: Int64
-        var time: Int64
-        var actor: String
-        var kind: String
-        var hash: String
-        var event: Event
-    }
-    static func render(_ e: EventEnvelope) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let line = Line(
-            run: e.run.rawValue, seq: e.seq, time: e.time.milliseconds, actor: e.actor.rawValue, kind: e.event.kind,
-            hash: e.hash.hex, event: e.event)
-        return (try? String(decoding: encoder.encode(line), as: UTF8.self)) ?? "{}"
-    }
 }
 
 /// A budget in words, for the timeline and `nightshift status`.

@@ -17,6 +17,10 @@ public protocol RunQueue: Sendable {
 
     /// Every entry, due or not (for status and tests).
     func queued() async throws -> [QueuedRun]
+
+    /// The earliest time any entry is due (a parked wait's deadline, or a past time when some
+    /// entry is due now); nil when the queue is empty. A worker with nothing due sleeps until then.
+    func nextDue() async throws -> Timestamp?
 }
 
 /// One run in the queue: why it was woken, from when it may be taken, and the version of that wake.

@@ -26,7 +26,15 @@ public enum ReadyRuns {
                 try await store.settle(entry, until: nil)
                 continue
             }
-            switch try await readiness(of: summary, store: store, now: now.milliseconds) {
+            let found: Readiness
+            do {
+                found = try await readiness(of: summary, store: store, now: now.milliseconds)
+            } catch {
+                // A log that cannot be read is named, not skipped: the resume reports what is wrong
+                // (and the worker does not try it again until the log moves); the other runs go on.
+                found = .ready(why: "(its log could not be checked: \(error))")
+            }
+            switch found {
             case .ready(let why):
                 ready.append(Ready(run: summary.id, why: why, headSeq: summary.headSeq))
             case .notBefore(let deadline):

@@ -24,4 +24,10 @@ public struct RunOutcome: Sendable, Equatable {
     public var reason: StopReason
     /// The run had already ended before this call: nothing was driven.
     public var alreadyEnded: Bool
+
+    public init(run: RunID, reason: StopReason, alreadyEnded: Bool) {
+        self.run = run
+        self.reason = reason
+        self.alreadyEnded = alreadyEnded
+    }
 }

@@ -10,9 +10,14 @@ import NightshiftHarness
 /// another live process holds is left to it and tried again once its lease is free or its log
 /// moves, and a run that could not be resumed is not tried again until its log moves.
 public struct WorkerLoop: Sendable {
-    public var store: any EventStore & RunQueue
-    /// Between looks at the queue. The queue is one indexed read, so a short poll costs little.
+    public var store: any EventStore & RunQueue & LogSignal
+    /// The shortest time between looks at the queue: a database busy with other runs signals at
+    /// every append, and a run held by another process is looked at this often (a lease runs out
+    /// without an append).
     public var poll: Duration
+    /// The longest time between looks when nothing is signalled (a signal can be missed where
+    /// the file system reports no changes).
+    public var idleLook: Duration = .seconds(5)
     /// The resume request for a run (the loop sets nothing else in it).
     public var request: @Sendable (RunID) throws -> ResumeRequest
     /// Drives one run to its next stop.
@@ -25,7 +30,7 @@ public struct WorkerLoop: Sendable {
     public var now: @Sendable () -> Timestamp
 
     public init(
-        store: any EventStore & RunQueue, poll: Duration,
+        store: any EventStore & RunQueue & LogSignal, poll: Duration,
         request: @escaping @Sendable (RunID) throws -> ResumeRequest,
         resume: @escaping @Sendable (ResumeRequest) async throws -> RunOutcome,
         say: @escaping @Sendable (String) -> Void,
@@ -45,14 +50,25 @@ public struct WorkerLoop: Sendable {
         Timestamp(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
     }
 
-    /// Looks until the task is cancelled, or once when `once`.
+    /// Looks until the task is cancelled, or once when `once`. Between looks it waits for an
+    /// append to any run (a person's decision, a sub-agent's end), a parked wait's deadline, or
+    /// `idleLook`, whichever comes first: an idle worker reads nothing.
     public func run(once: Bool) async throws {
         var state = LoopState()
         while !Task.isCancelled {
+            let seen = await store.generation(of: nil)
+            let started = ContinuousClock.now
             let resumed = try await look(&state)
             await afterLook?(resumed)
             if once { return }
-            try await Task.sleep(for: poll)
+            var limit = state.busyAt.isEmpty ? idleLook : poll
+            let now = now().milliseconds
+            if let due = try await store.nextDue()?.milliseconds, due > now {
+                limit = min(limit, .milliseconds(due - now))
+            }
+            _ = await store.wait(for: nil, past: seen, timeout: limit)
+            let since = ContinuousClock.now - started
+            if since < poll { try await Task.sleep(for: poll - since) }
         }
     }
 
@@ -68,7 +84,8 @@ public struct WorkerLoop: Sendable {
     /// One look: every ready run, in the queue's order. Returns how many it resumed.
     func look(_ state: inout LoopState) async throws -> Int {
         var resumed = 0
-        for ready in try await ReadyRuns.next(store: store, now: now()) where state.failedAt[ready.run] != ready.headSeq {
+        for ready in try await ReadyRuns.next(store: store, now: now()) where state.failedAt[ready.run] != ready.headSeq
+        {
             if state.busyAt[ready.run] == ready.headSeq, !(try await Leasing.isFree(ready.run, store: store)) {
                 continue
             }

@@ -1,0 +1,59 @@
+import Foundation
+public import NightshiftCore
+import NightshiftHands
+import NightshiftSQLite
+
+/// What `status` shows: the runs in a database, or one run as its log stands, checked. A front
+/// end prints it; nothing here reads a terminal or writes to one.
+public enum Inspect {
+    /// Every run in the database, newest first.
+    public static func runs(_ config: StoreConfig) async throws -> [RunSummary] {
+        try await Adapters.openExistingStore(config).runs()
+    }
+
+    /// One run, folded, with what a person must know before acting on it.
+    public struct RunView: Sendable {
+        public var state: RunState
+        /// The live process driving it, when one holds its lease.
+        public var drivenBy: Lease?
+        /// Why the stored snapshot was not used, when it was not.
+        public var snapshotIgnored: String?
+        /// The whole chain checked by its hashes (not only the tail after the snapshot).
+        public var chain: VerifyReport
+        /// When the log ends before the head witnessed beside the database: what was lost.
+        public var rollback: String?
+        /// The run's sub-agents, when it has any.
+        public var fleet: FleetTree?
+
+        /// A log that does not verify, or went back: not a status to report as healthy.
+        public var damaged: Bool { !chain.ok || rollback != nil }
+    }
+
+    public static func run(_ run: RunID, _ config: StoreConfig) async throws -> RunView {
+        let store = try Adapters.openExistingStore(config)
+        let state = try await store.state(of: run)
+        var drivenBy: Lease?
+        if let record = try await store.leaseRecord(of: run), !record.released,
+            !record.isFree(now: SQLiteEventStore.systemNow(), ttl: Leasing.leaseTTL, isAlive: LocalProcess.isAlive)
+        {
+            drivenBy = record.lease
+        }
+        return RunView(
+            state: state, drivenBy: drivenBy, snapshotIgnored: try await store.snapshotIgnored(run),
+            chain: try await store.verifyChain(run), rollback: try await Leasing.rollback(run, store: store)?.message,
+            fleet: state.fleet.children.isEmpty ? nil : try await FleetTree.load(run, store: store))
+    }
+
+    /// A run's events after `after` (live with `follow`), and the time of its first event (a
+    /// timeline counts from it). - Throws: ``RuntimeError`` `.notFound` for an unknown run.
+    public static func events(
+        of run: RunID, after: Int64, follow: Bool, _ config: StoreConfig
+    ) async throws -> (start: Timestamp?, events: RunEvents) {
+        let store = try Adapters.openExistingStore(config)
+        guard try await store.summary(of: run) != nil else {
+            throw RuntimeError(.notFound, "no run \(run) in \(config.db) (nightshift status lists the runs)")
+        }
+        let start = try await store.read(run, after: 0, limit: 1).first?.time
+        return (start, RunEvents(of: run, after: after, follow: follow, store: store))
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import NightshiftCore
+import NightshiftRuntime
+import NightshiftSQLite
+import NightshiftTesting
+import Synchronization
+import Testing
+
+/// The stores a use case is run on here: the twin, and SQLite in memory and on disk.
+enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case memory, sqliteMemory, sqliteFile
+    var testDescription: String { rawValue }
+
+    func makeSignalling() throws -> any EventStore & RunQueue & LogSignal {
+        switch self {
+        case .memory: return InMemoryEventStore()
+        case .sqliteMemory: return try SQLiteEventStore.inMemory()
+        case .sqliteFile:
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-rt-\(UUID().uuidString)").path
+            return try SQLiteEventStore(path: dir + "/store.db")
+        }
+    }
+}
+
+let plan = Plan(title: "p", tasks: [PlanTask(id: TaskID("t"), description: "d", checks: [])])
+func creation() -> [Event] {
+    [.runCreated(title: "t", workspace: "/w", model: "scripted:x", settings: RunSettings()), .planSet(plan: plan)]
+}
+
+/// A live view and the worker loop wake on appends: nothing here can pass by polling, since
+/// every fallback timeout is an hour.
+@Suite(.timeLimit(.minutes(2))) struct LiveFeedTests {
+    @Test(arguments: StoreKind.allCases)
+    func aFollowerGetsEveryEventAsItIsAppendedAndStopsWhenTheRunPauses(kind: StoreKind) async throws {
+        let store = try kind.makeSignalling()
+        let run = RunID("r")
+        try await store.append(creation(), to: run, expectedSeq: 0)
+        let follower = Task {
+            var seqs: [Int64] = []
+            for try await e in RunEvents(of: run, after: 1, follow: true, store: store, fallback: .seconds(3600)) {
+                seqs.append(e.seq)
+            }
+            return seqs
+        }
+        try await store.append([.noteAdded(task: nil, text: "a")], to: run, expectedSeq: 2)
+        try await store.append([.noteAdded(task: nil, text: "b")], to: run, expectedSeq: 3)
+        try await store.append([.runPaused(reason: "x", kind: .escalation)], to: run, expectedSeq: 4)
+        #expect(try await follower.value == [2, 3, 4, 5])
+        // Without following: what is there, then the end.
+        var all: [Int64] = []
+        for try await e in RunEvents(of: run, follow: false, store: store) { all.append(e.seq) }
+        #expect(all == [1, 2, 3, 4, 5])
+    }
+
+    /// An idle worker reads nothing until an append: a person's decision wakes it at once and it
+    /// resumes the run (its idle look is an hour, so only the signal can have woken it).
+    @Test(arguments: StoreKind.allCases)
+    func aDecisionWakesAnIdleWorker(kind: StoreKind) async throws {
+        let store = try kind.makeSignalling()
+        let run = RunID("r")
+        try await store.append(creation(), to: run, expectedSeq: 0)
+        try await store.append([.runPaused(reason: "ask", kind: .escalation)], to: run, expectedSeq: 2)
+        let (resumed, resumes) = AsyncStream<RunID>.makeStream()
+        let (looked, looks) = AsyncStream<Int>.makeStream()
+        var loop = WorkerLoop(
+            store: store, poll: .milliseconds(10),
+            request: { ResumeRequest(run: $0, by: "test") },
+            resume: { request in
+                resumes.yield(request.run)
+                return RunOutcome(run: request.run, reason: .finished, alreadyEnded: false)
+            },
+            say: { _ in }, afterLook: { n in looks.yield(n) })
+        loop.idleLook = .seconds(3600)
+        let worker = Task { try await loop.run(once: false) }
+        defer { worker.cancel() }
+        var lookIterator = looked.makeAsyncIterator()
+        #expect(await lookIterator.next() == 0)  // the first look: nothing to do
+        try await store.append([.guidanceGiven(text: "go on", by: "alice")], to: run, expectedSeq: 3)
+        var resumedIterator = resumed.makeAsyncIterator()
+        #expect(await resumedIterator.next() == run)
+    }
+
+    /// A run whose log cannot be read is handed to the resume (which says what is wrong) and the
+    /// worker goes on with the others.
+    @Test func aBrokenLogDoesNotStopTheWorker() async throws {
+        let store = InMemoryEventStore()
+        for name in ["broken", "fine"] {
+            try await store.append(creation(), to: RunID(name), expectedSeq: 0)
+            try await store.append(
+                [.runPaused(reason: "ask", kind: .escalation), .guidanceGiven(text: "go", by: "bob")], to: RunID(name),
+                expectedSeq: 2)
+        }
+        await store.tamper(RunID("broken"), seq: 2, body: Data("{}".utf8))
+        let said = Said()
+        let loop = WorkerLoop(
+            store: store, poll: .milliseconds(10),
+            request: { ResumeRequest(run: $0, by: "test") },
+            resume: { request in
+                guard request.run != RunID("broken") else {
+                    throw StoreError(.corrupt, "run broken: event 2 is corrupt")
+                }
+                return RunOutcome(run: request.run, reason: .finished, alreadyEnded: false)
+            },
+            say: { said.add($0) })
+        try await loop.run(once: true)
+        let lines = said.lines
+        #expect(lines.contains { $0.hasPrefix("resuming broken (its log could not be checked") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("run broken could not be resumed") }, "\(lines)")
+        #expect(lines.contains("run fine finished"), "\(lines)")
+    }
+}
+
+/// Lines a use case said, collected across tasks.
+final class Said: Sendable {
+    private let box = Mutex<[String]>([])
+    func add(_ line: String) { box.withLock { $0.append(line) } }
+    var lines: [String] { box.withLock { $0 } }
+}
