@@ -106,6 +106,9 @@ final class HeadWatcher: Sendable {
 
     func generation(_ key: String?) -> UInt64 { board.withLock { $0.generation(key) } }
 
+    /// Whether the folder is watched (appends by other processes are heard).
+    var isWatching: Bool { source != nil }
+
     func wait(_ key: String?, past seen: UInt64, timeout: Duration) async -> Bool {
         let id = board.withLock { b -> Int in
             b.nextID += 1
@@ -149,4 +152,6 @@ extension SQLiteEventStore: LogSignal {
     public func wait(for run: RunID?, past seen: UInt64, timeout: Duration) async -> Bool {
         await signal.wait(run.map(HeadWitness.fileName), past: seen, timeout: timeout)
     }
+
+    public func hearsOtherProcesses() async -> Bool { signal.isWatching }
 }

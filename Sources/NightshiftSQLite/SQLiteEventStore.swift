@@ -617,7 +617,7 @@ actor GroupCommitter {
         let changes = QueueChange.after(
             appending: r.bodies.map(\.event), to: r.run, status: statusNow, parent: parent)
         if !changes.isEmpty {
-            try SQLiteRunQueue.apply(changes, db, time: time, version: lastEventRow)
+            try SQLiteRunQueue.apply(changes, db, version: lastEventRow)
         }
         return out
     }

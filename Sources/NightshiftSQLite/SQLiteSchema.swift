@@ -154,7 +154,7 @@ enum SQLiteSchema {
                     ) WITHOUT ROWID;
                     CREATE INDEX run_queue_due ON run_queue (not_before);
                     """)
-            try SQLiteRunQueue.backfill(db)
+            _ = try SQLiteRunQueue.reconcile(db)
         }
         return m
     }

@@ -81,8 +81,7 @@ public actor InMemoryEventStore: EventStore, RunQueue, LogSignal {
         {
             switch change {
             case .wake(let id, let reason):
-                let notBefore = min(queue[id]?.notBefore ?? time, time)
-                queue[id] = QueuedRun(run: id, reason: reason, notBefore: notBefore, version: appends)
+                queue[id] = QueuedRun(run: id, reason: reason, notBefore: Timestamp(milliseconds: 0), version: appends)
             case .remove(let id):
                 queue[id] = nil
             }
@@ -119,12 +118,30 @@ public actor InMemoryEventStore: EventStore, RunQueue, LogSignal {
         }
     }
 
+    public func hearsOtherProcesses() -> Bool { true }  // it has no other process
+
     private func expire(_ id: Int) { waiters.removeValue(forKey: id)?.continuation.resume(returning: false) }
 
     // MARK: RunQueue
 
-    public func due(now: Timestamp, limit: Int) -> [QueuedRun] {
-        Array(queued().filter { $0.notBefore <= now }.prefix(limit))
+    public func due(now: Timestamp, after: QueuedRun?, limit: Int) -> [QueuedRun] {
+        let due = queued().filter { $0.notBefore <= now }
+        guard let after else { return Array(due.prefix(limit)) }
+        return Array(
+            due.filter {
+                ($0.notBefore.milliseconds, $0.run.rawValue) > (after.notBefore.milliseconds, after.run.rawValue)
+            }.prefix(limit))
+    }
+
+    public func reconcile() -> Int {
+        var queuedNow = 0
+        for (id, run) in runsByID where queue[id] == nil {
+            let status = run.summary.status
+            guard status == .paused || (status == .running && run.parent != nil) else { continue }
+            queue[id] = QueuedRun(run: id, reason: .upgraded, notBefore: Timestamp(milliseconds: 0), version: appends)
+            queuedNow += 1
+        }
+        return queuedNow
     }
 
     public func settle(_ entry: QueuedRun, until: Timestamp?) -> Bool {

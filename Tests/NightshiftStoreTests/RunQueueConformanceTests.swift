@@ -146,3 +146,74 @@ extension StoreKind {
         #expect(Set(try await store.queued().map(\.run.rawValue)) == ["paused", "root"])
     }
 }
+
+/// Every due entry is reached page by page, so entries that stay due never hide those behind them;
+/// and a reconcile queues what a binary that keeps no queue left out, once.
+@Suite struct RunQueuePagingTests {
+    @Test(arguments: StoreKind.allCases)
+    func aReaderPagesThroughEveryDueEntry(kind: StoreKind) async throws {
+        let store = try kind.makeQueued()
+        for n in 0..<7 {
+            let run = RunID("r\(n)")
+            try await store.append(creation(), to: run, expectedSeq: 0)
+            try await store.append(
+                [.runPaused(reason: "ask", kind: .escalation), .guidanceGiven(text: "go", by: "bob")], to: run,
+                expectedSeq: 2)
+        }
+        var seen: [String] = []
+        var after: QueuedRun?
+        while true {
+            let page = try await store.due(now: Timestamp(milliseconds: 1_000), after: after, limit: 3)
+            seen += page.map(\.run.rawValue)
+            guard page.count == 3 else { break }
+            after = page.last
+        }
+        #expect(seen == (0..<7).map { "r\($0)" })
+        // A parked entry is not due before its time, and keeps its place after it.
+        let first = try #require(try await store.queued().first)
+        #expect(try await store.settle(first, until: Timestamp(milliseconds: 5_000)))
+        #expect(try await store.due(now: Timestamp(milliseconds: 4_999), limit: 10).count == 6)
+        #expect(try await store.due(now: Timestamp(milliseconds: 5_000), limit: 10).last?.run == first.run)
+        #expect(try await store.nextDue() == Timestamp(milliseconds: 0))
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aReconcileOfAConsistentQueueQueuesNothing(kind: StoreKind) async throws {
+        let store = try kind.makeQueued()
+        try await store.append(creation(), to: RunID("r"), expectedSeq: 0)
+        try await store.append([.runPaused(reason: "ask", kind: .approval)], to: RunID("r"), expectedSeq: 2)
+        let paused = try await store.reconcile()  // a paused run nobody queued yet is queued to be checked
+        #expect(paused == 1)
+        #expect(try await store.reconcile() == 0)
+        #expect(try await store.queued().map(\.reason) == [.upgraded])
+    }
+}
+
+/// A binary that predates the queue appends to the same database without keeping it: a worker's
+/// reconcile finds what it left unqueued.
+@Suite struct RunQueueReconcileTests {
+    @Test func whatAnOlderBinaryAppendedIsQueuedByReconcile() async throws {
+        let path = temporaryDirectory() + "/mixed.db"
+        let store = try SQLiteEventStore(path: path)
+        try await store.append(creation(), to: RunID("root"), expectedSeq: 0)
+        var settings = RunSettings()
+        settings.parent = ParentLink(run: RunID("root"), call: CallID("m1"), depth: 1)
+        try await store.append(
+            [.runCreated(title: "k", workspace: "/w", model: "scripted:x", settings: settings)], to: RunID("kid"),
+            expectedSeq: 0)
+        try await store.append([.runPaused(reason: "x", kind: .approval)], to: RunID("root"), expectedSeq: 2)
+        try await store.append([.guidanceGiven(text: "go", by: "bob")], to: RunID("root"), expectedSeq: 3)
+        // As the older binary leaves it: no queue entries, no parent recorded.
+        let raw = try DatabaseQueue(path: path)
+        try await raw.write { db in try db.execute(sql: "DELETE FROM run_queue; UPDATE run SET parent = NULL") }
+        try raw.close()
+        #expect(try await store.queued().isEmpty)
+        #expect(try await store.reconcile() == 2)
+        #expect(Set(try await store.queued().map(\.run.rawValue)) == ["root", "kid"])
+        // The parent was recorded again: the sub-agent's end wakes the root.
+        let root = try #require(try await store.queued().first { $0.run == RunID("root") })
+        #expect(try await store.settle(root, until: nil))
+        try await store.append([.runFinished(summary: "s")], to: RunID("kid"), expectedSeq: 1)
+        #expect(try await store.queued().map(\.reason) == [.childEnded])
+    }
+}

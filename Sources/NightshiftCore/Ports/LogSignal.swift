@@ -11,4 +11,9 @@ public protocol LogSignal: Sendable {
     /// Returns true once `generation(of: run)` has passed `seen`, or false when `timeout` passed
     /// first (or the waiting task was cancelled).
     func wait(for run: RunID?, past seen: UInt64, timeout: Duration) async -> Bool
+
+    /// Whether appends by other processes are signalled; false when only this process's own are
+    /// (the file system reports no changes, or the watch could not be made): a waiter then finds
+    /// other processes' appends only when its timeout passes.
+    func hearsOtherProcesses() async -> Bool
 }

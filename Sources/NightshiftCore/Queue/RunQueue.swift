@@ -6,8 +6,11 @@
 /// carries a version that every wake increments; settling names the version it read, so a wake
 /// that lands between the check and the settle is never lost.
 public protocol RunQueue: Sendable {
-    /// Entries due at `now` (their `notBefore` has come), earliest first, at most `limit`.
-    func due(now: Timestamp, limit: Int) async throws -> [QueuedRun]
+    /// Entries due at `now` (their `notBefore` has come), ordered by `notBefore` then run, at
+    /// most `limit`, starting after `after` (the last entry of the previous page): a reader pages
+    /// through every due entry, so entries that stay due (running sub-agents, runs that could not
+    /// be resumed) never hide the ones behind them.
+    func due(now: Timestamp, after: QueuedRun?, limit: Int) async throws -> [QueuedRun]
 
     /// After a check found `entry`'s run not ready: parks the entry until `until` (a wait's
     /// deadline), or removes it when nil. Does nothing (and returns false) when the entry was woken
@@ -21,9 +24,25 @@ public protocol RunQueue: Sendable {
     /// The earliest time any entry is due (a parked wait's deadline, or a past time when some
     /// entry is due now); nil when the queue is empty. A worker with nothing due sleeps until then.
     func nextDue() async throws -> Timestamp?
+
+    /// Queues, to be checked once, every paused run and running sub-agent that is not queued, and
+    /// records sub-agents' parents the store does not know: for appends made by a binary that
+    /// predates the queue (it opens the same database and keeps no queue). A worker calls it when
+    /// it starts. Returns how many runs it queued.
+    @discardableResult
+    func reconcile() async throws -> Int
 }
 
-/// One run in the queue: why it was woken, from when it may be taken, and the version of that wake.
+extension RunQueue {
+    /// The first page of due entries.
+    public func due(now: Timestamp, limit: Int) async throws -> [QueuedRun] {
+        try await due(now: now, after: nil, limit: limit)
+    }
+}
+
+/// One run in the queue: why it was woken, from when it may be taken (a wake is due at once:
+/// `notBefore` 0, so a clock stepped back never hides one; a parked wait carries its deadline),
+/// and the version of that wake.
 public struct QueuedRun: Sendable, Equatable, Codable {
     public var run: RunID
     public var reason: WakeReason

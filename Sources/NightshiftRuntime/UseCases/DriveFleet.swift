@@ -58,6 +58,7 @@ public enum DriveFleet {
                 }
             }
         }
+        await scheduler.stopTimers()
         if let error = await scheduler.rootError { throw error }
         return await scheduler.rootReason
     }
@@ -87,6 +88,9 @@ actor FleetScheduler {
     private var parentOf: [RunID: RunID] = [:]
     private var everParked: Set<RunID> = []
     private var waiters: [CheckedContinuation<RunID?, Never>] = []
+    /// Wake-ups at parked waits' deadlines, cancelled when the drive ends (a deadline hours away
+    /// must not keep the scheduler, and everything it holds, alive after the fleet is left).
+    private var timers: [Task<Void, Never>] = []
 
     init(
         store: any EventStore, root: RunID, rootReason: StopReason, notice: @escaping @Sendable (String) -> Void,
@@ -203,11 +207,17 @@ actor FleetScheduler {
         if let deadline = state.fleet.wait?.deadline {
             let delay = max(0, deadline - Int64(Date().timeIntervalSince1970 * 1000))
             let run = state.run
-            Task {
-                try? await Task.sleep(for: .milliseconds(delay + 5))
-                await self.timerFired(run)
-            }
+            timers.append(
+                Task {
+                    guard (try? await Task.sleep(for: .milliseconds(delay + 5))) != nil else { return }
+                    await self.timerFired(run)
+                })
         }
+    }
+
+    func stopTimers() {
+        for t in timers { t.cancel() }
+        timers = []
     }
 
     private func timerFired(_ run: RunID) async {

@@ -52,18 +52,30 @@ public struct WorkerLoop: Sendable {
 
     /// Looks until the task is cancelled, or once when `once`. Between looks it waits for an
     /// append to any run (a person's decision, a sub-agent's end), a parked wait's deadline, or
-    /// `idleLook`, whichever comes first: an idle worker reads nothing.
+    /// `idleLook`, whichever comes first: an idle worker reads nothing. When it starts it queues
+    /// what a binary that keeps no queue may have left unqueued (``RunQueue/reconcile()``).
     public func run(once: Bool) async throws {
+        do {
+            let queued = try await store.reconcile()
+            if queued > 0 { say("queued \(queued) run(s) to check (paused, or sub-agents left running)") }
+        } catch {
+            say("could not check the run queue against the runs: \(error)")
+        }
+        if !(await store.hearsOtherProcesses()) {
+            say(
+                "appends by other processes are not signalled here (no file-change notifications): "
+                    + "the worker looks every \(idleLook)")
+        }
         var state = LoopState()
         while !Task.isCancelled {
             let seen = await store.generation(of: nil)
             let started = ContinuousClock.now
-            let resumed = try await look(&state)
+            let resumed = await look(&state)
             await afterLook?(resumed)
             if once { return }
-            var limit = state.busyAt.isEmpty ? idleLook : poll
+            var limit = state.soon ? poll : idleLook
             let now = now().milliseconds
-            if let due = try await store.nextDue()?.milliseconds, due > now {
+            if let due = try? await store.nextDue()?.milliseconds, due > now {
                 limit = min(limit, .milliseconds(due - now))
             }
             _ = await store.wait(for: nil, past: seen, timeout: limit)
@@ -79,14 +91,37 @@ public struct WorkerLoop: Sendable {
         /// Runs another process drove when last tried: tried again as soon as their lease is free
         /// (the holder died, or went silent past the lease's time-to-live), or their log moves.
         var busyAt: [RunID: Int64] = [:]
+        /// Whether to look again after `poll` rather than `idleLook`: a due run is held by another
+        /// process (its lease can run out without an append), or the queue could not be read.
+        var soon = false
+        /// Problems already said, so a run that stays broken is said once per problem.
+        var said: [RunID: String] = [:]
     }
 
-    /// One look: every ready run, in the queue's order. Returns how many it resumed.
-    func look(_ state: inout LoopState) async throws -> Int {
+    /// One look: every ready run, in the queue's order. Returns how many it resumed. A problem
+    /// with the queue or one run is said and the loop goes on.
+    func look(_ state: inout LoopState) async -> Int {
+        let look: ReadyRuns.Look
+        do {
+            look = try await ReadyRuns.next(store: store, now: now())
+        } catch {
+            say("could not read the run queue: \(error)")
+            state.soon = true
+            return 0
+        }
+        // What the loop remembers is only for runs still due: nothing grows with the runs it has seen.
+        state.failedAt = state.failedAt.filter { look.due.contains($0.key) }
+        state.busyAt = state.busyAt.filter { look.due.contains($0.key) }
+        state.said = state.said.filter { look.due.contains($0.key) }
+        for (run, error) in look.problems where state.said[run] != error {
+            say("run \(run) could not be checked: \(error)")
+            state.said[run] = error
+        }
         var resumed = 0
-        for ready in try await ReadyRuns.next(store: store, now: now()) where state.failedAt[ready.run] != ready.headSeq
-        {
-            if state.busyAt[ready.run] == ready.headSeq, !(try await Leasing.isFree(ready.run, store: store)) {
+        for ready in look.ready where state.failedAt[ready.run] != ready.headSeq {
+            if state.busyAt[ready.run] == ready.headSeq,
+                !((try? await Leasing.isFree(ready.run, store: store)) ?? false)
+            {
                 continue
             }
             resumed += 1
@@ -94,6 +129,7 @@ public struct WorkerLoop: Sendable {
             do {
                 let outcome = try await resume(try request(ready.run))
                 say("run \(ready.run) \(outcome.reason.text)")
+                state.busyAt[ready.run] = nil
             } catch let busy as RuntimeError where busy.code == .busy {
                 // Another live process drives it: not a failure, and not ours to take.
                 if state.busyAt[ready.run] != ready.headSeq { say("run \(ready.run) skipped: \(busy.message)") }
@@ -104,6 +140,7 @@ public struct WorkerLoop: Sendable {
                 state.failedAt[ready.run] = ready.headSeq
             }
         }
+        state.soon = !look.held.isEmpty || !state.busyAt.isEmpty || !look.problems.isEmpty
         return resumed
     }
 }
