@@ -3,8 +3,6 @@ import Foundation
 import NightshiftConfig
 import NightshiftCore
 import NightshiftHands
-import NightshiftHarness
-import NightshiftModels
 import NightshiftRuntime
 
 #if canImport(Glibc)
@@ -57,49 +55,26 @@ struct Demo: AsyncParsableCommand {
             say("plan: \(root)/plan.yaml   scenario (scripted test double): \(root)/scenario.yaml\n")
 
             let plan = try PlanFile.load(path: root + "/plan.yaml")
-            let absolute = root + "/scenario.yaml"
-            let model = ScriptedModelWithPath(
-                ScriptedModel(scenario: try ScenarioFile.load(path: absolute)), path: absolute)
-            let store = try Adapters.openStore(try store.resolved())
             let printer = quiet ? nil : TimelinePrinter()
-            // The demo runs only its own scripted commands, so without bubblewrap it says so and goes on.
-            let isolation: Isolation
-            switch Isolation.detect() {
-            case let .success(i): isolation = i
-            case let .failure(why):
-                say("note: \(why.reason); the demo's own commands run unsandboxed (recorded in the log)\n")
-                isolation = .none(reason: "demo without bubblewrap: \(why.reason)")
-            }
-            // The sample project is a repository the demo just made; its git directory is fixed now,
-            // before any tool runs, like a `run --no-worktree` in a repository.
-            let gitLocation = await GitWorkspace.discover(project)
-            var harness = Adapters.harness(
-                store: store, model: model, observer: printer?.events, isolation: isolation,
-                git: gitLocation.map { .repository($0) } ?? .none)
-            if let killAfter {
-                let inner = harness.observer
-                harness = Harness(
-                    store: store, model: model, tools: harness.tools, checks: harness.checks, vcs: harness.vcs,
-                    files: harness.files,
-                    observer: { e in
-                        inner?(e)
-                        if e.seq == killAfter {
-                            writeOut(
-                                "\n[demo] killing this process with SIGKILL after event \(e.seq), as asked (--kill-after)\n"
-                            )
-                            kill(getpid(), SIGKILL)
-                        }
-                    })
-            }
-            let runID = Adapters.newRunID()
-            try await harness.create(
-                runID, title: plan.title, plan: plan, workspace: project,
-                settings: RunSettings(maxAttempts: 3, loop: LoopSettings(), git: gitLocation))
-            writeOut("run id: \(runID)   (if killed: nightshift resume \(runID)\(dbArg))\n\n")
-            let reason = try await Leasing.withLease(runID, store: store) { lease in
-                try await harness.drive(runID, announce: [.isolationSet(mode: isolation.label)], lease: lease)
-            }
-            if reason == .finished { await printReport(runID, store: store) }
+            let kill = killAfter
+            let observer = RunObserver(
+                event: { e in
+                    printer?.print(e)
+                    if e.seq == kill {
+                        writeOut(
+                            "\n[demo] killing this process with SIGKILL after event \(e.seq), as asked (--kill-after)\n"
+                        )
+                        Glibc.kill(getpid(), SIGKILL)
+                    }
+                },
+                notice: { say("note: \($0)\n") })
+            let config = try store.resolved()
+            let resumeArg = dbArg
+            let (runID, reason) = try await DemoRun.run(
+                DemoRun.Request(plan: plan, project: project, scenario: root + "/scenario.yaml", store: config),
+                observer: observer,
+                created: { writeOut("run id: \($0)   (if killed: nightshift resume \($0)\(resumeArg))\n\n") })
+            if reason == .finished { await printReport(runID, config) }
             printOutcome(runID, reason, db: self.store.db ?? StoreConfig.defaultPath)
             say("The workspace now holds the fixed project and PROGRESS.md (a view written from the log): \(project)")
             say("Try a crash: nightshift demo --kill-after 18, then nightshift resume RUN")

@@ -1,10 +1,7 @@
 import ArgumentParser
 import Foundation
 import NightshiftCore
-import NightshiftHands
-import NightshiftHarness
 import NightshiftRuntime
-import NightshiftSQLite
 
 #if canImport(Glibc)
 import Glibc
@@ -22,7 +19,7 @@ enum Governance {
 
     /// The decisions use case, on the database the options name, decided by the OS user.
     static func decisions(_ options: StoreOptions) throws -> Decisions {
-        Decisions(store: try Adapters.openExistingStore(try options.resolved()), decider: user)
+        try Decisions(try options.resolved(), decider: user)
     }
 }
 
@@ -44,9 +41,9 @@ struct Inbox: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try Adapters.openExistingStore(try store.resolved())
+            let store = try store.resolved()
             if let run {
-                Self.show(try await NightshiftRuntime.Inbox.detail(RunID(run), store: store))
+                Self.show(try await NightshiftRuntime.Inbox.detail(RunID(run), store))
                 return
             }
             let items = try await NightshiftRuntime.Inbox.items(store)
@@ -275,8 +272,7 @@ struct Cancel: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try Adapters.openExistingStore(try store.resolved())
-            try await CancelRun.cancel(RunID(run), reason: reason, by: Governance.user, store: store)
+            try await CancelRun.cancel(RunID(run), reason: reason, by: Governance.user, try store.resolved())
             say("run \(run) cancelled; its log ends with run_failed (nightshift log \(run) shows it)")
         }
     }

@@ -1,9 +1,6 @@
 import ArgumentParser
-import Crypto
 import Foundation
 import NightshiftCore
-import NightshiftHands
-import NightshiftHarness
 import NightshiftRuntime
 
 struct Status: AsyncParsableCommand {

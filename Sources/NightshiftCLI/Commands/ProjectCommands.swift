@@ -3,7 +3,6 @@ import Foundation
 import NightshiftConfig
 import NightshiftCore
 import NightshiftRuntime
-import NightshiftSQLite
 
 /// `nightshift init`: sets a repository up for Nightshift, and touches nothing else.
 struct Init: AsyncParsableCommand {
@@ -90,9 +89,7 @@ enum RunIDCompletion {
         var db: String?
         if let i = arguments.firstIndex(of: "--db"), i + 1 < arguments.count { db = arguments[i + 1] }
         let path = db ?? (try? Settings.resolve(commandLine: ConfigLayer()).store.db) ?? StoreConfig.defaultPath
-        guard FileManager.default.fileExists(atPath: path),
-            let store = try? Adapters.openExistingStore(StoreConfig(db: path)),
-            let runs = try? await store.runs()
+        guard FileManager.default.fileExists(atPath: path), let runs = try? await Inspect.runs(StoreConfig(db: path))
         else { return [] }
         return runs.map(\.id.rawValue).filter { $0.hasPrefix(prefix) }
     }
@@ -165,15 +162,7 @@ struct AgentsCommand: AsyncParsableCommand {
             let settings = try store.settings(layer)
             let profiles = try AgentProfileFile.registry(settings.agentsFolder)
             // Which runs were started from which profile version.
-            var used: [String: [(run: RunID, version: String)]] = [:]
-            let db = settings.store.db
-            if FileManager.default.fileExists(atPath: db) {
-                let events = try Adapters.openExistingStore(settings.store)
-                for summary in try await events.runs() {
-                    guard let profile = try await events.state(of: summary.id).settings.profile else { continue }
-                    used[profile.name, default: []].append((summary.id, profile.version))
-                }
-            }
+            let used = try await Inspect.profileUse(settings.store)
             if profiles.isEmpty { say("no agent profiles in \(settings.agentsFolder)") }
             for p in profiles {
                 let untrusted = ([p.file] + p.namedFiles.map(\.file)).filter { file in

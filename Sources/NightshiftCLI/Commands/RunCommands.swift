@@ -2,11 +2,8 @@ import ArgumentParser
 import Foundation
 import NightshiftConfig
 import NightshiftCore
-import NightshiftHands
 import NightshiftHarness
-import NightshiftModels
 import NightshiftRuntime
-import NightshiftSQLite
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -209,7 +206,7 @@ struct RunCommand: AsyncParsableCommand {
                 try request(source: source, settings: settings),
                 observer: RunObserver(event: printer?.events, notice: notice))
             if outcome.reason == .finished, !quiet, !json {
-                await printReport(outcome.run, store: try Adapters.openExistingStore(try store.resolved()))
+                await printReport(outcome.run, try store.resolved())
             }
             printOutcome(outcome.run, outcome.reason, db: store.db ?? StoreConfig.defaultPath)
             return outcome
@@ -224,11 +221,8 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 /// Prints the final report (the `run_reported` event) of a run that finished.
-func printReport(_ run: RunID, store: SQLiteEventStore) async {
-    guard let head = try? await store.summary(of: run)?.headSeq,
-        let tail = try? await store.read(run, after: max(head - 4, 0), limit: 4)
-    else { return }
-    for case let .runReported(report) in tail.map(\.event) { say("\n" + report.text) }
+func printReport(_ run: RunID, _ config: StoreConfig) async {
+    if let report = try? await Inspect.finalReport(of: run, config) { say("\n" + report) }
 }
 
 func printOutcome(_ run: RunID, _ reason: StopReason, db: String) {
@@ -295,7 +289,7 @@ struct Resume: AsyncParsableCommand {
                 let status = outcome.reason == .finished ? "finished" : "failed"
                 writeOut("run \(outcome.run) already \(status)\(why); nothing to resume\n")
             } else if outcome.reason == .finished, !quiet, !json {
-                await printReport(outcome.run, store: try Adapters.openExistingStore(try store.resolved()))
+                await printReport(outcome.run, try store.resolved())
             }
             printOutcome(outcome.run, outcome.reason, db: store.db ?? StoreConfig.defaultPath)
             return outcome

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import NightshiftConfig
 import NightshiftCore
-import NightshiftHarness
 import NightshiftRuntime
 
 #if canImport(Glibc)
@@ -74,7 +73,7 @@ struct Worker: AsyncParsableCommand {
         try await reportErrors {
             // The database is chosen once: the one this worker watches is the one it resumes runs of.
             let config = try store.resolved()
-            let store = try Adapters.openExistingStore(config)
+            let store = try WorkerLoop.store(config)
             say("worker (pid \(getpid())) watching \(config.db)")
             let (options, models, sandbox, fleet) = (self.store, self.models, self.sandbox, self.fleet)
             let dreams = DreamSchedule(

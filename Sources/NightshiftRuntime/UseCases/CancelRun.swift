@@ -10,6 +10,14 @@ public enum CancelRun {
     /// - Throws: ``RuntimeError`` `busy` when a live process drives the run, `notFound` for an
     ///   unknown run, `invalidInput` for a blank reason or a run that already ended with nothing
     ///   under it left to cancel.
+    /// On the database `config` names.
+    @discardableResult
+    public static func cancel(
+        _ run: RunID, reason: String, by decider: String, _ config: StoreConfig
+    ) async throws -> RunState {
+        try await cancel(run, reason: reason, by: decider, store: Adapters.openExistingStore(config))
+    }
+
     @discardableResult
     public static func cancel(
         _ run: RunID, reason: String, by decider: String, store: any EventStore,

@@ -56,4 +56,25 @@ public enum Inspect {
         let start = try await store.read(run, after: 0, limit: 1).first?.time
         return (start, RunEvents(of: run, after: after, follow: follow, store: store))
     }
+
+    /// The final report (REPORT.md's text, as recorded in `run_reported`) of a run that finished.
+    public static func finalReport(of run: RunID, _ config: StoreConfig) async throws -> String? {
+        let store = try Adapters.openExistingStore(config)
+        guard let head = try await store.summary(of: run)?.headSeq else { return nil }
+        let tail = try await store.read(run, after: max(head - 4, 0), limit: 4)
+        for case let .runReported(report) in tail.map(\.event).reversed() { return report.text }
+        return nil
+    }
+
+    /// Which runs were started from which agent profile, and its version: for `agents`.
+    public static func profileUse(_ config: StoreConfig) async throws -> [String: [(run: RunID, version: String)]] {
+        guard FileManager.default.fileExists(atPath: config.db) else { return [:] }
+        let store = try Adapters.openExistingStore(config)
+        var used: [String: [(run: RunID, version: String)]] = [:]
+        for summary in try await store.runs() {
+            guard let profile = try await store.state(of: summary.id).settings.profile else { continue }
+            used[profile.name, default: []].append((summary.id, profile.version))
+        }
+        return used
+    }
 }

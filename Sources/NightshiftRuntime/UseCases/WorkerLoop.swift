@@ -46,6 +46,11 @@ public struct WorkerLoop: Sendable {
         self.now = now
     }
 
+    /// The store a worker on the database `config` names works through (which must exist).
+    public static func store(_ config: StoreConfig) throws -> any EventStore & RunQueue & LogSignal {
+        try Adapters.openExistingStore(config)
+    }
+
     public static let systemNow: @Sendable () -> Timestamp = {
         Timestamp(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
     }
