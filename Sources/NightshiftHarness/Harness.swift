@@ -108,6 +108,7 @@ public struct Harness: Sendable {
     /// Drives a run until it finishes, fails, pauses or waits (see ``RunDriver``).
     /// - Parameter resumedBy: when waking a run another process left, who is resuming it; recorded
     ///   as `run_resumed`, which puts calls that were in flight in doubt.
+    /// - Parameter driver: recorded with it when a worker, not a person, resumes the run.
     /// - Parameter announce: events this process records before it starts (how it isolates commands).
     /// - Parameter policyChanges: asked before every step; returns a `policy_set` when the policy changed.
     /// - Parameter provision: makes the workspace, concurrently with the first model call; awaited
@@ -116,7 +117,7 @@ public struct Harness: Sendable {
     /// - Parameter lease: the run's lease, held by this process; every append is fenced with it, so
     ///   a process whose lease was taken over stops at its next append (`StoreError.leaseLost`).
     public func drive(
-        _ run: RunID, resumedBy: String? = nil, announce: [Event] = [],
+        _ run: RunID, resumedBy: String? = nil, driver: ResumeDriver? = nil, announce: [Event] = [],
         provision: (@Sendable () async throws -> [Event])? = nil,
         policyChanges: (@Sendable () -> Event?)? = nil, lease: Lease? = nil
     ) async throws -> StopReason {
@@ -124,17 +125,17 @@ public struct Harness: Sendable {
         await files?.write(WorkspaceViews.progress(committed), workspace: committed.workspace)
         let catalog = catalog
         if committed.isTerminal, case let .stop(reason) = committed.nextAction(tools: catalog) { return reason }
-        var driver = RunDriver(
+        var runDriver = RunDriver(
             harness: self, committed: committed, recent: recent, catalog: catalog, lease: lease,
             policyChanges: policyChanges,
             lastSnapshotSeq: (try await store.latestSnapshot(of: run))?.seq ?? 0)
-        if let resumedBy { try driver.record([.runResumed(by: resumedBy)]) }
-        try driver.record(announce)
-        driver.startProvisioning(provision)
+        if let resumedBy { try runDriver.record([.runResumed(by: resumedBy, driver: driver)]) }
+        try runDriver.record(announce)
+        runDriver.startProvisioning(provision)
         do {
-            return try await driver.loop()
+            return try await runDriver.loop()
         } catch {
-            await driver.abandonProvisioning()
+            await runDriver.abandonProvisioning()
             throw error
         }
     }

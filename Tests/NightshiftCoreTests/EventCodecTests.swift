@@ -319,6 +319,8 @@ import Testing
             settings: RunSettings(toolServers: [
                 ToolServer(name: "npx", command: "/usr/bin/npx", args: ["-y", "pkg"], startupSeconds: 180)
             ])),
+        // Added with the run queue: a worker's resume says so (absent for a person's, as before).
+        .runResumed(by: "nightshift worker (pid 7)", driver: .worker),
     ]
 
     @Test(arguments: events.indices)

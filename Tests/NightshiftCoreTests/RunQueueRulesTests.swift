@@ -32,6 +32,9 @@ import Testing
         #expect(after(.runResumed(by: "x"), .running) == [.remove(run)])
         #expect(after(.runResumed(by: "x"), .running, parent: parent) == [.wake(run, .subAgent)])
         #expect(after(.noteAdded(task: nil, text: "n"), .running, parent: parent) == [])  // the hot path pays nothing
+        // A root a worker resumed stays queued while it runs; one a person resumed is theirs.
+        #expect(after(.runResumed(by: "w", driver: .worker), .running) == [.wake(run, .workerDriven)])
+        #expect(after(.runResumed(by: "nightshift resume", driver: nil), .running) == [.remove(run)])
     }
 
     @Test func aQueuedRunIsCheckedAgainstItsLog() throws {
@@ -45,5 +48,8 @@ import Testing
         #expect(Readiness.of(state, last: decided, ended: [], now: 0) == .idle)
         state.status = .running
         #expect(Readiness.of(state, last: nil, ended: [], now: 0) == .idle)  // a root is resumed by a person
+        #expect(
+            Readiness.of(state, last: nil, ended: [], now: 0, queuedAs: .workerDriven)
+                == .ready(why: "(a worker drove it and its process is gone)"))
     }
 }

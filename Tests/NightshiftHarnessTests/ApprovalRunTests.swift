@@ -133,6 +133,40 @@ import Testing
         #expect(log.contains("resuming w after approval_decided"), "\(log)")
     }
 
+    /// A worker that resumed an approved run and was killed mid-drive leaves the run to the next
+    /// worker (it stays in the run queue while a worker drives it), which runs the approved call
+    /// exactly once. A run a person resumed, and killed, is theirs to resume (`RunQueueRulesTests`).
+    @Test func aWorkerKilledMidDriveIsFollowedByTheNextWorker() async throws {
+        let (root, ws, args) = try setup(scenario: Self.ship)
+        let db = root + "/ns.db"
+        #expect(try await nightshift(["run", "--id", "wk", "-q", "--unsandboxed"] + args).status == 3)
+        #expect(try await nightshift(["approve", "wk", "m1.1", "--db", db]).status == 0)
+        let decided = try #require(try await SQLiteEventStore(path: db).summary(of: RunID("wk"))?.headSeq)
+        // The first worker resumes the run (run_resumed, isolation_set, tool_requested and
+        // tool_started are one commit), runs the approved call, records its end (the fifth event
+        // after the decision), stops itself there and is killed before it goes on.
+        let stopped = try await killWhereItStops(
+            ["worker", "--db", db, "--unsandboxed", "--poll-ms", "20"],
+            env: ["NIGHTSHIFT_TEST_STOP_AFTER_SEQ": "\(decided + 5)"], output: root + "/worker-a.log")
+        #expect(stopped)
+        let store = try SQLiteEventStore(path: db)
+        #expect(try await store.summary(of: RunID("wk"))?.status == .running)
+        let sofar = try await store.readAll(RunID("wk")).map(\.event)
+        #expect(sofar.contains { if case .toolFinished(CallID("m1.1"), _) = $0 { true } else { false } })
+        #expect(try String(contentsOfFile: ws + "/release.log", encoding: .utf8) == "shipped\n")
+        let next = try await nightshift(["worker", "--once", "--db", db, "--unsandboxed"])
+        #expect(next.status == 0, "\(next.stdout)\(next.stderr)")
+        #expect(next.stdout.contains("resuming wk (a worker drove it and its process is gone)"), "\(next.stdout)")
+        #expect(try await store.summary(of: RunID("wk"))?.status == .finished, "\(next.stdout)\(next.stderr)")
+        #expect(try String(contentsOfFile: ws + "/release.log", encoding: .utf8) == "shipped\n")  // exactly once
+        let resumes = try await store.readAll(RunID("wk")).compactMap {
+            if case let .runResumed(_, driver) = $0.event { driver } else { nil }
+        }
+        #expect(resumes == [.worker, .worker])
+        #expect(try await store.queued().isEmpty)
+        #expect(try await nightshift(["audit", "verify", "wk", "--db", db]).status == 0)
+    }
+
     @Test func aDeniedCallIsNotRunAndTheModelIsToldWhy() async throws {
         let (root, ws, args) = try setup(
             scenario: """

@@ -83,6 +83,7 @@ struct Worker: AsyncParsableCommand {
                 store: store, poll: .milliseconds(pollMs),
                 request: { run in
                     var request = ResumeRequest(run: run, by: "nightshift worker (pid \(getpid()))")
+                    request.driver = .worker
                     request.store = config
                     request.sandbox = sandbox.flags
                     request.decider = Governance.user

@@ -54,7 +54,7 @@ enum Timeline {
         case let .noteWritten(_, text): return "  note: \(short(text.text, 90))"
         case let .noteAdded(_, text): return "    worker's note: \(short(text, 90))"
         case let .runPaused(reason, _): return "⏸ run paused: \(short(reason, 160))"
-        case let .runResumed(by): return "⏵ run resumed by \(by)"
+        case let .runResumed(by, _): return "⏵ run resumed by \(by)"
         case let .runReported(report): return "  report: \(report.text.split(separator: "\n").count) lines (REPORT.md)"
         case let .runFinished(summary): return "■ run finished: \(summary)"
         case let .runFailed(reason): return "■ run failed: \(short(reason, 160))"

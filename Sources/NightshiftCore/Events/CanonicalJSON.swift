@@ -468,10 +468,15 @@ struct CanonicalWriter {
                 key("reason", first: true)
             }
             string(reason)
-        case let .runResumed(by):
+        case let .runResumed(by, driver):
             raw("\"runResumed\":{")
             key("by", first: true)
             string(by)
+            // Absent when a person resumed (and in every resume recorded before it existed).
+            if let driver {
+                key("driver")
+                string(driver.rawValue)
+            }
         case let .runReported(report):
             raw("\"runReported\":{")
             key("report", first: true)

@@ -39,7 +39,7 @@ public enum Event: Sendable, Codable, Equatable {
     case noteAdded(task: TaskID?, text: String)
     case runPaused(reason: String, kind: PauseKind? = nil)
     /// A process woke the run from the log. Calls started before it and not finished are in doubt.
-    case runResumed(by: String)
+    case runResumed(by: String, driver: ResumeDriver? = nil)
     /// The final report (markdown: tasks, attempts, checks, cost, time, commits), just before `run_finished`.
     case runReported(report: Payload)
     case runFinished(summary: String)

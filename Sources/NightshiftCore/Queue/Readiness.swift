@@ -10,14 +10,18 @@ public enum Readiness: Sendable, Equatable {
 
     /// - Parameters:
     ///   - last: the run's last event.
+    ///   - queuedAs: why the run is queued (a running root is continued only if a worker drove it).
     ///   - ended: the sub-agents of its wait known to have ended, from their own logs.
-    public static func of(_ state: RunState, last: Event?, ended: Set<RunID>, now: Int64) -> Readiness {
+    public static func of(
+        _ state: RunState, last: Event?, ended: Set<RunID>, now: Int64, queuedAs: WakeReason? = nil
+    ) -> Readiness {
         switch state.status {
         case .finished, .failed:
             return .idle
         case .running:
-            // Only a sub-agent: a root run left running is resumed by a person.
-            return state.settings.parent == nil ? .idle : .ready(why: "(a sub-agent no process drives)")
+            // A sub-agent, or a root a worker was driving: a root a person left running is theirs to resume.
+            if state.settings.parent != nil { return .ready(why: "(a sub-agent no process drives)") }
+            return queuedAs == .workerDriven ? .ready(why: "(a worker drove it and its process is gone)") : .idle
         case .paused:
             if let last, last.actor == .human { return .ready(why: "after \(last.kind)") }
             guard state.pauseKind == .agents else { return .idle }

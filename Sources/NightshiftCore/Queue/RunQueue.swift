@@ -66,6 +66,8 @@ public enum WakeReason: String, Sendable, Codable, CaseIterable, CustomStringCon
     case childEnded = "child_ended"
     /// A sub-agent is running: continued by a worker whenever no live process holds its lease.
     case subAgent = "sub_agent"
+    /// A worker resumed the run and drives it: continued by another worker if that one dies.
+    case workerDriven = "worker_driven"
     /// Queued when the database was upgraded to keep a queue, to be checked once.
     case upgraded
 
@@ -75,6 +77,7 @@ public enum WakeReason: String, Sendable, Codable, CaseIterable, CustomStringCon
         case .wait: "its wait for sub-agents may end"
         case .childEnded: "a sub-agent of it ended"
         case .subAgent: "a sub-agent no process may drive"
+        case .workerDriven: "a run a worker drove, whose process may be gone"
         case .upgraded: "found when the database was upgraded"
         }
     }
@@ -99,11 +102,15 @@ public enum QueueChange: Sendable, Equatable {
         var pause: PauseKind?? = .none  // .some(kind) when the events hold a pause
         var human = false
         var starts = false
+        var byWorker = false
         for event in events {
             switch event {
             case .runFinished, .runFailed: ends = true
             case .runPaused(_, let kind): pause = .some(kind)
-            case .runCreated, .runResumed: starts = true
+            case .runCreated: starts = true
+            case .runResumed(_, let driver):
+                starts = true
+                byWorker = driver == .worker
             default: break
             }
             if event.actor == .human { human = true }
@@ -118,10 +125,12 @@ public enum QueueChange: Sendable, Equatable {
             if case .some(let kind) = pause { return kind == .agents ? [.wake(run, .wait)] : [.remove(run)] }
             return []
         case .running:
-            // A root run left running is continued by a person (`resume`); a sub-agent by any worker
-            // once its driver's lease is free.
+            // A root run a person started or resumed is continued by a person (`resume`): their
+            // Ctrl-C stops it. A sub-agent, and a root a worker resumed, by any worker once the
+            // lease of the process driving it is free.
             guard starts else { return [] }
-            return parent == nil ? [.remove(run)] : [.wake(run, .subAgent)]
+            if parent != nil { return [.wake(run, .subAgent)] }
+            return byWorker ? [.wake(run, .workerDriven)] : [.remove(run)]
         }
     }
 }

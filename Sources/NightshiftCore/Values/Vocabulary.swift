@@ -37,6 +37,14 @@ public enum HandoffReason: String, Sendable, Codable, CaseIterable, CustomString
     public var description: String { rawValue }
 }
 
+/// Who drives a resumed run, when it is not the person who ran the command: a worker's run
+/// stays in the run queue while it runs, so another worker continues it if that worker dies. The
+/// raw values are the on-disk vocabulary.
+public enum ResumeDriver: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    case worker
+    public var description: String { rawValue }
+}
+
 /// Why a run paused: what a human must do before `resume`. Recorded with each `run_paused`; for
 /// pauses written before it was recorded, ``PauseKind/init(legacyReason:)`` reads the reason text.
 public enum PauseKind: String, Sendable, Codable, CaseIterable, CustomStringConvertible {

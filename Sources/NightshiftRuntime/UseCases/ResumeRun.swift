@@ -19,6 +19,9 @@ public struct ResumeRequest: Sendable {
     public var trust: (any TrustStore)?
     /// Who resumes, as recorded in `run_resumed` (e.g. "nightshift resume (pid 42)").
     public var by: String
+    /// `.worker` when a worker resumes the run (recorded: the run then stays in the run queue
+    /// while it runs, so another worker continues it if this one dies); nil for a person.
+    public var driver: ResumeDriver?
     /// Continue a run whose log lost its last events, recording the loss (`rollback_accepted`).
     public var acceptRollback = false
     /// When the run waits for its sub-agents, drive them here, this many at once, until the run
@@ -198,7 +201,7 @@ public enum ResumeRun {
                 }
                 if !Isolation.processCapAvailable(isolation) { observer.notice(Adapters.noProcessCapNotice) }
                 return try await harness.drive(
-                    runID, resumedBy: request.by,
+                    runID, resumedBy: request.by, driver: request.driver,
                     announce: announce + [.isolationSet(mode: isolation.label)] + wiring.started, provision: provision,
                     policyChanges: PolicyWatcher.hook(watcher), lease: lease)
             },
