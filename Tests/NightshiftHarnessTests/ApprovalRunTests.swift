@@ -167,6 +167,27 @@ import Testing
         #expect(try await nightshift(["audit", "verify", "wk", "--db", db]).status == 0)
     }
 
+    /// The log records why a run paused, not this CLI's words (another front end says them its
+    /// way): the command line says what to type, from the kind of pause and its call.
+    @Test func thePauseIsRecordedWithoutCLIWordsAndTheCLISaysWhatToType() async throws {
+        let (root, _, args) = try setup(scenario: Self.ship)
+        let db = root + "/ns.db"
+        let run = try await nightshift(["run", "--id", "pw"] + args + ["--unsandboxed"])
+        #expect(run.status == 3)
+        #expect(
+            run.stdout.contains("decide: nightshift approve pw m1.1 | nightshift deny pw m1.1 --reason …"),
+            "\(run.stdout)")
+        let reasons = try await SQLiteEventStore(path: db).readAll(RunID("pw")).compactMap {
+            if case let .runPaused(reason, kind) = $0.event { (reason, kind) } else { nil }
+        }
+        #expect(reasons.count == 1 && reasons[0].1 == .approval && reasons[0].0.hasPrefix("awaiting approval of m1.1"))
+        #expect(!reasons[0].0.contains("nightshift"), "\(reasons[0].0)")
+        let status = try await nightshift(["status", "pw", "--db", db])
+        #expect(status.stdout.contains("decide    nightshift approve pw m1.1"), "\(status.stdout)")
+        let inbox = try await nightshift(["inbox", "pw", "--db", db])
+        #expect(inbox.stdout.contains("decide: nightshift approve pw m1.1"), "\(inbox.stdout)")
+    }
+
     @Test func aDeniedCallIsNotRunAndTheModelIsToldWhy() async throws {
         let (root, ws, args) = try setup(
             scenario: """

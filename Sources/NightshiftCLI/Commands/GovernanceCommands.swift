@@ -74,6 +74,9 @@ struct Inbox: AsyncParsableCommand {
                 } else {
                     let label = kind.replacingOccurrences(of: "_", with: " ").uppercased()
                     say("\(item.run)  task \(task)  \(label)  \(item.reason)")
+                    if let decide = PauseAdvice.decide(item.kind, run: item.run, call: nil) {
+                        say("    decide: \(decide)")
+                    }
                 }
             }
             // Memories runs proposed wait for a person too.
@@ -124,7 +127,13 @@ struct Inbox: AsyncParsableCommand {
         }
         if let plan = c.planForReview {
             say("\n" + plan.markdown(version: state.planning.planVersion, goal: state.goal))
-            say("decide: nightshift approve \(id) plan | nightshift deny \(id) plan --reason …")
+        }
+        if state.status == .paused, state.pauseKind != .agents,
+            let decide = PauseAdvice.decide(
+                state.awaitingApproval != nil ? .approval : state.pauseKind, run: id,
+                call: state.awaitingApproval?.call.id)
+        {
+            say("decide: \(decide)")
         }
         if let policy = state.gate.policyHash { say("policy \(state.gate.policySource ?? "") (\(policy.prefix(12)))") }
         say(

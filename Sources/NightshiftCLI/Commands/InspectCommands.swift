@@ -31,6 +31,13 @@ struct Status: AsyncParsableCommand {
             let state = view.state
             say("run       \(state.run)  \(state.title)")
             say("status    \(state.status.rawValue)\(state.statusReason.map { " — \($0)" } ?? "")")
+            if state.status == .paused, state.pauseKind != .agents,
+                let decide = PauseAdvice.decide(
+                    state.awaitingApproval != nil ? .approval : state.pauseKind, run: state.run,
+                    call: state.awaitingApproval?.call.id)
+            {
+                say("decide    \(decide)")
+            }
             say("model     \(state.model)\(state.model.hasPrefix("scripted:") ? "  (scripted test double)" : "")")
             say("workspace \(state.workspace)")
             say(

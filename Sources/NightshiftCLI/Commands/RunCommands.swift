@@ -208,7 +208,7 @@ struct RunCommand: AsyncParsableCommand {
             if outcome.reason == .finished, !quiet, !json {
                 await printReport(outcome.run, try store.resolved())
             }
-            printOutcome(outcome.run, outcome.reason, db: store.db ?? StoreConfig.defaultPath)
+            await printOutcome(outcome.run, outcome.reason, db: store.db ?? StoreConfig.defaultPath)
             return outcome
         }
         throw exitStatus(for: outcome.reason)
@@ -225,14 +225,20 @@ func printReport(_ run: RunID, _ config: StoreConfig) async {
     if let report = try? await Inspect.finalReport(of: run, config) { say("\n" + report) }
 }
 
-func printOutcome(_ run: RunID, _ reason: StopReason, db: String) {
+func printOutcome(_ run: RunID, _ reason: StopReason, db: String) async {
     let dbArg = db == ".nightshift/nightshift.db" ? "" : " --db \(db)"
     var text = "\nrun \(run) \(reason.text)\n"
     switch reason {
     case .finished:
         text +=
             "inspect: nightshift status \(run)\(dbArg) · nightshift log \(run)\(dbArg) · nightshift audit verify \(run)\(dbArg)\n"
-    case .paused: text += "continue: nightshift resume \(run)\(dbArg)\n"
+    case .paused:
+        if let need = try? await Inspect.waitsFor(run, StoreConfig(db: db)),
+            let decide = PauseAdvice.decide(need.kind, run: run, call: need.call)
+        {
+            text += "decide: \(decide)\n"
+        }
+        text += "continue: nightshift resume \(run)\(dbArg)\n"
     case .failed: text += "inspect: nightshift log \(run)\(dbArg)\n"
     }
     writeOut(text)
@@ -291,7 +297,7 @@ struct Resume: AsyncParsableCommand {
             } else if outcome.reason == .finished, !quiet, !json {
                 await printReport(outcome.run, try store.resolved())
             }
-            printOutcome(outcome.run, outcome.reason, db: store.db ?? StoreConfig.defaultPath)
+            await printOutcome(outcome.run, outcome.reason, db: store.db ?? StoreConfig.defaultPath)
             return outcome
         }
         throw exitStatus(for: outcome.reason)

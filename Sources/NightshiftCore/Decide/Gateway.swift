@@ -82,8 +82,7 @@ extension RunState {
                 return [
                     .budgetExhausted(scope: scope, resource: resource, limit: limit, spent: spent),
                     .runPaused(
-                        reason: "budget_exhausted: the \(scope) budget is spent (\(shown)); "
-                            + "raise it with nightshift budget \(run)\(scope == .task ? " --task" : "") … and resume",
+                        reason: "budget_exhausted: the \(scope) budget is spent (\(shown)); raise it, and resume",
                         kind: .budget),
                 ]
             }
@@ -95,7 +94,7 @@ extension RunState {
         [
             .breakerTripped(breaker: breaker, count: count, detail: detail),
             .runPaused(
-                reason: "breaker \(breaker): \(detail); escalated: answer with nightshift answer \(run) … and resume",
+                reason: "breaker \(breaker): \(detail); escalated: answer, and resume",
                 kind: .breaker),
         ]
     }

@@ -28,7 +28,7 @@ extension RunState {
                     return .emit([
                         .runPaused(
                             reason: "the plan (version \(planning.planVersion)) waits for review (PLAN.md): "
-                                + "nightshift approve \(run) plan, or nightshift deny \(run) plan --reason … for a new version",
+                                + "approve it, or deny it with a reason for a new version",
                             kind: .planReview)
                     ])
                 }
@@ -251,7 +251,7 @@ extension RunState {
                 .runPaused(
                     reason:
                         "the planner gave no usable plan in \(planning.planRejections) tries (last: \(planning.planFeedback!.prefix(300))); "
-                        + "adjust the goal or the planner model, or answer with nightshift answer \(run) …, and resume",
+                        + "adjust the goal or the planner model, or answer, and resume",
                     kind: .planning)
             ])
         }
@@ -323,7 +323,7 @@ extension RunState {
                         task: task.id, attempt: progress.attempts,
                         feedback: Payload("The judge escalated this task:\n" + listed)),
                     .runPaused(
-                        reason: "escalated: \(why); answer with nightshift answer \(run) … and resume",
+                        reason: "escalated: \(why); answer, and resume",
                         kind: .escalation),
                 ]
             }
@@ -396,7 +396,7 @@ extension RunState {
                         result: .failure("refused: this exact call was denied before; a human has been asked")),
                     .escalated(task: current.map { tasks[$0].id }, reason: why),
                     .runPaused(
-                        reason: "escalated: \(why); answer with nightshift answer \(run) … and resume",
+                        reason: "escalated: \(why); answer, and resume",
                         kind: .escalation),
                 ]
             }
@@ -430,8 +430,7 @@ extension RunState {
     }
 
     private func approvalReason(_ call: ToolCall, _ why: String) -> String {
-        "awaiting approval of \(call.id): \(call.name) \(call.arguments.text.prefix(200)) (\(why)); "
-            + "nightshift approve \(run) \(call.id) or nightshift deny \(run) \(call.id) --reason …"
+        "awaiting approval of \(call.id): \(call.name) \(call.arguments.text.prefix(200)) (\(why))"
     }
 
     /// The `escalate` tool: the agent asks for a human. Decided here like `note`; the run pauses after it.
@@ -453,7 +452,7 @@ extension RunState {
                 call: call.id, result: ToolResult(ok: true, output: "escalated; the run waits for a human's answer")),
             .runPaused(
                 reason:
-                    "escalated by the agent: \(kept.prefix(300)); answer with nightshift answer \(run) … and resume",
+                    "escalated by the agent: \(kept.prefix(300)); answer, and resume",
                 kind: .escalation),
         ]
     }
@@ -507,7 +506,7 @@ extension RunState {
                 .escalated(task: task.id, reason: reason),
                 .runPaused(
                     reason:
-                        "escalated: \(reason); answer with nightshift answer \(run) … (or just resume to go on to the next task)",
+                        "escalated: \(reason); answer (or just resume to go on to the next task)",
                     kind: .escalation),
             ]
         }

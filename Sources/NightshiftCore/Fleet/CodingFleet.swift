@@ -179,7 +179,7 @@ extension RunState {
                             .runPaused(
                                 reason: "budget_exhausted: the run budget has no \(resource) left for another worker "
                                     + "(\(Self.shown(resource, spent)) of \(Self.shown(resource, cap)) spent or held); "
-                                    + "raise it with nightshift budget \(run) … and resume",
+                                    + "raise it, and resume",
                                 kind: .budget),
                         ]))
                 }

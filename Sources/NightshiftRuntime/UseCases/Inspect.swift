@@ -57,6 +57,16 @@ public enum Inspect {
         return (start, RunEvents(of: run, after: after, follow: follow, store: store))
     }
 
+    /// What a paused run waits for: why it paused and, for an approval, the call. Nil when it
+    /// does not wait for a person.
+    public static func waitsFor(_ run: RunID, _ config: StoreConfig) async throws -> (kind: PauseKind?, call: CallID?)?
+    {
+        let state = try await Adapters.openExistingStore(config).state(of: run)
+        guard state.status == .paused, state.pauseKind != .agents else { return nil }
+        let call = state.awaitingApproval?.call.id
+        return (call != nil ? .approval : state.pauseKind, call)
+    }
+
     /// The final report (REPORT.md's text, as recorded in `run_reported`) of a run that finished.
     public static func finalReport(of run: RunID, _ config: StoreConfig) async throws -> String? {
         let store = try Adapters.openExistingStore(config)
