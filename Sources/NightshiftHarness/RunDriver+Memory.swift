@@ -11,7 +11,8 @@ extension RunDriver {
         var shown: [ShownMemory] = []
         if let bank = harness.memories {
             let query = ([task.description] + task.checks.map(\.command) + (task.rubric ?? [])).joined(separator: " ")
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            // The log's own clock: the shift's start was just committed.
+            let now = committed.lastTime
             // A bank that cannot be read leaves the shift without memories; the run goes on.
             let found = (try? await bank.search(query, scopes: scopes, limit: Self.memoriesConsidered, now: now)) ?? []
             var used = 0
@@ -39,7 +40,7 @@ extension RunDriver {
         guard try await beforeEffect() else { return }
         // As committed: events recorded before it (a worktree made meanwhile) moved its seq.
         let write = committed.pending.memoryWrite ?? decided
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = committed.lastTime  // the intent's commit time, from the log
         let result: ToolResult
         do {
             guard let bank = harness.memories else { throw MemoryError(.notFound, "this process has no memory bank") }

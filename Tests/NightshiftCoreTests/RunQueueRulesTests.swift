@@ -37,6 +37,18 @@ import Testing
         #expect(after(.runResumed(by: "nightshift resume", driver: nil), .running) == [.remove(run)])
     }
 
+    @Test func theFoldKeepsWhetherAWorkerOrAPersonResumedTheRun() throws {
+        var log = LogBuilder()
+        let plan = Plan(title: "p", tasks: [PlanTask(id: TaskID("t"), description: "d", checks: [])])
+        try log.add([
+            .runCreated(title: "t", workspace: "/w", model: "m", settings: RunSettings()), .planSet(plan: plan),
+            .runPaused(reason: "x", kind: .escalation), .runResumed(by: "nightshift worker (pid 1)", driver: .worker),
+        ])
+        #expect(log.state.driver == .worker)
+        try log.add([.runPaused(reason: "x", kind: .escalation), .runResumed(by: "nightshift resume (pid 2)")])
+        #expect(log.state.driver == nil)
+    }
+
     @Test func aQueuedRunIsCheckedAgainstItsLog() throws {
         var state = RunState(run: run)
         state.status = .paused
@@ -48,8 +60,11 @@ import Testing
         #expect(Readiness.of(state, last: decided, ended: [], now: 0) == .idle)
         state.status = .running
         #expect(Readiness.of(state, last: nil, ended: [], now: 0) == .idle)  // a root is resumed by a person
+        state.driver = .worker
         #expect(
-            Readiness.of(state, last: nil, ended: [], now: 0, queuedAs: .workerDriven)
+            Readiness.of(state, last: nil, ended: [], now: 0)
                 == .ready(why: "(a worker drove it and its process is gone)"))
+        // A worker that stopped driving it on purpose (its lease released, after an error) leaves it to a person.
+        #expect(Readiness.of(state, last: nil, ended: [], now: 0, holderGone: false) == .idle)
     }
 }

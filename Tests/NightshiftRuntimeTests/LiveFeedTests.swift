@@ -110,6 +110,41 @@ func creation() -> [Event] {
     }
 }
 
+extension LiveFeedTests {
+    /// A run whose resume failed after appending is not tried again until its log moves past
+    /// where the failed attempt left it: no worker spins on a run that fails each time.
+    @Test func aRunWhoseResumeFailsIsNotRetriedUntilItsLogMoves() async throws {
+        let store = InMemoryEventStore()
+        let run = RunID("r")
+        try await store.append(creation(), to: run, expectedSeq: 0)
+        try await store.append(
+            [
+                .runPaused(reason: "x", kind: .escalation),
+                .runResumed(by: "nightshift worker (pid 1)", driver: .worker),
+            ],
+            to: run, expectedSeq: 2)
+        let attempts = Said()
+        let (looked, looks) = AsyncStream<Int>.makeStream()
+        var loop = WorkerLoop(
+            store: store, poll: .milliseconds(10), request: { ResumeRequest(run: $0, by: "test") },
+            resume: { request in
+                attempts.add(request.run.rawValue)
+                let head = try await store.summary(of: request.run)?.headSeq ?? 0
+                try await store.append(
+                    [.noteAdded(task: nil, text: "got this far")], to: request.run, expectedSeq: head)
+                throw StoreError(.io, "the disk is full")
+            },
+            say: { _ in }, afterLook: { looks.yield($0) })
+        loop.idleLook = .seconds(3600)
+        let worker = Task { try await loop.run(once: false) }
+        defer { worker.cancel() }
+        var iterator = looked.makeAsyncIterator()
+        #expect(await iterator.next() == 1)  // resumed once, and it failed after an append
+        #expect(await iterator.next() == 0)  // the append woke the next look: the run is not tried again
+        #expect(attempts.lines == ["r"])
+    }
+}
+
 /// Lines a use case said, collected across tasks.
 final class Said: Sendable {
     private let box = Mutex<[String]>([])

@@ -75,7 +75,7 @@ struct Demo: AsyncParsableCommand {
                 observer: observer,
                 created: { writeOut("run id: \($0)   (if killed: nightshift resume \($0)\(resumeArg))\n\n") })
             if reason == .finished { await printReport(runID, config) }
-            await printOutcome(runID, reason, db: self.store.db ?? StoreConfig.defaultPath)
+            await printOutcome(runID, reason, db: self.store.db ?? StoreConfig.defaultPath, config: config)
             say("The workspace now holds the fixed project and PROGRESS.md (a view written from the log): \(project)")
             say("Try a crash: nightshift demo --kill-after 18, then nightshift resume RUN")
             return reason

@@ -54,6 +54,9 @@ struct Inbox: AsyncParsableCommand {
                     var object: [String: Any] = [
                         "run": item.run.rawValue, "task": task, "kind": kind, "reason": item.reason,
                     ]
+                    if let decide = PauseAdvice.decide(item.kind, run: item.run, call: item.waiting?.call.id) {
+                        object["decide"] = decide
+                    }
                     if let w = item.waiting {
                         object["call"] = w.call.id.rawValue
                         object["tool"] = w.call.name

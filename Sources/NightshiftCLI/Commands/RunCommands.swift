@@ -208,7 +208,8 @@ struct RunCommand: AsyncParsableCommand {
             if outcome.reason == .finished, !quiet, !json {
                 await printReport(outcome.run, try store.resolved())
             }
-            await printOutcome(outcome.run, outcome.reason, db: store.db ?? StoreConfig.defaultPath)
+            await printOutcome(
+                outcome.run, outcome.reason, db: store.db ?? StoreConfig.defaultPath, config: try? store.resolved())
             return outcome
         }
         throw exitStatus(for: outcome.reason)
@@ -225,7 +226,9 @@ func printReport(_ run: RunID, _ config: StoreConfig) async {
     if let report = try? await Inspect.finalReport(of: run, config) { say("\n" + report) }
 }
 
-func printOutcome(_ run: RunID, _ reason: StopReason, db: String) async {
+/// - Parameter db: the database as the person named it (shown in the commands to type next).
+/// - Parameter config: the database as resolved (read for what a paused run waits for).
+func printOutcome(_ run: RunID, _ reason: StopReason, db: String, config: StoreConfig?) async {
     let dbArg = db == ".nightshift/nightshift.db" ? "" : " --db \(db)"
     var text = "\nrun \(run) \(reason.text)\n"
     switch reason {
@@ -233,7 +236,7 @@ func printOutcome(_ run: RunID, _ reason: StopReason, db: String) async {
         text +=
             "inspect: nightshift status \(run)\(dbArg) · nightshift log \(run)\(dbArg) · nightshift audit verify \(run)\(dbArg)\n"
     case .paused:
-        if let need = try? await Inspect.waitsFor(run, StoreConfig(db: db)),
+        if let config, let need = try? await Inspect.waitsFor(run, config),
             let decide = PauseAdvice.decide(need.kind, run: run, call: need.call)
         {
             text += "decide: \(decide)\n"
@@ -297,7 +300,8 @@ struct Resume: AsyncParsableCommand {
             } else if outcome.reason == .finished, !quiet, !json {
                 await printReport(outcome.run, try store.resolved())
             }
-            await printOutcome(outcome.run, outcome.reason, db: store.db ?? StoreConfig.defaultPath)
+            await printOutcome(
+                outcome.run, outcome.reason, db: store.db ?? StoreConfig.defaultPath, config: try? store.resolved())
             return outcome
         }
         throw exitStatus(for: outcome.reason)

@@ -10,18 +10,21 @@ public enum Readiness: Sendable, Equatable {
 
     /// - Parameters:
     ///   - last: the run's last event.
-    ///   - queuedAs: why the run is queued (a running root is continued only if a worker drove it).
+    ///   - holderGone: for a running run, whether the process driving it died without giving it up
+    ///     (a lease released on purpose, after an error, is a stop a person looks at).
     ///   - ended: the sub-agents of its wait known to have ended, from their own logs.
     public static func of(
-        _ state: RunState, last: Event?, ended: Set<RunID>, now: Int64, queuedAs: WakeReason? = nil
+        _ state: RunState, last: Event?, ended: Set<RunID>, now: Int64, holderGone: Bool = true
     ) -> Readiness {
         switch state.status {
         case .finished, .failed:
             return .idle
         case .running:
-            // A sub-agent, or a root a worker was driving: a root a person left running is theirs to resume.
+            // A sub-agent, or a root a worker was driving and died on: a root a person left running
+            // is theirs to resume, and one a worker stopped driving after an error waits for a person.
             if state.settings.parent != nil { return .ready(why: "(a sub-agent no process drives)") }
-            return queuedAs == .workerDriven ? .ready(why: "(a worker drove it and its process is gone)") : .idle
+            guard state.driver == .worker, holderGone else { return .idle }
+            return .ready(why: "(a worker drove it and its process is gone)")
         case .paused:
             if let last, last.actor == .human { return .ready(why: "after \(last.kind)") }
             guard state.pauseKind == .agents else { return .idle }

@@ -17,10 +17,11 @@ extension RunState {
             statusReason = reason
             pauseKind = kind ?? PauseKind(legacyReason: reason)
 
-        case .runResumed:
+        case let .runResumed(_, by):
             status = .running
             statusReason = nil
             pauseKind = nil
+            driver = by
             resumes += 1
             // A human looked: the init script, the planner and the judge get their tries again.
             planning.initFailure = nil

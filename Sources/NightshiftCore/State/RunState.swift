@@ -33,6 +33,9 @@ public struct RunState: Sendable, Codable, Equatable {
     public var statusReason: String?
     /// Why the run is paused (nil while it runs): what the inbox files it under.
     public var pauseKind: PauseKind?
+    /// `.worker` when a worker resumed the run last (its `run_resumed` says so): if that worker
+    /// dies, another continues it. Nil when a person started or resumed it.
+    public var driver: ResumeDriver?
     public var tasks: [TaskProgress] = []
     /// Index into `tasks` of the task being worked on.
     public var current: Int?

@@ -118,7 +118,8 @@ extension RunState {
 extension RunState {
     private enum CodingKeys: String, CodingKey {
         case run, lastSeq, lastHash, created, title, workspace, model, settings, plan, status, statusReason, pauseKind,
-            tasks, current, phase, toolCalls, usage, lastNote, notes, policy, startTime, lastTime, guidance, resumes,
+            driver, tasks, current, phase, toolCalls, usage, lastNote, notes, policy, startTime, lastTime, guidance,
+            resumes,
             branch, isolation, goal, handoff
     }
 
@@ -136,6 +137,7 @@ extension RunState {
         status = try c.decode(RunStatus.self, forKey: .status)
         statusReason = try c.decodeIfPresent(String.self, forKey: .statusReason)
         pauseKind = try c.decodeIfPresent(PauseKind.self, forKey: .pauseKind)
+        driver = try c.decodeIfPresent(ResumeDriver.self, forKey: .driver)
         tasks = try c.decode([TaskProgress].self, forKey: .tasks)
         current = try c.decodeIfPresent(Int.self, forKey: .current)
         phase = try c.decode(Phase.self, forKey: .phase)
@@ -174,6 +176,7 @@ extension RunState {
         try c.encode(status, forKey: .status)
         try c.encodeIfPresent(statusReason, forKey: .statusReason)
         try c.encodeIfPresent(pauseKind, forKey: .pauseKind)
+        try c.encodeIfPresent(driver, forKey: .driver)
         try c.encode(tasks, forKey: .tasks)
         try c.encodeIfPresent(current, forKey: .current)
         try c.encode(phase, forKey: .phase)

@@ -26,7 +26,7 @@ public struct Checkpoint: Codable, Equatable {
         run: RunID, seq: Int64, hash: [UInt8], key: Curve25519.Signing.PrivateKey
     ) throws -> Checkpoint {
         var c = Checkpoint(
-            run: run.rawValue, seq: seq, hash: hash.hex, time: Int64(Date().timeIntervalSince1970 * 1000),
+            run: run.rawValue, seq: seq, hash: hash.hex, time: Adapters.clock.now().milliseconds,
             publicKey: key.publicKey.rawRepresentation.hexString, signature: "")
         c.signature = try key.signature(for: c.message).hexString
         return c

@@ -392,9 +392,12 @@ public enum Adapters {
         return result
     }
 
+    /// The clock every use case reads when it is not given one.
+    public static let clock: any WallClock = SystemClock()
+
     /// A fresh run id: time-ordered and unique enough for one database.
-    public static func newRunID() -> RunID {
-        let ms = Int64(Date().timeIntervalSince1970 * 1000)
+    public static func newRunID(clock: any WallClock = Adapters.clock) -> RunID {
+        let ms = clock.now().milliseconds
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         return RunID("r\(String(ms, radix: 36))\(suffix)")
     }

@@ -47,7 +47,7 @@ public enum Leasing {
     /// gone (a local pid that no longer runs with its start time) or silent past the time-to-live.
     public static func isFree(_ run: RunID, store: any EventStore) async throws -> Bool {
         guard let record = try await store.leaseRecord(of: run) else { return true }
-        return record.isFree(now: SQLiteEventStore.systemNow(), ttl: leaseTTL, isAlive: LocalProcess.isAlive)
+        return record.isFree(now: Adapters.clock.now(), ttl: leaseTTL, isAlive: LocalProcess.isAlive)
     }
 
     /// When the run's log ends before the head witnessed outside the database: how far it had

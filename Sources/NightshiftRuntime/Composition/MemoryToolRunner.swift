@@ -7,6 +7,8 @@ struct MemoryToolRunner: ToolRunner {
     let inner: any ToolRunner
     let bank: any MemoryStore
     let scopes: [MemoryScope]
+    /// For memories' expiry.
+    var clock: any WallClock = Adapters.clock
 
     static let recall = ToolSpec(
         name: "recall",
@@ -27,7 +29,7 @@ struct MemoryToolRunner: ToolRunner {
             return .failure(#"recall: the arguments must be {"query": "...", "limit": 5}"#)
         }
         let limit = min(max((object?["limit"] as? Int) ?? 5, 1), 20)
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = clock.now().milliseconds
         do {
             let found = try await bank.search(query, scopes: scopes, limit: limit, now: now)
             guard !found.isEmpty else { return ToolResult(ok: true, output: Payload("no memory matches")) }

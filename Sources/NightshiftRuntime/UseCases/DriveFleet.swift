@@ -71,6 +71,8 @@ actor FleetScheduler {
     let root: RunID
     let notice: @Sendable (String) -> Void
     let driveOne: @Sendable (RunID) async throws -> StopReason
+    /// For waits' deadlines.
+    let clock: any WallClock = Adapters.clock
     private(set) var rootReason: StopReason
     private(set) var rootError: (any Error)?
 
@@ -205,7 +207,7 @@ actor FleetScheduler {
         }
         wakeIfReady(state)
         if let deadline = state.fleet.wait?.deadline {
-            let delay = max(0, deadline - Int64(Date().timeIntervalSince1970 * 1000))
+            let delay = max(0, deadline - clock.now().milliseconds)
             let run = state.run
             timers.append(
                 Task {
@@ -229,7 +231,7 @@ actor FleetScheduler {
 
     private func wakeIfReady(_ parent: RunState) {
         guard parent.status == .paused, parent.pauseKind == .agents else { return }
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = clock.now().milliseconds
         if parent.waitWouldEnd(ended: ended, now: now) { enqueue(parent.run) }
     }
 }

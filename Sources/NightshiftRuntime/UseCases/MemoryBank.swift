@@ -171,7 +171,7 @@ public struct MemoryBank: Sendable {
                 reason: reason, by: by), at: Self.now)
     }
 
-    static var now: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    static var now: Int64 { Adapters.clock.now().milliseconds }
 
     // MARK: - Decisions on any proposal (a run's remember, or a dream's)
 

@@ -64,7 +64,7 @@ public enum ReadyRuns {
         }
         let found: Readiness
         do {
-            found = try await readiness(of: summary, queuedAs: entry.reason, store: store, now: now.milliseconds)
+            found = try await readiness(of: summary, store: store, now: now.milliseconds)
         } catch {
             // A log that cannot be read is named, not skipped: the resume reports what is wrong
             // (and the worker does not try it again until the log moves); the other runs go on.
@@ -81,9 +81,7 @@ public enum ReadyRuns {
     }
 
     /// One run's readiness from its log and, for a wait, its sub-agents' index entries.
-    static func readiness(
-        of summary: RunSummary, queuedAs: WakeReason, store: any EventStore, now: Int64
-    ) async throws -> Readiness {
+    static func readiness(of summary: RunSummary, store: any EventStore, now: Int64) async throws -> Readiness {
         switch summary.status {
         case .finished, .failed:
             return .idle
@@ -97,7 +95,9 @@ public enum ReadyRuns {
                     ended.insert(id)
                 }
             }
-            return Readiness.of(state, last: last, ended: ended, now: now, queuedAs: queuedAs)
+            // (The lease is free here: a running run a live process holds was skipped before.)
+            let released = summary.status == .running ? try await store.leaseRecord(of: summary.id)?.released : nil
+            return Readiness.of(state, last: last, ended: ended, now: now, holderGone: released != true)
         }
     }
 }

@@ -51,9 +51,7 @@ public struct WorkerLoop: Sendable {
         try Adapters.openExistingStore(config)
     }
 
-    public static let systemNow: @Sendable () -> Timestamp = {
-        Timestamp(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
-    }
+    public static let systemNow: @Sendable () -> Timestamp = { Adapters.clock.now() }
 
     /// Looks until the task is cancelled, or once when `once`. Between looks it waits for an
     /// append to any run (a person's decision, a sub-agent's end), a parked wait's deadline, or
@@ -141,8 +139,9 @@ public struct WorkerLoop: Sendable {
                 state.busyAt[ready.run] = ready.headSeq
             } catch {
                 // One run's trouble (a missing key, a vanished workspace, an untrusted edit) must not stop the others.
+                // Not tried again until its log moves: from where the failed attempt left it.
                 say("run \(ready.run) could not be resumed: \(error)")
-                state.failedAt[ready.run] = ready.headSeq
+                state.failedAt[ready.run] = (try? await store.summary(of: ready.run)?.headSeq) ?? ready.headSeq
             }
         }
         state.soon = !look.held.isEmpty || !state.busyAt.isEmpty || !look.problems.isEmpty
