@@ -151,3 +151,18 @@ final class Said: Sendable {
     func add(_ line: String) { box.withLock { $0.append(line) } }
     var lines: [String] { box.withLock { $0 } }
 }
+
+/// Run ids are ordered by the time they were made (on the injected clock), so a listing by id
+/// is a listing by age; two made in the same millisecond still differ.
+@Suite struct RunIDTests {
+    @Test func runIDsSortByTheTimeTheyWereMade() {
+        let clock = TestClock(1_700_000_000_000)
+        var ids: [RunID] = []
+        for _ in 0..<5 {
+            ids.append(Adapters.newRunID(clock: clock))
+            clock.advance(37)
+        }
+        #expect(ids == ids.sorted())
+        #expect(Set((0..<50).map { _ in Adapters.newRunID(clock: clock) }).count == 50)
+    }
+}
