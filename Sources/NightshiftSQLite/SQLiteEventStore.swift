@@ -357,29 +357,29 @@ public final class SQLiteEventStore: EventStore {
     // MARK: Leases
 
     public func acquireLease(
-        _ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool
+        _ key: LeaseKey, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool
     ) async throws -> Lease {
         let now = configuration.now()
         do {
             return try await writer.write { db in
-                let current = try Self.leaseRecord(db, run)
+                let current = try Self.leaseRecord(db, key)
                 if let current, current.lease.holder != holder, !current.isFree(now: now, ttl: ttl, isAlive: isAlive) {
                     let since = Date(timeIntervalSince1970: Double(current.lease.since.milliseconds) / 1000)
                     throw StoreError(
                         .leaseHeld,
                         """
-                        run \(run) is being advanced by \(current.lease.holder) since \(since.formatted(.iso8601)); \
-                        wait for it, or stop that process
+                        \(key == .dream ? "the dream lease is held" : "\(key) is being advanced") by \
+                        \(current.lease.holder) since \(since.formatted(.iso8601)); wait for it, or stop that process
                         """)
                 }
-                let lease = Lease(run: run, epoch: (current?.lease.epoch ?? 0) + 1, holder: holder, since: now)
+                let lease = Lease(key: key, epoch: (current?.lease.epoch ?? 0) + 1, holder: holder, since: now)
                 try db.execute(
                     sql: """
                         INSERT OR REPLACE INTO lease (run, epoch, host, boot, pid, started, since, heartbeat, released)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
                         """,
                     arguments: [
-                        run.rawValue, lease.epoch, holder.host, holder.boot, holder.pid, holder.started,
+                        key.storageKey, lease.epoch, holder.host, holder.boot, holder.pid, holder.started,
                         now.milliseconds, now.milliseconds,
                     ])
                 return lease
@@ -393,9 +393,9 @@ public final class SQLiteEventStore: EventStore {
             try await writer.write { db in
                 try db.execute(
                     sql: "UPDATE lease SET heartbeat = ? WHERE run = ? AND epoch = ? AND released = 0",
-                    arguments: [now.milliseconds, lease.run.rawValue, lease.epoch])
+                    arguments: [now.milliseconds, lease.key.storageKey, lease.epoch])
                 guard db.changesCount == 1 else {
-                    throw StoreError(.leaseLost, "run \(lease.run) was taken over; this process stops driving it")
+                    throw StoreError(.leaseLost, "\(lease.key) was taken over; this process stops driving it")
                 }
             }
         } catch { throw Self.mapError(error, path: path) }
@@ -406,23 +406,26 @@ public final class SQLiteEventStore: EventStore {
             try await writer.write { db in
                 try db.execute(
                     sql: "UPDATE lease SET released = 1 WHERE run = ? AND epoch = ?",
-                    arguments: [lease.run.rawValue, lease.epoch])
+                    arguments: [lease.key.storageKey, lease.epoch])
             }
         } catch { throw Self.mapError(error, path: path) }
     }
 
-    public func leaseRecord(of run: RunID) async throws -> LeaseRecord? {
-        try await writer.read { db in try Self.leaseRecord(db, run) }
+    public func leaseRecord(of key: LeaseKey) async throws -> LeaseRecord? {
+        try await writer.read { db in try Self.leaseRecord(db, key) }
     }
 
-    static func leaseRecord(_ db: Database, _ run: RunID) throws -> LeaseRecord? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM lease WHERE run = ?", arguments: [run.rawValue]) else {
+    /// The `lease` table's column is still named `run`: it holds a ``LeaseKey``'s storage key.
+    static func leaseRecord(_ db: Database, _ key: LeaseKey) throws -> LeaseRecord? {
+        guard
+            let row = try Row.fetchOne(db, sql: "SELECT * FROM lease WHERE run = ?", arguments: [key.storageKey])
+        else {
             return nil
         }
         let holder = LeaseHolder(
             host: row["host"], boot: row["boot"], pid: Int32(row["pid"] as Int64), started: row["started"])
         return LeaseRecord(
-            lease: Lease(run: run, epoch: row["epoch"], holder: holder, since: Timestamp(milliseconds: row["since"])),
+            lease: Lease(key: key, epoch: row["epoch"], holder: holder, since: Timestamp(milliseconds: row["since"])),
             heartbeat: Timestamp(milliseconds: row["heartbeat"]), released: (row["released"] as Int64) != 0)
     }
 

@@ -18,7 +18,7 @@ public actor InMemoryEventStore: EventStore, RunQueue, LogSignal {
 
     private var runsByID: [RunID: Run] = [:]
     private var blobs: [String: Data] = [:]
-    private var leases: [RunID: LeaseRecord] = [:]
+    private var leases: [LeaseKey: LeaseRecord] = [:]
     private var queue: [RunID: QueuedRun] = [:]
     private var generations: [RunID: UInt64] = [:]
     private var anyGeneration: UInt64 = 0
@@ -34,7 +34,7 @@ public actor InMemoryEventStore: EventStore, RunQueue, LogSignal {
         _ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?, fence: Lease?
     ) throws -> [EventEnvelope] {
         if let fence {
-            guard let record = leases[run], !record.released, record.lease.epoch == fence.epoch else {
+            guard let record = leases[.run(run)], !record.released, record.lease.epoch == fence.epoch else {
                 throw StoreError(
                     .leaseLost,
                     "run \(run) is no longer driven by this process (its lease was taken over); it stops here")
@@ -183,35 +183,34 @@ public actor InMemoryEventStore: EventStore, RunQueue, LogSignal {
     }
 
     public func acquireLease(
-        _ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool
+        _ key: LeaseKey, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool
     ) throws -> Lease {
         let time = now()
-        if let record = leases[run], record.lease.holder != holder,
+        if let record = leases[key], record.lease.holder != holder,
             !record.isFree(now: time, ttl: ttl, isAlive: isAlive)
         {
             throw StoreError(
                 .leaseHeld,
-                "run \(run) is being advanced by \(record.lease.holder) (lease \(record.lease.epoch)); wait, or stop it"
-            )
+                "\(key) is being advanced by \(record.lease.holder) (lease \(record.lease.epoch)); wait, or stop it")
         }
-        let lease = Lease(run: run, epoch: (leases[run]?.lease.epoch ?? 0) + 1, holder: holder, since: time)
-        leases[run] = LeaseRecord(lease: lease, heartbeat: time, released: false)
+        let lease = Lease(key: key, epoch: (leases[key]?.lease.epoch ?? 0) + 1, holder: holder, since: time)
+        leases[key] = LeaseRecord(lease: lease, heartbeat: time, released: false)
         return lease
     }
 
     public func renewLease(_ lease: Lease) throws {
-        guard let record = leases[lease.run], !record.released, record.lease.epoch == lease.epoch else {
+        guard let record = leases[lease.key], !record.released, record.lease.epoch == lease.epoch else {
             throw StoreError(
-                .leaseLost, "run \(lease.run) is no longer driven by this process (its lease was taken over)")
+                .leaseLost, "\(lease.key) is no longer held by this process (its lease was taken over)")
         }
-        leases[lease.run]?.heartbeat = now()
+        leases[lease.key]?.heartbeat = now()
     }
 
     public func releaseLease(_ lease: Lease) {
-        if leases[lease.run]?.lease.epoch == lease.epoch { leases[lease.run]?.released = true }
+        if leases[lease.key]?.lease.epoch == lease.epoch { leases[lease.key]?.released = true }
     }
 
-    public func leaseRecord(of run: RunID) -> LeaseRecord? { leases[run] }
+    public func leaseRecord(of key: LeaseKey) -> LeaseRecord? { leases[key] }
 
     public func runs() -> [RunSummary] {
         runsByID.values.map(\.summary).sorted { ($0.created, $0.id) > ($1.created, $1.id) }

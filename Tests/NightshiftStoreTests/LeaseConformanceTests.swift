@@ -61,3 +61,30 @@ import Testing
         #expect(again.epoch == 4)
     }
 }
+
+/// A lease is keyed by what it is for: the dream lease is its own key, never a run's.
+@Suite struct LeaseKeyConformanceTests {
+    @Test(arguments: StoreKind.allCases)
+    func theDreamLeaseIsItsOwnKey(kind: StoreKind) async throws {
+        let store = try kind.make()
+        let me = LeaseConformanceTests.me
+        let other = LeaseConformanceTests.other
+        try await store.append(creation(), to: RunID("r1"), expectedSeq: 0)
+        let dream = try await store.acquireLease(.dream, holder: me, ttl: .seconds(30), isAlive: { _ in true })
+        #expect(dream.key == .dream && dream.epoch == 1)
+        // A run's lease is another key: taken at once by another holder.
+        let run = try await store.acquireLease(
+            .run(RunID("r1")), holder: other, ttl: .seconds(30), isAlive: { _ in true })
+        #expect(run.epoch == 1)
+        let busy = await #expect(throws: StoreError.self) {
+            try await store.acquireLease(.dream, holder: other, ttl: .seconds(30), isAlive: { _ in true })
+        }
+        #expect(busy?.code == .leaseHeld)
+        #expect(try await store.leaseRecord(of: .dream)?.lease.holder == me)
+        try await store.releaseLease(dream)
+        #expect(
+            try await store.acquireLease(.dream, holder: other, ttl: .seconds(30), isAlive: { _ in true }).epoch == 2)
+        #expect(LeaseKey(storageKey: LeaseKey.dream.storageKey) == .dream)
+        #expect(LeaseKey(storageKey: "r1") == .run(RunID("r1")))
+    }
+}

@@ -2,7 +2,7 @@ public import Foundation
 
 /// Reading a run's state back: shared by the harness (to wake a run) and by every inspection
 /// (status, inbox, decisions), which needs no harness and no model.
-extension EventStore {
+extension EventLog {
     /// The run's folded state: from its newest snapshot when the log vouches for it (plus the
     /// verified events after it), otherwise folded from the first event.
     /// - Throws: ``StoreError`` `.runNotFound`, or `.corrupt` for a record that fails its hash.

@@ -3,8 +3,13 @@ import Foundation
 // The ports: one small protocol per replaceable part, one file each in this folder. Adapters
 // implement them; the harness works through them only.
 
-/// One append-only, hash-chained event log per run.
-public protocol EventStore: Sendable {
+/// Everything a run's log needs from a store, by capability: the log itself (``EventLog``), its
+/// audit (``LogAudit``) and the leases that let one process drive a run at a time (``LeaseStore``).
+/// A store adapter implements all three; a use case that needs one asks for that one.
+public typealias EventStore = EventLog & LogAudit & LeaseStore
+
+/// One append-only, hash-chained event log per run, with its index and snapshots.
+public protocol EventLog: Sendable {
     /// Appends `events` atomically after position `expectedSeq` (0 for a new run).
     /// - Parameter snapshot: folded state after these events, stored in the same transaction.
     /// - Parameter fence: the driver's lease; the append is refused unless it is still the run's
@@ -15,30 +20,6 @@ public protocol EventStore: Sendable {
     func append(
         _ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?, fence: Lease?
     ) async throws -> [EventEnvelope]
-
-    /// Takes the run for `holder`: when no one holds it, when the holder released it, stopped
-    /// heartbeating for longer than `ttl` (by the store's clock), or is known dead (`isAlive`).
-    /// A take-over increments the epoch, which fences the previous holder out.
-    /// - Throws: ``StoreError`` `.leaseHeld` naming the live holder.
-    func acquireLease(
-        _ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool
-    ) async throws -> Lease
-
-    /// The holder's heartbeat. - Throws: `.leaseLost` when the run was taken over meanwhile.
-    func renewLease(_ lease: Lease) async throws
-
-    /// Gives the run up (after a pause, a finish or an error); the next driver takes it at once.
-    func releaseLease(_ lease: Lease) async throws
-
-    /// The run's lease as stored, or nil when no process has ever driven it under a lease.
-    func leaseRecord(of run: RunID) async throws -> LeaseRecord?
-
-    /// The run's head as last witnessed outside the store (seq and hash hex), or nil when the
-    /// store keeps no witness. A witness ahead of the log means committed events were lost.
-    func witnessedHead(of run: RunID) async throws -> (seq: Int64, hash: String)?
-
-    /// Every run with a witness, including runs the store itself no longer has.
-    func witnessedRuns() async throws -> [RunID]
 
     /// Events with `seq > after`, at most `limit`, verified against the hash chain as they are read.
     /// - Throws: ``StoreError`` `.corrupt` naming the first bad seq.
@@ -57,6 +38,17 @@ public protocol EventStore: Sendable {
 
     /// The newest snapshot of the run's folded state, if any.
     func latestSnapshot(of run: RunID) async throws -> Snapshot?
+}
+
+/// Checking that a log is whole: its chain recomputed, and its head against a witness kept
+/// outside the store (a store that can lose committed events keeps one).
+public protocol LogAudit: Sendable {
+    /// The run's head as last witnessed outside the store (seq and hash hex), or nil when the
+    /// store keeps no witness. A witness ahead of the log means committed events were lost.
+    func witnessedHead(of run: RunID) async throws -> (seq: Int64, hash: String)?
+
+    /// Every run with a witness, including runs the store itself no longer has.
+    func witnessedRuns() async throws -> [RunID]
 
     /// Recomputes the whole hash chain and checks every blob; reports the first bad seq.
     func verify(_ run: RunID) async throws -> VerifyReport
@@ -68,7 +60,29 @@ public protocol EventStore: Sendable {
     func verifyChain(_ run: RunID) async throws -> VerifyReport
 }
 
-extension EventStore {
+/// Who may drive a run (or hold another exclusive job, such as a dream) now: one process at a
+/// time, with a heartbeat, taken over when its holder is gone. The epoch it returns fences the
+/// appends of a holder that lost it (``EventLog/append(_:to:expectedSeq:snapshot:fence:)``).
+public protocol LeaseStore: Sendable {
+    /// Takes `key` for `holder`: when no one holds it, when the holder released it, stopped
+    /// heartbeating for longer than `ttl` (by the store's clock), or is known dead (`isAlive`).
+    /// A take-over increments the epoch, which fences the previous holder out.
+    /// - Throws: ``StoreError`` `.leaseHeld` naming the live holder.
+    func acquireLease(
+        _ key: LeaseKey, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool
+    ) async throws -> Lease
+
+    /// The holder's heartbeat. - Throws: `.leaseLost` when it was taken over meanwhile.
+    func renewLease(_ lease: Lease) async throws
+
+    /// Gives the lease up (after a pause, a finish or an error); the next holder takes it at once.
+    func releaseLease(_ lease: Lease) async throws
+
+    /// The lease as stored, or nil when nobody ever held it.
+    func leaseRecord(of key: LeaseKey) async throws -> LeaseRecord?
+}
+
+extension EventLog {
     @discardableResult
     public func append(_ events: [Event], to run: RunID, expectedSeq: Int64) async throws -> [EventEnvelope] {
         try await append(events, to: run, expectedSeq: expectedSeq, snapshot: nil, fence: nil)
@@ -90,13 +104,25 @@ extension EventStore {
         for summary in try await runs() { out += try await readAll(summary.id).filter { $0.event.eventKind == kind } }
         return out
     }
+}
 
+extension LogAudit {
     /// By default the full verification (which also decodes every event).
     public func verifyChain(_ run: RunID) async throws -> VerifyReport { try await verify(run) }
 
     /// By default none: a store that cannot lose committed events needs no witness.
     public func witnessedHead(of run: RunID) async throws -> (seq: Int64, hash: String)? { nil }
     public func witnessedRuns() async throws -> [RunID] { [] }
+}
+
+extension LeaseStore {
+    /// A run's lease (the common case).
+    public func acquireLease(
+        _ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool
+    ) async throws -> Lease {
+        try await acquireLease(.run(run), holder: holder, ttl: ttl, isAlive: isAlive)
+    }
+    public func leaseRecord(of run: RunID) async throws -> LeaseRecord? { try await leaseRecord(of: .run(run)) }
 }
 
 /// A run's entry in the index.

@@ -16,18 +16,47 @@ public struct LeaseHolder: Sendable, Equatable, Codable, CustomStringConvertible
     public var description: String { "pid \(pid) on \(host)" }
 }
 
-/// The right to append to a run. `epoch` grows at every take-over; a store refuses an append
-/// fenced with an older epoch (a process that lost its lease learns it at its next append).
+/// What a lease is for: a run (the right to drive it and append to it), or another job only one
+/// process may do at a time over a database.
+public enum LeaseKey: Hashable, Sendable, CustomStringConvertible {
+    case run(RunID)
+    /// One dream at a time over a database's runs.
+    case dream
+
+    /// The key as stores keep it: the run's id, or `@dream` (no run id starts with `@`).
+    public var storageKey: String {
+        switch self {
+        case .run(let run): run.rawValue
+        case .dream: "@dream"
+        }
+    }
+
+    public init(storageKey: String) { self = storageKey == "@dream" ? .dream : .run(RunID(storageKey)) }
+
+    public var description: String {
+        switch self {
+        case .run(let run): "run \(run)"
+        case .dream: "the dream lease"
+        }
+    }
+}
+
+/// The right to append to a run (or to do another exclusive job). `epoch` grows at every
+/// take-over; a store refuses an append fenced with an older epoch (a process that lost its
+/// lease learns it at its next append).
 public struct Lease: Sendable, Equatable {
-    public var run: RunID
+    public var key: LeaseKey
     public var epoch: Int64
     public var holder: LeaseHolder
     public var since: Timestamp
-    public init(run: RunID, epoch: Int64, holder: LeaseHolder, since: Timestamp) {
-        self.run = run
+    public init(key: LeaseKey, epoch: Int64, holder: LeaseHolder, since: Timestamp) {
+        self.key = key
         self.epoch = epoch
         self.holder = holder
         self.since = since
+    }
+    public init(run: RunID, epoch: Int64, holder: LeaseHolder, since: Timestamp) {
+        self.init(key: .run(run), epoch: epoch, holder: holder, since: since)
     }
 }
 

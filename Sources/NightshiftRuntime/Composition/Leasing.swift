@@ -14,12 +14,19 @@ public enum Leasing {
     /// ``RuntimeError`` with code `busy`), renewed every ten seconds, released at the end whatever happened.
     /// Every append `body` makes with the lease is fenced: once taken over, this process stops.
     public static func withLease<T>(
-        _ run: RunID, store: any EventStore, _ body: (Lease) async throws -> T
+        _ run: RunID, store: any LeaseStore, _ body: (Lease) async throws -> T
+    ) async throws -> T {
+        try await withLease(.run(run), store: store, body)
+    }
+
+    /// The same for any ``LeaseKey`` (the dream lease).
+    public static func withLease<T>(
+        _ key: LeaseKey, store: any LeaseStore, _ body: (Lease) async throws -> T
     ) async throws -> T {
         let lease: Lease
         do {
             lease = try await store.acquireLease(
-                run, holder: LocalProcess.holder, ttl: leaseTTL, isAlive: LocalProcess.isAlive)
+                key, holder: LocalProcess.holder, ttl: leaseTTL, isAlive: LocalProcess.isAlive)
         } catch let error as StoreError where error.code == .leaseHeld {
             throw RuntimeError(.busy, error.message)
         }
@@ -45,7 +52,7 @@ public enum Leasing {
 
     /// Whether another process may take `run` over now: its lease was released, its holder is
     /// gone (a local pid that no longer runs with its start time) or silent past the time-to-live.
-    public static func isFree(_ run: RunID, store: any EventStore) async throws -> Bool {
+    public static func isFree(_ run: RunID, store: any LeaseStore) async throws -> Bool {
         guard let record = try await store.leaseRecord(of: run) else { return true }
         return record.isFree(now: Adapters.clock.now(), ttl: leaseTTL, isAlive: LocalProcess.isAlive)
     }
@@ -53,7 +60,7 @@ public enum Leasing {
     /// When the run's log ends before the head witnessed outside the database: how far it had
     /// reached, and a one-line account of what was lost. Nil when the log is where it was.
     public static func rollback(
-        _ run: RunID, store: any EventStore
+        _ run: RunID, store: any EventLog & LogAudit
     ) async throws -> (witnessed: Int64, message: String)? {
         guard let witness = try await store.witnessedHead(of: run), let summary = try await store.summary(of: run)
         else { return nil }
@@ -83,7 +90,7 @@ public enum Leasing {
     }
 
     /// For a run the database does not have: what its witness says, when it has one.
-    public static func lostRun(_ run: RunID, store: any EventStore) async throws -> String? {
+    public static func lostRun(_ run: RunID, store: any LogAudit) async throws -> String? {
         guard let witness = try await store.witnessedHead(of: run) else { return nil }
         return """
             the database has no run \(run), but its head witness says it had reached event \(witness.seq): its log was lost \

@@ -167,9 +167,8 @@ extension Dreaming {
         }
     }
 
-    /// The key of the lease a dream holds, in the runs' lease table: no run can have it (a run id
-    /// is letters, digits, '-', '_' and '.').
-    public static let leaseKey = RunID("@dream")
+    /// The lease a dream holds, in the same table as the runs' (stored as `@dream`, which no run id can be).
+    public static let leaseKey = LeaseKey.dream
 
     /// Runs `body` holding the database's dream lease, as a run's driver holds its run's: one dream
     /// at a time. Two at once would review the same runs twice, and each would take the other's

@@ -9,13 +9,13 @@ public struct RunEvents: AsyncSequence, Sendable {
     let run: RunID
     let after: Int64
     let follow: Bool
-    let store: any EventStore & LogSignal
+    let store: any EventLog & LogSignal
     /// The longest wait without a signal before reading again (a signal can be missed where the
     /// file system reports no changes).
     let fallback: Duration
 
     public init(
-        of run: RunID, after: Int64 = 0, follow: Bool, store: any EventStore & LogSignal,
+        of run: RunID, after: Int64 = 0, follow: Bool, store: any EventLog & LogSignal,
         fallback: Duration = .seconds(2)
     ) {
         self.run = run
