@@ -112,19 +112,6 @@ public final class HybridMemoryStore: MemoryStore, Sendable {
     }
     public func history(_ id: MemoryID) async throws -> [MemoryRecord] { try await base.history(id) }
     public func verifyLog() async throws -> (records: Int64, firstBad: Int64?) { try await base.verifyLog() }
-    public func start(_ dream: DreamStart) async throws { try await base.start(dream) }
-    public func fail(dream: String, reason: String, at time: Int64) async throws {
-        try await base.fail(dream: dream, reason: reason, at: time)
-    }
-    public func unfinishedDreams() async throws -> [DreamStart] { try await base.unfinishedDreams() }
-    public func record(_ dream: Dream, at time: Int64) async throws { try await base.record(dream, at: time) }
-    public func dreams() async throws -> [Dream] { try await base.dreams() }
-    public func proposals() async throws -> [ProposalState] { try await base.proposals() }
-    public func decide(
-        _ proposal: MemoryID, accepted: Bool, by: String, note: String, changes: [MemoryChange], at time: Int64
-    ) async throws -> [Memory] {
-        try await base.decide(proposal, accepted: accepted, by: by, note: note, changes: changes, at: time)
-    }
     public func unembedded(model: String, scopes: [MemoryScope]?, limit: Int) async throws -> [Memory] {
         try await base.unembedded(model: model, scopes: scopes, limit: limit)
     }

@@ -6,7 +6,7 @@ public import NightshiftCore
 /// and an FTS5 index ranked by BM25. A change is checked against the memory as it stands inside
 /// an immediate transaction, so concurrent writers (threads or processes) are serialised and a
 /// stale revision is refused, never applied over a newer one.
-public final class SQLiteMemoryStore: MemoryStore, Sendable {
+public final class SQLiteMemoryStore: MemoryStore, DreamLog, Sendable {
     let writer: any DatabaseWriter
     let path: String
 

@@ -4,7 +4,7 @@ import Synchronization
 
 /// The memory store's twin: the same log and rules, and the same kind of rank (BM25 over the
 /// words of text and tags, without stemming). Its contract is the conformance suite's.
-public final class InMemoryMemoryStore: MemoryStore, Sendable {
+public final class InMemoryMemoryStore: MemoryStore, DreamLog, Sendable {
     private struct State {
         var records: [(record: MemoryRecord, body: Data)] = []
         var memories: [MemoryID: Memory] = [:]

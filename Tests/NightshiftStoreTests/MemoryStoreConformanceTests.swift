@@ -11,7 +11,7 @@ import Testing
 @Suite struct MemoryStoreConformanceTests {
     enum Kind: String, CaseIterable { case sqlite, twin }
 
-    func make(_ kind: Kind) throws -> any MemoryStore {
+    func make(_ kind: Kind) throws -> any MemoryBankStore {
         switch kind {
         case .sqlite:
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-mem-\(UUID().uuidString)").path

@@ -330,7 +330,7 @@ struct MemoryProposals: AsyncParsableCommand {
         try await reportErrors {
             let bank = try options.bank()
             let list = try await bank.proposals().filter { all || $0.status == .waiting }
-            let dreamt = try await bank.store.proposals().filter { all || $0.status == .waiting }
+            let dreamt = try await bank.dreams.proposals().filter { all || $0.status == .waiting }
             if options.json {
                 for p in list { say(MemoryText.json(p)) }
                 for p in dreamt { say(MemoryText.json(DreamProposalJSON(p))) }

@@ -28,6 +28,14 @@ public protocol MemoryStore: Sendable {
         -> [MemoryID]
     /// Every record about `id`, oldest first.
     func history(_ id: MemoryID) async throws -> [MemoryRecord]
+    /// Walks the whole memory log: how many records, and the first that does not chain (nil: all do).
+    func verifyLog() async throws -> (records: Int64, firstBad: Int64?)
+}
+
+/// Dreams and their proposals, records of the same memory log: what a dream started, what it
+/// proposed, and each proposal's one decision. Apart from ``MemoryStore`` so that a run, which
+/// reads and proposes memories, needs nothing of dreams.
+public protocol DreamLog: Sendable {
     /// Appends a dream's start, before it asks its model (its time is the record's).
     func start(_ dream: DreamStart) async throws
     /// Appends that a started dream's model call failed (it proposed nothing).
@@ -46,9 +54,10 @@ public protocol MemoryStore: Sendable {
     func decide(
         _ proposal: MemoryID, accepted: Bool, by: String, note: String, changes: [MemoryChange], at time: Int64
     ) async throws -> [Memory]
-    /// Walks the whole memory log: how many records, and the first that does not chain (nil: all do).
-    func verifyLog() async throws -> (records: Int64, firstBad: Int64?)
 }
+
+/// A memory bank with its dreams: what the memory and dream use cases and the stores' adapters offer.
+public typealias MemoryBankStore = MemoryStore & DreamLog
 
 /// A memory's vector, and the version of the memory it was made from.
 public struct MemoryVector: Sendable, Equatable {

@@ -50,11 +50,11 @@ public struct Dreaming: Sendable {
         let material = try await material(request)
         guard !material.reviewed.isEmpty else { return Outcome(dream: nil, applied: applied) }
         let id = Dream.makeID()
-        let turn = try await bank.store.dreams().count
+        let turn = try await bank.dreams.dreams().count
         // The scripted model is a test double, and the dream says so.
         let label = model is ScriptedModelWithPath ? "\(model.label) (scripted test double)" : model.label
-        let interrupted = try await bank.store.unfinishedDreams()
-        try await bank.store.start(
+        let interrupted = try await bank.dreams.unfinishedDreams()
+        try await bank.dreams.start(
             DreamStart(id: id, by: bank.by, model: label, scopes: request.scopes, time: MemoryBank.now))
         let ask = ModelRequest(
             run: RunID("dream"), call: CallID(id), role: .dreamer,
@@ -65,7 +65,7 @@ public struct Dreaming: Sendable {
         do { response = try await model.respond(to: ask) } catch {
             // Recorded, so the next dream does not take it for one that was killed. If even this
             // fails, the start stands alone and the next dream names it.
-            try? await bank.store.fail(dream: id, reason: "\(error)", at: MemoryBank.now)
+            try? await bank.dreams.fail(dream: id, reason: "\(error)", at: MemoryBank.now)
             throw RuntimeError(
                 .unavailable, "the dreamer's model failed (\(error)); the dream proposed nothing: dream again")
         }
@@ -83,7 +83,7 @@ public struct Dreaming: Sendable {
         dream.costPicoUSD = response.costPicoUSD
         dream.interrupted = interrupted.isEmpty ? nil : interrupted
         TestStop.at(.dreamAnswered)
-        try await bank.store.record(dream, at: MemoryBank.now)
+        try await bank.dreams.record(dream, at: MemoryBank.now)
         TestStop.at(.dreamRecorded)
         applied += try await applyAllowed()
         return Outcome(dream: dream, applied: applied)
@@ -92,10 +92,10 @@ public struct Dreaming: Sendable {
     /// Applies the waiting proposals the policy lets in without a person, each once.
     func applyAllowed() async throws -> [MemoryID] {
         var applied: [MemoryID] = []
-        for p in try await bank.store.proposals()
+        for p in try await bank.dreams.proposals()
         where p.status == .waiting && DreamRules.appliesWithoutReview(p.proposal, policy: policy) {
             do {
-                _ = try await bank.store.decide(
+                _ = try await bank.dreams.decide(
                     p.proposal.id, accepted: true, by: "policy", note: "memory.write allows it",
                     changes: DreamRules.changes(accepting: p, by: "policy"), at: MemoryBank.now)
                 applied.append(p.proposal.id)
@@ -113,7 +113,7 @@ public struct Dreaming: Sendable {
         var material = DreamMaterial()
         guard let runs = bank.runs else { return material }
         var readThrough: [RunID: Int64] = [:]
-        for d in try await bank.store.dreams() {
+        for d in try await bank.dreams.dreams() {
             for r in d.reviewed { readThrough[r.run] = max(readThrough[r.run] ?? 0, r.seq) }
         }
         let wanted = Set(request.scopes)
@@ -229,9 +229,9 @@ extension Dreaming {
     /// Every recorded dream, oldest first, and the starts no dream accounts for yet: dreams killed
     /// before their record (or one in flight now). Read from the memory log alone.
     public static func history(_ bank: MemoryBank) async throws -> (dreams: [Past], unfinished: [DreamStart]) {
-        let proposals = try await bank.store.proposals()
+        let proposals = try await bank.dreams.proposals()
         var past: [Past] = []
-        for d in try await bank.store.dreams() {
+        for d in try await bank.dreams.dreams() {
             let recorded = try await bank.store.history(MemoryID(d.id)).last {
                 if case .dreamt = $0.change { true } else { false }
             }
@@ -243,6 +243,6 @@ extension Dreaming {
                     declined: mine.filter { $0.status == .declined }.count,
                     waiting: mine.filter { $0.status == .waiting }.count))
         }
-        return (past, try await bank.store.unfinishedDreams())
+        return (past, try await bank.dreams.unfinishedDreams())
     }
 }

@@ -11,13 +11,21 @@ import NightshiftSQLite
 /// version it did not name.
 public struct MemoryBank: Sendable {
     public let store: any MemoryStore
+    /// The dreams and their proposals (records of the same memory log).
+    public let dreams: any DreamLog
     /// The runs' logs, where proposals (`memory_proposed`) are found.
     public let runs: (any EventStore)?
     /// Who makes the changes (a person's name, recorded as the provenance).
     public let by: String
 
-    public init(store: any MemoryStore, runs: (any EventStore)? = nil, by: String) {
+    public init(store: any MemoryBankStore, runs: (any EventStore)? = nil, by: String) {
+        self.init(store: store, dreams: store, runs: runs, by: by)
+    }
+
+    /// With a store that searches differently (``HybridMemoryStore``) over the same bank as `dreams`.
+    public init(store: any MemoryStore, dreams: any DreamLog, runs: (any EventStore)? = nil, by: String) {
         self.store = store
+        self.dreams = dreams
         self.runs = runs
         self.by = by
     }
@@ -42,7 +50,7 @@ public struct MemoryBank: Sendable {
             let hybrid = HybridMemoryStore(
                 base: plain.store, embedder: try Adapters.embedder(embeddings, models: models, http: http),
                 minSimilarity: minSimilarity)
-            return try await body(MemoryBank(store: hybrid, runs: plain.runs, by: by))
+            return try await body(MemoryBank(store: hybrid, dreams: plain.dreams, runs: plain.runs, by: by))
         } cleanup: {
             try? await http.shutdown()
         }
@@ -187,7 +195,7 @@ public struct MemoryBank: Sendable {
 
     /// Accepts or declines a proposal, once, whichever kind it is. A declined one needs a reason.
     public func decide(_ id: MemoryID, accept: Bool, note: String) async throws -> Decision {
-        guard let p = try await store.proposals().first(where: { $0.proposal.id == id }) else {
+        guard let p = try await dreams.proposals().first(where: { $0.proposal.id == id }) else {
             let m = try await accept ? self.accept(id) : decline(id, reason: note)
             return Decision(proposal: id, accepted: accept, memories: accept ? [m] : [], dreamt: nil)
         }
@@ -200,7 +208,7 @@ public struct MemoryBank: Sendable {
             try Self.edit(file, old: old, new: new, baseHash: baseHash, resultHash: resultHash)
             TestStop.at(.guidanceEdited)
         }
-        let memories = try await store.decide(
+        let memories = try await dreams.decide(
             id, accepted: accept, by: by, note: note,
             changes: accept ? DreamRules.changes(accepting: p, by: by) : [], at: Self.now)
         return Decision(proposal: id, accepted: accept, memories: memories, dreamt: decided)
@@ -351,7 +359,7 @@ public struct MemoryBank: Sendable {
         // A proposal's id is decided by a person reviewing it, never by a file: importing it would
         // take the proposal out of review (and `approve` would then say it was accepted).
         let proposals =
-            Set(try await self.proposals().map(\.id)).union(try await store.proposals().map(\.proposal.id))
+            Set(try await self.proposals().map(\.id)).union(try await dreams.proposals().map(\.proposal.id))
         if let taken = lines.first(where: { proposals.contains($0.id) }) {
             throw RuntimeError(
                 .invalidInput,
