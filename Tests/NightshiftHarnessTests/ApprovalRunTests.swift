@@ -124,7 +124,10 @@ import Testing
             [try nightshiftBinary(), "worker", "--db", db, "--poll-ms", "50", "--unsandboxed"],
             environment: testEnvironment, outputPath: root + "/worker.log")
         defer { worker.kill() }
-        try await Task.sleep(for: .milliseconds(300))
+        // Gates, not a sleep: the worker is up and has read the queue, and the queue does not hold
+        // the run, so no look of any worker can drive it before a person decides.
+        #expect(await waitForLine("queue read", in: root + "/worker.log"))
+        #expect(try await SQLiteEventStore(path: db).queued().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: ws + "/release.log"))  // nothing runs before a human decides
         #expect(try await nightshift(["approve", "w", "m1.1", "--db", db]).status == 0)
         #expect(try await waitForFinish("w", db: db) == .finished)

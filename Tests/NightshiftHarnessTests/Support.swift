@@ -258,3 +258,14 @@ final class ConnectionCounter: @unchecked Sendable {
 var testEnvironment: [String: String] {
     ProcessInfo.processInfo.environment.merging(["XDG_CONFIG_HOME": testConfigHome]) { $1 }
 }
+
+/// Waits until the file at `path` holds a line containing `text` (a process's gate), at most
+/// `timeout`. True when it did.
+func waitForLine(_ text: String, in path: String, timeout: Duration = .seconds(30)) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if let log = try? String(contentsOfFile: path, encoding: .utf8), log.contains(text) { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return false
+}

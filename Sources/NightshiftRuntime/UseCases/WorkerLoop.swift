@@ -70,12 +70,18 @@ public struct WorkerLoop: Sendable {
                     + "the worker looks every \(idleLook)")
         }
         var state = LoopState()
+        var first = true
         while !Task.isCancelled {
             let seen = await store.generation(of: nil)
             let started = ContinuousClock.now
             let resumed = await look(&state)
             await afterLook?(resumed)
             if once { return }
+            if first {
+                // Said once, so a person (or a test) knows the worker is past its first look.
+                say("queue read: \(resumed) run(s) resumed; waiting for appends")
+                first = false
+            }
             var limit = state.soon ? poll : idleLook
             let now = now().milliseconds
             if let due = try? await store.nextDue()?.milliseconds, due > now {
