@@ -384,3 +384,59 @@ import Testing
         }
     }
 }
+
+/// The workspace files port over the real files and its twin: views written are there whole, a
+/// workspace that is gone is skipped, and the ratchet's evidence is the SHA-256 of exactly the
+/// files the globs name (never `.git`'s).
+@Suite struct WorkspaceFilesConformanceTests {
+    enum Kind: String, CaseIterable { case local, twin }
+
+    /// A workspace holding `files` (relative path → content), made as the kind needs it.
+    func make(_ kind: Kind, files: [String: String]) async throws -> (any WorkspaceFiles, String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-files-\(UUID().uuidString)").path
+        switch kind {
+        case .local:
+            for (path, text) in files {
+                let full = dir + "/" + path
+                try FileManager.default.createDirectory(
+                    atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try text.write(toFile: full, atomically: true, encoding: .utf8)
+            }
+            return (LocalWorkspaceFiles(), dir)
+        case .twin:
+            let twin = InMemoryWorkspaceFiles()
+            await twin.setFiles(files.mapValues { Payload($0).sha256Hex }, workspace: dir)
+            return (twin, dir)
+        }
+    }
+
+    /// What a view holds after `write`, read the way the kind keeps it.
+    func view(_ kind: Kind, _ files: any WorkspaceFiles, workspace: String, name: String) async -> String? {
+        switch kind {
+        case .local: try? String(contentsOfFile: workspace + "/" + name, encoding: .utf8)
+        case .twin: await (files as! InMemoryWorkspaceFiles).views[workspace]?[name]
+        }
+    }
+
+    @Test(arguments: Kind.allCases) func viewsAreWrittenWholeAndReplaced(_ kind: Kind) async throws {
+        let (files, ws) = try await make(kind, files: ["keep.txt": "k\n"])
+        await files.write([WorkspaceView(name: "PROGRESS.md", text: "one\n")], workspace: ws)
+        await files.write([WorkspaceView(name: "PROGRESS.md", text: "two\n")], workspace: ws)
+        #expect(await view(kind, files, workspace: ws, name: "PROGRESS.md") == "two\n")
+    }
+
+    @Test(arguments: Kind.allCases) func theEvidenceIsTheHashOfExactlyTheFilesNamed(_ kind: Kind) async throws {
+        let (files, ws) = try await make(
+            kind, files: ["tests/test_a.py": "assert 1\n", "tests/helper.txt": "h\n", "src/a.py": "a = 1\n"])
+        let hashes = await files.hashes(workspace: ws, globs: ["tests/*.py"])
+        #expect(hashes == ["tests/test_a.py": Payload("assert 1\n").sha256Hex])
+        #expect(await files.hashes(workspace: ws, globs: []).isEmpty)
+    }
+
+    @Test func aWorkspaceThatIsGoneIsSkippedAndGitIsNotEvidence() async throws {
+        let files = LocalWorkspaceFiles()
+        await files.write([WorkspaceView(name: "PROGRESS.md", text: "x")], workspace: "/nonexistent/ns-\(UUID())")
+        let (local, ws) = try await make(.local, files: [".git/config": "[core]\n", "a.py": "1\n"])
+        #expect(await local.hashes(workspace: ws, globs: ["**", "*", ".git/*"]).keys.sorted() == ["a.py"])
+    }
+}
