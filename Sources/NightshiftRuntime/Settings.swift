@@ -157,7 +157,7 @@ public struct Settings: Sendable {
         var untrusted: RuntimeError?
         if let configFile {
             guard FileManager.default.fileExists(atPath: configFile) else {
-                throw RuntimeError(.notFound, "no configuration file at \(configFile) (--config)")
+                throw RuntimeError(.notFound, "no configuration file at \(configFile)")
             }
             projectFile = ConfigFile.resolve(configFile, base: cwd)
         } else {

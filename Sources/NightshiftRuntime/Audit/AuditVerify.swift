@@ -105,7 +105,7 @@ public enum AuditVerify {
         if let publicKey = request.publicKey {
             guard let raw = Data(hex: publicKey), let k = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
             else {
-                throw RuntimeError(.invalidInput, "--public-key must be 64 hex digits")
+                throw RuntimeError(.invalidInput, "the trusted public key must be 64 hex digits")
             }
             trusted = k
         } else {

@@ -24,7 +24,7 @@ public enum CancelRun {
         notice: @Sendable (String) -> Void = { _ in }
     ) async throws -> RunState {
         guard reason.contains(where: { !$0.isWhitespace }) else {
-            throw RuntimeError(.invalidInput, "a cancellation needs a reason (--reason TEXT); it may not be blank")
+            throw RuntimeError(.invalidInput, "a cancellation needs a reason; it may not be blank")
         }
         guard try await store.summary(of: run) != nil else {
             throw RuntimeError(.notFound, "no run \(run) (nightshift status lists the runs)")

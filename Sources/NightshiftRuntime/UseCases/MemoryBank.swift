@@ -200,7 +200,7 @@ public struct MemoryBank: Sendable {
             return Decision(proposal: id, accepted: accept, memories: accept ? [m] : [], dreamt: nil)
         }
         if !accept, Decisions.isBlank(note) {
-            throw RuntimeError(.invalidInput, "a declined proposal needs a reason (--reason)")
+            throw RuntimeError(.invalidInput, "a declined proposal needs a reason; it may not be blank")
         }
         // The store's rule, asked before a guidance file is touched (the store asks it again in the append).
         let decided = try MemoryRules.decide(p, id: id, accepted: accept, by: by, note: note)

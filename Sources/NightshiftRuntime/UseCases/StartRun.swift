@@ -157,7 +157,7 @@ public enum StartRun {
         }
         // A run of this id whose log was lost is reported, never silently started anew.
         if let lost = try await Leasing.lostRun(runID, store: store) {
-            throw RuntimeError(.lost, lost + "; choose another --id")
+            throw RuntimeError(.lost, lost + "; choose another run id")
         }
         // A git repository gets a worktree of its own, beside the database: the user's checkout is never touched.
         // It is made while the first model call is in flight (the harness waits for it before any tool runs).
