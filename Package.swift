@@ -25,7 +25,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Pure: events, run state (the fold), decisions, ports. No IO, no clock, no randomness.
@@ -75,6 +75,7 @@ let package = Package(
             dependencies: [
                 "NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands", "NightshiftHarness",
                 "NightshiftConfig", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         // The commands: parse, call the runtime, print.
@@ -85,6 +86,7 @@ let package = Package(
                 "NightshiftHarness", "NightshiftConfig", "NightshiftRuntime",
                 .product(name: "Crypto", package: "swift-crypto"),  // audit checkpoints (Ed25519)
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         // The benchmarks (W1–W3, tools, policy, context, provider) and their doubles: not in the product.
@@ -108,7 +110,10 @@ let package = Package(
         // The use cases in-process, on the in-memory twins and on SQLite (no binary spawned).
         .testTarget(
             name: "NightshiftRuntimeTests",
-            dependencies: ["NightshiftCore", "NightshiftRuntime", "NightshiftSQLite", "NightshiftTesting"],
+            dependencies: [
+                "NightshiftCore", "NightshiftRuntime", "NightshiftSQLite", "NightshiftTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "NightshiftStoreTests",

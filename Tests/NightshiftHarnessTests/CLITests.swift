@@ -91,6 +91,17 @@ import Glibc
     }
 
     /// A window no model has is refused in one line before anything is made.
+    @Test func aWorkersLogFormatAndLevelAreChecked() async throws {
+        for (args, text) in [
+            (["--log-format", "xml"], "--log-format must be text or json"),
+            (["--log-level", "loud"], "--log-level must be trace, debug, info"),
+        ] {
+            let r = try await nightshift(["worker", "--once", "--db", "/nonexistent/ns.db"] + args)
+            #expect(r.status == 64, "\(r.stdout)\(r.stderr)")
+            #expect(r.stderr.contains(text) && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        }
+    }
+
     @Test func aWindowOutOfRangeIsRefused() async throws {
         let s = try setup()
         for window in ["1000", "5000000000"] {

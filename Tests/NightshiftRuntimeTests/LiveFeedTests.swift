@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NightshiftCore
 import NightshiftRuntime
 import NightshiftSQLite
@@ -69,7 +70,7 @@ func creation() -> [Event] {
                 resumes.yield(request.run)
                 return RunOutcome(run: request.run, reason: .finished, alreadyEnded: false)
             },
-            say: { _ in }, afterLook: { n in looks.yield(n) })
+            logger: Said().logger, afterLook: { n in looks.yield(n) })
         loop.idleLook = .seconds(3600)
         let worker = Task { try await loop.run(once: false) }
         defer { worker.cancel() }
@@ -101,7 +102,7 @@ func creation() -> [Event] {
                 }
                 return RunOutcome(run: request.run, reason: .finished, alreadyEnded: false)
             },
-            say: { said.add($0) })
+            logger: said.logger)
         try await loop.run(once: true)
         let lines = said.lines
         #expect(lines.contains { $0.hasPrefix("resuming broken (its log could not be checked") }, "\(lines)")
@@ -134,7 +135,7 @@ extension LiveFeedTests {
                     [.noteAdded(task: nil, text: "got this far")], to: request.run, expectedSeq: head)
                 throw StoreError(.io, "the disk is full")
             },
-            say: { _ in }, afterLook: { looks.yield($0) })
+            logger: Said().logger, afterLook: { looks.yield($0) })
         loop.idleLook = .seconds(3600)
         let worker = Task { try await loop.run(once: false) }
         defer { worker.cancel() }
@@ -145,11 +146,27 @@ extension LiveFeedTests {
     }
 }
 
-/// Lines a use case said, collected across tasks.
+/// Lines a use case said (or logged: each record's message), collected across tasks.
 final class Said: Sendable {
     private let box = Mutex<[String]>([])
     func add(_ line: String) { box.withLock { $0.append(line) } }
     var lines: [String] { box.withLock { $0 } }
+    /// A logger whose records' messages are added here.
+    var logger: Logger {
+        Logger(label: "test") { _ in Collecting(said: self) }
+    }
+
+    struct Collecting: LogHandler {
+        let said: Said
+        var logLevel: Logger.Level = .trace
+        var metadata: Logger.Metadata = [:]
+        var metadataProvider: Logger.MetadataProvider?
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) { said.add("\(event.message)") }
+    }
 }
 
 /// Run ids are ordered by the time they were made (on the injected clock), so a listing by id
@@ -164,5 +181,32 @@ final class Said: Sendable {
         }
         #expect(ids == ids.sorted())
         #expect(Set((0..<50).map { _ in Adapters.newRunID(clock: clock) }).count == 50)
+    }
+}
+
+/// The worker's log lines: for a person, or one JSON object per line with the record's metadata;
+/// what a run's text puts in a message (control characters, quotes) never breaks a JSON line.
+@Suite struct LogLineTests {
+    @Test func jsonLinesCarryLevelMessageAndMetadataAndStayValid() throws {
+        let said = Said()
+        var logger = Logger(label: "t") { _ in LineLogHandler(format: .json, level: .info, write: { said.add($0) }) }
+        logger[metadataKey: "worker"] = "w1"
+        logger.info("run r failed: \"quoted\"\n\u{1B}[2J", metadata: ["run": "r"])
+        logger.debug("below the level")
+        #expect(said.lines.count == 1)
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(said.lines[0].utf8)) as? [String: String])
+        #expect(object["level"] == "info" && object["run"] == "r" && object["worker"] == "w1")
+        #expect(object["message"] == "run r failed: \"quoted\"\n\u{1B}[2J")
+        #expect(!said.lines[0].contains("\n") && !said.lines[0].contains("\u{1B}"))
+    }
+
+    @Test func textLinesSayTheLevelTheMessageAndTheMetadata() {
+        let said = Said()
+        let logger = Logger(label: "t") { _ in LineLogHandler(format: .text, level: .notice, write: { said.add($0) }) }
+        logger.info("not shown")
+        logger.error("run r could not be resumed", metadata: ["run": "r"])
+        #expect(said.lines.count == 1)
+        #expect(said.lines[0].hasSuffix(" error run r could not be resumed  run=r"), "\(said.lines)")
     }
 }

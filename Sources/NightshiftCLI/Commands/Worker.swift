@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import NightshiftConfig
 import NightshiftCore
 import NightshiftRuntime
@@ -41,11 +42,21 @@ struct Worker: AsyncParsableCommand {
             valueName: "SCOPE"))
     var dream: [String] = []
     @Option(help: "Minutes between dreams (with --dream).") var dreamEvery: Int = 60
+    @Option(help: "How the worker's log lines are written: text (for a person) or json (one object per line).")
+    var logFormat: String = "text"
+    @Option(help: "The least level logged: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
 
     func validate() throws {
         guard pollMs >= 10 else { throw ValidationError("--poll-ms must be at least 10") }
         for s in dream { _ = try MemoryText.scope(s) }
         guard dreamEvery >= 1 else { throw ValidationError("--dream-every must be at least 1 (minutes)") }
+        guard LineLogHandler.Format(rawValue: logFormat) != nil else {
+            throw ValidationError("--log-format must be text or json")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical")
+        }
     }
 
     /// One dream with the worker's settings; its trouble is reported, not thrown (runs come first).
@@ -79,6 +90,7 @@ struct Worker: AsyncParsableCommand {
             let dreams = DreamSchedule(
                 scopes: try dream.map(MemoryText.scope), every: .seconds(dreamEvery * 60), once: once)
             let worker = self
+            let (format, level) = (logFormat, logLevel)
             let loop = WorkerLoop(
                 store: store, poll: .milliseconds(pollMs),
                 request: { run in
@@ -96,7 +108,12 @@ struct Worker: AsyncParsableCommand {
                     return request
                 },
                 resume: { try await ResumeRun.resume($0, observer: RunObserver(notice: notice)) },
-                say: { say($0) },
+                logger: Logger(label: "nightshift.worker") { _ in
+                    LineLogHandler(
+                        format: LineLogHandler.Format(rawValue: format) ?? .text,
+                        level: Logger.Level(rawValue: level) ?? .info,
+                        write: { say($0) })
+                },
                 afterLook: { resumed in
                     if await dreams.due(resumed: resumed) { await worker.dreamOnce(dreams.scopes) }
                 })

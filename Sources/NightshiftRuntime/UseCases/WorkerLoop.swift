@@ -1,4 +1,5 @@
 import Foundation
+public import Logging
 public import NightshiftCore
 import NightshiftHarness
 
@@ -6,7 +7,7 @@ import NightshiftHarness
 /// so nobody has to type `resume` after a decision, and fleets go on without their first process.
 ///
 /// A front end gives it how to build each run's resume request (its settings are read again for
-/// every run: a key file may change) and where to say what it does; the loop owns the rules: a run
+/// every run: a key file may change) and a logger for what it does; the loop owns the rules: a run
 /// another live process holds is left to it and tried again once its lease is free or its log
 /// moves, and a run that could not be resumed is not tried again until its log moves.
 public struct WorkerLoop: Sendable {
@@ -22,8 +23,8 @@ public struct WorkerLoop: Sendable {
     public var request: @Sendable (RunID) throws -> ResumeRequest
     /// Drives one run to its next stop.
     public var resume: @Sendable (ResumeRequest) async throws -> RunOutcome
-    /// What the worker does, one line at a time.
-    public var say: @Sendable (String) -> Void
+    /// What the worker does: a record per run it resumes and per stop, with the run as metadata.
+    public var logger: Logger
     /// Called after each look with how many runs it resumed (the worker dreams when it resumed none).
     public var afterLook: (@Sendable (_ resumed: Int) async -> Void)?
     /// The time a look reads the queue at.
@@ -33,7 +34,7 @@ public struct WorkerLoop: Sendable {
         store: any EventStore & RunQueue & LogSignal, poll: Duration,
         request: @escaping @Sendable (RunID) throws -> ResumeRequest,
         resume: @escaping @Sendable (ResumeRequest) async throws -> RunOutcome,
-        say: @escaping @Sendable (String) -> Void,
+        logger: Logger,
         afterLook: (@Sendable (_ resumed: Int) async -> Void)? = nil,
         now: @escaping @Sendable () -> Timestamp = WorkerLoop.systemNow
     ) {
@@ -41,7 +42,7 @@ public struct WorkerLoop: Sendable {
         self.poll = poll
         self.request = request
         self.resume = resume
-        self.say = say
+        self.logger = logger
         self.afterLook = afterLook
         self.now = now
     }
@@ -60,14 +61,14 @@ public struct WorkerLoop: Sendable {
     public func run(once: Bool) async throws {
         do {
             let queued = try await store.reconcile()
-            if queued > 0 { say("queued \(queued) run(s) to check (paused, or sub-agents left running)") }
+            if queued > 0 { logger.info("queued \(queued) run(s) to check (paused, or sub-agents left running)") }
         } catch {
-            say("could not check the run queue against the runs: \(error)")
+            logger.error("could not check the run queue against the runs: \(error)")
         }
         if !(await store.hearsOtherProcesses()) {
-            say(
-                "appends by other processes are not signalled here (no file-change notifications): "
-                    + "the worker looks every \(idleLook)")
+            logger.warning(
+                "appends by other processes are not signalled here (no file-change notifications): the worker looks every \(idleLook)"
+            )
         }
         var state = LoopState()
         var first = true
@@ -79,7 +80,7 @@ public struct WorkerLoop: Sendable {
             if once { return }
             if first {
                 // Said once, so a person (or a test) knows the worker is past its first look.
-                say("queue read: \(resumed) run(s) resumed; waiting for appends")
+                logger.info("queue read: \(resumed) run(s) resumed; waiting for appends")
                 first = false
             }
             var limit = state.soon ? poll : idleLook
@@ -114,7 +115,7 @@ public struct WorkerLoop: Sendable {
         do {
             look = try await ReadyRuns.next(store: store, now: now())
         } catch {
-            say("could not read the run queue: \(error)")
+            logger.error("could not read the run queue: \(error)")
             state.soon = true
             return 0
         }
@@ -123,7 +124,7 @@ public struct WorkerLoop: Sendable {
         state.busyAt = state.busyAt.filter { look.due.contains($0.key) }
         state.said = state.said.filter { look.due.contains($0.key) }
         for (run, error) in look.problems where state.said[run] != error {
-            say("run \(run) could not be checked: \(error)")
+            logger.error("run \(run) could not be checked: \(error)", metadata: ["run": "\(run)"])
             state.said[run] = error
         }
         var resumed = 0
@@ -134,19 +135,22 @@ public struct WorkerLoop: Sendable {
                 continue
             }
             resumed += 1
-            say("resuming \(ready.run) \(ready.why)")
+            let tag: Logger.Metadata = ["run": "\(ready.run)"]
+            logger.info("resuming \(ready.run) \(ready.why)", metadata: tag)
             do {
                 let outcome = try await resume(try request(ready.run))
-                say("run \(ready.run) \(outcome.reason.text)")
+                logger.info("run \(ready.run) \(outcome.reason.text)", metadata: tag)
                 state.busyAt[ready.run] = nil
             } catch let busy as RuntimeError where busy.code == .busy {
                 // Another live process drives it: not a failure, and not ours to take.
-                if state.busyAt[ready.run] != ready.headSeq { say("run \(ready.run) skipped: \(busy.message)") }
+                if state.busyAt[ready.run] != ready.headSeq {
+                    logger.notice("run \(ready.run) skipped: \(busy.message)", metadata: tag)
+                }
                 state.busyAt[ready.run] = ready.headSeq
             } catch {
                 // One run's trouble (a missing key, a vanished workspace, an untrusted edit) must not stop the others.
                 // Not tried again until its log moves: from where the failed attempt left it.
-                say("run \(ready.run) could not be resumed: \(error)")
+                logger.error("run \(ready.run) could not be resumed: \(error)", metadata: tag)
                 state.failedAt[ready.run] = (try? await store.summary(of: ready.run)?.headSeq) ?? ready.headSeq
             }
         }
