@@ -543,7 +543,7 @@ actor GroupCommitter {
         if let fence = r.fence {
             let row = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT epoch, released, pid, host FROM lease WHERE run = ?"),
-                arguments: [r.run.rawValue])
+                arguments: [LeaseKey.run(r.run).storageKey])
             guard let row, row["epoch"] as Int64 == fence, row["released"] as Int64 == 0 else {
                 let by = row.map { " by pid \($0["pid"] as Int64) on \($0["host"] as String)" } ?? ""
                 throw StoreError(.leaseLost, "run \(r.run) was taken over\(by); this process stops driving it")

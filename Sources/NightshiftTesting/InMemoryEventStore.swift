@@ -191,7 +191,8 @@ public actor InMemoryEventStore: EventStore, RunQueue, LogSignal {
         {
             throw StoreError(
                 .leaseHeld,
-                "\(key) is being advanced by \(record.lease.holder) (lease \(record.lease.epoch)); wait, or stop it")
+                "\(key == .dream ? "the dream lease is held" : "\(key) is being advanced") by \(record.lease.holder) "
+                    + "(lease \(record.lease.epoch)); wait for it, or stop that process")
         }
         let lease = Lease(key: key, epoch: (leases[key]?.lease.epoch ?? 0) + 1, holder: holder, since: time)
         leases[key] = LeaseRecord(lease: lease, heartbeat: time, released: false)

@@ -90,7 +90,7 @@ import Glibc
         #expect(!r.stdout.contains("checks failed"), "\(r.stdout)")
     }
 
-    /// A window no model has is refused in one line before anything is made.
+    /// A worker's log format and level are checked when the command is parsed, in one line.
     @Test func aWorkersLogFormatAndLevelAreChecked() async throws {
         for (args, text) in [
             (["--log-format", "xml"], "--log-format must be text or json"),
@@ -102,6 +102,22 @@ import Glibc
         }
     }
 
+    /// With --log-format json every line the worker writes is one JSON object, its first line too.
+    @Test func aJSONLogIsJSONThroughout() async throws {
+        let dir = tempDir("ns-jsonlog")
+        _ = try SQLiteEventStore(path: dir + "/ns.db")
+        let r = try await nightshift(["worker", "--once", "--db", dir + "/ns.db", "--log-format", "json"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(!lines.isEmpty)
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+            #expect(object?["level"] != nil && object?["message"] != nil, "\(line)")
+        }
+        #expect(lines.first?.contains("watching") == true)
+    }
+
+    /// A window no model has is refused in one line before anything is made.
     @Test func aWindowOutOfRangeIsRefused() async throws {
         let s = try setup()
         for window in ["1000", "5000000000"] {

@@ -201,6 +201,27 @@ final class Said: Sendable {
         #expect(!said.lines[0].contains("\n") && !said.lines[0].contains("\u{1B}"))
     }
 
+    /// A message that holds a line break (a model's error, git's output) stays one record on one
+    /// line, so it cannot print a line that looks like another record; a value with spaces is quoted.
+    @Test func aTextRecordIsOneLineWhateverItsMessageHolds() {
+        let said = Said()
+        let logger = Logger(label: "t") { _ in LineLogHandler(format: .text, level: .info, write: { said.add($0) }) }
+        logger.info("run r paused: boom\n2026-12-07T14:00:00Z info run prod finished", metadata: ["why": "a b=c"])
+        #expect(said.lines.count == 1 && !said.lines[0].contains("\n"))
+        #expect(said.lines[0].contains("boom\\n2026-12-07T14:00:00Z info run prod finished"), "\(said.lines)")
+        #expect(said.lines[0].hasSuffix(#"why="a b=c""#), "\(said.lines)")
+    }
+
+    @Test func aMetadataKeyNamedLikeAFieldIsKeptApart() throws {
+        let said = Said()
+        let logger = Logger(label: "t") { _ in LineLogHandler(format: .json, level: .info, write: { said.add($0) }) }
+        logger.info("the message", metadata: ["message": "forged", "level": "critical"])
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(said.lines[0].utf8)) as? [String: String])
+        #expect(object["message"] == "the message" && object["level"] == "info")
+        #expect(object["metadata.message"] == "forged" && object["metadata.level"] == "critical")
+    }
+
     @Test func textLinesSayTheLevelTheMessageAndTheMetadata() {
         let said = Said()
         let logger = Logger(label: "t") { _ in LineLogHandler(format: .text, level: .notice, write: { said.add($0) }) }

@@ -86,5 +86,11 @@ import Testing
             try await store.acquireLease(.dream, holder: other, ttl: .seconds(30), isAlive: { _ in true }).epoch == 2)
         #expect(LeaseKey(storageKey: LeaseKey.dream.storageKey) == .dream)
         #expect(LeaseKey(storageKey: "r1") == .run(RunID("r1")))
+        // A run whose id looks like the dream lease's key is another key on every store.
+        let odd = LeaseKey.run(RunID("@dream"))
+        #expect(odd.storageKey != LeaseKey.dream.storageKey && LeaseKey(storageKey: odd.storageKey) == odd)
+        let held = try await store.acquireLease(odd, holder: me, ttl: .seconds(30), isAlive: { _ in true })
+        #expect(held.epoch == 1)
+        #expect(try await store.leaseRecord(of: .dream)?.lease.holder == other)
     }
 }

@@ -60,7 +60,7 @@ struct Worker: AsyncParsableCommand {
     }
 
     /// One dream with the worker's settings; its trouble is reported, not thrown (runs come first).
-    func dreamOnce(_ scopes: [MemoryScope]) async {
+    func dreamOnce(_ scopes: [MemoryScope], logger: Logger) async {
         do {
             let settings = try self.store.settings(try models.layer())
             var config = settings.store
@@ -69,14 +69,16 @@ struct Worker: AsyncParsableCommand {
                 Dreaming.Request(scopes: scopes), store: config, models: try settings.modelConfig(),
                 policy: try settings.read(.policy), by: "nightshift worker (pid \(getpid()))")
             if let d = outcome.dream {
-                say(
+                let text =
                     "\(d.id): reviewed \(d.reviewed.count) run(s); \(d.proposals.count) proposal(s), "
-                        + "\(outcome.applied.count) applied by the policy; the rest wait in nightshift inbox")
+                    + "\(outcome.applied.count) applied by the policy; the rest wait in nightshift inbox"
+                logger.info("\(text)", metadata: ["dream": "\(d.id)"])
             }
         } catch let busy as RuntimeError where busy.code == .busy {
-            say("dream skipped: \(busy.message)")  // another worker is dreaming; tried again --dream-every later
+            // Another worker is dreaming; tried again --dream-every later.
+            logger.notice("dream skipped: \(busy.message)")
         } catch {
-            say("dream failed: \(error)")
+            logger.error("dream failed: \(error)")
         }
     }
 
@@ -85,12 +87,18 @@ struct Worker: AsyncParsableCommand {
             // The database is chosen once: the one this worker watches is the one it resumes runs of.
             let config = try store.resolved()
             let store = try WorkerLoop.store(config)
-            say("worker (pid \(getpid())) watching \(config.db)")
+            // Every line the worker writes is a record of this logger, so a JSON log is JSON throughout.
+            let (format, level) = (logFormat, logLevel)
+            let logger = Logger(label: "nightshift.worker") { _ in
+                LineLogHandler(
+                    format: LineLogHandler.Format(rawValue: format) ?? .text,
+                    level: Logger.Level(rawValue: level) ?? .info, write: { say($0) })
+            }
+            logger.info("worker (pid \(getpid())) watching \(config.db)", metadata: ["db": "\(config.db)"])
             let (options, models, sandbox, fleet) = (self.store, self.models, self.sandbox, self.fleet)
             let dreams = DreamSchedule(
                 scopes: try dream.map(MemoryText.scope), every: .seconds(dreamEvery * 60), once: once)
             let worker = self
-            let (format, level) = (logFormat, logLevel)
             let loop = WorkerLoop(
                 store: store, poll: .milliseconds(pollMs),
                 request: { run in
@@ -108,14 +116,9 @@ struct Worker: AsyncParsableCommand {
                     return request
                 },
                 resume: { try await ResumeRun.resume($0, observer: RunObserver(notice: notice)) },
-                logger: Logger(label: "nightshift.worker") { _ in
-                    LineLogHandler(
-                        format: LineLogHandler.Format(rawValue: format) ?? .text,
-                        level: Logger.Level(rawValue: level) ?? .info,
-                        write: { say($0) })
-                },
+                logger: logger,
                 afterLook: { resumed in
-                    if await dreams.due(resumed: resumed) { await worker.dreamOnce(dreams.scopes) }
+                    if await dreams.due(resumed: resumed) { await worker.dreamOnce(dreams.scopes, logger: logger) }
                 })
             try await loop.run(once: once)
         }

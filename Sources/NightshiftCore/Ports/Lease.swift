@@ -23,15 +23,24 @@ public enum LeaseKey: Hashable, Sendable, CustomStringConvertible {
     /// One dream at a time over a database's runs.
     case dream
 
-    /// The key as stores keep it: the run's id, or `@dream` (no run id starts with `@`).
+    /// The key as stores keep it: the run's id, or `@dream`. A run id that starts with `@` (no
+    /// command makes one, but the type allows it) is kept as `@run:ID`, so it never names another key.
     public var storageKey: String {
         switch self {
-        case .run(let run): run.rawValue
+        case .run(let run): run.rawValue.hasPrefix("@") ? "@run:" + run.rawValue : run.rawValue
         case .dream: "@dream"
         }
     }
 
-    public init(storageKey: String) { self = storageKey == "@dream" ? .dream : .run(RunID(storageKey)) }
+    public init(storageKey: String) {
+        if storageKey == "@dream" {
+            self = .dream
+        } else if storageKey.hasPrefix("@run:") {
+            self = .run(RunID(String(storageKey.dropFirst(5))))
+        } else {
+            self = .run(RunID(storageKey))
+        }
+    }
 
     public var description: String {
         switch self {

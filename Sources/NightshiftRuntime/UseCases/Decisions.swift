@@ -32,7 +32,7 @@ public struct Decisions: Sendable {
     @discardableResult
     public func deny(_ run: RunID, call: String, reason: String) async throws(DecisionError) -> RunState {
         guard !Self.isBlank(reason) else {
-            throw DecisionError(.invalid, "a denial needs a reason that says why (--reason TEXT); it may not be blank")
+            throw DecisionError(.invalid, "a denial needs a reason that says why; it may not be blank")
         }
         if call == "plan" { return try await decidePlan(run, approved: false, note: reason) }
         return try await decideCall(run, call: call, approved: false, note: reason)
