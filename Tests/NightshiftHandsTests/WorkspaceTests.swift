@@ -163,11 +163,32 @@ func call(_ name: String, _ args: String) -> ToolCall {
         let start = ContinuousClock.now
         // A child that would outlive its parent shell, writing a marker after 3 s.
         let r = await tools.run(
-            call("shell", #"{"command":"(sleep 3; touch late) & sleep 600","timeout_seconds":1}"#), workspace: root)
+            call(
+                "shell",
+                #"{"command":"sh -c 'echo $$ > child.pid; sleep 3; touch late' & sleep 600","timeout_seconds":1}"#
+            ), workspace: root)
         #expect(ContinuousClock.now - start < .seconds(120))  // the command alone would take 600 s
         #expect(r.output.text.contains("timed out"))
-        try await Task.sleep(for: .seconds(3))
+        // A gate, not a sleep: the child that would have written later is gone (or never started).
+        #expect(await childIsGone(pidFile: root + "/child.pid"))
         #expect(!FileManager.default.fileExists(atPath: root + "/late"))
+    }
+
+    /// Whether the process whose pid the file holds has ended (waited for up to 30 s): gone, or a
+    /// zombie, it can write nothing more. True too when the file was never written (the process
+    /// was stopped before its first command).
+    func childIsGone(pidFile: String) async -> Bool {
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return true }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+            let state = stat.flatMap { $0.lastIndex(of: ")") }.map { stat![stat!.index($0, offsetBy: 2)] }
+            if stat == nil || state == "Z" || state == "X" { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return false
     }
 
     /// A descriptor this process holds without close-on-exec (as a library or a racing spawn can
@@ -192,9 +213,13 @@ func call(_ name: String, _ args: String) -> ToolCall {
     @Test func backgroundedChildDoesNotOutliveTheCall() async throws {
         let (root, _) = try makeWorkspace()
         let r = await tools.run(
-            call("shell", #"{"command":"(sleep 5; touch late) > /dev/null 2>&1 & echo started"}"#), workspace: root)
+            call(
+                "shell",
+                #"{"command":"sh -c 'echo $$ > child.pid; sleep 5; touch late' > /dev/null 2>&1 & sleep 0.2; echo started"}"#
+            ), workspace: root)
         #expect(r.ok)
-        try await Task.sleep(for: .seconds(6))
+        #expect(FileManager.default.fileExists(atPath: root + "/child.pid"))  // it did start
+        #expect(await childIsGone(pidFile: root + "/child.pid"))
         #expect(!FileManager.default.fileExists(atPath: root + "/late"))
     }
 
