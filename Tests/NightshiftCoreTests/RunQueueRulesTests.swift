@@ -56,6 +56,11 @@ import Testing
         let decided = Event.approvalDecided(call: CallID("m1"), approved: true, by: "a", note: "", argumentsHash: "")
         #expect(Readiness.of(state, last: decided, ended: [], now: 0) == .ready(why: "after approval_decided"))
         #expect(Readiness.of(state, last: .runPaused(reason: "x"), ended: [], now: 0) == .idle)
+        // What it waits a person for, as every front end reads it; nothing while it waits for sub-agents.
+        #expect(state.waitsFor?.kind == .approval && state.waitsFor?.call == nil)
+        state.pauseKind = .agents
+        #expect(state.waitsFor == nil)
+        state.pauseKind = .approval
         state.status = .finished
         #expect(Readiness.of(state, last: decided, ended: [], now: 0) == .idle)
         state.status = .running

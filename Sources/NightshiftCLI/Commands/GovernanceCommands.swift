@@ -131,11 +131,7 @@ struct Inbox: AsyncParsableCommand {
         if let plan = c.planForReview {
             say("\n" + plan.markdown(version: state.planning.planVersion, goal: state.goal))
         }
-        if state.status == .paused, state.pauseKind != .agents,
-            let decide = PauseAdvice.decide(
-                state.awaitingApproval != nil ? .approval : state.pauseKind, run: id,
-                call: state.awaitingApproval?.call.id)
-        {
+        if let need = state.waitsFor, let decide = PauseAdvice.decide(need.kind, run: id, call: need.call) {
             say("decide: \(decide)")
         }
         if let policy = state.gate.policyHash { say("policy \(state.gate.policySource ?? "") (\(policy.prefix(12)))") }

@@ -31,11 +31,7 @@ struct Status: AsyncParsableCommand {
             let state = view.state
             say("run       \(state.run)  \(state.title)")
             say("status    \(state.status.rawValue)\(state.statusReason.map { " — \($0)" } ?? "")")
-            if state.status == .paused, state.pauseKind != .agents,
-                let decide = PauseAdvice.decide(
-                    state.awaitingApproval != nil ? .approval : state.pauseKind, run: state.run,
-                    call: state.awaitingApproval?.call.id)
-            {
+            if let need = state.waitsFor, let decide = PauseAdvice.decide(need.kind, run: state.run, call: need.call) {
                 say("decide    \(decide)")
             }
             say("model     \(state.model)\(state.model.hasPrefix("scripted:") ? "  (scripted test double)" : "")")

@@ -204,6 +204,15 @@ public struct RunState: Sendable, Codable, Equatable {
         pending.pendingTools.first { $0.verdict == .ask && $0.approved == nil && !$0.requested }
     }
 
+    /// What a paused run waits a person for: why (an approval whenever a call waits for one,
+    /// whatever the pause recorded) and the call. Nil while it runs, after it ended, and while it
+    /// waits for its sub-agents (no person is needed then).
+    public var waitsFor: (kind: PauseKind?, call: CallID?)? {
+        guard status == .paused, pauseKind != .agents else { return nil }
+        let call = awaitingApproval?.call.id
+        return (call != nil ? .approval : pauseKind, call)
+    }
+
     /// The budget in force for `scope`: the policy's, with a human's changes over it.
     public func budget(_ scope: BudgetScope) -> Budget {
         var b = (scope == .run ? policy?.runBudget : policy?.taskBudget) ?? Budget()

@@ -42,13 +42,11 @@ public enum Inbox {
         var items: [Item] = []
         for summary in try await store.runs() where summary.status == .paused {
             let state = try await store.state(of: summary.id)
-            if state.pauseKind == .agents { continue }
-            let waiting = state.awaitingApproval
+            guard let need = state.waitsFor else { continue }
             items.append(
                 Item(
-                    run: summary.id, task: state.current.map { state.tasks[$0].id },
-                    kind: waiting != nil ? .approval : state.pauseKind, reason: state.statusReason ?? "",
-                    waiting: waiting))
+                    run: summary.id, task: state.current.map { state.tasks[$0].id }, kind: need.kind,
+                    reason: state.statusReason ?? "", waiting: state.awaitingApproval))
         }
         return items
     }

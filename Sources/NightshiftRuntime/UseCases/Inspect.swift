@@ -61,10 +61,7 @@ public enum Inspect {
     /// does not wait for a person.
     public static func waitsFor(_ run: RunID, _ config: StoreConfig) async throws -> (kind: PauseKind?, call: CallID?)?
     {
-        let state = try await Adapters.openExistingStore(config).state(of: run)
-        guard state.status == .paused, state.pauseKind != .agents else { return nil }
-        let call = state.awaitingApproval?.call.id
-        return (call != nil ? .approval : state.pauseKind, call)
+        try await Adapters.openExistingStore(config).state(of: run).waitsFor
     }
 
     /// The final report (REPORT.md's text, as recorded in `run_reported`) of a run that finished.
