@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Pure: events, run state (the fold), decisions, ports. No IO, no clock, no randomness.
@@ -76,6 +77,7 @@ let package = Package(
                 "NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands", "NightshiftHarness",
                 "NightshiftConfig", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings),
         // The commands: parse, call the runtime, print.

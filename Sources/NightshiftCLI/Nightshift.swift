@@ -47,31 +47,11 @@ public struct Nightshift: AsyncParsableCommand {
         }
     }
 
-    /// Ctrl-C, SIGTERM and SIGHUP end the process at once, as their default action does, however
-    /// busy it is. Without this a signal can stay pending: the main thread of an async `main` may
-    /// have left, and the threads that remain (dispatch's, the concurrency pool's) block signals.
-    /// So they are blocked everywhere and one thread waits for them, then ends the process with the
-    /// same signal (the log is durable at every step; `resume` continues the run).
-    static func deliverStopSignals() {
-        @Sendable func stopSignals() -> sigset_t {
-            var set = sigset_t()
-            sigemptyset(&set)
-            for s in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, s) }
-            return set
-        }
-        var set = stopSignals()
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-        Thread.detachNewThread {
-            var set = stopSignals()
-            var received: Int32 = 0
-            guard sigwait(&set, &received) == 0 else { return }
-            signal(received, SIG_DFL)
-            var one = sigset_t()
-            sigemptyset(&one)
-            sigaddset(&one, received)
-            pthread_sigmask(SIG_UNBLOCK, &one, nil)
-            raise(received)
-        }
+    /// What the process needs before anything else runs: a higher open-files limit, and the
+    /// stop signals' handlers (see ``StopSignals``). Call it first.
+    public static func prepareProcess() {
+        raiseOpenFilesLimit()
+        StopSignals.deliver()
     }
 
     /// The entry point of the executable: parses, runs, and reports a usage error in one line on
@@ -79,8 +59,6 @@ public struct Nightshift: AsyncParsableCommand {
     /// to stdout in full, as usual.
     public static func start(_ arguments: [String]? = nil) async {
         let arguments = arguments ?? Array(CommandLine.arguments.dropFirst())
-        raiseOpenFilesLimit()
-        deliverStopSignals()
         do {
             var command = try await asyncParseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -227,7 +227,7 @@ actor RetryRecorder {
     }
 
     func record(_ event: Event) async {
-        guard failure == nil else { return }
+        guard failure == nil, !Task.isCancelled else { return }
         do {
             for e in try await store.append(
                 [event], to: state.run, expectedSeq: state.lastSeq, snapshot: nil, fence: fence)

@@ -89,6 +89,10 @@ struct RunDriver {
     /// even if not due, so whoever wakes the run next (resume, inspection) reads only a few events.
     mutating func commit(stopping: Bool = false) async throws {
         guard !buffer.isEmpty else { return }
+        // A drive stopped from outside (its process shuts down) records nothing more: what it
+        // began stays in flight, in doubt at the next wake, exactly as after a crash. A result
+        // got while stopping (a tool killed by the stop) is never taken for the tool's own.
+        try Task.checkCancellation()
         let every = harness.configuration.snapshotEvery
         var snapshot: Snapshot?
         if committed.lastSeq - lastSnapshotSeq >= (stopping ? min(8, every) : every) {

@@ -5,7 +5,7 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
     /// A struct over a private enum, so adding a code does not break callers' switches.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
-            case notFound, exists, invalidInput, unavailable, lost, busy, untrusted
+            case notFound, exists, invalidInput, unavailable, lost, busy, untrusted, stopped
         }
         private let base: Base
         private init(_ b: Base) { base = b }
@@ -23,6 +23,9 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
         public static let busy = Code(.busy)
         /// A configuration file was found that no person trusted (new, or changed since).
         public static let untrusted = Code(.untrusted)
+        /// The process was asked to stop (a signal, a shutdown) while it drove the run: the run
+        /// was left as after a crash, with its lease given back, and continues from its log.
+        public static let stopped = Code(.stopped)
         public var description: String { base.rawValue }
     }
 

@@ -411,6 +411,17 @@ public final class SQLiteEventStore: EventStore {
         } catch { throw Self.mapError(error, path: path) }
     }
 
+    /// Stored as `released = 2`: a binary that knows only 0 and 1 reads it as released.
+    public func handOverLease(_ lease: Lease) async throws {
+        do {
+            try await writer.write { db in
+                try db.execute(
+                    sql: "UPDATE lease SET released = 2 WHERE run = ? AND epoch = ? AND released = 0",
+                    arguments: [lease.key.storageKey, lease.epoch])
+            }
+        } catch { throw Self.mapError(error, path: path) }
+    }
+
     public func leaseRecord(of key: LeaseKey) async throws -> LeaseRecord? {
         try await writer.read { db in try Self.leaseRecord(db, key) }
     }
@@ -426,7 +437,8 @@ public final class SQLiteEventStore: EventStore {
             host: row["host"], boot: row["boot"], pid: Int32(row["pid"] as Int64), started: row["started"])
         return LeaseRecord(
             lease: Lease(key: key, epoch: row["epoch"], holder: holder, since: Timestamp(milliseconds: row["since"])),
-            heartbeat: Timestamp(milliseconds: row["heartbeat"]), released: (row["released"] as Int64) != 0)
+            heartbeat: Timestamp(milliseconds: row["heartbeat"]), released: (row["released"] as Int64) != 0,
+            handedOver: (row["released"] as Int64) == 2)
     }
 
     static func mapError(_ error: any Error, path: String) -> StoreError {

@@ -211,6 +211,12 @@ public actor InMemoryEventStore: EventStore, RunQueue, LogSignal {
         if leases[lease.key]?.lease.epoch == lease.epoch { leases[lease.key]?.released = true }
     }
 
+    public func handOverLease(_ lease: Lease) {
+        guard let record = leases[lease.key], record.lease.epoch == lease.epoch, !record.released else { return }
+        leases[lease.key] = LeaseRecord(
+            lease: record.lease, heartbeat: record.heartbeat, released: true, handedOver: true)
+    }
+
     public func leaseRecord(of key: LeaseKey) -> LeaseRecord? { leases[key] }
 
     public func runs() -> [RunSummary] {

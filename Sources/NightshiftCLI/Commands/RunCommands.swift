@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import NightshiftConfig
 import NightshiftCore
 import NightshiftHarness
@@ -202,9 +203,14 @@ struct RunCommand: AsyncParsableCommand {
             }
             let settings = try store.settings(try commandLine())
             let printer = quiet ? nil : TimelinePrinter(json: json)
-            let outcome = try await StartRun.start(
-                try request(source: source, settings: settings),
-                observer: RunObserver(event: printer?.events, notice: notice))
+            let request = try request(source: source, settings: settings)
+            let runtime = Runtime(.init(store: request.store, createsDatabase: true), logger: .commandLine)
+            let db = store.db ?? StoreConfig.defaultPath
+            let outcome = try await StopSignals.serving(runtime) { runtime in
+                let id = try await runtime.create(
+                    request, observer: RunObserver(event: printer?.events, notice: notice))
+                return try await continueHint(id, db: db) { try await runtime.outcome(of: id) }
+            }
             if outcome.reason == .finished, !quiet, !json {
                 await printReport(outcome.run, try store.resolved())
             }
@@ -213,6 +219,27 @@ struct RunCommand: AsyncParsableCommand {
             return outcome
         }
         throw exitStatus(for: outcome.reason)
+    }
+}
+
+/// Waits for a drive's outcome; when the process was asked to stop meanwhile, says how to go on.
+func continueHint(_ run: RunID, db: String, _ outcome: () async throws -> RunOutcome) async throws -> RunOutcome {
+    do {
+        return try await outcome()
+    } catch let e as RuntimeError where e.code == .stopped {
+        let dbArg = db == StoreConfig.defaultPath ? "" : " --db \(db)"
+        writeOut("\nrun \(run) stopped with this process\ncontinue: nightshift resume \(run)\(dbArg)\n")
+        throw e
+    }
+}
+
+extension Logger {
+    /// For commands a person runs: what the runtime logs is for the worker's log, so only
+    /// warnings and worse reach the terminal, on stderr.
+    static var commandLine: Logger {
+        Logger(label: "nightshift") { _ in
+            LineLogHandler(format: .text, level: .warning, write: { writeErr($0 + "\n") })
+        }
     }
 }
 
@@ -288,11 +315,13 @@ struct Resume: AsyncParsableCommand {
             request.trust = settings.trust.store
             request.acceptRollback = acceptRollback
             request.decider = Governance.user
-            let outcome = try await ResumeRun.resume(
-                request,
-                observer: RunObserver(
-                    event: printer?.events, notice: notice,
-                    woke: printer?.wake))
+            let runtime = Runtime(.init(store: request.store), logger: .commandLine)
+            let db = store.db ?? StoreConfig.defaultPath
+            let outcome = try await StopSignals.serving(runtime) { runtime in
+                try runtime.drive(
+                    request, observer: RunObserver(event: printer?.events, notice: notice, woke: printer?.wake))
+                return try await continueHint(request.run, db: db) { try await runtime.outcome(of: request.run) }
+            }
             if outcome.alreadyEnded {
                 let why: String = if case let .failed(r) = outcome.reason, !r.isEmpty { ": \(r)" } else { "" }
                 let status = outcome.reason == .finished ? "finished" : "failed"

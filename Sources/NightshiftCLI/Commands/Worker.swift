@@ -86,7 +86,6 @@ struct Worker: AsyncParsableCommand {
         try await reportErrors {
             // The database is chosen once: the one this worker watches is the one it resumes runs of.
             let config = try store.resolved()
-            let store = try WorkerLoop.store(config)
             // Every line the worker writes is a record of this logger, so a JSON log is JSON throughout.
             let (format, level) = (logFormat, logLevel)
             let logger = Logger(label: "nightshift.worker") { _ in
@@ -94,33 +93,35 @@ struct Worker: AsyncParsableCommand {
                     format: LineLogHandler.Format(rawValue: format) ?? .text,
                     level: Logger.Level(rawValue: level) ?? .info, write: { say($0) })
             }
-            logger.info("worker (pid \(getpid())) watching \(config.db)", metadata: ["db": "\(config.db)"])
+            let runtime = Runtime(.init(store: config), logger: logger)
             let (options, models, sandbox, fleet) = (self.store, self.models, self.sandbox, self.fleet)
             let dreams = DreamSchedule(
                 scopes: try dream.map(MemoryText.scope), every: .seconds(dreamEvery * 60), once: once)
-            let worker = self
-            let loop = WorkerLoop(
-                store: store, poll: .milliseconds(pollMs),
-                request: { run in
-                    var request = ResumeRequest(run: run, by: "nightshift worker (pid \(getpid()))")
-                    request.driver = .worker
-                    request.store = config
-                    request.sandbox = sandbox.flags
-                    request.decider = Governance.user
-                    request.fleetConcurrency = fleet.concurrency
-                    // Read again for each run (a key file may change); an untrusted edit stops
-                    // this run's resume, never the worker.
-                    let settings = try options.settings(try models.layer())
-                    request.models = try models.forResume(settings)
-                    request.trust = settings.trust.store
-                    return request
-                },
-                resume: { try await ResumeRun.resume($0, observer: RunObserver(notice: notice)) },
-                logger: logger,
-                afterLook: { resumed in
-                    if await dreams.due(resumed: resumed) { await worker.dreamOnce(dreams.scopes, logger: logger) }
-                })
-            try await loop.run(once: once)
+            let (worker, once, poll) = (self, self.once, pollMs)
+            try await StopSignals.serving(runtime) { runtime in
+                let loop = try runtime.worker(
+                    poll: .milliseconds(poll),
+                    request: { run in
+                        var request = ResumeRequest(run: run, by: "nightshift worker (pid \(getpid()))")
+                        request.driver = .worker
+                        request.sandbox = sandbox.flags
+                        request.decider = Governance.user
+                        request.fleetConcurrency = fleet.concurrency
+                        // Read again for each run (a key file may change); an untrusted edit stops
+                        // this run's resume, never the worker.
+                        let settings = try options.settings(try models.layer())
+                        request.models = try models.forResume(settings)
+                        request.trust = settings.trust.store
+                        return request
+                    }, observer: RunObserver(notice: notice),
+                    afterLook: { resumed in
+                        if await dreams.due(resumed: resumed) { await worker.dreamOnce(dreams.scopes, logger: logger) }
+                    })
+                logger.info("worker (pid \(getpid())) watching \(config.db)", metadata: ["db": "\(config.db)"])
+                _ = try await runtime.untilStopped { try await loop.run(once: once) }
+                if runtime.isStopping { logger.info("worker (pid \(getpid())) stopped") }
+            }
+            StopSignals.endIfSignalled()
         }
     }
 }

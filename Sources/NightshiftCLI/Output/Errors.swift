@@ -28,6 +28,11 @@ public func reportErrors<T>(_ body: () async throws -> T) async throws -> T {
         // Another live process drives the run: exit 5, so scripts can tell "busy" from a failure.
         writeErr("nightshift: \(e.message)\n")
         throw ExitCode(5)
+    } catch let e as RuntimeError where e.code == .stopped {
+        // Asked to stop by a signal: said, then the process ends by that signal (StopSignals).
+        writeErr("nightshift: \(e.message)\n")
+        StopSignals.endIfSignalled()
+        throw ExitCode.failure
     } catch let e as StoreError where e.code == .leaseLost {
         writeErr("nightshift: \(e.message)\n")
         throw ExitCode(5)

@@ -78,6 +78,11 @@ public protocol LeaseStore: Sendable {
     /// Gives the lease up (after a pause, a finish or an error); the next holder takes it at once.
     func releaseLease(_ lease: Lease) async throws
 
+    /// Gives the lease up because this process stops, not because the run should: it is free at
+    /// once, like a released lease, and recorded as handed over, so a worker continues a run a
+    /// worker was driving (a released one waits for a person). Nothing once the lease was taken over.
+    func handOverLease(_ lease: Lease) async throws
+
     /// The lease as stored, or nil when nobody ever held it.
     func leaseRecord(of key: LeaseKey) async throws -> LeaseRecord?
 }

@@ -74,11 +74,19 @@ public struct LeaseRecord: Sendable, Equatable {
     public var lease: Lease
     public var heartbeat: Timestamp
     public var released: Bool
-    public init(lease: Lease, heartbeat: Timestamp, released: Bool) {
+    /// Released because its process stopped (a signal, a shutdown), not because the run stopped:
+    /// whoever drove it would have gone on (``LeaseStore/handOverLease(_:)``). Implies `released`.
+    public var handedOver: Bool
+    public init(lease: Lease, heartbeat: Timestamp, released: Bool, handedOver: Bool = false) {
         self.lease = lease
         self.heartbeat = heartbeat
-        self.released = released
+        self.released = released || handedOver
+        self.handedOver = handedOver
     }
+
+    /// Released on purpose by a drive that ended (a pause, an error): not a drive to continue
+    /// without a person.
+    public var releasedByItsDrive: Bool { released && !handedOver }
 
     /// Whether someone may take the run over: released, silent for longer than `ttl`, or its
     /// holder known dead (`isAlive` answers for holders it can check, such as local processes).

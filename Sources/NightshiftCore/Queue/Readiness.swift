@@ -10,8 +10,9 @@ public enum Readiness: Sendable, Equatable {
 
     /// - Parameters:
     ///   - last: the run's last event.
-    ///   - holderGone: for a running run, whether the process driving it died without giving it up
-    ///     (a lease released on purpose, after an error, is a stop a person looks at).
+    ///   - holderGone: for a running run, whether the process driving it died or stopped (a
+    ///     signal, a shutdown: its lease handed over) rather than give the run up (a lease released
+    ///     by the drive, after an error, is a stop a person looks at).
     ///   - ended: the sub-agents of its wait known to have ended, from their own logs.
     public static func of(
         _ state: RunState, last: Event?, ended: Set<RunID>, now: Int64, holderGone: Bool = true

@@ -13,15 +13,18 @@ public enum Leasing {
     /// Holds `run`'s lease while `body` runs: taken first (a live holder elsewhere makes this a
     /// ``RuntimeError`` with code `busy`), renewed every ten seconds, released at the end whatever happened.
     /// Every append `body` makes with the lease is fenced: once taken over, this process stops.
+    /// - Parameter handOver: when the body ends because the task was cancelled (this process is
+    ///   stopping), hand the lease over (``LeaseStore/handOverLease(_:)``) rather than release it,
+    ///   so a worker continues the run. For drives a worker started.
     public static func withLease<T>(
-        _ run: RunID, store: any LeaseStore, _ body: (Lease) async throws -> T
+        _ run: RunID, store: any LeaseStore, handOver: Bool = false, _ body: (Lease) async throws -> T
     ) async throws -> T {
-        try await withLease(.run(run), store: store, body)
+        try await withLease(.run(run), store: store, handOver: handOver, body)
     }
 
     /// The same for any ``LeaseKey`` (the dream lease).
     public static func withLease<T>(
-        _ key: LeaseKey, store: any LeaseStore, _ body: (Lease) async throws -> T
+        _ key: LeaseKey, store: any LeaseStore, handOver: Bool = false, _ body: (Lease) async throws -> T
     ) async throws -> T {
         let lease: Lease
         do {
@@ -42,12 +45,26 @@ public enum Leasing {
         defer { heartbeat.cancel() }
         do {
             let result = try await body(lease)
-            try? await store.releaseLease(lease)
+            await outsideCancellation { try? await store.releaseLease(lease) }
             return result
         } catch {
-            try? await store.releaseLease(lease)
+            let stopping = Task.isCancelled
+            await outsideCancellation {
+                if stopping, handOver {
+                    try? await store.handOverLease(lease)
+                } else {
+                    try? await store.releaseLease(lease)
+                }
+            }
             throw error
         }
+    }
+
+    /// Runs cleanup that must happen even when the task was cancelled (a lease given back while
+    /// the process stops: a store refuses work in a cancelled task). A task of its own, which does
+    /// not inherit the cancellation, awaited at once: it never outlives the caller.
+    public static func outsideCancellation(_ work: @escaping @Sendable () async -> Void) async {
+        await Task { await work() }.value
     }
 
     /// Whether another process may take `run` over now: its lease was released, its holder is

@@ -107,6 +107,8 @@ actor FleetScheduler {
 
     /// The next run to drive; waits while others are driven; nil when nothing is left to do.
     func take() async -> RunID? {
+        // The process stops: no new drive starts (the ones under way end at their next append).
+        if Task.isCancelled { return nil }
         if !queue.isEmpty {
             let run = queue.removeFirst()
             queued.remove(run)

@@ -30,7 +30,10 @@ public enum Inspect {
     }
 
     public static func run(_ run: RunID, _ config: StoreConfig) async throws -> RunView {
-        let store = try Adapters.openExistingStore(config)
+        try await self.run(run, store: try Adapters.openExistingStore(config))
+    }
+
+    static func run(_ run: RunID, store: any EventStore) async throws -> RunView {
         let state = try await store.state(of: run)
         var drivenBy: Lease?
         if let record = try await store.leaseRecord(of: run), !record.released,
@@ -49,9 +52,15 @@ public enum Inspect {
     public static func events(
         of run: RunID, after: Int64, follow: Bool, _ config: StoreConfig
     ) async throws -> (start: Timestamp?, events: RunEvents) {
-        let store = try Adapters.openExistingStore(config)
+        try await events(
+            of: run, after: after, follow: follow, store: try Adapters.openExistingStore(config), db: config.db)
+    }
+
+    static func events(
+        of run: RunID, after: Int64, follow: Bool, store: any EventStore & LogSignal, db: String
+    ) async throws -> (start: Timestamp?, events: RunEvents) {
         guard try await store.summary(of: run) != nil else {
-            throw RuntimeError(.notFound, "no run \(run) in \(config.db) (nightshift status lists the runs)")
+            throw RuntimeError(.notFound, "no run \(run) in \(db) (nightshift status lists the runs)")
         }
         let start = try await store.read(run, after: 0, limit: 1).first?.time
         return (start, RunEvents(of: run, after: after, follow: follow, store: store))

@@ -96,8 +96,10 @@ public enum ReadyRuns {
                 }
             }
             // (The lease is free here: a running run a live process holds was skipped before.)
-            let released = summary.status == .running ? try await store.leaseRecord(of: summary.id)?.released : nil
-            return Readiness.of(state, last: last, ended: ended, now: now, holderGone: released != true)
+            // A lease handed over by a process that stopped is a drive to continue, like a holder that died.
+            let stopped =
+                summary.status == .running ? try await store.leaseRecord(of: summary.id)?.releasedByItsDrive : nil
+            return Readiness.of(state, last: last, ended: ended, now: now, holderGone: stopped != true)
         }
     }
 }

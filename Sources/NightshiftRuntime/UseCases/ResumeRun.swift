@@ -45,7 +45,13 @@ public enum ResumeRun {
     /// - Throws: ``RuntimeError`` `busy` when another live process drives the run (nothing is done
     ///   then); `lost` when the log went back and `acceptRollback` is off.
     public static func resume(_ request: ResumeRequest, observer: RunObserver) async throws -> RunOutcome {
-        let store = try Adapters.openExistingStore(request.store)
+        try await resumeWithFleet(request, store: try Adapters.openExistingStore(request.store), observer: observer)
+    }
+
+    /// The drive of the run and, while it waits for its sub-agents, of its tree, on an open store.
+    static func resumeWithFleet(
+        _ request: ResumeRequest, store: SQLiteEventStore, observer: RunObserver
+    ) async throws -> RunOutcome {
         let outcome = try await resume(request, store: store, observer: observer)
         guard request.fleetConcurrency > 0, !outcome.alreadyEnded else { return outcome }
         return try await DriveFleet.after(
@@ -62,7 +68,8 @@ public enum ResumeRun {
             throw RuntimeError(.notFound, "no run \(runID) in \(request.store.db) (nightshift status lists the runs)")
         }
         // The lease first: only then may calls left in flight be put in doubt, or a half-made worktree be remade.
-        return try await Leasing.withLease(runID, store: store) { lease in
+        // A worker's drive cut short by its process stopping is handed over: the next worker goes on with it.
+        return try await Leasing.withLease(runID, store: store, handOver: request.driver == .worker) { lease in
             // Never act on a log that went back: what its lost events did would be done again.
             if let rollback = try await Leasing.rollback(runID, store: store) {
                 guard request.acceptRollback else {

@@ -132,6 +132,17 @@ public struct StartRequest: Sendable {
 /// finishes, fails or pauses.
 public enum StartRun {
     public static func start(_ request: StartRequest, observer: RunObserver) async throws -> RunOutcome {
+        try await start(request, observer: observer, open: { try Adapters.openStore(request.store) })
+    }
+
+    /// - Parameter open: the store, opened once the checks that must come before it are done
+    ///   (a ``Runtime`` hands its own).
+    /// - Parameter recorded: called once the run is recorded (its first events are in the log),
+    ///   before it is driven: a caller may answer with the run's id while the drive goes on.
+    static func start(
+        _ request: StartRequest, observer: RunObserver, open: () throws -> SQLiteEventStore,
+        recorded: @Sendable (RunID) -> Void = { _ in }
+    ) async throws -> RunOutcome {
         if let problem = request.problem { throw RuntimeError(.invalidInput, problem) }
         // A bad policy or guidance fails before anything is made.
         if let policy = request.policy { _ = try PolicyWatcher.event(policy, workspace: "/") }
@@ -150,7 +161,7 @@ public enum StartRun {
         // Working in the folder itself: refuse a database that would lie in the agent's reach
         // before the database is made (a worktree lies elsewhere; checked again below).
         if repository == nil { _ = try Adapters.hiddenPaths(db: request.store.db, workspace: ws, keyFile: keyFile) }
-        let store = try Adapters.openStore(request.store)
+        let store = try open()
         let runID = request.id ?? Adapters.newRunID()
         if try await store.summary(of: runID) != nil {
             throw RuntimeError(.exists, "a run with id \(runID) already exists in \(request.store.db)")
@@ -271,6 +282,7 @@ public enum StartRun {
                         let title = String(goal.split(separator: "\n").first?.prefix(80) ?? "goal")
                         try await harness.create(runID, title: title, goal: goal, workspace: ws, settings: settings)
                     }
+                    recorded(runID)
                     var watcher: PolicyWatcher?
                     if let policy = request.policy {
                         if Adapters.isInside(policy.source, ws) {

@@ -141,6 +141,10 @@ public struct WorkerLoop: Sendable {
                 let outcome = try await resume(try request(ready.run))
                 logger.info("run \(ready.run) \(outcome.reason.text)", metadata: tag)
                 state.busyAt[ready.run] = nil
+            } catch let stopped as RuntimeError where stopped.code == .stopped {
+                // This process stops: the run was handed over (the next worker goes on with it).
+                logger.notice("run \(ready.run) handed over: \(stopped.message)", metadata: tag)
+                return resumed
             } catch let busy as RuntimeError where busy.code == .busy {
                 // Another live process drives it: not a failure, and not ours to take.
                 if state.busyAt[ready.run] != ready.headSeq {

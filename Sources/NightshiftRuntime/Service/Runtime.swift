@@ -1,0 +1,198 @@
+import Foundation
+public import Logging
+public import NightshiftCore
+import NightshiftSQLite
+public import ServiceLifecycle
+import Synchronization
+
+/// Nightshift as one long-lived service: it owns the store client and a pool of drives, and every
+/// front end (the CLI's commands, a server, the worker) asks it to create, drive, inspect and
+/// stop runs. Run it in a `ServiceGroup` (``serving(_:)`` makes one), so a shutdown reaches every
+/// drive: a stop takes no new work, ends each drive at its next append (what its last step began
+/// is in doubt at the next wake, as after a crash), gives each lease back (handed over when a
+/// worker was driving, so the next worker goes on), and then `run()` returns.
+public final class Runtime: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// The database every run of this runtime lives in.
+        public var store: StoreConfig
+        /// Whether a database that does not exist yet may be made (a new run); otherwise its
+        /// absence is an error that says how to start (inspection, resume, the worker).
+        public var createsDatabase: Bool
+
+        public init(store: StoreConfig, createsDatabase: Bool = false) {
+            self.store = store
+            self.createsDatabase = createsDatabase
+        }
+    }
+
+    public let configuration: Configuration
+    public let logger: Logger
+    let pool = RunPool()
+    private let opened = Mutex<SQLiteEventStore?>(nil)
+    private let group = Mutex<ServiceGroup?>(nil)
+
+    public init(_ configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The store, opened on first use (a new run's checks come before its database is made) and kept.
+    func store() throws -> SQLiteEventStore {
+        try opened.withLock { store in
+            if let store { return store }
+            let made =
+                configuration.createsDatabase
+                ? try Adapters.openStore(configuration.store) : try Adapters.openExistingStore(configuration.store)
+            store = made
+            return made
+        }
+    }
+
+    // MARK: - Lifetime
+
+    /// Drives what it is given until a graceful shutdown (or cancellation), then waits for every
+    /// drive under way to end.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await pool.run()
+        } onGracefulShutdown: { [pool] in
+            pool.stop()
+        }
+    }
+
+    /// Runs `body` with this runtime running in a service group of its own, then shuts the group
+    /// down gracefully. ``stop()`` during `body` stops the drives; `body` learns it from their
+    /// outcomes (``RuntimeError`` `stopped`).
+    public func serving<T>(_ body: (Runtime) async throws -> T) async throws -> T {
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: self)], gracefulShutdownSignals: [], logger: logger))
+        self.group.withLock { $0 = group }
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let result: Result<T, any Error>
+            do { result = .success(try await body(self)) } catch { result = .failure(error) }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return try result.get()
+        }
+    }
+
+    /// Stops: no new drive starts, and the drives under way end as described above. Returns at
+    /// once; ``run()`` returns when they have ended.
+    public func stop() async {
+        if let group = group.withLock({ $0 }) {
+            await group.triggerGracefulShutdown()
+        } else {
+            pool.stop()
+        }
+    }
+
+    /// Whether ``stop()`` was asked for.
+    public var isStopping: Bool { pool.stopping.isSet }
+
+    /// Runs `operation` until it ends or the runtime stops, whichever comes first (then it is
+    /// cancelled, and nil is returned): for loops that feed the runtime work, such as the worker's.
+    public func untilStopped<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T? {
+        try await withThrowingTaskGroup(of: T?.self) { tasks in
+            tasks.addTask { try await operation() }
+            tasks.addTask { [pool] in
+                await pool.stopping.wait()
+                return nil
+            }
+            defer { tasks.cancelAll() }
+            return try await tasks.next() ?? nil
+        }
+    }
+
+    // MARK: - Runs
+
+    /// Checks and records a new run, then drives it in the pool: returns its id once its first
+    /// events are in the log, while the drive goes on (``outcome(of:)`` waits for it).
+    /// - Throws: ``RuntimeError`` for what the checks found (nothing was recorded then).
+    public func create(_ request: StartRequest, observer: RunObserver) async throws -> RunID {
+        var request = request
+        request.store = configuration.store
+        let id = request.id ?? Adapters.newRunID()
+        request.id = id
+        let recorded = OneShot<RunID>()
+        try pool.submit(id) { [request] in
+            do {
+                let outcome = try await StartRun.start(
+                    request, observer: observer, open: self.store, recorded: { recorded.succeed($0) })
+                recorded.succeed(id)
+                return outcome
+            } catch {
+                recorded.fail(Task.isCancelled ? RunPool.stopped(id, before: false) : error)
+                throw error
+            }
+        }
+        return try await recorded.value()
+    }
+
+    /// Drives an existing run (and, while it waits for sub-agents, its tree) in the pool; returns
+    /// at once (``outcome(of:)`` waits for the drive).
+    /// - Throws: ``RuntimeError`` `busy` when this runtime drives it already, `stopped` when stopping.
+    public func drive(_ request: ResumeRequest, observer: RunObserver) throws {
+        var request = request
+        request.store = configuration.store
+        try pool.submit(request.run) { [request] in
+            try await ResumeRun.resumeWithFleet(request, store: try self.store(), observer: observer)
+        }
+    }
+
+    /// How the drive of `run` this runtime started ended, waiting for it while it goes on.
+    /// - Throws: what the drive threw (``RuntimeError`` `stopped` when the runtime stopped it).
+    public func outcome(of run: RunID) async throws -> RunOutcome {
+        try await pool.outcome(of: run)
+    }
+
+    /// The worker's loop over this runtime's store, driving each run it picks in the pool.
+    /// Run it with ``untilStopped(_:)``: a stop ends the drive under way and then the loop.
+    /// - Parameter request: the resume request for a run (read again for each: a key file may change).
+    public func worker(
+        poll: Duration, request: @escaping @Sendable (RunID) throws -> ResumeRequest, observer: RunObserver,
+        afterLook: (@Sendable (_ resumed: Int) async -> Void)? = nil
+    ) throws -> WorkerLoop {
+        WorkerLoop(
+            store: try store(), poll: poll, request: request,
+            resume: { request in
+                try self.drive(request, observer: observer)
+                return try await self.outcome(of: request.run)
+            }, logger: logger, afterLook: afterLook)
+    }
+
+    // MARK: - Reading and deciding
+
+    /// Every run in the database, newest first.
+    public func runs() async throws -> [RunSummary] { try await store().runs() }
+
+    /// One run as its log stands, checked.
+    public func status(of run: RunID) async throws -> Inspect.RunView {
+        try await Inspect.run(run, store: try store())
+    }
+
+    /// A run's events after `after`, live while it runs when `follow` (resumable from any seq).
+    public func events(
+        of run: RunID, after: Int64, follow: Bool
+    ) async throws -> (
+        start: Timestamp?, events: RunEvents
+    ) {
+        try await Inspect.events(
+            of: run, after: after, follow: follow, store: try store(), db: configuration.store.db)
+    }
+
+    /// What waits for a person.
+    public func inbox() async throws -> [Inbox.Item] { try await Inbox.items(try store()) }
+
+    /// Decisions (approve, deny, answer, budget, plan review) recorded as `decider`.
+    public func decisions(by decider: String) throws -> Decisions {
+        Decisions(store: try store(), decider: decider)
+    }
+
+    /// Cancels a run and its sub-agents.
+    @discardableResult
+    public func cancel(_ run: RunID, reason: String, by decider: String) async throws -> RunState {
+        try await CancelRun.cancel(run, reason: reason, by: decider, store: try store())
+    }
+}
