@@ -40,4 +40,51 @@ import Testing
         #expect(!kinds.contains("workspace_provisioned"), "\(kinds)")
         #expect(kinds.last == "model_requested", "\(kinds)")
     }
+
+    /// A model that asks for one call of `wait` at every turn.
+    struct CallingModel: ModelProvider {
+        var label: String { "calling (test double)" }
+        func respond(to request: ModelRequest) async throws -> ModelResponse {
+            ModelResponse(text: "", toolCalls: [ProposedToolCall(name: "wait", arguments: "{}")], model: "double")
+        }
+    }
+
+    /// A drive cancelled from outside (its process stops) records nothing more, on any store:
+    /// the tool's result, got because the stop ended it, is not taken for the tool's own; the
+    /// call stays in flight, in doubt at the next wake. (The in-memory twin does not refuse work
+    /// in a cancelled task, as SQLite does: the drive itself must not record.)
+    @Test func aCancelledDriveRecordsNothingAfterTheStepItWasIn() async throws {
+        let store = InMemoryEventStore()
+        let (started, starts) = AsyncStream<Void>.makeStream()
+        let tools = InMemoryToolRunner([
+            (
+                ToolSpec(
+                    name: "wait", description: "waits", idempotent: false, parametersSchema: #"{"type":"object"}"#),
+                { @Sendable [starts] _ in
+                    starts.yield()
+                    // A command that runs until the stop kills it: its result is the kill's.
+                    let deadline = ContinuousClock.now + .seconds(60)
+                    while ContinuousClock.now < deadline, !stopped.withLock({ $0 }) { usleep(2_000) }
+                    return ToolResult(ok: false, output: Payload("killed by signal 9"))
+                }
+            )
+        ])
+        let harness = Harness(store: store, model: CallingModel(), tools: tools, checks: InMemoryCheckRunner())
+        let run = RunID("c")
+        try await harness.create(
+            run, title: "c", plan: Plan(title: "c", tasks: [PlanTask(id: TaskID("t"), description: "d", checks: [])]),
+            workspace: "/nonexistent", settings: RunSettings())
+        let drive = Task { try await harness.drive(run) }
+        var gate = started.makeAsyncIterator()
+        await gate.next()
+        drive.cancel()
+        stopped.withLock { $0 = true }
+        await #expect(throws: CancellationError.self) { try await drive.value }
+        let kinds = try await store.readAll(run).map(\.event.kind)
+        #expect(kinds.last == "tool_started", "\(kinds.suffix(6))")
+        #expect(!kinds.contains("tool_finished"), "\(kinds.suffix(6))")
+    }
 }
+
+/// Set when the test stops its drive (the twin tool's handler is synchronous).
+private let stopped = Mutex(false)

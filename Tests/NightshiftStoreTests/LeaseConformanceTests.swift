@@ -62,6 +62,41 @@ import Testing
     }
 }
 
+/// A lease handed over by a process that stops is free at once and says so, on every store; a
+/// stale holder cannot hand over (or keep) a lease another took since.
+@Suite struct LeaseHandOverConformanceTests {
+    @Test(arguments: StoreKind.allCases)
+    func aHandedOverLeaseIsFreeAndRecordedAsSuch(kind: StoreKind) async throws {
+        let store = try kind.make()
+        let run = RunID("r1")
+        try await store.append(creation(), to: run, expectedSeq: 0)
+        let me = LeaseConformanceTests.me, other = LeaseConformanceTests.other
+        let a = try await store.acquireLease(run, holder: me, ttl: .seconds(30), isAlive: { _ in true })
+        try await store.handOverLease(a)
+        let record = try #require(try await store.leaseRecord(of: run))
+        #expect(record.released && record.handedOver && !record.releasedByItsDrive)
+        #expect(record.isFree(now: record.heartbeat, ttl: .seconds(30), isAlive: { _ in true }))
+        // Its fence no longer holds: a stopped process appends nothing more.
+        let fenced = await #expect(throws: StoreError.self) {
+            try await store.append([.runResumed(by: "stale")], to: run, expectedSeq: 2, snapshot: nil, fence: a)
+        }
+        #expect(fenced?.code == .leaseLost)
+        await #expect(throws: StoreError.self) { try await store.renewLease(a) }
+        // Taken at once by another holder, whose lease is a plain one again.
+        let b = try await store.acquireLease(run, holder: other, ttl: .seconds(30), isAlive: { _ in true })
+        #expect(b.epoch == 2)
+        #expect(try await store.leaseRecord(of: run)?.released == false)
+        // The old holder's hand-over (or release) of a lease taken since changes nothing.
+        try await store.handOverLease(a)
+        try await store.releaseLease(a)
+        #expect(try await store.leaseRecord(of: run)?.released == false)
+        // A released lease is released by its drive, not handed over.
+        try await store.releaseLease(b)
+        let released = try #require(try await store.leaseRecord(of: run))
+        #expect(released.released && !released.handedOver && released.releasedByItsDrive)
+    }
+}
+
 /// A lease is keyed by what it is for: the dream lease is its own key, never a run's.
 @Suite struct LeaseKeyConformanceTests {
     @Test(arguments: StoreKind.allCases)
