@@ -20,6 +20,23 @@ struct SandboxOptions: ParsableArguments {
     var sandboxRo: [String] = []
 }
 
+/// Where a process that drives runs makes their worktrees: `run`, `resume` and `worker`.
+struct WorkspaceHomeOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            """
+            This process's workspace home: the folder it makes runs' worktrees in (default: the configuration's \
+            workspaces, else worktrees/ beside the database). A run whose worktree is not on this host is made \
+            again here from its branch, with the work committed so far.
+            """, valueName: "DIR"))
+    var workspaces: String?
+
+    /// Adds the option to the command line's settings layer.
+    func add(to layer: inout ConfigLayer) {
+        layer.set(.workspaces, workspaces.map { .text($0) }, from: "--workspaces")
+    }
+}
+
 /// Model options shared by `run` and `resume`.
 struct ModelOptions: ParsableArguments {
     @Option(

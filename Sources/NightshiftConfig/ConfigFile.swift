@@ -16,6 +16,8 @@ public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
     /// The least cosine a memory found by meaning needs (`embeddings: {model: …, min_similarity: …}`).
     case embeddingsMinSimilarity = "embeddings.min_similarity"
     case policy, guidance, mcp, db, pricing, agents
+    /// Where this process makes the runs' worktrees (its workspace home); default: beside the database.
+    case workspaces
     case keyFile = "key_file"
     case unsandboxed = "sandbox.unsandboxed"
     case allowNetwork = "sandbox.allow_network"
@@ -39,7 +41,9 @@ public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
 
     /// Keys whose value is a file path: a relative path in a file is taken from that file's project
     /// (or, for the user file, its folder), not from wherever the command runs.
-    public var isPath: Bool { [.policy, .guidance, .mcp, .db, .pricing, .keyFile, .agents].contains(self) }
+    public var isPath: Bool {
+        [.policy, .guidance, .mcp, .db, .workspaces, .pricing, .keyFile, .agents].contains(self)
+    }
 
     /// The keys of the roles a user may give a model of their own, with the role's name.
     public static let roles: [(role: String, key: ConfigKey)] = [
@@ -149,7 +153,8 @@ public enum ConfigFile {
         try r.checkKeys(
             top,
             allowed: [
-                "model", "roles", "policy", "guidance", "mcp", "db", "pricing", "key_file", "agents", "sandbox",
+                "model", "roles", "policy", "guidance", "mcp", "db", "workspaces", "pricing", "key_file", "agents",
+                "sandbox",
                 "context", "embeddings",
                 "limits", "worktree", "baseline", "stop_on_blocked", "keys", "hooks", "budgets",
             ], in: "the configuration")
@@ -224,7 +229,7 @@ public enum ConfigFile {
                     let k = ConfigKey.roles.first { $0.role == role }!.key
                     layer.set(k, .text(try model(spec, "the \(role)'s model")), from: origin(spec))
                 }
-            case "policy", "guidance", "mcp", "db", "pricing", "key_file", "agents":
+            case "policy", "guidance", "mcp", "db", "workspaces", "pricing", "key_file", "agents":
                 let k = ConfigKey(rawValue: key)!
                 layer.set(k, .text(try path(value, key)), from: origin(value))
             case "sandbox":

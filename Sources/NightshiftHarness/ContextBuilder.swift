@@ -91,6 +91,12 @@ public enum ContextBuilder {
                     .toolResult(call: id, name: names[id] ?? "tool", ok: false, output: "OUTCOME UNKNOWN: \(reason)"))
             case let .taskStarted(_, n) where n > 1:
                 transcript.append(.notice("Attempt \(n) of this task begins."))
+            case let .workspaceMoved(_, _, commit, _):
+                transcript.append(
+                    .notice(
+                        "The workspace was made again, elsewhere, from the work committed so far (commit \(commit.prefix(10))): "
+                            + "changes made in this task before now were not committed and are NOT in it. Check the files "
+                            + "before relying on what earlier turns did."))
             default:
                 break
             }

@@ -253,6 +253,7 @@ extension Event {
     var changesProgress: Bool {
         switch self {
         case .noteWritten, .noteAdded, .taskBlocked, .runFinished, .runFailed, .planSet, .workspaceProvisioned,
+            .workspaceMoved,
             .planRevised,
             .handoffWritten, .judgeVerdict, .baselineRan:
             true

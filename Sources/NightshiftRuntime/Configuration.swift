@@ -1,3 +1,4 @@
+import Foundation
 public import NightshiftCore
 
 /// Plain configuration values the use cases take. Front ends fill them from wherever their
@@ -15,13 +16,26 @@ public struct StoreConfig: Sendable, Equatable {
     /// which servers and keys): only one Nightshift made here, or one a person named, is obeyed.
     /// Nil: the person named it (`--db`, `NIGHTSHIFT_DB`, their own file).
     public var mustBeKnownTo: (any TrustStore)?
-    public init(db: String = StoreConfig.defaultPath, lockTimeoutSeconds: Int = 5) {
+    /// This process's workspace home: where it makes runs' worktrees (the configuration's
+    /// `workspaces`). Nil: `worktrees/` beside the database. A run is recorded by its repository
+    /// and branch, so a process with another home continues it by making the worktree again there.
+    public var workspaces: String?
+    public init(db: String = StoreConfig.defaultPath, lockTimeoutSeconds: Int = 5, workspaces: String? = nil) {
         self.db = db
         self.lockTimeoutSeconds = lockTimeoutSeconds
+        self.workspaces = workspaces
+    }
+
+    /// The folder this process makes worktrees in (absolute).
+    public var worktreesRoot: String {
+        URL(
+            fileURLWithPath: workspaces
+                ?? URL(fileURLWithPath: db).deletingLastPathComponent().appendingPathComponent("worktrees").path
+        ).standardizedFileURL.path
     }
 
     public static func == (a: StoreConfig, b: StoreConfig) -> Bool {
-        a.db == b.db && a.lockTimeoutSeconds == b.lockTimeoutSeconds
+        a.db == b.db && a.lockTimeoutSeconds == b.lockTimeoutSeconds && a.workspaces == b.workspaces
             && (a.mustBeKnownTo == nil) == (b.mustBeKnownTo == nil)
     }
     /// The database a project uses unless told otherwise: in a folder of its own, so the sandbox

@@ -126,7 +126,8 @@ public struct Settings: Sendable {
 
     /// The environment variables that set a key, by key.
     public static let environmentNames: [ConfigKey: String] = [
-        .model: "NIGHTSHIFT_MODEL", .db: "NIGHTSHIFT_DB", .policy: "NIGHTSHIFT_POLICY",
+        .model: "NIGHTSHIFT_MODEL", .db: "NIGHTSHIFT_DB", .workspaces: "NIGHTSHIFT_WORKSPACES",
+        .policy: "NIGHTSHIFT_POLICY",
         .guidance: "NIGHTSHIFT_GUIDANCE", .keyFile: "NIGHTSHIFT_KEY_FILE", .embeddings: "NIGHTSHIFT_EMBEDDINGS",
     ]
 
@@ -224,6 +225,7 @@ public struct Settings: Sendable {
         var db = text(.db) ?? StoreConfig.defaultPath
         if origin == "default", let projectRoot { db = projectRoot + "/" + StoreConfig.defaultPath }
         var config = StoreConfig(db: db)
+        config.workspaces = text(.workspaces)
         if origin == "default" || origin == "project" { config.mustBeKnownTo = trust.store }
         return config
     }

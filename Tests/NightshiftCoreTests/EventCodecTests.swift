@@ -197,6 +197,7 @@ import Testing
         .runReported(report: big),
         .protectedVerified(task: TaskID("a"), attempt: 2, changed: ["tests/a.py", tricky]),
         .workspaceProvisioned(path: "/w/x", branch: "nightshift/r1", base: "abc123"),
+        .workspaceMoved(path: "/elsewhere/x", branch: "nightshift/r1", commit: "def456", from: "/w/x"),
         .workCommitted(task: TaskID("a"), commit: "deadbeef", detail: "committed"),
         .workCommitted(task: TaskID("a"), commit: nil, detail: tricky),
         .runCreated(

@@ -305,3 +305,43 @@ import Testing
         }
     }
 }
+
+/// A run working in a worktree of its own may be made again elsewhere (another host's workspace
+/// home); a folder worked in place never moves, and a move names where the log says the run is.
+@Suite struct WorkspaceMoveTests {
+    @Test func aWorktreeMovesOnItsBranchAndNothingElseDoes() throws {
+        var settings = RunSettings(maxAttempts: 2)
+        settings.worktreeOf = "/repo"
+        var log = LogBuilder()
+        try log.add(created(settings))
+        // Not before it has a branch.
+        #expect(throws: ReplayError.self) {
+            try log.add(.workspaceMoved(path: "/b/r1", branch: "nightshift/r1", commit: "abc", from: "/w"))
+        }
+        try log.add(.workspaceProvisioned(path: "/w", branch: "nightshift/r1", base: "abc"))
+        for bad: Event in [
+            .workspaceMoved(path: "/b/r1", branch: "nightshift/r1", commit: "abc", from: "/elsewhere"),
+            .workspaceMoved(path: "/b/r1", branch: "nightshift/other", commit: "abc", from: "/w"),
+            .workspaceMoved(path: "/b/r1", branch: "nightshift/r1", commit: "", from: "/w"),
+        ] {
+            #expect(throws: ReplayError.self) { try log.add(bad) }
+        }
+        try log.add(.workspaceMoved(path: "/b/r1", branch: "nightshift/r1", commit: "abc", from: "/w"))
+        #expect(log.state.workspace == "/b/r1" && log.state.branch == "nightshift/r1")
+        // And on: the next move starts from the new path.
+        try log.add(.workspaceMoved(path: "/c/r1", branch: "nightshift/r1", commit: "def", from: "/b/r1"))
+        #expect(log.state.workspace == "/c/r1")
+        // Made again where it was (its folder was gone).
+        try log.add(.workspaceMoved(path: "/c/r1", branch: "nightshift/r1", commit: "def", from: "/c/r1"))
+        #expect(log.state.workspace == "/c/r1")
+    }
+
+    @Test func aFolderWorkedInPlaceNeverMoves() throws {
+        var log = LogBuilder()
+        try log.add(created())
+        #expect(throws: ReplayError.self) {
+            try log.add(.workspaceMoved(path: "/b/r1", branch: "main", commit: "abc", from: "/w"))
+        }
+        #expect(log.state.workspace == "/w")
+    }
+}

@@ -402,7 +402,9 @@ extension CLITests {
         #expect(FileManager.default.fileExists(atPath: s.ws + "/one.txt"))
     }
 
-    @Test func resumingARunWhoseWorktreeVanishedSaysHowToRecreateIt() async throws {
+    /// A worktree whose folder is gone is made again from the run's branch (the work committed so
+    /// far), and the log says so; a folder worked in place that is gone is refused, saying why.
+    @Test func resumingARunWhoseWorktreeVanishedMakesItAgainFromItsBranch() async throws {
         let s = try setup(
             scenario:
                 "tasks:\n  one:\n    - tools:\n        - write_file: {path: one.txt, content: x}\n      done: ok\n")
@@ -411,9 +413,23 @@ extension CLITests {
         #expect(r.status == 3)  // the scenario ends before task two: paused
         _ = try git(["worktree", "remove", "--force", s.root + "/worktrees/g3"], in: s.ws)
         let resumed = try await nightshift(["resume", "g3", "--db", s.db])
-        #expect(resumed.status == 1)
-        #expect(resumed.stderr.contains("the run's workspace \(s.root)/worktrees/g3 is missing"))
-        #expect(resumed.stderr.contains("git worktree add \(s.root)/worktrees/g3 nightshift/g3"))
+        #expect(resumed.status == 3, "\(resumed.stdout)\(resumed.stderr)")  // made again; the scenario still ends
+        #expect(
+            resumed.stdout.contains("workspace made again: git worktree \(s.root)/worktrees/g3"), "\(resumed.stdout)")
+        #expect(FileManager.default.fileExists(atPath: s.root + "/worktrees/g3/one.txt"))  // task one's commit
+        // In place, nothing can be made again: the folder is the run's only copy.
+        let inPlace = tempDir("ns-gone")
+        try FileManager.default.createDirectory(atPath: inPlace, withIntermediateDirectories: true)
+        let r2 = try await nightshift([
+            "run", "--id", "g4", "--plan", s.root + "/plan.yaml", "--workspace", inPlace, "--db", s.db, "--model",
+            "scripted:\(s.root)/scenario.yaml",
+        ])
+        #expect(r2.status == 3, "\(r2.stdout)\(r2.stderr)")
+        try FileManager.default.removeItem(atPath: inPlace)
+        let gone = try await nightshift(["resume", "g4", "--db", s.db])
+        #expect(gone.status == 1)
+        #expect(gone.stderr.contains("the run's workspace \(inPlace) is missing"), "\(gone.stderr)")
+        #expect(gone.stderr.contains("continues only where the folder is"), "\(gone.stderr)")
     }
 }
 

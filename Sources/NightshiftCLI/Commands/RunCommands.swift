@@ -78,6 +78,7 @@ struct RunCommand: AsyncParsableCommand {
     var workspace: String = "."
     @OptionGroup var models: ModelOptions
     @OptionGroup var sandbox: SandboxOptions
+    @OptionGroup var home: WorkspaceHomeOptions
     @Option(help: "Done claims allowed per task before it is blocked (default 3).") var maxAttempts: Int?
     @Option(help: "Model turns allowed per attempt (default 200).") var maxTurns: Int?
     @Flag(help: "Stop the whole run when a task is blocked (default: go on to the next task).") var stopOnBlocked =
@@ -161,6 +162,7 @@ struct RunCommand: AsyncParsableCommand {
     func commandLine() throws -> ConfigLayer {
         var layer = try models.layer()
         sandbox.add(to: &layer)
+        home.add(to: &layer)
         layer.set(.policy, policy.map { .text($0) }, from: "--policy")
         layer.set(.agents, agents.map { .text($0) }, from: "--agents")
         layer.set(.guidance, guidance.map { .text($0) }, from: "--guidance")
@@ -296,6 +298,7 @@ struct Resume: AsyncParsableCommand {
     var acceptRollback = false
     @OptionGroup var models: ModelOptions
     @OptionGroup var sandbox: SandboxOptions
+    @OptionGroup var home: WorkspaceHomeOptions
     @OptionGroup var fleet: FleetOptions
     @Flag(help: "Print events as JSON lines instead of the timeline.") var json = false
     @Flag(name: .shortAndLong, help: "Print only the outcome.") var quiet = false
@@ -305,7 +308,9 @@ struct Resume: AsyncParsableCommand {
             let printer = quiet ? nil : TimelinePrinter(json: json)
             var request = ResumeRequest(run: RunID(run), by: "nightshift resume (pid \(getpid()))")
             request.fleetConcurrency = fleet.concurrency
-            let settings = try store.settings(try models.layer())
+            var layer = try models.layer()
+            home.add(to: &layer)
+            let settings = try store.settings(layer)
             request.store = settings.store
             request.store.lockTimeoutSeconds = store.lockTimeout
             // The run's own models, prices and sandbox, unless this command names others: the

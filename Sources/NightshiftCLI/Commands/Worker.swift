@@ -33,6 +33,7 @@ struct Worker: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var models: ModelOptions
     @OptionGroup var sandbox: SandboxOptions
+    @OptionGroup var home: WorkspaceHomeOptions
     @Option(help: "The shortest time between looks at the run queue, in milliseconds.") var pollMs: Int = 500
     @Flag(help: "Look once, resume what is ready, and exit.") var once = false
     @OptionGroup var fleet: FleetOptions
@@ -85,7 +86,10 @@ struct Worker: AsyncParsableCommand {
     mutating func run() async throws {
         try await reportErrors {
             // The database is chosen once: the one this worker watches is the one it resumes runs of.
-            let config = try store.resolved()
+            var layer = ConfigLayer()
+            home.add(to: &layer)
+            var config = try store.settings(layer).store
+            config.lockTimeoutSeconds = store.lockTimeout
             // Every line the worker writes is a record of this logger, so a JSON log is JSON throughout.
             let (format, level) = (logFormat, logLevel)
             let logger = Logger(label: "nightshift.worker") { _ in

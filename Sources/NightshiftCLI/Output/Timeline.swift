@@ -60,6 +60,10 @@ enum Timeline {
         case let .runFailed(reason): return "■ run failed: \(short(reason, 160))"
         case let .workspaceProvisioned(path, branch, base):
             return "  workspace: git worktree \(path) on branch \(branch) (from \(base.prefix(10)))"
+        case let .workspaceMoved(path, branch, commit, from):
+            return path == from
+                ? "  workspace made again: git worktree \(path) on branch \(branch) at \(commit.prefix(10)) (its folder was gone)"
+                : "  workspace moved: git worktree \(path) on branch \(branch) at \(commit.prefix(10)) (was \(from))"
         case let .workCommitted(task, commit, detail):
             return "  "
                 + (commit.map { "committed \($0.prefix(10)) for task \(task)" }

@@ -695,6 +695,16 @@ struct CanonicalWriter {
             string(branch)
             key("path")
             string(path)
+        case let .workspaceMoved(path, branch, commit, from):
+            raw("\"workspaceMoved\":{")
+            key("branch", first: true)
+            string(branch)
+            key("commit")
+            string(commit)
+            key("from")
+            string(from)
+            key("path")
+            string(path)
         case let .hookRan(on, command, exitCode, passed, blocking, output, durationMs):
             raw("\"hookRan\":{")
             key("blocking", first: true)

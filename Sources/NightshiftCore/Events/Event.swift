@@ -46,6 +46,10 @@ public enum Event: Sendable, Codable, Equatable {
     case runFailed(reason: String)
     /// The run works in a git worktree on its own branch, created from `base`.
     case workspaceProvisioned(path: String, branch: String, base: String)
+    /// The run's worktree was made again at `path`, from its branch at `commit` (the work committed
+    /// so far), by a process that did not have it: another host, another workspace home, or its
+    /// folder was gone (`path` == `from`). What the previous worktree held uncommitted is not in it.
+    case workspaceMoved(path: String, branch: String, commit: String, from: String)
     /// The workspace was committed to the run's branch after `task` finished (`commit` nil: nothing to commit).
     case workCommitted(task: TaskID, commit: String?, detail: String)
     /// How this process isolates the commands it runs (recorded at every start; "UNSANDBOXED: …" when the user chose so).
@@ -187,6 +191,7 @@ public enum Event: Sendable, Codable, Equatable {
         case rollbackAccepted = "rollback_accepted"
         case workspaceProvisioned = "workspace_provisioned"
         case workCommitted = "work_committed"
+        case workspaceMoved = "workspace_moved"
         case toolServerStarted = "tool_server_started"
         case policySet = "policy_set"
         case toolDecided = "tool_decided"
@@ -253,6 +258,7 @@ public enum Event: Sendable, Codable, Equatable {
         case .rollbackAccepted: .rollbackAccepted
         case .workspaceProvisioned: .workspaceProvisioned
         case .workCommitted: .workCommitted
+        case .workspaceMoved: .workspaceMoved
         case .toolServerStarted: .toolServerStarted
         case .policySet: .policySet
         case .toolDecided: .toolDecided
@@ -309,7 +315,8 @@ public enum Event: Sendable, Codable, Equatable {
         case .runCreated, .planSet, .taskStarted, .modelRequested, .toolRequested, .toolStarted, .toolInDoubt,
             .taskFinished, .taskAttemptFailed, .taskBlocked, .noteWritten, .noteAdded, .runPaused, .runResumed,
             .runReported, .runFinished, .runFailed, .isolationSet, .snapshotTaken, .workspaceProvisioned,
-            .workCommitted, .toolServerStarted, .policySet, .toolDecided, .budgetExhausted, .breakerTripped,
+            .workspaceMoved, .workCommitted, .toolServerStarted, .policySet, .toolDecided, .budgetExhausted,
+            .breakerTripped,
             .guidanceSet, .protectedHashed, .protectedVerified, .goalSet, .planRevised, .handoffWritten, .hookRan,
             .childSpawned, .childCreated, .waitStarted, .childrenPolled, .childEnded, .taskDispatched, .mergeStarted,
             .workMerged, .workRejected, .memoriesShown, .memoryProposed, .memorySearchDegraded:
@@ -327,7 +334,8 @@ public enum Event: Sendable, Codable, Equatable {
         case .planSet, .taskStarted, .modelRequested, .modelResponded, .modelFailed, .modelRetried, .toolRequested,
             .toolStarted, .toolFinished, .toolInDoubt, .checkRan, .taskFinished, .taskAttemptFailed, .taskBlocked,
             .noteWritten, .noteAdded, .runReported, .isolationSet, .snapshotTaken, .rollbackAccepted,
-            .workspaceProvisioned, .workCommitted, .toolServerStarted, .policySet, .toolDecided, .approvalDecided,
+            .workspaceProvisioned, .workspaceMoved, .workCommitted, .toolServerStarted, .policySet, .toolDecided,
+            .approvalDecided,
             .budgetExhausted, .budgetSet, .breakerTripped, .escalated, .guidanceGiven, .guidanceSet,
             .protectedHashed, .protectedVerified, .goalSet, .planRevised, .planApproved, .planRejected, .initRan,
             .baselineRan, .judgeVerdict, .contextCompacted, .handoffWritten, .hookRan, .childSpawned, .childCreated,

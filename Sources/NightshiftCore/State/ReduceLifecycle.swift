@@ -67,6 +67,20 @@ extension RunState {
             guard path == workspace else { throw fail("the run's workspace is \(workspace), not \(path)") }
             self.branch = branch
 
+        case let .workspaceMoved(path, branch, commit, from):
+            // Only a worktree on its branch moves (a folder worked in place stays on its host), from
+            // where the log says it is, on the same branch (to the same path: made again where it was).
+            guard settings.worktreeOf != nil, let current = self.branch else {
+                throw fail("only a run working in a worktree of its own can move; this one works in \(workspace)")
+            }
+            guard from == workspace, !path.isEmpty else {
+                throw fail("the run's workspace is \(workspace): it cannot move from \(from) to \(path)")
+            }
+            guard branch == current, !commit.isEmpty else {
+                throw fail("the run works on branch \(current), not \(branch)")
+            }
+            workspace = path
+
         case let .workCommitted(task, commit, _):
             guard pending.pendingCommit == task else { throw fail("task \(task) has no work waiting to be committed") }
             if let k = tasks.firstIndex(where: { $0.id == task }) { tasks[k].commit = commit }

@@ -304,7 +304,8 @@ extension RunState {
 
         switch event {
         case .runCreated, .runPaused, .runResumed, .runReported, .runFinished, .runFailed, .isolationSet,
-            .rollbackAccepted, .snapshotTaken, .toolServerStarted, .workspaceProvisioned, .workCommitted:
+            .rollbackAccepted, .snapshotTaken, .toolServerStarted, .workspaceProvisioned, .workspaceMoved,
+            .workCommitted:
             try reduceLifecycle(event)
         case .planSet, .planRevised, .goalSet, .planApproved, .planRejected, .initRan, .baselineRan:
             try reducePlan(event)

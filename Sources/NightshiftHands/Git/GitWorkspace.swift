@@ -192,6 +192,46 @@ public struct GitWorkspace: WorkspaceVCS {
         return try await provision(repository: repository, run: run, worktreesRoot: worktreesRoot, from: from)
     }
 
+    /// Makes a run's worktree again at `path`, from its branch as the repository holds it (the
+    /// work committed so far), for a process whose workspace home is not where the run last was
+    /// (another host, another folder). The branch must still hold every commit the run recorded.
+    /// A worktree of that branch already at `path` (a move a crash interrupted) is taken as it is.
+    /// Registrations of worktrees whose folders are gone are pruned first. Returns the commit.
+    /// - Throws: ``WorkspaceError`` when the branch is missing or rewritten, or git fails.
+    public static func materialise(
+        repository: String, branch: String, path: String, holding commits: [String]
+    ) async throws(WorkspaceError) -> String {
+        if FileManager.default.fileExists(atPath: path) { return try await reattach(path: path, branch: branch).base }
+        let tip = await git(["rev-parse", "--verify", "--quiet", "refs/heads/\(branch)^{commit}"], in: repository)
+        guard tip.exitCode == 0 else {
+            throw WorkspaceError(
+                "the run's branch \(branch) is not in \(repository): its work cannot be found there", code: .git)
+        }
+        let head = tip.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        for commit in commits {
+            let held = await git(["merge-base", "--is-ancestor", commit, head], in: repository)
+            guard held.exitCode == 0 else {
+                throw WorkspaceError(
+                    "the branch \(branch) in \(repository) no longer holds commit \(commit.prefix(12)), which the run "
+                        + "recorded: it was reset or rewritten; restore it, then resume", code: .git)
+            }
+        }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
+        } catch {
+            throw WorkspaceError("cannot create the folder of \(path): \(error.localizedDescription)", code: .git)
+        }
+        let add = await WorktreeLock.shared.serialized {
+            _ = await git(["worktree", "prune"], in: repository)
+            return await git(["worktree", "add", path, branch], in: repository)
+        }
+        guard add.exitCode == 0 else {
+            throw WorkspaceError("git worktree add failed: \(add.output.prefix(300))", code: .git)
+        }
+        return head
+    }
+
     /// Where `provision` puts the run's worktree (known before it is made, so a run can be created first).
     public static func plannedPath(run: RunID, worktreesRoot: String) -> String {
         URL(fileURLWithPath: worktreesRoot).appendingPathComponent(run.rawValue).standardizedFileURL.path

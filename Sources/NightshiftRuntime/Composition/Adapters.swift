@@ -242,10 +242,11 @@ public enum Adapters {
     /// The maker of sub-agents for a run that may spawn the pinned profiles `registry` (empty:
     /// none), or whose plan is worked by a coding fleet's `workers`.
     static func children(
-        store: any EventStore, registry: [PinnedProfile], db: String, workers: Bool = false, legacy: Bool = false
+        store: any EventStore, registry: [PinnedProfile], worktreesRoot: String, workers: Bool = false,
+        legacy: Bool = false
     ) throws -> (any ChildRunMaker)? {
         ChildRuns(
-            store: store, registry: registry, db: db, workers: workers,
+            store: store, registry: registry, worktreesRoot: worktreesRoot, workers: workers,
             refusal: legacy
                 ? "this run was started before runs pinned their agent profiles, so no new sub-agent is made for it "
                     + "(a profile's files may have changed since): start the rest of the work in a new run" : nil)
@@ -346,7 +347,9 @@ public enum Adapters {
     /// runs), the audit key's folder, a key file.
     /// - Throws: when the database lies directly in the workspace, where hiding its folder would
     ///   hide the whole workspace.
-    static func hiddenPaths(db: String, workspace: String, keyFile: String?) throws -> [String] {
+    static func hiddenPaths(
+        db: String, workspace: String, keyFile: String?, worktreesRoot: String? = nil
+    ) throws -> [String] {
         let ws = Workspace.canonical(workspace)
         let dbFolder = Workspace.canonical(
             URL(fileURLWithPath: db).standardizedFileURL.deletingLastPathComponent().path)
@@ -360,6 +363,19 @@ public enum Adapters {
                 """)
         }
         if dbFolder.hasPrefix(ws + "/") { hidden.append(dbFolder) }
+        // Other runs' worktrees, when the workspace home lies in this workspace.
+        if let worktreesRoot {
+            let root = Workspace.canonical(worktreesRoot)
+            if root == ws {
+                throw RuntimeError(
+                    .invalidInput,
+                    "the workspace home \(root) (workspaces:) is the workspace itself, where the agent could reach every "
+                        + "run's worktree: give worktrees a folder of their own")
+            }
+            if root.hasPrefix(ws + "/"), !hidden.contains(where: { root == $0 || root.hasPrefix($0 + "/") }) {
+                hidden.append(root)
+            }
+        }
         let keyFolder = URL(fileURLWithPath: AuditKey.defaultPath).deletingLastPathComponent().path
         if isInside(keyFolder, ws) || Workspace.canonical(keyFolder) == ws {
             throw RuntimeError(

@@ -29,13 +29,15 @@ struct ChildRuns: ChildRunMaker {
 
     /// Nil when there are no profiles (the run is then not offered spawn_agents), unless the run
     /// is a coding fleet (`workers`), whose workers need no profile, or `refusal` says why none can be made.
-    init?(store: any EventStore, registry: [PinnedProfile], db: String, workers: Bool = false, refusal: String? = nil) {
+    init?(
+        store: any EventStore, registry: [PinnedProfile], worktreesRoot: String, workers: Bool = false,
+        refusal: String? = nil
+    ) {
         guard !registry.isEmpty || workers || refusal != nil else { return nil }
         self.refusal = refusal
         self.store = store
         self.registry = registry
-        self.workspacesRoot = Workspace.canonical(
-            URL(fileURLWithPath: db).deletingLastPathComponent().appendingPathComponent("worktrees").path)
+        self.workspacesRoot = Workspace.canonical(worktreesRoot)
     }
 
     var profiles: [SpawnableProfile] {

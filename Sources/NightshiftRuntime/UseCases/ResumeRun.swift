@@ -133,8 +133,11 @@ public enum ResumeRun {
         }
         // The workspace must still be there (a worktree is reattached, never recreated empty).
         // A worktree that was never recorded as made (the process died first) is made now, from the recorded repository.
+        // A worktree this host does not have (another host, or another workspace home, made it) is
+        // made again in this process's workspace home from the run's branch: the work committed so far.
         var provision: (@Sendable () async throws -> [Event])?
         var announce: [Event] = []
+        var workspace = state.workspace
         if state.branch == nil, let repository = state.settings.worktreeOf {
             let make = Adapters.worktree(
                 repository: repository, run: runID,
@@ -144,19 +147,35 @@ public enum ResumeRun {
             } else {
                 announce += try await make()
             }
+        } else if let branch = state.branch, let repository = state.settings.worktreeOf,
+            !FileManager.default.fileExists(atPath: state.workspace)
+        {
+            let path = GitWorkspace.plannedPath(
+                run: runID, worktreesRoot: Workspace.canonical(request.store.worktreesRoot))
+            let commit = try await GitWorkspace.materialise(
+                repository: repository, branch: branch, path: path, holding: state.tasks.compactMap(\.commit))
+            workspace = Workspace.canonical(path)
+            announce.append(.workspaceMoved(path: workspace, branch: branch, commit: commit, from: state.workspace))
+            observer.notice(
+                "the run's worktree \(state.workspace) is not on this host: made again"
+                    + (workspace == state.workspace ? "" : " at \(workspace)")
+                    + " from branch \(branch) (\(commit.prefix(10))); what it held uncommitted is not in it")
         } else {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: state.workspace, isDirectory: &isDir), isDir.boolValue else {
-                let hint = state.branch.map { " Recreate it with: git worktree add \(state.workspace) \($0)" } ?? ""
+                let hint =
+                    state.branch.map { " Recreate it with: git worktree add \(state.workspace) \($0)" }
+                    ?? " The run works in that folder itself (no worktree of its own), so it continues only where the folder is."
                 throw RuntimeError(.notFound, "the run's workspace \(state.workspace) is missing.\(hint)")
             }
             if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
         }
         let sealed =
-            Adapters.sealed([state.gate.policySource, state.gate.guidanceSource], workspace: state.workspace)
-            + Sealing.absolute(state.settings.sealed ?? [], workspace: state.workspace)
+            Adapters.sealed([state.gate.policySource, state.gate.guidanceSource], workspace: workspace)
+            + Sealing.absolute(state.settings.sealed ?? [], workspace: workspace)
         let hidden = try Adapters.hiddenPaths(
-            db: request.store.db, workspace: state.workspace, keyFile: request.models.keyFile)
+            db: request.store.db, workspace: workspace, keyFile: request.models.keyFile,
+            worktreesRoot: request.store.worktreesRoot)
         let gitTrust = Adapters.gitTrust(state)
         // The run's own prices and sandbox, as recorded when it started; the command line may add.
         var models = request.models
@@ -166,9 +185,9 @@ public enum ResumeRun {
         let wiring = try await Adapters.wire(
             store: store, models: models, recorded: state.model, sandbox: sandbox, sealed: sealed,
             hidden: hidden, policyNetwork: state.policy?.network, servers: state.settings.toolServers ?? [],
-            workspace: state.workspace, git: gitTrust, allowedTools: state.settings.profile?.tools,
+            workspace: workspace, git: gitTrust, allowedTools: state.settings.profile?.tools,
             children: try Adapters.children(
-                store: store, registry: state.settings.pinnedProfiles ?? [], db: request.store.db,
+                store: store, registry: state.settings.pinnedProfiles ?? [], worktreesRoot: request.store.worktreesRoot,
                 workers: state.settings.workers != nil,
                 legacy: state.settings.agents != nil && state.settings.pinnedProfiles == nil
                     && state.settings.workers == nil),
@@ -187,18 +206,18 @@ public enum ResumeRun {
                 let watches = state.settings.parent == nil ? request.trust : nil
                 var watcher: PolicyWatcher?
                 if let source = state.gate.policySource, let hash = state.gate.policyHash {
-                    if Adapters.isInside(source, state.workspace) {
+                    if Adapters.isInside(source, workspace) {
                         observer.notice(Adapters.frozenNotice(source, kind: "policy"))
                     } else if let trust = watches {
                         watcher = PolicyWatcher(
-                            path: source, recordedHash: hash, workspace: state.workspace, trust: trust,
+                            path: source, recordedHash: hash, workspace: workspace, trust: trust,
                             notice: observer.notice)
                         if FileManager.default.fileExists(atPath: source) { watcher?.forceCheck() }
                     }
                 }
                 // A guidance file edited while the run waited is a new version, recorded before the
                 // next step, once a person trusted it.
-                if let source = state.gate.guidanceSource, Adapters.isInside(source, state.workspace) {
+                if let source = state.gate.guidanceSource, Adapters.isInside(source, workspace) {
                     observer.notice(Adapters.frozenNotice(source, kind: "guidance"))
                 } else if let source = state.gate.guidanceSource, let trust = watches,
                     let changed = try GuidanceFile.changed(

@@ -160,7 +160,10 @@ public enum StartRun {
         let keyFile = request.models.keyFile
         // Working in the folder itself: refuse a database that would lie in the agent's reach
         // before the database is made (a worktree lies elsewhere; checked again below).
-        if repository == nil { _ = try Adapters.hiddenPaths(db: request.store.db, workspace: ws, keyFile: keyFile) }
+        if repository == nil {
+            _ = try Adapters.hiddenPaths(
+                db: request.store.db, workspace: ws, keyFile: keyFile, worktreesRoot: request.store.worktreesRoot)
+        }
         let store = try open()
         let runID = request.id ?? Adapters.newRunID()
         if try await store.summary(of: runID) != nil {
@@ -177,9 +180,7 @@ public enum StartRun {
         var worktreeOf: String?
         var gitLocation: RunSettings.GitLocation?
         if let repository {
-            let root = Workspace.canonical(
-                URL(fileURLWithPath: request.store.db).deletingLastPathComponent().appendingPathComponent("worktrees")
-                    .path)
+            let root = Workspace.canonical(request.store.worktreesRoot)
             ws = GitWorkspace.plannedPath(run: runID, worktreesRoot: root)
             worktreeOf = repository
             let make = Adapters.worktree(repository: repository, run: runID, worktreesRoot: root)
@@ -202,7 +203,8 @@ public enum StartRun {
         }
         let gitTrust: GitWorkspace.Trust =
             worktreeOf != nil ? .worktree : gitLocation.map { .repository($0) } ?? .none
-        let hidden = try Adapters.hiddenPaths(db: request.store.db, workspace: ws, keyFile: keyFile)
+        let hidden = try Adapters.hiddenPaths(
+            db: request.store.db, workspace: ws, keyFile: keyFile, worktreesRoot: request.store.worktreesRoot)
         let policyEvent = try request.policy.map { try PolicyWatcher.event($0, workspace: ws) }
         // Nightshift's configuration as it lies in this workspace (a worktree holds the repository's
         // copy): the agent may read it, never change it.
@@ -212,7 +214,8 @@ public enum StartRun {
         let sealed = Sealing.absolute(sealedPaths, workspace: ws)
         let agentsFolder = request.agentsFolder.map { Workspace.canonical($0) }
         let children = try Adapters.children(
-            store: store, registry: request.profiles, db: request.store.db, workers: request.workers != nil)
+            store: store, registry: request.profiles, worktreesRoot: request.store.worktreesRoot,
+            workers: request.workers != nil)
         let policyNetwork: Bool? = if case let .policySet(p, _, _, _)? = policyEvent { p.network } else { nil }
         // The run's memory scopes. The project is the repository (a worktree's and its own
         // checkout's memories are one bank).

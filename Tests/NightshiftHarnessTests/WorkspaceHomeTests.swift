@@ -1,0 +1,165 @@
+import Foundation
+import NightshiftCore
+import NightshiftHands
+import NightshiftSQLite
+import Testing
+
+/// A run is recorded by its repository and branch, not pinned to the folder its worktree was made
+/// in: a process with another workspace home (another host would have one) continues a run whose
+/// worktree it does not have, from the work committed so far. Real processes, a real SIGKILL.
+@Suite struct WorkspaceHomeTests {
+    static let plan = """
+        title: two homes
+        tasks:
+          - id: a
+            description: write a.txt
+            checks: [{command: "test -f a.txt"}]
+          - id: b
+            description: write b.txt
+            checks: [{command: "test -f b.txt"}]
+        """
+    /// Task b's first call says it started, then sleeps far longer than the test: it is killed there.
+    static let scenario = """
+        tasks:
+          a:
+            - tools: [{write_file: {path: a.txt, content: "a"}}]
+            - done: a written
+          b:
+            - tools: [{shell: {command: "echo started >> b-started.txt; sleep 300"}}]
+            - tools: [{write_file: {path: b.txt, content: "b"}}]
+            - done: b written
+        """
+
+    @Test func aSecondProcessWithAnotherHomeContinuesAKilledRun() async throws {
+        let root = tempDir("ns-homes")
+        let repo = root + "/repo", homeA = root + "/home-a", homeB = root + "/home-b", db = root + "/db/ns.db"
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        try makeRepository(repo)
+        try Self.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        try Self.scenario.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        let child = try ChildProcess.spawn(
+            [
+                try nightshiftBinary(), "run", "--id", "mv", "--plan", root + "/plan.yaml", "--workspace", repo,
+                "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--workspaces", homeA, "--unsandboxed",
+            ], environment: testEnvironment, outputPath: root + "/run-a.log")
+        // The gate: task b's call has started in home A's worktree (task a is committed by then).
+        #expect(await waitForLine("started", in: homeA + "/mv/b-started.txt", timeout: .seconds(60)))
+        child.kill()  // SIGKILL (and reaped): a crash, mid-task
+        // The other host has none of home A (its worktree, and the uncommitted b-started.txt in it).
+        try FileManager.default.removeItem(atPath: homeA)
+
+        let resumed = try await nightshift(["resume", "mv", "--db", db, "--workspaces", homeB, "--unsandboxed"])
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+        #expect(resumed.stdout.contains("workspace moved"), "\(resumed.stdout)")
+        #expect(resumed.stdout.contains("IN DOUBT"), "\(resumed.stdout)")
+        let store = try SQLiteEventStore(path: db)
+        let state = try await store.state(of: RunID("mv"))
+        #expect(state.status == .finished)
+        #expect(state.workspace == Workspace.canonical(homeB + "/mv"))
+        let moves = try await store.readAll(RunID("mv")).compactMap {
+            if case let .workspaceMoved(path, branch, _, from) = $0.event { (path, branch, from) } else { nil }
+        }
+        #expect(moves.count == 1)
+        #expect(moves.first?.0 == state.workspace && moves.first?.1 == "nightshift/mv")
+        #expect(moves.first?.2 == Workspace.canonical(homeA) + "/mv")
+        // Nothing lost: task a's committed work is in the new worktree, and both tasks' commits are
+        // on the run's branch in the repository.
+        #expect(FileManager.default.fileExists(atPath: homeB + "/mv/a.txt"))
+        #expect(FileManager.default.fileExists(atPath: homeB + "/mv/b.txt"))
+        let log = try git(["log", "--format=%s", "nightshift/mv"], in: repo)
+        #expect(log.contains("task a done") && log.contains("task b done"), "\(log)")
+        // Nothing done twice: the killed call is in doubt and was not run again here.
+        #expect(!FileManager.default.fileExists(atPath: homeB + "/mv/b-started.txt"))
+        #expect(state.tasks.allSatisfy { $0.status == .done })
+        #expect(try await nightshift(["audit", "verify", "mv", "--db", db]).status == 0)
+    }
+
+    /// A branch that no longer holds the work the run recorded (reset or rewritten meanwhile) is
+    /// refused, in one line, before anything is made or recorded.
+    @Test func aRewrittenBranchIsRefused() async throws {
+        let root = tempDir("ns-homes")
+        let repo = root + "/repo", homeA = root + "/home-a", db = root + "/db/ns.db"
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        try makeRepository(repo)
+        try Self.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        try Self.scenario.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        let child = try ChildProcess.spawn(
+            [
+                try nightshiftBinary(), "run", "--id", "rw", "--plan", root + "/plan.yaml", "--workspace", repo,
+                "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--workspaces", homeA, "--unsandboxed",
+            ], environment: testEnvironment, outputPath: root + "/run-a.log")
+        #expect(await waitForLine("started", in: homeA + "/rw/b-started.txt", timeout: .seconds(60)))
+        child.kill()
+        try FileManager.default.removeItem(atPath: homeA)
+        _ = try git(["worktree", "prune"], in: repo)
+        _ = try git(["branch", "-f", "nightshift/rw", "main"], in: repo)  // task a's commit is gone from it
+        let before = try await SQLiteEventStore(path: db).summary(of: RunID("rw"))?.headSeq
+        let r = try await nightshift(["resume", "rw", "--db", db, "--workspaces", root + "/home-b", "--unsandboxed"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("no longer holds commit"), "\(r.stderr)")
+        #expect(try await SQLiteEventStore(path: db).summary(of: RunID("rw"))?.headSeq == before)
+    }
+}
+
+extension WorkspaceHomeTests {
+    /// The same for a coding fleet's worker: killed mid-task with the fleet's first process, it is
+    /// made again in the second process's home, beside its parent's moved worktree, and its work is
+    /// merged into the run's branch there, once.
+    @Test func aFleetsWorkerMovesWithItsParent() async throws {
+        let root = tempDir("ns-homes-fleet")
+        let repo = root + "/repo", homeA = root + "/home-a", homeB = root + "/home-b", db = root + "/db/ns.db"
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        try makeRepository(repo)
+        try """
+        title: one worker
+        tasks:
+          - id: a
+            description: write a.txt
+            checks: [{command: "test -f a.txt"}]
+        """.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        try """
+        tasks:
+          a:
+            - tools: [{shell: {command: "echo started >> started.txt; sleep 300"}}]
+            - tools: [{write_file: {path: a.txt, content: "a"}}]
+            - done: a written
+        """.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        let child = try ChildProcess.spawn(
+            [
+                try nightshiftBinary(), "run", "--id", "fl", "--plan", root + "/plan.yaml", "--workspace", repo,
+                "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--workspaces", homeA, "--workers", "1",
+                "--unsandboxed",
+            ], environment: testEnvironment, outputPath: root + "/run-a.log")
+        // The gate: the worker's call has started, in a worktree of its own in home A.
+        let deadline = ContinuousClock.now + .seconds(60)
+        var started: String?
+        while started == nil, ContinuousClock.now < deadline {
+            let folders = (try? FileManager.default.contentsOfDirectory(atPath: homeA)) ?? []
+            started = folders.first { FileManager.default.fileExists(atPath: homeA + "/" + $0 + "/started.txt") }
+            if started == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let worker = try #require(started, "the worker never started its call")
+        child.kill()  // SIGKILL (and reaped): the fleet's process, mid-task
+        try FileManager.default.removeItem(atPath: homeA)
+
+        let resumed = try await nightshift(["resume", "fl", "--db", db, "--workspaces", homeB, "--unsandboxed"])
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+        let store = try SQLiteEventStore(path: db)
+        #expect(try await store.summary(of: RunID("fl"))?.status == .finished)
+        for run in ["fl", worker] {
+            let moved = try await store.readAll(RunID(run)).contains {
+                if case let .workspaceMoved(path, _, _, _) = $0.event {
+                    path.hasPrefix(Workspace.canonical(homeB))
+                } else {
+                    false
+                }
+            }
+            #expect(moved, "\(run) was not moved to home B")
+        }
+        // Its work reached the run's branch through the merge queue; its killed call ran once.
+        let files = try git(["ls-tree", "--name-only", "nightshift/fl"], in: repo)
+        #expect(files.contains("a.txt") && !files.contains("started.txt"), "\(files)")
+        #expect(!FileManager.default.fileExists(atPath: homeB + "/" + worker + "/started.txt"))
+        #expect(try await nightshift(["audit", "verify", "--all", "--db", db]).status == 0)
+    }
+}

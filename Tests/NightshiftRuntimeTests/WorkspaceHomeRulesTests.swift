@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+
+@testable import NightshiftRuntime
+
+/// A workspace home is where other runs' worktrees are: never reachable from a run's workspace.
+@Suite struct WorkspaceHomeRulesTests {
+    @Test func aHomeInsideTheWorkspaceIsHiddenAndTheWorkspaceItselfIsRefused() throws {
+        let ws = FileManager.default.temporaryDirectory.appendingPathComponent("ns-home-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: ws + "/homes", withIntermediateDirectories: true)
+        let real = URL(fileURLWithPath: ws).resolvingSymlinksInPath().path
+        let hidden = try Adapters.hiddenPaths(
+            db: "/elsewhere/db/ns.db", workspace: ws, keyFile: nil, worktreesRoot: ws + "/homes")
+        #expect(hidden == [real + "/homes"])
+        // Outside the workspace: nothing to hide.
+        #expect(
+            try Adapters.hiddenPaths(db: "/elsewhere/db/ns.db", workspace: ws, keyFile: nil, worktreesRoot: "/srv/w")
+                .isEmpty)
+        let refused = #expect(throws: RuntimeError.self) {
+            try Adapters.hiddenPaths(db: "/elsewhere/db/ns.db", workspace: ws, keyFile: nil, worktreesRoot: ws)
+        }
+        #expect(refused?.code == .invalidInput)
+        #expect(refused?.message.contains("workspace home") == true)
+    }
+
+    @Test func theHomeDefaultsToWorktreesBesideTheDatabase() {
+        #expect(StoreConfig(db: "/data/ns/nightshift.db").worktreesRoot == "/data/ns/worktrees")
+        #expect(StoreConfig(db: "/data/ns/nightshift.db", workspaces: "/srv/homes/").worktreesRoot == "/srv/homes")
+    }
+}
