@@ -33,18 +33,20 @@ public enum Leasing {
         } catch let error as StoreError where error.code == .leaseHeld {
             throw RuntimeError(.busy, error.message)
         }
-        // Scoped to this call: cancelled when the body ends. A renewal that finds the lease taken
-        // over just stops; the body learns it at its next (fenced) append and stops too.
-        let heartbeat = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: leaseTTL / 3)
-                if Task.isCancelled { return }
-                do { try await store.renewLease(lease) } catch { return }
-            }
-        }
-        defer { heartbeat.cancel() }
         do {
-            let result = try await body(lease)
+            // The heartbeat is a child task, cancelled when the body ends. A renewal that finds the
+            // lease taken over just stops; the body learns it at its next (fenced) append and stops too.
+            let result = try await withThrowingTaskGroup(of: Void.self) { heartbeat in
+                heartbeat.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: leaseTTL / 3)
+                        if Task.isCancelled { return }
+                        do { try await store.renewLease(lease) } catch { return }
+                    }
+                }
+                defer { heartbeat.cancelAll() }
+                return try await body(lease)
+            }
             await outsideCancellation { try? await store.releaseLease(lease) }
             return result
         } catch {

@@ -1,3 +1,4 @@
+import Logging
 import NightshiftCore
 import Synchronization
 
@@ -28,8 +29,10 @@ final class RunPool: Sendable {
     private let jobs: AsyncStream<Job>
     private let intake: AsyncStream<Job>.Continuation
     let stopping = Latch()
+    let logger: Logger
 
-    init() {
+    init(logger: Logger) {
+        self.logger = logger
         (jobs, intake) = AsyncStream.makeStream(of: Job.self)
     }
 
@@ -89,12 +92,21 @@ final class RunPool: Sendable {
     func isDriving(_ run: RunID) -> Bool { state.withLock { $0.driving.contains(run) } }
 
     private func perform(_ job: Job) async {
+        let tag: Logger.Metadata = ["run": "\(job.run)"]
+        logger.debug("drive started", metadata: tag)
         let result: Result<RunOutcome, any Error>
         do {
             result = .success(try await job.work())
+            logger.debug("drive ended", metadata: tag)
         } catch {
             // Whatever a cancelled drive threw (a store refuses work in a cancelled task), it was stopped.
-            result = .failure(Task.isCancelled ? Self.stopped(job.run, before: false) : error)
+            let stopped = Task.isCancelled
+            result = .failure(stopped ? Self.stopped(job.run, before: false) : error)
+            if stopped {
+                logger.notice("drive stopped with the process; the run's lease was given back", metadata: tag)
+            } else {
+                logger.debug("drive ended with an error: \(error)", metadata: tag)
+            }
         }
         let waiters = state.withLock { s in
             s.driving.remove(job.run)

@@ -27,13 +27,14 @@ public final class Runtime: Service, Sendable {
 
     public let configuration: Configuration
     public let logger: Logger
-    let pool = RunPool()
+    let pool: RunPool
     private let opened = Mutex<SQLiteEventStore?>(nil)
     private let group = Mutex<ServiceGroup?>(nil)
 
     public init(_ configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        self.pool = RunPool(logger: logger)
     }
 
     /// The store, opened on first use (a new run's checks come before its database is made) and kept.
