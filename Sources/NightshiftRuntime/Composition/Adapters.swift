@@ -249,7 +249,8 @@ public enum Adapters {
             store: store, registry: registry, worktreesRoot: worktreesRoot, workers: workers,
             refusal: legacy
                 ? "this run was started before runs pinned their agent profiles, so no new sub-agent is made for it "
-                    + "(a profile's files may have changed since): start the rest of the work in a new run" : nil)
+                    + "(a profile's files may have changed since): start the rest of the work in a new run" : nil,
+            workspaces: { workspaces(home: $0) })
     }
 
     /// Said when a run starts where nothing caps a command's processes.
@@ -258,16 +259,16 @@ public enum Adapters {
         + "does not bind root): a fork bomb is stopped only by the command's timeout. Run as an ordinary user, "
         + "or where the cgroup v2 pids controller is delegated (nightshift doctor says which)"
 
+    /// The workspace provider for a workspace home: git worktrees made with Nightshift's own git.
+    static func workspaces(home: String) -> any WorkspaceProvider { GitWorkspaceProvider(home: home) }
+
     /// Makes the run's git worktree (`remake`: again from scratch, after a crash left it unrecorded); its event for the log.
     static func worktree(
-        repository: String, run: RunID, worktreesRoot: String, remake: Bool = false
+        repository: String, run: RunID, in workspaces: any WorkspaceProvider, remake: Bool = false
     ) -> @Sendable () async throws -> [Event] {
         {
-            let w =
-                remake
-                ? try await GitWorkspace.remake(repository: repository, run: run, worktreesRoot: worktreesRoot)
-                : try await GitWorkspace.provision(repository: repository, run: run, worktreesRoot: worktreesRoot)
-            return [.workspaceProvisioned(path: w.path, branch: w.branch, base: w.base)]
+            let w = try await workspaces.provision(repository: repository, run: run, from: nil, remake: remake)
+            return [.workspaceProvisioned(path: w.path, branch: w.branch, base: w.commit)]
         }
     }
 

@@ -21,6 +21,8 @@ struct ChildRuns: ChildRunMaker {
     let registry: [PinnedProfile]
     /// Where children's workspaces go when the parent has no worktree root of its own.
     let workspacesRoot: String
+    /// The workspace provider for a home (a child's worktree goes beside its parent's).
+    let workspaces: @Sendable (String) -> any WorkspaceProvider
     /// Parents' policies in force, found in their logs, by parent and hash (read once a process).
     private let policies = PolicyCache()
     /// Why no sub-agent can be made for this run (it was started before profiles were pinned in
@@ -31,8 +33,9 @@ struct ChildRuns: ChildRunMaker {
     /// is a coding fleet (`workers`), whose workers need no profile, or `refusal` says why none can be made.
     init?(
         store: any EventStore, registry: [PinnedProfile], worktreesRoot: String, workers: Bool = false,
-        refusal: String? = nil
+        refusal: String? = nil, workspaces: @escaping @Sendable (String) -> any WorkspaceProvider
     ) {
+        self.workspaces = workspaces
         guard !registry.isEmpty || workers || refusal != nil else { return nil }
         self.refusal = refusal
         self.store = store
@@ -81,12 +84,12 @@ struct ChildRuns: ChildRunMaker {
         var worktreeOf: String?
         if let repository = parent.settings.worktreeOf, let branch = parent.branch {
             // Beside the parent's worktree, from the parent's branch as it is now.
-            let root = URL(fileURLWithPath: parent.workspace).deletingLastPathComponent().path
+            let beside = workspaces(URL(fileURLWithPath: parent.workspace).deletingLastPathComponent().path)
             // Its log does not exist, so nothing was done in a worktree a crash left: it is made anew.
-            let w = try await GitWorkspace.remake(repository: repository, run: id, worktreesRoot: root, from: branch)
+            let w = try await beside.provision(repository: repository, run: id, from: branch, remake: true)
             workspace = w.path
             worktreeOf = repository
-            events.append(.workspaceProvisioned(path: w.path, branch: w.branch, base: w.base))
+            events.append(.workspaceProvisioned(path: w.path, branch: w.branch, base: w.commit))
         } else {
             workspace = GitWorkspace.plannedPath(run: id, worktreesRoot: workspacesRoot)
             try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)

@@ -138,37 +138,37 @@ public enum ResumeRun {
         var provision: (@Sendable () async throws -> [Event])?
         var announce: [Event] = []
         var workspace = state.workspace
+        let workspaces = Adapters.workspaces(home: request.store.worktreesRoot)
         if state.branch == nil, let repository = state.settings.worktreeOf {
-            let make = Adapters.worktree(
-                repository: repository, run: runID,
-                worktreesRoot: URL(fileURLWithPath: state.workspace).deletingLastPathComponent().path, remake: true)
+            // Where it was planned when the run was recorded (its path is in the log).
+            let recorded = Adapters.workspaces(
+                home: URL(fileURLWithPath: state.workspace).deletingLastPathComponent().path)
+            let make = Adapters.worktree(repository: repository, run: runID, in: recorded, remake: true)
             if (state.settings.toolServers ?? []).isEmpty {
                 provision = make
             } else {
                 announce += try await make()
             }
         } else if let branch = state.branch, let repository = state.settings.worktreeOf,
-            !FileManager.default.fileExists(atPath: state.workspace)
+            !workspaces.isPresent(state.workspace)
         {
-            let path = GitWorkspace.plannedPath(
-                run: runID, worktreesRoot: Workspace.canonical(request.store.worktreesRoot))
-            let commit = try await GitWorkspace.materialise(
-                repository: repository, branch: branch, path: path, holding: state.tasks.compactMap(\.commit))
-            workspace = Workspace.canonical(path)
-            announce.append(.workspaceMoved(path: workspace, branch: branch, commit: commit, from: state.workspace))
+            let made = try await workspaces.materialise(
+                repository: repository, branch: branch, run: runID, holding: state.tasks.compactMap(\.commit))
+            workspace = made.path
+            announce.append(
+                .workspaceMoved(path: workspace, branch: branch, commit: made.commit, from: state.workspace))
             observer.notice(
                 "the run's worktree \(state.workspace) is not on this host: made again"
                     + (workspace == state.workspace ? "" : " at \(workspace)")
-                    + " from branch \(branch) (\(commit.prefix(10))); what it held uncommitted is not in it")
+                    + " from branch \(branch) (\(made.commit.prefix(10))); what it held uncommitted is not in it")
         } else {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: state.workspace, isDirectory: &isDir), isDir.boolValue else {
+            guard workspaces.isPresent(state.workspace) else {
                 let hint =
                     state.branch.map { " Recreate it with: git worktree add \(state.workspace) \($0)" }
                     ?? " The run works in that folder itself (no worktree of its own), so it continues only where the folder is."
                 throw RuntimeError(.notFound, "the run's workspace \(state.workspace) is missing.\(hint)")
             }
-            if let branch = state.branch { _ = try await GitWorkspace.reattach(path: state.workspace, branch: branch) }
+            if let branch = state.branch { _ = try await workspaces.reattach(path: state.workspace, branch: branch) }
         }
         let sealed =
             Adapters.sealed([state.gate.policySource, state.gate.guidanceSource], workspace: workspace)

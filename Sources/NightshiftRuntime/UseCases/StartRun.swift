@@ -180,10 +180,10 @@ public enum StartRun {
         var worktreeOf: String?
         var gitLocation: RunSettings.GitLocation?
         if let repository {
-            let root = Workspace.canonical(request.store.worktreesRoot)
-            ws = GitWorkspace.plannedPath(run: runID, worktreesRoot: root)
+            let workspaces = Adapters.workspaces(home: request.store.worktreesRoot)
+            ws = workspaces.path(of: runID)
             worktreeOf = repository
-            let make = Adapters.worktree(repository: repository, run: runID, worktreesRoot: root)
+            let make = Adapters.worktree(repository: repository, run: runID, in: workspaces)
             if request.servers.isEmpty {
                 provision = make
             } else {
