@@ -127,6 +127,8 @@ struct RunDriver {
     mutating func beforeEffect() async throws -> Bool {
         guard try await workspaceReady() else { return false }
         try await commit()
+        // Stopped while the intent was being committed: the effect is not started (it is in doubt).
+        try Task.checkCancellation()
         return true
     }
 

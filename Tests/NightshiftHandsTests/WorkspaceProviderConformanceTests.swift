@@ -67,18 +67,25 @@ import Testing
     }
 
     /// Host git for the set-up (its own configuration: a test's, not Nightshift's hardened one).
+    /// Its output goes to a file, not a pipe: a pipe's reader waits for every copy of the write end
+    /// to close, and a process another test starts meanwhile may hold one for minutes, blocking a
+    /// thread of the concurrency pool the whole test process shares.
     func git(_ args: [String], in dir: String) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
         p.arguments = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"] + args
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
         p.environment = ["PATH": "/usr/bin:/bin", "HOME": dir, "GIT_CONFIG_NOSYSTEM": "1"]
-        let out = Pipe()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ns-git-\(UUID().uuidString)").path
+        FileManager.default.createFile(atPath: file, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        defer { try? out.close() }
         p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
         try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        return (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
     }
 
     @Test(arguments: Kind.allCases) func aWorktreeIsMadeInTheHomeAndFoundAgain(_ kind: Kind) async throws {
@@ -136,5 +143,76 @@ import Testing
         await #expect(throws: (any Error).self) {
             try await f.a.provision(repository: f.repository, run: RunID("p.w2"), from: "nightshift/none", remake: true)
         }
+    }
+}
+
+/// Nightshift's own git is never cut short by a stop: killed mid-write it would leave an
+/// index.lock (every later commit of the run failing) or a half-made worktree behind.
+@Suite struct OwnGitStopTests {
+    @Test func aCommitInACancelledTaskStillCompletes() async throws {
+        let f = try WorkspaceProviderConformanceTests().make(.git)
+        let made = try await f.a.provision(repository: f.repository, run: RunID("r1"), from: nil, remake: false)
+        // Enough files that `git add` takes longer than a stop takes to reach a command (50 ms).
+        try FileManager.default.createDirectory(atPath: made.path + "/work", withIntermediateDirectories: true)
+        for n in 0..<4000 {
+            try "work \(n)\n".write(toFile: made.path + "/work/\(n).txt", atomically: false, encoding: .utf8)
+        }
+        let vcs = GitWorkspace(trust: .worktree)
+        let committed = await Task {
+            withUnsafeCurrentTask { $0?.cancel() }  // the drive was stopped before git started
+            return await vcs.commit(workspace: made.path, message: "work")
+        }.value
+        #expect(committed.commit != nil, "\(committed)")
+        #expect(!FileManager.default.fileExists(atPath: f.repository + "/.git/worktrees/r1/index.lock"))
+        let again = await vcs.commit(workspace: made.path, message: "nothing")
+        #expect(again.commit == nil && again.detail == "nothing to commit", "\(again)")
+    }
+}
+
+/// What `materialise` takes at the path it makes a worktree at: only a worktree of the run's
+/// repository registered there on its branch; anything else (a folder or a link someone put
+/// there, with a `.git` of its own) is left alone and refused. Nothing else is pruned.
+@Suite struct MaterialiseTests {
+    func fixture() throws -> (WorkspaceProviderConformanceTests.Fixture, WorkspaceProviderConformanceTests) {
+        let suite = WorkspaceProviderConformanceTests()
+        return (try suite.make(.git), suite)
+    }
+
+    @Test func somethingElseAtThePathIsRefusedAndLeftAlone() async throws {
+        let (f, _) = try fixture()
+        let made = try await f.a.provision(repository: f.repository, run: RunID("r1"), from: nil, remake: false)
+        try f.remove(made.path)
+        let planted = f.b.path(of: RunID("r1"))
+        try FileManager.default.createDirectory(atPath: planted, withIntermediateDirectories: true)
+        try "gitdir: /elsewhere/evil.git\n".write(toFile: planted + "/.git", atomically: true, encoding: .utf8)
+        await #expect(throws: WorkspaceError.self) {
+            try await f.b.materialise(repository: f.repository, branch: made.branch, run: RunID("r1"), holding: [])
+        }
+        #expect(try String(contentsOfFile: planted + "/.git", encoding: .utf8) == "gitdir: /elsewhere/evil.git\n")
+        // A link there is refused too, whatever it points at.
+        try FileManager.default.removeItem(atPath: planted)
+        try FileManager.default.createSymbolicLink(atPath: planted, withDestinationPath: f.repository)
+        await #expect(throws: WorkspaceError.self) {
+            try await f.b.materialise(repository: f.repository, branch: made.branch, run: RunID("r1"), holding: [])
+        }
+    }
+
+    @Test func aWorktreeOfTheRunAtThePathIsMadeAgainAndOthersAreNotPruned() async throws {
+        let (f, suite) = try fixture()
+        let run = RunID("r1")
+        let made = try await f.a.provision(repository: f.repository, run: run, from: nil, remake: false)
+        let work = try f.commit(made.path)
+        // Another run's worktree whose folder is gone (on a disk not mounted, another host's): kept.
+        let other = try await f.a.provision(repository: f.repository, run: RunID("r2"), from: nil, remake: false)
+        try FileManager.default.removeItem(atPath: other.path)
+        try FileManager.default.removeItem(atPath: made.path)
+        // A move a crash interrupted: the worktree is at the new path, registered, half made.
+        _ = try suite.git(["worktree", "add", "--force", f.b.path(of: run), made.branch], in: f.repository)
+        try "stray\n".write(toFile: f.b.path(of: run) + "/stray.txt", atomically: true, encoding: .utf8)
+        let again = try await f.b.materialise(repository: f.repository, branch: made.branch, run: run, holding: [work])
+        #expect(again.commit == work)
+        #expect(!FileManager.default.fileExists(atPath: again.path + "/stray.txt"))  // made anew
+        let list = try suite.git(["worktree", "list", "--porcelain"], in: f.repository)
+        #expect(list.contains(other.path), "\(list)")
     }
 }

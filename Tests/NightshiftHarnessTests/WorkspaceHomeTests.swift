@@ -25,7 +25,7 @@ import Testing
             - tools: [{write_file: {path: a.txt, content: "a"}}]
             - done: a written
           b:
-            - tools: [{shell: {command: "echo started >> b-started.txt; sleep 300"}}]
+            - tools: [{shell: {command: "echo $$ > b.pid; echo started >> b-started.txt; sleep 300"}}]
             - tools: [{write_file: {path: b.txt, content: "b"}}]
             - done: b written
         """
@@ -45,6 +45,7 @@ import Testing
         // The gate: task b's call has started in home A's worktree (task a is committed by then).
         #expect(await waitForLine("started", in: homeA + "/mv/b-started.txt", timeout: .seconds(60)))
         child.kill()  // SIGKILL (and reaped): a crash, mid-task
+        endOrphanedCommand(homeA + "/mv/b.pid")
         // The other host has none of home A (its worktree, and the uncommitted b-started.txt in it).
         try FileManager.default.removeItem(atPath: homeA)
 
@@ -90,6 +91,7 @@ import Testing
             ], environment: testEnvironment, outputPath: root + "/run-a.log")
         #expect(await waitForLine("started", in: homeA + "/rw/b-started.txt", timeout: .seconds(60)))
         child.kill()
+        endOrphanedCommand(homeA + "/rw/b.pid")
         try FileManager.default.removeItem(atPath: homeA)
         _ = try git(["worktree", "prune"], in: repo)
         _ = try git(["branch", "-f", "nightshift/rw", "main"], in: repo)  // task a's commit is gone from it
@@ -120,7 +122,7 @@ extension WorkspaceHomeTests {
         try """
         tasks:
           a:
-            - tools: [{shell: {command: "echo started >> started.txt; sleep 300"}}]
+            - tools: [{shell: {command: "echo $$ > b.pid; echo started >> started.txt; sleep 300"}}]
             - tools: [{write_file: {path: a.txt, content: "a"}}]
             - done: a written
         """.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
@@ -140,6 +142,7 @@ extension WorkspaceHomeTests {
         }
         let worker = try #require(started, "the worker never started its call")
         child.kill()  // SIGKILL (and reaped): the fleet's process, mid-task
+        endOrphanedCommand(homeA + "/" + worker + "/b.pid")
         try FileManager.default.removeItem(atPath: homeA)
 
         let resumed = try await nightshift(["resume", "fl", "--db", db, "--workspaces", homeB, "--unsandboxed"])
@@ -161,5 +164,48 @@ extension WorkspaceHomeTests {
         #expect(files.contains("a.txt") && !files.contains("started.txt"), "\(files)")
         #expect(!FileManager.default.fileExists(atPath: homeB + "/" + worker + "/started.txt"))
         #expect(try await nightshift(["audit", "verify", "--all", "--db", db]).status == 0)
+    }
+}
+
+extension WorkspaceHomeTests {
+    /// A run's worktree gone together with its whole workspace home (a disk not mounted) is not
+    /// made again under the mount point: refused in one line, nothing recorded.
+    @Test func aMissingHomeIsRefusedNotMadeAgainInItsPlace() async throws {
+        let root = tempDir("ns-homes")
+        let repo = root + "/repo", homeA = root + "/home-a", db = root + "/db/ns.db"
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        try makeRepository(repo)
+        try Self.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        try Self.scenario.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        let child = try ChildProcess.spawn(
+            [
+                try nightshiftBinary(), "run", "--id", "um", "--plan", root + "/plan.yaml", "--workspace", repo,
+                "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--workspaces", homeA, "--unsandboxed",
+            ], environment: testEnvironment, outputPath: root + "/run-a.log")
+        #expect(await waitForLine("started", in: homeA + "/um/b-started.txt", timeout: .seconds(60)))
+        child.kill()
+        endOrphanedCommand(homeA + "/um/b.pid")
+        try FileManager.default.removeItem(atPath: homeA)
+        let before = try await SQLiteEventStore(path: db).summary(of: RunID("um"))?.headSeq
+        let r = try await nightshift(["resume", "um", "--db", db, "--workspaces", homeA, "--unsandboxed"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("is a disk not mounted"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: homeA))
+        #expect(try await SQLiteEventStore(path: db).summary(of: RunID("um"))?.headSeq == before)
+    }
+}
+
+/// The command a SIGKILLed Nightshift left running (in a process group of its own, as every
+/// command is): ended by the test, by the group id its shell wrote, so nothing outlives the test.
+func endOrphanedCommand(_ pidFile: String) {
+    let deadline = ContinuousClock.now + .seconds(5)
+    while ContinuousClock.now < deadline {
+        if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1
+        {
+            kill(-pid, SIGKILL)
+            return
+        }
+        usleep(10_000)
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import NightshiftCore
-import NightshiftRuntime
 import NightshiftSQLite
 import Testing
+
+@testable import NightshiftRuntime
 
 /// The runtime as a service, in-process, on SQLite with the scripted model (a test double):
 /// `create` answers once the run is recorded while the drive goes on in the pool, and a stop ends
@@ -133,5 +134,29 @@ import Testing
         #expect(lease.handedOver, "\(lease)")
         let look = try await ReadyRuns.next(store: store, now: Timestamp(milliseconds: 0))
         #expect(look.ready.map(\.run) == [RunID("hand")], "\(look.ready)")
+    }
+}
+
+/// The pool's promise: whoever waits for a drive is answered, even when the pool is cancelled
+/// with drives still queued (a front end's group cancelled rather than shut down): a drive started
+/// in a cancelled pool ends as stopped, and nothing new is taken.
+@Suite struct RunPoolTests {
+    @Test func aPoolCancelledWithDrivesQueuedAnswersEveryWaiter() async throws {
+        let pool = RunPool(logger: Said().logger)
+        try pool.submit(RunID("a")) {
+            try Task.checkCancellation()  // as a store does
+            return RunOutcome(run: RunID("a"), reason: .finished, alreadyEnded: false)
+        }
+        let cancelled = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            await pool.run()
+        }
+        await cancelled.value
+        let error = await #expect(throws: RuntimeError.self) { try await pool.outcome(of: RunID("a")) }
+        #expect(error?.code == .stopped)
+        #expect(!pool.isDriving(RunID("a")))
+        #expect(throws: RuntimeError.self) {
+            try pool.submit(RunID("b")) { RunOutcome(run: RunID("b"), reason: .finished, alreadyEnded: false) }
+        }
     }
 }

@@ -23,6 +23,26 @@ import Testing
         #expect(refused?.message.contains("workspace home") == true)
     }
 
+    /// A home in the workspace is made at once as a real folder, so the sandbox can hide it; a
+    /// home given as a link is judged where it leads; a file where the home should be is refused.
+    @Test func aHomeInTheWorkspaceIsMadeAsAFolderAndAFileIsRefused() throws {
+        let ws = FileManager.default.temporaryDirectory.appendingPathComponent("ns-home-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        let real = URL(fileURLWithPath: ws).resolvingSymlinksInPath().path
+        _ = try Adapters.hiddenPaths(db: "/elsewhere/db/ns.db", workspace: ws, keyFile: nil, worktreesRoot: ws + "/h")
+        var isDir: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: ws + "/h", isDirectory: &isDir) && isDir.boolValue)
+        try FileManager.default.createDirectory(atPath: ws + "/x", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: ws + "/l", withDestinationPath: ws + "/x")
+        let viaLink = try Adapters.hiddenPaths(
+            db: "/elsewhere/db/ns.db", workspace: ws, keyFile: nil, worktreesRoot: ws + "/l")
+        #expect(viaLink == [real + "/x"])
+        try "not a folder".write(toFile: ws + "/f", atomically: true, encoding: .utf8)
+        #expect(throws: RuntimeError.self) {
+            try Adapters.hiddenPaths(db: "/elsewhere/db/ns.db", workspace: ws, keyFile: nil, worktreesRoot: ws + "/f")
+        }
+    }
+
     @Test func theHomeDefaultsToWorktreesBesideTheDatabase() {
         #expect(StoreConfig(db: "/data/ns/nightshift.db").worktreesRoot == "/data/ns/worktrees")
         #expect(StoreConfig(db: "/data/ns/nightshift.db", workspaces: "/srv/homes/").worktreesRoot == "/srv/homes")

@@ -76,9 +76,15 @@ public struct GitWorkspace: WorkspaceVCS {
         var argv = ["/usr/bin/git"]
         for o in safetyOverrides { argv += ["-c", o] }
         if let location { argv += ["--git-dir=\(location.gitDir)", "--work-tree=\(location.workTree)"] }
-        return await ProcessRunner.run(
-            argv: argv + args, environment: environment, cwd: dir, timeout: .seconds(60),
-            outputLimit: 16 * 1024)
+        // Never cut short by a stop (a cancelled drive): git killed mid-write leaves an index.lock
+        // and half-made worktrees behind, which a crash of Nightshift alone never does (git runs in
+        // a process group of its own and finishes). In a task of its own, which does not inherit the
+        // cancellation, awaited at once; bounded by its timeout.
+        let argv2 = argv + args
+        return await Task {
+            await ProcessRunner.run(
+                argv: argv2, environment: environment, cwd: dir, timeout: .seconds(60), outputLimit: 16 * 1024)
+        }.value
     }
 
     /// The git directory and work tree to use for `workspace`, by ``trust``; nil: run no git there.
@@ -194,18 +200,23 @@ public struct GitWorkspace: WorkspaceVCS {
 
     /// Makes a run's worktree again at `path`, from its branch as the repository holds it (the
     /// work committed so far), for a process whose workspace home is not where the run last was
-    /// (another host, another folder). The branch must still hold every commit the run recorded.
-    /// A worktree of that branch already at `path` (a move a crash interrupted) is taken as it is.
-    /// Registrations of worktrees whose folders are gone are pruned first. Returns the commit.
-    /// - Throws: ``WorkspaceError`` when the branch is missing or rewritten, or git fails.
+    /// (another host, another folder), or whose worktree folder is gone. The branch must still hold
+    /// every commit the run recorded. Something already at `path` is taken only if it is a worktree
+    /// of `repository` registered there on that branch (a move a crash interrupted: nothing was
+    /// recorded in it, so it is made again); anything else is left alone and refused. Nothing else
+    /// in the repository is pruned: a registration of the worktree that is gone stays for its host.
+    /// Returns the commit.
+    /// - Throws: ``WorkspaceError`` when the branch is missing or rewritten, the path holds
+    ///   something else, or git fails.
     public static func materialise(
         repository: String, branch: String, path: String, holding commits: [String]
     ) async throws(WorkspaceError) -> String {
-        if FileManager.default.fileExists(atPath: path) { return try await reattach(path: path, branch: branch).base }
         let tip = await git(["rev-parse", "--verify", "--quiet", "refs/heads/\(branch)^{commit}"], in: repository)
         guard tip.exitCode == 0 else {
             throw WorkspaceError(
-                "the run's branch \(branch) is not in \(repository): its work cannot be found there", code: .git)
+                "the run's branch \(branch) is not in \(repository): its work cannot be found there (a branch that "
+                    + "exists only as a remote's can be made local with git branch \(branch) origin/\(branch))",
+                code: .git)
         }
         let head = tip.output.trimmingCharacters(in: .whitespacesAndNewlines)
         for commit in commits {
@@ -216,20 +227,53 @@ public struct GitWorkspace: WorkspaceVCS {
                         + "recorded: it was reset or rewritten; restore it, then resume", code: .git)
             }
         }
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR,
+                await isRegisteredWorktree(path, branch: branch, repository: repository)
+            else {
+                throw WorkspaceError(
+                    "\(path) exists but is not a worktree of \(repository) on branch \(branch); move it away and resume",
+                    code: .git)
+            }
+            let removed = await WorktreeLock.shared.serialized {
+                await git(["worktree", "remove", "--force", "--force", path], in: repository)
+            }
+            guard removed.exitCode == 0 else {
+                throw WorkspaceError("git worktree remove failed: \(removed.output.prefix(300))", code: .git)
+            }
+        }
         do {
             try FileManager.default.createDirectory(
                 atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
         } catch {
-            throw WorkspaceError("cannot create the folder of \(path): \(error.localizedDescription)", code: .git)
+            throw WorkspaceError(
+                "cannot create the workspace home \(URL(fileURLWithPath: path).deletingLastPathComponent().path): "
+                    + "\((error as NSError).localizedFailureReason ?? "\(error)")", code: .git)
         }
+        // Forced: the branch may still be registered to the worktree that is gone (here, or on
+        // another host's path), possibly locked by an add a kill interrupted.
         let add = await WorktreeLock.shared.serialized {
-            _ = await git(["worktree", "prune"], in: repository)
-            return await git(["worktree", "add", path, branch], in: repository)
+            await git(["worktree", "add", "--force", "--force", path, branch], in: repository)
         }
         guard add.exitCode == 0 else {
             throw WorkspaceError("git worktree add failed: \(add.output.prefix(300))", code: .git)
         }
         return head
+    }
+
+    /// Whether `repository` has a worktree registered at `path` on `branch` (from the repository's
+    /// own list: nothing found in the folder is believed).
+    static func isRegisteredWorktree(_ path: String, branch: String, repository: String) async -> Bool {
+        let list = await git(["worktree", "list", "--porcelain"], in: repository)
+        guard list.exitCode == 0 else { return false }
+        let wanted = Workspace.canonical(path)
+        for entry in list.output.components(separatedBy: "\n\n") {
+            let lines = entry.split(separator: "\n").map(String.init)
+            guard let at = lines.first(where: { $0.hasPrefix("worktree ") })?.dropFirst(9) else { continue }
+            if Workspace.canonical(String(at)) == wanted { return lines.contains("branch refs/heads/\(branch)") }
+        }
+        return false
     }
 
     /// Where `provision` puts the run's worktree (known before it is made, so a run can be created first).

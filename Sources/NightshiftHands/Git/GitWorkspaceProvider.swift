@@ -1,8 +1,8 @@
 import Foundation
 public import NightshiftCore
 
-/// The workspace provider on git worktrees, made and found with Nightshift's own hardened git
-/// (``GitWorkspace``: no configuration, hooks or filters obeyed).
+/// The workspace provider on git worktrees, made and found with the git every Nightshift git call
+/// is (``GitWorkspace``: no global or system configuration, executing keys overridden).
 public struct GitWorkspaceProvider: WorkspaceProvider {
     public let home: String
 

@@ -374,6 +374,17 @@ public enum Adapters {
                         + "run's worktree: give worktrees a folder of their own")
             }
             if root.hasPrefix(ws + "/"), !hidden.contains(where: { root == $0 || root.hasPrefix($0 + "/") }) {
+                // Made now, as a real folder: the sandbox hides what exists when a command starts,
+                // and the agent could otherwise put a folder or a link of its own there first.
+                try? FileManager.default.createDirectory(
+                    atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                var info = stat()
+                guard lstat(root, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                    throw RuntimeError(
+                        .invalidInput,
+                        "the workspace home \(root) lies in the workspace \(ws) and is not a folder Nightshift can hide "
+                            + "(a link, or a file): move it away, or set workspaces: outside the workspace")
+                }
                 hidden.append(root)
             }
         }

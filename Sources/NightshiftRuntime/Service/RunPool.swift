@@ -12,10 +12,14 @@ final class RunPool: Sendable {
     struct Job: Sendable {
         let run: RunID
         let work: @Sendable () async throws -> RunOutcome
+        /// Told when the job is dropped unstarted (the pool was cancelled with it still queued).
+        let dropped: @Sendable (RuntimeError) -> Void
     }
 
     private struct State {
         var driving: Set<RunID> = []
+        /// Submitted and not started yet, with whom to tell when dropped.
+        var queued: [RunID: @Sendable (RuntimeError) -> Void] = [:]
         /// Outcomes not yet asked for, the most recent `kept` of them.
         var finished: [RunID: Result<RunOutcome, any Error>] = [:]
         var order: [RunID] = []
@@ -46,6 +50,23 @@ final class RunPool: Sendable {
             stop()
             group.cancelAll()
         }
+        // Cancelled rather than stopped, the stream may have held jobs it never handed out: they
+        // end as stopped, so nobody waits for them.
+        let dropped = state.withLock { s in
+            let queued = s.queued
+            s.queued = [:]
+            return queued.map { run, tell in
+                let error = Self.stopped(run, before: true)
+                s.driving.remove(run)
+                s.finished[run] = .failure(error)
+                s.order.append(run)
+                return (tell, error, s.waiters.removeValue(forKey: run) ?? [])
+            }
+        }
+        for (tell, error, waiters) in dropped {
+            tell(error)
+            for w in waiters { w.resume(throwing: error) }
+        }
     }
 
     /// No new drive; the ones under way are cancelled. Returns at once.
@@ -56,17 +77,24 @@ final class RunPool: Sendable {
 
     /// Starts driving `run` with `work`.
     /// - Throws: ``RuntimeError`` `busy` when this pool drives it already, `stopped` when the pool stopped.
-    func submit(_ run: RunID, _ work: @escaping @Sendable () async throws -> RunOutcome) throws {
+    func submit(
+        _ run: RunID, dropped: @escaping @Sendable (RuntimeError) -> Void = { _ in },
+        _ work: @escaping @Sendable () async throws -> RunOutcome
+    ) throws {
         try state.withLock { s in
             guard !stopping.isSet else { throw Self.stopped(run, before: true) }
             guard !s.driving.contains(run) else {
                 throw RuntimeError(.busy, "run \(run) is already being driven by this process")
             }
             s.driving.insert(run)
+            s.queued[run] = dropped
             s.finished[run] = nil
         }
-        if case .terminated = intake.yield(Job(run: run, work: work)) {
-            state.withLock { _ = $0.driving.remove(run) }
+        if case .terminated = intake.yield(Job(run: run, work: work, dropped: dropped)) {
+            state.withLock { s in
+                s.driving.remove(run)
+                s.queued[run] = nil
+            }
             throw Self.stopped(run, before: true)
         }
     }
@@ -93,11 +121,19 @@ final class RunPool: Sendable {
 
     private func perform(_ job: Job) async {
         let tag: Logger.Metadata = ["run": "\(job.run)"]
+        state.withLock { _ = $0.queued.removeValue(forKey: job.run) }
         logger.debug("drive started", metadata: tag)
         let result: Result<RunOutcome, any Error>
         do {
-            result = .success(try await job.work())
-            logger.debug("drive ended", metadata: tag)
+            let outcome = try await job.work()
+            // A pause reached because the stop cut its sub-agents short is the stop's, not the run's.
+            if Task.isCancelled, case .paused = outcome.reason {
+                result = .failure(Self.stopped(job.run, before: false))
+                logger.notice("drive stopped with the process; the run's lease was given back", metadata: tag)
+            } else {
+                result = .success(outcome)
+                logger.debug("drive ended", metadata: tag)
+            }
         } catch {
             // Whatever a cancelled drive threw (a store refuses work in a cancelled task), it was stopped.
             let stopped = Task.isCancelled

@@ -117,14 +117,17 @@ public final class Runtime: Service, Sendable {
         let id = request.id ?? Adapters.newRunID()
         request.id = id
         let recorded = OneShot<RunID>()
-        try pool.submit(id) { [request] in
+        try pool.submit(id, dropped: { recorded.fail($0) }) { [request] in
             do {
                 let outcome = try await StartRun.start(
                     request, observer: observer, open: self.store, recorded: { recorded.succeed($0) })
                 recorded.succeed(id)
                 return outcome
             } catch {
-                recorded.fail(Task.isCancelled ? RunPool.stopped(id, before: false) : error)
+                // (Stopped before it was recorded: there is no run to continue.)
+                recorded.fail(
+                    Task.isCancelled
+                        ? RuntimeError(.stopped, "run \(id) was not started: this process is stopping") : error)
                 throw error
             }
         }

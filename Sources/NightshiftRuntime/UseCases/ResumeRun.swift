@@ -152,6 +152,15 @@ public enum ResumeRun {
         } else if let branch = state.branch, let repository = state.settings.worktreeOf,
             !workspaces.isPresent(state.workspace)
         {
+            // Its own home gone with it (an unmounted disk?): not made again under the mount point,
+            // where it would be hidden once the disk is back.
+            if workspaces.path(of: runID) == state.workspace, !workspaces.isPresent(workspaces.home) {
+                throw RuntimeError(
+                    .notFound,
+                    "the run's worktree \(state.workspace) is missing, and so is its workspace home \(workspaces.home): "
+                        + "is a disk not mounted? Mount or restore it and resume, or resume with --workspaces DIR to "
+                        + "make the worktree again elsewhere from its branch")
+            }
             let made = try await workspaces.materialise(
                 repository: repository, branch: branch, run: runID, holding: state.tasks.compactMap(\.commit))
             workspace = made.path
