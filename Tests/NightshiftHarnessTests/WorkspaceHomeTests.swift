@@ -30,22 +30,38 @@ import Testing
             - done: b written
         """
 
-    @Test func aSecondProcessWithAnotherHomeContinuesAKilledRun() async throws {
-        let root = tempDir("ns-homes")
-        let repo = root + "/repo", homeA = root + "/home-a", homeB = root + "/home-b", db = root + "/db/ns.db"
-        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
-        try makeRepository(repo)
-        try Self.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
-        try Self.scenario.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+    /// A repository, and run `id` started in it with workspace home A and SIGKILLed while task b's
+    /// call runs (task a committed by then); the command it left running is ended too.
+    struct Killed {
+        let root: String
+        var repo: String { root + "/repo" }
+        var homeA: String { root + "/home-a" }
+        var homeB: String { root + "/home-b" }
+        var db: String { root + "/db/ns.db" }
+    }
+
+    func startAndKill(_ id: String) async throws -> Killed {
+        let k = Killed(root: tempDir("ns-homes"))
+        try FileManager.default.createDirectory(atPath: k.repo, withIntermediateDirectories: true)
+        try makeRepository(k.repo)
+        try Self.plan.write(toFile: k.root + "/plan.yaml", atomically: true, encoding: .utf8)
+        try Self.scenario.write(toFile: k.root + "/scenario.yaml", atomically: true, encoding: .utf8)
         let child = try ChildProcess.spawn(
             [
-                try nightshiftBinary(), "run", "--id", "mv", "--plan", root + "/plan.yaml", "--workspace", repo,
-                "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--workspaces", homeA, "--unsandboxed",
-            ], environment: testEnvironment, outputPath: root + "/run-a.log")
-        // The gate: task b's call has started in home A's worktree (task a is committed by then).
-        #expect(await waitForLine("started", in: homeA + "/mv/b-started.txt", timeout: .seconds(60)))
+                try nightshiftBinary(), "run", "--id", id, "--plan", k.root + "/plan.yaml", "--workspace", k.repo,
+                "--model", "scripted:\(k.root)/scenario.yaml", "--db", k.db, "--workspaces", k.homeA, "--unsandboxed",
+            ], environment: testEnvironment, outputPath: k.root + "/run-a.log")
+        // The gate: task b's call has started in home A's worktree.
+        let started = await waitForLine("started", in: k.homeA + "/\(id)/b-started.txt", timeout: .seconds(60))
         child.kill()  // SIGKILL (and reaped): a crash, mid-task
-        endOrphanedCommand(homeA + "/mv/b.pid")
+        endOrphanedCommand(k.homeA + "/\(id)/b.pid")
+        guard started else { throw CLITestError("run \(id) never started task b's call") }
+        return k
+    }
+
+    @Test func aSecondProcessWithAnotherHomeContinuesAKilledRun() async throws {
+        let k = try await startAndKill("mv")
+        let (repo, homeA, homeB, db) = (k.repo, k.homeA, k.homeB, k.db)
         // The other host has none of home A (its worktree, and the uncommitted b-started.txt in it).
         try FileManager.default.removeItem(atPath: homeA)
 
@@ -78,20 +94,8 @@ import Testing
     /// A branch that no longer holds the work the run recorded (reset or rewritten meanwhile) is
     /// refused, in one line, before anything is made or recorded.
     @Test func aRewrittenBranchIsRefused() async throws {
-        let root = tempDir("ns-homes")
-        let repo = root + "/repo", homeA = root + "/home-a", db = root + "/db/ns.db"
-        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
-        try makeRepository(repo)
-        try Self.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
-        try Self.scenario.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
-        let child = try ChildProcess.spawn(
-            [
-                try nightshiftBinary(), "run", "--id", "rw", "--plan", root + "/plan.yaml", "--workspace", repo,
-                "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--workspaces", homeA, "--unsandboxed",
-            ], environment: testEnvironment, outputPath: root + "/run-a.log")
-        #expect(await waitForLine("started", in: homeA + "/rw/b-started.txt", timeout: .seconds(60)))
-        child.kill()
-        endOrphanedCommand(homeA + "/rw/b.pid")
+        let k = try await startAndKill("rw")
+        let (root, repo, homeA, db) = (k.root, k.repo, k.homeA, k.db)
         try FileManager.default.removeItem(atPath: homeA)
         _ = try git(["worktree", "prune"], in: repo)
         _ = try git(["branch", "-f", "nightshift/rw", "main"], in: repo)  // task a's commit is gone from it
@@ -171,20 +175,8 @@ extension WorkspaceHomeTests {
     /// A run's worktree gone together with its whole workspace home (a disk not mounted) is not
     /// made again under the mount point: refused in one line, nothing recorded.
     @Test func aMissingHomeIsRefusedNotMadeAgainInItsPlace() async throws {
-        let root = tempDir("ns-homes")
-        let repo = root + "/repo", homeA = root + "/home-a", db = root + "/db/ns.db"
-        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
-        try makeRepository(repo)
-        try Self.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
-        try Self.scenario.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
-        let child = try ChildProcess.spawn(
-            [
-                try nightshiftBinary(), "run", "--id", "um", "--plan", root + "/plan.yaml", "--workspace", repo,
-                "--model", "scripted:\(root)/scenario.yaml", "--db", db, "--workspaces", homeA, "--unsandboxed",
-            ], environment: testEnvironment, outputPath: root + "/run-a.log")
-        #expect(await waitForLine("started", in: homeA + "/um/b-started.txt", timeout: .seconds(60)))
-        child.kill()
-        endOrphanedCommand(homeA + "/um/b.pid")
+        let k = try await startAndKill("um")
+        let (homeA, db) = (k.homeA, k.db)
         try FileManager.default.removeItem(atPath: homeA)
         let before = try await SQLiteEventStore(path: db).summary(of: RunID("um"))?.headSeq
         let r = try await nightshift(["resume", "um", "--db", db, "--workspaces", homeA, "--unsandboxed"])
