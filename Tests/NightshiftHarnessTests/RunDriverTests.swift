@@ -56,20 +56,8 @@ import Testing
     @Test func aCancelledDriveRecordsNothingAfterTheStepItWasIn() async throws {
         let store = InMemoryEventStore()
         let (started, starts) = AsyncStream<Void>.makeStream()
-        let tools = InMemoryToolRunner([
-            (
-                ToolSpec(
-                    name: "wait", description: "waits", idempotent: false, parametersSchema: #"{"type":"object"}"#),
-                { @Sendable [starts] _ in
-                    starts.yield()
-                    // A command that runs until the stop kills it: its result is the kill's.
-                    let deadline = ContinuousClock.now + .seconds(60)
-                    while ContinuousClock.now < deadline, !stopped.withLock({ $0 }) { usleep(2_000) }
-                    return ToolResult(ok: false, output: Payload("killed by signal 9"))
-                }
-            )
-        ])
-        let harness = Harness(store: store, model: CallingModel(), tools: tools, checks: InMemoryCheckRunner())
+        let harness = Harness(
+            store: store, model: CallingModel(), tools: KilledByTheStop(started: starts), checks: InMemoryCheckRunner())
         let run = RunID("c")
         try await harness.create(
             run, title: "c", plan: Plan(title: "c", tasks: [PlanTask(id: TaskID("t"), description: "d", checks: [])]),
@@ -78,13 +66,24 @@ import Testing
         var gate = started.makeAsyncIterator()
         await gate.next()
         drive.cancel()
-        stopped.withLock { $0 = true }
         await #expect(throws: CancellationError.self) { try await drive.value }
         let kinds = try await store.readAll(run).map(\.event.kind)
         #expect(kinds.last == "tool_started", "\(kinds.suffix(6))")
         #expect(!kinds.contains("tool_finished"), "\(kinds.suffix(6))")
     }
-}
 
-/// Set when the test stops its drive (the twin tool's handler is synchronous).
-private let stopped = Mutex(false)
+    /// A tool whose command runs until the stop kills it, and then returns the kill as its
+    /// result, as the process runner does. It waits without holding a thread of the pool.
+    struct KilledByTheStop: ToolRunner {
+        let started: AsyncStream<Void>.Continuation
+        var specs: [ToolSpec] {
+            [ToolSpec(name: "wait", description: "waits", idempotent: false, parametersSchema: #"{"type":"object"}"#)]
+        }
+        func run(_ call: ToolCall, workspace: String) async -> ToolResult {
+            started.yield()
+            try? await Task.sleep(for: .seconds(60))  // ended early by the cancellation
+            return ToolResult(ok: false, output: Payload("killed by signal 9"))
+        }
+        func deadline(for call: ToolCall) -> Duration? { nil }
+    }
+}

@@ -54,7 +54,7 @@ import Testing
         // The gate: task b's call has started in home A's worktree.
         let started = await waitForLine("started", in: k.homeA + "/\(id)/b-started.txt", timeout: .seconds(60))
         child.kill()  // SIGKILL (and reaped): a crash, mid-task
-        endOrphanedCommand(k.homeA + "/\(id)/b.pid")
+        await endOrphanedCommand(k.homeA + "/\(id)/b.pid")
         guard started else { throw CLITestError("run \(id) never started task b's call") }
         return k
     }
@@ -146,7 +146,7 @@ extension WorkspaceHomeTests {
         }
         let worker = try #require(started, "the worker never started its call")
         child.kill()  // SIGKILL (and reaped): the fleet's process, mid-task
-        endOrphanedCommand(homeA + "/" + worker + "/b.pid")
+        await endOrphanedCommand(homeA + "/" + worker + "/b.pid")
         try FileManager.default.removeItem(atPath: homeA)
 
         let resumed = try await nightshift(["resume", "fl", "--db", db, "--workspaces", homeB, "--unsandboxed"])
@@ -189,7 +189,7 @@ extension WorkspaceHomeTests {
 
 /// The command a SIGKILLed Nightshift left running (in a process group of its own, as every
 /// command is): ended by the test, by the group id its shell wrote, so nothing outlives the test.
-func endOrphanedCommand(_ pidFile: String) {
+func endOrphanedCommand(_ pidFile: String) async {
     let deadline = ContinuousClock.now + .seconds(5)
     while ContinuousClock.now < deadline {
         if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
@@ -198,6 +198,6 @@ func endOrphanedCommand(_ pidFile: String) {
             kill(-pid, SIGKILL)
             return
         }
-        usleep(10_000)
+        try? await Task.sleep(for: .milliseconds(10))
     }
 }

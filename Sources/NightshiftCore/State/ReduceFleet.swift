@@ -5,7 +5,7 @@ extension RunState {
         switch event {
         case let .childSpawned(child, call, profile, version, task, budget):
             guard let p = pending.pendingTools.first, p.call.id == call, p.started,
-                p.call.name == ToolSpec.spawnAgents.name
+                CoreTool(name: p.call.name) == .spawnAgents
             else { throw fail("\(call) is not a started spawn_agents call") }
             guard !fleet.children.contains(where: { $0.id == child }) else {
                 throw fail("child \(child) was already spawned")
@@ -34,7 +34,7 @@ extension RunState {
                 }
             } else {
                 guard let p = pending.pendingTools.first, p.call.id == call, p.started,
-                    p.call.name == ToolSpec.waitAgents.name, fleet.wait == nil
+                    CoreTool(name: p.call.name) == .waitAgents, fleet.wait == nil
                 else { throw fail("\(call) is not a started wait_agents call") }
             }
             guard need >= 0, need <= agents.count else { throw fail("a wait for \(need) of \(agents.count)") }

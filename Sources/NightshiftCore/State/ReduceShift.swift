@@ -37,7 +37,7 @@ extension RunState {
             if notes.count > RunState.notesKept { notes.removeFirst(notes.count - RunState.notesKept) }
         case let .memoryProposed(call, scope, kind, text, tags):
             guard let p = pending.pendingTools.first, p.call.id == call, p.started,
-                p.call.name == ToolSpec.remember.name
+                CoreTool(name: p.call.name) == .remember
             else { throw fail("\(call) is not a started remember call") }
             // The policy lets it in without review: written next, with this event as its source.
             if policy?.allowsMemoryWrite(scope.kind, kind) == true {
