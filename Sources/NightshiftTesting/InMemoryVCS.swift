@@ -11,6 +11,8 @@ public final class InMemoryVCS: WorkspaceVCS, Sendable {
         var committed: [String: String] = [:]
         var current: [String: String] = [:]
         var commits: [String] = []
+        /// The message of the last commit made here.
+        var lastMessage: String?
         /// The branch checked out here, when it has one (merges go by branch name).
         var branch: String?
         /// The files where the branch started, and how many commits it had then (the merge base).
@@ -83,9 +85,16 @@ public final class InMemoryVCS: WorkspaceVCS, Sendable {
                 return (nil, "not a git repository that Nightshift set up for this run")
             }
             let work = changes(r).filter { !isConfiguration($0.path) }
-            guard !work.isEmpty else { return (nil, "nothing to commit") }
+            guard !work.isEmpty else {
+                // As git: the same commit asked for again (made before a stop, never recorded) is found.
+                if let last = r.commits.last, r.lastMessage == message {
+                    return (last, "committed before the process stopped")
+                }
+                return (nil, "nothing to commit")
+            }
             for change in work { r.committed[change.path] = change.new }
             r.commits.append("c\(r.commits.count)")
+            r.lastMessage = message
             all[workspace] = r
             return (r.commits.last, "committed")
         }

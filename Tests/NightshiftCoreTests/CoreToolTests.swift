@@ -29,4 +29,32 @@ import Testing
             #expect(log.state.status == .running, "\(name) \(arguments)")
         }
     }
+    /// The gateway and the tool read one set of arguments: a key named twice (spelled alike or
+    /// escaped differently), or text only a lenient decoder would take as an object, is refused
+    /// before the policy is asked, and never reaches a tool.
+    @Test func argumentsTheGatewayAndAToolCouldReadDifferentlyAreNeverRun() throws {
+        for arguments in [
+            #"{"command":"rm -rf tests","command":"ls"}"#, #"{"command":"rm -rf tests","comm\u0061nd":"ls"}"#,
+            #"{"command":"rm -rf tests","x":01}"#, #"{"command":"rm -rf tests","x":1e400}"#,
+            "{\"a\":\"\u{301}x\",\"command\":\"rm -rf tests\",\"command\":\"ls\"}",
+        ] {
+            var log = LogBuilder()
+            try log.add(created())
+            try log.advance()
+            try log.add(response("m1", tools: [("shell", arguments)]))
+            let decision = try log.advance()
+            if case .runTool = decision { Issue.record("\(arguments) would be run") }
+            let results = log.envelopes.compactMap { if case let .toolFinished(_, r) = $0.event { r } else { nil } }
+            #expect(results.count == 1 && !results[0].ok && results[0].output.text.contains("not run"), "\(arguments)")
+        }
+        // Each key once (a nested object may repeat a key of the top level): run.
+        var log = LogBuilder()
+        try log.add(created())
+        try log.advance()
+        try log.add(response("m1", tools: [("shell", #"{"command":"ls","env":{"command":"x"}}"#)]))
+        guard case .runTool = try log.advance() else {
+            Issue.record("a call with each key once was not run")
+            return
+        }
+    }
 }

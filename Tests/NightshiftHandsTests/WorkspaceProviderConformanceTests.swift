@@ -146,10 +146,11 @@ import Testing
     }
 }
 
-/// Nightshift's own git is never cut short by a stop: killed mid-write it would leave an
-/// index.lock (every later commit of the run failing) or a half-made worktree behind.
+/// A stop ends Nightshift's own git with SIGTERM, on which git removes its lock: a git killed
+/// mid-write would leave an index.lock that fails every later commit of the run. And a commit made
+/// before the stop but never recorded is found again by the next commit, not lost.
 @Suite struct OwnGitStopTests {
-    @Test func aCommitInACancelledTaskStillCompletes() async throws {
+    @Test func aStoppedCommitLeavesNoLockAndTheWorkIsCommittedOnce() async throws {
         let f = try WorkspaceProviderConformanceTests().make(.git)
         let made = try await f.a.provision(repository: f.repository, run: RunID("r1"), from: nil, remake: false)
         // Enough files that `git add` takes longer than a stop takes to reach a command (50 ms).
@@ -158,14 +159,17 @@ import Testing
             try "work \(n)\n".write(toFile: made.path + "/work/\(n).txt", atomically: false, encoding: .utf8)
         }
         let vcs = GitWorkspace(trust: .worktree)
-        let committed = await Task {
-            withUnsafeCurrentTask { $0?.cancel() }  // the drive was stopped before git started
-            return await vcs.commit(workspace: made.path, message: "work")
+        let stopped = await Task {
+            withUnsafeCurrentTask { $0?.cancel() }  // the drive was stopped as git started
+            return await vcs.commit(workspace: made.path, message: "nightshift: task a done")
         }.value
-        #expect(committed.commit != nil, "\(committed)")
         #expect(!FileManager.default.fileExists(atPath: f.repository + "/.git/worktrees/r1/index.lock"))
-        let again = await vcs.commit(workspace: made.path, message: "nothing")
-        #expect(again.commit == nil && again.detail == "nothing to commit", "\(again)")
+        // Resumed, the task's commit is made (or found, when the stopped one got through): once.
+        let resumed = await vcs.commit(workspace: made.path, message: "nightshift: task a done")
+        let commit = try #require(resumed.commit, "\(stopped) then \(resumed)")
+        if let first = stopped.commit { #expect(first == commit) }
+        let log = try WorkspaceProviderConformanceTests().git(["log", "--format=%s", "HEAD"], in: made.path)
+        #expect(log.components(separatedBy: "nightshift: task a done").count == 2, "\(log)")
     }
 }
 
@@ -214,5 +218,20 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: again.path + "/stray.txt"))  // made anew
         let list = try suite.git(["worktree", "list", "--porcelain"], in: f.repository)
         #expect(list.contains(other.path), "\(list)")
+    }
+
+    /// A checkout of the run's branch that is here and alive (a person looking at the run's work
+    /// in their own checkout) is never doubled: the run's commits would move the branch under it.
+    @Test func aLiveCheckoutOfTheBranchIsNotDoubled() async throws {
+        let (f, suite) = try fixture()
+        let run = RunID("r1")
+        let made = try await f.a.provision(repository: f.repository, run: run, from: nil, remake: false)
+        try FileManager.default.removeItem(atPath: made.path)
+        _ = try suite.git(["checkout", "-q", "--ignore-other-worktrees", made.branch], in: f.repository)
+        let refused = await #expect(throws: WorkspaceError.self) {
+            try await f.b.materialise(repository: f.repository, branch: made.branch, run: run, holding: [])
+        }
+        #expect(refused?.message.contains("is checked out at") == true, "\(String(describing: refused))")
+        #expect(!FileManager.default.fileExists(atPath: f.b.path(of: run)))
     }
 }

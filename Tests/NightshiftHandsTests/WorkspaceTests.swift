@@ -252,6 +252,18 @@ func call(_ name: String, _ args: String) -> ToolCall {
     }
 
     /// A caller that stops waiting for a command leaves nothing of it running.
+    /// A command that ignores SIGTERM is killed anyway, `termGrace` after it.
+    @Test func aCommandIgnoringSIGTERMIsKilledAfterTheGrace() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-term-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let start = ContinuousClock.now
+        let outcome = await ProcessRunner.run(
+            argv: ["/bin/sh", "-c", "trap '' TERM; sleep 300"], environment: [:], cwd: dir, timeout: .seconds(1))
+        #expect(outcome.timedOut)
+        #expect(outcome.exitCode == 128 + SIGKILL, "\(outcome)")
+        #expect(ContinuousClock.now - start < .seconds(60))
+    }
+
     @Test func cancellingTheCallerKillsTheCommandsWholeGroup() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-cancel-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -273,7 +285,8 @@ func call(_ name: String, _ args: String) -> ToolCall {
         work.cancel()
         let outcome = await work.value
         #expect(ContinuousClock.now - start < .seconds(150))
-        #expect(outcome.exitCode == 128 + SIGKILL, "\(outcome)")
+        // SIGTERM first (a program holding a lock removes it), SIGKILL for what lingers.
+        #expect(outcome.exitCode == 128 + SIGTERM, "\(outcome)")
         #expect(outcome.output.contains("the caller stopped waiting"), "\(outcome.output)")
         #expect(!outcome.timedOut)
         // The background child went with its group (it may linger as a zombie of init for a moment).

@@ -23,20 +23,25 @@ import Testing
         #expect(refused?.message.contains("workspace home") == true)
     }
 
-    /// A home in the workspace is made at once as a real folder, so the sandbox can hide it; a
-    /// home given as a link is judged where it leads; a file where the home should be is refused.
+    /// A home in the workspace is made at once as a real folder, so the sandbox can hide it; a link
+    /// in the workspace on the way to it, or a file where it should be, is refused.
     @Test func aHomeInTheWorkspaceIsMadeAsAFolderAndAFileIsRefused() throws {
         let ws = FileManager.default.temporaryDirectory.appendingPathComponent("ns-home-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
-        let real = URL(fileURLWithPath: ws).resolvingSymlinksInPath().path
         _ = try Adapters.hiddenPaths(db: "/elsewhere/db/ns.db", workspace: ws, keyFile: nil, worktreesRoot: ws + "/h")
         var isDir: ObjCBool = false
         #expect(FileManager.default.fileExists(atPath: ws + "/h", isDirectory: &isDir) && isDir.boolValue)
+        // A link in the workspace on the way to the home is the agent's: refused, wherever it leads.
         try FileManager.default.createDirectory(atPath: ws + "/x", withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: ws + "/l", withDestinationPath: ws + "/x")
-        let viaLink = try Adapters.hiddenPaths(
-            db: "/elsewhere/db/ns.db", workspace: ws, keyFile: nil, worktreesRoot: ws + "/l")
-        #expect(viaLink == [real + "/x"])
+        try FileManager.default.createSymbolicLink(atPath: ws + "/out", withDestinationPath: "/tmp")
+        for home in [ws + "/l", ws + "/out/homes", ws + "/l/deeper"] {
+            let refused = #expect(throws: RuntimeError.self) {
+                try Adapters.hiddenPaths(db: "/elsewhere/db/ns.db", workspace: ws, keyFile: nil, worktreesRoot: home)
+            }
+            #expect(refused?.message.contains("a link in the workspace") == true, "\(home)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/homes"))
         try "not a folder".write(toFile: ws + "/f", atomically: true, encoding: .utf8)
         #expect(throws: RuntimeError.self) {
             try Adapters.hiddenPaths(db: "/elsewhere/db/ns.db", workspace: ws, keyFile: nil, worktreesRoot: ws + "/f")

@@ -9,8 +9,23 @@ extension RunState {
             return .emit([.runFailed(reason: "inconsistent state: no pending tool")])
         }
         if let write = pending.memoryWrite, write.call == p.call.id { return .writeMemory(write) }
-        // A core tool is decided here, whole, when it is offered to this run; one that is not
-        // offered goes on like any other call (an unknown tool is refused below).
+        // One reading of the arguments for the gateway and the tool: a key named twice could be
+        // judged as one value and run as another, and text the gateway cannot read as an object
+        // would be judged as no arguments at all. Neither is run.
+        if !p.requested, let repeated = p.call.parsed.repeatedKey {
+            return .emit(
+                notRun(p.call, "its arguments name '\(repeated.prefix(60))' more than once; give each argument once"))
+        }
+        if !p.requested, !p.call.parsed.isObject, CoreTool(name: p.call.name) == nil {
+            return .emit(
+                notRun(
+                    p.call,
+                    "its arguments are not a complete JSON object (got: \(p.call.arguments.text.prefix(200))); if your "
+                        + "answer was cut off at its output limit, call it again with shorter arguments (write a large "
+                        + "file in parts)"))
+        }
+        // A core tool is decided here, whole: note and escalate always; the others when they are
+        // offered to this run (one that is not goes on like any other call, and is refused below).
         let fleetTools = tools.profiles != nil || !fleet.children.isEmpty
         if !p.requested, let core = CoreTool(name: p.call.name) {
             switch core {
@@ -107,6 +122,14 @@ extension RunState {
         default:
             return nil  // allowed, or approved
         }
+    }
+
+    /// A call refused before it is requested: its request and its failure, in one append.
+    func notRun(_ call: ToolCall, _ why: String) -> [Event] {
+        [
+            .toolRequested(call: call.id, name: call.name, idempotent: false),
+            .toolFinished(call: call.id, result: .failure("\(call.name): not run: \(why)")),
+        ]
     }
 
     func approvalReason(_ call: ToolCall, _ why: String) -> String {

@@ -76,15 +76,10 @@ public struct GitWorkspace: WorkspaceVCS {
         var argv = ["/usr/bin/git"]
         for o in safetyOverrides { argv += ["-c", o] }
         if let location { argv += ["--git-dir=\(location.gitDir)", "--work-tree=\(location.workTree)"] }
-        // Never cut short by a stop (a cancelled drive): git killed mid-write leaves an index.lock
-        // and half-made worktrees behind, which a crash of Nightshift alone never does (git runs in
-        // a process group of its own and finishes). In a task of its own, which does not inherit the
-        // cancellation, awaited at once; bounded by its timeout.
-        let argv2 = argv + args
-        return await Task {
-            await ProcessRunner.run(
-                argv: argv2, environment: environment, cwd: dir, timeout: .seconds(60), outputLimit: 16 * 1024)
-        }.value
+        // A stop (a cancelled drive) ends git with SIGTERM, on which git removes its locks (an
+        // index.lock left behind would fail every later commit), and SIGKILL only if it lingers.
+        return await ProcessRunner.run(
+            argv: argv + args, environment: environment, cwd: dir, timeout: .seconds(60), outputLimit: 16 * 1024)
     }
 
     /// The git directory and work tree to use for `workspace`, by ``trust``; nil: run no git there.
@@ -251,6 +246,16 @@ public struct GitWorkspace: WorkspaceVCS {
                 "cannot create the workspace home \(URL(fileURLWithPath: path).deletingLastPathComponent().path): "
                     + "\((error as NSError).localizedFailureReason ?? "\(error)")", code: .git)
         }
+        // A checkout of the branch that is here and alive (a person's, or another worktree) is
+        // never doubled: the run's commits would move the branch under it.
+        if let live = await registeredWorktrees(repository).first(where: {
+            $0.branch == branch && Workspace.canonical($0.path) != Workspace.canonical(path)
+                && FileManager.default.fileExists(atPath: $0.path)
+        }) {
+            throw WorkspaceError(
+                "the run's branch \(branch) is checked out at \(live.path); switch that checkout to another branch "
+                    + "(or remove it), then resume", code: .git)
+        }
         // Forced: the branch may still be registered to the worktree that is gone (here, or on
         // another host's path), possibly locked by an add a kill interrupted.
         let add = await WorktreeLock.shared.serialized {
@@ -262,18 +267,30 @@ public struct GitWorkspace: WorkspaceVCS {
         return head
     }
 
-    /// Whether `repository` has a worktree registered at `path` on `branch` (from the repository's
-    /// own list: nothing found in the folder is believed).
-    static func isRegisteredWorktree(_ path: String, branch: String, repository: String) async -> Bool {
+    /// The worktrees `repository` has registered, as its own list says (nothing found in a folder
+    /// is believed): each one's path and branch. (Line-separated: the process runner keeps no
+    /// NUL bytes. A path with a line break in it could read as two entries, but `worktree remove`
+    /// checks the folder's own link back to the repository before it removes anything.)
+    static func registeredWorktrees(_ repository: String) async -> [(path: String, branch: String?)] {
         let list = await git(["worktree", "list", "--porcelain"], in: repository)
-        guard list.exitCode == 0 else { return false }
-        let wanted = Workspace.canonical(path)
-        for entry in list.output.components(separatedBy: "\n\n") {
-            let lines = entry.split(separator: "\n").map(String.init)
-            guard let at = lines.first(where: { $0.hasPrefix("worktree ") })?.dropFirst(9) else { continue }
-            if Workspace.canonical(String(at)) == wanted { return lines.contains("branch refs/heads/\(branch)") }
+        guard list.exitCode == 0 else { return [] }
+        var found: [(path: String, branch: String?)] = []
+        for field in list.output.split(separator: "\n") {
+            if field.hasPrefix("worktree ") {
+                found.append((String(field.dropFirst(9)), nil))
+            } else if field.hasPrefix("branch refs/heads/"), !found.isEmpty {
+                found[found.count - 1].branch = String(field.dropFirst(18))
+            }
         }
-        return false
+        return found
+    }
+
+    /// Whether `repository` has a worktree registered at `path` on `branch`.
+    static func isRegisteredWorktree(_ path: String, branch: String, repository: String) async -> Bool {
+        let wanted = Workspace.canonical(path)
+        return await registeredWorktrees(repository).contains {
+            Workspace.canonical($0.path) == wanted && $0.branch == branch
+        }
     }
 
     /// Where `provision` puts the run's worktree (known before it is made, so a run can be created first).
@@ -373,8 +390,18 @@ public struct GitWorkspace: WorkspaceVCS {
             return (nil, "not a git repository that Nightshift set up for this run")
         }
         guard add.exitCode == 0 else { return (nil, "git add failed: \(add.output.prefix(300))") }
-        // Nothing staged (exit 0): nothing to commit.
+        // Nothing staged (exit 0): nothing to commit, unless this very commit was made before the
+        // process stopped and was not recorded: HEAD is it (its message names the task).
         if let staged = await run(["diff", "--cached", "--quiet"], workspace: workspace), staged.exitCode == 0 {
+            if let last = await run(["log", "-1", "--format=%B", "HEAD"], workspace: workspace), last.exitCode == 0,
+                last.output.trimmingCharacters(in: .whitespacesAndNewlines)
+                    == message.trimmingCharacters(in: .whitespacesAndNewlines),
+                let head = await run(["rev-parse", "HEAD"], workspace: workspace), head.exitCode == 0
+            {
+                return (
+                    head.output.trimmingCharacters(in: .whitespacesAndNewlines), "committed before the process stopped"
+                )
+            }
             return (nil, "nothing to commit")
         }
         guard let commit = await run(["commit", "-q", "--no-verify", "-m", message], workspace: workspace),

@@ -56,6 +56,9 @@ public enum ProcessRunner {
         var isRaised: Bool { raised.load(ordering: .relaxed) }
     }
 
+    /// How long a stopped or timed-out command has between SIGTERM and SIGKILL.
+    static let termGrace: Duration = .seconds(2)
+
     static func runBlocking(
         argv: [String], environment: [String: String], cwd: String, timeout: Duration,
         outputLimit: Int, maxProcesses: Int? = nil, stop: StopFlag? = nil
@@ -109,6 +112,8 @@ public enum ProcessRunner {
         var status: Int32 = 0
         var exited = false
         var exitedAt: ContinuousClock.Instant?
+        var terminatedAt: ContinuousClock.Instant?
+        var killed = false
         let deadline = start + timeout
         var buffer = [UInt8](repeating: 0, count: 65536)
         var eof = false
@@ -143,17 +148,24 @@ public enum ProcessRunner {
                 peak = cgroup?.peak ?? peak
                 cgroup?.destroy()
             }
-            if !exited, stop?.isRaised == true {
-                stopped = true
-                kill(-pid, SIGKILL)
-                peak = cgroup?.peak ?? peak
-                cgroup?.destroy()
-            }
-            if !exited, ContinuousClock.now >= deadline {
-                timedOut = true
-                kill(-pid, SIGKILL)
-                peak = cgroup?.peak ?? peak
-                cgroup?.destroy()
+            // Stopped or timed out: SIGTERM first, so a program that holds a lock (git's index.lock)
+            // removes it as it ends; SIGKILL for whatever is still there `termGrace` later.
+            if !exited, !killed {
+                if stop?.isRaised == true { stopped = true }
+                if ContinuousClock.now >= deadline { timedOut = true }
+                if stopped || timedOut {
+                    if let terminatedAt {
+                        if ContinuousClock.now - terminatedAt >= termGrace {
+                            killed = true
+                            kill(-pid, SIGKILL)
+                            peak = cgroup?.peak ?? peak
+                            cgroup?.destroy()
+                        }
+                    } else {
+                        terminatedAt = .now
+                        kill(-pid, SIGTERM)
+                    }
+                }
             }
             // Descendants that left the group may hold the pipe open: stop reading soon after exit.
             if let exitedAt, ContinuousClock.now - exitedAt > .seconds(1) { break }

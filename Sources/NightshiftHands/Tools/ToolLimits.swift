@@ -40,6 +40,12 @@ func notAnObject(_ tool: String, _ json: String) -> String {
 /// needs were parsed once with the call), turning decoding failures into one plain sentence.
 func decodeArguments<T: Decodable>(_ type: T.Type, _ json: String, tool: String) -> Result<T, ToolArgumentError> {
     let notObject = ToolArgumentError(notAnObject(tool, json))
+    // Read as the gateway read it, or not at all: a JSON object, each key once.
+    let strict = ToolArguments(parsing: json)
+    guard strict.isObject else { return .failure(notObject) }
+    if let key = strict.repeatedKey {
+        return .failure(ToolArgumentError("\(tool): not run: its arguments name '\(key.prefix(60))' more than once"))
+    }
     let data = Data(json.utf8)
     do { return .success(try JSONDecoder().decode(T.self, from: data)) } catch DecodingError.dataCorrupted {
         return .failure(notObject)

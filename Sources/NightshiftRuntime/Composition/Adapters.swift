@@ -366,6 +366,14 @@ public enum Adapters {
         if dbFolder.hasPrefix(ws + "/") { hidden.append(dbFolder) }
         // Other runs' worktrees, when the workspace home lies in this workspace.
         if let worktreesRoot {
+            // A link on the way to the home that lies in the workspace is the agent's: it would
+            // decide where worktrees are made (anywhere on the host). Refused, not followed.
+            if let link = linkInside(worktreesRoot, workspace: ws) {
+                throw RuntimeError(
+                    .invalidInput,
+                    "the workspace home \(worktreesRoot) goes through \(link), a link in the workspace \(ws): "
+                        + "remove the link, or set workspaces: outside the workspace")
+            }
             let root = Workspace.canonical(worktreesRoot)
             if root == ws {
                 throw RuntimeError(
@@ -396,6 +404,23 @@ public enum Adapters {
         }
         if let keyFile, isInside(keyFile, ws) { hidden.append(Workspace.canonical(keyFile)) }
         return hidden
+    }
+
+    /// The first symbolic link on the way to `path` (each folder from the top, as it now is) that
+    /// lies inside `workspace` (canonical); nil when there is none.
+    static func linkInside(_ path: String, workspace ws: String) -> String? {
+        var current = ""
+        for part in URL(fileURLWithPath: path).standardizedFileURL.pathComponents.dropFirst() {
+            current += "/" + part
+            var info = stat()
+            guard lstat(current, &info) == 0 else { return nil }  // the rest does not exist yet
+            if info.st_mode & S_IFMT == S_IFLNK {
+                let parent = Workspace.canonical(URL(fileURLWithPath: current).deletingLastPathComponent().path)
+                if parent == ws || parent.hasPrefix(ws + "/") { return current }
+                current = Workspace.canonical(current)  // a link outside the workspace (the host's) is followed
+            }
+        }
+        return nil
     }
 
     /// A policy or guidance file inside the workspace is read once, when the run starts, and never

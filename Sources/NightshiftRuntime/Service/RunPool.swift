@@ -125,15 +125,8 @@ final class RunPool: Sendable {
         logger.debug("drive started", metadata: tag)
         let result: Result<RunOutcome, any Error>
         do {
-            let outcome = try await job.work()
-            // A pause reached because the stop cut its sub-agents short is the stop's, not the run's.
-            if Task.isCancelled, case .paused = outcome.reason {
-                result = .failure(Self.stopped(job.run, before: false))
-                logger.notice("drive stopped with the process; the run's lease was given back", metadata: tag)
-            } else {
-                result = .success(outcome)
-                logger.debug("drive ended", metadata: tag)
-            }
+            result = .success(try await job.work())
+            logger.debug("drive ended", metadata: tag)
         } catch {
             // Whatever a cancelled drive threw (a store refuses work in a cancelled task), it was stopped.
             let stopped = Task.isCancelled

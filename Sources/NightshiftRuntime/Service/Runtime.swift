@@ -122,7 +122,7 @@ public final class Runtime: Service, Sendable {
                 let outcome = try await StartRun.start(
                     request, observer: observer, open: self.store, recorded: { recorded.succeed($0) })
                 recorded.succeed(id)
-                return outcome
+                return try await Self.stopped(outcome, store: try self.store())
             } catch {
                 // (Stopped before it was recorded: there is no run to continue.)
                 recorded.fail(
@@ -141,8 +141,21 @@ public final class Runtime: Service, Sendable {
         var request = request
         request.store = configuration.store
         try pool.submit(request.run) { [request] in
-            try await ResumeRun.resumeWithFleet(request, store: try self.store(), observer: observer)
+            let store = try self.store()
+            return try await Self.stopped(
+                try await ResumeRun.resumeWithFleet(request, store: store, observer: observer), store: store)
         }
+    }
+
+    /// A run left waiting for its sub-agents because the stop cut their drives short stopped with
+    /// the process; any other outcome is the run's own (a pause for a person stays a pause).
+    static func stopped(_ outcome: RunOutcome, store: SQLiteEventStore) async throws -> RunOutcome {
+        guard Task.isCancelled, case .paused = outcome.reason else { return outcome }
+        let run = outcome.run
+        // Read outside the cancellation (a store refuses work in a cancelled task).
+        let kind = await Task { try? await store.state(of: run).pauseKind }.value
+        if kind == .agents { throw RunPool.stopped(run, before: false) }
+        return outcome
     }
 
     /// How the drive of `run` this runtime started ended, waiting for it while it goes on.
