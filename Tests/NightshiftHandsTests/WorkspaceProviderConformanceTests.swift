@@ -218,6 +218,12 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: again.path + "/stray.txt"))  // made anew
         let list = try suite.git(["worktree", "list", "--porcelain"], in: f.repository)
         #expect(list.contains(other.path), "\(list)")
+        // Remaking a run whose worktree a crash left half made forgets only that one's registration.
+        let third = try await f.a.provision(repository: f.repository, run: RunID("r3"), from: nil, remake: false)
+        try FileManager.default.removeItem(atPath: third.path)
+        _ = try await f.a.provision(repository: f.repository, run: RunID("r3"), from: nil, remake: true)
+        let after = try suite.git(["worktree", "list", "--porcelain"], in: f.repository)
+        #expect(after.contains(other.path) && after.contains(third.path), "\(after)")
     }
 
     /// A checkout of the run's branch that is here and alive (a person looking at the run's work

@@ -178,10 +178,10 @@ public struct GitWorkspace: WorkspaceVCS {
                 let removed = await git(["worktree", "remove", "--force", "--force", path], in: repository)
                 guard removed.exitCode == 0 else { return false }
             }
-            // Only what an earlier attempt left: pruning while another worktree is being added
-            // (by a process that does not share this lock) could take its half-written entry.
+            // Only what an earlier attempt left: the registration of this path, if its folder is gone
+            // (nothing else is pruned: another host's worktree, or one on a disk not mounted, stays).
             if await git(["rev-parse", "--verify", "-q", "refs/heads/\(branch)"], in: repository).exitCode == 0 {
-                _ = await git(["worktree", "prune"], in: repository)
+                _ = await git(["worktree", "remove", "--force", "--force", path], in: repository)
                 _ = await git(["branch", "-D", branch], in: repository)
             }
             return true
@@ -503,7 +503,9 @@ public struct GitWorkspace: WorkspaceVCS {
         if FileManager.default.fileExists(atPath: scratch), scratch == Self.scratchPath(workspace) {
             try? FileManager.default.removeItem(atPath: scratch)
         }
-        _ = await Self.git(["worktree", "prune"], in: workspace, location: location)
+        // The scratch's own registration, whose folder is gone now: only it is forgotten (a prune
+        // would also drop other hosts' worktrees, and ones on a disk not mounted).
+        _ = await Self.git(["worktree", "remove", "--force", "--force", scratch], in: workspace, location: location)
     }
 }
 
