@@ -62,6 +62,19 @@ func fastSettings() -> ModelHTTPSettings {
     return s
 }
 
+/// Runs `body` with a model HTTP client (fast retries) that is shut down after it, whatever happened.
+func withHTTP<T>(_ body: (ModelHTTPClient) async throws -> T) async throws -> T {
+    let http = ModelHTTPClient(settings: fastSettings())
+    do {
+        let r = try await body(http)
+        try await http.shutdown()
+        return r
+    } catch {
+        try? await http.shutdown()
+        throw error
+    }
+}
+
 /// Collects retries reported during a call.
 actor Retries {
     var items: [ModelRetry] = []

@@ -85,18 +85,6 @@ import Testing
         }
     }
 
-    func withHTTP<T>(_ body: (ModelHTTPClient) async throws -> T) async throws -> T {
-        let http = ModelHTTPClient(settings: fastSettings())
-        do {
-            let r = try await body(http)
-            try await http.shutdown()
-            return r
-        } catch {
-            try? await http.shutdown()
-            throw error
-        }
-    }
-
     @Test(arguments: Kind.allCases) func aToolCallArrivesAsTheModelMadeIt(_ kind: Kind) async throws {
         let arguments = #"{"path":"src/a \"b\".txt"}"#
         let server = try ReplayServer([.sse(stream(kind, text: "Reading.", tool: "read_file", arguments: arguments))])

@@ -21,18 +21,6 @@ import Testing
             http: http)
     }
 
-    func withHTTP<T>(_ body: (ModelHTTPClient) async throws -> T) async throws -> T {
-        let http = ModelHTTPClient(settings: fastSettings())
-        do {
-            let r = try await body(http)
-            try await http.shutdown()
-            return r
-        } catch {
-            try? await http.shutdown()
-            throw error
-        }
-    }
-
     @Test func openAIStreamsTextAndParallelToolCallsWithUsageAndCost() async throws {
         let server = try ReplayServer([.sse(openAIToolStream)])
         defer { server.stop() }
