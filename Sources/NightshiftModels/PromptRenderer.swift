@@ -19,17 +19,6 @@ public struct RenderedPrompt: Sendable, Equatable {
 }
 
 public enum PromptRenderer {
-    /// The pseudo-tool a worker calls to claim its task done; the harness then runs the checks.
-    public static let doneTool = ToolSpec(
-        name: "task_done",
-        description:
-            "Call when the task is complete. The harness then runs the task's acceptance checks itself; if they fail you get their output and keep working. "
-            + "Your summary and the optional left/learned/risks become the handoff note the next shift starts from.",
-        idempotent: true,
-        parametersSchema:
-            #"{"type":"object","properties":{"summary":{"type":"string","description":"what you did"},"left":{"type":"string","description":"what is left for later"},"learned":{"type":"string","description":"what the next shift should know"},"risks":{"type":"string","description":"what might break"}},"required":["summary"]}"#
-    )
-
     public static func render(_ r: ModelRequest) -> RenderedPrompt {
         let system = systemPrompt(r)
         var block = ""
@@ -102,7 +91,7 @@ public enum PromptRenderer {
             ? r.tools[0].name : nil
         return RenderedPrompt(
             system: system, taskBlock: block, turns: Self.alternating(turns, role: r.role, required: required),
-            tools: r.role == Role.worker ? r.tools + [doneTool] : r.tools,
+            tools: r.role == Role.worker ? r.tools + [CoreTool.taskDone.spec] : r.tools,
             requiredTool: required)
     }
 
@@ -200,13 +189,13 @@ public enum PromptRenderer {
         var done = false
         var rest: [ProposedToolCall] = []
         for c in calls {
-            if c.name == doneTool.name {
+            if CoreTool(name: c.name) == .taskDone {
                 done = true
-                let object = (try? JSONSerialization.jsonObject(with: Data(c.arguments.utf8))) as? [String: Any]
-                summary = (object?["summary"] as? String) ?? summary ?? ""
-                func field(_ k: String) -> String { String(((object?[k] as? String) ?? "").prefix(4000)) }
+                let a = try? ArgumentDecoding.decode(TaskDoneArguments.self, from: c.arguments).get()
+                summary = a?.summary ?? summary ?? ""
+                func field(_ v: String?) -> String { String((v ?? "").prefix(4000)) }
                 let h = Handoff(
-                    done: summary ?? "", left: field("left"), learned: field("learned"), risks: field("risks"))
+                    done: summary ?? "", left: field(a?.left), learned: field(a?.learned), risks: field(a?.risks))
                 if !(h.left.isEmpty && h.learned.isEmpty && h.risks.isEmpty) { handoff = h }
             } else {
                 rest.append(c)

@@ -12,6 +12,43 @@ import Testing
         #expect(CoreTool(name: "shell") == nil && CoreTool(name: "Note") == nil)
     }
 
+    /// Only the tools whose whole effect is events are decided in the core; `recall` goes through
+    /// the gateway like any tool, and a role's answer or a done claim offered as a worker's call
+    /// is an unknown tool there, never a decision.
+    @Test func onlyTheToolsWhoseEffectIsEventsAreDecidedInTheCore() {
+        let decided = CoreTool.allCases.filter { CoreTool.decidedInCore($0.rawValue) != nil }
+        #expect(decided == [.note, .escalate, .remember, .spawnAgents, .waitAgents])
+        #expect(CoreTool.recall.kind == .runByTheRuntime && CoreTool.taskDone.kind == .claim)
+        #expect(CoreTool.allCases.filter { $0.kind == .roleAnswer }.count == 4)
+    }
+
+    /// A value of the wrong type is reported with where it is, in words a model can act on.
+    @Test func aProblemWithTheArgumentsSaysWhere() {
+        let plan =
+            #"{"title":"t","tasks":[{"id":"a","description":"d","checks":["x"]},{"id":"b","description":"d","checks":[{"command":5}]}]}"#
+        let answer = RunState.RoleResponse(
+            role: .planner, text: "",
+            toolCalls: [ToolCall(id: CallID("m1.1"), name: "submit_plan", arguments: Payload(plan))])
+        guard case let .failure(e) = RoleTools.plan(answer) else {
+            Issue.record("a check whose command is a number was accepted")
+            return
+        }
+        #expect(e.message == "the arguments of submit_plan: tasks[1].checks[0].command: expected a string")
+        for (text, problem) in [
+            (#"{"limit": 3}"#, "query is missing"), (#"{"query": ["a"]}"#, "query: expected a string"),
+            (#"{"query": "a", "limit": "many"}"#, "limit: expected a whole number"), ("[]", "not a JSON object"),
+            ("{", "not a JSON object"), ("null", "not a JSON object"),
+        ] {
+            guard case let .failure(p) = ArgumentDecoding.decode(RecallArguments.self, from: text) else {
+                Issue.record("\(text) was read")
+                continue
+            }
+            #expect(p.message.hasSuffix(problem), "\(text): \(p.message)")
+        }
+        let done = try? ArgumentDecoding.decode(TaskDoneArguments.self, from: #"{"summary":"s","risks":"r"}"#).get()
+        #expect(done?.summary == "s" && done?.risks == "r" && done?.left == nil)
+    }
+
     /// `note` and `escalate` decode their arguments once, as a typed value: anything but a string
     /// where one is wanted is the call's failure, recorded with the request in one append.
     @Test func aCoreToolWithArgumentsOfTheWrongShapeFails() throws {

@@ -14,7 +14,7 @@ import Testing
         ("not json", "not a JSON object"),
         (#"{"tasks":[]}"#, "no title"),
         (#"{"title":"t","tasks":[]}"#, "no tasks"),
-        (#"{"title":"t","tasks":[1]}"#, "task 1 is not an object"),
+        (#"{"title":"t","tasks":[1]}"#, "tasks[0]: expected an object"),
         (#"{"title":"t","tasks":[{"id":"a b","description":"d","checks":["x"]}]}"#, "needs an id of letters"),
         (#"{"title":"t","tasks":[{"id":"plan","description":"d","checks":["x"]}]}"#, "(and not 'plan')"),
         (#"{"title":"t","tasks":[{"id":"a","checks":["x"]}]}"#, "task a has no description"),

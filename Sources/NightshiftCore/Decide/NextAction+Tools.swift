@@ -16,7 +16,7 @@ extension RunState {
             return .emit(
                 notRun(p.call, "its arguments name '\(repeated.prefix(60))' more than once; give each argument once"))
         }
-        if !p.requested, !p.call.parsed.isObject, CoreTool(name: p.call.name) == nil {
+        if !p.requested, !p.call.parsed.isObject, CoreTool.decidedInCore(p.call.name) == nil {
             return .emit(
                 notRun(
                     p.call,
@@ -27,7 +27,7 @@ extension RunState {
         // A core tool is decided here, whole: note and escalate always; the others when they are
         // offered to this run (one that is not goes on like any other call, and is refused below).
         let fleetTools = tools.profiles != nil || !fleet.children.isEmpty
-        if !p.requested, let core = CoreTool(name: p.call.name) {
+        if !p.requested, let core = CoreTool.decidedInCore(p.call.name) {
             switch core {
             case .note: return .emit(noteEvents(p.call))
             case .escalate: return .emit(escalateEvents(p.call))
@@ -35,6 +35,7 @@ extension RunState {
             case .spawnAgents where fleetTools: return .emit(spawnEvents(p.call, profiles: tools.profiles))
             case .waitAgents where fleetTools: return .emit(waitStartEvents(p.call))
             case .remember, .spawnAgents, .waitAgents: break
+            case .recall, .taskDone, .submitPlan, .submitVerdict, .writeHandoff, .submitProposals: break  // not decided here
             }
         }
         if fleetTools, let wait = fleet.wait, wait.call == p.call.id { return waitStep(wait) }

@@ -30,31 +30,30 @@ public enum RoleTools {
             #"{"type":"object","properties":{"done":{"type":"string"},"left":{"type":"string"},"learned":{"type":"string"},"risks":{"type":"string"}},"required":["done","left"]}"#
     )
 
-    static func arguments(_ r: RunState.RoleResponse, _ tool: ToolSpec) -> Result<[String: Any], RoleError> {
+    /// The arguments of the role's answer through `tool`, decoded as `T`.
+    static func arguments<T: Decodable>(
+        _ r: RunState.RoleResponse, _ tool: ToolSpec, as _: T.Type
+    ) -> Result<T, RoleError> {
         guard let call = r.toolCalls.last(where: { $0.name == tool.name }) else {
             return .failure(
                 RoleError(
                     "the answer did not call \(tool.name) (it called: \(r.toolCalls.map(\.name).joined(separator: ", ")))"
                 ))
         }
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8))) as? [String: Any]
-        else {
-            return .failure(RoleError("the arguments of \(tool.name) are not a JSON object"))
-        }
-        return .success(object)
+        return call.decode(T.self).mapError { RoleError("the arguments of \(tool.name): \($0)") }
     }
 
     /// A plan from the planner's `submit_plan`; every task needs at least one check.
     public static func plan(_ r: RunState.RoleResponse) -> Result<Plan, RoleError> {
-        let object: [String: Any]
-        switch arguments(r, submitPlan) {
+        let object: PlanArguments
+        switch arguments(r, submitPlan, as: PlanArguments.self) {
         case let .success(o): object = o
         case let .failure(e): return .failure(e)
         }
-        guard let title = object["title"] as? String, !title.isEmpty else {
+        guard let title = object.title, !title.isEmpty else {
             return .failure(RoleError("the plan has no title"))
         }
-        guard let list = object["tasks"] as? [Any], !list.isEmpty else {
+        guard let list = object.tasks, !list.isEmpty else {
             return .failure(RoleError("the plan has no tasks"))
         }
         // Bounds that keep a runaway answer from bloating every snapshot of the run.
@@ -63,21 +62,20 @@ public enum RoleTools {
                 RoleError("the plan has \(list.count) tasks; at most \(Plan.maxTasks): plan in larger steps"))
         }
         var tasks: [PlanTask] = []
-        for (n, item) in list.enumerated() {
-            guard let t = item as? [String: Any] else { return .failure(RoleError("task \(n + 1) is not an object")) }
+        for (n, t) in list.enumerated() {
             switch task(t, number: n + 1) {
             case let .success(task): tasks.append(task)
             case let .failure(e): return .failure(e)
             }
         }
         var guards: [Check] = []
-        for (k, g) in ((object["guards"] as? [Any]) ?? []).enumerated() {
+        for (k, g) in (object.guards ?? []).enumerated() {
             switch check(g, "guard \(k + 1)") {
             case let .success(c): guards.append(c)
             case let .failure(e): return .failure(e)
             }
         }
-        let initScript = (object["init"] as? String).flatMap {
+        let initScript = object.initScript.flatMap {
             $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0
         }
         let plan = Plan(title: title, tasks: tasks, initScript: initScript, guards: guards.isEmpty ? nil : guards)
@@ -87,17 +85,17 @@ public enum RoleTools {
 
     /// One task as the planner (or a coordinator) writes it: an id, a description, at least one
     /// check, an optional rubric for the judge.
-    static func task(_ t: [String: Any], number: Int) -> Result<PlanTask, RoleError> {
-        guard let id = t["id"] as? String, !id.isEmpty, id != RunState.planTaskID.rawValue,
+    static func task(_ t: TaskArguments, number: Int) -> Result<PlanTask, RoleError> {
+        guard let id = t.id, !id.isEmpty, id != RunState.planTaskID.rawValue,
             id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
         else {
             return .failure(
                 RoleError("task \(number) needs an id of letters, digits, '-', '_' or '.' (and not 'plan')"))
         }
-        guard let description = t["description"] as? String, !description.isEmpty else {
+        guard let description = t.description, !description.isEmpty else {
             return .failure(RoleError("task \(id) has no description"))
         }
-        guard let rawChecks = t["checks"] as? [Any], !rawChecks.isEmpty else {
+        guard let rawChecks = t.checks, !rawChecks.isEmpty else {
             return .failure(
                 RoleError("task \(id) has no checks: every task needs a machine-checkable acceptance check"))
         }
@@ -115,21 +113,14 @@ public enum RoleTools {
             case let .failure(e): return .failure(e)
             }
         }
-        let rubric = (t["rubric"] as? [Any])?.compactMap { $0 as? String }.filter { !$0.isEmpty }.prefix(20).map {
-            String($0.prefix(1000))
-        }
+        let rubric = t.rubric?.values.filter { !$0.isEmpty }.prefix(20).map { String($0.prefix(1000)) }
         // Ids of tasks that must be done first; which exist is checked with the whole plan.
         var after: [TaskID] = []
-        if let raw = t["after"] {
-            guard let list = raw as? [Any], list.count <= Plan.maxTasks else {
+        if let list = t.after {
+            guard list.count <= Plan.maxTasks, list.allSatisfy({ !$0.isEmpty }) else {
                 return .failure(RoleError("task \(id): 'after' must be a list of task ids"))
             }
-            for d in list {
-                guard let s = d as? String, !s.isEmpty else {
-                    return .failure(RoleError("task \(id): 'after' must be a list of task ids"))
-                }
-                if !after.contains(TaskID(s)) { after.append(TaskID(s)) }
-            }
+            for s in list where !after.contains(TaskID(s)) { after.append(TaskID(s)) }
         }
         return .success(
             PlanTask(
@@ -139,34 +130,31 @@ public enum RoleTools {
 
     /// One acceptance check as the planner (or a coordinator) writes it: a command, or
     /// `{command, expect_exit, timeout_seconds, guard}`.
-    static func check(_ any: Any, _ what: String) -> Result<Check, RoleError> {
-        if let command = any as? String, !command.isEmpty { return .success(Check(command: command)) }
-        guard let o = any as? [String: Any], let command = o["command"] as? String, !command.isEmpty else {
+    static func check(_ o: CheckArguments, _ what: String) -> Result<Check, RoleError> {
+        guard let command = o.command, !command.isEmpty else {
             return .failure(RoleError("\(what) has no command"))
         }
         var c = Check(command: command)
-        if let e = o["expect_exit"] as? Int {
+        if let e = o.expectExit {
             guard (0...255).contains(e) else { return .failure(RoleError("\(what): expect_exit must be 0…255")) }
             c.expectExit = Int32(e)
         }
-        if let t = o["timeout_seconds"] as? Int, t > 0 { c.timeoutSeconds = min(t, 3600) }
-        if o["guard"] as? Bool == true { c.alreadyPasses = true }
+        if let t = o.timeoutSeconds, t > 0 { c.timeoutSeconds = min(t, 3600) }
+        if o.isGuard == true { c.alreadyPasses = true }
         return .success(c)
     }
 
     /// The judge's `submit_verdict`: rework needs at least one reason.
     public static func verdict(_ r: RunState.RoleResponse) -> Result<(verdict: Verdict, reasons: [String]), RoleError> {
-        let object: [String: Any]
-        switch arguments(r, submitVerdict) {
+        let object: VerdictArguments
+        switch arguments(r, submitVerdict, as: VerdictArguments.self) {
         case let .success(o): object = o
         case let .failure(e): return .failure(e)
         }
-        guard let name = object["verdict"] as? String, let verdict = Verdict(rawValue: name), verdict != .invalid else {
+        guard let name = object.verdict, let verdict = Verdict(rawValue: name), verdict != .invalid else {
             return .failure(RoleError("the verdict must be pass, rework or escalate"))
         }
-        let reasons = ((object["reasons"] as? [Any]) ?? []).compactMap { $0 as? String }.filter { !$0.isEmpty }.map {
-            String($0.prefix(2000))
-        }
+        let reasons = (object.reasons?.values ?? []).filter { !$0.isEmpty }.map { String($0.prefix(2000)) }
         if verdict != .pass, reasons.isEmpty {
             return .failure(RoleError("a \(verdict) verdict needs concrete reasons"))
         }
@@ -175,11 +163,11 @@ public enum RoleTools {
 
     /// The handoff a shift leaves when its context is reset; a free-text answer is kept as "done".
     public static func handoff(_ r: RunState.RoleResponse) -> Handoff {
-        guard case let .success(o) = arguments(r, writeHandoff) else {
+        guard case let .success(o) = arguments(r, writeHandoff, as: HandoffArguments.self) else {
             return Handoff(done: String(r.text.prefix(4000)), left: "(the worker wrote no structured handoff)")
         }
-        func field(_ k: String) -> String { String(((o[k] as? String) ?? "").prefix(4000)) }
-        return Handoff(done: field("done"), left: field("left"), learned: field("learned"), risks: field("risks"))
+        func field(_ v: String?) -> String { String((v ?? "").prefix(4000)) }
+        return Handoff(done: field(o.done), left: field(o.left), learned: field(o.learned), risks: field(o.risks))
     }
 
     public struct RoleError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -50,23 +50,24 @@ struct SpawnRequest: Equatable {
 
     static func parse(_ arguments: String) -> Result<SpawnRequest, RoleTools.RoleError> {
         typealias E = RoleTools.RoleError
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(arguments.utf8))) as? [String: Any],
-            let list = object["agents"] as? [Any]
-        else {
-            return .failure(E("the arguments must be {\"agents\": [{\"profile\", \"task\", \"budget\"}, …]}"))
+        let list: [SpawnArguments.Agent]
+        switch ArgumentDecoding.decode(SpawnArguments.self, from: arguments) {
+        case let .success(a): list = a.agents
+        case let .failure(problem):
+            return .failure(
+                E("the arguments must be {\"agents\": [{\"profile\", \"task\", \"budget\"}, …]}: \(problem)"))
         }
         guard !list.isEmpty else { return .failure(E("agents is empty: name at least one sub-agent")) }
         guard list.count <= maxPerCall else {
             return .failure(E("\(list.count) sub-agents in one call; at most \(maxPerCall)"))
         }
         var items: [Item] = []
-        for (n, any) in list.enumerated() {
+        for (n, o) in list.enumerated() {
             let what = "sub-agent \(n + 1)"
-            guard let o = any as? [String: Any] else { return .failure(E("\(what) is not an object")) }
-            guard let profile = o["profile"] as? String, !profile.isEmpty else {
+            guard let profile = o.profile, !profile.isEmpty else {
                 return .failure(E("\(what) has no profile"))
             }
-            guard let t = o["task"] as? [String: Any] else { return .failure(E("\(what) has no task object")) }
+            guard let t = o.task else { return .failure(E("\(what) has no task object")) }
             var task: PlanTask
             switch RoleTools.task(t, number: n + 1) {
             case let .success(v):
@@ -75,7 +76,7 @@ struct SpawnRequest: Equatable {
             case let .failure(e): return .failure(E("\(what): \(e.message)"))
             }
             var budget: Budget?
-            if let b = o["budget"] {
+            if let b = o.budget {
                 switch parseBudget(b, what) {
                 case let .success(v): budget = v
                 case let .failure(e): return .failure(e)
@@ -86,20 +87,18 @@ struct SpawnRequest: Equatable {
         return .success(SpawnRequest(items: items))
     }
 
-    static func parseBudget(_ any: Any, _ what: String) -> Result<Budget, RoleTools.RoleError> {
+    static func parseBudget(_ o: BudgetArguments, _ what: String) -> Result<Budget, RoleTools.RoleError> {
         typealias E = RoleTools.RoleError
-        guard let o = any as? [String: Any] else { return .failure(E("the budget of \(what) is not an object")) }
         var b = Budget()
-        for (key, value) in o {
+        for (key, value) in o.fields.sorted(by: { $0.key < $1.key }) {
             if key == "cost_usd" {
-                let text = (value as? String) ?? (value as? NSNumber).map { "\($0)" } ?? ""
-                guard let pico = Money.parseUSD(text) else {
+                guard let pico = Money.parseUSD(value.dollars) else {
                     return .failure(E("the budget of \(what): cost_usd must be dollars like \"0.50\""))
                 }
                 b.costPicoUSD = pico
                 continue
             }
-            guard let n = value as? Int, n >= 0 else {
+            guard case let .whole(n) = value, n >= 0 else {
                 return .failure(E("the budget of \(what): \(key) must be a whole number ≥ 0"))
             }
             switch key {
@@ -128,36 +127,33 @@ struct WaitRequest: Equatable {
     static func parse(_ arguments: String) -> Result<WaitRequest, RoleTools.RoleError> {
         typealias E = RoleTools.RoleError
         let text = arguments.trimmingCharacters(in: .whitespacesAndNewlines)
-        let object: [String: Any]
-        if text.isEmpty {
-            object = [:]
-        } else {
-            guard let o = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
-                return .failure(E("the arguments must be a JSON object ({} waits for every sub-agent)"))
-            }
-            object = o
+        let object: WaitArguments
+        switch ArgumentDecoding.decode(WaitArguments.self, from: text.isEmpty ? "{}" : text) {
+        case let .success(a): object = a
+        case let .failure(problem):
+            return .failure(E("the arguments must be a JSON object ({} waits for every sub-agent): \(problem)"))
         }
         var agents: [RunID]?
-        if let list = object["agents"] {
-            guard let ids = list as? [String], ids.allSatisfy({ !$0.isEmpty }) else {
+        if let ids = object.agents {
+            guard ids.allSatisfy({ !$0.isEmpty }) else {
                 return .failure(E("agents must be a list of sub-agent ids"))
             }
             agents = ids.isEmpty ? nil : ids.map { RunID($0) }
         }
-        let modeName = (object["mode"] as? String) ?? "all"
+        let modeName = object.mode ?? "all"
         guard let mode = Mode(rawValue: modeName) else {
             return .failure(E("mode must be all, any or first, not '\(modeName)'"))
         }
         var count = mode == .any ? 1 : 0
         if mode == .first {
-            guard let c = object["count"] as? Int, c >= 1 else {
+            guard let c = object.count, c >= 1 else {
                 return .failure(E("mode first needs a count ≥ 1"))
             }
             count = c
         }
         var timeout: Int?
-        if let t = object["timeout_seconds"] {
-            guard let s = t as? Int, s >= 1, s <= 30 * 24 * 3600 else {
+        if let s = object.timeoutSeconds {
+            guard s >= 1, s <= 30 * 24 * 3600 else {
                 return .failure(E("timeout_seconds must be 1 … 2592000 (30 days)"))
             }
             timeout = s

@@ -27,19 +27,23 @@ public enum DreamRules {
     public static func proposals(
         arguments: String, dream: String, scopes: [MemoryScope], material: DreamMaterial
     ) -> (kept: [DreamProposal], dropped: [String]) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(arguments.utf8)) as? [String: Any],
-            let list = object["proposals"] as? [Any]
-        else { return ([], [#"the answer is not {"proposals": [...]}: nothing proposed"#]) }
+        guard case let .success(answer) = ArgumentDecoding.decode(ProposalsArguments.self, from: arguments) else {
+            return ([], [#"the answer is not {"proposals": [...]}: nothing proposed"#])
+        }
         var kept: [DreamProposal] = []
         var dropped: [String] = []
-        for (n, entry) in list.enumerated() {
+        for (n, entry) in answer.proposals.enumerated() {
             guard kept.count < maxProposals else {
                 dropped.append(
                     "proposals after the \(maxProposals)th: dropped (one dream proposes at most \(maxProposals))")
                 break
             }
             do throws(MemoryError) {
-                guard let fields = entry as? [String: Any] else { throw MemoryError(.invalid, "not an object") }
+                let fields: ProposalArguments
+                switch entry.value {
+                case let .success(f): fields = f
+                case let .failure(problem): throw MemoryError(.invalid, problem.message)
+                }
                 let id = Dream.proposalID(dream: dream, n: kept.count + 1)
                 kept.append(try proposal(fields, id: id, scopes: scopes, material: material))
             } catch {
@@ -50,37 +54,37 @@ public enum DreamRules {
     }
 
     static func proposal(
-        _ f: [String: Any], id: MemoryID, scopes: [MemoryScope], material: DreamMaterial
+        _ f: ProposalArguments, id: MemoryID, scopes: [MemoryScope], material: DreamMaterial
     ) throws(MemoryError) -> DreamProposal {
-        func text(_ key: String) throws(MemoryError) -> String {
-            guard let v = f[key] as? String else { throw MemoryError(.invalid, "no \"\(key)\"") }
-            return v
+        func text(_ value: String?, _ key: String) throws(MemoryError) -> String {
+            guard let value else { throw MemoryError(.invalid, "no \"\(key)\"") }
+            return value
         }
-        guard let name = (f["action"] as? String).flatMap(DreamActionName.init(rawValue:)) else {
+        guard let name = f.action.flatMap(DreamActionName.init(rawValue:)) else {
             throw MemoryError(
                 .invalid,
                 "\"action\" must be one of \(DreamActionName.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let reason = try text("reason").trimmingCharacters(in: .whitespacesAndNewlines)
+        let reason = try text(f.reason, "reason").trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty, reason.utf8.count <= MemoryRules.maxReasonBytes else {
             throw MemoryError(.invalid, "a reason is required (at most \(MemoryRules.maxReasonBytes) bytes)")
         }
-        let sources = try self.sources(f["sources"], material: material)
-        let tags = (f["tags"] as? [Any])?.compactMap { $0 as? String } ?? []
+        let sources = try self.sources(f.sources, material: material)
+        let tags = f.tags?.values ?? []
         func kind() throws(MemoryError) -> MemoryKind {
-            let raw = f["kind"] as? String ?? MemoryKind.lesson.rawValue
+            let raw = f.kind ?? MemoryKind.lesson.rawValue
             guard let k = MemoryKind(rawValue: raw) else { throw MemoryError(.invalid, "unknown kind \(raw)") }
             return k
         }
         func scope() throws(MemoryError) -> MemoryScope {
-            let raw = try text("scope")
+            let raw = try text(f.scope, "scope")
             guard let s = MemoryScope(parsing: raw), scopes.contains(s) else {
                 throw MemoryError(.invalid, "scope \(raw.prefix(200)) is not one of this dream's")
             }
             return s
         }
-        func memory(_ raw: Any?) throws(MemoryError) -> Memory {
-            guard let raw = raw as? String, let m = material.memories.first(where: { $0.id.rawValue == raw }) else {
+        func memory(_ raw: String?) throws(MemoryError) -> Memory {
+            guard let raw, let m = material.memories.first(where: { $0.id.rawValue == raw }) else {
                 throw MemoryError(
                     .invalid, "\(String(describing: raw ?? "no memory").prefix(80)) is not a memory it read")
             }
@@ -89,40 +93,40 @@ public enum DreamRules {
         let action: DreamAction
         switch name {
         case .create:
-            let (k, s, t) = (try kind(), try scope(), try text("text"))
+            let (k, s, t) = (try kind(), try scope(), try text(f.text, "text"))
             try MemoryRules.check(text: t, tags: tags)
             action = .create(kind: k, scope: s, text: t, tags: tags)
         case .revise:
-            let m = try memory(f["memory"])
-            let t = try text("text")
-            try MemoryRules.check(text: t, tags: f["tags"] == nil ? m.tags : tags)
-            guard t != m.text || (f["tags"] != nil && tags != m.tags) else {
+            let m = try memory(f.memory)
+            let t = try text(f.text, "text")
+            try MemoryRules.check(text: t, tags: f.tags == nil ? m.tags : tags)
+            guard t != m.text || (f.tags != nil && tags != m.tags) else {
                 throw MemoryError(.invalid, "the revision of \(m.id) changes nothing")
             }
             action = .revise(
                 memory: m.id, version: m.version, versionHash: m.versionHash, text: t,
-                tags: f["tags"] == nil ? m.tags : tags)
+                tags: f.tags == nil ? m.tags : tags)
         case .merge:
             var merged: [Memory] = []
-            for raw in f["memories"] as? [Any] ?? [] {
+            for raw in f.memories ?? [] {
                 let m = try memory(raw)
                 if !merged.contains(where: { $0.id == m.id }) { merged.append(m) }
             }
             guard merged.count >= 2 else { throw MemoryError(.invalid, "a merge names at least two memories") }
-            let (k, s, t) = (try kind(), try scope(), try text("text"))
+            let (k, s, t) = (try kind(), try scope(), try text(f.text, "text"))
             try MemoryRules.check(text: t, tags: tags)
             action = .merge(
                 memories: merged.map { VersionedMemory(id: $0.id, version: $0.version) }, kind: k, scope: s, text: t,
                 tags: tags)
         case .expire:
-            let m = try memory(f["memory"])
+            let m = try memory(f.memory)
             action = .expire(memory: m.id, version: m.version)
         case .guidance:
-            let file = try text("file")
+            let file = try text(f.file, "file")
             guard let g = material.guidance.first(where: { $0.file == file }) else {
                 throw MemoryError(.invalid, "\(file.prefix(200)) is not a guidance file in force in the reviewed runs")
             }
-            let (old, new) = (f["old"] as? String ?? "", try text("new"))
+            let (old, new) = (f.old ?? "", try text(f.new, "new"))
             guard let result = edited(g.text, old: old, new: new) else {
                 throw MemoryError(.invalid, "the old text is not in \(file) exactly once")
             }
@@ -138,11 +142,12 @@ public enum DreamRules {
     }
 
     /// The events a proposal names, each in a run the dream read; at least one.
-    static func sources(_ raw: Any?, material: DreamMaterial) throws(MemoryError) -> [ReviewedRun] {
+    static func sources(
+        _ raw: [ProposalArguments.Source]?, material: DreamMaterial
+    ) throws(MemoryError) -> [ReviewedRun] {
         var out: [ReviewedRun] = []
-        for entry in raw as? [Any] ?? [] {
-            guard let o = entry as? [String: Any], let run = o["run"] as? String,
-                let seq = (o["seq"] as? NSNumber)?.int64Value,
+        for o in raw ?? [] {
+            guard let run = o.run, let seq = o.seq,
                 let read = material.reviewed.first(where: { $0.run.rawValue == run }), seq >= 1, seq <= read.seq
             else {
                 throw MemoryError(.invalid, "every source must be {run, seq} of an event the dream read")

@@ -31,22 +31,26 @@ extension RunState {
             [requested, .toolFinished(call: call.id, result: .failure("remember: " + m))]
         }
         guard let memory = settings.memory else { return refuse("this run keeps no memories") }
-        let object = (try? JSONSerialization.jsonObject(with: Data(call.arguments.text.utf8))) as? [String: Any]
-        guard let text = (object?["text"] as? String)?.trimmingCharacters(in: .whitespacesAndNewlines) else {
-            return refuse(#"the arguments must be {"text": "...", "kind": "lesson", "scope": "project"}"#)
+        let arguments: RememberArguments
+        switch call.decode(RememberArguments.self) {
+        case let .success(a): arguments = a
+        case let .failure(problem):
+            return refuse(
+                #"the arguments must be {"text": "...", "kind": "lesson", "scope": "project"}: "# + problem.message)
         }
-        let kindName = object?["kind"] as? String ?? MemoryKind.lesson.rawValue
+        let text = arguments.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let kindName = arguments.kind ?? MemoryKind.lesson.rawValue
         guard let kind = MemoryKind(rawValue: kindName) else {
             return refuse("kind must be one of: \(MemoryKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let scopeName = object?["scope"] as? String ?? MemoryScope.Kind.project.rawValue
+        let scopeName = arguments.scope ?? MemoryScope.Kind.project.rawValue
         guard let scopeKind = MemoryScope.Kind(rawValue: scopeName),
             let scope = memory.scopes.first(where: { $0.kind == scopeKind })
         else {
             let offered = memory.scopes.map(\.kind.rawValue).joined(separator: ", ")
             return refuse("scope must be one of this run's: \(offered)")
         }
-        let tags = (object?["tags"] as? [Any])?.compactMap { $0 as? String } ?? []
+        let tags = arguments.tags?.values ?? []
         do { try MemoryRules.check(text: text, tags: tags) } catch { return refuse(error.message) }
         let id = Self.proposalID(run: run, call: call.id)
         if policy?.allowsMemoryWrite(scope.kind, kind) == true {
