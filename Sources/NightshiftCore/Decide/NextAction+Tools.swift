@@ -35,7 +35,8 @@ extension RunState {
             case .spawnAgents where fleetTools: return .emit(spawnEvents(p.call, profiles: tools.profiles))
             case .waitAgents where fleetTools: return .emit(waitStartEvents(p.call))
             case .remember, .spawnAgents, .waitAgents: break
-            case .recall, .taskDone, .submitPlan, .submitVerdict, .writeHandoff, .submitProposals: break  // not decided here
+            // Not decided here: recall is run by the runtime; the rest are never a worker's call.
+            case .recall, .taskDone, .submitPlan, .submitVerdict, .writeHandoff, .submitProposals: break
             }
         }
         if fleetTools, let wait = fleet.wait, wait.call == p.call.id { return waitStep(wait) }
