@@ -218,6 +218,39 @@ import Glibc
         #expect(state.fleet.children[1].outcome?.summary.contains("the reservation from f is spent") == true)
     }
 
+    /// A wait with a deadline ends at it while a sub-agent still works: the fleet's driver wakes
+    /// the parked coordinator at the deadline (a child task of the drive), not when the child ends.
+    @Test func aWaitEndsAtItsDeadlineWhileASubAgentStillWorks() async throws {
+        let p = try Project(children: 1, steps: 10)
+        try """
+        tasks:
+          t1:
+            - tools:
+                - shell: {command: "sleep 4"}
+            - tools:
+                - write_file: {path: t1-1.txt, content: "1"}
+              done: wrote t1
+        """.write(toFile: p.root + "/child.yaml", atomically: true, encoding: .utf8)
+        let coord = try String(contentsOfFile: p.root + "/coord.yaml", encoding: .utf8)
+        try coord.replacingOccurrences(of: "wait_agents: {}", with: "wait_agents: {timeout_seconds: 1}")
+            .write(toFile: p.root + "/coord.yaml", atomically: true, encoding: .utf8)
+        let r = try await nightshift(p.run("d"), cwd: p.root)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let store = try SQLiteEventStore(path: p.db)
+        let events = try await store.readAll(RunID("d")).map(\.event)
+        let waitResult =
+            events.compactMap { e -> String? in
+                if case let .toolFinished(call, result) = e, call.rawValue == "m2.1" { result.output.text } else { nil }
+            }.first ?? ""
+        #expect(
+            waitResult.contains("wait_agents timed out: 0 of 1 ended") && waitResult.contains("still running"),
+            "\(waitResult)")
+        // The coordinator then finished while the child still slept, and its end cancelled the child
+        // (had the wait ended only with the child, the child would have finished first).
+        let child = try await store.readAll(RunID("d.m1.1.1")).map(\.event)
+        #expect(child.contains { if case let .runFailed(reason) = $0 { reason.contains("d, ended") } else { false } })
+    }
+
     /// 300 sub-agents race to spend: each is held to its reservation (2 steps; each wants 3),
     /// the reservations fit the root's budget, and the fleet's total never exceeds it.
     @Test func threeHundredChildrenRacingNeverExceedTheRootBudget() async throws {

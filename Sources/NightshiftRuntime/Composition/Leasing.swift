@@ -65,7 +65,7 @@ public enum Leasing {
     /// Runs cleanup that must happen even when the task was cancelled (a lease given back while
     /// the process stops: a store refuses work in a cancelled task). A task of its own, which does
     /// not inherit the cancellation, awaited at once: it never outlives the caller.
-    public static func outsideCancellation(_ work: @escaping @Sendable () async -> Void) async {
+    public static func outsideCancellation<T: Sendable>(_ work: @escaping @Sendable () async -> T) async -> T {
         await Task { await work() }.value
     }
 

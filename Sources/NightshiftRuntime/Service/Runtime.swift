@@ -153,7 +153,7 @@ public final class Runtime: Service, Sendable {
         guard Task.isCancelled, case .paused = outcome.reason else { return outcome }
         let run = outcome.run
         // Read outside the cancellation (a store refuses work in a cancelled task).
-        let kind = await Task { try? await store.state(of: run).pauseKind }.value
+        let kind = await Leasing.outsideCancellation { try? await store.state(of: run).pauseKind }
         if kind == .agents { throw RunPool.stopped(run, before: false) }
         return outcome
     }

@@ -142,14 +142,17 @@ public enum Doctor {
                 }
                 continue
             }
+            // A client made for this check only is shut down after it, awaited.
+            var made: ModelHTTPClient?
             do {
                 let (provider, client) = try await Adapters.models(one, http: http)
-                defer { if let client { Task { try? await client.shutdown() } } }
+                made = client
                 guard modelCalls else {
                     findings.append(
                         Finding(
                             check: check, severity: .ok,
                             detail: "configured, key found (no call made: --no-model-calls)"))
+                    try? await client?.shutdown()
                     continue
                 }
                 report(Finding(check: check, severity: .note, detail: "sending one probe: " + estimate(text, config)))
@@ -168,6 +171,7 @@ public enum Doctor {
                             "check the spec, the key (environment, --key-file or keys:) and that the server is reachable"
                     ))
             }
+            try? await made?.shutdown()
         }
         return findings
     }

@@ -51,14 +51,26 @@ public enum DriveFleet {
         else { return first }
         let scheduler = FleetScheduler(store: store, root: root, rootReason: first, notice: notice, driveOne: driveOne)
         await scheduler.expand(state)
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<max(1, concurrency) {
+        // The drivers, and one child that sleeps on parked waits' deadlines; when the drivers have
+        // nothing left, the deadlines' sleeps are cancelled (none outlives the fleet's drive).
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await scheduler.watchDeadlines()
+                return false
+            }
+            let drivers = max(1, concurrency)
+            for _ in 0..<drivers {
                 group.addTask {
                     while let run = await scheduler.take() { await scheduler.drive(run) }
+                    return true
                 }
             }
+            var left = drivers
+            while left > 0, let isDriver = await group.next() {
+                if isDriver { left -= 1 }
+            }
+            group.cancelAll()
         }
-        await scheduler.stopTimers()
         if let error = await scheduler.rootError { throw error }
         return await scheduler.rootReason
     }
@@ -90,9 +102,11 @@ actor FleetScheduler {
     private var parentOf: [RunID: RunID] = [:]
     private var everParked: Set<RunID> = []
     private var waiters: [CheckedContinuation<RunID?, Never>] = []
-    /// Wake-ups at parked waits' deadlines, cancelled when the drive ends (a deadline hours away
-    /// must not keep the scheduler, and everything it holds, alive after the fleet is left).
-    private var timers: [Task<Void, Never>] = []
+    /// Parked waits' deadlines (the run, and milliseconds from now), each slept on by a child task
+    /// of ``watchDeadlines()``: cancelled with the fleet's drive (a deadline hours away must not
+    /// keep the scheduler, and everything it holds, alive after the fleet is left).
+    private let deadlines: AsyncStream<(RunID, Int64)>
+    private let deadlineInput: AsyncStream<(RunID, Int64)>.Continuation
 
     init(
         store: any EventStore, root: RunID, rootReason: StopReason, notice: @escaping @Sendable (String) -> Void,
@@ -103,6 +117,19 @@ actor FleetScheduler {
         self.rootReason = rootReason
         self.notice = notice
         self.driveOne = driveOne
+        (deadlines, deadlineInput) = AsyncStream.makeStream()
+    }
+
+    /// Wakes each parked parent at its wait's deadline; returns when cancelled.
+    nonisolated func watchDeadlines() async {
+        await withDiscardingTaskGroup { group in
+            for await (run, delay) in deadlines {
+                group.addTask {
+                    guard (try? await Task.sleep(for: .milliseconds(delay + 5))) != nil else { return }
+                    await self.timerFired(run)
+                }
+            }
+        }
     }
 
     /// The next run to drive; waits while others are driven; nil when nothing is left to do.
@@ -209,19 +236,8 @@ actor FleetScheduler {
         }
         wakeIfReady(state)
         if let deadline = state.fleet.wait?.deadline {
-            let delay = max(0, deadline - clock.now().milliseconds)
-            let run = state.run
-            timers.append(
-                Task {
-                    guard (try? await Task.sleep(for: .milliseconds(delay + 5))) != nil else { return }
-                    await self.timerFired(run)
-                })
+            deadlineInput.yield((state.run, max(0, deadline - clock.now().milliseconds)))
         }
-    }
-
-    func stopTimers() {
-        for t in timers { t.cancel() }
-        timers = []
     }
 
     private func timerFired(_ run: RunID) async {
