@@ -1,6 +1,7 @@
 import Foundation
 import NightshiftCore
 import NightshiftHands
+import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
@@ -157,11 +158,20 @@ struct SandboxTests {
         #expect(!FileManager.default.fileExists(atPath: "/tmp/ns-sandbox-private"))  // …and is not the host's
     }
 
+    /// A daemon (its own session, detached from the call) holds a lock while it lives; the call
+    /// returns once it holds it, and the lock is freed soon after, by the daemon's death, long
+    /// before its sleep would end.
     @Test func aDetachedDaemonDiesWithTheCall() async throws {
         let (root, _) = try makeWorkspace()
-        let r = try await shell("(setsid sh -c 'sleep 2; touch late' > /dev/null 2>&1 &) ; echo started", in: root)
-        #expect(r.ok)
-        try await Task.sleep(for: .seconds(3))
+        let r = try await shell(
+            """
+            (setsid flock held.lock sh -c 'touch locked; sleep 60; touch late' > /dev/null 2>&1 &)
+            while [ ! -f locked ]; do sleep 0.05; done
+            echo started
+            """, in: root)
+        #expect(r.ok && r.output.text.contains("started"), "\(r.output.text)")
+        #expect(FileManager.default.fileExists(atPath: root + "/locked"))
+        #expect(await LockGate.freed(root + "/held.lock", within: .seconds(20)), "the daemon outlived its call")
         #expect(!FileManager.default.fileExists(atPath: root + "/late"))
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import NightshiftCore
 import NightshiftHands
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 enum SandboxAvailable {
@@ -37,7 +38,11 @@ struct SecurityRunTests {
         ),
         ("shell", "{command: 'sleep 600', timeout_seconds: 2}", "timed out"),
         ("shell", "{command: 'head -c 1073741824 /dev/zero', timeout_seconds: 120}", "bytes of output cut"),
-        ("shell", "{command: 'nohup sh -c \"sleep 3; echo daemon > daemon.txt\" > /dev/null 2>&1 &'}", "exit 0"),
+        (
+            "shell",
+            "{command: 'nohup flock daemon.lock sh -c \"touch daemon-up; sleep 60; echo daemon > daemon.txt\" > /dev/null 2>&1 & while [ ! -f daemon-up ]; do sleep 0.05; done'}",
+            "exit 0"
+        ),
     ]
 
     @Test func escapesAreContainedRecordedAndTheRunGoesOn() async throws {
@@ -74,8 +79,11 @@ struct SecurityRunTests {
         // Nothing escaped: no file outside, no hook, no daemon left to write after the call returned.
         #expect(!FileManager.default.fileExists(atPath: outside + "/planted.txt"))
         #expect(!FileManager.default.fileExists(atPath: repo + "/.git/hooks/pre-commit"))
-        try await Task.sleep(for: .seconds(4))
-        #expect(!FileManager.default.fileExists(atPath: root + "/worktrees/sec/daemon.txt"))
+        // The daemon held its lock while it lived: the lock is free, and it never wrote.
+        let worktree = root + "/worktrees/sec"
+        #expect(FileManager.default.fileExists(atPath: worktree + "/daemon-up"))
+        #expect(await LockGate.freed(worktree + "/daemon.lock", within: .seconds(20)), "the daemon outlived its call")
+        #expect(!FileManager.default.fileExists(atPath: worktree + "/daemon.txt"))
         // The canary in Nightshift's own environment reached no tool and no record.
         for file in [db, db + "-wal"] where FileManager.default.fileExists(atPath: file) {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
