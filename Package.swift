@@ -135,8 +135,18 @@ let package = Package(
         .testTarget(
             name: "NightshiftHandsTests", dependencies: ["NightshiftCore", "NightshiftHands", "NightshiftTesting"],
             swiftSettings: swiftSettings),
+        // The harness and the use cases in this process, on the twins and real adapters.
         .testTarget(
             name: "NightshiftHarnessTests",
+            dependencies: [
+                "NightshiftCore", "NightshiftHarness", "NightshiftTesting", "NightshiftModels",
+                "NightshiftHands", "NightshiftSQLite", "NightshiftConfig", "NightshiftRuntime",
+            ],
+            swiftSettings: swiftSettings),
+        // What needs a real process: the `nightshift` executable's commands, output and exit
+        // statuses, kills mid-run, signals, the sandbox under a run, servers a run talks to.
+        .testTarget(
+            name: "NightshiftEndToEndTests",
             dependencies: [
                 "NightshiftCore", "NightshiftHarness", "NightshiftTesting", "NightshiftModels",
                 "NightshiftHands", "NightshiftSQLite", "NightshiftConfig", "NightshiftCLI", "NightshiftRuntime",

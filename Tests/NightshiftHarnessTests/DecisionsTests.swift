@@ -27,7 +27,7 @@ import Testing
             workspace: tempDir("ns-decide"), settings: RunSettings())
         let reason = try await harness.drive(
             run, announce: [.policySet(policy: policy, source: "p.yaml", hash: "h", text: "")])
-        guard case .paused = reason else { throw CLITestError("expected a pause, got \(reason)") }
+        guard case .paused = reason else { throw TestFailure("expected a pause, got \(reason)") }
         return (store, run)
     }
 

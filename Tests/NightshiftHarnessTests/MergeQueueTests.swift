@@ -71,7 +71,7 @@ import Testing
         guard
             case let .ready(scratch, base, mergeCommit) = try await vcs.prepareMerge(
                 branch: "nightshift/P.w1", workspace: "/p", message: "m")
-        else { throw CLITestError("expected a merge") }
+        else { throw TestFailure("expected a merge") }
         #expect(try await vcs.advance(workspace: "/p", from: base, to: mergeCommit))
         await vcs.discardMerge(scratch: scratch, workspace: "/p")
         let reason = try await harness(store, vcs, checks).drive(Self.parent, resumedBy: "test")

@@ -1,4 +1,5 @@
 import Foundation
+import NightshiftTesting
 import Testing
 
 @testable import NightshiftCLI

@@ -1,6 +1,7 @@
 import Foundation
 import NightshiftCore
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// A database written by the main branch of 2026-11-26, before run leases, snapshot vouchers and

@@ -1,6 +1,7 @@
 import Foundation
 import NightshiftCore
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// A human's decision is appended only to a log that verifies from its first event: `approve`,

@@ -3,6 +3,7 @@ import NightshiftCore
 import NightshiftHands
 import NightshiftRuntime
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// `nightshift dream` through the executable, with the scripted dreamer (a test double): a run

@@ -1,6 +1,7 @@
 import Foundation
 import NightshiftCore
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// Whole runs through the `nightshift` binary whose scripted worker plays a hostile agent. Each

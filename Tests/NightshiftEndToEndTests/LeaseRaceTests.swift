@@ -2,6 +2,7 @@ import Foundation
 import NightshiftCore
 import NightshiftHands
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// Two `nightshift resume` processes started together on the same run: one drives it, the other

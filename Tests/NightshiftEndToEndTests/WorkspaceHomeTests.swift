@@ -2,6 +2,7 @@ import Foundation
 import NightshiftCore
 import NightshiftHands
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// A run is recorded by its repository and branch, not pinned to the folder its worktree was made
@@ -55,7 +56,7 @@ import Testing
         let started = await waitForLine("started", in: k.homeA + "/\(id)/b-started.txt", timeout: .seconds(60))
         child.kill()  // SIGKILL (and reaped): a crash, mid-task
         await endOrphanedCommand(k.homeA + "/\(id)/b.pid")
-        guard started else { throw CLITestError("run \(id) never started task b's call") }
+        guard started else { throw TestFailure("run \(id) never started task b's call") }
         return k
     }
 

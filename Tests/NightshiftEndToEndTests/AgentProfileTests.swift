@@ -2,6 +2,7 @@ import Foundation
 import NightshiftConfig
 import NightshiftCore
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// Agent profiles through the executable: a run started as one, and `nightshift agents`.

@@ -2,6 +2,7 @@ import Foundation
 import NightshiftCore
 import NightshiftHands
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
@@ -347,31 +348,6 @@ extension CLITests {
 /// Runs the host's git for a test's set-up and checks. Its output goes to a file, not a pipe: a
 /// pipe's reader waits for every copy of the write end to close, and a process another test starts
 /// at that moment could hold one (a full run once hung for good in this read).
-func git(_ args: [String], in dir: String) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-    p.arguments = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"] + args
-    p.currentDirectoryURL = URL(fileURLWithPath: dir)
-    let dir = tempDir("ns-git"), file = dir + "/out"
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    FileManager.default.createFile(atPath: file, contents: nil)
-    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
-    defer { try? out.close() }
-    p.standardOutput = out
-    p.standardError = out
-    try p.run()
-    p.waitUntilExit()
-    return (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
-}
-
-/// Makes `dir` a git repository with one commit.
-func makeRepository(_ dir: String) throws {
-    _ = try git(["init", "-q"], in: dir)
-    try "# project\n".write(toFile: dir + "/README.md", atomically: true, encoding: .utf8)
-    _ = try git(["add", "-A"], in: dir)
-    _ = try git(["commit", "-q", "-m", "initial"], in: dir)
-}
-
 extension CLITests {
     @Test func aGitWorkspaceGetsItsOwnWorktreeAndACommitPerTask() async throws {
         let s = try setup()

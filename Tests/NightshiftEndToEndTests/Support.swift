@@ -4,18 +4,12 @@ import NightshiftHands
 import NightshiftHarness
 import NightshiftModels
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-func tempDir(_ name: String = "ns") -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)").path
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    chmod(path, 0o755)
-    return path
-}
 
 /// The configuration folder the CLI tests' commands use unless a test names its own: shared by
 /// this test process (so `nightshift init` trusts files for the commands after it), apart from the
@@ -36,13 +30,8 @@ func nightshiftBinary() throws -> String {
         let candidate = dir.appendingPathComponent("nightshift").path
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
     }
-    throw CLITestError(
+    throw TestFailure(
         "the nightshift executable was not built next to the tests (run `swift build --build-tests` first)")
-}
-
-struct CLITestError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
 }
 
 struct CLIResult {
@@ -101,7 +90,7 @@ private func nightshiftOnce(
     while p.isRunning {
         if ContinuousClock.now > deadline {
             p.terminate()
-            throw CLITestError("nightshift \(args.joined(separator: " ")) timed out")
+            throw TestFailure("nightshift \(args.joined(separator: " ")) timed out")
         }
         try await Task.sleep(for: .milliseconds(10))
     }
@@ -111,22 +100,6 @@ private func nightshiftOnce(
         status: p.terminationStatus,
         stdout: (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
         stderr: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
-}
-
-/// A model double that records every request it is handed, then plays a scripted model.
-actor RequestLog {
-    var requests: [ModelRequest] = []
-    func add(_ r: ModelRequest) { requests.append(r) }
-}
-
-struct RecordingModel: ModelProvider {
-    let inner: ScriptedModel
-    let log: RequestLog
-    var label: String { inner.label }
-    func respond(to request: ModelRequest) async throws -> ModelResponse {
-        await log.add(request)
-        return try await inner.respond(to: request)
-    }
 }
 
 extension Process {
@@ -158,10 +131,10 @@ func readUntil(_ pipe: Pipe, contains marker: String, timeout: Duration = .secon
 func copyCloseOnExec(from source: String, to destination: String) throws {
     let data = try Data(contentsOf: URL(fileURLWithPath: source))
     let fd = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
-    guard fd >= 0 else { throw CLITestError("cannot create \(destination)") }
+    guard fd >= 0 else { throw TestFailure("cannot create \(destination)") }
     let written = data.withUnsafeBytes { write(fd, $0.baseAddress, data.count) }
     close(fd)
-    guard written == data.count else { throw CLITestError("short write to \(destination)") }
+    guard written == data.count else { throw TestFailure("short write to \(destination)") }
 }
 
 /// Waits (at most `timeout`) until `run` in the database at `db` has finished; its final status.
@@ -194,7 +167,7 @@ func killWhereItStops(_ argv: [String], env: [String: String], output: String) a
 /// are now (what a person does after editing them by hand).
 func trustProject(_ dir: String, env: [String: String] = [:]) async throws {
     let r = try await nightshift(["trust", "--yes"], env: env, cwd: dir)
-    guard r.status == 0 else { throw CLITestError("nightshift trust failed: \(r.stdout)\(r.stderr)") }
+    guard r.status == 0 else { throw TestFailure("nightshift trust failed: \(r.stdout)\(r.stderr)") }
 }
 
 /// A TCP listener on loopback that only counts who connects and keeps what they sent first: an
@@ -208,7 +181,7 @@ final class ConnectionCounter: @unchecked Sendable {
 
     init() throws {
         let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard sock >= 0 else { throw CLITestError("socket failed") }
+        guard sock >= 0 else { throw TestFailure("socket failed") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -218,7 +191,7 @@ final class ConnectionCounter: @unchecked Sendable {
                 bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard bound == 0, listen(sock, 16) == 0 else { throw CLITestError("cannot listen on loopback") }
+        guard bound == 0, listen(sock, 16) == 0 else { throw TestFailure("cannot listen on loopback") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &length) }

@@ -1,6 +1,7 @@
 import Foundation
 import NightshiftCore
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// A real model on a server people run themselves: `scripts/local-model.sh test` starts llama.cpp's

@@ -2,6 +2,7 @@ import Foundation
 import NightshiftCore
 import NightshiftRuntime
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// `nightshift trust` and what it guards, through the executable: `init` trusts what it writes;

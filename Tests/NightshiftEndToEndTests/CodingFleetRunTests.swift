@@ -2,6 +2,7 @@ import Foundation
 import NightshiftCore
 import NightshiftHands
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// Coding fleets through the executable, in a real git repository, with scripted models (test

@@ -2,6 +2,7 @@ import Foundation
 import NightshiftCore
 import NightshiftHands
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
@@ -100,10 +101,10 @@ import Glibc
             started = true
             let deadline = ContinuousClock.now + .seconds(60)
             while !effects().contains("slow-\(k)-start") {
-                if case .exited = child.poll() { throw CLITestError("the run ended before slow-\(k) started") }
+                if case .exited = child.poll() { throw TestFailure("the run ended before slow-\(k) started") }
                 if ContinuousClock.now > deadline {
                     child.kill()
-                    throw CLITestError("slow-\(k) never started")
+                    throw TestFailure("slow-\(k) never started")
                 }
                 try await Task.sleep(for: .milliseconds(5))
             }

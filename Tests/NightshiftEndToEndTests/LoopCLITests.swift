@@ -2,6 +2,7 @@ import Foundation
 import NightshiftCore
 import NightshiftHands
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// The loop through the `nightshift` executable: a SIGKILL during the judge's call, and a goal

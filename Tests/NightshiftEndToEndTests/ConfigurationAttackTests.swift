@@ -2,6 +2,7 @@ import Foundation
 import NightshiftCore
 import NightshiftHands
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)

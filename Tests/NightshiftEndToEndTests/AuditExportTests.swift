@@ -1,6 +1,7 @@
 import Foundation
 import NightshiftCore
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// `audit export` and `audit verify --checkpoint`: what a hash chain cannot show (a missing tail,

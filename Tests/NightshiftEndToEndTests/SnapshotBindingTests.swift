@@ -1,6 +1,7 @@
 import Foundation
 import NightshiftCore
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// A snapshot is a cache: one UPDATE of its row (no event touched) must not change what `status`

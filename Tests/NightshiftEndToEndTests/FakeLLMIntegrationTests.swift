@@ -2,6 +2,7 @@ import Foundation
 import NightshiftCore
 import NightshiftHands
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 #if canImport(Glibc)
@@ -205,7 +206,7 @@ enum FakeLLM {
             if ok == 0 { return }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw CLITestError("fakellm did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        throw TestFailure("fakellm did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
     }
 }
 

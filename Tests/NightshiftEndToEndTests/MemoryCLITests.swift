@@ -3,6 +3,7 @@ import NightshiftCore
 import NightshiftHands
 import NightshiftRuntime
 import NightshiftSQLite
+import NightshiftTesting
 import Testing
 
 /// `nightshift memory …` through the executable: the bank by hand, across processes.
