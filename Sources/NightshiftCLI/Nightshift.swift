@@ -140,6 +140,12 @@ struct StoreOptions: ParsableArguments {
         return store
     }
 
+    /// The runtime over the database these options name, for a command that reads or decides (a
+    /// command that drives runs serves one: see ``StopSignals/serving(_:_:)``).
+    func runtime() throws -> Runtime {
+        Runtime(.init(store: try resolved()), logger: .commandLine)
+    }
+
     /// The database's path, for messages (the configuration's when it names one).
     var dbPath: String { (try? resolved().db) ?? db ?? StoreConfig.defaultPath }
 }

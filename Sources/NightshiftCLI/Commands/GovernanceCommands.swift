@@ -19,7 +19,7 @@ enum Governance {
 
     /// The decisions use case, on the database the options name, decided by the OS user.
     static func decisions(_ options: StoreOptions) throws -> Decisions {
-        try Decisions(try options.resolved(), decider: user)
+        try options.runtime().decisions(by: user)
     }
 }
 
@@ -41,12 +41,12 @@ struct Inbox: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let store = try store.resolved()
+            let runtime = try store.runtime()
             if let run {
-                Self.show(try await NightshiftRuntime.Inbox.detail(RunID(run), store))
+                Self.show(try await runtime.inbox(RunID(run)))
                 return
             }
-            let items = try await NightshiftRuntime.Inbox.items(store)
+            let items = try await runtime.inbox()
             for item in items {
                 let task = item.task?.rawValue ?? "-"
                 let kind = item.kind?.rawValue ?? "paused"
@@ -83,7 +83,7 @@ struct Inbox: AsyncParsableCommand {
                 }
             }
             // Memories runs proposed wait for a person too.
-            let proposals = try await NightshiftRuntime.Inbox.proposals(store)
+            let proposals = try await runtime.memoryProposals()
             for p in proposals {
                 if json {
                     let object: [String: Any] = [
@@ -99,7 +99,7 @@ struct Inbox: AsyncParsableCommand {
                 }
             }
             // And what dreams proposed.
-            let dreamt = try await NightshiftRuntime.Inbox.dreamProposals(store)
+            let dreamt = try await runtime.dreamProposals()
             for p in dreamt {
                 if json {
                     say(MemoryText.json(DreamProposalJSON(p)))
@@ -280,7 +280,7 @@ struct Cancel: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            try await CancelRun.cancel(RunID(run), reason: reason, by: Governance.user, try store.resolved())
+            try await store.runtime().cancel(RunID(run), reason: reason, by: Governance.user)
             say("run \(run) cancelled; its log ends with run_failed (nightshift log \(run) shows it)")
         }
     }

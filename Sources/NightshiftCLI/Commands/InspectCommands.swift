@@ -12,9 +12,9 @@ struct Status: AsyncParsableCommand {
 
     mutating func run() async throws {
         let damaged = try await reportErrors { () async throws -> Bool in
-            let config = try store.resolved()
+            let runtime = try store.runtime()
             guard let run else {
-                let runs = try await Inspect.runs(config)
+                let runs = try await runtime.runs()
                 if runs.isEmpty {
                     say("no runs in \(self.store.dbPath)")
                     return false
@@ -27,7 +27,7 @@ struct Status: AsyncParsableCommand {
                 }
                 return false
             }
-            let view = try await Inspect.run(RunID(run), config)
+            let view = try await runtime.status(of: RunID(run))
             let state = view.state
             say("run       \(state.run)  \(state.title)")
             say("status    \(state.status.rawValue)\(state.statusReason.map { " — \($0)" } ?? "")")
@@ -182,8 +182,7 @@ struct Log: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            let (start, events) = try await Inspect.events(
-                of: RunID(run), after: after, follow: follow, try store.resolved())
+            let (start, events) = try await store.runtime().events(of: RunID(run), after: after, follow: follow)
             let printer = TimelinePrinter(json: json)
             if let start { printer.setStart(start) }
             for try await event in events {
@@ -234,7 +233,7 @@ struct Audit: AsyncParsableCommand {
             let ok = try await reportErrors { () async throws -> Bool in
                 let request = AuditVerify.Request(
                     runs: all ? nil : [RunID(run!)], checkpoint: checkpoint, publicKey: publicKey, keyFile: key)
-                let findings = try await AuditVerify.verify(request, try store.resolved())
+                let findings = try await store.runtime().verify(request)
                 for finding in findings { say(finding.line) }
                 return findings.allSatisfy(\.ok)
             }
@@ -265,7 +264,7 @@ struct Audit: AsyncParsableCommand {
 
         mutating func run() async throws {
             try await reportErrors {
-                let export = try await AuditExport.export(RunID(run), keyFile: key, try store.resolved())
+                let export = try await store.runtime().export(RunID(run), keyFile: key)
                 let text = export.text
                 if let out {
                     do { try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {

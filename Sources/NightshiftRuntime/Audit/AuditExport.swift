@@ -16,10 +16,9 @@ public enum AuditExport {
     /// - Parameter keyFile: the audit key (made if missing); nil: the default path.
     /// - Throws: ``RuntimeError`` `.notFound` for an unknown run, `.invalidInput` for a log that
     ///   does not verify.
-    public static func export(_ run: RunID, keyFile: String?, _ config: StoreConfig) async throws -> Export {
-        let store = try Adapters.openExistingStore(config)
+    static func export(_ run: RunID, keyFile: String?, store: any EventStore, db: String) async throws -> Export {
         guard try await store.summary(of: run) != nil else {
-            throw RuntimeError(.notFound, "no run \(run) in \(config.db) (nightshift status lists the runs)")
+            throw RuntimeError(.notFound, "no run \(run) in \(db) (nightshift status lists the runs)")
         }
         let report = try await store.verify(run)
         guard report.ok else {

@@ -37,8 +37,7 @@ public enum AuditVerify {
 
     /// - Throws: ``RuntimeError`` `.notFound` for a named run neither the database nor a witness
     ///   knows, `.invalidInput` for a checkpoint of another run or an unusable public key.
-    public static func verify(_ request: Request, _ config: StoreConfig) async throws -> [Finding] {
-        let store = try Adapters.openExistingStore(config)
+    static func verify(_ request: Request, store: SQLiteEventStore, db: String) async throws -> [Finding] {
         var out: [Finding] = []
         func add(_ subject: String, _ ok: Bool, _ text: String) {
             out.append(Finding(subject: subject, ok: ok, text: text))
@@ -58,7 +57,7 @@ public enum AuditVerify {
             }
             guard known.contains(id) else {
                 if try await store.witnessedHead(of: id) == nil {
-                    throw RuntimeError(.notFound, "no run \(id) in \(config.db) (nightshift status lists the runs)")
+                    throw RuntimeError(.notFound, "no run \(id) in \(db) (nightshift status lists the runs)")
                 }
                 continue  // reported as LOST above
             }

@@ -202,6 +202,28 @@ public final class Runtime: Service, Sendable {
     /// What waits for a person.
     public func inbox() async throws -> [Inbox.Item] { try await Inbox.items(try store()) }
 
+    /// One waiting run in full: what it waits for, and what the decision would append.
+    public func inbox(_ run: RunID) async throws -> Inbox.Case {
+        try await Inbox.detail(run, store: try store())
+    }
+
+    /// Memories proposed by runs, waiting for a person.
+    public func memoryProposals() async throws -> [MemoryBank.Proposal] { try await Inbox.proposals(try store()) }
+
+    /// Dreams' proposals, waiting for a person.
+    public func dreamProposals() async throws -> [ProposalState] { try await Inbox.dreamProposals(try store()) }
+
+    /// Every chain recomputed, witnesses and snapshots compared, a checkpoint matched (`audit verify`).
+    public func verify(_ request: AuditVerify.Request) async throws -> [AuditVerify.Finding] {
+        try await AuditVerify.verify(request, store: try store(), db: configuration.store.db)
+    }
+
+    /// A run's full record with a signed checkpoint of its head (`audit export`).
+    /// - Parameter keyFile: the audit key (made if missing); nil: the default path.
+    public func export(_ run: RunID, keyFile: String?) async throws -> AuditExport.Export {
+        try await AuditExport.export(run, keyFile: keyFile, store: try store(), db: configuration.store.db)
+    }
+
     /// Decisions (approve, deny, answer, budget, plan review) recorded as `decider`.
     public func decisions(by decider: String) throws -> Decisions {
         Decisions(store: try store(), decider: decider)

@@ -10,11 +10,6 @@ public struct Decisions: Sendable {
     /// Who decides: established by the front end (the CLI uses the OS user), never typed by the caller.
     public let decider: String
 
-    /// On the database `config` names (which must exist: a decision is about a run in it).
-    public init(_ config: StoreConfig, decider: String) throws {
-        self.init(store: try Adapters.openExistingStore(config), decider: decider)
-    }
-
     public init(store: any EventStore, decider: String) {
         self.store = store
         self.decider = decider

@@ -16,26 +16,6 @@ public enum Inbox {
         public var waiting: RunState.PendingTool?
     }
 
-    /// The paused runs of the database `config` names (see ``items(_:)-(any EventStore)``).
-    public static func items(_ config: StoreConfig) async throws -> [Item] {
-        try await items(Adapters.openExistingStore(config))
-    }
-
-    /// Memory proposals waiting in the database `config` names.
-    public static func proposals(_ config: StoreConfig) async throws -> [MemoryBank.Proposal] {
-        try await proposals(Adapters.openExistingStore(config))
-    }
-
-    /// Dream proposals waiting in the database `config` names.
-    public static func dreamProposals(_ config: StoreConfig) async throws -> [ProposalState] {
-        try await dreamProposals(Adapters.openExistingStore(config))
-    }
-
-    /// One run's case, from the database `config` names.
-    public static func detail(_ run: RunID, _ config: StoreConfig, recent: Int = 15) async throws -> Case {
-        try await detail(run, store: Adapters.openExistingStore(config), recent: recent)
-    }
-
     /// The paused runs of `store`, in the order the store lists runs. A coordinator waiting for
     /// its sub-agents waits for no person and is not listed (its sub-agents are, when they wait).
     public static func items(_ store: any EventStore) async throws -> [Item] {

@@ -29,10 +29,6 @@ public enum Inspect {
         public var damaged: Bool { !chain.ok || rollback != nil }
     }
 
-    public static func run(_ run: RunID, _ config: StoreConfig) async throws -> RunView {
-        try await self.run(run, store: try Adapters.openExistingStore(config))
-    }
-
     static func run(_ run: RunID, store: any EventStore) async throws -> RunView {
         let state = try await store.state(of: run)
         var drivenBy: Lease?
@@ -49,13 +45,6 @@ public enum Inspect {
 
     /// A run's events after `after` (live with `follow`), and the time of its first event (a
     /// timeline counts from it). - Throws: ``RuntimeError`` `.notFound` for an unknown run.
-    public static func events(
-        of run: RunID, after: Int64, follow: Bool, _ config: StoreConfig
-    ) async throws -> (start: Timestamp?, events: RunEvents) {
-        try await events(
-            of: run, after: after, follow: follow, store: try Adapters.openExistingStore(config), db: config.db)
-    }
-
     static func events(
         of run: RunID, after: Int64, follow: Bool, store: any EventStore & LogSignal, db: String
     ) async throws -> (start: Timestamp?, events: RunEvents) {
