@@ -76,6 +76,11 @@ import Testing
         let worker = try await nightshift(["worker", "--once", "--db", db, "--unsandboxed"])
         #expect(worker.status == 0, "\(worker.stdout)\(worker.stderr)")
         #expect(worker.stdout.contains("resuming approved after approval_decided"), "\(worker.stdout)")
+        // The worker's log has a line for each step a person watches, with the run's task and holder.
+        let lines = worker.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.contains("run resumed") && $0.contains("holder=\"nightshift worker (pid") })
+        #expect(lines.contains { $0.contains("task done") && $0.contains("task=ship") && $0.contains("run=approved") })
+        #expect(lines.contains { $0.contains("run finished") }, "\(worker.stdout)")
         #expect(try String(contentsOfFile: Self.home + "/ws/release.log", encoding: .utf8) == "shipped\n")
         let store = try SQLiteEventStore(path: db)
         let after = try await store.readAll(RunID("approved"))

@@ -117,7 +117,11 @@ struct Worker: AsyncParsableCommand {
                         request.models = try models.forResume(settings)
                         request.trust = settings.trust.store
                         return request
-                    }, observer: RunObserver(notice: notice),
+                    },
+                    // The runs' events a person wants to see, and the runtime's notices, as records
+                    // of the worker's log (so a JSON log is JSON throughout).
+                    observer: RunObserver(
+                        event: { RunLogLines.log($0, to: logger) }, notice: { logger.notice("\($0)") }),
                     afterLook: { resumed in
                         if await dreams.due(resumed: resumed) { await worker.dreamOnce(dreams.scopes, logger: logger) }
                     })
