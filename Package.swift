@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),  // the server tests' HTTP types
     ],
     targets: [
         // Pure: events, run state (the fold), decisions, ports. No IO, no clock, no randomness.
@@ -80,12 +82,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings),
+        // The HTTP API (`nightshift serve`): a front end of the runtime, like the CLI.
+        .target(
+            name: "NightshiftServer",
+            dependencies: [
+                "NightshiftCore", "NightshiftRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
         // The commands: parse, call the runtime, print.
         .target(
             name: "NightshiftCLI",
             dependencies: [
                 "NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands",
-                "NightshiftHarness", "NightshiftConfig", "NightshiftRuntime",
+                "NightshiftHarness", "NightshiftConfig", "NightshiftRuntime", "NightshiftServer",
                 .product(name: "Crypto", package: "swift-crypto"),  // audit checkpoints (Ed25519)
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -108,6 +120,17 @@ let package = Package(
         .testTarget(
             name: "NightshiftCoreTests", dependencies: ["NightshiftCore", "NightshiftTesting"],
             exclude: ["golden-events.jsonl"],  // read by path: the committed encoding of every event kind
+            swiftSettings: swiftSettings),
+        // The HTTP API over real HTTP on loopback, in this process.
+        .testTarget(
+            name: "NightshiftServerTests",
+            dependencies: [
+                "NightshiftCore", "NightshiftRuntime", "NightshiftSQLite", "NightshiftServer", "NightshiftTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         // The use cases in-process, on the in-memory twins and on SQLite (no binary spawned).
         .testTarget(

@@ -10,6 +10,7 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)            # tests run 
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)              # the sandbox for tool commands and checks
 command -v git >/dev/null 2>&1 || need+=(git)                       # worktrees, commits and the judge's diff
 dpkg -s python3-venv >/dev/null 2>&1 || need+=(python3-venv)       # the test servers' virtual environment
+command -v curl >/dev/null 2>&1 || need+=(curl)                     # the serve tests call the API as a client would
 
 if ((${#need[@]} == 0)); then
   echo "install-debian-packages: nothing to install"

@@ -1,6 +1,7 @@
 import Foundation
 import NightshiftCore
 import NightshiftRuntime
+import ServiceLifecycle
 import Synchronization
 
 #if canImport(Glibc)
@@ -81,10 +82,12 @@ enum StopSignals {
     }
 
     /// Runs `body` with `runtime` serving; the first stop signal meanwhile stops the runtime.
-    static func serving<T>(_ runtime: Runtime, _ body: (Runtime) async throws -> T) async throws -> T {
+    static func serving<T>(
+        _ runtime: Runtime, with others: [any Service] = [], _ body: (Runtime) async throws -> T
+    ) async throws -> T {
         stopper.withLock { $0 = { await runtime.stop() } }
         defer { stopper.withLock { $0 = nil } }
-        return try await runtime.serving(body)
+        return try await runtime.serving(with: others, body)
     }
 
     /// After a clean stop: ends the process by the signal that asked for it. Returns when no

@@ -156,6 +156,22 @@ enum SQLiteSchema {
                     """)
             _ = try SQLiteRunQueue.reconcile(db)
         }
+        // The HTTP API's tokens (see `TokenStore`): the SHA-256 of each secret, never the secret.
+        m.registerMigration("v8-api-tokens") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE api_token (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL,
+                        principal TEXT NOT NULL,
+                        scopes TEXT NOT NULL,
+                        secret_sha256 BLOB NOT NULL,
+                        created INTEGER NOT NULL,
+                        expires INTEGER,
+                        revoked INTEGER
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return m
     }
 }

@@ -64,10 +64,13 @@ public final class Runtime: Service, Sendable {
     /// Runs `body` with this runtime running in a service group of its own, then shuts the group
     /// down gracefully. ``stop()`` during `body` stops the drives; `body` learns it from their
     /// outcomes (``RuntimeError`` `stopped`).
-    public func serving<T>(_ body: (Runtime) async throws -> T) async throws -> T {
+    /// - Parameter others: services that live as long as the runtime in the same group (a
+    ///   server): shut down before it, so they stop taking requests before its drives end.
+    public func serving<T>(with others: [any Service] = [], _ body: (Runtime) async throws -> T) async throws -> T {
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: self)], gracefulShutdownSignals: [], logger: logger))
+                services: [.init(service: self)] + others.map { .init(service: $0) }, gracefulShutdownSignals: [],
+                logger: logger))
         self.group.withLock { $0 = group }
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -199,6 +202,14 @@ public final class Runtime: Service, Sendable {
             of: run, after: after, follow: follow, store: try store(), db: configuration.store.db)
     }
 
+    /// A run's events after `after`, then each new one as it is appended until the run finishes
+    /// or fails (a pause does not end it): a live view, resumable from any seq.
+    public func live(of run: RunID, after: Int64) async throws -> RunEvents {
+        try await Inspect.events(
+            of: run, after: after, follow: true, throughPauses: true, store: try store(), db: configuration.store.db
+        ).events
+    }
+
     /// What waits for a person.
     public func inbox() async throws -> [Inbox.Item] { try await Inbox.items(try store()) }
 
@@ -228,6 +239,9 @@ public final class Runtime: Service, Sendable {
     public func decisions(by decider: String) throws -> Decisions {
         Decisions(store: try store(), decider: decider)
     }
+
+    /// The HTTP API's tokens, kept in this runtime's database.
+    public func tokens() throws -> Tokens { Tokens(store: SQLiteTokenStore(sharing: try store())) }
 
     /// Cancels a run and its sub-agents.
     @discardableResult

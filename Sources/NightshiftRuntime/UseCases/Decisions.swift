@@ -173,10 +173,12 @@ public struct Decisions: Sendable {
 /// Why a decision was not recorded. `Code` is a struct over a private enum, so new codes do not
 /// break callers' switches; the message is one line for a person.
 public struct DecisionError: Error, CustomStringConvertible, Sendable {
-    public struct Code: Hashable, Sendable {
-        private enum Base: Hashable, Sendable {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
             case notFound, notWaiting, alreadyDecided, notAllowed, ended, brokenLog, rolledBack, invalid, busy, store
         }
+        /// A stable name a front end may show or map (an HTTP problem's code).
+        public var description: String { base.rawValue }
         private let base: Base
         private init(_ b: Base) { base = b }
         public static let notFound = Code(.notFound)

@@ -46,13 +46,14 @@ public enum Inspect {
     /// A run's events after `after` (live with `follow`), and the time of its first event (a
     /// timeline counts from it). - Throws: ``RuntimeError`` `.notFound` for an unknown run.
     static func events(
-        of run: RunID, after: Int64, follow: Bool, store: any EventStore & LogSignal, db: String
+        of run: RunID, after: Int64, follow: Bool, throughPauses: Bool = false, store: any EventStore & LogSignal,
+        db: String
     ) async throws -> (start: Timestamp?, events: RunEvents) {
         guard try await store.summary(of: run) != nil else {
             throw RuntimeError(.notFound, "no run \(run) in \(db) (nightshift status lists the runs)")
         }
         let start = try await store.read(run, after: 0, limit: 1).first?.time
-        return (start, RunEvents(of: run, after: after, follow: follow, store: store))
+        return (start, RunEvents(of: run, after: after, follow: follow, throughPauses: throughPauses, store: store))
     }
 
     /// What a paused run waits for: why it paused and, for an approval, the call. Nil when it

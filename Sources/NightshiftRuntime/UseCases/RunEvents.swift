@@ -9,18 +9,22 @@ public struct RunEvents: AsyncSequence, Sendable {
     let run: RunID
     let after: Int64
     let follow: Bool
+    /// Following, a pause does not end it: only the run's end does (a live view over hours,
+    /// across approvals and resumes).
+    let throughPauses: Bool
     let store: any EventLog & LogSignal
     /// The longest wait without a signal before reading again (a signal can be missed where the
     /// file system reports no changes).
     let fallback: Duration
 
     public init(
-        of run: RunID, after: Int64 = 0, follow: Bool, store: any EventLog & LogSignal,
+        of run: RunID, after: Int64 = 0, follow: Bool, throughPauses: Bool = false, store: any EventLog & LogSignal,
         fallback: Duration = .seconds(2)
     ) {
         self.run = run
         self.after = after
         self.follow = follow
+        self.throughPauses = throughPauses
         self.store = store
         self.fallback = fallback
     }
@@ -48,7 +52,9 @@ public struct RunEvents: AsyncSequence, Sendable {
                     done = true
                     return nil
                 }
-                if let s = try await feed.store.summary(of: feed.run), s.status != .running, s.headSeq == position {
+                if let s = try await feed.store.summary(of: feed.run), s.headSeq == position,
+                    feed.throughPauses ? (s.status == .finished || s.status == .failed) : s.status != .running
+                {
                     done = true
                     return nil
                 }

@@ -1,0 +1,55 @@
+public import Hummingbird
+public import Logging
+public import NightshiftRuntime
+public import ServiceLifecycle
+
+/// `nightshift serve`: the runtime's use cases over HTTP. Every rule (who may decide, what an
+/// approval binds to, what a cancellation records) is the runtime's; this only authenticates,
+/// parses, calls and answers. Run its ``service`` in the same `ServiceGroup` as the runtime.
+public struct APIServer: Sendable {
+    /// Where it listens: loopback unless told otherwise.
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// A connection idle this long is closed (a slow or stalled client holds nothing).
+        public var idleTimeout: Duration
+
+        public init(host: String = "127.0.0.1", port: Int = 7700, idleTimeout: Duration = .seconds(60)) {
+            self.host = host
+            self.port = port
+            self.idleTimeout = idleTimeout
+        }
+    }
+
+    /// The largest request body accepted (a decision is a few hundred bytes).
+    public static let maxBodyBytes = 64 * 1024
+
+    public let runtime: Runtime
+    public let configuration: Configuration
+    public let logger: Logger
+
+    public init(runtime: Runtime, configuration: Configuration = Configuration(), logger: Logger) {
+        self.runtime = runtime
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The HTTP server as a service; `onListening` gets the port it bound (useful with port 0).
+    public func service(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some Service {
+        let router = Router(context: APIContext.self)
+        router.add(middleware: ProblemMiddleware(logger: logger))
+        Routes.open(router)
+        let api = router.group("api")
+        api.add(middleware: TokenAuthentication(tokens: try runtime.tokens()))
+        Routes.runs(api, runtime: runtime)
+        Routes.decisions(api, runtime: runtime)
+        let seconds = configuration.idleTimeout.components.seconds
+        return Application(
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .seconds(seconds))),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "nightshift"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+}

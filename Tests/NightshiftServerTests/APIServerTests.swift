@@ -1,0 +1,315 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NightshiftCore
+import NightshiftSQLite
+import NightshiftServer
+import NightshiftTesting
+import ServiceLifecycle
+import Testing
+
+@testable import NightshiftRuntime
+
+/// The HTTP API over real HTTP on loopback: a runtime and the server in one service group, a run
+/// driven by the scripted model (a test double) until it waits for an approval, and requests made
+/// with AsyncHTTPClient as any client would.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct APIServerTests {
+    struct Reply {
+        var status: Int
+        var contentType: String
+        var body: String
+        var json: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+        }
+    }
+
+    /// A database with run `ship` paused: its shell call waits for approval (the policy asks, and
+    /// names `approvers`), and tokens for alice (read; approve) and bob (approve).
+    final class World: Sendable {
+        let root: String
+        let db: String
+        let runtime: Runtime
+        let port: Int
+        let client: HTTPClient
+        let read: String
+        let approve: String
+        let outsider: String
+
+        init(root: String, db: String, runtime: Runtime, port: Int, tokens: (String, String, String)) {
+            self.root = root
+            self.db = db
+            self.runtime = runtime
+            self.port = port
+            self.client = HTTPClient(eventLoopGroupProvider: .singleton)
+            (read, approve, outsider) = tokens
+        }
+
+        func call(
+            _ method: HTTPMethod, _ path: String, token: String? = nil, body: String? = nil,
+            contentType: String? = "application/json", headers: [(String, String)] = []
+        ) async throws -> Reply {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+            request.method = method
+            if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            if let body {
+                if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+                request.body = .bytes(ByteBuffer(string: body))
+            }
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            let response = try await client.execute(request, timeout: .seconds(30))
+            let bytes = try await response.body.collect(upTo: 1 << 22)
+            return Reply(
+                status: Int(response.status.code), contentType: response.headers.first(name: "Content-Type") ?? "",
+                body: String(buffer: bytes))
+        }
+
+        /// The run's log length: a refused request must not change it.
+        func events() async throws -> Int {
+            try await SQLiteEventStore(path: db).readAll(RunID("ship")).count
+        }
+    }
+
+    static let policy = """
+        default: allow
+        approvers: [alice]
+        rules:
+          - ask: shell
+            reason: releases need a person
+        """
+
+    func withWorld(_ body: (World) async throws -> Void) async throws {
+        let root = tempDir("ns-api")
+        let ws = root + "/ws"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        try """
+        tasks:
+          ship:
+            - tools: [{shell: {command: "echo shipped >> release.log"}}]
+            - done: shipped
+        """.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        var request = StartRequest(
+            source: .plan(
+                Plan(
+                    title: "ship it",
+                    tasks: [
+                        PlanTask(
+                            id: TaskID("ship"), description: "ship", checks: [Check(command: "test -f release.log")])
+                    ])), workspace: ws)
+        request.id = RunID("ship")
+        request.models.model = "scripted:\(root)/scenario.yaml"
+        request.sandbox.unsandboxed = true
+        request.memory = false
+        request.store = StoreConfig(db: root + "/ns.db")
+        request.policy = PinnedFile(
+            source: root + "/policy.yaml", sha256: PolicyWatcher.sha256(Self.policy), text: Self.policy)
+        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        let runtime = Runtime(.init(store: request.store, createsDatabase: true), logger: logger)
+        let (ports, listening) = AsyncStream<Int>.makeStream()
+        let server = APIServer(runtime: runtime, configuration: .init(port: 0), logger: logger)
+        let http = try server.service { listening.yield($0) }
+        try await runtime.serving(with: [http]) { runtime in
+            let id = try await runtime.create(request, observer: RunObserver())
+            let outcome = try await runtime.outcome(of: id)
+            guard case .paused = outcome.reason else { throw TestFailure("the run did not pause: \(outcome.reason)") }
+            let tokens = try runtime.tokens()
+            let read = try await tokens.create(name: "r", principal: "alice", scopes: [.read]).text
+            let approve = try await tokens.create(name: "a", principal: "alice", scopes: [.approve]).text
+            let outsider = try await tokens.create(name: "b", principal: "bob", scopes: [.approve]).text
+            var it = ports.makeAsyncIterator()
+            guard let port = await it.next() else { throw TestFailure("the server never listened") }
+            let world = World(
+                root: root, db: request.store.db, runtime: runtime, port: port, tokens: (read, approve, outsider))
+            do {
+                try await body(world)
+            } catch {
+                try? await world.client.shutdown()
+                throw error
+            }
+            try await world.client.shutdown()
+        }
+    }
+
+    static let routes: [(HTTPMethod, String)] = [
+        (.GET, "/api/runs"), (.GET, "/api/runs/ship"), (.GET, "/api/runs/ship/events"), (.GET, "/api/inbox"),
+        (.POST, "/api/runs/ship/calls/m1.1/approve"), (.POST, "/api/runs/ship/calls/m1.1/deny"),
+        (.POST, "/api/runs/ship/answer"), (.POST, "/api/runs/ship/cancel"),
+    ]
+
+    /// Every route refuses a request with no token, a malformed one, an unknown one, a revoked
+    /// one and an expired one: 401, as problem+json, and the log is unchanged.
+    @Test func everyRouteRefusesARequestWithoutAValidToken() async throws {
+        try await withWorld { w in
+            let before = try await w.events()
+            let revoked = try await w.runtime.tokens().create(name: "old", principal: "alice", scopes: [.admin])
+            try await w.runtime.tokens().revoke(revoked.token.id)
+            // Expired: written as the store would hold it, with its end in the past.
+            let secret = String(repeating: "ab", count: 32)
+            try await SQLiteTokenStore(sharing: SQLiteEventStore(path: w.db)).add(
+                APIToken(
+                    id: "0123456789ab", name: "expired", principal: "alice", scopes: [.admin],
+                    secretHash: Tokens.digest(secret), created: Timestamp(milliseconds: 0),
+                    expires: Timestamp(milliseconds: 1000)))
+            let wrongSecret = String(w.approve.dropLast(4)) + "0000"
+            for (method, path) in Self.routes {
+                for token in [nil, "xyz", wrongSecret, revoked.text, "nst_0123456789ab_\(secret)"] as [String?] {
+                    let r = try await w.call(method, path, token: token, body: method == .POST ? "{}" : nil)
+                    #expect(r.status == 401, "\(method) \(path) with \(token ?? "none"): \(r.body)")
+                    #expect(r.contentType == "application/problem+json" && r.json["code"] as? String == "unauthorized")
+                }
+            }
+            // The open route needs none.
+            #expect(try await w.call(.GET, "/health").status == 200)
+            #expect(try await w.events() == before)
+        }
+    }
+
+    /// A read token reads; deciding and cancelling need their scopes (403), and change nothing.
+    @Test func aTokenMayDoOnlyWhatItsScopesAllow() async throws {
+        try await withWorld { w in
+            let runs = try await w.call(.GET, "/api/runs", token: w.read)
+            #expect(runs.status == 200 && runs.body.contains("\"id\":\"ship\""), "\(runs.body)")
+            let run = try await w.call(.GET, "/api/runs/ship", token: w.read)
+            #expect(run.json["status"] as? String == "paused", "\(run.body)")
+            #expect((run.json["waits_for"] as? [String: Any])?["call"] as? String == "m1.1", "\(run.body)")
+            let inbox = try await w.call(.GET, "/api/inbox", token: w.read)
+            #expect(inbox.body.contains("echo shipped >> release.log"), "\(inbox.body)")
+            let before = try await w.events()
+            for (path, body) in [
+                ("/api/runs/ship/calls/m1.1/approve", "{}"), ("/api/runs/ship/calls/m1.1/deny", #"{"reason":"no"}"#),
+                ("/api/runs/ship/answer", #"{"text":"go"}"#), ("/api/runs/ship/cancel", #"{"reason":"stop"}"#),
+            ] {
+                let r = try await w.call(.POST, path, token: w.read, body: body)
+                #expect(r.status == 403 && r.json["code"] as? String == "forbidden", "\(path): \(r.body)")
+            }
+            // An approve token may not cancel (that is operate's).
+            let cancel = try await w.call(.POST, "/api/runs/ship/cancel", token: w.approve, body: #"{"reason":"x"}"#)
+            #expect(cancel.status == 403, "\(cancel.body)")
+            #expect(try await w.events() == before)
+        }
+    }
+
+    /// An approval made with a token is recorded as the token's principal, exactly once; a token
+    /// of someone outside the policy's approvers is refused, whatever its scope.
+    @Test func anApprovalIsTheTokensPrincipalsAndHappensOnce() async throws {
+        try await withWorld { w in
+            let before = try await w.events()
+            let outsider = try await w.call(
+                .POST, "/api/runs/ship/calls/m1.1/approve", token: w.outsider, body: #"{"note":"fine"}"#)
+            #expect(outsider.status == 403 && outsider.json["code"] as? String == "not_allowed", "\(outsider.body)")
+            #expect(try await w.events() == before)
+
+            let ok = try await w.call(
+                .POST, "/api/runs/ship/calls/m1.1/approve", token: w.approve, body: #"{"note":"ok"}"#)
+            #expect(ok.status == 200 && ok.json["decided_by"] as? String == "alice", "\(ok.body)")
+            let log = try await SQLiteEventStore(path: w.db).readAll(RunID("ship"))
+            #expect(log.count == before + 1)
+            guard case let .approvalDecided(call, approved, by, note, _) = log.last?.event else {
+                Issue.record("the last event is \(String(describing: log.last?.event))")
+                return
+            }
+            #expect(call == CallID("m1.1") && approved && by == "alice" && note == "ok")
+
+            let again = try await w.call(.POST, "/api/runs/ship/calls/m1.1/approve", token: w.approve, body: "{}")
+            #expect(again.status == 409 && again.json["code"] as? String == "already_decided", "\(again.body)")
+            #expect(try await w.events() == before + 1)
+        }
+    }
+
+    /// Bad input is a problem with a stable code, and changes no log.
+    @Test func badRequestsAreProblemsAndChangeNothing() async throws {
+        try await withWorld { w in
+            let before = try await w.events()
+            let deny = "/api/runs/ship/calls/m1.1/deny"
+            let cases: [(Reply, Int, String)] = [
+                (
+                    try await w.call(
+                        .POST, deny, token: w.approve, body: #"{"reason":"x"}"#, contentType: "text/plain"), 415,
+                    "unsupported_media_type"
+                ),
+                (try await w.call(.POST, deny, token: w.approve, body: "{not json"), 400, "invalid_body"),
+                (try await w.call(.POST, deny, token: w.approve, body: "{}"), 400, "invalid_body"),
+                (try await w.call(.POST, deny, token: w.approve, body: #"{"reason":5}"#), 400, "invalid_body"),
+                (
+                    try await w.call(
+                        .POST, deny, token: w.approve,
+                        body: #"{"reason":""# + String(repeating: "x", count: 70_000) + #""}"#), 413, "body_too_large"
+                ),
+                (
+                    try await w.call(.POST, "/api/runs/ship/calls/m9.9/approve", token: w.approve, body: "{}"), 409,
+                    "not_waiting"
+                ),
+                (try await w.call(.GET, "/api/runs/nope", token: w.read), 404, "not_found"),
+                (
+                    try await w.call(.POST, "/api/runs/nope/answer", token: w.approve, body: #"{"text":"x"}"#), 404,
+                    "not_found"
+                ),
+                (try await w.call(.GET, "/api/nothing-here", token: w.read), 404, "not_found"),
+                (try await w.call(.GET, "/api/runs?limit=0", token: w.read), 400, "invalid_query"),
+                (try await w.call(.GET, "/api/runs?status=sleeping", token: w.read), 400, "invalid_query"),
+            ]
+            for (reply, status, code) in cases {
+                #expect(
+                    reply.status == status && reply.json["code"] as? String == code,
+                    "\(reply.status) \(reply.body.prefix(300))")
+                #expect(reply.contentType == "application/problem+json", "\(reply.body.prefix(200))")
+            }
+            #expect(try await w.events() == before)
+        }
+    }
+
+    /// Events by range, and live as server-sent events resumed from `Last-Event-ID`: nothing
+    /// before it, nothing twice, and a decision made meanwhile arrives on the open stream.
+    @Test func eventsAreReadByRangeAndStreamedLiveFromLastEventID() async throws {
+        try await withWorld { w in
+            let page = try await w.call(.GET, "/api/runs/ship/events?after=0&limit=3", token: w.read)
+            let events = page.json["events"] as? [[String: Any]] ?? []
+            #expect(events.map { $0["seq"] as? Int } == [1, 2, 3], "\(page.body.prefix(400))")
+
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(w.port)/api/runs/ship/events")
+            request.headers.add(name: "Authorization", value: "Bearer \(w.read)")
+            request.headers.add(name: "Accept", value: "text/event-stream")
+            request.headers.add(name: "Last-Event-ID", value: "2")
+            let response = try await w.client.execute(request, timeout: .seconds(60))
+            #expect(response.headers.first(name: "Content-Type") == "text/event-stream")
+            var text = ""
+            var approved = false
+            for try await chunk in response.body {
+                text += String(buffer: chunk)
+                if !approved, text.contains("event: run_paused") {
+                    approved = true
+                    let ok = try await w.call(
+                        .POST, "/api/runs/ship/calls/m1.1/approve", token: w.approve, body: "{}")
+                    #expect(ok.status == 200, "\(ok.body)")
+                }
+                if text.contains("event: approval_decided") { break }
+            }
+            let ids = text.split(separator: "\n").filter { $0.hasPrefix("id: ") }.compactMap { Int($0.dropFirst(4)) }
+            #expect(text.hasPrefix("retry: "))
+            #expect(ids.first == 3 && ids == Array(3...(ids.last ?? 3)), "\(ids)")
+            #expect(text.contains("event: approval_decided"))
+        }
+    }
+
+    /// A stop ends a live stream (the runtime's graceful shutdown reaches it) instead of waiting
+    /// for the run: the client sees the stream end and would reconnect after the retry hint.
+    @Test func aStopEndsALiveStream() async throws {
+        try await withWorld { w in
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(w.port)/api/runs/ship/events")
+            request.headers.add(name: "Authorization", value: "Bearer \(w.read)")
+            request.headers.add(name: "Accept", value: "text/event-stream")
+            let response = try await w.client.execute(request, timeout: .seconds(60))
+            var text = ""
+            var stopped = false
+            for try await chunk in response.body {
+                text += String(buffer: chunk)
+                if !stopped, text.contains("event: run_paused") {
+                    stopped = true
+                    await w.runtime.stop()
+                }
+            }
+            #expect(stopped && text.contains("event: run_created"))
+        }
+    }
+}
