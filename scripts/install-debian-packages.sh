@@ -11,6 +11,8 @@ command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)              # the sandbo
 command -v git >/dev/null 2>&1 || need+=(git)                       # worktrees, commits and the judge's diff
 dpkg -s python3-venv >/dev/null 2>&1 || need+=(python3-venv)       # the test servers' virtual environment
 command -v curl >/dev/null 2>&1 || need+=(curl)                     # the serve tests call the API as a client would
+command -v chromium >/dev/null 2>&1 || need+=(chromium)             # the dashboard's browser test (headless)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)  # ... driven by selenium
 
 if ((${#need[@]} == 0)); then
   echo "install-debian-packages: nothing to install"

@@ -7,10 +7,13 @@ public struct APIContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The request's token; nil only before authentication and on the open routes (health).
     public var token: APIToken?
+    /// The dashboard's session (its id and CSRF secret), for a signed-in page.
+    var session: (id: String, csrf: String)?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         token = nil
+        session = nil
     }
 
     /// Request bodies are small JSON objects (a decision, a reason): 64 KiB at most.

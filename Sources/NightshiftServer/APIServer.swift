@@ -43,6 +43,11 @@ public struct APIServer: Sendable {
         api.add(middleware: TokenAuthentication(tokens: try runtime.tokens()))
         Routes.runs(api, runtime: runtime)
         Routes.decisions(api, runtime: runtime)
+        let sessions = Sessions()
+        DashboardRoutes.open(router.group("dashboard"), runtime: runtime, sessions: sessions)
+        let dashboard = router.group("dashboard")
+        dashboard.add(middleware: SessionAuthentication(tokens: try runtime.tokens(), sessions: sessions))
+        DashboardRoutes.signedIn(dashboard, runtime: runtime, sessions: sessions)
         let seconds = configuration.idleTimeout.components.seconds
         return Application(
             router: router,

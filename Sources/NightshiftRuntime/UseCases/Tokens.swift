@@ -65,6 +65,14 @@ public struct Tokens: Sendable {
         return .success(token)
     }
 
+    /// The token `id`, if it may still be used (a session made with it ends when it is revoked).
+    public func current(id: String) async throws -> Result<APIToken, AuthenticationProblem> {
+        guard let token = try await store.token(id: id) else { return .failure(.unknown) }
+        if token.revoked != nil { return .failure(.revoked) }
+        if let expires = token.expires, clock.now().milliseconds >= expires.milliseconds { return .failure(.expired) }
+        return .success(token)
+    }
+
     static func digest(_ secret: String) -> [UInt8] { Array(SHA256.hash(data: Data(secret.utf8))) }
 
     /// Compared in time that does not depend on where they differ.

@@ -11,7 +11,9 @@ import ServiceLifecycle
 enum EventStream {
     static let retryMilliseconds = 3000
 
-    static func response(_ events: RunEvents) async throws -> Response {
+    /// - Parameter named: each frame names its event's kind (`event:`); the dashboard's script takes
+    ///   every frame as a plain message instead.
+    static func response(_ events: RunEvents, named: Bool = true) async throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"
@@ -19,7 +21,7 @@ enum EventStream {
             try await writer.write(ByteBuffer(string: "retry: \(retryMilliseconds)\n\n"))
             do {
                 for try await e in events.cancelOnGracefulShutdown() {
-                    try await writer.write(ByteBuffer(string: frame(e)))
+                    try await writer.write(ByteBuffer(string: frame(e, named: named)))
                 }
             } catch is CancellationError {
                 // The server stops: the client reconnects after `retry`.
@@ -31,7 +33,7 @@ enum EventStream {
 
     /// One event: its seq, its kind, and its `log --json` line as data (one line: JSON escapes
     /// every newline an agent's text holds, so no text can end the frame early).
-    static func frame(_ e: EventEnvelope) -> String {
-        "id: \(e.seq)\nevent: \(e.event.kind)\ndata: \(JSONLine.render(e))\n\n"
+    static func frame(_ e: EventEnvelope, named: Bool = true) -> String {
+        "id: \(e.seq)\n" + (named ? "event: \(e.event.kind)\n" : "") + "data: \(JSONLine.render(e))\n\n"
     }
 }

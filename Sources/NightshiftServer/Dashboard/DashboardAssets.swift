@@ -1,0 +1,76 @@
+/// The dashboard's stylesheet and script, served from the server itself (no CDN, no build step).
+/// The script writes what the server sends with `textContent` only, never as HTML.
+enum DashboardAssets {
+    static let css = """
+        :root { color-scheme: light dark; font-family: system-ui, sans-serif; }
+        body { margin: 0; line-height: 1.4; }
+        header { display: flex; flex-wrap: wrap; gap: .75rem; align-items: center; padding: .5rem 1rem;
+          border-bottom: 1px solid #8884; }
+        header nav a { margin-right: .75rem; }
+        header .who { margin-left: auto; opacity: .7; }
+        header form { margin: 0; }
+        main { padding: 1rem; max-width: 72rem; margin: 0 auto; }
+        h1 { font-size: 1.4rem; overflow-wrap: anywhere; }
+        h2 { font-size: 1.1rem; }
+        .scroll { overflow-x: auto; }
+        table { border-collapse: collapse; width: 100%; }
+        th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #8883; }
+        pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #8881; padding: .5rem; max-height: 24rem;
+          overflow: auto; }
+        .status.paused { color: #b26b00; } .status.failed { color: #c0392b; } .status.finished { color: #2e7d32; }
+        .decide, .item { border: 1px solid #8886; border-radius: .4rem; padding: .5rem 1rem; margin: 1rem 0; }
+        .decide form, .item form { display: flex; flex-wrap: wrap; gap: .5rem; margin: .5rem 0; }
+        input { flex: 1 1 12rem; padding: .4rem; font-size: 1rem; }
+        button { padding: .4rem .9rem; font-size: 1rem; }
+        ol#timeline { padding-left: 0; list-style: none; font-family: ui-monospace, monospace; font-size: .85rem; }
+        ol#timeline li { border-bottom: 1px solid #8882; }
+        .seq { opacity: .6; } .kind { font-weight: 600; }
+        .live { font-size: .75rem; color: #2e7d32; }
+        .problem { color: #c0392b; }
+        .login { display: flex; flex-direction: column; gap: .5rem; max-width: 28rem; }
+        """
+
+    static let js = """
+        (() => {
+          const list = document.getElementById('timeline');
+          if (!list || !window.EventSource) return;
+          const status = document.getElementById('status');
+          const live = document.getElementById('live');
+          const url = '/dashboard/runs/' + encodeURIComponent(list.dataset.run) + '/events?after=' +
+            encodeURIComponent(list.dataset.after);
+          const source = new EventSource(url);
+          source.onopen = () => { live.hidden = false; };
+          source.onerror = () => { live.hidden = true; };
+          source.onmessage = (message) => {
+            let e;
+            try { e = JSON.parse(message.data); } catch { return; }
+            const item = document.createElement('li');
+            const details = document.createElement('details');
+            const summary = document.createElement('summary');
+            const seq = document.createElement('span');
+            seq.className = 'seq';
+            seq.textContent = String(e.seq);
+            const kind = document.createElement('span');
+            kind.className = 'kind';
+            kind.textContent = String(e.kind);
+            summary.append(seq, ' ', kind);
+            const pre = document.createElement('pre');
+            pre.textContent = message.data;
+            details.append(summary, pre);
+            item.append(details);
+            list.append(item);
+            const ends = { run_paused: 'paused', run_finished: 'finished', run_failed: 'failed', run_resumed: 'running' };
+            if (ends[e.kind]) {
+              status.textContent = ends[e.kind];
+              status.className = 'status ' + ends[e.kind];
+              const reason = document.getElementById('reason');
+              if (reason) reason.remove();
+            }
+            if (e.kind === 'approval_decided') {
+              const decide = document.getElementById('decide');
+              if (decide) decide.remove();
+            }
+          };
+        })();
+        """
+}

@@ -1,0 +1,246 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NightshiftCore
+import NightshiftRuntime
+
+/// The dashboard: server-rendered pages over the same runtime calls as the API, signed in with a
+/// token (a session cookie: HttpOnly, SameSite=Strict), a CSRF secret in every form, and a content
+/// security policy that lets only this server's own script and style run.
+enum DashboardRoutes {
+    static let cookie = "ns_session"
+
+    /// The sign-in page and the assets: no session needed.
+    static func open(_ dash: RouterGroup<APIContext>, runtime: Runtime, sessions: Sessions) {
+        dash.get("app.css") { _, _ in asset(DashboardAssets.css, type: "text/css; charset=utf-8") }
+        dash.get("app.js") { _, _ in asset(DashboardAssets.js, type: "text/javascript; charset=utf-8") }
+        dash.get("login") { _, _ in page("Sign in", "login", [:], status: .ok) }
+        dash.post("login") { request, _ in
+            let form = try await form(request)
+            let tokens = try runtime.tokens()
+            switch try await tokens.authenticate((form["token"] ?? "").trimmingCharacters(in: .whitespaces)) {
+            case let .failure(problem):
+                return page("Sign in", "login", ["problem": problem.message], status: .unauthorized)
+            case let .success(token):
+                let made = sessions.create(token: token.id)
+                var response = Response.redirect(to: "/dashboard", type: .found)
+                response.status = .seeOther
+                response.setCookie(
+                    Cookie(
+                        name: cookie, value: made.id, maxAge: Int(Sessions.lifetime.components.seconds),
+                        path: "/dashboard", httpOnly: true, sameSite: .strict))
+                return response
+            }
+        }
+    }
+
+    /// What a signed-in person sees and decides.
+    static func signedIn(_ dash: RouterGroup<APIContext>, runtime: Runtime, sessions: Sessions) {
+        dash.get("") { _, context in
+            let token = try context.require(.read)
+            let runs = try await runtime.runs().prefix(500).map { r -> [String: Any] in
+                [
+                    "id": r.id.rawValue, "status": r.status.rawValue, "title": r.title, "events": r.headSeq,
+                    "updated": time(r.updated),
+                ]
+            }
+            return page("Runs", "runs", ["runs": runs, "any": !runs.isEmpty], token: token, context: context)
+        }
+        dash.get("inbox") { _, context in
+            let token = try context.require(.read)
+            let items = try await runtime.inbox().map { item -> [String: Any] in
+                var o: [String: Any] = [
+                    "run": item.run.rawValue, "kind": item.kind?.rawValue ?? "paused", "reason": item.reason,
+                ]
+                if let w = item.waiting {
+                    o["call"] = ["id": w.call.id.rawValue, "tool": w.call.name, "arguments": w.call.arguments.text]
+                }
+                return o
+            }
+            return page("Inbox", "inbox", ["items": items], token: token, context: context)
+        }
+        dash.get("runs/:run") { _, context in
+            let token = try context.require(.read)
+            let run = try Routes.run(context)
+            let view = try await runtime.status(of: run)
+            let s = view.state
+            var timeline: [[String: Any]] = []
+            for try await e in try await runtime.events(of: run, after: 0, follow: false).events {
+                let json = JSONLine.render(e)
+                timeline.append([
+                    "seq": e.seq, "kind": e.event.kind, "line": EventLine.short(e.event),
+                    "json": json.count > 20_000 ? String(json.prefix(20_000)) + " …" : json,
+                ])
+            }
+            var object: [String: Any] = [
+                "id": s.run.rawValue, "run": s.run.rawValue, "title": s.title.isEmpty ? s.run.rawValue : s.title,
+                "status": s.status.rawValue, "events": s.lastSeq, "cost": Money.format(s.costPicoUSD),
+                "last": s.lastSeq, "timeline": timeline,
+                "tasks": s.tasks.map { ["id": $0.id.rawValue, "status": $0.status.rawValue, "attempts": $0.attempts] },
+            ]
+            if let reason = s.statusReason { object["reason"] = reason }
+            if let pending = s.awaitingApproval, s.status == .paused {
+                object["waiting"] = [
+                    "call": pending.call.id.rawValue, "tool": pending.call.name,
+                    "arguments": pending.call.arguments.text,
+                ]
+            }
+            return page(object["title"] as? String ?? "Run", "run", object, token: token, context: context)
+        }
+        dash.get("runs/:run/events") { request, context in
+            _ = try context.require(.read)
+            var after = (request.uri.queryParameters.get("after").flatMap { Int64($0) }) ?? 0
+            if let last = request.headers[Routes.lastEventID], let seq = Int64(last), seq >= 0 { after = seq }
+            return try await EventStream.response(
+                try await runtime.live(of: try Routes.run(context), after: max(after, 0)), named: false)
+        }
+        dash.post("runs/:run/calls/:call/approve") { request, context in
+            let token = try context.require(.approve)
+            let form = try await checkedForm(request, context)
+            _ = try await runtime.decisions(by: token.principal).approve(
+                try Routes.run(context), call: try context.parameters.require("call"), note: form["note"] ?? "")
+            return back(to: try Routes.run(context))
+        }
+        dash.post("runs/:run/calls/:call/deny") { request, context in
+            let token = try context.require(.approve)
+            let form = try await checkedForm(request, context)
+            _ = try await runtime.decisions(by: token.principal).deny(
+                try Routes.run(context), call: try context.parameters.require("call"), reason: form["reason"] ?? "")
+            return back(to: try Routes.run(context))
+        }
+        dash.post("logout") { request, context in
+            _ = try await checkedForm(request, context)
+            if let id = context.session?.id { sessions.end(id) }
+            var response = Response.redirect(to: "/dashboard/login", type: .normal)
+            response.status = .seeOther
+            response.setCookie(
+                Cookie(name: cookie, value: "", maxAge: 0, path: "/dashboard", httpOnly: true, sameSite: .strict))
+            return response
+        }
+    }
+
+    // MARK: - Forms and pages
+
+    /// A form post's fields, after its CSRF secret was checked against the session's.
+    static func checkedForm(_ request: Request, _ context: APIContext) async throws -> [String: String] {
+        let fields = try await form(request)
+        guard let session = context.session, let sent = fields["csrf"], Sessions.same(sent, session.csrf) else {
+            throw Problem(
+                .forbidden, code: "csrf", "the form's CSRF token is missing or not this session's: reload the page")
+        }
+        return fields
+    }
+
+    /// `application/x-www-form-urlencoded` fields, at most ``APIServer/maxBodyBytes``.
+    static func form(_ request: Request) async throws -> [String: String] {
+        guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/x-www-form-urlencoded")
+        else {
+            throw Problem(.unsupportedMediaType, code: "unsupported_media_type", "send the form as a form")
+        }
+        var request = request
+        let buffer: ByteBuffer
+        do { buffer = try await request.collectBody(upTo: APIServer.maxBodyBytes) } catch {
+            throw Problem(
+                .contentTooLarge, code: "body_too_large", "the form is larger than \(APIServer.maxBodyBytes) bytes")
+        }
+        var fields: [String: String] = [:]
+        for pair in String(buffer: buffer).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decoded(_ s: Substring) -> String {
+                s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
+            guard let key = parts.first else { continue }
+            let name = decoded(key)
+            // A field sent twice is refused: which one counted would be the reader's guess.
+            guard fields[name] == nil else {
+                throw Problem(.badRequest, code: "invalid_body", "the form names \(name.prefix(40)) twice")
+            }
+            fields[name] = parts.count == 2 ? decoded(parts[1]) : ""
+        }
+        return fields
+    }
+
+    static func back(to run: RunID) -> Response {
+        var response = Response.redirect(to: "/dashboard/runs/\(run.rawValue)", type: .normal)
+        response.status = .seeOther
+        return response
+    }
+
+    static func page(
+        _ title: String, _ template: String, _ object: [String: Any], token: APIToken? = nil,
+        context: APIContext? = nil,
+        status: HTTPResponse.Status = .ok
+    ) -> Response {
+        // Every form of the page carries the session's CSRF secret.
+        var object = object
+        if let session = context?.session { object["csrf"] = session.csrf }
+        let body = DashboardPages.render(template, object)
+        var layout: [String: Any] = ["title": title, "body": body]
+        if let token, let session = context?.session {
+            layout["signedIn"] = ["principal": token.principal, "csrf": session.csrf]
+        }
+        var headers = securityHeaders
+        headers[.contentType] = "text/html; charset=utf-8"
+        return Response(
+            status: status, headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(string: DashboardPages.render("layout", layout))))
+    }
+
+    static func asset(_ text: String, type: String) -> Response {
+        var headers = securityHeaders
+        headers[.contentType] = type
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// Only this server's own script, style and connections; never framed; no referrer to others.
+    static var securityHeaders: HTTPFields {
+        var h = HTTPFields()
+        h[.contentSecurityPolicy] =
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+            + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        h[.xContentTypeOptions] = "nosniff"
+        // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on the
+        // page's own form posts, which the origin check refuses.
+        h[HTTPField.Name("Referrer-Policy")!] = "same-origin"
+        h[.cacheControl] = "no-store"
+        return h
+    }
+
+    static func time(_ t: Timestamp) -> String {
+        Date(timeIntervalSince1970: Double(t.milliseconds) / 1000).formatted(.iso8601)
+    }
+}
+
+/// The session middleware: the dashboard's pages need a signed-in session whose token is still
+/// valid; a page asked for without one goes to the sign-in page, a form post gets 401. A post
+/// from another origin is refused before anything reads its body.
+struct SessionAuthentication: RouterMiddleware {
+    typealias Context = APIContext
+    let tokens: Tokens
+    let sessions: Sessions
+
+    func handle(
+        _ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response
+    ) async throws -> Response {
+        if request.method == .post, let origin = request.headers[.origin],
+            origin != "http://" + (request.head.authority ?? "")
+                && origin != "https://" + (request.head.authority ?? "")
+        {
+            throw Problem(.forbidden, code: "cross_origin", "a form from another site is not accepted")
+        }
+        var context = context
+        if let id = request.cookies[DashboardRoutes.cookie]?.value, let session = sessions.session(id),
+            case let .success(token) = try await tokens.current(id: session.token)
+        {
+            context.token = token
+            context.session = (id, session.csrf)
+            return try await next(request, context)
+        }
+        if request.method == .get {
+            var response = Response.redirect(to: "/dashboard/login", type: .normal)
+            response.status = .seeOther
+            return response
+        }
+        throw Problem(.unauthorized, code: "unauthorized", "sign in first (the session ended or never began)")
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import NightshiftCore
+import NightshiftHands
+import NightshiftSQLite
+import NightshiftTesting
+import Testing
+
+/// The dashboard in a real browser: headless Chromium driven by selenium (Tests/Browser, run from
+/// `.venv`; `.ci/run` installs Debian's chromium and chromium-driver and selenium from PyPI). A
+/// run paused for an approval, `nightshift serve` and `nightshift worker` beside it: a person
+/// signs in, approves from the run's page and watches the run finish live; then the page at a
+/// phone's width. In CI a missing browser fails this test instead of skipping it.
+@Suite(
+    .serialized,
+    .enabled(
+        if: (FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")
+            && BrowserFixture.python != nil) || ProcessInfo.processInfo.environment["CI"] != nil))
+struct DashboardBrowserTests {
+    static let plan = """
+        title: ship the release
+        tasks:
+          - id: ship
+            description: record the release
+            checks:
+              - grep -q shipped release.log
+        """
+    /// The call the policy asks about carries markup the page must show as text.
+    static let scenario = """
+        tasks:
+          ship:
+            - tools:
+                - shell: {command: "echo shipped '<img src=x onerror=alert(1)>' >> release.log"}
+              done: shipped
+        """
+    static let policy = """
+        default: allow
+        rules:
+          - ask: shell
+            command: "*release.log*"
+            reason: releases need a person
+        """
+
+    @Test func aPersonApprovesFromThePageAndWatchesTheRunFinish() async throws {
+        let python = try #require(
+            BrowserFixture.python, "selenium is not installed in .venv: run .ci/run (it installs it with the browser)")
+        let root = tempDir("ns-browser")
+        let ws = root + "/ws"
+        let db = root + "/ns.db"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        try Self.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        try Self.scenario.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        try Self.policy.write(toFile: root + "/policy.yaml", atomically: true, encoding: .utf8)
+        let run = try await nightshift([
+            "run", "--id", "ship", "--plan", root + "/plan.yaml", "--workspace", ws, "--model",
+            "scripted:\(root)/scenario.yaml", "--db", db, "--policy", root + "/policy.yaml", "--unsandboxed", "-q",
+        ])
+        #expect(try await SQLiteEventStore(path: db).state(of: RunID("ship")).status == .paused, "\(run.stdout)")
+        let made = try await nightshift(["token", "create", "--db", db, "--name", "browser", "--scope", "read,approve"])
+        let token = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let server = try ChildProcess.spawn(
+            [try nightshiftBinary(), "serve", "--db", db, "--port", "0"], environment: testEnvironment,
+            outputPath: root + "/serve.log")
+        defer { server.kill() }
+        let worker = try ChildProcess.spawn(
+            [try nightshiftBinary(), "worker", "--db", db], environment: testEnvironment,
+            outputPath: root + "/worker.log")
+        defer { worker.kill() }
+        guard await waitForLine("serving http://127.0.0.1:", in: root + "/serve.log") else {
+            throw TestFailure("serve never listened")
+        }
+        let log = try String(contentsOfFile: root + "/serve.log", encoding: .utf8)
+        let port = try #require(
+            log.split(separator: "\n").first { $0.contains("serving http://127.0.0.1:") }
+                .flatMap { $0.split(separator: ":").last?.split(separator: " ").first }.flatMap { Int($0) })
+
+        let shots = root + "/screenshots"
+        try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
+        let browser = try ChildProcess.spawn(
+            [
+                python.executable, BrowserFixture.packageRoot + "/Tests/Browser/dashboard_test.py",
+                "http://127.0.0.1:\(port)",
+                token, "ship", shots,
+            ], environment: testEnvironment, outputPath: root + "/browser.log")
+        let end = await browser.wait(timeout: .seconds(240))
+        if end == .running { browser.kill() }
+        let said = (try? String(contentsOfFile: root + "/browser.log", encoding: .utf8)) ?? ""
+        #expect(
+            end == .exited(0),
+            "\(said)\nworker: \((try? String(contentsOfFile: root + "/worker.log", encoding: .utf8)) ?? "")")
+        for shot in ["desktop.png", "phone.png"] {
+            let size = (try? FileManager.default.attributesOfItem(atPath: shots + "/" + shot)[.size] as? Int) ?? 0
+            #expect(size > 1000, "\(shot) was not saved")
+        }
+        let state = try await SQLiteEventStore(path: db).state(of: RunID("ship"))
+        #expect(state.status == .finished)
+    }
+}
+
+/// Where the browser test's Python is (probed once: starting Python takes a moment).
+enum BrowserFixture {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    static let python = TestPython.venv(packageRoot: packageRoot, importing: "selenium")
+}
