@@ -141,3 +141,20 @@ struct ApproveRequest: Decodable { var note: String? }
 struct ReasonRequest: Decodable { var reason: String }
 /// `{"text": …}` with an answer.
 struct AnswerRequest: Decodable { var text: String }
+
+/// A budget change: `scope` run (default) or task, and at least one limit.
+struct BudgetRequest: Decodable {
+    var scope: String?
+    var costUSD: String?
+    var tokens: Int?
+    var toolCalls: Int?
+    var steps: Int?
+    var wallMinutes: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case scope, tokens, steps
+        case costUSD = "cost_usd"
+        case toolCalls = "tool_calls"
+        case wallMinutes = "wall_minutes"
+    }
+}

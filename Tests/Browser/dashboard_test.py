@@ -2,7 +2,7 @@
 
 Usage: dashboard_test.py BASE_URL TOKEN RUN SCREENSHOT_DIR
 
-RUN waits for an approval; a `nightshift worker` beside the server continues it once approved.
+RUN waits for an approval; the server (as a worker) continues it once approved.
 The test signs in, finds the run in the runs table, opens it, sees the waiting call, approves it
 from the page, and watches the timeline grow live until the run has finished; then the same page
 at a phone's width. It asserts on the page's content, never on pixels, and saves a screenshot of
@@ -64,7 +64,7 @@ def main():
         events_before = len(driver.find_elements(By.CSS_SELECTOR, "#timeline li"))
 
         driver.find_element(By.ID, "approve").click()
-        # Back on the run's page (a new load), the worker continues the run: the timeline grows
+        # Back on the run's page (a new load), the server continues the run: the timeline grows
         # live and the status ends as finished without a reload.
         WebDriverWait(driver, 60, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
             lambda d: d.find_element(By.ID, "status").text == "finished")

@@ -7,9 +7,9 @@ import Testing
 
 /// The dashboard in a real browser: headless Chromium driven by selenium (Tests/Browser, run from
 /// `.venv`; `.ci/run` installs Debian's chromium and chromium-driver and selenium from PyPI). A
-/// run paused for an approval, `nightshift serve` and `nightshift worker` beside it: a person
-/// signs in, approves from the run's page and watches the run finish live; then the page at a
-/// phone's width. In CI a missing browser fails this test instead of skipping it.
+/// run paused for an approval and `nightshift serve` (which continues what a decision made ready):
+/// a person signs in, approves from the run's page and watches the run finish live; then the page
+/// at a phone's width. In CI a missing browser fails this test instead of skipping it.
 @Suite(
     .serialized,
     .enabled(
@@ -62,10 +62,6 @@ struct DashboardBrowserTests {
             [try nightshiftBinary(), "serve", "--db", db, "--port", "0"], environment: testEnvironment,
             outputPath: root + "/serve.log")
         defer { server.kill() }
-        let worker = try ChildProcess.spawn(
-            [try nightshiftBinary(), "worker", "--db", db], environment: testEnvironment,
-            outputPath: root + "/worker.log")
-        defer { worker.kill() }
         guard await waitForLine("serving http://127.0.0.1:", in: root + "/serve.log") else {
             throw TestFailure("serve never listened")
         }
@@ -87,7 +83,7 @@ struct DashboardBrowserTests {
         let said = (try? String(contentsOfFile: root + "/browser.log", encoding: .utf8)) ?? ""
         #expect(
             end == .exited(0),
-            "\(said)\nworker: \((try? String(contentsOfFile: root + "/worker.log", encoding: .utf8)) ?? "")")
+            "\(said)\nserve: \((try? String(contentsOfFile: root + "/serve.log", encoding: .utf8)) ?? "")")
         for shot in ["desktop.png", "phone.png"] {
             let size = (try? FileManager.default.attributesOfItem(atPath: shots + "/" + shot)[.size] as? Int) ?? 0
             #expect(size > 1000, "\(shot) was not saved")

@@ -19,7 +19,7 @@ import Testing
     static let routes: [(HTTPMethod, String)] = [
         (.GET, "/api/runs"), (.GET, "/api/runs/ship"), (.GET, "/api/runs/ship/events"), (.GET, "/api/inbox"),
         (.POST, "/api/runs/ship/calls/m1.1/approve"), (.POST, "/api/runs/ship/calls/m1.1/deny"),
-        (.POST, "/api/runs/ship/answer"), (.POST, "/api/runs/ship/cancel"),
+        (.POST, "/api/runs/ship/answer"), (.POST, "/api/runs/ship/cancel"), (.POST, "/api/runs/ship/budget"),
     ]
 
     /// Every route refuses a request with no token, a malformed one, an unknown one, a revoked
@@ -64,6 +64,7 @@ import Testing
             for (path, body) in [
                 ("/api/runs/ship/calls/m1.1/approve", "{}"), ("/api/runs/ship/calls/m1.1/deny", #"{"reason":"no"}"#),
                 ("/api/runs/ship/answer", #"{"text":"go"}"#), ("/api/runs/ship/cancel", #"{"reason":"stop"}"#),
+                ("/api/runs/ship/budget", #"{"tokens":100}"#),
             ] {
                 let r = try await w.call(.POST, path, token: w.read, body: body)
                 #expect(r.status == 403 && r.json["code"] as? String == "forbidden", "\(path): \(r.body)")
@@ -102,6 +103,23 @@ import Testing
         }
     }
 
+    /// A budget raised over the API is the token's principal's, as `nightshift budget` records it.
+    @Test func aBudgetIsRaisedByTheTokensPrincipal() async throws {
+        try await withWorld { w in
+            let r = try await w.call(
+                .POST, "/api/runs/ship/budget", token: w.approve, body: #"{"cost_usd":"2.50","tool_calls":40}"#)
+            #expect(r.status == 200 && r.json["decided_by"] as? String == "alice", "\(r.body)")
+            let log = try await SQLiteEventStore(path: w.db).readAll(RunID("ship"))
+            guard case let .budgetSet(scope, budget, by) = log.last?.event else {
+                Issue.record("the last event is \(String(describing: log.last?.event))")
+                return
+            }
+            #expect(
+                scope == .run && by == "alice" && budget.toolCalls == 40 && budget.costPicoUSD == Money.parseUSD("2.50")
+            )
+        }
+    }
+
     /// Bad input is a problem with a stable code, and changes no log.
     @Test func badRequestsAreProblemsAndChangeNothing() async throws {
         try await withWorld { w in
@@ -133,6 +151,21 @@ import Testing
                 (try await w.call(.GET, "/api/nothing-here", token: w.read), 404, "not_found"),
                 (try await w.call(.GET, "/api/runs?limit=0", token: w.read), 400, "invalid_query"),
                 (try await w.call(.GET, "/api/runs?status=sleeping", token: w.read), 400, "invalid_query"),
+                (
+                    try await w.call(.POST, "/api/runs/ship/budget", token: w.approve, body: #"{"tokens":-1}"#), 400,
+                    "invalid"
+                ),
+                (try await w.call(.POST, "/api/runs/ship/budget", token: w.approve, body: "{}"), 400, "invalid"),
+                (
+                    try await w.call(.POST, "/api/runs/ship/budget", token: w.approve, body: #"{"cost_usd":"lots"}"#),
+                    400,
+                    "invalid"
+                ),
+                (
+                    try await w.call(
+                        .POST, "/api/runs/ship/budget", token: w.approve, body: #"{"scope":"fleet","steps":1}"#),
+                    400, "invalid_body"
+                ),
             ]
             for (reply, status, code) in cases {
                 #expect(

@@ -225,25 +225,18 @@ struct BudgetCommand: AsyncParsableCommand {
     @Option(help: "Wall-clock minutes.") var wallMinutes: Int?
 
     func validate() throws {
-        if let cost, Money.parseUSD(cost) == nil { throw ValidationError("--cost takes dollars like 5.00") }
-        guard cost != nil || tokens != nil || toolCalls != nil || steps != nil || wallMinutes != nil else {
-            throw ValidationError("give at least one of --cost, --tokens, --tool-calls, --steps, --wall-minutes")
-        }
-        for v in [tokens, toolCalls, steps, wallMinutes].compactMap({ $0 }) where v < 0 {
-            throw ValidationError("limits must not be negative")
-        }
-        if let wallMinutes, wallMinutes > Budget.maxWallMinutes {
-            throw ValidationError("--wall-minutes must be at most \(Budget.maxWallMinutes) (a century)")
-        }
+        do { _ = try change() } catch { throw ValidationError(error.message) }
+    }
+
+    func change() throws(DecisionError) -> Budget {
+        try Decisions.budgetChange(
+            cost: cost, tokens: tokens, toolCalls: toolCalls, steps: steps, wallMinutes: wallMinutes)
     }
 
     mutating func run() async throws {
         let scope: BudgetScope = task ? .task : .run
-        let change = Budget(
-            tokens: tokens, costPicoUSD: cost.flatMap(Money.parseUSD), toolCalls: toolCalls, steps: steps,
-            wallSeconds: wallMinutes.map { $0 * 60 })
         try await reportErrors {
-            let state = try await Governance.decisions(store).setBudget(RunID(run), scope: scope, change: change)
+            let state = try await Governance.decisions(store).setBudget(RunID(run), scope: scope, change: try change())
             say(
                 "\(scope) budget of \(run) is now: \(BudgetText.describe(state.budget(scope))); continue with: nightshift resume \(run)"
             )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NightshiftConfig
 import NightshiftRuntime
 import NightshiftServer
 
@@ -13,11 +14,19 @@ struct ServeCommand: AsyncParsableCommand {
             Every request but GET /health needs a token (nightshift token create): \
             Authorization: Bearer nst_…. It listens on 127.0.0.1 unless --host says otherwise; on any \
             other address anyone who can reach the port can try tokens, so put TLS in front of it. \
-            Errors are application/problem+json with a stable code. SIGINT or SIGTERM stops it: live \
-            event streams end with a retry hint, and clients resume with Last-Event-ID.
+            Errors are application/problem+json with a stable code. Like `nightshift worker`, it continues \
+            the runs a decision made ready (an approval from the dashboard goes on at once), unless \
+            --no-worker says another process does. SIGINT or SIGTERM stops it: live event streams end with \
+            a retry hint (clients resume with Last-Event-ID) and a run it drives is handed over, as a \
+            worker's is.
             """)
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var models: ModelOptions
+    @OptionGroup var sandbox: SandboxOptions
+    @OptionGroup var home: WorkspaceHomeOptions
+    @OptionGroup var fleet: FleetOptions
+    @Flag(help: "Do not continue runs here (a `nightshift worker` does).") var noWorker = false
     @Option(help: "The address to listen on.") var host: String = "127.0.0.1"
     @Option(help: "The port to listen on (0: any free port, printed).") var port: Int = 7700
     @Option(help: "The least level logged: trace, debug, info, notice, warning, error or critical.")
@@ -32,7 +41,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            var config = try store.resolved()
+            var layer = ConfigLayer()
+            home.add(to: &layer)
+            var config = try store.settings(layer).store
             config.lockTimeoutSeconds = store.lockTimeout
             let level = Logger.Level(rawValue: logLevel) ?? .info
             let logger = Logger(label: "nightshift.serve") { _ in
@@ -48,8 +59,19 @@ struct ServeCommand: AsyncParsableCommand {
                     logger.warning("listening on \(host), not loopback: anyone who can reach it can try tokens")
                 }
             }
+            let requests = WorkerRequests(
+                store: store, models: models, sandbox: sandbox, fleet: fleet, by: "nightshift serve")
+            let drives = !noWorker
             try await StopSignals.serving(runtime, with: [http]) { runtime in
-                try await runtime.untilStopped { try await Task.sleep(for: .seconds(365 * 86400)) }
+                guard drives else {
+                    _ = try await runtime.untilStopped { try await Task.sleep(for: .seconds(365 * 86400)) }
+                    return
+                }
+                let loop = try runtime.worker(
+                    poll: .milliseconds(500), request: requests.request,
+                    observer: RunObserver(
+                        event: { RunLogLines.log($0, to: logger) }, notice: { logger.notice("\($0)") }))
+                _ = try await runtime.untilStopped { try await loop.run(once: false) }
             }
             StopSignals.endIfSignalled()
         }

@@ -103,21 +103,10 @@ struct Worker: AsyncParsableCommand {
                 scopes: try dream.map(MemoryText.scope), every: .seconds(dreamEvery * 60), once: once)
             let (worker, once, poll) = (self, self.once, pollMs)
             try await StopSignals.serving(runtime) { runtime in
+                let requests = WorkerRequests(
+                    store: options, models: models, sandbox: sandbox, fleet: fleet, by: "nightshift worker")
                 let loop = try runtime.worker(
-                    poll: .milliseconds(poll),
-                    request: { run in
-                        var request = ResumeRequest(run: run, by: "nightshift worker (pid \(getpid()))")
-                        request.driver = .worker
-                        request.sandbox = sandbox.flags
-                        request.decider = Governance.user
-                        request.fleetConcurrency = fleet.concurrency
-                        // Read again for each run (a key file may change); an untrusted edit stops
-                        // this run's resume, never the worker.
-                        let settings = try options.settings(try models.layer())
-                        request.models = try models.forResume(settings)
-                        request.trust = settings.trust.store
-                        return request
-                    },
+                    poll: .milliseconds(poll), request: requests.request,
                     // The runs' events a person wants to see, and the runtime's notices, as records
                     // of the worker's log (so a JSON log is JSON throughout).
                     observer: RunObserver(
@@ -155,5 +144,29 @@ actor DreamSchedule {
         }
         last = ContinuousClock.now
         return true
+    }
+}
+
+/// How a worker (`nightshift worker`, or `serve`'s) resumes each run it picks: as a worker, with
+/// the command's sandbox and fleet flags, and the models and trust read again for each run (a key
+/// file may change; an untrusted edit stops that run's resume, never the worker).
+struct WorkerRequests: Sendable {
+    let store: StoreOptions
+    let models: ModelOptions
+    let sandbox: SandboxOptions
+    let fleet: FleetOptions
+    /// Who resumes, as the log records it (the pid is added).
+    let by: String
+
+    func request(_ run: RunID) throws -> ResumeRequest {
+        var request = ResumeRequest(run: run, by: "\(by) (pid \(getpid()))")
+        request.driver = .worker
+        request.sandbox = sandbox.flags
+        request.decider = Governance.user
+        request.fleetConcurrency = fleet.concurrency
+        let settings = try store.settings(try models.layer())
+        request.models = try models.forResume(settings)
+        request.trust = settings.trust.store
+        return request
     }
 }

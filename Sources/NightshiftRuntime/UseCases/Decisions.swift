@@ -35,6 +35,31 @@ public struct Decisions: Sendable {
 
     /// Changes the run's or the per-task budget; unset limits keep their values.
     @discardableResult
+    /// A budget change as a person asks for it (dollars as text, minutes), checked: at least one
+    /// limit, none negative, dollars that parse, wall time within a century. Every front end reads
+    /// a budget request through this.
+    public static func budgetChange(
+        cost: String?, tokens: Int?, toolCalls: Int?, steps: Int?, wallMinutes: Int?
+    ) throws(DecisionError) -> Budget {
+        guard cost != nil || tokens != nil || toolCalls != nil || steps != nil || wallMinutes != nil else {
+            throw DecisionError(.invalid, "name at least one limit: cost, tokens, tool calls, steps or wall minutes")
+        }
+        for v in [tokens, toolCalls, steps, wallMinutes].compactMap({ $0 }) where v < 0 {
+            throw DecisionError(.invalid, "limits must not be negative")
+        }
+        if let wallMinutes, wallMinutes > Budget.maxWallMinutes {
+            throw DecisionError(.invalid, "wall minutes must be at most \(Budget.maxWallMinutes) (a century)")
+        }
+        var pico: Int64?
+        if let cost {
+            guard let p = Money.parseUSD(cost) else { throw DecisionError(.invalid, "cost takes dollars like 5.00") }
+            pico = p
+        }
+        return Budget(
+            tokens: tokens, costPicoUSD: pico, toolCalls: toolCalls, steps: steps,
+            wallSeconds: wallMinutes.map { $0 * 60 })
+    }
+
     public func setBudget(_ run: RunID, scope: BudgetScope, change: Budget) async throws(DecisionError) -> RunState {
         if let problem = change.outOfRange { throw DecisionError(.invalid, "the budget: \(problem)") }
         return try await append(run) { state throws(DecisionError) in

@@ -85,6 +85,22 @@ enum Routes {
                 try run(context), call: call, reason: body.reason)
             return try decided(state, by: token)
         }
+        api.post("runs/:run/budget") { request, context in
+            let token = try context.require(.approve)
+            let body = try await decode(BudgetRequest.self, request, context)
+            let scope: BudgetScope
+            switch body.scope ?? "run" {
+            case "run": scope = .run
+            case "task": scope = .task
+            default: throw Problem(.badRequest, code: "invalid_body", "scope must be run or task")
+            }
+            let change = try Decisions.budgetChange(
+                cost: body.costUSD, tokens: body.tokens, toolCalls: body.toolCalls, steps: body.steps,
+                wallMinutes: body.wallMinutes)
+            let state = try await runtime.decisions(by: token.principal).setBudget(
+                try run(context), scope: scope, change: change)
+            return try decided(state, by: token)
+        }
         api.post("runs/:run/answer") { request, context in
             let token = try context.require(.approve)
             let body = try await decode(AnswerRequest.self, request, context)
