@@ -100,6 +100,13 @@ struct InboxItemBody: Codable, Sendable {
         var tool: String
         /// The call's arguments as the model wrote them (JSON text): what an approval binds to.
         var arguments: String
+        /// Their SHA-256 (hex): send it with the decision to bind it to what was shown.
+        var argumentsSHA256: String
+
+        enum CodingKeys: String, CodingKey {
+            case id, tool, arguments
+            case argumentsSHA256 = "arguments_sha256"
+        }
     }
     var run: String
     var task: String?
@@ -113,7 +120,9 @@ struct InboxItemBody: Codable, Sendable {
         kind = item.kind?.rawValue
         reason = item.reason
         call = item.waiting.map {
-            Call(id: $0.call.id.rawValue, tool: $0.call.name, arguments: $0.call.arguments.text)
+            Call(
+                id: $0.call.id.rawValue, tool: $0.call.name, arguments: $0.call.arguments.text,
+                argumentsSHA256: $0.call.arguments.sha256Hex)
         }
     }
 }
@@ -135,10 +144,25 @@ struct DecidedBody: Codable, Sendable {
     }
 }
 
-/// `{"note": …}` with an approval.
-struct ApproveRequest: Decodable { var note: String? }
-/// `{"reason": …}` with a denial or a cancellation.
-struct ReasonRequest: Decodable { var reason: String }
+/// `{"note": …, "arguments_sha256": …}` with an approval: the hash, when sent, must be the waiting
+/// call's (what the approver was shown).
+struct ApproveRequest: Decodable {
+    var note: String?
+    var argumentsSHA256: String?
+    enum CodingKeys: String, CodingKey {
+        case note
+        case argumentsSHA256 = "arguments_sha256"
+    }
+}
+/// `{"reason": …}` with a denial or a cancellation (a denial may send `arguments_sha256` too).
+struct ReasonRequest: Decodable {
+    var reason: String
+    var argumentsSHA256: String?
+    enum CodingKeys: String, CodingKey {
+        case reason
+        case argumentsSHA256 = "arguments_sha256"
+    }
+}
 /// `{"text": …}` with an answer.
 struct AnswerRequest: Decodable { var text: String }
 

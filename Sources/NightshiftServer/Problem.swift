@@ -64,12 +64,15 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
     }
 
     static func decision(_ e: DecisionError) -> Problem {
+        // A store's failure is the server's to log, not the caller's to read.
+        if e.code == .store {
+            return Problem(.internalServerError, code: "internal", "the server could not answer; its log says why")
+        }
         let status: HTTPResponse.Status =
             switch e.code {
             case .notFound: .notFound
             case .notAllowed: .forbidden
             case .invalid: .badRequest
-            case .store: .internalServerError
             default: .conflict
             }
         return Problem(status, code: snake(e.code.description), e.message)

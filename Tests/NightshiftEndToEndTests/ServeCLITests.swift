@@ -1,6 +1,7 @@
 import Foundation
 import NightshiftCore
 import NightshiftHands
+import NightshiftSQLite
 import NightshiftTesting
 import Testing
 
@@ -25,6 +26,11 @@ import Glibc
     @Test func aTokenOpensTheAPIUntilItIsRevoked() async throws {
         let dir = tempDir("ns-serve")
         let db = dir + "/ns.db"
+        // A database that does not exist is refused (a mistyped --db makes no new one).
+        let missing = try await nightshift(["token", "create", "--db", db, "--name", "phone"])
+        #expect(missing.status != 0 && missing.stderr.contains("no database at"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: db))
+        _ = try SQLiteEventStore(path: db)
         let made = try await nightshift(["token", "create", "--db", db, "--name", "phone", "--scope", "read,approve"])
         #expect(made.status == 0, "\(made.stderr)")
         let token = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -1,8 +1,7 @@
 import Foundation
+import NightshiftRuntime
 import NightshiftTesting
 import Testing
-
-@testable import NightshiftCLI
 
 /// What the agent wrote reaches a terminal with every control character made visible.
 @Suite struct TerminalTextTests {
@@ -17,15 +16,15 @@ import Testing
         ("naïve — ünïcode ✓", "naïve — ünïcode ✓"),  // ordinary text is untouched
     ])
     func controlCharactersAreEscaped(input: String, expected: String) {
-        #expect(TerminalText.safe(input) == expected)
+        #expect(VisibleText.safe(input) == expected)
     }
 
     /// The escape is JSON's own: a JSON line stays valid and decodes to the same text.
     @Test func escapedJSONStillDecodesToTheSameText() throws {
         let text = "x\u{9B}y\u{202E}z\u{7F}"
-        let line = TerminalText.safe(
+        let line = VisibleText.safe(
             String(decoding: try JSONSerialization.data(withJSONObject: ["t": text]), as: UTF8.self))
-        #expect(!line.unicodeScalars.contains { TerminalText.isUnsafe($0) })
+        #expect(!line.unicodeScalars.contains { VisibleText.isUnsafe($0) })
         let back = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
         #expect(back?["t"] == text)
     }

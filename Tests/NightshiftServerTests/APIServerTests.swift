@@ -120,6 +120,53 @@ import Testing
         }
     }
 
+    /// An approval may name the arguments it saw (their SHA-256, as the inbox gives it): one that
+    /// does not match what waits is refused and appends nothing.
+    @Test func anApprovalBindsToTheArgumentsItSaw() async throws {
+        try await withWorld { w in
+            let inbox = try await w.call(.GET, "/api/inbox", token: w.read)
+            let items = inbox.json["items"] as? [[String: Any]] ?? []
+            let seen = try #require((items.first?["call"] as? [String: Any])?["arguments_sha256"] as? String)
+            let before = try await w.events()
+            let stale = try await w.call(
+                .POST, "/api/runs/ship/calls/m1.1/approve", token: w.approve,
+                body: #"{"arguments_sha256":""# + String(repeating: "0", count: 64) + #""}"#)
+            #expect(stale.status == 409 && stale.json["code"] as? String == "changed", "\(stale.body)")
+            #expect(try await w.events() == before)
+            let ok = try await w.call(
+                .POST, "/api/runs/ship/calls/m1.1/approve", token: w.approve,
+                body: #"{"arguments_sha256":""# + seen + #""}"#)
+            #expect(ok.status == 200, "\(ok.body)")
+            // A run id is read percent-decoded, as a client that encodes every path segment sends it.
+            #expect(try await w.call(.GET, "/api/runs/sh%69p", token: w.read).status == 200)
+        }
+    }
+
+    /// A live stream lasts only as long as its token: revoked, the stream ends within seconds
+    /// (it would otherwise last as long as its run).
+    @Test func aRevokedTokensLiveStreamEnds() async throws {
+        try await withWorld { w in
+            let reader = try await w.runtime.tokens().create(name: "tv", principal: "alice", scopes: [.read])
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(w.port)/api/runs/ship/events")
+            request.headers.add(name: "Authorization", value: "Bearer \(reader.text)")
+            request.headers.add(name: "Accept", value: "text/event-stream")
+            let response = try await w.client.execute(request, timeout: .seconds(60))
+            var text = ""
+            var revoked: ContinuousClock.Instant?
+            for try await chunk in response.body {
+                text += String(buffer: chunk)
+                if revoked == nil, text.contains("event: run_paused") {
+                    try await w.runtime.tokens().revoke(reader.token.id)
+                    revoked = .now
+                }
+            }
+            // Ended by the server (the run still waits), after the revocation.
+            let ended = try #require(revoked)
+            #expect(ContinuousClock.now - ended < .seconds(30))
+            #expect(try await w.call(.GET, "/api/runs/ship", token: w.read).json["status"] as? String == "paused")
+        }
+    }
+
     /// Bad input is a problem with a stable code, and changes no log.
     @Test func badRequestsAreProblemsAndChangeNothing() async throws {
         try await withWorld { w in

@@ -49,6 +49,9 @@ import Testing
             let csp = login.headers.first(name: "Content-Security-Policy") ?? ""
             #expect(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "\(csp)")
 
+            let foreign = try await post(
+                w, "/dashboard/login", "token=\(w.read)", cookie: nil, origin: "http://evil.example")
+            #expect(foreign.status == 403 && foreign.setCookie == nil, "a sign-in posted from another site")
             let wrong = try await post(w, "/dashboard/login", "token=nst_nope", cookie: nil)
             #expect(wrong.status == 401 && wrong.setCookie == nil && wrong.body.contains("problem"))
             let ok = try await post(w, "/dashboard/login", "token=\(w.read)", cookie: nil)
@@ -117,7 +120,7 @@ import Testing
               ship:
                 - tools: [{write_file: {path: x.html, content: "<script>alert('pwned')</script>"}}]
                 - tools: [{read_file: {path: x.html}}]
-                - tools: [{shell: {command: "echo '<img src=x onerror=alert(1)>' >> release.log"}}]
+                - tools: [{shell: {command: "echo '<img src=x onerror=alert(1)>' >> release.log # \\u202e;lmth.live > txt.ssap"}}]
                 - done: shipped
             """
         try await withWorld(scenario: scenario) { w in
@@ -133,6 +136,15 @@ import Testing
             #expect(run.body.contains("&lt;script&gt;alert"), "the read file's content is not on the page")
             // The only script the page loads is the server's own.
             #expect(run.body.components(separatedBy: "<script").count == 2)
+            // The waiting call really holds the override (the scenario's YAML escape made it).
+            let waiting = try await SQLiteEventStore(path: w.db).state(of: RunID("ship")).awaitingApproval
+            #expect(waiting?.call.arguments.text.unicodeScalars.contains { $0.value == 0x202E } == true)
+            // A bidirectional override would make the approver read the command in another order
+            // than it runs: it is shown as an escape, on the page and in the API.
+            #expect(!run.body.unicodeScalars.contains { $0.value == 0x202E } && run.body.contains("\\u202e"))
+            let inbox = try await w.call(.GET, "/api/inbox", token: w.read)
+            #expect(!inbox.body.unicodeScalars.contains { $0.value == 0x202E } && inbox.body.contains("\\u202e"))
+            #expect(inbox.body.contains("\\u202e;lmth"), "\(inbox.body.prefix(400))")
         }
     }
 }

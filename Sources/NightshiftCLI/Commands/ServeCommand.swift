@@ -49,7 +49,8 @@ struct ServeCommand: AsyncParsableCommand {
             let logger = Logger(label: "nightshift.serve") { _ in
                 LineLogHandler(format: .text, level: level, write: { say($0) })
             }
-            let runtime = Runtime(.init(store: config, createsDatabase: true), logger: logger)
+            // Never a new, empty database: a mistyped --db would serve nothing, with no token known.
+            let runtime = Runtime(.init(store: config), logger: logger)
             let server = APIServer(
                 runtime: runtime, configuration: .init(host: host, port: port), logger: logger)
             let host = self.host

@@ -62,7 +62,8 @@ struct TokenCommand: AsyncParsableCommand {
             try await reportErrors {
                 var config = try store.resolved()
                 config.lockTimeoutSeconds = store.lockTimeout
-                let runtime = Runtime(.init(store: config, createsDatabase: true), logger: .commandLine)
+                // Never a new database: a mistyped --db would make tokens no server of the real one knows.
+                let runtime = Runtime(.init(store: config), logger: .commandLine)
                 let made = try await runtime.tokens().create(
                     name: name, principal: Governance.user, scopes: try scopes(),
                     validFor: try expires.map(Self.duration))

@@ -18,7 +18,7 @@ public enum AuditExport {
     ///   does not verify.
     static func export(_ run: RunID, keyFile: String?, store: any EventStore, db: String) async throws -> Export {
         guard try await store.summary(of: run) != nil else {
-            throw RuntimeError(.notFound, "no run \(run) in \(db) (nightshift status lists the runs)")
+            throw RuntimeError(.notFound, "no run \(run) in this database (nightshift status lists the runs)")
         }
         let report = try await store.verify(run)
         guard report.ok else {

@@ -57,7 +57,7 @@ public enum AuditVerify {
             }
             guard known.contains(id) else {
                 if try await store.witnessedHead(of: id) == nil {
-                    throw RuntimeError(.notFound, "no run \(id) in \(db) (nightshift status lists the runs)")
+                    throw RuntimeError(.notFound, "no run \(id) in this database (nightshift status lists the runs)")
                 }
                 continue  // reported as LOST above
             }

@@ -16,25 +16,29 @@ public struct Decisions: Sendable {
     }
 
     /// Approves call `call` (e.g. "m3.1"), or the plan waiting for review (`call` "plan").
+    /// - Parameter seen: the SHA-256 (hex) of the arguments the person was shown, when the front end
+    ///   knows it (a page opened hours ago): refused if the call waiting now has other arguments.
     @discardableResult
-    public func approve(_ run: RunID, call: String, note: String = "") async throws(DecisionError) -> RunState {
+    public func approve(
+        _ run: RunID, call: String, note: String = "", seen: String? = nil
+    ) async throws(DecisionError) -> RunState {
         if call == "plan" { return try await decidePlan(run, approved: true, note: note) }
-        return try await decideCall(run, call: call, approved: true, note: note)
+        return try await decideCall(run, call: call, approved: true, note: note, seen: seen)
     }
 
     /// Denies call `call`, or the plan (the planner then makes a new version). The reason is what
     /// the model or planner reads instead of a result: it may not be blank.
     @discardableResult
-    public func deny(_ run: RunID, call: String, reason: String) async throws(DecisionError) -> RunState {
+    public func deny(
+        _ run: RunID, call: String, reason: String, seen: String? = nil
+    ) async throws(DecisionError) -> RunState {
         guard !Self.isBlank(reason) else {
             throw DecisionError(.invalid, "a denial needs a reason that says why; it may not be blank")
         }
         if call == "plan" { return try await decidePlan(run, approved: false, note: reason) }
-        return try await decideCall(run, call: call, approved: false, note: reason)
+        return try await decideCall(run, call: call, approved: false, note: reason, seen: seen)
     }
 
-    /// Changes the run's or the per-task budget; unset limits keep their values.
-    @discardableResult
     /// A budget change as a person asks for it (dollars as text, minutes), checked: at least one
     /// limit, none negative, dollars that parse, wall time within a century. Every front end reads
     /// a budget request through this.
@@ -60,6 +64,8 @@ public struct Decisions: Sendable {
             wallSeconds: wallMinutes.map { $0 * 60 })
     }
 
+    /// Changes the run's or the per-task budget; unset limits keep their values.
+    @discardableResult
     public func setBudget(_ run: RunID, scope: BudgetScope, change: Budget) async throws(DecisionError) -> RunState {
         if let problem = change.outOfRange { throw DecisionError(.invalid, "the budget: \(problem)") }
         return try await append(run) { state throws(DecisionError) in
@@ -100,7 +106,9 @@ public struct Decisions: Sendable {
         }
     }
 
-    func decideCall(_ run: RunID, call: String, approved: Bool, note: String) async throws(DecisionError) -> RunState {
+    func decideCall(
+        _ run: RunID, call: String, approved: Bool, note: String, seen: String? = nil
+    ) async throws(DecisionError) -> RunState {
         try await append(run) { state throws(DecisionError) in
             guard let p = state.pending.pendingTools.first(where: { $0.call.id.rawValue == call }) else {
                 throw DecisionError(
@@ -113,6 +121,11 @@ public struct Decisions: Sendable {
             guard p.approved == nil else {
                 throw DecisionError(
                     .alreadyDecided, "call \(call) of run \(run) was already decided (\(p.approvalNote ?? ""))")
+            }
+            if let seen, seen.lowercased() != p.call.arguments.sha256Hex {
+                throw DecisionError(
+                    .changed,
+                    "call \(call) of run \(run) now waits with other arguments than the ones shown: look again")
             }
             return .approvalDecided(
                 call: p.call.id, approved: approved, by: decider, note: note, argumentsHash: p.call.arguments.sha256Hex)
@@ -201,6 +214,7 @@ public struct DecisionError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case notFound, notWaiting, alreadyDecided, notAllowed, ended, brokenLog, rolledBack, invalid, busy, store
+            case changed
         }
         /// A stable name a front end may show or map (an HTTP problem's code).
         public var description: String { base.rawValue }
@@ -210,6 +224,8 @@ public struct DecisionError: Error, CustomStringConvertible, Sendable {
         /// Nothing of that kind waits for a decision.
         public static let notWaiting = Code(.notWaiting)
         public static let alreadyDecided = Code(.alreadyDecided)
+        /// What waits is not what the person was shown (the arguments changed since).
+        public static let changed = Code(.changed)
         /// The decider is not one of the policy's approvers.
         public static let notAllowed = Code(.notAllowed)
         /// The run finished or failed.

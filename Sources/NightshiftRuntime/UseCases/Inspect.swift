@@ -49,10 +49,12 @@ public enum Inspect {
         of run: RunID, after: Int64, follow: Bool, throughPauses: Bool = false, store: any EventStore & LogSignal,
         db: String
     ) async throws -> (start: Timestamp?, events: RunEvents) {
-        guard try await store.summary(of: run) != nil else {
-            throw RuntimeError(.notFound, "no run \(run) in \(db) (nightshift status lists the runs)")
+        guard let summary = try await store.summary(of: run) else {
+            throw RuntimeError(.notFound, "no run \(run) in this database (nightshift status lists the runs)")
         }
         let start = try await store.read(run, after: 0, limit: 1).first?.time
+        // A position past the head (a reader that claims more than there is) reads from the head.
+        let after = min(max(after, 0), summary.headSeq)
         return (start, RunEvents(of: run, after: after, follow: follow, throughPauses: throughPauses, store: store))
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Mustache
+import NightshiftRuntime
 
 /// The dashboard's pages as Mustache templates. `{{x}}` escapes HTML, and every value the agent
 /// could have written (titles, reasons, arguments, outputs, events) is only ever put in with it;
@@ -14,8 +15,20 @@ enum DashboardPages {
         return library
     }()
 
+    /// Renders with every text in `object` made visible first (control characters and
+    /// bidirectional overrides as `\\uXXXX`: an approver must read a call as it runs).
     static func render(_ name: String, _ object: Any) -> String {
-        library.render(object, withTemplate: name) ?? ""
+        library.render(visible(object), withTemplate: name) ?? ""
+    }
+
+    static func visible(_ value: Any) -> Any {
+        switch value {
+        case let text as String: VisibleText.safe(text)
+        case let dictionary as [String: Any]: dictionary.mapValues(visible)
+        case let list as [[String: Any]]: list.map { $0.mapValues(visible) }
+        case let list as [Any]: list.map(visible)
+        default: value
+        }
     }
 
     static let templates: [String: String] = [
@@ -43,7 +56,7 @@ enum DashboardPages {
         <h1>Runs</h1>
         {{#any}}<div class="scroll"><table id="runs"><thead><tr><th>Run</th><th>Status</th><th>Title</th>
         <th>Events</th><th>Updated</th></tr></thead><tbody>
-        {{#runs}}<tr><td><a href="/dashboard/runs/{{id}}">{{id}}</a></td><td class="status {{status}}">{{status}}</td>
+        {{#runs}}<tr><td><a href="/dashboard/runs/{{path}}">{{id}}</a></td><td class="status {{status}}">{{status}}</td>
         <td>{{title}}</td><td>{{events}}</td><td>{{updated}}</td></tr>{{/runs}}
         </tbody></table></div>{{/any}}
         {{^any}}<p>No runs in this database yet.</p>{{/any}}
@@ -54,31 +67,32 @@ enum DashboardPages {
         {{#reason}}<span id="reason">— {{reason}}</span>{{/reason}} · {{events}} events · {{cost}}</p>
         {{#waiting}}<section id="decide" class="decide"><h2>Waits for a decision</h2>
         <p>call <code>{{call}}</code> · tool <b>{{tool}}</b></p><pre class="arguments">{{arguments}}</pre>
-        <form method="post" action="/dashboard/runs/{{run}}/calls/{{call}}/approve">
-        <input type="hidden" name="csrf" value="{{csrf}}"><input name="note" placeholder="note (optional)">
-        <button id="approve">Approve</button></form>
-        <form method="post" action="/dashboard/runs/{{run}}/calls/{{call}}/deny">
-        <input type="hidden" name="csrf" value="{{csrf}}"><input name="reason" required placeholder="why not">
-        <button id="deny">Deny</button></form></section>{{/waiting}}
+        <form method="post" action="/dashboard/runs/{{runPath}}/calls/{{callPath}}/approve">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="arguments_sha256" value="{{sha256}}">
+        <input name="note" placeholder="note (optional)"><button id="approve">Approve</button></form>
+        <form method="post" action="/dashboard/runs/{{runPath}}/calls/{{callPath}}/deny">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="arguments_sha256" value="{{sha256}}">
+        <input name="reason" required placeholder="why not"><button id="deny">Deny</button></form></section>{{/waiting}}
         <h2>Tasks</h2><div class="scroll"><table><thead><tr><th>Task</th><th>Status</th><th>Attempts</th></tr></thead>
         <tbody>{{#tasks}}<tr><td>{{id}}</td><td class="status {{status}}">{{status}}</td><td>{{attempts}}</td></tr>{{/tasks}}
         </tbody></table></div>
         <h2>Timeline <span id="live" class="live" hidden>live</span></h2>
+        {{#earlier}}<p class="hint">The {{earlier}} events before these: <code>nightshift log {{id}}</code>, or the API.</p>{{/earlier}}
         <ol id="timeline" data-run="{{id}}" data-after="{{last}}">{{#timeline}}<li><details><summary>
         <span class="seq">{{seq}}</span> <span class="kind">{{kind}}</span> <span class="line">{{line}}</span></summary>
         <pre>{{json}}</pre></details></li>{{/timeline}}</ol>
         """,
         "inbox": """
         <h1>Inbox</h1>
-        {{#items}}<section class="item"><h2><a href="/dashboard/runs/{{run}}">{{run}}</a> · {{kind}}</h2>
+        {{#items}}<section class="item"><h2><a href="/dashboard/runs/{{runPath}}">{{run}}</a> · {{kind}}</h2>
         <p>{{reason}}</p>{{#call}}<p>call <code>{{id}}</code> · tool <b>{{tool}}</b></p>
         <pre class="arguments">{{arguments}}</pre>
-        <form method="post" action="/dashboard/runs/{{run}}/calls/{{id}}/approve">
-        <input type="hidden" name="csrf" value="{{csrf}}"><input name="note" placeholder="note (optional)">
-        <button>Approve</button></form>
-        <form method="post" action="/dashboard/runs/{{run}}/calls/{{id}}/deny">
-        <input type="hidden" name="csrf" value="{{csrf}}"><input name="reason" required placeholder="why not">
-        <button>Deny</button></form>{{/call}}</section>{{/items}}
+        <form method="post" action="/dashboard/runs/{{runPath}}/calls/{{path}}/approve">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="arguments_sha256" value="{{sha256}}">
+        <input name="note" placeholder="note (optional)"><button>Approve</button></form>
+        <form method="post" action="/dashboard/runs/{{runPath}}/calls/{{path}}/deny">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="arguments_sha256" value="{{sha256}}">
+        <input name="reason" required placeholder="why not"><button>Deny</button></form>{{/call}}</section>{{/items}}
         {{^items}}<p>Nothing waits for a person.</p>{{/items}}
         """,
     ]

@@ -9,6 +9,8 @@ import NightshiftRuntime
 /// security policy that lets only this server's own script and style run.
 enum DashboardRoutes {
     static let cookie = "ns_session"
+    /// The events a run's page shows (the latest).
+    static let timelineLength: Int64 = 500
 
     /// The sign-in page and the assets: no session needed.
     static func open(_ dash: RouterGroup<APIContext>, runtime: Runtime, sessions: Sessions) {
@@ -16,6 +18,10 @@ enum DashboardRoutes {
         dash.get("app.js") { _, _ in asset(DashboardAssets.js, type: "text/javascript; charset=utf-8") }
         dash.get("login") { _, _ in page("Sign in", "login", [:], status: .ok) }
         dash.post("login") { request, _ in
+            // A sign-in posted from another site (login CSRF: signing the person in as someone else).
+            guard sameOrigin(request) else {
+                throw Problem(.forbidden, code: "cross_origin", "a form from another site is not accepted")
+            }
             let form = try await form(request)
             let tokens = try runtime.tokens()
             switch try await tokens.authenticate((form["token"] ?? "").trimmingCharacters(in: .whitespaces)) {
@@ -40,7 +46,8 @@ enum DashboardRoutes {
             let token = try context.require(.read)
             let runs = try await runtime.runs().prefix(500).map { r -> [String: Any] in
                 [
-                    "id": r.id.rawValue, "status": r.status.rawValue, "title": r.title, "events": r.headSeq,
+                    "id": r.id.rawValue, "path": Routes.segment(r.id.rawValue), "status": r.status.rawValue,
+                    "title": r.title, "events": r.headSeq,
                     "updated": time(r.updated),
                 ]
             }
@@ -50,10 +57,14 @@ enum DashboardRoutes {
             let token = try context.require(.read)
             let items = try await runtime.inbox().map { item -> [String: Any] in
                 var o: [String: Any] = [
-                    "run": item.run.rawValue, "kind": item.kind?.rawValue ?? "paused", "reason": item.reason,
+                    "run": item.run.rawValue, "runPath": Routes.segment(item.run.rawValue),
+                    "kind": item.kind?.rawValue ?? "paused", "reason": item.reason,
                 ]
                 if let w = item.waiting {
-                    o["call"] = ["id": w.call.id.rawValue, "tool": w.call.name, "arguments": w.call.arguments.text]
+                    o["call"] = [
+                        "id": w.call.id.rawValue, "path": Routes.segment(w.call.id.rawValue), "tool": w.call.name,
+                        "arguments": w.call.arguments.text, "sha256": w.call.arguments.sha256Hex,
+                    ]
                 }
                 return o
             }
@@ -64,8 +75,10 @@ enum DashboardRoutes {
             let run = try Routes.run(context)
             let view = try await runtime.status(of: run)
             let s = view.state
+            // The latest events (the page stays small however long the run); the API has the rest.
             var timeline: [[String: Any]] = []
-            for try await e in try await runtime.events(of: run, after: 0, follow: false).events {
+            let from = max(0, s.lastSeq - Self.timelineLength)
+            for try await e in try await runtime.events(of: run, after: from, follow: false).events {
                 let json = JSONLine.render(e)
                 timeline.append([
                     "seq": e.seq, "kind": e.event.kind, "line": EventLine.short(e.event),
@@ -73,39 +86,49 @@ enum DashboardRoutes {
                 ])
             }
             var object: [String: Any] = [
-                "id": s.run.rawValue, "run": s.run.rawValue, "title": s.title.isEmpty ? s.run.rawValue : s.title,
+                "id": s.run.rawValue, "run": s.run.rawValue, "runPath": Routes.segment(s.run.rawValue),
+                "title": s.title.isEmpty ? s.run.rawValue : s.title,
                 "status": s.status.rawValue, "events": s.lastSeq, "cost": Money.format(s.costPicoUSD),
-                "last": s.lastSeq, "timeline": timeline,
+                "last": s.lastSeq, "timeline": timeline, "earlier": from > 0 ? from : false,
                 "tasks": s.tasks.map { ["id": $0.id.rawValue, "status": $0.status.rawValue, "attempts": $0.attempts] },
             ]
             if let reason = s.statusReason { object["reason"] = reason }
             if let pending = s.awaitingApproval, s.status == .paused {
                 object["waiting"] = [
-                    "call": pending.call.id.rawValue, "tool": pending.call.name,
-                    "arguments": pending.call.arguments.text,
+                    "call": pending.call.id.rawValue, "callPath": Routes.segment(pending.call.id.rawValue),
+                    "tool": pending.call.name, "arguments": pending.call.arguments.text,
+                    "sha256": pending.call.arguments.sha256Hex,
                 ]
             }
             return page(object["title"] as? String ?? "Run", "run", object, token: token, context: context)
         }
         dash.get("runs/:run/events") { request, context in
-            _ = try context.require(.read)
+            let token = try context.require(.read)
+            let (tokens, id, session) = (try runtime.tokens(), token.id, context.session?.id ?? "")
             var after = (request.uri.queryParameters.get("after").flatMap { Int64($0) }) ?? 0
             if let last = request.headers[Routes.lastEventID], let seq = Int64(last), seq >= 0 { after = seq }
             return try await EventStream.response(
-                try await runtime.live(of: try Routes.run(context), after: max(after, 0)), named: false)
+                try await runtime.live(of: try Routes.run(context), after: max(after, 0)), named: false
+            ) {
+                guard sessions.session(session) != nil else { return false }
+                if case .success = try? await tokens.current(id: id) { return true }
+                return false
+            }
         }
         dash.post("runs/:run/calls/:call/approve") { request, context in
             let token = try context.require(.approve)
             let form = try await checkedForm(request, context)
             _ = try await runtime.decisions(by: token.principal).approve(
-                try Routes.run(context), call: try context.parameters.require("call"), note: form["note"] ?? "")
+                try Routes.run(context), call: try Routes.parameter("call", context), note: form["note"] ?? "",
+                seen: form["arguments_sha256"])
             return back(to: try Routes.run(context))
         }
         dash.post("runs/:run/calls/:call/deny") { request, context in
             let token = try context.require(.approve)
             let form = try await checkedForm(request, context)
             _ = try await runtime.decisions(by: token.principal).deny(
-                try Routes.run(context), call: try context.parameters.require("call"), reason: form["reason"] ?? "")
+                try Routes.run(context), call: try Routes.parameter("call", context), reason: form["reason"] ?? "",
+                seen: form["arguments_sha256"])
             return back(to: try Routes.run(context))
         }
         dash.post("logout") { request, context in
@@ -160,8 +183,15 @@ enum DashboardRoutes {
         return fields
     }
 
+    /// A post whose `Origin`, when the browser sends one, is this server.
+    static func sameOrigin(_ request: Request) -> Bool {
+        guard let origin = request.headers[.origin] else { return true }
+        let authority = request.head.authority ?? ""
+        return origin == "http://" + authority || origin == "https://" + authority
+    }
+
     static func back(to run: RunID) -> Response {
-        var response = Response.redirect(to: "/dashboard/runs/\(run.rawValue)", type: .normal)
+        var response = Response.redirect(to: "/dashboard/runs/\(Routes.segment(run.rawValue))", type: .normal)
         response.status = .seeOther
         return response
     }

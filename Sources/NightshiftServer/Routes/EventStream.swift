@@ -11,20 +11,52 @@ import ServiceLifecycle
 enum EventStream {
     static let retryMilliseconds = 3000
 
-    /// - Parameter named: each frame names its event's kind (`event:`); the dashboard's script takes
-    ///   every frame as a plain message instead.
-    static func response(_ events: RunEvents, named: Bool = true) async throws -> Response {
+    /// How often an idle stream asks whether its reader may still read.
+    static let recheck: Duration = .seconds(5)
+
+    /// - Parameters:
+    ///   - named: each frame names its event's kind (`event:`); the dashboard's script takes every
+    ///     frame as a plain message instead.
+    ///   - stillValid: whether the token (and session) the stream was opened with may still read:
+    ///     asked every few seconds and before a frame after a pause, so revoking a token or
+    ///     signing out ends a stream that could otherwise last as long as its run.
+    static func response(
+        _ events: RunEvents, named: Bool = true, stillValid: @escaping @Sendable () async -> Bool
+    ) async throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: "retry: \(retryMilliseconds)\n\n"))
-            do {
-                for try await e in events.cancelOnGracefulShutdown() {
-                    try await writer.write(ByteBuffer(string: frame(e, named: named)))
+            // The events and a clock in one sequence: nil is a tick.
+            // Bounded: a reader that falls 1,000 frames behind has its stream ended (and comes
+            // back with Last-Event-ID), rather than the server holding a run's log for it.
+            let (items, input) = AsyncStream<String?>.makeStream(bufferingPolicy: .bufferingOldest(1000))
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do {
+                        for try await e in events {
+                            if case .dropped = input.yield(frame(e, named: named)) { break }
+                        }
+                    } catch {}
+                    input.finish()
                 }
-            } catch is CancellationError {
-                // The server stops: the client reconnects after `retry`.
+                group.addTask {
+                    while (try? await Task.sleep(for: recheck)) != nil { input.yield(nil) }
+                }
+                var checked = ContinuousClock.now
+                do {
+                    for await item in items.cancelOnGracefulShutdown() {
+                        if item == nil || ContinuousClock.now - checked > .seconds(1) {
+                            guard await stillValid() else { break }
+                            checked = .now
+                        }
+                        if let text = item { try await writer.write(ByteBuffer(string: text)) }
+                    }
+                } catch {
+                    // The client went away, or the server stops: the client reconnects after `retry`.
+                }
+                group.cancelAll()
             }
             try await writer.finish(nil)
         }
@@ -34,6 +66,7 @@ enum EventStream {
     /// One event: its seq, its kind, and its `log --json` line as data (one line: JSON escapes
     /// every newline an agent's text holds, so no text can end the frame early).
     static func frame(_ e: EventEnvelope, named: Bool = true) -> String {
-        "id: \(e.seq)\n" + (named ? "event: \(e.event.kind)\n" : "") + "data: \(JSONLine.render(e))\n\n"
+        "id: \(e.seq)\n" + (named ? "event: \(e.event.kind)\n" : "")
+            + "data: \(VisibleText.safe(JSONLine.render(e)))\n\n"
     }
 }

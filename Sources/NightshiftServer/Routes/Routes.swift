@@ -36,13 +36,17 @@ enum Routes {
             return try json(RunBody(try await runtime.status(of: try run(context))))
         }
         api.get("runs/:run/events") { request, context in
-            _ = try context.require(.read)
+            let token = try context.require(.read)
             let run = try run(context)
             let query = request.uri.queryParameters
             var after = try integer(query.get("after"), "after", in: 0...Int.max).map(Int64.init) ?? 0
             if let last = request.headers[lastEventID], let seq = Int64(last), seq >= 0 { after = seq }
             if request.headers[.accept]?.contains("text/event-stream") == true {
-                return try await EventStream.response(try await runtime.live(of: run, after: after))
+                let (tokens, id) = (try runtime.tokens(), token.id)
+                return try await EventStream.response(try await runtime.live(of: run, after: after)) {
+                    if case .success = try? await tokens.current(id: id) { return true }
+                    return false
+                }
             }
             let limit = try integer(query.get("limit"), "limit", in: 1...5000) ?? 500
             var lines: [String] = []
@@ -72,17 +76,17 @@ enum Routes {
         api.post("runs/:run/calls/:call/approve") { request, context in
             let token = try context.require(.approve)
             let body = try await decode(ApproveRequest.self, request, context)
-            let call = try context.parameters.require("call")
+            let call = try parameter("call", context)
             let state = try await runtime.decisions(by: token.principal).approve(
-                try run(context), call: call, note: body.note ?? "")
+                try run(context), call: call, note: body.note ?? "", seen: body.argumentsSHA256)
             return try decided(state, by: token)
         }
         api.post("runs/:run/calls/:call/deny") { request, context in
             let token = try context.require(.approve)
             let body = try await decode(ReasonRequest.self, request, context)
-            let call = try context.parameters.require("call")
+            let call = try parameter("call", context)
             let state = try await runtime.decisions(by: token.principal).deny(
-                try run(context), call: call, reason: body.reason)
+                try run(context), call: call, reason: body.reason, seen: body.argumentsSHA256)
             return try decided(state, by: token)
         }
         api.post("runs/:run/budget") { request, context in
@@ -114,7 +118,20 @@ enum Routes {
     /// The header an `EventSource` sends when it reconnects.
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
 
-    static func run(_ context: APIContext) throws -> RunID { RunID(try context.parameters.require("run")) }
+    /// The run a path names (its id percent-decoded: ids may hold any letter).
+    static func run(_ context: APIContext) throws -> RunID { RunID(try parameter("run", context)) }
+
+    static func parameter(_ name: String, _ context: APIContext) throws -> String {
+        let raw = try context.parameters.require(name)
+        return raw.removingPercentEncoding ?? raw
+    }
+
+    /// An id as one segment of a path.
+    static func segment(_ id: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return id.addingPercentEncoding(withAllowedCharacters: allowed) ?? id
+    }
 
     static func integer(_ text: String?, _ name: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let text else { return nil }
@@ -155,7 +172,10 @@ enum Routes {
         raw(String(decoding: try JSONEncoder.sorted.encode(value), as: UTF8.self))
     }
 
+    /// A JSON answer. Control characters and bidirectional overrides in it (the agent's text) are
+    /// written as `\\uXXXX` escapes, which a JSON parser reads back as the same characters.
     static func raw(_ text: String) -> Response {
+        let text = VisibleText.safe(text)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-store"

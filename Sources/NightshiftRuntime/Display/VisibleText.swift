@@ -1,14 +1,16 @@
 import Foundation
 
-/// What Nightshift prints comes partly from the agent: the model's text, tool output, file names,
-/// a diff. A terminal obeys control characters in it (set the window title, write the clipboard
-/// with OSC 52, clear the screen, move the cursor), so before anything reaches the operator's
-/// terminal every control character but newline and tab is written as a visible `\uXXXX` escape:
+/// What Nightshift shows comes partly from the agent: the model's text, tool output, file names,
+/// a diff, a call's arguments. A terminal obeys control characters in it (set the window title,
+/// write the clipboard with OSC 52, clear the screen, move the cursor), and a browser lays out
+/// bidirectional overrides (an approver would read a command in another order than it runs), so
+/// before any of it reaches a person (the terminal, the dashboard, the API's inbox) every control
+/// character but newline and tab is written as a visible `\uXXXX` escape:
 /// C0, DEL, C1 (which some terminals take as 8-bit escapes) and the bidirectional overrides that
 /// make text read in another order than it runs. The same escape is valid inside a JSON string
 /// and means the same character there, so JSON lines stay valid and lossless.
-enum TerminalText {
-    static func safe(_ text: String) -> String {
+public enum VisibleText {
+    public static func safe(_ text: String) -> String {
         guard needsEscaping(text) else { return text }
         var out = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
@@ -21,7 +23,7 @@ enum TerminalText {
         return String(out)
     }
 
-    static func isUnsafe(_ s: Unicode.Scalar) -> Bool {
+    public static func isUnsafe(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
         case 0x0A, 0x09: false
         case 0x00...0x1F, 0x7F...0x9F: true
@@ -40,14 +42,4 @@ enum TerminalText {
             return false
         }
     }
-}
-
-/// Writes to standard output, control characters escaped (see ``TerminalText``).
-func writeOut(_ text: String) {
-    FileHandle.standardOutput.write(Data(TerminalText.safe(text).utf8))
-}
-
-/// Writes to standard error, control characters escaped (see ``TerminalText``).
-func writeErr(_ text: String) {
-    FileHandle.standardError.write(Data(TerminalText.safe(text).utf8))
 }

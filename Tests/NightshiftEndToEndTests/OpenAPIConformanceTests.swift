@@ -1,0 +1,71 @@
+import Foundation
+import NightshiftCore
+import NightshiftHands
+import NightshiftSQLite
+import NightshiftTesting
+import Testing
+
+/// The running server against its OpenAPI document (docs/openapi.yaml), checked by schemathesis
+/// (from `.venv`; `.ci/run` installs it): thousands of generated requests, valid and not, with an
+/// admin token; every answer must be documented, of its documented type and schema, never a
+/// server error, and a request without the token must be refused. A fixed seed and a time budget
+/// keep it repeatable and bounded. In CI a missing schemathesis fails this test.
+@Suite(
+    .serialized,
+    .enabled(if: OpenAPIFixture.schemathesis != nil || ProcessInfo.processInfo.environment["CI"] != nil))
+struct OpenAPIConformanceTests {
+    @Test func theServerAnswersAsItsDocumentSays() async throws {
+        let schemathesis = try #require(
+            OpenAPIFixture.schemathesis, "schemathesis is not installed in .venv: run .ci/run (it installs it)")
+        let root = tempDir("ns-openapi")
+        let ws = root + "/ws"
+        let db = root + "/ns.db"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        try DashboardBrowserTests.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
+        try DashboardBrowserTests.scenario.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
+        try DashboardBrowserTests.policy.write(toFile: root + "/policy.yaml", atomically: true, encoding: .utf8)
+        _ = try await nightshift([
+            "run", "--id", "ship", "--plan", root + "/plan.yaml", "--workspace", ws, "--model",
+            "scripted:\(root)/scenario.yaml", "--db", db, "--policy", root + "/policy.yaml", "--unsandboxed", "-q",
+        ])
+        let made = try await nightshift(["token", "create", "--db", db, "--name", "schemathesis", "--scope", "admin"])
+        let token = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(token.hasPrefix("nst_"), "\(made.stderr)")
+
+        let server = try ChildProcess.spawn(
+            [try nightshiftBinary(), "serve", "--db", db, "--port", "0", "--no-worker"], environment: testEnvironment,
+            outputPath: root + "/serve.log")
+        defer { server.kill() }
+        guard await waitForLine("serving http://127.0.0.1:", in: root + "/serve.log") else {
+            throw TestFailure("serve never listened")
+        }
+        let log = try String(contentsOfFile: root + "/serve.log", encoding: .utf8)
+        let port = try #require(
+            log.split(separator: "\n").first { $0.contains("serving http://127.0.0.1:") }
+                .flatMap { $0.split(separator: ":").last?.split(separator: " ").first }.flatMap { Int($0) })
+        // Every check but two: `positive_data_acceptance` expects any valid body to be accepted
+        // (approving a call that does not wait is rightly refused), and `unsupported_method` wants
+        // 405 where the router answers 404 for a method a path does not have.
+        let check = try ChildProcess.spawn(
+            [
+                schemathesis, "run", OpenAPIFixture.packageRoot + "/docs/openapi.yaml", "--url",
+                "http://127.0.0.1:\(port)", "-H", "Authorization: Bearer \(token)", "--checks", "all",
+                "--exclude-checks", "positive_data_acceptance,unsupported_method", "-n", "20", "--seed", "1",
+                "--max-time", "60", "--no-color",
+            ], environment: testEnvironment, outputPath: root + "/schemathesis.log")
+        let end = await check.wait(timeout: .seconds(240))
+        if end == .running { check.kill() }
+        let said = (try? String(contentsOfFile: root + "/schemathesis.log", encoding: .utf8)) ?? ""
+        #expect(end == .exited(0), "\(said.suffix(4000))")
+        #expect(said.contains("passed"), "\(said.suffix(2000))")
+    }
+}
+
+/// Where schemathesis is (the venv's).
+enum OpenAPIFixture {
+    static let packageRoot = BrowserFixture.packageRoot
+    static let schemathesis: String? = {
+        let path = packageRoot + "/.venv/bin/schemathesis"
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }()
+}
