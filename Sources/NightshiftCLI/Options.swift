@@ -35,6 +35,16 @@ struct WorkspaceHomeOptions: ParsableArguments {
     func add(to layer: inout ConfigLayer) {
         layer.set(.workspaces, workspaces.map { .text($0) }, from: "--workspaces")
     }
+
+    /// The store `options` name, with this workspace home: what a worker (or `serve`) drives runs
+    /// in, chosen once for the process.
+    func store(_ options: StoreOptions) throws -> StoreConfig {
+        var layer = ConfigLayer()
+        add(to: &layer)
+        var config = try options.settings(layer).store
+        config.lockTimeoutSeconds = options.lockTimeout
+        return config
+    }
 }
 
 /// Model options shared by `run` and `resume`.

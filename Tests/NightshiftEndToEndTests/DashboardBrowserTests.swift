@@ -58,17 +58,8 @@ struct DashboardBrowserTests {
         let made = try await nightshift(["token", "create", "--db", db, "--name", "browser", "--scope", "read,approve"])
         let token = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 
-        let server = try ChildProcess.spawn(
-            [try nightshiftBinary(), "serve", "--db", db, "--port", "0"], environment: testEnvironment,
-            outputPath: root + "/serve.log")
+        let (server, port) = try await startServe(db: db, root: root)
         defer { server.kill() }
-        guard await waitForLine("serving http://127.0.0.1:", in: root + "/serve.log") else {
-            throw TestFailure("serve never listened")
-        }
-        let log = try String(contentsOfFile: root + "/serve.log", encoding: .utf8)
-        let port = try #require(
-            log.split(separator: "\n").first { $0.contains("serving http://127.0.0.1:") }
-                .flatMap { $0.split(separator: ":").last?.split(separator: " ").first }.flatMap { Int($0) })
 
         let shots = root + "/screenshots"
         try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)

@@ -32,17 +32,8 @@ struct OpenAPIConformanceTests {
         let token = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(token.hasPrefix("nst_"), "\(made.stderr)")
 
-        let server = try ChildProcess.spawn(
-            [try nightshiftBinary(), "serve", "--db", db, "--port", "0", "--no-worker"], environment: testEnvironment,
-            outputPath: root + "/serve.log")
+        let (server, port) = try await startServe(db: db, root: root, extra: ["--no-worker"])
         defer { server.kill() }
-        guard await waitForLine("serving http://127.0.0.1:", in: root + "/serve.log") else {
-            throw TestFailure("serve never listened")
-        }
-        let log = try String(contentsOfFile: root + "/serve.log", encoding: .utf8)
-        let port = try #require(
-            log.split(separator: "\n").first { $0.contains("serving http://127.0.0.1:") }
-                .flatMap { $0.split(separator: ":").last?.split(separator: " ").first }.flatMap { Int($0) })
         // Every check but two: `positive_data_acceptance` expects any valid body to be accepted
         // (approving a call that does not wait is rightly refused), and `unsupported_method` wants
         // 405 where the router answers 404 for a method a path does not have.

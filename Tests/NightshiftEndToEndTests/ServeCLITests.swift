@@ -41,18 +41,8 @@ import Glibc
         let bad = try await nightshift(["token", "create", "--db", db, "--name", "x", "--scope", "root"])
         #expect(bad.status == 64 && bad.stderr.contains("'root' is not one of"), "\(bad.stderr)")
 
-        let server = try ChildProcess.spawn(
-            [try nightshiftBinary(), "serve", "--db", db, "--port", "0"], environment: testEnvironment,
-            outputPath: dir + "/serve.log")
+        let (server, port) = try await startServe(db: db, root: dir)
         defer { server.kill() }
-        guard await waitForLine("serving http://127.0.0.1:", in: dir + "/serve.log") else {
-            throw TestFailure(
-                "serve never listened: \((try? String(contentsOfFile: dir + "/serve.log", encoding: .utf8)) ?? "")")
-        }
-        let log = try String(contentsOfFile: dir + "/serve.log", encoding: .utf8)
-        let port = try #require(
-            log.split(separator: "\n").first { $0.contains("serving http://127.0.0.1:") }
-                .flatMap { $0.split(separator: ":").last?.split(separator: " ").first }.flatMap { Int($0) })
         let base = "http://127.0.0.1:\(port)"
         #expect(try await get(base + "/health", token: nil).status == 200)
         #expect(try await get(base + "/api/runs", token: nil).status == 401)

@@ -242,3 +242,25 @@ func waitForLine(_ text: String, in path: String, timeout: Duration = .seconds(3
     }
     return false
 }
+
+/// Starts `nightshift serve` over `db` on a free loopback port (its log is `root/serve.log`) and
+/// waits until it listens: the process (kill it when done) and its port.
+func startServe(db: String, root: String, extra: [String] = []) async throws -> (server: ChildProcess, port: Int) {
+    let server = try ChildProcess.spawn(
+        [try nightshiftBinary(), "serve", "--db", db, "--port", "0"] + extra, environment: testEnvironment,
+        outputPath: root + "/serve.log")
+    guard await waitForLine("serving http://127.0.0.1:", in: root + "/serve.log") else {
+        server.kill()
+        throw TestFailure(
+            "serve never listened: \((try? String(contentsOfFile: root + "/serve.log", encoding: .utf8)) ?? "")")
+    }
+    let log = (try? String(contentsOfFile: root + "/serve.log", encoding: .utf8)) ?? ""
+    guard
+        let port = log.split(separator: "\n").first(where: { $0.contains("serving http://127.0.0.1:") })
+            .flatMap({ $0.split(separator: ":").last?.split(separator: " ").first }).flatMap({ Int($0) })
+    else {
+        server.kill()
+        throw TestFailure("serve did not say its port: \(log)")
+    }
+    return (server, port)
+}

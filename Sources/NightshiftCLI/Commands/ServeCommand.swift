@@ -41,10 +41,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     mutating func run() async throws {
         try await reportErrors {
-            var layer = ConfigLayer()
-            home.add(to: &layer)
-            var config = try store.settings(layer).store
-            config.lockTimeoutSeconds = store.lockTimeout
+            let config = try home.store(store)
             let level = Logger.Level(rawValue: logLevel) ?? .info
             let logger = Logger(label: "nightshift.serve") { _ in
                 LineLogHandler(format: .text, level: level, write: { say($0) })

@@ -86,10 +86,7 @@ struct Worker: AsyncParsableCommand {
     mutating func run() async throws {
         try await reportErrors {
             // The database is chosen once: the one this worker watches is the one it resumes runs of.
-            var layer = ConfigLayer()
-            home.add(to: &layer)
-            var config = try store.settings(layer).store
-            config.lockTimeoutSeconds = store.lockTimeout
+            let config = try home.store(store)
             // Every line the worker writes is a record of this logger, so a JSON log is JSON throughout.
             let (format, level) = (logFormat, logLevel)
             let logger = Logger(label: "nightshift.worker") { _ in

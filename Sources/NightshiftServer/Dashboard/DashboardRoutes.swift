@@ -115,21 +115,21 @@ enum DashboardRoutes {
                 return false
             }
         }
-        dash.post("runs/:run/calls/:call/approve") { request, context in
-            let token = try context.require(.approve)
-            let form = try await checkedForm(request, context)
-            _ = try await runtime.decisions(by: token.principal).approve(
-                try Routes.run(context), call: try Routes.parameter("call", context), note: form["note"] ?? "",
-                seen: form["arguments_sha256"])
-            return back(to: try Routes.run(context))
-        }
-        dash.post("runs/:run/calls/:call/deny") { request, context in
-            let token = try context.require(.approve)
-            let form = try await checkedForm(request, context)
-            _ = try await runtime.decisions(by: token.principal).deny(
-                try Routes.run(context), call: try Routes.parameter("call", context), reason: form["reason"] ?? "",
-                seen: form["arguments_sha256"])
-            return back(to: try Routes.run(context))
+        for approved in [true, false] {
+            dash.post("runs/:run/calls/:call/\(approved ? "approve" : "deny")") { request, context in
+                let token = try context.require(.approve)
+                let form = try await checkedForm(request, context)
+                let (run, call, seen) = (
+                    try Routes.run(context), try Routes.parameter("call", context), form["arguments_sha256"]
+                )
+                let decisions = try runtime.decisions(by: token.principal)
+                if approved {
+                    _ = try await decisions.approve(run, call: call, note: form["note"] ?? "", seen: seen)
+                } else {
+                    _ = try await decisions.deny(run, call: call, reason: form["reason"] ?? "", seen: seen)
+                }
+                return back(to: run)
+            }
         }
         dash.post("logout") { request, context in
             _ = try await checkedForm(request, context)
@@ -160,14 +160,8 @@ enum DashboardRoutes {
         else {
             throw Problem(.unsupportedMediaType, code: "unsupported_media_type", "send the form as a form")
         }
-        var request = request
-        let buffer: ByteBuffer
-        do { buffer = try await request.collectBody(upTo: APIServer.maxBodyBytes) } catch {
-            throw Problem(
-                .contentTooLarge, code: "body_too_large", "the form is larger than \(APIServer.maxBodyBytes) bytes")
-        }
         var fields: [String: String] = [:]
-        for pair in String(buffer: buffer).split(separator: "&") {
+        for pair in try await Routes.body(request).split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decoded(_ s: Substring) -> String {
                 s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""

@@ -149,15 +149,18 @@ enum Routes {
         guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
             throw Problem(.unsupportedMediaType, code: "unsupported_media_type", "send the body as application/json")
         }
-        var request = request
-        let buffer: ByteBuffer
-        do { buffer = try await request.collectBody(upTo: APIServer.maxBodyBytes) } catch {
-            throw Problem(
-                .contentTooLarge, code: "body_too_large", "the body is larger than \(APIServer.maxBodyBytes) bytes")
-        }
-        switch ArgumentDecoding.decode(T.self, from: String(buffer: buffer)) {
+        switch ArgumentDecoding.decode(T.self, from: try await body(request)) {
         case let .success(value): return value
         case let .failure(problem): throw Problem(.badRequest, code: "invalid_body", "the body: \(problem)")
+        }
+    }
+
+    /// The request's body as text, at most ``APIServer/maxBodyBytes``.
+    static func body(_ request: Request) async throws -> String {
+        var request = request
+        do { return String(buffer: try await request.collectBody(upTo: APIServer.maxBodyBytes)) } catch {
+            throw Problem(
+                .contentTooLarge, code: "body_too_large", "the body is larger than \(APIServer.maxBodyBytes) bytes")
         }
     }
 
