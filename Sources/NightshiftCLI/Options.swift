@@ -149,3 +149,16 @@ struct FleetOptions: ParsableArguments {
         guard (0...1000).contains(concurrency) else { throw ValidationError("--concurrency must be 0 … 1000") }
     }
 }
+
+/// A length of time as a person types it: `30d`, `12h`, `90m`.
+func parseAge(_ text: String, option: String) throws -> Duration {
+    guard let unit = text.last, let n = Int(text.dropLast()), n > 0, n <= 3650 * 24 * 60 else {
+        throw ValidationError("\(option): '\(text)' is not a time like 30d, 12h or 90m")
+    }
+    switch unit {
+    case "d": return .seconds(n * 86400)
+    case "h": return .seconds(n * 3600)
+    case "m": return .seconds(n * 60)
+    default: throw ValidationError("\(option): '\(text)' is not a time like 30d, 12h or 90m")
+    }
+}

@@ -46,6 +46,17 @@ import Testing
         let listing = try await nightshift(["agents"] + args, cwd: root)
         #expect(listing.stdout.contains("writer  version \(version.prefix(12))"), "\(listing.stdout)")
         #expect(listing.stdout.contains("runs on this version: w"))
+        // The profile's scorecard: one run, its one task finished on the first attempt.
+        let score = try await nightshift(["agents", "--scorecard", "--json", "--since", "1d", "--db", root + "/ns.db"])
+        let card = try #require(
+            score.stdout.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }.first { $0["agent"] as? String == "writer" }, "\(score.stdout)\(score.stderr)")
+        #expect(card["version"] as? String == String(version.prefix(12)))
+        #expect(
+            card["runs"] as? Int == 1 && card["tasks_finished"] as? Int == 1
+                && card["first_attempt_rate"] as? Double == 1)
+        #expect((card["tokens"] as? Int ?? 0) > 0, "\(card)")
         // An edited profile is a new version; the run keeps the one it started with.
         try "Write plainly and briefly.\n".write(toFile: root + "/agents/writer.md", atomically: true, encoding: .utf8)
         let after = try await nightshift(["agents"] + args, cwd: root)

@@ -154,8 +154,31 @@ struct AgentsCommand: AsyncParsableCommand {
             "The folder of agent profiles (default: the configuration's agents, else agents/ in the project).",
             valueName: "DIR"))
     var agents: String?
+    @Flag(
+        help:
+            "Each agent's scorecard instead (profile and version): tasks finished, first-attempt pass rate, rework, escalations, approvals asked and denied, budget and breaker trips, cost and tokens per finished task, median time per task."
+    )
+    var scorecard = false
+    @Option(
+        help: ArgumentHelp("With --scorecard: only runs created in the last TIME (30d, 12h, 90m).", valueName: "TIME"))
+    var since: String?
+    @Flag(help: "With --scorecard: one JSON object per agent.") var json = false
+
+    func validate() throws {
+        if let since { _ = try parseAge(since, option: "--since") }
+        if (since != nil || json) && !scorecard { throw ValidationError("--since and --json go with --scorecard") }
+    }
 
     mutating func run() async throws {
+        if scorecard {
+            let (store, since, json) = (self.store, self.since, self.json)
+            try await reportErrors {
+                let cards = try await store.runtime().scorecards(
+                    within: try since.map { try parseAge($0, option: "--since") })
+                Scorecard.print(cards, json: json)
+            }
+            return
+        }
         try await reportErrors {
             var layer = ConfigLayer()
             layer.set(.agents, agents.map { .text($0) }, from: "--agents")

@@ -41,21 +41,9 @@ struct TokenCommand: AsyncParsableCommand {
             return out
         }
 
-        static func duration(_ text: String) throws -> Duration {
-            guard let unit = text.last, let n = Int(text.dropLast()), n > 0, n <= 3650 * 24 * 60 else {
-                throw ValidationError("--expires: '\(text)' is not a time like 30d, 12h or 90m")
-            }
-            switch unit {
-            case "d": return .seconds(n * 86400)
-            case "h": return .seconds(n * 3600)
-            case "m": return .seconds(n * 60)
-            default: throw ValidationError("--expires: '\(text)' is not a time like 30d, 12h or 90m")
-            }
-        }
-
         func validate() throws {
             _ = try scopes()
-            if let expires { _ = try Self.duration(expires) }
+            if let expires { _ = try parseAge(expires, option: "--expires") }
         }
 
         mutating func run() async throws {
@@ -66,7 +54,7 @@ struct TokenCommand: AsyncParsableCommand {
                 let runtime = Runtime(.init(store: config), logger: .commandLine)
                 let made = try await runtime.tokens().create(
                     name: name, principal: Governance.user, scopes: try scopes(),
-                    validFor: try expires.map(Self.duration))
+                    validFor: try expires.map { try parseAge($0, option: "--expires") })
                 say(made.text)
                 writeErr(
                     "token \(made.token.id) for \(made.token.principal) (\(made.token.scopes.sorted().map(\.rawValue).joined(separator: ", "))): "

@@ -240,6 +240,14 @@ public final class Runtime: Service, Sendable {
         Decisions(store: try store(), decider: decider)
     }
 
+    /// Each agent's scorecard over the runs created in the last `within` (nil: every run).
+    public func scorecards(within: Duration?) async throws -> [Scorecards.Card] {
+        let since = within.map {
+            Timestamp(milliseconds: Adapters.clock.now().milliseconds - Int64($0.components.seconds) * 1000)
+        }
+        return try await Scorecards.cards(store: try store(), since: since)
+    }
+
     /// The HTTP API's tokens, kept in this runtime's database.
     public func tokens() throws -> Tokens { Tokens(store: SQLiteTokenStore(sharing: try store())) }
 
