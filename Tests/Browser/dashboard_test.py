@@ -85,6 +85,14 @@ def main():
         driver.save_screenshot(shots + "/phone.png")
         driver.get(base + "/dashboard/inbox")
         assert "Nothing waits for a person." in driver.page_source
+        # The agents page at the same width: the finished task is counted, the chart is drawn.
+        driver.get(base + "/dashboard/agents")
+        table = driver.find_element(By.ID, "scorecards").text
+        assert "(no profile)" in table and "100%" in table, table
+        assert driver.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar"), "no chart"
+        overflow = driver.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, f"the agents page is {overflow}px wider than a phone's screen"
     finally:
         driver.quit()
 

@@ -112,6 +112,19 @@ import Testing
         }
     }
 
+    /// The agents page: each agent version's scorecard from its runs' logs, and a server-drawn chart.
+    @Test func theAgentsPageShowsEachVersionsScorecard() async throws {
+        try await withWorld { w in
+            let session = try await signIn(w, w.read)
+            let page = try await w.call(.GET, "/dashboard/agents?days=7", headers: [("Cookie", session.cookie)])
+            #expect(page.status == 200 && page.body.contains(#"<table id="scorecards">"#), "\(page.body.prefix(500))")
+            // One run, paused on the call the policy asked about: nothing finished yet.
+            #expect(page.body.contains("<td>(no profile)</td>") && page.body.contains("<td>1 / 0</td>"))
+            #expect(page.body.contains("<svg class=\"chart\"") && page.body.contains("no task done"))
+            #expect(page.body.contains("of the last 7 days"))
+        }
+    }
+
     /// What the agent wrote (a file's content read back as a tool's output, a call's arguments)
     /// is escaped wherever a page shows it: it is text, never markup.
     @Test func agentWrittenTextIsShownInert() async throws {

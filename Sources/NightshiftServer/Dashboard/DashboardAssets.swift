@@ -28,6 +28,8 @@ enum DashboardAssets {
         .live { font-size: .75rem; color: #2e7d32; }
         .problem { color: #c0392b; }
         .login { display: flex; flex-direction: column; gap: .5rem; max-width: 28rem; }
+        svg.chart { width: 100%; max-width: 40rem; height: auto; font-size: 12px; }
+        svg.chart .bar { fill: #4a7bd0; } svg.chart .label, svg.chart .value { fill: currentColor; }
         """
 
     static let js = """

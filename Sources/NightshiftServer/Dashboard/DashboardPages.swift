@@ -37,7 +37,8 @@ enum DashboardPages {
         <html lang="en"><head><meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{{title}} · Nightshift</title><link rel="stylesheet" href="/dashboard/app.css"></head>
-        <body>{{#signedIn}}<header><nav><a href="/dashboard">Runs</a> <a href="/dashboard/inbox">Inbox</a></nav>
+        <body>{{#signedIn}}<header><nav><a href="/dashboard">Runs</a> <a href="/dashboard/inbox">Inbox</a>
+        <a href="/dashboard/agents">Agents</a></nav>
         <span class="who">{{principal}}</span>
         <form method="post" action="/dashboard/logout"><input type="hidden" name="csrf" value="{{csrf}}">
         <button>Sign out</button></form></header>{{/signedIn}}
@@ -81,6 +82,24 @@ enum DashboardPages {
         <ol id="timeline" data-run="{{id}}" data-after="{{last}}">{{#timeline}}<li><details><summary>
         <span class="seq">{{seq}}</span> <span class="kind">{{kind}}</span> <span class="line">{{line}}</span></summary>
         <pre>{{json}}</pre></details></li>{{/timeline}}</ol>
+        """,
+        "agents": """
+        <h1>Agents</h1>
+        <p class="hint">Each agent (profile and version) over its runs{{#days}} of the last {{days}} days{{/days}}, from their logs.</p>
+        {{#any}}<div class="scroll"><table id="scorecards"><thead><tr><th>Agent</th><th>Version</th><th>Runs</th>
+        <th>Done</th><th>First try</th><th>Rework / task</th><th>Escalations</th><th>Asked / denied</th>
+        <th>Budget / breaker</th><th>Cost / task</th><th>Tokens / task</th><th>Median</th></tr></thead><tbody>
+        {{#cards}}<tr><td>{{name}}</td><td><code>{{version}}</code></td><td>{{runs}}</td><td>{{done}}</td>
+        <td>{{first}}</td><td>{{rework}}</td><td>{{escalations}}</td><td>{{asked}} / {{denied}}</td>
+        <td>{{budget}} / {{breaker}}</td><td>{{cost}}</td><td>{{tokens}}</td><td>{{median}}</td></tr>{{/cards}}
+        </tbody></table></div>
+        <h2>First-try rate by version</h2>
+        <svg class="chart" viewBox="0 0 640 {{height}}" role="img" aria-label="first-try rate by agent version">
+        {{#bars}}<text x="0" y="{{textY}}" class="label">{{label}}</text>
+        <rect x="200" y="{{y}}" width="{{width}}" height="18" class="bar"></rect>
+        <text x="{{valueX}}" y="{{textY}}" class="value">{{value}}</text>{{/bars}}
+        </svg>{{/any}}
+        {{^any}}<p>No runs to score{{#days}} in the last {{days}} days{{/days}}.</p>{{/any}}
         """,
         "inbox": """
         <h1>Inbox</h1>

@@ -53,6 +53,12 @@ enum DashboardRoutes {
             }
             return page("Runs", "runs", ["runs": runs, "any": !runs.isEmpty], token: token, context: context)
         }
+        dash.get("agents") { request, context in
+            let token = try context.require(.read)
+            let days = request.uri.queryParameters.get("days").flatMap { Int($0) }.map { min(max($0, 1), 3650) }
+            let cards = try await runtime.scorecards(within: days.map { .seconds($0 * 86400) })
+            return page("Agents", "agents", scorecards(cards, days: days), token: token, context: context)
+        }
         dash.get("inbox") { _, context in
             let token = try context.require(.read)
             let items = try await runtime.inbox().map { item -> [String: Any] in
@@ -140,6 +146,37 @@ enum DashboardRoutes {
                 Cookie(name: cookie, value: "", maxAge: 0, path: "/dashboard", httpOnly: true, sameSite: .strict))
             return response
         }
+    }
+
+    /// The agents page's values: a row per agent version, and a bar per version for the chart
+    /// (drawn by the server as SVG: no script, no library).
+    static func scorecards(_ cards: [Scorecards.Card], days: Int?) -> [String: Any] {
+        let rows = cards.map { c -> [String: Any] in
+            [
+                "name": c.agent.name, "version": c.agent.version, "runs": c.runs, "done": c.tasksFinished,
+                "first": c.firstAttemptRate.map { "\(Int(($0 * 100).rounded()))%" } ?? "-",
+                "rework": c.reworkRate.map { String(format: "%.2f", $0) } ?? "-", "escalations": c.escalations,
+                "asked": c.approvalsAsked, "denied": c.approvalsDenied, "budget": c.budgetTrips,
+                "breaker": c.breakerTrips, "cost": c.costPerTaskPicoUSD.map(Money.format) ?? "-",
+                "tokens": c.tokensPerTask.map(String.init) ?? "-",
+                "median": c.medianTaskMilliseconds.map { "\(($0 + 500) / 1000) s" } ?? "-",
+            ]
+        }
+        let bars = cards.enumerated().map { n, c -> [String: Any] in
+            let rate = c.firstAttemptRate ?? 0
+            let width = Int((rate * 400).rounded())
+            return [
+                "label": "\(c.agent.name.prefix(18)) \(c.agent.version.prefix(8))", "y": 8 + n * 26,
+                "textY": 21 + n * 26,
+                "width": width, "valueX": 206 + width,
+                "value": c.firstAttemptRate.map { "\(Int(($0 * 100).rounded()))%" } ?? "no task done",
+            ]
+        }
+        var object: [String: Any] = [
+            "cards": rows, "bars": bars, "any": !cards.isEmpty, "height": 16 + cards.count * 26,
+        ]
+        if let days { object["days"] = days }
+        return object
     }
 
     // MARK: - Forms and pages
