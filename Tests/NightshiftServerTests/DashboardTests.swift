@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOCore
 import NIOHTTP1
 import NightshiftCore
 import NightshiftSQLite
@@ -122,6 +123,42 @@ import Testing
             #expect(page.body.contains("<td>(no profile)</td>") && page.body.contains("<td>1 / 0</td>"))
             #expect(page.body.contains("<svg class=\"chart\"") && page.body.contains("no task done"))
             #expect(page.body.contains("of the last 7 days"))
+        }
+    }
+
+    /// The runs table is live: the feed sends the runs, then again after an append to any run
+    /// (here an approval), read from the store's signal rather than a poll.
+    @Test func theRunsTableFollowsAppends() async throws {
+        try await withWorld { w in
+            let session = try await signIn(w, w.read)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(w.port)/dashboard/live")
+            request.headers.add(name: "Cookie", value: session.cookie)
+            let response = try await w.client.execute(request, timeout: .seconds(60))
+            #expect(response.headers.first(name: "Content-Type") == "text/event-stream")
+            var frames: [[[String: Any]]] = []
+            var buffer = ""
+            var approved = false
+            for try await chunk in response.body {
+                buffer += String(buffer: chunk)
+                while let end = buffer.range(of: "\n\n") {
+                    let frame = String(buffer[..<end.lowerBound])
+                    buffer = String(buffer[end.upperBound...])
+                    guard frame.hasPrefix("data: ") else { continue }
+                    let rows =
+                        (try? JSONSerialization.jsonObject(with: Data(frame.dropFirst(6).utf8))) as? [[String: Any]]
+                    frames.append(rows ?? [])
+                }
+                if !approved, !frames.isEmpty {
+                    approved = true
+                    let ok = try await w.call(.POST, "/api/runs/ship/calls/m1.1/approve", token: w.approve, body: "{}")
+                    #expect(ok.status == 200)
+                }
+                if frames.count >= 2 { break }
+            }
+            let first = frames.first?.first { $0["id"] as? String == "ship" }
+            let later = frames.last?.first { $0["id"] as? String == "ship" }
+            #expect(first?["status"] as? String == "paused", "\(frames)")
+            #expect((later?["events"] as? Int ?? 0) > (first?["events"] as? Int ?? 0), "\(frames)")
         }
     }
 

@@ -184,6 +184,9 @@ public final class Runtime: Service, Sendable {
 
     // MARK: - Reading and deciding
 
+    /// The runs, then the runs again after each append to any of them (a live list).
+    public func runsFeed() throws -> RunsFeed { RunsFeed(store: try store()) }
+
     /// Every run in the database, newest first.
     public func runs() async throws -> [RunSummary] { try await store().runs() }
 

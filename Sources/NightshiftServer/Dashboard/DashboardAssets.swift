@@ -34,6 +34,31 @@ enum DashboardAssets {
 
     static let js = """
         (() => {
+          const table = document.getElementById('runs');
+          if (!table || !window.EventSource) return;
+          const body = table.querySelector('tbody');
+          const source = new EventSource('/dashboard/live');
+          source.onmessage = (message) => {
+            let runs;
+            try { runs = JSON.parse(message.data); } catch { return; }
+            const rows = runs.map((r) => {
+              const row = document.createElement('tr');
+              const link = document.createElement('a');
+              link.href = '/dashboard/runs/' + encodeURIComponent(r.id);
+              link.textContent = r.id;
+              const cells = [link, r.status, r.title, String(r.events), r.updated];
+              cells.forEach((value, n) => {
+                const cell = document.createElement('td');
+                if (n === 1) cell.className = 'status ' + r.status;
+                if (typeof value === 'string') cell.textContent = value; else cell.append(value);
+                row.append(cell);
+              });
+              return row;
+            });
+            body.replaceChildren(...rows);
+          };
+        })();
+        (() => {
           const list = document.getElementById('timeline');
           if (!list || !window.EventSource) return;
           const status = document.getElementById('status');

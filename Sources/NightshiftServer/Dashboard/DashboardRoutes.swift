@@ -59,6 +59,27 @@ enum DashboardRoutes {
             let cards = try await runtime.scorecards(within: days.map { .seconds($0 * 86400) })
             return page("Agents", "agents", scorecards(cards, days: days), token: token, context: context)
         }
+        dash.get("live") { _, context in
+            // The runs table, again after each append to any run (the runs page's script keeps it).
+            let token = try context.require(.read)
+            let (tokens, id, session) = (try runtime.tokens(), token.id, context.session?.id ?? "")
+            let feed = try runtime.runsFeed()
+            return try await EventStream.response {
+                guard sessions.session(session) != nil else { return false }
+                if case .success = try? await tokens.current(id: id) { return true }
+                return false
+            } produce: { yield in
+                for try await runs in feed {
+                    let rows = runs.prefix(500).map {
+                        LiveRun(
+                            id: $0.id.rawValue, status: $0.status.rawValue, title: $0.title, events: $0.headSeq,
+                            updated: time($0.updated))
+                    }
+                    let json = String(decoding: try JSONEncoder.sorted.encode(rows), as: UTF8.self)
+                    if !yield("data: \(VisibleText.safe(json))\n\n") { return }
+                }
+            }
+        }
         dash.get("inbox") { _, context in
             let token = try context.require(.read)
             let items = try await runtime.inbox().map { item -> [String: Any] in
@@ -177,6 +198,15 @@ enum DashboardRoutes {
         ]
         if let days { object["days"] = days }
         return object
+    }
+
+    /// One row of the live runs table.
+    struct LiveRun: Encodable {
+        var id: String
+        var status: String
+        var title: String
+        var events: Int64
+        var updated: String
     }
 
     // MARK: - Forms and pages

@@ -23,6 +23,17 @@ enum EventStream {
     static func response(
         _ events: RunEvents, named: Bool = true, stillValid: @escaping @Sendable () async -> Bool
     ) async throws -> Response {
+        try await response(stillValid: stillValid) { yield in
+            for try await e in events where !yield(frame(e, named: named)) { return }
+        }
+    }
+
+    /// A stream of frames `produce` makes (it stops when `yield` returns false: the reader fell
+    /// too far behind), with the same retry hint, checks and shutdown as a run's events.
+    static func response(
+        stillValid: @escaping @Sendable () async -> Bool,
+        produce: @escaping @Sendable (_ yield: (String) -> Bool) async throws -> Void
+    ) async throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"
@@ -35,8 +46,9 @@ enum EventStream {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     do {
-                        for try await e in events {
-                            if case .dropped = input.yield(frame(e, named: named)) { break }
+                        try await produce { text in
+                            if case .dropped = input.yield(text) { return false }
+                            return true
                         }
                     } catch {}
                     input.finish()
