@@ -40,21 +40,28 @@ struct DashboardBrowserTests {
             reason: releases need a person
         """
 
+    /// A new folder with run `ship` in its database, paused on the shell call the policy asks about.
+    static func pausedRun(_ name: String) async throws -> (root: String, db: String) {
+        let root = tempDir(name)
+        let db = root + "/ns.db"
+        try FileManager.default.createDirectory(atPath: root + "/ws", withIntermediateDirectories: true)
+        for (file, text) in [("plan.yaml", plan), ("scenario.yaml", scenario), ("policy.yaml", policy)] {
+            try text.write(toFile: root + "/" + file, atomically: true, encoding: .utf8)
+        }
+        let run = try await nightshift([
+            "run", "--id", "ship", "--plan", root + "/plan.yaml", "--workspace", root + "/ws", "--model",
+            "scripted:\(root)/scenario.yaml", "--db", db, "--policy", root + "/policy.yaml", "--unsandboxed", "-q",
+        ])
+        guard try await SQLiteEventStore(path: db).state(of: RunID("ship")).status == .paused else {
+            throw TestFailure("run ship did not pause for its approval: \(run.stdout)\(run.stderr)")
+        }
+        return (root, db)
+    }
+
     @Test func aPersonApprovesFromThePageAndWatchesTheRunFinish() async throws {
         let python = try #require(
             BrowserFixture.python, "selenium is not installed in .venv: run .ci/run (it installs it with the browser)")
-        let root = tempDir("ns-browser")
-        let ws = root + "/ws"
-        let db = root + "/ns.db"
-        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
-        try Self.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
-        try Self.scenario.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
-        try Self.policy.write(toFile: root + "/policy.yaml", atomically: true, encoding: .utf8)
-        let run = try await nightshift([
-            "run", "--id", "ship", "--plan", root + "/plan.yaml", "--workspace", ws, "--model",
-            "scripted:\(root)/scenario.yaml", "--db", db, "--policy", root + "/policy.yaml", "--unsandboxed", "-q",
-        ])
-        #expect(try await SQLiteEventStore(path: db).state(of: RunID("ship")).status == .paused, "\(run.stdout)")
+        let (root, db) = try await Self.pausedRun("ns-browser")
         let made = try await nightshift(["token", "create", "--db", db, "--name", "browser", "--scope", "read,approve"])
         let token = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 

@@ -17,17 +17,7 @@ struct OpenAPIConformanceTests {
     @Test func theServerAnswersAsItsDocumentSays() async throws {
         let schemathesis = try #require(
             OpenAPIFixture.schemathesis, "schemathesis is not installed in .venv: run .ci/run (it installs it)")
-        let root = tempDir("ns-openapi")
-        let ws = root + "/ws"
-        let db = root + "/ns.db"
-        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
-        try DashboardBrowserTests.plan.write(toFile: root + "/plan.yaml", atomically: true, encoding: .utf8)
-        try DashboardBrowserTests.scenario.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
-        try DashboardBrowserTests.policy.write(toFile: root + "/policy.yaml", atomically: true, encoding: .utf8)
-        _ = try await nightshift([
-            "run", "--id", "ship", "--plan", root + "/plan.yaml", "--workspace", ws, "--model",
-            "scripted:\(root)/scenario.yaml", "--db", db, "--policy", root + "/policy.yaml", "--unsandboxed", "-q",
-        ])
+        let (root, db) = try await DashboardBrowserTests.pausedRun("ns-openapi")
         let made = try await nightshift(["token", "create", "--db", db, "--name", "schemathesis", "--scope", "admin"])
         let token = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(token.hasPrefix("nst_"), "\(made.stderr)")
