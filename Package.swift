@@ -111,7 +111,7 @@ let package = Package(
             name: "nightshift-bench",
             dependencies: [
                 "NightshiftCLI", "NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands",
-                "NightshiftHarness", "NightshiftRuntime", "NightshiftTesting",
+                "NightshiftHarness", "NightshiftRuntime", "NightshiftServer", "NightshiftTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -128,7 +128,8 @@ let package = Package(
         .testTarget(
             name: "NightshiftServerTests",
             dependencies: [
-                "NightshiftCore", "NightshiftRuntime", "NightshiftSQLite", "NightshiftServer", "NightshiftTesting",
+                "NightshiftCore", "NightshiftConfig", "NightshiftRuntime", "NightshiftSQLite", "NightshiftServer",
+                "NightshiftTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

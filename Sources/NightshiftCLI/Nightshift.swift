@@ -29,7 +29,7 @@ public struct Nightshift: AsyncParsableCommand {
             AgentsCommand.self,
             MemoryCommand.self, DreamCommand.self,
             Demo.self,
-            TokenCommand.self, ServeCommand.self,
+            TokenCommand.self, ServeCommand.self, ScheduleCommand.self,
             BenchMoved.self,
         ])
 

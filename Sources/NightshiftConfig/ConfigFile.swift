@@ -86,6 +86,8 @@ public struct ConfigLayer: Sendable, Equatable {
     public var origins: [ConfigKey: String] = [:]
     /// API keys (`NAME: value`), only ever from the user's own file.
     public var keys: [String: String] = [:]
+    /// Webhooks (`webhooks:`), only ever from the user's own file.
+    public var webhooks: [WebhookEntry] = []
     public init() {}
 
     public mutating func set(_ key: ConfigKey, _ value: ConfigValue?, from origin: String) {
@@ -121,6 +123,9 @@ public struct ConfigLayer: Sendable, Equatable {
 ///   - {on: shift_start, command: make lint}
 ///   - {on: before_check, command: mypy .}
 /// keys: {OPENAI_API_KEY: sk-…}      # the user's file only: never in a project
+/// webhooks:                        # the user's file only: POST /hooks/NAME on `nightshift serve`
+///   ci-failed: {secret_file: ~/.config/nightshift/ci.secret, goal: "Fix the build of {{ref}}",
+///               agent: fixer, workspace: ~/src/app}
 /// ```
 public enum ConfigFile {
     /// Whose file it is: a project's is reviewed and shared like code, so it may hold no secret.
@@ -156,7 +161,7 @@ public enum ConfigFile {
                 "model", "roles", "policy", "guidance", "mcp", "db", "workspaces", "pricing", "key_file", "agents",
                 "sandbox",
                 "context", "embeddings",
-                "limits", "worktree", "baseline", "stop_on_blocked", "keys", "hooks", "budgets",
+                "limits", "worktree", "baseline", "stop_on_blocked", "keys", "hooks", "budgets", "webhooks",
             ], in: "the configuration")
         try refuseSecrets(top, r, scope: scope)
 
@@ -316,6 +321,8 @@ public enum ConfigFile {
                 }
                 guard hooks.count <= 20 else { throw r.fail(value, "at most 20 hooks") }
                 layer.set(.hooks, .hooks(hooks), from: origin(value))
+            case "webhooks":  // the user's file only; refused above in a project's
+                layer.webhooks = try WebhookEntry.parse(value, r, base: base)
             default:  // keys (the user's file only; refused above in a project's)
                 for (k, _, v) in try r.mapping(value, "'keys'") { layer.keys[k] = try r.string(v, "the key \(k)") }
             }
@@ -365,6 +372,12 @@ public enum ConfigFile {
         let hint =
             "keys never go in a project's file: use the environment, --key-file, or keys: in ~/.config/nightshift/config.yaml"
         if let keys = top.first(where: { $0.key == "keys" }) { throw r.fail(keys.keyNode, hint) }
+        if let hooks = top.first(where: { $0.key == "webhooks" }) {
+            throw r.fail(
+                hooks.keyNode,
+                "webhooks never go in a project's file (each has a secret, and what it starts is yours to choose): put them in ~/.config/nightshift/config.yaml"
+            )
+        }
         func scan(_ node: Node) throws(FileError) {
             switch node {
             case let .scalar(s):

@@ -28,6 +28,8 @@ public struct Settings: Sendable {
     public var userFile: String
     /// API keys from the user's file (`keys:`), the last place keys are looked for.
     public var keys: [String: String]
+    /// The webhooks of the user's own file (a project's may hold none).
+    public var webhooks: [WebhookEntry] { layers.first { $0.name == "user" }?.layer.webhooks ?? [] }
     /// Reads the files the settings name, refusing found ones nobody trusted.
     public var trust: ConfigTrust
 

@@ -172,6 +172,32 @@ enum SQLiteSchema {
                     ) WITHOUT ROWID;
                     """)
         }
+        // Schedules (see `ScheduleStore`) and their slots: the slot's primary key is what makes
+        // a slot start at most one run, however many processes see it come.
+        m.registerMigration("v9-schedules") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE schedule (
+                        name TEXT PRIMARY KEY NOT NULL,
+                        cron TEXT NOT NULL,
+                        time_zone TEXT NOT NULL,
+                        template TEXT NOT NULL,
+                        catch_up TEXT NOT NULL,
+                        paused INTEGER NOT NULL,
+                        created INTEGER NOT NULL,
+                        created_by TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE schedule_slot (
+                        schedule TEXT NOT NULL,
+                        slot INTEGER NOT NULL,
+                        claimed INTEGER NOT NULL,
+                        outcome TEXT NOT NULL,
+                        run TEXT,
+                        detail TEXT,
+                        PRIMARY KEY (schedule, slot)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return m
     }
 }

@@ -13,11 +13,18 @@ public struct APIServer: Sendable {
         public var port: Int
         /// A connection idle this long is closed (a slow or stalled client holds nothing).
         public var idleTimeout: Duration
+        /// The audit key that signs exports (`GET /api/runs/ID/export`); nil: the user's default,
+        /// as `nightshift audit export` uses.
+        public var auditKeyFile: String?
 
-        public init(host: String = "127.0.0.1", port: Int = 7700, idleTimeout: Duration = .seconds(60)) {
+        public init(
+            host: String = "127.0.0.1", port: Int = 7700, idleTimeout: Duration = .seconds(60),
+            auditKeyFile: String? = nil
+        ) {
             self.host = host
             self.port = port
             self.idleTimeout = idleTimeout
+            self.auditKeyFile = auditKeyFile
         }
     }
 
@@ -27,10 +34,23 @@ public struct APIServer: Sendable {
     public let runtime: Runtime
     public let configuration: Configuration
     public let logger: Logger
+    /// How runs are started and resumed through the API; nil: `POST /api/runs` and resume are
+    /// not served (answered 404).
+    public let starts: RunStarts?
+    /// The user's webhooks (`POST /hooks/NAME`); nil or empty: none is served.
+    public let webhooks: Webhooks?
+    /// Where the runs it starts report (the server's log).
+    public let observer: RunObserver
 
-    public init(runtime: Runtime, configuration: Configuration = Configuration(), logger: Logger) {
+    public init(
+        runtime: Runtime, configuration: Configuration = Configuration(), starts: RunStarts? = nil,
+        webhooks: Webhooks? = nil, observer: RunObserver = RunObserver(), logger: Logger
+    ) {
         self.runtime = runtime
         self.configuration = configuration
+        self.starts = starts
+        self.webhooks = webhooks
+        self.observer = observer
         self.logger = logger
     }
 
@@ -43,6 +63,13 @@ public struct APIServer: Sendable {
         api.add(middleware: TokenAuthentication(tokens: try runtime.tokens()))
         Routes.runs(api, runtime: runtime)
         Routes.decisions(api, runtime: runtime)
+        RecordRoutes.routes(api, runtime: runtime, auditKeyFile: configuration.auditKeyFile)
+        if let starts {
+            StartRoutes.api(api, runtime: runtime, starts: starts, observer: observer)
+            if let webhooks, !webhooks.hooks.isEmpty {
+                StartRoutes.hooks(router, runtime: runtime, webhooks: webhooks, starts: starts, observer: observer)
+            }
+        }
         let sessions = Sessions()
         DashboardRoutes.open(router.group("dashboard"), runtime: runtime, sessions: sessions)
         let dashboard = router.group("dashboard")

@@ -182,3 +182,144 @@ struct BudgetRequest: Decodable {
         case wallMinutes = "wall_minutes"
     }
 }
+
+/// `POST /api/runs`: a goal or a plan (an object written as a plan file is), and an agent profile.
+struct StartRunRequest: Decodable {
+    var goal: String?
+    var plan: TriggerData?
+    var agent: String?
+}
+
+/// A run just started, or one a webhook's delivery started before.
+struct StartedBody: Codable, Sendable {
+    var run: String
+    var duplicate: Bool?
+}
+
+/// A run and its sub-agents, with what each spent.
+struct TreeBody: Codable, Sendable {
+    var run: String
+    var profile: String?
+    var status: String
+    var costPicoUSD: Int64
+    var tokens: Int64
+    var totalCostPicoUSD: Int64
+    var children: [TreeBody]
+
+    enum CodingKeys: String, CodingKey {
+        case run, profile, status, tokens, children
+        case costPicoUSD = "cost_pico_usd"
+        case totalCostPicoUSD = "total_cost_pico_usd"
+    }
+
+    init(_ t: FleetTree) {
+        (run, profile, status) = (t.run.rawValue, t.profile, t.status)
+        costPicoUSD = t.own.costPicoUSD
+        tokens = t.own.tokens
+        totalCostPicoUSD = t.total.costPicoUSD
+        children = t.children.map(TreeBody.init)
+    }
+}
+
+/// What `audit verify` found for each subject.
+struct VerifyBody: Codable, Sendable {
+    struct Finding: Codable, Sendable {
+        var subject: String
+        var ok: Bool
+        var text: String
+    }
+    var ok: Bool
+    var findings: [Finding]
+}
+
+/// A memory, or a proposed one.
+struct MemoryBody: Codable, Sendable {
+    var id: String
+    var kind: String
+    var scope: String
+    var text: String
+    var tags: [String]
+    var status: String
+    var run: String?
+
+    init(_ m: Memory) {
+        (id, kind, scope, text, tags) = (m.id.rawValue, m.kind.rawValue, m.scope.description, m.text, m.tags)
+        status = m.deleted ? "deleted" : m.expired ? "expired" : m.declined ? "declined" : "active"
+        run = m.source.run?.rawValue
+    }
+
+    init(_ p: MemoryBank.Proposal) {
+        (id, kind, scope, text, tags) = (p.id.rawValue, p.kind.rawValue, p.scope.description, p.text, p.tags)
+        status = p.status.rawValue
+        run = p.run.rawValue
+    }
+}
+
+struct MemoriesBody: Codable, Sendable { var memories: [MemoryBody] }
+
+/// `{"note": …}` with a decision on a proposal (a decline needs one).
+struct NoteRequest: Decodable { var note: String? }
+
+/// One agent version's scorecard.
+struct ScorecardBody: Codable, Sendable {
+    var agent: String
+    var version: String
+    var runs: Int
+    var tasksFinished: Int
+    var firstAttemptRate: Double?
+    var reworkByChecks: Int
+    var reworkByJudge: Int
+    var escalations: Int
+    var approvalsAsked: Int
+    var approvalsDenied: Int
+    var budgetTrips: Int
+    var breakerTrips: Int
+    var costPicoUSD: Int64
+    var tokens: Int
+
+    enum CodingKeys: String, CodingKey {
+        case agent, version, runs, escalations, tokens
+        case tasksFinished = "tasks_finished"
+        case firstAttemptRate = "first_attempt_rate"
+        case reworkByChecks = "rework_by_checks"
+        case reworkByJudge = "rework_by_judge"
+        case approvalsAsked = "approvals_asked"
+        case approvalsDenied = "approvals_denied"
+        case budgetTrips = "budget_trips"
+        case breakerTrips = "breaker_trips"
+        case costPicoUSD = "cost_pico_usd"
+    }
+
+    init(_ c: Scorecards.Card) {
+        (agent, version, runs, tasksFinished) = (c.agent.name, c.agent.version, c.runs, c.tasksFinished)
+        (firstAttemptRate, reworkByChecks, reworkByJudge) = (c.firstAttemptRate, c.reworkByChecks, c.reworkByJudge)
+        (escalations, approvalsAsked, approvalsDenied) = (c.escalations, c.approvalsAsked, c.approvalsDenied)
+        (budgetTrips, breakerTrips, costPicoUSD, tokens) = (c.budgetTrips, c.breakerTrips, c.costPicoUSD, c.tokens)
+    }
+}
+
+/// A schedule, its next slot and its latest settled one.
+struct ScheduleBody: Codable, Sendable {
+    var name: String
+    var cron: String
+    var timeZone: String
+    var catchUp: String
+    var paused: Bool
+    var workspace: String
+    var agent: String?
+    var next: Int64?
+    var last: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, cron, paused, workspace, agent, next, last
+        case timeZone = "time_zone"
+        case catchUp = "catch_up"
+    }
+
+    init(_ e: Schedules.Entry) {
+        let s = e.schedule
+        (name, cron, timeZone, catchUp, paused) = (s.name, s.cron, s.timeZone, s.catchUp.rawValue, s.paused)
+        (workspace, agent, next) = (s.template.workspace, s.template.agent, e.next?.milliseconds)
+        last = e.last.map { "\($0.slot.slotText) \($0.outcome.rawValue)" + ($0.run.map { " \($0)" } ?? "") }
+    }
+}

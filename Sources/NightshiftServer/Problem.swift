@@ -45,6 +45,15 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
         case let p as Problem: return p
         case let e as RuntimeError: return runtime(e)
         case let e as DecisionError: return decision(e)
+        case let e as MemoryError:
+            let status: HTTPResponse.Status =
+                switch e.code {
+                case .notFound: .notFound
+                case .invalid: .badRequest
+                case .exists: .conflict
+                case .conflict, .gone: .conflict
+                }
+            return Problem(status, code: e.code == .exists ? "already_decided" : snake(e.code.rawValue), e.message)
         case let e as StoreError where e.code == .runNotFound: return Problem(.notFound, code: "not_found", e.message)
         case let e as StoreError where e.code == .locked || e.code == .leaseHeld:
             return Problem(.conflict, code: "busy", e.message)

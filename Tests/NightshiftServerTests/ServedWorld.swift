@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NightshiftConfig
 import NightshiftCore
 import NightshiftSQLite
 import NightshiftServer
@@ -14,6 +15,10 @@ import Testing
 
 /// The scripted model's default turns (a test double): one shell call the policy asks about.
 let defaultScenario = """
+    planner:
+      - plan: {title: ship it, tasks: [{id: ship, description: ship, checks: [test -f release.log]}]}
+      - plan: {title: ship it, tasks: [{id: ship, description: ship, checks: [test -f release.log]}]}
+      - plan: {title: ship it, tasks: [{id: ship, description: ship, checks: [test -f release.log]}]}
     tasks:
       ship:
         - tools: [{shell: {command: "echo shipped >> release.log"}}]
@@ -92,7 +97,10 @@ let policy = """
 
 /// Runs `body` with a runtime and the server serving, and run `ship` paused for approval.
 /// - Parameter scenario: the scripted model's turns (a test double); its last shell call is the one the policy asks about.
-func withWorld(scenario: String = defaultScenario, _ body: (World) async throws -> Void) async throws {
+/// - Parameter webhooks: the user's webhooks the server serves (their workspace: the world's).
+func withWorld(
+    scenario: String = defaultScenario, webhooks: [WebhookEntry] = [], _ body: (World) async throws -> Void
+) async throws {
     let root = tempDir("ns-api")
     let ws = root + "/ws"
     try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
@@ -115,7 +123,29 @@ func withWorld(scenario: String = defaultScenario, _ body: (World) async throws 
     let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
     let runtime = Runtime(.init(store: request.store, createsDatabase: true), logger: logger)
     let (ports, listening) = AsyncStream<Int>.makeStream()
-    let server = APIServer(runtime: runtime, configuration: .init(port: 0), logger: logger)
+    // Runs started through the API or a webhook: as the test's own run is (the scripted model, no
+    // sandbox, the policy), in the template's workspace.
+    let pinnedPolicy = request.policy
+    let model = request.models.model
+    let starts = RunStarts(
+        workspace: ws,
+        make: { template, source in
+            var r = StartRequest(source: source, workspace: template.workspace)
+            r.models.model = model
+            r.sandbox.unsandboxed = true
+            r.memory = false
+            r.policy = pinnedPolicy
+            return r
+        },
+        resume: { run in
+            var r = ResumeRequest(run: run, by: "the test")
+            r.models.model = model
+            r.sandbox.unsandboxed = true
+            return r
+        })
+    let server = APIServer(
+        runtime: runtime, configuration: .init(port: 0, auditKeyFile: root + "/audit.key"), starts: starts,
+        webhooks: try Webhooks(webhooks, workspace: ws), logger: logger)
     let http = try server.service { listening.yield($0) }
     try await runtime.serving(with: [http]) { runtime in
         let id = try await runtime.create(request, observer: RunObserver())

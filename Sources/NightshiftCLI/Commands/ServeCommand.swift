@@ -19,6 +19,14 @@ struct ServeCommand: AsyncParsableCommand {
             --no-worker says another process does. SIGINT or SIGTERM stops it: live event streams end with \
             a retry hint (clients resume with Last-Event-ID) and a run it drives is handed over, as a \
             worker's is.
+
+            Runs can start without a terminal: POST /api/runs (a token with the operate scope) starts a \
+            goal or a plan in --workspace; each webhook of your own configuration file (webhooks:, never a \
+            project's) is served at POST /hooks/NAME and starts its template when the request is signed \
+            with its secret; and the schedules of the database (nightshift schedule) are kept, unless \
+            --no-worker. Such runs are started as `nightshift run` would in their workspace, with this \
+            command's model and sandbox options; the workspace's project configuration applies only when \
+            you trusted it (--trust-project is never carried over to them).
             """)
 
     @OptionGroup var store: StoreOptions
@@ -29,6 +37,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Do not continue runs here (a `nightshift worker` does).") var noWorker = false
     @Option(help: "The address to listen on.") var host: String = "127.0.0.1"
     @Option(help: "The port to listen on (0: any free port, printed).") var port: Int = 7700
+    @Option(
+        help: ArgumentHelp(
+            "The folder runs started through the API work in (POST /api/runs), and webhooks' without a workspace of their own.",
+            valueName: "DIR"))
+    var workspace: String = "."
     @Option(help: "The least level logged: trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -48,8 +61,18 @@ struct ServeCommand: AsyncParsableCommand {
             }
             // Never a new, empty database: a mistyped --db would serve nothing, with no token known.
             let runtime = Runtime(.init(store: config), logger: logger)
+            let requests = WorkerRequests(
+                store: store, models: models, sandbox: sandbox, fleet: fleet, by: "nightshift serve")
+            let folder = URL(fileURLWithPath: workspace).standardizedFileURL.path
+            let starts = TemplateRequests(
+                models: models, sandbox: sandbox, home: home, fleet: fleet, lockTimeout: store.lockTimeout
+            ).starts(workspace: folder, resume: requests)
+            let settings = try store.settings(try models.layer())
+            let webhooks = try Webhooks(settings.webhooks, workspace: folder)
+            let observer = RunObserver(event: { RunLogLines.log($0, to: logger) }, notice: { logger.notice("\($0)") })
             let server = APIServer(
-                runtime: runtime, configuration: .init(host: host, port: port), logger: logger)
+                runtime: runtime, configuration: .init(host: host, port: port), starts: starts, webhooks: webhooks,
+                observer: observer, logger: logger)
             let host = self.host
             let http = try server.service { port in
                 logger.info("serving http://\(host):\(port) (the API under /api; a token is needed)")
@@ -57,19 +80,22 @@ struct ServeCommand: AsyncParsableCommand {
                     logger.warning("listening on \(host), not loopback: anyone who can reach it can try tokens")
                 }
             }
-            let requests = WorkerRequests(
-                store: store, models: models, sandbox: sandbox, fleet: fleet, by: "nightshift serve")
+            for name in webhooks.hooks.keys.sorted() { logger.info("webhook \(name) at POST /hooks/\(name)") }
             let drives = !noWorker
             try await StopSignals.serving(runtime, with: [http]) { runtime in
                 guard drives else {
                     _ = try await runtime.untilStopped { try await Task.sleep(for: .seconds(365 * 86400)) }
                     return
                 }
-                let loop = try runtime.worker(
-                    poll: .milliseconds(500), request: requests.request,
-                    observer: RunObserver(
-                        event: { RunLogLines.log($0, to: logger) }, notice: { logger.notice("\($0)") }))
-                _ = try await runtime.untilStopped { try await loop.run(once: false) }
+                let loop = try runtime.worker(poll: .milliseconds(500), request: requests.request, observer: observer)
+                _ = try await runtime.untilStopped {
+                    try await withThrowingTaskGroup(of: Void.self) { tasks in
+                        tasks.addTask { try await runtime.keepSchedules(starts, observer: observer) }
+                        tasks.addTask { _ = try await loop.run(once: false) }
+                        try await tasks.next()
+                        tasks.cancelAll()
+                    }
+                }
             }
             StopSignals.endIfSignalled()
         }

@@ -27,7 +27,9 @@ struct Worker: AsyncParsableCommand {
             sub-agent ended, or the wait's deadline came); and a sub-agent no live process drives (made and \
             never driven, or its process died). A run another live process holds is left to it, so \
             several workers can share one database. Stop it with Ctrl-C or SIGTERM at any time: a run it was \
-            driving continues from its log on the next resume or worker, like after any crash.
+            driving continues from its log on the next resume or worker, like after any crash. It also keeps \
+            the schedules of the database (nightshift schedule), unless --once: a slot starts at most one run \
+            however many workers and servers run.
             """)
 
     @OptionGroup var store: StoreOptions
@@ -95,7 +97,7 @@ struct Worker: AsyncParsableCommand {
                     level: Logger.Level(rawValue: level) ?? .info, write: { say($0) })
             }
             let runtime = Runtime(.init(store: config), logger: logger)
-            let (options, models, sandbox, fleet) = (self.store, self.models, self.sandbox, self.fleet)
+            let (options, models, sandbox, fleet, home) = (self.store, self.models, self.sandbox, self.fleet, self.home)
             let dreams = DreamSchedule(
                 scopes: try dream.map(MemoryText.scope), every: .seconds(dreamEvery * 60), once: once)
             let (worker, once, poll) = (self, self.once, pollMs)
@@ -112,7 +114,28 @@ struct Worker: AsyncParsableCommand {
                         if await dreams.due(resumed: resumed) { await worker.dreamOnce(dreams.scopes, logger: logger) }
                     })
                 logger.info("worker (pid \(getpid())) watching \(config.db)", metadata: ["db": "\(config.db)"])
-                _ = try await runtime.untilStopped { try await loop.run(once: once) }
+                guard !once else {
+                    _ = try await runtime.untilStopped { try await loop.run(once: true) }
+                    return
+                }
+                // The schedules (nightshift schedule) are kept beside the loop; their runs are
+                // started as `nightshift run` would in their workspace, with this worker's options.
+                let starts = TemplateRequests(
+                    models: models, sandbox: sandbox, home: home, fleet: fleet, lockTimeout: options.lockTimeout
+                ).starts(workspace: FileManager.default.currentDirectoryPath, resume: requests)
+                _ = try await runtime.untilStopped {
+                    try await withThrowingTaskGroup(of: Void.self) { tasks in
+                        tasks.addTask {
+                            try await runtime.keepSchedules(
+                                starts,
+                                observer: RunObserver(
+                                    event: { RunLogLines.log($0, to: logger) }, notice: { logger.notice("\($0)") }))
+                        }
+                        tasks.addTask { _ = try await loop.run(once: false) }
+                        try await tasks.next()
+                        tasks.cancelAll()
+                    }
+                }
                 if runtime.isStopping { logger.info("worker (pid \(getpid())) stopped") }
             }
             StopSignals.endIfSignalled()

@@ -188,6 +188,10 @@ struct CanonicalWriter {
             }
             raw("]")
         }
+        if let trigger = s.trigger {
+            key("trigger")
+            encodable(trigger)
+        }
         if let workers = s.workers {
             key("workers")
             int(workers)

@@ -115,6 +115,9 @@ public struct RunSettings: Sendable, Codable, Equatable {
     /// The run's policy was named by the person on the command line or in the environment: its
     /// sub-agents keep it over their profiles' policies, as a run started as a profile does.
     public var policyNamed: Bool?
+    /// What started the run when no person at a terminal did (the API, a webhook, a schedule);
+    /// nil for a run a person started.
+    public var trigger: RunTrigger?
     public init(
         maxAttempts: Int = 3, stopOnBlocked: Bool = false, maxTurnsPerAttempt: Int = 200,
         toolServers: [ToolServer]? = nil,

@@ -251,6 +251,48 @@ public final class Runtime: Service, Sendable {
         return try await Scorecards.cards(store: try store(), since: since)
     }
 
+    /// The memory bank in this runtime's database, its changes made as `by`.
+    public func memoryBank(by: String) throws -> MemoryBank {
+        let events = try store()
+        return MemoryBank(store: SQLiteMemoryStore(sharing: events), runs: events, by: by)
+    }
+
+    /// A run and its sub-agents, with what each spent.
+    public func fleetTree(of run: RunID) async throws -> FleetTree {
+        let store = try store()
+        guard try await store.summary(of: run) != nil else {
+            throw RuntimeError(.notFound, "no run \(run) (nightshift status lists the runs)")
+        }
+        return try await FleetTree.load(run, store: store)
+    }
+
+    /// The schedules kept in this runtime's database (`nightshift schedule`).
+    public func schedules() throws -> Schedules {
+        Schedules(store: SQLiteScheduleStore(sharing: try store()), clock: Adapters.clock)
+    }
+
+    /// Keeps the schedules until cancelled, starting each due slot's run with `starts` in this
+    /// runtime's pool (every `serve` and `worker` does; a slot starts at most one run).
+    public func keepSchedules(
+        _ starts: RunStarts, observer: RunObserver, recheck: Duration = .seconds(30)
+    ) async throws {
+        try await schedules().keep(
+            recheck: recheck,
+            onSettled: { [logger] slot in
+                let run = slot.run.map { ": run \($0)" } ?? ""
+                let detail = slot.detail.map { ": \($0)" } ?? ""
+                logger.notice(
+                    "schedule \(slot.schedule): slot \(slot.slot.slotText) \(slot.outcome.rawValue)\(run)\(detail)")
+            },
+            start: { schedule, slot in
+                try await starts.start(
+                    schedule.template,
+                    trigger: RunTrigger(
+                        kind: .schedule, name: schedule.name, by: schedule.createdBy, detail: "slot \(slot.slotText)"),
+                    id: Schedules.runID(schedule.name, slot: slot), on: self, observer: observer)
+            })
+    }
+
     /// The HTTP API's tokens, kept in this runtime's database.
     public func tokens() throws -> Tokens { Tokens(store: SQLiteTokenStore(sharing: try store())) }
 

@@ -69,6 +69,8 @@ public struct StartRequest: Sendable {
     public var workers: Int?
     /// Who starts the run: their memories (`user:NAME`) are among those its shifts are shown.
     public var user: String?
+    /// What started the run when no person at a terminal did; recorded in `run_created`.
+    public var trigger: RunTrigger?
     /// Show each shift the top memories of the run's scopes (the project, the user, the profile).
     public var memory = true
     /// The embeddings model for hybrid memory search (configuration `embeddings`); nil: full-text alone.
@@ -272,6 +274,7 @@ public enum StartRun {
         settings.sandbox = request.sandbox.choice
         settings.sealed = sealedPaths
         settings.sources = sources.isEmpty ? nil : sources
+        settings.trigger = request.trigger
         if request.policyNamed, request.policy != nil { settings.policyNamed = true }
         let reason = try await Adapters.finally(
             {

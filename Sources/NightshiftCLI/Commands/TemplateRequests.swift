@@ -1,0 +1,38 @@
+import Foundation
+import NightshiftConfig
+import NightshiftCore
+import NightshiftRuntime
+
+/// How `serve` and `worker` make the start request of a run no person started at a terminal (the
+/// API, a webhook, a schedule): as `nightshift run` in the template's workspace would, with the
+/// command's model and sandbox options. The workspace's project configuration applies only when
+/// a person trusted it (`nightshift trust`); `--trust-project` is never carried over, because a
+/// long-lived server would then obey whatever an agent wrote in a workspace since.
+struct TemplateRequests: Sendable {
+    let models: ModelOptions
+    let sandbox: SandboxOptions
+    let home: WorkspaceHomeOptions
+    let fleet: FleetOptions
+    let lockTimeout: Int
+
+    func request(_ template: RunTemplate, _ source: StartRequest.Source) throws -> StartRequest {
+        var layer = try models.layer()
+        sandbox.add(to: &layer)
+        home.add(to: &layer)
+        let environment = ProcessInfo.processInfo.environment
+        let settings = try Settings.resolve(
+            commandLine: layer, workingFolder: template.workspace, environment: environment,
+            trust: ConfigTrust(store: FileTrustStore(folder: FileTrustStore.defaultFolder(environment))))
+        var r = StartRequest(source: source, workspace: template.workspace)
+        r.user = Governance.user
+        r.fleetConcurrency = fleet.concurrency
+        try r.configure(from: settings, agent: template.agent)
+        r.store.lockTimeoutSeconds = lockTimeout
+        return r
+    }
+
+    /// The runtime's starts: API runs work in `workspace`; resumes are the worker's.
+    func starts(workspace: String, resume: WorkerRequests) -> RunStarts {
+        RunStarts(workspace: workspace, make: request, resume: resume.request)
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+public import NightshiftCore
+
+/// Schedules: runs started at the slots of a cron expression (`nightshift schedule`). Every
+/// `nightshift serve` and `nightshift worker` on the database keeps them (``keep(start:)``); a
+/// slot starts at most one run however many do, because each slot is claimed in the database
+/// first (``ScheduleStore/claim(_:slot:at:)``) and only the claimer starts it.
+public struct Schedules: Sendable {
+    let store: any ScheduleStore
+    let clock: any WallClock
+
+    public init(store: any ScheduleStore, clock: any WallClock) {
+        self.store = store
+        self.clock = clock
+    }
+
+    /// A schedule with when it next fires and how its latest slot was settled.
+    public struct Entry: Sendable {
+        public var schedule: Schedule
+        public var next: Timestamp?
+        public var last: ScheduleSlot?
+    }
+
+    /// Adds a schedule after checking everything it names: its name, its cron, its zone, its
+    /// template (a goal or a plan, an absolute workspace that exists).
+    /// - Throws: ``RuntimeError`` `.invalidInput` naming what is wrong; `.exists` for a taken name.
+    @discardableResult
+    public func add(
+        name: String, cron: String, timeZone: String = "UTC", template: RunTemplate, catchUp: CatchUp = .skip,
+        by: String
+    ) async throws -> Entry {
+        if let problem = Schedule.checkName(name) { throw RuntimeError(.invalidInput, problem) }
+        let parsed: Cron
+        do { parsed = try Cron.parse(cron) } catch { throw RuntimeError(.invalidInput, "--cron: \(error)") }
+        guard let zone = TimeZone(identifier: timeZone) else {
+            throw RuntimeError(.invalidInput, "'\(timeZone)' is not a time zone (an IANA name, such as Europe/Paris)")
+        }
+        guard (template.goal == nil) != (template.plan == nil) else {
+            throw RuntimeError(.invalidInput, "a schedule starts a goal or a plan: give exactly one")
+        }
+        if let goal = template.goal, !goal.contains(where: { !$0.isWhitespace }) {
+            throw RuntimeError(.invalidInput, "the goal is empty")
+        }
+        var isFolder: ObjCBool = false
+        guard template.workspace.hasPrefix("/"),
+            FileManager.default.fileExists(atPath: template.workspace, isDirectory: &isFolder), isFolder.boolValue
+        else { throw RuntimeError(.notFound, "no folder at \(template.workspace) to work in") }
+        let schedule = Schedule(
+            name: name, cron: parsed.text, timeZone: zone.identifier, template: template, catchUp: catchUp,
+            created: clock.now(), createdBy: by)
+        do { try await store.add(schedule) } catch let e as ScheduleStoreError {
+            throw RuntimeError(.exists, "\(e) (nightshift schedule remove \(name) first)")
+        }
+        return Entry(schedule: schedule, next: parsed.next(after: schedule.created, in: zone), last: nil)
+    }
+
+    /// Every schedule, with its next slot (nil while paused) and its latest settled slot.
+    public func list() async throws -> [Entry] {
+        let now = clock.now()
+        var out: [Entry] = []
+        for s in try await store.schedules() {
+            let next = s.paused ? nil : Self.next(s, after: now)
+            out.append(Entry(schedule: s, next: next, last: try await store.slots(of: s.name, limit: 1).first))
+        }
+        return out
+    }
+
+    /// A schedule's latest settled slots, newest first.
+    public func slots(of name: String, limit: Int = 20) async throws -> [ScheduleSlot] {
+        try await store.slots(of: name, limit: limit)
+    }
+
+    /// Pauses (no slot starts anything while paused, nor is caught up after) or resumes one.
+    /// - Throws: ``RuntimeError`` `.notFound`.
+    public func setPaused(_ name: String, _ paused: Bool) async throws {
+        guard try await store.setPaused(name, paused) else { throw Self.missing(name) }
+        // Slots passed while paused are not caught up: the resume is recorded as a slot seen.
+        guard !paused else { return }
+        let now = clock.now()
+        if try await store.claim(name, slot: now, at: now) {
+            try await store.settle(
+                name, slot: now, .skipped, run: nil, detail: "resumed; slots while paused are not caught up")
+        }
+    }
+
+    /// - Throws: ``RuntimeError`` `.notFound`.
+    public func remove(_ name: String) async throws {
+        guard try await store.remove(name) else { throw Self.missing(name) }
+    }
+
+    static func missing(_ name: String) -> RuntimeError {
+        RuntimeError(.notFound, "no schedule named \(name) (nightshift schedule list)")
+    }
+
+    static func next(_ s: Schedule, after time: Timestamp) -> Timestamp? {
+        guard let cron = try? Cron.parse(s.cron), let zone = TimeZone(identifier: s.timeZone) else { return nil }
+        return cron.next(after: time, in: zone)
+    }
+
+    /// A slot's run id: the schedule's name and the slot's minute, so the slot names its run.
+    public static func runID(_ name: String, slot: Timestamp) -> RunID {
+        RunID("sched-\(name)-" + slot.slotText.filter { $0 != "-" && $0 != ":" })
+    }
+
+    /// Settles every slot due at `now`: claims it, then starts its run (or records it skipped),
+    /// and records how that went. A slot another process claimed first is left to it.
+    /// - Parameter start: starts `schedule`'s run for `slot`, returning its id.
+    /// - Returns: the slots this call settled.
+    @discardableResult
+    public func tick(
+        now: Timestamp, start: @Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> RunID
+    ) async throws -> [ScheduleSlot] {
+        var settled: [ScheduleSlot] = []
+        for s in try await store.schedules() where !s.paused {
+            guard let cron = try? Cron.parse(s.cron), let zone = TimeZone(identifier: s.timeZone) else { continue }
+            let since = max(try await store.lastSlot(of: s.name) ?? s.created, s.created)
+            guard let due = ScheduleDue.due(cron: cron, zone: zone, since: since, now: now, catchUp: s.catchUp)
+            else { continue }
+            switch due {
+            case let .skip(slot):
+                guard try await store.claim(s.name, slot: slot, at: now) else { continue }
+                let detail = "missed (no process kept the schedule at \(slot.slotText)); catch-up is skip"
+                try await store.settle(s.name, slot: slot, .skipped, run: nil, detail: detail)
+                settled.append(
+                    ScheduleSlot(schedule: s.name, slot: slot, claimed: now, outcome: .skipped, detail: detail))
+            case let .fire(slot):
+                guard try await store.claim(s.name, slot: slot, at: now) else { continue }
+                do {
+                    let run = try await start(s, slot)
+                    try await store.settle(s.name, slot: slot, .started, run: run, detail: nil)
+                    settled.append(
+                        ScheduleSlot(schedule: s.name, slot: slot, claimed: now, outcome: .started, run: run))
+                } catch {
+                    let detail = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+                    try await store.settle(s.name, slot: slot, .failed, run: nil, detail: detail)
+                    settled.append(
+                        ScheduleSlot(schedule: s.name, slot: slot, claimed: now, outcome: .failed, detail: detail))
+                }
+            }
+        }
+        return settled
+    }
+
+    /// Keeps the schedules until cancelled: settles what is due, then sleeps until the next slot
+    /// of any schedule (at most `recheck`, so one added or resumed meanwhile is seen).
+    public func keep(
+        recheck: Duration = .seconds(30), onSettled: @Sendable (ScheduleSlot) -> Void = { _ in },
+        start: @Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> RunID
+    ) async throws {
+        while !Task.isCancelled {
+            let now = clock.now()
+            for slot in try await tick(now: now, start: start) { onSettled(slot) }
+            var wait = Int64(recheck.components.seconds) * 1000
+            for s in try await store.schedules() where !s.paused {
+                if let next = Self.next(s, after: now) {
+                    wait = min(wait, max(0, next.milliseconds - now.milliseconds))
+                }
+            }
+            try await Task.sleep(for: .milliseconds(wait + 50))
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NightshiftConfig
+import NightshiftCore
+import NightshiftRuntime
+
+/// Starting runs without a terminal: from the API (a token with `operate`), and from a signed
+/// webhook delivery (no token: the hook's secret is the credential). Both go through the same
+/// ``RunStarts`` into `Runtime.create`, as the CLI's `run` does.
+enum StartRoutes {
+    static func api(_ api: RouterGroup<APIContext>, runtime: Runtime, starts: RunStarts, observer: RunObserver) {
+        api.post("runs") { request, context in
+            let token = try context.require(.operate)
+            let body = try await Routes.decode(StartRunRequest.self, request, context)
+            var template = RunTemplate(agent: body.agent, workspace: starts.workspace)
+            switch (body.goal, body.plan) {
+            case let (goal?, nil):
+                guard !Decisions.isBlank(goal) else {
+                    throw Problem(.badRequest, code: "invalid_body", "the goal is empty")
+                }
+                template.goal = goal
+            case let (nil, plan?):
+                do { template.plan = try PlanFile.parse(plan.text, file: "the body's plan") } catch {
+                    throw Problem(.badRequest, code: "invalid_plan", "\(error)")
+                }
+            default:
+                throw Problem(.badRequest, code: "invalid_body", "send exactly one of goal (text) or plan (an object)")
+            }
+            let trigger = RunTrigger(kind: .api, name: token.name, by: token.principal, detail: "token \(token.id)")
+            let run = try await starts.start(template, trigger: trigger, on: runtime, observer: observer)
+            var response = try Routes.json(StartedBody(run: run.rawValue))
+            response.status = .created
+            response.headers[.location] = "/api/runs/" + Routes.segment(run.rawValue)
+            return response
+        }
+        api.post("runs/:run/resume") { _, context in
+            _ = try context.require(.operate)
+            let run = try Routes.run(context)
+            let status = try await runtime.status(of: run).state.status
+            guard status == .paused || status == .running else {
+                throw Problem(.conflict, code: "not_resumable", "run \(run) is \(status.rawValue): nothing to continue")
+            }
+            try runtime.drive(try starts.resume(run), observer: observer)
+            var response = try Routes.json(StartedBody(run: run.rawValue))
+            response.status = .accepted
+            return response
+        }
+    }
+
+    /// `POST /hooks/NAME`: outside `/api` (no token), each checked by its own signature.
+    static func hooks(
+        _ router: Router<APIContext>, runtime: Runtime, webhooks: Webhooks, starts: RunStarts, observer: RunObserver
+    ) {
+        router.post("hooks/:name") { request, context in
+            let name = try Routes.parameter("name", context)
+            guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
+                throw Problem(
+                    .unsupportedMediaType, code: "unsupported_media_type", "send the body as application/json")
+            }
+            var request = request
+            let body: ByteBuffer
+            do { body = try await request.collectBody(upTo: APIServer.maxBodyBytes) } catch {
+                throw Problem(
+                    .contentTooLarge, code: "body_too_large", "the body is larger than \(APIServer.maxBodyBytes) bytes")
+            }
+            let receipt: Webhooks.Receipt
+            do {
+                receipt = try await webhooks.receive(
+                    name, body: Array(buffer: body), signature: request.headers[signature],
+                    delivery: request.headers[delivery], starts: starts, runtime: runtime, observer: observer)
+            } catch let refusal as Webhooks.Refusal {
+                let status: HTTPResponse.Status =
+                    switch refusal.code {
+                    case .unknownHook: .notFound
+                    case .signatureMissing, .signatureInvalid: .unauthorized
+                    case .deliveryMissing, .invalidBody: .badRequest
+                    }
+                throw Problem(status, code: refusal.code.rawValue, refusal.description)
+            }
+            switch receipt {
+            case let .started(run):
+                var response = try Routes.json(StartedBody(run: run.rawValue, duplicate: false))
+                response.status = .created
+                return response
+            case let .duplicate(run):
+                return try Routes.json(StartedBody(run: run.rawValue, duplicate: true))
+            }
+        }
+    }
+
+    static let signature = HTTPField.Name(Webhooks.signatureHeader)!
+    static let delivery = HTTPField.Name(Webhooks.deliveryHeader)!
+}
