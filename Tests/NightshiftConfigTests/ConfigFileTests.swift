@@ -34,6 +34,39 @@ import Testing
     }
 
     /// The dreamer's model and the memory bank's embeddings model are settings like the others.
+    /// Webhooks belong to the user's own file: a project's (which an agent could write) may name
+    /// none. Each is checked with its line: a name, one secret of 16 characters or more, one of a
+    /// goal or a plan.
+    @Test func webhooksAreTheUsersAndCheckedWithTheirLine() throws {
+        let good = """
+            webhooks:
+              ci: {secret: 0123456789abcdef, goal: "fix {{ref}}", agent: fixer, workspace: ~/src/app}
+              nightly-ci: {secret_file: ci.secret, plan: plans/fix.yaml}
+            """
+        let project = #expect(throws: FileError.self) {
+            try ConfigFile.parse(good, file: "p/.nightshift/config.yaml", scope: .project, base: "/p")
+        }
+        #expect(project?.line == 1 && project?.description.contains("never go in a project's file") == true)
+        let layer = try ConfigFile.parse(good, file: "u/config.yaml", scope: .user, base: "/u")
+        #expect(layer.webhooks.map(\.name) == ["ci", "nightly-ci"])
+        #expect(layer.webhooks[0].goal == "fix {{ref}}" && layer.webhooks[0].agent == "fixer")
+        #expect(layer.webhooks[0].workspace == NSHomeDirectory() + "/src/app")
+        #expect(layer.webhooks[1].secretFile == "/u/ci.secret" && layer.webhooks[1].planFile == "/u/plans/fix.yaml")
+        for (text, message) in [
+            ("webhooks:\n  ci: {secret: short, goal: g}\n", "shorter than 16"),
+            ("webhooks:\n  ci: {goal: g}\n", "one of secret or secret_file"),
+            ("webhooks:\n  ci: {secret: 0123456789abcdef}\n", "one of goal or plan"),
+            ("webhooks:\n  ci: {secret: 0123456789abcdef, goal: g, plan: p.yaml}\n", "one of goal or plan"),
+            ("webhooks:\n  \"c i\": {secret: 0123456789abcdef, goal: g}\n", "must be 1–64 letters"),
+            ("webhooks:\n  ci: {secret: 0123456789abcdef, goal: g, policy: p.yaml}\n", "policy"),
+        ] {
+            let error = #expect(throws: FileError.self) {
+                try ConfigFile.parse(text, file: "u/config.yaml", scope: .user, base: "/u")
+            }
+            #expect(error?.line == 2 && error?.description.contains(message) == true, "\(error?.description ?? "")")
+        }
+    }
+
     @Test func theDreamerAndTheEmbeddingsAreSettings() throws {
         let layer = try ConfigFile.parse(
             "roles:\n  dreamer: scripted:dream.yaml\nembeddings: openai-compatible:http://127.0.0.1:11434/v1#nomic\n",

@@ -322,6 +322,24 @@ import Testing
             ])),
         // Added with the run queue: a worker's resume says so (absent for a person's, as before).
         .runResumed(by: "nightshift worker (pid 7)", driver: .worker),
+        // Added with ambient runs: what started a run no person started at a terminal.
+        .runCreated(
+            title: "from a hook", workspace: "/w", model: "m",
+            settings: {
+                var s = RunSettings()
+                s.trigger = RunTrigger(
+                    kind: .webhook, name: "ci", by: "webhook ci (signature checked)", detail: "delivery \(tricky)",
+                    payloadSHA256: String(repeating: "ab", count: 32))
+                s.policyNamed = true
+                return s
+            }()),
+        .runCreated(
+            title: "from a slot", workspace: "/w", model: "m",
+            settings: {
+                var s = RunSettings()
+                s.trigger = RunTrigger(kind: .schedule, name: "nightly", by: "alice")
+                return s
+            }()),
     ]
 
     @Test(arguments: events.indices)

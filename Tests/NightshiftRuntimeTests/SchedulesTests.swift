@@ -1,0 +1,144 @@
+import Foundation
+import Logging
+import NightshiftCore
+import NightshiftSQLite
+import NightshiftTesting
+import Synchronization
+import Testing
+
+@testable import NightshiftRuntime
+
+/// Schedules as the runtime keeps them: checked when added, each slot settled once however many
+/// processes tick, downtime caught up by the schedule's rule, a failed start recorded.
+@Suite struct SchedulesTests {
+    let ws = tempDir("ns-sched-ws")
+
+    func schedules(_ store: any ScheduleStore = InMemoryScheduleStore(), clock: TestClock) -> Schedules {
+        Schedules(store: store, clock: clock)
+    }
+
+    /// 2026-12-07 20:00 UTC.
+    static let evening: Int64 = 1_796_673_600_000
+
+    @Test func aScheduleIsCheckedBeforeItIsKept() async throws {
+        let clock = TestClock(Self.evening)
+        let s = schedules(clock: clock)
+        let goal = RunTemplate(goal: "tidy", workspace: ws)
+        let cases: [(String, String, String, RunTemplate, String)] = [
+            ("bad name!", "@daily", "UTC", goal, "is not a name"),
+            ("n", "0 25 * * *", "UTC", goal, "--cron: the hour field"),
+            ("n", "@daily", "Mars/Olympus", goal, "not a time zone"),
+            ("n", "@daily", "UTC", RunTemplate(workspace: ws), "give exactly one"),
+            ("n", "@daily", "UTC", RunTemplate(goal: "  ", workspace: ws), "the goal is empty"),
+            ("n", "@daily", "UTC", RunTemplate(goal: "x", workspace: ws + "/missing"), "no folder"),
+            ("n", "@daily", "UTC", RunTemplate(goal: "x", workspace: "relative"), "no folder"),
+        ]
+        for (name, cron, zone, template, message) in cases {
+            await #expect {
+                try await s.add(name: name, cron: cron, timeZone: zone, template: template, by: "alice")
+            } throws: { ($0 as? RuntimeError)?.message.contains(message) == true }
+        }
+        #expect(try await s.list().isEmpty)
+        let added = try await s.add(name: "nightly", cron: "0 2 * * *", template: goal, by: "alice")
+        #expect(added.next?.slotText == "2026-12-08T02:00Z")
+        await #expect { try await s.add(name: "nightly", cron: "@daily", template: goal, by: "bob") } throws: {
+            ($0 as? RuntimeError)?.code == .exists
+        }
+    }
+
+    /// Two processes' runtimes tick the same database at the slot: one run starts. The slot is
+    /// not started again by a later tick, and the next slot starts the next run.
+    @Test func aSlotStartsOneRunHoweverManyTick() async throws {
+        let db = tempDir("ns-sched") + "/ns.db"
+        let clock = TestClock(Self.evening)
+        let a = schedules(SQLiteScheduleStore(sharing: try SQLiteEventStore(path: db)), clock: clock)
+        let b = schedules(SQLiteScheduleStore(sharing: try SQLiteEventStore(path: db)), clock: clock)
+        try await a.add(name: "hourly", cron: "@hourly", template: RunTemplate(goal: "g", workspace: ws), by: "alice")
+        let started = Mutex<[String]>([])
+        let start: @Sendable (Schedule, Timestamp) async throws -> RunID = { s, slot in
+            let id = Schedules.runID(s.name, slot: slot)
+            started.withLock { $0.append(id.rawValue) }
+            return id
+        }
+        let atSlot = Timestamp(milliseconds: Self.evening + 3_600_000 + 1_000)
+        async let one = a.tick(now: atSlot, start: start)
+        async let two = b.tick(now: atSlot, start: start)
+        let settled = try await one + two
+        #expect(started.withLock { $0 } == ["sched-hourly-20261207T2100Z"])
+        #expect(settled.map(\.outcome) == [.started])
+        #expect(try await a.tick(now: atSlot, start: start).isEmpty)
+        _ = try await b.tick(now: Timestamp(milliseconds: atSlot.milliseconds + 3_600_000), start: start)
+        #expect(started.withLock { $0 }.count == 2)
+        let slots = try await a.slots(of: "hourly")
+        #expect(slots.map(\.run?.rawValue) == ["sched-hourly-20261207T2200Z", "sched-hourly-20261207T2100Z"])
+    }
+
+    /// Downtime: catch-up `skip` records the missed slot skipped and starts nothing; `once` starts
+    /// one run for the latest slot however many were missed. A start that fails is recorded with
+    /// why, and the slot is not tried again.
+    @Test func downtimeAndFailuresAreRecorded() async throws {
+        let clock = TestClock(Self.evening)
+        let s = schedules(clock: clock)
+        let template = RunTemplate(goal: "g", workspace: ws)
+        try await s.add(name: "skipper", cron: "@hourly", template: template, catchUp: .skip, by: "alice")
+        try await s.add(name: "catcher", cron: "@hourly", template: template, catchUp: .once, by: "alice")
+        try await s.add(name: "broken", cron: "@hourly", template: template, catchUp: .once, by: "alice")
+        let started = Mutex<[String]>([])
+        let later = Timestamp(milliseconds: Self.evening + 10 * 3_600_000 + 20 * 60_000)  // 10 slots missed
+        let settled = try await s.tick(now: later) { schedule, slot in
+            if schedule.name == "broken" {
+                throw RuntimeError(.untrusted, "the project's configuration is not trusted")
+            }
+            started.withLock { $0.append(Schedules.runID(schedule.name, slot: slot).rawValue) }
+            return Schedules.runID(schedule.name, slot: slot)
+        }
+        #expect(started.withLock { $0 } == ["sched-catcher-20261208T0600Z"])
+        let by = Dictionary(uniqueKeysWithValues: settled.map { ($0.schedule, $0) })
+        #expect(by["skipper"]?.outcome == .skipped && by["skipper"]?.slot.slotText == "2026-12-08T06:00Z")
+        #expect(by["broken"]?.outcome == .failed && by["broken"]?.detail?.contains("not trusted") == true)
+        // Nothing is due again until the next slot.
+        #expect(try await s.tick(now: later) { _, _ in throw TestFailure("started again") }.isEmpty)
+    }
+
+    /// A paused schedule starts nothing; resumed, the slots it missed while paused are not caught up.
+    @Test func aPausedScheduleStartsNothingAndIsNotCaughtUp() async throws {
+        let clock = TestClock(Self.evening)
+        let s = schedules(clock: clock)
+        try await s.add(
+            name: "h", cron: "@hourly", template: RunTemplate(goal: "g", workspace: ws), catchUp: .once, by: "alice")
+        try await s.setPaused("h", true)
+        clock.advance(5 * 3_600_000)
+        #expect(try await s.tick(now: clock.now()) { _, _ in throw TestFailure("started while paused") }.isEmpty)
+        #expect(try await s.list()[0].next == nil)
+        try await s.setPaused("h", false)
+        #expect(try await s.tick(now: clock.now()) { _, _ in throw TestFailure("caught up") }.isEmpty)
+        await #expect { try await s.setPaused("nope", false) } throws: { ($0 as? RuntimeError)?.code == .notFound }
+        await #expect { try await s.remove("nope") } throws: { ($0 as? RuntimeError)?.code == .notFound }
+        try await s.remove("h")
+        #expect(try await s.list().isEmpty)
+    }
+
+    /// A template's placeholders are filled from the trigger's data as text; a plan's checks never.
+    @Test func aTemplateIsFilledWithDataOnly() throws {
+        let data = try JSONDecoder().decode(
+            TriggerData.self,
+            from: Data(#"{"a": {"b": [1, {"c": "x"}]}, "n": 1.5, "t": true, "o": {"z": 1, "y": null}}"#.utf8))
+        #expect(
+            TemplateFill.fill("{{a.b.1.c}} {{ n }} {{t}} {{o}} [{{missing}}] ({{a.b.9}}) {{", data)
+                == #"x 1.5 true {"y":null,"z":1} [] () {{"#)
+        #expect(TemplateFill.fill("{{n}}", nil) == "")
+        let long = try JSONDecoder().decode(
+            TriggerData.self, from: Data(("{\"s\":\"" + String(repeating: "x", count: 9000) + "\"}").utf8))
+        #expect(TemplateFill.fill("{{s}}", long).count == TemplateFill.maxValue)
+        let plan = Plan(
+            title: "fix {{ref}}",
+            tasks: [PlanTask(id: TaskID("t"), description: "on {{ref}}", checks: [Check(command: "test {{ref}}")])])
+        guard
+            case let .plan(filled) = try TemplateFill.source(
+                RunTemplate(plan: plan, workspace: "/w"),
+                data: try JSONDecoder().decode(TriggerData.self, from: Data(#"{"ref": "$(rm -rf /)"}"#.utf8)))
+        else { throw TestFailure("not a plan") }
+        #expect(filled.title == "fix $(rm -rf /)" && filled.tasks[0].description == "on $(rm -rf /)")
+        #expect(filled.tasks[0].checks[0].command == "test {{ref}}", "a check's command is never filled")
+    }
+}
