@@ -75,6 +75,7 @@ public struct APIServer: Sendable {
         let dashboard = router.group("dashboard")
         dashboard.add(middleware: SessionAuthentication(tokens: try runtime.tokens(), sessions: sessions))
         DashboardRoutes.signedIn(dashboard, runtime: runtime, sessions: sessions)
+        DashboardRecordRoutes.signedIn(dashboard, runtime: runtime, webhooks: webhooks)
         let seconds = configuration.idleTimeout.components.seconds
         return Application(
             router: router,

@@ -98,8 +98,10 @@ let policy = """
 /// Runs `body` with a runtime and the server serving, and run `ship` paused for approval.
 /// - Parameter scenario: the scripted model's turns (a test double); its last shell call is the one the policy asks about.
 /// - Parameter webhooks: the user's webhooks the server serves (their workspace: the world's).
+/// - Parameter memory: whether run `ship` keeps memories (may propose them with `remember`).
 func withWorld(
-    scenario: String = defaultScenario, webhooks: [WebhookEntry] = [], _ body: (World) async throws -> Void
+    scenario: String = defaultScenario, webhooks: [WebhookEntry] = [], memory: Bool = false,
+    _ body: (World) async throws -> Void
 ) async throws {
     let root = tempDir("ns-api")
     let ws = root + "/ws"
@@ -116,7 +118,7 @@ func withWorld(
     request.id = RunID("ship")
     request.models.model = "scripted:\(root)/scenario.yaml"
     request.sandbox.unsandboxed = true
-    request.memory = false
+    request.memory = memory
     request.store = StoreConfig(db: root + "/ns.db")
     request.policy = PinnedFile(
         source: root + "/policy.yaml", sha256: PolicyWatcher.sha256(policy), text: policy)

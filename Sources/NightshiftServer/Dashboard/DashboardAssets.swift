@@ -30,6 +30,12 @@ enum DashboardAssets {
         .login { display: flex; flex-direction: column; gap: .5rem; max-width: 28rem; }
         svg.chart { width: 100%; max-width: 40rem; height: auto; font-size: 12px; }
         svg.chart .bar { fill: #4a7bd0; } svg.chart .label, svg.chart .value { fill: currentColor; }
+        svg.chart polyline { fill: none; stroke-width: 2; }
+        svg.chart .cost { stroke: #c0392b; } svg.chart .tokens { stroke: #4a7bd0; }
+        svg.chart rect.model { fill: #4a7bd0; } svg.chart rect.tool { fill: #b26b00; }
+        .legend .cost { color: #c0392b; } .legend .tokens, .legend .model { color: #4a7bd0; }
+        .legend .tool { color: #b26b00; }
+        .depth1 { padding-left: 1.5rem; } .depth2 { padding-left: 3rem; } .depth3 { padding-left: 4.5rem; }
         """
 
     static let js = """

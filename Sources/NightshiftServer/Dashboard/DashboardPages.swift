@@ -32,13 +32,45 @@ enum DashboardPages {
     }
 
     static let templates: [String: String] = [
+        "memories": """
+        <h1>Memories</h1>
+        <h2>Proposed by runs</h2>
+        {{#proposals}}<section class="item"><p><b>{{kind}}</b> for <code>{{scope}}</code> · from
+        <a href="/dashboard/runs/{{runPath}}">{{run}}</a> · <code>{{id}}</code></p><pre class="memory">{{text}}</pre>
+        {{#hasTags}}<p class="hint">tags: {{#tags}}{{.}} {{/tags}}</p>{{/hasTags}}
+        <form method="post" action="/dashboard/memories/{{path}}/accept"><input type="hidden" name="csrf" value="{{csrf}}">
+        <input name="note" placeholder="note (optional)"><button>Accept</button></form>
+        <form method="post" action="/dashboard/memories/{{path}}/decline"><input type="hidden" name="csrf" value="{{csrf}}">
+        <input name="note" required placeholder="why not"><button>Decline</button></form></section>{{/proposals}}
+        {{^proposals}}<p>No proposal waits.</p>{{/proposals}}
+        <h2>In the bank</h2>
+        {{#anyMemories}}<div class="scroll"><table id="memories"><thead><tr><th>Memory</th><th>Kind</th><th>Scope</th>
+        <th>Text</th></tr></thead><tbody>{{/anyMemories}}{{#memories}}<tr><td><code>{{id}}</code></td><td>{{kind}}</td>
+        <td>{{scope}}</td><td>{{text}}</td></tr>{{/memories}}{{#anyMemories}}</tbody></table></div>{{/anyMemories}}
+        {{^memories}}<p>The bank is empty.</p>{{/memories}}
+        """,
+        "schedules": """
+        <h1>Schedules</h1>
+        <p class="hint">Added with <code>nightshift schedule add</code>; kept by every serve and worker on this database.</p>
+        {{#anySchedules}}<div class="scroll"><table id="schedules"><thead><tr><th>Name</th><th>Cron</th><th>Next</th>
+        <th>Last slot</th><th>Works in</th></tr></thead><tbody>{{/anySchedules}}
+        {{#schedules}}<tr><td>{{name}}</td><td><code>{{cron}}</code> {{zone}}</td><td>{{next}}</td><td>{{last}}</td>
+        <td><code>{{workspace}}</code></td></tr>{{/schedules}}{{#anySchedules}}</tbody></table></div>{{/anySchedules}}
+        {{^schedules}}<p>No schedules.</p>{{/schedules}}
+        <h2>Webhooks</h2>
+        <p class="hint">From your own configuration file (<code>webhooks:</code>), read when the server started.</p>
+        {{#anyHooks}}<ul id="hooks">{{/anyHooks}}{{#hooks}}<li><code>POST /hooks/{{name}}</code> → {{what}} in
+        <code>{{workspace}}</code></li>{{/hooks}}{{#anyHooks}}</ul>{{/anyHooks}}
+        {{^hooks}}<p>No webhooks are served.</p>{{/hooks}}
+        """,
         "layout": """
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{{title}} · Nightshift</title><link rel="stylesheet" href="/dashboard/app.css"></head>
         <body>{{#signedIn}}<header><nav><a href="/dashboard">Runs</a> <a href="/dashboard/inbox">Inbox</a>
-        <a href="/dashboard/agents">Agents</a></nav>
+        <a href="/dashboard/agents">Agents</a> <a href="/dashboard/memories">Memories</a>
+        <a href="/dashboard/schedules">Schedules</a></nav>
         <span class="who">{{principal}}</span>
         <form method="post" action="/dashboard/logout"><input type="hidden" name="csrf" value="{{csrf}}">
         <button>Sign out</button></form></header>{{/signedIn}}
@@ -77,6 +109,24 @@ enum DashboardPages {
         <h2>Tasks</h2><div class="scroll"><table><thead><tr><th>Task</th><th>Status</th><th>Attempts</th></tr></thead>
         <tbody>{{#tasks}}<tr><td>{{id}}</td><td class="status {{status}}">{{status}}</td><td>{{attempts}}</td></tr>{{/tasks}}
         </tbody></table></div>
+        {{#anyTree}}<h2>Fleet</h2><div class="scroll"><table id="tree"><thead><tr><th>Run</th><th>Agent</th><th>Status</th>
+        <th>Spent</th><th>With its sub-agents</th></tr></thead><tbody>{{/anyTree}}
+        {{#tree}}<tr><td class="depth{{depth}}"><a href="/dashboard/runs/{{path}}">{{run}}</a></td><td>{{profile}}</td>
+        <td class="status {{status}}">{{status}}</td><td>{{own}}</td><td>{{total}}</td></tr>{{/tree}}
+        {{#anyTree}}</tbody></table></div>{{/anyTree}}
+        {{#anyCommits}}<h2>The work</h2><div class="scroll"><table id="commits"><thead><tr><th>Task</th><th>Commit</th>
+        <th>Detail</th></tr></thead><tbody>{{#commits}}<tr><td>{{task}}</td><td><code>{{commit}}</code></td>
+        <td>{{detail}}</td></tr>{{/commits}}</tbody></table></div>{{/anyCommits}}
+        {{#charts}}{{#charted}}<h2>Spend over time</h2>
+        <p class="hint">{{totalCost}} and {{totalTokens}} tokens over {{seconds}} s, cumulative at each model answer.</p>
+        <svg class="chart" id="spend" viewBox="0 0 600 160" role="img" aria-label="cost and tokens over time">
+        <polyline class="cost" points="{{costLine}}"></polyline><polyline class="tokens" points="{{tokenLine}}"></polyline>
+        </svg><p class="legend"><span class="cost">cost</span> · <span class="tokens">tokens</span></p>
+        <h2>Step latency</h2><p class="hint">The latest {{stepCount}} steps; the longest took {{longest}} ms.</p>
+        <svg class="chart" id="latency" viewBox="0 0 600 160" role="img" aria-label="latency of each step">
+        {{#bars}}<rect x="{{x}}" y="{{y}}" width="{{width}}" height="{{height}}" class="{{kind}}"><title>{{title}}</title></rect>{{/bars}}
+        </svg><p class="legend"><span class="model">model call</span> · <span class="tool">tool call</span></p>
+        {{/charted}}{{/charts}}
         <h2>Timeline <span id="live" class="live" hidden>live</span></h2>
         {{#earlier}}<p class="hint">The {{earlier}} events before these: <code>nightshift log {{id}}</code>, or the API.</p>{{/earlier}}
         <ol id="timeline" data-run="{{id}}" data-after="{{last}}">{{#timeline}}<li><details><summary>

@@ -11,6 +11,8 @@ enum DashboardRoutes {
     static let cookie = "ns_session"
     /// The events a run's page shows (the latest).
     static let timelineLength: Int64 = 500
+    /// The events a run's charts are drawn from (the latest).
+    static let chartedEvents: Int64 = 20_000
 
     /// The sign-in page and the assets: no session needed.
     static func open(_ dash: RouterGroup<APIContext>, runtime: Runtime, sessions: Sessions) {
@@ -103,9 +105,21 @@ enum DashboardRoutes {
             let view = try await runtime.status(of: run)
             let s = view.state
             // The latest events (the page stays small however long the run); the API has the rest.
+            // The charts read further back (at most ``chartedEvents``), drawing only numbers.
             var timeline: [[String: Any]] = []
+            var charts = RunCharts()
+            var commits: [[String: Any]] = []
             let from = max(0, s.lastSeq - Self.timelineLength)
-            for try await e in try await runtime.events(of: run, after: from, follow: false).events {
+            for try await e in try await runtime.events(
+                of: run, after: max(0, s.lastSeq - Self.chartedEvents), follow: false
+            ).events {
+                charts.add(e)
+                if case let .workCommitted(task, commit, detail) = e.event {
+                    commits.append([
+                        "task": task.rawValue, "commit": commit.map { String($0.prefix(12)) } ?? "-", "detail": detail,
+                    ])
+                }
+                guard e.seq > from else { continue }
                 let json = JSONLine.render(e)
                 timeline.append([
                     "seq": e.seq, "kind": e.event.kind, "line": EventLine.short(e.event),
@@ -118,7 +132,12 @@ enum DashboardRoutes {
                 "status": s.status.rawValue, "events": s.lastSeq, "cost": Money.format(s.costPicoUSD),
                 "last": s.lastSeq, "timeline": timeline, "earlier": from > 0 ? from : false,
                 "tasks": s.tasks.map { ["id": $0.id.rawValue, "status": $0.status.rawValue, "attempts": $0.attempts] },
+                "charts": charts.values, "commits": commits, "anyCommits": !commits.isEmpty,
             ]
+            if !s.fleet.children.isEmpty {
+                object["tree"] = DashboardRecordRoutes.treeRows(try await runtime.fleetTree(of: run))
+                object["anyTree"] = true
+            }
             if let reason = s.statusReason { object["reason"] = reason }
             if let pending = s.awaitingApproval, s.status == .paused {
                 object["waiting"] = [

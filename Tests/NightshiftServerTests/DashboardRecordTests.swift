@@ -1,0 +1,96 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NightshiftConfig
+import NightshiftCore
+import NightshiftSQLite
+import NightshiftTesting
+import Testing
+
+@testable import NightshiftRuntime
+
+/// The dashboard's memory, schedule and chart views over real HTTP: a memory the agent proposed
+/// is shown inert and decided once from the page; a run's page draws its spend and step latency.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct DashboardRecordTests {
+    func signIn(_ w: World, _ token: String) async throws -> (cookie: String, csrf: String) {
+        let r = try await w.call(
+            .POST, "/dashboard/login", body: "token=\(token)", contentType: "application/x-www-form-urlencoded")
+        guard r.status == 303, let cookie = r.setCookie?.split(separator: ";").first else {
+            throw TestFailure("sign-in failed: \(r.status)")
+        }
+        let page = try await w.call(.GET, "/dashboard/memories", headers: [("Cookie", String(cookie))])
+        guard let range = page.body.range(of: #"name="csrf" value=""#) else {
+            throw TestFailure("no CSRF field: \(page.body.prefix(300))")
+        }
+        return (String(cookie), String(page.body[range.upperBound...].prefix { $0 != "\"" }))
+    }
+
+    func post(_ w: World, _ path: String, _ form: String, cookie: String) async throws -> Reply {
+        try await w.call(
+            .POST, path, body: form, contentType: "application/x-www-form-urlencoded", headers: [("Cookie", cookie)])
+    }
+
+    @Test func aProposedMemoryIsShownInertAndDecidedOnceFromThePage() async throws {
+        let scenario = """
+            tasks:
+              ship:
+                - tools: [{remember: {text: "<script>alert(1)</script> run <b>make</b> first", kind: lesson}}]
+                - tools: [{shell: {command: "echo shipped >> release.log"}}]
+                - done: shipped
+            """
+        try await withWorld(scenario: scenario, memory: true) { w in
+            let session = try await signIn(w, w.approve)
+            let page = try await w.call(.GET, "/dashboard/memories", headers: [("Cookie", session.cookie)])
+            #expect(page.status == 200)
+            #expect(!page.body.contains("<script>alert(1)"), "the agent's memory text as markup")
+            #expect(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt; run &lt;b&gt;make&lt;/b&gt;"))
+            let id = RunState.proposalID(run: RunID("ship"), call: CallID("m1.1")).rawValue
+            #expect(page.body.contains("/dashboard/memories/\(id)/accept"), "\(page.body.prefix(600))")
+
+            let noNote = try await post(
+                w, "/dashboard/memories/\(id)/decline", "csrf=\(session.csrf)", cookie: session.cookie)
+            #expect(noNote.status == 400, "\(noNote.body)")
+            let forged = try await post(
+                w, "/dashboard/memories/\(id)/accept", "csrf=\(String(repeating: "0", count: 64))",
+                cookie: session.cookie)
+            #expect(forged.status == 403, "\(forged.body)")
+            let accepted = try await post(
+                w, "/dashboard/memories/\(id)/accept", "csrf=\(session.csrf)", cookie: session.cookie)
+            #expect(accepted.status == 303 && accepted.location == "/dashboard/memories", "\(accepted.body)")
+            let again = try await post(
+                w, "/dashboard/memories/\(id)/accept", "csrf=\(session.csrf)", cookie: session.cookie)
+            #expect(again.status == 409, "decided once: \(again.body)")
+            let after = try await w.call(.GET, "/dashboard/memories", headers: [("Cookie", session.cookie)])
+            #expect(after.body.contains("No proposal waits") && after.body.contains("id=\"memories\""))
+            #expect(!after.body.contains("<script>alert(1)"))
+            // The API agrees: it is in the bank, as the approver's.
+            let bank = try await w.call(.GET, "/api/memories", token: w.read)
+            #expect(bank.body.contains(id), "\(bank.body)")
+
+            // A read token signs in but may not decide.
+            let reader = try await signIn(w, w.read)
+            let refused = try await post(
+                w, "/dashboard/memories/\(id)/decline", "csrf=\(reader.csrf)&note=no", cookie: reader.cookie)
+            #expect(refused.status == 403)
+        }
+    }
+
+    @Test func aRunsPageDrawsItsSpendAndStepsAndTheSchedulesPageListsWhatStartsRuns() async throws {
+        try await withWorld(
+            webhooks: [WebhookEntry(name: "ci", secret: "0123456789abcdef", goal: "fix <i>{{ref}}</i>", origin: "test")]
+        ) { w in
+            let session = try await signIn(w, w.read)
+            let run = try await w.call(.GET, "/dashboard/runs/ship", headers: [("Cookie", session.cookie)])
+            #expect(run.body.contains(#"id="spend""#) && run.body.contains(#"id="latency""#), "\(run.body.prefix(300))")
+            #expect(run.body.contains(#"<polyline class="cost" points="0,160"#))
+            #expect(run.body.contains(#"<rect x="0""#) && run.body.contains("class=\"model\""), "a bar per model call")
+            try await w.runtime.schedules().add(
+                name: "nightly", cron: "0 2 * * *", timeZone: "Europe/Paris",
+                template: RunTemplate(goal: "tidy", workspace: w.root), by: "alice")
+            let page = try await w.call(.GET, "/dashboard/schedules", headers: [("Cookie", session.cookie)])
+            #expect(page.body.contains("nightly") && page.body.contains("Europe/Paris"), "\(page.body.prefix(800))")
+            #expect(page.body.contains("POST /hooks/ci") && page.body.contains("fix &lt;i&gt;{{ref}}&lt;/i&gt;"))
+        }
+    }
+}
