@@ -22,7 +22,11 @@ struct OpenAPIConformanceTests {
         let token = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(token.hasPrefix("nst_"), "\(made.stderr)")
 
-        let (server, port) = try await startServe(db: db, root: root, extra: ["--no-worker"])
+        // Runs it starts (POST /api/runs) work in the test's folder, sandboxed, with the scripted
+        // model (a test double), which has no turns for them: they pause at their first model call.
+        let (server, port) = try await startServe(
+            db: db, root: root,
+            extra: ["--no-worker", "--workspace", root + "/ws", "--model", "scripted:\(root)/scenario.yaml"])
         defer { server.kill() }
         // Every check but two: `positive_data_acceptance` expects any valid body to be accepted
         // (approving a call that does not wait is rightly refused), and `unsupported_method` wants

@@ -33,7 +33,12 @@ enum RecordRoutes {
         api.get("memories") { request, context in
             _ = try context.require(.read)
             let bank = try runtime.memoryBank(by: context.token?.principal ?? "")
-            let all = request.uri.queryParameters.get("all") == "true"
+            let all: Bool
+            switch request.uri.queryParameters.get("all") {
+            case nil, "false": all = false
+            case "true": all = true
+            default: throw Problem(.badRequest, code: "invalid_query", "all must be true or false")
+            }
             return try Routes.json(
                 MemoriesBody(memories: try await bank.list(scopes: nil, includeGone: all).map(MemoryBody.init)))
         }
