@@ -124,6 +124,8 @@ import Glibc
         #expect(settings.trigger?.kind == .schedule && settings.trigger?.by == "alice")
         #expect(settings.trigger?.detail?.hasPrefix("slot ") == true)
         #expect(FileManager.default.fileExists(atPath: ws + "/note.txt"))
+        let status = try await nightshift(["status", run.id.rawValue, "--db", db])
+        #expect(status.stdout.contains("started   by schedule hourly, as alice, slot "), "\(status.stdout)")
         let show = try await nightshift(["schedule", "show", "hourly", "--db", db])
         #expect(show.stdout.contains("started \(run.id)"), "\(show.stdout)")
         #expect(logs.joined().contains("schedule hourly: slot"), "\(logs)")

@@ -64,6 +64,15 @@ struct Status: AsyncParsableCommand {
             if let parent = state.settings.parent {
                 say("parent    \(parent.run) (spawned by its call \(parent.call), depth \(parent.depth))")
             }
+            if let t = state.settings.trigger {
+                let what =
+                    switch t.kind {
+                    case .api: "the API (token \(t.name))"
+                    case .webhook: "webhook \(t.name)"
+                    case .schedule: "schedule \(t.name)"
+                    }
+                say("started   by \(what), as \(t.by)" + (t.detail.map { ", \($0)" } ?? ""))
+            }
             if let sandbox = state.settings.sandbox {
                 say(
                     "sandbox   "
