@@ -41,4 +41,42 @@ import Testing
         let empty = Scorecards.Card(agent: card.agent)
         #expect(empty.firstAttemptRate == nil && empty.costPerTaskPicoUSD == nil && empty.medianTaskMilliseconds == nil)
     }
+
+    /// Week by week: each version's runs fall in the week they were created, so the trend of a
+    /// version is its first-try rate period by period.
+    @Test func weeksSplitAVersionsRunsByWhenTheyWereCreated() {
+        let week: Int64 = 7 * 86_400_000
+        let task = TaskID("t")
+        func run(at ms: Int64, version: String, firstTry: Bool) -> (created: Timestamp, card: Scorecards.Card) {
+            var card = Scorecards.Card(agent: Scorecards.Agent(name: "fixer", version: version))
+            let events =
+                firstTry
+                ? [
+                    at(1, .taskStarted(task: task, attempt: 1)),
+                    at(2, .taskFinished(task: task, attempt: 1, summary: "")),
+                ]
+                : [
+                    at(1, .taskStarted(task: task, attempt: 1)),
+                    at(2, .taskAttemptFailed(task: task, attempt: 1, feedback: "no")),
+                    at(3, .taskFinished(task: task, attempt: 2, summary: "")),
+                ]
+            Scorecards.add(events, state: RunState(run: RunID("r")), to: &card)
+            return (Timestamp(milliseconds: ms), card)
+        }
+        let runs = [
+            run(at: 10 * week + 5, version: "old", firstTry: false),
+            run(at: 10 * week + 9, version: "old", firstTry: true),
+            run(at: 11 * week + 1, version: "old", firstTry: false),
+            run(at: 11 * week + 2, version: "new", firstTry: true),
+        ]
+        let rows = Scorecards.group(runs, length: .seconds(7 * 86400)).map {
+            "\($0.card.agent.version) \($0.start.milliseconds / week) \($0.card.runs) \($0.card.firstAttemptRate ?? -1)"
+        }
+        #expect(rows == ["new 11 1 1.0", "old 10 2 0.5", "old 11 1 0.0"], "\(rows)")
+        let whole = Scorecards.group(runs, length: nil)
+        #expect(
+            whole.map { "\($0.card.agent.version) \($0.card.runs) \($0.card.reworkByChecks)" } == [
+                "new 1 0", "old 3 2",
+            ])
+    }
 }

@@ -9,6 +9,7 @@ import NightshiftTesting
 import Testing
 
 @testable import NightshiftRuntime
+@testable import NightshiftServer
 
 /// The dashboard's memory, schedule and chart views over real HTTP: a memory the agent proposed
 /// is shown inert and decided once from the page; a run's page draws its spend and step latency.
@@ -92,5 +93,28 @@ import Testing
             #expect(page.body.contains("nightly") && page.body.contains("Europe/Paris"), "\(page.body.prefix(800))")
             #expect(page.body.contains("POST /hooks/ci") && page.body.contains("fix &lt;i&gt;{{ref}}&lt;/i&gt;"))
         }
+    }
+}
+
+/// The agents page's trend: a line per version, a dot per week that finished a task.
+@Suite struct TrendChartTests {
+    @Test func eachVersionIsALineOverTheWeeks() {
+        let week: Int64 = 7 * 86_400_000
+        func period(_ n: Int64, _ version: String, done: Int, first: Int) -> Scorecards.Period {
+            var card = Scorecards.Card(agent: Scorecards.Agent(name: "fixer", version: version))
+            (card.tasksFinished, card.firstAttempt) = (done, first)
+            return Scorecards.Period(start: Timestamp(milliseconds: n * week), card: card)
+        }
+        let values = TrendChart.values([
+            period(2900, "old", done: 4, first: 1), period(2901, "old", done: 2, first: 2),
+            period(2901, "new", done: 0, first: 0), period(2902, "new", done: 4, first: 3),
+        ])
+        let series = values["series"] as? [[String: Any]] ?? []
+        #expect(values["trend"] as? Bool == true && series.count == 2)
+        // The version with the latest week first; a week without a finished task has no dot.
+        #expect(series.first?["label"] as? String == "fixer new")
+        #expect(series.first?["points"] as? String == "600,40")
+        #expect(series.last?["points"] as? String == "0,120 300,0")
+        #expect(TrendChart.values([period(1, "x", done: 0, first: 0)])["trend"] as? Bool == false)
     }
 }

@@ -293,6 +293,15 @@ public final class Runtime: Service, Sendable {
             })
     }
 
+    /// Each agent's cards week by week over the runs created in the last `within` (nil: every
+    /// run): a version's trend, to set a new guidance version beside the old.
+    public func scorecardWeeks(within: Duration?) async throws -> [Scorecards.Period] {
+        let since = within.map {
+            Timestamp(milliseconds: Adapters.clock.now().milliseconds - Int64($0.components.seconds) * 1000)
+        }
+        return try await Scorecards.periods(store: try store(), since: since, length: .seconds(7 * 86400))
+    }
+
     /// The HTTP API's tokens, kept in this runtime's database.
     public func tokens() throws -> Tokens { Tokens(store: SQLiteTokenStore(sharing: try store())) }
 

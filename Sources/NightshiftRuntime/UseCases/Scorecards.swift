@@ -37,6 +37,23 @@ public enum Scorecards {
 
         public init(agent: Agent) { self.agent = agent }
 
+        /// Adds another card's tallies (of the same agent) to this one.
+        public mutating func absorb(_ other: Card) {
+            runs += other.runs
+            tasksFinished += other.tasksFinished
+            firstAttempt += other.firstAttempt
+            reworkByChecks += other.reworkByChecks
+            reworkByJudge += other.reworkByJudge
+            escalations += other.escalations
+            approvalsAsked += other.approvalsAsked
+            approvalsDenied += other.approvalsDenied
+            budgetTrips += other.budgetTrips
+            breakerTrips += other.breakerTrips
+            costPicoUSD += other.costPicoUSD
+            tokens += other.tokens
+            taskMilliseconds += other.taskMilliseconds
+        }
+
         /// First-attempt pass rate over finished tasks (nil when none finished).
         public var firstAttemptRate: Double? {
             tasksFinished == 0 ? nil : Double(firstAttempt) / Double(tasksFinished)
@@ -84,16 +101,49 @@ public enum Scorecards {
 
     /// The cards of every agent with a run created at or after `since`, by agent.
     static func cards(store: any EventStore, since: Timestamp?) async throws -> [Card] {
-        var cards: [Agent: Card] = [:]
+        try await periods(store: store, since: since, length: nil).map(\.card)
+    }
+
+    /// One agent version's card for one period: the runs created in it.
+    public struct Period: Sendable, Equatable {
+        /// When the period begins (a multiple of its length since 1970, UTC).
+        public var start: Timestamp
+        public var card: Card
+    }
+
+    /// The cards of every agent, by period of `length` (nil: one period holding every run) of
+    /// the runs created at or after `since`: each version's trend, period by period.
+    static func periods(store: any EventStore, since: Timestamp?, length: Duration?) async throws -> [Period] {
+        var runs: [(created: Timestamp, card: Card)] = []
         for summary in try await store.runs() {
             if let since, summary.created.milliseconds < since.milliseconds { continue }
             let events = try await store.readAll(summary.id)
             let state = try RunState.fold(summary.id, events)
-            let agent = Agent(
-                name: state.settings.profile?.name ?? "(no profile)",
-                version: state.settings.profile.map { String($0.version.prefix(12)) } ?? "-")
-            add(events, state: state, to: &cards[agent, default: Card(agent: agent)])
+            var card = Card(
+                agent: Agent(
+                    name: state.settings.profile?.name ?? "(no profile)",
+                    version: state.settings.profile.map { String($0.version.prefix(12)) } ?? "-"))
+            add(events, state: state, to: &card)
+            runs.append((summary.created, card))
         }
-        return cards.values.sorted { $0.agent < $1.agent }
+        return group(runs, length: length)
+    }
+
+    /// Runs' cards (each with when its run was created) summed by agent and by period of
+    /// `length` (nil: one period), sorted by agent, then period (pure).
+    public static func group(_ runs: [(created: Timestamp, card: Card)], length: Duration?) -> [Period] {
+        let ms = length.map { max(1, Int64($0.components.seconds) * 1000) }
+        var cards: [Key: Card] = [:]
+        for run in runs {
+            let start = ms.map { run.created.milliseconds / $0 * $0 } ?? 0
+            cards[Key(agent: run.card.agent, start: start), default: Card(agent: run.card.agent)].absorb(run.card)
+        }
+        return cards.map { Period(start: Timestamp(milliseconds: $0.key.start), card: $0.value) }
+            .sorted { ($0.card.agent, $0.start) < ($1.card.agent, $1.start) }
+    }
+
+    private struct Key: Hashable {
+        var agent: Agent
+        var start: Int64
     }
 }

@@ -35,7 +35,16 @@ enum DashboardAssets {
         svg.chart rect.model { fill: #4a7bd0; } svg.chart rect.tool { fill: #b26b00; }
         .legend .cost { color: #c0392b; } .legend .tokens, .legend .model { color: #4a7bd0; }
         .legend .tool { color: #b26b00; }
-        .depth1 { padding-left: 1.5rem; } .depth2 { padding-left: 3rem; } .depth3 { padding-left: 4.5rem; }
+        .series0 { stroke: #4a7bd0; fill: #4a7bd0; color: #4a7bd0; }
+        .series1 { stroke: #c0392b; fill: #c0392b; color: #c0392b; }
+        .series2 { stroke: #2e7d32; fill: #2e7d32; color: #2e7d32; }
+        .series3 { stroke: #b26b00; fill: #b26b00; color: #b26b00; }
+        .series4 { stroke: #8e44ad; fill: #8e44ad; color: #8e44ad; }
+        .series5 { stroke: #16a085; fill: #16a085; color: #16a085; }
+        .series6 { stroke: #7f8c8d; fill: #7f8c8d; color: #7f8c8d; }
+        .series7 { stroke: #d35400; fill: #d35400; color: #d35400; }
+        svg.chart polyline[class^="series"] { fill: none; }
+                .depth1 { padding-left: 1.5rem; } .depth2 { padding-left: 3rem; } .depth3 { padding-left: 4.5rem; }
         """
 
     static let js = """

@@ -148,7 +148,13 @@ enum DashboardPages {
         {{#bars}}<text x="0" y="{{textY}}" class="label">{{label}}</text>
         <rect x="200" y="{{y}}" width="{{width}}" height="18" class="bar"></rect>
         <text x="{{valueX}}" y="{{textY}}" class="value">{{value}}</text>{{/bars}}
-        </svg>{{/any}}
+        </svg>
+        {{#weeks}}{{#trend}}<h2>First-try rate, week by week</h2>
+        <p class="hint">From the week of {{from}} to the week of {{to}}; a dot per week in which the version finished a task.</p>
+        <svg class="chart" id="trend" viewBox="0 0 600 160" role="img" aria-label="first-try rate by week and version">
+        {{#series}}<polyline class="{{series}}" points="{{points}}"></polyline>
+        {{#dots}}<circle class="{{series}}" cx="{{x}}" cy="{{y}}" r="3"><title>{{title}}</title></circle>{{/dots}}{{/series}}
+        </svg><ul class="legend">{{#series}}<li class="{{series}}">{{label}}</li>{{/series}}</ul>{{/trend}}{{/weeks}}{{/any}}
         {{^any}}<p>No runs to score{{#days}} in the last {{days}} days{{/days}}.</p>{{/any}}
         """,
         "inbox": """

@@ -58,8 +58,10 @@ enum DashboardRoutes {
         dash.get("agents") { request, context in
             let token = try context.require(.read)
             let days = request.uri.queryParameters.get("days").flatMap { Int($0) }.map { min(max($0, 1), 3650) }
-            let cards = try await runtime.scorecards(within: days.map { .seconds($0 * 86400) })
-            return page("Agents", "agents", scorecards(cards, days: days), token: token, context: context)
+            let within: Duration? = days.map { .seconds($0 * 86400) }
+            var object = scorecards(try await runtime.scorecards(within: within), days: days)
+            object["weeks"] = TrendChart.values(try await runtime.scorecardWeeks(within: within))
+            return page("Agents", "agents", object, token: token, context: context)
         }
         dash.get("live") { _, context in
             // The runs table, again after each append to any run (the runs page's script keeps it).
