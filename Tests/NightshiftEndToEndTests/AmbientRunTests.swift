@@ -200,4 +200,33 @@ import Glibc
         #expect(try await store.runs().map(\.id) == [id], "one run: the trap's and the forged one's never started")
         #expect(FileManager.default.fileExists(atPath: ws + "/note.txt"))
     }
+
+    /// A schedule that dreams: a worker keeps it, and the slot's dream reviews the finished runs
+    /// of its scope (the scripted dreamer, a test double, proposes nothing); the slot records it.
+    @Test func aScheduledDreamRunsInAWorker() async throws {
+        let p = try DreamCLITests.Project("ns-sched-dream", dreamer: "  - proposals: []")
+        _ = try await p.run("r1")
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let bad = try await nightshift(
+            ["schedule", "add", "d", "--db", p.db, "--cron", "@daily", "--dream", "planet:x", "--workspace", p.ws])
+        #expect(bad.status != 0, "\(bad.stderr)")
+        try await SQLiteScheduleStore(sharing: SQLiteEventStore(path: p.db)).add(
+            Schedule(
+                name: "dreams", cron: "@hourly",
+                template: RunTemplate(dream: [MemoryScope(.project, p.ws)], workspace: p.ws), catchUp: .once,
+                created: Timestamp(milliseconds: now - 2 * 3_600_000), createdBy: "alice"))
+        let worker = try ChildProcess.spawn(
+            [
+                try nightshiftBinary(), "worker", "--db", p.db, "--unsandboxed", "--model",
+                "scripted:\(p.root)/model.yaml",
+            ],
+            environment: testEnvironment, outputPath: p.root + "/worker.log")
+        defer { worker.kill() }
+        #expect(await waitForLine("schedule dreams: slot", in: p.root + "/worker.log"))
+        let show = try await nightshift(["schedule", "show", "dreams", "--db", p.db])
+        #expect(
+            show.stdout.contains("a dream over project:") && show.stdout.contains("reviewed 1 run(s)"), "\(show.stdout)"
+        )
+        #expect(try await SQLiteEventStore(path: p.db).runs().count == 1, "a dream starts no run")
+    }
 }

@@ -141,4 +141,32 @@ import Testing
         #expect(filled.title == "fix $(rm -rf /)" && filled.tasks[0].description == "on $(rm -rf /)")
         #expect(filled.tasks[0].checks[0].command == "test {{ref}}", "a check's command is never filled")
     }
+
+    /// A dreaming schedule's slot dreams (and starts no run); a process that cannot dream records
+    /// the slot failed, saying so.
+    @Test func aDreamingScheduleDreams() async throws {
+        let clock = TestClock(Self.evening)
+        let s = schedules(clock: clock)
+        try await s.add(
+            name: "dreams", cron: "@hourly",
+            template: RunTemplate(dream: [MemoryScope(.user, "alice")], workspace: ws), catchUp: .once, by: "alice")
+        await #expect {
+            try await s.add(name: "none", cron: "@hourly", template: RunTemplate(dream: [], workspace: ws), by: "a")
+        } throws: { ($0 as? RuntimeError)?.message.contains("at least one memory scope") == true }
+        await #expect {
+            try await s.add(
+                name: "both", cron: "@hourly",
+                template: RunTemplate(goal: "g", dream: [MemoryScope(.user, "a")], workspace: ws),
+                by: "a")
+        } throws: { ($0 as? RuntimeError)?.message.contains("give exactly one") == true }
+        let first = Timestamp(milliseconds: Self.evening + 3_600_000 + 5_000)
+        let cannot = try await s.tick(now: first) { _, _ in throw TestFailure("a run started") }
+        #expect(cannot.first?.outcome == .failed && cannot.first?.detail?.contains("cannot dream") == true)
+        let next = Timestamp(milliseconds: first.milliseconds + 3_600_000)
+        let dreamt = try await s.tick(now: next, start: { _, _ in throw TestFailure("a run started") }) { schedule, _ in
+            "dreamt over \(schedule.template.dream?.map(\.description) ?? [])"
+        }
+        #expect(dreamt.first?.outcome == .started && dreamt.first?.run == nil)
+        #expect(dreamt.first?.detail == "dreamt over [\"user:alice\"]", "\(dreamt)")
+    }
 }

@@ -31,6 +31,11 @@ struct ScheduleCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("A plan file (YAML or JSON): read now, kept in the schedule.", valueName: "FILE"))
         var plan: String?
         @Option(help: "A goal the planner turns into a plan.") var goal: String?
+        @Option(
+            help: ArgumentHelp(
+                "Dream instead of starting a run: over the finished runs of this memory scope (user:NAME, agent:PROFILE, project:PATH; repeatable), as `nightshift dream` does.",
+                valueName: "SCOPE"))
+        var dream: [String] = []
         @Option(help: ArgumentHelp("The run's agent profile (of the workspace's agents).", valueName: "NAME"))
         var agent: String?
         @Option(help: ArgumentHelp("The folder the runs work in.", valueName: "DIR")) var workspace: String = "."
@@ -50,7 +55,8 @@ struct ScheduleCommand: AsyncParsableCommand {
             try await reportErrors {
                 let folder = URL(fileURLWithPath: workspace).standardizedFileURL.path
                 let template = RunTemplate(
-                    goal: goal, plan: try plan.map { try PlanFile.load(path: $0) }, agent: agent, workspace: folder)
+                    goal: goal, plan: try plan.map { try PlanFile.load(path: $0) },
+                    dream: dream.isEmpty ? nil : try dream.map(MemoryText.scope), agent: agent, workspace: folder)
                 let entry = try await store.runtime().schedules().add(
                     name: name, cron: cron, timeZone: timezone, template: template,
                     catchUp: CatchUp(rawValue: catchUp) ?? .skip, by: Governance.user)
@@ -102,10 +108,7 @@ struct ScheduleCommand: AsyncParsableCommand {
                     "schedule \(s.name): \(s.cron) (\(s.timeZone)), catch-up \(s.catchUp.rawValue)\(s.paused ? ", paused" : "")"
                 )
                 say("added by \(s.createdBy) at \(date(s.created)) UTC; works in \(s.template.workspace)")
-                say(
-                    "starts: "
-                        + (s.template.goal.map { "goal \"\($0)\"" } ?? "plan \"\(s.template.plan?.title ?? "")\"")
-                        + (s.template.agent.map { " as \($0)" } ?? ""))
+                say("starts: " + what(s.template))
                 for slot in try await schedules.slots(of: name, limit: max(1, limit)) { say("  " + slotLine(slot)) }
             }
         }
@@ -149,11 +152,17 @@ struct ScheduleCommand: AsyncParsableCommand {
     }
 }
 
+/// What a schedule's slot does, in a few words.
+func what(_ t: RunTemplate) -> String {
+    if let scopes = t.dream { return "a dream over " + scopes.map(\.description).joined(separator: ", ") }
+    return (t.goal.map { "goal \"\($0)\"" } ?? "plan \"\(t.plan?.title ?? "")\"") + (t.agent.map { " as \($0)" } ?? "")
+}
+
 /// A settled slot in one line: when, how, and its run or why none.
 func slotLine(_ slot: ScheduleSlot) -> String {
     let what: String
     switch slot.outcome {
-    case .started: what = "started \(slot.run?.rawValue ?? "")"
+    case .started: what = slot.run.map { "started \($0)" } ?? "done"
     case .claimed: what = "claimed (no outcome recorded: the process ended while starting it)"
     case .skipped: what = "skipped"
     case .failed: what = "failed"

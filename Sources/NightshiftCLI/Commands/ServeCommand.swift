@@ -65,7 +65,8 @@ struct ServeCommand: AsyncParsableCommand {
                 store: store, models: models, sandbox: sandbox, fleet: fleet, by: "nightshift serve")
             let folder = URL(fileURLWithPath: workspace).standardizedFileURL.path
             let starts = TemplateRequests(
-                models: models, sandbox: sandbox, home: home, fleet: fleet, lockTimeout: store.lockTimeout
+                models: models, sandbox: sandbox, home: home, fleet: fleet, lockTimeout: store.lockTimeout,
+                store: config
             ).starts(workspace: folder, resume: requests)
             let settings = try store.settings(try models.layer())
             let webhooks = try Webhooks(settings.webhooks, workspace: folder)

@@ -14,6 +14,8 @@ struct TemplateRequests: Sendable {
     let home: WorkspaceHomeOptions
     let fleet: FleetOptions
     let lockTimeout: Int
+    /// The database the runtime keeps (a scheduled dream reviews its runs).
+    let store: StoreConfig
 
     func request(_ template: RunTemplate, _ source: StartRequest.Source) throws -> StartRequest {
         var layer = try models.layer()
@@ -31,8 +33,27 @@ struct TemplateRequests: Sendable {
         return r
     }
 
+    /// A scheduled dream: as `nightshift dream` in the template's workspace would (its dreamer
+    /// model, its policy for applying proposals), over the runtime's database.
+    func dream(_ template: RunTemplate, by: String) async throws -> String {
+        var layer = try models.layer()
+        sandbox.add(to: &layer)
+        let environment = ProcessInfo.processInfo.environment
+        let settings = try Settings.resolve(
+            commandLine: layer, workingFolder: template.workspace, environment: environment,
+            trust: ConfigTrust(store: FileTrustStore(folder: FileTrustStore.defaultFolder(environment))))
+        var store = self.store
+        store.lockTimeoutSeconds = lockTimeout
+        let outcome = try await Dreaming.run(
+            Dreaming.Request(scopes: template.dream ?? []), store: store, models: try settings.modelConfig(),
+            policy: try settings.read(.policy), by: by)
+        guard let d = outcome.dream else { return "nothing new to dream over" }
+        return "\(d.id): reviewed \(d.reviewed.count) run(s); \(d.proposals.count) proposal(s), "
+            + "\(outcome.applied.count) applied by the policy"
+    }
+
     /// The runtime's starts: API runs work in `workspace`; resumes are the worker's.
     func starts(workspace: String, resume: WorkerRequests) -> RunStarts {
-        RunStarts(workspace: workspace, make: request, resume: resume.request)
+        RunStarts(workspace: workspace, make: request, resume: resume.request, dream: dream)
     }
 }

@@ -121,7 +121,8 @@ struct Worker: AsyncParsableCommand {
                 // The schedules (nightshift schedule) are kept beside the loop; their runs are
                 // started as `nightshift run` would in their workspace, with this worker's options.
                 let starts = TemplateRequests(
-                    models: models, sandbox: sandbox, home: home, fleet: fleet, lockTimeout: options.lockTimeout
+                    models: models, sandbox: sandbox, home: home, fleet: fleet, lockTimeout: options.lockTimeout,
+                    store: config
                 ).starts(workspace: FileManager.default.currentDirectoryPath, resume: requests)
                 _ = try await runtime.untilStopped {
                     try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -31,19 +31,25 @@ public struct RunTrigger: Sendable, Codable, Equatable {
 }
 
 /// What a webhook or a schedule starts: a goal or a plan, with the agent profile and the
-/// workspace a person chose. Nothing in a trigger's data can change these: a payload's fields
-/// only fill the goal's `{{placeholders}}` (see ``Template``).
+/// workspace a person chose (or, for a schedule, a dream over memory scopes). Nothing in a
+/// trigger's data can change these: a payload's fields only fill the goal's `{{placeholders}}`.
 public struct RunTemplate: Sendable, Codable, Equatable {
     public var goal: String?
     public var plan: Plan?
+    /// A schedule's dream: the memory scopes it reviews the finished runs of (no run is started;
+    /// its proposals wait in the inbox, as `nightshift dream`'s do).
+    public var dream: [MemoryScope]?
     /// The agent profile the run starts as (from the workspace's pinned profiles); nil: none.
     public var agent: String?
     /// The folder the run works in (a git repository gets a worktree of its own).
     public var workspace: String
 
-    public init(goal: String? = nil, plan: Plan? = nil, agent: String? = nil, workspace: String) {
+    public init(
+        goal: String? = nil, plan: Plan? = nil, dream: [MemoryScope]? = nil, agent: String? = nil, workspace: String
+    ) {
         self.goal = goal
         self.plan = plan
+        self.dream = dream
         self.agent = agent
         self.workspace = workspace
     }

@@ -276,6 +276,10 @@ public final class Runtime: Service, Sendable {
     public func keepSchedules(
         _ starts: RunStarts, observer: RunObserver, recheck: Duration = .seconds(30)
     ) async throws {
+        var dreamer: (@Sendable (Schedule, Timestamp) async throws -> String)?
+        if let dream = starts.dream {
+            dreamer = { schedule, _ in try await dream(schedule.template, "schedule \(schedule.name)") }
+        }
         try await schedules().keep(
             recheck: recheck,
             onSettled: { [logger] slot in
@@ -290,7 +294,8 @@ public final class Runtime: Service, Sendable {
                     trigger: RunTrigger(
                         kind: .schedule, name: schedule.name, by: schedule.createdBy, detail: "slot \(slot.slotText)"),
                     id: Schedules.runID(schedule.name, slot: slot), on: self, observer: observer)
-            })
+            },
+            dream: dreamer)
     }
 
     /// Each agent's cards week by week over the runs created in the last `within` (nil: every

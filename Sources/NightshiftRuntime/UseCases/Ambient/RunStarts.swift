@@ -15,14 +15,19 @@ public struct RunStarts: Sendable {
     public var workspace: String
     /// How a run the API is asked to resume is resumed (the worker's request).
     public var resume: @Sendable (RunID) throws -> ResumeRequest
+    /// A scheduled dream over `template`'s scopes, with the settings of its workspace; returns
+    /// what it did, in a line. Nil: this front end does not dream.
+    public var dream: (@Sendable (_ template: RunTemplate, _ by: String) async throws -> String)?
     let make: MakeRequest
 
     public init(
-        workspace: String, make: @escaping MakeRequest, resume: @escaping @Sendable (RunID) throws -> ResumeRequest
+        workspace: String, make: @escaping MakeRequest, resume: @escaping @Sendable (RunID) throws -> ResumeRequest,
+        dream: (@Sendable (_ template: RunTemplate, _ by: String) async throws -> String)? = nil
     ) {
         self.workspace = workspace
         self.make = make
         self.resume = resume
+        self.dream = dream
     }
 
     /// Checks and records a run from `template` (its goal or plan filled from `data`), with what

@@ -35,8 +35,11 @@ public struct Schedules: Sendable {
         guard let zone = TimeZone(identifier: timeZone) else {
             throw RuntimeError(.invalidInput, "'\(timeZone)' is not a time zone (an IANA name, such as Europe/Paris)")
         }
-        guard (template.goal == nil) != (template.plan == nil) else {
-            throw RuntimeError(.invalidInput, "a schedule starts a goal or a plan: give exactly one")
+        guard [template.goal != nil, template.plan != nil, template.dream != nil].filter({ $0 }).count == 1 else {
+            throw RuntimeError(.invalidInput, "a schedule starts a goal or a plan, or dreams: give exactly one")
+        }
+        if let scopes = template.dream, scopes.isEmpty {
+            throw RuntimeError(.invalidInput, "a scheduled dream needs at least one memory scope")
         }
         if let goal = template.goal, !goal.contains(where: { !$0.isWhitespace }) {
             throw RuntimeError(.invalidInput, "the goal is empty")
@@ -102,13 +105,17 @@ public struct Schedules: Sendable {
         RunID("sched-\(name)-" + slot.slotText.filter { $0 != "-" && $0 != ":" })
     }
 
-    /// Settles every slot due at `now`: claims it, then starts its run (or records it skipped),
-    /// and records how that went. A slot another process claimed first is left to it.
-    /// - Parameter start: starts `schedule`'s run for `slot`, returning its id.
+    /// Settles every slot due at `now`: claims it, then starts its run (or dreams, or records it
+    /// skipped), and records how that went. A slot another process claimed first is left to it.
+    /// - Parameters:
+    ///   - start: starts `schedule`'s run for `slot`, returning its id.
+    ///   - dream: dreams for a dreaming schedule, returning what it did in a line; nil: this
+    ///     process cannot dream (the slot is recorded failed).
     /// - Returns: the slots this call settled.
     @discardableResult
     public func tick(
-        now: Timestamp, start: @Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> RunID
+        now: Timestamp, start: @Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> RunID,
+        dream: (@Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> String)? = nil
     ) async throws -> [ScheduleSlot] {
         var settled: [ScheduleSlot] = []
         for s in try await store.schedules() where !s.paused {
@@ -126,6 +133,16 @@ public struct Schedules: Sendable {
             case let .fire(slot):
                 guard try await store.claim(s.name, slot: slot, at: now) else { continue }
                 do {
+                    if s.template.dream != nil {
+                        guard let dream else {
+                            throw RuntimeError(.unavailable, "this process cannot dream (a serve or worker can)")
+                        }
+                        let detail = try await dream(s, slot)
+                        try await store.settle(s.name, slot: slot, .started, run: nil, detail: detail)
+                        settled.append(
+                            ScheduleSlot(schedule: s.name, slot: slot, claimed: now, outcome: .started, detail: detail))
+                        continue
+                    }
                     let run = try await start(s, slot)
                     try await store.settle(s.name, slot: slot, .started, run: run, detail: nil)
                     settled.append(
@@ -145,11 +162,12 @@ public struct Schedules: Sendable {
     /// of any schedule (at most `recheck`, so one added or resumed meanwhile is seen).
     public func keep(
         recheck: Duration = .seconds(30), onSettled: @Sendable (ScheduleSlot) -> Void = { _ in },
-        start: @Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> RunID
+        start: @Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> RunID,
+        dream: (@Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> String)? = nil
     ) async throws {
         while !Task.isCancelled {
             let now = clock.now()
-            for slot in try await tick(now: now, start: start) { onSettled(slot) }
+            for slot in try await tick(now: now, start: start, dream: dream) { onSettled(slot) }
             var wait = Int64(recheck.components.seconds) * 1000
             for s in try await store.schedules() where !s.paused {
                 if let next = Self.next(s, after: now) {
