@@ -164,4 +164,35 @@ import Testing
         #expect(fired(sentinels).isEmpty, "ran: \(fired(sentinels)) — \(notes)")
         #expect(notes.last == "committed", "\(notes)")
     }
+
+    /// A run's committed diff, for a person: from the base and branch the log recorded, with no
+    /// external diff or text conversion the repository's attributes could name; a branch or base
+    /// written as an option is refused; a long diff is cut.
+    @Test func aRunsCommittedDiffRunsNoCommandAndTakesNoOption() async throws {
+        let repo = FileManager.default.temporaryDirectory.appendingPathComponent("ns-diff-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        try hostGit(["init", "-q"], in: repo)
+        try "a\n".write(toFile: repo + "/a.txt", atomically: true, encoding: .utf8)
+        try hostGit(["add", "-A"], in: repo)
+        try hostGit(["commit", "-q", "-m", "base"], in: repo)
+        let base = try hostGit(["rev-parse", "HEAD"], in: repo).trimmingCharacters(in: .whitespacesAndNewlines)
+        try hostGit(["checkout", "-q", "-b", "nightshift/r1"], in: repo)
+        // The agent's commit asks for a diff driver and a text conversion that would run a command.
+        let marker = repo + "/pwned"
+        try "*.txt diff=evil\n".write(toFile: repo + "/.gitattributes", atomically: true, encoding: .utf8)
+        try hostGit(["config", "diff.evil.command", "touch \(marker)"], in: repo)
+        try hostGit(["config", "diff.evil.textconv", "touch \(marker); cat"], in: repo)
+        try "a\nb <b>bold</b>\n".write(toFile: repo + "/a.txt", atomically: true, encoding: .utf8)
+        try hostGit(["add", "-A"], in: repo)
+        try hostGit(["commit", "-q", "-m", "work"], in: repo)
+        let diff = try #require(await GitWorkspace.committedDiff(repository: repo, base: base, branch: "nightshift/r1"))
+        #expect(diff.contains("+b <b>bold</b>") && diff.contains("2 files changed"), "\(diff)")
+        #expect(!FileManager.default.fileExists(atPath: marker), "a diff driver ran")
+        #expect(await GitWorkspace.committedDiff(repository: repo, base: base, branch: "--output=/tmp/x") == nil)
+        #expect(await GitWorkspace.committedDiff(repository: repo, base: "HEAD~1", branch: "nightshift/r1") == nil)
+        #expect(await GitWorkspace.committedDiff(repository: repo, base: base, branch: "nope") == nil)
+        let cut = try #require(
+            await GitWorkspace.committedDiff(repository: repo, base: base, branch: "nightshift/r1", limit: 40))
+        #expect(cut.contains("[… cut at 40 bytes"))
+    }
 }

@@ -96,6 +96,26 @@ import Testing
     }
 }
 
+extension DashboardRecordTests {
+    /// A worktree run's page shows the diff of its branch from where it began (here, work
+    /// committed on it by hand while it waits), as text.
+    @Test func aRunsPageShowsItsBranchsDiff() async throws {
+        try await withWorld(git: true) { w in
+            let state = try await SQLiteEventStore(path: w.db).state(of: RunID("ship"))
+            let worktree = state.workspace
+            #expect(state.branch != nil && worktree != w.root + "/ws", "the run works in a worktree")
+            try "<script>alert(1)</script>\n".write(toFile: worktree + "/notes.html", atomically: true, encoding: .utf8)
+            try git(["add", "notes.html"], in: worktree)
+            try git(["commit", "-q", "-m", "notes"], in: worktree)
+            let session = try await signIn(w, w.read)
+            let page = try await w.call(.GET, "/dashboard/runs/ship", headers: [("Cookie", session.cookie)])
+            #expect(page.body.contains(#"<details id="diff">"#), "\(page.body.prefix(400))")
+            #expect(
+                page.body.contains("+&lt;script&gt;alert(1)&lt;/script&gt;") && !page.body.contains("<script>alert(1)"))
+        }
+    }
+}
+
 /// The agents page's trend: a line per version, a dot per week that finished a task.
 @Suite struct TrendChartTests {
     @Test func eachVersionIsALineOverTheWeeks() {

@@ -99,13 +99,15 @@ let policy = """
 /// - Parameter scenario: the scripted model's turns (a test double); its last shell call is the one the policy asks about.
 /// - Parameter webhooks: the user's webhooks the server serves (their workspace: the world's).
 /// - Parameter memory: whether run `ship` keeps memories (may propose them with `remember`).
+/// - Parameter git: whether the workspace is a git repository (the run works in a worktree of it).
 func withWorld(
-    scenario: String = defaultScenario, webhooks: [WebhookEntry] = [], memory: Bool = false,
+    scenario: String = defaultScenario, webhooks: [WebhookEntry] = [], memory: Bool = false, git: Bool = false,
     _ body: (World) async throws -> Void
 ) async throws {
     let root = tempDir("ns-api")
     let ws = root + "/ws"
     try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+    if git { try makeRepository(ws) }
     try scenario.write(toFile: root + "/scenario.yaml", atomically: true, encoding: .utf8)
     var request = StartRequest(
         source: .plan(

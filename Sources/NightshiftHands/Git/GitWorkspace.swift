@@ -311,6 +311,27 @@ public struct GitWorkspace: WorkspaceVCS {
             path: path, branch: branch, base: base.output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// The work committed on a run's `branch` since its `base` in the person's `repository`
+    /// (`git diff base branch`, with a summary first), at most `limit` bytes: a run's diff for a
+    /// person to read. Both come from the run's log, never from the workspace; nil when git
+    /// cannot read them.
+    public static func committedDiff(
+        repository: String, base: String, branch: String, limit: Int = 200_000
+    ) async -> String? {
+        guard !base.isEmpty, base.allSatisfy(\.isHexDigit), !branch.isEmpty, !branch.hasPrefix("-") else {
+            return nil
+        }
+        let diff = ["diff", "--no-ext-diff", "--no-textconv", "--no-color"]
+        let stat = await git(diff + ["--stat", "--end-of-options", base, branch, "--"], in: repository)
+        guard stat.exitCode == 0 else { return nil }
+        let full = await git(diff + ["--end-of-options", base, branch, "--"], in: repository)
+        guard full.exitCode == 0 else { return nil }
+        let text = stat.output + "\n" + full.output
+        guard text.utf8.count > limit else { return text }
+        return String(decoding: Array(text.utf8.prefix(limit)), as: UTF8.self)
+            + "\n[… cut at \(limit) bytes: git diff \(base) \(branch) in \(repository) shows the rest]\n"
+    }
+
     /// The uncommitted change of the workspace, new files included, for the judge. Read-only: the
     /// index is not touched (the workspace may be the user's own checkout with --no-worktree).
     /// git for the run's workspace, with the trusted git directory; nil when the workspace is not under git.

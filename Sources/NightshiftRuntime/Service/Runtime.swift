@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 public import NightshiftCore
+import NightshiftHands
 import NightshiftSQLite
 public import ServiceLifecycle
 import Synchronization
@@ -211,6 +212,24 @@ public final class Runtime: Service, Sendable {
         try await Inspect.events(
             of: run, after: after, follow: true, throughPauses: true, store: try store(), db: configuration.store.db
         ).events
+    }
+
+    /// The work a run committed to its branch (a worktree run), as a diff from where it began;
+    /// nil for a run that works in place, or whose branch git cannot read here.
+    public func committedDiff(of run: RunID) async throws -> String? {
+        let state = try await store().state(of: run)
+        guard let repository = state.settings.worktreeOf, let branch = state.branch else { return nil }
+        var base: String?
+        // Recorded among the run's first events (the worktree is made at its first step).
+        for try await e in try await events(of: run, after: 0, follow: false).events {
+            if case let .workspaceProvisioned(_, _, from) = e.event {
+                base = from
+                break
+            }
+            if e.seq > 500 { break }
+        }
+        guard let base else { return nil }
+        return await GitWorkspace.committedDiff(repository: repository, base: base, branch: branch)
     }
 
     /// What waits for a person.

@@ -117,6 +117,8 @@ enum DashboardPages {
         {{#anyCommits}}<h2>The work</h2><div class="scroll"><table id="commits"><thead><tr><th>Task</th><th>Commit</th>
         <th>Detail</th></tr></thead><tbody>{{#commits}}<tr><td>{{task}}</td><td><code>{{commit}}</code></td>
         <td>{{detail}}</td></tr>{{/commits}}</tbody></table></div>{{/anyCommits}}
+        {{#diff}}<details id="diff"><summary>The diff of its branch ({{diffLines}} lines)</summary>
+        <pre class="diff">{{diff}}</pre></details>{{/diff}}
         {{#charts}}{{#charted}}<h2>Spend over time</h2>
         <p class="hint">{{totalCost}} and {{totalTokens}} tokens over {{seconds}} s, cumulative at each model answer.</p>
         <svg class="chart" id="spend" viewBox="0 0 600 160" role="img" aria-label="cost and tokens over time">

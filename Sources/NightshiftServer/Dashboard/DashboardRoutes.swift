@@ -136,6 +136,10 @@ enum DashboardRoutes {
                 "tasks": s.tasks.map { ["id": $0.id.rawValue, "status": $0.status.rawValue, "attempts": $0.attempts] },
                 "charts": charts.values, "commits": commits, "anyCommits": !commits.isEmpty,
             ]
+            if let diff = try await runtime.committedDiff(of: run) {
+                object["diff"] = diff
+                object["diffLines"] = diff.split(separator: "\n", omittingEmptySubsequences: false).count
+            }
             if !s.fleet.children.isEmpty {
                 object["tree"] = DashboardRecordRoutes.treeRows(try await runtime.fleetTree(of: run))
                 object["anyTree"] = true
