@@ -323,3 +323,13 @@ struct ScheduleBody: Codable, Sendable {
         last = e.last.map { "\($0.slot.slotText) \($0.outcome.rawValue)" + ($0.run.map { " \($0)" } ?? "") }
     }
 }
+
+/// An agent profile as runs were started from it: each version and its runs.
+struct ProfileBody: Codable, Sendable {
+    struct Version: Codable, Sendable {
+        var version: String
+        var runs: [String]
+    }
+    var name: String
+    var versions: [Version]
+}

@@ -162,7 +162,7 @@ import Testing
         try await withWorld { w in
             for path in [
                 "/api/runs/ship/tree", "/api/runs/ship/verify", "/api/runs/ship/export", "/api/memories",
-                "/api/memories/proposals", "/api/agents", "/api/schedules",
+                "/api/memories/proposals", "/api/agents", "/api/agents/profiles", "/api/schedules",
             ] {
                 #expect(try await w.call(.GET, path).status == 401, "\(path)")
                 #expect(try await w.call(.GET, path, token: w.read).status == 200, "\(path)")
@@ -170,6 +170,20 @@ import Testing
             for path in ["/api/runs", "/api/runs/ship/resume", "/api/memories/proposals/mem-0/accept"] {
                 #expect(try await w.call(.POST, path, body: "{}").status == 401, "\(path)")
             }
+            #expect(try await w.call(.GET, "/api/agents/profiles", token: w.read).body == #"{"profiles":[]}"#)
+            // Two runs recorded as started from two versions of one profile.
+            for (run, version) in [("p1", "v1aaaa"), ("p2", "v2bbbb")] {
+                var settings = RunSettings()
+                settings.profile = AgentProfile.Reference(name: "fixer", version: version, tools: nil)
+                _ = try await SQLiteEventStore(path: w.db).append(
+                    [.runCreated(title: run, workspace: w.root, model: "m", settings: settings)], to: RunID(run),
+                    expectedSeq: 0, snapshot: nil, fence: nil)
+            }
+            let profiles = try await w.call(.GET, "/api/agents/profiles", token: w.read)
+            #expect(
+                profiles.body
+                    == #"{"profiles":[{"name":"fixer","versions":[{"runs":["p1"],"version":"v1aaaa"},{"runs":["p2"],"version":"v2bbbb"}]}]}"#,
+                "\(profiles.body)")
             let tree = try await w.call(.GET, "/api/runs/ship/tree", token: w.read)
             #expect(tree.json["run"] as? String == "ship" && tree.json["status"] as? String == "paused", "\(tree.body)")
             let verify = try await w.call(.GET, "/api/runs/ship/verify", token: w.read)

@@ -232,6 +232,12 @@ public final class Runtime: Service, Sendable {
         return await GitWorkspace.committedDiff(repository: repository, base: base, branch: branch)
     }
 
+    /// The agent profiles runs were started as, each version with its runs (from the logs: what
+    /// ran, whatever the profile files say today).
+    public func profileUse() async throws -> [String: [(run: RunID, version: String)]] {
+        try await Inspect.profileUse(try store())
+    }
+
     /// What waits for a person.
     public func inbox() async throws -> [Inbox.Item] { try await Inbox.items(try store()) }
 

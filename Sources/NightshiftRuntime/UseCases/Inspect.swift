@@ -77,7 +77,11 @@ public enum Inspect {
     /// Which runs were started from which agent profile, and its version: for `agents`.
     public static func profileUse(_ config: StoreConfig) async throws -> [String: [(run: RunID, version: String)]] {
         guard FileManager.default.fileExists(atPath: config.db) else { return [:] }
-        let store = try Adapters.openExistingStore(config)
+        return try await profileUse(try Adapters.openExistingStore(config))
+    }
+
+    /// Which runs were started from which profile version, by profile name (from the logs).
+    static func profileUse(_ store: any EventStore) async throws -> [String: [(run: RunID, version: String)]] {
         var used: [String: [(run: RunID, version: String)]] = [:]
         for summary in try await store.runs() {
             guard let profile = try await store.state(of: summary.id).settings.profile else { continue }

@@ -67,6 +67,18 @@ enum RecordRoutes {
             let cards = try await runtime.scorecards(within: days.map { .seconds($0 * 86400) })
             return try Routes.json(["agents": cards.map(ScorecardBody.init)])
         }
+        api.get("agents/profiles") { _, context in
+            _ = try context.require(.read)
+            let used = try await runtime.profileUse()
+            let profiles = used.keys.sorted().map { name -> ProfileBody in
+                var versions: [String: [String]] = [:]
+                for (run, version) in used[name] ?? [] { versions[version, default: []].append(run.rawValue) }
+                return ProfileBody(
+                    name: name,
+                    versions: versions.keys.sorted().map { ProfileBody.Version(version: $0, runs: versions[$0] ?? []) })
+            }
+            return try Routes.json(["profiles": profiles])
+        }
         api.get("schedules") { _, context in
             _ = try context.require(.read)
             return try Routes.json(["schedules": try await runtime.schedules().list().map(ScheduleBody.init)])
