@@ -82,6 +82,9 @@ def main():
         overflow = driver.execute_script(
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 1, f"the page is {overflow}px wider than a phone's screen"
+        # The finished run's charts are drawn: its spend, and a bar per step.
+        assert driver.find_elements(By.CSS_SELECTOR, "svg#spend polyline.cost"), "no spend chart"
+        assert driver.find_elements(By.CSS_SELECTOR, "svg#latency rect"), "no latency bars"
         driver.save_screenshot(shots + "/phone.png")
         driver.get(base + "/dashboard/inbox")
         assert "Nothing waits for a person." in driver.page_source
@@ -93,6 +96,15 @@ def main():
         overflow = driver.execute_script(
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 1, f"the agents page is {overflow}px wider than a phone's screen"
+        # The week-by-week trend: a line for the version with a finished task.
+        assert driver.find_elements(By.CSS_SELECTOR, "svg#trend circle"), "no trend"
+        # The memories and schedules pages, at a phone's width.
+        for page in ("memories", "schedules"):
+            driver.get(base + "/dashboard/" + page)
+            assert driver.find_element(By.TAG_NAME, "h1").text.lower() == page, driver.page_source[:300]
+            overflow = driver.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 1, f"the {page} page is {overflow}px wider than a phone's screen"
     finally:
         driver.quit()
 
