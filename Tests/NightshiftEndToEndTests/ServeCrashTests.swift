@@ -103,7 +103,10 @@ import Glibc
             auth + ["-X", "POST", "-w", "%{http_code}", baseB + "/api/runs/ship/resume"], out: root + "/resume.out")
         _ = await resume.wait(timeout: .seconds(30))
         let resumed = (try? String(contentsOfFile: root + "/resume.out", encoding: .utf8)) ?? ""
-        #expect(resumed.hasSuffix("202") || resumed.contains("busy"), "\(resumed)")
+        // The new server's worker may have taken the run up first (its driver's process is gone):
+        // then the resume finds it driven, or already finished.
+        #expect(
+            resumed.hasSuffix("202") || resumed.contains("busy") || resumed.contains("is finished"), "\(resumed)")
         // The stream ends when the run does.
         let end = await streamB.wait(timeout: .seconds(60))
         #expect(end == .exited(0), "\(end)")
