@@ -138,3 +138,46 @@ extension DashboardRecordTests {
         #expect(TrendChart.values([period(1, "x", done: 0, first: 0)])["trend"] as? Bool == false)
     }
 }
+
+extension DashboardRecordTests {
+    /// The run page's forms beyond approve and deny: a budget raised and an answer given from
+    /// the page are the signed-in approver's, with the session's CSRF secret; a bad limit, or an
+    /// answer to a run that asked nothing, changes nothing.
+    @Test func aBudgetIsRaisedAndAnAnswerRefusedFromThePage() async throws {
+        try await withWorld { w in
+            let session = try await signIn(w, w.approve)
+            let before = try await w.events()
+            let noCSRF = try await post(w, "/dashboard/runs/ship/budget", "tokens=5000", cookie: session.cookie)
+            #expect(noCSRF.status == 403)
+            let bad = try await post(
+                w, "/dashboard/runs/ship/budget", "csrf=\(session.csrf)&tokens=-4", cookie: session.cookie)
+            #expect(bad.status == 400, "\(bad.body)")
+            let none = try await post(w, "/dashboard/runs/ship/budget", "csrf=\(session.csrf)", cookie: session.cookie)
+            #expect(none.status == 400, "a budget names a limit: \(none.body)")
+            let blank = try await post(
+                w, "/dashboard/runs/ship/answer", "csrf=\(session.csrf)&text=+", cookie: session.cookie)
+            #expect(blank.status == 400, "an answer says something: \(blank.body)")
+            #expect(try await w.events() == before)
+            let answer = try await post(
+                w, "/dashboard/runs/ship/answer", "csrf=\(session.csrf)&text=go+on", cookie: session.cookie)
+            #expect(answer.status == 303, "\(answer.body)")
+            let answered = try await SQLiteEventStore(path: w.db).readAll(RunID("ship")).last?.event
+            guard case let .guidanceGiven(text, by)? = answered else {
+                throw TestFailure("no guidance_given: \(String(describing: answered))")
+            }
+            #expect(text == "go on" && by == "alice")
+            let raised = try await post(
+                w, "/dashboard/runs/ship/budget", "csrf=\(session.csrf)&cost_usd=5.00&tokens=5000",
+                cookie: session.cookie)
+            #expect(raised.status == 303 && raised.location == "/dashboard/runs/ship", "\(raised.body)")
+            let last = try await SQLiteEventStore(path: w.db).readAll(RunID("ship")).last?.event
+            guard case let .budgetSet(scope, budget, by)? = last else {
+                throw TestFailure("no budget_set: \(String(describing: last))")
+            }
+            #expect(scope == .run && budget.tokens == 5000 && budget.costPicoUSD == 5_000_000_000_000 && by == "alice")
+            // The run's page has a judge column for its tasks.
+            let page = try await w.call(.GET, "/dashboard/runs/ship", headers: [("Cookie", session.cookie)])
+            #expect(page.body.contains("<th>Judge</th>"))
+        }
+    }
+}

@@ -106,8 +106,10 @@ enum DashboardPages {
         <form method="post" action="/dashboard/runs/{{runPath}}/calls/{{callPath}}/deny">
         <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="arguments_sha256" value="{{sha256}}">
         <input name="reason" required placeholder="why not"><button id="deny">Deny</button></form></section>{{/waiting}}
-        <h2>Tasks</h2><div class="scroll"><table><thead><tr><th>Task</th><th>Status</th><th>Attempts</th></tr></thead>
-        <tbody>{{#tasks}}<tr><td>{{id}}</td><td class="status {{status}}">{{status}}</td><td>{{attempts}}</td></tr>{{/tasks}}
+        <h2>Tasks</h2><div class="scroll"><table id="tasks"><thead><tr><th>Task</th><th>Status</th><th>Attempts</th>
+        <th>Judge</th></tr></thead>
+        <tbody>{{#tasks}}<tr><td>{{id}}</td><td class="status {{status}}">{{status}}</td><td>{{attempts}}</td>
+        <td>{{verdict}}</td></tr>{{/tasks}}
         </tbody></table></div>
         {{#anyTree}}<h2>Fleet</h2><div class="scroll"><table id="tree"><thead><tr><th>Run</th><th>Agent</th><th>Status</th>
         <th>Spent</th><th>With its sub-agents</th></tr></thead><tbody>{{/anyTree}}
@@ -169,7 +171,18 @@ enum DashboardPages {
         <input name="note" placeholder="note (optional)"><button>Approve</button></form>
         <form method="post" action="/dashboard/runs/{{runPath}}/calls/{{path}}/deny">
         <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="arguments_sha256" value="{{sha256}}">
-        <input name="reason" required placeholder="why not"><button>Deny</button></form>{{/call}}</section>{{/items}}
+        <input name="reason" required placeholder="why not"><button>Deny</button></form>{{/call}}
+        {{#plan}}<form method="post" action="/dashboard/runs/{{runPath}}/calls/plan/approve">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input name="note" placeholder="note (optional)">
+        <button>Approve the plan</button></form>
+        <form method="post" action="/dashboard/runs/{{runPath}}/calls/plan/deny"><input type="hidden" name="csrf" value="{{csrf}}">
+        <input name="reason" required placeholder="what to change"><button>Ask for a new plan</button></form>{{/plan}}
+        {{#answers}}<form method="post" action="/dashboard/runs/{{runPath}}/answer"><input type="hidden" name="csrf" value="{{csrf}}">
+        <input name="text" required placeholder="your answer"><button>Answer</button></form>{{/answers}}
+        {{#budget}}<form method="post" action="/dashboard/runs/{{runPath}}/budget"><input type="hidden" name="csrf" value="{{csrf}}">
+        <input name="cost_usd" inputmode="decimal" placeholder="cost limit, USD (e.g. 5.00)">
+        <input name="tokens" inputmode="numeric" placeholder="token limit">
+        <button>Raise the run's budget</button></form>{{/budget}}</section>{{/items}}
         {{^items}}<p>Nothing waits for a person.</p>{{/items}}
         """,
     ]

@@ -91,6 +91,12 @@ enum DashboardRoutes {
                     "run": item.run.rawValue, "runPath": Routes.segment(item.run.rawValue),
                     "kind": item.kind?.rawValue ?? "paused", "reason": item.reason,
                 ]
+                switch item.kind {
+                case .planReview: o["plan"] = true
+                case .escalation, .breaker: o["answers"] = true
+                case .budget: o["budget"] = true
+                default: break
+                }
                 if let w = item.waiting {
                     o["call"] = [
                         "id": w.call.id.rawValue, "path": Routes.segment(w.call.id.rawValue), "tool": w.call.name,
@@ -111,11 +117,15 @@ enum DashboardRoutes {
             var timeline: [[String: Any]] = []
             var charts = RunCharts()
             var commits: [[String: Any]] = []
+            var verdicts: [String: String] = [:]
             let from = max(0, s.lastSeq - Self.timelineLength)
             for try await e in try await runtime.events(
                 of: run, after: max(0, s.lastSeq - Self.chartedEvents), follow: false
             ).events {
                 charts.add(e)
+                if case let .judgeVerdict(task, attempt, verdict, _) = e.event {
+                    verdicts[task.rawValue] = "\(verdict.rawValue) (attempt \(attempt))"
+                }
                 if case let .workCommitted(task, commit, detail) = e.event {
                     commits.append([
                         "task": task.rawValue, "commit": commit.map { String($0.prefix(12)) } ?? "-", "detail": detail,
@@ -133,7 +143,12 @@ enum DashboardRoutes {
                 "title": s.title.isEmpty ? s.run.rawValue : s.title,
                 "status": s.status.rawValue, "events": s.lastSeq, "cost": Money.format(s.costPicoUSD),
                 "last": s.lastSeq, "timeline": timeline, "earlier": from > 0 ? from : false,
-                "tasks": s.tasks.map { ["id": $0.id.rawValue, "status": $0.status.rawValue, "attempts": $0.attempts] },
+                "tasks": s.tasks.map {
+                    [
+                        "id": $0.id.rawValue, "status": $0.status.rawValue, "attempts": $0.attempts,
+                        "verdict": verdicts[$0.id.rawValue] ?? "-",
+                    ]
+                },
                 "charts": charts.values, "commits": commits, "anyCommits": !commits.isEmpty,
             ]
             if let diff = try await runtime.committedDiff(of: run) {
@@ -182,6 +197,30 @@ enum DashboardRoutes {
                 }
                 return back(to: run)
             }
+        }
+        dash.post("runs/:run/answer") { request, context in
+            let token = try context.require(.approve)
+            let form = try await checkedForm(request, context)
+            let run = try Routes.run(context)
+            _ = try await runtime.decisions(by: token.principal).answer(run, text: form["text"] ?? "")
+            return back(to: run)
+        }
+        dash.post("runs/:run/budget") { request, context in
+            let token = try context.require(.approve)
+            let form = try await checkedForm(request, context)
+            let run = try Routes.run(context)
+            func number(_ name: String) throws -> Int? {
+                guard let text = form[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+                guard let n = Int(text), n > 0 else {
+                    throw Problem(.badRequest, code: "invalid_body", "\(name) must be a whole number above 0")
+                }
+                return n
+            }
+            let cost = form["cost_usd"].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+            let change = try Decisions.budgetChange(
+                cost: cost, tokens: try number("tokens"), toolCalls: nil, steps: nil, wallMinutes: nil)
+            _ = try await runtime.decisions(by: token.principal).setBudget(run, scope: .run, change: change)
+            return back(to: run)
         }
         dash.post("logout") { request, context in
             _ = try await checkedForm(request, context)
