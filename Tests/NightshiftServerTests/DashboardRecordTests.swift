@@ -140,10 +140,10 @@ extension DashboardRecordTests {
 }
 
 extension DashboardRecordTests {
-    /// The run page's forms beyond approve and deny: a budget raised and an answer given from
-    /// the page are the signed-in approver's, with the session's CSRF secret; a bad limit, or an
-    /// answer to a run that asked nothing, changes nothing.
-    @Test func aBudgetIsRaisedAndAnAnswerRefusedFromThePage() async throws {
+    /// The inbox's forms beyond approve and deny: a budget raised and an answer given from the
+    /// dashboard are the signed-in approver's, with the session's CSRF secret; a bad limit, no
+    /// limit, or a blank answer changes nothing.
+    @Test func aBudgetAndAnAnswerAreGivenFromTheDashboard() async throws {
         try await withWorld { w in
             let session = try await signIn(w, w.approve)
             let before = try await w.events()
