@@ -57,7 +57,8 @@ public struct APIServer: Sendable {
     /// The HTTP server as a service; `onListening` gets the port it bound (useful with port 0).
     public func service(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some Service {
         let router = Router(context: APIContext.self)
-        router.add(middleware: ProblemMiddleware(logger: logger))
+        let methods = RouteMethods()
+        router.add(middleware: ProblemMiddleware(logger: logger, methods: methods))
         Routes.open(router)
         let api = router.group("api")
         api.add(middleware: TokenAuthentication(tokens: try runtime.tokens()))
@@ -66,9 +67,10 @@ public struct APIServer: Sendable {
         RecordRoutes.routes(api, runtime: runtime, auditKeyFile: configuration.auditKeyFile)
         if let starts {
             StartRoutes.api(api, runtime: runtime, starts: starts, observer: observer)
-            if let webhooks, !webhooks.hooks.isEmpty {
-                StartRoutes.hooks(router, runtime: runtime, webhooks: webhooks, starts: starts, observer: observer)
-            }
+            // Served with no hook too: every name is then unknown (404, as problem+json).
+            StartRoutes.hooks(
+                router, runtime: runtime, webhooks: try webhooks ?? Webhooks([], workspace: starts.workspace),
+                starts: starts, observer: observer)
         }
         let sessions = Sessions()
         DashboardRoutes.open(router.group("dashboard"), runtime: runtime, sessions: sessions)
@@ -76,6 +78,7 @@ public struct APIServer: Sendable {
         dashboard.add(middleware: SessionAuthentication(tokens: try runtime.tokens(), sessions: sessions))
         DashboardRoutes.signedIn(dashboard, runtime: runtime, sessions: sessions)
         DashboardRecordRoutes.signedIn(dashboard, runtime: runtime, webhooks: webhooks)
+        methods.record(router.routes.map { ("\($0.path)", $0.method.rawValue) })
         let seconds = configuration.idleTimeout.components.seconds
         return Application(
             router: router,

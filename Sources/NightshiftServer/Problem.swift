@@ -12,6 +12,8 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
     /// Stable, snake_case: `not_found`, `already_decided`, `forbidden`, …
     public var code: String
     public var detail: String
+    /// For a 405: the methods the path is served with (the `Allow` header).
+    public var allow: String?
 
     public init(_ status: HTTPResponse.Status, code: String, _ detail: String) {
         self.status = status
@@ -35,6 +37,7 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"nightshift\"" }
+        if let allow { headers[.allow] = allow }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 

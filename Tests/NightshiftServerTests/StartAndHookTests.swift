@@ -215,4 +215,22 @@ import Testing
             #expect(try await w.call(.POST, "/api/runs/ship/resume", token: w.read, body: "{}").status == 403)
         }
     }
+
+    /// A path served with other methods answers 405 with `Allow`; a path nobody serves, 404.
+    @Test func aMethodAPathDoesNotServeIsNotAllowed() async throws {
+        try await withWorld { w in
+            for (method, path, allow) in [
+                (HTTPMethod.DELETE, "/api/runs/ship", "GET"), (.PUT, "/api/runs", "GET, POST"),
+                (.GET, "/api/runs/ship/cancel", "POST"), (.POST, "/health", "GET"),
+            ] {
+                let r = try await w.call(method, path, token: w.read)
+                #expect(
+                    r.status == 405 && r.json["code"] as? String == "method_not_allowed", "\(method) \(path): \(r.body)"
+                )
+                #expect(r.headers.first(name: "Allow") == allow, "\(method) \(path)")
+            }
+            let missing = try await w.call(.GET, "/api/nothing/here", token: w.read)
+            #expect(missing.status == 404 && missing.json["code"] as? String == "not_found", "\(missing.body)")
+        }
+    }
 }
