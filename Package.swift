@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),  // the server tests' HTTP types
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Pure: events, run state (the fold), decisions, ports. No IO, no clock, no randomness.
@@ -41,6 +42,14 @@ let package = Package(
         .target(
             name: "NightshiftSQLite",
             dependencies: ["NightshiftCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
+        // Session on PostgreSQL: the same log, chain and leases as SQLite, for many hosts.
+        .target(
+            name: "NightshiftPostgres",
+            dependencies: [
+                "NightshiftCore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         // Brain I/O: model providers (for now the scripted test double).
         .target(
@@ -147,8 +156,9 @@ let package = Package(
         .testTarget(
             name: "NightshiftStoreTests",
             dependencies: [
-                "NightshiftCore", "NightshiftSQLite", "NightshiftTesting", "NightshiftHarness",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "NightshiftCore", "NightshiftSQLite", "NightshiftPostgres", "NightshiftTesting", "NightshiftHarness",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

@@ -13,6 +13,8 @@ dpkg -s python3-venv >/dev/null 2>&1 || need+=(python3-venv)       # the test se
 command -v curl >/dev/null 2>&1 || need+=(curl)                     # the serve tests call the API as a client would
 command -v chromium >/dev/null 2>&1 || need+=(chromium)             # the dashboard's browser test (headless)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)  # ... driven by selenium
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql-15)  # the PostgreSQL store's tests
+command -v wrk >/dev/null 2>&1 || need+=(wrk)                       # nightshift-bench serve: the API's requests per second
 
 if ((${#need[@]} == 0)); then
   echo "install-debian-packages: nothing to install"

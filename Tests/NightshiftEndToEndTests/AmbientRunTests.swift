@@ -209,7 +209,11 @@ import Glibc
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let bad = try await nightshift(
             ["schedule", "add", "d", "--db", p.db, "--cron", "@daily", "--dream", "planet:x", "--workspace", p.ws])
-        #expect(bad.status != 0, "\(bad.stderr)")
+        #expect(bad.status == 64 && bad.stderr.contains("planet:x"), "\(bad.stderr)")
+        let added = try await nightshift(
+            ["schedule", "add", "d", "--db", p.db, "--cron", "@daily", "--dream", p.scope, "--workspace", p.ws])
+        #expect(added.status == 0 && added.stdout.contains("schedule d added"), "\(added.stderr)")
+        #expect(try await nightshift(["schedule", "show", "d", "--db", p.db]).stdout.contains("a dream over project:"))
         try await SQLiteScheduleStore(sharing: SQLiteEventStore(path: p.db)).add(
             Schedule(
                 name: "dreams", cron: "@hourly",

@@ -30,9 +30,9 @@ func creation(_ title: String = "title") -> [Event] {
 
 /// One suite, every store: the in-memory twin must behave exactly like SQLite.
 @Suite struct EventStoreConformanceTests {
-    @Test(arguments: StoreKind.allCases)
-    func appendAssignsGapFreeSequenceAndChainedHashes(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func appendAssignsGapFreeSequenceAndChainedHashes(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         let run = RunID("r1")
         let first = try await store.append(creation(), to: run, expectedSeq: 0)
         let second = try await store.append([.taskStarted(task: TaskID("t"), attempt: 1)], to: run, expectedSeq: 2)
@@ -52,9 +52,9 @@ func creation(_ title: String = "title") -> [Event] {
 
     /// What the memory bank reads across runs (proposals, shown memories) is found in every run
     /// without reading whole logs, each event decoded as a read would.
-    @Test(arguments: StoreKind.allCases)
-    func eventsOfOneKindAreFoundInEveryRun(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func eventsOfOneKindAreFoundInEveryRun(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         let shown = ShownMemory(id: MemoryID("mem-1"), version: 1, kind: .lesson, text: "make first")
         for r in ["a", "b"] {
             try await store.append(creation(), to: RunID(r), expectedSeq: 0)
@@ -72,9 +72,9 @@ func creation(_ title: String = "title") -> [Event] {
         #expect(try await store.events(of: .taskStarted).count == 2)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func staleExpectedSequenceGetsAConflictAndWritesNothing(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func staleExpectedSequenceGetsAConflictAndWritesNothing(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         let run = RunID("r1")
         try await store.append(creation(), to: run, expectedSeq: 0)
         let error = await #expect(throws: StoreError.self) {
@@ -86,9 +86,9 @@ func creation(_ title: String = "title") -> [Event] {
         #expect(try await store.summary(of: run)?.status == .running)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func concurrentWritersOfOneRunNeverInterleave(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func concurrentWritersOfOneRunNeverInterleave(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         let run = RunID("r1")
         try await store.append(creation(), to: run, expectedSeq: 0)
         // 20 writers all believe the head is 2: exactly one wins.
@@ -105,9 +105,9 @@ func creation(_ title: String = "title") -> [Event] {
         #expect(try await store.readAll(run).count == 3)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func manyRunsAppendingAtOnceStayConsistent(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func manyRunsAppendingAtOnceStayConsistent(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for r in 0..<40 {
                 group.addTask {
@@ -129,9 +129,9 @@ func creation(_ title: String = "title") -> [Event] {
         }
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func rangeReadsReturnTheAskedWindow(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func rangeReadsReturnTheAskedWindow(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         let run = RunID("r1")
         try await store.append(creation(), to: run, expectedSeq: 0)
         try await store.append(
@@ -142,9 +142,9 @@ func creation(_ title: String = "title") -> [Event] {
         #expect(try await store.read(run, after: 10, limit: 10).map(\.seq) == [11, 12])
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func runIndexTracksTitleStatusAndHead(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func runIndexTracksTitleStatusAndHead(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         try await store.append(creation("first"), to: RunID("a"), expectedSeq: 0)
         try await store.append(creation("second"), to: RunID("b"), expectedSeq: 0)
         try await store.append([.runPaused(reason: "x")], to: RunID("b"), expectedSeq: 2)
@@ -160,18 +160,18 @@ func creation(_ title: String = "title") -> [Event] {
         #expect(missing?.code == .runNotFound)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func aRunMustBeginWithRunCreated(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func aRunMustBeginWithRunCreated(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         await #expect(throws: StoreError.self) {
             try await store.append([.runPaused(reason: "x")], to: RunID("r"), expectedSeq: 0)
         }
         #expect(try await store.runs().isEmpty)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func snapshotIsStoredWithTheAppendAndReadBack(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func snapshotIsStoredWithTheAppendAndReadBack(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         let run = RunID("r1")
         #expect(try await store.latestSnapshot(of: run) == nil)
         try await store.append(creation(), to: run, expectedSeq: 0)
@@ -184,9 +184,9 @@ func creation(_ title: String = "title") -> [Event] {
         #expect(try await store.latestSnapshot(of: run) == Snapshot(seq: 2, state: [1, 2, 3]))
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func largePayloadsRoundTripAndVerify(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func largePayloadsRoundTripAndVerify(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         let run = RunID("r1")
         let big = Payload(String(repeating: "abcdefgh", count: 4000))  // 32 KB
         try await store.append(creation(), to: run, expectedSeq: 0)
@@ -198,9 +198,9 @@ func creation(_ title: String = "title") -> [Event] {
         #expect(try await store.verify(run).ok)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func untouchedLogVerifies(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func untouchedLogVerifies(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         let run = RunID("r1")
         try await store.append(creation(), to: run, expectedSeq: 0)
         try await store.append([.runPaused(reason: "x")], to: run, expectedSeq: 2)

@@ -9,9 +9,9 @@ import Testing
     static let me = LeaseHolder(host: "h1", boot: "b", pid: 100, started: 7)
     static let other = LeaseHolder(host: "h1", boot: "b", pid: 200, started: 9)
 
-    @Test(arguments: StoreKind.allCases)
-    func aLiveHolderKeepsTheRunAndADeadOneLosesIt(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func aLiveHolderKeepsTheRunAndADeadOneLosesIt(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         let run = RunID("r1")
         try await store.append(creation(), to: run, expectedSeq: 0)
         let first = try await store.acquireLease(run, holder: Self.me, ttl: .seconds(30), isAlive: { _ in true })
@@ -40,9 +40,9 @@ import Testing
         try await store.append([.guidanceGiven(text: "go", by: "alice")], to: run, expectedSeq: 4)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func aReleasedOrSilentLeaseIsFreeAndTheRecordSaysWho(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func aReleasedOrSilentLeaseIsFreeAndTheRecordSaysWho(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         let run = RunID("r1")
         try await store.append(creation(), to: run, expectedSeq: 0)
         #expect(try await store.leaseRecord(of: run) == nil)
@@ -65,9 +65,9 @@ import Testing
 /// A lease handed over by a process that stops is free at once and says so, on every store; a
 /// stale holder cannot hand over (or keep) a lease another took since.
 @Suite struct LeaseHandOverConformanceTests {
-    @Test(arguments: StoreKind.allCases)
-    func aHandedOverLeaseIsFreeAndRecordedAsSuch(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func aHandedOverLeaseIsFreeAndRecordedAsSuch(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         let run = RunID("r1")
         try await store.append(creation(), to: run, expectedSeq: 0)
         let me = LeaseConformanceTests.me, other = LeaseConformanceTests.other
@@ -99,9 +99,9 @@ import Testing
 
 /// A lease is keyed by what it is for: the dream lease is its own key, never a run's.
 @Suite struct LeaseKeyConformanceTests {
-    @Test(arguments: StoreKind.allCases)
-    func theDreamLeaseIsItsOwnKey(kind: StoreKind) async throws {
-        let store = try kind.make()
+    @Test(arguments: LogStoreKind.available)
+    func theDreamLeaseIsItsOwnKey(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
         let me = LeaseConformanceTests.me
         let other = LeaseConformanceTests.other
         try await store.append(creation(), to: RunID("r1"), expectedSeq: 0)

@@ -45,9 +45,10 @@ struct ScheduleCommand: AsyncParsableCommand {
             "skip"
 
         func validate() throws {
-            guard (plan == nil) != (goal == nil) else {
-                throw ValidationError("give exactly one of --plan FILE or --goal TEXT")
+            guard [plan != nil, goal != nil, !dream.isEmpty].filter({ $0 }).count == 1 else {
+                throw ValidationError("give exactly one of --plan FILE, --goal TEXT or --dream SCOPE")
             }
+            for s in dream { _ = try MemoryText.scope(s) }
             guard CatchUp(rawValue: catchUp) != nil else { throw ValidationError("--catch-up must be skip or once") }
         }
 

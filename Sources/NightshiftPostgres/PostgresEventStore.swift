@@ -1,0 +1,391 @@
+import Foundation
+public import Logging
+public import NightshiftCore
+public import PostgresNIO
+
+/// The event log, its audit and the leases on PostgreSQL, for many workers on many hosts: the
+/// same canonical bytes and hash chain as SQLite (``EventCodec``), each append one transaction
+/// that checks the run's head and, for a driver, its lease's epoch (the fencing token) under a
+/// row lock, and every lease's time taken from the database's clock, so hosts whose clocks
+/// disagree still agree on who holds a run.
+///
+/// Not yet here (see the README's PostgreSQL section): the run queue, the log signal
+/// (LISTEN/NOTIFY), the memory bank, tokens and schedules; the composition root does not pick
+/// this store yet.
+public final class PostgresEventStore: EventStore, Sendable {
+    /// Where it connects, and the event times' clock (the leases use the database's).
+    public struct Configuration: Sendable {
+        public var client: PostgresClient.Configuration
+        public var now: @Sendable () -> Timestamp
+        public init(client: PostgresClient.Configuration, now: (@Sendable () -> Timestamp)? = nil) {
+            self.client = client
+            self.now = now ?? { Timestamp(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded())) }
+        }
+    }
+
+    let client: PostgresClient
+    public let configuration: Configuration
+    let logger: Logger
+
+    /// A store over `client`, which must be running (``run()``, or `client.run()` in a service
+    /// group) for any call to be answered.
+    public init(_ configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.client = PostgresClient(configuration: configuration.client, backgroundLogger: logger)
+        self.logger = logger
+    }
+
+    /// Runs the connection pool until cancelled.
+    public func run() async { await client.run() }
+
+    /// Makes the schema, or brings it up to this binary's version; refuses a newer one.
+    public func migrate() async throws {
+        do { try await PostgresSchema.migrate(client, logger: logger) } catch {
+            throw Self.mapError(error, run: nil, expectedSeq: nil)
+        }
+    }
+
+    /// Runs one statement with no parameters (administration: tests make databases with it).
+    public func execute(_ sql: String) async throws {
+        try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+    }
+
+    // MARK: - EventLog
+
+    public func append(
+        _ events: [Event], to run: RunID, expectedSeq: Int64, snapshot: Snapshot?, fence: Lease?
+    ) async throws -> [EventEnvelope] {
+        let time = configuration.now()
+        let bodies = try events.enumerated().map { n, event in
+            try EventCodec.body(event, run: run, seq: expectedSeq + Int64(n) + 1, time: time)
+        }
+        do {
+            return try await client.withTransaction(logger: logger) { c in
+                try await Self.append(
+                    c, run: run, expectedSeq: expectedSeq, bodies: bodies, snapshot: snapshot,
+                    fence: fence?.epoch, logger: logger)
+            }
+        } catch { throw Self.mapError(error, run: run, expectedSeq: expectedSeq) }
+    }
+
+    static func append(
+        _ c: PostgresConnection, run: RunID, expectedSeq: Int64, bodies: [EventCodec.Body], snapshot: Snapshot?,
+        fence: Int64?, logger: Logger
+    ) async throws -> [EventEnvelope] {
+        let id = run.rawValue
+        if let fence {
+            // Locked (shared) until the commit: a take-over waits for this append, then fences the next.
+            let key = LeaseKey.run(run).storageKey
+            let rows = try await c.query(
+                "SELECT epoch, released, pid, host FROM lease WHERE key = \(key) FOR SHARE", logger: logger)
+            var current: (Int64, Int16, Int32, String)?
+            for try await row in rows.decode((Int64, Int16, Int32, String).self) { current = row }
+            guard let current, current.0 == fence, current.1 == 0 else {
+                let by = current.map { " by pid \($0.2) on \($0.3)" } ?? ""
+                throw StoreError(.leaseLost, "run \(run) was taken over\(by); this process stops driving it")
+            }
+        }
+        var head: (seq: Int64, hash: Data, status: String)?
+        let rows = try await c.query(
+            "SELECT head_seq, head_hash, status FROM run WHERE id = \(id) FOR UPDATE", logger: logger)
+        for try await (seq, hash, status) in rows.decode((Int64, Data, String).self) { head = (seq, hash, status) }
+        let headSeq = head?.seq ?? 0
+        guard headSeq == expectedSeq else {
+            throw StoreError(
+                .sequenceConflict,
+                "run \(run) is at seq \(headSeq), not \(expectedSeq): another writer advanced it", seq: headSeq)
+        }
+        guard let first = bodies.first else { return [] }
+        let time = first.time.milliseconds
+        var previous = head.map { [UInt8]($0.hash) } ?? EventCodec.genesisHash
+        if head == nil {
+            guard case let .runCreated(title, _, _, settings) = first.event else {
+                throw StoreError(.runNotFound, "no run \(run); a run's first event must be run_created")
+            }
+            let parent = settings.parent?.run.rawValue
+            let genesis = Data(previous)
+            try await c.query(
+                """
+                INSERT INTO run (id, title, status, created, updated, head_seq, head_hash, parent)
+                VALUES (\(id), \(title), 'running', \(time), \(time), 0, \(genesis), \(parent))
+                """, logger: logger)
+        }
+        var out: [EventEnvelope] = []
+        out.reserveCapacity(bodies.count)
+        var status: RunStatus?
+        for body in bodies {
+            let encoded = body.chained(after: previous)
+            let keys = encoded.blobs.keys.sorted()
+            for key in keys {
+                let bytes = encoded.blobs[key]!
+                try await c.query(
+                    "INSERT INTO blob (key, bytes) VALUES (\(key), \(bytes)) ON CONFLICT (key) DO NOTHING",
+                    logger: logger)
+            }
+            let (seq, kind, bytes, hash) = (body.seq, body.event.kind, encoded.body, Data(encoded.envelope.hash))
+            let blobs = keys.isEmpty ? nil : keys.joined(separator: ",")
+            try await c.query(
+                """
+                INSERT INTO event (run, seq, kind, body, hash, blobs)
+                VALUES (\(id), \(seq), \(kind), \(bytes), \(hash), \(blobs))
+                """, logger: logger)
+            previous = encoded.envelope.hash
+            if let s = body.event.statusAfter { status = s }
+            out.append(encoded.envelope)
+        }
+        let newHead = expectedSeq + Int64(bodies.count)
+        let (headHash, statusText) = (Data(previous), (status?.rawValue ?? head?.status) ?? "running")
+        try await c.query(
+            """
+            UPDATE run SET head_seq = \(newHead), head_hash = \(headHash), updated = \(time), status = \(statusText)
+            WHERE id = \(id)
+            """, logger: logger)
+        if let snapshot {
+            let state = Data(snapshot.state)
+            try await c.query(
+                """
+                INSERT INTO snapshot (run, seq, state) VALUES (\(id), \(snapshot.seq), \(state))
+                ON CONFLICT (run) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state
+                """, logger: logger)
+        }
+        return out
+    }
+
+    public func read(_ run: RunID, after: Int64, limit: Int) async throws -> [EventEnvelope] {
+        do {
+            return try await client.withConnection { c in
+                try await Self.read(c, run: run, after: after, limit: limit, logger: self.logger)
+            }
+        } catch { throw Self.mapError(error, run: run, expectedSeq: nil) }
+    }
+
+    static func read(
+        _ c: PostgresConnection, run: RunID, after: Int64, limit: Int, logger: Logger
+    ) async throws -> [EventEnvelope] {
+        let id = run.rawValue
+        var exists = false
+        for try await _ in try await c.query("SELECT 1 FROM run WHERE id = \(id)", logger: logger).decode(Int32.self) {
+            exists = true
+        }
+        guard exists else {
+            throw StoreError(.runNotFound, "no run \(run) in this database (nightshift status lists the runs)")
+        }
+        var previous = EventCodec.genesisHash
+        if after > 0 {
+            var found: Data?
+            for try await h in try await c.query(
+                "SELECT hash FROM event WHERE run = \(id) AND seq = \(after)", logger: logger
+            ).decode(Data.self) { found = h }
+            guard let found else { throw StoreError(.corrupt, "run \(run): event \(after) is missing", seq: after) }
+            previous = [UInt8](found)
+        }
+        let cap = Int64(limit == .max ? Int(Int64.max) : limit)
+        var rows: [(Int64, Data, Data, String?)] = []
+        for try await row in try await c.query(
+            "SELECT seq, body, hash, blobs FROM event WHERE run = \(id) AND seq > \(after) ORDER BY seq LIMIT \(cap)",
+            logger: logger
+        ).decode((Int64, Data, Data, String?).self) { rows.append(row) }
+        let keys = Set(rows.flatMap { $0.3.map { $0.split(separator: ",").map(String.init) } ?? [] })
+        var blobs: [String: Data] = [:]
+        for key in keys {
+            for try await bytes in try await c.query("SELECT bytes FROM blob WHERE key = \(key)", logger: logger)
+                .decode(Data.self)
+            {
+                blobs[key] = bytes
+            }
+        }
+        let decoder = EventCodec.decoder(blobs: BlobSource(blobs))
+        var out: [EventEnvelope] = []
+        out.reserveCapacity(rows.count)
+        var expected = after + 1
+        for (seq, body, hash, _) in rows {
+            guard seq == expected else {
+                throw StoreError(.corrupt, "run \(run): event \(expected) is missing", seq: expected)
+            }
+            switch EventCodec.decode(
+                body: body, hash: [UInt8](hash), previousHash: previous, run: run, seq: seq, decoder: decoder)
+            {
+            case .success(let e): out.append(e)
+            case .failure(let fault):
+                throw StoreError(.corrupt, "run \(run): event \(seq) is corrupt (\(fault))", seq: seq)
+            }
+            previous = [UInt8](hash)
+            expected += 1
+        }
+        return out
+    }
+
+    public func runs() async throws -> [RunSummary] {
+        try await summaries(
+            "SELECT id, title, status, created, updated, head_seq FROM run ORDER BY created DESC, id DESC")
+    }
+
+    public func summary(of run: RunID) async throws -> RunSummary? {
+        try await summaries(
+            "SELECT id, title, status, created, updated, head_seq FROM run WHERE id = \(run.rawValue)"
+        ).first
+    }
+
+    func summaries(_ query: PostgresQuery) async throws -> [RunSummary] {
+        do {
+            var out: [RunSummary] = []
+            for try await (id, title, status, created, updated, head) in try await client.query(query, logger: logger)
+                .decode((String, String, String, Int64, Int64, Int64).self)
+            {
+                out.append(
+                    RunSummary(
+                        id: RunID(id), title: title, status: RunStatus(rawValue: status) ?? .failed,
+                        created: Timestamp(milliseconds: created), updated: Timestamp(milliseconds: updated),
+                        headSeq: head))
+            }
+            return out
+        } catch { throw Self.mapError(error, run: nil, expectedSeq: nil) }
+    }
+
+    public func events(of kind: Event.Kind) async throws -> [EventEnvelope] {
+        do {
+            return try await client.withConnection { c in
+                var found: [(String, Int64)] = []
+                for try await row in try await c.query(
+                    "SELECT run, seq FROM event WHERE kind = \(kind.rawValue)", logger: self.logger
+                ).decode((String, Int64).self) { found.append(row) }
+                var out: [EventEnvelope] = []
+                for (run, seq) in found {
+                    out += try await Self.read(c, run: RunID(run), after: seq - 1, limit: 1, logger: self.logger)
+                }
+                return out
+            }
+        } catch { throw Self.mapError(error, run: nil, expectedSeq: nil) }
+    }
+
+    public func latestSnapshot(of run: RunID) async throws -> Snapshot? {
+        do {
+            for try await (seq, state) in try await client.query(
+                "SELECT seq, state FROM snapshot WHERE run = \(run.rawValue)", logger: logger
+            ).decode((Int64, Data).self) {
+                return Snapshot(seq: seq, state: [UInt8](state))
+            }
+            return nil
+        } catch { throw Self.mapError(error, run: run, expectedSeq: nil) }
+    }
+
+    // MARK: - LogAudit
+
+    /// None: PostgreSQL does not lose a committed transaction the way a lost SQLite `-wal` file
+    /// does, so there is no head kept outside it to compare with.
+    public func witnessedHead(of run: RunID) async throws -> (seq: Int64, hash: String)? { nil }
+    public func witnessedRuns() async throws -> [RunID] { [] }
+
+    public func verify(_ run: RunID) async throws -> VerifyReport {
+        let (headSeq, headHash) = try await head(run)
+        var after: Int64 = 0
+        var last = EventCodec.genesisHash
+        do {
+            while true {
+                let page = try await read(run, after: after, limit: 1000)
+                guard let tail = page.last else { break }
+                after = tail.seq
+                last = tail.hash
+            }
+        } catch let error as StoreError where error.code == .corrupt {
+            return VerifyReport(
+                run: run, events: after, firstBadSeq: error.seq ?? after + 1, problem: error.message, headHash: headHash
+            )
+        }
+        if after != headSeq || last != headHash {
+            return VerifyReport(
+                run: run, events: after, firstBadSeq: min(after, headSeq) + 1,
+                problem:
+                    "the run index says the log ends at event \(headSeq) but it ends at \(after): events were added or removed outside Nightshift",
+                headHash: headHash)
+        }
+        return VerifyReport(run: run, events: after, firstBadSeq: nil, problem: nil, headHash: headHash)
+    }
+
+    public func verifyChain(_ run: RunID) async throws -> VerifyReport {
+        let (headSeq, headHash) = try await head(run)
+        do {
+            return try await client.withConnection { c in
+                var previous = EventCodec.genesisHash
+                var expected: Int64 = 1
+                func bad(_ seq: Int64, _ problem: String) -> VerifyReport {
+                    VerifyReport(run: run, events: expected - 1, firstBadSeq: seq, problem: problem, headHash: headHash)
+                }
+                var rows: [(Int64, Data, Data, String?)] = []
+                for try await row in try await c.query(
+                    "SELECT seq, body, hash, blobs FROM event WHERE run = \(run.rawValue) ORDER BY seq",
+                    logger: self.logger
+                ).decode((Int64, Data, Data, String?).self) { rows.append(row) }
+                for (seq, body, hashData, keys) in rows {
+                    guard seq == expected else { return bad(expected, "run \(run): event \(expected) is missing") }
+                    let hash = [UInt8](hashData)
+                    guard EventCodec.chain(previous, body) == hash else {
+                        return bad(seq, "run \(run): event \(seq) is corrupt (its hash does not chain)")
+                    }
+                    for key in keys.map({ $0.split(separator: ",").map(String.init) }) ?? [] {
+                        var bytes: Data?
+                        for try await b in try await c.query(
+                            "SELECT bytes FROM blob WHERE key = \(key)", logger: self.logger
+                        ).decode(Data.self) { bytes = b }
+                        guard let bytes else {
+                            return bad(seq, "run \(run): event \(seq) refers to a missing payload \(key.prefix(12))")
+                        }
+                        guard Payload.blobKey(bytes) == key else {
+                            return bad(seq, "run \(run): event \(seq) refers to a payload that does not match its hash")
+                        }
+                    }
+                    previous = hash
+                    expected += 1
+                }
+                let last = expected - 1
+                if last != headSeq || previous != headHash {
+                    return VerifyReport(
+                        run: run, events: last, firstBadSeq: min(last, headSeq) + 1,
+                        problem:
+                            "the run index says the log ends at event \(headSeq) but it ends at \(last): events were added or removed outside Nightshift",
+                        headHash: headHash)
+                }
+                return VerifyReport(run: run, events: last, firstBadSeq: nil, problem: nil, headHash: headHash)
+            }
+        } catch { throw Self.mapError(error, run: run, expectedSeq: nil) }
+    }
+
+    func head(_ run: RunID) async throws -> (seq: Int64, hash: [UInt8]) {
+        do {
+            for try await (seq, hash) in try await client.query(
+                "SELECT head_seq, head_hash FROM run WHERE id = \(run.rawValue)", logger: logger
+            ).decode((Int64, Data).self) {
+                return (seq, [UInt8](hash))
+            }
+        } catch { throw Self.mapError(error, run: run, expectedSeq: nil) }
+        throw StoreError(.runNotFound, "no run \(run) in this database (nightshift status lists the runs)")
+    }
+
+    // MARK: - Errors
+
+    /// A PostgreSQL error as the store's: a second creator of a run is a sequence conflict, a
+    /// connection that cannot be made says where (never the password).
+    static func mapError(_ error: any Error, run: RunID?, expectedSeq: Int64?) -> any Error {
+        if error is StoreError { return error }
+        if let t = error as? PostgresTransactionError {
+            // What went wrong inside the transaction, or at its begin or commit.
+            if let inner = t.closureError ?? t.commitError ?? t.beginError {
+                return mapError(inner, run: run, expectedSeq: expectedSeq)
+            }
+        }
+        if let psql = error as? PSQLError {
+            let state = psql.serverInfo?[.sqlState]
+            if state == "23505", let run {
+                return StoreError(
+                    .sequenceConflict,
+                    "run \(run) is not at seq \(expectedSeq ?? 0): another writer advanced it", seq: expectedSeq)
+            }
+            if state == "40001" || state == "40P01" {
+                return StoreError(.locked, "the database refused the write because another one raced it; try again")
+            }
+            let message = psql.serverInfo?[.message] ?? "\(psql.code)"
+            return StoreError(.io, "PostgreSQL: \(message)")
+        }
+        return error
+    }
+}

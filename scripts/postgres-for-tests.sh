@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL 15 for the tests: made in a temporary folder with initdb, started with
+# pg_ctl on 127.0.0.1 (no system service), as the unprivileged `postgres` user when run as root.
+#   scripts/postgres-for-tests.sh start   # prints the URL to export as NIGHTSHIFT_TEST_POSTGRES
+#   scripts/postgres-for-tests.sh stop
+# Trust authentication on loopback, for this test server only; nothing of it is kept.
+set -euo pipefail
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+dir=${NIGHTSHIFT_PG_DIR:-${TMPDIR:-/tmp}/nightshift-test-postgres}
+port=${NIGHTSHIFT_PG_PORT:-55432}
+as=()
+if [ "$(id -u)" -eq 0 ]; then as=(setpriv --reuid=postgres --regid=postgres --init-groups); fi
+
+case "${1:-start}" in
+start)
+  [ -n "$bin" ] || { echo "postgres-for-tests: PostgreSQL is not installed (apt-get install postgresql-15)" >&2; exit 1; }
+  if [ -f "$dir/data/postmaster.pid" ]; then "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true; fi
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir"; fi
+  "${as[@]}" "$bin/initdb" -D "$dir/data" -U nightshift --auth=trust -E UTF8 --no-instructions >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; exit 1; }
+  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200" start >/dev/null \
+    || { cat "$dir/server.log" >&2; exit 1; }
+  echo "postgres://nightshift@127.0.0.1:$port/postgres"
+  ;;
+stop)
+  if [ -n "$bin" ] && [ -d "$dir/data" ]; then "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null || true; fi
+  rm -rf "$dir"
+  ;;
+*)
+  echo "usage: $0 start|stop" >&2
+  exit 64
+  ;;
+esac
