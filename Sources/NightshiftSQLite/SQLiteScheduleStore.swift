@@ -31,15 +31,18 @@ public final class SQLiteScheduleStore: ScheduleStore, Sendable {
 
     public func schedules() async throws -> [Schedule] {
         let rows = try await writer.read { db in try Row.fetchAll(db, sql: "SELECT * FROM schedule ORDER BY name") }
-        return try rows.map { row in
+        // A row this binary cannot read (a newer nightshift's template) is left out, not fatal:
+        // the schedules it can read are still kept.
+        return rows.compactMap { row in
             let template: String = row["template"]
             let created: Int64 = row["created"]
             let catchUp: String = row["catch_up"]
+            guard let decoded = try? JSONDecoder().decode(RunTemplate.self, from: Data(template.utf8)),
+                let kept = CatchUp(rawValue: catchUp)
+            else { return nil }
             return Schedule(
-                name: row["name"], cron: row["cron"], timeZone: row["time_zone"],
-                template: try JSONDecoder().decode(RunTemplate.self, from: Data(template.utf8)),
-                catchUp: CatchUp(rawValue: catchUp) ?? .skip, paused: row["paused"],
-                created: Timestamp(milliseconds: created), createdBy: row["created_by"])
+                name: row["name"], cron: row["cron"], timeZone: row["time_zone"], template: decoded, catchUp: kept,
+                paused: row["paused"], created: Timestamp(milliseconds: created), createdBy: row["created_by"])
         }
     }
 
@@ -53,7 +56,10 @@ public final class SQLiteScheduleStore: ScheduleStore, Sendable {
     public func remove(_ name: String) async throws -> Bool {
         try await writer.write { db in
             try db.execute(sql: "DELETE FROM schedule WHERE name = ?", arguments: [name])
-            return db.changesCount == 1
+            let removed = db.changesCount == 1
+            // Its slots go with it: a schedule added again under the name starts a history of its own.
+            if removed { try db.execute(sql: "DELETE FROM schedule_slot WHERE schedule = ?", arguments: [name]) }
+            return removed
         }
     }
 

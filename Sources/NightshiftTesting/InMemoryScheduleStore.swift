@@ -33,7 +33,11 @@ public final class InMemoryScheduleStore: ScheduleStore, Sendable {
     }
 
     public func remove(_ name: String) async throws -> Bool {
-        state.withLock { $0.schedules.removeValue(forKey: name) != nil }
+        state.withLock { s in
+            guard s.schedules.removeValue(forKey: name) != nil else { return false }
+            s.slots[name] = nil
+            return true
+        }
     }
 
     public func claim(_ name: String, slot: Timestamp, at: Timestamp) async throws -> Bool {

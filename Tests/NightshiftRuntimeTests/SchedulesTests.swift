@@ -169,4 +169,98 @@ import Testing
         #expect(dreamt.first?.outcome == .started && dreamt.first?.run == nil)
         #expect(dreamt.first?.detail == "dreamt over [\"user:alice\"]", "\(dreamt)")
     }
+
+    /// A slot whose claimer died before settling it is taken up by a later tick: its run started
+    /// then, or found when the claimer had made it. A slot claimed a moment ago is left alone.
+    @Test func aSlotItsClaimerNeverSettledIsTakenUp() async throws {
+        let clock = TestClock(Self.evening)
+        let store = InMemoryScheduleStore()
+        let s = schedules(store, clock: clock)
+        try await s.add(name: "a", cron: "@daily", template: RunTemplate(goal: "g", workspace: ws), by: "alice")
+        try await s.add(name: "b", cron: "@daily", template: RunTemplate(goal: "g", workspace: ws), by: "alice")
+        let slot = Timestamp(milliseconds: Self.evening - 3_600_000)
+        #expect(try await store.claim("a", slot: slot, at: clock.now()))
+        #expect(try await store.claim("b", slot: slot, at: clock.now()))
+        let fresh = try await s.tick(now: clock.now()) { _, _ in throw TestFailure("a fresh claim was taken") }
+        #expect(fresh.isEmpty)
+        clock.advance(Schedules.stale + 1000)
+        let started = Mutex<[String]>([])
+        let settled = try await s.tick(now: clock.now()) { schedule, slot in
+            if schedule.name == "b" { throw RuntimeError(.exists, "a run with that id already exists") }
+            started.withLock { $0.append(Schedules.runID(schedule.name, slot: slot).rawValue) }
+            return Schedules.runID(schedule.name, slot: slot)
+        }
+        #expect(started.withLock { $0 } == [Schedules.runID("a", slot: slot).rawValue])
+        #expect(settled.count == 2 && settled.allSatisfy { $0.outcome == .started })
+        #expect(Set(settled.compactMap(\.run)) == [Schedules.runID("a", slot: slot), Schedules.runID("b", slot: slot)])
+    }
+
+    /// Slots due at once start side by side: one start waits until the other has begun (it
+    /// would wait for ever if they ran one after the other).
+    @Test(.timeLimit(.minutes(1))) func slotsDueTogetherStartSideBySide() async throws {
+        let clock = TestClock(Self.evening)
+        let s = schedules(clock: clock)
+        for name in ["first", "second"] {
+            try await s.add(name: name, cron: "@hourly", template: RunTemplate(goal: "g", workspace: ws), by: "alice")
+        }
+        let (began, mark) = AsyncStream<Void>.makeStream()
+        let settled = try await s.tick(now: Timestamp(milliseconds: Self.evening + 3_600_000 + 1_000)) {
+            schedule, slot in
+            if schedule.name == "first" {
+                var it = began.makeAsyncIterator()
+                _ = await it.next()
+            } else {
+                mark.yield()
+            }
+            return Schedules.runID(schedule.name, slot: slot)
+        }
+        #expect(settled.count == 2 && settled.allSatisfy { $0.outcome == .started })
+    }
+
+    /// The store's trouble is reported and tried again; it never ends the keeper.
+    @Test(.timeLimit(.minutes(1))) func theKeeperOutlivesTheStoresTrouble() async throws {
+        let clock = TestClock(Self.evening)
+        let (errors, report) = AsyncStream<String>.makeStream()
+        let keeper = Task {
+            try await Schedules(store: FailingScheduleStore(), clock: clock).keep(
+                recheck: .milliseconds(10), onError: { report.yield("\($0)") },
+                start: { _, _ in throw TestFailure("nothing is due") })
+        }
+        var seen: [String] = []
+        for await e in errors {
+            seen.append(e)
+            if seen.count == 3 { break }
+        }
+        #expect(seen.allSatisfy { $0.contains("database is locked") }, "\(seen)")
+        #expect(!keeper.isCancelled)
+        keeper.cancel()
+        _ = await keeper.result
+    }
+
+    /// A template's `{{…}}` is filled only from a trigger's data: the API's and a schedule's text
+    /// is the person's, kept as written.
+    @Test func withoutDataATemplateIsKeptAsWritten() throws {
+        guard
+            case let .goal(goal) = try TemplateFill.source(
+                RunTemplate(goal: "fix the {{name}} partial", workspace: "/w"), data: nil)
+        else { throw TestFailure("not a goal") }
+        #expect(goal == "fix the {{name}} partial")
+    }
+}
+
+/// A schedule store whose database is always busy.
+struct FailingScheduleStore: ScheduleStore {
+    struct Busy: Error, CustomStringConvertible { var description: String { "database is locked" } }
+    func add(_ schedule: Schedule) async throws { throw Busy() }
+    func schedules() async throws -> [Schedule] { throw Busy() }
+    func setPaused(_ name: String, _ paused: Bool) async throws -> Bool { throw Busy() }
+    func remove(_ name: String) async throws -> Bool { throw Busy() }
+    func claim(_ name: String, slot: Timestamp, at: Timestamp) async throws -> Bool { throw Busy() }
+    func settle(
+        _ name: String, slot: Timestamp, _ outcome: ScheduleSlot.Outcome, run: RunID?, detail: String?
+    )
+        async throws
+    { throw Busy() }
+    func slots(of name: String, limit: Int) async throws -> [ScheduleSlot] { throw Busy() }
+    func lastSlot(of name: String) async throws -> Timestamp? { throw Busy() }
 }

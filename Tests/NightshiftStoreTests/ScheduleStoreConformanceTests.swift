@@ -67,5 +67,10 @@ import Testing
         #expect(try await store.lastSlot(of: "nightly") == Timestamp(milliseconds: 120_000))
         // Another schedule's slots are its own.
         #expect(try await store.claim("other", slot: slot, at: slot))
+        // Removed, its slots go with it: added again, it starts afresh.
+        #expect(try await store.remove("nightly"))
+        #expect(try await store.slots(of: "nightly", limit: 5).isEmpty)
+        #expect(try await store.lastSlot(of: "nightly") == nil)
+        #expect(try await store.slots(of: "other", limit: 5).count == 1)
     }
 }

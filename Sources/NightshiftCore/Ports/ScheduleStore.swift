@@ -4,11 +4,11 @@
 public protocol ScheduleStore: Sendable {
     /// Adds a schedule. - Throws: ``ScheduleStoreError`` when one with its name exists.
     func add(_ schedule: Schedule) async throws
-    /// Every schedule, by name.
+    /// Every schedule this binary can read, by name.
     func schedules() async throws -> [Schedule]
     /// Pauses or resumes one. False when there is no such schedule.
     func setPaused(_ name: String, _ paused: Bool) async throws -> Bool
-    /// Removes one (its settled slots stay, as history). False when there is no such schedule.
+    /// Removes one and its slots' records (its runs stay). False when there is no such schedule.
     func remove(_ name: String) async throws -> Bool
     /// Claims `slot` of schedule `name` for the caller: true for exactly one caller per slot.
     func claim(_ name: String, slot: Timestamp, at: Timestamp) async throws -> Bool

@@ -313,6 +313,7 @@ public final class Runtime: Service, Sendable {
                 logger.notice(
                     "schedule \(slot.schedule): slot \(slot.slot.slotText) \(slot.outcome.rawValue)\(run)\(detail)")
             },
+            onError: { [logger] error in logger.error("schedules: \(error) (tried again at the next look)") },
             start: { schedule, slot in
                 try await starts.start(
                     schedule.template,

@@ -52,7 +52,14 @@ public enum TemplateFill {
     /// The longest value put in for one placeholder.
     public static let maxValue = 4000
 
+    /// The template's goal or plan, filled from `data`; as written when there is no data (the
+    /// API's and a schedule's: their `{{…}}` are the person's own text).
     public static func source(_ template: RunTemplate, data: TriggerData?) throws -> StartRequest.Source {
+        guard let data else {
+            if let goal = template.goal { return .goal(goal) }
+            if let plan = template.plan { return .plan(plan) }
+            throw RuntimeError(.invalidInput, "the template has neither a goal nor a plan")
+        }
         if let goal = template.goal { return .goal(fill(goal, data)) }
         guard var plan = template.plan else {
             throw RuntimeError(.invalidInput, "the template has neither a goal nor a plan")

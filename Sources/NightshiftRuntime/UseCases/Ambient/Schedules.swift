@@ -105,74 +105,133 @@ public struct Schedules: Sendable {
         RunID("sched-\(name)-" + slot.slotText.filter { $0 != "-" && $0 != ":" })
     }
 
-    /// Settles every slot due at `now`: claims it, then starts its run (or dreams, or records it
-    /// skipped), and records how that went. A slot another process claimed first is left to it.
+    /// How long a claimed slot may stay unsettled before it counts as its claimer's crash.
+    public static let stale: Int64 = 10 * 60_000
+
+    /// A slot to act on: start its run, dream, or record it skipped.
+    enum Work {
+        case start(Schedule, Timestamp)
+        case skip(Schedule, Timestamp)
+        /// A slot claimed by a process that ended before settling it: its run is started now
+        /// (with the slot's id, so a run the process did make is found instead).
+        case recover(Schedule, Timestamp)
+    }
+
+    /// Settles every slot due at `now`: first claims each (a slot another process claimed is
+    /// left to it), then starts their runs or dreams at once, side by side, so a slow one makes
+    /// no other late; and records how each went. A slot claimed long ago and never settled (its
+    /// claimer died in between) is taken up again.
     /// - Parameters:
-    ///   - start: starts `schedule`'s run for `slot`, returning its id.
+    ///   - start: starts `schedule`'s run for `slot`, returning its id (throwing `.exists` when
+    ///     the slot's run was made already).
     ///   - dream: dreams for a dreaming schedule, returning what it did in a line; nil: this
     ///     process cannot dream (the slot is recorded failed).
     /// - Returns: the slots this call settled.
     @discardableResult
     public func tick(
-        now: Timestamp, start: @Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> RunID,
+        now: Timestamp, start: @escaping @Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> RunID,
         dream: (@Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> String)? = nil
     ) async throws -> [ScheduleSlot] {
-        var settled: [ScheduleSlot] = []
+        var work: [Work] = []
         for s in try await store.schedules() where !s.paused {
             guard let cron = try? Cron.parse(s.cron), let zone = TimeZone(identifier: s.timeZone) else { continue }
+            for slot in try await store.slots(of: s.name, limit: 3)
+            where slot.outcome == .claimed && now.milliseconds - slot.claimed.milliseconds > Self.stale
+                && s.template.dream == nil
+            {
+                work.append(.recover(s, slot.slot))
+            }
             let since = max(try await store.lastSlot(of: s.name) ?? s.created, s.created)
-            guard let due = ScheduleDue.due(cron: cron, zone: zone, since: since, now: now, catchUp: s.catchUp)
-            else { continue }
-            switch due {
-            case let .skip(slot):
-                guard try await store.claim(s.name, slot: slot, at: now) else { continue }
-                let detail = "missed (no process kept the schedule at \(slot.slotText)); catch-up is skip"
-                try await store.settle(s.name, slot: slot, .skipped, run: nil, detail: detail)
-                settled.append(
-                    ScheduleSlot(schedule: s.name, slot: slot, claimed: now, outcome: .skipped, detail: detail))
-            case let .fire(slot):
-                guard try await store.claim(s.name, slot: slot, at: now) else { continue }
-                do {
-                    if s.template.dream != nil {
-                        guard let dream else {
-                            throw RuntimeError(.unavailable, "this process cannot dream (a serve or worker can)")
-                        }
-                        let detail = try await dream(s, slot)
-                        try await store.settle(s.name, slot: slot, .started, run: nil, detail: detail)
-                        settled.append(
-                            ScheduleSlot(schedule: s.name, slot: slot, claimed: now, outcome: .started, detail: detail))
-                        continue
-                    }
-                    let run = try await start(s, slot)
-                    try await store.settle(s.name, slot: slot, .started, run: run, detail: nil)
-                    settled.append(
-                        ScheduleSlot(schedule: s.name, slot: slot, claimed: now, outcome: .started, run: run))
-                } catch {
-                    let detail = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
-                    try await store.settle(s.name, slot: slot, .failed, run: nil, detail: detail)
-                    settled.append(
-                        ScheduleSlot(schedule: s.name, slot: slot, claimed: now, outcome: .failed, detail: detail))
-                }
+            switch ScheduleDue.due(cron: cron, zone: zone, since: since, now: now, catchUp: s.catchUp) {
+            case nil: break
+            case let .skip(slot)?:
+                if try await store.claim(s.name, slot: slot, at: now) { work.append(.skip(s, slot)) }
+            case let .fire(slot)?:
+                if try await store.claim(s.name, slot: slot, at: now) { work.append(.start(s, slot)) }
             }
         }
-        return settled
+        let store = self.store
+        return try await withThrowingTaskGroup(of: ScheduleSlot.self) { group in
+            for w in work {
+                group.addTask { try await Self.settle(w, at: now, store: store, start: start, dream: dream) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    static func settle(
+        _ work: Work, at now: Timestamp, store: any ScheduleStore,
+        start: @Sendable (Schedule, Timestamp) async throws -> RunID,
+        dream: (@Sendable (Schedule, Timestamp) async throws -> String)?
+    ) async throws -> ScheduleSlot {
+        func record(
+            _ s: Schedule, _ slot: Timestamp, _ outcome: ScheduleSlot.Outcome, run: RunID?, _ detail: String?
+        )
+            async throws -> ScheduleSlot
+        {
+            try await store.settle(s.name, slot: slot, outcome, run: run, detail: detail)
+            return ScheduleSlot(
+                schedule: s.name, slot: slot, claimed: now, outcome: outcome, run: run, detail: detail)
+        }
+        switch work {
+        case let .skip(s, slot):
+            return try await record(
+                s, slot, .skipped, run: nil,
+                "missed (no process kept the schedule at \(slot.slotText)); catch-up is skip")
+        case let .start(s, slot), let .recover(s, slot):
+            let result: Result<(RunID?, String?), any Error>
+            do {
+                if s.template.dream != nil {
+                    guard let dream else {
+                        throw RuntimeError(.unavailable, "this process cannot dream (a serve or worker can)")
+                    }
+                    result = .success((nil, try await dream(s, slot)))
+                } else {
+                    result = .success((try await start(s, slot), nil))
+                }
+            } catch let e as RuntimeError where e.code == .exists || e.code == .busy {
+                // The slot's run was made (by the claimer that died, or is being made).
+                result = .success((Schedules.runID(s.name, slot: slot), nil))
+            } catch {
+                result = .failure(error)
+            }
+            switch result {
+            case let .success((run, detail)):
+                let recovered = if case .recover = work { true } else { false }
+                return try await record(
+                    s, slot, .started, run: run, recovered ? (detail ?? "taken up after its claimer ended") : detail)
+            case let .failure(error):
+                return try await record(
+                    s, slot, .failed, run: nil, "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)")
+            }
+        }
     }
 
     /// Keeps the schedules until cancelled: settles what is due, then sleeps until the next slot
-    /// of any schedule (at most `recheck`, so one added or resumed meanwhile is seen).
+    /// of any schedule (at most `recheck`, so one added or resumed meanwhile is seen). The
+    /// store's trouble (a busy database, a row it cannot read) is reported with `onError` and
+    /// tried again at the next look; it never ends the process that keeps the schedules.
     public func keep(
         recheck: Duration = .seconds(30), onSettled: @Sendable (ScheduleSlot) -> Void = { _ in },
-        start: @Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> RunID,
+        onError: @Sendable (any Error) -> Void = { _ in },
+        start: @escaping @Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> RunID,
         dream: (@Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> String)? = nil
     ) async throws {
         while !Task.isCancelled {
             let now = clock.now()
-            for slot in try await tick(now: now, start: start, dream: dream) { onSettled(slot) }
             var wait = Int64(recheck.components.seconds) * 1000
-            for s in try await store.schedules() where !s.paused {
-                if let next = Self.next(s, after: now) {
-                    wait = min(wait, max(0, next.milliseconds - now.milliseconds))
+            do {
+                for slot in try await tick(now: now, start: start, dream: dream) { onSettled(slot) }
+                for s in try await store.schedules() where !s.paused {
+                    if let next = Self.next(s, after: now) {
+                        wait = min(wait, max(0, next.milliseconds - now.milliseconds))
+                    }
                 }
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                onError(error)
             }
             try await Task.sleep(for: .milliseconds(wait + 50))
         }
