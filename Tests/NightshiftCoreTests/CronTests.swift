@@ -42,9 +42,39 @@ import Testing
         let cron = try Cron.parse("0 2 * * *")
         #expect(cron.next(after: at("2026-12-07 12:00"), in: paris)?.slotText == "2026-12-08T01:00Z")
         #expect(cron.next(after: at("2026-07-07 12:00"), in: paris)?.slotText == "2026-07-08T00:00Z")
-        // The night the clocks go forward 02:00 does not exist: the slot is the next one there is.
-        let spring = cron.next(after: at("2026-03-29 00:30"), in: paris)
-        #expect(spring != nil && spring! > at("2026-03-29 00:30"))
+    }
+
+    /// As cron does: a wall time the clocks skip (02:30 the night 02:00 becomes 03:00) fires at
+    /// 03:00, not a day late; one they repeat (02:30 the night 03:00 becomes 02:00) fires once; a
+    /// job of every hour runs as the clock runs.
+    @Test func theClocksChangesMoveADailySlotButNeverDropOrDoubleIt() throws {
+        let paris = TimeZone(identifier: "Europe/Paris")!
+        let daily = try Cron.parse("30 2 * * *")
+        var slots: [String] = []
+        var t = at("2026-03-27 12:00")
+        for _ in 0..<4 {
+            t = try #require(daily.next(after: t, in: paris))
+            slots.append(t.slotText)
+        }
+        // 28 March 02:30 CET = 01:30Z; 29 March: 02:30 does not exist, so 03:00 CEST = 01:00Z.
+        #expect(slots == ["2026-03-28T01:30Z", "2026-03-29T01:00Z", "2026-03-30T00:30Z", "2026-03-31T00:30Z"])
+        slots = []
+        t = at("2026-10-24 12:00")
+        for _ in 0..<3 {
+            t = try #require(daily.next(after: t, in: paris))
+            slots.append(t.slotText)
+        }
+        // 25 October: 02:30 comes at 00:30Z (CEST) and again at 01:30Z (CET): once.
+        #expect(slots == ["2026-10-25T00:30Z", "2026-10-26T01:30Z", "2026-10-27T01:30Z"])
+        // Every 30 minutes runs through the repeated hour as the clock does.
+        let often = try Cron.parse("*/30 * * * *")
+        var half: [String] = []
+        t = at("2026-10-25 00:00")
+        for _ in 0..<3 {
+            t = try #require(often.next(after: t, in: TimeZone(identifier: "UTC")!))
+            half.append(t.slotText)
+        }
+        #expect(half == ["2026-10-25T00:30Z", "2026-10-25T01:00Z", "2026-10-25T01:30Z"])
     }
 
     @Test func whatIsNotACronIsRefusedWithItsField() {

@@ -134,16 +134,50 @@ public struct Cron: Sendable, Equatable, CustomStringConvertible {
             } else if !dayMatches(day: day, weekday: weekday - 1) {
                 guard let next = calendar.dateInterval(of: .day, for: date)?.end else { return nil }
                 date = next
+            } else if fixedHours, skippedAMatch(before: date, calendar: calendar, zone: zone) {
+                // The clocks went forward over a time this names (02:30 on the night 02:00 becomes
+                // 03:00): it fires at the first minute after, as cron does, not a day late.
+                return Timestamp(milliseconds: Int64(date.timeIntervalSince1970.rounded()) * 1000)
             } else if !hours.contains(hour) {
                 guard let next = calendar.dateInterval(of: .hour, for: date)?.end else { return nil }
                 date = next
             } else if !minutes.contains(minute) {
+                date = date.addingTimeInterval(60)
+            } else if fixedHours, isRepeat(date, calendar: calendar, zone: zone) {
+                // The clocks went back and this wall time comes a second time: it fired the first.
                 date = date.addingTimeInterval(60)
             } else {
                 return Timestamp(milliseconds: Int64(date.timeIntervalSince1970.rounded()) * 1000)
             }
         }
         return nil
+    }
+
+    /// Whether the hours are named (not `*`): such a job fires once a day at a wall time, so the
+    /// clocks' changes move it rather than drop or double it; a job of every hour runs as the
+    /// clock runs.
+    private var fixedHours: Bool { hours.count < 24 }
+
+    /// Whether the clocks jumped forward just before `date`, over a wall minute this names.
+    private func skippedAMatch(before date: Date, calendar: Calendar, zone: TimeZone) -> Bool {
+        let previous = date.addingTimeInterval(-60)
+        let jump = zone.secondsFromGMT(for: date) - zone.secondsFromGMT(for: previous)
+        guard jump > 0 else { return false }
+        for minute in stride(from: 60, through: jump, by: 60) {
+            let c = calendar.dateComponents([.hour, .minute], from: previous)
+            let total = (c.hour ?? 0) * 60 + (c.minute ?? 0) + minute / 60
+            if hours.contains(total / 60 % 24), minutes.contains(total % 60) { return true }
+        }
+        return false
+    }
+
+    /// Whether `date`'s wall time already came once this night (the clocks went back over it).
+    private func isRepeat(_ date: Date, calendar: Calendar, zone: TimeZone) -> Bool {
+        let back = zone.secondsFromGMT(for: date.addingTimeInterval(-3 * 3600)) - zone.secondsFromGMT(for: date)
+        guard back > 0 else { return false }
+        let twin = date.addingTimeInterval(-Double(back))
+        let wall: Set<Calendar.Component> = [.year, .month, .day, .hour, .minute]
+        return calendar.dateComponents(wall, from: twin) == calendar.dateComponents(wall, from: date)
     }
 }
 
