@@ -32,6 +32,9 @@ public struct Settings: Sendable {
     public var webhooks: [WebhookEntry] { layers.first { $0.name == "user" }?.layer.webhooks ?? [] }
     /// Reads the files the settings name, refusing found ones nobody trusted.
     public var trust: ConfigTrust
+    /// The folder the settings were resolved from (the command's working folder, or a run
+    /// template's workspace): where `agents/` is looked for when no project names one.
+    public var workingFolder: String = FileManager.default.currentDirectoryPath
 
     /// The value in force for `key`, and where it came from.
     public func entry(_ key: ConfigKey) -> (value: ConfigValue, origin: String)? {
@@ -62,7 +65,7 @@ public struct Settings: Sendable {
     public var agentsFolder: String {
         if let folder = text(.agents) { return folder }
         if let projectRoot { return projectRoot + "/agents" }
-        return FileManager.default.currentDirectoryPath + "/agents"
+        return workingFolder + "/agents"
     }
 
     /// The folder that holds `.nightshift/` (the project's root), when a project file is in force.
@@ -194,6 +197,7 @@ public struct Settings: Sendable {
                 ("default", defaults),
             ], projectFile: projectFile, userFile: userFile, keys: user.keys, trust: trust)
         settings.project = pinned
+        settings.workingFolder = cwd
         settings.projectNamed = configFile != nil
         settings.untrusted = untrusted
         return settings

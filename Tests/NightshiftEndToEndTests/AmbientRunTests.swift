@@ -51,6 +51,22 @@ import Glibc
             ["schedule", "add", "n", "--db", dir + "/other.db", "--cron", "@daily", "--goal", "x", "--workspace", ws])
         #expect(noDB.status != 0 && noDB.stderr.contains("no database at"), "\(noDB.stderr)")
 
+        // What would fail at every slot fails now: an agent the workspace does not have, a
+        // configuration nobody trusted there.
+        let noAgent = try await nightshift(
+            [
+                "schedule", "add", "n", "--db", db, "--cron", "@daily", "--goal", "x", "--workspace", ws, "--agent",
+                "ghost",
+            ])
+        #expect(noAgent.status != 0 && noAgent.stderr.contains("no agent profile 'ghost'"), "\(noAgent.stderr)")
+        let planted = dir + "/planted"
+        try FileManager.default.createDirectory(atPath: planted + "/.nightshift", withIntermediateDirectories: true)
+        try "model: openai:gpt-4o\n".write(
+            toFile: planted + "/.nightshift/config.yaml", atomically: true, encoding: .utf8)
+        let untrusted = try await nightshift(
+            ["schedule", "add", "n", "--db", db, "--cron", "@daily", "--goal", "x", "--workspace", planted])
+        #expect(untrusted.status != 0 && untrusted.stderr.contains("a run cannot start in"), "\(untrusted.stderr)")
+        #expect(untrusted.stderr.contains("trust"), "\(untrusted.stderr)")
         let added = try await nightshift(
             [
                 "schedule", "add", "nightly", "--db", db, "--cron", "0 2 * * 1-5", "--plan", dir + "/plan.yaml",

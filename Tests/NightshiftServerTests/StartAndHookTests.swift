@@ -204,11 +204,17 @@ import Testing
         }
     }
 
-    /// Resume through the API: a run that finished is not resumable; an unknown one is not found.
+    /// Resume through the API: a run waiting for a person's decision is not resumed (the decision
+    /// continues it); a run that finished is not resumable; an unknown one is not found.
     @Test func resumeRefusesWhatCannotContinue() async throws {
         try await withWorld { w in
             let operate = try await w.runtime.tokens().create(name: "op", principal: "alice", scopes: [.operate])
             #expect(try await w.call(.POST, "/api/runs/nope/resume", token: operate.text, body: "{}").status == 404)
+            // Paused for an approval: only the decision continues it.
+            let before = try await w.events()
+            let waiting = try await w.call(.POST, "/api/runs/ship/resume", token: operate.text, body: "{}")
+            #expect(waiting.status == 409 && waiting.json["code"] as? String == "waits_for_a_person", "\(waiting.body)")
+            #expect(try await w.events() == before)
             _ = try await w.call(.POST, "/api/runs/ship/cancel", token: operate.text, body: #"{"reason":"done"}"#)
             let r = try await w.call(.POST, "/api/runs/ship/resume", token: operate.text, body: "{}")
             #expect(r.status == 409 && r.json["code"] as? String == "not_resumable", "\(r.body)")
@@ -231,6 +237,24 @@ import Testing
             }
             let missing = try await w.call(.GET, "/api/nothing/here", token: w.read)
             #expect(missing.status == 404 && missing.json["code"] as? String == "not_found", "\(missing.body)")
+        }
+    }
+
+    /// A run paused because its model failed is resumed through the API, as the token's
+    /// principal, recorded in `run_resumed`.
+    @Test func aResumeIsRecordedAsTheTokensPrincipal() async throws {
+        try await withWorld(scenario: "tasks:\n  other:\n    - done: nothing\n") { w in
+            let state = try await SQLiteEventStore(path: w.db).state(of: RunID("ship"))
+            #expect(state.pauseKind == .model, "\(String(describing: state.pauseKind)) \(state.statusReason ?? "")")
+            let operate = try await w.runtime.tokens().create(name: "op", principal: "carol", scopes: [.operate])
+            let r = try await w.call(.POST, "/api/runs/ship/resume", token: operate.text, body: "{}")
+            #expect(r.status == 202, "\(r.body)")
+            _ = try? await w.runtime.outcome(of: RunID("ship"))
+            let resumed = try await SQLiteEventStore(path: w.db).readAll(RunID("ship")).compactMap { e -> String? in
+                if case let .runResumed(by, _) = e.event { return by }
+                return nil
+            }
+            #expect(resumed.last?.hasPrefix("nightshift serve for carol (token ") == true, "\(resumed)")
         }
     }
 }

@@ -58,6 +58,11 @@ struct ScheduleCommand: AsyncParsableCommand {
                 let template = RunTemplate(
                     goal: goal, plan: try plan.map { try PlanFile.load(path: $0) },
                     dream: dream.isEmpty ? nil : try dream.map(MemoryText.scope), agent: agent, workspace: folder)
+                do { try TemplateRequests.check(template) } catch {
+                    throw RuntimeError(
+                        (error as? RuntimeError)?.code ?? .invalidInput,
+                        "a run cannot start in \(folder) now, so no slot would: \(error)")
+                }
                 let entry = try await store.runtime().schedules().add(
                     name: name, cron: cron, timeZone: timezone, template: template,
                     catchUp: CatchUp(rawValue: catchUp) ?? .skip, by: Governance.user)

@@ -21,10 +21,7 @@ struct TemplateRequests: Sendable {
         var layer = try models.layer()
         sandbox.add(to: &layer)
         home.add(to: &layer)
-        let environment = ProcessInfo.processInfo.environment
-        let settings = try Settings.resolve(
-            commandLine: layer, workingFolder: template.workspace, environment: environment,
-            trust: ConfigTrust(store: FileTrustStore(folder: FileTrustStore.defaultFolder(environment))))
+        let settings = try Self.settings(in: template.workspace, commandLine: layer)
         var r = StartRequest(source: source, workspace: template.workspace)
         r.user = Governance.user
         r.fleetConcurrency = fleet.concurrency
@@ -38,10 +35,7 @@ struct TemplateRequests: Sendable {
     func dream(_ template: RunTemplate, by: String) async throws -> String {
         var layer = try models.layer()
         sandbox.add(to: &layer)
-        let environment = ProcessInfo.processInfo.environment
-        let settings = try Settings.resolve(
-            commandLine: layer, workingFolder: template.workspace, environment: environment,
-            trust: ConfigTrust(store: FileTrustStore(folder: FileTrustStore.defaultFolder(environment))))
+        let settings = try Self.settings(in: template.workspace, commandLine: layer)
         var store = self.store
         store.lockTimeoutSeconds = lockTimeout
         let outcome = try await Dreaming.run(
@@ -50,6 +44,31 @@ struct TemplateRequests: Sendable {
         guard let d = outcome.dream else { return "nothing new to dream over" }
         return "\(d.id): reviewed \(d.reviewed.count) run(s); \(d.proposals.count) proposal(s), "
             + "\(outcome.applied.count) applied by the policy"
+    }
+
+    /// The settings in force for a run in `workspace`, as `nightshift run` there would read them:
+    /// its project's configuration (trusted only), the person's own file, the environment. A
+    /// relative path in the environment (`NIGHTSHIFT_POLICY=policy.yaml`) is this process's,
+    /// from where it was started, never a file of the workspace.
+    static func settings(in workspace: String, commandLine: ConfigLayer) throws -> Settings {
+        var environment = ProcessInfo.processInfo.environment
+        let here = FileManager.default.currentDirectoryPath
+        for (key, name) in Settings.environmentNames where key.isPath {
+            if let value = environment[name], !value.isEmpty {
+                environment[name] = ConfigFile.resolve(value, base: here)
+            }
+        }
+        return try Settings.resolve(
+            commandLine: commandLine, workingFolder: workspace, environment: environment,
+            trust: ConfigTrust(store: FileTrustStore(folder: FileTrustStore.defaultFolder(environment))))
+    }
+
+    /// Whether a run could start in `template`'s workspace now (its configuration trusted, its
+    /// agent there): `schedule add` says so at once rather than at every slot.
+    static func check(_ template: RunTemplate) throws {
+        guard template.dream == nil else { return }
+        var r = StartRequest(source: .goal(template.goal ?? "check"), workspace: template.workspace)
+        try r.configure(from: try settings(in: template.workspace, commandLine: ConfigLayer()), agent: template.agent)
     }
 
     /// The runtime's starts: API runs work in `workspace`; resumes are the worker's.

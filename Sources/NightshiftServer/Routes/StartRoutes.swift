@@ -36,13 +36,25 @@ enum StartRoutes {
             return response
         }
         api.post("runs/:run/resume") { _, context in
-            _ = try context.require(.operate)
+            let token = try context.require(.operate)
             let run = try Routes.run(context)
-            let status = try await runtime.status(of: run).state.status
-            guard status == .paused || status == .running else {
-                throw Problem(.conflict, code: "not_resumable", "run \(run) is \(status.rawValue): nothing to continue")
+            let state = try await runtime.status(of: run).state
+            guard state.status == .paused || state.status == .running else {
+                throw Problem(
+                    .conflict, code: "not_resumable", "run \(run) is \(state.status.rawValue): nothing to continue")
             }
-            try runtime.drive(try starts.resume(run), observer: observer)
+            // A run that waits for a person's decision goes on by that decision (approve, deny,
+            // answer, budget: the approve scope), never by a resume that would step past it.
+            if state.status == .paused, let kind = state.pauseKind, Self.waitsForAPerson.contains(kind) {
+                throw Problem(
+                    .conflict, code: "waits_for_a_person",
+                    "run \(run) waits for a person (\(kind.rawValue)): decide it (approve, deny, answer or budget) and it goes on"
+                )
+            }
+            var request = try starts.resume(run)
+            request.by = "nightshift serve for \(token.principal) (token \(token.id))"
+            request.decider = token.principal
+            try runtime.drive(request, observer: observer)
             var response = try Routes.json(StartedBody(run: run.rawValue))
             response.status = .accepted
             return response
@@ -89,6 +101,9 @@ enum StartRoutes {
             }
         }
     }
+
+    /// The pauses a decision ends: resuming them would step past it.
+    static let waitsForAPerson: Set<PauseKind> = [.approval, .planReview, .budget, .breaker, .escalation]
 
     static let signature = HTTPField.Name(Webhooks.signatureHeader)!
     static let delivery = HTTPField.Name(Webhooks.deliveryHeader)!
