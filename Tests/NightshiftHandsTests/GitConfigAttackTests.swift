@@ -194,5 +194,12 @@ import Testing
         let cut = try #require(
             await GitWorkspace.committedDiff(repository: repo, base: base, branch: "nightshift/r1", limit: 40))
         #expect(cut.contains("[… cut at 40 bytes"))
+        // A diff longer than git's usual output cap comes whole, its middle included.
+        let lines = (0..<2000).map { $0 == 1000 ? "the middle line" : "line \($0) of a long file" }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: repo + "/long.txt", atomically: true, encoding: .utf8)
+        try hostGit(["add", "-A"], in: repo)
+        try hostGit(["commit", "-q", "-m", "long"], in: repo)
+        let long = try #require(await GitWorkspace.committedDiff(repository: repo, base: base, branch: "nightshift/r1"))
+        #expect(long.utf8.count > 40_000 && long.contains("+the middle line") && long.contains("+line 1999 of"))
     }
 }

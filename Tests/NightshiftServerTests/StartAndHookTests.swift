@@ -160,6 +160,11 @@ import Testing
     /// the memory proposals (decided once), the scorecards and the schedules.
     @Test func theRecordIsReadThroughTheAPI() async throws {
         try await withWorld { w in
+            // A read makes no key: without one, the export says how to make it.
+            let keyless = try await w.call(.GET, "/api/runs/ship/export", token: w.read)
+            #expect(keyless.status == 404 && keyless.body.contains("no audit key yet"), "\(keyless.body)")
+            #expect(!FileManager.default.fileExists(atPath: w.root + "/audit.key"))
+            _ = try AuditKey.load(w.root + "/audit.key", create: true)
             for path in [
                 "/api/runs/ship/tree", "/api/runs/ship/verify", "/api/runs/ship/export", "/api/memories",
                 "/api/memories/proposals", "/api/agents", "/api/agents/profiles", "/api/schedules",

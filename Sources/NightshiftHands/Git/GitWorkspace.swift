@@ -71,15 +71,16 @@ public struct GitWorkspace: WorkspaceVCS {
 
     /// Runs git in `dir` with the safe environment and overrides; `location` fixes the git
     /// directory and work tree instead of letting git discover them from `dir`.
-    static func git(_ args: [String], in dir: String, location: RunSettings.GitLocation? = nil) async -> ProcessOutcome
-    {
+    static func git(
+        _ args: [String], in dir: String, location: RunSettings.GitLocation? = nil, outputLimit: Int = 16 * 1024
+    ) async -> ProcessOutcome {
         var argv = ["/usr/bin/git"]
         for o in safetyOverrides { argv += ["-c", o] }
         if let location { argv += ["--git-dir=\(location.gitDir)", "--work-tree=\(location.workTree)"] }
         // A stop (a cancelled drive) ends git with SIGTERM, on which git removes its locks (an
         // index.lock left behind would fail every later commit), and SIGKILL only if it lingers.
         return await ProcessRunner.run(
-            argv: argv + args, environment: environment, cwd: dir, timeout: .seconds(60), outputLimit: 16 * 1024)
+            argv: argv + args, environment: environment, cwd: dir, timeout: .seconds(60), outputLimit: outputLimit)
     }
 
     /// The git directory and work tree to use for `workspace`, by ``trust``; nil: run no git there.
@@ -324,7 +325,7 @@ public struct GitWorkspace: WorkspaceVCS {
         let diff = ["diff", "--no-ext-diff", "--no-textconv", "--no-color"]
         let stat = await git(diff + ["--stat", "--end-of-options", base, branch, "--"], in: repository)
         guard stat.exitCode == 0 else { return nil }
-        let full = await git(diff + ["--end-of-options", base, branch, "--"], in: repository)
+        let full = await git(diff + ["--end-of-options", base, branch, "--"], in: repository, outputLimit: limit + 1)
         guard full.exitCode == 0 else { return nil }
         let text = stat.output + "\n" + full.output
         guard text.utf8.count > limit else { return text }

@@ -13,10 +13,14 @@ public enum AuditExport {
         public var signedSeq: Int64
     }
 
-    /// - Parameter keyFile: the audit key (made if missing); nil: the default path.
-    /// - Throws: ``RuntimeError`` `.notFound` for an unknown run, `.invalidInput` for a log that
-    ///   does not verify.
-    static func export(_ run: RunID, keyFile: String?, store: any EventStore, db: String) async throws -> Export {
+    /// - Parameter keyFile: the audit key; nil: the default path.
+    /// - Parameter makeKey: make the key when it is missing (a person's `audit export`); false:
+    ///   a missing key is an error (a server's read makes no file).
+    /// - Throws: ``RuntimeError`` `.notFound` for an unknown run or a missing key, `.invalidInput`
+    ///   for a log that does not verify.
+    static func export(
+        _ run: RunID, keyFile: String?, makeKey: Bool = true, store: any EventStore, db: String
+    ) async throws -> Export {
         guard try await store.summary(of: run) != nil else {
             throw RuntimeError(.notFound, "no run \(run) in this database (nightshift status lists the runs)")
         }
@@ -29,7 +33,12 @@ public enum AuditExport {
         }
         let envelopes = try await store.readAll(run)
         let state = try RunState.fold(run, envelopes)
-        let signingKey = try AuditKey.load(keyFile ?? AuditKey.defaultPath, create: true)
+        let path = keyFile ?? AuditKey.defaultPath
+        guard makeKey || FileManager.default.fileExists(atPath: path) else {
+            throw RuntimeError(
+                .notFound, "there is no audit key yet to sign with: `nightshift audit export RUN` makes one (\(path))")
+        }
+        let signingKey = try AuditKey.load(path, create: makeKey)
         var text = ""
         for e in envelopes { text += JSONLine.render(e) + "\n" }
         let summary: [String: Any] = [

@@ -259,8 +259,10 @@ public final class Runtime: Service, Sendable {
 
     /// A run's full record with a signed checkpoint of its head (`audit export`).
     /// - Parameter keyFile: the audit key (made if missing); nil: the default path.
-    public func export(_ run: RunID, keyFile: String?) async throws -> AuditExport.Export {
-        try await AuditExport.export(run, keyFile: keyFile, store: try store(), db: configuration.store.db)
+    /// - Parameter makeKey: make the key when missing (false for a server: a read makes no file).
+    public func export(_ run: RunID, keyFile: String?, makeKey: Bool = true) async throws -> AuditExport.Export {
+        try await AuditExport.export(
+            run, keyFile: keyFile, makeKey: makeKey, store: try store(), db: configuration.store.db)
     }
 
     /// Decisions (approve, deny, answer, budget, plan review) recorded as `decider`.

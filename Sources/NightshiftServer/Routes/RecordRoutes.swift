@@ -23,7 +23,7 @@ enum RecordRoutes {
         }
         api.get("runs/:run/export") { _, context in
             _ = try context.require(.read)
-            let export = try await runtime.export(try Routes.run(context), keyFile: auditKeyFile)
+            let export = try await runtime.export(try Routes.run(context), keyFile: auditKeyFile, makeKey: false)
             var headers = HTTPFields()
             headers[.contentType] = "application/x-ndjson"
             headers[.cacheControl] = "no-store"
