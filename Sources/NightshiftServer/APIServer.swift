@@ -70,7 +70,7 @@ public struct APIServer: Sendable {
             // Served with no hook too: every name is then unknown (404, as problem+json).
             StartRoutes.hooks(
                 router, runtime: runtime, webhooks: try webhooks ?? Webhooks([], workspace: starts.workspace),
-                starts: starts, observer: observer)
+                starts: starts, observer: observer, logger: logger)
         }
         let sessions = Sessions()
         DashboardRoutes.open(router.group("dashboard"), runtime: runtime, sessions: sessions)

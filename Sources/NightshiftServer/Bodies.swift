@@ -188,6 +188,8 @@ struct StartRunRequest: Decodable {
     var goal: String?
     var plan: TriggerData?
     var agent: String?
+    /// Every field it takes.
+    static let fields: Set<String> = ["goal", "plan", "agent"]
 }
 
 /// A run just started, or one a webhook's delivery started before.

@@ -70,6 +70,8 @@ import Testing
                 (operate.text, #"{}"#, 400, "invalid_body"),
                 (operate.text, #"{"plan": {"title": "no tasks"}}"#, 400, "invalid_plan"),
                 (operate.text, #"{"goal": 5}"#, 400, "invalid_body"),
+                (operate.text, #"{"goal": "x", "workspace": "/etc"}"#, 400, "invalid_body"),
+                (operate.text, #"{"goal": "x", "unsandboxed": true}"#, 400, "invalid_body"),
             ] as [(String, String, Int, String)] {
                 let bad = try await w.call(.POST, "/api/runs", token: token, body: body)
                 #expect(bad.status == status && bad.json["code"] as? String == code, "\(body): \(bad.body)")

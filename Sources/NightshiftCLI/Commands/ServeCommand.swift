@@ -64,6 +64,10 @@ struct ServeCommand: AsyncParsableCommand {
             let requests = WorkerRequests(
                 store: store, models: models, sandbox: sandbox, fleet: fleet, by: "nightshift serve")
             let folder = URL(fileURLWithPath: workspace).standardizedFileURL.path
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+                throw RuntimeError(.notFound, "--workspace: no folder at \(folder)")
+            }
             let starts = TemplateRequests(
                 models: models, sandbox: sandbox, home: home, fleet: fleet, lockTimeout: store.lockTimeout,
                 store: config

@@ -155,6 +155,17 @@ enum Routes {
         }
     }
 
+    /// `text` (a body already read) as `T`, after the same content-type check as ``decode(_:_:_:)``.
+    static func decode<T: Decodable>(_: T.Type, text: String, _ request: Request) throws -> T {
+        guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
+            throw Problem(.unsupportedMediaType, code: "unsupported_media_type", "send the body as application/json")
+        }
+        switch ArgumentDecoding.decode(T.self, from: text) {
+        case let .success(value): return value
+        case let .failure(problem): throw Problem(.badRequest, code: "invalid_body", "the body: \(problem)")
+        }
+    }
+
     /// The request's body as text, at most ``APIServer/maxBodyBytes``.
     static func body(_ request: Request) async throws -> String {
         var request = request

@@ -13,7 +13,22 @@ enum StartRoutes {
     static func api(_ api: RouterGroup<APIContext>, runtime: Runtime, starts: RunStarts, observer: RunObserver) {
         api.post("runs") { request, context in
             let token = try context.require(.operate)
-            let body = try await Routes.decode(StartRunRequest.self, request, context)
+            guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
+                throw Problem(
+                    .unsupportedMediaType, code: "unsupported_media_type", "send the body as application/json")
+            }
+            let text = try await Routes.body(request)
+            // A field this route does not take is refused, not ignored: a client that sends a
+            // workspace, a policy or a sandbox setting must learn that none applies.
+            if let fields = try? JSONDecoder().decode([String: TriggerData].self, from: Data(text.utf8)),
+                let unknown = fields.keys.sorted().first(where: { !StartRunRequest.fields.contains($0) })
+            {
+                throw Problem(
+                    .badRequest, code: "invalid_body",
+                    "the body: '\(unknown.prefix(40))' is not a field of a new run (goal, plan, agent); "
+                        + "where and how runs work is the server's to say")
+            }
+            let body = try Routes.decode(StartRunRequest.self, text: text, request)
             var template = RunTemplate(agent: body.agent, workspace: starts.workspace)
             switch (body.goal, body.plan) {
             case let (goal?, nil):
@@ -63,7 +78,8 @@ enum StartRoutes {
 
     /// `POST /hooks/NAME`: outside `/api` (no token), each checked by its own signature.
     static func hooks(
-        _ router: Router<APIContext>, runtime: Runtime, webhooks: Webhooks, starts: RunStarts, observer: RunObserver
+        _ router: Router<APIContext>, runtime: Runtime, webhooks: Webhooks, starts: RunStarts, observer: RunObserver,
+        logger: Logger
     ) {
         router.post("hooks/:name") { request, context in
             let name = try Routes.parameter("name", context)
@@ -82,6 +98,12 @@ enum StartRoutes {
                 receipt = try await webhooks.receive(
                     name, body: Array(buffer: body), signature: request.headers[signature],
                     delivery: request.headers[delivery], starts: starts, runtime: runtime, observer: observer)
+            } catch let e as RuntimeError {
+                // The sender learns what kind of trouble, not the server's paths and files.
+                logger.error("webhook \(name): the run was not started: \(e.message)")
+                var problem = Problem.runtime(e)
+                problem.detail = "the run was not started (\(e.code)); the server's log says why"
+                throw problem
             } catch let refusal as Webhooks.Refusal {
                 let status: HTTPResponse.Status =
                     switch refusal.code {

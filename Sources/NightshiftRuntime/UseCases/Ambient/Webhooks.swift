@@ -29,9 +29,25 @@ public struct Webhooks: Sendable {
     /// - Throws: ``RuntimeError`` naming the entry and the file that cannot be used.
     public init(_ entries: [WebhookEntry], workspace: String) throws {
         var hooks: [String: Hook] = [:]
+        func folder(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().path }
+        let workspaces = Set(entries.map { folder($0.workspace ?? workspace) } + [folder(workspace)])
         for entry in entries {
+            let place = entry.workspace ?? workspace
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: place, isDirectory: &isFolder), isFolder.boolValue else {
+                throw RuntimeError(
+                    .notFound, "\(entry.origin): webhook \(entry.name): no folder at \(place) to work in")
+            }
             var secret = entry.secret ?? ""
             if let file = entry.secretFile {
+                // An agent reads its workspace: a secret kept there would let it sign deliveries.
+                let real = folder(file)
+                if let inside = workspaces.first(where: { real == $0 || real.hasPrefix($0 + "/") }) {
+                    throw RuntimeError(
+                        .invalidInput,
+                        "\(entry.origin): webhook \(entry.name): its secret file lies in \(inside), where runs work (and agents read): keep it outside"
+                    )
+                }
                 guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
                     throw RuntimeError(.notFound, "\(entry.origin): webhook \(entry.name): cannot read \(file)")
                 }
