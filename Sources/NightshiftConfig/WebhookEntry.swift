@@ -10,6 +10,7 @@ import Yams
 ///     secret_file: ~/.config/nightshift/ci-failed.secret   # or secret: "…" (at least 16 characters)
 ///     goal: "The build of {{ref}} fails: {{summary}}. Make it pass."   # or plan: plans/fix.yaml
 ///     agent: fixer                 # an agent profile of the workspace (optional)
+///     review_plan: true            # with a goal: the planner's plan waits for a person (advised)
 ///     workspace: ~/src/app         # where the run works (default: where serve runs)
 /// ```
 public struct WebhookEntry: Sendable, Equatable {
@@ -21,6 +22,8 @@ public struct WebhookEntry: Sendable, Equatable {
     public var planFile: String?
     public var agent: String?
     public var workspace: String?
+    /// With a goal: the planner's plan waits for a person's review before any of it runs.
+    public var reviewPlan = false
     /// Where it is written ("FILE:LINE").
     public var origin: String
 
@@ -44,7 +47,9 @@ public struct WebhookEntry: Sendable, Equatable {
             }
             let what = "the webhook \(name)"
             let fields = try r.mapping(value, what)
-            try r.checkKeys(fields, allowed: ["secret", "secret_file", "goal", "plan", "agent", "workspace"], in: what)
+            try r.checkKeys(
+                fields, allowed: ["secret", "secret_file", "goal", "plan", "agent", "workspace", "review_plan"],
+                in: what)
             func text(_ key: String) throws(FileError) -> String? {
                 guard let n = fields.first(where: { $0.key == key })?.value else { return nil }
                 let s = try r.string(n, "\(what)'s \(key)")
@@ -67,6 +72,16 @@ public struct WebhookEntry: Sendable, Equatable {
             }
             entry.agent = try text("agent")
             entry.workspace = try text("workspace").map { ConfigFile.resolve($0, base: base) }
+            if let review = try text("review_plan") {
+                switch review {
+                case "true", "yes", "on": entry.reviewPlan = true
+                case "false", "no", "off": entry.reviewPlan = false
+                default: throw r.fail(value, "\(what)'s review_plan must be true or false, not '\(review)'")
+                }
+                if entry.reviewPlan, entry.goal == nil {
+                    throw r.fail(value, "\(what)'s review_plan goes with a goal (a plan file is reviewed as written)")
+                }
+            }
             out.append(entry)
         }
         return out

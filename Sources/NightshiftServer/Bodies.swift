@@ -149,18 +149,23 @@ struct DecidedBody: Codable, Sendable {
 struct ApproveRequest: Decodable {
     var note: String?
     var argumentsSHA256: String?
+    /// For the plan (call `plan`): the version the approver was shown.
+    var planVersion: Int?
     enum CodingKeys: String, CodingKey {
         case note
         case argumentsSHA256 = "arguments_sha256"
+        case planVersion = "plan_version"
     }
 }
 /// `{"reason": …}` with a denial or a cancellation (a denial may send `arguments_sha256` too).
 struct ReasonRequest: Decodable {
     var reason: String
     var argumentsSHA256: String?
+    var planVersion: Int?
     enum CodingKeys: String, CodingKey {
         case reason
         case argumentsSHA256 = "arguments_sha256"
+        case planVersion = "plan_version"
     }
 }
 /// `{"text": …}` with an answer.
@@ -188,8 +193,13 @@ struct StartRunRequest: Decodable {
     var goal: String?
     var plan: TriggerData?
     var agent: String?
+    var reviewPlan: Bool?
+    enum CodingKeys: String, CodingKey {
+        case goal, plan, agent
+        case reviewPlan = "review_plan"
+    }
     /// Every field it takes.
-    static let fields: Set<String> = ["goal", "plan", "agent"]
+    static let fields: Set<String> = ["goal", "plan", "agent", "review_plan"]
 }
 
 /// A run just started, or one a webhook's delivery started before.

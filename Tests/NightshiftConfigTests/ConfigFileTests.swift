@@ -59,6 +59,8 @@ import Testing
             ("webhooks:\n  ci: {secret: 0123456789abcdef, goal: g, plan: p.yaml}\n", "one of goal or plan"),
             ("webhooks:\n  \"c i\": {secret: 0123456789abcdef, goal: g}\n", "must be 1–64 letters"),
             ("webhooks:\n  ci: {secret: 0123456789abcdef, goal: g, policy: p.yaml}\n", "policy"),
+            ("webhooks:\n  ci: {secret: 0123456789abcdef, plan: p.yaml, review_plan: true}\n", "goes with a goal"),
+            ("webhooks:\n  ci: {secret: 0123456789abcdef, goal: g, review_plan: maybe}\n", "true or false"),
         ] {
             let error = #expect(throws: FileError.self) {
                 try ConfigFile.parse(text, file: "u/config.yaml", scope: .user, base: "/u")

@@ -181,3 +181,41 @@ extension DashboardRecordTests {
         }
     }
 }
+
+extension DashboardRecordTests {
+    /// A goal started with review_plan waits with its plan: the inbox shows the plan and each
+    /// check (what an approval lets run), and an approval of a version other than the one
+    /// waiting is refused.
+    @Test func aPlanIsReviewedWithItsChecksAndItsVersion() async throws {
+        try await withWorld { w in
+            let operate = try await w.runtime.tokens().create(name: "op", principal: "alice", scopes: [.operate])
+            let started = try await w.call(
+                .POST, "/api/runs", token: operate.text, body: #"{"goal": "ship it", "review_plan": true}"#)
+            #expect(started.status == 201, "\(started.body)")
+            let run = RunID(try #require(started.json["run"] as? String))
+            _ = try await w.runtime.outcome(of: run)
+            #expect(try await SQLiteEventStore(path: w.db).state(of: run).pauseKind == .planReview)
+            let session = try await signIn(w, w.approve)
+            let inbox = try await w.call(.GET, "/dashboard/inbox", headers: [("Cookie", session.cookie)])
+            #expect(
+                inbox.body.contains("plan version 1") && inbox.body.contains("check <code>test -f release.log</code>"),
+                "\(inbox.body.prefix(1500))")
+            let path = "/dashboard/runs/\(run)/calls/plan/approve"
+            let stale = try await post(w, path, "csrf=\(session.csrf)&plan_version=2", cookie: session.cookie)
+            #expect(stale.status == 409 && stale.body.contains("changed"), "\(stale.body)")
+            let approved = try await post(w, path, "csrf=\(session.csrf)&plan_version=1", cookie: session.cookie)
+            #expect(approved.status == 303, "\(approved.body)")
+            let last = try await SQLiteEventStore(path: w.db).readAll(run).contains {
+                if case .planApproved(1, "alice", _) = $0.event { return true }
+                return false
+            }
+            #expect(last)
+            let both = try await w.call(
+                .POST, "/api/runs", token: operate.text,
+                body:
+                    #"{"plan": {"title": "t", "tasks": [{"id": "a", "description": "d", "checks": ["true"]}]}, "review_plan": true}"#
+            )
+            #expect(both.status == 400, "\(both.body)")
+        }
+    }
+}

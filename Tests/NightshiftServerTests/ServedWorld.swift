@@ -135,6 +135,7 @@ func withWorld(
         workspace: ws,
         make: { template, source in
             var r = StartRequest(source: source, workspace: template.workspace)
+            if case .goal = source { r.reviewPlan = template.reviewPlan ?? false }
             r.models.model = model
             r.sandbox.unsandboxed = true
             r.memory = false

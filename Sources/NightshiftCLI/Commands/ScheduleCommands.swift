@@ -36,6 +36,11 @@ struct ScheduleCommand: AsyncParsableCommand {
                 "Dream instead of starting a run: over the finished runs of this memory scope (user:NAME, agent:PROFILE, project:PATH; repeatable), as `nightshift dream` does.",
                 valueName: "SCOPE"))
         var dream: [String] = []
+        @Flag(
+            help:
+                "With --goal: each run's plan waits for a person's review (nightshift approve RUN plan) before it runs."
+        )
+        var reviewPlan = false
         @Option(help: ArgumentHelp("The run's agent profile (of the workspace's agents).", valueName: "NAME"))
         var agent: String?
         @Option(help: ArgumentHelp("The folder the runs work in.", valueName: "DIR")) var workspace: String = "."
@@ -49,15 +54,17 @@ struct ScheduleCommand: AsyncParsableCommand {
                 throw ValidationError("give exactly one of --plan FILE, --goal TEXT or --dream SCOPE")
             }
             for s in dream { _ = try MemoryText.scope(s) }
+            if reviewPlan, goal == nil { throw ValidationError("--review-plan goes with --goal") }
             guard CatchUp(rawValue: catchUp) != nil else { throw ValidationError("--catch-up must be skip or once") }
         }
 
         mutating func run() async throws {
             try await reportErrors {
                 let folder = URL(fileURLWithPath: workspace).standardizedFileURL.path
-                let template = RunTemplate(
+                var template = RunTemplate(
                     goal: goal, plan: try plan.map { try PlanFile.load(path: $0) },
                     dream: dream.isEmpty ? nil : try dream.map(MemoryText.scope), agent: agent, workspace: folder)
+                if reviewPlan { template.reviewPlan = true }
                 do { try TemplateRequests.check(template) } catch {
                     throw RuntimeError(
                         (error as? RuntimeError)?.code ?? .invalidInput,

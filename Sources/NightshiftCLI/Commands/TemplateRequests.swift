@@ -23,6 +23,7 @@ struct TemplateRequests: Sendable {
         home.add(to: &layer)
         let settings = try Self.settings(in: template.workspace, commandLine: layer)
         var r = StartRequest(source: source, workspace: template.workspace)
+        if case .goal = source { r.reviewPlan = template.reviewPlan ?? false }
         r.user = Governance.user
         r.fleetConcurrency = fleet.concurrency
         try r.configure(from: settings, agent: template.agent)

@@ -39,6 +39,9 @@ public struct RunTemplate: Sendable, Codable, Equatable {
     /// A schedule's dream: the memory scopes it reviews the finished runs of (no run is started;
     /// its proposals wait in the inbox, as `nightshift dream`'s do).
     public var dream: [MemoryScope]?
+    /// For a goal: the planner's plan waits for a person's review before any of it runs (a
+    /// webhook's payload fills the goal the planner reads, so it can shape the checks).
+    public var reviewPlan: Bool?
     /// The agent profile the run starts as (from the workspace's pinned profiles); nil: none.
     public var agent: String?
     /// The folder the run works in (a git repository gets a worktree of its own).

@@ -18,11 +18,12 @@ public struct Decisions: Sendable {
     /// Approves call `call` (e.g. "m3.1"), or the plan waiting for review (`call` "plan").
     /// - Parameter seen: the SHA-256 (hex) of the arguments the person was shown, when the front end
     ///   knows it (a page opened hours ago): refused if the call waiting now has other arguments.
+    ///   For the plan, the version the person was shown ("3"): refused if another waits now.
     @discardableResult
     public func approve(
         _ run: RunID, call: String, note: String = "", seen: String? = nil
     ) async throws(DecisionError) -> RunState {
-        if call == "plan" { return try await decidePlan(run, approved: true, note: note) }
+        if call == "plan" { return try await decidePlan(run, approved: true, note: note, seen: seen) }
         return try await decideCall(run, call: call, approved: true, note: note, seen: seen)
     }
 
@@ -35,7 +36,7 @@ public struct Decisions: Sendable {
         guard !Self.isBlank(reason) else {
             throw DecisionError(.invalid, "a denial needs a reason that says why; it may not be blank")
         }
-        if call == "plan" { return try await decidePlan(run, approved: false, note: reason) }
+        if call == "plan" { return try await decidePlan(run, approved: false, note: reason, seen: seen) }
         return try await decideCall(run, call: call, approved: false, note: reason, seen: seen)
     }
 
@@ -134,7 +135,9 @@ public struct Decisions: Sendable {
 
     /// The plan as a whole (`run --review-plan`): approved, it is worked on; denied, the planner
     /// makes a new version with the reason as its input.
-    func decidePlan(_ run: RunID, approved: Bool, note: String) async throws(DecisionError) -> RunState {
+    func decidePlan(
+        _ run: RunID, approved: Bool, note: String, seen: String? = nil
+    ) async throws(DecisionError) -> RunState {
         try await append(run) { state throws(DecisionError) in
             guard state.plan != nil, state.settings.loop?.reviewPlan == true, state.goal != nil else {
                 throw DecisionError(
@@ -145,6 +148,12 @@ public struct Decisions: Sendable {
             guard !state.planning.planApproved, state.current == nil, !state.planning.replanning else {
                 throw DecisionError(
                     .alreadyDecided, "plan version \(state.planning.planVersion) of run \(run) was already decided")
+            }
+            if let seen, seen != String(state.planning.planVersion) {
+                throw DecisionError(
+                    .changed,
+                    "the plan waiting now is version \(state.planning.planVersion), not the version \(seen) that was shown: look again before deciding"
+                )
             }
             return approved
                 ? .planApproved(version: state.planning.planVersion, by: decider, note: note)

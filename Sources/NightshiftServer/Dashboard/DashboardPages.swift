@@ -172,10 +172,13 @@ enum DashboardPages {
         <form method="post" action="/dashboard/runs/{{runPath}}/calls/{{path}}/deny">
         <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="arguments_sha256" value="{{sha256}}">
         <input name="reason" required placeholder="why not"><button>Deny</button></form>{{/call}}
-        {{#plan}}<form method="post" action="/dashboard/runs/{{runPath}}/calls/plan/approve">
-        <input type="hidden" name="csrf" value="{{csrf}}"><input name="note" placeholder="note (optional)">
-        <button>Approve the plan</button></form>
+        {{#plan}}<div class="plan"><p>plan version {{version}}: <b>{{title}}</b></p><ol>{{#tasks}}<li><code>{{id}}</code>
+        {{description}}<ul>{{#checks}}<li>check <code>{{.}}</code></li>{{/checks}}</ul></li>{{/tasks}}</ol></div>
+        <form method="post" action="/dashboard/runs/{{runPath}}/calls/plan/approve">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="plan_version" value="{{version}}">
+        <input name="note" placeholder="note (optional)"><button>Approve the plan</button></form>
         <form method="post" action="/dashboard/runs/{{runPath}}/calls/plan/deny"><input type="hidden" name="csrf" value="{{csrf}}">
+        <input type="hidden" name="plan_version" value="{{version}}">
         <input name="reason" required placeholder="what to change"><button>Ask for a new plan</button></form>{{/plan}}
         {{#answers}}<form method="post" action="/dashboard/runs/{{runPath}}/answer"><input type="hidden" name="csrf" value="{{csrf}}">
         <input name="text" required placeholder="your answer"><button>Answer</button></form>{{/answers}}

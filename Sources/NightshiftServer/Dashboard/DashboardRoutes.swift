@@ -86,13 +86,23 @@ enum DashboardRoutes {
         }
         dash.get("inbox") { _, context in
             let token = try context.require(.read)
-            let items = try await runtime.inbox().map { item -> [String: Any] in
+            var items: [[String: Any]] = []
+            for item in try await runtime.inbox() {
                 var o: [String: Any] = [
                     "run": item.run.rawValue, "runPath": Routes.segment(item.run.rawValue),
                     "kind": item.kind?.rawValue ?? "paused", "reason": item.reason,
                 ]
                 switch item.kind {
-                case .planReview: o["plan"] = true
+                case .planReview:
+                    // The plan itself, its checks with it: what an approval lets run.
+                    let state = try await runtime.status(of: item.run).state
+                    o["plan"] =
+                        [
+                            "version": state.planning.planVersion, "title": state.plan?.title ?? "",
+                            "tasks": (state.plan?.tasks ?? []).map { t -> [String: Any] in
+                                ["id": t.id.rawValue, "description": t.description, "checks": t.checks.map(\.command)]
+                            },
+                        ] as [String: Any]
                 case .escalation, .breaker: o["answers"] = true
                 case .budget: o["budget"] = true
                 default: break
@@ -103,7 +113,7 @@ enum DashboardRoutes {
                         "arguments": w.call.arguments.text, "sha256": w.call.arguments.sha256Hex,
                     ]
                 }
-                return o
+                items.append(o)
             }
             return page("Inbox", "inbox", ["items": items], token: token, context: context)
         }
@@ -186,9 +196,9 @@ enum DashboardRoutes {
             dash.post("runs/:run/calls/:call/\(approved ? "approve" : "deny")") { request, context in
                 let token = try context.require(.approve)
                 let form = try await checkedForm(request, context)
-                let (run, call, seen) = (
-                    try Routes.run(context), try Routes.parameter("call", context), form["arguments_sha256"]
-                )
+                let (run, call) = (try Routes.run(context), try Routes.parameter("call", context))
+                // For the plan, the version the page showed; for a call, its arguments' hash.
+                let seen = call == "plan" ? form["plan_version"] : form["arguments_sha256"]
                 let decisions = try runtime.decisions(by: token.principal)
                 if approved {
                     _ = try await decisions.approve(run, call: call, note: form["note"] ?? "", seen: seen)

@@ -78,7 +78,8 @@ enum Routes {
             let body = try await decode(ApproveRequest.self, request, context)
             let call = try parameter("call", context)
             let state = try await runtime.decisions(by: token.principal).approve(
-                try run(context), call: call, note: body.note ?? "", seen: body.argumentsSHA256)
+                try run(context), call: call, note: body.note ?? "",
+                seen: call == "plan" ? body.planVersion.map(String.init) : body.argumentsSHA256)
             return try decided(state, by: token)
         }
         api.post("runs/:run/calls/:call/deny") { request, context in
@@ -86,7 +87,8 @@ enum Routes {
             let body = try await decode(ReasonRequest.self, request, context)
             let call = try parameter("call", context)
             let state = try await runtime.decisions(by: token.principal).deny(
-                try run(context), call: call, reason: body.reason, seen: body.argumentsSHA256)
+                try run(context), call: call, reason: body.reason,
+                seen: call == "plan" ? body.planVersion.map(String.init) : body.argumentsSHA256)
             return try decided(state, by: token)
         }
         api.post("runs/:run/budget") { request, context in

@@ -36,7 +36,12 @@ enum StartRoutes {
                     throw Problem(.badRequest, code: "invalid_body", "the goal is empty")
                 }
                 template.goal = goal
+                template.reviewPlan = body.reviewPlan
             case let (nil, plan?):
+                if body.reviewPlan == true {
+                    throw Problem(
+                        .badRequest, code: "invalid_body", "review_plan goes with a goal: a plan is reviewed as sent")
+                }
                 do { template.plan = try PlanFile.parse(plan.text, file: "the body's plan") } catch {
                     throw Problem(.badRequest, code: "invalid_plan", "\(error)")
                 }

@@ -60,6 +60,7 @@ public struct Webhooks: Sendable {
                 }
             }
             var template = RunTemplate(goal: entry.goal, agent: entry.agent, workspace: entry.workspace ?? workspace)
+            if entry.reviewPlan { template.reviewPlan = true }
             if let file = entry.planFile {
                 do { template.plan = try PlanFile.load(path: file) } catch {
                     throw RuntimeError(.invalidInput, "\(entry.origin): webhook \(entry.name): \(error)")
