@@ -238,8 +238,34 @@ public final class SQLiteEventStore: EventStore {
 
     public func runs() async throws -> [RunSummary] {
         try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY created DESC, id DESC").map(Self.summary)
+            try Row.fetchAll(db, sql: "SELECT \(Self.summaryColumns) FROM run ORDER BY created DESC, id DESC")
+                .map(Self.summaryAt)
         }
+    }
+
+    public func runs(status: RunStatus?, limit: Int, offset: Int) async throws -> (runs: [RunSummary], total: Int) {
+        try await writer.read { db in
+            let filter = status == nil ? "" : "WHERE status = ?"
+            let arguments: StatementArguments = status.map { [$0.rawValue] } ?? []
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM run \(filter)", arguments: arguments) ?? 0
+            let page = try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT \(Self.summaryColumns) FROM run \(filter) ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+                arguments: arguments + [limit, offset]
+            ).map(Self.summaryAt)
+            return (page, total)
+        }
+    }
+
+    /// The run index's columns a summary reads, in the order ``summaryAt(_:)`` reads them by
+    /// position (a lookup by name costs a lowercased copy of every name, every row).
+    static let summaryColumns = "id, title, status, created, updated, head_seq"
+
+    static func summaryAt(_ row: Row) -> RunSummary {
+        RunSummary(
+            id: RunID(row[0] as String), title: row[1], status: RunStatus(rawValue: row[2]) ?? .failed,
+            created: Timestamp(milliseconds: row[3]), updated: Timestamp(milliseconds: row[4]), headSeq: row[5])
     }
 
     public func summary(of run: RunID) async throws -> RunSummary? {

@@ -160,6 +160,27 @@ func creation(_ title: String = "title") -> [Event] {
         #expect(missing?.code == .runNotFound)
     }
 
+    /// A page of the run index costs its page: newest first, by status, with the whole count.
+    @Test(arguments: LogStoreKind.available)
+    func theRunIndexIsReadAPageAtATime(kind: LogStoreKind) async throws {
+        let store = try await kind.make()
+        for n in 1...5 {
+            try await store.append(creation("run \(n)"), to: RunID("r\(n)"), expectedSeq: 0)
+            if n % 2 == 0 {
+                try await store.append([.runFinished(summary: "done")], to: RunID("r\(n)"), expectedSeq: 2)
+            }
+        }
+        let all = try await store.runs().map(\.id)
+        let first = try await store.runs(status: nil, limit: 2, offset: 0)
+        #expect(first.runs.map(\.id) == Array(all.prefix(2)) && first.total == 5)
+        let last = try await store.runs(status: nil, limit: 2, offset: 4)
+        #expect(last.runs.map(\.id) == [all[4]] && last.total == 5)
+        let finished = try await store.runs(status: .finished, limit: 10, offset: 0)
+        #expect(Set(finished.runs.map(\.id)) == [RunID("r2"), RunID("r4")] && finished.total == 2)
+        #expect(try await store.runs(status: .paused, limit: 10, offset: 0).total == 0)
+        #expect(try await store.runs(status: nil, limit: 10, offset: 99).runs.isEmpty)
+    }
+
     @Test(arguments: LogStoreKind.available)
     func aRunMustBeginWithRunCreated(kind: LogStoreKind) async throws {
         let store = try await kind.make()

@@ -33,6 +33,10 @@ public protocol EventLog: Sendable {
     /// `memories_shown`), which a store may index; any other kind reads every log.
     func events(of kind: Event.Kind) async throws -> [EventEnvelope]
 
+    /// A page of the run index, newest first (of one status, when given), and how many runs
+    /// there are in all: a list's page costs its page, not the whole index.
+    func runs(status: RunStatus?, limit: Int, offset: Int) async throws -> (runs: [RunSummary], total: Int)
+
     /// One run's index entry, or nil if there is no such run.
     func summary(of run: RunID) async throws -> RunSummary?
 
@@ -88,6 +92,12 @@ public protocol LeaseStore: Sendable {
 }
 
 extension EventLog {
+    /// By filtering the whole index: for stores whose index is small or in memory.
+    public func runs(status: RunStatus?, limit: Int, offset: Int) async throws -> (runs: [RunSummary], total: Int) {
+        let all = try await runs().filter { status == nil || $0.status == status }
+        return (Array(all.dropFirst(offset).prefix(limit)), all.count)
+    }
+
     @discardableResult
     public func append(_ events: [Event], to run: RunID, expectedSeq: Int64) async throws -> [EventEnvelope] {
         try await append(events, to: run, expectedSeq: expectedSeq, snapshot: nil, fence: nil)

@@ -191,6 +191,11 @@ public final class Runtime: Service, Sendable {
     /// Every run in the database, newest first.
     public func runs() async throws -> [RunSummary] { try await store().runs() }
 
+    /// A page of the runs, newest first (of one status, when given), and how many there are.
+    public func runs(status: RunStatus?, limit: Int, offset: Int) async throws -> (runs: [RunSummary], total: Int) {
+        try await store().runs(status: status, limit: limit, offset: offset)
+    }
+
     /// One run as its log stands, checked.
     public func status(of run: RunID) async throws -> Inspect.RunView {
         try await Inspect.run(run, store: try store())

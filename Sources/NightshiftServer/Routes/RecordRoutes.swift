@@ -23,7 +23,15 @@ enum RecordRoutes {
         }
         api.get("runs/:run/export") { _, context in
             _ = try context.require(.read)
-            let export = try await runtime.export(try Routes.run(context), keyFile: auditKeyFile, makeKey: false)
+            let run = try Routes.run(context)
+            _ = try await runtime.status(of: run)
+            // A read makes no key: the server's user makes it once, with the command.
+            guard FileManager.default.fileExists(atPath: auditKeyFile ?? AuditKey.defaultPath) else {
+                throw Problem(
+                    .conflict, code: "no_audit_key",
+                    "there is no audit key yet to sign with: `nightshift audit export \(run)` on the server makes one")
+            }
+            let export = try await runtime.export(run, keyFile: auditKeyFile, makeKey: false)
             var headers = HTTPFields()
             headers[.contentType] = "application/x-ndjson"
             headers[.cacheControl] = "no-store"

@@ -18,17 +18,17 @@ enum Routes {
             let query = request.uri.queryParameters
             let limit = try integer(query.get("limit"), "limit", in: 1...1000) ?? 100
             let offset = try integer(query.get("offset"), "offset", in: 0...Int.max) ?? 0
-            var runs = try await runtime.runs()
+            var status: RunStatus?
             if let wanted = query.get("status") {
-                guard let status = RunStatus(rawValue: String(wanted)) else {
+                guard let known = RunStatus(rawValue: String(wanted)) else {
                     throw Problem(
                         .badRequest, code: "invalid_query",
                         "status must be one of running, paused, finished, failed")
                 }
-                runs = runs.filter { $0.status == status }
+                status = known
             }
-            let page = runs.dropFirst(offset).prefix(limit)
-            let next = offset + page.count < runs.count ? offset + page.count : nil
+            let (page, total) = try await runtime.runs(status: status, limit: limit, offset: offset)
+            let next = offset + page.count < total ? offset + page.count : nil
             return try json(RunListBody(runs: page.map(RunSummaryBody.init), nextOffset: next))
         }
         api.get("runs/:run") { _, context in

@@ -20,13 +20,16 @@ enum StartRoutes {
             let text = try await Routes.body(request)
             // A field this route does not take is refused, not ignored: a client that sends a
             // workspace, a policy or a sandbox setting must learn that none applies.
-            if let fields = try? JSONDecoder().decode([String: TriggerData].self, from: Data(text.utf8)),
-                let unknown = fields.keys.sorted().first(where: { !StartRunRequest.fields.contains($0) })
-            {
-                throw Problem(
-                    .badRequest, code: "invalid_body",
-                    "the body: '\(unknown.prefix(40))' is not a field of a new run (goal, plan, agent); "
-                        + "where and how runs work is the server's to say")
+            if let fields = try? JSONDecoder().decode([String: TriggerData].self, from: Data(text.utf8)) {
+                if let unknown = fields.keys.sorted().first(where: { !StartRunRequest.fields.contains($0) }) {
+                    throw Problem(
+                        .badRequest, code: "invalid_body",
+                        "the body: '\(unknown.prefix(40))' is not a field of a new run (goal, plan, agent, review_plan); "
+                            + "where and how runs work is the server's to say")
+                }
+                if let empty = fields.keys.sorted().first(where: { fields[$0] == .null }) {
+                    throw Problem(.badRequest, code: "invalid_body", "the body: \(empty) is null; leave it out instead")
+                }
             }
             let body = try Routes.decode(StartRunRequest.self, text: text, request)
             var template = RunTemplate(agent: body.agent, workspace: starts.workspace)
