@@ -217,6 +217,40 @@ import Testing
         #expect(settled.count == 2 && settled.allSatisfy { $0.outcome == .started })
     }
 
+    /// A dream that takes long never makes another schedule late: the next look starts the other
+    /// schedule's slot while the dream still runs (it would wait for ever if looks waited).
+    @Test(.timeLimit(.minutes(1))) func aLongDreamMakesNoOtherSlotLate() async throws {
+        let clock = TestClock(Self.evening)
+        let s = schedules(clock: clock)
+        try await s.add(
+            name: "dreams", cron: "@hourly", template: RunTemplate(dream: [MemoryScope(.user, "a")], workspace: ws),
+            by: "alice")
+        try await s.add(name: "runs", cron: "30 * * * *", template: RunTemplate(goal: "g", workspace: ws), by: "alice")
+        clock.advance(3_600_000 + 1_000)  // 21:00:01: the dream's slot
+        let (dreaming, dreamBegan) = AsyncStream<Void>.makeStream()
+        let (started, runBegan) = AsyncStream<String>.makeStream()
+        let keeper = Task {
+            try await s.keep(
+                recheck: .milliseconds(10),
+                start: { schedule, _ in
+                    runBegan.yield(schedule.name)
+                    return RunID("r")
+                },
+                dream: { _, _ in
+                    dreamBegan.yield()
+                    try await Task.sleep(for: .seconds(3600))
+                    return "never"
+                })
+        }
+        var it = dreaming.makeAsyncIterator()
+        _ = await it.next()
+        clock.advance(30 * 60_000)  // 21:30:01: the other schedule's slot, the dream still running
+        var runs = started.makeAsyncIterator()
+        #expect(await runs.next() == "runs")
+        keeper.cancel()
+        _ = await keeper.result
+    }
+
     /// The store's trouble is reported and tried again; it never ends the keeper.
     @Test(.timeLimit(.minutes(1))) func theKeeperOutlivesTheStoresTrouble() async throws {
         let clock = TestClock(Self.evening)

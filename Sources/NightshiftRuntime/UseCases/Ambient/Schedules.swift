@@ -212,28 +212,44 @@ public struct Schedules: Sendable {
     /// store's trouble (a busy database, a row it cannot read) is reported with `onError` and
     /// tried again at the next look; it never ends the process that keeps the schedules.
     public func keep(
-        recheck: Duration = .seconds(30), onSettled: @Sendable (ScheduleSlot) -> Void = { _ in },
-        onError: @Sendable (any Error) -> Void = { _ in },
+        recheck: Duration = .seconds(30), onSettled: @escaping @Sendable (ScheduleSlot) -> Void = { _ in },
+        onError: @escaping @Sendable (any Error) -> Void = { _ in },
         start: @escaping @Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> RunID,
         dream: (@Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> String)? = nil
     ) async throws {
-        while !Task.isCancelled {
-            let now = clock.now()
-            var wait = Int64(recheck.components.seconds) * 1000
-            do {
-                for slot in try await tick(now: now, start: start, dream: dream) { onSettled(slot) }
-                for s in try await store.schedules() where !s.paused {
-                    if let next = Self.next(s, after: now) {
-                        wait = min(wait, max(0, next.milliseconds - now.milliseconds))
+        // Each look runs as a child task and the next look does not wait for it: a long dream or a
+        // slow start never makes another schedule's slot late (a slot claimed is never due again).
+        await withDiscardingTaskGroup { looks in
+            while !Task.isCancelled {
+                let now = clock.now()
+                looks.addTask {
+                    do {
+                        for slot in try await tick(now: now, start: start, dream: dream) { onSettled(slot) }
+                    } catch is CancellationError {
+                    } catch {
+                        if !Task.isCancelled { onError(error) }
                     }
                 }
-            } catch is CancellationError {
-                return
-            } catch {
-                if Task.isCancelled { return }
-                onError(error)
+                var wait = Int64(recheck.components.seconds) * 1000
+                do {
+                    for s in try await store.schedules() where !s.paused {
+                        if let next = Self.next(s, after: now) {
+                            wait = min(wait, max(0, next.milliseconds - now.milliseconds))
+                        }
+                    }
+                } catch is CancellationError {
+                    break
+                } catch {
+                    if Task.isCancelled { break }
+                    onError(error)
+                }
+                // At least a second (or the recheck, when shorter) between looks.
+                let least = min(
+                    1000,
+                    Int64(recheck.components.seconds) * 1000 + recheck.components.attoseconds / 1_000_000_000_000_000)
+                do { try await Task.sleep(for: .milliseconds(max(wait, least) + 50)) } catch { break }
             }
-            try await Task.sleep(for: .milliseconds(wait + 50))
+            looks.cancelAll()
         }
     }
 }
