@@ -292,14 +292,7 @@ public final class PostgresEventStore: EventStore, Sendable {
                 run: run, events: after, firstBadSeq: error.seq ?? after + 1, problem: error.message, headHash: headHash
             )
         }
-        if after != headSeq || last != headHash {
-            return VerifyReport(
-                run: run, events: after, firstBadSeq: min(after, headSeq) + 1,
-                problem:
-                    "the run index says the log ends at event \(headSeq) but it ends at \(after): events were added or removed outside Nightshift",
-                headHash: headHash)
-        }
-        return VerifyReport(run: run, events: after, firstBadSeq: nil, problem: nil, headHash: headHash)
+        return VerifyReport.ended(run, last: after, lastHash: last, headSeq: headSeq, headHash: headHash)
     }
 
     public func verifyChain(_ run: RunID) async throws -> VerifyReport {
@@ -337,15 +330,8 @@ public final class PostgresEventStore: EventStore, Sendable {
                     previous = hash
                     expected += 1
                 }
-                let last = expected - 1
-                if last != headSeq || previous != headHash {
-                    return VerifyReport(
-                        run: run, events: last, firstBadSeq: min(last, headSeq) + 1,
-                        problem:
-                            "the run index says the log ends at event \(headSeq) but it ends at \(last): events were added or removed outside Nightshift",
-                        headHash: headHash)
-                }
-                return VerifyReport(run: run, events: last, firstBadSeq: nil, problem: nil, headHash: headHash)
+                return VerifyReport.ended(
+                    run, last: expected - 1, lastHash: previous, headSeq: headSeq, headHash: headHash)
             }
         } catch { throw Self.mapError(error, run: run, expectedSeq: nil) }
     }

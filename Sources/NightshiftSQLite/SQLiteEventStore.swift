@@ -317,15 +317,7 @@ public final class SQLiteEventStore: EventStore {
                     run: run, events: after, firstBadSeq: error.seq ?? after + 1, problem: error.message,
                     headHash: headHash)
             }
-            if after != headSeq || last != headHash {
-                let bad = min(after, headSeq) + 1
-                return VerifyReport(
-                    run: run, events: after, firstBadSeq: bad,
-                    problem:
-                        "the run index says the log ends at event \(headSeq) but it ends at \(after): events were added or removed outside Nightshift",
-                    headHash: headHash)
-            }
-            return VerifyReport(run: run, events: after, firstBadSeq: nil, problem: nil, headHash: headHash)
+            return VerifyReport.ended(run, last: after, lastHash: last, headSeq: headSeq, headHash: headHash)
         }
     }
 
@@ -362,15 +354,8 @@ public final class SQLiteEventStore: EventStore {
                 previous = hash
                 expected += 1
             }
-            let last = expected - 1
-            if last != headSeq || previous != headHash {
-                return VerifyReport(
-                    run: run, events: last, firstBadSeq: min(last, headSeq) + 1,
-                    problem:
-                        "the run index says the log ends at event \(headSeq) but it ends at \(last): events were added or removed outside Nightshift",
-                    headHash: headHash)
-            }
-            return VerifyReport(run: run, events: last, firstBadSeq: nil, problem: nil, headHash: headHash)
+            return VerifyReport.ended(
+                run, last: expected - 1, lastHash: previous, headSeq: headSeq, headHash: headHash)
         }
     }
 

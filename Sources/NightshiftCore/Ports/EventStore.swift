@@ -184,4 +184,19 @@ public struct VerifyReport: Sendable, Equatable {
         self.problem = problem
         self.headHash = headHash
     }
+
+    /// A log read whole to event `last` (hash `lastHash`), set against the run index's head:
+    /// sound when they agree, else the report of events added or removed outside Nightshift.
+    public static func ended(
+        _ run: RunID, last: Int64, lastHash: [UInt8], headSeq: Int64, headHash: [UInt8]
+    ) -> VerifyReport {
+        guard last == headSeq, lastHash == headHash else {
+            return VerifyReport(
+                run: run, events: last, firstBadSeq: min(last, headSeq) + 1,
+                problem:
+                    "the run index says the log ends at event \(headSeq) but it ends at \(last): events were added or removed outside Nightshift",
+                headHash: headHash)
+        }
+        return VerifyReport(run: run, events: last, firstBadSeq: nil, problem: nil, headHash: headHash)
+    }
 }

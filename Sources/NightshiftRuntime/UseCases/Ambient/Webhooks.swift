@@ -125,7 +125,7 @@ public struct Webhooks: Sendable {
                 code: .deliveryMissing,
                 description: "the request needs a \(Self.deliveryHeader) header of 1–200 visible ASCII characters")
         }
-        guard signature.hasPrefix("sha256="), let mac = Self.hex(signature.dropFirst(7)), mac.count == 32,
+        guard signature.hasPrefix("sha256="), let mac = Data(hex: String(signature.dropFirst(7))), mac.count == 32,
             HMAC<SHA256>.isValidAuthenticationCode(
                 mac, authenticating: Array(delivery.utf8) + [0x0A] + body, using: SymmetricKey(data: hook.secret))
         else {
@@ -152,18 +152,5 @@ public struct Webhooks: Sendable {
             // The same delivery, received twice at once: the other request started it.
             return .duplicate(id)
         }
-    }
-
-    static func hex(_ text: Substring) -> [UInt8]? {
-        guard text.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        var i = text.startIndex
-        while i < text.endIndex {
-            let j = text.index(i, offsetBy: 2)
-            guard let b = UInt8(text[i..<j], radix: 16) else { return nil }
-            out.append(b)
-            i = j
-        }
-        return out
     }
 }
