@@ -45,8 +45,8 @@ public final class PostgresEventStore: EventStore, Sendable {
         }
     }
 
-    /// Runs one statement with no parameters (administration: tests make databases with it).
-    public func execute(_ sql: String) async throws {
+    /// Runs one statement with no parameters (administration: the tests make databases with it).
+    package func execute(_ sql: String) async throws {
         try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
     }
 
@@ -113,15 +113,24 @@ public final class PostgresEventStore: EventStore, Sendable {
         var out: [EventEnvelope] = []
         out.reserveCapacity(bodies.count)
         var status: RunStatus?
+        var encodedBodies: [EventCodec.Encoded] = []
+        var chain = previous
         for body in bodies {
-            let encoded = body.chained(after: previous)
+            let encoded = body.chained(after: chain)
+            chain = encoded.envelope.hash
+            encodedBodies.append(encoded)
+        }
+        // Every blob of the batch first, in key order: two batches sharing blobs take their locks
+        // in the same order, so they never wait on each other in a circle.
+        var blobs: [String: Data] = [:]
+        for e in encodedBodies { blobs.merge(e.blobs) { a, _ in a } }
+        for key in blobs.keys.sorted() {
+            let bytes = blobs[key]!
+            try await c.query(
+                "INSERT INTO blob (key, bytes) VALUES (\(key), \(bytes)) ON CONFLICT (key) DO NOTHING", logger: logger)
+        }
+        for (body, encoded) in zip(bodies, encodedBodies) {
             let keys = encoded.blobs.keys.sorted()
-            for key in keys {
-                let bytes = encoded.blobs[key]!
-                try await c.query(
-                    "INSERT INTO blob (key, bytes) VALUES (\(key), \(bytes)) ON CONFLICT (key) DO NOTHING",
-                    logger: logger)
-            }
             let (seq, kind, bytes, hash) = (body.seq, body.event.kind, encoded.body, Data(encoded.envelope.hash))
             let blobs = keys.isEmpty ? nil : keys.joined(separator: ",")
             try await c.query(
@@ -220,6 +229,35 @@ public final class PostgresEventStore: EventStore, Sendable {
             "SELECT id, title, status, created, updated, head_seq FROM run ORDER BY created DESC, id DESC")
     }
 
+    public func runs(status: RunStatus?, limit: Int, offset: Int) async throws -> (runs: [RunSummary], total: Int) {
+        let (l, o) = (Int64(limit), Int64(offset))
+        let page: [RunSummary]
+        var total = 0
+        do {
+            if let status = status?.rawValue {
+                page = try await summaries(
+                    """
+                    SELECT id, title, status, created, updated, head_seq FROM run WHERE status = \(status)
+                    ORDER BY created DESC, id DESC LIMIT \(l) OFFSET \(o)
+                    """)
+                for try await n in try await client.query(
+                    "SELECT count(*) FROM run WHERE status = \(status)", logger: logger
+                ).decode(Int64.self) { total = Int(n) }
+            } else {
+                page = try await summaries(
+                    """
+                    SELECT id, title, status, created, updated, head_seq FROM run
+                    ORDER BY created DESC, id DESC LIMIT \(l) OFFSET \(o)
+                    """)
+                for try await n in try await client.query("SELECT count(*) FROM run", logger: logger).decode(Int64.self)
+                {
+                    total = Int(n)
+                }
+            }
+        } catch { throw Self.mapError(error, run: nil, expectedSeq: nil) }
+        return (page, total)
+    }
+
     public func summary(of run: RunID) async throws -> RunSummary? {
         try await summaries(
             "SELECT id, title, status, created, updated, head_seq FROM run WHERE id = \(run.rawValue)"
@@ -277,38 +315,44 @@ public final class PostgresEventStore: EventStore, Sendable {
     public func witnessedRuns() async throws -> [RunID] { [] }
 
     public func verify(_ run: RunID) async throws -> VerifyReport {
-        let (headSeq, headHash) = try await head(run)
-        var after: Int64 = 0
-        var last = EventCodec.genesisHash
-        do {
-            while true {
-                let page = try await read(run, after: after, limit: 1000)
-                guard let tail = page.last else { break }
-                after = tail.seq
-                last = tail.hash
+        try await consistent { c in
+            let (headSeq, headHash) = try await Self.head(c, run, logger: self.logger)
+            var after: Int64 = 0
+            var last = EventCodec.genesisHash
+            do {
+                while true {
+                    let page = try await Self.read(c, run: run, after: after, limit: 1000, logger: self.logger)
+                    guard let tail = page.last else { break }
+                    after = tail.seq
+                    last = tail.hash
+                }
+            } catch let error as StoreError where error.code == .corrupt {
+                return VerifyReport(
+                    run: run, events: after, firstBadSeq: error.seq ?? after + 1, problem: error.message,
+                    headHash: headHash)
             }
-        } catch let error as StoreError where error.code == .corrupt {
-            return VerifyReport(
-                run: run, events: after, firstBadSeq: error.seq ?? after + 1, problem: error.message, headHash: headHash
-            )
+            return VerifyReport.ended(run, last: after, lastHash: last, headSeq: headSeq, headHash: headHash)
         }
-        return VerifyReport.ended(run, last: after, lastHash: last, headSeq: headSeq, headHash: headHash)
     }
 
     public func verifyChain(_ run: RunID) async throws -> VerifyReport {
-        let (headSeq, headHash) = try await head(run)
-        do {
-            return try await client.withConnection { c in
-                var previous = EventCodec.genesisHash
-                var expected: Int64 = 1
-                func bad(_ seq: Int64, _ problem: String) -> VerifyReport {
-                    VerifyReport(run: run, events: expected - 1, firstBadSeq: seq, problem: problem, headHash: headHash)
-                }
+        try await consistent { c in
+            let (headSeq, headHash) = try await Self.head(c, run, logger: self.logger)
+            var previous = EventCodec.genesisHash
+            var expected: Int64 = 1
+            func bad(_ seq: Int64, _ problem: String) -> VerifyReport {
+                VerifyReport(run: run, events: expected - 1, firstBadSeq: seq, problem: problem, headHash: headHash)
+            }
+            // A page at a time: a long log is never held whole.
+            while true {
                 var rows: [(Int64, Data, Data, String?)] = []
                 for try await row in try await c.query(
-                    "SELECT seq, body, hash, blobs FROM event WHERE run = \(run.rawValue) ORDER BY seq",
-                    logger: self.logger
+                    """
+                    SELECT seq, body, hash, blobs FROM event WHERE run = \(run.rawValue) AND seq >= \(expected)
+                    ORDER BY seq LIMIT 1000
+                    """, logger: self.logger
                 ).decode((Int64, Data, Data, String?).self) { rows.append(row) }
+                if rows.isEmpty { break }
                 for (seq, body, hashData, keys) in rows {
                     guard seq == expected else { return bad(expected, "run \(run): event \(expected) is missing") }
                     let hash = [UInt8](hashData)
@@ -330,20 +374,36 @@ public final class PostgresEventStore: EventStore, Sendable {
                     previous = hash
                     expected += 1
                 }
-                return VerifyReport.ended(
-                    run, last: expected - 1, lastHash: previous, headSeq: headSeq, headHash: headHash)
             }
-        } catch { throw Self.mapError(error, run: run, expectedSeq: nil) }
+            return VerifyReport.ended(run, last: expected - 1, lastHash: previous, headSeq: headSeq, headHash: headHash)
+        }
     }
 
-    func head(_ run: RunID) async throws -> (seq: Int64, hash: [UInt8]) {
+    /// `body` in one read-only transaction that sees one state of the database: the run index's
+    /// head and the events are read as of the same moment (an append meanwhile is not half seen).
+    func consistent<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            for try await (seq, hash) in try await client.query(
-                "SELECT head_seq, head_hash FROM run WHERE id = \(run.rawValue)", logger: logger
-            ).decode((Int64, Data).self) {
-                return (seq, [UInt8](hash))
+            return try await client.withConnection { c in
+                try await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
+                do {
+                    let result = try await body(c)
+                    try await c.query("COMMIT", logger: self.logger)
+                    return result
+                } catch {
+                    _ = try? await c.query("ROLLBACK", logger: self.logger)
+                    throw error
+                }
             }
-        } catch { throw Self.mapError(error, run: run, expectedSeq: nil) }
+        } catch { throw Self.mapError(error, run: nil, expectedSeq: nil) }
+    }
+
+    static func head(_ c: PostgresConnection, _ run: RunID, logger: Logger) async throws -> (seq: Int64, hash: [UInt8])
+    {
+        for try await (seq, hash) in try await c.query(
+            "SELECT head_seq, head_hash FROM run WHERE id = \(run.rawValue)", logger: logger
+        ).decode((Int64, Data).self) {
+            return (seq, [UInt8](hash))
+        }
         throw StoreError(.runNotFound, "no run \(run) in this database (nightshift status lists the runs)")
     }
 

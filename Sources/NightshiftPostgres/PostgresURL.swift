@@ -11,7 +11,9 @@ public enum PostgresURL {
     ) throws(PostgresURLError) -> PostgresClient.Configuration {
         let environment = environment ?? ProcessInfo.processInfo.environment
         guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? "") else {
-            throw PostgresURLError("'\(text.prefix(80))' is not a postgres://USER@HOST:PORT/DATABASE address")
+            // Shown without what comes before an `@` (it may be a user and a password).
+            let shown = text.lastIndex(of: "@").map { "…" + text[text.index(after: $0)...] } ?? text
+            throw PostgresURLError("'\(shown.prefix(80))' is not a postgres://USER@HOST:PORT/DATABASE address")
         }
         guard url.password == nil else {
             throw PostgresURLError(

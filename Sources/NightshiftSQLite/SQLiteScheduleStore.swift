@@ -63,25 +63,31 @@ public final class SQLiteScheduleStore: ScheduleStore, Sendable {
         }
     }
 
-    public func claim(_ name: String, slot: Timestamp, at: Timestamp) async throws -> Bool {
+    public func claim(
+        _ name: String, slot: Timestamp, at: Timestamp, as outcome: ScheduleSlot.Outcome, detail: String?
+    ) async throws -> Bool {
         try await writer.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO schedule_slot (schedule, slot, claimed, outcome) VALUES (?, ?, ?, 'claimed')
+                    INSERT INTO schedule_slot (schedule, slot, claimed, outcome, detail) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (schedule, slot) DO NOTHING
                     """,
-                arguments: [name, slot.milliseconds, at.milliseconds])
+                arguments: [name, slot.milliseconds, at.milliseconds, outcome.rawValue, detail])
             return db.changesCount == 1
         }
     }
 
     public func settle(
         _ name: String, slot: Timestamp, _ outcome: ScheduleSlot.Outcome, run: RunID?, detail: String?
-    ) async throws {
+    ) async throws -> Bool {
         try await writer.write { db in
             try db.execute(
-                sql: "UPDATE schedule_slot SET outcome = ?, run = ?, detail = ? WHERE schedule = ? AND slot = ?",
+                sql: """
+                    UPDATE schedule_slot SET outcome = ?, run = ?, detail = ?
+                    WHERE schedule = ? AND slot = ? AND outcome = 'claimed'
+                    """,
                 arguments: [outcome.rawValue, run?.rawValue, detail, name, slot.milliseconds])
+            return db.changesCount == 1
         }
     }
 

@@ -40,24 +40,27 @@ public final class InMemoryScheduleStore: ScheduleStore, Sendable {
         }
     }
 
-    public func claim(_ name: String, slot: Timestamp, at: Timestamp) async throws -> Bool {
+    public func claim(
+        _ name: String, slot: Timestamp, at: Timestamp, as outcome: ScheduleSlot.Outcome, detail: String?
+    ) async throws -> Bool {
         state.withLock { s in
             guard s.slots[name]?[slot.milliseconds] == nil else { return false }
             s.slots[name, default: [:]][slot.milliseconds] = ScheduleSlot(
-                schedule: name, slot: slot, claimed: at, outcome: .claimed)
+                schedule: name, slot: slot, claimed: at, outcome: outcome, detail: detail)
             return true
         }
     }
 
     public func settle(
         _ name: String, slot: Timestamp, _ outcome: ScheduleSlot.Outcome, run: RunID?, detail: String?
-    ) async throws {
+    ) async throws -> Bool {
         state.withLock { s in
-            guard var settled = s.slots[name]?[slot.milliseconds] else { return }
+            guard var settled = s.slots[name]?[slot.milliseconds], settled.outcome == .claimed else { return false }
             settled.outcome = outcome
             settled.run = run
             settled.detail = detail
             s.slots[name]?[slot.milliseconds] = settled
+            return true
         }
     }
 

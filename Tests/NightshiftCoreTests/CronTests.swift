@@ -66,12 +66,13 @@ import Testing
         }
         // 25 October: 02:30 comes at 00:30Z (CEST) and again at 01:30Z (CET): once.
         #expect(slots == ["2026-10-25T00:30Z", "2026-10-26T01:30Z", "2026-10-27T01:30Z"])
-        // Every 30 minutes runs through the repeated hour as the clock does.
+        // Every 30 minutes runs through the repeated hour as the clock does (in Paris: 02:30
+        // CEST, then 02:00 and 02:30 CET).
         let often = try Cron.parse("*/30 * * * *")
         var half: [String] = []
         t = at("2026-10-25 00:00")
         for _ in 0..<3 {
-            t = try #require(often.next(after: t, in: TimeZone(identifier: "UTC")!))
+            t = try #require(often.next(after: t, in: paris))
             half.append(t.slotText)
         }
         #expect(half == ["2026-10-25T00:30Z", "2026-10-25T01:00Z", "2026-10-25T01:30Z"])

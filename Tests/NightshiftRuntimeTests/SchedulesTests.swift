@@ -251,6 +251,35 @@ import Testing
         _ = await keeper.result
     }
 
+    /// One schedule's trouble (its claim refused by a busy store) does not keep another's slot
+    /// from starting; the trouble is thrown after. A dream refused as busy is recorded failed,
+    /// never as a run.
+    @Test func oneSchedulesTroubleLeavesTheOthersToStart() async throws {
+        let clock = TestClock(Self.evening)
+        let store = ClaimRefusingStore(refusing: "bad")
+        let s = schedules(store, clock: clock)
+        for name in ["bad", "good"] {
+            try await s.add(name: name, cron: "@hourly", template: RunTemplate(goal: "g", workspace: ws), by: "alice")
+        }
+        try await s.add(
+            name: "dreams", cron: "@hourly", template: RunTemplate(dream: [MemoryScope(.user, "a")], workspace: ws),
+            by: "alice")
+        let started = Mutex<[String]>([])
+        await #expect(throws: FailingScheduleStore.Busy.self) {
+            try await s.tick(
+                now: Timestamp(milliseconds: Self.evening + 3_600_000 + 1_000),
+                start: { schedule, slot in
+                    started.withLock { $0.append(schedule.name) }
+                    return Schedules.runID(schedule.name, slot: slot)
+                },
+                dream: { _, _ in throw RuntimeError(.busy, "a dream is still under way in this process") })
+        }
+        #expect(started.withLock { $0 } == ["good"])
+        #expect(try await store.slots(of: "good", limit: 1).first?.outcome == .started)
+        let dream = try await store.slots(of: "dreams", limit: 1).first
+        #expect(dream?.outcome == .failed && dream?.run == nil && dream?.detail?.contains("still under way") == true)
+    }
+
     /// The store's trouble is reported and tried again; it never ends the keeper.
     @Test(.timeLimit(.minutes(1))) func theKeeperOutlivesTheStoresTrouble() async throws {
         let clock = TestClock(Self.evening)
@@ -289,12 +318,40 @@ struct FailingScheduleStore: ScheduleStore {
     func schedules() async throws -> [Schedule] { throw Busy() }
     func setPaused(_ name: String, _ paused: Bool) async throws -> Bool { throw Busy() }
     func remove(_ name: String) async throws -> Bool { throw Busy() }
-    func claim(_ name: String, slot: Timestamp, at: Timestamp) async throws -> Bool { throw Busy() }
+    func claim(
+        _ name: String, slot: Timestamp, at: Timestamp, as outcome: ScheduleSlot.Outcome, detail: String?
+    ) async throws -> Bool { throw Busy() }
     func settle(
         _ name: String, slot: Timestamp, _ outcome: ScheduleSlot.Outcome, run: RunID?, detail: String?
     )
-        async throws
+        async throws -> Bool
     { throw Busy() }
     func slots(of name: String, limit: Int) async throws -> [ScheduleSlot] { throw Busy() }
     func lastSlot(of name: String) async throws -> Timestamp? { throw Busy() }
+}
+
+/// A schedule store whose claims for one schedule fail (a busy database, for that moment).
+final class ClaimRefusingStore: ScheduleStore, Sendable {
+    let base = InMemoryScheduleStore()
+    let refusing: String
+    init(refusing: String) { self.refusing = refusing }
+    func add(_ schedule: Schedule) async throws { try await base.add(schedule) }
+    func schedules() async throws -> [Schedule] { try await base.schedules() }
+    func setPaused(_ name: String, _ paused: Bool) async throws -> Bool { try await base.setPaused(name, paused) }
+    func remove(_ name: String) async throws -> Bool { try await base.remove(name) }
+    func claim(
+        _ name: String, slot: Timestamp, at: Timestamp, as outcome: ScheduleSlot.Outcome, detail: String?
+    ) async throws -> Bool {
+        if name == refusing { throw FailingScheduleStore.Busy() }
+        return try await base.claim(name, slot: slot, at: at, as: outcome, detail: detail)
+    }
+    func settle(
+        _ name: String, slot: Timestamp, _ outcome: ScheduleSlot.Outcome, run: RunID?, detail: String?
+    )
+        async throws -> Bool
+    { try await base.settle(name, slot: slot, outcome, run: run, detail: detail) }
+    func slots(of name: String, limit: Int) async throws -> [ScheduleSlot] {
+        try await base.slots(of: name, limit: limit)
+    }
+    func lastSlot(of name: String) async throws -> Timestamp? { try await base.lastSlot(of: name) }
 }

@@ -12,9 +12,10 @@ struct PostgresStoreTests {
     static let holderA = LeaseHolder(host: "a", boot: "b", pid: 1, started: 1)
     static let holderB = LeaseHolder(host: "b", boot: "b", pid: 2, started: 1)
 
-    /// Host B's clock runs an hour ahead: by its own clock A's heartbeat is long stale, but the
-    /// lease is judged on the database's clock, so B cannot take the run; A renews, appends with
-    /// its epoch, and B's takeover waits until A releases.
+    /// Host B's clock runs an hour ahead: by its own clock (the store's, which stamps its events,
+    /// and which SQLite's leases use) A's heartbeat is long stale, but the lease is judged on the
+    /// database's clock, so B cannot take the run; A renews, appends with its epoch, and B's
+    /// takeover waits until A releases. A lease judged on the store's clock fails here.
     @Test func aSkewedHostClockTakesNoLease() async throws {
         let a = try await PostgresFixture.store()
         let b = try await PostgresFixture.store(sharing: a, clockSkew: 3_600_000)

@@ -67,6 +67,15 @@ import Testing
         #expect(try await store.lastSlot(of: "nightly") == Timestamp(milliseconds: 120_000))
         // Another schedule's slots are its own.
         #expect(try await store.claim("other", slot: slot, at: slot))
+        // Settled once: a late second word on a slot changes nothing.
+        #expect(try await !store.settle("nightly", slot: slot, .failed, run: nil, detail: "late"))
+        #expect(try await store.slots(of: "nightly", limit: 5).last?.outcome == .started)
+        // A slot that starts nothing is settled in its claim: no crash can leave it claimed.
+        let missed = Timestamp(milliseconds: 180_000)
+        #expect(try await store.claim("nightly", slot: missed, at: missed, as: .skipped, detail: "missed"))
+        let skipped = try await store.slots(of: "nightly", limit: 1).first
+        #expect(skipped?.outcome == .skipped && skipped?.detail == "missed")
+        #expect(try await !store.settle("nightly", slot: missed, .started, run: RunID("x"), detail: nil))
         // Removed, its slots go with it: added again, it starts afresh.
         #expect(try await store.remove("nightly"))
         #expect(try await store.slots(of: "nightly", limit: 5).isEmpty)

@@ -11,15 +11,29 @@ public protocol ScheduleStore: Sendable {
     /// Removes one and its slots' records (its runs stay). False when there is no such schedule.
     func remove(_ name: String) async throws -> Bool
     /// Claims `slot` of schedule `name` for the caller: true for exactly one caller per slot.
-    func claim(_ name: String, slot: Timestamp, at: Timestamp) async throws -> Bool
-    /// Records how a claimed slot ended (started a run, skipped, failed).
+    /// - Parameter outcome: `.claimed` for a slot whose run the caller starts next; a slot that
+    ///   starts nothing (`.skipped`) is settled in the same write, so no crash leaves it claimed.
+    func claim(
+        _ name: String, slot: Timestamp, at: Timestamp, as outcome: ScheduleSlot.Outcome, detail: String?
+    ) async throws -> Bool
+    /// Records how a claimed slot ended (started a run, skipped, failed): once; a slot settled
+    /// already keeps its record (false).
+    @discardableResult
     func settle(
-        _ name: String, slot: Timestamp, _ outcome: ScheduleSlot.Outcome, run: RunID?, detail: String?)
-        async throws
+        _ name: String, slot: Timestamp, _ outcome: ScheduleSlot.Outcome, run: RunID?, detail: String?
+    )
+        async throws -> Bool
     /// The latest slots of `name`, newest first.
     func slots(of name: String, limit: Int) async throws -> [ScheduleSlot]
     /// The latest slot of `name` any process claimed; nil when none was.
     func lastSlot(of name: String) async throws -> Timestamp?
+}
+
+extension ScheduleStore {
+    /// Claims `slot` for a start (see ``claim(_:slot:at:as:detail:)``).
+    public func claim(_ name: String, slot: Timestamp, at: Timestamp) async throws -> Bool {
+        try await claim(name, slot: slot, at: at, as: .claimed, detail: nil)
+    }
 }
 
 /// A schedule store's refusal, in one line.

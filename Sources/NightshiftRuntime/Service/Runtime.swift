@@ -310,7 +310,24 @@ public final class Runtime: Service, Sendable {
     ) async throws {
         var dreamer: (@Sendable (Schedule, Timestamp) async throws -> String)?
         if let dream = starts.dream {
-            dreamer = { schedule, _ in try await dream(schedule.template, "schedule \(schedule.name)") }
+            // One dream at a time in this process (the dream lease lets its own holder in again).
+            let dreaming = Mutex(false)
+            dreamer = { schedule, _ in
+                guard
+                    dreaming.withLock({ busy in
+                        busy
+                            ? false
+                            : {
+                                busy = true
+                                return true
+                            }()
+                    })
+                else {
+                    throw RuntimeError(.busy, "a dream is still under way in this process; this slot's is not started")
+                }
+                defer { dreaming.withLock { $0 = false } }
+                return try await dream(schedule.template, "schedule \(schedule.name)")
+            }
         }
         try await schedules().keep(
             recheck: recheck,

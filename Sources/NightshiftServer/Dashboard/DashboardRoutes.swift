@@ -95,7 +95,15 @@ enum DashboardRoutes {
                 switch item.kind {
                 case .planReview:
                     // The plan itself, its checks with it: what an approval lets run.
-                    let state = try await runtime.status(of: item.run).state
+                    // A run whose log cannot be read, or does not verify, shows no plan and no form
+                    // (a decision there is refused anyway), not a broken page.
+                    guard let view = try? await runtime.status(of: item.run), !view.damaged else {
+                        o["reason"] =
+                            item.reason + " (its log could not be checked here: nightshift status \(item.run))"
+                        items.append(o)
+                        continue
+                    }
+                    let state = view.state
                     o["plan"] =
                         [
                             "version": state.planning.planVersion, "title": state.plan?.title ?? "",

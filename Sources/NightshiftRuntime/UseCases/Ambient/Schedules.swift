@@ -1,5 +1,6 @@
 import Foundation
 public import NightshiftCore
+import Synchronization
 
 /// Schedules: runs started at the slots of a cron expression (`nightshift schedule`). Every
 /// `nightshift serve` and `nightshift worker` on the database keeps them (``keep(start:)``); a
@@ -80,10 +81,8 @@ public struct Schedules: Sendable {
         // Slots passed while paused are not caught up: the resume is recorded as a slot seen.
         guard !paused else { return }
         let now = clock.now()
-        if try await store.claim(name, slot: now, at: now) {
-            try await store.settle(
-                name, slot: now, .skipped, run: nil, detail: "resumed; slots while paused are not caught up")
-        }
+        _ = try await store.claim(
+            name, slot: now, at: now, as: .skipped, detail: "resumed; slots while paused are not caught up")
     }
 
     /// - Throws: ``RuntimeError`` `.notFound`.
@@ -105,22 +104,26 @@ public struct Schedules: Sendable {
         RunID("sched-\(name)-" + slot.slotText.filter { $0 != "-" && $0 != ":" })
     }
 
+    /// Looks at the schedules under way at once in one process (a long dream is one of them).
+    static let looksAtOnce = 4
+
     /// How long a claimed slot may stay unsettled before it counts as its claimer's crash.
     public static let stale: Int64 = 10 * 60_000
 
-    /// A slot to act on: start its run, dream, or record it skipped.
+    /// A slot to act on: start its run (or dream).
     enum Work {
         case start(Schedule, Timestamp)
-        case skip(Schedule, Timestamp)
-        /// A slot claimed by a process that ended before settling it: its run is started now
-        /// (with the slot's id, so a run the process did make is found instead).
+        /// A slot claimed for a start by a process that ended before settling it: its run is
+        /// started now (with the slot's id, so a run the process did make is found instead).
         case recover(Schedule, Timestamp)
     }
 
-    /// Settles every slot due at `now`: first claims each (a slot another process claimed is
-    /// left to it), then starts their runs or dreams at once, side by side, so a slow one makes
-    /// no other late; and records how each went. A slot claimed long ago and never settled (its
-    /// claimer died in between) is taken up again.
+    /// Settles every slot due at `now`: claims each (a slot another process claimed is left to
+    /// it; a missed slot with catch-up `skip` is recorded skipped in the claim itself), then
+    /// starts their runs or dreams side by side, so a slow one makes no other late, and records
+    /// how each went. A slot claimed long ago for a start and never settled (its claimer died in
+    /// between) is taken up again. One schedule's trouble does not stop the others': the first
+    /// error is thrown after every slot that could be settled was.
     /// - Parameters:
     ///   - start: starts `schedule`'s run for `slot`, returning its id (throwing `.exists` when
     ///     the slot's run was made already).
@@ -133,77 +136,96 @@ public struct Schedules: Sendable {
         dream: (@Sendable (_ schedule: Schedule, _ slot: Timestamp) async throws -> String)? = nil
     ) async throws -> [ScheduleSlot] {
         var work: [Work] = []
+        var settled: [ScheduleSlot] = []
+        var errors: [any Error] = []
         for s in try await store.schedules() where !s.paused {
             guard let cron = try? Cron.parse(s.cron), let zone = TimeZone(identifier: s.timeZone) else { continue }
-            for slot in try await store.slots(of: s.name, limit: 3)
-            where slot.outcome == .claimed && now.milliseconds - slot.claimed.milliseconds > Self.stale
-                && s.template.dream == nil
-            {
-                work.append(.recover(s, slot.slot))
-            }
-            let since = max(try await store.lastSlot(of: s.name) ?? s.created, s.created)
-            switch ScheduleDue.due(cron: cron, zone: zone, since: since, now: now, catchUp: s.catchUp) {
-            case nil: break
-            case let .skip(slot)?:
-                if try await store.claim(s.name, slot: slot, at: now) { work.append(.skip(s, slot)) }
-            case let .fire(slot)?:
-                if try await store.claim(s.name, slot: slot, at: now) { work.append(.start(s, slot)) }
+            do {
+                for slot in try await store.slots(of: s.name, limit: 3)
+                where slot.outcome == .claimed && now.milliseconds - slot.claimed.milliseconds > Self.stale
+                    && s.template.dream == nil
+                {
+                    work.append(.recover(s, slot.slot))
+                }
+                let since = max(try await store.lastSlot(of: s.name) ?? s.created, s.created)
+                switch ScheduleDue.due(cron: cron, zone: zone, since: since, now: now, catchUp: s.catchUp) {
+                case nil: break
+                case let .skip(slot)?:
+                    let detail = "missed (no process kept the schedule at \(slot.slotText)); catch-up is skip"
+                    if try await store.claim(s.name, slot: slot, at: now, as: .skipped, detail: detail) {
+                        settled.append(
+                            ScheduleSlot(schedule: s.name, slot: slot, claimed: now, outcome: .skipped, detail: detail))
+                    }
+                case let .fire(slot)?:
+                    if try await store.claim(s.name, slot: slot, at: now) { work.append(.start(s, slot)) }
+                }
+            } catch {
+                errors.append(error)
             }
         }
         let store = self.store
-        return try await withThrowingTaskGroup(of: ScheduleSlot.self) { group in
+        let results = await withTaskGroup(of: Result<ScheduleSlot?, any Error>.self) { group in
             for w in work {
-                group.addTask { try await Self.settle(w, at: now, store: store, start: start, dream: dream) }
+                group.addTask {
+                    do {
+                        return .success(try await Self.settle(w, at: now, store: store, start: start, dream: dream))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
             }
-            return try await group.reduce(into: []) { $0.append($1) }
+            return await group.reduce(into: []) { $0.append($1) }
         }
+        for r in results {
+            switch r {
+            case let .success(slot?): settled.append(slot)
+            case .success(nil): break
+            case let .failure(error): errors.append(error)
+            }
+        }
+        if let first = errors.first { throw first }
+        return settled
     }
 
+    /// Starts (or dreams for) one slot and records how it went; nil when it records nothing (a
+    /// recovered slot whose start this very process is still making).
     static func settle(
         _ work: Work, at now: Timestamp, store: any ScheduleStore,
         start: @Sendable (Schedule, Timestamp) async throws -> RunID,
         dream: (@Sendable (Schedule, Timestamp) async throws -> String)?
-    ) async throws -> ScheduleSlot {
-        func record(
-            _ s: Schedule, _ slot: Timestamp, _ outcome: ScheduleSlot.Outcome, run: RunID?, _ detail: String?
-        )
-            async throws -> ScheduleSlot
-        {
-            try await store.settle(s.name, slot: slot, outcome, run: run, detail: detail)
-            return ScheduleSlot(
-                schedule: s.name, slot: slot, claimed: now, outcome: outcome, run: run, detail: detail)
+    ) async throws -> ScheduleSlot? {
+        let (s, slot, recovering): (Schedule, Timestamp, Bool) =
+            switch work {
+            case let .start(s, slot): (s, slot, false)
+            case let .recover(s, slot): (s, slot, true)
+            }
+        func record(_ outcome: ScheduleSlot.Outcome, run: RunID?, _ detail: String?) async throws -> ScheduleSlot? {
+            // Settled once: a slot another look or process settled first keeps its record.
+            guard try await store.settle(s.name, slot: slot, outcome, run: run, detail: detail) else { return nil }
+            return ScheduleSlot(schedule: s.name, slot: slot, claimed: now, outcome: outcome, run: run, detail: detail)
         }
-        switch work {
-        case let .skip(s, slot):
-            return try await record(
-                s, slot, .skipped, run: nil,
-                "missed (no process kept the schedule at \(slot.slotText)); catch-up is skip")
-        case let .start(s, slot), let .recover(s, slot):
-            let result: Result<(RunID?, String?), any Error>
-            do {
-                if s.template.dream != nil {
-                    guard let dream else {
-                        throw RuntimeError(.unavailable, "this process cannot dream (a serve or worker can)")
-                    }
-                    result = .success((nil, try await dream(s, slot)))
-                } else {
-                    result = .success((try await start(s, slot), nil))
-                }
-            } catch let e as RuntimeError where e.code == .exists || e.code == .busy {
-                // The slot's run was made (by the claimer that died, or is being made).
-                result = .success((Schedules.runID(s.name, slot: slot), nil))
-            } catch {
-                result = .failure(error)
+        func line(_ error: any Error) -> String {
+            "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+        }
+        if s.template.dream != nil {
+            guard let dream else {
+                return try await record(.failed, run: nil, "this process cannot dream (a serve or worker can)")
             }
-            switch result {
-            case let .success((run, detail)):
-                let recovered = if case .recover = work { true } else { false }
-                return try await record(
-                    s, slot, .started, run: run, recovered ? (detail ?? "taken up after its claimer ended") : detail)
-            case let .failure(error):
-                return try await record(
-                    s, slot, .failed, run: nil, "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)")
+            do { return try await record(.started, run: nil, try await dream(s, slot)) } catch {
+                return try await record(.failed, run: nil, line(error))
             }
+        }
+        do {
+            let run = try await start(s, slot)
+            return try await record(.started, run: run, recovering ? "taken up after its claimer ended" : nil)
+        } catch let e as RuntimeError where e.code == .exists {
+            // The slot's run was made (by the claimer that ended before it could say so).
+            return try await record(.started, run: Schedules.runID(s.name, slot: slot), "its run was found made")
+        } catch let e as RuntimeError where e.code == .busy && recovering {
+            // This process is still making it: the start under way settles it.
+            return nil
+        } catch {
+            return try await record(.failed, run: nil, line(error))
         }
     }
 
@@ -219,15 +241,20 @@ public struct Schedules: Sendable {
     ) async throws {
         // Each look runs as a child task and the next look does not wait for it: a long dream or a
         // slow start never makes another schedule's slot late (a slot claimed is never due again).
+        let underWay = LooksUnderWay()
         await withDiscardingTaskGroup { looks in
             while !Task.isCancelled {
                 let now = clock.now()
-                looks.addTask {
-                    do {
-                        for slot in try await tick(now: now, start: start, dream: dream) { onSettled(slot) }
-                    } catch is CancellationError {
-                    } catch {
-                        if !Task.isCancelled { onError(error) }
+                // A store that hangs does not pile looks up: a few at once, the rest wait.
+                if underWay.begin(atMost: Self.looksAtOnce) {
+                    looks.addTask {
+                        defer { underWay.end() }
+                        do {
+                            for slot in try await tick(now: now, start: start, dream: dream) { onSettled(slot) }
+                        } catch is CancellationError {
+                        } catch {
+                            if !Task.isCancelled { onError(error) }
+                        }
                     }
                 }
                 var wait = Int64(recheck.components.seconds) * 1000
@@ -252,4 +279,18 @@ public struct Schedules: Sendable {
             looks.cancelAll()
         }
     }
+}
+
+/// How many looks at the schedules are under way in this process.
+final class LooksUnderWay: Sendable {
+    private let count = Mutex(0)
+    /// Counts one more, unless `atMost` are under way (false: none begins).
+    func begin(atMost: Int) -> Bool {
+        count.withLock { n in
+            guard n < atMost else { return false }
+            n += 1
+            return true
+        }
+    }
+    func end() { count.withLock { $0 -= 1 } }
 }
