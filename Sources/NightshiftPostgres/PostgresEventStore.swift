@@ -9,9 +9,9 @@ public import PostgresNIO
 /// row lock, and every lease's time taken from the database's clock, so hosts whose clocks
 /// disagree still agree on who holds a run.
 ///
-/// Not yet here (see the README's PostgreSQL section): the run queue, the log signal
-/// (LISTEN/NOTIFY), the memory bank, tokens and schedules; the composition root does not pick
-/// this store yet.
+/// It keeps the run queue as SQLite does, in each append's transaction (`PostgresRunQueue`).
+/// Not yet here: the log signal (LISTEN/NOTIFY), the memory bank, tokens and schedules; the
+/// composition root does not pick this store yet.
 public final class PostgresEventStore: EventStore, Sendable {
     /// Where it connects, and the event times' clock (the leases use the database's).
     public struct Configuration: Sendable {
@@ -85,10 +85,12 @@ public final class PostgresEventStore: EventStore, Sendable {
                 throw StoreError(.leaseLost, "run \(run) was taken over\(by); this process stops driving it")
             }
         }
-        var head: (seq: Int64, hash: Data, status: String)?
+        var head: (seq: Int64, hash: Data, status: String, parent: String?)?
         let rows = try await c.query(
-            "SELECT head_seq, head_hash, status FROM run WHERE id = \(id) FOR UPDATE", logger: logger)
-        for try await (seq, hash, status) in rows.decode((Int64, Data, String).self) { head = (seq, hash, status) }
+            "SELECT head_seq, head_hash, status, parent FROM run WHERE id = \(id) FOR UPDATE", logger: logger)
+        for try await (seq, hash, status, parent) in rows.decode((Int64, Data, String, String?).self) {
+            head = (seq, hash, status, parent)
+        }
         let headSeq = head?.seq ?? 0
         guard headSeq == expectedSeq else {
             throw StoreError(
@@ -98,10 +100,12 @@ public final class PostgresEventStore: EventStore, Sendable {
         guard let first = bodies.first else { return [] }
         let time = first.time.milliseconds
         var previous = head.map { [UInt8]($0.hash) } ?? EventCodec.genesisHash
+        var parentRun = head?.parent.map { RunID($0) }
         if head == nil {
             guard case let .runCreated(title, _, _, settings) = first.event else {
                 throw StoreError(.runNotFound, "no run \(run); a run's first event must be run_created")
             }
+            parentRun = settings.parent?.run
             let parent = settings.parent?.run.rawValue
             let genesis = Data(previous)
             try await c.query(
@@ -149,6 +153,11 @@ public final class PostgresEventStore: EventStore, Sendable {
             UPDATE run SET head_seq = \(newHead), head_hash = \(headHash), updated = \(time), status = \(statusText)
             WHERE id = \(id)
             """, logger: logger)
+        // The run queue, kept in the same transaction (see `QueueChange`).
+        let changes = QueueChange.after(
+            appending: bodies.map(\.event), to: run, status: RunStatus(rawValue: statusText) ?? .running,
+            parent: parentRun)
+        if !changes.isEmpty { try await Self.apply(changes, c, logger: logger) }
         if let snapshot {
             let state = Data(snapshot.state)
             try await c.query(

@@ -54,7 +54,23 @@ enum PostgresSchema {
                 )
                 """,
             ]
-        )
+        ),
+        (
+            2,
+            [
+                // The runs a worker may have to continue (see `RunQueue`), kept by the appends.
+                """
+                CREATE TABLE run_queue (
+                    run TEXT PRIMARY KEY,
+                    reason TEXT NOT NULL,
+                    not_before BIGINT NOT NULL,
+                    version BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX run_queue_due ON run_queue (not_before)",
+                "CREATE SEQUENCE run_queue_version",
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

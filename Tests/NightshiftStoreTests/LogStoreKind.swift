@@ -46,7 +46,7 @@ enum PostgresFixture {
         return skewed
     }
 
-    static func store() async throws -> PostgresEventStore {
+    static func store(now: (@Sendable () -> Timestamp)? = nil) async throws -> PostgresEventStore {
         let url = try #require(
             url, "NIGHTSHIFT_TEST_POSTGRES names no PostgreSQL (scripts/postgres-for-tests.sh start makes one)")
         var admin = try PostgresURL.configuration(url)
@@ -60,7 +60,7 @@ enum PostgresFixture {
         }
         var config = admin
         config.database = String(name)
-        let store = PostgresEventStore(.init(client: config), logger: logger)
+        let store = PostgresEventStore(.init(client: config, now: now), logger: logger)
         // The pool runs for the rest of the test process (a store per test, a few connections each).
         Task { await store.run() }
         try await store.migrate()

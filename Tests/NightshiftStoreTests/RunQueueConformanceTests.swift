@@ -5,10 +5,10 @@ import NightshiftSQLite
 import NightshiftTesting
 import Testing
 
-extension StoreKind {
+extension LogStoreKind {
     func makeQueued(
         now: @escaping @Sendable () -> Timestamp = { Timestamp(milliseconds: 1_000) }
-    ) throws -> any EventStore
+    ) async throws -> any EventStore
         & RunQueue
     {
         switch self {
@@ -16,6 +16,7 @@ extension StoreKind {
         case .sqliteMemory: return try SQLiteEventStore.inMemory(configuration: .init(now: now))
         case .sqliteFile:
             return try SQLiteEventStore(path: temporaryDirectory() + "/store.db", configuration: .init(now: now))
+        case .postgres: return try await PostgresFixture.store(now: now)
         }
     }
 }
@@ -33,9 +34,9 @@ extension StoreKind {
         ]
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func aPausedRunIsQueuedOnlyOnceAPersonDecides(kind: StoreKind) async throws {
-        let store = try kind.makeQueued()
+    @Test(arguments: LogStoreKind.available)
+    func aPausedRunIsQueuedOnlyOnceAPersonDecides(kind: LogStoreKind) async throws {
+        let store = try await kind.makeQueued()
         let run = RunID("r")
         try await store.append(creation(), to: run, expectedSeq: 0)
         #expect(try await store.queued().isEmpty)  // a root run is driven by whoever started it
@@ -50,9 +51,9 @@ extension StoreKind {
         #expect(try await store.queued().isEmpty)  // driven again: out of the queue
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func aSubAgentIsQueuedWhileRunningAndItsEndWakesItsParent(kind: StoreKind) async throws {
-        let store = try kind.makeQueued()
+    @Test(arguments: LogStoreKind.available)
+    func aSubAgentIsQueuedWhileRunningAndItsEndWakesItsParent(kind: LogStoreKind) async throws {
+        let store = try await kind.makeQueued()
         let parent = RunID("p")
         let kid = RunID("p.m1.1.1")
         try await store.append(creation(), to: parent, expectedSeq: 0)
@@ -71,9 +72,9 @@ extension StoreKind {
         #expect(after.map(\.run) == [parent] && after.first?.reason == .childEnded)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func aParkedWaitIsDueAtItsDeadlineOrWhenWokenAndAStaleSettleLosesNothing(kind: StoreKind) async throws {
-        let store = try kind.makeQueued()
+    @Test(arguments: LogStoreKind.available)
+    func aParkedWaitIsDueAtItsDeadlineOrWhenWokenAndAStaleSettleLosesNothing(kind: LogStoreKind) async throws {
+        let store = try await kind.makeQueued()
         let parent = RunID("p")
         try await store.append(creation(), to: parent, expectedSeq: 0)
         try await store.append([.runPaused(reason: "waiting", kind: .agents)], to: parent, expectedSeq: 2)
@@ -92,9 +93,9 @@ extension StoreKind {
         #expect(woken.map(\.run) == [parent] && woken.first?.reason == .childEnded)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func anEndedRunLeavesTheQueueAndDueHonoursItsLimit(kind: StoreKind) async throws {
-        let store = try kind.makeQueued()
+    @Test(arguments: LogStoreKind.available)
+    func anEndedRunLeavesTheQueueAndDueHonoursItsLimit(kind: LogStoreKind) async throws {
+        let store = try await kind.makeQueued()
         for n in 0..<5 {
             let run = RunID("r\(n)")
             try await store.append(creation(), to: run, expectedSeq: 0)
@@ -150,9 +151,9 @@ extension StoreKind {
 /// Every due entry is reached page by page, so entries that stay due never hide those behind them;
 /// and a reconcile queues what a binary that keeps no queue left out, once.
 @Suite struct RunQueuePagingTests {
-    @Test(arguments: StoreKind.allCases)
-    func aReaderPagesThroughEveryDueEntry(kind: StoreKind) async throws {
-        let store = try kind.makeQueued()
+    @Test(arguments: LogStoreKind.available)
+    func aReaderPagesThroughEveryDueEntry(kind: LogStoreKind) async throws {
+        let store = try await kind.makeQueued()
         for n in 0..<7 {
             let run = RunID("r\(n)")
             try await store.append(creation(), to: run, expectedSeq: 0)
@@ -177,9 +178,9 @@ extension StoreKind {
         #expect(try await store.nextDue() == Timestamp(milliseconds: 0))
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func aReconcileOfAConsistentQueueQueuesNothing(kind: StoreKind) async throws {
-        let store = try kind.makeQueued()
+    @Test(arguments: LogStoreKind.available)
+    func aReconcileOfAConsistentQueueQueuesNothing(kind: LogStoreKind) async throws {
+        let store = try await kind.makeQueued()
         try await store.append(creation(), to: RunID("r"), expectedSeq: 0)
         try await store.append([.runPaused(reason: "ask", kind: .approval)], to: RunID("r"), expectedSeq: 2)
         let paused = try await store.reconcile()  // a paused run nobody queued yet is queued to be checked
