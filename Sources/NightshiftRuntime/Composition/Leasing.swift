@@ -26,6 +26,13 @@ public enum Leasing {
     public static func withLease<T>(
         _ key: LeaseKey, store: any LeaseStore, handOver: Bool = false, _ body: (Lease) async throws -> T
     ) async throws -> T {
+        try await withLease(key, store: store, handOver: handOver, beat: leaseTTL / 3, body)
+    }
+
+    /// - Parameter beat: the time between heartbeats (a third of the time-to-live; tests shorten it).
+    static func withLease<T>(
+        _ key: LeaseKey, store: any LeaseStore, handOver: Bool, beat: Duration, _ body: (Lease) async throws -> T
+    ) async throws -> T {
         let lease: Lease
         do {
             lease = try await store.acquireLease(
@@ -36,12 +43,19 @@ public enum Leasing {
         do {
             // The heartbeat is a child task, cancelled when the body ends. A renewal that finds the
             // lease taken over just stops; the body learns it at its next (fenced) append and stops too.
+            // Any other failure (a busy database, a connection lost for a moment) is tried again at
+            // the next beat: one blip must not end the heartbeat and let another process take the
+            // run while this one still works on it.
             let result = try await withThrowingTaskGroup(of: Void.self) { heartbeat in
                 heartbeat.addTask {
                     while !Task.isCancelled {
-                        try? await Task.sleep(for: leaseTTL / 3)
+                        try? await Task.sleep(for: beat)
                         if Task.isCancelled { return }
-                        do { try await store.renewLease(lease) } catch { return }
+                        do { try await store.renewLease(lease) } catch let e as StoreError where e.code == .leaseLost {
+                            return
+                        } catch {
+                            continue
+                        }
                     }
                 }
                 defer { heartbeat.cancelAll() }
