@@ -212,25 +212,8 @@ public final class PostgresEventStore: EventStore, Sendable {
                 blobs[key] = bytes
             }
         }
-        let decoder = EventCodec.decoder(blobs: BlobSource(blobs))
-        var out: [EventEnvelope] = []
-        out.reserveCapacity(rows.count)
-        var expected = after + 1
-        for (seq, body, hash, _) in rows {
-            guard seq == expected else {
-                throw StoreError(.corrupt, "run \(run): event \(expected) is missing", seq: expected)
-            }
-            switch EventCodec.decode(
-                body: body, hash: [UInt8](hash), previousHash: previous, run: run, seq: seq, decoder: decoder)
-            {
-            case .success(let e): out.append(e)
-            case .failure(let fault):
-                throw StoreError(.corrupt, "run \(run): event \(seq) is corrupt (\(fault))", seq: seq)
-            }
-            previous = [UInt8](hash)
-            expected += 1
-        }
-        return out
+        return try EventCodec.decodeRecords(
+            rows.map { ($0.0, $0.1, $0.2) }, of: run, after: after, previous: previous, blobs: BlobSource(blobs))
     }
 
     public func runs() async throws -> [RunSummary] {

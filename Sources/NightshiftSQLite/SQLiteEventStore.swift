@@ -212,28 +212,8 @@ public final class SQLiteEventStore: EventStore {
             }
         }
         let source = BlobSource(blobs)
-        var out: [EventEnvelope] = []
-        out.reserveCapacity(rows.count)
-        var expected = after + 1
-        let decoder = EventCodec.decoder(blobs: source)
-        for row in rows {
-            let seq: Int64 = row["seq"]
-            guard seq == expected else {
-                throw StoreError(.corrupt, "run \(run): event \(expected) is missing", seq: expected)
-            }
-            let body: Data = row["body"]
-            let hash: Data = row["hash"]
-            switch EventCodec.decode(
-                body: body, hash: [UInt8](hash), previousHash: previous, run: run, seq: seq, decoder: decoder)
-            {
-            case .success(let e): out.append(e)
-            case .failure(let fault):
-                throw StoreError(.corrupt, "run \(run): event \(seq) is corrupt (\(fault))", seq: seq)
-            }
-            previous = [UInt8](hash)
-            expected += 1
-        }
-        return out
+        return try EventCodec.decodeRecords(
+            rows.map { ($0["seq"], $0["body"], $0["hash"]) }, of: run, after: after, previous: previous, blobs: source)
     }
 
     public func runs() async throws -> [RunSummary] {

@@ -129,3 +129,34 @@ extension Array where Element == UInt8 {
     /// Lowercase hex, for display and JSON export.
     public var hex: String { self.hexString }
 }
+
+extension EventCodec {
+    /// A store's records of one run after `after`, in seq order, decoded and each checked against
+    /// the hash before it (`previous`: the hash of event `after`): what every store's read does.
+    /// - Throws: ``StoreError`` `.corrupt` naming the first missing or bad seq.
+    public static func decodeRecords(
+        _ records: [(seq: Int64, body: Data, hash: Data)], of run: RunID, after: Int64, previous: [UInt8],
+        blobs: BlobSource
+    ) throws -> [EventEnvelope] {
+        var previous = previous
+        var out: [EventEnvelope] = []
+        out.reserveCapacity(records.count)
+        var expected = after + 1
+        let reader = EventCodec.decoder(blobs: blobs)
+        for (seq, body, hash) in records {
+            guard seq == expected else {
+                throw StoreError(.corrupt, "run \(run): event \(expected) is missing", seq: expected)
+            }
+            switch EventCodec.decode(
+                body: body, hash: [UInt8](hash), previousHash: previous, run: run, seq: seq, decoder: reader)
+            {
+            case .success(let e): out.append(e)
+            case .failure(let fault):
+                throw StoreError(.corrupt, "run \(run): event \(seq) is corrupt (\(fault))", seq: seq)
+            }
+            previous = [UInt8](hash)
+            expected += 1
+        }
+        return out
+    }
+}
