@@ -1,5 +1,6 @@
 import Foundation
 import NightshiftCore
+import NightshiftHands
 import NightshiftTesting
 import Synchronization
 import Testing
@@ -42,18 +43,57 @@ import Testing
         }
     }
 
-    @Test func aTakeOverEndsTheHeartbeat() async throws {
+    /// A take-over stops the body at the next beat: its command (a real process, in its own
+    /// group) is killed, not left to run to its own timeout, and no renewal follows.
+    @Test func aTakeOverStopsTheBodyAndKillsItsCommand() async throws {
         let (renewals, renewed) = AsyncStream<Void>.makeStream()
-        let store = FlakyRenewals([StoreError(.leaseLost, "taken over")], renewed: renewed)
-        try await Leasing.withLease(.run(RunID("r")), store: store, handOver: false, beat: .milliseconds(5)) { _ in
-            var it = renewals.makeAsyncIterator()
-            _ = await it.next()
-            // No renewal after the one that found the lease taken over (fifty beats' time).
-            try await Task.sleep(for: .milliseconds(250))
+        let store = FlakyRenewals([StoreError(.leaseLost, "run r was taken over")], renewed: renewed)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-lease-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let pidFile = dir + "/pid"
+        let error = await #expect(throws: StoreError.self) {
+            try await Leasing.withLease(.run(RunID("r")), store: store, handOver: false, beat: .milliseconds(20)) { _ in
+                // Ten minutes unless stopped: the suite's one-minute limit fails the test if it is not.
+                _ = await ProcessRunner.run(
+                    argv: ["/bin/sh", "-c", "echo $$ > \"$0\"; exec sleep 600", pidFile], environment: [:], cwd: dir,
+                    timeout: .seconds(600))
+            }
         }
+        #expect(error?.code == .leaseLost)
+        #expect(error?.message.contains("its commands were stopped") == true)
+        let pid = try #require(
+            Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(kill(pid, 0) == -1 && errno == ESRCH, "the command (pid \(pid)) outlived the lease")
         renewed.finish()
         var count = 0
         for await _ in renewals { count += 1 }
-        #expect(count == 0, "\(count) renewals after the take-over")
+        #expect(count == 1, "\(count) renewals: none after the take-over")
+    }
+
+    /// A store out of reach for longer than the time-to-live less a beat stops the body too:
+    /// another process may take the run over soon, and this one must not be working on it then.
+    @Test func renewalsFailingTooLongStopTheBody() async throws {
+        let (_, renewed) = AsyncStream<Void>.makeStream()
+        let store = FlakyRenewals(
+            Array(repeating: StoreError(.io, "connection refused"), count: 10_000), renewed: renewed)
+        let error = await #expect(throws: StoreError.self) {
+            try await Leasing.withLease(
+                .run(RunID("r")), store: store, handOver: false, beat: .milliseconds(20), ttl: .milliseconds(300)
+            ) { _ in try await Task.sleep(for: .seconds(600)) }
+        }
+        #expect(error?.code == .leaseLost)
+        #expect(error?.message.contains("could not be renewed") == true)
+    }
+
+    /// A body that ends on its own ends the heartbeat, and its result is returned.
+    @Test func theBodysResultIsReturned() async throws {
+        let (_, renewed) = AsyncStream<Void>.makeStream()
+        let store = FlakyRenewals([], renewed: renewed)
+        let value = try await Leasing.withLease(.run(RunID("r")), store: store, handOver: false, beat: .seconds(60)) {
+            lease in lease.key
+        }
+        #expect(value == .run(RunID("r")))
+        #expect(try await store.leaseRecord(of: .run(RunID("r")))?.released == true)
     }
 }

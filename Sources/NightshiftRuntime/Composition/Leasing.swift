@@ -30,49 +30,102 @@ public enum Leasing {
     }
 
     /// - Parameter beat: the time between heartbeats (a third of the time-to-live; tests shorten it).
+    /// - Parameter ttl: the lease's time-to-live: renewals failing for longer than `ttl - beat`
+    ///   stop the body, before another process may take the run over.
     static func withLease<T>(
-        _ key: LeaseKey, store: any LeaseStore, handOver: Bool, beat: Duration, _ body: (Lease) async throws -> T
+        _ key: LeaseKey, store: any LeaseStore, handOver: Bool, beat: Duration, ttl: Duration = leaseTTL,
+        _ body: (Lease) async throws -> T
     ) async throws -> T {
         let lease: Lease
         do {
             lease = try await store.acquireLease(
-                key, holder: LocalProcess.holder, ttl: leaseTTL, isAlive: LocalProcess.isAlive)
+                key, holder: LocalProcess.holder, ttl: ttl, isAlive: LocalProcess.isAlive)
         } catch let error as StoreError where error.code == .leaseHeld {
             throw RuntimeError(.busy, error.message)
         }
         do {
-            // The heartbeat is a child task, cancelled when the body ends. A renewal that finds the
-            // lease taken over just stops; the body learns it at its next (fenced) append and stops too.
-            // Any other failure (a busy database, a connection lost for a moment) is tried again at
-            // the next beat: one blip must not end the heartbeat and let another process take the
-            // run while this one still works on it.
-            let result = try await withThrowingTaskGroup(of: Void.self) { heartbeat in
-                heartbeat.addTask {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: beat)
-                        if Task.isCancelled { return }
-                        do { try await store.renewLease(lease) } catch let e as StoreError where e.code == .leaseLost {
-                            return
-                        } catch {
-                            continue
-                        }
-                    }
-                }
-                defer { heartbeat.cancelAll() }
-                return try await body(lease)
+            let result = try await withoutActuallyEscaping(body) { body in
+                try await whileHeld(lease, store: store, beat: beat, giveUpAfter: ttl - beat, body)
             }
             await outsideCancellation { try? await store.releaseLease(lease) }
             return result
         } catch {
             let stopping = Task.isCancelled
+            let lost = (error as? StoreError)?.code == .leaseLost
             await outsideCancellation {
-                if stopping, handOver {
+                // A holder cut off from the store hands over (a worker goes on once the store is
+                // back); a take-over left nothing to give back, and the call does nothing then.
+                if (stopping && handOver) || lost {
                     try? await store.handOverLease(lease)
                 } else {
                     try? await store.releaseLease(lease)
                 }
             }
             throw error
+        }
+    }
+
+    /// Runs `body` beside the lease's heartbeat, both child tasks of one group, so that the
+    /// heartbeat can stop the body: when the lease was taken over, or when no renewal has
+    /// succeeded for `giveUpAfter` (the store is out of reach, and soon another process may take
+    /// the run). The body is cancelled then, which kills its tool commands' process groups and
+    /// stops its model call: a holder that lost its run does nothing more in the world, not only
+    /// nothing more in the log (its appends are fenced either way).
+    ///
+    /// Any other failure of one renewal (a busy database, a connection lost for a moment) is
+    /// tried again at the next beat: one blip must not end the drive.
+    private static func whileHeld<T>(
+        _ lease: Lease, store: any LeaseStore, beat: Duration, giveUpAfter: Duration,
+        _ body: @escaping (Lease) async throws -> T
+    ) async throws -> T {
+        // The group's tasks are awaited before this returns, so the body never outlives the call.
+        nonisolated(unsafe) let body = body
+        let result = Outcome<T>()
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await result.set(body(lease))
+                return true
+            }
+            group.addTask {
+                let clock = ContinuousClock()
+                var renewed = clock.now
+                while true {
+                    // Cancelled (the drive stops): not a reason to stop the body, which ends in its own way.
+                    do { try await Task.sleep(for: beat) } catch { return false }
+                    do {
+                        try await store.renewLease(lease)
+                        renewed = clock.now
+                    } catch let e as StoreError where e.code == .leaseLost {
+                        throw StoreError(
+                            .leaseLost, "\(e.message); its commands were stopped", seq: e.seq)
+                    } catch {
+                        if clock.now - renewed >= giveUpAfter {
+                            throw StoreError(
+                                .leaseLost,
+                                """
+                                the lease of \(lease.key) could not be renewed for \(giveUpAfter) (\(error)): this \
+                                process stopped driving it and stopped its commands, before another may take it over
+                                """)
+                        }
+                    }
+                }
+            }
+            // The body's end, or the heartbeat's reason to stop it (which throws here, and leaving
+            // the group by a throw cancels the body and waits for it).
+            while let bodyEnded = try await group.next(), !bodyEnded {}
+            group.cancelAll()
+        }
+        return try result.get()
+    }
+
+    /// The body's result, carried out of its child task: written once by that task, read after
+    /// the group saw the task end (which orders the two).
+    private final class Outcome<T>: @unchecked Sendable {
+        private var value: T?
+        func set(_ v: T) { value = v }
+        func get() throws -> T {
+            guard let value else { throw CancellationError() }
+            return value
         }
     }
 
