@@ -71,6 +71,127 @@ enum PostgresSchema {
                 "CREATE SEQUENCE run_queue_version",
             ]
         ),
+        (
+            3,
+            [
+                // The memory bank: its hash-chained log (the truth), each memory as it stands (a
+                // cache the log can rebuild), dreams and proposals as they stand, live memories'
+                // vectors. Keys are "C"-collated: ranges and orders are bytewise, as on SQLite.
+                // The one head row is locked by every memory write: the log's appends take turns
+                // across hosts, so its chain is linear and each change is checked against the
+                // memory as the writer before left it.
+                """
+                CREATE TABLE memory_head (
+                    one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+                    seq BIGINT NOT NULL,
+                    hash TEXT NOT NULL
+                )
+                """,
+                "INSERT INTO memory_head (one, seq, hash) VALUES (TRUE, 0, '')",
+                """
+                CREATE TABLE memory_log (
+                    seq BIGINT PRIMARY KEY CHECK (seq >= 1),
+                    time BIGINT NOT NULL,
+                    memory TEXT COLLATE "C" NOT NULL,
+                    body BYTEA NOT NULL,
+                    hash TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX memory_log_by_memory ON memory_log (memory, seq)",
+                // doc: the live memory's words for search (NULL once it is gone).
+                """
+                CREATE TABLE memory (
+                    n BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    id TEXT COLLATE "C" NOT NULL UNIQUE,
+                    scope TEXT COLLATE "C" NOT NULL,
+                    updated BIGINT NOT NULL,
+                    live BOOLEAN NOT NULL,
+                    expires BIGINT,
+                    state BYTEA NOT NULL,
+                    doc TSVECTOR
+                )
+                """,
+                "CREATE INDEX memory_by_scope ON memory (scope, updated)",
+                "CREATE INDEX memory_live_by_scope ON memory (scope, live, n)",
+                "CREATE INDEX memory_doc ON memory USING GIN (doc)",
+                """
+                CREATE TABLE memory_dream (
+                    n BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    id TEXT COLLATE "C" NOT NULL UNIQUE,
+                    state BYTEA NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE memory_proposal (
+                    n BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    id TEXT COLLATE "C" NOT NULL UNIQUE,
+                    status TEXT NOT NULL,
+                    state BYTEA NOT NULL
+                )
+                """,
+                // n = memory.n; dropped when the memory changes; int8, scaled to its largest component.
+                """
+                CREATE TABLE memory_vector (
+                    model TEXT COLLATE "C" NOT NULL,
+                    scope TEXT COLLATE "C" NOT NULL,
+                    n BIGINT NOT NULL,
+                    version BIGINT NOT NULL,
+                    expires BIGINT,
+                    vec BYTEA NOT NULL,
+                    PRIMARY KEY (model, scope, n)
+                )
+                """,
+                "CREATE INDEX memory_vector_by_memory ON memory_vector (n, model)",
+            ]
+        ),
+        (
+            4,
+            [
+                // The HTTP API's tokens (see `TokenStore`): the SHA-256 of each secret, never the secret.
+                """
+                CREATE TABLE api_token (
+                    id TEXT COLLATE "C" PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    principal TEXT NOT NULL,
+                    scopes TEXT NOT NULL,
+                    secret_sha256 BYTEA NOT NULL,
+                    created BIGINT NOT NULL,
+                    expires BIGINT,
+                    revoked BIGINT
+                )
+                """
+            ]
+        ),
+        (
+            5,
+            [
+                // Schedules (see `ScheduleStore`) and their slots: the slot's primary key is what
+                // makes a slot start at most one run, however many hosts see it come.
+                """
+                CREATE TABLE schedule (
+                    name TEXT COLLATE "C" PRIMARY KEY,
+                    cron TEXT NOT NULL,
+                    time_zone TEXT NOT NULL,
+                    template TEXT NOT NULL,
+                    catch_up TEXT NOT NULL,
+                    paused BOOLEAN NOT NULL,
+                    created BIGINT NOT NULL,
+                    created_by TEXT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE schedule_slot (
+                    schedule TEXT COLLATE "C" NOT NULL,
+                    slot BIGINT NOT NULL,
+                    claimed BIGINT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    run TEXT,
+                    detail TEXT,
+                    PRIMARY KEY (schedule, slot)
+                )
+                """,
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

@@ -1,22 +1,29 @@
 import Foundation
 import GRDB
 import NightshiftCore
+import NightshiftPostgres
 import NightshiftSQLite
 import NightshiftTesting
 import Testing
 
-/// The memory bank's contract, on SQLite and on its twin: every change goes through the log and
+/// The memory bank's contract, on SQLite, PostgreSQL and the twin: every change goes through the log and
 /// the rules; a stale revision is a conflict; gone memories leave search but stay in the log;
 /// scopes are walls; the log's chain verifies.
 @Suite struct MemoryStoreConformanceTests {
-    enum Kind: String, CaseIterable { case sqlite, twin }
+    enum Kind: String, CaseIterable {
+        case sqlite, twin, postgres
 
-    func make(_ kind: Kind) throws -> any MemoryBankStore {
+        /// PostgreSQL when a test server is named, as for the log's stores (see `LogStoreKind`).
+        static var available: [Kind] { LogStoreKind.available.contains(.postgres) ? allCases : [.sqlite, .twin] }
+    }
+
+    func make(_ kind: Kind) async throws -> any MemoryBankStore {
         switch kind {
         case .sqlite:
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-mem-\(UUID().uuidString)").path
             return SQLiteMemoryStore(sharing: try SQLiteEventStore(path: dir + "/ns.db"))
         case .twin: return InMemoryMemoryStore()
+        case .postgres: return PostgresMemoryStore(sharing: try await PostgresFixture.store())
         }
     }
 
@@ -32,8 +39,8 @@ import Testing
             source: MemorySource(human: "alice"), expires: expires)
     }
 
-    @Test(arguments: Kind.allCases) func aMemoryIsCreatedRevisedAndItsHistoryKept(_ kind: Kind) async throws {
-        let store = try make(kind)
+    @Test(arguments: Kind.available) func aMemoryIsCreatedRevisedAndItsHistoryKept(_ kind: Kind) async throws {
+        let store = try await make(kind)
         let first = try await store.apply(Self.create("mem-1", "run make test before pushing"), at: 1000)
         #expect(first.version == 1 && first.created == 1000)
         let second = try await store.apply(
@@ -51,8 +58,8 @@ import Testing
     }
 
     /// A batch (an import) is one commit: every change, or none when the rules refuse one.
-    @Test(arguments: Kind.allCases) func aBatchIsAppliedWholeOrNotAtAll(_ kind: Kind) async throws {
-        let store = try make(kind)
+    @Test(arguments: Kind.available) func aBatchIsAppliedWholeOrNotAtAll(_ kind: Kind) async throws {
+        let store = try await make(kind)
         let made = try await store.apply([Self.create("mem-a", "one"), Self.create("mem-b", "two")], at: 5)
         #expect(made.map(\.id.rawValue) == ["mem-a", "mem-b"])
         // The second creates mem-a again: refused, and mem-c (before it) is not made either.
@@ -64,8 +71,8 @@ import Testing
         #expect(verified.records == 2 && verified.firstBad == nil)
     }
 
-    @Test(arguments: Kind.allCases) func aStaleRevisionIsAConflictNeverAppliedOverTheNewer(_ kind: Kind) async throws {
-        let store = try make(kind)
+    @Test(arguments: Kind.available) func aStaleRevisionIsAConflictNeverAppliedOverTheNewer(_ kind: Kind) async throws {
+        let store = try await make(kind)
         let m = try await store.apply(Self.create("mem-1", "the flaky test is test_sync"), at: 1)
         func revise(_ text: String) -> MemoryChange {
             .revised(
@@ -81,8 +88,8 @@ import Testing
         #expect(try await store.verifyLog().records == 2)
     }
 
-    @Test(arguments: Kind.allCases) func goneMemoriesLeaveSearchButStayInTheLog(_ kind: Kind) async throws {
-        let store = try make(kind)
+    @Test(arguments: Kind.available) func goneMemoriesLeaveSearchButStayInTheLog(_ kind: Kind) async throws {
+        let store = try await make(kind)
         let a = try await store.apply(Self.create("mem-a", "docs build with make html"), at: 1)
         _ = try await store.apply(Self.create("mem-b", "the docs need sphinx 7"), at: 2)
         _ = try await store.apply(Self.create("mem-c", "docs deploy on tag", expires: 50), at: 3)
@@ -109,8 +116,8 @@ import Testing
         #expect(missing?.code == .notFound)
     }
 
-    @Test(arguments: Kind.allCases) func aDeclinedProposalIsDecidedOnce(_ kind: Kind) async throws {
-        let store = try make(kind)
+    @Test(arguments: Kind.available) func aDeclinedProposalIsDecidedOnce(_ kind: Kind) async throws {
+        let store = try await make(kind)
         let source = MemorySource(run: RunID("r1"), seqs: [9])
         let declined = try await store.apply(
             .declined(
@@ -131,8 +138,8 @@ import Testing
         #expect(twice?.message.contains("already declined") == true)
     }
 
-    @Test(arguments: Kind.allCases) func searchStaysInsideTheScopesAskedFor(_ kind: Kind) async throws {
-        let store = try make(kind)
+    @Test(arguments: Kind.available) func searchStaysInsideTheScopesAskedFor(_ kind: Kind) async throws {
+        let store = try await make(kind)
         _ = try await store.apply(Self.create("mem-p", "never push to main directly", scope: Self.project), at: 1)
         _ = try await store.apply(Self.create("mem-r", "push reviews as one comment", scope: Self.agent), at: 2)
         #expect(
@@ -142,8 +149,8 @@ import Testing
         #expect(try await store.list(scopes: [Self.agent], includeGone: false).map(\.id.rawValue) == ["mem-r"])
     }
 
-    @Test(arguments: Kind.allCases) func theBestMatchComesFirst(_ kind: Kind) async throws {
-        let store = try make(kind)
+    @Test(arguments: Kind.available) func theBestMatchComesFirst(_ kind: Kind) async throws {
+        let store = try await make(kind)
         _ = try await store.apply(Self.create("mem-1", "use uv to install python packages"), at: 1)
         _ = try await store.apply(Self.create("mem-2", "the integration tests need postgres running"), at: 2)
         _ = try await store.apply(
@@ -154,8 +161,8 @@ import Testing
         #expect(try await store.search("\" OR NEAR(* -- )", scopes: nil, limit: 5, now: 4).isEmpty)
     }
 
-    @Test(arguments: Kind.allCases) func badMemoriesAreRefusedWithTheLimit(_ kind: Kind) async throws {
-        let store = try make(kind)
+    @Test(arguments: Kind.available) func badMemoriesAreRefusedWithTheLimit(_ kind: Kind) async throws {
+        let store = try await make(kind)
         for (change, message) in [
             (Self.create("mem-1", String(repeating: "x", count: 2001)), "at most 2000"),
             (Self.create("mem-2", "   "), "empty"),
@@ -185,8 +192,8 @@ extension MemoryStoreConformanceTests {
             }, dropped: ["proposal 9: no sources"])
     }
 
-    @Test(arguments: Kind.allCases) func aDreamIsOneRecordAndItsProposalsWait(_ kind: Kind) async throws {
-        let store = try make(kind)
+    @Test(arguments: Kind.available) func aDreamIsOneRecordAndItsProposalsWait(_ kind: Kind) async throws {
+        let store = try await make(kind)
         let d = Self.dream(
             "dream-0000000000d1", [.create(kind: .lesson, scope: Self.project, text: "write done.txt", tags: [])])
         try await store.record(d, at: 5)
@@ -202,10 +209,10 @@ extension MemoryStoreConformanceTests {
 
     /// A dream's start is in the log before its model is asked. One that is never recorded stays
     /// unfinished until a recorded dream names it; a start that was recorded is finished.
-    @Test(arguments: Kind.allCases) func aDreamStartedAndNeverRecordedIsUnfinishedUntilADreamNamesIt(
+    @Test(arguments: Kind.available) func aDreamStartedAndNeverRecordedIsUnfinishedUntilADreamNamesIt(
         _ kind: Kind
     ) async throws {
-        let store = try make(kind)
+        let store = try await make(kind)
         #expect(try await store.unfinishedDreams().isEmpty)
         let lost = DreamStart(id: "dream-0000000000e1", by: "ann", model: "m", scopes: [Self.project], time: 1)
         try await store.start(lost)
@@ -233,8 +240,8 @@ extension MemoryStoreConformanceTests {
         await #expect(throws: MemoryError.self) { try await store.apply(.dreamStarted(lost), at: 7) }
     }
 
-    @Test(arguments: Kind.allCases) func aProposalIsDecidedOnceWithItsChangesInOneAppend(_ kind: Kind) async throws {
-        let store = try make(kind)
+    @Test(arguments: Kind.available) func aProposalIsDecidedOnceWithItsChangesInOneAppend(_ kind: Kind) async throws {
+        let store = try await make(kind)
         let a = try await store.apply(Self.create("mem-a", "run make before the tests"), at: 1)
         let b = try await store.apply(Self.create("mem-b", "make first, then test"), at: 2)
         let d = Self.dream(
@@ -283,8 +290,8 @@ extension MemoryStoreConformanceTests {
 }
 
 extension MemoryStoreConformanceTests {
-    @Test(arguments: Kind.allCases) func vectorsAreKeptPerVersionAndSearchedWithinScopes(_ kind: Kind) async throws {
-        let store = try make(kind)
+    @Test(arguments: Kind.available) func vectorsAreKeptPerVersionAndSearchedWithinScopes(_ kind: Kind) async throws {
+        let store = try await make(kind)
         let a = try await store.apply(Self.create("mem-a", "alpha"), at: 1)
         let b = try await store.apply(Self.create("mem-b", "beta"), at: 1)
         let c = try await store.apply(Self.create("mem-c", "gamma", scope: Self.agent), at: 1)

@@ -1,17 +1,19 @@
 import Foundation
 import NightshiftCore
+import NightshiftPostgres
 import NightshiftSQLite
 import NightshiftTesting
 import Testing
 
-/// The schedule store: SQLite and its in-memory twin behave alike, above all in claiming a slot
-/// once, however many callers race for it.
+/// The schedule store: SQLite, PostgreSQL and the in-memory twin behave alike, above all in
+/// claiming a slot once, however many callers race for it.
 @Suite struct ScheduleStoreConformanceTests {
-    func make(_ kind: StoreKind) throws -> any ScheduleStore {
+    func make(_ kind: LogStoreKind) async throws -> any ScheduleStore {
         switch kind {
         case .memory: InMemoryScheduleStore()
         case .sqliteMemory: SQLiteScheduleStore(sharing: try SQLiteEventStore.inMemory())
         case .sqliteFile: SQLiteScheduleStore(sharing: try SQLiteEventStore(path: temporaryDirectory() + "/store.db"))
+        case .postgres: PostgresScheduleStore(sharing: try await PostgresFixture.store())
         }
     }
 
@@ -23,9 +25,9 @@ import Testing
                 workspace: "/srv/app"), catchUp: .once, created: Timestamp(milliseconds: 5), createdBy: "alice")
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func schedulesAreKeptPausedAndRemoved(_ kind: StoreKind) async throws {
-        let store = try make(kind)
+    @Test(arguments: LogStoreKind.available)
+    func schedulesAreKeptPausedAndRemoved(_ kind: LogStoreKind) async throws {
+        let store = try await make(kind)
         try await store.add(schedule("nightly"))
         try await store.add(schedule("b-plan", plan: true))
         await #expect(throws: ScheduleStoreError.self) { try await store.add(schedule("nightly")) }
@@ -40,9 +42,9 @@ import Testing
         #expect(try await store.schedules().map(\.name) == ["nightly"])
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func aSlotIsClaimedOnceAndSettled(_ kind: StoreKind) async throws {
-        let store = try make(kind)
+    @Test(arguments: LogStoreKind.available)
+    func aSlotIsClaimedOnceAndSettled(_ kind: LogStoreKind) async throws {
+        let store = try await make(kind)
         try await store.add(schedule("nightly"))
         let slot = Timestamp(milliseconds: 60_000)
         #expect(try await store.lastSlot(of: "nightly") == nil)

@@ -1,16 +1,18 @@
 import Foundation
 import NightshiftCore
+import NightshiftPostgres
 import NightshiftSQLite
 import NightshiftTesting
 import Testing
 
-/// The API's token store: SQLite and its in-memory twin behave alike.
+/// The API's token store: SQLite, PostgreSQL and the in-memory twin behave alike.
 @Suite struct TokenStoreConformanceTests {
-    func make(_ kind: StoreKind) throws -> any TokenStore {
+    func make(_ kind: LogStoreKind) async throws -> any TokenStore {
         switch kind {
         case .memory: InMemoryTokenStore()
         case .sqliteMemory: SQLiteTokenStore(sharing: try SQLiteEventStore.inMemory())
         case .sqliteFile: SQLiteTokenStore(sharing: try SQLiteEventStore(path: temporaryDirectory() + "/store.db"))
+        case .postgres: PostgresTokenStore(sharing: try await PostgresFixture.store())
         }
     }
 
@@ -20,9 +22,9 @@ import Testing
             created: Timestamp(milliseconds: ms), expires: ms == 2 ? Timestamp(milliseconds: 99) : nil)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func tokensAreKeptAsAddedListedOldestFirstAndRevokedOnce(_ kind: StoreKind) async throws {
-        let store = try make(kind)
+    @Test(arguments: LogStoreKind.available)
+    func tokensAreKeptAsAddedListedOldestFirstAndRevokedOnce(_ kind: LogStoreKind) async throws {
+        let store = try await make(kind)
         try await store.add(token("bbbbbbbbbbbb", at: 2))
         try await store.add(token("aaaaaaaaaaaa", at: 1, scopes: [.admin]))
         await #expect(throws: (any Error).self) { try await store.add(token("aaaaaaaaaaaa", at: 3)) }
