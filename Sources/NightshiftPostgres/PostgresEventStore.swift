@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 public import NightshiftCore
 public import PostgresNIO
+import Synchronization
 
 /// The event log, its audit and the leases on PostgreSQL, for many workers on many hosts: the
 /// same canonical bytes and hash chain as SQLite (``EventCodec``), each append one transaction
@@ -9,9 +10,9 @@ public import PostgresNIO
 /// row lock, and every lease's time taken from the database's clock, so hosts whose clocks
 /// disagree still agree on who holds a run.
 ///
-/// It keeps the run queue as SQLite does, in each append's transaction (`PostgresRunQueue`).
-/// Not yet here: the log signal (LISTEN/NOTIFY), the memory bank, tokens and schedules; the
-/// composition root does not pick this store yet.
+/// It keeps the run queue as SQLite does, in each append's transaction (`PostgresRunQueue`), and
+/// signals appends to every host by LISTEN/NOTIFY (``LogSignal``). Not yet here: the memory bank,
+/// tokens and schedules; the composition root does not pick this store yet.
 public final class PostgresEventStore: EventStore, Sendable {
     /// Where it connects, and the event times' clock (the leases use the database's).
     public struct Configuration: Sendable {
@@ -26,17 +27,26 @@ public final class PostgresEventStore: EventStore, Sendable {
     let client: PostgresClient
     public let configuration: Configuration
     let logger: Logger
+    /// The log signal's generations and waiters, fed by this store's commits and the listener.
+    let board = LogSignalBoard<RunID>()
+    /// Whether the listening connection is up (see ``hearsOtherProcesses()``).
+    let listening = Atomic<Bool>(false)
 
-    /// A store over `client`, which must be running (``run()``, or `client.run()` in a service
-    /// group) for any call to be answered.
+    /// A store over `client`, which must be running (``run()``, which also listens for other
+    /// hosts' appends) for any call to be answered.
     public init(_ configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.client = PostgresClient(configuration: configuration.client, backgroundLogger: logger)
         self.logger = logger
     }
 
-    /// Runs the connection pool until cancelled.
-    public func run() async { await client.run() }
+    /// Runs the connection pool, and the connection that listens for appends, until cancelled.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            group.addTask { await self.listen() }
+        }
+    }
 
     /// Makes the schema, or brings it up to this binary's version; refuses a newer one.
     public func migrate() async throws {
@@ -59,13 +69,17 @@ public final class PostgresEventStore: EventStore, Sendable {
         let bodies = try events.enumerated().map { n, event in
             try EventCodec.body(event, run: run, seq: expectedSeq + Int64(n) + 1, time: time)
         }
+        let out: [EventEnvelope]
         do {
-            return try await client.withTransaction(logger: logger) { c in
+            out = try await client.withTransaction(logger: logger) { c in
                 try await Self.append(
                     c, run: run, expectedSeq: expectedSeq, bodies: bodies, snapshot: snapshot,
                     fence: fence?.epoch, logger: logger)
             }
         } catch { throw Self.mapError(error, run: run, expectedSeq: expectedSeq) }
+        // Waiters here hear it now, not after the notification's round trip (which comes too).
+        if !out.isEmpty { board.bump([run]) }
+        return out
     }
 
     static func append(
@@ -166,6 +180,8 @@ public final class PostgresEventStore: EventStore, Sendable {
                 ON CONFLICT (run) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state
                 """, logger: logger)
         }
+        // Sent by the server at commit, and never if the transaction rolls back.
+        for try await _ in try await c.query("SELECT pg_notify(\(Self.channel), \(id))", logger: logger) {}
         return out
     }
 
@@ -399,6 +415,47 @@ public final class PostgresEventStore: EventStore, Sendable {
         throw StoreError(.runNotFound, "no run \(run) in this database (nightshift status lists the runs)")
     }
 
+    // MARK: - LogSignal
+
+    /// The channel each append notifies, its payload the run's ID.
+    static let channel = "nightshift_log"
+    /// The wait before the first try to listen again after the connection is lost; it doubles up to
+    /// ``longestPause`` while tries fail.
+    static let firstPause = Duration.milliseconds(100)
+    static let longestPause = Duration.seconds(30)
+
+    /// Holds one pool connection (the pool's address, TLS and password) listening on ``channel``
+    /// while the store runs, and takes another when it is lost (the server restarted, the backend
+    /// was killed). Each time it starts to listen it bumps every waiter: appends made while it was
+    /// deaf were not heard.
+    func listen() async {
+        var pause = Self.firstPause
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { c in
+                    try await c.listen(on: Self.channel) { notifications in
+                        board.bumpAll()
+                        listening.store(true, ordering: .releasing)
+                        for try await n in notifications { board.bump([RunID(n.payload)]) }
+                    }
+                }
+            } catch {
+                if !Task.isCancelled {
+                    logger.debug("not listening for appends", metadata: ["error": "\(String(reflecting: error))"])
+                }
+            }
+            if listening.exchange(false, ordering: .acquiringAndReleasing) {
+                pause = Self.firstPause
+                if !Task.isCancelled {
+                    logger.warning("lost the connection that hears other hosts' appends; listening again")
+                }
+            }
+            if Task.isCancelled { return }
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, Self.longestPause)
+        }
+    }
+
     // MARK: - Errors
 
     /// A PostgreSQL error as the store's: a second creator of a run is a sequence conflict, a
@@ -426,4 +483,21 @@ public final class PostgresEventStore: EventStore, Sendable {
         }
         return error
     }
+}
+
+/// The store's ``LogSignal``: each append notifies ``PostgresEventStore/channel`` with its run's ID
+/// inside its transaction, so it is delivered at commit and never for an append rolled back or
+/// refused, and one connection per store listens: every host hears every append without reading a
+/// row (LISTEN reads nothing, and nothing here polls). The run queue changes only in appends (a
+/// decision, an answer, a child's end make a run runnable), so the same notification wakes a worker
+/// waiting on any run. While the listening connection is down only this process's appends are heard
+/// and ``hearsOtherProcesses()`` is false, so waiters fall back to their timeout.
+extension PostgresEventStore: LogSignal {
+    public func generation(of run: RunID?) async -> UInt64 { board.generation(of: run) }
+
+    public func wait(for run: RunID?, past seen: UInt64, timeout: Duration) async -> Bool {
+        await board.wait(for: run, past: seen, timeout: timeout)
+    }
+
+    public func hearsOtherProcesses() async -> Bool { listening.load(ordering: .acquiring) }
 }

@@ -1,7 +1,6 @@
 import Dispatch
 import Foundation
 public import NightshiftCore
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -14,22 +13,12 @@ import Glibc
 /// file system), appends of other processes are only seen when a waiter's timeout passes: live
 /// views then behave as the polling they replace.
 final class HeadWatcher: Sendable {
-    private struct Waiter {
-        var key: String?
-        var seen: UInt64
-        var continuation: CheckedContinuation<Bool, Never>
-    }
-    private struct Board {
-        var runs: [String: UInt64] = [:]
-        var any: UInt64 = 0
-        var waiters: [Int: Waiter] = [:]
-        var nextID = 0
-        func generation(_ key: String?) -> UInt64 { key.map { runs[$0] ?? 0 } ?? any }
-    }
+    /// The generations and waiters (shared with the other stores); this type only feeds it.
+    let board = LogSignalBoard<String>()
+
     /// A dispatch read source, which libdispatch lets any thread cancel; Swift does not mark it Sendable.
     private struct Source: @unchecked Sendable { let source: any DispatchSourceRead }
 
-    private let board = Mutex(Board())
     private let source: Source?
 
     /// Watches `folder` (nil: only this process's own appends are heard).
@@ -87,70 +76,20 @@ final class HeadWatcher: Sendable {
 
     /// Signals the runs whose witness files are `keys` (every run, with `all`).
     func bump(all: Bool = false, _ keys: [String]) {
-        let woken = board.withLock { b -> [CheckedContinuation<Bool, Never>] in
-            b.any &+= 1
-            if all {
-                for key in b.runs.keys { b.runs[key]! &+= 1 }
-            } else {
-                for key in keys { b.runs[key, default: 0] &+= 1 }
-            }
-            var out: [CheckedContinuation<Bool, Never>] = []
-            for (id, w) in b.waiters where b.generation(w.key) > w.seen || (all && w.key != nil) {
-                out.append(w.continuation)
-                b.waiters[id] = nil
-            }
-            return out
-        }
-        for c in woken { c.resume(returning: true) }
+        if all { board.bumpAll() } else { board.bump(keys) }
     }
-
-    func generation(_ key: String?) -> UInt64 { board.withLock { $0.generation(key) } }
 
     /// Whether the folder is watched (appends by other processes are heard).
     var isWatching: Bool { source != nil }
-
-    func wait(_ key: String?, past seen: UInt64, timeout: Duration) async -> Bool {
-        let id = board.withLock { b -> Int in
-            b.nextID += 1
-            return b.nextID
-        }
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-                let now: Bool? = board.withLock { b in
-                    if b.generation(key) > seen { return true }
-                    if Task.isCancelled { return false }
-                    b.waiters[id] = Waiter(key: key, seen: seen, continuation: continuation)
-                    return nil
-                }
-                if let now {
-                    continuation.resume(returning: now)
-                    return
-                }
-                let ms =
-                    Int(min(timeout.components.seconds, 86_400) * 1000)
-                    + Int(timeout.components.attoseconds / 1_000_000_000_000_000)
-                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(max(ms, 0))) { [weak self] in
-                    self?.finish(id, false)
-                }
-            }
-        } onCancel: {
-            finish(id, false)
-        }
-    }
-
-    private func finish(_ id: Int, _ value: Bool) {
-        let waiter = board.withLock { $0.waiters.removeValue(forKey: id) }
-        waiter?.continuation.resume(returning: value)
-    }
 }
 
 extension SQLiteEventStore: LogSignal {
     public func generation(of run: RunID?) async -> UInt64 {
-        signal.generation(run.map(HeadWitness.fileName))
+        signal.board.generation(of: run.map(HeadWitness.fileName))
     }
 
     public func wait(for run: RunID?, past seen: UInt64, timeout: Duration) async -> Bool {
-        await signal.wait(run.map(HeadWitness.fileName), past: seen, timeout: timeout)
+        await signal.board.wait(for: run.map(HeadWitness.fileName), past: seen, timeout: timeout)
     }
 
     public func hearsOtherProcesses() async -> Bool { signal.isWatching }
