@@ -86,8 +86,8 @@ let package = Package(
         .target(
             name: "NightshiftRuntime",
             dependencies: [
-                "NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands", "NightshiftHarness",
-                "NightshiftConfig", .product(name: "Crypto", package: "swift-crypto"),
+                "NightshiftCore", "NightshiftSQLite", "NightshiftPostgres", "NightshiftModels", "NightshiftHands",
+                "NightshiftHarness", "NightshiftConfig", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -186,7 +186,8 @@ let package = Package(
             name: "NightshiftEndToEndTests",
             dependencies: [
                 "NightshiftCore", "NightshiftHarness", "NightshiftTesting", "NightshiftModels",
-                "NightshiftHands", "NightshiftSQLite", "NightshiftConfig", "NightshiftCLI", "NightshiftRuntime",
+                "NightshiftHands", "NightshiftSQLite", "NightshiftPostgres", "NightshiftConfig", "NightshiftCLI",
+                "NightshiftRuntime", .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"],  // read by path: a database written by an earlier main
             swiftSettings: swiftSettings),

@@ -3,7 +3,8 @@
 # pg_ctl on 127.0.0.1 (no system service), as the unprivileged `postgres` user when run as root.
 #   scripts/postgres-for-tests.sh start   # prints the URL to export as NIGHTSHIFT_TEST_POSTGRES
 #   scripts/postgres-for-tests.sh stop
-# Trust authentication on loopback, for this test server only; nothing of it is kept.
+# Trust authentication on loopback, for this test server only (but for the role
+# nightshift_password, password the-right-password, for the tests of a wrong one); nothing is kept.
 set -euo pipefail
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 dir=${NIGHTSHIFT_PG_DIR:-${TMPDIR:-/tmp}/nightshift-test-postgres}
@@ -20,9 +21,14 @@ start)
   if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir"; fi
   "${as[@]}" "$bin/initdb" -D "$dir/data" -U nightshift --auth=trust -E UTF8 --no-instructions >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
+  # Trust on loopback, except one role that must give its password (the tests of a wrong one).
+  printf '%s\n' 'local all all trust' 'host all nightshift_password 127.0.0.1/32 scram-sha-256' \
+    'host all all 127.0.0.1/32 trust' >"$dir/data/pg_hba.conf"
   "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200" start >/dev/null \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=600" start >/dev/null \
     || { cat "$dir/server.log" >&2; exit 1; }
+  "$bin/psql" -q -h 127.0.0.1 -p "$port" -U nightshift -d postgres \
+    -c "CREATE ROLE nightshift_password LOGIN CREATEDB PASSWORD 'the-right-password'" >/dev/null
   echo "postgres://nightshift@127.0.0.1:$port/postgres"
   ;;
 stop)

@@ -98,6 +98,17 @@ struct StoreOptions: ParsableArguments {
     var db: String?
 
     @Option(
+        name: .long,
+        help: ArgumentHelp(
+            """
+            A PostgreSQL database every run lives in instead of the SQLite file, shared by workers on many hosts \
+            (default: NIGHTSHIFT_STORE, else the configuration's store). The password comes from PGPASSWORD or \
+            ~/.pgpass, never the address.
+            """,
+            valueName: "postgres://USER@HOST:PORT/DATABASE"))
+    var store: String?
+
+    @Option(
         help: ArgumentHelp(
             "Seconds to wait for another process's write lock on the database before giving up.", valueName: "SECONDS"))
     var lockTimeout: Int = 5
@@ -118,6 +129,7 @@ struct StoreOptions: ParsableArguments {
 
     func validate() throws {
         guard lockTimeout >= 0 else { throw ValidationError("--lock-timeout must be 0 or more seconds") }
+        if let store, let problem = ConfigKey.storeProblem(store) { throw ValidationError("--store: \(problem)") }
     }
 
     /// Every source of settings, with `commandLine` (the command's own options) and `--db` over them.
@@ -126,6 +138,7 @@ struct StoreOptions: ParsableArguments {
     func settings(_ commandLine: ConfigLayer = ConfigLayer(), setAsideUntrusted: Bool = false) throws -> Settings {
         var layer = commandLine
         layer.set(.db, db.map { .text($0) }, from: "--db")
+        layer.set(.store, store.map { .text($0) }, from: "--store")
         let environment = ProcessInfo.processInfo.environment
         return try Settings.resolve(
             commandLine: layer, configFile: config, environment: environment,
@@ -146,6 +159,10 @@ struct StoreOptions: ParsableArguments {
     func runtime() throws -> Runtime {
         Runtime(.init(store: try resolved()), logger: .commandLine)
     }
+
+    /// These options' store as given on the command line, to repeat in the commands a person
+    /// types next (a store named by the environment or a file is named there again).
+    var again: String { (store.map { " --store \($0)" } ?? "") + (db.map { " --db \($0)" } ?? "") }
 
     /// The database's path, for messages (the configuration's when it names one).
     var dbPath: String { (try? resolved().db) ?? db ?? StoreConfig.defaultPath }

@@ -16,6 +16,9 @@ public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
     /// The least cosine a memory found by meaning needs (`embeddings: {model: …, min_similarity: …}`).
     case embeddingsMinSimilarity = "embeddings.min_similarity"
     case policy, guidance, mcp, db, pricing, agents
+    /// A PostgreSQL database (postgres://USER@HOST:PORT/DATABASE) every run lives in instead of
+    /// the SQLite file `db`: what many hosts share. Its password never comes from a file here.
+    case store
     /// Where this process makes the runs' worktrees (its workspace home); default: beside the database.
     case workspaces
     case keyFile = "key_file"
@@ -43,6 +46,19 @@ public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
     /// (or, for the user file, its folder), not from wherever the command runs.
     public var isPath: Bool {
         [.policy, .guidance, .mcp, .db, .workspaces, .pricing, .keyFile, .agents].contains(self)
+    }
+
+    /// What is wrong with `address` as a `store:` (nil: nothing seen here; the connection checks
+    /// the rest). A password in it is refused: an address is shown in messages and logs.
+    public static func storeProblem(_ address: String) -> String? {
+        guard let url = URLComponents(string: address), ["postgres", "postgresql"].contains(url.scheme ?? "") else {
+            return "must be a postgres://USER@HOST:PORT/DATABASE address"
+        }
+        if url.password != nil {
+            return
+                "the address holds a password: give it in PGPASSWORD or ~/.pgpass instead (an address is shown and logged)"
+        }
+        return nil
     }
 
     /// The keys of the roles a user may give a model of their own, with the role's name.
@@ -105,6 +121,8 @@ public struct ConfigLayer: Sendable, Equatable {
 /// guidance: .nightshift/guidance.md
 /// mcp: .nightshift/mcp.yaml
 /// db: .nightshift/nightshift.db
+/// store: postgres://nightshift@db.internal:5432/nightshift   # instead of db: one PostgreSQL for many hosts
+///                                                             # (its password: PGPASSWORD or ~/.pgpass, never here)
 /// pricing: pricing.yaml
 /// key_file: ~/.config/nightshift/keys.env
 /// agents: agents                   # the folder of agent profiles (default: agents/ in the project)
@@ -158,7 +176,8 @@ public enum ConfigFile {
         try r.checkKeys(
             top,
             allowed: [
-                "model", "roles", "policy", "guidance", "mcp", "db", "workspaces", "pricing", "key_file", "agents",
+                "model", "roles", "policy", "guidance", "mcp", "db", "store", "workspaces", "pricing", "key_file",
+                "agents",
                 "sandbox",
                 "context", "embeddings",
                 "limits", "worktree", "baseline", "stop_on_blocked", "keys", "hooks", "budgets", "webhooks",
@@ -227,6 +246,10 @@ public enum ConfigFile {
                     }
                     layer.set(.embeddingsMinSimilarity, .share(d), from: origin(v))
                 }
+            case "store":
+                let address = try r.string(value, "store")
+                if let problem = ConfigKey.storeProblem(address) { throw r.fail(value, "store: \(problem)") }
+                layer.set(.store, .text(address), from: origin(value))
             case "roles":
                 let roles = try r.mapping(value, "'roles'")
                 try r.checkKeys(roles, allowed: ConfigKey.roles.map(\.role), in: "'roles'")

@@ -17,6 +17,12 @@ extension PostgresEventStore {
         throw StoreError(.io, "PostgreSQL did not say its time")
     }
 
+    public func leaseClock() async throws -> Timestamp? {
+        do {
+            return try await client.withConnection { c in try await Self.now(c, logger: logger) }
+        } catch { throw Self.mapError(error, run: nil, expectedSeq: nil) }
+    }
+
     public func acquireLease(
         _ key: LeaseKey, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool
     ) async throws -> Lease {

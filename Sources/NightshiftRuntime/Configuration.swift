@@ -6,8 +6,12 @@ public import NightshiftCore
 
 /// Where the event logs live.
 public struct StoreConfig: Sendable, Equatable {
-    /// The SQLite database file.
+    /// The SQLite database file (when ``postgres`` is nil).
     public var db: String
+    /// A PostgreSQL database's address (`postgres://USER@HOST:PORT/DATABASE`, its password from
+    /// `PGPASSWORD` or `~/.pgpass`): when set, every run lives there instead of in ``db``, and
+    /// workers on many hosts share it.
+    public var postgres: String?
     /// How long to wait for another process's write lock.
     public var lockTimeoutSeconds: Int
     /// For a database the person did not name (the default, or a project's configuration's): the
@@ -34,8 +38,12 @@ public struct StoreConfig: Sendable, Equatable {
         ).standardizedFileURL.path
     }
 
+    /// Where the runs live, for messages: the PostgreSQL address, or the SQLite file.
+    public var location: String { postgres ?? db }
+
     public static func == (a: StoreConfig, b: StoreConfig) -> Bool {
-        a.db == b.db && a.lockTimeoutSeconds == b.lockTimeoutSeconds && a.workspaces == b.workspaces
+        a.db == b.db && a.postgres == b.postgres && a.lockTimeoutSeconds == b.lockTimeoutSeconds
+            && a.workspaces == b.workspaces
             && (a.mustBeKnownTo == nil) == (b.mustBeKnownTo == nil)
     }
     /// The database a project uses unless told otherwise: in a folder of its own, so the sandbox

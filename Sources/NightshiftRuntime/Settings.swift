@@ -131,7 +131,8 @@ public struct Settings: Sendable {
 
     /// The environment variables that set a key, by key.
     public static let environmentNames: [ConfigKey: String] = [
-        .model: "NIGHTSHIFT_MODEL", .db: "NIGHTSHIFT_DB", .workspaces: "NIGHTSHIFT_WORKSPACES",
+        .model: "NIGHTSHIFT_MODEL", .db: "NIGHTSHIFT_DB", .store: "NIGHTSHIFT_STORE",
+        .workspaces: "NIGHTSHIFT_WORKSPACES",
         .policy: "NIGHTSHIFT_POLICY",
         .guidance: "NIGHTSHIFT_GUIDANCE", .keyFile: "NIGHTSHIFT_KEY_FILE", .embeddings: "NIGHTSHIFT_EMBEDDINGS",
     ]
@@ -232,6 +233,7 @@ public struct Settings: Sendable {
         if origin == "default", let projectRoot { db = projectRoot + "/" + StoreConfig.defaultPath }
         var config = StoreConfig(db: db)
         config.workspaces = text(.workspaces)
+        config.postgres = text(.store)
         if origin == "default" || origin == "project" { config.mustBeKnownTo = trust.store }
         return config
     }

@@ -60,6 +60,9 @@ enum PostgresFixture {
         }
         var config = admin
         config.database = String(name)
+        // Each store's pool lives as long as the test process: a few connections each, so the
+        // hundred-odd stores of a full run stay within the server's connection limit.
+        config.options.maximumConnections = 3
         let store = PostgresEventStore(.init(client: config, now: now), logger: logger)
         // The pool runs for the rest of the test process (a store per test, a few connections each).
         Task { await store.run() }

@@ -69,21 +69,19 @@ struct Demo: AsyncParsableCommand {
                 },
                 notice: { say("note: \($0)\n") })
             let config = try store.resolved()
-            let resumeArg = dbArg
+            let resumeArg = store.again
             let (runID, reason) = try await DemoRun.run(
                 DemoRun.Request(plan: plan, project: project, scenario: root + "/scenario.yaml", store: config),
                 observer: observer,
                 created: { writeOut("run id: \($0)   (if killed: nightshift resume \($0)\(resumeArg))\n\n") })
             if reason == .finished { await printReport(runID, config) }
-            await printOutcome(runID, reason, db: self.store.db ?? StoreConfig.defaultPath, config: config)
+            await printOutcome(runID, reason, again: store.again, config: config)
             say("The workspace now holds the fixed project and PROGRESS.md (a view written from the log): \(project)")
             say("Try a crash: nightshift demo --kill-after 18, then nightshift resume RUN")
             return reason
         }
         throw exitStatus(for: reason)
     }
-
-    var dbArg: String { store.dbPath == ".nightshift/nightshift.db" ? "" : " --db \(store.dbPath)" }
 }
 
 /// The demo's sample project, plan and scenario.

@@ -207,17 +207,17 @@ struct RunCommand: AsyncParsableCommand {
             let printer = quiet ? nil : TimelinePrinter(json: json)
             let request = try request(source: source, settings: settings)
             let runtime = Runtime(.init(store: request.store, createsDatabase: true), logger: .commandLine)
-            let db = store.db ?? StoreConfig.defaultPath
+            let again = store.again
             let outcome = try await StopSignals.serving(runtime) { runtime in
                 let id = try await runtime.create(
                     request, observer: RunObserver(event: printer?.events, notice: notice))
-                return try await continueHint(id, db: db) { try await runtime.outcome(of: id) }
+                return try await continueHint(id, again: again) { try await runtime.outcome(of: id) }
             }
             if outcome.reason == .finished, !quiet, !json {
                 await printReport(outcome.run, try store.resolved())
             }
             await printOutcome(
-                outcome.run, outcome.reason, db: store.db ?? StoreConfig.defaultPath, config: try? store.resolved())
+                outcome.run, outcome.reason, again: store.again, config: try? store.resolved())
             return outcome
         }
         throw exitStatus(for: outcome.reason)
@@ -225,12 +225,11 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 /// Waits for a drive's outcome; when the process was asked to stop meanwhile, says how to go on.
-func continueHint(_ run: RunID, db: String, _ outcome: () async throws -> RunOutcome) async throws -> RunOutcome {
+func continueHint(_ run: RunID, again: String, _ outcome: () async throws -> RunOutcome) async throws -> RunOutcome {
     do {
         return try await outcome()
     } catch let e as RuntimeError where e.code == .stopped {
-        let dbArg = db == StoreConfig.defaultPath ? "" : " --db \(db)"
-        writeOut("\nrun \(run) stopped with this process\ncontinue: nightshift resume \(run)\(dbArg)\n")
+        writeOut("\nrun \(run) stopped with this process\ncontinue: nightshift resume \(run)\(again)\n")
         throw e
     }
 }
@@ -255,10 +254,9 @@ func printReport(_ run: RunID, _ config: StoreConfig) async {
     if let report = try? await Inspect.finalReport(of: run, config) { say("\n" + report) }
 }
 
-/// - Parameter db: the database as the person named it (shown in the commands to type next).
+/// - Parameter again: the store's options as the person gave them (repeated in the commands to type next).
 /// - Parameter config: the database as resolved (read for what a paused run waits for).
-func printOutcome(_ run: RunID, _ reason: StopReason, db: String, config: StoreConfig?) async {
-    let dbArg = db == ".nightshift/nightshift.db" ? "" : " --db \(db)"
+func printOutcome(_ run: RunID, _ reason: StopReason, again dbArg: String, config: StoreConfig?) async {
     var text = "\nrun \(run) \(reason.text)\n"
     switch reason {
     case .finished:
@@ -321,11 +319,11 @@ struct Resume: AsyncParsableCommand {
             request.acceptRollback = acceptRollback
             request.decider = Governance.user
             let runtime = Runtime(.init(store: request.store), logger: .commandLine)
-            let db = store.db ?? StoreConfig.defaultPath
+            let again = store.again
             let outcome = try await StopSignals.serving(runtime) { runtime in
                 try runtime.drive(
                     request, observer: RunObserver(event: printer?.events, notice: notice, woke: printer?.wake))
-                return try await continueHint(request.run, db: db) { try await runtime.outcome(of: request.run) }
+                return try await continueHint(request.run, again: again) { try await runtime.outcome(of: request.run) }
             }
             if outcome.alreadyEnded {
                 let why: String = if case let .failed(r) = outcome.reason, !r.isEmpty { ": \(r)" } else { "" }
@@ -335,7 +333,7 @@ struct Resume: AsyncParsableCommand {
                 await printReport(outcome.run, try store.resolved())
             }
             await printOutcome(
-                outcome.run, outcome.reason, db: store.db ?? StoreConfig.defaultPath, config: try? store.resolved())
+                outcome.run, outcome.reason, again: store.again, config: try? store.resolved())
             return outcome
         }
         throw exitStatus(for: outcome.reason)

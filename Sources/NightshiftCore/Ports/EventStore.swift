@@ -89,6 +89,11 @@ public protocol LeaseStore: Sendable {
 
     /// The lease as stored, or nil when nobody ever held it.
     func leaseRecord(of key: LeaseKey) async throws -> LeaseRecord?
+
+    /// The time by the clock this store measures leases with, when that is not this host's (a
+    /// database that many hosts share): a holder's silence is judged by it, so a host whose clock
+    /// is off neither takes a run early nor waits for one too long. Nil: this host's clock.
+    func leaseClock() async throws -> Timestamp?
 }
 
 extension EventLog {
@@ -131,6 +136,9 @@ extension LogAudit {
 }
 
 extension LeaseStore {
+    /// This host's clock (a store on one machine).
+    public func leaseClock() async throws -> Timestamp? { nil }
+
     /// A run's lease (the common case).
     public func acquireLease(
         _ run: RunID, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool

@@ -37,7 +37,7 @@ public enum AuditVerify {
 
     /// - Throws: ``RuntimeError`` `.notFound` for a named run neither the database nor a witness
     ///   knows, `.invalidInput` for a checkpoint of another run or an unusable public key.
-    static func verify(_ request: Request, store: SQLiteEventStore, db: String) async throws -> [Finding] {
+    static func verify(_ request: Request, store: any RunDatabase, db: String) async throws -> [Finding] {
         var out: [Finding] = []
         func add(_ subject: String, _ ok: Bool, _ text: String) {
             out.append(Finding(subject: subject, ok: ok, text: text))
@@ -80,7 +80,7 @@ public enum AuditVerify {
         }
         if request.runs == nil {
             // The memory bank's log is chained like a run's: its records are checked too.
-            let memory = try await SQLiteMemoryStore(sharing: store).verifyLog()
+            let memory = try await store.memoryBank.verifyLog()
             if let bad = memory.firstBad {
                 add(
                     "memory log", false,
@@ -97,7 +97,7 @@ public enum AuditVerify {
 
     /// The signed checkpoint against the run's log as it stands.
     static func match(
-        _ file: String, run id: RunID, request: Request, store: SQLiteEventStore
+        _ file: String, run id: RunID, request: Request, store: any RunDatabase
     ) async throws -> Finding {
         let c = try Checkpoint.read(file)
         let trusted: Curve25519.Signing.PublicKey

@@ -1,9 +1,11 @@
 import Foundation
+import Logging
 import NightshiftConfig
 public import NightshiftCore
 public import NightshiftHands
 public import NightshiftHarness
 public import NightshiftModels
+import NightshiftPostgres
 public import NightshiftSQLite
 
 #if canImport(Glibc)
@@ -14,10 +16,19 @@ import Glibc
 /// providers, git) from plain configuration and wires them into a harness. The use cases call it;
 /// front ends never pick an adapter themselves.
 public enum Adapters {
-    /// Opens (creating if needed) the event store at `config.db`. A database it creates is
-    /// recorded as one Nightshift made; an existing one nobody named must be one (see
-    /// ``StoreConfig/mustBeKnownTo``).
-    public static func openStore(_ config: StoreConfig) throws -> SQLiteEventStore {
+    /// Opens (creating if needed) the event store at `config.db`, or the PostgreSQL database
+    /// `config.postgres` names (connected, and its schema made, at its first use). A SQLite file
+    /// it creates is recorded as one Nightshift made; an existing one nobody named must be one
+    /// (see ``StoreConfig/mustBeKnownTo``).
+    public static func openStore(_ config: StoreConfig) throws -> any RunDatabase {
+        if let address = config.postgres {
+            var logger = Logger(label: "nightshift.postgres")
+            // The connection's own chatter stays out of a command's output; failures reach the caller.
+            logger.logLevel = .critical
+            do { return try PostgresDatabase(address: address, logger: logger) } catch {
+                throw RuntimeError(.invalidInput, "store: \(error)")
+            }
+        }
         let existed = FileManager.default.fileExists(atPath: config.db)
         if existed, let known = config.mustBeKnownTo { try KnownDatabase.require(config.db, known: known) }
         let store = try SQLiteEventStore(
@@ -27,8 +38,8 @@ public enum Adapters {
     }
 
     /// For commands that only look at or continue existing runs: never creates an empty database.
-    public static func openExistingStore(_ config: StoreConfig) throws -> SQLiteEventStore {
-        guard FileManager.default.fileExists(atPath: config.db) else {
+    public static func openExistingStore(_ config: StoreConfig) throws -> any RunDatabase {
+        guard config.postgres != nil || FileManager.default.fileExists(atPath: config.db) else {
             throw RuntimeError(
                 .notFound,
                 "no database at \(config.db): start a run first (nightshift demo, nightshift run) or pass --db")

@@ -136,11 +136,16 @@ public enum Leasing {
         await Task { await work() }.value
     }
 
+    /// Now, by the clock `store` measures its leases with (the database's, when hosts share one).
+    static func now(_ store: any LeaseStore) async throws -> Timestamp {
+        try await store.leaseClock() ?? Adapters.clock.now()
+    }
+
     /// Whether another process may take `run` over now: its lease was released, its holder is
     /// gone (a local pid that no longer runs with its start time) or silent past the time-to-live.
     public static func isFree(_ run: RunID, store: any LeaseStore) async throws -> Bool {
         guard let record = try await store.leaseRecord(of: run) else { return true }
-        return record.isFree(now: Adapters.clock.now(), ttl: leaseTTL, isAlive: LocalProcess.isAlive)
+        return record.isFree(now: try await now(store), ttl: leaseTTL, isAlive: LocalProcess.isAlive)
     }
 
     /// When the run's log ends before the head witnessed outside the database: how far it had

@@ -29,7 +29,7 @@ public final class Runtime: Service, Sendable {
     public let configuration: Configuration
     public let logger: Logger
     let pool: RunPool
-    private let opened = Mutex<SQLiteEventStore?>(nil)
+    private let opened = Mutex<(any RunDatabase)?>(nil)
     private let group = Mutex<ServiceGroup?>(nil)
 
     public init(_ configuration: Configuration, logger: Logger) {
@@ -39,7 +39,7 @@ public final class Runtime: Service, Sendable {
     }
 
     /// The store, opened on first use (a new run's checks come before its database is made) and kept.
-    func store() throws -> SQLiteEventStore {
+    func store() throws -> any RunDatabase {
         try opened.withLock { store in
             if let store { return store }
             let made =
@@ -153,7 +153,7 @@ public final class Runtime: Service, Sendable {
 
     /// A run left waiting for its sub-agents because the stop cut their drives short stopped with
     /// the process; any other outcome is the run's own (a pause for a person stays a pause).
-    static func stopped(_ outcome: RunOutcome, store: SQLiteEventStore) async throws -> RunOutcome {
+    static func stopped(_ outcome: RunOutcome, store: any RunDatabase) async throws -> RunOutcome {
         guard Task.isCancelled, case .paused = outcome.reason else { return outcome }
         let run = outcome.run
         // Read outside the cancellation (a store refuses work in a cancelled task).
@@ -286,7 +286,7 @@ public final class Runtime: Service, Sendable {
     /// The memory bank in this runtime's database, its changes made as `by`.
     public func memoryBank(by: String) throws -> MemoryBank {
         let events = try store()
-        return MemoryBank(store: SQLiteMemoryStore(sharing: events), runs: events, by: by)
+        return MemoryBank(store: events.memoryBank, runs: events, by: by)
     }
 
     /// A run and its sub-agents, with what each spent.
@@ -300,7 +300,7 @@ public final class Runtime: Service, Sendable {
 
     /// The schedules kept in this runtime's database (`nightshift schedule`).
     public func schedules() throws -> Schedules {
-        Schedules(store: SQLiteScheduleStore(sharing: try store()), clock: Adapters.clock)
+        Schedules(store: try store().schedules, clock: Adapters.clock)
     }
 
     /// Keeps the schedules until cancelled, starting each due slot's run with `starts` in this
@@ -358,7 +358,7 @@ public final class Runtime: Service, Sendable {
     }
 
     /// The HTTP API's tokens, kept in this runtime's database.
-    public func tokens() throws -> Tokens { Tokens(store: SQLiteTokenStore(sharing: try store())) }
+    public func tokens() throws -> Tokens { Tokens(store: try store().tokens) }
 
     /// Cancels a run and its sub-agents.
     @discardableResult

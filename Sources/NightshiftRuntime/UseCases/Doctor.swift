@@ -46,7 +46,7 @@ public enum Doctor {
                         "nothing caps a command's processes: no writable pids cgroup, and RLIMIT_NPROC does not bind root",
                     fix: "run Nightshift as an ordinary user, or where the cgroup v2 pids controller is writable"))
         add(await git())
-        add(store(settings.store))
+        add(await store(settings.store))
         do {
             for f in await models(try settings.modelConfig(), modelCalls: modelCalls, report: report) { add(f) }
         } catch {
@@ -82,7 +82,29 @@ public enum Doctor {
         return Finding(check: "git", severity: .ok, detail: r.output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    static func store(_ config: StoreConfig) -> Finding {
+    static func store(_ config: StoreConfig) async -> Finding {
+        if config.postgres != nil {
+            // Connected and its schema checked (made, or brought up to this binary's, on first use).
+            do {
+                let store = try Adapters.openStore(config)
+                let runs = try await store.runs(status: nil, limit: 1, offset: 0).total
+                let clock = try await store.leaseClock().map {
+                    abs($0.milliseconds - Adapters.clock.now().milliseconds)
+                }
+                let skew =
+                    clock.map {
+                        $0 > 2000
+                            ? "; this host's clock is \($0 / 1000) s off the database's (leases use the database's)"
+                            : ""
+                    } ?? ""
+                return Finding(
+                    check: "store", severity: .ok, detail: "\(store.location) answers: \(runs) runs\(skew)")
+            } catch {
+                return Finding(
+                    check: "store", severity: .fail, detail: "\(error)",
+                    fix: "check the address, the server, and PGPASSWORD or ~/.pgpass")
+            }
+        }
         let fm = FileManager.default
         if fm.fileExists(atPath: config.db) {
             do {

@@ -13,7 +13,7 @@ public enum DriveFleet {
     /// Continues after `outcome` (a drive of `outcome.run`): when that run waits for sub-agents,
     /// drives the tree until the run stops for another reason; otherwise returns the outcome.
     static func after(
-        _ outcome: RunOutcome, store: SQLiteEventStore, template: ResumeRequest, concurrency: Int,
+        _ outcome: RunOutcome, store: any RunDatabase, template: ResumeRequest, concurrency: Int,
         observer: RunObserver
     ) async throws -> RunOutcome {
         let root = outcome.run

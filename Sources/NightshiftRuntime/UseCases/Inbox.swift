@@ -32,14 +32,14 @@ public enum Inbox {
     }
 
     /// Memories runs proposed (`remember`) that wait for a person to accept or decline them.
-    public static func proposals(_ store: SQLiteEventStore) async throws -> [MemoryBank.Proposal] {
-        try await MemoryBank(store: SQLiteMemoryStore(sharing: store), runs: store, by: "inbox").proposals()
+    public static func proposals(_ store: any RunDatabase) async throws -> [MemoryBank.Proposal] {
+        try await MemoryBank(store: store.memoryBank, runs: store, by: "inbox").proposals()
             .filter { $0.status == .waiting }
     }
 
     /// What dreams proposed that waits for a person (`approve ID` / `deny ID`).
-    public static func dreamProposals(_ store: SQLiteEventStore) async throws -> [ProposalState] {
-        try await SQLiteMemoryStore(sharing: store).proposals().filter { $0.status == .waiting }
+    public static func dreamProposals(_ store: any RunDatabase) async throws -> [ProposalState] {
+        try await store.memoryBank.proposals().filter { $0.status == .waiting }
     }
 
     /// One run's case for a decision: its state, its latest events, and the diff of its workspace.

@@ -33,7 +33,7 @@ public enum Inspect {
         let state = try await store.state(of: run)
         var drivenBy: Lease?
         if let record = try await store.leaseRecord(of: run), !record.released,
-            !record.isFree(now: Adapters.clock.now(), ttl: Leasing.leaseTTL, isAlive: LocalProcess.isAlive)
+            !record.isFree(now: try await Leasing.now(store), ttl: Leasing.leaseTTL, isAlive: LocalProcess.isAlive)
         {
             drivenBy = record.lease
         }

@@ -33,7 +33,7 @@ public struct MemoryBank: Sendable {
     /// The bank in the database `config` names (made when it does not exist: memories may come before runs).
     public static func open(_ config: StoreConfig, by: String) throws -> MemoryBank {
         let events = try Adapters.openStore(config)
-        return MemoryBank(store: SQLiteMemoryStore(sharing: events), runs: events, by: by)
+        return MemoryBank(store: events.memoryBank, runs: events, by: by)
     }
 
     /// `body` with the bank, searched by text and vectors when `embeddings` names a model

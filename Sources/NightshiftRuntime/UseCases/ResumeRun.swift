@@ -50,7 +50,7 @@ public enum ResumeRun {
 
     /// The drive of the run and, while it waits for its sub-agents, of its tree, on an open store.
     static func resumeWithFleet(
-        _ request: ResumeRequest, store: SQLiteEventStore, observer: RunObserver
+        _ request: ResumeRequest, store: any RunDatabase, observer: RunObserver
     ) async throws -> RunOutcome {
         let outcome = try await resume(request, store: store, observer: observer)
         guard request.fleetConcurrency > 0, !outcome.alreadyEnded else { return outcome }
@@ -60,7 +60,7 @@ public enum ResumeRun {
 
     /// One drive of one run on an open store (the fleet driver's step).
     static func resume(
-        _ request: ResumeRequest, store: SQLiteEventStore, observer: RunObserver
+        _ request: ResumeRequest, store: any RunDatabase, observer: RunObserver
     ) async throws -> RunOutcome {
         let runID = request.run
         guard try await store.summary(of: runID) != nil else {
@@ -92,7 +92,7 @@ public enum ResumeRun {
     }
 
     static func holding(
-        _ request: ResumeRequest, lease: Lease, store: SQLiteEventStore, observer: RunObserver
+        _ request: ResumeRequest, lease: Lease, store: any RunDatabase, observer: RunObserver
     ) async throws -> RunOutcome {
         let runID = request.run
         let state = try await store.state(of: runID)
@@ -200,7 +200,7 @@ public enum ResumeRun {
                 workers: state.settings.workers != nil,
                 legacy: state.settings.agents != nil && state.settings.pinnedProfiles == nil
                     && state.settings.workers == nil),
-            settled: request.settled, memories: SQLiteMemoryStore(sharing: store),
+            settled: request.settled, memories: store.memoryBank,
             memoryScopes: state.settings.memory?.scopes, embeddings: state.settings.memory?.embeddings,
             minSimilarity: state.settings.memory?.minSimilarity,
             observer: observer.event)

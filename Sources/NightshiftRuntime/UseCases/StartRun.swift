@@ -142,7 +142,7 @@ public enum StartRun {
     /// - Parameter recorded: called once the run is recorded (its first events are in the log),
     ///   before it is driven: a caller may answer with the run's id while the drive goes on.
     static func start(
-        _ request: StartRequest, observer: RunObserver, open: () throws -> SQLiteEventStore,
+        _ request: StartRequest, observer: RunObserver, open: () throws -> any RunDatabase,
         recorded: @Sendable (RunID) -> Void = { _ in }
     ) async throws -> RunOutcome {
         if let problem = request.problem { throw RuntimeError(.invalidInput, problem) }
@@ -233,7 +233,7 @@ public enum StartRun {
         let wiring = try await Adapters.wire(
             store: store, models: request.models, sandbox: request.sandbox, sealed: sealed, hidden: hidden,
             policyNetwork: policyNetwork, servers: request.servers, workspace: ws, git: gitTrust,
-            allowedTools: request.profile?.tools, children: children, memories: SQLiteMemoryStore(sharing: store),
+            allowedTools: request.profile?.tools, children: children, memories: store.memoryBank,
             memoryScopes: memory?.scopes, embeddings: memory?.embeddings, minSimilarity: memory?.minSimilarity,
             observer: observer.event)
         let (harness, isolation) = (wiring.harness, wiring.isolation)
