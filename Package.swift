@@ -120,8 +120,9 @@ let package = Package(
             name: "nightshift-bench",
             dependencies: [
                 "NightshiftCLI", "NightshiftCore", "NightshiftSQLite", "NightshiftModels", "NightshiftHands",
-                "NightshiftHarness", "NightshiftRuntime", "NightshiftServer", "NightshiftTesting",
+                "NightshiftHarness", "NightshiftRuntime", "NightshiftServer", "NightshiftTesting", "NightshiftPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(

@@ -20,7 +20,7 @@ struct Bench: AsyncParsableCommand {
         discussion: "Build with -c release for figures worth comparing. Every figure states its durability setting.",
         subcommands: [
             Steps.self, Crash.self, Provider.self, Tools.self, PolicyBench.self, ContextBench.self, FleetBench.self,
-            MemoryBench.self, IdleWorker.self, Serve.self,
+            MemoryBench.self, IdleWorker.self, Serve.self, PostgresBench.self,
             BenchChild.self,
         ])
 

@@ -14,7 +14,9 @@ struct BenchChild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-child", abstract: "Internal: one benchmark measurement in a fresh process.",
         shouldDisplay: false,
-        subcommands: [Wake.self, Concurrent.self, W3.self, W2Pause.self, W2Approve.self, Fleet.self])
+        subcommands: [
+            Wake.self, Concurrent.self, W3.self, W2Pause.self, W2Approve.self, Fleet.self, PostgresConcurrent.self,
+        ])
 
     struct Wake: AsyncParsableCommand {
         @Option var db: String

@@ -18,9 +18,11 @@ struct Worker: AsyncParsableCommand {
             "Continue paused runs as soon as a human decides (approve, deny, budget, answer), and drive fleets. Runs until stopped.",
         discussion: """
             The worker reads the run queue, which the database keeps as events are appended (one indexed \
-            read, however many runs the database holds), whenever a run's log grows (it watches the \
-            database's head files: a decision, an answer or a sub-agent's end wakes it at once), when a \
-            parked wait's deadline comes, and at least every 5 seconds; never more often than --poll-ms. \
+            read, however many runs the database holds), whenever a run's log grows (a decision, an answer \
+            or a sub-agent's end wakes it at once: SQLite's head files are watched, PostgreSQL notifies), \
+            when a parked wait's deadline comes, and otherwise once a minute (every 5 seconds where appends \
+            cannot be heard: no file-change notifications, or the database's connection lost); never more \
+            often than --poll-ms. Workers on many hosts may share one PostgreSQL database (--store). \
             It resumes, with the models each was \
             started with: a paused run whose latest event is a human's (approval_decided, budget_set, \
             guidance_given, plan_approved); a run waiting for its sub-agents once its wait would end (a \

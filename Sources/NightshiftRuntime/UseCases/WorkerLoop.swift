@@ -19,6 +19,10 @@ public struct WorkerLoop: Sendable {
     /// The longest time between looks when nothing is signalled (a signal can be missed where
     /// the file system reports no changes).
     public var idleLook: Duration = .seconds(5)
+    /// The longest time between looks while every process's appends are signalled here (the
+    /// database's notifications, or the file system's): a safety net, not a poll, so idle
+    /// workers on a shared database leave it alone between decisions.
+    public var heardLook: Duration = .seconds(60)
     /// The resume request for a run (the loop sets nothing else in it).
     public var request: @Sendable (RunID) throws -> ResumeRequest
     /// Drives one run to its next stop.
@@ -83,7 +87,7 @@ public struct WorkerLoop: Sendable {
                 logger.info("queue read: \(resumed) run(s) resumed; waiting for appends")
                 first = false
             }
-            var limit = state.soon ? poll : idleLook
+            var limit = state.soon ? poll : (await store.hearsOtherProcesses() ? heardLook : idleLook)
             let now = now().milliseconds
             if let due = try? await store.nextDue()?.milliseconds, due > now {
                 limit = min(limit, .milliseconds(due - now))
