@@ -105,6 +105,19 @@ public final class PostgresDatabase: RunDatabase, Sendable {
         try await ready { try await events.latestSnapshot(of: run) }
     }
 
+    public func records(of run: RunID) async throws -> RunRecords {
+        try await ready { try await events.records(of: run) }
+    }
+    public func restore(_ runs: [RunRecords]) async throws { try await ready { try await events.restore(runs) } }
+
+    // MARK: - LogRetention
+
+    public func prune(_ pruned: [PrunedRun]) async throws { try await ready { try await events.prune(pruned) } }
+    public func prunings() async throws -> [PrunedRun] { try await ready { try await events.prunings() } }
+    public func pruning(of run: RunID) async throws -> PrunedRun? {
+        try await ready { try await events.pruning(of: run) }
+    }
+
     // MARK: - LogAudit
 
     public func verify(_ run: RunID) async throws -> VerifyReport { try await ready { try await events.verify(run) } }

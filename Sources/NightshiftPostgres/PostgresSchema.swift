@@ -192,6 +192,30 @@ enum PostgresSchema {
                 """,
             ]
         ),
+        (
+            6,
+            [
+                // The retention log (see `LogRetention`): one row per run pruned, written in the
+                // transaction that deletes it. The runs' parents and the events' blob keys indexed,
+                // so a prune finds a run's sub-agents and the blobs other runs still refer to.
+                """
+                CREATE TABLE retention_log (
+                    n BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    run TEXT NOT NULL,
+                    root TEXT NOT NULL,
+                    head_seq BIGINT NOT NULL,
+                    head_hash TEXT NOT NULL,
+                    export_file TEXT NOT NULL,
+                    export_sha256 TEXT NOT NULL,
+                    time BIGINT NOT NULL,
+                    pruned_by TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX retention_log_by_run ON retention_log (run)",
+                "CREATE INDEX run_by_parent ON run (parent) WHERE parent IS NOT NULL",
+                "CREATE INDEX event_blob_keys ON event USING GIN (string_to_array(blobs, ',')) WHERE blobs IS NOT NULL",
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }

@@ -161,6 +161,15 @@ final class HeadWitness: Sendable {
         return (seq, String(decoding: bytes[start..<end], as: UTF8.self))
     }
 
+    /// Removes the run's witness (a run pruned from the database on purpose, with a record of it).
+    func forget(_ run: RunID) {
+        guard let folder else { return }
+        open.withLock { _ = $0.removeValue(forKey: run) }
+        for name in [Self.fileName(run), Self.legacyFileName(run)].compactMap({ $0 }) {
+            _ = unlink(folder + "/" + name)
+        }
+    }
+
     /// Every run that has a witness, whatever its id.
     func runs() -> [RunID] {
         guard let folder, let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }

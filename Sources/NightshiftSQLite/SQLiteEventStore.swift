@@ -46,7 +46,7 @@ public final class SQLiteEventStore: EventStore {
     let witness: HeadWitness
     /// Made on first use (a live view or a worker waits on it): each costs an inotify instance,
     /// of which a user has few, and most commands never wait.
-    private let watcher = Mutex<HeadWatcher?>(nil)
+    let watcher = Mutex<HeadWatcher?>(nil)
 
     /// The store's log signal (see ``LogSignal``).
     var signal: HeadWatcher {

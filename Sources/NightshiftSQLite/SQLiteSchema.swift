@@ -198,6 +198,28 @@ enum SQLiteSchema {
                     ) WITHOUT ROWID;
                     """)
         }
+        // The retention log (see `LogRetention`): one row per run pruned, written in the transaction
+        // that deletes it. The runs' parents and the events' blob lists indexed, so a prune finds a
+        // run's sub-agents and the blobs other runs still refer to without reading every event.
+        m.registerMigration("v10-retention") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE retention_log (
+                        n INTEGER PRIMARY KEY,
+                        run TEXT NOT NULL,
+                        root TEXT NOT NULL,
+                        head_seq INTEGER NOT NULL,
+                        head_hash TEXT NOT NULL,
+                        export_file TEXT NOT NULL,
+                        export_sha256 TEXT NOT NULL,
+                        time INTEGER NOT NULL,
+                        pruned_by TEXT NOT NULL
+                    );
+                    CREATE INDEX retention_log_by_run ON retention_log (run);
+                    CREATE INDEX run_by_parent ON run (parent) WHERE parent IS NOT NULL;
+                    CREATE INDEX event_blob_lists ON event (blobs) WHERE blobs IS NOT NULL;
+                    """)
+        }
         return m
     }
 }

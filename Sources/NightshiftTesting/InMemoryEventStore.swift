@@ -3,7 +3,7 @@ public import NightshiftCore
 
 /// The in-memory twin of the SQLite store: same semantics (canonical bytes, hash chain, blobs,
 /// conflicts, snapshots), no durability. Used by tests and benchmarks that measure the harness alone.
-public actor InMemoryEventStore: EventStore, RunQueue, LogSignal {
+public actor InMemoryEventStore: EventStore, RunQueue, LogSignal, LogRetention {
     struct Record {
         var body: Data
         var hash: [UInt8]
@@ -26,6 +26,7 @@ public actor InMemoryEventStore: EventStore, RunQueue, LogSignal {
     private var nextWaiter = 0
     /// Grows with every append, as the SQLite store's event rowids do: the queue's versions.
     private var appends: Int64 = 0
+    private var retention: [PrunedRun] = []
     private let now: @Sendable () -> Timestamp
 
     public init(now: @escaping @Sendable () -> Timestamp = { Timestamp(milliseconds: 0) }) { self.now = now }
@@ -240,6 +241,77 @@ public actor InMemoryEventStore: EventStore, RunQueue, LogSignal {
                 headHash: entry.records.last?.hash ?? EventCodec.genesisHash)
         }
     }
+
+    // MARK: Moving runs (export, import, prune)
+
+    public func records(of run: RunID) throws -> RunRecords {
+        guard let entry = runsByID[run] else { throw StoreError(.runNotFound, "no run \(run)") }
+        var own: [String: Data] = [:]
+        for key in entry.records.flatMap(\.blobKeys) { own[key] = blobs[key] }
+        return try RunRecords(
+            run: run,
+            records: entry.records.enumerated().map { n, r in (Int64(n + 1), r.body, r.hash, r.blobKeys) },
+            blobs: own, snapshot: entry.snapshot)
+    }
+
+    public func restore(_ runs: [RunRecords]) throws {
+        var seen = Set<RunID>()
+        for r in runs where runsByID[r.run] != nil || !seen.insert(r.run).inserted {
+            throw StoreError(.runExists, "run \(r.run) is already in this database; nothing was imported")
+        }
+        for r in runs {
+            runsByID[r.run] = Run(
+                summary: r.summary,
+                records: r.records.map { Record(body: $0.body, hash: $0.hash, blobKeys: $0.blobKeys) },
+                snapshot: r.snapshot, parent: r.parent)
+            blobs.merge(r.blobs) { a, _ in a }
+            appends += 1
+            if let wake = r.wake {
+                queue[r.run] = QueuedRun(
+                    run: r.run, reason: wake, notBefore: Timestamp(milliseconds: 0), version: appends)
+            }
+        }
+        for r in runs { signal(r.run) }
+    }
+
+    public func prune(_ pruned: [PrunedRun]) throws {
+        let ids = Set(pruned.map(\.run))
+        for p in pruned {
+            guard let entry = runsByID[p.run] else { throw StoreError(.runNotFound, "no run \(p.run)") }
+            guard entry.summary.headSeq == p.headSeq, entry.records.last?.hash.hex == p.headHash else {
+                throw StoreError(
+                    .sequenceConflict,
+                    "run \(p.run) moved since it was exported (now at event \(entry.summary.headSeq))",
+                    seq: entry.summary.headSeq)
+            }
+            guard entry.summary.status == .finished || entry.summary.status == .failed else {
+                throw StoreError(.stillNeeded, "run \(p.run) is \(entry.summary.status), not ended")
+            }
+            if let parent = entry.parent, !ids.contains(parent), let s = runsByID[parent]?.summary.status,
+                s == .running || s == .paused
+            {
+                throw StoreError(.stillNeeded, "run \(p.run)'s parent \(parent) is \(s)")
+            }
+        }
+        if let left = runsByID.values.first(where: {
+            !ids.contains($0.summary.id) && $0.parent.map(ids.contains) == true
+        }) {
+            throw StoreError(
+                .stillNeeded, "run \(left.parent!)'s sub-agent \(left.summary.id) is not among the runs pruned")
+        }
+        for id in ids {
+            runsByID[id] = nil
+            queue[id] = nil
+            leases[.run(id)] = nil
+        }
+        let referenced = Set(runsByID.values.flatMap { $0.records.flatMap(\.blobKeys) })
+        blobs = blobs.filter { referenced.contains($0.key) }
+        retention += pruned
+    }
+
+    public func prunings() -> [PrunedRun] { retention }
+
+    public func pruning(of run: RunID) -> PrunedRun? { retention.last { $0.run == run } }
 
     // MARK: Test hooks: tamper with stored records the way an attacker with file access could.
 

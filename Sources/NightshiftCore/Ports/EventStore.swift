@@ -42,6 +42,18 @@ public protocol EventLog: Sendable {
 
     /// The newest snapshot of the run's folded state, if any.
     func latestSnapshot(of run: RunID) async throws -> Snapshot?
+
+    /// The run's log exactly as stored (canonical bytes, hashes, blobs, snapshot), checked whole
+    /// (``RunRecords``): what an export writes.
+    /// - Throws: ``StoreError`` `.runNotFound`, or `.corrupt` naming the first bad seq.
+    func records(of run: RunID) async throws -> RunRecords
+
+    /// Writes runs as another store had them: the same seqs, times, hashes and blobs, with their
+    /// index entries and run queue entries as their appends would have left them (so a worker finds
+    /// a paused run a person decided on), all in one transaction, or nothing. Drives nothing, takes
+    /// no lease: a run that was running stays running until someone resumes it.
+    /// - Throws: ``StoreError`` `.runExists` when any of them is here already; nothing is written.
+    func restore(_ runs: [RunRecords]) async throws
 }
 
 /// Checking that a log is whole: its chain recomputed, and its head against a witness kept

@@ -4,7 +4,7 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case sequenceConflict, runNotFound, runExists, corrupt, locked, readOnly, io, leaseHeld, leaseLost,
-                rolledBack
+                rolledBack, stillNeeded
         }
         private let base: Base
         private init(_ b: Base) { base = b }
@@ -26,6 +26,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         /// The log ends before (or forks from) the head witnessed outside the store: events were
         /// lost. Nothing is appended until a person accepts the loss (`rollback_accepted`).
         public static let rolledBack = Code(.rolledBack)
+        /// A run cannot be removed: a run that has not ended still needs it (its parent, or a sub-agent).
+        public static let stillNeeded = Code(.stillNeeded)
     }
 
     public var code: Code

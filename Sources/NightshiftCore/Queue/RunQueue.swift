@@ -134,3 +134,25 @@ public enum QueueChange: Sendable, Equatable {
         }
     }
 }
+
+extension QueueChange {
+    /// Where the run queue stands for `run` once all of `events` (its whole log) are in: each event
+    /// applied as if appended alone, in order, keeping the changes to `run` itself. A log written
+    /// whole (an imported run) is queued as its appends left it, so a worker finds what it would
+    /// have found there. Nil: not queued.
+    public static func standing(after events: [Event], of run: RunID, parent: RunID?) -> WakeReason? {
+        var status = RunStatus.running
+        var wake: WakeReason?
+        for event in events {
+            if let s = event.statusAfter { status = s }
+            for change in after(appending: [event], to: run, status: status, parent: parent) {
+                switch change {
+                case .wake(let id, let reason) where id == run: wake = reason
+                case .remove(let id) where id == run: wake = nil
+                default: break
+                }
+            }
+        }
+        return wake
+    }
+}
