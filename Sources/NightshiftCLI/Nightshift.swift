@@ -25,7 +25,8 @@ public struct Nightshift: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, Resume.self, Worker.self, Status.self, Log.self, Inbox.self, Approve.self, Deny.self,
             BudgetCommand.self,
-            Answer.self, Cancel.self, Audit.self, Init.self, TrustCommand.self, ConfigCommand.self, DoctorCommand.self,
+            Answer.self, Cancel.self, Audit.self, ExportCommand.self, ImportCommand.self, PruneCommand.self, Init.self,
+            TrustCommand.self, ConfigCommand.self, DoctorCommand.self,
             AgentsCommand.self,
             MemoryCommand.self, DreamCommand.self,
             Demo.self,

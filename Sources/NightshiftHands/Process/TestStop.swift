@@ -19,6 +19,8 @@ public enum TestStop: String, CaseIterable, Sendable {
     /// The merge queue moved the run's branch to a merge; its scratch worktree is still there and
     /// `work_merged` is not recorded yet.
     case mergeAdvanced = "merge-advanced"
+    /// `prune` wrote and synced a tree's export; none of its runs is deleted yet.
+    case pruneExported = "prune-exported"
 
     private static let point = ProcessInfo.processInfo.environment["NIGHTSHIFT_TEST_STOP_AT"].flatMap(TestStop.init)
 

@@ -47,7 +47,11 @@ public enum AuditVerify {
         let ids = request.runs ?? everyRun
         // Runs the database lost entirely, that only their head witness remembers.
         for id in (request.runs == nil ? try await store.witnessedRuns() : ids) where !known.contains(id) {
-            if let lost = try await Leasing.lostRun(id, store: store) { add(id.rawValue, false, "LOST — \(lost)") }
+            if let lost = try await Leasing.lostRun(id, store: store) {
+                add(id.rawValue, false, "LOST — \(lost)")
+            } else if let pruned = try await store.pruning(of: id) {
+                add(id.rawValue, true, "pruned — \(Self.text(pruned))")
+            }
         }
         for id in ids {
             // With a checkpoint, a run that is gone is the extreme of a rollback: a verdict, not an error.
@@ -56,7 +60,7 @@ public enum AuditVerify {
                 continue
             }
             guard known.contains(id) else {
-                if try await store.witnessedHead(of: id) == nil {
+                if try await store.witnessedHead(of: id) == nil, try await store.pruning(of: id) == nil {
                     throw RuntimeError(.notFound, "no run \(id) in this database (nightshift status lists the runs)")
                 }
                 continue  // reported as LOST above
@@ -93,6 +97,13 @@ public enum AuditVerify {
             out.append(try await match(checkpoint, run: id, request: request, store: store))
         }
         return out
+    }
+
+    /// A pruning as the retention log has it, for a person.
+    static func text(_ p: PrunedRun) -> String {
+        let when = Date(timeIntervalSince1970: Double(p.time.milliseconds) / 1000).formatted(.iso8601)
+        return "removed at event \(p.headSeq) (head \(p.headHash.prefix(16))…) on \(when) by \(p.by); its export: "
+            + "\(p.exportFile) (sha256 \(p.exportSHA256.prefix(16))…)"
     }
 
     /// The signed checkpoint against the run's log as it stands.

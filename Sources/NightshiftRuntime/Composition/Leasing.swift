@@ -181,8 +181,10 @@ public enum Leasing {
     }
 
     /// For a run the database does not have: what its witness says, when it has one.
-    public static func lostRun(_ run: RunID, store: any LogAudit) async throws -> String? {
+    public static func lostRun(_ run: RunID, store: any LogAudit & LogRetention) async throws -> String? {
         guard let witness = try await store.witnessedHead(of: run) else { return nil }
+        // Pruned on purpose (a prune stopped before it removed the witness): accounted for, not lost.
+        if let pruned = try await store.pruning(of: run), pruned.headSeq >= witness.seq { return nil }
         return """
             the database has no run \(run), but its head witness says it had reached event \(witness.seq): its log was lost \
             (a deleted -wal file, or an older copy of the database); its effects may remain in its workspace

@@ -270,6 +270,26 @@ public final class Runtime: Service, Sendable {
             run, keyFile: keyFile, makeKey: makeKey, store: try store(), db: configuration.store.db)
     }
 
+    /// A run and its sub-agents as one signed file of their stored records (`nightshift export`).
+    /// - Parameter keyFile: the audit key that signs it (made if missing); nil: the default path.
+    public func exportTree(_ run: RunID, keyFile: String?) async throws -> RunTransfer.Exported {
+        try await RunTransfer.export(run, keyFile: keyFile, store: try store())
+    }
+
+    /// An export's runs written into this runtime's store, everything in it checked first; all
+    /// of them or none (`nightshift import`). Drives nothing.
+    public func importRuns(from file: String, trust: RunTransfer.Trust) async throws -> RunTransfer.Imported {
+        try await RunTransfer.import(from: file, trust: trust, store: store)
+    }
+
+    /// Ended runs older than a date exported and removed, each with a record (`nightshift prune`).
+    public func prune(_ request: PruneRuns.Request) async throws -> [PruneRuns.Tree] {
+        try await PruneRuns.prune(request, store: try store(), db: configuration.store)
+    }
+
+    /// The retention log: every run pruned from this runtime's store, oldest first.
+    public func prunings() async throws -> [PrunedRun] { try await store().prunings() }
+
     /// Decisions (approve, deny, answer, budget, plan review) recorded as `decider`.
     public func decisions(by decider: String) throws -> Decisions {
         Decisions(store: try store(), decider: decider)

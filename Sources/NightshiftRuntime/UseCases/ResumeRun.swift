@@ -65,6 +65,12 @@ public enum ResumeRun {
         let runID = request.run
         guard try await store.summary(of: runID) != nil else {
             if let lost = try await Leasing.lostRun(runID, store: store) { throw RuntimeError(.lost, lost) }
+            if let pruned = try await store.pruning(of: runID) {
+                throw RuntimeError(
+                    .notFound,
+                    "run \(runID) was pruned from \(request.store.db) (\(AuditVerify.text(pruned))): "
+                        + "nightshift import \(pruned.exportFile) brings it back")
+            }
             throw RuntimeError(.notFound, "no run \(runID) in \(request.store.db) (nightshift status lists the runs)")
         }
         // The lease first: only then may calls left in flight be put in doubt, or a half-made worktree be remade.
