@@ -11,7 +11,9 @@ import Synchronization
 /// needs no server, and a server down at start, a wrong password or a newer schema fail that
 /// call with one line naming the host, database and user (never a password).
 public final class PostgresDatabase: RunDatabase, Sendable {
-    public let events: PostgresEventStore
+    /// The event store; its pool runs only while this database lives, so calls go through this
+    /// object (a caller that kept only the store would find its pool stopped).
+    package let events: PostgresEventStore
     public let location: String
     let address: PostgresURL.Address
     let logger: Logger
@@ -61,7 +63,7 @@ public final class PostgresDatabase: RunDatabase, Sendable {
             ready.store(true, ordering: .releasing)
         } catch {
             schema.withLock { if $0 == task { $0 = nil } }
-            throw PostgresDatabaseError(location: location, error)
+            throw StoreError(.io, PostgresDatabaseError(location: location, error).description)
         }
     }
 
@@ -71,8 +73,20 @@ public final class PostgresDatabase: RunDatabase, Sendable {
         do { return try await body() } catch let error as StoreError {
             throw error
         } catch {
-            throw PostgresDatabaseError(location: location, error)
+            throw StoreError(.io, PostgresDatabaseError(location: location, error).description)
         }
+    }
+
+    /// Runs one statement with no parameters (administration: tests make databases with it).
+    package func execute(_ sql: String) async throws {
+        defer { withExtendedLifetime(self) {} }
+        try await events.execute(sql)
+    }
+
+    /// The first column of the first row of `sql`, as text (benchmarks read statistics with it).
+    package func scalar(_ sql: String) async throws -> String? {
+        defer { withExtendedLifetime(self) {} }
+        return try await events.scalar(sql)
     }
 
     public var memoryBank: any MemoryBankStore { Prepared(self, PostgresMemoryStore(sharing: events)) }

@@ -44,7 +44,7 @@ struct PostgresBench: AsyncParsableCommand {
             let out = BenchOutput(json: json)
             let db = try PostgresDatabase(address: address, logger: Self.quiet)
             let stamp = String(Int(Date().timeIntervalSince1970 * 1000) % 100_000_000)
-            let sync = try await Self.prepared(db).events.scalar("current_setting('synchronous_commit')") ?? "?"
+            let sync = try await Self.prepared(db).scalar("current_setting('synchronous_commit')") ?? "?"
             let label = "postgres synchronous_commit=\(sync)"
 
             // W1: one run of K steps.
@@ -225,19 +225,19 @@ struct PostgresBench: AsyncParsableCommand {
     static func bytes(_ db: PostgresDatabase) async throws -> Int64 {
         let sql = ["event", "blob", "snapshot", "run", "run_queue", "lease"].map { "pg_total_relation_size('\($0)')" }
             .joined(separator: " + ")
-        return Int64(try await db.events.scalar(sql) ?? "") ?? 0
+        return Int64(try await db.scalar(sql) ?? "") ?? 0
     }
 
     /// Rows read or written and scans made in the database's tables, and its committed transactions.
     static func touched(_ db: PostgresDatabase) async throws -> (rows: Int64, scans: Int64, commits: Int64) {
-        let rows = try await db.events.scalar(
+        let rows = try await db.scalar(
             """
             SELECT coalesce(sum(seq_tup_read + coalesce(idx_tup_fetch, 0) + n_tup_ins + n_tup_upd + n_tup_del), 0)
             FROM pg_stat_user_tables
             """)
-        let scans = try await db.events.scalar(
+        let scans = try await db.scalar(
             "SELECT coalesce(sum(seq_scan + coalesce(idx_scan, 0)), 0) FROM pg_stat_user_tables")
-        let commits = try await db.events.scalar(
+        let commits = try await db.scalar(
             "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         return (Int64(rows ?? "") ?? -1, Int64(scans ?? "") ?? -1, Int64(commits ?? "") ?? -1)
     }

@@ -15,7 +15,7 @@ enum TestPostgres {
         let url = try #require(url, "NIGHTSHIFT_TEST_POSTGRES names no PostgreSQL")
         let admin = try PostgresDatabase(address: url, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let name = "ns_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        try await admin.events.execute("CREATE DATABASE \(name)\(user.map { " OWNER \($0)" } ?? "")")
+        try await admin.execute("CREATE DATABASE \(name)\(user.map { " OWNER \($0)" } ?? "")")
         var parts = try #require(URLComponents(string: url))
         parts.path = "/" + name
         if let user { parts.user = user }

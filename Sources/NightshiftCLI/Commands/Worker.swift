@@ -115,7 +115,8 @@ struct Worker: AsyncParsableCommand {
                     afterLook: { resumed in
                         if await dreams.due(resumed: resumed) { await worker.dreamOnce(dreams.scopes, logger: logger) }
                     })
-                logger.info("worker (pid \(getpid())) watching \(config.db)", metadata: ["db": "\(config.db)"])
+                logger.info(
+                    "worker (pid \(getpid())) watching \(config.location)", metadata: ["store": "\(config.location)"])
                 guard !once else {
                     _ = try await runtime.untilStopped { try await loop.run(once: true) }
                     return

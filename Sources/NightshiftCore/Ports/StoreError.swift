@@ -1,6 +1,10 @@
 /// Errors from an event store. `Code` is a struct over a private enum so new codes do not
 /// break callers' switches.
 public struct StoreError: Error, CustomStringConvertible, Sendable {
+    /// The store's own passing trouble (out of reach, restarting, its write lock held), not the
+    /// run's: what the store refused may be done again once it answers.
+    public var isPassing: Bool { code == .io || code == .locked }
+
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case sequenceConflict, runNotFound, runExists, corrupt, locked, readOnly, io, leaseHeld, leaseLost,

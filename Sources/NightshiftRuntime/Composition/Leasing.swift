@@ -52,10 +52,14 @@ public enum Leasing {
         } catch {
             let stopping = Task.isCancelled
             let lost = (error as? StoreError)?.code == .leaseLost
+            let passing = (error as? StoreError)?.isPassing == true
             await outsideCancellation {
                 // A holder cut off from the store hands over (a worker goes on once the store is
-                // back); a take-over left nothing to give back, and the call does nothing then.
-                if (stopping && handOver) || lost {
+                // back), and so does a worker's drive that the store's trouble ended (a restart):
+                // the run is no person's to resume. A take-over left nothing to give back, and the
+                // call does nothing then; a store still out of reach refuses it, and the lease
+                // runs out instead.
+                if (stopping && handOver) || lost || (passing && handOver) {
                     try? await store.handOverLease(lease)
                 } else {
                     try? await store.releaseLease(lease)

@@ -87,14 +87,15 @@ public struct WorkerLoop: Sendable {
                 logger.info("queue read: \(resumed) run(s) resumed; waiting for appends")
                 first = false
             }
-            var limit = state.soon ? poll : (await store.hearsOtherProcesses() ? heardLook : idleLook)
+            let least = state.pause(poll: poll, most: idleLook)
+            var limit = state.soon ? least : (await store.hearsOtherProcesses() ? heardLook : idleLook)
             let now = now().milliseconds
             if let due = try? await store.nextDue()?.milliseconds, due > now {
                 limit = min(limit, .milliseconds(due - now))
             }
             _ = await store.wait(for: nil, past: seen, timeout: limit)
             let since = ContinuousClock.now - started
-            if since < poll { try await Task.sleep(for: poll - since) }
+            if since < least { try await Task.sleep(for: least - since) }
         }
     }
 
@@ -110,6 +111,18 @@ public struct WorkerLoop: Sendable {
         var soon = false
         /// Problems already said, so a run that stays broken is said once per problem.
         var said: [RunID: String] = [:]
+        /// The queue's read failing (the database down or out of reach): what it said, and how
+        /// many looks in a row failed. The looks back off, and the problem is said once.
+        var queueTrouble: (error: String, tries: Int)?
+        /// A drive in this look ended on the store's trouble: look again soon.
+        var storeTrouble = false
+
+        /// The least time before the next look: `poll`, or, while the queue cannot be read, twice
+        /// as long at each failure up to `most`, so a database that is down is not hammered.
+        func pause(poll: Duration, most: Duration) -> Duration {
+            guard let tries = queueTrouble?.tries else { return poll }
+            return min(max(poll, .milliseconds(100) * (1 << min(tries, 10))), most)
+        }
     }
 
     /// One look: every ready run, in the queue's order. Returns how many it resumed. A problem
@@ -119,9 +132,17 @@ public struct WorkerLoop: Sendable {
         do {
             look = try await ReadyRuns.next(store: store, now: now())
         } catch {
-            logger.error("could not read the run queue: \(error)")
+            let text = "\(error)"
+            if state.queueTrouble?.error != text {
+                logger.error("could not read the run queue: \(text) (trying again, less often while it lasts)")
+            }
+            state.queueTrouble = (text, (state.queueTrouble?.tries ?? 0) + 1)
             state.soon = true
             return 0
+        }
+        if state.queueTrouble != nil {
+            logger.notice("the run queue reads again")
+            state.queueTrouble = nil
         }
         // What the loop remembers is only for runs still due: nothing grows with the runs it has seen.
         state.failedAt = state.failedAt.filter { look.due.contains($0.key) }
@@ -155,6 +176,13 @@ public struct WorkerLoop: Sendable {
                     logger.notice("run \(ready.run) skipped: \(busy.message)", metadata: tag)
                 }
                 state.busyAt[ready.run] = ready.headSeq
+            } catch let trouble as StoreError where trouble.isPassing {
+                // The database's trouble, not the run's (a restart, a lost link): its drive handed the
+                // lease over, and it is tried again at the next look, which backs off while it lasts.
+                logger.warning(
+                    "run \(ready.run) stopped on the store's trouble: \(trouble.message) (tried again when it answers)",
+                    metadata: tag)
+                state.storeTrouble = true
             } catch {
                 // One run's trouble (a missing key, a vanished workspace, an untrusted edit) must not stop the others.
                 // Not tried again until its log moves: from where the failed attempt left it.
@@ -162,7 +190,8 @@ public struct WorkerLoop: Sendable {
                 state.failedAt[ready.run] = (try? await store.summary(of: ready.run)?.headSeq) ?? ready.headSeq
             }
         }
-        state.soon = !look.held.isEmpty || !state.busyAt.isEmpty || !look.problems.isEmpty
+        state.soon = !look.held.isEmpty || !state.busyAt.isEmpty || !look.problems.isEmpty || state.storeTrouble
+        state.storeTrouble = false
         return resumed
     }
 }
