@@ -15,6 +15,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)             # the dashbo
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)  # ... driven by selenium
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql-15)  # the PostgreSQL store's tests
 command -v wrk >/dev/null 2>&1 || need+=(wrk)                       # nightshift-bench serve: the API's requests per second
+[ -x /usr/sbin/ip ] || need+=(iproute2)                              # the multi-host test's network namespaces (as root)
 
 if ((${#need[@]} == 0)); then
   echo "install-debian-packages: nothing to install"
