@@ -11,8 +11,8 @@ import Synchronization
 /// disagree still agree on who holds a run.
 ///
 /// It keeps the run queue as SQLite does, in each append's transaction (`PostgresRunQueue`), and
-/// signals appends to every host by LISTEN/NOTIFY (``LogSignal``). Not yet here: the memory bank,
-/// tokens and schedules; the composition root does not pick this store yet.
+/// signals appends to every host by LISTEN/NOTIFY (``LogSignal``). The memory bank, tokens and
+/// schedules share its pool; ``PostgresDatabase`` is what the composition root opens.
 public final class PostgresEventStore: EventStore, Sendable {
     /// Where it connects, and the event times' clock (the leases use the database's).
     public struct Configuration: Sendable {
