@@ -231,3 +231,41 @@ final class Said: Sendable {
         #expect(said.lines[0].hasSuffix(" error run r could not be resumed  run=r"), "\(said.lines)")
     }
 }
+
+extension LiveFeedTests {
+    /// A drive ended by the store's passing trouble (a database restarting) is tried again after a
+    /// pause, though its log did not move: the run is nobody's to resume by hand.
+    @Test func aRunStoppedByTheStoresTroubleIsTriedAgainWithoutItsLogMoving() async throws {
+        let store = InMemoryEventStore()
+        let run = RunID("r")
+        try await store.append(creation(), to: run, expectedSeq: 0)
+        try await store.append(
+            [
+                .runPaused(reason: "x", kind: .escalation),
+                .runResumed(by: "nightshift worker (pid 1)", driver: .worker),
+            ],
+            to: run, expectedSeq: 2)
+        let attempts = Said()
+        let (looked, looks) = AsyncStream<Int>.makeStream()
+        var loop = WorkerLoop(
+            store: store, poll: .milliseconds(10), request: { ResumeRequest(run: $0, by: "test") },
+            resume: { request in
+                attempts.add(request.run.rawValue)
+                if attempts.lines.count == 1 {
+                    throw StoreError(.io, "PostgreSQL: terminating connection due to administrator command")
+                }
+                return RunOutcome(run: request.run, reason: .finished, alreadyEnded: false)
+            },
+            logger: Said().logger, afterLook: { looks.yield($0) })
+        loop.idleLook = .seconds(3600)
+        loop.heardLook = .seconds(3600)
+        let worker = Task { try await loop.run(once: false) }
+        defer { worker.cancel() }
+        var resumed = 0
+        for await n in looked where n > 0 {
+            resumed += n
+            if resumed == 2 { break }
+        }
+        #expect(attempts.lines == ["r", "r"])
+    }
+}

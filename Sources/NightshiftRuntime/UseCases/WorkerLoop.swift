@@ -116,6 +116,10 @@ public struct WorkerLoop: Sendable {
         var queueTrouble: (error: String, tries: Int)?
         /// A drive in this look ended on the store's trouble: look again soon.
         var storeTrouble = false
+        /// Runs whose drive the store's trouble ended: tried again after a pause that doubles at
+        /// each failure (1 s up to a minute), so a full disk is not spun on and a restarted
+        /// database is not waited for by hand.
+        var retry: [RunID: (tries: Int, at: ContinuousClock.Instant)] = [:]
 
         /// The least time before the next look: `poll`, or, while the queue cannot be read, twice
         /// as long at each failure up to `most`, so a database that is down is not hammered.
@@ -153,7 +157,12 @@ public struct WorkerLoop: Sendable {
             state.said[run] = error
         }
         var resumed = 0
+        state.retry = state.retry.filter { look.due.contains($0.key) }
         for ready in look.ready where state.failedAt[ready.run] != ready.headSeq {
+            if let retry = state.retry[ready.run], ContinuousClock.now < retry.at {
+                state.storeTrouble = true
+                continue
+            }
             if state.busyAt[ready.run] == ready.headSeq,
                 !((try? await Leasing.isFree(ready.run, store: store)) ?? false)
             {
@@ -166,6 +175,7 @@ public struct WorkerLoop: Sendable {
                 let outcome = try await resume(try request(ready.run))
                 logger.info("run \(ready.run) \(outcome.reason.text)", metadata: tag)
                 state.busyAt[ready.run] = nil
+                state.retry[ready.run] = nil
             } catch let stopped as RuntimeError where stopped.code == .stopped {
                 // This process stops: the run was handed over (the next worker goes on with it).
                 logger.notice("run \(ready.run) handed over: \(stopped.message)", metadata: tag)
@@ -179,9 +189,12 @@ public struct WorkerLoop: Sendable {
             } catch let trouble as StoreError where trouble.isPassing {
                 // The database's trouble, not the run's (a restart, a lost link): its drive handed the
                 // lease over, and it is tried again at the next look, which backs off while it lasts.
+                let tries = (state.retry[ready.run]?.tries ?? 0) + 1
+                let pause = min(Duration.seconds(1) * (1 << min(tries - 1, 6)), .seconds(60))
                 logger.warning(
-                    "run \(ready.run) stopped on the store's trouble: \(trouble.message) (tried again when it answers)",
+                    "run \(ready.run) stopped on the store's trouble: \(trouble.message) (tried again in \(pause))",
                     metadata: tag)
+                state.retry[ready.run] = (tries, ContinuousClock.now + pause)
                 state.storeTrouble = true
             } catch {
                 // One run's trouble (a missing key, a vanished workspace, an untrusted edit) must not stop the others.
