@@ -127,14 +127,18 @@ extension LogStoreKind {
             try await store.append(creation(), to: RunID("done"), expectedSeq: 0)
             try await store.append([.runFinished(summary: "s")], to: RunID("done"), expectedSeq: 2)
         }
-        // Undo the upgrade, as a database of the previous version has it.
+        // Undo the upgrade, as a database of the previous version has it (and the later
+        // migrations that index the parent column: applied again after it).
         let queue = try DatabaseQueue(path: path)
         try await queue.write { db in
             try db.execute(
                 sql: """
                     DROP TABLE run_queue;
+                    DROP TABLE retention_log;
+                    DROP INDEX run_by_parent;
+                    DROP INDEX event_blob_lists;
                     ALTER TABLE run DROP COLUMN parent;
-                    DELETE FROM grdb_migrations WHERE identifier = 'v7-run-queue';
+                    DELETE FROM grdb_migrations WHERE identifier IN ('v7-run-queue', 'v10-retention');
                     """)
         }
         try queue.close()
