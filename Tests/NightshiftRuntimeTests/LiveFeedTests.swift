@@ -133,7 +133,8 @@ extension LiveFeedTests {
                 let head = try await store.summary(of: request.run)?.headSeq ?? 0
                 try await store.append(
                     [.noteAdded(task: nil, text: "got this far")], to: request.run, expectedSeq: head)
-                throw StoreError(.io, "the disk is full")
+                // The run's own trouble (the store's passing trouble is tried again after a pause instead).
+                throw RuntimeError(.unavailable, "the key file is gone")
             },
             logger: Said().logger, afterLook: { looks.yield($0) })
         loop.idleLook = .seconds(3600)
