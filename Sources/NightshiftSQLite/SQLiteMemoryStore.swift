@@ -280,7 +280,8 @@ public final class SQLiteMemoryStore: MemoryStore, DreamLog, Sendable {
                     sql:
                         "INSERT OR REPLACE INTO memory_vector (model, scope, n, version, expires, vec) VALUES (?, ?, ?, ?, ?, ?)",
                     arguments: [
-                        model, m.scope.description, row["n"] as Int64, v.version, m.expires, Self.int8(v.vector),
+                        model, m.scope.description, row["n"] as Int64, v.version, m.expires,
+                        StoredVector.int8(v.vector),
                     ])
             }
         }
@@ -296,12 +297,12 @@ public final class SQLiteMemoryStore: MemoryStore, DreamLog, Sendable {
         let args = ([model] + scopeArgs + [now]).map(\.databaseValue)
         let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
         guard norm > 0 else { return [] }
-        let query = Self.lanes(vector)
+        let query = StoredVector.lanes(vector)
         return try await read { db in
             var best: [(n: Int64, score: Float)] = []
             let rows = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(args))
             while let row = try rows.next() {
-                let score = Self.cosine(
+                let score = StoredVector.cosine(
                     query, count: vector.count, norm: norm, int8: row.dataNoCopy(atIndex: 1) ?? Data())
                 guard score >= atLeast, best.count < limit || score > best[best.count - 1].score else { continue }
                 let at = best.firstIndex { score > $0.score } ?? best.count
@@ -315,45 +316,6 @@ public final class SQLiteMemoryStore: MemoryStore, DreamLog, Sendable {
                 }
             }
             return ids
-        }
-    }
-
-    /// A vector as int8, scaled so its largest component is ±127 (the cosine stays what it was,
-    /// to within the rounding).
-    static func int8(_ v: [Float]) -> Data {
-        let top = v.reduce(0) { max($0, abs($1)) }
-        let scale = top > 0 ? 127 / top : 0
-        return Data(v.map { UInt8(bitPattern: Int8(($0 * scale).rounded())) })
-    }
-
-    /// A query vector in 16-wide lanes (zero-padded), for ``cosine(_:count:norm:int8:)``.
-    static func lanes(_ v: [Float]) -> [SIMD16<Float>] {
-        stride(from: 0, to: v.count, by: 16).map { start in
-            var lane = SIMD16<Float>()
-            for i in 0..<min(16, v.count - start) { lane[i] = v[start + i] }
-            return lane
-        }
-    }
-
-    /// Cosine of a query (`count` components in lanes, its norm `norm`) and a stored int8 vector.
-    static func cosine(_ query: [SIMD16<Float>], count: Int, norm: Float, int8 stored: Data) -> Float {
-        guard stored.count == count else { return -2 }
-        return stored.withUnsafeBytes { raw in
-            var dot = SIMD16<Float>()
-            var nb = SIMD16<Float>()
-            let full = count / 16
-            for k in 0..<full {
-                let x = SIMD16<Float>(raw.loadUnaligned(fromByteOffset: k * 16, as: SIMD16<Int8>.self))
-                dot += query[k] * x
-                nb += x * x
-            }
-            var (d, n) = (dot.sum(), nb.sum())
-            for i in (full * 16)..<count {
-                let x = Float(raw.load(fromByteOffset: i, as: Int8.self))
-                d += query[full][i - full * 16] * x
-                n += x * x
-            }
-            return n == 0 ? 0 : d / (norm * n.squareRoot())
         }
     }
 

@@ -5,6 +5,7 @@ import NightshiftCore
 import NightshiftHands
 import NightshiftHarness
 import NightshiftSQLite
+import NightshiftTesting
 
 #if canImport(Glibc)
 import Glibc
@@ -284,18 +285,6 @@ func rawCommitMs(dir: String) throws -> Double {
     try? FileManager.default.removeItem(atPath: path)
     let store = try SQLiteEventStore(path: path)
     return try store.measureRawCommits(count: 300)
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// The path of the running executable, to start benchmark children.

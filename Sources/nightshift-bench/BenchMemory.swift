@@ -5,6 +5,7 @@ import NightshiftCore
 import NightshiftHarness
 import NightshiftModels
 import NightshiftSQLite
+import NightshiftTesting
 
 extension Bench {
     struct MemoryBench: AsyncParsableCommand {

@@ -154,7 +154,7 @@ struct MultiHostTests {
         teardown.add { for w in running.all { w.kill() } }
         for n in 0..<3 { try startWorker(n) }
 
-        var rng = SplitMix64(seed: 28)
+        var rng = SplitMix(seed: 28)
         let order = [0, 1, 2].shuffled(using: &rng)
         let (killed, cut, frozen) = (order[0], order[1], order[2])
         note("seed 28: kill worker \(killed), cut worker \(cut)'s link, freeze worker \(frozen)")
@@ -239,16 +239,3 @@ struct MultiHostTests {
 
 /// Every worker process a test started (killed at its end).
 final class Workers: @unchecked Sendable { var all: [ChildProcess] = [] }
-
-/// A seeded generator: the nemesis's choices are the same in every run of the test.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
