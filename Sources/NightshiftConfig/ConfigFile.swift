@@ -54,9 +54,11 @@ public enum ConfigKey: String, CaseIterable, Sendable, Comparable {
         guard let url = URLComponents(string: address), ["postgres", "postgresql"].contains(url.scheme ?? "") else {
             return "must be a postgres://USER@HOST:PORT/DATABASE address"
         }
-        if url.password != nil {
-            return
-                "the address holds a password: give it in PGPASSWORD or ~/.pgpass instead (an address is shown and logged)"
+        if url.password != nil || url.queryItems?.contains(where: { $0.name != "sslmode" }) == true {
+            return """
+                the address holds a password or an option other than sslmode: give a password in PGPASSWORD or \
+                ~/.pgpass instead (an address is shown and logged)
+                """
         }
         return nil
     }

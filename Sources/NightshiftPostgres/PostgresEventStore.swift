@@ -478,8 +478,18 @@ public final class PostgresEventStore: EventStore, Sendable {
             if state == "40001" || state == "40P01" {
                 return StoreError(.locked, "the database refused the write because another one raced it; try again")
             }
+            if state == "55P03" {
+                return StoreError(
+                    .locked, "a row this needs stayed locked past lock_timeout (another session's open transaction)")
+            }
             let message = psql.serverInfo?[.message] ?? "\(psql.code)"
-            return StoreError(.io, "PostgreSQL: \(message)")
+            // Passing: the connection (08), the server shutting down (57P), its resources (53), a
+            // conflict (40), and no SQLSTATE at all (the client's connection). Anything else
+            // (a permission, a missing table) stays until a person acts.
+            guard let state, !["08", "57", "53", "40"].contains(where: { state.hasPrefix($0) }) else {
+                return StoreError(.io, "PostgreSQL: \(message)")
+            }
+            return StoreError(.refused, "PostgreSQL: \(message) (SQLSTATE \(state))")
         }
         return error
     }

@@ -221,6 +221,17 @@ enum PostgresSchema {
     static var latest: Int { migrations.map(\.version).max() ?? 0 }
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
+        // Read first: a database at this version needs no lock and no CREATE right (a role that
+        // may only read and write the tables is enough once the schema is made).
+        if let current = try? await version(client, logger: logger) {
+            guard current <= latest else {
+                throw StoreError(
+                    .readOnly,
+                    "this database's schema is version \(current), newer than this nightshift's (\(latest)): use a newer nightshift"
+                )
+            }
+            if current == latest { return }
+        }
         try await client.withTransaction(logger: logger) { c in
             // One migrator at a time, however many processes start at once.
             try await c.query("SELECT pg_advisory_xact_lock(7418822)", logger: logger)
@@ -243,5 +254,15 @@ enum PostgresSchema {
                 try await c.query("INSERT INTO nightshift_schema (version) VALUES (\(m.version))", logger: logger)
             }
         }
+    }
+
+    /// The schema's version; throws when there is no schema yet.
+    static func version(_ client: PostgresClient, logger: Logger) async throws -> Int {
+        for try await v in try await client.query("SELECT max(version) FROM nightshift_schema", logger: logger)
+            .decode(Int?.self)
+        {
+            return v ?? 0
+        }
+        return 0
     }
 }

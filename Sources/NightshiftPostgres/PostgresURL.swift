@@ -31,9 +31,17 @@ public enum PostgresURL {
                 case "require": .require(.makeClientConfiguration())
                 default: .prefer(.makeClientConfiguration())
                 }
-            return PostgresClient.Configuration(
+            var configuration = PostgresClient.Configuration(
                 host: host, port: port, username: user, password: password, database: database, tls: tls)
+            configuration.options.additionalStartupParameters = Self.session
+            return configuration
         }
+
+        /// Every session's limits: a row lock is waited for 5 s at most (then the caller hears
+        /// `locked` and tries again), and a session of ours that sits in a transaction for 15 s
+        /// (its process frozen or cut off mid-append) is ended by the server, which frees its rows
+        /// for the host that takes the run over.
+        static let session = [("lock_timeout", "5s"), ("idle_in_transaction_session_timeout", "15s")]
 
         func connection() throws -> PostgresConnection.Configuration {
             let tls: PostgresConnection.Configuration.TLS =
@@ -50,9 +58,14 @@ public enum PostgresURL {
     static func address(_ text: String, environment: [String: String]? = nil) throws(PostgresURLError) -> Address {
         let environment = environment ?? ProcessInfo.processInfo.environment
         guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? "") else {
-            // Shown without what comes before an `@` (it may be a user and a password).
-            let shown = text.lastIndex(of: "@").map { "…" + text[text.index(after: $0)...] } ?? text
-            throw PostgresURLError("'\(shown.prefix(80))' is not a postgres://USER@HOST:PORT/DATABASE address")
+            // Never shown: what does not parse may be a key=value string with a password in it.
+            throw PostgresURLError("the store is not a postgres://USER@HOST:PORT/DATABASE address")
+        }
+        if let other = url.queryItems?.first(where: { $0.name != "sslmode" }) {
+            // A password or anything else there would be shown and logged with the address.
+            throw PostgresURLError(
+                "the address may say only ?sslmode=…, not '\(other.name.prefix(40))' (a password goes in PGPASSWORD or ~/.pgpass)"
+            )
         }
         guard url.password == nil else {
             throw PostgresURLError(

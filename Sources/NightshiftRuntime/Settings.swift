@@ -233,7 +233,11 @@ public struct Settings: Sendable {
         if origin == "default", let projectRoot { db = projectRoot + "/" + StoreConfig.defaultPath }
         var config = StoreConfig(db: db)
         config.workspaces = text(.workspaces)
-        config.postgres = text(.store)
+        // The nearer source wins between the two: `--db` over a `NIGHTSHIFT_STORE`, a project's
+        // `store:` over the user's `db:` (the defaults' `db` never over a `store`).
+        let dbRank = layers.firstIndex { $0.name != "default" && $0.layer.values[.db] != nil } ?? layers.count
+        let storeRank = layers.firstIndex { $0.layer.values[.store] != nil } ?? layers.count
+        if storeRank <= dbRank { config.postgres = text(.store) }
         if origin == "default" || origin == "project" { config.mustBeKnownTo = trust.store }
         return config
     }

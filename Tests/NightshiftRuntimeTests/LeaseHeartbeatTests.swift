@@ -24,9 +24,18 @@ import Testing
         ) async throws -> Lease {
             try await base.acquireLease(key, holder: holder, ttl: ttl, isAlive: isAlive)
         }
+        let renewals = Mutex(0)
         func renewLease(_ lease: Lease) async throws {
+            renewals.withLock { $0 += 1 }
             renewed.yield()
-            if let failure = failures.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { throw failure }
+            // A take-over stays (every renewal after it finds the lease lost); other trouble passes.
+            let failure = failures.withLock { list -> StoreError? in
+                guard !list.isEmpty else { return nil }
+                let first = list[0]
+                if first?.code != .leaseLost { list.removeFirst() }
+                return first
+            }
+            if let failure { throw failure }
         }
         func releaseLease(_ lease: Lease) async throws { try await base.releaseLease(lease) }
         func handOverLease(_ lease: Lease) async throws { try await base.handOverLease(lease) }
@@ -65,10 +74,11 @@ import Testing
         let pid = try #require(
             Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(kill(pid, 0) == -1 && errno == ESRCH, "the command (pid \(pid)) outlived the lease")
-        renewed.finish()
-        var count = 0
-        for await _ in renewals { count += 1 }
-        #expect(count == 1, "\(count) renewals: none after the take-over")
+        // No renewal after the heartbeat stopped with the drive (ten beats' time).
+        let atEnd = store.renewals.withLock { $0 }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(atEnd >= 1 && store.renewals.withLock { $0 } == atEnd, "renewals after the take-over")
+        _ = renewals
     }
 
     /// A store out of reach for longer than the time-to-live less a beat stops the body too:
@@ -82,8 +92,39 @@ import Testing
                 .run(RunID("r")), store: store, handOver: false, beat: .milliseconds(20), ttl: .milliseconds(300)
             ) { _ in try await Task.sleep(for: .seconds(600)) }
         }
-        #expect(error?.code == .leaseLost)
+        // The store's trouble, not a take-over: a worker tries the run again once it answers.
+        #expect(error?.code == .io)
         #expect(error?.message.contains("could not be renewed") == true)
+    }
+
+    /// A renewal that never answers (a link that is down: the query hangs) stops the body too,
+    /// by the same deadline: giving up never waits on the store.
+    @Test func renewalsThatHangStopTheBody() async throws {
+        let store = HangingRenewals()
+        let error = await #expect(throws: StoreError.self) {
+            try await Leasing.withLease(
+                .run(RunID("r")), store: store, handOver: false, beat: .milliseconds(20), ttl: .milliseconds(300)
+            ) { _ in try await Task.sleep(for: .seconds(600)) }
+        }
+        #expect(error?.code == .io)
+        #expect(error?.message.contains("no answer within") == true, "\(String(describing: error))")
+    }
+
+    /// A lease store whose renewals never answer (and ignore cancellation, as a query on a dead
+    /// connection may).
+    final class HangingRenewals: LeaseStore, Sendable {
+        let base = InMemoryEventStore()
+        func acquireLease(
+            _ key: LeaseKey, holder: LeaseHolder, ttl: Duration, isAlive: @Sendable (LeaseHolder) -> Bool
+        ) async throws -> Lease {
+            try await base.acquireLease(key, holder: holder, ttl: ttl, isAlive: isAlive)
+        }
+        func renewLease(_ lease: Lease) async throws {
+            await withCheckedContinuation { (_: CheckedContinuation<Void, Never>) in }
+        }
+        func releaseLease(_ lease: Lease) async throws { try await base.releaseLease(lease) }
+        func handOverLease(_ lease: Lease) async throws { try await base.handOverLease(lease) }
+        func leaseRecord(of key: LeaseKey) async throws -> LeaseRecord? { try await base.leaseRecord(of: key) }
     }
 
     /// A body that ends on its own ends the heartbeat, and its result is returned.

@@ -8,7 +8,7 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case sequenceConflict, runNotFound, runExists, corrupt, locked, readOnly, io, leaseHeld, leaseLost,
-                rolledBack, stillNeeded
+                rolledBack, stillNeeded, refused
         }
         private let base: Base
         private init(_ b: Base) { base = b }
@@ -32,6 +32,9 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         public static let rolledBack = Code(.rolledBack)
         /// A run cannot be removed: a run that has not ended still needs it (its parent, or a sub-agent).
         public static let stillNeeded = Code(.stillNeeded)
+        /// The database refused the statement for good (a permission, a missing table, a value it
+        /// cannot take): a person must act; trying again changes nothing.
+        public static let refused = Code(.refused)
     }
 
     public var code: Code

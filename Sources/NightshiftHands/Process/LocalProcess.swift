@@ -5,9 +5,11 @@ public import NightshiftCore
 import Glibc
 #endif
 
-/// This process as a run's lease holder, and whether a holder recorded on this host still runs.
-/// A holder is the same process only if its pid exists with the same start time since the same
-/// boot: a pid reused by another program, or any pid from before a reboot, is a dead holder.
+/// This process as a run's lease holder, and whether a holder recorded here still runs. "Here"
+/// is this boot of this kernel and this PID namespace (`boot`), never the host name, which
+/// cloned machines and containers share: a holder elsewhere, or from before a reboot, is judged
+/// by its heartbeat alone. Here, a holder is the same process only if its pid exists with the
+/// same start time: a pid reused by another program is a dead holder.
 public enum LocalProcess {
     /// This process.
     public static let holder: LeaseHolder = LeaseHolder(
@@ -16,8 +18,7 @@ public enum LocalProcess {
     /// Whether `holder` is still running. For another host it answers true: there only the
     /// heartbeat can tell, and the store applies the time-to-live.
     @Sendable public static func isAlive(_ holder: LeaseHolder) -> Bool {
-        guard holder.host == hostName else { return true }
-        guard holder.boot == bootID else { return false }
+        guard holder.boot == bootID else { return true }
         return startTicks(holder.pid) == holder.started
     }
 
@@ -27,9 +28,14 @@ public enum LocalProcess {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }()
 
+    /// The kernel's boot id (random at each boot, so no two machines share it) and this PID
+    /// namespace's inode (containers on one kernel each have their own pids).
     static let bootID: String = {
-        (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
+        let boot =
+            (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown-\(UUID().uuidString)"
+        let pids = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")) ?? "pid:[?]"
+        return boot + " " + pids
     }()
 
     /// Field 22 of /proc/PID/stat (start time in clock ticks since boot), or nil when there is no

@@ -1,6 +1,7 @@
 import Foundation
 public import NightshiftCore
 public import NightshiftHands
+import NightshiftHarness
 import NightshiftSQLite
 
 /// One process drives a run at a time (its lease), and a log that went back is never acted on
@@ -96,22 +97,35 @@ public enum Leasing {
                 while true {
                     // Cancelled (the drive stops): not a reason to stop the body, which ends in its own way.
                     do { try await Task.sleep(for: beat) } catch { return false }
-                    do {
-                        try await store.renewLease(lease)
-                        renewed = clock.now
-                    } catch let e as StoreError where e.code == .leaseLost {
-                        throw StoreError(
-                            .leaseLost, "\(e.message); its commands were stopped", seq: e.seq)
-                    } catch {
-                        if clock.now - renewed >= giveUpAfter {
-                            throw StoreError(
-                                .leaseLost,
-                                """
-                                the lease of \(lease.key) could not be renewed for \(giveUpAfter) (\(error)): this \
-                                process stopped driving it and stopped its commands, before another may take it over
-                                """)
-                        }
+                    // Each renewal has one beat at most: on a link that is down a query can hang
+                    // for minutes, and the deadline to give up must not wait on it.
+                    let sent = clock.now
+                    let outcome = await ToolDeadline.run(limit: beat) { () -> (any Error)? in
+                        do {
+                            try await store.renewLease(lease)
+                            return nil
+                        } catch { return error }
                     }
+                    switch outcome {
+                    case .some(.none):
+                        renewed = sent
+                    case .some(.some(let e as StoreError)) where e.code == .leaseLost:
+                        throw StoreError(.leaseLost, "\(e.message); its commands were stopped", seq: e.seq)
+                    case .some(.some(let error)):
+                        try giveUp(after: renewed, error: "\(error)")
+                    case .none:
+                        try giveUp(after: renewed, error: "no answer within \(beat)")
+                    }
+                }
+                func giveUp(after renewed: ContinuousClock.Instant, error: String) throws {
+                    guard clock.now - renewed >= giveUpAfter else { return }
+                    // The store's trouble, not a take-over: a worker tries the run again once it answers.
+                    throw StoreError(
+                        .io,
+                        """
+                        the lease of \(lease.key) could not be renewed for \(giveUpAfter) (\(error)): this process \
+                        stopped driving it and stopped its commands, before another may take it over
+                        """)
                 }
             }
             // The body's end, or the heartbeat's reason to stop it (which throws here, and leaving

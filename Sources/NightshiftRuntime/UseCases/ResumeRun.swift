@@ -71,7 +71,8 @@ public enum ResumeRun {
                     "run \(runID) was pruned from \(request.store.db) (\(AuditVerify.text(pruned))): "
                         + "nightshift import \(pruned.exportFile) brings it back")
             }
-            throw RuntimeError(.notFound, "no run \(runID) in \(request.store.db) (nightshift status lists the runs)")
+            throw RuntimeError(
+                .notFound, "no run \(runID) in \(request.store.location) (nightshift status lists the runs)")
         }
         // The lease first: only then may calls left in flight be put in doubt, or a half-made worktree be remade.
         // A worker's drive cut short by its process stopping is handed over: the next worker goes on with it.

@@ -169,7 +169,7 @@ public enum StartRun {
         let store = try open()
         let runID = request.id ?? Adapters.newRunID()
         if try await store.summary(of: runID) != nil {
-            throw RuntimeError(.exists, "a run with id \(runID) already exists in \(request.store.db)")
+            throw RuntimeError(.exists, "a run with id \(runID) already exists in \(request.store.location)")
         }
         // A run of this id whose log was lost is reported, never silently started anew.
         if let lost = try await Leasing.lostRun(runID, store: store) {
