@@ -3,6 +3,7 @@ public import NightshiftCore
 public import NightshiftHands
 import NightshiftHarness
 import NightshiftSQLite
+import Synchronization
 
 /// One process drives a run at a time (its lease), and a log that went back is never acted on
 /// without a person's say (the head witness). Every use case that appends to a run goes through here.
@@ -91,16 +92,16 @@ public enum Leasing {
                 try await result.set(body(lease))
                 return true
             }
+            let clock = ContinuousClock()
+            let renewed = Renewed(clock.now)
+            // The heartbeat: a renewal each beat. One that hangs (a query on a dead link) is left
+            // to end on its own after a while, so the beats go on; a take-over stops the drive.
             group.addTask {
-                let clock = ContinuousClock()
-                var renewed = clock.now
                 while true {
                     // Cancelled (the drive stops): not a reason to stop the body, which ends in its own way.
                     do { try await Task.sleep(for: beat) } catch { return false }
-                    // Each renewal has one beat at most: on a link that is down a query can hang
-                    // for minutes, and the deadline to give up must not wait on it.
                     let sent = clock.now
-                    let outcome = await ToolDeadline.run(limit: beat) { () -> (any Error)? in
+                    let outcome = await ToolDeadline.run(limit: max(beat, .seconds(1))) { () -> (any Error)? in
                         do {
                             try await store.renewLease(lease)
                             return nil
@@ -108,23 +109,29 @@ public enum Leasing {
                     }
                     switch outcome {
                     case .some(.none):
-                        renewed = sent
+                        renewed.set(sent)
                     case .some(.some(let e as StoreError)) where e.code == .leaseLost:
                         throw StoreError(.leaseLost, "\(e.message); its commands were stopped", seq: e.seq)
                     case .some(.some(let error)):
-                        try giveUp(after: renewed, error: "\(error)")
+                        renewed.failed("\(error)")
                     case .none:
-                        try giveUp(after: renewed, error: "no answer within \(beat)")
+                        renewed.failed("no answer within \(max(beat, .seconds(1)))")
                     }
                 }
-                func giveUp(after renewed: ContinuousClock.Instant, error: String) throws {
-                    guard clock.now - renewed >= giveUpAfter else { return }
+            }
+            // The watchdog: when no renewal has succeeded for `giveUpAfter` (counted from when the
+            // last good one was sent), the drive stops, whatever a renewal under way is doing.
+            group.addTask {
+                while true {
+                    let due = renewed.at + giveUpAfter
+                    do { try await clock.sleep(until: due) } catch { return false }
+                    guard renewed.at + giveUpAfter <= clock.now else { continue }
                     // The store's trouble, not a take-over: a worker tries the run again once it answers.
                     throw StoreError(
                         .io,
                         """
-                        the lease of \(lease.key) could not be renewed for \(giveUpAfter) (\(error)): this process \
-                        stopped driving it and stopped its commands, before another may take it over
+                        the lease of \(lease.key) could not be renewed for \(giveUpAfter) (\(renewed.why ?? "no answer")): \
+                        this process stopped driving it and stopped its commands, before another may take it over
                         """)
                 }
             }
@@ -134,6 +141,17 @@ public enum Leasing {
             group.cancelAll()
         }
         return try result.get()
+    }
+
+    /// When the last good renewal was sent, and why the latest failed: shared by the heartbeat and
+    /// the watchdog.
+    private final class Renewed: Sendable {
+        private let state: Mutex<(at: ContinuousClock.Instant, why: String?)>
+        init(_ at: ContinuousClock.Instant) { state = Mutex((at, nil)) }
+        var at: ContinuousClock.Instant { state.withLock { $0.at } }
+        var why: String? { state.withLock { $0.why } }
+        func set(_ at: ContinuousClock.Instant) { state.withLock { $0 = (at, nil) } }
+        func failed(_ why: String) { state.withLock { $0.why = why } }
     }
 
     /// The body's result, carried out of its child task: written once by that task, read after
