@@ -18,7 +18,7 @@ import Glibc
         tasks:
           ship:
             - tools: [{shell: {command: "echo shipped >> release.log"}}]
-            - tools: [{shell: {command: "sleep 6; echo one >> progress.txt"}}]
+            - tools: [{shell: {command: "sleep 30; echo one >> progress.txt"}}]
             - tools: [{shell: {command: "sleep 1; echo two >> progress.txt"}}]
               done: shipped
         """
@@ -82,7 +82,8 @@ import Glibc
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(midCall, "the run never reached its second call")
-        // Killed at once: the call sleeps 6 s, so it is still running (and will be in doubt).
+        // Killed at once: the call sleeps 30 s (a loaded machine is slow to see it start), so it
+        // is still running (and will be in doubt).
         first.server.kill()
         _ = await first.server.wait(timeout: .seconds(10))
         _ = await streamA.wait(timeout: .seconds(10))

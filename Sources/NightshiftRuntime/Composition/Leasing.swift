@@ -101,21 +101,20 @@ public enum Leasing {
                     // Cancelled (the drive stops): not a reason to stop the body, which ends in its own way.
                     do { try await Task.sleep(for: beat) } catch { return false }
                     let sent = clock.now
-                    let outcome = await ToolDeadline.run(limit: max(beat, .seconds(1))) { () -> (any Error)? in
+                    // The renewal records its own outcome, even one that comes after the heartbeat
+                    // stopped waiting for it (a loaded machine, a slow link): a take-over is never missed.
+                    _ = await ToolDeadline.run(limit: max(beat, .seconds(1))) {
                         do {
                             try await store.renewLease(lease)
-                            return nil
-                        } catch { return error }
+                            renewed.set(sent)
+                        } catch let e as StoreError where e.code == .leaseLost {
+                            renewed.lost(e)
+                        } catch {
+                            renewed.failed("\(error)")
+                        }
                     }
-                    switch outcome {
-                    case .some(.none):
-                        renewed.set(sent)
-                    case .some(.some(let e as StoreError)) where e.code == .leaseLost:
+                    if let e = renewed.takenOver {
                         throw StoreError(.leaseLost, "\(e.message); its commands were stopped", seq: e.seq)
-                    case .some(.some(let error)):
-                        renewed.failed("\(error)")
-                    case .none:
-                        renewed.failed("no answer within \(max(beat, .seconds(1)))")
                     }
                 }
             }
@@ -146,12 +145,19 @@ public enum Leasing {
     /// When the last good renewal was sent, and why the latest failed: shared by the heartbeat and
     /// the watchdog.
     private final class Renewed: Sendable {
-        private let state: Mutex<(at: ContinuousClock.Instant, why: String?)>
-        init(_ at: ContinuousClock.Instant) { state = Mutex((at, nil)) }
+        private let state: Mutex<(at: ContinuousClock.Instant, why: String?, lost: StoreError?)>
+        init(_ at: ContinuousClock.Instant) { state = Mutex((at, nil, nil)) }
         var at: ContinuousClock.Instant { state.withLock { $0.at } }
         var why: String? { state.withLock { $0.why } }
-        func set(_ at: ContinuousClock.Instant) { state.withLock { $0 = (at, nil) } }
+        var takenOver: StoreError? { state.withLock { $0.lost } }
+        func set(_ at: ContinuousClock.Instant) {
+            state.withLock {
+                $0.at = max($0.at, at)
+                $0.why = nil
+            }
+        }
         func failed(_ why: String) { state.withLock { $0.why = why } }
+        func lost(_ e: StoreError) { state.withLock { $0.lost = e } }
     }
 
     /// The body's result, carried out of its child task: written once by that task, read after
