@@ -116,29 +116,21 @@ extension PostgresEventStore: LogRetention {
                     guard let (seq, hash, status, parent) = row else {
                         throw StoreError(.runNotFound, "no run \(p.run) in this database; nothing was pruned")
                     }
-                    guard seq == p.headSeq, [UInt8](hash).hex == p.headHash else {
-                        throw StoreError(
-                            .sequenceConflict,
-                            "run \(p.run) moved since it was exported (now at event \(seq)); nothing was pruned",
-                            seq: seq)
-                    }
-                    guard status == RunStatus.finished.rawValue || status == RunStatus.failed.rawValue else {
-                        throw StoreError(.stillNeeded, "run \(p.run) is \(status), not ended; nothing was pruned")
-                    }
+                    var parentStatus: String?
                     if let parent, !ids.contains(parent) {
                         for try await s in try await c.query(
                             "SELECT status FROM run WHERE id = \(parent) FOR SHARE", logger: logger
-                        ).decode(String.self) where s == RunStatus.running.rawValue || s == RunStatus.paused.rawValue {
-                            throw StoreError(
-                                .stillNeeded, "run \(p.run)'s parent \(parent) is \(s); nothing was pruned")
-                        }
+                        ).decode(String.self) { parentStatus = s }
                     }
+                    var leftOut: [String] = []
                     for try await kid in try await c.query(
                         "SELECT id FROM run WHERE parent = \(id) FOR SHARE", logger: logger
-                    ).decode(String.self) where !ids.contains(kid) {
-                        throw StoreError(
-                            .stillNeeded,
-                            "run \(p.run)'s sub-agent \(kid) is not among the runs pruned; nothing was pruned")
+                    ).decode(String.self) where !ids.contains(kid) { leftOut.append(kid) }
+                    if let refusal = p.refusal(
+                        headSeq: seq, headHash: [UInt8](hash), status: status, parent: parent,
+                        parentStatus: parentStatus, leftOut: leftOut)
+                    {
+                        throw refusal
                     }
                     for try await list in try await c.query(
                         "SELECT blobs FROM event WHERE run = \(id) AND blobs IS NOT NULL", logger: logger

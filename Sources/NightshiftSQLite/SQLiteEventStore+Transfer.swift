@@ -93,29 +93,20 @@ extension SQLiteEventStore: LogRetention {
                     let (seq, hash, status) = (
                         row["head_seq"] as Int64, [UInt8](row["head_hash"] as Data), row["status"] as String
                     )
-                    guard seq == p.headSeq, hash.hex == p.headHash else {
-                        throw StoreError(
-                            .sequenceConflict,
-                            "run \(p.run) moved since it was exported (now at event \(seq)); nothing was pruned",
-                            seq: seq)
+                    let parent = row["parent"] as String?
+                    let parentStatus = try parent.flatMap { parent in
+                        ids.contains(parent)
+                            ? nil
+                            : try String.fetchOne(db, sql: "SELECT status FROM run WHERE id = ?", arguments: [parent])
                     }
-                    guard status == RunStatus.finished.rawValue || status == RunStatus.failed.rawValue else {
-                        throw StoreError(.stillNeeded, "run \(p.run) is \(status), not ended; nothing was pruned")
-                    }
-                    if let parent = row["parent"] as String?, !ids.contains(parent),
-                        let s = try String.fetchOne(
-                            db, sql: "SELECT status FROM run WHERE id = ?", arguments: [parent]),
-                        s == RunStatus.running.rawValue || s == RunStatus.paused.rawValue
+                    let leftOut = try String.fetchAll(
+                        db, sql: "SELECT id FROM run WHERE parent = ?", arguments: [p.run.rawValue]
+                    ).filter { !ids.contains($0) }
+                    if let refusal = p.refusal(
+                        headSeq: seq, headHash: hash, status: status, parent: parent, parentStatus: parentStatus,
+                        leftOut: leftOut)
                     {
-                        throw StoreError(
-                            .stillNeeded, "run \(p.run)'s parent \(parent) is \(s); nothing was pruned")
-                    }
-                    for kid in try String.fetchAll(
-                        db, sql: "SELECT id FROM run WHERE parent = ?", arguments: [p.run.rawValue])
-                    where !ids.contains(kid) {
-                        throw StoreError(
-                            .stillNeeded,
-                            "run \(p.run)'s sub-agent \(kid) is not among the runs pruned; nothing was pruned")
+                        throw refusal
                     }
                     for list in try String.fetchAll(
                         db, sql: "SELECT blobs FROM event WHERE run = ? AND blobs IS NOT NULL",

@@ -278,26 +278,16 @@ public actor InMemoryEventStore: EventStore, RunQueue, LogSignal, LogRetention {
         let ids = Set(pruned.map(\.run))
         for p in pruned {
             guard let entry = runsByID[p.run] else { throw StoreError(.runNotFound, "no run \(p.run)") }
-            guard entry.summary.headSeq == p.headSeq, entry.records.last?.hash.hex == p.headHash else {
-                throw StoreError(
-                    .sequenceConflict,
-                    "run \(p.run) moved since it was exported (now at event \(entry.summary.headSeq))",
-                    seq: entry.summary.headSeq)
-            }
-            guard entry.summary.status == .finished || entry.summary.status == .failed else {
-                throw StoreError(.stillNeeded, "run \(p.run) is \(entry.summary.status), not ended")
-            }
-            if let parent = entry.parent, !ids.contains(parent), let s = runsByID[parent]?.summary.status,
-                s == .running || s == .paused
+            let parentStatus = entry.parent.flatMap { ids.contains($0) ? nil : runsByID[$0]?.summary.status.rawValue }
+            let leftOut = runsByID.values.filter { $0.parent == p.run && !ids.contains($0.summary.id) }
+                .map(\.summary.id.rawValue)
+            if let refusal = p.refusal(
+                headSeq: entry.summary.headSeq, headHash: entry.records.last?.hash ?? [],
+                status: entry.summary.status.rawValue, parent: entry.parent?.rawValue, parentStatus: parentStatus,
+                leftOut: leftOut)
             {
-                throw StoreError(.stillNeeded, "run \(p.run)'s parent \(parent) is \(s)")
+                throw refusal
             }
-        }
-        if let left = runsByID.values.first(where: {
-            !ids.contains($0.summary.id) && $0.parent.map(ids.contains) == true
-        }) {
-            throw StoreError(
-                .stillNeeded, "run \(left.parent!)'s sub-agent \(left.summary.id) is not among the runs pruned")
         }
         for id in ids {
             runsByID[id] = nil

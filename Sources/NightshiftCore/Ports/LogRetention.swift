@@ -48,3 +48,31 @@ public struct PrunedRun: Sendable, Equatable, Codable {
         self.by = by
     }
 }
+
+extension PrunedRun {
+    /// Why a store must not prune this run as it stands in its transaction (nil: it may): one
+    /// rule for every store. - Parameters: the run's head and status as stored; `parentStatus`,
+    /// the parent's status when the parent is not pruned with it; `leftOut`, its sub-agents that
+    /// are not.
+    public func refusal(
+        headSeq: Int64, headHash: [UInt8], status: String, parent: String?, parentStatus: String?,
+        leftOut: [String]
+    ) -> StoreError? {
+        guard headSeq == self.headSeq, headHash.hex == self.headHash else {
+            return StoreError(
+                .sequenceConflict,
+                "run \(run) moved since it was exported (now at event \(headSeq)); nothing was pruned", seq: headSeq)
+        }
+        guard status == RunStatus.finished.rawValue || status == RunStatus.failed.rawValue else {
+            return StoreError(.stillNeeded, "run \(run) is \(status), not ended; nothing was pruned")
+        }
+        if let parent, let s = parentStatus, s == RunStatus.running.rawValue || s == RunStatus.paused.rawValue {
+            return StoreError(.stillNeeded, "run \(run)'s parent \(parent) is \(s); nothing was pruned")
+        }
+        if let kid = leftOut.first {
+            return StoreError(
+                .stillNeeded, "run \(run)'s sub-agent \(kid) is not among the runs pruned; nothing was pruned")
+        }
+        return nil
+    }
+}
